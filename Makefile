@@ -1,0 +1,45 @@
+# Stevedore. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PKGS := ./...
+DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 iptables busybox-static
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: help build run test test-unit bench check deps clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages Stevedore runs on (as root), if missing
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run make deps as root)"; exit 1; fi; \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: ## build bin/ctl, bin/reconciler, bin/agent
+	$(GO) build -o $(BIN)/ ./cmd/ctl ./cmd/reconciler ./cmd/agent
+
+run: deps build ## start a local cluster (containerd, registry, git repo, reconciler, 3 agents) until Ctrl-C
+	$(GO) build -o $(BIN)/ ./cmd/devcluster
+	$(BIN)/devcluster --bin $(BIN) --examples examples-repo
+
+test: deps ## run every test (unit, integration against a private containerd, end-to-end)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+test-unit: ## run the tests that need no daemon
+	$(GO) test -count=1 -short $(PKGS)
+
+bench: deps build ## measure and write docs/benchmarks.md
+	$(GO) build -o $(BIN)/ ./cmd/devcluster
+	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md
+
+check: ## go vet, staticcheck, gofmt, go mod tidy -diff
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
+
+clean: ## remove build output
+	rm -rf $(BIN)

@@ -1,0 +1,173 @@
+// Package api holds the agent's versioned HTTP/JSON wire types and its
+// client. It is what reconcile/ imports to talk to agents, and what the agent
+// serves. Paths are under /v1; changing a field's meaning needs a /v2.
+//
+// The contract: the reconciler PUTs a node's full desired pod set, tagged
+// with the leader's term (fencing token) and a generation. Applying the same
+// set twice changes nothing. An agent refuses a set from a lower term than it
+// has seen, and a set from the same term with a lower generation than it has
+// applied, with 409 Conflict (ErrStale).
+package api
+
+import (
+	"time"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Paths served by an agent.
+const (
+	PathPodSet    = "/v1/podset"     // PUT PodSet → ApplyResult
+	PathPods      = "/v1/pods"       // GET → PodStatusList
+	PathPodsWatch = "/v1/pods/watch" // GET → stream of PodStatusList, one JSON document per line
+	PathInfo      = "/v1/info"       // GET → NodeInfo
+	PathLogs      = "/v1/logs"       // GET ?namespace=&pod=&container=&tail= → text
+)
+
+// PodSet is a node's full desired pod set. Pods absent from it are stopped
+// and removed.
+type PodSet struct {
+	Node string `json:"node"`
+	// Term is the leader's term; an agent refuses lower terms than it has seen.
+	Term uint64 `json:"term"`
+	// Generation increases with every new set within a term.
+	Generation uint64 `json:"generation"`
+	Pods       []Pod  `json:"pods"`
+}
+
+// Pod is one desired pod.
+type Pod struct {
+	// UID identifies this incarnation of the pod: a pod deleted and
+	// re-created under the same name gets a new UID.
+	UID         string            `json:"uid"`
+	Namespace   string            `json:"namespace"`
+	Name        string            `json:"name"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Spec        spec.PodSpec      `json:"spec"`
+}
+
+// ApplyResult acknowledges a PodSet.
+type ApplyResult struct {
+	Term       uint64 `json:"term"`
+	Generation uint64 `json:"generation"`
+}
+
+// Pod phases, as in Kubernetes.
+const (
+	PodPending   = "Pending"
+	PodRunning   = "Running"
+	PodSucceeded = "Succeeded"
+	PodFailed    = "Failed"
+	PodUnknown   = "Unknown"
+)
+
+// Container waiting and termination reasons, as Kubernetes names them.
+const (
+	ReasonContainerCreating  = "ContainerCreating"
+	ReasonPodInitializing    = "PodInitializing"
+	ReasonErrImagePull       = "ErrImagePull"
+	ReasonImagePullBackOff   = "ImagePullBackOff"
+	ReasonCrashLoopBackOff   = "CrashLoopBackOff"
+	ReasonContainerCannotRun = "ContainerCannotRun"
+	ReasonCreateContainerErr = "CreateContainerError"
+	ReasonCompleted          = "Completed"
+	ReasonError              = "Error"
+	ReasonOOMKilled          = "OOMKilled"
+)
+
+// PodStatus is what an agent observes of one pod.
+type PodStatus struct {
+	UID       string `json:"uid"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Node      string `json:"node"`
+	Phase     string `json:"phase"`
+	// Reason and Message explain the phase (for example why a pod is Pending).
+	Reason     string            `json:"reason,omitempty"`
+	Message    string            `json:"message,omitempty"`
+	PodIP      string            `json:"podIP,omitempty"`
+	StartTime  *time.Time        `json:"startTime,omitempty"`
+	Containers []ContainerStatus `json:"containers,omitempty"`
+}
+
+// ContainerStatus is what an agent observes of one container.
+type ContainerStatus struct {
+	Name        string `json:"name"`
+	Image       string `json:"image"`
+	ImageID     string `json:"imageID,omitempty"`
+	ContainerID string `json:"containerID,omitempty"`
+	// State is the current state; LastTerminationState the one before the
+	// last restart.
+	State                ContainerState `json:"state"`
+	LastTerminationState ContainerState `json:"lastState,omitempty"`
+	RestartCount         int32          `json:"restartCount"`
+	Ready                bool           `json:"ready"`
+}
+
+// ContainerState holds exactly one of its members, or none when unknown.
+type ContainerState struct {
+	Waiting    *StateWaiting    `json:"waiting,omitempty"`
+	Running    *StateRunning    `json:"running,omitempty"`
+	Terminated *StateTerminated `json:"terminated,omitempty"`
+}
+
+// StateWaiting is a container not yet (or not again) running.
+type StateWaiting struct {
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// StateRunning is a running container.
+type StateRunning struct {
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// StateTerminated is a container that exited.
+type StateTerminated struct {
+	ExitCode int32 `json:"exitCode"`
+	// Signal is the signal that killed it, if any (exit code 128+Signal).
+	Signal     int32     `json:"signal,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitempty"`
+	FinishedAt time.Time `json:"finishedAt,omitempty"`
+}
+
+// PodStatusList is a node's whole observed state at one moment. The watch
+// stream sends one after every change (coalesced), always complete: a
+// consumer never has to merge deltas.
+type PodStatusList struct {
+	Node string `json:"node"`
+	// Term and Generation of the last applied PodSet.
+	Term       uint64      `json:"term"`
+	Generation uint64      `json:"generation"`
+	Pods       []PodStatus `json:"pods"`
+}
+
+// Resources is a node's capacity in scheduler units.
+type Resources struct {
+	MilliCPU         int64 `json:"milliCPU"`
+	Memory           int64 `json:"memory"`
+	EphemeralStorage int64 `json:"ephemeralStorage,omitempty"`
+	Pods             int64 `json:"pods"`
+}
+
+// NodeInfo describes a node: what it offers the scheduler and where its API is.
+type NodeInfo struct {
+	Name        string            `json:"name"`
+	APIAddr     string            `json:"apiAddr"`
+	Allocatable Resources         `json:"allocatable"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Taints      []spec.Taint      `json:"taints,omitempty"`
+	// PodCIDR is the subnet pod IPs come from on this node.
+	PodCIDR string `json:"podCIDR,omitempty"`
+}
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Error string `json:"error"`
+	// Code is a machine-readable category: "stale", "invalid", "not_found",
+	// "internal".
+	Code string `json:"code"`
+}
