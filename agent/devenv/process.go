@@ -1,0 +1,122 @@
+package devenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ErrNotReady is returned when a started process or service does not become
+// ready in time.
+var ErrNotReady = errors.New("not ready in time")
+
+// FreeAddr returns a 127.0.0.1 TCP address that was free a moment ago. There
+// is a race between closing the probe listener and the caller binding it,
+// accepted here because every process we start binds within milliseconds.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("failed to find a free port: %w", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		return "", fmt.Errorf("failed to release probe port: %w", err)
+	}
+	return addr, nil
+}
+
+// process is a child process we own: started in its own process group so a
+// stop reaches its children too, waited for exactly once.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  *os.File
+
+	done    chan struct{}
+	waitErr error
+	once    sync.Once
+}
+
+// startProcess starts argv with stdout and stderr appended to logPath.
+func startProcess(name, logPath string, env []string, argv ...string) (*process, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open log of %s: %w", name, err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("failed to start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logf, done: make(chan struct{})}
+	go func() {
+		p.waitErr = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited reports whether the process has exited.
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM to the process group, then SIGKILL after grace. Safe to
+// call twice.
+func (p *process) stop(grace time.Duration) error {
+	p.once.Do(func() {
+		pgid := p.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(grace):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-p.done
+		}
+	})
+	return nil
+}
+
+// kill sends SIGKILL to the process group and waits for it. Safe to call
+// twice, and after stop.
+func (p *process) kill() {
+	p.once.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}
+
+// waitFor polls check every interval until it returns nil, ctx ends or
+// timeout passes. The last error from check is wrapped into the result so a
+// failure says what was still wrong.
+func waitFor(ctx context.Context, timeout, interval time.Duration, check func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		if last = check(ctx); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w after %s: %w", ErrNotReady, timeout, last)
+		case <-time.After(interval):
+		}
+	}
+}

@@ -1,0 +1,80 @@
+// Command hello is the example HTTP server the examples repository deploys:
+// it answers every request with a greeting naming the pod that served it,
+// and /healthz with "ok". Standard library only, so its image is one static
+// binary on top of busybox.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	addr := ":" + envOr("PORT", "8080")
+	greeting := envOr("GREETING", "Hello from Stevedore")
+	// POD_NAME and POD_IP are optional: a pod's hostname is its name, and
+	// its IP is the first non-loopback address of its network namespace.
+	pod := envOr("POD_NAME", hostname())
+	ip := envOr("POD_IP", firstIP())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s! pod=%s ip=%s path=%s\n", greeting, pod, ip, r.URL.Path)
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	// Stop on SIGTERM within the pod's grace period, as a well-behaved
+	// container should.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	slog.Info("serving", "addr", addr, "pod", pod, "ip", ip)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		slog.Error("failed to serve", "err", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
+}
+
+func firstIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "unknown"
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.String()
+		}
+	}
+	return "unknown"
+}
