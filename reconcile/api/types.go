@@ -1,0 +1,238 @@
+// Package api holds the reconciler's versioned HTTP/JSON wire types and the
+// Client that ctl and the end-to-end tests use to talk to it. Paths are under
+// /v1; changing a field's meaning needs a /v2.
+package api
+
+import (
+	"strconv"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Paths served by the reconciler.
+const (
+	PathStatus      = "/v1/status"      // GET → Status
+	PathPods        = "/v1/pods"        // GET ?namespace= → PodList
+	PathDeployments = "/v1/deployments" // GET ?namespace= → WorkloadList
+	PathNodes       = "/v1/nodes"       // GET → NodeList
+	PathNamespaces  = "/v1/namespaces"  // GET → NamespaceList
+	PathRevision    = "/v1/revision"    // GET → Revision (the applied one)
+	PathDiff        = "/v1/diff"        // GET → DiffResult (branch head against the applied revision)
+	PathSync        = "/v1/sync"        // POST [?wait=1] → SyncResult
+	PathWebhook     = "/v1/webhook"     // POST: a Git host's push notification
+	PathLogs        = "/v1/logs"        // GET ?namespace=&pod=&container=&tail= → text, proxied to the pod's agent
+	PathEvents      = "/v1/events"      // GET → EventList
+)
+
+// Commit describes one commit of the tracked branch.
+type Commit struct {
+	Hash        string    `json:"hash"`
+	Author      string    `json:"author,omitempty"`
+	AuthorEmail string    `json:"authorEmail,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	Time        time.Time `json:"time,omitempty"`
+}
+
+// ErrorEntry is one problem found in a revision: where (file, 1-based line,
+// object, field path) and what.
+type ErrorEntry struct {
+	File    string `json:"file,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Object  string `json:"object,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// String renders the entry as "file:line: object: field: message", leaving
+// out what is unknown.
+func (e ErrorEntry) String() string {
+	s := ""
+	if e.File != "" {
+		s = e.File
+		if e.Line > 0 {
+			s += ":" + strconv.Itoa(e.Line)
+		}
+		s += ": "
+	}
+	if e.Object != "" {
+		s += e.Object + ": "
+	}
+	if e.Field != "" {
+		s += e.Field + ": "
+	}
+	return s + e.Message
+}
+
+// Error stages: where a sync failed.
+const (
+	StageFetch = "fetch" // the remote could not be fetched
+	StageLoad  = "load"  // the revision failed to decode or validate
+)
+
+// SyncError is why a sync did not apply a commit. The last good revision
+// keeps running.
+type SyncError struct {
+	// Commit is the commit that failed; nil when the fetch itself failed.
+	Commit  *Commit      `json:"commit,omitempty"`
+	Stage   string       `json:"stage"`
+	Message string       `json:"message"`
+	Entries []ErrorEntry `json:"entries,omitempty"`
+	Time    time.Time    `json:"time"`
+}
+
+// Status is the reconciler's sync state.
+type Status struct {
+	// Repo is the tracked remote with any credentials stripped.
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	Path   string `json:"path,omitempty"`
+	// Applied is the last good revision's commit, nil before the first.
+	Applied *Commit `json:"applied,omitempty"`
+	// AppliedAt is when Applied became the desired state.
+	AppliedAt time.Time `json:"appliedAt,omitempty"`
+	// Fetched is the branch head at the last fetch.
+	Fetched *Commit `json:"fetched,omitempty"`
+	// LastError is the last sync's failure; nil when it succeeded.
+	LastError *SyncError `json:"lastError,omitempty"`
+	// Term is the fencing token the agents check.
+	Term uint64 `json:"term"`
+	// LastSync is when the last sync (successful or not) finished.
+	LastSync time.Time `json:"lastSync,omitempty"`
+}
+
+// Pod is one desired pod and what its node reports of it.
+type Pod struct {
+	reconcile.PodView
+	// Created is when the reconciler first created this pod (this UID).
+	Created time.Time `json:"created,omitempty"`
+}
+
+// PodList is the answer to GET /v1/pods, sorted by namespace and name.
+type PodList struct {
+	Pods []Pod `json:"pods"`
+}
+
+// Workload is a Deployment or ReplicationController and how many of its
+// pods are where.
+type Workload struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Replicas is the desired count.
+	Replicas int32 `json:"replicas"`
+	// Current counts the pods the reconciler has for it.
+	Current int32 `json:"current"`
+	// Ready counts pods Running with every container ready.
+	Ready int32 `json:"ready"`
+	// UpToDate counts pods of the current template.
+	UpToDate int32 `json:"upToDate"`
+	// Available counts ready pods (minReadySeconds is not yet tracked).
+	Available  int32             `json:"available"`
+	Selector   map[string]string `json:"selector,omitempty"`
+	Containers []string          `json:"containers,omitempty"`
+	Images     []string          `json:"images,omitempty"`
+	// Created is the oldest of its pods' creation times.
+	Created time.Time `json:"created,omitempty"`
+}
+
+// WorkloadList is the answer to GET /v1/deployments, sorted by kind,
+// namespace and name.
+type WorkloadList struct {
+	Workloads []Workload `json:"workloads"`
+}
+
+// Node states in membership.
+const (
+	NodeAlive  = "Alive"
+	NodeFailed = "Failed"
+	NodeLeft   = "Left"
+)
+
+// Node is one agent as membership and the reconciler see it.
+type Node struct {
+	Name string `json:"name"`
+	// State is NodeAlive, NodeFailed or NodeLeft.
+	State string `json:"state"`
+	// Addr is the gossip address; APIAddr the agent API's base URL.
+	Addr        string             `json:"addr"`
+	APIAddr     string             `json:"apiAddr"`
+	Allocatable agentapi.Resources `json:"allocatable"`
+	Labels      map[string]string  `json:"labels,omitempty"`
+	PodCIDR     string             `json:"podCIDR,omitempty"`
+	Pods        int                `json:"pods"`
+	Generation  uint64             `json:"generation"`
+	Since       time.Time          `json:"since,omitempty"`
+	Taints      []spec.Taint       `json:"taints,omitempty"`
+}
+
+// NodeList is the answer to GET /v1/nodes, sorted by name.
+type NodeList struct {
+	Nodes []Node `json:"nodes"`
+}
+
+// Namespace is one namespace of the applied revision.
+type Namespace struct {
+	Name string `json:"name"`
+	// Status is "Active".
+	Status string `json:"status"`
+	Pods   int    `json:"pods"`
+}
+
+// NamespaceList is the answer to GET /v1/namespaces, sorted by name.
+type NamespaceList struct {
+	Namespaces []Namespace `json:"namespaces"`
+}
+
+// Revision is the applied revision: what `ctl diff --local` compares a work
+// tree against.
+type Revision struct {
+	Commit *Commit `json:"commit,omitempty"`
+	// Path is the tracked sub-directory the file names are relative to.
+	Path  string            `json:"path,omitempty"`
+	Files map[string][]byte `json:"files"`
+}
+
+// DiffResult is what syncing the branch head would change.
+type DiffResult struct {
+	// Applied is the commit compared against; Head the fetched branch head.
+	Applied *Commit                  `json:"applied,omitempty"`
+	Head    *Commit                  `json:"head,omitempty"`
+	Changes []reconcile.ObjectChange `json:"changes"`
+	// Error is set when the head fails to load; Changes is then empty.
+	Error *SyncError `json:"error,omitempty"`
+}
+
+// SyncResult is the outcome of one sync.
+type SyncResult struct {
+	// Triggered is true when the request only queued a sync (no wait).
+	Triggered bool `json:"triggered,omitempty"`
+	// Commit is the fetched head; Applied is true when it is now the
+	// desired state (it may already have been).
+	Commit  *Commit    `json:"commit,omitempty"`
+	Applied bool       `json:"applied"`
+	Error   *SyncError `json:"error,omitempty"`
+}
+
+// EventList is the answer to GET /v1/events, oldest first.
+type EventList struct {
+	Events []reconcile.Event `json:"events"`
+}
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Error string `json:"error"`
+	// Code is a machine-readable category: "invalid", "not_found",
+	// "unavailable", "internal".
+	Code string `json:"code"`
+}
+
+// Error codes.
+const (
+	CodeInvalid     = "invalid"
+	CodeNotFound    = "not_found"
+	CodeUnavailable = "unavailable"
+	CodeInternal    = "internal"
+)

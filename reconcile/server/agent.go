@@ -1,0 +1,228 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// agentClient is what the server needs of an agent's API.
+type agentClient interface {
+	// Apply PUTs a node's full pod set. A set the agent refuses as stale
+	// returns an error matching errStale.
+	Apply(ctx context.Context, set *agentapi.PodSet) error
+	// Watch streams the agent's pod status, calling fn with each complete
+	// list, until the stream breaks or ctx ends.
+	Watch(ctx context.Context, fn func(*agentapi.PodStatusList)) error
+	// Logs streams a container's log.
+	Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error)
+}
+
+// errStale marks a pod set an agent refused (409): it has seen a higher
+// term, or a higher generation in this term.
+var errStale = errors.New("agent refused a stale pod set")
+
+// Back-off bounds of pushers and watchers.
+const (
+	backoffMin = 50 * time.Millisecond
+	backoffMax = 5 * time.Second
+)
+
+func nextBackoff(d time.Duration) time.Duration {
+	d *= 2
+	if d > backoffMax {
+		d = backoffMax
+	}
+	return d
+}
+
+// agentConn owns the two goroutines serving one alive agent: a pusher and a
+// watcher. It is created when membership says the agent is alive and closed
+// when it fails or leaves.
+type agentConn struct {
+	node   string
+	client agentClient
+	log    *slog.Logger
+	// observe receives each status list the watcher reads.
+	observe func(*agentapi.PodStatusList)
+
+	mu     sync.Mutex
+	latest *agentapi.PodSet
+	acked  uint64 // generation the agent acknowledged in latest's term
+	force  bool   // push latest even if acked
+	kick   chan struct{}
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+func newAgentConn(parent context.Context, node string, c agentClient, log *slog.Logger, observe func(*agentapi.PodStatusList)) *agentConn {
+	ctx, cancel := context.WithCancel(parent)
+	a := &agentConn{
+		node:    node,
+		client:  c,
+		log:     log.With("node", node),
+		observe: observe,
+		kick:    make(chan struct{}, 1),
+		cancel:  cancel,
+	}
+	a.wg.Add(2)
+	go func() { defer a.wg.Done(); a.pushLoop(ctx) }()
+	go func() { defer a.wg.Done(); a.watchLoop(ctx) }()
+	return a
+}
+
+// close stops both goroutines and waits for them; safe to call twice.
+func (a *agentConn) close() {
+	a.once.Do(func() {
+		a.cancel()
+		a.wg.Wait()
+	})
+}
+
+// offer hands the pusher a new set; only the latest is ever pushed.
+func (a *agentConn) offer(set *agentapi.PodSet) {
+	a.mu.Lock()
+	a.latest = set
+	a.mu.Unlock()
+	a.poke()
+}
+
+// repush makes the pusher send the latest set again, acknowledged or not:
+// after a reconnect the agent may have restarted and lost it.
+func (a *agentConn) repush() {
+	a.mu.Lock()
+	a.force = true
+	a.mu.Unlock()
+	a.poke()
+}
+
+func (a *agentConn) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// next returns the set to push, or nil when there is nothing new.
+func (a *agentConn) next() *agentapi.PodSet {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.latest == nil {
+		return nil
+	}
+	if a.latest.Generation <= a.acked && !a.force {
+		return nil
+	}
+	a.force = false
+	return a.latest
+}
+
+func (a *agentConn) pushLoop(ctx context.Context) {
+	backoff := backoffMin
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+		}
+		set := a.next()
+		if set == nil {
+			continue
+		}
+		start := time.Now()
+		err := a.client.Apply(ctx, set)
+		switch {
+		case err == nil:
+			a.mu.Lock()
+			if set.Generation > a.acked {
+				a.acked = set.Generation
+			}
+			a.mu.Unlock()
+			backoff = backoffMin
+			a.log.Debug("pushed pod set", "term", set.Term, "generation", set.Generation, "pods", len(set.Pods), "took", time.Since(start))
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, errStale):
+			// Another reconciler with a higher term is in charge, or this
+			// one's state went backwards: pushing again cannot help, and
+			// someone must look.
+			a.log.Error("AGENT REFUSED POD SET AS STALE: another reconciler may be running with a higher term",
+				"term", set.Term, "generation", set.Generation, "err", err)
+		default:
+			a.log.Warn("failed to push pod set, retrying", "generation", set.Generation, "retry_in", backoff, "err", err)
+			a.mu.Lock()
+			a.force = true
+			a.mu.Unlock()
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			case <-a.kick: // a newer set: try it now
+				t.Stop()
+			}
+			backoff = nextBackoff(backoff)
+			a.poke()
+		}
+	}
+}
+
+func (a *agentConn) watchLoop(ctx context.Context) {
+	backoff := backoffMin
+	connected := false
+	for ctx.Err() == nil {
+		first := true
+		start := time.Now()
+		err := a.client.Watch(ctx, func(l *agentapi.PodStatusList) {
+			if first {
+				first = false
+				if connected {
+					// A reconnect: the agent may have restarted without
+					// our set; level-triggered pushes make resending safe.
+					a.repush()
+				}
+				connected = true
+			}
+			a.mu.Lock()
+			lost := a.latest != nil && l.Term == a.latest.Term && l.Generation < a.acked
+			a.mu.Unlock()
+			if lost {
+				a.repush()
+			}
+			a.observe(l)
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > backoffMax {
+			backoff = backoffMin
+		}
+		a.log.Warn("pod status watch ended, reconnecting", "retry_in", backoff, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = nextBackoff(backoff)
+	}
+}
+
+// encodeEqual reports whether a and b marshal to the same JSON. Pod specs
+// hold resource.Quantity values whose cached string form makes
+// reflect.DeepEqual unreliable.
+func encodeEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}

@@ -1,0 +1,429 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/sync/webhook"
+)
+
+// syncWaitTimeout bounds POST /v1/sync?wait=1.
+const syncWaitTimeout = 5 * time.Minute
+
+// Handler returns the reconciler API (reconcile/api paths).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
+	mux.HandleFunc("GET "+api.PathPods, s.handlePods)
+	mux.HandleFunc("GET "+api.PathDeployments, s.handleDeployments)
+	mux.HandleFunc("GET "+api.PathNodes, s.handleNodes)
+	mux.HandleFunc("GET "+api.PathNamespaces, s.handleNamespaces)
+	mux.HandleFunc("GET "+api.PathRevision, s.handleRevision)
+	mux.HandleFunc("GET "+api.PathDiff, s.handleDiff)
+	mux.HandleFunc("POST "+api.PathSync, s.handleSync)
+	mux.Handle("POST "+api.PathWebhook, webhook.Handler(webhook.Config{Secret: s.cfg.WebhookSecret, Branch: s.cfg.Branch}, s.TriggerSync))
+	mux.HandleFunc("GET "+api.PathLogs, s.handleLogs)
+	mux.HandleFunc("GET "+api.PathEvents, s.handleEvents)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, api.Error{Error: msg, Code: code})
+}
+
+// Status returns the sync state (what GET /v1/status serves).
+func (s *Server) Status() api.Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := api.Status{
+		Repo:      StripCredentials(s.cfg.RepoURL),
+		Branch:    s.cfg.Branch,
+		Path:      s.cfg.Path,
+		Fetched:   s.fetched,
+		LastError: s.lastErr,
+		Term:      s.term,
+		LastSync:  s.lastSync,
+	}
+	if s.applied != nil {
+		c := s.applied.rev.Commit
+		st.Applied = &c
+		st.AppliedAt = s.applied.at
+	}
+	return st
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.Status())
+}
+
+// Pods returns the desired pods of the last plan, in namespace ("" for all).
+func (s *Server) Pods(namespace string) []api.Pod {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]api.Pod, 0, len(s.pods))
+	for _, p := range s.pods {
+		if namespace != "" && p.Namespace != namespace {
+			continue
+		}
+		rec := s.memory.Pods[p.Namespace+"/"+p.Name]
+		out = append(out, api.Pod{PodView: p, Created: rec.Created})
+	}
+	return out
+}
+
+func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.PodList{Pods: s.Pods(r.URL.Query().Get("namespace"))})
+}
+
+func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
+	ns := r.URL.Query().Get("namespace")
+	s.mu.Lock()
+	var set *spec.Set
+	if s.applied != nil {
+		set = s.applied.set
+	}
+	pods := s.pods
+	mem := s.memory
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, api.WorkloadList{Workloads: workloads(set, pods, mem, ns)})
+}
+
+// workloads builds the Deployment and ReplicationController views.
+func workloads(set *spec.Set, pods []reconcile.PodView, mem reconcile.Memory, ns string) []api.Workload {
+	out := []api.Workload{}
+	if set == nil {
+		return out
+	}
+	byOwner := map[string][]reconcile.PodView{}
+	for _, p := range pods {
+		if p.Owner != "" {
+			byOwner[p.Owner] = append(byOwner[p.Owner], p)
+		}
+	}
+	for _, key := range set.Keys() {
+		if ns != "" && key.Namespace != ns {
+			continue
+		}
+		var (
+			replicas int32 = 1
+			selector map[string]string
+			tmpl     *spec.PodTemplateSpec
+		)
+		switch o := set.Objects[key].(type) {
+		case *spec.Deployment:
+			if o.Spec.Replicas != nil {
+				replicas = *o.Spec.Replicas
+			}
+			if o.Spec.Selector != nil {
+				selector = o.Spec.Selector.MatchLabels
+			}
+			tmpl = &o.Spec.Template
+		case *spec.ReplicationController:
+			if o.Spec.Replicas != nil {
+				replicas = *o.Spec.Replicas
+			}
+			selector = o.Spec.Selector
+			tmpl = o.Spec.Template
+		default:
+			continue
+		}
+		wl := api.Workload{Kind: key.Kind, Namespace: key.Namespace, Name: key.Name, Replicas: replicas, Selector: selector}
+		var hash string
+		if tmpl != nil {
+			hash = spec.TemplateHash(tmpl)
+			for _, c := range tmpl.Spec.Containers {
+				wl.Containers = append(wl.Containers, c.Name)
+				wl.Images = append(wl.Images, c.Image)
+			}
+		}
+		for _, p := range byOwner[key.String()] {
+			wl.Current++
+			if isReady(p) {
+				wl.Ready++
+				wl.Available++
+			}
+			if hash == "" || p.Labels["pod-template-hash"] == hash || containsHash(p.Name, hash) || (p.Labels["pod-template-hash"] == "" && !containsAnyHash(p.Name)) {
+				wl.UpToDate++
+			}
+			if rec, ok := mem.Pods[p.Namespace+"/"+p.Name]; ok && (wl.Created.IsZero() || rec.Created.Before(wl.Created)) {
+				wl.Created = rec.Created
+			}
+		}
+		out = append(out, wl)
+	}
+	return out
+}
+
+// containsHash reports whether a pod name carries the template hash, as the
+// core names workload pods "<name>-<hash>-<suffix>".
+func containsHash(name, hash string) bool {
+	for i := 0; i+len(hash) <= len(name); i++ {
+		if name[i:i+len(hash)] == hash {
+			return true
+		}
+	}
+	return false
+}
+
+// containsAnyHash reports whether the name has a 10-hex-digit segment, the
+// form of spec.TemplateHash.
+func containsAnyHash(name string) bool {
+	run := 0
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && (name[i] >= '0' && name[i] <= '9' || name[i] >= 'a' && name[i] <= 'f') {
+			run++
+			continue
+		}
+		if run == 10 {
+			return true
+		}
+		run = 0
+	}
+	return false
+}
+
+// isReady reports a Running pod whose containers are all ready.
+func isReady(p reconcile.PodView) bool {
+	if p.Phase != agentapi.PodRunning {
+		return false
+	}
+	if p.Status == nil {
+		return true
+	}
+	for _, c := range p.Status.Containers {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// Nodes returns the agents membership knows, sorted by name.
+func (s *Server) Nodes() []api.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	count := map[string]int{}
+	for _, p := range s.pods {
+		if p.Node != "" {
+			count[p.Node]++
+		}
+	}
+	out := make([]api.Node, 0, len(s.members))
+	for name, m := range s.members {
+		out = append(out, api.Node{
+			Name:        name,
+			State:       m.state,
+			Addr:        m.addr,
+			APIAddr:     m.info.APIAddr,
+			Allocatable: m.info.Allocatable,
+			Labels:      m.info.Labels,
+			Taints:      m.info.Taints,
+			PodCIDR:     m.info.PodCIDR,
+			Pods:        count[name],
+			Generation:  s.gens[name],
+			Since:       m.since,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.NodeList{Nodes: s.Nodes()})
+}
+
+func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	names := map[string]bool{spec.DefaultNamespace: true}
+	if s.applied != nil {
+		for _, o := range s.applied.set.OfKind(spec.KindNamespace) {
+			names[o.GetObjectMeta().Name] = true
+		}
+	}
+	count := map[string]int{}
+	for _, p := range s.pods {
+		count[p.Namespace]++
+	}
+	s.mu.Unlock()
+	out := make([]api.Namespace, 0, len(names))
+	for n := range names {
+		out = append(out, api.Namespace{Name: n, Status: "Active", Pods: count[n]})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, api.NamespaceList{Namespaces: out})
+}
+
+func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	rev := api.Revision{Path: s.cfg.Path, Files: map[string][]byte{}}
+	if s.applied != nil {
+		c := s.applied.rev.Commit
+		rev.Commit = &c
+		rev.Files = s.applied.rev.Files
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, rev)
+}
+
+// Diff fetches the branch head, loads it and diffs it against the applied
+// revision. A load failure is returned in DiffResult.Error; only a failed
+// fetch is an error.
+func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	rev, err := s.src.Fetch(fctx)
+	cancel()
+	if err != nil {
+		return nil, errors.New(s.redact("failed to fetch " + s.cfg.RepoURL + ": " + err.Error()))
+	}
+	head := commitOf(rev)
+	s.mu.Lock()
+	s.fetched = head
+	res := &api.DiffResult{Head: head, Changes: []reconcile.ObjectChange{}}
+	var base *spec.Set
+	if s.applied != nil {
+		c := s.applied.rev.Commit
+		res.Applied = &c
+		base = s.applied.set
+	}
+	s.mu.Unlock()
+	next, err := spec.Load(rev.Files)
+	if err != nil {
+		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: errorEntries(err), Time: time.Now()}
+		return res, nil
+	}
+	if ch := reconcile.Diff(base, next); ch != nil {
+		res.Changes = ch
+	}
+	return res, nil
+}
+
+func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
+	res, err := s.Diff(r.Context())
+	if err != nil {
+		writeError(w, http.StatusBadGateway, api.CodeUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
+	if v := r.URL.Query().Get("wait"); v == "" || v == "0" || v == "false" {
+		s.TriggerSync()
+		writeJSON(w, http.StatusAccepted, api.SyncResult{Triggered: true})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), syncWaitTimeout)
+	defer cancel()
+	res, err := s.SyncNow(ctx)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	ev := append([]reconcile.Event{}, s.events...)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, api.EventList{Events: ev})
+}
+
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ns, pod, container := q.Get("namespace"), q.Get("pod"), q.Get("container")
+	if ns == "" {
+		ns = spec.DefaultNamespace
+	}
+	if pod == "" {
+		writeError(w, http.StatusBadRequest, api.CodeInvalid, "pod is required")
+		return
+	}
+	tail := 0
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeInvalid, "tail must be an integer: "+err.Error())
+			return
+		}
+		tail = n
+	}
+	s.mu.Lock()
+	var node string
+	found := false
+	for _, p := range s.pods {
+		if p.Namespace == ns && p.Name == pod {
+			node, found = p.Node, true
+			break
+		}
+	}
+	var client agentClient
+	if m := s.members[node]; m != nil && m.conn != nil {
+		client = m.conn.client
+	}
+	s.mu.Unlock()
+	switch {
+	case !found:
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "pod "+ns+"/"+pod+" not found")
+		return
+	case node == "":
+		writeError(w, http.StatusConflict, api.CodeUnavailable, "pod "+ns+"/"+pod+" is not scheduled")
+		return
+	case client == nil:
+		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "node "+node+" of pod "+ns+"/"+pod+" is not alive")
+		return
+	}
+	rc, err := client.Logs(r.Context(), ns, pod, container, tail)
+	if err != nil {
+		var se *agentStatusError
+		if errors.As(err, &se) {
+			writeError(w, se.status, se.body.Code, se.body.Error)
+			return
+		}
+		writeError(w, http.StatusBadGateway, api.CodeUnavailable, "failed to get logs from node "+node+": "+err.Error())
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	fl, _ := w.(http.Flusher)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rc.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if fl != nil {
+				fl.Flush()
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				s.log.Debug("log stream ended", "pod", ns+"/"+pod, "err", err)
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// persistRetry is how soon a plan whose Memory failed to persist is retried.
+const persistRetry = time.Second
+
+// requestPlanLocked asks the plan loop for a plan and returns the request
+// number a waiter passes to waitPlan. s.mu must be held.
+func (s *Server) requestPlanLocked() uint64 {
+	s.planWant++
+	select {
+	case s.planKick <- struct{}{}:
+	default:
+	}
+	return s.planWant
+}
+
+func (s *Server) requestPlan() {
+	s.mu.Lock()
+	s.requestPlanLocked()
+	s.mu.Unlock()
+}
+
+// waitPlan returns once a plan covering request target has finished.
+func (s *Server) waitPlan(ctx context.Context, target uint64) error {
+	for {
+		s.mu.Lock()
+		done, ch := s.planDone, s.planCh
+		s.mu.Unlock()
+		if done >= target {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to wait for plan: %w", ctx.Err())
+		case <-ch:
+		}
+	}
+}
+
+func (s *Server) planLoop(ctx context.Context) {
+	s.awaitKnownNodes(ctx)
+	// Plan once even with nothing requested: agents that joined during the
+	// grace period need their sets.
+	s.requestPlan()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.planKick:
+		}
+		s.mu.Lock()
+		want := s.planWant
+		s.mu.Unlock()
+		ok := s.planOnce()
+		s.mu.Lock()
+		if want > s.planDone {
+			s.planDone = want
+		}
+		close(s.planCh)
+		s.planCh = make(chan struct{})
+		s.mu.Unlock()
+		if !ok {
+			t := time.NewTimer(persistRetry)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+				s.requestPlan()
+			}
+		}
+	}
+}
+
+// awaitKnownNodes holds the first plan until every node the inventory has
+// placed pods on is alive again, or StartupGrace passes: planning without
+// them would reschedule their pods elsewhere.
+func (s *Server) awaitKnownNodes(ctx context.Context) {
+	if s.cfg.StartupGrace < 0 {
+		return
+	}
+	deadline := time.NewTimer(s.cfg.StartupGrace)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		missing := 0
+		seen := map[string]bool{}
+		for _, p := range s.memory.Pods {
+			if p.Node == "" || seen[p.Node] {
+				continue
+			}
+			seen[p.Node] = true
+			if m := s.members[p.Node]; m == nil || m.state != api.NodeAlive {
+				missing++
+			}
+		}
+		s.mu.Unlock()
+		if missing == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			s.log.Warn("planning without nodes the inventory uses; their pods may be rescheduled", "missing", missing, "grace", s.cfg.StartupGrace)
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// planOnce runs the core on a snapshot of the state, persists its Memory and
+// hands every changed node set to that node's pusher. It returns false when
+// Memory could not be persisted (nothing was pushed).
+func (s *Server) planOnce() bool {
+	s.mu.Lock()
+	in := reconcile.Input{
+		Nodes:    s.nodeStatesLocked(),
+		Observed: make(map[string][]agentapi.PodStatus, len(s.observed)),
+		Memory:   s.memory,
+		Now:      time.Now(),
+		NewUID:   newUID,
+	}
+	if s.applied != nil {
+		in.Desired = s.applied.set
+	}
+	for n, ps := range s.observed {
+		in.Observed[n] = ps
+	}
+	s.mu.Unlock()
+
+	start := time.Now()
+	out := reconcile.Plan(in)
+	if out.Memory.Pods == nil {
+		out.Memory.Pods = map[string]reconcile.PodRecord{}
+	}
+	memJSON := mustJSON(out.Memory)
+
+	s.mu.Lock()
+	changedMem := string(memJSON) != string(s.memJSON)
+	s.mu.Unlock()
+	// The inventory goes to disk before any agent hears of a pod in it, so a
+	// crash can't leave a pod running that a restarted reconciler forgot.
+	if changedMem {
+		if err := s.state.write(fileMemory, memJSON); err != nil {
+			s.log.Error("failed to persist memory; not pushing", "err", err)
+			return false
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.memory = out.Memory
+	s.memJSON = memJSON
+	s.pods = out.Pods
+	for _, e := range out.Events {
+		s.events = append(s.events, e)
+	}
+	if len(s.events) > maxEvents {
+		s.events = append(s.events[:0:0], s.events[len(s.events)-maxEvents:]...)
+	}
+	pushed := 0
+	for node, pods := range out.PodSets {
+		if pods == nil {
+			pods = []agentapi.Pod{}
+		}
+		old, had := s.podSets[node]
+		if had && encodeEqual(old, pods) {
+			continue
+		}
+		s.gens[node]++
+		s.podSets[node] = pods
+		if m := s.members[node]; m != nil && m.conn != nil {
+			m.conn.offer(&agentapi.PodSet{Node: node, Term: s.term, Generation: s.gens[node], Pods: pods})
+			pushed++
+		}
+	}
+	if pushed > 0 || changedMem {
+		s.log.Debug("planned", "pods", len(out.Pods), "nodes_pushed", pushed, "took", time.Since(start))
+	}
+	return true
+}
+
+// nodeStatesLocked lists the known agents for the core, sorted by name.
+func (s *Server) nodeStatesLocked() []reconcile.NodeState {
+	out := make([]reconcile.NodeState, 0, len(s.members))
+	for _, m := range s.members {
+		out = append(out, reconcile.NodeState{Info: m.info, Alive: m.state == api.NodeAlive})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Info.Name < out[j].Info.Name })
+	return out
+}
+
+// observe records an agent's status report and asks for a plan.
+func (s *Server) observe(node string, l *agentapi.PodStatusList) {
+	s.mu.Lock()
+	if m := s.members[node]; m == nil || m.state != api.NodeAlive {
+		s.mu.Unlock()
+		return
+	}
+	// Heartbeats repeat the last list; only a change needs a plan.
+	if old, ok := s.observed[node]; ok && encodeEqual(old, l.Pods) {
+		s.mu.Unlock()
+		return
+	}
+	s.observed[node] = l.Pods
+	s.requestPlanLocked()
+	s.mu.Unlock()
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("server: failed to encode state: " + err.Error())
+	}
+	return b
+}
