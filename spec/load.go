@@ -1,15 +1,133 @@
 package spec
 
-import "errors"
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
 
-// errNotImplemented marks the stub until the decoder lands.
-var errNotImplemented = errors.New("spec: not implemented")
+// IsManifestPath reports whether Load decodes the file at p (slash
+// separated, relative to the synced directory): a .yaml or .yml file with no
+// path element starting with a dot, so .github/workflows/ci.yml and the
+// like are not mistaken for manifests.
+func IsManifestPath(p string) bool {
+	ext := path.Ext(p)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	for _, elem := range strings.Split(p, "/") {
+		if strings.HasPrefix(elem, ".") && elem != "." && elem != ".." {
+			return false
+		}
+	}
+	return true
+}
 
 // Load decodes, defaults and validates every YAML file (*.yaml, *.yml) in
 // files (path relative to the synced directory → contents) into one Set.
-// On any error it returns nil and an ErrorList naming file, line, object and
-// field of every problem found.
+// Other files and files under dot-directories are ignored. On any error it
+// returns nil and an ErrorList naming file, line, object and field of every
+// problem found (up to MaxErrors), across all files: a revision is applied
+// whole or not at all.
 func Load(files map[string][]byte) (*Set, error) {
-	_ = files
-	return nil, errNotImplemented
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if IsManifestPath(name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+
+	errs := &errorSink{}
+	var docs []*document
+	for _, name := range names {
+		d := &decoder{file: name, errs: errs}
+		d.decodeFile(files[name])
+		docs = append(docs, d.docs...)
+	}
+
+	set := NewSet()
+	byKey := map[ObjectKey]*document{}
+	for _, doc := range docs {
+		SetDefaults(doc.obj)
+		key := KeyOf(doc.obj)
+		label := keyLabel(key)
+		for _, fe := range validateObject(doc.obj) {
+			errs.add(&Error{File: doc.file, Line: doc.lineOf(fe.path), Object: label, Field: string(fe.path), Message: fe.msg})
+		}
+		if key.Name == "" {
+			continue
+		}
+		if first, dup := byKey[key]; dup {
+			errs.add(&Error{File: doc.file, Line: doc.line, Object: label,
+				Message: fmt.Sprintf("declared twice: %s:%d and %s:%d", first.file, first.line, doc.file, doc.line)})
+			continue
+		}
+		byKey[key] = doc
+		set.Objects[key] = doc.obj
+		set.Sources[key] = Source{File: doc.file, Line: doc.line}
+	}
+
+	// Namespaces are checked once the whole set is known: a Namespace may be
+	// declared in any file, after the objects in it.
+	for _, doc := range docs {
+		m := doc.obj.GetObjectMeta()
+		if !Namespaced(doc.obj.GetTypeMeta().Kind) || m.Namespace == DefaultNamespace || m.Namespace == "" {
+			continue
+		}
+		if _, ok := set.Objects[ObjectKey{Kind: KindNamespace, Name: m.Namespace}]; ok {
+			continue
+		}
+		if isDNS1123Label(m.Namespace) != "" {
+			continue // already reported as an invalid name
+		}
+		p := fieldPath("metadata.namespace")
+		errs.add(&Error{File: doc.file, Line: doc.lineOf(p), Object: keyLabel(KeyOf(doc.obj)), Field: string(p),
+			Message: fmt.Sprintf("namespace %q does not exist: declare a Namespace named %q in the repository or use %q", m.Namespace, m.Namespace, DefaultNamespace)})
+	}
+
+	if list := errs.result(); list != nil {
+		return nil, list
+	}
+	return set, nil
+}
+
+// LoadDir reads every *.yaml and *.yml file under dir, recursively, skipping
+// directories and files whose names start with a dot (.git), and loads them
+// as Load does. Paths in errors are relative to dir, with forward slashes.
+func LoadDir(dir string) (*Set, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !IsManifestPath(rel) || !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = b
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read manifests in %s: %w", dir, err)
+	}
+	return Load(files)
 }

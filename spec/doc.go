@@ -1,0 +1,15 @@
+// Package spec is Stevedore's API: a Kubernetes-compatible subset of
+// object types (v1 Namespace, Pod, PodTemplate, ReplicationController, Node
+// and apps/v1 Deployment), their strict decoding from multi-document YAML,
+// defaulting and validation, object identity and template hashing.
+//
+// The package is pure: bytes in, objects or errors out. It does no I/O apart
+// from LoadDir reading a directory, and imports no other package of the
+// project, so the reconciler, ctl and pre-commit hooks all judge a revision
+// the same way.
+//
+// Field names and meanings follow Kubernetes so that existing manifests for
+// these kinds load unchanged. Fields Kubernetes has but Stevedore does not
+// implement are rejected, never silently dropped: a manifest that asks for
+// a probe or a volume must not appear to work.
+package spec
