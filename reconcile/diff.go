@@ -1,6 +1,16 @@
 package reconcile
 
-import "github.com/stevedore-dev/stevedore/spec"
+import (
+	"reflect"
+	"regexp"
+	"sort"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
 
 // Change actions.
 const (
@@ -13,7 +23,8 @@ const (
 type ObjectChange struct {
 	Key    spec.ObjectKey `json:"key"`
 	Action string         `json:"action"`
-	// Diff is a field-level diff (go-cmp) for a changed object.
+	// Diff is a field-level diff (go-cmp) for a changed object: "-" lines
+	// are the applied revision, "+" lines the next.
 	Diff string `json:"diff,omitempty"`
 	// PodsStarted and PodsStopped name ("namespace/name") the pods a workload
 	// change would start and stop.
@@ -21,9 +32,112 @@ type ObjectChange struct {
 	PodsStopped []string `json:"podsStopped,omitempty"`
 }
 
+// diffOptions make go-cmp compare what a manifest means: quantities by
+// their canonical string ("1" and "1000m" are one CPU; resource.Quantity's
+// unexported caches are neither comparable nor readable in a report) and a
+// missing list or map like an empty one.
+var diffOptions = cmp.Options{
+	cmp.Transformer("Quantity", func(q resource.Quantity) string { return q.String() }),
+	cmpopts.EquateEmpty(),
+}
+
+// quantityReport matches how go-cmp reports a quantity through the
+// transformer above; a reviewer wants to read "100m", as written in YAML.
+var quantityReport = regexp.MustCompile(`Inverse\(Quantity, string\(("[^"]*")\)\)`)
+
 // Diff returns what changes from applied to next, sorted by key. Either may
-// be nil (nothing applied yet; everything deleted).
+// be nil (nothing applied yet; everything deleted). A workload's (or bare
+// Pod's) change lists the pods, by expansion name, that syncing would start
+// and stop; a bare Pod whose spec changes is both stopped and started.
 func Diff(applied, next *spec.Set) []ObjectChange {
-	_, _ = applied, next
-	return nil
+	if applied == nil {
+		applied = spec.NewSet()
+	}
+	if next == nil {
+		next = spec.NewSet()
+	}
+	keys := make([]spec.ObjectKey, 0, len(next.Objects))
+	for k := range next.Objects {
+		keys = append(keys, k)
+	}
+	for k := range applied.Objects {
+		if _, ok := next.Objects[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keyLess(keys[i], keys[j]) })
+
+	var out []ObjectChange
+	for _, k := range keys {
+		a, inA := applied.Objects[k]
+		n, inN := next.Objects[k]
+		var c ObjectChange
+		switch {
+		case !inA:
+			c = ObjectChange{Key: k, Action: ActionCreated}
+		case !inN:
+			c = ObjectChange{Key: k, Action: ActionDeleted}
+		default:
+			// reflect.DeepEqual first: most objects are unchanged and it is
+			// far cheaper than cmp.Diff's report.
+			if reflect.DeepEqual(a, n) {
+				continue
+			}
+			d := cmp.Diff(a, n, diffOptions)
+			if d == "" {
+				continue
+			}
+			c = ObjectChange{Key: k, Action: ActionChanged, Diff: quantityReport.ReplaceAllString(d, "$1")}
+		}
+		c.PodsStarted, c.PodsStopped = podChanges(k, a, n)
+		out = append(out, c)
+	}
+	return out
+}
+
+// keyLess orders keys as spec.Set.Keys does: kind, namespace, name.
+func keyLess(a, b spec.ObjectKey) bool {
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+// podChanges compares the pods one object expands to before (a, nil when
+// created) and after (n, nil when deleted).
+func podChanges(k spec.ObjectKey, a, n spec.Object) (started, stopped []string) {
+	var before, after []DesiredPod
+	if a != nil {
+		before = expandObject(nil, k, a)
+	}
+	if n != nil {
+		after = expandObject(nil, k, n)
+	}
+	if len(before) == 0 && len(after) == 0 {
+		return nil, nil
+	}
+	// A pod is the same pod when its key and content hash match: a bare Pod
+	// with a new spec is a new incarnation.
+	was := make(map[string]string, len(before))
+	for _, p := range before {
+		was[p.Key()] = p.Hash
+	}
+	is := make(map[string]string, len(after))
+	for _, p := range after {
+		is[p.Key()] = p.Hash
+		if h, ok := was[p.Key()]; !ok || h != p.Hash {
+			started = append(started, p.Key())
+		}
+	}
+	for _, p := range before {
+		if h, ok := is[p.Key()]; !ok || h != p.Hash {
+			stopped = append(stopped, p.Key())
+		}
+	}
+	// Left in expansion order (by replica index), so that "web-x-10"
+	// follows "web-x-9" as a reader expects.
+	return started, stopped
 }

@@ -2,12 +2,23 @@
 // desired objects, observed pods and remembered placements to one desired
 // pod set per node, with events. It does no I/O and reads no clock: the
 // daemon around it (reconcile/server) supplies time, UIDs and state.
+//
+// The same Input always gives the same Output: maps are walked in sorted
+// order, the scheduler is deterministic and time and UIDs are injected. See
+// docs/reconcile.md for naming, UIDs, placement memory, node loss and
+// template changes.
 package reconcile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"sort"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -19,7 +30,9 @@ type NodeState struct {
 }
 
 // PodRecord is what the core remembers of one pod it created, so that a
-// restarted reconciler neither forgets nor duplicates pods.
+// restarted reconciler neither forgets nor duplicates pods. It holds the
+// pod's whole content because an old revision's pods keep running during a
+// template change after Git no longer describes them.
 type PodRecord struct {
 	UID       string `json:"uid"`
 	Namespace string `json:"namespace"`
@@ -29,7 +42,21 @@ type PodRecord struct {
 	// Node is where the pod was placed; empty while Pending.
 	Node    string    `json:"node,omitempty"`
 	Created time.Time `json:"created"`
+	// Hash is DesiredPod.Hash of this incarnation: the template hash of a
+	// workload's pod, the spec hash of a bare Pod. A bare Pod whose spec
+	// hash changes in Git gets a new incarnation (a new UID).
+	Hash        string            `json:"hash,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Spec        spec.PodSpec      `json:"spec"`
+	// Unschedulable is the scheduler's last message while the pod fits
+	// nowhere; remembered so that FailedScheduling is an event only when the
+	// reason changes, not on every plan.
+	Unschedulable string `json:"unschedulable,omitempty"`
 }
+
+// Key returns "namespace/name", the record's key in Memory.
+func (r *PodRecord) Key() string { return r.Namespace + "/" + r.Name }
 
 // Memory is the core's remembered state (the inventory): persisted by the
 // daemon after every plan and handed back on the next.
@@ -40,14 +67,22 @@ type Memory struct {
 
 // Input is everything a plan depends on.
 type Input struct {
-	// Desired is the last good revision's objects; nil means nothing applied yet.
+	// Desired is the last good revision's objects; nil means nothing applied
+	// yet: the plan then creates, moves and deletes nothing and returns
+	// Memory unchanged, so a reconciler that has not loaded its revision
+	// never tells agents to stop everything.
 	Desired *spec.Set
-	Nodes   []NodeState
+	// Nodes as membership sees them. A node that is absent (rather than
+	// present with Alive false) is not known yet, as after a reconciler
+	// restart: pods placed on it keep their placement.
+	Nodes []NodeState
 	// Observed pod statuses by node name.
 	Observed map[string][]api.PodStatus
 	Memory   Memory
 	Now      time.Time
 	// NewUID returns a fresh pod UID; injected so tests are deterministic.
+	// When nil, UIDs are derived from the pod's key, its previous UID and
+	// Now, which is deterministic but only unique while Now advances.
 	NewUID func() string
 }
 
@@ -71,6 +106,35 @@ type PodView struct {
 	Spec   spec.PodSpec   `json:"spec"`
 }
 
+// WorkloadView is a Deployment or ReplicationController and how many of its
+// pods are where, for `ctl get deployments`.
+type WorkloadView struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Replicas is the desired count.
+	Replicas int32 `json:"replicas"`
+	// Current counts the pods the core keeps for it, old revisions included.
+	Current int32 `json:"current"`
+	// Running counts pods whose node reports them Running with every
+	// container running.
+	Running int32 `json:"running"`
+	// Ready counts running pods whose every container is ready.
+	Ready int32 `json:"ready"`
+	// UpToDate counts pods of the current template.
+	UpToDate int32 `json:"upToDate"`
+	// Available counts running pods whose containers have run for at least
+	// minReadySeconds.
+	Available int32 `json:"available"`
+	// Revision is the current template's hash (the pod-template-hash label).
+	Revision   string            `json:"revision"`
+	Selector   map[string]string `json:"selector,omitempty"`
+	Containers []string          `json:"containers,omitempty"`
+	Images     []string          `json:"images,omitempty"`
+	// Created is the oldest of its pods' creation times; zero with no pods.
+	Created time.Time `json:"created,omitempty"`
+}
+
 // Event records something the core decided.
 type Event struct {
 	Time    time.Time `json:"time"`
@@ -79,18 +143,517 @@ type Event struct {
 	Message string    `json:"message"`
 }
 
+// Event reasons.
+const (
+	// EventCreated: a pod got its first incarnation.
+	EventCreated = "Created"
+	// EventReplaced: a bare Pod's spec changed in Git; it got a new UID.
+	EventReplaced = "Replaced"
+	// EventDeleted: a pod was dropped (deleted from Git, scaled down, or an
+	// old revision superseded).
+	EventDeleted = "Deleted"
+	// EventScheduled: a pod was placed on a node.
+	EventScheduled = "Scheduled"
+	// EventFailedScheduling: a pod fits on no node (its reason changed).
+	EventFailedScheduling = "FailedScheduling"
+	// EventNodeLost: a pod's node died; the pod got a new UID to be placed again.
+	EventNodeLost = "NodeLost"
+)
+
+// Pod reasons the core sets itself (agents report the others).
+const (
+	// ReasonUnschedulable: Pending because the pod fits on no node.
+	ReasonUnschedulable = "Unschedulable"
+	// ReasonNodeUnknown: placed on a node membership does not know (yet).
+	ReasonNodeUnknown = "NodeUnknown"
+	// ReasonNodeLost: placed on a dead node (only while Desired is nil,
+	// otherwise the pod is re-created elsewhere).
+	ReasonNodeLost = "NodeLost"
+)
+
 // Output is a plan.
 type Output struct {
-	// PodSets holds every alive node's full desired pod set (possibly empty).
+	// PodSets holds every alive node's full desired pod set (possibly
+	// empty), each sorted by namespace and name.
 	PodSets map[string][]api.Pod
 	// Pods lists every desired pod, sorted by namespace and name.
-	Pods   []PodView
-	Memory Memory
-	Events []Event
+	Pods []PodView
+	// Workloads lists every Deployment and ReplicationController, sorted by
+	// kind, namespace and name.
+	Workloads []WorkloadView
+	Memory    Memory
+	Events    []Event
 }
 
 // Plan computes the desired pod set of every node.
 func Plan(in Input) Output {
-	_ = in
-	return Output{PodSets: map[string][]api.Pod{}}
+	p := newPlanner(in)
+	if in.Desired != nil {
+		p.plan()
+	}
+	return p.output()
+}
+
+// planner holds one Plan's working state.
+type planner struct {
+	in       Input
+	alive    map[string]bool // node name → alive; absent = unknown
+	observed map[string]*api.PodStatus
+	mem      map[string]PodRecord
+	events   []Event
+	// workloads of Desired by owner key.
+	workloads map[string]workload
+}
+
+func newPlanner(in Input) *planner {
+	p := &planner{
+		in:        in,
+		alive:     make(map[string]bool, len(in.Nodes)),
+		observed:  map[string]*api.PodStatus{},
+		mem:       make(map[string]PodRecord, len(in.Memory.Pods)),
+		workloads: map[string]workload{},
+	}
+	for _, n := range in.Nodes {
+		p.alive[n.Info.Name] = n.Alive
+	}
+	for _, sts := range in.Observed {
+		for i := range sts {
+			p.observed[sts[i].UID] = &sts[i]
+		}
+	}
+	// Copied so that Plan never writes to its input.
+	maps.Copy(p.mem, in.Memory.Pods)
+	if in.Desired != nil {
+		for k, o := range in.Desired.Objects {
+			if w, ok := workloadOf(k, o); ok {
+				p.workloads[k.String()] = w
+			}
+		}
+	}
+	return p
+}
+
+func (p *planner) event(podKey, reason, msg string) {
+	p.events = append(p.events, Event{Time: p.in.Now, Object: "Pod/" + podKey, Reason: reason, Message: msg})
+}
+
+func (p *planner) newUID(key, prev string) string {
+	if p.in.NewUID != nil {
+		return p.in.NewUID()
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", key, prev, p.in.Now.UnixNano())))
+	h := hex.EncodeToString(sum[:16])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// plan decides every pod's incarnation and placement.
+func (p *planner) plan() {
+	desired := ExpandPods(p.in.Desired)
+	want := make(map[string]*DesiredPod, len(desired))
+	for i := range desired {
+		d := &desired[i]
+		key := d.Key()
+		want[key] = d
+		rec, ok := p.mem[key]
+		switch {
+		case !ok:
+			rec = PodRecord{UID: p.newUID(key, ""), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			p.event(key, EventCreated, fmt.Sprintf("created pod %s (uid %s)", key, rec.UID))
+		case rec.Hash != d.Hash || rec.Owner != d.Owner:
+			old := rec.UID
+			rec = PodRecord{UID: p.newUID(key, old), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
+		case rec.Node != "" && !p.aliveOrUnknown(rec.Node):
+			old := rec.UID
+			rec = PodRecord{UID: p.newUID(key, old), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", p.mem[key].Node, old, rec.UID))
+		}
+		rec.Owner = d.Owner
+		rec.Hash = d.Hash
+		rec.Labels = d.Labels
+		rec.Annotations = d.Annotations
+		rec.Spec = *d.Spec
+		p.mem[key] = rec
+	}
+	p.dropUnwanted(want)
+	p.schedule()
+}
+
+// aliveOrUnknown is true unless membership says the node is dead.
+func (p *planner) aliveOrUnknown(node string) bool {
+	alive, known := p.alive[node]
+	return alive || !known
+}
+
+// dropUnwanted removes the remembered pods Git no longer asks for, except an
+// old revision's pods that still stand in for new pods not yet available.
+func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
+	// Old revisions' pods by owner, in key order.
+	old := map[string][]string{}
+	for _, key := range sortedKeys(p.mem) {
+		if _, ok := want[key]; ok {
+			continue
+		}
+		rec := p.mem[key]
+		w, ok := p.workloads[rec.Owner]
+		switch {
+		case rec.Owner == "":
+			p.drop(key, "deleted from Git")
+		case !ok:
+			p.drop(key, fmt.Sprintf("%s deleted from Git", rec.Owner))
+		case w.template != nil && rec.Hash == w.hash:
+			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
+		case rec.Node == "" || !p.aliveOrUnknown(rec.Node):
+			// An old revision's pod that is not running anywhere stands in
+			// for nothing; re-creating it would roll back.
+			p.drop(key, fmt.Sprintf("old revision of %s is not running", rec.Owner))
+		default:
+			old[rec.Owner] = append(old[rec.Owner], key)
+		}
+	}
+	for _, owner := range sortedKeys(old) {
+		w := p.workloads[owner]
+		keys := old[owner]
+		hash := w.hash
+		keep := 0
+		if !w.recreate {
+			// The new pods were all added at once; every available one
+			// relieves one old pod, so the workload never has fewer
+			// available pods than it had, and a template that never comes
+			// up leaves the last good revision running.
+			avail := 0
+			for i := 0; i < w.replicas; i++ {
+				rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, hash, i)]
+				if p.available(p.observed[rec.UID], w.minReady) {
+					avail++
+				}
+			}
+			keep = min(max(w.replicas-avail, 0), len(keys))
+		}
+		// Keep the old pods that serve: available ones first, then by name.
+		sort.SliceStable(keys, func(i, j int) bool {
+			ai := p.available(p.observed[p.mem[keys[i]].UID], w.minReady)
+			aj := p.available(p.observed[p.mem[keys[j]].UID], w.minReady)
+			return ai && !aj
+		})
+		for _, key := range keys[keep:] {
+			p.drop(key, fmt.Sprintf("superseded by revision %s of %s", hash, owner))
+		}
+	}
+}
+
+func (p *planner) drop(key, why string) {
+	rec := p.mem[key]
+	delete(p.mem, key)
+	p.event(key, EventDeleted, fmt.Sprintf("deleted pod %s (uid %s): %s", key, rec.UID, why))
+}
+
+// up is true when st reports the pod Running with every container running:
+// a crash-looping container keeps a Kubernetes pod Running but is not up.
+func up(st *api.PodStatus) bool {
+	if st == nil || st.Phase != api.PodRunning {
+		return false
+	}
+	for _, c := range st.Containers {
+		if c.State.Running == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// ready is up with every container ready.
+func ready(st *api.PodStatus) bool {
+	if !up(st) {
+		return false
+	}
+	for _, c := range st.Containers {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
+// available is up for at least minReady seconds (by the containers' start
+// times and Input.Now).
+func (p *planner) available(st *api.PodStatus, minReady int32) bool {
+	if !up(st) {
+		return false
+	}
+	if minReady <= 0 {
+		return true
+	}
+	since := p.in.Now.Add(-time.Duration(minReady) * time.Second)
+	for _, c := range st.Containers {
+		if c.State.Running.StartedAt.After(since) {
+			return false
+		}
+	}
+	return true
+}
+
+// schedulerNodes returns the alive nodes as the scheduler sees them: the
+// agent's own labels and taints plus those a Node object in Git declares.
+func (p *planner) schedulerNodes() []scheduler.Node {
+	declared := map[string]*spec.Node{}
+	if p.in.Desired != nil {
+		for _, o := range p.in.Desired.Objects {
+			if n, ok := o.(*spec.Node); ok {
+				declared[n.Name] = n
+			}
+		}
+	}
+	var out []scheduler.Node
+	for _, n := range p.in.Nodes {
+		if !n.Alive {
+			continue
+		}
+		sn := scheduler.Node{
+			Name:   n.Info.Name,
+			Labels: n.Info.Labels,
+			Taints: n.Info.Taints,
+			Allocatable: scheduler.Resources{
+				MilliCPU:         n.Info.Allocatable.MilliCPU,
+				Memory:           n.Info.Allocatable.Memory,
+				EphemeralStorage: n.Info.Allocatable.EphemeralStorage,
+				Pods:             n.Info.Allocatable.Pods,
+			},
+		}
+		if d, ok := declared[n.Info.Name]; ok {
+			sn.Unschedulable = d.Spec.Unschedulable
+			if len(d.Labels) > 0 {
+				labels := make(map[string]string, len(n.Info.Labels)+len(d.Labels))
+				maps.Copy(labels, n.Info.Labels)
+				maps.Copy(labels, d.Labels)
+				sn.Labels = labels
+			}
+			if len(d.Spec.Taints) > 0 {
+				sn.Taints = append(append([]spec.Taint(nil), n.Info.Taints...), d.Spec.Taints...)
+			}
+		}
+		out = append(out, sn)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// schedule places every unplaced pod, in key order, keeping every
+// remembered placement.
+func (p *planner) schedule() {
+	nodes := p.schedulerNodes()
+	var placed, pending []scheduler.Pod
+	var pendingKeys []string
+	for _, key := range sortedKeys(p.mem) {
+		rec := p.mem[key]
+		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: &rec.Spec, Node: rec.Node}
+		if rec.Node != "" {
+			placed = append(placed, sp)
+			continue
+		}
+		if pinned := rec.Spec.NodeName; pinned != "" {
+			// spec.nodeName bypasses the scheduler, as in Kubernetes.
+			if p.alive[pinned] {
+				p.place(key, pinned)
+				sp.Node = pinned
+				placed = append(placed, sp)
+			} else {
+				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName is not alive", pinned))
+			}
+			continue
+		}
+		pending = append(pending, sp)
+		pendingKeys = append(pendingKeys, key)
+	}
+	if len(pending) == 0 {
+		return
+	}
+	s, err := scheduler.New(scheduler.Config{})
+	if err != nil {
+		for _, key := range pendingKeys {
+			p.unschedulable(key, fmt.Sprintf("failed to create scheduler: %v", err))
+		}
+		return
+	}
+	for i, r := range s.Schedule(nodes, placed, pending) {
+		if r.Node == "" {
+			p.unschedulable(pendingKeys[i], r.Reason)
+			continue
+		}
+		p.place(pendingKeys[i], r.Node)
+	}
+}
+
+func (p *planner) place(key, node string) {
+	rec := p.mem[key]
+	rec.Node = node
+	rec.Unschedulable = ""
+	p.mem[key] = rec
+	p.event(key, EventScheduled, fmt.Sprintf("assigned %s to %s", key, node))
+}
+
+func (p *planner) unschedulable(key, msg string) {
+	rec := p.mem[key]
+	if rec.Unschedulable == msg {
+		return
+	}
+	rec.Unschedulable = msg
+	p.mem[key] = rec
+	p.event(key, EventFailedScheduling, msg)
+}
+
+// output assembles the pod sets and views from the planned memory.
+func (p *planner) output() Output {
+	out := Output{
+		PodSets: map[string][]api.Pod{},
+		Pods:    make([]PodView, 0, len(p.mem)),
+		Memory:  Memory{Pods: p.mem},
+		Events:  p.events,
+	}
+	for _, n := range p.in.Nodes {
+		if n.Alive {
+			out.PodSets[n.Info.Name] = []api.Pod{}
+		}
+	}
+	byOwner := map[string][]*PodView{}
+	for _, key := range sortedKeys(p.mem) {
+		rec := p.mem[key]
+		v := p.view(&rec)
+		out.Pods = append(out.Pods, v)
+		if set, ok := out.PodSets[rec.Node]; ok && rec.Node != "" {
+			out.PodSets[rec.Node] = append(set, api.Pod{
+				UID:         rec.UID,
+				Namespace:   rec.Namespace,
+				Name:        rec.Name,
+				Labels:      rec.Labels,
+				Annotations: rec.Annotations,
+				Spec:        rec.Spec,
+			})
+		}
+	}
+	for i := range out.Pods {
+		if o := out.Pods[i].Owner; o != "" {
+			byOwner[o] = append(byOwner[o], &out.Pods[i])
+		}
+	}
+	out.Workloads = p.workloadViews(byOwner)
+	return out
+}
+
+// view merges a record with its node's report.
+func (p *planner) view(rec *PodRecord) PodView {
+	v := PodView{
+		UID:       rec.UID,
+		Namespace: rec.Namespace,
+		Name:      rec.Name,
+		Owner:     rec.Owner,
+		Labels:    rec.Labels,
+		Node:      rec.Node,
+		Phase:     api.PodPending,
+		Spec:      rec.Spec,
+	}
+	alive, known := p.alive[rec.Node]
+	st := p.observed[rec.UID]
+	switch {
+	case rec.Node == "":
+		v.Reason = ReasonUnschedulable
+		v.Message = rec.Unschedulable
+	case !known:
+		v.Phase = api.PodUnknown
+		v.Reason = ReasonNodeUnknown
+		v.Message = fmt.Sprintf("node %s is not known to membership", rec.Node)
+	case !alive:
+		v.Phase = api.PodUnknown
+		v.Reason = ReasonNodeLost
+		v.Message = fmt.Sprintf("node %s is not alive", rec.Node)
+	case st == nil:
+		v.Reason = api.ReasonContainerCreating
+	default:
+		v.Status = st
+		v.Phase = st.Phase
+		v.Reason, v.Message = st.Reason, st.Message
+		v.PodIP = st.PodIP
+		if v.Reason == "" {
+			v.Reason, v.Message = containerReason(st)
+		}
+	}
+	return v
+}
+
+// containerReason picks the first container's waiting or termination reason,
+// as kubectl's STATUS column does when the pod itself gives none.
+func containerReason(st *api.PodStatus) (string, string) {
+	for _, c := range st.Containers {
+		if w := c.State.Waiting; w != nil && w.Reason != "" {
+			return w.Reason, w.Message
+		}
+	}
+	for _, c := range st.Containers {
+		if t := c.State.Terminated; t != nil && t.Reason != "" {
+			return t.Reason, t.Message
+		}
+	}
+	return "", ""
+}
+
+// workloadViews counts each workload's pods.
+func (p *planner) workloadViews(byOwner map[string][]*PodView) []WorkloadView {
+	if p.in.Desired == nil {
+		return nil
+	}
+	var out []WorkloadView
+	for _, k := range p.in.Desired.Keys() {
+		w, ok := p.workloads[k.String()]
+		if !ok {
+			continue
+		}
+		v := WorkloadView{
+			Kind:      k.Kind,
+			Namespace: w.namespace,
+			Name:      k.Name,
+			Replicas:  int32(w.replicas),
+			Selector:  w.selector,
+		}
+		if w.template != nil {
+			v.Revision = w.hash
+			for _, c := range w.template.Spec.Containers {
+				v.Containers = append(v.Containers, c.Name)
+				v.Images = append(v.Images, c.Image)
+			}
+		}
+		for _, pv := range byOwner[k.String()] {
+			v.Current++
+			if pv.Labels[PodTemplateHashLabel] == v.Revision {
+				v.UpToDate++
+			}
+			var st *api.PodStatus
+			if pv.Node != "" && p.alive[pv.Node] {
+				st = p.observed[pv.UID]
+			}
+			if up(st) {
+				v.Running++
+			}
+			if ready(st) {
+				v.Ready++
+			}
+			if p.available(st, w.minReady) {
+				v.Available++
+			}
+			if c := p.mem[pv.Namespace+"/"+pv.Name].Created; v.Created.IsZero() || c.Before(v.Created) {
+				v.Created = c
+			}
+		}
+		out = append(out, v)
+	}
+	return out
 }

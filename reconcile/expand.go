@@ -1,0 +1,204 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"maps"
+	"sort"
+	"strconv"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// PodTemplateHashLabel is the label every workload pod carries with the hash
+// of the template it was made from, as in Kubernetes. It lets a selector tell
+// two revisions of one workload apart during a template change.
+const PodTemplateHashLabel = "pod-template-hash"
+
+// DesiredPod is one pod the desired objects ask for. The maps and the spec's
+// slices are shared with the Set and with the other pods of the same
+// workload: treat them as read-only.
+type DesiredPod struct {
+	Namespace string
+	Name      string
+	// Owner is the workload's key ("Deployment/ns/name"), empty for a bare Pod.
+	Owner       string
+	Labels      map[string]string
+	Annotations map[string]string
+	Spec        *spec.PodSpec
+	// Hash identifies the pod's content: the template hash for a workload's
+	// pod (it is also in the name), the spec hash for a bare Pod.
+	Hash string
+	// Index is the replica index of a workload's pod, 0 for a bare Pod.
+	Index int
+}
+
+// Key returns "namespace/name", the key of the pod in Memory.
+func (p *DesiredPod) Key() string { return p.Namespace + "/" + p.Name }
+
+// workload is what expansion needs of a ReplicationController or Deployment.
+type workload struct {
+	key       spec.ObjectKey
+	replicas  int
+	template  *spec.PodTemplateSpec
+	recreate  bool
+	minReady  int32
+	selector  map[string]string
+	namespace string
+	// hash is the template's hash, empty without a template.
+	hash string
+}
+
+// workloadOf returns the workload view of o, or false when o runs no pods
+// through a template.
+func workloadOf(key spec.ObjectKey, o spec.Object) (workload, bool) {
+	w, ok := workloadFields(key, o)
+	if ok && w.template != nil {
+		w.hash = spec.TemplateHash(w.template)
+	}
+	return w, ok
+}
+
+func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
+	ns := key.Namespace
+	if ns == "" {
+		ns = spec.DefaultNamespace
+	}
+	switch w := o.(type) {
+	case *spec.Deployment:
+		var sel map[string]string
+		if w.Spec.Selector != nil {
+			sel = w.Spec.Selector.MatchLabels
+		}
+		return workload{
+			key:       key,
+			replicas:  replicas(w.Spec.Replicas),
+			template:  &w.Spec.Template,
+			recreate:  w.Spec.Strategy.Type == spec.RecreateDeploymentStrategyType,
+			minReady:  w.Spec.MinReadySeconds,
+			selector:  sel,
+			namespace: ns,
+		}, true
+	case *spec.ReplicationController:
+		sel := w.Spec.Selector
+		if len(sel) == 0 && w.Spec.Template != nil {
+			sel = w.Spec.Template.Labels
+		}
+		return workload{
+			key:       key,
+			replicas:  replicas(w.Spec.Replicas),
+			template:  w.Spec.Template,
+			selector:  sel,
+			namespace: ns,
+		}, true
+	}
+	return workload{}, false
+}
+
+// replicas applies Kubernetes' default of 1 and treats a negative count
+// (which validation rejects) as 0 rather than panicking.
+func replicas(r *int32) int {
+	if r == nil {
+		return 1
+	}
+	if *r < 0 {
+		return 0
+	}
+	return int(*r)
+}
+
+// workloadPodName is the stable name of replica i of a workload at a
+// template hash: scaling adds or removes the highest indexes and a template
+// change gives every replica a new name.
+func workloadPodName(name, hash string, i int) string {
+	return name + "-" + hash + "-" + strconv.Itoa(i)
+}
+
+// expandWorkload appends the pods of w to out.
+func expandWorkload(out []DesiredPod, w workload) []DesiredPod {
+	if w.template == nil || w.replicas == 0 {
+		return out
+	}
+	hash := w.hash
+	labels := make(map[string]string, len(w.template.Labels)+1)
+	maps.Copy(labels, w.template.Labels)
+	labels[PodTemplateHashLabel] = hash
+	owner := w.key.String()
+	for i := 0; i < w.replicas; i++ {
+		out = append(out, DesiredPod{
+			Namespace:   w.namespace,
+			Name:        workloadPodName(w.key.Name, hash, i),
+			Owner:       owner,
+			Labels:      labels,
+			Annotations: w.template.Annotations,
+			Spec:        &w.template.Spec,
+			Hash:        hash,
+			Index:       i,
+		})
+	}
+	return out
+}
+
+// SpecHash returns a short, stable hash of a pod spec. A bare Pod whose spec
+// hash changes is replaced by a new incarnation (a new UID); labels and
+// annotations are not part of it, so relabelling a pod does not restart it.
+func SpecHash(ps *spec.PodSpec) string {
+	b, err := json.Marshal(ps)
+	if err != nil {
+		// A PodSpec always marshals; a failure is a programming error.
+		panic("reconcile: failed to marshal pod spec: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:5])
+}
+
+// ExpandPods returns every pod set asks for, sorted by namespace and name:
+// a bare Pod is one pod; a ReplicationController or Deployment with N
+// replicas is N pods named "<name>-<template hash>-<i>", i = 0..N-1, labelled
+// with the template's labels plus pod-template-hash. Namespaces,
+// PodTemplates and Nodes run nothing. A nil set asks for nothing.
+func ExpandPods(set *spec.Set) []DesiredPod {
+	if set == nil {
+		return nil
+	}
+	keys := make([]spec.ObjectKey, 0, len(set.Objects))
+	for k := range set.Objects {
+		keys = append(keys, k)
+	}
+	// Expansion does not need the Set's kind order; sorting the result once
+	// by pod key below is what callers rely on.
+	out := make([]DesiredPod, 0, len(keys))
+	for _, k := range keys {
+		out = expandObject(out, k, set.Objects[k])
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// expandObject appends the pods of one object to out.
+func expandObject(out []DesiredPod, k spec.ObjectKey, o spec.Object) []DesiredPod {
+	if p, ok := o.(*spec.Pod); ok {
+		ns := p.Namespace
+		if ns == "" {
+			ns = spec.DefaultNamespace
+		}
+		return append(out, DesiredPod{
+			Namespace:   ns,
+			Name:        p.Name,
+			Labels:      p.Labels,
+			Annotations: p.Annotations,
+			Spec:        &p.Spec,
+			Hash:        SpecHash(&p.Spec),
+		})
+	}
+	if w, ok := workloadOf(k, o); ok {
+		return expandWorkload(out, w)
+	}
+	return out
+}

@@ -1,0 +1,560 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// rewrite regenerates the expected output of testdata/*.txt, as etcd raft's
+// datadriven tests do: `go test ./reconcile -rewrite`, then review the diff.
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata/*.txt")
+
+// scriptCase is one command of a script: a command line, an optional body
+// and the expected output after "----", ended by a blank line.
+type scriptCase struct {
+	comments []string // lines (comments, blanks) before the command
+	cmd      string
+	body     []string
+	want     string
+	line     int
+}
+
+func parseScript(t *testing.T, file string) (cases []scriptCase, trailer []string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("failed to read script: %v", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	var pending []string
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
+			pending = append(pending, l)
+			continue
+		}
+		c := scriptCase{comments: pending, cmd: l, line: i + 1}
+		pending = nil
+		for i++; i < len(lines) && lines[i] != "----"; i++ {
+			c.body = append(c.body, lines[i])
+		}
+		if i == len(lines) {
+			t.Fatalf("%s:%d: command without ----", file, c.line)
+		}
+		var want []string
+		for i++; i < len(lines) && lines[i] != ""; i++ {
+			want = append(want, lines[i])
+		}
+		c.want = strings.Join(want, "\n")
+		cases = append(cases, c)
+	}
+	return cases, pending
+}
+
+func TestScripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts in testdata: %v", err)
+	}
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
+			cases, trailer := parseScript(t, file)
+			h := newHarness()
+			var sb strings.Builder
+			for _, c := range cases {
+				got, err := h.run(c.cmd, c.body)
+				if err != nil {
+					got = "error: " + err.Error()
+				}
+				got = strings.TrimRight(got, "\n")
+				if got == "" {
+					got = "ok"
+				}
+				if !*rewrite && got != c.want {
+					t.Errorf("%s:%d: %s\ngot:\n%s\nwant:\n%s", file, c.line, c.cmd, got, c.want)
+				}
+				for _, l := range c.comments {
+					sb.WriteString(l + "\n")
+				}
+				sb.WriteString(c.cmd + "\n")
+				for _, l := range c.body {
+					sb.WriteString(l + "\n")
+				}
+				sb.WriteString("----\n" + got + "\n\n")
+			}
+			for _, l := range trailer {
+				sb.WriteString(l + "\n")
+			}
+			out := strings.TrimRight(sb.String(), "\n") + "\n"
+
+			if *rewrite {
+				if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// harness is the world a script drives: membership, a desired set, agents'
+// reports and the core's memory, carried from one plan to the next as the
+// daemon would.
+type harness struct {
+	nodes    map[string]*NodeState
+	desired  *spec.Set
+	applied  *spec.Set                // the set of the last plan, for diff
+	observed map[string]api.PodStatus // by UID
+	memory   Memory
+	now      time.Time
+	uids     int
+	last     Output
+}
+
+func newHarness() *harness {
+	return &harness{
+		nodes:    map[string]*NodeState{},
+		desired:  spec.NewSet(),
+		observed: map[string]api.PodStatus{},
+		now:      time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+}
+
+func (h *harness) input(desired *spec.Set) Input {
+	in := Input{
+		Desired:  desired,
+		Observed: map[string][]api.PodStatus{},
+		Memory:   h.memory,
+		Now:      h.now,
+		NewUID: func() string {
+			h.uids++
+			return "u" + strconv.Itoa(h.uids)
+		},
+	}
+	for _, name := range sortedKeys(h.nodes) {
+		in.Nodes = append(in.Nodes, *h.nodes[name])
+	}
+	for _, uid := range sortedKeys(h.observed) {
+		st := h.observed[uid]
+		in.Observed[st.Node] = append(in.Observed[st.Node], st)
+	}
+	return in
+}
+
+// args splits "k=v" words; a bare word maps to "".
+func args(words []string) map[string]string {
+	m := map[string]string{}
+	for _, w := range words {
+		k, v, _ := strings.Cut(w, "=")
+		if old, ok := m[k]; ok && (k == "label" || k == "taint") {
+			v = old + "," + v
+		}
+		m[k] = v
+	}
+	return m
+}
+
+func (h *harness) run(cmd string, body []string) (string, error) {
+	f := strings.Fields(cmd)
+	switch f[0] {
+	case "node":
+		return h.node(f[1:])
+	case "apply":
+		next := copySet(h.desired)
+		for _, l := range body {
+			if err := addObject(next, strings.Fields(l)); err != nil {
+				return "", err
+			}
+		}
+		return h.setDesired(next), nil
+	case "apply-yaml":
+		set, err := spec.Load(map[string][]byte{"objects.yaml": []byte(strings.Join(body, "\n") + "\n")})
+		if err != nil {
+			return "", err
+		}
+		return h.setDesired(set), nil
+	case "delete":
+		next := copySet(h.desired)
+		for _, k := range f[1:] {
+			key, err := parseKey(k)
+			if err != nil {
+				return "", err
+			}
+			delete(next.Objects, key)
+			delete(next.Sources, key)
+		}
+		return h.setDesired(next), nil
+	case "tick":
+		d, err := time.ParseDuration(f[1])
+		if err != nil {
+			return "", err
+		}
+		h.now = h.now.Add(d)
+		return "now " + h.now.Format(time.RFC3339), nil
+	case "observe":
+		return h.observe(args(f[1:]))
+	case "restart":
+		// The daemon persists Memory as JSON; a restarted core gets it back.
+		b, err := json.Marshal(h.memory)
+		if err != nil {
+			return "", err
+		}
+		h.memory = Memory{}
+		if err := json.Unmarshal(b, &h.memory); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("memory round trip: %d pods, %d bytes", len(h.memory.Pods), len(b)), nil
+	case "plan":
+		a := args(f[1:])
+		desired := h.desired
+		if _, ok := a["unloaded"]; ok {
+			desired = nil
+		}
+		out := Plan(h.input(desired))
+		h.memory = out.Memory
+		h.last = out
+		if desired != nil {
+			h.applied = copySet(desired)
+		}
+		return formatOutput(out, a), nil
+	}
+	return "", fmt.Errorf("unknown command %q", f[0])
+}
+
+// setDesired makes next the desired set and prints the diff from the last
+// planned set, as `ctl diff` would show it before a sync.
+func (h *harness) setDesired(next *spec.Set) string {
+	h.desired = next
+	var sb strings.Builder
+	for _, c := range Diff(h.applied, next) {
+		fmt.Fprintf(&sb, "%s %s\n", c.Action, c.Key)
+		if c.Diff != "" {
+			for _, l := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
+				// go-cmp pads with non-breaking spaces at random to keep
+				// its output from being parsed; normalise for golden files.
+				l = strings.ReplaceAll(l, "\u00a0", " ")
+				sb.WriteString("  | " + strings.TrimRight(l, " ") + "\n")
+			}
+		}
+		for _, p := range c.PodsStarted {
+			sb.WriteString("  + " + p + "\n")
+		}
+		for _, p := range c.PodsStopped {
+			sb.WriteString("  - " + p + "\n")
+		}
+	}
+	if sb.Len() == 0 {
+		return "no changes"
+	}
+	return sb.String()
+}
+
+func (h *harness) node(f []string) (string, error) {
+	if len(f) < 2 {
+		return "", fmt.Errorf("usage: node add|kill|revive|forget NAME")
+	}
+	name := f[1]
+	a := args(f[2:])
+	switch f[0] {
+	case "add":
+		info := api.NodeInfo{Name: name, Allocatable: api.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110}}
+		if v, ok := a["cpu"]; ok {
+			q := resource.MustParse(v)
+			info.Allocatable.MilliCPU = q.MilliValue()
+		}
+		if v, ok := a["mem"]; ok {
+			q := resource.MustParse(v)
+			info.Allocatable.Memory = q.Value()
+		}
+		if v, ok := a["pods"]; ok {
+			n, _ := strconv.Atoi(v)
+			info.Allocatable.Pods = int64(n)
+		}
+		h.nodes[name] = &NodeState{Info: info, Alive: true}
+	case "kill":
+		h.nodes[name].Alive = false
+		// A dead node reports nothing.
+		for uid, st := range h.observed {
+			if st.Node == name {
+				delete(h.observed, uid)
+			}
+		}
+	case "revive":
+		h.nodes[name].Alive = true
+	case "forget":
+		delete(h.nodes, name)
+	default:
+		return "", fmt.Errorf("unknown node command %q", f[0])
+	}
+	return "", nil
+}
+
+// observe makes agents report the pods of the last plan that match pod=GLOB
+// (default all), node=NAME and rev=latest|old: phase=P (default Running), reason=R puts
+// containers waiting with R, crash makes them CrashLoopBackOff in a Running
+// pod, notready leaves them unready, gone drops the reports.
+func (h *harness) observe(a map[string]string) (string, error) {
+	glob := a["pod"]
+	if glob == "" {
+		glob = "*/*"
+	}
+	// rev=latest|old picks pods of their workload's current template or of
+	// an older one, so that scripts need not spell template hashes.
+	revisions := map[string]string{}
+	for _, w := range h.last.Workloads {
+		revisions[spec.ObjectKey{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}.String()] = w.Revision
+	}
+	n := 0
+	for _, pv := range h.last.Pods {
+		if ok, err := path.Match(glob, pv.Namespace+"/"+pv.Name); err != nil {
+			return "", err
+		} else if !ok || pv.Node == "" || !h.nodes[pv.Node].Alive {
+			continue
+		}
+		if node, ok := a["node"]; ok && node != pv.Node {
+			continue
+		}
+		if rev, ok := a["rev"]; ok && (rev == "latest") != (pv.Labels[PodTemplateHashLabel] == revisions[pv.Owner]) {
+			continue
+		}
+		n++
+		if _, ok := a["gone"]; ok {
+			delete(h.observed, pv.UID)
+			continue
+		}
+		phase := a["phase"]
+		if phase == "" {
+			phase = api.PodRunning
+		}
+		st := api.PodStatus{UID: pv.UID, Namespace: pv.Namespace, Name: pv.Name, Node: pv.Node, Phase: phase}
+		if phase == api.PodRunning {
+			st.PodIP = fmt.Sprintf("10.88.0.%d", n+1)
+		}
+		for _, c := range pv.Spec.Containers {
+			cs := api.ContainerStatus{Name: c.Name, Image: c.Image}
+			_, crash := a["crash"]
+			_, notready := a["notready"]
+			switch {
+			case crash:
+				cs.State.Waiting = &api.StateWaiting{Reason: api.ReasonCrashLoopBackOff, Message: "back-off 10s restarting failed container"}
+				cs.RestartCount = 3
+			case a["reason"] != "":
+				cs.State.Waiting = &api.StateWaiting{Reason: a["reason"]}
+			case phase == api.PodRunning:
+				cs.State.Running = &api.StateRunning{StartedAt: h.now}
+				cs.Ready = !notready
+			}
+			st.Containers = append(st.Containers, cs)
+		}
+		h.observed[pv.UID] = st
+	}
+	return fmt.Sprintf("observed %d pods", n), nil
+}
+
+func formatOutput(out Output, a map[string]string) string {
+	var sb strings.Builder
+	if len(out.Events) > 0 {
+		sb.WriteString("events:\n")
+		for _, e := range out.Events {
+			fmt.Fprintf(&sb, "  %s %s: %s\n", e.Object, e.Reason, e.Message)
+		}
+	}
+	if _, ok := a["events"]; ok {
+		return sb.String()
+	}
+	sb.WriteString("pods:\n")
+	for _, p := range out.Pods {
+		node := p.Node
+		if node == "" {
+			node = "-"
+		}
+		fmt.Fprintf(&sb, "  %s/%s %s %s %s", p.Namespace, p.Name, p.UID, node, p.Phase)
+		if p.Reason != "" {
+			fmt.Fprintf(&sb, " %s", p.Reason)
+		}
+		if p.Message != "" {
+			fmt.Fprintf(&sb, " (%s)", p.Message)
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString("podsets:\n")
+	names := sortedKeys(out.PodSets)
+	for _, n := range names {
+		var pods []string
+		for _, p := range out.PodSets[n] {
+			pods = append(pods, p.Namespace+"/"+p.Name+"@"+p.UID)
+		}
+		fmt.Fprintf(&sb, "  %s: [%s]\n", n, strings.Join(pods, " "))
+	}
+	if len(out.Workloads) > 0 {
+		sb.WriteString("workloads:\n")
+		for _, w := range out.Workloads {
+			fmt.Fprintf(&sb, "  %s/%s/%s rev=%s replicas=%d current=%d running=%d ready=%d up-to-date=%d available=%d\n",
+				w.Kind, w.Namespace, w.Name, w.Revision, w.Replicas, w.Current, w.Running, w.Ready, w.UpToDate, w.Available)
+		}
+	}
+	return sb.String()
+}
+
+func copySet(s *spec.Set) *spec.Set {
+	out := spec.NewSet()
+	if s == nil {
+		return out
+	}
+	for k, o := range s.Objects {
+		out.Objects[k] = o
+	}
+	for k, src := range s.Sources {
+		out.Sources[k] = src
+	}
+	return out
+}
+
+func parseKey(s string) (spec.ObjectKey, error) {
+	p := strings.Split(s, "/")
+	switch len(p) {
+	case 2:
+		return spec.ObjectKey{Kind: p[0], Name: p[1]}, nil
+	case 3:
+		return spec.ObjectKey{Kind: p[0], Namespace: p[1], Name: p[2]}, nil
+	}
+	return spec.ObjectKey{}, fmt.Errorf("bad key %q: want Kind/ns/name or Kind/name", s)
+}
+
+// addObject adds one object written in the scripts' short form:
+//
+//	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [minReady=S] [cmd=a,b]
+//	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b]
+//	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
+//	namespace NAME
+//
+// It builds objects as spec.Load would return them (defaulted), without
+// depending on the decoder.
+func addObject(set *spec.Set, f []string) error {
+	if len(f) < 2 {
+		return fmt.Errorf("object line needs a kind and a name")
+	}
+	kind, name, a := f[0], f[1], args(f[2:])
+	ns := a["ns"]
+	if ns == "" {
+		ns = spec.DefaultNamespace
+	}
+	labels := map[string]string{}
+	if l := a["label"]; l != "" {
+		for _, kv := range strings.Split(l, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			labels[k] = v
+		}
+	}
+	podSpec := func() spec.PodSpec {
+		c := spec.Container{Name: "main", Image: a["image"]}
+		if a["cmd"] != "" {
+			c.Command = strings.Split(a["cmd"], ",")
+		}
+		if a["cpu"] != "" || a["mem"] != "" {
+			c.Resources.Requests = spec.ResourceList{}
+			if a["cpu"] != "" {
+				c.Resources.Requests[spec.ResourceCPU] = resource.MustParse(a["cpu"])
+			}
+			if a["mem"] != "" {
+				c.Resources.Requests[spec.ResourceMemory] = resource.MustParse(a["mem"])
+			}
+		}
+		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: spec.RestartPolicyAlways, NodeName: a["nodeName"]}
+	}
+	var o spec.Object
+	switch kind {
+	case "deployment", "rc":
+		if len(labels) == 0 {
+			labels["app"] = name
+		}
+		r := int32(1)
+		if v, ok := a["replicas"]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
+			}
+			r = int32(n)
+		}
+		tmpl := spec.PodTemplateSpec{ObjectMeta: spec.ObjectMeta{Labels: labels}, Spec: podSpec()}
+		if kind == "rc" {
+			o = &spec.ReplicationController{
+				TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindReplicationController},
+				ObjectMeta: spec.ObjectMeta{Name: name, Namespace: ns},
+				Spec:       spec.ReplicationControllerSpec{Replicas: &r, Selector: labels, Template: &tmpl},
+			}
+			break
+		}
+		d := &spec.Deployment{
+			TypeMeta:   spec.TypeMeta{APIVersion: spec.AppsV1, Kind: spec.KindDeployment},
+			ObjectMeta: spec.ObjectMeta{Name: name, Namespace: ns},
+			Spec: spec.DeploymentSpec{
+				Replicas: &r,
+				Selector: &spec.LabelSelector{MatchLabels: labels},
+				Template: tmpl,
+				Strategy: spec.DeploymentStrategy{Type: spec.RollingUpdateDeploymentStrategyType},
+			},
+		}
+		if s := a["strategy"]; s != "" {
+			d.Spec.Strategy.Type = s
+		}
+		if v := a["minReady"]; v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
+			}
+			d.Spec.MinReadySeconds = int32(n)
+		}
+		o = d
+	case "pod":
+		if len(labels) == 0 {
+			labels = nil
+		}
+		o = &spec.Pod{
+			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindPod},
+			ObjectMeta: spec.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+			Spec:       podSpec(),
+		}
+	case "nodeobj":
+		n := &spec.Node{
+			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindNode},
+			ObjectMeta: spec.ObjectMeta{Name: name},
+		}
+		if len(labels) > 0 {
+			n.Labels = labels
+		}
+		_, n.Spec.Unschedulable = a["unschedulable"]
+		if t := a["taint"]; t != "" {
+			for _, s := range strings.Split(t, ",") {
+				kv, eff, _ := strings.Cut(s, ":")
+				k, v, _ := strings.Cut(kv, "=")
+				n.Spec.Taints = append(n.Spec.Taints, spec.Taint{Key: k, Value: v, Effect: eff})
+			}
+		}
+		o = n
+	case "namespace":
+		o = &spec.Namespace{
+			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindNamespace},
+			ObjectMeta: spec.ObjectMeta{Name: name},
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", kind)
+	}
+	k := spec.KeyOf(o)
+	set.Objects[k] = o
+	set.Sources[k] = spec.Source{File: "script", Line: 1}
+	return nil
+}
