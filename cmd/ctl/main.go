@@ -1,0 +1,129 @@
+// Command ctl is Stevedore's command-line client: it reads the reconciler's
+// /v1 API (get, status, logs), previews and triggers syncs (diff, sync) and
+// validates a config repository offline (validate). docs/ctl.md describes
+// every command, flag and exit code.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// DefaultServer is the reconciler ctl talks to without --server or
+// STEVEDORE_SERVER: the reconciler's default --api address.
+const DefaultServer = "http://127.0.0.1:7070"
+
+// EnvServer names the environment variable that sets --server's default.
+const EnvServer = "STEVEDORE_SERVER"
+
+// Exit codes, as kubectl diff uses them.
+const (
+	exitOK      = 0
+	exitChanges = 1 // diff: changes found; validate/sync: the input or the pods failed
+	exitError   = 2 // ctl itself failed: bad flags, server unreachable, timeout
+)
+
+// exitError carries a command's exit code through cobra.
+type exitErr struct {
+	code int
+	err  error // nil: the command already printed why
+}
+
+func (e *exitErr) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitErr) Unwrap() error { return e.err }
+
+// silentExit returns an error that only sets the exit code.
+func silentExit(code int) error { return &exitErr{code: code} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// run executes ctl with args and returns its exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	root := newRoot(stdout, stderr, getenv)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitErr
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "error:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "error:", err)
+	return exitError
+}
+
+// cli holds the global flags and the output streams.
+type cli struct {
+	server  string
+	timeout time.Duration
+	out     io.Writer
+	errOut  io.Writer
+	getenv  func(string) string
+}
+
+func (c *cli) client() (*api.Client, error) {
+	cl, err := api.NewClient(c.server, nil)
+	if err != nil {
+		return nil, &exitErr{code: exitError, err: err}
+	}
+	return cl, nil
+}
+
+// requestCtx bounds one API call with --request-timeout.
+func (c *cli) requestCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.timeout)
+}
+
+func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Command {
+	c := &cli{out: stdout, errOut: stderr, getenv: getenv}
+	def := DefaultServer
+	if v := getenv(EnvServer); v != "" {
+		def = v
+	}
+	root := &cobra.Command{
+		Use:           "ctl",
+		Short:         "Talk to a Stevedore reconciler",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL (default from $"+EnvServer+")")
+	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
+	root.AddCommand(c.getCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd())
+	return root
+}
+
+// usageErr wraps an argument error with exit code 2.
+func usageErr(format string, a ...any) error {
+	return &exitErr{code: exitError, err: fmt.Errorf(format, a...)}
+}

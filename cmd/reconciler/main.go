@@ -1,0 +1,92 @@
+// Command reconciler runs Stevedore's reconciler: it tracks a branch of a
+// config repository, turns each good commit into pod sets for the agents that
+// join it over serf, and serves the /v1 API that ctl uses. Flags map one to
+// one onto reconcile/server.Config; docs/reconciler.md describes them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stevedore-dev/stevedore/reconcile/server"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "reconciler:", err)
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	cfg := server.DefaultConfig()
+	var tokenFile, logLevel string
+	cmd := &cobra.Command{
+		Use:           "reconciler --repo URL --data-dir DIR [flags]",
+		Short:         "Run the Stevedore reconciler",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("failed to parse --log-level: %w", err)
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("failed to read --token-file: %w", err)
+				}
+				cfg.Token = strings.TrimSpace(string(b))
+			}
+			return run(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.RepoURL, "repo", "", "config repository URL: path, file://, http(s)://, ssh:// or user@host:path (required)")
+	f.StringVar(&cfg.Branch, "branch", cfg.Branch, "branch to track")
+	f.StringVar(&cfg.Path, "path", "", "sub-directory of the repository holding the manifests (default: the whole tree)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the reconciler's state: term, last good revision, inventory, Git cache (required)")
+	f.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "host:port of the HTTP API")
+	f.StringVar(&cfg.GossipAddr, "gossip", cfg.GossipAddr, "host:port of the serf member agents join")
+	f.StringVar(&cfg.NodeName, "name", cfg.NodeName, "serf member name")
+	f.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "secret that must sign webhook payloads (default: accept unsigned)")
+	f.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often to fetch without a webhook; negative disables polling")
+	f.StringVar(&cfg.SSHKeyFile, "ssh-key", "", "private key file for ssh:// remotes")
+	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
+	f.DurationVar(&cfg.StartupGrace, "startup-grace", cfg.StartupGrace, "how long the first plan waits for known nodes to rejoin; negative: do not wait")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	_ = cmd.MarkFlagRequired("repo")
+	_ = cmd.MarkFlagRequired("data-dir")
+	return cmd
+}
+
+func run(ctx context.Context, cfg server.Config) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		_ = s.Shutdown(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(sctx)
+}
