@@ -1,0 +1,177 @@
+package devenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+
+	"github.com/stevedore-dev/stevedore/agent/runtime"
+)
+
+// NodeNamespace is the containerd namespace an agent uses by default.
+func NodeNamespace(node string) string { return "stevedore-" + node }
+
+// runtimeConfig is the runtime configuration cmd/agent builds for a, so
+// cleanup sees the same pods, IPAM state and bridge.
+func (c *Cluster) runtimeConfig(a *Agent) runtime.Config {
+	return runtime.Config{
+		NodeName:           a.Name,
+		ContainerdAddress:  c.Containerd.Address,
+		DataDir:            filepath.Join(a.DataDir, "runtime"),
+		PodCIDR:            a.PodCIDR,
+		InsecureRegistries: []string{c.Registry.Addr},
+	}
+}
+
+// teardownNode removes everything agent a left on the host after its process
+// stopped: first through the runtime (which knows its pods' network
+// namespaces and IPs), then whatever containers remain straight through
+// containerd, then the node's bridge.
+func (c *Cluster) teardownNode(ctx context.Context, a *Agent) error {
+	var errs []error
+	rt, err := runtime.New(ctx, c.runtimeConfig(a))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("failed to open runtime: %w", err))
+	} else {
+		if err := rt.Teardown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("failed to tear down pods: %w", err))
+		}
+		_ = rt.Close()
+	}
+	if err := purgeNamespace(ctx, c.Containerd.Address, NodeNamespace(a.Name)); err != nil {
+		errs = append(errs, err)
+	}
+	if err := deleteBridges(a); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// purgeNamespace kills and deletes every container (with its snapshot) in a
+// containerd namespace.
+func purgeNamespace(ctx context.Context, address, ns string) error {
+	cl, err := client.New(address, client.WithTimeout(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("failed to connect to containerd: %w", err)
+	}
+	defer cl.Close()
+	ctx = namespaces.WithNamespace(ctx, ns)
+	containers, err := cl.Containers(ctx)
+	if err != nil {
+		return fmt.Errorf("failed to list containers in %s: %w", ns, err)
+	}
+	var errs []error
+	for _, ctr := range containers {
+		if task, err := ctr.Task(ctx, nil); err == nil {
+			_ = task.Kill(ctx, syscall.SIGKILL)
+			if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("failed to delete task %s: %w", ctr.ID(), err))
+			}
+		}
+		if err := ctr.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("failed to delete container %s: %w", ctr.ID(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ipAddrJSON is the part of `ip -j addr` output we read.
+type ipAddrJSON struct {
+	IfName   string `json:"ifname"`
+	AddrInfo []struct {
+		Local     string `json:"local"`
+		PrefixLen int    `json:"prefixlen"`
+	} `json:"addr_info"`
+}
+
+// bridgesIn returns the bridges holding an address inside the agent's pod
+// CIDR: the CNI bridge plugin gives the bridge the subnet's gateway. Finding
+// it by address rather than by name keeps this independent of how the
+// runtime names bridges.
+func bridgesIn(a *Agent) ([]string, error) {
+	prefix, err := a.podCIDRPrefix()
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command("ip", "-j", "-4", "addr", "show", "type", "bridge").Output()
+	if err != nil {
+		return nil, fmt.Errorf("failed to list bridges: %w", err)
+	}
+	var links []ipAddrJSON
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("failed to parse ip -j addr: %w", err)
+	}
+	var names []string
+	for _, l := range links {
+		for _, ai := range l.AddrInfo {
+			if ip, err := netip.ParseAddr(ai.Local); err == nil && prefix.Contains(ip) {
+				names = append(names, l.IfName)
+				break
+			}
+		}
+	}
+	return names, nil
+}
+
+// deleteBridges deletes the agent's bridge(s).
+func deleteBridges(a *Agent) error {
+	names, err := bridgesIn(a)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range names {
+		if out, err := exec.Command("ip", "link", "del", n).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("failed to delete bridge %s: %w: %s", n, err, out))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Leftovers lists what the cluster's agents still hold on the host:
+// containers in their containerd namespaces and IP allocations (host-local
+// IPAM files named by IP) under their data directories. After every pod is
+// deleted it must be empty.
+func (c *Cluster) Leftovers(ctx context.Context) ([]string, error) {
+	cl, err := client.New(c.Containerd.Address, client.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("failed to connect to containerd: %w", err)
+	}
+	defer cl.Close()
+	var left []string
+	for _, a := range c.Agents {
+		nctx := namespaces.WithNamespace(ctx, NodeNamespace(a.Name))
+		containers, err := cl.Containers(nctx)
+		if err != nil {
+			return nil, fmt.Errorf("failed to list containers of %s: %w", a.Name, err)
+		}
+		for _, ctr := range containers {
+			left = append(left, fmt.Sprintf("container %s/%s", NodeNamespace(a.Name), ctr.ID()))
+		}
+		prefix, err := a.podCIDRPrefix()
+		if err != nil {
+			return nil, err
+		}
+		_ = filepath.WalkDir(a.DataDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			if ip, err := netip.ParseAddr(d.Name()); err == nil && prefix.Contains(ip) {
+				left = append(left, "IP allocation "+path)
+			}
+			return nil
+		})
+	}
+	return left, nil
+}

@@ -1,0 +1,173 @@
+// Command devcluster runs a whole Stevedore on one machine for `make run`
+// and measures it for `make bench`: its own containerd and registry, the
+// example images, a bare config repository seeded from examples-repo/, one
+// reconciler and three agents on loopback. It cleans up everything it
+// started when it stops.
+//
+//	devcluster --bin bin --examples examples-repo
+//	devcluster bench --bin bin --examples examples-repo --out docs/benchmarks.md
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/devenv"
+	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+func main() {
+	args := os.Args[1:]
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "run":
+		err = run(ctx, args, os.Stdout)
+	case "bench":
+		err = bench(ctx, args, os.Stdout)
+	default:
+		err = fmt.Errorf("unknown command %q (want run or bench)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devcluster:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the flags run and bench share.
+type options struct {
+	bin      string
+	examples string
+	registry string
+	agents   int
+	verbose  bool
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.bin, "bin", "bin", "directory holding the reconciler, agent and ctl binaries")
+	fs.StringVar(&o.examples, "examples", "examples-repo", "directory seeded into the config repository")
+	fs.StringVar(&o.registry, "registry", devenv.ExampleRegistry, "address of the local registry; when taken, a free port is used and image references are rewritten")
+	fs.IntVar(&o.agents, "agents", 3, "number of agents")
+	fs.BoolVar(&o.verbose, "v", false, "log every step")
+}
+
+// start starts the cluster the options describe.
+func (o *options) start(ctx context.Context, prefix string) (*devenv.Cluster, error) {
+	level := slog.LevelWarn
+	if o.verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	reg := o.registry
+	if reg != "" {
+		// Fall back to a free port rather than fail when another registry
+		// (or another devcluster) already holds the usual one.
+		if l, err := net.Listen("tcp", reg); err != nil {
+			fmt.Fprintf(os.Stderr, "devcluster: %s is taken, using a free port for the registry\n", reg)
+			reg = ""
+		} else {
+			l.Close()
+		}
+	}
+	return devenv.StartCluster(ctx, devenv.ClusterConfig{
+		BinDir:       o.bin,
+		Examples:     o.examples,
+		Agents:       o.agents,
+		RegistryAddr: reg,
+		NodePrefix:   prefix,
+		Logger:       logger,
+	})
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("devcluster", flag.ContinueOnError)
+	var o options
+	o.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Starting containerd, a registry, the example images, the config repository, a reconciler and", o.agents, "agents…")
+	c, err := o.start(ctx, "node")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(out, "\nStopping and cleaning up (containers, network namespaces, bridges, processes)…")
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "devcluster: cleanup:", err)
+		} else {
+			fmt.Fprintln(out, "Clean.")
+		}
+	}()
+
+	fmt.Fprintln(out, "Waiting for every example pod to run…")
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	_, err = c.Client.WaitFor(wctx, "", 200*time.Millisecond, allSettled)
+	cancel()
+	if err != nil {
+		if listing, lerr := c.Ctl(context.Background(), "get", "pods", "-A", "-o", "wide"); lerr == nil {
+			fmt.Fprintln(out, listing)
+		}
+		return fmt.Errorf("failed to get every example pod running: %w (logs in %s)", err, filepath.Join(c.Dir, "logs"))
+	}
+	listing, err := c.Ctl(ctx, "get", "pods", "-A", "-o", "wide")
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, listing)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprint(out, listing)
+	ctl, _ := filepath.Abs(filepath.Join(o.bin, "ctl"))
+	fmt.Fprintf(out, `
+Stevedore is running. In another terminal:
+
+  export STEVEDORE_SERVER=%s
+  git clone %s stevedore-config && cd stevedore-config
+  # edit apps/hello.yaml: for example replicas: 3 -> 5
+  git commit -am "Scale hello to 5" && git push
+  %s get pods -n demo -o wide       # the post-receive hook syncs within about a second
+  %s status                         # the applied commit, or why a commit was refused
+  %s diff                           # what a sync would change
+  curl http://<a hello pod IP>:8080/
+
+Logs of every process: %s
+Press Ctrl-C to stop and clean up.
+`, c.ServerURL, c.Repo.Bare, ctl, ctl, ctl, filepath.Join(c.Dir, "logs"))
+	<-ctx.Done()
+	return nil
+}
+
+// allSettled reports whether there are pods and each is Running, or has
+// completed successfully under a restart policy that lets it stay done.
+func allSettled(pods []rapi.Pod) bool {
+	if len(pods) == 0 {
+		return false
+	}
+	for _, p := range pods {
+		switch p.Phase {
+		case api.PodRunning:
+		case api.PodSucceeded:
+			if p.Spec.RestartPolicy == "Always" {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
