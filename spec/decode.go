@@ -348,6 +348,17 @@ func (w *walker) errorf(line int, p fieldPath, format string, args ...any) {
 	w.d.errorf(line, w.doc.label, p, format, args...)
 }
 
+// mismatch reports a value of the wrong type at p, on the line of p's key
+// (a block list or mapping starts on the line after its key, but the key is
+// what the reader looks for).
+func (w *walker) mismatch(n *yaml.Node, p fieldPath, format string, args ...any) {
+	line := n.Line
+	if l, ok := w.doc.lines[p]; ok {
+		line = l
+	}
+	w.errorf(line, p, format, args...)
+}
+
 var (
 	quantityType    = reflect.TypeOf(resource.Quantity{})
 	intOrStringType = reflect.TypeOf(IntOrString{})
@@ -397,7 +408,7 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, p fieldPath) {
 		w.decodeStruct(n, v, p)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			w.errorf(n.Line, p, "expected a list, got %s", nodeKindName(n))
+			w.mismatch(n, p, "expected a list, got %s", nodeKindName(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -428,14 +439,14 @@ type entry struct{ key, val *yaml.Node }
 // entries returns the pairs of mapping n, expanding YAML merge keys ("<<:
 // *base"); keys written explicitly win over merged ones, and a key written
 // twice is an error, as in Kubernetes' strict decoding.
-func (w *walker) entries(n *yaml.Node, p fieldPath) []entry {
+func (w *walker) entries(n *yaml.Node, p fieldPath, isMap bool) []entry {
 	var out []entry
 	seen := map[string]int{}
 	var merged []entry
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
-			merged = append(merged, w.mergeEntries(val, p)...)
+			merged = append(merged, w.mergeEntries(val, p, isMap)...)
 			continue
 		}
 		if k.Kind != yaml.ScalarNode {
@@ -443,7 +454,11 @@ func (w *walker) entries(n *yaml.Node, p fieldPath) []entry {
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			w.errorf(k.Line, p.child(k.Value), "duplicate field: already set on line %d", first)
+			kp := p.child(k.Value)
+			if isMap {
+				kp = p.key(k.Value)
+			}
+			w.errorf(k.Line, kp, "duplicate field: already set on line %d", first)
 			continue
 		}
 		seen[k.Value] = k.Line
@@ -459,7 +474,7 @@ func (w *walker) entries(n *yaml.Node, p fieldPath) []entry {
 	return out
 }
 
-func (w *walker) mergeEntries(n *yaml.Node, p fieldPath) []entry {
+func (w *walker) mergeEntries(n *yaml.Node, p fieldPath, isMap bool) []entry {
 	if !w.spend(n) {
 		return nil
 	}
@@ -468,11 +483,11 @@ func (w *walker) mergeEntries(n *yaml.Node, p fieldPath) []entry {
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		return w.entries(n, p)
+		return w.entries(n, p, isMap)
 	case yaml.SequenceNode:
 		var out []entry
 		for _, it := range n.Content {
-			out = append(out, w.mergeEntries(it, p)...)
+			out = append(out, w.mergeEntries(it, p, isMap)...)
 		}
 		return out
 	}
@@ -522,11 +537,11 @@ func fieldsOf(t reflect.Type) map[string]fieldInfo {
 
 func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) {
 	if n.Kind != yaml.MappingNode {
-		w.errorf(n.Line, p, "expected a mapping, got %s", nodeKindName(n))
+		w.mismatch(n, p, "expected a mapping, got %s", nodeKindName(n))
 		return
 	}
 	fields := fieldsOf(v.Type())
-	for _, e := range w.entries(n, p) {
+	for _, e := range w.entries(n, p, false) {
 		name := e.key.Value
 		fp := p.child(name)
 		f, ok := fields[name]
@@ -632,11 +647,11 @@ func editDistance(a, b string) int {
 
 func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, p fieldPath) {
 	if n.Kind != yaml.MappingNode {
-		w.errorf(n.Line, p, "expected a mapping, got %s", nodeKindName(n))
+		w.mismatch(n, p, "expected a mapping, got %s", nodeKindName(n))
 		return
 	}
 	m := reflect.MakeMap(v.Type())
-	for _, e := range w.entries(n, p) {
+	for _, e := range w.entries(n, p, true) {
 		if isNull(e.key) {
 			w.errorf(e.key.Line, p, "a key must not be null")
 			continue
@@ -659,11 +674,11 @@ func (w *walker) decodeString(n *yaml.Node, v reflect.Value, p fieldPath) {
 		case "!!int", "!!float", "!!bool":
 			// Kubernetes rejects these too (its YAML becomes JSON first);
 			// saying how to fix it saves a round trip.
-			w.errorf(n.Line, p, "expected a string, got %s (quote it: %q)", nodeKindName(n), n.Value)
+			w.mismatch(n, p, "expected a string, got %s (quote it: %q)", nodeKindName(n), n.Value)
 			return
 		}
 	}
-	w.errorf(n.Line, p, "expected a string, got %s", nodeKindName(n))
+	w.mismatch(n, p, "expected a string, got %s", nodeKindName(n))
 }
 
 // yaml11Bools are YAML 1.1's spellings of booleans, which Kubernetes' YAML
@@ -689,17 +704,17 @@ func (w *walker) decodeBool(n *yaml.Node, v reflect.Value, p fieldPath) {
 			}
 		}
 	}
-	w.errorf(n.Line, p, "expected a boolean, got %s", nodeKindName(n))
+	w.mismatch(n, p, "expected a boolean, got %s", nodeKindName(n))
 }
 
 func (w *walker) decodeInt(n *yaml.Node, v reflect.Value, p fieldPath) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
-		w.errorf(n.Line, p, "expected an integer, got %s", nodeKindName(n))
+		w.mismatch(n, p, "expected an integer, got %s", nodeKindName(n))
 		return
 	}
 	var i int64
 	if err := n.Decode(&i); err != nil || v.OverflowInt(i) {
-		w.errorf(n.Line, p, "integer %s out of range", n.Value)
+		w.mismatch(n, p, "integer %s out of range", n.Value)
 		return
 	}
 	v.SetInt(i)
@@ -707,18 +722,18 @@ func (w *walker) decodeInt(n *yaml.Node, v reflect.Value, p fieldPath) {
 
 func (w *walker) decodeQuantity(n *yaml.Node, v reflect.Value, p fieldPath) {
 	if n.Kind != yaml.ScalarNode {
-		w.errorf(n.Line, p, "expected a quantity such as 500m or 128Mi, got %s", nodeKindName(n))
+		w.mismatch(n, p, "expected a quantity such as 500m or 128Mi, got %s", nodeKindName(n))
 		return
 	}
 	switch n.ShortTag() {
 	case "!!str", "!!int", "!!float":
 	default:
-		w.errorf(n.Line, p, "expected a quantity such as 500m or 128Mi, got %s", nodeKindName(n))
+		w.mismatch(n, p, "expected a quantity such as 500m or 128Mi, got %s", nodeKindName(n))
 		return
 	}
 	q, err := resource.ParseQuantity(strings.TrimSpace(n.Value))
 	if err != nil {
-		w.errorf(n.Line, p, "invalid quantity %q: must be a number with an optional suffix such as 500m, 2, 1.5, 128Mi or 1G", n.Value)
+		w.mismatch(n, p, "invalid quantity %q: must be a number with an optional suffix such as 500m, 2, 1.5, 128Mi or 1G", n.Value)
 		return
 	}
 	v.Set(reflect.ValueOf(q))
@@ -730,7 +745,7 @@ func (w *walker) decodeIntOrString(n *yaml.Node, v reflect.Value, p fieldPath) {
 		case "!!int":
 			var i int64
 			if err := n.Decode(&i); err != nil || i != int64(int32(i)) {
-				w.errorf(n.Line, p, "integer %s out of range", n.Value)
+				w.mismatch(n, p, "integer %s out of range", n.Value)
 				return
 			}
 			v.Set(reflect.ValueOf(FromInt(int32(i))))
@@ -740,5 +755,5 @@ func (w *walker) decodeIntOrString(n *yaml.Node, v reflect.Value, p fieldPath) {
 			return
 		}
 	}
-	w.errorf(n.Line, p, "expected an integer or a string such as \"25%%\", got %s", nodeKindName(n))
+	w.mismatch(n, p, "expected an integer or a string such as \"25%%\", got %s", nodeKindName(n))
 }

@@ -49,6 +49,9 @@ func Validate(o Object) ErrorList {
 }
 
 func keyLabel(k ObjectKey) string {
+	if k.Name == "" {
+		return k.Kind
+	}
 	if k.Namespace != "" {
 		return k.Kind + " " + k.Namespace + "/" + k.Name
 	}
@@ -373,6 +376,13 @@ func (v *validator) resources(r *Resources, p fieldPath) {
 		l    ResourceList
 	}{{"requests", r.Requests}, {"limits", r.Limits}} {
 		for _, name := range sortedKeys(list.l) {
+			if list.name == "requests" {
+				// A request defaulted from its limit (or equal to it)
+				// would repeat the limit's error.
+				if l, ok := r.Limits[name]; ok && l.Cmp(r.Requests[name]) == 0 {
+					continue
+				}
+			}
 			rp := p.child(list.name).key(name)
 			if msg := isQualifiedName(name); msg != "" {
 				v.add(rp, "invalid resource name %q: %s", name, msg)
