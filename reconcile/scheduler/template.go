@@ -1,0 +1,257 @@
+package scheduler
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Kubernetes' scoring defaults for containers without requests
+// (pkg/scheduler/util: DefaultMilliCPURequest, DefaultMemoryRequest).
+const (
+	defaultMilliCPURequest = 100
+	defaultMemoryRequest   = 200 * 1024 * 1024
+)
+
+// podTemplate is everything about a pod spec (in a namespace) the plugins
+// need, compiled once per distinct *spec.PodSpec per call: the replicas of a
+// workload usually share one.
+type podTemplate struct {
+	spec         *spec.PodSpec
+	req, nonZero Resources
+	hostPorts    []hostPort
+
+	// node selection: nodeSelector and required node affinity together.
+	hasNodeSel bool
+	eligKey    string
+	elig       []bool
+	preferred  []weightedElig
+	prefTotal  int64
+
+	affRequired  []affTerm
+	antiRequired []affTerm
+	affPreferred []weightedTerm
+	antiPref     []weightedTerm
+	owners       []*domainCounter
+	spread       []spreadTerm
+}
+
+type weightedElig struct {
+	w    int64
+	elig []bool
+}
+
+type affTerm struct {
+	dc  *domainCounter
+	sel *selector
+	ns  []string
+}
+
+type weightedTerm struct {
+	w int64
+	affTerm
+}
+
+type spreadTerm struct {
+	dc         *domainCounter
+	sel        *selector
+	maxSkew    int32
+	hard       bool
+	minDomains int32
+}
+
+func (t *podTemplate) ownerGroups(*Cluster) []*domainCounter { return t.owners }
+
+func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
+	k := tmplKey{ps, ns}
+	if t, ok := c.templates[k]; ok {
+		return t
+	}
+	t := &podTemplate{spec: ps}
+	t.req = PodRequests(ps)
+	t.nonZero = t.req
+	for _, ctr := range ps.Containers {
+		if !hasResource(ctr.Resources, spec.ResourceCPU) {
+			t.nonZero.MilliCPU += defaultMilliCPURequest
+		}
+		if !hasResource(ctr.Resources, spec.ResourceMemory) {
+			t.nonZero.Memory += defaultMemoryRequest
+		}
+		for _, p := range ctr.Ports {
+			if p.HostPort > 0 {
+				proto := p.Protocol
+				if proto == "" {
+					proto = spec.ProtocolTCP
+				}
+				t.hostPorts = append(t.hostPorts, hostPort{proto: proto, ip: p.HostIP, port: p.HostPort})
+			}
+		}
+	}
+	t.compileNodeSelection(c)
+	if a := ps.Affinity; a != nil {
+		if pa := a.PodAffinity; pa != nil {
+			for _, term := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+				t.affRequired = append(t.affRequired, c.affTerm('a', term, ns))
+			}
+			for _, w := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+				t.affPreferred = append(t.affPreferred, weightedTerm{int64(w.Weight), c.affTerm('a', w.PodAffinityTerm, ns)})
+			}
+		}
+		if pa := a.PodAntiAffinity; pa != nil {
+			for _, term := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+				at := c.affTerm('a', term, ns)
+				t.antiRequired = append(t.antiRequired, at)
+				t.owners = append(t.owners, c.ownerGroup(term.TopologyKey, at.ns, at.sel))
+			}
+			for _, w := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+				t.antiPref = append(t.antiPref, weightedTerm{int64(w.Weight), c.affTerm('a', w.PodAffinityTerm, ns)})
+			}
+		}
+	}
+	for _, tsc := range ps.TopologySpreadConstraints {
+		sel := compileSelector(tsc.LabelSelector)
+		st := spreadTerm{sel: sel, maxSkew: tsc.MaxSkew, hard: tsc.WhenUnsatisfiable != spec.ScheduleAnyway}
+		if st.maxSkew < 1 {
+			st.maxSkew = 1
+		}
+		if tsc.MinDomains != nil {
+			st.minDomains = *tsc.MinDomains
+		}
+		// Spread counts only pods on nodes the pod itself could be placed on
+		// by node affinity (Kubernetes' nodeAffinityPolicy: Honor).
+		st.dc = c.counter('s', tsc.TopologyKey, []string{ns}, sel, t.elig, t.eligKey)
+		t.spread = append(t.spread, st)
+	}
+	c.templates[k] = t
+	return t
+}
+
+func hasResource(r spec.Resources, name string) bool {
+	if _, ok := r.Requests[name]; ok {
+		return true
+	}
+	_, ok := r.Limits[name]
+	return ok
+}
+
+func (c *Cluster) affTerm(kind byte, term spec.PodAffinityTerm, ns string) affTerm {
+	nss := term.Namespaces
+	if len(nss) == 0 {
+		nss = []string{ns}
+	} else {
+		nss = slices.Clone(nss)
+		sort.Strings(nss)
+	}
+	sel := compileSelector(term.LabelSelector)
+	return affTerm{dc: c.counter(kind, term.TopologyKey, nss, sel, nil, ""), sel: sel, ns: nss}
+}
+
+// compileNodeSelection turns nodeSelector, required and preferred node
+// affinity into per-node bitmaps shared by every pod with the same rules.
+func (t *podTemplate) compileNodeSelection(c *Cluster) {
+	ps := t.spec
+	var req *spec.NodeSelector
+	var pref []spec.PreferredSchedulingTerm
+	if ps.Affinity != nil && ps.Affinity.NodeAffinity != nil {
+		req = ps.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+		pref = ps.Affinity.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution
+	}
+	if len(ps.NodeSelector) > 0 || req != nil {
+		var b strings.Builder
+		keys := make([]string, 0, len(ps.NodeSelector))
+		for k := range ps.NodeSelector {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteString("sel:")
+		for _, k := range keys {
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(ps.NodeSelector[k])
+			b.WriteByte(';')
+		}
+		if req != nil {
+			b.WriteString("|req:")
+			for _, term := range req.NodeSelectorTerms {
+				writeTerm(&b, term)
+				b.WriteString("||")
+			}
+		}
+		t.hasNodeSel = true
+		t.eligKey = b.String()
+		t.elig = c.eligibility(t.eligKey, func(n *NodeInfo) bool { return matchNodeSelection(n, ps.NodeSelector, req) })
+	}
+	for _, p := range pref {
+		if p.Weight <= 0 {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString("pref:")
+		writeTerm(&b, p.Preference)
+		term := p.Preference
+		e := c.eligibility(b.String(), func(n *NodeInfo) bool { return matchNodeTerm(n, term) })
+		t.preferred = append(t.preferred, weightedElig{int64(p.Weight), e})
+		t.prefTotal += int64(p.Weight)
+	}
+}
+
+func writeTerm(b *strings.Builder, term spec.NodeSelectorTerm) {
+	w := func(prefix string, reqs []spec.NodeSelectorRequirement) {
+		for _, r := range reqs {
+			vals := slices.Clone(r.Values)
+			sort.Strings(vals)
+			b.WriteString(prefix)
+			b.WriteString(r.Key)
+			b.WriteByte(' ')
+			b.WriteString(r.Operator)
+			b.WriteByte(' ')
+			b.WriteString(strings.Join(vals, ","))
+			b.WriteByte(';')
+		}
+	}
+	w("e:", term.MatchExpressions)
+	w("f:", term.MatchFields)
+}
+
+// matchNodeSelection is Kubernetes' nodeSelector AND required node affinity
+// (whose terms are ORed; an empty term list matches no node).
+func matchNodeSelection(n *NodeInfo, sel map[string]string, req *spec.NodeSelector) bool {
+	for k, v := range sel {
+		if have, ok := n.Labels[k]; !ok || have != v {
+			return false
+		}
+	}
+	if req == nil {
+		return true
+	}
+	for _, term := range req.NodeSelectorTerms {
+		if matchNodeTerm(n, term) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchNodeTerm ANDs a term's requirements; an empty term matches nothing,
+// as in Kubernetes. matchFields supports metadata.name only.
+func matchNodeTerm(n *NodeInfo, term spec.NodeSelectorTerm) bool {
+	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
+		return false
+	}
+	for _, r := range term.MatchExpressions {
+		if !matchExpr(r.Operator, r.Values, n.Labels, r.Key) {
+			return false
+		}
+	}
+	for _, r := range term.MatchFields {
+		if r.Key != "metadata.name" {
+			return false
+		}
+		if !matchExpr(r.Operator, r.Values, map[string]string{"metadata.name": n.Name}, r.Key) {
+			return false
+		}
+	}
+	return true
+}
