@@ -1,0 +1,225 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sentinel errors of the Client; match them with errors.Is.
+var (
+	// ErrStale is a 409 with code "stale": the agent has seen a higher term,
+	// or applied a higher generation of this term, than the PodSet carried.
+	// Retrying the same set cannot succeed; a leader seeing it has been
+	// deposed (or must bump its generation).
+	ErrStale = errors.New("stale pod set")
+	// ErrNotFound is a 404: an unknown path, or Logs for a pod or container
+	// the agent does not run.
+	ErrNotFound = errors.New("not found")
+)
+
+// StatusError is a non-2xx response. It matches ErrStale and ErrNotFound
+// with errors.Is according to its code and status.
+type StatusError struct {
+	StatusCode int
+	// Code and Message come from the api.Error body; Message falls back to
+	// the start of the body when it is not an api.Error.
+	Code    string
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("agent returned %d %s: %s", e.StatusCode, e.Code, e.Message)
+}
+
+// Is makes errors.Is(err, ErrStale) and errors.Is(err, ErrNotFound) work.
+func (e *StatusError) Is(target error) bool {
+	switch target {
+	case ErrStale:
+		return e.Code == "stale"
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	}
+	return false
+}
+
+// DefaultWatchIdleTimeout is how long Watch waits for any line (the agent
+// sends a heartbeat every few seconds) before it gives up on the connection.
+const DefaultWatchIdleTimeout = 30 * time.Second
+
+// Client talks to one agent's API. It is safe for concurrent use.
+type Client struct {
+	base string
+	hc   *http.Client
+	// WatchIdleTimeout ends Watch when no line arrives for this long, which
+	// catches a connection that died without a reset; NewClient sets
+	// DefaultWatchIdleTimeout, zero means no limit.
+	WatchIdleTimeout time.Duration
+}
+
+// NewClient returns a client for the agent API at baseURL
+// ("http://host:port"). hc zero means a client without an overall timeout
+// (Watch is a long-lived request): bound calls with their context. A
+// non-nil hc with a Timeout also cuts Watch streams.
+func NewClient(baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc, WatchIdleTimeout: DefaultWatchIdleTimeout}
+}
+
+// Apply PUTs a node's full desired pod set. It returns ErrStale (wrapped in
+// a *StatusError) when the agent's fence refuses it.
+func (c *Client) Apply(ctx context.Context, ps PodSet) (ApplyResult, error) {
+	var res ApplyResult
+	b, err := json.Marshal(ps)
+	if err != nil {
+		return res, fmt.Errorf("failed to encode pod set: %w", err)
+	}
+	err = c.do(ctx, http.MethodPut, PathPodSet, nil, bytes.NewReader(b), &res)
+	return res, err
+}
+
+// Pods returns the node's observed pod statuses.
+func (c *Client) Pods(ctx context.Context) (PodStatusList, error) {
+	var l PodStatusList
+	err := c.do(ctx, http.MethodGet, PathPods, nil, nil, &l)
+	return l, err
+}
+
+// Info returns what the node offers and where its API is.
+func (c *Client) Info(ctx context.Context) (NodeInfo, error) {
+	var n NodeInfo
+	err := c.do(ctx, http.MethodGet, PathInfo, nil, nil, &n)
+	return n, err
+}
+
+// Logs returns a container's log; tail > 0 asks for the last tail lines
+// only. The caller closes the reader.
+func (c *Client) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
+	q := url.Values{"namespace": {namespace}, "pod": {pod}}
+	if container != "" {
+		q.Set("container", container)
+	}
+	if tail > 0 {
+		q.Set("tail", strconv.Itoa(tail))
+	}
+	resp, err := c.send(ctx, http.MethodGet, PathLogs, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// Watch calls fn with each PodStatusList the agent streams: the current one
+// at once, then one after every change and a heartbeat when nothing changed.
+// fn runs on Watch's goroutine; a slow fn only delays reading (the agent
+// coalesces). Watch returns ctx.Err() when ctx ends, and an error when the
+// stream breaks or stays silent for WatchIdleTimeout: the caller reconnects
+// (every list is complete, so nothing needs replaying).
+func (c *Client) Watch(ctx context.Context, fn func(PodStatusList)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	resp, err := c.send(ctx, http.MethodGet, PathPodsWatch, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+
+	var idle *time.Timer
+	var timedOut chan struct{}
+	if c.WatchIdleTimeout > 0 {
+		timedOut = make(chan struct{})
+		idle = time.AfterFunc(c.WatchIdleTimeout, func() {
+			close(timedOut)
+			cancel()
+		})
+		defer idle.Stop()
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var l PodStatusList
+		if err := dec.Decode(&l); err != nil {
+			select {
+			case <-timedOut:
+				return fmt.Errorf("failed to watch pods: no update for %s: %w", c.WatchIdleTimeout, errWatchIdle)
+			default:
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("failed to watch pods: %w", io.ErrUnexpectedEOF)
+			}
+			return fmt.Errorf("failed to watch pods: %w", err)
+		}
+		if idle != nil && !idle.Stop() {
+			// The timer fired between the read and now; report the timeout
+			// path above on the next read.
+			<-timedOut
+			return fmt.Errorf("failed to watch pods: no update for %s: %w", c.WatchIdleTimeout, errWatchIdle)
+		}
+		fn(l)
+		if idle != nil {
+			idle.Reset(c.WatchIdleTimeout)
+		}
+	}
+}
+
+var errWatchIdle = errors.New("watch stream idle")
+
+// do sends a request and decodes a JSON response into out.
+func (c *Client) do(ctx context.Context, method, path string, q url.Values, body io.Reader, out any) error {
+	resp, err := c.send(ctx, method, path, q, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("failed to decode %s %s response: %w", method, path, err)
+	}
+	return nil
+}
+
+// send sends a request and turns a non-2xx response into a *StatusError.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("failed to build %s %s request: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	se := &StatusError{StatusCode: resp.StatusCode}
+	var e Error
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		se.Code, se.Message = e.Code, e.Error
+	} else {
+		se.Message = strings.TrimSpace(string(b))
+		if len(se.Message) > 200 {
+			se.Message = se.Message[:200]
+		}
+	}
+	return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, se)
+}

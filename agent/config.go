@@ -1,0 +1,206 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Defaults used by DefaultConfig and by validate for zero fields.
+const (
+	DefaultAPIAddr           = "127.0.0.1:7701"
+	DefaultGossipAddr        = "127.0.0.1:7946"
+	DefaultPodCIDR           = "10.88.0.0/24"
+	DefaultMaxPods           = 110
+	DefaultWatchHeartbeat    = 5 * time.Second
+	DefaultDataDirRoot       = "/var/lib/stevedore"
+	defaultMaxPodSetBytes    = 32 << 20
+	defaultWatchWriteTimeout = 30 * time.Second
+)
+
+// Config configures an Agent. Every field has a usable zero value (filled by
+// New) except ContainerdAddress, which only the runtime that cmd/agent builds
+// needs.
+type Config struct {
+	// NodeName is this node's name in membership and pod statuses; zero
+	// means the host name.
+	NodeName string
+	// APIAddr is the host:port the agent API listens on; zero means
+	// DefaultAPIAddr. Port 0 picks a free port (see Agent.APIURL).
+	APIAddr string
+	// AdvertiseAPI is the base URL other members use to reach the API
+	// ("http://host:port"); zero derives it from the bound API address, with
+	// an unspecified host (0.0.0.0, ::) replaced by the gossip host, or by the
+	// host's first private IP when that is unspecified too.
+	AdvertiseAPI string
+	// GossipAddr is the host:port serf binds (UDP and TCP); zero means
+	// DefaultGossipAddr. Port 0 picks a free port (see Agent.GossipAddr).
+	GossipAddr string
+	// Join lists gossip addresses of members to join (usually the
+	// reconciler's). The agent retries with back-off until one join succeeds,
+	// so agents may start before the reconciler. Zero means start alone.
+	Join []string
+	// DataDir holds the agent's fencing state (and, from cmd/agent, the
+	// runtime's data under DataDir/runtime); zero means
+	// /var/lib/stevedore/<NodeName>.
+	DataDir string
+	// ContainerdAddress is containerd's socket. The daemon itself does not
+	// use it (the runtime does); zero is only an error in cmd/agent.
+	ContainerdAddress string
+	// ContainerdNamespace is the containerd namespace the runtime uses; zero
+	// means "stevedore-<NodeName>", so several agents can share one
+	// containerd.
+	ContainerdNamespace string
+	// InsecureRegistries are host:port registries pulled over plain HTTP;
+	// zero means none.
+	InsecureRegistries []string
+	// PodCIDR is the subnet pod IPs come from, advertised to the scheduler;
+	// zero means DefaultPodCIDR (the runtime's default).
+	PodCIDR string
+	// BridgeName is the node's CNI bridge; zero leaves the choice to the
+	// runtime ("stv-" + a short hash of the node name).
+	BridgeName string
+	// Labels are advertised node labels; zero means none.
+	Labels map[string]string
+	// Taints are advertised node taints; zero means none.
+	Taints []spec.Taint
+	// AllocatableMilliCPU overrides the CPU offered to the scheduler; zero
+	// means runtime.NumCPU()*1000.
+	AllocatableMilliCPU int64
+	// AllocatableMemory overrides the memory offered, in bytes; zero means
+	// MemTotal from /proc/meminfo.
+	AllocatableMemory int64
+	// MaxPods overrides the pod count offered; zero means DefaultMaxPods.
+	MaxPods int64
+	// WatchHeartbeat is how often the watch stream re-sends the current state
+	// when nothing changed, so consumers can tell a quiet node from a dead
+	// connection; zero means DefaultWatchHeartbeat.
+	WatchHeartbeat time.Duration
+	// Logger zero means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in, except
+// NodeName and DataDir, which are derived from the host name when left zero.
+func DefaultConfig() Config {
+	return Config{
+		APIAddr:        DefaultAPIAddr,
+		GossipAddr:     DefaultGossipAddr,
+		PodCIDR:        DefaultPodCIDR,
+		MaxPods:        DefaultMaxPods,
+		WatchHeartbeat: DefaultWatchHeartbeat,
+	}
+}
+
+// validate fills zero values and rejects what cannot work.
+func (c *Config) validate() error {
+	if c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("failed to read host name for node name: %w", err)
+		}
+		c.NodeName = h
+	}
+	if c.APIAddr == "" {
+		c.APIAddr = DefaultAPIAddr
+	}
+	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
+		return fmt.Errorf("failed to parse API address %q: %w", c.APIAddr, err)
+	}
+	if c.GossipAddr == "" {
+		c.GossipAddr = DefaultGossipAddr
+	}
+	if _, _, err := splitGossip(c.GossipAddr); err != nil {
+		return err
+	}
+	if c.AdvertiseAPI != "" {
+		u, err := url.Parse(c.AdvertiseAPI)
+		if err != nil {
+			return fmt.Errorf("failed to parse advertised API URL %q: %w", c.AdvertiseAPI, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("advertised API URL %q: %w", c.AdvertiseAPI, errBadAdvertise)
+		}
+	}
+	if c.DataDir == "" {
+		c.DataDir = filepath.Join(DefaultDataDirRoot, c.NodeName)
+	}
+	if c.ContainerdNamespace == "" {
+		c.ContainerdNamespace = "stevedore-" + c.NodeName
+	}
+	if c.PodCIDR == "" {
+		c.PodCIDR = DefaultPodCIDR
+	}
+	if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
+		return fmt.Errorf("failed to parse pod CIDR %q: %w", c.PodCIDR, err)
+	}
+	for _, t := range c.Taints {
+		switch t.Effect {
+		case spec.TaintEffectNoSchedule, spec.TaintEffectPreferNoSchedule, spec.TaintEffectNoExecute:
+		default:
+			return fmt.Errorf("taint %q: %w: %q", t.Key, errBadTaintEffect, t.Effect)
+		}
+	}
+	if c.AllocatableMilliCPU < 0 || c.AllocatableMemory < 0 || c.MaxPods < 0 {
+		return errNegativeAllocatable
+	}
+	if c.AllocatableMilliCPU == 0 {
+		c.AllocatableMilliCPU = hostMilliCPU()
+	}
+	if c.AllocatableMemory == 0 {
+		m, err := hostMemory()
+		if err != nil {
+			return err
+		}
+		c.AllocatableMemory = m
+	}
+	if c.MaxPods == 0 {
+		c.MaxPods = DefaultMaxPods
+	}
+	if c.WatchHeartbeat <= 0 {
+		c.WatchHeartbeat = DefaultWatchHeartbeat
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+var (
+	errBadAdvertise        = errors.New("want http(s)://host:port")
+	errBadTaintEffect      = errors.New("effect must be NoSchedule, PreferNoSchedule or NoExecute")
+	errNegativeAllocatable = errors.New("allocatable cpu, memory and max pods must not be negative")
+)
+
+// splitGossip splits a gossip host:port, resolving nothing: memberlist wants
+// an IP to bind.
+func splitGossip(addr string) (string, int, error) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("failed to parse gossip address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("failed to parse gossip port %q: %w", addr, errBadPort)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	if net.ParseIP(host) == nil {
+		return "", 0, fmt.Errorf("gossip address %q: %w", addr, errGossipNotIP)
+	}
+	return host, port, nil
+}
+
+var (
+	errBadPort     = errors.New("want a port between 0 and 65535")
+	errGossipNotIP = errors.New("host must be an IP address")
+)

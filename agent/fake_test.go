@@ -1,0 +1,152 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// fakeRuntime is a hand-written podRuntime: Sync records the set and reports
+// every pod Running; tests change statuses with setStatus.
+type fakeRuntime struct {
+	mu      sync.Mutex
+	syncs   [][]api.Pod
+	status  []api.PodStatus
+	syncErr error
+	logs    map[string]string // namespace/pod/container → log text
+	lastLog struct {
+		ns, pod, ctr string
+		tail         int
+	}
+	changes chan struct{}
+}
+
+var _ podRuntime = (*fakeRuntime)(nil)
+
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{changes: make(chan struct{}, 1), logs: map[string]string{}}
+}
+
+func (f *fakeRuntime) Sync(ctx context.Context, pods []api.Pod) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncs = append(f.syncs, pods)
+	if f.syncErr != nil {
+		return f.syncErr
+	}
+	f.status = f.status[:0:0]
+	for _, p := range pods {
+		f.status = append(f.status, api.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Phase: api.PodRunning})
+	}
+	f.changed()
+	return nil
+}
+
+func (f *fakeRuntime) Status() []api.PodStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]api.PodStatus(nil), f.status...)
+}
+
+func (f *fakeRuntime) Changes() <-chan struct{} { return f.changes }
+
+func (f *fakeRuntime) Logs(ctx context.Context, ns, pod, ctr string, tail int) (io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastLog.ns, f.lastLog.pod, f.lastLog.ctr, f.lastLog.tail = ns, pod, ctr, tail
+	s, ok := f.logs[ns+"/"+pod+"/"+ctr]
+	if !ok {
+		return nil, fmt.Errorf("no container %s/%s/%s: %w", ns, pod, ctr, api.ErrNotFound)
+	}
+	return io.NopCloser(strings.NewReader(s)), nil
+}
+
+// setStatus replaces the observed state and signals a change the way the
+// real runtime does: a non-blocking send on a one-slot channel.
+func (f *fakeRuntime) setStatus(st []api.PodStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.status = st
+	f.changed()
+}
+
+func (f *fakeRuntime) changed() {
+	select {
+	case f.changes <- struct{}{}:
+	default:
+	}
+}
+
+func (f *fakeRuntime) syncCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.syncs)
+}
+
+func (f *fakeRuntime) setSyncErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncErr = err
+}
+
+// testLogger writes warnings to stderr under -v and nothing otherwise.
+func testLogger() *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// testConfig is a loopback agent on free ports with a private data dir.
+func testConfig(t *testing.T, name string) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.NodeName = name
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.DataDir = t.TempDir()
+	cfg.Logger = testLogger()
+	return cfg
+}
+
+// startAgent starts an agent and shuts it down when the test ends.
+func startAgent(t *testing.T, cfg Config, rt podRuntime) *Agent {
+	t.Helper()
+	a, err := New(cfg, rt)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return a
+}
+
+// waitFor polls cond every 20ms until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,81 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// fenceFile is the name, under Config.DataDir, of the persisted fencing state.
+const fenceFile = "fence.json"
+
+// fenceState is what an agent remembers across restarts so that a deposed
+// leader cannot start pods on it after it comes back: the highest term it has
+// seen and the generation it last applied within that term.
+type fenceState struct {
+	// Term is the highest leader term seen (accepted or not).
+	Term uint64 `json:"term"`
+	// AppliedTerm and Generation identify the last set handed to the runtime.
+	AppliedTerm uint64 `json:"appliedTerm"`
+	Generation  uint64 `json:"generation"`
+}
+
+// loadFence reads the fencing state; a missing file is a fresh node.
+func loadFence(dir string) (fenceState, error) {
+	var st fenceState
+	b, err := os.ReadFile(filepath.Join(dir, fenceFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return st, fmt.Errorf("failed to read fencing state: %w", err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		// A corrupt file must not silently reset the fence to zero: that
+		// would let any deposed leader in. Refuse to start instead.
+		return st, fmt.Errorf("failed to decode fencing state %s: %w", filepath.Join(dir, fenceFile), err)
+	}
+	return st, nil
+}
+
+// saveFence writes the fencing state atomically: a temp file, fsynced,
+// renamed over the old one, then the directory fsynced, so a crash leaves
+// either the old or the new state, never a torn file.
+func saveFence(dir string, st fenceState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("failed to encode fencing state: %w", err)
+	}
+	f, err := os.CreateTemp(dir, fenceFile+".tmp*")
+	if err != nil {
+		return fmt.Errorf("failed to write fencing state: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("failed to write fencing state: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("failed to sync fencing state: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("failed to write fencing state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, fenceFile)); err != nil {
+		return fmt.Errorf("failed to replace fencing state: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("failed to sync data dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("failed to sync data dir: %w", err)
+	}
+	return nil
+}

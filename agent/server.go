@@ -1,0 +1,281 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// Error codes of api.Error.
+const (
+	codeStale    = "stale"
+	codeInvalid  = "invalid"
+	codeNotFound = "not_found"
+	codeInternal = "internal"
+)
+
+// routes is the agent API (Go 1.22 method patterns).
+func (a *Agent) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT "+api.PathPodSet, a.handleApply)
+	mux.HandleFunc("GET "+api.PathPods, a.handlePods)
+	mux.HandleFunc("GET "+api.PathPodsWatch, a.handleWatch)
+	mux.HandleFunc("GET "+api.PathInfo, a.handleInfo)
+	mux.HandleFunc("GET "+api.PathLogs, a.handleLogs)
+	for path, allow := range map[string]string{
+		api.PathPodSet: "PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
+		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD",
+	} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, codeInvalid, r.Method+" is not allowed on "+path)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, codeNotFound, "no such path: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, api.Error{Error: msg, Code: code})
+}
+
+func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
+	body := http.MaxBytesReader(w, r.Body, defaultMaxPodSetBytes)
+	dec := json.NewDecoder(body)
+	// An agent that does not understand a field refuses the set rather than
+	// run pods without what the field asked for.
+	dec.DisallowUnknownFields()
+	var ps api.PodSet
+	if err := dec.Decode(&ps); err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalid, "failed to decode pod set: "+err.Error())
+		return
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, codeInvalid, "failed to decode pod set: trailing data after the JSON document")
+		return
+	}
+	if err := a.checkPodSet(ps); err != nil {
+		writeError(w, http.StatusBadRequest, codeInvalid, err.Error())
+		return
+	}
+	res, err := a.apply(r.Context(), ps)
+	switch {
+	case errors.Is(err, ErrStale):
+		writeError(w, http.StatusConflict, codeStale, err.Error())
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// checkPodSet rejects sets the runtime could not apply unambiguously.
+func (a *Agent) checkPodSet(ps api.PodSet) error {
+	if ps.Node != "" && ps.Node != a.cfg.NodeName {
+		return fmt.Errorf("pod set is for node %q, this is %q", ps.Node, a.cfg.NodeName)
+	}
+	names := make(map[string]bool, len(ps.Pods))
+	uids := make(map[string]bool, len(ps.Pods))
+	for i, p := range ps.Pods {
+		if p.UID == "" || p.Namespace == "" || p.Name == "" {
+			return fmt.Errorf("pods[%d]: uid, namespace and name are required", i)
+		}
+		key := p.Namespace + "/" + p.Name
+		if names[key] {
+			return fmt.Errorf("pods[%d]: duplicate pod %s", i, key)
+		}
+		if uids[p.UID] {
+			return fmt.Errorf("pods[%d]: duplicate uid %s", i, p.UID)
+		}
+		names[key], uids[p.UID] = true, true
+	}
+	return nil
+}
+
+// apply fences ps and hands it to the runtime.
+//
+// A set is accepted when its (term, generation) is not lower, in that order,
+// than the highest accepted; the new fence is persisted before rt.Sync, so
+// once a term has been seen no restart lets a lower one in. A repeat of the
+// accepted (term, generation) with the same pods is a no-op once its Sync
+// succeeded, and is retried otherwise; with different pods it is refused,
+// since a leader must bump the generation for every new set.
+func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, error) {
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	res := api.ApplyResult{Term: ps.Term, Generation: ps.Generation}
+	h := hashPods(ps.Pods)
+
+	a.mu.Lock()
+	fence, haveHash, lastHash, lastOK := a.fence, a.haveHash, a.lastHash, a.lastOK
+	a.mu.Unlock()
+	switch {
+	case ps.Term < fence.Term:
+		a.log.Warn("refused pod set from a lower term", "term", ps.Term, "generation", ps.Generation, "highestTerm", fence.Term)
+		return res, fmt.Errorf("%w: term %d is lower than term %d already seen", ErrStale, ps.Term, fence.Term)
+	case ps.Term == fence.Term && ps.Generation < fence.Generation:
+		a.log.Warn("refused pod set from an older generation", "term", ps.Term, "generation", ps.Generation, "appliedGeneration", fence.Generation)
+		return res, fmt.Errorf("%w: generation %d of term %d is lower than generation %d already applied",
+			ErrStale, ps.Generation, ps.Term, fence.Generation)
+	case ps.Term == fence.Term && ps.Generation == fence.Generation && haveHash:
+		if h != lastHash {
+			a.log.Warn("refused a different pod set under an applied generation", "term", ps.Term, "generation", ps.Generation)
+			return res, fmt.Errorf("%w: generation %d of term %d was already applied with different pods",
+				ErrStale, ps.Generation, ps.Term)
+		}
+		if lastOK {
+			return res, nil
+		}
+	}
+
+	next := fenceState{Term: ps.Term, Generation: ps.Generation}
+	if next != fence {
+		if err := saveFence(a.cfg.DataDir, next); err != nil {
+			return res, err
+		}
+	}
+	a.mu.Lock()
+	a.fence, a.lastHash, a.haveHash, a.lastOK = next, h, true, false
+	a.mu.Unlock()
+
+	start := time.Now()
+	if err := a.rt.Sync(ctx, ps.Pods); err != nil {
+		a.log.Error("failed to sync pods", "term", ps.Term, "generation", ps.Generation, "err", err)
+		return res, fmt.Errorf("failed to sync pods: %w", err)
+	}
+	a.mu.Lock()
+	a.lastOK = true
+	a.applied = next
+	a.mu.Unlock()
+	a.log.Info("applied pod set", "term", ps.Term, "generation", ps.Generation, "pods", len(ps.Pods),
+		"took", time.Since(start))
+	// Term and generation are part of every status list: watchers learn that
+	// the set was applied even if no pod changed.
+	a.notifyWatchers()
+	return res, nil
+}
+
+// hashPods is a digest of a pod set that ignores the order of pods.
+func hashPods(pods []api.Pod) [32]byte {
+	sorted := slices.Clone(pods)
+	slices.SortFunc(sorted, func(x, y api.Pod) int {
+		return strings.Compare(x.Namespace+"/"+x.Name, y.Namespace+"/"+y.Name)
+	})
+	b, err := json.Marshal(sorted)
+	if err != nil {
+		// Pods were just decoded from JSON, so they encode; a failure would
+		// make every set look new, which is safe (Sync is idempotent).
+		return [32]byte{}
+	}
+	return sha256.Sum256(b)
+}
+
+func (a *Agent) handlePods(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.snapshot())
+}
+
+func (a *Agent) handleInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.Info())
+}
+
+// handleWatch streams newline-delimited PodStatusLists: one at connect, one
+// after each change (coalesced), and the current one every WatchHeartbeat
+// when nothing changed. A consumer slower than the changes misses
+// intermediate states, never the latest one.
+func (a *Agent) handleWatch(w http.ResponseWriter, r *http.Request) {
+	wake := make(chan struct{}, 1)
+	a.mu.Lock()
+	a.watchers[wake] = struct{}{}
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.watchers, wake)
+		a.mu.Unlock()
+	}()
+
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	enc := json.NewEncoder(w)
+	send := func() error {
+		// A consumer that stops reading is dropped instead of pinning a
+		// goroutine and a snapshot forever.
+		if err := rc.SetWriteDeadline(time.Now().Add(defaultWatchWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return err
+		}
+		if err := enc.Encode(a.snapshot()); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := send(); err != nil {
+		return
+	}
+	heartbeat := time.NewTicker(a.cfg.WatchHeartbeat)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-wake:
+			heartbeat.Reset(a.cfg.WatchHeartbeat)
+		case <-heartbeat.C:
+		}
+		if err := send(); err != nil {
+			a.log.Debug("watch stream ended", "remote", r.RemoteAddr, "err", err)
+			return
+		}
+	}
+}
+
+func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	ns, pod, ctr := q.Get("namespace"), q.Get("pod"), q.Get("container")
+	if ns == "" || pod == "" {
+		writeError(w, http.StatusBadRequest, codeInvalid, "namespace and pod are required")
+		return
+	}
+	tail := 0
+	if s := q.Get("tail"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, codeInvalid, fmt.Sprintf("tail %q: want a non-negative integer", s))
+			return
+		}
+		tail = n
+	}
+	rc, err := a.rt.Logs(r.Context(), ns, pod, ctr, tail)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
+		return
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.Copy(w, rc); err != nil {
+		a.log.Debug("log stream ended", "namespace", ns, "pod", pod, "container", ctr, "err", err)
+	}
+}
