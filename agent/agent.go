@@ -70,7 +70,8 @@ type Agent struct {
 	lastOK   bool
 	watchers map[chan struct{}]struct{}
 	info     api.NodeInfo
-	started  bool
+	started  bool // Start was called
+	running  bool // Start succeeded: there is something to shut down
 	stopped  bool
 
 	ln     net.Listener
@@ -179,6 +180,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	})
 	a.goroutine("status-fanout", a.fanOut)
+	a.mu.Lock()
+	a.running = true
+	a.mu.Unlock()
 	a.log.Info("agent started", "api", apiURL, "listen", ln.Addr().String(),
 		"gossip", a.GossipAddr(), "term", a.fence.Term, "generation", a.fence.Generation)
 	return nil
@@ -209,9 +213,9 @@ func (a *Agent) shutdown(ctx context.Context, leave bool) error {
 	a.shutdownOnce.Do(func() {
 		a.mu.Lock()
 		a.stopped = true
-		started := a.started
+		running := a.running
 		a.mu.Unlock()
-		if !started {
+		if !running {
 			return
 		}
 		var errs []error

@@ -82,7 +82,7 @@ func (a *Agent) startSerf(info api.NodeInfo) error {
 	if err != nil {
 		return err
 	}
-	conf := SerfConfig(a.cfg.NodeName, host, port, a.log)
+	conf := SerfConfig(a.cfg.NodeName, host, port, a.cfg.Logger.With("node", a.cfg.NodeName))
 	conf.Tags = tags
 	a.events = make(chan serf.Event, gossipEventBuffer)
 	conf.EventCh = a.events
