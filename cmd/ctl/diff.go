@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -68,10 +65,6 @@ revision that fails to load.`,
 // localDiff loads dir and diffs it against the applied revision, which it
 // loads locally from the files the reconciler serves.
 func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.DiffResult, error) {
-	files, err := readManifests(dir)
-	if err != nil {
-		return nil, &exitErr{code: exitError, err: err}
-	}
 	ctx, cancel := c.requestCtx(cmd.Context())
 	defer cancel()
 	rev, err := cl.Revision(ctx)
@@ -79,7 +72,7 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.Di
 		return nil, &exitErr{code: exitError, err: err}
 	}
 	res := &api.DiffResult{Applied: rev.Commit, Head: &api.Commit{Hash: "local " + dir}}
-	next, err := spec.Load(files)
+	next, err := spec.LoadDir(dir)
 	if err != nil {
 		res.Error = loadError(err)
 		return res, nil
@@ -94,48 +87,10 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.Di
 	return res, nil
 }
 
-// loadError turns a spec.Load error into a SyncError with one entry per line
-// (spec.ErrorList renders one problem per line).
+// loadError turns a spec.Load error into a SyncError with one entry per
+// problem.
 func loadError(err error) *api.SyncError {
-	se := &api.SyncError{Stage: api.StageLoad, Message: err.Error()}
-	for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
-		se.Entries = append(se.Entries, api.ErrorEntry{Message: line})
-	}
-	return se
-}
-
-// readManifests reads every *.yaml and *.yml file under dir, keyed by its
-// slash-separated path relative to dir, skipping hidden directories (.git).
-func readManifests(dir string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if ext := filepath.Ext(path); ext != ".yaml" && ext != ".yml" {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files[filepath.ToSlash(rel)] = b
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", dir, err)
-	}
-	return files, nil
+	return &api.SyncError{Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err)}
 }
 
 // printDiff writes the changes and returns how many there are.

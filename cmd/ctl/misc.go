@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -28,20 +27,20 @@ as file:line: object: field: message, and ctl exits 1; a valid directory exits 0
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			files, err := readManifests(args[0])
+			set, err := spec.LoadDir(args[0])
 			if err != nil {
-				return &exitErr{code: exitError, err: err}
-			}
-			set, err := spec.Load(files)
-			if err != nil {
-				// spec.ErrorList renders one problem per line, paths
-				// relative to DIR.
-				for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
-					fmt.Fprintln(c.out, line)
+				var list spec.ErrorList
+				if !errors.As(err, &list) {
+					// Not a problem in the manifests: DIR unreadable.
+					return &exitErr{code: exitError, err: err}
+				}
+				// Paths are relative to DIR.
+				for _, e := range list {
+					fmt.Fprintln(c.out, e.Error())
 				}
 				return silentExit(exitChanges)
 			}
-			fmt.Fprintf(c.out, "%s: %d file(s), %d object(s): valid\n", args[0], len(files), len(set.Objects))
+			fmt.Fprintf(c.out, "%s: %d object(s) valid\n", args[0], len(set.Objects))
 			return nil
 		},
 	}

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -236,3 +237,18 @@ const (
 	CodeUnavailable = "unavailable"
 	CodeInternal    = "internal"
 )
+
+// EntriesFromError turns a spec.Load error into entries: one per problem,
+// with its file, line, object and field, when it is a spec.ErrorList; else a
+// single entry holding the message.
+func EntriesFromError(err error) []ErrorEntry {
+	var list spec.ErrorList
+	if !errors.As(err, &list) {
+		return []ErrorEntry{{Message: err.Error()}}
+	}
+	out := make([]ErrorEntry, 0, len(list))
+	for _, e := range list {
+		out = append(out, ErrorEntry{File: e.File, Line: e.Line, Object: e.Object, Field: e.Field, Message: e.Message})
+	}
+	return out
+}

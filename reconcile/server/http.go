@@ -163,7 +163,7 @@ func workloads(set *spec.Set, pods []reconcile.PodView, mem reconcile.Memory, ns
 				wl.Ready++
 				wl.Available++
 			}
-			if hash == "" || p.Labels["pod-template-hash"] == hash || containsHash(p.Name, hash) || (p.Labels["pod-template-hash"] == "" && !containsAnyHash(p.Name)) {
+			if hash == "" || p.Labels[reconcile.PodTemplateHashLabel] == hash {
 				wl.UpToDate++
 			}
 			if rec, ok := mem.Pods[p.Namespace+"/"+p.Name]; ok && (wl.Created.IsZero() || rec.Created.Before(wl.Created)) {
@@ -173,34 +173,6 @@ func workloads(set *spec.Set, pods []reconcile.PodView, mem reconcile.Memory, ns
 		out = append(out, wl)
 	}
 	return out
-}
-
-// containsHash reports whether a pod name carries the template hash, as the
-// core names workload pods "<name>-<hash>-<suffix>".
-func containsHash(name, hash string) bool {
-	for i := 0; i+len(hash) <= len(name); i++ {
-		if name[i:i+len(hash)] == hash {
-			return true
-		}
-	}
-	return false
-}
-
-// containsAnyHash reports whether the name has a 10-hex-digit segment, the
-// form of spec.TemplateHash.
-func containsAnyHash(name string) bool {
-	run := 0
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && (name[i] >= '0' && name[i] <= '9' || name[i] >= 'a' && name[i] <= 'f') {
-			run++
-			continue
-		}
-		if run == 10 {
-			return true
-		}
-		run = 0
-	}
-	return false
 }
 
 // isReady reports a Running pod whose containers are all ready.
@@ -309,7 +281,7 @@ func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
 	s.mu.Unlock()
 	next, err := spec.Load(rev.Files)
 	if err != nil {
-		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: errorEntries(err), Time: time.Now()}
+		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		return res, nil
 	}
 	if ch := reconcile.Diff(base, next); ch != nil {
@@ -396,9 +368,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	rc, err := client.Logs(r.Context(), ns, pod, container, tail)
 	if err != nil {
-		var se *agentStatusError
+		var se *agentapi.StatusError
 		if errors.As(err, &se) {
-			writeError(w, se.status, se.body.Code, se.body.Error)
+			writeError(w, se.StatusCode, se.Code, "node "+node+": "+se.Message)
 			return
 		}
 		writeError(w, http.StatusBadGateway, api.CodeUnavailable, "failed to get logs from node "+node+": "+err.Error())

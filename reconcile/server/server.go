@@ -150,7 +150,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 		syncKick: make(chan struct{}, 1),
 		planKick: make(chan struct{}, 1),
 	}
-	s.dialAgent = func(base string) agentClient { return newHTTPAgent(base, hc) }
+	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 
 	// Read everything before doing anything, so a restarted reconciler
 	// neither forgets nor duplicates pods.

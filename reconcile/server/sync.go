@@ -114,7 +114,7 @@ func (s *Server) syncOnce(ctx context.Context) (api.SyncResult, uint64) {
 
 	set, err := spec.Load(rev.Files)
 	if err != nil {
-		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: errorEntries(err), Time: now}
+		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: now}
 		s.mu.Lock()
 		s.lastErr, s.lastSync = serr, time.Now()
 		s.eventLocked("commit/"+short(rev.Commit), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s", firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), s.appliedHashLocked()))

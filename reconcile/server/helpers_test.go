@@ -1,0 +1,373 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// lockedBuffer collects logs from many goroutines; a failing test prints it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testLogger returns a logger whose output is printed if the test fails
+// (or always with STEVEDORE_TEST_LOG=1).
+func testLogger(t *testing.T) (*slog.Logger, *lockedBuffer) {
+	buf := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("STEVEDORE_TEST_LOG") != "" {
+			t.Logf("logs:\n%s", buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// gitRepo is a work-tree repository made with the git CLI; the server
+// fetches it by path.
+type gitRepo struct {
+	t   *testing.T
+	dir string
+}
+
+func newGitRepo(t *testing.T) *gitRepo {
+	t.Helper()
+	r := &gitRepo{t: t, dir: t.TempDir()}
+	r.git("init", "-q", "-b", "main")
+	return r
+}
+
+func (r *gitRepo) git(args ...string) string {
+	r.t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = r.dir
+	cmd.Env = append(os.Environ(),
+		"GIT_AUTHOR_NAME=Ada Lovelace", "GIT_AUTHOR_EMAIL=ada@example.com",
+		"GIT_COMMITTER_NAME=Ada Lovelace", "GIT_COMMITTER_EMAIL=ada@example.com",
+		"GIT_CONFIG_NOSYSTEM=1", "HOME="+r.dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return string(bytes.TrimSpace(out))
+}
+
+// commit writes files (path → content; "" deletes) and commits them,
+// returning the commit hash.
+func (r *gitRepo) commit(msg string, files map[string]string) string {
+	r.t.Helper()
+	for name, content := range files {
+		p := filepath.Join(r.dir, name)
+		if content == "" {
+			if err := os.Remove(p); err != nil {
+				r.t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	r.git("add", "-A")
+	r.git("commit", "-q", "--allow-empty", "-m", msg)
+	return r.git("rev-parse", "HEAD")
+}
+
+const nsYAML = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+`
+
+func deploymentYAML(replicas int, image string) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: %d
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: %s
+        resources:
+          requests:
+            cpu: 100m
+            memory: 64Mi
+`, replicas, image)
+}
+
+// fakeAgent speaks the agent API over HTTP and joins serf with agent tags,
+// like a real agent with an instant runtime: every pod of an applied set is
+// Running at once (or ErrImagePull for badImage).
+type fakeAgent struct {
+	t    *testing.T
+	name string
+	srv  *httptest.Server
+	serf *serf.Serf
+
+	mu       sync.Mutex
+	term     uint64
+	gen      uint64
+	sets     []agentapi.PodSet
+	status   []agentapi.PodStatus
+	changed  chan struct{}
+	badImage string
+	applied  chan struct{} // gets a value after each applied set
+}
+
+func newFakeAgent(t *testing.T, name string) *fakeAgent {
+	t.Helper()
+	a := &fakeAgent{t: t, name: name, changed: make(chan struct{}), applied: make(chan struct{}, 100)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT "+agentapi.PathPodSet, a.handleApply)
+	mux.HandleFunc("GET "+agentapi.PathPodsWatch, a.handleWatch)
+	mux.HandleFunc("GET "+agentapi.PathLogs, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		fmt.Fprintf(w, "log of %s/%s/%s tail=%s on %s\n", q.Get("namespace"), q.Get("pod"), q.Get("container"), q.Get("tail"), a.name)
+	})
+	a.srv = httptest.NewServer(mux)
+	t.Cleanup(a.close)
+	return a
+}
+
+func (a *fakeAgent) close() {
+	a.leave()
+	a.srv.CloseClientConnections()
+	a.srv.Close()
+}
+
+// join starts the agent's serf member and joins it to addr.
+func (a *fakeAgent) join(addr string) {
+	a.t.Helper()
+	tags, err := agentapi.EncodeTags(agentapi.NodeInfo{
+		Name:        a.name,
+		APIAddr:     a.srv.URL,
+		Allocatable: agentapi.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110},
+		Labels:      map[string]string{"zone": "z1"},
+	})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	conf := serf.DefaultConfig()
+	conf.Init()
+	conf.NodeName = a.name
+	conf.Tags = tags
+	ml := memberlist.DefaultLocalConfig()
+	ml.BindAddr, ml.BindPort, ml.AdvertisePort = "127.0.0.1", 0, 0
+	ml.LogOutput = io.Discard
+	conf.MemberlistConfig = ml
+	conf.LogOutput = io.Discard
+	s, err := serf.Create(conf)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.serf = s
+	if _, err := s.Join([]string{addr}, true); err != nil {
+		a.t.Fatalf("agent %s failed to join %s: %v", a.name, addr, err)
+	}
+}
+
+// leave leaves serf gracefully.
+func (a *fakeAgent) leave() {
+	if a.serf != nil {
+		_ = a.serf.Leave()
+		_ = a.serf.Shutdown()
+		a.serf = nil
+	}
+}
+
+// crash stops serf without leaving, as a killed agent does.
+func (a *fakeAgent) crash() {
+	if a.serf != nil {
+		_ = a.serf.Shutdown()
+		a.serf = nil
+	}
+	a.srv.CloseClientConnections()
+}
+
+func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
+	var set agentapi.PodSet
+	if err := json.NewDecoder(r.Body).Decode(&set); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	if set.Term < a.term || set.Term == a.term && set.Generation < a.gen {
+		a.mu.Unlock()
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(agentapi.Error{Error: "stale", Code: "stale"})
+		return
+	}
+	a.term, a.gen = set.Term, set.Generation
+	a.sets = append(a.sets, set)
+	now := time.Now()
+	a.status = nil
+	for i, p := range set.Pods {
+		st := agentapi.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: a.name, Phase: agentapi.PodRunning,
+			PodIP: "10.88." + strconv.Itoa(len(a.name)) + "." + strconv.Itoa(i+2), StartTime: &now}
+		for _, c := range p.Spec.Containers {
+			cs := agentapi.ContainerStatus{Name: c.Name, Image: c.Image, Ready: true, State: agentapi.ContainerState{Running: &agentapi.StateRunning{StartedAt: now}}}
+			if c.Image == a.badImage {
+				st.Phase = agentapi.PodPending
+				cs.Ready = false
+				cs.State = agentapi.ContainerState{Waiting: &agentapi.StateWaiting{Reason: agentapi.ReasonErrImagePull, Message: "not found"}}
+			}
+			st.Containers = append(st.Containers, cs)
+		}
+		a.status = append(a.status, st)
+	}
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	select {
+	case a.applied <- struct{}{}:
+	default:
+	}
+	json.NewEncoder(w).Encode(agentapi.ApplyResult{Term: set.Term, Generation: set.Generation})
+}
+
+func (a *fakeAgent) handleWatch(w http.ResponseWriter, r *http.Request) {
+	fl := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	for {
+		a.mu.Lock()
+		l := agentapi.PodStatusList{Node: a.name, Term: a.term, Generation: a.gen, Pods: a.status}
+		ch := a.changed
+		a.mu.Unlock()
+		if err := enc.Encode(l); err != nil {
+			return
+		}
+		fl.Flush()
+		select {
+		case <-r.Context().Done():
+			return
+		case <-ch:
+		case <-time.After(2 * time.Second): // heartbeat
+		}
+	}
+}
+
+// last returns the last set the agent applied.
+func (a *fakeAgent) last() agentapi.PodSet {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.sets) == 0 {
+		return agentapi.PodSet{}
+	}
+	return a.sets[len(a.sets)-1]
+}
+
+func (a *fakeAgent) setCount() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.sets)
+}
+
+// uids returns the UIDs (sorted) of the pods in the agents' last sets.
+func uids(agents ...*fakeAgent) []string {
+	var out []string
+	for _, a := range agents {
+		for _, p := range a.last().Pods {
+			out = append(out, p.UID)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func podCount(agents ...*fakeAgent) int {
+	n := 0
+	for _, a := range agents {
+		n += len(a.last().Pods)
+	}
+	return n
+}
+
+// waitFor polls cond every 10ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startServer starts a reconciler on free loopback ports.
+func startServer(t *testing.T, repo, dataDir string, log *slog.Logger) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.RepoURL = repo
+	cfg.DataDir = dataDir
+	cfg.APIAddr = "127.0.0.1:0"
+	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.PollInterval = -1
+	cfg.StartupGrace = 5 * time.Second
+	cfg.Logger = log
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s
+}
+
+// freePort returns a free loopback TCP port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// TestServer walks the reconciler through its life with a real Git repo,
+// real serf members and fake agents: first sync, a bad commit that must
+// change nothing, a webhook-triggered scale-up, the read API, a restart that
+// must keep every pod's UID, and an agent crash.
+func TestServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf members and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	c1 := repo.commit("web: 3 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(3, "registry.local/hello:1")})
+	dataDir := t.TempDir()
+	ctx := context.Background()
+
+	s := startServer(t, repo.dir, dataDir, log)
+	a, b := newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
+	a.join(s.GossipAddr())
+	b.join(s.GossipAddr())
+	cl, err := api.NewClient(s.APIURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// First sync: 3 pods spread over both agents, all Running.
+	waitFor(t, 10*time.Second, "3 pods on the agents", func() bool { return podCount(a, b) == 3 })
+	if len(a.last().Pods) == 0 || len(b.last().Pods) == 0 {
+		t.Errorf("pods not spread: a=%d b=%d", len(a.last().Pods), len(b.last().Pods))
+	}
+	if got := a.last().Term; got != s.Term() || got != 1 {
+		t.Errorf("term pushed = %d, want %d (first start)", got, s.Term())
+	}
+	waitFor(t, 5*time.Second, "3 pods Running in the API", func() bool {
+		pods, err := cl.Pods(ctx, "shop")
+		if err != nil || len(pods) != 3 {
+			return false
+		}
+		for _, p := range pods {
+			if p.Phase != agentapi.PodRunning || p.PodIP == "" || p.Node == "" || p.Created.IsZero() {
+				return false
+			}
+		}
+		return true
+	})
+	st, err := cl.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Applied == nil || st.Applied.Hash != c1 || st.Applied.Author != "Ada Lovelace" || !strings.Contains(st.Applied.Message, "3 replicas") {
+		t.Errorf("status applied = %+v, want commit %s by Ada Lovelace", st.Applied, c1)
+	}
+	if st.LastError != nil || st.Branch != "main" || st.Repo != repo.dir {
+		t.Errorf("status = %+v", st)
+	}
+
+	// A bad commit: unknown field. Nothing may change on the agents; the
+	// status names the file and line.
+	setsA, setsB := a.setCount(), b.setCount()
+	uidsBefore := uids(a, b)
+	bad := strings.Replace(deploymentYAML(6, "registry.local/hello:2"), "  replicas: 6", "  replicaz: 6", 1)
+	c2 := repo.commit("typo", map[string]string{"apps/web.yaml": bad})
+	res, err := cl.Sync(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Error == nil || res.Applied || res.Error.Commit == nil || res.Error.Commit.Hash != c2 {
+		t.Fatalf("sync of a bad commit = %+v, want a load error for %s", res, c2)
+	}
+	var entry *api.ErrorEntry
+	for i, e := range res.Error.Entries {
+		if e.File == "apps/web.yaml" && e.Line > 0 && strings.Contains(e.Field+e.Message, "replicaz") {
+			entry = &res.Error.Entries[i]
+		}
+	}
+	if entry == nil {
+		t.Fatalf("error entries %+v do not name apps/web.yaml:line and replicaz", res.Error.Entries)
+	}
+	time.Sleep(100 * time.Millisecond) // a wrongly pushed set would land now
+	if a.setCount() != setsA || b.setCount() != setsB || !slices.Equal(uids(a, b), uidsBefore) {
+		t.Errorf("a bad commit changed the agents' sets")
+	}
+	st, _ = cl.Status(ctx)
+	if st.Applied == nil || st.Applied.Hash != c1 || st.LastError == nil || st.LastError.Commit.Hash != c2 || len(st.LastError.Entries) == 0 {
+		t.Errorf("status after bad commit = applied %+v, last error %+v", st.Applied, st.LastError)
+	}
+	if st.Fetched == nil || st.Fetched.Hash != c2 {
+		t.Errorf("status fetched = %+v, want %s", st.Fetched, c2)
+	}
+	d, err := cl.Diff(ctx)
+	if err != nil || d.Error == nil || len(d.Changes) != 0 {
+		t.Errorf("diff of a bad head = %+v, %v; want its load error", d, err)
+	}
+
+	// The fix, pushed through the webhook: scale to 6. Time it.
+	c3 := repo.commit("web: 6 replicas", map[string]string{"apps/web.yaml": deploymentYAML(6, "registry.local/hello:1")})
+	d, err = cl.Diff(ctx)
+	if err != nil || d.Error != nil || len(d.Changes) != 1 || d.Changes[0].Action != reconcile.ActionChanged || len(d.Changes[0].PodsStarted) != 3 {
+		t.Errorf("diff before the webhook = %+v, %v; want Deployment changed with 3 pods started", d, err)
+	}
+	start := time.Now()
+	resp, err := http.Post(s.APIURL()+api.PathWebhook, "application/json", strings.NewReader(`{"ref":"refs/heads/main"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitFor(t, 5*time.Second, "6 pods after the webhook", func() bool { return podCount(a, b) == 6 })
+	t.Logf("webhook to 6 pods on the agents: %s", time.Since(start))
+	for _, u := range uidsBefore {
+		if !slices.Contains(uids(a, b), u) {
+			t.Errorf("scaling up replaced pod %s", u)
+		}
+	}
+	waitFor(t, 5*time.Second, "status applied c3", func() bool {
+		st, err := cl.Status(ctx)
+		return err == nil && st.Applied != nil && st.Applied.Hash == c3 && st.LastError == nil
+	})
+
+	// The read API.
+	nodes, err := cl.Nodes(ctx)
+	if err != nil || len(nodes) != 2 || nodes[0].Name != "node-a" || nodes[0].State != api.NodeAlive || nodes[0].Pods+nodes[1].Pods != 6 || nodes[0].APIAddr != a.srv.URL {
+		t.Errorf("nodes = %+v, %v", nodes, err)
+	}
+	waitFor(t, 5*time.Second, "deployment web 6/6 ready", func() bool {
+		wl, err := cl.Deployments(ctx, "")
+		return err == nil && len(wl) == 1 && wl[0].Name == "web" && wl[0].Replicas == 6 && wl[0].Ready == 6 && wl[0].UpToDate == 6
+	})
+	nss, err := cl.Namespaces(ctx)
+	if err != nil || len(nss) != 2 || nss[0].Name != "default" || nss[1].Name != "shop" || nss[1].Pods != 6 {
+		t.Errorf("namespaces = %+v, %v", nss, err)
+	}
+	rev, err := cl.Revision(ctx)
+	if err != nil || rev.Commit == nil || rev.Commit.Hash != c3 || !strings.Contains(string(rev.Files["apps/web.yaml"]), "replicas: 6") {
+		t.Errorf("revision = %+v, %v", rev, err)
+	}
+	pods, _ := cl.Pods(ctx, "shop")
+	rc, err := cl.Logs(ctx, api.LogsOptions{Namespace: "shop", Pod: pods[0].Name, Container: "web", Tail: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, _ := io.ReadAll(rc)
+	rc.Close()
+	if want := "log of shop/" + pods[0].Name + "/web tail=5 on " + pods[0].Node; !strings.Contains(string(logs), want) {
+		t.Errorf("logs = %q, want %q", logs, want)
+	}
+	if _, err := cl.Logs(ctx, api.LogsOptions{Namespace: "shop", Pod: "nope"}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("logs of a missing pod: %v, want not found", err)
+	}
+	ev, err := cl.Events(ctx)
+	if err != nil || len(ev) == 0 {
+		t.Errorf("events = %d, %v", len(ev), err)
+	}
+
+	// Restart on the same DataDir: a new term, the same pods (same UIDs),
+	// found again through serf's snapshot without the agents rejoining.
+	uidsBefore = uids(a, b)
+	oldTerm := s.Term()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	s2 := startServer(t, repo.dir, dataDir, log)
+	if s2.Term() != oldTerm+1 {
+		t.Errorf("term after restart = %d, want %d", s2.Term(), oldTerm+1)
+	}
+	waitFor(t, 15*time.Second, "both agents to get the new term's set", func() bool {
+		return a.last().Term == s2.Term() && b.last().Term == s2.Term()
+	})
+	if got := uids(a, b); !slices.Equal(got, uidsBefore) {
+		t.Errorf("restart changed the pods:\n got %v\nwant %v", got, uidsBefore)
+	}
+	cl2, _ := api.NewClient(s2.APIURL(), nil)
+	st, _ = cl2.Status(ctx)
+	if st.Applied == nil || st.Applied.Hash != c3 {
+		t.Errorf("status after restart applied = %+v, want %s (from DataDir)", st.Applied, c3)
+	}
+
+	// An agent crashes: its pods move to the other one.
+	b.crash()
+	waitFor(t, 20*time.Second, "6 pods on node-a after node-b failed", func() bool { return len(a.last().Pods) == 6 })
+	nodes, _ = cl2.Nodes(ctx)
+	if len(nodes) != 2 || nodes[1].State != api.NodeFailed {
+		t.Errorf("nodes after crash = %+v", nodes)
+	}
+}
+
+// TestStaleTermIsNotRetried checks that a 409 from an agent that has seen a
+// higher term is logged loudly and not retried in a loop.
+func TestStaleTermIsNotRetried(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf members and git; not a -short test")
+	}
+	log, logs := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	a := newFakeAgent(t, "node-a")
+	a.mu.Lock()
+	a.term = 1000
+	a.mu.Unlock()
+	var puts int
+	a.join(s.GossipAddr())
+	waitFor(t, 10*time.Second, "the stale error in the log", func() bool { return strings.Contains(logs.String(), "STALE") })
+	time.Sleep(300 * time.Millisecond)
+	puts = strings.Count(logs.String(), "STALE")
+	if puts > 2 {
+		t.Errorf("stale set pushed %d times, want no retry loop", puts)
+	}
+	if a.setCount() != 0 {
+		t.Errorf("agent applied a stale set")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{}
+	if err := c.validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("empty config: %v, want ErrInvalidConfig", err)
+	}
+	c = Config{RepoURL: "/tmp/x", DataDir: "/tmp/d"}
+	if err := c.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Branch != "main" || c.PollInterval != 30*time.Second || c.APIAddr != "127.0.0.1:7070" || c.Logger == nil {
+		t.Errorf("defaults not filled: %+v", c)
+	}
+	c = Config{RepoURL: "/tmp/x", DataDir: "/tmp/d", APIAddr: "nope"}
+	if err := c.validate(); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("bad APIAddr: %v", err)
+	}
+}
+
+func TestStripCredentials(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://user:tok@github.com/o/r.git": "https://github.com/o/r.git",
+		"https://tok@github.com/o/r.git":      "https://github.com/o/r.git",
+		"ssh://git@github.com/o/r.git":        "ssh://git@github.com/o/r.git",
+		"git@github.com:o/r.git":              "git@github.com:o/r.git",
+		"/srv/git/config.git":                 "/srv/git/config.git",
+	} {
+		if got := StripCredentials(in); got != want {
+			t.Errorf("StripCredentials(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestDataDirLocked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{RepoURL: "/nonexistent", DataDir: dir}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	if _, err := New(Config{RepoURL: "/nonexistent", DataDir: dir}); !errors.Is(err, ErrDataDirLocked) {
+		t.Errorf("second New on one DataDir: %v, want ErrDataDirLocked", err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := New(Config{RepoURL: "/nonexistent", DataDir: dir})
+	if err != nil {
+		t.Fatalf("New after Shutdown: %v", err)
+	}
+	if s2.Term() != 2 {
+		t.Errorf("term = %d, want 2", s2.Term())
+	}
+	s2.Shutdown(context.Background())
+}
