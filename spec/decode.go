@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -123,7 +124,7 @@ func (d *decoder) decodeFile(data []byte) {
 			return
 		}
 		if err != nil {
-			d.syntaxError(err)
+			d.syntaxError(err, data)
 			return
 		}
 		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
@@ -145,16 +146,70 @@ func safeDecode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 	return dec.Decode(n)
 }
 
-func (d *decoder) syntaxError(err error) {
-	msg := err.Error()
-	line := 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = msg[len(m[0]):]
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
+func (d *decoder) syntaxError(err error, data []byte) {
+	line, msg := splitYAMLError(err)
+	// For parser errors ("did not find expected key") go.yaml.in/yaml/v3
+	// reports the line where the enclosing block began, often far above the
+	// mistake; v2 runs the same parser but reports the problem's own
+	// position, so ask it for the line when it finds the same error. For
+	// scanner errors v3's line is the better one (an unterminated string is
+	// reported where it starts, not at the end of the file).
+	if !isParserError(msg) {
+		d.errs.add(&Error{File: d.file, Line: line, Message: "invalid YAML: " + msg})
+		return
+	}
+	if l2, msg2 := yamlv2Line(data); msg2 == msg && l2 > 0 {
+		line = l2
 	}
 	d.errs.add(&Error{File: d.file, Line: line, Message: "invalid YAML: " + msg})
+}
+
+func splitYAMLError(err error) (int, string) {
+	msg := err.Error()
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return line, msg[len(m[0]):]
+	}
+	return 0, strings.TrimPrefix(msg, "yaml: ")
+}
+
+// yamlv2Line parses data with go.yaml.in/yaml/v2 and returns the line and
+// message of its first syntax error. v2 reports a parser error's 0-based
+// line (scanner errors are already 1-based), so those get one added.
+func yamlv2Line(data []byte) (line int, msg string) {
+	defer func() {
+		if recover() != nil {
+			line, msg = 0, ""
+		}
+	}()
+	dec := yamlv2.NewDecoder(bytes.NewReader(data))
+	for {
+		var n any
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return 0, ""
+		}
+		if err != nil {
+			line, msg = splitYAMLError(err)
+			if line > 0 && isParserError(msg) {
+				line++
+			}
+			return line, msg
+		}
+	}
+}
+
+// isParserError reports whether msg comes from the YAML parser rather than
+// its scanner: the parser's messages are "did not find expected <token>".
+func isParserError(msg string) bool {
+	for _, p := range []string{"did not find expected key", "did not find expected node content",
+		"did not find expected ',' or", "did not find expected '-' indicator",
+		"did not find expected <document start>", "did not find expected <stream-end>"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *decoder) errorf(line int, object string, field fieldPath, format string, args ...any) {

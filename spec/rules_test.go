@@ -188,6 +188,23 @@ metadata: {name: x}
   - name: c
     image: "busybox #!
 `, "", "invalid YAML"},
+		{"yaml syntax misindented key", `apiVersion: v1
+kind: Namespace
+metadata: {name: ok}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+ spec: #!
+  containers: []
+`, "", "invalid YAML: did not find expected key"},
+		{"yaml syntax unclosed flow", podHead + `  containers: [{name: c, image: busybox}
+  restartPolicy: Never #!
+`, "", "invalid YAML: did not find expected ',' or ']'"},
+		{"yaml syntax sequence in mapping", podHead + `  restartPolicy: Never
+  - name: c #!
+`, "", "invalid YAML: did not find expected key"},
 		{"yaml syntax tab", podHead + "  containers:\n\t- name: c #!\n", "", "invalid YAML"},
 		{"List with bad apiVersion", `apiVersion: v2 #!
 kind: List
@@ -785,7 +802,7 @@ spec:
 	})
 	want := `a/one.yaml:5: Pod shop/p: spec.containers[0].bogus: unknown field
 c.yml:1: Namespace shop: declared twice: b.yaml:1 and c.yml:1
-d.yaml:1: invalid YAML: did not find expected node content`
+d.yaml:2: invalid YAML: did not find expected node content`
 	if err == nil || err.Error() != want {
 		t.Fatalf("got\n%v\nwant\n%s", err, want)
 	}

@@ -1,0 +1,66 @@
+package spec
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzLoad checks that no input makes Load panic, and that its result is
+// either a set or an ErrorList whose every entry names the file.
+func FuzzLoad(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/golden/*.yaml")
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod}]\n"))
+	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("<<: {apiVersion: v1}\nkind: Namespace\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := Load(map[string][]byte{"f.yaml": data})
+		if err == nil {
+			if set == nil {
+				t.Fatal("nil set and nil error")
+			}
+			for k, o := range set.Objects {
+				if KeyOf(o) != k {
+					t.Fatalf("object under %v has key %v", k, KeyOf(o))
+				}
+				if errs := Validate(o); errs != nil {
+					t.Fatalf("loaded object fails Validate: %v", errs)
+				}
+				_ = TemplateHashOf(o)
+			}
+			return
+		}
+		var list ErrorList
+		if !errors.As(err, &list) || len(list) == 0 {
+			t.Fatalf("error %T is not a non-empty ErrorList: %v", err, err)
+		}
+		for _, e := range list[:len(list)-1] {
+			if e.File != "f.yaml" {
+				t.Fatalf("error without the file: %v", e)
+			}
+		}
+	})
+}
+
+// TemplateHashOf hashes the pod template of a workload, if o has one.
+func TemplateHashOf(o Object) string {
+	switch o := o.(type) {
+	case *Deployment:
+		return TemplateHash(&o.Spec.Template)
+	case *ReplicationController:
+		if o.Spec.Template != nil {
+			return TemplateHash(o.Spec.Template)
+		}
+	case *PodTemplate:
+		return TemplateHash(&o.Template)
+	}
+	return ""
+}
