@@ -102,8 +102,10 @@ func (c *cli) waitPods(ctx context.Context, cl *api.Client) error {
 	defer t.Stop()
 	var pods []api.Pod
 	for {
-		var err error
-		pods, err = cl.Pods(ctx, "")
+		got, err := cl.Pods(ctx, "")
+		if err == nil {
+			pods = got // keep the last list for the timeout report
+		}
 		if err != nil && ctx.Err() == nil {
 			endLine()
 			return &exitErr{code: exitError, err: err}

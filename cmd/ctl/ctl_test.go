@@ -1,0 +1,466 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func init() { now = func() time.Time { return t0 } }
+
+// fakeReconciler serves canned answers of the reconciler API.
+type fakeReconciler struct {
+	mu       sync.Mutex
+	pods     [][]api.Pod // successive answers to GET /v1/pods; the last repeats
+	podCalls int
+	status   api.Status
+	diff     api.DiffResult
+	revision api.Revision
+	sync     api.SyncResult
+	wl       []api.Workload
+	nodes    []api.Node
+	nss      []api.Namespace
+	lastPath string
+}
+
+func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lastPath = r.URL.String()
+	var v any
+	switch r.URL.Path {
+	case api.PathPods:
+		i := min(f.podCalls, len(f.pods)-1)
+		f.podCalls++
+		var out []api.Pod
+		for _, p := range f.pods[i] {
+			if ns := r.URL.Query().Get("namespace"); ns == "" || p.Namespace == ns {
+				out = append(out, p)
+			}
+		}
+		v = api.PodList{Pods: out}
+	case api.PathStatus:
+		v = f.status
+	case api.PathDiff:
+		v = f.diff
+	case api.PathRevision:
+		v = f.revision
+	case api.PathSync:
+		v = f.sync
+	case api.PathDeployments:
+		v = api.WorkloadList{Workloads: f.wl}
+	case api.PathNodes:
+		v = api.NodeList{Nodes: f.nodes}
+	case api.PathNamespaces:
+		v = api.NamespaceList{Namespaces: f.nss}
+	case api.PathLogs:
+		if r.URL.Query().Get("pod") != "web-1" {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(api.Error{Error: "pod not found", Code: api.CodeNotFound})
+			return
+		}
+		w.Write([]byte("hello from " + r.URL.Query().Get("container") + "\n"))
+		return
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	json.NewEncoder(w).Encode(v)
+}
+
+func startFake(t *testing.T, f *fakeReconciler) string {
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// ctl runs the command and returns its exit code, stdout and stderr.
+func ctl(t *testing.T, server string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := func(k string) string {
+		if k == EnvServer {
+			return server
+		}
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	code := run(ctx, args, &out, &errOut, env)
+	return code, out.String(), errOut.String()
+}
+
+func running(name, node, ip string, restarts int32) api.Pod {
+	return api.Pod{
+		PodView: reconcile.PodView{
+			UID: "uid-" + name, Namespace: "shop", Name: name, Owner: "Deployment/shop/web", Node: node, Phase: agentapi.PodRunning, PodIP: ip,
+			Spec: spec.PodSpec{Containers: []spec.Container{{Name: "web", Image: "hello:1"}}},
+			Status: &agentapi.PodStatus{Phase: agentapi.PodRunning, Containers: []agentapi.ContainerStatus{{
+				Name: "web", Ready: true, RestartCount: restarts, State: agentapi.ContainerState{Running: &agentapi.StateRunning{}},
+			}}},
+		},
+		Created: t0.Add(-90 * time.Second),
+	}
+}
+
+func waiting(name, node, reason string) api.Pod {
+	p := running(name, node, "", 0)
+	p.Phase = agentapi.PodPending
+	p.Status.Phase = agentapi.PodPending
+	p.Status.Containers[0].Ready = false
+	p.Status.Containers[0].State = agentapi.ContainerState{Waiting: &agentapi.StateWaiting{Reason: reason, Message: "back-off pulling image"}}
+	p.Created = t0.Add(-5 * time.Hour)
+	return p
+}
+
+func unschedulable(name string) api.Pod {
+	p := running(name, "", "", 0)
+	p.Phase, p.Status = agentapi.PodPending, nil
+	p.Reason, p.Message = "Unschedulable", "0/3 nodes are available: 3 Insufficient memory."
+	return p
+}
+
+func TestGetPods(t *testing.T) {
+	f := &fakeReconciler{pods: [][]api.Pod{{
+		running("web-1", "node-a", "10.88.0.2", 0),
+		running("web-2", "node-b", "10.88.1.2", 3),
+		waiting("web-3", "node-c", agentapi.ReasonCrashLoopBackOff),
+		unschedulable("web-4"),
+	}}}
+	url := startFake(t, f)
+	code, out, errOut := ctl(t, url, "get", "pods", "-n", "shop")
+	want := `NAME    READY   STATUS             RESTARTS   NODE     IP          AGE
+web-1   1/1     Running            0          node-a   10.88.0.2   90s
+web-2   1/1     Running            3          node-b   10.88.1.2   90s
+web-3   0/1     CrashLoopBackOff   0          node-c   <none>      5h
+web-4   0/1     Unschedulable      0          <none>   <none>      90s
+`
+	if code != 0 || out != want {
+		t.Errorf("get pods = %d %q\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+	if !strings.Contains(f.lastPath, "namespace=shop") {
+		t.Errorf("request %s did not select the namespace", f.lastPath)
+	}
+
+	code, out, _ = ctl(t, url, "get", "po", "-A", "-o", "wide")
+	if code != 0 || !strings.HasPrefix(out, "NAMESPACE   NAME    READY") || !strings.Contains(out, "OWNER") || !strings.Contains(out, "Deployment/shop/web   uid-web-1") {
+		t.Errorf("get pods -A -o wide = %d\n%s", code, out)
+	}
+	if strings.Contains(f.lastPath, "namespace=") {
+		t.Errorf("-A still selected a namespace: %s", f.lastPath)
+	}
+
+	code, out, _ = ctl(t, url, "get", "pods", "-A", "-o", "json")
+	var l api.PodList
+	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Pods) != 4 || l.Pods[2].Status.Containers[0].State.Waiting.Reason != "CrashLoopBackOff" {
+		t.Errorf("get pods -o json = %d, %v\n%s", code, err, out)
+	}
+	code, out, _ = ctl(t, url, "get", "pods", "-A", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "name: web-1") || !strings.Contains(out, "podIP: 10.88.0.2") {
+		t.Errorf("get pods -o yaml = %d\n%s", code, out)
+	}
+	code, out, _ = ctl(t, url, "get", "pods")
+	if code != 0 || out != "No pods found.\n" {
+		t.Errorf("get pods in default = %d %q", code, out)
+	}
+	if code, _, errOut := ctl(t, url, "get", "widgets"); code != 2 || !strings.Contains(errOut, "unknown resource") {
+		t.Errorf("get widgets = %d %q", code, errOut)
+	}
+	if code, _, errOut := ctl(t, url, "get", "pods", "-o", "xml"); code != 2 || !strings.Contains(errOut, "unknown output format") {
+		t.Errorf("-o xml = %d %q", code, errOut)
+	}
+}
+
+func TestGetOthers(t *testing.T) {
+	f := &fakeReconciler{
+		wl: []api.Workload{
+			{Kind: "Deployment", Namespace: "shop", Name: "web", Replicas: 3, Current: 3, Ready: 2, UpToDate: 3, Available: 2, Created: t0.Add(-10 * time.Minute), Containers: []string{"web"}, Images: []string{"hello:1"}, Selector: map[string]string{"app": "web"}},
+			{Kind: "ReplicationController", Namespace: "shop", Name: "cache", Replicas: 1, Ready: 1, UpToDate: 1, Available: 1, Created: t0.Add(-3 * 24 * time.Hour)},
+		},
+		nodes: []api.Node{
+			{Name: "node-a", State: api.NodeAlive, Pods: 2, Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 4 << 30, Pods: 110}, Since: t0.Add(-time.Hour), APIAddr: "http://127.0.0.1:7001", Addr: "127.0.0.1:7946"},
+			{Name: "node-b", State: api.NodeFailed, Pods: 0, Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 512 << 20, Pods: 110}, Since: t0.Add(-30 * time.Second)},
+		},
+		nss: []api.Namespace{{Name: "default", Status: "Active"}, {Name: "shop", Status: "Active", Pods: 4}},
+	}
+	url := startFake(t, f)
+	code, out, _ := ctl(t, url, "get", "deployments", "-n", "shop")
+	want := `NAME       READY   UP-TO-DATE   AVAILABLE   AGE
+web        2/3     3            2           10m
+rc/cache   1/1     1            1           3d
+`
+	if code != 0 || out != want {
+		t.Errorf("get deployments = %d\n%s\nwant:\n%s", code, out, want)
+	}
+	code, out, _ = ctl(t, url, "get", "deploy", "-n", "shop", "-o", "wide")
+	if code != 0 || !strings.Contains(out, "hello:1") || !strings.Contains(out, "app=web") {
+		t.Errorf("get deployments -o wide = %d\n%s", code, out)
+	}
+	code, out, _ = ctl(t, url, "get", "nodes")
+	want = `NAME     STATUS   PODS    CPU     MEMORY   AGE
+node-a   Alive    2/110   2000m   4.0Gi    60m
+node-b   Failed   0/110   2000m   512Mi    30s
+`
+	if code != 0 || out != want {
+		t.Errorf("get nodes = %d\n%s\nwant:\n%s", code, out, want)
+	}
+	code, out, _ = ctl(t, url, "get", "ns")
+	want = `NAME      STATUS   PODS
+default   Active   0
+shop      Active   4
+`
+	if code != 0 || out != want {
+		t.Errorf("get namespaces = %d\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	f := &fakeReconciler{status: api.Status{
+		Repo: "https://git.example.com/ops/config.git", Branch: "main", Term: 4,
+		Applied:   &api.Commit{Hash: "1111111111111111111111111111111111111111", Author: "Ada Lovelace", AuthorEmail: "ada@example.com", Message: "web: 3 replicas\n\nbody"},
+		AppliedAt: t0.Add(-2 * time.Minute),
+		Fetched:   &api.Commit{Hash: "2222222222222222222222222222222222222222", Author: "Bob", Message: "typo"},
+		LastSync:  t0.Add(-time.Second),
+		LastError: &api.SyncError{
+			Commit:  &api.Commit{Hash: "2222222222222222222222222222222222222222", Author: "Bob", Message: "typo"},
+			Stage:   api.StageLoad,
+			Entries: []api.ErrorEntry{{File: "apps/web.yaml", Line: 7, Object: "Deployment shop/web", Field: "spec.replicaz", Message: `unknown field "replicaz"`}},
+		},
+	}}
+	url := startFake(t, f)
+	code, out, _ := ctl(t, url, "status")
+	want := `Repository:  https://git.example.com/ops/config.git
+Branch:      main
+Applied:     111111111111 by Ada Lovelace <ada@example.com>: web: 3 replicas
+Applied at:  2026-11-25 11:58:00 UTC (2m0s ago)
+Branch head: 222222222222 by Bob: typo
+Last sync:   1s ago
+Term:        4
+Last error: commit 222222222222 by Bob (typo) failed to load:
+  apps/web.yaml:7: Deployment shop/web: spec.replicaz: unknown field "replicaz"
+The last good revision 111111111111 keeps running.
+`
+	if code != 0 || out != want {
+		t.Errorf("status = %d\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	f := &fakeReconciler{diff: api.DiffResult{
+		Applied: &api.Commit{Hash: "1111111111111111111111111111111111111111"},
+		Head:    &api.Commit{Hash: "2222222222222222222222222222222222222222"},
+		Changes: []reconcile.ObjectChange{
+			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "web"}, Action: reconcile.ActionChanged, Diff: "  spec.replicas:\n-   3\n+   4\n", PodsStarted: []string{"shop/web-abc-3"}},
+			{Key: spec.ObjectKey{Kind: "Pod", Namespace: "default", Name: "batch"}, Action: reconcile.ActionDeleted, PodsStopped: []string{"default/batch"}},
+		},
+	}}
+	url := startFake(t, f)
+	code, out, _ := ctl(t, url, "diff")
+	want := `Changes from 111111111111 to 222222222222:
+
+changed Deployment/shop/web
+      spec.replicas:
+    -   3
+    +   4
+  + pod shop/web-abc-3
+
+deleted Pod/default/batch
+  - pod default/batch
+
+2 object(s) changed: 0 created, 1 changed, 1 deleted; 1 pod(s) started, 1 stopped.
+`
+	if code != 1 || out != want {
+		t.Errorf("diff = %d\n%s\nwant:\n%s", code, out, want)
+	}
+
+	f.mu.Lock()
+	f.diff.Changes = nil
+	f.mu.Unlock()
+	if code, out, _ := ctl(t, url, "diff"); code != 0 || !strings.HasPrefix(out, "No changes") {
+		t.Errorf("diff without changes = %d %q", code, out)
+	}
+
+	f.mu.Lock()
+	f.diff.Error = &api.SyncError{Stage: api.StageLoad, Commit: f.diff.Head, Entries: []api.ErrorEntry{{File: "a.yaml", Line: 3, Message: "bad"}}}
+	f.mu.Unlock()
+	if code, _, errOut := ctl(t, url, "diff"); code != 2 || !strings.Contains(errOut, "a.yaml:3: bad") {
+		t.Errorf("diff of a bad head = %d %q", code, errOut)
+	}
+
+	if code, _, errOut := ctl(t, "http://127.0.0.1:1", "diff"); code != 2 || errOut == "" {
+		t.Errorf("diff with the server down = %d %q", code, errOut)
+	}
+}
+
+const webYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: REPLICAS
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: hello:1
+`
+
+const nsYAML = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+
+func writeDir(t *testing.T, files map[string]string) string {
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestDiffLocal(t *testing.T) {
+	f := &fakeReconciler{revision: api.Revision{
+		Commit: &api.Commit{Hash: "1111111111111111111111111111111111111111"},
+		Files:  map[string][]byte{"ns.yaml": []byte(nsYAML), "apps/web.yaml": []byte(strings.Replace(webYAML, "REPLICAS", "2", 1))},
+	}}
+	url := startFake(t, f)
+	same := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1), ".git/config": "x"})
+	if code, out, errOut := ctl(t, url, "diff", "--local", same); code != 0 || !strings.HasPrefix(out, "No changes") {
+		t.Errorf("diff --local of the applied files = %d %q %q", code, out, errOut)
+	}
+	scaled := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "4", 1)})
+	code, out, errOut := ctl(t, url, "diff", "--local", scaled)
+	if code != 1 || !strings.Contains(out, "changed Deployment/shop/web") || strings.Count(out, "  + pod shop/web-") != 2 {
+		t.Errorf("diff --local scaled = %d\n%s%s", code, out, errOut)
+	}
+	broken := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "two", 1)})
+	code, _, errOut = ctl(t, url, "diff", "--local", broken)
+	if code != 2 || !strings.Contains(errOut, "apps/web.yaml:7:") {
+		t.Errorf("diff --local broken = %d %q", code, errOut)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1)})
+	if code, out, errOut := ctl(t, "", "validate", good); code != 0 || !strings.Contains(out, "2 object(s) valid") {
+		t.Errorf("validate good = %d %q %q", code, out, errOut)
+	}
+	bad := writeDir(t, map[string]string{
+		"apps/web.yaml": strings.Replace(strings.Replace(webYAML, "REPLICAS", "2", 1), "image: hello:1", "image: hello:1\n        imagez: x", 1),
+		"pod.yaml":      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: nope\nspec:\n  containers:\n  - name: c\n    image: x:1\n",
+	})
+	code, out, _ := ctl(t, "", "validate", bad)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 1 || len(lines) < 2 {
+		t.Fatalf("validate bad = %d\n%s", code, out)
+	}
+	var sawField, sawNS bool
+	for _, l := range lines {
+		sawField = sawField || strings.HasPrefix(l, "apps/web.yaml:17: Deployment shop/web: spec.template.spec.containers[0].imagez: ")
+		sawNS = sawNS || strings.HasPrefix(l, "pod.yaml:5: Pod nope/p: metadata.namespace: ")
+	}
+	if !sawField || !sawNS {
+		t.Errorf("validate output lacks file:line: object: field: message lines:\n%s", out)
+	}
+	if code, _, _ := ctl(t, "", "validate", filepath.Join(bad, "missing")); code != 2 {
+		t.Errorf("validate of a missing dir = %d, want 2", code)
+	}
+}
+
+func TestSync(t *testing.T) {
+	commit := &api.Commit{Hash: "3333333333333333333333333333333333333333", Author: "Ada", Message: "scale"}
+	pending := running("web-2", "", "", 0)
+	pending.Phase, pending.Status = agentapi.PodPending, nil
+	f := &fakeReconciler{
+		sync: api.SyncResult{Commit: commit, Applied: true},
+		pods: [][]api.Pod{
+			{waiting("web-1", "node-a", agentapi.ReasonContainerCreating), pending},
+			{running("web-1", "node-a", "10.0.0.2", 0), pending},
+			{running("web-1", "node-a", "10.0.0.2", 0), running("web-2", "node-b", "10.0.0.3", 0)},
+		},
+	}
+	url := startFake(t, f)
+	if code, out, _ := ctl(t, url, "sync"); code != 0 || out != "synced 333333333333 by Ada: scale\n" {
+		t.Errorf("sync = %d %q", code, out)
+	}
+	if f.lastPath != api.PathSync+"?wait=1" {
+		t.Errorf("sync asked %s, want the wait form", f.lastPath)
+	}
+	code, out, errOut := ctl(t, url, "sync", "--wait")
+	want := "synced 333333333333 by Ada: scale\n0/2 pods running\n1/2 pods running\n2/2 pods running\n"
+	if code != 0 || out != want {
+		t.Errorf("sync --wait = %d %q\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+
+	// A clear failure ends the wait with the pods' reasons.
+	f.mu.Lock()
+	f.pods, f.podCalls = [][]api.Pod{{running("web-1", "node-a", "10.0.0.2", 0), waiting("web-2", "node-b", agentapi.ReasonErrImagePull), unschedulable("web-3")}}, 0
+	f.mu.Unlock()
+	code, out, errOut = ctl(t, url, "sync", "--wait")
+	if code != 1 || !strings.Contains(out, "1/3 pods running") ||
+		!strings.Contains(errOut, "shop/web-2: ErrImagePull on node-b: web: back-off pulling image") ||
+		!strings.Contains(errOut, "shop/web-3: Unschedulable: 0/3 nodes are available: 3 Insufficient memory.") {
+		t.Errorf("sync --wait with failures = %d\n%s%s", code, out, errOut)
+	}
+
+	// Pods that never run: a timeout, exit 2.
+	f.mu.Lock()
+	f.pods, f.podCalls = [][]api.Pod{{pending}}, 0
+	f.mu.Unlock()
+	code, _, errOut = ctl(t, url, "sync", "--wait", "--timeout", "600ms")
+	if code != 2 || !strings.Contains(errOut, "timed out with 1 pod(s) not running") || !strings.Contains(errOut, "shop/web-2: Pending") {
+		t.Errorf("sync --wait timeout = %d %q", code, errOut)
+	}
+
+	// A commit that fails to load: exit 1 with its errors.
+	f.mu.Lock()
+	f.sync = api.SyncResult{Commit: commit, Error: &api.SyncError{Commit: commit, Stage: api.StageLoad, Entries: []api.ErrorEntry{{File: "web.yaml", Line: 9, Object: "Deployment shop/web", Field: "spec.replicas", Message: "must be >= 0"}}}}
+	f.mu.Unlock()
+	code, _, errOut = ctl(t, url, "sync", "--wait")
+	if code != 1 || !strings.Contains(errOut, "web.yaml:9: Deployment shop/web: spec.replicas: must be >= 0") {
+		t.Errorf("sync of a bad commit = %d %q", code, errOut)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	url := startFake(t, &fakeReconciler{})
+	if code, out, _ := ctl(t, url, "logs", "web-1", "-c", "web", "-n", "shop", "--tail", "3"); code != 0 || out != "hello from web\n" {
+		t.Errorf("logs = %d %q", code, out)
+	}
+	if code, _, errOut := ctl(t, url, "logs", "nope"); code != 1 || !strings.Contains(errOut, "pod not found") {
+		t.Errorf("logs of a missing pod = %d %q", code, errOut)
+	}
+}
+
+func TestServerFlag(t *testing.T) {
+	f := &fakeReconciler{nss: []api.Namespace{{Name: "default", Status: "Active"}}}
+	url := startFake(t, f)
+	// --server wins over the environment.
+	if code, out, errOut := ctl(t, "http://127.0.0.1:1", "--server", url, "get", "ns"); code != 0 || !strings.Contains(out, "default") {
+		t.Errorf("--server = %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := ctl(t, "ftp://x", "get", "ns"); code != 2 || !strings.Contains(errOut, "scheme") {
+		t.Errorf("bad server URL = %d %q", code, errOut)
+	}
+}
