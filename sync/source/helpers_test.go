@@ -114,7 +114,9 @@ func serveHTTP(t *testing.T, root, token string) string {
 		t.Fatalf("git http-backend is required (apt-get install git): %v", err)
 	}
 	h := &cgi.Handler{
-		Path: backend,
+		Path:   backend,
+		Stderr: io.Discard, // "Not a git repository" for the 404 test
+
 		Env: []string{
 			"GIT_PROJECT_ROOT=" + root,
 			"GIT_HTTP_EXPORT_ALL=1",
@@ -140,16 +142,17 @@ func serveHTTP(t *testing.T, root, token string) string {
 // sshServer is a minimal SSH git host: public-key auth for one key, and an
 // exec of git-upload-pack for the repository under root.
 type sshServer struct {
-	t        *testing.T
-	root     string
-	ln       net.Listener
-	config   *ssh.ServerConfig
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    []net.Conn
-	Addr     string
-	HostLine string // known_hosts line for this server
-	KeyFile  string // client private key accepted by the server
+	t         *testing.T
+	root      string
+	ln        net.Listener
+	config    *ssh.ServerConfig
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     []net.Conn
+	Addr      string
+	HostLine  string // known_hosts line for this server
+	KeyFile   string // client private key accepted by the server
+	clientKey ed25519.PrivateKey
 }
 
 func newSSHServer(t *testing.T, root string) *sshServer {
@@ -167,7 +170,7 @@ func newSSHServer(t *testing.T, root string) *sshServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block, err := ssh.MarshalPrivateKey(clientPriv, "test")
+	block, err := ssh.MarshalPrivateKey(clientPriv, "test key")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,13 +195,29 @@ func newSSHServer(t *testing.T, root string) *sshServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sshServer{t: t, root: root, ln: ln, config: cfg, Addr: ln.Addr().String(), KeyFile: keyFile}
+	s := &sshServer{t: t, root: root, ln: ln, config: cfg, Addr: ln.Addr().String(), KeyFile: keyFile, clientKey: clientPriv}
 	_, port, _ := net.SplitHostPort(s.Addr)
 	s.HostLine = fmt.Sprintf("[127.0.0.1]:%s %s", port, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostSigner.PublicKey()))))
 	s.wg.Add(1)
 	go s.serve()
 	t.Cleanup(s.close)
 	return s
+}
+
+// encryptedKeyFile writes the accepted client key encrypted with
+// passphrase. Encrypting and decrypting run bcrypt, which takes seconds
+// under -race on a busy machine, so only the passphrase test does it.
+func (s *sshServer) encryptedKeyFile(passphrase string) string {
+	s.t.Helper()
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(s.clientKey, "test key", []byte(passphrase))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	f := filepath.Join(s.t.TempDir(), "id_ed25519_enc")
+	if err := os.WriteFile(f, pem.EncodeToMemory(block), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	return f
 }
 
 func (s *sshServer) close() {
