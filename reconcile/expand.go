@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"maps"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -162,40 +163,64 @@ func ExpandPods(set *spec.Set) []DesiredPod {
 	if set == nil {
 		return nil
 	}
-	keys := make([]spec.ObjectKey, 0, len(set.Objects))
-	for k := range set.Objects {
-		keys = append(keys, k)
-	}
-	// Expansion does not need the Set's kind order; sorting the result once
-	// by pod key below is what callers rely on.
-	out := make([]DesiredPod, 0, len(keys))
-	for _, k := range keys {
-		out = expandObject(out, k, set.Objects[k])
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
+	return expand(set, workloadsOf(set))
+}
+
+// workloadsOf returns the workloads of set by key string, their template
+// hashes computed once.
+func workloadsOf(set *spec.Set) map[string]workload {
+	out := map[string]workload{}
+	for k, o := range set.Objects {
+		if w, ok := workloadOf(k, o); ok {
+			out[k.String()] = w
 		}
-		return out[i].Name < out[j].Name
+	}
+	return out
+}
+
+// expand is ExpandPods with the workloads of set already known.
+func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
+	n := 0
+	for _, w := range workloads {
+		n += w.replicas
+	}
+	out := make([]DesiredPod, 0, n+len(set.Objects)-len(workloads))
+	for k, o := range set.Objects {
+		if p, ok := o.(*spec.Pod); ok {
+			out = append(out, barePod(p))
+		} else if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController {
+			out = expandWorkload(out, workloads[k.String()])
+		}
+	}
+	slices.SortFunc(out, func(a, b DesiredPod) int {
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
 	})
 	return out
+}
+
+// barePod is the one pod a Pod object asks for.
+func barePod(p *spec.Pod) DesiredPod {
+	ns := p.Namespace
+	if ns == "" {
+		ns = spec.DefaultNamespace
+	}
+	return DesiredPod{
+		Namespace:   ns,
+		Name:        p.Name,
+		Labels:      p.Labels,
+		Annotations: p.Annotations,
+		Spec:        &p.Spec,
+		Hash:        SpecHash(&p.Spec),
+	}
 }
 
 // expandObject appends the pods of one object to out.
 func expandObject(out []DesiredPod, k spec.ObjectKey, o spec.Object) []DesiredPod {
 	if p, ok := o.(*spec.Pod); ok {
-		ns := p.Namespace
-		if ns == "" {
-			ns = spec.DefaultNamespace
-		}
-		return append(out, DesiredPod{
-			Namespace:   ns,
-			Name:        p.Name,
-			Labels:      p.Labels,
-			Annotations: p.Annotations,
-			Spec:        &p.Spec,
-			Hash:        SpecHash(&p.Spec),
-		})
+		return append(out, barePod(p))
 	}
 	if w, ok := workloadOf(k, o); ok {
 		return expandWorkload(out, w)

@@ -190,6 +190,8 @@ func Plan(in Input) Output {
 	p := newPlanner(in)
 	if in.Desired != nil {
 		p.plan()
+	} else {
+		p.keys = sortedKeys(p.mem)
 	}
 	return p.output()
 }
@@ -199,8 +201,12 @@ type planner struct {
 	in       Input
 	alive    map[string]bool // node name → alive; absent = unknown
 	observed map[string]*api.PodStatus
-	mem      map[string]PodRecord
-	events   []Event
+	mem      map[string]*PodRecord
+	// keys are the sorted keys of mem after the plan's first pass; later
+	// passes only delete, so they skip keys no longer in mem rather than
+	// sorting again.
+	keys   []string
+	events []Event
 	// workloads of Desired by owner key.
 	workloads map[string]workload
 }
@@ -209,9 +215,16 @@ func newPlanner(in Input) *planner {
 	p := &planner{
 		in:        in,
 		alive:     make(map[string]bool, len(in.Nodes)),
-		observed:  map[string]*api.PodStatus{},
-		mem:       make(map[string]PodRecord, len(in.Memory.Pods)),
+		observed:  make(map[string]*api.PodStatus, observedCount(in.Observed)),
+		mem:       make(map[string]*PodRecord, len(in.Memory.Pods)),
 		workloads: map[string]workload{},
+	}
+	// Copied so that Plan never writes to its input; one backing array
+	// rather than an allocation per record.
+	backing := make([]PodRecord, 0, len(in.Memory.Pods))
+	for k, r := range in.Memory.Pods {
+		backing = append(backing, r)
+		p.mem[k] = &backing[len(backing)-1]
 	}
 	for _, n := range in.Nodes {
 		p.alive[n.Info.Name] = n.Alive
@@ -221,14 +234,8 @@ func newPlanner(in Input) *planner {
 			p.observed[sts[i].UID] = &sts[i]
 		}
 	}
-	// Copied so that Plan never writes to its input.
-	maps.Copy(p.mem, in.Memory.Pods)
 	if in.Desired != nil {
-		for k, o := range in.Desired.Objects {
-			if w, ok := workloadOf(k, o); ok {
-				p.workloads[k.String()] = w
-			}
-		}
+		p.workloads = workloadsOf(in.Desired)
 	}
 	return p
 }
@@ -246,6 +253,37 @@ func (p *planner) newUID(key, prev string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+func observedCount(obs map[string][]api.PodStatus) int {
+	n := 0
+	for _, sts := range obs {
+		n += len(sts)
+	}
+	return n
+}
+
+// mergeKeys returns the keys of mem in order, given desired (sorted, all in
+// mem): only the few remembered pods Git no longer asks for need sorting.
+func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]*DesiredPod) []string {
+	var rest []string
+	for k := range mem {
+		if _, ok := want[k]; !ok {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	keys := make([]string, 0, len(mem))
+	i := 0
+	for _, d := range desired {
+		k := d.Key()
+		for i < len(rest) && rest[i] < k {
+			keys = append(keys, rest[i])
+			i++
+		}
+		keys = append(keys, k)
+	}
+	return append(keys, rest[i:]...)
+}
+
 // sortedKeys returns the keys of m in order.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -258,33 +296,40 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
-	desired := ExpandPods(p.in.Desired)
+	desired := expand(p.in.Desired, p.workloads)
 	want := make(map[string]*DesiredPod, len(desired))
+	created := make([]PodRecord, 0, len(desired)) // backing for new records
 	for i := range desired {
 		d := &desired[i]
 		key := d.Key()
 		want[key] = d
 		rec, ok := p.mem[key]
+		fresh := func(prev string) {
+			*rec = PodRecord{UID: p.newUID(key, prev), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+		}
 		switch {
 		case !ok:
-			rec = PodRecord{UID: p.newUID(key, ""), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			created = append(created, PodRecord{})
+			rec = &created[len(created)-1]
+			p.mem[key] = rec
+			fresh("")
 			p.event(key, EventCreated, fmt.Sprintf("created pod %s (uid %s)", key, rec.UID))
 		case rec.Hash != d.Hash || rec.Owner != d.Owner:
 			old := rec.UID
-			rec = PodRecord{UID: p.newUID(key, old), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			fresh(old)
 			p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
 		case rec.Node != "" && !p.aliveOrUnknown(rec.Node):
-			old := rec.UID
-			rec = PodRecord{UID: p.newUID(key, old), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
-			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", p.mem[key].Node, old, rec.UID))
+			old, node := rec.UID, rec.Node
+			fresh(old)
+			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
 		}
 		rec.Owner = d.Owner
 		rec.Hash = d.Hash
 		rec.Labels = d.Labels
 		rec.Annotations = d.Annotations
 		rec.Spec = *d.Spec
-		p.mem[key] = rec
 	}
+	p.keys = mergeKeys(desired, p.mem, want)
 	p.dropUnwanted(want)
 	p.schedule()
 }
@@ -300,7 +345,7 @@ func (p *planner) aliveOrUnknown(node string) bool {
 func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 	// Old revisions' pods by owner, in key order.
 	old := map[string][]string{}
-	for _, key := range sortedKeys(p.mem) {
+	for _, key := range p.keys {
 		if _, ok := want[key]; ok {
 			continue
 		}
@@ -334,7 +379,7 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 			avail := 0
 			for i := 0; i < w.replicas; i++ {
 				rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, hash, i)]
-				if p.available(p.observed[rec.UID], w.minReady) {
+				if rec != nil && p.available(p.observed[rec.UID], w.minReady) {
 					avail++
 				}
 			}
@@ -452,10 +497,14 @@ func (p *planner) schedulerNodes() []scheduler.Node {
 // remembered placement.
 func (p *planner) schedule() {
 	nodes := p.schedulerNodes()
-	var placed, pending []scheduler.Pod
+	placed := make([]scheduler.Pod, 0, len(p.keys))
+	var pending []scheduler.Pod
 	var pendingKeys []string
-	for _, key := range sortedKeys(p.mem) {
+	for _, key := range p.keys {
 		rec := p.mem[key]
+		if rec == nil {
+			continue
+		}
 		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: &rec.Spec, Node: rec.Node}
 		if rec.Node != "" {
 			placed = append(placed, sp)
@@ -498,7 +547,6 @@ func (p *planner) place(key, node string) {
 	rec := p.mem[key]
 	rec.Node = node
 	rec.Unschedulable = ""
-	p.mem[key] = rec
 	p.event(key, EventScheduled, fmt.Sprintf("assigned %s to %s", key, node))
 }
 
@@ -508,7 +556,6 @@ func (p *planner) unschedulable(key, msg string) {
 		return
 	}
 	rec.Unschedulable = msg
-	p.mem[key] = rec
 	p.event(key, EventFailedScheduling, msg)
 }
 
@@ -517,19 +564,30 @@ func (p *planner) output() Output {
 	out := Output{
 		PodSets: map[string][]api.Pod{},
 		Pods:    make([]PodView, 0, len(p.mem)),
-		Memory:  Memory{Pods: p.mem},
+		Memory:  Memory{Pods: make(map[string]PodRecord, len(p.mem))},
 		Events:  p.events,
+	}
+	perNode := map[string]int{}
+	for _, rec := range p.mem {
+		perNode[rec.Node]++
 	}
 	for _, n := range p.in.Nodes {
 		if n.Alive {
-			out.PodSets[n.Info.Name] = []api.Pod{}
+			out.PodSets[n.Info.Name] = make([]api.Pod, 0, perNode[n.Info.Name])
 		}
 	}
-	byOwner := map[string][]*PodView{}
-	for _, key := range sortedKeys(p.mem) {
+	byOwner := map[string][]ownedPod{}
+	for _, key := range p.keys {
 		rec := p.mem[key]
-		v := p.view(&rec)
-		out.Pods = append(out.Pods, v)
+		if rec == nil {
+			continue
+		}
+		out.Memory.Pods[key] = *rec
+		// out.Pods has room for every record, so these pointers stay valid.
+		out.Pods = append(out.Pods, p.view(rec))
+		if rec.Owner != "" {
+			byOwner[rec.Owner] = append(byOwner[rec.Owner], ownedPod{&out.Pods[len(out.Pods)-1], rec})
+		}
 		if set, ok := out.PodSets[rec.Node]; ok && rec.Node != "" {
 			out.PodSets[rec.Node] = append(set, api.Pod{
 				UID:         rec.UID,
@@ -539,11 +597,6 @@ func (p *planner) output() Output {
 				Annotations: rec.Annotations,
 				Spec:        rec.Spec,
 			})
-		}
-	}
-	for i := range out.Pods {
-		if o := out.Pods[i].Owner; o != "" {
-			byOwner[o] = append(byOwner[o], &out.Pods[i])
 		}
 	}
 	out.Workloads = p.workloadViews(byOwner)
@@ -607,7 +660,13 @@ func containerReason(st *api.PodStatus) (string, string) {
 }
 
 // workloadViews counts each workload's pods.
-func (p *planner) workloadViews(byOwner map[string][]*PodView) []WorkloadView {
+// ownedPod is a workload's pod as both the view and the record.
+type ownedPod struct {
+	view *PodView
+	rec  *PodRecord
+}
+
+func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 	if p.in.Desired == nil {
 		return nil
 	}
@@ -631,7 +690,8 @@ func (p *planner) workloadViews(byOwner map[string][]*PodView) []WorkloadView {
 				v.Images = append(v.Images, c.Image)
 			}
 		}
-		for _, pv := range byOwner[k.String()] {
+		for _, op := range byOwner[k.String()] {
+			pv := op.view
 			v.Current++
 			if pv.Labels[PodTemplateHashLabel] == v.Revision {
 				v.UpToDate++
@@ -649,7 +709,7 @@ func (p *planner) workloadViews(byOwner map[string][]*PodView) []WorkloadView {
 			if p.available(st, w.minReady) {
 				v.Available++
 			}
-			if c := p.mem[pv.Namespace+"/"+pv.Name].Created; v.Created.IsZero() || c.Before(v.Created) {
+			if c := op.rec.Created; v.Created.IsZero() || c.Before(v.Created) {
 				v.Created = c
 			}
 		}
