@@ -126,6 +126,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 		CacheDir:   st.path(dirGit),
 		SSHKeyFile: cfg.SSHKeyFile,
 		Token:      cfg.Token,
+		Logger:     cfg.Logger.With("component", "source"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to create git source: %w", err)
