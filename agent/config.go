@@ -204,3 +204,11 @@ var (
 	errBadPort     = errors.New("want a port between 0 and 65535")
 	errGossipNotIP = errors.New("host must be an IP address")
 )
+
+// WithDefaults returns cfg with every zero value filled as New would fill
+// it, or the error New would return. cmd/agent uses it to give the runtime
+// the same node name and namespace the daemon advertises.
+func (c Config) WithDefaults() (Config, error) {
+	err := c.validate()
+	return c, err
+}

@@ -1,0 +1,195 @@
+// Command agent runs a Stevedore node agent: it joins the cluster over serf,
+// serves the /v1 agent API through which the leader hands it the node's pod
+// set, and runs those pods through containerd. Flags map one to one onto
+// agent.Config; docs/agent.md describes them.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/stevedore-dev/stevedore/agent"
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// DefaultContainerdAddress is containerd's standard socket.
+const DefaultContainerdAddress = "/run/containerd/containerd.sock"
+
+func main() {
+	if err := newCommand(run).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "agent:", err)
+		os.Exit(1)
+	}
+}
+
+// flags are the command line before it is mapped onto agent.Config.
+type flags struct {
+	labels, taints []string
+	cpu, memory    string
+	logLevel       string
+}
+
+// newCommand builds the command; run is what it calls with the parsed
+// config (tests substitute it).
+func newCommand(run func(context.Context, agent.Config) error) *cobra.Command {
+	cfg := agent.DefaultConfig()
+	cfg.ContainerdAddress = DefaultContainerdAddress
+	var fl flags
+	cmd := &cobra.Command{
+		Use:           "agent --node NAME --join ADDR --data-dir DIR [flags]",
+		Short:         "Run a Stevedore node agent",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := fl.apply(&cfg); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.NodeName, "node", "", "node name in membership and pod statuses (default: the host name)")
+	f.StringArrayVar(&cfg.Join, "join", nil, "gossip address (host:port) of a member to join, usually the reconciler; repeatable; retried until one answers")
+	f.StringVar(&cfg.GossipAddr, "gossip", cfg.GossipAddr, "host:port serf binds (UDP and TCP)")
+	f.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "host:port the agent API listens on")
+	f.StringVar(&cfg.AdvertiseAPI, "advertise-api", "", "base URL others use to reach the API (default: derived from --api)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's fencing state and the runtime's data (default: /var/lib/stevedore/NODE)")
+	f.StringVar(&cfg.ContainerdAddress, "containerd", cfg.ContainerdAddress, "containerd socket")
+	f.StringVar(&cfg.ContainerdNamespace, "containerd-namespace", "", "containerd namespace (default: stevedore-NODE)")
+	f.StringArrayVar(&cfg.InsecureRegistries, "insecure-registry", nil, "host:port of a registry pulled over plain HTTP; repeatable")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", cfg.PodCIDR, "subnet pod IPs come from")
+	f.StringVar(&cfg.BridgeName, "bridge", "", "CNI bridge name (default: stv- + a short hash of the node name)")
+	f.StringArrayVar(&fl.labels, "label", nil, "node label key=value; repeatable")
+	f.StringArrayVar(&fl.taints, "taint", nil, "node taint key[=value]:Effect (NoSchedule, PreferNoSchedule, NoExecute); repeatable")
+	f.StringVar(&fl.cpu, "cpu", "", "allocatable CPU as a Kubernetes quantity, e.g. 2 or 1500m (default: all CPUs)")
+	f.StringVar(&fl.memory, "memory", "", "allocatable memory as a Kubernetes quantity, e.g. 4Gi (default: MemTotal)")
+	f.Int64Var(&cfg.MaxPods, "max-pods", cfg.MaxPods, "maximum number of pods")
+	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
+	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+// apply maps the flags that need parsing onto cfg.
+func (fl flags) apply(cfg *agent.Config) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(fl.logLevel)); err != nil {
+		return fmt.Errorf("failed to parse --log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	for _, kv := range fl.labels {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("failed to parse --label %q: %w", kv, errLabelSyntax)
+		}
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[k] = v
+	}
+	for _, s := range fl.taints {
+		t, err := parseTaint(s)
+		if err != nil {
+			return err
+		}
+		cfg.Taints = append(cfg.Taints, t)
+	}
+	if fl.cpu != "" {
+		q, err := resource.ParseQuantity(fl.cpu)
+		if err != nil {
+			return fmt.Errorf("failed to parse --cpu %q: %w", fl.cpu, err)
+		}
+		cfg.AllocatableMilliCPU = q.MilliValue()
+	}
+	if fl.memory != "" {
+		q, err := resource.ParseQuantity(fl.memory)
+		if err != nil {
+			return fmt.Errorf("failed to parse --memory %q: %w", fl.memory, err)
+		}
+		cfg.AllocatableMemory = q.Value()
+	}
+	if cfg.ContainerdAddress == "" {
+		return errNoContainerd
+	}
+	return nil
+}
+
+var (
+	errLabelSyntax  = errors.New("want key=value")
+	errTaintSyntax  = errors.New("want key[=value]:Effect")
+	errNoContainerd = errors.New("--containerd must name containerd's socket")
+)
+
+func parseTaint(s string) (spec.Taint, error) {
+	kv, effect, ok := strings.Cut(s, ":")
+	if !ok || kv == "" || effect == "" {
+		return spec.Taint{}, fmt.Errorf("failed to parse --taint %q: %w", s, errTaintSyntax)
+	}
+	k, v, _ := strings.Cut(kv, "=")
+	return spec.Taint{Key: k, Value: v, Effect: effect}, nil
+}
+
+// run starts the runtime and the daemon and blocks until ctx ends. It then
+// closes the runtime without stopping pods: the next agent process on this
+// node adopts them.
+func run(ctx context.Context, cfg agent.Config) error {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return fmt.Errorf("failed to validate agent config: %w", err)
+	}
+	rt, err := runtime.New(ctx, runtime.Config{
+		NodeName:           cfg.NodeName,
+		ContainerdAddress:  cfg.ContainerdAddress,
+		Namespace:          cfg.ContainerdNamespace,
+		DataDir:            filepath.Join(cfg.DataDir, "runtime"),
+		BridgeName:         cfg.BridgeName,
+		PodCIDR:            cfg.PodCIDR,
+		InsecureRegistries: cfg.InsecureRegistries,
+		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
+	})
+	if err != nil {
+		return fmt.Errorf("failed to start runtime: %w", err)
+	}
+	defer rt.Close()
+	a, err := agent.New(cfg, podRuntime{rt})
+	if err != nil {
+		return err
+	}
+	if err := a.Run(ctx); err != nil {
+		return fmt.Errorf("failed to run agent: %w", err)
+	}
+	return nil
+}
+
+// podRuntime adapts runtime.Runtime to the daemon, which reports an unknown
+// pod or container as api.ErrNotFound (404).
+type podRuntime struct{ *runtime.Runtime }
+
+func (r podRuntime) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
+	rc, err := r.Runtime.Logs(ctx, namespace, pod, container, tail)
+	if errors.Is(err, runtime.ErrNotFound) {
+		return nil, notFoundError{err}
+	}
+	return rc, err
+}
+
+// notFoundError keeps the runtime's message and matches both sentinels.
+type notFoundError struct{ err error }
+
+func (e notFoundError) Error() string   { return e.err.Error() }
+func (e notFoundError) Unwrap() []error { return []error{e.err, api.ErrNotFound} }
