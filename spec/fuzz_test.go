@@ -34,7 +34,7 @@ func FuzzLoad(f *testing.F) {
 				if errs := Validate(o); errs != nil {
 					t.Fatalf("loaded object fails Validate: %v", errs)
 				}
-				_ = TemplateHashOf(o)
+				_ = templateHashOf(o)
 			}
 			return
 		}
@@ -50,8 +50,8 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-// TemplateHashOf hashes the pod template of a workload, if o has one.
-func TemplateHashOf(o Object) string {
+// templateHashOf hashes the pod template of a workload, if o has one.
+func templateHashOf(o Object) string {
 	switch o := o.(type) {
 	case *Deployment:
 		return TemplateHash(&o.Spec.Template)
