@@ -3,9 +3,6 @@ package devenv
 import (
 	"archive/tar"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +14,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
 
 func TestRegistryImages(t *testing.T) {
@@ -118,9 +117,7 @@ func TestGitRepoWebhook(t *testing.T) {
 	got := make(chan push, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+		want := webhook.Sign(secret, body)
 		if r.Header.Get("X-Hub-Signature-256") != want || r.Header.Get("X-GitHub-Event") != "push" {
 			t.Errorf("bad signature or event: %q %q (body %s)", r.Header.Get("X-Hub-Signature-256"), r.Header.Get("X-GitHub-Event"), body)
 		}
@@ -174,4 +171,43 @@ func TestGitRepoWebhook(t *testing.T) {
 		t.Error("file still present after delete")
 	}
 	<-got
+}
+
+// TestGitRepoWebhookHandler checks the hook against the reconciler's own
+// webhook handler: signature, event and ref are what it accepts.
+func TestGitRepoWebhookHandler(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	triggered := make(chan struct{}, 4)
+	srv := httptest.NewServer(webhook.Handler(webhook.Config{Secret: "k3y", Branch: "main"}, func() {
+		triggered <- struct{}{}
+	}))
+	defer srv.Close()
+	g, err := NewGitRepo(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetWebhook(srv.URL, "k3y"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Commit(ctx, "one", map[string][]byte{"a.yaml": []byte("x: 1\n")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-triggered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the webhook handler did not accept the hook's call")
+	}
+	// A hook signing with the wrong secret is refused.
+	if err := g.SetWebhook(srv.URL, "wrong"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Commit(ctx, "two", nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-triggered:
+		t.Fatal("a wrongly signed call triggered a sync")
+	case <-time.After(2 * time.Second):
+	}
 }

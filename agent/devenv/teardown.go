@@ -31,6 +31,7 @@ func (c *Cluster) runtimeConfig(a *Agent) runtime.Config {
 		DataDir:            filepath.Join(a.DataDir, "runtime"),
 		PodCIDR:            a.PodCIDR,
 		InsecureRegistries: []string{c.Registry.Addr},
+		Logger:             c.log.With("cleanup", a.Name),
 	}
 }
 
