@@ -17,7 +17,7 @@ import (
 // Defaults used by DefaultConfig and by validate for zero fields.
 const (
 	DefaultAPIAddr           = "127.0.0.1:7701"
-	DefaultGossipAddr        = "127.0.0.1:7946"
+	DefaultGossipAddr        = "127.0.0.1:7947"
 	DefaultPodCIDR           = "10.88.0.0/24"
 	DefaultMaxPods           = 110
 	DefaultWatchHeartbeat    = 5 * time.Second
