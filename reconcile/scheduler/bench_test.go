@@ -22,6 +22,7 @@ type benchCase struct {
 	pods   int
 	kind   string // requests, nodeSelector, spread, antiAffinity, nomad, nomadSpread
 	perPod bool   // every pod its own *spec.PodSpec, as the reconciler passes them
+	placed int    // pods already running, spread round-robin (each its own spec)
 	pct    int    // PercentageOfNodesToScore; 0 adaptive
 }
 
@@ -35,6 +36,7 @@ func benchCases() []benchCase {
 	cs = append(cs,
 		benchCase{name: "requests/5000Nodes_150000Pods/specPerPod", nodes: 5000, pods: 150000, kind: "requests", perPod: true},
 		benchCase{name: "requests/5000Nodes_20000Pods/exact", nodes: 5000, pods: 20000, kind: "requests", pct: 100},
+		benchCase{name: "steady/5000Nodes_150000Placed_1000Pods", nodes: 5000, pods: 1000, kind: "requests", perPod: true, placed: 150000},
 		benchCase{name: "nomad/5000Nodes_1200Pods", nodes: 5000, pods: 1200, kind: "nomad"},
 		benchCase{name: "nomadSpread/5000Nodes_1200Pods", nodes: 5000, pods: 1200, kind: "nomadSpread"},
 	)
@@ -44,7 +46,7 @@ func benchCases() []benchCase {
 // build makes the case's cluster: Kubernetes scheduler_perf-sized nodes
 // (8 cpu, 64 GiB, 110 pods) in 10 zones, and workloads of 100 replicas
 // (30 for anti-affinity) sharing a template, as Deployments do.
-func (bc benchCase) build() ([]Node, []Pod) {
+func (bc benchCase) build() ([]Node, []Pod, []Pod) {
 	nodes := make([]Node, bc.nodes)
 	for i := range nodes {
 		labels := map[string]string{
@@ -101,7 +103,12 @@ func (bc benchCase) build() ([]Node, []Pod) {
 		}
 		pods[i] = Pod{Namespace: "default", Name: "pod-" + strconv.Itoa(i), Labels: labels, Spec: sp}
 	}
-	return nodes, pods
+	placed := make([]Pod, bc.placed)
+	for i := range placed {
+		placed[i] = Pod{Namespace: "default", Name: "old-" + strconv.Itoa(i), Labels: map[string]string{"app": "old-" + strconv.Itoa(i/100)},
+			Spec: mkSpec(100, 500), Node: nodeName(i % bc.nodes)}
+	}
+	return nodes, placed, pods
 }
 
 type benchResult struct {
@@ -116,7 +123,7 @@ type benchResult struct {
 	elapsed                   time.Duration
 }
 
-func (bc benchCase) run(tb testing.TB, nodes []Node, pods []Pod) benchResult {
+func (bc benchCase) run(tb testing.TB, nodes []Node, placed, pods []Pod) benchResult {
 	prof := DefaultProfile()
 	prof.PercentageOfNodesToScore = bc.pct
 	s := newSched(tb, Config{Profiles: []Profile{prof}})
@@ -125,7 +132,7 @@ func (bc benchCase) run(tb testing.TB, nodes []Node, pods []Pod) benchResult {
 	runtime.ReadMemStats(&m0)
 	cpu0 := cpuTime()
 	start := time.Now()
-	res := s.Schedule(nodes, nil, pods)
+	res := s.Schedule(nodes, placed, pods)
 	el := time.Since(start)
 	cpu := cpuTime() - cpu0
 	runtime.ReadMemStats(&m1)
@@ -158,12 +165,12 @@ func cpuTime() time.Duration {
 func BenchmarkSchedule(b *testing.B) {
 	for _, bc := range benchCases() {
 		b.Run(bc.name, func(b *testing.B) {
-			nodes, pods := bc.build()
+			nodes, placed, pods := bc.build()
 			var total, cpu time.Duration
 			var last benchResult
 			b.ResetTimer()
 			for range b.N {
-				last = bc.run(b, nodes, pods)
+				last = bc.run(b, nodes, placed, pods)
 				total += last.elapsed
 				cpu += last.cpu
 			}
@@ -208,8 +215,8 @@ func BenchTable(tb testing.TB, w io.Writer) error {
 		return fmt.Errorf("failed to write table: %w", err)
 	}
 	for _, bc := range benchCases() {
-		nodes, pods := bc.build()
-		r := bc.run(tb, nodes, pods)
+		nodes, placed, pods := bc.build()
+		r := bc.run(tb, nodes, placed, pods)
 		if _, err := fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %.2f | %.0f | %.0f | %.2f | %.0f |\n", bc.name, bc.nodes, bc.pods,
 			r.placed, r.pending, r.elapsed.Seconds(), r.podsPerSec, r.podsPerCPUSec, r.allocsPerPod, r.bytesPerPod); err != nil {
 			return fmt.Errorf("failed to write table: %w", err)

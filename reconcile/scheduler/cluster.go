@@ -40,6 +40,7 @@ type Cluster struct {
 	anyUnschedulable, anyNoSchedule, anyPreferNoSchedule bool
 	buf                                                  []byte
 	scratch                                              PodInfo
+	lightScratch                                         podTemplate
 }
 
 type labelPair struct{ k, v string }
@@ -111,7 +112,9 @@ func newCluster(nodes []Node, placed []Pod) *Cluster {
 		if !ok || p.Spec == nil {
 			continue // on a node that is gone: it holds nothing
 		}
-		c.place(c.podInfo(p), ni, nil)
+		t := c.placedTemplate(p.Spec, p.Namespace)
+		c.scratch = PodInfo{Pod: p, Requests: t.req, NonZeroRequests: t.nonZero, t: t}
+		c.place(&c.scratch, ni, nil)
 	}
 	return c
 }

@@ -247,7 +247,9 @@ func (s *Scheduler) Schedule(nodes []Node, placed []Pod, pending []Pod) []Result
 			run = s.newRun(prof, c)
 			runs[prof] = run
 		}
-		out[i] = run.schedule(c, c.podInfo(p))
+		pi := c.podInfo(p)
+		c.full(pi.t, p.Namespace)
+		out[i] = run.schedule(c, pi)
 	}
 	return out
 }

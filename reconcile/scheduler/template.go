@@ -20,6 +20,7 @@ const (
 // workload usually share one.
 type podTemplate struct {
 	spec         *spec.PodSpec
+	full         bool
 	req, nonZero Resources
 	hostPorts    []hostPort
 
@@ -69,7 +70,32 @@ func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
 	if t, ok := c.templates[k]; ok {
 		return t
 	}
-	t := &podTemplate{spec: ps}
+	t := &podTemplate{}
+	c.light(t, ps, ns)
+	c.templates[k] = t
+	return t
+}
+
+// placedTemplate is template for a pod that is already placed: unless the
+// pod imposes anti-affinity on others, its few facts are computed into a
+// reused value instead of being cached, because the reconciler passes each
+// placed pod its own spec and caching 150,000 of them costs more than it
+// saves.
+func (c *Cluster) placedTemplate(ps *spec.PodSpec, ns string) *podTemplate {
+	if ps.Affinity != nil && ps.Affinity.PodAntiAffinity != nil {
+		return c.template(ps, ns)
+	}
+	if t, ok := c.templates[tmplKey{ps, ns}]; ok {
+		return t
+	}
+	hp := c.lightScratch.hostPorts[:0]
+	c.lightScratch = podTemplate{hostPorts: hp}
+	c.light(&c.lightScratch, ps, ns)
+	return &c.lightScratch
+}
+
+func (c *Cluster) light(t *podTemplate, ps *spec.PodSpec, ns string) {
+	t.spec = ps
 	t.req = PodRequests(ps)
 	t.nonZero = t.req
 	for _, ctr := range ps.Containers {
@@ -89,6 +115,24 @@ func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
 			}
 		}
 	}
+	if a := ps.Affinity; a != nil && a.PodAntiAffinity != nil {
+		// Placed pods need only their requests, ports and the anti-affinity
+		// terms they impose on others; the rest is compiled when pending.
+		for _, term := range a.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+			nss, sel := termScope(term, ns)
+			t.owners = append(t.owners, c.ownerGroup(term.TopologyKey, nss, sel))
+		}
+	}
+}
+
+// full compiles what placing the pod needs beyond template: node
+// selection, affinity counters and spread counters.
+func (c *Cluster) full(t *podTemplate, ns string) {
+	if t.full {
+		return
+	}
+	t.full = true
+	ps := t.spec
 	t.compileNodeSelection(c)
 	if a := ps.Affinity; a != nil {
 		if pa := a.PodAffinity; pa != nil {
@@ -101,9 +145,7 @@ func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
 		}
 		if pa := a.PodAntiAffinity; pa != nil {
 			for _, term := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-				at := c.affTerm('a', term, ns)
-				t.antiRequired = append(t.antiRequired, at)
-				t.owners = append(t.owners, c.ownerGroup(term.TopologyKey, at.ns, at.sel))
+				t.antiRequired = append(t.antiRequired, c.affTerm('a', term, ns))
 			}
 			for _, w := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
 				t.antiPref = append(t.antiPref, weightedTerm{int64(w.Weight), c.affTerm('a', w.PodAffinityTerm, ns)})
@@ -124,8 +166,6 @@ func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
 		st.dc = c.counter('s', tsc.TopologyKey, []string{ns}, sel, t.elig, t.eligKey)
 		t.spread = append(t.spread, st)
 	}
-	c.templates[k] = t
-	return t
 }
 
 func hasResource(r spec.Resources, name string) bool {
@@ -136,7 +176,7 @@ func hasResource(r spec.Resources, name string) bool {
 	return ok
 }
 
-func (c *Cluster) affTerm(kind byte, term spec.PodAffinityTerm, ns string) affTerm {
+func termScope(term spec.PodAffinityTerm, ns string) ([]string, *selector) {
 	nss := term.Namespaces
 	if len(nss) == 0 {
 		nss = []string{ns}
@@ -144,7 +184,11 @@ func (c *Cluster) affTerm(kind byte, term spec.PodAffinityTerm, ns string) affTe
 		nss = slices.Clone(nss)
 		sort.Strings(nss)
 	}
-	sel := compileSelector(term.LabelSelector)
+	return nss, compileSelector(term.LabelSelector)
+}
+
+func (c *Cluster) affTerm(kind byte, term spec.PodAffinityTerm, ns string) affTerm {
+	nss, sel := termScope(term, ns)
 	return affTerm{dc: c.counter(kind, term.TopologyKey, nss, sel, nil, ""), sel: sel, ns: nss}
 }
 
