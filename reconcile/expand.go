@@ -196,7 +196,15 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Name, b.Name)
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		// Two objects asking for one pod name is invalid input, but the
+		// order must still not depend on map iteration.
+		if c := strings.Compare(a.Owner, b.Owner); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Hash, b.Hash)
 	})
 	return out
 }

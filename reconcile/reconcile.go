@@ -229,7 +229,10 @@ func newPlanner(in Input) *planner {
 	for _, n := range in.Nodes {
 		p.alive[n.Info.Name] = n.Alive
 	}
-	for _, sts := range in.Observed {
+	// In node order, so that even a UID two nodes report (which only a bug
+	// elsewhere could cause) resolves the same way every time.
+	for _, node := range sortedKeys(in.Observed) {
+		sts := in.Observed[node]
 		for i := range sts {
 			p.observed[sts[i].UID] = &sts[i]
 		}
@@ -279,6 +282,9 @@ func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]
 			keys = append(keys, rest[i])
 			i++
 		}
+		if n := len(keys); n > 0 && keys[n-1] == k {
+			continue // a duplicate name (see plan)
+		}
 		keys = append(keys, k)
 	}
 	return append(keys, rest[i:]...)
@@ -302,6 +308,11 @@ func (p *planner) plan() {
 	for i := range desired {
 		d := &desired[i]
 		key := d.Key()
+		if _, dup := want[key]; dup {
+			// The first of two objects claiming one pod name wins, so the
+			// pod does not flip between them on every plan.
+			continue
+		}
 		want[key] = d
 		rec, ok := p.mem[key]
 		fresh := func(prev string) {
@@ -313,7 +324,7 @@ func (p *planner) plan() {
 			rec = &created[len(created)-1]
 			p.mem[key] = rec
 			fresh("")
-			p.event(key, EventCreated, fmt.Sprintf("created pod %s (uid %s)", key, rec.UID))
+			p.event(key, EventCreated, "created pod "+key+" (uid "+rec.UID+")")
 		case rec.Hash != d.Hash || rec.Owner != d.Owner:
 			old := rec.UID
 			fresh(old)
@@ -547,7 +558,7 @@ func (p *planner) place(key, node string) {
 	rec := p.mem[key]
 	rec.Node = node
 	rec.Unschedulable = ""
-	p.event(key, EventScheduled, fmt.Sprintf("assigned %s to %s", key, node))
+	p.event(key, EventScheduled, "assigned "+key+" to "+node)
 }
 
 func (p *planner) unschedulable(key, msg string) {

@@ -388,3 +388,19 @@ func BenchmarkDiff(b *testing.B) {
 		Diff(a, n)
 	}
 }
+
+func TestDuplicatePodNameIsStable(t *testing.T) {
+	d := deployment("default", "web", 1, "img:1")
+	clash := bare("default", "web-"+spec.TemplateHash(&d.Spec.Template)+"-0", "other")
+	set := setOf(d, clash)
+	out := Plan(Input{Desired: set, Nodes: nodes(1), Now: t0, NewUID: counter()})
+	for i := 0; i < 3; i++ {
+		next := Plan(Input{Desired: set, Nodes: nodes(1), Memory: out.Memory, Now: t0, NewUID: counter()})
+		if len(next.Events) != 0 {
+			t.Fatalf("plan %d flips the clashing pod: %s", i, mustJSON(t, next.Events))
+		}
+	}
+	if len(out.Pods) != 1 || out.Pods[0].Owner != "" {
+		t.Fatalf("want the bare pod to win: %s", mustJSON(t, out.Pods))
+	}
+}
