@@ -116,7 +116,16 @@ func LoadDir(dir string) (*Set, error) {
 			}
 			return nil
 		}
-		if !IsManifestPath(rel) || !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+		if !IsManifestPath(rel) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A link to a file is read like the file (Git checkouts keep
+			// links); a link to anything else is not a manifest.
+			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
 			return nil
 		}
 		b, err := os.ReadFile(p)
