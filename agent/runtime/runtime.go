@@ -2,14 +2,31 @@
 // network namespace per pod with its own IP from a CNI bridge, containers
 // that share it, restart policies with back-off, termination reasons, and
 // adoption of the containers a previous agent process left running.
+//
+// Each pod has one worker goroutine (plus one per container), owned by the
+// Runtime and waited for by Close and Teardown. Sync only dispatches: it
+// never waits for a pull or a container start.
 package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
 	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
@@ -43,49 +60,350 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// Defaults applied by DefaultConfig and to zero fields by New.
+const (
+	DefaultPodCIDR     = "10.88.0.0/24"
+	DefaultSnapshotter = "overlayfs"
+	DefaultBackoffBase = 10 * time.Second
+	DefaultBackoffMax  = 5 * time.Minute
+)
+
+// backoffReset is how long a container must run for its back-off to start
+// over from BackoffBase.
+const backoffReset = 10 * time.Minute
+
+// DefaultConfig returns a Config with every optional field set to its
+// default; NodeName, ContainerdAddress and DataDir are left for the caller.
+func DefaultConfig() Config {
+	return Config{
+		CNIBinDirs:  []string{"/usr/lib/cni", "/opt/cni/bin"},
+		PodCIDR:     DefaultPodCIDR,
+		Snapshotter: DefaultSnapshotter,
+		BackoffBase: DefaultBackoffBase,
+		BackoffMax:  DefaultBackoffMax,
+	}
+}
+
+// validate checks required fields and fills zero values.
+func (c *Config) validate() error {
+	if c.NodeName == "" {
+		return errors.New("invalid runtime config: NodeName is required")
+	}
+	if c.ContainerdAddress == "" {
+		return errors.New("invalid runtime config: ContainerdAddress is required")
+	}
+	if c.DataDir == "" {
+		return errors.New("invalid runtime config: DataDir is required")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("failed to resolve DataDir: %w", err)
+	}
+	c.DataDir = abs
+	if c.Namespace == "" {
+		c.Namespace = "stevedore-" + c.NodeName
+	}
+	if len(c.CNIBinDirs) == 0 {
+		c.CNIBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
+	}
+	if c.BridgeName == "" {
+		c.BridgeName = "stv-" + shortHash(c.NodeName, 8)
+	}
+	if len(c.BridgeName) > 15 {
+		return fmt.Errorf("invalid runtime config: BridgeName %q is longer than 15 bytes", c.BridgeName)
+	}
+	if c.PodCIDR == "" {
+		c.PodCIDR = DefaultPodCIDR
+	}
+	if c.Snapshotter == "" {
+		c.Snapshotter = DefaultSnapshotter
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = DefaultBackoffBase
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.BackoffMax < c.BackoffBase {
+		c.BackoffMax = c.BackoffBase
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
 // ErrNotFound is returned by Logs for an unknown pod or container.
 var ErrNotFound = errors.New("not found")
 
+// ErrClosed is returned by Sync and Teardown after Close.
+var ErrClosed = errors.New("runtime closed")
+
 // Runtime owns the pods of one node.
 type Runtime struct {
-	cfg     Config
+	cfg      Config
+	log      *slog.Logger
+	client   *client.Client
+	net      *network
+	resolver remotes.Resolver
+	pulls    singleflight.Group
+	oom      *oomWatcher
+
+	// ctx carries the containerd namespace; cancelled by Close so every
+	// worker detaches (containers keep running).
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	pods    map[string]*podWorker // by pod UID
+	closed  bool
 	changes chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New connects to containerd, adopts the pods a previous process left, and
 // starts supervising them.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	_ = ctx
-	return &Runtime{cfg: cfg, changes: make(chan struct{}, 1)}, errors.New("runtime: not implemented")
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{podsDir(cfg.DataDir), filepath.Join(cfg.DataDir, "cni")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("failed to create %s: %w", d, err)
+		}
+	}
+	cl, err := client.New(cfg.ContainerdAddress, client.WithDefaultNamespace(cfg.Namespace))
+	if err != nil {
+		return nil, fmt.Errorf("failed to connect to containerd at %s: %w", cfg.ContainerdAddress, err)
+	}
+	nw, err := newNetwork(cfg)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	insecure := map[string]bool{}
+	for _, h := range cfg.InsecureRegistries {
+		insecure[h] = true
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{
+		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(func(host string) (bool, error) {
+			if insecure[host] {
+				return true, nil
+			}
+			return docker.MatchLocalhost(host)
+		})),
+	})
+	rctx, cancel := context.WithCancel(namespaces.WithNamespace(context.Background(), cfg.Namespace))
+	r := &Runtime{
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.NodeName),
+		client:   cl,
+		net:      nw,
+		resolver: resolver,
+		ctx:      rctx,
+		cancel:   cancel,
+		pods:     map[string]*podWorker{},
+		changes:  make(chan struct{}, 1),
+	}
+	r.oom = newOOMWatcher()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.oom.run(rctx, cl, cfg.Namespace, r.log)
+	}()
+	if err := r.adopt(namespaces.WithNamespace(ctx, cfg.Namespace)); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // Sync makes the node's pods match pods (level-triggered, idempotent): it
 // starts missing pods, stops and removes pods not listed, and leaves the
 // others alone. It returns once work is dispatched, not when pods run.
 func (r *Runtime) Sync(ctx context.Context, pods []api.Pod) error {
-	_, _ = ctx, pods
-	return errors.New("runtime: not implemented")
+	_ = ctx // dispatch only; nothing here waits
+	want := make(map[string]api.Pod, len(pods))
+	for _, p := range pods {
+		if p.UID == "" {
+			return fmt.Errorf("failed to sync pod %s/%s: empty UID", p.Namespace, p.Name)
+		}
+		want[p.UID] = p
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	for uid, w := range r.pods {
+		p, ok := want[uid]
+		if !ok || specHash(p) != w.hash {
+			w.stop()
+		}
+	}
+	changed := false
+	for uid, p := range want {
+		old := r.pods[uid]
+		if old != nil && !old.stopping() {
+			continue
+		}
+		// A changed spec under the same UID replaces the pod: the new
+		// worker waits for the old one's cleanup, as they share names.
+		w := newPodWorker(r, p, old)
+		r.pods[uid] = w
+		r.startWorker(w)
+		changed = true
+	}
+	if changed {
+		r.notifyLocked()
+	}
+	return nil
+}
+
+// startWorker runs w under r.wg; r.mu is held.
+func (r *Runtime) startWorker(w *podWorker) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		w.run()
+	}()
 }
 
 // Status returns the observed state of every pod, sorted by namespace and name.
-func (r *Runtime) Status() []api.PodStatus { return nil }
+func (r *Runtime) Status() []api.PodStatus {
+	r.mu.Lock()
+	out := make([]api.PodStatus, 0, len(r.pods))
+	for _, w := range r.pods {
+		out = append(out, w.statusLocked())
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].UID < out[j].UID
+	})
+	return out
+}
 
 // Changes receives a value (coalesced) after any status change.
 func (r *Runtime) Changes() <-chan struct{} { return r.changes }
 
+func (r *Runtime) notifyLocked() {
+	select {
+	case r.changes <- struct{}{}:
+	default:
+	}
+}
+
 // Logs returns a container's log; tail > 0 limits it to the last lines.
 func (r *Runtime) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
-	_, _, _, _, _ = ctx, namespace, pod, container, tail
-	return nil, ErrNotFound
+	_ = ctx
+	var path string
+	r.mu.Lock()
+	for _, w := range r.pods {
+		if w.pod.Namespace == namespace && w.pod.Name == pod && !w.stopping() {
+			for _, c := range w.ctrs {
+				if c.spec.Name == container {
+					path = w.logPath(container)
+				}
+			}
+		}
+	}
+	r.mu.Unlock()
+	if path == "" {
+		return nil, fmt.Errorf("failed to find container %s/%s/%s: %w", namespace, pod, container, ErrNotFound)
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// Not started yet: an empty log, not an error.
+		return io.NopCloser(&emptyReader{}), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to open log: %w", err)
+	}
+	if tail > 0 {
+		if err := seekTail(f, tail); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return f, nil
 }
+
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // Close stops supervising and releases the containerd connection; running
 // containers keep running so the next process adopts them. Safe to call twice.
-func (r *Runtime) Close() error { return nil }
+func (r *Runtime) Close() error {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		r.cancel()
+		r.wg.Wait()
+		r.closeErr = r.client.Close()
+	})
+	return r.closeErr
+}
 
 // Teardown stops and removes every pod of this node (containers, network
-// namespaces, IP allocations, logs).
+// namespaces, IP allocations, logs) and the node's bridge. The Runtime stays
+// usable: a later Sync starts pods again.
 func (r *Runtime) Teardown(ctx context.Context) error {
-	_ = ctx
-	return nil
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	var workers []*podWorker
+	for _, w := range r.pods {
+		w.stop()
+		workers = append(workers, w)
+	}
+	r.mu.Unlock()
+	for _, w := range workers {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return fmt.Errorf("failed to tear down pods: %w", ctx.Err())
+		}
+	}
+	nctx := namespaces.WithNamespace(ctx, r.cfg.Namespace)
+	var errs []error
+	// Whatever no worker owned: containers of pods without a record.
+	errs = append(errs, r.removeStrays(nctx))
+	errs = append(errs, r.net.teardown(nctx))
+	return errors.Join(errs...)
+}
+
+// podID is the short, name-safe identity of a pod incarnation used in
+// container IDs, the netns name and the CNI container ID.
+func podID(uid string) string { return shortHash(uid, 12) }
+
+func shortHash(s string, n int) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:n]
+}
+
+func podsDir(dataDir string) string { return filepath.Join(dataDir, "pods") }
+
+// backoffDelay is BackoffBase doubled n-1 times, capped at BackoffMax.
+func (r *Runtime) backoffDelay(n int) time.Duration {
+	d := r.cfg.BackoffBase
+	for i := 1; i < n && d < r.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	if d > r.cfg.BackoffMax {
+		d = r.cfg.BackoffMax
+	}
+	return d
 }

@@ -1,0 +1,171 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/containerd/errdefs"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// adopt rebuilds workers for the pods a previous process left: each pod
+// record under DataDir becomes a worker again, running tasks are
+// supervised as they are (never restarted for the agent's sake), and
+// containers with no record are removed since their spec is unknown.
+// Adopted pods stay until a Sync no longer lists them.
+func (r *Runtime) adopt(ctx context.Context) error {
+	list, err := r.client.ContainerService().List(ctx, `labels."`+LabelPodUID+`"`)
+	if err != nil {
+		return fmt.Errorf("failed to list containers: %w", err)
+	}
+	owned := map[string]bool{} // container IDs adopted
+	entries, err := os.ReadDir(podsDir(r.cfg.DataDir))
+	if err != nil {
+		return fmt.Errorf("failed to read pod records: %w", err)
+	}
+	var workers []*podWorker
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := podsDir(r.cfg.DataDir) + "/" + e.Name()
+		rec, err := readRecord(dir)
+		if err != nil || rec.Pod.UID == "" || podID(rec.Pod.UID) != e.Name() {
+			// A pod whose record never got written: nothing to adopt,
+			// but its network may exist.
+			r.log.Warn("removing pod without a usable record", "dir", dir, "err", err)
+			if err := r.net.teardownPod(ctx, e.Name(), podMeta{}); err != nil {
+				r.log.Warn("failed to tear down pod network", "dir", dir, "err", err)
+			}
+			_ = os.RemoveAll(dir)
+			continue
+		}
+		w := newPodWorker(r, rec.Pod, nil)
+		w.ip = rec.PodIP
+		if rec.StartTime != nil {
+			w.startTime = rec.StartTime
+		}
+		if _, err := os.Stat(netnsPath(w.id)); err == nil && rec.PodIP != "" {
+			w.sandboxReady = true
+		}
+		for _, c := range w.ctrs {
+			cr := rec.Containers[c.spec.Name]
+			c.st.RestartCount = cr.RestartCount
+			c.st.LastTerminationState = cr.LastState
+			c.crashes = cr.Crashes
+			c.startedAt = cr.StartedAt
+			owned[c.id] = true
+			if !w.sandboxReady {
+				continue // the sandbox is rebuilt, so are the containers
+			}
+			run, err := r.adoptTask(ctx, c.id, cr.StartedAt)
+			if err != nil {
+				r.log.Warn("failed to adopt task; it will be recreated", "container", c.id, "err", err)
+				continue
+			}
+			if run != nil {
+				c.adopted = run
+				c.st.ContainerID = "containerd://" + c.id
+				c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: run.started}}
+				c.st.Ready = true
+			}
+		}
+		workers = append(workers, w)
+	}
+	var errs []error
+	for _, c := range list {
+		if owned[c.ID] {
+			continue
+		}
+		r.log.Info("removing container of an unknown pod", "container", c.ID, "pod", c.Labels[LabelPodNamespace]+"/"+c.Labels[LabelPodName])
+		if err := r.removeContainer(ctx, c.ID, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.mu.Lock()
+	for _, w := range workers {
+		r.pods[w.pod.UID] = w
+		r.startWorker(w)
+	}
+	if len(workers) > 0 {
+		r.notifyLocked()
+	}
+	r.mu.Unlock()
+	if len(workers) > 0 {
+		r.log.Info("adopted pods", "count", len(workers))
+	}
+	return errors.Join(errs...)
+}
+
+// adoptTask returns the container's task to supervise, or nil when it has
+// no task (it is then started afresh).
+func (r *Runtime) adoptTask(ctx context.Context, id string, started time.Time) (*running, error) {
+	cont, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to load container: %w", err)
+	}
+	task, err := cont.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("failed to load task: %w", err)
+	}
+	exitCh, err := task.Wait(context.WithoutCancel(r.ctx))
+	if err != nil {
+		return nil, fmt.Errorf("failed to wait for task: %w", err)
+	}
+	if started.IsZero() {
+		started = time.Now().UTC()
+	}
+	// A task that exited while no agent watched is reported through
+	// exitCh at once and handled like any exit.
+	return &running{task: task, exitCh: exitCh, started: started}, nil
+}
+
+// removeStrays removes this node's containers and pod directories that no
+// worker owns (called by Teardown after every worker is gone).
+func (r *Runtime) removeStrays(ctx context.Context) error {
+	list, err := r.client.ContainerService().List(ctx, `labels."`+LabelPodUID+`"`)
+	if err != nil {
+		return fmt.Errorf("failed to list containers: %w", err)
+	}
+	r.mu.Lock()
+	live := map[string]bool{}
+	for _, w := range r.pods {
+		live[w.id] = true
+	}
+	r.mu.Unlock()
+	var errs []error
+	for _, c := range list {
+		if live[c.Labels[LabelPodID]] {
+			continue
+		}
+		if err := r.removeContainer(ctx, c.ID, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, err := os.ReadDir(podsDir(r.cfg.DataDir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("failed to read pod records: %w", err))
+	}
+	for _, e := range entries {
+		if live[e.Name()] {
+			continue
+		}
+		if err := r.net.teardownPod(ctx, e.Name(), podMeta{}); err != nil {
+			errs = append(errs, err)
+		}
+		if err := os.RemoveAll(podsDir(r.cfg.DataDir) + "/" + e.Name()); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove pod dir: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,406 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Container labels: what a restarted agent needs to recognise its
+// containers (the full spec is in the pod record under DataDir).
+const (
+	LabelPodUID       = "stevedore.dev/pod-uid"
+	LabelPodNamespace = "stevedore.dev/pod-namespace"
+	LabelPodName      = "stevedore.dev/pod-name"
+	LabelContainer    = "stevedore.dev/container"
+	LabelNode         = "stevedore.dev/node"
+	LabelPodID        = "stevedore.dev/pod-id"
+)
+
+// killWait bounds how long a SIGKILLed task may take to be reported gone.
+const killWait = 10 * time.Second
+
+// running is a started task and its exit channel.
+type running struct {
+	task    client.Task
+	exitCh  <-chan client.ExitStatus
+	started time.Time
+}
+
+// runContainer supervises one container until the pod stops (then removes
+// it) or the runtime closes (then leaves it running).
+func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
+	r := w.r
+	pullFailures, createFailures := 0, 0
+	for {
+		if w.stopping() {
+			if err := r.removeContainer(context.WithoutCancel(ctx), c.id, w.gracePeriod()); err != nil {
+				r.log.Warn("failed to remove container", "container", c.id, "err", err)
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		run := c.adopted
+		c.adopted = nil
+		if run == nil {
+			img, err := r.ensureImage(ctx, c.spec)
+			if err != nil {
+				if ctx.Err() != nil || w.stopping() {
+					continue
+				}
+				pullFailures++
+				reason := api.ReasonErrImagePull
+				if errors.Is(err, errImageNeverPull) {
+					reason = "ErrImageNeverPull"
+				}
+				w.update(func() {
+					c.st.State = api.ContainerState{Waiting: &api.StateWaiting{Reason: reason, Message: err.Error()}}
+				})
+				delay := r.backoffDelay(pullFailures)
+				first := min(delay/2, time.Second)
+				if !w.sleep(ctx, first) {
+					continue
+				}
+				w.update(func() {
+					c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
+						Reason:  api.ReasonImagePullBackOff,
+						Message: fmt.Sprintf("Back-off pulling image %q: %s", c.spec.Image, err),
+					}}
+				})
+				w.sleep(ctx, delay-first)
+				continue
+			}
+			pullFailures = 0
+			run, err = w.startTask(ctx, c, img)
+			if err != nil {
+				if ctx.Err() != nil || w.stopping() {
+					continue
+				}
+				if isCreateErr(err) {
+					createFailures++
+					w.update(func() {
+						c.st.State = api.ContainerState{Waiting: &api.StateWaiting{Reason: api.ReasonCreateContainerErr, Message: err.Error()}}
+					})
+					w.sleep(ctx, r.backoffDelay(createFailures))
+					continue
+				}
+				createFailures = 0
+				now := time.Now().UTC()
+				code := int32(128)
+				if isNotFoundExec(err) {
+					code = 127
+				}
+				term := &api.StateTerminated{ExitCode: code, Reason: api.ReasonContainerCannotRun, Message: err.Error(), StartedAt: now, FinishedAt: now}
+				if !w.afterExit(ctx, c, term, 0) {
+					w.waitEnd(ctx, c)
+					return
+				}
+				continue
+			}
+			createFailures = 0
+		}
+		select {
+		case st := <-run.exitCh:
+			if ctx.Err() != nil && !w.stopping() {
+				return // closing: the next process sees the exit
+			}
+			term := w.exited(c, run, st)
+			if !w.afterExit(ctx, c, term, term.FinishedAt.Sub(run.started)) {
+				w.waitEnd(ctx, c)
+				return
+			}
+		case <-w.stopCh:
+			// Loop top removes it gracefully.
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// waitEnd parks a container that will not run again until its pod is
+// removed (then the container goes) or the runtime closes.
+func (w *podWorker) waitEnd(ctx context.Context, c *ctr) {
+	select {
+	case <-w.stopCh:
+		if err := w.r.removeContainer(context.WithoutCancel(ctx), c.id, w.gracePeriod()); err != nil {
+			w.r.log.Warn("failed to remove container", "container", c.id, "err", err)
+		}
+	case <-ctx.Done():
+	}
+}
+
+// afterExit records a termination and applies the restart policy: it
+// returns false when the container stays terminated, true after the
+// back-off when it should start again (or when interrupted).
+func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTerminated, ranFor time.Duration) bool {
+	policy := w.restartPolicy()
+	restart := policy == spec.RestartPolicyAlways || (policy == spec.RestartPolicyOnFailure && term.ExitCode != 0)
+	if !restart {
+		w.update(func() {
+			c.st.State = api.ContainerState{Terminated: term}
+			c.st.Ready = false
+		})
+		return false
+	}
+	var delay time.Duration
+	w.update(func() {
+		if ranFor >= backoffReset {
+			c.crashes = 0
+		}
+		c.crashes++
+		delay = w.r.backoffDelay(c.crashes)
+		c.st.LastTerminationState = api.ContainerState{Terminated: term}
+		c.st.Ready = false
+		c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
+			Reason:  api.ReasonCrashLoopBackOff,
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID),
+		}}
+	})
+	if !w.sleep(ctx, delay) {
+		return true
+	}
+	w.update(func() { c.st.RestartCount++ })
+	return true
+}
+
+// exited turns a task's exit into a termination state and deletes the task.
+func (w *podWorker) exited(c *ctr, run *running, st client.ExitStatus) *api.StateTerminated {
+	ctx := context.WithoutCancel(w.r.ctx)
+	code := int32(st.ExitCode())
+	finished := st.ExitTime().UTC()
+	if finished.IsZero() || finished.Year() < 2000 {
+		finished = time.Now().UTC()
+	}
+	term := &api.StateTerminated{ExitCode: code, StartedAt: run.started, FinishedAt: finished}
+	if code > 128 && code < 128+65 {
+		term.Signal = code - 128
+	}
+	oom := false
+	if term.Signal == int32(syscall.SIGKILL) {
+		oom = cgroupOOMKilled(path.Join("/", w.r.cfg.Namespace, c.id)) || w.r.oom.killed(c.id, run.started, 300*time.Millisecond)
+	}
+	switch {
+	case oom:
+		term.Reason = api.ReasonOOMKilled
+	case code == 0:
+		term.Reason = api.ReasonCompleted
+	default:
+		term.Reason = api.ReasonError
+	}
+	if st.Error() != nil {
+		term.Message = st.Error().Error()
+	}
+	if _, err := run.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
+		w.r.log.Warn("failed to delete task", "container", c.id, "err", err)
+	}
+	w.r.oom.forget(c.id)
+	return term
+}
+
+// startTask (re)creates the container from img and starts its task. A
+// container left from a previous run is replaced, as the kubelet does:
+// every start gets a fresh root filesystem.
+func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*running, error) {
+	r := w.r
+	if err := r.removeContainer(ctx, c.id, 0); err != nil {
+		return nil, &errCreate{err}
+	}
+	cont, err := w.createContainer(ctx, c, img)
+	if err != nil {
+		return nil, &errCreate{err}
+	}
+	task, err := cont.NewTask(ctx, cio.LogFile(w.logPath(c.spec.Name)))
+	if err != nil {
+		return nil, fmt.Errorf("failed to create task: %w", err)
+	}
+	// Wait before Start so an immediate exit is not missed; not bound to
+	// ctx, so closing the runtime is not mistaken for an exit.
+	exitCh, err := task.Wait(context.WithoutCancel(r.ctx))
+	if err != nil {
+		_, _ = task.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
+		return nil, fmt.Errorf("failed to wait for task: %w", err)
+	}
+	if err := task.Start(ctx); err != nil {
+		_, _ = task.Delete(context.WithoutCancel(ctx), client.WithProcessKill)
+		return nil, fmt.Errorf("failed to start task: %w", err)
+	}
+	now := time.Now().UTC()
+	imageID := ""
+	if d := img.Target().Digest; d != "" {
+		imageID = img.Name() + "@" + d.String()
+	}
+	w.update(func() {
+		c.startedAt = now
+		c.st.ContainerID = "containerd://" + c.id
+		c.st.ImageID = imageID
+		c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: now}}
+		c.st.Ready = true
+	})
+	return &running{task: task, exitCh: exitCh, started: now}, nil
+}
+
+func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Image) (client.Container, error) {
+	r := w.r
+	ic, err := img.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read image config: %w", err)
+	}
+	args := processArgs(ic.Config.Entrypoint, ic.Config.Cmd, c.spec)
+	if len(args) == 0 {
+		return nil, errors.New("failed to create container: no command specified")
+	}
+	ro := func(name, dst string) specs.Mount {
+		return specs.Mount{Destination: dst, Type: "bind", Source: filepath.Join(w.dir, name), Options: []string{"rbind", "ro"}}
+	}
+	opts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithProcessArgs(args...),
+		oci.WithHostname(w.hostname()),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(w.id)}),
+		oci.WithMounts([]specs.Mount{ro("hosts", "/etc/hosts"), ro("hostname", "/etc/hostname"), ro("resolv.conf", "/etc/resolv.conf")}),
+	}
+	if len(c.spec.Env) > 0 {
+		env := make([]string, 0, len(c.spec.Env))
+		for _, e := range c.spec.Env {
+			env = append(env, e.Name+"="+e.Value)
+		}
+		opts = append(opts, oci.WithEnv(env))
+	}
+	if c.spec.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(c.spec.WorkingDir))
+	}
+	opts = append(opts, resourceOpts(c.spec.Resources)...)
+	labels := map[string]string{
+		LabelPodUID:       w.pod.UID,
+		LabelPodNamespace: w.pod.Namespace,
+		LabelPodName:      w.pod.Name,
+		LabelContainer:    c.spec.Name,
+		LabelNode:         r.cfg.NodeName,
+		LabelPodID:        w.id,
+	}
+	// A snapshot left by an interrupted create would make this one fail.
+	if err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, c.id); err != nil && !errdefs.IsNotFound(err) {
+		return nil, fmt.Errorf("failed to remove stale snapshot: %w", err)
+	}
+	cont, err := r.client.NewContainer(ctx, c.id,
+		client.WithImage(img),
+		client.WithSnapshotter(r.cfg.Snapshotter),
+		client.WithNewSnapshot(c.id, img),
+		client.WithNewSpec(opts...),
+		client.WithContainerLabels(labels),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("failed to create container: %w", err)
+	}
+	return cont, nil
+}
+
+// resourceOpts maps Kubernetes resources onto cgroup settings: the memory
+// limit, a CFS quota from the CPU limit and CPU shares from the request
+// (a request defaults to the limit; none at all gets the minimum, 2 shares).
+func resourceOpts(res spec.Resources) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	if q, ok := res.Limits[spec.ResourceMemory]; ok && q.Value() > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(q.Value())))
+	}
+	const period = 100000
+	if q, ok := res.Limits[spec.ResourceCPU]; ok && q.MilliValue() > 0 {
+		quota := q.MilliValue() * period / 1000
+		if quota < 1000 {
+			quota = 1000
+		}
+		opts = append(opts, oci.WithCPUCFS(quota, period))
+	}
+	var milli int64
+	if q, ok := res.Requests[spec.ResourceCPU]; ok {
+		milli = q.MilliValue()
+	} else if q, ok := res.Limits[spec.ResourceCPU]; ok {
+		milli = q.MilliValue()
+	}
+	shares := uint64(milli * 1024 / 1000)
+	if shares < 2 {
+		shares = 2
+	}
+	opts = append(opts, oci.WithCPUShares(shares))
+	return opts
+}
+
+// removeContainer stops the container's task (SIGTERM, grace, SIGKILL)
+// and deletes the task, the container and its snapshot. A missing
+// container is not an error.
+func (r *Runtime) removeContainer(ctx context.Context, id string, grace time.Duration) error {
+	cont, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("failed to load container %s: %w", id, err)
+	}
+	task, err := cont.Task(ctx, nil)
+	switch {
+	case err == nil:
+		if err := stopTask(ctx, task, grace); err != nil {
+			return err
+		}
+	case !errdefs.IsNotFound(err):
+		return fmt.Errorf("failed to load task %s: %w", id, err)
+	}
+	if err := cont.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to delete container %s: %w", id, err)
+	}
+	return nil
+}
+
+// stopTask sends SIGTERM, waits up to grace, then SIGKILL, and deletes the
+// task.
+func stopTask(ctx context.Context, task client.Task, grace time.Duration) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	exitCh, err := task.Wait(wctx)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to wait for task %s: %w", task.ID(), err)
+	}
+	st, err := task.Status(ctx)
+	if err == nil && st.Status != client.Stopped && exitCh != nil {
+		exited := false
+		if grace > 0 {
+			if err := task.Kill(ctx, syscall.SIGTERM); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("failed to signal task %s: %w", task.ID(), err)
+			}
+			select {
+			case <-exitCh:
+				exited = true
+			case <-time.After(grace):
+			}
+		}
+		if !exited {
+			if err := task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("failed to kill task %s: %w", task.ID(), err)
+			}
+			select {
+			case <-exitCh:
+			case <-time.After(killWait):
+				return fmt.Errorf("failed to stop task %s: still running %s after SIGKILL", task.ID(), killWait)
+			}
+		}
+	}
+	if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to delete task %s: %w", task.ID(), err)
+	}
+	return nil
+}

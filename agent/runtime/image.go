@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// pullTimeout bounds one pull, shared by every container waiting on it.
+const pullTimeout = 5 * time.Minute
+
+// errImageNeverPull is a missing image with imagePullPolicy Never.
+var errImageNeverPull = errors.New("image not present and imagePullPolicy is Never")
+
+// normalizeRef expands a Docker-style reference ("busybox" →
+// "docker.io/library/busybox:latest"), the name containerd stores.
+func normalizeRef(image string) (string, error) {
+	named, err := reference.ParseDockerRef(image)
+	if err != nil {
+		return "", fmt.Errorf("failed to parse image reference %q: %w", image, err)
+	}
+	return named.String(), nil
+}
+
+// pullPolicy is the container's policy, defaulted as Kubernetes does when
+// the spec left it empty.
+func pullPolicy(c spec.Container) string {
+	if c.ImagePullPolicy != "" {
+		return c.ImagePullPolicy
+	}
+	named, err := reference.ParseNormalizedNamed(c.Image)
+	if err != nil {
+		return spec.PullIfNotPresent
+	}
+	if _, digested := named.(reference.Digested); digested {
+		return spec.PullIfNotPresent
+	}
+	if t, tagged := named.(reference.Tagged); !tagged || t.Tag() == "latest" {
+		return spec.PullAlways
+	}
+	return spec.PullIfNotPresent
+}
+
+// ensureImage returns the container's image, unpacked for the configured
+// snapshotter, pulling it as its policy says. Concurrent pulls of one
+// reference share a single pull (30 replicas starting at once pull once).
+func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Image, error) {
+	ref, err := normalizeRef(c.Image)
+	if err != nil {
+		return nil, err
+	}
+	policy := pullPolicy(c)
+	if policy != spec.PullAlways {
+		img, err := r.client.GetImage(ctx, ref)
+		switch {
+		case err == nil:
+			if err := r.ensureUnpacked(ctx, img); err != nil {
+				return nil, err
+			}
+			return img, nil
+		case !errdefs.IsNotFound(err):
+			return nil, fmt.Errorf("failed to look up image %s: %w", ref, err)
+		case policy == spec.PullNever:
+			return nil, fmt.Errorf("failed to find image %s: %w", ref, errImageNeverPull)
+		}
+	}
+	ch := r.pulls.DoChan(ref, func() (any, error) {
+		// Detached from the caller: other containers may be waiting on
+		// the same pull after this one gives up.
+		pctx, cancel := context.WithTimeout(r.ctx, pullTimeout)
+		defer cancel()
+		start := time.Now()
+		img, err := r.client.Pull(pctx, ref,
+			client.WithPullUnpack,
+			client.WithPullSnapshotter(r.cfg.Snapshotter),
+			client.WithResolver(r.resolver))
+		if err != nil {
+			return nil, fmt.Errorf("failed to pull image %s: %w", ref, err)
+		}
+		r.log.Debug("pulled image", "image", ref, "took", time.Since(start))
+		return img, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(client.Image), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *Runtime) ensureUnpacked(ctx context.Context, img client.Image) error {
+	ok, err := img.IsUnpacked(ctx, r.cfg.Snapshotter)
+	if err != nil {
+		return fmt.Errorf("failed to check image %s: %w", img.Name(), err)
+	}
+	if ok {
+		return nil
+	}
+	if err := img.Unpack(ctx, r.cfg.Snapshotter); err != nil {
+		return fmt.Errorf("failed to unpack image %s: %w", img.Name(), err)
+	}
+	return nil
+}
+
+// processArgs applies Kubernetes' rules: command replaces the image's
+// entrypoint, args replaces its cmd, and a command without args drops the
+// image's cmd.
+func processArgs(entrypoint, cmd []string, c spec.Container) []string {
+	switch {
+	case len(c.Command) > 0:
+		return append(append([]string{}, c.Command...), c.Args...)
+	case len(c.Args) > 0:
+		return append(append([]string{}, entrypoint...), c.Args...)
+	default:
+		return append(append([]string{}, entrypoint...), cmd...)
+	}
+}
+
+// isNotFoundExec reports whether a task creation error means the
+// executable is missing, which Docker reports with exit code 127.
+func isNotFoundExec(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory")
+}

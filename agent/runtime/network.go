@@ -1,0 +1,231 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/containernetworking/cni/libcni"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/vishvananda/netns"
+)
+
+// netnsDir is where named network namespaces are bind-mounted, the place
+// `ip netns` looks, so operators can inspect a pod with `ip netns exec`.
+const netnsDir = "/var/run/netns"
+
+// netnsPrefix marks the network namespaces Stevedore creates.
+const netnsPrefix = "stv-"
+
+// cniNetworkName names the pod network; host-local keeps its allocations
+// under <ipam dir>/<name>/.
+const cniNetworkName = "stevedore"
+
+// network attaches pods to the node's CNI bridge.
+type network struct {
+	cni      *libcni.CNIConfig
+	bridge   *libcni.NetworkConfigList
+	loopback *libcni.NetworkConfigList
+	ipamDir  string
+	cacheDir string
+	bridgeNm string
+}
+
+func newNetwork(cfg Config) (*network, error) {
+	if _, _, err := net.ParseCIDR(cfg.PodCIDR); err != nil {
+		return nil, fmt.Errorf("invalid PodCIDR %q: %w", cfg.PodCIDR, err)
+	}
+	n := &network{
+		ipamDir:  filepath.Join(cfg.DataDir, "cni", "ipam"),
+		cacheDir: filepath.Join(cfg.DataDir, "cni", "cache"),
+		bridgeNm: cfg.BridgeName,
+	}
+	// No ipMasq: pods talk to the host and each other; egress NAT would
+	// need iptables rules this project does not own yet.
+	bridge := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       cniNetworkName,
+		"plugins": []any{map[string]any{
+			"type":        "bridge",
+			"bridge":      cfg.BridgeName,
+			"isGateway":   true,
+			"ipMasq":      false,
+			"hairpinMode": true,
+			"ipam": map[string]any{
+				"type":    "host-local",
+				"ranges":  [][]map[string]string{{{"subnet": cfg.PodCIDR}}},
+				"dataDir": n.ipamDir,
+			},
+		}},
+	}
+	b, err := json.Marshal(bridge)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode CNI config: %w", err)
+	}
+	if n.bridge, err = libcni.ConfListFromBytes(b); err != nil {
+		return nil, fmt.Errorf("failed to parse CNI config: %w", err)
+	}
+	lo := `{"cniVersion":"1.0.0","name":"stevedore-lo","plugins":[{"type":"loopback"}]}`
+	if n.loopback, err = libcni.ConfListFromBytes([]byte(lo)); err != nil {
+		return nil, fmt.Errorf("failed to parse CNI loopback config: %w", err)
+	}
+	for _, t := range []string{"bridge", "host-local", "loopback"} {
+		found := false
+		for _, d := range cfg.CNIBinDirs {
+			if _, err := os.Stat(filepath.Join(d, t)); err == nil {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("failed to find CNI plugin %q in %v: install the Debian package containernetworking-plugins", t, cfg.CNIBinDirs)
+		}
+	}
+	n.cni = libcni.NewCNIConfigWithCacheDir(cfg.CNIBinDirs, n.cacheDir, nil)
+	return n, nil
+}
+
+func netnsPath(id string) string { return filepath.Join(netnsDir, netnsPrefix+id) }
+
+// createNetns creates the named network namespace stv-<id>. It runs on a
+// locked OS thread because creating a namespace switches the calling
+// thread into it; the thread is switched back before it is unlocked, and if
+// that fails the thread is left locked so the Go runtime retires it.
+func createNetns(id string) (string, error) {
+	path := netnsPath(id)
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("failed to get current netns: %w", err)
+			return
+		}
+		defer orig.Close()
+		ns, err := netns.NewNamed(netnsPrefix + id)
+		if err == nil {
+			ns.Close()
+		}
+		if serr := netns.Set(orig); serr != nil {
+			// Leave the thread locked: it is in the wrong namespace.
+			errc <- errors.Join(err, fmt.Errorf("failed to restore netns: %w", serr))
+			return
+		}
+		runtime.UnlockOSThread()
+		if err != nil {
+			errc <- fmt.Errorf("failed to create netns %s: %w", path, err)
+			return
+		}
+		errc <- nil
+	}()
+	if err := <-errc; err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// deleteNetns unmounts and removes stv-<id>; a missing one is fine.
+func deleteNetns(id string) error {
+	if _, err := os.Stat(netnsPath(id)); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := netns.DeleteNamed(netnsPrefix + id); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// Not mounted (a half-made namespace): just remove the file.
+		if rerr := os.Remove(netnsPath(id)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return fmt.Errorf("failed to delete netns %s: %w", netnsPath(id), err)
+		}
+	}
+	return nil
+}
+
+func (n *network) runtimeConf(id, nsPath, ifName string, p podMeta) *libcni.RuntimeConf {
+	return &libcni.RuntimeConf{
+		ContainerID: id,
+		NetNS:       nsPath,
+		IfName:      ifName,
+		// IgnoreUnknown: the Kubernetes-style args are informational;
+		// plugins that do not know them must not fail.
+		Args: [][2]string{
+			{"IgnoreUnknown", "1"},
+			{"K8S_POD_NAMESPACE", p.Namespace},
+			{"K8S_POD_NAME", p.Name},
+			{"K8S_POD_UID", p.UID},
+		},
+	}
+}
+
+type podMeta struct{ UID, Namespace, Name string }
+
+// setup attaches the pod's netns to loopback and the bridge and returns the
+// pod IP.
+func (n *network) setup(ctx context.Context, id, nsPath string, p podMeta) (string, error) {
+	if _, err := n.cni.AddNetworkList(ctx, n.loopback, n.runtimeConf(id, nsPath, "lo", p)); err != nil {
+		return "", fmt.Errorf("failed to set up loopback: %w", err)
+	}
+	res, err := n.cni.AddNetworkList(ctx, n.bridge, n.runtimeConf(id, nsPath, "eth0", p))
+	if err != nil {
+		return "", fmt.Errorf("failed to attach pod network: %w", err)
+	}
+	cur, err := current.NewResultFromResult(res)
+	if err != nil {
+		return "", fmt.Errorf("failed to read CNI result: %w", err)
+	}
+	for _, ip := range cur.IPs {
+		if ip.Address.IP.To4() != nil {
+			return ip.Address.IP.String(), nil
+		}
+	}
+	if len(cur.IPs) > 0 {
+		return cur.IPs[0].Address.IP.String(), nil
+	}
+	return "", errors.New("failed to attach pod network: CNI returned no IP")
+}
+
+// teardownPod detaches the pod (CNI DEL releases its IP) and deletes its
+// netns. CNI DEL is idempotent, so it is safe after a partial setup.
+func (n *network) teardownPod(ctx context.Context, id string, p podMeta) error {
+	nsPath := netnsPath(id)
+	if _, err := os.Stat(nsPath); err != nil {
+		// DEL still runs without a netns: it must release the IP.
+		nsPath = ""
+	}
+	var errs []error
+	if err := n.cni.DelNetworkList(ctx, n.bridge, n.runtimeConf(id, nsPath, "eth0", p)); err != nil {
+		errs = append(errs, fmt.Errorf("failed to detach pod network: %w", err))
+	}
+	if err := n.cni.DelNetworkList(ctx, n.loopback, n.runtimeConf(id, nsPath, "lo", p)); err != nil && nsPath != "" {
+		errs = append(errs, fmt.Errorf("failed to tear down loopback: %w", err))
+	}
+	if err := deleteNetns(id); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// teardown removes the node-wide network state once no pod is left: the
+// IPAM directory, the CNI cache and the bridge.
+func (n *network) teardown(ctx context.Context) error {
+	var errs []error
+	for _, d := range []string{n.ipamDir, n.cacheDir} {
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove %s: %w", d, err))
+		}
+	}
+	if _, err := net.InterfaceByName(n.bridgeNm); err == nil {
+		out, err := exec.CommandContext(ctx, "ip", "link", "delete", n.bridgeNm).CombinedOutput()
+		if err != nil && !strings.Contains(string(out), "Cannot find device") {
+			errs = append(errs, fmt.Errorf("failed to delete bridge %s: %w: %s", n.bridgeNm, err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
+}

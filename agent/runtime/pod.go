@@ -1,0 +1,393 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// defaultGracePeriod is Kubernetes' terminationGracePeriodSeconds default.
+const defaultGracePeriod = 30 * time.Second
+
+// podWorker owns one pod incarnation: its sandbox (netns, CNI attachment,
+// hosts files), one goroutine per container, and the pod's removal.
+type podWorker struct {
+	r    *Runtime
+	pod  api.Pod
+	id   string // podID(pod.UID)
+	hash string
+	dir  string
+	// prev is a worker for the same UID (an older spec) that must finish
+	// its cleanup before this one creates anything.
+	prev *podWorker
+
+	// sandboxReady is set when adopting a pod whose netns still exists.
+	sandboxReady bool
+
+	stopCh   chan struct{} // closed to stop and remove the pod
+	stopOnce sync.Once
+	done     chan struct{} // closed when run returns
+
+	recMu sync.Mutex // serializes record writes
+
+	// Guarded by r.mu.
+	ip        string
+	startTime *time.Time
+	reason    string
+	message   string
+	ctrs      []*ctr
+}
+
+// ctr is one container of a pod.
+type ctr struct {
+	spec spec.Container
+	id   string // containerd container ID
+	// adopted is a task found running by New, supervised again as is.
+	adopted *running
+
+	// Guarded by r.mu.
+	st        api.ContainerStatus
+	crashes   int
+	startedAt time.Time
+}
+
+func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
+	id := podID(p.UID)
+	w := &podWorker{
+		r:      r,
+		pod:    p,
+		id:     id,
+		hash:   specHash(p),
+		dir:    filepath.Join(podsDir(r.cfg.DataDir), id),
+		prev:   prev,
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	w.startTime = &now
+	for _, cs := range p.Spec.Containers {
+		w.ctrs = append(w.ctrs, &ctr{
+			spec: cs,
+			id:   id + "-" + cs.Name,
+			st: api.ContainerStatus{
+				Name:  cs.Name,
+				Image: cs.Image,
+				State: api.ContainerState{Waiting: &api.StateWaiting{Reason: api.ReasonContainerCreating}},
+			},
+		})
+	}
+	return w
+}
+
+func (w *podWorker) stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
+
+func (w *podWorker) stopping() bool {
+	select {
+	case <-w.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (w *podWorker) logPath(container string) string {
+	return filepath.Join(w.dir, "logs", container+".log")
+}
+
+func (w *podWorker) meta() podMeta {
+	return podMeta{UID: w.pod.UID, Namespace: w.pod.Namespace, Name: w.pod.Name}
+}
+
+func (w *podWorker) hostname() string {
+	if w.pod.Spec.Hostname != "" {
+		return w.pod.Spec.Hostname
+	}
+	return w.pod.Name
+}
+
+func (w *podWorker) gracePeriod() time.Duration {
+	if g := w.pod.Spec.TerminationGracePeriodSeconds; g != nil && *g >= 0 {
+		return time.Duration(*g) * time.Second
+	}
+	return defaultGracePeriod
+}
+
+func (w *podWorker) restartPolicy() string {
+	if p := w.pod.Spec.RestartPolicy; p != "" {
+		return p
+	}
+	return spec.RestartPolicyAlways
+}
+
+// sleep waits d; false if the pod is stopping or the runtime closing.
+func (w *podWorker) sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return !w.stopping() && ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.stopCh:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// update applies f to the pod's state under r.mu, notifies watchers and
+// persists the record.
+func (w *podWorker) update(f func()) {
+	w.r.mu.Lock()
+	f()
+	w.r.notifyLocked()
+	rec := w.recordLocked()
+	w.r.mu.Unlock()
+	w.saveRecord(rec)
+}
+
+func (w *podWorker) recordLocked() podRecord {
+	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}}
+	for _, c := range w.ctrs {
+		rec.Containers[c.spec.Name] = containerRecord{
+			RestartCount: c.st.RestartCount,
+			StartedAt:    c.startedAt,
+			LastState:    c.st.LastTerminationState,
+			Crashes:      c.crashes,
+		}
+	}
+	return rec
+}
+
+func (w *podWorker) saveRecord(rec podRecord) {
+	w.recMu.Lock()
+	defer w.recMu.Unlock()
+	if w.stopping() {
+		// Being removed: the directory may be going away.
+		if _, err := os.Stat(w.dir); err != nil {
+			return
+		}
+	}
+	if err := writeRecord(w.dir, rec); err != nil {
+		w.r.log.Warn("failed to save pod record", "pod", w.pod.Namespace+"/"+w.pod.Name, "err", err)
+	}
+}
+
+// run is the pod's worker goroutine.
+func (w *podWorker) run() {
+	defer close(w.done)
+	ctx := w.r.ctx
+	log := w.r.log.With("pod", w.pod.Namespace+"/"+w.pod.Name, "uid", w.pod.UID)
+	if w.prev != nil {
+		select {
+		case <-w.prev.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(w.dir, "logs"), 0o700); err != nil {
+		log.Error("failed to create pod dir", "err", err)
+	}
+	w.update(func() {})
+	if !w.sandboxReady {
+		for attempt := 1; ; attempt++ {
+			err := w.setupSandbox(ctx)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil && !w.stopping() {
+				return
+			}
+			log.Warn("failed to create pod sandbox", "attempt", attempt, "err", err)
+			w.update(func() { w.reason, w.message = "FailedCreatePodSandBox", err.Error() })
+			_ = w.r.net.teardownPod(context.WithoutCancel(ctx), w.id, w.meta())
+			if !w.sleep(ctx, w.r.backoffDelay(attempt)) {
+				break
+			}
+		}
+	}
+	if !w.stopping() && ctx.Err() == nil {
+		var wg sync.WaitGroup
+		for _, c := range w.ctrs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.runContainer(ctx, c)
+			}()
+		}
+		wg.Wait()
+	}
+	if !w.stopping() {
+		return // detached by Close: everything stays for the next process
+	}
+	w.cleanup(log)
+}
+
+// setupSandbox creates the pod's netns, attaches it to the bridge and
+// writes the files every container mounts.
+func (w *podWorker) setupSandbox(ctx context.Context) error {
+	nsPath, err := createNetns(w.id)
+	if err != nil {
+		return err
+	}
+	ip, err := w.r.net.setup(ctx, w.id, nsPath, w.meta())
+	if err != nil {
+		return err
+	}
+	if err := w.writeEtc(ip); err != nil {
+		return err
+	}
+	w.update(func() { w.ip, w.reason, w.message = ip, "", "" })
+	return nil
+}
+
+// writeEtc writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.
+func (w *podWorker) writeEtc(ip string) error {
+	hn := w.hostname()
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + ip + "\t" + hn + "\n"
+	files := map[string]string{
+		"hosts":       hosts,
+		"hostname":    hn + "\n",
+		"resolv.conf": podResolvConf(),
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(w.dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("failed to write pod %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// podResolvConf is the host's resolv.conf without loopback nameservers,
+// which mean nothing inside the pod's network namespace.
+func podResolvConf() string {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// cleanup removes what is left of a stopped pod: containers were removed by
+// their goroutines; here go the network, the directory (records, logs) and
+// the pod's entry.
+func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
+	ctx := context.WithoutCancel(w.r.ctx)
+	for _, c := range w.ctrs {
+		// Containers whose goroutine never ran (stopped during sandbox
+		// setup, or adopted and stopped before start).
+		if err := w.r.removeContainer(ctx, c.id, w.gracePeriod()); err != nil {
+			log.Warn("failed to remove container", "container", c.id, "err", err)
+		}
+	}
+	if err := w.r.net.teardownPod(ctx, w.id, w.meta()); err != nil {
+		log.Warn("failed to tear down pod network", "err", err)
+	}
+	w.recMu.Lock()
+	if err := os.RemoveAll(w.dir); err != nil {
+		log.Warn("failed to remove pod dir", "err", err)
+	}
+	w.recMu.Unlock()
+	w.r.mu.Lock()
+	if w.r.pods[w.pod.UID] == w {
+		delete(w.r.pods, w.pod.UID)
+	}
+	w.r.notifyLocked()
+	w.r.mu.Unlock()
+}
+
+// statusLocked derives the pod's status; r.mu is held.
+func (w *podWorker) statusLocked() api.PodStatus {
+	ps := api.PodStatus{
+		UID:       w.pod.UID,
+		Namespace: w.pod.Namespace,
+		Name:      w.pod.Name,
+		Node:      w.r.cfg.NodeName,
+		PodIP:     w.ip,
+		Reason:    w.reason,
+		Message:   w.message,
+	}
+	if w.startTime != nil {
+		t := *w.startTime
+		ps.StartTime = &t
+	}
+	ps.Containers = make([]api.ContainerStatus, len(w.ctrs))
+	for i, c := range w.ctrs {
+		ps.Containers[i] = c.st // states are replaced, never mutated in place
+	}
+	ps.Phase = podPhase(w.restartPolicy(), ps.Containers)
+	return ps
+}
+
+// podPhase derives the phase from container states the way the kubelet
+// does (getPhase).
+func podPhase(policy string, cs []api.ContainerStatus) string {
+	var running, waiting, stopped, succeeded int
+	for _, c := range cs {
+		switch {
+		case c.State.Running != nil:
+			running++
+		case c.State.Terminated != nil:
+			stopped++
+			if c.State.Terminated.ExitCode == 0 {
+				succeeded++
+			}
+		case c.State.Waiting != nil:
+			if c.LastTerminationState.Terminated != nil {
+				stopped++
+			} else {
+				waiting++
+			}
+		default:
+			waiting++
+		}
+	}
+	switch {
+	case waiting > 0:
+		return api.PodPending
+	case running > 0:
+		return api.PodRunning
+	case stopped > 0:
+		if policy == spec.RestartPolicyAlways {
+			return api.PodRunning
+		}
+		if stopped == succeeded {
+			return api.PodSucceeded
+		}
+		if policy == spec.RestartPolicyNever {
+			return api.PodFailed
+		}
+		return api.PodRunning
+	default:
+		return api.PodPending
+	}
+}
+
+// errCreate marks a failure to create the container (as opposed to
+// starting its process): CreateContainerError rather than ContainerCannotRun.
+type errCreate struct{ err error }
+
+func (e *errCreate) Error() string { return e.err.Error() }
+func (e *errCreate) Unwrap() error { return e.err }
+
+func isCreateErr(err error) bool {
+	var ce *errCreate
+	return errors.As(err, &ce)
+}

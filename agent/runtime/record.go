@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// podRecord is what the runtime keeps on disk per pod, so a restarted agent
+// knows each pod's spec, IP and containers' history (containerd only knows
+// the labels).
+type podRecord struct {
+	Pod        api.Pod                    `json:"pod"`
+	Hash       string                     `json:"hash"`
+	PodIP      string                     `json:"podIP,omitempty"`
+	StartTime  *time.Time                 `json:"startTime,omitempty"`
+	Containers map[string]containerRecord `json:"containers,omitempty"`
+}
+
+type containerRecord struct {
+	RestartCount int32              `json:"restartCount"`
+	StartedAt    time.Time          `json:"startedAt,omitempty"`
+	LastState    api.ContainerState `json:"lastState,omitempty"`
+	// Crashes counts consecutive restarts for the back-off.
+	Crashes int `json:"crashes,omitempty"`
+}
+
+// specHash identifies a pod's desired content: a pod whose spec changes
+// under the same UID is replaced.
+func specHash(p api.Pod) string {
+	b, _ := json.Marshal(p.Spec)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func writeRecord(dir string, rec podRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("failed to encode pod record: %w", err)
+	}
+	tmp := filepath.Join(dir, "pod.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("failed to write pod record: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "pod.json")); err != nil {
+		return fmt.Errorf("failed to write pod record: %w", err)
+	}
+	return nil
+}
+
+func readRecord(dir string) (podRecord, error) {
+	var rec podRecord
+	b, err := os.ReadFile(filepath.Join(dir, "pod.json"))
+	if err != nil {
+		return rec, fmt.Errorf("failed to read pod record: %w", err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("failed to decode pod record %s: %w", dir, err)
+	}
+	return rec, nil
+}
+
+// seekTail positions f so that reading returns its last n lines.
+func seekTail(f *os.File, n int) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("failed to stat log: %w", err)
+	}
+	size := st.Size()
+	const chunk = 32 << 10
+	buf := make([]byte, chunk)
+	lines := 0
+	pos := size
+	// A trailing newline ends the last line; it does not start another.
+	skipLast := true
+	for pos > 0 {
+		step := int64(chunk)
+		if pos < step {
+			step = pos
+		}
+		pos -= step
+		if _, err := f.ReadAt(buf[:step], pos); err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("failed to read log: %w", err)
+		}
+		for i := step - 1; i >= 0; i-- {
+			if buf[i] != '\n' {
+				skipLast = false
+				continue
+			}
+			if skipLast {
+				skipLast = false
+				continue
+			}
+			lines++
+			if lines == n {
+				_, err := f.Seek(pos+i+1, io.SeekStart)
+				return err
+			}
+		}
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	return err
+}
