@@ -56,6 +56,20 @@ func Namespaced(kind string) bool {
 	return false
 }
 
+// kindHint suggests the fix for a near miss: the right apiVersion for a
+// supported kind, or the right spelling of a kind.
+func kindHint(apiVersion, kind string) string {
+	for _, k := range kinds {
+		switch {
+		case k.kind == kind:
+			return fmt.Sprintf(" (%s is %s)", kind, k.apiVersion)
+		case strings.EqualFold(k.kind, kind):
+			return fmt.Sprintf(" (did you mean %q?)", k.kind)
+		}
+	}
+	return ""
+}
+
 func knownKind(kind string) bool {
 	for _, k := range kinds {
 		if k.kind == kind {
@@ -303,7 +317,7 @@ func (d *decoder) decodeTop(root *yaml.Node, inList bool) {
 				// The kind is right, so the apiVersion is what to fix.
 				line = avLine
 			}
-			d.errorf(line, label, "", "unsupported apiVersion/kind %q; supported: %s", apiVersion+" "+kind, strings.Join(SupportedKinds(), ", "))
+			d.errorf(line, label, "", "unsupported apiVersion/kind %q%s; supported: %s", apiVersion+" "+kind, kindHint(apiVersion, kind), strings.Join(SupportedKinds(), ", "))
 		}
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -42,8 +43,8 @@ func FuzzLoad(f *testing.F) {
 		if !errors.As(err, &list) || len(list) == 0 {
 			t.Fatalf("error %T is not a non-empty ErrorList: %v", err, err)
 		}
-		for _, e := range list[:len(list)-1] {
-			if e.File != "f.yaml" {
+		for _, e := range list {
+			if e.File != "f.yaml" && !strings.HasPrefix(e.Message, "too many errors") {
 				t.Fatalf("error without the file: %v", e)
 			}
 		}

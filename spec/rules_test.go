@@ -174,7 +174,11 @@ metadata: {name: db}
 		{"wrong apiVersion", `apiVersion: extensions/v1beta1 #!
 kind: Deployment
 metadata: {name: web}
-`, "", `unsupported apiVersion/kind "extensions/v1beta1 Deployment"`},
+`, "", `unsupported apiVersion/kind "extensions/v1beta1 Deployment" (Deployment is apps/v1)`},
+		{"kind spelling", `apiVersion: v1
+kind: namespace #!
+metadata: {name: a}
+`, "", `unsupported apiVersion/kind "v1 namespace" (did you mean "Namespace"?)`},
 		{"missing kind", `apiVersion: v1 #!
 metadata: {name: x}
 `, "kind", "required"},
