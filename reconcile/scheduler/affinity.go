@@ -49,7 +49,7 @@ func (f *topologySpread) Filter(n *NodeInfo) bool {
 	for i := range f.hard {
 		s := &f.hard[i]
 		d := s.topo[n.Index]
-		if d < 0 || s.st.dc.counts[d]+s.self-s.min > s.st.maxSkew {
+		if d < 0 || s.st.dc.get(d)+s.self-s.min > s.st.maxSkew {
 			return false
 		}
 	}
@@ -93,7 +93,7 @@ func (f *spreadScore) Score(n *NodeInfo) int64 {
 			sum += MaxNodeScore
 			continue
 		}
-		v := int64(dc.max-dc.counts[d]) * MaxNodeScore / int64(dc.max-s.min)
+		v := int64(dc.max-dc.get(d)) * MaxNodeScore / int64(dc.max-s.min)
 		sum += max(0, min(v, MaxNodeScore))
 	}
 	return sum / int64(len(f.soft))
@@ -163,19 +163,19 @@ func (f *interPodAffinity) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 func (f *interPodAffinity) why(n *NodeInfo) string {
 	i := n.Index
 	for _, g := range f.owners {
-		if d := g.nodeDomain[i]; d >= 0 && g.counts[d] > 0 {
+		if d := g.nodeDomain[i]; d >= 0 && g.get(d) > 0 {
 			return reasonExistingAnti
 		}
 	}
 	for k := range f.aff {
 		s := &f.aff[k]
 		d := s.topo[i]
-		if d < 0 || (!s.free && s.dc.counts[d] == 0) {
+		if d < 0 || (!s.free && s.dc.get(d) == 0) {
 			return reasonAffinity
 		}
 	}
 	for _, dc := range f.anti {
-		if d := dc.nodeDomain[i]; d >= 0 && dc.counts[d] > 0 {
+		if d := dc.nodeDomain[i]; d >= 0 && dc.get(d) > 0 {
 			return reasonAntiAffinity
 		}
 	}
@@ -224,7 +224,7 @@ func (f *affinityScore) Score(n *NodeInfo) int64 {
 		if d < 0 || s.dc.max == 0 {
 			continue
 		}
-		raw += s.w * int64(s.dc.counts[d]) * MaxNodeScore / int64(s.dc.max)
+		raw += s.w * int64(s.dc.get(d)) * MaxNodeScore / int64(s.dc.max)
 	}
 	return raw / (f.wAff + f.wAnti)
 }

@@ -66,6 +66,8 @@ type tmplKey struct {
 type topology struct {
 	nodeDomain []int32 // -1: node lacks the key
 	values     []string
+	present    []bool // every domain has a node; shared by counters
+	nPresent   int
 }
 
 func newCluster(nodes []Node, placed []Pod) *Cluster {
@@ -184,6 +186,11 @@ func (c *Cluster) topology(key string) *topology {
 		}
 		t.nodeDomain[i] = id
 	}
+	t.present = make([]bool, len(t.values))
+	for i := range t.present {
+		t.present[i] = true
+	}
+	t.nPresent = len(t.values)
 	c.topo[key] = t
 	return t
 }
@@ -212,12 +219,17 @@ type domainCounter struct {
 	sel        *selector
 	namespaces []string // empty: any namespace
 	nodeDomain []int32  // -1: pods on this node are not counted
-	counts     []int32
-	present    []bool // domains with at least one counted node
-	nPresent   int
-	total      int
-	min, max   int32
-	atMin      int
+	// counts is dense for topologies with few domains; sparse holds the
+	// non-zero counts when there are many (hostname: one domain per node),
+	// so that thousands of per-workload counters don't cost domains×4 bytes
+	// each.
+	counts   []int32
+	sparse   map[int32]int32
+	present  []bool // domains with at least one counted node
+	nPresent int
+	total    int
+	min, max int32
+	atMin    int
 }
 
 func (dc *domainCounter) matches(ns string, labels map[string]string) bool {
@@ -233,7 +245,26 @@ func (dc *domainCounter) at(ni int) int32 {
 	if d < 0 {
 		return -1
 	}
-	return dc.counts[d]
+	return dc.get(d)
+}
+
+// sparseDomains is the domain count above which counters go sparse (a
+// variable so that tests can run everything sparse).
+var sparseDomains = 256
+
+func (dc *domainCounter) get(d int32) int32 {
+	if dc.counts != nil {
+		return dc.counts[d]
+	}
+	return dc.sparse[d]
+}
+
+func newCounts(dc *domainCounter, domains int) {
+	if domains > sparseDomains {
+		dc.sparse = make(map[int32]int32)
+	} else {
+		dc.counts = make([]int32, domains)
+	}
 }
 
 func (dc *domainCounter) add(ni int32) {
@@ -242,8 +273,12 @@ func (dc *domainCounter) add(ni int32) {
 		return
 	}
 	dc.total++
-	v := dc.counts[d]
-	dc.counts[d] = v + 1
+	v := dc.get(d)
+	if dc.counts != nil {
+		dc.counts[d] = v + 1
+	} else {
+		dc.sparse[d] = v + 1
+	}
 	if v+1 > dc.max {
 		dc.max = v + 1
 	}
@@ -262,7 +297,7 @@ func (dc *domainCounter) recomputeMin() {
 		if !ok {
 			continue
 		}
-		v := dc.counts[d]
+		v := dc.get(int32(d))
 		switch {
 		case first || v < dc.min:
 			dc.min, dc.atMin, first = v, 1, false
@@ -294,8 +329,10 @@ func (c *Cluster) counter(kind byte, topoKey string, namespaces []string, sel *s
 	key := string(b)
 	topo := c.topology(topoKey)
 	dc := &domainCounter{topo: topo, sel: sel, namespaces: namespaces, nodeDomain: topo.nodeDomain,
-		counts: make([]int32, len(topo.values)), present: make([]bool, len(topo.values))}
+		present: topo.present, nPresent: topo.nPresent}
+	newCounts(dc, len(topo.values))
 	if elig != nil {
+		dc.present, dc.nPresent = make([]bool, len(topo.values)), 0
 		dc.nodeDomain = make([]int32, len(topo.nodeDomain))
 		for i, d := range topo.nodeDomain {
 			if elig[i] {
@@ -304,11 +341,11 @@ func (c *Cluster) counter(kind byte, topoKey string, namespaces []string, sel *s
 				dc.nodeDomain[i] = -1
 			}
 		}
-	}
-	for _, d := range dc.nodeDomain {
-		if d >= 0 && !dc.present[d] {
-			dc.present[d] = true
-			dc.nPresent++
+		for _, d := range dc.nodeDomain {
+			if d >= 0 && !dc.present[d] {
+				dc.present[d] = true
+				dc.nPresent++
+			}
 		}
 	}
 	dc.recomputeMin()
@@ -359,8 +396,8 @@ func (c *Cluster) ownerGroup(topoKey string, namespaces []string, sel *selector)
 		return g
 	}
 	topo := c.topology(topoKey)
-	g := &domainCounter{topo: topo, sel: sel, namespaces: namespaces, nodeDomain: topo.nodeDomain,
-		counts: make([]int32, len(topo.values))}
+	g := &domainCounter{topo: topo, sel: sel, namespaces: namespaces, nodeDomain: topo.nodeDomain}
+	newCounts(g, len(topo.values))
 	c.owners[key] = g
 	if len(sel.pairs) > 0 {
 		c.ownerIdx[sel.pairs[0]] = append(c.ownerIdx[sel.pairs[0]], g)

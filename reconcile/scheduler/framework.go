@@ -201,7 +201,19 @@ type profileRun struct {
 	ns      []NodeScorer
 	nw      []int64
 	reasons []string
-	next    int // node index where the next search starts
+}
+
+// nameHash is FNV-1a of "namespace/name".
+func nameHash(ns, name string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(ns); i++ {
+		h = (h ^ uint64(ns[i])) * 1099511628211
+	}
+	h = (h ^ '/') * 1099511628211
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint64(name[i])) * 1099511628211
+	}
+	return h
 }
 
 func (s *Scheduler) newRun(p *Profile, c *Cluster) *profileRun {
@@ -271,11 +283,14 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 	}
 	want := numFeasibleToFind(n, r.p.PercentageOfNodesToScore)
 	best, bestScore, found := -1, int64(-1), 0
-	start := r.next
-	if start >= n {
-		start = 0
+	i, visited := 0, 0
+	if want < n {
+		// The search starts at a node chosen by hashing the pod's name: a
+		// function of the input alone (unlike Kubernetes' rotating index,
+		// which lives in a long-running process), and it spreads the
+		// windows of successive pods and of successive calls over all nodes.
+		i = int(nameHash(pi.Namespace, pi.Name) % uint64(n))
 	}
-	i, visited := start, 0
 	filters, scorers, weights := r.nf, r.ns, r.nw
 	for visited < n && found < want {
 		ni := &c.Nodes[i]
@@ -303,7 +318,6 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 			i = 0
 		}
 	}
-	r.next = i
 	if best < 0 {
 		return Result{Reason: r.explain(c)}
 	}

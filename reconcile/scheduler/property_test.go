@@ -232,6 +232,10 @@ func checkInvariants(t testing.TB, nodes []Node, placed, pending []Pod, res []Re
 // with the first's placements as placed pods) and checks invariants,
 // determinism, independence from node order, and stability.
 func runProperties(t testing.TB, seed uint64, nNodes, nPods int, pct int) {
+	if seed%2 == 1 {
+		defer func(v int) { sparseDomains = v }(sparseDomains)
+		sparseDomains = 0
+	}
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	nodes, pods := genCluster(r, nNodes, nPods)
 	profs := []Profile{DefaultProfile(), BinPackingProfile()}
