@@ -163,6 +163,9 @@ type Source struct {
 	mu   sync.Mutex
 	repo *git.Repository // opened on first use
 	last *Revision       // the revision read by the last Fetch or Head
+	// blobs holds the contents of the last read's files by blob hash, so
+	// the next read only inflates what changed.
+	blobs map[plumbing.Hash][]byte
 }
 
 // New returns a Source for cfg. It does not touch the network or the cache:
@@ -402,26 +405,11 @@ func (s *Source) read(repo *git.Repository, h plumbing.Hash) (*Revision, error) 
 		}
 		tree = sub
 	}
-	files := make(map[string][]byte)
-	err = tree.Files().ForEach(func(f *object.File) error {
-		if f.Mode == filemode.Symlink || f.Mode == filemode.Submodule {
-			return nil
-		}
-		rd, err := f.Reader()
-		if err != nil {
-			return fmt.Errorf("failed to open %s: %w", f.Name, err)
-		}
-		defer rd.Close()
-		b, err := io.ReadAll(rd)
-		if err != nil {
-			return fmt.Errorf("failed to read %s: %w", f.Name, err)
-		}
-		files[f.Name] = b
-		return nil
-	})
+	files, blobs, err := s.readFiles(repo, tree)
 	if err != nil {
 		return nil, fmt.Errorf("failed to read files at commit %s: %w", h, err)
 	}
+	s.blobs = blobs
 	return &Revision{
 		Commit:      h.String(),
 		Author:      c.Author.Name,
@@ -430,6 +418,52 @@ func (s *Source) read(repo *git.Repository, h plumbing.Hash) (*Revision, error) 
 		Time:        c.Author.When,
 		Files:       files,
 	}, nil
+}
+
+// readFiles reads every regular file below tree. Blobs the previous read
+// already holds are reused rather than inflated again: a commit usually
+// changes a few files of many, and decompressing the rest was most of the
+// cost of a Fetch.
+func (s *Source) readFiles(repo *git.Repository, tree *object.Tree) (map[string][]byte, map[plumbing.Hash][]byte, error) {
+	files := make(map[string][]byte)
+	blobs := make(map[plumbing.Hash][]byte)
+	w := object.NewTreeWalker(tree, true, nil)
+	defer w.Close()
+	for {
+		name, e, err := w.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("failed to walk tree: %w", err)
+		}
+		if !e.Mode.IsFile() || e.Mode == filemode.Symlink {
+			continue // directories, submodules, symbolic links
+		}
+		if b, ok := blobs[e.Hash]; ok {
+			files[name] = b
+			continue
+		}
+		b, ok := s.blobs[e.Hash]
+		if !ok {
+			blob, err := repo.BlobObject(e.Hash)
+			if err != nil {
+				return nil, nil, fmt.Errorf("failed to read %s: %w", name, err)
+			}
+			rd, err := blob.Reader()
+			if err != nil {
+				return nil, nil, fmt.Errorf("failed to open %s: %w", name, err)
+			}
+			b, err = io.ReadAll(rd)
+			rd.Close()
+			if err != nil {
+				return nil, nil, fmt.Errorf("failed to read %s: %w", name, err)
+			}
+		}
+		blobs[e.Hash] = b
+		files[name] = b
+	}
+	return files, blobs, nil
 }
 
 // clone copies the struct and the map so a caller that adds or removes
