@@ -216,3 +216,20 @@ func TestDefaultPullPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestResourceNamesAccepted(t *testing.T) {
+	set := mustLoad(t, `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    resources:
+      limits: {cpu: "2", memory: 1Gi, ephemeral-storage: 10Gi, hugepages-2Mi: 64Mi, example.com/gpu: 1}
+`)
+	p := set.OfKind(KindPod)[0].(*Pod)
+	if got := len(p.Spec.Containers[0].Resources.Requests); got != 5 {
+		t.Errorf("got %d requests defaulted from limits, want 5", got)
+	}
+}

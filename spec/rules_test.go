@@ -474,6 +474,20 @@ metadata:
       limits:
         "bad name": 1 #!
 `, "spec.containers[0].resources.limits[bad name]", "invalid resource name"},
+		{"unqualified resource name", podHead + `  containers:
+  - name: c
+    image: busybox
+    resources:
+      requests:
+        memroy: 1Gi #!
+`, "spec.containers[0].resources.requests[memroy]", "must be cpu, memory"},
+		{"bad hugepages size", podHead + `  containers:
+  - name: c
+    image: busybox
+    resources:
+      limits:
+        hugepages-big: 1Gi #!
+`, "spec.containers[0].resources.limits[hugepages-big]", "page size"},
 		// Pod-level enums and numbers.
 		{"restart policy enum", podHead + `  restartPolicy: Sometimes #!
   containers: [{name: c, image: busybox}]

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // MaxWorkloadNameLength is the longest name a Deployment or
@@ -384,7 +386,7 @@ func (v *validator) resources(r *Resources, p fieldPath) {
 				}
 			}
 			rp := p.child(list.name).key(name)
-			if msg := isQualifiedName(name); msg != "" {
+			if msg := isResourceName(name); msg != "" {
 				v.add(rp, "invalid resource name %q: %s", name, msg)
 			}
 			q := list.l[name]
@@ -403,6 +405,24 @@ func (v *validator) resources(r *Resources, p fieldPath) {
 			v.add(p.child("requests").key(name), "invalid value %q: must be less than or equal to %s limit of %s", req.String(), name, limit.String())
 		}
 	}
+}
+
+// isResourceName returns why name is not a container resource, or "": as in
+// Kubernetes, a standard resource or a fully qualified extended one, so a
+// typo such as "memroy" is not taken for an extended resource.
+func isResourceName(name string) string {
+	switch {
+	case name == ResourceCPU, name == ResourceMemory, name == ResourceEphemeralStorage:
+		return ""
+	case strings.HasPrefix(name, "hugepages-"):
+		if _, err := resource.ParseQuantity(strings.TrimPrefix(name, "hugepages-")); err != nil {
+			return "hugepages-<size> needs a page size quantity such as hugepages-2Mi"
+		}
+		return ""
+	case strings.Contains(name, "/"):
+		return isQualifiedName(name)
+	}
+	return "must be cpu, memory, ephemeral-storage, hugepages-<size> or a fully qualified extended resource such as example.com/gpu"
 }
 
 func (v *validator) labelSelector(s *LabelSelector, p fieldPath) {
