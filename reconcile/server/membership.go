@@ -15,6 +15,28 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
+// joinSettle is how long a plan waits after an agent joins, so that agents
+// starting together share the pods that were waiting for a node.
+const joinSettle = 300 * time.Millisecond
+
+// planAfter requests a plan after d, unless the server stops first. Timers
+// coalesce: a plan is requested once per pending timer.
+func (s *Server) planAfter(ctx context.Context, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.joinTimer != nil {
+		return // one is pending; this join is planned with it
+	}
+	s.joinTimer = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		s.joinTimer = nil
+		if ctx.Err() == nil {
+			s.requestPlanLocked()
+		}
+		s.mu.Unlock()
+	})
+}
+
 // startSerf creates the reconciler's serf member on GossipAddr. Serf's
 // snapshot in DataDir makes a restarted reconciler rejoin the agents it knew
 // without waiting for them to find it.
@@ -132,8 +154,12 @@ func (s *Server) memberEvent(ctx context.Context, typ serf.EventType, m serf.Mem
 		}
 		cur.state, cur.since = state, time.Now()
 		stop, cur.conn = cur.conn, nil
-		// What it reported is no longer true of anything we can reach.
+		// What it reported is no longer true of anything we can reach, and
+		// the core will move its pods: the set it had must not be offered
+		// again if it comes back (the generation counter stays, so its next
+		// set still supersedes the old one).
 		delete(s.observed, m.Name)
+		delete(s.podSets, m.Name)
 		s.eventLocked("node/"+m.Name, reason, "agent "+m.Name+" "+state)
 		s.log.Warn("agent gone", "node", m.Name, "state", state)
 	case serf.EventMemberReap:
@@ -147,8 +173,16 @@ func (s *Server) memberEvent(ctx context.Context, typ serf.EventType, m serf.Mem
 		s.mu.Unlock()
 		return
 	}
-	s.requestPlanLocked()
-	s.mu.Unlock()
+	if typ == serf.EventMemberJoin {
+		// Agents of one cluster usually start together; planning each
+		// join at once would put every unplaced pod on the first one.
+		// Placed pods never move, so wait a moment for the others.
+		s.mu.Unlock()
+		s.planAfter(ctx, joinSettle)
+	} else {
+		s.requestPlanLocked()
+		s.mu.Unlock()
+	}
 	if stop != nil {
 		stop.close()
 	}

@@ -84,6 +84,7 @@ type Server struct {
 	planDone  uint64        // highest request a finished plan covered
 	planCh    chan struct{} // closed and replaced after every plan
 	waiters   []chan api.SyncResult
+	joinTimer *time.Timer // pending plan after agents joined
 	syncKick  chan struct{}
 	planKick  chan struct{}
 	started   bool
@@ -269,6 +270,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 			s.cancel()
 			s.mu.Lock()
+			if s.joinTimer != nil {
+				s.joinTimer.Stop()
+				s.joinTimer = nil
+			}
 			conns := make([]*agentConn, 0, len(s.members))
 			for _, m := range s.members {
 				if m.conn != nil {
