@@ -20,7 +20,7 @@ type benchCase struct {
 	name   string
 	nodes  int
 	pods   int
-	kind   string // requests, nodeSelector, spread, antiAffinity, nomad, nomadSpread
+	kind   string // requests, nodeSelector, spread, antiAffinity, overflow, nomad, nomadSpread
 	perPod bool   // every pod its own *spec.PodSpec, as the reconciler passes them
 	placed int    // pods already running, spread round-robin (each its own spec)
 	pct    int    // PercentageOfNodesToScore; 0 adaptive
@@ -36,6 +36,7 @@ func benchCases() []benchCase {
 	cs = append(cs,
 		benchCase{name: "requests/5000Nodes_150000Pods/specPerPod", nodes: 5000, pods: 150000, kind: "requests", perPod: true},
 		benchCase{name: "requests/5000Nodes_20000Pods/exact", nodes: 5000, pods: 20000, kind: "requests", pct: 100},
+		benchCase{name: "overflow/5000Nodes_20000Pods", nodes: 5000, pods: 20000, kind: "overflow"},
 		benchCase{name: "steady/5000Nodes_150000Placed_1000Pods", nodes: 5000, pods: 1000, kind: "requests", perPod: true, placed: 150000},
 		benchCase{name: "nomad/5000Nodes_1200Pods", nodes: 5000, pods: 1200, kind: "nomad"},
 		benchCase{name: "nomadSpread/5000Nodes_1200Pods", nodes: 5000, pods: 1200, kind: "nomadSpread"},
@@ -58,6 +59,9 @@ func (bc benchCase) build() ([]Node, []Pod, []Pod) {
 			labels["pool"] = "a"
 		}
 		nodes[i] = Node{Name: nodeName(i), Labels: labels, Allocatable: Resources{MilliCPU: 8000, Memory: 64 << 30, Pods: 110}}
+		if bc.kind == "overflow" {
+			nodes[i].Allocatable.MilliCPU = 200 // room for 10,000 of the 20,000 pods
+		}
 		if bc.kind == "nomad" || bc.kind == "nomadSpread" {
 			nodes[i].Allocatable.MilliCPU = 4000 // two 1500m pods per node
 		}

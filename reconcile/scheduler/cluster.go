@@ -39,6 +39,7 @@ type Cluster struct {
 
 	anyUnschedulable, anyNoSchedule, anyPreferNoSchedule bool
 	buf                                                  []byte
+	gen                                                  int // placements so far
 	scratch                                              PodInfo
 	lightScratch                                         podTemplate
 }
@@ -93,7 +94,7 @@ func newCluster(nodes []Node, placed []Pod) *Cluster {
 	c.Nodes = make([]NodeInfo, len(order))
 	for i, oi := range order {
 		n := &nodes[oi]
-		c.Nodes[i] = NodeInfo{Node: n, Index: i}
+		c.Nodes[i] = NodeInfo{Node: n, Index: i, Allocatable: n.Allocatable}
 		c.byName[n.Name] = int32(i)
 		if n.Unschedulable {
 			c.anyUnschedulable = true
@@ -130,6 +131,7 @@ func (c *Cluster) podInfo(p *Pod) *PodInfo {
 
 // place records pi on node ni and updates every index incrementally.
 func (c *Cluster) place(pi *PodInfo, ni int32, _ *profileRun) {
+	c.gen++
 	n := &c.Nodes[ni]
 	t := pi.t
 	n.Requested.add(t.req)

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"sort"
 	"strconv"
 )
@@ -78,6 +79,9 @@ type NodeInfo struct {
 	*Node
 	// Index is the node's position in Cluster.Nodes (sorted by name).
 	Index int
+	// Allocatable is a copy of Node.Allocatable (shadowing it), kept here
+	// so that the hot resource checks don't chase the Node pointer.
+	Allocatable Resources
 	// Requested is the sum of the requests of the pods on the node.
 	Requested Resources
 	// NonZeroRequested is Requested with Kubernetes' scoring defaults (100
@@ -201,6 +205,16 @@ type profileRun struct {
 	ns      []NodeScorer
 	nw      []int64
 	reasons []string
+	// lastFail remembers the last pod that fit nowhere: a pod with the same
+	// template, namespace and labels, with no placement in between, meets
+	// exactly the same state, so it gets the same Result without two scans
+	// of every node (a full cluster with many pending replicas).
+	lastFail struct {
+		t      *podTemplate
+		labels map[string]string
+		gen    int
+		res    Result
+	}
 }
 
 // nameHash is FNV-1a of "namespace/name".
@@ -268,6 +282,9 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 	if n == 0 {
 		return Result{Reason: "no nodes available to schedule pods"}
 	}
+	if lf := &r.lastFail; lf.t == pi.t && lf.gen == c.gen && maps.Equal(lf.labels, pi.Labels) {
+		return lf.res
+	}
 	r.nf = r.nf[:0]
 	for _, f := range r.filters {
 		if nf := f.PreFilter(c, pi); nf != nil {
@@ -319,7 +336,9 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 		}
 	}
 	if best < 0 {
-		return Result{Reason: r.explain(c)}
+		res := Result{Reason: r.explain(c)}
+		r.lastFail.t, r.lastFail.labels, r.lastFail.gen, r.lastFail.res = pi.t, pi.Labels, c.gen, res
+		return res
 	}
 	c.place(pi, int32(best), r)
 	return Result{Node: c.Nodes[best].Name}

@@ -410,3 +410,15 @@ func TestSamplingStaysCorrect(t *testing.T) {
 	}
 	wantReason(t, got[1000], "0/1000 nodes are available: 1000 Insufficient cpu.")
 }
+
+func TestRepeatedFailureReasonFollowsState(t *testing.T) {
+	s := newSched(t, Config{})
+	n := mkNode("a", 1000, 8192, nil)
+	n.Allocatable.Pods = 2
+	big := mkSpec(2000, 10)
+	small := mkSpec(10, 10)
+	got := s.Schedule([]Node{n}, nil, []Pod{mkPod("x1", big, nil), mkPod("x2", big, nil), mkPod("y", small, nil),
+		mkPod("z", small, nil), mkPod("x3", big, nil), mkPod("x4", big, nil)})
+	want(t, got, "<0/1 nodes are available: 1 Insufficient cpu.>", "<0/1 nodes are available: 1 Insufficient cpu.>", "a", "a",
+		"<0/1 nodes are available: 1 Insufficient cpu, 1 Too many pods.>", "<0/1 nodes are available: 1 Insufficient cpu, 1 Too many pods.>")
+}
