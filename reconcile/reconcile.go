@@ -209,6 +209,8 @@ type planner struct {
 	events []Event
 	// workloads of Desired by owner key.
 	workloads map[string]workload
+	// want holds the desired pods by key once plan has expanded them.
+	want map[string]*DesiredPod
 }
 
 func newPlanner(in Input) *planner {
@@ -340,6 +342,7 @@ func (p *planner) plan() {
 		rec.Annotations = d.Annotations
 		rec.Spec = *d.Spec
 	}
+	p.want = want
 	p.keys = mergeKeys(desired, p.mem, want)
 	p.dropUnwanted(want)
 	p.schedule()
@@ -507,6 +510,18 @@ func (p *planner) schedulerNodes() []scheduler.Node {
 // schedule places every unplaced pod, in key order, keeping every
 // remembered placement.
 func (p *planner) schedule() {
+	unplaced := false
+	for _, rec := range p.mem {
+		if rec.Node == "" {
+			unplaced = true
+			break
+		}
+	}
+	if !unplaced {
+		// The steady state: nothing to place, no need to describe the
+		// cluster to the scheduler.
+		return
+	}
 	nodes := p.schedulerNodes()
 	placed := make([]scheduler.Pod, 0, len(p.keys))
 	var pending []scheduler.Pod
@@ -516,7 +531,13 @@ func (p *planner) schedule() {
 		if rec == nil {
 			continue
 		}
-		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: &rec.Spec, Node: rec.Node}
+		ps := &rec.Spec
+		if d := p.want[key]; d != nil {
+			// The replicas of a workload share one spec; the scheduler
+			// compiles each distinct *PodSpec once per call.
+			ps = d.Spec
+		}
+		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps, Node: rec.Node}
 		if rec.Node != "" {
 			placed = append(placed, sp)
 			continue
