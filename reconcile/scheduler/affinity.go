@@ -145,10 +145,16 @@ func (f *interPodAffinity) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 		}
 	}
 	f.aff = f.aff[:0]
+	// Kubernetes' exception for the first pod of a group with affinity to
+	// itself: no pod matches any of its terms yet and it matches them all.
+	free := true
 	for _, at := range p.t.affRequired {
-		s := affState{dc: at.dc, topo: at.dc.nodeDomain}
-		s.free = at.dc.total == 0 && at.dc.matches(p.Namespace, p.Labels)
-		f.aff = append(f.aff, s)
+		if at.dc.total > 0 || !at.dc.matches(p.Namespace, p.Labels) {
+			free = false
+		}
+	}
+	for _, at := range p.t.affRequired {
+		f.aff = append(f.aff, affState{dc: at.dc, topo: at.dc.nodeDomain, free: free})
 	}
 	f.anti = f.anti[:0]
 	for _, at := range p.t.antiRequired {
