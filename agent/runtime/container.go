@@ -58,7 +58,9 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 		run := c.adopted
 		c.adopted = nil
 		if run == nil {
+			t0 := time.Now()
 			img, err := r.ensureImage(ctx, c.spec)
+			tImage := time.Since(t0)
 			if err != nil {
 				if ctx.Err() != nil || w.stopping() {
 					continue
@@ -113,6 +115,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				continue
 			}
 			createFailures = 0
+			r.log.Debug("container started", "container", c.id, "image", tImage, "total", time.Since(t0))
 		}
 		select {
 		case st := <-run.exitCh:
@@ -223,6 +226,13 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 	cont, err := w.createContainer(ctx, c, img)
 	if err != nil {
 		return nil, &errCreate{err}
+	}
+	select {
+	case <-w.sandboxUp:
+	case <-w.stopCh:
+		return nil, errors.New("pod stopping")
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 	task, err := cont.NewTask(ctx, cio.LogFile(w.logPath(c.spec.Name)))
 	if err != nil {

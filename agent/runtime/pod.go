@@ -32,6 +32,11 @@ type podWorker struct {
 	// sandboxReady is set when adopting a pod whose netns still exists.
 	sandboxReady bool
 
+	// sandboxUp is closed once the netns, its IP and the files containers
+	// mount exist: containers pull and create meanwhile, and wait for it
+	// only to start their task.
+	sandboxUp chan struct{}
+
 	stopCh   chan struct{} // closed to stop and remove the pod
 	stopOnce sync.Once
 	done     chan struct{} // closed when run returns
@@ -62,14 +67,15 @@ type ctr struct {
 func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
 	id := podID(p.UID)
 	w := &podWorker{
-		r:      r,
-		pod:    p,
-		id:     id,
-		hash:   specHash(p),
-		dir:    filepath.Join(podsDir(r.cfg.DataDir), id),
-		prev:   prev,
-		stopCh: make(chan struct{}),
-		done:   make(chan struct{}),
+		r:         r,
+		pod:       p,
+		id:        id,
+		hash:      specHash(p),
+		dir:       filepath.Join(podsDir(r.cfg.DataDir), id),
+		prev:      prev,
+		stopCh:    make(chan struct{}),
+		done:      make(chan struct{}),
+		sandboxUp: make(chan struct{}),
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	w.startTime = &now
@@ -85,6 +91,12 @@ func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
 		})
 	}
 	return w
+}
+
+func (w *podWorker) podIP() string {
+	w.r.mu.Lock()
+	defer w.r.mu.Unlock()
+	return w.ip
 }
 
 func (w *podWorker) stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
@@ -198,14 +210,23 @@ func (w *podWorker) run() {
 		log.Error("failed to create pod dir", "err", err)
 	}
 	w.update(func() {})
+	var wg sync.WaitGroup
+	for _, c := range w.ctrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.runContainer(ctx, c)
+		}()
+	}
 	if !w.sandboxReady {
+		start := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := w.setupSandbox(ctx)
 			if err == nil {
 				break
 			}
 			if ctx.Err() != nil && !w.stopping() {
-				return
+				break
 			}
 			log.Warn("failed to create pod sandbox", "attempt", attempt, "err", err)
 			w.update(func() { w.reason, w.message = "FailedCreatePodSandBox", err.Error() })
@@ -214,18 +235,12 @@ func (w *podWorker) run() {
 				break
 			}
 		}
+		log.Debug("sandbox set up", "ip", w.podIP(), "took", time.Since(start))
 	}
 	if !w.stopping() && ctx.Err() == nil {
-		var wg sync.WaitGroup
-		for _, c := range w.ctrs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.runContainer(ctx, c)
-			}()
-		}
-		wg.Wait()
+		close(w.sandboxUp)
 	}
+	wg.Wait()
 	if !w.stopping() {
 		return // detached by Close: everything stays for the next process
 	}
