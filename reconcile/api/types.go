@@ -117,27 +117,8 @@ type PodList struct {
 }
 
 // Workload is a Deployment or ReplicationController and how many of its
-// pods are where.
-type Workload struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-	// Replicas is the desired count.
-	Replicas int32 `json:"replicas"`
-	// Current counts the pods the reconciler has for it.
-	Current int32 `json:"current"`
-	// Ready counts pods Running with every container ready.
-	Ready int32 `json:"ready"`
-	// UpToDate counts pods of the current template.
-	UpToDate int32 `json:"upToDate"`
-	// Available counts ready pods (minReadySeconds is not yet tracked).
-	Available  int32             `json:"available"`
-	Selector   map[string]string `json:"selector,omitempty"`
-	Containers []string          `json:"containers,omitempty"`
-	Images     []string          `json:"images,omitempty"`
-	// Created is the oldest of its pods' creation times.
-	Created time.Time `json:"created,omitempty"`
-}
+// pods are where, as the core computes it.
+type Workload = reconcile.WorkloadView
 
 // WorkloadList is the answer to GET /v1/deployments, sorted by kind,
 // namespace and name.

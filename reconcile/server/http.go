@@ -99,96 +99,14 @@ func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
 	ns := r.URL.Query().Get("namespace")
 	s.mu.Lock()
-	var set *spec.Set
-	if s.applied != nil {
-		set = s.applied.set
+	out := make([]api.Workload, 0, len(s.workloads))
+	for _, wl := range s.workloads {
+		if ns == "" || wl.Namespace == ns {
+			out = append(out, wl)
+		}
 	}
-	pods := s.pods
-	mem := s.memory
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, api.WorkloadList{Workloads: workloads(set, pods, mem, ns)})
-}
-
-// workloads builds the Deployment and ReplicationController views.
-func workloads(set *spec.Set, pods []reconcile.PodView, mem reconcile.Memory, ns string) []api.Workload {
-	out := []api.Workload{}
-	if set == nil {
-		return out
-	}
-	byOwner := map[string][]reconcile.PodView{}
-	for _, p := range pods {
-		if p.Owner != "" {
-			byOwner[p.Owner] = append(byOwner[p.Owner], p)
-		}
-	}
-	for _, key := range set.Keys() {
-		if ns != "" && key.Namespace != ns {
-			continue
-		}
-		var (
-			replicas int32 = 1
-			selector map[string]string
-			tmpl     *spec.PodTemplateSpec
-		)
-		switch o := set.Objects[key].(type) {
-		case *spec.Deployment:
-			if o.Spec.Replicas != nil {
-				replicas = *o.Spec.Replicas
-			}
-			if o.Spec.Selector != nil {
-				selector = o.Spec.Selector.MatchLabels
-			}
-			tmpl = &o.Spec.Template
-		case *spec.ReplicationController:
-			if o.Spec.Replicas != nil {
-				replicas = *o.Spec.Replicas
-			}
-			selector = o.Spec.Selector
-			tmpl = o.Spec.Template
-		default:
-			continue
-		}
-		wl := api.Workload{Kind: key.Kind, Namespace: key.Namespace, Name: key.Name, Replicas: replicas, Selector: selector}
-		var hash string
-		if tmpl != nil {
-			hash = spec.TemplateHash(tmpl)
-			for _, c := range tmpl.Spec.Containers {
-				wl.Containers = append(wl.Containers, c.Name)
-				wl.Images = append(wl.Images, c.Image)
-			}
-		}
-		for _, p := range byOwner[key.String()] {
-			wl.Current++
-			if isReady(p) {
-				wl.Ready++
-				wl.Available++
-			}
-			if hash == "" || p.Labels[reconcile.PodTemplateHashLabel] == hash {
-				wl.UpToDate++
-			}
-			if rec, ok := mem.Pods[p.Namespace+"/"+p.Name]; ok && (wl.Created.IsZero() || rec.Created.Before(wl.Created)) {
-				wl.Created = rec.Created
-			}
-		}
-		out = append(out, wl)
-	}
-	return out
-}
-
-// isReady reports a Running pod whose containers are all ready.
-func isReady(p reconcile.PodView) bool {
-	if p.Phase != agentapi.PodRunning {
-		return false
-	}
-	if p.Status == nil {
-		return true
-	}
-	for _, c := range p.Status.Containers {
-		if !c.Ready {
-			return false
-		}
-	}
-	return true
+	writeJSON(w, http.StatusOK, api.WorkloadList{Workloads: out})
 }
 
 // Nodes returns the agents membership knows, sorted by name.

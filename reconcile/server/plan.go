@@ -167,6 +167,7 @@ func (s *Server) planOnce() bool {
 	s.memory = out.Memory
 	s.memJSON = memJSON
 	s.pods = out.Pods
+	s.workloads = out.Workloads
 	for _, e := range out.Events {
 		s.events = append(s.events, e)
 	}

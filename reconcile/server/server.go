@@ -77,6 +77,7 @@ type Server struct {
 	memory    reconcile.Memory
 	memJSON   []byte
 	pods      []reconcile.PodView
+	workloads []reconcile.WorkloadView
 	podSets   map[string][]agentapi.Pod
 	gens      map[string]uint64
 	events    []reconcile.Event
