@@ -158,6 +158,10 @@ const (
 	EventFailedScheduling = "FailedScheduling"
 	// EventNodeLost: a pod's node died; the pod got a new UID to be placed again.
 	EventNodeLost = "NodeLost"
+	// EventEvicted: a pod's node has a NoExecute taint the pod does not
+	// tolerate (a drain, declared in Git or by the agent); the pod got a new
+	// UID to be placed again.
+	EventEvicted = "Evicted"
 )
 
 // Pod reasons the core sets itself (agents report the others).
@@ -211,6 +215,11 @@ type planner struct {
 	workloads map[string]workload
 	// want holds the desired pods by key once plan has expanded them.
 	want map[string]*DesiredPod
+	// noExecute holds each alive node's NoExecute taints, the agent's and
+	// those its Node object in Git declares.
+	noExecute map[string][]spec.Taint
+	// nodes are the alive nodes as the scheduler sees them.
+	nodes []scheduler.Node
 }
 
 func newPlanner(in Input) *planner {
@@ -241,6 +250,17 @@ func newPlanner(in Input) *planner {
 	}
 	if in.Desired != nil {
 		p.workloads = workloadsOf(in.Desired)
+	}
+	p.nodes = p.schedulerNodes()
+	for _, n := range p.nodes {
+		for _, t := range n.Taints {
+			if t.Effect == spec.TaintEffectNoExecute {
+				if p.noExecute == nil {
+					p.noExecute = map[string][]spec.Taint{}
+				}
+				p.noExecute[n.Name] = append(p.noExecute[n.Name], t)
+			}
+		}
 	}
 	return p
 }
@@ -335,6 +355,10 @@ func (p *planner) plan() {
 			old, node := rec.UID, rec.Node
 			fresh(old)
 			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
+		case rec.Node != "" && p.evicting(rec.Node, d.Spec) != nil:
+			old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
+			fresh(old)
+			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
 		}
 		rec.Owner = d.Owner
 		rec.Hash = d.Hash
@@ -346,6 +370,47 @@ func (p *planner) plan() {
 	p.keys = mergeKeys(desired, p.mem, want)
 	p.dropUnwanted(want)
 	p.schedule()
+}
+
+// evicting returns the first NoExecute taint of node that ps does not
+// tolerate, or nil. TolerationSeconds is not honoured: eviction is at once.
+func (p *planner) evicting(node string, ps *spec.PodSpec) *spec.Taint {
+	taints := p.noExecute[node]
+	for i := range taints {
+		if !tolerates(ps.Tolerations, &taints[i]) {
+			return &taints[i]
+		}
+	}
+	return nil
+}
+
+// tolerates is Kubernetes' Toleration.ToleratesTaint over a list.
+func tolerates(tols []spec.Toleration, t *spec.Taint) bool {
+	for i := range tols {
+		tol := &tols[i]
+		if tol.Effect != "" && tol.Effect != t.Effect {
+			continue
+		}
+		if tol.Key != "" && tol.Key != t.Key {
+			continue
+		}
+		switch tol.Operator {
+		case spec.TolerationOpExists:
+			return true
+		case "", spec.TolerationOpEqual:
+			if tol.Key != "" && tol.Value == t.Value {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func taintString(t *spec.Taint) string {
+	if t.Value == "" {
+		return "{" + t.Key + ":" + t.Effect + "}"
+	}
+	return "{" + t.Key + "=" + t.Value + ":" + t.Effect + "}"
 }
 
 // aliveOrUnknown is true unless membership says the node is dead.
@@ -376,6 +441,8 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 			// An old revision's pod that is not running anywhere stands in
 			// for nothing; re-creating it would roll back.
 			p.drop(key, fmt.Sprintf("old revision of %s is not running", rec.Owner))
+		case p.evicting(rec.Node, &rec.Spec) != nil:
+			p.drop(key, fmt.Sprintf("old revision of %s evicted from %s", rec.Owner, rec.Node))
 		default:
 			old[rec.Owner] = append(old[rec.Owner], key)
 		}
@@ -522,7 +589,6 @@ func (p *planner) schedule() {
 		// cluster to the scheduler.
 		return
 	}
-	nodes := p.schedulerNodes()
 	placed := make([]scheduler.Pod, 0, len(p.keys))
 	var pending []scheduler.Pod
 	var pendingKeys []string
@@ -544,7 +610,9 @@ func (p *planner) schedule() {
 		}
 		if pinned := rec.Spec.NodeName; pinned != "" {
 			// spec.nodeName bypasses the scheduler, as in Kubernetes.
-			if p.alive[pinned] {
+			if t := p.evicting(pinned, &rec.Spec); t != nil {
+				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName has taint %s that the pod does not tolerate", pinned, taintString(t)))
+			} else if p.alive[pinned] {
 				p.place(key, pinned)
 				sp.Node = pinned
 				placed = append(placed, sp)
@@ -566,7 +634,7 @@ func (p *planner) schedule() {
 		}
 		return
 	}
-	for i, r := range s.Schedule(nodes, placed, pending) {
+	for i, r := range s.Schedule(p.nodes, placed, pending) {
 		if r.Node == "" {
 			p.unschedulable(pendingKeys[i], r.Reason)
 			continue
