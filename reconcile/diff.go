@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -44,6 +45,15 @@ var diffOptions = cmp.Options{
 // quantityReport matches how go-cmp reports a quantity through the
 // transformer above; a reviewer wants to read "100m", as written in YAML.
 var quantityReport = regexp.MustCompile(`Inverse\(Quantity, string\(("[^"]*")\)\)`)
+
+// readable makes a go-cmp report stable and plain: go-cmp sprinkles
+// non-breaking spaces at random to discourage depending on its output, but
+// this report is pasted into reviews and compared in CI, so the same change
+// must print the same way every time.
+func readable(d string) string {
+	d = strings.ReplaceAll(d, "\u00a0", " ")
+	return quantityReport.ReplaceAllString(d, "$1")
+}
 
 // Diff returns what changes from applied to next, sorted by key. Either may
 // be nil (nothing applied yet; everything deleted). A workload's (or bare
@@ -87,7 +97,7 @@ func Diff(applied, next *spec.Set) []ObjectChange {
 			if d == "" {
 				continue
 			}
-			c = ObjectChange{Key: k, Action: ActionChanged, Diff: quantityReport.ReplaceAllString(d, "$1")}
+			c = ObjectChange{Key: k, Action: ActionChanged, Diff: readable(d)}
 		}
 		c.PodsStarted, c.PodsStopped = podChanges(k, a, n)
 		out = append(out, c)

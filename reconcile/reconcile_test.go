@@ -341,7 +341,10 @@ func TestDiff(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	d := strings.ReplaceAll(changes[0].Diff, "\u00a0", " ")
+	d := changes[0].Diff
+	if strings.Contains(d, "\u00a0") {
+		t.Error("diff has non-breaking spaces")
+	}
 	if !strings.Contains(d, "- \t\tReplicas: &2,") || !strings.Contains(d, "+ \t\tReplicas: &3,") {
 		t.Errorf("diff does not name the field:\n%s", d)
 	}

@@ -243,9 +243,6 @@ func (h *harness) setDesired(next *spec.Set) string {
 		fmt.Fprintf(&sb, "%s %s\n", c.Action, c.Key)
 		if c.Diff != "" {
 			for _, l := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
-				// go-cmp pads with non-breaking spaces at random to keep
-				// its output from being parsed; normalise for golden files.
-				l = strings.ReplaceAll(l, "\u00a0", " ")
 				sb.WriteString("  | " + strings.TrimRight(l, " ") + "\n")
 			}
 		}
