@@ -98,7 +98,8 @@ func (c *Cluster) light(t *podTemplate, ps *spec.PodSpec, ns string) {
 	t.spec = ps
 	t.req = PodRequests(ps)
 	t.nonZero = t.req
-	for _, ctr := range ps.Containers {
+	for i := range ps.Containers {
+		ctr := &ps.Containers[i]
 		if !hasResource(ctr.Resources, spec.ResourceCPU) {
 			t.nonZero.MilliCPU += defaultMilliCPURequest
 		}
