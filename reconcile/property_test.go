@@ -1,0 +1,213 @@
+package reconcile
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// TestRandomHistories drives the core through random histories (nodes
+// joining, dying and coming back, commits scaling, changing, adding and
+// deleting objects, agents reporting pods up or crash-looping, reconciler
+// restarts) and checks the invariants the rest of Stevedore relies on after
+// every plan. Seeds are fixed: a failure reproduces.
+func TestRandomHistories(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			randomHistory(t, seed, 150)
+		})
+	}
+}
+
+func randomHistory(t *testing.T, seed uint64, steps int) {
+	r := rand.New(rand.NewPCG(seed, seed))
+	h := newHarness()
+	for i := 0; i < 3; i++ {
+		h.nodes[fmt.Sprintf("n%d", i)] = &NodeState{Info: api.NodeInfo{Name: fmt.Sprintf("n%d", i), Allocatable: api.Resources{MilliCPU: 2000, Memory: 8 << 30, Pods: 20}}, Alive: true}
+	}
+	seen := map[string]int{}
+	defer func() { t.Logf("events over the history: %v", seen) }()
+	for step := 0; step < steps; step++ {
+		op := r.IntN(10)
+		switch {
+		case op < 4: // a commit
+			next := copySet(h.desired)
+			name := fmt.Sprintf("w%d", r.IntN(4))
+			switch r.IntN(4) {
+			case 0:
+				delete(next.Objects, spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: name})
+			case 1:
+				p := bare("default", fmt.Sprintf("p%d", r.IntN(3)), fmt.Sprintf("img:%d", r.IntN(2)))
+				if r.IntN(3) == 0 {
+					p.Spec.NodeName = fmt.Sprintf("n%d", r.IntN(4))
+				}
+				next.Objects[spec.KeyOf(p)] = p
+			default:
+				d := deployment("default", name, int32(r.IntN(6)), fmt.Sprintf("img:%d", r.IntN(3)))
+				d.Spec.Template.Spec.Containers[0].Resources.Requests = nil
+				if r.IntN(4) == 0 {
+					d.Spec.Strategy.Type = spec.RecreateDeploymentStrategyType
+				}
+				next.Objects[spec.KeyOf(d)] = d
+			}
+			h.desired = next
+		case op < 5: // membership
+			n := h.nodes[fmt.Sprintf("n%d", r.IntN(3))]
+			if n == nil {
+				break
+			}
+			if n.Alive {
+				h.node([]string{"kill", n.Info.Name})
+			} else {
+				h.node([]string{"revive", n.Info.Name})
+			}
+		case op < 8: // agents report
+			a := map[string]string{}
+			switch r.IntN(4) {
+			case 0:
+				a["crash"] = ""
+			case 1:
+				a["phase"] = api.PodPending
+				a["reason"] = api.ReasonErrImagePull
+			}
+			if r.IntN(2) == 0 {
+				a["node"] = fmt.Sprintf("n%d", r.IntN(3))
+			}
+			if _, err := h.observe(a); err != nil {
+				t.Fatal(err)
+			}
+		case op < 9:
+			h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
+		default:
+			if _, err := h.run("restart", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		base := h.uids
+		in := h.input(h.desired)
+		out := Plan(in)
+		checkInvariants(t, step, in, out)
+		for _, e := range out.Events {
+			seen[e.Reason]++
+		}
+
+		// The same input gives the same output.
+		replay := in
+		n := base
+		replay.NewUID = func() string { n++; return "u" + strconv.Itoa(n) }
+		if mustJSON(t, Plan(replay)) != mustJSON(t, out) {
+			t.Fatalf("step %d: plan is not deterministic", step)
+		}
+
+		// A fixed point: planning again from the plan's own memory, with
+		// nothing else changed, decides nothing new.
+		again := in
+		again.Memory = out.Memory
+		again.NewUID = func() string { t.Fatalf("step %d: a second plan created a pod", step); return "" }
+		out2 := Plan(again)
+		if len(out2.Events) != 0 || !reflect.DeepEqual(out2.Memory, out.Memory) {
+			t.Fatalf("step %d: plan is not a fixed point: %s", step, mustJSON(t, out2.Events))
+		}
+		h.memory = out.Memory
+		h.last = out
+	}
+}
+
+func checkInvariants(t *testing.T, step int, in Input, out Output) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("step %d: %s", step, fmt.Sprintf(format, args...))
+	}
+	alive := map[string]bool{}
+	for _, n := range in.Nodes {
+		alive[n.Info.Name] = n.Alive
+	}
+	// Every desired pod is remembered; every remembered pod is desired or
+	// an old revision of a workload that still exists, and no more old
+	// pods are kept than the workload has replicas.
+	desired := map[string]DesiredPod{}
+	for _, d := range ExpandPods(in.Desired) {
+		desired[d.Key()] = d
+		if rec, ok := out.Memory.Pods[d.Key()]; !ok || rec.Hash != d.Hash || rec.Owner != d.Owner {
+			fail("desired pod %s not remembered as desired", d.Key())
+		}
+	}
+	workloads := workloadsOf(in.Desired)
+	old := map[string]int{}
+	uids := map[string]string{}
+	for key, rec := range out.Memory.Pods {
+		if key != rec.Key() {
+			fail("record %s keyed %s", rec.Key(), key)
+		}
+		if other, ok := uids[rec.UID]; ok {
+			fail("uid %s used by %s and %s", rec.UID, other, key)
+		}
+		uids[rec.UID] = key
+		if _, ok := desired[key]; ok {
+			continue
+		}
+		w, ok := workloads[rec.Owner]
+		if !ok || rec.Hash == w.hash {
+			fail("remembered pod %s is neither desired nor an old revision", key)
+		}
+		if rec.Node == "" || !alive[rec.Node] && hasNode(in.Nodes, rec.Node) {
+			fail("old revision pod %s kept while not running (node %q)", key, rec.Node)
+		}
+		old[rec.Owner]++
+	}
+	for owner, n := range old {
+		if n > workloads[owner].replicas {
+			fail("%s keeps %d old pods for %d replicas", owner, n, workloads[owner].replicas)
+		}
+	}
+	// Sets: one per alive node, sorted, each remembered placement in
+	// exactly its node's set, nothing for dead nodes.
+	inSet := map[string]string{}
+	for node, pods := range out.PodSets {
+		if !alive[node] {
+			fail("pod set for dead node %s", node)
+		}
+		if !sort.SliceIsSorted(pods, func(i, j int) bool {
+			return pods[i].Namespace+"/"+pods[i].Name < pods[j].Namespace+"/"+pods[j].Name
+		}) {
+			fail("set of %s not sorted", node)
+		}
+		for _, p := range pods {
+			key := p.Namespace + "/" + p.Name
+			if rec := out.Memory.Pods[key]; rec.Node != node || rec.UID != p.UID {
+				fail("%s in %s's set but remembered on %q as %s", key, node, rec.Node, rec.UID)
+			}
+			inSet[key] = node
+		}
+	}
+	for n, a := range alive {
+		if _, ok := out.PodSets[n]; a && !ok {
+			fail("no set for alive node %s", n)
+		}
+	}
+	for key, rec := range out.Memory.Pods {
+		if alive[rec.Node] && inSet[key] != rec.Node {
+			fail("%s placed on %s but not in its set", key, rec.Node)
+		}
+	}
+	if len(out.Pods) != len(out.Memory.Pods) {
+		fail("%d views for %d records", len(out.Pods), len(out.Memory.Pods))
+	}
+}
+
+func hasNode(nodes []NodeState, name string) bool {
+	for _, n := range nodes {
+		if n.Info.Name == name {
+			return true
+		}
+	}
+	return false
+}
