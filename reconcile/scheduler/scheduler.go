@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -151,6 +152,7 @@ func New(cfg Config) (*Scheduler, error) {
 	for name := range cfg.Plugins {
 		names = append(names, name)
 	}
+	sort.Strings(names) // the same error for the same config
 	for _, name := range names {
 		if _, ok := s.registry[name]; ok {
 			return nil, fmt.Errorf("failed to register plugin %q: %w", name, ErrDuplicatePlugin)

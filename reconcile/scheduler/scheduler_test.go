@@ -2,6 +2,9 @@ package scheduler
 
 import (
 	"errors"
+	"math/rand/v2"
+	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/stevedore-dev/stevedore/spec"
@@ -421,4 +424,25 @@ func TestRepeatedFailureReasonFollowsState(t *testing.T) {
 		mkPod("z", small, nil), mkPod("x3", big, nil), mkPod("x4", big, nil)})
 	want(t, got, "<0/1 nodes are available: 1 Insufficient cpu.>", "<0/1 nodes are available: 1 Insufficient cpu.>", "a", "a",
 		"<0/1 nodes are available: 1 Insufficient cpu, 1 Too many pods.>", "<0/1 nodes are available: 1 Insufficient cpu, 1 Too many pods.>")
+}
+
+func TestConcurrentSchedule(t *testing.T) {
+	s := newSched(t, Config{})
+	r := rand.New(rand.NewPCG(7, 7))
+	nodes, pods := genCluster(r, 120, 400)
+	want := s.Schedule(nodes, nil, pods)
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for range 4 {
+		wg.Go(func() {
+			if got := s.Schedule(nodes, nil, pods); !reflect.DeepEqual(got, want) {
+				errs <- "concurrent call gave a different result"
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
 }
