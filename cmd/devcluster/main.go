@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	fmt.Fprintln(out, "Waiting for every example pod to run…")
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	_, err = c.Client.WaitFor(wctx, "", 200*time.Millisecond, allSettled)
+	pods, err := c.Client.WaitFor(wctx, "", 200*time.Millisecond, allSettled)
 	cancel()
 	if err != nil {
 		if listing, lerr := c.Ctl(context.Background(), "get", "pods", "-A", "-o", "wide"); lerr == nil {
@@ -133,6 +133,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(out)
 	fmt.Fprint(out, listing)
 	ctl, _ := filepath.Abs(filepath.Join(o.bin, "ctl"))
+	podIP := "<a pod IP>"
+	for _, p := range pods {
+		if p.Labels["app"] == "hello" && p.PodIP != "" {
+			podIP = p.PodIP
+			break
+		}
+	}
 	fmt.Fprintf(out, `
 Stevedore is running. In another terminal:
 
@@ -143,11 +150,11 @@ Stevedore is running. In another terminal:
   %s get pods -n demo -o wide       # the post-receive hook syncs within about a second
   %s status                         # the applied commit, or why a commit was refused
   %s diff                           # what a sync would change
-  curl http://<a hello pod IP>:8080/
+  curl http://%s:8080/                 # a hello pod, straight on its IP
 
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
-`, c.ServerURL, c.Repo.Bare, ctl, ctl, ctl, filepath.Join(c.Dir, "logs"))
+`, c.ServerURL, c.Repo.Bare, ctl, ctl, ctl, podIP, filepath.Join(c.Dir, "logs"))
 	<-ctx.Done()
 	return nil
 }
