@@ -189,7 +189,15 @@ type Output struct {
 	Events    []Event
 }
 
-// Plan computes the desired pod set of every node.
+// Plan computes the desired pod set of every node: it expands Desired into
+// pods, gives new pods UIDs, keeps remembered placements on nodes that are
+// not dead, re-creates the pods of dead nodes and of NoExecute-tainted nodes
+// that they do not tolerate, keeps an old revision's pods until the new
+// ones are available, drops what Git no longer asks for and schedules the
+// rest. It never writes to in (Memory included) and, for the same in
+// (NewUID returning the same sequence), returns the same Output. Planning
+// again from the returned Memory with nothing else changed decides nothing
+// new: Plan is meant to run after every change, however small.
 func Plan(in Input) Output {
 	p := newPlanner(in)
 	if in.Desired != nil {
