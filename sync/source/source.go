@@ -365,6 +365,11 @@ func (s *Source) open() (*git.Repository, error) {
 	}
 	repo, err := git.PlainOpen(s.cfg.CacheDir)
 	if errors.Is(err, git.ErrRepositoryNotExists) {
+		// Initialising into a directory with other files in it would mix
+		// a bare repository into someone's data: refuse instead.
+		if ents, _ := os.ReadDir(s.cfg.CacheDir); len(ents) > 0 {
+			return nil, fmt.Errorf("failed to open cache %s: the directory has files but is not a git repository", s.cfg.CacheDir)
+		}
 		if err := os.MkdirAll(s.cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("failed to create cache dir: %w", err)
 		}
@@ -482,12 +487,16 @@ func (s *Source) classify(err error) error {
 		errors.Is(err, transport.ErrAuthorizationFailed),
 		errors.Is(err, transport.ErrInvalidAuthMethod),
 		isSSHAuthError(err):
-		hint := "no credentials configured"
+		var hint string
 		switch {
 		case s.cfg.Token != "":
 			hint = "the remote rejected the token"
 		case s.cfg.SSHKeyFile != "":
 			hint = "the remote rejected the key " + s.cfg.SSHKeyFile
+		case isSSHAuthError(err):
+			hint = "the remote rejected the ssh-agent's keys"
+		default:
+			hint = "no credentials configured"
 		}
 		return &kindError{kind: ErrAuth, err: fmt.Errorf("%w (%s)", err, hint)}
 	case errors.Is(err, transport.ErrRepositoryNotFound):

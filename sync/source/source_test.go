@@ -273,6 +273,29 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	}
 }
 
+func TestCacheDirNotARepository(t *testing.T) {
+	u := newUpstream(t)
+	u.commit("one", map[string]string{"a.yaml": "1\n"})
+	u.push("main")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(t, Config{URL: u.Bare, CacheDir: dir})
+	_, err := s.Fetch(ctxT(t))
+	if err == nil || !strings.Contains(err.Error(), "not a git repository") {
+		t.Fatalf("Fetch into a non-empty non-repository dir: err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "objects")); !os.IsNotExist(err) {
+		t.Errorf("the cache was initialised over the directory's files")
+	}
+	// An existing empty directory is fine.
+	s = newSource(t, Config{URL: u.Bare, CacheDir: t.TempDir()})
+	if _, err := s.Fetch(ctxT(t)); err != nil {
+		t.Fatalf("Fetch into an empty dir: %v", err)
+	}
+}
+
 func TestConcurrentFetch(t *testing.T) {
 	u := newUpstream(t)
 	u.commit("one", map[string]string{"a.yaml": "1\n"})
