@@ -31,7 +31,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathRevision, s.handleRevision)
 	mux.HandleFunc("GET "+api.PathDiff, s.handleDiff)
 	mux.HandleFunc("POST "+api.PathSync, s.handleSync)
-	mux.Handle("POST "+api.PathWebhook, webhook.Handler(webhook.Config{Secret: s.cfg.WebhookSecret, Branch: s.cfg.Branch}, s.TriggerSync))
+	wh := webhook.DefaultConfig()
+	wh.Secret, wh.Branch, wh.Logger = s.cfg.WebhookSecret, s.cfg.Branch, s.log.With("component", "webhook")
+	mux.Handle("POST "+api.PathWebhook, webhook.Handler(wh, s.TriggerSync))
 	mux.HandleFunc("GET "+api.PathLogs, s.handleLogs)
 	mux.HandleFunc("GET "+api.PathEvents, s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
 
 // TestServer walks the reconciler through its life with a real Git repo,
@@ -122,6 +123,9 @@ func TestServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("webhook answered %s", resp.Status)
+	}
 	waitFor(t, 5*time.Second, "6 pods after the webhook", func() bool { return podCount(a, b) == 6 })
 	t.Logf("webhook to 6 pods on the agents: %s", time.Since(start))
 	for _, u := range uidsBefore {
@@ -348,4 +352,58 @@ func TestWebhookTo30Running(t *testing.T) {
 			t.Errorf("%s has %d pods, want 10 (least loaded spreading)", a.name, n)
 		}
 	}
+}
+
+// TestWebhookSecret checks that with a secret only signed pushes sync.
+func TestWebhookSecret(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	c1 := repo.commit("one", map[string]string{"ns.yaml": nsYAML})
+	cfg := DefaultConfig()
+	cfg.RepoURL, cfg.DataDir, cfg.Logger = repo.dir, t.TempDir(), log
+	cfg.APIAddr, cfg.GossipAddr, cfg.PollInterval = "127.0.0.1:0", "127.0.0.1:0", -1
+	cfg.WebhookSecret = "s3cret"
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	waitFor(t, 5*time.Second, "first sync", func() bool { st := s.Status(); return st.Applied != nil && st.Applied.Hash == c1 })
+	c2 := repo.commit("two", map[string]string{"more.yaml": strings.Replace(nsYAML, "shop", "more", 1)})
+
+	post := func(sig string) int {
+		body := `{"ref":"refs/heads/main"}`
+		req, _ := http.NewRequest(http.MethodPost, s.APIURL()+api.PathWebhook, strings.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("Content-Type", "application/json")
+		if sig != "" {
+			req.Header.Set("X-Hub-Signature-256", sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(""); code/100 == 2 {
+		t.Errorf("unsigned webhook answered %d, want a refusal", code)
+	}
+	if code := post("sha256=00"); code/100 == 2 {
+		t.Errorf("badly signed webhook answered %d, want a refusal", code)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := s.Status(); st.Applied.Hash != c1 {
+		t.Fatalf("a refused webhook synced %s", st.Applied.Hash)
+	}
+	if code := post(webhook.Sign("s3cret", []byte(`{"ref":"refs/heads/main"}`))); code/100 != 2 {
+		t.Fatalf("signed webhook answered %d", code)
+	}
+	waitFor(t, 5*time.Second, "the signed push to sync", func() bool { return s.Status().Applied.Hash == c2 })
 }
