@@ -50,7 +50,7 @@ func TestAgainstRealServer(t *testing.T) {
 	cfg := server.DefaultConfig()
 	cfg.RepoURL, cfg.DataDir = repo, t.TempDir()
 	cfg.APIAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.PollInterval, cfg.StartupGrace = -1, -1
+	cfg.PollInterval = -1
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := server.New(cfg)
 	if err != nil {

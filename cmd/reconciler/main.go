@@ -63,7 +63,6 @@ func newCommand() *cobra.Command {
 	f.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often to fetch without a webhook; negative disables polling")
 	f.StringVar(&cfg.SSHKeyFile, "ssh-key", "", "private key file for ssh:// remotes")
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
-	f.DurationVar(&cfg.StartupGrace, "startup-grace", cfg.StartupGrace, "how long the first plan waits for known nodes to rejoin; negative: do not wait")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	_ = cmd.MarkFlagRequired("repo")
 	_ = cmd.MarkFlagRequired("data-dir")

@@ -42,11 +42,6 @@ type Config struct {
 	SSHKeyFile string
 	// Token, when set, authenticates http(s):// remotes.
 	Token string
-	// StartupGrace bounds how long the first plan after a start waits for
-	// the nodes the inventory places pods on to rejoin, so that a restarted
-	// reconciler does not move pods off nodes it simply has not heard from
-	// yet; zero means 10s, negative means do not wait.
-	StartupGrace time.Duration
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -60,7 +55,6 @@ func DefaultConfig() Config {
 		GossipAddr:   "127.0.0.1:7946",
 		NodeName:     "reconciler",
 		PollInterval: 30 * time.Second,
-		StartupGrace: 10 * time.Second,
 	}
 }
 
@@ -90,9 +84,6 @@ func (c *Config) validate() error {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = d.PollInterval
-	}
-	if c.StartupGrace == 0 {
-		c.StartupGrace = d.StartupGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

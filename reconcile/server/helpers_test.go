@@ -348,7 +348,6 @@ func startServer(t *testing.T, repo, dataDir string, log *slog.Logger) *Server {
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.PollInterval = -1
-	cfg.StartupGrace = 5 * time.Second
 	cfg.Logger = log
 	s, err := New(cfg)
 	if err != nil {

@@ -50,9 +50,10 @@ func (s *Server) waitPlan(ctx context.Context, target uint64) error {
 }
 
 func (s *Server) planLoop(ctx context.Context) {
-	s.awaitKnownNodes(ctx)
-	// Plan once even with nothing requested: agents that joined during the
-	// grace period need their sets.
+	// Plan once at start even with nothing requested: the status API shows
+	// the remembered pods at once. Pods on nodes that have not rejoined yet
+	// keep their placement (the core treats an absent node as not known
+	// yet, not as dead), so this moves nothing.
 	s.requestPlan()
 	for {
 		select {
@@ -80,45 +81,6 @@ func (s *Server) planLoop(ctx context.Context) {
 			case <-t.C:
 				s.requestPlan()
 			}
-		}
-	}
-}
-
-// awaitKnownNodes holds the first plan until every node the inventory has
-// placed pods on is alive again, or StartupGrace passes: planning without
-// them would reschedule their pods elsewhere.
-func (s *Server) awaitKnownNodes(ctx context.Context) {
-	if s.cfg.StartupGrace < 0 {
-		return
-	}
-	deadline := time.NewTimer(s.cfg.StartupGrace)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		missing := 0
-		seen := map[string]bool{}
-		for _, p := range s.memory.Pods {
-			if p.Node == "" || seen[p.Node] {
-				continue
-			}
-			seen[p.Node] = true
-			if m := s.members[p.Node]; m == nil || m.state != api.NodeAlive {
-				missing++
-			}
-		}
-		s.mu.Unlock()
-		if missing == 0 {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			s.log.Warn("planning without nodes the inventory uses; their pods may be rescheduled", "missing", missing, "grace", s.cfg.StartupGrace)
-			return
-		case <-tick.C:
 		}
 	}
 }
