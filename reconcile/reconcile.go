@@ -74,8 +74,14 @@ type Input struct {
 	Desired *spec.Set
 	// Nodes as membership sees them. A node that is absent (rather than
 	// present with Alive false) is not known yet, as after a reconciler
-	// restart: pods placed on it keep their placement.
+	// restart: pods placed on it keep their placement, unless
+	// AbsentNodesLost is set.
 	Nodes []NodeState
+	// AbsentNodesLost treats a node absent from Nodes as dead. The daemon
+	// sets it once membership has had time to hear from every live agent
+	// (a grace period after it starts), so that pods on a node that died
+	// while no reconciler was watching are re-created; zero keeps them.
+	AbsentNodesLost bool
 	// Observed pod statuses by node name.
 	Observed map[string][]api.PodStatus
 	Memory   Memory
@@ -421,10 +427,11 @@ func taintString(t *spec.Taint) string {
 	return "{" + t.Key + "=" + t.Value + ":" + t.Effect + "}"
 }
 
-// aliveOrUnknown is true unless membership says the node is dead.
+// aliveOrUnknown is true unless membership says the node is dead (or it
+// is absent and Input.AbsentNodesLost is set).
 func (p *planner) aliveOrUnknown(node string) bool {
 	alive, known := p.alive[node]
-	return alive || !known
+	return alive || !known && !p.in.AbsentNodesLost
 }
 
 // dropUnwanted removes the remembered pods Git no longer asks for, except an
@@ -729,7 +736,7 @@ func (p *planner) view(rec *PodRecord) PodView {
 	case rec.Node == "":
 		v.Reason = ReasonUnschedulable
 		v.Message = rec.Unschedulable
-	case !known:
+	case !known && !p.in.AbsentNodesLost:
 		v.Phase = api.PodUnknown
 		v.Reason = ReasonNodeUnknown
 		v.Message = fmt.Sprintf("node %s is not known to membership", rec.Node)

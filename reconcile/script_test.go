@@ -223,7 +223,9 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		if _, ok := a["unloaded"]; ok {
 			desired = nil
 		}
-		out := Plan(h.input(desired))
+		in := h.input(desired)
+		_, in.AbsentNodesLost = a["absent-lost"]
+		out := Plan(in)
 		h.memory = out.Memory
 		h.last = out
 		if desired != nil {
