@@ -28,6 +28,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
@@ -96,6 +97,12 @@ type Config struct {
 	// "git"; GitHub, Gitea and GitLab personal access tokens accept any
 	// non-empty name (GitLab OAuth tokens want "oauth2").
 	TokenUser string
+	// MaxPacks is how many pack files the cache may hold before a Fetch
+	// repacks it into one (each fetch that brings objects adds a pack, and
+	// every object lookup searches every pack's index). Repacking keeps
+	// only objects reachable from the tracked branch: commits a force push
+	// removed are dropped. Zero means 50; negative never repacks.
+	MaxPacks int
 	// Timeout bounds one Fetch (listing, fetching and reading the tree).
 	// Zero means 5 minutes.
 	Timeout time.Duration
@@ -106,7 +113,7 @@ type Config struct {
 // DefaultConfig returns a Config with the defaults filled in; URL and
 // CacheDir still have to be set.
 func DefaultConfig() Config {
-	return Config{Branch: "main", Timeout: 5 * time.Minute}
+	return Config{Branch: "main", Timeout: 5 * time.Minute, MaxPacks: 50}
 }
 
 // validate fills zero values and checks what has no default.
@@ -133,6 +140,9 @@ func (c *Config) validate() error {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Minute
+	}
+	if c.MaxPacks == 0 {
+		c.MaxPacks = 50
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -250,6 +260,10 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 			return nil, fmt.Errorf("failed to read %s after fetching from %s: %w", trackRef, url, err)
 		}
 		head = ref.Hash()
+		s.maybeRepack(repo)
+		if repo, err = s.open(); err != nil {
+			return nil, err
+		}
 	}
 
 	rev, err := s.read(repo, head)
@@ -382,6 +396,35 @@ func (s *Source) open() (*git.Repository, error) {
 	}
 	s.repo = repo
 	return repo, nil
+}
+
+// maybeRepack packs the cache into one pack when it holds more than
+// MaxPacks. It is best effort: a failure is logged and the cache, still
+// complete, is used as it is.
+func (s *Source) maybeRepack(repo *git.Repository) {
+	pos, ok := repo.Storer.(storer.PackedObjectStorer)
+	if !ok || s.cfg.MaxPacks < 0 {
+		return
+	}
+	packs, err := pos.ObjectPacks()
+	if err != nil || len(packs) <= s.cfg.MaxPacks {
+		return
+	}
+	start := time.Now()
+	// The new pack is complete before any old one is deleted, so a crash
+	// leaves duplicates, never a hole.
+	err = repo.RepackObjects(&git.RepackConfig{})
+	// The storage's in-memory pack index still names the deleted packs:
+	// reopen it whatever happened.
+	s.repo = nil
+	if _, oerr := s.open(); oerr != nil {
+		s.cfg.Logger.Warn("failed to reopen git cache after repacking", "dir", s.cfg.CacheDir, "err", oerr)
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("failed to repack git cache", "dir", s.cfg.CacheDir, "packs", len(packs), "err", err)
+		return
+	}
+	s.cfg.Logger.Info("repacked git cache", "dir", s.cfg.CacheDir, "packs", len(packs), "took", time.Since(start))
 }
 
 func hasCommit(repo *git.Repository, h plumbing.Hash) bool {

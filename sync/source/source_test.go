@@ -2,6 +2,8 @@ package source
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,9 @@ func newSource(t *testing.T, cfg Config) *Source {
 	t.Helper()
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(t.TempDir(), "cache")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s, err := New(cfg)
 	if err != nil {
@@ -294,6 +299,40 @@ func TestCacheDirNotARepository(t *testing.T) {
 	if _, err := s.Fetch(ctxT(t)); err != nil {
 		t.Fatalf("Fetch into an empty dir: %v", err)
 	}
+}
+
+func TestRepack(t *testing.T) {
+	u := newUpstream(t)
+	first := u.commit("c0", map[string]string{"a.yaml": "0\n", "keep.yaml": "k\n"})
+	u.push("main")
+	cache := filepath.Join(t.TempDir(), "cache")
+	s := newSource(t, Config{URL: u.Bare, CacheDir: cache, MaxPacks: 2})
+	ctx := ctxT(t)
+	var last string
+	for i := 1; i <= 6; i++ {
+		last = u.commit("c", map[string]string{"a.yaml": strings.Repeat("x", i) + "\n"})
+		u.push("main")
+		rev, err := s.Fetch(ctx)
+		if err != nil {
+			t.Fatalf("Fetch %d: %v", i, err)
+		}
+		checkFiles(t, rev.Files, map[string]string{"a.yaml": strings.Repeat("x", i) + "\n", "keep.yaml": "k\n"})
+		if n := countPacks(t, cache); n > 3 {
+			t.Fatalf("after fetch %d: %d packs, want at most 3", i, n)
+		}
+	}
+	// History is intact after repacking, and a new process reads it.
+	if rev, err := s.Revision(ctx, first); err != nil || string(rev.Files["a.yaml"]) != "0\n" {
+		t.Fatalf("Revision(first) after repack = %v, %v", rev, err)
+	}
+	s2 := newSource(t, Config{URL: u.Bare, CacheDir: cache})
+	rev, err := s2.Head(ctx)
+	if err != nil || rev.Commit != last {
+		t.Fatalf("Head after repack = %v, %v", rev, err)
+	}
+	checkFiles(t, rev.Files, map[string]string{"a.yaml": "xxxxxx\n", "keep.yaml": "k\n"})
+	// git itself agrees the repacked cache is whole.
+	u.git(cache, "--git-dir="+cache, "fsck", "--no-dangling")
 }
 
 func TestConcurrentFetch(t *testing.T) {
