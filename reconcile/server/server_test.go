@@ -407,3 +407,38 @@ func TestWebhookSecret(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the signed push to sync", func() bool { return s.Status().Applied.Hash == c2 })
 }
+
+// TestAgentRestartGetsItsSetAgain checks level-triggered recovery: an agent
+// that restarts and forgets its set (its watch stream breaks and comes back
+// at generation 0) gets the same set again, with the same UIDs, although
+// nothing in Git or membership changed.
+func TestAgentRestartGetsItsSetAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf members and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("two pods", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(2, "img:1")})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	a := newFakeAgent(t, "node-a")
+	a.join(s.GossipAddr())
+	waitFor(t, 10*time.Second, "2 pods on node-a", func() bool { return len(a.last().Pods) == 2 })
+	before := uids(a)
+	n := a.setCount()
+
+	// "Restart": forget everything and drop the watch connection.
+	a.mu.Lock()
+	a.term, a.gen, a.sets, a.status = 0, 0, nil, nil
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
+	a.srv.CloseClientConnections()
+
+	waitFor(t, 10*time.Second, "the set pushed again", func() bool { return a.setCount() > 0 })
+	if got := uids(a); !slices.Equal(got, before) {
+		t.Errorf("re-pushed set has UIDs %v, want %v", got, before)
+	}
+	if n == 0 {
+		t.Fatal("no set before the restart")
+	}
+}
