@@ -19,6 +19,21 @@ import (
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
+// The scripts in testdata/*.txt drive a harness (membership, a desired set,
+// agents' reports, the core's memory and a clock) one command at a time;
+// each command's output follows "----" and ends at a blank line:
+//
+//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget NAME
+//	apply            objects in the short form of addObject, one a line, added to the desired set
+//	apply-yaml       a YAML body through spec.Load, replacing the desired set
+//	delete KEY...    Kind/ns/name or Kind/name
+//	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [gone]
+//	tick DURATION
+//	restart          the memory goes through JSON, as across a reconciler restart
+//	plan [events] [unloaded] [absent-lost]
+//
+// apply, apply-yaml and delete print Diff against the set of the last plan.
+
 // rewrite regenerates the expected output of testdata/*.txt, as etcd raft's
 // datadriven tests do: `go test ./reconcile -rewrite`, then review the diff.
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata/*.txt")
