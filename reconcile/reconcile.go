@@ -649,12 +649,19 @@ func (p *planner) schedule() {
 		}
 		return
 	}
-	for i, r := range s.Schedule(p.nodes, placed, pending) {
-		if r.Node == "" {
-			p.unschedulable(pendingKeys[i], r.Reason)
-			continue
+	results := s.Schedule(p.nodes, placed, pending)
+	for i, key := range pendingKeys {
+		switch {
+		case i >= len(results):
+			// A scheduler bug must not crash the control plane.
+			p.unschedulable(key, "the scheduler returned no result for this pod")
+		case results[i].Node == "":
+			p.unschedulable(key, results[i].Reason)
+		case !p.alive[results[i].Node]:
+			p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which is not alive", results[i].Node))
+		default:
+			p.place(key, results[i].Node)
 		}
-		p.place(pendingKeys[i], r.Node)
 	}
 }
 
