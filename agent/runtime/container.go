@@ -30,6 +30,10 @@ const (
 	LabelPodID        = "stevedore.dev/pod-id"
 )
 
+// shimGroupAnnotation makes the runc v2 shim serve every container with the
+// same value from one process.
+const shimGroupAnnotation = "io.containerd.runc.v2.group"
+
 // killWait bounds how long a SIGKILLed task may take to be reported gone.
 const killWait = 10 * time.Second
 
@@ -225,6 +229,7 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 	}
 	cont, err := w.createContainer(ctx, c, img)
 	if err != nil {
+		r.images.forget(img.Name())
 		return nil, &errCreate{err}
 	}
 	select {
@@ -283,6 +288,8 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		oci.WithHostname(w.hostname()),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(w.id)}),
 		oci.WithMounts([]specs.Mount{ro("hosts", "/etc/hosts"), ro("hostname", "/etc/hostname"), ro("resolv.conf", "/etc/resolv.conf")}),
+		// One shim per pod rather than per container, as CRI does.
+		oci.WithAnnotations(map[string]string{shimGroupAnnotation: netnsPrefix + w.id}),
 	}
 	if len(c.spec.Env) > 0 {
 		env := make([]string, 0, len(c.spec.Env))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -59,12 +60,16 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 	}
 	policy := pullPolicy(c)
 	if policy != spec.PullAlways {
+		if img := r.images.get(ref); img != nil {
+			return img, nil
+		}
 		img, err := r.client.GetImage(ctx, ref)
 		switch {
 		case err == nil:
 			if err := r.ensureUnpacked(ctx, img); err != nil {
 				return nil, err
 			}
+			r.images.put(ref, img)
 			return img, nil
 		case !errdefs.IsNotFound(err):
 			return nil, fmt.Errorf("failed to look up image %s: %w", ref, err)
@@ -86,6 +91,7 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 			return nil, fmt.Errorf("failed to pull image %s: %w", ref, err)
 		}
 		r.log.Debug("pulled image", "image", ref, "took", time.Since(start))
+		r.images.put(ref, img)
 		return img, nil
 	})
 	select {
@@ -97,6 +103,35 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// imageCache remembers images known to be present and unpacked, so that
+// many containers of one image (IfNotPresent) cost one lookup, not one each.
+// An entry is dropped when creating a container from it fails.
+type imageCache struct {
+	mu sync.Mutex
+	m  map[string]client.Image
+}
+
+func (c *imageCache) get(ref string) client.Image {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[ref]
+}
+
+func (c *imageCache) put(ref string, img client.Image) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]client.Image{}
+	}
+	c.m[ref] = img
+}
+
+func (c *imageCache) forget(ref string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, ref)
 }
 
 func (r *Runtime) ensureUnpacked(ctx context.Context, img client.Image) error {

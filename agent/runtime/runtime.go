@@ -147,6 +147,7 @@ type Runtime struct {
 	net      *network
 	resolver remotes.Resolver
 	pulls    singleflight.Group
+	images   imageCache
 	oom      *oomWatcher
 
 	// ctx carries the containerd namespace; cancelled by Close so every

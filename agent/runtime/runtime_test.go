@@ -121,7 +121,7 @@ func newEnv(t testing.TB) *env {
 		InsecureRegistries: []string{registry},
 		BackoffBase:        100 * time.Millisecond,
 		BackoffMax:         400 * time.Millisecond,
-		Logger:             slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger:             slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: benchLevel})),
 	}
 	e := &env{t: t, cfg: cfg}
 	e.open()
@@ -159,6 +159,9 @@ func (e *env) open() {
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
+	if benchLevel == slog.LevelDebug {
+		return os.Stderr.Write(p)
+	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
@@ -708,3 +711,12 @@ func TestTeardown(t *testing.T) {
 	e.sync(pods[0])
 	e.waitPod("p0", "running again", 30*time.Second, running)
 }
+
+// benchLevel is the runtime's log level in tests; STV_DEBUG=1 shows stage
+// timings.
+var benchLevel = func() slog.Level {
+	if os.Getenv("STV_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}()
