@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -45,6 +46,9 @@ type workload struct {
 	template  *spec.PodTemplateSpec
 	recreate  bool
 	minReady  int32
+	// deadline is how long a new pod may stay unavailable before the
+	// workload's progress is reported stuck.
+	deadline time.Duration
 	selector  map[string]string
 	namespace string
 	// hash is the template's hash, empty without a template.
@@ -78,6 +82,7 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			template:  &w.Spec.Template,
 			recreate:  w.Spec.Strategy.Type == spec.RecreateDeploymentStrategyType,
 			minReady:  w.Spec.MinReadySeconds,
+			deadline:  progressDeadline(w.Spec.ProgressDeadlineSeconds),
 			selector:  sel,
 			namespace: ns,
 		}, true
@@ -92,9 +97,21 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			template:  w.Spec.Template,
 			selector:  sel,
 			namespace: ns,
+			deadline:  progressDeadline(nil),
 		}, true
 	}
 	return workload{}, false
+}
+
+// DefaultProgressDeadline is Kubernetes' default progressDeadlineSeconds,
+// also used for ReplicationControllers, which have no such field.
+const DefaultProgressDeadline = 600 * time.Second
+
+func progressDeadline(s *int32) time.Duration {
+	if s == nil || *s <= 0 {
+		return DefaultProgressDeadline
+	}
+	return time.Duration(*s) * time.Second
 }
 
 // replicas applies Kubernetes' default of 1 and treats a negative count

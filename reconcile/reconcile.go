@@ -139,7 +139,25 @@ type WorkloadView struct {
 	Images     []string          `json:"images,omitempty"`
 	// Created is the oldest of its pods' creation times; zero with no pods.
 	Created time.Time `json:"created,omitempty"`
+	// Progress is ProgressComplete, ProgressProgressing or
+	// ProgressDeadlineExceeded; Message says what is awaited or stuck.
+	Progress string `json:"progress"`
+	Message  string `json:"message,omitempty"`
 }
+
+// Workload progress, so that `ctl sync --wait` can tell waiting from failing.
+const (
+	// ProgressComplete: every replica is of the current template and
+	// available, and no old pod is left.
+	ProgressComplete = "Complete"
+	// ProgressProgressing: pods are being created, started or replaced.
+	ProgressProgressing = "Progressing"
+	// ProgressDeadlineExceeded: a pod of the current template has not
+	// become available within progressDeadlineSeconds (600 s by default)
+	// of its creation; Message names it and why. The last good revision
+	// keeps running meanwhile.
+	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+)
 
 // Event records something the core decided.
 type Event struct {
@@ -781,6 +799,18 @@ func containerReason(st *api.PodStatus) (string, string) {
 	return "", ""
 }
 
+// podProblem says in a few words why a pod is not available.
+func podProblem(v *PodView) string {
+	s := v.Phase
+	if v.Reason != "" {
+		s += " " + v.Reason
+	}
+	if v.Message != "" {
+		s += " (" + v.Message + ")"
+	}
+	return s
+}
+
 // workloadViews counts each workload's pods.
 // ownedPod is a workload's pod as both the view and the record.
 type ownedPod struct {
@@ -812,12 +842,11 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 				v.Images = append(v.Images, c.Image)
 			}
 		}
+		var newAvailable int32
+		var stuck, waiting *PodView
 		for _, op := range byOwner[k.String()] {
 			pv := op.view
 			v.Current++
-			if pv.Labels[PodTemplateHashLabel] == v.Revision {
-				v.UpToDate++
-			}
 			var st *api.PodStatus
 			if pv.Node != "" && p.alive[pv.Node] {
 				st = p.observed[pv.UID]
@@ -828,11 +857,39 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 			if ready(st) {
 				v.Ready++
 			}
-			if p.available(st, w.minReady) {
+			avail := p.available(st, w.minReady)
+			if avail {
 				v.Available++
+			}
+			if op.rec.Hash == w.hash {
+				v.UpToDate++
+				switch {
+				case avail:
+					newAvailable++
+				case stuck == nil && p.in.Now.Sub(op.rec.Created) > w.deadline:
+					stuck = pv
+				case waiting == nil:
+					waiting = pv
+				}
 			}
 			if c := op.rec.Created; v.Created.IsZero() || c.Before(v.Created) {
 				v.Created = c
+			}
+		}
+		switch {
+		case stuck != nil:
+			v.Progress = ProgressDeadlineExceeded
+			v.Message = fmt.Sprintf("pod %s not available after %s: %s", stuck.Name, w.deadline, podProblem(stuck))
+		case newAvailable == v.Replicas && v.Current == v.Replicas:
+			v.Progress = ProgressComplete
+		default:
+			v.Progress = ProgressProgressing
+			v.Message = fmt.Sprintf("%d of %d new pods available", newAvailable, v.Replicas)
+			if old := v.Current - v.UpToDate; old > 0 {
+				v.Message += fmt.Sprintf(", %d old pods left", old)
+			}
+			if waiting != nil {
+				v.Message += fmt.Sprintf("; pod %s: %s", waiting.Name, podProblem(waiting))
 			}
 		}
 		out = append(out, v)

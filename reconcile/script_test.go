@@ -418,6 +418,11 @@ func formatOutput(out Output, a map[string]string) string {
 		for _, w := range out.Workloads {
 			fmt.Fprintf(&sb, "  %s/%s/%s rev=%s replicas=%d current=%d running=%d ready=%d up-to-date=%d available=%d\n",
 				w.Kind, w.Namespace, w.Name, w.Revision, w.Replicas, w.Current, w.Running, w.Ready, w.UpToDate, w.Available)
+			fmt.Fprintf(&sb, "    %s", w.Progress)
+			if w.Message != "" {
+				fmt.Fprintf(&sb, ": %s", w.Message)
+			}
+			sb.WriteString("\n")
 		}
 	}
 	return sb.String()
