@@ -41,14 +41,14 @@ func (p *DesiredPod) Key() string { return p.Namespace + "/" + p.Name }
 
 // workload is what expansion needs of a ReplicationController or Deployment.
 type workload struct {
-	key       spec.ObjectKey
-	replicas  int
-	template  *spec.PodTemplateSpec
-	recreate  bool
-	minReady  int32
+	key      spec.ObjectKey
+	replicas int
+	template *spec.PodTemplateSpec
+	recreate bool
+	minReady int32
 	// deadline is how long a new pod may stay unavailable before the
 	// workload's progress is reported stuck.
-	deadline time.Duration
+	deadline  time.Duration
 	selector  map[string]string
 	namespace string
 	// hash is the template's hash, empty without a template.
