@@ -241,15 +241,6 @@ func (dc *domainCounter) matches(ns string, labels map[string]string) bool {
 	return dc.sel.matches(labels)
 }
 
-// at returns the count in node ni's domain, or -1 if the node is outside.
-func (dc *domainCounter) at(ni int) int32 {
-	d := dc.nodeDomain[ni]
-	if d < 0 {
-		return -1
-	}
-	return dc.get(d)
-}
-
 // sparseDomains is the domain count above which counters go sparse (a
 // variable so that tests can run everything sparse).
 var sparseDomains = 256
