@@ -91,6 +91,8 @@ var (
 	// ErrInvalidProfile: a profile has no name, a duplicate name, a
 	// negative weight or a percentage outside 0-100.
 	ErrInvalidProfile = errors.New("invalid scheduler profile")
+	// ErrNoSpec: Explain was given a pod without a spec.
+	ErrNoSpec = errors.New("pod has no spec")
 )
 
 // Config configures a Scheduler. The zero value is usable: it gives the
@@ -223,7 +225,7 @@ func (s *Scheduler) Schedule(nodes []Node, placed []Pod, pending []Pod) []Result
 	for i := range pending {
 		p := &pending[i]
 		if p.Spec == nil {
-			out[i] = Result{Reason: "pod has no spec"}
+			out[i] = Result{Reason: ErrNoSpec.Error()}
 			continue
 		}
 		if nn := p.Spec.NodeName; nn != "" {

@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -444,5 +446,38 @@ func TestConcurrentSchedule(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Fatal(e)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	s := newSched(t, Config{})
+	a := mkNode("a", 4000, 8192, nil)
+	a.Taints = []spec.Taint{{Key: "k", Value: "v", Effect: spec.TaintEffectNoSchedule}}
+	nodes := []Node{mkNode("d", 4000, 8192, nil), a, mkNode("c", 100, 8192, nil), mkNode("b", 4000, 8192, nil)}
+	placed := []Pod{{Namespace: "default", Name: "x", Spec: mkSpec(2000, 10), Node: "b"}}
+	p := mkPod("p", mkSpec(500, 100), nil)
+	vs, err := s.Explain(nodes, placed, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, fmt.Sprintf("%s %v %d", v.Node, v.Reasons, v.Total))
+	}
+	// d is emptier than b; a and c are refused, in name order, with the
+	// first refusing filter's reason.
+	if len(got) != 4 || !strings.HasPrefix(got[0], "d [] ") || !strings.HasPrefix(got[1], "b [] ") ||
+		got[2] != "a [node(s) had untolerated taint {k: v}] 0" || got[3] != "c [Insufficient cpu] 0" {
+		t.Fatalf("Explain:\n%s", strings.Join(got, "\n"))
+	}
+	if vs[0].Scores[LeastAllocatedName] <= vs[1].Scores[LeastAllocatedName] || vs[0].Total <= vs[1].Total {
+		t.Fatalf("d should beat b: %+v %+v", vs[0], vs[1])
+	}
+	// Explain agrees with Schedule when every node is scored.
+	if r := s.Schedule(nodes, placed, []Pod{p}); r[0].Node != vs[0].Node {
+		t.Fatalf("Schedule chose %s, Explain ranks %s first", r[0].Node, vs[0].Node)
+	}
+	if _, err := s.Explain(nodes, nil, Pod{Name: "nospec"}); !errors.Is(err, ErrNoSpec) {
+		t.Fatalf("err %v", err)
 	}
 }
