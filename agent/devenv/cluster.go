@@ -49,6 +49,9 @@ type ClusterConfig struct {
 	// stevedore/busybox:1.35; zero means an empty repository and only the
 	// busybox image.
 	Examples string
+	// SkipSeed leaves the config repository empty even when Examples is set
+	// (its images are still built); zero seeds it.
+	SkipSeed bool
 	// RegistryAddr is where the registry listens; zero means a free port.
 	RegistryAddr string
 	// PodSubnet is the second octet of the pod CIDRs (agent i gets
@@ -184,7 +187,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if err := c.Repo.SetWebhook(c.ServerURL+api.PathWebhook, cfg.WebhookSecret); err != nil {
 		return c, err
 	}
-	if cfg.Examples != "" {
+	if cfg.Examples != "" && !cfg.SkipSeed {
 		if _, err := c.Repo.Seed(ctx, cfg.Examples, "Seed from examples-repo", c.RewriteImages); err != nil {
 			return c, err
 		}

@@ -93,8 +93,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	o.registry = "" // a free port: the benchmark must not disturb a running make run
-	c, err := o.start(ctx, fmt.Sprintf("bench%d", os.Getpid()%1000))
+	// A free port: the benchmark must not disturb a running make run. The
+	// repository starts empty so only the benchmark's pods run.
+	o.registry = ""
+	c, err := o.start(ctx, fmt.Sprintf("bench%d", os.Getpid()%1000), false)
 	if err != nil {
 		return err
 	}
@@ -189,7 +191,7 @@ func waitNoContainers(ctx context.Context, c *devenv.Cluster) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d containers or IPs left: %w", len(left), ctx.Err())
+			return fmt.Errorf("%d containers or IPs left (%s): %w", len(left), strings.Join(left[:min(3, len(left))], ", "), ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -68,7 +68,7 @@ func (o *options) register(fs *flag.FlagSet) {
 }
 
 // start starts the cluster the options describe.
-func (o *options) start(ctx context.Context, prefix string) (*devenv.Cluster, error) {
+func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.Cluster, error) {
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelInfo
@@ -91,6 +91,7 @@ func (o *options) start(ctx context.Context, prefix string) (*devenv.Cluster, er
 		Agents:       o.agents,
 		RegistryAddr: reg,
 		NodePrefix:   prefix,
+		SkipSeed:     !seed,
 		Logger:       logger,
 	})
 }
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "Starting containerd, a registry, the example images, the config repository, a reconciler and", o.agents, "agents…")
-	c, err := o.start(ctx, "node")
+	c, err := o.start(ctx, "node", true)
 	if err != nil {
 		return err
 	}
