@@ -26,7 +26,7 @@ func TestPercentile(t *testing.T) {
 
 func TestWriteSectionKeepsOtherSections(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
-	s1 := renderSection([]time.Duration{time.Second}, []time.Duration{500 * time.Millisecond}, 30, 3)
+	s1 := renderSection([]time.Duration{time.Second}, []time.Duration{200 * time.Millisecond}, []time.Duration{500 * time.Millisecond}, 30, 3)
 	if err := writeSection(path, s1); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestWriteSectionKeepsOtherSections(t *testing.T) {
 	// Another benchmark fills its section; re-running ours keeps it.
 	doc := strings.Replace(string(b), "## Scheduler\n", "## Scheduler\n\n| nodes | pods/s |\n", 1)
 	os.WriteFile(path, []byte(doc), 0o644)
-	s2 := renderSection([]time.Duration{400 * time.Millisecond}, []time.Duration{350 * time.Millisecond}, 30, 3)
+	s2 := renderSection([]time.Duration{400 * time.Millisecond}, nil, []time.Duration{350 * time.Millisecond}, 30, 3)
 	if err := writeSection(path, s2); err != nil {
 		t.Fatal(err)
 	}
