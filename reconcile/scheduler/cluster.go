@@ -117,7 +117,7 @@ func newCluster(nodes []Node, placed []Pod) *Cluster {
 		}
 		t := c.placedTemplate(p.Spec, p.Namespace)
 		c.scratch = PodInfo{Pod: p, Requests: t.req, NonZeroRequests: t.nonZero, t: t}
-		c.place(&c.scratch, ni, nil)
+		c.place(&c.scratch, ni)
 	}
 	return c
 }
@@ -130,7 +130,7 @@ func (c *Cluster) podInfo(p *Pod) *PodInfo {
 }
 
 // place records pi on node ni and updates every index incrementally.
-func (c *Cluster) place(pi *PodInfo, ni int32, _ *profileRun) {
+func (c *Cluster) place(pi *PodInfo, ni int32) {
 	c.gen++
 	n := &c.Nodes[ni]
 	t := pi.t
@@ -159,7 +159,7 @@ func (c *Cluster) place(pi *PodInfo, ni int32, _ *profileRun) {
 			}
 		}
 	}
-	for _, g := range t.ownerGroups(c) {
+	for _, g := range t.owners {
 		g.add(ni)
 	}
 	for _, r := range c.reservers {

@@ -340,7 +340,7 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 		r.lastFail.t, r.lastFail.labels, r.lastFail.gen, r.lastFail.res = pi.t, pi.Labels, c.gen, res
 		return res
 	}
-	c.place(pi, int32(best), r)
+	c.place(pi, int32(best))
 	return Result{Node: c.Nodes[best].Name}
 }
 

@@ -231,7 +231,7 @@ func (s *Scheduler) Schedule(nodes []Node, placed []Pod, pending []Pod) []Result
 		if nn := p.Spec.NodeName; nn != "" {
 			if ni, ok := c.byName[nn]; ok {
 				pi := c.podInfo(p)
-				c.place(pi, ni, nil)
+				c.place(pi, ni)
 				out[i] = Result{Node: nn}
 			} else {
 				out[i] = Result{Reason: c.noNodeMsg(map[string]int{"node(s) didn't match the requested node name": len(c.Nodes)})}

@@ -63,7 +63,6 @@ type spreadTerm struct {
 	minDomains int32
 }
 
-func (t *podTemplate) ownerGroups(*Cluster) []*domainCounter { return t.owners }
 
 func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
 	k := tmplKey{ps, ns}
