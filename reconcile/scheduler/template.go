@@ -63,7 +63,6 @@ type spreadTerm struct {
 	minDomains int32
 }
 
-
 func (c *Cluster) template(ps *spec.PodSpec, ns string) *podTemplate {
 	k := tmplKey{ps, ns}
 	if t, ok := c.templates[k]; ok {
