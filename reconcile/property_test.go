@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"sort"
@@ -47,6 +48,10 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 				p := bare("default", fmt.Sprintf("p%d", r.IntN(3)), fmt.Sprintf("img:%d", r.IntN(2)))
 				if r.IntN(3) == 0 {
 					p.Spec.NodeName = fmt.Sprintf("n%d", r.IntN(4))
+				}
+				if r.IntN(2) == 0 {
+					// A label change alone changes memory without an event.
+					p.Labels = map[string]string{"v": fmt.Sprint(r.IntN(2))}
 				}
 				next.Objects[spec.KeyOf(p)] = p
 			default:
@@ -112,7 +117,7 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		again.Memory = out.Memory
 		again.NewUID = func() string { t.Fatalf("step %d: a second plan created a pod", step); return "" }
 		out2 := Plan(again)
-		if len(out2.Events) != 0 || !reflect.DeepEqual(out2.Memory, out.Memory) {
+		if len(out2.Events) != 0 || out2.MemoryChanged || !reflect.DeepEqual(out2.Memory, out.Memory) {
 			t.Fatalf("step %d: plan is not a fixed point: %s", step, mustJSON(t, out2.Events))
 		}
 		h.memory = out.Memory
@@ -136,7 +141,8 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 	desired := map[string]DesiredPod{}
 	for _, d := range ExpandPods(in.Desired) {
 		desired[d.Key()] = d
-		if rec, ok := out.Memory.Pods[d.Key()]; !ok || rec.Hash != d.Hash || rec.Owner != d.Owner {
+		if rec, ok := out.Memory.Pods[d.Key()]; !ok || rec.Hash != d.Hash || rec.Owner != d.Owner ||
+			!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations) {
 			fail("desired pod %s not remembered as desired", d.Key())
 		}
 	}

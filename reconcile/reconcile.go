@@ -209,8 +209,12 @@ type Output struct {
 	// Workloads lists every Deployment and ReplicationController, sorted by
 	// kind, namespace and name.
 	Workloads []WorkloadView
-	Memory    Memory
-	Events    []Event
+	// Memory is what to remember for the next plan. When MemoryChanged is
+	// false it is Input.Memory itself (the same map, equal content), so a
+	// daemon can skip persisting it; treat both as read-only.
+	Memory        Memory
+	MemoryChanged bool
+	Events        []Event
 }
 
 // Plan computes the desired pod set of every node: it expands Desired into
@@ -243,6 +247,8 @@ type planner struct {
 	// sorting again.
 	keys   []string
 	events []Event
+	// dirty is set when a record changed without an event saying so.
+	dirty bool
 	// workloads of Desired by owner key.
 	workloads map[string]workload
 	// want holds the desired pods by key once plan has expanded them.
@@ -391,6 +397,11 @@ func (p *planner) plan() {
 			old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
 			fresh(old)
 			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+		}
+		// The hash covers a workload pod's whole template but only a bare
+		// Pod's spec: its labels and annotations change in place.
+		if d.Owner == "" && !p.dirty && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)) {
+			p.dirty = true
 		}
 		rec.Owner = d.Owner
 		rec.Hash = d.Hash
@@ -704,8 +715,15 @@ func (p *planner) output() Output {
 	out := Output{
 		PodSets: map[string][]api.Pod{},
 		Pods:    make([]PodView, 0, len(p.mem)),
-		Memory:  Memory{Pods: make(map[string]PodRecord, len(p.mem))},
 		Events:  p.events,
+	}
+	out.MemoryChanged = p.dirty || len(p.events) > 0 || p.in.Memory.Pods == nil
+	if out.MemoryChanged {
+		out.Memory.Pods = make(map[string]PodRecord, len(p.mem))
+	} else {
+		// Nothing to remember anew: hand back the input's map rather than
+		// an equal copy (neither is ever written to).
+		out.Memory = p.in.Memory
 	}
 	perNode := map[string]int{}
 	for _, rec := range p.mem {
@@ -722,7 +740,9 @@ func (p *planner) output() Output {
 		if rec == nil {
 			continue
 		}
-		out.Memory.Pods[key] = *rec
+		if out.MemoryChanged {
+			out.Memory.Pods[key] = *rec
+		}
 		// out.Pods has room for every record, so these pointers stay valid.
 		out.Pods = append(out.Pods, p.view(rec))
 		if rec.Owner != "" {
