@@ -124,6 +124,15 @@ func podChanges(k spec.ObjectKey, a, n spec.Object) (started, stopped []string) 
 		before = expandObject(nil, k, a)
 	}
 	if n != nil {
+		// A paused Deployment keeps its running revision: a template
+		// change starts nothing (scaling still does).
+		if nd, ok := n.(*spec.Deployment); ok && nd.Spec.Paused {
+			if ad, ok := a.(*spec.Deployment); ok {
+				held := *nd
+				held.Spec.Template = ad.Spec.Template
+				n = &held
+			}
+		}
 		after = expandObject(nil, k, n)
 	}
 	if len(before) == 0 && len(after) == 0 {

@@ -45,6 +45,11 @@ type workload struct {
 	replicas int
 	template *spec.PodTemplateSpec
 	recreate bool
+	// paused is a Deployment's spec.paused: its template changes wait.
+	paused bool
+	// heldFrom is set on a paused workload whose pods are expanded from a
+	// remembered revision instead of its template: the template's hash.
+	heldFrom string
 	minReady int32
 	// deadline is how long a new pod may stay unavailable before the
 	// workload's progress is reported stuck.
@@ -81,6 +86,7 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			replicas:  replicas(w.Spec.Replicas),
 			template:  &w.Spec.Template,
 			recreate:  w.Spec.Strategy.Type == spec.RecreateDeploymentStrategyType,
+			paused:    w.Spec.Paused,
 			minReady:  w.Spec.MinReadySeconds,
 			deadline:  progressDeadline(w.Spec.ProgressDeadlineSeconds),
 			selector:  sel,
@@ -209,6 +215,12 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 			out = expandWorkload(out, workloads[k.String()])
 		}
 	}
+	sortPods(out)
+	return out
+}
+
+// sortPods sorts pods by namespace and name.
+func sortPods(out []DesiredPod) {
 	slices.SortFunc(out, func(a, b DesiredPod) int {
 		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
 			return c
@@ -223,7 +235,6 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 		}
 		return strings.Compare(a.Hash, b.Hash)
 	})
-	return out
 }
 
 // barePod is the one pod a Pod object asks for.

@@ -157,6 +157,9 @@ const (
 	// of its creation; Message names it and why. The last good revision
 	// keeps running meanwhile.
 	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	// ProgressPaused: a paused Deployment whose template changed keeps
+	// running (and scaling) the revision it ran.
+	ProgressPaused = "Paused"
 )
 
 // Event records something the core decided.
@@ -362,7 +365,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
-	desired := expand(p.in.Desired, p.workloads)
+	desired := p.holdPaused(expand(p.in.Desired, p.workloads))
 	want := make(map[string]*DesiredPod, len(desired))
 	created := make([]PodRecord, 0, len(desired)) // backing for new records
 	for i := range desired {
@@ -413,6 +416,81 @@ func (p *planner) plan() {
 	p.keys = mergeKeys(desired, p.mem, want)
 	p.dropUnwanted(want)
 	p.schedule()
+}
+
+// holdPaused keeps a paused Deployment on the revision it runs: when none
+// of its remembered pods is of its template, its pods are expanded from the
+// revision most of its remembered pods are of (scaling still applies), as
+// Kubernetes scales the current ReplicaSet of a paused Deployment.
+func (p *planner) holdPaused(desired []DesiredPod) []DesiredPod {
+	var paused []string
+	for owner, w := range p.workloads {
+		if w.paused && w.template != nil {
+			paused = append(paused, owner)
+		}
+	}
+	if len(paused) == 0 {
+		return desired
+	}
+	sort.Strings(paused)
+	type revision struct {
+		n   int
+		rec *PodRecord // the record of smallest key, for determinism
+	}
+	revs := map[string]map[string]*revision{}
+	for _, owner := range paused {
+		revs[owner] = map[string]*revision{}
+	}
+	for key, rec := range p.mem {
+		byHash, ok := revs[rec.Owner]
+		if !ok {
+			continue
+		}
+		r := byHash[rec.Hash]
+		if r == nil {
+			r = &revision{rec: rec}
+			byHash[rec.Hash] = r
+		}
+		r.n++
+		if key < r.rec.Key() {
+			r.rec = rec
+		}
+	}
+	held := map[string]bool{}
+	for _, owner := range paused {
+		w := p.workloads[owner]
+		byHash := revs[owner]
+		if len(byHash) == 0 || byHash[w.hash] != nil {
+			continue // nothing runs yet, or the template already does
+		}
+		best := ""
+		for h, r := range byHash {
+			if best == "" || r.n > byHash[best].n || r.n == byHash[best].n && h < best {
+				best = h
+			}
+		}
+		rec := byHash[best].rec
+		w.heldFrom, w.hash = w.hash, best
+		w.template = &spec.PodTemplateSpec{
+			ObjectMeta: spec.ObjectMeta{Labels: rec.Labels, Annotations: rec.Annotations},
+			Spec:       rec.Spec,
+		}
+		p.workloads[owner] = w
+		held[owner] = true
+		desired = expandWorkload(desired, w)
+	}
+	if len(held) == 0 {
+		return desired
+	}
+	kept := desired[:0]
+	for _, d := range desired {
+		if held[d.Owner] && d.Hash != p.workloads[d.Owner].hash {
+			continue // the template's pods, waiting for the pause to end
+		}
+		kept = append(kept, d)
+	}
+	sortPods(kept)
+	return kept
 }
 
 // evicting returns the first NoExecute taint of node that ps does not
@@ -857,6 +935,9 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 		}
 		if w.template != nil {
 			v.Revision = w.hash
+			if w.heldFrom != "" {
+				v.Revision = w.heldFrom
+			}
 			for _, c := range w.template.Spec.Containers {
 				v.Containers = append(v.Containers, c.Name)
 				v.Images = append(v.Images, c.Image)
@@ -881,8 +962,10 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 			if avail {
 				v.Available++
 			}
-			if op.rec.Hash == w.hash {
+			if op.rec.Hash == v.Revision {
 				v.UpToDate++
+			}
+			if op.rec.Hash == w.hash {
 				switch {
 				case avail:
 					newAvailable++
@@ -897,6 +980,9 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 			}
 		}
 		switch {
+		case w.paused && w.heldFrom != "":
+			v.Progress = ProgressPaused
+			v.Message = fmt.Sprintf("paused: running revision %s, not the template's revision %s", w.hash, w.heldFrom)
 		case stuck != nil:
 			v.Progress = ProgressDeadlineExceeded
 			v.Message = fmt.Sprintf("pod %s not available after %s: %s", stuck.Name, w.deadline, podProblem(stuck))

@@ -455,7 +455,7 @@ func parseKey(s string) (spec.ObjectKey, error) {
 
 // addObject adds one object written in the scripts' short form:
 //
-//	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [minReady=S] [cmd=a,b]
+//	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [minReady=S] [paused] [cmd=a,b]
 //	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b]
 //	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
 //	namespace NAME
@@ -527,6 +527,7 @@ func addObject(set *spec.Set, f []string) error {
 				Strategy: spec.DeploymentStrategy{Type: spec.RollingUpdateDeploymentStrategyType},
 			},
 		}
+		_, d.Spec.Paused = a["paused"]
 		if s := a["strategy"]; s != "" {
 			d.Spec.Strategy.Type = s
 		}
