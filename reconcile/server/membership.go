@@ -19,20 +19,28 @@ import (
 // starting together share the pods that were waiting for a node.
 const joinSettle = 300 * time.Millisecond
 
-// planAfter requests a plan after d, unless the server stops first. Timers
-// coalesce: a plan is requested once per pending timer.
+// planAfter requests a plan after d, unless the server stops first. Joins
+// coalesce: one pending wait covers every join that arrives during it. It is
+// called from the serf-events goroutine, so the WaitGroup is never at zero
+// when the settle goroutine is added.
 func (s *Server) planAfter(ctx context.Context, d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.joinTimer != nil {
-		return // one is pending; this join is planned with it
+	if s.joinPending || s.shutdown {
+		return
 	}
-	s.joinTimer = time.AfterFunc(d, func() {
-		s.mu.Lock()
-		s.joinTimer = nil
-		if ctx.Err() == nil {
-			s.requestPlanLocked()
+	s.joinPending = true
+	s.goNamed("join-settle", func(context.Context) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
+		s.mu.Lock()
+		s.joinPending = false
+		s.requestPlanLocked()
 		s.mu.Unlock()
 	})
 }

@@ -67,39 +67,39 @@ type Server struct {
 	dialAgent func(base string) agentClient
 	hc        *http.Client
 
-	mu        sync.Mutex
-	applied   *applied
-	fetched   *api.Commit
-	lastErr   *api.SyncError
-	lastSync  time.Time
-	members   map[string]*member
-	observed  map[string][]agentapi.PodStatus
-	memory    reconcile.Memory
-	memJSON   []byte
-	pods      []reconcile.PodView
-	workloads []reconcile.WorkloadView
-	podSets   map[string][]agentapi.Pod
-	gens      map[string]uint64
-	events    []reconcile.Event
-	planWant  uint64        // plans requested
-	planDone  uint64        // highest request a finished plan covered
-	planCh    chan struct{} // closed and replaced after every plan
-	waiters   []chan api.SyncResult
-	joinTimer *time.Timer // pending plan after agents joined
-	syncKick  chan struct{}
-	planKick  chan struct{}
-	started   bool
-	shutdown  bool
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	serf      *serf.Serf
-	serfEv    chan serf.Event
-	httpSrv   *http.Server
-	apiURL    string
-	gossip    string
-	closeOnce sync.Once
-	closeErr  error
+	mu          sync.Mutex
+	applied     *applied
+	fetched     *api.Commit
+	lastErr     *api.SyncError
+	lastSync    time.Time
+	members     map[string]*member
+	observed    map[string][]agentapi.PodStatus
+	memory      reconcile.Memory
+	memJSON     []byte
+	pods        []reconcile.PodView
+	workloads   []reconcile.WorkloadView
+	podSets     map[string][]agentapi.Pod
+	gens        map[string]uint64
+	events      []reconcile.Event
+	planWant    uint64        // plans requested
+	planDone    uint64        // highest request a finished plan covered
+	planCh      chan struct{} // closed and replaced after every plan
+	waiters     []chan api.SyncResult
+	joinPending bool // a join-settle goroutine will request a plan
+	syncKick    chan struct{}
+	planKick    chan struct{}
+	started     bool
+	shutdown    bool
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	serf        *serf.Serf
+	serfEv      chan serf.Event
+	httpSrv     *http.Server
+	apiURL      string
+	gossip      string
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // New validates cfg, locks and reads DataDir (last good revision, Memory)
@@ -271,10 +271,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			}
 			s.cancel()
 			s.mu.Lock()
-			if s.joinTimer != nil {
-				s.joinTimer.Stop()
-				s.joinTimer = nil
-			}
 			conns := make([]*agentConn, 0, len(s.members))
 			for _, m := range s.members {
 				if m.conn != nil {
