@@ -103,6 +103,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		for _, e := range out.Events {
 			seen[e.Reason]++
 		}
+		for _, w := range out.Workloads {
+			seen["(workload "+w.Progress+")"]++
+		}
 
 		// The same input gives the same output.
 		replay := in
