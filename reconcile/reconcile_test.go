@@ -430,3 +430,12 @@ func TestDuplicatePodNameIsStable(t *testing.T) {
 		t.Fatalf("want the bare pod to win: %s", mustJSON(t, out.Pods))
 	}
 }
+
+func TestTemplateHashCanonicalQuantities(t *testing.T) {
+	a, b := deployment("d", "w", 1, "img"), deployment("d", "w", 1, "img")
+	a.Spec.Template.Spec.Containers[0].Resources.Requests = spec.ResourceList{spec.ResourceCPU: resource.MustParse("0.25")}
+	b.Spec.Template.Spec.Containers[0].Resources.Requests = spec.ResourceList{spec.ResourceCPU: resource.MustParse("250m")}
+	if spec.TemplateHash(&a.Spec.Template) != spec.TemplateHash(&b.Spec.Template) {
+		t.Fatal(`"0.25" and "250m" CPUs name different pods`)
+	}
+}
