@@ -1,11 +1,15 @@
 package source
 
 import (
+	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestSmartHTTP(t *testing.T) {
@@ -170,6 +174,70 @@ func TestRedacted(t *testing.T) {
 	} {
 		if got := Redacted(in); got != want {
 			t.Errorf("Redacted(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestHungServerHonoursContext: a server that accepts connections and never
+// speaks must not hold a Fetch (and the Source's lock) past its context.
+// go-git's SSH handshake ignores contexts; sshdial.go makes it honour them.
+func TestHungServerHonoursContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	dir := t.TempDir()
+	known := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(known, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := newSSHServer(t, dir).KeyFile
+	for _, url := range []string{
+		"ssh://git@" + ln.Addr().String() + "/x.git",
+		"http://" + ln.Addr().String() + "/x.git",
+	} {
+		s := newSource(t, Config{URL: url, SSHKeyFile: key, KnownHostsFile: known})
+		for i, op := range []func(context.Context) error{
+			func(ctx context.Context) error { _, err := s.Fetch(ctx); return err },
+			func(ctx context.Context) error { _, err := s.RemoteHead(ctx); return err },
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			done := make(chan error, 1)
+			go func() { done <- op(ctx) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s op %d: err = %v, want DeadlineExceeded", url, i, err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("%s op %d: still running 15 s after its 0.5 s deadline", url, i)
+			}
+			cancel()
 		}
 	}
 }

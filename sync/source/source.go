@@ -169,6 +169,10 @@ type Source struct {
 	cfg    Config
 	auth   transport.AuthMethod
 	redact *redactor
+	// proxy and dialID route SSH dials through ctxDialer (see sshdial.go);
+	// both are zero for other protocols.
+	proxy  transport.ProxyOptions
+	dialID string
 
 	mu   sync.Mutex
 	repo *git.Repository // opened on first use
@@ -189,7 +193,11 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, r.wrap(fmt.Errorf("failed to set up auth for %s: %w", Redacted(cfg.URL), err))
 	}
-	return &Source{cfg: cfg, auth: auth, redact: r}, nil
+	s := &Source{cfg: cfg, auth: auth, redact: r}
+	if ep, err := transport.NewEndpoint(cfg.URL); err == nil && ep.Protocol == "ssh" {
+		s.proxy, s.dialID = newSSHDialer()
+	}
+	return s, nil
 }
 
 // Config returns the source's configuration with defaults filled in.
@@ -205,9 +213,10 @@ func (s *Source) Fetch(ctx context.Context) (*Revision, error) {
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	defer bindDialContext(s.dialID, ctx)()
 	rev, err := s.fetch(ctx)
 	if err != nil {
-		return nil, s.redact.wrap(err)
+		return nil, s.redact.wrap(withCtxErr(ctx, err))
 	}
 	return rev, nil
 }
@@ -244,11 +253,12 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 	if local == nil || local.Hash() != head || !hasCommit(repo, head) {
 		spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(s.cfg.Branch), trackRef))
 		err := remote.FetchContext(ctx, &git.FetchOptions{
-			RemoteName: remoteName,
-			RefSpecs:   []config.RefSpec{spec},
-			Auth:       s.auth,
-			Tags:       git.NoTags,
-			Force:      true,
+			RemoteName:   remoteName,
+			RefSpecs:     []config.RefSpec{spec},
+			Auth:         s.auth,
+			ProxyOptions: s.proxy,
+			Tags:         git.NoTags,
+			Force:        true,
 		})
 		if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 			return nil, fmt.Errorf("failed to fetch branch %q from %s: %w", s.cfg.Branch, url, s.classify(err))
@@ -284,6 +294,7 @@ func (s *Source) RemoteHead(ctx context.Context) (string, error) {
 	defer s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	defer bindDialContext(s.dialID, ctx)()
 	repo, err := s.open()
 	if err != nil {
 		return "", s.redact.wrap(err)
@@ -291,7 +302,7 @@ func (s *Source) RemoteHead(ctx context.Context) (string, error) {
 	remote := git.NewRemote(repo.Storer, &config.RemoteConfig{Name: remoteName, URLs: []string{s.cfg.URL}})
 	h, err := s.remoteHead(ctx, remote)
 	if err != nil {
-		return "", s.redact.wrap(err)
+		return "", s.redact.wrap(withCtxErr(ctx, err))
 	}
 	return h.String(), nil
 }
@@ -355,7 +366,7 @@ func (s *Source) Revision(ctx context.Context, commit string) (*Revision, error)
 // remoteHead lists the remote's refs and picks the tracked branch.
 func (s *Source) remoteHead(ctx context.Context, remote *git.Remote) (plumbing.Hash, error) {
 	url := Redacted(s.cfg.URL)
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: s.auth})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: s.auth, ProxyOptions: s.proxy})
 	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
 		return plumbing.ZeroHash, fmt.Errorf("failed to find branch %q at %s: the repository is empty: %w",
 			s.cfg.Branch, url, ErrBranchNotFound)
@@ -520,6 +531,15 @@ func (r *Revision) clone() *Revision {
 	c := *r
 	c.Files = maps.Clone(r.Files)
 	return &c
+}
+
+// withCtxErr says when an operation failed because its context ended: a
+// connection closed under a hung handshake reports only "EOF".
+func withCtxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", err, cerr)
+	}
+	return err
 }
 
 // classify marks transport errors with the sentinel a caller branches on,
