@@ -157,7 +157,7 @@ func cleanPath(p string) (string, error) {
 	for _, seg := range strings.Split(p, "/") {
 		if seg == ".." {
 			// A tree has no parent: such a path is a mistake, not a request.
-			return "", fmt.Errorf("invalid source config: path %q must not contain ..", p)
+			return "", fmt.Errorf("invalid source config: path %q must not contain \"..\" segments", p)
 		}
 	}
 	return strings.TrimPrefix(path.Clean("/"+p), "/"), nil
