@@ -34,10 +34,17 @@ type DesiredPod struct {
 	Hash string
 	// Index is the replica index of a workload's pod, 0 for a bare Pod.
 	Index int
+	// key caches Key: expansion builds it once, Plan needs it several times.
+	key string
 }
 
 // Key returns "namespace/name", the key of the pod in Memory.
-func (p *DesiredPod) Key() string { return p.Namespace + "/" + p.Name }
+func (p *DesiredPod) Key() string {
+	if p.key != "" {
+		return p.key
+	}
+	return p.Namespace + "/" + p.Name
+}
 
 // workload is what expansion needs of a ReplicationController or Deployment.
 type workload struct {
@@ -150,9 +157,12 @@ func expandWorkload(out []DesiredPod, w workload) []DesiredPod {
 	labels[PodTemplateHashLabel] = hash
 	owner := w.key.String()
 	for i := 0; i < w.replicas; i++ {
+		// One string for key and name: the name is its suffix.
+		key := w.namespace + "/" + w.key.Name + "-" + hash + "-" + strconv.Itoa(i)
 		out = append(out, DesiredPod{
 			Namespace:   w.namespace,
-			Name:        workloadPodName(w.key.Name, hash, i),
+			Name:        key[len(w.namespace)+1:],
+			key:         key,
 			Owner:       owner,
 			Labels:      labels,
 			Annotations: w.template.Annotations,
@@ -219,13 +229,22 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 	return out
 }
 
+// comparePodKeys orders "namespace/name" keys by namespace, then name. Plain
+// string order differs: "-" and "." sort before "/", so "a-b/x" would come
+// before "a/x".
+func comparePodKeys(a, b string) int {
+	na, ra, _ := strings.Cut(a, "/")
+	nb, rb, _ := strings.Cut(b, "/")
+	if c := strings.Compare(na, nb); c != 0 {
+		return c
+	}
+	return strings.Compare(ra, rb)
+}
+
 // sortPods sorts pods by namespace and name.
 func sortPods(out []DesiredPod) {
 	slices.SortFunc(out, func(a, b DesiredPod) int {
-		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
+		if c := comparePodKeys(a.Key(), b.Key()); c != 0 {
 			return c
 		}
 		// Two objects asking for one pod name is invalid input, but the
@@ -246,6 +265,7 @@ func barePod(p *spec.Pod) DesiredPod {
 	return DesiredPod{
 		Namespace:   ns,
 		Name:        p.Name,
+		key:         ns + "/" + p.Name,
 		Labels:      p.Labels,
 		Annotations: p.Annotations,
 		Spec:        &p.Spec,

@@ -45,7 +45,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 			case 0:
 				delete(next.Objects, spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: name})
 			case 1:
-				p := bare("default", fmt.Sprintf("p%d", r.IntN(3)), fmt.Sprintf("img:%d", r.IntN(2)))
+				// "a" and "a-b": plain string order of keys is not
+				// (namespace, name) order.
+				p := bare([]string{"a", "a-b", "default"}[r.IntN(3)], fmt.Sprintf("p%d", r.IntN(3)), fmt.Sprintf("img:%d", r.IntN(2)))
 				if r.IntN(3) == 0 {
 					p.Spec.NodeName = fmt.Sprintf("n%d", r.IntN(4))
 				}
@@ -197,7 +199,10 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 			fail("pod set for dead node %s", node)
 		}
 		if !sort.SliceIsSorted(pods, func(i, j int) bool {
-			return pods[i].Namespace+"/"+pods[i].Name < pods[j].Namespace+"/"+pods[j].Name
+			if pods[i].Namespace != pods[j].Namespace {
+				return pods[i].Namespace < pods[j].Namespace
+			}
+			return pods[i].Name < pods[j].Name
 		}) {
 			fail("set of %s not sorted", node)
 		}
@@ -218,6 +223,14 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 		if alive[rec.Node] && inSet[key] != rec.Node {
 			fail("%s placed on %s but not in its set", key, rec.Node)
 		}
+	}
+	if !sort.SliceIsSorted(out.Pods, func(i, j int) bool {
+		if out.Pods[i].Namespace != out.Pods[j].Namespace {
+			return out.Pods[i].Namespace < out.Pods[j].Namespace
+		}
+		return out.Pods[i].Name < out.Pods[j].Name
+	}) {
+		fail("pods not sorted by namespace and name")
 	}
 	if len(out.Pods) != len(out.Memory.Pods) {
 		fail("%d views for %d records", len(out.Pods), len(out.Memory.Pods))

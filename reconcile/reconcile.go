@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -234,7 +235,7 @@ func Plan(in Input) Output {
 	if in.Desired != nil {
 		p.plan()
 	} else {
-		p.keys = sortedKeys(p.mem)
+		p.keys = sortedPodKeys(p.mem)
 	}
 	return p.output()
 }
@@ -336,12 +337,12 @@ func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]
 			rest = append(rest, k)
 		}
 	}
-	sort.Strings(rest)
+	slices.SortFunc(rest, comparePodKeys)
 	keys := make([]string, 0, len(mem))
 	i := 0
 	for _, d := range desired {
 		k := d.Key()
-		for i < len(rest) && rest[i] < k {
+		for i < len(rest) && comparePodKeys(rest[i], k) < 0 {
 			keys = append(keys, rest[i])
 			i++
 		}
@@ -351,6 +352,16 @@ func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]
 		keys = append(keys, k)
 	}
 	return append(keys, rest[i:]...)
+}
+
+// sortedPodKeys returns the keys of m by namespace and name.
+func sortedPodKeys(m map[string]*PodRecord) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, comparePodKeys)
+	return keys
 }
 
 // sortedKeys returns the keys of m in order.
