@@ -13,7 +13,9 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/version"
 	"github.com/vishvananda/netns"
 )
 
@@ -87,7 +89,12 @@ func newNetwork(cfg Config) (*network, error) {
 			return nil, fmt.Errorf("failed to find CNI plugin %q in %v: install the Debian package containernetworking-plugins", t, cfg.CNIBinDirs)
 		}
 	}
-	n.cni = libcni.NewCNIConfigWithCacheDir(cfg.CNIBinDirs, n.cacheDir, nil)
+	// An explicit exec: libcni creates its default lazily, unsynchronised,
+	// and pods are attached concurrently.
+	n.cni = libcni.NewCNIConfigWithCacheDir(cfg.CNIBinDirs, n.cacheDir, &invoke.DefaultExec{
+		RawExec:       &invoke.RawExec{Stderr: os.Stderr},
+		PluginDecoder: version.PluginDecoder{},
+	})
 	return n, nil
 }
 

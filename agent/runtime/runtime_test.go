@@ -720,3 +720,55 @@ var benchLevel = func() slog.Level {
 	}
 	return slog.LevelInfo
 }()
+
+// TestAdoptEdgeCases: a container that died while no agent ran is handled
+// like any exit (restarted per policy, counted) by the next process, and
+// containers of a pod whose record is gone are removed by New.
+func TestAdoptEdgeCases(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dies := newPod("dies", "", sh("c", "exec sleep 3600"))
+	orphan := newPod("orphan", "", sh("c", "exec sleep 3600"))
+	e.sync(dies, orphan)
+	e.waitPod("dies", "running", 30*time.Second, running)
+	e.waitPod("orphan", "running", 30*time.Second, running)
+	if err := e.rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// While the agent is down: one container is killed, and the other
+	// pod's record disappears.
+	cont, err := e.cl.LoadContainer(e.ctx, runtime.PodID(dies.UID)+"-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := cont.Task(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitCh, _ := task.Wait(e.ctx)
+	if err := task.Kill(e.ctx, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exitCh
+	if err := os.Remove(filepath.Join(e.cfg.DataDir, "pods", runtime.PodID(orphan.UID), "pod.json")); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	st := e.waitPod("dies", "restarted after adoption", 15*time.Second, func(p api.PodStatus) bool {
+		return p.Containers[0].RestartCount == 1 && p.Containers[0].State.Running != nil
+	})
+	if lt := st.Containers[0].LastTerminationState.Terminated; lt == nil || lt.Signal != 9 {
+		t.Fatalf("lastState after adoption: %s", stateString(st.Containers[0].LastTerminationState))
+	}
+	for _, p := range e.rt.Status() {
+		if p.Name == "orphan" {
+			t.Fatalf("orphan pod adopted without a record: %s", dump([]api.PodStatus{p}))
+		}
+	}
+	if _, err := e.cl.LoadContainer(e.ctx, runtime.PodID(orphan.UID)+"-c"); err == nil {
+		t.Fatal("orphan container not removed")
+	}
+	if _, err := os.Stat(runtime.NetnsPath(runtime.PodID(orphan.UID))); !os.IsNotExist(err) {
+		t.Fatalf("orphan netns left: %v", err)
+	}
+}
