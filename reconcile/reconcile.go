@@ -269,9 +269,21 @@ func newPlanner(in Input) *planner {
 		in:        in,
 		alive:     make(map[string]bool, len(in.Nodes)),
 		observed:  make(map[string]*api.PodStatus, observedCount(in.Observed)),
-		mem:       make(map[string]*PodRecord, len(in.Memory.Pods)),
 		workloads: map[string]workload{},
 	}
+	if in.Desired != nil {
+		p.workloads = workloadsOf(in.Desired)
+	}
+	// Room for every remembered or desired pod: growing a map of
+	// 10,000 entries step by step costs more than the plan's own work.
+	desired := 0
+	if in.Desired != nil {
+		desired = len(in.Desired.Objects)
+		for _, w := range p.workloads {
+			desired += w.replicas
+		}
+	}
+	p.mem = make(map[string]*PodRecord, max(len(in.Memory.Pods), desired))
 	// Copied so that Plan never writes to its input; one backing array
 	// rather than an allocation per record.
 	backing := make([]PodRecord, 0, len(in.Memory.Pods))
@@ -289,9 +301,6 @@ func newPlanner(in Input) *planner {
 		for i := range sts {
 			p.observed[sts[i].UID] = &sts[i]
 		}
-	}
-	if in.Desired != nil {
-		p.workloads = workloadsOf(in.Desired)
 	}
 	p.nodes = p.schedulerNodes()
 	for _, n := range p.nodes {
