@@ -240,4 +240,26 @@ func TestHungServerHonoursContext(t *testing.T) {
 			cancel()
 		}
 	}
+
+	// A caller waiting behind a hung fetch gives up at its own deadline.
+	s := newSource(t, Config{URL: "ssh://git@" + ln.Addr().String() + "/x.git", SSHKeyFile: key, KnownHostsFile: known})
+	long, cancelLong := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelLong()
+	first := make(chan error, 1)
+	go func() { _, err := s.Fetch(long); first <- err }()
+	time.Sleep(100 * time.Millisecond) // let it take the lock
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancelShort()
+	start := time.Now()
+	_, err = s.Fetch(short)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("queued Fetch: err = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("queued Fetch waited %v for the hung one", d)
+	}
+	cancelLong()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Errorf("hung Fetch: err = %v, want Canceled", err)
+	}
 }

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -174,7 +173,10 @@ type Source struct {
 	proxy  transport.ProxyOptions
 	dialID string
 
-	mu   sync.Mutex
+	// sem is the lock serialising operations: a channel rather than a
+	// sync.Mutex so that a caller whose context ends while another fetch
+	// runs gives up instead of queueing behind it.
+	sem  chan struct{}
 	repo *git.Repository // opened on first use
 	last *Revision       // the revision read by the last Fetch or Head
 	// blobs holds the contents of the last read's files by blob hash, so
@@ -193,7 +195,7 @@ func New(cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, r.wrap(fmt.Errorf("failed to set up auth for %s: %w", Redacted(cfg.URL), err))
 	}
-	s := &Source{cfg: cfg, auth: auth, redact: r}
+	s := &Source{cfg: cfg, auth: auth, redact: r, sem: make(chan struct{}, 1)}
 	if ep, err := transport.NewEndpoint(cfg.URL); err == nil && ep.Protocol == "ssh" {
 		s.proxy, s.dialID = newSSHDialer()
 	}
@@ -209,8 +211,10 @@ func (s *Source) Config() Config { return s.cfg }
 // lists the remote's refs and returns that revision again (a fresh copy of
 // the struct and map). A force push is followed like any other move.
 func (s *Source) Fetch(ctx context.Context) (*Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	defer bindDialContext(s.dialID, ctx)()
@@ -290,8 +294,10 @@ func (s *Source) fetch(ctx context.Context) (*Revision, error) {
 // branch points at, without fetching objects. ctl status and the poll loop
 // can use it to tell whether a Fetch would bring anything new.
 func (s *Source) RemoteHead(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if err := s.lock(ctx); err != nil {
+		return "", err
+	}
+	defer s.unlock()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	defer bindDialContext(s.dialID, ctx)()
@@ -311,11 +317,10 @@ func (s *Source) RemoteHead(ctx context.Context) (string, error) {
 // it, without touching the network. After a restart it reads the cache left
 // by the previous process; before any fetch it returns ErrNotFetched.
 func (s *Source) Head(ctx context.Context) (*Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
+	defer s.unlock()
 	if s.last != nil {
 		return s.last.clone(), nil
 	}
@@ -343,11 +348,10 @@ func (s *Source) Head(ctx context.Context) (*Revision, error) {
 // last applied one, say, to diff against), without touching the network.
 // commit is a full or abbreviated hash.
 func (s *Source) Revision(ctx context.Context, commit string) (*Revision, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx); err != nil {
 		return nil, err
 	}
+	defer s.unlock()
 	repo, err := s.open()
 	if err != nil {
 		return nil, s.redact.wrap(err)
@@ -362,6 +366,21 @@ func (s *Source) Revision(ctx context.Context, commit string) (*Revision, error)
 	}
 	return rev, nil
 }
+
+// lock takes the Source's lock, or gives up when ctx ends first.
+func (s *Source) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case s.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("failed to wait for the fetch in progress: %w", ctx.Err())
+	}
+}
+
+func (s *Source) unlock() { <-s.sem }
 
 // remoteHead lists the remote's refs and picks the tracked branch.
 func (s *Source) remoteHead(ctx context.Context, remote *git.Remote) (plumbing.Hash, error) {
