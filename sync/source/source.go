@@ -313,9 +313,11 @@ func (s *Source) RemoteHead(ctx context.Context) (string, error) {
 	return h.String(), nil
 }
 
-// Head returns the revision of the tracked branch as the cache last fetched
-// it, without touching the network. After a restart it reads the cache left
-// by the previous process; before any fetch it returns ErrNotFetched.
+// Head returns the last revision this Source read (by Fetch or Head),
+// without touching the network. In a new process it reads the tracked
+// branch as the cache last fetched it, so a restarted reconciler can show
+// its last known state while the remote is down; before any fetch it
+// returns ErrNotFetched.
 func (s *Source) Head(ctx context.Context) (*Revision, error) {
 	if err := s.lock(ctx); err != nil {
 		return nil, err
