@@ -348,6 +348,14 @@ func TestDiff(t *testing.T) {
 	if !strings.Contains(d, "- \t\tReplicas: &2,") || !strings.Contains(d, "+ \t\tReplicas: &3,") {
 		t.Errorf("diff does not name the field:\n%s", d)
 	}
+	// A changed quantity next to an unchanged one reads as written.
+	q1, q2 := bare("default", "q", "x"), bare("default", "q", "x")
+	q1.Spec.Containers[0].Resources.Requests = spec.ResourceList{spec.ResourceCPU: resource.MustParse("10m"), spec.ResourceMemory: resource.MustParse("64Mi")}
+	q2.Spec.Containers[0].Resources.Requests = spec.ResourceList{spec.ResourceCPU: resource.MustParse("200m"), spec.ResourceMemory: resource.MustParse("64Mi")}
+	qd := Diff(setOf(q1), setOf(q2))[0].Diff
+	if strings.Contains(qd, "Inverse") || !strings.Contains(qd, `"200m"`) || !strings.Contains(qd, `"10m"`) {
+		t.Errorf("quantity diff:\n%s", qd)
+	}
 	if changes[1].Diff != "" || changes[2].Diff != "" {
 		t.Error("created or deleted objects carry a diff")
 	}
