@@ -13,10 +13,6 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// ErrHostKey means the SSH server's host key is not in the known_hosts
-// files, or does not match the key recorded there.
-var ErrHostKey = errors.New("ssh host key not trusted")
-
 // authFor picks the go-git auth method for cfg.URL's protocol. A nil method
 // means go-git's own default (credentials in the URL for http, none for
 // file).

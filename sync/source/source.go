@@ -42,6 +42,9 @@ var (
 	// ErrAuth means the remote refused the credentials, or asked for some
 	// and none were configured.
 	ErrAuth = errors.New("authentication failed")
+	// ErrHostKey means the SSH server's host key is not in the known_hosts
+	// files, or does not match the key recorded there.
+	ErrHostKey = errors.New("ssh host key not trusted")
 	// ErrRepositoryNotFound means the remote URL names no repository.
 	ErrRepositoryNotFound = errors.New("repository not found")
 	// ErrNotFetched means Head was called before anything was fetched into
