@@ -78,6 +78,11 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 		}
 	}
 	ch := r.pulls.DoChan(ref, func() (any, error) {
+		// The pull runs in singleflight's goroutine; count it so Close
+		// waits for it (a container goroutine waiting on it keeps the
+		// count above zero while it is added).
+		r.wg.Add(1)
+		defer r.wg.Done()
 		// Detached from the caller: other containers may be waiting on
 		// the same pull after this one gives up.
 		pctx, cancel := context.WithTimeout(r.ctx, pullTimeout)

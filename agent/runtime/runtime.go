@@ -200,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	rctx, cancel := context.WithCancel(namespaces.WithNamespace(context.Background(), cfg.Namespace))
 	r := &Runtime{
 		cfg:      cfg,
-		log:      cfg.Logger.With("node", cfg.NodeName),
+		log:      cfg.Logger,
 		client:   cl,
 		net:      nw,
 		resolver: resolver,
