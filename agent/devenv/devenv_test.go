@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -176,6 +177,25 @@ func TestGitRepoWebhook(t *testing.T) {
 // TestGitRepoWebhookHandler checks the hook against the reconciler's own
 // webhook handler: signature, event and ref are what it accepts.
 func TestGitRepoWebhookHandler(t *testing.T) {
+	t.Run("curl", testWebhookHandler)
+	t.Run("busybox wget", func(t *testing.T) {
+		// A PATH with everything the hook needs except curl.
+		dir := t.TempDir()
+		for _, b := range []string{"git", "openssl", "busybox", "sh", "cut"} {
+			p, err := exec.LookPath(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(p, filepath.Join(dir, b)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Setenv("PATH", dir)
+		testWebhookHandler(t)
+	})
+}
+
+func testWebhookHandler(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	triggered := make(chan struct{}, 4)

@@ -65,8 +65,9 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 }
 
 // SetWebhook installs a post-receive hook that POSTs a GitHub-style push
-// payload for each pushed ref to url, signed with secret (X-Hub-Signature-256,
-// HMAC-SHA256 through openssl) when secret is set. A failed notification is
+// payload for each pushed ref to url (curl, or busybox wget without curl),
+// signed with secret (X-Hub-Signature-256, HMAC-SHA256 through openssl) when
+// secret is set. A failed notification is
 // reported to the pusher but never fails the push: polling still covers it.
 func (g *GitRepo) SetWebhook(url, secret string) error {
 	hook := fmt.Sprintf(`#!/bin/sh
@@ -79,8 +80,16 @@ while read -r old new ref; do
   if [ -n "$secret" ]; then
     sig=$(printf '%%s' "$body" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)
   fi
-  if curl -fsS -m 5 -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
-      ${sig:+-H "X-Hub-Signature-256: sha256=$sig"} --data-binary "$body" "$url" >/dev/null; then
+  if command -v curl >/dev/null 2>&1; then
+    post() { curl -fsS -m 5 -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
+      ${sig:+-H "X-Hub-Signature-256: sha256=$sig"} --data-binary "$body" "$url" >/dev/null; }
+  else
+    # busybox-static is one of Stevedore's Debian packages; curl is not. (Its
+    # wget -T crashes in Debian 12's static build, hence timeout.)
+    post() { busybox timeout 5 busybox wget -q -O /dev/null --header 'Content-Type: application/json' --header 'X-GitHub-Event: push' \
+      ${sig:+--header "X-Hub-Signature-256: sha256=$sig"} --post-data "$body" "$url"; }
+  fi
+  if post; then
     echo "stevedore: notified the reconciler of $ref"
   else
     echo "stevedore: failed to notify the reconciler; it will poll"
