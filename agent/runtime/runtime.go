@@ -383,6 +383,9 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	// Whatever no worker owned: containers of pods without a record.
 	errs = append(errs, r.removeStrays(nctx))
 	errs = append(errs, r.net.teardown(nctx))
+	// The runc shim leaves an empty state directory per namespace; Remove
+	// only succeeds if it is empty, i.e. when no other process uses it.
+	_ = os.Remove(filepath.Join("/run/containerd/runc", r.cfg.Namespace))
 	return errors.Join(errs...)
 }
 

@@ -492,7 +492,8 @@ func TestTerminationReasons(t *testing.T) {
 	oom := newPod("oom", spec.RestartPolicyNever, oomC)
 	cannot := newPod("cannot", spec.RestartPolicyNever, spec.Container{Name: "c", Command: []string{"/no/such/binary"}})
 	missing := newPod("missing", spec.RestartPolicyNever, spec.Container{Name: "c", Image: registry + "/test/missing:1"})
-	e.sync(signal, oom, cannot, missing)
+	neverPull := newPod("neverpull", spec.RestartPolicyNever, spec.Container{Name: "c", Image: registry + "/test/absent:1", ImagePullPolicy: spec.PullNever})
+	e.sync(signal, oom, cannot, missing, neverPull)
 
 	e.waitPod("signal", "running", 30*time.Second, running)
 	cont, err := e.cl.LoadContainer(e.ctx, runtime.PodID(signal.UID)+"-c")
@@ -532,6 +533,10 @@ func TestTerminationReasons(t *testing.T) {
 	e.waitPod("missing", "ImagePullBackOff", 30*time.Second, func(p api.PodStatus) bool {
 		w := p.Containers[0].State.Waiting
 		return w != nil && w.Reason == api.ReasonImagePullBackOff && strings.Contains(w.Message, "missing")
+	})
+	e.waitPod("neverpull", "ErrImageNeverPull", 30*time.Second, func(p api.PodStatus) bool {
+		w := p.Containers[0].State.Waiting
+		return w != nil && w.Reason == "ErrImageNeverPull" && p.Phase == api.PodPending
 	})
 	// It keeps retrying: the image appears, the pod runs.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
