@@ -174,6 +174,21 @@ func TestEndToEnd(t *testing.T) {
 		if err := c.Stop(); err != nil { // safe twice
 			t.Errorf("second Stop: %v", err)
 		}
+		// After Stop: no bridge holds an address of the pod CIDRs, and the
+		// cluster's directory is gone.
+		out, err := exec.Command("ip", "-4", "-o", "addr", "show").Output()
+		if err != nil {
+			t.Errorf("ip addr: %v", err)
+		}
+		for _, a := range c.Agents {
+			gw := strings.TrimSuffix(a.PodCIDR, "0/24") + "1/"
+			if strings.Contains(string(out), gw) {
+				t.Errorf("an address of %s (%s) outlived Stop:\n%s", a.Name, a.PodCIDR, out)
+			}
+		}
+		if _, err := os.Stat(c.Dir); !os.IsNotExist(err) {
+			t.Errorf("cluster dir %s outlived Stop: %v", c.Dir, err)
+		}
 	})
 	e := &e2e{t: t, ctx: ctx, c: c, seen: map[string]bool{}}
 	hello, err := os.ReadFile("../../examples-repo/apps/hello.yaml")
