@@ -59,6 +59,7 @@ func (r *Runtime) adopt(ctx context.Context) error {
 			c.crashes = cr.Crashes
 			c.startedAt = cr.StartedAt
 			owned[c.id] = true
+			c.mayExist = true
 			if !w.sandboxReady {
 				continue // the sandbox is rebuilt, so are the containers
 			}

@@ -224,9 +224,12 @@ func (w *podWorker) exited(c *ctr, run *running, st client.ExitStatus) *api.Stat
 // every start gets a fresh root filesystem.
 func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*running, error) {
 	r := w.r
-	if err := r.removeContainer(ctx, c.id, 0); err != nil {
-		return nil, &errCreate{err}
+	if c.mayExist {
+		if err := r.removeContainer(ctx, c.id, 0); err != nil {
+			return nil, &errCreate{err}
+		}
 	}
+	c.mayExist = true
 	cont, err := w.createContainer(ctx, c, img)
 	if err != nil {
 		r.images.forget(img.Name())
@@ -310,17 +313,23 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		LabelNode:         r.cfg.NodeName,
 		LabelPodID:        w.id,
 	}
-	// A snapshot left by an interrupted create would make this one fail.
-	if err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, c.id); err != nil && !errdefs.IsNotFound(err) {
-		return nil, fmt.Errorf("failed to remove stale snapshot: %w", err)
+	create := func() (client.Container, error) {
+		return r.client.NewContainer(ctx, c.id,
+			client.WithImage(img),
+			client.WithSnapshotter(r.cfg.Snapshotter),
+			client.WithNewSnapshot(c.id, img),
+			client.WithNewSpec(opts...),
+			client.WithContainerLabels(labels),
+		)
 	}
-	cont, err := r.client.NewContainer(ctx, c.id,
-		client.WithImage(img),
-		client.WithSnapshotter(r.cfg.Snapshotter),
-		client.WithNewSnapshot(c.id, img),
-		client.WithNewSpec(opts...),
-		client.WithContainerLabels(labels),
-	)
+	cont, err := create()
+	if errdefs.IsAlreadyExists(err) {
+		// A snapshot left by an interrupted create (the agent died
+		// between snapshot and container): remove it and retry once.
+		if rerr := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, c.id); rerr == nil {
+			cont, err = create()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to create container: %w", err)
 	}

@@ -57,6 +57,10 @@ type ctr struct {
 	id   string // containerd container ID
 	// adopted is a task found running by New, supervised again as is.
 	adopted *running
+	// mayExist is false only for a container this process has not
+	// created yet in a pod it created: then there is nothing to remove
+	// before creating it (two containerd calls saved per start).
+	mayExist bool
 
 	// Guarded by r.mu.
 	st        api.ContainerStatus
