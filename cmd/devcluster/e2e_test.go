@@ -239,9 +239,14 @@ func TestEndToEnd(t *testing.T) {
 
 	// 3. Scale up, then down.
 	e.commit("Scale hello to 5", map[string]string{"apps/hello.yaml": helloWith(5, "stevedore/hello:v1")})
-	e.waitPods("5 hello pods", "demo", time.Minute, running("hello", 5, nil))
+	five := uids(e.waitPods("5 hello pods", "demo", time.Minute, running("hello", 5, nil)), "hello")
 	e.commit("Scale hello to 2", map[string]string{"apps/hello.yaml": helloWith(2, "stevedore/hello:v1")})
 	pods = e.waitPods("2 hello pods", "demo", time.Minute, running("hello", 2, nil))
+	for uid := range uids(pods, "hello") {
+		if !five[uid] {
+			t.Errorf("scaling down replaced pod %s instead of keeping it", uid)
+		}
+	}
 
 	// 4. Change the image: every pod is replaced by one of the new image.
 	if err := devenv.GoImage(ctx, c.Image("stevedore/hello:v2"), "../../examples-repo/images/hello"); err != nil {
