@@ -237,6 +237,20 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("ctl get pods -o wide: %v\n%s", err, out)
 	}
 
+	// The sidecar reaches the web container over the pod's shared localhost
+	// (its log, through ctl logs, shows web's answer).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := c.Ctl(ctx, "logs", "-n", "demo", "web-with-sidecar", "-c", "poller")
+		if err == nil && strings.Contains(out, "Hello from the web container") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sidecar never reached web on 127.0.0.1: %v\n%s", err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
 	// 3. Scale up, then down.
 	e.commit("Scale hello to 5", map[string]string{"apps/hello.yaml": helloWith(5, "stevedore/hello:v1")})
 	five := uids(e.waitPods("5 hello pods", "demo", time.Minute, running("hello", 5, nil)), "hello")
@@ -322,7 +336,7 @@ func TestEndToEnd(t *testing.T) {
 		"jobs/batch.yaml": "", "namespaces/demo.yaml": "",
 	})
 	e.waitPods("no pods", "", time.Minute, func(ps []rapi.Pod) bool { return len(ps) == 0 })
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		left, err := c.Leftovers(ctx)
 		if err != nil {
