@@ -64,6 +64,12 @@ type ClusterConfig struct {
 	Logger *slog.Logger
 }
 
+// DefaultClusterConfig returns the defaults StartCluster fills in for zero
+// fields; BinDir is left for the caller.
+func DefaultClusterConfig() ClusterConfig {
+	return ClusterConfig{Agents: 3, NodePrefix: "node"}
+}
+
 // Agent is one agent process of a Cluster.
 type Agent struct {
 	Name    string
