@@ -37,7 +37,7 @@ func freePort(t *testing.T) int {
 // plainMember is a serf member that is not an agent, as the reconciler is.
 func plainMember(t *testing.T, port int) (*serf.Serf, chan serf.Event) {
 	t.Helper()
-	conf := SerfConfig("reconciler", "127.0.0.1", port, testLogger())
+	conf := api.SerfConfig("reconciler", "127.0.0.1", port, testLogger())
 	conf.Tags = map[string]string{api.TagRole: api.RoleReconciler}
 	events := make(chan serf.Event, 1024)
 	conf.EventCh = events

@@ -61,6 +61,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeName, "name", cfg.NodeName, "serf member name")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", "", "secret that must sign webhook payloads (default: accept unsigned)")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often to fetch without a webhook; negative disables polling")
+	f.DurationVar(&cfg.NodeLossGrace, "node-loss-grace", cfg.NodeLossGrace, "after start, how long a node membership has not reported is presumed alive before its pods are placed again")
 	f.StringVar(&cfg.SSHKeyFile, "ssh-key", "", "private key file for ssh:// remotes")
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -19,7 +19,7 @@ func TestFlagsDocumented(t *testing.T) {
 	}
 	cmd := newCommand()
 	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "name", "webhook-secret",
-		"poll-interval", "ssh-key", "token-file", "log-level"}
+		"poll-interval", "node-loss-grace", "ssh-key", "token-file", "log-level"}
 	for _, name := range want {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)

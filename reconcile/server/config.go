@@ -42,6 +42,11 @@ type Config struct {
 	SSHKeyFile string
 	// Token, when set, authenticates http(s):// remotes.
 	Token string
+	// NodeLossGrace is how long after start a node that membership has not
+	// reported at all is still presumed alive (it may just not have
+	// rejoined yet); after it, pods on such a node are placed again. Zero
+	// means 15s, a few of the agents' join retries.
+	NodeLossGrace time.Duration
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -50,11 +55,12 @@ type Config struct {
 // RepoURL and DataDir.
 func DefaultConfig() Config {
 	return Config{
-		Branch:       "main",
-		APIAddr:      "127.0.0.1:7070",
-		GossipAddr:   "127.0.0.1:7946",
-		NodeName:     "reconciler",
-		PollInterval: 30 * time.Second,
+		Branch:        "main",
+		APIAddr:       "127.0.0.1:7070",
+		GossipAddr:    "127.0.0.1:7946",
+		NodeName:      "reconciler",
+		PollInterval:  30 * time.Second,
+		NodeLossGrace: 15 * time.Second,
 	}
 }
 
@@ -84,6 +90,9 @@ func (c *Config) validate() error {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = d.PollInterval
+	}
+	if c.NodeLossGrace <= 0 {
+		c.NodeLossGrace = d.NodeLossGrace
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -3,12 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/serf/serf"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -60,28 +58,15 @@ func (s *Server) startSerf() error {
 	if host == "" {
 		host = "0.0.0.0"
 	}
-	logger := slog.NewLogLogger(s.log.With("component", "serf").Handler(), slog.LevelDebug)
-
-	conf := serf.DefaultConfig()
-	conf.Init()
-	conf.NodeName = s.cfg.NodeName
+	// The same timings as every agent, so that all members agree on when a
+	// node has failed.
+	conf := agentapi.SerfConfig(s.cfg.NodeName, host, port, s.log)
 	conf.Tags = map[string]string{agentapi.TagRole: agentapi.RoleReconciler, agentapi.TagAPI: s.apiURL}
-	ml := memberlist.DefaultLANConfig()
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
-		// Faster failure detection when every member is on this host.
-		ml = memberlist.DefaultLocalConfig()
-	}
-	ml.BindAddr = host
-	ml.BindPort = port
-	ml.AdvertisePort = port
-	ml.Logger = logger
-	conf.MemberlistConfig = ml
-	conf.Logger = logger
 	conf.SnapshotPath = s.state.path(fileSnapshot)
 	// Agents come and go; a reconciler that left and restarts should still
 	// find them from its snapshot.
 	conf.RejoinAfterLeave = true
-	s.serfEv = make(chan serf.Event, 256)
+	s.serfEv = make(chan serf.Event, agentapi.GossipEventBuffer)
 	conf.EventCh = s.serfEv
 
 	sf, err := serf.Create(conf)

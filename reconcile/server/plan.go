@@ -55,11 +55,15 @@ func (s *Server) planLoop(ctx context.Context) {
 	// keep their placement (the core treats an absent node as not known
 	// yet, not as dead), so this moves nothing.
 	s.requestPlan()
+	grace := time.NewTimer(s.cfg.NodeLossGrace)
+	defer grace.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.planKick:
+		case <-grace.C:
+			// Plan once more when absent nodes start to count as lost.
 		}
 		s.mu.Lock()
 		want := s.planWant
@@ -96,6 +100,9 @@ func (s *Server) planOnce() bool {
 		Memory:   s.memory,
 		Now:      time.Now(),
 		NewUID:   newUID,
+		// Until the grace has passed, a node membership has not reported
+		// may simply not have rejoined a restarted reconciler yet.
+		AbsentNodesLost: time.Since(s.startedAt) > s.cfg.NodeLossGrace,
 	}
 	if s.applied != nil {
 		in.Desired = s.applied.set

@@ -89,6 +89,7 @@ type Server struct {
 	syncKick    chan struct{}
 	planKick    chan struct{}
 	started     bool
+	startedAt   time.Time
 	shutdown    bool
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -193,6 +194,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	s.started = true
+	s.startedAt = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.Unlock()
 

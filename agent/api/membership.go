@@ -1,0 +1,86 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"log"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/serf/serf"
+)
+
+// Gossip timings. Memberlist's LAN defaults take 5 to 30 seconds to declare
+// a crashed node dead; Stevedore runs its agents on loopback or a LAN and
+// wants a killed agent's pods rescheduled quickly, so it probes every 500ms
+// with a 250ms timeout and lets a suspect refute within
+// SuspicionMult*max(1, log10(n))*ProbeInterval = 1.5s (clusters up to 10
+// nodes), stretched to at most SuspicionMaxTimeoutMult times that (3s)
+// while waiting for independent confirmations. A killed agent is declared
+// failed roughly 2 to 5 seconds after it dies.
+const (
+	gossipProbeInterval     = 500 * time.Millisecond
+	gossipProbeTimeout      = 250 * time.Millisecond
+	gossipInterval          = 100 * time.Millisecond
+	gossipSuspicionMult     = 3
+	gossipSuspicionMaxMult  = 2
+	gossipPushPullInterval  = 15 * time.Second
+	gossipReconnectInterval = 2 * time.Second
+	// gossipDeadNodeReclaim lets a node that crashed come back under the
+	// same name on a different address after this long.
+	gossipDeadNodeReclaim = 10 * time.Second
+	// GossipEventBuffer is large enough that serf never waits on the drain
+	// goroutine during a burst of joins.
+	GossipEventBuffer = 256
+)
+
+// SerfConfig returns the serf configuration every member (agent or reconciler) uses for a member named
+// name bound to host:port, with serf's and memberlist's logs sent to logger.
+// The reconciler uses it too, so that every member agrees on the timings.
+func SerfConfig(name, host string, port int, logger *slog.Logger) *serf.Config {
+	conf := serf.DefaultConfig()
+	conf.NodeName = name
+	conf.ReconnectInterval = gossipReconnectInterval
+	conf.EventBuffer = GossipEventBuffer
+	l := log.New(slogWriter{logger.With("component", "serf")}, "", 0)
+	conf.LogOutput = nil
+	conf.Logger = l
+
+	ml := memberlist.DefaultLocalConfig()
+	ml.BindAddr = host
+	ml.BindPort = port
+	ml.AdvertisePort = port
+	ml.ProbeInterval = gossipProbeInterval
+	ml.ProbeTimeout = gossipProbeTimeout
+	ml.GossipInterval = gossipInterval
+	ml.SuspicionMult = gossipSuspicionMult
+	ml.SuspicionMaxTimeoutMult = gossipSuspicionMaxMult
+	ml.PushPullInterval = gossipPushPullInterval
+	ml.DeadNodeReclaimTime = gossipDeadNodeReclaim
+	ml.LogOutput = nil
+	ml.Logger = l
+	conf.MemberlistConfig = ml
+	return conf
+}
+
+// slogWriter routes serf's and memberlist's standard-library log lines
+// ("[LEVEL] memberlist: msg") to slog at the matching level.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := string(bytes.TrimSpace(p))
+	level := slog.LevelInfo
+	for prefix, l := range map[string]slog.Level{
+		"[DEBUG] ": slog.LevelDebug, "[TRACE] ": slog.LevelDebug, "[INFO] ": slog.LevelInfo,
+		"[WARN] ": slog.LevelWarn, "[ERR] ": slog.LevelError, "[ERROR] ": slog.LevelError,
+	} {
+		if rest, ok := strings.CutPrefix(msg, prefix); ok {
+			msg, level = rest, l
+			break
+		}
+	}
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}
