@@ -105,7 +105,7 @@ func TestBinary(t *testing.T) {
 	ctrd := devenv.TestContainerd(t)
 
 	gossipPort := freePort(t)
-	conf := agent.SerfConfig("reconciler", "127.0.0.1", gossipPort, testLogger(t))
+	conf := api.SerfConfig("reconciler", "127.0.0.1", gossipPort, testLogger(t))
 	conf.Tags = map[string]string{api.TagRole: api.RoleReconciler}
 	rec, err := serf.Create(conf)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -358,15 +357,4 @@ func startServer(t *testing.T, repo, dataDir string, log *slog.Logger) *Server {
 	}
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	return s
-}
-
-// freePort returns a free loopback TCP port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

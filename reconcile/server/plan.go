@@ -137,9 +137,7 @@ func (s *Server) planOnce() bool {
 	s.memJSON = memJSON
 	s.pods = out.Pods
 	s.workloads = out.Workloads
-	for _, e := range out.Events {
-		s.events = append(s.events, e)
-	}
+	s.events = append(s.events, out.Events...)
 	if len(s.events) > maxEvents {
 		s.events = append(s.events[:0:0], s.events[len(s.events)-maxEvents:]...)
 	}
