@@ -193,11 +193,6 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if err := c.Repo.SetWebhook(c.ServerURL+api.PathWebhook, cfg.WebhookSecret); err != nil {
 		return c, err
 	}
-	if cfg.Examples != "" && !cfg.SkipSeed {
-		if _, err := c.Repo.Seed(ctx, cfg.Examples, "Seed from examples-repo", c.RewriteImages); err != nil {
-			return c, err
-		}
-	}
 
 	c.log.Info("starting reconciler", "api", c.ServerURL)
 	c.reconcilerDir = filepath.Join(c.Dir, "reconciler")
@@ -216,6 +211,14 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	c.log.Info("waiting for agents to join", "agents", cfg.Agents)
 	if err := c.WaitNodes(ctx, cfg.Agents, 60*time.Second); err != nil {
 		return c, err
+	}
+	// Seed only once every node is a member: pods are placed on the nodes
+	// that exist when they are first seen and never moved, so seeding
+	// earlier would put them all on whichever agent joined first.
+	if cfg.Examples != "" && !cfg.SkipSeed {
+		if _, err := c.Repo.Seed(ctx, cfg.Examples, "Seed from examples-repo", c.RewriteImages); err != nil {
+			return c, err
+		}
 	}
 	return c, nil
 }
