@@ -66,7 +66,20 @@ func NewClient(baseURL string, hc *http.Client) (*Client, error) {
 func (c *Client) BaseURL() string { return c.base }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, out any) error {
-	resp, err := c.open(ctx, method, path, q)
+	return c.doBody(ctx, method, path, q, nil, out)
+}
+
+// doBody is do with a JSON request body (nil: none).
+func (c *Client) doBody(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("failed to encode %s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	resp, err := c.open(ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
@@ -83,14 +96,17 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, out 
 
 // open sends a request and returns the response of a 2xx answer; any other
 // status becomes a *StatusError.
-func (c *Client) open(ctx context.Context, method, path string, q url.Values) (*http.Response, error) {
+func (c *Client) open(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
 	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("failed to build request %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -100,13 +116,13 @@ func (c *Client) open(ctx context.Context, method, path string, q url.Values) (*
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	se := &StatusError{StatusCode: resp.StatusCode}
 	var e Error
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+	if json.Unmarshal(msg, &e) == nil && e.Error != "" {
 		se.Code, se.Message = e.Code, e.Error
 	} else {
-		se.Message = strings.TrimSpace(string(bytes.ToValidUTF8(body, nil)))
+		se.Message = strings.TrimSpace(string(bytes.ToValidUTF8(msg, nil)))
 	}
 	return nil, se
 }
@@ -159,6 +175,26 @@ func (c *Client) Diff(ctx context.Context) (*DiffResult, error) {
 	return &r, c.do(ctx, http.MethodGet, PathDiff, nil, &r)
 }
 
+// DiffFiles sends a revision's files (path → contents, as spec.Load takes
+// them) and returns what syncing them would change, with placements. Files
+// that fail to load come back in DiffResult.Error.
+func (c *Client) DiffFiles(ctx context.Context, files map[string][]byte) (*DiffResult, error) {
+	var r DiffResult
+	return &r, c.doBody(ctx, http.MethodPost, PathDiff, nil, DiffRequest{Files: files}, &r)
+}
+
+// PodPath is the path of one pod's description.
+func PodPath(namespace, name string) string {
+	return PathPods + "/" + url.PathEscape(namespace) + "/" + url.PathEscape(name)
+}
+
+// DescribePod returns a pod with its events and, while it has no node, the
+// scheduler's explanation. An unknown pod is an error matching ErrNotFound.
+func (c *Client) DescribePod(ctx context.Context, namespace, name string) (*PodDescription, error) {
+	var d PodDescription
+	return &d, c.do(ctx, http.MethodGet, PodPath(namespace, name), nil, &d)
+}
+
 // Sync triggers a sync. With wait, it returns once a fetch, load and plan
 // that started after the call have finished, with their result.
 func (c *Client) Sync(ctx context.Context, wait bool) (*SyncResult, error) {
@@ -200,7 +236,7 @@ func (c *Client) Logs(ctx context.Context, o LogsOptions) (io.ReadCloser, error)
 	if o.Tail > 0 {
 		q.Set("tail", strconv.Itoa(o.Tail))
 	}
-	resp, err := c.open(ctx, http.MethodGet, PathLogs, q)
+	resp, err := c.open(ctx, http.MethodGet, PathLogs, q, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -15,17 +15,18 @@ import (
 
 // Paths served by the reconciler.
 const (
-	PathStatus      = "/v1/status"      // GET → Status
-	PathPods        = "/v1/pods"        // GET ?namespace= → PodList
-	PathDeployments = "/v1/deployments" // GET ?namespace= → WorkloadList
-	PathNodes       = "/v1/nodes"       // GET → NodeList
-	PathNamespaces  = "/v1/namespaces"  // GET → NamespaceList
-	PathRevision    = "/v1/revision"    // GET → Revision (the applied one)
-	PathDiff        = "/v1/diff"        // GET → DiffResult (branch head against the applied revision)
-	PathSync        = "/v1/sync"        // POST [?wait=1] → SyncResult
-	PathWebhook     = "/v1/webhook"     // POST: a Git host's push notification
-	PathLogs        = "/v1/logs"        // GET ?namespace=&pod=&container=&tail= → text, proxied to the pod's agent
-	PathEvents      = "/v1/events"      // GET → EventList
+	PathStatus      = "/v1/status"                  // GET → Status
+	PathPods        = "/v1/pods"                    // GET ?namespace= → PodList
+	PathPod         = "/v1/pods/{namespace}/{name}" // GET → PodDescription (a ServeMux pattern; PodPath builds the path)
+	PathDeployments = "/v1/deployments"             // GET ?namespace= → WorkloadList
+	PathNodes       = "/v1/nodes"                   // GET → NodeList
+	PathNamespaces  = "/v1/namespaces"              // GET → NamespaceList
+	PathRevision    = "/v1/revision"                // GET → Revision (the applied one)
+	PathDiff        = "/v1/diff"                    // GET → DiffResult (branch head against the applied revision); POST DiffRequest → DiffResult (those files)
+	PathSync        = "/v1/sync"                    // POST [?wait=1] → SyncResult
+	PathWebhook     = "/v1/webhook"                 // POST: a Git host's push notification
+	PathLogs        = "/v1/logs"                    // GET ?namespace=&pod=&container=&tail= → text, proxied to the pod's agent
+	PathEvents      = "/v1/events"                  // GET → EventList
 )
 
 // Commit describes one commit of the tracked branch.
@@ -177,14 +178,90 @@ type Revision struct {
 	Files map[string][]byte `json:"files"`
 }
 
-// DiffResult is what syncing the branch head would change.
+// DiffResult is what syncing the branch head (or the posted files) would
+// change.
 type DiffResult struct {
-	// Applied is the commit compared against; Head the fetched branch head.
+	// Applied is the commit compared against; Head the fetched branch head
+	// (nil for POST /v1/diff: the files have no commit).
 	Applied *Commit                  `json:"applied,omitempty"`
 	Head    *Commit                  `json:"head,omitempty"`
 	Changes []reconcile.ObjectChange `json:"changes"`
+	// Placements says where each pod in Changes' PodsStarted would land, in
+	// that order: the outcome of a dry-run plan of the new revision on the
+	// reconciler's current state (its inventory, nodes and observed pods;
+	// nothing is persisted or pushed). A pod the dry run did not create
+	// (which only a change outside the revision, such as a paused
+	// Deployment's template, can cause) has no entry.
+	Placements []PodPlacement `json:"placements,omitempty"`
 	// Error is set when the head fails to load; Changes is then empty.
 	Error *SyncError `json:"error,omitempty"`
+}
+
+// PodPlacement is where a pod that a sync would start would land.
+type PodPlacement struct {
+	// Pod is "namespace/name", as in ObjectChange.PodsStarted.
+	Pod string `json:"pod"`
+	// Node is the node the dry run placed the pod on; empty when it stays
+	// Pending.
+	Node string `json:"node,omitempty"`
+	// Reason and Message say why a pod stays Pending: Reason is
+	// reconcile.ReasonUnschedulable (or another pod reason) and Message the
+	// scheduler's, e.g. "0/3 nodes are available: 3 Insufficient memory.".
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// DiffRequest is the body of POST /v1/diff: a revision's files (path
+// relative to the tracked path → contents), as spec.Load takes them. `ctl
+// diff --local` sends a work tree's manifests this way so that the
+// reconciler computes the diff and the placements as it does for the
+// branch head.
+type DiffRequest struct {
+	Files map[string][]byte `json:"files"`
+}
+
+// PodDescription is the answer to GET /v1/pods/{namespace}/{name}: the pod,
+// the events about it and, while it waits for a node, how the scheduler
+// sees it.
+type PodDescription struct {
+	Pod Pod `json:"pod"`
+	// Events are the reconciler's events whose object is this pod, oldest
+	// first (the event list keeps the last 1000 of all objects).
+	Events []reconcile.Event `json:"events"`
+	// Scheduling is set for a pod that has no node and does not name one
+	// (spec.nodeName).
+	Scheduling *Scheduling `json:"scheduling,omitempty"`
+}
+
+// Scheduling explains, for one pod without a node, the scheduler's view of
+// the current cluster: computed when asked, with the nodes and placed pods
+// the reconciler knows at that moment.
+type Scheduling struct {
+	// Node is where the scheduler would place the pod now; empty when it
+	// fits nowhere. A pod that fits now is placed by the next plan.
+	Node string `json:"node,omitempty"`
+	// Reason is why it fits nowhere, in Kubernetes' form: "0/5 nodes are
+	// available: 2 node(s) didn't match Pod's node affinity/selector, 3
+	// Insufficient memory."
+	Reason string `json:"reason,omitempty"`
+	// Nodes is every live node's verdict: those the pod fits first, best
+	// score first, then the refused ones by name.
+	Nodes []NodeVerdict `json:"nodes"`
+	// Error is set when the pod cannot be explained (an unknown scheduler
+	// profile in spec.schedulerName); Nodes is then empty.
+	Error string `json:"error,omitempty"`
+}
+
+// NodeVerdict is one node's outcome for a pod (scheduler.NodeVerdict).
+type NodeVerdict struct {
+	Node string `json:"node"`
+	// Reasons are why the first filter that refused the node did; empty
+	// when the pod fits.
+	Reasons []string `json:"reasons,omitempty"`
+	// Scores are each score plugin's unweighted score (0-100) on a node the
+	// pod fits; Total is their weighted sum, what nodes are ranked by.
+	Scores map[string]int64 `json:"scores,omitempty"`
+	Total  int64            `json:"total"`
 }
 
 // SyncResult is the outcome of one sync.

@@ -30,6 +30,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathNamespaces, s.handleNamespaces)
 	mux.HandleFunc("GET "+api.PathRevision, s.handleRevision)
 	mux.HandleFunc("GET "+api.PathDiff, s.handleDiff)
+	mux.HandleFunc("POST "+api.PathDiff, s.handleDiffFiles)
+	mux.HandleFunc("GET "+api.PathPod, s.handleDescribePod)
 	mux.HandleFunc("POST "+api.PathSync, s.handleSync)
 	wh := webhook.DefaultConfig()
 	wh.Secret, wh.Branch, wh.Logger = s.cfg.WebhookSecret, s.cfg.Branch, s.log.With("component", "webhook")
@@ -179,8 +181,9 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
 }
 
 // Diff fetches the branch head, loads it and diffs it against the applied
-// revision. A load failure is returned in DiffResult.Error; only a failed
-// fetch is an error.
+// revision, with the placements of the pods it would start (see DiffFiles).
+// A load failure is returned in DiffResult.Error; only a failed fetch is an
+// error.
 func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
 	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	rev, err := s.src.Fetch(fctx)
@@ -191,7 +194,24 @@ func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
 	head := commitOf(rev)
 	s.mu.Lock()
 	s.fetched = head
+	s.mu.Unlock()
+	return s.diffFiles(head, rev.Files), nil
+}
+
+// DiffFiles loads files (path → contents, as spec.Load takes them) and
+// diffs them against the applied revision. For every pod the change would
+// start it reports where a dry-run plan places it: reconcile.Plan of the
+// new revision on a snapshot of the current state (Memory, membership,
+// observed pods), whose output is discarded, so nothing is persisted or
+// pushed. A load failure is returned in DiffResult.Error.
+func (s *Server) DiffFiles(files map[string][]byte) *api.DiffResult {
+	return s.diffFiles(nil, files)
+}
+
+func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffResult {
 	res := &api.DiffResult{Head: head, Changes: []reconcile.ObjectChange{}}
+	s.mu.Lock()
+	in := s.planInputLocked()
 	var base *spec.Set
 	if s.applied != nil {
 		c := s.applied.rev.Commit
@@ -199,16 +219,57 @@ func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
 		base = s.applied.set
 	}
 	s.mu.Unlock()
-	next, err := spec.Load(rev.Files)
+	next, err := spec.Load(files)
 	if err != nil {
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
-		return res, nil
+		return res
 	}
 	if ch := reconcile.Diff(base, next); ch != nil {
 		res.Changes = ch
+		res.Placements = placements(in, next, ch)
 	}
-	return res, nil
+	return res
 }
+
+// placements plans next on in's state and reports where each pod that
+// changes starts lands.
+func placements(in reconcile.Input, next *spec.Set, changes []reconcile.ObjectChange) []api.PodPlacement {
+	started := 0
+	for _, ch := range changes {
+		started += len(ch.PodsStarted)
+	}
+	if started == 0 {
+		return nil
+	}
+	in.Desired = next
+	// The dry run's UIDs are thrown away: key-derived ones cost nothing.
+	in.NewUID = nil
+	out := reconcile.Plan(in)
+	views := make(map[string]*reconcile.PodView, len(out.Pods))
+	for i := range out.Pods {
+		v := &out.Pods[i]
+		views[v.Namespace+"/"+v.Name] = v
+	}
+	pl := make([]api.PodPlacement, 0, started)
+	for _, ch := range changes {
+		for _, key := range ch.PodsStarted {
+			v := views[key]
+			if v == nil {
+				continue
+			}
+			p := api.PodPlacement{Pod: key, Node: v.Node}
+			if v.Node == "" {
+				p.Reason, p.Message = v.Reason, v.Message
+			}
+			pl = append(pl, p)
+		}
+	}
+	return pl
+}
+
+// maxDiffBody bounds POST /v1/diff: a config repository's manifests, not
+// its history (10,000 objects are a few MiB).
+const maxDiffBody = 128 << 20
 
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Diff(r.Context())
@@ -217,6 +278,17 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) handleDiffFiles(w http.ResponseWriter, r *http.Request) {
+	var req api.DiffRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDiffBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, api.CodeInvalid, "failed to decode diff request: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, s.DiffFiles(req.Files))
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {

@@ -94,22 +94,7 @@ func (s *Server) planLoop(ctx context.Context) {
 // Memory could not be persisted (nothing was pushed).
 func (s *Server) planOnce() bool {
 	s.mu.Lock()
-	in := reconcile.Input{
-		Nodes:    s.nodeStatesLocked(),
-		Observed: make(map[string][]agentapi.PodStatus, len(s.observed)),
-		Memory:   s.memory,
-		Now:      time.Now(),
-		NewUID:   newUID,
-		// Until the grace has passed, a node membership has not reported
-		// may simply not have rejoined a restarted reconciler yet.
-		AbsentNodesLost: time.Since(s.startedAt) > s.cfg.NodeLossGrace,
-	}
-	if s.applied != nil {
-		in.Desired = s.applied.set
-	}
-	for n, ps := range s.observed {
-		in.Observed[n] = ps
-	}
+	in := s.planInputLocked()
 	s.mu.Unlock()
 
 	start := time.Now()
@@ -161,6 +146,30 @@ func (s *Server) planOnce() bool {
 		s.log.Debug("planned", "pods", len(out.Pods), "nodes_pushed", pushed, "took", time.Since(start))
 	}
 	return true
+}
+
+// planInputLocked snapshots the state the core plans from: the applied
+// revision, membership, observed pods and Memory. The snapshot shares
+// Memory and the observed lists with the server, which only ever replaces
+// them, and Plan never writes to its input. s.mu must be held.
+func (s *Server) planInputLocked() reconcile.Input {
+	in := reconcile.Input{
+		Nodes:    s.nodeStatesLocked(),
+		Observed: make(map[string][]agentapi.PodStatus, len(s.observed)),
+		Memory:   s.memory,
+		Now:      time.Now(),
+		NewUID:   newUID,
+		// Until the grace has passed, a node membership has not reported
+		// may simply not have rejoined a restarted reconciler yet.
+		AbsentNodesLost: time.Since(s.startedAt) > s.cfg.NodeLossGrace,
+	}
+	if s.applied != nil {
+		in.Desired = s.applied.set
+	}
+	for n, ps := range s.observed {
+		in.Observed[n] = ps
+	}
+	return in
 }
 
 // nodeStatesLocked lists the known agents for the core, sorted by name.

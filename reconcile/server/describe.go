@@ -1,0 +1,162 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"sort"
+
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// ErrPodNotFound is returned (wrapped) by DescribePod for a pod the last
+// plan does not know.
+var ErrPodNotFound = errors.New("pod not found")
+
+// DescribePod returns a pod of the last plan, the events about it and, when
+// it has no node and names none, the scheduler's explanation computed now
+// over the live nodes and the placed pods.
+func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error) {
+	key := namespace + "/" + name
+	s.mu.Lock()
+	var d *api.PodDescription
+	for _, p := range s.pods {
+		if p.Namespace == namespace && p.Name == name {
+			d = &api.PodDescription{Pod: api.Pod{PodView: p, Created: s.memory.Pods[key].Created}, Events: []reconcile.Event{}}
+			break
+		}
+	}
+	if d == nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("failed to describe pod %s: %w", key, ErrPodNotFound)
+	}
+	object := "Pod/" + key
+	for _, e := range s.events {
+		if e.Object == object {
+			d.Events = append(d.Events, e)
+		}
+	}
+	rec, remembered := s.memory.Pods[key]
+	nodes := s.nodeStatesLocked()
+	var desired *spec.Set
+	if s.applied != nil {
+		desired = s.applied.set
+	}
+	// Plan replaces Memory rather than writing to it, so the map can be
+	// read after the lock is released.
+	mem := s.memory.Pods
+	s.mu.Unlock()
+
+	if remembered && rec.Node == "" && rec.Spec.NodeName == "" {
+		d.Scheduling = explain(nodes, desired, mem, &rec)
+	}
+	return d, nil
+}
+
+// explain asks the scheduler, as the core would call it, where rec would go
+// now and how every live node sees it.
+func explain(nodes []reconcile.NodeState, desired *spec.Set, mem map[string]reconcile.PodRecord, rec *reconcile.PodRecord) *api.Scheduling {
+	out := &api.Scheduling{Nodes: []api.NodeVerdict{}}
+	sched, err := scheduler.New(scheduler.Config{})
+	if err != nil {
+		out.Error = fmt.Sprintf("failed to create scheduler: %s", err)
+		return out
+	}
+	snodes := schedulerNodes(nodes, desired)
+	placed := make([]scheduler.Pod, 0, len(mem))
+	for _, k := range sortedKeys(mem) {
+		r := mem[k]
+		if r.Node == "" {
+			continue
+		}
+		placed = append(placed, scheduler.Pod{Namespace: r.Namespace, Name: r.Name, Labels: r.Labels, Spec: &r.Spec, Node: r.Node})
+	}
+	pod := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: &rec.Spec}
+	verdicts, err := sched.Explain(snodes, placed, pod)
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	// Schedule, not the verdicts, gives the reason: it is the message the
+	// core records, in the scheduler's own words and order.
+	if res := sched.Schedule(snodes, placed, []scheduler.Pod{pod}); len(res) == 1 {
+		out.Node, out.Reason = res[0].Node, res[0].Reason
+	}
+	for _, v := range verdicts {
+		out.Nodes = append(out.Nodes, api.NodeVerdict{Node: v.Node, Reasons: v.Reasons, Scores: v.Scores, Total: v.Total})
+	}
+	return out
+}
+
+// schedulerNodes returns the alive nodes as the core's scheduler sees them:
+// the agent's labels and taints plus those a Node object in Git declares.
+// It mirrors reconcile's unexported planner.schedulerNodes, which a dry run
+// of Plan cannot expose; keep the two in step.
+func schedulerNodes(nodes []reconcile.NodeState, desired *spec.Set) []scheduler.Node {
+	declared := map[string]*spec.Node{}
+	if desired != nil {
+		for _, o := range desired.Objects {
+			if n, ok := o.(*spec.Node); ok {
+				declared[n.Name] = n
+			}
+		}
+	}
+	var out []scheduler.Node
+	for _, n := range nodes {
+		if !n.Alive {
+			continue
+		}
+		sn := scheduler.Node{
+			Name:   n.Info.Name,
+			Labels: n.Info.Labels,
+			Taints: n.Info.Taints,
+			Allocatable: scheduler.Resources{
+				MilliCPU:         n.Info.Allocatable.MilliCPU,
+				Memory:           n.Info.Allocatable.Memory,
+				EphemeralStorage: n.Info.Allocatable.EphemeralStorage,
+				Pods:             n.Info.Allocatable.Pods,
+			},
+		}
+		if d, ok := declared[n.Info.Name]; ok {
+			sn.Unschedulable = d.Spec.Unschedulable
+			if len(d.Labels) > 0 {
+				labels := make(map[string]string, len(n.Info.Labels)+len(d.Labels))
+				maps.Copy(labels, n.Info.Labels)
+				maps.Copy(labels, d.Labels)
+				sn.Labels = labels
+			}
+			if len(d.Spec.Taints) > 0 {
+				sn.Taints = append(append([]spec.Taint(nil), n.Info.Taints...), d.Spec.Taints...)
+			}
+		}
+		out = append(out, sn)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (s *Server) handleDescribePod(w http.ResponseWriter, r *http.Request) {
+	d, err := s.DescribePod(r.PathValue("namespace"), r.PathValue("name"))
+	if errors.Is(err, ErrPodNotFound) {
+		writeError(w, http.StatusNotFound, api.CodeNotFound, "pod "+r.PathValue("namespace")+"/"+r.PathValue("name")+" not found")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
