@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stevedore-dev/stevedore/reconcile"
+	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
 func TestPercentile(t *testing.T) {
@@ -26,8 +32,9 @@ func TestPercentile(t *testing.T) {
 
 func TestWriteSectionKeepsOtherSections(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "benchmarks.md")
-	s1 := renderSection([]time.Duration{time.Second}, []time.Duration{200 * time.Millisecond}, []time.Duration{500 * time.Millisecond}, 30, 3)
-	if err := writeSection(path, s1); err != nil {
+	st := newStamp()
+	s1 := renderSection([]time.Duration{time.Second}, []time.Duration{200 * time.Millisecond}, []time.Duration{500 * time.Millisecond}, 30, 3, st)
+	if err := writeNamedSection(path, secCommit, s1); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(path)
@@ -38,14 +45,360 @@ func TestWriteSectionKeepsOtherSections(t *testing.T) {
 		t.Errorf("ratio or verdict missing:\n%s", b)
 	}
 	// Another benchmark fills its section; re-running ours keeps it.
-	doc := strings.Replace(string(b), "## Scheduler\n", "## Scheduler\n\n| nodes | pods/s |\n", 1)
-	os.WriteFile(path, []byte(doc), 0o644)
-	s2 := renderSection([]time.Duration{400 * time.Millisecond}, nil, []time.Duration{350 * time.Millisecond}, 30, 3)
-	if err := writeSection(path, s2); err != nil {
+	sched := beginOf(secScheduler) + "\n## Scheduler\n\n| nodes | pods/s |\n" + endOf(secScheduler)
+	if err := writeNamedSection(path, secScheduler, sched); err != nil {
+		t.Fatal(err)
+	}
+	s2 := renderSection([]time.Duration{400 * time.Millisecond}, nil, []time.Duration{350 * time.Millisecond}, 30, 3, st)
+	if err := writeNamedSection(path, secCommit, s2); err != nil {
 		t.Fatal(err)
 	}
 	b, _ = os.ReadFile(path)
-	if !strings.Contains(string(b), "| nodes | pods/s |") || strings.Contains(string(b), "1000 ms") || strings.Count(string(b), beginMarker) != 1 {
-		t.Errorf("rewrite lost or duplicated a section:\n%s", b)
+	doc := string(b)
+	if !strings.Contains(doc, "| nodes | pods/s |") || strings.Contains(doc, "1000 ms") || strings.Count(doc, beginMarker) != 1 {
+		t.Errorf("rewrite lost or duplicated a section:\n%s", doc)
+	}
+	// The skeleton's order holds.
+	last := -1
+	for _, name := range sectionOrder {
+		i := strings.Index(doc, beginOf(name))
+		if i < last {
+			t.Errorf("section %s out of order:\n%s", name, doc)
+		}
+		last = i
+	}
+}
+
+// The file as it was before sections other than commit-to-running had
+// markers: a heading with a comment under it.
+const placeholderDoc = `# Benchmarks
+
+Intro.
+
+<!-- BEGIN commit-to-running (devcluster bench) -->
+## Commit to running
+
+old numbers
+<!-- END commit-to-running (devcluster bench) -->
+
+## Scheduler
+
+<!-- The scheduler's benchmark writes its table here: pods placed per second at
+500 nodes/10k pods and 5,000 nodes/150k pods. -->
+
+## Recovery
+
+<!-- kill -9 an agent holding 10 pods → all 10 Running elsewhere (seconds). -->
+
+## Failover
+
+<!-- kill -9 the leader → the new leader's first plan (seconds); containers restarted (must be 0). -->
+
+## Diff
+
+<!-- ctl diff over 10,000 objects (seconds). -->
+`
+
+func TestSpliceSectionReplacesPlaceholders(t *testing.T) {
+	doc := placeholderDoc
+	for _, name := range []string{secDiff, secScheduler, secFailover, secRecovery} {
+		sec := beginOf(name) + "\n## " + sectionTitles[name] + "\n\nmeasured " + name + "\n" + endOf(name)
+		doc = spliceSection(doc, name, sec)
+	}
+	for _, name := range []string{secScheduler, secRecovery, secFailover, secDiff} {
+		if strings.Count(doc, "## "+sectionTitles[name]+"\n") != 1 || strings.Count(doc, "measured "+name) != 1 {
+			t.Errorf("section %s not replaced exactly once:\n%s", name, doc)
+		}
+	}
+	if strings.Contains(doc, "<!-- kill") || strings.Contains(doc, "<!-- ctl diff") || !strings.Contains(doc, "old numbers") || !strings.HasPrefix(doc, "# Benchmarks\n\nIntro.") {
+		t.Errorf("placeholders kept or other text lost:\n%s", doc)
+	}
+	want := []string{"## Commit to running", "## Scheduler", "## Recovery", "## Failover", "## Diff"}
+	last := -1
+	for _, h := range want {
+		i := strings.Index(doc, h)
+		if i < last {
+			t.Errorf("%s out of order:\n%s", h, doc)
+		}
+		last = i
+	}
+	// Once marked, a second write replaces between the markers.
+	again := spliceSection(doc, secRecovery, beginOf(secRecovery)+"\n## Recovery\n\nsecond\n"+endOf(secRecovery))
+	if strings.Contains(again, "measured recovery") || !strings.Contains(again, "second") || !strings.Contains(again, "measured failover") {
+		t.Errorf("second write:\n%s", again)
+	}
+	// A file without the section gets it at the end.
+	if got := spliceSection("# Benchmarks\n", secDiff, "DIFF"); got != "# Benchmarks\n\nDIFF\n" {
+		t.Errorf("appended: %q", got)
+	}
+}
+
+// schedTable is the scheduler's own output (reconcile/scheduler's
+// BenchTable), as committed in docs/scheduler.md.
+const schedTable = `| case | nodes | pods | placed | pending | wall s | pods/s (wall) | pods/s (CPU) | allocs/pod | bytes/pod |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| requests/500Nodes_10000Pods | 500 | 10000 | 10000 | 0 | 0.12 | 83321 | 165796 | 0.02 | 198 |
+| antiAffinity/5000Nodes_150000Pods | 5000 | 150000 | 150000 | 0 | 18.53 | 8096 | 31925 | 1.47 | 416 |
+| requests/5000Nodes_150000Pods | 5000 | 150000 | 150000 | 0 | 10.03 | 14952 | 60256 | 0.01 | 232 |
+| steady/5000Nodes_150000Placed_1000Pods | 5000 | 1000 | 1000 | 0 | 0.10 | 10239 | 10688 | 1.10 | 12527 |
+| nomad/5000Nodes_1200Pods | 5000 | 1200 | 1200 | 0 | 0.02 | 72612 | 67751 | 0.08 | 1114 |
+| nomadSpread/5000Nodes_1200Pods | 5000 | 1200 | 1200 | 0 | 0.04 | 33359 | 33269 | 0.13 | 1173 |
+
+GOMAXPROCS=2, linux/amd64, go1.26.8, load average 32.65 28.44 19. One Schedule call per case, placing every pod from scratch;
+pods/s (CPU) divides by the process's CPU time, the fairer figure on a shared machine.
+`
+
+func TestParseSchedTable(t *testing.T) {
+	rows, tbl, err := parseSchedTable(schedTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 6 || rows[2].name != "requests/5000Nodes_150000Pods" || rows[2].perSecWall != 14952 || rows[2].perSecCPU != 60256 ||
+		rows[2].nodes != 5000 || rows[2].pods != 150000 || rows[3].bytesPerPod != 12527 {
+		t.Errorf("rows = %+v", rows)
+	}
+	if !strings.HasPrefix(tbl, "| case |") || !strings.HasSuffix(tbl, "| 1173 |") {
+		t.Errorf("table = %q", tbl)
+	}
+	for _, bad := range []string{"", "no table here", "| case | nodes |\n|---|---|\n| x | 1 |\n",
+		strings.Replace(schedTable, "| 14952 |", "| fast |", 1)} {
+		if _, _, err := parseSchedTable(bad); err == nil {
+			t.Errorf("no error for %q", bad)
+		}
+	}
+}
+
+func TestRenderScheduler(t *testing.T) {
+	s, err := renderScheduler(schedTable, newStamp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		beginOf(secScheduler), endOf(secScheduler), "## Scheduler",
+		"| requests/5000Nodes_150000Pods | 5000 | 150000 |", // the table itself
+		// requests-only: wall 14,952 misses 20,000, CPU 60,256 meets it.
+		"| 5,000 nodes, 150,000 pods, requests only | 14,952 | 60,256 | Kubernetes: 100–300 pods/s on real clusters, 680–810 in scheduler_perf | ≥ 20,000 | **missed** | met |",
+		"| Nomad-shaped, no spread | 72,612 | 67,751 | Nomad: ~4,400–6,300 pods/s on these machines | ≥ 4× Nomad (25,200) | met | met |",
+		"| Nomad-shaped, spread on rack | 33,359 | 33,269 |",
+		"| slowest case (wall: antiAffinity/5000Nodes_150000Pods; CPU: steady/5000Nodes_150000Placed_1000Pods) | 8,096 | 10,688 |",
+		"load average (1, 5, 15 min)", "CPUs", "GiB memory",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in:\n%s", want, s)
+		}
+	}
+	if _, err := renderScheduler("garbage", newStamp()); err == nil {
+		t.Error("no error for a missing table")
+	}
+}
+
+func TestParseOnly(t *testing.T) {
+	w, err := parseOnly("scheduler, diff")
+	if err != nil || !w[secScheduler] || !w[secDiff] || w[secCommit] || len(w) != 2 {
+		t.Errorf("parseOnly = %v, %v", w, err)
+	}
+	if w, err := parseOnly("all"); err != nil || len(w) != len(sectionOrder) {
+		t.Errorf("all = %v, %v", w, err)
+	}
+	for _, bad := range []string{"", "sched", "diff,bogus"} {
+		if _, err := parseOnly(bad); err == nil {
+			t.Errorf("no error for %q", bad)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 25200: "25,200", 1234567.6: "1,234,568", -4500: "-4,500"} {
+		if got := thousands(v); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// The generated revisions load, have the size asked for, and differ by
+// exactly the changes counted.
+func TestGenDiffRevisions(t *testing.T) {
+	applied, next, ch := genDiffRevisions(1000)
+	a, err := spec.Load(applied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := spec.Load(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Objects) != 1000 {
+		t.Errorf("applied has %d objects, want 1000", len(a.Objects))
+	}
+	if len(n.Objects) != 1000-ch.deleted+ch.created {
+		t.Errorf("next has %d objects", len(n.Objects))
+	}
+	if ch.changedImage == 0 || ch.scaled == 0 || ch.deleted == 0 || ch.created != ch.deleted {
+		t.Errorf("changes = %+v", ch)
+	}
+	changes := reconcile.Diff(a, n)
+	if len(changes) != ch.total() {
+		t.Errorf("Diff found %d changes, want %d", len(changes), ch.total())
+	}
+	started := 0
+	for _, c := range changes {
+		started += len(c.PodsStarted)
+	}
+	if started == 0 {
+		t.Error("no workload change starts a pod")
+	}
+}
+
+// benchDiff runs the real ctl binary against the stand-in revision server.
+func TestBenchDiff(t *testing.T) {
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "../ctl")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ctl: %v\n%s", err, out)
+	}
+	var log strings.Builder
+	s, err := benchDiff(context.Background(), bin, 500, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{beginOf(secDiff), endOf(secDiff), "## Diff", "`ctl diff --local`, 500 objects, end to end (wall) |",
+		"in process: `reconcile.Diff`", "No target is set", "load average"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in:\n%s", want, s)
+		}
+	}
+	if strings.Count(log.String(), "diff run ") != diffRuns {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+func TestMatchArgv(t *testing.T) {
+	argv := []string{"/b/agent", "--node", "n-1", "--data-dir=/d"}
+	for _, c := range []struct {
+		bin, flag, value string
+		want             bool
+	}{
+		{"/b/agent", "--node", "n-1", true},
+		{"/b/agent", "--data-dir", "/d", true},
+		{"/b/agent", "--node", "n-2", false},
+		{"/b/reconciler", "--node", "n-1", false},
+		{"/b/agent", "--data-dir", "n-1", false},
+	} {
+		if got := matchArgv(argv, c.bin, c.flag, c.value); got != c.want {
+			t.Errorf("matchArgv(%s %s %s) = %v", c.bin, c.flag, c.value, got)
+		}
+	}
+	if matchArgv([]string{"/b/agent", "--node"}, "/b/agent", "--node", "") {
+		t.Error("a flag without a value matched")
+	}
+}
+
+// childArgv finds our own child by a flag and restarts nothing.
+func TestChildArgvAndOwnedProc(t *testing.T) {
+	// "; true" keeps the shell from exec'ing sleep, so its argv stays.
+	p, err := startOwned(filepath.Join(t.TempDir(), "log"), []string{"/bin/sh", "-c", "sleep 30; true", "--node", "me-" + t.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.stop()
+	var argv []string
+	for range 50 {
+		if argv, err = childArgv("/bin/sh", "--node", "me-"+t.Name()); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || len(argv) != 5 || argv[2] != "sleep 30; true" {
+		t.Fatalf("childArgv = %q, %v", argv, err)
+	}
+	if _, err := childArgv("/bin/sh", "--node", "someone-else"); err == nil {
+		t.Error("found a process that does not exist")
+	}
+	start := time.Now()
+	p.kill()
+	p.kill() // safe twice
+	p.stop()
+	if time.Since(start) > 10*time.Second {
+		t.Error("kill waited too long")
+	}
+	select {
+	case <-p.done:
+	default:
+		t.Error("process not reaped")
+	}
+}
+
+func TestCountRestarted(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	before := map[ctrKey]ctrState{
+		{"u1", "a"}: {id: "c1", startedAt: t0},
+		{"u2", "a"}: {id: "c2", startedAt: t0},
+		{"u3", "a"}: {id: "c3", startedAt: t0},
+		{"u4", "a"}: {id: "c4", startedAt: t0},
+		{"u5", "a"}: {id: "c5", startedAt: t0, restarts: 1},
+	}
+	after := map[ctrKey]ctrState{
+		{"u1", "a"}: {id: "c1", startedAt: t0},                  // untouched
+		{"u2", "a"}: {id: "c2b", startedAt: t0},                 // new container
+		{"u3", "a"}: {id: "c3", startedAt: t0.Add(time.Second)}, // started again
+		{"u5", "a"}: {id: "c5", startedAt: t0, restarts: 2},     // restarted in place
+		{"u9", "a"}: {id: "c9", startedAt: t0.Add(time.Hour)},   // new pods do not count
+	} // u4 gone
+	if got := countRestarted(before, after); got != 4 {
+		t.Errorf("countRestarted = %d, want 4", got)
+	}
+	if got := countRestarted(before, before); got != 0 {
+		t.Errorf("countRestarted(same) = %d", got)
+	}
+}
+
+func TestRenderRecoveryAndFailover(t *testing.T) {
+	st := newStamp()
+	r := renderRecovery([]recoveryRun{
+		{node: "n-1", held: 10, detected: 2 * time.Second, placed: 2100 * time.Millisecond, running: 3 * time.Second},
+		{node: "n-2", held: 10, detected: 3 * time.Second, placed: 3100 * time.Millisecond, running: 5 * time.Second},
+		{node: "n-3", held: 10, detected: 1 * time.Second, placed: 1100 * time.Millisecond, running: 4 * time.Second},
+	}, 30, 3, st)
+	for _, want := range []string{beginOf(secRecovery), endOf(secRecovery), "| 1 | n-1 | 10 | 2.00 s | 2.10 s | 3.00 s |",
+		"| median | | | | | **4.00 s** (min 3.00 s, max 5.00 s) |", "No target is set", "load average"} {
+		if !strings.Contains(r, want) {
+			t.Errorf("recovery: missing %q in:\n%s", want, r)
+		}
+	}
+	f := renderFailover([]failoverRun{
+		{oldTerm: 1, newTerm: 2, api: 300 * time.Millisecond, plan: time.Second, running: 1500 * time.Millisecond, containers: 30},
+		{oldTerm: 2, newTerm: 3, api: 300 * time.Millisecond, plan: 2 * time.Second, running: 2500 * time.Millisecond, containers: 30, restarted: 1},
+	}, 30, 3, st)
+	for _, want := range []string{beginOf(secFailover), endOf(secFailover), "| 1 | 1 → 2 | 0.30 s | 1.00 s | 1.50 s | 0 of 30 |",
+		"**1 of 60**", "must be 0: **missed**", "the new leader", "load average"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("failover: missing %q in:\n%s", want, f)
+		}
+	}
+	if f := renderFailover([]failoverRun{{oldTerm: 1, newTerm: 2, containers: 30}}, 30, 3, st); !strings.Contains(f, "must be 0: met") {
+		t.Errorf("failover without restarts:\n%s", f)
+	}
+}
+
+func TestEvenlyRunning(t *testing.T) {
+	mk := func(nodes ...string) []rapi.Pod {
+		var ps []rapi.Pod
+		for _, n := range nodes {
+			var p rapi.Pod
+			p.Node, p.Phase = n, "Running"
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	if !evenlyRunning(mk("a", "a", "b", "b"), 2, 2) {
+		t.Error("even spread not seen")
+	}
+	if evenlyRunning(mk("a", "a", "a", "b"), 2, 2) || evenlyRunning(mk("a", "a"), 2, 2) || evenlyRunning(mk("", "", "b", "b"), 2, 2) {
+		t.Error("uneven spread seen as even")
+	}
+	ps := mk("a", "b")
+	ps[0].Phase = "Pending"
+	if evenlyRunning(ps, 2, 1) {
+		t.Error("a pending pod counted as running")
 	}
 }

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/reconcile"
+	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// diffRuns is how many times each diff measurement is repeated; the median
+// is reported. Each run is well under a second, so the section costs a few
+// seconds of CPU.
+const diffRuns = 3
+
+// objectsPerFile is how many YAML documents each generated file holds.
+const objectsPerFile = 100
+
+const diffPodYAML = `apiVersion: v1
+kind: Pod
+metadata:
+  name: p-%d
+  namespace: bench
+  labels: {app: p-%d}
+spec:
+  containers:
+    - name: main
+      image: registry.local/app:%d
+      resources: {requests: {cpu: 10m, memory: 16Mi}}
+`
+
+const diffDeploymentYAML = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: d-%d
+  namespace: bench
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: d-%d}
+  template:
+    metadata:
+      labels: {app: d-%d}
+    spec:
+      containers:
+        - name: main
+          image: registry.local/app:%d
+          resources: {requests: {cpu: 10m, memory: 16Mi}}
+`
+
+// diffChanges is what the generated work tree changes against the applied
+// revision.
+type diffChanges struct {
+	changedImage, scaled, deleted, created int
+}
+
+func (d diffChanges) total() int { return d.changedImage + d.scaled + d.deleted + d.created }
+
+// genDiffRevisions returns an applied revision of n objects (a Namespace,
+// then two Pods for every Deployment of 2 replicas, 100 documents a file)
+// and the next one: 1% of the Deployments with a new image, 1% scaled to 3,
+// 0.5% of the Pods deleted and as many new ones.
+func genDiffRevisions(n int) (applied, next map[string][]byte, ch diffChanges) {
+	applied, next = map[string][]byte{}, map[string][]byte{}
+	ns := []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n")
+	applied["00-namespace.yaml"], next["00-namespace.yaml"] = ns, ns
+	var a, b bytes.Buffer
+	flush := func(file int) {
+		name := fmt.Sprintf("objects-%04d.yaml", file)
+		applied[name], next[name] = bytes.Clone(a.Bytes()), bytes.Clone(b.Bytes())
+		a.Reset()
+		b.Reset()
+	}
+	sep := func(w *bytes.Buffer) {
+		if w.Len() > 0 {
+			w.WriteString("---\n")
+		}
+	}
+	deployments, pods := 0, 0
+	for i := 0; i < n-1; i++ {
+		if i%3 == 2 {
+			deployments++
+			sep(&a)
+			fmt.Fprintf(&a, diffDeploymentYAML, i, 2, i, i, 1)
+			replicas, image := 2, 1
+			switch {
+			case deployments%100 == 0:
+				image = 2
+				ch.changedImage++
+			case deployments%100 == 50:
+				replicas = 3
+				ch.scaled++
+			}
+			sep(&b)
+			fmt.Fprintf(&b, diffDeploymentYAML, i, replicas, i, i, image)
+		} else {
+			pods++
+			sep(&a)
+			fmt.Fprintf(&a, diffPodYAML, i, i, 1)
+			if pods%200 == 0 {
+				ch.deleted++
+			} else {
+				sep(&b)
+				fmt.Fprintf(&b, diffPodYAML, i, i, 1)
+			}
+		}
+		if (i+1)%objectsPerFile == 0 {
+			flush(i / objectsPerFile)
+		}
+	}
+	if a.Len() > 0 || b.Len() > 0 {
+		flush((n - 2) / objectsPerFile)
+	}
+	// New pods, in a file of their own as a pull request would add them.
+	var added bytes.Buffer
+	for i := range ch.deleted {
+		sep(&added)
+		fmt.Fprintf(&added, diffPodYAML, n+i, n+i, 1)
+		ch.created++
+	}
+	if added.Len() > 0 {
+		next["new-pods.yaml"] = added.Bytes()
+	}
+	return applied, next, ch
+}
+
+// diffTimes are one run's measurements.
+type diffTimes struct {
+	loadDir, loadApplied, diff, ctl, ctlCPU time.Duration
+	changes                                 int
+	outputBytes                             int
+}
+
+// benchDiff measures `ctl diff --local` over n objects: the real ctl binary
+// against a stand-in for the reconciler's GET /v1/revision, and in-process
+// the pieces it is made of.
+func benchDiff(ctx context.Context, binDir string, n int, out io.Writer) (string, error) {
+	st := newStamp()
+	dir, err := os.MkdirTemp("", "stevedore-diffbench-")
+	if err != nil {
+		return "", fmt.Errorf("failed to create temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	applied, next, ch := genDiffRevisions(n)
+	for name, b := range next {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return "", fmt.Errorf("failed to write %s: %w", name, err)
+		}
+	}
+	srv, err := serveRevision(applied)
+	if err != nil {
+		return "", err
+	}
+	defer srv.Close()
+	ctl, err := filepath.Abs(filepath.Join(binDir, "ctl"))
+	if err != nil {
+		return "", fmt.Errorf("failed to resolve ctl: %w", err)
+	}
+	var runs []diffTimes
+	for i := range diffRuns {
+		t, err := measureDiffOnce(ctx, ctl, srv.url, dir, applied)
+		if err != nil {
+			return "", err
+		}
+		if t.changes != ch.total() {
+			return "", fmt.Errorf("diff found %d changed objects, want %d", t.changes, ch.total())
+		}
+		fmt.Fprintf(out, "diff run %d: ctl %s (load dir %s, load applied %s, diff %s)\n", i+1,
+			t.ctl.Round(time.Millisecond), t.loadDir.Round(time.Millisecond), t.loadApplied.Round(time.Millisecond), t.diff.Round(time.Millisecond))
+		runs = append(runs, t)
+	}
+	return renderDiff(runs, n, len(next), ch, st), nil
+}
+
+// measureDiffOnce runs ctl diff --local once, then the same steps in this
+// process one by one.
+func measureDiffOnce(ctx context.Context, ctl, server, dir string, applied map[string][]byte) (diffTimes, error) {
+	var t diffTimes
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, ctl, "--server", server, "diff", "--local", dir)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	t.ctl = time.Since(start)
+	// Exit status 1 means "there are changes", which is what we made.
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 1) {
+		return t, fmt.Errorf("failed to run ctl diff --local: %w: %s", err, stderr.String())
+	}
+	if err == nil {
+		return t, errors.New("ctl diff --local found no changes")
+	}
+	t.ctlCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	t.outputBytes = stdout.Len()
+
+	start = time.Now()
+	nextSet, err := spec.LoadDir(dir)
+	t.loadDir = time.Since(start)
+	if err != nil {
+		return t, fmt.Errorf("failed to load the work tree: %w", err)
+	}
+	start = time.Now()
+	base, err := spec.Load(applied)
+	t.loadApplied = time.Since(start)
+	if err != nil {
+		return t, fmt.Errorf("failed to load the applied revision: %w", err)
+	}
+	start = time.Now()
+	changes := reconcile.Diff(base, nextSet)
+	t.diff = time.Since(start)
+	t.changes = len(changes)
+	return t, nil
+}
+
+// revisionServer serves GET /v1/revision, the one reconciler call `ctl diff
+// --local` makes, from memory on loopback.
+type revisionServer struct {
+	url string
+	srv *http.Server
+	ln  net.Listener
+	err chan error
+}
+
+func serveRevision(files map[string][]byte) (*revisionServer, error) {
+	body, err := json.Marshal(rapi.Revision{
+		Commit: &rapi.Commit{Hash: strings.Repeat("ab", 20), Author: "bench", Message: "applied", Time: time.Now()},
+		Files:  files,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode the revision: %w", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("failed to listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+rapi.PathRevision, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	s := &revisionServer{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, err: make(chan error, 1)}
+	go func() { s.err <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Close stops the server and waits for its goroutine.
+func (s *revisionServer) Close() {
+	_ = s.srv.Close()
+	<-s.err
+}
+
+func median(ds []time.Duration) time.Duration { return percentile(ds, 50) }
+
+// renderDiff renders the Diff section.
+func renderDiff(runs []diffTimes, n, files int, ch diffChanges, st stamp) string {
+	pick := func(f func(diffTimes) time.Duration) (time.Duration, time.Duration, time.Duration) {
+		var ds []time.Duration
+		for _, r := range runs {
+			ds = append(ds, f(r))
+		}
+		return median(ds), slices.Min(ds), slices.Max(ds)
+	}
+	var b strings.Builder
+	fmt.Fprintln(&b, beginOf(secDiff))
+	fmt.Fprintln(&b, "## Diff")
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "`ctl diff --local DIR` over %s objects (a Namespace; Deployments of 2 replicas and Pods, 2:1, in\n", thousands(float64(n)))
+	fmt.Fprintf(&b, "%d files of up to %d documents). The work tree changes %d objects: %d Deployments get a new image, %d are\n", files, objectsPerFile, ch.total(), ch.changedImage, ch.scaled)
+	fmt.Fprintf(&b, "scaled from 2 to 3, %d Pods are deleted and %d added. The real `bin/ctl` runs as a process: it GETs\n", ch.deleted, ch.created)
+	fmt.Fprintln(&b, "the applied revision's files from `/v1/revision` (served by the benchmark from memory on loopback,")
+	fmt.Fprintln(&b, "the reconciler's wire type, so no reconciler or Git is involved), decodes and validates both")
+	fmt.Fprintln(&b, "revisions (`spec.Load`, `spec.LoadDir` reading the files from disk), diffs them (`reconcile.Diff`,")
+	fmt.Fprintln(&b, "go-cmp per changed object, pods started and stopped per workload) and renders the report to a pipe.")
+	fmt.Fprintln(&b, "The clock runs from exec to exit. The rows under it time the same steps inside the benchmark's")
+	fmt.Fprintf(&b, "process. Median of %d runs.\n", len(runs))
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| measurement | median | min | max | target |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|")
+	row := func(label string, f func(diffTimes) time.Duration) {
+		m, lo, hi := pick(f)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | |\n", label, secs(m), secs(lo), secs(hi))
+	}
+	row(fmt.Sprintf("`ctl diff --local`, %s objects, end to end (wall)", thousands(float64(n))), func(t diffTimes) time.Duration { return t.ctl })
+	row("of which ctl's CPU time (user + system, all threads)", func(t diffTimes) time.Duration { return t.ctlCPU })
+	row("in process: `spec.LoadDir` of the work tree", func(t diffTimes) time.Duration { return t.loadDir })
+	row("in process: `spec.Load` of the applied revision", func(t diffTimes) time.Duration { return t.loadApplied })
+	row(fmt.Sprintf("in process: `reconcile.Diff` (%d changes)", ch.total()), func(t diffTimes) time.Duration { return t.diff })
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "No target is set for the diff. ctl printed %s bytes per run.\n", thousands(float64(runs[0].outputBytes)))
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, st.machineLine())
+	fmt.Fprintln(&b, endOf(secDiff))
+	return b.String()
+}

@@ -1,0 +1,604 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// settleAfterPlan is how long failover keeps watching after the new
+// reconciler's first plan for containers it restarts late.
+const settleAfterPlan = 3 * time.Second
+
+// ownedProc is a process the benchmark restarted after killing the one the
+// cluster started (devenv has no restart helper): its own process group,
+// waited for exactly once.
+type ownedProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+func startOwned(logPath string, argv []string) (*ownedProc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open log %s: %w", logPath, err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("failed to restart %s: %w", argv[0], err)
+	}
+	p := &ownedProc{cmd: cmd, done: make(chan struct{}), log: logf}
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// signal sends sig to the process group, then waits for the process, with
+// SIGKILL after grace. Safe to call twice and after the process exited.
+func (p *ownedProc) signal(sig syscall.Signal, grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *ownedProc) kill() { p.signal(syscall.SIGKILL, time.Minute) }
+func (p *ownedProc) stop() { p.signal(syscall.SIGTERM, 15*time.Second) }
+
+// stopRestarted stops what the benchmark restarted: the reconciler first, as
+// the cluster's own Stop does, then the agents.
+func (bc *benchCluster) stopRestarted() {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.reconciler != nil {
+		bc.reconciler.stop()
+	}
+	for _, p := range bc.agents {
+		p.stop()
+	}
+}
+
+// childArgv returns the command line of this process's child running bin
+// with flag set to value (for example the agent with --node NAME). It reads
+// /proc because the cluster does not export how it started its processes,
+// and only ever looks at our own children.
+func childArgv(bin, flag, value string) ([]string, error) {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return nil, fmt.Errorf("failed to resolve %s: %w", bin, err)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("failed to list processes: %w", err)
+	}
+	me := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ppid(pid) != me {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		if matchArgv(argv, abs, flag, value) {
+			return argv, nil
+		}
+	}
+	return nil, fmt.Errorf("failed to find the process %s %s %s among our children", abs, flag, value)
+}
+
+// matchArgv reports whether argv runs bin with flag set to value.
+func matchArgv(argv []string, bin, flag, value string) bool {
+	if len(argv) == 0 || argv[0] != bin {
+		return false
+	}
+	for i, a := range argv[1:] {
+		if a == flag+"="+value || (a == flag && i+2 < len(argv) && argv[i+2] == value) {
+			return true
+		}
+	}
+	return false
+}
+
+// ppid returns pid's parent, or -1.
+func ppid(pid int) int {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
+}
+
+// killAgent kills agent i with SIGKILL (containers keep running) and returns
+// the command line that restarts it.
+func (bc *benchCluster) killAgent(i int) ([]string, error) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if p := bc.agents[i]; p != nil {
+		p.kill()
+		return p.cmd.Args, nil
+	}
+	argv, err := childArgv(filepath.Join(bc.bin, "agent"), "--node", bc.c.Agents[i].Name)
+	if err != nil {
+		return nil, err
+	}
+	bc.c.KillAgent(i)
+	return argv, nil
+}
+
+// restartAgent starts agent i again with argv: same name, addresses and data
+// dir, as a supervisor restarting a crashed node daemon would.
+func (bc *benchCluster) restartAgent(i int, argv []string) error {
+	p, err := startOwned(bc.c.LogPath(bc.c.Agents[i].Name), argv)
+	if err != nil {
+		return err
+	}
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.agents == nil {
+		bc.agents = map[int]*ownedProc{}
+	}
+	bc.agents[i] = p
+	return nil
+}
+
+// killReconciler kills the reconciler with SIGKILL and returns the command
+// line that restarts it on the same data dir and addresses.
+func (bc *benchCluster) killReconciler() ([]string, error) {
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	if bc.reconciler != nil {
+		bc.reconciler.kill()
+		return bc.reconciler.cmd.Args, nil
+	}
+	argv, err := childArgv(filepath.Join(bc.bin, "reconciler"), "--data-dir", filepath.Join(bc.c.Dir, "reconciler"))
+	if err != nil {
+		return nil, err
+	}
+	bc.c.KillReconciler()
+	return argv, nil
+}
+
+func (bc *benchCluster) restartReconciler(argv []string) error {
+	p, err := startOwned(bc.c.LogPath("reconciler"), argv)
+	if err != nil {
+		return err
+	}
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	bc.reconciler = p
+	return nil
+}
+
+// agentClient returns a client for agent i's API.
+func (bc *benchCluster) agentClient(i int) *api.Client {
+	return api.NewClient("http://"+bc.c.Agents[i].APIAddr, nil)
+}
+
+// ensureSpread makes the bench deployment run perNode pods on every agent:
+// scaled to 0 and back, since the least-loaded scheduler then spreads them
+// evenly and a placed pod is never moved to even things out.
+func (bc *benchCluster) ensureSpread(ctx context.Context, perNode int) error {
+	total := perNode * len(bc.c.Agents)
+	pods, err := bc.c.Client.Pods(ctx, "bench")
+	if err == nil && len(pods) == total && evenlyRunning(pods, len(bc.c.Agents), perNode) {
+		return nil
+	}
+	if _, err := bc.scale(ctx, 0); err != nil {
+		return err
+	}
+	if err := bc.waitGone(ctx); err != nil {
+		return fmt.Errorf("scaling to 0: %w", err)
+	}
+	if _, err := bc.scale(ctx, total); err != nil {
+		return err
+	}
+	if err := bc.waitRunning(ctx, total, 3*time.Minute); err != nil {
+		return fmt.Errorf("scaling to %d: %w", total, err)
+	}
+	pods, err = bc.c.Client.Pods(ctx, "bench")
+	if err != nil {
+		return fmt.Errorf("failed to list pods: %w", err)
+	}
+	if !evenlyRunning(pods, len(bc.c.Agents), perNode) {
+		return fmt.Errorf("pods not spread %d per node: %v", perNode, podsPerNode(pods))
+	}
+	return nil
+}
+
+func podsPerNode(pods []rapi.Pod) map[string]int {
+	m := map[string]int{}
+	for _, p := range pods {
+		m[p.Node]++
+	}
+	return m
+}
+
+// evenlyRunning reports whether pods are all Running, perNode on each of
+// nodes nodes.
+func evenlyRunning(pods []rapi.Pod, nodes, perNode int) bool {
+	for _, p := range pods {
+		if p.Phase != api.PodRunning {
+			return false
+		}
+	}
+	m := podsPerNode(pods)
+	if len(m) != nodes {
+		return false
+	}
+	for node, n := range m {
+		if node == "" || n != perNode {
+			return false
+		}
+	}
+	return true
+}
+
+// recoveryRun is one agent kill.
+type recoveryRun struct {
+	node     string
+	held     int
+	detected time.Duration // kill → the reconciler lists the node as not Alive
+	placed   time.Duration // kill → every pod of the victim placed on another node
+	running  time.Duration // kill → all pods Running, none on the victim
+}
+
+// benchRecovery kills an agent holding perNode pods, runs times, and
+// measures until all of them run elsewhere. Each run restarts the killed
+// agent afterwards, waits until it has stopped its orphaned containers, and
+// spreads the pods again.
+func benchRecovery(ctx context.Context, bc *benchCluster, perNode, runs int, out io.Writer) (string, error) {
+	st := newStamp()
+	total := perNode * len(bc.c.Agents)
+	var res []recoveryRun
+	for r := range runs {
+		if err := bc.ensureSpread(ctx, perNode); err != nil {
+			return "", fmt.Errorf("run %d: %w", r+1, err)
+		}
+		victim := r % len(bc.c.Agents)
+		name := bc.c.Agents[victim].Name
+		before, err := bc.c.Client.Pods(ctx, "bench")
+		if err != nil {
+			return "", fmt.Errorf("failed to list pods: %w", err)
+		}
+		run := recoveryRun{node: name, held: podsPerNode(before)[name]}
+		argv, err := bc.killAgent(victim)
+		if err != nil {
+			return "", err
+		}
+		start := time.Now()
+		err = pollUntil(ctx, 2*time.Minute, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
+			if run.detected == 0 {
+				if nodes, err := bc.c.Client.Nodes(ctx); err == nil {
+					for _, n := range nodes {
+						if n.Name == name && n.State != rapi.NodeAlive {
+							run.detected = time.Since(start)
+						}
+					}
+				}
+			}
+			pods, err := bc.c.Client.Pods(ctx, "bench")
+			if err != nil {
+				return false, nil // the API is up; a failed poll is retried
+			}
+			on, running := 0, 0
+			for _, p := range pods {
+				if p.Node == name || p.Node == "" {
+					on++
+				} else if p.Phase == api.PodRunning {
+					running++
+				}
+			}
+			if run.placed == 0 && on == 0 && len(pods) == total {
+				run.placed = time.Since(start)
+			}
+			return len(pods) == total && on == 0 && running == total, nil
+		})
+		run.running = time.Since(start)
+		if err != nil {
+			return "", fmt.Errorf("run %d (killed %s): pods not running elsewhere: %w", r+1, name, err)
+		}
+		fmt.Fprintf(out, "recovery run %d: killed %s holding %d pods; failed after %s, placed after %s, all running after %s\n",
+			r+1, name, run.held, run.detected.Round(time.Millisecond), run.placed.Round(time.Millisecond), run.running.Round(time.Millisecond))
+		res = append(res, run)
+		if err := bc.restartAgent(victim, argv); err != nil {
+			return "", err
+		}
+		if err := bc.waitAgentBack(ctx, victim); err != nil {
+			return "", fmt.Errorf("run %d: restarted %s: %w", r+1, name, err)
+		}
+	}
+	return renderRecovery(res, total, len(bc.c.Agents), st), nil
+}
+
+// waitAgentBack waits until restarted agent i is Alive at the reconciler
+// and has removed the containers of the pods that moved away.
+func (bc *benchCluster) waitAgentBack(ctx context.Context, i int) error {
+	name := bc.c.Agents[i].Name
+	cl := bc.agentClient(i)
+	return pollUntil(ctx, 2*time.Minute, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
+		nodes, err := bc.c.Client.Nodes(ctx)
+		if err != nil {
+			return false, nil
+		}
+		alive := false
+		for _, n := range nodes {
+			alive = alive || (n.Name == name && n.State == rapi.NodeAlive)
+		}
+		if !alive {
+			return false, nil
+		}
+		list, err := cl.Pods(ctx)
+		if err != nil {
+			return false, nil
+		}
+		return len(list.Pods) == 0, nil
+	})
+}
+
+// pollUntil calls check every interval until it reports done or fails,
+// ctx ends or timeout passes.
+func pollUntil(ctx context.Context, timeout, interval time.Duration, check func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		done, err := check(cctx)
+		ccancel()
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to finish in %s: %w", timeout, ctx.Err())
+		case <-time.After(interval):
+		}
+	}
+}
+
+func renderRecovery(runs []recoveryRun, total, agents int, st stamp) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, beginOf(secRecovery))
+	fmt.Fprintln(&b, "## Recovery")
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "%d pods of one Deployment run spread evenly over %d agents (1 reconciler, one machine). An agent\n", total, agents)
+	fmt.Fprintln(&b, "holding its share is killed with SIGKILL (its containers keep running, as on a node that vanished from")
+	fmt.Fprintln(&b, "the network); the clock stops when the reconciler API lists every pod Running on the other agents")
+	fmt.Fprintln(&b, "(polled every 50 ms). The time is mostly failure detection: serf has to declare the node failed")
+	fmt.Fprintln(&b, "before its pods are placed again. After each run the agent is restarted on its data dir, stops the")
+	fmt.Fprintln(&b, "containers of the pods that moved, and the Deployment is scaled to 0 and back to spread the pods again.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| run | killed | pods it held | node seen failed | pods placed elsewhere | all Running elsewhere |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|")
+	var all []time.Duration
+	for i, r := range runs {
+		fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | %s |\n", i+1, r.node, r.held, secs(r.detected), secs(r.placed), secs(r.running))
+		all = append(all, r.running)
+	}
+	if len(all) > 0 {
+		fmt.Fprintf(&b, "| median | | | | | **%s** (min %s, max %s) |\n", secs(median(all)), secs(slices.Min(all)), secs(slices.Max(all)))
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "No target is set for recovery: the floor is the membership's failure detection time.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, st.machineLine())
+	fmt.Fprintln(&b, endOf(secRecovery))
+	return b.String()
+}
+
+// ctrKey names one container of one pod incarnation.
+type ctrKey struct{ uid, container string }
+
+// ctrState is what tells a container that kept running from a restarted
+// one: its containerd ID, when it started and the agent's restart count.
+type ctrState struct {
+	id        string
+	startedAt time.Time
+	restarts  int32
+}
+
+// snapshotContainers asks every agent directly what runs on it. It also
+// returns the lowest term the agents have applied a pod set of.
+func (bc *benchCluster) snapshotContainers(ctx context.Context) (map[ctrKey]ctrState, uint64, error) {
+	m := map[ctrKey]ctrState{}
+	var minTerm uint64
+	for i := range bc.c.Agents {
+		list, err := bc.agentClient(i).Pods(ctx)
+		if err != nil {
+			return nil, 0, fmt.Errorf("failed to list pods of %s: %w", bc.c.Agents[i].Name, err)
+		}
+		if i == 0 || list.Term < minTerm {
+			minTerm = list.Term
+		}
+		for _, p := range list.Pods {
+			for _, c := range p.Containers {
+				s := ctrState{id: c.ContainerID, restarts: c.RestartCount}
+				if c.State.Running != nil {
+					s.startedAt = c.State.Running.StartedAt
+				}
+				m[ctrKey{p.UID, c.Name}] = s
+			}
+		}
+	}
+	return m, minTerm, nil
+}
+
+// countRestarted counts the containers of before that are gone, have a new
+// ID, a new start time or a higher restart count in after.
+func countRestarted(before, after map[ctrKey]ctrState) int {
+	n := 0
+	for k, b := range before {
+		a, ok := after[k]
+		if !ok || a.id != b.id || !a.startedAt.Equal(b.startedAt) || a.restarts > b.restarts {
+			n++
+		}
+	}
+	return n
+}
+
+// failoverRun is one reconciler kill.
+type failoverRun struct {
+	oldTerm, newTerm uint64
+	api              time.Duration // kill → the restarted reconciler's API answers
+	plan             time.Duration // kill → every agent applied a pod set of the new term
+	running          time.Duration // kill → the API lists every pod Running again
+	containers       int           // containers watched
+	restarted        int
+}
+
+// benchFailover kills the reconciler with SIGKILL, runs times, restarts it
+// at once on the same data dir and addresses (without raft, that is what the
+// new leader is: a new term read from the data dir, the inventory it left),
+// and measures until its first plan reaches every agent and how many
+// containers that restarted.
+func benchFailover(ctx context.Context, bc *benchCluster, perNode, runs int, out io.Writer) (string, error) {
+	st := newStamp()
+	if err := bc.ensureSpread(ctx, perNode); err != nil {
+		return "", err
+	}
+	total := perNode * len(bc.c.Agents)
+	var res []failoverRun
+	for r := range runs {
+		before, oldTerm, err := bc.snapshotContainers(ctx)
+		if err != nil {
+			return "", fmt.Errorf("run %d: %w", r+1, err)
+		}
+		run := failoverRun{oldTerm: oldTerm, containers: len(before)}
+		argv, err := bc.killReconciler()
+		if err != nil {
+			return "", err
+		}
+		start := time.Now()
+		if err := bc.restartReconciler(argv); err != nil {
+			return "", err
+		}
+		err = pollUntil(ctx, 2*time.Minute, 10*time.Millisecond, func(ctx context.Context) (bool, error) {
+			if run.api == 0 {
+				s, err := bc.c.Client.Status(ctx)
+				if err != nil {
+					return false, nil
+				}
+				run.api, run.newTerm = time.Since(start), s.Term
+			}
+			if run.plan == 0 {
+				_, term, err := bc.snapshotContainers(ctx)
+				if err != nil || term <= oldTerm {
+					return false, nil
+				}
+				run.plan = time.Since(start)
+			}
+			pods, err := bc.c.Client.Pods(ctx, "bench")
+			if err != nil {
+				return false, nil
+			}
+			running := 0
+			for _, p := range pods {
+				if p.Phase == api.PodRunning {
+					running++
+				}
+			}
+			if len(pods) == total && running == total {
+				run.running = time.Since(start)
+				return true, nil
+			}
+			return false, nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("run %d: the restarted reconciler did not take over: %w", r+1, err)
+		}
+		// Watch a little longer: a container restarted because of the new
+		// term could show up after the API already lists it Running.
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(settleAfterPlan):
+		}
+		after, _, err := bc.snapshotContainers(ctx)
+		if err != nil {
+			return "", fmt.Errorf("run %d: %w", r+1, err)
+		}
+		run.restarted = countRestarted(before, after)
+		fmt.Fprintf(out, "failover run %d: term %d→%d; API after %s, first plan on every agent after %s, all running after %s; %d of %d containers restarted\n",
+			r+1, run.oldTerm, run.newTerm, run.api.Round(time.Millisecond), run.plan.Round(time.Millisecond), run.running.Round(time.Millisecond), run.restarted, run.containers)
+		res = append(res, run)
+	}
+	return renderFailover(res, total, len(bc.c.Agents), st), nil
+}
+
+func renderFailover(runs []failoverRun, total, agents int, st stamp) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, beginOf(secFailover))
+	fmt.Fprintln(&b, "## Failover")
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "%d pods run on %d agents. The reconciler is killed with SIGKILL and started again at once on the\n", total, agents)
+	fmt.Fprintln(&b, "same data dir and addresses. There is no raft yet, so \"the new leader\" is that restarted reconciler:")
+	fmt.Fprintln(&b, "it takes the next term from its data dir, reads the inventory and last good revision it left there,")
+	fmt.Fprintln(&b, "and rejoins the agents from its serf snapshot. Its first plan is the first pod set of the new term")
+	fmt.Fprintln(&b, "that every agent has applied (each agent's `GET /v1/pods` reports the term; polled every 10 ms).")
+	fmt.Fprintf(&b, "Containers restarted compares each agent's report before the kill and %s after every pod\n", settleAfterPlan)
+	fmt.Fprintln(&b, "is Running again: a container whose ID, start time or restart count changed, or that is gone, counts.")
+	fmt.Fprintln(&b, "The times include the reconciler process starting.")
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| run | term | API answers | first plan on every agent | all pods Running at the API | containers restarted |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|")
+	var plans []time.Duration
+	restarted, watched := 0, 0
+	for i, r := range runs {
+		fmt.Fprintf(&b, "| %d | %d → %d | %s | %s | %s | %d of %d |\n", i+1, r.oldTerm, r.newTerm, secs(r.api), secs(r.plan), secs(r.running), r.restarted, r.containers)
+		plans = append(plans, r.plan)
+		restarted += r.restarted
+		watched += r.containers
+	}
+	if len(plans) > 0 {
+		fmt.Fprintf(&b, "| median | | | **%s** (min %s, max %s) | | **%d of %d** |\n", secs(median(plans)), secs(slices.Min(plans)), secs(slices.Max(plans)), restarted, watched)
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "No target is set for the time to the first plan. Containers restarted must be 0: %s.\n", verdict(restarted == 0 && len(runs) > 0))
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, st.machineLine())
+	fmt.Fprintln(&b, endOf(secFailover))
+	return b.String()
+}
