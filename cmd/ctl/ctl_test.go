@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -35,6 +39,8 @@ type fakeReconciler struct {
 	wl       []api.Workload
 	nodes    []api.Node
 	nss      []api.Namespace
+	describe map[string]api.PodDescription // by "namespace/name"
+	posted   map[string][]byte             // files of the last POST /v1/diff
 	lastPath string
 }
 
@@ -43,6 +49,21 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.lastPath = r.URL.String()
 	var v any
+	if rest, ok := strings.CutPrefix(r.URL.Path, api.PathPods+"/"); ok {
+		d, found := f.describe[rest]
+		if !found {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(api.Error{Error: "pod " + rest + " not found", Code: api.CodeNotFound})
+			return
+		}
+		json.NewEncoder(w).Encode(d)
+		return
+	}
+	if r.URL.Path == api.PathDiff && r.Method == http.MethodPost {
+		v = f.diffFiles(r)
+		json.NewEncoder(w).Encode(v)
+		return
+	}
 	switch r.URL.Path {
 	case api.PathPods:
 		i := min(f.podCalls, len(f.pods)-1)
@@ -81,6 +102,37 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(v)
+}
+
+// diffFiles answers POST /v1/diff as the reconciler does, minus the dry
+// run: every started pod is placed on "node-x", or Pending when its name
+// contains "big".
+func (f *fakeReconciler) diffFiles(r *http.Request) api.DiffResult {
+	var req api.DiffRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		return api.DiffResult{Error: &api.SyncError{Stage: api.StageLoad, Message: err.Error()}}
+	}
+	f.posted = req.Files
+	res := api.DiffResult{Applied: f.revision.Commit}
+	base, err := spec.Load(f.revision.Files)
+	if err != nil {
+		return api.DiffResult{Error: &api.SyncError{Stage: api.StageLoad, Message: err.Error()}}
+	}
+	next, err := spec.Load(req.Files)
+	if err != nil {
+		return api.DiffResult{Error: &api.SyncError{Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err)}}
+	}
+	res.Changes = reconcile.Diff(base, next)
+	for _, ch := range res.Changes {
+		for _, p := range ch.PodsStarted {
+			if strings.Contains(p, "big") {
+				res.Placements = append(res.Placements, api.PodPlacement{Pod: p, Reason: "Unschedulable", Message: "0/1 nodes are available: 1 Insufficient memory."})
+			} else {
+				res.Placements = append(res.Placements, api.PodPlacement{Pod: p, Node: "node-x"})
+			}
+		}
+	}
+	return res
 }
 
 func startFake(t *testing.T, f *fakeReconciler) string {
@@ -266,7 +318,12 @@ func TestDiff(t *testing.T) {
 		Head:    &api.Commit{Hash: "2222222222222222222222222222222222222222"},
 		Changes: []reconcile.ObjectChange{
 			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "web"}, Action: reconcile.ActionChanged, Diff: "  spec.replicas:\n-   3\n+   4\n", PodsStarted: []string{"shop/web-abc-3"}},
+			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "big"}, Action: reconcile.ActionCreated, PodsStarted: []string{"shop/big-def-0"}},
 			{Key: spec.ObjectKey{Kind: "Pod", Namespace: "default", Name: "batch"}, Action: reconcile.ActionDeleted, PodsStopped: []string{"default/batch"}},
+		},
+		Placements: []api.PodPlacement{
+			{Pod: "shop/web-abc-3", Node: "node-b"},
+			{Pod: "shop/big-def-0", Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient memory."},
 		},
 	}}
 	url := startFake(t, f)
@@ -277,12 +334,15 @@ changed Deployment/shop/web
       spec.replicas:
     -   3
     +   4
-  + pod shop/web-abc-3
+  + pod shop/web-abc-3 → node-b
+
+created Deployment/shop/big
+  + pod shop/big-def-0 → Pending: 0/3 nodes are available: 3 Insufficient memory.
 
 deleted Pod/default/batch
   - pod default/batch
 
-2 object(s) changed: 0 created, 1 changed, 1 deleted; 1 pod(s) started, 1 stopped.
+3 object(s) changed: 1 created, 1 changed, 1 deleted; 2 pod(s) started, 1 stopped.
 `
 	if code != 1 || out != want {
 		t.Errorf("diff = %d\n%s\nwant:\n%s", code, out, want)
@@ -349,15 +409,33 @@ func TestDiffLocal(t *testing.T) {
 	if code, out, errOut := ctl(t, url, "diff", "--local", same); code != 0 || !strings.HasPrefix(out, "No changes") {
 		t.Errorf("diff --local of the applied files = %d %q %q", code, out, errOut)
 	}
-	scaled := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "4", 1)})
+	big := strings.ReplaceAll(strings.Replace(webYAML, "REPLICAS", "1", 1), "web", "big")
+	scaled := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "4", 1), "apps/big.yaml": big, "README.md": "not a manifest", ".github/ci.yml": "x: [", "apps/.hidden.yaml": "x: ["})
 	code, out, errOut := ctl(t, url, "diff", "--local", scaled)
-	if code != 1 || !strings.Contains(out, "changed Deployment/shop/web") || strings.Count(out, "  + pod shop/web-") != 2 {
+	if code != 1 || !strings.Contains(out, "Changes from 111111111111 to local "+scaled+":") || !strings.Contains(out, "changed Deployment/shop/web") ||
+		strings.Count(out, "  + pod shop/web-") != 2 || strings.Count(out, " → node-x\n") != 2 ||
+		!strings.Contains(out, "created Deployment/shop/big\n  + pod shop/big-") || !strings.Contains(out, " → Pending: 0/1 nodes are available: 1 Insufficient memory.\n") {
 		t.Errorf("diff --local scaled = %d\n%s%s", code, out, errOut)
 	}
+	f.mu.Lock()
+	posted := f.posted
+	f.mu.Unlock()
+	if len(posted) != 3 || posted["apps/big.yaml"] == nil || posted["ns.yaml"] == nil {
+		t.Errorf("posted files %v, want the 3 manifests only", slices.Sorted(maps.Keys(posted)))
+	}
 	broken := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "two", 1)})
+	f.mu.Lock()
+	f.posted = nil
+	f.mu.Unlock()
 	code, _, errOut = ctl(t, url, "diff", "--local", broken)
 	if code != 2 || !strings.Contains(errOut, "apps/web.yaml:7:") {
 		t.Errorf("diff --local broken = %d %q", code, errOut)
+	}
+	if f.posted != nil {
+		t.Errorf("files that fail to validate were sent to the reconciler")
+	}
+	if code, _, errOut := ctl(t, url, "diff", "--local", filepath.Join(broken, "missing")); code != 2 || !strings.Contains(errOut, "failed to read manifests") {
+		t.Errorf("diff --local of a missing dir = %d %q", code, errOut)
 	}
 }
 
@@ -462,5 +540,132 @@ func TestServerFlag(t *testing.T) {
 	}
 	if code, _, errOut := ctl(t, "ftp://x", "get", "ns"); code != 2 || !strings.Contains(errOut, "scheme") {
 		t.Errorf("bad server URL = %d %q", code, errOut)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	web := running("web-1", "node-a", "10.88.0.2", 2)
+	web.Labels = map[string]string{"app": "web", "pod-template-hash": "abc"}
+	web.Spec.Containers[0].Resources = spec.Resources{
+		Requests: spec.ResourceList{"cpu": k8sresource.MustParse("100m"), "memory": k8sresource.MustParse("64Mi")},
+		Limits:   spec.ResourceList{"memory": k8sresource.MustParse("128Mi")},
+	}
+	web.Status.Containers[0].State.Running.StartedAt = t0.Add(-time.Minute)
+	web.Status.Containers[0].LastTerminationState = agentapi.ContainerState{Terminated: &agentapi.StateTerminated{
+		ExitCode: 137, Signal: 9, Reason: "OOMKilled", StartedAt: t0.Add(-3 * time.Minute), FinishedAt: t0.Add(-2 * time.Minute)}}
+	big := unschedulable("big-1")
+	f := &fakeReconciler{describe: map[string]api.PodDescription{
+		"shop/web-1": {Pod: web, Events: []reconcile.Event{
+			{Time: t0.Add(-90 * time.Second), Object: "Pod/shop/web-1", Reason: "Created", Message: "created pod shop/web-1 (uid uid-web-1)"},
+			{Time: t0.Add(-90 * time.Second), Object: "Pod/shop/web-1", Reason: "Scheduled", Message: "assigned shop/web-1 to node-a"},
+		}},
+		"shop/big-1": {Pod: big, Events: []reconcile.Event{}, Scheduling: &api.Scheduling{
+			Reason: "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory.",
+			Nodes: []api.NodeVerdict{
+				{Node: "node-a", Reasons: []string{"Insufficient memory"}},
+				{Node: "node-b", Reasons: []string{"node(s) were unschedulable"}},
+				{Node: "node-c", Reasons: []string{"Insufficient cpu", "Insufficient memory"}},
+			},
+		}},
+	}}
+	url := startFake(t, f)
+	code, out, errOut := ctl(t, url, "describe", "pod", "web-1", "-n", "shop")
+	want := `Name:               web-1
+Namespace:          shop
+UID:                uid-web-1
+Owner:              Deployment/shop/web
+Node:               node-a
+IP:                 10.88.0.2
+Created:            2026-11-25 11:58:30 UTC (90s ago)
+Status:             Running
+Labels:             app=web
+                    pod-template-hash=abc
+Containers:
+  web:
+    Image:          hello:1
+    State:          Running
+      Started:      2026-11-25 11:59:00 UTC
+    Last State:     Terminated
+      Reason:       OOMKilled
+      Exit Code:    137
+      Signal:       9
+      Started:      2026-11-25 11:57:00 UTC
+      Finished:     2026-11-25 11:58:00 UTC
+    Ready:          True
+    Restart Count:  2
+    Requests:
+      cpu:          100m
+      memory:       64Mi
+    Limits:
+      memory:       128Mi
+Events:
+  AGE   REASON      MESSAGE
+  90s   Created     created pod shop/web-1 (uid uid-web-1)
+  90s   Scheduled   assigned shop/web-1 to node-a
+`
+	if code != 0 || out != want {
+		t.Errorf("describe running pod = %d %q\n%s\nwant:\n%s", code, errOut, out, want)
+	}
+	if f.lastPath != "/v1/pods/shop/web-1" {
+		t.Errorf("asked %s", f.lastPath)
+	}
+
+	code, out, _ = ctl(t, url, "describe", "po", "big-1", "-n", "shop")
+	for _, s := range []string{
+		"Status:             Pending\nReason:             Unschedulable\nMessage:            0/3 nodes are available: 3 Insufficient memory.\n",
+		"  web:\n    Image:          hello:1\n    State:          Waiting\n      Reason:       not reported by a node yet\n",
+		"Scheduling:\n  0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory.\n",
+		"  NODE     VERDICT\n  node-a   Insufficient memory\n  node-b   node(s) were unschedulable\n  node-c   Insufficient cpu, Insufficient memory\n",
+		"Events:             <none>\n",
+	} {
+		if !strings.Contains(out, s) {
+			t.Errorf("describe pending pod lacks %q:\n%s", s, out)
+		}
+	}
+	if code != 0 {
+		t.Errorf("describe pending pod = %d", code)
+	}
+
+	code, out, _ = ctl(t, url, "describe", "pod", "big-1", "-n", "shop", "-o", "json")
+	var d api.PodDescription
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || d.Scheduling == nil || len(d.Scheduling.Nodes) != 3 || d.Pod.Name != "big-1" {
+		t.Errorf("describe -o json = %d, %v\n%s", code, err, out)
+	}
+	code, out, _ = ctl(t, url, "describe", "pod", "web-1", "-n", "shop", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "reason: OOMKilled") || !strings.Contains(out, "reason: Scheduled") {
+		t.Errorf("describe -o yaml = %d\n%s", code, out)
+	}
+
+	if code, _, errOut := ctl(t, url, "describe", "pod", "nope"); code != 1 || !strings.Contains(errOut, "pod default/nope not found") {
+		t.Errorf("describe unknown pod = %d %q", code, errOut)
+	}
+	if code, _, errOut := ctl(t, url, "describe", "node", "x"); code != 2 || !strings.Contains(errOut, "describe supports pods") {
+		t.Errorf("describe node = %d %q", code, errOut)
+	}
+	if code, _, errOut := ctl(t, url, "describe", "pod"); code != 2 || !strings.Contains(errOut, "describe pod NAME") {
+		t.Errorf("describe without a name = %d %q", code, errOut)
+	}
+	if code, _, errOut := ctl(t, url, "describe", "pod", "web-1", "-o", "wide"); code != 2 || !strings.Contains(errOut, "unknown output format") {
+		t.Errorf("describe -o wide = %d %q", code, errOut)
+	}
+	if code, _, errOut := ctl(t, "http://127.0.0.1:1", "describe", "pod", "web-1"); code != 2 || errOut == "" {
+		t.Errorf("describe with the server down = %d %q", code, errOut)
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	v := api.NodeVerdict{Node: "n", Scores: map[string]int64{"LeastAllocated": 80, "BalancedAllocation": 95}, Total: 175}
+	if got, want := verdict(v), "fits, score 175 (BalancedAllocation 95, LeastAllocated 80)"; got != want {
+		t.Errorf("verdict = %q, want %q", got, want)
+	}
+	var b bytes.Buffer
+	sc := &api.Scheduling{Node: "n-00", Nodes: make([]api.NodeVerdict, maxVerdicts+5)}
+	for i := range sc.Nodes {
+		sc.Nodes[i] = api.NodeVerdict{Node: fmt.Sprintf("n-%02d", i), Total: int64(100 - i)}
+	}
+	printScheduling(&b, sc)
+	if out := b.String(); !strings.Contains(out, "fits now on n-00: the next plan places it") ||
+		strings.Count(out, "fits, score") != maxVerdicts || !strings.Contains(out, "(5 more nodes; -o yaml lists all)") {
+		t.Errorf("printScheduling:\n%s", out)
 	}
 }

@@ -3,6 +3,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,8 +24,13 @@ func (c *cli) diffCmd() *cobra.Command {
 deleted, and for workloads the pods that would be started or stopped.
 
 Without --local the reconciler fetches the tracked branch's head and compares it with the applied
-revision. With --local DIR, ctl loads DIR (a work tree of the config repository's tracked path)
-and compares it with the applied revision, so a pull request can be previewed before merging.
+revision. With --local DIR, ctl validates DIR (a work tree of the config repository's tracked path)
+offline and sends its manifests to the reconciler, which compares them with the applied revision,
+so a pull request can be previewed before merging.
+
+Either way each pod that would start shows where it would land ("→ node-2", or "→ Pending:" and
+the scheduler's reason): the reconciler plans the new revision on a copy of its current state
+(nodes, placed pods) and throws the plan away.
 
 Exit status, as kubectl diff: 0 no changes, 1 changes, 2 (or more) an error, including a
 revision that fails to load.`,
@@ -62,29 +70,70 @@ revision that fails to load.`,
 	return cmd
 }
 
-// localDiff loads dir and diffs it against the applied revision, which it
-// loads locally from the files the reconciler serves.
+// localDiff validates dir offline, as ctl validate does, then sends its
+// manifests to the reconciler, which diffs them against the applied
+// revision and places the pods they would start exactly as for the branch
+// head (POST /v1/diff).
 func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.DiffResult, error) {
+	local := &api.Commit{Hash: "local " + dir}
+	files, err := readManifests(dir)
+	if err == nil {
+		_, err = spec.Load(files)
+	}
+	if err != nil {
+		return &api.DiffResult{Head: local, Error: loadError(err)}, nil
+	}
 	ctx, cancel := c.requestCtx(cmd.Context())
 	defer cancel()
-	rev, err := cl.Revision(ctx)
+	res, err := cl.DiffFiles(ctx, files)
 	if err != nil {
 		return nil, &exitErr{code: exitError, err: err}
 	}
-	res := &api.DiffResult{Applied: rev.Commit, Head: &api.Commit{Hash: "local " + dir}}
-	next, err := spec.LoadDir(dir)
-	if err != nil {
-		res.Error = loadError(err)
-		return res, nil
-	}
-	var base *spec.Set
-	if rev.Commit != nil {
-		if base, err = spec.Load(rev.Files); err != nil {
-			return nil, &exitErr{code: exitError, err: fmt.Errorf("failed to load the applied revision %s locally (is ctl older than the reconciler?): %w", rev.Commit.Hash, err)}
-		}
-	}
-	res.Changes = reconcile.Diff(base, next)
+	res.Head = local
 	return res, nil
+}
+
+// readManifests reads the files spec.LoadDir would: every *.yaml and *.yml
+// under dir, skipping dot directories and dot files, following links to
+// regular files; paths relative to dir with forward slashes.
+func readManifests(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !spec.IsManifestPath(rel) {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = b
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to read manifests in %s: %w", dir, err)
+	}
+	return files, nil
 }
 
 // loadError turns a spec.Load error into a SyncError with one entry per
@@ -107,6 +156,10 @@ func printDiff(w io.Writer, res *api.DiffResult) int {
 		return 0
 	}
 	fmt.Fprintf(w, "Changes from %s to %s:\n", from, to)
+	placed := make(map[string]api.PodPlacement, len(res.Placements))
+	for _, p := range res.Placements {
+		placed[p.Pod] = p
+	}
 	var created, changed, deleted, started, stopped int
 	for _, ch := range res.Changes {
 		fmt.Fprintf(w, "\n%s %s\n", ch.Action, ch.Key)
@@ -124,7 +177,7 @@ func printDiff(w io.Writer, res *api.DiffResult) int {
 			}
 		}
 		for _, p := range ch.PodsStarted {
-			fmt.Fprintf(w, "  + pod %s\n", p)
+			fmt.Fprintf(w, "  + pod %s%s\n", p, placement(placed, p))
 		}
 		for _, p := range ch.PodsStopped {
 			fmt.Fprintf(w, "  - pod %s\n", p)
@@ -135,6 +188,24 @@ func printDiff(w io.Writer, res *api.DiffResult) int {
 	fmt.Fprintf(w, "\n%d object(s) changed: %d created, %d changed, %d deleted; %d pod(s) started, %d stopped.\n",
 		len(res.Changes), created, changed, deleted, started, stopped)
 	return len(res.Changes)
+}
+
+// placement renders where a started pod would land: " → node-2", or
+// " → Pending: 0/3 nodes are available: 3 Insufficient memory.", or nothing
+// when the reconciler did not say.
+func placement(placed map[string]api.PodPlacement, pod string) string {
+	p, ok := placed[pod]
+	switch {
+	case !ok:
+		return ""
+	case p.Node != "":
+		return " → " + p.Node
+	case p.Message != "":
+		return " → Pending: " + p.Message
+	case p.Reason != "":
+		return " → Pending: " + p.Reason
+	}
+	return " → Pending"
 }
 
 func printSyncError(w io.Writer, e *api.SyncError) {

@@ -119,7 +119,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL (default from $"+EnvServer+")")
 	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
-	root.AddCommand(c.getCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd())
+	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd())
 	return root
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
@@ -78,8 +80,23 @@ func TestAgainstRealServer(t *testing.T) {
 		t.Errorf("diff at the applied head = %d\n%s", code, out)
 	}
 	local := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "3", 1)})
-	if code, out, _ = ctl(t, url, "diff", "--local", local); code != 1 || !strings.Contains(out, "changed Deployment/shop/web") {
+	if code, out, _ = ctl(t, url, "diff", "--local", local); code != 1 || !strings.Contains(out, "changed Deployment/shop/web") ||
+		!strings.Contains(out, "  + pod shop/web-") ||
+		!strings.Contains(out, " → Pending: no nodes available to schedule pods\n") {
 		t.Errorf("diff --local = %d\n%s", code, out)
+	}
+	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-o", "json")
+	var l api.PodList
+	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Pods) != 2 {
+		t.Fatalf("get pods -o json = %d %v\n%s", code, err, out)
+	}
+	code, out, errOut = ctl(t, url, "describe", "pod", l.Pods[0].Name, "-n", "shop")
+	if code != 0 || !strings.Contains(out, "Name:               "+l.Pods[0].Name+"\n") || !strings.Contains(out, "Reason:             Unschedulable\n") ||
+		!strings.Contains(out, "Scheduling:\n  no nodes available to schedule pods\n") || !strings.Contains(out, "FailedScheduling") {
+		t.Errorf("describe pending pod = %d %q\n%s", code, errOut, out)
+	}
+	if code, _, errOut = ctl(t, url, "describe", "pod", "nope", "-n", "shop"); code != 1 || !strings.Contains(errOut, "pod shop/nope not found") {
+		t.Errorf("describe unknown pod = %d %q", code, errOut)
 	}
 
 	gitCommit(t, repo, "oops", map[string]string{"apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "-1", 1)})

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// maxVerdicts bounds the per-node lines of a text description; -o json or
+// yaml has them all.
+const maxVerdicts = 20
+
+func (c *cli) describeCmd() *cobra.Command {
+	var (
+		namespace string
+		output    string
+	)
+	cmd := &cobra.Command{
+		Use:   "describe pod NAME",
+		Short: "Show a pod in detail: containers, events and, while Pending, why no node takes it",
+		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
+container (image, state with reason, exit code and signal, last state, restarts, readiness,
+requests and limits) and the reconciler's events about it. For a pod without a node, also the
+scheduler's reason in Kubernetes' form ("0/5 nodes are available: ...") and each node's verdict:
+the filter that refused it and why, or its scores.`,
+		Example: `  ctl describe pod web-5d9c1a2b3c-0 -n shop
+  ctl describe po big-0a1b2c3d4e-0 -n shop -o yaml`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return usageErr("describe takes a resource and a name: describe pod NAME")
+			}
+			if resource(args[0]) != "pods" {
+				return usageErr("unknown resource %q: describe supports pods", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch output {
+			case outTable, outJSON, outYAML:
+			default:
+				return usageErr("unknown output format %q: want json or yaml", output)
+			}
+			if namespace == "" {
+				namespace = spec.DefaultNamespace
+			}
+			cl, err := c.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := c.requestCtx(cmd.Context())
+			defer cancel()
+			d, err := cl.DescribePod(ctx, namespace, args[1])
+			if errors.Is(err, api.ErrNotFound) {
+				return &exitErr{code: exitChanges, err: fmt.Errorf("pod %s/%s not found", namespace, args[1])}
+			}
+			if err != nil {
+				return &exitErr{code: exitError, err: err}
+			}
+			return c.emit(output, d, func(w io.Writer) { printDescription(w, d) })
+		},
+	}
+	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace (default \"default\")")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
+	return cmd
+}
+
+// valueColumn is where describe's values start, whatever the key's depth,
+// so that a reader's eye runs down one column as in kubectl describe.
+const valueColumn = 20
+
+// describer writes "Key:  value" lines with values aligned at valueColumn.
+type describer struct {
+	w io.Writer
+}
+
+func (d describer) line(indent int, key, value string) {
+	pad := valueColumn - 2*indent - len(key) - 1
+	if pad < 1 {
+		pad = 1
+	}
+	fmt.Fprintf(d.w, "%s%s:%s%s\n", strings.Repeat("  ", indent), key, strings.Repeat(" ", pad), value)
+}
+
+func (d describer) head(indent int, key string) {
+	fmt.Fprintf(d.w, "%s%s:\n", strings.Repeat("  ", indent), key)
+}
+
+func printDescription(w io.Writer, desc *api.PodDescription) {
+	d := describer{w}
+	p := desc.Pod
+	d.line(0, "Name", p.Name)
+	d.line(0, "Namespace", p.Namespace)
+	d.line(0, "UID", p.UID)
+	d.line(0, "Owner", orNone(p.Owner))
+	d.line(0, "Node", orNone(p.Node))
+	d.line(0, "IP", orNone(p.PodIP))
+	if t := podCreated(p); !t.IsZero() {
+		d.line(0, "Created", fmt.Sprintf("%s (%s ago)", t.UTC().Format("2006-01-02 15:04:05 MST"), age(t)))
+	}
+	phase := p.Phase
+	if phase == "" {
+		phase = agentapi.PodPending
+	}
+	d.line(0, "Status", phase)
+	if p.Reason != "" {
+		d.line(0, "Reason", p.Reason)
+	}
+	if p.Message != "" {
+		d.line(0, "Message", p.Message)
+	}
+	labels := sortedLabels(p.Labels)
+	if len(labels) == 0 {
+		d.line(0, "Labels", "<none>")
+	}
+	for i, l := range labels {
+		if i == 0 {
+			d.line(0, "Labels", l)
+		} else {
+			fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", valueColumn), l)
+		}
+	}
+
+	d.head(0, "Containers")
+	statuses := map[string]*agentapi.ContainerStatus{}
+	if p.Status != nil {
+		for i := range p.Status.Containers {
+			statuses[p.Status.Containers[i].Name] = &p.Status.Containers[i]
+		}
+	}
+	for _, ct := range p.Spec.Containers {
+		d.head(1, ct.Name)
+		d.line(2, "Image", ct.Image)
+		cs := statuses[ct.Name]
+		if cs == nil {
+			d.line(2, "State", "Waiting")
+			d.line(3, "Reason", "not reported by a node yet")
+		} else {
+			printState(d, "State", cs.State)
+			if st := cs.LastTerminationState; st.Waiting != nil || st.Running != nil || st.Terminated != nil {
+				printState(d, "Last State", st)
+			}
+			ready := "False"
+			if cs.Ready {
+				ready = "True"
+			}
+			d.line(2, "Ready", ready)
+			d.line(2, "Restart Count", strconv.Itoa(int(cs.RestartCount)))
+		}
+		printResources(d, "Requests", ct.Resources.Requests)
+		printResources(d, "Limits", ct.Resources.Limits)
+	}
+
+	if sc := desc.Scheduling; sc != nil {
+		printScheduling(w, sc)
+	}
+
+	if len(desc.Events) == 0 {
+		d.line(0, "Events", "<none>")
+		return
+	}
+	d.head(0, "Events")
+	tw := newTable(w)
+	row(tw, "  AGE", "REASON", "MESSAGE")
+	for _, e := range desc.Events {
+		row(tw, "  "+age(e.Time), e.Reason, e.Message)
+	}
+	tw.Flush()
+}
+
+func printState(d describer, key string, st agentapi.ContainerState) {
+	switch {
+	case st.Running != nil:
+		d.line(2, key, "Running")
+		if !st.Running.StartedAt.IsZero() {
+			d.line(3, "Started", stamp(st.Running.StartedAt))
+		}
+	case st.Waiting != nil:
+		d.line(2, key, "Waiting")
+		if st.Waiting.Reason != "" {
+			d.line(3, "Reason", st.Waiting.Reason)
+		}
+		if st.Waiting.Message != "" {
+			d.line(3, "Message", st.Waiting.Message)
+		}
+	case st.Terminated != nil:
+		t := st.Terminated
+		d.line(2, key, "Terminated")
+		if t.Reason != "" {
+			d.line(3, "Reason", t.Reason)
+		}
+		if t.Message != "" {
+			d.line(3, "Message", t.Message)
+		}
+		d.line(3, "Exit Code", strconv.Itoa(int(t.ExitCode)))
+		if t.Signal != 0 {
+			d.line(3, "Signal", strconv.Itoa(int(t.Signal)))
+		}
+		if !t.StartedAt.IsZero() {
+			d.line(3, "Started", stamp(t.StartedAt))
+		}
+		if !t.FinishedAt.IsZero() {
+			d.line(3, "Finished", stamp(t.FinishedAt))
+		}
+	default:
+		d.line(2, key, "Unknown")
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") }
+
+func printResources(d describer, key string, rl spec.ResourceList) {
+	if len(rl) == 0 {
+		return
+	}
+	d.head(2, key)
+	names := make([]string, 0, len(rl))
+	for n := range rl {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		q := rl[n]
+		d.line(3, n, q.String())
+	}
+}
+
+// printScheduling writes the scheduler's reason and one line per node.
+func printScheduling(w io.Writer, sc *api.Scheduling) {
+	fmt.Fprintln(w, "Scheduling:")
+	switch {
+	case sc.Error != "":
+		fmt.Fprintf(w, "  %s\n", sc.Error)
+		return
+	case sc.Reason != "":
+		fmt.Fprintf(w, "  %s\n", sc.Reason)
+	case sc.Node != "":
+		fmt.Fprintf(w, "  fits now on %s: the next plan places it\n", sc.Node)
+	}
+	if len(sc.Nodes) == 0 {
+		return
+	}
+	tw := newTable(w)
+	row(tw, "  NODE", "VERDICT")
+	for i, v := range sc.Nodes {
+		if i == maxVerdicts {
+			row(tw, fmt.Sprintf("  (%d more nodes; -o yaml lists all)", len(sc.Nodes)-i), "")
+			break
+		}
+		row(tw, "  "+v.Node, verdict(v))
+	}
+	tw.Flush()
+}
+
+// verdict renders a node's verdict: the refusing filter's reasons, or the
+// total score and its parts.
+func verdict(v api.NodeVerdict) string {
+	if len(v.Reasons) > 0 {
+		return strings.Join(v.Reasons, ", ")
+	}
+	names := make([]string, 0, len(v.Scores))
+	for n := range v.Scores {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + " " + strconv.FormatInt(v.Scores[n], 10)
+	}
+	s := "fits, score " + strconv.FormatInt(v.Total, 10)
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
+func sortedLabels(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
