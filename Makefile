@@ -31,9 +31,9 @@ test: deps ## run every test (unit, integration against a private containerd, en
 test-unit: ## run the tests that need no daemon
 	$(GO) test -count=1 -short $(PKGS)
 
-bench: deps build ## measure and write docs/benchmarks.md
+bench: deps build ## measure every section of docs/benchmarks.md (scheduler, diff, commit-to-running, recovery, failover)
 	$(GO) build -o $(BIN)/ ./cmd/devcluster
-	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md
+	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md --go $(GO)
 
 check: ## go vet, staticcheck, gofmt, go mod tidy -diff
 	$(GO) vet $(PKGS)

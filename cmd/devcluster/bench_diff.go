@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/agent/devenv"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/reconcile/server"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -155,23 +155,27 @@ func benchDiff(ctx context.Context, binDir string, n int, out io.Writer) (string
 	}
 	defer os.RemoveAll(dir)
 	applied, next, ch := genDiffRevisions(n)
+	work := filepath.Join(dir, "work")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return "", fmt.Errorf("failed to create the work tree: %w", err)
+	}
 	for name, b := range next {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(work, name), b, 0o644); err != nil {
 			return "", fmt.Errorf("failed to write %s: %w", name, err)
 		}
 	}
-	srv, err := serveRevision(applied)
+	srv, err := startDiffReconciler(ctx, filepath.Join(dir, "reconciler"), applied)
 	if err != nil {
 		return "", err
 	}
-	defer srv.Close()
+	defer srv.close()
 	ctl, err := filepath.Abs(filepath.Join(binDir, "ctl"))
 	if err != nil {
 		return "", fmt.Errorf("failed to resolve ctl: %w", err)
 	}
 	var runs []diffTimes
 	for i := range diffRuns {
-		t, err := measureDiffOnce(ctx, ctl, srv.url, dir, applied)
+		t, err := measureDiffOnce(ctx, ctl, srv.url, work, applied)
 		if err != nil {
 			return "", err
 		}
@@ -225,41 +229,58 @@ func measureDiffOnce(ctx context.Context, ctl, server, dir string, applied map[s
 	return t, nil
 }
 
-// revisionServer serves GET /v1/revision, the one reconciler call `ctl diff
-// --local` makes, from memory on loopback.
-type revisionServer struct {
+// diffReconciler is a real reconciler (reconcile/server) in this process,
+// on loopback, whose applied revision is a commit of a local bare
+// repository: what `ctl diff --local` talks to, without agents.
+type diffReconciler struct {
 	url string
-	srv *http.Server
-	ln  net.Listener
-	err chan error
+	srv *server.Server
 }
 
-func serveRevision(files map[string][]byte) (*revisionServer, error) {
-	body, err := json.Marshal(rapi.Revision{
-		Commit: &rapi.Commit{Hash: strings.Repeat("ab", 20), Author: "bench", Message: "applied", Time: time.Now()},
-		Files:  files,
-	})
+func startDiffReconciler(ctx context.Context, dir string, applied map[string][]byte) (*diffReconciler, error) {
+	repo, err := devenv.NewGitRepo(ctx, filepath.Join(dir, "git"))
 	if err != nil {
-		return nil, fmt.Errorf("failed to encode the revision: %w", err)
+		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if _, err := repo.Commit(ctx, "Applied revision", applied); err != nil {
+		return nil, err
+	}
+	cfg := server.DefaultConfig()
+	cfg.RepoURL, cfg.Branch, cfg.DataDir = repo.Bare, repo.Branch, filepath.Join(dir, "data")
+	cfg.APIAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.PollInterval = -1 // synced once below, on demand
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	srv, err := server.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("failed to listen: %w", err)
+		return nil, fmt.Errorf("failed to create the reconciler: %w", err)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+rapi.PathRevision, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(body)
-	})
-	s := &revisionServer{url: "http://" + ln.Addr().String(), srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln: ln, err: make(chan error, 1)}
-	go func() { s.err <- s.srv.Serve(ln) }()
-	return s, nil
+	if err := srv.Start(ctx); err != nil {
+		_ = srv.Shutdown(context.Background())
+		return nil, fmt.Errorf("failed to start the reconciler: %w", err)
+	}
+	d := &diffReconciler{url: srv.APIURL(), srv: srv}
+	cl, err := rapi.NewClient(d.url, nil)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	res, err := cl.Sync(sctx, true)
+	if err == nil && (res.Error != nil || !res.Applied) {
+		err = fmt.Errorf("the applied revision did not apply: %+v", res.Error)
+	}
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("failed to sync the reconciler: %w", err)
+	}
+	return d, nil
 }
 
-// Close stops the server and waits for its goroutine.
-func (s *revisionServer) Close() {
-	_ = s.srv.Close()
-	<-s.err
+func (d *diffReconciler) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = d.srv.Shutdown(ctx)
 }
 
 func median(ds []time.Duration) time.Duration { return percentile(ds, 50) }
@@ -279,13 +300,14 @@ func renderDiff(runs []diffTimes, n, files int, ch diffChanges, st stamp) string
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "`ctl diff --local DIR` over %s objects (a Namespace; Deployments of 2 replicas and Pods, 2:1, in\n", thousands(float64(n)))
 	fmt.Fprintf(&b, "%d files of up to %d documents). The work tree changes %d objects: %d Deployments get a new image, %d are\n", files, objectsPerFile, ch.total(), ch.changedImage, ch.scaled)
-	fmt.Fprintf(&b, "scaled from 2 to 3, %d Pods are deleted and %d added. The real `bin/ctl` runs as a process: it GETs\n", ch.deleted, ch.created)
-	fmt.Fprintln(&b, "the applied revision's files from `/v1/revision` (served by the benchmark from memory on loopback,")
-	fmt.Fprintln(&b, "the reconciler's wire type, so no reconciler or Git is involved), decodes and validates both")
-	fmt.Fprintln(&b, "revisions (`spec.Load`, `spec.LoadDir` reading the files from disk), diffs them (`reconcile.Diff`,")
-	fmt.Fprintln(&b, "go-cmp per changed object, pods started and stopped per workload) and renders the report to a pipe.")
-	fmt.Fprintln(&b, "The clock runs from exec to exit. The rows under it time the same steps inside the benchmark's")
-	fmt.Fprintf(&b, "process. Median of %d runs.\n", len(runs))
+	fmt.Fprintf(&b, "scaled from 2 to 3, %d Pods are deleted and %d added. The real `bin/ctl` runs as a process against a\n", ch.deleted, ch.created)
+	fmt.Fprintln(&b, "real reconciler (reconcile/server in the benchmark's process, on loopback, whose applied revision is")
+	fmt.Fprintln(&b, "the first commit of a local bare Git repository; no agents, so pods a change would start have no node")
+	fmt.Fprintln(&b, "to go to). It does everything `ctl diff --local` does: reading the work tree from disk, decoding and")
+	fmt.Fprintln(&b, "validating both revisions (`spec.Load`), the field-level diff (`reconcile.Diff`, go-cmp) with the pods")
+	fmt.Fprintln(&b, "each workload would start and stop, the HTTP round trip, and rendering the report to a pipe. The")
+	fmt.Fprintln(&b, "clock runs from exec to exit, so it includes the reconciler's share. The rows under it time the")
+	fmt.Fprintf(&b, "pieces alone, in the benchmark's process. Median of %d runs.\n", len(runs))
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "| measurement | median | min | max | target |")
 	fmt.Fprintln(&b, "|---|---|---|---|---|")
