@@ -76,3 +76,46 @@ func TestClientErrors(t *testing.T) {
 		t.Error("NewClient accepted a URL without a scheme")
 	}
 }
+
+func TestClientDiffFilesAndDescribe(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathDiff, func(w http.ResponseWriter, r *http.Request) {
+		var req DiffRequest
+		if r.Header.Get("Content-Type") != "application/json" || json.NewDecoder(r.Body).Decode(&req) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		json.NewEncoder(w).Encode(DiffResult{Placements: []PodPlacement{{Pod: "shop/web-0", Node: string(req.Files["a.yaml"])}}})
+	})
+	mux.HandleFunc("GET "+PathPod, func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("name") != "web 0" {
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(Error{Error: "pod not found", Code: CodeNotFound})
+			return
+		}
+		var d PodDescription
+		d.Pod.Namespace, d.Pod.Name = r.PathValue("namespace"), r.PathValue("name")
+		json.NewEncoder(w).Encode(d)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c, err := NewClient(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, err := c.DiffFiles(ctx, map[string][]byte{"a.yaml": []byte("node-1")})
+	if err != nil || len(res.Placements) != 1 || res.Placements[0].Node != "node-1" {
+		t.Errorf("DiffFiles = %+v, %v", res, err)
+	}
+	if got := PodPath("shop", "web 0"); got != "/v1/pods/shop/web%200" {
+		t.Errorf("PodPath = %q", got)
+	}
+	d, err := c.DescribePod(ctx, "shop", "web 0")
+	if err != nil || d.Pod.Namespace != "shop" || d.Pod.Name != "web 0" {
+		t.Errorf("DescribePod = %+v, %v", d, err)
+	}
+	if _, err := c.DescribePod(ctx, "shop", "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("DescribePod of an unknown pod = %v, want ErrNotFound", err)
+	}
+}
