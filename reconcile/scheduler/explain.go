@@ -11,6 +11,8 @@ type NodeVerdict struct {
 	// Reasons is empty for a node the pod may run on; otherwise the
 	// reasons of the first filter that refused it, in Kubernetes' words.
 	Reasons []string
+	// Filter names the plugin that refused the node; empty when it fits.
+	Filter string
 	// Scores are the unweighted scores (0..MaxNodeScore) of the score
 	// plugins that apply to the pod, by plugin name; nil when refused.
 	Scores map[string]int64
@@ -40,9 +42,11 @@ func (s *Scheduler) Explain(nodes []Node, placed []Pod, pod Pod) ([]NodeVerdict,
 	pi := c.podInfo(&pod)
 	c.full(pi.t, pod.Namespace)
 	var filters []NodeFilter
+	var filterNames []string
 	for _, f := range r.filters {
 		if nf := f.PreFilter(c, pi); nf != nil {
 			filters = append(filters, nf)
+			filterNames = append(filterNames, f.Name())
 		}
 	}
 	type scorer struct {
@@ -60,9 +64,9 @@ func (s *Scheduler) Explain(nodes []Node, placed []Pod, pod Pod) ([]NodeVerdict,
 	for i := range c.Nodes {
 		ni := &c.Nodes[i]
 		v := NodeVerdict{Node: ni.Name}
-		for _, f := range filters {
+		for j, f := range filters {
 			if !f.Filter(ni) {
-				v.Reasons = f.Reasons(ni, nil)
+				v.Reasons, v.Filter = f.Reasons(ni, nil), filterNames[j]
 				break
 			}
 		}
