@@ -562,8 +562,8 @@ func TestDescribe(t *testing.T) {
 		"shop/big-1": {Pod: big, Events: []reconcile.Event{}, Scheduling: &api.Scheduling{
 			Reason: "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory.",
 			Nodes: []api.NodeVerdict{
-				{Node: "node-a", Reasons: []string{"Insufficient memory"}},
-				{Node: "node-b", Reasons: []string{"node(s) were unschedulable"}},
+				{Node: "node-a", Filter: "NodeResourcesFit", Reasons: []string{"Insufficient memory"}},
+				{Node: "node-b", Filter: "NodeUnschedulable", Reasons: []string{"node(s) were unschedulable"}},
 				{Node: "node-c", Reasons: []string{"Insufficient cpu", "Insufficient memory"}},
 			},
 		}},
@@ -615,7 +615,7 @@ Events:
 		"Status:             Pending\nReason:             Unschedulable\nMessage:            0/3 nodes are available: 3 Insufficient memory.\n",
 		"  web:\n    Image:          hello:1\n    State:          Waiting\n      Reason:       not reported by a node yet\n",
 		"Scheduling:\n  0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory.\n",
-		"  NODE     VERDICT\n  node-a   Insufficient memory\n  node-b   node(s) were unschedulable\n  node-c   Insufficient cpu, Insufficient memory\n",
+		"  NODE     VERDICT\n  node-a   NodeResourcesFit: Insufficient memory\n  node-b   NodeUnschedulable: node(s) were unschedulable\n  node-c   Insufficient cpu, Insufficient memory\n",
 		"Events:             <none>\n",
 	} {
 		if !strings.Contains(out, s) {

@@ -264,8 +264,12 @@ func printScheduling(w io.Writer, sc *api.Scheduling) {
 // verdict renders a node's verdict: the refusing filter's reasons, or the
 // total score and its parts.
 func verdict(v api.NodeVerdict) string {
-	if len(v.Reasons) > 0 {
-		return strings.Join(v.Reasons, ", ")
+	if len(v.Reasons) > 0 || v.Filter != "" {
+		s := strings.Join(v.Reasons, ", ")
+		if v.Filter != "" {
+			s = v.Filter + ": " + s
+		}
+		return s
 	}
 	names := make([]string, 0, len(v.Scores))
 	for n := range v.Scores {

@@ -255,8 +255,10 @@ type Scheduling struct {
 // NodeVerdict is one node's outcome for a pod (scheduler.NodeVerdict).
 type NodeVerdict struct {
 	Node string `json:"node"`
-	// Reasons are why the first filter that refused the node did; empty
-	// when the pod fits.
+	// Filter names the first filter plugin that refused the node (e.g.
+	// "NodeResourcesFit") and Reasons say why; both empty when the pod
+	// fits.
+	Filter  string   `json:"filter,omitempty"`
 	Reasons []string `json:"reasons,omitempty"`
 	// Scores are each score plugin's unweighted score (0-100) on a node the
 	// pod fits; Total is their weighted sum, what nodes are ranked by.

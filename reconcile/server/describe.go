@@ -87,7 +87,7 @@ func explain(nodes []reconcile.NodeState, desired *spec.Set, mem map[string]reco
 		out.Node, out.Reason = res[0].Node, res[0].Reason
 	}
 	for _, v := range verdicts {
-		out.Nodes = append(out.Nodes, api.NodeVerdict{Node: v.Node, Reasons: v.Reasons, Scores: v.Scores, Total: v.Total})
+		out.Nodes = append(out.Nodes, api.NodeVerdict{Node: v.Node, Filter: v.Filter, Reasons: v.Reasons, Scores: v.Scores, Total: v.Total})
 	}
 	return out
 }

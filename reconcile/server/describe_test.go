@@ -111,7 +111,7 @@ func TestDescribePod(t *testing.T) {
 	}
 	for i, name := range []string{"node-a", "node-b"} {
 		v := sc.Nodes[i]
-		if v.Node != name || !reflect.DeepEqual(v.Reasons, []string{"Insufficient memory"}) || v.Scores != nil {
+		if v.Node != name || v.Filter != "NodeResourcesFit" || !reflect.DeepEqual(v.Reasons, []string{"Insufficient memory"}) || v.Scores != nil {
 			t.Errorf("verdict %d = %+v, want %s refused for memory", i, v, name)
 		}
 	}
@@ -155,10 +155,10 @@ func TestExplain(t *testing.T) {
 	if sc.Error != "" || sc.Node != "node-a" || sc.Reason != "" || len(sc.Nodes) != 3 {
 		t.Fatalf("explain a pod that fits = %+v", sc)
 	}
-	if v := sc.Nodes[0]; v.Node != "node-a" || len(v.Reasons) != 0 || v.Total <= 0 || v.Scores["LeastAllocated"] <= 0 {
+	if v := sc.Nodes[0]; v.Node != "node-a" || len(v.Reasons) != 0 || v.Filter != "" || v.Total <= 0 || v.Scores["LeastAllocated"] <= 0 {
 		t.Errorf("best node = %+v, want node-a with scores", v)
 	}
-	if v := sc.Nodes[1]; v.Node != "node-b" || !reflect.DeepEqual(v.Reasons, []string{"node(s) were unschedulable"}) {
+	if v := sc.Nodes[1]; v.Node != "node-b" || v.Filter != "NodeUnschedulable" || !reflect.DeepEqual(v.Reasons, []string{"node(s) were unschedulable"}) {
 		t.Errorf("second verdict = %+v, want node-b cordoned by its Node object", v)
 	}
 	if v := sc.Nodes[2]; v.Node != "node-d" || !reflect.DeepEqual(v.Reasons, []string{"Insufficient memory"}) {
