@@ -302,7 +302,7 @@ func newPlanner(in Input) *planner {
 			p.observed[sts[i].UID] = &sts[i]
 		}
 	}
-	p.nodes = p.schedulerNodes()
+	p.nodes = SchedulerNodes(p.in.Nodes, p.in.Desired)
 	for _, n := range p.nodes {
 		for _, t := range n.Taints {
 			if t.Effect == spec.TaintEffectNoExecute {
@@ -671,19 +671,21 @@ func (p *planner) available(st *api.PodStatus, minReady int32) bool {
 	return true
 }
 
-// schedulerNodes returns the alive nodes as the scheduler sees them: the
-// agent's own labels and taints plus those a Node object in Git declares.
-func (p *planner) schedulerNodes() []scheduler.Node {
+// SchedulerNodes is the scheduler's view of the alive nodes: what each agent
+// announces, merged with the Node object declared for it in desired (cordon,
+// extra labels and taints), sorted by name. The reconciler's describe uses
+// it too, so an explanation sees exactly the nodes a plan sees.
+func SchedulerNodes(nodes []NodeState, desired *spec.Set) []scheduler.Node {
 	declared := map[string]*spec.Node{}
-	if p.in.Desired != nil {
-		for _, o := range p.in.Desired.Objects {
+	if desired != nil {
+		for _, o := range desired.Objects {
 			if n, ok := o.(*spec.Node); ok {
 				declared[n.Name] = n
 			}
 		}
 	}
 	var out []scheduler.Node
-	for _, n := range p.in.Nodes {
+	for _, n := range nodes {
 		if !n.Alive {
 			continue
 		}

@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"sort"
 
@@ -66,7 +65,7 @@ func explain(nodes []reconcile.NodeState, desired *spec.Set, mem map[string]reco
 		out.Error = fmt.Sprintf("failed to create scheduler: %s", err)
 		return out
 	}
-	snodes := schedulerNodes(nodes, desired)
+	snodes := reconcile.SchedulerNodes(nodes, desired)
 	placed := make([]scheduler.Pod, 0, len(mem))
 	for _, k := range sortedKeys(mem) {
 		r := mem[k]
@@ -89,53 +88,6 @@ func explain(nodes []reconcile.NodeState, desired *spec.Set, mem map[string]reco
 	for _, v := range verdicts {
 		out.Nodes = append(out.Nodes, api.NodeVerdict{Node: v.Node, Filter: v.Filter, Reasons: v.Reasons, Scores: v.Scores, Total: v.Total})
 	}
-	return out
-}
-
-// schedulerNodes returns the alive nodes as the core's scheduler sees them:
-// the agent's labels and taints plus those a Node object in Git declares.
-// It mirrors reconcile's unexported planner.schedulerNodes, which a dry run
-// of Plan cannot expose; keep the two in step.
-func schedulerNodes(nodes []reconcile.NodeState, desired *spec.Set) []scheduler.Node {
-	declared := map[string]*spec.Node{}
-	if desired != nil {
-		for _, o := range desired.Objects {
-			if n, ok := o.(*spec.Node); ok {
-				declared[n.Name] = n
-			}
-		}
-	}
-	var out []scheduler.Node
-	for _, n := range nodes {
-		if !n.Alive {
-			continue
-		}
-		sn := scheduler.Node{
-			Name:   n.Info.Name,
-			Labels: n.Info.Labels,
-			Taints: n.Info.Taints,
-			Allocatable: scheduler.Resources{
-				MilliCPU:         n.Info.Allocatable.MilliCPU,
-				Memory:           n.Info.Allocatable.Memory,
-				EphemeralStorage: n.Info.Allocatable.EphemeralStorage,
-				Pods:             n.Info.Allocatable.Pods,
-			},
-		}
-		if d, ok := declared[n.Info.Name]; ok {
-			sn.Unschedulable = d.Spec.Unschedulable
-			if len(d.Labels) > 0 {
-				labels := make(map[string]string, len(n.Info.Labels)+len(d.Labels))
-				maps.Copy(labels, n.Info.Labels)
-				maps.Copy(labels, d.Labels)
-				sn.Labels = labels
-			}
-			if len(d.Spec.Taints) > 0 {
-				sn.Taints = append(append([]spec.Taint(nil), n.Info.Taints...), d.Spec.Taints...)
-			}
-		}
-		out = append(out, sn)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
