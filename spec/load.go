@@ -96,10 +96,21 @@ func Load(files map[string][]byte) (*Set, error) {
 	return set, nil
 }
 
-// LoadDir reads every *.yaml and *.yml file under dir, recursively, skipping
-// directories and files whose names start with a dot (.git), and loads them
-// as Load does. Paths in errors are relative to dir, with forward slashes.
+// LoadDir reads the manifests under dir (see ReadDir) and loads them as Load
+// does. Paths in errors are relative to dir, with forward slashes.
 func LoadDir(dir string) (*Set, error) {
+	files, err := ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return Load(files)
+}
+
+// ReadDir reads every *.yaml and *.yml file under dir, recursively, skipping
+// directories and files whose names start with a dot (.git) and following
+// links to regular files. Keys are paths relative to dir with forward
+// slashes: the map Load takes.
+func ReadDir(dir string) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -138,5 +149,5 @@ func LoadDir(dir string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to read manifests in %s: %w", dir, err)
 	}
-	return Load(files)
+	return files, nil
 }

@@ -3,9 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -76,7 +73,7 @@ revision that fails to load.`,
 // head (POST /v1/diff).
 func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.DiffResult, error) {
 	local := &api.Commit{Hash: "local " + dir}
-	files, err := readManifests(dir)
+	files, err := spec.ReadDir(dir)
 	if err == nil {
 		_, err = spec.Load(files)
 	}
@@ -91,49 +88,6 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.Di
 	}
 	res.Head = local
 	return res, nil
-}
-
-// readManifests reads the files spec.LoadDir would: every *.yaml and *.yml
-// under dir, skipping dot directories and dot files, following links to
-// regular files; paths relative to dir with forward slashes.
-func readManifests(dir string) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel != "." && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !spec.IsManifestPath(rel) {
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
-				return nil
-			}
-		} else if !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[rel] = b
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("failed to read manifests in %s: %w", dir, err)
-	}
-	return files, nil
 }
 
 // loadError turns a spec.Load error into a SyncError with one entry per
