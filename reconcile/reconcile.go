@@ -518,33 +518,11 @@ func (p *planner) holdPaused(desired []DesiredPod) []DesiredPod {
 func (p *planner) evicting(node string, ps *spec.PodSpec) *spec.Taint {
 	taints := p.noExecute[node]
 	for i := range taints {
-		if !tolerates(ps.Tolerations, &taints[i]) {
+		if !spec.Tolerates(ps.Tolerations, &taints[i]) {
 			return &taints[i]
 		}
 	}
 	return nil
-}
-
-// tolerates is Kubernetes' Toleration.ToleratesTaint over a list.
-func tolerates(tols []spec.Toleration, t *spec.Taint) bool {
-	for i := range tols {
-		tol := &tols[i]
-		if tol.Effect != "" && tol.Effect != t.Effect {
-			continue
-		}
-		if tol.Key != "" && tol.Key != t.Key {
-			continue
-		}
-		switch tol.Operator {
-		case spec.TolerationOpExists:
-			return true
-		case "", spec.TolerationOpEqual:
-			if tol.Key != "" && tol.Value == t.Value {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func taintString(t *spec.Taint) string {

@@ -32,28 +32,6 @@ var (
 	_ ScorePlugin  = (*balancedAllocation)(nil)
 )
 
-// tolerates is Kubernetes' Toleration.ToleratesTaint.
-func tolerates(tols []spec.Toleration, t *spec.Taint) bool {
-	for i := range tols {
-		tol := &tols[i]
-		if tol.Effect != "" && tol.Effect != t.Effect {
-			continue
-		}
-		if tol.Key != "" && tol.Key != t.Key {
-			continue
-		}
-		switch tol.Operator {
-		case spec.TolerationOpExists:
-			return true
-		case "", spec.TolerationOpEqual:
-			if tol.Key != "" && tol.Value == t.Value {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // nodeUnschedulable refuses cordoned nodes.
 type nodeUnschedulable struct{}
 
@@ -63,7 +41,7 @@ func (f *nodeUnschedulable) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 	if !c.anyUnschedulable {
 		return nil
 	}
-	if tolerates(p.Spec.Tolerations, &spec.Taint{Key: unschedulableTaintKey, Effect: spec.TaintEffectNoSchedule}) {
+	if spec.Tolerates(p.Spec.Tolerations, &spec.Taint{Key: unschedulableTaintKey, Effect: spec.TaintEffectNoSchedule}) {
 		return nil
 	}
 	return f
@@ -95,7 +73,7 @@ func (f *taintToleration) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 func (f *taintToleration) untolerated(n *NodeInfo) *spec.Taint {
 	for i := range n.Taints {
 		t := &n.Taints[i]
-		if (t.Effect == spec.TaintEffectNoSchedule || t.Effect == spec.TaintEffectNoExecute) && !tolerates(f.tols, t) {
+		if (t.Effect == spec.TaintEffectNoSchedule || t.Effect == spec.TaintEffectNoExecute) && !spec.Tolerates(f.tols, t) {
 			return t
 		}
 	}
@@ -128,7 +106,7 @@ func (f *taintScore) Score(n *NodeInfo) int64 {
 	var k int64
 	for i := range n.Taints {
 		t := &n.Taints[i]
-		if t.Effect == spec.TaintEffectPreferNoSchedule && !tolerates(f.tols, t) {
+		if t.Effect == spec.TaintEffectPreferNoSchedule && !spec.Tolerates(f.tols, t) {
 			k++
 		}
 	}

@@ -115,11 +115,11 @@ func checkInvariants(t testing.TB, nodes []Node, placed, pending []Pod, res []Re
 		p := pending[i]
 		p.Node = r.Node
 		ps := p.Spec
-		if n.Unschedulable && !tolerates(ps.Tolerations, &spec.Taint{Key: unschedulableTaintKey, Effect: spec.TaintEffectNoSchedule}) {
+		if n.Unschedulable && !spec.Tolerates(ps.Tolerations, &spec.Taint{Key: unschedulableTaintKey, Effect: spec.TaintEffectNoSchedule}) {
 			t.Fatalf("pod %s on cordoned node %s", p.Name, n.Name)
 		}
 		for _, tn := range n.Taints {
-			if tn.Effect == spec.TaintEffectNoSchedule && !tolerates(ps.Tolerations, &tn) {
+			if tn.Effect == spec.TaintEffectNoSchedule && !spec.Tolerates(ps.Tolerations, &tn) {
 				t.Fatalf("pod %s on node %s with untolerated taint", p.Name, n.Name)
 			}
 		}
