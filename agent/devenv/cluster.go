@@ -54,6 +54,8 @@ type ClusterConfig struct {
 	SkipSeed bool
 	// RegistryAddr is where the registry listens; zero means a free port.
 	RegistryAddr string
+	// APIAddr is where the reconciler's API listens; zero means a free port.
+	APIAddr string
 	// PodSubnet is the second octet of the pod CIDRs (agent i gets
 	// 10.<PodSubnet>.<i>.0/24); zero means a random one in 100–199 that no
 	// route on the host uses yet.
@@ -174,9 +176,11 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return c, err
 	}
 
-	apiAddr, err := FreeAddr()
-	if err != nil {
-		return c, err
+	apiAddr := cfg.APIAddr
+	if apiAddr == "" {
+		if apiAddr, err = FreeAddr(); err != nil {
+			return c, err
+		}
 	}
 	if c.reconcilerGossip, err = FreeAddr(); err != nil {
 		return c, err

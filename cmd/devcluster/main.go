@@ -68,6 +68,10 @@ func (o *options) register(fs *flag.FlagSet) {
 }
 
 // start starts the cluster the options describe.
+// defaultServerAddr is where ctl looks for the reconciler when neither
+// --server nor STEVEDORE_SERVER says otherwise (cmd/ctl's DefaultServer).
+const defaultServerAddr = "127.0.0.1:7070"
+
 func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.Cluster, error) {
 	level := slog.LevelWarn
 	if o.verbose {
@@ -85,7 +89,17 @@ func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.
 			l.Close()
 		}
 	}
+	// The reconciler listens where ctl looks by default when that is free,
+	// so `bin/ctl get pods` works without STEVEDORE_SERVER.
+	apiAddr := ""
+	if seed {
+		if l, err := net.Listen("tcp", defaultServerAddr); err == nil {
+			l.Close()
+			apiAddr = defaultServerAddr
+		}
+	}
 	return devenv.StartCluster(ctx, devenv.ClusterConfig{
+		APIAddr:      apiAddr,
 		BinDir:       o.bin,
 		Examples:     o.examples,
 		Agents:       o.agents,
