@@ -28,6 +28,11 @@ type NodeState struct {
 	Info api.NodeInfo
 	// Alive is false once membership has declared the node failed or left.
 	Alive bool
+	// Grace marks a node that is not alive but may come back soon (an agent
+	// that left gracefully, say for a restart): its pods keep their
+	// placement and show Unknown, and nothing new is placed on it, as for a
+	// node membership has not reported, whatever Input.AbsentNodesLost says.
+	Grace bool
 }
 
 // PodRecord is what the core remembers of one pod it created, so that a
@@ -244,6 +249,7 @@ func Plan(in Input) Output {
 type planner struct {
 	in       Input
 	alive    map[string]bool // node name → alive; absent = unknown
+	grace    map[string]bool // nodes in NodeState.Grace: unknown even past AbsentNodesLost
 	observed map[string]*api.PodStatus
 	mem      map[string]*PodRecord
 	// keys are the sorted keys of mem after the plan's first pass; later
@@ -292,6 +298,13 @@ func newPlanner(in Input) *planner {
 		p.mem[k] = &backing[len(backing)-1]
 	}
 	for _, n := range in.Nodes {
+		if n.Grace && !n.Alive {
+			if p.grace == nil {
+				p.grace = map[string]bool{}
+			}
+			p.grace[n.Info.Name] = true
+			continue
+		}
 		p.alive[n.Info.Name] = n.Alive
 	}
 	// In node order, so that even a UID two nodes report (which only a bug
@@ -536,7 +549,12 @@ func taintString(t *spec.Taint) string {
 // is absent and Input.AbsentNodesLost is set).
 func (p *planner) aliveOrUnknown(node string) bool {
 	alive, known := p.alive[node]
-	return alive || !known && !p.in.AbsentNodesLost
+	return alive || !known && p.unknownStillPlaced(node)
+}
+
+// unknownStillPlaced says whether a node missing from p.alive keeps its pods.
+func (p *planner) unknownStillPlaced(node string) bool {
+	return !p.in.AbsentNodesLost || p.grace[node]
 }
 
 // dropUnwanted removes the remembered pods Git no longer asks for, except an
@@ -859,7 +877,7 @@ func (p *planner) view(rec *PodRecord) PodView {
 	case rec.Node == "":
 		v.Reason = ReasonUnschedulable
 		v.Message = rec.Unschedulable
-	case !known && !p.in.AbsentNodesLost:
+	case !known && p.unknownStillPlaced(rec.Node):
 		v.Phase = api.PodUnknown
 		v.Reason = ReasonNodeUnknown
 		v.Message = fmt.Sprintf("node %s is not known to membership", rec.Node)

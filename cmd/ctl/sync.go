@@ -62,7 +62,12 @@ their reasons and exits 1; when --timeout passes first it exits 2.`,
 			}
 			if res.Error != nil {
 				printSyncError(c.errOut, res.Error)
-				return silentExit(exitChanges)
+				// 1 says the commit is bad; 2 that ctl could not find
+				// out (the remote or the reconciler failed).
+				if res.Error.Stage == api.StageLoad {
+					return silentExit(exitChanges)
+				}
+				return silentExit(exitError)
 			}
 			if res.Commit != nil {
 				fmt.Fprintf(c.out, "synced %s by %s: %s\n", short(res.Commit.Hash), orNone(res.Commit.Author), firstLine(res.Commit.Message))

@@ -72,6 +72,7 @@ func (e ErrorEntry) String() string {
 const (
 	StageFetch = "fetch" // the remote could not be fetched
 	StageLoad  = "load"  // the revision failed to decode or validate
+	StageApply = "apply" // the reconciler could not adopt a good revision (e.g. persist it)
 )
 
 // SyncError is why a sync did not apply a commit. The last good revision

@@ -15,6 +15,10 @@ import (
 // persistRetry is how soon a plan whose Memory failed to persist is retried.
 const persistRetry = time.Second
 
+// timePlanInterval is how often the plan loop runs with nothing reported,
+// for the decisions that only time changes.
+const timePlanInterval = 2 * time.Second
+
 // requestPlanLocked asks the plan loop for a plan and returns the request
 // number a waiter passes to waitPlan. s.mu must be held.
 func (s *Server) requestPlanLocked() uint64 {
@@ -55,22 +59,27 @@ func (s *Server) planLoop(ctx context.Context) {
 	// keep their placement (the core treats an absent node as not known
 	// yet, not as dead), so this moves nothing.
 	s.requestPlan()
-	grace := time.NewTimer(s.cfg.NodeLossGrace)
-	defer grace.Stop()
+	// The core's decisions also depend on the clock (minReadySeconds,
+	// progress deadlines, node-loss grace): plan at least this often even
+	// when nothing is reported. An unchanged plan persists and pushes
+	// nothing.
+	tick := time.NewTicker(timePlanInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.planKick:
-		case <-grace.C:
-			// Plan once more when absent nodes start to count as lost.
+		case <-tick.C:
 		}
 		s.mu.Lock()
 		want := s.planWant
 		s.mu.Unlock()
 		ok := s.planOnce()
 		s.mu.Lock()
-		if want > s.planDone {
+		// A plan whose Memory could not be persisted pushed nothing: its
+		// waiters keep waiting for the retry.
+		if ok && want > s.planDone {
 			s.planDone = want
 		}
 		close(s.planCh)
@@ -131,6 +140,11 @@ func (s *Server) planOnce() bool {
 		if pods == nil {
 			pods = []agentapi.Pod{}
 		}
+		// A node that failed or left while this plan ran must not get its
+		// set back: its pods may be re-created elsewhere by the next plan.
+		if m := s.members[node]; m == nil || m.state != api.NodeAlive {
+			continue
+		}
 		old, had := s.podSets[node]
 		if had && encodeEqual(old, pods) {
 			continue
@@ -176,7 +190,13 @@ func (s *Server) planInputLocked() reconcile.Input {
 func (s *Server) nodeStatesLocked() []reconcile.NodeState {
 	out := make([]reconcile.NodeState, 0, len(s.members))
 	for _, m := range s.members {
-		out = append(out, reconcile.NodeState{Info: m.info, Alive: m.state == api.NodeAlive})
+		out = append(out, reconcile.NodeState{
+			Info:  m.info,
+			Alive: m.state == api.NodeAlive,
+			// An agent that left gracefully is most likely restarting: its
+			// pods stay put (and are adopted) unless it stays away.
+			Grace: m.state == api.NodeLeft && time.Since(m.since) < s.cfg.NodeLossGrace,
+		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Info.Name < out[j].Info.Name })
 	return out

@@ -105,7 +105,9 @@ func (s *Server) syncOnce(ctx context.Context) (api.SyncResult, uint64) {
 
 	s.mu.Lock()
 	s.fetched = commit
-	if s.applied != nil && s.applied.rev.Commit.Hash == rev.Commit {
+	// The same commit under another --path (a restart with a new path) is
+	// a different revision.
+	if s.applied != nil && s.applied.rev.Commit.Hash == rev.Commit && s.applied.rev.Path == s.cfg.Path {
 		s.lastErr, s.lastSync = nil, now
 		s.mu.Unlock()
 		return api.SyncResult{Commit: commit, Applied: true}, 0
@@ -125,7 +127,7 @@ func (s *Server) syncOnce(ctx context.Context) (api.SyncResult, uint64) {
 	saved := &savedRevision{Commit: *commit, Path: s.cfg.Path, Files: rev.Files}
 	// Persist before adopting: a restart must come back to what agents run.
 	if err := s.state.saveRevision(saved); err != nil {
-		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Time: time.Now()}
+		serr := &api.SyncError{Commit: commit, Stage: api.StageApply, Message: err.Error(), Time: time.Now()}
 		s.mu.Lock()
 		s.lastErr, s.lastSync = serr, time.Now()
 		s.mu.Unlock()
