@@ -73,6 +73,12 @@ func (r *Runtime) adopt(ctx context.Context) error {
 				c.st.ContainerID = "containerd://" + c.id
 				c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: run.started}}
 				c.st.Ready = true
+			} else if cr.Terminated != nil {
+				// Exited before: finished for good, or waiting out a
+				// crash back-off. runContainer decides which.
+				c.adoptedExit = cr.Terminated
+				c.st.ContainerID = "containerd://" + c.id
+				c.st.State = api.ContainerState{Terminated: cr.Terminated}
 			}
 		}
 		workers = append(workers, w)

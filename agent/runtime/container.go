@@ -59,6 +59,14 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 		if ctx.Err() != nil {
 			return
 		}
+		if term := c.adoptedExit; term != nil {
+			c.adoptedExit = nil
+			if !w.resumeExit(ctx, c, term) {
+				w.waitEnd(ctx, c)
+				return
+			}
+			continue
+		}
 		run := c.adopted
 		c.adopted = nil
 		if run == nil {
@@ -179,6 +187,39 @@ func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTermin
 		}}
 	})
 	if !w.sleep(ctx, delay) {
+		return true
+	}
+	w.update(func() { c.st.RestartCount++ })
+	return true
+}
+
+// resumeExit applies the restart policy to an exit a previous agent process
+// saw (or that happened while none ran), without counting it again: false
+// when the container stays terminated; true once the rest of its back-off
+// has passed (or when interrupted).
+func (w *podWorker) resumeExit(ctx context.Context, c *ctr, term *api.StateTerminated) bool {
+	policy := w.restartPolicy()
+	if policy == spec.RestartPolicyNever || (policy == spec.RestartPolicyOnFailure && term.ExitCode == 0) {
+		w.update(func() {
+			c.st.State = api.ContainerState{Terminated: term}
+			c.st.Ready = false
+		})
+		return false
+	}
+	var rest time.Duration
+	w.update(func() {
+		// c.crashes already counts this exit (afterExit did, before the
+		// previous process stopped).
+		delay := w.r.backoffDelay(max(c.crashes, 1))
+		rest = max(0, delay-time.Since(term.FinishedAt))
+		c.st.LastTerminationState = api.ContainerState{Terminated: term}
+		c.st.Ready = false
+		c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
+			Reason:  api.ReasonCrashLoopBackOff,
+			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID),
+		}}
+	})
+	if !w.sleep(ctx, rest) {
 		return true
 	}
 	w.update(func() { c.st.RestartCount++ })

@@ -57,6 +57,9 @@ type ctr struct {
 	id   string // containerd container ID
 	// adopted is a task found running by New, supervised again as is.
 	adopted *running
+	// adoptedExit is a termination found by New with no task: the container
+	// exited while no agent ran, or before the last one stopped.
+	adoptedExit *api.StateTerminated
 	// mayExist is false only for a container this process has not
 	// created yet in a pod it created: then there is nothing to remove
 	// before creating it (two containerd calls saved per start).
@@ -163,30 +166,39 @@ func (w *podWorker) sleep(ctx context.Context, d time.Duration) bool {
 // update applies f to the pod's state under r.mu, notifies watchers and
 // persists the record.
 func (w *podWorker) update(f func()) {
+	// recMu is held from the snapshot to the write, so that concurrent
+	// updates of two containers are written in the order they were taken.
+	w.recMu.Lock()
+	defer w.recMu.Unlock()
 	w.r.mu.Lock()
 	f()
 	w.r.notifyLocked()
 	rec := w.recordLocked()
 	w.r.mu.Unlock()
-	w.saveRecord(rec)
+	w.saveRecordLocked(rec)
 }
 
 func (w *podWorker) recordLocked() podRecord {
 	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}}
 	for _, c := range w.ctrs {
-		rec.Containers[c.spec.Name] = containerRecord{
+		cr := containerRecord{
 			RestartCount: c.st.RestartCount,
 			StartedAt:    c.startedAt,
 			LastState:    c.st.LastTerminationState,
 			Crashes:      c.crashes,
+			Terminated:   c.st.State.Terminated,
 		}
+		if t := c.st.LastTerminationState.Terminated; t != nil && c.st.State.Waiting != nil && c.st.State.Waiting.Reason == api.ReasonCrashLoopBackOff {
+			// In back-off: the exit that caused it.
+			cr.Terminated = t
+		}
+		rec.Containers[c.spec.Name] = cr
 	}
 	return rec
 }
 
-func (w *podWorker) saveRecord(rec podRecord) {
-	w.recMu.Lock()
-	defer w.recMu.Unlock()
+// saveRecordLocked writes rec; w.recMu must be held.
+func (w *podWorker) saveRecordLocked(rec podRecord) {
 	if w.stopping() {
 		// Being removed: the directory may be going away.
 		if _, err := os.Stat(w.dir); err != nil {
@@ -209,6 +221,9 @@ func (w *podWorker) run() {
 		case <-ctx.Done():
 			return
 		}
+		// Let the superseded worker go: a pod whose spec changes often
+		// must not keep a chain of them.
+		w.prev = nil
 	}
 	if err := os.MkdirAll(filepath.Join(w.dir, "logs"), 0o700); err != nil {
 		log.Error("failed to create pod dir", "err", err)
@@ -222,7 +237,8 @@ func (w *podWorker) run() {
 			w.runContainer(ctx, c)
 		}()
 	}
-	if !w.sandboxReady {
+	// A pod removed before its sandbox exists gets none.
+	if !w.sandboxReady && !w.stopping() {
 		start := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := w.setupSandbox(ctx)

@@ -31,6 +31,10 @@ type containerRecord struct {
 	LastState    api.ContainerState `json:"lastState,omitempty"`
 	// Crashes counts consecutive restarts for the back-off.
 	Crashes int `json:"crashes,omitempty"`
+	// Terminated is the container's current state when it has exited and
+	// not (yet) started again: a restarted agent must neither run a
+	// finished container again nor skip a crash back-off.
+	Terminated *api.StateTerminated `json:"terminated,omitempty"`
 }
 
 // specHash identifies a pod's desired content: a pod whose spec changes

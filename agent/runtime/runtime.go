@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -307,17 +308,23 @@ func (r *Runtime) notifyLocked() {
 func (r *Runtime) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
 	_ = ctx
 	var path string
+	var names []string
 	r.mu.Lock()
 	for _, w := range r.pods {
 		if w.pod.Namespace == namespace && w.pod.Name == pod && !w.stopping() {
 			for _, c := range w.ctrs {
-				if c.spec.Name == container {
-					path = w.logPath(container)
+				names = append(names, c.spec.Name)
+				// No name picks the pod's only container, as kubectl logs does.
+				if c.spec.Name == container || container == "" && len(w.ctrs) == 1 {
+					path = w.logPath(c.spec.Name)
 				}
 			}
 		}
 	}
 	r.mu.Unlock()
+	if path == "" && container == "" && len(names) > 1 {
+		return nil, fmt.Errorf("a container name must be given for pod %s/%s, one of %s: %w", namespace, pod, strings.Join(names, ", "), ErrNotFound)
+	}
 	if path == "" {
 		return nil, fmt.Errorf("failed to find container %s/%s/%s: %w", namespace, pod, container, ErrNotFound)
 	}

@@ -377,6 +377,10 @@ func TestPodNetworkAndSpec(t *testing.T) {
 	if _, err := e.rt.Logs(context.Background(), "default", "web", "nope", 0); err == nil {
 		t.Fatal("Logs of an unknown container succeeded")
 	}
+	// No container name in a two-container pod: an error naming both.
+	if _, err := e.rt.Logs(context.Background(), "default", "web", "", 0); err == nil || !strings.Contains(err.Error(), "server") || !strings.Contains(err.Error(), "client") {
+		t.Fatalf("Logs without a container name in a two-container pod: %v", err)
+	}
 
 	// Resources: the server's cgroup (v1 here; v2 paths differ).
 	cg := "/" + e.rt.ConfigForTest().Namespace + "/" + runtime.PodID(p.UID) + "-server"
@@ -775,5 +779,41 @@ func TestAdoptEdgeCases(t *testing.T) {
 	}
 	if _, err := os.Stat(runtime.NetnsPath(runtime.PodID(orphan.UID))); !os.IsNotExist(err) {
 		t.Fatalf("orphan netns left: %v", err)
+	}
+}
+
+// TestAdoptTerminated: a restarted agent neither runs a finished container
+// again nor restarts a crash-looping one before its back-off is over.
+func TestAdoptTerminated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	done := newPod("done", spec.RestartPolicyNever, sh("c", "echo once; exit 0"))
+	failed := newPod("failed", spec.RestartPolicyOnFailure, sh("c", "exit 0"))
+	e.sync(done, failed)
+	before := map[string]api.PodStatus{}
+	for _, name := range []string{"done", "failed"} {
+		before[name] = e.waitPod(name, "succeeded", 30*time.Second, func(p api.PodStatus) bool { return p.Phase == api.PodSucceeded })
+	}
+	// No container name in a one-container pod: that container's log.
+	if log := e.logs("done", "", 0); log != "once\n" {
+		t.Fatalf("log of done without a container name = %q, want \"once\\n\"", log)
+	}
+	if err := e.rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	e.sync(done, failed)
+	// Give a wrongly restarted container time to show up.
+	time.Sleep(1500 * time.Millisecond)
+	for _, p := range e.rt.Status() {
+		b := before[p.Name]
+		if p.Phase != api.PodSucceeded || p.Containers[0].RestartCount != 0 {
+			t.Errorf("%s after adoption: phase %s, restarts %d, state %s; want Succeeded, not run again", p.Name, p.Phase, p.Containers[0].RestartCount, stateString(p.Containers[0].State))
+			continue
+		}
+		got, want := p.Containers[0].State.Terminated, b.Containers[0].State.Terminated
+		if got == nil || want == nil || !got.StartedAt.Equal(want.StartedAt) || got.Reason != want.Reason {
+			t.Errorf("%s: terminated state changed across adoption: %s, was %s", p.Name, stateString(p.Containers[0].State), stateString(b.Containers[0].State))
+		}
 	}
 }
