@@ -49,6 +49,17 @@ type running struct {
 func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 	r := w.r
 	pullFailures, createFailures := 0, 0
+	// pullCtx also ends when the pod is being removed, so that removing a
+	// pod does not wait for a slow registry.
+	pullCtx, cancelPull := context.WithCancel(ctx)
+	defer cancelPull()
+	go func() {
+		select {
+		case <-w.stopCh:
+			cancelPull()
+		case <-pullCtx.Done():
+		}
+	}()
 	for {
 		if w.stopping() {
 			if err := r.removeContainer(context.WithoutCancel(ctx), c.id, w.gracePeriod()); err != nil {
@@ -71,7 +82,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 		c.adopted = nil
 		if run == nil {
 			t0 := time.Now()
-			img, err := r.ensureImage(ctx, c.spec)
+			img, err := r.ensureImage(pullCtx, c.spec)
 			tImage := time.Since(t0)
 			if err != nil {
 				if ctx.Err() != nil || w.stopping() {

@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -77,12 +78,10 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 			return nil, fmt.Errorf("failed to find image %s: %w", ref, errImageNeverPull)
 		}
 	}
+	// Count the pull before it starts, so Close waits for it even when the
+	// caller gives up first; the relay goroutine ends with the pull.
+	r.wg.Add(1)
 	ch := r.pulls.DoChan(ref, func() (any, error) {
-		// The pull runs in singleflight's goroutine; count it so Close
-		// waits for it (a container goroutine waiting on it keeps the
-		// count above zero while it is added).
-		r.wg.Add(1)
-		defer r.wg.Done()
 		// Detached from the caller: other containers may be waiting on
 		// the same pull after this one gives up.
 		pctx, cancel := context.WithTimeout(r.ctx, pullTimeout)
@@ -99,8 +98,13 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 		r.images.put(ref, img)
 		return img, nil
 	})
+	done := make(chan singleflight.Result, 1)
+	go func() {
+		defer r.wg.Done()
+		done <- <-ch
+	}()
 	select {
-	case res := <-ch:
+	case res := <-done:
 		if res.Err != nil {
 			return nil, res.Err
 		}
