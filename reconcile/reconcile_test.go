@@ -447,3 +447,56 @@ func TestTemplateHashCanonicalQuantities(t *testing.T) {
 		t.Fatal(`"0.25" and "250m" CPUs name different pods`)
 	}
 }
+
+// TestNodeGrace: a node that left but is in grace keeps its pods (same
+// UIDs, shown Unknown) and gets nothing new, even past AbsentNodesLost;
+// the same node not in grace loses them.
+func TestNodeGrace(t *testing.T) {
+	set := setOf(deployment("default", "web", 6, "img:1"))
+	ns := nodes(3)
+	first := Plan(Input{Desired: set, Nodes: ns, Now: t0, NewUID: counter()})
+	gone := ns[1].Info.Name
+	var on []string
+	for _, p := range first.PodSets[gone] {
+		on = append(on, p.UID)
+	}
+	if len(on) == 0 {
+		t.Fatalf("no pod placed on %s: %s", gone, mustJSON(t, first.PodSets))
+	}
+	leaving := append([]NodeState(nil), ns...)
+	leaving[1].Alive, leaving[1].Grace = false, true
+	// One more replica arrives while the node is away.
+	set2 := setOf(deployment("default", "web", 7, "img:1"))
+	in := Input{Desired: set2, Nodes: leaving, Observed: runningStatuses(first), Memory: first.Memory,
+		Now: t0.Add(time.Minute), NewUID: counter(), AbsentNodesLost: true}
+	in.NewUID = func() string { return "new" }
+	out := Plan(in)
+	for _, uid := range on {
+		var found *PodView
+		for i := range out.Pods {
+			if out.Pods[i].UID == uid {
+				found = &out.Pods[i]
+			}
+		}
+		if found == nil || found.Node != gone || found.Phase != api.PodUnknown {
+			t.Fatalf("pod %s of a node in grace: %s", uid, mustJSON(t, found))
+		}
+	}
+	if _, ok := out.PodSets[gone]; ok {
+		t.Fatalf("a node in grace got a pod set: %s", mustJSON(t, out.PodSets[gone]))
+	}
+	for _, p := range out.Pods {
+		if p.UID == "new" && p.Node == gone {
+			t.Fatalf("new pod placed on a node in grace")
+		}
+	}
+	// Past the grace: the same pods move.
+	leaving[1].Grace = false
+	in.Nodes = leaving
+	moved := Plan(in)
+	for _, p := range moved.Pods {
+		if p.Node == gone {
+			t.Fatalf("pod %s still on a lost node", p.Name)
+		}
+	}
+}

@@ -22,7 +22,7 @@ type NodeVerdict struct {
 
 // Explain shows how Schedule sees pod against every node: which filter
 // refused each node and why, and the score breakdown of the others, best
-// first (ties by name, as Schedule breaks them), refused nodes last by name.
+// first (ties to fewer pods, then by name, as Schedule breaks them), refused nodes last by name.
 // It scores every node, so with sampling Schedule may pick a node ranked
 // below the first one here: the best of the nodes it looked at. It is for
 // `ctl describe`-style explanations, not for the hot path.
@@ -61,6 +61,7 @@ func (s *Scheduler) Explain(nodes []Node, placed []Pod, pod Pod) ([]NodeVerdict,
 		}
 	}
 	out := make([]NodeVerdict, len(c.Nodes))
+	pods := make([]int64, len(c.Nodes)) // for the tie-break, by node index
 	for i := range c.Nodes {
 		ni := &c.Nodes[i]
 		v := NodeVerdict{Node: ni.Name}
@@ -79,15 +80,31 @@ func (s *Scheduler) Explain(nodes []Node, placed []Pod, pod Pod) ([]NodeVerdict,
 			}
 		}
 		out[i] = v
+		pods[i] = ni.Requested.Pods
 	}
-	// Nodes are sorted by name already; a stable sort keeps name order
-	// among equals.
-	sort.SliceStable(out, func(a, b int) bool {
-		fa, fb := out[a].Reasons == nil, out[b].Reasons == nil
+	// Nodes are sorted by name already; ties break as Schedule breaks
+	// them (fewer pods, then name).
+	idx := make([]int, len(out))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		va, vb := &out[idx[a]], &out[idx[b]]
+		fa, fb := va.Reasons == nil, vb.Reasons == nil
 		if fa != fb {
 			return fa
 		}
-		return fa && out[a].Total > out[b].Total
+		if !fa {
+			return false
+		}
+		if va.Total != vb.Total {
+			return va.Total > vb.Total
+		}
+		return pods[idx[a]] < pods[idx[b]]
 	})
-	return out, nil
+	sorted := make([]NodeVerdict, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
 }

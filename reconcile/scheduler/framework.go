@@ -325,8 +325,13 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 			for k, sc := range scorers {
 				score += weights[k] * sc.Score(ni)
 			}
-			// Ties go to the node first by name, wherever the search started.
-			if score > bestScore || (score == bestScore && i < best) {
+			// Ties go to the node with fewer pods, then to the node first
+			// by name, wherever the search started. Scores are integers
+			// out of MaxNodeScore, so small requests on big nodes tie
+			// everywhere; Kubernetes breaks such ties at random, which
+			// spreads replicas; fewer-pods-first spreads them too, and
+			// deterministically.
+			if score > bestScore || score == bestScore && fewerPodsFirst(ni, &c.Nodes[best], i, best) {
 				best, bestScore = i, score
 			}
 		}
@@ -342,6 +347,15 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 	}
 	c.place(pi, int32(best))
 	return Result{Node: c.Nodes[best].Name}
+}
+
+// fewerPodsFirst orders two equally scored nodes (a at index i, b at j):
+// the one with fewer pods first, then the one first by name (index).
+func fewerPodsFirst(a, b *NodeInfo, i, j int) bool {
+	if a.Requested.Pods != b.Requested.Pods {
+		return a.Requested.Pods < b.Requested.Pods
+	}
+	return i < j
 }
 
 // explain builds the Pending reason the way Kubernetes' FitError does: the
