@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
 // Error codes of api.Error.
@@ -106,6 +107,22 @@ func (a *Agent) checkPodSet(ps api.PodSet) error {
 			return fmt.Errorf("pods[%d]: duplicate uid %s", i, p.UID)
 		}
 		names[key], uids[p.UID] = true, true
+		// The same rules as a manifest in Git (names, containers, ports,
+		// quantities): the reconciler only sends what spec.Load accepted,
+		// but the agent runs what it is sent, and container names become
+		// file and containerd names here.
+		obj := &spec.Pod{
+			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindPod},
+			ObjectMeta: spec.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels, Annotations: p.Annotations},
+		}
+		// A copy: defaulting writes into maps and slices the runtime gets.
+		if b, err := json.Marshal(p.Spec); err != nil || json.Unmarshal(b, &obj.Spec) != nil {
+			return fmt.Errorf("pods[%d] %s: failed to copy spec", i, key)
+		}
+		spec.SetDefaults(obj)
+		if errs := spec.Validate(obj); len(errs) > 0 {
+			return fmt.Errorf("pods[%d] %s: %w", i, key, errs)
+		}
 	}
 	return nil
 }

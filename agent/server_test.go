@@ -215,6 +215,10 @@ func TestBadRequests(t *testing.T) {
 	noUID.Pods[0].UID = ""
 	other := podSet(1, 1, "a")
 	other.Node = "n2"
+	badCtr := podSet(1, 1, "a")
+	badCtr.Pods[0].Spec.Containers[0].Name = "../../x"
+	dupCtr := podSet(1, 1, "a")
+	dupCtr.Pods[0].Spec.Containers = append(dupCtr.Pods[0].Spec.Containers, dupCtr.Pods[0].Spec.Containers[0])
 	enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 	for _, tc := range []struct {
 		name, method, path, body string
@@ -228,6 +232,8 @@ func TestBadRequests(t *testing.T) {
 		{"duplicate pod", "PUT", api.PathPodSet, enc(dup), 400, "invalid"},
 		{"missing uid", "PUT", api.PathPodSet, enc(noUID), 400, "invalid"},
 		{"other node", "PUT", api.PathPodSet, enc(other), 400, "invalid"},
+		{"bad container name", "PUT", api.PathPodSet, enc(badCtr), 400, "invalid"},
+		{"duplicate container", "PUT", api.PathPodSet, enc(dupCtr), 400, "invalid"},
 		{"wrong method", "POST", api.PathPodSet, `{}`, 405, ""},
 		{"unknown path", "GET", "/v2/pods", "", 404, "not_found"},
 		{"logs without pod", "GET", api.PathLogs + "?namespace=default", "", 400, "invalid"},

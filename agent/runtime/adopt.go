@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -34,6 +35,11 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		}
 		dir := podsDir(r.cfg.DataDir) + "/" + e.Name()
 		rec, err := readRecord(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errBadRecord) {
+			// An I/O error says nothing about the pod: fail, rather than
+			// remove what may be a healthy pod.
+			return fmt.Errorf("failed to adopt pod in %s: %w", dir, err)
+		}
 		if err != nil || rec.Pod.UID == "" || podID(rec.Pod.UID) != e.Name() {
 			// A pod whose record never got written: nothing to adopt,
 			// but its network may exist.
@@ -65,8 +71,10 @@ func (r *Runtime) adopt(ctx context.Context) error {
 			}
 			run, err := r.adoptTask(ctx, c.id, cr.StartedAt)
 			if err != nil {
-				r.log.Warn("failed to adopt task; it will be recreated", "container", c.id, "err", err)
-				continue
+				// containerd did not answer as it should: starting anew
+				// would kill a container that may be healthy. Fail, so
+				// that the agent is started again.
+				return fmt.Errorf("failed to adopt container %s: %w", c.id, err)
 			}
 			if run != nil {
 				c.adopted = run

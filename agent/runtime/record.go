@@ -60,6 +60,10 @@ func writeRecord(dir string, rec podRecord) error {
 	return nil
 }
 
+// errBadRecord marks a pod record that exists but cannot be decoded (a
+// write cut short): the pod is torn down, as one without a record.
+var errBadRecord = errors.New("unusable pod record")
+
 func readRecord(dir string) (podRecord, error) {
 	var rec podRecord
 	b, err := os.ReadFile(filepath.Join(dir, "pod.json"))
@@ -67,7 +71,7 @@ func readRecord(dir string) (podRecord, error) {
 		return rec, fmt.Errorf("failed to read pod record: %w", err)
 	}
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return rec, fmt.Errorf("failed to decode pod record %s: %w", dir, err)
+		return rec, fmt.Errorf("failed to decode pod record %s: %w: %w", dir, errBadRecord, err)
 	}
 	return rec, nil
 }
