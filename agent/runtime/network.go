@@ -17,6 +17,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // netnsDir is where named network namespaces are bind-mounted, the place
@@ -34,7 +35,6 @@ const cniNetworkName = "stevedore"
 type network struct {
 	cni      *libcni.CNIConfig
 	bridge   *libcni.NetworkConfigList
-	loopback *libcni.NetworkConfigList
 	ipamDir  string
 	cacheDir string
 	bridgeNm string
@@ -74,11 +74,7 @@ func newNetwork(cfg Config) (*network, error) {
 	if n.bridge, err = libcni.ConfListFromBytes(b); err != nil {
 		return nil, fmt.Errorf("failed to parse CNI config: %w", err)
 	}
-	lo := `{"cniVersion":"1.0.0","name":"stevedore-lo","plugins":[{"type":"loopback"}]}`
-	if n.loopback, err = libcni.ConfListFromBytes([]byte(lo)); err != nil {
-		return nil, fmt.Errorf("failed to parse CNI loopback config: %w", err)
-	}
-	for _, t := range []string{"bridge", "host-local", "loopback"} {
+	for _, t := range []string{"bridge", "host-local"} {
 		found := false
 		for _, d := range cfg.CNIBinDirs {
 			if _, err := os.Stat(filepath.Join(d, t)); err == nil {
@@ -122,6 +118,10 @@ func createNetns(id string) (string, error) {
 		ns, err := netns.NewNamed(netnsPrefix + id)
 		if err == nil {
 			ns.Close()
+			// The thread is in the new namespace: bring its loopback up
+			// here, rather than run the CNI loopback plugin (one process
+			// less per pod on the start path).
+			err = loopbackUp()
 		}
 		if serr := netns.Set(orig); serr != nil {
 			// Leave the thread locked: it is in the wrong namespace.
@@ -139,6 +139,27 @@ func createNetns(id string) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// loopbackUp sets IFF_UP on "lo" in the calling thread's network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("failed to bring up loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("failed to bring up loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("failed to bring up loopback: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("failed to bring up loopback: %w", err)
+	}
+	return nil
 }
 
 // deleteNetns unmounts and removes stv-<id>; a missing one is fine.
@@ -173,12 +194,9 @@ func (n *network) runtimeConf(id, nsPath, ifName string, p podMeta) *libcni.Runt
 
 type podMeta struct{ UID, Namespace, Name string }
 
-// setup attaches the pod's netns to loopback and the bridge and returns the
-// pod IP.
+// setup attaches the pod's netns (whose loopback createNetns brought up) to
+// the bridge and returns the pod IP.
 func (n *network) setup(ctx context.Context, id, nsPath string, p podMeta) (string, error) {
-	if _, err := n.cni.AddNetworkList(ctx, n.loopback, n.runtimeConf(id, nsPath, "lo", p)); err != nil {
-		return "", fmt.Errorf("failed to set up loopback: %w", err)
-	}
 	res, err := n.cni.AddNetworkList(ctx, n.bridge, n.runtimeConf(id, nsPath, "eth0", p))
 	if err != nil {
 		return "", fmt.Errorf("failed to attach pod network: %w", err)
@@ -209,9 +227,6 @@ func (n *network) teardownPod(ctx context.Context, id string, p podMeta) error {
 	var errs []error
 	if err := n.cni.DelNetworkList(ctx, n.bridge, n.runtimeConf(id, nsPath, "eth0", p)); err != nil {
 		errs = append(errs, fmt.Errorf("failed to detach pod network: %w", err))
-	}
-	if err := n.cni.DelNetworkList(ctx, n.loopback, n.runtimeConf(id, nsPath, "lo", p)); err != nil && nsPath != "" {
-		errs = append(errs, fmt.Errorf("failed to tear down loopback: %w", err))
 	}
 	if err := deleteNetns(id); err != nil {
 		errs = append(errs, err)
