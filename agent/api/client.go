@@ -191,35 +191,16 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 
 // send sends a request and turns a non-2xx response into a *StatusError.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build %s %s request: %w", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
+	resp, f, err := Call(ctx, c.hc, c.base, method, path, q, body)
 	if err != nil {
 		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, err)
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	se := &StatusError{StatusCode: resp.StatusCode}
-	var e Error
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		se.Code, se.Message = e.Code, e.Error
-	} else {
-		se.Message = strings.TrimSpace(string(b))
-		if len(se.Message) > 200 {
+	if f != nil {
+		se := &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
+		if f.Code == "" && len(se.Message) > 200 {
 			se.Message = se.Message[:200]
 		}
+		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, se)
 	}
-	return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, se)
+	return resp, nil
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+
 	"github.com/stevedore-dev/stevedore/reconcile"
 )
 
@@ -97,34 +99,14 @@ func (c *Client) doBody(ctx context.Context, method, path string, q url.Values, 
 // open sends a request and returns the response of a 2xx answer; any other
 // status becomes a *StatusError.
 func (c *Client) open(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, fmt.Errorf("failed to build request %s %s: %w", method, path, err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
+	resp, f, err := agentapi.Call(ctx, c.hc, c.base, method, path, q, body)
 	if err != nil {
 		return nil, fmt.Errorf("failed to %s %s: %w", method, path, err)
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
+	if f != nil {
+		return nil, &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
 	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	se := &StatusError{StatusCode: resp.StatusCode}
-	var e Error
-	if json.Unmarshal(msg, &e) == nil && e.Error != "" {
-		se.Code, se.Message = e.Code, e.Error
-	} else {
-		se.Message = strings.TrimSpace(string(bytes.ToValidUTF8(msg, nil)))
-	}
-	return nil, se
+	return resp, nil
 }
 
 // Status returns the sync state.
