@@ -17,7 +17,7 @@ import (
 
 // Paths served by an agent.
 const (
-	PathPodSet    = "/v1/podset"     // PUT PodSet → ApplyResult
+	PathPodSet    = "/v1/podset"     // PUT PodSet → ApplyResult; GET → PodSet (the set last applied, with each pod's Owner and Hash)
 	PathPods      = "/v1/pods"       // GET → PodStatusList
 	PathPodsWatch = "/v1/pods/watch" // GET → stream of PodStatusList, one JSON document per line
 	PathInfo      = "/v1/info"       // GET → NodeInfo
@@ -45,6 +45,15 @@ type Pod struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Spec        spec.PodSpec      `json:"spec"`
+	// Owner is the owning workload's key ("Deployment/ns/name"), empty for a
+	// bare Pod; Hash is the template hash of a workload's pod or the spec
+	// hash of a bare Pod. The agent keeps both with the pod and reports
+	// them back in GET /v1/podset, so that a reconciler that lost its
+	// inventory adopts running pods instead of re-creating them.
+	Owner string `json:"owner,omitempty"`
+	Hash  string `json:"hash,omitempty"`
+	// Created is when the reconciler created this incarnation (UID).
+	Created time.Time `json:"created,omitzero"`
 }
 
 // ApplyResult acknowledges a PodSet.

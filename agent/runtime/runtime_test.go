@@ -25,8 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/agent/devenv"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
+	"github.com/stevedore-dev/stevedore/internal/devenv"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 

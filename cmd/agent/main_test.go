@@ -21,7 +21,7 @@ import (
 
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/agent/devenv"
+	"github.com/stevedore-dev/stevedore/internal/devenv"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 

@@ -20,7 +20,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/agent/devenv"
+	"github.com/stevedore-dev/stevedore/internal/devenv"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 )
 

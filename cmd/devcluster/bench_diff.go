@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/stevedore-dev/stevedore/agent/devenv"
+	"github.com/stevedore-dev/stevedore/internal/devenv"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/server"

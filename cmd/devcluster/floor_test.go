@@ -9,7 +9,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
-	"github.com/stevedore-dev/stevedore/agent/devenv"
+	"github.com/stevedore-dev/stevedore/internal/devenv"
 )
 
 // TestFloor runs the benchmark's floor (containers straight through the

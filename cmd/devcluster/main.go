@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/agent/devenv"
+	"github.com/stevedore-dev/stevedore/internal/devenv"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 )
 

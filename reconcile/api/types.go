@@ -5,7 +5,9 @@ package api
 
 import (
 	"errors"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -27,7 +29,20 @@ const (
 	PathWebhook     = "/v1/webhook"                 // POST: a Git host's push notification
 	PathLogs        = "/v1/logs"                    // GET ?namespace=&pod=&container=&tail= → text, proxied to the pod's agent
 	PathEvents      = "/v1/events"                  // GET → EventList
+	// PathNodeCordon, PathNodeUncordon and PathNodeDrain are writes (forwarded
+	// to the leader): POST → Node. Drain cordons the node and evicts its pods
+	// (they are placed again elsewhere); uncordon ends both. Each is recorded
+	// as an event; the durable way stays a Node object in Git.
+	PathNodeCordon   = "/v1/nodes/{name}/cordon"
+	PathNodeUncordon = "/v1/nodes/{name}/uncordon"
+	PathNodeDrain    = "/v1/nodes/{name}/drain"
 )
+
+// NodePath builds the path of a node action (PathNodeCordon, PathNodeUncordon
+// or PathNodeDrain) for node name.
+func NodePath(pattern, name string) string {
+	return strings.Replace(pattern, "{name}", url.PathEscape(name), 1)
+}
 
 // Commit describes one commit of the tracked branch.
 type Commit struct {
@@ -104,6 +119,55 @@ type Status struct {
 	Term uint64 `json:"term"`
 	// LastSync is when the last sync (successful or not) finished.
 	LastSync time.Time `json:"lastSync,omitempty"`
+	// Name is the reconciler that answered; Leader the current raft
+	// leader's name ("" while there is none). Peers lists every reconciler
+	// of the raft configuration, sorted by name.
+	Name   string `json:"name"`
+	Leader string `json:"leader"`
+	Peers  []Peer `json:"peers"`
+	// NodeErrors lists the nodes whose last pod set was not applied (for
+	// example refused as stale), sorted by node: the same text as
+	// Node.Error.
+	NodeErrors []NodeError `json:"nodeErrors,omitempty"`
+}
+
+// Raft states of a Peer.
+const (
+	RaftLeader    = "Leader"
+	RaftFollower  = "Follower"
+	RaftCandidate = "Candidate"
+	RaftShutdown  = "Shutdown"
+	// RaftUnknown: a peer of the configuration this reconciler has no news
+	// of (not in membership, or failed).
+	RaftUnknown = "Unknown"
+)
+
+// Peer is one reconciler of the raft configuration.
+type Peer struct {
+	Name string `json:"name"`
+	// API is the peer's reconciler API base URL; RaftAddr its raft address.
+	API      string `json:"api,omitempty"`
+	RaftAddr string `json:"raftAddr"`
+	// State is RaftLeader, RaftFollower, RaftCandidate, RaftShutdown or
+	// RaftUnknown, as the peer announces it through membership.
+	State string `json:"state"`
+	// Voter is false for a non-voting member.
+	Voter bool `json:"voter"`
+	// LastContact is when the leader last heard from this peer (set only
+	// in the leader's answer, and for followers); zero when unknown.
+	LastContact time.Time `json:"lastContact,omitempty"`
+	// AppliedIndex is the raft index the peer's state machine has applied,
+	// as it announces it; CommitIndex likewise.
+	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
+	// Applied is the commit the peer's state machine has applied.
+	Applied string `json:"applied,omitempty"`
+}
+
+// NodeError is a node whose desired pod set did not reach it.
+type NodeError struct {
+	Node    string    `json:"node"`
+	Message string    `json:"message"`
+	Since   time.Time `json:"since"`
 }
 
 // Pod is one desired pod and what its node reports of it.
@@ -150,7 +214,27 @@ type Node struct {
 	Generation  uint64             `json:"generation"`
 	Since       time.Time          `json:"since,omitempty"`
 	Taints      []spec.Taint       `json:"taints,omitempty"`
+	// Status is NodeReady, NodeNotReady or, for a cordoned or drained node
+	// that is ready, NodeSchedulingDisabled (kubectl's STATUS column);
+	// StatusSince is when it last changed.
+	Status      string    `json:"status"`
+	StatusSince time.Time `json:"statusSince,omitempty"`
+	// Requested sums the resource requests of the pods placed on the node.
+	Requested agentapi.Resources `json:"requested"`
+	// Cordoned and Drained are set by ctl cordon / drain (not by Git).
+	Cordoned bool `json:"cordoned,omitempty"`
+	Drained  bool `json:"drained,omitempty"`
+	// Error says why the node's last pod set was not applied (empty when
+	// it was): for example refused as stale by the agent's fence.
+	Error string `json:"error,omitempty"`
 }
+
+// Node statuses, as kubectl shows them.
+const (
+	NodeReady              = "Ready"
+	NodeNotReady           = "NotReady"
+	NodeSchedulingDisabled = "Ready,SchedulingDisabled"
+)
 
 // NodeList is the answer to GET /v1/nodes, sorted by name.
 type NodeList struct {
