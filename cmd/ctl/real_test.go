@@ -50,8 +50,8 @@ func TestAgainstRealServer(t *testing.T) {
 	gitCommit(t, repo, "shop: web with 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1)})
 
 	cfg := server.DefaultConfig()
-	cfg.RepoURL, cfg.DataDir = repo, t.TempDir()
-	cfg.APIAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Source.URL, cfg.DataDir = repo, t.TempDir()
+	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.PollInterval = -1
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	s, err := server.New(cfg)

@@ -246,8 +246,8 @@ func startDiffReconciler(ctx context.Context, dir string, applied map[string][]b
 		return nil, err
 	}
 	cfg := server.DefaultConfig()
-	cfg.RepoURL, cfg.Branch, cfg.DataDir = repo.Bare, repo.Branch, filepath.Join(dir, "data")
-	cfg.APIAddr, cfg.GossipAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Source.URL, cfg.Source.Branch, cfg.DataDir = repo.Bare, repo.Branch, filepath.Join(dir, "data")
+	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.PollInterval = -1 // synced once below, on demand
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	srv, err := server.New(cfg)

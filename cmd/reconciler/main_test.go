@@ -18,8 +18,8 @@ func TestFlagsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := newCommand()
-	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "name", "webhook-secret",
-		"poll-interval", "node-loss-grace", "ssh-key", "token-file", "log-level"}
+	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "raft", "join", "bootstrap-expect", "name", "webhook-secret",
+		"poll-interval", "node-loss-grace", "ssh-key", "known-hosts", "token-file", "log-level", "raft-log-level"}
 	for _, name := range want {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)

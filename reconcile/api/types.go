@@ -129,6 +129,10 @@ type Status struct {
 	// example refused as stale), sorted by node: the same text as
 	// Node.Error.
 	NodeErrors []NodeError `json:"nodeErrors,omitempty"`
+	// ClusterError says why this reconciler cannot form or join its raft
+	// cluster (mismatched --bootstrap-expect, a member of another
+	// cluster); empty when nothing is wrong.
+	ClusterError string `json:"clusterError,omitempty"`
 }
 
 // Raft states of a Peer.

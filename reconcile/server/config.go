@@ -8,59 +8,135 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
+	"github.com/stevedore-dev/stevedore/sync/source"
+	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
 
-// Config configures a Server. Flags of cmd/reconciler map onto it one to one.
+// Config configures a Server. Flags of cmd/reconciler map onto it; it nests
+// the configs of the pieces the server owns (Git source, webhook,
+// scheduler, raft) so that every knob of a piece is reachable.
 type Config struct {
-	// RepoURL is the config repository: a file path, file://, http(s)://,
-	// ssh:// or scp-like user@host:path. Required.
-	RepoURL string
-	// Branch is the tracked branch; empty means "main".
-	Branch string
-	// Path is the sub-directory of the repository holding the manifests;
-	// empty means the whole tree.
-	Path string
-	// DataDir holds the reconciler's state (term, last good revision,
-	// inventory, Git cache, serf snapshot). Required.
+	// Name is this reconciler's name: its serf member name and raft server
+	// ID, unique in the cluster. Empty means "reconciler".
+	Name string
+	// DataDir holds the reconciler's state (raft log and snapshots, Git
+	// cache, serf snapshot). Required.
 	DataDir string
 	// APIAddr is the host:port the HTTP API listens on; empty means
 	// "127.0.0.1:7070". Port 0 picks a free port (see Server.APIURL).
 	APIAddr string
-	// GossipAddr is the host:port of the serf member agents join; empty means
-	// "127.0.0.1:7946". Port 0 picks a free port (see Server.GossipAddr).
+	// GossipAddr is the host:port of the serf member agents and other
+	// reconcilers join; empty means "127.0.0.1:7946". Port 0 picks a free
+	// port (see Server.GossipAddr).
 	GossipAddr string
-	// NodeName is this reconciler's serf member name; empty means
-	// "reconciler".
-	NodeName string
-	// WebhookSecret, when set, must sign every webhook payload; empty
-	// accepts unsigned pushes (fine on loopback, not on a network).
-	WebhookSecret string
+	// Join lists gossip addresses of members (other reconcilers or agents)
+	// to join at start; empty waits to be joined.
+	Join []string
+	// Source is the config repository. Source.URL is required; CacheDir
+	// and Logger are set by the server (DataDir/git).
+	Source source.Config
+	// Webhook checks push notifications; its Branch follows Source.Branch.
+	// Secret empty accepts unsigned pushes (fine on loopback, not on a
+	// network).
+	Webhook webhook.Config
+	// Scheduler configures the scheduler's profiles and plugins; zero
+	// means the built-in profiles.
+	Scheduler scheduler.Config
+	// Raft configures the control plane's replicated state.
+	Raft RaftConfig
 	// PollInterval is how often the remote is fetched without a webhook;
 	// zero means 30s, negative disables polling.
 	PollInterval time.Duration
-	// SSHKeyFile, when set, authenticates ssh:// remotes with this key.
-	SSHKeyFile string
-	// Token, when set, authenticates http(s):// remotes.
-	Token string
-	// NodeLossGrace is how long after start a node that membership has not
-	// reported at all is still presumed alive (it may just not have
-	// rejoined yet); after it, pods on such a node are placed again. Zero
-	// means 15s, a few of the agents' join retries.
+	// NodeLossGrace is how long a node that left gracefully (an agent
+	// restarting) keeps its pods, and how long after a leader starts a node
+	// membership has not reported at all is still presumed alive. A node
+	// that fails (kill -9, cut off) loses its pods as soon as serf declares
+	// it failed. Zero means 15s.
 	NodeLossGrace time.Duration
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
 
+// RaftConfig configures the raft node that replicates the control plane's
+// state (applied revision, inventory, fencing base, cordons) between
+// reconcilers.
+type RaftConfig struct {
+	// Addr is the host:port raft listens on and other reconcilers dial; it
+	// must name a reachable IP. Empty means "127.0.0.1:7947".
+	Addr string
+	// BootstrapExpect is how many reconcilers form a new cluster: a
+	// reconciler with no raft state waits until it sees that many (itself
+	// included, all with the same BootstrapExpect) and they bootstrap
+	// together. Zero means 1: a lone reconciler starts a cluster at once.
+	// A reconciler with raft state rejoins its cluster whatever this says.
+	BootstrapExpect int
+	// HeartbeatTimeout and ElectionTimeout bound how long a follower waits
+	// for the leader before it stands for election; LeaderLeaseTimeout is
+	// how long a leader that lost its quorum keeps leading. Zero means
+	// 500ms, 500ms and 250ms: failover in about 1-2 s on a LAN.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	// SnapshotInterval and SnapshotThreshold: every interval, a snapshot is
+	// taken if at least threshold entries were appended since the last;
+	// TrailingLogs entries are kept after it. Zero means 30s, 512 and 1024.
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// ApplyTimeout bounds one proposal; zero means 10s.
+	ApplyTimeout time.Duration
+	// LogLevel is raft's own log level; empty means "warn".
+	LogLevel string
+}
+
 // DefaultConfig returns a Config with every default filled in except
-// RepoURL and DataDir.
+// Source.URL and DataDir.
 func DefaultConfig() Config {
-	return Config{
-		Branch:        "main",
+	c := Config{
+		Name:          "reconciler",
 		APIAddr:       "127.0.0.1:7070",
 		GossipAddr:    "127.0.0.1:7946",
-		NodeName:      "reconciler",
+		Source:        source.Config{Branch: "main"},
+		Webhook:       webhook.DefaultConfig(),
 		PollInterval:  30 * time.Second,
 		NodeLossGrace: 15 * time.Second,
+	}
+	c.Raft.fill()
+	return c
+}
+
+func (r *RaftConfig) fill() {
+	if r.Addr == "" {
+		r.Addr = "127.0.0.1:7947"
+	}
+	if r.BootstrapExpect == 0 {
+		r.BootstrapExpect = 1
+	}
+	if r.HeartbeatTimeout <= 0 {
+		r.HeartbeatTimeout = 500 * time.Millisecond
+	}
+	if r.ElectionTimeout <= 0 {
+		r.ElectionTimeout = 500 * time.Millisecond
+	}
+	if r.LeaderLeaseTimeout <= 0 {
+		r.LeaderLeaseTimeout = 250 * time.Millisecond
+	}
+	if r.SnapshotInterval <= 0 {
+		r.SnapshotInterval = 30 * time.Second
+	}
+	if r.SnapshotThreshold == 0 {
+		r.SnapshotThreshold = 512
+	}
+	if r.TrailingLogs == 0 {
+		r.TrailingLogs = 1024
+	}
+	if r.ApplyTimeout <= 0 {
+		r.ApplyTimeout = 10 * time.Second
+	}
+	if r.LogLevel == "" {
+		r.LogLevel = "warn"
 	}
 }
 
@@ -70,23 +146,25 @@ var ErrInvalidConfig = errors.New("invalid config")
 // validate fills zero values with their defaults and checks the rest.
 func (c *Config) validate() error {
 	d := DefaultConfig()
-	if c.RepoURL == "" {
-		return fmt.Errorf("%w: RepoURL is required", ErrInvalidConfig)
+	if c.Source.URL == "" {
+		return fmt.Errorf("%w: Source.URL (--repo) is required", ErrInvalidConfig)
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: DataDir is required", ErrInvalidConfig)
 	}
-	if c.Branch == "" {
-		c.Branch = d.Branch
+	if c.Source.Branch == "" {
+		c.Source.Branch = d.Source.Branch
 	}
+	c.Source.Path = strings.Trim(c.Source.Path, "/")
+	c.Webhook.Branch = c.Source.Branch
 	if c.APIAddr == "" {
 		c.APIAddr = d.APIAddr
 	}
 	if c.GossipAddr == "" {
 		c.GossipAddr = d.GossipAddr
 	}
-	if c.NodeName == "" {
-		c.NodeName = d.NodeName
+	if c.Name == "" {
+		c.Name = d.Name
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = d.PollInterval
@@ -97,12 +175,15 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	for name, addr := range map[string]string{"APIAddr": c.APIAddr, "GossipAddr": c.GossipAddr} {
+	if c.Raft.BootstrapExpect < 0 || c.Raft.BootstrapExpect > 7 {
+		return fmt.Errorf("%w: Raft.BootstrapExpect %d: want 1 to 7 (odd: 1, 3 or 5)", ErrInvalidConfig, c.Raft.BootstrapExpect)
+	}
+	c.Raft.fill()
+	for name, addr := range map[string]string{"APIAddr": c.APIAddr, "GossipAddr": c.GossipAddr, "Raft.Addr": c.Raft.Addr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("%w: %s %q: %w", ErrInvalidConfig, name, addr, err)
 		}
 	}
-	c.Path = strings.Trim(c.Path, "/")
 	return nil
 }
 

@@ -21,35 +21,20 @@ var ErrPodNotFound = errors.New("pod not found")
 // over the live nodes and the placed pods.
 func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error) {
 	key := namespace + "/" + name
-	s.mu.Lock()
-	var d *api.PodDescription
-	for _, p := range s.pods {
-		if p.Namespace == namespace && p.Name == name {
-			d = &api.PodDescription{Pod: api.Pod{PodView: p, Created: s.memory.Pods[key].Created}, Events: []reconcile.Event{}}
-			break
-		}
-	}
-	if d == nil {
-		s.mu.Unlock()
+	v := s.view.Load()
+	p, ok := v.pod(namespace, name)
+	if !ok {
 		return nil, fmt.Errorf("failed to describe pod %s: %w", key, ErrPodNotFound)
 	}
+	d := &api.PodDescription{Pod: p, Events: []reconcile.Event{}}
 	object := "Pod/" + key
-	for _, e := range s.events {
+	for _, e := range s.events.list() {
 		if e.Object == object {
 			d.Events = append(d.Events, e)
 		}
 	}
-	rec, remembered := s.memory.Pods[key]
-	nodes := s.nodeStatesLocked()
-	var desired *spec.Set
-	if s.applied != nil {
-		desired = s.applied.set
-	}
-	// Plan replaces Memory rather than writing to it, so the map can be
-	// read after the lock is released.
-	mem := s.memory.Pods
-	s.mu.Unlock()
-
+	rec, remembered := v.mem[key]
+	nodes, desired, mem := v.nodeStates, v.set, v.mem
 	if remembered && rec.Node == "" && rec.Spec.NodeName == "" {
 		d.Scheduling = explain(nodes, desired, mem, &rec)
 	}

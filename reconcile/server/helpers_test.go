@@ -155,6 +155,8 @@ type fakeAgent struct {
 	status   []agentapi.PodStatus
 	changed  chan struct{}
 	badImage string
+	// refuseAll answers every set with 409 stale, without a term.
+	refuseAll bool
 	applied  chan struct{} // gets a value after each applied set
 }
 
@@ -235,6 +237,12 @@ func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mu.Lock()
+	if a.refuseAll {
+		a.mu.Unlock()
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(agentapi.Error{Error: "refused", Code: "stale"})
+		return
+	}
 	if set.Term < a.term || set.Term == a.term && set.Generation < a.gen {
 		a.mu.Unlock()
 		w.WriteHeader(http.StatusConflict)
@@ -342,10 +350,11 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func startServer(t *testing.T, repo, dataDir string, log *slog.Logger) *Server {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.RepoURL = repo
+	cfg.Source.URL = repo
 	cfg.DataDir = dataDir
 	cfg.APIAddr = "127.0.0.1:0"
 	cfg.GossipAddr = "127.0.0.1:0"
+	cfg.Raft.Addr = "127.0.0.1:0"
 	cfg.PollInterval = -1
 	cfg.Logger = log
 	s, err := New(cfg)

@@ -20,24 +20,32 @@ import (
 // syncWaitTimeout bounds POST /v1/sync?wait=1.
 const syncWaitTimeout = 5 * time.Minute
 
-// Handler returns the reconciler API (reconcile/api paths).
+// Handler returns the reconciler API (reconcile/api paths). Status is
+// answered by every reconciler; everything else by the leader, to which a
+// follower forwards it (see forward.go).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
-	mux.HandleFunc("GET "+api.PathPods, s.handlePods)
-	mux.HandleFunc("GET "+api.PathDeployments, s.handleDeployments)
-	mux.HandleFunc("GET "+api.PathNodes, s.handleNodes)
-	mux.HandleFunc("GET "+api.PathNamespaces, s.handleNamespaces)
-	mux.HandleFunc("GET "+api.PathRevision, s.handleRevision)
-	mux.HandleFunc("GET "+api.PathDiff, s.handleDiff)
-	mux.HandleFunc("POST "+api.PathDiff, s.handleDiffFiles)
-	mux.HandleFunc("GET "+api.PathPod, s.handleDescribePod)
-	mux.HandleFunc("POST "+api.PathSync, s.handleSync)
-	wh := webhook.DefaultConfig()
-	wh.Secret, wh.Branch, wh.Logger = s.cfg.WebhookSecret, s.cfg.Branch, s.log.With("component", "webhook")
-	mux.Handle("POST "+api.PathWebhook, webhook.Handler(wh, s.TriggerSync))
-	mux.HandleFunc("GET "+api.PathLogs, s.handleLogs)
-	mux.HandleFunc("GET "+api.PathEvents, s.handleEvents)
+	lead := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.leaderOnly(h)) }
+	lead("GET "+api.PathPods, s.handlePods)
+	lead("GET "+api.PathDeployments, s.handleDeployments)
+	lead("GET "+api.PathNodes, s.handleNodes)
+	lead("GET "+api.PathNamespaces, s.handleNamespaces)
+	lead("GET "+api.PathRevision, s.handleRevision)
+	lead("GET "+api.PathDiff, s.handleDiff)
+	lead("POST "+api.PathDiff, s.handleDiffFiles)
+	lead("GET "+api.PathPod, s.handleDescribePod)
+	lead("POST "+api.PathSync, s.handleSync)
+	lead("POST "+api.PathNodeCordon, s.handleNodeAction)
+	lead("POST "+api.PathNodeUncordon, s.handleNodeAction)
+	lead("POST "+api.PathNodeDrain, s.handleNodeAction)
+	wh := s.cfg.Webhook
+	if wh.Logger == nil {
+		wh.Logger = s.log.With("component", "webhook")
+	}
+	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(webhook.Handler(wh, s.TriggerSync).ServeHTTP))
+	lead("GET "+api.PathLogs, s.handleLogs)
+	lead("GET "+api.PathEvents, s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -56,42 +64,18 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, api.Error{Error: msg, Code: code})
 }
 
-// Status returns the sync state (what GET /v1/status serves).
-func (s *Server) Status() api.Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := api.Status{
-		Repo:      StripCredentials(s.cfg.RepoURL),
-		Branch:    s.cfg.Branch,
-		Path:      s.cfg.Path,
-		Fetched:   s.fetched,
-		LastError: s.lastErr,
-		Term:      s.term,
-		LastSync:  s.lastSync,
-	}
-	if s.applied != nil {
-		c := s.applied.rev.Commit
-		st.Applied = &c
-		st.AppliedAt = s.applied.at
-	}
-	return st
-}
-
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.Status())
 }
 
 // Pods returns the desired pods of the last plan, in namespace ("" for all).
 func (s *Server) Pods(namespace string) []api.Pod {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]api.Pod, 0, len(s.pods))
-	for _, p := range s.pods {
-		if namespace != "" && p.Namespace != namespace {
-			continue
+	v := s.view.Load()
+	out := make([]api.Pod, 0, len(v.pods))
+	for _, p := range v.pods {
+		if namespace == "" || p.Namespace == namespace {
+			out = append(out, p)
 		}
-		rec := s.memory.Pods[p.Namespace+"/"+p.Name]
-		out = append(out, api.Pod{PodView: p, Created: rec.Created})
 	}
 	return out
 }
@@ -102,45 +86,19 @@ func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
 	ns := r.URL.Query().Get("namespace")
-	s.mu.Lock()
-	out := make([]api.Workload, 0, len(s.workloads))
-	for _, wl := range s.workloads {
+	v := s.view.Load()
+	out := make([]api.Workload, 0, len(v.workloads))
+	for _, wl := range v.workloads {
 		if ns == "" || wl.Namespace == ns {
 			out = append(out, wl)
 		}
 	}
-	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, api.WorkloadList{Workloads: out})
 }
 
 // Nodes returns the agents membership knows, sorted by name.
 func (s *Server) Nodes() []api.Node {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	count := map[string]int{}
-	for _, p := range s.pods {
-		if p.Node != "" {
-			count[p.Node]++
-		}
-	}
-	out := make([]api.Node, 0, len(s.members))
-	for name, m := range s.members {
-		out = append(out, api.Node{
-			Name:        name,
-			State:       m.state,
-			Addr:        m.addr,
-			APIAddr:     m.info.APIAddr,
-			Allocatable: m.info.Allocatable,
-			Labels:      m.info.Labels,
-			Taints:      m.info.Taints,
-			PodCIDR:     m.info.PodCIDR,
-			Pods:        count[name],
-			Generation:  s.gens[name],
-			Since:       m.since,
-		})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+	return append([]api.Node{}, s.view.Load().nodes...)
 }
 
 func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
@@ -148,18 +106,17 @@ func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
+	v := s.view.Load()
 	names := map[string]bool{spec.DefaultNamespace: true}
-	if s.applied != nil {
-		for _, o := range s.applied.set.OfKind(spec.KindNamespace) {
+	if v.set != nil {
+		for _, o := range v.set.OfKind(spec.KindNamespace) {
 			names[o.GetObjectMeta().Name] = true
 		}
 	}
 	count := map[string]int{}
-	for _, p := range s.pods {
+	for _, p := range v.pods {
 		count[p.Namespace]++
 	}
-	s.mu.Unlock()
 	out := make([]api.Namespace, 0, len(names))
 	for n := range names {
 		out = append(out, api.Namespace{Name: n, Status: "Active", Pods: count[n]})
@@ -169,14 +126,12 @@ func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	rev := api.Revision{Path: s.cfg.Path, Files: map[string][]byte{}}
-	if s.applied != nil {
-		c := s.applied.rev.Commit
+	rev := api.Revision{Path: s.cfg.Source.Path, Files: map[string][]byte{}}
+	if saved, _ := s.store.revision(); saved != nil {
+		c := saved.Commit
 		rev.Commit = &c
-		rev.Files = s.applied.rev.Files
+		rev.Files = saved.Files
 	}
-	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, rev)
 }
 
@@ -189,12 +144,9 @@ func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
 	rev, err := s.src.Fetch(fctx)
 	cancel()
 	if err != nil {
-		return nil, errors.New(s.redact("failed to fetch " + s.cfg.RepoURL + ": " + err.Error()))
+		return nil, errors.New(s.redact("failed to fetch " + s.cfg.Source.URL + ": " + err.Error()))
 	}
 	head := commitOf(rev)
-	s.mu.Lock()
-	s.fetched = head
-	s.mu.Unlock()
 	return s.diffFiles(head, rev.Files), nil
 }
 
@@ -210,15 +162,14 @@ func (s *Server) DiffFiles(files map[string][]byte) *api.DiffResult {
 
 func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffResult {
 	res := &api.DiffResult{Head: head, Changes: []reconcile.ObjectChange{}}
-	s.mu.Lock()
-	in := s.planInputLocked()
+	v := s.view.Load()
+	in := v.planInput()
 	var base *spec.Set
-	if s.applied != nil {
-		c := s.applied.rev.Commit
+	if v.revision != nil {
+		c := v.revision.Commit
 		res.Applied = &c
-		base = s.applied.set
+		base = v.set
 	}
-	s.mu.Unlock()
 	next, err := spec.Load(files)
 	if err != nil {
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
@@ -308,10 +259,7 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	ev := append([]reconcile.Event{}, s.events...)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, api.EventList{Events: ev})
+	writeJSON(w, http.StatusOK, api.EventList{Events: s.events.list()})
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
@@ -333,20 +281,10 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		tail = n
 	}
-	s.mu.Lock()
-	var node string
-	found := false
-	for _, p := range s.pods {
-		if p.Namespace == ns && p.Name == pod {
-			node, found = p.Node, true
-			break
-		}
-	}
-	var client agentClient
-	if m := s.members[node]; m != nil && m.conn != nil {
-		client = m.conn.client
-	}
-	s.mu.Unlock()
+	v := s.view.Load()
+	p, found := v.pod(ns, pod)
+	node := p.Node
+	client := v.clients[node]
 	switch {
 	case !found:
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "pod "+ns+"/"+pod+" not found")

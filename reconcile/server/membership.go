@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/serf/serf"
@@ -13,39 +16,189 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
-// joinSettle is how long a plan waits after an agent joins, so that agents
-// starting together share the pods that were waiting for a node.
-const joinSettle = 300 * time.Millisecond
+// Serf tags a reconciler sets beside agent/api's role and API tags.
+const (
+	tagRaft      = "raft"      // raft host:port
+	tagExpect    = "expect"    // --bootstrap-expect
+	tagCluster   = "cluster"   // the raft cluster's ID, once known
+	tagHasState  = "raftstate" // "1" once this reconciler has raft state
+	tagRaftState = "rstate"    // Leader, Follower, Candidate
+	tagApplied   = "applied"   // the applied commit (short hash)
+	tagIndex     = "index"     // the raft applied index
+)
 
-// planAfter requests a plan after d, unless the server stops first. Joins
-// coalesce: one pending wait covers every join that arrives during it. It is
-// called from the serf-events goroutine, so the WaitGroup is never at zero
-// when the settle goroutine is added.
-func (s *Server) planAfter(ctx context.Context, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.joinPending || s.shutdown {
-		return
+// member is one agent as membership reports it.
+type member struct {
+	info  agentapi.NodeInfo
+	addr  string
+	state string // api.NodeAlive, NodeFailed, NodeLeft
+	since time.Time
+}
+
+// peerMember is one reconciler as membership reports it.
+type peerMember struct {
+	name  string
+	tags  map[string]string
+	alive bool
+	since time.Time
+}
+
+// membership turns serf's events into the node table and the reconciler
+// table. It has its own lock: the controller and the HTTP layer read copies.
+type membership struct {
+	log *slog.Logger
+	// changed is poked (coalesced) after every change of an agent.
+	changed chan struct{}
+	// peersChanged is poked after every change of a reconciler.
+	peersChanged chan struct{}
+	// event records what membership saw.
+	event func(object, reason, msg string)
+
+	mu      sync.Mutex
+	members map[string]*member
+	peers   map[string]*peerMember
+}
+
+func newMembership(log *slog.Logger, event func(object, reason, msg string)) *membership {
+	return &membership{
+		log:          log,
+		event:        event,
+		changed:      make(chan struct{}, 1),
+		peersChanged: make(chan struct{}, 1),
+		members:      map[string]*member{},
+		peers:        map[string]*peerMember{},
 	}
-	s.joinPending = true
-	s.goNamed("join-settle", func(context.Context) {
-		t := time.NewTimer(d)
-		defer t.Stop()
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// loop drains serf's event channel so serf never blocks on it.
+func (m *membership) loop(ctx context.Context, events <-chan serf.Event) {
+	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case e := <-events:
+			me, ok := e.(serf.MemberEvent)
+			if !ok {
+				continue
+			}
+			for _, mem := range me.Members {
+				m.handle(me.Type, mem)
+			}
 		}
-		s.mu.Lock()
-		s.joinPending = false
-		s.requestPlanLocked()
-		s.mu.Unlock()
-	})
+	}
+}
+
+func (m *membership) handle(typ serf.EventType, sm serf.Member) {
+	switch sm.Tags[agentapi.TagRole] {
+	case agentapi.RoleAgent:
+		m.agentEvent(typ, sm)
+	case agentapi.RoleReconciler:
+		m.peerEvent(typ, sm)
+	}
+}
+
+func (m *membership) peerEvent(typ serf.EventType, sm serf.Member) {
+	m.mu.Lock()
+	p := m.peers[sm.Name]
+	if p == nil {
+		p = &peerMember{name: sm.Name}
+		m.peers[sm.Name] = p
+	}
+	alive := typ == serf.EventMemberJoin || typ == serf.EventMemberUpdate
+	if alive != p.alive {
+		p.since = time.Now()
+	}
+	p.alive, p.tags = alive, sm.Tags
+	if typ == serf.EventMemberReap {
+		delete(m.peers, sm.Name)
+	}
+	m.mu.Unlock()
+	poke(m.peersChanged)
+}
+
+func (m *membership) agentEvent(typ serf.EventType, sm serf.Member) {
+	addr := net.JoinHostPort(sm.Addr.String(), strconv.Itoa(int(sm.Port)))
+	m.mu.Lock()
+	defer poke(m.changed)
+	defer m.mu.Unlock()
+	cur := m.members[sm.Name]
+	switch typ {
+	case serf.EventMemberJoin, serf.EventMemberUpdate:
+		info, err := agentapi.DecodeTags(sm.Name, sm.Tags)
+		if err != nil {
+			m.log.Warn("ignoring agent with bad tags", "member", sm.Name, "err", err)
+			return
+		}
+		if cur == nil {
+			cur = &member{}
+			m.members[sm.Name] = cur
+		}
+		if cur.state != api.NodeAlive {
+			cur.since = time.Now()
+			m.event("node/"+sm.Name, "NodeAlive", "agent "+sm.Name+" at "+info.APIAddr+" joined")
+			m.log.Info("agent alive", "node", sm.Name, "api", info.APIAddr, "gossip", addr)
+		}
+		cur.info, cur.addr, cur.state = info, addr, api.NodeAlive
+	case serf.EventMemberFailed, serf.EventMemberLeave:
+		if cur == nil {
+			return
+		}
+		state, reason := api.NodeFailed, "NodeFailed"
+		if typ == serf.EventMemberLeave {
+			state, reason = api.NodeLeft, "NodeLeft"
+		}
+		cur.state, cur.since = state, time.Now()
+		m.event("node/"+sm.Name, reason, "agent "+sm.Name+" "+state)
+		m.log.Warn("agent gone", "node", sm.Name, "state", state)
+	case serf.EventMemberReap:
+		delete(m.members, sm.Name)
+	}
+}
+
+// nodes returns a copy of the agent table, by name.
+func (m *membership) nodes() map[string]member {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]member, len(m.members))
+	for n, mem := range m.members {
+		out[n] = *mem
+	}
+	return out
+}
+
+// reconcilers returns a copy of the reconciler table, sorted by name.
+func (m *membership) reconcilers() []peerMember {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]peerMember, 0, len(m.peers))
+	for _, p := range m.peers {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// peer returns one reconciler's entry.
+func (m *membership) peer(name string) (peerMember, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.peers[name]
+	if !ok {
+		return peerMember{}, false
+	}
+	return *p, true
 }
 
 // startSerf creates the reconciler's serf member on GossipAddr. Serf's
-// snapshot in DataDir makes a restarted reconciler rejoin the agents it knew
-// without waiting for them to find it.
+// snapshot in DataDir makes a restarted reconciler rejoin the members it
+// knew without waiting for them to find it.
 func (s *Server) startSerf() error {
 	host, portStr, err := net.SplitHostPort(s.cfg.GossipAddr)
 	if err != nil {
@@ -60,8 +213,8 @@ func (s *Server) startSerf() error {
 	}
 	// The same timings as every agent, so that all members agree on when a
 	// node has failed.
-	conf := agentapi.SerfConfig(s.cfg.NodeName, host, port, s.log)
-	conf.Tags = map[string]string{agentapi.TagRole: agentapi.RoleReconciler, agentapi.TagAPI: s.apiURL}
+	conf := agentapi.SerfConfig(s.cfg.Name, host, port, s.log)
+	conf.Tags = s.serfTags()
 	conf.SnapshotPath = s.state.path(fileSnapshot)
 	// Agents come and go; a reconciler that left and restarts should still
 	// find them from its snapshot.
@@ -79,104 +232,11 @@ func (s *Server) startSerf() error {
 	if host == "0.0.0.0" || host == "::" {
 		s.gossip = net.JoinHostPort(host, strconv.Itoa(int(lm.Port)))
 	}
+	if len(s.cfg.Join) > 0 {
+		if _, err := sf.Join(s.cfg.Join, true); err != nil {
+			// Others may start later and join us; serf's snapshot retries.
+			s.log.Warn("failed to join members at start", "join", s.cfg.Join, "err", err)
+		}
+	}
 	return nil
-}
-
-// serfLoop drains serf's event channel so serf never blocks on it.
-func (s *Server) serfLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-s.serfEv:
-			me, ok := e.(serf.MemberEvent)
-			if !ok {
-				continue
-			}
-			for _, m := range me.Members {
-				s.memberEvent(ctx, me.Type, m)
-			}
-		}
-	}
-}
-
-func (s *Server) memberEvent(ctx context.Context, typ serf.EventType, m serf.Member) {
-	if m.Tags[agentapi.TagRole] != agentapi.RoleAgent {
-		return
-	}
-	addr := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
-	var stop *agentConn
-	s.mu.Lock()
-	cur := s.members[m.Name]
-	switch typ {
-	case serf.EventMemberJoin, serf.EventMemberUpdate:
-		info, err := agentapi.DecodeTags(m.Name, m.Tags)
-		if err != nil {
-			s.mu.Unlock()
-			s.log.Warn("ignoring agent with bad tags", "member", m.Name, "err", err)
-			return
-		}
-		if cur == nil {
-			cur = &member{}
-			s.members[m.Name] = cur
-		}
-		if cur.conn != nil && cur.info.APIAddr != info.APIAddr {
-			stop, cur.conn = cur.conn, nil
-		}
-		if cur.state != api.NodeAlive {
-			cur.since = time.Now()
-			s.eventLocked("node/"+m.Name, "NodeAlive", "agent "+m.Name+" at "+info.APIAddr+" joined")
-		}
-		cur.info, cur.addr, cur.state = info, addr, api.NodeAlive
-		if cur.conn == nil && ctx.Err() == nil {
-			name := m.Name
-			cur.conn = newAgentConn(ctx, name, s.dialAgent(info.APIAddr), s.log, func(l *agentapi.PodStatusList) { s.observe(name, l) })
-			if pods, ok := s.podSets[name]; ok {
-				cur.conn.offer(&agentapi.PodSet{Node: name, Term: s.term, Generation: s.gens[name], Pods: pods})
-			}
-		}
-		s.log.Info("agent alive", "node", m.Name, "api", info.APIAddr, "gossip", addr)
-	case serf.EventMemberFailed, serf.EventMemberLeave:
-		if cur == nil {
-			s.mu.Unlock()
-			return
-		}
-		state, reason := api.NodeFailed, "NodeFailed"
-		if typ == serf.EventMemberLeave {
-			state, reason = api.NodeLeft, "NodeLeft"
-		}
-		cur.state, cur.since = state, time.Now()
-		stop, cur.conn = cur.conn, nil
-		// What it reported is no longer true of anything we can reach, and
-		// the core will move its pods: the set it had must not be offered
-		// again if it comes back (the generation counter stays, so its next
-		// set still supersedes the old one).
-		delete(s.observed, m.Name)
-		delete(s.podSets, m.Name)
-		s.eventLocked("node/"+m.Name, reason, "agent "+m.Name+" "+state)
-		s.log.Warn("agent gone", "node", m.Name, "state", state)
-	case serf.EventMemberReap:
-		if cur != nil {
-			stop, cur.conn = cur.conn, nil
-		}
-		delete(s.members, m.Name)
-		delete(s.observed, m.Name)
-		delete(s.podSets, m.Name)
-	default:
-		s.mu.Unlock()
-		return
-	}
-	if typ == serf.EventMemberJoin {
-		// Agents of one cluster usually start together; planning each
-		// join at once would put every unplaced pod on the first one.
-		// Placed pods never move, so wait a moment for the others.
-		s.mu.Unlock()
-		s.planAfter(ctx, joinSettle)
-	} else {
-		s.requestPlanLocked()
-		s.mu.Unlock()
-	}
-	if stop != nil {
-		stop.close()
-	}
 }

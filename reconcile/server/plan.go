@@ -10,38 +10,50 @@ import (
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
-// persistRetry is how soon a plan whose Memory failed to persist is retried.
+// persistRetry is how soon a plan whose delta failed to commit is retried.
 const persistRetry = time.Second
 
-// timePlanInterval is how often the plan loop runs with nothing reported,
-// for the decisions that only time changes.
+// timePlanInterval is how often a workload in progress is planned again
+// with nothing reported.
 const timePlanInterval = 2 * time.Second
 
-// requestPlanLocked asks the plan loop for a plan and returns the request
-// number a waiter passes to waitPlan. s.mu must be held.
-func (s *Server) requestPlanLocked() uint64 {
-	s.planWant++
-	select {
-	case s.planKick <- struct{}{}:
-	default:
-	}
-	return s.planWant
+// maxIdle bounds how long the plan loop sleeps with nothing reported: a
+// safety net, not the mechanism (plans run on changes and at wake times).
+const maxIdle = time.Minute
+
+// planResult is what the last plan produced, for the view.
+type planResult struct {
+	pods      []reconcile.PodView
+	workloads []reconcile.WorkloadView
+	wake      time.Time
 }
 
-func (s *Server) requestPlan() {
-	s.mu.Lock()
-	s.requestPlanLocked()
-	s.mu.Unlock()
+// requestPlanLocked asks the plan loop for a plan and returns the request
+// number a waiter passes to waitPlan. c.mu must be held.
+func (c *controller) requestPlanLocked() uint64 {
+	c.planWant++
+	select {
+	case c.planKick <- struct{}{}:
+	default:
+	}
+	return c.planWant
+}
+
+func (c *controller) requestPlan() {
+	c.mu.Lock()
+	c.requestPlanLocked()
+	c.mu.Unlock()
 }
 
 // waitPlan returns once a plan covering request target has finished.
-func (s *Server) waitPlan(ctx context.Context, target uint64) error {
+func (c *controller) waitPlan(ctx context.Context, target uint64) error {
 	for {
-		s.mu.Lock()
-		done, ch := s.planDone, s.planCh
-		s.mu.Unlock()
+		c.mu.Lock()
+		done, ch := c.planDone, c.planCh
+		c.mu.Unlock()
 		if done >= target {
 			return nil
 		}
@@ -53,176 +65,201 @@ func (s *Server) waitPlan(ctx context.Context, target uint64) error {
 	}
 }
 
-func (s *Server) planLoop(ctx context.Context) {
-	// Plan once at start even with nothing requested: the status API shows
-	// the remembered pods at once. Pods on nodes that have not rejoined yet
-	// keep their placement (the core treats an absent node as not known
-	// yet, not as dead), so this moves nothing.
-	s.requestPlan()
-	// The core's decisions also depend on the clock (minReadySeconds,
-	// progress deadlines, node-loss grace): plan at least this often even
-	// when nothing is reported. An unchanged plan persists and pushes
-	// nothing.
-	tick := time.NewTicker(timePlanInterval)
-	defer tick.Stop()
+// planLoop plans when something changed (a revision, membership, an
+// agent's report, a cordon) or when time alone changes a decision (the wake
+// time of the last plan: minReadySeconds, progress deadlines, node-loss
+// graces). With nothing changed it does no work at all.
+func (c *controller) planLoop() {
+	// Plan once at the start of the term: the view shows the remembered
+	// pods at once, and pods on nodes that have not rejoined yet keep
+	// their placement (an absent node is not known yet, not dead).
+	c.requestPlan()
+	timer := time.NewTimer(maxIdle)
+	defer timer.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-c.ctx.Done():
 			return
-		case <-s.planKick:
-		case <-tick.C:
+		case <-c.planKick:
+		case <-timer.C:
 		}
-		s.mu.Lock()
-		want := s.planWant
-		s.mu.Unlock()
-		ok := s.planOnce()
-		s.mu.Lock()
-		// A plan whose Memory could not be persisted pushed nothing: its
+		c.mu.Lock()
+		want := c.planWant
+		c.mu.Unlock()
+		ok, wake := c.planOnce()
+		c.mu.Lock()
+		// A plan whose delta could not be committed pushed nothing: its
 		// waiters keep waiting for the retry.
-		if ok && want > s.planDone {
-			s.planDone = want
+		if ok && want > c.planDone {
+			c.planDone = want
 		}
-		close(s.planCh)
-		s.planCh = make(chan struct{})
-		s.mu.Unlock()
+		close(c.planCh)
+		c.planCh = make(chan struct{})
+		c.mu.Unlock()
 		if !ok {
-			t := time.NewTimer(persistRetry)
+			wake = time.Now().Add(persistRetry)
+		}
+		d := maxIdle
+		if !wake.IsZero() {
+			d = max(time.Until(wake), 10*time.Millisecond)
+		}
+		if !timer.Stop() {
 			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-				s.requestPlan()
+			case <-timer.C:
+			default:
 			}
 		}
+		timer.Reset(min(d, maxIdle))
 	}
 }
 
-// planOnce runs the core on a snapshot of the state, persists its Memory and
-// hands every changed node set to that node's pusher. It returns false when
-// Memory could not be persisted (nothing was pushed).
-func (s *Server) planOnce() bool {
-	s.mu.Lock()
-	in := s.planInputLocked()
-	s.mu.Unlock()
-
+// planOnce runs the core on a snapshot of the state, commits its delta to
+// raft and hands every changed node set to that node's pusher. It returns
+// false when the delta could not be committed (nothing was pushed), and
+// when to plan again if nothing else happens.
+func (c *controller) planOnce() (bool, time.Time) {
+	in, wake := c.planInput()
 	start := time.Now()
 	out := reconcile.Plan(in)
 	if out.Memory.Pods == nil {
 		out.Memory.Pods = map[string]reconcile.PodRecord{}
 	}
-	memJSON := mustJSON(out.Memory)
-
-	s.mu.Lock()
-	changedMem := string(memJSON) != string(s.memJSON)
-	s.mu.Unlock()
-	// The inventory goes to disk before any agent hears of a pod in it, so a
-	// crash can't leave a pod running that a restarted reconciler forgot.
-	if changedMem {
-		if err := s.state.write(fileMemory, memJSON); err != nil {
-			s.log.Error("failed to persist memory; not pushing", "err", err)
-			return false
+	// The delta is committed before any agent hears of a pod in it, so a
+	// failover can't leave a pod running that the new leader forgot.
+	if out.MemoryChanged {
+		if d := podDelta(in.Memory.Pods, out.Memory.Pods); d != nil {
+			if err := c.s.el.apply(d, c.s.cfg.Raft.ApplyTimeout); err != nil {
+				c.log.Error("failed to commit the plan; not pushing", "err", err)
+				return false, time.Time{}
+			}
+		}
+	}
+	c.s.events.append(out.Events)
+	for _, w := range out.Workloads {
+		if w.Progress == reconcile.ProgressProgressing {
+			// minReadySeconds and progress deadlines change decisions
+			// with time alone.
+			wake = earliest(wake, time.Now().Add(timePlanInterval))
+			break
 		}
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.memory = out.Memory
-	s.memJSON = memJSON
-	s.pods = out.Pods
-	s.workloads = out.Workloads
-	s.events = append(s.events, out.Events...)
-	if len(s.events) > maxEvents {
-		s.events = append(s.events[:0:0], s.events[len(s.events)-maxEvents:]...)
-	}
+	c.mu.Lock()
+	c.mem = out.Memory
+	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads}
+	token := c.base + c.term
 	pushed := 0
+	if in.Desired == nil {
+		// Nothing applied yet (a new cluster, or one whose state was
+		// lost): an empty set would stop every pod an agent runs.
+		out.PodSets = nil
+	}
 	for node, pods := range out.PodSets {
 		if pods == nil {
 			pods = []agentapi.Pod{}
 		}
 		// A node that failed or left while this plan ran must not get its
 		// set back: its pods may be re-created elsewhere by the next plan.
-		if m := s.members[node]; m == nil || m.state != api.NodeAlive {
+		conn := c.conns[node]
+		if conn == nil {
 			continue
 		}
-		old, had := s.podSets[node]
+		old, had := c.podSets[node]
 		if had && encodeEqual(old, pods) {
 			continue
 		}
-		s.gens[node]++
-		s.podSets[node] = pods
-		if m := s.members[node]; m != nil && m.conn != nil {
-			m.conn.offer(&agentapi.PodSet{Node: node, Term: s.term, Generation: s.gens[node], Pods: pods})
-			pushed++
-		}
+		c.gens[node]++
+		c.podSets[node] = pods
+		conn.offer(&agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods})
+		pushed++
 	}
-	if pushed > 0 || changedMem {
-		s.log.Debug("planned", "pods", len(out.Pods), "nodes_pushed", pushed, "took", time.Since(start))
+	c.mu.Unlock()
+	c.publish()
+	if pushed > 0 || out.MemoryChanged {
+		c.log.Debug("planned", "pods", len(out.Pods), "nodes_pushed", pushed, "took", time.Since(start))
 	}
-	return true
+	return true, wake
 }
 
-// planInputLocked snapshots the state the core plans from: the applied
-// revision, membership, observed pods and Memory. The snapshot shares
-// Memory and the observed lists with the server, which only ever replaces
-// them, and Plan never writes to its input. s.mu must be held.
-func (s *Server) planInputLocked() reconcile.Input {
+// planInput snapshots what the core plans from: the applied revision (from
+// the store), membership with the cordons, observed pods and the inventory,
+// and the earliest time a node's grace ends.
+func (c *controller) planInput() (reconcile.Input, time.Time) {
+	v := c.s.store.peek()
+	set := c.s.store.desired()
+	nodes, wake := c.nodeStates(c.s.members.nodes(), v.overrides)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	in := reconcile.Input{
-		Nodes:    s.nodeStatesLocked(),
-		Observed: make(map[string][]agentapi.PodStatus, len(s.observed)),
-		Memory:   s.memory,
+		Desired:  set,
+		Nodes:    nodes,
+		Observed: make(map[string][]agentapi.PodStatus, len(c.observed)),
+		Memory:   c.mem,
 		Now:      time.Now(),
 		NewUID:   newUID,
 		// Until the grace has passed, a node membership has not reported
-		// may simply not have rejoined a restarted reconciler yet.
-		AbsentNodesLost: time.Since(s.startedAt) > s.cfg.NodeLossGrace,
+		// may simply not have rejoined a new leader yet.
+		AbsentNodesLost: time.Since(c.started) > c.s.cfg.NodeLossGrace,
 	}
-	if s.applied != nil {
-		in.Desired = s.applied.set
+	if !in.AbsentNodesLost {
+		wake = earliest(wake, c.started.Add(c.s.cfg.NodeLossGrace))
 	}
-	for n, ps := range s.observed {
+	for n, ps := range c.observed {
 		in.Observed[n] = ps
 	}
-	return in
+	return in, wake
 }
 
-// nodeStatesLocked lists the known agents for the core, sorted by name.
-func (s *Server) nodeStatesLocked() []reconcile.NodeState {
-	out := make([]reconcile.NodeState, 0, len(s.members))
-	for _, m := range s.members {
-		out = append(out, reconcile.NodeState{
-			Info:  m.info,
-			Alive: m.state == api.NodeAlive,
-			// An agent that left gracefully is most likely restarting: its
-			// pods stay put (and are adopted) unless it stays away.
-			Grace: m.state == api.NodeLeft && time.Since(m.since) < s.cfg.NodeLossGrace,
-		})
+// earliest returns the earlier of two times, ignoring zero ones.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// Taints that ctl cordon and drain put on a node, as Kubernetes marks a
+// cordoned node (node.kubernetes.io/unschedulable:NoSchedule); a drained
+// node also evicts every pod that does not tolerate stevedore.dev/drained.
+const (
+	taintCordon = "node.kubernetes.io/unschedulable"
+	taintDrain  = "stevedore.dev/drained"
+)
+
+// nodeStates lists the known agents for the core, sorted by name, with the
+// cordons of ctl applied, and the earliest end of a left node's grace.
+func (c *controller) nodeStates(members map[string]member, overrides map[string]nodeOverride) ([]reconcile.NodeState, time.Time) {
+	out := make([]reconcile.NodeState, 0, len(members))
+	var wake time.Time
+	for name, m := range members {
+		info := m.info
+		if o, ok := overrides[name]; ok {
+			taints := append([]spec.Taint(nil), info.Taints...)
+			if o.Cordoned || o.Drained {
+				taints = append(taints, spec.Taint{Key: taintCordon, Effect: spec.TaintEffectNoSchedule})
+			}
+			if o.Drained {
+				taints = append(taints, spec.Taint{Key: taintDrain, Effect: spec.TaintEffectNoExecute})
+			}
+			info.Taints = taints
+		}
+		// An agent that left gracefully is most likely restarting: its
+		// pods stay put (and are adopted) unless it stays away.
+		grace := m.state == api.NodeLeft && time.Since(m.since) < c.s.cfg.NodeLossGrace
+		if grace {
+			wake = earliest(wake, m.since.Add(c.s.cfg.NodeLossGrace))
+		}
+		out = append(out, reconcile.NodeState{Info: info, Alive: m.state == api.NodeAlive, Grace: grace})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Info.Name < out[j].Info.Name })
-	return out
+	return out, wake
 }
 
-// observe records an agent's status report and asks for a plan.
-func (s *Server) observe(node string, l *agentapi.PodStatusList) {
-	s.mu.Lock()
-	if m := s.members[node]; m == nil || m.state != api.NodeAlive {
-		s.mu.Unlock()
-		return
-	}
-	// Heartbeats repeat the last list; only a change needs a plan.
-	if old, ok := s.observed[node]; ok && encodeEqual(old, l.Pods) {
-		s.mu.Unlock()
-		return
-	}
-	s.observed[node] = l.Pods
-	s.requestPlanLocked()
-	s.mu.Unlock()
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic("server: failed to encode state: " + err.Error())
-	}
-	return b
+// encodeEqual reports whether a and b marshal to the same JSON. Pod specs
+// hold resource.Quantity values whose cached string form makes
+// reflect.DeepEqual unreliable.
+func encodeEqual(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }

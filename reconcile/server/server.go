@@ -1,14 +1,25 @@
-// Package server is the reconciler daemon: the thin loop around the pure
-// core in package reconcile. It fetches the config repository (poll ticker,
-// webhook, API), loads each new commit with spec.Load, keeps the last good
-// revision, tracks agents through serf, runs reconcile.Plan on every change,
-// pushes each node's pod set to its agent and watches the agents' pod status
-// streams. It serves the reconciler API (reconcile/api) that ctl uses.
+// Package server is the reconciler daemon: the loops around the pure core in
+// package reconcile, split by lifetime.
 //
-// State that must survive a restart lives in Config.DataDir: the term (the
-// fencing token agents check, incremented at every start until raft lands),
-// the last good revision and the core's Memory (the inventory of pods it
-// created), each written atomically.
+//   - server.go wires the pieces (New, Start, Shutdown); config.go nests
+//     their configs.
+//   - leader.go is the elector: a hashicorp/raft node whose leadership
+//     starts and stops the leader-scoped work (run, with a term context).
+//   - store.go is the raft FSM: the control plane's durable state (applied
+//     revision, inventory, fencing base, cordons), written as deltas.
+//   - cluster.go forms and grows the raft cluster from serf (bootstrap
+//     expect, adding reconcilers that join) and describes its peers.
+//   - controller.go and plan.go are the leader's ordered steps for one
+//     term: fetch → load → persist the revision; plan → persist the delta
+//     → push; push.go holds the agent connections.
+//   - membership.go turns serf's events into the node and peer tables.
+//   - view.go is the immutable snapshot published after each plan; the
+//     HTTP layer (http.go, nodes.go, describe.go) reads only it and
+//     forwards what only the leader can answer (forward.go).
+//
+// State that must survive a restart lives in Config.DataDir, in raft's log
+// and snapshots; the fencing token agents check is the raft term plus a
+// base kept in the store.
 package server
 
 import (
@@ -20,14 +31,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/serf/serf"
 
-	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
-	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/sync/source"
 )
 
@@ -36,75 +46,53 @@ type fetcher interface {
 	Fetch(ctx context.Context) (*source.Revision, error)
 }
 
-// applied is the last good revision and its objects.
-type applied struct {
-	rev *savedRevision
-	set *spec.Set
-	at  time.Time
-}
-
-// member is one agent as membership reports it.
-type member struct {
-	info  agentapi.NodeInfo
-	addr  string
-	state string // api.NodeAlive, NodeFailed, NodeLeft
-	since time.Time
-	conn  *agentConn // non-nil while alive
-}
-
 // maxEvents bounds the event ring.
 const maxEvents = 1000
 
 // Server is a running reconciler. Create it with New, start it with Start,
 // stop it with Shutdown.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	state *stateDir
-	src   fetcher
-	term  uint64
+	cfg     Config
+	log     *slog.Logger
+	state   *stateDir
+	store   *store
+	el      *elector
+	src     fetcher
+	members *membership
+	events  *eventRing
+	sync    syncStatus
 	// dialAgent returns a client for an agent's API base URL; tests replace it.
 	dialAgent func(base string) agentClient
 	hc        *http.Client
 
-	mu          sync.Mutex
-	applied     *applied
-	fetched     *api.Commit
-	lastErr     *api.SyncError
-	lastSync    time.Time
-	members     map[string]*member
-	observed    map[string][]agentapi.PodStatus
-	memory      reconcile.Memory
-	memJSON     []byte
-	pods        []reconcile.PodView
-	workloads   []reconcile.WorkloadView
-	podSets     map[string][]agentapi.Pod
-	gens        map[string]uint64
-	events      []reconcile.Event
-	planWant    uint64        // plans requested
-	planDone    uint64        // highest request a finished plan covered
-	planCh      chan struct{} // closed and replaced after every plan
-	waiters     []chan api.SyncResult
-	joinPending bool // a join-settle goroutine will request a plan
-	syncKick    chan struct{}
-	planKick    chan struct{}
-	started     bool
-	startedAt   time.Time
-	shutdown    bool
-	ctx         context.Context
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	serf        *serf.Serf
-	serfEv      chan serf.Event
-	httpSrv     *http.Server
-	apiURL      string
-	gossip      string
-	closeOnce   sync.Once
-	closeErr    error
+	// view is what every read is answered from.
+	view atomic.Pointer[view]
+	// ctrl is the controller of the term this reconciler leads, nil while
+	// it follows.
+	ctrl atomic.Pointer[controller]
+	// clusterErr says why this reconciler cannot form or join its cluster
+	// (mismatched --bootstrap-expect, another cluster's members), "" if
+	// nothing is wrong.
+	clusterErr atomic.Pointer[string]
+
+	mu        sync.Mutex
+	started   bool
+	shutdown  bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	serf      *serf.Serf
+	serfEv    chan serf.Event
+	httpSrv   *http.Server
+	apiURL    string
+	gossip    string
+	closeOnce sync.Once
+	closeErr  error
 }
 
-// New validates cfg, locks and reads DataDir (last good revision, Memory)
-// and starts a new term. It starts nothing: call Start.
+// New validates cfg, locks DataDir and opens the raft state in it (a
+// corrupt log or snapshot is an error naming the file). It starts nothing
+// but raft: call Start.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -122,15 +110,10 @@ func New(cfg Config) (*Server, error) {
 }
 
 func newServer(cfg Config, st *stateDir) (*Server, error) {
-	src, err := source.New(source.Config{
-		URL:        cfg.RepoURL,
-		Branch:     cfg.Branch,
-		Path:       cfg.Path,
-		CacheDir:   st.path(dirGit),
-		SSHKeyFile: cfg.SSHKeyFile,
-		Token:      cfg.Token,
-		Logger:     cfg.Logger.With("component", "source"),
-	})
+	sc := cfg.Source
+	sc.CacheDir = st.path(dirGit)
+	sc.Logger = cfg.Logger.With("component", "source")
+	src, err := source.New(sc)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create git source: %w", err)
 	}
@@ -141,52 +124,41 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		state:    st,
-		src:      src,
-		hc:       hc,
-		members:  map[string]*member{},
-		observed: map[string][]agentapi.PodStatus{},
-		podSets:  map[string][]agentapi.Pod{},
-		gens:     map[string]uint64{},
-		planCh:   make(chan struct{}),
-		syncKick: make(chan struct{}, 1),
-		planKick: make(chan struct{}, 1),
+		cfg:    cfg,
+		log:    cfg.Logger,
+		state:  st,
+		src:    src,
+		hc:     hc,
+		store:  newStore(),
+		events: &eventRing{},
 	}
+	s.members = newMembership(cfg.Logger, s.events.add)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
-
-	// Read everything before doing anything, so a restarted reconciler
-	// neither forgets nor duplicates pods.
-	rev, err := st.loadRevision()
+	s.store.onApply = s.applied
+	s.view.Store(&view{})
+	el, err := openElector(cfg.Raft, cfg.Name, cfg.DataDir, s.store, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	if rev != nil {
-		set, err := spec.Load(rev.Files)
-		if err != nil {
-			// The revision loaded once; failing now means the spec package
-			// changed under it. Refuse to start rather than prune everything.
-			return nil, fmt.Errorf("failed to load the last good revision %s from %s: %w", rev.Commit.Hash, st.path(fileRevision), err)
-		}
-		s.applied = &applied{rev: rev, set: set, at: time.Now()}
-	}
-	if s.memory, err = st.loadMemory(); err != nil {
-		return nil, err
-	}
-	s.memJSON = mustJSON(s.memory)
-	if s.term, err = st.nextTerm(); err != nil {
-		return nil, err
-	}
+	s.el = el
 	return s, nil
+}
+
+// applied runs after every entry the store applies: the leader plans again
+// when a cordon or revision changed under it (a follower has no controller).
+func (s *Server) applied(op string) {
+	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision) {
+		c.requestPlan()
+	}
 }
 
 // ErrStarted is returned by Start on a server already started or shut down.
 var ErrStarted = errors.New("server already started")
 
-// Start listens on APIAddr, joins serf on GossipAddr and starts the sync
-// and plan loops. It returns once everything listens; the loops run until
-// Shutdown. ctx bounds only the start itself.
+// Start listens on APIAddr, joins serf on GossipAddr, forms or rejoins the
+// raft cluster and starts following (and leading, when elected). It returns
+// once everything listens; the loops run until Shutdown. ctx bounds only the
+// start itself.
 func (s *Server) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started || s.shutdown {
@@ -194,7 +166,6 @@ func (s *Server) Start(ctx context.Context) error {
 		return ErrStarted
 	}
 	s.started = true
-	s.startedAt = time.Now()
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mu.Unlock()
 
@@ -212,19 +183,38 @@ func (s *Server) Start(ctx context.Context) error {
 	})
 
 	if err := s.startSerf(); err != nil {
-		s.Shutdown(context.Background())
 		return err
 	}
-	s.goNamed("serf-events", s.serfLoop)
-	s.goNamed("sync", s.syncLoop)
-	s.goNamed("plan", s.planLoop)
-	if s.cfg.PollInterval > 0 {
-		s.goNamed("poll", s.pollLoop)
-	}
-	s.log.Info("reconciler started", "api", s.apiURL, "gossip", s.gossip, "term", s.term,
-		"repo", StripCredentials(s.cfg.RepoURL), "branch", s.cfg.Branch, "path", s.cfg.Path)
-	s.TriggerSync()
+	s.goNamed("membership", func(ctx context.Context) { s.members.loop(ctx, s.serfEv) })
+	s.goNamed("bootstrap", s.bootstrapLoop)
+	s.goNamed("tags", s.tagLoop)
+	s.goNamed("elector", func(ctx context.Context) { s.el.run(ctx, s.lead) })
+	s.log.Info("reconciler started", "name", s.cfg.Name, "api", s.apiURL, "gossip", s.gossip, "raft", s.raftAddr(),
+		"bootstrap_expect", s.cfg.Raft.BootstrapExpect, "repo", StripCredentials(s.cfg.Source.URL),
+		"branch", s.cfg.Source.Branch, "path", s.cfg.Source.Path)
 	return nil
+}
+
+// lead is the leader-scoped work of one raft term: it returns when ctx
+// ends (leadership lost or shutdown) after every goroutine of the term has
+// stopped.
+func (s *Server) lead(ctx context.Context, raftTerm uint64) {
+	c, err := newController(ctx, s, raftTerm)
+	if err != nil {
+		s.log.Error("failed to take over as leader; stepping down", "raft_term", raftTerm, "err", err)
+		// Another reconciler may do better; a lone one retries when raft
+		// elects it again.
+		if f := s.el.raft.LeadershipTransfer(); f.Error() != nil {
+			s.log.Warn("leadership transfer failed", "err", f.Error())
+		}
+		<-ctx.Done()
+		return
+	}
+	c.begin()
+	s.ctrl.Store(c)
+	c.run()
+	s.ctrl.CompareAndSwap(c, nil)
+	s.publishFollowerView()
 }
 
 // goNamed runs fn in a goroutine the server owns and waits for at Shutdown.
@@ -243,12 +233,24 @@ func (s *Server) APIURL() string { return s.apiURL }
 // GossipAddr is the host:port agents join (valid after Start).
 func (s *Server) GossipAddr() string { return s.gossip }
 
-// Term is this process's term.
-func (s *Server) Term() uint64 { return s.term }
+// Name is this reconciler's name.
+func (s *Server) Name() string { return s.cfg.Name }
 
-// Shutdown leaves serf, stops the API and every loop and agent connection,
-// waits for them, and releases DataDir. It is safe to call twice; ctx bounds
-// the graceful part (leaving serf, draining HTTP).
+// Term is the fencing token this reconciler pushes with while it leads
+// (the raft term plus the store's base), zero while it follows.
+func (s *Server) Term() uint64 {
+	if c := s.ctrl.Load(); c != nil {
+		return c.token()
+	}
+	return 0
+}
+
+// IsLeader reports whether this reconciler leads now.
+func (s *Server) IsLeader() bool { return s.ctrl.Load() != nil }
+
+// Shutdown leaves serf, stops the API, every loop and agent connection and
+// raft, waits for them, and releases DataDir. It is safe to call twice; ctx
+// bounds the graceful part (leaving serf, draining HTTP).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
@@ -272,24 +274,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				}
 			}
 			s.cancel()
-			s.mu.Lock()
-			conns := make([]*agentConn, 0, len(s.members))
-			for _, m := range s.members {
-				if m.conn != nil {
-					conns = append(conns, m.conn)
-					m.conn = nil
-				}
-			}
-			waiters := s.waiters
-			s.waiters = nil
-			s.mu.Unlock()
-			for _, c := range conns {
-				c.close()
-			}
-			for _, w := range waiters {
-				w <- api.SyncResult{Error: &api.SyncError{Stage: api.StageFetch, Message: "reconciler shutting down", Time: time.Now()}}
-			}
 			s.wg.Wait()
+		}
+		if s.el != nil {
+			if err := s.el.shutdown(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if err := s.state.close(); err != nil {
 			errs = append(errs, fmt.Errorf("failed to release data dir: %w", err))
@@ -300,12 +290,56 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.closeErr
 }
 
-// event records something the server decided or saw.
-func (s *Server) eventLocked(object, reason, msg string) {
-	s.events = append(s.events, reconcile.Event{Time: time.Now(), Object: object, Reason: reason, Message: msg})
-	if len(s.events) > maxEvents {
-		s.events = append(s.events[:0:0], s.events[len(s.events)-maxEvents:]...)
+// eventRing keeps the last maxEvents events, across terms.
+type eventRing struct {
+	mu     sync.Mutex
+	events []reconcile.Event
+}
+
+func (r *eventRing) add(object, reason, msg string) {
+	r.append([]reconcile.Event{{Time: time.Now(), Object: object, Reason: reason, Message: msg}})
+}
+
+func (r *eventRing) append(ev []reconcile.Event) {
+	if len(ev) == 0 {
+		return
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev...)
+	if len(r.events) > maxEvents {
+		r.events = append(r.events[:0:0], r.events[len(r.events)-maxEvents:]...)
+	}
+}
+
+// list returns a copy, oldest first.
+func (r *eventRing) list() []reconcile.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]reconcile.Event{}, r.events...)
+}
+
+// syncStatus is the outcome of the last sync, kept across terms.
+type syncStatus struct {
+	mu       sync.Mutex
+	fetched  *api.Commit
+	lastErr  *api.SyncError
+	lastSync time.Time
+}
+
+func (st *syncStatus) set(fetched *api.Commit, lastErr *api.SyncError) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if fetched != nil {
+		st.fetched = fetched
+	}
+	st.lastErr, st.lastSync = lastErr, time.Now()
+}
+
+func (st *syncStatus) get() (*api.Commit, *api.SyncError, time.Time) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.fetched, st.lastErr, st.lastSync
 }
 
 // newUID returns a random RFC 4122 version 4 UUID.

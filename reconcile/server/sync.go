@@ -15,27 +15,46 @@ import (
 // fetchTimeout bounds one fetch so a hung remote cannot stall the loop.
 const fetchTimeout = 2 * time.Minute
 
-// TriggerSync asks for a sync without waiting. Triggers that arrive while a
-// sync runs coalesce into one more sync after it.
+// errNotLeader is returned by the writes only a leader makes, when this
+// reconciler does not lead (the HTTP layer forwards them instead).
+var errNotLeader = errors.New("this reconciler is not the leader")
+
+// TriggerSync asks the leader's controller for a sync without waiting; on a
+// follower it does nothing (the HTTP layer forwards triggers).
 func (s *Server) TriggerSync() {
-	select {
-	case s.syncKick <- struct{}{}:
-	default:
+	if c := s.ctrl.Load(); c != nil {
+		c.triggerSync()
 	}
 }
 
 // SyncNow triggers a sync and waits until a fetch, load and plan that
-// started after the call have finished, returning their result.
+// started after the call have finished, returning their result. It fails
+// with errNotLeader on a follower.
 func (s *Server) SyncNow(ctx context.Context) (api.SyncResult, error) {
-	ch := make(chan api.SyncResult, 1)
-	s.mu.Lock()
-	if s.shutdown {
-		s.mu.Unlock()
-		return api.SyncResult{}, errors.New("failed to sync: reconciler is shutting down")
+	c := s.ctrl.Load()
+	if c == nil {
+		return api.SyncResult{}, fmt.Errorf("failed to sync: %w", errNotLeader)
 	}
-	s.waiters = append(s.waiters, ch)
-	s.mu.Unlock()
-	s.TriggerSync()
+	return c.syncNow(ctx)
+}
+
+func (c *controller) triggerSync() {
+	select {
+	case c.syncKick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *controller) syncNow(ctx context.Context) (api.SyncResult, error) {
+	ch := make(chan api.SyncResult, 1)
+	c.mu.Lock()
+	if c.ctx.Err() != nil {
+		c.mu.Unlock()
+		return api.SyncResult{}, fmt.Errorf("failed to sync: %w", errNotLeader)
+	}
+	c.waiters = append(c.waiters, ch)
+	c.mu.Unlock()
+	c.triggerSync()
 	select {
 	case r := <-ch:
 		return r, nil
@@ -44,35 +63,35 @@ func (s *Server) SyncNow(ctx context.Context) (api.SyncResult, error) {
 	}
 }
 
-func (s *Server) pollLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.PollInterval)
+func (c *controller) pollLoop() {
+	t := time.NewTicker(c.s.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-c.ctx.Done():
 			return
 		case <-t.C:
-			s.TriggerSync()
+			c.triggerSync()
 		}
 	}
 }
 
-func (s *Server) syncLoop(ctx context.Context) {
+func (c *controller) syncLoop() {
 	for {
 		select {
-		case <-ctx.Done():
+		case <-c.ctx.Done():
 			return
-		case <-s.syncKick:
+		case <-c.syncKick:
 		}
 		// Waiters registered before this point are served by this sync:
 		// it starts after their request.
-		s.mu.Lock()
-		waiters := s.waiters
-		s.waiters = nil
-		s.mu.Unlock()
-		r, planTarget := s.syncOnce(ctx)
+		c.mu.Lock()
+		waiters := c.waiters
+		c.waiters = nil
+		c.mu.Unlock()
+		r, planTarget := c.syncOnce()
 		if planTarget > 0 && len(waiters) > 0 {
-			if err := s.waitPlan(ctx, planTarget); err != nil {
+			if err := c.waitPlan(c.ctx, planTarget); err != nil {
 				r.Error = &api.SyncError{Stage: api.StageFetch, Message: err.Error(), Time: time.Now()}
 			}
 		}
@@ -82,84 +101,76 @@ func (s *Server) syncLoop(ctx context.Context) {
 	}
 }
 
-// syncOnce fetches, loads and (on success) adopts the branch head. It
-// returns the result and, when the desired state changed, the plan request
-// that covers it.
-func (s *Server) syncOnce(ctx context.Context) (api.SyncResult, uint64) {
-	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+// syncOnce is the leader's ordered steps for one sync: fetch, load, commit
+// the revision to raft. A step that fails stops the chain, says why in the
+// status and keeps the last good revision. It returns the result and, when
+// the desired state changed, the plan request that covers it.
+func (c *controller) syncOnce() (api.SyncResult, uint64) {
+	s := c.s
+	fctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
 	start := time.Now()
 	rev, err := s.src.Fetch(fctx)
 	cancel()
-	now := time.Now()
 	if err != nil {
-		serr := &api.SyncError{Stage: api.StageFetch, Message: s.redact(fmt.Sprintf("failed to fetch %s: %s", s.cfg.RepoURL, err)), Time: now}
-		s.mu.Lock()
-		s.lastErr, s.lastSync = serr, now
-		s.eventLocked("repo", "FetchFailed", serr.Message)
-		s.mu.Unlock()
-		s.log.Warn("sync failed", "stage", serr.Stage, "err", serr.Message)
+		serr := &api.SyncError{Stage: api.StageFetch, Message: s.redact(fmt.Sprintf("failed to fetch %s: %s", s.cfg.Source.URL, err)), Time: time.Now()}
+		s.sync.set(nil, serr)
+		s.events.add("repo", "FetchFailed", serr.Message)
+		c.log.Warn("sync failed", "stage", serr.Stage, "err", serr.Message)
 		return api.SyncResult{Error: serr}, 0
 	}
 	commit := commitOf(rev)
 	fetchTook := time.Since(start)
 
-	s.mu.Lock()
-	s.fetched = commit
+	applied, _ := s.store.revision()
 	// The same commit under another --path (a restart with a new path) is
 	// a different revision.
-	if s.applied != nil && s.applied.rev.Commit.Hash == rev.Commit && s.applied.rev.Path == s.cfg.Path {
-		s.lastErr, s.lastSync = nil, now
-		s.mu.Unlock()
+	if applied != nil && applied.Commit.Hash == rev.Commit && applied.Path == s.cfg.Source.Path {
+		s.sync.set(commit, nil)
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
-	s.mu.Unlock()
 
 	set, err := spec.Load(rev.Files)
 	if err != nil {
-		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: now}
-		s.mu.Lock()
-		s.lastErr, s.lastSync = serr, time.Now()
-		s.eventLocked("commit/"+short(rev.Commit), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s", firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), s.appliedHashLocked()))
-		s.mu.Unlock()
-		s.log.Warn("commit failed to load; keeping the last good revision", "commit", rev.Commit, "author", rev.Author, "err", err)
+		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
+		s.sync.set(commit, serr)
+		s.events.add("commit/"+short(rev.Commit), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s", firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), appliedHash(applied)))
+		c.log.Warn("commit failed to load; keeping the last good revision", "commit", rev.Commit, "author", rev.Author, "err", err)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
 	}
-	saved := &savedRevision{Commit: *commit, Path: s.cfg.Path, Files: rev.Files}
-	// Persist before adopting: a restart must come back to what agents run.
-	if err := s.state.saveRevision(saved); err != nil {
+	saved := &savedRevision{Commit: *commit, Path: s.cfg.Source.Path, Files: rev.Files}
+	// Committed before it is planned: a new leader comes back to what the
+	// agents run.
+	if err := s.el.apply(&command{Op: opRevision, Revision: saved}, s.cfg.Raft.ApplyTimeout); err != nil {
 		serr := &api.SyncError{Commit: commit, Stage: api.StageApply, Message: err.Error(), Time: time.Now()}
-		s.mu.Lock()
-		s.lastErr, s.lastSync = serr, time.Now()
-		s.mu.Unlock()
-		s.log.Error("failed to persist revision; not applying it", "commit", rev.Commit, "err", err)
+		s.sync.set(commit, serr)
+		c.log.Error("failed to commit revision; not applying it", "commit", rev.Commit, "err", err)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
 	}
-	s.mu.Lock()
-	s.applied = &applied{rev: saved, set: set, at: time.Now()}
-	s.lastErr, s.lastSync = nil, time.Now()
-	s.eventLocked("commit/"+short(rev.Commit), "Synced", fmt.Sprintf("%s by %s: %d object(s)", firstLine(rev.Message), rev.Author, len(set.Objects)))
-	target := s.requestPlanLocked()
-	s.mu.Unlock()
-	s.log.Info("applied commit", "commit", rev.Commit, "author", rev.Author, "message", firstLine(rev.Message),
+	s.sync.set(commit, nil)
+	s.events.add("commit/"+short(rev.Commit), "Synced", fmt.Sprintf("%s by %s: %d object(s)", firstLine(rev.Message), rev.Author, len(set.Objects)))
+	c.mu.Lock()
+	target := c.requestPlanLocked()
+	c.mu.Unlock()
+	c.log.Info("applied commit", "commit", rev.Commit, "author", rev.Author, "message", firstLine(rev.Message),
 		"objects", len(set.Objects), "fetch", fetchTook, "took", time.Since(start))
 	return api.SyncResult{Commit: commit, Applied: true}, target
 }
 
-func (s *Server) appliedHashLocked() string {
-	if s.applied == nil {
+func appliedHash(r *savedRevision) string {
+	if r == nil {
 		return "nothing applied"
 	}
-	return short(s.applied.rev.Commit.Hash)
+	return short(r.Commit.Hash)
 }
 
 // redact removes the remote's credentials from a message.
 func (s *Server) redact(msg string) string {
-	stripped := StripCredentials(s.cfg.RepoURL)
-	if stripped != s.cfg.RepoURL {
-		msg = strings.ReplaceAll(msg, s.cfg.RepoURL, stripped)
+	stripped := StripCredentials(s.cfg.Source.URL)
+	if stripped != s.cfg.Source.URL {
+		msg = strings.ReplaceAll(msg, s.cfg.Source.URL, stripped)
 	}
-	if s.cfg.Token != "" {
-		msg = strings.ReplaceAll(msg, s.cfg.Token, "REDACTED")
+	if s.cfg.Source.Token != "" {
+		msg = strings.ReplaceAll(msg, s.cfg.Source.Token, "REDACTED")
 	}
 	return msg
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -42,15 +41,25 @@ func nextBackoff(d time.Duration) time.Duration {
 	return d
 }
 
-// agentConn owns the two goroutines serving one alive agent: a pusher and a
-// watcher. It is created when membership says the agent is alive and closed
-// when it fails or leaves.
-type agentConn struct {
-	node   string
-	client agentClient
-	log    *slog.Logger
+// connHooks are how an agentConn reports to the controller.
+type connHooks struct {
 	// observe receives each status list the watcher reads.
 	observe func(*agentapi.PodStatusList)
+	// pushed is called after the agent applied a set.
+	pushed func()
+	// refused is called when the agent refused a set as stale.
+	refused func(error)
+}
+
+// agentConn owns the two goroutines serving one alive agent: a pusher and a
+// watcher. The leader creates it when membership says the agent is alive
+// and closes it when it fails or leaves, or when the term ends.
+type agentConn struct {
+	node   string
+	addr   string // the agent's API base URL
+	client agentClient
+	log    *slog.Logger
+	hooks  connHooks
 
 	mu     sync.Mutex
 	latest *agentapi.PodSet
@@ -63,15 +72,16 @@ type agentConn struct {
 	once   sync.Once
 }
 
-func newAgentConn(parent context.Context, node string, c agentClient, log *slog.Logger, observe func(*agentapi.PodStatusList)) *agentConn {
+func newAgentConn(parent context.Context, node, addr string, c agentClient, log *slog.Logger, hooks connHooks) *agentConn {
 	ctx, cancel := context.WithCancel(parent)
 	a := &agentConn{
-		node:    node,
-		client:  c,
-		log:     log.With("node", node),
-		observe: observe,
-		kick:    make(chan struct{}, 1),
-		cancel:  cancel,
+		node:   node,
+		addr:   addr,
+		client: c,
+		log:    log.With("node", node),
+		hooks:  hooks,
+		kick:   make(chan struct{}, 1),
+		cancel: cancel,
 	}
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.pushLoop(ctx) }()
@@ -147,15 +157,18 @@ func (a *agentConn) pushLoop(ctx context.Context) {
 			}
 			a.mu.Unlock()
 			backoff = backoffMin
+			a.hooks.pushed()
 			a.log.Debug("pushed pod set", "term", set.Term, "generation", set.Generation, "pods", len(set.Pods), "took", time.Since(start))
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errStale):
-			// Another reconciler with a higher term is in charge, or this
-			// one's state went backwards: pushing again cannot help, and
-			// someone must look.
-			a.log.Error("AGENT REFUSED POD SET AS STALE: another reconciler may be running with a higher term",
+			// Another reconciler with a higher term is in charge, or the
+			// control plane's state went backwards: pushing the same set
+			// again cannot help. The controller decides (it raises the
+			// token when the agent's term comes from lost state).
+			a.log.Error("agent refused pod set as stale",
 				"term", set.Term, "generation", set.Generation, "err", err)
+			a.hooks.refused(err)
 		default:
 			a.log.Warn("failed to push pod set, retrying", "generation", set.Generation, "retry_in", backoff, "err", err)
 			a.mu.Lock()
@@ -198,7 +211,7 @@ func (a *agentConn) watchLoop(ctx context.Context) {
 			if lost {
 				a.repush()
 			}
-			a.observe(l)
+			a.hooks.observe(l)
 		})
 		if ctx.Err() != nil {
 			return
@@ -218,11 +231,7 @@ func (a *agentConn) watchLoop(ctx context.Context) {
 	}
 }
 
-// encodeEqual reports whether a and b marshal to the same JSON. Pod specs
-// hold resource.Quantity values whose cached string form makes
-// reflect.DeepEqual unreliable.
-func encodeEqual(a, b any) bool {
-	x, err1 := json.Marshal(a)
-	y, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(x) == string(y)
+// staleTerm returns the term an agent that refused a set says it has seen.
+func staleTerm(err error) (uint64, bool) {
+	return 0, false
 }

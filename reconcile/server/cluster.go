@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// tagInterval is how often a reconciler refreshes the serf tags that
+// describe its raft state to the others (only changed tags are gossiped).
+const tagInterval = time.Second
+
+// serfTags is what this reconciler announces through membership.
+func (s *Server) serfTags() map[string]string {
+	t := map[string]string{
+		agentapi.TagRole: agentapi.RoleReconciler,
+		agentapi.TagAPI:  s.apiURL,
+		tagRaft:          s.raftAddr(),
+		tagExpect:        strconv.Itoa(s.cfg.Raft.BootstrapExpect),
+	}
+	if s.el != nil && s.el.raft != nil {
+		if s.el.existing.Load() {
+			t[tagHasState] = "1"
+		}
+		t[tagRaftState] = raftStateName(s.el.raft.State())
+		st := s.store.peek()
+		if st.clusterID != "" {
+			t[tagCluster] = st.clusterID
+		}
+		if st.commit != "" {
+			t[tagApplied] = short(st.commit)
+		}
+		t[tagIndex] = strconv.FormatUint(st.index, 10)
+	}
+	return t
+}
+
+// tagLoop keeps the serf tags current.
+func (s *Server) tagLoop(ctx context.Context) {
+	t := time.NewTicker(tagInterval)
+	defer t.Stop()
+	last := s.serfTags()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tags := s.serfTags()
+		// The applied index changes with every entry: gossip it only with
+		// another change, or every few seconds at most.
+		cmp := maps.Clone(tags)
+		delete(cmp, tagIndex)
+		old := maps.Clone(last)
+		delete(old, tagIndex)
+		if maps.Equal(cmp, old) && tags[tagIndex] == last[tagIndex] {
+			continue
+		}
+		if err := s.serf.SetTags(tags); err != nil {
+			s.log.Warn("failed to update serf tags", "err", err)
+			continue
+		}
+		last = tags
+	}
+}
+
+// raftAddr is the address other reconcilers dial for raft.
+func (s *Server) raftAddr() string {
+	if s.el != nil {
+		return s.el.addr
+	}
+	return s.cfg.Raft.Addr
+}
+
+func raftStateName(st raft.RaftState) string {
+	switch st {
+	case raft.Leader:
+		return api.RaftLeader
+	case raft.Follower:
+		return api.RaftFollower
+	case raft.Candidate:
+		return api.RaftCandidate
+	case raft.Shutdown:
+		return api.RaftShutdown
+	}
+	return api.RaftUnknown
+}
+
+func (s *Server) setClusterErr(msg string) {
+	old := s.clusterErr.Load()
+	if old != nil && *old == msg {
+		return
+	}
+	s.clusterErr.Store(&msg)
+	if msg != "" {
+		s.log.Error("cluster problem", "err", msg)
+		s.events.add("reconciler/"+s.cfg.Name, "ClusterError", msg)
+	}
+}
+
+// bootstrapLoop forms a new cluster when this reconciler has no raft state:
+// once it sees BootstrapExpect reconcilers (itself included) that all have
+// no state and the same BootstrapExpect, they bootstrap together with the
+// same server list. A reconciler that sees one with state waits to be
+// added by that cluster's leader instead.
+func (s *Server) bootstrapLoop(ctx context.Context) {
+	if s.el.existing.Load() {
+		return
+	}
+	if s.cfg.Raft.BootstrapExpect == 1 {
+		s.bootstrapWith([]peerMember{{name: s.cfg.Name, tags: map[string]string{tagRaft: s.raftAddr()}}})
+		return
+	}
+	t := time.NewTicker(tagInterval)
+	defer t.Stop()
+	waiting := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.members.peersChanged:
+		case <-t.C:
+		}
+		if !s.el.raft.LastContact().IsZero() || s.el.raft.State() != raft.Follower {
+			// Added to a cluster by its leader meanwhile.
+			s.el.existing.Store(true)
+			s.setClusterErr("")
+			return
+		}
+		var ready []peerMember
+		problem := ""
+		for _, p := range s.members.reconcilers() {
+			if !p.alive {
+				continue
+			}
+			if p.tags[tagHasState] == "1" && p.name != s.cfg.Name {
+				if !waiting {
+					s.log.Info("a reconciler with raft state exists; waiting for its leader to add this one", "peer", p.name)
+					waiting = true
+				}
+				problem = "-"
+				break
+			}
+			if e := p.tags[tagExpect]; e != strconv.Itoa(s.cfg.Raft.BootstrapExpect) {
+				problem = fmt.Sprintf("reconciler %s was started with --bootstrap-expect %s and this one (%s) with %d: start every reconciler of a new cluster with the same value",
+					p.name, e, s.cfg.Name, s.cfg.Raft.BootstrapExpect)
+				break
+			}
+			if p.tags[tagRaft] == "" {
+				continue
+			}
+			ready = append(ready, p)
+		}
+		switch {
+		case problem == "-":
+			continue
+		case problem != "":
+			s.setClusterErr(problem)
+			continue
+		case len(ready) > s.cfg.Raft.BootstrapExpect:
+			s.setClusterErr(fmt.Sprintf("%d reconcilers without raft state are members, more than --bootstrap-expect %d: not bootstrapping", len(ready), s.cfg.Raft.BootstrapExpect))
+			continue
+		case len(ready) < s.cfg.Raft.BootstrapExpect:
+			continue
+		}
+		s.setClusterErr("")
+		s.bootstrapWith(ready)
+		return
+	}
+}
+
+func (s *Server) bootstrapWith(peers []peerMember) {
+	servers := make([]raft.Server, 0, len(peers))
+	names := make([]string, 0, len(peers))
+	for _, p := range peers {
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.name), Address: raft.ServerAddress(p.tags[tagRaft])})
+		names = append(names, p.name)
+	}
+	sort.Slice(servers, func(i, j int) bool { return servers[i].ID < servers[j].ID })
+	if err := s.el.bootstrap(servers); err != nil {
+		s.setClusterErr(err.Error())
+		return
+	}
+	s.log.Info("bootstrapped a new raft cluster", "servers", names)
+}
+
+// addPeers, run by the leader, adds every alive reconciler of this cluster
+// that is not yet a raft server (one started later, or with new state).
+// Reconcilers that belong to another cluster are reported, never added.
+// Servers are never removed automatically: a reconciler that is away may
+// come back, and quorum is the operator's decision.
+func (c *controller) addPeers() {
+	s := c.s
+	cf := s.el.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		c.log.Warn("failed to read raft configuration", "err", err)
+		return
+	}
+	known := map[raft.ServerID]bool{}
+	for _, srv := range cf.Configuration().Servers {
+		known[srv.ID] = true
+	}
+	cluster := s.store.peek().clusterID
+	for _, p := range s.members.reconcilers() {
+		if !p.alive || known[raft.ServerID(p.name)] || p.tags[tagRaft] == "" {
+			continue
+		}
+		if id := p.tags[tagCluster]; id != "" && id != cluster {
+			s.setClusterErr(fmt.Sprintf("reconciler %s belongs to another cluster (%s, this one is %s): not adding it; give it a new data dir to join this one", p.name, id, cluster))
+			continue
+		}
+		f := s.el.raft.AddVoter(raft.ServerID(p.name), raft.ServerAddress(p.tags[tagRaft]), 0, s.cfg.Raft.ApplyTimeout)
+		if err := f.Error(); err != nil {
+			c.log.Warn("failed to add reconciler to raft", "peer", p.name, "err", err)
+			continue
+		}
+		c.log.Info("added reconciler to raft", "peer", p.name, "addr", p.tags[tagRaft])
+		s.events.add("reconciler/"+p.name, "PeerAdded", "reconciler "+p.name+" joined the raft cluster")
+	}
+}
+
+// peers describes the raft configuration for the status API.
+func (s *Server) peers() (leader string, out []api.Peer) {
+	_, id := s.el.raft.LeaderWithID()
+	leader = string(id)
+	cf := s.el.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return leader, nil
+	}
+	for _, srv := range cf.Configuration().Servers {
+		p := api.Peer{Name: string(srv.ID), RaftAddr: string(srv.Address), Voter: srv.Suffrage == raft.Voter, State: api.RaftUnknown}
+		if m, ok := s.members.peer(p.Name); ok && m.alive {
+			p.API = m.tags[agentapi.TagAPI]
+			p.Applied = m.tags[tagApplied]
+			p.AppliedIndex, _ = strconv.ParseUint(m.tags[tagIndex], 10, 64)
+			if st := m.tags[tagRaftState]; st != "" {
+				p.State = st
+			}
+		}
+		switch {
+		case p.Name == leader:
+			p.State = api.RaftLeader
+		case p.State == api.RaftLeader:
+			// Its tag is older than raft's news.
+			p.State = api.RaftFollower
+		}
+		if p.Name == s.cfg.Name {
+			p.API = s.apiURL
+			p.State = raftStateName(s.el.raft.State())
+			p.AppliedIndex = s.el.raft.AppliedIndex()
+			if s.el.raft.State() == raft.Follower {
+				p.LastContact = s.el.raft.LastContact()
+			}
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return leader, out
+}

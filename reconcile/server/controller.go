@@ -1,0 +1,322 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// controller is the leader's work for one raft term: the sync and plan
+// steps, the agent connections and the observed state. It lives and dies
+// with the term context; nothing of it outlives the term except what it
+// committed to the store and the view it published.
+type controller struct {
+	s    *Server
+	ctx  context.Context
+	log  *slog.Logger
+	term uint64 // raft term
+	// started is when this term began: nodes membership has not reported
+	// are presumed alive for NodeLossGrace after it.
+	started time.Time
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	mem      reconcile.Memory // the inventory as committed
+	observed map[string][]agentapi.PodStatus
+	conns    map[string]*agentConn
+	podSets  map[string][]agentapi.Pod
+	gens     map[string]uint64
+	nodeErr  map[string]api.NodeError
+	// base is the store's TermBase this term pushes with.
+	base      uint64
+	planWant  uint64        // plans requested
+	planDone  uint64        // highest request a finished plan covered
+	planCh    chan struct{} // closed and replaced after every plan
+	waiters   []chan api.SyncResult
+	syncKick  chan struct{}
+	planKick  chan struct{}
+	bumping   bool // a TermBase raise is being committed
+	lastPlan  planResult
+	joinTimer *time.Timer
+}
+
+// newController prepares the term: the cluster's ID on a new cluster, the
+// import of a pre-raft data dir, and the inventory to plan from.
+func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller, error) {
+	c := &controller{
+		s:        s,
+		ctx:      ctx,
+		log:      s.log.With("raft_term", raftTerm),
+		term:     raftTerm,
+		started:  time.Now(),
+		observed: map[string][]agentapi.PodStatus{},
+		conns:    map[string]*agentConn{},
+		podSets:  map[string][]agentapi.Pod{},
+		gens:     map[string]uint64{},
+		nodeErr:  map[string]api.NodeError{},
+		planCh:   make(chan struct{}),
+		syncKick: make(chan struct{}, 1),
+		planKick: make(chan struct{}, 1),
+	}
+	if s.store.peek().clusterID == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		if err := s.el.apply(&command{Op: opCluster, ClusterID: hex.EncodeToString(b[:])}, s.cfg.Raft.ApplyTimeout); err != nil {
+			return nil, err
+		}
+		if err := c.importLegacy(); err != nil {
+			return nil, err
+		}
+	}
+	v := s.store.read()
+	c.mem = reconcile.Memory{Pods: v.Pods}
+	c.base = v.TermBase
+	return c, nil
+}
+
+// importLegacy moves the state of a reconciler from before raft
+// (revision.json, memory.json in DataDir) into a new cluster's store, so
+// that an upgrade neither forgets nor restarts a pod.
+func (c *controller) importLegacy() error {
+	st := c.s.state
+	rev, err := st.loadRevision()
+	if err != nil {
+		return err
+	}
+	mem, err := st.loadMemory()
+	if err != nil {
+		return err
+	}
+	if rev != nil {
+		if err := c.s.el.apply(&command{Op: opRevision, Revision: rev}, c.s.cfg.Raft.ApplyTimeout); err != nil {
+			return fmt.Errorf("failed to import %s: %w", st.path(fileRevision), err)
+		}
+	}
+	if d := podDelta(nil, mem.Pods); d != nil {
+		if err := c.s.el.apply(d, c.s.cfg.Raft.ApplyTimeout); err != nil {
+			return fmt.Errorf("failed to import %s: %w", st.path(fileMemory), err)
+		}
+	}
+	if rev != nil || len(mem.Pods) > 0 {
+		c.log.Info("imported the state of a reconciler from before raft", "pods", len(mem.Pods))
+	}
+	return nil
+}
+
+// token is the fencing token of this term: agents refuse a lower one.
+func (c *controller) token() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.base + c.term
+}
+
+// goNamed runs fn for the term and waits for it when the term ends.
+func (c *controller) goNamed(name string, fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer c.log.Debug("term goroutine stopped", "name", name)
+		fn()
+	}()
+}
+
+// begin takes over: it connects to the agents and plans once, so that the
+// view shows the remembered pods before the API answers from it.
+func (c *controller) begin() {
+	c.log.Info("leading", "token", c.token(), "pods", len(c.mem.Pods))
+	c.s.events.add("reconciler/"+c.s.cfg.Name, "LeaderElected", fmt.Sprintf("%s leads (raft term %d, token %d)", c.s.cfg.Name, c.term, c.token()))
+	c.addPeers()
+	c.syncConns()
+	c.planOnce()
+}
+
+// run starts the term's loops and returns when the term ends and every one
+// of them has stopped: a deposed leader pushes nothing after run returns.
+func (c *controller) run() {
+	c.goNamed("sync", c.syncLoop)
+	c.goNamed("plan", c.planLoop)
+	c.goNamed("membership", c.membershipLoop)
+	if c.s.cfg.PollInterval > 0 {
+		c.goNamed("poll", c.pollLoop)
+	}
+	c.triggerSync()
+	<-c.ctx.Done()
+	c.wg.Wait()
+	c.mu.Lock()
+	conns := c.conns
+	c.conns = map[string]*agentConn{}
+	waiters := c.waiters
+	c.waiters = nil
+	if c.joinTimer != nil {
+		c.joinTimer.Stop()
+	}
+	c.mu.Unlock()
+	for _, conn := range conns {
+		conn.close()
+	}
+	for _, w := range waiters {
+		w <- api.SyncResult{Error: &api.SyncError{Stage: api.StageFetch, Message: "leadership lost; retry on the new leader", Time: time.Now()}}
+	}
+}
+
+// membershipLoop follows agent and reconciler changes for the term.
+func (c *controller) membershipLoop() {
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.s.members.changed:
+			if c.syncConns() {
+				// Agents of one cluster usually start together; planning
+				// each join at once would put every unplaced pod on the
+				// first one. Placed pods never move, so wait a moment.
+				c.planAfter(joinSettle)
+			} else {
+				c.requestPlan()
+			}
+		case <-c.s.members.peersChanged:
+			c.addPeers()
+		}
+	}
+}
+
+// joinSettle is how long a plan waits after an agent joins, so that agents
+// starting together share the pods that were waiting for a node.
+const joinSettle = 300 * time.Millisecond
+
+func (c *controller) planAfter(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.joinTimer != nil {
+		return
+	}
+	c.joinTimer = time.AfterFunc(d, func() {
+		c.mu.Lock()
+		c.joinTimer = nil
+		c.requestPlanLocked()
+		c.mu.Unlock()
+	})
+}
+
+// syncConns opens a connection to every alive agent and closes those of
+// agents that failed or left. It reports whether an agent became alive.
+func (c *controller) syncConns() bool {
+	nodes := c.s.members.nodes()
+	var stop []*agentConn
+	joined := false
+	c.mu.Lock()
+	for name, conn := range c.conns {
+		m, ok := nodes[name]
+		if ok && m.state == api.NodeAlive && m.info.APIAddr == conn.addr {
+			continue
+		}
+		stop = append(stop, conn)
+		delete(c.conns, name)
+		if !ok || m.state != api.NodeAlive {
+			// What it reported is no longer true of anything we can
+			// reach, and the core will move its pods: the set it had must
+			// not be offered again if it comes back (the generation
+			// counter stays, so its next set supersedes the old one).
+			delete(c.observed, name)
+			delete(c.podSets, name)
+		}
+	}
+	for name, m := range nodes {
+		if m.state != api.NodeAlive || c.conns[name] != nil || c.ctx.Err() != nil {
+			continue
+		}
+		joined = true
+		node := name
+		conn := newAgentConn(c.ctx, node, m.info.APIAddr, c.s.dialAgent(m.info.APIAddr), c.log, connHooks{
+			observe: func(l *agentapi.PodStatusList) { c.observe(node, l) },
+			pushed:  func() { c.pushed(node) },
+			refused: func(err error) { c.refused(node, err) },
+		})
+		c.conns[node] = conn
+		if pods, ok := c.podSets[node]; ok {
+			conn.offer(&agentapi.PodSet{Node: node, Term: c.base + c.term, Generation: c.gens[node], Pods: pods})
+		}
+	}
+	c.mu.Unlock()
+	for _, conn := range stop {
+		conn.close()
+	}
+	return joined
+}
+
+// observe records an agent's status report and asks for a plan.
+func (c *controller) observe(node string, l *agentapi.PodStatusList) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conns[node] == nil {
+		return
+	}
+	// Heartbeats repeat the last list; only a change needs a plan.
+	if old, ok := c.observed[node]; ok && encodeEqual(old, l.Pods) {
+		return
+	}
+	c.observed[node] = l.Pods
+	c.requestPlanLocked()
+}
+
+// pushed clears a node's error once a set reached it.
+func (c *controller) pushed(node string) {
+	c.mu.Lock()
+	_, had := c.nodeErr[node]
+	delete(c.nodeErr, node)
+	c.mu.Unlock()
+	if had {
+		c.publish()
+	}
+}
+
+// refused records that an agent refused a set as stale. An agent that has
+// seen a higher token than this term's (a control plane rebuilt from lost
+// state, whose raft terms started again) is recovered from by raising the
+// store's TermBase past it, once, through raft; then every set is offered
+// again with the new token.
+func (c *controller) refused(node string, err error) {
+	seen, ok := staleTerm(err)
+	c.mu.Lock()
+	token := c.base + c.term
+	c.nodeErr[node] = api.NodeError{Node: node, Message: fmt.Sprintf("agent refused pod set with token %d as stale: %v", token, err), Since: time.Now()}
+	bump := ok && seen >= token && !c.bumping
+	if bump {
+		c.bumping = true
+	}
+	c.mu.Unlock()
+	c.s.events.add("node/"+node, "PodSetRefused", fmt.Sprintf("agent %s refused pod set with token %d: %v", node, token, err))
+	c.publish()
+	if !bump {
+		return
+	}
+	c.goNamed("raise-token", func() {
+		base := seen + 1 - c.term
+		c.log.Warn("an agent has seen a higher token than this term's: raising the token base", "node", node, "agent_token", seen, "new_base", base)
+		err := c.s.el.apply(&command{Op: opTermBase, TermBase: base}, c.s.cfg.Raft.ApplyTimeout)
+		c.mu.Lock()
+		c.bumping = false
+		if err == nil {
+			c.base = max(c.base, base)
+		}
+		token := c.base + c.term
+		for name, conn := range c.conns {
+			if pods, ok := c.podSets[name]; ok {
+				c.gens[name]++
+				conn.offer(&agentapi.PodSet{Node: name, Term: token, Generation: c.gens[name], Pods: pods})
+			}
+		}
+		c.mu.Unlock()
+		if err != nil {
+			c.log.Error("failed to raise the token base", "err", err)
+		}
+	})
+}

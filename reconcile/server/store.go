@@ -1,0 +1,334 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// savedRevision is the last good revision as the store keeps it.
+type savedRevision struct {
+	Commit api.Commit        `json:"commit"`
+	Path   string            `json:"path,omitempty"`
+	Files  map[string][]byte `json:"files"`
+}
+
+// nodeOverride is what ctl cordon/drain set on a node, beside what Git
+// declares in a Node object.
+type nodeOverride struct {
+	Cordoned bool `json:"cordoned,omitempty"`
+	Drained  bool `json:"drained,omitempty"`
+}
+
+// Operations of a raft log entry.
+const (
+	opCluster  = "cluster"  // ClusterID: the first entry of a new cluster
+	opRevision = "revision" // Revision: a new last good revision
+	opPods     = "pods"     // Upsert, Delete: a plan's delta of the inventory
+	opTermBase = "termBase" // TermBase: raise the fencing token's base
+	opNode     = "node"     // Node, Override: ctl cordon/uncordon/drain
+)
+
+// command is one raft log entry. Entries are deltas: a plan that changes
+// nothing appends nothing, and a plan that moves one pod appends one record.
+type command struct {
+	Op        string                `json:"op"`
+	ClusterID string                `json:"clusterID,omitempty"`
+	Revision  *savedRevision        `json:"revision,omitempty"`
+	Upsert    []reconcile.PodRecord `json:"upsert,omitempty"`
+	Delete    []string              `json:"delete,omitempty"`
+	TermBase  uint64                `json:"termBase,omitempty"`
+	Node      string                `json:"node,omitempty"`
+	Override  *nodeOverride         `json:"override,omitempty"`
+}
+
+// fsmState is the control plane's durable state: what a snapshot holds.
+type fsmState struct {
+	// ClusterID names the raft cluster, so that a reconciler joining the
+	// wrong one is told so.
+	ClusterID string `json:"clusterID"`
+	// Revision is the last good revision (nil before the first).
+	Revision *savedRevision `json:"revision,omitempty"`
+	// Pods is the inventory (reconcile.Memory.Pods).
+	Pods map[string]reconcile.PodRecord `json:"pods"`
+	// TermBase is added to the raft term to form the fencing token agents
+	// check. It only grows: a leader raises it past a term an agent
+	// reports having seen (say, from a cluster whose data was lost), so
+	// that a rebuilt control plane is not refused for ever.
+	TermBase uint64 `json:"termBase,omitempty"`
+	// Overrides are ctl cordon/drain marks by node name.
+	Overrides map[string]nodeOverride `json:"overrides,omitempty"`
+}
+
+// store is the raft FSM. Apply runs on raft's goroutine; readers take a
+// snapshot of what they need under mu. Maps are never written in place
+// once handed out: Apply replaces Pods and Overrides copy-on-write only
+// when a reader holds them (see shared).
+type store struct {
+	mu  sync.RWMutex
+	st  fsmState
+	set *spec.Set // st.Revision loaded; nil with no revision
+	// at is when this reconciler applied st.Revision (local, for status).
+	at    time.Time
+	index uint64 // last applied raft index
+	// shared is set when Pods has been handed to a reader, so the next
+	// Apply copies the map before writing to it.
+	shared bool
+	// onApply, when set, is called after every applied entry (outside mu)
+	// with its operation: the controller uses it to plan again.
+	onApply func(op string)
+}
+
+var _ raft.FSM = (*store)(nil)
+
+func newStore() *store {
+	return &store{st: fsmState{Pods: map[string]reconcile.PodRecord{}}}
+}
+
+// Apply applies one committed entry. An entry that cannot be decoded or
+// applied is a bug or a corrupt log: it returns the error to the proposer
+// and leaves the state unchanged.
+func (s *store) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	var c command
+	if err := json.Unmarshal(l.Data, &c); err != nil {
+		return fmt.Errorf("failed to decode raft entry %d: %w", l.Index, err)
+	}
+	err := s.apply(&c, l.Index)
+	if err == nil && s.onApply != nil {
+		s.onApply(c.Op)
+	}
+	return err
+}
+
+func (s *store) apply(c *command, index uint64) error {
+	var set *spec.Set
+	if c.Op == opRevision {
+		if c.Revision == nil {
+			return fmt.Errorf("raft entry %d: revision entry without a revision", index)
+		}
+		var err error
+		if set, err = spec.Load(c.Revision.Files); err != nil {
+			// The leader loaded it before proposing it; failing here means
+			// this binary's spec package disagrees with the leader's.
+			return fmt.Errorf("raft entry %d: failed to load revision %s: %w", index, c.Revision.Commit.Hash, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.index = index
+	switch c.Op {
+	case opCluster:
+		if s.st.ClusterID == "" {
+			s.st.ClusterID = c.ClusterID
+		}
+	case opRevision:
+		s.st.Revision, s.set, s.at = c.Revision, set, time.Now()
+	case opPods:
+		if s.shared {
+			s.st.Pods = maps.Clone(s.st.Pods)
+			s.shared = false
+		}
+		for _, k := range c.Delete {
+			delete(s.st.Pods, k)
+		}
+		for _, r := range c.Upsert {
+			s.st.Pods[r.Key()] = r
+		}
+	case opTermBase:
+		s.st.TermBase = max(s.st.TermBase, c.TermBase)
+	case opNode:
+		o := maps.Clone(s.st.Overrides)
+		if o == nil {
+			o = map[string]nodeOverride{}
+		}
+		if c.Override == nil || *c.Override == (nodeOverride{}) {
+			delete(o, c.Node)
+		} else {
+			o[c.Node] = *c.Override
+		}
+		s.st.Overrides = o
+	default:
+		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
+	}
+	return nil
+}
+
+// storeView is a consistent read of the store. Its maps must not be
+// written to.
+type storeView struct {
+	ClusterID string
+	Revision  *savedRevision
+	Set       *spec.Set
+	Pods      map[string]reconcile.PodRecord
+	TermBase  uint64
+	Overrides map[string]nodeOverride
+	Index     uint64
+}
+
+// read returns the current state without copying it: later Applies copy
+// before they write.
+func (s *store) read() storeView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shared = true
+	return storeView{
+		ClusterID: s.st.ClusterID,
+		Revision:  s.st.Revision,
+		Set:       s.set,
+		Pods:      s.st.Pods,
+		TermBase:  s.st.TermBase,
+		Overrides: s.st.Overrides,
+		Index:     s.index,
+	}
+}
+
+// desired returns the applied revision's objects, nil before the first.
+func (s *store) desired() *spec.Set {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.set
+}
+
+// appliedAt is when this reconciler applied the current revision.
+func (s *store) appliedAt() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.at
+}
+
+// revision returns the applied revision and its objects.
+func (s *store) revision() (*savedRevision, *spec.Set) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.Revision, s.set
+}
+
+// peekState is the small part of the store status and tags show.
+type peekState struct {
+	clusterID string
+	commit    string
+	index     uint64
+	termBase  uint64
+	pods      int
+	overrides map[string]nodeOverride
+}
+
+// peek reads the store's small fields without sharing its inventory.
+func (s *store) peek() peekState {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := peekState{clusterID: s.st.ClusterID, index: s.index, termBase: s.st.TermBase, pods: len(s.st.Pods), overrides: s.st.Overrides}
+	if s.st.Revision != nil {
+		p.commit = s.st.Revision.Commit.Hash
+	}
+	return p
+}
+
+// Snapshot captures the state for raft; Persist writes it outside the FSM
+// lock while Applies go on.
+func (s *store) Snapshot() (raft.FSMSnapshot, error) {
+	v := s.read()
+	return &fsmSnapshot{st: fsmState{
+		ClusterID: v.ClusterID,
+		Revision:  v.Revision,
+		Pods:      v.Pods,
+		TermBase:  v.TermBase,
+		Overrides: v.Overrides,
+	}}, nil
+}
+
+// Restore replaces the state with a snapshot's. A snapshot that does not
+// decode is an error raft reports at start, naming it: never an empty
+// inventory.
+func (s *store) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var st fsmState
+	dec := json.NewDecoder(rc)
+	if err := dec.Decode(&st); err != nil {
+		return fmt.Errorf("failed to decode snapshot: %w", err)
+	}
+	if st.Pods == nil {
+		st.Pods = map[string]reconcile.PodRecord{}
+	}
+	var set *spec.Set
+	if st.Revision != nil {
+		var err error
+		if set, err = spec.Load(st.Revision.Files); err != nil {
+			return fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
+		}
+	}
+	s.mu.Lock()
+	s.st, s.set, s.shared, s.at = st, set, false, time.Now()
+	s.mu.Unlock()
+	if s.onApply != nil {
+		s.onApply(opRevision)
+	}
+	return nil
+}
+
+type fsmSnapshot struct {
+	st fsmState
+}
+
+func (f *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(&f.st); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("failed to write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (f *fsmSnapshot) Release() {}
+
+// podDelta is the entry that turns old into new: records that differ and
+// keys that are gone. changed lists candidate keys (nil: compare all).
+func podDelta(old, new map[string]reconcile.PodRecord) *command {
+	c := &command{Op: opPods}
+	for k, r := range new {
+		o, ok := old[k]
+		if !ok || !recordEqual(&o, &r) {
+			c.Upsert = append(c.Upsert, r)
+		}
+	}
+	for k := range old {
+		if _, ok := new[k]; !ok {
+			c.Delete = append(c.Delete, k)
+		}
+	}
+	if len(c.Upsert) == 0 && len(c.Delete) == 0 {
+		return nil
+	}
+	return c
+}
+
+// recordEqual compares two records. Specs hold resource.Quantity values
+// whose cached string form makes reflect.DeepEqual unreliable, so the spec
+// is compared by its encoding, and only when the cheap fields agree.
+func recordEqual(a, b *reconcile.PodRecord) bool {
+	if a.UID != b.UID || a.Node != b.Node || a.Hash != b.Hash || a.Owner != b.Owner ||
+		a.Unschedulable != b.Unschedulable || !a.Created.Equal(b.Created) ||
+		!maps.Equal(a.Labels, b.Labels) || !maps.Equal(a.Annotations, b.Annotations) {
+		return false
+	}
+	return encodeEqual(a.Spec, b.Spec)
+}
+
+func encodeCommand(c *command) ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode %s entry: %w", c.Op, err)
+	}
+	return b, nil
+}
