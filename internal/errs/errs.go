@@ -93,6 +93,10 @@ var mapping = []struct {
 // ToHTTP returns the status and code err is answered with. An error of no
 // known category is internal (500).
 func ToHTTP(err error) (status int, code string) {
+	var m *marked
+	if errors.As(err, &m) {
+		err = m.category
+	}
 	for _, m := range mapping {
 		if m.is(err) {
 			return m.status, m.code
@@ -100,6 +104,25 @@ func ToHTTP(err error) (status int, code string) {
 	}
 	return http.StatusInternalServerError, CodeInternal
 }
+
+// Mark puts err in category (a sentinel of this package or of errdefs)
+// without changing its message: errors.Is matches both err's own chain and
+// category, and ToHTTP answers with category even when err's chain holds
+// another one (a runtime's not-found inside a failed apply is still an
+// internal error of the apply).
+func Mark(err, category error) error {
+	if err == nil {
+		return nil
+	}
+	return &marked{err: err, category: category}
+}
+
+type marked struct {
+	err, category error
+}
+
+func (m *marked) Error() string   { return m.err.Error() }
+func (m *marked) Unwrap() []error { return []error{m.category, m.err} }
 
 // ToNative returns the sentinel for an answer's code, or, when the code is
 // empty or unknown (a proxy's answer, an older peer), for its status.

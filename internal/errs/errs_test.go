@@ -145,3 +145,22 @@ func TestForeignAnswers(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+func TestMark(t *testing.T) {
+	inner := fmt.Errorf("failed to pull image: %w", errs.ErrNotFound)
+	err := fmt.Errorf("failed to sync pods: %w", errs.Mark(inner, errs.ErrInternal))
+	if s, c := errs.ToHTTP(err); s != 500 || c != "internal" {
+		t.Errorf("ToHTTP = %d %q, want the mark's 500 internal", s, c)
+	}
+	if !errors.Is(err, errs.ErrNotFound) || !errdefs.IsInternal(err) || err.Error() != "failed to sync pods: failed to pull image: not found" {
+		t.Errorf("marked error: %v", err)
+	}
+	got := roundTrip(t, errs.Mark(errs.WithFields(errors.New("bad"), map[string]any{"field": "x"}), errs.ErrInvalid))
+	var f string
+	if got.StatusCode != 400 || got.Message != "bad" || !got.Field("field", &f) || f != "x" {
+		t.Errorf("read back %+v", got)
+	}
+	if errs.Mark(nil, errs.ErrInvalid) != nil {
+		t.Error("Mark(nil) != nil")
+	}
+}

@@ -3,7 +3,6 @@ package errs
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -75,6 +74,28 @@ func FromHTTP(status int, body []byte) *Error {
 	return e
 }
 
+// collectFields adds the members attached to err's tree with WithFields
+// to body; outer ones win.
+func collectFields(err error, body map[string]any) {
+	switch e := err.(type) {
+	case nil:
+		return
+	case *fieldsError:
+		for k, v := range e.fields {
+			if _, ok := body[k]; !ok {
+				body[k] = v
+			}
+		}
+		collectFields(e.err, body)
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			collectFields(inner, body)
+		}
+	case interface{ Unwrap() error }:
+		collectFields(e.Unwrap(), body)
+	}
+}
+
 // WithFields returns err with members to add to its error body (WriteHTTP);
 // errors.Is, errors.As and the category of err are unchanged. The members
 // "error" and "code" are reserved.
@@ -106,16 +127,7 @@ func WriteHTTP(w http.ResponseWriter, err error) {
 func WriteHTTPStatus(w http.ResponseWriter, status int, err error) {
 	_, code := ToHTTP(err)
 	body := map[string]any{}
-	// Outermost fields win: walk from the outside in and keep the first.
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if fe, ok := e.(*fieldsError); ok {
-			for k, v := range fe.fields {
-				if _, ok := body[k]; !ok {
-					body[k] = v
-				}
-			}
-		}
-	}
+	collectFields(err, body)
 	body["error"] = err.Error()
 	body["code"] = code
 	w.Header().Set("Content-Type", "application/json")
