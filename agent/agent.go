@@ -30,8 +30,9 @@ import (
 // Sync is called by one goroutine at a time; Status, Pods and Logs may be
 // called concurrently with it and with each other. Changes is read by a single
 // goroutine that the Agent owns. Logs reports an unknown pod or container
-// with an error matching api.ErrNotFound (served as 404); cmd/agent adapts
-// runtime.ErrNotFound to it, which keeps this package free of containerd.
+// with an error matching api.ErrNotFound (served as 404); runtime.ErrNotFound
+// is that same sentinel (internal/errs), and going through this interface
+// keeps this package free of containerd.
 type podRuntime interface {
 	Sync(ctx context.Context, pods []api.Pod) error
 	Status() []api.PodStatus

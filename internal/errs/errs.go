@@ -6,14 +6,16 @@
 // do.
 //
 // A server returns errors wrapping a category (errdefs.ErrNotFound, or this
-// package's sentinels, which are the same values or refine one) and writes
-// them with WriteHTTP. A client turns a non-2xx answer into an error with
+// package's sentinels, which are the same values or refine one), puts an
+// error in a category without changing its message with Mark, and writes
+// it with WriteHTTP. A client turns a non-2xx answer into an error with
 // FromHTTP; that error matches the category both ways, errors.Is(err,
 // errs.ErrStale) and errdefs.IsConflict(err), so callers never compare
 // status codes or code strings.
 //
-// The wire body is {"error": message, "code": code} plus optional fields
-// (the agent's 409 "stale" carries "term").
+// The wire body is {"error": message, "code": code} plus optional members
+// attached with WithFields (the agent's 409 "stale" carries "term"), which
+// the client reads with (*Error).Field.
 package errs
 
 import (
