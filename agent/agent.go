@@ -27,23 +27,21 @@ import (
 
 // podRuntime is what the daemon needs from agent/runtime.Runtime.
 //
-// Sync is called by one goroutine at a time; Status and Logs may be called
-// concurrently with it and with each other. Changes is read by a single
+// Sync is called by one goroutine at a time; Status, Pods and Logs may be
+// called concurrently with it and with each other. Changes is read by a single
 // goroutine that the Agent owns. Logs reports an unknown pod or container
-// with an error matching api.ErrNotFound (served as 404); cmd/agent adapts
-// runtime.ErrNotFound to it, which keeps this package free of containerd.
+// with an error matching api.ErrNotFound (served as 404); runtime.ErrNotFound
+// is that same sentinel (internal/errs), and going through this interface
+// keeps this package free of containerd.
 type podRuntime interface {
 	Sync(ctx context.Context, pods []api.Pod) error
 	Status() []api.PodStatus
 	Changes() <-chan struct{}
 	Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error)
+	// Pods returns the desired pods the runtime holds (those of the last
+	// Sync, or adopted after a restart) as they were given.
+	Pods() []api.Pod
 }
-
-// ErrStale is returned (and served as 409, code "stale") for a pod set from a
-// lower leader term than the agent has seen, from the same term with a lower
-// generation than it has accepted, or re-using an accepted generation for a
-// different set.
-var ErrStale = errors.New("stale pod set")
 
 // Agent is one node's daemon. Create it with New, then Start and Shutdown
 // (or Run). An Agent is not restartable: after Shutdown, create a new one.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 // every pod Running; tests change statuses with setStatus.
 type fakeRuntime struct {
 	mu      sync.Mutex
+	pods    []api.Pod // desired, as the real runtime's records keep them
 	syncs   [][]api.Pod
 	status  []api.PodStatus
 	syncErr error
@@ -42,6 +44,7 @@ func (f *fakeRuntime) Sync(ctx context.Context, pods []api.Pod) error {
 	if f.syncErr != nil {
 		return f.syncErr
 	}
+	f.pods = slices.Clone(pods)
 	f.status = f.status[:0:0]
 	for _, p := range pods {
 		f.status = append(f.status, api.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Phase: api.PodRunning})
@@ -54,6 +57,23 @@ func (f *fakeRuntime) Status() []api.PodStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]api.PodStatus(nil), f.status...)
+}
+
+func (f *fakeRuntime) Pods() []api.Pod {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.pods)
+}
+
+// restarted is a new runtime over the same "disk": it adopts the pods of
+// f's last successful Sync, as the real runtime adopts its pod records.
+func (f *fakeRuntime) restarted() *fakeRuntime {
+	g := newFakeRuntime()
+	g.pods = f.Pods()
+	for _, p := range g.pods {
+		g.status = append(g.status, api.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Phase: api.PodRunning})
+	}
+	return g
 }
 
 func (f *fakeRuntime) Changes() <-chan struct{} { return f.changes }

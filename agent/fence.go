@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/stevedore-dev/stevedore/internal/atomicfile"
 )
 
 // fenceFile is the name, under Config.DataDir, of the persisted fencing state.
@@ -41,41 +43,15 @@ func loadFence(dir string) (fenceState, error) {
 	return st, nil
 }
 
-// saveFence writes the fencing state atomically: a temp file, fsynced,
-// renamed over the old one, then the directory fsynced, so a crash leaves
-// either the old or the new state, never a torn file.
+// saveFence writes the fencing state atomically (internal/atomicfile), so a
+// crash leaves either the old or the new state, never a torn file.
 func saveFence(dir string, st fenceState) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("failed to encode fencing state: %w", err)
 	}
-	f, err := os.CreateTemp(dir, fenceFile+".tmp*")
-	if err != nil {
-		return fmt.Errorf("failed to write fencing state: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after a successful rename
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("failed to write fencing state: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("failed to sync fencing state: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("failed to write fencing state: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, fenceFile)); err != nil {
-		return fmt.Errorf("failed to replace fencing state: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("failed to sync data dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("failed to sync data dir: %w", err)
+	if err := atomicfile.WriteFile(filepath.Join(dir, fenceFile), b, 0o600); err != nil {
+		return fmt.Errorf("failed to save fencing state: %w", err)
 	}
 	return nil
 }

@@ -14,36 +14,30 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/spec"
-)
-
-// Error codes of api.Error.
-const (
-	codeStale    = "stale"
-	codeInvalid  = "invalid"
-	codeNotFound = "not_found"
-	codeInternal = "internal"
 )
 
 // routes is the agent API (Go 1.22 method patterns).
 func (a *Agent) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT "+api.PathPodSet, a.handleApply)
+	mux.HandleFunc("GET "+api.PathPodSet, a.handlePodSet)
 	mux.HandleFunc("GET "+api.PathPods, a.handlePods)
 	mux.HandleFunc("GET "+api.PathPodsWatch, a.handleWatch)
 	mux.HandleFunc("GET "+api.PathInfo, a.handleInfo)
 	mux.HandleFunc("GET "+api.PathLogs, a.handleLogs)
 	for path, allow := range map[string]string{
-		api.PathPodSet: "PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
+		api.PathPodSet: "GET, HEAD, PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
 		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, codeInvalid, r.Method+" is not allowed on "+path)
+			errs.WriteHTTPStatus(w, http.StatusMethodNotAllowed, invalid(r.Method+" is not allowed on "+path))
 		})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, codeNotFound, "no such path: "+r.Method+" "+r.URL.Path)
+		errs.WriteHTTP(w, errs.Mark(errors.New("no such path: "+r.Method+" "+r.URL.Path), errs.ErrNotFound))
 	})
 	return mux
 }
@@ -54,9 +48,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, api.Error{Error: msg, Code: code})
-}
+// invalid is a request error (400 "invalid") with msg as its message.
+func invalid(msg string) error { return errs.Mark(errors.New(msg), errs.ErrInvalid) }
 
 func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, defaultMaxPodSetBytes)
@@ -66,23 +59,26 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	var ps api.PodSet
 	if err := dec.Decode(&ps); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalid, "failed to decode pod set: "+err.Error())
+		errs.WriteHTTP(w, invalid("failed to decode pod set: "+err.Error()))
 		return
 	}
 	if dec.More() {
-		writeError(w, http.StatusBadRequest, codeInvalid, "failed to decode pod set: trailing data after the JSON document")
+		errs.WriteHTTP(w, invalid("failed to decode pod set: trailing data after the JSON document"))
 		return
 	}
 	if err := a.checkPodSet(ps); err != nil {
-		writeError(w, http.StatusBadRequest, codeInvalid, err.Error())
+		errs.WriteHTTP(w, errs.Mark(err, errs.ErrInvalid))
 		return
 	}
 	res, err := a.apply(r.Context(), ps)
 	switch {
-	case errors.Is(err, ErrStale):
-		writeError(w, http.StatusConflict, codeStale, err.Error())
+	case errors.Is(err, errs.ErrStale):
+		// 409 "stale" with the term this agent has seen.
+		errs.WriteHTTP(w, err)
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+		// Whatever category the runtime's error has (a missing image
+		// is a not-found), the apply failed on this side.
+		errs.WriteHTTP(w, errs.Mark(err, errs.ErrInternal))
 	default:
 		writeJSON(w, http.StatusOK, res)
 	}
@@ -147,16 +143,16 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 	switch {
 	case ps.Term < fence.Term:
 		a.log.Warn("refused pod set from a lower term", "term", ps.Term, "generation", ps.Generation, "highestTerm", fence.Term)
-		return res, fmt.Errorf("%w: term %d is lower than term %d already seen", ErrStale, ps.Term, fence.Term)
+		return res, staleErr(fence.Term, fmt.Errorf("%w pod set: term %d is lower than term %d already seen", errs.ErrStale, ps.Term, fence.Term))
 	case ps.Term == fence.Term && ps.Generation < fence.Generation:
 		a.log.Warn("refused pod set from an older generation", "term", ps.Term, "generation", ps.Generation, "appliedGeneration", fence.Generation)
-		return res, fmt.Errorf("%w: generation %d of term %d is lower than generation %d already applied",
-			ErrStale, ps.Generation, ps.Term, fence.Generation)
+		return res, staleErr(fence.Term, fmt.Errorf("%w pod set: generation %d of term %d is lower than generation %d already applied",
+			errs.ErrStale, ps.Generation, ps.Term, fence.Generation))
 	case ps.Term == fence.Term && ps.Generation == fence.Generation && haveHash:
 		if h != lastHash {
 			a.log.Warn("refused a different pod set under an applied generation", "term", ps.Term, "generation", ps.Generation)
-			return res, fmt.Errorf("%w: generation %d of term %d was already applied with different pods",
-				ErrStale, ps.Generation, ps.Term)
+			return res, staleErr(fence.Term, fmt.Errorf("%w pod set: generation %d of term %d was already applied with different pods",
+				errs.ErrStale, ps.Generation, ps.Term))
 		}
 		if lastOK {
 			return res, nil
@@ -190,6 +186,12 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 	return res, nil
 }
 
+// staleErr attaches the highest term seen to a refusal: the 409 body's
+// "term" (api.StaleTerm) tells a leader how far behind it is.
+func staleErr(seen uint64, err error) error {
+	return errs.WithFields(err, map[string]any{"term": seen})
+}
+
 // hashPods is a digest of a pod set that ignores the order of pods.
 func hashPods(pods []api.Pod) [32]byte {
 	sorted := slices.Clone(pods)
@@ -203,6 +205,27 @@ func hashPods(pods []api.Pod) [32]byte {
 		return [32]byte{}
 	}
 	return sha256.Sum256(b)
+}
+
+// handlePodSet serves the set last applied: term and generation of the
+// last successful Sync (after a restart, the persisted fence, whose set the
+// runtime adopted), and the pods the runtime holds, as they were sent. A
+// reconciler that lost its inventory adopts these pods (same UIDs) instead
+// of re-creating them.
+func (a *Agent) handlePodSet(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	applied := a.applied
+	a.mu.Unlock()
+	pods := a.rt.Pods()
+	if pods == nil {
+		pods = []api.Pod{}
+	}
+	writeJSON(w, http.StatusOK, api.PodSet{
+		Node:       a.cfg.NodeName,
+		Term:       applied.Term,
+		Generation: applied.Generation,
+		Pods:       pods,
+	})
 }
 
 func (a *Agent) handlePods(w http.ResponseWriter, r *http.Request) {
@@ -268,14 +291,14 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ns, pod, ctr := q.Get("namespace"), q.Get("pod"), q.Get("container")
 	if ns == "" || pod == "" {
-		writeError(w, http.StatusBadRequest, codeInvalid, "namespace and pod are required")
+		errs.WriteHTTP(w, invalid("namespace and pod are required"))
 		return
 	}
 	tail := 0
 	if s := q.Get("tail"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, codeInvalid, fmt.Sprintf("tail %q: want a non-negative integer", s))
+			errs.WriteHTTP(w, invalid(fmt.Sprintf("tail %q: want a non-negative integer", s)))
 			return
 		}
 		tail = n
@@ -283,10 +306,10 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	rc, err := a.rt.Logs(r.Context(), ns, pod, ctr, tail)
 	switch {
 	case errors.Is(err, api.ErrNotFound):
-		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
+		errs.WriteHTTP(w, errs.Mark(err, errs.ErrNotFound))
 		return
 	case err != nil:
-		writeError(w, http.StatusInternalServerError, codeInternal, err.Error())
+		errs.WriteHTTP(w, errs.Mark(err, errs.ErrInternal))
 		return
 	}
 	defer rc.Close()

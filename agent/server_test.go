@@ -172,13 +172,26 @@ func TestFencingSurvivesRestart(t *testing.T) {
 	}
 }
 
+// A corrupt fence must never read as "no fence" (term 0 would let any
+// deposed leader in): the agent refuses to start, naming the file.
 func TestCorruptFenceStateRefusesToStart(t *testing.T) {
-	cfg := testConfig(t, "n1")
-	if err := os.WriteFile(filepath.Join(cfg.DataDir, fenceFile), []byte("{trunc"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New(cfg, newFakeRuntime()); err == nil {
-		t.Fatal("New accepted a corrupt fence file")
+	good, _ := json.Marshal(fenceState{Term: 12, Generation: 3})
+	for name, content := range map[string][]byte{
+		"garbage":   []byte("{trunc"),
+		"truncated": good[:len(good)/2],
+		"empty":     nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t, "n1")
+			path := filepath.Join(cfg.DataDir, fenceFile)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := New(cfg, newFakeRuntime())
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Fatalf("New = %v, want an error naming %s", err, path)
+			}
+		})
 	}
 }
 
@@ -234,7 +247,8 @@ func TestBadRequests(t *testing.T) {
 		{"other node", "PUT", api.PathPodSet, enc(other), 400, "invalid"},
 		{"bad container name", "PUT", api.PathPodSet, enc(badCtr), 400, "invalid"},
 		{"duplicate container", "PUT", api.PathPodSet, enc(dupCtr), 400, "invalid"},
-		{"wrong method", "POST", api.PathPodSet, `{}`, 405, ""},
+		{"wrong method", "POST", api.PathPodSet, `{}`, 405, "invalid"},
+		{"wrong method on pods", "PUT", api.PathPods, `{}`, 405, "invalid"},
 		{"unknown path", "GET", "/v2/pods", "", 404, "not_found"},
 		{"logs without pod", "GET", api.PathLogs + "?namespace=default", "", 400, "invalid"},
 		{"logs bad tail", "GET", api.PathLogs + "?namespace=default&pod=a&tail=-1", "", 400, "invalid"},

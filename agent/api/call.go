@@ -1,25 +1,20 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
+
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
 // Failure is a non-2xx answer of one of Stevedore's /v1 JSON APIs (the
-// agent's or the reconciler's): both answer errors with an Error body.
-type Failure struct {
-	StatusCode int
-	// Code and Message come from the Error body; Message falls back to the
-	// body's text when it is not an Error.
-	Code    string
-	Message string
-}
+// agent's or the reconciler's; both answer errors with an Error body): an
+// *errs.Error, which matches its category with errors.Is (ErrStale,
+// ErrNotFound) and errdefs.IsX, and carries the body's extra fields.
+type Failure = errs.Error
 
 // Call sends one request to base+path (with query q; a non-nil body is sent
 // as JSON) and returns the response of a 2xx answer, which the caller
@@ -46,12 +41,5 @@ func Call(ctx context.Context, hc *http.Client, base, method, path string, q url
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	f := &Failure{StatusCode: resp.StatusCode}
-	var e Error
-	if json.Unmarshal(b, &e) == nil && e.Error != "" {
-		f.Code, f.Message = e.Code, e.Error
-	} else {
-		f.Message = strings.TrimSpace(string(bytes.ToValidUTF8(b, nil)))
-	}
-	return nil, f, nil
+	return nil, errs.FromHTTP(resp.StatusCode, b), nil
 }

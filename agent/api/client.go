@@ -12,43 +12,43 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
-// Sentinel errors of the Client; match them with errors.Is.
+// Sentinel errors of the Client, from Stevedore's one error vocabulary
+// (internal/errs); match them with errors.Is, or the categories with
+// errdefs.IsX.
 var (
-	// ErrStale is a 409 with code "stale": the agent has seen a higher term,
-	// or applied a higher generation of this term, than the PodSet carried.
-	// Retrying the same set cannot succeed; a leader seeing it has been
-	// deposed (or must bump its generation).
-	ErrStale = errors.New("stale pod set")
-	// ErrNotFound is a 404: an unknown path, or Logs for a pod or container
-	// the agent does not run.
-	ErrNotFound = errors.New("not found")
+	// ErrStale is a 409 with code "stale" (an errdefs conflict): the agent
+	// has seen a higher term, or applied a higher generation of this term,
+	// than the PodSet carried. Retrying the same set cannot succeed; a
+	// leader seeing it has been deposed (or must bump its generation).
+	// StaleTerm tells the term the agent has seen.
+	ErrStale = errs.ErrStale
+	// ErrNotFound is a 404 (errdefs.ErrNotFound): an unknown path, or Logs
+	// for a pod or container the agent does not run.
+	ErrNotFound = errs.ErrNotFound
 )
 
-// StatusError is a non-2xx response. It matches ErrStale and ErrNotFound
-// with errors.Is according to its code and status.
-type StatusError struct {
-	StatusCode int
-	// Code and Message come from the api.Error body; Message falls back to
-	// the start of the body when it is not an api.Error.
-	Code    string
-	Message string
-}
+// StatusError is a non-2xx response (the same type as Failure). It
+// matches ErrStale and ErrNotFound with errors.Is according to its code, or
+// its status when the body had no code.
+type StatusError = errs.Error
 
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("agent returned %d %s: %s", e.StatusCode, e.Code, e.Message)
-}
-
-// Is makes errors.Is(err, ErrStale) and errors.Is(err, ErrNotFound) work.
-func (e *StatusError) Is(target error) bool {
-	switch target {
-	case ErrStale:
-		return e.Code == "stale"
-	case ErrNotFound:
-		return e.StatusCode == http.StatusNotFound
+// StaleTerm returns the highest term the agent has seen from an Apply error
+// that refused a stale set (the "term" member of the 409 body). It reports
+// false for any other error, and for an agent that did not send the term.
+func StaleTerm(err error) (uint64, bool) {
+	var se *StatusError
+	if !errors.Is(err, ErrStale) || !errors.As(err, &se) {
+		return 0, false
 	}
-	return false
+	var term uint64
+	if !se.Field("term", &term) {
+		return 0, false
+	}
+	return term, true
 }
 
 // DefaultWatchIdleTimeout is how long Watch waits for any line (the agent
@@ -86,6 +86,19 @@ func (c *Client) Apply(ctx context.Context, ps PodSet) (ApplyResult, error) {
 	}
 	err = c.do(ctx, http.MethodPut, PathPodSet, nil, bytes.NewReader(b), &res)
 	return res, err
+}
+
+// PodSet returns the set the agent last applied: its term and generation,
+// and the pods the agent holds, each as the leader sent it (with Owner,
+// Hash and Created). It survives agent restarts, so that a reconciler that
+// lost its inventory adopts the running pods (same UIDs) rather than
+// re-creating them.
+func (c *Client) PodSet(ctx context.Context) (*PodSet, error) {
+	var ps PodSet
+	if err := c.do(ctx, http.MethodGet, PathPodSet, nil, nil, &ps); err != nil {
+		return nil, err
+	}
+	return &ps, nil
 }
 
 // Pods returns the node's observed pod statuses.
@@ -189,18 +202,14 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	return nil
 }
 
-// send sends a request and turns a non-2xx response into a *StatusError.
+// send sends a request and returns a non-2xx response as a *StatusError.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
 	resp, f, err := Call(ctx, c.hc, c.base, method, path, q, body)
 	if err != nil {
 		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, err)
 	}
 	if f != nil {
-		se := &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
-		if f.Code == "" && len(se.Message) > 200 {
-			se.Message = se.Message[:200]
-		}
-		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, se)
+		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, f)
 	}
 	return resp, nil
 }

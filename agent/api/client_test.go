@@ -60,6 +60,31 @@ func TestStatusErrors(t *testing.T) {
 	}
 }
 
+// StaleTerm reads the term only from a stale refusal that carries one (an
+// older agent's 409 has none; a 409 without the stale code is no refusal).
+func TestStaleTerm(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		term uint64
+		ok   bool
+	}{
+		{`{"error":"stale pod set","code":"stale","term":42}`, 42, true},
+		{`{"error":"stale pod set","code":"stale"}`, 0, false},
+		{`{"error":"busy","code":"conflict","term":42}`, 0, false},
+		{`{"error":"stale pod set","code":"stale","term":"x"}`, 0, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprint(w, tc.body)
+		}))
+		_, err := api.NewClient(srv.URL, nil).Apply(context.Background(), api.PodSet{Term: 1})
+		srv.Close()
+		if term, ok := api.StaleTerm(err); term != tc.term || ok != tc.ok {
+			t.Errorf("%s: StaleTerm = %d, %v; want %d, %v", tc.body, term, ok, tc.term, tc.ok)
+		}
+	}
+}
+
 func TestLogsQuery(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, r.URL.RawQuery)

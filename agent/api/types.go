@@ -6,7 +6,9 @@
 // with the leader's term (fencing token) and a generation. Applying the same
 // set twice changes nothing. An agent refuses a set from a lower term than it
 // has seen, and a set from the same term with a lower generation than it has
-// applied, with 409 Conflict (ErrStale).
+// applied, with 409 Conflict (ErrStale), telling the term it has seen
+// (StaleTerm). GET /v1/podset returns the set last applied, so that a
+// reconciler that lost its inventory adopts running pods.
 package api
 
 import (
@@ -173,10 +175,14 @@ type NodeInfo struct {
 	PodCIDR string `json:"podCIDR,omitempty"`
 }
 
-// Error is the body of every non-2xx response.
+// Error is the body of every non-2xx response (written and read by
+// internal/errs, which maps codes to errdefs categories).
 type Error struct {
 	Error string `json:"error"`
 	// Code is a machine-readable category: "stale", "invalid", "not_found",
 	// "internal".
 	Code string `json:"code"`
+	// Term is, in a 409 "stale" answer to a PodSet, the highest term the
+	// agent has seen (StaleTerm): a leader learns by how much it is behind.
+	Term uint64 `json:"term,omitempty"`
 }

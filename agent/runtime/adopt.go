@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -19,37 +20,28 @@ import (
 // containers with no record are removed since their spec is unknown.
 // Adopted pods stay until a Sync no longer lists them.
 func (r *Runtime) adopt(ctx context.Context) error {
+	// Records first: a corrupt one stops start-up before anything is
+	// touched.
+	recs, unrecorded, err := loadRecords(podsDir(r.cfg.DataDir))
+	if err != nil {
+		return fmt.Errorf("failed to adopt pods: %w", err)
+	}
 	list, err := r.client.ContainerService().List(ctx, `labels."`+LabelPodUID+`"`)
 	if err != nil {
 		return fmt.Errorf("failed to list containers: %w", err)
 	}
-	owned := map[string]bool{} // container IDs adopted
-	entries, err := os.ReadDir(podsDir(r.cfg.DataDir))
-	if err != nil {
-		return fmt.Errorf("failed to read pod records: %w", err)
+	for _, dir := range unrecorded {
+		// A pod whose record never got written: nothing to adopt, but
+		// its network may exist.
+		r.log.Warn("removing pod without a record", "dir", dir)
+		if err := r.net.teardownPod(ctx, filepath.Base(dir), podMeta{}); err != nil {
+			r.log.Warn("failed to tear down pod network", "dir", dir, "err", err)
+		}
+		_ = os.RemoveAll(dir)
 	}
+	owned := map[string]bool{} // container IDs adopted
 	var workers []*podWorker
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := podsDir(r.cfg.DataDir) + "/" + e.Name()
-		rec, err := readRecord(dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, errBadRecord) {
-			// An I/O error says nothing about the pod: fail, rather than
-			// remove what may be a healthy pod.
-			return fmt.Errorf("failed to adopt pod in %s: %w", dir, err)
-		}
-		if err != nil || rec.Pod.UID == "" || podID(rec.Pod.UID) != e.Name() {
-			// A pod whose record never got written: nothing to adopt,
-			// but its network may exist.
-			r.log.Warn("removing pod without a usable record", "dir", dir, "err", err)
-			if err := r.net.teardownPod(ctx, e.Name(), podMeta{}); err != nil {
-				r.log.Warn("failed to tear down pod network", "dir", dir, "err", err)
-			}
-			_ = os.RemoveAll(dir)
-			continue
-		}
+	for _, rec := range recs {
 		w := newPodWorker(r, rec.Pod, nil)
 		w.ip = rec.PodIP
 		if rec.StartTime != nil {
@@ -114,6 +106,35 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		r.log.Info("adopted pods", "count", len(workers))
 	}
 	return errors.Join(errs...)
+}
+
+// loadRecords reads the record of every pod directory under dir. A
+// directory without a record is returned in unrecorded. Any other failure
+// (an unreadable, truncated or foreign record) is an error naming the file:
+// records are written atomically, so it is corruption or an I/O error, and
+// neither says the pod is gone. The caller refuses to start rather than
+// remove what may be a healthy pod.
+func loadRecords(dir string) (recs []podRecord, unrecorded []string, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("failed to read pod records: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		pdir := filepath.Join(dir, e.Name())
+		rec, err := readRecord(pdir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			unrecorded = append(unrecorded, pdir)
+		case err != nil:
+			return nil, nil, err
+		default:
+			recs = append(recs, rec)
+		}
+	}
+	return recs, unrecorded, nil
 }
 
 // adoptTask returns the container's task to supervise, or nil when it has

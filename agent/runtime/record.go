@@ -12,7 +12,12 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/atomicfile"
 )
+
+// recordFile is the name of a pod's record in its directory under
+// DataDir/pods.
+const recordFile = "pod.json"
 
 // podRecord is what the runtime keeps on disk per pod, so a restarted agent
 // knows each pod's spec, IP and containers' history (containerd only knows
@@ -50,28 +55,35 @@ func writeRecord(dir string, rec podRecord) error {
 	if err != nil {
 		return fmt.Errorf("failed to encode pod record: %w", err)
 	}
-	tmp := filepath.Join(dir, "pod.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("failed to write pod record: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "pod.json")); err != nil {
-		return fmt.Errorf("failed to write pod record: %w", err)
+	// fsynced: a record cut short by a crash would keep the agent from
+	// starting (adopt refuses a corrupt record rather than guess).
+	if err := atomicfile.WriteFile(filepath.Join(dir, recordFile), b, 0o600); err != nil {
+		return fmt.Errorf("failed to save pod record: %w", err)
 	}
 	return nil
 }
 
-// errBadRecord marks a pod record that exists but cannot be decoded (a
-// write cut short): the pod is torn down, as one without a record.
-var errBadRecord = errors.New("unusable pod record")
-
+// readRecord reads the record in a pod directory. A missing record is an
+// error matching fs.ErrNotExist (the pod's directory was made, its record
+// never written). Every other failure names the file: a record that exists
+// but cannot be read, decoded, or is for another pod is corruption, which
+// adopt refuses to guess about.
 func readRecord(dir string) (podRecord, error) {
 	var rec podRecord
-	b, err := os.ReadFile(filepath.Join(dir, "pod.json"))
+	path := filepath.Join(dir, recordFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
+		// os.ReadFile's error names the path.
 		return rec, fmt.Errorf("failed to read pod record: %w", err)
 	}
 	if err := json.Unmarshal(b, &rec); err != nil {
-		return rec, fmt.Errorf("failed to decode pod record %s: %w: %w", dir, errBadRecord, err)
+		return rec, fmt.Errorf("failed to decode pod record %s: %w", path, err)
+	}
+	if rec.Pod.UID == "" {
+		return rec, fmt.Errorf("failed to decode pod record %s: no pod UID", path)
+	}
+	if id := podID(rec.Pod.UID); id != filepath.Base(dir) {
+		return rec, fmt.Errorf("pod record %s is for pod %s (directory %s), not this directory", path, rec.Pod.UID, id)
 	}
 	return rec, nil
 }

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
 // Config configures a Runtime.
@@ -134,8 +135,9 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// ErrNotFound is returned by Logs for an unknown pod or container.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned by Logs for an unknown pod or container. It is
+// the vocabulary's not-found (internal/errs, errdefs), served as 404.
+var ErrNotFound = errs.ErrNotFound
 
 // ErrClosed is returned by Sync and Teardown after Close.
 var ErrClosed = errors.New("runtime closed")
@@ -290,6 +292,28 @@ func (r *Runtime) Status() []api.PodStatus {
 			return out[i].Name < out[j].Name
 		}
 		return out[i].UID < out[j].UID
+	})
+	return out
+}
+
+// Pods returns the desired pods the runtime holds, sorted by namespace and
+// name: those of the last Sync, or adopted from their records after a
+// restart, each as it was given (with its Owner, Hash and Created). Pods
+// being removed are left out.
+func (r *Runtime) Pods() []api.Pod {
+	r.mu.Lock()
+	out := make([]api.Pod, 0, len(r.pods))
+	for _, w := range r.pods {
+		if !w.stopping() {
+			out = append(out, w.pod)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
 	})
 	return out
 }
