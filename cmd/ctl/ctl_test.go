@@ -42,12 +42,24 @@ type fakeReconciler struct {
 	describe map[string]api.PodDescription // by "namespace/name"
 	posted   map[string][]byte             // files of the last POST /v1/diff
 	lastPath string
+	// unavailable answers 503 to everything, as a reconciler shutting down.
+	unavailable bool
+	actions     []string // "cordon node-a", … in order
 }
 
 func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastPath = r.URL.String()
+	if f.unavailable {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(api.Error{Error: "reconciler is shutting down", Code: api.CodeUnavailable})
+		return
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, api.PathNodes+"/"); ok && r.Method == http.MethodPost {
+		f.nodeAction(w, rest)
+		return
+	}
 	var v any
 	if rest, ok := strings.CutPrefix(r.URL.Path, api.PathPods+"/"); ok {
 		d, found := f.describe[rest]
@@ -102,6 +114,38 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	json.NewEncoder(w).Encode(v)
+}
+
+// nodeAction answers POST /v1/nodes/{name}/{cordon,uncordon,drain} on
+// f.nodes.
+func (f *fakeReconciler) nodeAction(w http.ResponseWriter, rest string) {
+	name, verb, _ := strings.Cut(rest, "/")
+	for i := range f.nodes {
+		n := &f.nodes[i]
+		if n.Name != name {
+			continue
+		}
+		switch verb {
+		case "cordon":
+			n.Cordoned = true
+		case "drain":
+			n.Cordoned, n.Drained, n.Pods = true, true, 0
+		case "uncordon":
+			n.Cordoned, n.Drained = false, false
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		n.Status = api.NodeReady
+		if n.Cordoned {
+			n.Status = api.NodeSchedulingDisabled
+		}
+		f.actions = append(f.actions, verb+" "+name)
+		json.NewEncoder(w).Encode(n)
+		return
+	}
+	w.WriteHeader(http.StatusNotFound)
+	json.NewEncoder(w).Encode(api.Error{Error: "node " + name + " not found", Code: api.CodeNotFound})
 }
 
 // diffFiles answers POST /v1/diff as the reconciler does, minus the dry
@@ -245,8 +289,14 @@ func TestGetOthers(t *testing.T) {
 			{Kind: "ReplicationController", Namespace: "shop", Name: "cache", Replicas: 1, Ready: 1, UpToDate: 1, Available: 1, Created: t0.Add(-3 * 24 * time.Hour)},
 		},
 		nodes: []api.Node{
-			{Name: "node-a", State: api.NodeAlive, Pods: 2, Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 4 << 30, Pods: 110}, Since: t0.Add(-time.Hour), APIAddr: "http://127.0.0.1:7001", Addr: "127.0.0.1:7946"},
-			{Name: "node-b", State: api.NodeFailed, Pods: 0, Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 512 << 20, Pods: 110}, Since: t0.Add(-30 * time.Second)},
+			{Name: "node-a", State: api.NodeAlive, Status: api.NodeReady, StatusSince: t0.Add(-time.Hour), Pods: 2,
+				Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 4 << 30, Pods: 110}, Requested: agentapi.Resources{MilliCPU: 1500, Memory: 768 << 20},
+				Since: t0.Add(-time.Hour), APIAddr: "http://127.0.0.1:7001", Addr: "127.0.0.1:7946", Labels: map[string]string{"zone": "a"}},
+			{Name: "node-b", State: api.NodeFailed, Status: api.NodeNotReady, StatusSince: t0.Add(-30 * time.Second), Pods: 0,
+				Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 512 << 20, Pods: 110}, Since: t0.Add(-3 * 24 * time.Hour)},
+			{Name: "node-c", State: api.NodeAlive, Status: api.NodeSchedulingDisabled, StatusSince: t0.Add(-5 * time.Minute), Pods: 1, Cordoned: true,
+				Allocatable: agentapi.Resources{MilliCPU: 4500, Memory: 3 << 29, Pods: 110}, Requested: agentapi.Resources{MilliCPU: 2000, Memory: 1 << 30},
+				Since: t0.Add(-2 * time.Hour)},
 		},
 		nss: []api.Namespace{{Name: "default", Status: "Active"}, {Name: "shop", Status: "Active", Pods: 4}},
 	}
@@ -264,12 +314,38 @@ rc/cache   1/1     1            1           3d
 		t.Errorf("get deployments -o wide = %d\n%s", code, out)
 	}
 	code, out, _ = ctl(t, url, "get", "nodes")
-	want = `NAME     STATUS   PODS    CPU     MEMORY   AGE
-node-a   Alive    2/110   2000m   4.0Gi    60m
-node-b   Failed   0/110   2000m   512Mi    30s
+	want = `NAME     STATUS                     SINCE   PODS    CPU       MEMORY
+node-a   Ready                      60m     2/110   1500m/2   768Mi/4Gi
+node-b   NotReady                   30s     0/110   0/2       0/512Mi
+node-c   Ready,SchedulingDisabled   5m0s    1/110   2/4500m   1Gi/1.5Gi
 `
 	if code != 0 || out != want {
 		t.Errorf("get nodes = %d\n%s\nwant:\n%s", code, out, want)
+	}
+	code, out, _ = ctl(t, url, "get", "no", "-o", "wide")
+	if code != 0 || !strings.HasPrefix(out, "NAME     STATUS                     SINCE   PODS    CPU       MEMORY      AGE    STATE    API ") ||
+		!strings.Contains(out, "768Mi/4Gi   60m    Alive    http://127.0.0.1:7001   127.0.0.1:7946   <none>     zone=a") ||
+		!strings.Contains(out, " 3d     Failed ") || strings.Contains(out, "ERROR") {
+		t.Errorf("get nodes -o wide = %d\n%s", code, out)
+	}
+	// An ERROR column appears when a node has one.
+	f.mu.Lock()
+	f.nodes[0].Error = "pod set of term 3 refused: the agent has seen term 4"
+	f.mu.Unlock()
+	code, out, _ = ctl(t, url, "get", "nodes")
+	want = `NAME     STATUS                     SINCE   PODS    CPU       MEMORY      ERROR
+node-a   Ready                      60m     2/110   1500m/2   768Mi/4Gi   pod set of term 3 refused: the agent has seen term 4
+node-b   NotReady                   30s     0/110   0/2       0/512Mi     <none>
+node-c   Ready,SchedulingDisabled   5m0s    1/110   2/4500m   1Gi/1.5Gi   <none>
+`
+	if code != 0 || out != want {
+		t.Errorf("get nodes with an error = %d\n%s\nwant:\n%s", code, out, want)
+	}
+	code, out, _ = ctl(t, url, "get", "nodes", "-o", "json")
+	var nl api.NodeList
+	if err := json.Unmarshal([]byte(out), &nl); code != 0 || err != nil || len(nl.Nodes) != 3 || nl.Nodes[2].Status != api.NodeSchedulingDisabled ||
+		nl.Nodes[0].Requested.MilliCPU != 1500 || nl.Nodes[0].Error == "" {
+		t.Errorf("get nodes -o json = %d %v\n%s", code, err, out)
 	}
 	code, out, _ = ctl(t, url, "get", "ns")
 	want = `NAME      STATUS   PODS
