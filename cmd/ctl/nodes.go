@@ -136,7 +136,8 @@ func (c *cli) cordonCmd() *cobra.Command {
 	return c.nodeActionCmd("cordon", "cordoned", "Mark a node unschedulable: new pods go elsewhere, its pods stay",
 		`Mark NODE unschedulable (POST /v1/nodes/NODE/cordon, forwarded to the leader): the scheduler
 places no new pod on it; the pods it runs keep running. ctl uncordon undoes it. The cordon is
-recorded as an event; to keep a node cordoned durably, say so in Git (a Node object).`,
+recorded as an event; to keep a node cordoned durably, say so in Git (a Node object with
+spec.unschedulable).`,
 		(*api.Client).Cordon)
 }
 
@@ -149,8 +150,8 @@ evicted by a drain stay where they were placed since.`,
 
 func (c *cli) drainCmd() *cobra.Command {
 	return c.nodeActionCmd("drain", "drained", "Cordon a node and evict its pods, which are placed again elsewhere",
-		`Cordon NODE and evict every pod on it (POST /v1/nodes/NODE/drain): the pods of Deployments
-and ReplicationControllers are placed again on other nodes, as when a node dies. ctl uncordon
+		`Cordon NODE and evict every pod on it (POST /v1/nodes/NODE/drain, forwarded to the leader):
+its pods are placed again on other nodes, or stay Pending when none has room. ctl uncordon
 ends the drain. Watch the pods move with ctl get pods -A -o wide.`,
 		(*api.Client).Drain)
 }
