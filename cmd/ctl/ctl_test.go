@@ -42,12 +42,24 @@ type fakeReconciler struct {
 	describe map[string]api.PodDescription // by "namespace/name"
 	posted   map[string][]byte             // files of the last POST /v1/diff
 	lastPath string
+	// unavailable answers 503 to everything, as a reconciler shutting down.
+	unavailable bool
+	actions     []string // "cordon node-a", … in order
 }
 
 func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastPath = r.URL.String()
+	if f.unavailable {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(api.Error{Error: "reconciler is shutting down", Code: api.CodeUnavailable})
+		return
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, api.PathNodes+"/"); ok && r.Method == http.MethodPost {
+		f.nodeAction(w, rest)
+		return
+	}
 	var v any
 	if rest, ok := strings.CutPrefix(r.URL.Path, api.PathPods+"/"); ok {
 		d, found := f.describe[rest]
@@ -245,8 +257,14 @@ func TestGetOthers(t *testing.T) {
 			{Kind: "ReplicationController", Namespace: "shop", Name: "cache", Replicas: 1, Ready: 1, UpToDate: 1, Available: 1, Created: t0.Add(-3 * 24 * time.Hour)},
 		},
 		nodes: []api.Node{
-			{Name: "node-a", State: api.NodeAlive, Pods: 2, Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 4 << 30, Pods: 110}, Since: t0.Add(-time.Hour), APIAddr: "http://127.0.0.1:7001", Addr: "127.0.0.1:7946"},
-			{Name: "node-b", State: api.NodeFailed, Pods: 0, Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 512 << 20, Pods: 110}, Since: t0.Add(-30 * time.Second)},
+			{Name: "node-a", State: api.NodeAlive, Status: api.NodeReady, StatusSince: t0.Add(-time.Hour), Pods: 2,
+				Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 4 << 30, Pods: 110}, Requested: agentapi.Resources{MilliCPU: 1500, Memory: 768 << 20},
+				Since: t0.Add(-time.Hour), APIAddr: "http://127.0.0.1:7001", Addr: "127.0.0.1:7946", Labels: map[string]string{"zone": "a"}},
+			{Name: "node-b", State: api.NodeFailed, Status: api.NodeNotReady, StatusSince: t0.Add(-30 * time.Second), Pods: 0,
+				Allocatable: agentapi.Resources{MilliCPU: 2000, Memory: 512 << 20, Pods: 110}, Since: t0.Add(-3 * 24 * time.Hour)},
+			{Name: "node-c", State: api.NodeAlive, Status: api.NodeSchedulingDisabled, StatusSince: t0.Add(-5 * time.Minute), Pods: 1, Cordoned: true,
+				Allocatable: agentapi.Resources{MilliCPU: 4500, Memory: 3 << 29, Pods: 110}, Requested: agentapi.Resources{MilliCPU: 2000, Memory: 1 << 30},
+				Since: t0.Add(-2 * time.Hour)},
 		},
 		nss: []api.Namespace{{Name: "default", Status: "Active"}, {Name: "shop", Status: "Active", Pods: 4}},
 	}
@@ -264,12 +282,38 @@ rc/cache   1/1     1            1           3d
 		t.Errorf("get deployments -o wide = %d\n%s", code, out)
 	}
 	code, out, _ = ctl(t, url, "get", "nodes")
-	want = `NAME     STATUS   PODS    CPU     MEMORY   AGE
-node-a   Alive    2/110   2000m   4.0Gi    60m
-node-b   Failed   0/110   2000m   512Mi    30s
+	want = `NAME     STATUS                     SINCE   PODS    CPU       MEMORY
+node-a   Ready                      60m     2/110   1500m/2   768Mi/4Gi
+node-b   NotReady                   30s     0/110   0/2       0/512Mi
+node-c   Ready,SchedulingDisabled   5m0s    1/110   2/4500m   1Gi/1.5Gi
 `
 	if code != 0 || out != want {
 		t.Errorf("get nodes = %d\n%s\nwant:\n%s", code, out, want)
+	}
+	code, out, _ = ctl(t, url, "get", "no", "-o", "wide")
+	if code != 0 || !strings.HasPrefix(out, "NAME     STATUS                     SINCE   PODS    CPU       MEMORY      AGE    STATE    API ") ||
+		!strings.Contains(out, "768Mi/4Gi   60m    Alive    http://127.0.0.1:7001   127.0.0.1:7946   <none>     zone=a") ||
+		!strings.Contains(out, " 3d     Failed ") || strings.Contains(out, "ERROR") {
+		t.Errorf("get nodes -o wide = %d\n%s", code, out)
+	}
+	// An ERROR column appears when a node has one.
+	f.mu.Lock()
+	f.nodes[0].Error = "pod set of term 3 refused: the agent has seen term 4"
+	f.mu.Unlock()
+	code, out, _ = ctl(t, url, "get", "nodes")
+	want = `NAME     STATUS                     SINCE   PODS    CPU       MEMORY      ERROR
+node-a   Ready                      60m     2/110   1500m/2   768Mi/4Gi   pod set of term 3 refused: the agent has seen term 4
+node-b   NotReady                   30s     0/110   0/2       0/512Mi     <none>
+node-c   Ready,SchedulingDisabled   5m0s    1/110   2/4500m   1Gi/1.5Gi   <none>
+`
+	if code != 0 || out != want {
+		t.Errorf("get nodes with an error = %d\n%s\nwant:\n%s", code, out, want)
+	}
+	code, out, _ = ctl(t, url, "get", "nodes", "-o", "json")
+	var nl api.NodeList
+	if err := json.Unmarshal([]byte(out), &nl); code != 0 || err != nil || len(nl.Nodes) != 3 || nl.Nodes[2].Status != api.NodeSchedulingDisabled ||
+		nl.Nodes[0].Requested.MilliCPU != 1500 || nl.Nodes[0].Error == "" {
+		t.Errorf("get nodes -o json = %d %v\n%s", code, err, out)
 	}
 	code, out, _ = ctl(t, url, "get", "ns")
 	want = `NAME      STATUS   PODS
@@ -278,37 +322,6 @@ shop      Active   4
 `
 	if code != 0 || out != want {
 		t.Errorf("get namespaces = %d\n%s\nwant:\n%s", code, out, want)
-	}
-}
-
-func TestStatus(t *testing.T) {
-	f := &fakeReconciler{status: api.Status{
-		Repo: "https://git.example.com/ops/config.git", Branch: "main", Term: 4,
-		Applied:   &api.Commit{Hash: "1111111111111111111111111111111111111111", Author: "Ada Lovelace", AuthorEmail: "ada@example.com", Message: "web: 3 replicas\n\nbody"},
-		AppliedAt: t0.Add(-2 * time.Minute),
-		Fetched:   &api.Commit{Hash: "2222222222222222222222222222222222222222", Author: "Bob", Message: "typo"},
-		LastSync:  t0.Add(-time.Second),
-		LastError: &api.SyncError{
-			Commit:  &api.Commit{Hash: "2222222222222222222222222222222222222222", Author: "Bob", Message: "typo"},
-			Stage:   api.StageLoad,
-			Entries: []api.ErrorEntry{{File: "apps/web.yaml", Line: 7, Object: "Deployment shop/web", Field: "spec.replicaz", Message: `unknown field "replicaz"`}},
-		},
-	}}
-	url := startFake(t, f)
-	code, out, _ := ctl(t, url, "status")
-	want := `Repository:  https://git.example.com/ops/config.git
-Branch:      main
-Applied:     111111111111 by Ada Lovelace <ada@example.com>: web: 3 replicas
-Applied at:  2026-11-25 11:58:00 UTC (2m0s ago)
-Branch head: 222222222222 by Bob: typo
-Last sync:   1s ago
-Term:        4
-Last error: commit 222222222222 by Bob (typo) failed to load:
-  apps/web.yaml:7: Deployment shop/web: spec.replicaz: unknown field "replicaz"
-The last good revision 111111111111 keeps running.
-`
-	if code != 0 || out != want {
-		t.Errorf("status = %d\n%s\nwant:\n%s", code, out, want)
 	}
 }
 
@@ -528,18 +541,6 @@ func TestLogs(t *testing.T) {
 	}
 	if code, _, errOut := ctl(t, url, "logs", "nope"); code != 1 || !strings.Contains(errOut, "pod not found") {
 		t.Errorf("logs of a missing pod = %d %q", code, errOut)
-	}
-}
-
-func TestServerFlag(t *testing.T) {
-	f := &fakeReconciler{nss: []api.Namespace{{Name: "default", Status: "Active"}}}
-	url := startFake(t, f)
-	// --server wins over the environment.
-	if code, out, errOut := ctl(t, "http://127.0.0.1:1", "--server", url, "get", "ns"); code != 0 || !strings.Contains(out, "default") {
-		t.Errorf("--server = %d %q %q", code, out, errOut)
-	}
-	if code, _, errOut := ctl(t, "ftp://x", "get", "ns"); code != 2 || !strings.Contains(errOut, "scheme") {
-		t.Errorf("bad server URL = %d %q", code, errOut)
 	}
 }
 

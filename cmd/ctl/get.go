@@ -272,28 +272,6 @@ func printWorkloads(w io.Writer, wl []api.Workload, withNS, wide bool) {
 	tw.Flush()
 }
 
-func printNodes(w io.Writer, nodes []api.Node, wide bool) {
-	if len(nodes) == 0 {
-		fmt.Fprintln(w, "No nodes found.")
-		return
-	}
-	tw := newTable(w)
-	cols := []string{"NAME", "STATUS", "PODS", "CPU", "MEMORY", "AGE"}
-	if wide {
-		cols = append(cols, "API", "GOSSIP", "POD-CIDR", "LABELS")
-	}
-	row(tw, cols...)
-	for _, n := range nodes {
-		vals := []string{n.Name, n.State, fmt.Sprintf("%d/%d", n.Pods, n.Allocatable.Pods),
-			fmt.Sprintf("%dm", n.Allocatable.MilliCPU), bytesString(n.Allocatable.Memory), age(n.Since)}
-		if wide {
-			vals = append(vals, n.APIAddr, n.Addr, orNone(n.PodCIDR), orNone(labelString(n.Labels)))
-		}
-		row(tw, vals...)
-	}
-	tw.Flush()
-}
-
 func printNamespaces(w io.Writer, nss []api.Namespace) {
 	tw := newTable(w)
 	row(tw, "NAME", "STATUS", "PODS")
@@ -314,19 +292,6 @@ func labelString(m map[string]string) string {
 		parts[i] = k + "=" + m[k]
 	}
 	return strings.Join(parts, ",")
-}
-
-func bytesString(b int64) string {
-	const unit = 1024
-	switch {
-	case b >= unit*unit*unit:
-		return fmt.Sprintf("%.1fGi", float64(b)/(unit*unit*unit))
-	case b >= unit*unit:
-		return fmt.Sprintf("%dMi", b/(unit*unit))
-	case b >= unit:
-		return fmt.Sprintf("%dKi", b/unit)
-	}
-	return strconv.FormatInt(b, 10)
 }
 
 // age renders the time since t as kubectl does ("45s", "3m12s", "5h", "12d").

@@ -1,6 +1,7 @@
 // Command ctl is Stevedore's command-line client: it reads the reconciler's
-// /v1 API (get, status, logs), previews and triggers syncs (diff, sync) and
-// validates a config repository offline (validate). docs/ctl.md describes
+// /v1 API (get, describe, status, logs), previews and triggers syncs (diff,
+// sync), cordons and drains nodes (cordon, uncordon, drain) and validates a
+// config repository offline (validate). docs/ctl.md describes
 // every command, flag and exit code.
 package main
 
@@ -20,7 +21,8 @@ import (
 )
 
 // DefaultServer is the reconciler ctl talks to without --server or
-// STEVEDORE_SERVER: the reconciler's default --api address.
+// STEVEDORE_SERVER: the reconciler's default --api address. Either may be a
+// comma-separated list: requests go to the first reconciler that answers.
 const DefaultServer = "http://127.0.0.1:7070"
 
 // EnvServer names the environment variable that sets --server's default.
@@ -116,10 +118,11 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL (default from $"+EnvServer+")")
+	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL, or a comma-separated list of a highly available control plane's (default from $"+EnvServer+")")
 	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
-	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd())
+	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),
+		c.cordonCmd(), c.uncordonCmd(), c.drainCmd())
 	return root
 }
 

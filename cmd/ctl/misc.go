@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -43,62 +42,6 @@ as file:line: object: field: message, and ctl exits 1; a valid directory exits 0
 			fmt.Fprintf(c.out, "%s: %d object(s) valid\n", args[0], len(set.Objects))
 			return nil
 		},
-	}
-}
-
-func (c *cli) statusCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the tracked repository, the applied commit and the last error",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := c.requestCtx(cmd.Context())
-			defer cancel()
-			st, err := cl.Status(ctx)
-			if err != nil {
-				return &exitErr{code: exitError, err: err}
-			}
-			printStatus(c.out, st)
-			return nil
-		},
-	}
-}
-
-func printStatus(w io.Writer, st *api.Status) {
-	tw := tabwriter.NewWriter(w, 0, 8, 1, ' ', 0)
-	fmt.Fprintf(tw, "Repository:\t%s\n", st.Repo)
-	fmt.Fprintf(tw, "Branch:\t%s\n", st.Branch)
-	if st.Path != "" {
-		fmt.Fprintf(tw, "Path:\t%s\n", st.Path)
-	}
-	if st.Applied != nil {
-		fmt.Fprintf(tw, "Applied:\t%s\n", commitLine(st.Applied))
-		if !st.AppliedAt.IsZero() {
-			fmt.Fprintf(tw, "Applied at:\t%s (%s ago)\n", st.AppliedAt.Format("2006-01-02 15:04:05 MST"), age(st.AppliedAt))
-		}
-	} else {
-		fmt.Fprintf(tw, "Applied:\t<none>\n")
-	}
-	if st.Fetched != nil && (st.Applied == nil || st.Fetched.Hash != st.Applied.Hash) {
-		fmt.Fprintf(tw, "Branch head:\t%s\n", commitLine(st.Fetched))
-	}
-	if !st.LastSync.IsZero() {
-		fmt.Fprintf(tw, "Last sync:\t%s ago\n", age(st.LastSync))
-	}
-	fmt.Fprintf(tw, "Term:\t%d\n", st.Term)
-	tw.Flush()
-	if st.LastError == nil {
-		fmt.Fprintln(w, "Last error: <none>")
-		return
-	}
-	fmt.Fprint(w, "Last error: ")
-	printSyncError(w, st.LastError)
-	if st.Applied != nil {
-		fmt.Fprintf(w, "The last good revision %s keeps running.\n", short(st.Applied.Hash))
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stevedore-dev/stevedore/spec"
@@ -117,5 +119,142 @@ func TestClientDiffFilesAndDescribe(t *testing.T) {
 	}
 	if _, err := c.DescribePod(ctx, "shop", "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("DescribePod of an unknown pod = %v, want ErrNotFound", err)
+	}
+}
+
+// deadURL returns a URL nothing listens on: a server's, closed.
+func deadURL(t *testing.T) string {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close()
+	return srv.URL
+}
+
+func TestClientFailover(t *testing.T) {
+	var hits [3]atomic.Int32
+	serve := func(i int, h http.HandlerFunc) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			h(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	unavailable := serve(0, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(Error{Error: "shutting down", Code: CodeUnavailable})
+	})
+	live := serve(1, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case PathStatus:
+			json.NewEncoder(w).Encode(Status{Name: "r2", Leader: "r1"})
+		case PathDiff:
+			// The body is sent again to the reconciler that answers.
+			var req DiffRequest
+			json.NewDecoder(r.Body).Decode(&req)
+			json.NewEncoder(w).Encode(DiffResult{Placements: []PodPlacement{{Pod: string(req.Files["a"])}}})
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			json.NewEncoder(w).Encode(Error{Error: "no such thing", Code: CodeNotFound})
+		}
+	})
+	dead := deadURL(t)
+	c, err := NewClient(dead+", "+unavailable+","+live+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.BaseURLs(); len(got) != 3 || got[2] != live {
+		t.Errorf("BaseURLs = %q", got)
+	}
+	ctx := context.Background()
+	st, err := c.Status(ctx)
+	if err != nil || st.Name != "r2" {
+		t.Fatalf("Status through a dead and an unavailable reconciler = %+v, %v", st, err)
+	}
+	if c.BaseURL() != live || hits[0].Load() != 1 {
+		t.Errorf("answered by %s after %d tries of the unavailable one", c.BaseURL(), hits[0].Load())
+	}
+	// The one that answered is asked first next time.
+	res, err := c.DiffFiles(ctx, map[string][]byte{"a": []byte("x")})
+	if err != nil || len(res.Placements) != 1 || res.Placements[0].Pod != "x" || hits[0].Load() != 1 {
+		t.Errorf("DiffFiles = %+v, %v (unavailable one asked %d times)", res, err, hits[0].Load())
+	}
+	// An HTTP answer is the answer, even from the first URL.
+	c2, _ := NewClient(live+","+unavailable, nil)
+	_, err = c2.Revision(ctx)
+	if !errors.Is(err, ErrNotFound) || hits[0].Load() != 1 {
+		t.Errorf("404 from the first reconciler = %v, unavailable one asked %d times", err, hits[0].Load())
+	}
+
+	// None answers: every failure is said, and a StatusError is found.
+	c3, _ := NewClient(dead+","+unavailable, nil)
+	_, err = c3.Status(ctx)
+	var se *StatusError
+	if err == nil || !strings.Contains(err.Error(), dead+": failed to GET /v1/status") ||
+		!strings.Contains(err.Error(), unavailable+": reconciler answered 503: shutting down") ||
+		!errors.As(err, &se) || se.Code != CodeUnavailable {
+		t.Errorf("all failed = %v", err)
+	}
+	// A single URL keeps the single answer, 503 included.
+	c4, _ := NewClient(unavailable, nil)
+	if _, err := c4.Status(ctx); !errors.As(err, &se) || se.StatusCode != http.StatusServiceUnavailable || strings.Contains(err.Error(), "no reconciler") {
+		t.Errorf("single unavailable = %v", err)
+	}
+	// The caller's deadline ends the round: no next URL is tried.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	before := hits[1].Load()
+	if _, err := c.Status(cctx); !errors.Is(err, context.Canceled) || hits[1].Load() != before {
+		t.Errorf("cancelled = %v", err)
+	}
+
+	for _, bad := range []string{"", "http://a,", "http://a,ftp://b", "127.0.0.1:7070"} {
+		if _, err := NewClient(bad, nil); err == nil {
+			t.Errorf("NewClient(%q) accepted", bad)
+		}
+	}
+}
+
+func TestClientNodeActions(t *testing.T) {
+	mux := http.NewServeMux()
+	for _, p := range []string{PathNodeCordon, PathNodeUncordon, PathNodeDrain} {
+		mux.HandleFunc("POST "+p, func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			if name != "node a" {
+				w.WriteHeader(http.StatusNotFound)
+				json.NewEncoder(w).Encode(Error{Error: "node " + name + " not found", Code: CodeNotFound})
+				return
+			}
+			n := Node{Name: name, Status: NodeSchedulingDisabled, Cordoned: true}
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/uncordon"):
+				n.Status, n.Cordoned = NodeReady, false
+			case strings.HasSuffix(r.URL.Path, "/drain"):
+				n.Drained = true
+			}
+			json.NewEncoder(w).Encode(n)
+		})
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	c, err := NewClient(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if n, err := c.Cordon(ctx, "node a"); err != nil || !n.Cordoned || n.Status != NodeSchedulingDisabled {
+		t.Errorf("Cordon = %+v, %v", n, err)
+	}
+	if n, err := c.Uncordon(ctx, "node a"); err != nil || n.Cordoned || n.Status != NodeReady {
+		t.Errorf("Uncordon = %+v, %v", n, err)
+	}
+	if n, err := c.Drain(ctx, "node a"); err != nil || !n.Drained {
+		t.Errorf("Drain = %+v, %v", n, err)
+	}
+	var se *StatusError
+	if n, err := c.Drain(ctx, "nope"); n != nil || !errors.Is(err, ErrNotFound) || !errors.As(err, &se) || se.Message != "node nope not found" {
+		t.Errorf("Drain of an unknown node = %+v, %v", n, err)
+	}
+	if got := NodePath(PathNodeDrain, "a/b"); got != "/v1/nodes/a%2Fb/drain" {
+		t.Errorf("NodePath = %q", got)
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -41,31 +44,63 @@ func (e *StatusError) Is(target error) bool {
 	return target == ErrNotFound && e.StatusCode == http.StatusNotFound
 }
 
-// Client talks to one reconciler. It is safe for concurrent use.
+// Client talks to the reconcilers of one cluster (one, or the 3 or 5 of a
+// highly available control plane: any of them answers reads and forwards
+// writes to the leader). It is safe for concurrent use.
 type Client struct {
-	base string
-	hc   *http.Client
+	bases []string
+	hc    *http.Client
+	// cur indexes the base that answered last: requests try it first.
+	cur atomic.Int32
 }
 
+// dialTimeout bounds the connection to one reconciler when the Client
+// tries several and owns its http.Client: a host that is down and silent
+// must not use up the caller's whole deadline before the next one is tried.
+const dialTimeout = 5 * time.Second
+
 // NewClient returns a client for the reconciler at baseURL
-// ("http://127.0.0.1:7070"). hc nil uses a client with no overall timeout:
-// bound calls with their context.
+// ("http://127.0.0.1:7070"), or for several given as a comma-separated list
+// ("http://10.0.0.1:7070,http://10.0.0.2:7070"). A request goes to the
+// reconciler that answered last (at first, the first of the list); when it
+// cannot be reached (a transport error other than the context's own end) or
+// answers 503 (unavailable: shutting down, no leader to forward to), the
+// next one is tried, in list order. Any other answer, 404 or 400 included,
+// is the answer. hc nil uses a client with no overall timeout: bound calls
+// with their context.
 func NewClient(baseURL string, hc *http.Client) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		return nil, fmt.Errorf("failed to parse server URL %q: %w", baseURL, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("failed to parse server URL %q: scheme must be http or https", baseURL)
+	var bases []string
+	for _, b := range strings.Split(baseURL, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			return nil, fmt.Errorf("failed to parse server URL %q: empty URL in the list", baseURL)
+		}
+		u, err := url.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse server URL %q: %w", b, err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return nil, fmt.Errorf("failed to parse server URL %q: scheme must be http or https", u.Redacted())
+		}
+		bases = append(bases, strings.TrimRight(b, "/"))
 	}
 	if hc == nil {
 		hc = &http.Client{}
+		if len(bases) > 1 {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+			hc.Transport = tr
+		}
 	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+	return &Client{bases: bases, hc: hc}, nil
 }
 
-// BaseURL returns the reconciler's URL.
-func (c *Client) BaseURL() string { return c.base }
+// BaseURL returns the URL of the reconciler that answered the last request
+// (before any request, the first of the list).
+func (c *Client) BaseURL() string { return c.bases[c.cur.Load()] }
+
+// BaseURLs returns every reconciler URL the client knows, in list order.
+func (c *Client) BaseURLs() []string { return slices.Clone(c.bases) }
 
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, out any) error {
 	return c.doBody(ctx, method, path, q, nil, out)
@@ -73,13 +108,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, out 
 
 // doBody is do with a JSON request body (nil: none).
 func (c *Client) doBody(ctx context.Context, method, path string, q url.Values, in, out any) error {
-	var body io.Reader
+	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return fmt.Errorf("failed to encode %s %s: %w", method, path, err)
 		}
-		body = bytes.NewReader(b)
+		body = b
 	}
 	resp, err := c.open(ctx, method, path, q, body)
 	if err != nil {
@@ -97,16 +132,70 @@ func (c *Client) doBody(ctx context.Context, method, path string, q url.Values, 
 }
 
 // open sends a request and returns the response of a 2xx answer; any other
-// status becomes a *StatusError.
-func (c *Client) open(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
-	resp, f, err := agentapi.Call(ctx, c.hc, c.base, method, path, q, body)
+// status becomes a *StatusError. With several reconcilers it fails over as
+// NewClient says; body (nil: none) is sent again to each one tried.
+func (c *Client) open(ctx context.Context, method, path string, q url.Values, body []byte) (*http.Response, error) {
+	start := int(c.cur.Load())
+	var failed []error
+	for i := range c.bases {
+		idx := (start + i) % len(c.bases)
+		var r io.Reader
+		if body != nil {
+			r = bytes.NewReader(body)
+		}
+		resp, f, err := agentapi.Call(ctx, c.hc, c.bases[idx], method, path, q, r)
+		switch {
+		case err != nil:
+			err = fmt.Errorf("failed to %s %s: %w", method, path, err)
+			if ctx.Err() != nil || len(c.bases) == 1 {
+				return nil, err
+			}
+		case f != nil && f.StatusCode == http.StatusServiceUnavailable && len(c.bases) > 1:
+			err = &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
+		default:
+			// An answer: this reconciler is the one to ask next time.
+			c.cur.Store(int32(idx))
+			if f != nil {
+				return nil, &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
+			}
+			return resp, nil
+		}
+		failed = append(failed, &unreachable{base: redact(c.bases[idx]), err: err})
+	}
+	return nil, &allFailed{errs: failed}
+}
+
+// unreachable is one reconciler's failure during a fail-over.
+type unreachable struct {
+	base string
+	err  error
+}
+
+func (e *unreachable) Error() string { return e.base + ": " + e.err.Error() }
+func (e *unreachable) Unwrap() error { return e.err }
+
+// allFailed is the error when no reconciler of the list answered: each
+// one's failure, in the order they were tried. errors.As finds a
+// *StatusError among them.
+type allFailed struct{ errs []error }
+
+func (e *allFailed) Error() string {
+	parts := make([]string, len(e.errs))
+	for i, err := range e.errs {
+		parts[i] = err.Error()
+	}
+	return fmt.Sprintf("no reconciler of %d answered: %s", len(e.errs), strings.Join(parts, "; "))
+}
+
+func (e *allFailed) Unwrap() []error { return e.errs }
+
+// redact strips a password from a base URL before it is printed.
+func redact(base string) string {
+	u, err := url.Parse(base)
 	if err != nil {
-		return nil, fmt.Errorf("failed to %s %s: %w", method, path, err)
+		return base
 	}
-	if f != nil {
-		return nil, &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
-	}
-	return resp, nil
+	return u.Redacted()
 }
 
 // Status returns the sync state.
@@ -163,6 +252,31 @@ func (c *Client) Diff(ctx context.Context) (*DiffResult, error) {
 func (c *Client) DiffFiles(ctx context.Context, files map[string][]byte) (*DiffResult, error) {
 	var r DiffResult
 	return &r, c.doBody(ctx, http.MethodPost, PathDiff, nil, DiffRequest{Files: files}, &r)
+}
+
+// Cordon marks a node unschedulable: no new pod is placed on it, and the
+// pods it runs stay. An unknown node is an error matching ErrNotFound.
+func (c *Client) Cordon(ctx context.Context, node string) (*Node, error) {
+	return c.nodeAction(ctx, PathNodeCordon, node)
+}
+
+// Uncordon makes a cordoned or drained node schedulable again.
+func (c *Client) Uncordon(ctx context.Context, node string) (*Node, error) {
+	return c.nodeAction(ctx, PathNodeUncordon, node)
+}
+
+// Drain cordons a node and evicts its pods, which are placed again
+// elsewhere.
+func (c *Client) Drain(ctx context.Context, node string) (*Node, error) {
+	return c.nodeAction(ctx, PathNodeDrain, node)
+}
+
+func (c *Client) nodeAction(ctx context.Context, pattern, node string) (*Node, error) {
+	var n Node
+	if err := c.do(ctx, http.MethodPost, NodePath(pattern, node), nil, &n); err != nil {
+		return nil, err
+	}
+	return &n, nil
 }
 
 // PodPath is the path of one pod's description.
