@@ -204,13 +204,14 @@ func (c *controller) addPeers() {
 		c.log.Warn("failed to read raft configuration", "err", err)
 		return
 	}
-	known := map[raft.ServerID]bool{}
+	known := map[raft.ServerID]raft.ServerAddress{}
 	for _, srv := range cf.Configuration().Servers {
-		known[srv.ID] = true
+		known[srv.ID] = srv.Address
 	}
 	cluster := s.store.peek().clusterID
 	for _, p := range s.members.reconcilers() {
-		if !p.alive || known[raft.ServerID(p.name)] || p.tags[tagRaft] == "" {
+		addr, ok := known[raft.ServerID(p.name)]
+		if !p.alive || p.tags[tagRaft] == "" || ok && string(addr) == p.tags[tagRaft] {
 			continue
 		}
 		if id := p.tags[tagCluster]; id != "" && id != cluster {
@@ -220,6 +221,12 @@ func (c *controller) addPeers() {
 		f := s.el.raft.AddVoter(raft.ServerID(p.name), raft.ServerAddress(p.tags[tagRaft]), 0, s.cfg.Raft.ApplyTimeout)
 		if err := f.Error(); err != nil {
 			c.log.Warn("failed to add reconciler to raft", "peer", p.name, "err", err)
+			continue
+		}
+		if ok {
+			// A server that restarted on another raft address: adding it
+			// again under its ID updates the address.
+			c.log.Info("updated a reconciler's raft address", "peer", p.name, "old", addr, "addr", p.tags[tagRaft])
 			continue
 		}
 		c.log.Info("added reconciler to raft", "peer", p.name, "addr", p.tags[tagRaft])

@@ -166,6 +166,14 @@ func newFakeAgent(t *testing.T, name string) *fakeAgent {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT "+agentapi.PathPodSet, a.handleApply)
 	mux.HandleFunc("GET "+agentapi.PathPodsWatch, a.handleWatch)
+	mux.HandleFunc("GET "+agentapi.PathPodSet, func(w http.ResponseWriter, r *http.Request) {
+		set := a.last()
+		set.Node = a.name
+		if set.Pods == nil {
+			set.Pods = []agentapi.Pod{}
+		}
+		json.NewEncoder(w).Encode(set)
+	})
 	mux.HandleFunc("GET "+agentapi.PathLogs, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		fmt.Fprintf(w, "log of %s/%s/%s tail=%s on %s\n", q.Get("namespace"), q.Get("pod"), q.Get("container"), q.Get("tail"), a.name)
@@ -244,9 +252,10 @@ func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if set.Term < a.term || set.Term == a.term && set.Generation < a.gen {
+		term := a.term
 		a.mu.Unlock()
 		w.WriteHeader(http.StatusConflict)
-		json.NewEncoder(w).Encode(agentapi.Error{Error: "stale", Code: "stale"})
+		json.NewEncoder(w).Encode(agentapi.Error{Error: "stale", Code: "stale", Term: term})
 		return
 	}
 	a.term, a.gen = set.Term, set.Generation

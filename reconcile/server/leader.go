@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -43,6 +44,9 @@ type elector struct {
 	// addr is the raft address other reconcilers dial (Addr with port 0
 	// resolved).
 	addr string
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // openElector opens (or creates) the raft state in dataDir and starts the
@@ -203,26 +207,21 @@ func (e *elector) apply(c *command, timeout time.Duration) error {
 	return nil
 }
 
-// shutdown stops raft and releases its files; safe to call twice.
+// shutdown stops raft and releases its files; safe to call twice. The
+// raft node stays readable (State, LeaderWithID) after it.
 func (e *elector) shutdown() error {
-	var errs []error
-	if e.raft != nil {
+	e.stopOnce.Do(func() {
+		var errs []error
 		if err := e.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, fmt.Errorf("failed to stop raft: %w", err))
 		}
-		e.raft = nil
-	}
-	if e.trans != nil {
 		e.trans.Close()
-		e.trans = nil
-	}
-	if e.db != nil {
 		if err := e.db.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("failed to close raft log: %w", err))
 		}
-		e.db = nil
-	}
-	return errors.Join(errs...)
+		e.stopErr = errors.Join(errs...)
+	})
+	return e.stopErr
 }
 
 // hclogAdapter sends raft's hclog output to slog, at level and above.

@@ -215,6 +215,9 @@ func (s *Server) startSerf() error {
 	// node has failed.
 	conf := agentapi.SerfConfig(s.cfg.Name, host, port, s.log)
 	conf.Tags = s.serfTags()
+	// Tag updates (raft state, applied commit) must not hold up a
+	// shutdown for serf's default 5 s.
+	conf.BroadcastTimeout = time.Second
 	conf.SnapshotPath = s.state.path(fileSnapshot)
 	// Agents come and go; a reconciler that left and restarts should still
 	// find them from its snapshot.

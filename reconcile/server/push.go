@@ -232,6 +232,4 @@ func (a *agentConn) watchLoop(ctx context.Context) {
 }
 
 // staleTerm returns the term an agent that refused a set says it has seen.
-func staleTerm(err error) (uint64, bool) {
-	return 0, false
-}
+func staleTerm(err error) (uint64, bool) { return agentapi.StaleTerm(err) }

@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
 
 	"github.com/stevedore-dev/stevedore/reconcile"
@@ -258,6 +259,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		started := s.started
 		s.mu.Unlock()
 		var errs []error
+		if started && s.el != nil && s.el.raft.State() == raft.Leader {
+			// Hand over rather than make the others wait for an election
+			// timeout; a failed transfer leaves them to elect one.
+			if err := s.el.raft.LeadershipTransfer().Error(); err != nil {
+				s.log.Warn("leadership transfer failed", "err", err)
+			}
+		}
 		if started {
 			if s.httpSrv != nil {
 				if err := s.httpSrv.Shutdown(ctx); err != nil {

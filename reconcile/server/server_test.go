@@ -245,6 +245,34 @@ func TestRefusedSetIsANodeError(t *testing.T) {
 	}
 }
 
+// TestHigherAgentTermIsRecovered is the control plane rebuilt from lost
+// state: its raft terms start again, below what the agents have seen. The
+// leader raises its token past the agent's (through raft, once) instead of
+// leaving every pod set refused for ever.
+func TestHigherAgentTermIsRecovered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf members and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	a := newFakeAgent(t, "node-a")
+	a.mu.Lock()
+	a.term = 1000
+	a.mu.Unlock()
+	a.join(s.GossipAddr())
+	waitFor(t, 10*time.Second, "the agent to take a set above term 1000", func() bool { return a.last().Term > 1000 && len(a.last().Pods) == 1 })
+	if s.Term() != a.last().Term {
+		t.Errorf("leader token %d, agent's set term %d", s.Term(), a.last().Term)
+	}
+	cl, _ := api.NewClient(s.APIURL(), nil)
+	waitFor(t, 5*time.Second, "the node error to clear", func() bool {
+		st, err := cl.Status(context.Background())
+		return err == nil && len(st.NodeErrors) == 0
+	})
+}
+
 func TestConfigValidate(t *testing.T) {
 	c := Config{}
 	if err := c.validate(); !errors.Is(err, ErrInvalidConfig) {

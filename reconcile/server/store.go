@@ -127,7 +127,6 @@ func (s *store) apply(c *command, index uint64) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.index = index
 	switch c.Op {
 	case opCluster:
 		if s.st.ClusterID == "" {
@@ -162,6 +161,7 @@ func (s *store) apply(c *command, index uint64) error {
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
+	s.index = index
 	return nil
 }
 

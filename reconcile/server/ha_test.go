@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// startPeer starts reconciler name of a cluster of expect, joined to join.
+func startPeer(t *testing.T, name, repo, dataDir string, expect int, join []string, log *slog.Logger) *Server {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Name = name
+	cfg.Source.URL = repo
+	cfg.DataDir = dataDir
+	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cfg.PollInterval = -1
+	cfg.Raft.BootstrapExpect = expect
+	cfg.Join = join
+	cfg.Logger = log.With("reconciler", name)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New %s: %v", name, err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatalf("Start %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	return s
+}
+
+func leaderOf(servers ...*Server) *Server {
+	for _, s := range servers {
+		if s != nil && s.IsLeader() {
+			return s
+		}
+	}
+	return nil
+}
+
+// TestThreeReconcilers forms a cluster of three with --bootstrap-expect 3,
+// checks that any of them answers (followers forward), takes the leader
+// down and checks that another takes over within 3 s without changing a
+// pod, finishes a scale-up, and that the old leader rejoins from its data
+// dir as a follower.
+func TestThreeReconcilers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft, serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("web: 3 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(3, "registry.local/hello:1")})
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	r1 := startPeer(t, "r1", repo.dir, dirs[0], 3, nil, log)
+	r2 := startPeer(t, "r2", repo.dir, dirs[1], 3, []string{r1.GossipAddr()}, log)
+	time.Sleep(50 * time.Millisecond)
+	if leaderOf(r1, r2) != nil {
+		t.Fatal("two of three expected reconcilers elected a leader")
+	}
+	r3 := startPeer(t, "r3", repo.dir, dirs[2], 3, []string{r2.GossipAddr()}, log)
+	servers := []*Server{r1, r2, r3}
+	waitFor(t, 15*time.Second, "a leader among three", func() bool { return leaderOf(servers...) != nil })
+
+	a, b := newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
+	a.join(r3.GossipAddr())
+	b.join(r1.GossipAddr())
+	waitFor(t, 15*time.Second, "3 pods on the agents", func() bool { return podCount(a, b) == 3 })
+
+	// Any reconciler answers: status locally, the rest forwarded.
+	ctx := context.Background()
+	lead := leaderOf(servers...)
+	var follower *Server
+	for _, s := range servers {
+		if s != lead {
+			follower = s
+			break
+		}
+	}
+	urls := []string{}
+	for _, s := range servers {
+		urls = append(urls, s.APIURL())
+	}
+	fc, _ := api.NewClient(follower.APIURL(), nil)
+	waitFor(t, 5*time.Second, "a follower's status to name the leader and 3 peers", func() bool {
+		st, err := fc.Status(ctx)
+		return err == nil && st.Leader == lead.Name() && len(st.Peers) == 3 && st.Name == follower.Name()
+	})
+	pods, err := fc.Pods(ctx, "shop")
+	if err != nil || len(pods) != 3 {
+		t.Fatalf("pods through a follower = %d, %v", len(pods), err)
+	}
+
+	// The leader goes down. Another leads within 3 s, with a higher token;
+	// every pod keeps its UID and node.
+	before := uids(a, b)
+	oldToken := lead.Term()
+	var downDir string
+	for i, s := range servers {
+		if s == lead {
+			downDir = dirs[i]
+			servers[i] = nil
+		}
+	}
+	// Stop raft first, as a kill -9 would, and time the election from there.
+	if err := lead.el.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	downAt := time.Now()
+	if err := lead.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a new leader", func() bool { return leaderOf(servers...) != nil })
+	took := time.Since(downAt)
+	t.Logf("new leader %s after %s", leaderOf(servers...).Name(), took)
+	if took > 3*time.Second {
+		t.Errorf("failover took %s, want ≤ 3 s", took)
+	}
+	nl := leaderOf(servers...)
+	waitFor(t, 10*time.Second, "the agents to get the new leader's sets", func() bool {
+		return a.last().Term == nl.Term() && b.last().Term == nl.Term()
+	})
+	if nl.Term() <= oldToken {
+		t.Errorf("new token %d, old %d", nl.Term(), oldToken)
+	}
+	if got := uids(a, b); !slices.Equal(got, before) {
+		t.Errorf("failover changed the pods:\n got %v\nwant %v", got, before)
+	}
+
+	// A scale-up on the new leader, through the list of URLs (the first is
+	// the dead one).
+	repo.commit("web: 6 replicas", map[string]string{"apps/web.yaml": deploymentYAML(6, "registry.local/hello:1")})
+	cl, err := api.NewClient(strings.Join(urls, ","), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := cl.Sync(ctx, true); err != nil || res.Error != nil {
+		t.Fatalf("sync through the list = %+v, %v", res, err)
+	}
+	waitFor(t, 10*time.Second, "6 pods", func() bool { return podCount(a, b) == 6 })
+	names := map[string]bool{}
+	for _, set := range []*fakeAgent{a, b} {
+		for _, p := range set.last().Pods {
+			if names[p.Name] {
+				t.Errorf("pod %s runs twice", p.Name)
+			}
+			names[p.Name] = true
+		}
+	}
+	for _, uid := range before {
+		if !slices.Contains(uids(a, b), uid) {
+			t.Errorf("pod %s was replaced by the scale-up", uid)
+		}
+	}
+
+	// The old leader restarts from its data dir: it rejoins as a follower
+	// and knows the new revision from the log.
+	back := startPeer(t, lead.Name(), repo.dir, downDir, 3, []string{nl.GossipAddr()}, log)
+	bc, _ := api.NewClient(back.APIURL(), nil)
+	waitFor(t, 10*time.Second, "the old leader to catch up", func() bool {
+		st, err := bc.Status(ctx)
+		return err == nil && st.Leader == nl.Name() && st.Applied != nil && strings.Contains(st.Applied.Message, "6 replicas")
+	})
+	if back.IsLeader() {
+		t.Error("the old leader took over again")
+	}
+	if st, _ := bc.Status(ctx); st.ClusterError != "" {
+		t.Errorf("cluster error: %s", st.ClusterError)
+	}
+}
+
+// TestBootstrapExpectMismatch: reconcilers started with different
+// --bootstrap-expect do not form a cluster and say why.
+func TestBootstrapExpectMismatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft and serf")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("empty", map[string]string{"ns.yaml": nsYAML})
+	r1 := startPeer(t, "r1", repo.dir, t.TempDir(), 3, nil, log)
+	r2 := startPeer(t, "r2", repo.dir, t.TempDir(), 2, []string{r1.GossipAddr()}, log)
+	waitFor(t, 10*time.Second, "both to report the mismatch", func() bool {
+		for _, s := range []*Server{r1, r2} {
+			if e := s.Status().ClusterError; !strings.Contains(e, "bootstrap-expect") {
+				return false
+			}
+		}
+		return true
+	})
+	if leaderOf(r1, r2) != nil {
+		t.Error("a leader was elected despite the mismatch")
+	}
+}
