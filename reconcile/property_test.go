@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
@@ -102,6 +103,7 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		in := h.input(h.desired)
 		out := Plan(in)
 		checkInvariants(t, step, in, out)
+		checkDelta(t, step, in, out)
 		for _, e := range out.Events {
 			seen[e.Reason]++
 		}
@@ -123,7 +125,8 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		again.Memory = out.Memory
 		again.NewUID = func() string { t.Fatalf("step %d: a second plan created a pod", step); return "" }
 		out2 := Plan(again)
-		if len(out2.Events) != 0 || out2.MemoryChanged || !reflect.DeepEqual(out2.Memory, out.Memory) {
+		if len(out2.Events) != 0 || out2.MemoryChanged || len(out2.Changed) != 0 || len(out2.Deleted) != 0 ||
+			!reflect.DeepEqual(out2.Memory, out.Memory) {
 			t.Fatalf("step %d: plan is not a fixed point: %s", step, mustJSON(t, out2.Events))
 		}
 		h.memory = out.Memory
@@ -244,4 +247,43 @@ func hasNode(nodes []NodeState, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkDelta checks that Changed and Deleted are exactly the difference
+// between in.Memory and out.Memory, sorted, and that applying them to
+// in.Memory gives out.Memory.
+func checkDelta(t *testing.T, step int, in Input, out Output) {
+	t.Helper()
+	var changed, deleted []string
+	for k, rec := range out.Memory.Pods {
+		if old, ok := in.Memory.Pods[k]; !ok || !reflect.DeepEqual(old, rec) {
+			changed = append(changed, k)
+		}
+	}
+	for k := range in.Memory.Pods {
+		if _, ok := out.Memory.Pods[k]; !ok {
+			deleted = append(deleted, k)
+		}
+	}
+	slices.SortFunc(changed, comparePodKeys)
+	slices.SortFunc(deleted, comparePodKeys)
+	if !slices.Equal(changed, out.Changed) || !slices.Equal(deleted, out.Deleted) {
+		t.Fatalf("step %d: delta is changed %q deleted %q, want changed %q deleted %q", step, out.Changed, out.Deleted, changed, deleted)
+	}
+	applied := maps.Clone(in.Memory.Pods)
+	if applied == nil {
+		applied = map[string]PodRecord{}
+	}
+	for _, k := range out.Changed {
+		applied[k] = out.Memory.Pods[k]
+	}
+	for _, k := range out.Deleted {
+		delete(applied, k)
+	}
+	if !reflect.DeepEqual(applied, out.Memory.Pods) {
+		t.Fatalf("step %d: input memory with the delta applied is not the output memory", step)
+	}
+	if want := len(changed) > 0 || len(deleted) > 0 || in.Memory.Pods == nil; out.MemoryChanged != want {
+		t.Fatalf("step %d: MemoryChanged %v with changed %q deleted %q", step, out.MemoryChanged, changed, deleted)
+	}
 }

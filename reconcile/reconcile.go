@@ -221,9 +221,19 @@ type Output struct {
 	// Memory is what to remember for the next plan. When MemoryChanged is
 	// false it is Input.Memory itself (the same map, equal content), so a
 	// daemon can skip persisting it; treat both as read-only.
-	Memory        Memory
+	Memory Memory
+	// MemoryChanged is true when Changed or Deleted is not empty, or when
+	// Input.Memory.Pods was nil (Memory.Pods is then a new, empty map).
 	MemoryChanged bool
-	Events        []Event
+	// Changed and Deleted are Memory as a delta from Input.Memory: the keys
+	// of the records created or changed in any field, and of the records
+	// removed, each sorted by namespace and name. Writing Memory.Pods[k] for
+	// every k in Changed and deleting every k in Deleted turns Input.Memory
+	// into Memory, so a daemon whose inventory is replicated (a raft FSM)
+	// writes only those; both are empty when nothing changed.
+	Changed []string
+	Deleted []string
+	Events  []Event
 }
 
 // Plan computes the desired pod set of every node: it expands Desired into
@@ -257,8 +267,10 @@ type planner struct {
 	// sorting again.
 	keys   []string
 	events []Event
-	// dirty is set when a record changed without an event saying so.
-	dirty bool
+	// changed holds the keys of records created or changed by this plan,
+	// deleted those dropped (see delta.go).
+	changed map[string]struct{}
+	deleted []string
 	// workloads of Desired by owner key.
 	workloads map[string]workload
 	// want holds the desired pods by key once plan has expanded them.
@@ -411,8 +423,10 @@ func (p *planner) plan() {
 		}
 		want[key] = d
 		rec, ok := p.mem[key]
+		renewed := false
 		fresh := func(prev string) {
 			*rec = PodRecord{UID: p.newUID(key, prev), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			renewed = true
 		}
 		switch {
 		case !ok:
@@ -434,16 +448,26 @@ func (p *planner) plan() {
 			fresh(old)
 			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
 		}
-		// The hash covers a workload pod's whole template but only a bare
-		// Pod's spec: its labels and annotations change in place.
-		if d.Owner == "" && !p.dirty && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)) {
-			p.dirty = true
+		switch {
+		case renewed:
+			p.touch(key)
+			rec.Owner = d.Owner
+			rec.Hash = d.Hash
+			rec.Labels = d.Labels
+			rec.Annotations = d.Annotations
+			rec.Spec = *d.Spec
+		case d.Owner == "" && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)):
+			// The hash covers a workload pod's whole template but only a
+			// bare Pod's spec: its labels and annotations change in place.
+			p.touch(key)
+			rec.Labels = d.Labels
+			rec.Annotations = d.Annotations
 		}
-		rec.Owner = d.Owner
-		rec.Hash = d.Hash
-		rec.Labels = d.Labels
-		rec.Annotations = d.Annotations
-		rec.Spec = *d.Spec
+		// Otherwise the record already holds what d asks for: an equal
+		// hash means equal canonical JSON. It is left as remembered (a
+		// quantity written "0.25" in memory and "250m" in Git stays
+		// "0.25"), so that a record changes only when the plan says so
+		// and Changed is exact.
 	}
 	p.want = want
 	p.keys = mergeKeys(desired, p.mem, want)
@@ -619,5 +643,6 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 func (p *planner) drop(key, why string) {
 	rec := p.mem[key]
 	delete(p.mem, key)
+	p.deleted = append(p.deleted, key)
 	p.event(key, EventDeleted, fmt.Sprintf("deleted pod %s (uid %s): %s", key, rec.UID, why))
 }

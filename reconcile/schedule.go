@@ -136,6 +136,7 @@ func (p *planner) place(key, node string) {
 	rec := p.mem[key]
 	rec.Node = node
 	rec.Unschedulable = ""
+	p.touch(key)
 	p.event(key, EventScheduled, "assigned "+key+" to "+node)
 }
 
@@ -145,5 +146,6 @@ func (p *planner) unschedulable(key, msg string) {
 		return
 	}
 	rec.Unschedulable = msg
+	p.touch(key)
 	p.event(key, EventFailedScheduling, msg)
 }

@@ -59,7 +59,8 @@ func (p *planner) output() Output {
 		Pods:    make([]PodView, 0, len(p.mem)),
 		Events:  p.events,
 	}
-	out.MemoryChanged = p.dirty || len(p.events) > 0 || p.in.Memory.Pods == nil
+	out.Changed, out.Deleted = p.delta()
+	out.MemoryChanged = len(out.Changed) > 0 || len(out.Deleted) > 0 || p.in.Memory.Pods == nil
 	if out.MemoryChanged {
 		out.Memory.Pods = make(map[string]PodRecord, len(p.mem))
 	} else {
