@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -64,6 +67,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 					d.Spec.Strategy.Type = spec.RecreateDeploymentStrategyType
 				}
 				d.Spec.Paused = r.IntN(5) == 0
+				// Time-driven outcomes, for Wake.
+				d.Spec.MinReadySeconds = []int32{0, 0, 5, 30}[r.IntN(4)]
+				d.Spec.ProgressDeadlineSeconds = []*int32{nil, int32p(20), int32p(90)}[r.IntN(3)]
 				next.Objects[spec.KeyOf(d)] = d
 			}
 			h.desired = next
@@ -93,7 +99,11 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 				t.Fatal(err)
 			}
 		case op < 9:
-			h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
+			if w := h.last.Wake; !w.IsZero() && r.IntN(2) == 0 {
+				h.now = w // exactly when the last plan said something changes
+			} else {
+				h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
+			}
 		default:
 			if _, err := h.run("restart", nil); err != nil {
 				t.Fatal(err)
@@ -109,6 +119,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		}
 		for _, w := range out.Workloads {
 			seen["(workload "+w.Progress+")"]++
+		}
+		if !out.Wake.IsZero() {
+			seen["(wake)"]++
 		}
 
 		// The same input gives the same output.
@@ -129,9 +142,62 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 			!reflect.DeepEqual(out2.Memory, out.Memory) {
 			t.Fatalf("step %d: plan is not a fixed point: %s", step, mustJSON(t, out2.Events))
 		}
+		if !out2.Wake.Equal(out.Wake) {
+			t.Fatalf("step %d: the fixed point wakes at %v, the plan at %v", step, out2.Wake, out.Wake)
+		}
+		checkWake(t, step, r, again, out2)
 		h.memory = out.Memory
 		h.last = out
 	}
+}
+
+// checkWake checks Output.Wake at a fixed point (in plans out): planning at
+// any instant before Wake gives the same output, planning at Wake does not;
+// with no Wake, no instant changes anything.
+func checkWake(t *testing.T, step int, r *rand.Rand, in Input, out Output) {
+	t.Helper()
+	want := outputJSON(t, out)
+	at := func(now time.Time) string {
+		moved := in
+		moved.Now = now
+		return outputJSON(t, Plan(moved))
+	}
+	var before []time.Time
+	if out.Wake.IsZero() {
+		before = []time.Time{in.Now.Add(time.Second), in.Now.Add(time.Hour), in.Now.Add(1000 * time.Hour)}
+	} else {
+		if !out.Wake.After(in.Now) {
+			t.Fatalf("step %d: wake %v is not after now %v", step, out.Wake, in.Now)
+		}
+		span := out.Wake.Sub(in.Now)
+		before = []time.Time{in.Now.Add(1), in.Now.Add(time.Duration(r.Int64N(int64(span)))), out.Wake.Add(-1)}
+	}
+	for _, now := range before {
+		if !out.Wake.IsZero() && !now.Before(out.Wake) {
+			continue // a span of 1ns has no instant in between
+		}
+		if got := at(now); got != want {
+			t.Fatalf("step %d: plan at %v differs from plan at %v (wake %v):\n%s", step, now, in.Now, out.Wake, cmp.Diff(want, got))
+		}
+	}
+	if !out.Wake.IsZero() && at(out.Wake) == want {
+		t.Fatalf("step %d: nothing changes at wake %v (now %v)", step, out.Wake, in.Now)
+	}
+}
+
+// outputJSON is out as JSON without event times, which are Input.Now.
+func outputJSON(t *testing.T, out Output) string {
+	events := make([]Event, len(out.Events))
+	for i, e := range out.Events {
+		e.Time = time.Time{}
+		events[i] = e
+	}
+	out.Events = events
+	b, err := json.MarshalIndent(out, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func checkInvariants(t *testing.T, step int, in Input, out Output) {

@@ -234,6 +234,15 @@ type Output struct {
 	Changed []string
 	Deleted []string
 	Events  []Event
+	// Wake is the earliest instant after Input.Now at which Plan, given the
+	// same Input but that instant as Now, would decide something different
+	// or show different views: a pod's containers reaching their
+	// workload's minReadySeconds, a pod of the current template passing
+	// its progressDeadlineSeconds. Zero means that nothing pending changes
+	// with time alone. The daemon plans on every change of its inputs and
+	// otherwise sleeps until Wake. Wake is meant for the plan's fixed
+	// point (Memory fed back unchanged), which plans the same Wake.
+	Wake time.Time
 }
 
 // Plan computes the desired pod set of every node: it expands Desired into
@@ -280,6 +289,9 @@ type planner struct {
 	noExecute map[string][]spec.Taint
 	// nodes are the alive nodes as the scheduler sees them.
 	nodes []scheduler.Node
+	// wake is the earliest instant after Now at which the plan's outcome
+	// changes with time alone (see wake.go); zero for none.
+	wake time.Time
 }
 
 func newPlanner(in Input) *planner {
@@ -622,7 +634,7 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 			avail := 0
 			for i := 0; i < w.replicas; i++ {
 				rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, hash, i)]
-				if rec != nil && p.available(p.observed[rec.UID], w.minReady) {
+				if rec != nil && p.availableWake(p.observed[rec.UID], w.minReady) {
 					avail++
 				}
 			}

@@ -28,9 +28,12 @@ import (
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
 //	delete KEY...    Kind/ns/name or Kind/name
 //	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [gone]
-//	tick DURATION
+//	tick DURATION|wake   wake: to the last plan's Output.Wake
 //	restart          the memory goes through JSON, as across a reconciler restart
-//	plan [events] [unloaded] [absent-lost]
+//	plan [events] [unloaded] [absent-lost] [delta]
+//
+// A plan prints its events, Changed and Deleted (with delta), its Wake when
+// there is one, then (without events) pods, pod sets and workloads.
 //
 // apply, apply-yaml and delete print Diff against the set of the last plan.
 
@@ -213,6 +216,13 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		}
 		return h.setDesired(next), nil
 	case "tick":
+		if f[1] == "wake" {
+			if h.last.Wake.IsZero() {
+				return "", fmt.Errorf("the last plan has no wake")
+			}
+			h.now = h.last.Wake
+			return "now " + h.now.Format(time.RFC3339Nano), nil
+		}
 		d, err := time.ParseDuration(f[1])
 		if err != nil {
 			return "", err
@@ -246,7 +256,7 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		if desired != nil {
 			h.applied = copySet(desired)
 		}
-		return formatOutput(out, a), nil
+		return formatOutput(out, in.Now, a), nil
 	}
 	return "", fmt.Errorf("unknown command %q", f[0])
 }
@@ -378,13 +388,19 @@ func (h *harness) observe(a map[string]string) (string, error) {
 	return fmt.Sprintf("observed %d pods", n), nil
 }
 
-func formatOutput(out Output, a map[string]string) string {
+func formatOutput(out Output, now time.Time, a map[string]string) string {
 	var sb strings.Builder
 	if len(out.Events) > 0 {
 		sb.WriteString("events:\n")
 		for _, e := range out.Events {
 			fmt.Fprintf(&sb, "  %s %s: %s\n", e.Object, e.Reason, e.Message)
 		}
+	}
+	if _, ok := a["delta"]; ok {
+		fmt.Fprintf(&sb, "changed: [%s]\ndeleted: [%s]\n", strings.Join(out.Changed, " "), strings.Join(out.Deleted, " "))
+	}
+	if !out.Wake.IsZero() {
+		fmt.Fprintf(&sb, "wake: %s (in %s)\n", out.Wake.Format(time.RFC3339Nano), out.Wake.Sub(now))
 	}
 	if _, ok := a["events"]; ok {
 		return sb.String()

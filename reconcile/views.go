@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
@@ -37,19 +36,8 @@ func ready(st *api.PodStatus) bool {
 // available is up for at least minReady seconds (by the containers' start
 // times and Input.Now).
 func (p *planner) available(st *api.PodStatus, minReady int32) bool {
-	if !up(st) {
-		return false
-	}
-	if minReady <= 0 {
-		return true
-	}
-	since := p.in.Now.Add(-time.Duration(minReady) * time.Second)
-	for _, c := range st.Containers {
-		if c.State.Running.StartedAt.After(since) {
-			return false
-		}
-	}
-	return true
+	ok, _ := p.availability(st, minReady)
+	return ok
 }
 
 // output assembles the pod sets and views from the planned memory.
@@ -103,6 +91,7 @@ func (p *planner) output() Output {
 		}
 	}
 	out.Workloads = p.workloadViews(byOwner)
+	out.Wake = p.wake
 	return out
 }
 
@@ -210,6 +199,9 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 		}
 		var newAvailable int32
 		var stuck, waiting *PodView
+		// A paused workload that runs an older revision shows Paused,
+		// however long its pods wait.
+		held := w.paused && w.heldFrom != ""
 		for _, op := range byOwner[k.String()] {
 			pv := op.view
 			v.Current++
@@ -223,7 +215,8 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 			if ready(st) {
 				v.Ready++
 			}
-			avail := p.available(st, w.minReady)
+			// Any pod that becomes available changes the count.
+			avail := p.availableWake(st, w.minReady)
 			if avail {
 				v.Available++
 			}
@@ -231,10 +224,16 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 				v.UpToDate++
 			}
 			if op.rec.Hash == w.hash {
+				over := p.in.Now.Sub(op.rec.Created) > w.deadline
+				if !avail && !over && stuck == nil && !held {
+					// The first pod past its deadline is the one the
+					// view names: this one, once its deadline passes.
+					p.wakeAt(op.rec.Created.Add(w.deadline + 1))
+				}
 				switch {
 				case avail:
 					newAvailable++
-				case stuck == nil && p.in.Now.Sub(op.rec.Created) > w.deadline:
+				case stuck == nil && over:
 					stuck = pv
 				case waiting == nil:
 					waiting = pv
@@ -245,7 +244,7 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 			}
 		}
 		switch {
-		case w.paused && w.heldFrom != "":
+		case held:
 			v.Progress = ProgressPaused
 			v.Message = fmt.Sprintf("paused: running revision %s, not the template's revision %s", w.hash, w.heldFrom)
 		case stuck != nil:
