@@ -41,6 +41,7 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 	defer func() { t.Logf("events over the history: %v", seen) }()
 	for step := 0; step < steps; step++ {
 		op := r.IntN(10)
+		var lost Memory // the memory a "lose" dropped
 		switch {
 		case op < 4: // a commit
 			next := copySet(h.desired)
@@ -105,6 +106,14 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 				h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
 			}
 		default:
+			if r.IntN(3) == 0 {
+				// The inventory is lost: the plan adopts what agents run.
+				lost = h.memory
+				if _, err := h.run("lose", nil); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
 			if _, err := h.run("restart", nil); err != nil {
 				t.Fatal(err)
 			}
@@ -114,6 +123,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		out := Plan(in)
 		checkInvariants(t, step, in, out)
 		checkDelta(t, step, in, out)
+		if in.Adopt != nil {
+			checkAdopted(t, step, in, lost, out)
+		}
 		for _, e := range out.Events {
 			seen[e.Reason]++
 		}
@@ -148,6 +160,31 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		checkWake(t, step, r, again, out2)
 		h.memory = out.Memory
 		h.last = out
+		h.adopt = false
+		maps.Copy(h.agents, out.PodSets)
+	}
+}
+
+// checkAdopted checks that a plan that adopted after the memory was lost
+// restarted no pod that ran on an alive node: every such pod that is still
+// wanted with the same content keeps its UID, unless another agent reports
+// the same key (a stale incarnation that may win a tie on creation time).
+func checkAdopted(t *testing.T, step int, in Input, lost Memory, out Output) {
+	t.Helper()
+	reporters := map[string]int{}
+	for _, pods := range in.Adopt {
+		for _, p := range pods {
+			reporters[p.Namespace+"/"+p.Name]++
+		}
+	}
+	for key, old := range lost.Pods {
+		if _, ok := in.Adopt[old.Node]; !ok || reporters[key] != 1 {
+			continue
+		}
+		rec, ok := out.Memory.Pods[key]
+		if ok && rec.Hash == old.Hash && rec.Owner == old.Owner && rec.UID != old.UID {
+			t.Fatalf("step %d: adopting restarted %s: uid %s became %s", step, key, old.UID, rec.UID)
+		}
 	}
 }
 

@@ -75,8 +75,8 @@ type Memory struct {
 type Input struct {
 	// Desired is the last good revision's objects; nil means nothing applied
 	// yet: the plan then creates, moves and deletes nothing and returns
-	// Memory unchanged, so a reconciler that has not loaded its revision
-	// never tells agents to stop everything.
+	// Memory unchanged (or adopted, see Adopt), so a reconciler that has not
+	// loaded its revision never tells agents to stop everything.
 	Desired *spec.Set
 	// Nodes as membership sees them. A node that is absent (rather than
 	// present with Alive false) is not known yet, as after a reconciler
@@ -91,7 +91,13 @@ type Input struct {
 	// Observed pod statuses by node name.
 	Observed map[string][]api.PodStatus
 	Memory   Memory
-	Now      time.Time
+	// Adopt holds, by node name, the pod sets the agents report having
+	// applied last (agent GET /v1/podset). It is read only when Memory has
+	// no pod at all (the inventory was lost): the plan then rebuilds
+	// Memory from them, keeping UIDs, nodes and creation times, instead of
+	// creating every pod anew. See adopt.go.
+	Adopt map[string][]api.Pod
+	Now   time.Time
 	// NewUID returns a fresh pod UID; injected so tests are deterministic.
 	// When nil, UIDs are derived from the pod's key, its previous UID and
 	// Now, which is deterministic but only unique while Now advances.
@@ -256,6 +262,7 @@ type Output struct {
 // new: Plan is meant to run after every change, however small.
 func Plan(in Input) Output {
 	p := newPlanner(in)
+	p.adopt()
 	if in.Desired != nil {
 		p.plan()
 	} else {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -30,6 +31,7 @@ import (
 //	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [gone]
 //	tick DURATION|wake   wake: to the last plan's Output.Wake
 //	restart          the memory goes through JSON, as across a reconciler restart
+//	lose             the memory is lost; the next plan adopts the alive agents' last sets
 //	plan [events] [unloaded] [absent-lost] [delta]
 //
 // A plan prints its events, Changed and Deleted (with delta), its Wake when
@@ -140,6 +142,11 @@ type harness struct {
 	now      time.Time
 	uids     int
 	last     Output
+	// agents holds each node's last applied set, what GET /v1/podset
+	// reports: a node that gets no set (dead) keeps its old one.
+	agents map[string][]api.Pod
+	// adopt passes the alive agents' sets as Input.Adopt to the next plan.
+	adopt bool
 }
 
 func newHarness() *harness {
@@ -147,6 +154,7 @@ func newHarness() *harness {
 		nodes:    map[string]*NodeState{},
 		desired:  spec.NewSet(),
 		observed: map[string]api.PodStatus{},
+		agents:   map[string][]api.Pod{},
 		now:      time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
@@ -164,6 +172,14 @@ func (h *harness) input(desired *spec.Set) Input {
 	}
 	for _, name := range sortedKeys(h.nodes) {
 		in.Nodes = append(in.Nodes, *h.nodes[name])
+	}
+	if h.adopt {
+		in.Adopt = map[string][]api.Pod{}
+		for name, n := range h.nodes {
+			if n.Alive && len(h.agents[name]) > 0 {
+				in.Adopt[name] = h.agents[name]
+			}
+		}
 	}
 	for _, uid := range sortedKeys(h.observed) {
 		st := h.observed[uid]
@@ -242,6 +258,18 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("memory round trip: %d pods, %d bytes", len(h.memory.Pods), len(b)), nil
+	case "lose":
+		// The inventory is lost (say, the raft data directory): the next
+		// plan starts from empty memory and the agents' reports.
+		h.memory = Memory{}
+		h.adopt = true
+		n := 0
+		for name, node := range h.nodes {
+			if node.Alive {
+				n += len(h.agents[name])
+			}
+		}
+		return fmt.Sprintf("memory lost; alive agents report %d pods", n), nil
 	case "plan":
 		a := args(f[1:])
 		desired := h.desired
@@ -253,6 +281,8 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		out := Plan(in)
 		h.memory = out.Memory
 		h.last = out
+		h.adopt = false
+		maps.Copy(h.agents, out.PodSets)
 		if desired != nil {
 			h.applied = copySet(desired)
 		}
@@ -472,7 +502,7 @@ func parseKey(s string) (spec.ObjectKey, error) {
 // addObject adds one object written in the scripts' short form:
 //
 //	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [minReady=S] [paused] [cmd=a,b]
-//	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b]
+//	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b] [restart=Never|OnFailure]
 //	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
 //	namespace NAME
 //
@@ -508,7 +538,11 @@ func addObject(set *spec.Set, f []string) error {
 				c.Resources.Requests[spec.ResourceMemory] = resource.MustParse(a["mem"])
 			}
 		}
-		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: spec.RestartPolicyAlways, NodeName: a["nodeName"]}
+		restart := spec.RestartPolicyAlways
+		if r := a["restart"]; r != "" {
+			restart = r
+		}
+		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: restart, NodeName: a["nodeName"]}
 	}
 	var o spec.Object
 	switch kind {

@@ -87,6 +87,9 @@ func (p *planner) output() Output {
 				Labels:      rec.Labels,
 				Annotations: rec.Annotations,
 				Spec:        rec.Spec,
+				Owner:       rec.Owner,
+				Hash:        rec.Hash,
+				Created:     rec.Created,
 			})
 		}
 	}
