@@ -431,7 +431,11 @@ func sortedKeys[V any](m map[string]V) []string {
 func (p *planner) plan() {
 	desired := p.holdPaused(expand(p.in.Desired, p.workloads))
 	want := make(map[string]*DesiredPod, len(desired))
-	created := make([]PodRecord, 0, len(desired)) // backing for new records
+	// New records come from chunks, allocated only when a pod is new: in
+	// the steady state there is none, and a backing array for every
+	// desired pod would cost 60 MB at 150,000 pods. A full chunk is never
+	// appended to (that would move the records p.mem points to).
+	var created []PodRecord
 	for i := range desired {
 		d := &desired[i]
 		key := d.Key()
@@ -449,6 +453,9 @@ func (p *planner) plan() {
 		}
 		switch {
 		case !ok:
+			if len(created) == cap(created) {
+				created = make([]PodRecord, 0, min(max(len(desired)-i, 1), 1024))
+			}
 			created = append(created, PodRecord{})
 			rec = &created[len(created)-1]
 			p.mem[key] = rec
