@@ -208,10 +208,9 @@ func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
 		for _, op := range byOwner[k.String()] {
 			pv := op.view
 			v.Current++
-			var st *api.PodStatus
-			if pv.Node != "" && p.alive[pv.Node] {
-				st = p.observed[pv.UID]
-			}
+			// The view holds the report exactly when the pod's node is
+			// alive: no need to look both up again.
+			st := pv.Status
 			if up(st) {
 				v.Running++
 			}
