@@ -244,7 +244,11 @@ func comparePodKeys(a, b string) int {
 // sortPods sorts pods by namespace and name.
 func sortPods(out []DesiredPod) {
 	slices.SortFunc(out, func(a, b DesiredPod) int {
-		if c := comparePodKeys(a.Key(), b.Key()); c != 0 {
+		// comparePodKeys's order, without splitting the keys again.
+		if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
 		// Two objects asking for one pod name is invalid input, but the

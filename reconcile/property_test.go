@@ -1,14 +1,18 @@
 package reconcile
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -37,6 +41,7 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 	defer func() { t.Logf("events over the history: %v", seen) }()
 	for step := 0; step < steps; step++ {
 		op := r.IntN(10)
+		var lost Memory // the memory a "lose" dropped
 		switch {
 		case op < 4: // a commit
 			next := copySet(h.desired)
@@ -63,6 +68,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 					d.Spec.Strategy.Type = spec.RecreateDeploymentStrategyType
 				}
 				d.Spec.Paused = r.IntN(5) == 0
+				// Time-driven outcomes, for Wake.
+				d.Spec.MinReadySeconds = []int32{0, 0, 5, 30}[r.IntN(4)]
+				d.Spec.ProgressDeadlineSeconds = []*int32{nil, int32p(20), int32p(90)}[r.IntN(3)]
 				next.Objects[spec.KeyOf(d)] = d
 			}
 			h.desired = next
@@ -92,8 +100,20 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 				t.Fatal(err)
 			}
 		case op < 9:
-			h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
+			if w := h.last.Wake; !w.IsZero() && r.IntN(2) == 0 {
+				h.now = w // exactly when the last plan said something changes
+			} else {
+				h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
+			}
 		default:
+			if r.IntN(3) == 0 {
+				// The inventory is lost: the plan adopts what agents run.
+				lost = h.memory
+				if _, err := h.run("lose", nil); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
 			if _, err := h.run("restart", nil); err != nil {
 				t.Fatal(err)
 			}
@@ -102,11 +122,18 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		in := h.input(h.desired)
 		out := Plan(in)
 		checkInvariants(t, step, in, out)
+		checkDelta(t, step, in, out)
+		if in.Adopt != nil {
+			checkAdopted(t, step, in, lost, out)
+		}
 		for _, e := range out.Events {
 			seen[e.Reason]++
 		}
 		for _, w := range out.Workloads {
 			seen["(workload "+w.Progress+")"]++
+		}
+		if !out.Wake.IsZero() {
+			seen["(wake)"]++
 		}
 
 		// The same input gives the same output.
@@ -123,12 +150,91 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		again.Memory = out.Memory
 		again.NewUID = func() string { t.Fatalf("step %d: a second plan created a pod", step); return "" }
 		out2 := Plan(again)
-		if len(out2.Events) != 0 || out2.MemoryChanged || !reflect.DeepEqual(out2.Memory, out.Memory) {
+		if len(out2.Events) != 0 || out2.MemoryChanged || len(out2.Changed) != 0 || len(out2.Deleted) != 0 ||
+			!reflect.DeepEqual(out2.Memory, out.Memory) {
 			t.Fatalf("step %d: plan is not a fixed point: %s", step, mustJSON(t, out2.Events))
 		}
+		if !out2.Wake.Equal(out.Wake) {
+			t.Fatalf("step %d: the fixed point wakes at %v, the plan at %v", step, out2.Wake, out.Wake)
+		}
+		checkWake(t, step, r, again, out2)
 		h.memory = out.Memory
 		h.last = out
+		h.adopt = false
+		maps.Copy(h.agents, out.PodSets)
 	}
+}
+
+// checkAdopted checks that a plan that adopted after the memory was lost
+// restarted no pod that ran on an alive node: every such pod that is still
+// wanted with the same content keeps its UID, unless another agent reports
+// the same key (a stale incarnation that may win a tie on creation time).
+func checkAdopted(t *testing.T, step int, in Input, lost Memory, out Output) {
+	t.Helper()
+	reporters := map[string]int{}
+	for _, pods := range in.Adopt {
+		for _, p := range pods {
+			reporters[p.Namespace+"/"+p.Name]++
+		}
+	}
+	for key, old := range lost.Pods {
+		if _, ok := in.Adopt[old.Node]; !ok || reporters[key] != 1 {
+			continue
+		}
+		rec, ok := out.Memory.Pods[key]
+		if ok && rec.Hash == old.Hash && rec.Owner == old.Owner && rec.UID != old.UID {
+			t.Fatalf("step %d: adopting restarted %s: uid %s became %s", step, key, old.UID, rec.UID)
+		}
+	}
+}
+
+// checkWake checks Output.Wake at a fixed point (in plans out): planning at
+// any instant before Wake gives the same output, planning at Wake does not;
+// with no Wake, no instant changes anything.
+func checkWake(t *testing.T, step int, r *rand.Rand, in Input, out Output) {
+	t.Helper()
+	want := outputJSON(t, out)
+	at := func(now time.Time) string {
+		moved := in
+		moved.Now = now
+		return outputJSON(t, Plan(moved))
+	}
+	var before []time.Time
+	if out.Wake.IsZero() {
+		before = []time.Time{in.Now.Add(time.Second), in.Now.Add(time.Hour), in.Now.Add(1000 * time.Hour)}
+	} else {
+		if !out.Wake.After(in.Now) {
+			t.Fatalf("step %d: wake %v is not after now %v", step, out.Wake, in.Now)
+		}
+		span := out.Wake.Sub(in.Now)
+		before = []time.Time{in.Now.Add(1), in.Now.Add(time.Duration(r.Int64N(int64(span)))), out.Wake.Add(-1)}
+	}
+	for _, now := range before {
+		if !out.Wake.IsZero() && !now.Before(out.Wake) {
+			continue // a span of 1ns has no instant in between
+		}
+		if got := at(now); got != want {
+			t.Fatalf("step %d: plan at %v differs from plan at %v (wake %v):\n%s", step, now, in.Now, out.Wake, cmp.Diff(want, got))
+		}
+	}
+	if !out.Wake.IsZero() && at(out.Wake) == want {
+		t.Fatalf("step %d: nothing changes at wake %v (now %v)", step, out.Wake, in.Now)
+	}
+}
+
+// outputJSON is out as JSON without event times, which are Input.Now.
+func outputJSON(t *testing.T, out Output) string {
+	events := make([]Event, len(out.Events))
+	for i, e := range out.Events {
+		e.Time = time.Time{}
+		events[i] = e
+	}
+	out.Events = events
+	b, err := json.MarshalIndent(out, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func checkInvariants(t *testing.T, step int, in Input, out Output) {
@@ -244,4 +350,43 @@ func hasNode(nodes []NodeState, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkDelta checks that Changed and Deleted are exactly the difference
+// between in.Memory and out.Memory, sorted, and that applying them to
+// in.Memory gives out.Memory.
+func checkDelta(t *testing.T, step int, in Input, out Output) {
+	t.Helper()
+	var changed, deleted []string
+	for k, rec := range out.Memory.Pods {
+		if old, ok := in.Memory.Pods[k]; !ok || !reflect.DeepEqual(old, rec) {
+			changed = append(changed, k)
+		}
+	}
+	for k := range in.Memory.Pods {
+		if _, ok := out.Memory.Pods[k]; !ok {
+			deleted = append(deleted, k)
+		}
+	}
+	slices.SortFunc(changed, comparePodKeys)
+	slices.SortFunc(deleted, comparePodKeys)
+	if !slices.Equal(changed, out.Changed) || !slices.Equal(deleted, out.Deleted) {
+		t.Fatalf("step %d: delta is changed %q deleted %q, want changed %q deleted %q", step, out.Changed, out.Deleted, changed, deleted)
+	}
+	applied := maps.Clone(in.Memory.Pods)
+	if applied == nil {
+		applied = map[string]PodRecord{}
+	}
+	for _, k := range out.Changed {
+		applied[k] = out.Memory.Pods[k]
+	}
+	for _, k := range out.Deleted {
+		delete(applied, k)
+	}
+	if !reflect.DeepEqual(applied, out.Memory.Pods) {
+		t.Fatalf("step %d: input memory with the delta applied is not the output memory", step)
+	}
+	if want := len(changed) > 0 || len(deleted) > 0 || in.Memory.Pods == nil; out.MemoryChanged != want {
+		t.Fatalf("step %d: MemoryChanged %v with changed %q deleted %q", step, out.MemoryChanged, changed, deleted)
+	}
 }

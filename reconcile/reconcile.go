@@ -75,8 +75,8 @@ type Memory struct {
 type Input struct {
 	// Desired is the last good revision's objects; nil means nothing applied
 	// yet: the plan then creates, moves and deletes nothing and returns
-	// Memory unchanged, so a reconciler that has not loaded its revision
-	// never tells agents to stop everything.
+	// Memory unchanged (or adopted, see Adopt), so a reconciler that has not
+	// loaded its revision never tells agents to stop everything.
 	Desired *spec.Set
 	// Nodes as membership sees them. A node that is absent (rather than
 	// present with Alive false) is not known yet, as after a reconciler
@@ -91,7 +91,13 @@ type Input struct {
 	// Observed pod statuses by node name.
 	Observed map[string][]api.PodStatus
 	Memory   Memory
-	Now      time.Time
+	// Adopt holds, by node name, the pod sets the agents report having
+	// applied last (agent GET /v1/podset). It is read only when Memory has
+	// no pod at all (the inventory was lost): the plan then rebuilds
+	// Memory from them, keeping UIDs, nodes and creation times, instead of
+	// creating every pod anew. See adopt.go.
+	Adopt map[string][]api.Pod
+	Now   time.Time
 	// NewUID returns a fresh pod UID; injected so tests are deterministic.
 	// When nil, UIDs are derived from the pod's key, its previous UID and
 	// Now, which is deterministic but only unique while Now advances.
@@ -221,9 +227,28 @@ type Output struct {
 	// Memory is what to remember for the next plan. When MemoryChanged is
 	// false it is Input.Memory itself (the same map, equal content), so a
 	// daemon can skip persisting it; treat both as read-only.
-	Memory        Memory
+	Memory Memory
+	// MemoryChanged is true when Changed or Deleted is not empty, or when
+	// Input.Memory.Pods was nil (Memory.Pods is then a new, empty map).
 	MemoryChanged bool
-	Events        []Event
+	// Changed and Deleted are Memory as a delta from Input.Memory: the keys
+	// of the records created or changed in any field, and of the records
+	// removed, each sorted by namespace and name. Writing Memory.Pods[k] for
+	// every k in Changed and deleting every k in Deleted turns Input.Memory
+	// into Memory, so a daemon whose inventory is replicated (a raft FSM)
+	// writes only those; both are empty when nothing changed.
+	Changed []string
+	Deleted []string
+	Events  []Event
+	// Wake is the earliest instant after Input.Now at which Plan, given the
+	// same Input but that instant as Now, would decide something different
+	// or show different views: a pod's containers reaching their
+	// workload's minReadySeconds, a pod of the current template passing
+	// its progressDeadlineSeconds. Zero means that nothing pending changes
+	// with time alone. The daemon plans on every change of its inputs and
+	// otherwise sleeps until Wake. Wake is meant for the plan's fixed
+	// point (Memory fed back unchanged), which plans the same Wake.
+	Wake time.Time
 }
 
 // Plan computes the desired pod set of every node: it expands Desired into
@@ -237,6 +262,7 @@ type Output struct {
 // new: Plan is meant to run after every change, however small.
 func Plan(in Input) Output {
 	p := newPlanner(in)
+	p.adopt()
 	if in.Desired != nil {
 		p.plan()
 	} else {
@@ -257,8 +283,10 @@ type planner struct {
 	// sorting again.
 	keys   []string
 	events []Event
-	// dirty is set when a record changed without an event saying so.
-	dirty bool
+	// changed holds the keys of records created or changed by this plan,
+	// deleted those dropped (see delta.go).
+	changed map[string]struct{}
+	deleted []string
 	// workloads of Desired by owner key.
 	workloads map[string]workload
 	// want holds the desired pods by key once plan has expanded them.
@@ -268,6 +296,9 @@ type planner struct {
 	noExecute map[string][]spec.Taint
 	// nodes are the alive nodes as the scheduler sees them.
 	nodes []scheduler.Node
+	// wake is the earliest instant after Now at which the plan's outcome
+	// changes with time alone (see wake.go); zero for none.
+	wake time.Time
 }
 
 func newPlanner(in Input) *planner {
@@ -400,7 +431,11 @@ func sortedKeys[V any](m map[string]V) []string {
 func (p *planner) plan() {
 	desired := p.holdPaused(expand(p.in.Desired, p.workloads))
 	want := make(map[string]*DesiredPod, len(desired))
-	created := make([]PodRecord, 0, len(desired)) // backing for new records
+	// New records come from chunks, allocated only when a pod is new: in
+	// the steady state there is none, and a backing array for every
+	// desired pod would cost 60 MB at 150,000 pods. A full chunk is never
+	// appended to (that would move the records p.mem points to).
+	var created []PodRecord
 	for i := range desired {
 		d := &desired[i]
 		key := d.Key()
@@ -411,11 +446,16 @@ func (p *planner) plan() {
 		}
 		want[key] = d
 		rec, ok := p.mem[key]
+		renewed := false
 		fresh := func(prev string) {
 			*rec = PodRecord{UID: p.newUID(key, prev), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
+			renewed = true
 		}
 		switch {
 		case !ok:
+			if len(created) == cap(created) {
+				created = make([]PodRecord, 0, min(max(len(desired)-i, 1), 1024))
+			}
 			created = append(created, PodRecord{})
 			rec = &created[len(created)-1]
 			p.mem[key] = rec
@@ -434,16 +474,26 @@ func (p *planner) plan() {
 			fresh(old)
 			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
 		}
-		// The hash covers a workload pod's whole template but only a bare
-		// Pod's spec: its labels and annotations change in place.
-		if d.Owner == "" && !p.dirty && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)) {
-			p.dirty = true
+		switch {
+		case renewed:
+			p.touch(key)
+			rec.Owner = d.Owner
+			rec.Hash = d.Hash
+			rec.Labels = d.Labels
+			rec.Annotations = d.Annotations
+			rec.Spec = *d.Spec
+		case d.Owner == "" && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)):
+			// The hash covers a workload pod's whole template but only a
+			// bare Pod's spec: its labels and annotations change in place.
+			p.touch(key)
+			rec.Labels = d.Labels
+			rec.Annotations = d.Annotations
 		}
-		rec.Owner = d.Owner
-		rec.Hash = d.Hash
-		rec.Labels = d.Labels
-		rec.Annotations = d.Annotations
-		rec.Spec = *d.Spec
+		// Otherwise the record already holds what d asks for: an equal
+		// hash means equal canonical JSON. It is left as remembered (a
+		// quantity written "0.25" in memory and "250m" in Git stays
+		// "0.25"), so that a record changes only when the plan says so
+		// and Changed is exact.
 	}
 	p.want = want
 	p.keys = mergeKeys(desired, p.mem, want)
@@ -598,7 +648,7 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 			avail := 0
 			for i := 0; i < w.replicas; i++ {
 				rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, hash, i)]
-				if rec != nil && p.available(p.observed[rec.UID], w.minReady) {
+				if rec != nil && p.availableWake(p.observed[rec.UID], w.minReady) {
 					avail++
 				}
 			}
@@ -619,404 +669,6 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 func (p *planner) drop(key, why string) {
 	rec := p.mem[key]
 	delete(p.mem, key)
+	p.deleted = append(p.deleted, key)
 	p.event(key, EventDeleted, fmt.Sprintf("deleted pod %s (uid %s): %s", key, rec.UID, why))
-}
-
-// up is true when st reports the pod Running with every container running:
-// a crash-looping container keeps a Kubernetes pod Running but is not up.
-func up(st *api.PodStatus) bool {
-	if st == nil || st.Phase != api.PodRunning {
-		return false
-	}
-	for _, c := range st.Containers {
-		if c.State.Running == nil {
-			return false
-		}
-	}
-	return true
-}
-
-// ready is up with every container ready.
-func ready(st *api.PodStatus) bool {
-	if !up(st) {
-		return false
-	}
-	for _, c := range st.Containers {
-		if !c.Ready {
-			return false
-		}
-	}
-	return true
-}
-
-// available is up for at least minReady seconds (by the containers' start
-// times and Input.Now).
-func (p *planner) available(st *api.PodStatus, minReady int32) bool {
-	if !up(st) {
-		return false
-	}
-	if minReady <= 0 {
-		return true
-	}
-	since := p.in.Now.Add(-time.Duration(minReady) * time.Second)
-	for _, c := range st.Containers {
-		if c.State.Running.StartedAt.After(since) {
-			return false
-		}
-	}
-	return true
-}
-
-// SchedulerNodes is the scheduler's view of the alive nodes: what each agent
-// announces, merged with the Node object declared for it in desired (cordon,
-// extra labels and taints), sorted by name. The reconciler's describe uses
-// it too, so an explanation sees exactly the nodes a plan sees.
-func SchedulerNodes(nodes []NodeState, desired *spec.Set) []scheduler.Node {
-	declared := map[string]*spec.Node{}
-	if desired != nil {
-		for _, o := range desired.Objects {
-			if n, ok := o.(*spec.Node); ok {
-				declared[n.Name] = n
-			}
-		}
-	}
-	var out []scheduler.Node
-	for _, n := range nodes {
-		if !n.Alive {
-			continue
-		}
-		sn := scheduler.Node{
-			Name:   n.Info.Name,
-			Labels: n.Info.Labels,
-			Taints: n.Info.Taints,
-			Allocatable: scheduler.Resources{
-				MilliCPU:         n.Info.Allocatable.MilliCPU,
-				Memory:           n.Info.Allocatable.Memory,
-				EphemeralStorage: n.Info.Allocatable.EphemeralStorage,
-				Pods:             n.Info.Allocatable.Pods,
-			},
-		}
-		if d, ok := declared[n.Info.Name]; ok {
-			sn.Unschedulable = d.Spec.Unschedulable
-			if len(d.Labels) > 0 {
-				labels := make(map[string]string, len(n.Info.Labels)+len(d.Labels))
-				maps.Copy(labels, n.Info.Labels)
-				maps.Copy(labels, d.Labels)
-				sn.Labels = labels
-			}
-			if len(d.Spec.Taints) > 0 {
-				sn.Taints = append(append([]spec.Taint(nil), n.Info.Taints...), d.Spec.Taints...)
-			}
-		}
-		out = append(out, sn)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// schedule places every unplaced pod, in key order, keeping every
-// remembered placement.
-func (p *planner) schedule() {
-	unplaced := false
-	for _, rec := range p.mem {
-		if rec.Node == "" {
-			unplaced = true
-			break
-		}
-	}
-	if !unplaced {
-		// The steady state: nothing to place, no need to describe the
-		// cluster to the scheduler.
-		return
-	}
-	placed := make([]scheduler.Pod, 0, len(p.keys))
-	var pending []scheduler.Pod
-	var pendingKeys []string
-	for _, key := range p.keys {
-		rec := p.mem[key]
-		if rec == nil {
-			continue
-		}
-		ps := &rec.Spec
-		if d := p.want[key]; d != nil {
-			// The replicas of a workload share one spec; the scheduler
-			// compiles each distinct *PodSpec once per call.
-			ps = d.Spec
-		}
-		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps, Node: rec.Node}
-		if rec.Node != "" {
-			placed = append(placed, sp)
-			continue
-		}
-		if pinned := rec.Spec.NodeName; pinned != "" {
-			// spec.nodeName bypasses the scheduler, as in Kubernetes.
-			if t := p.evicting(pinned, &rec.Spec); t != nil {
-				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName has taint %s that the pod does not tolerate", pinned, taintString(t)))
-			} else if p.alive[pinned] {
-				p.place(key, pinned)
-				sp.Node = pinned
-				placed = append(placed, sp)
-			} else {
-				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName is not alive", pinned))
-			}
-			continue
-		}
-		pending = append(pending, sp)
-		pendingKeys = append(pendingKeys, key)
-	}
-	if len(pending) == 0 {
-		return
-	}
-	s, err := scheduler.New(scheduler.Config{})
-	if err != nil {
-		for _, key := range pendingKeys {
-			p.unschedulable(key, fmt.Sprintf("failed to create scheduler: %v", err))
-		}
-		return
-	}
-	results := s.Schedule(p.nodes, placed, pending)
-	for i, key := range pendingKeys {
-		switch {
-		case i >= len(results):
-			// A scheduler bug must not crash the control plane.
-			p.unschedulable(key, "the scheduler returned no result for this pod")
-		case results[i].Node == "":
-			p.unschedulable(key, results[i].Reason)
-		case !p.alive[results[i].Node]:
-			p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which is not alive", results[i].Node))
-		default:
-			p.place(key, results[i].Node)
-		}
-	}
-}
-
-func (p *planner) place(key, node string) {
-	rec := p.mem[key]
-	rec.Node = node
-	rec.Unschedulable = ""
-	p.event(key, EventScheduled, "assigned "+key+" to "+node)
-}
-
-func (p *planner) unschedulable(key, msg string) {
-	rec := p.mem[key]
-	if rec.Unschedulable == msg {
-		return
-	}
-	rec.Unschedulable = msg
-	p.event(key, EventFailedScheduling, msg)
-}
-
-// output assembles the pod sets and views from the planned memory.
-func (p *planner) output() Output {
-	out := Output{
-		PodSets: map[string][]api.Pod{},
-		Pods:    make([]PodView, 0, len(p.mem)),
-		Events:  p.events,
-	}
-	out.MemoryChanged = p.dirty || len(p.events) > 0 || p.in.Memory.Pods == nil
-	if out.MemoryChanged {
-		out.Memory.Pods = make(map[string]PodRecord, len(p.mem))
-	} else {
-		// Nothing to remember anew: hand back the input's map rather than
-		// an equal copy (neither is ever written to).
-		out.Memory = p.in.Memory
-	}
-	perNode := map[string]int{}
-	for _, rec := range p.mem {
-		perNode[rec.Node]++
-	}
-	for _, n := range p.in.Nodes {
-		if n.Alive {
-			out.PodSets[n.Info.Name] = make([]api.Pod, 0, perNode[n.Info.Name])
-		}
-	}
-	byOwner := map[string][]ownedPod{}
-	for _, key := range p.keys {
-		rec := p.mem[key]
-		if rec == nil {
-			continue
-		}
-		if out.MemoryChanged {
-			out.Memory.Pods[key] = *rec
-		}
-		// out.Pods has room for every record, so these pointers stay valid.
-		out.Pods = append(out.Pods, p.view(rec))
-		if rec.Owner != "" {
-			byOwner[rec.Owner] = append(byOwner[rec.Owner], ownedPod{&out.Pods[len(out.Pods)-1], rec})
-		}
-		if set, ok := out.PodSets[rec.Node]; ok && rec.Node != "" {
-			out.PodSets[rec.Node] = append(set, api.Pod{
-				UID:         rec.UID,
-				Namespace:   rec.Namespace,
-				Name:        rec.Name,
-				Labels:      rec.Labels,
-				Annotations: rec.Annotations,
-				Spec:        rec.Spec,
-			})
-		}
-	}
-	out.Workloads = p.workloadViews(byOwner)
-	return out
-}
-
-// view merges a record with its node's report.
-func (p *planner) view(rec *PodRecord) PodView {
-	v := PodView{
-		UID:       rec.UID,
-		Namespace: rec.Namespace,
-		Name:      rec.Name,
-		Owner:     rec.Owner,
-		Labels:    rec.Labels,
-		Node:      rec.Node,
-		Phase:     api.PodPending,
-		Spec:      rec.Spec,
-	}
-	alive, known := p.alive[rec.Node]
-	st := p.observed[rec.UID]
-	switch {
-	case rec.Node == "":
-		v.Reason = ReasonUnschedulable
-		v.Message = rec.Unschedulable
-	case !known && p.unknownStillPlaced(rec.Node):
-		v.Phase = api.PodUnknown
-		v.Reason = ReasonNodeUnknown
-		v.Message = fmt.Sprintf("node %s is not known to membership", rec.Node)
-	case !alive:
-		v.Phase = api.PodUnknown
-		v.Reason = ReasonNodeLost
-		v.Message = fmt.Sprintf("node %s is not alive", rec.Node)
-	case st == nil:
-		v.Reason = api.ReasonContainerCreating
-	default:
-		v.Status = st
-		v.Phase = st.Phase
-		v.Reason, v.Message = st.Reason, st.Message
-		v.PodIP = st.PodIP
-		if v.Reason == "" {
-			v.Reason, v.Message = containerReason(st)
-		}
-	}
-	return v
-}
-
-// containerReason picks the first container's waiting or termination reason,
-// as kubectl's STATUS column does when the pod itself gives none.
-func containerReason(st *api.PodStatus) (string, string) {
-	for _, c := range st.Containers {
-		if w := c.State.Waiting; w != nil && w.Reason != "" {
-			return w.Reason, w.Message
-		}
-	}
-	for _, c := range st.Containers {
-		if t := c.State.Terminated; t != nil && t.Reason != "" {
-			return t.Reason, t.Message
-		}
-	}
-	return "", ""
-}
-
-// podProblem says in a few words why a pod is not available.
-func podProblem(v *PodView) string {
-	s := v.Phase
-	if v.Reason != "" {
-		s += " " + v.Reason
-	}
-	if v.Message != "" {
-		s += " (" + v.Message + ")"
-	}
-	return s
-}
-
-// workloadViews counts each workload's pods.
-// ownedPod is a workload's pod as both the view and the record.
-type ownedPod struct {
-	view *PodView
-	rec  *PodRecord
-}
-
-func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
-	if p.in.Desired == nil {
-		return nil
-	}
-	var out []WorkloadView
-	for _, k := range p.in.Desired.Keys() {
-		w, ok := p.workloads[k.String()]
-		if !ok {
-			continue
-		}
-		v := WorkloadView{
-			Kind:      k.Kind,
-			Namespace: w.namespace,
-			Name:      k.Name,
-			Replicas:  int32(w.replicas),
-			Selector:  w.selector,
-		}
-		if w.template != nil {
-			v.Revision = w.hash
-			if w.heldFrom != "" {
-				v.Revision = w.heldFrom
-			}
-			for _, c := range w.template.Spec.Containers {
-				v.Containers = append(v.Containers, c.Name)
-				v.Images = append(v.Images, c.Image)
-			}
-		}
-		var newAvailable int32
-		var stuck, waiting *PodView
-		for _, op := range byOwner[k.String()] {
-			pv := op.view
-			v.Current++
-			var st *api.PodStatus
-			if pv.Node != "" && p.alive[pv.Node] {
-				st = p.observed[pv.UID]
-			}
-			if up(st) {
-				v.Running++
-			}
-			if ready(st) {
-				v.Ready++
-			}
-			avail := p.available(st, w.minReady)
-			if avail {
-				v.Available++
-			}
-			if op.rec.Hash == v.Revision {
-				v.UpToDate++
-			}
-			if op.rec.Hash == w.hash {
-				switch {
-				case avail:
-					newAvailable++
-				case stuck == nil && p.in.Now.Sub(op.rec.Created) > w.deadline:
-					stuck = pv
-				case waiting == nil:
-					waiting = pv
-				}
-			}
-			if c := op.rec.Created; v.Created.IsZero() || c.Before(v.Created) {
-				v.Created = c
-			}
-		}
-		switch {
-		case w.paused && w.heldFrom != "":
-			v.Progress = ProgressPaused
-			v.Message = fmt.Sprintf("paused: running revision %s, not the template's revision %s", w.hash, w.heldFrom)
-		case stuck != nil:
-			v.Progress = ProgressDeadlineExceeded
-			v.Message = fmt.Sprintf("pod %s not available after %s: %s", stuck.Name, w.deadline, podProblem(stuck))
-		case newAvailable == v.Replicas && v.Current == v.Replicas:
-			v.Progress = ProgressComplete
-		default:
-			v.Progress = ProgressProgressing
-			v.Message = fmt.Sprintf("%d of %d new pods available", newAvailable, v.Replicas)
-			if old := v.Current - v.UpToDate; old > 0 {
-				v.Message += fmt.Sprintf(", %d old pods left", old)
-			}
-			if waiting != nil {
-				v.Message += fmt.Sprintf("; pod %s: %s", waiting.Name, podProblem(waiting))
-			}
-		}
-		out = append(out, v)
-	}
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,9 +29,13 @@ import (
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
 //	delete KEY...    Kind/ns/name or Kind/name
 //	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [gone]
-//	tick DURATION
+//	tick DURATION|wake   wake: to the last plan's Output.Wake
 //	restart          the memory goes through JSON, as across a reconciler restart
-//	plan [events] [unloaded] [absent-lost]
+//	lose             the memory is lost; the next plan adopts the alive agents' last sets
+//	plan [events] [unloaded] [absent-lost] [delta]
+//
+// A plan prints its events, Changed and Deleted (with delta), its Wake when
+// there is one, then (without events) pods, pod sets and workloads.
 //
 // apply, apply-yaml and delete print Diff against the set of the last plan.
 
@@ -137,6 +142,11 @@ type harness struct {
 	now      time.Time
 	uids     int
 	last     Output
+	// agents holds each node's last applied set, what GET /v1/podset
+	// reports: a node that gets no set (dead) keeps its old one.
+	agents map[string][]api.Pod
+	// adopt passes the alive agents' sets as Input.Adopt to the next plan.
+	adopt bool
 }
 
 func newHarness() *harness {
@@ -144,6 +154,7 @@ func newHarness() *harness {
 		nodes:    map[string]*NodeState{},
 		desired:  spec.NewSet(),
 		observed: map[string]api.PodStatus{},
+		agents:   map[string][]api.Pod{},
 		now:      time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
@@ -161,6 +172,14 @@ func (h *harness) input(desired *spec.Set) Input {
 	}
 	for _, name := range sortedKeys(h.nodes) {
 		in.Nodes = append(in.Nodes, *h.nodes[name])
+	}
+	if h.adopt {
+		in.Adopt = map[string][]api.Pod{}
+		for name, n := range h.nodes {
+			if n.Alive && len(h.agents[name]) > 0 {
+				in.Adopt[name] = h.agents[name]
+			}
+		}
 	}
 	for _, uid := range sortedKeys(h.observed) {
 		st := h.observed[uid]
@@ -213,6 +232,13 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		}
 		return h.setDesired(next), nil
 	case "tick":
+		if f[1] == "wake" {
+			if h.last.Wake.IsZero() {
+				return "", fmt.Errorf("the last plan has no wake")
+			}
+			h.now = h.last.Wake
+			return "now " + h.now.Format(time.RFC3339Nano), nil
+		}
 		d, err := time.ParseDuration(f[1])
 		if err != nil {
 			return "", err
@@ -232,6 +258,18 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 			return "", err
 		}
 		return fmt.Sprintf("memory round trip: %d pods, %d bytes", len(h.memory.Pods), len(b)), nil
+	case "lose":
+		// The inventory is lost (say, the raft data directory): the next
+		// plan starts from empty memory and the agents' reports.
+		h.memory = Memory{}
+		h.adopt = true
+		n := 0
+		for name, node := range h.nodes {
+			if node.Alive {
+				n += len(h.agents[name])
+			}
+		}
+		return fmt.Sprintf("memory lost; alive agents report %d pods", n), nil
 	case "plan":
 		a := args(f[1:])
 		desired := h.desired
@@ -243,10 +281,12 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		out := Plan(in)
 		h.memory = out.Memory
 		h.last = out
+		h.adopt = false
+		maps.Copy(h.agents, out.PodSets)
 		if desired != nil {
 			h.applied = copySet(desired)
 		}
-		return formatOutput(out, a), nil
+		return formatOutput(out, in.Now, a), nil
 	}
 	return "", fmt.Errorf("unknown command %q", f[0])
 }
@@ -378,13 +418,19 @@ func (h *harness) observe(a map[string]string) (string, error) {
 	return fmt.Sprintf("observed %d pods", n), nil
 }
 
-func formatOutput(out Output, a map[string]string) string {
+func formatOutput(out Output, now time.Time, a map[string]string) string {
 	var sb strings.Builder
 	if len(out.Events) > 0 {
 		sb.WriteString("events:\n")
 		for _, e := range out.Events {
 			fmt.Fprintf(&sb, "  %s %s: %s\n", e.Object, e.Reason, e.Message)
 		}
+	}
+	if _, ok := a["delta"]; ok {
+		fmt.Fprintf(&sb, "changed: [%s]\ndeleted: [%s]\n", strings.Join(out.Changed, " "), strings.Join(out.Deleted, " "))
+	}
+	if !out.Wake.IsZero() {
+		fmt.Fprintf(&sb, "wake: %s (in %s)\n", out.Wake.Format(time.RFC3339Nano), out.Wake.Sub(now))
 	}
 	if _, ok := a["events"]; ok {
 		return sb.String()
@@ -456,7 +502,7 @@ func parseKey(s string) (spec.ObjectKey, error) {
 // addObject adds one object written in the scripts' short form:
 //
 //	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [minReady=S] [paused] [cmd=a,b]
-//	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b]
+//	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b] [restart=Never|OnFailure]
 //	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
 //	namespace NAME
 //
@@ -492,7 +538,11 @@ func addObject(set *spec.Set, f []string) error {
 				c.Resources.Requests[spec.ResourceMemory] = resource.MustParse(a["mem"])
 			}
 		}
-		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: spec.RestartPolicyAlways, NodeName: a["nodeName"]}
+		restart := spec.RestartPolicyAlways
+		if r := a["restart"]; r != "" {
+			restart = r
+		}
+		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: restart, NodeName: a["nodeName"]}
 	}
 	var o spec.Object
 	switch kind {

@@ -1,0 +1,151 @@
+package reconcile
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+
+	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// SchedulerNodes is the scheduler's view of the alive nodes: what each agent
+// announces, merged with the Node object declared for it in desired (cordon,
+// extra labels and taints), sorted by name. The reconciler's describe uses
+// it too, so an explanation sees exactly the nodes a plan sees.
+func SchedulerNodes(nodes []NodeState, desired *spec.Set) []scheduler.Node {
+	declared := map[string]*spec.Node{}
+	if desired != nil {
+		for _, o := range desired.Objects {
+			if n, ok := o.(*spec.Node); ok {
+				declared[n.Name] = n
+			}
+		}
+	}
+	var out []scheduler.Node
+	for _, n := range nodes {
+		if !n.Alive {
+			continue
+		}
+		sn := scheduler.Node{
+			Name:   n.Info.Name,
+			Labels: n.Info.Labels,
+			Taints: n.Info.Taints,
+			Allocatable: scheduler.Resources{
+				MilliCPU:         n.Info.Allocatable.MilliCPU,
+				Memory:           n.Info.Allocatable.Memory,
+				EphemeralStorage: n.Info.Allocatable.EphemeralStorage,
+				Pods:             n.Info.Allocatable.Pods,
+			},
+		}
+		if d, ok := declared[n.Info.Name]; ok {
+			sn.Unschedulable = d.Spec.Unschedulable
+			if len(d.Labels) > 0 {
+				labels := make(map[string]string, len(n.Info.Labels)+len(d.Labels))
+				maps.Copy(labels, n.Info.Labels)
+				maps.Copy(labels, d.Labels)
+				sn.Labels = labels
+			}
+			if len(d.Spec.Taints) > 0 {
+				sn.Taints = append(append([]spec.Taint(nil), n.Info.Taints...), d.Spec.Taints...)
+			}
+		}
+		out = append(out, sn)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// schedule places every unplaced pod, in key order, keeping every
+// remembered placement.
+func (p *planner) schedule() {
+	unplaced := false
+	for _, rec := range p.mem {
+		if rec.Node == "" {
+			unplaced = true
+			break
+		}
+	}
+	if !unplaced {
+		// The steady state: nothing to place, no need to describe the
+		// cluster to the scheduler.
+		return
+	}
+	placed := make([]scheduler.Pod, 0, len(p.keys))
+	var pending []scheduler.Pod
+	var pendingKeys []string
+	for _, key := range p.keys {
+		rec := p.mem[key]
+		if rec == nil {
+			continue
+		}
+		ps := &rec.Spec
+		if d := p.want[key]; d != nil {
+			// The replicas of a workload share one spec; the scheduler
+			// compiles each distinct *PodSpec once per call.
+			ps = d.Spec
+		}
+		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps, Node: rec.Node}
+		if rec.Node != "" {
+			placed = append(placed, sp)
+			continue
+		}
+		if pinned := rec.Spec.NodeName; pinned != "" {
+			// spec.nodeName bypasses the scheduler, as in Kubernetes.
+			if t := p.evicting(pinned, &rec.Spec); t != nil {
+				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName has taint %s that the pod does not tolerate", pinned, taintString(t)))
+			} else if p.alive[pinned] {
+				p.place(key, pinned)
+				sp.Node = pinned
+				placed = append(placed, sp)
+			} else {
+				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName is not alive", pinned))
+			}
+			continue
+		}
+		pending = append(pending, sp)
+		pendingKeys = append(pendingKeys, key)
+	}
+	if len(pending) == 0 {
+		return
+	}
+	s, err := scheduler.New(scheduler.Config{})
+	if err != nil {
+		for _, key := range pendingKeys {
+			p.unschedulable(key, fmt.Sprintf("failed to create scheduler: %v", err))
+		}
+		return
+	}
+	results := s.Schedule(p.nodes, placed, pending)
+	for i, key := range pendingKeys {
+		switch {
+		case i >= len(results):
+			// A scheduler bug must not crash the control plane.
+			p.unschedulable(key, "the scheduler returned no result for this pod")
+		case results[i].Node == "":
+			p.unschedulable(key, results[i].Reason)
+		case !p.alive[results[i].Node]:
+			p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which is not alive", results[i].Node))
+		default:
+			p.place(key, results[i].Node)
+		}
+	}
+}
+
+func (p *planner) place(key, node string) {
+	rec := p.mem[key]
+	rec.Node = node
+	rec.Unschedulable = ""
+	p.touch(key)
+	p.event(key, EventScheduled, "assigned "+key+" to "+node)
+}
+
+func (p *planner) unschedulable(key, msg string) {
+	rec := p.mem[key]
+	if rec.Unschedulable == msg {
+		return
+	}
+	rec.Unschedulable = msg
+	p.touch(key)
+	p.event(key, EventFailedScheduling, msg)
+}
