@@ -91,6 +91,9 @@ type Input struct {
 	// Observed pod statuses by node name.
 	Observed map[string][]api.PodStatus
 	Memory   Memory
+	// Scheduler configures the scheduler's profiles and plugins (the
+	// daemon's config); nil means the built-in profiles.
+	Scheduler *scheduler.Config
 	// Adopt holds, by node name, the pod sets the agents report having
 	// applied last (agent GET /v1/podset). It is read only when Memory has
 	// no pod at all (the inventory was lost): the plan then rebuilds

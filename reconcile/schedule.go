@@ -109,7 +109,11 @@ func (p *planner) schedule() {
 	if len(pending) == 0 {
 		return
 	}
-	s, err := scheduler.New(scheduler.Config{})
+	var cfg scheduler.Config
+	if p.in.Scheduler != nil {
+		cfg = *p.in.Scheduler
+	}
+	s, err := scheduler.New(cfg)
 	if err != nil {
 		for _, key := range pendingKeys {
 			p.unschedulable(key, fmt.Sprintf("failed to create scheduler: %v", err))

@@ -32,6 +32,10 @@ func (a agentAPI) Watch(ctx context.Context, fn func(*agentapi.PodStatusList)) e
 	return a.c.Watch(ctx, func(l agentapi.PodStatusList) { fn(&l) })
 }
 
+func (a agentAPI) PodSet(ctx context.Context) (*agentapi.PodSet, error) {
+	return a.c.PodSet(ctx)
+}
+
 func (a agentAPI) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
 	return a.c.Logs(ctx, namespace, pod, container, tail)
 }

@@ -44,6 +44,12 @@ type controller struct {
 	syncKick  chan struct{}
 	planKick  chan struct{}
 	bumping   bool // a TermBase raise is being committed
+	// adopting is set while the store holds no pods and the agents'
+	// applied sets are read for adoption (adopt.go).
+	adopting bool
+	adopt    map[string][]agentapi.Pod
+	// adoptTerm is the highest term the adopted agents report.
+	adoptTerm uint64
 	lastPlan  planResult
 	joinTimer *time.Timer
 }
@@ -79,6 +85,7 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 	v := s.store.read()
 	c.mem = reconcile.Memory{Pods: v.Pods}
 	c.base = v.TermBase
+	c.adopting = len(v.Pods) == 0
 	return c, nil
 }
 
@@ -241,6 +248,10 @@ func (c *controller) syncConns() bool {
 			refused: func(err error) { c.refused(node, err) },
 		})
 		c.conns[node] = conn
+		if c.adopting {
+			client := conn.client
+			c.goNamed("adopt-"+node, func() { c.fetchForAdoption(node, client) })
+		}
 		if pods, ok := c.podSets[node]; ok {
 			conn.offer(&agentapi.PodSet{Node: node, Term: c.base + c.term, Generation: c.gens[node], Pods: pods})
 		}
@@ -299,14 +310,10 @@ func (c *controller) refused(node string, err error) {
 		return
 	}
 	c.goNamed("raise-token", func() {
-		base := seen + 1 - c.term
-		c.log.Warn("an agent has seen a higher token than this term's: raising the token base", "node", node, "agent_token", seen, "new_base", base)
-		err := c.s.el.apply(&command{Op: opTermBase, TermBase: base}, c.s.cfg.Raft.ApplyTimeout)
+		c.log.Warn("an agent has seen a higher token than this term's: raising the token base", "node", node, "agent_token", seen)
+		err := c.raiseTokenPast(seen)
 		c.mu.Lock()
 		c.bumping = false
-		if err == nil {
-			c.base = max(c.base, base)
-		}
 		token := c.base + c.term
 		for name, conn := range c.conns {
 			if pods, ok := c.podSets[name]; ok {

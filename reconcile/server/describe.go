@@ -36,16 +36,16 @@ func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error
 	rec, remembered := v.mem[key]
 	nodes, desired, mem := v.nodeStates, v.set, v.mem
 	if remembered && rec.Node == "" && rec.Spec.NodeName == "" {
-		d.Scheduling = explain(nodes, desired, mem, &rec)
+		d.Scheduling = explain(s.cfg.Scheduler, nodes, desired, mem, &rec)
 	}
 	return d, nil
 }
 
 // explain asks the scheduler, as the core would call it, where rec would go
 // now and how every live node sees it.
-func explain(nodes []reconcile.NodeState, desired *spec.Set, mem map[string]reconcile.PodRecord, rec *reconcile.PodRecord) *api.Scheduling {
+func explain(cfg scheduler.Config, nodes []reconcile.NodeState, desired *spec.Set, mem map[string]reconcile.PodRecord, rec *reconcile.PodRecord) *api.Scheduling {
 	out := &api.Scheduling{Nodes: []api.NodeVerdict{}}
-	sched, err := scheduler.New(scheduler.Config{})
+	sched, err := scheduler.New(cfg)
 	if err != nil {
 		out.Error = fmt.Sprintf("failed to create scheduler: %s", err)
 		return out

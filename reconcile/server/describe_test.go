@@ -12,6 +12,7 @@ import (
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
 	"github.com/stevedore-dev/stevedore/spec"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -149,7 +150,7 @@ func TestExplain(t *testing.T) {
 		"shop/new": {Namespace: "shop", Name: "new", Spec: withMem("2Gi")},
 	}
 	rec := mem["shop/new"]
-	sc := explain(nodes, desired, mem, &rec)
+	sc := explain(scheduler.Config{}, nodes, desired, mem, &rec)
 	if sc.Error != "" || sc.Node != "node-a" || sc.Reason != "" || len(sc.Nodes) != 3 {
 		t.Fatalf("explain a pod that fits = %+v", sc)
 	}
@@ -165,11 +166,11 @@ func TestExplain(t *testing.T) {
 
 	rec.Spec = withMem("1Gi")
 	rec.Spec.SchedulerName = "nope"
-	if sc := explain(nodes, desired, mem, &rec); sc.Error == "" || !strings.Contains(sc.Error, `"nope"`) || len(sc.Nodes) != 0 {
+	if sc := explain(scheduler.Config{}, nodes, desired, mem, &rec); sc.Error == "" || !strings.Contains(sc.Error, `"nope"`) || len(sc.Nodes) != 0 {
 		t.Errorf("explain with an unknown profile = %+v", sc)
 	}
 	rec.Spec = withMem("9Gi")
-	sc = explain(nodes, desired, mem, &rec)
+	sc = explain(scheduler.Config{}, nodes, desired, mem, &rec)
 	if want := "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory."; sc.Node != "" || sc.Reason != want || len(sc.Nodes) != 3 {
 		t.Errorf("explain a pod that fits nowhere = %+v, want %q", sc, want)
 	}

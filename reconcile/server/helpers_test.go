@@ -356,7 +356,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // startServer starts a reconciler on free loopback ports.
-func startServer(t *testing.T, repo, dataDir string, log *slog.Logger) *Server {
+func startServer(t *testing.T, repo, dataDir string, log *slog.Logger, opts ...func(*Config)) *Server {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Source.URL = repo
@@ -366,6 +366,9 @@ func startServer(t *testing.T, repo, dataDir string, log *slog.Logger) *Server {
 	cfg.Raft.Addr = "127.0.0.1:0"
 	cfg.PollInterval = -1
 	cfg.Logger = log
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

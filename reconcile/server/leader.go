@@ -191,6 +191,21 @@ func (e *elector) startTerm(ctx context.Context, lead func(termCtx context.Conte
 	return t
 }
 
+// voters counts the voting servers of the raft configuration.
+func (e *elector) voters() int {
+	f := e.raft.GetConfiguration()
+	if f.Error() != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			n++
+		}
+	}
+	return n
+}
+
 // apply proposes one entry and waits until it is committed and applied.
 func (e *elector) apply(c *command, timeout time.Duration) error {
 	b, err := encodeCommand(c)

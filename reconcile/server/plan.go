@@ -16,10 +16,6 @@ import (
 // persistRetry is how soon a plan whose delta failed to commit is retried.
 const persistRetry = time.Second
 
-// timePlanInterval is how often a workload in progress is planned again
-// with nothing reported.
-const timePlanInterval = 2 * time.Second
-
 // maxIdle bounds how long the plan loop sleeps with nothing reported: a
 // safety net, not the mechanism (plans run on changes and at wake times).
 const maxIdle = time.Minute
@@ -118,31 +114,49 @@ func (c *controller) planLoop() {
 // false when the delta could not be committed (nothing was pushed), and
 // when to plan again if nothing else happens.
 func (c *controller) planOnce() (bool, time.Time) {
+	if wait, ok := c.adoptionPending(); ok {
+		c.previewPlan()
+		return true, wait
+	}
 	in, wake := c.planInput()
+	c.mu.Lock()
+	adopting := c.adopting
+	c.mu.Unlock()
+	if adopting {
+		c.mu.Lock()
+		seen := c.adoptTerm
+		c.mu.Unlock()
+		if err := c.raiseTokenPast(seen); err != nil {
+			c.log.Error("failed to raise the token past the adopted agents'; not pushing", "err", err)
+			return false, time.Time{}
+		}
+	}
 	start := time.Now()
 	out := reconcile.Plan(in)
 	if out.Memory.Pods == nil {
 		out.Memory.Pods = map[string]reconcile.PodRecord{}
 	}
 	// The delta is committed before any agent hears of a pod in it, so a
-	// failover can't leave a pod running that the new leader forgot.
-	if out.MemoryChanged {
-		if d := podDelta(in.Memory.Pods, out.Memory.Pods); d != nil {
-			if err := c.s.el.apply(d, c.s.cfg.Raft.ApplyTimeout); err != nil {
-				c.log.Error("failed to commit the plan; not pushing", "err", err)
-				return false, time.Time{}
-			}
+	// failover can't leave a pod running that the new leader forgot. The
+	// plan that ends adoption commits the whole inventory: its input
+	// (adopted or previewed) was never committed.
+	d := memoryDelta(&out)
+	if adopting {
+		d = podDelta(nil, out.Memory.Pods)
+	}
+	if d != nil {
+		if err := c.s.el.apply(d, c.s.cfg.Raft.ApplyTimeout); err != nil {
+			c.log.Error("failed to commit the plan; not pushing", "err", err)
+			return false, time.Time{}
 		}
 	}
+	c.mu.Lock()
+	c.adopting = false
+	c.mu.Unlock()
 	c.s.events.append(out.Events)
-	for _, w := range out.Workloads {
-		if w.Progress == reconcile.ProgressProgressing {
-			// minReadySeconds and progress deadlines change decisions
-			// with time alone.
-			wake = earliest(wake, time.Now().Add(timePlanInterval))
-			break
-		}
-	}
+	// minReadySeconds and progress deadlines change decisions with time
+	// alone: the core says when.
+	wake = earliest(wake, out.Wake)
 
 	c.mu.Lock()
 	c.mem = out.Memory
@@ -181,6 +195,23 @@ func (c *controller) planOnce() (bool, time.Time) {
 	return true, wake
 }
 
+// previewPlan plans for the view only, while adoption holds the real plan
+// back: with no agent yet, `ctl get pods` shows the pods Pending, as
+// Kubernetes would. Nothing is committed or pushed. Its memory is kept (not
+// committed) and, when no agent turns out to run pods, becomes the first
+// committed inventory, so the Pending pods keep their UIDs.
+func (c *controller) previewPlan() {
+	in, _ := c.planInput()
+	in.Adopt = nil
+	out := reconcile.Plan(in)
+	c.mu.Lock()
+	c.mem = out.Memory
+	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads}
+	c.mu.Unlock()
+	c.s.events.append(out.Events)
+	c.publish()
+}
+
 // planInput snapshots what the core plans from: the applied revision (from
 // the store), membership with the cordons, observed pods and the inventory,
 // and the earliest time a node's grace ends.
@@ -191,7 +222,8 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	in := reconcile.Input{
-		Desired:  set,
+		Scheduler: &c.s.cfg.Scheduler,
+		Desired:   set,
 		Nodes:    nodes,
 		Observed: make(map[string][]agentapi.PodStatus, len(c.observed)),
 		Memory:   c.mem,
@@ -207,7 +239,29 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 	for n, ps := range c.observed {
 		in.Observed[n] = ps
 	}
+	if c.adopting {
+		for _, pods := range c.adopt {
+			if len(pods) > 0 {
+				// The agents' pods, not the preview's, are the inventory.
+				in.Adopt, in.Memory = c.adopt, reconcile.Memory{Pods: map[string]reconcile.PodRecord{}}
+				break
+			}
+		}
+	}
 	return in, wake
+}
+
+// memoryDelta is the raft entry of a plan: the records it changed and the
+// keys it deleted, nil when it changed nothing.
+func memoryDelta(out *reconcile.Output) *command {
+	if len(out.Changed) == 0 && len(out.Deleted) == 0 {
+		return nil
+	}
+	c := &command{Op: opPods, Delete: out.Deleted, Upsert: make([]reconcile.PodRecord, 0, len(out.Changed))}
+	for _, k := range out.Changed {
+		c.Upsert = append(c.Upsert, out.Memory.Pods[k])
+	}
+	return c
 }
 
 // earliest returns the earlier of two times, ignoring zero ones.

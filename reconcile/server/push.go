@@ -19,6 +19,8 @@ type agentClient interface {
 	// Watch streams the agent's pod status, calling fn with each complete
 	// list, until the stream breaks or ctx ends.
 	Watch(ctx context.Context, fn func(*agentapi.PodStatusList)) error
+	// PodSet returns the set the agent last applied (for adoption).
+	PodSet(ctx context.Context) (*agentapi.PodSet, error)
 	// Logs streams a container's log.
 	Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error)
 }

@@ -259,7 +259,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		started := s.started
 		s.mu.Unlock()
 		var errs []error
-		if started && s.el != nil && s.el.raft.State() == raft.Leader {
+		if started && s.el != nil && s.el.raft.State() == raft.Leader && s.el.voters() > 1 {
 			// Hand over rather than make the others wait for an election
 			// timeout; a failed transfer leaves them to elect one.
 			if err := s.el.raft.LeadershipTransfer().Error(); err != nil {

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// A leader whose store holds no pods (a new cluster, or one whose raft
+// state was lost) adopts what the agents run before it plans: each
+// agent's last applied set (GET /v1/podset: UIDs, owners, template hashes)
+// goes into the core's Input.Adopt, so running pods keep their UIDs and a
+// completed batch pod is not run again. Nothing is planned, committed or
+// pushed until every alive agent has answered; when some agent runs pods,
+// the leader also waits NodeLossGrace after its term began for the others
+// to rejoin (a control plane that lost its state has usually lost its serf
+// snapshot too). A new cluster whose agents run nothing starts as soon as
+// one agent has answered; with no agent at all nothing is planned (nothing
+// could run).
+
+// adoptFetchTimeout bounds one GET /v1/podset.
+const adoptFetchTimeout = 5 * time.Second
+
+// fetchForAdoption reads an agent's applied set for adoption, retrying
+// until it answers or the term ends.
+func (c *controller) fetchForAdoption(node string, client agentClient) {
+	backoff := backoffMin
+	for c.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, adoptFetchTimeout)
+		set, err := client.PodSet(ctx)
+		cancel()
+		if err == nil {
+			c.mu.Lock()
+			if c.adopt == nil {
+				c.adopt = map[string][]agentapi.Pod{}
+			}
+			c.adopt[node] = set.Pods
+			// The token of this term must beat what the agent saw, or
+			// a rebuilt control plane could repeat an old leader's
+			// (term, generation) and be taken for it.
+			c.adoptTerm = max(c.adoptTerm, set.Term)
+			c.mu.Unlock()
+			if len(set.Pods) > 0 {
+				c.log.Info("agent runs pods the store does not know: adopting them", "node", node, "pods", len(set.Pods), "agent_term", set.Term)
+			}
+			c.requestPlan()
+			return
+		}
+		c.log.Warn("failed to read an agent's pod set for adoption, retrying", "node", node, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = nextBackoff(backoff)
+	}
+}
+
+// adoptionPending reports whether the plan must wait for adoption, and
+// until when at the latest.
+func (c *controller) adoptionPending() (time.Time, bool) {
+	nodes := c.s.members.nodes()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.adopting {
+		return time.Time{}, false
+	}
+	pods, alive := false, 0
+	for name, m := range nodes {
+		if m.state != api.NodeAlive {
+			continue
+		}
+		alive++
+		set, ok := c.adopt[name]
+		if !ok {
+			return time.Now().Add(time.Second), true // an answer is awaited
+		}
+		pods = pods || len(set) > 0
+	}
+	if alive == 0 {
+		// Nothing could run anyway; planning now would make every pod
+		// new and end adoption before the agents rejoin.
+		return time.Now().Add(maxIdle), true
+	}
+	graceEnd := c.started.Add(c.s.cfg.NodeLossGrace)
+	if pods && time.Now().Before(graceEnd) {
+		return graceEnd, true
+	}
+	return time.Time{}, false
+}
+
+// raiseTokenPast commits a TermBase that puts this term's token above seen,
+// when it is not already.
+func (c *controller) raiseTokenPast(seen uint64) error {
+	c.mu.Lock()
+	token := c.base + c.term
+	c.mu.Unlock()
+	if seen < token {
+		return nil
+	}
+	base := seen + 1 - c.term
+	if err := c.s.el.apply(&command{Op: opTermBase, TermBase: base}, c.s.cfg.Raft.ApplyTimeout); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.base = max(c.base, base)
+	c.mu.Unlock()
+	c.log.Info("raised the token base past what the agents saw", "agent_term", seen, "token", base+c.term)
+	return nil
+}
