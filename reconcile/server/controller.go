@@ -36,14 +36,14 @@ type controller struct {
 	gens     map[string]uint64
 	nodeErr  map[string]api.NodeError
 	// base is the store's TermBase this term pushes with.
-	base      uint64
-	planWant  uint64        // plans requested
-	planDone  uint64        // highest request a finished plan covered
-	planCh    chan struct{} // closed and replaced after every plan
-	waiters   []chan api.SyncResult
-	syncKick  chan struct{}
-	planKick  chan struct{}
-	bumping   bool // a TermBase raise is being committed
+	base     uint64
+	planWant uint64        // plans requested
+	planDone uint64        // highest request a finished plan covered
+	planCh   chan struct{} // closed and replaced after every plan
+	waiters  []chan api.SyncResult
+	syncKick chan struct{}
+	planKick chan struct{}
+	bumping  bool // a TermBase raise is being committed
 	// adopting is set while the store holds no pods and the agents'
 	// applied sets are read for adoption (adopt.go).
 	adopting bool

@@ -157,7 +157,7 @@ type fakeAgent struct {
 	badImage string
 	// refuseAll answers every set with 409 stale, without a term.
 	refuseAll bool
-	applied  chan struct{} // gets a value after each applied set
+	applied   chan struct{} // gets a value after each applied set
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {

@@ -224,11 +224,11 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 	in := reconcile.Input{
 		Scheduler: &c.s.cfg.Scheduler,
 		Desired:   set,
-		Nodes:    nodes,
-		Observed: make(map[string][]agentapi.PodStatus, len(c.observed)),
-		Memory:   c.mem,
-		Now:      time.Now(),
-		NewUID:   newUID,
+		Nodes:     nodes,
+		Observed:  make(map[string][]agentapi.PodStatus, len(c.observed)),
+		Memory:    c.mem,
+		Now:       time.Now(),
+		NewUID:    newUID,
 		// Until the grace has passed, a node membership has not reported
 		// may simply not have rejoined a new leader yet.
 		AbsentNodesLost: time.Since(c.started) > c.s.cfg.NodeLossGrace,

@@ -97,4 +97,3 @@ func (d *stateDir) readJSON(name string, v any) (bool, error) {
 	}
 	return true, nil
 }
-
