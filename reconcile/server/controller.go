@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -51,6 +52,7 @@ type controller struct {
 	// adoptTerm is the highest term the adopted agents report.
 	adoptTerm uint64
 	lastPlan  planResult
+	lastDelta int // bytes of the last plan's raft entry
 	joinTimer *time.Timer
 }
 
@@ -270,8 +272,10 @@ func (c *controller) observe(node string, l *agentapi.PodStatusList) {
 	if c.conns[node] == nil {
 		return
 	}
-	// Heartbeats repeat the last list; only a change needs a plan.
-	if old, ok := c.observed[node]; ok && encodeEqual(old, l.Pods) {
+	// Heartbeats repeat the last list; only a change needs a plan. A
+	// status holds no resource.Quantity, so DeepEqual is exact (and far
+	// cheaper than comparing encodings, at thousands of nodes).
+	if old, ok := c.observed[node]; ok && reflect.DeepEqual(old, l.Pods) {
 		return
 	}
 	c.observed[node] = l.Pods

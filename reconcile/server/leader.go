@@ -208,13 +208,23 @@ func (e *elector) voters() int {
 
 // apply proposes one entry and waits until it is committed and applied.
 func (e *elector) apply(c *command, timeout time.Duration) error {
+	_, err := e.applySize(c, timeout)
+	return err
+}
+
+// applySize is apply that also returns the entry's size in bytes.
+func (e *elector) applySize(c *command, timeout time.Duration) (int, error) {
 	b, err := encodeCommand(c)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	return len(b), e.applyBytes(c.Op, b, timeout)
+}
+
+func (e *elector) applyBytes(op string, b []byte, timeout time.Duration) error {
 	f := e.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {
-		return fmt.Errorf("failed to commit %s entry: %w", c.Op, err)
+		return fmt.Errorf("failed to commit %s entry: %w", op, err)
 	}
 	if err, ok := f.Response().(error); ok && err != nil {
 		return err

@@ -16,9 +16,10 @@ import (
 // persistRetry is how soon a plan whose delta failed to commit is retried.
 const persistRetry = time.Second
 
-// maxIdle bounds how long the plan loop sleeps with nothing reported: a
-// safety net, not the mechanism (plans run on changes and at wake times).
-const maxIdle = time.Minute
+// maxIdle is how long the plan loop sleeps with nothing reported and no
+// wake time: plans run on changes and at wake times only, so that a large
+// cluster with nothing changing costs the leader nothing.
+const maxIdle = 24 * time.Hour
 
 // planResult is what the last plan produced, for the view.
 type planResult struct {
@@ -145,7 +146,9 @@ func (c *controller) planOnce() (bool, time.Time) {
 		d = podDelta(nil, out.Memory.Pods)
 	}
 	if d != nil {
-		if err := c.s.el.apply(d, c.s.cfg.Raft.ApplyTimeout); err != nil {
+		n, err := c.s.el.applySize(d, c.s.cfg.Raft.ApplyTimeout)
+		c.lastDelta = n
+		if err != nil {
 			c.log.Error("failed to commit the plan; not pushing", "err", err)
 			return false, time.Time{}
 		}
