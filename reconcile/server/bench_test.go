@@ -159,7 +159,13 @@ func benchControlPlane(t *testing.T, nodeCount, podCount int) []string {
 
 	// Nothing changes for 2 s: the plan loop sleeps (no Wake, no kick).
 	go c.planLoop()
-	time.Sleep(200 * time.Millisecond) // its start-of-term plan
+	// Its start-of-term plan first.
+	waitFor(t, 5*time.Minute, "the loop's first plan", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.planDone >= c.planWant && c.planWant > 0
+	})
+	time.Sleep(100 * time.Millisecond)
 	c.mu.Lock()
 	done := c.planDone
 	c.mu.Unlock()
