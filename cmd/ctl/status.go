@@ -85,6 +85,9 @@ func printStatus(w io.Writer, st *api.Status, base string) {
 			fmt.Fprintf(w, "The last good revision %s keeps running.\n", short(st.Applied.Hash))
 		}
 	}
+	if st.ClusterError != "" {
+		fmt.Fprintf(w, "Cluster error: %s\n", st.ClusterError)
+	}
 	printNodeErrors(w, st.NodeErrors)
 }
 

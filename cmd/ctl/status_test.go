@@ -75,8 +75,12 @@ Node errors: 1 node(s) did not apply their pod set:
 	// No leader, this reconciler leading, no error: said so.
 	f.mu.Lock()
 	f.status.Leader, f.status.LastError, f.status.NodeErrors = "", nil, nil
+	f.status.ClusterError = "reconciler r3 was started with --bootstrap-expect 5 and this one (r2) with 3: start every reconciler of a new cluster with the same value"
 	f.mu.Unlock()
 	code, out, _ = ctl(t, url, "status")
+	if !strings.Contains(out, "Cluster error: reconciler r3 was started with --bootstrap-expect 5") {
+		t.Errorf("status does not show the cluster error:\n%s", out)
+	}
 	if code != 0 || !strings.Contains(out, "Leader:      <none> (no leader elected") || !strings.Contains(out, "Last error: <none>\n") || strings.Contains(out, "Node errors") {
 		t.Errorf("status without a leader = %d\n%s", code, out)
 	}

@@ -235,11 +235,30 @@ func (s *Server) startSerf() error {
 	if host == "0.0.0.0" || host == "::" {
 		s.gossip = net.JoinHostPort(host, strconv.Itoa(int(lm.Port)))
 	}
-	if len(s.cfg.Join) > 0 {
-		if _, err := sf.Join(s.cfg.Join, true); err != nil {
-			// Others may start later and join us; serf's snapshot retries.
-			s.log.Warn("failed to join members at start", "join", s.cfg.Join, "err", err)
+	return nil
+}
+
+// joinRetry is how often a reconciler that joined nobody yet tries again.
+const joinRetry = time.Second
+
+// joinLoop joins Config.Join, retrying until one member answers: the
+// reconcilers of a new cluster start in any order.
+func (s *Server) joinLoop(ctx context.Context) {
+	if len(s.cfg.Join) == 0 {
+		return
+	}
+	for {
+		n, err := s.serf.Join(s.cfg.Join, true)
+		if n > 0 {
+			return
+		}
+		s.log.Warn("failed to join members, retrying", "join", s.cfg.Join, "retry_in", joinRetry, "err", err)
+		t := time.NewTimer(joinRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
 		}
 	}
-	return nil
 }

@@ -187,6 +187,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.goNamed("membership", func(ctx context.Context) { s.members.loop(ctx, s.serfEv) })
+	s.goNamed("join", s.joinLoop)
 	s.goNamed("bootstrap", s.bootstrapLoop)
 	s.goNamed("tags", s.tagLoop)
 	s.goNamed("elector", func(ctx context.Context) { s.el.run(ctx, s.lead) })

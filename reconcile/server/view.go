@@ -174,9 +174,15 @@ func (s *Server) Status() api.Status {
 		LastSync:   lastSync,
 		Name:       s.cfg.Name,
 		Term:       v.token,
+		// A follower shows the token the current term's leader pushes
+		// with: the same raft term, the same base once applied.
+
 		NodeErrors: v.nodeErrs,
 	}
 	st.Leader, st.Peers = s.peers()
+	if st.Term == 0 && st.Leader != "" {
+		st.Term = s.el.raft.CurrentTerm() + s.store.peek().termBase
+	}
 	if st.Peers == nil {
 		st.Peers = []api.Peer{}
 	}
