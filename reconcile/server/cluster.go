@@ -214,8 +214,15 @@ func (c *controller) addPeers() {
 		if !p.alive || p.tags[tagRaft] == "" || ok && string(addr) == p.tags[tagRaft] {
 			continue
 		}
-		if id := p.tags[tagCluster]; id != "" && id != cluster {
+		switch id := p.tags[tagCluster]; {
+		case id != "" && id != cluster:
 			s.setClusterErr(fmt.Sprintf("reconciler %s belongs to another cluster (%s, this one is %s): not adding it; give it a new data dir to join this one", p.name, id, cluster))
+			continue
+		case id == "" && p.tags[tagHasState] == "1":
+			// It has raft state of a cluster it has not named yet:
+			// adding it would overwrite that state with ours. Wait for
+			// its tags (they follow within a second once its log is
+			// applied).
 			continue
 		}
 		f := s.el.raft.AddVoter(raft.ServerID(p.name), raft.ServerAddress(p.tags[tagRaft]), 0, s.cfg.Raft.ApplyTimeout)
