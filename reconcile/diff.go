@@ -20,17 +20,18 @@ const (
 	ActionDeleted = "deleted"
 )
 
-// ObjectChange is what syncing would do to one object.
+// ObjectChange is what syncing would do to one object (on the wire:
+// reconcile/api.ObjectChange).
 type ObjectChange struct {
-	Key    spec.ObjectKey `json:"key"`
-	Action string         `json:"action"`
+	Key    spec.ObjectKey
+	Action string
 	// Diff is a field-level diff (go-cmp) for a changed object: "-" lines
 	// are the applied revision, "+" lines the next.
-	Diff string `json:"diff,omitempty"`
+	Diff string
 	// PodsStarted and PodsStopped name ("namespace/name") the pods a workload
 	// change would start and stop.
-	PodsStarted []string `json:"podsStarted,omitempty"`
-	PodsStopped []string `json:"podsStopped,omitempty"`
+	PodsStarted []string
+	PodsStopped []string
 }
 
 // diffOptions make go-cmp compare what a manifest means: quantities by

@@ -7,6 +7,11 @@
 // order, the scheduler is deterministic and time and UIDs are injected. See
 // docs/reconcile.md for naming, UIDs, placement memory, node loss and
 // template changes.
+//
+// The views (PodView, WorkloadView, Event, ObjectChange) carry no JSON
+// tags: they are not a wire format. reconcile/api holds the /v1 wire types
+// and reconcile/server converts the views into them. PodRecord and Memory
+// are tagged because the raft store persists them as JSON.
 package reconcile
 
 import (
@@ -107,57 +112,58 @@ type Input struct {
 	NewUID func() string
 }
 
-// PodView is one desired pod as the reconciler API shows it: the desired
-// side merged with what its node reports.
+// PodView is one desired pod: the desired side merged with what its node
+// reports (on the wire: reconcile/api.PodView).
 type PodView struct {
-	UID       string            `json:"uid"`
-	Namespace string            `json:"namespace"`
-	Name      string            `json:"name"`
-	Owner     string            `json:"owner,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	Node      string            `json:"node,omitempty"`
+	UID       string
+	Namespace string
+	Name      string
+	Owner     string
+	Labels    map[string]string
+	Node      string
 	// Phase is the node's report, or Pending (with Reason) while unscheduled
 	// or not yet reported.
-	Phase   string `json:"phase"`
-	Reason  string `json:"reason,omitempty"`
-	Message string `json:"message,omitempty"`
-	PodIP   string `json:"podIP,omitempty"`
+	Phase   string
+	Reason  string
+	Message string
+	PodIP   string
 	// Status is the node's full report, when there is one.
-	Status *api.PodStatus `json:"status,omitempty"`
-	Spec   spec.PodSpec   `json:"spec"`
+	Status *api.PodStatus
+	Spec   spec.PodSpec
 }
 
 // WorkloadView is a Deployment or ReplicationController and how many of its
-// pods are where, for `ctl get deployments`.
+// pods are where, for `ctl get deployments` (on the wire:
+// reconcile/api.Workload).
 type WorkloadView struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
+	Kind      string
+	Namespace string
+	Name      string
 	// Replicas is the desired count.
-	Replicas int32 `json:"replicas"`
+	Replicas int32
 	// Current counts the pods the core keeps for it, old revisions included.
-	Current int32 `json:"current"`
+	Current int32
 	// Running counts pods whose node reports them Running with every
 	// container running.
-	Running int32 `json:"running"`
+	Running int32
 	// Ready counts running pods whose every container is ready.
-	Ready int32 `json:"ready"`
+	Ready int32
 	// UpToDate counts pods of the current template.
-	UpToDate int32 `json:"upToDate"`
+	UpToDate int32
 	// Available counts running pods whose containers have run for at least
 	// minReadySeconds.
-	Available int32 `json:"available"`
+	Available int32
 	// Revision is the current template's hash (the pod-template-hash label).
-	Revision   string            `json:"revision"`
-	Selector   map[string]string `json:"selector,omitempty"`
-	Containers []string          `json:"containers,omitempty"`
-	Images     []string          `json:"images,omitempty"`
+	Revision   string
+	Selector   map[string]string
+	Containers []string
+	Images     []string
 	// Created is the oldest of its pods' creation times; zero with no pods.
-	Created time.Time `json:"created,omitempty"`
+	Created time.Time
 	// Progress is ProgressComplete, ProgressProgressing or
 	// ProgressDeadlineExceeded; Message says what is awaited or stuck.
-	Progress string `json:"progress"`
-	Message  string `json:"message,omitempty"`
+	Progress string
+	Message  string
 }
 
 // Workload progress, so that `ctl sync --wait` can tell waiting from failing.
@@ -177,12 +183,13 @@ const (
 	ProgressPaused = "Paused"
 )
 
-// Event records something the core decided.
+// Event records something the core decided (on the wire:
+// reconcile/api.Event).
 type Event struct {
-	Time    time.Time `json:"time"`
-	Object  string    `json:"object"`
-	Reason  string    `json:"reason"`
-	Message string    `json:"message"`
+	Time    time.Time
+	Object  string
+	Reason  string
+	Message string
 }
 
 // Event reasons.

@@ -134,7 +134,10 @@ func (f *fakeReconciler) diffFiles(r *http.Request) api.DiffResult {
 	if err != nil {
 		return api.DiffResult{Error: &api.SyncError{Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err)}}
 	}
-	res.Changes = reconcile.Diff(base, next)
+	// The fake diffs with the core, as the reconciler does.
+	for _, ch := range reconcile.Diff(base, next) {
+		res.Changes = append(res.Changes, api.ObjectChange(ch))
+	}
 	for _, ch := range res.Changes {
 		for _, p := range ch.PodsStarted {
 			if strings.Contains(p, "big") {
@@ -171,7 +174,7 @@ func ctl(t *testing.T, server string, args ...string) (int, string, string) {
 
 func running(name, node, ip string, restarts int32) api.Pod {
 	return api.Pod{
-		PodView: reconcile.PodView{
+		PodView: api.PodView{
 			UID: "uid-" + name, Namespace: "shop", Name: name, Owner: "Deployment/shop/web", Node: node, Phase: agentapi.PodRunning, PodIP: ip,
 			Spec: spec.PodSpec{Containers: []spec.Container{{Name: "web", Image: "hello:1"}}},
 			Status: &agentapi.PodStatus{Phase: agentapi.PodRunning, Containers: []agentapi.ContainerStatus{{
@@ -329,10 +332,10 @@ func TestDiff(t *testing.T) {
 	f := &fakeReconciler{diff: api.DiffResult{
 		Applied: &api.Commit{Hash: "1111111111111111111111111111111111111111"},
 		Head:    &api.Commit{Hash: "2222222222222222222222222222222222222222"},
-		Changes: []reconcile.ObjectChange{
-			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "web"}, Action: reconcile.ActionChanged, Diff: "  spec.replicas:\n-   3\n+   4\n", PodsStarted: []string{"shop/web-abc-3"}},
-			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "big"}, Action: reconcile.ActionCreated, PodsStarted: []string{"shop/big-def-0"}},
-			{Key: spec.ObjectKey{Kind: "Pod", Namespace: "default", Name: "batch"}, Action: reconcile.ActionDeleted, PodsStopped: []string{"default/batch"}},
+		Changes: []api.ObjectChange{
+			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "web"}, Action: api.ActionChanged, Diff: "  spec.replicas:\n-   3\n+   4\n", PodsStarted: []string{"shop/web-abc-3"}},
+			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "big"}, Action: api.ActionCreated, PodsStarted: []string{"shop/big-def-0"}},
+			{Key: spec.ObjectKey{Kind: "Pod", Namespace: "default", Name: "batch"}, Action: api.ActionDeleted, PodsStopped: []string{"default/batch"}},
 		},
 		Placements: []api.PodPlacement{
 			{Pod: "shop/web-abc-3", Node: "node-b"},
@@ -556,11 +559,11 @@ func TestDescribe(t *testing.T) {
 		ExitCode: 137, Signal: 9, Reason: "OOMKilled", StartedAt: t0.Add(-3 * time.Minute), FinishedAt: t0.Add(-2 * time.Minute)}}
 	big := unschedulable("big-1")
 	f := &fakeReconciler{describe: map[string]api.PodDescription{
-		"shop/web-1": {Pod: web, Events: []reconcile.Event{
+		"shop/web-1": {Pod: web, Events: []api.Event{
 			{Time: t0.Add(-90 * time.Second), Object: "Pod/shop/web-1", Reason: "Created", Message: "created pod shop/web-1 (uid uid-web-1)"},
 			{Time: t0.Add(-90 * time.Second), Object: "Pod/shop/web-1", Reason: "Scheduled", Message: "assigned shop/web-1 to node-a"},
 		}},
-		"shop/big-1": {Pod: big, Events: []reconcile.Event{}, Scheduling: &api.Scheduling{
+		"shop/big-1": {Pod: big, Events: []api.Event{}, Scheduling: &api.Scheduling{
 			Reason: "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory.",
 			Nodes: []api.NodeVerdict{
 				{Node: "node-a", Filter: "NodeResourcesFit", Reasons: []string{"Insufficient memory"}},

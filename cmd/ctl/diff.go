@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -118,11 +117,11 @@ func printDiff(w io.Writer, res *api.DiffResult) int {
 	for _, ch := range res.Changes {
 		fmt.Fprintf(w, "\n%s %s\n", ch.Action, ch.Key)
 		switch ch.Action {
-		case reconcile.ActionCreated:
+		case api.ActionCreated:
 			created++
-		case reconcile.ActionChanged:
+		case api.ActionChanged:
 			changed++
-		case reconcile.ActionDeleted:
+		case api.ActionDeleted:
 			deleted++
 		}
 		if d := strings.TrimRight(ch.Diff, "\n"); d != "" {

@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/containerd/errdefs"
+
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -70,9 +73,26 @@ func TestClientErrors(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &se) || se.Code != CodeNotFound || se.Message != "pod default/x not found" {
 		t.Errorf("Logs error = %#v", err)
 	}
+	// The one error vocabulary: the category matches both ways, and the
+	// answer as internal/errs read it is there too.
+	var fe *errs.Error
+	if !errdefs.IsNotFound(err) || !errors.Is(err, errs.ErrNotFound) || !errors.As(err, &fe) || fe.Code != errs.CodeNotFound {
+		t.Errorf("Logs error is not in the not-found category: %#v", err)
+	}
+	if want := "reconciler answered 404: pod default/x not found"; err.Error() != want {
+		t.Errorf("Logs error = %q, want %q", err, want)
+	}
 	_, err = c.Diff(ctx)
 	if !errors.As(err, &se) || se.StatusCode != http.StatusBadGateway || se.Message != "upstream down" || errors.Is(err, ErrNotFound) {
 		t.Errorf("Diff error = %#v", err)
+	}
+	// A 502 without a code is a peer that could not be reached.
+	if !errors.Is(err, ErrUnavailable) || !errdefs.IsUnavailable(err) {
+		t.Errorf("Diff error is not in the unavailable category: %#v", err)
+	}
+	// A StatusError built by hand still has its category.
+	if hand := (&StatusError{StatusCode: http.StatusBadRequest, Code: CodeInvalid}); !errors.Is(hand, ErrInvalid) {
+		t.Errorf("hand-made StatusError does not match ErrInvalid")
 	}
 	if _, err := NewClient("127.0.0.1:7070", nil); err == nil {
 		t.Error("NewClient accepted a URL without a scheme")

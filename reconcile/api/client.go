@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,16 +16,41 @@ import (
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
-
-	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
-// StatusError is a non-2xx answer from the reconciler.
+// Sentinel errors of the Client, from Stevedore's one error vocabulary
+// (internal/errs, built on containerd/errdefs): match them with errors.Is,
+// or the categories with errdefs.IsNotFound and the like.
+var (
+	// ErrNotFound: an unknown pod, node or path (404, code "not_found").
+	ErrNotFound = errs.ErrNotFound
+	// ErrInvalid: a request the reconciler refused as malformed (400,
+	// code "invalid").
+	ErrInvalid = errs.ErrInvalid
+	// ErrUnavailable: the reconciler, its leader or a peer it needs could
+	// not serve the request now; retrying later may succeed (503 or 502,
+	// code "unavailable").
+	ErrUnavailable = errs.ErrUnavailable
+)
+
+// StatusError is a non-2xx answer from the reconciler. It unwraps to the
+// *errs.Error that internal/errs.FromHTTP read from the answer, and so to
+// the category of its code (or, without a code, of its status): errors.Is
+// matches ErrNotFound, ErrInvalid, ErrUnavailable, and errdefs.IsX works.
 type StatusError struct {
 	StatusCode int
 	// Code is the Error.Code of the body, when it had one.
 	Code    string
 	Message string
+	// cause is the answer as internal/errs read it; nil for a StatusError
+	// built by hand, which then unwraps to its category alone.
+	cause *errs.Error
+}
+
+// newStatusError wraps an answer errs.FromHTTP read.
+func newStatusError(f *errs.Error) *StatusError {
+	return &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message, cause: f}
 }
 
 func (e *StatusError) Error() string {
@@ -36,12 +60,13 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("reconciler answered %d: %s", e.StatusCode, e.Message)
 }
 
-// ErrNotFound matches (errors.Is) a StatusError with status 404.
-var ErrNotFound = errors.New("not found")
-
-// Is lets errors.Is(err, ErrNotFound) match a 404.
-func (e *StatusError) Is(target error) bool {
-	return target == ErrNotFound && e.StatusCode == http.StatusNotFound
+// Unwrap returns the answer as internal/errs reads it, which unwraps in
+// turn to its category's sentinel.
+func (e *StatusError) Unwrap() error {
+	if e.cause != nil {
+		return e.cause
+	}
+	return errs.ToNative(e.StatusCode, e.Code)
 }
 
 // Client talks to the reconcilers of one cluster (one, or the 3 or 5 of a
@@ -151,12 +176,12 @@ func (c *Client) open(ctx context.Context, method, path string, q url.Values, bo
 				return nil, err
 			}
 		case f != nil && f.StatusCode == http.StatusServiceUnavailable && len(c.bases) > 1:
-			err = &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
+			err = newStatusError(f)
 		default:
 			// An answer: this reconciler is the one to ask next time.
 			c.cur.Store(int32(idx))
 			if f != nil {
-				return nil, &StatusError{StatusCode: f.StatusCode, Code: f.Code, Message: f.Message}
+				return nil, newStatusError(f)
 			}
 			return resp, nil
 		}
@@ -303,7 +328,7 @@ func (c *Client) Sync(ctx context.Context, wait bool) (*SyncResult, error) {
 }
 
 // Events returns the reconciler's recent events, oldest first.
-func (c *Client) Events(ctx context.Context) ([]reconcile.Event, error) {
+func (c *Client) Events(ctx context.Context) ([]Event, error) {
 	var l EventList
 	err := c.do(ctx, http.MethodGet, PathEvents, nil, &l)
 	return l.Events, err

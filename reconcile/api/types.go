@@ -11,7 +11,7 @@ import (
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/reconcile"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -176,10 +176,41 @@ type NodeError struct {
 
 // Pod is one desired pod and what its node reports of it.
 type Pod struct {
-	reconcile.PodView
+	PodView
 	// Created is when the reconciler first created this pod (this UID).
 	Created time.Time `json:"created,omitempty"`
 }
+
+// PodView is a pod's desired side merged with what its node reports (the
+// core's reconcile.PodView, field for field).
+type PodView struct {
+	UID       string            `json:"uid"`
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Owner     string            `json:"owner,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	Node      string            `json:"node,omitempty"`
+	// Phase is the node's report, or Pending (with Reason) while unscheduled
+	// or not yet reported.
+	Phase   string `json:"phase"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	PodIP   string `json:"podIP,omitempty"`
+	// Status is the node's full report, when there is one.
+	Status *agentapi.PodStatus `json:"status,omitempty"`
+	Spec   spec.PodSpec        `json:"spec"`
+}
+
+// Pod reasons the reconciler sets itself (agents report the others, see
+// agent/api).
+const (
+	// ReasonUnschedulable: Pending because the pod fits on no node.
+	ReasonUnschedulable = "Unschedulable"
+	// ReasonNodeUnknown: placed on a node membership does not know (yet).
+	ReasonNodeUnknown = "NodeUnknown"
+	// ReasonNodeLost: placed on a dead node.
+	ReasonNodeLost = "NodeLost"
+)
 
 // PodList is the answer to GET /v1/pods, sorted by namespace and name.
 type PodList struct {
@@ -187,8 +218,54 @@ type PodList struct {
 }
 
 // Workload is a Deployment or ReplicationController and how many of its
-// pods are where, as the core computes it.
-type Workload = reconcile.WorkloadView
+// pods are where, as the core computes it (reconcile.WorkloadView).
+type Workload struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Replicas is the desired count.
+	Replicas int32 `json:"replicas"`
+	// Current counts the pods the reconciler keeps for it, old revisions
+	// included.
+	Current int32 `json:"current"`
+	// Running counts pods whose node reports them Running with every
+	// container running.
+	Running int32 `json:"running"`
+	// Ready counts running pods whose every container is ready.
+	Ready int32 `json:"ready"`
+	// UpToDate counts pods of the current template.
+	UpToDate int32 `json:"upToDate"`
+	// Available counts running pods whose containers have run for at least
+	// minReadySeconds.
+	Available int32 `json:"available"`
+	// Revision is the current template's hash (the pod-template-hash label).
+	Revision   string            `json:"revision"`
+	Selector   map[string]string `json:"selector,omitempty"`
+	Containers []string          `json:"containers,omitempty"`
+	Images     []string          `json:"images,omitempty"`
+	// Created is the oldest of its pods' creation times; zero with no pods.
+	Created time.Time `json:"created,omitempty"`
+	// Progress is one of the Progress constants; Message says what is
+	// awaited or stuck.
+	Progress string `json:"progress"`
+	Message  string `json:"message,omitempty"`
+}
+
+// Workload progress, so that `ctl sync --wait` can tell waiting from failing.
+const (
+	// ProgressComplete: every replica is of the current template and
+	// available, and no old pod is left.
+	ProgressComplete = "Complete"
+	// ProgressProgressing: pods are being created, started or replaced.
+	ProgressProgressing = "Progressing"
+	// ProgressDeadlineExceeded: a pod of the current template has not
+	// become available within progressDeadlineSeconds of its creation;
+	// Message names it and why.
+	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+	// ProgressPaused: a paused Deployment whose template changed keeps
+	// running (and scaling) the revision it ran.
+	ProgressPaused = "Paused"
+)
 
 // WorkloadList is the answer to GET /v1/deployments, sorted by kind,
 // namespace and name.
@@ -272,9 +349,9 @@ type Revision struct {
 type DiffResult struct {
 	// Applied is the commit compared against; Head the fetched branch head
 	// (nil for POST /v1/diff: the files have no commit).
-	Applied *Commit                  `json:"applied,omitempty"`
-	Head    *Commit                  `json:"head,omitempty"`
-	Changes []reconcile.ObjectChange `json:"changes"`
+	Applied *Commit        `json:"applied,omitempty"`
+	Head    *Commit        `json:"head,omitempty"`
+	Changes []ObjectChange `json:"changes"`
 	// Placements says where each pod in Changes' PodsStarted would land, in
 	// that order: the outcome of a dry-run plan of the new revision on the
 	// reconciler's current state (its inventory, nodes and observed pods;
@@ -286,6 +363,27 @@ type DiffResult struct {
 	Error *SyncError `json:"error,omitempty"`
 }
 
+// ObjectChange is what syncing would do to one object
+// (reconcile.ObjectChange).
+type ObjectChange struct {
+	Key    spec.ObjectKey `json:"key"`
+	Action string         `json:"action"`
+	// Diff is a field-level diff for a changed object: "-" lines are the
+	// applied revision, "+" lines the next.
+	Diff string `json:"diff,omitempty"`
+	// PodsStarted and PodsStopped name ("namespace/name") the pods a workload
+	// change would start and stop.
+	PodsStarted []string `json:"podsStarted,omitempty"`
+	PodsStopped []string `json:"podsStopped,omitempty"`
+}
+
+// Change actions of an ObjectChange.
+const (
+	ActionCreated = "created"
+	ActionChanged = "changed"
+	ActionDeleted = "deleted"
+)
+
 // PodPlacement is where a pod that a sync would start would land.
 type PodPlacement struct {
 	// Pod is "namespace/name", as in ObjectChange.PodsStarted.
@@ -294,7 +392,7 @@ type PodPlacement struct {
 	// Pending.
 	Node string `json:"node,omitempty"`
 	// Reason and Message say why a pod stays Pending: Reason is
-	// reconcile.ReasonUnschedulable (or another pod reason) and Message the
+	// ReasonUnschedulable (or another pod reason) and Message the
 	// scheduler's, e.g. "0/3 nodes are available: 3 Insufficient memory.".
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -316,7 +414,7 @@ type PodDescription struct {
 	Pod Pod `json:"pod"`
 	// Events are the reconciler's events whose object is this pod, oldest
 	// first (the event list keeps the last 1000 of all objects).
-	Events []reconcile.Event `json:"events"`
+	Events []Event `json:"events"`
 	// Scheduling is set for a pod that has no node and does not name one
 	// (spec.nodeName).
 	Scheduling *Scheduling `json:"scheduling,omitempty"`
@@ -368,10 +466,43 @@ type SyncResult struct {
 
 // EventList is the answer to GET /v1/events, oldest first.
 type EventList struct {
-	Events []reconcile.Event `json:"events"`
+	Events []Event `json:"events"`
 }
 
-// Error is the body of every non-2xx response.
+// Event is something the reconciler decided or saw (reconcile.Event).
+// Object is "Kind/namespace/name" for a pod ("Pod/shop/web-0"), or
+// "node/NAME", "commit/HASH", "repo", "reconciler/NAME".
+type Event struct {
+	Time    time.Time `json:"time"`
+	Object  string    `json:"object"`
+	Reason  string    `json:"reason"`
+	Message string    `json:"message"`
+}
+
+// Event reasons about pods (the reconciler records others, such as
+// "Synced", "LoadFailed" or "NodeCordoned", about other objects).
+const (
+	// EventCreated: a pod got its first incarnation.
+	EventCreated = "Created"
+	// EventReplaced: a bare Pod's spec changed in Git; it got a new UID.
+	EventReplaced = "Replaced"
+	// EventDeleted: a pod was dropped (deleted from Git, scaled down, or an
+	// old revision superseded).
+	EventDeleted = "Deleted"
+	// EventScheduled: a pod was placed on a node.
+	EventScheduled = "Scheduled"
+	// EventFailedScheduling: a pod fits on no node (its reason changed).
+	EventFailedScheduling = "FailedScheduling"
+	// EventNodeLost: a pod's node died; the pod got a new UID to be placed
+	// again.
+	EventNodeLost = "NodeLost"
+	// EventEvicted: a pod's node has a NoExecute taint the pod does not
+	// tolerate (a drain); the pod got a new UID to be placed again.
+	EventEvicted = "Evicted"
+)
+
+// Error is the body of every non-2xx response, as internal/errs writes
+// and reads it.
 type Error struct {
 	Error string `json:"error"`
 	// Code is a machine-readable category: "invalid", "not_found",
@@ -379,12 +510,13 @@ type Error struct {
 	Code string `json:"code"`
 }
 
-// Error codes.
+// Error codes the reconciler answers with: internal/errs' codes of the
+// categories invalid argument, not found, unavailable and internal.
 const (
-	CodeInvalid     = "invalid"
-	CodeNotFound    = "not_found"
-	CodeUnavailable = "unavailable"
-	CodeInternal    = "internal"
+	CodeInvalid     = errs.CodeInvalid
+	CodeNotFound    = errs.CodeNotFound
+	CodeUnavailable = errs.CodeUnavailable
+	CodeInternal    = errs.CodeInternal
 )
 
 // EntriesFromError turns a spec.Load error into entries: one per problem,

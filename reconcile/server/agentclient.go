@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 
@@ -22,9 +21,6 @@ func newAgentAPI(base string, hc *http.Client) agentAPI {
 
 func (a agentAPI) Apply(ctx context.Context, set *agentapi.PodSet) error {
 	_, err := a.c.Apply(ctx, *set)
-	if errors.Is(err, agentapi.ErrStale) {
-		return errors.Join(errStale, err)
-	}
 	return err
 }
 

@@ -1,36 +1,33 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
 
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
-// ErrPodNotFound is returned (wrapped) by DescribePod for a pod the last
-// plan does not know.
-var ErrPodNotFound = errors.New("pod not found")
-
 // DescribePod returns a pod of the last plan, the events about it and, when
 // it has no node and names none, the scheduler's explanation computed now
-// over the live nodes and the placed pods.
+// over the live nodes and the placed pods. A pod the last plan does not know
+// is an error matching errs.ErrNotFound (errdefs.IsNotFound).
 func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error) {
 	key := namespace + "/" + name
 	v := s.view.Load()
 	p, ok := v.pod(namespace, name)
 	if !ok {
-		return nil, fmt.Errorf("failed to describe pod %s: %w", key, ErrPodNotFound)
+		return nil, errNotFound("pod " + key + " not found")
 	}
-	d := &api.PodDescription{Pod: p, Events: []reconcile.Event{}}
+	d := &api.PodDescription{Pod: p, Events: []api.Event{}}
 	object := "Pod/" + key
 	for _, e := range s.events.list() {
 		if e.Object == object {
-			d.Events = append(d.Events, e)
+			d.Events = append(d.Events, api.Event(e))
 		}
 	}
 	rec, remembered := v.mem[key]
@@ -87,12 +84,8 @@ func sortedKeys[V any](m map[string]V) []string {
 
 func (s *Server) handleDescribePod(w http.ResponseWriter, r *http.Request) {
 	d, err := s.DescribePod(r.PathValue("namespace"), r.PathValue("name"))
-	if errors.Is(err, ErrPodNotFound) {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "pod "+r.PathValue("namespace")+"/"+r.PathValue("name")+" not found")
-		return
-	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, api.CodeInternal, err.Error())
+		errs.WriteHTTP(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, d)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
 // headerForwarded marks a request a follower forwarded, so that two
@@ -36,24 +36,24 @@ func (s *Server) leaderOnly(h http.HandlerFunc) http.Handler {
 			return
 		}
 		if by := r.Header.Get(headerForwarded); by != "" {
-			writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable,
-				"reconciler "+by+" forwarded this to "+s.cfg.Name+", which does not lead (an election is under way): retry")
+			errs.WriteHTTP(w, errUnavailable(
+				"reconciler "+by+" forwarded this to "+s.cfg.Name+", which does not lead (an election is under way): retry"))
 			return
 		}
 		_, id := s.el.raft.LeaderWithID()
 		leader := string(id)
 		if leader == "" {
-			writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "no leader elected yet: retry")
+			errs.WriteHTTP(w, errUnavailable("no leader elected yet: retry"))
 			return
 		}
 		if leader == s.cfg.Name {
-			writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "this reconciler was just elected and is taking over: retry")
+			errs.WriteHTTP(w, errUnavailable("this reconciler was just elected and is taking over: retry"))
 			return
 		}
 		p, ok := s.members.peer(leader)
 		target, err := url.Parse(p.tags[agentapi.TagAPI])
 		if !ok || !p.alive || err != nil || target.Host == "" {
-			writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "the leader "+leader+" has no known API address: retry")
+			errs.WriteHTTP(w, errUnavailable("the leader "+leader+" has no known API address: retry"))
 			return
 		}
 		rp := &httputil.ReverseProxy{
@@ -64,7 +64,7 @@ func (s *Server) leaderOnly(h http.HandlerFunc) http.Handler {
 			Transport:     s.hc.Transport,
 			FlushInterval: -1, // logs stream
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				writeError(w, http.StatusBadGateway, api.CodeUnavailable, "failed to forward to the leader "+leader+": "+err.Error())
+				writeUpstreamError(w, errUnavailable("failed to forward to the leader "+leader+": "+err.Error()))
 			},
 		}
 		rp.ServeHTTP(w, r)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -47,7 +48,7 @@ func (s *Server) Handler() http.Handler {
 	lead("GET "+api.PathLogs, s.handleLogs)
 	lead("GET "+api.PathEvents, s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
 	return mux
 }
@@ -58,10 +59,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, api.Error{Error: msg, Code: code})
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +141,7 @@ func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
 	rev, err := s.src.Fetch(fctx)
 	cancel()
 	if err != nil {
-		return nil, errors.New(s.redact("failed to fetch " + s.cfg.Source.URL + ": " + err.Error()))
+		return nil, errUnavailable(s.redact("failed to fetch " + s.cfg.Source.URL + ": " + err.Error()))
 	}
 	head := commitOf(rev)
 	return s.diffFiles(head, rev.Files), nil
@@ -161,7 +158,7 @@ func (s *Server) DiffFiles(files map[string][]byte) *api.DiffResult {
 }
 
 func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffResult {
-	res := &api.DiffResult{Head: head, Changes: []reconcile.ObjectChange{}}
+	res := &api.DiffResult{Head: head, Changes: []api.ObjectChange{}}
 	v := s.view.Load()
 	in := v.planInput()
 	var base *spec.Set
@@ -176,7 +173,7 @@ func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffR
 		return res
 	}
 	if ch := reconcile.Diff(base, next); ch != nil {
-		res.Changes = ch
+		res.Changes = wireChanges(ch)
 		res.Placements = placements(in, next, ch)
 	}
 	return res
@@ -225,7 +222,7 @@ const maxDiffBody = 128 << 20
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Diff(r.Context())
 	if err != nil {
-		writeError(w, http.StatusBadGateway, api.CodeUnavailable, err.Error())
+		writeUpstreamError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
@@ -236,7 +233,7 @@ func (s *Server) handleDiffFiles(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDiffBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, api.CodeInvalid, "failed to decode diff request: "+err.Error())
+		errs.WriteHTTP(w, errInvalid("failed to decode diff request: "+err.Error()))
 		return
 	}
 	writeJSON(w, http.StatusOK, s.DiffFiles(req.Files))
@@ -252,14 +249,14 @@ func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	res, err := s.SyncNow(ctx)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, err.Error())
+		errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.EventList{Events: s.events.list()})
+	writeJSON(w, http.StatusOK, api.EventList{Events: wireEvents(s.events.list())})
 }
 
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
@@ -269,14 +266,14 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		ns = spec.DefaultNamespace
 	}
 	if pod == "" {
-		writeError(w, http.StatusBadRequest, api.CodeInvalid, "pod is required")
+		errs.WriteHTTP(w, errInvalid("pod is required"))
 		return
 	}
 	tail := 0
 	if t := q.Get("tail"); t != "" {
 		n, err := strconv.Atoi(t)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, api.CodeInvalid, "tail must be an integer: "+err.Error())
+			errs.WriteHTTP(w, errInvalid("tail must be an integer: "+err.Error()))
 			return
 		}
 		tail = n
@@ -287,23 +284,25 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	client := v.clients[node]
 	switch {
 	case !found:
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "pod "+ns+"/"+pod+" not found")
+		errs.WriteHTTP(w, errNotFound("pod "+ns+"/"+pod+" not found"))
 		return
 	case node == "":
-		writeError(w, http.StatusConflict, api.CodeUnavailable, "pod "+ns+"/"+pod+" is not scheduled")
+		writeNotScheduled(w, ns+"/"+pod)
 		return
 	case client == nil:
-		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "node "+node+" of pod "+ns+"/"+pod+" is not alive")
+		errs.WriteHTTP(w, errUnavailable("node "+node+" of pod "+ns+"/"+pod+" is not alive"))
 		return
 	}
 	rc, err := client.Logs(r.Context(), ns, pod, container, tail)
 	if err != nil {
 		var se *agentapi.StatusError
 		if errors.As(err, &se) {
-			writeError(w, se.StatusCode, se.Code, "node "+node+": "+se.Message)
+			// The agent's answer, in its category (a pod or container it
+			// does not run is not found).
+			errs.WriteHTTP(w, errs.Mark(errors.New("node "+node+": "+se.Message), se))
 			return
 		}
-		writeError(w, http.StatusBadGateway, api.CodeUnavailable, "failed to get logs from node "+node+": "+err.Error())
+		writeUpstreamError(w, errUnavailable("failed to get logs from node "+node+": "+err.Error()))
 		return
 	}
 	defer rc.Close()

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
 // handleNodeAction serves ctl cordon, uncordon and drain: the mark is
@@ -16,11 +16,11 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 	action := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	c := s.ctrl.Load()
 	if c == nil {
-		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, "lost leadership: retry")
+		errs.WriteHTTP(w, errUnavailable("lost leadership: retry"))
 		return
 	}
 	if _, ok := s.members.nodes()[name]; !ok {
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "node "+name+" not found")
+		errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
 		return
 	}
 	o := s.store.peek().overrides[name]
@@ -32,11 +32,11 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 	case "drain":
 		o = nodeOverride{Cordoned: true, Drained: true}
 	default:
-		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such node action "+action)
+		errs.WriteHTTP(w, errNotFound("no such node action "+action))
 		return
 	}
 	if err := s.el.apply(&command{Op: opNode, Node: name, Override: &o}, s.cfg.Raft.ApplyTimeout); err != nil {
-		writeError(w, http.StatusServiceUnavailable, api.CodeUnavailable, err.Error())
+		errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
 		return
 	}
 	reason := map[string]string{"cordon": "NodeCordoned", "uncordon": "NodeUncordoned", "drain": "NodeDrained"}[action]
@@ -49,5 +49,5 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeError(w, http.StatusNotFound, api.CodeNotFound, "node "+name+" not found")
+	errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
 }

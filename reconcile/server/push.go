@@ -9,12 +9,13 @@ import (
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
 // agentClient is what the server needs of an agent's API.
 type agentClient interface {
 	// Apply PUTs a node's full pod set. A set the agent refuses as stale
-	// returns an error matching errStale.
+	// returns an error matching errs.ErrStale.
 	Apply(ctx context.Context, set *agentapi.PodSet) error
 	// Watch streams the agent's pod status, calling fn with each complete
 	// list, until the stream breaks or ctx ends.
@@ -24,10 +25,6 @@ type agentClient interface {
 	// Logs streams a container's log.
 	Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error)
 }
-
-// errStale marks a pod set an agent refused (409): it has seen a higher
-// term, or a higher generation in this term.
-var errStale = errors.New("agent refused a stale pod set")
 
 // Back-off bounds of pushers and watchers.
 const (
@@ -163,7 +160,7 @@ func (a *agentConn) pushLoop(ctx context.Context) {
 			a.log.Debug("pushed pod set", "term", set.Term, "generation", set.Generation, "pods", len(set.Pods), "took", time.Since(start))
 		case ctx.Err() != nil:
 			return
-		case errors.Is(err, errStale):
+		case errors.Is(err, errs.ErrStale):
 			// Another reconciler with a higher term is in charge, or the
 			// control plane's state went backwards: pushing the same set
 			// again cannot help. The controller decides (it raises the

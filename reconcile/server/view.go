@@ -72,7 +72,7 @@ func (c *controller) publish() {
 		set:        set,
 		revision:   rev,
 		clients:    make(map[string]agentClient, len(c.conns)),
-		workloads:  c.lastPlan.workloads,
+		workloads:  wireWorkloads(c.lastPlan.workloads),
 	}
 	for n, ps := range c.observed {
 		v.observed[n] = ps
@@ -98,7 +98,7 @@ func (c *controller) publish() {
 	for i, p := range views {
 		key := p.Namespace + "/" + p.Name
 		rec := v.mem[key]
-		v.pods[i] = api.Pod{PodView: p, Created: rec.Created}
+		v.pods[i] = wirePod(p, rec)
 		v.podIndex[key] = i
 		if p.Node != "" {
 			count[p.Node]++
