@@ -166,14 +166,14 @@ func (s *Server) Status() api.Status {
 	fetched, lastErr, lastSync := s.sync.get()
 	v := s.view.Load()
 	st := api.Status{
-		Repo:       StripCredentials(s.cfg.Source.URL),
-		Branch:     s.cfg.Source.Branch,
-		Path:       s.cfg.Source.Path,
-		Fetched:    fetched,
-		LastError:  lastErr,
-		LastSync:   lastSync,
-		Name:       s.cfg.Name,
-		Term:       v.token,
+		Repo:      StripCredentials(s.cfg.Source.URL),
+		Branch:    s.cfg.Source.Branch,
+		Path:      s.cfg.Source.Path,
+		Fetched:   fetched,
+		LastError: lastErr,
+		LastSync:  lastSync,
+		Name:      s.cfg.Name,
+		Term:      v.token,
 		// A follower shows the token the current term's leader pushes
 		// with: the same raft term, the same base once applied.
 
