@@ -32,8 +32,8 @@ func (s *Server) serfTags() map[string]string {
 		}
 		t[tagRaftState] = raftStateName(s.el.raft.State())
 		st := s.store.peek()
-		if st.clusterID != "" {
-			t[tagCluster] = st.clusterID
+		if id := *s.clusterID.Load(); id != "" {
+			t[tagCluster] = id
 		}
 		if st.commit != "" {
 			t[tagApplied] = short(st.commit)

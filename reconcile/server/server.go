@@ -71,6 +71,9 @@ type Server struct {
 	// ctrl is the controller of the term this reconciler leads, nil while
 	// it follows.
 	ctrl atomic.Pointer[controller]
+	// clusterID is the raft cluster this reconciler belongs to, as recorded
+	// in DataDir ("" until known).
+	clusterID atomic.Pointer[string]
 	// clusterErr says why this reconciler cannot form or join its cluster
 	// (mismatched --bootstrap-expect, another cluster's members), "" if
 	// nothing is wrong.
@@ -136,6 +139,11 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.members = newMembership(cfg.Logger, s.events.add)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 	s.store.onApply = s.applied
+	id, err := st.loadClusterID()
+	if err != nil {
+		return nil, err
+	}
+	s.clusterID.Store(&id)
 	s.view.Store(&view{})
 	el, err := openElector(cfg.Raft, cfg.Name, cfg.DataDir, s.store, cfg.Logger)
 	if err != nil {
@@ -148,6 +156,15 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 // applied runs after every entry the store applies: the leader plans again
 // when a cordon or revision changed under it (a follower has no controller).
 func (s *Server) applied(op string) {
+	if op == opCluster || op == opRevision {
+		// opRevision: a restored snapshot names its cluster too.
+		if id := s.store.peek().clusterID; id != "" && id != *s.clusterID.Load() {
+			s.clusterID.Store(&id)
+			if err := s.state.saveClusterID(id); err != nil {
+				s.log.Error("failed to record the cluster ID", "err", err)
+			}
+		}
+	}
 	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision) {
 		c.requestPlan()
 	}

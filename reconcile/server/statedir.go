@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+
+	"github.com/stevedore-dev/stevedore/internal/atomicfile"
 
 	"github.com/stevedore-dev/stevedore/reconcile"
 )
@@ -20,6 +23,10 @@ const (
 	fileRevision = "revision.json"
 	fileMemory   = "memory.json"
 	fileSnapshot = "serf.snapshot"
+	// fileCluster holds the raft cluster's ID once this reconciler has
+	// applied it: its serf tags name its cluster from the start, before
+	// its log is replayed (which needs a leader that can reach it).
+	fileCluster = "cluster-id"
 	dirGit       = "git"
 )
 
@@ -96,4 +103,21 @@ func (d *stateDir) readJSON(name string, v any) (bool, error) {
 		return false, fmt.Errorf("failed to decode %s: %w", d.path(name), err)
 	}
 	return true, nil
+}
+
+// loadClusterID returns the cluster ID recorded in the data dir, "" if none.
+func (d *stateDir) loadClusterID() (string, error) {
+	b, err := os.ReadFile(d.path(fileCluster))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("failed to read %s: %w", d.path(fileCluster), err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// saveClusterID records the cluster ID (atomically, fsynced).
+func (d *stateDir) saveClusterID(id string) error {
+	return atomicfile.WriteFile(d.path(fileCluster), []byte(id+"\n"), 0o600)
 }
