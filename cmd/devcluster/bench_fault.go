@@ -195,7 +195,7 @@ func (bc *benchCluster) killReconciler() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	bc.c.KillReconciler()
+	bc.c.KillReconciler(0)
 	return argv, nil
 }
 

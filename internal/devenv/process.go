@@ -19,8 +19,11 @@ var ErrNotReady = errors.New("not ready in time")
 // FreeAddr returns a 127.0.0.1 TCP address that was free a moment ago. There
 // is a race between closing the probe listener and the caller binding it,
 // accepted here because every process we start binds within milliseconds.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func FreeAddr() (string, error) { return FreeAddrOn("127.0.0.1") }
+
+// FreeAddrOn is FreeAddr on the given host address.
+func FreeAddrOn(host string) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", fmt.Errorf("failed to find a free port: %w", err)
 	}
