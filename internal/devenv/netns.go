@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netns"
 )
@@ -132,13 +133,22 @@ func (h *hostNet) addHost(ctx context.Context, short string, addr netip.Addr) er
 
 // addAgentRoutes lets the root namespace reach the pods of the agent at
 // addr (whose CNI bridge lives inside its namespace): a route to its pod
-// CIDR through it, which forwards. There is deliberately no default route
-// inside: a process in a namespace reaches the cluster's /24 and nothing
-// else.
+// CIDR through it, which forwards. Pods have no default route (the CNI
+// config sets none), so the agent's namespace masquerades what comes from
+// the cluster's /24 to its pods: they answer the bridge's gateway address,
+// which they do reach. There is deliberately no default route inside a
+// namespace either: a process there reaches the cluster's /24 and nothing
+// else. The forwarding switch and the rule die with the namespace.
 func (h *hostNet) addAgentRoutes(ctx context.Context, short string, addr netip.Addr, podCIDR string) error {
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", h.nsName(short), "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("failed to enable forwarding in %s: %w: %s", h.nsName(short), err, out)
+	ns := h.nsName(short)
+	for _, argv := range [][]string{
+		{"sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"},
+		{"iptables", "-t", "nat", "-A", "POSTROUTING", "-s", h.subnet.String(), "-d", podCIDR, "-j", "MASQUERADE"},
+	} {
+		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("failed to run %s in %s (iptables is one of the Debian packages make deps installs): %w: %s", strings.Join(argv, " "), ns, err, strings.TrimSpace(string(out)))
+		}
 	}
 	return ip(ctx, "route", "replace", podCIDR, "via", addr.String(), "dev", h.bridge())
 }
@@ -198,6 +208,18 @@ func (h *hostNet) remove(ctx context.Context) error {
 		if err := ip(ctx, "link", "del", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
 			errs = append(errs, err)
 		}
+	}
+	// The kernel dismantles a deleted namespace in the background: wait
+	// (bounded) until its veths are gone too, so that a check right after
+	// Stop, or the next start, sees a clean host.
+	if err := waitFor(ctx, 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+		nss, links, err := h.names(ctx)
+		if err == nil && len(nss)+len(links) > 0 {
+			err = fmt.Errorf("still present: %v %v", nss, links)
+		}
+		return err
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
