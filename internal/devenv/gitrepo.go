@@ -91,7 +91,10 @@ while read -r old new ref; do
       ${sig:+--header "X-Hub-Signature-256: sha256=$sig"} --post-data "$body" "$1"; }
   fi
   ok=""
-  for url in $(echo "$urls" | tr ',' ' '); do
+  rest="$urls,"
+  while [ -n "$rest" ]; do
+    url=${rest%%%%,*}
+    rest=${rest#*,}
     if post "$url"; then ok=1; break; fi
   done
   if [ -n "$ok" ]; then
