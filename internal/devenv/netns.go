@@ -260,9 +260,12 @@ func freeHostSubnet() (netip.Prefix, error) {
 
 // dialInNetns returns a DialContext that connects from inside the named
 // network namespace, so a process can be reached while its link is cut. The
-// socket is created on a thread switched into the namespace; that thread is
-// never unlocked, so it exits with the goroutine instead of going back to
-// the scheduler in the wrong namespace.
+// socket is created on a locked thread switched into the namespace and
+// back. The thread must not die with the goroutine (Go's way with a thread
+// left locked): the processes this package starts carry Pdeathsig, which
+// Linux ties to the thread that forked them, so a dying thread could kill
+// one of them. Only when switching back fails is the thread left locked, to
+// be discarded rather than reused in the wrong namespace.
 func dialInNetns(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	path := filepath.Join(netnsDir, name)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -273,17 +276,34 @@ func dialInNetns(name string) func(ctx context.Context, network, addr string) (n
 		ch := make(chan result, 1)
 		go func() {
 			goruntime.LockOSThread()
-			ns, err := netns.GetFromPath(path)
+			orig, err := netns.Get()
 			if err != nil {
+				goruntime.UnlockOSThread()
+				ch <- result{nil, fmt.Errorf("failed to open the current network namespace: %w", err)}
+				return
+			}
+			defer orig.Close()
+			target, err := netns.GetFromPath(path)
+			if err != nil {
+				goruntime.UnlockOSThread()
 				ch <- result{nil, fmt.Errorf("failed to open %s: %w", path, err)}
 				return
 			}
-			defer ns.Close()
-			if err := netns.Set(ns); err != nil {
+			defer target.Close()
+			if err := netns.Set(target); err != nil {
+				goruntime.UnlockOSThread()
 				ch <- result{nil, fmt.Errorf("failed to enter %s: %w", path, err)}
 				return
 			}
 			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if rerr := netns.Set(orig); rerr != nil {
+				if conn != nil {
+					conn.Close()
+				}
+				ch <- result{nil, fmt.Errorf("failed to leave %s: %w", path, rerr)}
+				return
+			}
+			goruntime.UnlockOSThread()
 			ch <- result{conn, err}
 		}()
 		r := <-ch
