@@ -272,7 +272,6 @@ func TestBenchDiff(t *testing.T) {
 	}
 }
 
-
 func TestCountRestarted(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	before := map[ctrKey]ctrState{
