@@ -206,6 +206,7 @@ func (h *haCluster) testKillLeaderDuringScaleUp(t *testing.T) {
 	if diffs := unchanged(before, snapshot(pods)); len(diffs) > 0 {
 		t.Errorf("pods that ran before the failover changed:\n%v", diffs)
 	}
+	h.checkNoDuplicateContainers(t)
 	st, err := c.ReconcilerClient(ni).Status(h.ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -219,6 +220,30 @@ func (h *haCluster) testKillLeaderDuringScaleUp(t *testing.T) {
 	h.restartReconciler(t, li)
 	h.commitReplicas(haBase)
 	h.waitRunning(t, "back to the base pods", haBase, time.Minute)
+}
+
+// checkNoDuplicateContainers asks containerd directly, across every agent,
+// whether any container of a pod runs twice (two agents, or two
+// incarnations on one).
+func (h *haCluster) checkNoDuplicateContainers(t *testing.T) {
+	t.Helper()
+	seen := map[string]string{}
+	for _, a := range h.c.Agents {
+		ctrs, err := h.c.NodeContainers(h.ctx, a.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ctr := range ctrs {
+			if ctr.PodNamespace != haNS || ctr.Status != "running" {
+				continue
+			}
+			key := ctr.PodName + "/" + ctr.Container
+			if where, ok := seen[key]; ok {
+				t.Errorf("%s runs twice: %s and %s (%s)", key, where, a.Name, ctr.ID)
+			}
+			seen[key] = a.Name + " (" + ctr.ID + ")"
+		}
+	}
 }
 
 // (b) An agent is killed with SIGKILL: its pods run elsewhere soon after
