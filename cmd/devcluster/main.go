@@ -1,10 +1,12 @@
 // Command devcluster runs a whole Stevedore on one machine for `make run`
 // and measures it for `make bench`: its own containerd and registry, the
 // example images, a bare config repository seeded from examples-repo/, one
-// reconciler and three agents on loopback. It cleans up everything it
-// started when it stops.
+// reconciler and three agents on loopback (--reconcilers N for a raft
+// group, --netns to give every process a network namespace of its own; see
+// docs/operations.md). It cleans up everything it started when it stops.
 //
 //	devcluster --bin bin --examples examples-repo
+//	devcluster --bin bin --examples examples-repo --netns --reconcilers 3
 //	devcluster bench --bin bin --examples examples-repo --out docs/benchmarks.md
 package main
 

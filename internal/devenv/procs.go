@@ -115,7 +115,7 @@ func (c *Cluster) reconcilerArgv(i int) []string {
 	if n := len(c.Reconcilers); n > 1 {
 		argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
 		for j, o := range c.Reconcilers {
-			if j != i && o.proc != nil && !o.proc.exited() {
+			if p := c.reconcilerProc(j); j != i && p != nil && !p.exited() {
 				argv = append(argv, "--join", o.Gossip)
 				break
 			}
