@@ -105,11 +105,8 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	bc := &benchCluster{c: c, image: c.Image(devenv.HelloRepo), bin: o.bin}
+	bc := &benchCluster{c: c, image: c.Image(devenv.HelloRepo)}
 	defer func() {
-		// Processes the benchmark restarted itself go first, before the
-		// cluster tears the nodes down.
-		bc.stopRestarted()
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "devcluster: cleanup:", err)
 		}
@@ -152,18 +149,12 @@ func parseOnly(s string) (map[string]bool, error) {
 	return want, nil
 }
 
-// benchCluster is the cluster the cluster-backed sections share, and the
-// processes they restarted after killing them.
+// benchCluster is the cluster the cluster-backed sections share.
 type benchCluster struct {
 	c     *devenv.Cluster
 	image string
-	bin   string
 	// planned is when waitRunning first saw every pod placed on a node.
 	planned time.Time
-
-	mu         sync.Mutex
-	agents     map[int]*ownedProc // agents restarted by the benchmark
-	reconciler *ownedProc         // the reconciler restarted by the benchmark
 }
 
 // scale commits the bench deployment with n replicas and returns when the

@@ -4,13 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
@@ -20,195 +15,6 @@ import (
 // settleAfterPlan is how long failover keeps watching after the new
 // reconciler's first plan for containers it restarts late.
 const settleAfterPlan = 3 * time.Second
-
-// ownedProc is a process the benchmark restarted after killing the one the
-// cluster started (devenv has no restart helper): its own process group,
-// waited for exactly once.
-type ownedProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  *os.File
-}
-
-func startOwned(logPath string, argv []string) (*ownedProc, error) {
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("failed to open log %s: %w", logPath, err)
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("failed to restart %s: %w", argv[0], err)
-	}
-	p := &ownedProc{cmd: cmd, done: make(chan struct{}), log: logf}
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// signal sends sig to the process group, then waits for the process, with
-// SIGKILL after grace. Safe to call twice and after the process exited.
-func (p *ownedProc) signal(sig syscall.Signal, grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-func (p *ownedProc) kill() { p.signal(syscall.SIGKILL, time.Minute) }
-func (p *ownedProc) stop() { p.signal(syscall.SIGTERM, 15*time.Second) }
-
-// stopRestarted stops what the benchmark restarted: the reconciler first, as
-// the cluster's own Stop does, then the agents.
-func (bc *benchCluster) stopRestarted() {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	if bc.reconciler != nil {
-		bc.reconciler.stop()
-	}
-	for _, p := range bc.agents {
-		p.stop()
-	}
-}
-
-// childArgv returns the command line of this process's child running bin
-// with flag set to value (for example the agent with --node NAME). It reads
-// /proc because the cluster does not export how it started its processes,
-// and only ever looks at our own children.
-func childArgv(bin, flag, value string) ([]string, error) {
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		return nil, fmt.Errorf("failed to resolve %s: %w", bin, err)
-	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("failed to list processes: %w", err)
-	}
-	me := os.Getpid()
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if ppid(pid) != me {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		if matchArgv(argv, abs, flag, value) {
-			return argv, nil
-		}
-	}
-	return nil, fmt.Errorf("failed to find the process %s %s %s among our children", abs, flag, value)
-}
-
-// matchArgv reports whether argv runs bin with flag set to value.
-func matchArgv(argv []string, bin, flag, value string) bool {
-	if len(argv) == 0 || argv[0] != bin {
-		return false
-	}
-	for i, a := range argv[1:] {
-		if a == flag+"="+value || (a == flag && i+2 < len(argv) && argv[i+2] == value) {
-			return true
-		}
-	}
-	return false
-}
-
-// ppid returns pid's parent, or -1.
-func ppid(pid int) int {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
-}
-
-// killAgent kills agent i with SIGKILL (containers keep running) and returns
-// the command line that restarts it.
-func (bc *benchCluster) killAgent(i int) ([]string, error) {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	if p := bc.agents[i]; p != nil {
-		p.kill()
-		return p.cmd.Args, nil
-	}
-	argv, err := childArgv(filepath.Join(bc.bin, "agent"), "--node", bc.c.Agents[i].Name)
-	if err != nil {
-		return nil, err
-	}
-	bc.c.KillAgent(i)
-	return argv, nil
-}
-
-// restartAgent starts agent i again with argv: same name, addresses and data
-// dir, as a supervisor restarting a crashed node daemon would.
-func (bc *benchCluster) restartAgent(i int, argv []string) error {
-	p, err := startOwned(bc.c.LogPath(bc.c.Agents[i].Name), argv)
-	if err != nil {
-		return err
-	}
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	if bc.agents == nil {
-		bc.agents = map[int]*ownedProc{}
-	}
-	bc.agents[i] = p
-	return nil
-}
-
-// killReconciler kills the reconciler with SIGKILL and returns the command
-// line that restarts it on the same data dir and addresses.
-func (bc *benchCluster) killReconciler() ([]string, error) {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	if bc.reconciler != nil {
-		bc.reconciler.kill()
-		return bc.reconciler.cmd.Args, nil
-	}
-	argv, err := childArgv(filepath.Join(bc.bin, "reconciler"), "--data-dir", filepath.Join(bc.c.Dir, "reconciler"))
-	if err != nil {
-		return nil, err
-	}
-	bc.c.KillReconciler()
-	return argv, nil
-}
-
-func (bc *benchCluster) restartReconciler(argv []string) error {
-	p, err := startOwned(bc.c.LogPath("reconciler"), argv)
-	if err != nil {
-		return err
-	}
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	bc.reconciler = p
-	return nil
-}
 
 // agentClient returns a client for agent i's API.
 func (bc *benchCluster) agentClient(i int) *api.Client {
@@ -302,10 +108,7 @@ func benchRecovery(ctx context.Context, bc *benchCluster, perNode, runs int, out
 			return "", fmt.Errorf("failed to list pods: %w", err)
 		}
 		run := recoveryRun{node: name, held: podsPerNode(before)[name]}
-		argv, err := bc.killAgent(victim)
-		if err != nil {
-			return "", err
-		}
+		bc.c.KillAgent(victim)
 		start := time.Now()
 		err = pollUntil(ctx, 2*time.Minute, 50*time.Millisecond, func(ctx context.Context) (bool, error) {
 			if run.detected == 0 {
@@ -341,7 +144,7 @@ func benchRecovery(ctx context.Context, bc *benchCluster, perNode, runs int, out
 		fmt.Fprintf(out, "recovery run %d: killed %s holding %d pods; failed after %s, placed after %s, all running after %s\n",
 			r+1, name, run.held, run.detected.Round(time.Millisecond), run.placed.Round(time.Millisecond), run.running.Round(time.Millisecond))
 		res = append(res, run)
-		if err := bc.restartAgent(victim, argv); err != nil {
+		if err := bc.c.RestartAgent(victim); err != nil {
 			return "", err
 		}
 		if err := bc.waitAgentBack(ctx, victim); err != nil {
@@ -507,12 +310,9 @@ func benchFailover(ctx context.Context, bc *benchCluster, perNode, runs int, out
 			return "", fmt.Errorf("run %d: %w", r+1, err)
 		}
 		run := failoverRun{oldTerm: oldTerm, containers: len(before)}
-		argv, err := bc.killReconciler()
-		if err != nil {
-			return "", err
-		}
+		bc.c.KillReconciler(0)
 		start := time.Now()
-		if err := bc.restartReconciler(argv); err != nil {
+		if err := bc.c.RestartReconciler(0); err != nil {
 			return "", err
 		}
 		err = pollUntil(ctx, 2*time.Minute, 10*time.Millisecond, func(ctx context.Context) (bool, error) {

@@ -272,62 +272,6 @@ func TestBenchDiff(t *testing.T) {
 	}
 }
 
-func TestMatchArgv(t *testing.T) {
-	argv := []string{"/b/agent", "--node", "n-1", "--data-dir=/d"}
-	for _, c := range []struct {
-		bin, flag, value string
-		want             bool
-	}{
-		{"/b/agent", "--node", "n-1", true},
-		{"/b/agent", "--data-dir", "/d", true},
-		{"/b/agent", "--node", "n-2", false},
-		{"/b/reconciler", "--node", "n-1", false},
-		{"/b/agent", "--data-dir", "n-1", false},
-	} {
-		if got := matchArgv(argv, c.bin, c.flag, c.value); got != c.want {
-			t.Errorf("matchArgv(%s %s %s) = %v", c.bin, c.flag, c.value, got)
-		}
-	}
-	if matchArgv([]string{"/b/agent", "--node"}, "/b/agent", "--node", "") {
-		t.Error("a flag without a value matched")
-	}
-}
-
-// childArgv finds our own child by a flag and restarts nothing.
-func TestChildArgvAndOwnedProc(t *testing.T) {
-	// "; true" keeps the shell from exec'ing sleep, so its argv stays.
-	p, err := startOwned(filepath.Join(t.TempDir(), "log"), []string{"/bin/sh", "-c", "sleep 30; true", "--node", "me-" + t.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.stop()
-	var argv []string
-	for range 50 {
-		if argv, err = childArgv("/bin/sh", "--node", "me-"+t.Name()); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil || len(argv) != 5 || argv[2] != "sleep 30; true" {
-		t.Fatalf("childArgv = %q, %v", argv, err)
-	}
-	if _, err := childArgv("/bin/sh", "--node", "someone-else"); err == nil {
-		t.Error("found a process that does not exist")
-	}
-	start := time.Now()
-	p.kill()
-	p.kill() // safe twice
-	p.stop()
-	if time.Since(start) > 10*time.Second {
-		t.Error("kill waited too long")
-	}
-	select {
-	case <-p.done:
-	default:
-		t.Error("process not reaped")
-	}
-}
-
 func TestCountRestarted(t *testing.T) {
 	t0 := time.Unix(100, 0)
 	before := map[ctrKey]ctrState{

@@ -1,10 +1,12 @@
 // Command devcluster runs a whole Stevedore on one machine for `make run`
 // and measures it for `make bench`: its own containerd and registry, the
 // example images, a bare config repository seeded from examples-repo/, one
-// reconciler and three agents on loopback. It cleans up everything it
-// started when it stops.
+// reconciler and three agents on loopback (--reconcilers N for a raft
+// group, --netns to give every process a network namespace of its own; see
+// docs/operations.md). It cleans up everything it started when it stops.
 //
 //	devcluster --bin bin --examples examples-repo
+//	devcluster --bin bin --examples examples-repo --netns --reconcilers 3
 //	devcluster bench --bin bin --examples examples-repo --out docs/benchmarks.md
 package main
 
@@ -56,7 +58,10 @@ type options struct {
 	examples string
 	registry string
 	agents   int
-	verbose  bool
+	// reconcilers and netns map onto devenv.ClusterConfig's fields.
+	reconcilers int
+	netns       bool
+	verbose     bool
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -64,6 +69,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.examples, "examples", "examples-repo", "directory seeded into the config repository")
 	fs.StringVar(&o.registry, "registry", devenv.ExampleRegistry, "address of the local registry; when taken, a free port is used and image references are rewritten")
 	fs.IntVar(&o.agents, "agents", 3, "number of agents")
+	fs.IntVar(&o.reconcilers, "reconcilers", 1, "number of reconcilers (more than 1: a raft group)")
+	fs.BoolVar(&o.netns, "netns", false, "run every reconciler and agent in its own network namespace on one bridge (see docs/operations.md)")
 	fs.BoolVar(&o.verbose, "v", false, "log every step")
 }
 
@@ -79,7 +86,11 @@ func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	reg := o.registry
-	if reg != "" {
+	if reg != "" && o.netns {
+		// The agents pull from inside their namespaces: the registry goes
+		// on the bridge's address.
+		reg = ""
+	} else if reg != "" {
 		// Fall back to a free port rather than fail when another registry
 		// (or another devcluster) already holds the usual one.
 		if l, err := net.Listen("tcp", reg); err != nil {
@@ -92,7 +103,7 @@ func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.
 	// The reconciler listens where ctl looks by default when that is free,
 	// so `bin/ctl get pods` works without STEVEDORE_SERVER.
 	apiAddr := ""
-	if seed {
+	if seed && !o.netns {
 		if l, err := net.Listen("tcp", defaultServerAddr); err == nil {
 			l.Close()
 			apiAddr = defaultServerAddr
@@ -103,6 +114,8 @@ func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.
 		BinDir:       o.bin,
 		Examples:     o.examples,
 		Agents:       o.agents,
+		Reconcilers:  o.reconcilers,
+		Netns:        o.netns,
 		RegistryAddr: reg,
 		NodePrefix:   prefix,
 		SkipSeed:     !seed,
@@ -117,7 +130,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "Starting containerd, a registry, the example images, the config repository, a reconciler and", o.agents, "agents…")
+	fmt.Fprintf(out, "Starting containerd, a registry, the example images, the config repository, %d reconciler(s) and %d agents…\n", max(o.reconcilers, 1), o.agents)
 	c, err := o.start(ctx, "node", true)
 	if err != nil {
 		return err
@@ -169,7 +182,7 @@ Stevedore is running. In another terminal:
 
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
-`, c.ServerURL, c.Repo.Bare, ctl, ctl, ctl, podIP, filepath.Join(c.Dir, "logs"))
+`, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, podIP, filepath.Join(c.Dir, "logs"))
 	<-ctx.Done()
 	return nil
 }

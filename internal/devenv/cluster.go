@@ -39,9 +39,23 @@ type ClusterConfig struct {
 	Dir string
 	// Agents is the number of agent processes; zero means 3.
 	Agents int
+	// Reconcilers is the number of reconciler processes; zero means 1.
+	// Several form one raft group (--bootstrap-expect Reconcilers), each
+	// joining another over serf, and every agent joins all of them.
+	Reconcilers int
+	// Netns runs every reconciler and agent in a network namespace of its
+	// own, joined to the others by a veth pair on one bridge the cluster
+	// creates (10.X.0.0/24, X in 200–249, unused on the host; the bridge is
+	// .1), so that Cut and Heal can partition a process and cross-process
+	// traffic crosses a network. The registry then listens on the bridge's
+	// address and the root namespace routes each pod CIDR through its
+	// agent. Needs root. Zero runs everything on 127.0.0.1.
+	Netns bool
 	// NodePrefix names the agents <prefix>-1…<prefix>-N; zero means "node".
-	// Bridge names derive from node names, so clusters that run at the same
-	// time on one host need different prefixes.
+	// Bridge, network namespace and veth names derive from it, so clusters
+	// that run at the same time on one host need different prefixes; a
+	// start removes the namespaces and links a killed run with the same
+	// prefix left.
 	NodePrefix string
 	// Examples is a directory seeded into the config repository (image
 	// references to ExampleRegistry rewritten to the cluster's registry),
@@ -52,9 +66,12 @@ type ClusterConfig struct {
 	// SkipSeed leaves the config repository empty even when Examples is set
 	// (its images are still built); zero seeds it.
 	SkipSeed bool
-	// RegistryAddr is where the registry listens; zero means a free port.
+	// RegistryAddr is where the registry listens; zero means a free port
+	// (on the bridge's address with Netns).
 	RegistryAddr string
-	// APIAddr is where the reconciler's API listens; zero means a free port.
+	// APIAddr is where the first reconciler's API listens; zero means a
+	// free port. Ignored with Netns, where every API listens on port 7070
+	// of its process's own address.
 	APIAddr string
 	// PodSubnet is the second octet of the pod CIDRs (agent i gets
 	// 10.<PodSubnet>.<i>.0/24); zero means a random one in 100–199 that no
@@ -72,19 +89,9 @@ func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{Agents: 3, NodePrefix: "node"}
 }
 
-// Agent is one agent process of a Cluster.
-type Agent struct {
-	Name    string
-	APIAddr string
-	Gossip  string
-	DataDir string
-	PodCIDR string
-	proc    *process
-}
-
 // Cluster is a whole local Stevedore: containerd, a registry with the
-// example images, a bare config repository with a webhook hook, one
-// reconciler and N agents, all on loopback.
+// example images, a bare config repository with a webhook hook, one or more
+// reconcilers and N agents, on loopback or each in a network namespace.
 type Cluster struct {
 	cfg        ClusterConfig
 	log        *slog.Logger
@@ -93,15 +100,20 @@ type Cluster struct {
 	Containerd *Containerd
 	Registry   *Registry
 	Repo       *GitRepo
-	// ServerURL is the reconciler API's base URL (what ctl --server takes).
+	// ServerURL is the first reconciler's API base URL; ServerURLs lists
+	// them all.
 	ServerURL string
-	// Client talks to the reconciler API.
-	Client *api.Client
-	Agents []*Agent
+	// Client talks to the reconcilers (all of them, with fail-over, once
+	// reconcile/api.Client takes a list).
+	Client      *api.Client
+	Reconcilers []*Reconciler
+	Agents      []*Agent
 
-	reconcilerGossip string
-	reconcilerDir    string
-	reconciler       *process
+	// net is nil without Netns.
+	net *hostNet
+	// mu guards the proc fields of Reconcilers and Agents, which restarts
+	// replace, and the Agents slice while it grows.
+	mu sync.Mutex
 
 	stopOnce sync.Once
 	stopErr  error
@@ -116,6 +128,12 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	}
 	if cfg.Agents == 0 {
 		cfg.Agents = 3
+	}
+	if cfg.Reconcilers == 0 {
+		cfg.Reconcilers = 1
+	}
+	if cfg.Netns && (cfg.Reconcilers > maxReconcilers || cfg.Agents > maxAgents) {
+		return nil, fmt.Errorf("failed to start cluster: at most %d reconcilers and %d agents with Netns", maxReconcilers, maxAgents)
 	}
 	if cfg.NodePrefix == "" {
 		cfg.NodePrefix = "node"
@@ -158,15 +176,35 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return c, fmt.Errorf("failed to create log dir: %w", err)
 	}
 
+	if cfg.Netns {
+		subnet, err := freeHostSubnet()
+		if err != nil {
+			return c, err
+		}
+		c.net = newHostNet(cfg.NodePrefix, subnet)
+		c.log.Info("creating bridge", "bridge", c.net.bridge(), "subnet", subnet)
+		if err := c.net.create(ctx); err != nil {
+			return c, err
+		}
+	}
+
 	c.log.Info("starting containerd")
 	if c.Containerd, err = StartContainerd(ctx, filepath.Join(c.Dir, "containerd")); err != nil {
 		return c, fmt.Errorf("failed to start containerd: %w", err)
 	}
 	c.log.Info("starting registry")
 	regDir := filepath.Join(c.Dir, "registry")
-	if cfg.RegistryAddr != "" {
+	switch {
+	case cfg.RegistryAddr != "":
 		c.Registry, err = StartRegistryAt(ctx, regDir, cfg.RegistryAddr)
-	} else {
+	case c.net != nil:
+		// Agents pull from inside their namespaces: the registry must
+		// listen where they can reach it.
+		var addr string
+		if addr, err = FreeAddrOn(c.net.gateway().String()); err == nil {
+			c.Registry, err = StartRegistryAt(ctx, regDir, addr)
+		}
+	default:
 		c.Registry, err = StartRegistry(ctx, regDir)
 	}
 	if err != nil {
@@ -176,17 +214,15 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return c, err
 	}
 
-	apiAddr := cfg.APIAddr
-	if apiAddr == "" {
-		if apiAddr, err = FreeAddr(); err != nil {
+	for i := range cfg.Reconcilers {
+		r, err := c.newReconciler(ctx, i)
+		if err != nil {
 			return c, err
 		}
+		c.Reconcilers = append(c.Reconcilers, r)
 	}
-	if c.reconcilerGossip, err = FreeAddr(); err != nil {
-		return c, err
-	}
-	c.ServerURL = "http://" + apiAddr
-	if c.Client, err = api.NewClient(c.ServerURL, nil); err != nil {
+	c.ServerURL = c.Reconcilers[0].URL
+	if c.Client, err = api.NewClient(c.ServerURLs(), nil); err != nil {
 		return c, err
 	}
 
@@ -194,21 +230,21 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if c.Repo, err = NewGitRepo(ctx, filepath.Join(c.Dir, "git")); err != nil {
 		return c, err
 	}
-	if err := c.Repo.SetWebhook(c.ServerURL+api.PathWebhook, cfg.WebhookSecret); err != nil {
+	hooks := make([]string, len(c.Reconcilers))
+	for i, r := range c.Reconcilers {
+		hooks[i] = r.URL + api.PathWebhook
+	}
+	if err := c.Repo.SetWebhook(strings.Join(hooks, ","), cfg.WebhookSecret); err != nil {
 		return c, err
 	}
 
-	c.log.Info("starting reconciler", "api", c.ServerURL)
-	c.reconcilerDir = filepath.Join(c.Dir, "reconciler")
-	if c.reconciler, err = startProcess("reconciler", c.LogPath("reconciler"), nil,
-		filepath.Join(bin, "reconciler"),
-		"--repo", c.Repo.Bare, "--branch", c.Repo.Branch, "--data-dir", c.reconcilerDir,
-		"--api", apiAddr, "--gossip", c.reconcilerGossip, "--webhook-secret", cfg.WebhookSecret,
-	); err != nil {
-		return c, err
+	for i := range c.Reconcilers {
+		if err := c.startReconciler(i); err != nil {
+			return c, err
+		}
 	}
 	for i := 1; i <= cfg.Agents; i++ {
-		if err := c.startAgent(i); err != nil {
+		if err := c.startAgent(ctx, i); err != nil {
 			return c, err
 		}
 	}
@@ -225,34 +261,6 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		}
 	}
 	return c, nil
-}
-
-// startAgent starts agent number i (1-based).
-func (c *Cluster) startAgent(i int) error {
-	a := &Agent{
-		Name:    fmt.Sprintf("%s-%d", c.cfg.NodePrefix, i),
-		DataDir: filepath.Join(c.Dir, "agents", fmt.Sprintf("%s-%d", c.cfg.NodePrefix, i)),
-		PodCIDR: fmt.Sprintf("10.%d.%d.0/24", c.cfg.PodSubnet, i),
-	}
-	var err error
-	if a.APIAddr, err = FreeAddr(); err != nil {
-		return err
-	}
-	if a.Gossip, err = FreeAddr(); err != nil {
-		return err
-	}
-	c.log.Info("starting agent", "node", a.Name, "api", a.APIAddr, "podCIDR", a.PodCIDR)
-	a.proc, err = startProcess(a.Name, c.LogPath(a.Name), nil,
-		filepath.Join(c.cfg.BinDir, "agent"),
-		"--node", a.Name, "--join", c.reconcilerGossip, "--gossip", a.Gossip, "--api", a.APIAddr,
-		"--data-dir", a.DataDir, "--containerd", c.Containerd.Address,
-		"--insecure-registry", c.Registry.Addr, "--pod-cidr", a.PodCIDR,
-	)
-	if err != nil {
-		return err
-	}
-	c.Agents = append(c.Agents, a)
-	return nil
 }
 
 // buildImages pushes busybox and every examples/images/<name> Go package.
@@ -299,7 +307,7 @@ func (c *Cluster) RewriteImages(path string, b []byte) []byte {
 // cluster's registry.
 func (c *Cluster) Image(repo string) string { return c.Registry.Addr + "/" + repo }
 
-// LogPath returns the log file of a process ("reconciler" or a node name).
+// LogPath returns the log file of a process (a reconciler's or node's name).
 func (c *Cluster) LogPath(name string) string {
 	return filepath.Join(c.Dir, "logs", name+".log")
 }
@@ -320,11 +328,13 @@ func (c *Cluster) LogTail(name string, n int) string {
 // WaitNodes waits until at least n nodes are Alive at the reconciler.
 func (c *Cluster) WaitNodes(ctx context.Context, n int, timeout time.Duration) error {
 	return waitFor(ctx, timeout, 100*time.Millisecond, func(ctx context.Context) error {
-		if c.reconciler.exited() {
-			return fmt.Errorf("reconciler exited: %s", c.LogTail("reconciler", 20))
+		for i, r := range c.Reconcilers {
+			if !c.ReconcilerRunning(i) {
+				return fmt.Errorf("reconciler %s exited: %s", r.Name, c.LogTail(r.Name, 20))
+			}
 		}
-		for _, a := range c.Agents {
-			if a.proc.exited() {
+		for i, a := range c.Agents {
+			if c.agentProc(i).exited() {
 				return fmt.Errorf("agent %s exited: %s", a.Name, c.LogTail(a.Name, 20))
 			}
 		}
@@ -347,10 +357,10 @@ func (c *Cluster) WaitNodes(ctx context.Context, n int, timeout time.Duration) e
 	})
 }
 
-// Ctl runs bin/ctl against the cluster's reconciler and returns its combined
+// Ctl runs bin/ctl against the cluster's reconcilers and returns its combined
 // output; a non-zero exit is an *exec.ExitError wrapped in the error.
 func (c *Cluster) Ctl(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.cfg.BinDir, "ctl"), append([]string{"--server", c.ServerURL}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.cfg.BinDir, "ctl"), append([]string{"--server", c.ServerURLs()}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("failed to run ctl %s: %w", strings.Join(args, " "), err)
@@ -358,20 +368,10 @@ func (c *Cluster) Ctl(ctx context.Context, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// KillAgent kills agent i's process with SIGKILL, leaving its containers
-// running (a node death as the rest of the cluster sees it).
-func (c *Cluster) KillAgent(i int) {
-	c.Agents[i].proc.kill()
-}
-
-// KillReconciler kills the reconciler with SIGKILL.
-func (c *Cluster) KillReconciler() {
-	c.reconciler.kill()
-}
-
 // Stop stops the processes and removes everything the cluster created: every
 // agent's pods (containers, network namespaces, IP allocations, bridges),
-// containerd, the registry and, when it made it, its directory. It returns
+// containerd, the registry, the processes' namespaces, veths and bridge and,
+// when it made it, its directory. It returns
 // the first cleanup failure. Safe to call twice.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() { c.stopErr = c.stop() })
@@ -380,15 +380,23 @@ func (c *Cluster) Stop() error {
 
 func (c *Cluster) stop() error {
 	var errs []error
-	if c.reconciler != nil {
-		_ = c.reconciler.stop(10 * time.Second)
-	}
 	var wg sync.WaitGroup
-	for _, a := range c.Agents {
+	for i, r := range c.Reconcilers {
+		if r.proc == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = a.proc.stop(15 * time.Second)
+			_ = c.reconcilerProc(i).stop(10 * time.Second)
+		}()
+	}
+	wg.Wait()
+	for i := range c.Agents {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.agentProc(i).stop(15 * time.Second)
 		}()
 	}
 	wg.Wait()
@@ -405,6 +413,13 @@ func (c *Cluster) stop() error {
 		}
 	}
 	c.Registry.Stop()
+	if c.net != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := c.net.remove(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove network namespaces and links: %w", err))
+		}
+		cancel()
+	}
 	if c.ownDir && c.Dir != "" {
 		if err := os.RemoveAll(c.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", c.Dir, err))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -229,5 +230,56 @@ func testWebhookHandler(t *testing.T) {
 	case <-triggered:
 		t.Fatal("a wrongly signed call triggered a sync")
 	case <-time.After(2 * time.Second):
+	}
+}
+
+// A hook given several URLs tries them in order: a reconciler that is down
+// does not lose the notification.
+func TestGitRepoWebhookFailover(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	triggered := make(chan struct{}, 4)
+	srv := httptest.NewServer(webhook.Handler(webhook.Config{Secret: "k3y", Branch: "main"}, func() {
+		triggered <- struct{}{}
+	}))
+	defer srv.Close()
+	dead, err := FreeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewGitRepo(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.SetWebhook("http://"+dead+"/v1/webhook,"+srv.URL, "k3y"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Commit(ctx, "one", map[string][]byte{"a.yaml": []byte("x: 1\n")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-triggered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second URL was never called")
+	}
+}
+
+// Link names fit the kernel's 15 bytes and differ between prefixes.
+func TestHostNetNames(t *testing.T) {
+	a := newHostNet("a-rather-long-node-prefix", netip.MustParsePrefix("10.201.0.0/24"))
+	b := newHostNet("other", netip.MustParsePrefix("10.202.0.0/24"))
+	for _, n := range []string{a.bridge(), a.veth("r1"), a.veth("a150")} {
+		if len(n) > 15 {
+			t.Errorf("link name %q is longer than 15 bytes", n)
+		}
+	}
+	if a.bridge() == b.bridge() || a.nsName("a1") == b.nsName("a1") {
+		t.Errorf("two prefixes share names: %s %s", a.bridge(), a.nsName("a1"))
+	}
+	if got := a.host(firstAgentHost + 2).String(); got != "10.201.0.103" {
+		t.Errorf("agent 3's address = %s", got)
+	}
+	if got := a.gateway().String(); got != "10.201.0.1" {
+		t.Errorf("gateway = %s", got)
 	}
 }

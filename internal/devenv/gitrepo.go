@@ -65,14 +65,15 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 }
 
 // SetWebhook installs a post-receive hook that POSTs a GitHub-style push
-// payload for each pushed ref to url (curl, or busybox wget without curl),
+// payload for each pushed ref to url (curl, or busybox wget without curl;
+// url may be several, comma-separated, tried in order until one accepts),
 // signed with secret (X-Hub-Signature-256, HMAC-SHA256 through openssl) when
 // secret is set. A failed notification is
 // reported to the pusher but never fails the push: polling still covers it.
 func (g *GitRepo) SetWebhook(url, secret string) error {
 	hook := fmt.Sprintf(`#!/bin/sh
 # Installed by Stevedore's devenv: tell the reconciler about every push.
-url=%s
+urls=%s
 secret=%s
 while read -r old new ref; do
   body=$(printf '{"ref":"%%s","before":"%%s","after":"%%s"}' "$ref" "$old" "$new")
@@ -82,14 +83,21 @@ while read -r old new ref; do
   fi
   if command -v curl >/dev/null 2>&1; then
     post() { curl -fsS -m 5 -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
-      ${sig:+-H "X-Hub-Signature-256: sha256=$sig"} --data-binary "$body" "$url" >/dev/null; }
+      ${sig:+-H "X-Hub-Signature-256: sha256=$sig"} --connect-timeout 1 --data-binary "$body" "$1" >/dev/null; }
   else
     # busybox-static is one of Stevedore's Debian packages; curl is not. (Its
     # wget -T crashes in Debian 12's static build, hence timeout.)
     post() { busybox timeout 5 busybox wget -q -O /dev/null --header 'Content-Type: application/json' --header 'X-GitHub-Event: push' \
-      ${sig:+--header "X-Hub-Signature-256: sha256=$sig"} --post-data "$body" "$url"; }
+      ${sig:+--header "X-Hub-Signature-256: sha256=$sig"} --post-data "$body" "$1"; }
   fi
-  if post; then
+  ok=""
+  rest="$urls,"
+  while [ -n "$rest" ]; do
+    url=${rest%%%%,*}
+    rest=${rest#*,}
+    if post "$url"; then ok=1; break; fi
+  done
+  if [ -n "$ok" ]; then
     echo "stevedore: notified the reconciler of $ref"
   else
     echo "stevedore: failed to notify the reconciler; it will poll"

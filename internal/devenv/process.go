@@ -19,8 +19,11 @@ var ErrNotReady = errors.New("not ready in time")
 // FreeAddr returns a 127.0.0.1 TCP address that was free a moment ago. There
 // is a race between closing the probe listener and the caller binding it,
 // accepted here because every process we start binds within milliseconds.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func FreeAddr() (string, error) { return FreeAddrOn("127.0.0.1") }
+
+// FreeAddrOn is FreeAddr on the given host address.
+func FreeAddrOn(host string) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		return "", fmt.Errorf("failed to find a free port: %w", err)
 	}
@@ -67,8 +70,12 @@ func startProcess(name, logPath string, env []string, argv ...string) (*process,
 	return p, nil
 }
 
-// exited reports whether the process has exited.
+// exited reports whether the process has exited; a process that never
+// started (nil) has.
 func (p *process) exited() bool {
+	if p == nil {
+		return true
+	}
 	select {
 	case <-p.done:
 		return true
@@ -78,8 +85,11 @@ func (p *process) exited() bool {
 }
 
 // stop sends SIGTERM to the process group, then SIGKILL after grace. Safe to
-// call twice.
+// call twice, and on nil.
 func (p *process) stop(grace time.Duration) error {
+	if p == nil {
+		return nil
+	}
 	p.once.Do(func() {
 		pgid := p.cmd.Process.Pid
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
@@ -94,8 +104,11 @@ func (p *process) stop(grace time.Duration) error {
 }
 
 // kill sends SIGKILL to the process group and waits for it. Safe to call
-// twice, and after stop.
+// twice, after stop, and on nil.
 func (p *process) kill() {
+	if p == nil {
+		return
+	}
 	p.once.Do(func() {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.done
