@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -43,11 +40,6 @@ func TestHA(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	bin := buildBinaries(t)
-	// Until the raft reconciler lands, the binary has no --raft: skip
-	// rather than fail, and start running as soon as it does.
-	if help, _ := exec.Command(filepath.Join(bin, "reconciler"), "--help").CombinedOutput(); !strings.Contains(string(help), "--raft") {
-		t.Skip("the reconciler has no --raft flag yet: the HA tests need the raft reconciler")
-	}
 	c, err := devenv.StartCluster(ctx, devenv.ClusterConfig{
 		BinDir:      bin,
 		Reconcilers: 3,

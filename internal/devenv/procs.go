@@ -110,10 +110,9 @@ func (c *Cluster) reconcilerArgv(i int) []string {
 		"--repo", c.Repo.Bare, "--branch", c.Repo.Branch, "--data-dir", r.DataDir,
 		"--api", r.APIAddr, "--gossip", r.Gossip, "--webhook-secret", c.cfg.WebhookSecret,
 	}
-	// TODO(ha): pass --raft and --bootstrap-expect to a single reconciler
-	// too once the raft reconciler lands; today's binary rejects them.
-	if n := len(c.Reconcilers); n > 1 {
-		argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
+	n := len(c.Reconcilers)
+	argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
+	if n > 1 {
 		for j, o := range c.Reconcilers {
 			if p := c.reconcilerProc(j); j != i && p != nil && !p.exited() {
 				argv = append(argv, "--join", o.Gossip)
