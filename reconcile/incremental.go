@@ -70,14 +70,14 @@ type Planner struct {
 	last       Output
 
 	groups     map[string]*group
-	wlKeys     []spec.ObjectKey             // workloads, in Desired.Keys order
-	uidKey     map[string]string            // record UID → key
-	obs        map[string]*api.PodStatus    // UID → report, as Plan's
-	obsNode    map[string]string            // UID → reporting node
-	nodeGroups map[string]map[*group]int32  // node → owners with records there
-	restless   map[*group]bool              // changed by the last plan
-	unplaced   map[*group]bool              // with records not placed
-	waking     map[*group]bool              // with a wake
+	wlKeys     []spec.ObjectKey            // workloads, in Desired.Keys order
+	uidKey     map[string]string           // record UID → key
+	obs        map[string]*api.PodStatus   // UID → report, as Plan's
+	obsNode    map[string]string           // UID → reporting node
+	nodeGroups map[string]map[*group]int32 // node → owners with records there
+	restless   map[*group]bool             // changed by the last plan
+	unplaced   map[*group]bool             // with records not placed
+	waking     map[*group]bool             // with a wake
 	alive      map[string]bool
 	grace      map[string]bool
 	noExecute  map[string][]spec.Taint

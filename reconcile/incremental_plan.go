@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -203,11 +204,12 @@ func (p *Planner) assemble(in Input, sp *planner, groups []*group, oldKeys []str
 		p.restless[p.groups[groupID(rec.Owner, k)]] = true
 	}
 
-	// The re-planned records, before and after, and the nodes they touch.
+	// The re-planned records, before and after, and the nodes whose sets
+	// they change: a record left as it was is the same api.Pod.
 	affected := map[string]bool{}
 	for _, k := range oldKeys {
 		rec := in.Memory.Pods[k]
-		if rec.Node != "" {
+		if _, ok := sp.changed[k]; (ok || sp.mem[k] == nil) && rec.Node != "" {
 			affected[rec.Node] = true
 		}
 		p.removeRecord(k, &rec)
@@ -222,7 +224,7 @@ func (p *Planner) assemble(in Input, sp *planner, groups []*group, oldKeys []str
 		if rec := sp.mem[k]; rec != nil {
 			views = append(views, sp.view(rec))
 			newKeys = append(newKeys, k)
-			if rec.Node != "" {
+			if _, ok := sp.changed[k]; ok && rec.Node != "" {
 				affected[rec.Node] = true
 			}
 		}
@@ -246,7 +248,10 @@ func (p *Planner) assemble(in Input, sp *planner, groups []*group, oldKeys []str
 		p.addRecord(k, &rec)
 	}
 
-	out.Pods = splicePods(p.last.Pods, oldKeys, views)
+	out.Pods = p.last.Pods
+	if !sameViews(p.last.Pods, oldKeys, newKeys, views) {
+		out.Pods = splicePods(p.last.Pods, oldKeys, views)
+	}
 	out.PodSets, p.changedNodes = p.spliceSets(sp, oldSet, newKeys, affected)
 	p.allChanged = false
 
@@ -309,6 +314,27 @@ func compareObjectKeys(a, b spec.ObjectKey) int {
 		return c
 	}
 	return strings.Compare(a.Name, b.Name)
+}
+
+// sameViews says whether views (of newKeys) are what old holds for oldKeys:
+// then the previous slice is the new one, and a plan that changes no view
+// copies no view.
+func sameViews(old []PodView, oldKeys, newKeys []string, views []PodView) bool {
+	if !slices.Equal(oldKeys, newKeys) {
+		return false
+	}
+	for i := range views {
+		j, ok := slices.BinarySearchFunc(old, &views[i], func(v PodView, w *PodView) int {
+			if c := strings.Compare(v.Namespace, w.Namespace); c != 0 {
+				return c
+			}
+			return strings.Compare(v.Name, w.Name)
+		})
+		if !ok || !reflect.DeepEqual(old[j], views[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // splicePods returns old with the views of oldKeys (sorted, all in old)
