@@ -2,7 +2,12 @@ package reconcile
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
 // largeCluster is a steady cluster of the size the design's benchmarks
@@ -36,5 +41,98 @@ func BenchmarkPlanLarge(b *testing.B) {
 	defer reportCPU(b)()
 	for b.Loop() {
 		Plan(in)
+	}
+}
+
+// plannerCluster is largeCluster plus one 100-replica Deployment, all
+// running, planned once by a Planner: the daemon's state before a commit.
+func plannerCluster(b *testing.B) (*Planner, Input) {
+	in := largeCluster(b, 5000, 150000)
+	in.Desired = copySet(in.Desired)
+	big := deployment("ns-big", "big", 100, "img:big-0")
+	in.Desired.Objects[spec.KeyOf(big)] = big
+	// largeCluster's records hold uid-0…uid-149999: new UIDs must differ.
+	n := 0
+	in.NewUID = func() string { n++; return fmt.Sprintf("new-%d", n) }
+	pl := NewPlanner()
+	out := pl.Plan(in)
+	in.Memory = out.Memory
+	obs := runningStatuses(out)
+	in.Observed = map[string][]api.PodStatus{}
+	for node, sts := range obs {
+		in.Observed[node] = sts
+	}
+	out = pl.Plan(in)
+	in.Memory = out.Memory
+	if out = pl.Plan(in); out.MemoryChanged || len(out.Events) > 0 {
+		b.Fatalf("the cluster is not steady: %d events", len(out.Events))
+	}
+	return pl, in
+}
+
+// BenchmarkPlannerChangeOneDeployment measures a commit that changes the
+// image of one 100-replica Deployment at 5,000 nodes and 150,000 pods:
+// the plan that creates and schedules its 100 new pods (commit-ms), and
+// the plan after it from its own memory (settle-ms), which the daemon
+// runs next. The new revision is a new Set sharing the other objects.
+func BenchmarkPlannerChangeOneDeployment(b *testing.B) {
+	pl, in := plannerCluster(b)
+	var commit, settle, worst time.Duration
+	var allocs uint64
+	var ms runtime.MemStats
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		next := copySet(in.Desired)
+		big := deployment("ns-big", "big", 100, fmt.Sprintf("img:big-%d", i+1))
+		next.Objects[spec.KeyOf(big)] = big
+		in.Desired = next
+		runtime.ReadMemStats(&ms)
+		before := ms.Mallocs
+		b.StartTimer()
+		start := time.Now()
+		out := pl.Plan(in)
+		took := time.Since(start)
+		commit += took
+		if i > 0 {
+			// The first commit also builds the scheduler state.
+			worst = max(worst, took)
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&ms)
+		allocs += ms.Mallocs - before
+		// 100 created and scheduled; from the second commit on, the
+		// previous commit's pods (never up) are deleted too.
+		if n := len(out.Events); n != 200 && n != 300 {
+			b.Fatalf("commit plan: %d events, want 200 or 300", n)
+		}
+		if _, all := pl.ChangedNodes(); all {
+			b.Fatal("the commit was planned in full")
+		}
+		in.Memory = out.Memory
+		b.StartTimer()
+		start = time.Now()
+		out = pl.Plan(in)
+		settle += time.Since(start)
+		if out.MemoryChanged {
+			b.Fatal("the plan after the commit changed memory")
+		}
+	}
+	b.ReportMetric(float64(commit.Microseconds())/1000/float64(b.N), "commit-ms")
+	b.ReportMetric(float64(settle.Microseconds())/1000/float64(b.N), "settle-ms")
+	b.ReportMetric(float64(allocs)/float64(b.N), "commit-allocs")
+	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-later-commit-ms")
+}
+
+// BenchmarkPlannerSteady is the Planner at 5,000 nodes and 150,000 pods
+// when nothing changed (BenchmarkPlanLarge for Plan).
+func BenchmarkPlannerSteady(b *testing.B) {
+	pl, in := plannerCluster(b)
+	b.ResetTimer()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if out := pl.Plan(in); out.MemoryChanged {
+			b.Fatal("a steady plan changed memory")
+		}
 	}
 }

@@ -26,12 +26,14 @@ import (
 func TestRandomHistories(t *testing.T) {
 	for seed := uint64(1); seed <= 20; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			randomHistory(t, seed, 150)
+			randomHistory(t, seed, 150, nil)
 		})
 	}
 }
 
-func randomHistory(t *testing.T, seed uint64, steps int) {
+// randomHistory runs a random history; with pc, every plan is also made by
+// pc's Planner and compared (planner_test.go).
+func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 	r := rand.New(rand.NewPCG(seed, seed))
 	h := newHarness()
 	for i := 0; i < 3; i++ {
@@ -121,6 +123,9 @@ func randomHistory(t *testing.T, seed uint64, steps int) {
 		base := h.uids
 		in := h.input(h.desired)
 		out := Plan(in)
+		if pc != nil {
+			pc.check(t, fmt.Sprintf("step %d", step), in, base, out)
+		}
 		checkInvariants(t, step, in, out)
 		checkDelta(t, step, in, out)
 		if in.Adopt != nil {

@@ -309,6 +309,12 @@ type planner struct {
 	// wake is the earliest instant after Now at which the plan's outcome
 	// changes with time alone (see wake.go); zero for none.
 	wake time.Time
+	// wakes, when not nil, gets the same per owner (the workload whose
+	// pods wakeOwner names): the incremental Planner keeps each owner's.
+	wakes     map[string]time.Time
+	wakeOwner string
+	// dups is set when two objects claim one pod name.
+	dups bool
 }
 
 func newPlanner(in Input) *planner {
@@ -439,7 +445,14 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
-	desired := p.holdPaused(expand(p.in.Desired, p.workloads))
+	p.decide(p.holdPaused(expand(p.in.Desired, p.workloads)))
+	p.schedule()
+}
+
+// decide gives each desired pod (sorted, paused workloads held) its
+// incarnation and drops what is no longer wanted; scheduling is left to
+// the caller. The incremental Planner runs it on the pods of a few owners.
+func (p *planner) decide(desired []DesiredPod) {
 	want := make(map[string]*DesiredPod, len(desired))
 	// New records come from chunks, allocated only when a pod is new: in
 	// the steady state there is none, and a backing array for every
@@ -452,6 +465,7 @@ func (p *planner) plan() {
 		if _, dup := want[key]; dup {
 			// The first of two objects claiming one pod name wins, so the
 			// pod does not flip between them on every plan.
+			p.dups = true
 			continue
 		}
 		want[key] = d
@@ -508,7 +522,6 @@ func (p *planner) plan() {
 	p.want = want
 	p.keys = mergeKeys(desired, p.mem, want)
 	p.dropUnwanted(want)
-	p.schedule()
 }
 
 // holdPaused keeps a paused Deployment on the revision it runs: when none
@@ -646,6 +659,7 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 		}
 	}
 	for _, owner := range sortedKeys(old) {
+		p.wakeOwner = owner
 		w := p.workloads[owner]
 		keys := old[owner]
 		hash := w.hash

@@ -85,7 +85,11 @@ func parseScript(t *testing.T, file string) (cases []scriptCase, trailer []strin
 	return cases, pending
 }
 
-func TestScripts(t *testing.T) {
+func TestScripts(t *testing.T) { testScripts(t, false) }
+
+// testScripts runs the scripts; with planners, every plan is also made by
+// a Planner and compared.
+func testScripts(t *testing.T, planners bool) {
 	files, err := filepath.Glob("testdata/*.txt")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scripts in testdata: %v", err)
@@ -94,6 +98,9 @@ func TestScripts(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
 			cases, trailer := parseScript(t, file)
 			h := newHarness()
+			if planners {
+				h.pc = newPlannerCheck(t)
+			}
 			var sb strings.Builder
 			for _, c := range cases {
 				got, err := h.run(c.cmd, c.body)
@@ -147,6 +154,8 @@ type harness struct {
 	agents map[string][]api.Pod
 	// adopt passes the alive agents' sets as Input.Adopt to the next plan.
 	adopt bool
+	// pc, when set, checks every plan against a Planner (planner_test.go).
+	pc *plannerCheck
 }
 
 func newHarness() *harness {
@@ -278,7 +287,11 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		}
 		in := h.input(desired)
 		_, in.AbsentNodesLost = a["absent-lost"]
+		base := h.uids
 		out := Plan(in)
+		if h.pc != nil {
+			h.pc.check(h.pc.t, cmd, in, base, out)
+		}
 		h.memory = out.Memory
 		h.last = out
 		h.adopt = false

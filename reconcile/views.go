@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
 // up is true when st reports the pod Running with every container running:
@@ -93,7 +94,9 @@ func (p *planner) output() Output {
 			})
 		}
 	}
-	out.Workloads = p.workloadViews(byOwner)
+	if p.in.Desired != nil {
+		out.Workloads = p.workloadViews(p.in.Desired.Keys(), byOwner)
+	}
 	out.Wake = p.wake
 	return out
 }
@@ -166,23 +169,22 @@ func podProblem(v *PodView) string {
 	return s
 }
 
-// workloadViews counts each workload's pods.
 // ownedPod is a workload's pod as both the view and the record.
 type ownedPod struct {
 	view *PodView
 	rec  *PodRecord
 }
 
-func (p *planner) workloadViews(byOwner map[string][]ownedPod) []WorkloadView {
-	if p.in.Desired == nil {
-		return nil
-	}
+// workloadViews returns the views of the workloads among keys (sorted by
+// kind, namespace and name), given their pods.
+func (p *planner) workloadViews(keys []spec.ObjectKey, byOwner map[string][]ownedPod) []WorkloadView {
 	var out []WorkloadView
-	for _, k := range p.in.Desired.Keys() {
+	for _, k := range keys {
 		w, ok := p.workloads[k.String()]
 		if !ok {
 			continue
 		}
+		p.wakeOwner = k.String()
 		v := WorkloadView{
 			Kind:      k.Kind,
 			Namespace: w.namespace,

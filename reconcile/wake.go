@@ -20,8 +20,16 @@ import (
 
 // wakeAt notes that the plan's outcome changes at t, if t is after Now.
 func (p *planner) wakeAt(t time.Time) {
-	if t.After(p.in.Now) && (p.wake.IsZero() || t.Before(p.wake)) {
+	if !t.After(p.in.Now) {
+		return
+	}
+	if p.wake.IsZero() || t.Before(p.wake) {
 		p.wake = t
+	}
+	if p.wakes != nil {
+		if w, ok := p.wakes[p.wakeOwner]; !ok || t.Before(w) {
+			p.wakes[p.wakeOwner] = t
+		}
 	}
 }
 

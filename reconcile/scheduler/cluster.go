@@ -36,6 +36,9 @@ type Cluster struct {
 	ownerAny  []*domainCounter
 	templates map[tmplKey]*podTemplate
 	reservers []Reserver
+	// kept holds, for a State, what removing each pod of pods must undo
+	// (parallel to pods); nil in a one-call Cluster.
+	kept []keptPod
 
 	anyUnschedulable, anyNoSchedule, anyPreferNoSchedule bool
 	buf                                                  []byte
@@ -49,7 +52,14 @@ type labelPair struct{ k, v string }
 type podRec struct {
 	ns     string
 	labels map[string]string
-	node   int32
+	node   int32 // -1: removed (a State's tombstone)
+}
+
+// keptPod is what a State needs to take a placed pod off its node again.
+type keptPod struct {
+	req, nonZero Resources
+	hostPorts    []hostPort
+	owners       []*domainCounter
 }
 
 type hostPort struct {
@@ -139,6 +149,13 @@ func (c *Cluster) place(pi *PodInfo, ni int32) {
 	n.hostPorts = append(n.hostPorts, t.hostPorts...)
 	idx := int32(len(c.pods))
 	c.pods = append(c.pods, podRec{ns: pi.Namespace, labels: pi.Labels, node: ni})
+	if c.kept != nil {
+		k := keptPod{req: t.req, nonZero: t.nonZero, owners: t.owners}
+		if len(t.hostPorts) > 0 {
+			k.hostPorts = slices.Clone(t.hostPorts)
+		}
+		c.kept = append(c.kept, k)
+	}
 	if c.labelIdx != nil {
 		for k, v := range pi.Labels {
 			lp := labelPair{k, v}
@@ -359,7 +376,7 @@ func (c *Cluster) countExisting(dc *domainCounter) {
 	}
 	if len(dc.sel.pairs) == 0 {
 		for i := range c.pods {
-			if p := &c.pods[i]; dc.matches(p.ns, p.labels) {
+			if p := &c.pods[i]; p.node >= 0 && dc.matches(p.ns, p.labels) {
 				dc.add(p.node)
 			}
 		}
@@ -368,6 +385,9 @@ func (c *Cluster) countExisting(dc *domainCounter) {
 	if c.labelIdx == nil {
 		c.labelIdx = make(map[labelPair][]int32)
 		for i := range c.pods {
+			if c.pods[i].node < 0 {
+				continue
+			}
 			for k, v := range c.pods[i].labels {
 				lp := labelPair{k, v}
 				c.labelIdx[lp] = append(c.labelIdx[lp], int32(i))
@@ -375,7 +395,7 @@ func (c *Cluster) countExisting(dc *domainCounter) {
 		}
 	}
 	for _, i := range c.labelIdx[dc.sel.pairs[0]] {
-		if p := &c.pods[i]; dc.matches(p.ns, p.labels) {
+		if p := &c.pods[i]; p.node >= 0 && dc.matches(p.ns, p.labels) {
 			dc.add(p.node)
 		}
 	}

@@ -219,7 +219,11 @@ func (s *Scheduler) checkProfile(p *Profile) error {
 // A pending pod with spec.nodeName set on a known node bypasses filtering,
 // as in Kubernetes; its requests are still accounted.
 func (s *Scheduler) Schedule(nodes []Node, placed []Pod, pending []Pod) []Result {
-	c := newCluster(nodes, placed)
+	return s.scheduleOn(newCluster(nodes, placed), pending)
+}
+
+// scheduleOn places pending on c, which then holds the new placements.
+func (s *Scheduler) scheduleOn(c *Cluster, pending []Pod) []Result {
 	runs := make(map[*Profile]*profileRun, 1)
 	out := make([]Result, len(pending))
 	for i := range pending {
