@@ -30,7 +30,8 @@ type controller struct {
 	wg      sync.WaitGroup
 
 	mu       sync.Mutex
-	mem      reconcile.Memory // the inventory as committed
+	mem      reconcile.Memory // the inventory as committed; the planner's own (written in place)
+	planner  *reconcile.Planner
 	observed map[string][]agentapi.PodStatus
 	conns    map[string]*agentConn
 	podSets  map[string][]agentapi.Pod
@@ -84,10 +85,12 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 			return nil, err
 		}
 	}
-	v := s.store.read()
-	c.mem = reconcile.Memory{Pods: v.Pods}
-	c.base = v.TermBase
-	c.adopting = len(v.Pods) == 0
+	peek := s.store.peek()
+	// The planner writes its memory in place: it gets its own copy.
+	c.mem = reconcile.Memory{Pods: s.store.copyPods()}
+	c.planner = reconcile.NewPlanner()
+	c.base = peek.termBase
+	c.adopting = len(c.mem.Pods) == 0
 	return c, nil
 }
 

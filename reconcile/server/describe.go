@@ -30,10 +30,9 @@ func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error
 			d.Events = append(d.Events, api.Event(e))
 		}
 	}
-	rec, remembered := v.mem[key]
-	nodes, desired, mem := v.nodeStates, v.set, v.mem
-	if remembered && rec.Node == "" && rec.Spec.NodeName == "" {
-		d.Scheduling = explain(s.cfg.Scheduler, nodes, desired, mem, &rec)
+	if pv := p.PodView; pv.Node == "" && pv.Spec.NodeName == "" {
+		rec := reconcile.PodRecord{Namespace: pv.Namespace, Name: pv.Name, Labels: pv.Labels, Spec: pv.Spec}
+		d.Scheduling = explain(s.cfg.Scheduler, v.nodeStates, v.set, v.inventory(), &rec)
 	}
 	return d, nil
 }

@@ -67,14 +67,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // Pods returns the desired pods of the last plan, in namespace ("" for all).
 func (s *Server) Pods(namespace string) []api.Pod {
-	v := s.view.Load()
-	out := make([]api.Pod, 0, len(v.pods))
-	for _, p := range v.pods {
-		if namespace == "" || p.Namespace == namespace {
-			out = append(out, p)
-		}
-	}
-	return out
+	return s.view.Load().pods(namespace)
 }
 
 func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +80,7 @@ func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
 	out := make([]api.Workload, 0, len(v.workloads))
 	for _, wl := range v.workloads {
 		if ns == "" || wl.Namespace == ns {
-			out = append(out, wl)
+			out = append(out, api.Workload(wl))
 		}
 	}
 	writeJSON(w, http.StatusOK, api.WorkloadList{Workloads: out})
@@ -95,7 +88,7 @@ func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
 
 // Nodes returns the agents membership knows, sorted by name.
 func (s *Server) Nodes() []api.Node {
-	return append([]api.Node{}, s.view.Load().nodes...)
+	return append([]api.Node{}, s.view.Load().nodeTable()...)
 }
 
 func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
@@ -111,8 +104,8 @@ func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	count := map[string]int{}
-	for _, p := range v.pods {
-		count[p.Namespace]++
+	for i := range v.views {
+		count[v.views[i].Namespace]++
 	}
 	out := make([]api.Namespace, 0, len(names))
 	for n := range names {

@@ -43,7 +43,7 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 	s.events.add("node/"+name, reason, fmt.Sprintf("node %s %sed through the API (not in Git: a Node object is the durable way)", name, strings.TrimSuffix(action, "e")+"e"))
 	c.requestPlan()
 	c.publish()
-	for _, n := range s.view.Load().nodes {
+	for _, n := range s.view.Load().nodeTable() {
 		if n.Name == name {
 			writeJSON(w, http.StatusOK, n)
 			return

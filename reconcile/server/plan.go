@@ -133,10 +133,11 @@ func (c *controller) planOnce() (bool, time.Time) {
 		}
 	}
 	start := time.Now()
-	out := reconcile.Plan(in)
+	out := c.planner.Plan(in)
 	if out.Memory.Pods == nil {
 		out.Memory.Pods = map[string]reconcile.PodRecord{}
 	}
+	changedNodes, allNodes := c.planner.ChangedNodes()
 	// The delta is committed before any agent hears of a pod in it, so a
 	// failover can't leave a pod running that the new leader forgot. The
 	// plan that ends adoption commits the whole inventory: its input
@@ -150,6 +151,12 @@ func (c *controller) planOnce() (bool, time.Time) {
 		c.lastDelta = n
 		if err != nil {
 			c.log.Error("failed to commit the plan; not pushing", "err", err)
+			// The planner wrote the plan into its memory in place: start
+			// again from what the store holds, with a full plan.
+			c.mu.Lock()
+			c.mem = reconcile.Memory{Pods: c.s.store.copyPods()}
+			c.planner = reconcile.NewPlanner()
+			c.mu.Unlock()
 			return false, time.Time{}
 		}
 	}
@@ -171,7 +178,18 @@ func (c *controller) planOnce() (bool, time.Time) {
 		// lost): an empty set would stop every pod an agent runs.
 		out.PodSets = nil
 	}
-	for node, pods := range out.PodSets {
+	nodes := changedNodes
+	if allNodes {
+		nodes = nodes[:0:0]
+		for node := range out.PodSets {
+			nodes = append(nodes, node)
+		}
+	}
+	for _, node := range nodes {
+		pods, ok := out.PodSets[node]
+		if !ok {
+			continue // a node gone from the plan: its conn is closed
+		}
 		if pods == nil {
 			pods = []agentapi.Pod{}
 		}
@@ -181,8 +199,9 @@ func (c *controller) planOnce() (bool, time.Time) {
 		if conn == nil {
 			continue
 		}
-		old, had := c.podSets[node]
-		if had && encodeEqual(old, pods) {
+		// A full plan makes every set anew; the planner names the ones
+		// it changed.
+		if old, had := c.podSets[node]; had && allNodes && encodeEqual(old, pods) {
 			continue
 		}
 		c.gens[node]++

@@ -215,6 +215,20 @@ func (s *store) revision() (*savedRevision, *spec.Set) {
 	return s.st.Revision, s.set
 }
 
+// created returns when the pod of key was created, zero if unknown.
+func (s *store) created(key string) time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.Pods[key].Created
+}
+
+// copyPods returns a copy of the inventory.
+func (s *store) copyPods() map[string]reconcile.PodRecord {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return maps.Clone(s.st.Pods)
+}
+
 // peekState is the small part of the store status and tags show.
 type peekState struct {
 	clusterID string

@@ -2,6 +2,7 @@ package server
 
 import (
 	"sort"
+	"sync"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -16,32 +17,79 @@ import (
 // this, never the controller's locks: a slow client cannot stall a plan,
 // and a plan cannot stall a read. Nothing reachable from a view is ever
 // written to after it is published.
+//
+// Publishing costs O(nodes), not O(pods): the pod views are the core's own
+// (read-only) slice, and what is derived from them (the wire pods, the
+// index by key, the node table's counts) is computed once, on the first
+// request that needs it.
 type view struct {
 	// leader is false for the empty view of a follower.
 	leader    bool
 	token     uint64
-	pods      []api.Pod // sorted by namespace and name
-	podIndex  map[string]int
-	workloads []api.Workload
-	nodes     []api.Node
+	views     []reconcile.PodView // the last plan's, sorted by namespace and name
+	workloads []reconcile.WorkloadView
 	nodeErrs  []api.NodeError
-	// What a dry-run plan (diff placements, describe) starts from.
-	mem        map[string]reconcile.PodRecord
+	members   map[string]member
+	overrides map[string]nodeOverride
+	gens      map[string]uint64
+	// What a dry-run plan (diff placements, describe) starts from, with the
+	// inventory read from the store when asked.
+	store      *store
 	nodeStates []reconcile.NodeState
 	observed   map[string][]agentapi.PodStatus
 	set        *spec.Set
 	revision   *savedRevision
 	// clients of the agents with a connection, for logs.
 	clients map[string]agentClient
+
+	indexOnce sync.Once
+	podIndex  map[string]int
+	nodesOnce sync.Once
+	nodes     []api.Node
+}
+
+// index returns the position of every pod view by key.
+func (v *view) index() map[string]int {
+	v.indexOnce.Do(func() {
+		v.podIndex = make(map[string]int, len(v.views))
+		for i := range v.views {
+			v.podIndex[v.views[i].Namespace+"/"+v.views[i].Name] = i
+		}
+	})
+	return v.podIndex
 }
 
 // pod returns the view's pod of that key.
 func (v *view) pod(namespace, name string) (api.Pod, bool) {
-	i, ok := v.podIndex[namespace+"/"+name]
+	i, ok := v.index()[namespace+"/"+name]
 	if !ok {
 		return api.Pod{}, false
 	}
-	return v.pods[i], true
+	var created time.Time
+	if v.store != nil {
+		created = v.store.created(namespace + "/" + name)
+	}
+	return api.Pod{PodView: api.PodView(v.views[i]), Created: created}, true
+}
+
+// pods returns the wire pods of namespace ("" for all), with their
+// creation times from the store.
+func (v *view) pods(namespace string) []api.Pod {
+	out := make([]api.Pod, 0, len(v.views))
+	var recs map[string]reconcile.PodRecord
+	if v.store != nil {
+		v.store.mu.RLock()
+		defer v.store.mu.RUnlock()
+		recs = v.store.st.Pods
+	}
+	for i := range v.views {
+		p := &v.views[i]
+		if namespace != "" && p.Namespace != namespace {
+			continue
+		}
+		out = append(out, wirePod(*p, recs[p.Namespace+"/"+p.Name]))
+	}
+	return out
 }
 
 // publishFollowerView replaces the view with an empty one when this
@@ -66,13 +114,17 @@ func (c *controller) publish() {
 	v := &view{
 		leader:     true,
 		token:      c.base + c.term,
-		mem:        c.mem.Pods,
+		views:      c.lastPlan.pods,
+		workloads:  c.lastPlan.workloads,
+		members:    members,
+		overrides:  peek.overrides,
+		gens:       make(map[string]uint64, len(c.gens)),
+		store:      c.s.store,
 		nodeStates: nodeStates,
 		observed:   make(map[string][]agentapi.PodStatus, len(c.observed)),
 		set:        set,
 		revision:   rev,
 		clients:    make(map[string]agentClient, len(c.conns)),
-		workloads:  wireWorkloads(c.lastPlan.workloads),
 	}
 	for n, ps := range c.observed {
 		v.observed[n] = ps
@@ -80,43 +132,46 @@ func (c *controller) publish() {
 	for n, conn := range c.conns {
 		v.clients[n] = conn.client
 	}
-	views := c.lastPlan.pods
-	gens := make(map[string]uint64, len(c.gens))
 	for n, g := range c.gens {
-		gens[n] = g
+		v.gens[n] = g
 	}
 	for _, e := range c.nodeErr {
 		v.nodeErrs = append(v.nodeErrs, e)
 	}
 	c.mu.Unlock()
-
 	sort.Slice(v.nodeErrs, func(i, j int) bool { return v.nodeErrs[i].Node < v.nodeErrs[j].Node })
-	v.pods = make([]api.Pod, len(views))
-	v.podIndex = make(map[string]int, len(views))
+	c.s.view.Store(v)
+}
+
+// nodeTable is the node list of GET /v1/nodes, computed once per view.
+func (v *view) nodeTable() []api.Node {
+	v.nodesOnce.Do(func() { v.nodes = v.buildNodes() })
+	return v.nodes
+}
+
+func (v *view) buildNodes() []api.Node {
 	count := map[string]int{}
 	requested := map[string]scheduler.Resources{}
-	for i, p := range views {
-		key := p.Namespace + "/" + p.Name
-		rec := v.mem[key]
-		v.pods[i] = wirePod(p, rec)
-		v.podIndex[key] = i
-		if p.Node != "" {
-			count[p.Node]++
-			r := scheduler.PodRequests(&rec.Spec)
-			acc := requested[p.Node]
-			acc.MilliCPU += r.MilliCPU
-			acc.Memory += r.Memory
-			acc.EphemeralStorage += r.EphemeralStorage
-			acc.Pods += r.Pods
-			requested[p.Node] = acc
+	for i := range v.views {
+		p := &v.views[i]
+		if p.Node == "" {
+			continue
 		}
+		count[p.Node]++
+		r := scheduler.PodRequests(&p.Spec)
+		acc := requested[p.Node]
+		acc.MilliCPU += r.MilliCPU
+		acc.Memory += r.Memory
+		acc.EphemeralStorage += r.EphemeralStorage
+		acc.Pods += r.Pods
+		requested[p.Node] = acc
 	}
 	errs := map[string]string{}
 	for _, e := range v.nodeErrs {
 		errs[e.Node] = e.Message
 	}
 	unschedulable := map[string]bool{}
-	for _, sn := range reconcile.SchedulerNodes(nodeStates, set) {
+	for _, sn := range reconcile.SchedulerNodes(v.nodeStates, v.set) {
 		for _, t := range sn.Taints {
 			if t.Key == taintCordon && t.Effect == spec.TaintEffectNoSchedule {
 				sn.Unschedulable = true
@@ -124,9 +179,9 @@ func (c *controller) publish() {
 		}
 		unschedulable[sn.Name] = sn.Unschedulable
 	}
-	v.nodes = make([]api.Node, 0, len(members))
-	for name, m := range members {
-		o := peek.overrides[name]
+	nodes := make([]api.Node, 0, len(v.members))
+	for name, m := range v.members {
+		o := v.overrides[name]
 		r := requested[name]
 		n := api.Node{
 			Name:        name,
@@ -138,7 +193,7 @@ func (c *controller) publish() {
 			Taints:      m.info.Taints,
 			PodCIDR:     m.info.PodCIDR,
 			Pods:        count[name],
-			Generation:  gens[name],
+			Generation:  v.gens[name],
 			Since:       m.since,
 			StatusSince: m.since,
 			Requested:   agentapi.Resources{MilliCPU: r.MilliCPU, Memory: r.Memory, EphemeralStorage: r.EphemeralStorage, Pods: r.Pods},
@@ -154,10 +209,10 @@ func (c *controller) publish() {
 		default:
 			n.Status = api.NodeReady
 		}
-		v.nodes = append(v.nodes, n)
+		nodes = append(nodes, n)
 	}
-	sort.Slice(v.nodes, func(i, j int) bool { return v.nodes[i].Name < v.nodes[j].Name })
-	c.s.view.Store(v)
+	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+	return nodes
 }
 
 // Status returns the sync and cluster state (what GET /v1/status serves):
@@ -203,7 +258,16 @@ func (v *view) planInput() reconcile.Input {
 		Desired:  v.set,
 		Nodes:    v.nodeStates,
 		Observed: v.observed,
-		Memory:   reconcile.Memory{Pods: v.mem},
+		Memory:   reconcile.Memory{Pods: v.inventory()},
 		Now:      time.Now(),
 	}
+}
+
+// inventory is a copy of the committed inventory, for dry runs: the
+// controller's own map is written in place by its planner.
+func (v *view) inventory() map[string]reconcile.PodRecord {
+	if v.store == nil {
+		return map[string]reconcile.PodRecord{}
+	}
+	return v.store.copyPods()
 }
