@@ -53,7 +53,8 @@ type controller struct {
 	// adoptTerm is the highest term the adopted agents report.
 	adoptTerm uint64
 	lastPlan  planResult
-	lastDelta int // bytes of the last plan's raft entry
+	lastDelta int    // bytes of the last plan's raft entry
+	plans     uint64 // plans run this term
 	joinTimer *time.Timer
 }
 

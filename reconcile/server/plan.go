@@ -134,6 +134,9 @@ func (c *controller) planOnce() (bool, time.Time) {
 	}
 	start := time.Now()
 	out := c.planner.Plan(in)
+	c.mu.Lock()
+	c.plans++
+	c.mu.Unlock()
 	if out.Memory.Pods == nil {
 		out.Memory.Pods = map[string]reconcile.PodRecord{}
 	}
