@@ -25,7 +25,6 @@ const maxIdle = 24 * time.Hour
 type planResult struct {
 	pods      []reconcile.PodView
 	workloads []reconcile.WorkloadView
-	wake      time.Time
 }
 
 // requestPlanLocked asks the plan loop for a plan and returns the request

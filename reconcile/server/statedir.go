@@ -27,7 +27,7 @@ const (
 	// applied it: its serf tags name its cluster from the start, before
 	// its log is replayed (which needs a leader that can reach it).
 	fileCluster = "cluster-id"
-	dirGit       = "git"
+	dirGit      = "git"
 )
 
 // stateDir is the reconciler's DataDir.
