@@ -325,6 +325,7 @@ func (a *Agent) snapshot() api.PodStatusList {
 		Term:       applied.Term,
 		Generation: applied.Generation,
 		Pods:       pods,
+		Time:       time.Now(),
 	}
 }
 

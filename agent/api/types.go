@@ -154,6 +154,11 @@ type PodStatusList struct {
 	Term       uint64      `json:"term"`
 	Generation uint64      `json:"generation"`
 	Pods       []PodStatus `json:"pods"`
+	// Time is the agent's clock when it made the list: the reconciler
+	// compares it with its own and reports a skew (container start times
+	// come from the agent's clock, minReadySeconds and deadlines are judged
+	// by the reconciler's).
+	Time time.Time `json:"time,omitzero"`
 }
 
 // Resources is a node's capacity in scheduler units.

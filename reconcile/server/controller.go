@@ -37,6 +37,7 @@ type controller struct {
 	podSets  map[string][]agentapi.Pod
 	gens     map[string]uint64
 	nodeErr  map[string]api.NodeError
+	skew     map[string]api.NodeError // clock skews, by node
 	// base is the store's TermBase this term pushes with.
 	base     uint64
 	planWant uint64        // plans requested
@@ -269,6 +270,10 @@ func (c *controller) syncConns() bool {
 	return joined
 }
 
+// maxClockSkew is how far an agent's clock may be from the leader's before
+// the node shows an error.
+const maxClockSkew = 2 * time.Second
+
 // observe records an agent's status report and asks for a plan.
 func (c *controller) observe(node string, l *agentapi.PodStatusList) {
 	c.mu.Lock()
@@ -276,6 +281,7 @@ func (c *controller) observe(node string, l *agentapi.PodStatusList) {
 	if c.conns[node] == nil {
 		return
 	}
+	c.checkSkewLocked(node, l.Time)
 	// Heartbeats repeat the last list; only a change needs a plan. A
 	// status holds no resource.Quantity, so DeepEqual is exact (and far
 	// cheaper than comparing encodings, at thousands of nodes).
@@ -284,6 +290,38 @@ func (c *controller) observe(node string, l *agentapi.PodStatusList) {
 	}
 	c.observed[node] = l.Pods
 	c.requestPlanLocked()
+}
+
+// checkSkewLocked records (or clears) a clock skew between the agent and
+// this reconciler, seen in the time the agent stamped its report with (the
+// report's transit time counts too, a few milliseconds on a LAN).
+func (c *controller) checkSkewLocked(node string, sent time.Time) {
+	if sent.IsZero() {
+		return
+	}
+	skew := sent.Sub(time.Now())
+	_, had := c.skew[node]
+	if skew > -maxClockSkew && skew < maxClockSkew {
+		if had {
+			delete(c.skew, node)
+			c.requestPlanLocked() // the plan publishes the view
+		}
+		return
+	}
+	dir := "ahead of"
+	if skew < 0 {
+		dir, skew = "behind", -skew
+	}
+	if c.skew == nil {
+		c.skew = map[string]api.NodeError{}
+	}
+	c.skew[node] = api.NodeError{Node: node, Since: time.Now(), Message: fmt.Sprintf(
+		"the agent's clock is %s %s the reconciler's (more than %s): minReadySeconds and progress deadlines compare the agent's container start times with the reconciler's clock; synchronise the clocks (NTP)",
+		skew.Round(100*time.Millisecond), dir, maxClockSkew)}
+	if !had {
+		c.log.Warn("clock skew with an agent", "node", node, "skew", skew, "direction", dir)
+		c.requestPlanLocked()
+	}
 }
 
 // pushed clears a node's error once a set reached it.

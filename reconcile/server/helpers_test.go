@@ -157,6 +157,8 @@ type fakeAgent struct {
 	badImage string
 	// refuseAll answers every set with 409 stale, without a term.
 	refuseAll bool
+	// clock is added to the time the agent stamps its reports with.
+	clock time.Duration
 	applied   chan struct{} // gets a value after each applied set
 }
 
@@ -291,7 +293,7 @@ func (a *fakeAgent) handleWatch(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	for {
 		a.mu.Lock()
-		l := agentapi.PodStatusList{Node: a.name, Term: a.term, Generation: a.gen, Pods: a.status}
+		l := agentapi.PodStatusList{Node: a.name, Term: a.term, Generation: a.gen, Pods: a.status, Time: time.Now().Add(a.clock)}
 		ch := a.changed
 		a.mu.Unlock()
 		if err := enc.Encode(l); err != nil {
@@ -305,6 +307,14 @@ func (a *fakeAgent) handleWatch(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(2 * time.Second): // heartbeat
 		}
 	}
+}
+
+// poke makes the watch stream send the list again at once.
+func (a *fakeAgent) poke() {
+	a.mu.Lock()
+	close(a.changed)
+	a.changed = make(chan struct{})
+	a.mu.Unlock()
 }
 
 // last returns the last set the agent applied.

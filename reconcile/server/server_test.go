@@ -477,3 +477,35 @@ func TestAgentRestartGetsItsSetAgain(t *testing.T) {
 		t.Fatal("no set before the restart")
 	}
 }
+
+// TestClockSkewIsANodeError: an agent whose clock is far from the
+// reconciler's shows an error on its node, and the error goes once the
+// clocks agree.
+func TestClockSkewIsANodeError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf members and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	a := newFakeAgent(t, "node-a")
+	a.mu.Lock()
+	a.clock = 10 * time.Second
+	a.mu.Unlock()
+	a.join(s.GossipAddr())
+	cl, _ := api.NewClient(s.APIURL(), nil)
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "the skew in the status", func() bool {
+		st, err := cl.Status(ctx)
+		return err == nil && len(st.NodeErrors) == 1 && strings.Contains(st.NodeErrors[0].Message, "10s ahead of")
+	})
+	a.mu.Lock()
+	a.clock = 0
+	a.mu.Unlock()
+	a.poke()
+	waitFor(t, 10*time.Second, "the skew to clear", func() bool {
+		st, err := cl.Status(ctx)
+		return err == nil && len(st.NodeErrors) == 0
+	})
+}

@@ -138,6 +138,11 @@ func (c *controller) publish() {
 	for _, e := range c.nodeErr {
 		v.nodeErrs = append(v.nodeErrs, e)
 	}
+	for n, e := range c.skew {
+		if _, ok := c.nodeErr[n]; !ok {
+			v.nodeErrs = append(v.nodeErrs, e)
+		}
+	}
 	c.mu.Unlock()
 	sort.Slice(v.nodeErrs, func(i, j int) bool { return v.nodeErrs[i].Node < v.nodeErrs[j].Node })
 	c.s.view.Store(v)
