@@ -81,17 +81,7 @@ func (p *planner) output() Output {
 			byOwner[rec.Owner] = append(byOwner[rec.Owner], ownedPod{&out.Pods[len(out.Pods)-1], rec})
 		}
 		if set, ok := out.PodSets[rec.Node]; ok && rec.Node != "" {
-			out.PodSets[rec.Node] = append(set, api.Pod{
-				UID:         rec.UID,
-				Namespace:   rec.Namespace,
-				Name:        rec.Name,
-				Labels:      rec.Labels,
-				Annotations: rec.Annotations,
-				Spec:        rec.Spec,
-				Owner:       rec.Owner,
-				Hash:        rec.Hash,
-				Created:     rec.Created,
-			})
+			out.PodSets[rec.Node] = append(set, podOf(rec))
 		}
 	}
 	if p.in.Desired != nil {

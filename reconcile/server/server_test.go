@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"io"
 	"net/http"
@@ -218,14 +219,7 @@ func TestRefusedSetIsANodeError(t *testing.T) {
 		t.Skip("starts serf members and git; not a -short test")
 	}
 	log, logs := testLogger(t)
-	repo := newGitRepo(t)
-	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
-	s := startServer(t, repo.dir, t.TempDir(), log)
-	a := newFakeAgent(t, "node-a")
-	a.mu.Lock()
-	a.refuseAll = true
-	a.mu.Unlock()
-	a.join(s.GossipAddr())
+	s, a := onePodOneAgent(t, log, func(a *fakeAgent) { a.refuseAll = true })
 	cl, _ := api.NewClient(s.APIURL(), nil)
 	ctx := context.Background()
 	waitFor(t, 10*time.Second, "node-a's error in the status", func() bool {
@@ -254,14 +248,7 @@ func TestHigherAgentTermIsRecovered(t *testing.T) {
 		t.Skip("starts serf members and git; not a -short test")
 	}
 	log, _ := testLogger(t)
-	repo := newGitRepo(t)
-	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
-	s := startServer(t, repo.dir, t.TempDir(), log)
-	a := newFakeAgent(t, "node-a")
-	a.mu.Lock()
-	a.term = 1000
-	a.mu.Unlock()
-	a.join(s.GossipAddr())
+	s, a := onePodOneAgent(t, log, func(a *fakeAgent) { a.term = 1000 })
 	waitFor(t, 10*time.Second, "the agent to take a set above term 1000", func() bool { return a.last().Term > 1000 && len(a.last().Pods) == 1 })
 	if s.Term() != a.last().Term {
 		t.Errorf("leader token %d, agent's set term %d", s.Term(), a.last().Term)
@@ -486,14 +473,7 @@ func TestClockSkewIsANodeError(t *testing.T) {
 		t.Skip("starts serf members and git; not a -short test")
 	}
 	log, _ := testLogger(t)
-	repo := newGitRepo(t)
-	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
-	s := startServer(t, repo.dir, t.TempDir(), log)
-	a := newFakeAgent(t, "node-a")
-	a.mu.Lock()
-	a.clock = 10 * time.Second
-	a.mu.Unlock()
-	a.join(s.GossipAddr())
+	s, a := onePodOneAgent(t, log, func(a *fakeAgent) { a.clock = 10 * time.Second })
 	cl, _ := api.NewClient(s.APIURL(), nil)
 	ctx := context.Background()
 	waitFor(t, 10*time.Second, "the skew in the status", func() bool {
@@ -508,4 +488,19 @@ func TestClockSkewIsANodeError(t *testing.T) {
 		st, err := cl.Status(ctx)
 		return err == nil && len(st.NodeErrors) == 0
 	})
+}
+
+// onePodOneAgent starts a reconciler tracking a one-replica Deployment and
+// one fake agent, set up by prepare before it joins.
+func onePodOneAgent(t *testing.T, log *slog.Logger, prepare func(*fakeAgent)) (*Server, *fakeAgent) {
+	t.Helper()
+	repo := newGitRepo(t)
+	repo.commit("one pod", map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1")})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	a := newFakeAgent(t, "node-a")
+	a.mu.Lock()
+	prepare(a)
+	a.mu.Unlock()
+	a.join(s.GossipAddr())
+	return s, a
 }
