@@ -158,8 +158,8 @@ type fakeAgent struct {
 	// refuseAll answers every set with 409 stale, without a term.
 	refuseAll bool
 	// clock is added to the time the agent stamps its reports with.
-	clock time.Duration
-	applied   chan struct{} // gets a value after each applied set
+	clock   time.Duration
+	applied chan struct{} // gets a value after each applied set
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {

@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
