@@ -18,8 +18,10 @@ const fenceFile = "fence.json"
 // leader cannot start pods on it after it comes back: the highest term it has
 // seen and the generation it last applied within that term.
 type fenceState struct {
-	// Term is the highest leader term seen (accepted or not).
+	// Term is the highest term of a set accepted.
 	Term uint64 `json:"term"`
+	// Cluster is the cluster ID of the control plane that term is from.
+	Cluster string `json:"cluster,omitempty"`
 	// AppliedTerm and Generation identify the last set handed to the runtime.
 	AppliedTerm uint64 `json:"appliedTerm"`
 	Generation  uint64 `json:"generation"`

@@ -141,17 +141,21 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 	fence, haveHash, lastHash, lastOK := a.fence, a.haveHash, a.lastHash, a.lastOK
 	a.mu.Unlock()
 	switch {
+	case ps.Cluster != "" && fence.Cluster != "" && ps.Cluster != fence.Cluster && ps.Term <= fence.Term:
+		a.log.Warn("refused pod set from another cluster without a higher term", "term", ps.Term, "cluster", ps.Cluster, "highestTerm", fence.Term, "fenceCluster", fence.Cluster)
+		return res, a.staleErr(fence, fmt.Errorf("%w pod set: cluster %s at term %d does not exceed term %d of cluster %s",
+			errs.ErrStale, ps.Cluster, ps.Term, fence.Term, fence.Cluster))
 	case ps.Term < fence.Term:
 		a.log.Warn("refused pod set from a lower term", "term", ps.Term, "generation", ps.Generation, "highestTerm", fence.Term)
-		return res, staleErr(fence.Term, fmt.Errorf("%w pod set: term %d is lower than term %d already seen", errs.ErrStale, ps.Term, fence.Term))
+		return res, a.staleErr(fence, fmt.Errorf("%w pod set: term %d is lower than term %d already seen", errs.ErrStale, ps.Term, fence.Term))
 	case ps.Term == fence.Term && ps.Generation < fence.Generation:
 		a.log.Warn("refused pod set from an older generation", "term", ps.Term, "generation", ps.Generation, "appliedGeneration", fence.Generation)
-		return res, staleErr(fence.Term, fmt.Errorf("%w pod set: generation %d of term %d is lower than generation %d already applied",
+		return res, a.staleErr(fence, fmt.Errorf("%w pod set: generation %d of term %d is lower than generation %d already applied",
 			errs.ErrStale, ps.Generation, ps.Term, fence.Generation))
 	case ps.Term == fence.Term && ps.Generation == fence.Generation && haveHash:
 		if h != lastHash {
 			a.log.Warn("refused a different pod set under an applied generation", "term", ps.Term, "generation", ps.Generation)
-			return res, staleErr(fence.Term, fmt.Errorf("%w pod set: generation %d of term %d was already applied with different pods",
+			return res, a.staleErr(fence, fmt.Errorf("%w pod set: generation %d of term %d was already applied with different pods",
 				errs.ErrStale, ps.Generation, ps.Term))
 		}
 		if lastOK {
@@ -159,7 +163,10 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 		}
 	}
 
-	next := fenceState{Term: ps.Term, Generation: ps.Generation}
+	next := fenceState{Term: ps.Term, Generation: ps.Generation, Cluster: ps.Cluster}
+	if next.Cluster == "" {
+		next.Cluster = fence.Cluster
+	}
 	if next != fence {
 		if err := saveFence(a.cfg.DataDir, next); err != nil {
 			return res, err
@@ -188,8 +195,12 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 
 // staleErr attaches the highest term seen to a refusal: the 409 body's
 // "term" (api.StaleTerm) tells a leader how far behind it is.
-func staleErr(seen uint64, err error) error {
-	return errs.WithFields(err, map[string]any{"term": seen})
+func (a *Agent) staleErr(fence fenceState, err error) error {
+	f := map[string]any{"term": fence.Term}
+	if fence.Cluster != "" {
+		f["cluster"] = fence.Cluster
+	}
+	return errs.WithFields(err, f)
 }
 
 // hashPods is a digest of a pod set that ignores the order of pods.
@@ -214,7 +225,7 @@ func hashPods(pods []api.Pod) [32]byte {
 // of re-creating them.
 func (a *Agent) handlePodSet(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
-	applied := a.applied
+	applied, cluster := a.applied, a.fence.Cluster
 	a.mu.Unlock()
 	pods := a.rt.Pods()
 	if pods == nil {
@@ -225,6 +236,7 @@ func (a *Agent) handlePodSet(w http.ResponseWriter, r *http.Request) {
 		Term:       applied.Term,
 		Generation: applied.Generation,
 		Pods:       pods,
+		Cluster:    cluster,
 	})
 }
 

@@ -470,3 +470,51 @@ func TestWatchCoalescesAndNeverBlocks(t *testing.T) {
 		t.Errorf("new watcher's first list = %+v", first.Pods)
 	}
 }
+
+// TestAnotherClusterNeedsAHigherTerm: once an agent took sets from one
+// control plane, another (a rebuilt one, whose raft terms started again)
+// must come with a strictly higher term; the refusal names the term and
+// the cluster, so that the new leader can raise its token past it. The
+// cluster survives a restart of the agent.
+func TestAnotherClusterNeedsAHigherTerm(t *testing.T) {
+	rt := newFakeRuntime()
+	cfg := testConfig(t, "n1")
+	a := startAgent(t, cfg, rt)
+	c := api.NewClient(a.APIURL(), nil)
+	ctx := ctxT(t)
+	withCluster := func(ps api.PodSet, id string) api.PodSet { ps.Cluster = id; return ps }
+
+	if _, err := c.Apply(ctx, withCluster(podSet(2, 1, "a"), "c1")); err != nil {
+		t.Fatal(err)
+	}
+	// The same (term, generation) from another cluster: refused, even
+	// with the same pods.
+	_, err := c.Apply(ctx, withCluster(podSet(2, 1, "a"), "c2"))
+	if term, ok := api.StaleTerm(err); !errors.Is(err, api.ErrStale) || !ok || term != 2 || api.StaleCluster(err) != "c1" {
+		t.Fatalf("same term from another cluster: err = %v (term %d, cluster %q)", err, term, api.StaleCluster(err))
+	}
+	if _, err := c.Apply(ctx, withCluster(podSet(2, 9, "b"), "c2")); !errors.Is(err, api.ErrStale) {
+		t.Errorf("higher generation, same term, another cluster: %v, want stale", err)
+	}
+	// A higher term from the other cluster: taken, and the agent now
+	// belongs to it.
+	if _, err := c.Apply(ctx, withCluster(podSet(3, 1, "b"), "c2")); err != nil {
+		t.Fatalf("higher term from another cluster: %v", err)
+	}
+	ps, err := c.PodSet(ctx)
+	if err != nil || ps.Cluster != "c2" || ps.Term != 3 {
+		t.Fatalf("podset = %+v, %v; want cluster c2 at term 3", ps, err)
+	}
+	// The old cluster, even at its next term, is now the other one.
+	if _, err := c.Apply(ctx, withCluster(podSet(3, 5, "a"), "c1")); !errors.Is(err, api.ErrStale) || api.StaleCluster(err) != "c2" {
+		t.Errorf("old cluster at the same term: %v", err)
+	}
+	// A set without a cluster (an older reconciler) keeps the agent's.
+	if _, err := c.Apply(ctx, podSet(3, 2, "b")); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ = c.PodSet(ctx)
+	if ps.Cluster != "c2" {
+		t.Errorf("cluster after a set without one = %q", ps.Cluster)
+	}
+}

@@ -51,6 +51,19 @@ func StaleTerm(err error) (uint64, bool) {
 	return term, true
 }
 
+// StaleCluster returns the cluster ID an agent that refused a stale set
+// takes sets from (the "cluster" member of the 409 body), "" when it sent
+// none.
+func StaleCluster(err error) string {
+	var se *StatusError
+	if !errors.Is(err, ErrStale) || !errors.As(err, &se) {
+		return ""
+	}
+	var id string
+	se.Field("cluster", &id)
+	return id
+}
+
 // DefaultWatchIdleTimeout is how long Watch waits for any line (the agent
 // sends a heartbeat every few seconds) before it gives up on the connection.
 const DefaultWatchIdleTimeout = 30 * time.Second

@@ -35,6 +35,10 @@ type PodSet struct {
 	// Generation increases with every new set within a term.
 	Generation uint64 `json:"generation"`
 	Pods       []Pod  `json:"pods"`
+	// Cluster is the control plane's cluster ID. An agent that took sets
+	// from one cluster takes another's only from a strictly higher term,
+	// so that two control planes never share a (term, generation).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // Pod is one desired pod.
@@ -190,4 +194,7 @@ type Error struct {
 	// Term is, in a 409 "stale" answer to a PodSet, the highest term the
 	// agent has seen (StaleTerm): a leader learns by how much it is behind.
 	Term uint64 `json:"term,omitempty"`
+	// Cluster is, in a 409 "stale" answer, the cluster ID of the control
+	// plane whose sets the agent takes (StaleCluster).
+	Cluster string `json:"cluster,omitempty"`
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -13,12 +15,13 @@ import (
 // agent's last applied set (GET /v1/podset: UIDs, owners, template hashes)
 // goes into the core's Input.Adopt, so running pods keep their UIDs and a
 // completed batch pod is not run again. Nothing is planned, committed or
-// pushed until every alive agent has answered; when some agent runs pods,
-// the leader also waits NodeLossGrace after its term began for the others
-// to rejoin (a control plane that lost its state has usually lost its serf
-// snapshot too). A new cluster whose agents run nothing starts as soon as
-// one agent has answered; with no agent at all nothing is planned (nothing
-// could run).
+// pushed before NodeLossGrace has passed since the term began: a control
+// plane that lost its state has usually lost its serf snapshot too, and the
+// agents rejoin at their own pace; an empty agent that answers first says
+// nothing of the others. A new cluster pays that wait once, before its first
+// pods. After the grace it goes on with the answers it has (an agent that
+// never answers gets a node error when its pushes fail). With no agent at
+// all nothing is planned (nothing could run) but a preview.
 
 // adoptFetchTimeout bounds one GET /v1/podset.
 const adoptFetchTimeout = 5 * time.Second
@@ -69,17 +72,15 @@ func (c *controller) adoptionPending() (time.Time, bool) {
 	if !c.adopting {
 		return time.Time{}, false
 	}
-	pods, alive := false, 0
+	alive, answered := 0, 0
 	for name, m := range nodes {
 		if m.state != api.NodeAlive {
 			continue
 		}
 		alive++
-		set, ok := c.adopt[name]
-		if !ok {
-			return time.Now().Add(time.Second), true // an answer is awaited
+		if _, ok := c.adopt[name]; ok {
+			answered++
 		}
-		pods = pods || len(set) > 0
 	}
 	if alive == 0 {
 		// Nothing could run anyway; planning now would make every pod
@@ -87,8 +88,11 @@ func (c *controller) adoptionPending() (time.Time, bool) {
 		return time.Now().Add(maxIdle), true
 	}
 	graceEnd := c.started.Add(c.s.cfg.NodeLossGrace)
-	if pods && time.Now().Before(graceEnd) {
+	if time.Now().Before(graceEnd) {
 		return graceEnd, true
+	}
+	if answered < alive {
+		c.log.Warn("adopting without the pod sets of agents that did not answer", "alive", alive, "answered", answered)
 	}
 	return time.Time{}, false
 }
@@ -101,6 +105,9 @@ func (c *controller) raiseTokenPast(seen uint64) error {
 	c.mu.Unlock()
 	if seen < token {
 		return nil
+	}
+	if seen > math.MaxUint64/2 {
+		return fmt.Errorf("an agent reports token %d: refusing to raise this cluster's token that far", seen)
 	}
 	base := seen + 1 - c.term
 	if err := c.s.el.apply(&command{Op: opTermBase, TermBase: base}, c.s.cfg.Raft.ApplyTimeout); err != nil {

@@ -38,6 +38,8 @@ type controller struct {
 	gens     map[string]uint64
 	nodeErr  map[string]api.NodeError
 	skew     map[string]api.NodeError // clock skews, by node
+	// cluster is the raft cluster's ID, sent with every set.
+	cluster string
 	// base is the store's TermBase this term pushes with.
 	base     uint64
 	planWant uint64        // plans requested
@@ -88,6 +90,7 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 		}
 	}
 	peek := s.store.peek()
+	c.cluster = peek.clusterID
 	// The planner writes its memory in place: it gets its own copy.
 	c.mem = reconcile.Memory{Pods: s.store.copyPods()}
 	c.planner = reconcile.NewPlanner()
@@ -123,6 +126,11 @@ func (c *controller) importLegacy() error {
 		c.log.Info("imported the state of a reconciler from before raft", "pods", len(mem.Pods))
 	}
 	return nil
+}
+
+// podSetLocked is node's set to offer. c.mu must be held.
+func (c *controller) podSetLocked(node string, token uint64, pods []agentapi.Pod) *agentapi.PodSet {
+	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster}
 }
 
 // token is the fencing token of this term: agents refuse a lower one.
@@ -260,7 +268,7 @@ func (c *controller) syncConns() bool {
 			c.goNamed("adopt-"+node, func() { c.fetchForAdoption(node, client) })
 		}
 		if pods, ok := c.podSets[node]; ok {
-			conn.offer(&agentapi.PodSet{Node: node, Term: c.base + c.term, Generation: c.gens[node], Pods: pods})
+			conn.offer(c.podSetLocked(node, c.base+c.term, pods))
 		}
 	}
 	c.mu.Unlock()
@@ -335,17 +343,26 @@ func (c *controller) pushed(node string) {
 	}
 }
 
-// refused records that an agent refused a set as stale. An agent that has
-// seen a higher token than this term's (a control plane rebuilt from lost
-// state, whose raft terms started again) is recovered from by raising the
-// store's TermBase past it, once, through raft; then every set is offered
-// again with the new token.
+// refused records that an agent refused a set as stale. An agent of this
+// cluster (or of none it names) that has seen a higher token than this
+// term's, as after this control plane's state was lost and its raft terms
+// started again, is recovered from by raising the store's TermBase past
+// it through raft; then every set is offered again with the new token. An
+// older generation within this token is not a reason to raise, and an
+// agent that takes sets from another cluster is never taken over here: that
+// happens only by adoption, when a control plane with no inventory starts.
 func (c *controller) refused(node string, err error) {
 	seen, ok := staleTerm(err)
+	other := agentapi.StaleCluster(err)
 	c.mu.Lock()
 	token := c.base + c.term
-	c.nodeErr[node] = api.NodeError{Node: node, Message: fmt.Sprintf("agent refused pod set with token %d as stale: %v", token, err), Since: time.Now()}
-	bump := ok && seen >= token && !c.bumping
+	msg := fmt.Sprintf("agent refused pod set with token %d as stale: %v", token, err)
+	foreign := other != "" && other != c.cluster
+	if foreign {
+		msg = fmt.Sprintf("agent takes pod sets from another cluster (%s, this one is %s): it is not taken over; stop the other control plane or give this one the agent by adoption: %v", other, c.cluster, err)
+	}
+	c.nodeErr[node] = api.NodeError{Node: node, Message: msg, Since: time.Now()}
+	bump := ok && seen > token && !foreign && !c.bumping && c.ctx.Err() == nil
 	if bump {
 		c.bumping = true
 	}
@@ -364,7 +381,7 @@ func (c *controller) refused(node string, err error) {
 		for name, conn := range c.conns {
 			if pods, ok := c.podSets[name]; ok {
 				c.gens[name]++
-				conn.offer(&agentapi.PodSet{Node: name, Term: token, Generation: c.gens[name], Pods: pods})
+				conn.offer(c.podSetLocked(name, token, pods))
 			}
 		}
 		c.mu.Unlock()

@@ -22,6 +22,7 @@ func startPeer(t *testing.T, name, repo, dataDir string, expect int, join []stri
 	cfg.PollInterval = -1
 	cfg.Raft.BootstrapExpect = expect
 	cfg.Join = join
+	cfg.NodeLossGrace = 2 * time.Second
 	cfg.Logger = log.With("reconciler", name)
 	s, err := New(cfg)
 	if err != nil {
@@ -224,12 +225,17 @@ func TestLostStateAdoptsRunningPods(t *testing.T) {
 	s2 := startServer(t, repo.dir, t.TempDir(), log, func(c *Config) { c.NodeLossGrace = 3 * time.Second })
 	a.leave()
 	b.leave()
+	// A new, empty agent rejoins first: it must not end adoption before
+	// the agents that run the pods are back.
+	fresh := newFakeAgent(t, "node-c")
+	fresh.join(s2.GossipAddr())
+	time.Sleep(time.Second)
 	a.join(s2.GossipAddr())
 	b.join(s2.GossipAddr())
 	waitFor(t, 20*time.Second, "the agents to take the new control plane's sets", func() bool {
 		return a.last().Term > oldToken && b.last().Term > oldToken && a.setCount()+b.setCount() > sets
 	})
-	if got := uids(a, b); !slices.Equal(got, before) {
+	if got := uids(a, b, fresh); !slices.Equal(got, before) {
 		t.Errorf("lost state replaced pods:\n got %v\nwant %v", got, before)
 	}
 	cl, _ := api.NewClient(s2.APIURL(), nil)

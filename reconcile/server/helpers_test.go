@@ -375,6 +375,9 @@ func startServer(t *testing.T, repo, dataDir string, log *slog.Logger, opts ...f
 	cfg.GossipAddr = "127.0.0.1:0"
 	cfg.Raft.Addr = "127.0.0.1:0"
 	cfg.PollInterval = -1
+	// A new store waits this long for agents to adopt from before its
+	// first pods (adopt.go); tests start clusters from nothing.
+	cfg.NodeLossGrace = 2 * time.Second
 	cfg.Logger = log
 	for _, o := range opts {
 		o(&cfg)

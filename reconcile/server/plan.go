@@ -208,7 +208,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 		}
 		c.gens[node]++
 		c.podSets[node] = pods
-		conn.offer(&agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods})
+		conn.offer(c.podSetLocked(node, token, pods))
 		pushed++
 	}
 	c.mu.Unlock()
