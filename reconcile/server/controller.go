@@ -56,8 +56,11 @@ type controller struct {
 	// adoptTerm is the highest term the adopted agents report.
 	adoptTerm uint64
 	lastPlan  planResult
-	lastDelta int    // bytes of the last plan's raft entry
-	plans     uint64 // plans run this term
+	lastSets  map[string][]agentapi.Pod // the last plan's sets (read-only)
+	pubSeq    uint64                    // views begun
+	pubStored uint64                    // the newest view stored
+	lastDelta int                       // bytes of the last plan's raft entry
+	plans     uint64                    // plans run this term
 	joinTimer *time.Timer
 }
 
@@ -140,8 +143,12 @@ func (c *controller) token() uint64 {
 	return c.base + c.term
 }
 
-// goNamed runs fn for the term and waits for it when the term ends.
+// goNamed runs fn for the term and waits for it when the term ends. After
+// the term's context is done it starts nothing: run may be waiting already.
 func (c *controller) goNamed(name string, fn func()) {
+	if c.ctx.Err() != nil {
+		return
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -171,9 +178,19 @@ func (c *controller) run() {
 	}
 	c.triggerSync()
 	<-c.ctx.Done()
-	c.wg.Wait()
+	// The connections first: their hooks (observe, refused) start no term
+	// goroutine once the context is done, and nothing is pushed after run
+	// returns.
 	c.mu.Lock()
 	conns := c.conns
+	c.conns = map[string]*agentConn{}
+	c.mu.Unlock()
+	for _, conn := range conns {
+		conn.close()
+	}
+	c.wg.Wait()
+	c.mu.Lock()
+	conns = c.conns
 	c.conns = map[string]*agentConn{}
 	waiters := c.waiters
 	c.waiters = nil
@@ -267,7 +284,19 @@ func (c *controller) syncConns() bool {
 			client := conn.client
 			c.goNamed("adopt-"+node, func() { c.fetchForAdoption(node, client) })
 		}
-		if pods, ok := c.podSets[node]; ok {
+		pods, ok := c.podSets[node]
+		if !ok && c.lastSets != nil {
+			// A node that failed and came back within one plan: the
+			// planner saw no change, so its set is the last plan's.
+			if pods, ok = c.lastSets[node]; ok {
+				if pods == nil {
+					pods = []agentapi.Pod{}
+				}
+				c.gens[node]++
+				c.podSets[node] = pods
+			}
+		}
+		if ok {
 			conn.offer(c.podSetLocked(node, c.base+c.term, pods))
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -243,4 +244,82 @@ func TestLostStateAdoptsRunningPods(t *testing.T) {
 	if err != nil || len(pods) != 3 {
 		t.Fatalf("pods = %d, %v", len(pods), err)
 	}
+}
+
+// TestCordonAndDrain: ctl cordon keeps new pods off a node, drain moves
+// its pods away, uncordon ends both; each is an event and survives a
+// restart of the reconciler (it is in raft).
+func TestCordonAndDrain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft, serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("web: 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(2, "registry.local/hello:1")})
+	dataDir := t.TempDir()
+	s := startServer(t, repo.dir, dataDir, log)
+	a, b := newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
+	a.join(s.GossipAddr())
+	b.join(s.GossipAddr())
+	waitFor(t, 15*time.Second, "one pod on each agent", func() bool { return len(a.last().Pods) == 1 && len(b.last().Pods) == 1 })
+	cl, _ := api.NewClient(s.APIURL(), nil)
+	ctx := context.Background()
+
+	n, err := cl.Cordon(ctx, "node-a")
+	if err != nil || n.Status != api.NodeSchedulingDisabled || !n.Cordoned {
+		t.Fatalf("cordon = %+v, %v", n, err)
+	}
+	// Scale up: the new pods all go to node-b; node-a keeps its pod.
+	repo.commit("web: 4 replicas", map[string]string{"apps/web.yaml": deploymentYAML(4, "registry.local/hello:1")})
+	if _, err := cl.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "3 pods on node-b", func() bool { return len(b.last().Pods) == 3 })
+	if len(a.last().Pods) != 1 {
+		t.Errorf("cordoned node-a has %d pods, want its 1", len(a.last().Pods))
+	}
+
+	// Uncordon node-a, then drain node-b: its pods move to node-a.
+	if _, err := cl.Uncordon(ctx, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	n, err = cl.Drain(ctx, "node-b")
+	if err != nil || !n.Drained || n.Status != api.NodeSchedulingDisabled {
+		t.Fatalf("drain = %+v, %v", n, err)
+	}
+	waitFor(t, 10*time.Second, "every pod on node-a", func() bool { return len(a.last().Pods) == 4 && len(b.last().Pods) == 0 })
+	if _, err := cl.Cordon(ctx, "nope"); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("cordon of an unknown node: %v, want not found", err)
+	}
+	ev, _ := cl.Events(ctx)
+	var reasons []string
+	for _, e := range ev {
+		if strings.HasPrefix(e.Object, "node/") {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	for _, want := range []string{"NodeCordoned", "NodeUncordoned", "NodeDrained"} {
+		if !slices.Contains(reasons, want) {
+			t.Errorf("no %s event in %v", want, reasons)
+		}
+	}
+
+	// The drain is in raft: a restarted reconciler keeps it.
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startServer(t, repo.dir, dataDir, log)
+	cl2, _ := api.NewClient(s2.APIURL(), nil)
+	waitFor(t, 15*time.Second, "node-b still drained after the restart", func() bool {
+		nodes, err := cl2.Nodes(ctx)
+		if err != nil {
+			return false
+		}
+		for _, n := range nodes {
+			if n.Name == "node-b" {
+				return n.Drained
+			}
+		}
+		return false
+	})
 }

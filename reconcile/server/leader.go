@@ -175,15 +175,32 @@ type termRun struct {
 }
 
 func (e *elector) startTerm(ctx context.Context, lead func(termCtx context.Context, term uint64)) *termRun {
-	term := e.raft.CurrentTerm()
 	termCtx, cancel := context.WithCancel(ctx)
 	t := &termRun{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(t.done)
 		// Every entry of earlier terms must be applied before the leader
-		// plans from the store.
-		if err := e.raft.Barrier(e.cfg.ElectionTimeout * 5).Error(); err != nil {
-			e.log.Warn("leadership barrier failed; not leading this term", "raft_term", term, "err", err)
+		// plans from the store; a barrier that fails (a slow disk, a lost
+		// quorum) is retried while this node leads.
+		for {
+			err := e.raft.Barrier(e.cfg.ElectionTimeout * 5).Error()
+			if err == nil {
+				break
+			}
+			e.log.Warn("leadership barrier failed; retrying", "err", err)
+			select {
+			case <-termCtx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if e.raft.State() != raft.Leader {
+				return
+			}
+		}
+		// The term is read after the barrier: the one whose entries this
+		// node now holds, and still leads in.
+		term := e.raft.CurrentTerm()
+		if e.raft.State() != raft.Leader || termCtx.Err() != nil {
 			return
 		}
 		lead(termCtx, term)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stevedore-dev/stevedore/internal/errs"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
 // handleNodeAction serves ctl cordon, uncordon and drain: the mark is
@@ -19,23 +20,19 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errUnavailable("lost leadership: retry"))
 		return
 	}
-	if _, ok := s.members.nodes()[name]; !ok {
-		errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
-		return
-	}
-	o := s.store.peek().overrides[name]
 	switch action {
-	case "cordon":
-		o.Cordoned = true
-	case "uncordon":
-		o = nodeOverride{}
-	case "drain":
-		o = nodeOverride{Cordoned: true, Drained: true}
+	case "cordon", "drain", "uncordon":
 	default:
 		errs.WriteHTTP(w, errNotFound("no such node action "+action))
 		return
 	}
-	if err := s.el.apply(&command{Op: opNode, Node: name, Override: &o}, s.cfg.Raft.ApplyTimeout); err != nil {
+	// A node membership no longer knows can still be uncordoned: its mark
+	// stays in raft until then.
+	if _, ok := s.members.nodes()[name]; !ok && action != "uncordon" {
+		errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
+		return
+	}
+	if err := s.el.apply(&command{Op: opNode, Node: name, Action: action}, s.cfg.Raft.ApplyTimeout); err != nil {
 		errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
 		return
 	}
@@ -49,5 +46,5 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
+	writeJSON(w, http.StatusOK, api.Node{Name: name, Status: api.NodeNotReady})
 }

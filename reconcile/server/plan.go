@@ -173,6 +173,9 @@ func (c *controller) planOnce() (bool, time.Time) {
 	c.mu.Lock()
 	c.mem = out.Memory
 	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads}
+	if in.Desired != nil {
+		c.lastSets = out.PodSets
+	}
 	token := c.base + c.term
 	pushed := 0
 	if in.Desired == nil {

@@ -139,6 +139,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.members = newMembership(cfg.Logger, s.events.add)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 	s.store.onApply = s.applied
+	s.store.log = cfg.Logger
 	id, err := st.loadClusterID()
 	if err != nil {
 		return nil, err
@@ -218,22 +219,48 @@ func (s *Server) Start(ctx context.Context) error {
 // ends (leadership lost or shutdown) after every goroutine of the term has
 // stopped.
 func (s *Server) lead(ctx context.Context, raftTerm uint64) {
-	c, err := newController(ctx, s, raftTerm)
-	if err != nil {
-		s.log.Error("failed to take over as leader; stepping down", "raft_term", raftTerm, "err", err)
-		// Another reconciler may do better; a lone one retries when raft
-		// elects it again.
-		if f := s.el.raft.LeadershipTransfer(); f.Error() != nil {
-			s.log.Warn("leadership transfer failed", "err", f.Error())
-		}
-		<-ctx.Done()
+	if err := s.store.failed(); err != nil {
+		// A store that failed to apply an entry is not the cluster's
+		// state: this reconciler must not plan from it.
+		s.log.Error("not leading: this reconciler's store failed to apply the raft log; handing over", "err", err)
+		s.handOver(ctx)
 		return
+	}
+	var c *controller
+	for {
+		var err error
+		if c, err = newController(ctx, s, raftTerm); err == nil {
+			break
+		}
+		s.log.Error("failed to take over as leader; retrying", "raft_term", raftTerm, "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
 	}
 	c.begin()
 	s.ctrl.Store(c)
 	c.run()
 	s.ctrl.CompareAndSwap(c, nil)
+	// Under the controller's lock: a publish of the ended term that is
+	// still running then finds its context done.
+	c.mu.Lock()
 	s.publishFollowerView()
+	c.mu.Unlock()
+}
+
+// handOver transfers leadership to another reconciler (if there is one)
+// and waits for the term to end.
+func (s *Server) handOver(ctx context.Context) {
+	if s.el.voters() > 1 {
+		if err := s.el.raft.LeadershipTransfer().Error(); err != nil {
+			s.log.Warn("leadership transfer failed", "err", err)
+		}
+	}
+	<-ctx.Done()
 }
 
 // goNamed runs fn in a goroutine the server owns and waits for at Shutdown.

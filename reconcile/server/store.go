@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -49,6 +50,10 @@ type command struct {
 	TermBase  uint64                `json:"termBase,omitempty"`
 	Node      string                `json:"node,omitempty"`
 	Override  *nodeOverride         `json:"override,omitempty"`
+	// Action is "cordon", "uncordon" or "drain" (opNode): the new mark is
+	// computed from the current one when the entry applies, so two
+	// concurrent actions on one node both count.
+	Action string `json:"action,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -86,6 +91,9 @@ type store struct {
 	// onApply, when set, is called after every applied entry (outside mu)
 	// with its operation: the controller uses it to plan again.
 	onApply func(op string)
+	// broken is the first entry that failed to apply; log receives it.
+	broken error
+	log    *slog.Logger
 }
 
 var _ raft.FSM = (*store)(nil)
@@ -106,10 +114,30 @@ func (s *store) Apply(l *raft.Log) any {
 		return fmt.Errorf("failed to decode raft entry %d: %w", l.Index, err)
 	}
 	err := s.apply(&c, l.Index)
-	if err == nil && s.onApply != nil {
+	if err != nil {
+		// On a follower nobody else hears of it: this store now differs
+		// from the cluster's, and this reconciler must not lead from it.
+		s.mu.Lock()
+		if s.broken == nil {
+			s.broken = err
+		}
+		s.mu.Unlock()
+		if s.log != nil {
+			s.log.Error("failed to apply a raft entry: this reconciler will not lead until restarted", "index", l.Index, "err", err)
+		}
+		return err
+	}
+	if s.onApply != nil {
 		s.onApply(c.Op)
 	}
-	return err
+	return nil
+}
+
+// failed returns the first entry that failed to apply, nil if none.
+func (s *store) failed() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.broken
 }
 
 func (s *store) apply(c *command, index uint64) error {
@@ -152,10 +180,23 @@ func (s *store) apply(c *command, index uint64) error {
 		if o == nil {
 			o = map[string]nodeOverride{}
 		}
-		if c.Override == nil || *c.Override == (nodeOverride{}) {
+		next := o[c.Node]
+		switch {
+		case c.Override != nil:
+			next = *c.Override
+		case c.Action == "cordon":
+			next.Cordoned = true
+		case c.Action == "drain":
+			next = nodeOverride{Cordoned: true, Drained: true}
+		case c.Action == "uncordon":
+			next = nodeOverride{}
+		default:
+			return fmt.Errorf("raft entry %d: unknown node action %q", index, c.Action)
+		}
+		if next == (nodeOverride{}) {
 			delete(o, c.Node)
 		} else {
-			o[c.Node] = *c.Override
+			o[c.Node] = next
 		}
 		s.st.Overrides = o
 	default:

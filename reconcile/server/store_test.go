@@ -57,18 +57,29 @@ func TestStoreApplySnapshotRestore(t *testing.T) {
 	applyCmd(t, s, 8, &command{Op: opNode, Node: "n1", Override: &nodeOverride{Cordoned: true}})
 	applyCmd(t, s, 9, &command{Op: opNode, Node: "n2", Override: &nodeOverride{Drained: true, Cordoned: true}})
 	applyCmd(t, s, 10, &command{Op: opNode, Node: "n2", Override: &nodeOverride{}}) // uncordon
+	// Actions are computed from the current mark when they apply.
+	applyCmd(t, s, 11, &command{Op: opNode, Node: "n3", Action: "drain"})
+	applyCmd(t, s, 12, &command{Op: opNode, Node: "n3", Action: "cordon"}) // still drained
+	applyCmd(t, s, 13, &command{Op: opNode, Node: "n4", Action: "cordon"})
+	applyCmd(t, s, 14, &command{Op: opNode, Node: "n4", Action: "uncordon"})
 
 	if len(held.Pods) != 2 || held.Pods["default/a"].UID != "uid-a" {
 		t.Errorf("a held read changed under its reader: %v", held.Pods)
 	}
 	v := s.read()
-	if v.ClusterID != "c1" || v.TermBase != 7 || v.Index != 10 || v.Revision.Commit.Hash != "abc" || v.Set == nil || len(v.Set.Objects) != 1 {
+	if o := v.Overrides["n3"]; !o.Drained || !o.Cordoned {
+		t.Errorf("n3 after drain then cordon = %+v, want drained", o)
+	}
+	if _, ok := v.Overrides["n4"]; ok {
+		t.Errorf("n4 after uncordon still marked")
+	}
+	if v.ClusterID != "c1" || v.TermBase != 7 || v.Index != 14 || v.Revision.Commit.Hash != "abc" || v.Set == nil || len(v.Set.Objects) != 1 {
 		t.Errorf("state = %+v", v)
 	}
 	if len(v.Pods) != 2 || v.Pods["default/b"].Node != "n2" || v.Pods["default/c"].Node != "n1" {
 		t.Errorf("pods = %v", v.Pods)
 	}
-	if len(v.Overrides) != 1 || !v.Overrides["n1"].Cordoned {
+	if len(v.Overrides) != 2 || !v.Overrides["n1"].Cordoned {
 		t.Errorf("overrides = %v", v.Overrides)
 	}
 
@@ -86,7 +97,7 @@ func TestStoreApplySnapshotRestore(t *testing.T) {
 	}
 	got := r.read()
 	if got.ClusterID != "c1" || got.TermBase != 7 || len(got.Pods) != 2 || !recordEqual(ptr(got.Pods["default/c"]), ptr(v.Pods["default/c"])) ||
-		got.Set == nil || !got.Overrides["n1"].Cordoned || got.Revision.Commit.Hash != "abc" {
+		got.Set == nil || !got.Overrides["n1"].Cordoned || !got.Overrides["n3"].Drained || got.Revision.Commit.Hash != "abc" {
 		t.Errorf("restored = %+v", got)
 	}
 }

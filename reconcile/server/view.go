@@ -111,6 +111,8 @@ func (c *controller) publish() {
 		c.mu.Unlock()
 		return
 	}
+	c.pubSeq++
+	seq := c.pubSeq
 	v := &view{
 		leader:     true,
 		token:      c.base + c.term,
@@ -145,6 +147,15 @@ func (c *controller) publish() {
 	}
 	c.mu.Unlock()
 	sort.Slice(v.nodeErrs, func(i, j int) bool { return v.nodeErrs[i].Node < v.nodeErrs[j].Node })
+	// Stored under the lock, in the order the views were begun, and never
+	// after the term ended (lead publishes the follower's view under the
+	// same lock once it has).
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx.Err() != nil || seq < c.pubStored {
+		return
+	}
+	c.pubStored = seq
 	c.s.view.Store(v)
 }
 
@@ -253,6 +264,9 @@ func (s *Server) Status() api.Status {
 	}
 	if e := s.clusterErr.Load(); e != nil && *e != "" {
 		st.ClusterError = *e
+	}
+	if err := s.store.failed(); err != nil {
+		st.ClusterError = "this reconciler's store failed to apply the raft log and it will not lead until restarted: " + err.Error()
 	}
 	return st
 }
