@@ -130,6 +130,8 @@ type PodView struct {
 	// Status is the node's full report, when there is one.
 	Status *api.PodStatus
 	Spec   spec.PodSpec
+	// Created is when the pod's incarnation (UID) was created.
+	Created time.Time
 }
 
 // WorkloadView is a Deployment or ReplicationController and how many of its

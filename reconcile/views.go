@@ -102,6 +102,7 @@ func (p *planner) view(rec *PodRecord) PodView {
 		Node:      rec.Node,
 		Phase:     api.PodPending,
 		Spec:      rec.Spec,
+		Created:   rec.Created,
 	}
 	alive, known := p.alive[rec.Node]
 	st := p.observed[rec.UID]

@@ -180,8 +180,8 @@ func running(name, node, ip string, restarts int32) api.Pod {
 			Status: &agentapi.PodStatus{Phase: agentapi.PodRunning, Containers: []agentapi.ContainerStatus{{
 				Name: "web", Ready: true, RestartCount: restarts, State: agentapi.ContainerState{Running: &agentapi.StateRunning{}},
 			}}},
+			Created: t0.Add(-90 * time.Second),
 		},
-		Created: t0.Add(-90 * time.Second),
 	}
 }
 

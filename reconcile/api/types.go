@@ -177,8 +177,6 @@ type NodeError struct {
 // Pod is one desired pod and what its node reports of it.
 type Pod struct {
 	PodView
-	// Created is when the reconciler first created this pod (this UID).
-	Created time.Time `json:"created,omitempty"`
 }
 
 // PodView is a pod's desired side merged with what its node reports (the
@@ -199,6 +197,8 @@ type PodView struct {
 	// Status is the node's full report, when there is one.
 	Status *agentapi.PodStatus `json:"status,omitempty"`
 	Spec   spec.PodSpec        `json:"spec"`
+	// Created is when the reconciler first created this pod (this UID).
+	Created time.Time `json:"created,omitempty"`
 }
 
 // Pod reasons the reconciler sets itself (agents report the others, see

@@ -65,29 +65,16 @@ func (v *view) pod(namespace, name string) (api.Pod, bool) {
 	if !ok {
 		return api.Pod{}, false
 	}
-	var created time.Time
-	if v.store != nil {
-		created = v.store.created(namespace + "/" + name)
-	}
-	return api.Pod{PodView: api.PodView(v.views[i]), Created: created}, true
+	return wirePod(v.views[i]), true
 }
 
-// pods returns the wire pods of namespace ("" for all), with their
-// creation times from the store.
+// pods returns the wire pods of namespace ("" for all).
 func (v *view) pods(namespace string) []api.Pod {
 	out := make([]api.Pod, 0, len(v.views))
-	var recs map[string]reconcile.PodRecord
-	if v.store != nil {
-		v.store.mu.RLock()
-		defer v.store.mu.RUnlock()
-		recs = v.store.st.Pods
-	}
 	for i := range v.views {
-		p := &v.views[i]
-		if namespace != "" && p.Namespace != namespace {
-			continue
+		if p := &v.views[i]; namespace == "" || p.Namespace == namespace {
+			out = append(out, wirePod(*p))
 		}
-		out = append(out, wirePod(*p, recs[p.Namespace+"/"+p.Name]))
 	}
 	return out
 }

@@ -17,9 +17,9 @@ import (
 // compiler refuses the day the two shapes part: a new field of the core
 // then needs a decision about the wire, not a silent omission.
 
-// wirePod is a pod view with the reconciler's bookkeeping.
-func wirePod(v reconcile.PodView, rec reconcile.PodRecord) api.Pod {
-	return api.Pod{PodView: api.PodView(v), Created: rec.Created}
+// wirePod is a pod view as the API shows it.
+func wirePod(v reconcile.PodView) api.Pod {
+	return api.Pod{PodView: api.PodView(v)}
 }
 
 // wireWorkloads converts workload views; nil stays nil.

@@ -73,8 +73,8 @@ func TestWireShapes(t *testing.T) {
 	now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	pod := wirePod(reconcile.PodView{
 		UID: "u", Namespace: "ns", Name: "p", Owner: "Deployment/ns/d", Labels: map[string]string{"a": "b"}, Node: "n",
-		Phase: "Running", Reason: "r", Message: "m", PodIP: "10.0.0.2", Status: &agentapi.PodStatus{},
-	}, reconcile.PodRecord{Created: now})
+		Phase: "Running", Reason: "r", Message: "m", PodIP: "10.0.0.2", Status: &agentapi.PodStatus{}, Created: now,
+	})
 	wl := wireWorkloads([]reconcile.WorkloadView{{
 		Kind: "Deployment", Namespace: "ns", Name: "d", Replicas: 1, Current: 1, Running: 1, Ready: 1, UpToDate: 1, Available: 1,
 		Revision: "h", Selector: map[string]string{"a": "b"}, Containers: []string{"c"}, Images: []string{"i"}, Created: now,
