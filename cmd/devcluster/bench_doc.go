@@ -16,22 +16,25 @@ import (
 const (
 	secCommit    = "commit-to-running"
 	secScheduler = "scheduler"
-	secRecovery  = "recovery"
-	secFailover  = "failover"
-	secDiff      = "diff"
+	// secControlPlane is the leader's steps at 5,000 nodes.
+	secControlPlane = "controlplane"
+	secRecovery     = "recovery"
+	secFailover     = "failover"
+	secDiff         = "diff"
 )
 
 // sectionOrder and sectionTitles describe the skeleton. The title is also
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secRecovery, secFailover, secDiff}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff}
 	sectionTitles = map[string]string{
-		secCommit:    "Commit to running",
-		secScheduler: "Scheduler",
-		secRecovery:  "Recovery",
-		secFailover:  "Failover",
-		secDiff:      "Diff",
+		secCommit:       "Commit to running",
+		secScheduler:    "Scheduler",
+		secControlPlane: "Control plane at 5,000 nodes",
+		secRecovery:     "Recovery",
+		secFailover:     "Failover",
+		secDiff:         "Diff",
 	}
 )
 
