@@ -150,12 +150,15 @@ func (bc *benchCluster) failoverOnce(ctx context.Context, total int) (failoverRu
 }
 
 // waitFollowing waits until reconciler i, asked directly, names as leader
-// the reconciler a majority names.
+// the reconciler a majority names, that leader lists it as a follower (as
+// it announces itself through membership), and it has applied the leader's
+// commit: the next kill finds a whole group. (Peer.LastContact would say
+// more, but the leader's answer leaves it zero.)
 func (bc *benchCluster) waitFollowing(ctx context.Context, i int) error {
 	name := bc.c.Reconcilers[i].Name
 	var last error
 	err := pollUntil(ctx, 2*time.Minute, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		_, leader, err := bc.c.Leader(ctx)
+		li, leader, err := bc.c.Leader(ctx)
 		if err != nil {
 			last = err
 			return false, nil
@@ -169,7 +172,18 @@ func (bc *benchCluster) waitFollowing(ctx context.Context, i int) error {
 			last = fmt.Errorf("%s names %q as leader, the majority %q", name, s.Leader, leader)
 			return false, nil
 		}
-		return true, nil
+		ls, err := bc.c.ReconcilerClient(li).Status(ctx)
+		if err != nil {
+			last = err
+			return false, nil
+		}
+		for _, p := range ls.Peers {
+			if p.Name == name && p.State == rapi.RaftFollower && s.Applied != nil && ls.Applied != nil && s.Applied.Hash == ls.Applied.Hash {
+				return true, nil
+			}
+		}
+		last = fmt.Errorf("the leader %s does not list %s as a follower, or it has not applied the same commit: %+v", leader, name, ls.Peers)
+		return false, nil
 	})
 	if err != nil {
 		return fmt.Errorf("%s never followed the leader again: %w", name, errors.Join(err, last))
