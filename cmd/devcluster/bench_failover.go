@@ -212,7 +212,7 @@ func renderFailover(runs []failoverRun, total, agents, reconcilers int, st stamp
 	fmt.Fprintln(&b, "reconciler's `GET /v1/status` names itself leader. **First pod set on every agent** is when every")
 	fmt.Fprintln(&b, "agent's `GET /v1/pods` reports a token (raft term + base) above the highest any agent had before the")
 	fmt.Fprintln(&b, "kill: the new leader has read the replicated inventory, planned, and pushed every node its set (both")
-	fmt.Fprintf(&b, "polled every %s). **Containers restarted** compares each agent's report before the kill and %s\n", failoverPoll, settleAfterPlan)
+	fmt.Fprintf(&b, "polled every %s). **Containers restarted** compares each agent's report before the kill and %s\n", ms(failoverPoll), secs(settleAfterPlan))
 	fmt.Fprintln(&b, "after every pod is Running again: a container whose ID, start time or restart count changed, or that")
 	fmt.Fprintln(&b, "is gone, counts. After each run the killed reconciler is restarted on its data dir; the next run starts")
 	fmt.Fprintln(&b, "once it follows the new leader and every pod is Running (**rejoined**, from its restart).")
