@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,22 +17,25 @@ import (
 const (
 	secCommit    = "commit-to-running"
 	secScheduler = "scheduler"
-	secRecovery  = "recovery"
-	secFailover  = "failover"
-	secDiff      = "diff"
+	// secControlPlane is the leader's steps at 5,000 nodes.
+	secControlPlane = "controlplane"
+	secRecovery     = "recovery"
+	secFailover     = "failover"
+	secDiff         = "diff"
 )
 
 // sectionOrder and sectionTitles describe the skeleton. The title is also
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secRecovery, secFailover, secDiff}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff}
 	sectionTitles = map[string]string{
-		secCommit:    "Commit to running",
-		secScheduler: "Scheduler",
-		secRecovery:  "Recovery",
-		secFailover:  "Failover",
-		secDiff:      "Diff",
+		secCommit:       "Commit to running",
+		secScheduler:    "Scheduler",
+		secControlPlane: "Control plane at 5,000 nodes",
+		secRecovery:     "Recovery",
+		secFailover:     "Failover",
+		secDiff:         "Diff",
 	}
 )
 
@@ -88,7 +92,7 @@ func spliceSection(doc, name, section string) string {
 		at = k + 1
 	}
 	if at < 0 {
-		return strings.TrimRight(doc, "\n") + "\n\n" + section + "\n"
+		return insertInOrder(doc, name, section)
 	}
 	rest := doc[at+len(heading):]
 	stop := len(rest)
@@ -102,6 +106,26 @@ func spliceSection(doc, name, section string) string {
 		tail = "\n" + tail
 	}
 	return doc[:at] + section + "\n" + tail
+}
+
+// insertInOrder puts a section doc lacks where sectionOrder has it: after
+// the nearest earlier section present, else before the nearest later one,
+// else at the end.
+func insertInOrder(doc, name, section string) string {
+	k := slices.Index(sectionOrder, name)
+	for i := k - 1; i >= 0 && k >= 0; i-- {
+		end := endOf(sectionOrder[i])
+		if j := strings.Index(doc, end); j >= 0 {
+			j += len(end)
+			return doc[:j] + "\n\n" + section + doc[j:]
+		}
+	}
+	for i := k + 1; i < len(sectionOrder) && k >= 0; i++ {
+		if j := strings.Index(doc, beginOf(sectionOrder[i])); j >= 0 {
+			return doc[:j] + section + "\n\n" + doc[j:]
+		}
+	}
+	return strings.TrimRight(doc, "\n") + "\n\n" + section + "\n"
 }
 
 // stamp records when and under what load a measurement started, for the

@@ -133,6 +133,32 @@ func TestSpliceSectionReplacesPlaceholders(t *testing.T) {
 	}
 }
 
+func TestSpliceSectionInsertsInOrder(t *testing.T) {
+	mark := func(name string) string { return beginOf(name) + "\n## " + sectionTitles[name] + "\n" + endOf(name) }
+	doc := "# Benchmarks\n\n" + mark(secCommit) + "\n\n" + mark(secScheduler) + "\n\n" + mark(secRecovery) + "\n"
+	// controlplane comes after the scheduler, before recovery.
+	got := spliceSection(doc, secControlPlane, mark(secControlPlane))
+	want := "# Benchmarks\n\n" + mark(secCommit) + "\n\n" + mark(secScheduler) + "\n\n" + mark(secControlPlane) + "\n\n" + mark(secRecovery) + "\n"
+	if got != want {
+		t.Errorf("after the scheduler:\n%s\nwant:\n%s", got, want)
+	}
+	// With no earlier section, before the nearest later one.
+	got = spliceSection("# B\n\n"+mark(secDiff)+"\n", secFailover, mark(secFailover))
+	if want := "# B\n\n" + mark(secFailover) + "\n\n" + mark(secDiff) + "\n"; got != want {
+		t.Errorf("before diff:\n%s\nwant:\n%s", got, want)
+	}
+	// The skeleton lists every section in order.
+	sk := skeleton()
+	last := -1
+	for _, name := range sectionOrder {
+		i := strings.Index(sk, beginOf(name))
+		if i < last {
+			t.Errorf("skeleton: %s out of order", name)
+		}
+		last = i
+	}
+}
+
 // schedTable is the scheduler's own output (reconcile/scheduler's
 // BenchTable), as committed in docs/scheduler.md.
 const schedTable = `| case | nodes | pods | placed | pending | wall s | pods/s (wall) | pods/s (CPU) | allocs/pod | bytes/pod |
@@ -304,23 +330,111 @@ func TestRenderRecoveryAndFailover(t *testing.T) {
 		{node: "n-3", held: 10, detected: 1 * time.Second, placed: 1100 * time.Millisecond, running: 4 * time.Second},
 	}, 30, 3, st)
 	for _, want := range []string{beginOf(secRecovery), endOf(secRecovery), "| 1 | n-1 | 10 | 2.00 s | 2.10 s | 3.00 s |",
-		"| median | | | | | **4.00 s** (min 3.00 s, max 5.00 s) |", "No target is set", "load average"} {
+		"| median | | | | | **4.00 s** (min 3.00 s, max 5.00 s) |", "p50 ≤ 5.00 s: met (median 4.00 s)", "load average"} {
 		if !strings.Contains(r, want) {
 			t.Errorf("recovery: missing %q in:\n%s", want, r)
 		}
 	}
+	slow := renderRecovery([]recoveryRun{{node: "n-1", held: 10, running: 6 * time.Second}}, 30, 3, st)
+	if !strings.Contains(slow, "p50 ≤ 5.00 s: **missed**") {
+		t.Errorf("slow recovery not missed:\n%s", slow)
+	}
 	f := renderFailover([]failoverRun{
-		{oldTerm: 1, newTerm: 2, api: 300 * time.Millisecond, plan: time.Second, running: 1500 * time.Millisecond, containers: 30},
-		{oldTerm: 2, newTerm: 3, api: 300 * time.Millisecond, plan: 2 * time.Second, running: 2500 * time.Millisecond, containers: 30, restarted: 1},
-	}, 30, 3, st)
-	for _, want := range []string{beginOf(secFailover), endOf(secFailover), "| 1 | 1 → 2 | 0.30 s | 1.00 s | 1.50 s | 0 of 30 |",
-		"**1 of 60**", "must be 0: **missed**", "the new leader", "load average"} {
+		{killed: "reconciler-1", leader: "reconciler-2", oldToken: 1, newToken: 2, leaderAt: 800 * time.Millisecond, plan: time.Second,
+			running: 1500 * time.Millisecond, containers: 30, rejoin: 4 * time.Second},
+		{killed: "reconciler-2", leader: "reconciler-3", oldToken: 2, newToken: 3, leaderAt: 900 * time.Millisecond, plan: 2 * time.Second,
+			running: 2500 * time.Millisecond, containers: 30, restarted: 1},
+		{killed: "reconciler-3", leader: "reconciler-1", oldToken: 3, newToken: 4, leaderAt: 700 * time.Millisecond, plan: 4 * time.Second,
+			running: 4500 * time.Millisecond, containers: 30},
+	}, 30, 3, 3, st)
+	for _, want := range []string{beginOf(secFailover), endOf(secFailover),
+		"| 1 | reconciler-1 | reconciler-2 | 1 → 2 | 0.80 s | 1.00 s | 1.50 s | 0 of 30 | 4.00 s |",
+		"| median | | | | 0.80 s | **2.00 s** (min 1.00 s, max 4.00 s) | 2.50 s | **1 of 90** | |",
+		"| first pod set of the new leader on every agent, p50 ≤ 3.00 s | 2.00 s | met |",
+		"| containers restarted: 0 | 1 of 90 | **missed** |", "3 reconcilers form one raft group", "heartbeat timeout (500 ms",
+		"load average"} {
 		if !strings.Contains(f, want) {
 			t.Errorf("failover: missing %q in:\n%s", want, f)
 		}
 	}
-	if f := renderFailover([]failoverRun{{oldTerm: 1, newTerm: 2, containers: 30}}, 30, 3, st); !strings.Contains(f, "must be 0: met") {
-		t.Errorf("failover without restarts:\n%s", f)
+	f = renderFailover([]failoverRun{{oldToken: 1, newToken: 2, plan: 3100 * time.Millisecond, containers: 30}}, 30, 3, 3, st)
+	if !strings.Contains(f, "| containers restarted: 0 | 0 of 30 | met |") || !strings.Contains(f, "| 3.10 s | **missed** |") {
+		t.Errorf("failover without restarts, slow:\n%s", f)
+	}
+	if f := renderFailover(nil, 30, 3, 3, st); !strings.Contains(f, "| containers restarted: 0 | 0 of 0 | **missed** |") {
+		t.Errorf("failover without runs:\n%s", f)
+	}
+}
+
+// cpTable is a control plane table as reconcile/server's
+// TestBenchControlPlane writes it.
+const cpTable = `| step | wall | CPU | target |
+|---|---|---|---|
+| first plan: 150000 pods placed on 5000 nodes, committed (76.6 MB raft entry) | 16.879377s | 10.37922s |  |
+| 2 s with nothing changed (plans run: 0; what CPU there is is the Go runtime returning freed heap to the kernel) | 2.000638s | 9.506ms | ≤ 10 ms CPU per 2 s tick |
+| 5000 heartbeats that change nothing | 71.18ms | 64.043ms |  |
+| sync of that commit (fetch, load, commit the revision) | 1.134277s | 784.281ms |  |
+| plan + commit of one changed 100-replica Deployment, first after the start (builds the scheduler's state; 50414 B raft entry) | 781.5ms | 507.032ms |  |
+| plan + commit of one changed 100-replica Deployment, warm (53015 B raft entry; worst of 3: 296ms) | 49.457ms | 39.768ms | ≤ 50 ms |
+| one pod's status changed (a whole plan; 0 B committed) | 42.667ms | 42.222ms |  |
+| heap in use after the run | 651 MB | | |
+`
+
+func TestParseCPTable(t *testing.T) {
+	rows, tbl, err := parseCPTable("ok\n" + cpTable + "\nPASS\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 8 || !strings.HasPrefix(tbl, "| step |") || !strings.HasSuffix(tbl, "| heap in use after the run | 651 MB | | |") {
+		t.Fatalf("rows %d, table:\n%s", len(rows), tbl)
+	}
+	if r := rows[1]; r.wall != 2000638*time.Microsecond || r.cpu != 9506*time.Microsecond {
+		t.Errorf("idle row: %+v", r)
+	}
+	if r := rows[7]; r.wall != 0 || r.cpu != 0 || r.text != "651 MB" {
+		t.Errorf("heap row: %+v", r)
+	}
+	warm, ok := findCPRow(rows, "plan + commit of one changed", "warm")
+	if !ok || warm.wall != 49457*time.Microsecond || entryBytes(warm.step) != 53015 {
+		t.Errorf("warm row: %+v %v", warm, ok)
+	}
+	if entryBytes("no entry here") != -1 {
+		t.Error("entryBytes found bytes in no entry")
+	}
+	if _, _, err := parseCPTable("| case | nodes |\n|---|---|\n"); err == nil {
+		t.Error("no error for a table without the step header")
+	}
+	if _, _, err := parseCPTable("| step | wall | CPU | target |\n|---|---|---|---|\n"); err == nil {
+		t.Error("no error for a table without rows")
+	}
+}
+
+func TestRenderControlPlane(t *testing.T) {
+	s, err := renderControlPlane(cpTable, newStamp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{beginOf(secControlPlane), "## Control plane at 5,000 nodes", endOf(secControlPlane),
+		"| heap in use after the run | 651 MB | | |",
+		"| CPU per 2 s tick with nothing changed ≤ 10.0 ms | 9.5 ms | met |",
+		"planned and persisted (warm, wall) ≤ 50.0 ms | 49.5 ms (CPU 39.8 ms; worst of 3: 296ms) | met |",
+		"| bytes written to the raft log per such commit | 53,015 B (530 B per changed pod) | no target |", "load average"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q in:\n%s", want, s)
+		}
+	}
+	slow := strings.Replace(cpTable, "| 2.000638s | 9.506ms |", "| 2.000638s | 91.506ms |", 1)
+	slow = strings.Replace(slow, "| 49.457ms | 39.768ms |", "| 61ms | 39.768ms |", 1)
+	s, err = renderControlPlane(slow, newStamp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(s, "**missed**") != 2 {
+		t.Errorf("want 2 targets missed:\n%s", s)
+	}
+	noWarm := strings.Replace(cpTable, ", warm (", ", hot (", 1)
+	if _, err := renderControlPlane(noWarm, newStamp()); err == nil {
+		t.Error("no error for a table without the warm commit row")
 	}
 }
 
