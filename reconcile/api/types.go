@@ -157,8 +157,9 @@ type Peer struct {
 	State string `json:"state"`
 	// Voter is false for a non-voting member.
 	Voter bool `json:"voter"`
-	// LastContact is when the leader last heard from this peer (set only
-	// in the leader's answer, and for followers); zero when unknown.
+	// LastContact is, in the entry of a follower that answers, when it last
+	// heard from the leader; zero otherwise (raft does not tell a leader
+	// when each follower last answered).
 	LastContact time.Time `json:"lastContact,omitempty"`
 	// AppliedIndex is the raft index the peer's state machine has applied,
 	// as it announces it; CommitIndex likewise.

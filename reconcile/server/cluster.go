@@ -115,9 +115,19 @@ func (s *Server) bootstrapLoop(ctx context.Context) {
 	if s.el.existing.Load() {
 		return
 	}
-	if s.cfg.Raft.BootstrapExpect == 1 {
+	if s.cfg.Raft.BootstrapExpect == 1 && len(s.cfg.Join) == 0 {
 		s.bootstrapWith([]peerMember{{name: s.cfg.Name, tags: map[string]string{tagRaft: s.raftAddr()}}})
 		return
+	}
+	// With --join, a lone reconciler first looks at who is there: a
+	// reconciler started to grow a cluster (or one whose data dir was
+	// lost) must be added by that cluster's leader, not start its own.
+	if s.cfg.Raft.BootstrapExpect == 1 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.joined:
+		}
 	}
 	t := time.NewTicker(tagInterval)
 	defer t.Stop()
@@ -190,6 +200,13 @@ func (s *Server) bootstrapWith(peers []peerMember) {
 		return
 	}
 	s.log.Info("bootstrapped a new raft cluster", "servers", names)
+	// Say so at once (tagLoop would within a second): a leader must not
+	// take this reconciler for one without state meanwhile.
+	if s.serf != nil {
+		if err := s.serf.SetTags(s.serfTags()); err != nil {
+			s.log.Warn("failed to update serf tags", "err", err)
+		}
+	}
 }
 
 // addPeers, run by the leader, adds every alive reconciler of this cluster

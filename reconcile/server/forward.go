@@ -8,6 +8,7 @@ import (
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/errs"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
 // headerForwarded marks a request a follower forwarded, so that two
@@ -61,7 +62,7 @@ func (s *Server) leaderOnly(h http.HandlerFunc) http.Handler {
 				pr.SetURL(target)
 				pr.Out.Header.Set(headerForwarded, s.cfg.Name)
 			},
-			Transport:     s.hc.Transport,
+			Transport:     s.forwardTransport(r),
 			FlushInterval: -1, // logs stream
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				writeUpstreamError(w, errUnavailable("failed to forward to the leader "+leader+": "+err.Error()))
@@ -69,4 +70,22 @@ func (s *Server) leaderOnly(h http.HandlerFunc) http.Handler {
 		}
 		rp.ServeHTTP(w, r)
 	})
+}
+
+// forwardTimeout bounds how long a forwarded request waits for the leader's
+// answer to begin; a sync that waits for its plan, and a log stream, are
+// bounded by their own request instead.
+const forwardTimeout = 30 * time.Second
+
+// forwardTransport is the transport a forwarded request goes through.
+func (s *Server) forwardTransport(r *http.Request) http.RoundTripper {
+	if r.URL.Path == api.PathLogs || r.URL.Query().Get("wait") != "" {
+		return s.hc.Transport
+	}
+	s.fwdOnce.Do(func() {
+		t := s.hc.Transport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = forwardTimeout
+		s.fwdTransport = t
+	})
+	return s.fwdTransport
 }

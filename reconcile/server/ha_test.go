@@ -90,7 +90,8 @@ func TestThreeReconcilers(t *testing.T) {
 	fc, _ := api.NewClient(follower.APIURL(), nil)
 	waitFor(t, 5*time.Second, "a follower's status to name the leader and 3 peers", func() bool {
 		st, err := fc.Status(ctx)
-		return err == nil && st.Leader == lead.Name() && len(st.Peers) == 3 && st.Name == follower.Name()
+		// LastSync is the leader's, asked by the follower.
+		return err == nil && st.Leader == lead.Name() && len(st.Peers) == 3 && st.Name == follower.Name() && !st.LastSync.IsZero()
 	})
 	pods, err := fc.Pods(ctx, "shop")
 	if err != nil || len(pods) != 3 {
@@ -322,4 +323,26 @@ func TestCordonAndDrain(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestLateReconcilerJoinsTheCluster: a reconciler started later with the
+// default --bootstrap-expect 1 and a --join to a running cluster is added
+// to it by its leader instead of starting a cluster of its own.
+func TestLateReconcilerJoinsTheCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft and serf")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("ns", map[string]string{"ns.yaml": nsYAML})
+	r1 := startPeer(t, "r1", repo.dir, t.TempDir(), 1, nil, log)
+	waitFor(t, 10*time.Second, "r1 to lead", r1.IsLeader)
+	r2 := startPeer(t, "r2", repo.dir, t.TempDir(), 1, []string{r1.GossipAddr()}, log)
+	waitFor(t, 15*time.Second, "r2 to follow r1", func() bool {
+		st := r2.Status()
+		return st.Leader == "r1" && len(st.Peers) == 2 && st.Applied != nil
+	})
+	if r2.IsLeader() {
+		t.Error("r2 leads a cluster of its own")
+	}
 }

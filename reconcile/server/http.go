@@ -62,7 +62,46 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Status())
+	st := s.Status()
+	if r.Header.Get(headerForwarded) == "" {
+		s.leaderStatus(r.Context(), &st)
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// leaderStatusTimeout bounds a follower's question to the leader.
+const leaderStatusTimeout = 2 * time.Second
+
+// leaderStatus fills in, on a follower, what only the leader knows (the
+// last sync and its error, the branch head, node errors), asked of the
+// leader's own status. A leader that does not answer leaves them empty:
+// the follower's own view of the cluster is still true.
+func (s *Server) leaderStatus(ctx context.Context, st *api.Status) {
+	if s.IsLeader() || st.Leader == "" || st.Leader == s.cfg.Name {
+		return
+	}
+	p, ok := s.members.peer(st.Leader)
+	if !ok || !p.alive || p.tags[agentapi.TagAPI] == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, leaderStatusTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.tags[agentapi.TagAPI]+api.PathStatus, nil)
+	if err != nil {
+		return
+	}
+	req.Header.Set(headerForwarded, s.cfg.Name)
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var ls api.Status
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ls) != nil {
+		return
+	}
+	st.LastError, st.LastSync, st.Fetched, st.NodeErrors = ls.LastError, ls.LastSync, ls.Fetched, ls.NodeErrors
+	st.Term = max(st.Term, ls.Term)
 }
 
 // Pods returns the desired pods of the last plan, in namespace ("" for all).

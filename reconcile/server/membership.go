@@ -250,6 +250,15 @@ func (s *Server) joinLoop(ctx context.Context) {
 	for {
 		n, err := s.serf.Join(s.cfg.Join, true)
 		if n > 0 {
+			// Give the members' tags a moment to arrive before the
+			// bootstrap looks at them.
+			t := time.NewTimer(2 * tagInterval)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+			close(s.joined)
 			return
 		}
 		s.log.Warn("failed to join members, retrying", "join", s.cfg.Join, "retry_in", joinRetry, "err", err)

@@ -30,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +79,11 @@ type Server struct {
 	// (mismatched --bootstrap-expect, another cluster's members), "" if
 	// nothing is wrong.
 	clusterErr atomic.Pointer[string]
+
+	fwdOnce      sync.Once
+	fwdTransport http.RoundTripper
+	// joined is closed once Config.Join reached a member.
+	joined chan struct{}
 
 	mu        sync.Mutex
 	started   bool
@@ -137,6 +143,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 		events: &eventRing{},
 	}
 	s.members = newMembership(cfg.Logger, s.events.add)
+	s.joined = make(chan struct{})
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
@@ -193,7 +200,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", s.cfg.APIAddr, err)
 	}
-	s.apiURL = "http://" + ln.Addr().String()
+	s.apiURL = "http://" + advertiseAddr(ln.Addr().(*net.TCPAddr), s.raftAddr())
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.goNamed("http", func(context.Context) {
 		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -404,4 +411,18 @@ func newUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// advertiseAddr is the address other reconcilers reach a listener bound to
+// bound at: an unspecified host (0.0.0.0, ::) is replaced by the raft
+// address's host, which must be one they reach.
+func advertiseAddr(bound *net.TCPAddr, raftAddr string) string {
+	if !bound.IP.IsUnspecified() {
+		return bound.String()
+	}
+	host, _, err := net.SplitHostPort(raftAddr)
+	if err != nil {
+		return bound.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(bound.Port))
 }
