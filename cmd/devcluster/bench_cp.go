@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,25 +34,12 @@ type cpRow struct {
 // the controlplane section.
 func benchControlPlane(ctx context.Context, goTool string, out io.Writer) (string, error) {
 	st := newStamp()
-	f, err := os.CreateTemp("", "stevedore-cptable-*.md")
-	if err != nil {
-		return "", fmt.Errorf("failed to create the table file: %w", err)
-	}
-	f.Close()
-	defer os.Remove(f.Name())
 	fmt.Fprintf(out, "controlplane: go test %s -run TestBenchControlPlane (5,000 nodes, 150,000 pods; about a minute)\n", controlPlanePkg)
-	cmd := exec.CommandContext(ctx, goTool, "test", controlPlanePkg, "-run", "^TestBenchControlPlane$", "-count=1", "-timeout", "20m",
-		"-benchcp", f.Name())
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("failed to run the control plane's table: %w\n%s", err, logs.String())
-	}
-	table, err := os.ReadFile(f.Name())
+	table, err := goTestTable(ctx, goTool, controlPlanePkg, "TestBenchControlPlane", "-benchcp", "the control plane's table")
 	if err != nil {
-		return "", fmt.Errorf("failed to read the control plane's table: %w", err)
+		return "", err
 	}
-	return renderControlPlane(string(table), st)
+	return renderControlPlane(table, st)
 }
 
 // parseCPTable reads the rows of the control plane's Markdown table

@@ -38,25 +38,34 @@ type schedRow struct {
 // call per case, in its own process) and renders the Scheduler section.
 func benchScheduler(ctx context.Context, goTool string, out io.Writer) (string, error) {
 	st := newStamp()
-	f, err := os.CreateTemp("", "stevedore-schedtable-*.md")
+	fmt.Fprintf(out, "scheduler: go test %s -run TestBenchTable (every case once; about a minute)\n", schedulerPkg)
+	table, err := goTestTable(ctx, goTool, schedulerPkg, "TestBenchTable", "-benchtable", "the scheduler's table")
+	if err != nil {
+		return "", err
+	}
+	return renderScheduler(table, st)
+}
+
+// goTestTable runs test of pkg (a measurement that writes a Markdown table
+// to the file its flag names) in its own process, and returns the table.
+func goTestTable(ctx context.Context, goTool, pkg, test, flag, what string) (string, error) {
+	f, err := os.CreateTemp("", "stevedore-table-*.md")
 	if err != nil {
 		return "", fmt.Errorf("failed to create the table file: %w", err)
 	}
 	f.Close()
 	defer os.Remove(f.Name())
-	fmt.Fprintf(out, "scheduler: go test %s -run TestBenchTable (every case once; about a minute)\n", schedulerPkg)
-	cmd := exec.CommandContext(ctx, goTool, "test", schedulerPkg, "-run", "^TestBenchTable$", "-count=1", "-timeout", "20m",
-		"-benchtable", f.Name())
+	cmd := exec.CommandContext(ctx, goTool, "test", pkg, "-run", "^"+test+"$", "-count=1", "-timeout", "20m", flag, f.Name())
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("failed to run the scheduler's table: %w\n%s", err, logs.String())
+		return "", fmt.Errorf("failed to run %s: %w\n%s", what, err, logs.String())
 	}
 	table, err := os.ReadFile(f.Name())
 	if err != nil {
-		return "", fmt.Errorf("failed to read the scheduler's table: %w", err)
+		return "", fmt.Errorf("failed to read %s: %w", what, err)
 	}
-	return renderScheduler(string(table), st)
+	return string(table), nil
 }
 
 // parseSchedTable reads the rows of the scheduler's Markdown table, finding

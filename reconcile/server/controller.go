@@ -336,7 +336,7 @@ func (c *controller) checkSkewLocked(node string, sent time.Time) {
 	if sent.IsZero() {
 		return
 	}
-	skew := sent.Sub(time.Now())
+	skew := time.Until(sent)
 	_, had := c.skew[node]
 	if skew > -maxClockSkew && skew < maxClockSkew {
 		if had {

@@ -256,13 +256,6 @@ func (s *store) revision() (*savedRevision, *spec.Set) {
 	return s.st.Revision, s.set
 }
 
-// created returns when the pod of key was created, zero if unknown.
-func (s *store) created(key string) time.Time {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.st.Pods[key].Created
-}
-
 // copyPods returns a copy of the inventory.
 func (s *store) copyPods() map[string]reconcile.PodRecord {
 	s.mu.RLock()
