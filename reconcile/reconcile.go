@@ -495,7 +495,7 @@ func (p *planner) decide(desired []DesiredPod) {
 			old, node := rec.UID, rec.Node
 			fresh(old)
 			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
-		case rec.Node != "" && p.evicting(rec.Node, d.Spec) != nil:
+		case rec.Node != "" && p.evicting(rec.Node, d.Spec) != nil && !p.succeeded(rec):
 			old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
 			fresh(old)
 			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
@@ -599,6 +599,14 @@ func (p *planner) holdPaused(desired []DesiredPod) []DesiredPod {
 	}
 	sortPods(kept)
 	return kept
+}
+
+// succeeded reports whether rec's node reports the pod Succeeded: a pod
+// that has run to completion is not evicted (a drain would run it again),
+// as Kubernetes leaves succeeded pods alone.
+func (p *planner) succeeded(rec *PodRecord) bool {
+	st := p.observed[rec.UID]
+	return st != nil && st.Phase == api.PodSucceeded
 }
 
 // evicting returns the first NoExecute taint of node that ps does not

@@ -500,3 +500,38 @@ func TestNodeGrace(t *testing.T) {
 		}
 	}
 }
+
+// TestDrainLeavesSucceededPods: a NoExecute taint (ctl drain) evicts a
+// running pod but not one that ran to completion: running it again
+// elsewhere would repeat its work.
+func TestDrainLeavesSucceededPods(t *testing.T) {
+	done, running := bare("default", "done", "img:1"), bare("default", "busy", "img:1")
+	done.Spec.RestartPolicy = spec.RestartPolicyOnFailure
+	ns := nodes(2)
+	in := Input{Desired: setOf(done, running), Nodes: ns, Now: t0, NewUID: counter()}
+	out := Plan(in)
+	in.Memory = out.Memory
+	in.Observed = map[string][]api.PodStatus{}
+	for _, p := range out.Pods {
+		phase := api.PodRunning
+		if p.Name == "done" {
+			phase = api.PodSucceeded
+		}
+		in.Observed[p.Node] = append(in.Observed[p.Node], api.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: p.Node, Phase: phase})
+	}
+	before := map[string]PodRecord{}
+	for k, r := range out.Memory.Pods {
+		before[k] = r
+	}
+	// Drain both nodes.
+	for i := range in.Nodes {
+		in.Nodes[i].Info.Taints = []spec.Taint{{Key: "stevedore.dev/drained", Effect: spec.TaintEffectNoExecute}}
+	}
+	out = Plan(in)
+	if got := out.Memory.Pods["default/done"]; got.UID != before["default/done"].UID {
+		t.Errorf("the succeeded pod was evicted: uid %s → %s", before["default/done"].UID, got.UID)
+	}
+	if got := out.Memory.Pods["default/busy"]; got.UID == before["default/busy"].UID {
+		t.Errorf("the running pod was not evicted")
+	}
+}

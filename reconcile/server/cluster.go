@@ -221,19 +221,25 @@ func (c *controller) addPeers() {
 		c.log.Warn("failed to read raft configuration", "err", err)
 		return
 	}
-	known := map[raft.ServerID]raft.ServerAddress{}
+	known := map[raft.ServerID]raft.Server{}
+	voters := 0
 	for _, srv := range cf.Configuration().Servers {
-		known[srv.ID] = srv.Address
+		known[srv.ID] = srv
+		if srv.Suffrage == raft.Voter {
+			voters++
+		}
 	}
 	cluster := s.store.peek().clusterID
+	problem := ""
 	for _, p := range s.members.reconcilers() {
-		addr, ok := known[raft.ServerID(p.name)]
-		if !p.alive || p.tags[tagRaft] == "" || ok && string(addr) == p.tags[tagRaft] {
+		srv, ok := known[raft.ServerID(p.name)]
+		if !p.alive || p.tags[tagRaft] == "" || ok && string(srv.Address) == p.tags[tagRaft] {
 			continue
 		}
-		switch id := p.tags[tagCluster]; {
+		id := p.tags[tagCluster]
+		switch {
 		case id != "" && id != cluster:
-			s.setClusterErr(fmt.Sprintf("reconciler %s belongs to another cluster (%s, this one is %s): not adding it; give it a new data dir to join this one", p.name, id, cluster))
+			problem = fmt.Sprintf("reconciler %s belongs to another cluster (%s, this one is %s): not adding it; give it a new data dir to join this one", p.name, id, cluster)
 			continue
 		case id == "" && p.tags[tagHasState] == "1":
 			// It has raft state of a cluster it has not named yet:
@@ -241,8 +247,25 @@ func (c *controller) addPeers() {
 			// its tags (they follow within a second once its log is
 			// applied).
 			continue
+		case ok && id != cluster:
+			// A server of this cluster by that name is known at another
+			// address, and this one has no state of ours: a new process
+			// reusing the name must not take over that server's place
+			// (its log and its vote are gone).
+			problem = fmt.Sprintf("a reconciler named %s without this cluster's raft state is at %s, but %s is a raft server of this cluster at %s: not replacing it; start it under a new --name",
+				p.name, p.tags[tagRaft], p.name, srv.Address)
+			continue
 		}
-		f := s.el.raft.AddVoter(raft.ServerID(p.name), raft.ServerAddress(p.tags[tagRaft]), 0, s.cfg.Raft.ApplyTimeout)
+		var f raft.IndexFuture
+		switch {
+		case ok && srv.Suffrage == raft.Nonvoter, !ok && voters >= s.cfg.Raft.BootstrapExpect:
+			// Beyond --bootstrap-expect voters, reconcilers follow as
+			// non-voters: a member that reaches the gossip port cannot
+			// grow the quorum (nor, by going away, lose it).
+			f = s.el.raft.AddNonvoter(raft.ServerID(p.name), raft.ServerAddress(p.tags[tagRaft]), 0, s.cfg.Raft.ApplyTimeout)
+		default:
+			f = s.el.raft.AddVoter(raft.ServerID(p.name), raft.ServerAddress(p.tags[tagRaft]), 0, s.cfg.Raft.ApplyTimeout)
+		}
 		if err := f.Error(); err != nil {
 			c.log.Warn("failed to add reconciler to raft", "peer", p.name, "err", err)
 			continue
@@ -250,12 +273,19 @@ func (c *controller) addPeers() {
 		if ok {
 			// A server that restarted on another raft address: adding it
 			// again under its ID updates the address.
-			c.log.Info("updated a reconciler's raft address", "peer", p.name, "old", addr, "addr", p.tags[tagRaft])
+			c.log.Info("updated a reconciler's raft address", "peer", p.name, "old", srv.Address, "addr", p.tags[tagRaft])
 			continue
 		}
-		c.log.Info("added reconciler to raft", "peer", p.name, "addr", p.tags[tagRaft])
-		s.events.add("reconciler/"+p.name, "PeerAdded", "reconciler "+p.name+" joined the raft cluster")
+		kind := "voter"
+		if voters >= s.cfg.Raft.BootstrapExpect {
+			kind = "non-voter (the cluster has its --bootstrap-expect voters)"
+		} else {
+			voters++
+		}
+		c.log.Info("added reconciler to raft", "peer", p.name, "addr", p.tags[tagRaft], "as", kind)
+		s.events.add("reconciler/"+p.name, "PeerAdded", "reconciler "+p.name+" joined the raft cluster as a "+kind)
 	}
+	s.setClusterErr(problem)
 }
 
 // peers describes the raft configuration for the status API.
@@ -286,7 +316,8 @@ func (s *Server) peers() (leader string, out []api.Peer) {
 		if p.Name == s.cfg.Name {
 			p.API = s.apiURL
 			p.State = raftStateName(s.el.raft.State())
-			p.AppliedIndex = s.el.raft.AppliedIndex()
+			p.AppliedIndex = s.store.peek().index
+			p.Applied = short(s.store.peek().commit)
 			if s.el.raft.State() == raft.Follower {
 				p.LastContact = s.el.raft.LastContact()
 			}
