@@ -117,6 +117,19 @@ func TestThreeReconcilers(t *testing.T) {
 	if err := lead.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Asked at once, a survivor waits for the new leader rather than
+	// failing on the one that is gone.
+	var survivor *Server
+	for _, s := range servers {
+		if s != nil {
+			survivor = s
+			break
+		}
+	}
+	sc, _ := api.NewClient(survivor.APIURL(), nil)
+	if pods, err := sc.Pods(ctx, "shop"); err != nil || len(pods) != 3 {
+		t.Errorf("pods right after the leader went = %d, %v", len(pods), err)
+	}
 	waitFor(t, 10*time.Second, "a new leader", func() bool { return leaderOf(servers...) != nil })
 	took := time.Since(downAt)
 	t.Logf("new leader %s after %s", leaderOf(servers...).Name(), took)

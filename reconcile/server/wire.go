@@ -63,7 +63,7 @@ func errNotFound(msg string) error    { return errs.Mark(errors.New(msg), errs.E
 func errUnavailable(msg string) error { return errs.Mark(errors.New(msg), errs.ErrUnavailable) }
 
 // writeUpstreamError answers a failure of something this reconciler
-// depends on (the Git remote, an agent, the leader it forwards to) with 502
+// depends on (the Git remote, an agent) with 502
 // Bad Gateway and the code of err's category. Not 503: a client that knows
 // several reconcilers fails over on 503, and another reconciler would only
 // reach the same remote, agent or leader.
