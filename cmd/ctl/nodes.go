@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -103,7 +104,7 @@ func (c *cli) nodeActionCmd(verb, done, short, long string, call func(cl *api.Cl
 		Long:    long,
 		Example: "  ctl " + verb + " node-2",
 		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
+			if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
 				return usageErr("%s takes one node name", verb)
 			}
 			return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/hashicorp/serf/serf"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
@@ -53,6 +54,12 @@ func (s *Server) tagLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if s.serf.State() == serf.SerfShutdown {
+			// Memberlist shuts serf down when another member took this
+			// name (a name conflict): this reconciler is cut off.
+			s.setClusterErr(fmt.Sprintf("membership stopped: another member uses the name %s (serf name conflict); this reconciler is cut off from the cluster: stop it, or give it a unique --name", s.cfg.Name))
+			continue
 		}
 		tags := s.serfTags()
 		// The applied index changes with every entry: gossip it only with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -249,7 +250,7 @@ func placements(in reconcile.Input, next *spec.Set, changes []reconcile.ObjectCh
 
 // maxDiffBody bounds POST /v1/diff: a config repository's manifests, not
 // its history (10,000 objects are a few MiB).
-const maxDiffBody = 128 << 20
+const maxDiffBody = 64 << 20
 
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Diff(r.Context())
@@ -260,11 +261,28 @@ func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// maxDiffs bounds the diffs (each decodes, loads and dry-runs a whole
+// revision) the leader computes at once: more wait for a free slot or
+// their request's end, so that an API caller cannot make the leader's
+// memory grow until it misses its raft heartbeats.
+const maxDiffs = 2
+
 func (s *Server) handleDiffFiles(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.diffSlots <- struct{}{}:
+		defer func() { <-s.diffSlots }()
+	case <-r.Context().Done():
+		return
+	}
 	var req api.DiffRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDiffBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			errs.WriteHTTPStatus(w, http.StatusRequestEntityTooLarge, errInvalid(fmt.Sprintf("diff request larger than %d bytes", maxDiffBody)))
+			return
+		}
 		errs.WriteHTTP(w, errInvalid("failed to decode diff request: "+err.Error()))
 		return
 	}

@@ -28,16 +28,19 @@ func (s *Server) handleNodeAction(w http.ResponseWriter, r *http.Request) {
 	}
 	// A node membership no longer knows can still be uncordoned: its mark
 	// stays in raft until then.
-	if _, ok := s.members.nodes()[name]; !ok && action != "uncordon" {
-		errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
-		return
+	if _, ok := s.members.nodes()[name]; !ok {
+		if _, marked := s.store.peek().overrides[name]; !marked || action != "uncordon" {
+			errs.WriteHTTP(w, errNotFound("node "+name+" not found"))
+			return
+		}
 	}
 	if err := s.el.apply(&command{Op: opNode, Node: name, Action: action}, s.cfg.Raft.ApplyTimeout); err != nil {
 		errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
 		return
 	}
 	reason := map[string]string{"cordon": "NodeCordoned", "uncordon": "NodeUncordoned", "drain": "NodeDrained"}[action]
-	s.events.add("node/"+name, reason, fmt.Sprintf("node %s %sed through the API (not in Git: a Node object is the durable way)", name, strings.TrimSuffix(action, "e")+"e"))
+	past := map[string]string{"cordon": "cordoned", "uncordon": "uncordoned", "drain": "drained"}[action]
+	s.events.add("node/"+name, reason, fmt.Sprintf("node %s %s through the API (not in Git: a Node object is the durable way)", name, past))
 	c.requestPlan()
 	c.publish()
 	for _, n := range s.view.Load().nodeTable() {

@@ -82,6 +82,8 @@ type Server struct {
 
 	fwdOnce      sync.Once
 	fwdTransport http.RoundTripper
+	// diffSlots admits maxDiffs POST /v1/diff at once.
+	diffSlots chan struct{}
 	// joined is closed once Config.Join reached a member.
 	joined chan struct{}
 
@@ -144,6 +146,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	}
 	s.members = newMembership(cfg.Logger, s.events.add)
 	s.joined = make(chan struct{})
+	s.diffSlots = make(chan struct{}, maxDiffs)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
