@@ -291,6 +291,12 @@ func memoryDelta(out *reconcile.Output) *command {
 	return c
 }
 
+// termSettle is how long after a term begins a node reported failed keeps
+// its pods (as one that left does): long enough for the flaps of a
+// membership that is settling around a new leader, short enough that a
+// node that really died is replaced soon.
+const termSettle = 5 * time.Second
+
 // earliest returns the earlier of two times, ignoring zero ones.
 func earliest(a, b time.Time) time.Time {
 	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
@@ -325,10 +331,18 @@ func (c *controller) nodeStates(members map[string]member, overrides map[string]
 			info.Taints = taints
 		}
 		// An agent that left gracefully is most likely restarting: its
-		// pods stay put (and are adopted) unless it stays away.
+		// pods stay put (and are adopted) unless it stays away. A failure
+		// reported while this term is young is treated the same way: a
+		// new leader's membership is settling (serf refutes stale dead
+		// messages, and an agent restarting gracefully can be reported
+		// failed just before its leave arrives).
 		grace := m.state == api.NodeLeft && time.Since(m.since) < c.s.cfg.NodeLossGrace
 		if grace {
 			wake = earliest(wake, m.since.Add(c.s.cfg.NodeLossGrace))
+		}
+		if settle := min(termSettle, c.s.cfg.NodeLossGrace); m.state == api.NodeFailed && time.Since(c.started) < settle {
+			grace = true
+			wake = earliest(wake, c.started.Add(settle))
 		}
 		out = append(out, reconcile.NodeState{Info: info, Alive: m.state == api.NodeAlive, Grace: grace})
 	}
