@@ -189,3 +189,21 @@ spec:
 func namespaceYAML(ns string) string {
 	return fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", ns)
 }
+
+// stopLogging stops c, first printing the tail of every process's log when
+// the test failed.
+func stopLogging(t *testing.T, c *devenv.Cluster) {
+	t.Helper()
+	if t.Failed() {
+		names := []string{"reconciler"}
+		for _, a := range c.Agents {
+			names = append(names, a.Name)
+		}
+		for _, name := range names {
+			t.Logf("--- %s log (tail) ---\n%s", name, c.LogTail(name, 40))
+		}
+	}
+	if err := c.Stop(); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
+}

@@ -41,14 +41,7 @@ func TestNetnsCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			for _, name := range []string{"reconciler", c.Agents[0].Name, c.Agents[1].Name, c.Agents[2].Name} {
-				t.Logf("--- %s log (tail) ---\n%s", name, c.LogTail(name, 40))
-			}
-		}
-		if err := c.Stop(); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
+		stopLogging(t, c)
 		left, err := c.NetLeftovers(context.Background())
 		if err != nil || len(left) > 0 {
 			t.Errorf("left behind by Stop: %v %v", left, err)

@@ -183,13 +183,7 @@ func TestDiffPlacements(t *testing.T) {
 		t.Skip("starts serf members and git; not a -short test")
 	}
 	log, _ := testLogger(t)
-	repo := newGitRepo(t)
-	repo.commit("web: 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(2, "registry.local/hello:1")})
-	dataDir := t.TempDir()
-	s := startServer(t, repo.dir, dataDir, log)
-	a, b := newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
-	a.join(s.GossipAddr())
-	b.join(s.GossipAddr())
+	repo, _, s, a, b := webOnTwoAgents(t, log)
 	cl, err := api.NewClient(s.APIURL(), nil)
 	if err != nil {
 		t.Fatal(err)

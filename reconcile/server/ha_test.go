@@ -268,13 +268,7 @@ func TestCordonAndDrain(t *testing.T) {
 		t.Skip("starts raft, serf and git; not a -short test")
 	}
 	log, _ := testLogger(t)
-	repo := newGitRepo(t)
-	repo.commit("web: 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(2, "registry.local/hello:1")})
-	dataDir := t.TempDir()
-	s := startServer(t, repo.dir, dataDir, log)
-	a, b := newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
-	a.join(s.GossipAddr())
-	b.join(s.GossipAddr())
+	repo, dataDir, s, a, b := webOnTwoAgents(t, log)
 	waitFor(t, 15*time.Second, "one pod on each agent", func() bool { return len(a.last().Pods) == 1 && len(b.last().Pods) == 1 })
 	cl, _ := api.NewClient(s.APIURL(), nil)
 	ctx := context.Background()
@@ -358,4 +352,18 @@ func TestLateReconcilerJoinsTheCluster(t *testing.T) {
 	if r2.IsLeader() {
 		t.Error("r2 leads a cluster of its own")
 	}
+}
+
+// webOnTwoAgents starts a reconciler tracking a two-replica Deployment and
+// joins two fake agents to it.
+func webOnTwoAgents(t *testing.T, log *slog.Logger) (repo *gitRepo, dataDir string, s *Server, a, b *fakeAgent) {
+	t.Helper()
+	repo = newGitRepo(t)
+	repo.commit("web: 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(2, "registry.local/hello:1")})
+	dataDir = t.TempDir()
+	s = startServer(t, repo.dir, dataDir, log)
+	a, b = newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
+	a.join(s.GossipAddr())
+	b.join(s.GossipAddr())
+	return repo, dataDir, s, a, b
 }
