@@ -1,0 +1,440 @@
+package spec
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// This file is the reflective half of decoding: the walker that checks a
+// document's every field against the Go types, as decode.go hands it one.
+
+// walker decodes one document into its Go value, checking every field
+// against the type through reflection and the json tags, so each unknown
+// field and type mismatch is reported with its own line and path.
+type walker struct {
+	d      *decoder
+	doc    *document
+	budget int
+	failed bool
+}
+
+func (w *walker) errorf(line int, p fieldPath, format string, args ...any) {
+	w.failed = true
+	w.d.errorf(line, w.doc.label, p, format, args...)
+}
+
+// mismatch reports a value of the wrong type at p, on the line of p's key
+// (a block list or mapping starts on the line after its key, but the key is
+// what the reader looks for).
+func (w *walker) mismatch(n *yaml.Node, p fieldPath, format string, args ...any) {
+	line := n.Line
+	if l, ok := w.doc.lines[p]; ok {
+		line = l
+	}
+	w.errorf(line, p, format, args...)
+}
+
+var (
+	quantityType    = reflect.TypeOf(resource.Quantity{})
+	intOrStringType = reflect.TypeOf(IntOrString{})
+	objectMetaType  = reflect.TypeOf(ObjectMeta{})
+)
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+// spend counts one node against the budget; false means stop.
+func (w *walker) spend(n *yaml.Node) bool {
+	w.budget--
+	if w.budget == 0 {
+		w.errorf(n.Line, "", "document too large: more than %d nodes once aliases are expanded", nodeBudget)
+	}
+	return w.budget > 0
+}
+
+func (w *walker) decode(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if !w.spend(n) {
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return
+		}
+		n = n.Alias
+	}
+	if isNull(n) {
+		// null means unset, as in Kubernetes' JSON decoding.
+		return
+	}
+	switch v.Type() {
+	case quantityType:
+		w.decodeQuantity(n, v, p)
+		return
+	case intOrStringType:
+		w.decodeIntOrString(n, v, p)
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		w.decode(n, v.Elem(), p)
+	case reflect.Struct:
+		w.decodeStruct(n, v, p)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			w.mismatch(n, p, "expected a list, got %s", nodeKindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, it := range n.Content {
+			ip := p.index(i)
+			w.doc.lines[ip] = it.Line
+			w.decode(it, s.Index(i), ip)
+		}
+		v.Set(s)
+	case reflect.Map:
+		w.decodeMap(n, v, p)
+	case reflect.String:
+		w.decodeString(n, v, p)
+	case reflect.Bool:
+		w.decodeBool(n, v, p)
+	case reflect.Int32, reflect.Int64, reflect.Int:
+		w.decodeInt(n, v, p)
+	default:
+		// Every field type of the API is handled above; reaching here is a
+		// programming error in types.go, reported rather than panicking.
+		w.errorf(n.Line, p, "internal error: cannot decode into %s", v.Type())
+	}
+}
+
+// entry is one key/value pair of a mapping after merge keys are expanded.
+type entry struct{ key, val *yaml.Node }
+
+// entries returns the pairs of mapping n, expanding YAML merge keys ("<<:
+// *base"); keys written explicitly win over merged ones, and a key written
+// twice is an error, as in Kubernetes' strict decoding.
+func (w *walker) entries(n *yaml.Node, p fieldPath, isMap bool) []entry {
+	var out []entry
+	seen := map[string]int{}
+	var merged []entry
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			merged = append(merged, w.mergeEntries(val, p, isMap)...)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			w.errorf(k.Line, p, "expected a field name, got %s", nodeKindName(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			kp := p.child(k.Value)
+			if isMap {
+				kp = p.key(k.Value)
+			}
+			w.errorf(k.Line, kp, "duplicate field: already set on line %d", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		out = append(out, entry{k, val})
+	}
+	for _, e := range merged {
+		if _, dup := seen[e.key.Value]; dup {
+			continue
+		}
+		seen[e.key.Value] = e.key.Line
+		out = append(out, e)
+	}
+	return out
+}
+
+func (w *walker) mergeEntries(n *yaml.Node, p fieldPath, isMap bool) []entry {
+	if !w.spend(n) {
+		return nil
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		return w.entries(n, p, isMap)
+	case yaml.SequenceNode:
+		var out []entry
+		for _, it := range n.Content {
+			out = append(out, w.mergeEntries(it, p, isMap)...)
+		}
+		return out
+	}
+	w.errorf(n.Line, p, "a merge key (<<) needs a mapping or a list of mappings, got %s", nodeKindName(n))
+	return nil
+}
+
+// fieldInfo is one decodable field of a struct: the index path through
+// inlined embedded structs.
+type fieldInfo struct {
+	index []int
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]fieldInfo
+
+// fieldsOf returns the JSON fields of struct type t, with inlined embedded
+// structs (TypeMeta) promoted as encoding/json does.
+func fieldsOf(t reflect.Type) map[string]fieldInfo {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]fieldInfo)
+	}
+	out := map[string]fieldInfo{}
+	var walk func(t reflect.Type, prefix []int)
+	walk = func(t reflect.Type, prefix []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			name, _, _ := strings.Cut(tag, ",")
+			if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+				continue
+			}
+			idx := append(append([]int(nil), prefix...), i)
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				walk(f.Type, idx)
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			out[name] = fieldInfo{index: idx}
+		}
+	}
+	walk(t, nil)
+	fieldCache.Store(t, out)
+	return out
+}
+
+func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind != yaml.MappingNode {
+		w.mismatch(n, p, "expected a mapping, got %s", nodeKindName(n))
+		return
+	}
+	fields := fieldsOf(v.Type())
+	for _, e := range w.entries(n, p, false) {
+		name := e.key.Value
+		fp := p.child(name)
+		f, ok := fields[name]
+		if !ok {
+			if ignorable(v.Type(), p, name, e.val) {
+				continue
+			}
+			w.errorf(e.key.Line, fp, "%s", unknownFieldMessage(v.Type(), name, fields))
+			continue
+		}
+		w.doc.lines[fp] = e.key.Line
+		w.decode(e.val, v.FieldByIndex(f.index), fp)
+	}
+}
+
+// ignorable accepts the empty leftovers that `kubectl create --dry-run -o
+// yaml` and `kubectl get -o yaml` write into manifests people commit:
+// "creationTimestamp: null" and "status: {}". They say nothing, so
+// rejecting them would only make copy-pasted manifests fail; a status with
+// content is still an error, since status is observed, not declared.
+func ignorable(t reflect.Type, p fieldPath, name string, val *yaml.Node) bool {
+	if val.Kind == yaml.AliasNode && val.Alias != nil {
+		val = val.Alias
+	}
+	empty := isNull(val) || (val.Kind == yaml.MappingNode && len(val.Content) == 0)
+	switch {
+	case t == objectMetaType && name == "creationTimestamp":
+		return isNull(val)
+	case p == "" && name == "status":
+		return empty
+	}
+	return false
+}
+
+// unsupportedFields are Kubernetes fields of the supported types that
+// Stevedore does not implement, keyed by Go type name; they get a clearer
+// message than a typo does.
+var unsupportedFields = map[string][]string{
+	"ObjectMeta": {"generateName", "uid", "resourceVersion", "generation", "deletionTimestamp",
+		"deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"},
+	"PodSpec": {"volumes", "initContainers", "ephemeralContainers", "activeDeadlineSeconds", "dnsPolicy",
+		"serviceAccountName", "serviceAccount", "automountServiceAccountToken", "hostNetwork", "hostPID",
+		"hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "subdomain",
+		"priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName",
+		"enableServiceLinks", "preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
+		"schedulingGates", "resourceClaims", "hostAliases"},
+	"Container": {"envFrom", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
+		"startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
+		"securityContext", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicy"},
+	"EnvVar":                   {"valueFrom"},
+	"NodeSpec":                 {"podCIDR", "podCIDRs", "providerID", "configSource", "externalID"},
+	"Resources":                {"claims"},
+	"PodAffinityTerm":          {"namespaceSelector", "matchLabelKeys", "mismatchLabelKeys"},
+	"TopologySpreadConstraint": {"nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys"},
+}
+
+func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo) string {
+	for _, f := range unsupportedFields[t.Name()] {
+		if f == name {
+			return "field not supported by Stevedore"
+		}
+	}
+	best, bestD := "", 3
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, f := range names {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(f)); d < bestD {
+			best, bestD = f, d
+		}
+	}
+	if best != "" && bestD <= len(name)/3 {
+		return fmt.Sprintf("unknown field (did you mean %q?)", best)
+	}
+	return "unknown field"
+}
+
+// editDistance is the Levenshtein distance, used only for "did you mean".
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind != yaml.MappingNode {
+		w.mismatch(n, p, "expected a mapping, got %s", nodeKindName(n))
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	for _, e := range w.entries(n, p, true) {
+		if isNull(e.key) {
+			w.errorf(e.key.Line, p, "a key must not be null")
+			continue
+		}
+		kp := p.key(e.key.Value)
+		w.doc.lines[kp] = e.key.Line
+		ev := reflect.New(v.Type().Elem()).Elem()
+		w.decode(e.val, ev, kp)
+		m.SetMapIndex(reflect.ValueOf(e.key.Value).Convert(v.Type().Key()), ev)
+	}
+	v.Set(m)
+}
+
+func (w *walker) decodeString(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!str", "!!timestamp":
+			v.SetString(n.Value)
+			return
+		case "!!int", "!!float", "!!bool":
+			// Kubernetes rejects these too (its YAML becomes JSON first);
+			// saying how to fix it saves a round trip.
+			w.mismatch(n, p, "expected a string, got %s (quote it: %q)", nodeKindName(n), n.Value)
+			return
+		}
+	}
+	w.mismatch(n, p, "expected a string, got %s", nodeKindName(n))
+}
+
+// yaml11Bools are YAML 1.1's spellings of booleans, which Kubernetes' YAML
+// parser accepts for boolean fields; go.yaml.in/yaml/v3 reads them as strings.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+}
+
+func (w *walker) decodeBool(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err == nil {
+				v.SetBool(b)
+				return
+			}
+		case "!!str":
+			if b, ok := yaml11Bools[n.Value]; ok && n.Style == 0 {
+				v.SetBool(b)
+				return
+			}
+		}
+	}
+	w.mismatch(n, p, "expected a boolean, got %s", nodeKindName(n))
+}
+
+func (w *walker) decodeInt(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+		w.mismatch(n, p, "expected an integer, got %s", nodeKindName(n))
+		return
+	}
+	var i int64
+	if err := n.Decode(&i); err != nil || v.OverflowInt(i) {
+		w.mismatch(n, p, "integer %s out of range", n.Value)
+		return
+	}
+	v.SetInt(i)
+}
+
+func (w *walker) decodeQuantity(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind != yaml.ScalarNode {
+		w.mismatch(n, p, "expected a quantity such as 500m or 128Mi, got %s", nodeKindName(n))
+		return
+	}
+	switch n.ShortTag() {
+	case "!!str", "!!int", "!!float":
+	default:
+		w.mismatch(n, p, "expected a quantity such as 500m or 128Mi, got %s", nodeKindName(n))
+		return
+	}
+	q, err := resource.ParseQuantity(strings.TrimSpace(n.Value))
+	if err != nil {
+		w.mismatch(n, p, "invalid quantity %q: must be a number with an optional suffix such as 500m, 2, 1.5, 128Mi or 1G", n.Value)
+		return
+	}
+	v.Set(reflect.ValueOf(q))
+}
+
+func (w *walker) decodeIntOrString(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err != nil || i != int64(int32(i)) {
+				w.mismatch(n, p, "integer %s out of range", n.Value)
+				return
+			}
+			v.Set(reflect.ValueOf(FromInt(int32(i))))
+			return
+		case "!!str":
+			v.Set(reflect.ValueOf(FromString(n.Value)))
+			return
+		}
+	}
+	w.mismatch(n, p, "expected an integer or a string such as \"25%%\", got %s", nodeKindName(n))
+}
