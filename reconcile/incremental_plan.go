@@ -107,16 +107,9 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 		}
 		spod := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps}
 		if pinned := rec.Spec.NodeName; pinned != "" {
-			if t := sp.evicting(pinned, &rec.Spec); t != nil {
-				sp.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName has taint %s that the pod does not tolerate", pinned, taintString(t)))
-			} else if sp.alive[pinned] {
-				sp.place(key, pinned)
-				if p.state != nil {
-					spod.Node = pinned
-					p.state.Add(spod)
-				}
-			} else {
-				sp.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName is not alive", pinned))
+			if sp.placePinned(key, rec) && p.state != nil {
+				spod.Node = pinned
+				p.state.Add(spod)
 			}
 			continue
 		}
@@ -142,19 +135,10 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 	if p.state == nil {
 		p.state = p.sched.NewState(p.schedNodes, p.placed(in, sp, oldSet))
 	}
-	results := p.state.Schedule(pending)
-	for i, key := range pendingKeys {
-		switch {
-		case i >= len(results):
-			sp.unschedulable(key, "the scheduler returned no result for this pod")
-		case results[i].Node == "":
-			sp.unschedulable(key, results[i].Reason)
-		case !sp.alive[results[i].Node]:
-			sp.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which is not alive", results[i].Node))
-			p.state.Remove(pending[i].Namespace, pending[i].Name)
-		default:
-			sp.place(key, results[i].Node)
-		}
+	// The state took every pod it placed: one the planner refuses comes
+	// off again.
+	for _, i := range sp.applyResults(pendingKeys, p.state.Schedule(pending)) {
+		p.state.Remove(pending[i].Namespace, pending[i].Name)
 	}
 }
 

@@ -91,15 +91,9 @@ func (p *planner) schedule() {
 			continue
 		}
 		if pinned := rec.Spec.NodeName; pinned != "" {
-			// spec.nodeName bypasses the scheduler, as in Kubernetes.
-			if t := p.evicting(pinned, &rec.Spec); t != nil {
-				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName has taint %s that the pod does not tolerate", pinned, taintString(t)))
-			} else if p.alive[pinned] {
-				p.place(key, pinned)
+			if p.placePinned(key, rec) {
 				sp.Node = pinned
 				placed = append(placed, sp)
-			} else {
-				p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName is not alive", pinned))
 			}
 			continue
 		}
@@ -120,8 +114,30 @@ func (p *planner) schedule() {
 		}
 		return
 	}
-	results := s.Schedule(p.nodes, placed, pending)
-	for i, key := range pendingKeys {
+	p.applyResults(pendingKeys, s.Schedule(p.nodes, placed, pending))
+}
+
+// placePinned places a pod that names its node (spec.nodeName bypasses the
+// scheduler, as in Kubernetes) and reports whether it did; otherwise it
+// records why the pod cannot go there.
+func (p *planner) placePinned(key string, rec *PodRecord) bool {
+	pinned := rec.Spec.NodeName
+	switch t := p.evicting(pinned, &rec.Spec); {
+	case t != nil:
+		p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName has taint %s that the pod does not tolerate", pinned, taintString(t)))
+	case p.alive[pinned]:
+		p.place(key, pinned)
+		return true
+	default:
+		p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName is not alive", pinned))
+	}
+	return false
+}
+
+// applyResults places the pods of keys as the scheduler decided, and
+// reports the indexes of those it chose a node for that is not alive.
+func (p *planner) applyResults(keys []string, results []scheduler.Result) (refused []int) {
+	for i, key := range keys {
 		switch {
 		case i >= len(results):
 			// A scheduler bug must not crash the control plane.
@@ -130,10 +146,12 @@ func (p *planner) schedule() {
 			p.unschedulable(key, results[i].Reason)
 		case !p.alive[results[i].Node]:
 			p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which is not alive", results[i].Node))
+			refused = append(refused, i)
 		default:
 			p.place(key, results[i].Node)
 		}
 	}
+	return refused
 }
 
 func (p *planner) place(key, node string) {
