@@ -162,20 +162,7 @@ func (c *Cluster) place(pi *PodInfo, ni int32) {
 			c.labelIdx[lp] = append(c.labelIdx[lp], idx)
 		}
 	}
-	if len(c.counters) > 0 {
-		for k, v := range pi.Labels {
-			for _, dc := range c.counterIdx[labelPair{k, v}] {
-				if dc.matches(pi.Namespace, pi.Labels) {
-					dc.add(ni)
-				}
-			}
-		}
-		for _, dc := range c.counterAny {
-			if dc.matches(pi.Namespace, pi.Labels) {
-				dc.add(ni)
-			}
-		}
-	}
+	c.eachCounter(pi.Namespace, pi.Labels, func(dc *domainCounter) { dc.add(ni) })
 	for _, g := range t.owners {
 		g.add(ni)
 	}
@@ -520,4 +507,24 @@ func matchExpr(op string, values []string, labels map[string]string, key string)
 		return have < want
 	}
 	return false
+}
+
+// eachCounter calls fn with every domain counter a pod of that namespace
+// and labels counts in.
+func (c *Cluster) eachCounter(ns string, labels map[string]string, fn func(*domainCounter)) {
+	if len(c.counters) == 0 {
+		return
+	}
+	for k, v := range labels {
+		for _, dc := range c.counterIdx[labelPair{k, v}] {
+			if dc.matches(ns, labels) {
+				fn(dc)
+			}
+		}
+	}
+	for _, dc := range c.counterAny {
+		if dc.matches(ns, labels) {
+			fn(dc)
+		}
+	}
 }

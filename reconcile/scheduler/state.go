@@ -153,20 +153,7 @@ func (c *Cluster) unplace(idx int32) {
 			n.hostPorts = slices.Delete(n.hostPorts, i, i+1)
 		}
 	}
-	if len(c.counters) > 0 {
-		for key, v := range pr.labels {
-			for _, dc := range c.counterIdx[labelPair{key, v}] {
-				if dc.matches(pr.ns, pr.labels) {
-					dc.remove(ni)
-				}
-			}
-		}
-		for _, dc := range c.counterAny {
-			if dc.matches(pr.ns, pr.labels) {
-				dc.remove(ni)
-			}
-		}
-	}
+	c.eachCounter(pr.ns, pr.labels, func(dc *domainCounter) { dc.remove(ni) })
 	for _, g := range k.owners {
 		g.remove(ni)
 	}
