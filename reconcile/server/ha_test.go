@@ -23,7 +23,10 @@ func startPeer(t *testing.T, name, repo, dataDir string, expect int, join []stri
 	cfg.PollInterval = -1
 	cfg.Raft.BootstrapExpect = expect
 	cfg.Join = join
-	cfg.NodeLossGrace = 2 * time.Second
+	// Short enough for a new cluster's adoption wait, long enough that a
+	// new leader hears of every agent before it presumes an unreported
+	// one lost.
+	cfg.NodeLossGrace = 5 * time.Second
 	cfg.Logger = log.With("reconciler", name)
 	s, err := New(cfg)
 	if err != nil {

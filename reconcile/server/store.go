@@ -341,7 +341,7 @@ func (f *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 func (f *fsmSnapshot) Release() {}
 
 // podDelta is the entry that turns old into new: records that differ and
-// keys that are gone. changed lists candidate keys (nil: compare all).
+// keys that are gone.
 func podDelta(old, new map[string]reconcile.PodRecord) *command {
 	c := &command{Op: opPods}
 	for k, r := range new {
