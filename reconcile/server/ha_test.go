@@ -72,8 +72,11 @@ func TestThreeReconcilers(t *testing.T) {
 	waitFor(t, 15*time.Second, "a leader among three", func() bool { return leaderOf(servers...) != nil })
 
 	a, b := newFakeAgent(t, "node-a"), newFakeAgent(t, "node-b")
-	a.join(r3.GossipAddr())
-	b.join(r1.GossipAddr())
+	// Each agent joins every reconciler, as agents started with all of
+	// them in --join do: a join gossiped to the others can be lost, and
+	// then only serf's push-pull (15 s) would tell a new leader of it.
+	a.join(r3.GossipAddr(), r1.GossipAddr(), r2.GossipAddr())
+	b.join(r1.GossipAddr(), r2.GossipAddr(), r3.GossipAddr())
 	waitFor(t, 15*time.Second, "3 pods on the agents", func() bool { return podCount(a, b) == 3 })
 
 	// Any reconciler answers: status locally, the rest forwarded.

@@ -191,8 +191,8 @@ func (a *fakeAgent) close() {
 	a.srv.Close()
 }
 
-// join starts the agent's serf member and joins it to addr.
-func (a *fakeAgent) join(addr string) {
+// join starts the agent's serf member and joins it to addrs.
+func (a *fakeAgent) join(addrs ...string) {
 	a.t.Helper()
 	tags, err := agentapi.EncodeTags(agentapi.NodeInfo{
 		Name:        a.name,
@@ -217,8 +217,8 @@ func (a *fakeAgent) join(addr string) {
 		a.t.Fatal(err)
 	}
 	a.serf = s
-	if _, err := s.Join([]string{addr}, true); err != nil {
-		a.t.Fatalf("agent %s failed to join %s: %v", a.name, addr, err)
+	if _, err := s.Join(addrs, true); err != nil {
+		a.t.Fatalf("agent %s failed to join %v: %v", a.name, addrs, err)
 	}
 }
 
