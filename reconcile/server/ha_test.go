@@ -183,7 +183,7 @@ func TestThreeReconcilers(t *testing.T) {
 	// and knows the new revision from the log.
 	back := startPeer(t, lead.Name(), repo.dir, downDir, 3, []string{nl.GossipAddr()}, log)
 	bc, _ := api.NewClient(back.APIURL(), nil)
-	waitFor(t, 10*time.Second, "the old leader to catch up", func() bool {
+	waitFor(t, 30*time.Second, "the old leader to catch up", func() bool {
 		st, err := bc.Status(ctx)
 		return err == nil && st.Leader == nl.Name() && st.Applied != nil && strings.Contains(st.Applied.Message, "6 replicas")
 	})
