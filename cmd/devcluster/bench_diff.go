@@ -18,7 +18,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
-	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 // diffRuns is how many times each diff measurement is repeated; the median
@@ -211,13 +211,13 @@ func measureDiffOnce(ctx context.Context, ctl, server, dir string, applied map[s
 	t.outputBytes = stdout.Len()
 
 	start = time.Now()
-	nextSet, err := spec.LoadDir(dir)
+	nextSet, err := render.LoadDir(dir)
 	t.loadDir = time.Since(start)
 	if err != nil {
 		return t, fmt.Errorf("failed to load the work tree: %w", err)
 	}
 	start = time.Now()
-	base, err := spec.Load(applied)
+	base, err := render.Load(applied)
 	t.loadApplied = time.Since(start)
 	if err != nil {
 		return t, fmt.Errorf("failed to load the applied revision: %w", err)

@@ -106,24 +106,37 @@ func duplicates(pods []rapi.Pod) []string {
 // and returns them; on timeout it fails the test with the listing.
 func waitPodsOf(t *testing.T, ctx context.Context, c *devenv.Cluster, what, ns string, timeout time.Duration, done func([]rapi.Pod) bool) []rapi.Pod {
 	t.Helper()
+	return waitPodsWhy(t, ctx, c, what, ns, timeout, func(ps []rapi.Pod) string {
+		if done(ps) {
+			return ""
+		}
+		return "not yet"
+	})
+}
+
+// waitPodsWhy is waitPodsOf for a condition that says why it does not hold
+// yet ("" when it does): the last reason is in the failure.
+func waitPodsWhy(t *testing.T, ctx context.Context, c *devenv.Cluster, what, ns string, timeout time.Duration, why func([]rapi.Pod) string) []rapi.Pod {
+	t.Helper()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last []rapi.Pod
 	var lastErr error
+	reason := "never listed"
 	for {
 		pctx, pcancel := context.WithTimeout(wctx, 3*time.Second)
 		pods, err := c.Client.Pods(pctx, ns)
 		pcancel()
 		if err == nil {
 			last = pods
-			if done(pods) {
+			if reason = why(pods); reason == "" {
 				return pods
 			}
 		}
 		lastErr = err
 		select {
 		case <-wctx.Done():
-			t.Fatalf("waiting for %s: %v (last error %v); pods:\n%s", what, wctx.Err(), lastErr, listPods(last))
+			t.Fatalf("waiting for %s: %v (last error %v; %s); pods:\n%s", what, wctx.Err(), lastErr, reason, listPods(last))
 			return nil
 		case <-time.After(100 * time.Millisecond):
 		}

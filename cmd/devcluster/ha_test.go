@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -452,15 +453,16 @@ func (h *haCluster) testRestartEverything(t *testing.T) {
 	if err := c.WaitNodes(h.ctx, len(c.Agents), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	var diffs []string
-	pods := waitPodsOf(t, h.ctx, c, "every pod as it was after the restarts", haNS, time.Minute, func(ps []rapi.Pod) bool {
-		diffs = unchanged(before, snapshot(ps))
-		return len(diffs) == 0 && allRunning(haApp, haBase)(ps)
+	pods := waitPodsWhy(t, h.ctx, c, "every pod as it was after the restarts", haNS, time.Minute, func(ps []rapi.Pod) string {
+		if diffs := unchanged(before, snapshot(ps)); len(diffs) > 0 {
+			return "restarted: " + strings.Join(diffs, "; ")
+		}
+		if !allRunning(haApp, haBase)(ps) {
+			return "not all Running"
+		}
+		return ""
 	})
 	if d := duplicates(pods); len(d) > 0 {
 		t.Errorf("duplicated pods: %v", d)
-	}
-	if len(diffs) > 0 {
-		t.Errorf("restarted: %v", diffs)
 	}
 }

@@ -109,8 +109,8 @@ func TestNetnsCluster(t *testing.T) {
 	if err := c.WaitNodes(ctx, 3, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	pods = waitPodsOf(t, ctx, c, "every pod as it was after the agent restarts", "demo", time.Minute, func(ps []rapi.Pod) bool {
-		return len(unchanged(before, snapshot(ps))) == 0
+	pods = waitPodsWhy(t, ctx, c, "every pod as it was after the agent restarts", "demo", time.Minute, func(ps []rapi.Pod) string {
+		return strings.Join(unchanged(before, snapshot(ps)), "; ")
 	})
 	if d := duplicates(pods); len(d) > 0 {
 		t.Errorf("duplicate pods after the restarts: %v", d)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -166,6 +168,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 	c.adopting = false
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
+	logMoves(c.log, out.Events)
 	// minReadySeconds and progress deadlines change decisions with time
 	// alone: the core says when.
 	wake = earliest(wake, out.Wake)
@@ -291,6 +294,33 @@ func memoryDelta(out *reconcile.Output) *command {
 	return c
 }
 
+// logMoves logs the plan's decisions an operator looks for after the fact:
+// pods re-created because their node was lost or evicted by a taint (the
+// first few of each, and how many).
+func logMoves(log *slog.Logger, events []reconcile.Event) {
+	const shown = 5
+	counts := map[string]int{}
+	for _, ev := range events {
+		if ev.Reason != reconcile.EventNodeLost && ev.Reason != reconcile.EventEvicted {
+			continue
+		}
+		if counts[ev.Reason]++; counts[ev.Reason] <= shown {
+			log.Info("pod re-created", "reason", ev.Reason, "pod", strings.TrimPrefix(ev.Object, "Pod/"), "detail", ev.Message)
+		}
+	}
+	for reason, n := range counts {
+		if n > shown {
+			log.Info("pods re-created", "reason", reason, "count", n)
+		}
+	}
+}
+
+// failSettle is how long a node reported failed keeps its pods: serf
+// reports an agent that leaves gracefully as failed when memberlist's dead
+// message outruns serf's leave intent, and the leave follows within
+// milliseconds. Detection itself takes 2 to 5 s, so this adds little.
+const failSettle = 2 * time.Second
+
 // termSettle is how long after a term begins a node reported failed keeps
 // its pods (as one that left does): long enough for the flaps of a
 // membership that is settling around a new leader, short enough that a
@@ -332,17 +362,23 @@ func (c *controller) nodeStates(members map[string]member, overrides map[string]
 		}
 		// An agent that left gracefully is most likely restarting: its
 		// pods stay put (and are adopted) unless it stays away. A failure
-		// reported while this term is young is treated the same way: a
-		// new leader's membership is settling (serf refutes stale dead
-		// messages, and an agent restarting gracefully can be reported
-		// failed just before its leave arrives).
-		grace := m.state == api.NodeLeft && time.Since(m.since) < c.s.cfg.NodeLossGrace
-		if grace {
-			wake = earliest(wake, m.since.Add(c.s.cfg.NodeLossGrace))
+		// keeps them for a moment (an agent restarting gracefully can be
+		// reported failed just before its leave arrives), and for longer
+		// while this term is young: a new leader's membership is settling
+		// (serf refutes stale dead messages).
+		var until time.Time
+		switch m.state {
+		case api.NodeLeft:
+			until = m.since.Add(c.s.cfg.NodeLossGrace)
+		case api.NodeFailed:
+			until = m.since.Add(min(failSettle, c.s.cfg.NodeLossGrace))
+			if young := c.started.Add(min(termSettle, c.s.cfg.NodeLossGrace)); young.After(until) {
+				until = young
+			}
 		}
-		if settle := min(termSettle, c.s.cfg.NodeLossGrace); m.state == api.NodeFailed && time.Since(c.started) < settle {
-			grace = true
-			wake = earliest(wake, c.started.Add(settle))
+		grace := time.Now().Before(until)
+		if grace {
+			wake = earliest(wake, until)
 		}
 		out = append(out, reconcile.NodeState{Info: info, Alive: m.state == api.NodeAlive, Grace: grace})
 	}
