@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
-	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 func (c *cli) diffCmd() *cobra.Command {
@@ -72,9 +72,9 @@ revision that fails to load.`,
 // head (POST /v1/diff).
 func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.DiffResult, error) {
 	local := &api.Commit{Hash: "local " + dir}
-	files, err := spec.ReadDir(dir)
+	files, err := render.ReadDir(dir)
 	if err == nil {
-		_, err = spec.Load(files)
+		_, err = render.Load(files)
 	}
 	if err != nil {
 		return &api.DiffResult{Head: local, Error: loadError(err)}, nil

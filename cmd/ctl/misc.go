@@ -9,6 +9,7 @@ import (
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 func (c *cli) validateCmd() *cobra.Command {
@@ -26,7 +27,7 @@ as file:line: object: field: message, and ctl exits 1; a valid directory exits 0
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := spec.LoadDir(args[0])
+			set, err := render.LoadDir(args[0])
 			if err != nil {
 				var list spec.ErrorList
 				if !errors.As(err, &list) {

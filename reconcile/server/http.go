@@ -16,6 +16,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
 
@@ -200,7 +201,7 @@ func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffR
 		res.Applied = &c
 		base = v.set
 	}
-	next, err := spec.Load(files)
+	next, err := render.Load(files)
 	if err != nil {
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		return res

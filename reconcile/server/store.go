@@ -14,6 +14,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 // savedRevision is the last good revision as the store keeps it.
@@ -147,7 +148,7 @@ func (s *store) apply(c *command, index uint64) error {
 			return fmt.Errorf("raft entry %d: revision entry without a revision", index)
 		}
 		var err error
-		if set, err = spec.Load(c.Revision.Files); err != nil {
+		if set, err = render.Load(c.Revision.Files); err != nil {
 			// The leader loaded it before proposing it; failing here means
 			// this binary's spec package disagrees with the leader's.
 			return fmt.Errorf("raft entry %d: failed to load revision %s: %w", index, c.Revision.Commit.Hash, err)
@@ -313,7 +314,7 @@ func (s *store) Restore(rc io.ReadCloser) error {
 	var set *spec.Set
 	if st.Revision != nil {
 		var err error
-		if set, err = spec.Load(st.Revision.Files); err != nil {
+		if set, err = render.Load(st.Revision.Files); err != nil {
 			return fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
 		}
 	}

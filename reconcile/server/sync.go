@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
-	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 	"github.com/stevedore-dev/stevedore/sync/source"
 )
 
@@ -129,7 +129,7 @@ func (c *controller) syncOnce() (api.SyncResult, uint64) {
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
 
-	set, err := spec.Load(rev.Files)
+	set, err := render.Load(rev.Files)
 	if err != nil {
 		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		s.sync.set(commit, serr)
