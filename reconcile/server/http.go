@@ -112,11 +112,19 @@ func (s *Server) Pods(namespace string) []api.Pod {
 }
 
 func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
+	if isWatch(r) {
+		s.serveWatch(w, r, watchPods(r.URL.Query().Get("namespace")))
+		return
+	}
 	writeJSON(w, http.StatusOK, api.PodList{Pods: s.Pods(r.URL.Query().Get("namespace"))})
 }
 
 func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
 	ns := r.URL.Query().Get("namespace")
+	if isWatch(r) {
+		s.serveWatch(w, r, watchWorkloads(ns))
+		return
+	}
 	v := s.view.Load()
 	out := make([]api.Workload, 0, len(v.workloads))
 	for _, wl := range v.workloads {
@@ -133,6 +141,10 @@ func (s *Server) Nodes() []api.Node {
 }
 
 func (s *Server) handleNodes(w http.ResponseWriter, r *http.Request) {
+	if isWatch(r) {
+		s.serveWatch(w, r, watchNodes)
+		return
+	}
 	writeJSON(w, http.StatusOK, api.NodeList{Nodes: s.Nodes()})
 }
 

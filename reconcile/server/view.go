@@ -83,6 +83,7 @@ func (v *view) pods(namespace string) []api.Pod {
 // reconciler stops leading: its reads are forwarded to the new leader.
 func (s *Server) publishFollowerView() {
 	s.view.Store(&view{})
+	s.viewChanged.notify()
 }
 
 // publish builds a new view from the controller's state and publishes it,
@@ -144,6 +145,7 @@ func (c *controller) publish() {
 	}
 	c.pubStored = seq
 	c.s.view.Store(v)
+	c.s.viewChanged.notify()
 }
 
 // nodeTable is the node list of GET /v1/nodes, computed once per view.
