@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
@@ -86,12 +85,15 @@ func TestAgainstRealServer(t *testing.T) {
 		t.Errorf("diff --local = %d\n%s", code, out)
 	}
 	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-o", "json")
-	var l api.PodList
-	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Pods) != 2 {
+	var l struct {
+		Items []struct{ Metadata struct{ Name string } }
+	}
+	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Items) != 2 {
 		t.Fatalf("get pods -o json = %d %v\n%s", code, err, out)
 	}
-	code, out, errOut = ctl(t, url, "describe", "pod", l.Pods[0].Name, "-n", "shop")
-	if code != 0 || !strings.Contains(out, "Name:               "+l.Pods[0].Name+"\n") || !strings.Contains(out, "Reason:             Unschedulable\n") ||
+	pod0 := l.Items[0].Metadata.Name
+	code, out, errOut = ctl(t, url, "describe", "pod", pod0, "-n", "shop")
+	if code != 0 || !strings.Contains(out, "Name:               "+pod0+"\n") || !strings.Contains(out, "Reason:             Unschedulable\n") ||
 		!strings.Contains(out, "Scheduling:\n  no nodes available to schedule pods\n") || !strings.Contains(out, "FailedScheduling") {
 		t.Errorf("describe pending pod = %d %q\n%s", code, errOut, out)
 	}
