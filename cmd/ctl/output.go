@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -293,25 +294,36 @@ func writeStructured(w io.Writer, f outputFormat, items []*item, single bool) er
 	case "custom-columns":
 		return writeColumns(w, f.columns, items, true)
 	}
-	var v any
-	if single && len(items) == 1 {
-		v = items[0].kube
-	} else {
-		objs := make([]any, len(items))
-		for i, it := range items {
-			objs[i] = it.kube
-		}
-		v = newList(objs)
-	}
+	one := single && len(items) == 1
 	switch f.kind {
 	case outJSON:
-		return writeJSON(w, v)
+		if one {
+			return writeJSON(w, items[0].kube)
+		}
+		return writeJSONList(w, items)
 	case outYAML:
-		return writeYAML(w, v)
+		if one {
+			return writeYAML(w, items[0].kube)
+		}
+		return writeYAMLList(w, items)
 	case "jsonpath":
-		g, err := toGeneric(v)
-		if err != nil {
-			return err
+		var g any
+		if one {
+			var err error
+			if g, err = items[0].genericValue(); err != nil {
+				return err
+			}
+		} else {
+			// The List as JSON values, built from each item's own.
+			objs := make([]any, len(items))
+			for i, it := range items {
+				o, err := it.genericValue()
+				if err != nil {
+					return err
+				}
+				objs[i] = o
+			}
+			g = map[string]any{"apiVersion": "v1", "kind": "List", "items": objs, "metadata": map[string]any{"resourceVersion": ""}}
 		}
 		return executeJSONPath(w, f.jp, g)
 	}
@@ -328,6 +340,67 @@ func writeJSON(w io.Writer, v any) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// writeJSONList writes the v1 List of items as writeJSON would, one item at
+// a time: a list of 10,000 pods is never one 30 MB buffer grown and copied
+// (and indented) in memory.
+func writeJSONList(w io.Writer, items []*item) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if len(items) == 0 {
+		bw.WriteString("{\n    \"apiVersion\": \"v1\",\n    \"items\": [],\n")
+	} else {
+		bw.WriteString("{\n    \"apiVersion\": \"v1\",\n    \"items\": [\n")
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("        ", "    ")
+		for i, it := range items {
+			buf.Reset()
+			if err := enc.Encode(it.kube); err != nil {
+				return &exitErr{code: exitError, err: fmt.Errorf("failed to encode json: %w", err)}
+			}
+			bw.WriteString("        ")
+			bw.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+			if i < len(items)-1 {
+				bw.WriteByte(',')
+			}
+			bw.WriteByte('\n')
+		}
+		bw.WriteString("    ],\n")
+	}
+	bw.WriteString("    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n")
+	return bw.Flush()
+}
+
+// writeYAMLList writes the v1 List of items as writeYAML would, one item at
+// a time.
+func writeYAMLList(w io.Writer, items []*item) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if len(items) == 0 {
+		bw.WriteString("apiVersion: v1\nitems: []\n")
+	} else {
+		bw.WriteString("apiVersion: v1\nitems:\n")
+		for _, it := range items {
+			b, err := yaml.Marshal(it.kube)
+			if err != nil {
+				return &exitErr{code: exitError, err: fmt.Errorf("failed to encode yaml: %w", err)}
+			}
+			for i, line := range bytes.SplitAfter(b, []byte("\n")) {
+				if len(line) == 0 {
+					continue
+				}
+				if i == 0 {
+					bw.WriteString("- ")
+				} else if len(line) > 1 {
+					bw.WriteString("  ")
+				}
+				bw.Write(line)
+			}
+		}
+	}
+	bw.WriteString("kind: List\nmetadata:\n  resourceVersion: \"\"\n")
+	return bw.Flush()
 }
 
 func writeYAML(w io.Writer, v any) error {

@@ -98,6 +98,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		s, err := benchDiff(ctx, o.bin, *diffObjects, out)
 		record(secDiff, s, err)
 	}
+	if want[secGet] {
+		s, err := benchGet(ctx, *goTool, o.bin, out)
+		record(secGet, s, err)
+	}
 
 	// A free port: the benchmark must not disturb a running make run. The
 	// repository starts empty so only the benchmark's pods run.

@@ -28,7 +28,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secGet}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -36,6 +36,7 @@ var (
 		secRecovery:     "Recovery",
 		secFailover:     "Failover",
 		secDiff:         "Diff",
+		secGet:          "ctl get at 10,000 pods",
 	}
 )
 
