@@ -125,3 +125,91 @@ func TestWatchPods(t *testing.T) {
 		t.Errorf("the watch stream did not end with the server")
 	}
 }
+
+// TestWatchThroughFollower watches through a follower of three
+// reconcilers (forwarded to the leader, as every read is); when the leader
+// shuts down the stream ends, and watching again through the same
+// follower reaches the new leader, whose view has the same pods.
+func TestWatchThroughFollower(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft, serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("web: 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(2, "registry.local/hello:1")})
+	r1 := startPeer(t, "r1", repo.dir, t.TempDir(), 3, nil, log)
+	r2 := startPeer(t, "r2", repo.dir, t.TempDir(), 3, []string{r1.GossipAddr()}, log)
+	r3 := startPeer(t, "r3", repo.dir, t.TempDir(), 3, []string{r2.GossipAddr()}, log)
+	servers := []*Server{r1, r2, r3}
+	waitFor(t, 15*time.Second, "a leader among three", func() bool { return leaderOf(servers...) != nil })
+	lead := leaderOf(servers...)
+	var follower *Server
+	for _, s := range servers {
+		if s != lead {
+			follower = s
+			break
+		}
+	}
+	fc, err := api.NewClient(follower.APIURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The pods appear (Pending: no agents) once the leader has planned.
+	waitFor(t, 20*time.Second, "2 pods through the follower", func() bool {
+		pods, err := fc.Pods(ctx, "shop")
+		return err == nil && len(pods) == 2
+	})
+	watchTwo := func(what string) *api.WatchStream {
+		t.Helper()
+		w, err := fc.Watch(ctx, api.PathPods, "shop")
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		added := 0
+		nextPodEvent(t, w, 10*time.Second, what, func(ev api.WatchEvent, p api.Pod) bool {
+			if ev.Type == api.WatchAdded {
+				added++
+			}
+			return ev.Type == api.WatchBookmark
+		})
+		if added != 2 {
+			t.Errorf("%s: %d pods ADDED before the BOOKMARK, want 2", what, added)
+		}
+		return w
+	}
+	w := watchTwo("the watch through the follower")
+	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer scancel()
+	if err := lead.Shutdown(sctx); err != nil {
+		t.Fatalf("leader shutdown: %v", err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := w.Next(); err != nil {
+				ended <- err
+				return
+			}
+		}
+	}()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the forwarded stream did not end with its leader")
+	}
+	w.Close()
+	var rest []*Server
+	for _, s := range servers {
+		if s != lead {
+			rest = append(rest, s)
+		}
+	}
+	waitFor(t, 15*time.Second, "a new leader", func() bool { return leaderOf(rest...) != nil })
+	waitFor(t, 20*time.Second, "the new leader's view", func() bool {
+		pods, err := fc.Pods(ctx, "shop")
+		return err == nil && len(pods) == 2
+	})
+	watchTwo("the watch again, from the new leader").Close()
+}
