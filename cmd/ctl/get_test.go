@@ -292,7 +292,11 @@ func TestGetErrors(t *testing.T) {
 		{[]string{"get", "pods", "-o", "custom-columns=NAME"}, 2, "expected <header>:<json-path-expr>"},
 		{[]string{"get", "pods", "-l", "app=(web"}, 2, "failed to parse label selector"},
 		{[]string{"get", "pods", "-n", "shop", "--field-selector", "spec.hostname=x"}, 2, "field label not supported for pod: spec.hostname"},
+		{[]string{"get", "pods", "-n", "empty", "--field-selector", "spec.hostname=x"}, 2, "field label not supported for pod: spec.hostname"},
+		{[]string{"get", "nodes", "--field-selector", "status.phase=Running"}, 2, "supported: metadata.name, spec.unschedulable"},
 		{[]string{"get", "pods", "-n", "shop", "--sort-by", ".spec.containers[*].name", "-o", "name"}, 0, ""},
+		{[]string{"get", "pods", "-n", "shop", "--sort-by", ".spec.containers[*].resources.requests.cpu", "-o", "name"}, 0, ""},
+		{[]string{"get", "pods", "-n", "shop", "--sort-by", ".status.conditions[*].type"}, 2, "sorting needs one"},
 		{[]string{"get", "pods,nodes", "web-1"}, 2, "names cannot be given with several resource types"},
 		{[]string{"get", "namespaces", "-w"}, 2, "--watch takes one resource type"},
 	} {

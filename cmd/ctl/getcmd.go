@@ -125,10 +125,18 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		return err
 	}
 	if o.watch || o.watchOnly {
+		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
+			return err
+		}
 		if len(kinds) != 1 || kinds[0] == resNamespaces {
 			return usageErr("--watch takes one resource type: pods, deployments, replicationcontrollers or nodes")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o)
+	}
+	for _, k := range kinds {
+		if err := checkFieldSelector(kindOf(k), o.fieldSelector); err != nil {
+			return err
+		}
 	}
 	rctx, cancel := c.requestCtx(ctx)
 	defer cancel()

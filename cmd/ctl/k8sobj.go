@@ -20,25 +20,6 @@ import (
 // it does not know (resourceVersion, a Deployment's uid) is left out rather
 // than made up.
 
-// k8sList is kubectl's `v1` List of many objects.
-type k8sList struct {
-	APIVersion string       `json:"apiVersion"`
-	Items      []any        `json:"items"`
-	Kind       string       `json:"kind"`
-	Metadata   listMetadata `json:"metadata"`
-}
-
-type listMetadata struct {
-	ResourceVersion string `json:"resourceVersion"`
-}
-
-func newList(items []any) k8sList {
-	if items == nil {
-		items = []any{}
-	}
-	return k8sList{APIVersion: spec.CoreV1, Kind: "List", Items: items}
-}
-
 // objectMeta is metav1.ObjectMeta's subset Stevedore knows.
 type objectMeta struct {
 	Annotations       map[string]string `json:"annotations,omitempty"`

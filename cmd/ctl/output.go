@@ -8,6 +8,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -189,28 +190,40 @@ func filterItems(items []*item, labelSel, fieldSel string) ([]*item, error) {
 		if ls != nil && !ls.Matches(labels.Set(it.labels)) {
 			continue
 		}
-		if fs != nil {
-			for _, r := range fs.Requirements() {
-				if _, ok := it.fields[r.Field]; !ok {
-					return nil, usageErr("field label not supported for %s: %s (supported: %s)", resourceName(it.kind), r.Field, strings.Join(sortedKeys(it.fields), ", "))
-				}
-			}
-			if !fs.Matches(it.fields) {
-				continue
-			}
+		if fs != nil && !fs.Matches(it.fields) {
+			continue
 		}
 		out = append(out, it)
 	}
 	return out, nil
 }
 
-func sortedKeys(m fields.Set) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// fieldLabels are the fields --field-selector may name, by kind: what
+// each item's fields set holds.
+var fieldLabels = map[string][]string{
+	"Pod":                   {"metadata.name", "metadata.namespace", "spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "status.phase", "status.podIP"},
+	"Deployment":            {"metadata.name", "metadata.namespace"},
+	"ReplicationController": {"metadata.name", "metadata.namespace"},
+	"Node":                  {"metadata.name", "spec.unschedulable"},
+	"Namespace":             {"metadata.name", "status.phase"},
+}
+
+// checkFieldSelector refuses a field selector naming a field kind does not
+// support, as the Kubernetes API server does, even when nothing is listed.
+func checkFieldSelector(kind, sel string) error {
+	if sel == "" {
+		return nil
 	}
-	sort.Strings(keys)
-	return keys
+	fs, err := fields.ParseSelector(sel)
+	if err != nil {
+		return usageErr("failed to parse field selector %q: %v", sel, err)
+	}
+	for _, r := range fs.Requirements() {
+		if !slices.Contains(fieldLabels[kind], r.Field) {
+			return usageErr("field label not supported for %s: %s (supported: %s)", resourceName(kind), r.Field, strings.Join(fieldLabels[kind], ", "))
+		}
+	}
+	return nil
 }
 
 // sortItems sorts by the value of a jsonpath expression on each item, as
