@@ -39,6 +39,7 @@ type fakeReconciler struct {
 	wl       []api.Workload
 	nodes    []api.Node
 	nss      []api.Namespace
+	events   []api.Event
 	describe map[string]api.PodDescription // by "namespace/name"
 	posted   map[string][]byte             // files of the last POST /v1/diff
 	lastPath string
@@ -101,6 +102,8 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = api.NodeList{Nodes: f.nodes}
 	case api.PathNamespaces:
 		v = api.NamespaceList{Namespaces: f.nss}
+	case api.PathEvents:
+		v = api.EventList{Events: f.events}
 	case api.PathLogs:
 		if r.URL.Query().Get("pod") != "web-1" {
 			w.WriteHeader(http.StatusNotFound)

@@ -126,6 +126,14 @@ func goldenOthers() *fakeReconciler {
 				Taints: []spec.Taint{{Key: "stevedore.dev/cordoned", Effect: "NoSchedule"}}},
 		},
 		nss: []api.Namespace{{Name: "default", Status: "Active"}, {Name: "shop", Status: "Active", Pods: 5}},
+		events: []api.Event{
+			{Time: t0.Add(-10 * time.Minute), Object: "commit/c0ffee1", Reason: "Synced", Message: "applied c0ffee1 (web: 3 replicas)"},
+			{Time: t0.Add(-10 * time.Minute), Object: "Pod/shop/web-1", Reason: api.EventCreated, Message: "created"},
+			{Time: t0.Add(-9 * time.Minute), Object: "Pod/shop/web-1", Reason: api.EventScheduled, Message: "placed on node-a"},
+			{Time: t0.Add(-5 * time.Minute), Object: "Pod/shop/web-4", Reason: api.EventFailedScheduling, Message: "0/3 nodes are available: 3 Insufficient memory."},
+			{Time: t0.Add(-30 * time.Second), Object: "node/node-b", Reason: "NodeFailed", Message: "node-b failed"},
+			{Time: t0.Add(-20 * time.Second), Object: "Pod/other/job-0", Reason: api.EventCreated, Message: "created"},
+		},
 	}
 }
 
@@ -139,7 +147,7 @@ func TestGetGolden(t *testing.T) {
 		{"jsonpath", "jsonpath={range .items[*]}{.kind}/{.metadata.name}{\"\\t\"}{.metadata.labels}{\"\\n\"}{end}"},
 		{"columns", "custom-columns=NAME:.metadata.name,KIND:.kind,CREATED:.metadata.creationTimestamp,STATUS:.status.conditions[*].type"},
 	}
-	kinds := []struct{ name string }{{"pods"}, {"deployments"}, {"rc"}, {"nodes"}, {"namespaces"}, {"all"}}
+	kinds := []struct{ name string }{{"pods"}, {"deployments"}, {"rc"}, {"nodes"}, {"namespaces"}, {"events"}, {"all"}}
 	type run struct {
 		name string
 		args []string
@@ -164,6 +172,8 @@ func TestGetGolden(t *testing.T) {
 		run{"pods-selector", []string{"get", "pods", "-n", "shop", "-l", "app=web,pod-template-hash in (5d9c1a2b3c)", "--field-selector", "status.phase=Running,spec.nodeName!=node-b"}},
 		run{"nodes-selector", []string{"get", "nodes", "-l", "zone=a", "--field-selector", "spec.unschedulable=false", "-o", "name"}},
 		run{"deployments-selector", []string{"get", "deploy", "-n", "shop", "-l", "tier", "-o", "name"}},
+		run{"events-all-namespaces", []string{"get", "events", "-A"}},
+		run{"events-warnings", []string{"get", "ev", "-A", "--field-selector", "type=Warning", "-o", "custom-columns=OBJECT:.involvedObject.name,REASON:.reason"}},
 		run{"pods-jsonpath-single", []string{"get", "pod", "web-1", "-n", "shop", "-o", "jsonpath={.status.podIP} {.status.hostIP} {.spec.nodeName}"}},
 	)
 	for _, r := range runs {

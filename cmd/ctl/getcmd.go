@@ -37,7 +37,8 @@ const (
 	resRCs         = "replicationcontrollers"
 	resNodes       = "nodes"
 	resNamespaces  = "namespaces"
-	resourcesUsage = "pods, deployments, replicationcontrollers, nodes, namespaces or all"
+	resEvents      = "events"
+	resourcesUsage = "pods, deployments, replicationcontrollers, nodes, namespaces, events or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -56,6 +57,8 @@ func resources(arg string) ([]string, error) {
 			out = append(out, resNodes)
 		case "namespace", "namespaces", "ns":
 			out = append(out, resNamespaces)
+		case "event", "events", "ev":
+			out = append(out, resEvents)
 		case "all":
 			out = append(out, resPods, resDeployOnly, resRCs)
 		default:
@@ -128,7 +131,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces {
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resEvents {
 			return usageErr("--watch takes one resource type: pods, deployments, replicationcontrollers or nodes")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o)
@@ -219,6 +222,8 @@ func kindOf(res string) string {
 		return spec.KindNode
 	case resNamespaces:
 		return spec.KindNamespace
+	case resEvents:
+		return kindEvent
 	}
 	return spec.KindDeployment
 }
@@ -312,6 +317,18 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		items := make([]*item, len(nodes))
 		for i, n := range nodes {
 			items[i] = nodeItem(n)
+		}
+		return items, nil
+	case resEvents:
+		evs, err := fe.cl.Events(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var items []*item
+		for _, e := range evs {
+			if it := eventItem(e); fe.ns == "" || it.namespace == fe.ns {
+				items = append(items, it)
+			}
 		}
 		return items, nil
 	case resNamespaces:

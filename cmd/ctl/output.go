@@ -206,6 +206,7 @@ var fieldLabels = map[string][]string{
 	"ReplicationController": {"metadata.name", "metadata.namespace"},
 	"Node":                  {"metadata.name", "spec.unschedulable"},
 	"Namespace":             {"metadata.name", "status.phase"},
+	kindEvent:               {"metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "reason", "type"},
 }
 
 // checkFieldSelector refuses a field selector naming a field kind does not

@@ -44,6 +44,8 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		}
 	case spec.KindNamespace:
 		header = []string{"NAME", "STATUS", "PODS"}
+	case kindEvent:
+		header = []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}
 	}
 	if o.withNS && kind != spec.KindNode && kind != spec.KindNamespace {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -93,6 +95,8 @@ func tableRow(it *item, o tableOpts) []string {
 		return vals
 	case api.Namespace:
 		return []string{name, w.Status, strconv.Itoa(w.Pods)}
+	case eventRow:
+		vals = []string{age(w.Time), w.typ, w.Reason, w.object, w.Message}
 	}
 	if o.withNS {
 		vals = append([]string{it.namespace}, vals...)
