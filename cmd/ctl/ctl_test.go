@@ -40,15 +40,23 @@ type fakeReconciler struct {
 	nodes    []api.Node
 	nss      []api.Namespace
 	events   []api.Event
-	describe map[string]api.PodDescription // by "namespace/name"
-	posted   map[string][]byte             // files of the last POST /v1/diff
-	lastPath string
+	// watches are the scripts of successive watch streams: each is sent,
+	// then the stream ends, except the last, which stays open.
+	watches   [][]api.WatchEvent
+	watchOpen int
+	describe  map[string]api.PodDescription // by "namespace/name"
+	posted    map[string][]byte             // files of the last POST /v1/diff
+	lastPath  string
 	// unavailable answers 503 to everything, as a reconciler shutting down.
 	unavailable bool
 	actions     []string // "cordon node-a", … in order
 }
 
 func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get(api.QueryWatch) != "" {
+		f.serveWatch(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastPath = r.URL.String()

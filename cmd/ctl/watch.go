@@ -13,8 +13,9 @@ import (
 )
 
 // watchRetry is how long ctl waits before watching again after the
-// reconciler ended a stream (it stopped leading, or restarts).
-const watchRetry = time.Second
+// reconciler ended a stream (it stopped leading, or restarts); tests
+// shorten it.
+var watchRetry = time.Second
 
 // watcher prints what a watch stream says, in the chosen format.
 type watcher struct {

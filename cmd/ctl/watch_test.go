@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
@@ -240,4 +241,139 @@ func TestGetWatch(t *testing.T) {
 		t.Errorf("states seen = %v, want Unschedulable@<none> first and Running@node-a last\n%s", states, out.String())
 	}
 	t.Logf("ctl get -w:\n%s", out.String())
+}
+
+// serveWatch plays the next watch script.
+func (f *fakeReconciler) serveWatch(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	i := f.watchOpen
+	f.watchOpen++
+	if i >= len(f.watches) {
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(api.Error{Error: "no more streams", Code: api.CodeUnavailable})
+		return
+	}
+	script, last := f.watches[i], i == len(f.watches)-1
+	f.mu.Unlock()
+	enc := json.NewEncoder(w)
+	for _, ev := range script {
+		enc.Encode(ev)
+	}
+	w.(http.Flusher).Flush()
+	if last {
+		<-r.Context().Done()
+	}
+}
+
+func watchEvent(t *testing.T, typ string, p api.Pod) api.WatchEvent {
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return api.WatchEvent{Type: typ, Object: b}
+}
+
+// TestGetWatchFormats plays two watch streams (the first ends, as when
+// the leader changes) and checks what each output format prints: the
+// initial list, the change, and after the stream is opened again only
+// what changed meanwhile (a new pod, a pod gone), never the unchanged one.
+func TestGetWatchFormats(t *testing.T) {
+	defer func(d time.Duration) { watchRetry = d }(watchRetry)
+	watchRetry = 50 * time.Millisecond
+	pending := unschedulable("web-1")
+	run1 := running("web-1", "node-a", "10.88.0.2", 0)
+	web2 := running("web-2", "node-b", "10.88.1.2", 0)
+	web3 := running("web-3", "node-a", "10.88.0.3", 0)
+	web3.Labels = map[string]string{"app": "web"}
+	scripts := func() [][]api.WatchEvent {
+		return [][]api.WatchEvent{
+			{watchEvent(t, api.WatchAdded, pending), watchEvent(t, api.WatchAdded, web2), {Type: api.WatchBookmark},
+				watchEvent(t, api.WatchModified, run1)},
+			{watchEvent(t, api.WatchAdded, run1), watchEvent(t, api.WatchAdded, web3), {Type: api.WatchBookmark}},
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-w"}, `NAME    READY   STATUS          RESTARTS   NODE     IP          AGE
+web-1   0/1     Unschedulable   0          <none>   <none>      90s
+web-2   1/1     Running         0          node-b   10.88.1.2   90s
+web-1   1/1     Running         0          node-a   10.88.0.2   90s
+web-3   1/1     Running         0          node-a   10.88.0.3   90s
+web-2   1/1     Running         0          node-b   10.88.1.2   90s
+`},
+		{[]string{"--watch-only"}, `NAME    READY   STATUS    RESTARTS   NODE     IP          AGE
+web-1   1/1     Running   0          node-a   10.88.0.2   90s
+web-3   1/1     Running   0          node-a   10.88.0.3   90s
+web-2   1/1     Running   0          node-b   10.88.1.2   90s
+`},
+		{[]string{"-w", "-o", "name"}, "pod/web-1\npod/web-2\npod/web-1\npod/web-3\npod/web-2\n"},
+		{[]string{"-w", "-o", "jsonpath={.metadata.name} {.status.phase}"}, "web-1 Pending\nweb-2 Running\nweb-1 Running\nweb-3 Running\nweb-2 Running\n"},
+		{[]string{"-w", "-l", "app=web", "-o", "name"}, "pod/web-3\n"},
+		{[]string{"-w", "--field-selector", "metadata.name=web-1", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase"},
+			"NAME    PHASE\nweb-1   Pending\nweb-1   Running\n"},
+	} {
+		f := &fakeReconciler{watches: scripts()}
+		url := startFake(t, f)
+		lines := strings.Count(c.want, "\n")
+		got := watchUntil(t, url, append([]string{"get", "pods", "-n", "shop"}, c.args...), func(s string) bool { return strings.Count(s, "\n") >= lines })
+		if got != c.want {
+			t.Errorf("ctl get pods %v printed:\n%s\nwant:\n%s", c.args, got, c.want)
+		}
+	}
+
+	// Watch events, as kubectl's --output-watch-events prints them.
+	f := &fakeReconciler{watches: scripts()}
+	out := watchUntil(t, startFake(t, f), []string{"get", "pods", "-n", "shop", "-w", "-o", "json", "--output-watch-events"},
+		func(s string) bool { return strings.Count(s, "\"DELETED\"") == 1 })
+	dec := json.NewDecoder(strings.NewReader(out))
+	var seen []string
+	for {
+		var ev struct {
+			Type   string
+			Object struct {
+				Kind     string
+				Metadata struct{ Name string }
+				Status   struct{ Phase string }
+			}
+		}
+		if err := dec.Decode(&ev); err != nil {
+			break
+		}
+		seen = append(seen, ev.Type+" "+ev.Object.Kind+"/"+ev.Object.Metadata.Name+" "+ev.Object.Status.Phase)
+	}
+	want := []string{"ADDED Pod/web-1 Pending", "ADDED Pod/web-2 Running", "MODIFIED Pod/web-1 Running", "ADDED Pod/web-3 Running", "DELETED Pod/web-2 Running"}
+	if strings.Join(seen, "\n") != strings.Join(want, "\n") {
+		t.Errorf("watch events = %q, want %q", seen, want)
+	}
+}
+
+// watchUntil runs ctl until what it printed satisfies done (or 10 s
+// passed), then interrupts it and returns what it printed.
+func watchUntil(t *testing.T, url string, args []string, done func(string) bool) string {
+	t.Helper()
+	var out, errOut lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan int)
+	go func() {
+		exited <- run(ctx, args, &out, &errOut, func(k string) string {
+			if k == EnvServer {
+				return url
+			}
+			return ""
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !done(out.String()) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A little longer: nothing more may come.
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	if code := <-exited; code != 0 {
+		t.Errorf("ctl %v exited %d: %s", args, code, errOut.String())
+	}
+	return out.String()
 }
