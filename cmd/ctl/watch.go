@@ -90,17 +90,13 @@ func (w *watcher) stream(ctx context.Context, cl *api.Client, path, ns string, f
 	defer cancel()
 	// --request-timeout bounds the wait for the stream to open and send its
 	// first event, not the watch.
-	var opened chan struct{}
+	opened := func() {}
 	if w.c.timeout > 0 {
-		opened = make(chan struct{})
 		t := time.AfterFunc(w.c.timeout, cancel)
-		go func() { <-opened; t.Stop() }()
+		opened = func() { t.Stop() }
 	}
 	s, err := cl.Watch(sctx, path, ns)
 	if err != nil {
-		if opened != nil {
-			close(opened)
-		}
 		return err
 	}
 	defer s.Close()
@@ -109,10 +105,7 @@ func (w *watcher) stream(ctx context.Context, cl *api.Client, path, ns string, f
 	seen := map[string]bool{}
 	for {
 		ev, err := s.Next()
-		if opened != nil {
-			close(opened)
-			opened = nil
-		}
+		opened()
 		if err != nil {
 			return err
 		}
