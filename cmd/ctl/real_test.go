@@ -75,6 +75,21 @@ func TestAgainstRealServer(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "shop        web    0/2") {
 		t.Errorf("get deployments = %d\n%s", code, out)
 	}
+	// Kubernetes-shaped objects from the real API: the Deployment's spec
+	// comes from the applied revision, the pods' conditions from the view.
+	code, out, errOut = ctl(t, url, "get", "deploy", "web", "-n", "shop", "-o",
+		"jsonpath={.apiVersion} {.spec.replicas} {.spec.template.spec.containers[0].image} {.status.conditions[0].type}={.status.conditions[0].status}")
+	if code != 0 || out != "apps/v1 2 hello:1 Available=False" {
+		t.Errorf("get deploy web -o jsonpath = %d %q %q", code, out, errOut)
+	}
+	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-o", "jsonpath={range .items[*]}{.status.phase}/{.status.conditions[0].reason};{end}")
+	if code != 0 || out != "Pending/Unschedulable;Pending/Unschedulable;" {
+		t.Errorf("get pods -o jsonpath = %d %q", code, out)
+	}
+	code, out, _ = ctl(t, url, "get", "all", "-n", "shop", "-o", "name")
+	if code != 0 || strings.Count(out, "pod/web-") != 2 || !strings.Contains(out, "deployment.apps/web\n") {
+		t.Errorf("get all -o name = %d\n%s", code, out)
+	}
 	if code, out, _ = ctl(t, url, "diff"); code != 0 {
 		t.Errorf("diff at the applied head = %d\n%s", code, out)
 	}
