@@ -31,6 +31,10 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		}
 	case spec.KindDeployment, spec.KindReplicationController:
 		header = []string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}
+		if kind == spec.KindReplicationController && !o.rcAlias {
+			// kubectl's columns for ReplicationControllers listed alone.
+			header = []string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}
+		}
 		if o.wide {
 			header = append(header, "CONTAINERS", "IMAGES", "SELECTOR")
 		}
@@ -75,6 +79,9 @@ func tableRow(it *item, o tableOpts) []string {
 			name = "rc/" + name
 		}
 		vals = []string{name, fmt.Sprintf("%d/%d", w.Ready, w.Replicas), strconv.Itoa(int(w.UpToDate)), strconv.Itoa(int(w.Available)), age(w.Created)}
+		if w.Kind == spec.KindReplicationController && !o.rcAlias {
+			vals = []string{name, strconv.Itoa(int(w.Replicas)), strconv.Itoa(int(w.Current)), strconv.Itoa(int(w.Ready)), age(w.Created)}
+		}
 		if o.wide {
 			vals = append(vals, strings.Join(w.Containers, ","), strings.Join(w.Images, ","), orNone(labelString(w.Selector)))
 		}
