@@ -62,6 +62,10 @@ func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, name
 		if ctx.Err() != nil {
 			return nil
 		}
+		var ee *exitErr
+		if errors.As(err, &ee) {
+			return err
+		}
 		if err == nil || errors.Is(err, io.EOF) {
 			first, failingSince = false, time.Time{}
 		} else {
@@ -108,6 +112,11 @@ func (w *watcher) stream(ctx context.Context, cl *api.Client, path, ns string, f
 		opened()
 		if err != nil {
 			return err
+		}
+		if ev.Type == "" {
+			// A reconciler from before watch streams answers with the
+			// plain list.
+			return &exitErr{code: exitError, err: fmt.Errorf("the reconciler at %s does not stream watch events (it answered %s?watch=1 with a list): upgrade it", cl.BaseURL(), path)}
 		}
 		if inInitial {
 			if ev.Type != api.WatchBookmark {

@@ -377,3 +377,18 @@ func watchUntil(t *testing.T, url string, args []string, done func(string) bool)
 	}
 	return out.String()
 }
+
+// TestGetWatchOldReconciler: a reconciler from before watch streams
+// answers ?watch=1 with the plain list; ctl says so instead of waiting.
+func TestGetWatchOldReconciler(t *testing.T) {
+	f := &fakeReconciler{pods: [][]api.Pod{{running("web-1", "node-a", "10.88.0.2", 0)}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.URL.RawQuery = "" // ignores watch=1, as an old reconciler does
+		f.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	code, _, errOut := ctl(t, srv.URL, "get", "pods", "-w")
+	if code != 2 || !strings.Contains(errOut, "does not stream watch events") {
+		t.Errorf("ctl get -w against an old reconciler = %d %q", code, errOut)
+	}
+}
