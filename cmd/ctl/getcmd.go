@@ -72,7 +72,7 @@ func (c *cli) getCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
 		Use:   "get TYPE[,TYPE...] [NAME...]",
-		Short: "List pods, deployments, replication controllers, nodes or namespaces (or all), or watch them change",
+		Short: "List pods, deployments, replication controllers, nodes, namespaces or events (or all) as tables or Kubernetes objects, or watch them change",
 		Example: `  ctl get pods                              # pods in namespace default
   ctl get pods -n shop -o wide              # with owner and UID
   ctl get deployments -A                    # every namespace
