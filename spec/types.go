@@ -115,7 +115,7 @@ type ReplicationController struct {
 	Spec ReplicationControllerSpec `json:"spec"`
 }
 
-// ReplicationControllerSpec keeps Replicas copies of Template running.
+// ReplicationControllerSpec keeps replicas copies of the template running.
 type ReplicationControllerSpec struct {
 	// Replicas is the number of pods to keep running. Defaults to 1.
 	Replicas *int32 `json:"replicas,omitempty"`
@@ -139,7 +139,7 @@ type Deployment struct {
 	Spec DeploymentSpec `json:"spec"`
 }
 
-// DeploymentSpec keeps Replicas copies of Template running.
+// DeploymentSpec keeps replicas copies of the template running.
 type DeploymentSpec struct {
 	// Replicas is the number of pods to keep running. Defaults to 1.
 	Replicas *int32 `json:"replicas,omitempty"`
@@ -256,7 +256,9 @@ const (
 	PullNever        = "Never"
 )
 
-// PodSpec is the supported subset of Kubernetes' v1 PodSpec.
+// PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's
+// containers and where it may run. Kubernetes fields not listed (volumes,
+// initContainers, securityContext…) are rejected at load.
 type PodSpec struct {
 	// Containers are the pod's containers, at least one. They share the
 	// pod's network namespace (one IP, one set of ports) and hostname.
@@ -288,7 +290,8 @@ type PodSpec struct {
 	SchedulerName string `json:"schedulerName,omitempty"`
 }
 
-// Container is the supported subset of Kubernetes' v1 Container.
+// Container is the supported subset of Kubernetes' v1 Container. Kubernetes
+// fields not listed (probes, volumeMounts, envFrom…) are rejected at load.
 type Container struct {
 	// Name is the container's name, unique in the pod: a DNS-1123 label.
 	Name string `json:"name"`

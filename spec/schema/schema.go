@@ -143,15 +143,13 @@ func Resolve(path string) (*Target, error) {
 		return nil, fmt.Errorf("invalid path %q: want KIND[.FIELD…], e.g. deployment.spec.strategy", path)
 	}
 	k, err := LookupKind(parts[0])
-	rest := parts[1:]
-	if err != nil && len(parts) > 1 {
-		// "deployments.apps.spec": a group suffix.
-		if k2, err2 := LookupKind(parts[0] + "." + parts[1]); err2 == nil {
-			k, err, rest = k2, nil, parts[2:]
-		}
-	}
 	if err != nil {
 		return nil, err
+	}
+	rest := parts[1:]
+	if len(rest) > 0 && k.Group() != "" && rest[0] == k.Group() {
+		// "deployments.apps.spec": a group suffix.
+		rest = rest[1:]
 	}
 	t := &Target{Kind: k, Type: types[k.Type]}
 	for i, name := range rest {

@@ -23,7 +23,7 @@ var types = map[string]*Type{
 	},
 	"Container": {
 		Name:        "Container",
-		Doc:         "Container is the supported subset of Kubernetes' v1 Container.",
+		Doc:         "Container is the supported subset of Kubernetes' v1 Container. Kubernetes fields not listed (probes, volumeMounts, envFrom…) are rejected at load.",
 		Unsupported: []string{"envFrom", "lifecycle", "livenessProbe", "readinessProbe", "resizePolicy", "restartPolicy", "securityContext", "startupProbe", "stdin", "stdinOnce", "terminationMessagePath", "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts"},
 		Fields: []Field{
 			{Name: "args", Type: "[]string", Doc: "args replace the image's CMD (the entrypoint's arguments). Defaults to the image's."},
@@ -60,7 +60,7 @@ var types = map[string]*Type{
 	},
 	"DeploymentSpec": {
 		Name: "DeploymentSpec",
-		Doc:  "DeploymentSpec keeps Replicas copies of Template running.",
+		Doc:  "DeploymentSpec keeps replicas copies of the template running.",
 		Fields: []Field{
 			{Name: "minReadySeconds", Type: "integer", Doc: "minReadySeconds is how long a new pod must be ready, without any of its containers crashing, before it counts as available. Defaults to 0 (available as soon as it is ready)."},
 			{Name: "paused", Type: "boolean", Doc: "paused stops rolling out template changes: the Deployment keeps the pods of the template it runs (still scaled to replicas) until it is unpaused."},
@@ -215,7 +215,7 @@ var types = map[string]*Type{
 	},
 	"PodSpec": {
 		Name:        "PodSpec",
-		Doc:         "PodSpec is the supported subset of Kubernetes' v1 PodSpec.",
+		Doc:         "PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's containers and where it may run. Kubernetes fields not listed (volumes, initContainers, securityContext…) are rejected at load.",
 		Unsupported: []string{"activeDeadlineSeconds", "automountServiceAccountToken", "dnsConfig", "dnsPolicy", "enableServiceLinks", "ephemeralContainers", "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "imagePullSecrets", "initContainers", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "resourceClaims", "runtimeClassName", "schedulingGates", "securityContext", "serviceAccount", "serviceAccountName", "setHostnameAsFQDN", "shareProcessNamespace", "subdomain", "volumes"},
 		Fields: []Field{
 			{Name: "affinity", Type: "Affinity", Ref: "Affinity", Doc: "affinity is the pod's node affinity and pod (anti-)affinity rules."},
@@ -268,7 +268,7 @@ var types = map[string]*Type{
 	},
 	"ReplicationControllerSpec": {
 		Name: "ReplicationControllerSpec",
-		Doc:  "ReplicationControllerSpec keeps Replicas copies of Template running.",
+		Doc:  "ReplicationControllerSpec keeps replicas copies of the template running.",
 		Fields: []Field{
 			{Name: "replicas", Type: "integer", Doc: "replicas is the number of pods to keep running. Defaults to 1."},
 			{Name: "selector", Type: "map[string]string", Doc: "selector is the labels a pod must have to count as one of the replicas. Defaults to the template's labels when empty."},
