@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -123,5 +124,24 @@ func TestExplainErrors(t *testing.T) {
 		if code != exitError || out != "" || !strings.Contains(errOut, tc.want) {
 			t.Errorf("ctl %v = %d %q %q, want exit 2 and %q", tc.args, code, out, errOut, tc.want)
 		}
+	}
+}
+
+// TestExplainDocExample: the example in docs/ctl.md is what explain prints
+// today, so a changed doc comment in spec shows up as a stale example.
+func TestExplainDocExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/ctl.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prompt = "$ ctl explain deployment.spec.strategy\n"
+	_, example, ok := strings.Cut(string(doc), prompt)
+	if !ok {
+		t.Fatalf("docs/ctl.md has no %q example", prompt)
+	}
+	example, _, _ = strings.Cut(example, "\n$ ")
+	_, out, _ := ctl(t, noServer, "explain", "deployment.spec.strategy")
+	if example+"\n" != out {
+		t.Errorf("docs/ctl.md's example is stale; ctl explain deployment.spec.strategy prints:\n%s", out)
 	}
 }
