@@ -18,7 +18,7 @@ import (
 const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
-var getResources = []string{"pods", "deployments", "nodes", "namespaces"}
+var getResources = []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces"}
 
 // noFiles: the word is never a file name.
 const noFiles = cobra.ShellCompDirectiveNoFileComp
@@ -40,7 +40,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 				case 0:
 					return prefixed([]string{"pods"}, toComplete), noFiles
 				case 1:
-					return c.names(cmd, resource(args[0]), toComplete)
+					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
 				return nil, noFiles
 			}
@@ -49,7 +49,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 				if len(args) > 0 {
 					return nil, noFiles
 				}
-				return c.names(cmd, "pods", toComplete)
+				return c.objectNames(cmd, "pods", toComplete)
 			}
 			_ = cmd.RegisterFlagCompletionFunc("container", c.completeContainer)
 		case "cordon", "uncordon", "drain":
@@ -57,7 +57,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 				if len(args) > 0 {
 					return nil, noFiles
 				}
-				return c.names(cmd, "nodes", toComplete)
+				return c.objectNames(cmd, "nodes", toComplete)
 			}
 		case "validate":
 			cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
@@ -74,7 +74,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 		}
 		if cmd.Flags().Lookup("namespace") != nil {
 			_ = cmd.RegisterFlagCompletionFunc("namespace", func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-				return c.names(cmd, "namespaces", toComplete)
+				return c.objectNames(cmd, "namespaces", toComplete)
 			})
 		}
 		if f := cmd.Flags().Lookup("output"); f != nil {
@@ -118,13 +118,13 @@ func (c *cli) completeGet(cmd *cobra.Command, args []string, toComplete string) 
 	if len(args) == 0 {
 		return prefixed(getResources, toComplete), noFiles
 	}
-	return c.names(cmd, resource(args[0]), toComplete)
+	return c.objectNames(cmd, completionResource(args[0]), toComplete)
 }
 
-// names lists the names of the objects of res ("pods", "deployments",
-// "nodes", "namespaces") that start with prefix, pods and deployments in
+// objectNames lists the names of the objects of res ("pods", "deployments",
+// "replicationcontrollers", "nodes", "namespaces") that start with prefix, pods and deployments in
 // the command's --namespace (all of them with --all-namespaces).
-func (c *cli) names(cmd *cobra.Command, res, prefix string) ([]string, cobra.ShellCompDirective) {
+func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cobra.ShellCompDirective) {
 	cl, ctx, cancel, ok := c.completionClient(cmd)
 	if !ok {
 		return nil, noFiles
@@ -141,13 +141,19 @@ func (c *cli) names(cmd *cobra.Command, res, prefix string) ([]string, cobra.She
 		for _, p := range pods {
 			names = append(names, p.Name)
 		}
-	case "deployments":
+	case "deployments", "replicationcontrollers":
 		wl, err := cl.Deployments(ctx, ns)
 		if err != nil {
 			return nil, noFiles
 		}
+		kind := spec.KindDeployment
+		if res == "replicationcontrollers" {
+			kind = spec.KindReplicationController
+		}
 		for _, w := range wl {
-			names = append(names, w.Name)
+			if w.Kind == kind {
+				names = append(names, w.Name)
+			}
 		}
 	case "nodes":
 		nodes, err := cl.Nodes(ctx)
@@ -225,6 +231,25 @@ func completionNamespace(cmd *cobra.Command) string {
 		return ns
 	}
 	return spec.DefaultNamespace
+}
+
+// completionResource maps kubectl's names and abbreviations of a resource
+// to the one whose names objectNames lists ("" for none). (Its own table:
+// get's grows with get.)
+func completionResource(s string) string {
+	switch strings.ToLower(s) {
+	case "pod", "pods", "po":
+		return "pods"
+	case "deployment", "deployments", "deploy":
+		return "deployments"
+	case "replicationcontroller", "replicationcontrollers", "rc":
+		return "replicationcontrollers"
+	case "node", "nodes", "no":
+		return "nodes"
+	case "namespace", "namespaces", "ns":
+		return "namespaces"
+	}
+	return ""
 }
 
 func prefixed(words []string, prefix string) []string {

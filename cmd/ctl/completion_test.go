@@ -11,9 +11,9 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
-// complete runs `ctl __complete args...` (what the shell scripts call) and
+// completeWords runs `ctl __complete args...` (what the shell scripts call) and
 // returns the offered words and the directive line.
-func complete(t *testing.T, server string, args ...string) ([]string, string, string) {
+func completeWords(t *testing.T, server string, args ...string) ([]string, string, string) {
 	t.Helper()
 	code, out, errOut := ctl(t, server, append([]string{"__complete"}, args...)...)
 	if code != 0 {
@@ -44,15 +44,16 @@ func TestCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{"get", ""}, []string{"pods", "deployments", "nodes", "namespaces"}, ":4"},
+		{[]string{"get", ""}, []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces"}, ":4"},
 		{[]string{"get", "n"}, []string{"nodes", "namespaces"}, ":4"},
 		{[]string{"get", "pods", "-n", "shop", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
 		{[]string{"get", "po", "-n", "shop", "we"}, []string{"web-1", "web-2"}, ":4"},
 		{[]string{"get", "pods", "-A", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
-		{[]string{"get", "deploy", "-n", "shop", ""}, []string{"cache", "web"}, ":4"},
+		{[]string{"get", "deploy", "-n", "shop", ""}, []string{"web"}, ":4"},
+		{[]string{"get", "rc", "-n", "shop", ""}, []string{"cache"}, ":4"},
+		{[]string{"get", "widgets", ""}, nil, ":4"},
 		{[]string{"get", "nodes", ""}, []string{"gpu-1", "node-a", "node-b"}, ":4"},
 		{[]string{"get", "ns", "s"}, []string{"shop"}, ":4"},
-		{[]string{"get", "pods", "-o", ""}, []string{"wide", "json", "yaml"}, ":4"},
 		{[]string{"get", "pods", "-n", ""}, []string{"default", "kube-system", "shop"}, ":4"},
 		{[]string{"get", "pods", "--namespace", "k"}, []string{"kube-system"}, ":4"},
 		{[]string{"describe", ""}, []string{"pods"}, ":4"},
@@ -71,13 +72,23 @@ func TestCompletion(t *testing.T) {
 		{[]string{"explain", "deploy.spec.st"}, []string{"deploy.spec.strategy"}, ":6"},
 		{[]string{"explain", "pod.spec.containers.re"}, []string{"pod.spec.containers.resources"}, ":6"},
 	} {
-		words, directive, errOut := complete(t, url, tc.args...)
+		words, directive, errOut := completeWords(t, url, tc.args...)
 		if !slices.Equal(words, tc.want) && !(len(words) == 0 && len(tc.want) == 0) || directive != tc.directive {
 			t.Errorf("complete %q = %q %s, want %q %s (stderr %q)", tc.args, words, directive, tc.want, tc.directive, errOut)
 		}
 	}
+	// get -o: the formats get's --output usage lists (at least these; a
+	// format taking an argument, "jsonpath=", does not end the word).
+	words, directive, _ := completeWords(t, url, "get", "pods", "-o", "")
+	wantDirective := ":4"
+	if slices.ContainsFunc(words, func(w string) bool { return strings.HasSuffix(w, "=") }) {
+		wantDirective = ":6"
+	}
+	if len(words) < 3 || !slices.Equal(words[:3], []string{"wide", "json", "yaml"}) || directive != wantDirective {
+		t.Errorf("complete get -o = %q %s", words, directive)
+	}
 	// Pods were asked for in the namespace the command line names.
-	if _, _, _ = complete(t, url, "logs", "-n", "kube-system", ""); !strings.Contains(f.lastPath, "namespace=kube-system") {
+	if _, _, _ = completeWords(t, url, "logs", "-n", "kube-system", ""); !strings.Contains(f.lastPath, "namespace=kube-system") {
 		t.Errorf("logs completion asked %s", f.lastPath)
 	}
 }
@@ -90,7 +101,7 @@ func TestCompletionServerDown(t *testing.T) {
 	t.Cleanup(hang.Close)
 	for _, server := range []string{noServer, hang.URL} {
 		start := time.Now()
-		words, directive, errOut := complete(t, server, "get", "pods", "")
+		words, directive, errOut := completeWords(t, server, "get", "pods", "")
 		if len(words) != 0 || directive != ":4" {
 			t.Errorf("%s: completion offered %q %s", server, words, directive)
 		}

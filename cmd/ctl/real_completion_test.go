@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -51,13 +50,16 @@ func TestCompletionAndVersionAgainstRealServer(t *testing.T) {
 		// No agents: the pods stay Pending, which sync --wait reports.
 		t.Fatalf("sync = %d %q %q", code, out, errOut)
 	}
-	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-o", "json")
-	var l api.PodList
-	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Pods) != 2 {
-		t.Fatalf("get pods -o json = %d %v\n%s", code, err, out)
+	cl, err := api.NewClient(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := cl.Pods(context.Background(), "shop")
+	if err != nil || len(l) != 2 {
+		t.Fatalf("pods of shop: %v, %v", l, err)
 	}
 	var pods []string
-	for _, p := range l.Pods {
+	for _, p := range l {
 		pods = append(pods, p.Name)
 	}
 	slices.Sort(pods)
@@ -74,7 +76,7 @@ func TestCompletionAndVersionAgainstRealServer(t *testing.T) {
 		{[]string{"get", "pods", "-n", ""}, []string{"default", "shop"}},
 		{[]string{"cordon", ""}, nil}, // no agents, no nodes
 	} {
-		words, directive, _ := complete(t, url, tc.args...)
+		words, directive, _ := completeWords(t, url, tc.args...)
 		if !slices.Equal(words, tc.want) && !(len(words) == 0 && len(tc.want) == 0) || directive != ":4" {
 			t.Errorf("complete %q = %q %s, want %q", tc.args, words, directive, tc.want)
 		}
