@@ -38,7 +38,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return prefixed([]string{"pods"}, toComplete), noFiles
+					return withPrefix([]string{"pods"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
@@ -85,7 +85,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 				if slices.ContainsFunc(formats, func(s string) bool { return strings.HasSuffix(s, "=") }) {
 					d |= cobra.ShellCompDirectiveNoSpace
 				}
-				return prefixed(formats, toComplete), d
+				return withPrefix(formats, toComplete), d
 			})
 		}
 	}
@@ -116,7 +116,7 @@ func outputFormats(usage string) []string {
 // completeGet completes the resource, then the names of its objects.
 func (c *cli) completeGet(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) == 0 {
-		return prefixed(getResources, toComplete), noFiles
+		return withPrefix(getResources, toComplete), noFiles
 	}
 	return c.objectNames(cmd, completionResource(args[0]), toComplete)
 }
@@ -173,7 +173,7 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 		}
 	}
 	slices.Sort(names)
-	return prefixed(slices.Compact(names), prefix), noFiles
+	return withPrefix(slices.Compact(names), prefix), noFiles
 }
 
 // completeContainer completes logs -c with the containers of the pod named
@@ -199,7 +199,7 @@ func (c *cli) completeContainer(cmd *cobra.Command, args []string, toComplete st
 			}
 		}
 	}
-	return prefixed(names, toComplete), noFiles
+	return withPrefix(names, toComplete), noFiles
 }
 
 // completionClient returns a client and a context bounded by
@@ -252,7 +252,7 @@ func completionResource(s string) string {
 	return ""
 }
 
-func prefixed(words []string, prefix string) []string {
+func withPrefix(words []string, prefix string) []string {
 	var out []string
 	for _, w := range words {
 		if strings.HasPrefix(w, prefix) {

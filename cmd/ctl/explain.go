@@ -152,7 +152,7 @@ func completeExplainPath(_ *cobra.Command, args []string, toComplete string) ([]
 	}
 	i := strings.LastIndex(toComplete, ".")
 	if i < 0 {
-		return prefixed(kindNames(), toComplete), cobra.ShellCompDirectiveNoFileComp
+		return withPrefix(kindNames(), toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 	parent, prefix := toComplete[:i], toComplete[i+1:]
 	t, err := schema.Resolve(parent)
