@@ -223,15 +223,37 @@ func (g *generator) readUnsupported(s *ast.ValueSpec) {
 		}
 		g.unsupported = map[string][]string{}
 		for _, e := range lit.Elts {
-			kv := e.(*ast.KeyValueExpr)
-			key, _ := strconv.Unquote(kv.Key.(*ast.BasicLit).Value)
-			for _, v := range kv.Value.(*ast.CompositeLit).Elts {
-				name, _ := strconv.Unquote(v.(*ast.BasicLit).Value)
+			kv, ok := e.(*ast.KeyValueExpr)
+			if !ok {
+				g.errorf("%s: unsupportedFields: want \"Type\": {\"field\", ...} entries", g.fset.Position(e.Pos()))
+				continue
+			}
+			key, okKey := stringLit(kv.Key)
+			list, okList := kv.Value.(*ast.CompositeLit)
+			if !okKey || !okList {
+				g.errorf("%s: unsupportedFields: want \"Type\": {\"field\", ...} entries", g.fset.Position(e.Pos()))
+				continue
+			}
+			for _, v := range list.Elts {
+				name, ok := stringLit(v)
+				if !ok {
+					g.errorf("%s: unsupportedFields: want string literals", g.fset.Position(v.Pos()))
+					continue
+				}
 				g.unsupported[key] = append(g.unsupported[key], name)
 			}
 			sort.Strings(g.unsupported[key])
 		}
 	}
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
 }
 
 // visit adds struct type name and every struct type its fields reach.
