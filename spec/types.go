@@ -345,7 +345,8 @@ type ContainerPort struct {
 	ContainerPort int32 `json:"containerPort"`
 	// HostPort, when non-zero, is reserved on the node: the scheduler does
 	// not place two pods taking the same host port (and protocol and host
-	// IP) on one node.
+	// IP) on one node. The agent does not forward it to the pod: the pod is
+	// reached on its own IP and containerPort.
 	HostPort int32 `json:"hostPort,omitempty"`
 	// Protocol is TCP, UDP or SCTP. Defaults to TCP.
 	Protocol string `json:"protocol,omitempty"`

@@ -43,7 +43,7 @@ var types = map[string]*Type{
 		Fields: []Field{
 			{Name: "containerPort", Type: "integer", Required: true, Doc: "containerPort is the port number on the pod's IP: 1-65535."},
 			{Name: "hostIP", Type: "string", Doc: "hostIP is the host address the hostPort is reserved on. Defaults to all addresses."},
-			{Name: "hostPort", Type: "integer", Doc: "hostPort, when non-zero, is reserved on the node: the scheduler does not place two pods taking the same host port (and protocol and host IP) on one node."},
+			{Name: "hostPort", Type: "integer", Doc: "hostPort, when non-zero, is reserved on the node: the scheduler does not place two pods taking the same host port (and protocol and host IP) on one node. The agent does not forward it to the pod: the pod is reached on its own IP and containerPort."},
 			{Name: "name", Type: "string", Doc: "name is an IANA service name for the port (at most 15 characters), unique in the container."},
 			{Name: "protocol", Type: "string", Doc: "protocol is TCP, UDP or SCTP. Defaults to TCP."},
 		},
