@@ -118,7 +118,9 @@ func (c *cli) completeGet(cmd *cobra.Command, args []string, toComplete string) 
 	if len(args) == 0 {
 		return withPrefix(getResources, toComplete), noFiles
 	}
-	return c.objectNames(cmd, completionResource(args[0]), toComplete)
+	names, d := c.objectNames(cmd, completionResource(args[0]), toComplete)
+	// get takes several names: offer those not given yet.
+	return slices.DeleteFunc(names, func(n string) bool { return slices.Contains(args[1:], n) }), d
 }
 
 // objectNames lists the names of the objects of res ("pods", "deployments",

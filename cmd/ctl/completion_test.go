@@ -49,6 +49,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"get", "pods", "-n", "shop", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
 		{[]string{"get", "po", "-n", "shop", "we"}, []string{"web-1", "web-2"}, ":4"},
 		{[]string{"get", "pods", "-A", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
+		{[]string{"get", "pods", "-n", "shop", "web-2", ""}, []string{"api-1", "web-1"}, ":4"},
 		{[]string{"get", "deploy", "-n", "shop", ""}, []string{"web"}, ":4"},
 		{[]string{"get", "rc", "-n", "shop", ""}, []string{"cache"}, ":4"},
 		{[]string{"get", "widgets", ""}, nil, ":4"},
