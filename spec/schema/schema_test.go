@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"go/build"
 	"reflect"
 	"slices"
 	"sort"
@@ -181,6 +182,21 @@ func TestResolveErrors(t *testing.T) {
 		_, err := Resolve(path)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Resolve(%q) = %v, want an error containing %q", path, err, want)
+		}
+	}
+}
+
+// TestLeaf keeps the package a leaf that ctl (or any tool) can import
+// without the rest of the project: no package of the module, not even
+// spec, whose documentation is compiled in instead.
+func TestLeaf(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range pkg.Imports {
+		if strings.HasPrefix(imp, "github.com/stevedore-dev/stevedore") {
+			t.Errorf("spec/schema imports %s", imp)
 		}
 	}
 }
