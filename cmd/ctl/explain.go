@@ -14,7 +14,10 @@ import (
 const explainWidth = 80
 
 func (c *cli) explainCmd() *cobra.Command {
-	var recursive bool
+	var (
+		recursive  bool
+		apiVersion string
+	)
 	cmd := &cobra.Command{
 		Use:   "explain KIND[.FIELD...]",
 		Short: "Document a kind or one of its fields (offline, from Stevedore's own schema)",
@@ -37,11 +40,15 @@ fields Stevedore supports and says what each does here. No server is contacted.`
 			if err != nil {
 				return &exitErr{code: exitError, err: err}
 			}
+			if apiVersion != "" && apiVersion != t.Kind.APIVersion {
+				return usageErr("%s is %s in Stevedore, not %s", t.Kind.Kind, t.Kind.APIVersion, apiVersion)
+			}
 			printExplain(c.out, t, recursive)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&recursive, "recursive", false, "print every field below, as a tree, without descriptions")
+	cmd.Flags().StringVar(&apiVersion, "api-version", "", "the kind's apiVersion (group/version), checked: each kind has one in Stevedore")
 	return cmd
 }
 

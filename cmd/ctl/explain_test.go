@@ -89,6 +89,13 @@ func TestExplainKind(t *testing.T) {
 	}
 }
 
+func TestExplainAPIVersion(t *testing.T) {
+	code, out, errOut := ctl(t, noServer, "explain", "deployments", "--api-version", "apps/v1")
+	if code != 0 || !strings.Contains(out, "KIND:       Deployment\n") {
+		t.Errorf("explain --api-version apps/v1 = %d %q\n%s", code, errOut, out)
+	}
+}
+
 func TestExplainRecursive(t *testing.T) {
 	code, out, _ := ctl(t, noServer, "explain", "deployment.spec", "--recursive")
 	for _, want := range []string{
@@ -119,6 +126,7 @@ func TestExplainErrors(t *testing.T) {
 		{[]string{"explain", "services"}, `doesn't have a resource type "services"`},
 		{[]string{"explain", "pod.spec.volumes"}, "Stevedore does not support"},
 		{[]string{"explain", "pod.spec.contaners"}, `field "contaners" does not exist in Pod.spec`},
+		{[]string{"explain", "deployments", "--api-version", "extensions/v1beta1"}, "Deployment is apps/v1 in Stevedore, not extensions/v1beta1"},
 	} {
 		code, out, errOut := ctl(t, noServer, tc.args...)
 		if code != exitError || out != "" || !strings.Contains(errOut, tc.want) {
