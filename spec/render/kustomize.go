@@ -1,0 +1,87 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// buildMu serialises kustomize builds: kustomize keeps package-level state
+// (its OpenAPI schema) that concurrent builds race on
+// (kubernetes-sigs/kustomize#3659; Flux takes the same lock).
+var buildMu sync.Mutex
+
+// newMemFS builds the file system kustomize sees: exactly the files
+// ReadDir would read from a work tree (every non-hidden manifest, and every
+// non-hidden file below a kustomization), so a revision from Git and the
+// same directory on disk render alike. The revision's top is "/".
+func newMemFS(files map[string][]byte, l *layout) filesys.FileSystem {
+	fsys := filesys.MakeFsInMemory()
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if hiddenDir(name) || !(spec.IsManifestPath(name) || l.underKustomization(name)) {
+			continue
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		// Errors are impossible here: the paths are clean and relative,
+		// and a name cannot be both a file and a directory in a tree.
+		_ = fsys.WriteFile("/"+name, files[name])
+	}
+	return fsys
+}
+
+// build runs kustomize on the kustomization in dir and returns the objects
+// it renders as a YAML stream. Plugins, Helm and load restrictions follow
+// Flux: only built-in transformers and generators run, and a kustomization
+// may read any file of the revision (the in-memory file system holds nothing
+// else).
+func build(fsys filesys.FileSystem, dir string) (out []byte, err error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	// kustomize panics on some malformed input; one bad kustomization must
+	// not take the reconciler (or its raft state machine) down.
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("kustomize panicked: %v", r)
+		}
+	}()
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsNone
+	opts.PluginConfig = types.DisabledPluginConfig()
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, "/"+dir)
+	if err != nil {
+		return nil, err
+	}
+	return m.AsYaml()
+}
+
+// buildError turns a kustomize failure into an error at the kustomization
+// file. kustomize names files by their path in the in-memory file system
+// ("/base/deployment.yaml"), which is already the path in the revision with
+// a leading slash.
+func buildError(kfile string, err error) *spec.Error {
+	return &spec.Error{File: kfile, Message: "kustomize build failed: " + err.Error()}
+}
+
+// isComponent reports whether a kustomization file declares kind
+// Component: such a directory is included by other kustomizations, never
+// built on its own.
+func isComponent(data []byte) bool {
+	var k struct {
+		Kind string `yaml:"kind"`
+	}
+	if yaml.Unmarshal(data, &k) != nil {
+		return false
+	}
+	return k.Kind == "Component"
+}
