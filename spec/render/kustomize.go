@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"sync"
 
@@ -69,8 +70,44 @@ func build(fsys filesys.FileSystem, dir string) (out []byte, err error) {
 // file. kustomize names files by their path in the in-memory file system
 // ("/base/deployment.yaml"), which is already the path in the revision with
 // a leading slash.
-func buildError(kfile string, err error) *spec.Error {
-	return &spec.Error{File: kfile, Message: "kustomize build failed: " + err.Error()}
+func buildError(kfile string, data []byte, err error) *spec.Error {
+	msg := err.Error()
+	return &spec.Error{File: kfile, Line: lineOfQuoted(data, msg), Message: "kustomize build failed: " + msg}
+}
+
+// quotedRE finds what kustomize's messages quote: "name", 'name', (name).
+var quotedRE = regexp.MustCompile(`"([^"\s]+)"|'([^'\s]+)'|\(([^()\s]+)\)`)
+
+// lineOfQuoted returns the line of the first thing msg quotes that is a key
+// or a value written in the kustomization (an unknown field, a patch file
+// that does not exist), or 0. kustomize's errors carry no lines of their
+// own.
+func lineOfQuoted(data []byte, msg string) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil {
+		return 0
+	}
+	lines := map[string]int{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode {
+			if _, ok := lines[n.Value]; !ok {
+				lines[n.Value] = n.Line
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&doc)
+	for _, m := range quotedRE.FindAllStringSubmatch(msg, -1) {
+		for _, q := range m[1:] {
+			if l, ok := lines[q]; ok && q != "" {
+				return l
+			}
+		}
+	}
+	return 0
 }
 
 // isComponent reports whether a kustomization file declares kind

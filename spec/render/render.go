@@ -75,7 +75,7 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 			}
 			out, err := build(fsys, root)
 			if err != nil {
-				errs = append(errs, buildError(kfile, err))
+				errs = append(errs, buildError(kfile, files[kfile], err))
 				continue
 			}
 			inputs = append(inputs, spec.Input{File: kfile, Data: out, Rendered: true})
