@@ -153,7 +153,7 @@ func TestRenderErrors(t *testing.T) {
 		{"outside the tracked path", tree("app/kustomization.yaml", "resources: [../../base]\n"),
 			[]string{`app/kustomization.yaml:1: resources[0]: "../../base" is outside the tracked path: only the revision's files are rendered`}},
 		{"directory without a kustomization", tree("app/kustomization.yaml", "resources: [../base]\n", "base/web.yaml", deployment),
-			[]string{`app/kustomization.yaml:1: resources[0]: directory "../base" holds no kustomization.yaml: kustomize includes a directory only through its kustomization`}},// base/web.yaml is plain YAML outside every kustomization.
+			[]string{`app/kustomization.yaml:1: resources[0]: directory "../base" holds no kustomization.yaml: kustomize includes a directory only through its kustomization`}}, // base/web.yaml is plain YAML outside every kustomization.
 
 		{"Helm chart", tree("kustomization.yaml", "helmCharts:\n- name: redis\n  repo: https://charts.example\n"),
 			[]string{`kustomization.yaml:1: helmCharts: Helm charts are not rendered by Stevedore: render the chart with helm template and commit its output (see docs/kustomize.md)`}},
