@@ -1,6 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"regexp"
 	"sort"
@@ -19,12 +21,11 @@ import (
 // (kubernetes-sigs/kustomize#3659; Flux takes the same lock).
 var buildMu sync.Mutex
 
-// newMemFS builds the file system kustomize sees: exactly the files
-// ReadDir would read from a work tree (every non-hidden manifest, and every
-// non-hidden file below a kustomization), so a revision from Git and the
-// same directory on disk render alike. The revision's top is "/".
-func newMemFS(files map[string][]byte, l *layout) filesys.FileSystem {
-	fsys := filesys.MakeFsInMemory()
+// visible returns, sorted, the files kustomize may see: exactly those
+// ReadDir would read from a work tree (every manifest outside dot-directories,
+// and every file below a kustomization), so a revision from Git and the same
+// directory on disk render alike.
+func (l *layout) visible(files map[string][]byte) []string {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if hiddenDir(name) || !(spec.IsManifestPath(name) || l.underKustomization(name)) {
@@ -33,12 +34,79 @@ func newMemFS(files map[string][]byte, l *layout) filesys.FileSystem {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	return names
+}
+
+// newMemFS builds the file system kustomize sees from the visible files.
+// The revision's top is "/".
+func newMemFS(names []string, files map[string][]byte) filesys.FileSystem {
+	fsys := filesys.MakeFsInMemory()
 	for _, name := range names {
 		// Errors are impossible here: the paths are clean and relative,
 		// and a name cannot be both a file and a directory in a tree.
 		_ = fsys.WriteFile("/"+name, files[name])
 	}
 	return fsys
+}
+
+// digest identifies the visible files: names and contents.
+func digest(names []string, files map[string][]byte) [sha256.Size]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, name := range names {
+		binary.LittleEndian.PutUint64(n[:], uint64(len(name)))
+		h.Write(n[:])
+		h.Write([]byte(name))
+		binary.LittleEndian.PutUint64(n[:], uint64(len(files[name])))
+		h.Write(n[:])
+		h.Write(files[name])
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
+// cacheSize is how many renders the cache keeps: a few revisions' worth of
+// kustomizations.
+const cacheSize = 16
+
+// cache keeps recent renders by the digest of the files kustomize saw and
+// the directory built. kustomize is slow on large overlays (its lookups by
+// id are quadratic, see docs/benchmarks.md) and the same revision is
+// rendered several times on one node: by the leader's sync, then by its
+// raft state machine, by ctl diff against the applied revision. A render
+// depends only on those files, so a hit returns what a build would.
+var cache = &renderCache{}
+
+type renderCache struct {
+	mu      sync.Mutex
+	entries []cacheEntry // oldest first
+}
+
+type cacheEntry struct {
+	sum  [sha256.Size]byte
+	root string
+	out  []byte
+}
+
+func (c *renderCache) get(sum [sha256.Size]byte, root string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.sum == sum && e.root == root {
+			return e.out, true
+		}
+	}
+	return nil, false
+}
+
+func (c *renderCache) put(sum [sha256.Size]byte, root string, out []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) == cacheSize {
+		c.entries = c.entries[1:]
+	}
+	c.entries = append(c.entries, cacheEntry{sum: sum, root: root, out: out})
 }
 
 // build runs kustomize on the kustomization in dir and returns the objects

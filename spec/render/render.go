@@ -34,6 +34,8 @@ import (
 	"sort"
 	"strings"
 
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -67,13 +69,24 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 	checked := checkKustomizations(l, files)
 	errs = append(errs, checked.errs...)
 	if len(errs) == 0 {
-		fsys := newMemFS(files, l)
+		visible := l.visible(files)
+		sum := digest(visible, files)
+		var fsys filesys.FileSystem
 		for _, root := range l.roots {
 			kfile := l.kustomizations[root]
 			if checked.broken(root) {
 				continue // already reported; building would only repeat it
 			}
-			out, err := build(fsys, root)
+			out, ok := cache.get(sum, root)
+			var err error
+			if !ok {
+				if fsys == nil {
+					fsys = newMemFS(visible, files)
+				}
+				if out, err = build(fsys, root); err == nil {
+					cache.put(sum, root, out)
+				}
+			}
 			if err != nil {
 				errs = append(errs, buildError(kfile, files[kfile], err))
 				continue

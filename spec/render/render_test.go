@@ -243,14 +243,44 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newLayout(files)
-	first, err := build(newMemFS(files, l), "generators")
+	first, err := build(newMemFS(l.visible(files), files), "generators")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 20 {
-		out, err := build(newMemFS(files, newLayout(files)), "generators")
+		out, err := build(newMemFS(newLayout(files).visible(files), files), "generators")
 		if err != nil || string(out) != string(first) {
 			t.Fatalf("render differs (err %v):\n%s\nvs\n%s", err, out, first)
 		}
+	}
+}
+
+// TestCache checks that a second render of the same files is served from
+// the cache, and that changing any file kustomize reads (here a patch, not
+// the kustomization) renders again.
+func TestCache(t *testing.T) {
+	files := tree("app/kustomization.yaml", "resources: [web.yaml]\npatches: [{path: replicas.yaml}]\n", "app/web.yaml", deployment,
+		"app/replicas.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 3}\n")
+	replicas := func() int32 {
+		t.Helper()
+		set, err := Load(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *set.Objects[spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: "web"}].(*spec.Deployment).Spec.Replicas
+	}
+	if got := replicas(); got != 3 {
+		t.Fatalf("replicas = %d, want 3", got)
+	}
+	l := newLayout(files)
+	if _, ok := cache.get(digest(l.visible(files), files), "app"); !ok {
+		t.Error("the render of app is not in the cache")
+	}
+	if got := replicas(); got != 3 {
+		t.Fatalf("replicas from the cache = %d, want 3", got)
+	}
+	files["app/replicas.yaml"] = []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 5}\n")
+	if got := replicas(); got != 5 {
+		t.Errorf("replicas after the patch changed = %d, want 5: a stale render was served", got)
 	}
 }
