@@ -216,6 +216,11 @@ func (l *layout) resolve(dir, entry string, files map[string][]byte) (*string, e
 		target = ""
 	}
 	if _, ok := files[target]; ok && !hiddenDir(target) {
+		if !spec.IsManifestPath(target) && !l.underKustomization(target) {
+			// A revision from Git holds it, a work tree read by ctl
+			// would not: refuse it the same way in both.
+			return nil, fmt.Errorf("resource %q is neither a *.yaml/*.yml file nor below a kustomization: kustomize sees only those", entry)
+		}
 		return nil, nil
 	}
 	if _, ok := l.kustomizations[target]; ok {
