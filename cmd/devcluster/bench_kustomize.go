@@ -240,7 +240,7 @@ func renderKustomize(renders, cached, floors []kustomizeTimes, n, files int, st 
 	fmt.Fprintf(&b, "The first render %s its target of %s for %s objects. kustomize's own build is most of it: its\n", verdict, secs(kustomizeTarget), thousands(float64(n)))
 	fmt.Fprintln(&b, "lookups of resources by id (the namespace transformer, name-reference fixing, patch targets) scan")
 	fmt.Fprintln(&b, "every resource for every resource, so the cost grows with the square of the objects in one")
-	fmt.Fprintln(&b, "kustomization; Flux's kustomize-controller pays the same. Splitting a large overlay into several")
+	fmt.Fprintln(&b, "kustomization (kubernetes-sigs/kustomize#5084); Flux's kustomize-controller pays the same. Splitting a large overlay into several")
 	fmt.Fprintln(&b, "top-most kustomizations keeps each build small; a render is cached by the digest of its files.")
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, st.machineLine())
