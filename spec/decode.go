@@ -120,6 +120,9 @@ type decoder struct {
 	file string
 	errs *errorSink
 	docs []*document
+	// rendered drops lines from errors: they would point into a renderer's
+	// output, which the author never sees (see Input.Rendered).
+	rendered bool
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -224,6 +227,9 @@ func isParserError(msg string) bool {
 }
 
 func (d *decoder) errorf(line int, object string, field fieldPath, format string, args ...any) {
+	if d.rendered {
+		line = 0
+	}
 	d.errs.add(&Error{File: d.file, Line: line, Object: object, Field: string(field), Message: fmt.Sprintf(format, args...)})
 }
 

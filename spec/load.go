@@ -41,12 +41,45 @@ func Load(files map[string][]byte) (*Set, error) {
 		}
 	}
 	sort.Strings(names)
+	inputs := make([]Input, len(names))
+	for i, name := range names {
+		inputs[i] = Input{File: name, Data: files[name]}
+	}
+	return LoadInputs(inputs, nil)
+}
 
+// Input is one stream of YAML documents for LoadInputs.
+type Input struct {
+	// File is the path errors name, relative to the synced directory.
+	File string
+	// Data holds the documents.
+	Data []byte
+	// Rendered says Data is the output of a renderer (kustomize) run on
+	// File, not File's own text: its lines mean nothing to the author, so
+	// errors and Sources name File with no line, and the object and field
+	// say where the problem is.
+	Rendered bool
+}
+
+// LoadInputs is Load for callers that produced some documents themselves
+// (package render): it decodes, defaults and validates every input, in the
+// order given, into one Set. Extra errors found before loading (a
+// kustomization that failed to build) are reported with the inputs' own,
+// sorted together, so a revision shows every problem at once.
+func LoadInputs(inputs []Input, extra ErrorList) (*Set, error) {
 	errs := &errorSink{}
+	for _, e := range extra {
+		errs.add(e)
+	}
 	var docs []*document
-	for _, name := range names {
-		d := &decoder{file: name, errs: errs}
-		d.decodeFile(files[name])
+	for _, in := range inputs {
+		d := &decoder{file: in.File, errs: errs, rendered: in.Rendered}
+		d.decodeFile(in.Data)
+		if in.Rendered {
+			for _, doc := range d.docs {
+				doc.line, doc.lines = 0, nil
+			}
+		}
 		docs = append(docs, d.docs...)
 	}
 
@@ -64,7 +97,7 @@ func Load(files map[string][]byte) (*Set, error) {
 		}
 		if first, dup := byKey[key]; dup {
 			errs.add(&Error{File: doc.file, Line: doc.line, Object: label,
-				Message: fmt.Sprintf("declared twice: %s:%d and %s:%d", first.file, first.line, doc.file, doc.line)})
+				Message: fmt.Sprintf("declared twice: %s and %s", fileLine(first.file, first.line), fileLine(doc.file, doc.line))})
 			continue
 		}
 		byKey[key] = doc
@@ -94,6 +127,15 @@ func Load(files map[string][]byte) (*Set, error) {
 		return nil, list
 	}
 	return set, nil
+}
+
+// fileLine formats a place as "file:line", or "file" when the line is
+// unknown (a rendered object).
+func fileLine(file string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
 }
 
 // LoadDir reads the manifests under dir (see ReadDir) and loads them as Load

@@ -29,6 +29,7 @@ const syncWaitTimeout = 5 * time.Minute
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
+	mux.HandleFunc("GET "+api.PathVersion, handleVersion)
 	lead := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.leaderOnly(h)) }
 	lead("GET "+api.PathPods, s.handlePods)
 	lead("GET "+api.PathDeployments, s.handleDeployments)
