@@ -1,0 +1,176 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+func appYAML(name, repo string, prune bool) string {
+	return "apiVersion: stevedore.dev/v1alpha1\nkind: Application\nmetadata: {name: " + name + "}\nspec:\n  source: {repoURL: " + repo + "}\n  prune: " + map[bool]string{true: "true", false: "false"}[prune] + "\n---\n"
+}
+
+func deployYAML(name string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + "}\nspec:\n  selector: {matchLabels: {app: " + name + "}}\n  template:\n    metadata: {labels: {app: " + name + "}}\n    spec: {containers: [{name: c, image: img:1}]}\n---\n"
+}
+
+func rev(hash string, files map[string]string) *savedRevision {
+	r := &savedRevision{Commit: api.Commit{Hash: hash}, Files: map[string][]byte{}}
+	for f, c := range files {
+		r.Files[f] = []byte(c)
+	}
+	return r
+}
+
+func applyRaw(s *store, index uint64, c *command) error {
+	b, err := encodeCommand(c)
+	if err != nil {
+		return err
+	}
+	if res, ok := s.Apply(&raft.Log{Index: index, Type: raft.LogCommand, Data: b}).(error); ok {
+		return res
+	}
+	return nil
+}
+
+func deployKey(name string) spec.ObjectKey {
+	return spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: name}
+}
+
+func owners(s *store) map[string]string {
+	out := map[string]string{}
+	for k, v := range s.owner {
+		out[k.Kind+"/"+k.Name] = v
+	}
+	return out
+}
+
+// TestStoreApplications: per-application revisions, the union and its
+// owners, conflicts refused without breaking the store, deletion pruning,
+// and prune false keeping removed objects and deleted applications.
+func TestStoreApplications(t *testing.T) {
+	s := newStore()
+	boot := appYAML("team-a", "/a.git", true) + appYAML("team-b", "/b.git", false) + deployYAML("base")
+	applyCmd(t, s, 1, &command{Op: opRevision, Revision: rev("b1", map[string]string{"apps.yaml": boot})})
+	applyCmd(t, s, 2, &command{Op: opRevision, App: "team-a", Revision: rev("a1", map[string]string{"web.yaml": deployYAML("web")})})
+	applyCmd(t, s, 3, &command{Op: opRevision, App: "team-b", Revision: rev("c1", map[string]string{"db.yaml": deployYAML("db") + deployYAML("cache")})})
+	u := s.desired()
+	if u == nil || len(u.Objects) != 6 { // 2 Applications, base, web, db, cache
+		t.Fatalf("union = %v", u)
+	}
+	if o := owners(s); o["Deployment/web"] != "team-a" || o["Deployment/db"] != "team-b" || o["Deployment/base"] != "" || o["Application/team-a"] != "" {
+		t.Errorf("owners = %v", o)
+	}
+
+	// team-b claims web: refused, named, and the store is not broken.
+	err := applyRaw(s, 4, &command{Op: opRevision, App: "team-b", Revision: rev("c2", map[string]string{"more.yaml": deployYAML("db") + deployYAML("web")})})
+	var rej *rejectedError
+	if !errors.As(err, &rej) || !strings.Contains(err.Error(), `Deployment/default/web (more.yaml:10) of application "team-b" is already owned by application "team-a" (web.yaml:1)`) {
+		t.Fatalf("conflict: %v", err)
+	}
+	if s.failed() != nil {
+		t.Fatalf("a refused conflict broke the store: %v", s.failed())
+	}
+	if r, _ := s.appRevision("team-b"); r.Commit.Hash != "c1" {
+		t.Errorf("team-b after the refused revision: %s", r.Commit.Hash)
+	}
+	// An application the bootstrap does not declare is refused too.
+	if err := applyRaw(s, 5, &command{Op: opRevision, App: "team-z", Revision: rev("z1", nil)}); !errors.As(err, &rej) {
+		t.Errorf("undeclared application: %v", err)
+	}
+
+	// team-b does not prune: cache removed from Git keeps running.
+	next, err := loadApp(map[string][]byte{"db.yaml": []byte(deployYAML("db"))}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := s.retainedFor("team-b", next, false)
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("retained = %v, %v", kept, err)
+	}
+	applyCmd(t, s, 6, &command{Op: opRevision, App: "team-b", Revision: rev("c3", map[string]string{"db.yaml": deployYAML("db")}), Retained: kept})
+	if _, ok := s.desired().Objects[deployKey("cache")]; !ok {
+		t.Errorf("a retained object left the desired state")
+	}
+	infos := s.appInfos()
+	if len(infos) != 3 || infos[2].Name != "team-b" || len(infos[2].Retained) != 1 || infos[2].Retained[0] != deployKey("cache") {
+		t.Errorf("app infos = %+v", infos)
+	}
+
+	// Snapshot and restore keep every application, the union and owners.
+	snap, _ := s.Snapshot()
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	buf := sink.Buffer
+	r := newStore()
+	if err := r.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.desired().Objects) != len(s.desired().Objects) || owners(r)["Deployment/cache"] != "team-b" {
+		t.Errorf("restored union %d objects, owners %v", len(r.desired().Objects), owners(r))
+	}
+
+	// Deleting both Application objects: team-a (prune) goes with its
+	// objects, team-b (no prune) stays as an orphan, its objects running.
+	applyCmd(t, s, 7, &command{Op: opRevision, Revision: rev("b2", map[string]string{"base.yaml": deployYAML("base")})})
+	o := owners(s)
+	if _, ok := o["Deployment/web"]; ok {
+		t.Errorf("team-a's web survived its deletion")
+	}
+	if o["Deployment/db"] != "team-b" || o["Deployment/cache"] != "team-b" {
+		t.Errorf("team-b's objects after its deletion without prune: %v", o)
+	}
+	if sa := s.st.Apps["team-b"]; sa == nil || !sa.Orphan {
+		t.Errorf("team-b is not an orphan: %+v", sa)
+	}
+	// Declared again with prune on: no orphan, the retained cache goes.
+	applyCmd(t, s, 8, &command{Op: opRevision, Revision: rev("b3", map[string]string{"apps.yaml": appYAML("team-b", "/b.git", true)})})
+	if sa := s.st.Apps["team-b"]; sa == nil || sa.Orphan || len(sa.Retained) != 0 {
+		t.Errorf("team-b declared again with prune: %+v", sa)
+	}
+	if _, ok := s.desired().Objects[deployKey("cache")]; ok {
+		t.Errorf("cache still desired after team-b prunes again")
+	}
+}
+
+// TestStoreRestoresSingleRevision: the snapshot and the log entries of a
+// reconciler that tracked one repository restore as the bootstrap
+// application's.
+func TestStoreRestoresSingleRevision(t *testing.T) {
+	old := `{"clusterID":"c1","revision":{"commit":{"hash":"abc","author":"a","authorEmail":"a@x","message":"m","time":"2026-01-01T00:00:00Z"},"files":{"pod.yaml":"` +
+		b64(podYAML) + `"}},"pods":{"default/solo":{"uid":"u1","namespace":"default","name":"solo","node":"n1"}},"termBase":2}` + "\n"
+	s := newStore()
+	if err := s.Restore(io.NopCloser(strings.NewReader(old))); err != nil {
+		t.Fatal(err)
+	}
+	if r, set := s.appRevision(""); r == nil || r.Commit.Hash != "abc" || len(set.Objects) != 1 {
+		t.Fatalf("bootstrap after an old snapshot: %v %v", r, set)
+	}
+	if d := s.desired(); d == nil || len(d.Objects) != 1 || owners(s)["Pod/solo"] != "" {
+		t.Errorf("desired after an old snapshot: %v", d)
+	}
+	infos := s.appInfos()
+	if len(infos) != 1 || infos[0].Name != "" || infos[0].Revision.Commit.Hash != "abc" {
+		t.Errorf("applications after an old snapshot: %+v", infos)
+	}
+	// An old log entry (no "app") is the bootstrap's.
+	entry := `{"op":"revision","revision":{"commit":{"hash":"def"},"files":{"pod.yaml":"` + b64(podYAML) + `"}}}`
+	if res := s.Apply(&raft.Log{Index: 9, Type: raft.LogCommand, Data: []byte(entry)}); res != nil {
+		t.Fatal(res)
+	}
+	if r, _ := s.appRevision(""); r.Commit.Hash != "def" {
+		t.Errorf("old entry applied to %v", r)
+	}
+}
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
