@@ -43,20 +43,20 @@ const (
 // command is one raft log entry. Entries are deltas: a plan that changes
 // nothing appends nothing, and a plan that moves one pod appends one record.
 type command struct {
-	Op        string                `json:"op"`
-	ClusterID string                `json:"clusterID,omitempty"`
-	Revision  *savedRevision        `json:"revision,omitempty"`
+	Op        string         `json:"op"`
+	ClusterID string         `json:"clusterID,omitempty"`
+	Revision  *savedRevision `json:"revision,omitempty"`
 	// App names the application of an opRevision entry; empty is the
 	// bootstrap application (and what entries of a single-repository
 	// reconciler decode to). Retained are the objects it keeps running
 	// although removed from Git (it does not prune).
-	App      string            `json:"app,omitempty"`
-	Retained map[string][]byte `json:"retained,omitempty"`
-	Upsert    []reconcile.PodRecord `json:"upsert,omitempty"`
-	Delete    []string              `json:"delete,omitempty"`
-	TermBase  uint64                `json:"termBase,omitempty"`
-	Node      string                `json:"node,omitempty"`
-	Override  *nodeOverride         `json:"override,omitempty"`
+	App      string                `json:"app,omitempty"`
+	Retained map[string][]byte     `json:"retained,omitempty"`
+	Upsert   []reconcile.PodRecord `json:"upsert,omitempty"`
+	Delete   []string              `json:"delete,omitempty"`
+	TermBase uint64                `json:"termBase,omitempty"`
+	Node     string                `json:"node,omitempty"`
+	Override *nodeOverride         `json:"override,omitempty"`
 	// Action is "cordon", "uncordon" or "drain" (opNode): the new mark is
 	// computed from the current one when the entry applies, so two
 	// concurrent actions on one node both count.
