@@ -88,3 +88,7 @@ func (v *validator) application(a *Application) {
 		}
 	}
 }
+
+// ApplicationNameError returns why name cannot name an application (it
+// must be a DNS-1123 label), "" when it can.
+func ApplicationNameError(name string) string { return isDNS1123Label(name) }

@@ -62,7 +62,8 @@ type Server struct {
 	src     fetcher
 	members *membership
 	events  *eventRing
-	sync    syncStatus
+	sync    syncStatus // the bootstrap application's
+	apps    appRegistry
 	// dialAgent returns a client for an agent's API base URL; tests replace it.
 	dialAgent func(base string) agentClient
 	hc        *http.Client
@@ -148,6 +149,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.joined = make(chan struct{})
 	s.diffSlots = make(chan struct{}, maxDiffs)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
+	s.store.bootstrap = cfg.AppName
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
 	id, err := st.loadClusterID()
@@ -177,6 +179,10 @@ func (s *Server) applied(op string) {
 		}
 	}
 	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision) {
+		if op == opRevision {
+			// A bootstrap revision may declare or delete applications.
+			c.followApps()
+		}
 		c.requestPlan()
 	}
 }

@@ -19,8 +19,12 @@ import (
 
 // savedRevision is the last good revision as the store keeps it.
 type savedRevision struct {
-	Commit api.Commit        `json:"commit"`
-	Path   string            `json:"path,omitempty"`
+	Commit api.Commit `json:"commit"`
+	Path   string     `json:"path,omitempty"`
+	// Repo (credentials stripped) and Branch are the source it came from;
+	// empty in revisions of a single-repository reconciler.
+	Repo   string            `json:"repo,omitempty"`
+	Branch string            `json:"branch,omitempty"`
 	Files  map[string][]byte `json:"files"`
 }
 
@@ -50,8 +54,11 @@ type command struct {
 	// bootstrap application (and what entries of a single-repository
 	// reconciler decode to). Retained are the objects it keeps running
 	// although removed from Git (it does not prune).
-	App      string                `json:"app,omitempty"`
-	Retained map[string][]byte     `json:"retained,omitempty"`
+	App      string            `json:"app,omitempty"`
+	Retained map[string][]byte `json:"retained,omitempty"`
+	// Created is when the leader proposed the entry: an application's
+	// first revision records it as the application's creation.
+	Created  time.Time             `json:"created,omitempty"`
 	Upsert   []reconcile.PodRecord `json:"upsert,omitempty"`
 	Delete   []string              `json:"delete,omitempty"`
 	TermBase uint64                `json:"termBase,omitempty"`

@@ -32,6 +32,8 @@ type savedApp struct {
 	// Orphan is set when its Application object was deleted while it did
 	// not prune: its objects keep running until it is declared again.
 	Orphan bool `json:"orphan,omitempty"`
+	// Created is when its first revision was applied.
+	Created time.Time `json:"created,omitempty"`
 }
 
 // appState is one application's loaded state ("" is the bootstrap).
@@ -154,7 +156,11 @@ func (s *store) applyRevisionLocked(c *command, set *spec.Set, index uint64) err
 		if apps == nil {
 			apps = map[string]*savedApp{}
 		}
-		apps[app] = &savedApp{Revision: c.Revision, Retained: c.Retained}
+		created := c.Created
+		if old := apps[app]; old != nil {
+			created = old.Created
+		}
+		apps[app] = &savedApp{Revision: c.Revision, Retained: c.Retained, Created: created}
 		s.st.Apps = apps
 		s.apps[app] = &appState{set: set, at: now}
 	}
@@ -264,6 +270,7 @@ type appInfo struct {
 	At       time.Time
 	Retained []spec.ObjectKey // objects kept although removed from Git
 	Orphan   bool
+	Created  time.Time
 	// Decl is its Application object (nil for the bootstrap and orphans).
 	Decl *spec.Application
 	// Owned are the objects of the desired state it owns, sorted.
@@ -296,7 +303,7 @@ func (s *store) appInfos() []appInfo {
 	for _, n := range sortedNames(names) {
 		ai := appInfo{Name: n, Decl: decl[n], Owned: owned[n]}
 		if sa := s.st.Apps[n]; sa != nil {
-			ai.Revision, ai.Orphan = sa.Revision, sa.Orphan
+			ai.Revision, ai.Orphan, ai.Created = sa.Revision, sa.Orphan, sa.Created
 			for f := range sa.Retained {
 				ai.Retained = append(ai.Retained, keyOfRetained(f))
 			}
