@@ -368,3 +368,25 @@ func (s *store) retainedFor(app string, next *spec.Set, prune bool) (map[string]
 	}
 	return out, nil
 }
+
+// replaceApp returns the desired state with set in place of app's objects:
+// what the union would be if app's next revision were set.
+func (s *store) replaceApp(app string, set *spec.Set) *spec.Set {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := spec.NewSet()
+	if s.union != nil {
+		for k, o := range s.union.Objects {
+			if s.owner[k] != app {
+				out.Objects[k], out.Sources[k] = o, s.union.Sources[k]
+			}
+		}
+	}
+	for k, o := range set.Objects {
+		if _, ok := out.Objects[k]; ok {
+			continue // a Namespace another application declares too
+		}
+		out.Objects[k], out.Sources[k] = o, set.Sources[k]
+	}
+	return out
+}
