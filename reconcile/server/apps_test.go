@@ -201,3 +201,60 @@ func TestApplications(t *testing.T) {
 		t.Errorf("sync of a deleted application: %v", err)
 	}
 }
+
+// TestApplicationsFailover: when the leader of three reconcilers dies, the
+// new leader carries on with every application's applied revision (from
+// raft), moves no pod, and syncs each application again.
+func TestApplicationsFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft, serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repoA, boot := newGitRepo(t), newGitRepo(t)
+	a1 := repoA.commit("web", map[string]string{"web.yaml": namedDeploy("web", 2, "img:1")})
+	boot.commit("apps", map[string]string{"team-a.yaml": appDoc("team-a", repoA.dir, "main", true), "base.yaml": namedDeploy("base", 1, "img:1")})
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	r1 := startPeer(t, "r1", boot.dir, dirs[0], 3, nil, log)
+	r2 := startPeer(t, "r2", boot.dir, dirs[1], 3, []string{r1.GossipAddr()}, log)
+	r3 := startPeer(t, "r3", boot.dir, dirs[2], 3, []string{r1.GossipAddr()}, log)
+	servers := []*Server{r1, r2, r3}
+	waitFor(t, 15*time.Second, "a leader among three", func() bool { return leaderOf(servers...) != nil })
+	agent := newFakeAgent(t, "node-a")
+	agent.join(r1.GossipAddr(), r2.GossipAddr(), r3.GossipAddr())
+	waitFor(t, 20*time.Second, "base and web running", func() bool { return podsOf("base", agent) == 1 && podsOf("web", agent) == 2 })
+	before := uids(agent)
+
+	lead := leaderOf(servers...)
+	var rest []*Server
+	for _, s := range servers {
+		if s != lead {
+			rest = append(rest, s)
+		}
+	}
+	if err := lead.el.shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lead.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a new leader", func() bool { return leaderOf(rest...) != nil })
+	next := leaderOf(rest...)
+	cl, _ := api.NewClient(rest[0].APIURL()+","+rest[1].APIURL(), nil)
+	var ta *api.Application
+	waitFor(t, 10*time.Second, "team-a Synced on the new leader", func() bool {
+		a, err := cl.Application(context.Background(), "team-a")
+		ta = a
+		return err == nil && a.Sync == api.SyncSynced && a.Applied != nil
+	})
+	if ta.Applied.Hash != a1 || len(ta.Objects) != 1 {
+		t.Errorf("team-a on the new leader %s: applied %v objects %v", next.Name(), ta.Applied, ta.Objects)
+	}
+	if got := uids(agent); strings.Join(got, ",") != strings.Join(before, ",") {
+		t.Errorf("pods changed across the failover: %v → %v", before, got)
+	}
+	repoA.commit("web: 3", map[string]string{"web.yaml": namedDeploy("web", 3, "img:1")})
+	if r := syncApp(t, cl, "team-a"); r.Error != nil || !r.Applied {
+		t.Fatalf("team-a on the new leader: %+v", r.Error)
+	}
+	waitFor(t, 10*time.Second, "web at 3 from the new leader", func() bool { return podsOf("web", agent) == 3 })
+}
