@@ -14,15 +14,20 @@ import (
 func (c *cli) statusCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [APP]",
 		Short: "Show the control plane (leader, peers), the tracked repository, the applied commit and the errors",
 		Long: `Show which reconciler answered and which one leads, every reconciler of the raft
 configuration (state, API, last contact, what it has applied), the tracked repository, the
-applied commit, the term, the last sync's error and the nodes whose pod set did not reach them.`,
+applied commit, the term, the last sync's error and the nodes whose pod set did not reach them.
+
+With APP, show that application instead: its source, applied and fetched commits, sync state,
+health (and why), last error and every object it owns with its file and health.`,
 		Example: `  ctl status
-  ctl status -o json | jq .leader`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  ctl status -o json | jq .leader
+  ctl status team-a`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: c.completeApp,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			switch output {
 			case outTable, outJSON, outYAML:
 			default:
@@ -31,6 +36,9 @@ applied commit, the term, the last sync's error and the nodes whose pod set did 
 			cl, err := c.client()
 			if err != nil {
 				return err
+			}
+			if len(args) == 1 {
+				return c.appStatus(cmd, cl, args[0], output)
 			}
 			ctx, cancel := c.requestCtx(cmd.Context())
 			defer cancel()

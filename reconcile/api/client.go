@@ -426,3 +426,14 @@ func (c *Client) DiffApp(ctx context.Context, app string) (*DiffResult, error) {
 	var r DiffResult
 	return &r, c.do(ctx, http.MethodGet, PathDiff, url.Values{"app": {app}}, &r)
 }
+
+// DiffFilesApp is DiffFiles with the files as one application's next
+// revision ("" the bootstrap's).
+func (c *Client) DiffFilesApp(ctx context.Context, app string, files map[string][]byte) (*DiffResult, error) {
+	var q url.Values
+	if app != "" {
+		q = url.Values{"app": {app}}
+	}
+	var r DiffResult
+	return &r, c.doBody(ctx, http.MethodPost, PathDiff, q, DiffRequest{Files: files}, &r)
+}
