@@ -90,7 +90,7 @@ const (
 	StageApply = "apply" // the reconciler could not adopt a good revision (e.g. persist it)
 	// StageConflict: the revision declares an object another application
 	// owns; the entries name each object, its file and both applications.
-	StageConflict = "conflict"
+	StageConflict = "claim"
 )
 
 // SyncError is why a sync did not apply a commit. The last good revision

@@ -192,7 +192,7 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 // routePush triggers the applications a push notification concerns: those
 // tracking the pushed branch whose repository is one the payload names
 // (every one tracking the branch when the payload names none, as a
-// post-receive hook's may not; a local path matches by branch alone).
+// post-receive hook's may not).
 func (s *Server) routePush(p webhook.Push) int {
 	c := s.ctrl.Load()
 	if c == nil {
@@ -214,8 +214,7 @@ func (s *Server) routePush(p webhook.Push) int {
 		if !ok || src[1] != p.Branch {
 			return false
 		}
-		n := normalizeRepoURL(src[0])
-		return len(urls) == 0 || urls[n] || !strings.Contains(n, "/") || strings.HasPrefix(n, "/")
+		return len(urls) == 0 || urls[normalizeRepoURL(src[0])]
 	})
 }
 

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -180,6 +182,35 @@ func TestApplications(t *testing.T) {
 		t.Errorf("cache stopped although team-b does not prune")
 	}
 
+	// A push to prod (team-b's branch) syncs team-b only; a GitHub push
+	// naming another repository's main syncs nobody.
+	aBefore := appByName(t, cl, "team-a").LastSync
+	b6 := repoB.commit("db: 1", map[string]string{"db.yaml": namedDeploy("db", 1, "img:1")})
+	for _, tc := range []struct {
+		body string
+		want string
+	}{
+		{`{"ref":"refs/heads/prod"}`, "sync triggered for 1 application(s)"},
+		{`{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/octo/other.git"}}`, "ignored: no application tracks refs/heads/main"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.APIURL()+api.PathWebhook, strings.NewReader(tc.body))
+		req.Header.Set("X-GitHub-Event", "push")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), tc.want) {
+			t.Errorf("webhook %s = %d %s", tc.body, resp.StatusCode, body)
+		}
+	}
+	waitFor(t, 10*time.Second, "team-b at the pushed commit", func() bool { return appByName(t, cl, "team-b").Applied.Hash == b6 })
+	if got := appByName(t, cl, "team-a").LastSync; !got.Equal(aBefore) {
+		t.Errorf("a push to prod synced team-a (main) too")
+	}
+	waitFor(t, 10*time.Second, "db at 1", func() bool { return podsOf("db", agent) == 1 })
+
 	// Deleting team-a (prune) removes web; deleting team-b (no prune)
 	// leaves db and cache running, as an orphan that says so.
 	boot.commit("drop both", map[string]string{"apps/team-a.yaml": "", "apps/team-b.yaml": ""})
@@ -187,7 +218,7 @@ func TestApplications(t *testing.T) {
 		t.Fatalf("bootstrap without applications: %+v", r.Error)
 	}
 	waitFor(t, 10*time.Second, "web pruned", func() bool { return podsOf("web", agent) == 0 })
-	if podsOf("db", agent) != 3 || podsOf("cache", agent) != 1 || podsOf("base", agent) != 1 {
+	if podsOf("db", agent) != 1 || podsOf("cache", agent) != 1 || podsOf("base", agent) != 1 {
 		t.Errorf("after the deletions: db %d cache %d base %d", podsOf("db", agent), podsOf("cache", agent), podsOf("base", agent))
 	}
 	apps, _ = cl.Applications(ctx)
