@@ -228,9 +228,6 @@ func appliedHash(r *savedRevision) string {
 	return short(r.Commit.Hash)
 }
 
-// redact removes the bootstrap remote's credentials from a message.
-func (s *Server) redact(msg string) string { return s.redactFor(s.cfg.Source, msg) }
-
 // redactFor removes a source's credentials from a message.
 func (s *Server) redactFor(cfg source.Config, msg string) string {
 	stripped := StripCredentials(cfg.URL)
