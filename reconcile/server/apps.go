@@ -102,7 +102,10 @@ func (s *Server) sourceFor(app string, decl *spec.Application) (fetcher, source.
 
 // appRunner is one application's sync goroutine for a term.
 type appRunner struct {
-	name    string
+	name string
+	// source is the repository, branch and path it was started with: an
+	// Application object that names another is synced at once.
+	source  string
 	kick    chan struct{}
 	cancel  context.CancelFunc
 	waiters []chan api.SyncResult // under c.mu
@@ -112,10 +115,11 @@ type appRunner struct {
 // (and the bootstrap) and stops those of applications that are gone. It
 // runs at the start of a term and after every revision the store applies.
 func (c *controller) followApps() {
-	want := map[string]bool{"": true}
+	want := map[string]string{"": ""}
 	for _, ai := range c.s.store.appInfos() {
 		if ai.Name != "" && ai.Decl != nil {
-			want[ai.Name] = true
+			src := ai.Decl.Spec.Source
+			want[ai.Name] = src.RepoURL + "\x00" + src.TargetRevision + "\x00" + src.Path
 		}
 	}
 	c.mu.Lock()
@@ -124,7 +128,14 @@ func (c *controller) followApps() {
 		return
 	}
 	for name, r := range c.runners {
-		if want[name] {
+		if src, ok := want[name]; ok {
+			if src != r.source {
+				r.source = src
+				select {
+				case r.kick <- struct{}{}:
+				default:
+				}
+			}
 			continue
 		}
 		r.cancel()
@@ -133,12 +144,12 @@ func (c *controller) followApps() {
 			w <- api.SyncResult{App: name, Error: &api.SyncError{Stage: api.StageFetch, Message: fmt.Sprintf("application %q is no longer declared by the bootstrap application %q", name, c.s.bootstrapName()), Time: time.Now()}}
 		}
 	}
-	for name := range want {
+	for name, src := range want {
 		if c.runners[name] != nil {
 			continue
 		}
 		ctx, cancel := context.WithCancel(c.ctx)
-		r := &appRunner{name: name, kick: make(chan struct{}, 1), cancel: cancel}
+		r := &appRunner{name: name, source: src, kick: make(chan struct{}, 1), cancel: cancel}
 		c.runners[name] = r
 		r.kick <- struct{}{}
 		c.goNamed("sync-"+c.s.displayName(name), func() { c.runApp(ctx, r) })

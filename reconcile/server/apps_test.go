@@ -169,6 +169,34 @@ func TestApplications(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "web at 3 (team-a's)", func() bool { return podsOf("web", agent) == 3 })
 
+	// The bootstrap points team-a at another path: team-a syncs at once,
+	// without being asked.
+	repoA.commit("v2", map[string]string{"v2/web.yaml": namedDeploy("web", 1, "img:1")})
+	boot.commit("team-a from v2", map[string]string{"apps/team-a.yaml": strings.Replace(appDoc("team-a", repoA.dir, "main", true), "targetRevision: main", "targetRevision: main\n    path: v2", 1)})
+	if r := syncApp(t, cl, "platform"); r.Error != nil {
+		t.Fatalf("bootstrap moving team-a: %+v", r.Error)
+	}
+	waitFor(t, 10*time.Second, "team-a synced from v2 with web at 1", func() bool {
+		ta := appByName(t, cl, "team-a")
+		return ta.Path == "v2" && len(ta.Objects) == 1 && ta.Objects[0].File == "web.yaml" && podsOf("web", agent) == 1
+	})
+
+	// An image that cannot be pulled degrades team-a, not team-b.
+	agent.mu.Lock()
+	agent.badImage = "img:bad"
+	agent.mu.Unlock()
+	repoA.commit("bad image", map[string]string{"v2/web.yaml": namedDeploy("web", 1, "img:bad")})
+	if r := syncApp(t, cl, "team-a"); r.Error != nil {
+		t.Fatalf("team-a with a bad image: %+v", r.Error)
+	}
+	waitFor(t, 10*time.Second, "team-a Degraded by ErrImagePull", func() bool {
+		ta := appByName(t, cl, "team-a")
+		return ta.Health == api.HealthDegraded && strings.Contains(ta.HealthMessage, "ErrImagePull")
+	})
+	if tb := appByName(t, cl, "team-b"); tb.Health != api.HealthHealthy {
+		t.Errorf("team-b's health beside a degraded team-a: %s %s", tb.Health, tb.HealthMessage)
+	}
+
 	// team-b (prune false) drops cache and the stolen web: cache keeps running, and it says so.
 	repoB.commit("no cache", map[string]string{"web.yaml": "", "cache.yaml": ""})
 	if r := syncApp(t, cl, "team-b"); r.Error != nil {

@@ -120,7 +120,8 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	applied, _ := s.store.appRevision(app)
 	// The same commit under another path or repository (a restart with a
 	// new --path, an edited Application) is a different revision.
-	if applied != nil && applied.Commit.Hash == rev.Commit && applied.Path == cfg.Path && (applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) {
+	if applied != nil && applied.Commit.Hash == rev.Commit && applied.Path == cfg.Path &&
+		(applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) && (applied.Branch == "" || applied.Branch == cfg.Branch) {
 		status.set(commit, nil)
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
