@@ -122,6 +122,12 @@ func (c *controller) followApps() {
 			want[ai.Name] = src.RepoURL + "\x00" + src.TargetRevision + "\x00" + src.Path
 		}
 	}
+	orphans := map[string]int{}
+	for _, ai := range c.s.store.appInfos() {
+		if ai.Orphan {
+			orphans[ai.Name] = len(ai.Owned)
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.ctx.Err() != nil {
@@ -140,6 +146,11 @@ func (c *controller) followApps() {
 		}
 		r.cancel()
 		delete(c.runners, name)
+		if n, ok := orphans[name]; ok {
+			c.s.events.add("application/"+name, "Orphaned", fmt.Sprintf("removed from the bootstrap application %q with prune off: its %d object(s) keep running", c.s.bootstrapName(), n))
+		} else {
+			c.s.events.add("application/"+name, "Deleted", fmt.Sprintf("removed from the bootstrap application %q: its objects are pruned", c.s.bootstrapName()))
+		}
 		for _, w := range r.waiters {
 			w <- api.SyncResult{App: name, Error: &api.SyncError{Stage: api.StageFetch, Message: fmt.Sprintf("application %q is no longer declared by the bootstrap application %q", name, c.s.bootstrapName()), Time: time.Now()}}
 		}

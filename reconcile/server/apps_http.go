@@ -23,14 +23,15 @@ import (
 func (s *Server) Applications(objects bool) []api.Application {
 	v := s.view.Load()
 	infos := s.store.appInfos()
+	hx := newHealthIndex(v.workloads, v.views)
 	out := make([]api.Application, 0, len(infos))
 	for i := range infos {
-		out = append(out, s.wireApp(&infos[i], v, objects))
+		out = append(out, s.wireApp(&infos[i], hx, objects))
 	}
 	return out
 }
 
-func (s *Server) wireApp(ai *appInfo, v *view, objects bool) api.Application {
+func (s *Server) wireApp(ai *appInfo, hx *healthIndex, objects bool) api.Application {
 	cfg := s.sourceConfig(ai.Name, ai.Decl)
 	a := api.Application{
 		Name:      s.displayName(ai.Name),
@@ -63,7 +64,7 @@ func (s *Server) wireApp(ai *appInfo, v *view, objects bool) api.Application {
 	default:
 		a.Sync = api.SyncSynced
 	}
-	health, msg, per := objectHealth(ai.Owned, v.workloads, v.views)
+	health, msg, per := hx.health(ai.Owned)
 	a.Health, a.HealthMessage = health, msg
 	switch {
 	case ai.Orphan:

@@ -253,6 +253,14 @@ func TestApplications(t *testing.T) {
 	if len(apps) != 2 || apps[1].Name != "team-b" || apps[1].Sync != api.SyncOutOfSync || !strings.Contains(apps[1].Message, "removed from the bootstrap application \"platform\" with prune off") {
 		t.Errorf("applications after the deletions = %+v", apps)
 	}
+	evs, _ := cl.Events(ctx)
+	seen := map[string]bool{}
+	for _, e := range evs {
+		seen[e.Object+" "+e.Reason] = true
+	}
+	if !seen["application/team-a Deleted"] || !seen["application/team-b Orphaned"] {
+		t.Errorf("no Deleted/Orphaned events: %v", seen)
+	}
 	if _, err := cl.Application(ctx, "team-a"); err == nil || !strings.Contains(err.Error(), `application "team-a" not found`) {
 		t.Errorf("deleted team-a: %v", err)
 	}

@@ -71,10 +71,22 @@ func workloadHealth(w *reconcile.WorkloadView, pods []*reconcile.PodView) (strin
 	return api.HealthHealthy, ""
 }
 
+// healthIndex is a plan's views by object, built once for every
+// application of a request.
+type healthIndex struct {
+	wl      map[spec.ObjectKey]*reconcile.WorkloadView
+	byOwner map[string][]*reconcile.PodView
+	bare    map[spec.ObjectKey]*reconcile.PodView
+}
+
 // objectHealth computes the health of every workload and bare pod of owned
 // (the objects of one application) from a plan's views, and the
 // application's: the worst, with the first reason found for it.
 func objectHealth(owned []spec.ObjectKey, workloads []reconcile.WorkloadView, pods []reconcile.PodView) (string, string, map[spec.ObjectKey][2]string) {
+	return newHealthIndex(workloads, pods).health(owned)
+}
+
+func newHealthIndex(workloads []reconcile.WorkloadView, pods []reconcile.PodView) *healthIndex {
 	wl := make(map[spec.ObjectKey]*reconcile.WorkloadView, len(workloads))
 	for i := range workloads {
 		w := &workloads[i]
@@ -90,6 +102,11 @@ func objectHealth(owned []spec.ObjectKey, workloads []reconcile.WorkloadView, po
 			byOwner[p.Owner] = append(byOwner[p.Owner], p)
 		}
 	}
+	return &healthIndex{wl: wl, byOwner: byOwner, bare: bare}
+}
+
+func (x *healthIndex) health(owned []spec.ObjectKey) (string, string, map[spec.ObjectKey][2]string) {
+	wl, byOwner, bare := x.wl, x.byOwner, x.bare
 	health, msg := api.HealthHealthy, ""
 	per := map[spec.ObjectKey][2]string{}
 	for _, k := range owned {
