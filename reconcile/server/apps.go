@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -198,9 +199,11 @@ func (c *controller) runApp(ctx context.Context, r *appRunner) {
 		select {
 		case c.slots <- struct{}{}:
 		case <-ctx.Done():
-			c.mu.Lock()
-			r.waiters = append(waiters, r.waiters...)
-			c.mu.Unlock()
+			// The application was removed or the term ended: whoever
+			// stopped it has answered the waiters it could see.
+			for _, w := range waiters {
+				w <- api.SyncResult{App: c.s.displayName(r.name), Error: &api.SyncError{Stage: api.StageFetch, Message: "sync cancelled: the application was removed or leadership was lost", Time: time.Now()}}
+			}
 			return
 		}
 		res, planTarget := c.syncApp(ctx, r.name)
@@ -311,11 +314,7 @@ func (c *controller) syncOne(ctx context.Context, app string) (api.SyncResult, e
 }
 
 func sortResults(rs []api.SyncResult) {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].App < rs[j-1].App; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].App < rs[j].App })
 }
 
 // failRunnersLocked answers every waiting sync when the term ends. c.mu

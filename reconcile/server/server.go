@@ -12,6 +12,11 @@
 //   - controller.go and plan.go are the leader's ordered steps for one
 //     term: fetch → load → persist the revision; plan → persist the delta
 //     → push; push.go holds the agent connections.
+//   - apps.go, sync.go and store_apps.go are the applications: the
+//     bootstrap repository (Config.Source) and those its Application
+//     objects declare, each synced by its own goroutine from its own
+//     source, the desired state being the union of their revisions;
+//     health.go and apps_http.go show them (GET /v1/applications).
 //   - membership.go turns serf's events into the node and peer tables.
 //   - view.go is the immutable snapshot published after each plan; the
 //     HTTP layer (http.go, nodes.go, describe.go) reads only it and
