@@ -182,3 +182,51 @@ func (c *cli) completeApp(cmd *cobra.Command, args []string, toComplete string) 
 	defer cancel()
 	return appNames(ctx, cl, toComplete), cobra.ShellCompDirectiveNoFileComp
 }
+
+// appObject is an application as `ctl get applications -o yaml|json`
+// prints it: Kubernetes-shaped (the Application kind of the bootstrap
+// repository, with a status shaped like Argo CD's: sync.status and
+// revision, health.status and message), so that jq and yq habits work.
+func appObject(a api.Application) map[string]any {
+	spec := map[string]any{
+		"source": map[string]any{"repoURL": a.Repo, "targetRevision": a.Branch, "path": a.Path},
+		"prune":  a.Prune,
+	}
+	sync := map[string]any{"status": a.Sync}
+	if a.Applied != nil {
+		sync["revision"] = a.Applied.Hash
+	}
+	status := map[string]any{
+		"sync":   sync,
+		"health": map[string]any{"status": a.Health, "message": a.HealthMessage},
+	}
+	if a.LastError != nil {
+		status["lastError"] = a.LastError
+	}
+	if a.Message != "" {
+		status["message"] = a.Message
+	}
+	if len(a.Retained) > 0 {
+		status["retained"] = a.Retained
+	}
+	if !a.LastSync.IsZero() {
+		status["reconciledAt"] = a.LastSync
+	}
+	meta := map[string]any{"name": a.Name}
+	if !a.Created.IsZero() {
+		meta["creationTimestamp"] = a.Created
+	}
+	if a.Bootstrap {
+		meta["annotations"] = map[string]string{"stevedore.dev/bootstrap": "true"}
+	}
+	return map[string]any{"apiVersion": "stevedore.dev/v1alpha1", "kind": "Application", "metadata": meta, "spec": spec, "status": status}
+}
+
+// appList is the `List` of `ctl get applications -o yaml|json`.
+func appList(apps []api.Application) map[string]any {
+	items := make([]any, 0, len(apps))
+	for _, a := range apps {
+		items = append(items, appObject(a))
+	}
+	return map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}, "items": items}
+}

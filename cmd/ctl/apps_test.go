@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -58,6 +59,32 @@ spec:
 		!strings.HasPrefix(lines[1], "default ") || !strings.HasPrefix(lines[2], "shop ") || !strings.Contains(lines[2], team) ||
 		!strings.Contains(lines[2], " deploy ") || !strings.Contains(lines[2], " Synced ") || !strings.Contains(lines[2], " Progressing ") {
 		t.Errorf("get applications = %d\n%s", code, out)
+	}
+	code, out, _ = ctl(t, url, "get", "applications", "-o", "json")
+	var list struct {
+		Kind  string `json:"kind"`
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+			Spec struct {
+				Source struct {
+					RepoURL, Path string
+				} `json:"source"`
+			} `json:"spec"`
+			Status struct {
+				Sync   struct{ Status, Revision string } `json:"sync"`
+				Health struct{ Status string }           `json:"health"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil || list.Kind != "List" || len(list.Items) != 2 {
+		t.Fatalf("get applications -o json = %d %v\n%s", code, err, out)
+	}
+	if it := list.Items[1]; it.Kind != "Application" || it.Metadata.Name != "shop" || it.Spec.Source.RepoURL != team || it.Spec.Source.Path != "deploy" ||
+		it.Status.Sync.Status != "Synced" || len(it.Status.Sync.Revision) != 40 || it.Status.Health.Status != "Progressing" {
+		t.Errorf("get applications -o json item = %+v", it)
 	}
 	code, out, _ = ctl(t, url, "status", "shop")
 	if code != 0 || !strings.Contains(out, "Application shop\n") || !strings.Contains(out, "Sync:     Synced") ||

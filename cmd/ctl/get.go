@@ -98,7 +98,7 @@ func (c *cli) getCmd() *cobra.Command {
 				if err != nil {
 					return &exitErr{code: exitError, err: err}
 				}
-				v, table = api.ApplicationList{Applications: apps}, func(w io.Writer) { printApplications(w, apps, output == outWide) }
+				v, table = appList(apps), func(w io.Writer) { printApplications(w, apps, output == outWide) }
 			default:
 				return usageErr("unknown resource %q: want pods, deployments, nodes or namespaces", args[0])
 			}
