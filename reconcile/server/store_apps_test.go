@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 func appYAML(name, repo string, prune bool) string {
@@ -212,5 +214,53 @@ func BenchmarkAppRevision(b *testing.B) {
 	}
 	if n := len(s.desired().Objects); n != 5010 {
 		b.Fatalf("union of %d objects", n)
+	}
+}
+
+// TestRetainedRoundTrip: every object of real manifests (the spec's
+// Kubernetes goldens and the examples repository), kept as a retained
+// document, loads back to the same object, so an application with prune
+// off never fails on what it retained.
+func TestRetainedRoundTrip(t *testing.T) {
+	sets := map[string]*spec.Set{}
+	for _, dir := range []string{"../../examples-repo"} {
+		set, err := render.LoadDir(dir)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		sets[dir] = set
+	}
+	for _, f := range []string{"k8s-deployment", "k8s-kubectl-dryrun", "k8s-list", "k8s-node-podtemplate", "k8s-replicationcontroller", "yaml-features"} {
+		b, err := os.ReadFile("../../spec/testdata/golden/" + f + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := render.Load(map[string][]byte{f + ".yaml": b})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		sets[f] = set
+	}
+	n := 0
+	for name, set := range sets {
+		s := newStore()
+		s.apps["x"] = &appState{set: set}
+		kept, err := s.retainedFor("x", spec.NewSet(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := loadApp(nil, kept)
+		if err != nil {
+			t.Fatalf("%s: retained objects do not load back: %v", name, err)
+		}
+		for k, o := range set.Objects {
+			n++
+			if !encodeEqual(o, back.Objects[k]) {
+				t.Errorf("%s: %s changed when retained", name, k)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d objects checked", n)
 	}
 }
