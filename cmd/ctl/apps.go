@@ -230,3 +230,25 @@ func appList(apps []api.Application) map[string]any {
 	}
 	return map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}, "items": items}
 }
+
+// printAppSummary ends `ctl status` with one line per application when the
+// bootstrap repository declares some. A reconciler that cannot say (no
+// leader, an older reconciler without applications) prints nothing more:
+// the status above stands on its own.
+func (c *cli) printAppSummary(ctx context.Context, w io.Writer, cl *api.Client) {
+	apps, err := cl.Applications(ctx)
+	if err != nil || len(apps) < 2 {
+		return
+	}
+	fmt.Fprintln(w, "Applications:")
+	tw := newTable(w)
+	row(tw, "  NAME", "REVISION", "SYNC", "HEALTH", "MESSAGE")
+	for _, a := range apps {
+		rev := "<none>"
+		if a.Applied != nil {
+			rev = short(a.Applied.Hash)
+		}
+		row(tw, "  "+a.Name, rev, a.Sync, orNone(a.Health), appMessage(a))
+	}
+	tw.Flush()
+}

@@ -92,6 +92,10 @@ spec:
 		!strings.Contains(out, "  Deployment   shop        web    web.yaml:1") {
 		t.Errorf("status shop = %d\n%s", code, out)
 	}
+	code, out, _ = ctl(t, url, "status")
+	if code != 0 || !strings.Contains(out, "Applications:\n") || !strings.Contains(out, "  shop ") {
+		t.Errorf("status with applications = %d\n%s", code, out)
+	}
 	local := writeDir(t, map[string]string{"ns.yaml": nsYAML, "web.yaml": strings.Replace(webYAML, "REPLICAS", "3", 1)})
 	if code, out, _ = ctl(t, url, "diff", "shop", "--local", local); code != 1 || !strings.Contains(out, "changed Deployment/shop/web") || !strings.Contains(out, "1 changed, 0 deleted") {
 		t.Errorf("diff shop --local = %d\n%s", code, out)

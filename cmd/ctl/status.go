@@ -18,7 +18,8 @@ func (c *cli) statusCmd() *cobra.Command {
 		Short: "Show the control plane (leader, peers), the tracked repository, the applied commit and the errors",
 		Long: `Show which reconciler answered and which one leads, every reconciler of the raft
 configuration (state, API, last contact, what it has applied), the tracked repository, the
-applied commit, the term, the last sync's error and the nodes whose pod set did not reach them.
+applied commit, the term, the last sync's error and the nodes whose pod set did not reach them,
+then, when the bootstrap repository declares applications, one line per application.
 
 With APP, show that application instead: its source, applied and fetched commits, sync state,
 health (and why), last error and every object it owns with its file and health.`,
@@ -46,7 +47,10 @@ health (and why), last error and every object it owns with its file and health.`
 			if err != nil {
 				return &exitErr{code: exitError, err: err}
 			}
-			return c.emit(output, st, func(w io.Writer) { printStatus(w, st, cl.BaseURL()) })
+			return c.emit(output, st, func(w io.Writer) {
+				printStatus(w, st, cl.BaseURL())
+				c.printAppSummary(ctx, w, cl)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (the API's Status)")
