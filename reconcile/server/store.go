@@ -81,6 +81,9 @@ type fsmState struct {
 	Revision *savedRevision `json:"revision,omitempty"`
 	// Apps are the other applications' states, by name (store_apps.go).
 	Apps map[string]*savedApp `json:"apps,omitempty"`
+	// BootstrapCreated is when the bootstrap application's first revision
+	// was proposed (zero for a store from before applications).
+	BootstrapCreated time.Time `json:"bootstrapCreated,omitempty"`
 	// Pods is the inventory (reconcile.Memory.Pods).
 	Pods map[string]reconcile.PodRecord `json:"pods"`
 	// TermBase is added to the raft term to form the fencing token agents
@@ -247,6 +250,7 @@ type storeView struct {
 	ClusterID string
 	Revision  *savedRevision // the bootstrap application's
 	Apps      map[string]*savedApp
+	Created   time.Time // the bootstrap application's creation
 	Set       *spec.Set // the union of the applications' sets
 	Pods      map[string]reconcile.PodRecord
 	TermBase  uint64
@@ -264,6 +268,7 @@ func (s *store) read() storeView {
 		ClusterID: s.st.ClusterID,
 		Revision:  s.st.Revision,
 		Apps:      s.st.Apps,
+		Created:   s.st.BootstrapCreated,
 		Set:       s.union,
 		Pods:      s.st.Pods,
 		TermBase:  s.st.TermBase,
@@ -354,8 +359,10 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		Revision:  v.Revision,
 		Apps:      v.Apps,
 		Pods:      v.Pods,
-		TermBase:  v.TermBase,
-		Overrides: v.Overrides,
+		// The bootstrap application's creation.
+		BootstrapCreated: v.Created,
+		TermBase:         v.TermBase,
+		Overrides:        v.Overrides,
 	}}, nil
 }
 

@@ -149,6 +149,9 @@ func (s *store) applyRevisionLocked(c *command, set *spec.Set, index uint64) err
 	if app == "" {
 		old := s.bootstrapSetLocked()
 		s.st.Revision = c.Revision
+		if s.st.BootstrapCreated.IsZero() {
+			s.st.BootstrapCreated = c.Created
+		}
 		s.apps[""] = &appState{set: set, at: now}
 		s.followDeclaredLocked(old, set)
 	} else {
@@ -289,7 +292,7 @@ func (s *store) appInfos() []appInfo {
 			owned[s.owner[k]] = append(owned[s.owner[k]], k)
 		}
 	}
-	out := []appInfo{{Name: "", Revision: s.st.Revision, Owned: owned[""]}}
+	out := []appInfo{{Name: "", Revision: s.st.Revision, Owned: owned[""], Created: s.st.BootstrapCreated}}
 	if st := s.apps[""]; st != nil {
 		out[0].Set, out[0].At = st.set, st.at
 	}

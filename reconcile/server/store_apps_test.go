@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -62,7 +63,8 @@ func owners(s *store) map[string]string {
 func TestStoreApplications(t *testing.T) {
 	s := newStore()
 	boot := appYAML("team-a", "/a.git", true) + appYAML("team-b", "/b.git", false) + deployYAML("base")
-	applyCmd(t, s, 1, &command{Op: opRevision, Revision: rev("b1", map[string]string{"apps.yaml": boot})})
+	created := time.Unix(1700000000, 0).UTC()
+	applyCmd(t, s, 1, &command{Op: opRevision, Revision: rev("b1", map[string]string{"apps.yaml": boot}), Created: created})
 	applyCmd(t, s, 2, &command{Op: opRevision, App: "team-a", Revision: rev("a1", map[string]string{"web.yaml": deployYAML("web")})})
 	applyCmd(t, s, 3, &command{Op: opRevision, App: "team-b", Revision: rev("c1", map[string]string{"db.yaml": deployYAML("db") + deployYAML("cache")})})
 	u := s.desired()
@@ -118,6 +120,9 @@ func TestStoreApplications(t *testing.T) {
 	r := newStore()
 	if err := r.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
 		t.Fatal(err)
+	}
+	if ai := r.appInfos(); !ai[0].Created.Equal(created) || ai[2].Retained[0] != deployKey("cache") {
+		t.Errorf("restored applications: %+v", ai)
 	}
 	if len(r.desired().Objects) != len(s.desired().Objects) || owners(r)["Deployment/cache"] != "team-b" {
 		t.Errorf("restored union %d objects, owners %v", len(r.desired().Objects), owners(r))
