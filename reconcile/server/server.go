@@ -183,7 +183,7 @@ func (s *Server) applied(op string) {
 			}
 		}
 	}
-	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision) {
+	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision || op == opAppRevision) {
 		if op == opRevision {
 			// A bootstrap revision may declare or delete applications.
 			c.followApps()

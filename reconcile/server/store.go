@@ -38,7 +38,12 @@ type nodeOverride struct {
 // Operations of a raft log entry.
 const (
 	opCluster  = "cluster"  // ClusterID: the first entry of a new cluster
-	opRevision = "revision" // App, Revision, Retained: an application's new last good revision
+	opRevision = "revision" // Revision: the bootstrap application's new last good revision
+	// opAppRevision is another application's (App, Revision, Retained). It
+	// is an operation of its own so that a reconciler from before
+	// applications, in a cluster being upgraded, fails to apply it (and so
+	// never leads) rather than take it for the bootstrap's revision.
+	opAppRevision = "appRevision"
 	opPods     = "pods"     // Upsert, Delete: a plan's delta of the inventory
 	opTermBase = "termBase" // TermBase: raise the fencing token's base
 	opNode     = "node"     // Node, Override: ctl cordon/uncordon/drain
@@ -178,7 +183,7 @@ func (s *store) failed() error {
 
 func (s *store) apply(c *command, index uint64) error {
 	var set *spec.Set
-	if c.Op == opRevision {
+	if c.Op == opRevision || c.Op == opAppRevision {
 		if c.Revision == nil {
 			return fmt.Errorf("raft entry %d: revision entry without a revision", index)
 		}
@@ -196,7 +201,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if s.st.ClusterID == "" {
 			s.st.ClusterID = c.ClusterID
 		}
-	case opRevision:
+	case opRevision, opAppRevision:
+		if (c.Op == opAppRevision) != (c.App != "") {
+			return fmt.Errorf("raft entry %d: %s entry with application %q", index, c.Op, c.App)
+		}
 		if err := s.applyRevisionLocked(c, set, index); err != nil {
 			return err
 		}

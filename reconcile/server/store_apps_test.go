@@ -65,8 +65,8 @@ func TestStoreApplications(t *testing.T) {
 	boot := appYAML("team-a", "/a.git", true) + appYAML("team-b", "/b.git", false) + deployYAML("base")
 	created := time.Unix(1700000000, 0).UTC()
 	applyCmd(t, s, 1, &command{Op: opRevision, Revision: rev("b1", map[string]string{"apps.yaml": boot}), Created: created})
-	applyCmd(t, s, 2, &command{Op: opRevision, App: "team-a", Revision: rev("a1", map[string]string{"web.yaml": deployYAML("web")})})
-	applyCmd(t, s, 3, &command{Op: opRevision, App: "team-b", Revision: rev("c1", map[string]string{"db.yaml": deployYAML("db") + deployYAML("cache")})})
+	applyCmd(t, s, 2, &command{Op: opAppRevision, App: "team-a", Revision: rev("a1", map[string]string{"web.yaml": deployYAML("web")})})
+	applyCmd(t, s, 3, &command{Op: opAppRevision, App: "team-b", Revision: rev("c1", map[string]string{"db.yaml": deployYAML("db") + deployYAML("cache")})})
 	u := s.desired()
 	if u == nil || len(u.Objects) != 6 { // 2 Applications, base, web, db, cache
 		t.Fatalf("union = %v", u)
@@ -76,7 +76,7 @@ func TestStoreApplications(t *testing.T) {
 	}
 
 	// team-b claims web: refused, named, and the store is not broken.
-	err := applyRaw(s, 4, &command{Op: opRevision, App: "team-b", Revision: rev("c2", map[string]string{"more.yaml": deployYAML("db") + deployYAML("web")})})
+	err := applyRaw(s, 4, &command{Op: opAppRevision, App: "team-b", Revision: rev("c2", map[string]string{"more.yaml": deployYAML("db") + deployYAML("web")})})
 	var rej *rejectedError
 	if !errors.As(err, &rej) || !strings.Contains(err.Error(), `Deployment/default/web (more.yaml:10) of application "team-b" is already owned by application "team-a" (web.yaml:1)`) {
 		t.Fatalf("conflict: %v", err)
@@ -88,7 +88,7 @@ func TestStoreApplications(t *testing.T) {
 		t.Errorf("team-b after the refused revision: %s", r.Commit.Hash)
 	}
 	// An application the bootstrap does not declare is refused too.
-	if err := applyRaw(s, 5, &command{Op: opRevision, App: "team-z", Revision: rev("z1", nil)}); !errors.As(err, &rej) {
+	if err := applyRaw(s, 5, &command{Op: opAppRevision, App: "team-z", Revision: rev("z1", nil)}); !errors.As(err, &rej) {
 		t.Errorf("undeclared application: %v", err)
 	}
 
@@ -101,7 +101,7 @@ func TestStoreApplications(t *testing.T) {
 	if err != nil || len(kept) != 1 {
 		t.Fatalf("retained = %v, %v", kept, err)
 	}
-	applyCmd(t, s, 6, &command{Op: opRevision, App: "team-b", Revision: rev("c3", map[string]string{"db.yaml": deployYAML("db")}), Retained: kept})
+	applyCmd(t, s, 6, &command{Op: opAppRevision, App: "team-b", Revision: rev("c3", map[string]string{"db.yaml": deployYAML("db")}), Retained: kept})
 	if _, ok := s.desired().Objects[deployKey("cache")]; !ok {
 		t.Errorf("a retained object left the desired state")
 	}

@@ -153,7 +153,11 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	saved := &savedRevision{Commit: *commit, Path: cfg.Path, Repo: StripCredentials(cfg.URL), Branch: cfg.Branch, Files: rev.Files}
 	// Committed before it is planned: a new leader comes back to what the
 	// agents run.
-	if err := s.el.apply(&command{Op: opRevision, App: app, Revision: saved, Retained: retained, Created: time.Now()}, s.cfg.Raft.ApplyTimeout); err != nil {
+	op := opRevision
+	if app != "" {
+		op = opAppRevision
+	}
+	if err := s.el.apply(&command{Op: op, App: app, Revision: saved, Retained: retained, Created: time.Now()}, s.cfg.Raft.ApplyTimeout); err != nil {
 		stage := api.StageApply
 		var rej *rejectedError
 		if errors.As(err, &rej) {
