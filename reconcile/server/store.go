@@ -44,9 +44,9 @@ const (
 	// applications, in a cluster being upgraded, fails to apply it (and so
 	// never leads) rather than take it for the bootstrap's revision.
 	opAppRevision = "appRevision"
-	opPods     = "pods"     // Upsert, Delete: a plan's delta of the inventory
-	opTermBase = "termBase" // TermBase: raise the fencing token's base
-	opNode     = "node"     // Node, Override: ctl cordon/uncordon/drain
+	opPods        = "pods"     // Upsert, Delete: a plan's delta of the inventory
+	opTermBase    = "termBase" // TermBase: raise the fencing token's base
+	opNode        = "node"     // Node, Override: ctl cordon/uncordon/drain
 )
 
 // command is one raft log entry. Entries are deltas: a plan that changes
