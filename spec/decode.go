@@ -31,6 +31,7 @@ var kinds = []kindInfo{
 	{CoreV1, KindReplicationController, true, func() Object { return &ReplicationController{} }},
 	{CoreV1, KindNode, false, func() Object { return &Node{} }},
 	{AppsV1, KindDeployment, true, func() Object { return &Deployment{} }},
+	{StevedoreV1alpha1, KindApplication, false, func() Object { return &Application{} }},
 }
 
 func lookupKind(apiVersion, kind string) *kindInfo {

@@ -41,6 +41,7 @@ type fakeReconciler struct {
 	nodes    []api.Node
 	nss      []api.Namespace
 	events   []api.Event
+	apps     []api.Application
 	// watches are the scripts of successive watch streams: each is sent,
 	// then the stream ends, except the last, which stays open.
 	watches   [][]api.WatchEvent
@@ -113,6 +114,8 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = api.NamespaceList{Namespaces: f.nss}
 	case api.PathEvents:
 		v = api.EventList{Events: f.events}
+	case api.PathApplications:
+		v = api.ApplicationList{Applications: f.apps}
 	case api.PathLogs:
 		if r.URL.Query().Get("pod") != "web-1" {
 			w.WriteHeader(http.StatusNotFound)

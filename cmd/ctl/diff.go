@@ -14,7 +14,7 @@ import (
 func (c *cli) diffCmd() *cobra.Command {
 	var local string
 	cmd := &cobra.Command{
-		Use:   "diff [--local DIR]",
+		Use:   "diff [APP] [--local DIR]",
 		Short: "Show what syncing would change, per object (exit 0: none, 1: changes, >1: error)",
 		Long: `Show what syncing would change: each object created, changed (with a field-level diff) or
 deleted, and for workloads the pods that would be started or stopped.
@@ -28,12 +28,22 @@ Either way each pod that would start shows where it would land ("→ node-2", or
 the scheduler's reason): the reconciler plans the new revision on a copy of its current state
 (nodes, placed pods) and throws the plan away.
 
+With APP, the application's branch head (or DIR, a work tree of its path) is compared with its
+applied revision, the other applications' objects staying as they are; without it, the
+bootstrap application's.
+
 Exit status, as kubectl diff: 0 no changes, 1 changes, 2 (or more) an error, including a
 revision that fails to load.`,
 		Example: `  ctl diff
-  ctl diff --local ./config   # in CI, before merging`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  ctl diff --local ./config   # in CI, before merging
+  ctl diff team-a --local .`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: c.completeApp,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app := ""
+			if len(args) == 1 {
+				app = args[0]
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -42,12 +52,12 @@ revision that fails to load.`,
 			defer cancel()
 			var res *api.DiffResult
 			if local == "" {
-				res, err = cl.Diff(ctx)
+				res, err = cl.DiffApp(ctx, app)
 				if err != nil {
 					return &exitErr{code: exitError, err: err}
 				}
 			} else {
-				res, err = c.localDiff(cmd, cl, local)
+				res, err = c.localDiff(cmd, cl, local, app)
 				if err != nil {
 					return err
 				}
@@ -70,7 +80,7 @@ revision that fails to load.`,
 // manifests to the reconciler, which diffs them against the applied
 // revision and places the pods they would start exactly as for the branch
 // head (POST /v1/diff).
-func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.DiffResult, error) {
+func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir, app string) (*api.DiffResult, error) {
 	local := &api.Commit{Hash: "local " + dir}
 	files, err := render.ReadDir(dir)
 	if err == nil {
@@ -81,7 +91,7 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.Di
 	}
 	ctx, cancel := c.requestCtx(cmd.Context())
 	defer cancel()
-	res, err := cl.DiffFiles(ctx, files)
+	res, err := cl.DiffFilesApp(ctx, app, files)
 	if err != nil {
 		return nil, &exitErr{code: exitError, err: err}
 	}

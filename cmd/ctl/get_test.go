@@ -126,6 +126,13 @@ func goldenOthers() *fakeReconciler {
 				Taints: []spec.Taint{{Key: "stevedore.dev/cordoned", Effect: "NoSchedule"}}},
 		},
 		nss: []api.Namespace{{Name: "default", Status: "Active"}, {Name: "shop", Status: "Active", Pods: 5}},
+		apps: []api.Application{
+			{Name: "stevedore", Bootstrap: true, Repo: "https://git.example.com/ops/cluster.git", Branch: "main", Prune: true,
+				Applied: &api.Commit{Hash: "c0ffee1234567890"}, Created: t0.Add(-48 * time.Hour), Sync: api.SyncSynced, Health: api.HealthHealthy},
+			{Name: "shop", Repo: "https://git.example.com/shop/deploy.git", Branch: "main", Path: "prod",
+				Applied: &api.Commit{Hash: "beef00112233"}, Created: t0.Add(-time.Hour), Sync: api.SyncOutOfSync, Health: api.HealthProgressing,
+				HealthMessage: "Deployment shop/web: 2 of 3 replicas available"},
+		},
 		events: []api.Event{
 			{Time: t0.Add(-10 * time.Minute), Object: "commit/c0ffee1", Reason: "Synced", Message: "applied c0ffee1 (web: 3 replicas)"},
 			{Time: t0.Add(-10 * time.Minute), Object: "Pod/shop/web-1", Reason: api.EventCreated, Message: "created"},
@@ -147,7 +154,7 @@ func TestGetGolden(t *testing.T) {
 		{"jsonpath", "jsonpath={range .items[*]}{.kind}/{.metadata.name}{\"\\t\"}{.metadata.labels}{\"\\n\"}{end}"},
 		{"columns", "custom-columns=NAME:.metadata.name,KIND:.kind,CREATED:.metadata.creationTimestamp,STATUS:.status.conditions[*].type"},
 	}
-	kinds := []struct{ name string }{{"pods"}, {"deployments"}, {"rc"}, {"nodes"}, {"namespaces"}, {"events"}, {"all"}}
+	kinds := []struct{ name string }{{"pods"}, {"deployments"}, {"rc"}, {"nodes"}, {"namespaces"}, {"events"}, {"applications"}, {"all"}}
 	type run struct {
 		name string
 		args []string

@@ -38,7 +38,8 @@ const (
 	resNodes       = "nodes"
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
-	resourcesUsage = "pods, deployments, replicationcontrollers, nodes, namespaces, events or all"
+	resApps        = "applications"
+	resourcesUsage = "pods, deployments, replicationcontrollers, nodes, namespaces, events, applications or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -59,6 +60,8 @@ func resources(arg string) ([]string, error) {
 			out = append(out, resNamespaces)
 		case "event", "events", "ev":
 			out = append(out, resEvents)
+		case "application", "applications", "app", "apps":
+			out = append(out, resApps)
 		case "all":
 			out = append(out, resPods, resDeployOnly, resRCs)
 		default:
@@ -131,7 +134,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resEvents {
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resEvents || kinds[0] == resApps {
 			return usageErr("--watch takes one resource type: pods, deployments, replicationcontrollers or nodes")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o)
@@ -224,6 +227,8 @@ func kindOf(res string) string {
 		return spec.KindNamespace
 	case resEvents:
 		return kindEvent
+	case resApps:
+		return kindApplication
 	}
 	return spec.KindDeployment
 }
@@ -317,6 +322,16 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		items := make([]*item, len(nodes))
 		for i, n := range nodes {
 			items[i] = nodeItem(n)
+		}
+		return items, nil
+	case resApps:
+		apps, err := fe.cl.Applications(ctx)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]*item, len(apps))
+		for i, a := range apps {
+			items[i] = &item{kind: kindApplication, name: a.Name, wire: a, kube: appObject(a), fields: fields.Set{"metadata.name": a.Name}}
 		}
 		return items, nil
 	case resEvents:
@@ -417,6 +432,10 @@ func nodeItem(n api.Node) *item {
 	it.fields = fields.Set{"metadata.name": n.Name, "spec.unschedulable": fmt.Sprint(k.Spec.Unschedulable)}
 	return it
 }
+
+// kindApplication is the kind of Stevedore's applications
+// (stevedore.dev/v1alpha1, see apps.go).
+const kindApplication = "Application"
 
 func namespaceItem(n api.Namespace, set *spec.Set) *item {
 	var decl *spec.Namespace

@@ -38,6 +38,8 @@ func resourceName(kind string) string {
 	switch kind {
 	case "Deployment":
 		return "deployment.apps"
+	case kindApplication:
+		return "application.stevedore.dev"
 	}
 	return strings.ToLower(kind)
 }
@@ -206,6 +208,7 @@ var fieldLabels = map[string][]string{
 	"ReplicationController": {"metadata.name", "metadata.namespace"},
 	"Node":                  {"metadata.name", "spec.unschedulable"},
 	"Namespace":             {"metadata.name", "status.phase"},
+	kindApplication:         {"metadata.name"},
 	kindEvent:               {"metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "reason", "type"},
 }
 

@@ -117,6 +117,14 @@ func printTable(w io.Writer, kind string, items []*item, o tableOpts) {
 		fmt.Fprintf(w, "No %s found.\n", plural(kind))
 		return
 	}
+	if kind == kindApplication {
+		apps := make([]api.Application, len(items))
+		for i, it := range items {
+			apps[i] = it.wire.(api.Application)
+		}
+		printApplications(w, apps, o.wide)
+		return
+	}
 	header, rows := tableRows(kind, items, o)
 	tw := newTable(w)
 	row(tw, header...)

@@ -164,7 +164,7 @@ func benchGetCluster(t *testing.T, nodeCount, podCount int) string {
 		t.Fatal(err)
 	}
 	c.adopting = false
-	if r, _ := c.syncOnce(); r.Error != nil {
+	if r, _ := c.syncApp(ctx, ""); r.Error != nil {
 		t.Fatalf("sync: %+v", r.Error)
 	}
 	c.planOnce()
