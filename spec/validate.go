@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // MaxWorkloadNameLength is the longest name a Deployment or
@@ -372,59 +370,6 @@ func (v *validator) port(port *ContainerPort, p fieldPath, names map[string]bool
 	if port.HostIP != "" && net.ParseIP(port.HostIP) == nil {
 		v.add(p.child("hostIP"), "invalid value %q: must be a valid IP address", port.HostIP)
 	}
-}
-
-func (v *validator) resources(r *Resources, p fieldPath) {
-	for _, list := range []struct {
-		name string
-		l    ResourceList
-	}{{"requests", r.Requests}, {"limits", r.Limits}} {
-		for _, name := range sortedKeys(list.l) {
-			if list.name == "requests" {
-				// A request defaulted from its limit (or equal to it)
-				// would repeat the limit's error.
-				if l, ok := r.Limits[name]; ok && l.Cmp(r.Requests[name]) == 0 {
-					continue
-				}
-			}
-			rp := p.child(list.name).key(name)
-			if msg := isResourceName(name); msg != "" {
-				v.add(rp, "invalid resource name %q: %s", name, msg)
-			}
-			q := list.l[name]
-			if q.Sign() < 0 {
-				v.add(rp, "invalid value %q: must be greater than or equal to 0", q.String())
-			}
-		}
-	}
-	for _, name := range sortedKeys(r.Requests) {
-		limit, ok := r.Limits[name]
-		if !ok {
-			continue
-		}
-		req := r.Requests[name]
-		if req.Cmp(limit) > 0 {
-			v.add(p.child("requests").key(name), "invalid value %q: must be less than or equal to %s limit of %s", req.String(), name, limit.String())
-		}
-	}
-}
-
-// isResourceName returns why name is not a container resource, or "": as in
-// Kubernetes, a standard resource or a fully qualified extended one, so a
-// typo such as "memroy" is not taken for an extended resource.
-func isResourceName(name string) string {
-	switch {
-	case name == ResourceCPU, name == ResourceMemory, name == ResourceEphemeralStorage:
-		return ""
-	case strings.HasPrefix(name, "hugepages-"):
-		if _, err := resource.ParseQuantity(strings.TrimPrefix(name, "hugepages-")); err != nil {
-			return "hugepages-<size> needs a page size quantity such as hugepages-2Mi"
-		}
-		return ""
-	case strings.Contains(name, "/"):
-		return isQualifiedName(name)
-	}
-	return "must be cpu, memory, ephemeral-storage, hugepages-<size> or a fully qualified extended resource such as example.com/gpu"
 }
 
 func (v *validator) labelSelector(s *LabelSelector, p fieldPath) {

@@ -146,7 +146,10 @@ func (f *interPodAffinity) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 	}
 	f.aff = f.aff[:0]
 	// Kubernetes' exception for the first pod of a group with affinity to
-	// itself: no pod matches any of its terms yet and it matches them all.
+	// itself: no existing pod matches all its terms (on a node with the
+	// term's topology key) and the pod matches them all itself; then any
+	// node with every topology key will do. Each term's counter counts the
+	// pods matching all the terms, so matching it is matching them all.
 	free := true
 	for _, at := range p.t.affRequired {
 		if at.dc.total > 0 || !at.dc.matches(p.Namespace, p.Labels) {
