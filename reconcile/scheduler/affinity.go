@@ -169,13 +169,11 @@ func (f *interPodAffinity) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 	return f
 }
 
+// why returns the first rule n breaks, in the order Kubernetes' Filter
+// checks them: the pod's affinity, its anti-affinity, then existing pods'
+// anti-affinity.
 func (f *interPodAffinity) why(n *NodeInfo) string {
 	i := n.Index
-	for _, g := range f.owners {
-		if d := g.nodeDomain[i]; d >= 0 && g.get(d) > 0 {
-			return reasonExistingAnti
-		}
-	}
 	for k := range f.aff {
 		s := &f.aff[k]
 		d := s.topo[i]
@@ -186,6 +184,11 @@ func (f *interPodAffinity) why(n *NodeInfo) string {
 	for _, dc := range f.anti {
 		if d := dc.nodeDomain[i]; d >= 0 && dc.get(d) > 0 {
 			return reasonAntiAffinity
+		}
+	}
+	for _, g := range f.owners {
+		if d := g.nodeDomain[i]; d >= 0 && g.get(d) > 0 {
+			return reasonExistingAnti
 		}
 	}
 	return ""

@@ -174,7 +174,11 @@ func (f *nodePorts) PreFilter(_ *Cluster, p *PodInfo) NodeFilter {
 	return f
 }
 
-func wildcardIP(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
+// wildcardIP reports whether a hostIP binds every address. As in
+// Kubernetes' HostPortInfo, only "" and 0.0.0.0 do: "::" is one more
+// address, which conflicts with itself and with 0.0.0.0 but not with
+// 127.0.0.1.
+func wildcardIP(ip string) bool { return ip == "" || ip == "0.0.0.0" }
 
 func (f *nodePorts) Filter(n *NodeInfo) bool {
 	for _, w := range f.want {
