@@ -64,6 +64,11 @@ func validateObject(o Object) []fieldError {
 	switch o := o.(type) {
 	case *Namespace:
 		v.objectMeta(&o.ObjectMeta, false, isDNS1123Label)
+		// Kubernetes checks finalizer names as qualified names
+		// ("kubernetes", "example.com/cleanup").
+		for i, f := range o.Spec.Finalizers {
+			v.check(fieldPath("spec.finalizers").index(i), f, isQualifiedName(f))
+		}
 	case *Node:
 		v.objectMeta(&o.ObjectMeta, false, isDNS1123Subdomain)
 		v.taints(o.Spec.Taints, "spec.taints")
@@ -482,6 +487,11 @@ func (v *validator) nodeSelectorTerm(t *NodeSelectorTerm, p fieldPath) {
 		case LabelSelectorOpIn, LabelSelectorOpNotIn:
 			if len(r.Values) == 0 {
 				v.add(rp.child("values"), "must be specified when `operator` is 'In' or 'NotIn'")
+			}
+			// Kubernetes (1.31 on) checks these as label values: a node
+			// label can hold nothing else, so any other value is a typo.
+			for j, val := range r.Values {
+				v.check(rp.child("values").index(j), val, isLabelValue(val))
 			}
 		case LabelSelectorOpExists, LabelSelectorOpDoesNotExist:
 			if len(r.Values) > 0 {
