@@ -146,6 +146,31 @@ func kindName(k yaml.Kind) string {
 	return "a scalar"
 }
 
+// DroppedFields returns, sorted, the read-only Kubernetes fields of spec's
+// Go type typeName ("ObjectMeta") that the decoder accepts and drops.
+func DroppedFields(typeName string) []string {
+	var out []string
+	for f := range droppedFields[typeName] {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// KubernetesDefaults returns the unsupported fields of spec's Go type
+// typeName that load when set to Kubernetes' default, with that default as
+// YAML writes it ("ClusterFirst", "false"); nil when there are none.
+func KubernetesDefaults(typeName string) map[string]string {
+	if len(kubernetesDefaults[typeName]) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(kubernetesDefaults[typeName]))
+	for f, v := range kubernetesDefaults[typeName] {
+		out[f] = v
+	}
+	return out
+}
+
 func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo, val *yaml.Node) string {
 	if slices.Contains(unsupportedFields[t.Name()], name) {
 		if def, ok := kubernetesDefaults[t.Name()][name]; ok && val.Kind == yaml.ScalarNode {
