@@ -169,6 +169,12 @@ func (v *view) buildNodes() []api.Node {
 		acc.Memory += r.Memory
 		acc.EphemeralStorage += r.EphemeralStorage
 		acc.Pods += r.Pods
+		for name, q := range r.Extended {
+			if acc.Extended == nil {
+				acc.Extended = map[string]int64{}
+			}
+			acc.Extended[name] += q
+		}
 		requested[p.Node] = acc
 	}
 	errs := map[string]string{}
@@ -201,7 +207,7 @@ func (v *view) buildNodes() []api.Node {
 			Generation:  v.gens[name],
 			Since:       m.since,
 			StatusSince: m.since,
-			Requested:   agentapi.Resources{MilliCPU: r.MilliCPU, Memory: r.Memory, EphemeralStorage: r.EphemeralStorage, Pods: r.Pods},
+			Requested:   agentapi.Resources{MilliCPU: r.MilliCPU, Memory: r.Memory, EphemeralStorage: r.EphemeralStorage, Pods: r.Pods, Extended: r.Extended},
 			Cordoned:    o.Cordoned,
 			Drained:     o.Drained,
 			Error:       errs[name],
