@@ -83,7 +83,7 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 				if fsys == nil {
 					fsys = newMemFS(visible, files)
 				}
-				if out, err = build(fsys, root); err == nil {
+				if out, err = buildRoot(l, fsys, files, root); err == nil {
 					cache.put(sum, root, out)
 				}
 			}
@@ -95,6 +95,17 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 		}
 	}
 	return spec.LoadInputs(inputs, errs)
+}
+
+// buildRoot builds the kustomization in root: in chunks when that is
+// provably the same build and cheaper (see chunk.go), whole otherwise.
+func buildRoot(l *layout, fsys filesys.FileSystem, files map[string][]byte, root string) ([]byte, error) {
+	if p := planChunks(l, files, root); p != nil {
+		if out, ok := buildChunks(fsys, files, root, p); ok {
+			return out, nil
+		}
+	}
+	return build(fsys, root)
 }
 
 // ReadDir reads what Load needs from a directory: the files a revision of it

@@ -1,0 +1,165 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// withChunkObjects runs f with chunks of n objects.
+func withChunkObjects(t *testing.T, n int) {
+	t.Helper()
+	old := chunkObjects
+	chunkObjects = n
+	t.Cleanup(func() { chunkObjects = old })
+}
+
+// objects writes n objects of kind (Deployment, Pod, ReplicationController
+// or Namespace) named prefix-i as one YAML stream; ns, when set, is each
+// object's namespace.
+func objects(kind, prefix, ns string, from, n int) []byte {
+	var b bytes.Buffer
+	for i := from; i < from+n; i++ {
+		if b.Len() > 0 {
+			b.WriteString("---\n")
+		}
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		meta := "  name: " + name + "\n  labels: {app: " + name + ", tier: " + []string{"web", "db"}[i%2] + "}\n"
+		if ns != "" {
+			meta += "  namespace: " + ns + "\n"
+		}
+		pod := "      containers:\n        - name: main\n          image: registry.local/app:1\n        - name: side\n          image: registry.local/side:1\n"
+		switch kind {
+		case "Namespace":
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", name)
+		case "Pod":
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: Pod\nmetadata:\n%sspec:\n  containers:\n  - {name: main, image: registry.local/app:1}\n", meta)
+		case "ReplicationController":
+			fmt.Fprintf(&b, "apiVersion: v1\nkind: ReplicationController\nmetadata:\n%sspec:\n  replicas: 1\n  selector: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n%s", meta, name, name, pod)
+		default:
+			fmt.Fprintf(&b, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n%sspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n%s", meta, name, name, pod)
+		}
+	}
+	return b.Bytes()
+}
+
+// layeredTree is a three-level tree using every field a chunked build
+// allows: files and directories interleaved in resources, a base with
+// namespace, namePrefix, commonLabels and a JSON 6902 patch by label, a
+// middle layer with nameSuffix, labels (with selectors and templates),
+// images and a strategic-merge patch from a file, and a top with another
+// namespace, commonAnnotations, a patch deleting objects by name and one
+// targeting Pods.
+func layeredTree() map[string][]byte {
+	return map[string][]byte{
+		"kustomization.yaml": []byte(`apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: top
+commonAnnotations: {owner: team@example.com}
+resources:
+- namespaces.yaml
+- mid
+- pods.yaml
+- other
+patches:
+- target: {kind: Deployment, name: "mid-d-1[0-4]-v2"}
+  patch: |-
+    $patch: delete
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: any}
+- target: {kind: Pod}
+  patch: |-
+    - op: add
+      path: /spec/containers/0/args
+      value: [--verbose]
+`),
+		"namespaces.yaml": objects("Namespace", "ns", "", 0, 1),
+		"pods.yaml":       objects("Pod", "pod", "", 0, 9),
+		"mid/kustomization.yaml": []byte(`nameSuffix: -v2
+labels:
+- pairs: {env: prod}
+  includeSelectors: true
+  includeTemplates: true
+images:
+- name: registry.local/app
+  newName: registry.example/app
+  newTag: "2"
+- name: registry.local/side
+  digest: sha256:0123456789012345678901234567890123456789012345678901234567890123
+resources:
+- a.yaml
+- base
+- b.yaml
+- rc.yaml
+patches:
+- path: env.yaml
+  target: {kind: Deployment, labelSelector: "tier=web"}
+`),
+		"mid/env.yaml": []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: any}\nspec:\n  template:\n    spec:\n      containers:\n      - name: main\n        env:\n        - {name: MODE, value: production}\n"),
+		"mid/a.yaml":   objects("Deployment", "d", "", 0, 11),
+		"mid/b.yaml":   objects("Deployment", "d", "", 11, 6),
+		"mid/rc.yaml":  objects("ReplicationController", "rc", "keep", 0, 5),
+		"mid/base/kustomization.yaml": []byte(`namespace: base
+namePrefix: mid-
+commonLabels: {layer: base}
+resources:
+- x.yaml
+- y.yaml
+- z.yaml
+patches:
+- target: {kind: Deployment, labelSelector: "tier=db"}
+  patch: |-
+    - op: replace
+      path: /spec/replicas
+      value: 3
+`),
+		"mid/base/x.yaml":              objects("Deployment", "d", "", 17, 8),
+		"mid/base/y.yaml":              objects("Deployment", "d", "pinned", 25, 4),
+		"mid/base/z.yaml":              objects("Pod", "p", "", 0, 7),
+		"other/kustomization.yaml":     []byte("resources: [o.yaml]\nnamePrefix: o-\n"),
+		"other/o.yaml":                 objects("Deployment", "d", "", 0, 5),
+	}
+}
+
+// TestChunkedBuildIdentical checks that building a tree in chunks renders
+// the same bytes as building it whole, for chunks of every size from one
+// object to the whole tree, on the benchmark's overlay and on a layered
+// tree using every field a chunked build allows.
+func TestChunkedBuildIdentical(t *testing.T) {
+	trees := map[string]map[string][]byte{"bench": benchOverlay(110), "layered": layeredTree()}
+	for name, files := range trees {
+		sizes := []int{1, 7, 50, 100, 1000}
+		if name == "bench" {
+			sizes = []int{50, 100, 1000} // one file is 50 objects
+		}
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(files)
+			fsys := newMemFS(l.visible(files), files)
+			whole, err := build(fsys, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, size := range sizes {
+				withChunkObjects(t, size)
+				p := planChunks(l, files, "")
+				if p == nil {
+					if size < 50 || name == "bench" && size < 1000 {
+						t.Fatalf("chunks of %d: the tree was not planned in chunks", size)
+					}
+					continue
+				}
+				out, ok := buildChunks(fsys, files, "", p)
+				if !ok {
+					t.Fatalf("chunks of %d: the chunked build failed", size)
+				}
+				if !bytes.Equal(out, whole) {
+					t.Fatalf("chunks of %d (%d chunks) render differently from the whole build:\n%s\nwant\n%s", size, len(p.chunks), out, whole)
+				}
+			}
+			if again, err := build(fsys, ""); err != nil || !bytes.Equal(again, whole) {
+				t.Fatalf("the file system was not restored after the chunked builds (err %v)", err)
+			}
+		})
+	}
+}
