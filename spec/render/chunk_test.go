@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // withChunkObjects runs f with chunks of n objects.
@@ -114,11 +116,11 @@ patches:
       path: /spec/replicas
       value: 3
 `),
-		"mid/base/x.yaml":              objects("Deployment", "d", "", 17, 8),
-		"mid/base/y.yaml":              objects("Deployment", "d", "pinned", 25, 4),
-		"mid/base/z.yaml":              objects("Pod", "p", "", 0, 7),
-		"other/kustomization.yaml":     []byte("resources: [o.yaml]\nnamePrefix: o-\n"),
-		"other/o.yaml":                 objects("Deployment", "d", "", 0, 5),
+		"mid/base/x.yaml":          objects("Deployment", "d", "", 17, 8),
+		"mid/base/y.yaml":          objects("Deployment", "d", "pinned", 25, 4),
+		"mid/base/z.yaml":          objects("Pod", "p", "", 0, 7),
+		"other/kustomization.yaml": []byte("resources: [o.yaml]\nnamePrefix: o-\n"),
+		"other/o.yaml":             objects("Deployment", "d", "", 0, 5),
 	}
 }
 
@@ -159,6 +161,107 @@ func TestChunkedBuildIdentical(t *testing.T) {
 			}
 			if again, err := build(fsys, ""); err != nil || !bytes.Equal(again, whole) {
 				t.Fatalf("the file system was not restored after the chunked builds (err %v)", err)
+			}
+		})
+	}
+}
+
+// TestChunkedBuildFallsBack checks that a tree whose whole build fails
+// because two objects get one id (in different chunks) fails the same way
+// through buildRoot: the chunked output is dropped and kustomize's own
+// error reported.
+func TestChunkedBuildFallsBack(t *testing.T) {
+	withChunkObjects(t, 5)
+	cases := map[string]map[string][]byte{
+		"same object in two files": {
+			"kustomization.yaml": []byte("namePrefix: p-\nresources: [a.yaml, b.yaml]\n"),
+			"a.yaml":             objects("Deployment", "d", "", 0, 6),
+			"b.yaml":             objects("Deployment", "d", "", 5, 6),
+		},
+		"namespace makes two ids one": {
+			"kustomization.yaml": []byte("namespace: bench\nresources: [a.yaml, b.yaml]\n"),
+			"a.yaml":             objects("Deployment", "d", "", 0, 6),
+			"b.yaml":             objects("Deployment", "d", "bench", 5, 6),
+		},
+		"a base and an overlay object share an id": {
+			"kustomization.yaml":      []byte("resources: [a.yaml, base]\n"),
+			"a.yaml":                  objects("Deployment", "x-d", "", 0, 6),
+			"base/kustomization.yaml": []byte("namePrefix: x-\nresources: [b.yaml]\n"),
+			"base/b.yaml":             objects("Deployment", "d", "", 3, 6),
+		},
+	}
+	for name, files := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(files)
+			if planChunks(l, files, "") == nil {
+				t.Fatal("the tree was not planned in chunks: the case tests nothing")
+			}
+			_, want := build(newMemFS(l.visible(files), files), "")
+			if want == nil {
+				t.Fatal("the whole build succeeded: the case tests nothing")
+			}
+			_, err := buildRoot(l, newMemFS(l.visible(files), files), files, "")
+			if err == nil || err.Error() != want.Error() {
+				t.Fatalf("buildRoot error = %v\nwant the whole build's %v", err, want)
+			}
+		})
+	}
+}
+
+// TestPlanChunksRefuses lists what makes a tree build whole: every field,
+// patch and kind whose effect may cross objects or ids. Each case adds to
+// a tree of two files of Deployments that is planned in chunks.
+func TestPlanChunksRefuses(t *testing.T) {
+	withChunkObjects(t, 5)
+	const resources = "resources: [d.yaml, e.yaml]\n"
+	plain := func() map[string][]byte {
+		return map[string][]byte{
+			"d.yaml":             objects("Deployment", "d", "", 0, 6),
+			"e.yaml":             objects("Deployment", "d", "", 6, 6),
+			"kustomization.yaml": []byte(resources),
+		}
+	}
+	if p := planChunks(newLayout(plain()), plain(), ""); p == nil || len(p.chunks) != 2 {
+		t.Fatal("the plain tree is not planned in two chunks: the cases test nothing")
+	}
+	const patch = "patches:\n- target: {kind: Deployment}\n"
+	cases := map[string]struct {
+		kustomization string // replaces the plain tree's
+		extra         map[string][]byte
+	}{
+		"a generator":                       {kustomization: resources + "configMapGenerator:\n- name: c\n  literals: [a=b]\n"},
+		"replicas":                          {kustomization: resources + "replicas:\n- {name: d-1, count: 2}\n"},
+		"replacements":                      {kustomization: resources + "replacements: []\n"},
+		"sortOptions":                       {kustomization: resources + "sortOptions: {order: legacy}\n"},
+		"bases":                             {kustomization: "bases: [b]\n" + resources, extra: map[string][]byte{"b/kustomization.yaml": []byte("resources: []\n")}},
+		"a component":                       {kustomization: resources + "components: [c]\n", extra: map[string][]byte{"c/kustomization.yaml": []byte("kind: Component\n")}},
+		"a patch without target":            {kustomization: resources + "patches:\n- patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: d-1}\n    spec: {replicas: 2}\n"},
+		"a patch with options":              {kustomization: resources + patch + "  options: {allowNameChange: true}\n  patch: |-\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: renamed}\n"},
+		"a JSON patch renaming":             {kustomization: resources + patch + "  patch: |-\n    - {op: replace, path: /metadata/name, value: x}\n"},
+		"a JSON patch moving the namespace": {kustomization: resources + patch + "  patch: '[{\"op\": \"move\", \"from\": \"/metadata/namespace\", \"path\": \"/metadata/annotations/ns\"}]'\n"},
+		"a JSON patch replacing metadata":   {kustomization: resources + patch + "  patch: |-\n    - {op: replace, path: /metadata, value: {name: x}}\n"},
+		"a JSON patch changing the kind, from a file": {kustomization: resources + patch + "  path: p.yaml\n", extra: map[string][]byte{"p.yaml": []byte("- {op: replace, path: /kind, value: StatefulSet}\n")}},
+		"a kind names refer to":                       {kustomization: "resources: [d.yaml, e.yaml, cm.yaml]\n", extra: map[string][]byte{"cm.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")}},
+		"a HorizontalPodAutoscaler":                   {kustomization: "resources: [d.yaml, e.yaml, hpa.yaml]\n", extra: map[string][]byte{"hpa.yaml": []byte("apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec:\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d-1}\n")}},
+		"a Helm-generated object":                     {kustomization: "resources: [d.yaml, e.yaml, h.yaml]\n", extra: map[string][]byte{"h.yaml": []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: h\n  annotations: {config.kubernetes.io/helm-generated: \"true\"}\n")}},
+		"a base reached twice": {kustomization: "resources: [d.yaml, e.yaml, b, c]\n", extra: map[string][]byte{
+			"b/kustomization.yaml": []byte("resources: [../shared]\n"), "c/kustomization.yaml": []byte("resources: [../shared]\nnamePrefix: c-\n"),
+			"shared/kustomization.yaml": []byte("resources: [p.yaml]\n"), "shared/p.yaml": objects("Pod", "p", "", 0, 3)}},
+		"a kustomization of another kind": {kustomization: "kind: Component\n" + resources},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			files := plain()
+			files["kustomization.yaml"] = []byte(c.kustomization)
+			var k map[string]any
+			if err := yaml.Unmarshal(files["kustomization.yaml"], &k); err != nil {
+				t.Fatalf("the case's kustomization is invalid, it tests nothing: %v", err)
+			}
+			for n, b := range c.extra {
+				files[n] = b
+			}
+			if p := planChunks(newLayout(files), files, ""); p != nil {
+				t.Fatalf("planned %d chunks for a tree with %s:\n%s", len(p.chunks), name, files["kustomization.yaml"])
 			}
 		})
 	}
