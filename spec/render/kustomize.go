@@ -72,8 +72,8 @@ func digest(names []string, files map[string][]byte) [sha256.Size]byte {
 const cacheSize = 16
 
 // cache keeps recent renders by the digest of the files kustomize saw and
-// the directory built. kustomize is slow on large overlays (its lookups by
-// id are quadratic, see docs/benchmarks.md) and the same revision is
+// the directory built. kustomize is slow on large overlays (about 2.5 ms of
+// CPU per object even in chunks, see docs/kustomize.md) and the same revision is
 // rendered several times on one node: by the leader's sync, then by its
 // raft state machine, by ctl diff against the applied revision. A render
 // depends only on those files, so a hit returns what a build would.
