@@ -285,7 +285,7 @@ func renderKustomize(large, small kustomizeRun, st stamp) string {
 		thousands(n), verdict(r.cpu, largeTarget), secs(largeTarget), thousands(float64(small.n)), verdict(sr.cpu, kustomizeTarget), secs(kustomizeTarget))
 	fmt.Fprintln(&b, "kustomize's lookups of resources by id (Append's duplicate check, the namespace transformer's")
 	fmt.Fprintln(&b, "conflict check, strategic-merge patches, name-reference candidates) scan every resource for every")
-	fmt.Fprintln(&b, "resource (kubernetes-sigs/kustomize#5084): built whole, 1,000 objects cost about 6.5 s of CPU and")
+	fmt.Fprintln(&b, "resource (kubernetes-sigs/kustomize#5084): built whole, 1,000 objects cost 6 to 7 s of CPU and")
 	fmt.Fprintln(&b, "3,000 about 57 s. `render` builds a tree whose transformers all act object by object in chunks of")
 	fmt.Fprintln(&b, "about 100 objects (same bytes; docs/kustomize.md says when), which leaves kustomize's linear work:")
 	fmt.Fprintln(&b, "about half its two patches (the JSON 6902 patch turns each object into JSON and back, the strategic")
