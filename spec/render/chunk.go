@@ -3,8 +3,10 @@ package render
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -84,9 +86,11 @@ type chunkPlan struct {
 	kfiles map[string]string
 	// docs are the tree's kustomizations, parsed, by directory.
 	docs map[string]*yaml.Node
-	// chunks lists, for each chunk, the resources entries (by
-	// directory and index in resources) that are files in it.
-	chunks []map[entryRef]bool
+	// files are the tree's resource files, by resources entry.
+	files map[entryRef]*resourceFile
+	// chunks lists, for each chunk, the resources entries that are files
+	// in it and which of their documents.
+	chunks []map[entryRef]span
 }
 
 // entryRef is one entry of a kustomization's resources.
@@ -95,15 +99,50 @@ type entryRef struct {
 	index int
 }
 
+// resourceFile is a resource file, cut into documents as kustomize cuts it.
+type resourceFile struct {
+	name string // path in the revision
+	// docs are the file's documents, seps the separators between them:
+	// the file is docs[0] seps[0] docs[1] … docs[n-1].
+	docs, seps []string
+	// objects counts the objects of each document (0 or 1).
+	objects []int
+}
+
+// span is the documents [from, to) of a resource file.
+type span struct{ from, to int }
+
+// part names the file holding the documents of s of a resource file
+// split between chunks: beside it, so relative paths stay the same.
+func (f *resourceFile) part(s span) string {
+	return fmt.Sprintf("%s.stevedore-part-%d-%d.yaml", f.name, s.from, s.to)
+}
+
+// partData is what the part file of s holds: the documents and separators
+// in between as in the file, and a final newline where the file went on
+// (kustomize adds that newline to every document but the last).
+func (f *resourceFile) partData(s span) []byte {
+	var b strings.Builder
+	for i := s.from; i < s.to; i++ {
+		b.WriteString(f.docs[i])
+		if i+1 < s.to {
+			b.WriteString(f.seps[i])
+		}
+	}
+	if s.to < len(f.docs) {
+		b.WriteString("\n")
+	}
+	return []byte(b.String())
+}
+
+// whole reports whether s is the whole file.
+func (f *resourceFile) whole(s span) bool { return s.from == 0 && s.to == len(f.docs) }
+
 // planChunks returns how to build root in chunks, or nil when the tree is
 // small or chunking is not provably the same build.
 func planChunks(l *layout, files map[string][]byte, root string) *chunkPlan {
-	p := &chunkPlan{kfiles: map[string]string{}, docs: map[string]*yaml.Node{}}
-	type leaf struct {
-		ref     entryRef
-		objects int
-	}
-	var leaves []leaf
+	p := &chunkPlan{kfiles: map[string]string{}, docs: map[string]*yaml.Node{}, files: map[entryRef]*resourceFile{}}
+	var order []entryRef // the tree's resource files, depth first
 	var visit func(dir string) bool
 	visit = func(dir string) bool {
 		if _, seen := p.docs[dir]; seen {
@@ -126,35 +165,57 @@ func planChunks(l *layout, files map[string][]byte, root string) *chunkPlan {
 				}
 				continue
 			}
-			n, ok := chunkableObjects(files[path.Join(dir, e)])
+			name := path.Join(dir, e)
+			f, ok := readResourceFile(name, files[name])
 			if !ok {
 				return false
 			}
-			leaves = append(leaves, leaf{entryRef{dir, i}, n})
+			ref := entryRef{dir, i}
+			p.files[ref] = f
+			order = append(order, ref)
 		}
 		return true
 	}
 	if !visit(root) {
 		return nil
 	}
-	var cur map[entryRef]bool
+	// Cut the documents, in order, into runs of chunkObjects objects; a
+	// chunk's span of a file is contiguous.
+	var cur map[entryRef]span
 	size := 0
-	for _, lf := range leaves {
-		if cur == nil || size+lf.objects > chunkObjects && size > 0 {
-			cur, size = map[entryRef]bool{}, 0
-			p.chunks = append(p.chunks, cur)
+	for _, ref := range order {
+		f := p.files[ref]
+		for d := range f.docs {
+			if cur == nil || size+f.objects[d] > chunkObjects && size > 0 {
+				cur, size = map[entryRef]span{}, 0
+				p.chunks = append(p.chunks, cur)
+			}
+			s, ok := cur[ref]
+			if !ok {
+				s = span{d, d}
+			}
+			s.to = d + 1
+			cur[ref] = s
+			size += f.objects[d]
 		}
-		cur[lf.ref] = true
-		size += lf.objects
 	}
 	if len(p.chunks) < 2 {
 		return nil
+	}
+	for ref, f := range p.files {
+		for _, c := range p.chunks {
+			if s, ok := c[ref]; ok && !f.whole(s) {
+				if _, taken := files[f.part(s)]; taken {
+					return nil
+				}
+			}
+		}
 	}
 	return p
 }
 
 // kustomization returns the kustomization in dir for chunk i: the same
-// fields, with only the chunk's files in resources.
+// fields, with only the chunk's files (or parts of files) in resources.
 func (p *chunkPlan) kustomization(dir string, i int) ([]byte, error) {
 	top := p.docs[dir]
 	clone := *top
@@ -167,8 +228,22 @@ func (p *chunkPlan) kustomization(dir string, i int) ([]byte, error) {
 		seq := *clone.Content[k+1]
 		seq.Content = nil
 		for j, e := range top.Content[k+1].Content {
-			if p.isDir(dir, j) || p.chunks[i][entryRef{dir, j}] {
+			ref := entryRef{dir, j}
+			f, isFile := p.files[ref]
+			s, inChunk := p.chunks[i][ref]
+			switch {
+			case !isFile:
 				seq.Content = append(seq.Content, e)
+			case inChunk && f.whole(s):
+				seq.Content = append(seq.Content, e)
+			case inChunk:
+				part := *e
+				part.Value = path.Base(f.part(s))
+				if d := path.Dir(e.Value); d != "." {
+					part.Value = d + "/" + part.Value
+				}
+				part.Style = yaml.DoubleQuotedStyle
+				seq.Content = append(seq.Content, &part)
 			}
 		}
 		clone.Content[k+1] = &seq
@@ -176,21 +251,11 @@ func (p *chunkPlan) kustomization(dir string, i int) ([]byte, error) {
 	return yaml.Marshal(&clone)
 }
 
-// isDir reports whether entry j of dir's resources includes a
-// kustomization (no chunk lists it as a file).
-func (p *chunkPlan) isDir(dir string, j int) bool {
-	for _, c := range p.chunks {
-		if c[entryRef{dir, j}] {
-			return false
-		}
-	}
-	return true
-}
-
 // buildChunks builds root chunk by chunk in fsys (rewriting the tree's
-// kustomization files, and restoring them after) and returns the
-// concatenated output, or ok false when a chunk failed or two chunks'
-// objects share an id: the caller then builds root whole.
+// kustomization files and writing the parts of split files, and undoing
+// that after) and returns the concatenated output, or ok false when a
+// chunk failed or two chunks' objects share an id: the caller then builds
+// root whole.
 func buildChunks(fsys filesys.FileSystem, files map[string][]byte, root string, p *chunkPlan) (out []byte, ok bool) {
 	defer func() {
 		for _, kfile := range p.kfiles {
@@ -199,7 +264,7 @@ func buildChunks(fsys filesys.FileSystem, files map[string][]byte, root string, 
 	}()
 	ids := map[string]bool{}
 	var buf bytes.Buffer
-	for i := range p.chunks {
+	for i, c := range p.chunks {
 		for dir, kfile := range p.kfiles {
 			b, err := p.kustomization(dir, i)
 			if err != nil {
@@ -209,7 +274,19 @@ func buildChunks(fsys filesys.FileSystem, files map[string][]byte, root string, 
 				return nil, false
 			}
 		}
+		var parts []string
+		for ref, s := range c {
+			if f := p.files[ref]; !f.whole(s) {
+				parts = append(parts, "/"+f.part(s))
+				if err := fsys.WriteFile(parts[len(parts)-1], f.partData(s)); err != nil {
+					return nil, false
+				}
+			}
+		}
 		m, err := run(fsys, root)
+		for _, part := range parts {
+			_ = fsys.RemoveAll(part)
+		}
 		if err != nil {
 			return nil, false
 		}
@@ -368,23 +445,56 @@ func keepsIds(text []byte) bool {
 // namespace transformer skips them.
 const helmGenerated = "config.kubernetes.io/helm-generated"
 
-// chunkableObjects counts the objects of a resource file and reports
-// whether all are of chunkKinds.
-func chunkableObjects(data []byte) (int, bool) {
-	if bytes.Contains(data, []byte(helmGenerated)) {
-		return 0, false
+// separatorRE is kustomize's document separator (kyaml's kio.ByteReader
+// cuts a resource file at every line starting with ---).
+var separatorRE = regexp.MustCompile(`\n---.*\n`)
+
+// readResourceFile cuts a resource file into documents as kustomize does,
+// and reports whether every object in it is of chunkKinds.
+func readResourceFile(name string, data []byte) (*resourceFile, bool) {
+	if bytes.Contains(data, []byte(helmGenerated)) || bytes.Contains(data, []byte("\r")) {
+		return nil, false
 	}
+	f := &resourceFile{name: name}
+	s := string(data)
+	prev := 0
+	for _, loc := range separatorRE.FindAllStringIndex(s, -1) {
+		f.docs = append(f.docs, s[prev:loc[0]])
+		f.seps = append(f.seps, s[loc[0]:loc[1]])
+		prev = loc[1]
+	}
+	f.docs = append(f.docs, s[prev:])
+	for i, d := range f.docs {
+		if i+1 < len(f.docs) {
+			d += "\n" // as kustomize reads it
+		}
+		n, ok := chunkableObjects([]byte(d))
+		if !ok || n > 1 {
+			return nil, false
+		}
+		f.objects = append(f.objects, n)
+	}
+	return f, true
+}
+
+// chunkableObjects counts the objects of a YAML stream and reports whether
+// all are of chunkKinds.
+func chunkableObjects(data []byte) (int, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	n := 0
 	for {
-		var o struct {
-			Kind string `yaml:"kind"`
-		}
-		err := dec.Decode(&o)
+		var doc yaml.Node
+		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
 			return n, true
 		}
-		if err != nil || !chunkKinds[o.Kind] {
+		if err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+			return 0, false
+		}
+		var o struct {
+			Kind string `yaml:"kind"`
+		}
+		if doc.Decode(&o) != nil || !chunkKinds[o.Kind] {
 			return 0, false
 		}
 		n++
