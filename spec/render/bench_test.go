@@ -74,8 +74,8 @@ spec:
 `
 
 // benchOverlay returns the files of an overlay rendering n objects: a
-// Namespace and a base of n-1 Deployments in files of 50.
-func benchOverlay(n int) map[string][]byte {
+// Namespace and a base of n-1 Deployments in files of perFile.
+func benchOverlay(n, perFile int) map[string][]byte {
 	files := map[string][]byte{
 		"kustomization.yaml": []byte(benchOverlayKustomization),
 		"namespace.yaml":     []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n"),
@@ -87,8 +87,8 @@ func benchOverlay(n int) map[string][]byte {
 			b.WriteString("---\n")
 		}
 		fmt.Fprintf(&b, benchBaseDeployment, i, i, i)
-		if (i+1)%50 == 0 || i == n-2 {
-			name := fmt.Sprintf("deployments-%03d.yaml", i/50)
+		if (i+1)%perFile == 0 || i == n-2 {
+			name := fmt.Sprintf("deployments-%03d.yaml", i/perFile)
 			files["base/"+name] = bytes.Clone(b.Bytes())
 			resources = append(resources, name)
 			b.Reset()
@@ -100,11 +100,12 @@ func benchOverlay(n int) map[string][]byte {
 
 // BenchmarkLoadOverlay measures Load of the benchmark's overlay, a new
 // revision each time (render's cache does not answer), built in chunks (as
-// Load does) and whole (as before chunked builds). cpu-ns/op is the
+// Load does; base files of 100 objects as in cmd/devcluster's benchmark, or
+// a single file) and whole (as before chunked builds). cpu-ns/op is the
 // process's CPU time per render: on a loaded machine it says more than the
 // wall clock.
 func BenchmarkLoadOverlay(b *testing.B) {
-	for _, mode := range []string{"chunked", "whole"} {
+	for _, mode := range []string{"chunked", "chunked-one-file", "whole"} {
 		for _, n := range []int{100, 300, 1000, 3000} {
 			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) {
 				if mode == "whole" {
@@ -112,7 +113,11 @@ func BenchmarkLoadOverlay(b *testing.B) {
 					chunkObjects = n
 					b.Cleanup(func() { chunkObjects = old })
 				}
-				files := benchOverlay(n)
+				perFile := 100
+				if mode == "chunked-one-file" {
+					perFile = n
+				}
+				files := benchOverlay(n, perFile)
 				cpu := cpuTime()
 				for i := 0; b.Loop(); i++ {
 					files["kustomization.yaml"] = fmt.Appendf(nil, "# %s run %d\n%s", mode, i, benchOverlayKustomization)

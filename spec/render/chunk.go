@@ -21,12 +21,12 @@ import (
 // resources for each resource, recomputing its id from its YAML each time
 // (kubernetes-sigs/kustomize#5084). At 1,000 objects that is about half of
 // the build. When every step of a kustomization tree acts on each object on
-// its own, the tree renders the same objects if its resource files are
+// its own, the tree renders the same objects if its resource documents are
 // split into groups built one after the other, so a large overlay is built
 // in chunks of about chunkObjects objects and the outputs are concatenated.
 //
 // A tree is built in chunks only when that is provably the same build
-// (chunkable says why not, and the tree is then built whole):
+// (otherwise planChunks returns nil and the tree is built whole):
 //
 //   - Every kustomization of the tree uses only fields whose transformers
 //     act object by object: resources, namespace, namePrefix, nameSuffix,
@@ -49,11 +49,13 @@ import (
 //     namespace transformer skips those) and no kustomization is reached
 //     twice (each resource file is built once).
 //
-// Resource order is the depth-first order of the tree's resource files
-// (krusty's default, Reorder none); chunks are contiguous runs of that
-// order with the tree's shape unchanged (each chunk's kustomizations list
-// every directory and only that chunk's files), so concatenating the
-// chunks' output in order gives the whole build's order. A whole build
+// Resource order is the depth-first order of the tree's resource files and
+// of the documents in each (krusty's default, Reorder none); chunks are
+// contiguous runs of that order with the tree's shape unchanged (each
+// chunk's kustomizations list every directory and only that chunk's files;
+// a file split between chunks is listed as a part file beside it holding
+// the chunk's documents, cut where kustomize cuts them), so concatenating
+// the chunks' output in order gives the whole build's order. A whole build
 // fails when two objects get the same id at some step; since ids change
 // only as a function of the id, such objects still share an id at the end,
 // so chunked output with a repeated id (or a chunk that fails) is dropped
