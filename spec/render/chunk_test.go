@@ -3,6 +3,9 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"path"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -301,5 +304,76 @@ func TestPlanChunksRefuses(t *testing.T) {
 				t.Fatalf("planned %d chunks for a tree with %s:\n%s", len(p.chunks), name, files["kustomization.yaml"])
 			}
 		})
+	}
+}
+
+// TestChunkedBuildRandomTrees builds random trees (one to three levels of
+// kustomizations, each with a random mix of the fields a chunked build
+// allows, over random objects of every chunkable kind, some colliding) in
+// chunks of random sizes, and checks buildRoot renders what the whole
+// build renders, or fails with its error.
+func TestChunkedBuildRandomTrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	kinds := []string{"Deployment", "Pod", "ReplicationController"}
+	fields := []string{
+		"namespace: ns-%d\n", "namePrefix: p%d-\n", "nameSuffix: -s%d\n",
+		"labels:\n- pairs: {l%d: v}\n  includeSelectors: true\n", "commonLabels: {c%d: v}\n",
+		"commonAnnotations: {a%d: v}\n", "images:\n- {name: registry.local/app, newTag: \"%d\"}\n",
+		"patches:\n- target: {kind: Deployment, labelSelector: tier=web}\n  patch: |-\n    - {op: add, path: /metadata/annotations/patched%d, value: \"yes\"}\n",
+		"patches:\n- target: {kind: Pod, name: \".*-%d\"}\n  patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Pod\n    metadata: {name: any}\n",
+		"patches:\n- target: {kind: ReplicationController}\n  patch: |-\n    apiVersion: v1\n    kind: ReplicationController\n    metadata: {name: any, labels: {rc%d: v}}\n    spec: {replicas: 2}\n",
+	}
+	built, failed := 0, 0
+	for tree := 0; tree < 30; tree++ {
+		files := map[string][]byte{}
+		var level func(dir string, depth int) string
+		level = func(dir string, depth int) string {
+			var k bytes.Buffer
+			for _, f := range fields {
+				if rng.IntN(3) == 0 {
+					fmt.Fprintf(&k, f, rng.IntN(4))
+				}
+			}
+			var res []string
+			for i := 0; i < 1+rng.IntN(3); i++ {
+				if depth < 3 && rng.IntN(3) == 0 {
+					sub := fmt.Sprintf("sub%d", i)
+					level(path.Join(dir, sub), depth+1)
+					res = append(res, sub)
+					continue
+				}
+				name := fmt.Sprintf("f%d.yaml", i)
+				ns := []string{"", "", "x"}[rng.IntN(3)]
+				// Names from a small range so some trees collide.
+				files[path.Join(dir, name)] = objects(kinds[rng.IntN(len(kinds))], "o", ns, rng.IntN(40), 1+rng.IntN(12))
+				res = append(res, name)
+			}
+			fmt.Fprintf(&k, "resources: [%s]\n", strings.Join(res, ", "))
+			files[path.Join(dir, "kustomization.yaml")] = k.Bytes()
+			return dir
+		}
+		level("", 1)
+		l := newLayout(files)
+		want, wantErr := build(newMemFS(l.visible(files), files), "")
+		withChunkObjects(t, 1+rng.IntN(15))
+		p := planChunks(l, files, "")
+		if p == nil {
+			continue
+		}
+		got, err := buildRoot(l, newMemFS(l.visible(files), files), files, "")
+		switch {
+		case wantErr != nil && (err == nil || err.Error() != wantErr.Error()):
+			t.Errorf("tree %d: buildRoot error %v, want the whole build's %v", tree, err, wantErr)
+		case wantErr == nil && (err != nil || !bytes.Equal(got, want)):
+			t.Errorf("tree %d (%d chunks): buildRoot (err %v) renders\n%s\nwant\n%s", tree, len(p.chunks), err, got, want)
+		case wantErr != nil:
+			failed++
+		default:
+			built++
+		}
+	}
+	t.Logf("%d trees built in chunks, %d failing as the whole build does", built, failed)
+	if built < 4 || failed < 1 {
+		t.Fatalf("%d trees built in chunks and %d failing: too few to test anything", built, failed)
 	}
 }
