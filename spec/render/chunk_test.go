@@ -360,6 +360,13 @@ func TestChunkedBuildRandomTrees(t *testing.T) {
 		if p == nil {
 			continue
 		}
+		if wantErr == nil {
+			// A tree the whole build renders must render in chunks, not
+			// through the fallback.
+			if _, ok := buildChunks(newMemFS(l.visible(files), files), files, "", p); !ok {
+				t.Errorf("tree %d: the chunked build failed where the whole build succeeds:\n%s", tree, files["kustomization.yaml"])
+			}
+		}
 		got, err := buildRoot(l, newMemFS(l.visible(files), files), files, "")
 		switch {
 		case wantErr != nil && (err == nil || err.Error() != wantErr.Error()):
