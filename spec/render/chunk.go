@@ -261,7 +261,7 @@ func (p *chunkPlan) kustomization(dir string, i int) ([]byte, error) {
 func buildChunks(fsys filesys.FileSystem, files map[string][]byte, root string, p *chunkPlan) (out []byte, ok bool) {
 	defer func() {
 		for _, kfile := range p.kfiles {
-			_ = fsys.WriteFile("/"+kfile, files[kfile])
+			_ = writeFile(fsys, kfile, files[kfile])
 		}
 	}()
 	ids := map[string]bool{}
@@ -272,7 +272,7 @@ func buildChunks(fsys filesys.FileSystem, files map[string][]byte, root string, 
 			if err != nil {
 				return nil, false
 			}
-			if err := fsys.WriteFile("/"+kfile, b); err != nil {
+			if err := writeFile(fsys, kfile, b); err != nil {
 				return nil, false
 			}
 		}

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"sync"
 
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -45,9 +48,37 @@ func newMemFS(names []string, files map[string][]byte) filesys.FileSystem {
 	for _, name := range names {
 		// Errors are impossible here: the paths are clean and relative,
 		// and a name cannot be both a file and a directory in a tree.
-		_ = fsys.WriteFile("/"+name, files[name])
+		_ = writeFile(fsys, name, files[name])
 	}
 	return fsys
+}
+
+// writeFile writes a file of the tree into fsys. A kustomization using
+// deprecated fields is written in their current form, because kustomize
+// prints a warning for each straight to the process's stderr (once per
+// build: in the reconciler's log and ctl's output alike). The rewrite is
+// the one kustomize applies itself right after warning (FixKustomization:
+// bases, imageTags, patchesStrategicMerge, patchesJson6902…), plus
+// commonLabels as a last labels entry with includeSelectors, which
+// kustomize v0.21 builds into the same transformer with the same field
+// specs, in the same place (the golden tests pin the output).
+func writeFile(fsys filesys.FileSystem, name string, data []byte) error {
+	if slices.Contains(kustomizationNames, path.Base(name)) {
+		var k types.Kustomization
+		if k.Unmarshal(data) == nil {
+			if w := k.CheckDeprecatedFields(); w != nil && len(*w) > 0 {
+				k.FixKustomization()
+				if len(k.CommonLabels) > 0 {
+					k.Labels = append(k.Labels, types.Label{Pairs: k.CommonLabels, IncludeSelectors: true})
+					k.CommonLabels = nil
+				}
+				if b, err := sigsyaml.Marshal(&k); err == nil {
+					data = b
+				}
+			}
+		}
+	}
+	return fsys.WriteFile("/"+name, data)
 }
 
 // digest identifies the visible files: names and contents.
