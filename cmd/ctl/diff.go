@@ -11,13 +11,24 @@ import (
 	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
+// diffOptions are ctl diff's flags.
+type diffOptions struct {
+	local    string
+	output   string // "", "text", "markdown", "json"
+	color    string // "auto", "always", "never"
+	maxLines int
+	maxBytes int
+}
+
 func (c *cli) diffCmd() *cobra.Command {
-	var local string
+	var o diffOptions
 	cmd := &cobra.Command{
-		Use:   "diff [--local DIR]",
+		Use:   "diff [--local DIR] [-o text|markdown|json]",
 		Short: "Show what syncing would change, per object (exit 0: none, 1: changes, >1: error)",
-		Long: `Show what syncing would change: each object created, changed (with a field-level diff) or
-deleted, and for workloads the pods that would be started or stopped.
+		Long: `Show what syncing would change: each object created, changed or deleted, with its changed
+fields ("spec.replicas: 3 → 5"), a unified diff of its YAML, and for workloads the pods that
+would be started (with the node each would land on) or stopped. A Secret's values are never
+shown.
 
 Without --local the reconciler fetches the tracked branch's head and compares it with the applied
 revision. With --local DIR, ctl validates DIR (a work tree of the config repository's tracked path)
@@ -28,12 +39,25 @@ Either way each pod that would start shows where it would land ("→ node-2", or
 the scheduler's reason): the reconciler plans the new revision on a copy of its current state
 (nodes, placed pods) and throws the plan away.
 
+-o markdown writes a pull-request comment (a summary table, then a collapsible section per
+object); -o json a document for scripts (see docs/ctl.md).
+
 Exit status, as kubectl diff: 0 no changes, 1 changes, 2 (or more) an error, including a
 revision that fails to load.`,
 		Example: `  ctl diff
-  ctl diff --local ./config   # in CI, before merging`,
+  ctl diff --local ./config                # in CI, before merging
+  ctl diff --local . -o markdown > diff.md # a pull-request comment`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch o.output {
+			case "", "text", "markdown", "md", "json":
+			default:
+				return usageErr("unknown output format %q: want text, markdown or json", o.output)
+			}
+			color, err := c.useColor(o.color)
+			if err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -41,13 +65,13 @@ revision that fails to load.`,
 			ctx, cancel := c.requestCtx(cmd.Context())
 			defer cancel()
 			var res *api.DiffResult
-			if local == "" {
+			if o.local == "" {
 				res, err = cl.Diff(ctx)
 				if err != nil {
 					return &exitErr{code: exitError, err: err}
 				}
 			} else {
-				res, err = c.localDiff(cmd, cl, local)
+				res, err = c.localDiff(cmd, cl, o.local)
 				if err != nil {
 					return err
 				}
@@ -56,14 +80,44 @@ revision that fails to load.`,
 				printSyncError(c.errOut, res.Error)
 				return silentExit(exitError)
 			}
-			if printDiff(c.out, res) > 0 {
+			r := newDiffReport(res)
+			switch o.output {
+			case "markdown", "md":
+				printDiffMarkdown(c.out, r, o.maxLines, o.maxBytes)
+			case "json":
+				if err := printDiffJSON(c.out, r, res); err != nil {
+					return &exitErr{code: exitError, err: err}
+				}
+			default:
+				printDiffText(c.out, r, color, o.maxLines)
+			}
+			if len(r.objects) > 0 {
 				return silentExit(exitChanges)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&local, "local", "", "compare this directory (a work tree of the tracked path) instead of the branch head")
+	cmd.Flags().StringVar(&o.local, "local", "", "compare this directory (a work tree of the tracked path) instead of the branch head")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, markdown (a pull-request comment) or json")
+	cmd.Flags().StringVar(&o.color, "color", "auto", "colour the text output: auto (on a terminal, unless NO_COLOR is set), always or never")
+	cmd.Flags().IntVar(&o.maxLines, "max-lines", 100, "show at most this many lines of a created or deleted object's YAML (0: all); changed objects always show every changed hunk")
+	cmd.Flags().IntVar(&o.maxBytes, "max-bytes", 60000, "markdown: keep the comment under this many bytes, leaving out the sections that do not fit (0: no limit)")
 	return cmd
+}
+
+// useColor decides whether the text output is coloured: --color always or
+// never, or auto: only on a terminal, and not when NO_COLOR is set to
+// anything (no-color.org).
+func (c *cli) useColor(mode string) (palette, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto", "":
+		return palette(c.getenv("NO_COLOR") == "" && isTerminal(c.out)), nil
+	}
+	return false, usageErr("unknown --color %q: want auto, always or never", mode)
 }
 
 // localDiff validates dir offline, as ctl validate does, then sends its
@@ -93,72 +147,6 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.Di
 // problem.
 func loadError(err error) *api.SyncError {
 	return &api.SyncError{Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err)}
-}
-
-// printDiff writes the changes and returns how many there are.
-func printDiff(w io.Writer, res *api.DiffResult) int {
-	from, to := "nothing applied", "?"
-	if res.Applied != nil {
-		from = short(res.Applied.Hash)
-	}
-	if res.Head != nil {
-		to = short(res.Head.Hash)
-	}
-	if len(res.Changes) == 0 {
-		fmt.Fprintf(w, "No changes: %s is up to date with %s.\n", from, to)
-		return 0
-	}
-	fmt.Fprintf(w, "Changes from %s to %s:\n", from, to)
-	placed := make(map[string]api.PodPlacement, len(res.Placements))
-	for _, p := range res.Placements {
-		placed[p.Pod] = p
-	}
-	var created, changed, deleted, started, stopped int
-	for _, ch := range res.Changes {
-		fmt.Fprintf(w, "\n%s %s\n", ch.Action, ch.Key)
-		switch ch.Action {
-		case api.ActionCreated:
-			created++
-		case api.ActionChanged:
-			changed++
-		case api.ActionDeleted:
-			deleted++
-		}
-		if d := strings.TrimRight(ch.Diff, "\n"); d != "" {
-			for _, line := range strings.Split(d, "\n") {
-				fmt.Fprintf(w, "    %s\n", line)
-			}
-		}
-		for _, p := range ch.PodsStarted {
-			fmt.Fprintf(w, "  + pod %s%s\n", p, placement(placed, p))
-		}
-		for _, p := range ch.PodsStopped {
-			fmt.Fprintf(w, "  - pod %s\n", p)
-		}
-		started += len(ch.PodsStarted)
-		stopped += len(ch.PodsStopped)
-	}
-	fmt.Fprintf(w, "\n%d object(s) changed: %d created, %d changed, %d deleted; %d pod(s) started, %d stopped.\n",
-		len(res.Changes), created, changed, deleted, started, stopped)
-	return len(res.Changes)
-}
-
-// placement renders where a started pod would land: " → node-2", or
-// " → Pending: 0/3 nodes are available: 3 Insufficient memory.", or nothing
-// when the reconciler did not say.
-func placement(placed map[string]api.PodPlacement, pod string) string {
-	p, ok := placed[pod]
-	switch {
-	case !ok:
-		return ""
-	case p.Node != "":
-		return " → " + p.Node
-	case p.Message != "":
-		return " → Pending: " + p.Message
-	case p.Reason != "":
-		return " → Pending: " + p.Reason
-	}
-	return " → Pending"
 }
 
 func printSyncError(w io.Writer, e *api.SyncError) {
