@@ -16,8 +16,8 @@ type diffReport struct {
 	from, to string // short commits, "nothing applied", "local DIR"
 	// fromHash is the applied commit's full hash, for -o json; empty when
 	// nothing is applied.
-	fromHash string
-	objects          []diffObject
+	fromHash                                    string
+	objects                                     []diffObject
 	created, changed, deleted, started, stopped int
 }
 
