@@ -88,7 +88,8 @@ func isSecretValuePath(p string) bool {
 }
 
 // absent reports whether a compared value is missing: an element or key
-// only one side has, or a nil pointer (an optional field left out).
+// only one side has, a nil pointer (an optional field left out), or an
+// empty list or map (which diffOptions equate with a missing one).
 func absent(v reflect.Value) bool {
 	if !v.IsValid() {
 		return true
@@ -96,6 +97,8 @@ func absent(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
 		return v.IsNil()
+	case reflect.Map, reflect.Slice:
+		return v.Len() == 0
 	}
 	return false
 }

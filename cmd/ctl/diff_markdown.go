@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"strings"
+
+	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
 // markdownFields is how many field changes an object's row of the summary
@@ -72,7 +73,7 @@ func markdownRow(o *diffObject) string {
 			fields = append(fields, fmt.Sprintf("and %d more", len(o.Fields)-markdownFields))
 			break
 		}
-		fields = append(fields, mdCode(f.Path)+": "+mdText(fieldValues(f)))
+		fields = append(fields, mdCode(f.Path)+": "+mdValues(f))
 	}
 	var pods []string
 	if n := len(o.PodsStarted); n > 0 {
@@ -89,10 +90,10 @@ func markdownSection(o *diffObject, maxLines int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<details>\n<summary>%s %s</summary>\n\n", o.Action, mdCode(o.Key.String()))
 	for _, f := range o.Fields {
-		fmt.Fprintf(&b, "- %s: %s\n", mdCode(f.Path), mdText(fieldValues(f)))
+		fmt.Fprintf(&b, "- %s: %s\n", mdCode(f.Path), mdValues(f))
 	}
 	for _, l := range o.landings {
-		fmt.Fprintf(&b, "- pod %s starts%s\n", mdCode(l.pod), mdText(prefixed(" ", l.where())))
+		fmt.Fprintf(&b, "- pod %s %s\n", mdCode(l.pod), mdLanding(l))
 	}
 	for _, p := range o.PodsStopped {
 		fmt.Fprintf(&b, "- pod %s stops\n", mdCode(p))
@@ -114,6 +115,34 @@ func markdownSection(o *diffObject, maxLines int) string {
 	return b.String()
 }
 
+// mdValues renders a field change's values as code ("3 → 5"), a missing
+// side and a Secret's values as text.
+func mdValues(f api.FieldChange) string {
+	if f.Redacted {
+		return mdText(fieldValues(f))
+	}
+	side := func(v string, missing bool) string {
+		if missing {
+			return "(none)"
+		}
+		return mdCode(v)
+	}
+	return side(f.Old, f.Op == api.FieldAdded) + " → " + side(f.New, f.Op == api.FieldRemoved)
+}
+
+// mdLanding says where a started pod lands.
+func mdLanding(l podLanding) string {
+	switch {
+	case !l.known:
+		return "starts"
+	case l.node != "":
+		return "starts on " + mdCode(l.node)
+	case l.reason != "":
+		return "stays Pending: " + mdText(l.reason)
+	}
+	return "stays Pending"
+}
+
 // mdCode renders s as inline code that nothing in s can break out of:
 // HTML's <code>, escaped, with "|" spelled so a table cell keeps it.
 func mdCode(s string) string {
@@ -124,9 +153,12 @@ func mdCode(s string) string {
 func mdText(s string) string { return mdEscape(s) }
 
 func mdEscape(s string) string {
-	s = html.EscapeString(s)
-	return strings.NewReplacer("|", "&#124;", "`", "&#96;", "*", "&#42;", "_", "&#95;", "[", "&#91;", "]", "&#93;").Replace(s)
+	return mdReplacer.Replace(s)
 }
+
+// mdReplacer escapes what HTML or Markdown would read as markup; quotes
+// only matter inside attributes, and none is written from values.
+var mdReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", "&#124;", "`", "&#96;", "*", "&#42;", "_", "&#95;", "[", "&#91;", "]", "&#93;")
 
 // codeFence returns a fence longer than any run of backticks in body, so
 // that a value holding ``` cannot end the block early.
