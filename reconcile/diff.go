@@ -41,11 +41,13 @@ type ObjectChange struct {
 // diffOptions make go-cmp compare what a manifest means: quantities by
 // their canonical string ("1" and "1000m" are one CPU; resource.Quantity's
 // unexported caches are neither comparable nor readable in a report), an
-// int-or-string by what it says ("25%", 3), and a missing list or map like
+// int-or-string by what it says ("25%", 3), bytes as one value, and a missing list or map like
 // an empty one.
 var diffOptions = cmp.Options{
 	cmp.Transformer("Quantity", func(q resource.Quantity) string { return q.String() }),
 	cmp.Transformer("IntOrString", func(v spec.IntOrString) string { return v.String() }),
+	// Bytes are one value, not a list of numbers.
+	cmp.Transformer("Bytes", func(b []byte) string { return string(b) }),
 	cmpopts.EquateEmpty(),
 }
 

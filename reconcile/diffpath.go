@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,7 +57,41 @@ func (r *pathReporter) Report(rs cmp.Result) {
 		return
 	}
 	vx, vy := r.steps[len(r.steps)-1].Values()
-	fc := FieldChange{Path: r.path(), Op: FieldChanged}
+	path := r.path()
+	// go-cmp reports a nil (or empty) list or map against a filled one as
+	// one change; a reviewer reads the labels or env vars added one by one.
+	if vx.IsValid() && vy.IsValid() && (vx.Kind() == reflect.Map || vx.Kind() == reflect.Slice) && absent(vx) != absent(vy) {
+		r.expand(path, vx, vy)
+		return
+	}
+	r.add(path, vx, vy)
+}
+
+// expand reports each key or element of a list or map that only one side
+// has (the other is nil or empty).
+func (r *pathReporter) expand(path string, vx, vy reflect.Value) {
+	full, missing := vy, func(v reflect.Value) (reflect.Value, reflect.Value) { return reflect.Value{}, v }
+	if absent(vy) {
+		full, missing = vx, func(v reflect.Value) (reflect.Value, reflect.Value) { return v, reflect.Value{} }
+	}
+	if full.Kind() == reflect.Map {
+		keys := full.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface())) })
+		for _, k := range keys {
+			x, y := missing(full.MapIndex(k))
+			r.add(path+mapKey(k), x, y)
+		}
+		return
+	}
+	for i := range full.Len() {
+		x, y := missing(full.Index(i))
+		r.add(path+elementKeyOf(full.Index(i), i), x, y)
+	}
+}
+
+// add records one changed field.
+func (r *pathReporter) add(path string, vx, vy reflect.Value) {
+	fc := FieldChange{Path: path, Op: FieldChanged}
 	switch {
 	case absent(vx):
 		fc.Op = FieldAdded
@@ -64,6 +99,12 @@ func (r *pathReporter) Report(rs cmp.Result) {
 		fc.Op = FieldRemoved
 	}
 	if r.secret && isSecretValuePath(fc.Path) {
+		// Only which key changed: not where inside its value, nor how much.
+		fc.Path = secretKeyPath(fc.Path)
+		if n := len(r.out); n > 0 && r.out[n-1].Path == fc.Path {
+			r.out[n-1].Op = FieldChanged
+			return
+		}
 		fc.Redacted = true
 	} else {
 		if fc.Op != FieldAdded {
@@ -85,6 +126,26 @@ func isSecretValuePath(p string) bool {
 		}
 	}
 	return false
+}
+
+// secretKeyPath cuts a path under a Secret's data or stringData to the
+// key: "data.password[3]" → "data.password".
+func secretKeyPath(p string) string {
+	field, rest, _ := strings.Cut(p, ".")
+	if i := strings.IndexByte(field, '['); i >= 0 {
+		field, rest = p[:i], p[i:]
+		if j := strings.Index(rest, "\"]"); j >= 0 {
+			return field + rest[:j+2]
+		}
+		return field
+	}
+	if rest == "" {
+		return field
+	}
+	if i := strings.IndexAny(rest, ".["); i >= 0 {
+		rest = rest[:i]
+	}
+	return field + "." + rest
 }
 
 // absent reports whether a compared value is missing: an element or key
@@ -150,7 +211,7 @@ func jsonName(f reflect.StructField) (string, bool) {
 // ("[0]").
 func elementKey(s cmp.SliceIndex) string {
 	vx, vy := s.Values()
-	for _, key := range []string{"name", "containerPort"} {
+	for _, key := range elementKeys {
 		for _, v := range []reflect.Value{vx, vy} {
 			if val, ok := keyField(v, key); ok {
 				return "[" + key + "=" + val + "]"
@@ -163,6 +224,20 @@ func elementKey(s cmp.SliceIndex) string {
 	}
 	return "[" + strconv.Itoa(ix) + "]"
 }
+
+// elementKeyOf renders the step to element i of a list, v, as elementKey
+// does.
+func elementKeyOf(v reflect.Value, i int) string {
+	for _, key := range elementKeys {
+		if val, ok := keyField(v, key); ok {
+			return "[" + key + "=" + val + "]"
+		}
+	}
+	return "[" + strconv.Itoa(i) + "]"
+}
+
+// elementKeys are the fields a list element is named by, in order.
+var elementKeys = []string{"name", "containerPort"}
 
 // keyField returns the non-zero string or integer field of a struct element
 // whose manifest name is key.

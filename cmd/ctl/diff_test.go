@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -271,5 +273,59 @@ func TestMarkdownEscapes(t *testing.T) {
 	}
 	if !strings.Contains(section, "`````diff\n") {
 		t.Errorf("fence not longer than the content's backticks:\n%s", section)
+	}
+}
+
+// testSecret stands for Kubernetes' v1 Secret, which Stevedore does not
+// load yet: ctl must never show a Secret's values, whatever the format.
+type testSecret struct {
+	spec.TypeMeta   `json:",inline"`
+	spec.ObjectMeta `json:"metadata,omitempty"`
+	Data            map[string][]byte `json:"data,omitempty"`
+	StringData      map[string]string `json:"stringData,omitempty"`
+}
+
+func TestDiffSecretValuesNeverShown(t *testing.T) {
+	mk := func(name string, data map[string][]byte, str map[string]string) *testSecret {
+		return &testSecret{TypeMeta: spec.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: spec.ObjectMeta{Name: name, Namespace: "shop"}, Data: data, StringData: str}
+	}
+	setOf := func(objs ...spec.Object) *spec.Set {
+		s := spec.NewSet()
+		for _, o := range objs {
+			s.Objects[spec.KeyOf(o)] = o
+		}
+		return s
+	}
+	applied := setOf(
+		mk("db", map[string][]byte{"password": []byte("hunter2-old")}, map[string]string{"user": "admin-name"}),
+		mk("gone", map[string][]byte{"key": []byte("deleted-value")}, nil))
+	next := setOf(
+		mk("db", map[string][]byte{"password": []byte("hunter2-new")}, map[string]string{"user": "admin-name", "extra": "added-value"}),
+		mk("fresh", nil, map[string]string{"token": "created-value"}))
+	res := api.DiffResult{Applied: &api.Commit{Hash: "1111111111111111111111111111111111111111"}, Head: &api.Commit{Hash: "2222222222222222222222222222222222222222"}}
+	for _, ch := range reconcile.Diff(applied, next) {
+		res.Changes = append(res.Changes, wireChange(ch))
+	}
+	url := startFake(t, &fakeReconciler{diff: res})
+	values := []string{"hunter2-old", "hunter2-new", "admin-name", "added-value", "deleted-value", "created-value"}
+	for _, v := range slices.Clone(values) {
+		values = append(values, base64.StdEncoding.EncodeToString([]byte(v)))
+	}
+	for _, args := range [][]string{{"diff"}, {"diff", "--color", "always"}, {"diff", "-o", "markdown"}, {"diff", "-o", "json"}} {
+		code, out, _ := ctl(t, url, args...)
+		if code != exitChanges {
+			t.Errorf("%v: exit %d", args, code)
+		}
+		for _, v := range values {
+			if strings.Contains(out, v) {
+				t.Errorf("%v shows the Secret value %q:\n%s", args, v, out)
+			}
+		}
+		if !strings.Contains(out, "(value changed)") && args[len(args)-1] != "json" {
+			t.Errorf("%v does not say the password changed:\n%s", args, out)
+		}
+		if !strings.Contains(out, api.RedactedChangedValue) || !strings.Contains(out, "stringData.extra") {
+			t.Errorf("%v lacks the redacted diff:\n%s", args, out)
+		}
 	}
 }
