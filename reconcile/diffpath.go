@@ -76,7 +76,9 @@ func (r *pathReporter) expand(path string, vx, vy reflect.Value) {
 	}
 	if full.Kind() == reflect.Map {
 		keys := full.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface())) })
+		slices.SortFunc(keys, func(a, b reflect.Value) int {
+			return strings.Compare(fmt.Sprint(a.Interface()), fmt.Sprint(b.Interface()))
+		})
 		for _, k := range keys {
 			x, y := missing(full.MapIndex(k))
 			r.add(path+mapKey(k), x, y)
@@ -323,9 +325,15 @@ func renderValue(v reflect.Value) string {
 			return "…"
 		}
 		b, err := json.Marshal(v.Interface())
-		if err != nil {
+		switch {
+		case err != nil:
 			s = fmt.Sprint(v.Interface())
-		} else {
+		case len(b) > 0 && b[0] == '"':
+			// A value that marshals to a string (a quantity) reads as one.
+			var str string
+			_ = json.Unmarshal(b, &str)
+			return renderValue(reflect.ValueOf(str))
+		default:
 			s = string(b)
 		}
 	}

@@ -159,7 +159,7 @@ func TestDiffGolden(t *testing.T) {
 		"  spec.template.spec.containers[name=web].image: registry.local/web:1.0 → registry.local/web:1.1\n",
 		"  spec.template.spec.containers[name=web].env[name=MODE].value: prod → canary\n",
 		`  spec.template.spec.containers[name=web].env[name=DEBUG]: (none) → {"name":"DEBUG","value":"1"}` + "\n",
-		"  spec.template.spec.containers[name=web].resources.limits: (none) → {\"memory\":\"256Mi\"}\n",
+		"  spec.template.spec.containers[name=web].resources.limits.memory: (none) → 256Mi\n",
 		"--- a/Deployment/shop/web\n+++ b/Deployment/shop/web\n@@ ",
 		"-  replicas: 3\n+  replicas: 5\n",
 		" → node-a\n", " → node-b\n",
