@@ -110,6 +110,10 @@ func Diff(applied, next *spec.Set) []ObjectChange {
 			c = ObjectChange{Key: k, Action: ActionCreated}
 		case !inN:
 			c = ObjectChange{Key: k, Action: ActionDeleted}
+		case a == n:
+			// The same object: a loader that reused the applied revision's
+			// document (spec.LoadCached).
+			continue
 		default:
 			// reflect.DeepEqual first: most objects are unchanged and it is
 			// far cheaper than cmp.Diff's report.

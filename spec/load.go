@@ -6,8 +6,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // IsManifestPath reports whether Load decodes the file at p (slash
@@ -34,6 +37,12 @@ func IsManifestPath(p string) bool {
 // problem found (up to MaxErrors), across all files: a revision is applied
 // whole or not at all.
 func Load(files map[string][]byte) (*Set, error) {
+	set, _, err := load(files, nil, false)
+	return set, err
+}
+
+// load is Load, and LoadCached when cached is set.
+func load(files map[string][]byte, prev *Cache, cached bool) (*Set, *Cache, error) {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if IsManifestPath(name) {
@@ -42,22 +51,48 @@ func Load(files map[string][]byte) (*Set, error) {
 	}
 	sort.Strings(names)
 
+	// Files decode independently, so they decode in parallel; their
+	// documents and errors are then taken in file order, as if decoded one
+	// after the other.
+	decoders := make([]*decoder, len(names))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+				d := &decoder{file: names[i], errs: &errorSink{}}
+				if !cached || !d.decodeChunks(files[names[i]], prev) {
+					d.decodeFile(files[names[i]])
+				}
+				decoders[i] = d
+			}
+		})
+	}
+	wg.Wait()
 	errs := &errorSink{}
 	var docs []*document
-	for _, name := range names {
-		d := &decoder{file: name, errs: errs}
-		d.decodeFile(files[name])
+	for _, d := range decoders {
+		for _, e := range d.errs.list {
+			errs.add(e)
+		}
+		errs.more += d.errs.more
 		docs = append(docs, d.docs...)
 	}
 
 	set := NewSet()
 	byKey := map[ObjectKey]*document{}
 	for _, doc := range docs {
-		SetDefaults(doc.obj)
+		if !doc.reused {
+			// A reused object is already defaulted and valid, and shared:
+			// it must not be written.
+			SetDefaults(doc.obj)
+		}
 		key := KeyOf(doc.obj)
 		label := keyLabel(key)
-		for _, fe := range validateObject(doc.obj) {
-			errs.add(&Error{File: doc.file, Line: doc.lineOf(fe.path), Object: label, Field: string(fe.path), Message: fe.msg})
+		if !doc.reused {
+			for _, fe := range validateObject(doc.obj) {
+				errs.add(&Error{File: doc.file, Line: doc.lineOf(fe.path), Object: label, Field: string(fe.path), Message: fe.msg})
+			}
 		}
 		if key.Name == "" {
 			continue
@@ -91,9 +126,13 @@ func Load(files map[string][]byte) (*Set, error) {
 	}
 
 	if list := errs.result(); list != nil {
-		return nil, list
+		return nil, nil, list
 	}
-	return set, nil
+	var c *Cache
+	if cached {
+		c = newCache(docs)
+	}
+	return set, c, nil
 }
 
 // LoadDir reads the manifests under dir (see ReadDir) and loads them as Load

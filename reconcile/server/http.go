@@ -201,7 +201,10 @@ func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffR
 		res.Applied = &c
 		base = v.set
 	}
-	next, err := render.Load(files)
+	// The applied revision's unchanged documents are reused, not decoded
+	// again, and their objects are the applied set's, which Diff skips
+	// without comparing.
+	next, _, err := render.LoadCached(files, v.docCache)
 	if err != nil {
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		return res

@@ -83,6 +83,9 @@ type store struct {
 	mu  sync.RWMutex
 	st  fsmState
 	set *spec.Set // st.Revision loaded; nil with no revision
+	// cache holds set's documents by text (spec.Cache); nil with no
+	// revision.
+	cache *spec.Cache
 	// at is when this reconciler applied st.Revision (local, for status).
 	at    time.Time
 	index uint64 // last applied raft index
@@ -143,12 +146,16 @@ func (s *store) failed() error {
 
 func (s *store) apply(c *command, index uint64) error {
 	var set *spec.Set
+	var cache *spec.Cache
 	if c.Op == opRevision {
 		if c.Revision == nil {
 			return fmt.Errorf("raft entry %d: revision entry without a revision", index)
 		}
 		var err error
-		if set, err = render.Load(c.Revision.Files); err != nil {
+		// The documents the applied revision shares with this one are
+		// reused, not decoded again: the objects keep their pointers, which
+		// the incremental planner and reconcile.Diff take as "unchanged".
+		if set, cache, err = render.LoadCached(c.Revision.Files, s.docCache()); err != nil {
 			// The leader loaded it before proposing it; failing here means
 			// this binary's spec package disagrees with the leader's.
 			return fmt.Errorf("raft entry %d: failed to load revision %s: %w", index, c.Revision.Commit.Hash, err)
@@ -162,7 +169,7 @@ func (s *store) apply(c *command, index uint64) error {
 			s.st.ClusterID = c.ClusterID
 		}
 	case opRevision:
-		s.st.Revision, s.set, s.at = c.Revision, set, time.Now()
+		s.st.Revision, s.set, s.cache, s.at = c.Revision, set, cache, time.Now()
 	case opPods:
 		if s.shared {
 			s.st.Pods = maps.Clone(s.st.Pods)
@@ -257,6 +264,14 @@ func (s *store) revision() (*savedRevision, *spec.Set) {
 	return s.st.Revision, s.set
 }
 
+// docCache returns the documents of the applied revision, which loading the
+// next one (a sync, a diff) reuses where their text is unchanged.
+func (s *store) docCache() *spec.Cache {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cache
+}
+
 // copyPods returns a copy of the inventory.
 func (s *store) copyPods() map[string]reconcile.PodRecord {
 	s.mu.RLock()
@@ -312,14 +327,15 @@ func (s *store) Restore(rc io.ReadCloser) error {
 		st.Pods = map[string]reconcile.PodRecord{}
 	}
 	var set *spec.Set
+	var cache *spec.Cache
 	if st.Revision != nil {
 		var err error
-		if set, err = render.Load(st.Revision.Files); err != nil {
+		if set, cache, err = render.LoadCached(st.Revision.Files, nil); err != nil {
 			return fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
 		}
 	}
 	s.mu.Lock()
-	s.st, s.set, s.shared, s.at = st, set, false, time.Now()
+	s.st, s.set, s.cache, s.shared, s.at = st, set, cache, false, time.Now()
 	s.mu.Unlock()
 	if s.onApply != nil {
 		s.onApply(opRevision)

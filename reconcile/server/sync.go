@@ -129,7 +129,8 @@ func (c *controller) syncOnce() (api.SyncResult, uint64) {
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
 
-	set, err := render.Load(rev.Files)
+	// What the applied revision shares with this one is not decoded again.
+	set, _, err := render.LoadCached(rev.Files, s.store.docCache())
 	if err != nil {
 		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		s.sync.set(commit, serr)

@@ -16,6 +16,13 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 	return spec.Load(files)
 }
 
+// LoadCached is Load reusing the documents of prev (a Cache of an earlier
+// revision, or nil) whose text is unchanged, and returns this revision's
+// Cache too: see spec.Cache.
+func LoadCached(files map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
+	return spec.LoadCached(files, prev)
+}
+
 // ReadDir reads what Load needs from a directory: the files a revision of it
 // would hold.
 func ReadDir(dir string) (map[string][]byte, error) {
