@@ -454,8 +454,8 @@ func TestDiffLocal(t *testing.T) {
 	if len(posted) != 3 || posted["apps/big.yaml"] == nil || posted["ns.yaml"] == nil {
 		t.Errorf("posted files %v, want the 3 manifests only", slices.Sorted(maps.Keys(posted)))
 	}
-	// Files that fail to validate are reported by ctl itself (the request
-	// it sent meanwhile is cancelled), with their lines, and exit 2.
+	// Files that fail to load are reported with their lines, as the
+	// reconciler found them, and exit 2.
 	broken := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "two", 1)})
 	code, out, errOut = ctl(t, url, "diff", "--local", broken)
 	if code != 2 || !strings.Contains(errOut, "apps/web.yaml:7:") || out != "" {

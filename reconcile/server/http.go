@@ -209,16 +209,48 @@ func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffR
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		return res
 	}
-	if ch := reconcile.Diff(base, next); ch != nil {
+	// The dry run does not depend on the diff, so both run at once (each
+	// takes a core for a large revision); it is skipped when every object
+	// is the applied one (the loader reused them all).
+	var planned chan reconcile.Output
+	if !sameObjects(base, next) {
+		planned = make(chan reconcile.Output, 1)
+		go func() {
+			in.Desired = next
+			// The dry run's UIDs are thrown away: key-derived ones cost
+			// nothing.
+			in.NewUID = nil
+			planned <- reconcile.Plan(in)
+		}()
+	}
+	ch := reconcile.Diff(base, next)
+	if planned != nil {
+		out := <-planned
+		res.Placements = placements(out, ch)
+	}
+	if ch != nil {
 		res.Changes = wireChanges(ch)
-		res.Placements = placements(in, next, ch)
 	}
 	return res
 }
 
-// placements plans next on in's state and reports where each pod that
-// changes starts lands.
-func placements(in reconcile.Input, next *spec.Set, changes []reconcile.ObjectChange) []api.PodPlacement {
+// sameObjects reports whether next holds exactly base's objects, by
+// pointer: nothing to diff or plan.
+func sameObjects(base, next *spec.Set) bool {
+	if base == nil || len(base.Objects) != len(next.Objects) {
+		return false
+	}
+	for k, o := range next.Objects {
+		if base.Objects[k] != o {
+			return false
+		}
+	}
+	return true
+}
+
+// placements reports where the dry-run plan out places each pod that
+// changes start.
+func placements(out reconcile.Output, changes []reconcile.ObjectChange) []api.PodPlacement {
 	started := 0
 	for _, ch := range changes {
 		started += len(ch.PodsStarted)
@@ -226,10 +258,6 @@ func placements(in reconcile.Input, next *spec.Set, changes []reconcile.ObjectCh
 	if started == 0 {
 		return nil
 	}
-	in.Desired = next
-	// The dry run's UIDs are thrown away: key-derived ones cost nothing.
-	in.NewUID = nil
-	out := reconcile.Plan(in)
 	views := make(map[string]*reconcile.PodView, len(out.Pods))
 	for i := range out.Pods {
 		v := &out.Pods[i]
