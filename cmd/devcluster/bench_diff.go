@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -208,6 +209,9 @@ func measureDiffOnce(ctx context.Context, ctl, server, dir string, applied map[s
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, ctl, "--server", server, "diff", "--local", dir)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// The garbage of the previous run's in-process measurements is
+	// collected now, not on the reconciler's clock.
+	runtime.GC()
 	cpu0 := processCPU()
 	start := time.Now()
 	err := cmd.Run()
