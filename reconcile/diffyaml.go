@@ -1,12 +1,13 @@
 package reconcile
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v2"
 
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -81,8 +82,12 @@ func generic(o spec.Object) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Numbers stay as written (json.Number, which the YAML encoder prints
+	// as a number), not float64: no precision lost past 2^53.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := dec.Decode(&m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -92,6 +97,8 @@ func toYAML(m map[string]any) (string, error) {
 	if m == nil {
 		return "", nil
 	}
+	// go.yaml.in/yaml/v2 straight from the map: what sigs.k8s.io/yaml (and
+	// so kubectl) prints, keys sorted, without its JSON round trip.
 	b, err := yaml.Marshal(m)
 	return string(b), err
 }
