@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -186,5 +187,55 @@ func TestUnifiedDiff(t *testing.T) {
 	created := Diff(nil, setOf(n))[0].Diff
 	if !strings.HasPrefix(created, "--- /dev/null\n+++ b/Deployment/shop/web\n@@ -0,0 +1,") || strings.Count(created, "\n+") != strings.Count(created, "\n")-2 {
 		t.Errorf("created:\n%s", created)
+	}
+}
+
+// TestDiffRealManifest edits a real Deployment (spec's golden copy of a
+// public manifest: affinity, spread constraints, tolerations, two
+// containers) the way pull requests do and checks the paths reviewers get,
+// in the object's field order, and one hunk per distant change.
+func TestDiffRealManifest(t *testing.T) {
+	b, err := os.ReadFile("../spec/testdata/golden/k8s-deployment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := spec.Load(map[string][]byte{"web.yaml": b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.NewReplacer(
+		"image: nginx:1.25.3", "image: nginx:1.27.0",
+		"value: Europe/Paris", "value: UTC",
+		"cpu: \"1\"", "cpu: 1500m",
+		"tolerationSeconds: 300", "tolerationSeconds: 60",
+	).Replace(string(b))
+	next, err := spec.Load(map[string][]byte{"web.yaml": []byte(edited)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := Diff(base, next)
+	var got []string
+	for _, c := range ch {
+		for _, f := range c.Fields {
+			got = append(got, c.Key.String()+" "+f.Path+": "+f.Old+" → "+f.New)
+		}
+	}
+	var key string
+	for k := range next.Objects {
+		if k.Kind == spec.KindDeployment {
+			key = k.String()
+		}
+	}
+	want := []string{
+		key + " spec.template.spec.containers[name=nginx].image: nginx:1.25.3 → nginx:1.27.0",
+		key + " spec.template.spec.containers[name=nginx].env[name=TZ].value: Europe/Paris → UTC",
+		key + " spec.template.spec.containers[name=nginx].resources.limits.cpu: 1 → 1500m",
+		key + " spec.template.spec.tolerations[1].tolerationSeconds: 300 → 60",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("field changes (-want +got):\n%s", d)
+	}
+	if len(ch) != 1 || strings.Count(ch[0].Diff, "\n@@ ") != 3 || !strings.Contains(ch[0].Diff, "-        image: nginx:1.25.3\n+        image: nginx:1.27.0\n") {
+		t.Errorf("unified diff:\n%s", ch[0].Diff)
 	}
 }
