@@ -235,7 +235,7 @@ func TestDiffRealManifest(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("field changes (-want +got):\n%s", d)
 	}
-	if len(ch) != 1 || strings.Count(ch[0].Diff, "\n@@ ") != 3 || !strings.Contains(ch[0].Diff, "-        image: nginx:1.25.3\n+        image: nginx:1.27.0\n") {
+	if len(ch) != 1 || strings.Count(ch[0].Diff, "\n@@ ") != 3 || !strings.Contains(ch[0].Diff, "\n-        image: nginx:1.25.3\n") || !strings.Contains(ch[0].Diff, "\n+        image: nginx:1.27.0\n") {
 		t.Errorf("unified diff:\n%s", ch[0].Diff)
 	}
 }
