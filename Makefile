@@ -19,7 +19,7 @@ deps: ## install the Debian packages Stevedore runs on (as root), if missing
 	fi
 
 build: ## build bin/ctl, bin/reconciler, bin/agent
-	$(GO) build -o $(BIN)/ ./cmd/ctl ./cmd/reconciler ./cmd/agent
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/ctl ./cmd/reconciler ./cmd/agent
 
 run: deps build ## start a local cluster (containerd, registry, git repo, reconciler, 3 agents) until Ctrl-C
 	$(GO) build -o $(BIN)/ ./cmd/devcluster

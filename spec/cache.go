@@ -33,7 +33,7 @@ func (c *Cache) Len() int {
 // returns with the Set a Cache of this revision's documents (nil when the
 // revision has errors).
 func LoadCached(files map[string][]byte, prev *Cache) (*Set, *Cache, error) {
-	return load(files, prev, true)
+	return loadInputs(inputsOf(files), nil, prev, true)
 }
 
 // chunk is one document's text in a file and the 0-based line it starts

@@ -31,6 +31,7 @@ var kinds = []kindInfo{
 	{CoreV1, KindReplicationController, true, func() Object { return &ReplicationController{} }},
 	{CoreV1, KindNode, false, func() Object { return &Node{} }},
 	{AppsV1, KindDeployment, true, func() Object { return &Deployment{} }},
+	{StevedoreV1alpha1, KindApplication, false, func() Object { return &Application{} }},
 }
 
 func lookupKind(apiVersion, kind string) *kindInfo {
@@ -127,6 +128,9 @@ type decoder struct {
 	file string
 	errs *errorSink
 	docs []*document
+	// rendered drops lines from errors: they would point into a renderer's
+	// output, which the author never sees (see Input.Rendered).
+	rendered bool
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -231,6 +235,9 @@ func isParserError(msg string) bool {
 }
 
 func (d *decoder) errorf(line int, object string, field fieldPath, format string, args ...any) {
+	if d.rendered {
+		line = 0
+	}
 	d.errs.add(&Error{File: d.file, Line: line, Object: object, Field: string(field), Message: fmt.Sprintf(format, args...)})
 }
 

@@ -21,6 +21,8 @@ func SetDefaults(o Object) {
 		o.GetObjectMeta().Namespace = DefaultNamespace
 	}
 	switch o := o.(type) {
+	case *Application:
+		defaultApplication(o)
 	case *Pod:
 		defaultPodSpec(&o.Spec)
 	case *PodTemplate:

@@ -6,7 +6,8 @@
 // The package is pure: bytes in, objects or errors out. It does no I/O apart
 // from LoadDir reading a directory, and imports no other package of the
 // project, so the reconciler, ctl and pre-commit hooks all judge a revision
-// the same way.
+// the same way. Rendering (kustomize) happens beside it, in spec/render,
+// which hands its output to LoadInputs marked as rendered.
 //
 // Field names and meanings follow Kubernetes so that existing manifests for
 // these kinds load unchanged. Fields Kubernetes has but Stevedore does not

@@ -37,12 +37,11 @@ func IsManifestPath(p string) bool {
 // problem found (up to MaxErrors), across all files: a revision is applied
 // whole or not at all.
 func Load(files map[string][]byte) (*Set, error) {
-	set, _, err := load(files, nil, false)
-	return set, err
+	return LoadInputs(inputsOf(files), nil)
 }
 
-// load is Load, and LoadCached when cached is set.
-func load(files map[string][]byte, prev *Cache, cached bool) (*Set, *Cache, error) {
+// inputsOf returns the manifests of files, sorted by path.
+func inputsOf(files map[string][]byte) []Input {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if IsManifestPath(name) {
@@ -50,26 +49,72 @@ func load(files map[string][]byte, prev *Cache, cached bool) (*Set, *Cache, erro
 		}
 	}
 	sort.Strings(names)
+	inputs := make([]Input, len(names))
+	for i, name := range names {
+		inputs[i] = Input{File: name, Data: files[name]}
+	}
+	return inputs
+}
 
-	// Files decode independently, so they decode in parallel; their
-	// documents and errors are then taken in file order, as if decoded one
+// Input is one stream of YAML documents for LoadInputs.
+type Input struct {
+	// File is the path errors name, relative to the synced directory.
+	File string
+	// Data holds the documents.
+	Data []byte
+	// Rendered says Data is the output of a renderer (kustomize) run on
+	// File, not File's own text: its lines mean nothing to the author, so
+	// errors and Sources name File with no line, and the object and field
+	// say where the problem is.
+	Rendered bool
+}
+
+// LoadInputs is Load for callers that produced some documents themselves
+// (package render): it decodes, defaults and validates every input, in the
+// order given, into one Set. Extra errors found before loading (a
+// kustomization that failed to build) are reported with the inputs' own,
+// sorted together, so a revision shows every problem at once.
+func LoadInputs(inputs []Input, extra ErrorList) (*Set, error) {
+	set, _, err := loadInputs(inputs, extra, nil, false)
+	return set, err
+}
+
+// LoadInputsCached is LoadInputs reusing prev's documents, as LoadCached.
+// Rendered inputs are decoded whole, every time.
+func LoadInputsCached(inputs []Input, extra ErrorList, prev *Cache) (*Set, *Cache, error) {
+	return loadInputs(inputs, extra, prev, true)
+}
+
+// loadInputs is LoadInputs, and LoadInputsCached when cached is set.
+func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool) (*Set, *Cache, error) {
+	errs := &errorSink{}
+	for _, e := range extra {
+		errs.add(e)
+	}
+	// Inputs decode independently, so they decode in parallel; their
+	// documents and errors are then taken in order, as if decoded one
 	// after the other.
-	decoders := make([]*decoder, len(names))
+	decoders := make([]*decoder, len(inputs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(names)) {
+	for range min(runtime.GOMAXPROCS(0), len(inputs)) {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
-				d := &decoder{file: names[i], errs: &errorSink{}}
-				if !cached || !d.decodeChunks(files[names[i]], prev) {
-					d.decodeFile(files[names[i]])
+			for i := int(next.Add(1) - 1); i < len(inputs); i = int(next.Add(1) - 1) {
+				in := inputs[i]
+				d := &decoder{file: in.File, errs: &errorSink{}, rendered: in.Rendered}
+				if !cached || in.Rendered || !d.decodeChunks(in.Data, prev) {
+					d.decodeFile(in.Data)
+				}
+				if in.Rendered {
+					for _, doc := range d.docs {
+						doc.line, doc.lines = 0, nil
+					}
 				}
 				decoders[i] = d
 			}
 		})
 	}
 	wg.Wait()
-	errs := &errorSink{}
 	var docs []*document
 	for _, d := range decoders {
 		for _, e := range d.errs.list {
@@ -99,7 +144,7 @@ func load(files map[string][]byte, prev *Cache, cached bool) (*Set, *Cache, erro
 		}
 		if first, dup := byKey[key]; dup {
 			errs.add(&Error{File: doc.file, Line: doc.line, Object: label,
-				Message: fmt.Sprintf("declared twice: %s:%d and %s:%d", first.file, first.line, doc.file, doc.line)})
+				Message: fmt.Sprintf("declared twice: %s and %s", fileLine(first.file, first.line), fileLine(doc.file, doc.line))})
 			continue
 		}
 		byKey[key] = doc
@@ -133,6 +178,15 @@ func load(files map[string][]byte, prev *Cache, cached bool) (*Set, *Cache, erro
 		c = newCache(docs)
 	}
 	return set, c, nil
+}
+
+// fileLine formats a place as "file:line", or "file" when the line is
+// unknown (a rendered object).
+func fileLine(file string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", file, line)
+	}
+	return file
 }
 
 // LoadDir reads the manifests under dir (see ReadDir) and loads them as Load

@@ -49,6 +49,7 @@ var (
 	_ Object = (*ReplicationController)(nil)
 	_ Object = (*Deployment)(nil)
 	_ Object = (*Node)(nil)
+	_ Object = (*Application)(nil)
 )
 
 // IntOrString holds an integer or a string such as "25%", as Kubernetes'

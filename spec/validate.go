@@ -84,6 +84,8 @@ func validateObject(o Object) []fieldError {
 		v.objectMeta(&o.ObjectMeta, true, isDNS1123Subdomain)
 		v.workloadName(o.Name)
 		v.deploymentSpec(&o.Spec, "spec")
+	case *Application:
+		v.application(o)
 	default:
 		v.add("kind", "unsupported kind %q", kind)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
+	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -54,6 +55,7 @@ func newCommand(run func(context.Context, agent.Config) error) *cobra.Command {
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := fl.apply(&cfg); err != nil {
 				return err

@@ -20,6 +20,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -126,11 +127,11 @@ func (f *fakeReconciler) diffFiles(r *http.Request) api.DiffResult {
 	}
 	f.posted = req.Files
 	res := api.DiffResult{Applied: f.revision.Commit}
-	base, err := spec.Load(f.revision.Files)
+	base, err := render.Load(f.revision.Files)
 	if err != nil {
 		return api.DiffResult{Error: &api.SyncError{Stage: api.StageLoad, Message: err.Error()}}
 	}
-	next, err := spec.Load(req.Files)
+	next, err := render.Load(req.Files)
 	if err != nil {
 		return api.DiffResult{Error: &api.SyncError{Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err)}}
 	}

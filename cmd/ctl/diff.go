@@ -23,7 +23,7 @@ type diffOptions struct {
 func (c *cli) diffCmd() *cobra.Command {
 	var o diffOptions
 	cmd := &cobra.Command{
-		Use:   "diff [--local DIR] [-o text|markdown|json]",
+		Use:   "diff [APP] [--local DIR] [-o text|markdown|json]",
 		Short: "Show what syncing would change, per object (exit 0: none, 1: changes, >1: error)",
 		Long: `Show what syncing would change: each object created, changed or deleted, with its changed
 fields ("spec.replicas: 3 → 5"), a unified diff of its YAML, and for workloads the pods that
@@ -40,6 +40,10 @@ Either way each pod that would start shows where it would land ("→ node-2", or
 the scheduler's reason): the reconciler plans the new revision on a copy of its current state
 (nodes, placed pods) and throws the plan away.
 
+With APP, the application's branch head (or DIR, a work tree of its path) is compared with its
+applied revision, the other applications' objects staying as they are; without it, the
+bootstrap application's.
+
 -o markdown writes a pull-request comment (a summary table, then a collapsible section per
 object); -o json a document for scripts (see docs/ctl.md).
 
@@ -47,9 +51,15 @@ Exit status, as kubectl diff: 0 no changes, 1 changes, 2 (or more) an error, inc
 revision that fails to load.`,
 		Example: `  ctl diff
   ctl diff --local ./config                # in CI, before merging
-  ctl diff --local . -o markdown > diff.md # a pull-request comment`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  ctl diff --local . -o markdown > diff.md # a pull-request comment
+  ctl diff team-a --local .`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: c.completeApp,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app := ""
+			if len(args) == 1 {
+				app = args[0]
+			}
 			switch o.output {
 			case "", "text", "markdown", "md", "json":
 			default:
@@ -67,12 +77,12 @@ revision that fails to load.`,
 			defer cancel()
 			var res *api.DiffResult
 			if o.local == "" {
-				res, err = cl.Diff(ctx)
+				res, err = cl.DiffApp(ctx, app)
 				if err != nil {
 					return &exitErr{code: exitError, err: err}
 				}
 			} else {
-				res, err = c.localDiff(cmd, cl, o.local)
+				res, err = c.localDiff(cmd, cl, o.local, app)
 				if err != nil {
 					return err
 				}
@@ -129,7 +139,7 @@ func (c *cli) useColor(mode string) (palette, error) {
 // field: message`, the lines ctl validate prints. ctl does not load them
 // a second time itself: that doubled the CPU a diff of a large repository
 // costs for the same verdict (ctl validate checks offline).
-func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.DiffResult, error) {
+func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir, app string) (*api.DiffResult, error) {
 	local := &api.Commit{Hash: "local " + dir}
 	files, err := render.ReadDir(dir)
 	if err != nil {
@@ -137,7 +147,7 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir string) (*api.Di
 	}
 	ctx, cancel := c.requestCtx(cmd.Context())
 	defer cancel()
-	res, err := cl.DiffFiles(ctx, files)
+	res, err := cl.DiffFilesApp(ctx, app, files)
 	if err != nil {
 		return nil, &exitErr{code: exitError, err: err}
 	}

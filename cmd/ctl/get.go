@@ -36,7 +36,7 @@ func (c *cli) getCmd() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "get pods|deployments|nodes|namespaces",
+		Use:   "get pods|deployments|nodes|namespaces|applications",
 		Short: "List pods, deployments (and replication controllers), nodes or namespaces",
 		Example: `  ctl get pods                 # pods in namespace default
   ctl get pods -n shop -o wide # with owner and UID
@@ -93,6 +93,12 @@ func (c *cli) getCmd() *cobra.Command {
 					return &exitErr{code: exitError, err: err}
 				}
 				v, table = api.NamespaceList{Namespaces: nss}, func(w io.Writer) { printNamespaces(w, nss) }
+			case "applications":
+				apps, err := cl.Applications(ctx)
+				if err != nil {
+					return &exitErr{code: exitError, err: err}
+				}
+				v, table = appList(apps), func(w io.Writer) { printApplications(w, apps, output == outWide) }
 			default:
 				return usageErr("unknown resource %q: want pods, deployments, nodes or namespaces", args[0])
 			}
@@ -116,6 +122,8 @@ func resource(s string) string {
 		return "nodes"
 	case "namespace", "namespaces", "ns":
 		return "namespaces"
+	case "application", "applications", "app", "apps":
+		return "applications"
 	}
 	return s
 }

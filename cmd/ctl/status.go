@@ -14,15 +14,21 @@ import (
 func (c *cli) statusCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [APP]",
 		Short: "Show the control plane (leader, peers), the tracked repository, the applied commit and the errors",
 		Long: `Show which reconciler answered and which one leads, every reconciler of the raft
 configuration (state, API, last contact, what it has applied), the tracked repository, the
-applied commit, the term, the last sync's error and the nodes whose pod set did not reach them.`,
+applied commit, the term, the last sync's error and the nodes whose pod set did not reach them,
+then, when the bootstrap repository declares applications, one line per application.
+
+With APP, show that application instead: its source, applied and fetched commits, sync state,
+health (and why), last error and every object it owns with its file and health.`,
 		Example: `  ctl status
-  ctl status -o json | jq .leader`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  ctl status -o json | jq .leader
+  ctl status team-a`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: c.completeApp,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			switch output {
 			case outTable, outJSON, outYAML:
 			default:
@@ -32,13 +38,19 @@ applied commit, the term, the last sync's error and the nodes whose pod set did 
 			if err != nil {
 				return err
 			}
+			if len(args) == 1 {
+				return c.appStatus(cmd, cl, args[0], output)
+			}
 			ctx, cancel := c.requestCtx(cmd.Context())
 			defer cancel()
 			st, err := cl.Status(ctx)
 			if err != nil {
 				return &exitErr{code: exitError, err: err}
 			}
-			return c.emit(output, st, func(w io.Writer) { printStatus(w, st, cl.BaseURL()) })
+			return c.emit(output, st, func(w io.Writer) {
+				printStatus(w, st, cl.BaseURL())
+				c.printAppSummary(ctx, w, cl)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (the API's Status)")

@@ -36,41 +36,44 @@ func (c *cli) syncCmd() *cobra.Command {
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "sync [--wait] [--timeout D]",
+		Use:   "sync [APP] [--wait] [--timeout D]",
 		Short: "Fetch and apply the tracked branch now; with --wait, wait for every pod to run",
 		Long: `Ask the reconciler to fetch the tracked branch now, and wait until that fetch has been loaded
 and planned. A commit that fails to load is reported with its errors (the last good revision keeps
-running) and ctl exits 1.
+running) and ctl exits 1. Without APP every application is synced (the bootstrap application
+first, then the others at once) and each prints its line; with APP only that one.
 
 With --wait, ctl then waits until every pod is Running (or Succeeded), printing a progress line
 ("12/30 pods running"), and exits 0; on a clear failure (ErrImagePull, ImagePullBackOff,
 CrashLoopBackOff, ContainerCannotRun, Unschedulable, a Failed pod) it lists the failing pods with
 their reasons and exits 1; when --timeout passes first it exits 2.`,
 		Example: `  ctl sync
-  ctl sync --wait --timeout 2m`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  ctl sync --wait --timeout 2m
+  ctl sync team-a`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: c.completeApp,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := c.client()
 			if err != nil {
 				return err
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
-			res, err := cl.Sync(ctx, true)
-			if err != nil {
-				return &exitErr{code: exitError, err: err}
+			app := ""
+			if len(args) == 1 {
+				app = args[0]
 			}
-			if res.Error != nil {
-				printSyncError(c.errOut, res.Error)
-				// 1 says the commit is bad; 2 that ctl could not find
+			bad, commitBad, err := c.syncApps(ctx, cl, app)
+			if err != nil {
+				return err
+			}
+			if bad {
+				// 1 says a commit is bad; 2 that ctl could not find
 				// out (the remote or the reconciler failed).
-				if res.Error.Stage == api.StageLoad {
+				if commitBad {
 					return silentExit(exitChanges)
 				}
 				return silentExit(exitError)
-			}
-			if res.Commit != nil {
-				fmt.Fprintf(c.out, "synced %s by %s: %s\n", short(res.Commit.Hash), orNone(res.Commit.Author), firstLine(res.Commit.Message))
 			}
 			if !wait {
 				return nil

@@ -62,6 +62,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	perNode := fs.Int("pods-per-node", 10, "recovery and failover: pods per agent (the killed agent holds this many)")
 	goTool := fs.String("go", "go", "go command that runs the scheduler's table (from the module root)")
 	diffObjects := fs.Int("diff-objects", 10000, "diff: objects in the compared revisions")
+	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,6 +98,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if want[secDiff] {
 		s, err := benchDiff(ctx, o.bin, *diffObjects, out)
 		record(secDiff, s, err)
+	}
+	if want[secKustomize] {
+		s, err := benchKustomize(*kustomizeObjects, out)
+		record(secKustomize, s, err)
 	}
 
 	// A free port: the benchmark must not disturb a running make run. The

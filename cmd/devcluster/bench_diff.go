@@ -153,9 +153,9 @@ type diffTimes struct {
 	// from scratch (what every diff cost before spec.Cache), the diff.
 	loadDir, loadCached, loadFresh, diff time.Duration
 	// floor is `diff -ru` of the two trees: a text diff, without objects.
-	floor time.Duration
-	changes                              int
-	outputBytes                          int
+	floor       time.Duration
+	changes     int
+	outputBytes int
 }
 
 // benchDiff measures `ctl diff --local` over n objects: the real ctl binary

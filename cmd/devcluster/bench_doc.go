@@ -22,13 +22,14 @@ const (
 	secRecovery     = "recovery"
 	secFailover     = "failover"
 	secDiff         = "diff"
+	secKustomize    = "kustomize"
 )
 
 // sectionOrder and sectionTitles describe the skeleton. The title is also
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -36,6 +37,7 @@ var (
 		secRecovery:     "Recovery",
 		secFailover:     "Failover",
 		secDiff:         "Diff",
+		secKustomize:    "Kustomize rendering",
 	}
 )
 

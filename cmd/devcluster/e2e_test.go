@@ -272,6 +272,9 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 
+	// 4b. A kustomize overlay of hello, in its own namespace kdemo.
+	kustomizeStep(e, string(hello))
+
 	// 5. Bad input. Each bad commit also scales hello to 4: nothing of it
 	// may be applied, and the last good revision keeps running.
 	bad := []struct {
@@ -324,10 +327,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// 7. Delete everything: every pod goes, and nothing is left behind.
-	e.commit("Delete everything", map[string]string{
+	e.commit("Delete everything", kustomizeDeleted(map[string]string{
 		"apps/hello.yaml": "", "apps/ghost.yaml": "", "apps/web-with-sidecar.yaml": "",
 		"jobs/batch.yaml": "", "namespaces/demo.yaml": "",
-	})
+	}))
 	e.waitPods("no pods", "", time.Minute, func(ps []rapi.Pod) bool { return len(ps) == 0 })
 	deadline = time.Now().Add(30 * time.Second)
 	for {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
@@ -35,6 +36,7 @@ func newCommand() *cobra.Command {
 		Args:          cobra.NoArgs,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.Get().String(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -55,6 +57,8 @@ func newCommand() *cobra.Command {
 	f.StringVar(&cfg.Source.URL, "repo", "", "config repository URL: path, file://, http(s)://, ssh:// or user@host:path (required)")
 	f.StringVar(&cfg.Source.Branch, "branch", cfg.Source.Branch, "branch to track")
 	f.StringVar(&cfg.Source.Path, "path", "", "sub-directory of the repository holding the manifests (default: the whole tree)")
+	f.StringVar(&cfg.AppName, "app-name", "default", "name of the bootstrap application (the repository of --repo, which may declare further Application objects)")
+	f.IntVar(&cfg.SyncConcurrency, "sync-concurrency", 4, "how many applications fetch and load at once")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the reconciler's state: raft log and snapshots, Git cache, serf snapshot (required)")
 	f.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "host:port of the HTTP API")
 	f.StringVar(&cfg.GossipAddr, "gossip", cfg.GossipAddr, "host:port of the serf member agents and other reconcilers join")

@@ -391,3 +391,49 @@ func nsQuery(ns string) url.Values {
 	}
 	return url.Values{"namespace": {ns}}
 }
+
+// Applications lists the applications, the bootstrap application first.
+func (c *Client) Applications(ctx context.Context) ([]Application, error) {
+	var l ApplicationList
+	err := c.do(ctx, http.MethodGet, PathApplications, nil, &l)
+	return l.Applications, err
+}
+
+// Application returns one application with its objects.
+func (c *Client) Application(ctx context.Context, name string) (*Application, error) {
+	var a Application
+	return &a, c.do(ctx, http.MethodGet, ApplicationPath(name), nil, &a)
+}
+
+// SyncApp syncs one application (Sync with app "" syncs every one). With
+// wait, it returns once a fetch, load and plan that started after the call
+// have finished.
+func (c *Client) SyncApp(ctx context.Context, app string, wait bool) (*SyncResult, error) {
+	q := url.Values{}
+	if app != "" {
+		q.Set("app", app)
+	}
+	if wait {
+		q.Set("wait", "1")
+	}
+	var r SyncResult
+	return &r, c.do(ctx, http.MethodPost, PathSync, q, &r)
+}
+
+// DiffApp is Diff of one application: its branch head against its applied
+// revision, within the desired state of every application.
+func (c *Client) DiffApp(ctx context.Context, app string) (*DiffResult, error) {
+	var r DiffResult
+	return &r, c.do(ctx, http.MethodGet, PathDiff, url.Values{"app": {app}}, &r)
+}
+
+// DiffFilesApp is DiffFiles with the files as one application's next
+// revision ("" the bootstrap's).
+func (c *Client) DiffFilesApp(ctx context.Context, app string, files map[string][]byte) (*DiffResult, error) {
+	var q url.Values
+	if app != "" {
+		q = url.Values{"app": {app}}
+	}
+	var r DiffResult
+	return &r, c.doBody(ctx, http.MethodPost, PathDiff, q, DiffRequest{Files: files}, &r)
+}

@@ -88,6 +88,9 @@ const (
 	StageFetch = "fetch" // the remote could not be fetched
 	StageLoad  = "load"  // the revision failed to decode or validate
 	StageApply = "apply" // the reconciler could not adopt a good revision (e.g. persist it)
+	// StageConflict: the revision declares an object another application
+	// owns; the entries name each object, its file and both applications.
+	StageConflict = "claim"
 )
 
 // SyncError is why a sync did not apply a commit. The last good revision
@@ -503,6 +506,13 @@ type SyncResult struct {
 	Commit  *Commit    `json:"commit,omitempty"`
 	Applied bool       `json:"applied"`
 	Error   *SyncError `json:"error,omitempty"`
+	// App is the application this result is of (POST /v1/sync?app=NAME,
+	// or each of Applications).
+	App string `json:"app,omitempty"`
+	// Applications are the results of the other applications when every
+	// application was synced (no app given): this result is the bootstrap
+	// application's.
+	Applications []SyncResult `json:"applications,omitempty"`
 }
 
 // EventList is the answer to GET /v1/events, oldest first.
@@ -573,4 +583,90 @@ func EntriesFromError(err error) []ErrorEntry {
 		out = append(out, ErrorEntry{File: e.File, Line: e.Line, Object: e.Object, Field: e.Field, Message: e.Message})
 	}
 	return out
+}
+
+// PathApplications lists the applications (GET → ApplicationList);
+// PathApplication is one (GET → Application, with its objects). POST
+// PathSync?app=NAME syncs one application.
+const (
+	PathApplications = "/v1/applications"
+	PathApplication  = "/v1/applications/{name}"
+)
+
+// ApplicationPath is the path of one application.
+func ApplicationPath(name string) string { return PathApplications + "/" + url.PathEscape(name) }
+
+// Sync states of an application, as Argo CD names them.
+const (
+	// SyncSynced: the branch head at the last fetch is the applied revision.
+	SyncSynced = "Synced"
+	// SyncOutOfSync: the head is not applied yet (or nothing was fetched
+	// yet), or the application was removed from the bootstrap application
+	// and its objects were left running (prune off).
+	SyncOutOfSync = "OutOfSync"
+	// SyncFailed: the last sync failed (fetch, load, conflict); the last
+	// good revision keeps running.
+	SyncFailed = "Failed"
+)
+
+// Health of an application or one of its workloads, as Argo CD names them.
+const (
+	HealthHealthy     = "Healthy"
+	HealthProgressing = "Progressing"
+	HealthDegraded    = "Degraded"
+)
+
+// ApplicationList is the answer to GET /v1/applications: the bootstrap
+// application first, then by name.
+type ApplicationList struct {
+	Applications []Application `json:"applications"`
+}
+
+// Application is one tracked source and its state.
+type Application struct {
+	Name string `json:"name"`
+	// Bootstrap is true for the application of the reconciler's --repo,
+	// which may declare the others.
+	Bootstrap bool `json:"bootstrap,omitempty"`
+	// Repo (credentials stripped), Branch and Path are its source.
+	Repo   string `json:"repo"`
+	Branch string `json:"branch"`
+	Path   string `json:"path,omitempty"`
+	// Prune: objects removed from its files (or all of them when it is
+	// deleted) are removed from the cluster.
+	Prune bool `json:"prune"`
+	// Applied is its last good revision's commit and AppliedAt when this
+	// reconciler applied it; Fetched the head at its last fetch.
+	Applied   *Commit   `json:"applied,omitempty"`
+	AppliedAt time.Time `json:"appliedAt,omitempty"`
+	Fetched   *Commit   `json:"fetched,omitempty"`
+	LastSync  time.Time `json:"lastSync,omitempty"`
+	// Created is when its first revision was applied (zero before).
+	Created   time.Time  `json:"created,omitempty"`
+	LastError *SyncError `json:"lastError,omitempty"`
+	// Sync is SyncSynced, SyncOutOfSync or SyncFailed; Health is
+	// HealthHealthy, HealthProgressing or HealthDegraded, HealthMessage
+	// the first reason for it.
+	Sync          string `json:"sync"`
+	Health        string `json:"health"`
+	HealthMessage string `json:"healthMessage,omitempty"`
+	// Message says what else an operator should know (an application
+	// removed with prune off, objects kept running).
+	Message string `json:"message,omitempty"`
+	// Retained are objects removed from its files and kept running
+	// because it does not prune.
+	Retained []spec.ObjectKey `json:"retained,omitempty"`
+	// Objects are the objects it owns, sorted by kind, namespace and name.
+	Objects []ApplicationObject `json:"objects,omitempty"`
+}
+
+// ApplicationObject is one object of an application.
+type ApplicationObject struct {
+	Key spec.ObjectKey `json:"key"`
+	// File and Line declare it (relative to the application's path).
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Health is set for workloads and pods.
+	Health  string `json:"health,omitempty"`
+	Message string `json:"message,omitempty"`
 }

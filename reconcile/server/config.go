@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
+	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/sync/source"
 	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
@@ -34,9 +35,17 @@ type Config struct {
 	// Join lists gossip addresses of members (other reconcilers or agents)
 	// to join at start; empty waits to be joined.
 	Join []string
-	// Source is the config repository. Source.URL is required; CacheDir
-	// and Logger are set by the server (DataDir/git).
+	// Source is the config repository: the bootstrap application, which
+	// may declare further applications (Application objects). Source.URL
+	// is required; CacheDir and Logger are set by the server (DataDir/git).
+	// Its credentials (SSH key, known hosts, token) apply to every
+	// application.
 	Source source.Config
+	// AppName is the bootstrap application's name; empty means "default".
+	AppName string
+	// SyncConcurrency bounds how many applications fetch and load at once;
+	// zero means 4.
+	SyncConcurrency int
 	// Webhook checks push notifications; its Branch follows Source.Branch.
 	// Secret empty accepts unsigned pushes (fine on loopback, not on a
 	// network).
@@ -159,6 +168,15 @@ func (c *Config) validate() error {
 	c.Webhook.Branch = c.Source.Branch
 	if c.APIAddr == "" {
 		c.APIAddr = d.APIAddr
+	}
+	if c.AppName == "" {
+		c.AppName = defaultAppName
+	}
+	if msg := spec.ApplicationNameError(c.AppName); msg != "" {
+		return fmt.Errorf("%w: AppName (--app-name) %q: %s", ErrInvalidConfig, c.AppName, msg)
+	}
+	if c.SyncConcurrency <= 0 {
+		c.SyncConcurrency = 4
 	}
 	if c.GossipAddr == "" {
 		c.GossipAddr = d.GossipAddr

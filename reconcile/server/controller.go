@@ -45,8 +45,10 @@ type controller struct {
 	planWant uint64        // plans requested
 	planDone uint64        // highest request a finished plan covered
 	planCh   chan struct{} // closed and replaced after every plan
-	waiters  []chan api.SyncResult
-	syncKick chan struct{}
+	// runners are the applications' sync goroutines (apps.go), by name
+	// ("" the bootstrap); slots bounds how many sync at once.
+	runners  map[string]*appRunner
+	slots    chan struct{}
 	planKick chan struct{}
 	bumping  bool // a TermBase raise is being committed
 	// adopting is set while the store holds no pods and the agents'
@@ -79,7 +81,8 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 		gens:     map[string]uint64{},
 		nodeErr:  map[string]api.NodeError{},
 		planCh:   make(chan struct{}),
-		syncKick: make(chan struct{}, 1),
+		runners:  map[string]*appRunner{},
+		slots:    make(chan struct{}, s.cfg.SyncConcurrency),
 		planKick: make(chan struct{}, 1),
 	}
 	if s.store.peek().clusterID == "" {
@@ -170,13 +173,12 @@ func (c *controller) begin() {
 // run starts the term's loops and returns when the term ends and every one
 // of them has stopped: a deposed leader pushes nothing after run returns.
 func (c *controller) run() {
-	c.goNamed("sync", c.syncLoop)
 	c.goNamed("plan", c.planLoop)
 	c.goNamed("membership", c.membershipLoop)
 	if c.s.cfg.PollInterval > 0 {
 		c.goNamed("poll", c.pollLoop)
 	}
-	c.triggerSync()
+	c.followApps()
 	<-c.ctx.Done()
 	// The connections first: their hooks (observe, refused) start no term
 	// goroutine once the context is done, and nothing is pushed after run
@@ -192,17 +194,13 @@ func (c *controller) run() {
 	c.mu.Lock()
 	conns = c.conns
 	c.conns = map[string]*agentConn{}
-	waiters := c.waiters
-	c.waiters = nil
+	c.failRunnersLocked()
 	if c.joinTimer != nil {
 		c.joinTimer.Stop()
 	}
 	c.mu.Unlock()
 	for _, conn := range conns {
 		conn.close()
-	}
-	for _, w := range waiters {
-		w <- api.SyncResult{Error: &api.SyncError{Stage: api.StageFetch, Message: "leadership lost; retry on the new leader", Time: time.Now()}}
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
-	"github.com/stevedore-dev/stevedore/spec/render"
 	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
 
@@ -29,6 +28,7 @@ const syncWaitTimeout = 5 * time.Minute
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
+	mux.HandleFunc("GET "+api.PathVersion, handleVersion)
 	lead := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.leaderOnly(h)) }
 	lead("GET "+api.PathPods, s.handlePods)
 	lead("GET "+api.PathDeployments, s.handleDeployments)
@@ -39,6 +39,8 @@ func (s *Server) Handler() http.Handler {
 	lead("POST "+api.PathDiff, s.handleDiffFiles)
 	lead("GET "+api.PathPod, s.handleDescribePod)
 	lead("POST "+api.PathSync, s.handleSync)
+	lead("GET "+api.PathApplications, s.handleApplications)
+	lead("GET "+api.PathApplication, s.handleApplication)
 	lead("POST "+api.PathNodeCordon, s.handleNodeAction)
 	lead("POST "+api.PathNodeUncordon, s.handleNodeAction)
 	lead("POST "+api.PathNodeDrain, s.handleNodeAction)
@@ -46,7 +48,7 @@ func (s *Server) Handler() http.Handler {
 	if wh.Logger == nil {
 		wh.Logger = s.log.With("component", "webhook")
 	}
-	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(webhook.Handler(wh, s.TriggerSync).ServeHTTP))
+	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(webhook.RouteHandler(wh, s.routePush).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
 	lead("GET "+api.PathEvents, s.handleEvents)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -166,86 +168,23 @@ func (s *Server) handleRevision(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rev)
 }
 
-// Diff fetches the branch head, loads it and diffs it against the applied
-// revision, with the placements of the pods it would start (see DiffFiles).
-// A load failure is returned in DiffResult.Error; only a failed fetch is an
-// error.
+// Diff fetches the bootstrap application's branch head, loads it and diffs
+// it against the applied revision, with the placements of the pods it
+// would start (see DiffFiles). A load failure is returned in
+// DiffResult.Error; only a failed fetch is an error.
 func (s *Server) Diff(ctx context.Context) (*api.DiffResult, error) {
-	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-	rev, err := s.src.Fetch(fctx)
-	cancel()
-	if err != nil {
-		return nil, errUnavailable(s.redact("failed to fetch " + s.cfg.Source.URL + ": " + err.Error()))
-	}
-	head := commitOf(rev)
-	return s.diffFiles(head, rev.Files), nil
+	return s.DiffApp(ctx, "")
 }
 
-// DiffFiles loads files (path → contents, as spec.Load takes them) and
-// diffs them against the applied revision. For every pod the change would
-// start it reports where a dry-run plan places it: reconcile.Plan of the
-// new revision on a snapshot of the current state (Memory, membership,
-// observed pods), whose output is discarded, so nothing is persisted or
-// pushed. A load failure is returned in DiffResult.Error.
+// DiffFiles loads files (path → contents, as spec.Load takes them) as the
+// bootstrap application's next revision and diffs them against the
+// applied revision. For every pod the change would start it reports where
+// a dry-run plan places it: reconcile.Plan of the new revision on a
+// snapshot of the current state (Memory, membership, observed pods), whose
+// output is discarded, so nothing is persisted or pushed. A load failure
+// is returned in DiffResult.Error.
 func (s *Server) DiffFiles(files map[string][]byte) *api.DiffResult {
-	return s.diffFiles(nil, files)
-}
-
-func (s *Server) diffFiles(head *api.Commit, files map[string][]byte) *api.DiffResult {
-	res := &api.DiffResult{Head: head, Changes: []api.ObjectChange{}}
-	v := s.view.Load()
-	in := v.planInput()
-	var base *spec.Set
-	if v.revision != nil {
-		c := v.revision.Commit
-		res.Applied = &c
-		base = v.set
-	}
-	// The applied revision's unchanged documents are reused, not decoded
-	// again, and their objects are the applied set's, which Diff skips
-	// without comparing.
-	next, _, err := render.LoadCached(files, v.docCache)
-	if err != nil {
-		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
-		return res
-	}
-	// The dry run does not depend on the diff, so both run at once (each
-	// takes a core for a large revision); it is skipped when every object
-	// is the applied one (the loader reused them all).
-	var planned chan reconcile.Output
-	if !sameObjects(base, next) {
-		planned = make(chan reconcile.Output, 1)
-		go func() {
-			in.Desired = next
-			// The dry run's UIDs are thrown away: key-derived ones cost
-			// nothing.
-			in.NewUID = nil
-			planned <- reconcile.Plan(in)
-		}()
-	}
-	ch := reconcile.Diff(base, next)
-	if planned != nil {
-		out := <-planned
-		res.Placements = placements(out, ch)
-	}
-	if ch != nil {
-		res.Changes = wireChanges(ch)
-	}
-	return res
-}
-
-// sameObjects reports whether next holds exactly base's objects, by
-// pointer: nothing to diff or plan.
-func sameObjects(base, next *spec.Set) bool {
-	if base == nil || len(base.Objects) != len(next.Objects) {
-		return false
-	}
-	for k, o := range next.Objects {
-		if base.Objects[k] != o {
-			return false
-		}
-	}
-	return true
+	return s.diffApp("", nil, files)
 }
 
 // placements reports where the dry-run plan out places each pod that
@@ -285,7 +224,12 @@ func placements(out reconcile.Output, changes []reconcile.ObjectChange) []api.Po
 const maxDiffBody = 64 << 20
 
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) {
-	res, err := s.Diff(r.Context())
+	app, err := s.appOf(r)
+	if err != nil {
+		errs.WriteHTTP(w, err)
+		return
+	}
+	res, err := s.DiffApp(r.Context(), app)
 	if err != nil {
 		writeUpstreamError(w, err)
 		return
@@ -318,23 +262,44 @@ func (s *Server) handleDiffFiles(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errInvalid("failed to decode diff request: "+err.Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.DiffFiles(req.Files))
+	app, err := s.appOf(r)
+	if err != nil {
+		errs.WriteHTTP(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.diffApp(app, nil, req.Files))
 }
 
 func (s *Server) handleSync(w http.ResponseWriter, r *http.Request) {
+	app := r.URL.Query().Get("app")
 	if v := r.URL.Query().Get("wait"); v == "" || v == "0" || v == "false" {
-		s.TriggerSync()
-		writeJSON(w, http.StatusAccepted, api.SyncResult{Triggered: true})
+		if app == "" {
+			s.TriggerSync()
+		} else if err := s.TriggerApp(app); err != nil {
+			writeSyncError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, api.SyncResult{Triggered: true, App: app})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), syncWaitTimeout)
 	defer cancel()
-	res, err := s.SyncNow(ctx)
+	res, err := s.SyncApp(ctx, app)
 	if err != nil {
-		errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
+		writeSyncError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// writeSyncError answers a sync that could not run: an unknown
+// application is not found, anything else unavailable (leadership lost).
+func writeSyncError(w http.ResponseWriter, err error) {
+	if errors.Is(err, errs.ErrNotFound) {
+		errs.WriteHTTP(w, err)
+		return
+	}
+	errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
 }
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,11 @@
 //   - controller.go and plan.go are the leader's ordered steps for one
 //     term: fetch → load → persist the revision; plan → persist the delta
 //     → push; push.go holds the agent connections.
+//   - apps.go, sync.go and store_apps.go are the applications: the
+//     bootstrap repository (Config.Source) and those its Application
+//     objects declare, each synced by its own goroutine from its own
+//     source, the desired state being the union of their revisions;
+//     health.go and apps_http.go show them (GET /v1/applications).
 //   - membership.go turns serf's events into the node and peer tables.
 //   - view.go is the immutable snapshot published after each plan; the
 //     HTTP layer (http.go, nodes.go, describe.go) reads only it and
@@ -62,7 +67,8 @@ type Server struct {
 	src     fetcher
 	members *membership
 	events  *eventRing
-	sync    syncStatus
+	sync    syncStatus // the bootstrap application's
+	apps    appRegistry
 	// dialAgent returns a client for an agent's API base URL; tests replace it.
 	dialAgent func(base string) agentClient
 	hc        *http.Client
@@ -148,6 +154,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.joined = make(chan struct{})
 	s.diffSlots = make(chan struct{}, maxDiffs)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
+	s.store.bootstrap = cfg.AppName
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
 	id, err := st.loadClusterID()
@@ -176,7 +183,11 @@ func (s *Server) applied(op string) {
 			}
 		}
 	}
-	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision) {
+	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision || op == opAppRevision) {
+		if op == opRevision {
+			// A bootstrap revision may declare or delete applications.
+			c.followApps()
+		}
 		c.requestPlan()
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,13 +15,16 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
-	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 // savedRevision is the last good revision as the store keeps it.
 type savedRevision struct {
-	Commit api.Commit        `json:"commit"`
-	Path   string            `json:"path,omitempty"`
+	Commit api.Commit `json:"commit"`
+	Path   string     `json:"path,omitempty"`
+	// Repo (credentials stripped) and Branch are the source it came from;
+	// empty in revisions of a single-repository reconciler.
+	Repo   string            `json:"repo,omitempty"`
+	Branch string            `json:"branch,omitempty"`
 	Files  map[string][]byte `json:"files"`
 }
 
@@ -34,23 +38,37 @@ type nodeOverride struct {
 // Operations of a raft log entry.
 const (
 	opCluster  = "cluster"  // ClusterID: the first entry of a new cluster
-	opRevision = "revision" // Revision: a new last good revision
-	opPods     = "pods"     // Upsert, Delete: a plan's delta of the inventory
-	opTermBase = "termBase" // TermBase: raise the fencing token's base
-	opNode     = "node"     // Node, Override: ctl cordon/uncordon/drain
+	opRevision = "revision" // Revision: the bootstrap application's new last good revision
+	// opAppRevision is another application's (App, Revision, Retained). It
+	// is an operation of its own so that a reconciler from before
+	// applications, in a cluster being upgraded, fails to apply it (and so
+	// never leads) rather than take it for the bootstrap's revision.
+	opAppRevision = "appRevision"
+	opPods        = "pods"     // Upsert, Delete: a plan's delta of the inventory
+	opTermBase    = "termBase" // TermBase: raise the fencing token's base
+	opNode        = "node"     // Node, Override: ctl cordon/uncordon/drain
 )
 
 // command is one raft log entry. Entries are deltas: a plan that changes
 // nothing appends nothing, and a plan that moves one pod appends one record.
 type command struct {
-	Op        string                `json:"op"`
-	ClusterID string                `json:"clusterID,omitempty"`
-	Revision  *savedRevision        `json:"revision,omitempty"`
-	Upsert    []reconcile.PodRecord `json:"upsert,omitempty"`
-	Delete    []string              `json:"delete,omitempty"`
-	TermBase  uint64                `json:"termBase,omitempty"`
-	Node      string                `json:"node,omitempty"`
-	Override  *nodeOverride         `json:"override,omitempty"`
+	Op        string         `json:"op"`
+	ClusterID string         `json:"clusterID,omitempty"`
+	Revision  *savedRevision `json:"revision,omitempty"`
+	// App names the application of an opRevision entry; empty is the
+	// bootstrap application (and what entries of a single-repository
+	// reconciler decode to). Retained are the objects it keeps running
+	// although removed from Git (it does not prune).
+	App      string            `json:"app,omitempty"`
+	Retained map[string][]byte `json:"retained,omitempty"`
+	// Created is when the leader proposed the entry: an application's
+	// first revision records it as the application's creation.
+	Created  time.Time             `json:"created,omitempty"`
+	Upsert   []reconcile.PodRecord `json:"upsert,omitempty"`
+	Delete   []string              `json:"delete,omitempty"`
+	TermBase uint64                `json:"termBase,omitempty"`
+	Node     string                `json:"node,omitempty"`
+	Override *nodeOverride         `json:"override,omitempty"`
 	// Action is "cordon", "uncordon" or "drain" (opNode): the new mark is
 	// computed from the current one when the entry applies, so two
 	// concurrent actions on one node both count.
@@ -62,8 +80,15 @@ type fsmState struct {
 	// ClusterID names the raft cluster, so that a reconciler joining the
 	// wrong one is told so.
 	ClusterID string `json:"clusterID"`
-	// Revision is the last good revision (nil before the first).
+	// Revision is the bootstrap application's last good revision (nil
+	// before the first): where a single-repository reconciler kept its
+	// only one.
 	Revision *savedRevision `json:"revision,omitempty"`
+	// Apps are the other applications' states, by name (store_apps.go).
+	Apps map[string]*savedApp `json:"apps,omitempty"`
+	// BootstrapCreated is when the bootstrap application's first revision
+	// was proposed (zero for a store from before applications).
+	BootstrapCreated time.Time `json:"bootstrapCreated,omitempty"`
 	// Pods is the inventory (reconcile.Memory.Pods).
 	Pods map[string]reconcile.PodRecord `json:"pods"`
 	// TermBase is added to the raft term to form the fencing token agents
@@ -80,15 +105,18 @@ type fsmState struct {
 // once handed out: Apply replaces Pods and Overrides copy-on-write only
 // when a reader holds them (see shared).
 type store struct {
-	mu  sync.RWMutex
-	st  fsmState
-	set *spec.Set // st.Revision loaded; nil with no revision
-	// cache holds set's documents by text (spec.Cache); nil with no
-	// revision.
-	cache *spec.Cache
-	// at is when this reconciler applied st.Revision (local, for status).
-	at    time.Time
-	index uint64 // last applied raft index
+	mu sync.RWMutex
+	st fsmState
+	// apps are the applications' loaded sets ("" the bootstrap's).
+	apps map[string]*appState
+	// union is the desired state: every application's objects, nil before
+	// the bootstrap's first revision. owner names each object's
+	// application.
+	union *spec.Set
+	owner map[spec.ObjectKey]string
+	// bootstrap is the bootstrap application's name, for messages.
+	bootstrap string
+	index     uint64 // last applied raft index
 	// shared is set when Pods has been handed to a reader, so the next
 	// Apply copies the map before writing to it.
 	shared bool
@@ -102,8 +130,12 @@ type store struct {
 
 var _ raft.FSM = (*store)(nil)
 
+// defaultAppName is the bootstrap application's name when none is
+// configured.
+const defaultAppName = "default"
+
 func newStore() *store {
-	return &store{st: fsmState{Pods: map[string]reconcile.PodRecord{}}}
+	return &store{st: fsmState{Pods: map[string]reconcile.PodRecord{}}, apps: map[string]*appState{}, owner: map[spec.ObjectKey]string{}, bootstrap: defaultAppName}
 }
 
 // Apply applies one committed entry. An entry that cannot be decoded or
@@ -118,6 +150,11 @@ func (s *store) Apply(l *raft.Log) any {
 		return fmt.Errorf("failed to decode raft entry %d: %w", l.Index, err)
 	}
 	err := s.apply(&c, l.Index)
+	var rejected *rejectedError
+	if errors.As(err, &rejected) {
+		// Every store refuses it alike: the proposer hears why.
+		return err
+	}
 	if err != nil {
 		// On a follower nobody else hears of it: this store now differs
 		// from the cluster's, and this reconciler must not lead from it.
@@ -147,15 +184,16 @@ func (s *store) failed() error {
 func (s *store) apply(c *command, index uint64) error {
 	var set *spec.Set
 	var cache *spec.Cache
-	if c.Op == opRevision {
+	if c.Op == opRevision || c.Op == opAppRevision {
 		if c.Revision == nil {
 			return fmt.Errorf("raft entry %d: revision entry without a revision", index)
 		}
 		var err error
-		// The documents the applied revision shares with this one are
-		// reused, not decoded again: the objects keep their pointers, which
-		// the incremental planner and reconcile.Diff take as "unchanged".
-		if set, cache, err = render.LoadCached(c.Revision.Files, s.docCache()); err != nil {
+		// The documents the application's applied revision shares with
+		// this one are reused, not decoded again: the objects keep their
+		// pointers, which the incremental planner and reconcile.Diff take
+		// as unchanged.
+		if set, cache, err = loadAppCached(c.Revision.Files, c.Retained, s.docCache(c.App)); err != nil {
 			// The leader loaded it before proposing it; failing here means
 			// this binary's spec package disagrees with the leader's.
 			return fmt.Errorf("raft entry %d: failed to load revision %s: %w", index, c.Revision.Commit.Hash, err)
@@ -168,8 +206,16 @@ func (s *store) apply(c *command, index uint64) error {
 		if s.st.ClusterID == "" {
 			s.st.ClusterID = c.ClusterID
 		}
-	case opRevision:
-		s.st.Revision, s.set, s.cache, s.at = c.Revision, set, cache, time.Now()
+	case opRevision, opAppRevision:
+		if (c.Op == opAppRevision) != (c.App != "") {
+			return fmt.Errorf("raft entry %d: %s entry with application %q", index, c.Op, c.App)
+		}
+		if err := s.applyRevisionLocked(c, set, index); err != nil {
+			return err
+		}
+		if st := s.apps[c.App]; st != nil && st.set == set {
+			st.cache = cache
+		}
 	case opPods:
 		if s.shared {
 			s.st.Pods = maps.Clone(s.st.Pods)
@@ -218,8 +264,10 @@ func (s *store) apply(c *command, index uint64) error {
 // written to.
 type storeView struct {
 	ClusterID string
-	Revision  *savedRevision
-	Set       *spec.Set
+	Revision  *savedRevision // the bootstrap application's
+	Apps      map[string]*savedApp
+	Created   time.Time // the bootstrap application's creation
+	Set       *spec.Set // the union of the applications' sets
 	Pods      map[string]reconcile.PodRecord
 	TermBase  uint64
 	Overrides map[string]nodeOverride
@@ -235,7 +283,9 @@ func (s *store) read() storeView {
 	return storeView{
 		ClusterID: s.st.ClusterID,
 		Revision:  s.st.Revision,
-		Set:       s.set,
+		Apps:      s.st.Apps,
+		Created:   s.st.BootstrapCreated,
+		Set:       s.union,
 		Pods:      s.st.Pods,
 		TermBase:  s.st.TermBase,
 		Overrides: s.st.Overrides,
@@ -243,33 +293,49 @@ func (s *store) read() storeView {
 	}
 }
 
-// desired returns the applied revision's objects, nil before the first.
+// desired returns the union of the applications' objects, nil before the
+// bootstrap application's first revision. It is the same *spec.Set until
+// an application's revision changes (the incremental planner relies on it).
 func (s *store) desired() *spec.Set {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.set
+	return s.union
 }
 
-// appliedAt is when this reconciler applied the current revision.
+// appliedAt is when this reconciler applied the bootstrap application's
+// current revision.
 func (s *store) appliedAt() time.Time {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.at
+	if st := s.apps[""]; st != nil {
+		return st.at
+	}
+	return time.Time{}
 }
 
-// revision returns the applied revision and its objects.
+// revision returns the bootstrap application's revision and the desired
+// state (every application's objects).
 func (s *store) revision() (*savedRevision, *spec.Set) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.st.Revision, s.set
+	return s.st.Revision, s.union
 }
 
-// docCache returns the documents of the applied revision, which loading the
-// next one (a sync, a diff) reuses where their text is unchanged.
-func (s *store) docCache() *spec.Cache {
+// appRevision returns one application's revision and its own objects.
+func (s *store) appRevision(app string) (*savedRevision, *spec.Set) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.cache
+	var rev *savedRevision
+	if app == "" {
+		rev = s.st.Revision
+	} else if sa := s.st.Apps[app]; sa != nil {
+		rev = sa.Revision
+	}
+	var set *spec.Set
+	if st := s.apps[app]; st != nil {
+		set = st.set
+	}
+	return rev, set
 }
 
 // copyPods returns a copy of the inventory.
@@ -307,9 +373,12 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 	return &fsmSnapshot{st: fsmState{
 		ClusterID: v.ClusterID,
 		Revision:  v.Revision,
+		Apps:      v.Apps,
 		Pods:      v.Pods,
-		TermBase:  v.TermBase,
-		Overrides: v.Overrides,
+		// The bootstrap application's creation.
+		BootstrapCreated: v.Created,
+		TermBase:         v.TermBase,
+		Overrides:        v.Overrides,
 	}}, nil
 }
 
@@ -326,16 +395,13 @@ func (s *store) Restore(rc io.ReadCloser) error {
 	if st.Pods == nil {
 		st.Pods = map[string]reconcile.PodRecord{}
 	}
-	var set *spec.Set
-	var cache *spec.Cache
-	if st.Revision != nil {
-		var err error
-		if set, cache, err = render.LoadCached(st.Revision.Files, nil); err != nil {
-			return fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
-		}
+	apps, err := s.restoreApps(&st)
+	if err != nil {
+		return err
 	}
 	s.mu.Lock()
-	s.st, s.set, s.cache, s.shared, s.at = st, set, cache, false, time.Now()
+	s.st, s.apps, s.shared = st, apps, false
+	s.rebuildUnionLocked()
 	s.mu.Unlock()
 	if s.onApply != nil {
 		s.onApply(opRevision)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
 	"github.com/stevedore-dev/stevedore/sync/source"
 )
@@ -19,48 +20,46 @@ const fetchTimeout = 2 * time.Minute
 // reconciler does not lead (the HTTP layer forwards them instead).
 var errNotLeader = errors.New("this reconciler is not the leader")
 
-// TriggerSync asks the leader's controller for a sync without waiting; on a
-// follower it does nothing (the HTTP layer forwards triggers).
+// TriggerSync asks the leader's controller to sync every application
+// without waiting; on a follower it does nothing (the HTTP layer forwards
+// triggers).
 func (s *Server) TriggerSync() {
 	if c := s.ctrl.Load(); c != nil {
 		c.triggerSync()
 	}
 }
 
-// SyncNow triggers a sync and waits until a fetch, load and plan that
-// started after the call have finished, returning their result. It fails
-// with errNotLeader on a follower.
+// TriggerApp asks the leader to sync one application (by its API name)
+// without waiting. It fails with a not-found error for an unknown
+// application and with errNotLeader on a follower.
+func (s *Server) TriggerApp(app string) error {
+	c := s.ctrl.Load()
+	if c == nil {
+		return fmt.Errorf("failed to sync: %w", errNotLeader)
+	}
+	name := s.internalName(app)
+	if c.triggerApps(func(n string) bool { return n == name }) == 0 {
+		return errNotFound(fmt.Sprintf("application %q not found", app))
+	}
+	return nil
+}
+
+// SyncNow syncs every application and waits until a fetch, load and plan
+// of each that started after the call have finished, returning the
+// bootstrap application's result with the others' in Applications. It
+// fails with errNotLeader on a follower.
 func (s *Server) SyncNow(ctx context.Context) (api.SyncResult, error) {
+	return s.SyncApp(ctx, "")
+}
+
+// SyncApp is SyncNow for one application (by its API name; "" syncs every
+// one).
+func (s *Server) SyncApp(ctx context.Context, app string) (api.SyncResult, error) {
 	c := s.ctrl.Load()
 	if c == nil {
 		return api.SyncResult{}, fmt.Errorf("failed to sync: %w", errNotLeader)
 	}
-	return c.syncNow(ctx)
-}
-
-func (c *controller) triggerSync() {
-	select {
-	case c.syncKick <- struct{}{}:
-	default:
-	}
-}
-
-func (c *controller) syncNow(ctx context.Context) (api.SyncResult, error) {
-	ch := make(chan api.SyncResult, 1)
-	c.mu.Lock()
-	if c.ctx.Err() != nil {
-		c.mu.Unlock()
-		return api.SyncResult{}, fmt.Errorf("failed to sync: %w", errNotLeader)
-	}
-	c.waiters = append(c.waiters, ch)
-	c.mu.Unlock()
-	c.triggerSync()
-	select {
-	case r := <-ch:
-		return r, nil
-	case <-ctx.Done():
-		return api.SyncResult{}, fmt.Errorf("failed to wait for sync: %w", ctx.Err())
-	}
+	return c.syncNow(ctx, s.internalName(app), app == "")
 }
 
 func (c *controller) pollLoop() {
@@ -76,85 +75,159 @@ func (c *controller) pollLoop() {
 	}
 }
 
-func (c *controller) syncLoop() {
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.syncKick:
-		}
-		// Waiters registered before this point are served by this sync:
-		// it starts after their request.
-		c.mu.Lock()
-		waiters := c.waiters
-		c.waiters = nil
-		c.mu.Unlock()
-		r, planTarget := c.syncOnce()
-		if planTarget > 0 && len(waiters) > 0 {
-			if err := c.waitPlan(c.ctx, planTarget); err != nil {
-				r.Error = &api.SyncError{Stage: api.StageFetch, Message: err.Error(), Time: time.Now()}
+// syncApp is the leader's ordered steps for one sync of one application:
+// fetch, load, check ownership, commit the revision to raft. A step that
+// fails stops the chain, says why in the application's status and keeps
+// its last good revision. It returns the result and, when the desired
+// state changed, the plan request that covers it.
+func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, uint64) {
+	s := c.s
+	status := s.appStatus(app)
+	var decl *spec.Application
+	prune := true
+	if app != "" {
+		for _, ai := range s.store.appInfos() {
+			if ai.Name == app {
+				decl = ai.Decl
 			}
 		}
-		for _, w := range waiters {
-			w <- r
+		if decl == nil {
+			return api.SyncResult{}, 0 // deleted meanwhile: followApps stops this runner
 		}
+		prune = decl.PruneEnabled()
 	}
-}
-
-// syncOnce is the leader's ordered steps for one sync: fetch, load, commit
-// the revision to raft. A step that fails stops the chain, says why in the
-// status and keeps the last good revision. It returns the result and, when
-// the desired state changed, the plan request that covers it.
-func (c *controller) syncOnce() (api.SyncResult, uint64) {
-	s := c.s
-	fctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
+	src, cfg, err := s.sourceFor(app, decl)
+	if err != nil {
+		serr := &api.SyncError{Stage: api.StageFetch, Message: s.redactFor(cfg, err.Error()), Time: time.Now()}
+		status.set(nil, serr)
+		return api.SyncResult{Error: serr}, 0
+	}
+	log := c.log.With("app", s.displayName(app))
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	start := time.Now()
-	rev, err := s.src.Fetch(fctx)
+	rev, err := src.Fetch(fctx)
 	cancel()
 	if err != nil {
-		serr := &api.SyncError{Stage: api.StageFetch, Message: s.redact(fmt.Sprintf("failed to fetch %s: %s", s.cfg.Source.URL, err)), Time: time.Now()}
-		s.sync.set(nil, serr)
-		s.events.add("repo", "FetchFailed", serr.Message)
-		c.log.Warn("sync failed", "stage", serr.Stage, "err", serr.Message)
+		serr := &api.SyncError{Stage: api.StageFetch, Message: s.redactFor(cfg, fmt.Sprintf("failed to fetch %s: %s", cfg.URL, err)), Time: time.Now()}
+		status.set(nil, serr)
+		s.events.add(appObject(s, app, "repo"), "FetchFailed", serr.Message)
+		log.Warn("sync failed", "stage", serr.Stage, "err", serr.Message)
 		return api.SyncResult{Error: serr}, 0
 	}
 	commit := commitOf(rev)
 	fetchTook := time.Since(start)
 
-	applied, _ := s.store.revision()
-	// The same commit under another --path (a restart with a new path) is
-	// a different revision.
-	if applied != nil && applied.Commit.Hash == rev.Commit && applied.Path == s.cfg.Source.Path {
-		s.sync.set(commit, nil)
+	applied, _ := s.store.appRevision(app)
+	// The same commit under another path or repository (a restart with a
+	// new --path, an edited Application) is a different revision.
+	if applied != nil && applied.Commit.Hash == rev.Commit && applied.Path == cfg.Path &&
+		(applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) && (applied.Branch == "" || applied.Branch == cfg.Branch) {
+		status.set(commit, nil)
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
 
 	// What the applied revision shares with this one is not decoded again.
-	set, _, err := render.LoadCached(rev.Files, s.store.docCache())
+	set, _, err := render.LoadCached(rev.Files, s.store.docCache(app))
+	if err == nil {
+		err = s.checkApplications(app, set)
+	}
+	var retained map[string][]byte
+	if err == nil {
+		if retained, err = s.store.retainedFor(app, set, prune); err == nil && retained != nil {
+			set, err = loadApp(rev.Files, retained)
+		}
+	}
 	if err != nil {
 		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
-		s.sync.set(commit, serr)
-		s.events.add("commit/"+short(rev.Commit), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s", firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), appliedHash(applied)))
-		c.log.Warn("commit failed to load; keeping the last good revision", "commit", rev.Commit, "author", rev.Author, "err", err)
+		status.set(commit, serr)
+		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s", firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), appliedHash(applied)))
+		log.Warn("commit failed to load; keeping the last good revision", "commit", rev.Commit, "author", rev.Author, "err", err)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
 	}
-	saved := &savedRevision{Commit: *commit, Path: s.cfg.Source.Path, Files: rev.Files}
+	if cs := s.store.conflicts(app, set); len(cs) > 0 {
+		serr := conflictError(commit, cs)
+		status.set(commit, serr)
+		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "OwnershipConflict", serr.Message)
+		log.Warn("commit claims objects another application owns; keeping the last good revision", "commit", rev.Commit, "err", serr.Message)
+		return api.SyncResult{Commit: commit, Error: serr}, 0
+	}
+	saved := &savedRevision{Commit: *commit, Path: cfg.Path, Repo: StripCredentials(cfg.URL), Branch: cfg.Branch, Files: rev.Files}
 	// Committed before it is planned: a new leader comes back to what the
 	// agents run.
-	if err := s.el.apply(&command{Op: opRevision, Revision: saved}, s.cfg.Raft.ApplyTimeout); err != nil {
-		serr := &api.SyncError{Commit: commit, Stage: api.StageApply, Message: err.Error(), Time: time.Now()}
-		s.sync.set(commit, serr)
-		c.log.Error("failed to commit revision; not applying it", "commit", rev.Commit, "err", err)
+	op := opRevision
+	if app != "" {
+		op = opAppRevision
+	}
+	if err := s.el.apply(&command{Op: op, App: app, Revision: saved, Retained: retained, Created: time.Now()}, s.cfg.Raft.ApplyTimeout); err != nil {
+		stage := api.StageApply
+		var rej *rejectedError
+		if errors.As(err, &rej) {
+			stage = api.StageConflict
+		}
+		serr := &api.SyncError{Commit: commit, Stage: stage, Message: err.Error(), Time: time.Now()}
+		status.set(commit, serr)
+		log.Error("failed to commit revision; not applying it", "commit", rev.Commit, "err", err)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
 	}
-	s.sync.set(commit, nil)
-	s.events.add("commit/"+short(rev.Commit), "Synced", fmt.Sprintf("%s by %s: %d object(s)", firstLine(rev.Message), rev.Author, len(set.Objects)))
+	status.set(commit, nil)
+	if len(retained) > 0 {
+		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "Retained", fmt.Sprintf("%d object(s) removed from Git keep running because prune is off", len(retained)))
+	}
+	s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "Synced", fmt.Sprintf("%s by %s: %d object(s)", firstLine(rev.Message), rev.Author, len(set.Objects)))
 	c.mu.Lock()
 	target := c.requestPlanLocked()
 	c.mu.Unlock()
-	c.log.Info("applied commit", "commit", rev.Commit, "author", rev.Author, "message", firstLine(rev.Message),
-		"objects", len(set.Objects), "fetch", fetchTook, "took", time.Since(start))
+	log.Info("applied commit", "commit", rev.Commit, "author", rev.Author, "message", firstLine(rev.Message),
+		"objects", len(set.Objects), "retained", len(retained), "fetch", fetchTook, "took", time.Since(start))
 	return api.SyncResult{Commit: commit, Applied: true}, target
+}
+
+// appObject is the object an event of app names: the bootstrap
+// application's events keep the names of a single-repository reconciler.
+func appObject(s *Server, app, object string) string {
+	if app == "" {
+		return object
+	}
+	return "application/" + app + "/" + object
+}
+
+// checkApplications refuses Application objects outside the bootstrap
+// application, and one that reuses the bootstrap application's name.
+func (s *Server) checkApplications(app string, set *spec.Set) error {
+	var list spec.ErrorList
+	for _, k := range set.Keys() {
+		if k.Kind != spec.KindApplication {
+			continue
+		}
+		src := set.Sources[k]
+		switch {
+		case app != "":
+			list = append(list, &spec.Error{File: src.File, Line: src.Line, Object: "Application " + k.Name,
+				Message: fmt.Sprintf("Application objects are read from the bootstrap application %q only, not from application %q", s.bootstrapName(), app)})
+		case k.Name == s.bootstrapName():
+			list = append(list, &spec.Error{File: src.File, Line: src.Line, Object: "Application " + k.Name, Field: "metadata.name",
+				Message: fmt.Sprintf("%q is the bootstrap application's name (--app-name)", k.Name)})
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return list
+}
+
+// conflictError is the sync error of a revision that claims objects other
+// applications own: one entry per object, naming its file and both
+// applications.
+func conflictError(commit *api.Commit, cs []ownershipConflict) *api.SyncError {
+	serr := &api.SyncError{Commit: commit, Stage: api.StageConflict, Time: time.Now(), Message: cs[0].Error()}
+	if len(cs) > 1 {
+		serr.Message = fmt.Sprintf("%s (and %d more object(s))", serr.Message, len(cs)-1)
+	}
+	for _, c := range cs {
+		serr.Entries = append(serr.Entries, api.ErrorEntry{File: c.At.File, Line: c.At.Line, Object: c.Key.String(),
+			Message: fmt.Sprintf("already owned by application %q (%s:%d)", c.Owner, c.OwnAt.File, c.OwnAt.Line)})
+	}
+	return serr
 }
 
 func appliedHash(r *savedRevision) string {
@@ -164,14 +237,14 @@ func appliedHash(r *savedRevision) string {
 	return short(r.Commit.Hash)
 }
 
-// redact removes the remote's credentials from a message.
-func (s *Server) redact(msg string) string {
-	stripped := StripCredentials(s.cfg.Source.URL)
-	if stripped != s.cfg.Source.URL {
-		msg = strings.ReplaceAll(msg, s.cfg.Source.URL, stripped)
+// redactFor removes a source's credentials from a message.
+func (s *Server) redactFor(cfg source.Config, msg string) string {
+	stripped := StripCredentials(cfg.URL)
+	if stripped != cfg.URL {
+		msg = strings.ReplaceAll(msg, cfg.URL, stripped)
 	}
-	if s.cfg.Source.Token != "" {
-		msg = strings.ReplaceAll(msg, s.cfg.Source.Token, "REDACTED")
+	if cfg.Token != "" {
+		msg = strings.ReplaceAll(msg, cfg.Token, "REDACTED")
 	}
 	return msg
 }

@@ -38,9 +38,7 @@ type view struct {
 	nodeStates []reconcile.NodeState
 	observed   map[string][]agentapi.PodStatus
 	set        *spec.Set
-	// docCache is set's documents by text: a diff's load reuses them.
-	docCache *spec.Cache
-	revision *savedRevision
+	revision   *savedRevision
 	// clients of the agents with a connection, for logs.
 	clients map[string]agentClient
 
@@ -92,10 +90,7 @@ func (s *Server) publishFollowerView() {
 func (c *controller) publish() {
 	members := c.s.members.nodes()
 	peek := c.s.store.peek()
-	// The cache only makes loading faster (it is keyed by documents'
-	// text), so reading it apart from the revision is safe.
 	rev, set := c.s.store.revision()
-	docCache := c.s.store.docCache()
 	nodeStates, _ := c.nodeStates(members, peek.overrides)
 
 	c.mu.Lock()
@@ -117,7 +112,6 @@ func (c *controller) publish() {
 		nodeStates: nodeStates,
 		observed:   make(map[string][]agentapi.PodStatus, len(c.observed)),
 		set:        set,
-		docCache:   docCache,
 		revision:   rev,
 		clients:    make(map[string]agentClient, len(c.conns)),
 	}

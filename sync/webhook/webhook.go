@@ -167,6 +167,44 @@ func detect(h http.Header) (provider, bool) {
 // Gitea and GitLab all name the pushed ref "ref".
 type pushPayload struct {
 	Ref string `json:"ref"`
+	// Repository is GitHub's, Gitea's and GitLab's; Project GitLab's.
+	Repository *repoURLs `json:"repository,omitempty"`
+	Project    *repoURLs `json:"project,omitempty"`
+}
+
+// repoURLs are the ways the forges name the pushed repository.
+type repoURLs struct {
+	CloneURL   string `json:"clone_url,omitempty"`    // GitHub, Gitea
+	SSHURL     string `json:"ssh_url,omitempty"`      // GitHub, Gitea
+	HTMLURL    string `json:"html_url,omitempty"`     // GitHub, Gitea
+	GitURL     string `json:"git_url,omitempty"`      // GitHub
+	GitHTTPURL string `json:"git_http_url,omitempty"` // GitLab
+	GitSSHURL  string `json:"git_ssh_url,omitempty"`  // GitLab
+	WebURL     string `json:"web_url,omitempty"`      // GitLab
+	Homepage   string `json:"homepage,omitempty"`     // GitLab
+}
+
+// Push is what a push notification says: the branch pushed to and the URLs
+// the forge gives for the repository (none from a bare post-receive hook
+// that sends only a ref).
+type Push struct {
+	Branch string
+	URLs   []string
+}
+
+func (p *pushPayload) urls() []string {
+	var out []string
+	for _, r := range []*repoURLs{p.Repository, p.Project} {
+		if r == nil {
+			continue
+		}
+		for _, u := range []string{r.CloneURL, r.SSHURL, r.HTMLURL, r.GitURL, r.GitHTTPURL, r.GitSSHURL, r.WebURL, r.Homepage} {
+			if u != "" {
+				out = append(out, u)
+			}
+		}
+	}
+	return out
 }
 
 // Handler returns an http.Handler that calls trigger for each push to the
@@ -181,9 +219,23 @@ func Handler(cfg Config, trigger func()) http.Handler {
 	return &handler{cfg: cfg, trigger: trigger}
 }
 
+// RouteHandler is Handler for a reconciler that tracks several
+// repositories and branches: it calls route with every push to a branch
+// (Config.Branch is not used) and route returns how many syncs it
+// triggered. The same rules as trigger's apply to route: it runs on the
+// request's goroutine and must not block.
+func RouteHandler(cfg Config, route func(Push) int) http.Handler {
+	if route == nil {
+		panic("webhook: nil route")
+	}
+	cfg.validate()
+	return &handler{cfg: cfg, route: route}
+}
+
 type handler struct {
 	cfg     Config
 	trigger func()
+	route   func(Push) int
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -229,10 +281,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusAccepted, fmt.Sprintf("ignored: event %q is not a push", p.event))
 		return
 	}
-	ref, err := parseRef(r.Header.Get("Content-Type"), body)
+	payload, err := parsePayload(r.Header.Get("Content-Type"), body)
+	ref := payload.Ref
 	if err != nil {
 		log.Warn("webhook payload malformed", "err", err)
 		reply(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if h.route != nil {
+		branch, ok := strings.CutPrefix(ref, "refs/heads/")
+		n := 0
+		if ok {
+			n = h.route(Push{Branch: branch, URLs: payload.urls()})
+		}
+		if n == 0 {
+			log.Debug("webhook push that no application tracks ignored", "ref", ref)
+			reply(w, http.StatusAccepted, fmt.Sprintf("ignored: no application tracks %s of this repository", ref))
+			return
+		}
+		log.Info("webhook push accepted", "ref", ref, "applications", n)
+		reply(w, http.StatusAccepted, fmt.Sprintf("sync triggered for %d application(s)", n))
 		return
 	}
 	if want := "refs/heads/" + h.cfg.Branch; ref != want {
@@ -245,25 +313,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusAccepted, "sync triggered")
 }
 
-// parseRef reads the pushed ref from a JSON body, or from the "payload"
-// form field GitHub sends when a hook's content type is
+// parsePayload reads the pushed ref and repository from a JSON body, or
+// from the "payload" form field GitHub sends when a hook's content type is
 // application/x-www-form-urlencoded.
-func parseRef(contentType string, body []byte) (string, error) {
+func parsePayload(contentType string, body []byte) (*pushPayload, error) {
 	if mt, _, _ := mime.ParseMediaType(contentType); mt == "application/x-www-form-urlencoded" {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return "", fmt.Errorf("failed to parse form payload: %w", err)
+			return &pushPayload{}, fmt.Errorf("failed to parse form payload: %w", err)
 		}
 		body = []byte(form.Get("payload"))
 	}
 	var p pushPayload
 	if err := json.Unmarshal(body, &p); err != nil {
-		return "", fmt.Errorf("failed to parse push payload: %w", err)
+		return &pushPayload{}, fmt.Errorf("failed to parse push payload: %w", err)
 	}
 	if p.Ref == "" {
-		return "", errors.New("failed to parse push payload: no \"ref\" field")
+		return &pushPayload{}, errors.New("failed to parse push payload: no \"ref\" field")
 	}
-	return p.Ref, nil
+	return &p, nil
 }
 
 func reply(w http.ResponseWriter, code int, msg string) {

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/stevedore-dev/stevedore/internal/version"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// versions is what `ctl version -o json|yaml` prints, in kubectl version's
+// shape: clientVersion and serverVersion.
+type versions struct {
+	Client *api.Version `json:"clientVersion"`
+	Server *api.Version `json:"serverVersion,omitempty"`
+}
+
+func (c *cli) versionCmd() *cobra.Command {
+	var (
+		clientOnly bool
+		output     string
+	)
+	cmd := &cobra.Command{
+		Use:   "version [--client] [-o json|yaml]",
+		Short: "Print ctl's version and the reconciler's",
+		Long: `Print the version of ctl and of the reconciler --server reaches, from the Go build info of each
+binary: module version, commit, commit time, whether the tree was modified, Go version and platform.
+With --client the reconciler is not contacted.`,
+		Example: `  ctl version
+  ctl version --client
+  ctl version -o json | jq -r .serverVersion.gitCommit`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != outJSON && output != outYAML {
+				return usageErr("unknown output format %q: want json or yaml", output)
+			}
+			cv := api.Version(version.Get())
+			v := versions{Client: &cv}
+			var serverErr error
+			if !clientOnly {
+				serverErr = c.serverVersion(cmd, &v)
+			}
+			switch output {
+			case outJSON:
+				b, err := json.MarshalIndent(v, "", "  ")
+				if err != nil {
+					return &exitErr{code: exitError, err: fmt.Errorf("failed to encode json: %w", err)}
+				}
+				fmt.Fprintln(c.out, string(b))
+			case outYAML:
+				b, err := yaml.Marshal(v)
+				if err != nil {
+					return &exitErr{code: exitError, err: fmt.Errorf("failed to encode yaml: %w", err)}
+				}
+				fmt.Fprint(c.out, string(b))
+			default:
+				fmt.Fprintln(c.out, "Client Version:", versionLine(v.Client))
+				if v.Server != nil {
+					fmt.Fprintln(c.out, "Server Version:", versionLine(v.Server))
+				}
+			}
+			// As kubectl: the client's version is printed even when the
+			// server cannot be reached, then the error.
+			return serverErr
+		},
+	}
+	cmd.Flags().BoolVar(&clientOnly, "client", false, "print only ctl's version; do not contact the reconciler")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml (default: one line each)")
+	return cmd
+}
+
+func (c *cli) serverVersion(cmd *cobra.Command, v *versions) error {
+	cl, err := c.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := c.requestCtx(cmd.Context())
+	defer cancel()
+	sv, err := cl.Version(ctx)
+	if err != nil {
+		return &exitErr{code: exitError, err: fmt.Errorf("failed to get the reconciler's version: %w", err)}
+	}
+	v.Server = sv
+	return nil
+}
+
+// versionLine renders a version the way reconciler and agent --version do.
+func versionLine(v *api.Version) string { return version.Info(*v).String() }

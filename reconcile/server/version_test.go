@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stevedore-dev/stevedore/internal/version"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+// TestVersionAnsweredWithoutLeader: a reconciler answers /v1/version for
+// itself, even with no leader (it is not started here): a leader-only
+// endpoint would wait for one and answer 503.
+func TestVersionAnsweredWithoutLeader(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Source.URL, cfg.DataDir = t.TempDir(), t.TempDir()
+	cfg.Logger, _ = testLogger(t)
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+
+	resp, err := http.Get(srv.URL + api.PathVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v api.Version
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d, %v", api.PathVersion, resp.StatusCode, err)
+	}
+	if want := api.Version(version.Get()); v != want {
+		t.Errorf("version = %+v, want %+v", v, want)
+	}
+}
