@@ -18,9 +18,13 @@ const KindApplication = "Application"
 // Application declares one application. It is cluster-scoped: its name is
 // unique in the cluster and names the application in the API and ctl.
 type Application struct {
-	TypeMeta   `json:",inline"`
+	TypeMeta `json:",inline"`
+	// ObjectMeta is the object's metadata: its name is the application's
+	// name (the Application is cluster-scoped).
 	ObjectMeta `json:"metadata,omitempty"`
-	Spec       ApplicationSpec `json:"spec"`
+	// Spec is where the application's manifests come from and how they
+	// are applied.
+	Spec ApplicationSpec `json:"spec"`
 }
 
 // ApplicationSpec is what an application deploys and how.

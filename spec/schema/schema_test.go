@@ -21,6 +21,7 @@ var objects = map[string]any{
 	spec.KindReplicationController: spec.ReplicationController{},
 	spec.KindNode:                  spec.Node{},
 	spec.KindDeployment:            spec.Deployment{},
+	spec.KindApplication:           spec.Application{},
 }
 
 // TestKindsMatchSpec: the schema has exactly the kinds spec loads.

@@ -9,6 +9,7 @@ var kinds = []Kind{
 	{Kind: "ReplicationController", APIVersion: "v1", Namespaced: true, Type: "ReplicationController"},
 	{Kind: "Node", APIVersion: "v1", Namespaced: false, Type: "Node"},
 	{Kind: "Deployment", APIVersion: "apps/v1", Namespaced: true, Type: "Deployment"},
+	{Kind: "Application", APIVersion: "stevedore.dev/v1alpha1", Namespaced: false, Type: "Application"},
 }
 
 var types = map[string]*Type{
@@ -19,6 +20,33 @@ var types = map[string]*Type{
 			{Name: "nodeAffinity", Type: "NodeAffinity", Ref: "NodeAffinity", Doc: "nodeAffinity is rules on the labels of the node the pod is placed on."},
 			{Name: "podAffinity", Type: "PodAffinity", Ref: "PodAffinity", Doc: "podAffinity places the pod in the same topology domain as other pods."},
 			{Name: "podAntiAffinity", Type: "PodAntiAffinity", Ref: "PodAntiAffinity", Doc: "podAntiAffinity keeps the pod out of the topology domains of other pods."},
+		},
+	},
+	"Application": {
+		Name: "Application",
+		Doc:  "Application declares one application. It is cluster-scoped: its name is unique in the cluster and names the application in the API and ctl.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: its name is the application's name (the Application is cluster-scoped)."},
+			{Name: "spec", Type: "ApplicationSpec", Ref: "ApplicationSpec", Required: true, Doc: "spec is where the application's manifests come from and how they are applied."},
+		},
+	},
+	"ApplicationSource": {
+		Name: "ApplicationSource",
+		Doc:  "ApplicationSource is a repository, branch and path, as Argo CD's spec.source names them.",
+		Fields: []Field{
+			{Name: "path", Type: "string", Doc: "path is the sub-directory holding the manifests; empty means the whole tree."},
+			{Name: "repoURL", Type: "string", Required: true, Doc: "repoURL is the repository: a path, file://, http(s)://, ssh:// or user@host:path. The reconciler's credentials (--ssh-key, --known-hosts, --token-file) apply to it."},
+			{Name: "targetRevision", Type: "string", Doc: "targetRevision is the branch to track; empty means \"main\". \"refs/heads/B\" is the same as \"B\"."},
+		},
+	},
+	"ApplicationSpec": {
+		Name: "ApplicationSpec",
+		Doc:  "ApplicationSpec is what an application deploys and how.",
+		Fields: []Field{
+			{Name: "prune", Type: "boolean", Doc: "prune removes what the application no longer declares (objects removed from its files, or all of them when the Application object is deleted). Nil means true. With false, removed objects keep running and the application's status lists them."},
+			{Name: "source", Type: "ApplicationSource", Ref: "ApplicationSource", Required: true, Doc: "source is where the application's manifests are."},
 		},
 	},
 	"Container": {
