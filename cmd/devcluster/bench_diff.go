@@ -148,10 +148,10 @@ type diffTimes struct {
 	// ctl is exec to exit; ctlCPU its CPU time, serverCPU this process's
 	// (the reconciler's) over the same span.
 	ctl, ctlCPU, serverCPU time.Duration
-	// The pieces alone: ctl's validation of the work tree, the reconciler's
-	// load of it reusing the applied revision's documents, the same load
-	// from scratch (what every diff cost before spec.Cache), the diff.
-	loadDir, loadCached, loadFresh, diff time.Duration
+	// The pieces alone: the reconciler's load of the work tree reusing the
+	// applied revision's documents, the same load from scratch (what ctl
+	// and the reconciler each did per diff before spec.Cache), the diff.
+	loadCached, loadFresh, diff time.Duration
 	// floor is `diff -ru` of the two trees: a text diff, without objects.
 	floor       time.Duration
 	changes     int
@@ -201,9 +201,9 @@ func benchDiff(ctx context.Context, binDir string, n int, out io.Writer) (string
 		if t.changes != ch.total() {
 			return "", fmt.Errorf("diff found %d changed objects, want %d", t.changes, ch.total())
 		}
-		fmt.Fprintf(out, "diff run %d: ctl %s (CPU: ctl %s, reconciler %s; load dir %s, load cached %s, load fresh %s, diff %s)\n", i+1,
+		fmt.Fprintf(out, "diff run %d: ctl %s (CPU: ctl %s, reconciler %s; load cached %s, load fresh %s, diff %s)\n", i+1,
 			t.ctl.Round(time.Millisecond), t.ctlCPU.Round(time.Millisecond), t.serverCPU.Round(time.Millisecond),
-			t.loadDir.Round(time.Millisecond), t.loadCached.Round(time.Millisecond), t.loadFresh.Round(time.Millisecond), t.diff.Round(time.Millisecond))
+			t.loadCached.Round(time.Millisecond), t.loadFresh.Round(time.Millisecond), t.diff.Round(time.Millisecond))
 		runs = append(runs, t)
 	}
 	return renderDiff(runs, n, len(next), ch, st), nil
@@ -239,14 +239,9 @@ func measureDiffOnce(ctx context.Context, ctl, server, dir string, applied map[s
 		return t, fmt.Errorf("ctl diff --local did not report the %d changes: %.300s", want, stdout.String())
 	}
 
-	start = time.Now()
 	files, err := render.ReadDir(dir)
-	if err == nil {
-		_, err = render.Load(files)
-	}
-	t.loadDir = time.Since(start)
 	if err != nil {
-		return t, fmt.Errorf("failed to load the work tree: %w", err)
+		return t, fmt.Errorf("failed to read the work tree: %w", err)
 	}
 	// The reconciler holds the applied revision and its documents from the
 	// sync; a diff loads the work tree reusing them.
@@ -389,8 +384,8 @@ func renderDiff(runs []diffTimes, n, files int, ch diffChanges, st stamp) string
 	fmt.Fprintln(&b, "runs as a process against a real reconciler (reconcile/server in the benchmark's process, on loopback,")
 	fmt.Fprintln(&b, "whose applied revision is the first commit of a local bare Git repository; no agents, so pods a change")
 	fmt.Fprintln(&b, "would start have no node to go to). It does everything `ctl diff --local` does: reading the work tree,")
-	fmt.Fprintln(&b, "posting it to the reconciler while validating it offline (`spec.Load`, on both cores), the")
-	fmt.Fprintln(&b, "reconciler's load of it (reusing the applied revision's unchanged documents, `spec.LoadCached`), the")
+	fmt.Fprintln(&b, "posting it to the reconciler, the reconciler's load of it (reusing the applied revision's unchanged")
+	fmt.Fprintln(&b, "documents, `spec.LoadCached`, on both cores), the")
 	fmt.Fprintln(&b, "field-level diff (`reconcile.Diff`: go-cmp, field paths and a unified YAML diff per changed object)")
 	fmt.Fprintln(&b, "with the pods each workload would start and stop, a dry-run plan placing them, the HTTP round trip,")
 	fmt.Fprintln(&b, "and rendering the report to a pipe. The clock runs from exec to exit. CPU is counted apart for ctl and")
@@ -408,9 +403,8 @@ func renderDiff(runs []diffTimes, n, files int, ch diffChanges, st stamp) string
 	row("floor: `diff -ru` of the applied tree and the work tree (text only)", "", func(t diffTimes) time.Duration { return t.floor })
 	row("CPU time of ctl (user + system, all threads)", "", func(t diffTimes) time.Duration { return t.ctlCPU })
 	row("CPU time of the reconciler over the same span", "", func(t diffTimes) time.Duration { return t.serverCPU })
-	row("in process: ctl's validation of the work tree (`spec.Load`)", "", func(t diffTimes) time.Duration { return t.loadDir })
 	row("in process: the reconciler's load of it (`spec.LoadCached`, reusing the applied revision's documents)", "", func(t diffTimes) time.Duration { return t.loadCached })
-	row("in process: the same load from scratch (`spec.Load`, what each diff cost before)", "", func(t diffTimes) time.Duration { return t.loadFresh })
+	row("in process: the same load from scratch (`spec.Load`; before, ctl and the reconciler each paid it per diff)", "", func(t diffTimes) time.Duration { return t.loadFresh })
 	row(fmt.Sprintf("in process: `reconcile.Diff` (%d changes)", ch.total()), "", func(t diffTimes) time.Duration { return t.diff })
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "ctl printed %s bytes per run.\n", thousands(float64(runs[0].outputBytes)))
