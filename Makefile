@@ -34,7 +34,7 @@ test: deps ## run every test (unit, integration against a private containerd, en
 test-unit: ## run the tests that need no daemon
 	$(GO) test -count=1 -short $(PKGS)
 
-bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, commit-to-running, recovery, failover)
+bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, ctl get, commit-to-running, recovery, failover)
 	$(GO) build -o $(BIN)/ ./cmd/devcluster
 	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md --go $(GO)
 

@@ -149,6 +149,7 @@ func (a *Agent) Start(ctx context.Context) error {
 			MilliCPU: a.cfg.AllocatableMilliCPU,
 			Memory:   a.cfg.AllocatableMemory,
 			Pods:     a.cfg.MaxPods,
+			Extended: a.cfg.ExtendedResources,
 		},
 		Labels:  a.cfg.Labels,
 		Taints:  a.cfg.Taints,

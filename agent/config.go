@@ -80,6 +80,13 @@ type Config struct {
 	AllocatableMemory int64
 	// MaxPods overrides the pod count offered; zero means DefaultMaxPods.
 	MaxPods int64
+	// ExtendedResources are the extended resources (nvidia.com/gpu: 2, a
+	// count) and hugepages (hugepages-2Mi: bytes, a multiple of the page
+	// size) the node offers the scheduler, by Kubernetes resource name. The
+	// agent only advertises them: devices and hugetlbfs are the operator's
+	// to set up. Zero means none, so pods that request any stay off the
+	// node.
+	ExtendedResources map[string]int64
 	// WatchHeartbeat is how often the watch stream re-sends the current state
 	// when nothing changed, so consumers can tell a quiet node from a dead
 	// connection; zero means DefaultWatchHeartbeat.
@@ -152,6 +159,17 @@ func (c *Config) validate() error {
 	if c.AllocatableMilliCPU < 0 || c.AllocatableMemory < 0 || c.MaxPods < 0 {
 		return errNegativeAllocatable
 	}
+	for name, q := range c.ExtendedResources {
+		if msg := spec.ValidateResourceName(name); msg != "" {
+			return fmt.Errorf("extended resource %q: %w: %s", name, errBadExtended, msg)
+		}
+		if q < 0 {
+			return fmt.Errorf("extended resource %q: %w: %d is negative", name, errBadExtended, q)
+		}
+		if size, ok := spec.HugePageSize(name); ok && q%size != 0 {
+			return fmt.Errorf("extended resource %q: %w: %d bytes is not a multiple of the page size", name, errBadExtended, q)
+		}
+	}
 	if c.AllocatableMilliCPU == 0 {
 		c.AllocatableMilliCPU = hostMilliCPU()
 	}
@@ -178,6 +196,7 @@ var (
 	errBadAdvertise        = errors.New("want http(s)://host:port")
 	errBadTaintEffect      = errors.New("effect must be NoSchedule, PreferNoSchedule or NoExecute")
 	errNegativeAllocatable = errors.New("allocatable cpu, memory and max pods must not be negative")
+	errBadExtended         = errors.New("invalid extended resource")
 )
 
 // splitGossip splits a gossip host:port, resolving nothing: memberlist wants

@@ -24,13 +24,18 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for name, cfg := range map[string]Config{
-		"api without port":    {APIAddr: "127.0.0.1"},
-		"gossip host name":    {GossipAddr: "localhost:7947"},
-		"gossip bad port":     {GossipAddr: "127.0.0.1:99999"},
-		"advertise no scheme": {AdvertiseAPI: "10.0.0.1:7701"},
-		"bad pod CIDR":        {PodCIDR: "10.0.0.0"},
-		"bad taint effect":    {Taints: []spec.Taint{{Key: "k", Effect: "Sometimes"}}},
-		"negative cpu":        {AllocatableMilliCPU: -1},
+		"api without port":     {APIAddr: "127.0.0.1"},
+		"gossip host name":     {GossipAddr: "localhost:7947"},
+		"gossip bad port":      {GossipAddr: "127.0.0.1:99999"},
+		"advertise no scheme":  {AdvertiseAPI: "10.0.0.1:7701"},
+		"bad pod CIDR":         {PodCIDR: "10.0.0.0"},
+		"bad taint effect":     {Taints: []spec.Taint{{Key: "k", Effect: "Sometimes"}}},
+		"negative cpu":         {AllocatableMilliCPU: -1},
+		"unqualified extended": {ExtendedResources: map[string]int64{"gpu": 1}},
+		"native extended":      {ExtendedResources: map[string]int64{"cpu": 1}},
+		"negative extended":    {ExtendedResources: map[string]int64{"nvidia.com/gpu": -1}},
+		"hugepages not whole":  {ExtendedResources: map[string]int64{"hugepages-2Mi": 3 << 20}},
+		"hugepages bad size":   {ExtendedResources: map[string]int64{"hugepages-big": 1}},
 	} {
 		cfg.NodeName = "n1"
 		if _, err := cfg.WithDefaults(); err == nil {

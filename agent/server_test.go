@@ -284,6 +284,7 @@ func TestInfo(t *testing.T) {
 	cfg.AllocatableMilliCPU = 1500
 	cfg.AllocatableMemory = 2 << 30
 	cfg.MaxPods = 7
+	cfg.ExtendedResources = map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 64 << 20}
 	cfg.PodCIDR = "10.99.1.0/24"
 	a := startAgent(t, cfg, newFakeRuntime())
 	got, err := api.NewClient(a.APIURL(), nil).Info(ctxT(t))
@@ -292,7 +293,7 @@ func TestInfo(t *testing.T) {
 	}
 	want := api.NodeInfo{
 		Name: "n1", APIAddr: a.APIURL(),
-		Allocatable: api.Resources{MilliCPU: 1500, Memory: 2 << 30, Pods: 7},
+		Allocatable: api.Resources{MilliCPU: 1500, Memory: 2 << 30, Pods: 7, Extended: cfg.ExtendedResources},
 		Labels:      cfg.Labels, Taints: cfg.Taints, PodCIDR: "10.99.1.0/24",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

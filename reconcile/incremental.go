@@ -339,7 +339,7 @@ func (p *Planner) removeRecord(k string, rec *PodRecord) {
 }
 
 func sameNode(a, b *NodeState) bool {
-	return a.Alive == b.Alive && a.Grace == b.Grace && a.Info.Allocatable == b.Info.Allocatable &&
+	return a.Alive == b.Alive && a.Grace == b.Grace && a.Info.Allocatable.Equal(b.Info.Allocatable) &&
 		maps.Equal(a.Info.Labels, b.Info.Labels) && slices.Equal(a.Info.Taints, b.Info.Taints)
 }
 

@@ -36,6 +36,7 @@ func SchedulerNodes(nodes []NodeState, desired *spec.Set) []scheduler.Node {
 				Memory:           n.Info.Allocatable.Memory,
 				EphemeralStorage: n.Info.Allocatable.EphemeralStorage,
 				Pods:             n.Info.Allocatable.Pods,
+				Extended:         n.Info.Allocatable.Extended,
 			},
 		}
 		if d, ok := declared[n.Info.Name]; ok {

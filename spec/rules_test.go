@@ -97,14 +97,14 @@ func TestDecodeErrors(t *testing.T) {
 		{"unsupported k8s field", podHead + `  containers:
   - name: c
     image: busybox
-    livenessProbe: {} #!
+    livenessProbe: {httpGet: {port: 80}} #!
 `, "spec.containers[0].livenessProbe", "not supported by Stevedore"},
 		{"unknown top-level field", podHead + `  containers: [{name: c, image: busybox}]
 extra: 1 #!
 `, "extra", "unknown field"},
 		{"status with content", podHead + `  containers: [{name: c, image: busybox}]
-status: {phase: Running} #!
-`, "status", "unknown field"},
+status: Running #!
+`, "status", "expected a mapping, got a string"},
 		{"string for int", podHead + `  containers:
   - name: c
     image: busybox
@@ -227,8 +227,8 @@ items:
 - apiVersion: v1
   kind: Namespace
   metadata: {name: b}
-  spec: {} #!
-`, "spec", "unknown field"},
+  spek: {} #!
+`, "spek", "unknown field"},
 		{"bad merge", podHead + `  <<: 3 #!
   containers: [{name: c, image: busybox}]
 `, "spec", "merge key"},

@@ -66,6 +66,17 @@ type Namespace struct {
 	// ObjectMeta is the object's metadata: name, namespace, labels and
 	// annotations.
 	ObjectMeta `json:"metadata,omitempty"`
+	// Spec is accepted so that what `kubectl get namespace -o yaml` prints
+	// loads; it has no effect.
+	Spec NamespaceSpec `json:"spec,omitzero"`
+}
+
+// NamespaceSpec is accepted so that `kubectl get namespace -o yaml` output
+// loads. Its finalizers have no effect: Stevedore removes a namespace's
+// objects when the commit that drops them is applied.
+type NamespaceSpec struct {
+	// Finalizers are qualified names ("kubernetes"); accepted and ignored.
+	Finalizers []string `json:"finalizers,omitempty"`
 }
 
 // Pod is a v1 Pod: one or more containers that share a network namespace

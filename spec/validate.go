@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // MaxWorkloadNameLength is the longest name a Deployment or
@@ -66,6 +64,11 @@ func validateObject(o Object) []fieldError {
 	switch o := o.(type) {
 	case *Namespace:
 		v.objectMeta(&o.ObjectMeta, false, isDNS1123Label)
+		// Kubernetes checks finalizer names as qualified names
+		// ("kubernetes", "example.com/cleanup").
+		for i, f := range o.Spec.Finalizers {
+			v.check(fieldPath("spec.finalizers").index(i), f, isQualifiedName(f))
+		}
 	case *Node:
 		v.objectMeta(&o.ObjectMeta, false, isDNS1123Subdomain)
 		v.taints(o.Spec.Taints, "spec.taints")
@@ -374,59 +377,6 @@ func (v *validator) port(port *ContainerPort, p fieldPath, names map[string]bool
 	}
 }
 
-func (v *validator) resources(r *Resources, p fieldPath) {
-	for _, list := range []struct {
-		name string
-		l    ResourceList
-	}{{"requests", r.Requests}, {"limits", r.Limits}} {
-		for _, name := range sortedKeys(list.l) {
-			if list.name == "requests" {
-				// A request defaulted from its limit (or equal to it)
-				// would repeat the limit's error.
-				if l, ok := r.Limits[name]; ok && l.Cmp(r.Requests[name]) == 0 {
-					continue
-				}
-			}
-			rp := p.child(list.name).key(name)
-			if msg := isResourceName(name); msg != "" {
-				v.add(rp, "invalid resource name %q: %s", name, msg)
-			}
-			q := list.l[name]
-			if q.Sign() < 0 {
-				v.add(rp, "invalid value %q: must be greater than or equal to 0", q.String())
-			}
-		}
-	}
-	for _, name := range sortedKeys(r.Requests) {
-		limit, ok := r.Limits[name]
-		if !ok {
-			continue
-		}
-		req := r.Requests[name]
-		if req.Cmp(limit) > 0 {
-			v.add(p.child("requests").key(name), "invalid value %q: must be less than or equal to %s limit of %s", req.String(), name, limit.String())
-		}
-	}
-}
-
-// isResourceName returns why name is not a container resource, or "": as in
-// Kubernetes, a standard resource or a fully qualified extended one, so a
-// typo such as "memroy" is not taken for an extended resource.
-func isResourceName(name string) string {
-	switch {
-	case name == ResourceCPU, name == ResourceMemory, name == ResourceEphemeralStorage:
-		return ""
-	case strings.HasPrefix(name, "hugepages-"):
-		if _, err := resource.ParseQuantity(strings.TrimPrefix(name, "hugepages-")); err != nil {
-			return "hugepages-<size> needs a page size quantity such as hugepages-2Mi"
-		}
-		return ""
-	case strings.Contains(name, "/"):
-		return isQualifiedName(name)
-	}
-	return "must be cpu, memory, ephemeral-storage, hugepages-<size> or a fully qualified extended resource such as example.com/gpu"
-}
-
 func (v *validator) labelSelector(s *LabelSelector, p fieldPath) {
 	if s == nil {
 		return
@@ -537,6 +487,11 @@ func (v *validator) nodeSelectorTerm(t *NodeSelectorTerm, p fieldPath) {
 		case LabelSelectorOpIn, LabelSelectorOpNotIn:
 			if len(r.Values) == 0 {
 				v.add(rp.child("values"), "must be specified when `operator` is 'In' or 'NotIn'")
+			}
+			// Kubernetes (1.31 on) checks these as label values: a node
+			// label can hold nothing else, so any other value is a typo.
+			for j, val := range r.Values {
+				v.check(rp.child("values").index(j), val, isLabelValue(val))
 			}
 		case LabelSelectorOpExists, LabelSelectorOpDoesNotExist:
 			if len(r.Values) > 0 {

@@ -1,9 +1,7 @@
 package spec
 
 import (
-	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 
@@ -43,7 +41,6 @@ func (w *walker) mismatch(n *yaml.Node, p fieldPath, format string, args ...any)
 var (
 	quantityType    = reflect.TypeOf(resource.Quantity{})
 	intOrStringType = reflect.TypeOf(IntOrString{})
-	objectMetaType  = reflect.TypeOf(ObjectMeta{})
 )
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
@@ -227,79 +224,15 @@ func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) {
 		fp := p.child(name)
 		f, ok := fields[name]
 		if !ok {
-			if ignorable(v.Type(), p, name, e.val) {
+			if w.accepted(v.Type(), p, name, e.val) {
 				continue
 			}
-			w.errorf(e.key.Line, fp, "%s", unknownFieldMessage(v.Type(), name, fields))
+			w.errorf(e.key.Line, fp, "%s", unknownFieldMessage(v.Type(), name, fields, e.val))
 			continue
 		}
 		w.doc.lines[fp] = e.key.Line
 		w.decode(e.val, v.FieldByIndex(f.index), fp)
 	}
-}
-
-// ignorable accepts the empty leftovers that `kubectl create --dry-run -o
-// yaml` and `kubectl get -o yaml` write into manifests people commit:
-// "creationTimestamp: null" and "status: {}". They say nothing, so
-// rejecting them would only make copy-pasted manifests fail; a status with
-// content is still an error, since status is observed, not declared.
-func ignorable(t reflect.Type, p fieldPath, name string, val *yaml.Node) bool {
-	if val.Kind == yaml.AliasNode && val.Alias != nil {
-		val = val.Alias
-	}
-	empty := isNull(val) || (val.Kind == yaml.MappingNode && len(val.Content) == 0)
-	switch {
-	case t == objectMetaType && name == "creationTimestamp":
-		return isNull(val)
-	case p == "" && name == "status":
-		return empty
-	}
-	return false
-}
-
-// unsupportedFields are Kubernetes fields of the supported types that
-// Stevedore does not implement, keyed by Go type name; they get a clearer
-// message than a typo does.
-var unsupportedFields = map[string][]string{
-	"ObjectMeta": {"generateName", "uid", "resourceVersion", "generation", "deletionTimestamp",
-		"deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink"},
-	"PodSpec": {"volumes", "initContainers", "ephemeralContainers", "activeDeadlineSeconds", "dnsPolicy",
-		"serviceAccountName", "serviceAccount", "automountServiceAccountToken", "hostNetwork", "hostPID",
-		"hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "subdomain",
-		"priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName",
-		"enableServiceLinks", "preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
-		"schedulingGates", "resourceClaims", "hostAliases"},
-	"Container": {"envFrom", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
-		"startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
-		"securityContext", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicy"},
-	"EnvVar":                   {"valueFrom"},
-	"NodeSpec":                 {"podCIDR", "podCIDRs", "providerID", "configSource", "externalID"},
-	"Resources":                {"claims"},
-	"PodAffinityTerm":          {"namespaceSelector", "matchLabelKeys", "mismatchLabelKeys"},
-	"TopologySpreadConstraint": {"nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys"},
-}
-
-func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo) string {
-	for _, f := range unsupportedFields[t.Name()] {
-		if f == name {
-			return "field not supported by Stevedore"
-		}
-	}
-	best, bestD := "", 3
-	names := make([]string, 0, len(fields))
-	for f := range fields {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	for _, f := range names {
-		if d := editDistance(strings.ToLower(name), strings.ToLower(f)); d < bestD {
-			best, bestD = f, d
-		}
-	}
-	if best != "" && bestD <= len(name)/3 {
-		return fmt.Sprintf("unknown field (did you mean %q?)", best)
-	}
-	return "unknown field"
 }
 
 // editDistance is the Levenshtein distance, used only for "did you mean".

@@ -21,6 +21,7 @@ const (
 	TagLabels = "labels" // k=v,k=v (sorted)
 	TagTaints = "taints" // k=v:Effect,k:Effect (in order)
 	TagCIDR   = "cidr"   // pod CIDR
+	TagExt    = "ext"    // extended resources and hugepages: name=count,… (sorted)
 
 	RoleAgent      = "agent"
 	RoleReconciler = "reconciler"
@@ -47,6 +48,18 @@ func EncodeTags(n NodeInfo) (map[string]string, error) {
 	}
 	if n.PodCIDR != "" {
 		t[TagCIDR] = n.PodCIDR
+	}
+	if len(n.Allocatable.Extended) > 0 {
+		names := make([]string, 0, len(n.Allocatable.Extended))
+		for name := range n.Allocatable.Extended {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, name := range names {
+			parts[i] = name + "=" + strconv.FormatInt(n.Allocatable.Extended[name], 10)
+		}
+		t[TagExt] = strings.Join(parts, ",")
 	}
 	if len(n.Labels) > 0 {
 		keys := make([]string, 0, len(n.Labels))
@@ -106,6 +119,17 @@ func DecodeTags(name string, t map[string]string) (NodeInfo, error) {
 	parse(TagEph, &n.Allocatable.EphemeralStorage)
 	if err != nil {
 		return n, err
+	}
+	if s := t[TagExt]; s != "" {
+		n.Allocatable.Extended = map[string]int64{}
+		for _, kv := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			q, perr := strconv.ParseInt(v, 10, 64)
+			if !ok || k == "" || perr != nil || q < 0 {
+				return n, fmt.Errorf("member %q: failed to parse extended resource %q: want name=count", name, kv)
+			}
+			n.Allocatable.Extended[k] = q
+		}
 	}
 	if s := t[TagLabels]; s != "" {
 		n.Labels = map[string]string{}

@@ -16,8 +16,9 @@ func TestTagsRoundTrip(t *testing.T) {
 		{Name: "bare", APIAddr: "http://127.0.0.1:1", Allocatable: api.Resources{MilliCPU: 1, Memory: 2, Pods: 3}},
 		{
 			Name: "full", APIAddr: "http://10.0.0.1:7701", PodCIDR: "10.88.1.0/24",
-			Allocatable: api.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110, EphemeralStorage: 1 << 40},
-			Labels:      map[string]string{"zone": "a", "disk": "ssd", "empty": ""},
+			Allocatable: api.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110, EphemeralStorage: 1 << 40,
+				Extended: map[string]int64{"nvidia.com/gpu": 2, "example.com/foo": 0, "hugepages-2Mi": 1 << 30}},
+			Labels: map[string]string{"zone": "a", "disk": "ssd", "empty": ""},
 			Taints: []spec.Taint{
 				{Key: "gpu", Effect: spec.TaintEffectNoSchedule},
 				{Key: "dedicated", Value: "db", Effect: spec.TaintEffectNoExecute},
@@ -51,6 +52,11 @@ func TestTagsErrors(t *testing.T) {
 	}
 	if _, err := api.DecodeTags("n", map[string]string{api.TagRole: api.RoleAgent, api.TagCPU: "lots"}); err == nil {
 		t.Error("DecodeTags accepted cpu=lots")
+	}
+	for _, bad := range []string{"nvidia.com/gpu", "nvidia.com/gpu=two", "nvidia.com/gpu=-1", "=1"} {
+		if _, err := api.DecodeTags("n", map[string]string{api.TagRole: api.RoleAgent, api.TagExt: bad}); err == nil {
+			t.Errorf("DecodeTags accepted ext=%q", bad)
+		}
 	}
 	if _, err := api.DecodeTags("n", map[string]string{api.TagRole: api.RoleAgent, api.TagTaints: "noeffect"}); err == nil {
 		t.Error("DecodeTags accepted a taint without effect")

@@ -12,6 +12,7 @@
 package api
 
 import (
+	"maps"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/spec"
@@ -171,6 +172,17 @@ type Resources struct {
 	Memory           int64 `json:"memory"`
 	EphemeralStorage int64 `json:"ephemeralStorage,omitempty"`
 	Pods             int64 `json:"pods"`
+	// Extended are extended resources (nvidia.com/gpu: 2, as a count) and
+	// hugepages (hugepages-2Mi, in bytes) by Kubernetes resource name. A
+	// node without an entry has none of that resource.
+	Extended map[string]int64 `json:"extended,omitempty"`
+}
+
+// Equal reports whether r and o offer the same; a nil and an empty
+// Extended are the same.
+func (r Resources) Equal(o Resources) bool {
+	return r.MilliCPU == o.MilliCPU && r.Memory == o.Memory && r.EphemeralStorage == o.EphemeralStorage &&
+		r.Pods == o.Pods && maps.Equal(r.Extended, o.Extended)
 }
 
 // NodeInfo describes a node: what it offers the scheduler and where its API is.

@@ -39,6 +39,7 @@ func main() {
 // flags are the command line before it is mapped onto agent.Config.
 type flags struct {
 	labels, taints []string
+	extended       []string
 	cpu, memory    string
 	logLevel       string
 }
@@ -82,6 +83,7 @@ func newCommand(run func(context.Context, agent.Config) error) *cobra.Command {
 	f.StringVar(&fl.cpu, "cpu", "", "allocatable CPU as a Kubernetes quantity, e.g. 2 or 1500m (default: all CPUs)")
 	f.StringVar(&fl.memory, "memory", "", "allocatable memory as a Kubernetes quantity, e.g. 4Gi (default: MemTotal)")
 	f.Int64Var(&cfg.MaxPods, "max-pods", cfg.MaxPods, "maximum number of pods")
+	f.StringArrayVar(&fl.extended, "extended-resource", nil, "extended resource or hugepages the node offers, name=quantity, e.g. nvidia.com/gpu=2 or hugepages-2Mi=1Gi; repeatable")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -125,6 +127,23 @@ func (fl flags) apply(cfg *agent.Config) error {
 		}
 		cfg.AllocatableMemory = q.Value()
 	}
+	for _, kv := range fl.extended {
+		name, qs, ok := strings.Cut(kv, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("failed to parse --extended-resource %q: %w", kv, errExtendedSyntax)
+		}
+		q, err := resource.ParseQuantity(qs)
+		if err != nil {
+			return fmt.Errorf("failed to parse --extended-resource %q: %w", kv, err)
+		}
+		if !spec.IsHugePageResourceName(name) && q.MilliValue()%1000 != 0 {
+			return fmt.Errorf("failed to parse --extended-resource %q: %w", kv, errExtendedInteger)
+		}
+		if cfg.ExtendedResources == nil {
+			cfg.ExtendedResources = map[string]int64{}
+		}
+		cfg.ExtendedResources[name] = q.Value()
+	}
 	if cfg.ContainerdAddress == "" {
 		return errNoContainerd
 	}
@@ -132,9 +151,13 @@ func (fl flags) apply(cfg *agent.Config) error {
 }
 
 var (
-	errLabelSyntax  = errors.New("want key=value")
-	errTaintSyntax  = errors.New("want key[=value]:Effect")
-	errNoContainerd = errors.New("--containerd must name containerd's socket")
+	errLabelSyntax = errors.New("want key=value")
+	errTaintSyntax = errors.New("want key[=value]:Effect")
+	// Extended resources are counted in whole units, as Kubernetes
+	// requires; hugepages are bytes.
+	errExtendedSyntax  = errors.New("want name=quantity")
+	errExtendedInteger = errors.New("an extended resource is a whole number")
+	errNoContainerd    = errors.New("--containerd must name containerd's socket")
 )
 
 func parseTaint(s string) (spec.Taint, error) {

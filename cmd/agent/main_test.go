@@ -45,6 +45,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--pod-cidr", "10.1.2.0/24", "--bridge", "br9", "--label", "zone=a", "--label", "ssd=",
 		"--taint", "gpu=yes:NoSchedule", "--taint", "spot:PreferNoSchedule",
 		"--cpu", "1500m", "--memory", "2Gi", "--max-pods", "9", "--watch-heartbeat", "2s", "--log-level", "debug",
+		"--extended-resource", "nvidia.com/gpu=2", "--extended-resource", "hugepages-2Mi=1Gi",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +59,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		Labels:              map[string]string{"zone": "a", "ssd": ""},
 		Taints:              []spec.Taint{{Key: "gpu", Value: "yes", Effect: "NoSchedule"}, {Key: "spot", Effect: "PreferNoSchedule"}},
 		AllocatableMilliCPU: 1500, AllocatableMemory: 2 << 30, MaxPods: 9, WatchHeartbeat: 2 * time.Second,
+		ExtendedResources: map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 1 << 30},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -83,6 +85,10 @@ func TestBadFlags(t *testing.T) {
 		{"--cpu", "lots"},
 		{"--memory", "2Gb!"},
 		{"--log-level", "loud"},
+		{"--extended-resource", "nvidia.com/gpu"},
+		{"--extended-resource", "nvidia.com/gpu=half"},
+		{"--extended-resource", "nvidia.com/gpu=500m"},
+		{"--extended-resource", "=1"},
 		{"--containerd", ""},
 		{"extra-arg"},
 	} {

@@ -222,15 +222,6 @@ func appObject(a api.Application) map[string]any {
 	return map[string]any{"apiVersion": "stevedore.dev/v1alpha1", "kind": "Application", "metadata": meta, "spec": spec, "status": status}
 }
 
-// appList is the `List` of `ctl get applications -o yaml|json`.
-func appList(apps []api.Application) map[string]any {
-	items := make([]any, 0, len(apps))
-	for _, a := range apps {
-		items = append(items, appObject(a))
-	}
-	return map[string]any{"apiVersion": "v1", "kind": "List", "metadata": map[string]any{}, "items": items}
-}
-
 // printAppSummary ends `ctl status` with one line per application when the
 // bootstrap repository declares some. A reconciler that cannot say (no
 // leader, an older reconciler without applications) prints nothing more:

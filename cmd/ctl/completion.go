@@ -18,7 +18,7 @@ import (
 const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
-var getResources = []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces"}
+var getResources = []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}
 
 // noFiles: the word is never a file name.
 const noFiles = cobra.ShellCompDirectiveNoFileComp
@@ -173,6 +173,14 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 		for _, n := range nss {
 			names = append(names, n.Name)
 		}
+	case resApps:
+		apps, err := cl.Applications(ctx)
+		if err != nil {
+			return nil, noFiles
+		}
+		for _, a := range apps {
+			names = append(names, a.Name)
+		}
 	}
 	slices.Sort(names)
 	return withPrefix(slices.Compact(names), prefix), noFiles
@@ -239,19 +247,13 @@ func completionNamespace(cmd *cobra.Command) string {
 // to the one whose names objectNames lists ("" for none). (Its own table:
 // get's grows with get.)
 func completionResource(s string) string {
-	switch strings.ToLower(s) {
-	case "pod", "pods", "po":
-		return "pods"
-	case "deployment", "deployments", "deploy":
-		return "deployments"
-	case "replicationcontroller", "replicationcontrollers", "rc":
-		return "replicationcontrollers"
-	case "node", "nodes", "no":
-		return "nodes"
-	case "namespace", "namespaces", "ns":
-		return "namespaces"
+	// One name table for get and its completion; lists and all name no
+	// single resource.
+	res, err := resources(s)
+	if err != nil || len(res) != 1 {
+		return ""
 	}
-	return ""
+	return res[0]
 }
 
 func withPrefix(words []string, prefix string) []string {

@@ -44,7 +44,7 @@ func TestCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{"get", ""}, []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces"}, ":4"},
+		{[]string{"get", ""}, []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}, ":4"},
 		{[]string{"get", "n"}, []string{"nodes", "namespaces"}, ":4"},
 		{[]string{"get", "pods", "-n", "shop", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
 		{[]string{"get", "po", "-n", "shop", "we"}, []string{"web-1", "web-2"}, ":4"},

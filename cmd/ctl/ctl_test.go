@@ -40,15 +40,25 @@ type fakeReconciler struct {
 	wl       []api.Workload
 	nodes    []api.Node
 	nss      []api.Namespace
-	describe map[string]api.PodDescription // by "namespace/name"
-	posted   map[string][]byte             // files of the last POST /v1/diff
-	lastPath string
+	events   []api.Event
+	apps     []api.Application
+	// watches are the scripts of successive watch streams: each is sent,
+	// then the stream ends, except the last, which stays open.
+	watches   [][]api.WatchEvent
+	watchOpen int
+	describe  map[string]api.PodDescription // by "namespace/name"
+	posted    map[string][]byte             // files of the last POST /v1/diff
+	lastPath  string
 	// unavailable answers 503 to everything, as a reconciler shutting down.
 	unavailable bool
 	actions     []string // "cordon node-a", … in order
 }
 
 func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get(api.QueryWatch) != "" {
+		f.serveWatch(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastPath = r.URL.String()
@@ -102,6 +112,10 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		v = api.NodeList{Nodes: f.nodes}
 	case api.PathNamespaces:
 		v = api.NamespaceList{Namespaces: f.nss}
+	case api.PathEvents:
+		v = api.EventList{Events: f.events}
+	case api.PathApplications:
+		v = api.ApplicationList{Applications: f.apps}
 	case api.PathLogs:
 		if r.URL.Query().Get("pod") != "web-1" {
 			w.WriteHeader(http.StatusNotFound)
@@ -243,8 +257,19 @@ web-4   0/1     Unschedulable      0          <none>   <none>      90s
 	}
 
 	code, out, _ = ctl(t, url, "get", "pods", "-A", "-o", "json")
-	var l api.PodList
-	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Pods) != 4 || l.Pods[2].Status.Containers[0].State.Waiting.Reason != "CrashLoopBackOff" {
+	var l struct {
+		Kind  string
+		Items []struct {
+			Metadata struct{ Name string }
+			Status   struct {
+				ContainerStatuses []struct {
+					State struct{ Waiting struct{ Reason string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || l.Kind != "List" || len(l.Items) != 4 ||
+		l.Items[2].Status.ContainerStatuses[0].State.Waiting.Reason != "CrashLoopBackOff" {
 		t.Errorf("get pods -o json = %d, %v\n%s", code, err, out)
 	}
 	code, out, _ = ctl(t, url, "get", "pods", "-A", "-o", "yaml")
@@ -323,9 +348,18 @@ node-c   Ready,SchedulingDisabled   5m0s    1/110   2/4500m   1Gi/1.5Gi   <none>
 		t.Errorf("get nodes with an error = %d\n%s\nwant:\n%s", code, out, want)
 	}
 	code, out, _ = ctl(t, url, "get", "nodes", "-o", "json")
-	var nl api.NodeList
-	if err := json.Unmarshal([]byte(out), &nl); code != 0 || err != nil || len(nl.Nodes) != 3 || nl.Nodes[2].Status != api.NodeSchedulingDisabled ||
-		nl.Nodes[0].Requested.MilliCPU != 1500 || nl.Nodes[0].Error == "" {
+	var nl struct {
+		Items []struct {
+			Spec   struct{ Unschedulable bool }
+			Status struct {
+				Allocatable map[string]string
+				Conditions  []struct{ Type, Status, Message string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &nl); code != 0 || err != nil || len(nl.Items) != 3 || !nl.Items[2].Spec.Unschedulable ||
+		nl.Items[2].Status.Allocatable["cpu"] != "4500m" || nl.Items[1].Status.Conditions[0].Status != "Unknown" ||
+		!strings.Contains(nl.Items[0].Status.Conditions[0].Message, "refused") {
 		t.Errorf("get nodes -o json = %d %v\n%s", code, err, out)
 	}
 	code, out, _ = ctl(t, url, "get", "ns")

@@ -39,7 +39,7 @@ the filter that refused it and why, or its scores.`,
 			if len(args) != 2 {
 				return usageErr("describe takes a resource and a name: describe pod NAME")
 			}
-			if resource(args[0]) != "pods" {
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods {
 				return usageErr("unknown resource %q: describe supports pods", args[0])
 			}
 			return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -103,6 +104,19 @@ func printExplain(w io.Writer, t *schema.Target, recursive bool) {
 		// Where kubectl would list them: say they exist, and are refused.
 		fmt.Fprintln(w, "\nNOT SUPPORTED (Kubernetes fields a manifest may not set here):")
 		writeWrapped(w, strings.Join(u, ", "), "  ")
+		if d := t.Type.Defaults; len(d) > 0 {
+			defs := make([]string, 0, len(d))
+			for f, v := range d {
+				defs = append(defs, f+": "+v)
+			}
+			sort.Strings(defs)
+			fmt.Fprintln(w, "\n  Accepted (and ignored) only at Kubernetes' default:")
+			writeWrapped(w, strings.Join(defs, ", "), "  ")
+		}
+	}
+	if d := t.Type.Dropped; len(d) > 0 {
+		fmt.Fprintln(w, "\nIGNORED (written by Kubernetes' API server, as kubectl get -o yaml shows):")
+		writeWrapped(w, strings.Join(d, ", "), "  ")
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 
@@ -26,43 +25,6 @@ func nodeStatus(n api.Node) string {
 		return api.NodeSchedulingDisabled
 	}
 	return api.NodeReady
-}
-
-func printNodes(w io.Writer, nodes []api.Node, wide bool) {
-	if len(nodes) == 0 {
-		fmt.Fprintln(w, "No nodes found.")
-		return
-	}
-	withErr := false
-	for _, n := range nodes {
-		withErr = withErr || n.Error != ""
-	}
-	tw := newTable(w)
-	cols := []string{"NAME", "STATUS", "SINCE", "PODS", "CPU", "MEMORY"}
-	if wide {
-		cols = append(cols, "AGE", "STATE", "API", "GOSSIP", "POD-CIDR", "LABELS")
-	}
-	if withErr {
-		cols = append(cols, "ERROR")
-	}
-	row(tw, cols...)
-	for _, n := range nodes {
-		since := n.StatusSince
-		if since.IsZero() {
-			since = n.Since
-		}
-		vals := []string{n.Name, nodeStatus(n), age(since), fmt.Sprintf("%d/%d", n.Pods, n.Allocatable.Pods),
-			cpuString(n.Requested.MilliCPU) + "/" + cpuString(n.Allocatable.MilliCPU),
-			bytesString(n.Requested.Memory) + "/" + bytesString(n.Allocatable.Memory)}
-		if wide {
-			vals = append(vals, age(n.Since), n.State, orNone(n.APIAddr), orNone(n.Addr), orNone(n.PodCIDR), orNone(labelString(n.Labels)))
-		}
-		if withErr {
-			vals = append(vals, orNone(n.Error))
-		}
-		row(tw, vals...)
-	}
-	tw.Flush()
 }
 
 // cpuString renders millicores as Kubernetes quantities do: whole cores

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
@@ -76,6 +75,21 @@ func TestAgainstRealServer(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "shop        web    0/2") {
 		t.Errorf("get deployments = %d\n%s", code, out)
 	}
+	// Kubernetes-shaped objects from the real API: the Deployment's spec
+	// comes from the applied revision, the pods' conditions from the view.
+	code, out, errOut = ctl(t, url, "get", "deploy", "web", "-n", "shop", "-o",
+		"jsonpath={.apiVersion} {.spec.replicas} {.spec.template.spec.containers[0].image} {.status.conditions[0].type}={.status.conditions[0].status}")
+	if code != 0 || out != "apps/v1 2 hello:1 Available=False" {
+		t.Errorf("get deploy web -o jsonpath = %d %q %q", code, out, errOut)
+	}
+	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-o", "jsonpath={range .items[*]}{.status.phase}/{.status.conditions[0].reason};{end}")
+	if code != 0 || out != "Pending/Unschedulable;Pending/Unschedulable;" {
+		t.Errorf("get pods -o jsonpath = %d %q", code, out)
+	}
+	code, out, _ = ctl(t, url, "get", "all", "-n", "shop", "-o", "name")
+	if code != 0 || strings.Count(out, "pod/web-") != 2 || !strings.Contains(out, "deployment.apps/web\n") {
+		t.Errorf("get all -o name = %d\n%s", code, out)
+	}
 	if code, out, _ = ctl(t, url, "diff"); code != 0 {
 		t.Errorf("diff at the applied head = %d\n%s", code, out)
 	}
@@ -86,12 +100,15 @@ func TestAgainstRealServer(t *testing.T) {
 		t.Errorf("diff --local = %d\n%s", code, out)
 	}
 	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-o", "json")
-	var l api.PodList
-	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Pods) != 2 {
+	var l struct {
+		Items []struct{ Metadata struct{ Name string } }
+	}
+	if err := json.Unmarshal([]byte(out), &l); code != 0 || err != nil || len(l.Items) != 2 {
 		t.Fatalf("get pods -o json = %d %v\n%s", code, err, out)
 	}
-	code, out, errOut = ctl(t, url, "describe", "pod", l.Pods[0].Name, "-n", "shop")
-	if code != 0 || !strings.Contains(out, "Name:               "+l.Pods[0].Name+"\n") || !strings.Contains(out, "Reason:             Unschedulable\n") ||
+	pod0 := l.Items[0].Metadata.Name
+	code, out, errOut = ctl(t, url, "describe", "pod", pod0, "-n", "shop")
+	if code != 0 || !strings.Contains(out, "Name:               "+pod0+"\n") || !strings.Contains(out, "Reason:             Unschedulable\n") ||
 		!strings.Contains(out, "Scheduling:\n  no nodes available to schedule pods\n") || !strings.Contains(out, "FailedScheduling") {
 		t.Errorf("describe pending pod = %d %q\n%s", code, errOut, out)
 	}

@@ -99,6 +99,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		s, err := benchDiff(ctx, o.bin, *diffObjects, out)
 		record(secDiff, s, err)
 	}
+	if want[secGet] {
+		s, err := benchGet(ctx, *goTool, o.bin, out)
+		record(secGet, s, err)
+	}
 	if want[secKustomize] {
 		s, err := benchKustomize(*kustomizeObjects, out)
 		record(secKustomize, s, err)

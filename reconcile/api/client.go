@@ -392,6 +392,42 @@ func nsQuery(ns string) url.Values {
 	return url.Values{"namespace": {ns}}
 }
 
+// WatchStream reads the events of one watch (see WatchEvent).
+type WatchStream struct {
+	body io.ReadCloser
+	dec  *json.Decoder
+}
+
+// Watch opens a watch of path (PathPods, PathDeployments or PathNodes) in
+// namespace ("" for all). Bound it with ctx, and Close it.
+func (c *Client) Watch(ctx context.Context, path, namespace string) (*WatchStream, error) {
+	q := nsQuery(namespace)
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set(QueryWatch, "1")
+	resp, err := c.open(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &WatchStream{body: resp.Body, dec: json.NewDecoder(resp.Body)}, nil
+}
+
+// Next returns the next event; io.EOF when the reconciler ended the stream.
+func (s *WatchStream) Next() (WatchEvent, error) {
+	var ev WatchEvent
+	if err := s.dec.Decode(&ev); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		return WatchEvent{}, err
+	}
+	return ev, nil
+}
+
+// Close ends the stream.
+func (s *WatchStream) Close() error { return s.body.Close() }
+
 // Applications lists the applications, the bootstrap application first.
 func (c *Client) Applications(ctx context.Context) ([]Application, error) {
 	var l ApplicationList

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strconv"
@@ -18,10 +19,10 @@ import (
 // Paths served by the reconciler.
 const (
 	PathStatus      = "/v1/status"                  // GET → Status
-	PathPods        = "/v1/pods"                    // GET ?namespace= → PodList
+	PathPods        = "/v1/pods"                    // GET ?namespace= → PodList; ?watch=1 → a stream of WatchEvents of Pods
 	PathPod         = "/v1/pods/{namespace}/{name}" // GET → PodDescription (a ServeMux pattern; PodPath builds the path)
-	PathDeployments = "/v1/deployments"             // GET ?namespace= → WorkloadList
-	PathNodes       = "/v1/nodes"                   // GET → NodeList
+	PathDeployments = "/v1/deployments"             // GET ?namespace= → WorkloadList; ?watch=1 → WatchEvents of Workloads
+	PathNodes       = "/v1/nodes"                   // GET → NodeList; ?watch=1 → WatchEvents of Nodes
 	PathNamespaces  = "/v1/namespaces"              // GET → NamespaceList
 	PathRevision    = "/v1/revision"                // GET → Revision (the applied one)
 	PathDiff        = "/v1/diff"                    // GET → DiffResult (branch head against the applied revision); POST DiffRequest → DiffResult (those files)
@@ -584,6 +585,35 @@ func EntriesFromError(err error) []ErrorEntry {
 	}
 	return out
 }
+
+// QueryWatch is the query parameter (watch=1) that turns GET PathPods,
+// PathDeployments or PathNodes into a watch stream.
+const QueryWatch = "watch"
+
+// WatchEvent is one line of a watch stream: newline-delimited JSON, as
+// Kubernetes' watch. The stream opens with an ADDED event for every object
+// of the list, then a BOOKMARK; after that, every view the leader
+// publishes (after each plan) yields ADDED, MODIFIED and DELETED events
+// for the objects that changed. A slow reader gets the changes coalesced
+// to the latest state, never a backlog. The stream ends when the
+// reconciler that serves it stops leading or shuts down: watch again
+// (through any reconciler) and compare with what you have.
+type WatchEvent struct {
+	// Type is WatchAdded, WatchModified, WatchDeleted or WatchBookmark.
+	Type string `json:"type"`
+	// Object is the list's element (a Pod, Workload or Node), for
+	// DELETED its last state; empty for a BOOKMARK.
+	Object json.RawMessage `json:"object,omitempty"`
+}
+
+// Watch event types.
+const (
+	WatchAdded    = "ADDED"
+	WatchModified = "MODIFIED"
+	WatchDeleted  = "DELETED"
+	// WatchBookmark marks the end of the initial ADDED events.
+	WatchBookmark = "BOOKMARK"
+)
 
 // PathApplications lists the applications (GET → ApplicationList);
 // PathApplication is one (GET → Application, with its objects). POST

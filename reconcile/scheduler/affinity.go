@@ -146,7 +146,10 @@ func (f *interPodAffinity) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 	}
 	f.aff = f.aff[:0]
 	// Kubernetes' exception for the first pod of a group with affinity to
-	// itself: no pod matches any of its terms yet and it matches them all.
+	// itself: no existing pod matches all its terms (on a node with the
+	// term's topology key) and the pod matches them all itself; then any
+	// node with every topology key will do. Each term's counter counts the
+	// pods matching all the terms, so matching it is matching them all.
 	free := true
 	for _, at := range p.t.affRequired {
 		if at.dc.total > 0 || !at.dc.matches(p.Namespace, p.Labels) {
@@ -166,13 +169,11 @@ func (f *interPodAffinity) PreFilter(c *Cluster, p *PodInfo) NodeFilter {
 	return f
 }
 
+// why returns the first rule n breaks, in the order Kubernetes' Filter
+// checks them: the pod's affinity, its anti-affinity, then existing pods'
+// anti-affinity.
 func (f *interPodAffinity) why(n *NodeInfo) string {
 	i := n.Index
-	for _, g := range f.owners {
-		if d := g.nodeDomain[i]; d >= 0 && g.get(d) > 0 {
-			return reasonExistingAnti
-		}
-	}
 	for k := range f.aff {
 		s := &f.aff[k]
 		d := s.topo[i]
@@ -183,6 +184,11 @@ func (f *interPodAffinity) why(n *NodeInfo) string {
 	for _, dc := range f.anti {
 		if d := dc.nodeDomain[i]; d >= 0 && dc.get(d) > 0 {
 			return reasonAntiAffinity
+		}
+	}
+	for _, g := range f.owners {
+		if d := g.nodeDomain[i]; d >= 0 && g.get(d) > 0 {
+			return reasonExistingAnti
 		}
 	}
 	return ""

@@ -430,7 +430,33 @@ func compileSelector(ls *spec.LabelSelector) *selector {
 	for k, v := range ls.MatchLabels {
 		s.pairs = append(s.pairs, labelPair{k, v})
 	}
-	sort.Slice(s.pairs, func(a, b int) bool { return s.pairs[a].k < s.pairs[b].k })
+	for _, e := range ls.MatchExpressions {
+		vals := slices.Clone(e.Values)
+		sort.Strings(vals)
+		s.exprs = append(s.exprs, selExpr{key: e.Key, op: e.Operator, values: vals})
+	}
+	s.finish()
+	return s
+}
+
+// finish sorts the selector's parts and computes its canonical form.
+func (s *selector) finish() {
+	sort.Slice(s.pairs, func(a, b int) bool {
+		if s.pairs[a].k != s.pairs[b].k {
+			return s.pairs[a].k < s.pairs[b].k
+		}
+		return s.pairs[a].v < s.pairs[b].v
+	})
+	s.pairs = slices.Compact(s.pairs)
+	sort.Slice(s.exprs, func(a, b int) bool {
+		if s.exprs[a].key != s.exprs[b].key {
+			return s.exprs[a].key < s.exprs[b].key
+		}
+		if s.exprs[a].op != s.exprs[b].op {
+			return s.exprs[a].op < s.exprs[b].op
+		}
+		return strings.Join(s.exprs[a].values, ",") < strings.Join(s.exprs[b].values, ",")
+	})
 	var b strings.Builder
 	for _, p := range s.pairs {
 		b.WriteString(p.k)
@@ -438,17 +464,6 @@ func compileSelector(ls *spec.LabelSelector) *selector {
 		b.WriteString(p.v)
 		b.WriteByte(';')
 	}
-	for _, e := range ls.MatchExpressions {
-		vals := slices.Clone(e.Values)
-		sort.Strings(vals)
-		s.exprs = append(s.exprs, selExpr{key: e.Key, op: e.Operator, values: vals})
-	}
-	sort.Slice(s.exprs, func(a, b int) bool {
-		if s.exprs[a].key != s.exprs[b].key {
-			return s.exprs[a].key < s.exprs[b].key
-		}
-		return s.exprs[a].op < s.exprs[b].op
-	})
 	for _, e := range s.exprs {
 		b.WriteString(e.key)
 		b.WriteByte(' ')
@@ -458,7 +473,39 @@ func compileSelector(ls *spec.LabelSelector) *selector {
 		b.WriteByte(';')
 	}
 	s.canon = b.String()
-	return s
+}
+
+// conjunction returns the scope (namespaces, selector) of the pods that
+// match every one of the given scopes: the namespaces they all allow and
+// the selectors ANDed. Kubernetes counts an existing pod towards a pod's
+// required affinity only when it matches all of its terms.
+func conjunction(nss [][]string, sels []*selector) ([]string, *selector) {
+	none := &selector{none: true, canon: "<none>"}
+	common := nss[0]
+	for _, n := range nss[1:] {
+		var both []string
+		for _, ns := range common {
+			if slices.Contains(n, ns) {
+				both = append(both, ns)
+			}
+		}
+		common = both
+	}
+	if len(common) == 0 {
+		// No namespace is in every term: nothing matches them all (an
+		// empty list would mean "any namespace" to a counter).
+		return nil, none
+	}
+	out := &selector{}
+	for _, s := range sels {
+		if s.none {
+			return common, none
+		}
+		out.pairs = append(out.pairs, s.pairs...)
+		out.exprs = append(out.exprs, s.exprs...)
+	}
+	out.finish()
+	return common, out
 }
 
 func (s *selector) matches(labels map[string]string) bool {

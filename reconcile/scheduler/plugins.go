@@ -1,6 +1,10 @@
 package scheduler
 
-import "github.com/stevedore-dev/stevedore/spec"
+import (
+	"slices"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
 
 // Kubernetes' reason strings, so that Pending messages read the same.
 const (
@@ -170,7 +174,11 @@ func (f *nodePorts) PreFilter(_ *Cluster, p *PodInfo) NodeFilter {
 	return f
 }
 
-func wildcardIP(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
+// wildcardIP reports whether a hostIP binds every address. As in
+// Kubernetes' HostPortInfo, only "" and 0.0.0.0 do: "::" is one more
+// address, which conflicts with itself and with 0.0.0.0 but not with
+// 127.0.0.1.
+func wildcardIP(ip string) bool { return ip == "" || ip == "0.0.0.0" }
 
 func (f *nodePorts) Filter(n *NodeInfo) bool {
 	for _, w := range f.want {
@@ -187,24 +195,43 @@ func (*nodePorts) Reasons(_ *NodeInfo, dst []string) []string { return append(ds
 
 // resourcesFit refuses nodes without room for the pod's requests or with
 // their pod count at allocatable pods. A resource the pod does not request
-// is not checked, as in Kubernetes.
+// is not checked, as in Kubernetes. An unknown (zero) cpu, memory or
+// ephemeral-storage allocatable is not limited, but an extended resource or
+// hugepages size a node does not advertise is zero there, as in
+// Kubernetes: a pod asking for a GPU fits only on a node that has one free.
 type resourcesFit struct {
 	req Resources
+	// ext is req.Extended's names, sorted, so that reasons come out in the
+	// same order every time.
+	ext []string
 }
 
 func (*resourcesFit) Name() string { return NodeResourcesFitName }
 
 func (f *resourcesFit) PreFilter(_ *Cluster, p *PodInfo) NodeFilter {
 	f.req = p.Requests
+	f.ext = f.ext[:0]
+	for name := range f.req.Extended {
+		f.ext = append(f.ext, name)
+	}
+	slices.Sort(f.ext)
 	return f
 }
 
 func (f *resourcesFit) Filter(n *NodeInfo) bool {
 	a, u, r := &n.Allocatable, &n.Requested, &f.req
-	return (a.Pods == 0 || u.Pods+1 <= a.Pods) &&
+	if !((a.Pods == 0 || u.Pods+1 <= a.Pods) &&
 		(r.MilliCPU == 0 || a.MilliCPU == 0 || u.MilliCPU+r.MilliCPU <= a.MilliCPU) &&
 		(r.Memory == 0 || a.Memory == 0 || u.Memory+r.Memory <= a.Memory) &&
-		(r.EphemeralStorage == 0 || a.EphemeralStorage == 0 || u.EphemeralStorage+r.EphemeralStorage <= a.EphemeralStorage)
+		(r.EphemeralStorage == 0 || a.EphemeralStorage == 0 || u.EphemeralStorage+r.EphemeralStorage <= a.EphemeralStorage)) {
+		return false
+	}
+	for _, name := range f.ext {
+		if r.Extended[name] > a.Extended[name]-u.Extended[name] {
+			return false
+		}
+	}
+	return true
 }
 
 func (f *resourcesFit) Reasons(n *NodeInfo, dst []string) []string {
@@ -220,6 +247,11 @@ func (f *resourcesFit) Reasons(n *NodeInfo, dst []string) []string {
 	}
 	if r.EphemeralStorage > 0 && a.EphemeralStorage > 0 && u.EphemeralStorage+r.EphemeralStorage > a.EphemeralStorage {
 		dst = append(dst, "Insufficient "+spec.ResourceEphemeralStorage)
+	}
+	for _, name := range f.ext {
+		if r.Extended[name] > a.Extended[name]-u.Extended[name] {
+			dst = append(dst, "Insufficient "+name)
+		}
 	}
 	return dst
 }

@@ -30,6 +30,9 @@ func genCluster(r *rand.Rand, nNodes, nPods int) ([]Node, []Pod) {
 		if r.IntN(2) == 0 {
 			n.Allocatable.EphemeralStorage = int64(1+r.IntN(20)) << 30
 		}
+		if r.IntN(4) == 0 {
+			n.Allocatable.Extended = map[string]int64{"example.com/gpu": int64(r.IntN(3)), "hugepages-2Mi": int64(r.IntN(4)) << 21}
+		}
 		switch r.IntN(10) {
 		case 0:
 			n.Unschedulable = true
@@ -81,6 +84,19 @@ func genCluster(r *rand.Rand, nNodes, nPods int) ([]Node, []Pod) {
 			}
 		case 8:
 			sp.SchedulerName = "bin-packing"
+		case 9:
+			l := spec.ResourceList{"example.com/gpu": qty("1")}
+			if r.IntN(2) == 0 {
+				l = spec.ResourceList{"hugepages-2Mi": qty("2Mi"), spec.ResourceMemory: qty("1Mi")}
+			}
+			sp.Containers[0].Resources.Limits = l
+		case 10:
+			// Two terms: only pods matching both count (Kubernetes'
+			// InterPodAffinity), and the first of the group goes anywhere.
+			labels = map[string]string{"app": group, "tier": "t" + strconv.Itoa(r.IntN(2))}
+			sp.Affinity = &spec.Affinity{PodAffinity: &spec.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []spec.PodAffinityTerm{
+				{LabelSelector: &spec.LabelSelector{MatchLabels: map[string]string{"app": group}}, TopologyKey: "rack"},
+				{LabelSelector: &spec.LabelSelector{MatchLabels: map[string]string{"tier": "t0"}}, TopologyKey: "zone"}}}}
 		}
 		for range 1 + r.IntN(8) {
 			if len(pods) == nPods {
@@ -157,6 +173,11 @@ func checkInvariants(t testing.TB, nodes []Node, placed, pending []Pod, res []Re
 			(a.EphemeralStorage > 0 && u.EphemeralStorage > a.EphemeralStorage) || (a.Pods > 0 && u.Pods > a.Pods) {
 			t.Fatalf("node %s over-committed: used %+v allocatable %+v", name, u, a)
 		}
+		for ext, q := range u.Extended {
+			if q > a.Extended[ext] {
+				t.Fatalf("node %s over-committed on %s: used %d allocatable %d", name, ext, q, a.Extended[ext])
+			}
+		}
 	}
 	dom := func(p Pod, key string) (string, bool) { v, ok := byName[p.Node].Labels[key]; return v, ok }
 	for i, p := range all {
@@ -176,12 +197,22 @@ func checkInvariants(t testing.TB, nodes []Node, placed, pending []Pod, res []Re
 			}
 		}
 		if a != nil && a.PodAffinity != nil {
-			for _, term := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
-				sel := compileSelector(term.LabelSelector)
+			// Every term needs, in its domain, a pod matching all the
+			// terms (the pod itself when it was the first of its group).
+			terms := a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution
+			matchesAll := func(q Pod) bool {
+				for _, term := range terms {
+					if q.Namespace != p.Namespace || !compileSelector(term.LabelSelector).matches(q.Labels) {
+						return false
+					}
+				}
+				return true
+			}
+			for _, term := range terms {
 				d, ok := dom(p, term.TopologyKey)
 				found := false
 				for _, q := range all {
-					if dq, okq := dom(q, term.TopologyKey); ok && okq && dq == d && q.Namespace == p.Namespace && sel.matches(q.Labels) {
+					if dq, okq := dom(q, term.TopologyKey); ok && okq && dq == d && matchesAll(q) {
 						found = true
 					}
 				}

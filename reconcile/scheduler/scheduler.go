@@ -32,6 +32,13 @@ type Resources struct {
 	Memory           int64
 	EphemeralStorage int64
 	Pods             int64
+	// Extended holds the scalar resources by name (Kubernetes'
+	// ScalarResources): extended resources such as nvidia.com/gpu as
+	// counts, hugepages-<size> in bytes. Unlike cpu and memory, a node that
+	// does not list one has none of it. Nil means none; the map may be
+	// shared and is never modified in place except by add and sub on a
+	// value that owns it.
+	Extended map[string]int64
 }
 
 func (r *Resources) add(o Resources) {
@@ -39,6 +46,14 @@ func (r *Resources) add(o Resources) {
 	r.Memory += o.Memory
 	r.EphemeralStorage += o.EphemeralStorage
 	r.Pods += o.Pods
+	if len(o.Extended) > 0 {
+		if r.Extended == nil {
+			r.Extended = make(map[string]int64, len(o.Extended))
+		}
+		for k, v := range o.Extended {
+			r.Extended[k] += v
+		}
+	}
 }
 
 // Node is what the scheduler knows of a node.

@@ -209,8 +209,10 @@ func TestPodAntiAffinity(t *testing.T) {
 	l := map[string]string{"app": "web"}
 	got := s.Schedule(nodes, []Pod{{Namespace: "default", Name: "old", Labels: l, Spec: sp, Node: "b"}},
 		[]Pod{mkPod("p1", sp, l), mkPod("p2", sp, l), mkPod("p3", sp, l)})
-	// Kubernetes checks existing pods' terms first, so that is the reason.
-	want(t, got, "a", "c", "<0/3 nodes are available: 3 node(s) didn't satisfy existing pods anti-affinity rules.>")
+	// Kubernetes' Filter checks the pod's own terms before existing pods'
+	// (filtering.go: affinity, anti-affinity, existing anti-affinity), so
+	// that is the reason.
+	want(t, got, "a", "c", "<0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.>")
 	// A pod whose own term is the only obstacle says so.
 	other := antiSpec("db", "kubernetes.io/hostname")
 	got = s.Schedule(nodes[:1], []Pod{{Namespace: "default", Name: "db", Labels: map[string]string{"app": "db"}, Spec: mkSpec(1, 1), Node: "a"}},

@@ -166,6 +166,11 @@ func (r *Resources) sub(o Resources) {
 	r.Memory -= o.Memory
 	r.EphemeralStorage -= o.EphemeralStorage
 	r.Pods -= o.Pods
+	for k, v := range o.Extended {
+		if r.Extended[k] -= v; r.Extended[k] == 0 {
+			delete(r.Extended, k)
+		}
+	}
 }
 
 // remove undoes add: the counts, total and maximum are what adding the

@@ -96,6 +96,7 @@ func (c *Cluster) light(t *podTemplate, ps *spec.PodSpec, ns string) {
 	t.spec = ps
 	t.req = PodRequests(ps)
 	t.nonZero = t.req
+	t.nonZero.Extended = nil // scores look at cpu and memory only
 	for i := range ps.Containers {
 		ctr := &ps.Containers[i]
 		if !hasResource(ctr.Resources, spec.ResourceCPU) {
@@ -135,9 +136,7 @@ func (c *Cluster) full(t *podTemplate, ns string) {
 	t.compileNodeSelection(c)
 	if a := ps.Affinity; a != nil {
 		if pa := a.PodAffinity; pa != nil {
-			for _, term := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-				t.affRequired = append(t.affRequired, c.affTerm('a', term, ns))
-			}
+			t.affRequired = c.requiredAffinity(pa.RequiredDuringSchedulingIgnoredDuringExecution, ns)
 			for _, w := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
 				t.affPreferred = append(t.affPreferred, weightedTerm{int64(w.Weight), c.affTerm('a', w.PodAffinityTerm, ns)})
 			}
@@ -189,6 +188,29 @@ func termScope(term spec.PodAffinityTerm, ns string) ([]string, *selector) {
 func (c *Cluster) affTerm(kind byte, term spec.PodAffinityTerm, ns string) affTerm {
 	nss, sel := termScope(term, ns)
 	return affTerm{dc: c.counter(kind, term.TopologyKey, nss, sel, nil, ""), sel: sel, ns: nss}
+}
+
+// requiredAffinity compiles a pod's required affinity terms as Kubernetes'
+// InterPodAffinity plugin reads them: an existing pod counts only if it
+// matches every term (namespace and selector), and then counts in each
+// term's topology domain. So each term gets a counter of the pods matching
+// all the terms, keyed by that term's topology key; a node passes when, for
+// every term, its domain holds at least one such pod.
+func (c *Cluster) requiredAffinity(terms []spec.PodAffinityTerm, ns string) []affTerm {
+	if len(terms) == 0 {
+		return nil
+	}
+	nss := make([][]string, len(terms))
+	sels := make([]*selector, len(terms))
+	for i, term := range terms {
+		nss[i], sels[i] = termScope(term, ns)
+	}
+	allNs, all := conjunction(nss, sels)
+	out := make([]affTerm, len(terms))
+	for i, term := range terms {
+		out[i] = affTerm{dc: c.counter('a', term.TopologyKey, allNs, all, nil, ""), sel: sels[i], ns: nss[i]}
+	}
+	return out
 }
 
 // compileNodeSelection turns nodeSelector, required and preferred node

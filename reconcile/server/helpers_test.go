@@ -160,6 +160,9 @@ type fakeAgent struct {
 	// clock is added to the time the agent stamps its reports with.
 	clock   time.Duration
 	applied chan struct{} // gets a value after each applied set
+	// extended is what the agent advertises of extended resources and
+	// hugepages (set before join).
+	extended map[string]int64
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {
@@ -197,7 +200,7 @@ func (a *fakeAgent) join(addrs ...string) {
 	tags, err := agentapi.EncodeTags(agentapi.NodeInfo{
 		Name:        a.name,
 		APIAddr:     a.srv.URL,
-		Allocatable: agentapi.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110},
+		Allocatable: agentapi.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110, Extended: a.extended},
 		Labels:      map[string]string{"zone": "z1"},
 	})
 	if err != nil {

@@ -75,6 +75,8 @@ type Server struct {
 
 	// view is what every read is answered from.
 	view atomic.Pointer[view]
+	// viewChanged wakes watch streams (watch.go) after every publish.
+	viewChanged viewSignal
 	// ctrl is the controller of the term this reconciler leads, nil while
 	// it follows.
 	ctrl atomic.Pointer[controller]
@@ -216,6 +218,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.apiURL = "http://" + advertiseAddr(ln.Addr().(*net.TCPAddr), s.raftAddr())
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.httpSrv.RegisterOnShutdown(s.viewChanged.stop)
 	s.goNamed("http", func(context.Context) {
 		if err := s.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("api server failed", "err", err)

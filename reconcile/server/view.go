@@ -83,6 +83,7 @@ func (v *view) pods(namespace string) []api.Pod {
 // reconciler stops leading: its reads are forwarded to the new leader.
 func (s *Server) publishFollowerView() {
 	s.view.Store(&view{})
+	s.viewChanged.notify()
 }
 
 // publish builds a new view from the controller's state and publishes it,
@@ -144,6 +145,7 @@ func (c *controller) publish() {
 	}
 	c.pubStored = seq
 	c.s.view.Store(v)
+	c.s.viewChanged.notify()
 }
 
 // nodeTable is the node list of GET /v1/nodes, computed once per view.
@@ -167,6 +169,12 @@ func (v *view) buildNodes() []api.Node {
 		acc.Memory += r.Memory
 		acc.EphemeralStorage += r.EphemeralStorage
 		acc.Pods += r.Pods
+		for name, q := range r.Extended {
+			if acc.Extended == nil {
+				acc.Extended = map[string]int64{}
+			}
+			acc.Extended[name] += q
+		}
 		requested[p.Node] = acc
 	}
 	errs := map[string]string{}
@@ -199,7 +207,7 @@ func (v *view) buildNodes() []api.Node {
 			Generation:  v.gens[name],
 			Since:       m.since,
 			StatusSince: m.since,
-			Requested:   agentapi.Resources{MilliCPU: r.MilliCPU, Memory: r.Memory, EphemeralStorage: r.EphemeralStorage, Pods: r.Pods},
+			Requested:   agentapi.Resources{MilliCPU: r.MilliCPU, Memory: r.Memory, EphemeralStorage: r.EphemeralStorage, Pods: r.Pods, Extended: r.Extended},
 			Cordoned:    o.Cordoned,
 			Drained:     o.Drained,
 			Error:       errs[name],

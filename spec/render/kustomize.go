@@ -10,6 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
@@ -71,8 +72,8 @@ func digest(names []string, files map[string][]byte) [sha256.Size]byte {
 const cacheSize = 16
 
 // cache keeps recent renders by the digest of the files kustomize saw and
-// the directory built. kustomize is slow on large overlays (its lookups by
-// id are quadratic, see docs/benchmarks.md) and the same revision is
+// the directory built. kustomize is slow on large overlays (about 2.5 ms of
+// CPU per object even in chunks, see docs/kustomize.md) and the same revision is
 // rendered several times on one node: by the leader's sync, then by its
 // raft state machine, by ctl diff against the applied revision. A render
 // depends only on those files, so a hit returns what a build would.
@@ -114,23 +115,39 @@ func (c *renderCache) put(sum [sha256.Size]byte, root string, out []byte) {
 // Flux: only built-in transformers and generators run, and a kustomization
 // may read any file of the revision (the in-memory file system holds nothing
 // else).
-func build(fsys filesys.FileSystem, dir string) (out []byte, err error) {
+func build(fsys filesys.FileSystem, dir string) ([]byte, error) {
+	m, err := run(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return asYAML(m)
+}
+
+// run is kustomize's build of the kustomization in dir.
+func run(fsys filesys.FileSystem, dir string) (m resmap.ResMap, err error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	// kustomize panics on some malformed input; one bad kustomization must
 	// not take the reconciler (or its raft state machine) down.
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("kustomize panicked: %v", r)
+			m, err = nil, fmt.Errorf("kustomize panicked: %v", r)
 		}
 	}()
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsNone
 	opts.PluginConfig = types.DisabledPluginConfig()
-	m, err := krusty.MakeKustomizer(opts).Run(fsys, "/"+dir)
-	if err != nil {
-		return nil, err
-	}
+	return krusty.MakeKustomizer(opts).Run(fsys, "/"+dir)
+}
+
+// asYAML is the YAML stream of what run rendered, as kustomize build
+// prints it.
+func asYAML(m resmap.ResMap) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("kustomize panicked: %v", r)
+		}
+	}()
 	return m.AsYaml()
 }
 

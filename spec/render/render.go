@@ -16,6 +16,10 @@
 //     others), and the files below it are not loaded a second time as
 //     plain YAML; every other *.yaml/*.yml file is loaded as it is.
 //
+// A large kustomization tree whose transformers all act object by object is
+// built in chunks of its resource files, which renders the same bytes
+// without kustomize's quadratic lookups by id (chunk.go).
+//
 // Rendering is deterministic and offline: it runs inside the raft state
 // machine of every reconciler, which must all reach the same objects from
 // the same files. Remote bases, Helm charts and plugins are refused.
@@ -102,7 +106,7 @@ func load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *s
 				if fsys == nil {
 					fsys = newMemFS(visible, files)
 				}
-				if out, err = build(fsys, root); err == nil {
+				if out, err = buildRoot(l, fsys, files, root); err == nil {
 					cache.put(sum, root, out)
 				}
 			}
@@ -118,6 +122,17 @@ func load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *s
 	}
 	set, err := spec.LoadInputs(inputs, errs)
 	return set, nil, err
+}
+
+// buildRoot builds the kustomization in root: in chunks when that is
+// provably the same build and cheaper (see chunk.go), whole otherwise.
+func buildRoot(l *layout, fsys filesys.FileSystem, files map[string][]byte, root string) ([]byte, error) {
+	if p := planChunks(l, files, root); p != nil {
+		if out, ok := buildChunks(fsys, files, root, p); ok {
+			return out, nil
+		}
+	}
+	return build(fsys, root)
 }
 
 // ReadDir reads what Load needs from a directory: the files a revision of it

@@ -2,9 +2,10 @@ package schema
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -85,7 +86,13 @@ func walk(v any, path string, f func(string)) {
 			return // a map of data, e.g. labels
 		}
 		for k, sub := range v {
-			if sub == nil || isEmptyMap(sub) || !strings.Contains(path, ".") && k == "status" {
+			if sub == nil || isEmptyMap(sub) || isEmptyList(sub) {
+				continue
+			}
+			// What the decoder drops (status, metadata.uid…) or accepts
+			// at Kubernetes' default (dnsPolicy: ClusterFirst) declares
+			// nothing.
+			if err == nil && t.Type != nil && (slices.Contains(t.Type.Dropped, k) || isDefault(t.Type.Defaults, k, sub)) {
 				continue
 			}
 			f(path + "." + k)
@@ -96,6 +103,16 @@ func walk(v any, path string, f func(string)) {
 			walk(e, path, f)
 		}
 	}
+}
+
+func isEmptyList(v any) bool {
+	l, ok := v.([]any)
+	return ok && len(l) == 0
+}
+
+func isDefault(defaults map[string]string, k string, v any) bool {
+	def, ok := defaults[k]
+	return ok && fmt.Sprint(v) == def
 }
 
 func isEmptyMap(v any) bool {

@@ -55,6 +55,14 @@ type Type struct {
 	// Unsupported lists the Kubernetes fields of this type that spec
 	// rejects at load.
 	Unsupported []string
+	// Dropped lists the Kubernetes fields of this type that the API server
+	// writes (`kubectl get -o yaml` prints them): spec accepts and ignores
+	// them.
+	Dropped []string
+	// Defaults are, for some Unsupported fields, the value Kubernetes
+	// defaults them to, which spec accepts (and ignores): set to it, the
+	// field asks for nothing more than leaving it out.
+	Defaults map[string]string
 }
 
 // Field is one field of a Type.
@@ -163,7 +171,13 @@ func Resolve(path string) (*Target, error) {
 				where += "." + strings.Join(rest[:i], ".")
 			}
 			if slices.Contains(t.Type.Unsupported, name) {
+				if def, ok := t.Type.Defaults[name]; ok {
+					return nil, fmt.Errorf("field %q of %s is a Kubernetes field that Stevedore does not support: a manifest that sets it to anything but Kubernetes' default, %s, is rejected at load", name, where, def)
+				}
 				return nil, fmt.Errorf("field %q of %s is a Kubernetes field that Stevedore does not support: a manifest that sets it is rejected at load", name, where)
+			}
+			if slices.Contains(t.Type.Dropped, name) {
+				return nil, fmt.Errorf("field %q of %s is written by Kubernetes' API server (kubectl get -o yaml prints it): Stevedore accepts it and ignores it", name, where)
 			}
 			return nil, fmt.Errorf("field %q does not exist in %s; its fields are: %s", name, where, strings.Join(t.Type.fieldNames(), ", "))
 		}

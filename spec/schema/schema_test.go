@@ -178,7 +178,10 @@ func TestResolveErrors(t *testing.T) {
 		"pod.spec.contaners":       `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,
 		"pod.spec.hostname.length": `spec.hostname is string, which has no fields`,
 		"pod..spec":                `invalid path`,
-		"pod.status":               `field "status" does not exist in Pod`,
+		"pod.status":               `field "status" of Pod is written by Kubernetes' API server (kubectl get -o yaml prints it): Stevedore accepts it and ignores it`,
+		"podtemplate.status":       `field "status" does not exist in PodTemplate`,
+		"pod.metadata.uid":         `field "uid" of Pod.metadata is written by Kubernetes' API server`,
+		"pod.spec.dnsPolicy":       `a manifest that sets it to anything but Kubernetes' default, ClusterFirst, is rejected at load`,
 	} {
 		_, err := Resolve(path)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -52,7 +52,8 @@ var types = map[string]*Type{
 	"Container": {
 		Name:        "Container",
 		Doc:         "Container is the supported subset of Kubernetes' v1 Container. Kubernetes fields not listed (probes, volumeMounts, envFrom…) are rejected at load.",
-		Unsupported: []string{"envFrom", "lifecycle", "livenessProbe", "readinessProbe", "resizePolicy", "restartPolicy", "securityContext", "startupProbe", "stdin", "stdinOnce", "terminationMessagePath", "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts"},
+		Unsupported: []string{"envFrom", "lifecycle", "livenessProbe", "readinessProbe", "resizePolicy", "restartPolicy", "restartPolicyRules", "securityContext", "startupProbe", "stdin", "stdinOnce", "terminationMessagePath", "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts"},
+		Defaults:    map[string]string{"stdin": "false", "stdinOnce": "false", "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "tty": "false"},
 		Fields: []Field{
 			{Name: "args", Type: "[]string", Doc: "args replace the image's CMD (the entrypoint's arguments). Defaults to the image's."},
 			{Name: "command", Type: "[]string", Doc: "command replaces the image's ENTRYPOINT. Defaults to the image's."},
@@ -77,8 +78,9 @@ var types = map[string]*Type{
 		},
 	},
 	"Deployment": {
-		Name: "Deployment",
-		Doc:  "Deployment is an apps/v1 Deployment: it keeps a number of pods of a template running and replaces them by a rolling update (or all at once) when the template changes.",
+		Name:    "Deployment",
+		Doc:     "Deployment is an apps/v1 Deployment: it keeps a number of pods of a template running and replaces them by a rolling update (or all at once) when the template changes.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -135,17 +137,27 @@ var types = map[string]*Type{
 		},
 	},
 	"Namespace": {
-		Name: "Namespace",
-		Doc:  "Namespace is a v1 Namespace. Objects in a namespace the repository does not declare (other than \"default\") are rejected.",
+		Name:    "Namespace",
+		Doc:     "Namespace is a v1 Namespace. Objects in a namespace the repository does not declare (other than \"default\") are rejected.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "NamespaceSpec", Ref: "NamespaceSpec", Doc: "spec is accepted so that what `kubectl get namespace -o yaml` prints loads; it has no effect."},
+		},
+	},
+	"NamespaceSpec": {
+		Name: "NamespaceSpec",
+		Doc:  "NamespaceSpec is accepted so that `kubectl get namespace -o yaml` output loads. Its finalizers have no effect: Stevedore removes a namespace's objects when the commit that drops them is applied.",
+		Fields: []Field{
+			{Name: "finalizers", Type: "[]string", Doc: "finalizers are qualified names (\"kubernetes\"); accepted and ignored."},
 		},
 	},
 	"Node": {
-		Name: "Node",
-		Doc:  "Node declares scheduling intent for a node that an agent runs: cordon (spec.unschedulable), labels and taints. Git is the API, so cordon and drain are commits too. Labels and taints here add to those from agent config.",
+		Name:    "Node",
+		Doc:     "Node declares scheduling intent for a node that an agent runs: cordon (spec.unschedulable), labels and taints. Git is the API, so cordon and drain are commits too. Labels and taints here add to those from agent config.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -188,7 +200,7 @@ var types = map[string]*Type{
 	"NodeSpec": {
 		Name:        "NodeSpec",
 		Doc:         "NodeSpec is the declared part of a node.",
-		Unsupported: []string{"configSource", "externalID", "podCIDR", "podCIDRs", "providerID"},
+		Unsupported: []string{"configSource", "externalID", "podCIDR", "podCIDRs", "podPreemptionPolicy", "providerID"},
 		Fields: []Field{
 			{Name: "taints", Type: "[]Taint", Ref: "Taint", Doc: "taints repel pods that do not tolerate them; they add to the taints the node's agent reports."},
 			{Name: "unschedulable", Type: "boolean", Doc: "unschedulable cordons the node: no new pods are placed on it; the pods already there keep running."},
@@ -197,7 +209,8 @@ var types = map[string]*Type{
 	"ObjectMeta": {
 		Name:        "ObjectMeta",
 		Doc:         "ObjectMeta is the subset of Kubernetes' metadata Stevedore supports.",
-		Unsupported: []string{"deletionGracePeriodSeconds", "deletionTimestamp", "finalizers", "generateName", "generation", "managedFields", "ownerReferences", "resourceVersion", "selfLink", "uid"},
+		Unsupported: []string{"finalizers", "generateName", "ownerReferences"},
+		Dropped:     []string{"creationTimestamp", "deletionGracePeriodSeconds", "deletionTimestamp", "generation", "managedFields", "resourceVersion", "selfLink", "uid"},
 		Fields: []Field{
 			{Name: "annotations", Type: "map[string]string", Doc: "annotations are key/value pairs for tools and people; Stevedore stores them and does not interpret them. At most 256 KiB in all."},
 			{Name: "labels", Type: "map[string]string", Doc: "labels are key/value pairs that selectors match (a Deployment's selector, affinity terms, topology spread). On a Node they add to the labels its agent reports."},
@@ -206,8 +219,9 @@ var types = map[string]*Type{
 		},
 	},
 	"Pod": {
-		Name: "Pod",
-		Doc:  "Pod is a v1 Pod: one or more containers that share a network namespace and run together on one node. The scheduler places it; the node's agent runs it. Most pods are made by a workload (Deployment, ReplicationController) rather than declared alone.",
+		Name:    "Pod",
+		Doc:     "Pod is a v1 Pod: one or more containers that share a network namespace and run together on one node. The scheduler places it; the node's agent runs it. Most pods are made by a workload (Deployment, ReplicationController) rather than declared alone.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -244,7 +258,8 @@ var types = map[string]*Type{
 	"PodSpec": {
 		Name:        "PodSpec",
 		Doc:         "PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's containers and where it may run. Kubernetes fields not listed (volumes, initContainers, securityContext…) are rejected at load.",
-		Unsupported: []string{"activeDeadlineSeconds", "automountServiceAccountToken", "dnsConfig", "dnsPolicy", "enableServiceLinks", "ephemeralContainers", "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "imagePullSecrets", "initContainers", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "resourceClaims", "runtimeClassName", "schedulingGates", "securityContext", "serviceAccount", "serviceAccountName", "setHostnameAsFQDN", "shareProcessNamespace", "subdomain", "volumes"},
+		Unsupported: []string{"activeDeadlineSeconds", "automountServiceAccountToken", "dnsConfig", "dnsPolicy", "enableServiceLinks", "ephemeralContainers", "evictionResponders", "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "hostnameOverride", "imagePullSecrets", "initContainers", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "resourceClaims", "resources", "runtimeClassName", "schedulingGates", "schedulingGroup", "securityContext", "serviceAccount", "serviceAccountName", "setHostnameAsFQDN", "shareProcessNamespace", "subdomain", "volumes"},
+		Defaults:    map[string]string{"automountServiceAccountToken": "false", "dnsPolicy": "ClusterFirst", "enableServiceLinks": "true", "hostIPC": "false", "hostNetwork": "false", "hostPID": "false", "preemptionPolicy": "PreemptLowerPriority", "priority": "0", "serviceAccount": "default", "serviceAccountName": "default", "setHostnameAsFQDN": "false", "shareProcessNamespace": "false"},
 		Fields: []Field{
 			{Name: "affinity", Type: "Affinity", Ref: "Affinity", Doc: "affinity is the pod's node affinity and pod (anti-)affinity rules."},
 			{Name: "containers", Type: "[]Container", Ref: "Container", Required: true, Doc: "containers are the pod's containers, at least one. They share the pod's network namespace (one IP, one set of ports) and hostname."},
@@ -285,8 +300,9 @@ var types = map[string]*Type{
 		},
 	},
 	"ReplicationController": {
-		Name: "ReplicationController",
-		Doc:  "ReplicationController is a v1 ReplicationController: it keeps a number of pods of a template running. It is the Kubernetes 1.0 way, kept for manifests written for it; new configuration should use a Deployment.",
+		Name:    "ReplicationController",
+		Doc:     "ReplicationController is a v1 ReplicationController: it keeps a number of pods of a template running. It is the Kubernetes 1.0 way, kept for manifests written for it; new configuration should use a Deployment.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -295,8 +311,10 @@ var types = map[string]*Type{
 		},
 	},
 	"ReplicationControllerSpec": {
-		Name: "ReplicationControllerSpec",
-		Doc:  "ReplicationControllerSpec keeps replicas copies of the template running.",
+		Name:        "ReplicationControllerSpec",
+		Doc:         "ReplicationControllerSpec keeps replicas copies of the template running.",
+		Unsupported: []string{"minReadySeconds"},
+		Defaults:    map[string]string{"minReadySeconds": "0"},
 		Fields: []Field{
 			{Name: "replicas", Type: "integer", Doc: "replicas is the number of pods to keep running. Defaults to 1."},
 			{Name: "selector", Type: "map[string]string", Doc: "selector is the labels a pod must have to count as one of the replicas. Defaults to the template's labels when empty."},
@@ -321,8 +339,9 @@ var types = map[string]*Type{
 		},
 	},
 	"Taint": {
-		Name: "Taint",
-		Doc:  "Taint repels pods that do not tolerate it.",
+		Name:    "Taint",
+		Doc:     "Taint repels pods that do not tolerate it.",
+		Dropped: []string{"timeAdded"},
 		Fields: []Field{
 			{Name: "effect", Type: "string", Required: true, Doc: "effect is what the taint does to pods that do not tolerate it: NoSchedule (not placed on the node), PreferNoSchedule (placed there only when no other node fits) or NoExecute (not placed, and evicted if already running)."},
 			{Name: "key", Type: "string", Required: true, Doc: "key is the taint key: a qualified name, as label keys are."},

@@ -58,6 +58,8 @@ type typ struct {
 	Doc         string
 	Fields      []field
 	Unsupported []string
+	Dropped     []string
+	Defaults    map[string]string
 }
 
 type generator struct {
@@ -112,6 +114,13 @@ func Generate(dir string) ([]byte, error) {
 		fmt.Fprintf(&b, "%q: {\nName: %q,\nDoc: %q,\n", n, n, t.Doc)
 		if len(t.Unsupported) > 0 {
 			fmt.Fprintf(&b, "Unsupported: %#v,\n", t.Unsupported)
+		}
+		if len(t.Dropped) > 0 {
+			fmt.Fprintf(&b, "Dropped: %#v,\n", t.Dropped)
+		}
+		if len(t.Defaults) > 0 {
+			// %#v prints a map's keys sorted: the output is stable.
+			fmt.Fprintf(&b, "Defaults: %#v,\n", t.Defaults)
 		}
 		b.WriteString("Fields: []Field{\n")
 		for _, f := range t.Fields {
@@ -262,7 +271,8 @@ func (g *generator) visit(name string) {
 		return
 	}
 	st := g.decls[name].(*ast.StructType)
-	t := &typ{Name: name, Doc: g.docs[name], Unsupported: g.unsupported[name]}
+	t := &typ{Name: name, Doc: g.docs[name], Unsupported: g.unsupported[name],
+		Dropped: spec.DroppedFields(name), Defaults: spec.KubernetesDefaults(name)}
 	if t.Doc == "" {
 		g.errorf("spec.%s has no doc comment", name)
 	}

@@ -1,0 +1,196 @@
+package spec
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// This file decides what the decoder says about a field the Go types do not
+// have. Three kinds of real Kubernetes fields get something better than
+// "unknown field" (kept for typos):
+//
+//   - dropped: what the API server and controllers write and `kubectl get
+//     -o yaml` prints (metadata.uid, resourceVersion, managedFields, status,
+//     a taint's timeAdded). Git does not own them, so they are accepted and
+//     dropped, as Argo CD and Flux ignore them when they compare;
+//   - unsupported: fields of the supported kinds that Stevedore does not
+//     implement. They are "not supported by Stevedore", unless their value
+//     says nothing: null, {} or [], or the value Kubernetes defaults the
+//     field to (`dnsPolicy: ClusterFirst`, which `kubectl run --dry-run`
+//     prints), which asks for no more than leaving the field out does;
+//   - everything else is "unknown field", with a suggestion when a known
+//     field is one or two letters away.
+//
+// The lists are keyed by Stevedore's Go type name. TestFieldsMatchKubernetes
+// checks them against k8s.io/api's types by reflection: every field of the
+// Kubernetes type is implemented, dropped or unsupported, and every name
+// listed here is a real field.
+
+// droppedFields are read-only fields, by Go type name, and the YAML node
+// kind their value must have.
+var droppedFields = map[string]map[string]yaml.Kind{
+	"ObjectMeta": {
+		"uid": yaml.ScalarNode, "resourceVersion": yaml.ScalarNode, "generation": yaml.ScalarNode,
+		"creationTimestamp": yaml.ScalarNode, "deletionTimestamp": yaml.ScalarNode,
+		"deletionGracePeriodSeconds": yaml.ScalarNode, "selfLink": yaml.ScalarNode,
+		"managedFields": yaml.SequenceNode,
+	},
+	"Taint":                 {"timeAdded": yaml.ScalarNode},
+	"Pod":                   {"status": yaml.MappingNode},
+	"Namespace":             {"status": yaml.MappingNode},
+	"Node":                  {"status": yaml.MappingNode},
+	"ReplicationController": {"status": yaml.MappingNode},
+	"Deployment":            {"status": yaml.MappingNode},
+}
+
+// unsupportedFields are the real Kubernetes (v1.34-1.37) fields of the
+// supported types that Stevedore does not implement.
+var unsupportedFields = map[string][]string{
+	"ObjectMeta": {"generateName", "ownerReferences", "finalizers"},
+	"PodSpec": {"volumes", "initContainers", "ephemeralContainers", "activeDeadlineSeconds", "dnsPolicy",
+		"serviceAccountName", "serviceAccount", "automountServiceAccountToken", "hostNetwork", "hostPID",
+		"hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "subdomain",
+		"priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName",
+		"enableServiceLinks", "preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
+		"schedulingGates", "resourceClaims", "hostAliases", "resources", "hostnameOverride",
+		"schedulingGroup", "evictionResponders"},
+	"Container": {"envFrom", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
+		"startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy",
+		"securityContext", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicy", "restartPolicyRules"},
+	"EnvVar":                    {"valueFrom"},
+	"NodeSpec":                  {"podCIDR", "podCIDRs", "providerID", "configSource", "externalID", "podPreemptionPolicy"},
+	"Resources":                 {"claims"},
+	"PodAffinityTerm":           {"namespaceSelector", "matchLabelKeys", "mismatchLabelKeys"},
+	"TopologySpreadConstraint":  {"nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys"},
+	"ReplicationControllerSpec": {"minReadySeconds"},
+}
+
+// kubernetesDefaults are, for unsupported fields, the value Kubernetes
+// gives them when they are left out; written explicitly, it asks for
+// nothing more, so it is accepted (and dropped). automountServiceAccountToken
+// false is here too: Stevedore mounts no token, so asking for none is met.
+var kubernetesDefaults = map[string]map[string]string{
+	"PodSpec": {
+		"dnsPolicy": "ClusterFirst", "enableServiceLinks": "true", "preemptionPolicy": "PreemptLowerPriority",
+		"priority": "0", "hostNetwork": "false", "hostPID": "false", "hostIPC": "false",
+		"shareProcessNamespace": "false", "setHostnameAsFQDN": "false", "serviceAccountName": "default",
+		"serviceAccount": "default", "automountServiceAccountToken": "false",
+	},
+	"Container": {
+		"terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+		"stdin": "false", "stdinOnce": "false", "tty": "false",
+	},
+	"ReplicationControllerSpec": {"minReadySeconds": "0"},
+}
+
+// accepted reports whether the field name, which t does not have, is a
+// real Kubernetes field to drop silently: a read-only one (after checking
+// the shape of its value) or an unsupported one whose value says nothing.
+func (w *walker) accepted(t reflect.Type, p fieldPath, name string, val *yaml.Node) bool {
+	if val.Kind == yaml.AliasNode && val.Alias != nil {
+		val = val.Alias
+	}
+	if kind, ok := droppedFields[t.Name()][name]; ok {
+		if !isNull(val) && val.Kind != kind {
+			w.mismatch(val, p.child(name), "expected %s, got %s", kindName(kind), nodeKindName(val))
+		}
+		return true
+	}
+	if !slices.Contains(unsupportedFields[t.Name()], name) {
+		return false
+	}
+	switch {
+	case isNull(val):
+		return true
+	case val.Kind == yaml.MappingNode || val.Kind == yaml.SequenceNode:
+		return len(val.Content) == 0
+	case val.Kind == yaml.ScalarNode:
+		def, ok := kubernetesDefaults[t.Name()][name]
+		return ok && scalarEquals(val, def)
+	}
+	return false
+}
+
+// scalarEquals compares a scalar with a default written as YAML would
+// print it, reading booleans and integers by value ("False", "00").
+func scalarEquals(n *yaml.Node, want string) bool {
+	switch want {
+	case "true", "false":
+		var b bool
+		if n.ShortTag() == "!!bool" && n.Decode(&b) == nil {
+			return fmt.Sprint(b) == want
+		}
+		if b, ok := yaml11Bools[n.Value]; ok && n.Style == 0 {
+			return fmt.Sprint(b) == want
+		}
+		return false
+	case "0":
+		var i int64
+		return n.ShortTag() == "!!int" && n.Decode(&i) == nil && i == 0
+	}
+	return n.ShortTag() == "!!str" && n.Value == want
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return "a scalar"
+}
+
+// DroppedFields returns, sorted, the read-only Kubernetes fields of spec's
+// Go type typeName ("ObjectMeta") that the decoder accepts and drops.
+func DroppedFields(typeName string) []string {
+	var out []string
+	for f := range droppedFields[typeName] {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// KubernetesDefaults returns the unsupported fields of spec's Go type
+// typeName that load when set to Kubernetes' default, with that default as
+// YAML writes it ("ClusterFirst", "false"); nil when there are none.
+func KubernetesDefaults(typeName string) map[string]string {
+	if len(kubernetesDefaults[typeName]) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(kubernetesDefaults[typeName]))
+	for f, v := range kubernetesDefaults[typeName] {
+		out[f] = v
+	}
+	return out
+}
+
+func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo, val *yaml.Node) string {
+	if slices.Contains(unsupportedFields[t.Name()], name) {
+		if def, ok := kubernetesDefaults[t.Name()][name]; ok && val.Kind == yaml.ScalarNode {
+			return fmt.Sprintf("field not supported by Stevedore (only Kubernetes' default, %s, is accepted)", def)
+		}
+		return "field not supported by Stevedore"
+	}
+	best, bestD := "", 3
+	names := make([]string, 0, len(fields))
+	for f := range fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	for _, f := range names {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(f)); d < bestD {
+			best, bestD = f, d
+		}
+	}
+	if best != "" && bestD <= len(name)/3 {
+		return fmt.Sprintf("unknown field (did you mean %q?)", best)
+	}
+	return "unknown field"
+}
