@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -326,6 +327,45 @@ func TestDiffSecretValuesNeverShown(t *testing.T) {
 		}
 		if !strings.Contains(out, api.RedactedChangedValue) || !strings.Contains(out, "stringData.extra") {
 			t.Errorf("%v lacks the redacted diff:\n%s", args, out)
+		}
+	}
+}
+
+// TestDiffColorChoice checks --color auto: colour on a character device
+// (a terminal; /dev/null stands in for one), never with NO_COLOR set, never
+// into a pipe or a file.
+func TestDiffColorChoice(t *testing.T) {
+	dev, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	for _, c := range []struct {
+		out     io.Writer
+		noColor string
+		mode    string
+		want    palette
+	}{
+		{dev, "", "auto", true},
+		{dev, "1", "auto", false},
+		{dev, "", "never", false},
+		{file, "", "auto", false},
+		{&strings.Builder{}, "", "auto", false},
+		{&strings.Builder{}, "1", "always", true},
+	} {
+		cl := &cli{out: c.out, getenv: func(k string) string {
+			if k == "NO_COLOR" {
+				return c.noColor
+			}
+			return ""
+		}}
+		if got, err := cl.useColor(c.mode); err != nil || got != c.want {
+			t.Errorf("%T NO_COLOR=%q --color %s: %v %v, want %v", c.out, c.noColor, c.mode, got, err, c.want)
 		}
 	}
 }
