@@ -2,9 +2,7 @@ package reconcile
 
 import (
 	"reflect"
-	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -25,9 +23,15 @@ const (
 type ObjectChange struct {
 	Key    spec.ObjectKey
 	Action string
-	// Diff is a field-level diff (go-cmp) for a changed object: "-" lines
-	// are the applied revision, "+" lines the next.
+	// Diff is the unified diff of the object's YAML (as decoded and
+	// defaulted), with "--- a/Kind/namespace/name" and "+++ b/…" headers:
+	// the changed hunks of a changed object, the whole object of a created
+	// ("--- /dev/null") or deleted ("+++ /dev/null") one. A Secret's values
+	// are redacted.
 	Diff string
+	// Fields lists a changed object's changed fields, in the object's field
+	// order.
+	Fields []FieldChange
 	// PodsStarted and PodsStopped name ("namespace/name") the pods a workload
 	// change would start and stop.
 	PodsStarted []string
@@ -36,24 +40,42 @@ type ObjectChange struct {
 
 // diffOptions make go-cmp compare what a manifest means: quantities by
 // their canonical string ("1" and "1000m" are one CPU; resource.Quantity's
-// unexported caches are neither comparable nor readable in a report) and a
-// missing list or map like an empty one.
+// unexported caches are neither comparable nor readable in a report), an
+// int-or-string by what it says ("25%", 3), bytes as one value, and a missing list or map like
+// an empty one.
 var diffOptions = cmp.Options{
 	cmp.Transformer("Quantity", func(q resource.Quantity) string { return q.String() }),
+	cmp.Transformer("IntOrString", func(v spec.IntOrString) string { return v.String() }),
+	// Bytes are one value, not a list of numbers.
+	cmp.Transformer("Bytes", func(b []byte) string { return string(b) }),
 	cmpopts.EquateEmpty(),
 }
 
-// quantityReport matches how go-cmp reports a quantity through the
-// transformer above; a reviewer wants to read "100m", as written in YAML.
-var quantityReport = regexp.MustCompile(`Inverse\(Quantity, string\(("[^"]*")\)\)`)
+// fieldChanges compares two revisions of an object with go-cmp and returns
+// the fields that differ (nil when none do).
+func fieldChanges(k spec.ObjectKey, a, n spec.Object) []FieldChange {
+	r := &pathReporter{secret: k.Kind == KindSecret}
+	cmp.Equal(a, n, diffOptions, cmp.Reporter(r))
+	return mergeReplaced(r.out)
+}
 
-// readable makes a go-cmp report stable and plain: go-cmp sprinkles
-// non-breaking spaces at random to discourage depending on its output, but
-// this report is pasted into reviews and compared in CI, so the same change
-// must print the same way every time.
-func readable(d string) string {
-	d = strings.ReplaceAll(d, "\u00a0", " ")
-	return quantityReport.ReplaceAllString(d, "$1")
+// mergeReplaced turns a list element that go-cmp reports as removed and
+// added again at the same path (a container changed so much that its edit
+// script replaces it) into one change.
+func mergeReplaced(fcs []FieldChange) []FieldChange {
+	out := fcs[:0]
+	for i := 0; i < len(fcs); i++ {
+		fc := fcs[i]
+		if i+1 < len(fcs) && fc.Op == FieldRemoved && fcs[i+1].Op == FieldAdded && fcs[i+1].Path == fc.Path {
+			fc.Op, fc.New = FieldChanged, fcs[i+1].New
+			i++
+		}
+		out = append(out, fc)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Diff returns what changes from applied to next, sorted by key. Either may
@@ -88,18 +110,23 @@ func Diff(applied, next *spec.Set) []ObjectChange {
 			c = ObjectChange{Key: k, Action: ActionCreated}
 		case !inN:
 			c = ObjectChange{Key: k, Action: ActionDeleted}
+		case a == n:
+			// The same object: a loader that reused the applied revision's
+			// document (spec.LoadCached).
+			continue
 		default:
 			// reflect.DeepEqual first: most objects are unchanged and it is
 			// far cheaper than cmp.Diff's report.
 			if reflect.DeepEqual(a, n) {
 				continue
 			}
-			d := cmp.Diff(a, n, diffOptions)
-			if d == "" {
+			fields := fieldChanges(k, a, n)
+			if fields == nil {
 				continue
 			}
-			c = ObjectChange{Key: k, Action: ActionChanged, Diff: readable(d)}
+			c = ObjectChange{Key: k, Action: ActionChanged, Fields: fields}
 		}
+		c.Diff = unifiedDiff(k, a, n)
 		c.PodsStarted, c.PodsStopped = podChanges(k, a, n)
 		out = append(out, c)
 	}

@@ -311,10 +311,15 @@ func (h *harness) setDesired(next *spec.Set) string {
 	var sb strings.Builder
 	for _, c := range Diff(h.applied, next) {
 		fmt.Fprintf(&sb, "%s %s\n", c.Action, c.Key)
-		if c.Diff != "" {
-			for _, l := range strings.Split(strings.TrimRight(c.Diff, "\n"), "\n") {
-				sb.WriteString("  | " + strings.TrimRight(l, " ") + "\n")
+		for _, f := range c.Fields {
+			old, nu := f.Old, f.New
+			if f.Op == FieldAdded {
+				old = "(none)"
 			}
+			if f.Op == FieldRemoved {
+				nu = "(none)"
+			}
+			sb.WriteString("  | " + f.Path + ": " + old + " → " + nu + "\n")
 		}
 		for _, p := range c.PodsStarted {
 			sb.WriteString("  + " + p + "\n")

@@ -95,6 +95,13 @@ type document struct {
 	label string
 	obj   Object
 	lines map[fieldPath]int
+	// For LoadCached: the document's text and the line it starts on; shift
+	// is how far a reused document moved from where lines were recorded,
+	// and reused says obj is a Cache's (defaulted, valid, read-only).
+	text   []byte
+	start  int
+	shift  int
+	reused bool
 }
 
 // lineOf returns the line of path, or of its nearest ancestor written in the
@@ -102,7 +109,7 @@ type document struct {
 func (d *document) lineOf(p fieldPath) int {
 	for {
 		if l, ok := d.lines[p]; ok {
-			return l
+			return l + d.shift
 		}
 		if p == "" {
 			return d.line

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // IsManifestPath reports whether Load decodes the file at p (slash
@@ -34,6 +37,11 @@ func IsManifestPath(p string) bool {
 // problem found (up to MaxErrors), across all files: a revision is applied
 // whole or not at all.
 func Load(files map[string][]byte) (*Set, error) {
+	return LoadInputs(inputsOf(files), nil)
+}
+
+// inputsOf returns the manifests of files, sorted by path.
+func inputsOf(files map[string][]byte) []Input {
 	names := make([]string, 0, len(files))
 	for name := range files {
 		if IsManifestPath(name) {
@@ -45,7 +53,7 @@ func Load(files map[string][]byte) (*Set, error) {
 	for i, name := range names {
 		inputs[i] = Input{File: name, Data: files[name]}
 	}
-	return LoadInputs(inputs, nil)
+	return inputs
 }
 
 // Input is one stream of YAML documents for LoadInputs.
@@ -67,30 +75,69 @@ type Input struct {
 // kustomization that failed to build) are reported with the inputs' own,
 // sorted together, so a revision shows every problem at once.
 func LoadInputs(inputs []Input, extra ErrorList) (*Set, error) {
+	set, _, err := loadInputs(inputs, extra, nil, false)
+	return set, err
+}
+
+// LoadInputsCached is LoadInputs reusing prev's documents, as LoadCached.
+// Rendered inputs are decoded whole, every time.
+func LoadInputsCached(inputs []Input, extra ErrorList, prev *Cache) (*Set, *Cache, error) {
+	return loadInputs(inputs, extra, prev, true)
+}
+
+// loadInputs is LoadInputs, and LoadInputsCached when cached is set.
+func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool) (*Set, *Cache, error) {
 	errs := &errorSink{}
 	for _, e := range extra {
 		errs.add(e)
 	}
-	var docs []*document
-	for _, in := range inputs {
-		d := &decoder{file: in.File, errs: errs, rendered: in.Rendered}
-		d.decodeFile(in.Data)
-		if in.Rendered {
-			for _, doc := range d.docs {
-				doc.line, doc.lines = 0, nil
+	// Inputs decode independently, so they decode in parallel; their
+	// documents and errors are then taken in order, as if decoded one
+	// after the other.
+	decoders := make([]*decoder, len(inputs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(inputs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(inputs); i = int(next.Add(1) - 1) {
+				in := inputs[i]
+				d := &decoder{file: in.File, errs: &errorSink{}, rendered: in.Rendered}
+				if !cached || in.Rendered || !d.decodeChunks(in.Data, prev) {
+					d.decodeFile(in.Data)
+				}
+				if in.Rendered {
+					for _, doc := range d.docs {
+						doc.line, doc.lines = 0, nil
+					}
+				}
+				decoders[i] = d
 			}
+		})
+	}
+	wg.Wait()
+	var docs []*document
+	for _, d := range decoders {
+		for _, e := range d.errs.list {
+			errs.add(e)
 		}
+		errs.more += d.errs.more
 		docs = append(docs, d.docs...)
 	}
 
 	set := NewSet()
 	byKey := map[ObjectKey]*document{}
 	for _, doc := range docs {
-		SetDefaults(doc.obj)
+		if !doc.reused {
+			// A reused object is already defaulted and valid, and shared:
+			// it must not be written.
+			SetDefaults(doc.obj)
+		}
 		key := KeyOf(doc.obj)
 		label := keyLabel(key)
-		for _, fe := range validateObject(doc.obj) {
-			errs.add(&Error{File: doc.file, Line: doc.lineOf(fe.path), Object: label, Field: string(fe.path), Message: fe.msg})
+		if !doc.reused {
+			for _, fe := range validateObject(doc.obj) {
+				errs.add(&Error{File: doc.file, Line: doc.lineOf(fe.path), Object: label, Field: string(fe.path), Message: fe.msg})
+			}
 		}
 		if key.Name == "" {
 			continue
@@ -124,9 +171,13 @@ func LoadInputs(inputs []Input, extra ErrorList) (*Set, error) {
 	}
 
 	if list := errs.result(); list != nil {
-		return nil, list
+		return nil, nil, list
 	}
-	return set, nil
+	var c *Cache
+	if cached {
+		c = newCache(docs)
+	}
+	return set, c, nil
 }
 
 // fileLine formats a place as "file:line", or "file" when the line is

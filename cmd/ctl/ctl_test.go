@@ -151,7 +151,7 @@ func (f *fakeReconciler) diffFiles(r *http.Request) api.DiffResult {
 	}
 	// The fake diffs with the core, as the reconciler does.
 	for _, ch := range reconcile.Diff(base, next) {
-		res.Changes = append(res.Changes, api.ObjectChange(ch))
+		res.Changes = append(res.Changes, wireChange(ch))
 	}
 	for _, ch := range res.Changes {
 		for _, p := range ch.PodsStarted {
@@ -163,6 +163,15 @@ func (f *fakeReconciler) diffFiles(r *http.Request) api.DiffResult {
 		}
 	}
 	return res
+}
+
+// wireChange converts a change of the core as reconcile/server does.
+func wireChange(ch reconcile.ObjectChange) api.ObjectChange {
+	w := api.ObjectChange{Key: ch.Key, Action: ch.Action, Diff: ch.Diff, PodsStarted: ch.PodsStarted, PodsStopped: ch.PodsStopped}
+	for _, f := range ch.Fields {
+		w.Fields = append(w.Fields, api.FieldChange(f))
+	}
+	return w
 }
 
 func startFake(t *testing.T, f *fakeReconciler) string {
@@ -368,7 +377,9 @@ func TestDiff(t *testing.T) {
 		Applied: &api.Commit{Hash: "1111111111111111111111111111111111111111"},
 		Head:    &api.Commit{Hash: "2222222222222222222222222222222222222222"},
 		Changes: []api.ObjectChange{
-			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "web"}, Action: api.ActionChanged, Diff: "  spec.replicas:\n-   3\n+   4\n", PodsStarted: []string{"shop/web-abc-3"}},
+			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "web"}, Action: api.ActionChanged,
+				Fields: []api.FieldChange{{Path: "spec.replicas", Op: api.FieldChanged, Old: "3", New: "4"}},
+				Diff:   "--- a/Deployment/shop/web\n+++ b/Deployment/shop/web\n@@ -1 +1 @@\n-  replicas: 3\n+  replicas: 4\n", PodsStarted: []string{"shop/web-abc-3"}},
 			{Key: spec.ObjectKey{Kind: "Deployment", Namespace: "shop", Name: "big"}, Action: api.ActionCreated, PodsStarted: []string{"shop/big-def-0"}},
 			{Key: spec.ObjectKey{Kind: "Pod", Namespace: "default", Name: "batch"}, Action: api.ActionDeleted, PodsStopped: []string{"default/batch"}},
 		},
@@ -379,16 +390,20 @@ func TestDiff(t *testing.T) {
 	}}
 	url := startFake(t, f)
 	code, out, _ := ctl(t, url, "diff")
+	// Objects in key order, whatever order the reconciler sent.
 	want := `Changes from 111111111111 to 222222222222:
-
-changed Deployment/shop/web
-      spec.replicas:
-    -   3
-    +   4
-  + pod shop/web-abc-3 → node-b
 
 created Deployment/shop/big
   + pod shop/big-def-0 → Pending: 0/3 nodes are available: 3 Insufficient memory.
+
+changed Deployment/shop/web
+  spec.replicas: 3 → 4
+  + pod shop/web-abc-3 → node-b
+--- a/Deployment/shop/web
++++ b/Deployment/shop/web
+@@ -1 +1 @@
+-  replicas: 3
++  replicas: 4
 
 deleted Pod/default/batch
   - pod default/batch
@@ -474,16 +489,12 @@ func TestDiffLocal(t *testing.T) {
 	if len(posted) != 3 || posted["apps/big.yaml"] == nil || posted["ns.yaml"] == nil {
 		t.Errorf("posted files %v, want the 3 manifests only", slices.Sorted(maps.Keys(posted)))
 	}
+	// Files that fail to load are reported with their lines, as the
+	// reconciler found them, and exit 2.
 	broken := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "two", 1)})
-	f.mu.Lock()
-	f.posted = nil
-	f.mu.Unlock()
-	code, _, errOut = ctl(t, url, "diff", "--local", broken)
-	if code != 2 || !strings.Contains(errOut, "apps/web.yaml:7:") {
-		t.Errorf("diff --local broken = %d %q", code, errOut)
-	}
-	if f.posted != nil {
-		t.Errorf("files that fail to validate were sent to the reconciler")
+	code, out, errOut = ctl(t, url, "diff", "--local", broken)
+	if code != 2 || !strings.Contains(errOut, "apps/web.yaml:7:") || out != "" {
+		t.Errorf("diff --local broken = %d %q %q", code, out, errOut)
 	}
 	if code, _, errOut := ctl(t, url, "diff", "--local", filepath.Join(broken, "missing")); code != 2 || !strings.Contains(errOut, "failed to read manifests") {
 		t.Errorf("diff --local of a missing dir = %d %q", code, errOut)

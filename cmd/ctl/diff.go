@@ -11,18 +11,30 @@ import (
 	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
+// diffOptions are ctl diff's flags.
+type diffOptions struct {
+	local    string
+	output   string // "", "text", "markdown", "json"
+	color    string // "auto", "always", "never"
+	maxLines int
+	maxBytes int
+}
+
 func (c *cli) diffCmd() *cobra.Command {
-	var local string
+	var o diffOptions
 	cmd := &cobra.Command{
-		Use:   "diff [APP] [--local DIR]",
+		Use:   "diff [APP] [--local DIR] [-o text|markdown|json]",
 		Short: "Show what syncing would change, per object (exit 0: none, 1: changes, >1: error)",
-		Long: `Show what syncing would change: each object created, changed (with a field-level diff) or
-deleted, and for workloads the pods that would be started or stopped.
+		Long: `Show what syncing would change: each object created, changed or deleted, with its changed
+fields ("spec.replicas: 3 → 5"), a unified diff of its YAML, and for workloads the pods that
+would be started (with the node each would land on) or stopped. A Secret's values are never
+shown.
 
 Without --local the reconciler fetches the tracked branch's head and compares it with the applied
-revision. With --local DIR, ctl validates DIR (a work tree of the config repository's tracked path)
-offline and sends its manifests to the reconciler, which compares them with the applied revision,
-so a pull request can be previewed before merging.
+revision. With --local DIR, ctl sends the manifests of DIR (a work tree of the config repository's
+tracked path) to the reconciler, which loads them with its own rules (reporting their errors as
+ctl validate does) and compares them with the applied revision, so a pull request can be
+previewed before merging.
 
 Either way each pod that would start shows where it would land ("→ node-2", or "→ Pending:" and
 the scheduler's reason): the reconciler plans the new revision on a copy of its current state
@@ -32,10 +44,14 @@ With APP, the application's branch head (or DIR, a work tree of its path) is com
 applied revision, the other applications' objects staying as they are; without it, the
 bootstrap application's.
 
+-o markdown writes a pull-request comment (a summary table, then a collapsible section per
+object); -o json a document for scripts (see docs/ctl.md).
+
 Exit status, as kubectl diff: 0 no changes, 1 changes, 2 (or more) an error, including a
 revision that fails to load.`,
 		Example: `  ctl diff
-  ctl diff --local ./config   # in CI, before merging
+  ctl diff --local ./config                # in CI, before merging
+  ctl diff --local . -o markdown > diff.md # a pull-request comment
   ctl diff team-a --local .`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: c.completeApp,
@@ -44,6 +60,15 @@ revision that fails to load.`,
 			if len(args) == 1 {
 				app = args[0]
 			}
+			switch o.output {
+			case "", "text", "markdown", "md", "json":
+			default:
+				return usageErr("unknown output format %q: want text, markdown or json", o.output)
+			}
+			color, err := c.useColor(o.color)
+			if err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -51,13 +76,13 @@ revision that fails to load.`,
 			ctx, cancel := c.requestCtx(cmd.Context())
 			defer cancel()
 			var res *api.DiffResult
-			if local == "" {
+			if o.local == "" {
 				res, err = cl.DiffApp(ctx, app)
 				if err != nil {
 					return &exitErr{code: exitError, err: err}
 				}
 			} else {
-				res, err = c.localDiff(cmd, cl, local, app)
+				res, err = c.localDiff(cmd, cl, o.local, app)
 				if err != nil {
 					return err
 				}
@@ -66,26 +91,57 @@ revision that fails to load.`,
 				printSyncError(c.errOut, res.Error)
 				return silentExit(exitError)
 			}
-			if printDiff(c.out, res) > 0 {
+			r := newDiffReport(res)
+			switch o.output {
+			case "markdown", "md":
+				printDiffMarkdown(c.out, r, o.maxLines, o.maxBytes)
+			case "json":
+				if err := printDiffJSON(c.out, r, res); err != nil {
+					return &exitErr{code: exitError, err: err}
+				}
+			default:
+				printDiffText(c.out, r, color, o.maxLines)
+			}
+			if len(r.objects) > 0 {
 				return silentExit(exitChanges)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&local, "local", "", "compare this directory (a work tree of the tracked path) instead of the branch head")
+	cmd.Flags().StringVar(&o.local, "local", "", "compare this directory (a work tree of the tracked path) instead of the branch head")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text, markdown (a pull-request comment) or json")
+	cmd.Flags().StringVar(&o.color, "color", "auto", "colour the text output: auto (on a terminal, unless NO_COLOR is set), always or never")
+	cmd.Flags().IntVar(&o.maxLines, "max-lines", 100, "show at most this many lines of a created or deleted object's YAML (0: all); changed objects always show every changed hunk")
+	cmd.Flags().IntVar(&o.maxBytes, "max-bytes", 60000, "markdown: keep the comment under this many bytes, leaving out the sections that do not fit (0: no limit)")
 	return cmd
 }
 
-// localDiff validates dir offline, as ctl validate does, then sends its
-// manifests to the reconciler, which diffs them against the applied
-// revision and places the pods they would start exactly as for the branch
-// head (POST /v1/diff).
+// useColor decides whether the text output is coloured: --color always or
+// never, or auto: only on a terminal, and not when NO_COLOR is set to
+// anything (no-color.org).
+func (c *cli) useColor(mode string) (palette, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto", "":
+		return palette(c.getenv("NO_COLOR") == "" && isTerminal(c.out)), nil
+	}
+	return false, usageErr("unknown --color %q: want auto, always or never", mode)
+}
+
+// localDiff reads dir and sends its manifests to the reconciler, which
+// loads them with its own rules (those that decide whether a sync applies
+// them), diffs them against the applied revision and places the pods they
+// would start exactly as for the branch head (POST /v1/diff). Files that
+// fail to load come back in the result's Error, as `file:line: object:
+// field: message`, the lines ctl validate prints. ctl does not load them
+// a second time itself: that doubled the CPU a diff of a large repository
+// costs for the same verdict (ctl validate checks offline).
 func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir, app string) (*api.DiffResult, error) {
 	local := &api.Commit{Hash: "local " + dir}
 	files, err := render.ReadDir(dir)
-	if err == nil {
-		_, err = render.Load(files)
-	}
 	if err != nil {
 		return &api.DiffResult{Head: local, Error: loadError(err)}, nil
 	}
@@ -103,72 +159,6 @@ func (c *cli) localDiff(cmd *cobra.Command, cl *api.Client, dir, app string) (*a
 // problem.
 func loadError(err error) *api.SyncError {
 	return &api.SyncError{Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err)}
-}
-
-// printDiff writes the changes and returns how many there are.
-func printDiff(w io.Writer, res *api.DiffResult) int {
-	from, to := "nothing applied", "?"
-	if res.Applied != nil {
-		from = short(res.Applied.Hash)
-	}
-	if res.Head != nil {
-		to = short(res.Head.Hash)
-	}
-	if len(res.Changes) == 0 {
-		fmt.Fprintf(w, "No changes: %s is up to date with %s.\n", from, to)
-		return 0
-	}
-	fmt.Fprintf(w, "Changes from %s to %s:\n", from, to)
-	placed := make(map[string]api.PodPlacement, len(res.Placements))
-	for _, p := range res.Placements {
-		placed[p.Pod] = p
-	}
-	var created, changed, deleted, started, stopped int
-	for _, ch := range res.Changes {
-		fmt.Fprintf(w, "\n%s %s\n", ch.Action, ch.Key)
-		switch ch.Action {
-		case api.ActionCreated:
-			created++
-		case api.ActionChanged:
-			changed++
-		case api.ActionDeleted:
-			deleted++
-		}
-		if d := strings.TrimRight(ch.Diff, "\n"); d != "" {
-			for _, line := range strings.Split(d, "\n") {
-				fmt.Fprintf(w, "    %s\n", line)
-			}
-		}
-		for _, p := range ch.PodsStarted {
-			fmt.Fprintf(w, "  + pod %s%s\n", p, placement(placed, p))
-		}
-		for _, p := range ch.PodsStopped {
-			fmt.Fprintf(w, "  - pod %s\n", p)
-		}
-		started += len(ch.PodsStarted)
-		stopped += len(ch.PodsStopped)
-	}
-	fmt.Fprintf(w, "\n%d object(s) changed: %d created, %d changed, %d deleted; %d pod(s) started, %d stopped.\n",
-		len(res.Changes), created, changed, deleted, started, stopped)
-	return len(res.Changes)
-}
-
-// placement renders where a started pod would land: " → node-2", or
-// " → Pending: 0/3 nodes are available: 3 Insufficient memory.", or nothing
-// when the reconciler did not say.
-func placement(placed map[string]api.PodPlacement, pod string) string {
-	p, ok := placed[pod]
-	switch {
-	case !ok:
-		return ""
-	case p.Node != "":
-		return " → " + p.Node
-	case p.Message != "":
-		return " → Pending: " + p.Message
-	case p.Reason != "":
-		return " → Pending: " + p.Reason
-	}
-	return " → Pending"
 }
 
 func printSyncError(w io.Writer, e *api.SyncError) {

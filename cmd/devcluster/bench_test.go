@@ -288,7 +288,7 @@ func TestBenchDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{beginOf(secDiff), endOf(secDiff), "## Diff", "`ctl diff --local`, 500 objects, end to end (wall) |",
-		"in process: `reconcile.Diff`", "No target is set", "load average"} {
+		"in process: `reconcile.Diff`", "| ≤ 0.50 s |", "floor: `diff -ru`", "CPU time of the reconciler", "load average"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in:\n%s", want, s)
 		}

@@ -373,14 +373,54 @@ type DiffResult struct {
 type ObjectChange struct {
 	Key    spec.ObjectKey `json:"key"`
 	Action string         `json:"action"`
-	// Diff is a field-level diff for a changed object: "-" lines are the
-	// applied revision, "+" lines the next.
+	// Diff is a unified diff of the object's YAML: "-" lines are the
+	// applied revision, "+" lines the next. A changed object's has its
+	// changed hunks under "--- a/Kind/namespace/name" and "+++
+	// b/Kind/namespace/name" headers; a created object's old side and a
+	// deleted one's new side are /dev/null, so they show whole. A Secret's
+	// data and stringData values are replaced by RedactedValue markers.
+	// (Reconcilers before field paths sent go-cmp's report here.)
 	Diff string `json:"diff,omitempty"`
+	// Fields are a changed object's changed fields, in field order.
+	Fields []FieldChange `json:"fields,omitempty"`
 	// PodsStarted and PodsStopped name ("namespace/name") the pods a workload
 	// change would start and stop.
 	PodsStarted []string `json:"podsStarted,omitempty"`
 	PodsStopped []string `json:"podsStopped,omitempty"`
 }
+
+// FieldChange is one changed field of an object (reconcile.FieldChange).
+type FieldChange struct {
+	// Path names the field as the manifest does: "spec.replicas",
+	// "spec.template.spec.containers[name=web].image",
+	// `metadata.labels["app.kubernetes.io/name"]`; list elements by name
+	// (or containerPort), else by index.
+	Path string `json:"path"`
+	// Op is FieldChanged, FieldAdded or FieldRemoved.
+	Op string `json:"op"`
+	// Old and New are the values, short: a scalar as written in YAML, a
+	// list or mapping as compact JSON cut at 80 bytes with "…". The side
+	// Op says is missing is empty.
+	Old string `json:"old,omitempty"`
+	New string `json:"new,omitempty"`
+	// Redacted is true for a Secret's data and stringData: the values are
+	// never sent, only that they changed.
+	Redacted bool `json:"redacted,omitempty"`
+}
+
+// Operations of a FieldChange.
+const (
+	FieldChanged = "changed"
+	FieldAdded   = "added"
+	FieldRemoved = "removed"
+)
+
+// RedactedValue is what a Secret's values read as in ObjectChange.Diff;
+// RedactedChangedValue marks, on the new side, a value that changed.
+const (
+	RedactedValue        = "(redacted)"
+	RedactedChangedValue = "(redacted, value changed)"
+)
 
 // Change actions of an ObjectChange.
 const (

@@ -170,7 +170,10 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 		c := applied.Commit
 		res.Applied = &c
 	}
-	set, err := render.Load(files)
+	// The applied revision's unchanged documents are reused, not decoded
+	// again, and their objects are the applied set's, which Diff skips
+	// without comparing.
+	set, _, err := render.LoadCached(files, s.store.docCache(app))
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}
@@ -183,11 +186,42 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 		return res
 	}
 	next := s.store.replaceApp(app, set)
-	if ch := reconcile.Diff(v.set, next); ch != nil {
+	// The dry run does not depend on the diff, so both run at once (each
+	// takes a core for a large revision); it is skipped when every object
+	// is the applied one (the loader reused them all).
+	var planned chan reconcile.Output
+	if !sameObjects(v.set, next) {
+		planned = make(chan reconcile.Output, 1)
+		go func() {
+			in.Desired = next
+			// The dry run's UIDs are thrown away: key-derived ones cost
+			// nothing.
+			in.NewUID = nil
+			planned <- reconcile.Plan(in)
+		}()
+	}
+	ch := reconcile.Diff(v.set, next)
+	if planned != nil {
+		res.Placements = placements(<-planned, ch)
+	}
+	if ch != nil {
 		res.Changes = wireChanges(ch)
-		res.Placements = placements(in, next, ch)
 	}
 	return res
+}
+
+// sameObjects reports whether next holds exactly base's objects, by
+// pointer: nothing to diff or plan.
+func sameObjects(base, next *spec.Set) bool {
+	if base == nil || next == nil || len(base.Objects) != len(next.Objects) {
+		return false
+	}
+	for k, o := range next.Objects {
+		if base.Objects[k] != o {
+			return false
+		}
+	}
+	return true
 }
 
 // routePush triggers the applications a push notification concerns: those

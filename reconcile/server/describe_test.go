@@ -14,6 +14,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -257,6 +258,23 @@ func TestDiffPlacements(t *testing.T) {
 	}
 	if pods, err := cl.Pods(ctx, "shop"); err != nil || len(pods) != 2 {
 		t.Errorf("pods after the diffs = %d, %v; want 2", len(pods), err)
+	}
+
+	// The applied revision's documents are cached by the sync and reused
+	// by a diff: unchanged objects are the applied ones, so posting the
+	// applied files changes nothing and plans nothing.
+	applied, appliedSet := s.store.appRevision("")
+	if s.store.docCache("").Len() == 0 {
+		t.Error("the sync left no document cache")
+	}
+	reloaded, _, err := render.LoadCached(raw, s.store.docCache(""))
+	nsKey := spec.ObjectKey{Kind: spec.KindNamespace, Name: "shop"}
+	if err != nil || reloaded.Objects[nsKey] != appliedSet.Objects[nsKey] {
+		t.Errorf("the unchanged Namespace was decoded again (%v)", err)
+	}
+	same, err := cl.DiffFiles(ctx, applied.Files)
+	if err != nil || same.Error != nil || len(same.Changes) != 0 || same.Placements != nil {
+		t.Errorf("POST diff of the applied files = %+v, %v; want nothing", same, err)
 	}
 
 	raw["apps/web.yaml"] = []byte(strings.Replace(deploymentYAML(4, "x:1"), "  replicas: 4", "  replicaz: 4", 1))

@@ -200,9 +200,9 @@ func (s *Server) DiffFiles(files map[string][]byte) *api.DiffResult {
 	return s.diffApp("", nil, files)
 }
 
-// placements plans next on in's state and reports where each pod that
-// changes starts lands.
-func placements(in reconcile.Input, next *spec.Set, changes []reconcile.ObjectChange) []api.PodPlacement {
+// placements reports where the dry-run plan out places each pod that
+// changes start.
+func placements(out reconcile.Output, changes []reconcile.ObjectChange) []api.PodPlacement {
 	started := 0
 	for _, ch := range changes {
 		started += len(ch.PodsStarted)
@@ -210,10 +210,6 @@ func placements(in reconcile.Input, next *spec.Set, changes []reconcile.ObjectCh
 	if started == 0 {
 		return nil
 	}
-	in.Desired = next
-	// The dry run's UIDs are thrown away: key-derived ones cost nothing.
-	in.NewUID = nil
-	out := reconcile.Plan(in)
 	views := make(map[string]*reconcile.PodView, len(out.Pods))
 	for i := range out.Pods {
 		v := &out.Pods[i]

@@ -183,12 +183,17 @@ func (s *store) failed() error {
 
 func (s *store) apply(c *command, index uint64) error {
 	var set *spec.Set
+	var cache *spec.Cache
 	if c.Op == opRevision || c.Op == opAppRevision {
 		if c.Revision == nil {
 			return fmt.Errorf("raft entry %d: revision entry without a revision", index)
 		}
 		var err error
-		if set, err = loadApp(c.Revision.Files, c.Retained); err != nil {
+		// The documents the application's applied revision shares with
+		// this one are reused, not decoded again: the objects keep their
+		// pointers, which the incremental planner and reconcile.Diff take
+		// as unchanged.
+		if set, cache, err = loadAppCached(c.Revision.Files, c.Retained, s.docCache(c.App)); err != nil {
 			// The leader loaded it before proposing it; failing here means
 			// this binary's spec package disagrees with the leader's.
 			return fmt.Errorf("raft entry %d: failed to load revision %s: %w", index, c.Revision.Commit.Hash, err)
@@ -207,6 +212,9 @@ func (s *store) apply(c *command, index uint64) error {
 		}
 		if err := s.applyRevisionLocked(c, set, index); err != nil {
 			return err
+		}
+		if st := s.apps[c.App]; st != nil && st.set == set {
+			st.cache = cache
 		}
 	case opPods:
 		if s.shared {

@@ -40,6 +40,11 @@ type savedApp struct {
 type appState struct {
 	set *spec.Set // its revision's objects plus the retained ones
 	at  time.Time // when this reconciler applied its revision
+	// cache holds set's documents by their text (spec.Cache): the next
+	// load of this application (a sync, a diff) decodes only what changed,
+	// and its unchanged objects keep their pointers. nil until loaded
+	// through it.
+	cache *spec.Cache
 }
 
 // retainedPrefix starts the file names of retained objects: a path no
@@ -56,13 +61,31 @@ func retainedFile(k spec.ObjectKey) string {
 
 // loadApp loads an application's files and its retained objects as one set.
 func loadApp(files, retained map[string][]byte) (*spec.Set, error) {
+	set, _, err := loadAppCached(files, retained, nil)
+	return set, err
+}
+
+// loadAppCached is loadApp reusing prev's unchanged documents (prev may be
+// nil), returning the cache of this revision's.
+func loadAppCached(files, retained map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
 	if len(retained) == 0 {
-		return render.Load(files)
+		return render.LoadCached(files, prev)
 	}
 	all := make(map[string][]byte, len(files)+len(retained))
 	maps.Copy(all, files)
 	maps.Copy(all, retained)
-	return render.Load(all)
+	return render.LoadCached(all, prev)
+}
+
+// docCache returns the documents of app's applied revision ("" the
+// bootstrap's), which loading its next revision reuses; nil when none.
+func (s *store) docCache(app string) *spec.Cache {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if st := s.apps[app]; st != nil {
+		return st.cache
+	}
+	return nil
 }
 
 // rejectedError is an entry the store refused for a reason every store
@@ -246,21 +269,21 @@ func (s *store) restoreApps(st *fsmState) (map[string]*appState, error) {
 	apps := map[string]*appState{}
 	now := time.Now()
 	if st.Revision != nil {
-		set, err := render.Load(st.Revision.Files)
+		set, cache, err := render.LoadCached(st.Revision.Files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
 		}
-		apps[""] = &appState{set: set, at: now}
+		apps[""] = &appState{set: set, at: now, cache: cache}
 	}
 	for name, sa := range st.Apps {
 		if sa == nil || sa.Revision == nil {
 			return nil, fmt.Errorf("failed to restore application %q: the snapshot holds no revision for it", name)
 		}
-		set, err := loadApp(sa.Revision.Files, sa.Retained)
+		set, cache, err := loadAppCached(sa.Revision.Files, sa.Retained, nil)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load application %q's revision %s from the snapshot: %w", name, sa.Revision.Commit.Hash, err)
 		}
-		apps[name] = &appState{set: set, at: now}
+		apps[name] = &appState{set: set, at: now, cache: cache}
 	}
 	return apps, nil
 }

@@ -126,7 +126,8 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
 
-	set, err := render.Load(rev.Files)
+	// What the applied revision shares with this one is not decoded again.
+	set, _, err := render.LoadCached(rev.Files, s.store.docCache(app))
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}

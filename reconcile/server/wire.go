@@ -48,9 +48,18 @@ func wireEvents(evs []reconcile.Event) []api.Event {
 func wireChanges(chs []reconcile.ObjectChange) []api.ObjectChange {
 	out := make([]api.ObjectChange, len(chs))
 	for i, ch := range chs {
-		out[i] = api.ObjectChange(ch)
+		out[i] = wireChange(ch)
 	}
 	return out
+}
+
+// wireChange converts one object change of the core to the wire.
+func wireChange(ch reconcile.ObjectChange) api.ObjectChange {
+	w := api.ObjectChange{Key: ch.Key, Action: ch.Action, Diff: ch.Diff, PodsStarted: ch.PodsStarted, PodsStopped: ch.PodsStopped}
+	for _, f := range ch.Fields {
+		w.Fields = append(w.Fields, api.FieldChange(f))
+	}
+	return w
 }
 
 // Errors. A handler answers an error with errs.WriteHTTP: the error's

@@ -60,9 +60,28 @@ var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // object it renders that fails validation at the kustomization with the
 // object and field.
 func Load(files map[string][]byte) (*spec.Set, error) {
+	set, _, err := load(files, nil, false)
+	return set, err
+}
+
+// LoadCached is Load reusing the documents of prev (a Cache of an earlier
+// revision, or nil) whose text is unchanged, and returns this revision's
+// Cache too: see spec.Cache. Plain manifests are reused document by
+// document; what a kustomization renders is decoded every time (kustomize's
+// own build is cached by the files' digest).
+func LoadCached(files map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
+	return load(files, prev, true)
+}
+
+// load is Load, and LoadCached when cached is set.
+func load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *spec.Cache, error) {
 	l := newLayout(files)
 	if len(l.kustomizations) == 0 {
-		return spec.Load(files)
+		if cached {
+			return spec.LoadCached(files, prev)
+		}
+		set, err := spec.Load(files)
+		return set, nil, err
 	}
 	var inputs []spec.Input
 	var errs spec.ErrorList
@@ -98,7 +117,11 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 			inputs = append(inputs, spec.Input{File: kfile, Data: out, Rendered: true})
 		}
 	}
-	return spec.LoadInputs(inputs, errs)
+	if cached {
+		return spec.LoadInputsCached(inputs, errs, prev)
+	}
+	set, err := spec.LoadInputs(inputs, errs)
+	return set, nil, err
 }
 
 // buildRoot builds the kustomization in root: in chunks when that is
