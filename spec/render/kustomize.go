@@ -53,6 +53,19 @@ func newMemFS(names []string, files map[string][]byte) filesys.FileSystem {
 	return fsys
 }
 
+// fixCommonLabels moves k's commonLabels into a last labels entry with
+// includeSelectors: reading the deprecated field is the point.
+func fixCommonLabels(k *types.Kustomization) {
+	//lint:ignore SA1019 the deprecated field is read to replace it
+	common := k.CommonLabels
+	if len(common) == 0 {
+		return
+	}
+	k.Labels = append(k.Labels, types.Label{Pairs: common, IncludeSelectors: true})
+	//lint:ignore SA1019 the deprecated field is cleared once moved
+	k.CommonLabels = nil
+}
+
 // writeFile writes a file of the tree into fsys. A kustomization using
 // deprecated fields is written in their current form, because kustomize
 // prints a warning for each straight to the process's stderr (once per
@@ -68,10 +81,7 @@ func writeFile(fsys filesys.FileSystem, name string, data []byte) error {
 		if k.Unmarshal(data) == nil {
 			if w := k.CheckDeprecatedFields(); w != nil && len(*w) > 0 {
 				k.FixKustomization()
-				if len(k.CommonLabels) > 0 {
-					k.Labels = append(k.Labels, types.Label{Pairs: k.CommonLabels, IncludeSelectors: true})
-					k.CommonLabels = nil
-				}
+				fixCommonLabels(&k)
 				if b, err := sigsyaml.Marshal(&k); err == nil {
 					data = b
 				}
