@@ -1,15 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
-
-	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
 // TestApplications runs ctl's application commands against a real
@@ -34,20 +29,7 @@ spec:
     repoURL: ` + team + `
     path: deploy
 `})
-	cfg := server.DefaultConfig()
-	cfg.Source.URL, cfg.DataDir = boot, t.TempDir()
-	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.PollInterval = -1
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	url := s.APIURL()
+	_, url := startReconciler(t, boot, nil)
 
 	code, out, errOut := ctl(t, url, "sync")
 	if code != 0 || !strings.Contains(out, "synced ") || !strings.Contains(out, "shop: synced ") || !strings.Contains(out, "by Ada: shop: web") {

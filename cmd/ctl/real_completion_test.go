@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
-	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
 
 // TestCompletionAndVersionAgainstRealServer completes names and asks the
@@ -20,25 +16,9 @@ func TestCompletionAndVersionAgainstRealServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a reconciler")
 	}
-	repo := t.TempDir()
-	if out, err := exec.Command("git", "init", "-q", "-b", "main", repo).CombinedOutput(); err != nil {
-		t.Fatalf("git init: %v\n%s", err, out)
-	}
+	repo := gitInit(t)
 	gitCommit(t, repo, "shop: web with 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1)})
-	cfg := server.DefaultConfig()
-	cfg.Source.URL, cfg.DataDir = repo, t.TempDir()
-	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.PollInterval = -1
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	url := s.APIURL()
+	_, url := startReconciler(t, repo, nil)
 
 	// The reconciler runs in this test binary: same build info.
 	code, out, errOut := ctl(t, url, "version")

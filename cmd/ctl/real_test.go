@@ -36,23 +36,29 @@ func gitCommit(t *testing.T, dir, msg string, files map[string]string) {
 	}
 }
 
-// TestAgainstRealServer runs ctl against a real reconciler (no agents)
-// tracking a real Git repository: the wire types of both ends must agree.
-func TestAgainstRealServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a reconciler")
-	}
+// gitInit makes an empty repository with branch main in a temp dir.
+func gitInit(t *testing.T) string {
+	t.Helper()
 	repo := t.TempDir()
 	if out, err := exec.Command("git", "init", "-q", "-b", "main", repo).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v\n%s", err, out)
 	}
-	gitCommit(t, repo, "shop: web with 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1)})
+	return repo
+}
 
+// startReconciler starts a real single reconciler (no agents, no polling,
+// loopback addresses) tracking repo, with edit's changes to its config,
+// stopped when the test ends. It returns its API URL.
+func startReconciler(t *testing.T, repo string, edit func(*server.Config)) (*server.Server, string) {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Source.URL, cfg.DataDir = repo, t.TempDir()
 	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.PollInterval = -1
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if edit != nil {
+		edit(&cfg)
+	}
 	s, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +67,19 @@ func TestAgainstRealServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	url := s.APIURL()
+	return s, s.APIURL()
+}
+
+// TestAgainstRealServer runs ctl against a real reconciler (no agents)
+// tracking a real Git repository: the wire types of both ends must agree.
+func TestAgainstRealServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a reconciler")
+	}
+	repo := gitInit(t)
+	gitCommit(t, repo, "shop: web with 2 replicas", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1)})
+
+	_, url := startReconciler(t, repo, nil)
 
 	code, out, errOut := ctl(t, url, "sync")
 	if code != 0 || !strings.Contains(out, "by Ada: shop: web with 2 replicas") {

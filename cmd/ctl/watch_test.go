@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -169,25 +167,9 @@ func TestGetWatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a reconciler")
 	}
-	repo := t.TempDir()
-	if out, err := exec.Command("git", "init", "-q", "-b", "main", repo).CombinedOutput(); err != nil {
-		t.Fatalf("git init: %v\n%s", err, out)
-	}
+	repo := gitInit(t)
 	gitCommit(t, repo, "web", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "1", 1)})
-	cfg := server.DefaultConfig()
-	cfg.Source.URL, cfg.DataDir = repo, t.TempDir()
-	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cfg.PollInterval = -1
-	cfg.NodeLossGrace = time.Second
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	s, _ := startReconciler(t, repo, func(c *server.Config) { c.NodeLossGrace = time.Second })
 	if code, out, errOut := ctl(t, s.APIURL(), "sync", "--wait", "--timeout", "10s"); code == 2 {
 		t.Fatalf("sync = %d %q %q", code, out, errOut)
 	}
