@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/internal/benchdata"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
@@ -37,145 +36,19 @@ const kustomizeTarget = time.Second
 // by chunked builds.
 const kustomizePerObject = 3 * time.Millisecond
 
-const kustomizeBaseDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: d-%d
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: d-%d}
-  template:
-    metadata:
-      labels: {app: d-%d}
-    spec:
-      containers:
-        - name: main
-          image: registry.local/app:1
-`
-
-// kustomizeOverlay makes an overlay (namespace, namePrefix, labels,
-// commonAnnotations, images, a strategic-merge patch and a JSON 6902 patch
-// on every Deployment) of a base of n-1 Deployments in files of
-// objectsPerFile, plus its Namespace: n objects rendered.
-const kustomizeOverlay = `namespace: bench
-namePrefix: prod-
-labels:
-- pairs: {team: bench, env: prod}
-commonAnnotations:
-  owner: bench@example.com
-resources:
-- namespace.yaml
-- base
-images:
-- name: registry.local/app
-  newTag: "2"
-patches:
-- target: {kind: Deployment}
-  patch: |-
-    apiVersion: apps/v1
-    kind: Deployment
-    metadata: {name: any}
-    spec:
-      template:
-        spec:
-          containers:
-          - name: main
-            env:
-            - {name: MODE, value: production}
-            resources:
-              requests: {cpu: 10m, memory: 16Mi}
-- target: {kind: Deployment}
-  patch: |-
-    - op: replace
-      path: /spec/replicas
-      value: 2
-`
-
-// kustomizeFloorDeployment is what the overlay renders for one Deployment,
-// written out: the floor loads n of these as plain YAML.
-const kustomizeFloorDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: prod-d-%d
-  namespace: bench
-  labels: {team: bench, env: prod}
-  annotations: {owner: bench@example.com}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: d-%d}
-  template:
-    metadata:
-      labels: {app: d-%d}
-      annotations: {owner: bench@example.com}
-    spec:
-      containers:
-        - name: main
-          image: registry.local/app:2
-          env:
-            - {name: MODE, value: production}
-          resources:
-            requests: {cpu: 10m, memory: 16Mi}
-`
-
-// genKustomize returns the overlay's files and the same objects as plain
-// YAML.
-func genKustomize(n int) (overlay, plain map[string][]byte) {
-	ns := []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n")
-	overlay = map[string][]byte{"kustomization.yaml": []byte(kustomizeOverlay), "namespace.yaml": ns}
-	plain = map[string][]byte{"namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bench\n  labels: {team: bench, env: prod}\n  annotations: {owner: bench@example.com}\n")}
-	var base, flat bytes.Buffer
-	var resources []string
-	flush := func(file int) {
-		name := fmt.Sprintf("deployments-%03d.yaml", file)
-		overlay["base/"+name] = bytes.Clone(base.Bytes())
-		plain[name] = bytes.Clone(flat.Bytes())
-		resources = append(resources, name)
-		base.Reset()
-		flat.Reset()
-	}
-	for i := 0; i < n-1; i++ {
-		if base.Len() > 0 {
-			base.WriteString("---\n")
-			flat.WriteString("---\n")
-		}
-		fmt.Fprintf(&base, kustomizeBaseDeployment, i, i, i)
-		fmt.Fprintf(&flat, kustomizeFloorDeployment, i, i, i)
-		if (i+1)%objectsPerFile == 0 {
-			flush(i / objectsPerFile)
-		}
-	}
-	if base.Len() > 0 {
-		flush((n - 2) / objectsPerFile)
-	}
-	overlay["base/kustomization.yaml"] = []byte("resources:\n- " + strings.Join(resources, "\n- ") + "\n")
-	return overlay, plain
-}
-
 // kustomizeTimes is one measurement: wall time and what it allocated.
 type kustomizeTimes struct {
 	took, cpu     time.Duration
 	bytes, allocs uint64
 }
 
-// cpuTime is the process's user + system time: on a loaded machine it says
-// what the work cost better than the wall clock.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func measureAlloc(f func() (*spec.Set, error)) (kustomizeTimes, *spec.Set, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	start, cpu := time.Now(), cpuTime()
+	start, cpu := time.Now(), benchdata.CPUTime()
 	set, err := f()
-	took, cpu := time.Since(start), cpuTime()-cpu
+	took, cpu := time.Since(start), benchdata.CPUTime()-cpu
 	runtime.ReadMemStats(&after)
 	return kustomizeTimes{took: took, cpu: cpu, bytes: after.TotalAlloc - before.TotalAlloc, allocs: after.Mallocs - before.Mallocs}, set, err
 }
@@ -204,12 +77,12 @@ type kustomizeRun struct {
 }
 
 func measureKustomize(n int, out io.Writer) (kustomizeRun, error) {
-	overlay, plain := genKustomize(n)
+	overlay, plain := benchdata.Kustomize(n, objectsPerFile)
 	run := kustomizeRun{n: n, files: len(overlay)}
 	for i := range kustomizeRuns + 1 {
 		// A comment that differs per run keeps render's cache from
 		// answering: each run is a new revision.
-		overlay["kustomization.yaml"] = fmt.Appendf(nil, "# run %d of %d objects\n%s", i, n, kustomizeOverlay)
+		overlay["kustomization.yaml"] = fmt.Appendf(nil, "# run %d of %d objects\n%s", i, n, benchdata.KustomizeOverlay)
 		r, set, err := measureAlloc(func() (*spec.Set, error) { return render.Load(overlay) })
 		if err != nil {
 			return run, fmt.Errorf("failed to render the overlay: %w", err)

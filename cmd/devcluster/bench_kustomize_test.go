@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stevedore-dev/stevedore/internal/benchdata"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
@@ -13,7 +14,7 @@ import (
 // scale: the overlay renders n objects, equal to its plain equivalent (the
 // floor must do the same work minus kustomize), and the section renders.
 func TestGenKustomize(t *testing.T) {
-	overlay, plain := genKustomize(150)
+	overlay, plain := benchdata.Kustomize(150, objectsPerFile)
 	set, err := render.Load(overlay)
 	if err != nil {
 		t.Fatal(err)

@@ -169,7 +169,7 @@ patches:
 // object to the whole tree, on the benchmark's overlay and on a layered
 // tree using every field a chunked build allows.
 func TestChunkedBuildIdentical(t *testing.T) {
-	trees := map[string]map[string][]byte{"bench": benchOverlay(110, 50), "layered": layeredTree(), "one file": oneFileTree()}
+	trees := map[string]map[string][]byte{"bench": mustOverlay(110, 50), "layered": layeredTree(), "one file": oneFileTree()}
 	for name, files := range trees {
 		sizes := []int{1, 7, 50, 100, 1000}
 		if name == "bench" {
