@@ -1,11 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
@@ -43,24 +42,13 @@ With --client the reconciler is not contacted.`,
 			if !clientOnly {
 				serverErr = c.serverVersion(cmd, &v)
 			}
-			switch output {
-			case outJSON:
-				b, err := json.MarshalIndent(v, "", "  ")
-				if err != nil {
-					return &exitErr{code: exitError, err: fmt.Errorf("failed to encode json: %w", err)}
-				}
-				fmt.Fprintln(c.out, string(b))
-			case outYAML:
-				b, err := yaml.Marshal(v)
-				if err != nil {
-					return &exitErr{code: exitError, err: fmt.Errorf("failed to encode yaml: %w", err)}
-				}
-				fmt.Fprint(c.out, string(b))
-			default:
-				fmt.Fprintln(c.out, "Client Version:", versionLine(v.Client))
+			if err := c.emit(output, v, func(w io.Writer) {
+				fmt.Fprintln(w, "Client Version:", versionLine(v.Client))
 				if v.Server != nil {
-					fmt.Fprintln(c.out, "Server Version:", versionLine(v.Server))
+					fmt.Fprintln(w, "Server Version:", versionLine(v.Server))
 				}
+			}); err != nil {
+				return err
 			}
 			// As kubectl: the client's version is printed even when the
 			// server cannot be reached, then the error.
