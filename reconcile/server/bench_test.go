@@ -132,7 +132,7 @@ func benchControlPlane(t *testing.T, nodeCount, podCount int) []string {
 	c.adopting = false
 	// Nobody to push to: the pushers are the agents' business, and each
 	// costs one HTTP PUT of its own node's set.
-	if r, _ := c.syncApp(ctx, ""); r.Error != nil {
+	if r, _ := c.syncApp(context.Background(), ""); r.Error != nil {
 		t.Fatalf("sync: %+v", r.Error)
 	}
 	firstWall, firstCPU := measure(func() { c.planOnce() })
@@ -223,7 +223,11 @@ func benchControlPlane(t *testing.T, nodeCount, podCount int) []string {
 		}
 		return "img:1"
 	}))
-	syncWall, syncCPU := measure(func() { c.syncApp(ctx, "") })
+	var syncRes api.SyncResult
+	syncWall, syncCPU := measure(func() { syncRes, _ = c.syncApp(context.Background(), "") })
+	if syncRes.Error != nil || !syncRes.Applied {
+		t.Fatalf("sync of the commit: applied %v, %+v", syncRes.Applied, syncRes.Error)
+	}
 	row("sync of that commit (fetch, load, commit the revision)", syncWall, syncCPU, "")
 	var planWall, planCPU time.Duration
 	withProfile("change", func() { planWall, planCPU = measure(func() { c.planOnce() }) })
@@ -237,7 +241,9 @@ func benchControlPlane(t *testing.T, nodeCount, podCount int) []string {
 			}
 			return "img:1"
 		}))
-		c.syncApp(ctx, "")
+		if res, _ := c.syncApp(context.Background(), ""); !res.Applied {
+			t.Fatalf("sync of round %d: %+v", round, res.Error)
+		}
 		var w, cpu time.Duration
 		withProfile(fmt.Sprintf("warm%d", round), func() { w, cpu = measure(func() { c.planOnce() }) })
 		if w > worst {

@@ -318,8 +318,10 @@ func logMoves(log *slog.Logger, events []reconcile.Event) {
 // failSettle is how long a node reported failed keeps its pods: serf
 // reports an agent that leaves gracefully as failed when memberlist's dead
 // message outruns serf's leave intent, and the leave follows within
-// milliseconds. Detection itself takes 2 to 5 s, so this adds little.
-const failSettle = 2 * time.Second
+// milliseconds (11 ms in the CI run that moved a restarting agent's pods).
+// Detection itself takes 2 to 5 s; every second here is a second more
+// before a dead node's pods run elsewhere.
+const failSettle = time.Second
 
 // termSettle is how long after a term begins a node reported failed keeps
 // its pods (as one that left does): long enough for the flaps of a
