@@ -100,7 +100,7 @@ func parseOutput(s string) (outputFormat, error) {
 	}
 	name, arg, ok := strings.Cut(s, "=")
 	switch {
-	case ok && name == "jsonpath":
+	case ok && name == "jsonpath" && arg != "":
 		jp, err := newJSONPath("jsonpath", arg)
 		if err != nil {
 			return outputFormat{}, err
@@ -129,15 +129,16 @@ func newJSONPath(name, tmpl string) (*jsonpath.JSONPath, error) {
 }
 
 // relaxedPath accepts ".a.b", "a.b", "{.a.b}" as kubectl's custom-columns
-// and --sort-by do, and returns "{.a.b}".
-var relaxedPathRE = regexp.MustCompile(`^\{?(\.?[^{}]*)\}?$`)
+// and --sort-by do, and returns "{.a.b}". Braces must be balanced: "{.a"
+// is refused as kubectl refuses it, not read as ".a".
+var relaxedPathRE = regexp.MustCompile(`^\{(\.?[^{}]+)\}$|^(\.?[^{}]+)$`)
 
 func relaxedPath(p string) (string, error) {
 	m := relaxedPathRE.FindStringSubmatch(p)
 	if m == nil {
 		return "", fmt.Errorf("unexpected path string, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'")
 	}
-	inner := m[1]
+	inner := m[1] + m[2]
 	if !strings.HasPrefix(inner, ".") {
 		inner = "." + inner
 	}

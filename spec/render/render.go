@@ -89,6 +89,7 @@ func load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *s
 		inputs = append(inputs, spec.Input{File: name, Data: files[name]})
 	}
 	errs = append(errs, l.checkSizes(files)...)
+	errs = append(errs, l.checkAliases(files)...)
 	checked := checkKustomizations(l, files)
 	errs = append(errs, checked.errs...)
 	if len(errs) == 0 {
