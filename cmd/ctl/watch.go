@@ -75,6 +75,9 @@ func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, name
 			}
 			if failingSince.IsZero() {
 				failingSince = time.Now()
+				// Say once why nothing is printed yet, as the retries
+				// may last the whole --request-timeout.
+				fmt.Fprintf(c.errOut, "watch: %v; retrying every %s for up to %s\n", err, watchRetry, c.timeout)
 			}
 			if c.timeout > 0 && time.Since(failingSince) > c.timeout {
 				return &exitErr{code: exitError, err: fmt.Errorf("failed to watch for %s: %w", c.timeout, err)}

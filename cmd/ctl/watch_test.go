@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -372,5 +373,23 @@ func TestGetWatchOldReconciler(t *testing.T) {
 	code, _, errOut := ctl(t, srv.URL, "get", "pods", "-w")
 	if code != 2 || !strings.Contains(errOut, "does not stream watch events") {
 		t.Errorf("ctl get -w against an old reconciler = %d %q", code, errOut)
+	}
+}
+
+// TestGetWatchServerDown: a watch whose reconciler cannot be reached says
+// why once while it retries, then gives up after --request-timeout.
+func TestGetWatchServerDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	code, out, errOut := ctl(t, url, "get", "pods", "-w", "--request-timeout", "2s")
+	if code != exitError || out != "" {
+		t.Errorf("get -w = %d %q, want exit %d and nothing printed", code, out, exitError)
+	}
+	if n := strings.Count(errOut, "watch: "); n != 1 || !strings.Contains(errOut, "retrying every") {
+		t.Errorf("stderr says why %d times, want once:\n%s", n, errOut)
 	}
 }
