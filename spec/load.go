@@ -225,7 +225,11 @@ func ReadDir(dir string) (map[string][]byte, error) {
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			// A link to a file is read like the file (Git checkouts keep
-			// links); a link to anything else is not a manifest.
+			// links), if it stays in the tree as the reconciler requires;
+			// a link to anything else is not a manifest.
+			if err := CheckLink(dir, p); err != nil {
+				return err
+			}
 			if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
 				return nil
 			}
@@ -240,7 +244,30 @@ func ReadDir(dir string) (map[string][]byte, error) {
 		return nil
 	})
 	if err != nil {
+		if se, ok := err.(*Error); ok {
+			return nil, ErrorList{se}
+		}
 		return nil, fmt.Errorf("failed to read manifests in %s: %w", dir, err)
 	}
 	return files, nil
+}
+
+// CheckLink refuses the link p unless it resolves to a path inside root:
+// the reconciler follows links of a repository only within the tracked
+// path (sync/source), so a work tree must not load what Git will not.
+func CheckLink(root, p string) error {
+	rel, _ := filepath.Rel(root, p)
+	rel = filepath.ToSlash(rel)
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	target, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return nil // dangling: not a file, skipped as Git's would be
+	}
+	if r, err := filepath.Rel(realRoot, target); err != nil || r == ".." || strings.HasPrefix(r, "../") {
+		return &Error{File: rel, Message: "is a symbolic link to " + target + ", outside the tree: links are followed only within the tracked path"}
+	}
+	return nil
 }

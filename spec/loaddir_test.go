@@ -131,3 +131,39 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestLoadDirLinks: a link to a manifest inside the tree loads as the file
+// (Git checkouts keep links, and the reconciler follows them within the
+// tracked path); a link out of the tree is an error naming it, because the
+// reconciler would not read it.
+func TestLoadDirLinks(t *testing.T) {
+	dir := writeTree(t, map[string]string{
+		"base/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+	})
+	if err := os.MkdirAll(filepath.Join(dir, "apps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../base/ns.yaml", filepath.Join(dir, "apps", "ns.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := ReadDir(dir)
+	if err != nil {
+		t.Fatalf("ReadDir with a link inside the tree: %v", err)
+	}
+	if string(files["apps/ns.yaml"]) != string(files["base/ns.yaml"]) {
+		t.Errorf("the link read %q, want the target's contents", files["apps/ns.yaml"])
+	}
+
+	outside := filepath.Join(t.TempDir(), "outside.yaml")
+	if err := os.WriteFile(outside, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "apps", "out.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadDir(dir)
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != 1 || list[0].File != "apps/out.yaml" || !strings.Contains(list[0].Message, "outside the tree") {
+		t.Fatalf("err = %v, want one error naming apps/out.yaml as a link outside the tree", err)
+	}
+}

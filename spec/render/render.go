@@ -171,6 +171,11 @@ func ReadDir(dir string) (map[string][]byte, error) {
 			if _, ok := files[rel]; ok {
 				return nil
 			}
+			if e.Type()&fs.ModeSymlink != 0 {
+				if err := spec.CheckLink(dir, p); err != nil {
+					return err
+				}
+			}
 			st, err := os.Stat(p) // follows a link to a file, as spec.ReadDir does
 			if err != nil || !st.Mode().IsRegular() {
 				return nil

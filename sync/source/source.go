@@ -520,8 +520,19 @@ func (s *Source) readFiles(repo *git.Repository, tree *object.Tree) (map[string]
 		if err != nil {
 			return nil, nil, fmt.Errorf("failed to walk tree: %w", err)
 		}
-		if !e.Mode.IsFile() || e.Mode == filemode.Symlink {
-			continue // directories, submodules, symbolic links
+		if e.Mode == filemode.Symlink {
+			// A link is read as its target if that is a file within the
+			// tree (as ctl reads a work tree); one leaving it is refused.
+			target, ok, err := linkTarget(repo, tree, name, e)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				continue // to a directory, a link or nothing: not a file
+			}
+			e = target
+		} else if !e.Mode.IsFile() {
+			continue // directories, submodules
 		}
 		if b, ok := blobs[e.Hash]; ok {
 			files[name] = b
@@ -547,6 +558,35 @@ func (s *Source) readFiles(repo *git.Repository, tree *object.Tree) (map[string]
 		files[name] = b
 	}
 	return files, blobs, nil
+}
+
+// linkTarget resolves the symbolic link name (entry e) of tree: the entry
+// of the regular file it points to, false when it points to no regular
+// file, or an error when it leaves the tree.
+func linkTarget(repo *git.Repository, tree *object.Tree, name string, e object.TreeEntry) (object.TreeEntry, bool, error) {
+	blob, err := repo.BlobObject(e.Hash)
+	if err != nil {
+		return e, false, fmt.Errorf("failed to read link %s: %w", name, err)
+	}
+	rd, err := blob.Reader()
+	if err != nil {
+		return e, false, fmt.Errorf("failed to read link %s: %w", name, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(rd, 4096))
+	rd.Close()
+	if err != nil {
+		return e, false, fmt.Errorf("failed to read link %s: %w", name, err)
+	}
+	to := string(raw)
+	resolved := path.Clean(path.Join(path.Dir(name), to))
+	if path.IsAbs(to) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return e, false, fmt.Errorf("%s is a symbolic link to %s, outside the tree: links are followed only within the tracked path", name, to)
+	}
+	f, err := tree.FindEntry(resolved)
+	if err != nil || !f.Mode.IsFile() || f.Mode == filemode.Symlink {
+		return e, false, nil
+	}
+	return *f, true, nil
 }
 
 // clone copies the struct and the map so a caller that adds or removes

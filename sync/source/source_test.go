@@ -29,7 +29,7 @@ func newSource(t *testing.T, cfg Config) *Source {
 
 func TestFetchFilePath(t *testing.T) {
 	u := newUpstream(t)
-	// A symbolic link is left out of Files: its "content" is a path.
+	// A symbolic link to a file within the tree is read as that file.
 	if err := os.MkdirAll(filepath.Join(u.Work, "apps"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +69,7 @@ func TestFetchFilePath(t *testing.T) {
 		"README.md":         "hello\n",
 		"apps/empty.yaml":   "",
 		"apps/.hidden.yaml": "kind: Namespace\n",
+		"apps/link.yaml":    "kind: Pod\n",
 	}
 	checkFiles(t, rev.Files, want)
 
@@ -88,6 +89,7 @@ func TestFetchFilePath(t *testing.T) {
 	}
 	delete(want, "apps/db/db.yaml")
 	want["apps/web.yaml"] = "kind: Pod\nmetadata: {name: web}\n"
+	want["apps/link.yaml"] = want["apps/web.yaml"] // the link follows its target
 	want["apps/new.yaml"] = "kind: Service\n"
 	checkFiles(t, rev2.Files, want)
 
@@ -423,4 +425,46 @@ func countPacks(t *testing.T, cache string) int {
 	}
 	loose, _ := filepath.Glob(filepath.Join(cache, "objects", "??", "*"))
 	return len(m) + len(loose)
+}
+
+// TestSymlinks: a link to a file within the tracked path is read as that
+// file (ctl reads a work tree's links the same way); links to a directory
+// or to nothing are not files; a link leaving the tracked path fails the
+// fetch with its name, rather than losing the file silently.
+func TestSymlinks(t *testing.T) {
+	u := newUpstream(t)
+	u.commit("files", map[string]string{"deploy/base/ns.yaml": "ns\n", "outside.yaml": "secret\n"})
+	for link, to := range map[string]string{
+		"deploy/apps/ns.yaml": "../base/ns.yaml",
+		"deploy/dir.yaml":     "base",
+		"deploy/gone.yaml":    "nowhere.yaml",
+	} {
+		p := filepath.Join(u.Work, filepath.FromSlash(link))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(to, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u.git(u.Work, "add", "-A")
+	u.git(u.Work, "commit", "-q", "-m", "links")
+	u.push("main")
+	s := newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", Path: "deploy"})
+	rev, err := s.Fetch(ctxT(t))
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkFiles(t, rev.Files, map[string]string{"base/ns.yaml": "ns\n", "apps/ns.yaml": "ns\n"})
+
+	if err := os.Symlink("../../outside.yaml", filepath.Join(u.Work, "deploy", "apps", "out.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	u.git(u.Work, "add", "-A")
+	u.git(u.Work, "commit", "-q", "-m", "a link out of the tracked path")
+	u.push("main")
+	_, err = s.Fetch(ctxT(t))
+	if err == nil || !strings.Contains(err.Error(), "apps/out.yaml is a symbolic link to ../../outside.yaml, outside the tree") {
+		t.Fatalf("Fetch with a link out of the path = %v, want an error naming it", err)
+	}
 }
