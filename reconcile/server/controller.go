@@ -168,6 +168,9 @@ func (c *controller) begin() {
 	c.addPeers()
 	c.syncConns()
 	c.planOnce()
+	// Before the controller is published: a sync request arriving the
+	// moment this term starts finds every application's runner.
+	c.followApps()
 }
 
 // run starts the term's loops and returns when the term ends and every one
@@ -178,7 +181,6 @@ func (c *controller) run() {
 	if c.s.cfg.PollInterval > 0 {
 		c.goNamed("poll", c.pollLoop)
 	}
-	c.followApps()
 	<-c.ctx.Done()
 	// The connections first: their hooks (observe, refused) start no term
 	// goroutine once the context is done, and nothing is pushed after run
