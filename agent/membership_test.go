@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	mathrand "math/rand/v2"
 	"net"
 	"strconv"
 	"testing"
@@ -14,16 +15,20 @@ import (
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
-// freePort returns a loopback port free for both TCP and UDP right now.
+// freePort returns a loopback port free for both TCP and UDP right now,
+// below the kernel's ephemeral range (32768 and up), so that the listeners
+// other tests open on port 0 meanwhile cannot take it before the test
+// binds it (TestMembership binds it 600 ms later, on purpose).
 func freePort(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 200 {
+		port := 20000 + mathrand.IntN(12000)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", l.Addr().String())
+		u, err := net.ListenPacket("udp", addr)
 		l.Close()
 		if err == nil {
 			u.Close()
