@@ -229,7 +229,7 @@ func renderRecovery(runs []recoveryRun, total, agents int, st stamp) string {
 		fmt.Fprintf(&b, "Target: all the killed agent's pods Running elsewhere, p50 ≤ %s: %s (median %s). The floor is\n",
 			secs(recoveryTarget), verdict(median(all) <= recoveryTarget), secs(median(all)))
 		fmt.Fprintln(&b, "serf's failure detection (probe interval, suspicion timeout), which the node seen failed column shows,")
-		fmt.Fprintln(&b, "plus the reconciler's 1 s wait before it replaces a failed node's pods (a restarting agent can be")
+		fmt.Fprintln(&b, "plus the reconciler's 3 s wait before it replaces a failed node's pods (a restarting agent can be")
 		fmt.Fprintln(&b, "reported failed a few milliseconds before its graceful leave arrives: docs/ha.md).")
 	}
 	fmt.Fprintln(&b)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -21,17 +23,26 @@ var ErrNotReady = errors.New("not ready in time")
 // accepted here because every process we start binds within milliseconds.
 func FreeAddr() (string, error) { return FreeAddrOn("127.0.0.1") }
 
-// FreeAddrOn is FreeAddr on the given host address.
+// FreeAddrOn is FreeAddr on the given host address. The port is free for
+// TCP and UDP (gossip uses both) and below the kernel's ephemeral range
+// (32768 and up): a process binds it only later, and meanwhile any port-0
+// listener of a test running beside it could otherwise take it.
 func FreeAddrOn(host string) (string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", fmt.Errorf("failed to find a free port: %w", err)
+	for range 500 {
+		addr := net.JoinHostPort(host, strconv.Itoa(20000+mathrand.IntN(12000)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return addr, nil
 	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", fmt.Errorf("failed to release probe port: %w", err)
-	}
-	return addr, nil
+	return "", fmt.Errorf("failed to find a free port on %s", host)
 }
 
 // process is a child process we own: started in its own process group so a

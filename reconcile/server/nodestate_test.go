@@ -28,8 +28,8 @@ func TestNodeStatesGrace(t *testing.T) {
 		{"alive", mk(api.NodeAlive, time.Minute), time.Hour, false, 0},
 		{"left just now", mk(api.NodeLeft, time.Second), time.Hour, true, 14 * time.Second},
 		{"left long ago", mk(api.NodeLeft, 16*time.Second), time.Hour, false, 0},
-		{"failed just now", mk(api.NodeFailed, 300*time.Millisecond), time.Hour, true, 700 * time.Millisecond},
-		{"failed after the settle", mk(api.NodeFailed, 2*time.Second), time.Hour, false, 0},
+		{"failed just now", mk(api.NodeFailed, 300*time.Millisecond), time.Hour, true, 2700 * time.Millisecond},
+		{"failed after the settle", mk(api.NodeFailed, 4*time.Second), time.Hour, false, 0},
 		{"failed in a young term", mk(api.NodeFailed, 3*time.Second), time.Second, true, 4 * time.Second},
 	}
 	for _, tc := range cases {
