@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,14 +11,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
-// update rewrites testdata/diff/*: `go test ./cmd/ctl -run TestDiffGolden
-// -update`, then review the diff.
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/diff")
+// The diff goldens are rewritten by `go test ./cmd/ctl -run TestDiffGolden
+// -rewrite`, then review the diff.
 
 // The applied revision of the golden test: a Deployment, a worker and a
 // bare Pod.
@@ -216,10 +215,11 @@ func TestDiffGolden(t *testing.T) {
 	}
 }
 
-// golden compares got with the file, or rewrites it with -update.
+// golden compares got with the file, or rewrites it with -rewrite: the one
+// golden check of ctl's output tests, with the project's flag name.
 func golden(t *testing.T, path, got string) {
 	t.Helper()
-	if *update {
+	if *rewrite {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -230,10 +230,10 @@ func golden(t *testing.T, path, got string) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
+		t.Fatalf("%v (run with -rewrite to create it)", err)
 	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update and review the diff):\n--- got\n%s", path, got)
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (run with -rewrite and review the diff) (-want +got):\n%s", path, d)
 	}
 }
 

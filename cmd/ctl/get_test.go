@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +16,7 @@ import (
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite cmd/ctl/testdata/get/*.golden from the current output")
+var rewrite = flag.Bool("rewrite", false, "rewrite cmd/ctl/testdata/*/*.golden from the current output")
 
 // goldenRevision is the applied revision the fake serves: the specs,
 // labels and annotations of the workloads and namespaces.
@@ -189,23 +188,7 @@ func TestGetGolden(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("ctl %s = %d %q", strings.Join(r.args, " "), code, errOut)
 			}
-			path := filepath.Join("testdata", "get", r.name+".golden")
-			if *rewrite {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -rewrite to create it)", err)
-			}
-			if d := cmp.Diff(string(want), out); d != "" {
-				t.Errorf("ctl %s differs from %s (-want +got):\n%s", strings.Join(r.args, " "), path, d)
-			}
+			golden(t, filepath.Join("testdata", "get", r.name+".golden"), out)
 		})
 	}
 }
