@@ -40,6 +40,10 @@ type PodSet struct {
 	// from one cluster takes another's only from a strictly higher term,
 	// so that two control planes never share a (term, generation).
 	Cluster string `json:"cluster,omitempty"`
+	// Network is the pod network, Services and endpoints the node serves
+	// (network.go). Nil from a leader that predates it: the agent then keeps
+	// the network it has.
+	Network *Network `json:"network,omitempty"`
 }
 
 // Pod is one desired pod.
