@@ -52,10 +52,10 @@ var droppedFields = map[string]map[string]yaml.Kind{
 // supported types that Stevedore does not implement.
 var unsupportedFields = map[string][]string{
 	"ObjectMeta": {"generateName", "ownerReferences", "finalizers"},
-	"PodSpec": {"volumes", "initContainers", "ephemeralContainers", "activeDeadlineSeconds", "dnsPolicy",
+	"PodSpec": {"volumes", "initContainers", "ephemeralContainers", "activeDeadlineSeconds",
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken", "hostNetwork", "hostPID",
-		"hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets", "subdomain",
-		"priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName",
+		"hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets",
+		"priorityClassName", "priority", "readinessGates", "runtimeClassName",
 		"enableServiceLinks", "preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
 		"schedulingGates", "resourceClaims", "hostAliases", "resources", "hostnameOverride",
 		"schedulingGroup", "evictionResponders"},
@@ -76,7 +76,7 @@ var unsupportedFields = map[string][]string{
 // false is here too: Stevedore mounts no token, so asking for none is met.
 var kubernetesDefaults = map[string]map[string]string{
 	"PodSpec": {
-		"dnsPolicy": "ClusterFirst", "enableServiceLinks": "true", "preemptionPolicy": "PreemptLowerPriority",
+		"enableServiceLinks": "true", "preemptionPolicy": "PreemptLowerPriority",
 		"priority": "0", "hostNetwork": "false", "hostPID": "false", "hostIPC": "false",
 		"shareProcessNamespace": "false", "setHostnameAsFQDN": "false", "serviceAccountName": "default",
 		"serviceAccount": "default", "automountServiceAccountToken": "false",

@@ -283,6 +283,19 @@ type PodSpec struct {
 	// Hostname is the pod's hostname: a DNS-1123 label. Defaults to the
 	// pod's name.
 	Hostname string `json:"hostname,omitempty"`
+	// Subdomain, with Hostname, gives the pod the DNS name
+	// <hostname>.<subdomain>.<namespace>.svc.<cluster domain> when a headless
+	// Service of that name selects it: a DNS-1123 label.
+	Subdomain string `json:"subdomain,omitempty"`
+	// DNSPolicy is how the pod resolves names: ClusterFirst (the node's
+	// cluster DNS server, which forwards other names upstream), Default
+	// (the host's resolvers, no cluster names) or None (only DNSConfig).
+	// ClusterFirstWithHostNet is accepted as ClusterFirst. Defaults to
+	// ClusterFirst.
+	DNSPolicy string `json:"dnsPolicy,omitempty"`
+	// DNSConfig adds nameservers, search domains and options to what
+	// DNSPolicy gives; with DNSPolicy None it is the whole configuration.
+	DNSConfig *PodDNSConfig `json:"dnsConfig,omitempty"`
 	// NodeName, when set, pins the pod to that node and bypasses the
 	// scheduler.
 	NodeName string `json:"nodeName,omitempty"`
@@ -584,4 +597,24 @@ type TopologySpreadConstraint struct {
 	// MinDomains, only with DoNotSchedule, is the number of eligible
 	// domains below which the global minimum counts as zero. At least 1.
 	MinDomains *int32 `json:"minDomains,omitempty"`
+}
+
+// PodDNSConfig is a pod's DNS settings beyond its DNSPolicy.
+type PodDNSConfig struct {
+	// Nameservers are IP addresses added to the policy's (at most 3 in
+	// all).
+	Nameservers []string `json:"nameservers,omitempty"`
+	// Searches are search domains added to the policy's (at most 32).
+	Searches []string `json:"searches,omitempty"`
+	// Options are resolver options; an option here replaces the policy's
+	// option of the same name.
+	Options []PodDNSConfigOption `json:"options,omitempty"`
+}
+
+// PodDNSConfigOption is one resolver option, such as ndots:2.
+type PodDNSConfigOption struct {
+	// Name is the option's name, e.g. "ndots".
+	Name string `json:"name"`
+	// Value is the option's value, if it takes one.
+	Value *string `json:"value,omitempty"`
 }
