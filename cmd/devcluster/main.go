@@ -146,7 +146,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	fmt.Fprintln(out, "Waiting for every example pod to run…")
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	pods, err := c.Client.WaitFor(wctx, "", 200*time.Millisecond, allSettled)
+	pods, err := waitSettled(wctx, c.Client, out, allSettled)
 	cancel()
 	if err != nil {
 		if listing, lerr := c.Ctl(context.Background(), "get", "pods", "-A", "-o", "wide"); lerr == nil {

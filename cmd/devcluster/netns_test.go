@@ -185,7 +185,7 @@ func TestNetnsCluster(t *testing.T) {
 
 	// Delete everything: nothing is left on the host.
 	h, err := c.Repo.Commit(ctx, "Delete everything", map[string][]byte{
-		"apps/hello.yaml": nil, "apps/web-with-sidecar.yaml": nil, "jobs/batch.yaml": nil, "namespaces/demo.yaml": nil,
+		"apps/hello.yaml": nil, "apps/hello-service.yaml": nil, "apps/web-with-sidecar.yaml": nil, "jobs/batch.yaml": nil, "namespaces/demo.yaml": nil,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -311,6 +311,17 @@ func dialInNetns(name string) func(ctx context.Context, network, addr string) (n
 	}
 }
 
+// DialInNetns returns a DialContext that connects from inside the network
+// namespace at /var/run/netns/<name>: a pod's (stv-…) or a host's. Tests use
+// it to call a Service from inside a pod, as the pod itself would.
+func DialInNetns(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return dialInNetns(name)
+}
+
+// InsideHTTPClient is an HTTP client whose connections start inside the
+// named network namespace.
+func InsideHTTPClient(name string) *http.Client { return insideHTTPClient(name) }
+
 // insideHTTPClient is an HTTP client whose connections start inside the
 // named namespace.
 func insideHTTPClient(name string) *http.Client {

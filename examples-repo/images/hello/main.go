@@ -1,7 +1,8 @@
 // Command hello is the example HTTP server the examples repository deploys:
-// it answers every request with a greeting naming the pod that served it,
-// and /healthz with "ok". Standard library only, so its image is one static
-// binary on top of busybox.
+// it answers every request with a greeting naming the pod that served it
+// and the client's address, and /healthz with "ok"; on the same port over
+// UDP it answers every datagram the same way. Standard library only, so its
+// image is one static binary on top of busybox.
 package main
 
 import (
@@ -30,7 +31,10 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s! pod=%s ip=%s path=%s\n", greeting, pod, ip, r.URL.Path)
+		fmt.Fprintf(w, "%s! pod=%s ip=%s path=%s from=%s\n", greeting, pod, ip, r.URL.Path, r.RemoteAddr)
+	})
+	go serveUDP(addr, func(from net.Addr) string {
+		return fmt.Sprintf("%s! pod=%s ip=%s proto=udp from=%s\n", greeting, pod, ip, from)
 	})
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
@@ -77,4 +81,24 @@ func firstIP() string {
 		}
 	}
 	return "unknown"
+}
+
+// serveUDP answers every datagram on addr with answer(sender).
+func serveUDP(addr string, answer func(net.Addr) string) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		slog.Error("failed to listen on UDP", "addr", addr, "err", err)
+		return
+	}
+	buf := make([]byte, 1500)
+	for {
+		_, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			slog.Error("failed to read UDP", "err", err)
+			return
+		}
+		if _, err := pc.WriteTo([]byte(answer(from)), from); err != nil {
+			slog.Warn("failed to answer over UDP", "to", from, "err", err)
+		}
+	}
 }
