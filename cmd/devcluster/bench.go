@@ -131,6 +131,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 			errs = append(errs, err)
 		}
 	}
+	if want[secServices] {
+		s, err := benchServices(ctx, o, out)
+		record(secServices, s, err)
+	}
 	if want[secFailover] {
 		o3 := o
 		o3.reconcilers = 3

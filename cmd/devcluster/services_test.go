@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,8 +110,6 @@ spec:
       image: 127.0.0.1:5000/stevedore/busybox:1.35
       command: ["sh", "-c", "cat /etc/resolv.conf; echo RESOLV-END; exec sleep 3600"]
 `
-
-var podName = regexp.MustCompile(`pod=(\S+)`)
 
 // TestServices runs Services end to end on three hosts (network
 // namespaces, each with its own agent): pods get their CIDR from the
@@ -418,40 +415,6 @@ func lookup(t *testing.T, netns, addr, name string, qtype uint16) []string {
 	return got
 }
 
-func tryLookup(netns, addr, name string, qtype uint16) ([]string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	raw, err := devenv.DialInNetns(netns)(ctx, "udp", addr)
-	if err != nil {
-		return nil, err
-	}
-	conn := &dns.Conn{Conn: raw}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
-	m := new(dns.Msg)
-	m.SetQuestion(name, qtype)
-	if err := conn.WriteMsg(m); err != nil {
-		return nil, err
-	}
-	r, err := conn.ReadMsg()
-	if err != nil {
-		return nil, err
-	}
-	if r.Rcode != dns.RcodeSuccess {
-		return nil, fmt.Errorf("rcode %s", dns.RcodeToString[r.Rcode])
-	}
-	var out []string
-	for _, rr := range r.Answer {
-		switch v := rr.(type) {
-		case *dns.A:
-			out = append(out, v.A.String())
-		case *dns.SRV:
-			out = append(out, fmt.Sprintf("%d %s", v.Port, v.Target))
-		}
-	}
-	return out, nil
-}
-
 func equalSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -469,14 +432,6 @@ func equalSet(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// gatewayOf is the first address of a pod's /24: its bridge, where its
-// node's DNS server listens.
-func gatewayOf(podIP string) string {
-	a := netip.MustParseAddr(podIP).As4()
-	a[3] = 1
-	return netip.AddrFrom4(a).String()
 }
 
 func podLog(t *testing.T, ctx context.Context, c *devenv.Cluster, ns, pod string) string {
