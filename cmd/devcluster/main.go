@@ -70,7 +70,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.registry, "registry", devenv.ExampleRegistry, "address of the local registry; when taken, a free port is used and image references are rewritten")
 	fs.IntVar(&o.agents, "agents", 3, "number of agents")
 	fs.IntVar(&o.reconcilers, "reconcilers", 1, "number of reconcilers (more than 1: a raft group)")
-	fs.BoolVar(&o.netns, "netns", false, "run every reconciler and agent in its own network namespace on one bridge (see docs/operations.md)")
+	fs.BoolVar(&o.netns, "netns", o.netns, "run every reconciler and agent in its own network namespace on one bridge, as if each were a host (see docs/operations.md)")
 	fs.BoolVar(&o.verbose, "v", false, "log every step")
 }
 
@@ -125,7 +125,9 @@ func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("devcluster", flag.ContinueOnError)
-	var o options
+	// make run gives every process a host of its own (a network
+	// namespace), so pods on different nodes really cross a network.
+	o := options{netns: true}
 	o.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -146,7 +148,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	fmt.Fprintln(out, "Waiting for every example pod to run…")
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	pods, err := waitSettled(wctx, c.Client, out, allSettled)
+	_, err = waitSettled(wctx, c.Client, out, allSettled)
 	cancel()
 	if err != nil {
 		if listing, lerr := c.Ctl(context.Background(), "get", "pods", "-A", "-o", "wide"); lerr == nil {
@@ -161,12 +163,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(out)
 	fmt.Fprint(out, listing)
 	ctl, _ := filepath.Abs(filepath.Join(o.bin, "ctl"))
-	podIP := "<a pod IP>"
-	for _, p := range pods {
-		if p.Labels["app"] == "hello" && p.PodIP != "" {
-			podIP = p.PodIP
-			break
-		}
+	showServiceCall(ctx, c, out)
+	nodePort := "<a host's address>:30080"
+	if len(c.Agents) > 0 {
+		host, _, _ := net.SplitHostPort(c.Agents[0].APIAddr)
+		nodePort = net.JoinHostPort(host, "30080")
 	}
 	fmt.Fprintf(out, `
 Stevedore is running. In another terminal:
@@ -178,13 +179,34 @@ Stevedore is running. In another terminal:
   %s get pods -n demo -o wide       # the post-receive hook syncs within about a second
   %s status                         # the applied commit, or why a commit was refused
   %s diff                           # what a sync would change
-  curl http://%s:8080/                 # a hello pod, straight on its IP
+  %s get services -n demo           # the hello Service: its virtual IP and node port
+  curl http://%s/         # the hello Service's NodePort, on a host's address
 
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
-`, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, podIP, filepath.Join(c.Dir, "logs"))
+`, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, filepath.Join(c.Dir, "logs"))
 	<-ctx.Done()
 	return nil
+}
+
+// showServiceCall waits (briefly) for the example sidecar's log to show an
+// answer that came through the hello Service's name, and prints it: the
+// proof that DNS and the Service's virtual IP work across the hosts.
+func showServiceCall(ctx context.Context, c *devenv.Cluster, out io.Writer) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		log, err := c.Ctl(ctx, "logs", "-n", "demo", "web-with-sidecar", "-c", "poller", "--tail", "20")
+		if err == nil {
+			for _, line := range strings.Split(log, "\n") {
+				if strings.Contains(line, "path=/from-sidecar") && strings.Contains(line, "pod=hello-") {
+					fmt.Fprintf(out, "\nThe sidecar of web-with-sidecar called http://hello/ (the hello Service, by name) and got:\n  %s\n", strings.TrimSpace(line))
+					return
+				}
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	fmt.Fprintln(out, "\nThe sidecar of web-with-sidecar has not reached the hello Service by name yet: see `ctl logs -n demo web-with-sidecar -c poller`.")
 }
 
 // allSettled reports whether there are pods and each is Running, or has
