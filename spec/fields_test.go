@@ -68,6 +68,7 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		{Deployment{}, appsv1.Deployment{}},
 		{Namespace{}, corev1.Namespace{}},
 		{Node{}, corev1.Node{}},
+		{Service{}, corev1.Service{}},
 	}
 	seen := map[reflect.Type]bool{}
 	used := map[string]map[string]bool{} // lists' entries met in a walk

@@ -18,6 +18,7 @@ const (
 
 var (
 	dns1123LabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1035LabelRE     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	dns1123SubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	qualifiedNameRE    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
 	envVarNameRE       = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
@@ -32,6 +33,18 @@ func isDNS1123Label(s string) string {
 	}
 	if !dns1123LabelRE.MatchString(s) {
 		return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')"
+	}
+	return ""
+}
+
+// isDNS1035Label returns why s is not a DNS-1035 label (a DNS-1123 label
+// starting with a letter, which Kubernetes requires of Service names), or "".
+func isDNS1035Label(s string) string {
+	if len(s) > dns1123LabelMaxLength {
+		return fmt.Sprintf("must be no more than %d characters", dns1123LabelMaxLength)
+	}
+	if !dns1035LabelRE.MatchString(s) {
+		return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123')"
 	}
 	return ""
 }
