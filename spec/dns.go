@@ -90,8 +90,11 @@ func (v *validator) podDNS(s *PodSpec, p fieldPath) {
 		v.add(cp.child("searches"), "too long: %d characters: must not have more than %d characters (including spaces) in the search list", n, MaxDNSSearchListChars)
 	}
 	for i, d := range c.Searches {
-		// A trailing dot (an absolute name) is fine.
-		v.check(cp.child("searches").index(i), d, isDNS1123Subdomain(strings.TrimSuffix(d, ".")))
+		// A trailing dot (an absolute name) is fine, and so is "." alone
+		// (the root: no search).
+		if d != "." {
+			v.check(cp.child("searches").index(i), d, isDNSSearchDomain(strings.TrimSuffix(d, ".")))
+		}
 	}
 	for i, o := range c.Options {
 		if o.Name == "" {

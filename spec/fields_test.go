@@ -109,6 +109,16 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		ot, kt := reflect.TypeOf(r.ours), reflect.TypeOf(r.theirs)
 		walk(ot, kt, ot.Name())
 	}
+	walked := map[string]bool{}
+	for t := range seen {
+		walked[t.Name()] = true
+	}
+	for _, name := range []string{"Service", "ServiceSpec", "ServicePort", "SessionAffinityConfig", "ClientIPConfig",
+		"PodDNSConfig", "PodDNSConfigOption", "PodSpec", "Container"} {
+		if !walked[name] {
+			t.Errorf("%s was not compared with Kubernetes' type", name)
+		}
+	}
 	for _, list := range []map[string][]string{unsupportedFields, toLists(droppedFields)} {
 		for typ, names := range list {
 			for _, f := range names {

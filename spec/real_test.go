@@ -95,4 +95,3 @@ func checkGolden(t *testing.T, name, got string) {
 		t.Errorf("output differs from %s (run go test ./spec -run TestRealManifests -rewrite and review the diff):\n%s", name, got)
 	}
 }
-

@@ -398,7 +398,7 @@ func TestPodDNSRules(t *testing.T) {
 		{"nameserver not an IP", c + "  dnsConfig:\n    nameservers:\n    - dns.example #!\n", "spec.dnsConfig.nameservers[0]", "valid IP address"},
 		{"33 searches", c + "  dnsConfig:\n    searches: [" + strings.Join(searches, ", ") + "] #!\n", "spec.dnsConfig.searches", "more than 32 search paths"},
 		{"search list too long", c + "  dnsConfig:\n    searches: [" + strings.Join(longSearches, ", ") + "] #!\n", "spec.dnsConfig.searches", "more than 2048 characters"},
-		{"search not a domain", c + "  dnsConfig:\n    searches:\n    - Example_.com #!\n", "spec.dnsConfig.searches[0]", "RFC 1123 subdomain"},
+		{"search not a domain", c + "  dnsConfig:\n    searches:\n    - Example.com #!\n", "spec.dnsConfig.searches[0]", "RFC 1123 subdomain"},
 		{"option without name", c + "  dnsConfig:\n    options:\n    - value: \"2\" #!\n", "spec.dnsConfig.options[0].name", "must not be empty"},
 		{"subdomain", c + "  subdomain: db.internal #!\n", "spec.subdomain", "RFC 1123 label"},
 		{"in a Deployment", deployHead + "      containers: [{name: c, image: busybox}]\n      dnsPolicy: none #!\n", "spec.template.spec.dnsPolicy", "unsupported value"},
@@ -408,7 +408,7 @@ func TestPodDNSRules(t *testing.T) {
   dnsPolicy: None
   dnsConfig:
     nameservers: [10.0.0.53, "fd00::53"]
-    searches: [svc.example., example.com]
+    searches: [svc.example., example.com, _tcp.example.com, "."]
     options:
     - {name: ndots, value: "2"}
     - name: edns0
