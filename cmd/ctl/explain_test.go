@@ -123,7 +123,7 @@ func TestExplainErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"explain"}, "explain takes one KIND[.FIELD...]"},
-		{[]string{"explain", "services"}, `doesn't have a resource type "services"`},
+		{[]string{"explain", "ingresses"}, `doesn't have a resource type "ingresses"`},
 		{[]string{"explain", "pod.spec.volumes"}, "Stevedore does not support"},
 		{[]string{"explain", "pod.spec.contaners"}, `field "contaners" does not exist in Pod.spec`},
 		{[]string{"explain", "deployments", "--api-version", "extensions/v1beta1"}, "Deployment is apps/v1 in Stevedore, not extensions/v1beta1"},

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -70,6 +72,14 @@ spec:
 
 // podName finds the answering pod in hello's greeting.
 var podName = regexp.MustCompile(`pod=(\S+)`)
+
+// podNetns is the network namespace agent/runtime creates for a pod:
+// /var/run/netns/stv-<first 12 hex digits of sha256(UID)>. Checking by UID
+// keeps other tests' namespaces on this host out of the count.
+func podNetns(uid string) string {
+	sum := sha256.Sum256([]byte(uid))
+	return "/var/run/netns/stv-" + hex.EncodeToString(sum[:])[:12]
+}
 
 // podNetnsName is the network namespace agent/runtime creates for a pod:
 // stv-<first 12 hex digits of sha256(UID)>.

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -388,10 +386,3 @@ func httpGet(t *testing.T, url string) string {
 	return ""
 }
 
-// podNetns is the network namespace agent/runtime creates for a pod:
-// /var/run/netns/stv-<first 12 hex digits of sha256(UID)>. Checking by UID
-// keeps other tests' namespaces on this host out of the count.
-func podNetns(uid string) string {
-	sum := sha256.Sum256([]byte(uid))
-	return "/var/run/netns/stv-" + hex.EncodeToString(sum[:])[:12]
-}
