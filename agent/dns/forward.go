@@ -1,0 +1,83 @@
+package dns
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// errNoUpstream is why a forwarded query fails when the host has none.
+var errNoUpstream = errors.New("no upstream resolver configured")
+
+// forwarder sends the queries the cluster cannot answer to the host's
+// resolvers, one after the other.
+type forwarder struct {
+	upstreams []string
+	udp, tcp  *dns.Client
+	log       *slog.Logger
+	// lastWarn (unix nanoseconds) rate-limits the warning that every
+	// upstream failed: a dead network would otherwise log once per query.
+	lastWarn atomic.Int64
+}
+
+func newForwarder(upstreams []string, timeout time.Duration, log *slog.Logger) *forwarder {
+	return &forwarder{
+		upstreams: upstreams,
+		udp:       &dns.Client{Net: "udp", Timeout: timeout},
+		tcp:       &dns.Client{Net: "tcp", Timeout: timeout},
+		log:       log,
+	}
+}
+
+// forward asks each upstream in turn (over TCP when the client asked over
+// TCP, or when the UDP answer came back truncated) and returns the first
+// answer with the client's id; SERVFAIL when none answers.
+func (f *forwarder) forward(r *dns.Msg, tcp bool) *dns.Msg {
+	q := r.Copy()
+	// A fresh id per upstream exchange: the client's id is restored on the
+	// answer, and ours is not guessable from the client's.
+	var errs []error
+	for _, up := range f.upstreams {
+		q.Id = dns.Id()
+		resp, err := f.exchange(q, up, tcp)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", up, err))
+			continue
+		}
+		resp.Id = r.Id
+		return resp
+	}
+	if len(errs) == 0 {
+		errs = append(errs, errNoUpstream)
+	}
+	f.warn(r, errors.Join(errs...))
+	return reply(r, dns.RcodeServerFailure)
+}
+
+func (f *forwarder) exchange(q *dns.Msg, up string, tcp bool) (*dns.Msg, error) {
+	if !tcp {
+		resp, _, err := f.udp.Exchange(q, up)
+		if err != nil || !resp.Truncated {
+			return resp, err
+		}
+	}
+	resp, _, err := f.tcp.Exchange(q, up)
+	return resp, err
+}
+
+const warnEvery = 10 * time.Second
+
+func (f *forwarder) warn(r *dns.Msg, err error) {
+	now := time.Now().UnixNano()
+	last := f.lastWarn.Load()
+	if now-last < int64(warnEvery) || !f.lastWarn.CompareAndSwap(last, now) {
+		f.log.Debug("failed to forward DNS query", "name", r.Question[0].Name, "err", err)
+		return
+	}
+	f.log.Warn("failed to forward DNS query to every upstream (repeats logged at debug for 10 s)",
+		"name", r.Question[0].Name, "err", err)
+}

@@ -1,0 +1,327 @@
+package dns
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// schemaVersion is the Kubernetes DNS schema answered at dns-version.<domain>.
+const schemaVersion = "1.1.0"
+
+// rrset is everything one owner name holds. Its slices are shared by every
+// response that uses them and never written after the index is built:
+// responses reslice them with cap == len so that an append copies.
+type rrset struct {
+	byType map[uint16][]dns.RR
+	all    []dns.RR
+	// extra holds the address records of the SRV targets at this name, for
+	// the additional section.
+	extra []dns.RR
+}
+
+func (s *rrset) get(qtype uint16) []dns.RR {
+	if qtype == dns.TypeANY {
+		return s.all
+	}
+	return s.byType[qtype]
+}
+
+// index is an immutable view of the cluster's names, built by Update and
+// swapped in whole, so a query reads one consistent version without locks.
+type index struct {
+	domain string // "cluster.local.", lower case
+	// podSuffix is ".pod.<domain>".
+	podSuffix string
+	// names holds every name under the domain that has records, and every
+	// ancestor of one down to the domain (empty non-terminals answer NODATA,
+	// not NXDOMAIN, as RFC 8020 asks).
+	names map[string]*rrset
+	// reverse holds the PTR records of cluster IPs and endpoint IPs.
+	reverse map[string]*rrset
+	soa     []dns.RR
+	ttl     uint32
+}
+
+// buildIndex turns the node's Services into an index. Invalid entries (an
+// unparsable IP, a name that is no DNS label) are skipped and counted.
+func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.Service) (*index, int) {
+	b := &builder{
+		ix: &index{
+			domain:    domain,
+			podSuffix: ".pod." + domain,
+			names:     map[string]*rrset{},
+			reverse:   map[string]*rrset{},
+			ttl:       uint32(ttl / time.Second),
+		},
+		seen: map[string]struct{}{},
+	}
+	ix := b.ix
+	soa := &dns.SOA{
+		Hdr:     b.hdr(domain, dns.TypeSOA),
+		Ns:      "ns.dns." + domain,
+		Mbox:    "hostmaster." + domain,
+		Serial:  serial,
+		Refresh: 7200,
+		Retry:   1800,
+		Expire:  86400,
+		Minttl:  ix.ttl,
+	}
+	ix.soa = []dns.RR{soa}
+	b.add(domain, soa, "")
+	b.add("dns-version."+domain, &dns.TXT{Hdr: b.hdr("dns-version."+domain, dns.TypeTXT), Txt: []string{schemaVersion}}, "")
+	b.ensure("svc." + domain)
+	b.ensure("pod." + domain)
+	skipped := 0
+	for i := range services {
+		skipped += b.service(&services[i])
+	}
+	b.finish()
+	return ix, skipped
+}
+
+type builder struct {
+	ix *index
+	// seen dedups records: the same endpoint IP twice, an endpoint's
+	// hostname equal to its dashed IP.
+	seen map[string]struct{}
+	// srvTargets are the names each SRV owner points at, in order.
+	srvTargets map[string][]string
+}
+
+func (b *builder) hdr(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: b.ix.ttl}
+}
+
+// ensure returns name's set, creating it and its ancestors down to the
+// domain as empty non-terminals.
+func (b *builder) ensure(name string) *rrset {
+	s, ok := b.ix.names[name]
+	if ok {
+		return s
+	}
+	s = &rrset{byType: map[uint16][]dns.RR{}}
+	b.ix.names[name] = s
+	if name != b.ix.domain {
+		if i := strings.IndexByte(name, '.'); i >= 0 && len(name[i+1:]) >= len(b.ix.domain) {
+			b.ensure(name[i+1:])
+		}
+	}
+	return s
+}
+
+// add appends rr at the forward name, once per key (no key: always).
+func (b *builder) add(name string, rr dns.RR, key string) {
+	if b.dup(name, key) {
+		return
+	}
+	b.ensure(name).append(rr)
+}
+
+// addPTR appends a PTR record at a reverse name, once per target.
+func (b *builder) addPTR(ip netip.Addr, target string) {
+	name, err := dns.ReverseAddr(ip.String())
+	if err != nil || b.dup(name, target) {
+		return
+	}
+	s := b.ix.reverse[name]
+	if s == nil {
+		s = &rrset{byType: map[uint16][]dns.RR{}}
+		b.ix.reverse[name] = s
+	}
+	s.append(&dns.PTR{Hdr: b.hdr(name, dns.TypePTR), Ptr: target})
+}
+
+func (b *builder) dup(name, key string) bool {
+	if key == "" {
+		return false
+	}
+	k := name + "|" + key
+	if _, ok := b.seen[k]; ok {
+		return true
+	}
+	b.seen[k] = struct{}{}
+	return false
+}
+
+func (s *rrset) append(rr dns.RR) {
+	t := rr.Header().Rrtype
+	s.byType[t] = append(s.byType[t], rr)
+	s.all = append(s.all, rr)
+}
+
+// service adds one Service's records. It returns how many entries it had to
+// skip as invalid.
+func (b *builder) service(svc *api.Service) (skipped int) {
+	ns, name := strings.ToLower(svc.Namespace), strings.ToLower(svc.Name)
+	if !isLabel(ns) || !isLabel(name) {
+		return 1
+	}
+	svcName := name + "." + ns + ".svc." + b.ix.domain
+	headless := svc.ClusterIP == api.ClusterIPNone
+	var vip netip.Addr
+	if !headless && svc.ClusterIP != "" {
+		a, err := netip.ParseAddr(svc.ClusterIP)
+		if err != nil {
+			skipped++
+		} else {
+			vip = a.Unmap()
+			b.add(svcName, b.addrRR(svcName, vip), vip.String())
+			b.addPTR(vip, svcName)
+		}
+	}
+	if vip.IsValid() {
+		for _, p := range svc.Ports {
+			b.srv(svcName, p, p.Port, svcName)
+		}
+	}
+	for i := range svc.Endpoints {
+		ep := &svc.Endpoints[i]
+		// Kubernetes' "ready": an address DNS publishes.
+		if !ep.Ready && !svc.PublishNotReadyAddresses {
+			continue
+		}
+		ip, err := netip.ParseAddr(ep.IP)
+		if err != nil {
+			skipped++
+			continue
+		}
+		ip = ip.Unmap()
+		if headless {
+			b.add(svcName, b.addrRR(svcName, ip), ip.String())
+		}
+		// Every published endpoint has its own names, under any Service
+		// (CoreDNS answers them for ClusterIP Services too): the pod's
+		// hostname when the leader set it (spec.hostname with a subdomain
+		// naming this Service) and its dashed IP. The hostname is the
+		// canonical one (PTR, SRV targets), as the spec orders them.
+		dashed := dashedIP(ip)
+		canonical := ""
+		for _, l := range []string{strings.ToLower(ep.Hostname), dashed} {
+			if !isLabel(l) {
+				continue
+			}
+			n := l + "." + svcName
+			b.add(n, b.addrRR(n, ip), ip.String())
+			if canonical == "" {
+				canonical = n
+			}
+		}
+		if canonical == "" {
+			skipped++
+			continue
+		}
+		b.addPTR(ip, canonical)
+		if headless {
+			for pi, p := range svc.Ports {
+				// The endpoint's own (target) port, as EndpointSlices
+				// carry it; 0: the pod has no such port.
+				if pi < len(ep.Ports) && ep.Ports[pi] != 0 {
+					b.srv(svcName, p, ep.Ports[pi], canonical)
+				}
+			}
+		}
+	}
+	return skipped
+}
+
+// srv adds the SRV record for port p of svcName pointing at target: at
+// _<port>._<proto>.<svc> when the port is named (the spec), and at the
+// Service's own name for every port (as CoreDNS answers).
+func (b *builder) srv(svcName string, p api.ServicePort, port int32, target string) {
+	proto := strings.ToLower(p.Protocol)
+	if proto == "" {
+		proto = "tcp"
+	}
+	owners := []string{svcName}
+	if pn := strings.ToLower(p.Name); isLabel(pn) && isLabel(proto) {
+		owners = append(owners, "_"+pn+"._"+proto+"."+svcName)
+	}
+	for _, o := range owners {
+		key := target + "|" + itoa(port)
+		if b.dup(o, key) {
+			continue
+		}
+		b.ensure(o).append(&dns.SRV{Hdr: b.hdr(o, dns.TypeSRV), Port: uint16(port), Target: target})
+		if b.srvTargets == nil {
+			b.srvTargets = map[string][]string{}
+		}
+		b.srvTargets[o] = append(b.srvTargets[o], target)
+	}
+}
+
+// finish sets the SRV weights (an even spread, as CoreDNS: 100 split over
+// the records of one priority) and the additional records of SRV owners.
+func (b *builder) finish() {
+	for owner, targets := range b.srvTargets {
+		s := b.ix.names[owner]
+		srvs := s.byType[dns.TypeSRV]
+		w := uint16(max(1, 100/len(srvs)))
+		for _, rr := range srvs {
+			rr.(*dns.SRV).Weight = w
+		}
+		done := map[string]bool{}
+		for _, t := range targets {
+			if done[t] {
+				continue
+			}
+			done[t] = true
+			if ts := b.ix.names[t]; ts != nil {
+				s.extra = append(s.extra, ts.byType[dns.TypeA]...)
+				s.extra = append(s.extra, ts.byType[dns.TypeAAAA]...)
+			}
+		}
+	}
+}
+
+func (b *builder) addrRR(name string, ip netip.Addr) dns.RR {
+	if ip.Is4() {
+		return &dns.A{Hdr: b.hdr(name, dns.TypeA), A: ip.AsSlice()}
+	}
+	return &dns.AAAA{Hdr: b.hdr(name, dns.TypeAAAA), AAAA: ip.AsSlice()}
+}
+
+// dashedIP is an address as one label: 10-244-1-5, fd00--5.
+func dashedIP(ip netip.Addr) string {
+	if ip.Is4() {
+		return strings.ReplaceAll(ip.String(), ".", "-")
+	}
+	return strings.ReplaceAll(ip.WithZone("").String(), ":", "-")
+}
+
+// podIP parses the first label of a pod name (a-b-c-d, or an IPv6 address
+// with dashes for colons), as CoreDNS's "pods insecure" mode does.
+func podIP(label string) (netip.Addr, bool) {
+	var s string
+	if strings.Count(label, "-") == 3 && !strings.Contains(label, "--") {
+		s = strings.ReplaceAll(label, "-", ".")
+	} else {
+		s = strings.ReplaceAll(label, "-", ":")
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+// isLabel reports whether l is one lower-case DNS label (RFC 1123).
+func isLabel(l string) bool {
+	if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func itoa(i int32) string { return strconv.FormatInt(int64(i), 10) }

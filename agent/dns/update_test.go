@@ -1,0 +1,145 @@
+package dns
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+func endpoint(a, b, c, d int) api.Endpoint {
+	return api.Endpoint{IP: fmt.Sprintf("%d.%d.%d.%d", a, b, c, d), Ready: true, Ports: []int32{5432}}
+}
+
+// version is one of two cluster states that differ in every answer: the
+// Service's cluster IP and a headless Service's whole endpoint set.
+func version(v int) (services []api.Service, clusterIP string, headless []string) {
+	clusterIP = fmt.Sprintf("10.96.%d.1", v)
+	svc := api.Service{
+		Namespace: "default", Name: "db", ClusterIP: api.ClusterIPNone,
+		Ports: []api.ServicePort{{Name: "pg", Protocol: "TCP", Port: 5432}},
+	}
+	// Version 1 has 3 endpoints, version 2 has 5: a torn read would mix them.
+	for i := range 1 + 2*v {
+		ep := endpoint(10, 200+v, 0, i+1)
+		svc.Endpoints = append(svc.Endpoints, ep)
+		headless = append(headless, ep.IP)
+	}
+	services = []api.Service{
+		{Namespace: "default", Name: "web", ClusterIP: clusterIP, Ports: []api.ServicePort{{Name: "http", Protocol: "TCP", Port: 80}}},
+		svc,
+	}
+	return services, clusterIP, headless
+}
+
+// TestUpdateIsAtomic switches between two versions while clients query, in
+// process and over UDP: every answer belongs wholly to one version (run
+// with -race: the index is shared by every response without a lock).
+func TestUpdateIsAtomic(t *testing.T) {
+	s := startServer(t, nil, nil)
+	v1, ip1, h1 := version(1)
+	v2, ip2, h2 := version(2)
+	s.Update(v1)
+
+	var stop atomic.Bool
+	var answers, errs atomic.Int64
+	var wg sync.WaitGroup
+	check := func(r *dns.Msg, qtype uint16) error {
+		var got []string
+		for _, rr := range r.Answer {
+			switch rr := rr.(type) {
+			case *dns.A:
+				got = append(got, rr.A.String())
+			case *dns.SRV:
+				got = append(got, rr.Target)
+			}
+		}
+		slices.Sort(got)
+		var ok bool
+		switch qtype {
+		case dns.TypeA:
+			if r.Question[0].Name == "web.default.svc.cluster.local." {
+				ok = slices.Equal(got, []string{ip1}) || slices.Equal(got, []string{ip2})
+			} else {
+				ok = slices.Equal(got, sorted(h1)) || slices.Equal(got, sorted(h2))
+			}
+		case dns.TypeSRV:
+			// One SRV per endpoint of one version, and the additional
+			// section from the same version.
+			ok = (len(got) == len(h1) || len(got) == len(h2)) && len(r.Extra) == len(got)
+		}
+		if !ok {
+			return fmt.Errorf("torn answer %v", got)
+		}
+		return nil
+	}
+	queries := []struct {
+		name  string
+		qtype uint16
+	}{
+		{"web.default.svc.cluster.local.", dns.TypeA},
+		{"db.default.svc.cluster.local.", dns.TypeA},
+		{"_pg._tcp.db.default.svc.cluster.local.", dns.TypeSRV},
+	}
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &dns.Client{Net: "udp"}
+			for i := 0; !stop.Load(); i++ {
+				q := queries[(i+g)%len(queries)]
+				m := new(dns.Msg)
+				m.SetQuestion(q.name, q.qtype)
+				var r *dns.Msg
+				var err error
+				if g%2 == 0 {
+					r = s.handle(m, false)
+					_, err = r.Pack()
+				} else {
+					r, _, err = c.Exchange(m, s.Addrs()[0])
+				}
+				if err == nil {
+					err = check(r, q.qtype)
+				}
+				if err != nil {
+					if errs.Add(1) < 5 {
+						t.Error(q.name, err)
+					}
+					continue
+				}
+				answers.Add(1)
+			}
+		}()
+	}
+	// Update until enough answers were checked across many switches
+	// (bounded: the clients are slow only when the machine is very busy).
+	updates := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for ; updates < 400 || answers.Load() < 5000 && time.Now().Before(deadline); updates++ {
+		if updates%2 == 0 {
+			s.Update(v2)
+		} else {
+			s.Update(v1)
+		}
+		runtime.Gosched()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if answers.Load() == 0 {
+		t.Fatal("no query answered")
+	}
+	t.Logf("%d answers checked across %d updates", answers.Load(), updates)
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
