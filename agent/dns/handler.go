@@ -109,7 +109,7 @@ func (ix *index) pod(name string) *rrset {
 	if !ok {
 		return nil
 	}
-	s := &rrset{byType: map[uint16][]dns.RR{}}
+	s := &rrset{}
 	var rr dns.RR
 	hdr := dns.RR_Header{Name: name, Class: dns.ClassINET, Ttl: ix.ttl}
 	if ip.Is4() {

@@ -74,7 +74,7 @@ func (u *upstream) queries() []seenQuery {
 // startUpstream answers example.com. A 192.0.2.1, any PTR with
 // upstream.example., and big.example. with 40 A records, truncated (empty,
 // TC) over UDP as a real server does past 512 bytes.
-func startUpstream(t *testing.T) *upstream {
+func startUpstream(t testing.TB) *upstream {
 	t.Helper()
 	u := &upstream{}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
@@ -132,7 +132,7 @@ func startUpstream(t *testing.T) *upstream {
 	return u
 }
 
-func mustRR(t *testing.T, s string) dns.RR {
+func mustRR(t testing.TB, s string) dns.RR {
 	t.Helper()
 	rr, err := dns.NewRR(s)
 	if err != nil {

@@ -2,7 +2,7 @@ package dns
 
 import (
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,18 +18,47 @@ const schemaVersion = "1.1.0"
 // response that uses them and never written after the index is built:
 // responses reslice them with cap == len so that an append copies.
 type rrset struct {
-	byType map[uint16][]dns.RR
-	all    []dns.RR
+	// all is grouped by type once built, so that get returns a subslice.
+	all []dns.RR
 	// extra holds the address records of the SRV targets at this name, for
 	// the additional section.
 	extra []dns.RR
 }
 
+// get returns the records of type qtype (all of them for ANY).
 func (s *rrset) get(qtype uint16) []dns.RR {
 	if qtype == dns.TypeANY {
 		return s.all
 	}
-	return s.byType[qtype]
+	for i, rr := range s.all {
+		if rr.Header().Rrtype != qtype {
+			continue
+		}
+		j := i + 1
+		for j < len(s.all) && s.all[j].Header().Rrtype == qtype {
+			j++
+		}
+		return s.all[i:j]
+	}
+	return nil
+}
+
+func (s *rrset) append(rr dns.RR) { s.all = append(s.all, rr) }
+
+// group orders the records by type, keeping each type's order.
+func (s *rrset) group() {
+	if len(s.all) < 2 {
+		return
+	}
+	grouped := true
+	for i := 1; i < len(s.all) && grouped; i++ {
+		grouped = s.all[i].Header().Rrtype == s.all[i-1].Header().Rrtype
+	}
+	if !grouped {
+		slices.SortStableFunc(s.all, func(a, b dns.RR) int {
+			return int(a.Header().Rrtype) - int(b.Header().Rrtype)
+		})
+	}
 }
 
 // index is an immutable view of the cluster's names, built by Update and
@@ -59,7 +88,7 @@ func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.
 			reverse:   map[string]*rrset{},
 			ttl:       uint32(ttl / time.Second),
 		},
-		seen: map[string]struct{}{},
+		seen: map[dedupKey]struct{}{},
 	}
 	ix := b.ix
 	soa := &dns.SOA{
@@ -73,8 +102,8 @@ func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.
 		Minttl:  ix.ttl,
 	}
 	ix.soa = []dns.RR{soa}
-	b.add(domain, soa, "")
-	b.add("dns-version."+domain, &dns.TXT{Hdr: b.hdr("dns-version."+domain, dns.TypeTXT), Txt: []string{schemaVersion}}, "")
+	b.ensure(domain).append(soa)
+	b.ensure("dns-version." + domain).append(&dns.TXT{Hdr: b.hdr("dns-version."+domain, dns.TypeTXT), Txt: []string{schemaVersion}})
 	b.ensure("svc." + domain)
 	b.ensure("pod." + domain)
 	skipped := 0
@@ -87,9 +116,9 @@ func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.
 
 type builder struct {
 	ix *index
-	// seen dedups records: the same endpoint IP twice, an endpoint's
-	// hostname equal to its dashed IP.
-	seen map[string]struct{}
+	// seen dedups records: the same endpoint IP twice (host-network
+	// pods), an endpoint's hostname equal to its dashed IP.
+	seen map[dedupKey]struct{}
 	// srvTargets are the names each SRV owner points at, in order.
 	srvTargets map[string][]string
 }
@@ -105,7 +134,7 @@ func (b *builder) ensure(name string) *rrset {
 	if ok {
 		return s
 	}
-	s = &rrset{byType: map[uint16][]dns.RR{}}
+	s = &rrset{}
 	b.ix.names[name] = s
 	if name != b.ix.domain {
 		if i := strings.IndexByte(name, '.'); i >= 0 && len(name[i+1:]) >= len(b.ix.domain) {
@@ -115,44 +144,43 @@ func (b *builder) ensure(name string) *rrset {
 	return s
 }
 
-// add appends rr at the forward name, once per key (no key: always).
-func (b *builder) add(name string, rr dns.RR, key string) {
-	if b.dup(name, key) {
+// dedupKey identifies a record: its owner, and its address or its target
+// and port.
+type dedupKey struct {
+	name   string
+	addr   netip.Addr
+	target string
+	port   int32
+}
+
+// add appends an address record at the forward name, once per address.
+func (b *builder) add(name string, ip netip.Addr) {
+	if b.dup(dedupKey{name: name, addr: ip}) {
 		return
 	}
-	b.ensure(name).append(rr)
+	b.ensure(name).append(b.addrRR(name, ip))
 }
 
 // addPTR appends a PTR record at a reverse name, once per target.
 func (b *builder) addPTR(ip netip.Addr, target string) {
 	name, err := dns.ReverseAddr(ip.String())
-	if err != nil || b.dup(name, target) {
+	if err != nil || b.dup(dedupKey{name: name, target: target}) {
 		return
 	}
 	s := b.ix.reverse[name]
 	if s == nil {
-		s = &rrset{byType: map[uint16][]dns.RR{}}
+		s = &rrset{}
 		b.ix.reverse[name] = s
 	}
 	s.append(&dns.PTR{Hdr: b.hdr(name, dns.TypePTR), Ptr: target})
 }
 
-func (b *builder) dup(name, key string) bool {
-	if key == "" {
-		return false
-	}
-	k := name + "|" + key
+func (b *builder) dup(k dedupKey) bool {
 	if _, ok := b.seen[k]; ok {
 		return true
 	}
 	b.seen[k] = struct{}{}
 	return false
-}
-
-func (s *rrset) append(rr dns.RR) {
-	t := rr.Header().Rrtype
-	s.byType[t] = append(s.byType[t], rr)
-	s.all = append(s.all, rr)
 }
 
 // service adds one Service's records. It returns how many entries it had to
@@ -171,7 +199,7 @@ func (b *builder) service(svc *api.Service) (skipped int) {
 			skipped++
 		} else {
 			vip = a.Unmap()
-			b.add(svcName, b.addrRR(svcName, vip), vip.String())
+			b.add(svcName, vip)
 			b.addPTR(vip, svcName)
 		}
 	}
@@ -193,7 +221,7 @@ func (b *builder) service(svc *api.Service) (skipped int) {
 		}
 		ip = ip.Unmap()
 		if headless {
-			b.add(svcName, b.addrRR(svcName, ip), ip.String())
+			b.add(svcName, ip)
 		}
 		// Every published endpoint has its own names, under any Service
 		// (CoreDNS answers them for ClusterIP Services too): the pod's
@@ -207,7 +235,7 @@ func (b *builder) service(svc *api.Service) (skipped int) {
 				continue
 			}
 			n := l + "." + svcName
-			b.add(n, b.addrRR(n, ip), ip.String())
+			b.add(n, ip)
 			if canonical == "" {
 				canonical = n
 			}
@@ -243,8 +271,7 @@ func (b *builder) srv(svcName string, p api.ServicePort, port int32, target stri
 		owners = append(owners, "_"+pn+"._"+proto+"."+svcName)
 	}
 	for _, o := range owners {
-		key := target + "|" + itoa(port)
-		if b.dup(o, key) {
+		if b.dup(dedupKey{name: o, target: target, port: port}) {
 			continue
 		}
 		b.ensure(o).append(&dns.SRV{Hdr: b.hdr(o, dns.TypeSRV), Port: uint16(port), Target: target})
@@ -258,9 +285,12 @@ func (b *builder) srv(svcName string, p api.ServicePort, port int32, target stri
 // finish sets the SRV weights (an even spread, as CoreDNS: 100 split over
 // the records of one priority) and the additional records of SRV owners.
 func (b *builder) finish() {
+	for _, s := range b.ix.names {
+		s.group()
+	}
 	for owner, targets := range b.srvTargets {
 		s := b.ix.names[owner]
-		srvs := s.byType[dns.TypeSRV]
+		srvs := s.get(dns.TypeSRV)
 		w := uint16(max(1, 100/len(srvs)))
 		for _, rr := range srvs {
 			rr.(*dns.SRV).Weight = w
@@ -272,8 +302,8 @@ func (b *builder) finish() {
 			}
 			done[t] = true
 			if ts := b.ix.names[t]; ts != nil {
-				s.extra = append(s.extra, ts.byType[dns.TypeA]...)
-				s.extra = append(s.extra, ts.byType[dns.TypeAAAA]...)
+				s.extra = append(s.extra, ts.get(dns.TypeA)...)
+				s.extra = append(s.extra, ts.get(dns.TypeAAAA)...)
 			}
 		}
 	}
@@ -323,5 +353,3 @@ func isLabel(l string) bool {
 	}
 	return true
 }
-
-func itoa(i int32) string { return strconv.FormatInt(int64(i), 10) }

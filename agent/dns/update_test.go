@@ -143,3 +143,36 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestBuildIndexSkipsAndDedups: host-network pods share an address (one A
+// record), an invalid entry is skipped and counted, not fatal.
+func TestBuildIndexSkipsAndDedups(t *testing.T) {
+	svcs := []api.Service{
+		{
+			Namespace: "default", Name: "hn", ClusterIP: api.ClusterIPNone,
+			Endpoints: []api.Endpoint{
+				{IP: "192.0.2.10", Pod: "a", Ready: true},
+				{IP: "192.0.2.10", Pod: "b", Ready: true},
+				{IP: "not-an-ip", Pod: "c", Ready: true},
+				{IP: "192.0.2.11", Pod: "d", Hostname: "Bad_Host", Ready: true},
+			},
+		},
+		{Namespace: "default", Name: "Bad_Name", ClusterIP: "10.96.0.1"},
+		{Namespace: "default", Name: "vip", ClusterIP: "10.96.0.999"},
+	}
+	ix, skipped := buildIndex("cluster.local.", DefaultTTL, 1, svcs)
+	if skipped != 3 {
+		t.Errorf("skipped %d entries, want 3 (bad IP, bad Service name, bad cluster IP)", skipped)
+	}
+	got := rrStrings(ix.names["hn.default.svc.cluster.local."].get(dns.TypeA))
+	want := []string{"hn.default.svc.cluster.local.\t5\tIN\tA\t192.0.2.10", "hn.default.svc.cluster.local.\t5\tIN\tA\t192.0.2.11"}
+	if !slices.Equal(got, want) {
+		t.Errorf("A records %q, want %q", got, want)
+	}
+	if ix.names["192-0-2-11.hn.default.svc.cluster.local."] == nil {
+		t.Error("an endpoint with an invalid hostname lost its dashed-IP name")
+	}
+	if ptr := ix.reverse["11.2.0.192.in-addr.arpa."]; ptr == nil || ptr.all[0].(*dns.PTR).Ptr != "192-0-2-11.hn.default.svc.cluster.local." {
+		t.Errorf("PTR of an endpoint with an invalid hostname: %v", ptr)
+	}
+}
