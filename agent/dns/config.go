@@ -17,9 +17,9 @@ const (
 	DefaultDomain = "cluster.local"
 	// DefaultTTL is short so that clients follow endpoints closely: a
 	// headless Service's answer changes as soon as a pod turns Ready or
-	// goes, and a cached answer older than this is never used. CoreDNS's
-	// kubernetes plugin uses 5 s too (its default ttl), though kube-dns
-	// used 30 s.
+	// goes. CoreDNS's kubernetes plugin defaults to 5 s too; the Corefile
+	// Kubernetes deploys sets 30 s to spare a shared DNS Service, which a
+	// node-local server does not need.
 	DefaultTTL = 5 * time.Second
 	// DefaultForwardTimeout bounds one attempt at one upstream, so that a
 	// dead first upstream costs the client 2 s, under glibc's 5 s retry.

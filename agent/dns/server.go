@@ -88,7 +88,7 @@ func (s *Server) Start(ctx context.Context) error {
 		addrs = append(addrs, pc.LocalAddr().String())
 		servers = append(servers,
 			&dns.Server{PacketConn: pc, Handler: handler},
-			&dns.Server{Listener: ln, Handler: handler, ReadTimeout: 10 * time.Second})
+			&dns.Server{Listener: ln, Handler: handler})
 	}
 	for _, srv := range servers {
 		if err := s.serve(ctx, srv); err != nil {
