@@ -25,6 +25,9 @@ const (
 	// dead first upstream costs the client 2 s, under glibc's 5 s retry.
 	DefaultForwardTimeout = 2 * time.Second
 	DefaultResolvConf     = "/etc/resolv.conf"
+	// DefaultMaxConcurrentForwards is the limit Kubernetes' Corefile sets on
+	// CoreDNS's forward plugin.
+	DefaultMaxConcurrentForwards = 1000
 	// systemdResolvConf lists systemd-resolved's real upstreams when
 	// /etc/resolv.conf names only its 127.0.0.53 stub (as kubelet reads).
 	systemdResolvConf = "/run/systemd/resolve/resolv.conf"
@@ -56,6 +59,9 @@ type Config struct {
 	// ForwardTimeout bounds one attempt at one upstream; zero means
 	// DefaultForwardTimeout.
 	ForwardTimeout time.Duration
+	// MaxConcurrentForwards bounds the queries waiting on upstreams at once;
+	// more are REFUSED. Zero means DefaultMaxConcurrentForwards.
+	MaxConcurrentForwards int
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -68,6 +74,8 @@ func DefaultConfig() Config {
 		ResolvConf:     DefaultResolvConf,
 		TTL:            DefaultTTL,
 		ForwardTimeout: DefaultForwardTimeout,
+
+		MaxConcurrentForwards: DefaultMaxConcurrentForwards,
 	}
 }
 
@@ -106,6 +114,12 @@ func (c *Config) validate() error {
 	}
 	if c.ForwardTimeout == 0 {
 		c.ForwardTimeout = DefaultForwardTimeout
+	}
+	if c.MaxConcurrentForwards == 0 {
+		c.MaxConcurrentForwards = DefaultMaxConcurrentForwards
+	}
+	if c.MaxConcurrentForwards < 0 {
+		return fmt.Errorf("failed to validate MaxConcurrentForwards %d: negative", c.MaxConcurrentForwards)
 	}
 	if c.ResolvConf == "" {
 		c.ResolvConf = DefaultResolvConf

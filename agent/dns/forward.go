@@ -11,7 +11,10 @@ import (
 )
 
 // errNoUpstream is why a forwarded query fails when the host has none.
-var errNoUpstream = errors.New("no upstream resolver configured")
+var (
+	errNoUpstream      = errors.New("no upstream resolver configured")
+	errTooManyForwards = errors.New("too many queries being forwarded")
+)
 
 // forwarder sends the queries the cluster cannot answer to the host's
 // resolvers, one after the other.
@@ -19,24 +22,36 @@ type forwarder struct {
 	upstreams []string
 	udp, tcp  *dns.Client
 	log       *slog.Logger
+	// slots bounds the queries waiting on upstreams: a pod flooding names
+	// that time out would otherwise pile up a goroutine per query.
+	slots chan struct{}
 	// lastWarn (unix nanoseconds) rate-limits the warning that every
 	// upstream failed: a dead network would otherwise log once per query.
 	lastWarn atomic.Int64
 }
 
-func newForwarder(upstreams []string, timeout time.Duration, log *slog.Logger) *forwarder {
+func newForwarder(upstreams []string, timeout time.Duration, maxConcurrent int, log *slog.Logger) *forwarder {
 	return &forwarder{
 		upstreams: upstreams,
 		udp:       &dns.Client{Net: "udp", Timeout: timeout},
 		tcp:       &dns.Client{Net: "tcp", Timeout: timeout},
 		log:       log,
+		slots:     make(chan struct{}, maxConcurrent),
 	}
 }
 
 // forward asks each upstream in turn (over TCP when the client asked over
 // TCP, or when the UDP answer came back truncated) and returns the first
-// answer with the client's id; SERVFAIL when none answers.
+// answer with the client's id; SERVFAIL when none answers, REFUSED when
+// too many queries are being forwarded already (as CoreDNS's max_concurrent).
 func (f *forwarder) forward(r *dns.Msg, tcp bool) *dns.Msg {
+	select {
+	case f.slots <- struct{}{}:
+		defer func() { <-f.slots }()
+	default:
+		f.warn(r, errTooManyForwards)
+		return reply(r, dns.RcodeRefused)
+	}
 	q := r.Copy()
 	// A fresh id per upstream exchange: the client's id is restored on the
 	// answer, and ours is not guessable from the client's.
@@ -78,6 +93,6 @@ func (f *forwarder) warn(r *dns.Msg, err error) {
 		f.log.Debug("failed to forward DNS query", "name", r.Question[0].Name, "err", err)
 		return
 	}
-	f.log.Warn("failed to forward DNS query to every upstream (repeats logged at debug for 10 s)",
+	f.log.Warn("failed to forward DNS query (repeats logged at debug for 10 s)",
 		"name", r.Question[0].Name, "err", err)
 }

@@ -14,9 +14,13 @@ func (s *Server) serveDNS(w dns.ResponseWriter, r *dns.Msg) {
 	if m == nil {
 		return
 	}
-	if !tcp {
-		// Large answers (a headless Service with many pods) are cut to what
-		// the client can take, with TC set so that it retries over TCP.
+	if tcp {
+		// Past 64 KiB even TCP cannot carry it (a headless Service with
+		// thousands of pods): send what fits rather than nothing.
+		m.Truncate(dns.MaxMsgSize)
+	} else {
+		// Large answers are cut to what the client can take, with TC set
+		// so that it retries over TCP.
 		m.Truncate(udpSize(r))
 	}
 	if err := w.WriteMsg(m); err != nil {

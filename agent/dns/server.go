@@ -59,7 +59,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg: cfg,
 		log: log,
-		fwd: newForwarder(cfg.Upstreams, cfg.ForwardTimeout, log),
+		fwd: newForwarder(cfg.Upstreams, cfg.ForwardTimeout, cfg.MaxConcurrentForwards, log),
 	}, nil
 }
 

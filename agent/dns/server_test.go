@@ -210,6 +210,16 @@ func TestLargeAnswerTruncatesOnUDP(t *testing.T) {
 	if r := ask(t, s, "tcp", name, dns.TypeA); r.Truncated || len(r.Answer) != 200 {
 		t.Fatalf("TCP: TC %v, %d answers; want all 200", r.Truncated, len(r.Answer))
 	}
+
+	// Past 64 KiB, TCP gets what fits, with TC, rather than no answer.
+	big.Endpoints = nil
+	for i := range 6000 {
+		big.Endpoints = append(big.Endpoints, endpoint(10, 200+i/62500, i/250%250, i%250+1))
+	}
+	s.Update(svcs)
+	if r := ask(t, s, "tcp", name, dns.TypeA); !r.Truncated || len(r.Answer) < 1000 || len(r.Answer) >= 6000 {
+		t.Fatalf("TCP past 64 KiB: TC %v, %d answers; want TC and thousands", r.Truncated, len(r.Answer))
+	}
 }
 
 func TestForward(t *testing.T) {
@@ -296,6 +306,25 @@ func TestForwardFailover(t *testing.T) {
 	none := startServer(t, nil, nil)
 	if r := ask(t, none, "tcp", "example.com.", dns.TypeA); r.Rcode != dns.RcodeServerFailure {
 		t.Fatalf("no upstream: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+}
+
+// TestForwardLimit: past MaxConcurrentForwards queries waiting upstream, a
+// forwarded query is REFUSED at once; cluster names still answer.
+func TestForwardLimit(t *testing.T) {
+	up := startUpstream(t)
+	s := startServer(t, []string{up.addr}, func(c *Config) { c.MaxConcurrentForwards = 1 })
+	s.Update(fixture())
+	s.fwd.slots <- struct{}{} // one query in flight
+	if r := ask(t, s, "udp", "example.com.", dns.TypeA); r.Rcode != dns.RcodeRefused {
+		t.Fatalf("over the limit: %s, want REFUSED", dns.RcodeToString[r.Rcode])
+	}
+	if r := ask(t, s, "udp", "web.default.svc.cluster.local.", dns.TypeA); len(r.Answer) != 1 {
+		t.Fatalf("a cluster name over the forward limit: %v", r)
+	}
+	<-s.fwd.slots
+	if r := ask(t, s, "udp", "example.com.", dns.TypeA); r.Rcode != dns.RcodeSuccess {
+		t.Fatalf("under the limit again: %s", dns.RcodeToString[r.Rcode])
 	}
 }
 
