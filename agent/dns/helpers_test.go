@@ -52,7 +52,7 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 // upstream is a fake resolver on loopback (UDP and TCP on one port) that
 // records what it was asked.
-type upstream struct {
+type fakeUpstream struct {
 	addr string
 	mu   sync.Mutex
 	seen []seenQuery
@@ -65,7 +65,7 @@ type seenQuery struct {
 	rd    bool
 }
 
-func (u *upstream) queries() []seenQuery {
+func (u *fakeUpstream) queries() []seenQuery {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return slices.Clone(u.seen)
@@ -74,9 +74,9 @@ func (u *upstream) queries() []seenQuery {
 // startUpstream answers example.com. A 192.0.2.1, any PTR with
 // upstream.example., and big.example. with 40 A records, truncated (empty,
 // TC) over UDP as a real server does past 512 bytes.
-func startUpstream(t testing.TB) *upstream {
+func startUpstream(t testing.TB) *fakeUpstream {
 	t.Helper()
-	u := &upstream{}
+	u := &fakeUpstream{}
 	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
 		_, tcp := w.LocalAddr().(*net.TCPAddr)
 		q := r.Question[0]

@@ -215,6 +215,7 @@ func (s *Server) stopLocked(ctx context.Context) error {
 	closeAll(s.servers)
 	s.servers = nil
 	s.wg.Wait()
+	s.fwd.close()
 	return errors.Join(errs...)
 }
 
