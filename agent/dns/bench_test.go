@@ -178,17 +178,37 @@ func benchUDP(b *testing.B, addr string, qs []*dns.Msg) {
 	b.ReportMetric(cpuPerQuery, "cpu-µs/op")
 }
 
-// BenchmarkUpdate is one Update of 1,000 Services with 3 endpoints each.
+// BenchmarkUpdate is one Update of 1,000 Services with 3 endpoints and 2
+// ports each: from nothing (the agent's first), when one endpoint of one
+// Service changed (the usual one: a pod turned Ready), and when nothing did.
 func BenchmarkUpdate(b *testing.B) {
-	s, err := New(Config{Listen: []string{"127.0.0.1:0"}, ResolvConf: "/nonexistent", Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
+	for _, tc := range []struct {
+		name   string
+		before func(s *Server, svcs []api.Service, i int)
+	}{
+		{"cold", func(s *Server, _ []api.Service, _ int) { s.records = nil }},
+		{"one-endpoint-changed", func(_ *Server, svcs []api.Service, i int) {
+			ep := &svcs[i%len(svcs)].Endpoints[0]
+			ep.Ready = !ep.Ready
+		}},
+		{"unchanged", func(*Server, []api.Service, int) {}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := New(Config{Listen: []string{"127.0.0.1:0"}, ResolvConf: "/nonexistent", Logger: quietLogger()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			svcs := benchServices(1000)
+			s.Update(svcs)
+			b.ReportAllocs()
+			cpu := cpuTime()
+			i := 0
+			for b.Loop() {
+				tc.before(s, svcs, i)
+				s.Update(svcs)
+				i++
+			}
+			b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
+		})
 	}
-	svcs := benchServices(1000)
-	b.ReportAllocs()
-	cpu := cpuTime()
-	for b.Loop() {
-		s.Update(svcs)
-	}
-	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N)/1000, "cpu-ms/op")
 }

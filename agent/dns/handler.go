@@ -44,7 +44,7 @@ func (s *Server) handle(r *dns.Msg, tcp bool) *dns.Msg {
 	q := r.Question[0]
 	name := strings.ToLower(q.Name)
 	ix := s.idx.Load()
-	if name == s.cfg.Domain || strings.HasSuffix(name, "."+s.cfg.Domain) {
+	if name == s.cfg.Domain || strings.HasSuffix(name, s.dotDomain) {
 		// Names under the domain are never forwarded: the search path makes
 		// clients ask many that do not exist (web.default.svc.cluster.local
 		// .default.svc.cluster.local), and those must fail at once.

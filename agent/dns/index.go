@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"encoding/binary"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -77,22 +79,41 @@ type index struct {
 	ttl     uint32
 }
 
-// buildIndex turns the node's Services into an index. Invalid entries (an
-// unparsable IP, a name that is no DNS label) are skipped and counted.
-func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.Service) (*index, int) {
-	b := &builder{
-		ix: &index{
-			domain:    domain,
-			podSuffix: ".pod." + domain,
-			names:     map[string]*rrset{},
-			reverse:   map[string]*rrset{},
-			ttl:       uint32(ttl / time.Second),
-		},
-		seen: map[dedupKey]struct{}{},
+// svcRecords are the records of one Service: every name under
+// <svc>.<ns>.svc.<domain> and its PTRs. They depend on nothing else, so an
+// Update reuses those of an unchanged Service (records are immutable once
+// built, so two index versions may share them).
+type svcRecords struct {
+	names   map[string]*rrset
+	reverse map[string]*rrset
+	skipped int
+}
+
+// buildIndex turns the node's Services into an index, reusing the records
+// of prev (keyed by Service hash, hashes[i] that of services[i]) for
+// Services that did not change. It
+// returns the index, the entries skipped as invalid (an unparsable IP, a
+// name that is no DNS label), and the records to reuse next time.
+func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.Service,
+	hashes []uint64, prev map[uint64]*svcRecords, last *index) (*index, int, map[uint64]*svcRecords) {
+	var names, reverse int
+	if last != nil {
+		// Sized as last time: the maps are most of an Update's cost when
+		// few Services changed.
+		names, reverse = len(last.names), len(last.reverse)
 	}
-	ix := b.ix
+	ix := &index{
+		domain:    domain,
+		podSuffix: ".pod." + domain,
+		names:     make(map[string]*rrset, names),
+		reverse:   make(map[string]*rrset, reverse),
+		ttl:       uint32(ttl / time.Second),
+	}
+	hdr := func(name string, t uint16) dns.RR_Header {
+		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ix.ttl}
+	}
 	soa := &dns.SOA{
-		Hdr:     b.hdr(domain, dns.TypeSOA),
+		Hdr:     hdr(domain, dns.TypeSOA),
 		Ns:      "ns.dns." + domain,
 		Mbox:    "hostmaster." + domain,
 		Serial:  serial,
@@ -102,20 +123,101 @@ func buildIndex(domain string, ttl time.Duration, serial uint32, services []api.
 		Minttl:  ix.ttl,
 	}
 	ix.soa = []dns.RR{soa}
-	b.ensure(domain).append(soa)
-	b.ensure("dns-version." + domain).append(&dns.TXT{Hdr: b.hdr("dns-version."+domain, dns.TypeTXT), Txt: []string{schemaVersion}})
-	b.ensure("svc." + domain)
-	b.ensure("pod." + domain)
+	ix.names[domain] = &rrset{all: ix.soa}
+	ix.names["dns-version."+domain] = &rrset{all: []dns.RR{
+		&dns.TXT{Hdr: hdr("dns-version."+domain, dns.TypeTXT), Txt: []string{schemaVersion}},
+	}}
+	ix.names["svc."+domain] = &rrset{}
+	ix.names["pod."+domain] = &rrset{}
+	next := make(map[uint64]*svcRecords, len(services))
 	skipped := 0
 	for i := range services {
-		skipped += b.service(&services[i])
+		svc := &services[i]
+		h := hashes[i]
+		rec := prev[h]
+		if rec == nil {
+			rec = buildService(domain, ix.ttl, svc)
+		}
+		next[h] = rec
+		skipped += rec.skipped
+		ix.merge(rec, strings.ToLower(svc.Namespace))
 	}
-	b.finish()
-	return ix, skipped
+	return ix, skipped, next
 }
 
+// merge adds one Service's records. Its names are its own; its namespace
+// becomes an empty non-terminal; PTRs of an address several Services share
+// (a pod behind two Services) are concatenated into a new set, leaving the
+// Services' own sets untouched.
+func (ix *index) merge(rec *svcRecords, ns string) {
+	if len(rec.names) == 0 {
+		return
+	}
+	for name, set := range rec.names {
+		ix.names[name] = set
+	}
+	if n := ns + ".svc." + ix.domain; ix.names[n] == nil {
+		ix.names[n] = &rrset{}
+	}
+	for name, set := range rec.reverse {
+		cur := ix.reverse[name]
+		if cur == nil {
+			ix.reverse[name] = set
+			continue
+		}
+		ix.reverse[name] = &rrset{all: append(cur.all[:len(cur.all):len(cur.all)], set.all...)}
+	}
+}
+
+// hashService hashes what DNS answers from a Service, to find it unchanged.
+func hashService(seed maphash.Seed, svc *api.Service) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	str := func(s string) {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	num := func(n int64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], uint64(n))
+		h.Write(b[:])
+	}
+	flag := func(b bool) {
+		if b {
+			h.WriteByte(1)
+		} else {
+			h.WriteByte(0)
+		}
+	}
+	str(svc.Namespace)
+	str(svc.Name)
+	str(svc.ClusterIP)
+	flag(svc.PublishNotReadyAddresses)
+	num(int64(len(svc.Ports)))
+	for _, p := range svc.Ports {
+		str(p.Name)
+		str(p.Protocol)
+		num(int64(p.Port))
+	}
+	num(int64(len(svc.Endpoints)))
+	for i := range svc.Endpoints {
+		ep := &svc.Endpoints[i]
+		str(ep.IP)
+		str(ep.Hostname)
+		flag(ep.Ready)
+		num(int64(len(ep.Ports)))
+		for _, p := range ep.Ports {
+			num(int64(p))
+		}
+	}
+	return h.Sum64()
+}
+
+// builder makes one Service's records.
 type builder struct {
-	ix *index
+	ttl  uint32
+	root string // <svc>.<ns>.svc.<domain>
+	rec  *svcRecords
 	// seen dedups records: the same endpoint IP twice (host-network
 	// pods), an endpoint's hostname equal to its dashed IP.
 	seen map[dedupKey]struct{}
@@ -123,21 +225,34 @@ type builder struct {
 	srvTargets map[string][]string
 }
 
-func (b *builder) hdr(name string, t uint16) dns.RR_Header {
-	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: b.ix.ttl}
+func buildService(domain string, ttl uint32, svc *api.Service) *svcRecords {
+	rec := &svcRecords{names: map[string]*rrset{}, reverse: map[string]*rrset{}}
+	ns, name := strings.ToLower(svc.Namespace), strings.ToLower(svc.Name)
+	if !isLabel(ns) || !isLabel(name) {
+		rec.skipped = 1
+		return rec
+	}
+	b := &builder{ttl: ttl, root: name + "." + ns + ".svc." + domain, rec: rec, seen: map[dedupKey]struct{}{}}
+	rec.skipped = b.service(svc)
+	b.finish()
+	return rec
 }
 
-// ensure returns name's set, creating it and its ancestors down to the
-// domain as empty non-terminals.
+func (b *builder) hdr(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: b.ttl}
+}
+
+// ensure returns name's set, creating it and its ancestors up to the
+// Service's name as empty non-terminals.
 func (b *builder) ensure(name string) *rrset {
-	s, ok := b.ix.names[name]
+	s, ok := b.rec.names[name]
 	if ok {
 		return s
 	}
 	s = &rrset{}
-	b.ix.names[name] = s
-	if name != b.ix.domain {
-		if i := strings.IndexByte(name, '.'); i >= 0 && len(name[i+1:]) >= len(b.ix.domain) {
+	b.rec.names[name] = s
+	if name != b.root {
+		if i := strings.IndexByte(name, '.'); i >= 0 && len(name[i+1:]) >= len(b.root) {
 			b.ensure(name[i+1:])
 		}
 	}
@@ -167,10 +282,10 @@ func (b *builder) addPTR(ip netip.Addr, target string) {
 	if err != nil || b.dup(dedupKey{name: name, target: target}) {
 		return
 	}
-	s := b.ix.reverse[name]
+	s := b.rec.reverse[name]
 	if s == nil {
 		s = &rrset{}
-		b.ix.reverse[name] = s
+		b.rec.reverse[name] = s
 	}
 	s.append(&dns.PTR{Hdr: b.hdr(name, dns.TypePTR), Ptr: target})
 }
@@ -186,11 +301,7 @@ func (b *builder) dup(k dedupKey) bool {
 // service adds one Service's records. It returns how many entries it had to
 // skip as invalid.
 func (b *builder) service(svc *api.Service) (skipped int) {
-	ns, name := strings.ToLower(svc.Namespace), strings.ToLower(svc.Name)
-	if !isLabel(ns) || !isLabel(name) {
-		return 1
-	}
-	svcName := name + "." + ns + ".svc." + b.ix.domain
+	svcName := b.root
 	headless := svc.ClusterIP == api.ClusterIPNone
 	var vip netip.Addr
 	if !headless && svc.ClusterIP != "" {
@@ -285,11 +396,11 @@ func (b *builder) srv(svcName string, p api.ServicePort, port int32, target stri
 // finish sets the SRV weights (an even spread, as CoreDNS: 100 split over
 // the records of one priority) and the additional records of SRV owners.
 func (b *builder) finish() {
-	for _, s := range b.ix.names {
+	for _, s := range b.rec.names {
 		s.group()
 	}
 	for owner, targets := range b.srvTargets {
-		s := b.ix.names[owner]
+		s := b.rec.names[owner]
 		srvs := s.get(dns.TypeSRV)
 		w := uint16(max(1, 100/len(srvs)))
 		for _, rr := range srvs {
@@ -301,7 +412,7 @@ func (b *builder) finish() {
 				continue
 			}
 			done[t] = true
-			if ts := b.ix.names[t]; ts != nil {
+			if ts := b.rec.names[t]; ts != nil {
 				s.extra = append(s.extra, ts.get(dns.TypeA)...)
 				s.extra = append(s.extra, ts.get(dns.TypeAAAA)...)
 			}

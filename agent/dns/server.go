@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"strconv"
@@ -31,12 +32,19 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	fwd *forwarder
+	// dotDomain is "." + the domain: the suffix of every name under it.
+	dotDomain string
 	// idx is nil until the first Update: cluster names are SERVFAIL until
 	// then, not a cached NXDOMAIN.
 	idx atomic.Pointer[index]
 
 	updateMu sync.Mutex // orders Updates, so serials only grow
 	serial   uint32
+	// records are the last Update's per-Service records by Service hash,
+	// reused for the Services that did not change.
+	records map[uint64]*svcRecords
+	seed    maphash.Seed
+	skipped int
 
 	mu      sync.Mutex
 	started bool
@@ -57,9 +65,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	log := cfg.Logger.With("component", "dns")
 	return &Server{
-		cfg: cfg,
-		log: log,
-		fwd: newForwarder(cfg.Upstreams, cfg.ForwardTimeout, cfg.MaxConcurrentForwards, log),
+		cfg:       cfg,
+		log:       log,
+		dotDomain: "." + cfg.Domain,
+		seed:      maphash.MakeSeed(),
+		fwd:       newForwarder(cfg.Upstreams, cfg.ForwardTimeout, cfg.MaxConcurrentForwards, log),
 	}, nil
 }
 
@@ -165,17 +175,34 @@ func closeAll(servers []*dns.Server) {
 }
 
 // Update replaces the Services the server answers for. It builds a new
-// index and swaps it in: queries in flight finish on the old one. Safe to
-// call concurrently with queries, before Start and after Shutdown.
+// index and swaps it in: queries in flight finish on the old one. Only the
+// Services that changed are rebuilt, and nothing is when none did (the
+// PodSet also changes for pods that are no endpoint). Safe to call
+// concurrently with queries, before Start and after Shutdown.
 func (s *Server) Update(services []api.Service) {
 	s.updateMu.Lock()
 	defer s.updateMu.Unlock()
 	start := time.Now()
+	last := s.idx.Load()
+	hashes := make([]uint64, len(services))
+	same := last != nil && len(services) == len(s.records)
+	for i := range services {
+		hashes[i] = hashService(s.seed, &services[i])
+		if same {
+			_, same = s.records[hashes[i]]
+		}
+	}
+	if same {
+		return
+	}
 	s.serial++
-	ix, skipped := buildIndex(s.cfg.Domain, s.cfg.TTL, s.serial, services)
+	ix, skipped, records := buildIndex(s.cfg.Domain, s.cfg.TTL, s.serial, services, hashes, s.records, last)
 	s.idx.Store(ix)
-	if skipped > 0 {
+	s.records = records
+	if skipped != s.skipped {
+		// Said once per change, not at every Update.
 		s.log.Warn("DNS skipped invalid Service entries", "skipped", skipped)
+		s.skipped = skipped
 	}
 	s.log.Debug("DNS names updated", "services", len(services), "names", len(ix.names),
 		"reverse", len(ix.reverse), "took", time.Since(start))

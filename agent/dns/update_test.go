@@ -2,6 +2,7 @@ package dns
 
 import (
 	"fmt"
+	"hash/maphash"
 	"runtime"
 	"slices"
 	"sync"
@@ -160,7 +161,12 @@ func TestBuildIndexSkipsAndDedups(t *testing.T) {
 		{Namespace: "default", Name: "Bad_Name", ClusterIP: "10.96.0.1"},
 		{Namespace: "default", Name: "vip", ClusterIP: "10.96.0.999"},
 	}
-	ix, skipped := buildIndex("cluster.local.", DefaultTTL, 1, svcs)
+	seed := maphash.MakeSeed()
+	var hashes []uint64
+	for i := range svcs {
+		hashes = append(hashes, hashService(seed, &svcs[i]))
+	}
+	ix, skipped, _ := buildIndex("cluster.local.", DefaultTTL, 1, svcs, hashes, nil, nil)
 	if skipped != 3 {
 		t.Errorf("skipped %d entries, want 3 (bad IP, bad Service name, bad cluster IP)", skipped)
 	}
@@ -174,5 +180,53 @@ func TestBuildIndexSkipsAndDedups(t *testing.T) {
 	}
 	if ptr := ix.reverse["11.2.0.192.in-addr.arpa."]; ptr == nil || ptr.all[0].(*dns.PTR).Ptr != "192-0-2-11.hn.default.svc.cluster.local." {
 		t.Errorf("PTR of an endpoint with an invalid hostname: %v", ptr)
+	}
+}
+
+// TestUpdateReusesUnchangedServices: an Update rebuilds only the Services
+// that changed, and a pod behind two Services has both PTRs.
+func TestUpdateReusesUnchangedServices(t *testing.T) {
+	s := startServer(t, nil, nil)
+	svcs := fixture()
+	svcs = append(svcs, api.Service{Namespace: "default", Name: "web2", ClusterIP: "10.96.0.11",
+		Endpoints: []api.Endpoint{{IP: "10.244.1.5", Ready: true}}})
+	s.Update(svcs)
+	before := s.idx.Load()
+	s.Update(slices.Clone(svcs))
+	if s.idx.Load() != before {
+		t.Error("an Update that changed nothing built a new index")
+	}
+	svcs[1].Endpoints[1].Ready = false // db loses 10.244.2.8
+	s.Update(svcs)
+	after := s.idx.Load()
+	const web, db = "web.default.svc.cluster.local.", "db.default.svc.cluster.local."
+	if before.names[web] != after.names[web] {
+		t.Error("the unchanged Service web was rebuilt")
+	}
+	if before.names[db] == after.names[db] {
+		t.Error("the changed Service db was reused")
+	}
+	if r := ask(t, s, "udp", db, dns.TypeA); len(r.Answer) != 1 {
+		t.Errorf("db after its endpoint turned unready: %v", r.Answer)
+	}
+	if r := ask(t, s, "udp", "10-244-2-8."+db, dns.TypeA); r.Rcode != dns.RcodeNameError {
+		t.Errorf("the unready endpoint's name: %s, want NXDOMAIN", dns.RcodeToString[r.Rcode])
+	}
+	r := ask(t, s, "udp", "5.1.244.10.in-addr.arpa.", dns.TypePTR)
+	want := []string{
+		"5.1.244.10.in-addr.arpa.\t5\tIN\tPTR\t10-244-1-5.web.default.svc.cluster.local.",
+		"5.1.244.10.in-addr.arpa.\t5\tIN\tPTR\t10-244-1-5.web2.default.svc.cluster.local.",
+	}
+	if got := rrStrings(r.Answer); !slices.Equal(got, want) {
+		t.Errorf("PTR of a pod behind two Services: %q, want %q", got, want)
+	}
+	// The shared PTR set is new: each Service's own set still holds one.
+	if n := len(after.reverse["5.1.244.10.in-addr.arpa."].all); n != 2 {
+		t.Errorf("merged PTR set holds %d records", n)
+	}
+	for h, rec := range s.records {
+		if set := rec.reverse["5.1.244.10.in-addr.arpa."]; set != nil && len(set.all) != 1 {
+			t.Errorf("Service %x's own PTR set was written by the merge: %d records", h, len(set.all))
+		}
 	}
 }
