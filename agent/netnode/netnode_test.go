@@ -1,0 +1,473 @@
+package netnode
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+)
+
+// A test world is a "switch" namespace holding a bridge, and hosts: each a
+// namespace with eth0 on the switch, a pod bridge cbr0 holding its pod
+// CIDR's .1, and one pod namespace behind it at .2. Nothing is created in
+// the test process's own namespace; every namespace has a name unique to
+// the test run, and is deleted (with everything in it) at cleanup.
+
+type world struct {
+	t       *testing.T
+	prefix  string
+	sw      netns.NsHandle
+	swNL    *netlink.Handle
+	cluster netip.Prefix // 10.A.4k.0/22
+	lan     netip.Prefix // 10.A.4k+4.0/24, the hosts' network
+	hosts   []*host
+}
+
+type host struct {
+	name    string
+	nsPath  string
+	ns      netns.NsHandle
+	nl      *netlink.Handle
+	ip      netip.Addr
+	podCIDR netip.Prefix
+	pod     netns.NsHandle
+	podIP   netip.Addr
+}
+
+func randInt(t *testing.T, n int64) int {
+	v, err := rand.Int(rand.Reader, big.NewInt(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(v.Int64())
+}
+
+func newWorld(t *testing.T, hosts int) *world {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("these tests create network namespaces and need root")
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	a, k := 200+randInt(t, 50), randInt(t, 62)
+	w := &world{
+		t:       t,
+		prefix:  "nn" + hex.EncodeToString(b),
+		cluster: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(a), byte(4 * k), 0}), 22),
+		lan:     netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(a), byte(4*k + 4), 0}), 24),
+	}
+	w.sw = w.newNS("sw")
+	w.swNL = w.handle(w.sw)
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "sw"}}
+	w.must(w.swNL.LinkAdd(br))
+	w.must(w.swNL.AddrAdd(br, &netlink.Addr{IPNet: prefixNet(netip.PrefixFrom(w.lanAddr(254), 24))}))
+	w.must(w.swNL.LinkSetUp(br))
+	for i := range hosts {
+		w.addHost(i)
+	}
+	return w
+}
+
+func (w *world) must(err error) {
+	w.t.Helper()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) lanAddr(n byte) netip.Addr {
+	x := w.lan.Addr().As4()
+	x[3] = n
+	return netip.AddrFrom4(x)
+}
+
+// newNS creates a named namespace and deletes it at cleanup.
+func (w *world) newNS(short string) netns.NsHandle {
+	w.t.Helper()
+	name := w.prefix + "-" + short
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	orig, err := netns.Get()
+	w.must(err)
+	defer orig.Close()
+	ns, err := netns.NewNamed(name)
+	if serr := netns.Set(orig); serr != nil {
+		panic(serr) // this thread is in the wrong namespace: do not let the test go on
+	}
+	w.must(err)
+	w.t.Cleanup(func() {
+		ns.Close()
+		if err := netns.DeleteNamed(name); err != nil {
+			w.t.Errorf("failed to delete namespace %s: %v", name, err)
+		}
+	})
+	return ns
+}
+
+func (w *world) handle(ns netns.NsHandle) *netlink.Handle {
+	w.t.Helper()
+	h, err := netlink.NewHandleAt(ns)
+	w.must(err)
+	w.t.Cleanup(h.Close)
+	return h
+}
+
+func (w *world) addHost(i int) {
+	h := &host{name: fmt.Sprintf("node%d", i), ip: w.lanAddr(byte(10 + i))}
+	x := w.cluster.Addr().As4()
+	x[2] += byte(i)
+	h.podCIDR = netip.PrefixFrom(netip.AddrFrom4(x), 24)
+	x[3] = 2
+	h.podIP = netip.AddrFrom4(x)
+	h.ns = w.newNS(h.name)
+	h.nsPath = "/var/run/netns/" + w.prefix + "-" + h.name
+	h.nl = w.handle(h.ns)
+	sw, err := w.swNL.LinkByName("sw")
+	w.must(err)
+	w.must(w.swNL.LinkAdd(&netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: fmt.Sprintf("h%d", i), MasterIndex: sw.Attrs().Index},
+		PeerName:  "eth0", PeerNamespace: netlink.NsFd(int(h.ns)),
+	}))
+	w.up(w.swNL, fmt.Sprintf("h%d", i))
+	w.addr(h.nl, "eth0", netip.PrefixFrom(h.ip, 24))
+	w.up(h.nl, "eth0")
+	w.up(h.nl, "lo")
+
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "cbr0"}}
+	w.must(h.nl.LinkAdd(br))
+	gw := h.podCIDR.Addr().Next()
+	w.addr(h.nl, "cbr0", netip.PrefixFrom(gw, 24))
+	w.up(h.nl, "cbr0")
+	h.pod = w.newNS(h.name + "p")
+	pnl := w.handle(h.pod)
+	w.must(h.nl.LinkAdd(&netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: "vpod", MasterIndex: br.Attrs().Index},
+		PeerName:  "eth0", PeerNamespace: netlink.NsFd(int(h.pod)),
+	}))
+	w.up(h.nl, "vpod")
+	w.addr(pnl, "eth0", netip.PrefixFrom(h.podIP, 24))
+	w.up(pnl, "eth0")
+	w.up(pnl, "lo")
+	w.must(pnl.RouteAdd(&netlink.Route{Gw: net.IP(gw.AsSlice())}))
+	w.hosts = append(w.hosts, h)
+}
+
+func (w *world) up(h *netlink.Handle, name string) {
+	w.t.Helper()
+	l, err := h.LinkByName(name)
+	w.must(err)
+	w.must(h.LinkSetUp(l))
+}
+
+func (w *world) addr(h *netlink.Handle, name string, p netip.Prefix) {
+	w.t.Helper()
+	l, err := h.LinkByName(name)
+	w.must(err)
+	w.must(h.AddrAdd(l, &netlink.Addr{IPNet: prefixNet(p)}))
+}
+
+// network is what the leader would send host i, listing the given nodes.
+func (w *world) network(i int, nodes ...int) api.Network {
+	n := api.Network{PodCIDR: w.hosts[i].podCIDR.String(), ClusterCIDR: w.cluster.String()}
+	for _, j := range nodes {
+		h := w.hosts[j]
+		n.Nodes = append(n.Nodes, api.NodeRoute{Name: h.name, IP: h.ip.String(), PodCIDR: h.podCIDR.String()})
+	}
+	return n
+}
+
+func (w *world) node(i int, force bool) *Node {
+	w.t.Helper()
+	n, err := New(Config{
+		NodeName: w.hosts[i].name, Bridge: "cbr0", ForceVXLAN: force,
+		NetNSPath: w.hosts[i].nsPath, Logger: testLogger(),
+	})
+	w.must(err)
+	w.t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func testLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// inNS runs fn on a thread inside ns.
+func inNS(ns netns.NsHandle, fn func() error) error {
+	n := &Node{ns: ns}
+	return n.inNS(fn)
+}
+
+// listen starts a TCP server in ns that writes each client's address back.
+func (w *world) listen(ns netns.NsHandle, addr netip.Addr) string {
+	w.t.Helper()
+	var ln net.Listener
+	w.must(inNS(ns, func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+		return err
+	}))
+	w.t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, c.RemoteAddr().String())
+			c.Close()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// dial connects from ns to addr and returns the address the server saw.
+func dial(ns netns.NsHandle, addr string, timeout time.Duration) (string, error) {
+	var c net.Conn
+	if err := inNS(ns, func() (err error) {
+		c, err = net.DialTimeout("tcp", addr, timeout)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	b, err := io.ReadAll(c)
+	return string(b), err
+}
+
+// reach asserts that pod from reaches pod to, keeping its own address.
+func (w *world) reach(from, to int) {
+	w.t.Helper()
+	addr := w.listen(w.hosts[to].pod, w.hosts[to].podIP)
+	var seen string
+	var err error
+	// The first packets may wait for neighbour resolution; bounded retries.
+	for range 5 {
+		if seen, err = dial(w.hosts[from].pod, addr, 2*time.Second); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		w.t.Fatalf("pod on %s cannot reach pod on %s (%s): %v", w.hosts[from].name, w.hosts[to].name, addr, err)
+	}
+	if host, _, _ := net.SplitHostPort(seen); host != w.hosts[from].podIP.String() {
+		w.t.Fatalf("pod on %s reached %s as %s, want its own address %s (no masquerade inside the cluster)", w.hosts[from].name, addr, seen, w.hosts[from].podIP)
+	}
+}
+
+func (w *world) applyAll(nodes []*Node) {
+	w.t.Helper()
+	all := make([]int, len(w.hosts))
+	for i := range all {
+		all[i] = i
+	}
+	for i, n := range nodes {
+		if err := n.Apply(w.network(i, all...)); err != nil {
+			w.t.Fatalf("Apply on %s: %v", w.hosts[i].name, err)
+		}
+	}
+}
+
+// ourRoutes lists the destinations of the package's routes in h.
+func ourRoutes(t *testing.T, h *host) map[string]netlink.Route {
+	t.Helper()
+	rs, err := h.nl.RouteListFiltered(unix.AF_INET, &netlink.Route{Protocol: DefaultRouteProtocol}, netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]netlink.Route{}
+	for _, r := range rs {
+		m[r.Dst.String()] = r
+	}
+	return m
+}
+
+func TestDirectRoutes(t *testing.T) {
+	w := newWorld(t, 3)
+	nodes := []*Node{w.node(0, false), w.node(1, false), w.node(2, false)}
+	w.applyAll(nodes)
+	// Twice: Apply is idempotent.
+	w.applyAll(nodes)
+
+	rs := ourRoutes(t, w.hosts[0])
+	for _, j := range []int{1, 2} {
+		r, ok := rs[w.hosts[j].podCIDR.String()]
+		if !ok || !r.Gw.Equal(net.IP(w.hosts[j].ip.AsSlice())) {
+			t.Fatalf("host 0 routes %v, want %s via %s", rs, w.hosts[j].podCIDR, w.hosts[j].ip)
+		}
+	}
+	if _, err := w.hosts[0].nl.LinkByName(DefaultVXLANName); err == nil {
+		t.Fatal("a VXLAN device exists although every node is on the same network")
+	}
+	w.reach(0, 1)
+	w.reach(1, 2)
+	w.reach(2, 0)
+	w.checkRemoval(nodes)
+}
+
+func TestVXLAN(t *testing.T) {
+	w := newWorld(t, 3)
+	nodes := []*Node{w.node(0, true), w.node(1, true), w.node(2, true)}
+	w.applyAll(nodes)
+	w.applyAll(nodes)
+
+	vx, err := w.hosts[0].nl.LinkByName(DefaultVXLANName)
+	if err != nil {
+		t.Fatalf("no VXLAN device: %v", err)
+	}
+	if got, want := vx.Attrs().HardwareAddr.String(), vtepMAC(w.hosts[0].podCIDR).String(); got != want {
+		t.Fatalf("VXLAN MAC %s, want %s", got, want)
+	}
+	rs := ourRoutes(t, w.hosts[0])
+	for _, j := range []int{1, 2} {
+		r, ok := rs[w.hosts[j].podCIDR.String()]
+		if !ok || r.LinkIndex != vx.Attrs().Index || !r.Gw.Equal(net.IP(vtepIP(w.hosts[j].podCIDR).AsSlice())) {
+			t.Fatalf("host 0 routes %v, want %s via %s on %s", rs, w.hosts[j].podCIDR, vtepIP(w.hosts[j].podCIDR), DefaultVXLANName)
+		}
+	}
+	w.reach(0, 1)
+	w.reach(1, 2)
+	w.reach(2, 0)
+	// The packets really crossed the overlay.
+	vx1, err := w.hosts[1].nl.LinkByName(DefaultVXLANName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := vx1.Attrs().Statistics; st == nil || st.RxPackets == 0 || st.TxPackets == 0 {
+		t.Fatalf("host 1's VXLAN device carried nothing: %+v", st)
+	}
+	w.checkRemoval(nodes)
+
+	// The overlay's entries for the removed node are gone too.
+	fdb, err := w.hosts[0].nl.NeighList(vx.Attrs().Index, unix.AF_BRIDGE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range fdb {
+		if e.HardwareAddr.String() == vtepMAC(w.hosts[2].podCIDR).String() {
+			t.Fatalf("forwarding entry of removed node remains: %+v", e)
+		}
+	}
+}
+
+// checkRemoval drops node 2 from node 0's network: its route goes, and
+// node 0's pod no longer reaches node 2's while node 1's still does.
+func (w *world) checkRemoval(nodes []*Node) {
+	w.t.Helper()
+	if err := nodes[0].Apply(w.network(0, 0, 1)); err != nil {
+		w.t.Fatalf("Apply: %v", err)
+	}
+	rs := ourRoutes(w.t, w.hosts[0])
+	if _, ok := rs[w.hosts[2].podCIDR.String()]; ok || len(rs) != 1 {
+		w.t.Fatalf("after removing node 2, host 0 routes %v", rs)
+	}
+	addr := w.listen(w.hosts[2].pod, w.hosts[2].podIP)
+	if _, err := dial(w.hosts[0].pod, addr, 300*time.Millisecond); err == nil {
+		w.t.Fatal("pod on node 0 still reaches node 2 after its removal")
+	}
+	w.reach(0, 1)
+}
+
+// TestMasquerade: a pod reaching an address outside the cluster is seen
+// with its host's address (the outside has no route back to pods).
+func TestMasquerade(t *testing.T) {
+	w := newWorld(t, 1)
+	n := w.node(0, false)
+	if err := n.Apply(w.network(0)); err != nil {
+		t.Fatal(err)
+	}
+	addr := w.listen(w.sw, w.lanAddr(254))
+	seen, err := dial(w.hosts[0].pod, addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("pod cannot reach outside the cluster: %v", err)
+	}
+	if host, _, _ := net.SplitHostPort(seen); host != w.hosts[0].ip.String() {
+		t.Fatalf("outside saw the pod as %s, want the host's %s", seen, w.hosts[0].ip)
+	}
+}
+
+// TestTakeOverAndTeardown: a fresh Node replaces what an earlier one left
+// (a stale route, a VXLAN device with other settings, its table), and
+// Teardown removes everything.
+func TestTakeOverAndTeardown(t *testing.T) {
+	w := newWorld(t, 2)
+	h := w.hosts[0]
+	old := w.node(0, true)
+	stale := api.Network{PodCIDR: h.podCIDR.String(), ClusterCIDR: w.cluster.String(),
+		Nodes: []api.NodeRoute{{Name: "gone", IP: w.lanAddr(99).String(), PodCIDR: "10.199.7.0/24"}}}
+	if err := old.Apply(stale); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	if err := old.Apply(stale); !errors.Is(err, errClosed) {
+		t.Fatalf("Apply after Close: %v", err)
+	}
+
+	n := w.node(0, false)
+	m := w.node(1, false)
+	w.applyAll([]*Node{n, m})
+	rs := ourRoutes(t, h)
+	if _, ok := rs["10.199.7.0/24"]; ok || len(rs) != 1 {
+		t.Fatalf("routes after take-over: %v", rs)
+	}
+	if _, err := h.nl.LinkByName(DefaultVXLANName); err == nil {
+		t.Fatal("the earlier run's VXLAN device remains")
+	}
+	w.reach(0, 1)
+
+	if err := n.Teardown(); err != nil {
+		t.Fatal(err)
+	}
+	if rs := ourRoutes(t, h); len(rs) != 0 {
+		t.Fatalf("routes after Teardown: %v", rs)
+	}
+	c, err := nftables.New(nftables.WithNetNSFd(int(h.ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name == DefaultTable {
+			t.Fatal("table remains after Teardown")
+		}
+	}
+	// Teardown of nothing is fine.
+	if err := n.Teardown(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVTEPAddressing(t *testing.T) {
+	p := netip.MustParsePrefix("10.244.3.0/24")
+	if got := vtepMAC(p).String(); got != "0e:5d:0a:f4:03:00" {
+		t.Fatalf("vtepMAC = %s", got)
+	}
+	if got := vtepIP(netip.MustParsePrefix("10.244.3.7/24")).String(); got != "10.244.3.0" {
+		t.Fatalf("vtepIP = %s", got)
+	}
+	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "node name") {
+		t.Fatalf("New without a node name: %v", err)
+	}
+}
