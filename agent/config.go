@@ -18,10 +18,11 @@ import (
 const (
 	DefaultAPIAddr           = "127.0.0.1:7701"
 	DefaultGossipAddr        = "127.0.0.1:7947"
-	DefaultPodCIDR           = "10.88.0.0/24"
 	DefaultMaxPods           = 110
 	DefaultWatchHeartbeat    = 5 * time.Second
 	DefaultDataDirRoot       = "/var/lib/stevedore"
+	DefaultDNSPort           = 53
+	DefaultNetworkRetry      = 5 * time.Second
 	defaultMaxPodSetBytes    = 32 << 20
 	defaultWatchWriteTimeout = 30 * time.Second
 )
@@ -62,8 +63,10 @@ type Config struct {
 	// InsecureRegistries are host:port registries pulled over plain HTTP;
 	// zero means none.
 	InsecureRegistries []string
-	// PodCIDR is the subnet pod IPs come from, advertised to the scheduler;
-	// zero means DefaultPodCIDR (the runtime's default).
+	// PodCIDR overrides the pod subnet the leader allocates: it is
+	// advertised (tag) for the leader to honour when it does not overlap
+	// another node's. Zero (the normal case) takes the leader's allocation
+	// out of its cluster CIDR; the network the leader sends wins either way.
 	PodCIDR string
 	// BridgeName is the node's CNI bridge; zero leaves the choice to the
 	// runtime ("stv-" + a short hash of the node name).
@@ -87,6 +90,14 @@ type Config struct {
 	// to set up. Zero means none, so pods that request any stay off the
 	// node.
 	ExtendedResources map[string]int64
+	// DNSPort is the port the node's DNS server listens on, on the bridge
+	// address; zero means DefaultDNSPort (53, what pods' resolv.conf
+	// implies).
+	DNSPort int
+	// NetworkRetryInterval is how often a network that failed to apply
+	// (routes, Service rules, DNS) is applied again; zero means
+	// DefaultNetworkRetry.
+	NetworkRetryInterval time.Duration
 	// WatchHeartbeat is how often the watch stream re-sends the current state
 	// when nothing changed, so consumers can tell a quiet node from a dead
 	// connection; zero means DefaultWatchHeartbeat.
@@ -101,7 +112,7 @@ func DefaultConfig() Config {
 	return Config{
 		APIAddr:        DefaultAPIAddr,
 		GossipAddr:     DefaultGossipAddr,
-		PodCIDR:        DefaultPodCIDR,
+		DNSPort:        DefaultDNSPort,
 		MaxPods:        DefaultMaxPods,
 		WatchHeartbeat: DefaultWatchHeartbeat,
 	}
@@ -143,11 +154,19 @@ func (c *Config) validate() error {
 	if c.ContainerdNamespace == "" {
 		c.ContainerdNamespace = "stevedore-" + c.NodeName
 	}
-	if c.PodCIDR == "" {
-		c.PodCIDR = DefaultPodCIDR
+	if c.PodCIDR != "" {
+		if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
+			return fmt.Errorf("failed to parse pod CIDR %q: %w", c.PodCIDR, err)
+		}
 	}
-	if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
-		return fmt.Errorf("failed to parse pod CIDR %q: %w", c.PodCIDR, err)
+	if c.DNSPort == 0 {
+		c.DNSPort = DefaultDNSPort
+	}
+	if c.DNSPort < 0 || c.DNSPort > 65535 {
+		return fmt.Errorf("DNS port %d: %w", c.DNSPort, errBadPort)
+	}
+	if c.NetworkRetryInterval <= 0 {
+		c.NetworkRetryInterval = DefaultNetworkRetry
 	}
 	for _, t := range c.Taints {
 		switch t.Effect {

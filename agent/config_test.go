@@ -14,7 +14,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.APIAddr != DefaultAPIAddr || cfg.GossipAddr != DefaultGossipAddr || cfg.PodCIDR != DefaultPodCIDR ||
+	if cfg.APIAddr != DefaultAPIAddr || cfg.GossipAddr != DefaultGossipAddr || cfg.PodCIDR != "" ||
+		cfg.DNSPort != DefaultDNSPort || cfg.NetworkRetryInterval != DefaultNetworkRetry ||
 		cfg.DataDir != "/var/lib/stevedore/n1" || cfg.ContainerdNamespace != "stevedore-n1" ||
 		cfg.MaxPods != DefaultMaxPods || cfg.WatchHeartbeat != DefaultWatchHeartbeat || cfg.Logger == nil ||
 		cfg.AllocatableMilliCPU <= 0 || cfg.AllocatableMemory <= 0 {
