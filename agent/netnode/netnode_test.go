@@ -129,16 +129,9 @@ func (w *world) handle(ns netns.NsHandle) *netlink.Handle {
 	return h
 }
 
+// addHost adds host i on the switch.
 func (w *world) addHost(i int) {
-	h := &host{name: fmt.Sprintf("node%d", i), ip: w.lanAddr(byte(10 + i))}
-	x := w.cluster.Addr().As4()
-	x[2] += byte(i)
-	h.podCIDR = netip.PrefixFrom(netip.AddrFrom4(x), 24)
-	x[3] = 2
-	h.podIP = netip.AddrFrom4(x)
-	h.ns = w.newNS(h.name)
-	h.nsPath = "/var/run/netns/" + w.prefix + "-" + h.name
-	h.nl = w.handle(h.ns)
+	h := w.newHost(i, w.lanAddr(byte(10+i)))
 	sw, err := w.swNL.LinkByName("sw")
 	w.must(err)
 	w.must(w.swNL.LinkAdd(&netlink.Veth{
@@ -148,8 +141,49 @@ func (w *world) addHost(i int) {
 	w.up(w.swNL, fmt.Sprintf("h%d", i))
 	w.addr(h.nl, "eth0", netip.PrefixFrom(h.ip, 24))
 	w.up(h.nl, "eth0")
-	w.up(h.nl, "lo")
+	w.addPod(h)
+}
 
+// addRoutedHost adds host i on a /26 of its own behind the switch
+// namespace, which then routes between such hosts: hosts that share no
+// network.
+func (w *world) addRoutedHost(i int) {
+	x := w.lan.Addr().As4()
+	x[2]++
+	x[3] = byte(64*i + 1)
+	router := netip.AddrFrom4(x)
+	h := w.newHost(i, router.Next())
+	name := fmt.Sprintf("r%d", i)
+	w.must(w.swNL.LinkAdd(&netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: name},
+		PeerName:  "eth0", PeerNamespace: netlink.NsFd(int(h.ns)),
+	}))
+	w.addr(w.swNL, name, netip.PrefixFrom(router, 26))
+	w.up(w.swNL, name)
+	w.addr(h.nl, "eth0", netip.PrefixFrom(h.ip, 26))
+	w.up(h.nl, "eth0")
+	w.must(h.nl.RouteAdd(&netlink.Route{Gw: net.IP(router.AsSlice())}))
+	w.must(inNS(w.sw, func() error { return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0o644) }))
+	w.addPod(h)
+}
+
+func (w *world) newHost(i int, ip netip.Addr) *host {
+	h := &host{name: fmt.Sprintf("node%d", i), ip: ip}
+	x := w.cluster.Addr().As4()
+	x[2] += byte(i)
+	h.podCIDR = netip.PrefixFrom(netip.AddrFrom4(x), 24)
+	x[3] = 2
+	h.podIP = netip.AddrFrom4(x)
+	h.ns = w.newNS(h.name)
+	h.nsPath = "/var/run/netns/" + w.prefix + "-" + h.name
+	h.nl = w.handle(h.ns)
+	w.up(h.nl, "lo")
+	w.hosts = append(w.hosts, h)
+	return h
+}
+
+// addPod gives h a pod bridge cbr0 and a pod behind it.
+func (w *world) addPod(h *host) {
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "cbr0"}}
 	w.must(h.nl.LinkAdd(br))
 	gw := h.podCIDR.Addr().Next()
@@ -166,7 +200,6 @@ func (w *world) addHost(i int) {
 	w.up(pnl, "eth0")
 	w.up(pnl, "lo")
 	w.must(pnl.RouteAdd(&netlink.Route{Gw: net.IP(gw.AsSlice())}))
-	w.hosts = append(w.hosts, h)
 }
 
 func (w *world) up(h *netlink.Handle, name string) {
@@ -369,6 +402,28 @@ func TestVXLAN(t *testing.T) {
 	}
 }
 
+// Hosts on different networks (a router between them that knows nothing
+// of pods) get the overlay without being told to.
+func TestVXLANAcrossRouter(t *testing.T) {
+	w := newWorld(t, 0)
+	w.addRoutedHost(0)
+	w.addRoutedHost(1)
+	nodes := []*Node{w.node(0, false), w.node(1, false)}
+	w.applyAll(nodes)
+	vx, err := w.hosts[0].nl.LinkByName(DefaultVXLANName)
+	if err != nil {
+		t.Fatalf("no VXLAN device between routed hosts: %v", err)
+	}
+	if got := vx.(*netlink.Vxlan).SrcAddr; !got.Equal(net.IP(w.hosts[0].ip.AsSlice())) {
+		t.Fatalf("VXLAN local address %s, want %s", got, w.hosts[0].ip)
+	}
+	if r, ok := ourRoutes(t, w.hosts[0])[w.hosts[1].podCIDR.String()]; !ok || r.LinkIndex != vx.Attrs().Index {
+		t.Fatalf("route to host 1's pods: %+v", r)
+	}
+	w.reach(0, 1)
+	w.reach(1, 0)
+}
+
 // checkRemoval drops node 2 from node 0's network: its route goes, and
 // node 0's pod no longer reaches node 2's while node 1's still does.
 func (w *world) checkRemoval(nodes []*Node) {
@@ -385,6 +440,24 @@ func (w *world) checkRemoval(nodes []*Node) {
 		w.t.Fatal("pod on node 0 still reaches node 2 after its removal")
 	}
 	w.reach(0, 1)
+}
+
+// A node whose address is this host's (several agents in one namespace)
+// gets no route: its bridge is here already.
+func TestPeerOnThisHost(t *testing.T) {
+	w := newWorld(t, 1)
+	n := w.node(0, true)
+	nw := w.network(0)
+	nw.Nodes = append(nw.Nodes, api.NodeRoute{Name: "twin", IP: w.hosts[0].ip.String(), PodCIDR: "10.199.8.0/24"})
+	if err := n.Apply(nw); err != nil {
+		t.Fatal(err)
+	}
+	if rs := ourRoutes(t, w.hosts[0]); len(rs) != 0 {
+		t.Fatalf("routes to a node on this host: %v", rs)
+	}
+	if _, err := w.hosts[0].nl.LinkByName(DefaultVXLANName); err == nil {
+		t.Fatal("a VXLAN device for a node on this host")
+	}
 }
 
 // TestMasquerade: a pod reaching an address outside the cluster is seen

@@ -31,6 +31,7 @@ func vtepIP(podCIDR netip.Prefix) netip.Addr { return podCIDR.Masked().Addr() }
 type route struct {
 	peer  peer
 	vxlan bool
+	local bool       // the peer's address is this host's
 	link  int        // outgoing link for direct routes
 	src   netip.Addr // this host's address towards the peer
 }
@@ -45,6 +46,13 @@ func (n *Node) applyRoutes(p plan) error {
 		r, err := n.classify(pr)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if r.local {
+			// Another agent in this same network namespace (several
+			// agents on one host, as `make run` without namespaces): its
+			// bridge already routes its pod CIDR here.
+			n.log.Debug("no route to a node on this host", "peer", pr.name, "ip", pr.ip)
 			continue
 		}
 		routes = append(routes, r)
@@ -99,6 +107,9 @@ func (n *Node) classify(pr peer) (route, error) {
 	rs, err := n.nl.RouteGet(net.IP(pr.ip.AsSlice()))
 	if err != nil || len(rs) == 0 {
 		return route{}, fmt.Errorf("failed to find the route to node %s (%s): %w", pr.name, pr.ip, err)
+	}
+	if rs[0].Type == unix.RTN_LOCAL {
+		return route{peer: pr, local: true}, nil
 	}
 	r := route{peer: pr, link: rs[0].LinkIndex, vxlan: n.cfg.ForceVXLAN || rs[0].Gw != nil}
 	if src, ok := netip.AddrFromSlice(rs[0].Src); ok {
