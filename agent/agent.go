@@ -83,12 +83,12 @@ type Agent struct {
 	watchers map[chan struct{}]struct{}
 	// netCur is the last network accepted (nil before any) and netErr the
 	// error of its last apply, nil when all of it is in place.
-	netCur   *api.Network
-	netErr   error
-	info     api.NodeInfo
-	started  bool // Start was called
-	running  bool // Start succeeded: there is something to shut down
-	stopped  bool
+	netCur  *api.Network
+	netErr  error
+	info    api.NodeInfo
+	started bool // Start was called
+	running bool // Start succeeded: there is something to shut down
+	stopped bool
 
 	ln     net.Listener
 	srv    *http.Server

@@ -138,7 +138,10 @@ func TestNetworkFailures(t *testing.T) {
 	cfg := testConfig(t, "n1")
 	cfg.NetworkRetryInterval = 20 * time.Millisecond
 	a, rt, fn, _ := netAgent(t, cfg)
-	fn.set(func(f *fakeNet) { f.proxyErr = errors.New("nft: permission denied"); f.dnsErr = errors.New("address in use") })
+	fn.set(func(f *fakeNet) {
+		f.proxyErr = errors.New("nft: permission denied")
+		f.dnsErr = errors.New("address in use")
+	})
 	ps := podSet(1, 1, "a")
 	ps.Network = testNetwork("10.244.1.0/24", "web")
 	if _, err := a.apply(ctxT(t), ps); err != nil {
