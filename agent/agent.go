@@ -65,6 +65,10 @@ type Agent struct {
 	applyMu sync.Mutex
 	dns     DNSServer // running DNS server, nil before the pod CIDR is known
 	dnsKey  string    // its listen address and domain
+	// proxy is the Service proxy, nil before the CIDRs are known, and
+	// proxyCfg what it was built with.
+	proxy    ServiceProxy
+	proxyCfg ProxyConfig
 	// netSaved is the persisted network's encoding, to skip rewriting it.
 	netSaved []byte
 

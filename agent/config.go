@@ -16,12 +16,17 @@ import (
 
 // Defaults used by DefaultConfig and by validate for zero fields.
 const (
-	DefaultAPIAddr           = "127.0.0.1:7701"
-	DefaultGossipAddr        = "127.0.0.1:7947"
-	DefaultMaxPods           = 110
-	DefaultWatchHeartbeat    = 5 * time.Second
-	DefaultDataDirRoot       = "/var/lib/stevedore"
-	DefaultDNSPort           = 53
+	DefaultAPIAddr        = "127.0.0.1:7701"
+	DefaultGossipAddr     = "127.0.0.1:7947"
+	DefaultMaxPods        = 110
+	DefaultWatchHeartbeat = 5 * time.Second
+	DefaultDataDirRoot    = "/var/lib/stevedore"
+	DefaultDNSPort        = 53
+	// Network plugins (Config.NetworkPlugin) and VXLAN modes (Config.VXLAN).
+	NetworkBuiltin           = "builtin"
+	NetworkCNI               = "cni"
+	VXLANAuto                = "auto"
+	VXLANAlways              = "always"
 	DefaultNetworkRetry      = 5 * time.Second
 	defaultMaxPodSetBytes    = 32 << 20
 	defaultWatchWriteTimeout = 30 * time.Second
@@ -90,6 +95,19 @@ type Config struct {
 	// to set up. Zero means none, so pods that request any stay off the
 	// node.
 	ExtendedResources map[string]int64
+	// NetworkPlugin is how the runtime attaches pods to the bridge:
+	// NetworkBuiltin (in-process over netlink) or NetworkCNI (the CNI bridge
+	// and host-local plugins); zero means NetworkBuiltin.
+	NetworkPlugin string
+	// VXLAN says when other nodes' pods are reached through the VXLAN
+	// overlay: VXLANAuto when a node is not on a directly connected
+	// network, VXLANAlways for every node. Every node should use the same.
+	// Zero means VXLANAuto.
+	VXLAN string
+	// DNSUpstreams are the resolvers (host:port) the node's DNS server
+	// forwards non-cluster names to; zero means the host's /etc/resolv.conf
+	// minus loopback addresses.
+	DNSUpstreams []string
 	// DNSPort is the port the node's DNS server listens on, on the bridge
 	// address; zero means DefaultDNSPort (53, what pods' resolv.conf
 	// implies).
@@ -113,6 +131,8 @@ func DefaultConfig() Config {
 		APIAddr:        DefaultAPIAddr,
 		GossipAddr:     DefaultGossipAddr,
 		DNSPort:        DefaultDNSPort,
+		NetworkPlugin:  NetworkBuiltin,
+		VXLAN:          VXLANAuto,
 		MaxPods:        DefaultMaxPods,
 		WatchHeartbeat: DefaultWatchHeartbeat,
 	}
@@ -157,6 +177,25 @@ func (c *Config) validate() error {
 	if c.PodCIDR != "" {
 		if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
 			return fmt.Errorf("failed to parse pod CIDR %q: %w", c.PodCIDR, err)
+		}
+	}
+	switch c.NetworkPlugin {
+	case "":
+		c.NetworkPlugin = NetworkBuiltin
+	case NetworkBuiltin, NetworkCNI:
+	default:
+		return fmt.Errorf("network plugin %q: %w", c.NetworkPlugin, errBadPlugin)
+	}
+	switch c.VXLAN {
+	case "":
+		c.VXLAN = VXLANAuto
+	case VXLANAuto, VXLANAlways:
+	default:
+		return fmt.Errorf("vxlan mode %q: %w", c.VXLAN, errBadVXLAN)
+	}
+	for _, u := range c.DNSUpstreams {
+		if _, _, err := net.SplitHostPort(u); err != nil {
+			return fmt.Errorf("failed to parse DNS upstream %q (want host:port): %w", u, err)
 		}
 	}
 	if c.DNSPort == 0 {
@@ -216,6 +255,8 @@ var (
 	errBadTaintEffect      = errors.New("effect must be NoSchedule, PreferNoSchedule or NoExecute")
 	errNegativeAllocatable = errors.New("allocatable cpu, memory and max pods must not be negative")
 	errBadExtended         = errors.New("invalid extended resource")
+	errBadPlugin           = errors.New("want builtin or cni")
+	errBadVXLAN            = errors.New("want auto or always")
 )
 
 // splitGossip splits a gossip host:port, resolving nothing: memberlist wants

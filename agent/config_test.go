@@ -15,7 +15,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.APIAddr != DefaultAPIAddr || cfg.GossipAddr != DefaultGossipAddr || cfg.PodCIDR != "" ||
-		cfg.DNSPort != DefaultDNSPort || cfg.NetworkRetryInterval != DefaultNetworkRetry ||
+		cfg.DNSPort != DefaultDNSPort || cfg.NetworkPlugin != NetworkBuiltin || cfg.VXLAN != VXLANAuto || cfg.NetworkRetryInterval != DefaultNetworkRetry ||
 		cfg.DataDir != "/var/lib/stevedore/n1" || cfg.ContainerdNamespace != "stevedore-n1" ||
 		cfg.MaxPods != DefaultMaxPods || cfg.WatchHeartbeat != DefaultWatchHeartbeat || cfg.Logger == nil ||
 		cfg.AllocatableMilliCPU <= 0 || cfg.AllocatableMemory <= 0 {
@@ -37,6 +37,10 @@ func TestConfigErrors(t *testing.T) {
 		"negative extended":    {ExtendedResources: map[string]int64{"nvidia.com/gpu": -1}},
 		"hugepages not whole":  {ExtendedResources: map[string]int64{"hugepages-2Mi": 3 << 20}},
 		"hugepages bad size":   {ExtendedResources: map[string]int64{"hugepages-big": 1}},
+		"unknown plugin":       {NetworkPlugin: "calico"},
+		"unknown vxlan mode":   {VXLAN: "never"},
+		"upstream no port":     {DNSUpstreams: []string{"1.1.1.1"}},
+		"negative DNS port":    {DNSPort: -1},
 	} {
 		cfg.NodeName = "n1"
 		if _, err := cfg.WithDefaults(); err == nil {

@@ -24,6 +24,7 @@ type fakeNet struct {
 	dns      []*fakeDNS // every server built, in order
 	teardown int
 	closed   int
+	proxies  []ProxyConfig // every proxy built
 }
 
 var (
@@ -111,8 +112,16 @@ func (d *fakeDNS) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+func (f *fakeNet) newProxy(cfg ProxyConfig) (ServiceProxy, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events.add("proxy.New " + cfg.PodCIDR + " " + cfg.ClusterCIDR)
+	f.proxies = append(f.proxies, cfg)
+	return fakeProxy{f}, nil
+}
+
 func (f *fakeNet) networking() Networking {
-	return Networking{Node: f, Proxy: fakeProxy{f}, NewDNS: f.newDNS}
+	return Networking{Node: f, NewProxy: f.newProxy, NewDNS: f.newDNS}
 }
 
 func (f *fakeNet) set(fn func(f *fakeNet)) {

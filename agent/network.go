@@ -50,9 +50,9 @@ type NodeNetwork interface {
 }
 
 // ServiceProxy programs Services' virtual IPs and node ports
-// (agent/proxy.Proxy). Apply takes the whole set; Close removes the rules,
-// so the agent calls it only from TeardownNetwork. Called from one
-// goroutine at a time.
+// (agent/proxy.Proxy). Apply takes the whole set and replaces the rules
+// atomically; Close removes the rules, so the agent calls it only from
+// TeardownNetwork. Called from one goroutine at a time.
 type ServiceProxy interface {
 	Apply(services []api.Service) error
 	Close() error
@@ -66,6 +66,13 @@ type DNSServer interface {
 	Shutdown(ctx context.Context) error
 }
 
+// ProxyConfig is what the agent learns from the leader for a proxy: the
+// node's pod CIDR and the cluster CIDR. The bridge, table and logger are
+// the constructor's.
+type ProxyConfig struct {
+	PodCIDR, ClusterCIDR string
+}
+
 // DNSConfig is what the agent decides about a DNS server: where it listens
 // (the bridge address, port Config.DNSPort, UDP and TCP) and the cluster
 // domain. Everything else (upstreams, logger) is the constructor's.
@@ -77,8 +84,12 @@ type DNSConfig struct {
 // Networking are the networking pieces cmd/agent builds. Each may be nil:
 // the agent then skips that piece (tests, or a node run without networking).
 type Networking struct {
-	Node  NodeNetwork
-	Proxy ServiceProxy
+	Node NodeNetwork
+	// NewProxy builds the Service proxy once the agent learns its CIDRs
+	// from the leader (or the persisted network), and again when they
+	// change; the new one's first Apply replaces the old one's rules, which
+	// is not closed (Close would remove them meanwhile).
+	NewProxy func(ProxyConfig) (ServiceProxy, error)
 	// NewDNS builds a DNS server; the agent starts it when it learns the pod
 	// CIDR and builds a new one when the CIDR or the domain changes.
 	NewDNS func(DNSConfig) (DNSServer, error)
@@ -166,8 +177,10 @@ func (a *Agent) applyHostNetwork(n api.Network) error {
 			errs = append(errs, fmt.Errorf("failed to apply routes between nodes: %w", err))
 		}
 	}
-	if a.net.Proxy != nil {
-		if err := a.net.Proxy.Apply(n.Services); err != nil {
+	if err := a.ensureProxy(n); err != nil {
+		errs = append(errs, err)
+	} else if a.proxy != nil {
+		if err := a.proxy.Apply(n.Services); err != nil {
 			errs = append(errs, fmt.Errorf("failed to apply Service rules: %w", err))
 		}
 	}
@@ -202,6 +215,28 @@ func (a *Agent) NetworkError() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.netErr
+}
+
+// proxyConfig is the proxy configuration n implies.
+func proxyConfig(n api.Network) ProxyConfig {
+	return ProxyConfig{PodCIDR: n.PodCIDR, ClusterCIDR: n.ClusterCIDR}
+}
+
+// ensureProxy builds a proxy for n's CIDRs unless one exists.
+func (a *Agent) ensureProxy(n api.Network) error {
+	if a.net.NewProxy == nil {
+		return nil
+	}
+	cfg := proxyConfig(n)
+	if a.proxy != nil && a.proxyCfg == cfg {
+		return nil
+	}
+	p, err := a.net.NewProxy(cfg)
+	if err != nil {
+		return fmt.Errorf("failed to create Service proxy: %w", err)
+	}
+	a.proxy, a.proxyCfg = p, cfg
+	return nil
 }
 
 // ensureDNS runs a DNS server on the bridge address of n's pod CIDR,
@@ -326,10 +361,22 @@ func (a *Agent) TeardownNetwork() error {
 	if err := a.stopDNS(); err != nil {
 		errs = append(errs, fmt.Errorf("failed to stop DNS server: %w", err))
 	}
-	if a.net.Proxy != nil {
-		if err := a.net.Proxy.Close(); err != nil {
+	if a.proxy == nil && a.net.NewProxy != nil {
+		// Not started: a proxy only to remove the rules an earlier run
+		// left, with the CIDRs that run persisted when there are any.
+		var n api.Network
+		if p := a.loadNetwork(); p != nil {
+			n = *p
+		}
+		if err := a.ensureProxy(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.proxy != nil {
+		if err := a.proxy.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove Service rules: %w", err))
 		}
+		a.proxy = nil
 	}
 	if a.net.Node != nil {
 		if err := a.net.Node.Teardown(); err != nil {

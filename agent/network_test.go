@@ -47,7 +47,7 @@ func TestNetworkAppliedBeforePods(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"runtime.SetNetwork 10.244.1.0/24", "node.Apply 10.244.1.0/24", "proxy.Apply 1",
+		"runtime.SetNetwork 10.244.1.0/24", "node.Apply 10.244.1.0/24", "proxy.New 10.244.1.0/24 10.244.0.0/16", "proxy.Apply 1",
 		"dns.Start 10.244.1.1:5353", "dns.Update 1", "runtime.Sync 2",
 	}
 	if diff := cmp.Diff(want, ev.take()); diff != "" {
@@ -109,7 +109,8 @@ func TestNetworkOnlyChangeIsApplied(t *testing.T) {
 }
 
 // A new pod CIDR (the leader reallocated, or the first allocation after
-// an override) moves the DNS server to the new bridge address.
+// an override) moves the DNS server to the new bridge address and gives
+// the proxy the new CIDR.
 func TestDNSFollowsPodCIDR(t *testing.T) {
 	a, _, fn, _ := netAgent(t, testConfig(t, "n1"))
 	ps := podSet(1, 1, "a")
@@ -128,6 +129,10 @@ func TestDNSFollowsPodCIDR(t *testing.T) {
 	fn.set(func(f *fakeNet) {
 		if !f.dns[0].stopped {
 			t.Error("the DNS server on the old bridge address still runs")
+		}
+		want := []ProxyConfig{{"10.244.1.0/24", "10.244.0.0/16"}, {"10.244.7.0/24", "10.244.0.0/16"}}
+		if diff := cmp.Diff(want, f.proxies); diff != "" {
+			t.Errorf("proxies built (-want +got):\n%s", diff)
 		}
 	})
 }
@@ -222,7 +227,7 @@ func TestNetworkRestoredAtStart(t *testing.T) {
 	rt2.events = ev2
 	fn2 := newFakeNet(ev2)
 	b := startAgent(t, cfg, rt2, WithNetworking(fn2.networking()))
-	want := []string{"runtime.SetNetwork 10.244.1.0/24", "node.Apply 10.244.1.0/24", "proxy.Apply 1", "dns.Start 10.244.1.1:53", "dns.Update 1"}
+	want := []string{"runtime.SetNetwork 10.244.1.0/24", "node.Apply 10.244.1.0/24", "proxy.New 10.244.1.0/24 10.244.0.0/16", "proxy.Apply 1", "dns.Start 10.244.1.1:53", "dns.Update 1"}
 	if diff := cmp.Diff(want, ev2.take()); diff != "" {
 		t.Errorf("calls at restart (-want +got):\n%s", diff)
 	}
@@ -255,6 +260,30 @@ func TestNetworkRestoredAtStart(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, networkFile)); !os.IsNotExist(err) {
 		t.Errorf("persisted network remains after teardown: %v", err)
+	}
+}
+
+// Teardown of a node whose agent was killed: an agent built with New and
+// never started removes what the persisted network says was installed.
+func TestTeardownAfterKill(t *testing.T) {
+	cfg := testConfig(t, "n1")
+	a, _, _, _ := netAgent(t, cfg)
+	ps := podSet(1, 1, "a")
+	ps.Network = testNetwork("10.244.1.0/24", "web")
+	if _, err := a.apply(ctxT(t), ps); err != nil {
+		t.Fatal(err)
+	}
+	ev := &eventLog{}
+	fn := newFakeNet(ev)
+	b, err := New(cfg, newFakeRuntime(), WithNetworking(fn.networking()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TeardownNetwork(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"proxy.New 10.244.1.0/24 10.244.0.0/16", "proxy.Close", "node.Teardown"}, ev.take()); diff != "" {
+		t.Errorf("calls at teardown (-want +got):\n%s", diff)
 	}
 }
 
