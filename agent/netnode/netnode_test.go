@@ -307,6 +307,53 @@ func (w *world) reach(from, to int) {
 	}
 }
 
+// bulk sends 1 MiB from pod from to pod to and checks it arrives whole:
+// full-size segments cross the overlay (MSS clamping, MTU). It returns the
+// MSS the receiving side's socket has.
+func (w *world) bulk(from, to int) int {
+	w.t.Helper()
+	var ln net.Listener
+	w.must(inNS(w.hosts[to].pod, func() (err error) {
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(w.hosts[to].podIP, 0).String())
+		return err
+	}))
+	defer ln.Close()
+	got := make(chan int64, 1)
+	mss := make(chan int, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- -1
+			mss <- -1
+			return
+		}
+		defer c.Close()
+		m := -1
+		if rc, err := c.(*net.TCPConn).SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) { m, _ = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG) })
+		}
+		mss <- m
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		n, _ := io.Copy(io.Discard, c)
+		got <- n
+	}()
+	var c net.Conn
+	w.must(inNS(w.hosts[from].pod, func() (err error) {
+		c, err = net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+		return err
+	}))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	const size = 1 << 20
+	if _, err := c.Write(make([]byte, size)); err != nil {
+		w.t.Fatalf("bulk write: %v", err)
+	}
+	c.Close()
+	if n := <-got; n != size {
+		w.t.Fatalf("bulk transfer from %s to %s: %d bytes arrived, want %d", w.hosts[from].name, w.hosts[to].name, n, size)
+	}
+	return <-mss
+}
+
 func (w *world) applyAll(nodes []*Node) {
 	w.t.Helper()
 	all := make([]int, len(w.hosts))
@@ -354,6 +401,10 @@ func TestDirectRoutes(t *testing.T) {
 	w.reach(0, 1)
 	w.reach(1, 2)
 	w.reach(2, 0)
+	// TCP_MAXSEG is the MSS less TCP options (timestamps: 12 bytes).
+	if mss := w.bulk(0, 1); mss <= 1450-40 {
+		t.Errorf("MSS %d on direct routes, want the full 1500's (nothing to clamp)", mss)
+	}
 	w.checkRemoval(nodes)
 }
 
@@ -387,6 +438,15 @@ func TestVXLAN(t *testing.T) {
 	}
 	if st := vx1.Attrs().Statistics; st == nil || st.RxPackets == 0 || st.TxPackets == 0 {
 		t.Fatalf("host 1's VXLAN device carried nothing: %+v", st)
+	}
+	if mtu := vx1.Attrs().MTU; mtu != 1450 {
+		t.Errorf("VXLAN MTU %d, want 1450 (the lower link's less 50)", mtu)
+	}
+	// The SYN's MSS was clamped to the overlay's MTU on the way.
+	for _, dir := range [][2]int{{0, 1}, {1, 0}} {
+		if mss := w.bulk(dir[0], dir[1]); mss <= 0 || mss > 1450-40 {
+			t.Errorf("MSS %d from %s to %s over VXLAN, want at most %d", mss, w.hosts[dir[0]].name, w.hosts[dir[1]].name, 1450-40)
+		}
 	}
 	w.checkRemoval(nodes)
 

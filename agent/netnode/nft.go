@@ -22,6 +22,7 @@ import (
 //	  chain postrouting { type nat hook postrouting priority srcnat;
 //	    ip saddr CLUSTER ip daddr != CLUSTER oifname != BRIDGE masquerade }
 //	  chain forward { type filter hook forward priority filter; policy accept;
+//	    tcp flags syn tcp option maxseg size set rt mtu
 //	    ip saddr CLUSTER accept; ip daddr CLUSTER accept }
 //	}
 //
@@ -56,6 +57,7 @@ func (n *Node) applyTable(p plan) error {
 		Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept,
 	})
+	c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: clampMSS()})
 	for _, off := range []uint32{12, 16} {
 		ex := append(matchPrefix(off, p.clusterCIDR, expr.CmpOpEq), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictAccept})
 		c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: ex})
@@ -64,6 +66,24 @@ func (n *Node) applyTable(p plan) error {
 		return fmt.Errorf("failed to replace nftables table %s: %w", n.cfg.Table, err)
 	}
 	return nil
+}
+
+// clampMSS is `tcp flags syn tcp option maxseg size set rt mtu`: the MSS
+// of a forwarded connection's SYN and SYN-ACK is lowered (the kernel never
+// raises it) to fit the route's MTU. Pods keep an MTU of 1500 while the
+// VXLAN device has 50 bytes less; without the clamp their TCP would depend
+// on path MTU discovery.
+func clampMSS() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x02}, Xor: []byte{0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0}},
+		&expr.Rt{Register: 1, Key: expr.RtTCPMSS},
+		&expr.Byteorder{SourceRegister: 1, DestRegister: 1, Op: expr.ByteorderHton, Len: 2, Size: 2},
+		&expr.Exthdr{SourceRegister: 1, Type: 2 /* maxseg */, Offset: 2, Len: 2, Op: expr.ExthdrOpTcpopt},
+	}
 }
 
 // matchPrefix compares the IPv4 address at offset off of the network

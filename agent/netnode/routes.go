@@ -188,20 +188,25 @@ func (n *Node) removeRoutes(keep map[netip.Prefix]bool) error {
 // VTEP address.
 func (n *Node) ensureVXLAN(podCIDR netip.Prefix, routes []route) (netlink.Link, error) {
 	// The local address is this host's source address towards the first
-	// overlay peer: where peers send their VXLAN packets.
+	// overlay peer: where peers send their VXLAN packets. Its link is the
+	// device's lower link, from which the kernel derives the MTU (50 bytes
+	// less); without one the device would claim 1500 and every full-size
+	// packet would leave as two fragments.
 	var src netip.Addr
+	lower := 0
 	for _, r := range routes {
 		if r.vxlan && r.src.IsValid() {
-			src = r.src
+			src, lower = r.src, r.link
 			break
 		}
 	}
 	mac := vtepMAC(podCIDR)
 	want := &netlink.Vxlan{
 		LinkAttrs: netlink.LinkAttrs{Name: n.cfg.VXLANName, HardwareAddr: mac},
-		VxlanId:   n.cfg.VNI,
-		Port:      n.cfg.VXLANPort,
-		Learning:  false,
+		VxlanId:      n.cfg.VNI,
+		VtepDevIndex: lower,
+		Port:         n.cfg.VXLANPort,
+		Learning:     false,
 	}
 	if src.IsValid() {
 		want.SrcAddr = net.IP(src.AsSlice())
@@ -241,6 +246,7 @@ func (n *Node) ensureVXLAN(podCIDR netip.Prefix, routes []route) (netlink.Link, 
 
 func sameVXLAN(old, want *netlink.Vxlan) bool {
 	return old.VxlanId == want.VxlanId && old.Port == want.Port && !old.Learning &&
+		old.VtepDevIndex == want.VtepDevIndex &&
 		bytes.Equal(old.HardwareAddr, want.HardwareAddr) &&
 		(want.SrcAddr == nil || want.SrcAddr.Equal(old.SrcAddr))
 }
