@@ -202,7 +202,7 @@ func (n *Node) ensureVXLAN(podCIDR netip.Prefix, routes []route) (netlink.Link, 
 	}
 	mac := vtepMAC(podCIDR)
 	want := &netlink.Vxlan{
-		LinkAttrs: netlink.LinkAttrs{Name: n.cfg.VXLANName, HardwareAddr: mac},
+		LinkAttrs:    netlink.LinkAttrs{Name: n.cfg.VXLANName, HardwareAddr: mac},
 		VxlanId:      n.cfg.VNI,
 		VtepDevIndex: lower,
 		Port:         n.cfg.VXLANPort,
