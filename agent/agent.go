@@ -162,7 +162,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.restoreNetwork()
 	ln, err := net.Listen("tcp", a.cfg.APIAddr)
 	if err != nil {
-		a.cancel()
+		a.abortStart()
 		return fmt.Errorf("failed to listen on API address %s: %w", a.cfg.APIAddr, err)
 	}
 	a.ln = ln
@@ -189,10 +189,7 @@ func (a *Agent) Start(ctx context.Context) error {
 
 	if err := a.startSerf(info); err != nil {
 		ln.Close()
-		a.cancel()
-		a.applyMu.Lock()
-		_ = a.stopDNS()
-		a.applyMu.Unlock()
+		a.abortStart()
 		return err
 	}
 
@@ -217,6 +214,18 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.log.Info("agent started", "api", apiURL, "listen", ln.Addr().String(),
 		"gossip", a.GossipAddr(), "term", a.fence.Term, "generation", a.fence.Generation)
 	return nil
+}
+
+// abortStart undoes what a failed Start did before it failed: the context,
+// and the DNS server the restored network started (routes and rules stay,
+// as after any stop).
+func (a *Agent) abortStart() {
+	a.cancel()
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if err := a.stopDNS(); err != nil {
+		a.log.Warn("failed to stop the DNS server", "err", err)
+	}
 }
 
 // Run starts the agent and blocks until ctx is cancelled, then shuts it down

@@ -301,3 +301,29 @@ func TestNetworkWithoutPieces(t *testing.T) {
 		t.Fatalf("network calls %d, err %v", len(rt.networkCalls()), a.NetworkError())
 	}
 }
+
+// A Start that fails after restoring the network stops the DNS server it
+// started.
+func TestFailedStartStopsDNS(t *testing.T) {
+	cfg := testConfig(t, "n1")
+	a, _, _, _ := netAgent(t, cfg)
+	ps := podSet(1, 1, "a")
+	ps.Network = testNetwork("10.244.1.0/24")
+	if _, err := a.apply(ctxT(t), ps); err != nil {
+		t.Fatal(err)
+	}
+	cfg.APIAddr = "127.0.0.1:99999" // cannot be bound
+	fn := newFakeNet(&eventLog{})
+	b, err := New(cfg, newFakeRuntime(), WithNetworking(fn.networking()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctxT(t)); err == nil {
+		t.Fatal("Start succeeded on an unusable API address")
+	}
+	fn.set(func(f *fakeNet) {
+		if len(f.dns) != 1 || !f.dns[0].started || !f.dns[0].stopped {
+			t.Errorf("DNS servers after a failed start: %+v", f.dns)
+		}
+	})
+}
