@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -207,6 +208,27 @@ func (a *Agent) setNetworkErr(err error) {
 	case prev != nil:
 		a.log.Info("network applied after earlier failure")
 	}
+}
+
+// pathNetwork serves NetworkStatus (GET). It belongs with agent/api's
+// paths once a client needs it.
+const pathNetwork = "/v1/network"
+
+// NetworkStatus is what GET /v1/network answers: the last network accepted
+// and, while any of it is not in place, why.
+type NetworkStatus struct {
+	Network *api.Network `json:"network,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+func (a *Agent) handleNetwork(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	st := NetworkStatus{Network: a.netCur}
+	if a.netErr != nil {
+		st.Error = a.netErr.Error()
+	}
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, st)
 }
 
 // NetworkError is the error of the last network apply, nil once the whole

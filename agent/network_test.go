@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,20 @@ import (
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
+
+func getNetworkStatus(t *testing.T, a *Agent) NetworkStatus {
+	t.Helper()
+	resp, err := http.Get(a.APIURL() + pathNetwork)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st NetworkStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", pathNetwork, resp.StatusCode, err)
+	}
+	return st
+}
 
 func testNetwork(podCIDR string, services ...string) *api.Network {
 	n := &api.Network{
@@ -158,8 +175,14 @@ func TestNetworkFailures(t *testing.T) {
 	if err := a.NetworkError(); err == nil {
 		t.Fatal("NetworkError is nil after a proxy failure")
 	}
+	if st := getNetworkStatus(t, a); !strings.Contains(st.Error, "nft: permission denied") || !strings.Contains(st.Error, "address in use") || st.Network == nil {
+		t.Errorf("GET /v1/network while failing: %+v", st)
+	}
 	fn.set(func(f *fakeNet) { f.proxyErr, f.dnsErr = nil, nil })
 	waitFor(t, 5*time.Second, "the network retry to succeed", func() bool { return a.NetworkError() == nil })
+	if st := getNetworkStatus(t, a); st.Error != "" || st.Network == nil || st.Network.PodCIDR != "10.244.1.0/24" {
+		t.Errorf("GET /v1/network after the retry: %+v", st)
+	}
 	if got := fn.running(); len(got) != 1 {
 		t.Fatalf("DNS servers running after retry: %d", len(got))
 	}
