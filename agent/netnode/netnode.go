@@ -217,6 +217,11 @@ func (n *Node) parse(nw api.Network) (plan, error) {
 		if r.Name == n.cfg.NodeName {
 			continue
 		}
+		if r.PodCIDR == "" {
+			// Not allocated yet: nothing to route.
+			n.log.Debug("skipped a node without a pod CIDR", "peer", r.Name)
+			continue
+		}
 		ip, err1 := netip.ParseAddr(r.IP)
 		cidr, err2 := netip.ParsePrefix(r.PodCIDR)
 		if err1 != nil || err2 != nil || !ip.Is4() || !cidr.Addr().Is4() {
