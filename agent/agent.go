@@ -71,6 +71,10 @@ type Agent struct {
 	proxyCfg ProxyConfig
 	// netSaved is the persisted network's encoding, to skip rewriting it.
 	netSaved []byte
+	// nodeKey is the node part of the network last applied successfully
+	// to Networking.Node, at nodeAt.
+	nodeKey string
+	nodeAt  time.Time
 
 	mu sync.Mutex // guards the fields below
 	// fence is the highest (term, generation) accepted, as persisted.

@@ -174,8 +174,17 @@ func (a *Agent) applyNetwork(ctx context.Context, n api.Network) error {
 func (a *Agent) applyHostNetwork(n api.Network) error {
 	var errs []error
 	if a.net.Node != nil {
-		if err := a.net.Node.Apply(n); err != nil {
-			errs = append(errs, fmt.Errorf("failed to apply routes between nodes: %w", err))
+		// Most sets change only Services; the routes are applied again when
+		// their part of the network changes, and every nodeRepairInterval
+		// to repair what someone else removed.
+		key := nodeKey(n)
+		if key != a.nodeKey || time.Since(a.nodeAt) > nodeRepairInterval {
+			a.nodeKey = ""
+			if err := a.net.Node.Apply(n); err != nil {
+				errs = append(errs, fmt.Errorf("failed to apply routes between nodes: %w", err))
+			} else {
+				a.nodeKey, a.nodeAt = key, time.Now()
+			}
 		}
 	}
 	if err := a.ensureProxy(n); err != nil {
@@ -191,6 +200,16 @@ func (a *Agent) applyHostNetwork(n api.Network) error {
 		a.dns.Update(n.Services)
 	}
 	return errors.Join(errs...)
+}
+
+// nodeRepairInterval is how often an unchanged node network is applied
+// again, repairing routes or rules removed behind the agent's back.
+const nodeRepairInterval = time.Minute
+
+// nodeKey is the part of n the node network depends on.
+func nodeKey(n api.Network) string {
+	b, _ := json.Marshal([]any{n.PodCIDR, n.ClusterCIDR, n.Nodes})
+	return string(b)
 }
 
 // setNetworkErr records the outcome of a network apply, logging a failure
@@ -408,8 +427,9 @@ func (a *Agent) TeardownNetwork() error {
 	if err := os.Remove(filepath.Join(a.cfg.DataDir, networkFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("failed to remove the persisted network: %w", err))
 	}
+	a.netSaved, a.nodeKey = nil, ""
 	a.mu.Lock()
-	a.netCur, a.netErr, a.netSaved = nil, nil, nil
+	a.netCur, a.netErr = nil, nil
 	a.mu.Unlock()
 	return errors.Join(errs...)
 }
