@@ -104,7 +104,7 @@ type Config struct {
 	// network, VXLANAlways for every node. Every node should use the same.
 	// Zero means VXLANAuto.
 	VXLAN string
-	// DNSUpstreams are the resolvers (host:port) the node's DNS server
+	// DNSUpstreams are the resolvers (host:port, or an IP for port 53) the node's DNS server
 	// forwards non-cluster names to; zero means the host's /etc/resolv.conf
 	// minus loopback addresses.
 	DNSUpstreams []string
@@ -194,8 +194,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("vxlan mode %q: %w", c.VXLAN, errBadVXLAN)
 	}
 	for _, u := range c.DNSUpstreams {
-		if _, _, err := net.SplitHostPort(u); err != nil {
-			return fmt.Errorf("failed to parse DNS upstream %q (want host:port): %w", u, err)
+		// host:port, or a bare IP (port 53).
+		if _, _, err := net.SplitHostPort(u); err != nil && net.ParseIP(u) == nil {
+			return fmt.Errorf("failed to parse DNS upstream %q (want an IP or host:port): %w", u, err)
 		}
 	}
 	if c.DNSPort == 0 {

@@ -39,7 +39,7 @@ func TestConfigErrors(t *testing.T) {
 		"hugepages bad size":   {ExtendedResources: map[string]int64{"hugepages-big": 1}},
 		"unknown plugin":       {NetworkPlugin: "calico"},
 		"unknown vxlan mode":   {VXLAN: "never"},
-		"upstream no port":     {DNSUpstreams: []string{"1.1.1.1"}},
+		"upstream not an IP":   {DNSUpstreams: []string{"resolver"}},
 		"negative DNS port":    {DNSPort: -1},
 	} {
 		cfg.NodeName = "n1"

@@ -82,7 +82,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "override of the pod subnet the leader allocates, advertised for the leader to honour (default: the leader's allocation)")
 	f.StringVar(&cfg.NetworkPlugin, "network-plugin", cfg.NetworkPlugin, "how pods are attached: builtin (in-process, netlink) or cni (CNI bridge plugins)")
 	f.StringVar(&cfg.VXLAN, "vxlan", cfg.VXLAN, "reach other nodes' pods over VXLAN: auto (only nodes not on a directly connected network) or always; the same on every node")
-	f.StringArrayVar(&cfg.DNSUpstreams, "dns-upstream", nil, "resolver host:port the node's DNS server forwards other names to; repeatable (default: the host's /etc/resolv.conf minus loopback)")
+	f.StringArrayVar(&cfg.DNSUpstreams, "dns-upstream", nil, "resolver (IP or host:port) the node's DNS server forwards other names to; repeatable (default: the host's /etc/resolv.conf minus loopback)")
 	f.BoolVar(&fl.teardown, "teardown", false, "remove everything this node's agent left (pods, routes, VXLAN, Service rules, persisted network) and exit; run it with the agent stopped")
 	f.StringVar(&cfg.BridgeName, "bridge", "", "CNI bridge name (default: stv- + a short hash of the node name)")
 	f.StringArrayVar(&fl.labels, "label", nil, "node label key=value; repeatable")
