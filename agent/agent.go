@@ -1,11 +1,14 @@
 // Package agent is Stevedore's node daemon. It joins serf membership,
-// advertising its API URL, allocatable resources, labels, taints and pod CIDR
-// as tags; serves the versioned agent API (agent/api) through which the
-// leader hands it the node's full desired pod set; fences those sets by the
-// leader's term so a deposed leader cannot start pods; and streams the
-// runtime's pod status back. Running the pods is the runtime's job
-// (agent/runtime); the daemon only needs the small podRuntime interface, so
-// it is tested with a hand-written fake.
+// advertising its API URL, allocatable resources, labels, taints and (when
+// overridden) pod CIDR as tags; serves the versioned agent API (agent/api)
+// through which the leader hands it the node's full desired pod set and
+// network; fences those sets by the leader's term so a deposed leader cannot
+// start pods; applies the network (pod network, routes between nodes,
+// Service rules, DNS) before the pods; and streams the runtime's pod status
+// back. Running the pods is the runtime's job (agent/runtime), the network
+// pieces are agent/netnode, agent/proxy and agent/dns; the daemon only needs
+// small interfaces (podRuntime, Networking), so it is tested with
+// hand-written fakes.
 package agent
 
 import (
@@ -41,6 +44,11 @@ type podRuntime interface {
 	// Pods returns the desired pods the runtime holds (those of the last
 	// Sync, or adopted after a restart) as they were given.
 	Pods() []api.Pod
+	// SetNetwork configures the pod network (bridge holding the pod CIDR's
+	// first address, pod IPs from the pod CIDR, pods' resolv.conf) before
+	// the pods of the same set are synced. Idempotent; called with applyMu
+	// held, never concurrently with Sync.
+	SetNetwork(ctx context.Context, n api.Network) error
 }
 
 // Agent is one node's daemon. Create it with New, then Start and Shutdown
@@ -48,11 +56,25 @@ type podRuntime interface {
 type Agent struct {
 	cfg Config
 	rt  podRuntime
+	net Networking
 	log *slog.Logger
 
-	// applyMu serialises applies: the fence check, persisting the fence and
-	// rt.Sync happen as one step, so two concurrent PUTs cannot interleave.
+	// applyMu serialises applies: the fence check, persisting the fence,
+	// the network and rt.Sync happen as one step, so two concurrent PUTs
+	// cannot interleave. It also guards the fields below it.
 	applyMu sync.Mutex
+	dns     DNSServer // running DNS server, nil before the pod CIDR is known
+	dnsKey  string    // its listen address and domain
+	// proxy is the Service proxy, nil before the CIDRs are known, and
+	// proxyCfg what it was built with.
+	proxy    ServiceProxy
+	proxyCfg ProxyConfig
+	// netSaved is the persisted network's encoding, to skip rewriting it.
+	netSaved []byte
+	// nodeKey is the node part of the network last applied successfully
+	// to Networking.Node, at nodeAt.
+	nodeKey string
+	nodeAt  time.Time
 
 	mu sync.Mutex // guards the fields below
 	// fence is the highest (term, generation) accepted, as persisted.
@@ -67,10 +89,14 @@ type Agent struct {
 	haveHash bool
 	lastOK   bool
 	watchers map[chan struct{}]struct{}
-	info     api.NodeInfo
-	started  bool // Start was called
-	running  bool // Start succeeded: there is something to shut down
-	stopped  bool
+	// netCur is the last network accepted (nil before any) and netErr the
+	// error of its last apply, nil when all of it is in place.
+	netCur  *api.Network
+	netErr  error
+	info    api.NodeInfo
+	started bool // Start was called
+	running bool // Start succeeded: there is something to shut down
+	stopped bool
 
 	ln     net.Listener
 	srv    *http.Server
@@ -86,7 +112,7 @@ type Agent struct {
 
 // New validates cfg (filling zero values), creates the data directory and
 // loads the persisted fencing state. It starts nothing.
-func New(cfg Config, rt podRuntime) (*Agent, error) {
+func New(cfg Config, rt podRuntime, opts ...Option) (*Agent, error) {
 	if rt == nil {
 		return nil, errNilRuntime
 	}
@@ -107,6 +133,9 @@ func New(cfg Config, rt podRuntime) (*Agent, error) {
 		fence:    fence,
 		applied:  fence,
 		watchers: map[chan struct{}]struct{}{},
+	}
+	for _, o := range opts {
+		o(a)
 	}
 	return a, nil
 }
@@ -132,9 +161,12 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	// Before anything can reach the leader: routes, rules and DNS of the
+	// last network come back for the pods the runtime adopted.
+	a.restoreNetwork()
 	ln, err := net.Listen("tcp", a.cfg.APIAddr)
 	if err != nil {
-		a.cancel()
+		a.abortStart()
 		return fmt.Errorf("failed to listen on API address %s: %w", a.cfg.APIAddr, err)
 	}
 	a.ln = ln
@@ -161,7 +193,7 @@ func (a *Agent) Start(ctx context.Context) error {
 
 	if err := a.startSerf(info); err != nil {
 		ln.Close()
-		a.cancel()
+		a.abortStart()
 		return err
 	}
 
@@ -179,12 +211,25 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 	})
 	a.goroutine("status-fanout", a.fanOut)
+	a.goroutine("network-retry", a.retryNetwork)
 	a.mu.Lock()
 	a.running = true
 	a.mu.Unlock()
 	a.log.Info("agent started", "api", apiURL, "listen", ln.Addr().String(),
 		"gossip", a.GossipAddr(), "term", a.fence.Term, "generation", a.fence.Generation)
 	return nil
+}
+
+// abortStart undoes what a failed Start did before it failed: the context,
+// and the DNS server the restored network started (routes and rules stay,
+// as after any stop).
+func (a *Agent) abortStart() {
+	a.cancel()
+	a.applyMu.Lock()
+	defer a.applyMu.Unlock()
+	if err := a.stopDNS(); err != nil {
+		a.log.Warn("failed to stop the DNS server", "err", err)
+	}
 }
 
 // Run starts the agent and blocks until ctx is cancelled, then shuts it down
@@ -200,8 +245,11 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // Shutdown leaves the serf cluster (so peers see "left", not "failed"),
-// stops the API server and waits for every goroutine. It does not touch the
-// runtime: the caller owns it. Safe to call twice and before Start.
+// stops the API server, waits for every goroutine and stops the DNS server.
+// It does not touch the runtime, the routes or the Service rules: pods keep
+// running and reachable until the next agent process adopts them
+// (TeardownNetwork removes the network). Safe to call twice and before
+// Start.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	return a.shutdown(ctx, true)
 }
@@ -234,6 +282,11 @@ func (a *Agent) shutdown(ctx context.Context, leave bool) error {
 			a.srv.Close()
 		}
 		a.wg.Wait()
+		a.applyMu.Lock()
+		if err := a.stopDNS(); err != nil {
+			errs = append(errs, fmt.Errorf("failed to stop DNS server: %w", err))
+		}
+		a.applyMu.Unlock()
 		a.shutdownErr = errors.Join(errs...)
 		a.log.Info("agent stopped", "left", leave)
 	})

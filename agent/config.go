@@ -16,12 +16,18 @@ import (
 
 // Defaults used by DefaultConfig and by validate for zero fields.
 const (
-	DefaultAPIAddr           = "127.0.0.1:7701"
-	DefaultGossipAddr        = "127.0.0.1:7947"
-	DefaultPodCIDR           = "10.88.0.0/24"
-	DefaultMaxPods           = 110
-	DefaultWatchHeartbeat    = 5 * time.Second
-	DefaultDataDirRoot       = "/var/lib/stevedore"
+	DefaultAPIAddr        = "127.0.0.1:7701"
+	DefaultGossipAddr     = "127.0.0.1:7947"
+	DefaultMaxPods        = 110
+	DefaultWatchHeartbeat = 5 * time.Second
+	DefaultDataDirRoot    = "/var/lib/stevedore"
+	DefaultDNSPort        = 53
+	// Network plugins (Config.NetworkPlugin) and VXLAN modes (Config.VXLAN).
+	NetworkBuiltin           = "builtin"
+	NetworkCNI               = "cni"
+	VXLANAuto                = "auto"
+	VXLANAlways              = "always"
+	DefaultNetworkRetry      = 5 * time.Second
 	defaultMaxPodSetBytes    = 32 << 20
 	defaultWatchWriteTimeout = 30 * time.Second
 )
@@ -62,8 +68,10 @@ type Config struct {
 	// InsecureRegistries are host:port registries pulled over plain HTTP;
 	// zero means none.
 	InsecureRegistries []string
-	// PodCIDR is the subnet pod IPs come from, advertised to the scheduler;
-	// zero means DefaultPodCIDR (the runtime's default).
+	// PodCIDR overrides the pod subnet the leader allocates: it is
+	// advertised (tag) for the leader to honour when it does not overlap
+	// another node's. Zero (the normal case) takes the leader's allocation
+	// out of its cluster CIDR; the network the leader sends wins either way.
 	PodCIDR string
 	// BridgeName is the node's CNI bridge; zero leaves the choice to the
 	// runtime ("stv-" + a short hash of the node name).
@@ -87,6 +95,27 @@ type Config struct {
 	// to set up. Zero means none, so pods that request any stay off the
 	// node.
 	ExtendedResources map[string]int64
+	// NetworkPlugin is how the runtime attaches pods to the bridge:
+	// NetworkBuiltin (in-process over netlink) or NetworkCNI (the CNI bridge
+	// and host-local plugins); zero means NetworkBuiltin.
+	NetworkPlugin string
+	// VXLAN says when other nodes' pods are reached through the VXLAN
+	// overlay: VXLANAuto when a node is not on a directly connected
+	// network, VXLANAlways for every node. Every node should use the same.
+	// Zero means VXLANAuto.
+	VXLAN string
+	// DNSUpstreams are the resolvers (host:port, or an IP for port 53) the node's DNS server
+	// forwards non-cluster names to; zero means the host's /etc/resolv.conf
+	// minus loopback addresses.
+	DNSUpstreams []string
+	// DNSPort is the port the node's DNS server listens on, on the bridge
+	// address; zero means DefaultDNSPort (53, what pods' resolv.conf
+	// implies).
+	DNSPort int
+	// NetworkRetryInterval is how often a network that failed to apply
+	// (routes, Service rules, DNS) is applied again; zero means
+	// DefaultNetworkRetry.
+	NetworkRetryInterval time.Duration
 	// WatchHeartbeat is how often the watch stream re-sends the current state
 	// when nothing changed, so consumers can tell a quiet node from a dead
 	// connection; zero means DefaultWatchHeartbeat.
@@ -101,7 +130,9 @@ func DefaultConfig() Config {
 	return Config{
 		APIAddr:        DefaultAPIAddr,
 		GossipAddr:     DefaultGossipAddr,
-		PodCIDR:        DefaultPodCIDR,
+		DNSPort:        DefaultDNSPort,
+		NetworkPlugin:  NetworkBuiltin,
+		VXLAN:          VXLANAuto,
 		MaxPods:        DefaultMaxPods,
 		WatchHeartbeat: DefaultWatchHeartbeat,
 	}
@@ -143,11 +174,39 @@ func (c *Config) validate() error {
 	if c.ContainerdNamespace == "" {
 		c.ContainerdNamespace = "stevedore-" + c.NodeName
 	}
-	if c.PodCIDR == "" {
-		c.PodCIDR = DefaultPodCIDR
+	if c.PodCIDR != "" {
+		if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
+			return fmt.Errorf("failed to parse pod CIDR %q: %w", c.PodCIDR, err)
+		}
 	}
-	if _, _, err := net.ParseCIDR(c.PodCIDR); err != nil {
-		return fmt.Errorf("failed to parse pod CIDR %q: %w", c.PodCIDR, err)
+	switch c.NetworkPlugin {
+	case "":
+		c.NetworkPlugin = NetworkBuiltin
+	case NetworkBuiltin, NetworkCNI:
+	default:
+		return fmt.Errorf("network plugin %q: %w", c.NetworkPlugin, errBadPlugin)
+	}
+	switch c.VXLAN {
+	case "":
+		c.VXLAN = VXLANAuto
+	case VXLANAuto, VXLANAlways:
+	default:
+		return fmt.Errorf("vxlan mode %q: %w", c.VXLAN, errBadVXLAN)
+	}
+	for _, u := range c.DNSUpstreams {
+		// host:port, or a bare IP (port 53).
+		if _, _, err := net.SplitHostPort(u); err != nil && net.ParseIP(u) == nil {
+			return fmt.Errorf("failed to parse DNS upstream %q (want an IP or host:port): %w", u, err)
+		}
+	}
+	if c.DNSPort == 0 {
+		c.DNSPort = DefaultDNSPort
+	}
+	if c.DNSPort < 0 || c.DNSPort > 65535 {
+		return fmt.Errorf("DNS port %d: %w", c.DNSPort, errBadPort)
+	}
+	if c.NetworkRetryInterval <= 0 {
+		c.NetworkRetryInterval = DefaultNetworkRetry
 	}
 	for _, t := range c.Taints {
 		switch t.Effect {
@@ -197,6 +256,8 @@ var (
 	errBadTaintEffect      = errors.New("effect must be NoSchedule, PreferNoSchedule or NoExecute")
 	errNegativeAllocatable = errors.New("allocatable cpu, memory and max pods must not be negative")
 	errBadExtended         = errors.New("invalid extended resource")
+	errBadPlugin           = errors.New("want builtin or cni")
+	errBadVXLAN            = errors.New("want auto or always")
 )
 
 // splitGossip splits a gossip host:port, resolving nothing: memberlist wants

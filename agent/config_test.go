@@ -14,7 +14,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.APIAddr != DefaultAPIAddr || cfg.GossipAddr != DefaultGossipAddr || cfg.PodCIDR != DefaultPodCIDR ||
+	if cfg.APIAddr != DefaultAPIAddr || cfg.GossipAddr != DefaultGossipAddr || cfg.PodCIDR != "" ||
+		cfg.DNSPort != DefaultDNSPort || cfg.NetworkPlugin != NetworkBuiltin || cfg.VXLAN != VXLANAuto || cfg.NetworkRetryInterval != DefaultNetworkRetry ||
 		cfg.DataDir != "/var/lib/stevedore/n1" || cfg.ContainerdNamespace != "stevedore-n1" ||
 		cfg.MaxPods != DefaultMaxPods || cfg.WatchHeartbeat != DefaultWatchHeartbeat || cfg.Logger == nil ||
 		cfg.AllocatableMilliCPU <= 0 || cfg.AllocatableMemory <= 0 {
@@ -36,6 +37,10 @@ func TestConfigErrors(t *testing.T) {
 		"negative extended":    {ExtendedResources: map[string]int64{"nvidia.com/gpu": -1}},
 		"hugepages not whole":  {ExtendedResources: map[string]int64{"hugepages-2Mi": 3 << 20}},
 		"hugepages bad size":   {ExtendedResources: map[string]int64{"hugepages-big": 1}},
+		"unknown plugin":       {NetworkPlugin: "calico"},
+		"unknown vxlan mode":   {VXLAN: "never"},
+		"upstream not an IP":   {DNSUpstreams: []string{"resolver"}},
+		"negative DNS port":    {DNSPort: -1},
 	} {
 		cfg.NodeName = "n1"
 		if _, err := cfg.WithDefaults(); err == nil {

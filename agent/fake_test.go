@@ -29,9 +29,54 @@ type fakeRuntime struct {
 		tail         int
 	}
 	changes chan struct{}
+	// networks are the SetNetwork calls; netErr fails them.
+	networks []api.Network
+	netErr   error
+	// events, when set, records "network" and "sync" calls in order, shared
+	// with the networking fakes.
+	events *eventLog
 }
 
 var _ podRuntime = (*fakeRuntime)(nil)
+
+func (f *fakeRuntime) SetNetwork(ctx context.Context, n api.Network) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events.add("runtime.SetNetwork " + n.PodCIDR)
+	f.networks = append(f.networks, n)
+	return f.netErr
+}
+
+func (f *fakeRuntime) networkCalls() []api.Network {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.networks)
+}
+
+// eventLog is an ordered record of calls across fakes; a nil log records
+// nothing.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []string
+}
+
+func (l *eventLog) add(e string) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.evs = append(l.evs, e)
+}
+
+// take returns the events so far and forgets them.
+func (l *eventLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.evs
+	l.evs = nil
+	return e
+}
 
 func newFakeRuntime() *fakeRuntime {
 	return &fakeRuntime{changes: make(chan struct{}, 1), logs: map[string]string{}}
@@ -40,6 +85,7 @@ func newFakeRuntime() *fakeRuntime {
 func (f *fakeRuntime) Sync(ctx context.Context, pods []api.Pod) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.events.add(fmt.Sprintf("runtime.Sync %d", len(pods)))
 	f.syncs = append(f.syncs, pods)
 	if f.syncErr != nil {
 		return f.syncErr
@@ -138,9 +184,9 @@ func testConfig(t *testing.T, name string) Config {
 }
 
 // startAgent starts an agent and shuts it down when the test ends.
-func startAgent(t *testing.T, cfg Config, rt podRuntime) *Agent {
+func startAgent(t *testing.T, cfg Config, rt podRuntime, opts ...Option) *Agent {
 	t.Helper()
-	a, err := New(cfg, rt)
+	a, err := New(cfg, rt, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -27,9 +27,10 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathPodsWatch, a.handleWatch)
 	mux.HandleFunc("GET "+api.PathInfo, a.handleInfo)
 	mux.HandleFunc("GET "+api.PathLogs, a.handleLogs)
+	mux.HandleFunc("GET "+pathNetwork, a.handleNetwork)
 	for path, allow := range map[string]string{
 		api.PathPodSet: "GET, HEAD, PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
-		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD",
+		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD", pathNetwork: "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
@@ -123,7 +124,8 @@ func (a *Agent) checkPodSet(ps api.PodSet) error {
 	return nil
 }
 
-// apply fences ps and hands it to the runtime.
+// apply fences ps, applies its network (network.go) and hands its pods to
+// the runtime.
 //
 // A set is accepted when its (term, generation) is not lower, in that order,
 // than the highest accepted; the new fence is persisted before rt.Sync, so
@@ -135,7 +137,7 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	res := api.ApplyResult{Term: ps.Term, Generation: ps.Generation}
-	h := hashPods(ps.Pods)
+	h := hashPods(ps.Pods, ps.Network)
 
 	a.mu.Lock()
 	fence, haveHash, lastHash, lastOK := a.fence, a.haveHash, a.lastHash, a.lastOK
@@ -177,6 +179,12 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 	a.mu.Unlock()
 
 	start := time.Now()
+	if ps.Network != nil {
+		if err := a.applyNetwork(ctx, *ps.Network); err != nil {
+			a.log.Error("failed to apply the pod network; pods not synced", "term", ps.Term, "generation", ps.Generation, "err", err)
+			return res, err
+		}
+	}
 	if err := a.rt.Sync(ctx, ps.Pods); err != nil {
 		a.log.Error("failed to sync pods", "term", ps.Term, "generation", ps.Generation, "err", err)
 		return res, fmt.Errorf("failed to sync pods: %w", err)
@@ -203,13 +211,18 @@ func (a *Agent) staleErr(fence fenceState, err error) error {
 	return errs.WithFields(err, f)
 }
 
-// hashPods is a digest of a pod set that ignores the order of pods.
-func hashPods(pods []api.Pod) [32]byte {
+// hashPods is a digest of a pod set and its network that ignores the order
+// of pods: a set whose only change is its network (a Service's endpoints)
+// is a new set too.
+func hashPods(pods []api.Pod, network *api.Network) [32]byte {
 	sorted := slices.Clone(pods)
 	slices.SortFunc(sorted, func(x, y api.Pod) int {
 		return strings.Compare(x.Namespace+"/"+x.Name, y.Namespace+"/"+y.Name)
 	})
-	b, err := json.Marshal(sorted)
+	b, err := json.Marshal(struct {
+		Pods    []api.Pod
+		Network *api.Network
+	}{sorted, network})
 	if err != nil {
 		// Pods were just decoded from JSON, so they encode; a failure would
 		// make every set look new, which is safe (Sync is idempotent).
@@ -220,12 +233,13 @@ func hashPods(pods []api.Pod) [32]byte {
 
 // handlePodSet serves the set last applied: term and generation of the
 // last successful Sync (after a restart, the persisted fence, whose set the
-// runtime adopted), and the pods the runtime holds, as they were sent. A
+// runtime adopted), the pods the runtime holds, as they were sent, and the
+// last network accepted (persisted across restarts). A
 // reconciler that lost its inventory adopts these pods (same UIDs) instead
 // of re-creating them.
 func (a *Agent) handlePodSet(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
-	applied, cluster := a.applied, a.fence.Cluster
+	applied, cluster, network := a.applied, a.fence.Cluster, a.netCur
 	a.mu.Unlock()
 	pods := a.rt.Pods()
 	if pods == nil {
@@ -237,6 +251,7 @@ func (a *Agent) handlePodSet(w http.ResponseWriter, r *http.Request) {
 		Generation: applied.Generation,
 		Pods:       pods,
 		Cluster:    cluster,
+		Network:    network,
 	})
 }
 

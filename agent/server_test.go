@@ -310,8 +310,10 @@ func TestInfoDefaultsFromHost(t *testing.T) {
 	if got.MilliCPU != int64(runtime.NumCPU())*1000 || got.Pods != DefaultMaxPods || got.Memory < 64<<20 {
 		t.Errorf("default allocatable = %+v", got)
 	}
-	if a.Info().PodCIDR != DefaultPodCIDR {
-		t.Errorf("default pod CIDR %q", a.Info().PodCIDR)
+	// No default pod CIDR: the leader allocates one; a node advertising
+	// a default that every node shares is what issue 7 was about.
+	if a.Info().PodCIDR != "" {
+		t.Errorf("default pod CIDR %q, want none advertised", a.Info().PodCIDR)
 	}
 }
 

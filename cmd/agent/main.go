@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -30,7 +29,7 @@ import (
 const DefaultContainerdAddress = "/run/containerd/containerd.sock"
 
 func main() {
-	if err := newCommand(run).Execute(); err != nil {
+	if err := newCommand(run, teardown).Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "agent:", err)
 		os.Exit(1)
 	}
@@ -42,11 +41,12 @@ type flags struct {
 	extended       []string
 	cpu, memory    string
 	logLevel       string
+	teardown       bool
 }
 
 // newCommand builds the command; run is what it calls with the parsed
-// config (tests substitute it).
-func newCommand(run func(context.Context, agent.Config) error) *cobra.Command {
+// config, and teardown with --teardown (tests substitute both).
+func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.Command {
 	cfg := agent.DefaultConfig()
 	cfg.ContainerdAddress = DefaultContainerdAddress
 	var fl flags
@@ -63,6 +63,9 @@ func newCommand(run func(context.Context, agent.Config) error) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if fl.teardown {
+				return teardown(ctx, cfg)
+			}
 			return run(ctx, cfg)
 		},
 	}
@@ -76,7 +79,11 @@ func newCommand(run func(context.Context, agent.Config) error) *cobra.Command {
 	f.StringVar(&cfg.ContainerdAddress, "containerd", cfg.ContainerdAddress, "containerd socket")
 	f.StringVar(&cfg.ContainerdNamespace, "containerd-namespace", "", "containerd namespace (default: stevedore-NODE)")
 	f.StringArrayVar(&cfg.InsecureRegistries, "insecure-registry", nil, "host:port of a registry pulled over plain HTTP; repeatable")
-	f.StringVar(&cfg.PodCIDR, "pod-cidr", cfg.PodCIDR, "subnet pod IPs come from")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "override of the pod subnet the leader allocates, advertised for the leader to honour (default: the leader's allocation)")
+	f.StringVar(&cfg.NetworkPlugin, "network-plugin", cfg.NetworkPlugin, "how pods are attached: builtin (in-process, netlink) or cni (CNI bridge plugins)")
+	f.StringVar(&cfg.VXLAN, "vxlan", cfg.VXLAN, "reach other nodes' pods over VXLAN: auto (only nodes not on a directly connected network) or always; the same on every node")
+	f.StringArrayVar(&cfg.DNSUpstreams, "dns-upstream", nil, "resolver (IP or host:port) the node's DNS server forwards other names to; repeatable (default: the host's /etc/resolv.conf minus loopback)")
+	f.BoolVar(&fl.teardown, "teardown", false, "remove everything this node's agent left (pods, routes, VXLAN, Service rules, persisted network) and exit; run it with the agent stopped")
 	f.StringVar(&cfg.BridgeName, "bridge", "", "CNI bridge name (default: stv- + a short hash of the node name)")
 	f.StringArrayVar(&fl.labels, "label", nil, "node label key=value; repeatable")
 	f.StringArrayVar(&fl.taints, "taint", nil, "node taint key[=value]:Effect (NoSchedule, PreferNoSchedule, NoExecute); repeatable")
@@ -169,29 +176,26 @@ func parseTaint(s string) (spec.Taint, error) {
 	return spec.Taint{Key: k, Value: v, Effect: effect}, nil
 }
 
-// run starts the runtime and the daemon and blocks until ctx ends. It then
-// closes the runtime without stopping pods: the next agent process on this
-// node adopts them.
+// run starts the runtime, the networking and the daemon and blocks until
+// ctx ends. It then closes the runtime without stopping pods, and leaves
+// routes and Service rules in place: the next agent process on this node
+// adopts the pods and restores the network.
 func run(ctx context.Context, cfg agent.Config) error {
 	cfg, err := cfg.WithDefaults()
 	if err != nil {
 		return fmt.Errorf("failed to validate agent config: %w", err)
 	}
-	rt, err := runtime.New(ctx, runtime.Config{
-		NodeName:           cfg.NodeName,
-		ContainerdAddress:  cfg.ContainerdAddress,
-		Namespace:          cfg.ContainerdNamespace,
-		DataDir:            filepath.Join(cfg.DataDir, "runtime"),
-		BridgeName:         cfg.BridgeName,
-		PodCIDR:            cfg.PodCIDR,
-		InsecureRegistries: cfg.InsecureRegistries,
-		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
-	})
+	rt, err := newRuntime(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("failed to start runtime: %w", err)
+		return err
 	}
 	defer rt.Close()
-	a, err := agent.New(cfg, podRuntime{rt})
+	n, release, err := networking(cfg, runtimeBridge(rt, cfg))
+	if err != nil {
+		return err
+	}
+	defer release()
+	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n))
 	if err != nil {
 		return err
 	}

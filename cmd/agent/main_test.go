@@ -28,12 +28,23 @@ import (
 // parse runs the command with args and returns the config it would run.
 func parse(t *testing.T, args ...string) (agent.Config, error) {
 	t.Helper()
+	got, _, err := parseMode(t, args...)
+	return got, err
+}
+
+// parseMode also says whether the command would tear down instead of run.
+func parseMode(t *testing.T, args ...string) (agent.Config, bool, error) {
+	t.Helper()
 	var got agent.Config
-	cmd := newCommand(func(_ context.Context, cfg agent.Config) error { got = cfg; return nil })
+	var tore bool
+	cmd := newCommand(
+		func(_ context.Context, cfg agent.Config) error { got = cfg; return nil },
+		func(_ context.Context, cfg agent.Config) error { got, tore = cfg, true; return nil },
+	)
 	cmd.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	cmd.SetOut(new(strings.Builder))
 	err := cmd.Execute()
-	return got, err
+	return got, tore, err
 }
 
 func TestFlagsMapOntoConfig(t *testing.T) {
@@ -46,6 +57,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--taint", "gpu=yes:NoSchedule", "--taint", "spot:PreferNoSchedule",
 		"--cpu", "1500m", "--memory", "2Gi", "--max-pods", "9", "--watch-heartbeat", "2s", "--log-level", "debug",
 		"--extended-resource", "nvidia.com/gpu=2", "--extended-resource", "hugepages-2Mi=1Gi",
+		"--network-plugin", "cni", "--vxlan", "always", "--dns-upstream", "192.0.2.53:53", "--dns-upstream", "[2001:db8::1]:53",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +72,8 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		Taints:              []spec.Taint{{Key: "gpu", Value: "yes", Effect: "NoSchedule"}, {Key: "spot", Effect: "PreferNoSchedule"}},
 		AllocatableMilliCPU: 1500, AllocatableMemory: 2 << 30, MaxPods: 9, WatchHeartbeat: 2 * time.Second,
 		ExtendedResources: map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 1 << 30},
+		NetworkPlugin:     "cni", VXLAN: "always", DNSUpstreams: []string{"192.0.2.53:53", "[2001:db8::1]:53"},
+		DNSPort: agent.DefaultDNSPort,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -73,8 +87,12 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if def.ContainerdAddress != DefaultContainerdAddress || def.APIAddr != agent.DefaultAPIAddr ||
-		def.GossipAddr != agent.DefaultGossipAddr || def.MaxPods != agent.DefaultMaxPods {
+		def.GossipAddr != agent.DefaultGossipAddr || def.MaxPods != agent.DefaultMaxPods ||
+		def.PodCIDR != "" || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto {
 		t.Errorf("defaults: %+v", def)
+	}
+	if _, tore, err := parseMode(t, "--teardown", "--node", "n1"); err != nil || !tore {
+		t.Errorf("--teardown: teardown called %v, err %v", tore, err)
 	}
 }
 

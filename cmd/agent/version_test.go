@@ -12,7 +12,8 @@ import (
 // TestVersionFlag: --version prints the build's version and runs nothing.
 func TestVersionFlag(t *testing.T) {
 	ran := false
-	cmd := newCommand(func(context.Context, agent.Config) error { ran = true; return nil })
+	do := func(context.Context, agent.Config) error { ran = true; return nil }
+	cmd := newCommand(do, do)
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetArgs([]string{"--version"})

@@ -1,0 +1,154 @@
+package main
+
+// The agent's networking pieces: the node network (agent/netnode) and the
+// constructors of the Service proxy (agent/proxy) and the DNS server
+// (agent/dns), given to the daemon as agent.Networking. The daemon builds
+// the proxy and the DNS server itself once the leader has told it the pod
+// CIDR, so here they are constructors.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/stevedore-dev/stevedore/agent"
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/netnode"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
+)
+
+// newProxy and newDNSServer build agent/proxy and agent/dns. Nil leaves
+// the piece out (the agent logs it at start): they are set where those
+// packages are wired in, as
+//
+//	newProxy = func(cfg agent.Config, bridge string, pc agent.ProxyConfig) (agent.ServiceProxy, error) {
+//		p, err := proxy.New(proxy.Config{ClusterCIDR: pc.ClusterCIDR, PodCIDR: pc.PodCIDR, Bridge: bridge,
+//			Logger: cfg.Logger.With("component", "proxy", "node", cfg.NodeName)})
+//		if err != nil {
+//			return nil, err
+//		}
+//		return p, nil
+//	}
+//	newDNSServer = func(cfg agent.Config, dc agent.DNSConfig) (agent.DNSServer, error) {
+//		s, err := dns.New(dns.Config{Listen: dc.Listen, Domain: dc.Domain, Upstreams: cfg.DNSUpstreams,
+//			Logger: cfg.Logger.With("component", "dns", "node", cfg.NodeName)})
+//		if err != nil {
+//			return nil, err
+//		}
+//		return s, nil
+//	}
+var (
+	newProxy     func(cfg agent.Config, bridge string, pc agent.ProxyConfig) (agent.ServiceProxy, error)
+	newDNSServer func(cfg agent.Config, dc agent.DNSConfig) (agent.DNSServer, error)
+)
+
+// networking builds the daemon's networking pieces for cfg (defaults
+// filled) on the bridge the runtime uses. The returned func releases what
+// they hold and removes nothing: routes and rules outlive the process.
+func networking(cfg agent.Config, bridge string) (agent.Networking, func() error, error) {
+	log := cfg.Logger.With("node", cfg.NodeName)
+	node, err := netnode.New(netnode.Config{
+		NodeName:   cfg.NodeName,
+		Bridge:     bridge,
+		ForceVXLAN: cfg.VXLAN == agent.VXLANAlways,
+		Logger:     log,
+	})
+	if err != nil {
+		return agent.Networking{}, nil, fmt.Errorf("failed to set up the node network: %w", err)
+	}
+	n := agent.Networking{Node: node}
+	if newProxy != nil {
+		n.NewProxy = func(pc agent.ProxyConfig) (agent.ServiceProxy, error) { return newProxy(cfg, bridge, pc) }
+	} else {
+		log.Warn("this agent is built without the Service proxy: Services' virtual IPs do not answer on this node")
+	}
+	if newDNSServer != nil {
+		n.NewDNS = func(dc agent.DNSConfig) (agent.DNSServer, error) { return newDNSServer(cfg, dc) }
+	} else {
+		log.Warn("this agent is built without the DNS server: pods on this node cannot resolve cluster names")
+	}
+	return n, node.Close, nil
+}
+
+// runtimeBridge is the bridge the runtime puts pods on: the one it reports
+// (a runtime with BridgeName), else the configured one. Zero leaves
+// netnode masquerading by destination only.
+func runtimeBridge(rt *runtime.Runtime, cfg agent.Config) string {
+	if b, ok := any(rt).(interface{ BridgeName() string }); ok {
+		return b.BridgeName()
+	}
+	return cfg.BridgeName
+}
+
+// SetNetwork hands the pod network to the runtime. The runtime gains
+// SetNetwork with the pod network (agent/runtime netconfig.go); until this
+// build has it, a network from the leader is refused here, loudly, rather
+// than ignored.
+func (r podRuntime) SetNetwork(ctx context.Context, n api.Network) error {
+	if s, ok := any(r.Runtime).(interface {
+		SetNetwork(context.Context, api.Network) error
+	}); ok {
+		return s.SetNetwork(ctx, n)
+	}
+	return errNoPodNetwork
+}
+
+var errNoPodNetwork = errors.New("this runtime cannot configure the pod network (agent/runtime without SetNetwork)")
+
+// teardown removes everything an agent of this node left on the host, with
+// no agent running: its pods (through the runtime, which knows their
+// network namespaces and IPs), its routes, VXLAN device, Service rules and
+// persisted network. For operators retiring a node and for test harnesses
+// after a killed run.
+func teardown(ctx context.Context, cfg agent.Config) error {
+	cfg, err := cfg.WithDefaults()
+	if err != nil {
+		return fmt.Errorf("failed to validate agent config: %w", err)
+	}
+	var errs []error
+	rt, err := newRuntime(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := rt.Teardown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("failed to tear down pods: %w", err))
+	}
+	n, release, err := networking(cfg, runtimeBridge(rt, cfg))
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n))
+		if err != nil {
+			errs = append(errs, err)
+		} else if err := a.TeardownNetwork(); err != nil {
+			errs = append(errs, err)
+		}
+		_ = release()
+	}
+	_ = rt.Close()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	cfg.Logger.Info("node torn down", "node", cfg.NodeName)
+	return nil
+}
+
+// newRuntime builds the containerd runtime for cfg (defaults filled).
+func newRuntime(ctx context.Context, cfg agent.Config) (*runtime.Runtime, error) {
+	rt, err := runtime.New(ctx, runtime.Config{
+		NodeName:           cfg.NodeName,
+		ContainerdAddress:  cfg.ContainerdAddress,
+		Namespace:          cfg.ContainerdNamespace,
+		DataDir:            filepath.Join(cfg.DataDir, "runtime"),
+		BridgeName:         cfg.BridgeName,
+		PodCIDR:            cfg.PodCIDR,
+		InsecureRegistries: cfg.InsecureRegistries,
+		// NetworkPlugin: cfg.NetworkPlugin, once agent/runtime has it.
+		Logger: cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("failed to start runtime: %w", err)
+	}
+	return rt, nil
+}
