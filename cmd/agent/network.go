@@ -14,33 +14,23 @@ import (
 
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/dns"
 	"github.com/stevedore-dev/stevedore/agent/netnode"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
 )
 
 // newProxy and newDNSServer build agent/proxy and agent/dns. Nil leaves
-// the piece out (the agent logs it at start): they are set where those
-// packages are wired in, as
-//
-//	newProxy = func(cfg agent.Config, bridge string, pc agent.ProxyConfig) (agent.ServiceProxy, error) {
-//		p, err := proxy.New(proxy.Config{ClusterCIDR: pc.ClusterCIDR, PodCIDR: pc.PodCIDR, Bridge: bridge,
-//			Logger: cfg.Logger.With("component", "proxy", "node", cfg.NodeName)})
-//		if err != nil {
-//			return nil, err
-//		}
-//		return p, nil
-//	}
-//	newDNSServer = func(cfg agent.Config, dc agent.DNSConfig) (agent.DNSServer, error) {
-//		s, err := dns.New(dns.Config{Listen: dc.Listen, Domain: dc.Domain, Upstreams: cfg.DNSUpstreams,
-//			Logger: cfg.Logger.With("component", "dns", "node", cfg.NodeName)})
-//		if err != nil {
-//			return nil, err
-//		}
-//		return s, nil
-//	}
+// the piece out (the agent logs it at start).
 var (
 	newProxy     func(cfg agent.Config, bridge string, pc agent.ProxyConfig) (agent.ServiceProxy, error)
-	newDNSServer func(cfg agent.Config, dc agent.DNSConfig) (agent.DNSServer, error)
+	newDNSServer = func(cfg agent.Config, dc agent.DNSConfig) (agent.DNSServer, error) {
+		s, err := dns.New(dns.Config{Listen: dc.Listen, Domain: dc.Domain, Upstreams: cfg.DNSUpstreams,
+			Logger: cfg.Logger.With("component", "dns", "node", cfg.NodeName)})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 )
 
 // networking builds the daemon's networking pieces for cfg (defaults
