@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
 )
 
 // BenchmarkSync30Pods measures Sync of 30 single-container pods (image
@@ -102,5 +103,28 @@ func BenchmarkFloor30Containers(b *testing.B) {
 			_ = c.Delete(ctx, client.WithSnapshotCleanup)
 		}
 		b.StartTimer()
+	}
+}
+
+// BenchmarkPodNetwork measures one pod's network set-up (netns, veth or
+// CNI ADD, IP) with no containers, through each plugin; the teardown is
+// left out of the timing. Run it with -benchtime=100x or so.
+func BenchmarkPodNetwork(b *testing.B) {
+	for _, plugin := range []string{runtime.NetworkBuiltin, runtime.NetworkCNI} {
+		b.Run(plugin, func(b *testing.B) {
+			e := newEnvWith(b, func(c *runtime.Config) { c.NetworkPlugin = plugin })
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				uid := fmt.Sprintf("bench-%d-%s", i, randomID())
+				if _, err := e.rt.AttachForTest(uid); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if err := e.rt.DetachForTest(uid); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
 	}
 }
