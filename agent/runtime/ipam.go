@@ -20,11 +20,19 @@ import (
 // namespaces and veths this runtime created: what it lists for no known pod
 // is a leftover of a killed run, and only that is removed (other agents on
 // the same host have their own).
+//
+// Writes are group-committed: pods attached together (a Sync of 30) share
+// one write and its fsyncs instead of queueing for one each, and each
+// caller still returns only once its own change is on disk.
 type ipam struct {
 	path string
 
-	mu sync.Mutex
-	st ipamState
+	mu  sync.Mutex
+	st  ipamState
+	gen uint64 // changes made to st
+
+	flushMu sync.Mutex // one write at a time
+	saved   uint64     // gen on disk; guarded by mu
 }
 
 type ipamState struct {
@@ -57,30 +65,60 @@ func loadIPAM(path string) (*ipam, error) {
 	return a, nil
 }
 
-// saveLocked persists the state; a.mu is held.
-func (a *ipam) saveLocked() error {
+// commit returns once the state of generation gen (or a later one) is on
+// disk. a.mu is not held. Whoever gets flushMu writes the newest state,
+// covering every change made meanwhile.
+func (a *ipam) commit(gen uint64) error {
+	a.flushMu.Lock()
+	defer a.flushMu.Unlock()
+	a.mu.Lock()
+	if a.saved >= gen {
+		a.mu.Unlock()
+		return nil
+	}
+	cur := a.gen
 	b, err := json.Marshal(a.st)
+	a.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("failed to encode IPAM state: %w", err)
 	}
 	if err := atomicfile.WriteFile(a.path, b, 0o600); err != nil {
 		return fmt.Errorf("failed to save IPAM state: %w", err)
 	}
+	a.mu.Lock()
+	a.saved = cur
+	a.mu.Unlock()
 	return nil
 }
 
 // allocate returns the pod's IP in cidr: the one it holds already if it is
 // in cidr (a retried set-up), else the next free address after the last
 // one handed out, skipping the network, gateway and broadcast addresses.
+//
+// On a failed write the allocation stays in memory (the caller's teardown
+// releases it): the file may hold it already.
 func (a *ipam) allocate(id string, cidr *net.IPNet, gateway net.IP) (net.IP, error) {
+	ip, gen, err := a.pick(id, cidr, gateway)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.commit(gen); err != nil {
+		return nil, err
+	}
+	return ip, nil
+}
+
+// pick chooses the pod's IP in memory and returns the state's generation
+// that holds it.
+func (a *ipam) pick(id string, cidr *net.IPNet, gateway net.IP) (net.IP, uint64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if cur := net.ParseIP(a.st.Pods[id]); cur != nil && cidr.Contains(cur) {
-		return cur, nil
+		return cur, a.gen, nil
 	}
 	base, size, err := ipv4Range(cidr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	used := make(map[uint32]bool, len(a.st.Pods))
 	for _, s := range a.st.Pods {
@@ -101,22 +139,12 @@ func (a *ipam) allocate(id string, cidr *net.IPNet, gateway net.IP) (net.IP, err
 		}
 		out := make(net.IP, 4)
 		binary.BigEndian.PutUint32(out, ip)
-		prev, had := a.st.Pods[id]
 		a.st.Pods[id] = out.String()
-		prevLast := a.st.Last
 		a.st.Last = out.String()
-		if err := a.saveLocked(); err != nil {
-			if had {
-				a.st.Pods[id] = prev
-			} else {
-				delete(a.st.Pods, id)
-			}
-			a.st.Last = prevLast
-			return nil, err
-		}
-		return out, nil
+		a.gen++
+		return out, a.gen, nil
 	}
-	return nil, fmt.Errorf("failed to allocate a pod IP: %s is full (%d pods)", cidr, len(a.st.Pods))
+	return nil, 0, fmt.Errorf("failed to allocate a pod IP: %s is full (%d pods)", cidr, len(a.st.Pods))
 }
 
 // ipv4Range returns the first address of cidr and its number of addresses.
@@ -135,17 +163,15 @@ func ipv4Range(cidr *net.IPNet) (base, size uint32, err error) {
 // release forgets the pod's IP; an unknown pod is fine.
 func (a *ipam) release(id string) error {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	ip, ok := a.st.Pods[id]
-	if !ok {
+	if _, ok := a.st.Pods[id]; !ok {
+		a.mu.Unlock()
 		return nil
 	}
 	delete(a.st.Pods, id)
-	if err := a.saveLocked(); err != nil {
-		a.st.Pods[id] = ip
-		return err
-	}
-	return nil
+	a.gen++
+	gen := a.gen
+	a.mu.Unlock()
+	return a.commit(gen)
 }
 
 // retain makes the state match the pods a restarted runtime adopted: live
@@ -154,7 +180,6 @@ func (a *ipam) release(id string) error {
 // and their IDs returned, sorted, for their netns and veth to be removed.
 func (a *ipam) retain(live map[string]string) ([]string, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	var stale []string
 	changed := false
 	for id := range a.st.Pods {
@@ -172,9 +197,13 @@ func (a *ipam) retain(live map[string]string) ([]string, error) {
 	}
 	sort.Strings(stale)
 	if !changed {
+		a.mu.Unlock()
 		return stale, nil
 	}
-	return stale, a.saveLocked()
+	a.gen++
+	gen := a.gen
+	a.mu.Unlock()
+	return stale, a.commit(gen)
 }
 
 // ids returns the pod IDs holding an IP.

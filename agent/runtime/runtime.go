@@ -94,8 +94,8 @@ func DefaultConfig() Config {
 		CNIBinDirs:    []string{"/usr/lib/cni", "/opt/cni/bin"},
 		ClusterDomain: DefaultClusterDomain,
 		Snapshotter:   DefaultSnapshotter,
-		BackoffBase: DefaultBackoffBase,
-		BackoffMax:  DefaultBackoffMax,
+		BackoffBase:   DefaultBackoffBase,
+		BackoffMax:    DefaultBackoffMax,
 	}
 }
 
