@@ -122,6 +122,10 @@ type podNetwork interface {
 // leader's: see the API comment at the top of this file.
 func (r *Runtime) SetNetwork(ctx context.Context, n api.Network) error {
 	_ = ctx // netlink calls do not block
+	if n.PodCIDR == "" {
+		// Not allocated yet: nothing to configure, pods keep waiting.
+		return nil
+	}
 	domain := n.ClusterDomain
 	if domain == "" {
 		domain = r.cfg.ClusterDomain

@@ -336,3 +336,33 @@ func TestResolvConfByDNSPolicy(t *testing.T) {
 		t.Errorf("None resolv.conf:\n%q", resolv)
 	}
 }
+
+// TestPodCIDRChange: should the pod CIDR change under running pods (the
+// leader keeps it, so this is a fault), the bridge moves to the new
+// gateway and the pods are re-created with IPs in the new CIDR.
+func TestPodCIDRChange(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR = "" })
+	// An empty pod CIDR (not allocated yet) changes nothing.
+	if err := e.rt.SetNetwork(context.Background(), api.Network{}); err != nil || e.rt.Gateway() != "" {
+		t.Fatalf("SetNetwork without a CIDR: %v, gateway %q", err, e.rt.Gateway())
+	}
+	old := freeCIDR(t)
+	e.setNetwork(old)
+	p := newPod("p", "", sh("c", "exec sleep 3600"))
+	e.sync(p)
+	st := e.waitPod("p", "running", 30*time.Second, running)
+
+	cidr := freeCIDR(t)
+	e.setNetwork(cidr)
+	if got := bridgeAddrs(t, e.rt.BridgeName()); len(got) != 1 || got[0] != cidrIP(cidr, 1)+"/24" {
+		t.Fatalf("bridge addresses %v after the change", got)
+	}
+	_, ipn, _ := net.ParseCIDR(cidr)
+	st2 := e.waitPod("p", "re-created in the new CIDR", 30*time.Second, func(s api.PodStatus) bool {
+		return running(s) && ipn.Contains(net.ParseIP(s.PodIP))
+	})
+	if st2.PodIP == st.PodIP {
+		t.Fatalf("pod kept %s", st.PodIP)
+	}
+}
