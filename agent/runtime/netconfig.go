@@ -5,17 +5,18 @@ package runtime
 // API (for the agent; the netnode helper wires it):
 //
 //	runtime.Config{
-//	    // NetworkPlugin picks how pods are attached: "builtin" (zero value:
-//	    // an in-process veth + IPAM over netlink, no process per pod) or
-//	    // "cni" (the CNI bridge + host-local plugins from CNIBinDirs).
+//	    // NetworkPlugin picks how pods are attached: runtime.NetworkBuiltin
+//	    // ("builtin", the zero value: an in-process veth + IPAM over
+//	    // netlink, no process per pod) or runtime.NetworkCNI ("cni": the
+//	    // CNI bridge + host-local plugins from CNIBinDirs).
 //	    NetworkPlugin string
 //	    // PodCIDR, when set, configures the pod network at New as if
-//	    // SetNetwork had been called with it (tests and a --pod-cidr
-//	    // override). Zero (now the default: DefaultConfig no longer sets it)
-//	    // means pods wait for SetNetwork.
+//	    // SetNetwork had been called with it (tests, a --pod-cidr override).
+//	    // Zero (DefaultConfig no longer sets it) means pods wait for
+//	    // SetNetwork. A later SetNetwork with another CIDR wins.
 //	    PodCIDR string
-//	    // ClusterDomain is used with a Config.PodCIDR until SetNetwork says
-//	    // otherwise; zero means "cluster.local".
+//	    // ClusterDomain is used with Config.PodCIDR, and when SetNetwork's
+//	    // ClusterDomain is empty; zero means "cluster.local".
 //	    ClusterDomain string
 //	    BridgeName string // as before; zero: "stv-" + hash of NodeName
 //	}
@@ -27,16 +28,19 @@ package runtime
 //	// IP of n.PodCIDR), repairing a bridge an earlier run left with another
 //	// address; sets net.ipv4.ip_forward=1; and remembers the cluster domain
 //	// and DNS address (the gateway IP) for pods' resolv.conf. Idempotent and
-//	// cheap when nothing changed: call it on every PodSet that carries a
-//	// Network, BEFORE Sync with that PodSet's pods. Until it has been
-//	// called (and Config.PodCIDR is empty) new pods stay Pending with
-//	// reason "NetworkNotReady" and message "waiting for the node's pod CIDR
-//	// from the leader"; adopted running pods are untouched.
+//	// cheap when nothing changed (two netlink dumps and a sysctl read): call
+//	// it on every PodSet that carries a Network, BEFORE Sync with that
+//	// PodSet's pods. An empty n.PodCIDR is a no-op. Until a CIDR is known
+//	// new pods stay Pending with reason "NetworkNotReady" and message
+//	// "waiting for the node's pod CIDR from the leader"; adopted running
+//	// pods are untouched. Should the CIDR change (a fault: the leader keeps
+//	// it), it logs an error, moves the bridge to the new gateway and
+//	// re-creates the pods whose IP is outside the new CIDR.
 //	func (r *Runtime) SetNetwork(ctx context.Context, n api.Network) error
 //
-//	// Gateway returns the bridge's address (the node's DNS listen address)
-//	// and BridgeName the bridge's name (for agent/proxy's Config.Bridge);
-//	// Gateway is "" until the network is configured.
+//	// Gateway returns the bridge's address (where the node's DNS server
+//	// must listen, port 53), "" until the network is configured;
+//	// BridgeName the bridge's name (for agent/proxy's Config.Bridge).
 //	func (r *Runtime) Gateway() string
 //	func (r *Runtime) BridgeName() string
 
@@ -199,13 +203,6 @@ func (r *Runtime) configureNetwork(nc *netConf) error {
 	}
 	r.notifyLocked()
 	return nil
-}
-
-// currentNetwork returns the network new pods use, or nil.
-func (r *Runtime) currentNetwork() *netConf {
-	r.netMu.RLock()
-	defer r.netMu.RUnlock()
-	return r.netConf
 }
 
 // ensureBridge makes the bridge exist, be up and hold exactly the gateway
