@@ -161,7 +161,8 @@ func (r *Runtime) BridgeName() string { return r.cfg.BridgeName }
 func (r *Runtime) configureNetwork(nc *netConf) error {
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
-	if _, err := ensureBridge(r.cfg.BridgeName, nc); err != nil {
+	br, err := ensureBridge(r.cfg.BridgeName, nc)
+	if err != nil {
 		return err
 	}
 	if err := enableForwarding(); err != nil {
@@ -170,6 +171,11 @@ func (r *Runtime) configureNetwork(nc *netConf) error {
 	old := r.netConf
 	if nc.equal(old) {
 		return nil
+	}
+	// Pods attached by an earlier run (or an older version) get hairpin
+	// too; new ones get it when attached.
+	if err := hairpinPorts(br); err != nil {
+		r.log.Warn("failed to enable hairpin on bridge ports", "bridge", r.cfg.BridgeName, "err", err)
 	}
 	r.netConf = nc
 	r.netReadyOnce.Do(func() { close(r.netReady) })
@@ -255,6 +261,23 @@ func ensureBridge(name string, nc *netConf) (netlink.Link, error) {
 		}
 	}
 	return link, nil
+}
+
+// hairpinPorts turns hairpin mode on for every veth on the bridge.
+func hairpinPorts(br netlink.Link) error {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return fmt.Errorf("failed to list links: %w", err)
+	}
+	var errs []error
+	for _, l := range links {
+		if l.Attrs().MasterIndex == br.Attrs().Index && l.Type() == "veth" {
+			if err := netlink.LinkSetHairpin(l, true); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("failed to set hairpin on %s: %w", l.Attrs().Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // bridgeMAC is a locally administered unicast MAC derived from the name.

@@ -246,6 +246,10 @@ func TestRestartKeepsIPs(t *testing.T) {
 		ipCmd(t, "link", "set", v, "master", br)
 	}
 
+	// A port without hairpin (an older run's): SetNetwork turns it on.
+	vethA := "stv" + runtime.PodID(a.UID)
+	ipCmd(t, "link", "set", vethA, "type", "bridge_slave", "hairpin", "off")
+
 	e.open()
 	// Adopted before any SetNetwork, with their IPs, not restarted.
 	stA2 := e.waitPod("a", "adopted", 10*time.Second, running)
@@ -267,6 +271,9 @@ func TestRestartKeepsIPs(t *testing.T) {
 	}
 
 	e.setNetwork(cidr)
+	if hp, _ := os.ReadFile("/sys/class/net/" + vethA + "/brport/hairpin_mode"); strings.TrimSpace(string(hp)) != "1" {
+		t.Errorf("hairpin of the adopted pod's port after SetNetwork: %q", hp)
+	}
 	c := newPod("c", "", fetcher(stA.PodIP))
 	e.sync(a, b, c)
 	stC := e.waitPod("c", "running", 30*time.Second, running)
