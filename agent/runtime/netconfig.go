@@ -159,6 +159,18 @@ func (r *Runtime) BridgeName() string { return r.cfg.BridgeName }
 // the network new pods are attached to. When nothing changed it costs two
 // netlink dumps and a sysctl read, and writes nothing.
 func (r *Runtime) configureNetwork(nc *netConf) error {
+	// The usual case, nothing changed, under the read lock: it must not
+	// wait for pods being attached (seconds for 30 pods through CNI).
+	r.netMu.RLock()
+	if nc.equal(r.netConf) {
+		_, err := ensureBridge(r.cfg.BridgeName, nc)
+		if err == nil {
+			err = enableForwarding()
+		}
+		r.netMu.RUnlock()
+		return err
+	}
+	r.netMu.RUnlock()
 	r.netMu.Lock()
 	defer r.netMu.Unlock()
 	br, err := ensureBridge(r.cfg.BridgeName, nc)
