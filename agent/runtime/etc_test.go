@@ -178,3 +178,13 @@ func TestBridgeMAC(t *testing.T) {
 		t.Fatalf("bridge MAC %s: not a stable, locally administered unicast address", m)
 	}
 }
+
+func TestTruncateHostname(t *testing.T) {
+	long := strings.Repeat("a", 62) + "-b"
+	if got := truncateHostname(long); got != strings.Repeat("a", 62) {
+		t.Errorf("truncateHostname(%q) = %q", long, got)
+	}
+	if got := truncateHostname("web-0"); got != "web-0" {
+		t.Errorf("short name changed: %q", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,16 @@ func (w *podWorker) hostname() string {
 	if w.pod.Spec.Hostname != "" {
 		return w.pod.Spec.Hostname
 	}
-	return w.pod.Name
+	return truncateHostname(w.pod.Name)
+}
+
+// truncateHostname cuts a pod name to a DNS label's 63 bytes, without a
+// trailing '-' or '.', as the kubelet does for the default hostname.
+func truncateHostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:63], "-.")
 }
 
 func (w *podWorker) gracePeriod() time.Duration {
