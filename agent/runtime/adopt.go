@@ -83,6 +83,16 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		}
 		workers = append(workers, w)
 	}
+	// Before any worker runs: the network's leftovers of pods that are
+	// gone, and the adopted pods' IPs kept reserved.
+	live := make(map[string]string, len(workers))
+	for _, w := range workers {
+		live[w.id] = w.ip
+	}
+	if err := r.net.adopt(ctx, live, r.cfg.BridgeName); err != nil {
+		// Leftovers only: they cost addresses or links, not pods.
+		r.log.Warn("failed to remove network leftovers of a previous run", "err", err)
+	}
 	var errs []error
 	for _, c := range list {
 		if owned[c.ID] {

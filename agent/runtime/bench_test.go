@@ -11,13 +11,21 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
 )
 
 // BenchmarkSync30Pods measures Sync of 30 single-container pods (image
 // present) until all are Running, then their removal. Run it with
-// -benchtime=1x or a few x; it is not part of `go test`.
+// -benchtime=1x or a few x; it is not part of `go test`. Sub-benchmarks
+// per network plugin.
 func BenchmarkSync30Pods(b *testing.B) {
-	e := newEnv(b)
+	for _, plugin := range []string{runtime.NetworkBuiltin, runtime.NetworkCNI} {
+		b.Run(plugin, func(b *testing.B) { benchSync30(b, plugin) })
+	}
+}
+
+func benchSync30(b *testing.B, plugin string) {
+	e := newEnvWith(b, func(c *runtime.Config) { c.NetworkPlugin = plugin })
 	// Warm the image once.
 	warm := newPod("warm", "", sh("c", "exec sleep 3600"))
 	e.sync(warm)
@@ -102,5 +110,70 @@ func BenchmarkFloor30Containers(b *testing.B) {
 			_ = c.Delete(ctx, client.WithSnapshotCleanup)
 		}
 		b.StartTimer()
+	}
+}
+
+// BenchmarkPodNetwork measures one pod's network set-up (netns, veth or
+// CNI ADD, IP) with no containers, through each plugin; the teardown is
+// left out of the timing. Run it with -benchtime=100x or so.
+func BenchmarkPodNetwork(b *testing.B) {
+	for _, plugin := range []string{runtime.NetworkBuiltin, runtime.NetworkCNI} {
+		b.Run(plugin, func(b *testing.B) {
+			e := newEnvWith(b, func(c *runtime.Config) { c.NetworkPlugin = plugin })
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				uid := fmt.Sprintf("bench-%d-%s", i, randomID())
+				if _, err := e.rt.AttachForTest(uid); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if err := e.rt.DetachForTest(uid); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkPodNetwork30 is BenchmarkPodNetwork for 30 pods attached at
+// once, as a Sync of 30 pods does: ms-per-30 is the time until all have
+// their IP.
+func BenchmarkPodNetwork30(b *testing.B) {
+	for _, plugin := range []string{runtime.NetworkBuiltin, runtime.NetworkCNI} {
+		b.Run(plugin, func(b *testing.B) {
+			e := newEnvWith(b, func(c *runtime.Config) { c.NetworkPlugin = plugin })
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var uids []string
+				for j := 0; j < 30; j++ {
+					uids = append(uids, fmt.Sprintf("bench-%d-%d-%s", i, j, randomID()))
+				}
+				start := time.Now()
+				each := func(f func(string) error) {
+					var wg sync.WaitGroup
+					errs := make(chan error, len(uids))
+					for _, uid := range uids {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							errs <- f(uid)
+						}()
+					}
+					wg.Wait()
+					close(errs)
+					for err := range errs {
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				each(func(uid string) error { _, err := e.rt.AttachForTest(uid); return err })
+				b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ms-per-30")
+				b.StopTimer()
+				each(e.rt.DetachForTest)
+				b.StartTimer()
+			}
+		})
 	}
 }

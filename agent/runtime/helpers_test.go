@@ -106,9 +106,16 @@ type env struct {
 	ctx context.Context // carries the runtime's containerd namespace
 }
 
-// newEnv starts a private containerd and a Runtime on it; everything is
-// torn down at the end of the test.
+// newEnv starts a private containerd and a Runtime on it, with a fixed
+// pod CIDR (Config.PodCIDR); everything is torn down at the end of the test.
 func newEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with the config changed by mod before New (to clear
+// PodCIDR, pick a network plugin).
+func newEnvWith(t testing.TB, mod func(*runtime.Config)) *env {
 	t.Helper()
 	ctd := devenv.TestContainerd(t)
 	cfg := runtime.Config{
@@ -120,6 +127,9 @@ func newEnv(t testing.TB) *env {
 		BackoffBase:        100 * time.Millisecond,
 		BackoffMax:         400 * time.Millisecond,
 		Logger:             slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: benchLevel})),
+	}
+	if mod != nil {
+		mod(&cfg)
 	}
 	e := &env{t: t, cfg: cfg}
 	e.open()

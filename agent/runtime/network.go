@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
+	"sync"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/version"
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -31,48 +30,25 @@ const netnsPrefix = "stv-"
 // under <ipam dir>/<name>/.
 const cniNetworkName = "stevedore"
 
-// network attaches pods to the node's CNI bridge.
-type network struct {
+// cniNet attaches pods through the CNI bridge and host-local plugins (two
+// plugin processes per pod), for those who want a CNI chain; the built-in
+// network is the default.
+type cniNet struct {
 	cni      *libcni.CNIConfig
-	bridge   *libcni.NetworkConfigList
 	ipamDir  string
 	cacheDir string
 	bridgeNm string
+
+	mu    sync.Mutex
+	lists map[string]*libcni.NetworkConfigList // by pod CIDR
 }
 
-func newNetwork(cfg Config) (*network, error) {
-	if _, _, err := net.ParseCIDR(cfg.PodCIDR); err != nil {
-		return nil, fmt.Errorf("invalid PodCIDR %q: %w", cfg.PodCIDR, err)
-	}
-	n := &network{
+func newCNINet(cfg Config) (*cniNet, error) {
+	n := &cniNet{
 		ipamDir:  filepath.Join(cfg.DataDir, "cni", "ipam"),
 		cacheDir: filepath.Join(cfg.DataDir, "cni", "cache"),
 		bridgeNm: cfg.BridgeName,
-	}
-	// No ipMasq: pods talk to the host and each other; egress NAT would
-	// need iptables rules this project does not own yet.
-	bridge := map[string]any{
-		"cniVersion": "1.0.0",
-		"name":       cniNetworkName,
-		"plugins": []any{map[string]any{
-			"type":        "bridge",
-			"bridge":      cfg.BridgeName,
-			"isGateway":   true,
-			"ipMasq":      false,
-			"hairpinMode": true,
-			"ipam": map[string]any{
-				"type":    "host-local",
-				"ranges":  [][]map[string]string{{{"subnet": cfg.PodCIDR}}},
-				"dataDir": n.ipamDir,
-			},
-		}},
-	}
-	b, err := json.Marshal(bridge)
-	if err != nil {
-		return nil, fmt.Errorf("failed to encode CNI config: %w", err)
-	}
-	if n.bridge, err = libcni.ConfListFromBytes(b); err != nil {
-		return nil, fmt.Errorf("failed to parse CNI config: %w", err)
+		lists:    map[string]*libcni.NetworkConfigList{},
 	}
 	for _, t := range []string{"bridge", "host-local"} {
 		found := false
@@ -94,15 +70,61 @@ func newNetwork(cfg Config) (*network, error) {
 	return n, nil
 }
 
+// list returns the CNI configuration for a pod CIDR. Teardown, which may
+// run before the network is known, passes ""; host-local releases by
+// container ID, so any valid subnet serves there.
+func (n *cniNet) list(podCIDR string) (*libcni.NetworkConfigList, error) {
+	if podCIDR == "" {
+		podCIDR = DefaultPodCIDR
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if l := n.lists[podCIDR]; l != nil {
+		return l, nil
+	}
+	// No ipMasq: masquerading is the node network's (nftables) job.
+	bridge := map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       cniNetworkName,
+		"plugins": []any{map[string]any{
+			"type":        "bridge",
+			"bridge":      n.bridgeNm,
+			"isGateway":   true,
+			"ipMasq":      false,
+			"hairpinMode": true,
+			"ipam": map[string]any{
+				"type":    "host-local",
+				"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
+				"dataDir": n.ipamDir,
+			},
+		}},
+	}
+	b, err := json.Marshal(bridge)
+	if err != nil {
+		return nil, fmt.Errorf("failed to encode CNI config: %w", err)
+	}
+	l, err := libcni.ConfListFromBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse CNI config: %w", err)
+	}
+	n.lists[podCIDR] = l
+	return l, nil
+}
+
 func netnsPath(id string) string { return filepath.Join(netnsDir, netnsPrefix+id) }
 
 // createNetns creates the named network namespace stv-<id>. It runs on a
 // locked OS thread because creating a namespace switches the calling
 // thread into it; the thread is switched back before it is unlocked, and if
 // that fails the thread is left locked so the Go runtime retires it.
-func createNetns(id string) (string, error) {
+//
+// inNS, if not nil, runs on that thread inside the new namespace with a
+// handle of the original (host) one, to configure the pod's side without
+// a netlink handle per namespace. Without inNS an existing namespace is
+// reused.
+func createNetns(id string, inNS func(host netns.NsHandle) error) (string, error) {
 	path := netnsPath(id)
-	if _, err := os.Stat(path); err == nil {
+	if _, err := os.Stat(path); err == nil && inNS == nil {
 		return path, nil
 	}
 	errc := make(chan error, 1)
@@ -122,6 +144,9 @@ func createNetns(id string) (string, error) {
 			// here, rather than run the CNI loopback plugin (one process
 			// less per pod on the start path).
 			err = loopbackUp()
+			if err == nil && inNS != nil {
+				err = inNS(orig)
+			}
 		}
 		if serr := netns.Set(orig); serr != nil {
 			// Leave the thread locked: it is in the wrong namespace.
@@ -176,7 +201,7 @@ func deleteNetns(id string) error {
 	return nil
 }
 
-func (n *network) runtimeConf(id, nsPath, ifName string, p podMeta) *libcni.RuntimeConf {
+func (n *cniNet) runtimeConf(id, nsPath, ifName string, p podMeta) *libcni.RuntimeConf {
 	return &libcni.RuntimeConf{
 		ContainerID: id,
 		NetNS:       nsPath,
@@ -194,10 +219,19 @@ func (n *network) runtimeConf(id, nsPath, ifName string, p podMeta) *libcni.Runt
 
 type podMeta struct{ UID, Namespace, Name string }
 
-// setup attaches the pod's netns (whose loopback createNetns brought up) to
-// the bridge and returns the pod IP.
-func (n *network) setup(ctx context.Context, id, nsPath string, p podMeta) (string, error) {
-	res, err := n.cni.AddNetworkList(ctx, n.bridge, n.runtimeConf(id, nsPath, "eth0", p))
+// setup creates the pod's netns (bringing its loopback up in process),
+// attaches it to the bridge through the plugins and returns the pod IP.
+func (n *cniNet) setup(ctx context.Context, id string, p podMeta, nc *netConf, br netlink.Link) (string, error) {
+	_ = br // the bridge plugin finds it by name
+	nsPath, err := createNetns(id, nil)
+	if err != nil {
+		return "", err
+	}
+	list, err := n.list(nc.cidr.String())
+	if err != nil {
+		return "", err
+	}
+	res, err := n.cni.AddNetworkList(ctx, list, n.runtimeConf(id, nsPath, "eth0", p))
 	if err != nil {
 		return "", fmt.Errorf("failed to attach pod network: %w", err)
 	}
@@ -218,14 +252,18 @@ func (n *network) setup(ctx context.Context, id, nsPath string, p podMeta) (stri
 
 // teardownPod detaches the pod (CNI DEL releases its IP) and deletes its
 // netns. CNI DEL is idempotent, so it is safe after a partial setup.
-func (n *network) teardownPod(ctx context.Context, id string, p podMeta) error {
+func (n *cniNet) teardownPod(ctx context.Context, id string, p podMeta) error {
 	nsPath := netnsPath(id)
 	if _, err := os.Stat(nsPath); err != nil {
 		// DEL still runs without a netns: it must release the IP.
 		nsPath = ""
 	}
 	var errs []error
-	if err := n.cni.DelNetworkList(ctx, n.bridge, n.runtimeConf(id, nsPath, "eth0", p)); err != nil {
+	list, err := n.list("")
+	if err != nil {
+		return err
+	}
+	if err := n.cni.DelNetworkList(ctx, list, n.runtimeConf(id, nsPath, "eth0", p)); err != nil {
 		errs = append(errs, fmt.Errorf("failed to detach pod network: %w", err))
 	}
 	if err := deleteNetns(id); err != nil {
@@ -234,19 +272,21 @@ func (n *network) teardownPod(ctx context.Context, id string, p podMeta) error {
 	return errors.Join(errs...)
 }
 
-// teardown removes the node-wide network state once no pod is left: the
-// IPAM directory, the CNI cache and the bridge.
-func (n *network) teardown(ctx context.Context) error {
+// adopt has nothing to add for CNI: pod directories without a record are
+// torn down by the caller, and host-local's allocations are released by
+// CNI DEL.
+func (n *cniNet) adopt(ctx context.Context, live map[string]string, bridge string) error {
+	return nil
+}
+
+// teardown removes the node-wide CNI state: the IPAM directory and the
+// CNI cache.
+func (n *cniNet) teardown(ctx context.Context) error {
+	_ = ctx
 	var errs []error
 	for _, d := range []string{n.ipamDir, n.cacheDir} {
 		if err := os.RemoveAll(d); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove %s: %w", d, err))
-		}
-	}
-	if _, err := net.InterfaceByName(n.bridgeNm); err == nil {
-		out, err := exec.CommandContext(ctx, "ip", "link", "delete", n.bridgeNm).CombinedOutput()
-		if err != nil && !strings.Contains(string(out), "Cannot find device") {
-			errs = append(errs, fmt.Errorf("failed to delete bridge %s: %w: %s", n.bridgeNm, err, strings.TrimSpace(string(out))))
 		}
 	}
 	return errors.Join(errs...)

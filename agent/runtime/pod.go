@@ -129,7 +129,16 @@ func (w *podWorker) hostname() string {
 	if w.pod.Spec.Hostname != "" {
 		return w.pod.Spec.Hostname
 	}
-	return w.pod.Name
+	return truncateHostname(w.pod.Name)
+}
+
+// truncateHostname cuts a pod name to a DNS label's 63 bytes, without a
+// trailing '-' or '.', as the kubelet does for the default hostname.
+func truncateHostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	return strings.TrimRight(name[:63], "-.")
 }
 
 func (w *podWorker) gracePeriod() time.Duration {
@@ -238,7 +247,7 @@ func (w *podWorker) run() {
 		}()
 	}
 	// A pod removed before its sandbox exists gets none.
-	if !w.sandboxReady && !w.stopping() {
+	if !w.sandboxReady && w.waitNetwork(ctx) {
 		start := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := w.setupSandbox(ctx)
@@ -267,18 +276,48 @@ func (w *podWorker) run() {
 	w.cleanup(log)
 }
 
+// waitNetwork waits until the node's pod network is configured (the
+// leader's pod CIDR through SetNetwork), showing why the pod is Pending
+// meanwhile; false if the pod is stopped or the runtime closed first.
+func (w *podWorker) waitNetwork(ctx context.Context) bool {
+	if w.stopping() {
+		return false
+	}
+	select {
+	case <-w.r.netReady:
+		return true
+	default:
+	}
+	w.update(func() { w.reason, w.message = reasonNetworkNotReady, msgNetworkNotReady })
+	select {
+	case <-w.r.netReady:
+		return true
+	case <-w.stopCh:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // setupSandbox creates the pod's netns, attaches it to the bridge and
-// writes the files every container mounts.
+// writes the files every container mounts. It holds the network for
+// reading, so that a change of pod CIDR waits for it and then finds the
+// pod's IP to judge.
 func (w *podWorker) setupSandbox(ctx context.Context) error {
-	nsPath, err := createNetns(w.id)
+	w.r.netMu.RLock()
+	defer w.r.netMu.RUnlock()
+	nc := w.r.netConf
+	// The bridge is normally there (SetNetwork made it); after Teardown,
+	// or if someone deleted it, it is made again here.
+	br, err := ensureBridgeFast(w.r.cfg.BridgeName, nc)
 	if err != nil {
 		return err
 	}
-	ip, err := w.r.net.setup(ctx, w.id, nsPath, w.meta())
+	ip, err := w.r.net.setup(ctx, w.id, w.meta(), nc, br)
 	if err != nil {
 		return err
 	}
-	if err := w.writeEtc(ip); err != nil {
+	if err := w.writeEtc(ip, nc); err != nil {
 		return err
 	}
 	w.update(func() { w.ip, w.reason, w.message = ip, "", "" })
@@ -286,13 +325,13 @@ func (w *podWorker) setupSandbox(ctx context.Context) error {
 }
 
 // writeEtc writes the pod's /etc/hosts, /etc/hostname and /etc/resolv.conf.
-func (w *podWorker) writeEtc(ip string) error {
+func (w *podWorker) writeEtc(ip string, nc *netConf) error {
 	hn := w.hostname()
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n" + ip + "\t" + hn + "\n"
+	ps := w.pod.Spec
 	files := map[string]string{
-		"hosts":       hosts,
+		"hosts":       podHostsFile(ip, hn, ps.Subdomain, w.pod.Namespace, nc.domain),
 		"hostname":    hn + "\n",
-		"resolv.conf": podResolvConf(),
+		"resolv.conf": podResolvConf(ps, w.pod.Namespace, nc.gateway.String(), nc.domain, hostResolvConf()).String(),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(w.dir, name), []byte(content), 0o644); err != nil {
@@ -300,24 +339,6 @@ func (w *podWorker) writeEtc(ip string) error {
 		}
 	}
 	return nil
-}
-
-// podResolvConf is the host's resolv.conf without loopback nameservers,
-// which mean nothing inside the pod's network namespace.
-func podResolvConf() string {
-	b, err := os.ReadFile("/etc/resolv.conf")
-	if err != nil {
-		return ""
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-			continue
-		}
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n")
 }
 
 // cleanup removes what is left of a stopped pod: containers were removed by

@@ -1,5 +1,6 @@
-// Package runtime runs pods on one node through containerd and CNI: one
-// network namespace per pod with its own IP from a CNI bridge, containers
+// Package runtime runs pods on one node through containerd: one network
+// namespace per pod with its own IP from the node's pod CIDR on the node's
+// bridge (a built-in netlink network, or a CNI plugin chain), containers
 // that share it, restart policies with back-off, termination reasons, and
 // adoption of the containers a previous agent process left running.
 //
@@ -42,14 +43,23 @@ type Config struct {
 	// Namespace is the containerd namespace; zero means "stevedore-<NodeName>",
 	// so several agents can share one containerd.
 	Namespace string
-	// DataDir holds logs, pod records and CNI IPAM state; required.
+	// DataDir holds logs, pod records and IPAM state; required.
 	DataDir string
+	// NetworkPlugin is how pods are attached to the bridge: NetworkBuiltin
+	// (zero: veth pairs and IPAM in process, over netlink) or NetworkCNI
+	// (the CNI bridge and host-local plugins from CNIBinDirs).
+	NetworkPlugin string
 	// CNIBinDirs are searched for CNI plugins; zero means /usr/lib/cni and /opt/cni/bin.
 	CNIBinDirs []string
-	// BridgeName is the node's CNI bridge; zero means "stv-" + a short hash of NodeName.
+	// BridgeName is the node's bridge; zero means "stv-" + a short hash of NodeName.
 	BridgeName string
-	// PodCIDR is the subnet pod IPs come from; zero means 10.88.0.0/24.
+	// PodCIDR, when set, configures the pod network at New as SetNetwork
+	// would (a runtime run alone, or an operator's override). Zero means
+	// new pods wait for SetNetwork with the CIDR the leader allocated.
 	PodCIDR string
+	// ClusterDomain goes with PodCIDR until SetNetwork gives one; zero
+	// means "cluster.local".
+	ClusterDomain string
 	// InsecureRegistries are host:port registries pulled over plain HTTP.
 	InsecureRegistries []string
 	// Snapshotter zero means overlayfs.
@@ -64,6 +74,8 @@ type Config struct {
 
 // Defaults applied by DefaultConfig and to zero fields by New.
 const (
+	// DefaultPodCIDR is no longer applied to a zero PodCIDR (the leader
+	// allocates it); it stays for callers that want a fixed one.
 	DefaultPodCIDR     = "10.88.0.0/24"
 	DefaultSnapshotter = "overlayfs"
 	DefaultBackoffBase = 10 * time.Second
@@ -78,11 +90,12 @@ const backoffReset = 10 * time.Minute
 // default; NodeName, ContainerdAddress and DataDir are left for the caller.
 func DefaultConfig() Config {
 	return Config{
-		CNIBinDirs:  []string{"/usr/lib/cni", "/opt/cni/bin"},
-		PodCIDR:     DefaultPodCIDR,
-		Snapshotter: DefaultSnapshotter,
-		BackoffBase: DefaultBackoffBase,
-		BackoffMax:  DefaultBackoffMax,
+		NetworkPlugin: NetworkBuiltin,
+		CNIBinDirs:    []string{"/usr/lib/cni", "/opt/cni/bin"},
+		ClusterDomain: DefaultClusterDomain,
+		Snapshotter:   DefaultSnapshotter,
+		BackoffBase:   DefaultBackoffBase,
+		BackoffMax:    DefaultBackoffMax,
 	}
 }
 
@@ -114,8 +127,20 @@ func (c *Config) validate() error {
 	if len(c.BridgeName) > 15 {
 		return fmt.Errorf("invalid runtime config: BridgeName %q is longer than 15 bytes", c.BridgeName)
 	}
-	if c.PodCIDR == "" {
-		c.PodCIDR = DefaultPodCIDR
+	switch c.NetworkPlugin {
+	case "":
+		c.NetworkPlugin = NetworkBuiltin
+	case NetworkBuiltin, NetworkCNI:
+	default:
+		return fmt.Errorf("invalid runtime config: NetworkPlugin %q is neither %q nor %q", c.NetworkPlugin, NetworkBuiltin, NetworkCNI)
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = DefaultClusterDomain
+	}
+	if c.PodCIDR != "" {
+		if _, err := parseNetConf(c.PodCIDR, c.ClusterDomain); err != nil {
+			return fmt.Errorf("invalid runtime config: %w", err)
+		}
 	}
 	if c.Snapshotter == "" {
 		c.Snapshotter = DefaultSnapshotter
@@ -147,7 +172,7 @@ type Runtime struct {
 	cfg      Config
 	log      *slog.Logger
 	client   *client.Client
-	net      *network
+	net      podNetwork
 	resolver remotes.Resolver
 	pulls    singleflight.Group
 	images   imageCache
@@ -166,6 +191,15 @@ type Runtime struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// netMu guards netConf: pod set-ups hold it for reading while they
+	// attach, a change of network (configureNetwork) and Teardown for
+	// writing.
+	netMu   sync.RWMutex
+	netConf *netConf
+	// netReady is closed once the network is first configured.
+	netReady     chan struct{}
+	netReadyOnce sync.Once
 }
 
 // New connects to containerd, adopts the pods a previous process left, and
@@ -183,7 +217,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to connect to containerd at %s: %w", cfg.ContainerdAddress, err)
 	}
-	nw, err := newNetwork(cfg)
+	var nw podNetwork
+	if cfg.NetworkPlugin == NetworkCNI {
+		nw, err = newCNINet(cfg)
+	} else {
+		nw, err = newBuiltinNet(cfg.DataDir)
+	}
 	if err != nil {
 		cl.Close()
 		return nil, err
@@ -211,6 +250,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cancel:   cancel,
 		pods:     map[string]*podWorker{},
 		changes:  make(chan struct{}, 1),
+		netReady: make(chan struct{}),
+	}
+	if cfg.PodCIDR != "" {
+		nc, _ := parseNetConf(cfg.PodCIDR, cfg.ClusterDomain) // checked by validate
+		if err := r.configureNetwork(nc); err != nil {
+			cancel()
+			cl.Close()
+			return nil, err
+		}
 	}
 	r.oom = newOOMWatcher()
 	r.wg.Add(1)
@@ -413,7 +461,12 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	var errs []error
 	// Whatever no worker owned: containers of pods without a record.
 	errs = append(errs, r.removeStrays(nctx))
+	r.netMu.Lock()
 	errs = append(errs, r.net.teardown(nctx))
+	// The network stays configured: a later pod's set-up makes the
+	// bridge again.
+	errs = append(errs, deleteBridge(r.cfg.BridgeName))
+	r.netMu.Unlock()
 	// The runc shim leaves an empty state directory per namespace; Remove
 	// only succeeds if it is empty, i.e. when no other process uses it.
 	_ = os.Remove(filepath.Join("/run/containerd/runc", r.cfg.Namespace))
@@ -421,7 +474,7 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 }
 
 // podID is the short, name-safe identity of a pod incarnation used in
-// container IDs, the netns name and the CNI container ID.
+// container IDs, the netns and host veth names and the CNI container ID.
 func podID(uid string) string { return shortHash(uid, 12) }
 
 func shortHash(s string, n int) string {

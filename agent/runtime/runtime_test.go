@@ -400,9 +400,9 @@ func TestTeardown(t *testing.T) {
 		}
 		return n == 3
 	})
-	ipam := filepath.Join(e.cfg.DataDir, "cni", "ipam", runtime.CNINetworkName)
-	if ents, _ := os.ReadDir(ipam); len(ents) < 3 {
-		t.Fatalf("expected IP allocation files in %s, found %d", ipam, len(ents))
+	ipam := filepath.Join(e.cfg.DataDir, "network", "ipam.json")
+	if got := ipamEntries(t, e.cfg.DataDir); len(got) != 3 {
+		t.Fatalf("expected 3 IP allocations in %s, found %v", ipam, got)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -425,9 +425,8 @@ func TestTeardown(t *testing.T) {
 			t.Errorf("netns of %s left: %v", p.Name, err)
 		}
 	}
-	if _, err := os.Stat(ipam); !os.IsNotExist(err) {
-		ents, _ := os.ReadDir(ipam)
-		t.Errorf("IPAM state left: %v", ents)
+	if got := ipamEntries(t, e.cfg.DataDir); len(got) != 0 {
+		t.Errorf("IPAM state left: %v", got)
 	}
 	if _, err := net.InterfaceByName(e.rt.ConfigForTest().BridgeName); err == nil {
 		t.Errorf("bridge %s left", e.rt.ConfigForTest().BridgeName)

@@ -127,10 +127,21 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Namespace != "stevedore-n1" || !filepath.IsAbs(c.DataDir) || !strings.HasPrefix(c.BridgeName, "stv-") ||
-		c.PodCIDR != DefaultPodCIDR || c.Snapshotter != DefaultSnapshotter || c.BackoffBase != DefaultBackoffBase || c.Logger == nil {
+		c.PodCIDR != "" || c.NetworkPlugin != NetworkBuiltin || c.ClusterDomain != DefaultClusterDomain || c.Snapshotter != DefaultSnapshotter || c.BackoffBase != DefaultBackoffBase || c.Logger == nil {
 		t.Fatalf("defaults not filled: %+v", c)
 	}
 	if err := (&Config{}).validate(); err == nil {
 		t.Fatal("empty config accepted")
+	}
+	for name, bad := range map[string]Config{
+		"plugin":    {NetworkPlugin: "flannel"},
+		"CIDR":      {PodCIDR: "10.1.2.3"},
+		"IPv6":      {PodCIDR: "fd00::/64"},
+		"too small": {PodCIDR: "10.1.2.0/31"},
+	} {
+		bad.NodeName, bad.ContainerdAddress, bad.DataDir = "n1", "/x.sock", "d"
+		if err := bad.validate(); err == nil {
+			t.Errorf("%s: bad config accepted", name)
+		}
 	}
 }
