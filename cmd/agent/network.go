@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 
 	"github.com/stevedore-dev/stevedore/agent"
-	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/dns"
 	"github.com/stevedore-dev/stevedore/agent/netnode"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
@@ -61,30 +60,8 @@ func networking(cfg agent.Config, bridge string) (agent.Networking, func() error
 	return n, node.Close, nil
 }
 
-// runtimeBridge is the bridge the runtime puts pods on: the one it reports
-// (a runtime with BridgeName), else the configured one. Zero leaves
-// netnode masquerading by destination only.
-func runtimeBridge(rt *runtime.Runtime, cfg agent.Config) string {
-	if b, ok := any(rt).(interface{ BridgeName() string }); ok {
-		return b.BridgeName()
-	}
-	return cfg.BridgeName
-}
-
-// SetNetwork hands the pod network to the runtime. The runtime gains
-// SetNetwork with the pod network (agent/runtime netconfig.go); until this
-// build has it, a network from the leader is refused here, loudly, rather
-// than ignored.
-func (r podRuntime) SetNetwork(ctx context.Context, n api.Network) error {
-	if s, ok := any(r.Runtime).(interface {
-		SetNetwork(context.Context, api.Network) error
-	}); ok {
-		return s.SetNetwork(ctx, n)
-	}
-	return errNoPodNetwork
-}
-
-var errNoPodNetwork = errors.New("this runtime cannot configure the pod network (agent/runtime without SetNetwork)")
+// runtimeBridge is the bridge the runtime puts pods on.
+func runtimeBridge(rt *runtime.Runtime, _ agent.Config) string { return rt.BridgeName() }
 
 // teardown removes everything an agent of this node left on the host, with
 // no agent running: its pods (through the runtime, which knows their
@@ -134,8 +111,8 @@ func newRuntime(ctx context.Context, cfg agent.Config) (*runtime.Runtime, error)
 		BridgeName:         cfg.BridgeName,
 		PodCIDR:            cfg.PodCIDR,
 		InsecureRegistries: cfg.InsecureRegistries,
-		// NetworkPlugin: cfg.NetworkPlugin, once agent/runtime has it.
-		Logger: cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
+		NetworkPlugin:      cfg.NetworkPlugin,
+		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to start runtime: %w", err)
