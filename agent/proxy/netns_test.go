@@ -204,6 +204,14 @@ func (tp *topo) veth(a netns.NsHandle, name string, aIP net.IP, bits int, b netn
 			if err := netlink.LinkSetMaster(l, br); err != nil {
 				return err
 			}
+			// As the CNI bridge plugin's hairpinMode and the agent's
+			// bridge do: with bridge-nf-call-iptables, br_netfilter
+			// DNATs a hairpin packet at the bridge and sends it back out
+			// of the port it came in by, which a bridge port only allows
+			// in hairpin mode.
+			if err := netlink.LinkSetHairpin(l, true); err != nil {
+				return err
+			}
 		} else if err := netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: aIP, Mask: net.CIDRMask(bits, 32)}}); err != nil {
 			return err
 		}

@@ -245,8 +245,10 @@ func TestProxy(t *testing.T) {
 		must(t, p.Apply([]api.Service{tp.webService(), self}))
 		r, err := getTCP(tp.pods[0].ns, tp.clusterIP(14)+":80", reqTimeout)
 		must(t, err)
-		if r.name != "p1" {
-			t.Fatalf("hairpin reached %s, want p1", r.name)
+		// Masqueraded to the bridge address: unmasqueraded, p1 would
+		// answer itself directly and the reply would never be un-NATed.
+		if r.name != "p1" || r.from != tp.ip(16, 1).String() {
+			t.Fatalf("hairpin got %+v, want p1 seeing the bridge address %s", r, tp.ip(16, 1))
 		}
 		// And through a Service with several endpoints, p1 reaches
 		// itself too.
