@@ -21,8 +21,10 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	nlconn "github.com/mdlayher/netlink"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
@@ -119,7 +121,8 @@ func New(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to get the current network namespace: %w", err)
 	}
-	conn, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(int(ns)))
+	conn, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(int(ns)),
+		nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("failed to open nftables netlink socket: %w", err)
@@ -201,6 +204,38 @@ func (p *Proxy) Close() error {
 	p.ns.Close()
 	p.log.Info("service proxy stopped")
 	return errors.Join(errs...)
+}
+
+// socketBuffer is the netlink socket's send and receive buffer. The whole
+// table goes in one transaction, sent in one sendmsg (about 1 MiB for 1,000
+// endpoints), and the kernel acknowledges every message of it (thousands of
+// small replies): the default 208 KiB buffers fail with EMSGSIZE and ENOBUFS
+// well before that. nft itself forces its buffers up the same way. Memory is
+// only used while a batch is in flight.
+const socketBuffer = 64 << 20
+
+// bigBuffers raises the socket's buffers past net.core.[rw]mem_max, which
+// the FORCE options allow a process with CAP_NET_ADMIN, which the proxy needs
+// anyway.
+func bigBuffers(c *nlconn.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("failed to reach the netlink socket: %w", err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
+			if e := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, socketBuffer); e != nil {
+				serr = e
+			}
+		}
+	}); err != nil {
+		return fmt.Errorf("failed to reach the netlink socket: %w", err)
+	}
+	if serr != nil {
+		return fmt.Errorf("failed to size netlink socket buffers: %w", serr)
+	}
+	return nil
 }
 
 func (p *Proxy) tableExists() (bool, error) {
