@@ -101,9 +101,12 @@ func loadSaddr() expr.Any {
 	return &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
 }
 
-// saddrIs is `ip saddr IP`.
-func saddrIs(ip net.IP) []expr.Any {
-	return []expr.Any{loadSaddr(), &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.To4()}}
+// saddrDaddrKey loads `ip saddr . ip daddr` into register 1.
+func saddrDaddrKey() []expr.Any {
+	return []expr.Any{
+		loadSaddr(),
+		&expr.Payload{DestRegister: reg32_9, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+	}
 }
 
 // daddrIs is `ip daddr IP`.

@@ -35,14 +35,15 @@ const (
 	mapServiceNodePorts  = "service-nodeports"
 	mapNoEndpointIPs     = "no-endpoint-services"
 	mapNoEndpointNodePts = "no-endpoint-nodeports"
+	// setHairpin holds "ip . ip" for every endpoint: a packet from an
+	// endpoint to itself can only be one DNATed back to its sender.
+	setHairpin = "hairpin"
 
 	// markMasq asks the masquerading chain to masquerade a packet when it
 	// leaves by an interface other than the bridge (external node-port
-	// clients, cluster-IP clients outside the cluster CIDR); markHairpin
-	// asks it to masquerade whatever the interface (a pod reaching itself).
-	// kube-proxy uses 0x4000 the same way.
-	markMasq    = 0x4000
-	markHairpin = 0x8000
+	// clients, cluster-IP clients outside the cluster CIDR). kube-proxy
+	// uses 0x4000 the same way.
+	markMasq = 0x4000
 )
 
 // baseChain is where a base chain hooks in.
@@ -75,6 +76,7 @@ type plan struct {
 	chains   []*chainSpec
 	maps     map[string][]nftables.SetElement
 	affinity []affinitySet
+	hairpin  map[string]net.IP
 	udp      udpState
 }
 
@@ -101,7 +103,8 @@ func buildPlan(cfg Config, services []api.Service) (*plan, error) {
 		maps: map[string][]nftables.SetElement{
 			mapServiceIPs: nil, mapServiceNodePorts: nil, mapNoEndpointIPs: nil, mapNoEndpointNodePts: nil,
 		},
-		udp: udpState{},
+		udp:     udpState{},
+		hairpin: map[string]net.IP{},
 	}
 	var clusterNet *net.IPNet
 	if cfg.ClusterCIDR != "" {
@@ -169,7 +172,12 @@ func addFixedChains(pl *plan, bridge string) {
 	mm.rule(setMark(markMasq)...)
 
 	masq := pl.add(&chainSpec{name: chainMasquerading})
-	masq.rule(append(markSet(markHairpin), &expr.Masq{FullyRandom: true})...)
+	// Hairpin: a pod reached itself through a Service. Unmasqueraded, it
+	// would answer itself directly and drop a reply from an address it
+	// never sent to. One set lookup instead of a rule per endpoint (which
+	// is what kube-proxy does) keeps the transaction small.
+	masq.rule(append(saddrDaddrKey(), &expr.Lookup{SourceRegister: 1, SetName: setHairpin},
+		&expr.Masq{FullyRandom: true})...)
 	external := markSet(markMasq)
 	if bridge != "" {
 		external = append(external, oifnameNot(bridge)...)
@@ -257,10 +265,7 @@ func addServicePort(pl *plan, s *api.Service, svcName, base string, cip net.IP, 
 		epBase := fmt.Sprintf("%s__%s/%d", base, ep.ip, ep.port)
 		epChain := pl.add(&chainSpec{name: chainName("ep", epBase)})
 		targets[i] = epChain.name
-		// Hairpin: the pod is its own endpoint. Without masquerading, it
-		// would answer itself directly and drop the reply from an address
-		// it never sent to.
-		epChain.rule(append(saddrIs(ep.ip), setMark(markHairpin)...)...)
+		pl.hairpin[ep.ip.String()] = ep.ip
 		if timeout > 0 {
 			set := affinitySet{name: chainName("aff", fmt.Sprintf("%s/%d", epBase, timeout/time.Second)), timeout: timeout}
 			pl.affinity = append(pl.affinity, set)

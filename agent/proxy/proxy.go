@@ -103,7 +103,11 @@ type Proxy struct {
 	table  *nftables.Table
 	// udp is what the last Apply routed for UDP, to flush the conntrack
 	// entries of endpoints it no longer routes to.
-	udp       udpState
+	udp udpState
+	// written is the signature of every chain the last successful Apply
+	// left in the table (nil: unknown, rewrite everything).
+	written   map[string]string
+	rewritten int
 	rules     int
 	lastApply time.Duration
 }
@@ -160,14 +164,17 @@ func (p *Proxy) Apply(services []api.Service) error {
 	if err != nil {
 		return fmt.Errorf("failed to plan service rules: %w", err)
 	}
-	if err := p.write(pl); err != nil {
-		return fmt.Errorf("failed to write service rules: %w", err)
+	if err := p.write(pl, false); err != nil {
+		p.log.Warn("failed to update service rules, recreating the table", "err", err)
+		if err := p.write(pl, true); err != nil {
+			return fmt.Errorf("failed to write service rules: %w", err)
+		}
 	}
 	p.rules = pl.ruleCount()
 	p.lastApply = time.Since(start)
 	p.flushStaleUDP(pl.udp)
 	p.log.Debug("service rules applied", "services", len(services), "chains", len(pl.chains),
-		"rules", p.rules, "took", p.lastApply)
+		"rewritten", p.rewritten, "rules", p.rules, "took", p.lastApply)
 	return nil
 }
 

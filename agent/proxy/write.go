@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -11,9 +12,12 @@ import (
 var (
 	keyIPProtoPort = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
 	keyProtoPort   = nftables.MustConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+	keyIPIP        = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr)
 )
 
-func (p *Proxy) mapSpecs() []*nftables.Set {
+// setSpecs are the table's fixed sets: the four verdict maps and the
+// hairpin set, all flushed and refilled by every Apply.
+func (p *Proxy) setSpecs() []*nftables.Set {
 	m := func(name string, key nftables.SetDatatype) *nftables.Set {
 		return &nftables.Set{Table: p.table, Name: name, IsMap: true, Concatenation: true,
 			KeyType: key, DataType: nftables.TypeVerdict}
@@ -23,15 +27,27 @@ func (p *Proxy) mapSpecs() []*nftables.Set {
 		m(mapServiceNodePorts, keyProtoPort),
 		m(mapNoEndpointIPs, keyIPProtoPort),
 		m(mapNoEndpointNodePts, keyProtoPort),
+		{Table: p.table, Name: setHairpin, Concatenation: true, KeyType: keyIPIP},
 	}
 }
 
-// write replaces the table's content with pl in one transaction: every
-// existing chain and map is flushed, what pl no longer has is deleted, and
-// everything is refilled. Affinity sets that pl keeps are left as they are,
-// so clients keep their endpoint across updates of other Services. Whatever
-// a previous run (or another version) left in the table goes the same way.
-func (p *Proxy) write(pl *plan) error {
+// elementsPerMessage bounds one NEWSETELEM message: its element list is a
+// netlink attribute, whose length is 16 bits.
+const elementsPerMessage = 256
+
+// write brings the table to pl in one transaction. Chains whose content
+// this proxy wrote in an earlier Apply and that have not changed are left
+// alone (as kube-proxy does: most updates touch a few Services); every other
+// existing chain is flushed and refilled or deleted, and the fixed maps and
+// sets are flushed and refilled. Affinity sets that pl keeps are left as
+// they are, so clients keep their endpoint across updates. The first Apply
+// (and any Apply after a failed one, or when the table holds chains this
+// proxy did not write) rewrites everything, which takes over whatever a
+// previous run left.
+//
+// With fresh, the transaction deletes the table and creates it anew: the
+// way out when the table holds something the incremental path cannot fix.
+func (p *Proxy) write(pl *plan, fresh bool) error {
 	c := p.conn
 	var oldChains []*nftables.Chain
 	var oldSets []*nftables.Set
@@ -39,7 +55,10 @@ func (p *Proxy) write(pl *plan) error {
 	if err != nil {
 		return err
 	}
-	if exists {
+	if exists && fresh {
+		c.DelTable(p.table)
+	}
+	if exists && !fresh {
 		if oldChains, err = p.listChains(); err != nil {
 			return err
 		}
@@ -47,44 +66,35 @@ func (p *Proxy) write(pl *plan) error {
 			return fmt.Errorf("failed to list sets of table %s: %w", p.cfg.Table, err)
 		}
 	}
+	written := p.written
+	p.written = nil // until this transaction commits
+	if written != nil && len(written) != len(oldChains) {
+		written = nil
+	}
 	c.AddTable(p.table)
 
 	desired := make(map[string]*chainSpec, len(pl.chains))
+	sigs := make(map[string]string, len(pl.chains))
 	for _, cs := range pl.chains {
 		desired[cs.name] = cs
+		sigs[cs.name] = cs.signature()
 	}
-	keepChain := map[string]bool{}
+	keepChain := map[string]bool{} // exists and stays (maybe refilled)
+	unchanged := map[string]bool{} // exists and stays as it is
 	for _, old := range oldChains {
-		c.FlushChain(old)
-		if cs, ok := desired[old.Name]; ok && sameHook(old, cs.base) {
+		cs, ok := desired[old.Name]
+		if ok && sameHook(old, cs.base) {
 			keepChain[old.Name] = true
+			if sig, seen := written[old.Name]; seen && sig == sigs[old.Name] {
+				unchanged[old.Name] = true
+				continue
+			}
 		}
+		c.FlushChain(old)
 	}
-
-	maps := p.mapSpecs()
-	wantSet := map[string]*nftables.Set{}
-	for _, m := range maps {
-		wantSet[m.Name] = m
-	}
-	keepSet := map[string]bool{}
-	var newAffinity []affinitySet
-	for _, a := range pl.affinity {
-		wantSet[a.name] = nil
-	}
-	for _, old := range oldSets {
-		if old.Anonymous {
-			continue // bound to a rule; goes with its flushed chain
-		}
-		want, ok := wantSet[old.Name]
-		switch {
-		case ok && want == nil && old.HasTimeout: // affinity set, kept with its entries
-			keepSet[old.Name] = true
-		case ok && want != nil && old.IsMap && old.KeyType.Bytes == want.KeyType.Bytes:
-			c.FlushSet(old)
-			keepSet[old.Name] = true
-		default:
-			c.DelSet(old)
-		}
+	keepSet, err := p.prepareSets(pl, oldSets)
+	if err != nil {
+		return err
 	}
 	for _, old := range oldChains {
 		if !keepChain[old.Name] {
@@ -103,49 +113,99 @@ func (p *Proxy) write(pl *plan) error {
 			c.AddChain(ch)
 		}
 	}
+	sets, err := p.addSets(pl, keepSet)
+	if err != nil {
+		return err
+	}
+	if err := p.addRules(pl, chains, sets, unchanged); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("failed to commit nftables transaction for table %s: %w", p.cfg.Table, err)
+	}
+	p.written = sigs
+	p.rewritten = len(pl.chains) - len(unchanged)
+	return nil
+}
 
+// prepareSets flushes the fixed sets that exist with the right type, keeps
+// the affinity sets pl still uses and deletes every other set. It returns
+// the names of the sets kept.
+func (p *Proxy) prepareSets(pl *plan, oldSets []*nftables.Set) (map[string]bool, error) {
+	want := map[string]*nftables.Set{}
+	for _, s := range p.setSpecs() {
+		want[s.Name] = s
+	}
+	for _, a := range pl.affinity {
+		want[a.name] = nil
+	}
+	keep := map[string]bool{}
+	for _, old := range oldSets {
+		if old.Anonymous {
+			continue // bound to its rule; goes with it
+		}
+		w, ok := want[old.Name]
+		switch {
+		case ok && w == nil && old.HasTimeout: // affinity set, kept with its entries
+			keep[old.Name] = true
+		// google/nftables v0.3.0 reads a verdict map's data type into
+		// KeyType, so only plain sets' key length can be compared; a map
+		// of the wrong key type (an older layout) fails the transaction,
+		// and Apply then recreates the table.
+		case ok && w != nil && old.IsMap == w.IsMap && (old.IsMap || old.KeyType.Bytes == w.KeyType.Bytes):
+			p.conn.FlushSet(old)
+			keep[old.Name] = true
+		default:
+			p.conn.DelSet(old)
+		}
+	}
+	return keep, nil
+}
+
+// addSets creates the sets that do not exist yet and fills the fixed ones.
+func (p *Proxy) addSets(pl *plan, keep map[string]bool) (map[string]*nftables.Set, error) {
 	sets := map[string]*nftables.Set{}
-	for _, m := range maps {
-		sets[m.Name] = m
-		if !keepSet[m.Name] {
-			if err := c.AddSet(m, nil); err != nil {
-				return fmt.Errorf("failed to add map %s: %w", m.Name, err)
+	elements := map[string][]nftables.SetElement{}
+	for name, els := range pl.maps {
+		elements[name] = els
+	}
+	for _, ip := range pl.hairpin {
+		elements[setHairpin] = append(elements[setHairpin], nftables.SetElement{Key: append(append([]byte{}, ip...), ip...)})
+	}
+	for _, s := range p.setSpecs() {
+		sets[s.Name] = s
+		if !keep[s.Name] {
+			if err := p.conn.AddSet(s, nil); err != nil {
+				return nil, fmt.Errorf("failed to add set %s: %w", s.Name, err)
 			}
+		}
+		els := elements[s.Name]
+		for len(els) > 0 {
+			n := min(len(els), elementsPerMessage)
+			if err := p.conn.SetAddElements(s, els[:n]); err != nil {
+				return nil, fmt.Errorf("failed to add elements to set %s: %w", s.Name, err)
+			}
+			els = els[n:]
 		}
 	}
 	for _, a := range pl.affinity {
 		s := &nftables.Set{Table: p.table, Name: a.name, KeyType: nftables.TypeIPAddr,
 			HasTimeout: true, Dynamic: true, Timeout: a.timeout}
 		sets[a.name] = s
-		if !keepSet[a.name] {
-			newAffinity = append(newAffinity, a)
-			if err := c.AddSet(s, nil); err != nil {
-				return fmt.Errorf("failed to add affinity set %s: %w", a.name, err)
+		if !keep[a.name] {
+			if err := p.conn.AddSet(s, nil); err != nil {
+				return nil, fmt.Errorf("failed to add affinity set %s: %w", a.name, err)
 			}
 		}
 	}
-
-	if err := p.addRules(pl, chains, sets); err != nil {
-		return err
-	}
-	for _, m := range maps {
-		if els := pl.maps[m.Name]; len(els) > 0 {
-			if err := c.SetAddElements(m, els); err != nil {
-				return fmt.Errorf("failed to add elements to map %s: %w", m.Name, err)
-			}
-		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("failed to commit nftables transaction for table %s: %w", p.cfg.Table, err)
-	}
-	if len(newAffinity) > 0 {
-		p.log.Debug("affinity sets created", "count", len(newAffinity))
-	}
-	return nil
+	return sets, nil
 }
 
-func (p *Proxy) addRules(pl *plan, chains map[string]*nftables.Chain, sets map[string]*nftables.Set) error {
+func (p *Proxy) addRules(pl *plan, chains map[string]*nftables.Chain, sets map[string]*nftables.Set, unchanged map[string]bool) error {
 	for _, cs := range pl.chains {
+		if unchanged[cs.name] {
+			continue
+		}
 		for _, r := range cs.rules {
 			exprs := r.exprs
 			if r.vmap != nil {
@@ -202,4 +262,21 @@ func sameHook(old *nftables.Chain, b *baseChain) bool {
 		return b == nil && old.Hooknum == nil
 	}
 	return old.Type == b.typ && *old.Hooknum == *b.hook && old.Priority != nil && *old.Priority == *b.priority
+}
+
+// signature is the chain's content as text, to tell whether a chain written
+// earlier can stay as it is. Each expression is printed on its own, so that
+// fmt shows its fields rather than its address.
+func (c *chainSpec) signature() string {
+	var b strings.Builder
+	if c.base != nil {
+		fmt.Fprintf(&b, "%s %d %d;", c.base.typ, *c.base.hook, *c.base.priority)
+	}
+	for _, r := range c.rules {
+		for _, e := range r.exprs {
+			fmt.Fprintf(&b, "%+v ", e)
+		}
+		fmt.Fprintf(&b, "%q;", r.vmap)
+	}
+	return b.String()
 }
