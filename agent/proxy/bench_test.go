@@ -35,10 +35,16 @@ func benchServices(flip bool) []api.Service {
 
 // BenchmarkApply1000Endpoints measures one whole-set Apply (plan, one
 // netlink transaction, its acknowledgement) for 1,000 endpoints, in a
-// namespace of its own.
+// namespace of its own: "update" is the usual case (one endpoint changed
+// readiness; only its Service's chains are rewritten), "full" rewrites every
+// chain, as the first Apply of an agent (taking over its table) does.
 func BenchmarkApply1000Endpoints(b *testing.B) {
-	for _, affinity := range []bool{false, true} {
-		b.Run(fmt.Sprintf("affinity=%v", affinity), func(b *testing.B) {
+	for _, c := range []struct {
+		name           string
+		affinity, full bool
+	}{{"update", false, false}, {"update-affinity", true, false}, {"full", false, true}, {"full-affinity", true, true}} {
+		affinity := c.affinity
+		b.Run(c.name, func(b *testing.B) {
 			p := newProxy(b, newNS(b), Config{ClusterCIDR: "10.244.0.0/16", Bridge: "br0"})
 			sets := [2][]api.Service{benchServices(false), benchServices(true)}
 			for _, set := range sets {
@@ -51,6 +57,9 @@ func BenchmarkApply1000Endpoints(b *testing.B) {
 			must(b, p.Apply(sets[1]))
 			i := 0
 			for b.Loop() {
+				if c.full {
+					p.written = nil
+				}
 				if err := p.Apply(sets[i%2]); err != nil {
 					b.Fatal(err)
 				}

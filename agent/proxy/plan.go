@@ -57,6 +57,14 @@ type chainSpec struct {
 	name  string
 	base  *baseChain
 	rules []ruleSpec
+	// sig lists everything the chain's rules are made from: two chains
+	// with the same name and sig have the same rules. (Cheaper than
+	// printing the expressions, which took a third of an Apply.)
+	sig []string
+}
+
+func (c *chainSpec) describe(parts ...string) {
+	c.sig = append(c.sig, parts...)
 }
 
 // ruleSpec is one rule; vmap, when set, is the anonymous verdict map of a
@@ -111,6 +119,9 @@ func buildPlan(cfg Config, services []api.Service) (*plan, error) {
 		_, clusterNet, _ = net.ParseCIDR(cfg.ClusterCIDR)
 	}
 	addFixedChains(pl, cfg.Bridge)
+	for _, c := range pl.chains {
+		c.describe("fixed", cfg.Bridge)
+	}
 	// Sorted so that chain and rule order is the same for the same set,
 	// whatever order the caller passed.
 	svcs := append([]api.Service(nil), services...)
@@ -233,6 +244,7 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) error {
 			Key: ipProtoPort(cip, pr, uint16(sp.Port)), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svcChain}})
 		if nodePort {
 			ext := pl.add(&chainSpec{name: chainName("ext", base)})
+			ext.describe(svcChain)
 			ext.rule(jump(chainMarkMasq))
 			ext.rule(&expr.Verdict{Kind: expr.VerdictGoto, Chain: svcChain})
 			pl.maps[mapServiceNodePorts] = append(pl.maps[mapServiceNodePorts], nftables.SetElement{
@@ -246,7 +258,9 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) error {
 // addServicePort writes the chain of one Service port and its endpoints'.
 func addServicePort(pl *plan, s *api.Service, svcName, base string, cip net.IP, pr uint8, eps []endpoint, clusterNet *net.IPNet) {
 	svc := pl.add(&chainSpec{name: svcName})
+	svc.describe(cip.String())
 	if clusterNet != nil {
+		svc.describe(clusterNet.String())
 		// A client outside the cluster CIDR (the node itself, another host
 		// routing to the cluster IP) is masqueraded so that the endpoint's
 		// reply comes back through this node.
@@ -265,10 +279,13 @@ func addServicePort(pl *plan, s *api.Service, svcName, base string, cip net.IP, 
 		epBase := fmt.Sprintf("%s__%s/%d", base, ep.ip, ep.port)
 		epChain := pl.add(&chainSpec{name: chainName("ep", epBase)})
 		targets[i] = epChain.name
+		epChain.describe(protoName(pr), ep.ip.String(), fmt.Sprint(ep.port))
 		pl.hairpin[ep.ip.String()] = ep.ip
 		if timeout > 0 {
 			set := affinitySet{name: chainName("aff", fmt.Sprintf("%s/%d", epBase, timeout/time.Second)), timeout: timeout}
 			pl.affinity = append(pl.affinity, set)
+			epChain.describe(set.name, fmt.Sprint(timeout))
+			svc.describe(set.name, epChain.name)
 			epChain.rule(loadSaddr(), &expr.Dynset{SrcRegKey: 1, SetName: set.name,
 				Operation: uint32(unix.NFT_DYNSET_OP_UPDATE), Timeout: timeout})
 			// Checked before the random choice: a client seen within the
@@ -278,6 +295,8 @@ func addServicePort(pl *plan, s *api.Service, svcName, base string, cip net.IP, 
 		}
 		epChain.rule(append(l4proto(pr), dnat(ep.ip, ep.port)...)...)
 	}
+	svc.describe("numgen")
+	svc.describe(targets...)
 	svc.rules = append(svc.rules, ruleSpec{
 		exprs: []expr.Any{&expr.Numgen{Register: 1, Modulus: uint32(len(eps)), Type: unix.NFT_NG_RANDOM}},
 		vmap:  targets,

@@ -264,19 +264,7 @@ func sameHook(old *nftables.Chain, b *baseChain) bool {
 	return old.Type == b.typ && *old.Hooknum == *b.hook && old.Priority != nil && *old.Priority == *b.priority
 }
 
-// signature is the chain's content as text, to tell whether a chain written
-// earlier can stay as it is. Each expression is printed on its own, so that
-// fmt shows its fields rather than its address.
+// signature is the chain's content in short.
 func (c *chainSpec) signature() string {
-	var b strings.Builder
-	if c.base != nil {
-		fmt.Fprintf(&b, "%s %d %d;", c.base.typ, *c.base.hook, *c.base.priority)
-	}
-	for _, r := range c.rules {
-		for _, e := range r.exprs {
-			fmt.Fprintf(&b, "%+v ", e)
-		}
-		fmt.Fprintf(&b, "%q;", r.vmap)
-	}
-	return b.String()
+	return strings.Join(c.sig, " ")
 }
