@@ -35,8 +35,11 @@ func (u udpState) record(clusterIP string, port uint16, hasNodePort bool, nodePo
 
 // staleFilters are the conntrack entries to delete going from old to new:
 // those whose reply comes from an endpoint no longer used, and, for a port
-// that had no endpoint and has some now, those of clients that were being
-// rejected (their entry would keep them rejected).
+// that had no endpoint (or no Service) and has some now, every entry to it:
+// a flow tracked before it was DNATed would stay un-NATed for as long as the
+// client keeps sending. (Rejected packets leave no entry: they are dropped
+// before conntrack confirms them.) Nothing is known to be stale on the first
+// Apply (old is nil): flushing then would move live flows for nothing.
 func staleFilters(old, cur udpState) []netlink.CustomConntrackFilter {
 	var fs []netlink.CustomConntrackFilter
 	add := func(dst net.IP, dport uint16, replySrc net.IP) {
@@ -51,16 +54,20 @@ func staleFilters(old, cur udpState) []netlink.CustomConntrackFilter {
 		}
 		fs = append(fs, f)
 	}
-	for k, oldEps := range old {
-		cip := net.ParseIP(k.clusterIP)
-		newEps := cur[k]
-		if len(oldEps) == 0 && len(newEps) > 0 {
-			add(cip, k.port, nil)
+	if old == nil {
+		return nil
+	}
+	for k, newEps := range cur {
+		if oldEps, ok := old[k]; len(newEps) > 0 && (!ok || len(oldEps) == 0) {
+			add(net.ParseIP(k.clusterIP), k.port, nil)
 			if k.nodePort != 0 {
 				add(nil, k.nodePort, nil)
 			}
-			continue
 		}
+	}
+	for k, oldEps := range old {
+		cip := net.ParseIP(k.clusterIP)
+		newEps := cur[k]
 		for ip := range oldEps {
 			if newEps[ip] {
 				continue

@@ -105,8 +105,10 @@ func (c *chainSpec) rule(e ...expr.Any) {
 	c.rules = append(c.rules, ruleSpec{exprs: e})
 }
 
-// buildPlan computes the table for a set of Services.
-func buildPlan(cfg Config, services []api.Service) (*plan, error) {
+// buildPlan computes the table for a set of Services. A Service it cannot
+// proxy (the leader validates them, so this is a bug or a version skew) is
+// left out and reported, rather than failing every other Service.
+func buildPlan(cfg Config, services []api.Service) (*plan, []error) {
 	pl := &plan{
 		maps: map[string][]nftables.SetElement{
 			mapServiceIPs: nil, mapServiceNodePorts: nil, mapNoEndpointIPs: nil, mapNoEndpointNodePts: nil,
@@ -131,12 +133,15 @@ func buildPlan(cfg Config, services []api.Service) (*plan, error) {
 		}
 		return svcs[i].Name < svcs[j].Name
 	})
+	var skipped []error
 	for i := range svcs {
-		if err := addService(pl, &svcs[i], clusterNet); err != nil {
-			return nil, fmt.Errorf("service %s/%s: %w", svcs[i].Namespace, svcs[i].Name, err)
+		if err := checkService(&svcs[i]); err != nil {
+			skipped = append(skipped, fmt.Errorf("service %s/%s: %w", svcs[i].Namespace, svcs[i].Name, err))
+			continue
 		}
+		addService(pl, &svcs[i], clusterNet)
 	}
-	return pl, nil
+	return pl, skipped
 }
 
 var (
@@ -207,22 +212,34 @@ func proto(p string) (uint8, error) {
 	return 0, fmt.Errorf("unsupported protocol %q", p)
 }
 
-func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) error {
+// checkService reports what would keep a Service from being proxied.
+func checkService(s *api.Service) error {
 	if s.ClusterIP == "" || s.ClusterIP == api.ClusterIPNone {
 		return nil
 	}
-	cip := net.ParseIP(s.ClusterIP).To4()
-	if cip == nil {
+	if ip := net.ParseIP(s.ClusterIP); ip == nil || ip.To4() == nil {
 		return fmt.Errorf("cluster IP %q is not an IPv4 address", s.ClusterIP)
 	}
-	for i, sp := range s.Ports {
-		pr, err := proto(sp.Protocol)
-		if err != nil {
+	for _, sp := range s.Ports {
+		if _, err := proto(sp.Protocol); err != nil {
 			return fmt.Errorf("port %d: %w", sp.Port, err)
 		}
 		if sp.Port <= 0 || sp.Port > 65535 || sp.NodePort < 0 || sp.NodePort > 65535 {
 			return fmt.Errorf("port %d/%d out of range", sp.Port, sp.NodePort)
 		}
+	}
+	return nil
+}
+
+// addService adds a checked Service: headless ones and those without a
+// cluster IP get nothing (DNS serves the former).
+func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) {
+	if s.ClusterIP == "" || s.ClusterIP == api.ClusterIPNone {
+		return
+	}
+	cip := net.ParseIP(s.ClusterIP).To4()
+	for i, sp := range s.Ports {
+		pr, _ := proto(sp.Protocol)
 		nodePort := s.Type == api.ServiceTypeNodePort && sp.NodePort != 0
 		eps := readyEndpoints(s, i)
 		if pr == unix.IPPROTO_UDP {
@@ -252,7 +269,6 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) error {
 		}
 		addServicePort(pl, s, svcChain, base, cip, pr, eps, clusterNet)
 	}
-	return nil
 }
 
 // addServicePort writes the chain of one Service port and its endpoints'.

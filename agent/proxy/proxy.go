@@ -160,9 +160,9 @@ func (p *Proxy) Apply(services []api.Service) error {
 		return errors.New("failed to apply services: proxy is closed")
 	}
 	start := time.Now()
-	pl, err := buildPlan(p.cfg, services)
-	if err != nil {
-		return fmt.Errorf("failed to plan service rules: %w", err)
+	pl, skipped := buildPlan(p.cfg, services)
+	for _, err := range skipped {
+		p.log.Warn("service not proxied", "err", err)
 	}
 	if err := p.write(pl, false); err != nil {
 		p.log.Warn("failed to update service rules, recreating the table", "err", err)

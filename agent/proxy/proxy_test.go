@@ -237,6 +237,18 @@ func TestProxy(t *testing.T) {
 		if r2.name == r.name {
 			t.Errorf("UDP flow still reaches %s after it became not Ready", r.name)
 		}
+		// A flow that started before its Service existed (routed out
+		// un-NATed, and tracked so) is served as soon as the Service is
+		// there: its conntrack entry is flushed.
+		late := tp.service("late", 18, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+		const port2 = 40054
+		if _, err := getUDP(tp.client.ns, tp.clusterIP(18)+":53", port2, 300*time.Millisecond); err == nil {
+			t.Fatal("UDP to a cluster IP without a Service was answered")
+		}
+		must(t, p.Apply([]api.Service{tp.webService(), late}))
+		if r, err := getUDP(tp.client.ns, tp.clusterIP(18)+":53", port2, reqTimeout); err != nil || r.name != "p1" {
+			t.Errorf("UDP flow started before its Service: got %+v, %v; want p1", r, err)
+		}
 		must(t, p.Apply([]api.Service{tp.webService()}))
 	})
 
@@ -258,6 +270,13 @@ func TestProxy(t *testing.T) {
 		if ru.name != "p1" {
 			t.Fatalf("UDP hairpin reached %s, want p1", ru.name)
 		}
+	})
+
+	t.Run("BadServiceSkippedOthersServed", func(t *testing.T) {
+		bad := tp.service("bad", 17, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+		bad.Ports[0].Protocol = "SCTP"
+		must(t, p.Apply([]api.Service{bad, tp.webService()}))
+		reachAll(t, clientGet, "p1", "p2", "p3")
 	})
 
 	t.Run("HeadlessAndNoClusterIPGetNoRules", func(t *testing.T) {
