@@ -103,7 +103,7 @@ type host struct {
 
 type topo struct {
 	t       testing.TB
-	x       int // second octet, random in 200..254
+	x       int // second octet, random in 200..243 (never the defaults 10.244/10.96)
 	node    netns.NsHandle
 	node2   netns.NsHandle
 	ext     *host
@@ -132,7 +132,7 @@ func newTopo(t testing.TB) *topo {
 			t.Fatalf("failed to load br_netfilter: %v: %s", err, out)
 		}
 	}
-	tp := &topo{t: t, x: 200 + rand.IntN(55), node: newNS(t), node2: newNS(t)}
+	tp := &topo{t: t, x: 200 + rand.IntN(44), node: newNS(t), node2: newNS(t)}
 	for _, ns := range []netns.NsHandle{tp.node, tp.node2} {
 		must(t, sysctl(ns, "net/ipv4/ip_forward", "1"))
 		if err := sysctl(ns, "net/bridge/bridge-nf-call-iptables", "1"); err != nil {

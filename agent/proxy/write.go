@@ -209,6 +209,10 @@ func (p *Proxy) addRules(pl *plan, chains map[string]*nftables.Chain, sets map[s
 		for _, r := range cs.rules {
 			exprs := r.exprs
 			if r.vmap != nil {
+				// numgen writes a host-endian integer, so the keys are
+				// host-endian. (google/nftables v0.3.0 marks every
+				// anonymous set big-endian for nft, which therefore
+				// prints key 1 as 16777216: a display quirk only.)
 				anon := &nftables.Set{Table: p.table, Anonymous: true, Constant: true, IsMap: true,
 					KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
 				els := make([]nftables.SetElement, len(r.vmap))
