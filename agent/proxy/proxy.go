@@ -214,8 +214,8 @@ func (p *Proxy) Close() error {
 }
 
 // socketBuffer is the netlink socket's send and receive buffer. The whole
-// table goes in one transaction, sent in one sendmsg (about 1 MiB for 1,000
-// endpoints), and the kernel acknowledges every message of it (thousands of
+// table goes in one transaction, sent in one sendmsg (for 1,000 endpoints,
+// past the default buffer), and the kernel acknowledges every message of it (thousands of
 // small replies): the default 208 KiB buffers fail with EMSGSIZE and ENOBUFS
 // well before that. nft itself forces its buffers up the same way. Memory is
 // only used while a batch is in flight.

@@ -162,6 +162,8 @@ func TestProxy(t *testing.T) {
 		reachAll(t, func() (reply, error) {
 			return getUDP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30053), 0, reqTimeout)
 		}, "p1", "p2", "p3")
+		// From the node itself, to its own address (the output path).
+		reachAll(t, func() (reply, error) { return getTCP(tp.node, np, reqTimeout) }, "p1", "p2", "p3")
 		// And the node port answers on the bridge address too (any local
 		// address), from a pod.
 		reachAll(t, func() (reply, error) {
