@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -384,6 +385,9 @@ func nft(t testing.TB, ns netns.NsHandle, args ...string) (string, error) {
 
 func newProxy(t testing.TB, ns netns.NsHandle, cfg Config) *Proxy {
 	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	var p *Proxy
 	must(t, inNS(ns, func() error {
 		var err error
