@@ -86,6 +86,7 @@ type plan struct {
 	affinity []affinitySet
 	hairpin  map[string]net.IP
 	udp      udpState
+	claimed  map[string]string
 }
 
 func (pl *plan) ruleCount() int {
@@ -115,6 +116,7 @@ func buildPlan(cfg Config, services []api.Service) (*plan, []error) {
 		},
 		udp:     udpState{},
 		hairpin: map[string]net.IP{},
+		claimed: map[string]string{},
 	}
 	var clusterNet *net.IPNet
 	if cfg.ClusterCIDR != "" {
@@ -139,7 +141,7 @@ func buildPlan(cfg Config, services []api.Service) (*plan, []error) {
 			skipped = append(skipped, fmt.Errorf("service %s/%s: %w", svcs[i].Namespace, svcs[i].Name, err))
 			continue
 		}
-		addService(pl, &svcs[i], clusterNet)
+		skipped = append(skipped, addService(pl, &svcs[i], clusterNet)...)
 	}
 	return pl, skipped
 }
@@ -231,16 +233,44 @@ func checkService(s *api.Service) error {
 	return nil
 }
 
-// addService adds a checked Service: headless ones and those without a
-// cluster IP get nothing (DNS serves the former).
-func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) {
-	if s.ClusterIP == "" || s.ClusterIP == api.ClusterIPNone {
-		return
+// claim takes keys (cluster IP ports, node ports, chain names) for owner,
+// all or none; it returns the owner of the first one already taken. Two
+// Services on one cluster IP port or node port (which validation refuses)
+// would otherwise fail the whole transaction.
+func (pl *plan) claim(owner string, keys ...string) string {
+	for _, k := range keys {
+		if o, ok := pl.claimed[k]; ok {
+			return o
+		}
 	}
+	for _, k := range keys {
+		pl.claimed[k] = owner
+	}
+	return ""
+}
+
+// addService adds a checked Service: headless ones and those without a
+// cluster IP get nothing (DNS serves the former). It returns the ports it
+// had to leave out.
+func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) []error {
+	if s.ClusterIP == "" || s.ClusterIP == api.ClusterIPNone {
+		return nil
+	}
+	var skipped []error
 	cip := net.ParseIP(s.ClusterIP).To4()
 	for i, sp := range s.Ports {
 		pr, _ := proto(sp.Protocol)
 		nodePort := s.Type == api.ServiceTypeNodePort && sp.NodePort != 0
+		base := fmt.Sprintf("%s/%s/%s/%s", s.Namespace, s.Name, strings.ToLower(protoName(pr)), portName(sp))
+		keys := []string{fmt.Sprintf("ip %s %d %d", cip, pr, sp.Port), base}
+		if nodePort {
+			keys = append(keys, fmt.Sprintf("node %d %d", pr, sp.NodePort))
+		}
+		if owner := pl.claim(s.Namespace+"/"+s.Name, keys...); owner != "" {
+			skipped = append(skipped, fmt.Errorf("service %s/%s port %d/%s (node port %d): already used by %s",
+				s.Namespace, s.Name, sp.Port, protoName(pr), sp.NodePort, owner))
+			continue
+		}
 		eps := readyEndpoints(s, i)
 		if pr == unix.IPPROTO_UDP {
 			pl.udp.record(s.ClusterIP, uint16(sp.Port), nodePort, uint16(sp.NodePort), eps)
@@ -255,7 +285,6 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) {
 			}
 			continue
 		}
-		base := fmt.Sprintf("%s/%s/%s/%s", s.Namespace, s.Name, strings.ToLower(protoName(pr)), portName(sp))
 		svcChain := chainName("svc", base)
 		pl.maps[mapServiceIPs] = append(pl.maps[mapServiceIPs], nftables.SetElement{
 			Key: ipProtoPort(cip, pr, uint16(sp.Port)), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svcChain}})
@@ -269,6 +298,7 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) {
 		}
 		addServicePort(pl, s, svcChain, base, cip, pr, eps, clusterNet)
 	}
+	return skipped
 }
 
 // addServicePort writes the chain of one Service port and its endpoints'.

@@ -38,9 +38,22 @@ func TestPlanSkipsAndFilters(t *testing.T) {
 				{IP: "10.244.0.5", Ready: true},                    // no ports at all
 			}},
 	}
+	// Conflicts: the same cluster IP port, the same node port, the same
+	// port name twice.
+	ep := []api.Endpoint{{IP: "10.244.0.9", Ready: true, Ports: []int32{80, 81}}}
+	svcs = append(svcs,
+		api.Service{Namespace: "b", Name: "one", Type: api.ServiceTypeNodePort, ClusterIP: "10.96.0.3",
+			Ports: []api.ServicePort{{Protocol: "TCP", Port: 80, NodePort: 30001}}, Endpoints: ep},
+		api.Service{Namespace: "b", Name: "two", ClusterIP: "10.96.0.3",
+			Ports: []api.ServicePort{{Protocol: "TCP", Port: 80}}, Endpoints: ep},
+		api.Service{Namespace: "b", Name: "three", Type: api.ServiceTypeNodePort, ClusterIP: "10.96.0.4",
+			Ports: []api.ServicePort{{Protocol: "TCP", Port: 80, NodePort: 30001}}, Endpoints: ep},
+		api.Service{Namespace: "b", Name: "four", ClusterIP: "10.96.0.5",
+			Ports: []api.ServicePort{{Name: "x", Protocol: "TCP", Port: 80}, {Name: "x", Protocol: "TCP", Port: 81}}, Endpoints: ep},
+	)
 	pl, skipped := buildPlan(DefaultConfig(), svcs)
-	if len(skipped) != 2 {
-		t.Errorf("skipped %v, want the SCTP and the IPv6 Service", skipped)
+	if len(skipped) != 5 {
+		t.Errorf("skipped %q, want the SCTP and IPv6 Services, b/two, b/three and b/four's second port", skipped)
 	}
 	var eps int
 	for _, c := range pl.chains {
@@ -51,10 +64,10 @@ func TestPlanSkipsAndFilters(t *testing.T) {
 			eps++
 		}
 	}
-	if eps != 1 {
-		t.Errorf("%d endpoint chains, want 1 (one Ready endpoint with a port)", eps)
+	if eps != 3 {
+		t.Errorf("%d endpoint chains, want 3 (a/n…'s one Ready endpoint with a port, b/one's, b/four's first port's)", eps)
 	}
-	if n := len(pl.maps[mapServiceIPs]); n != 1 {
-		t.Errorf("%d service-ips elements, want 1", n)
+	if n := len(pl.maps[mapServiceIPs]); n != 3 {
+		t.Errorf("%d service-ips elements, want 3", n)
 	}
 }
