@@ -79,220 +79,253 @@ func contains(l []string, s string) bool {
 	return false
 }
 
+// proxyEnv is TestProxy's network and proxy, shared by its subtests.
+type proxyEnv struct {
+	tp        *topo
+	p         *Proxy
+	cip       string
+	clientGet func() (reply, error)
+}
+
 func TestProxy(t *testing.T) {
 	tp := newTopo(t)
 	p := newProxy(t, tp.node, Config{ClusterCIDR: tp.clusterCIDR(), PodCIDR: tp.cidr(16), Bridge: "br0"})
 	cip := net.JoinHostPort(tp.clusterIP(10), "80")
 	clientGet := func() (reply, error) { return getTCP(tp.client.ns, cip, reqTimeout) }
 	must(t, p.Apply([]api.Service{tp.webService()}))
+	e := &proxyEnv{tp: tp, p: p, cip: cip, clientGet: clientGet}
+	t.Run("ClusterIPSpreadsOverEndpoints", func(t *testing.T) { testClusterIPSpreadsOverEndpoints(t, e) })
+	t.Run("FromTheNodeItself", func(t *testing.T) { testFromTheNodeItself(t, e) })
+	t.Run("NotReadyStopsImmediately", func(t *testing.T) { testNotReadyStopsImmediately(t, e) })
+	t.Run("ReapplyIsNoop", func(t *testing.T) { testReapplyIsNoop(t, e) })
+	t.Run("NoEndpointsRefused", func(t *testing.T) { testNoEndpointsRefused(t, e) })
+	t.Run("NodePort", func(t *testing.T) { testNodePort(t, e) })
+	t.Run("NodePortToOtherNodeIsMasqueraded", func(t *testing.T) { testNodePortToOtherNodeIsMasqueraded(t, e) })
+	t.Run("SessionAffinity", func(t *testing.T) { testSessionAffinity(t, e) })
+	t.Run("UDP", func(t *testing.T) { testUDP(t, e) })
+	t.Run("Hairpin", func(t *testing.T) { testHairpin(t, e) })
+	t.Run("BadServiceSkippedOthersServed", func(t *testing.T) { testBadServiceSkippedOthersServed(t, e) })
+	t.Run("HeadlessAndNoClusterIPGetNoRules", func(t *testing.T) { testHeadlessAndNoClusterIPGetNoRules(t, e) })
+}
 
-	t.Run("ClusterIPSpreadsOverEndpoints", func(t *testing.T) {
-		reachAll(t, clientGet, "p1", "p2", "p3")
+func testClusterIPSpreadsOverEndpoints(t *testing.T, e *proxyEnv) {
+	tp, clientGet := e.tp, e.clientGet
+	reachAll(t, clientGet, "p1", "p2", "p3")
+	r, err := clientGet()
+	must(t, err)
+	if r.from != tp.client.ip.String() {
+		t.Errorf("backend saw client %s, want %s (no masquerading inside the cluster)", r.from, tp.client.ip)
+	}
+}
+
+func testFromTheNodeItself(t *testing.T, e *proxyEnv) {
+	tp, cip := e.tp, e.cip
+	reachAll(t, func() (reply, error) { return getTCP(tp.node, cip, reqTimeout) }, "p1", "p2", "p3")
+}
+
+func testNotReadyStopsImmediately(t *testing.T, e *proxyEnv) {
+	tp, p, clientGet := e.tp, e.p, e.clientGet
+	must(t, p.Apply([]api.Service{tp.webService("p2")}))
+	for i := 0; i < 40; i++ {
 		r, err := clientGet()
 		must(t, err)
-		if r.from != tp.client.ip.String() {
-			t.Errorf("backend saw client %s, want %s (no masquerading inside the cluster)", r.from, tp.client.ip)
+		if r.name == "p2" {
+			t.Fatalf("request %d reached not-Ready p2", i)
 		}
-	})
+	}
+	must(t, p.Apply([]api.Service{tp.webService()}))
+	reachAll(t, clientGet, "p1", "p2", "p3")
+}
 
-	t.Run("FromTheNodeItself", func(t *testing.T) {
-		reachAll(t, func() (reply, error) { return getTCP(tp.node, cip, reqTimeout) }, "p1", "p2", "p3")
-	})
+func testReapplyIsNoop(t *testing.T, e *proxyEnv) {
+	tp, p, clientGet := e.tp, e.p, e.clientGet
+	before, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
+	must(t, err)
+	must(t, p.Apply([]api.Service{tp.webService()}))
+	after, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
+	must(t, err)
+	if before != after {
+		t.Errorf("re-Apply changed the table:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	reachAll(t, clientGet, "p1", "p2", "p3")
+}
 
-	t.Run("NotReadyStopsImmediately", func(t *testing.T) {
-		must(t, p.Apply([]api.Service{tp.webService("p2")}))
-		for i := 0; i < 40; i++ {
-			r, err := clientGet()
-			must(t, err)
-			if r.name == "p2" {
-				t.Fatalf("request %d reached not-Ready p2", i)
-			}
+func testNoEndpointsRefused(t *testing.T, e *proxyEnv) {
+	tp, p := e.tp, e.p
+	empty := tp.service("empty", 11, api.ServiceTypeNodePort, endpointOf(tp.pods[0], false))
+	must(t, p.Apply([]api.Service{tp.webService(), empty}))
+	for _, c := range []struct {
+		name string
+		get  func() (reply, error)
+	}{
+		{"tcp cluster IP", func() (reply, error) { return getTCP(tp.client.ns, tp.clusterIP(11)+":80", reqTimeout) }},
+		{"udp cluster IP", func() (reply, error) { return getUDP(tp.client.ns, tp.clusterIP(11)+":53", 0, reqTimeout) }},
+		{"tcp node port", func() (reply, error) {
+			return getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30111), reqTimeout)
+		}},
+		{"tcp from node", func() (reply, error) { return getTCP(tp.node, tp.clusterIP(11)+":80", reqTimeout) }},
+	} {
+		start := time.Now()
+		_, err := c.get()
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("%s: got %v, want connection refused", c.name, err)
+		} else if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: refused after %v, want at once", c.name, d)
 		}
-		must(t, p.Apply([]api.Service{tp.webService()}))
-		reachAll(t, clientGet, "p1", "p2", "p3")
-	})
+	}
+}
 
-	t.Run("ReapplyIsNoop", func(t *testing.T) {
-		before, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
-		must(t, err)
-		must(t, p.Apply([]api.Service{tp.webService()}))
-		after, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
-		must(t, err)
-		if before != after {
-			t.Errorf("re-Apply changed the table:\n--- before\n%s\n--- after\n%s", before, after)
-		}
-		reachAll(t, clientGet, "p1", "p2", "p3")
-	})
+func testNodePort(t *testing.T, e *proxyEnv) {
+	tp := e.tp
+	np := fmt.Sprintf("%s:%d", tp.nodeExt, 30080)
+	get := func() (reply, error) { return getTCP(tp.ext.ns, np, reqTimeout) }
+	reachAll(t, get, "p1", "p2", "p3")
+	r, err := get()
+	must(t, err)
+	// A local endpoint answers through this node anyway: the client
+	// address is kept.
+	if r.from != tp.ext.ip.String() {
+		t.Errorf("local backend saw %s, want the client's %s", r.from, tp.ext.ip)
+	}
+	reachAll(t, func() (reply, error) {
+		return getUDP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30053), 0, reqTimeout)
+	}, "p1", "p2", "p3")
+	// From the node itself, to its own address (the output path).
+	reachAll(t, func() (reply, error) { return getTCP(tp.node, np, reqTimeout) }, "p1", "p2", "p3")
+	// And the node port answers on the bridge address too (any local
+	// address), from a pod.
+	reachAll(t, func() (reply, error) {
+		return getTCP(tp.client.ns, fmt.Sprintf("%s:%d", tp.ip(16, 1), 30080), reqTimeout)
+	}, "p1", "p2", "p3")
+}
 
-	t.Run("NoEndpointsRefused", func(t *testing.T) {
-		empty := tp.service("empty", 11, api.ServiceTypeNodePort, endpointOf(tp.pods[0], false))
-		must(t, p.Apply([]api.Service{tp.webService(), empty}))
-		for _, c := range []struct {
-			name string
-			get  func() (reply, error)
-		}{
-			{"tcp cluster IP", func() (reply, error) { return getTCP(tp.client.ns, tp.clusterIP(11)+":80", reqTimeout) }},
-			{"udp cluster IP", func() (reply, error) { return getUDP(tp.client.ns, tp.clusterIP(11)+":53", 0, reqTimeout) }},
-			{"tcp node port", func() (reply, error) {
-				return getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30111), reqTimeout)
-			}},
-			{"tcp from node", func() (reply, error) { return getTCP(tp.node, tp.clusterIP(11)+":80", reqTimeout) }},
-		} {
-			start := time.Now()
-			_, err := c.get()
-			if !errors.Is(err, syscall.ECONNREFUSED) {
-				t.Errorf("%s: got %v, want connection refused", c.name, err)
-			} else if d := time.Since(start); d > time.Second {
-				t.Errorf("%s: refused after %v, want at once", c.name, d)
-			}
-		}
-	})
+func testNodePortToOtherNodeIsMasqueraded(t *testing.T, e *proxyEnv) {
+	tp, p := e.tp, e.p
+	remote := tp.service("remote", 12, api.ServiceTypeNodePort, endpointOf(tp.pods[3], true))
+	must(t, p.Apply([]api.Service{tp.webService(), remote}))
+	r, err := getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30112), reqTimeout)
+	must(t, err)
+	if r.name != "p4" || r.from != tp.ip(3, 1).String() {
+		t.Errorf("got %+v, want p4 seeing the node's address %s", r, tp.ip(3, 1))
+	}
+	// Pod to pod across nodes through the cluster IP keeps the
+	// client's address.
+	r, err = getTCP(tp.client.ns, tp.clusterIP(12)+":80", reqTimeout)
+	must(t, err)
+	if r.name != "p4" || r.from != tp.client.ip.String() {
+		t.Errorf("got %+v, want p4 seeing the client %s", r, tp.client.ip)
+	}
+}
 
-	t.Run("NodePort", func(t *testing.T) {
-		np := fmt.Sprintf("%s:%d", tp.nodeExt, 30080)
-		get := func() (reply, error) { return getTCP(tp.ext.ns, np, reqTimeout) }
-		reachAll(t, get, "p1", "p2", "p3")
-		r, err := get()
-		must(t, err)
-		// A local endpoint answers through this node anyway: the client
-		// address is kept.
-		if r.from != tp.ext.ip.String() {
-			t.Errorf("local backend saw %s, want the client's %s", r.from, tp.ext.ip)
-		}
-		reachAll(t, func() (reply, error) {
-			return getUDP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30053), 0, reqTimeout)
-		}, "p1", "p2", "p3")
-		// From the node itself, to its own address (the output path).
-		reachAll(t, func() (reply, error) { return getTCP(tp.node, np, reqTimeout) }, "p1", "p2", "p3")
-		// And the node port answers on the bridge address too (any local
-		// address), from a pod.
-		reachAll(t, func() (reply, error) {
-			return getTCP(tp.client.ns, fmt.Sprintf("%s:%d", tp.ip(16, 1), 30080), reqTimeout)
-		}, "p1", "p2", "p3")
-	})
-
-	t.Run("NodePortToOtherNodeIsMasqueraded", func(t *testing.T) {
-		remote := tp.service("remote", 12, api.ServiceTypeNodePort, endpointOf(tp.pods[3], true))
-		must(t, p.Apply([]api.Service{tp.webService(), remote}))
-		r, err := getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30112), reqTimeout)
-		must(t, err)
-		if r.name != "p4" || r.from != tp.ip(3, 1).String() {
-			t.Errorf("got %+v, want p4 seeing the node's address %s", r, tp.ip(3, 1))
-		}
-		// Pod to pod across nodes through the cluster IP keeps the
-		// client's address.
-		r, err = getTCP(tp.client.ns, tp.clusterIP(12)+":80", reqTimeout)
-		must(t, err)
-		if r.name != "p4" || r.from != tp.client.ip.String() {
-			t.Errorf("got %+v, want p4 seeing the client %s", r, tp.client.ip)
-		}
-	})
-
-	t.Run("SessionAffinity", func(t *testing.T) {
-		sticky := tp.webService()
-		sticky.Name, sticky.ClusterIP = "sticky", tp.clusterIP(13)
-		sticky.Ports = sticky.Ports[:1]
-		sticky.Ports[0].NodePort = 30113
-		sticky.SessionAffinity, sticky.AffinityTimeoutSeconds = api.AffinityClientIP, 60
-		must(t, p.Apply([]api.Service{tp.webService(), sticky}))
-		first, err := getTCP(tp.client.ns, tp.clusterIP(13)+":80", reqTimeout)
-		must(t, err)
-		for i := 0; i < 30; i++ {
-			r, err := getTCP(tp.client.ns, tp.clusterIP(13)+":80", reqTimeout)
-			must(t, err)
-			if r.name != first.name {
-				t.Fatalf("request %d reached %s, want %s (ClientIP affinity)", i, r.name, first.name)
-			}
-		}
-		// Another Service changing does not reset the affinity.
-		must(t, p.Apply([]api.Service{tp.webService("p3"), sticky}))
+func testSessionAffinity(t *testing.T, e *proxyEnv) {
+	tp, p := e.tp, e.p
+	sticky := tp.webService()
+	sticky.Name, sticky.ClusterIP = "sticky", tp.clusterIP(13)
+	sticky.Ports = sticky.Ports[:1]
+	sticky.Ports[0].NodePort = 30113
+	sticky.SessionAffinity, sticky.AffinityTimeoutSeconds = api.AffinityClientIP, 60
+	must(t, p.Apply([]api.Service{tp.webService(), sticky}))
+	first, err := getTCP(tp.client.ns, tp.clusterIP(13)+":80", reqTimeout)
+	must(t, err)
+	for i := 0; i < 30; i++ {
 		r, err := getTCP(tp.client.ns, tp.clusterIP(13)+":80", reqTimeout)
 		must(t, err)
 		if r.name != first.name {
-			t.Errorf("after an unrelated update: reached %s, want %s", r.name, first.name)
+			t.Fatalf("request %d reached %s, want %s (ClientIP affinity)", i, r.name, first.name)
 		}
-		// Another client gets its own choice, also sticky.
-		other, err := getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30113), reqTimeout)
+	}
+	// Another Service changing does not reset the affinity.
+	must(t, p.Apply([]api.Service{tp.webService("p3"), sticky}))
+	r, err := getTCP(tp.client.ns, tp.clusterIP(13)+":80", reqTimeout)
+	must(t, err)
+	if r.name != first.name {
+		t.Errorf("after an unrelated update: reached %s, want %s", r.name, first.name)
+	}
+	// Another client gets its own choice, also sticky.
+	other, err := getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30113), reqTimeout)
+	must(t, err)
+	for i := 0; i < 10; i++ {
+		r, err := getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30113), reqTimeout)
 		must(t, err)
-		for i := 0; i < 10; i++ {
-			r, err := getTCP(tp.ext.ns, fmt.Sprintf("%s:%d", tp.nodeExt, 30113), reqTimeout)
-			must(t, err)
-			if r.name != other.name {
-				t.Fatalf("node port request %d reached %s, want %s", i, r.name, other.name)
-			}
+		if r.name != other.name {
+			t.Fatalf("node port request %d reached %s, want %s", i, r.name, other.name)
 		}
-	})
+	}
+}
 
-	t.Run("UDP", func(t *testing.T) {
-		must(t, p.Apply([]api.Service{tp.webService()}))
-		udp := tp.clusterIP(10) + ":53"
-		reachAll(t, func() (reply, error) { return getUDP(tp.client.ns, udp, 0, reqTimeout) }, "p1", "p2", "p3")
-		// One flow (fixed source port): conntrack pins it to its
-		// endpoint; when that endpoint stops being Ready, the entry is
-		// flushed and the same flow moves on at once.
-		const port = 40053
-		r, err := getUDP(tp.client.ns, udp, port, reqTimeout)
-		must(t, err)
-		must(t, p.Apply([]api.Service{tp.webService(r.name)}))
-		r2, err := getUDP(tp.client.ns, udp, port, reqTimeout)
-		must(t, err)
-		if r2.name == r.name {
-			t.Errorf("UDP flow still reaches %s after it became not Ready", r.name)
-		}
-		// A flow that started before its Service existed (routed out
-		// un-NATed, and tracked so) is served as soon as the Service is
-		// there: its conntrack entry is flushed.
-		late := tp.service("late", 18, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
-		const port2 = 40054
-		if _, err := getUDP(tp.client.ns, tp.clusterIP(18)+":53", port2, 300*time.Millisecond); err == nil {
-			t.Fatal("UDP to a cluster IP without a Service was answered")
-		}
-		must(t, p.Apply([]api.Service{tp.webService(), late}))
-		if r, err := getUDP(tp.client.ns, tp.clusterIP(18)+":53", port2, reqTimeout); err != nil || r.name != "p1" {
-			t.Errorf("UDP flow started before its Service: got %+v, %v; want p1", r, err)
-		}
-		must(t, p.Apply([]api.Service{tp.webService()}))
-	})
+func testUDP(t *testing.T, e *proxyEnv) {
+	tp, p := e.tp, e.p
+	must(t, p.Apply([]api.Service{tp.webService()}))
+	udp := tp.clusterIP(10) + ":53"
+	reachAll(t, func() (reply, error) { return getUDP(tp.client.ns, udp, 0, reqTimeout) }, "p1", "p2", "p3")
+	// One flow (fixed source port): conntrack pins it to its
+	// endpoint; when that endpoint stops being Ready, the entry is
+	// flushed and the same flow moves on at once.
+	const port = 40053
+	r, err := getUDP(tp.client.ns, udp, port, reqTimeout)
+	must(t, err)
+	must(t, p.Apply([]api.Service{tp.webService(r.name)}))
+	r2, err := getUDP(tp.client.ns, udp, port, reqTimeout)
+	must(t, err)
+	if r2.name == r.name {
+		t.Errorf("UDP flow still reaches %s after it became not Ready", r.name)
+	}
+	// A flow that started before its Service existed (routed out
+	// un-NATed, and tracked so) is served as soon as the Service is
+	// there: its conntrack entry is flushed.
+	late := tp.service("late", 18, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+	const port2 = 40054
+	if _, err := getUDP(tp.client.ns, tp.clusterIP(18)+":53", port2, 300*time.Millisecond); err == nil {
+		t.Fatal("UDP to a cluster IP without a Service was answered")
+	}
+	must(t, p.Apply([]api.Service{tp.webService(), late}))
+	if r, err := getUDP(tp.client.ns, tp.clusterIP(18)+":53", port2, reqTimeout); err != nil || r.name != "p1" {
+		t.Errorf("UDP flow started before its Service: got %+v, %v; want p1", r, err)
+	}
+	must(t, p.Apply([]api.Service{tp.webService()}))
+}
 
-	t.Run("Hairpin", func(t *testing.T) {
-		self := tp.service("self", 14, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
-		must(t, p.Apply([]api.Service{tp.webService(), self}))
-		r, err := getTCP(tp.pods[0].ns, tp.clusterIP(14)+":80", reqTimeout)
-		must(t, err)
-		// Masqueraded to the bridge address: unmasqueraded, p1 would
-		// answer itself directly and the reply would never be un-NATed.
-		if r.name != "p1" || r.from != tp.ip(16, 1).String() {
-			t.Fatalf("hairpin got %+v, want p1 seeing the bridge address %s", r, tp.ip(16, 1))
-		}
-		// And through a Service with several endpoints, p1 reaches
-		// itself too.
-		reachAll(t, func() (reply, error) { return getTCP(tp.pods[0].ns, cip, reqTimeout) }, "p1", "p2", "p3")
-		ru, err := getUDP(tp.pods[0].ns, tp.clusterIP(14)+":53", 0, reqTimeout)
-		must(t, err)
-		if ru.name != "p1" {
-			t.Fatalf("UDP hairpin reached %s, want p1", ru.name)
-		}
-	})
+func testHairpin(t *testing.T, e *proxyEnv) {
+	tp, p, cip := e.tp, e.p, e.cip
+	self := tp.service("self", 14, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+	must(t, p.Apply([]api.Service{tp.webService(), self}))
+	r, err := getTCP(tp.pods[0].ns, tp.clusterIP(14)+":80", reqTimeout)
+	must(t, err)
+	// Masqueraded to the bridge address: unmasqueraded, p1 would
+	// answer itself directly and the reply would never be un-NATed.
+	if r.name != "p1" || r.from != tp.ip(16, 1).String() {
+		t.Fatalf("hairpin got %+v, want p1 seeing the bridge address %s", r, tp.ip(16, 1))
+	}
+	// And through a Service with several endpoints, p1 reaches
+	// itself too.
+	reachAll(t, func() (reply, error) { return getTCP(tp.pods[0].ns, cip, reqTimeout) }, "p1", "p2", "p3")
+	ru, err := getUDP(tp.pods[0].ns, tp.clusterIP(14)+":53", 0, reqTimeout)
+	must(t, err)
+	if ru.name != "p1" {
+		t.Fatalf("UDP hairpin reached %s, want p1", ru.name)
+	}
+}
 
-	t.Run("BadServiceSkippedOthersServed", func(t *testing.T) {
-		bad := tp.service("bad", 17, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
-		bad.Ports[0].Protocol = "SCTP"
-		must(t, p.Apply([]api.Service{bad, tp.webService()}))
-		reachAll(t, clientGet, "p1", "p2", "p3")
-	})
+func testBadServiceSkippedOthersServed(t *testing.T, e *proxyEnv) {
+	tp, p, clientGet := e.tp, e.p, e.clientGet
+	bad := tp.service("bad", 17, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+	bad.Ports[0].Protocol = "SCTP"
+	must(t, p.Apply([]api.Service{bad, tp.webService()}))
+	reachAll(t, clientGet, "p1", "p2", "p3")
+}
 
-	t.Run("HeadlessAndNoClusterIPGetNoRules", func(t *testing.T) {
-		headless := tp.service("headless", 15, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
-		headless.ClusterIP = api.ClusterIPNone
-		noIP := tp.service("noip", 16, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
-		noIP.ClusterIP = ""
-		must(t, p.Apply([]api.Service{headless, noIP}))
-		out, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
-		must(t, err)
-		if strings.Contains(out, "headless") || strings.Contains(out, "noip") || strings.Contains(out, "svc-") {
-			t.Errorf("rules for headless or IP-less Services:\n%s", out)
-		}
-	})
+func testHeadlessAndNoClusterIPGetNoRules(t *testing.T, e *proxyEnv) {
+	tp, p := e.tp, e.p
+	headless := tp.service("headless", 15, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+	headless.ClusterIP = api.ClusterIPNone
+	noIP := tp.service("noip", 16, api.ServiceTypeClusterIP, endpointOf(tp.pods[0], true))
+	noIP.ClusterIP = ""
+	must(t, p.Apply([]api.Service{headless, noIP}))
+	out, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
+	must(t, err)
+	if strings.Contains(out, "headless") || strings.Contains(out, "noip") || strings.Contains(out, "svc-") {
+		t.Errorf("rules for headless or IP-less Services:\n%s", out)
+	}
 }
 
 func TestTakeOverAndClose(t *testing.T) {
