@@ -260,7 +260,9 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) []error {
 	cip := net.ParseIP(s.ClusterIP).To4()
 	for i, sp := range s.Ports {
 		pr, _ := proto(sp.Protocol)
-		nodePort := s.Type == api.ServiceTypeNodePort && sp.NodePort != 0
+		// LoadBalancer Services have node ports too in Kubernetes (the
+		// contract only has ClusterIP and NodePort today).
+		nodePort := (s.Type == api.ServiceTypeNodePort || s.Type == "LoadBalancer") && sp.NodePort != 0
 		base := fmt.Sprintf("%s/%s/%s/%s", s.Namespace, s.Name, strings.ToLower(protoName(pr)), portName(sp))
 		keys := []string{fmt.Sprintf("ip %s %d %d", cip, pr, sp.Port), base}
 		if nodePort {
