@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vishvananda/netns"
+
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
 
@@ -328,23 +330,21 @@ func testHeadlessAndNoClusterIPGetNoRules(t *testing.T, e *proxyEnv) {
 	}
 }
 
-func TestTakeOverAndClose(t *testing.T) {
-	tp := newTopo(t)
-	cfg := Config{Table: "stv-takeover", ClusterCIDR: tp.clusterCIDR(), Bridge: "br0"}
-	old := newProxy(t, tp.node, cfg)
-	must(t, old.Apply([]api.Service{tp.webService()}))
-	// The old agent dies without closing; its table stays, with whatever
-	// an older version may have put in it.
-	for _, cmd := range [][]string{
-		{"add", "chain", "ip", cfg.Table, "junk-chain"},
-		{"add", "rule", "ip", cfg.Table, "junk-chain", "counter"},
-		{"add", "set", "ip", cfg.Table, "junk-set", "{ type ipv4_addr; }"},
-	} {
-		if _, err := nft(t, tp.node, cmd...); err != nil {
+// nftAll runs nft commands in ns, failing the test on the first error.
+func nftAll(t *testing.T, ns netns.NsHandle, cmds ...[]string) {
+	t.Helper()
+	for _, cmd := range cmds {
+		if _, err := nft(t, ns, cmd...); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
 
+// takeOver starts a new Proxy over the table an earlier one left, applies
+// web with only p3 Ready, and checks that the table is whole, single and
+// serving.
+func takeOver(t *testing.T, tp *topo, cfg Config) *Proxy {
+	t.Helper()
 	p := newProxy(t, tp.node, cfg)
 	must(t, p.Apply([]api.Service{tp.webService("p1", "p2")}))
 	out, err := nft(t, tp.node, "list", "tables")
@@ -354,8 +354,8 @@ func TestTakeOverAndClose(t *testing.T) {
 	}
 	table, err := nft(t, tp.node, "list", "table", "ip", cfg.Table)
 	must(t, err)
-	if strings.Contains(table, "junk") {
-		t.Errorf("left-over junk survived the takeover:\n%s", table)
+	if strings.Contains(table, "junk") || !strings.Contains(table, "type ipv4_addr . inet_proto . inet_service : verdict") {
+		t.Errorf("left-overs survived the takeover:\n%s", table)
 	}
 	for i := 0; i < 20; i++ {
 		r, err := getTCP(tp.client.ns, tp.clusterIP(10)+":80", reqTimeout)
@@ -364,12 +364,39 @@ func TestTakeOverAndClose(t *testing.T) {
 			t.Fatalf("request %d reached %s, want p3 (the only Ready endpoint)", i, r.name)
 		}
 	}
+	return p
+}
+
+func TestTakeOverAndClose(t *testing.T) {
+	tp := newTopo(t)
+	cfg := Config{Table: "stv-takeover", ClusterCIDR: tp.clusterCIDR(), Bridge: "br0"}
+	old := newProxy(t, tp.node, cfg)
+	must(t, old.Apply([]api.Service{tp.webService()}))
+
+	// The old agent dies without closing; its table stays, with whatever
+	// an older version may have put in it: the new one updates it in place.
+	nftAll(t, tp.node,
+		[]string{"add", "chain", "ip", cfg.Table, "junk-chain"},
+		[]string{"add", "rule", "ip", cfg.Table, "junk-chain", "counter"},
+		[]string{"add", "set", "ip", cfg.Table, "junk-set", "{ type ipv4_addr; }"},
+	)
+	p := takeOver(t, tp, cfg)
 	rules, took := p.Stats()
 	t.Logf("%d rules, last Apply %v", rules, took)
 
+	// A map of the right name and the wrong type cannot be updated in
+	// place: Apply recreates the table.
+	nftAll(t, tp.node,
+		[]string{"flush", "chain", "ip", cfg.Table, "services"},
+		[]string{"flush", "chain", "ip", cfg.Table, "service-endpoints-check"},
+		[]string{"delete", "map", "ip", cfg.Table, mapServiceIPs},
+		[]string{"add", "map", "ip", cfg.Table, mapServiceIPs, "{ type ipv4_addr : verdict; }"},
+	)
+	p = takeOver(t, tp, cfg)
+
 	must(t, p.Close())
 	must(t, p.Close())
-	out, err = nft(t, tp.node, "list", "tables")
+	out, err := nft(t, tp.node, "list", "tables")
 	must(t, err)
 	if strings.Contains(out, cfg.Table) {
 		t.Errorf("table %s still there after Close:\n%s", cfg.Table, out)
