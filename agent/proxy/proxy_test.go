@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -100,6 +101,7 @@ func TestProxy(t *testing.T) {
 	t.Run("FromTheNodeItself", func(t *testing.T) { testFromTheNodeItself(t, e) })
 	t.Run("NotReadyStopsImmediately", func(t *testing.T) { testNotReadyStopsImmediately(t, e) })
 	t.Run("ReapplyIsNoop", func(t *testing.T) { testReapplyIsNoop(t, e) })
+	t.Run("UpdatesUnderTrafficLoseNothing", func(t *testing.T) { testUpdatesUnderTrafficLoseNothing(t, e) })
 	t.Run("NoEndpointsRefused", func(t *testing.T) { testNoEndpointsRefused(t, e) })
 	t.Run("NodePort", func(t *testing.T) { testNodePort(t, e) })
 	t.Run("NodePortToOtherNodeIsMasqueraded", func(t *testing.T) { testNodePortToOtherNodeIsMasqueraded(t, e) })
@@ -150,6 +152,52 @@ func testReapplyIsNoop(t *testing.T, e *proxyEnv) {
 		t.Errorf("re-Apply changed the table:\n--- before\n%s\n--- after\n%s", before, after)
 	}
 	reachAll(t, clientGet, "p1", "p2", "p3")
+}
+
+// testUpdatesUnderTrafficLoseNothing applies changing sets while a client
+// keeps connecting: each Apply is one transaction, so no connection ever
+// meets a half-written table (refused, or sent nowhere).
+func testUpdatesUnderTrafficLoseNothing(t *testing.T, e *proxyEnv) {
+	tp, p := e.tp, e.p
+	other := tp.service("other", 19, api.ServiceTypeClusterIP, endpointOf(tp.pods[3], true))
+	sets := [][]api.Service{
+		{tp.webService()},
+		{tp.webService("p2"), other},
+		{tp.webService("p1", "p3")},
+	}
+	done := make(chan error, 1)
+	stop := make(chan struct{})
+	var applies atomic.Int64
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := p.Apply(sets[i%len(sets)]); err != nil {
+				done <- err
+				return
+			}
+			applies.Add(1)
+		}
+	}()
+	// At least 200 requests, and on until 20 updates happened meanwhile.
+	for i := 0; i < 2000 && (i < 200 || applies.Load() < 20); i++ {
+		if _, err := e.clientGet(); err != nil {
+			t.Errorf("request %d during updates: %v", i, err)
+			break
+		}
+	}
+	close(stop)
+	must(t, <-done)
+	if n := applies.Load(); n < 20 {
+		t.Errorf("only %d updates during the requests", n)
+	}
+	rules, took := p.Stats()
+	t.Logf("%d updates; %d rules, last Apply %v", applies.Load(), rules, took)
+	must(t, p.Apply([]api.Service{tp.webService()}))
 }
 
 func testNoEndpointsRefused(t *testing.T, e *proxyEnv) {
