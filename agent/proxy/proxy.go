@@ -107,6 +107,7 @@ type Proxy struct {
 	// written is the signature of every chain the last successful Apply
 	// left in the table (nil: unknown, rewrite everything).
 	written   map[string]string
+	setsSig   string
 	rewritten int
 	rules     int
 	lastApply time.Duration

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -141,6 +142,29 @@ func testNotReadyStopsImmediately(t *testing.T, e *proxyEnv) {
 	reachAll(t, clientGet, "p1", "p2", "p3")
 }
 
+// blocks sorts the chains, maps and sets of an nft listing of one table:
+// the order of chains is the order they were created in.
+func blocks(listing string) string {
+	var bs []string
+	var cur []string
+	for _, l := range strings.Split(listing, "\n") {
+		if strings.HasPrefix(l, "\t") && !strings.HasPrefix(l, "\t\t") && l != "\t}" {
+			cur = []string{l} // "\tchain x {", "\tmap y {"
+			continue
+		}
+		if cur == nil {
+			continue
+		}
+		cur = append(cur, l)
+		if l == "\t}" {
+			bs = append(bs, strings.Join(cur, "\n"))
+			cur = nil
+		}
+	}
+	sort.Strings(bs)
+	return strings.Join(bs, "\n")
+}
+
 func testReapplyIsNoop(t *testing.T, e *proxyEnv) {
 	tp, p, clientGet := e.tp, e.p, e.clientGet
 	before, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
@@ -150,6 +174,20 @@ func testReapplyIsNoop(t *testing.T, e *proxyEnv) {
 	must(t, err)
 	if before != after {
 		t.Errorf("re-Apply changed the table:\n--- before\n%s\n--- after\n%s", before, after)
+	}
+	if p.rewritten != 0 {
+		t.Errorf("re-Apply rewrote %d chains, want none", p.rewritten)
+	}
+	reachAll(t, clientGet, "p1", "p2", "p3")
+
+	// Someone deletes the table: the next Apply, even of the same set,
+	// puts it back.
+	nftAll(t, tp.node, []string{"delete", "table", "ip", DefaultTable})
+	must(t, p.Apply([]api.Service{tp.webService()}))
+	again, err := nft(t, tp.node, "list", "table", "ip", DefaultTable)
+	must(t, err)
+	if bb := blocks(before); !strings.Contains(bb, "chain services {") || blocks(again) != bb {
+		t.Errorf("table not restored:\n--- want\n%s\n--- got\n%s", before, again)
 	}
 	reachAll(t, clientGet, "p1", "p2", "p3")
 }

@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"encoding/hex"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/google/nftables"
@@ -87,10 +89,21 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 			keepChain[old.Name] = true
 			if sig, seen := written[old.Name]; seen && sig == sigs[old.Name] {
 				unchanged[old.Name] = true
-				continue
 			}
 		}
-		c.FlushChain(old)
+	}
+	setsSig := pl.setsSignature()
+	if !fresh && len(unchanged) == len(pl.chains) && len(oldChains) == len(pl.chains) &&
+		setsSig == p.setsSig && countNamed(oldSets) == len(p.setSpecs())+len(pl.affinity) {
+		// The level-triggered caller re-sent what the table already
+		// holds: no transaction at all.
+		p.written, p.rewritten = written, 0
+		return nil
+	}
+	for _, old := range oldChains {
+		if !unchanged[old.Name] {
+			c.FlushChain(old)
+		}
 	}
 	keepSet, err := p.prepareSets(pl, oldSets)
 	if err != nil {
@@ -123,9 +136,45 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("failed to commit nftables transaction for table %s: %w", p.cfg.Table, err)
 	}
-	p.written = sigs
+	p.written, p.setsSig = sigs, setsSig
 	p.rewritten = len(pl.chains) - len(unchanged)
 	return nil
+}
+
+func countNamed(sets []*nftables.Set) int {
+	n := 0
+	for _, s := range sets {
+		if !s.Anonymous {
+			n++
+		}
+	}
+	return n
+}
+
+// setsSignature is the content of the fixed maps and sets, and the names of
+// the affinity sets, in short.
+func (pl *plan) setsSignature() string {
+	var b strings.Builder
+	for _, name := range []string{mapServiceIPs, mapServiceNodePorts, mapNoEndpointIPs, mapNoEndpointNodePts} {
+		b.WriteString(name)
+		for _, e := range pl.maps[name] {
+			b.WriteByte(' ')
+			b.WriteString(hex.EncodeToString(e.Key))
+			b.WriteString(e.VerdictData.Chain)
+		}
+		b.WriteByte(';')
+	}
+	ips := make([]string, 0, len(pl.hairpin))
+	for ip := range pl.hairpin {
+		ips = append(ips, ip)
+	}
+	sort.Strings(ips)
+	b.WriteString(strings.Join(ips, " "))
+	for _, a := range pl.affinity {
+		b.WriteByte(';')
+		b.WriteString(a.name)
+	}
+	return b.String()
 }
 
 // prepareSets flushes the fixed sets that exist with the right type, keeps
