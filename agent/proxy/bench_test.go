@@ -38,14 +38,19 @@ func benchServices(flip bool) []api.Service {
 
 // BenchmarkApply1000Endpoints measures one whole-set Apply (plan, one
 // netlink transaction, its acknowledgement) for 1,000 endpoints, in a
-// namespace of its own: "update" is the usual case (one endpoint changed
-// readiness; only its Service's chains are rewritten), "full" rewrites every
-// chain, as the first Apply of an agent (taking over its table) does.
+// namespace of its own: "same" re-applies an unchanged set (the
+// level-triggered caller's most frequent call: no transaction), "update" is
+// one endpoint changing readiness (only its Service's chains are rewritten),
+// "full" rewrites every chain, as the first Apply of an agent (taking over
+// its table) does.
 func BenchmarkApply1000Endpoints(b *testing.B) {
 	for _, c := range []struct {
-		name           string
-		affinity, full bool
-	}{{"update", false, false}, {"update-affinity", true, false}, {"full", false, true}, {"full-affinity", true, true}} {
+		name                 string
+		affinity, full, same bool
+	}{
+		{name: "same"}, {name: "update"}, {name: "update-affinity", affinity: true},
+		{name: "full", full: true}, {name: "full-affinity", affinity: true, full: true},
+	} {
 		affinity := c.affinity
 		b.Run(c.name, func(b *testing.B) {
 			p := newProxy(b, newNS(b), Config{ClusterCIDR: "10.244.0.0/16", Bridge: "br0",
@@ -68,7 +73,11 @@ func BenchmarkApply1000Endpoints(b *testing.B) {
 				if c.full {
 					p.written = nil
 				}
-				if err := p.Apply(sets[i%2]); err != nil {
+				set := sets[i%2]
+				if c.same {
+					set = sets[1]
+				}
+				if err := p.Apply(set); err != nil {
 					b.Fatal(err)
 				}
 				i++
