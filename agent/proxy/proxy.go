@@ -126,11 +126,10 @@ func New(cfg Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to get the current network namespace: %w", err)
 	}
-	conn, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(int(ns)),
-		nftables.WithSockOptions(bigBuffers))
+	conn, err := dialNFT(ns)
 	if err != nil {
 		ns.Close()
-		return nil, fmt.Errorf("failed to open nftables netlink socket: %w", err)
+		return nil, err
 	}
 	nl, err := netlink.NewHandleAt(ns)
 	if err != nil {
@@ -212,6 +211,27 @@ func (p *Proxy) Close() error {
 	p.ns.Close()
 	p.log.Info("service proxy stopped")
 	return errors.Join(errs...)
+}
+
+func dialNFT(ns netns.NsHandle) (*nftables.Conn, error) {
+	conn, err := nftables.New(nftables.AsLasting(), nftables.WithNetNSFd(int(ns)),
+		nftables.WithSockOptions(bigBuffers))
+	if err != nil {
+		return nil, fmt.Errorf("failed to open nftables netlink socket: %w", err)
+	}
+	return conn, nil
+}
+
+// reopen replaces the nftables connection, dropping whatever messages were
+// queued on it.
+func (p *Proxy) reopen() error {
+	_ = p.conn.CloseLasting()
+	conn, err := dialNFT(p.ns)
+	if err != nil {
+		return err
+	}
+	p.conn = conn
+	return nil
 }
 
 // socketBuffer is the netlink socket's send and receive buffer. The whole

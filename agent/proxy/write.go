@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -50,21 +51,17 @@ const elementsPerMessage = 256
 // With fresh, the transaction deletes the table and creates it anew: the
 // way out when the table holds something the incremental path cannot fix.
 func (p *Proxy) write(pl *plan, fresh bool) error {
-	c := p.conn
 	var oldChains []*nftables.Chain
 	var oldSets []*nftables.Set
 	exists, err := p.tableExists()
 	if err != nil {
 		return err
 	}
-	if exists && fresh {
-		c.DelTable(p.table)
-	}
 	if exists && !fresh {
 		if oldChains, err = p.listChains(); err != nil {
 			return err
 		}
-		if oldSets, err = c.GetSets(p.table); err != nil {
+		if oldSets, err = p.conn.GetSets(p.table); err != nil {
 			return fmt.Errorf("failed to list sets of table %s: %w", p.cfg.Table, err)
 		}
 	}
@@ -73,7 +70,6 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 	if written != nil && len(written) != len(oldChains) {
 		written = nil
 	}
-	c.AddTable(p.table)
 
 	desired := make(map[string]*chainSpec, len(pl.chains))
 	sigs := make(map[string]string, len(pl.chains))
@@ -100,6 +96,29 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 		p.written, p.rewritten = written, 0
 		return nil
 	}
+	if err := p.queue(pl, exists && fresh, oldChains, oldSets, unchanged, keepChain); err != nil {
+		// Messages are queued on the connection until Flush: a fresh
+		// one drops them, so that the next transaction starts clean.
+		if rerr := p.reopen(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	if err := p.conn.Flush(); err != nil {
+		return fmt.Errorf("failed to commit nftables transaction for table %s: %w", p.cfg.Table, err)
+	}
+	p.written, p.setsSig = sigs, setsSig
+	p.rewritten = len(pl.chains) - len(unchanged)
+	return nil
+}
+
+// queue queues the transaction's messages on the connection.
+func (p *Proxy) queue(pl *plan, delTable bool, oldChains []*nftables.Chain, oldSets []*nftables.Set, unchanged, keepChain map[string]bool) error {
+	c := p.conn
+	if delTable {
+		c.DelTable(p.table)
+	}
+	c.AddTable(p.table)
 	for _, old := range oldChains {
 		if !unchanged[old.Name] {
 			c.FlushChain(old)
@@ -130,15 +149,7 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 	if err != nil {
 		return err
 	}
-	if err := p.addRules(pl, chains, sets, unchanged); err != nil {
-		return err
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("failed to commit nftables transaction for table %s: %w", p.cfg.Table, err)
-	}
-	p.written, p.setsSig = sigs, setsSig
-	p.rewritten = len(pl.chains) - len(unchanged)
-	return nil
+	return p.addRules(pl, chains, sets, unchanged)
 }
 
 func countNamed(sets []*nftables.Set) int {
