@@ -105,6 +105,12 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 		return err
 	}
 	if err := p.conn.Flush(); err != nil {
+		// A failed batch can leave replies unread on the socket (the
+		// library stops reading at the first ENOBUFS): start afresh so
+		// they are not taken for the next transaction's.
+		if rerr := p.reopen(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 		return fmt.Errorf("failed to commit nftables transaction for table %s: %w", p.cfg.Table, err)
 	}
 	p.written, p.setsSig = sigs, setsSig
