@@ -149,9 +149,11 @@ func buildPlan(cfg Config, services []api.Service) (*plan, []error) {
 var (
 	prioDstNAT = nftables.ChainPriorityNATDest
 	prioSrcNAT = nftables.ChainPriorityNATSource
-	// The reject checks run just before the usual filter priority, as in
-	// kube-proxy, so that a host firewall at priority 0 sees only traffic
-	// that has somewhere to go.
+	// The reject checks run in filter chains like kube-proxy's, a little
+	// before the usual filter priority (kube-proxy uses it exactly): a
+	// connection to a Service without endpoints is refused even where a
+	// host firewall at priority filter would drop it and leave the client
+	// waiting.
 	prioFilter = nftables.ChainPriorityRef(*nftables.ChainPriorityFilter - 10)
 )
 
