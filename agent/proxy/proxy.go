@@ -178,8 +178,9 @@ func (p *Proxy) Apply(services []api.Service) error {
 	return nil
 }
 
-// Stats reports the number of rules the last Apply wrote and how long it took
-// (planning, the netlink transaction and its acknowledgement).
+// Stats reports the number of rules in the table after the last Apply and
+// how long that Apply took (planning, the netlink transaction and its
+// acknowledgement, or the check that nothing changed).
 func (p *Proxy) Stats() (rules int, lastApply time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
