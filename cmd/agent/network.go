@@ -15,13 +15,25 @@ import (
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/dns"
 	"github.com/stevedore-dev/stevedore/agent/netnode"
+	"github.com/stevedore-dev/stevedore/agent/proxy"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
 )
 
 // newProxy and newDNSServer build agent/proxy and agent/dns. Nil leaves
 // the piece out (the agent logs it at start).
 var (
-	newProxy     func(cfg agent.Config, bridge string, pc agent.ProxyConfig) (agent.ServiceProxy, error)
+	newProxy = func(cfg agent.Config, bridge string, pc agent.ProxyConfig) (agent.ServiceProxy, error) {
+		p, err := proxy.New(proxy.Config{
+			// A table per bridge, so that agents sharing one network
+			// namespace (a test cluster on one host) keep theirs apart.
+			Table:       proxy.DefaultTable + "-" + bridge,
+			ClusterCIDR: pc.ClusterCIDR, PodCIDR: pc.PodCIDR, Bridge: bridge,
+			Logger: cfg.Logger.With("component", "proxy", "node", cfg.NodeName)})
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 	newDNSServer = func(cfg agent.Config, dc agent.DNSConfig) (agent.DNSServer, error) {
 		s, err := dns.New(dns.Config{Listen: dc.Listen, Domain: dc.Domain, Upstreams: cfg.DNSUpstreams,
 			Logger: cfg.Logger.With("component", "dns", "node", cfg.NodeName)})
@@ -38,8 +50,10 @@ var (
 func networking(cfg agent.Config, bridge string) (agent.Networking, func() error, error) {
 	log := cfg.Logger.With("node", cfg.NodeName)
 	node, err := netnode.New(netnode.Config{
-		NodeName:   cfg.NodeName,
-		Bridge:     bridge,
+		NodeName: cfg.NodeName,
+		Bridge:   bridge,
+		// Per bridge, as the proxy's table: agents may share a namespace.
+		Table:      "stevedore-node-" + bridge,
 		ForceVXLAN: cfg.VXLAN == agent.VXLANAlways,
 		Logger:     log,
 	})
