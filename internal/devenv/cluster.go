@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -252,6 +253,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if err := c.WaitNodes(ctx, cfg.Agents, 60*time.Second); err != nil {
 		return c, err
 	}
+	if err := c.learnPodCIDRs(ctx); err != nil {
+		return c, err
+	}
 	// Seed only once every node is a member: pods are placed on the nodes
 	// that exist when they are first seen and never moved, so seeding
 	// earlier would put them all on whichever agent joined first.
@@ -352,6 +356,43 @@ func (c *Cluster) WaitNodes(ctx context.Context, n int, timeout time.Duration) e
 		}
 		if alive < n {
 			return fmt.Errorf("%d of %d nodes alive", alive, n)
+		}
+		return nil
+	})
+}
+
+// learnPodCIDRs waits until the leader has given every agent its pod CIDR,
+// notes each in Agent.PodCIDR and, with Netns, routes the root namespace to
+// each through its agent's namespace, so tests reach pods by their IPs.
+func (c *Cluster) learnPodCIDRs(ctx context.Context) error {
+	return waitFor(ctx, 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		nodes, err := c.Client.Nodes(rctx)
+		if err != nil {
+			return err
+		}
+		cidrs := map[string]string{}
+		for _, n := range nodes {
+			cidrs[n.Name] = n.PodCIDR
+		}
+		for _, a := range c.Agents {
+			if cidrs[a.Name] == "" {
+				return fmt.Errorf("node %s has no pod CIDR yet", a.Name)
+			}
+		}
+		for _, a := range c.Agents {
+			a.PodCIDR = cidrs[a.Name]
+			if c.net == nil {
+				continue
+			}
+			host, _, err := net.SplitHostPort(a.APIAddr)
+			if err != nil {
+				return err
+			}
+			if err := c.net.routePods(ctx, netip.MustParseAddr(host), a.PodCIDR); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

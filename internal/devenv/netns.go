@@ -131,25 +131,11 @@ func (h *hostNet) addHost(ctx context.Context, short string, addr netip.Addr) er
 	return nil
 }
 
-// addAgentRoutes lets the root namespace reach the pods of the agent at
-// addr (whose CNI bridge lives inside its namespace): a route to its pod
-// CIDR through it, which forwards. Pods have no default route (the CNI
-// config sets none), so the agent's namespace masquerades what comes from
-// the cluster's /24 to its pods: they answer the bridge's gateway address,
-// which they do reach. There is deliberately no default route inside a
-// namespace either: a process there reaches the cluster's /24 and nothing
-// else. The forwarding switch and the rule die with the namespace.
-func (h *hostNet) addAgentRoutes(ctx context.Context, short string, addr netip.Addr, podCIDR string) error {
-	ns := h.nsName(short)
-	for _, argv := range [][]string{
-		{"sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward"},
-		{"iptables", "-t", "nat", "-A", "POSTROUTING", "-s", h.subnet.String(), "-d", podCIDR, "-j", "MASQUERADE"},
-	} {
-		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("failed to run %s in %s (iptables is one of the Debian packages make deps installs): %w: %s", strings.Join(argv, " "), ns, err, strings.TrimSpace(string(out)))
-		}
-	}
+// routePods lets the root namespace reach the pods of the agent at addr,
+// whose pod bridge lives inside its namespace: a route to its pod CIDR (the
+// leader's allocation) through it. Pods have a default route through their
+// node's bridge, so their answers find the way back.
+func (h *hostNet) routePods(ctx context.Context, addr netip.Addr, podCIDR string) error {
 	return ip(ctx, "route", "replace", podCIDR, "via", addr.String(), "dev", h.bridge())
 }
 

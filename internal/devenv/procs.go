@@ -45,6 +45,8 @@ type Agent struct {
 	APIAddr string
 	Gossip  string
 	DataDir string
+	// PodCIDR is the node's pod CIDR as the leader allocated it, known once
+	// StartCluster returns.
 	PodCIDR string
 	// Netns is the process's network namespace ("" without
 	// ClusterConfig.Netns).
@@ -109,6 +111,11 @@ func (c *Cluster) reconcilerArgv(i int) []string {
 		"--name", r.Name,
 		"--repo", c.Repo.Bare, "--branch", c.Repo.Branch, "--data-dir", r.DataDir,
 		"--api", r.APIAddr, "--gossip", r.Gossip, "--webhook-secret", c.cfg.WebhookSecret,
+		// Each cluster has a 10.<PodSubnet>.0.0/16 of its own: pods in
+		// the lower half, Services in the upper, so that clusters that
+		// share a network namespace (without Netns) never collide.
+		"--cluster-cidr", fmt.Sprintf("10.%d.0.0/17", c.cfg.PodSubnet),
+		"--service-cidr", fmt.Sprintf("10.%d.128.0/17", c.cfg.PodSubnet),
 	}
 	n := len(c.Reconcilers)
 	argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
@@ -146,7 +153,6 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 	a := &Agent{
 		Name:    fmt.Sprintf("%s-%d", c.cfg.NodePrefix, i),
 		DataDir: filepath.Join(c.Dir, "agents", fmt.Sprintf("%s-%d", c.cfg.NodePrefix, i)),
-		PodCIDR: fmt.Sprintf("10.%d.%d.0/24", c.cfg.PodSubnet, i),
 		short:   fmt.Sprintf("a%d", i),
 	}
 	var host netip.Addr
@@ -154,9 +160,6 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		host = c.net.host(firstAgentHost + i - 1)
 		a.Netns = c.net.nsName(a.short)
 		if err := c.net.addHost(ctx, a.short, host); err != nil {
-			return err
-		}
-		if err := c.net.addAgentRoutes(ctx, a.short, host, a.PodCIDR); err != nil {
 			return err
 		}
 	}
@@ -168,7 +171,7 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 	a.argv = []string{filepath.Join(c.cfg.BinDir, "agent"),
 		"--node", a.Name, "--gossip", a.Gossip, "--api", a.APIAddr,
 		"--data-dir", a.DataDir, "--containerd", c.Containerd.Address,
-		"--insecure-registry", c.Registry.Addr, "--pod-cidr", a.PodCIDR,
+		"--insecure-registry", c.Registry.Addr,
 	}
 	for _, r := range c.Reconcilers {
 		a.argv = append(a.argv, "--join", r.Gossip)
@@ -180,7 +183,7 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		// /var/run/netns would be invisible to containerd and runc.
 		a.argv = append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, a.Netns)}, a.argv...)
 	}
-	c.log.Info("starting agent", "node", a.Name, "api", a.APIAddr, "podCIDR", a.PodCIDR)
+	c.log.Info("starting agent", "node", a.Name, "api", a.APIAddr)
 	if a.proc, err = startProcess(a.Name, c.LogPath(a.Name), nil, a.argv...); err != nil {
 		return err
 	}

@@ -5,50 +5,36 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
-
-	"github.com/stevedore-dev/stevedore/agent/runtime"
 )
 
 // NodeNamespace is the containerd namespace an agent uses by default.
 func NodeNamespace(node string) string { return "stevedore-" + node }
 
-// runtimeConfig is the runtime configuration cmd/agent builds for a, so
-// cleanup sees the same pods, IPAM state and bridge.
-func (c *Cluster) runtimeConfig(a *Agent) runtime.Config {
-	return runtime.Config{
-		NodeName:           a.Name,
-		ContainerdAddress:  c.Containerd.Address,
-		DataDir:            filepath.Join(a.DataDir, "runtime"),
-		PodCIDR:            a.PodCIDR,
-		InsecureRegistries: []string{c.Registry.Addr},
-		Logger:             c.log.With("cleanup", a.Name),
-	}
-}
-
 // teardownNode removes everything agent a left on the host after its process
-// stopped: first through the runtime (which knows its pods' network
-// namespaces and IPs), then whatever containers remain straight through
-// containerd, then the node's bridge.
+// stopped: first with `agent --teardown` in the agent's namespace (the
+// runtime's pods with their network namespaces and IPs, the node's routes,
+// VXLAN device and nftables tables), then whatever containers remain
+// straight through containerd, then the node's bridge.
 func (c *Cluster) teardownNode(ctx context.Context, a *Agent) error {
 	var errs []error
-	rt, err := runtime.New(ctx, c.runtimeConfig(a))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("failed to open runtime: %w", err))
-	} else {
-		if err := rt.Teardown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("failed to tear down pods: %w", err))
-		}
-		_ = rt.Close()
+	argv := []string{filepath.Join(c.cfg.BinDir, "agent"), "--teardown",
+		"--node", a.Name, "--data-dir", a.DataDir, "--containerd", c.Containerd.Address}
+	if a.Netns != "" {
+		argv = append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, a.Netns)}, argv...)
+	}
+	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		errs = append(errs, fmt.Errorf("failed to run %s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out))))
 	}
 	if err := purgeNamespace(ctx, c.Containerd.Address, NodeNamespace(a.Name)); err != nil {
 		errs = append(errs, err)
@@ -160,19 +146,20 @@ func (c *Cluster) Leftovers(ctx context.Context) ([]string, error) {
 		for _, ctr := range containers {
 			left = append(left, fmt.Sprintf("container %s/%s", NodeNamespace(a.Name), ctr.ID()))
 		}
-		prefix, err := a.podCIDRPrefix()
-		if err != nil {
-			return nil, err
+		// The built-in network's IP allocations (agent/runtime's
+		// ipam.json): every pod's must be released with it.
+		b, err := os.ReadFile(filepath.Join(a.DataDir, "runtime", "network", "ipam.json"))
+		if err == nil {
+			var st struct {
+				Pods map[string]string `json:"pods"`
+			}
+			if err := json.Unmarshal(b, &st); err != nil {
+				return nil, fmt.Errorf("failed to read the IP allocations of %s: %w", a.Name, err)
+			}
+			for id, ip := range st.Pods {
+				left = append(left, fmt.Sprintf("IP allocation %s (pod %s) of %s", ip, id, a.Name))
+			}
 		}
-		_ = filepath.WalkDir(a.DataDir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return nil
-			}
-			if ip, err := netip.ParseAddr(d.Name()); err == nil && prefix.Contains(ip) {
-				left = append(left, "IP allocation "+path)
-			}
-			return nil
-		})
 	}
 	return left, nil
 }
