@@ -271,13 +271,19 @@ func ipLess(a, b string) bool {
 
 // describeService is GET /v1/services/{namespace}/{name}'s answer.
 func describeService(sv *reconcile.ServiceView) api.ServiceDescription {
-	d := api.ServiceDescription{Service: wireService(sv), Endpoints: wireEndpoints(sv), MatchingPods: len(sv.Resolved.Endpoints)}
+	d := api.ServiceDescription{Service: wireService(sv), Endpoints: wireEndpoints(sv)}
+	// A not-Ready endpoint may be listed as excluded too: count pods once.
+	matching := map[string]bool{}
+	for _, ep := range sv.Resolved.Endpoints {
+		matching[ep.Pod] = true
+	}
 	for _, e := range sv.Excluded {
 		d.Excluded = append(d.Excluded, api.EndpointExclusion(e))
 		if e.Reason != reconcile.ExclusionSelectorMismatch {
-			d.MatchingPods++
+			matching[e.Pod] = true
 		}
 	}
+	d.MatchingPods = len(matching)
 	return d
 }
 
