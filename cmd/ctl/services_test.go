@@ -69,7 +69,9 @@ func goldenServices() ([]api.Service, []api.Endpoints) {
 	timeout := int32(10800)
 	cache.Spec.SessionAffinityConfig = &spec.SessionAffinityConfig{ClientIP: &spec.ClientIPConfig{TimeoutSeconds: &timeout}}
 	db := svc("db", "ClusterIP", "None", map[string]string{"app": "db"})
-	ref := func(pod string) *api.ObjectReference { return &api.ObjectReference{Kind: "Pod", Namespace: "shop", Name: pod} }
+	ref := func(pod string) *api.ObjectReference {
+		return &api.ObjectReference{Kind: "Pod", Namespace: "shop", Name: pod}
+	}
 	addr := func(ip, node, pod string) api.EndpointAddress {
 		return api.EndpointAddress{IP: ip, NodeName: node, TargetRef: ref(pod)}
 	}
