@@ -35,12 +35,9 @@ func (c *controller) notifyNaming(views []reconcile.ServiceView) {
 			c.log.Error("naming hooks disabled for this term", "err", err)
 			return
 		}
-		t.notifier = naming.NewNotifier(hooks, cfg.Logger)
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			t.notifier.Run(c.ctx)
-		}()
+		n := naming.NewNotifier(hooks, cfg.Logger)
+		c.goNamed("naming", func() { n.Run(c.ctx) })
+		t.notifier = n
 	})
 	if t.notifier == nil {
 		return
