@@ -8,6 +8,9 @@ import (
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
+// Fields are declared in alphabetical order of their JSON names, the order
+// kubectl prints them in, so that `ctl get svc -o json` reads the same.
+//
 // Unlike the reconciler's other lists, Services and Endpoints travel in
 // Kubernetes' own v1 shapes (field names and meanings of k8s.io/api/core/v1):
 // they are objects people already script against (`kubectl get svc -o
@@ -52,11 +55,11 @@ func EndpointsPath(namespace, name string) string {
 // changed, not when the object was first applied), so
 // CreationTimestamp is left out until it does.
 type ObjectMeta struct {
-	Name              string            `json:"name"`
-	Namespace         string            `json:"namespace,omitempty"`
-	Labels            map[string]string `json:"labels,omitempty"`
 	Annotations       map[string]string `json:"annotations,omitempty"`
 	CreationTimestamp *time.Time        `json:"creationTimestamp,omitempty"`
+	Labels            map[string]string `json:"labels,omitempty"`
+	Name              string            `json:"name"`
+	Namespace         string            `json:"namespace,omitempty"`
 }
 
 // Service is a v1 Service as committed, with what the leader resolved:
@@ -72,8 +75,6 @@ type Service struct {
 
 // ServiceSpec is v1.ServiceSpec's subset Stevedore supports.
 type ServiceSpec struct {
-	// Type is ClusterIP or NodePort.
-	Type string `json:"type"`
 	// ClusterIP is the allocated virtual IP, or "None" (headless); empty
 	// only while the leader has not allocated one yet.
 	ClusterIP  string   `json:"clusterIP,omitempty"`
@@ -83,21 +84,23 @@ type ServiceSpec struct {
 	IPFamilies               []string                    `json:"ipFamilies,omitempty"`
 	IPFamilyPolicy           string                      `json:"ipFamilyPolicy,omitempty"`
 	Ports                    []ServicePort               `json:"ports,omitempty"`
+	PublishNotReadyAddresses bool                        `json:"publishNotReadyAddresses,omitempty"`
 	Selector                 map[string]string           `json:"selector,omitempty"`
 	SessionAffinity          string                      `json:"sessionAffinity"`
 	SessionAffinityConfig    *spec.SessionAffinityConfig `json:"sessionAffinityConfig,omitempty"`
-	PublishNotReadyAddresses bool                        `json:"publishNotReadyAddresses,omitempty"`
+	// Type is ClusterIP or NodePort.
+	Type string `json:"type"`
 }
 
 // ServicePort is v1.ServicePort: targetPort as committed (defaulted to
 // port), nodePort as allocated.
 type ServicePort struct {
-	Name        string           `json:"name,omitempty"`
-	Protocol    string           `json:"protocol"`
 	AppProtocol string           `json:"appProtocol,omitempty"`
-	Port        int32            `json:"port"`
-	TargetPort  spec.IntOrString `json:"targetPort"`
+	Name        string           `json:"name,omitempty"`
 	NodePort    int32            `json:"nodePort,omitempty"`
+	Port        int32            `json:"port"`
+	Protocol    string           `json:"protocol"`
+	TargetPort  spec.IntOrString `json:"targetPort"`
 }
 
 // ServiceStatus is v1.ServiceStatus: always an empty loadBalancer, as
@@ -119,9 +122,9 @@ type ListMeta struct {
 // namespace and name.
 type ServiceList struct {
 	APIVersion string    `json:"apiVersion"`
+	Items      []Service `json:"items"`
 	Kind       string    `json:"kind"`
 	Metadata   ListMeta  `json:"metadata"`
-	Items      []Service `json:"items"`
 }
 
 // Endpoints is a v1 Endpoints: the pods behind a Service, grouped into
@@ -146,8 +149,8 @@ type EndpointSubset struct {
 
 // EndpointAddress is v1.EndpointAddress.
 type EndpointAddress struct {
-	IP        string           `json:"ip"`
 	Hostname  string           `json:"hostname,omitempty"`
+	IP        string           `json:"ip"`
 	NodeName  string           `json:"nodeName,omitempty"`
 	TargetRef *ObjectReference `json:"targetRef,omitempty"`
 }
@@ -155,26 +158,26 @@ type EndpointAddress struct {
 // ObjectReference is v1.ObjectReference's subset an endpoint needs.
 type ObjectReference struct {
 	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // EndpointPort is v1.EndpointPort: the Service port's name and protocol,
 // and the pod's resolved target port.
 type EndpointPort struct {
+	AppProtocol string `json:"appProtocol,omitempty"`
 	Name        string `json:"name,omitempty"`
 	Port        int32  `json:"port"`
 	Protocol    string `json:"protocol"`
-	AppProtocol string `json:"appProtocol,omitempty"`
 }
 
 // EndpointsList is the answer to GET /v1/endpoints: a v1 EndpointsList
 // sorted by namespace and name, one Endpoints per Service.
 type EndpointsList struct {
 	APIVersion string      `json:"apiVersion"`
+	Items      []Endpoints `json:"items"`
 	Kind       string      `json:"kind"`
 	Metadata   ListMeta    `json:"metadata"`
-	Items      []Endpoints `json:"items"`
 }
 
 // ServiceDescription is the answer to GET /v1/services/{namespace}/{name}:

@@ -18,9 +18,9 @@ func TestServiceJSONShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop"},` +
-		`"spec":{"type":"NodePort","clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],` +
-		`"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":"http","nodePort":30080},{"protocol":"UDP","port":53,"targetPort":5353}],` +
-		`"sessionAffinity":"None"},"status":{"loadBalancer":{}}}`
+		`"spec":{"clusterIP":"10.96.0.10","clusterIPs":["10.96.0.10"],` +
+		`"ports":[{"name":"http","nodePort":30080,"port":80,"protocol":"TCP","targetPort":"http"},{"port":53,"protocol":"UDP","targetPort":5353}],` +
+		`"sessionAffinity":"None","type":"NodePort"},"status":{"loadBalancer":{}}}`
 	if string(b) != want {
 		t.Errorf("Service JSON\n got %s\nwant %s", b, want)
 	}
@@ -31,7 +31,7 @@ func TestServiceJSONShape(t *testing.T) {
 			Ports:             []EndpointPort{{Name: "http", Port: 8080, Protocol: "TCP"}}}}}
 	b, _ = json.Marshal(e)
 	want = `{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"web","namespace":"shop"},"subsets":[{` +
-		`"addresses":[{"ip":"10.244.1.5","nodeName":"node-a","targetRef":{"kind":"Pod","namespace":"shop","name":"web-0"}}],` +
+		`"addresses":[{"ip":"10.244.1.5","nodeName":"node-a","targetRef":{"kind":"Pod","name":"web-0","namespace":"shop"}}],` +
 		`"notReadyAddresses":[{"ip":"10.244.1.6"}],"ports":[{"name":"http","port":8080,"protocol":"TCP"}]}]}`
 	if string(b) != want {
 		t.Errorf("Endpoints JSON\n got %s\nwant %s", b, want)
