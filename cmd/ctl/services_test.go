@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -196,5 +200,54 @@ func TestDescribeServiceErrors(t *testing.T) {
 	}
 	if code, _, errOut := ctl(t, url, "describe", "nodes", "x"); code == 0 || !strings.Contains(errOut, "describe supports pods and services") {
 		t.Errorf("describe nodes: exit %d, %q", code, errOut)
+	}
+}
+
+// TestGetServicesWatch: `ctl get svc -w` prints the list, then a row per
+// change, from the reconciler's watch stream of Services.
+func TestGetServicesWatch(t *testing.T) {
+	svcs, _ := goldenServices()
+	ev := func(typ string, s api.Service) api.WatchEvent {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return api.WatchEvent{Type: typ, Object: b}
+	}
+	moved := svcs[2]
+	moved.Spec.Ports = moved.Spec.Ports[:1]
+	f := &fakeReconciler{watches: [][]api.WatchEvent{{
+		ev(api.WatchAdded, svcs[0]), ev(api.WatchAdded, svcs[2]), {Type: api.WatchBookmark},
+		ev(api.WatchModified, moved), ev(api.WatchDeleted, svcs[0]),
+	}}}
+	url := startFake(t, f)
+	var out, errOut lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		env := func(k string) string {
+			if k == EnvServer {
+				return url
+			}
+			return ""
+		}
+		done <- run(ctx, []string{"get", "svc", "-n", "shop", "-w"}, &out, &errOut, env)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(out.String(), "\n") < 5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	want := `NAME    TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)                       AGE
+cache   ClusterIP   10.96.0.11   <none>        6379/TCP                      <unknown>
+web     NodePort    10.96.0.10   <none>        80:30080/TCP,9090:30090/TCP   <unknown>
+web     NodePort    10.96.0.10   <none>        80:30080/TCP                  <unknown>
+cache   ClusterIP   10.96.0.11   <none>        6379/TCP                      <unknown>
+`
+	if d := cmp.Diff(want, out.String()); d != "" {
+		t.Errorf("ctl get svc -w (-want +got):\n%s", d)
 	}
 }
