@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,35 @@ func TestWatchServices(t *testing.T) {
 	s.view.Store(&view{leader: true, services: views[:1]})
 	s.viewChanged.notify()
 	next(api.WatchDeleted)
+}
+
+// TestServiceRoutes: the real API serves the Service and Endpoints paths
+// (an empty list before any Service is committed, not found for one).
+func TestServiceRoutes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a reconciler")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("ns", map[string]string{"ns.yaml": nsYAML})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	cl, err := api.NewClient(s.APIURL(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "the services list", func() bool {
+		svcs, err := cl.Services(ctx, "shop")
+		return err == nil && len(svcs) == 0
+	})
+	if eps, err := cl.Endpoints(ctx, ""); err != nil || len(eps) != 0 {
+		t.Errorf("Endpoints = %v, %v", eps, err)
+	}
+	// Not found by the handler, not by the mux's catch-all.
+	if _, err := cl.DescribeService(ctx, "shop", "web"); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "service shop/web not found") {
+		t.Errorf("DescribeService of nothing: %v, want not found", err)
+	}
+	if _, err := cl.EndpointsOf(ctx, "shop", "web"); !errors.Is(err, api.ErrNotFound) || !strings.Contains(err.Error(), "service shop/web not found") {
+		t.Errorf("EndpointsOf of nothing: %v, want not found", err)
+	}
 }
