@@ -18,7 +18,7 @@ import (
 const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
-var getResources = []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}
+var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}
 
 // noFiles: the word is never a file name.
 const noFiles = cobra.ShellCompDirectiveNoFileComp
@@ -38,7 +38,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return withPrefix([]string{"pods"}, toComplete), noFiles
+					return withPrefix([]string{"pods", "services"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
@@ -156,6 +156,14 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 			if w.Kind == kind {
 				names = append(names, w.Name)
 			}
+		}
+	case resServices, resEndpoints:
+		svcs, err := cl.Services(ctx, ns)
+		if err != nil {
+			return nil, noFiles
+		}
+		for _, s := range svcs {
+			names = append(names, s.Metadata.Name)
 		}
 	case "nodes":
 		nodes, err := cl.Nodes(ctx)

@@ -34,6 +34,8 @@ func TestCompletion(t *testing.T) {
 		wl:    []api.Workload{{Kind: "Deployment", Namespace: "shop", Name: "web"}, {Kind: "ReplicationController", Namespace: "shop", Name: "cache"}},
 		nodes: []api.Node{{Name: "node-a"}, {Name: "node-b"}, {Name: "gpu-1"}},
 		nss:   []api.Namespace{{Name: "default"}, {Name: "shop"}, {Name: "kube-system"}},
+		services: []api.Service{{Metadata: api.ObjectMeta{Name: "web", Namespace: "shop"}}, {Metadata: api.ObjectMeta{Name: "cache", Namespace: "shop"}},
+			{Metadata: api.ObjectMeta{Name: "other", Namespace: "default"}}},
 	}
 	f.pods[0][2].Spec.Containers = append(f.pods[0][2].Spec.Containers, f.pods[0][2].Spec.Containers[0])
 	f.pods[0][2].Spec.Containers[1].Name = "sidecar"
@@ -44,7 +46,7 @@ func TestCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{"get", ""}, []string{"pods", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}, ":4"},
+		{[]string{"get", ""}, []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}, ":4"},
 		{[]string{"get", "n"}, []string{"nodes", "namespaces"}, ":4"},
 		{[]string{"get", "pods", "-n", "shop", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
 		{[]string{"get", "po", "-n", "shop", "we"}, []string{"web-1", "web-2"}, ":4"},
@@ -57,7 +59,9 @@ func TestCompletion(t *testing.T) {
 		{[]string{"get", "ns", "s"}, []string{"shop"}, ":4"},
 		{[]string{"get", "pods", "-n", ""}, []string{"default", "kube-system", "shop"}, ":4"},
 		{[]string{"get", "pods", "--namespace", "k"}, []string{"kube-system"}, ":4"},
-		{[]string{"describe", ""}, []string{"pods"}, ":4"},
+		{[]string{"describe", ""}, []string{"pods", "services"}, ":4"},
+		{[]string{"describe", "svc", "-n", "shop", ""}, []string{"cache", "web"}, ":4"},
+		{[]string{"get", "ep", "-n", "shop", "w"}, []string{"web"}, ":4"},
 		{[]string{"describe", "pod", "-n", "shop", "w"}, []string{"web-1", "web-2"}, ":4"},
 		{[]string{"describe", "pod", "-o", ""}, []string{"json", "yaml"}, ":4"},
 		{[]string{"logs", "-n", "shop", "a"}, []string{"api-1"}, ":4"},

@@ -42,6 +42,11 @@ type fakeReconciler struct {
 	nss      []api.Namespace
 	events   []api.Event
 	apps     []api.Application
+	// services and endpoints answer GET /v1/services and /v1/endpoints
+	// (services.go); svcDescribe GET /v1/services/NS/NAME.
+	services    []api.Service
+	endpoints   []api.Endpoints
+	svcDescribe map[string]api.ServiceDescription
 	// watches are the scripts of successive watch streams: each is sent,
 	// then the stream ends, except the last, which stays open.
 	watches   [][]api.WatchEvent
@@ -80,6 +85,9 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		json.NewEncoder(w).Encode(d)
+		return
+	}
+	if f.serveServices(w, r) {
 		return
 	}
 	if r.URL.Path == api.PathDiff && r.Method == http.MethodPost {

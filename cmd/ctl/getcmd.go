@@ -39,7 +39,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, deployments, replicationcontrollers, nodes, namespaces, events, applications or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, nodes, namespaces, events, applications or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -50,6 +50,10 @@ func resources(arg string) ([]string, error) {
 		switch strings.ToLower(s) {
 		case "pod", "pods", "po":
 			out = append(out, resPods)
+		case "service", "services", "svc":
+			out = append(out, resServices)
+		case "endpoints", "ep":
+			out = append(out, resEndpoints)
 		case "deployment", "deployments", "deploy", "workloads", "deployment.apps", "deployments.apps":
 			out = append(out, resWorkloads)
 		case "replicationcontroller", "replicationcontrollers", "rc":
@@ -63,7 +67,7 @@ func resources(arg string) ([]string, error) {
 		case "application", "applications", "app", "apps":
 			out = append(out, resApps)
 		case "all":
-			out = append(out, resPods, resDeployOnly, resRCs)
+			out = append(out, resPods, resServices, resDeployOnly, resRCs)
 		default:
 			return nil, usageErr("unknown resource %q: want %s", s, resourcesUsage)
 		}
@@ -135,7 +139,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 			return err
 		}
 		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resEvents || kinds[0] == resApps {
-			return usageErr("--watch takes one resource type: pods, deployments, replicationcontrollers or nodes")
+			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers or nodes")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o)
 	}
@@ -229,6 +233,10 @@ func kindOf(res string) string {
 		return kindEvent
 	case resApps:
 		return kindApplication
+	case resServices:
+		return spec.KindService
+	case resEndpoints:
+		return kindEndpoints
 	}
 	return spec.KindDeployment
 }
@@ -312,6 +320,26 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 				continue
 			}
 			items = append(items, workloadItem(w, set))
+		}
+		return items, nil
+	case resServices:
+		svcs, err := fe.cl.Services(ctx, fe.ns)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]*item, len(svcs))
+		for i, s := range svcs {
+			items[i] = serviceItem(s)
+		}
+		return items, nil
+	case resEndpoints:
+		eps, err := fe.cl.Endpoints(ctx, fe.ns)
+		if err != nil {
+			return nil, err
+		}
+		items := make([]*item, len(eps))
+		for i, e := range eps {
+			items[i] = endpointsItem(e)
 		}
 		return items, nil
 	case resNodes:

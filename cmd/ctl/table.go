@@ -48,6 +48,10 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		}
 	case spec.KindNamespace:
 		header = []string{"NAME", "STATUS", "PODS"}
+	case spec.KindService:
+		header = serviceHeader(o.wide)
+	case kindEndpoints:
+		header = []string{"NAME", "ENDPOINTS", "AGE"}
 	case kindEvent:
 		header = []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}
 	}
@@ -102,6 +106,10 @@ func tableRow(it *item, o tableOpts) []string {
 		return vals
 	case api.Namespace:
 		return []string{name, w.Status, strconv.Itoa(w.Pods)}
+	case api.Service:
+		vals = serviceRow(name, w, o.wide)
+	case api.Endpoints:
+		vals = endpointsRow(name, w)
 	case eventRow:
 		vals = []string{age(w.Time), w.typ, w.Reason, w.object, w.Message}
 	}
@@ -140,6 +148,8 @@ func plural(kind string) string {
 		return "replicationcontrollers"
 	case spec.KindDeployment:
 		return "deployments"
+	case kindEndpoints:
+		return "endpoints"
 	}
 	return strings.ToLower(kind) + "s"
 }

@@ -54,6 +54,10 @@ func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, name
 		path = api.PathNodes
 	case resWorkloads, resRCs:
 		path = api.PathDeployments
+	case resServices:
+		path = api.PathServices
+	case resEndpoints:
+		path = api.PathEndpoints
 	}
 	first := true
 	var failingSince time.Time
@@ -271,6 +275,18 @@ func (w *watcher) decode(ctx context.Context, ev api.WatchEvent) (*item, error) 
 			return nil, bad(err)
 		}
 		return nodeItem(n), nil
+	case resServices:
+		var s api.Service
+		if err := json.Unmarshal(ev.Object, &s); err != nil {
+			return nil, bad(err)
+		}
+		return serviceItem(s), nil
+	case resEndpoints:
+		var e api.Endpoints
+		if err := json.Unmarshal(ev.Object, &e); err != nil {
+			return nil, bad(err)
+		}
+		return endpointsItem(e), nil
 	}
 	var wl api.Workload
 	if err := json.Unmarshal(ev.Object, &wl); err != nil {

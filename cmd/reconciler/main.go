@@ -50,6 +50,11 @@ func newCommand() *cobra.Command {
 				}
 				cfg.Source.Token = strings.TrimSpace(string(b))
 			}
+			// Naming hooks: a bad URL or an unreadable secret fails now, not
+			// at the first leader term.
+			if _, err := cfg.Naming.Hooks(); err != nil {
+				return fmt.Errorf("failed to configure the naming hooks: %w", err)
+			}
 			return run(cmd.Context(), cfg)
 		},
 	}
@@ -74,6 +79,10 @@ func newCommand() *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.Raft.LogLevel, "raft-log-level", cfg.Raft.LogLevel, "raft's own log level: debug, info, warn or error")
+	// Naming hooks (reconcile/naming): told of every change of the Services' endpoints.
+	f.StringVar(&cfg.Naming.WebhookURL, "naming-webhook", "", "URL that receives the Services and their endpoints as a JSON POST whenever they change")
+	f.StringVar(&cfg.Naming.WebhookSecretFile, "naming-webhook-secret-file", "", "file holding the secret that signs --naming-webhook's payloads (HMAC-SHA256, header X-Stevedore-Signature)")
+	f.StringVar(&cfg.Naming.Exec, "naming-exec", "", "command (run by /bin/sh -c) given the Services and their endpoints as JSON on stdin whenever they change")
 	_ = cmd.MarkFlagRequired("repo")
 	_ = cmd.MarkFlagRequired("data-dir")
 	return cmd

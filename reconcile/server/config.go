@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/reconcile/naming"
 	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/sync/source"
@@ -64,6 +65,9 @@ type Config struct {
 	// that fails (kill -9, cut off) loses its pods as soon as serf declares
 	// it failed. Zero means 15s.
 	NodeLossGrace time.Duration
+	// Naming configures the hooks told of every change of the Services'
+	// endpoints (reconcile/naming); zero means none.
+	Naming naming.Config
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }

@@ -64,6 +64,7 @@ type controller struct {
 	lastDelta int                       // bytes of the last plan's raft entry
 	plans     uint64                    // plans run this term
 	joinTimer *time.Timer
+	naming    namingTerm // the term's naming hooks (naming.go)
 }
 
 // newController prepares the term: the cluster's ID on a new cluster, the

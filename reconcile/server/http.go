@@ -51,6 +51,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(webhook.RouteHandler(wh, s.routePush).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
 	lead("GET "+api.PathEvents, s.handleEvents)
+	s.registerServiceRoutes(lead)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

@@ -28,6 +28,7 @@ type view struct {
 	token     uint64
 	views     []reconcile.PodView // the last plan's, sorted by namespace and name
 	workloads []reconcile.WorkloadView
+	services  []reconcile.ServiceView
 	nodeErrs  []api.NodeError
 	members   map[string]member
 	overrides map[string]nodeOverride
