@@ -89,6 +89,8 @@ func validateObject(o Object) []fieldError {
 		v.deploymentSpec(&o.Spec, "spec")
 	case *Application:
 		v.application(o)
+	case *Service:
+		v.objectMeta(&o.ObjectMeta, true, isDNS1123Label)
 	default:
 		v.add("kind", "unsupported kind %q", kind)
 	}
