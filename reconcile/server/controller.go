@@ -64,6 +64,10 @@ type controller struct {
 	lastDelta int                       // bytes of the last plan's raft entry
 	plans     uint64                    // plans run this term
 	joinTimer *time.Timer
+	// net is the last plan's network (network.go), which every set
+	// offered carries; cidrErr why nodes have no pod CIDR.
+	net     *netPlan
+	cidrErr map[string]cidrFailure
 }
 
 // newController prepares the term: the cluster's ID on a new cluster, the
@@ -94,6 +98,9 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 		if err := c.importLegacy(); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.commitNetConfig(); err != nil {
+		return nil, err
 	}
 	peek := s.store.peek()
 	c.cluster = peek.clusterID
@@ -136,7 +143,7 @@ func (c *controller) importLegacy() error {
 
 // podSetLocked is node's set to offer. c.mu must be held.
 func (c *controller) podSetLocked(node string, token uint64, pods []agentapi.Pod) *agentapi.PodSet {
-	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster}
+	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster, Network: c.networkLocked(node)}
 }
 
 // token is the fencing token of this term: agents refuse a lower one.

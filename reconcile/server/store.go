@@ -73,10 +73,11 @@ type command struct {
 	// computed from the current one when the entry applies, so two
 	// concurrent actions on one node both count.
 	Action string `json:"action,omitempty"`
-	// Net is the address plan of an opNetConfig entry; PodCIDR the
-	// override an agent advertises, of an opNodeCIDR entry (store_net.go).
-	Net     *NetworkConfig `json:"net,omitempty"`
-	PodCIDR string         `json:"podCIDR,omitempty"`
+	// Net is the address plan of an opNetConfig entry; PodCIDRs the nodes
+	// of an opNodeCIDR entry, each with the override its agent advertises
+	// ("" for an allocation) (store_net.go).
+	Net      *NetworkConfig    `json:"net,omitempty"`
+	PodCIDRs map[string]string `json:"podCIDRs,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.

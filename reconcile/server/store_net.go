@@ -28,9 +28,12 @@ const (
 	// opNetConfig (Net) records the leader's address plan when it differs
 	// from the store's.
 	opNetConfig = "netConfig"
-	// opNodeCIDR (Node, PodCIDR) gives a node a pod CIDR: the lowest free
-	// one when PodCIDR is empty (nothing when it has one), else the
-	// agent's override, refused if it overlaps another node's.
+	// opNodeCIDR (PodCIDRs) gives nodes pod CIDRs, in the order of their
+	// names: the lowest free one to a node whose entry is empty (nothing
+	// when it has one), else its agent's override. A node the entry cannot
+	// serve (an override overlapping another node's CIDR, no CIDR left)
+	// is skipped alike on every store; the leader checks beforehand and
+	// afterwards, and shows why on the node.
 	opNodeCIDR = "nodeCIDR"
 )
 
@@ -73,16 +76,25 @@ func (s *store) applyNetLocked(c *command, index uint64) error {
 		// get one from the new plan.
 		s.reallocServicesLocked()
 	case opNodeCIDR:
-		cidr, err := s.nodeCIDRLocked(c.Node, c.PodCIDR)
-		if err != nil {
-			return &rejectedError{fmt.Sprintf("raft entry %d: %s", index, err)}
+		nodes := make([]string, 0, len(c.PodCIDRs))
+		for n := range c.PodCIDRs {
+			nodes = append(nodes, n)
 		}
-		if s.st.PodCIDRs[c.Node] != cidr {
-			m := maps.Clone(s.st.PodCIDRs)
-			if m == nil {
-				m = map[string]string{}
+		sort.Strings(nodes)
+		var m map[string]string
+		for _, node := range nodes {
+			cidr, err := s.nodeCIDRLocked(node, c.PodCIDRs[node])
+			if err != nil || s.st.PodCIDRs[node] == cidr {
+				continue
 			}
-			m[c.Node] = cidr
+			if m == nil {
+				m = maps.Clone(s.st.PodCIDRs)
+				if m == nil {
+					m = map[string]string{}
+				}
+			}
+			m[node] = cidr
+			// The next node of the entry sees this one's.
 			s.st.PodCIDRs = m
 		}
 	}

@@ -28,6 +28,10 @@ type view struct {
 	token     uint64
 	views     []reconcile.PodView // the last plan's, sorted by namespace and name
 	workloads []reconcile.WorkloadView
+	// services are the last plan's Services with their endpoints, sorted
+	// by namespace and name (read-only); podCIDRs the nodes' allocations.
+	services  []reconcile.ServiceView
+	podCIDRs  map[string]string
 	nodeErrs  []api.NodeError
 	members   map[string]member
 	overrides map[string]nodeOverride
@@ -106,6 +110,8 @@ func (c *controller) publish() {
 		token:      c.base + c.term,
 		views:      c.lastPlan.pods,
 		workloads:  c.lastPlan.workloads,
+		services:   c.lastPlan.services,
+		podCIDRs:   c.s.store.network().podCIDRs,
 		members:    members,
 		overrides:  peek.overrides,
 		gens:       make(map[string]uint64, len(c.gens)),
@@ -131,6 +137,13 @@ func (c *controller) publish() {
 	for n, e := range c.skew {
 		if _, ok := c.nodeErr[n]; !ok {
 			v.nodeErrs = append(v.nodeErrs, e)
+		}
+	}
+	for n, f := range c.cidrErr {
+		if _, ok := c.nodeErr[n]; !ok {
+			if _, skewed := c.skew[n]; !skewed {
+				v.nodeErrs = append(v.nodeErrs, f.err)
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -202,7 +215,7 @@ func (v *view) buildNodes() []api.Node {
 			Allocatable: m.info.Allocatable,
 			Labels:      m.info.Labels,
 			Taints:      m.info.Taints,
-			PodCIDR:     m.info.PodCIDR,
+			PodCIDR:     v.podCIDRs[name], // the allocation, not what the agent asks for
 			Pods:        count[name],
 			Generation:  v.gens[name],
 			Since:       m.since,
