@@ -362,10 +362,13 @@ const (
 func (c *controller) nodeStates(members map[string]member, overrides map[string]nodeOverride) ([]reconcile.NodeState, time.Time) {
 	out := make([]reconcile.NodeState, 0, len(members))
 	var wake time.Time
-	cidrs := c.s.store.network().podCIDRs
+	var cidrs map[string]string
+	if c.s.store != nil {
+		cidrs = c.s.store.network().podCIDRs
+	}
 	for name, m := range members {
 		info := m.info
-		if cidrs[name] == "" {
+		if c.s.store != nil && cidrs[name] == "" {
 			// No pod CIDR (yet, or its override overlaps another node's):
 			// it could not give pods addresses (network.go).
 			info.Taints = append(append([]spec.Taint(nil), info.Taints...), spec.Taint{Key: taintNoPodCIDR, Effect: spec.TaintEffectNoSchedule})
