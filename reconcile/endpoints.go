@@ -36,6 +36,9 @@ const defaultAffinityTimeout = 10800
 // pods that carry at least one of the selector's labels but not all of
 // them are listed in Excluded with the reason.
 func ResolveServices(services []*spec.Service, addrs map[string]ServiceAddrs, pods []PodView) []ServiceView {
+	if len(services) == 0 {
+		return nil
+	}
 	byNS := map[string][]*PodView{}
 	for i := range pods {
 		p := &pods[i]

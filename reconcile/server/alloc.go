@@ -128,29 +128,73 @@ func parsePortRange(s string) (int32, int32, error) {
 // errExhausted is wrapped when a range has no free address or port left.
 var errExhausted = errors.New("range exhausted")
 
-// allocPodCIDR returns the lowest subnet of size bits in cluster that
-// overlaps none of taken.
-func allocPodCIDR(cluster netip.Prefix, bits int, taken []netip.Prefix) (netip.Prefix, error) {
-	if bits < cluster.Bits() {
-		return netip.Prefix{}, fmt.Errorf("node CIDR mask size %d is larger than the cluster CIDR %s", bits, cluster)
+// cidrAllocator gives out the lowest free subnets of one size in the
+// cluster CIDR. Taken subnets of that size are a set, others (overrides of
+// another size, the service CIDR) a list checked for overlap; the cursor
+// only moves forward, since subnets are only ever taken: a batch of n
+// allocations costs one pass over the cluster CIDR, not n.
+type cidrAllocator struct {
+	cluster netip.Prefix
+	bits    int
+	exact   map[netip.Prefix]bool
+	other   []netip.Prefix
+	next    uint64 // index of the next candidate
+	count   uint64
+}
+
+func newCIDRAllocator(cluster netip.Prefix, bits int, taken []netip.Prefix) (*cidrAllocator, error) {
+	if bits < cluster.Bits() || bits > 32 {
+		return nil, fmt.Errorf("node CIDR mask size %d does not fit the cluster CIDR %s", bits, cluster)
 	}
-	step := uint64(1) << (32 - bits)
-	count := uint64(1) << (bits - cluster.Bits())
-	base := addrToUint(cluster.Addr())
-	for i := uint64(0); i < count; i++ {
-		cand := netip.PrefixFrom(uintToAddr(uint32(base+i*step)), bits)
+	a := &cidrAllocator{cluster: cluster, bits: bits, exact: make(map[netip.Prefix]bool, len(taken)), count: uint64(1) << (bits - cluster.Bits())}
+	for _, t := range taken {
+		a.take(t)
+	}
+	return a, nil
+}
+
+// take marks p as taken.
+func (a *cidrAllocator) take(p netip.Prefix) {
+	p = p.Masked()
+	if p.Bits() == a.bits {
+		a.exact[p] = true
+	} else if p.Overlaps(a.cluster) {
+		a.other = append(a.other, p)
+	}
+}
+
+// alloc takes and returns the lowest free subnet.
+func (a *cidrAllocator) alloc() (netip.Prefix, error) {
+	step := uint64(1) << (32 - a.bits)
+	base := addrToUint(a.cluster.Addr())
+	for ; a.next < a.count; a.next++ {
+		cand := netip.PrefixFrom(uintToAddr(uint32(base+a.next*step)), a.bits)
+		if a.exact[cand] {
+			continue
+		}
 		free := true
-		for _, t := range taken {
+		for _, t := range a.other {
 			if t.Overlaps(cand) {
 				free = false
 				break
 			}
 		}
 		if free {
+			a.take(cand)
 			return cand, nil
 		}
 	}
-	return netip.Prefix{}, fmt.Errorf("no free /%d left in the cluster CIDR %s: %w", bits, cluster, errExhausted)
+	return netip.Prefix{}, fmt.Errorf("no free /%d left in the cluster CIDR %s: %w", a.bits, a.cluster, errExhausted)
+}
+
+// allocPodCIDR returns the lowest subnet of size bits in cluster that
+// overlaps none of taken.
+func allocPodCIDR(cluster netip.Prefix, bits int, taken []netip.Prefix) (netip.Prefix, error) {
+	a, err := newCIDRAllocator(cluster, bits, taken)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return a.alloc()
 }
 
 func addrToUint(a netip.Addr) uint64 {

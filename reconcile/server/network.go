@@ -67,42 +67,42 @@ func (c *controller) commitNetConfig() error {
 // other node reuses it while the first may still run pods on it.
 func (c *controller) syncNodeCIDRs() {
 	members := c.s.members.nodes()
-	names := make([]string, 0, len(members))
+	cidrs := c.s.store.network().podCIDRs
+	req := map[string]string{}
 	for name, m := range members {
-		if m.state == api.NodeAlive {
-			names = append(names, name)
+		override := m.info.PodCIDR
+		if m.state == api.NodeAlive && (cidrs[name] == "" || override != "" && override != cidrs[name]) {
+			req[name] = override
 		}
 	}
-	sort.Strings(names)
-	want := map[string]string{}
-	failed := map[string]cidrFailure{}
 	c.mu.Lock()
 	prevFailed := c.cidrErr
 	c.mu.Unlock()
-	for _, name := range names {
-		override := members[name].info.PodCIDR
-		_, changed, err := c.s.store.nodeCIDRChange(name, override)
-		switch {
-		case err != nil:
-			failed[name] = c.cidrFailure(name, override, err, prevFailed)
-		case changed:
-			want[name] = override
-		}
-	}
-	if len(want) > 0 {
-		if err := c.s.el.apply(&command{Op: opNodeCIDR, PodCIDRs: want}, c.s.cfg.Raft.ApplyTimeout); err != nil {
-			c.log.Error("failed to commit pod CIDRs; retrying at the next plan", "err", err)
-		}
-		cidrs := c.s.store.network().podCIDRs
-		for name, override := range want {
-			cidr, changed, err := c.s.store.nodeCIDRChange(name, override)
-			switch {
-			case err != nil:
-				failed[name] = c.cidrFailure(name, override, err, prevFailed)
-			case !changed && cidrs[name] == cidr:
-				c.log.Info("pod CIDR allocated", "node", name, "pod_cidr", cidr, "override", override != "")
-				c.s.events.add("node/"+name, "PodCIDRAllocated", fmt.Sprintf("node %s has pod CIDR %s", name, cidr))
+	var failed map[string]cidrFailure
+	if len(req) > 0 {
+		changes, errs := c.s.store.nodeCIDRPlan(req)
+		if len(changes) > 0 {
+			ask := make(map[string]string, len(changes))
+			for n := range changes {
+				ask[n] = req[n]
 			}
+			if err := c.s.el.apply(&command{Op: opNodeCIDR, PodCIDRs: ask}, c.s.cfg.Raft.ApplyTimeout); err != nil {
+				c.log.Error("failed to commit pod CIDRs; retrying at the next plan", "err", err)
+			} else {
+				now := c.s.store.network().podCIDRs
+				for n, cidr := range changes {
+					if now[n] == cidr {
+						c.log.Info("pod CIDR allocated", "node", n, "pod_cidr", cidr, "override", req[n] != "")
+						c.s.events.add("node/"+n, "PodCIDRAllocated", fmt.Sprintf("node %s has pod CIDR %s", n, cidr))
+					}
+				}
+			}
+		}
+		for n, err := range errs {
+			if failed == nil {
+				failed = map[string]cidrFailure{}
+			}
+			failed[n] = c.cidrFailure(n, req[n], err, prevFailed)
 		}
 	}
 	c.mu.Lock()

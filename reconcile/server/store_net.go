@@ -76,90 +76,148 @@ func (s *store) applyNetLocked(c *command, index uint64) error {
 		// get one from the new plan.
 		s.reallocServicesLocked()
 	case opNodeCIDR:
-		nodes := make([]string, 0, len(c.PodCIDRs))
-		for n := range c.PodCIDRs {
-			nodes = append(nodes, n)
-		}
-		sort.Strings(nodes)
-		var m map[string]string
-		for _, node := range nodes {
-			cidr, err := s.nodeCIDRLocked(node, c.PodCIDRs[node])
-			if err != nil || s.st.PodCIDRs[node] == cidr {
-				continue
-			}
-			if m == nil {
-				m = maps.Clone(s.st.PodCIDRs)
-				if m == nil {
-					m = map[string]string{}
-				}
-			}
-			m[node] = cidr
-			// The next node of the entry sees this one's.
-			s.st.PodCIDRs = m
+		if next, _ := s.assignNodeCIDRsLocked(c.PodCIDRs); next != nil {
+			s.st.PodCIDRs = next
 		}
 	}
 	return nil
 }
 
-// nodeCIDRLocked is the pod CIDR node gets when it asks for want (its
-// override, or "" for an allocation). s.mu must be held.
-func (s *store) nodeCIDRLocked(node, want string) (string, error) {
+// assignNodeCIDRsLocked computes what an opNodeCIDR entry asking req (node
+// → its override, "" for an allocation) does: the new allocations (nil
+// when nothing changes) and why nodes get none. Nodes are served in the
+// order of their names, each seeing the ones before. It writes nothing.
+// s.mu must be held.
+func (s *store) assignNodeCIDRsLocked(req map[string]string) (map[string]string, map[string]error) {
+	nodes := make([]string, 0, len(req))
+	for n := range req {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
 	cfg := s.netConfigLocked()
-	if want == "" {
-		if cur := s.st.PodCIDRs[node]; cur != "" {
-			return cur, nil
+	cur := s.st.PodCIDRs
+	var next map[string]string // copied on the first change
+	var alloc *cidrAllocator   // built on the first allocation
+	var errs map[string]error
+	fail := func(node string, err error) {
+		if errs == nil {
+			errs = map[string]error{}
 		}
-		cluster, err := parseCIDR(cfg.ClusterCIDR)
-		if err != nil {
-			return "", fmt.Errorf("node %s: %w", node, err)
-		}
-		taken := make([]netip.Prefix, 0, len(s.st.PodCIDRs)+1)
-		for _, c := range s.st.PodCIDRs {
-			if p, err := netip.ParsePrefix(c); err == nil {
-				taken = append(taken, p)
+		errs[node] = err
+	}
+	for _, node := range nodes {
+		want := req[node]
+		var cidr netip.Prefix
+		if want == "" {
+			if cur[node] != "" {
+				continue
+			}
+			if alloc == nil {
+				var err error
+				if alloc, err = newNodeAllocator(cfg, cur); err != nil {
+					fail(node, fmt.Errorf("node %s gets no pod CIDR: %w", node, err))
+					continue
+				}
+			}
+			p, err := alloc.alloc()
+			if err != nil {
+				fail(node, fmt.Errorf("node %s gets no pod CIDR: %w", node, err))
+				continue
+			}
+			cidr = p
+		} else {
+			p, err := overrideCIDR(node, want, cfg, cur)
+			if err != nil {
+				fail(node, err)
+				continue
+			}
+			if p.String() == cur[node] {
+				continue
+			}
+			cidr = p
+			if alloc != nil {
+				alloc.take(p)
 			}
 		}
-		if p, err := netip.ParsePrefix(cfg.ServiceCIDR); err == nil {
-			taken = append(taken, p)
+		if next == nil {
+			next = make(map[string]string, len(cur)+1)
+			maps.Copy(next, cur)
+			cur = next
 		}
-		p, err := allocPodCIDR(cluster, cfg.NodeCIDRMaskSize, taken)
-		if err != nil {
-			return "", fmt.Errorf("node %s gets no pod CIDR: %w", node, err)
-		}
-		return p.String(), nil
+		next[node] = cidr.String()
 	}
-	p, err := parseCIDR(want)
-	if err != nil {
-		return "", fmt.Errorf("node %s advertises pod CIDR %s (its --pod-cidr): %w", node, want, err)
-	}
-	if svc, err := netip.ParsePrefix(cfg.ServiceCIDR); err == nil && svc.Overlaps(p) {
-		return "", fmt.Errorf("node %s advertises pod CIDR %s (its --pod-cidr), which overlaps the service CIDR %s", node, want, svc)
-	}
-	names := make([]string, 0, len(s.st.PodCIDRs))
-	for n := range s.st.PodCIDRs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, other := range names {
-		o, err := netip.ParsePrefix(s.st.PodCIDRs[other])
-		if other != node && err == nil && o.Overlaps(p) {
-			return "", fmt.Errorf("node %s advertises pod CIDR %s (its --pod-cidr), which overlaps node %s's %s: node %s gets no pod CIDR, and no pods, until one of them changes", node, want, other, o, node)
-		}
-	}
-	return p.String(), nil
+	return next, errs
 }
 
-// nodeCIDRChange is the leader's check before it proposes opNodeCIDR: the
-// CIDR the entry would give, whether that changes anything, and the error
-// Apply would refuse it with.
-func (s *store) nodeCIDRChange(node, want string) (string, bool, error) {
+// newNodeAllocator is an allocator of the plan's node CIDRs that avoids
+// every allocation and the service CIDR.
+func newNodeAllocator(cfg NetworkConfig, cidrs map[string]string) (*cidrAllocator, error) {
+	cluster, err := parseCIDR(cfg.ClusterCIDR)
+	if err != nil {
+		return nil, err
+	}
+	taken := make([]netip.Prefix, 0, len(cidrs)+1)
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			taken = append(taken, p)
+		}
+	}
+	if p, err := netip.ParsePrefix(cfg.ServiceCIDR); err == nil {
+		taken = append(taken, p)
+	}
+	return newCIDRAllocator(cluster, cfg.NodeCIDRMaskSize, taken)
+}
+
+// overrideCIDR checks the pod CIDR an agent advertises (its --pod-cidr):
+// taken if it overlaps neither the service CIDR nor another node's CIDR
+// (the first such node by name is named).
+func overrideCIDR(node, want string, cfg NetworkConfig, cidrs map[string]string) (netip.Prefix, error) {
+	p, err := parseCIDR(want)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("node %s advertises pod CIDR %s (its --pod-cidr): %w", node, want, err)
+	}
+	if svc, err := netip.ParsePrefix(cfg.ServiceCIDR); err == nil && svc.Overlaps(p) {
+		return netip.Prefix{}, fmt.Errorf("node %s advertises pod CIDR %s (its --pod-cidr), which overlaps the service CIDR %s", node, want, svc)
+	}
+	other := ""
+	for n, c := range cidrs {
+		if o, err := netip.ParsePrefix(c); err == nil && n != node && o.Overlaps(p) && (other == "" || n < other) {
+			other = n
+		}
+	}
+	if other != "" {
+		return netip.Prefix{}, fmt.Errorf("node %s advertises pod CIDR %s (its --pod-cidr), which overlaps node %s's %s: node %s gets no pod CIDR, and no pods, until one of them changes", node, want, other, cidrs[other], node)
+	}
+	return p, nil
+}
+
+// nodeCIDRPlan is the leader's dry run of an opNodeCIDR entry asking req:
+// the CIDR each node whose allocation would change gets, and why the
+// others get none.
+func (s *store) nodeCIDRPlan(req map[string]string) (map[string]string, map[string]error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	cidr, err := s.nodeCIDRLocked(node, want)
-	if err != nil {
+	next, errs := s.assignNodeCIDRsLocked(req)
+	changes := map[string]string{}
+	for n := range req {
+		if next != nil && next[n] != s.st.PodCIDRs[n] {
+			changes[n] = next[n]
+		}
+	}
+	return changes, errs
+}
+
+// nodeCIDRChange is nodeCIDRPlan for one node: the CIDR it would have,
+// whether that is a change, and why it gets none.
+func (s *store) nodeCIDRChange(node, want string) (string, bool, error) {
+	changes, errs := s.nodeCIDRPlan(map[string]string{node: want})
+	if err := errs[node]; err != nil {
 		return "", false, err
 	}
-	return cidr, s.st.PodCIDRs[node] != cidr, nil
+	if c, ok := changes[node]; ok {
+		return c, true, nil
+	}
+	return s.network().podCIDRs[node], false, nil
 }
 
 // reallocServicesLocked brings the Service allocations in line with the
