@@ -110,7 +110,7 @@ func benchControlPlane(t *testing.T, nodeCount, podCount int) []string {
 	// before the idle window.
 	cfg.NodeLossGrace = time.Second
 	// A /16 holds 256 nodes' /24s: a node without a pod CIDR takes no pods.
-	cfg.Network.ClusterCIDR = "10.0.0.0/8"
+	cfg.Network.ClusterCIDR = "10.128.0.0/9"
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
