@@ -79,7 +79,7 @@ func resolveService(svc *spec.Service, addrs ServiceAddrs, pods []*PodView) Serv
 	if r.Type == "" {
 		r.Type = api.ServiceTypeClusterIP
 	}
-	if svc.Spec.ClusterIP == api.ClusterIPNone {
+	if svc.Spec.ClusterIP == api.ClusterIPNone || svc.Spec.ClusterIP == "" && len(svc.Spec.ClusterIPs) > 0 && svc.Spec.ClusterIPs[0] == api.ClusterIPNone {
 		r.ClusterIP = api.ClusterIPNone
 	}
 	if r.SessionAffinity == "" {

@@ -274,6 +274,9 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 	for _, s := range services {
 		k := serviceKey(s)
 		want := s.Spec.ClusterIP
+		if want == "" && len(s.Spec.ClusterIPs) > 0 {
+			want = s.Spec.ClusterIPs[0] // as Kubernetes defaults clusterIP
+		}
 		switch {
 		case want == agentapi.ClusterIPNone:
 		case want == "":

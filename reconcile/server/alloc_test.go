@@ -162,6 +162,12 @@ func TestAllocServices(t *testing.T) {
 	if full.ClusterIPs["ns/s6"] != "10.96.0.6" {
 		t.Errorf("the broadcast address was given out? %v", full.ClusterIPs)
 	}
+	// clusterIPs alone stands for clusterIP, as Kubernetes defaults it.
+	ips := allocSvc("ns", "ips", "", "")
+	ips.Spec.ClusterIPs = []string{"10.96.0.4"}
+	if got, errs := allocServices(svcAllocs{}, []*spec.Service{ips}, cfg); len(errs) != 0 || got.ClusterIPs["ns/ips"] != "10.96.0.4" {
+		t.Errorf("clusterIPs: %v %+v", got.ClusterIPs, errs)
+	}
 }
 
 const svcYAML = `apiVersion: v1
