@@ -275,3 +275,58 @@ func TestPodCIDROverride(t *testing.T) {
 		t.Errorf("node nbb without a pod CIDR got a network: %+v", net)
 	}
 }
+
+// TestAllocationsFollowFailover: followers' stores hold the same
+// allocations as the leader's (made in Apply), and a new leader pushes the
+// same cluster IP and pod CIDR after the old one is gone.
+func TestAllocationsFollowFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts raft, serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("api and web", map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": deploymentYAML(2, "registry.local/hello:1"),
+		"apps/api.yaml": serviceYAML("api", ""), "apps/svc.yaml": serviceYAML("web", "10.96.0.1")})
+	r1 := startPeer(t, "r1", repo.dir, t.TempDir(), 3, nil, log)
+	r2 := startPeer(t, "r2", repo.dir, t.TempDir(), 3, []string{r1.GossipAddr()}, log)
+	r3 := startPeer(t, "r3", repo.dir, t.TempDir(), 3, []string{r1.GossipAddr()}, log)
+	servers := []*Server{r1, r2, r3}
+	waitFor(t, 15*time.Second, "a leader among three", func() bool { return leaderOf(servers...) != nil })
+	a := newFakeAgent(t, "na")
+	a.join(r1.GossipAddr(), r2.GossipAddr(), r3.GossipAddr())
+	waitFor(t, 15*time.Second, "2 Ready endpoints of api", func() bool { return readyEndpoints(a, "api") == 2 })
+	api1, _ := svcIn(a, "api")
+	cidr := a.last().Network.PodCIDR
+	if api1.ClusterIP != "10.96.0.2" { // .1 is web's, asked for explicitly
+		t.Errorf("api = %s", api1.ClusterIP)
+	}
+	lead := leaderOf(servers...)
+	want := lead.store.network()
+	waitFor(t, 10*time.Second, "every store to hold the leader's allocations", func() bool {
+		for _, s := range servers {
+			n := s.store.network()
+			if n.clusterIPs["shop/api"] != want.clusterIPs["shop/api"] || n.clusterIPs["shop/web"] != "10.96.0.1" || n.podCIDRs["na"] != cidr {
+				return false
+			}
+		}
+		return true
+	})
+
+	for i, s := range servers {
+		if s == lead {
+			servers[i] = nil
+		}
+	}
+	if err := lead.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a new leader", func() bool { return leaderOf(servers...) != nil })
+	nl := leaderOf(servers...)
+	waitFor(t, 15*time.Second, "the new leader's set", func() bool { return a.last().Term == nl.Term() && a.last().Network != nil })
+	if got, _ := svcIn(a, "api"); got.ClusterIP != api1.ClusterIP {
+		t.Errorf("api's IP after failover = %s, was %s", got.ClusterIP, api1.ClusterIP)
+	}
+	if got := a.last().Network.PodCIDR; got != cidr {
+		t.Errorf("pod CIDR after failover = %s, was %s", got, cidr)
+	}
+}
