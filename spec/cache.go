@@ -33,7 +33,7 @@ func (c *Cache) Len() int {
 // returns with the Set a Cache of this revision's documents (nil when the
 // revision has errors).
 func LoadCached(files map[string][]byte, prev *Cache) (*Set, *Cache, error) {
-	return loadInputs(inputsOf(files), nil, prev, true)
+	return Loader{}.LoadCached(files, prev)
 }
 
 // chunk is one document's text in a file and the 0-based line it starts
@@ -171,10 +171,11 @@ func newCache(docs []*document) *Cache {
 			continue
 		}
 		// A reused document is never validated again: only the checks
-		// across documents (namespaces, duplicates) need its lines.
+		// across documents (namespaces, duplicates, Services' addresses)
+		// need its lines.
 		kept := *doc
 		kept.lines = make(map[fieldPath]int, 3)
-		for _, p := range []fieldPath{"", "metadata", "metadata.namespace"} {
+		for _, p := range crossDocumentPaths(doc.obj) {
 			if l, ok := doc.lines[p]; ok {
 				kept.lines[p] = l
 			}
@@ -182,4 +183,18 @@ func newCache(docs []*document) *Cache {
 		c.docs[key] = &kept
 	}
 	return c
+}
+
+// crossDocumentPaths are the fields of o whose lines the checks across
+// documents report errors at: those a Cache keeps.
+func crossDocumentPaths(o Object) []fieldPath {
+	paths := []fieldPath{"", "metadata", "metadata.namespace"}
+	if s, ok := o.(*Service); ok {
+		paths = append(paths, "spec", "spec.clusterIP", "spec.ports")
+		for i := range s.Spec.Ports {
+			p := fieldPath("spec.ports").index(i)
+			paths = append(paths, p, p.child("nodePort"))
+		}
+	}
+	return paths
 }

@@ -29,8 +29,8 @@ var kinds = []kindInfo{
 	{CoreV1, KindPod, true, func() Object { return &Pod{} }},
 	{CoreV1, KindPodTemplate, true, func() Object { return &PodTemplate{} }},
 	{CoreV1, KindReplicationController, true, func() Object { return &ReplicationController{} }},
-	{CoreV1, KindNode, false, func() Object { return &Node{} }},
 	{CoreV1, KindService, true, func() Object { return &Service{} }},
+	{CoreV1, KindNode, false, func() Object { return &Node{} }},
 	{AppsV1, KindDeployment, true, func() Object { return &Deployment{} }},
 	{StevedoreV1alpha1, KindApplication, false, func() Object { return &Application{} }},
 }

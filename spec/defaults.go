@@ -23,6 +23,8 @@ func SetDefaults(o Object) {
 	switch o := o.(type) {
 	case *Application:
 		defaultApplication(o)
+	case *Service:
+		defaultServiceSpec(&o.Spec)
 	case *Pod:
 		defaultPodSpec(&o.Spec)
 	case *PodTemplate:
@@ -98,6 +100,7 @@ func defaultPodSpec(s *PodSpec) {
 	if s.SchedulerName == "" {
 		s.SchedulerName = DefaultSchedulerName
 	}
+	normalizeDNSPolicy(s)
 	for i := range s.Tolerations {
 		if s.Tolerations[i].Operator == "" {
 			s.Tolerations[i].Operator = TolerationOpEqual

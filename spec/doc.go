@@ -1,6 +1,6 @@
 // Package spec is Stevedore's API: a Kubernetes-compatible subset of
-// object types (v1 Namespace, Pod, PodTemplate, ReplicationController, Node
-// and apps/v1 Deployment), their strict decoding from multi-document YAML,
+// object types (v1 Namespace, Pod, PodTemplate, ReplicationController,
+// Service, Node and apps/v1 Deployment), their strict decoding from multi-document YAML,
 // defaulting and validation, object identity and template hashing.
 //
 // The package is pure: bytes in, objects or errors out. It does no I/O apart

@@ -140,9 +140,19 @@ func TestRealFieldsNotSupported(t *testing.T) {
 `, "spec.hostnameOverride", "not supported by Stevedore"},
 		{"RC minReadySeconds", rcHead + `  minReadySeconds: 10 #!
 `, "spec.minReadySeconds", "not supported by Stevedore (only Kubernetes' default, 0, is accepted)"},
-		{"dnsPolicy other than the default", podHead + `  containers: [{name: c, image: busybox}]
-  dnsPolicy: None #!
-`, "spec.dnsPolicy", "only Kubernetes' default, ClusterFirst, is accepted"},
+		{"ipFamilyPolicy other than the default", svcHead + `  ipFamilyPolicy: PreferDualStack #!
+`, "spec.ipFamilyPolicy", "only Kubernetes' default, SingleStack, is accepted"},
+		{"ipFamilies other than the default", svcHead + `  ipFamilies: [IPv4, IPv6] #!
+`, "spec.ipFamilies", "only Kubernetes' default, [IPv4], is accepted"},
+		{"ipFamilies IPv6", svcHead + `  ipFamilies: #!
+  - IPv6
+`, "spec.ipFamilies", "only Kubernetes' default, [IPv4], is accepted"},
+		{"externalIPs", svcHead + `  externalIPs: [192.0.2.10] #!
+`, "spec.externalIPs", "not supported by Stevedore"},
+		{"externalTrafficPolicy Local", svcHead + `  externalTrafficPolicy: Local #!
+`, "spec.externalTrafficPolicy", "only Kubernetes' default, Cluster, is accepted"},
+		{"Service status with the wrong shape", svcHead + `status: [] #!
+`, "status", "expected a mapping, got a list"},
 		{"securityContext with content", podHead + `  containers: [{name: c, image: busybox}]
   securityContext: {runAsUser: 1000} #!
 `, "spec.securityContext", "not supported by Stevedore"},

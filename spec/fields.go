@@ -21,7 +21,7 @@ import (
 //   - unsupported: fields of the supported kinds that Stevedore does not
 //     implement. They are "not supported by Stevedore", unless their value
 //     says nothing: null, {} or [], or the value Kubernetes defaults the
-//     field to (`dnsPolicy: ClusterFirst`, which `kubectl run --dry-run`
+//     field to (`enableServiceLinks: true`, which `kubectl run --dry-run`
 //     prints), which asks for no more than leaving the field out does;
 //   - everything else is "unknown field", with a suggestion when a known
 //     field is one or two letters away.
@@ -46,6 +46,7 @@ var droppedFields = map[string]map[string]yaml.Kind{
 	"Node":                  {"status": yaml.MappingNode},
 	"ReplicationController": {"status": yaml.MappingNode},
 	"Deployment":            {"status": yaml.MappingNode},
+	"Service":               {"status": yaml.MappingNode},
 }
 
 // unsupportedFields are the real Kubernetes (v1.34-1.37) fields of the
@@ -68,12 +69,17 @@ var unsupportedFields = map[string][]string{
 	"PodAffinityTerm":           {"namespaceSelector", "matchLabelKeys", "mismatchLabelKeys"},
 	"TopologySpreadConstraint":  {"nodeAffinityPolicy", "nodeTaintsPolicy", "matchLabelKeys"},
 	"ReplicationControllerSpec": {"minReadySeconds"},
+	"ServiceSpec": {"externalIPs", "loadBalancerIP", "loadBalancerSourceRanges", "externalName",
+		"externalTrafficPolicy", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy",
+		"allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"},
 }
 
 // kubernetesDefaults are, for unsupported fields, the value Kubernetes
 // gives them when they are left out; written explicitly, it asks for
 // nothing more, so it is accepted (and dropped). automountServiceAccountToken
 // false is here too: Stevedore mounts no token, so asking for none is met.
+// A default in brackets ("[IPv4]") is a list of scalars, matched item by
+// item.
 var kubernetesDefaults = map[string]map[string]string{
 	"PodSpec": {
 		"enableServiceLinks": "true", "preemptionPolicy": "PreemptLowerPriority",
@@ -86,6 +92,12 @@ var kubernetesDefaults = map[string]map[string]string{
 		"stdin": "false", "stdinOnce": "false", "tty": "false",
 	},
 	"ReplicationControllerSpec": {"minReadySeconds": "0"},
+	// What `kubectl get service -o yaml` prints for a single-stack IPv4
+	// ClusterIP or NodePort Service: Stevedore's only kind.
+	"ServiceSpec": {
+		"ipFamilyPolicy": "SingleStack", "ipFamilies": "[IPv4]", "internalTrafficPolicy": "Cluster",
+		"externalTrafficPolicy": "Cluster", "healthCheckNodePort": "0",
+	},
 }
 
 // accepted reports whether the field name, which t does not have, is a
@@ -104,16 +116,44 @@ func (w *walker) accepted(t reflect.Type, p fieldPath, name string, val *yaml.No
 	if !slices.Contains(unsupportedFields[t.Name()], name) {
 		return false
 	}
+	def, hasDef := kubernetesDefaults[t.Name()][name]
 	switch {
 	case isNull(val):
 		return true
-	case val.Kind == yaml.MappingNode || val.Kind == yaml.SequenceNode:
-		return len(val.Content) == 0
+	case (val.Kind == yaml.MappingNode || val.Kind == yaml.SequenceNode) && len(val.Content) == 0:
+		return true
+	case val.Kind == yaml.SequenceNode:
+		return hasDef && sequenceEquals(val, def)
 	case val.Kind == yaml.ScalarNode:
-		def, ok := kubernetesDefaults[t.Name()][name]
-		return ok && scalarEquals(val, def)
+		return hasDef && scalarEquals(val, def)
 	}
 	return false
+}
+
+// isListDefault reports whether a default is a list ("[IPv4]").
+func isListDefault(def string) bool {
+	return strings.HasPrefix(def, "[") && strings.HasSuffix(def, "]")
+}
+
+// sequenceEquals compares a list with a list default ("[IPv4]", "[a, b]"),
+// item by item, each as scalarEquals does.
+func sequenceEquals(n *yaml.Node, def string) bool {
+	if !isListDefault(def) {
+		return false
+	}
+	want := strings.Split(def[1:len(def)-1], ",")
+	if len(n.Content) != len(want) {
+		return false
+	}
+	for i, it := range n.Content {
+		if it.Kind == yaml.AliasNode && it.Alias != nil {
+			it = it.Alias
+		}
+		if it.Kind != yaml.ScalarNode || !scalarEquals(it, strings.TrimSpace(want[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 // scalarEquals compares a scalar with a default written as YAML would
@@ -159,7 +199,8 @@ func DroppedFields(typeName string) []string {
 
 // KubernetesDefaults returns the unsupported fields of spec's Go type
 // typeName that load when set to Kubernetes' default, with that default as
-// YAML writes it ("ClusterFirst", "false"); nil when there are none.
+// YAML writes it ("SingleStack", "false", "[IPv4]" for a list); nil when
+// there are none.
 func KubernetesDefaults(typeName string) map[string]string {
 	if len(kubernetesDefaults[typeName]) == 0 {
 		return nil
@@ -173,7 +214,7 @@ func KubernetesDefaults(typeName string) map[string]string {
 
 func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo, val *yaml.Node) string {
 	if slices.Contains(unsupportedFields[t.Name()], name) {
-		if def, ok := kubernetesDefaults[t.Name()][name]; ok && val.Kind == yaml.ScalarNode {
+		if def, ok := kubernetesDefaults[t.Name()][name]; ok && ((val.Kind == yaml.ScalarNode && !isListDefault(def)) || (val.Kind == yaml.SequenceNode && isListDefault(def))) {
 			return fmt.Sprintf("field not supported by Stevedore (only Kubernetes' default, %s, is accepted)", def)
 		}
 		return "field not supported by Stevedore"

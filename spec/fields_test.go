@@ -68,6 +68,7 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		{Deployment{}, appsv1.Deployment{}},
 		{Namespace{}, corev1.Namespace{}},
 		{Node{}, corev1.Node{}},
+		{Service{}, corev1.Service{}},
 	}
 	seen := map[reflect.Type]bool{}
 	used := map[string]map[string]bool{} // lists' entries met in a walk
@@ -107,6 +108,16 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 	for _, r := range roots {
 		ot, kt := reflect.TypeOf(r.ours), reflect.TypeOf(r.theirs)
 		walk(ot, kt, ot.Name())
+	}
+	walked := map[string]bool{}
+	for t := range seen {
+		walked[t.Name()] = true
+	}
+	for _, name := range []string{"Service", "ServiceSpec", "ServicePort", "SessionAffinityConfig", "ClientIPConfig",
+		"PodDNSConfig", "PodDNSConfigOption", "PodSpec", "Container"} {
+		if !walked[name] {
+			t.Errorf("%s was not compared with Kubernetes' type", name)
+		}
 	}
 	for _, list := range []map[string][]string{unsupportedFields, toLists(droppedFields)} {
 		for typ, names := range list {

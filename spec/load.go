@@ -37,7 +37,7 @@ func IsManifestPath(p string) bool {
 // problem found (up to MaxErrors), across all files: a revision is applied
 // whole or not at all.
 func Load(files map[string][]byte) (*Set, error) {
-	return LoadInputs(inputsOf(files), nil)
+	return Loader{}.Load(files)
 }
 
 // inputsOf returns the manifests of files, sorted by path.
@@ -75,18 +75,18 @@ type Input struct {
 // kustomization that failed to build) are reported with the inputs' own,
 // sorted together, so a revision shows every problem at once.
 func LoadInputs(inputs []Input, extra ErrorList) (*Set, error) {
-	set, _, err := loadInputs(inputs, extra, nil, false)
-	return set, err
+	return Loader{}.LoadInputs(inputs, extra)
 }
 
 // LoadInputsCached is LoadInputs reusing prev's documents, as LoadCached.
 // Rendered inputs are decoded whole, every time.
 func LoadInputsCached(inputs []Input, extra ErrorList, prev *Cache) (*Set, *Cache, error) {
-	return loadInputs(inputs, extra, prev, true)
+	return Loader{}.LoadInputsCached(inputs, extra, prev)
 }
 
-// loadInputs is LoadInputs, and LoadInputsCached when cached is set.
-func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool) (*Set, *Cache, error) {
+// loadInputs is LoadInputs, and LoadInputsCached when cached is set, for
+// the cluster's network (defaults filled in).
+func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net Network) (*Set, *Cache, error) {
 	errs := &errorSink{}
 	for _, e := range extra {
 		errs.add(e)
@@ -152,8 +152,9 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool) (*Set
 		set.Sources[key] = Source{File: doc.file, Line: doc.line}
 	}
 
-	// Namespaces are checked once the whole set is known: a Namespace may be
-	// declared in any file, after the objects in it.
+	// Namespaces (and Services' addresses) are checked once the whole set
+	// is known: a Namespace may be declared in any file, after the objects
+	// in it.
 	for _, doc := range docs {
 		m := doc.obj.GetObjectMeta()
 		if !Namespaced(doc.obj.GetTypeMeta().Kind) || m.Namespace == DefaultNamespace || m.Namespace == "" {
@@ -169,6 +170,8 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool) (*Set
 		errs.add(&Error{File: doc.file, Line: doc.lineOf(p), Object: keyLabel(KeyOf(doc.obj)), Field: string(p),
 			Message: fmt.Sprintf("namespace %q does not exist: declare a Namespace named %q in the repository or use %q", m.Namespace, m.Namespace, DefaultNamespace)})
 	}
+
+	checkServices(docs, set, net, errs)
 
 	if list := errs.result(); list != nil {
 		return nil, nil, list

@@ -18,6 +18,8 @@ const (
 
 var (
 	dns1123LabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSearchDomainRE  = regexp.MustCompile(`^[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?(\.[a-z0-9_]([-a-z0-9_]*[a-z0-9_])?)*$`)
+	dns1035LabelRE     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	dns1123SubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	qualifiedNameRE    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
 	envVarNameRE       = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
@@ -36,6 +38,18 @@ func isDNS1123Label(s string) string {
 	return ""
 }
 
+// isDNS1035Label returns why s is not a DNS-1035 label (a DNS-1123 label
+// starting with a letter, which Kubernetes requires of Service names), or "".
+func isDNS1035Label(s string) string {
+	if len(s) > dns1123LabelMaxLength {
+		return fmt.Sprintf("must be no more than %d characters", dns1123LabelMaxLength)
+	}
+	if !dns1035LabelRE.MatchString(s) {
+		return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123')"
+	}
+	return ""
+}
+
 // isDNS1123Subdomain returns why s is not a DNS-1123 subdomain, or "".
 func isDNS1123Subdomain(s string) string {
 	if len(s) > dns1123SubdomainMaxLength {
@@ -43,6 +57,20 @@ func isDNS1123Subdomain(s string) string {
 	}
 	if !dns1123SubdomainRE.MatchString(s) {
 		return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
+	}
+	return ""
+}
+
+// isDNSSearchDomain returns why s is not a DNS-1123 subdomain that may
+// also hold underscores (as SRV and similar names do), or "": what
+// Kubernetes accepts as a pod's search domain since its
+// RelaxedDNSSearchValidation.
+func isDNSSearchDomain(s string) string {
+	if len(s) > dns1123SubdomainMaxLength {
+		return fmt.Sprintf("must be no more than %d characters", dns1123SubdomainMaxLength)
+	}
+	if !dnsSearchDomainRE.MatchString(s) {
+		return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character or '_' (e.g. 'example.com')"
 	}
 	return ""
 }

@@ -47,6 +47,7 @@ var (
 	_ Object = (*Pod)(nil)
 	_ Object = (*PodTemplate)(nil)
 	_ Object = (*ReplicationController)(nil)
+	_ Object = (*Service)(nil)
 	_ Object = (*Deployment)(nil)
 	_ Object = (*Node)(nil)
 	_ Object = (*Application)(nil)

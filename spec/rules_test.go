@@ -170,7 +170,7 @@ metadata:
 		{"unsupported kind", `apiVersion: apps/v1
 kind: StatefulSet #!
 metadata: {name: db}
-`, "", `unsupported apiVersion/kind "apps/v1 StatefulSet"; supported: v1 Namespace, v1 Pod, v1 PodTemplate, v1 ReplicationController, v1 Node, apps/v1 Deployment`},
+`, "", `unsupported apiVersion/kind "apps/v1 StatefulSet"; supported: v1 Namespace, v1 Pod, v1 PodTemplate, v1 ReplicationController, v1 Service, v1 Node, apps/v1 Deployment`},
 		{"wrong apiVersion", `apiVersion: extensions/v1beta1 #!
 kind: Deployment
 metadata: {name: web}

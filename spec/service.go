@@ -52,15 +52,18 @@ type ServicePort struct {
 	Name string `json:"name,omitempty"`
 	// Protocol is TCP or UDP. Defaults to TCP.
 	Protocol string `json:"protocol,omitempty"`
-	// AppProtocol is informational (for example "http").
+	// AppProtocol is informational (for example "http"): a label key such
+	// as "http" or "kubernetes.io/h2c".
 	AppProtocol string `json:"appProtocol,omitempty"`
 	// Port is the port on the cluster IP, 1-65535.
 	Port int32 `json:"port"`
 	// TargetPort is the pods' port: a number, or the name of a container
 	// port. Defaults to Port.
 	TargetPort IntOrString `json:"targetPort,omitempty"`
-	// NodePort is the port on every node (NodePort Services), 30000-32767:
-	// empty to have one allocated, kept for the Service's life.
+	// NodePort is the port on every node (NodePort Services), in the
+	// cluster's node-port range (30000-32767 unless the reconciler is
+	// configured otherwise) and no other Service's: empty to have one
+	// allocated, kept for the Service's life.
 	NodePort int32 `json:"nodePort,omitempty"`
 }
 

@@ -30,7 +30,7 @@ const DefaultNamespace = "default"
 // TypeMeta is the apiVersion and kind of every document.
 type TypeMeta struct {
 	// APIVersion is the versioned schema of the object: "v1" for Namespace,
-	// Pod, PodTemplate, ReplicationController and Node, "apps/v1" for
+	// Pod, PodTemplate, ReplicationController, Service and Node, "apps/v1" for
 	// Deployment. Every document must set it.
 	// +required
 	APIVersion string `json:"apiVersion,omitempty"`
@@ -290,8 +290,9 @@ type PodSpec struct {
 	// DNSPolicy is how the pod resolves names: ClusterFirst (the node's
 	// cluster DNS server, which forwards other names upstream), Default
 	// (the host's resolvers, no cluster names) or None (only DNSConfig).
-	// ClusterFirstWithHostNet is accepted as ClusterFirst. Defaults to
-	// ClusterFirst.
+	// ClusterFirstWithHostNet is accepted as ClusterFirst. Empty means
+	// ClusterFirst, and loading stores ClusterFirst as empty, so that
+	// writing the default does not change the pod template's hash.
 	DNSPolicy string `json:"dnsPolicy,omitempty"`
 	// DNSConfig adds nameservers, search domains and options to what
 	// DNSPolicy gives; with DNSPolicy None it is the whole configuration.

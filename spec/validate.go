@@ -87,10 +87,11 @@ func validateObject(o Object) []fieldError {
 		v.objectMeta(&o.ObjectMeta, true, isDNS1123Subdomain)
 		v.workloadName(o.Name)
 		v.deploymentSpec(&o.Spec, "spec")
+	case *Service:
+		v.objectMeta(&o.ObjectMeta, true, isDNS1035Label)
+		v.serviceSpec(&o.Spec, "spec")
 	case *Application:
 		v.application(o)
-	case *Service:
-		v.objectMeta(&o.ObjectMeta, true, isDNS1123Label)
 	default:
 		v.add("kind", "unsupported kind %q", kind)
 	}
@@ -312,6 +313,7 @@ func (v *validator) podSpec(s *PodSpec, p fieldPath) {
 	if s.Hostname != "" {
 		v.check(p.child("hostname"), s.Hostname, isDNS1123Label(s.Hostname))
 	}
+	v.podDNS(s, p)
 	if s.NodeName != "" {
 		v.check(p.child("nodeName"), s.NodeName, isDNS1123Subdomain(s.NodeName))
 	}

@@ -60,8 +60,7 @@ var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // object it renders that fails validation at the kustomization with the
 // object and field.
 func Load(files map[string][]byte) (*spec.Set, error) {
-	set, _, err := load(files, nil, false)
-	return set, err
+	return Loader{}.Load(files)
 }
 
 // LoadCached is Load reusing the documents of prev (a Cache of an earlier
@@ -70,17 +69,45 @@ func Load(files map[string][]byte) (*spec.Set, error) {
 // document; what a kustomization renders is decoded every time (kustomize's
 // own build is cached by the files' digest).
 func LoadCached(files map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
-	return load(files, prev, true)
+	return Loader{}.LoadCached(files, prev)
+}
+
+// Loader renders and loads revisions for one cluster: Load, LoadCached and
+// LoadDir checking Services against the cluster's Network (see
+// spec.Loader). The zero Loader is what the package's functions use.
+type Loader struct {
+	Network spec.Network
+}
+
+// Load is Load with ld's settings.
+func (ld Loader) Load(files map[string][]byte) (*spec.Set, error) {
+	set, _, err := ld.load(files, nil, false)
+	return set, err
+}
+
+// LoadCached is LoadCached with ld's settings.
+func (ld Loader) LoadCached(files map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
+	return ld.load(files, prev, true)
+}
+
+// LoadDir is LoadDir with ld's settings.
+func (ld Loader) LoadDir(dir string) (*spec.Set, error) {
+	files, err := ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return ld.Load(files)
 }
 
 // load is Load, and LoadCached when cached is set.
-func load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *spec.Cache, error) {
+func (ld Loader) load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *spec.Cache, error) {
+	sl := spec.Loader{Network: ld.Network}
 	l := newLayout(files)
 	if len(l.kustomizations) == 0 {
 		if cached {
-			return spec.LoadCached(files, prev)
+			return sl.LoadCached(files, prev)
 		}
-		set, err := spec.Load(files)
+		set, err := sl.Load(files)
 		return set, nil, err
 	}
 	var inputs []spec.Input
@@ -119,9 +146,9 @@ func load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *s
 		}
 	}
 	if cached {
-		return spec.LoadInputsCached(inputs, errs, prev)
+		return sl.LoadInputsCached(inputs, errs, prev)
 	}
-	set, err := spec.LoadInputs(inputs, errs)
+	set, err := sl.LoadInputs(inputs, errs)
 	return set, nil, err
 }
 
@@ -204,11 +231,7 @@ func ReadDir(dir string) (map[string][]byte, error) {
 // LoadDir reads dir and loads it as Load does. Paths in errors are relative
 // to dir.
 func LoadDir(dir string) (*spec.Set, error) {
-	files, err := ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	return Load(files)
+	return Loader{}.LoadDir(dir)
 }
 
 // layout is which directories of a revision are kustomizations and which

@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -282,5 +283,41 @@ func TestCache(t *testing.T) {
 	files["app/replicas.yaml"] = []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 5}\n")
 	if got := replicas(); got != 5 {
 		t.Errorf("replicas after the patch changed = %d, want 5: a stale render was served", got)
+	}
+}
+
+// TestLoaderNetwork: a Service rendered by kustomize is checked against the
+// Loader's network, and refused at its kustomization (no line: the author
+// never sees kustomize's output) with the object and field.
+func TestLoaderNetwork(t *testing.T) {
+	files := map[string][]byte{
+		"app/kustomization.yaml": []byte("resources: [svc.yaml]\nnamePrefix: prod-\ncommonLabels: {env: prod}\n"),
+		"app/svc.yaml": []byte(`apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.10
+  selector: {app: web}
+  ports: [{port: 80, nodePort: 30080}]
+`),
+	}
+	set, err := Load(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := set.Objects[spec.ObjectKey{Kind: spec.KindService, Namespace: "default", Name: "prod-web"}].(*spec.Service)
+	if fmt.Sprint(s.Spec.Selector) != "map[app:web env:prod]" {
+		t.Errorf("selector = %v: commonLabels select too", s.Spec.Selector)
+	}
+	ld := Loader{Network: spec.Network{ServiceCIDR: netip.MustParsePrefix("10.100.0.0/16"), NodePortMin: 31000, NodePortMax: 31999}}
+	_, err = ld.Load(files)
+	want := `app/kustomization.yaml: Service default/prod-web: spec.clusterIP: invalid value "10.96.0.10": not in the cluster's service CIDR 10.100.0.0/16
+app/kustomization.yaml: Service default/prod-web: spec.ports[0].nodePort: invalid value 30080: not in the cluster's node-port range 31000-31999`
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+	if _, _, err := ld.LoadCached(files, nil); err == nil {
+		t.Error("LoadCached ignored the network")
 	}
 }

@@ -87,6 +87,7 @@ var shortNames = map[string]string{
 	"rc":     "ReplicationController",
 	"no":     "Node",
 	"ns":     "Namespace",
+	"svc":    "Service",
 }
 
 // Resources returns the names a kind is known by on the command line:

@@ -19,6 +19,7 @@ var objects = map[string]any{
 	spec.KindPod:                   spec.Pod{},
 	spec.KindPodTemplate:           spec.PodTemplate{},
 	spec.KindReplicationController: spec.ReplicationController{},
+	spec.KindService:               spec.Service{},
 	spec.KindNode:                  spec.Node{},
 	spec.KindDeployment:            spec.Deployment{},
 	spec.KindApplication:           spec.Application{},
@@ -123,14 +124,14 @@ func TestLookupKind(t *testing.T) {
 		"deployments": "Deployment", "deploy": "Deployment", "deployments.apps": "Deployment",
 		"rc": "ReplicationController", "replicationcontrollers": "ReplicationController",
 		"ns": "Namespace", "namespaces": "Namespace", "no": "Node", "nodes": "Node",
-		"podtemplates": "PodTemplate",
+		"podtemplates": "PodTemplate", "services": "Service", "svc": "Service", "service": "Service",
 	} {
 		k, err := LookupKind(name)
 		if err != nil || k.Kind != want {
 			t.Errorf("LookupKind(%q) = %v, %v; want %s", name, k, err, want)
 		}
 	}
-	for _, name := range []string{"services", "deployments.batch", "pods.apps", ""} {
+	for _, name := range []string{"ingresses", "services.apps", "deployments.batch", "pods.apps", ""} {
 		if k, err := LookupKind(name); err == nil {
 			t.Errorf("LookupKind(%q) = %s, want an error", name, k.Kind)
 		}
@@ -172,16 +173,19 @@ func TestResolve(t *testing.T) {
 
 func TestResolveErrors(t *testing.T) {
 	for path, want := range map[string]string{
-		"widgets":                  `doesn't have a resource type "widgets"`,
-		"pod.spec.volumes":         `field "volumes" of Pod.spec is a Kubernetes field that Stevedore does not support`,
-		"pod.spec.containers.tty":  `field "tty" of Pod.spec.containers is a Kubernetes field that Stevedore does not support`,
-		"pod.spec.contaners":       `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,
-		"pod.spec.hostname.length": `spec.hostname is string, which has no fields`,
-		"pod..spec":                `invalid path`,
-		"pod.status":               `field "status" of Pod is written by Kubernetes' API server (kubectl get -o yaml prints it): Stevedore accepts it and ignores it`,
-		"podtemplate.status":       `field "status" does not exist in PodTemplate`,
-		"pod.metadata.uid":         `field "uid" of Pod.metadata is written by Kubernetes' API server`,
-		"pod.spec.dnsPolicy":       `a manifest that sets it to anything but Kubernetes' default, ClusterFirst, is rejected at load`,
+		"widgets":                     `doesn't have a resource type "widgets"`,
+		"pod.spec.volumes":            `field "volumes" of Pod.spec is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.containers.tty":     `field "tty" of Pod.spec.containers is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.contaners":          `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,
+		"pod.spec.hostname.length":    `spec.hostname is string, which has no fields`,
+		"pod..spec":                   `invalid path`,
+		"pod.status":                  `field "status" of Pod is written by Kubernetes' API server (kubectl get -o yaml prints it): Stevedore accepts it and ignores it`,
+		"podtemplate.status":          `field "status" does not exist in PodTemplate`,
+		"pod.metadata.uid":            `field "uid" of Pod.metadata is written by Kubernetes' API server`,
+		"pod.spec.enableServiceLinks": `a manifest that sets it to anything but Kubernetes' default, true, is rejected at load`,
+		"svc.spec.ipFamilies":         `a manifest that sets it to anything but Kubernetes' default, [IPv4], is rejected at load`,
+		"service.spec.externalIPs":    `field "externalIPs" of Service.spec is a Kubernetes field that Stevedore does not support`,
+		"service.status":              `field "status" of Service is written by Kubernetes' API server`,
 	} {
 		_, err := Resolve(path)
 		if err == nil || !strings.Contains(err.Error(), want) {

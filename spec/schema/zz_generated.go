@@ -7,6 +7,7 @@ var kinds = []Kind{
 	{Kind: "Pod", APIVersion: "v1", Namespaced: true, Type: "Pod"},
 	{Kind: "PodTemplate", APIVersion: "v1", Namespaced: true, Type: "PodTemplate"},
 	{Kind: "ReplicationController", APIVersion: "v1", Namespaced: true, Type: "ReplicationController"},
+	{Kind: "Service", APIVersion: "v1", Namespaced: true, Type: "Service"},
 	{Kind: "Node", APIVersion: "v1", Namespaced: false, Type: "Node"},
 	{Kind: "Deployment", APIVersion: "apps/v1", Namespaced: true, Type: "Deployment"},
 	{Kind: "Application", APIVersion: "stevedore.dev/v1alpha1", Namespaced: false, Type: "Application"},
@@ -26,7 +27,7 @@ var types = map[string]*Type{
 		Name: "Application",
 		Doc:  "Application declares one application. It is cluster-scoped: its name is unique in the cluster and names the application in the API and ctl.",
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: its name is the application's name (the Application is cluster-scoped)."},
 			{Name: "spec", Type: "ApplicationSpec", Ref: "ApplicationSpec", Required: true, Doc: "spec is where the application's manifests come from and how they are applied."},
@@ -47,6 +48,13 @@ var types = map[string]*Type{
 		Fields: []Field{
 			{Name: "prune", Type: "boolean", Doc: "prune removes what the application no longer declares (objects removed from its files, or all of them when the Application object is deleted). Nil means true. With false, removed objects keep running and the application's status lists them."},
 			{Name: "source", Type: "ApplicationSource", Ref: "ApplicationSource", Required: true, Doc: "source is where the application's manifests are."},
+		},
+	},
+	"ClientIPConfig": {
+		Name: "ClientIPConfig",
+		Doc:  "ClientIPConfig holds the ClientIP affinity settings.",
+		Fields: []Field{
+			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long a client sticks to its pod after its last packet, 1-86400. Defaults to 10800 (3 hours)."},
 		},
 	},
 	"Container": {
@@ -82,7 +90,7 @@ var types = map[string]*Type{
 		Doc:     "Deployment is an apps/v1 Deployment: it keeps a number of pods of a template running and replaces them by a rolling update (or all at once) when the template changes.",
 		Dropped: []string{"status"},
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "spec", Type: "DeploymentSpec", Ref: "DeploymentSpec", Required: true, Doc: "spec is the desired behaviour of the Deployment."},
@@ -141,7 +149,7 @@ var types = map[string]*Type{
 		Doc:     "Namespace is a v1 Namespace. Objects in a namespace the repository does not declare (other than \"default\") are rejected.",
 		Dropped: []string{"status"},
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "spec", Type: "NamespaceSpec", Ref: "NamespaceSpec", Doc: "spec is accepted so that what `kubectl get namespace -o yaml` prints loads; it has no effect."},
@@ -159,7 +167,7 @@ var types = map[string]*Type{
 		Doc:     "Node declares scheduling intent for a node that an agent runs: cordon (spec.unschedulable), labels and taints. Git is the API, so cordon and drain are commits too. Labels and taints here add to those from agent config.",
 		Dropped: []string{"status"},
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "spec", Type: "NodeSpec", Ref: "NodeSpec", Doc: "spec is the declared scheduling intent for the node."},
@@ -223,7 +231,7 @@ var types = map[string]*Type{
 		Doc:     "Pod is a v1 Pod: one or more containers that share a network namespace and run together on one node. The scheduler places it; the node's agent runs it. Most pods are made by a workload (Deployment, ReplicationController) rather than declared alone.",
 		Dropped: []string{"status"},
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "spec", Type: "PodSpec", Ref: "PodSpec", Required: true, Doc: "spec is the desired behaviour of the pod: its containers and where it may run."},
@@ -281,7 +289,7 @@ var types = map[string]*Type{
 			{Name: "affinity", Type: "Affinity", Ref: "Affinity", Doc: "affinity is the pod's node affinity and pod (anti-)affinity rules."},
 			{Name: "containers", Type: "[]Container", Ref: "Container", Required: true, Doc: "containers are the pod's containers, at least one. They share the pod's network namespace (one IP, one set of ports) and hostname."},
 			{Name: "dnsConfig", Type: "PodDNSConfig", Ref: "PodDNSConfig", Doc: "dnsConfig adds nameservers, search domains and options to what DNSPolicy gives; with DNSPolicy None it is the whole configuration."},
-			{Name: "dnsPolicy", Type: "string", Doc: "dnsPolicy is how the pod resolves names: ClusterFirst (the node's cluster DNS server, which forwards other names upstream), Default (the host's resolvers, no cluster names) or None (only DNSConfig). ClusterFirstWithHostNet is accepted as ClusterFirst. Defaults to ClusterFirst."},
+			{Name: "dnsPolicy", Type: "string", Doc: "dnsPolicy is how the pod resolves names: ClusterFirst (the node's cluster DNS server, which forwards other names upstream), Default (the host's resolvers, no cluster names) or None (only DNSConfig). ClusterFirstWithHostNet is accepted as ClusterFirst. Empty means ClusterFirst, and loading stores ClusterFirst as empty, so that writing the default does not change the pod template's hash."},
 			{Name: "hostname", Type: "string", Doc: "hostname is the pod's hostname: a DNS-1123 label. Defaults to the pod's name."},
 			{Name: "nodeName", Type: "string", Doc: "nodeName, when set, pins the pod to that node and bypasses the scheduler."},
 			{Name: "nodeSelector", Type: "map[string]string", Doc: "nodeSelector is labels a node must have (all of them) for the pod to be placed on it."},
@@ -297,7 +305,7 @@ var types = map[string]*Type{
 		Name: "PodTemplate",
 		Doc:  "PodTemplate is a v1 PodTemplate: a named, reusable pod template.",
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template: the metadata and spec of the pods made from it."},
@@ -324,7 +332,7 @@ var types = map[string]*Type{
 		Doc:     "ReplicationController is a v1 ReplicationController: it keeps a number of pods of a template running. It is the Kubernetes 1.0 way, kept for manifests written for it; new configuration should use a Deployment.",
 		Dropped: []string{"status"},
 		Fields: []Field{
-			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "spec", Type: "ReplicationControllerSpec", Ref: "ReplicationControllerSpec", Required: true, Doc: "spec is the desired behaviour of the replication controller."},
@@ -356,6 +364,52 @@ var types = map[string]*Type{
 		Fields: []Field{
 			{Name: "maxSurge", Type: "IntOrString", Doc: "maxSurge is how many pods may be created above the desired number during the update: a number, or a percentage of replicas rounded up. Defaults to 25%."},
 			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many of the desired pods may be unavailable during the update: a number, or a percentage of replicas rounded down. Defaults to 25%. It cannot be 0 when maxSurge is 0."},
+		},
+	},
+	"Service": {
+		Name:    "Service",
+		Doc:     "Service is the supported subset of Kubernetes' v1 Service: a stable virtual IP (or, headless, a DNS name) in front of the pods its selector matches.",
+		Dropped: []string{"status"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "ServiceSpec", Ref: "ServiceSpec", Required: true, Doc: "spec is the desired behaviour of the Service."},
+		},
+	},
+	"ServicePort": {
+		Name: "ServicePort",
+		Doc:  "ServicePort is one port of a Service.",
+		Fields: []Field{
+			{Name: "appProtocol", Type: "string", Doc: "appProtocol is informational (for example \"http\"): a label key such as \"http\" or \"kubernetes.io/h2c\"."},
+			{Name: "name", Type: "string", Doc: "name is the port's name, unique in the Service: a DNS-1123 label. Required when the Service has more than one port; it names the SRV record _<name>._<protocol>.<service>.<namespace>.svc.<domain>."},
+			{Name: "nodePort", Type: "integer", Doc: "nodePort is the port on every node (NodePort Services), in the cluster's node-port range (30000-32767 unless the reconciler is configured otherwise) and no other Service's: empty to have one allocated, kept for the Service's life."},
+			{Name: "port", Type: "integer", Required: true, Doc: "port is the port on the cluster IP, 1-65535."},
+			{Name: "protocol", Type: "string", Doc: "protocol is TCP or UDP. Defaults to TCP."},
+			{Name: "targetPort", Type: "IntOrString", Doc: "targetPort is the pods' port: a number, or the name of a container port. Defaults to Port."},
+		},
+	},
+	"ServiceSpec": {
+		Name:        "ServiceSpec",
+		Doc:         "ServiceSpec is the supported subset of Kubernetes' v1 ServiceSpec.",
+		Unsupported: []string{"allocateLoadBalancerNodePorts", "externalIPs", "externalName", "externalTrafficPolicy", "healthCheckNodePort", "internalTrafficPolicy", "ipFamilies", "ipFamilyPolicy", "loadBalancerClass", "loadBalancerIP", "loadBalancerSourceRanges", "trafficDistribution"},
+		Defaults:    map[string]string{"externalTrafficPolicy": "Cluster", "healthCheckNodePort": "0", "internalTrafficPolicy": "Cluster", "ipFamilies": "[IPv4]", "ipFamilyPolicy": "SingleStack"},
+		Fields: []Field{
+			{Name: "clusterIP", Type: "string", Doc: "clusterIP is the virtual IP: empty to have one allocated from the service CIDR (kept for the Service's life), an address in the service CIDR that no other Service holds, or \"None\" for a headless Service (DNS answers with the pods' IPs; nothing is proxied)."},
+			{Name: "clusterIPs", Type: "[]string", Doc: "clusterIPs, when set, must hold ClusterIP alone: Stevedore is IPv4 only."},
+			{Name: "ports", Type: "[]ServicePort", Ref: "ServicePort", Doc: "ports are the ports the Service exposes, at least one unless the Service is headless."},
+			{Name: "publishNotReadyAddresses", Type: "boolean", Doc: "publishNotReadyAddresses makes DNS answer with the addresses of pods that are not Ready too."},
+			{Name: "selector", Type: "map[string]string", Doc: "selector picks the pods that receive the Service's traffic, by label equality. A Service with no selector has no endpoints."},
+			{Name: "sessionAffinity", Type: "string", Doc: "sessionAffinity is None or ClientIP (a client keeps reaching the same pod). Defaults to None."},
+			{Name: "sessionAffinityConfig", Type: "SessionAffinityConfig", Ref: "SessionAffinityConfig", Doc: "sessionAffinityConfig holds the ClientIP stickiness timeout."},
+			{Name: "type", Type: "string", Doc: "type is ClusterIP (a virtual IP reachable inside the cluster) or NodePort (that, plus a port on every node's addresses). Defaults to ClusterIP."},
+		},
+	},
+	"SessionAffinityConfig": {
+		Name: "SessionAffinityConfig",
+		Doc:  "SessionAffinityConfig holds the session affinity settings.",
+		Fields: []Field{
+			{Name: "clientIP", Type: "ClientIPConfig", Ref: "ClientIPConfig", Doc: "clientIP holds the ClientIP affinity settings."},
 		},
 	},
 	"Taint": {
