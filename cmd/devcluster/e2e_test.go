@@ -385,4 +385,3 @@ func httpGet(t *testing.T, url string) string {
 	t.Fatalf("GET %s: %v", url, last)
 	return ""
 }
-

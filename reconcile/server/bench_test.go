@@ -109,6 +109,8 @@ func benchControlPlane(t *testing.T, nodeCount, podCount int) []string {
 	// The new leader's grace for unreported nodes ends (one full plan)
 	// before the idle window.
 	cfg.NodeLossGrace = time.Second
+	// A /16 holds 256 nodes' /24s: a node without a pod CIDR takes no pods.
+	cfg.Network.ClusterCIDR = "10.128.0.0/9"
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -56,6 +56,9 @@ type Config struct {
 	Scheduler scheduler.Config
 	// Raft configures the control plane's replicated state.
 	Raft RaftConfig
+	// Network is the cluster's address plan (pod CIDRs, Service IPs, node
+	// ports, DNS domain); zero fields mean Kubernetes' usual defaults.
+	Network NetworkConfig
 	// PollInterval is how often the remote is fetched without a webhook;
 	// zero means 30s, negative disables polling.
 	PollInterval time.Duration
@@ -115,6 +118,7 @@ func DefaultConfig() Config {
 		Webhook:       webhook.DefaultConfig(),
 		PollInterval:  30 * time.Second,
 		NodeLossGrace: 15 * time.Second,
+		Network:       DefaultNetworkConfig(),
 	}
 	c.Raft.fill()
 	return c
@@ -201,6 +205,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Raft.BootstrapExpect %d: want 1 to 7 (odd: 1, 3 or 5)", ErrInvalidConfig, c.Raft.BootstrapExpect)
 	}
 	c.Raft.fill()
+	if err := c.Network.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	for name, addr := range map[string]string{"APIAddr": c.APIAddr, "GossipAddr": c.GossipAddr, "Raft.Addr": c.Raft.Addr} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			return fmt.Errorf("%w: %s %q: %w", ErrInvalidConfig, name, addr, err)

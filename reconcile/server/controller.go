@@ -65,6 +65,10 @@ type controller struct {
 	plans     uint64                    // plans run this term
 	joinTimer *time.Timer
 	naming    namingTerm // the term's naming hooks (naming.go)
+	// net is the last plan's network (network.go), which every set
+	// offered carries; cidrErr why nodes have no pod CIDR.
+	net     *netPlan
+	cidrErr map[string]cidrFailure
 }
 
 // newController prepares the term: the cluster's ID on a new cluster, the
@@ -95,6 +99,9 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 		if err := c.importLegacy(); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.commitNetConfig(); err != nil {
+		return nil, err
 	}
 	peek := s.store.peek()
 	c.cluster = peek.clusterID
@@ -137,7 +144,7 @@ func (c *controller) importLegacy() error {
 
 // podSetLocked is node's set to offer. c.mu must be held.
 func (c *controller) podSetLocked(node string, token uint64, pods []agentapi.Pod) *agentapi.PodSet {
-	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster}
+	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster, Network: c.networkLocked(node)}
 }
 
 // token is the fencing token of this term: agents refuse a lower one.

@@ -163,6 +163,11 @@ type fakeAgent struct {
 	// extended is what the agent advertises of extended resources and
 	// hugepages (set before join).
 	extended map[string]int64
+	// notReady names pods whose containers report not Ready (networking
+	// tests: endpoints follow readiness).
+	notReady map[string]bool
+	// podCIDR is the override the agent advertises (set before join).
+	podCIDR string
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {
@@ -202,6 +207,7 @@ func (a *fakeAgent) join(addrs ...string) {
 		APIAddr:     a.srv.URL,
 		Allocatable: agentapi.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110, Extended: a.extended},
 		Labels:      map[string]string{"zone": "z1"},
+		PodCIDR:     a.podCIDR,
 	})
 	if err != nil {
 		a.t.Fatal(err)
@@ -271,7 +277,7 @@ func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
 		st := agentapi.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: a.name, Phase: agentapi.PodRunning,
 			PodIP: "10.88." + strconv.Itoa(len(a.name)) + "." + strconv.Itoa(i+2), StartTime: &now}
 		for _, c := range p.Spec.Containers {
-			cs := agentapi.ContainerStatus{Name: c.Name, Image: c.Image, Ready: true, State: agentapi.ContainerState{Running: &agentapi.StateRunning{StartedAt: now}}}
+			cs := agentapi.ContainerStatus{Name: c.Name, Image: c.Image, Ready: !a.notReady[p.Name], State: agentapi.ContainerState{Running: &agentapi.StateRunning{StartedAt: now}}}
 			if c.Image == a.badImage {
 				st.Phase = agentapi.PodPending
 				cs.Ready = false
@@ -310,6 +316,30 @@ func (a *fakeAgent) handleWatch(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(2 * time.Second): // heartbeat
 		}
 	}
+}
+
+// setReady makes a pod's containers report Ready or not, now and in
+// every set applied later, and sends the list at once.
+func (a *fakeAgent) setReady(pod string, ready bool) {
+	a.mu.Lock()
+	if a.notReady == nil {
+		a.notReady = map[string]bool{}
+	}
+	a.notReady[pod] = !ready
+	// A new slice: the watch stream may be encoding the old one.
+	st := append([]agentapi.PodStatus(nil), a.status...)
+	for i := range st {
+		if st[i].Name == pod {
+			cs := append([]agentapi.ContainerStatus(nil), st[i].Containers...)
+			for j := range cs {
+				cs[j].Ready = ready
+			}
+			st[i].Containers = cs
+		}
+	}
+	a.status = st
+	a.mu.Unlock()
+	a.poke()
 }
 
 // poke makes the watch stream send the list again at once.

@@ -27,6 +27,7 @@ const maxIdle = 24 * time.Hour
 type planResult struct {
 	pods      []reconcile.PodView
 	workloads []reconcile.WorkloadView
+	services  []reconcile.ServiceView
 }
 
 // requestPlanLocked asks the plan loop for a plan and returns the request
@@ -116,6 +117,9 @@ func (c *controller) planLoop() {
 // false when the delta could not be committed (nothing was pushed), and
 // when to plan again if nothing else happens.
 func (c *controller) planOnce() (bool, time.Time) {
+	// Joining nodes get their pod CIDRs before they are planned for: a
+	// node without one takes no pods (nodeStates).
+	c.syncNodeCIDRs()
 	if wait, ok := c.adoptionPending(); ok {
 		c.previewPlan()
 		return true, wait
@@ -172,10 +176,15 @@ func (c *controller) planOnce() (bool, time.Time) {
 	// minReadySeconds and progress deadlines change decisions with time
 	// alone: the core says when.
 	wake = earliest(wake, out.Wake)
+	// The network follows the plan's pods (their IPs and readiness): when
+	// it changes, every node gets its set again, pods changed or not.
+	netp := c.planNetwork(out.Pods, c.s.members.nodes())
 
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads}
+	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads, services: netp.views}
+	netChanged := c.net == nil || c.net.key != netp.key
+	c.net = netp
 	if in.Desired != nil {
 		c.lastSets = out.PodSets
 	}
@@ -187,7 +196,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 		out.PodSets = nil
 	}
 	nodes := changedNodes
-	if allNodes {
+	if allNodes || netChanged {
 		nodes = nodes[:0:0]
 		for node := range out.PodSets {
 			nodes = append(nodes, node)
@@ -209,7 +218,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 		}
 		// A full plan makes every set anew; the planner names the ones
 		// it changed.
-		if old, had := c.podSets[node]; had && allNodes && encodeEqual(old, pods) {
+		if old, had := c.podSets[node]; had && allNodes && !netChanged && encodeEqual(old, pods) {
 			continue
 		}
 		c.gens[node]++
@@ -234,9 +243,10 @@ func (c *controller) previewPlan() {
 	in, _ := c.planInput()
 	in.Adopt = nil
 	out := reconcile.Plan(in)
+	netp := c.planNetwork(out.Pods, c.s.members.nodes())
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads}
+	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads, services: netp.views}
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
 	c.publish()
@@ -352,8 +362,17 @@ const (
 func (c *controller) nodeStates(members map[string]member, overrides map[string]nodeOverride) ([]reconcile.NodeState, time.Time) {
 	out := make([]reconcile.NodeState, 0, len(members))
 	var wake time.Time
+	var cidrs map[string]string
+	if c.s.store != nil {
+		cidrs = c.s.store.network().podCIDRs
+	}
 	for name, m := range members {
 		info := m.info
+		if c.s.store != nil && cidrs[name] == "" {
+			// No pod CIDR (yet, or its override overlaps another node's):
+			// it could not give pods addresses (network.go).
+			info.Taints = append(append([]spec.Taint(nil), info.Taints...), spec.Taint{Key: taintNoPodCIDR, Effect: spec.TaintEffectNoSchedule})
+		}
 		if o, ok := overrides[name]; ok {
 			taints := append([]spec.Taint(nil), info.Taints...)
 			if o.Cordoned || o.Drained {

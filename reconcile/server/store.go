@@ -73,6 +73,11 @@ type command struct {
 	// computed from the current one when the entry applies, so two
 	// concurrent actions on one node both count.
 	Action string `json:"action,omitempty"`
+	// Net is the address plan of an opNetConfig entry; PodCIDRs the nodes
+	// of an opNodeCIDR entry, each with the override its agent advertises
+	// ("" for an allocation) (store_net.go).
+	Net      *NetworkConfig    `json:"net,omitempty"`
+	PodCIDRs map[string]string `json:"podCIDRs,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -98,6 +103,15 @@ type fsmState struct {
 	TermBase uint64 `json:"termBase,omitempty"`
 	// Overrides are ctl cordon/drain marks by node name.
 	Overrides map[string]nodeOverride `json:"overrides,omitempty"`
+	// Net is the address plan allocations come from; nil (a store from
+	// before networking) means the defaults.
+	Net *NetworkConfig `json:"net,omitempty"`
+	// PodCIDRs are the nodes' pod CIDRs, ClusterIPs the Services' virtual
+	// IPs (by namespace/name), NodePorts the NodePort Services' ports (by
+	// nodePortKey): see store_net.go. Absent in an older snapshot: empty.
+	PodCIDRs   map[string]string `json:"podCIDRs,omitempty"`
+	ClusterIPs map[string]string `json:"clusterIPs,omitempty"`
+	NodePorts  map[string]int32  `json:"nodePorts,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -253,6 +267,10 @@ func (s *store) apply(c *command, index uint64) error {
 			o[c.Node] = next
 		}
 		s.st.Overrides = o
+	case opNetConfig, opNodeCIDR:
+		if err := s.applyNetLocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -272,6 +290,11 @@ type storeView struct {
 	TermBase  uint64
 	Overrides map[string]nodeOverride
 	Index     uint64
+	// The network's allocations (store_net.go).
+	Net        *NetworkConfig
+	PodCIDRs   map[string]string
+	ClusterIPs map[string]string
+	NodePorts  map[string]int32
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -290,6 +313,11 @@ func (s *store) read() storeView {
 		TermBase:  s.st.TermBase,
 		Overrides: s.st.Overrides,
 		Index:     s.index,
+
+		Net:        s.st.Net,
+		PodCIDRs:   s.st.PodCIDRs,
+		ClusterIPs: s.st.ClusterIPs,
+		NodePorts:  s.st.NodePorts,
 	}
 }
 
@@ -379,6 +407,10 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		BootstrapCreated: v.Created,
 		TermBase:         v.TermBase,
 		Overrides:        v.Overrides,
+		Net:              v.Net,
+		PodCIDRs:         v.PodCIDRs,
+		ClusterIPs:       v.ClusterIPs,
+		NodePorts:        v.NodePorts,
 	}}, nil
 }
 
@@ -402,6 +434,9 @@ func (s *store) Restore(rc io.ReadCloser) error {
 	s.mu.Lock()
 	s.st, s.apps, s.shared = st, apps, false
 	s.rebuildUnionLocked()
+	// A snapshot from before networking holds no allocations: its
+	// Services get theirs now, the same on every reconciler.
+	s.reallocServicesLocked()
 	s.mu.Unlock()
 	if s.onApply != nil {
 		s.onApply(opRevision)

@@ -168,6 +168,11 @@ func (s *store) applyRevisionLocked(c *command, set *spec.Set, index uint64) err
 	if cs := s.conflictsLocked(app, set); len(cs) > 0 {
 		return &rejectedError{cs[0].Error()}
 	}
+	// The leader checked before proposing; another revision committed
+	// meanwhile may have taken an address this one asks for.
+	if list := s.serviceErrorsLocked(app, set); len(list) > 0 {
+		return &rejectedError{list.Error()}
+	}
 	now := time.Now()
 	if app == "" {
 		old := s.bootstrapSetLocked()
@@ -191,6 +196,7 @@ func (s *store) applyRevisionLocked(c *command, set *spec.Set, index uint64) err
 		s.apps[app] = &appState{set: set, at: now}
 	}
 	s.rebuildUnionLocked()
+	s.reallocServicesLocked()
 	return nil
 }
 
@@ -400,6 +406,11 @@ func (s *store) retainedFor(app string, next *spec.Set, prune bool) (map[string]
 func (s *store) replaceApp(app string, set *spec.Set) *spec.Set {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.replaceAppLocked(app, set)
+}
+
+// replaceAppLocked is replaceApp with s.mu held.
+func (s *store) replaceAppLocked(app string, set *spec.Set) *spec.Set {
 	out := spec.NewSet()
 	if s.union != nil {
 		for k, o := range s.union.Objects {

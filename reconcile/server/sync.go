@@ -137,6 +137,11 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 			set, err = loadApp(rev.Files, retained)
 		}
 	}
+	if err == nil {
+		// Addresses its Services ask for that others hold (store_net.go):
+		// refused with file and line like any invalid commit.
+		err = s.store.serviceErrors(app, set)
+	}
 	if err != nil {
 		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		status.set(commit, serr)

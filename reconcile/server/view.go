@@ -28,7 +28,10 @@ type view struct {
 	token     uint64
 	views     []reconcile.PodView // the last plan's, sorted by namespace and name
 	workloads []reconcile.WorkloadView
+	// services are the last plan's Services with their endpoints, sorted
+	// by namespace and name (read-only); podCIDRs the nodes' allocations.
 	services  []reconcile.ServiceView
+	podCIDRs  map[string]string
 	nodeErrs  []api.NodeError
 	members   map[string]member
 	overrides map[string]nodeOverride
@@ -107,6 +110,8 @@ func (c *controller) publish() {
 		token:      c.base + c.term,
 		views:      c.lastPlan.pods,
 		workloads:  c.lastPlan.workloads,
+		services:   c.lastPlan.services,
+		podCIDRs:   c.s.store.network().podCIDRs,
 		members:    members,
 		overrides:  peek.overrides,
 		gens:       make(map[string]uint64, len(c.gens)),
@@ -134,6 +139,13 @@ func (c *controller) publish() {
 			v.nodeErrs = append(v.nodeErrs, e)
 		}
 	}
+	for n, f := range c.cidrErr {
+		if _, ok := c.nodeErr[n]; !ok {
+			if _, skewed := c.skew[n]; !skewed {
+				v.nodeErrs = append(v.nodeErrs, f.err)
+			}
+		}
+	}
 	c.mu.Unlock()
 	sort.Slice(v.nodeErrs, func(i, j int) bool { return v.nodeErrs[i].Node < v.nodeErrs[j].Node })
 	// Stored under the lock, in the order the views were begun, and never
@@ -147,6 +159,9 @@ func (c *controller) publish() {
 	c.pubStored = seq
 	c.s.view.Store(v)
 	c.s.viewChanged.notify()
+	// Under c.mu, after the sequence check: hooks see the sets in the
+	// order they were published. It never blocks.
+	c.notifyNaming(v.services)
 }
 
 // nodeTable is the node list of GET /v1/nodes, computed once per view.
@@ -203,7 +218,7 @@ func (v *view) buildNodes() []api.Node {
 			Allocatable: m.info.Allocatable,
 			Labels:      m.info.Labels,
 			Taints:      m.info.Taints,
-			PodCIDR:     m.info.PodCIDR,
+			PodCIDR:     v.podCIDRs[name], // the allocation, not what the agent asks for
 			Pods:        count[name],
 			Generation:  v.gens[name],
 			Since:       m.since,
