@@ -218,7 +218,7 @@ func TestNetwork(t *testing.T) {
 	}
 	s2 := startServer(t, repo.dir, dataDir, log)
 	waitFor(t, 10*time.Second, "the restarted reconciler to lead", s2.IsLeader)
-	waitFor(t, 15*time.Second, "every agent to get the new term's set", func() bool {
+	waitFor(t, 30*time.Second, "every agent to get the new term's set", func() bool {
 		for _, a := range agents {
 			if a.last().Term != s2.Term() || a.last().Network == nil {
 				return false
