@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"time"
 
@@ -76,7 +78,10 @@ type Config struct {
 	// BridgeName is the node's CNI bridge; zero leaves the choice to the
 	// runtime ("stv-" + a short hash of the node name).
 	BridgeName string
-	// Labels are advertised node labels; zero means none.
+	// Labels are advertised node labels. The well-known labels kubelet
+	// sets are always there unless given here: kubernetes.io/hostname (the
+	// node name, what topologyKey: kubernetes.io/hostname spreads over),
+	// kubernetes.io/os (linux) and kubernetes.io/arch (GOARCH).
 	Labels map[string]string
 	// Taints are advertised node taints; zero means none.
 	Taints []spec.Taint
@@ -168,6 +173,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("advertised API URL %q: %w", c.AdvertiseAPI, errBadAdvertise)
 		}
 	}
+	c.Labels = withWellKnownLabels(c.Labels, c.NodeName)
 	if c.DataDir == "" {
 		c.DataDir = filepath.Join(DefaultDataDirRoot, c.NodeName)
 	}
@@ -291,4 +297,24 @@ var (
 func (c Config) WithDefaults() (Config, error) {
 	err := c.validate()
 	return c, err
+}
+
+// Well-known node labels, as kubelet sets them.
+const (
+	LabelHostname = "kubernetes.io/hostname"
+	LabelOS       = "kubernetes.io/os"
+	LabelArch     = "kubernetes.io/arch"
+)
+
+// withWellKnownLabels returns labels (copied) with the well-known labels
+// filled in where absent.
+func withWellKnownLabels(labels map[string]string, node string) map[string]string {
+	out := make(map[string]string, len(labels)+3)
+	maps.Copy(out, labels)
+	for k, v := range map[string]string{LabelHostname: node, LabelOS: goruntime.GOOS, LabelArch: goruntime.GOARCH} {
+		if _, ok := out[k]; !ok {
+			out[k] = v
+		}
+	}
+	return out
 }

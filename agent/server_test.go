@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -294,7 +295,10 @@ func TestInfo(t *testing.T) {
 	want := api.NodeInfo{
 		Name: "n1", APIAddr: a.APIURL(),
 		Allocatable: api.Resources{MilliCPU: 1500, Memory: 2 << 30, Pods: 7, Extended: cfg.ExtendedResources},
-		Labels:      cfg.Labels, Taints: cfg.Taints, PodCIDR: "10.99.1.0/24",
+		// The well-known labels join the configured ones.
+		Labels: map[string]string{"zone": "a", "disk": "ssd", "kubernetes.io/hostname": "n1",
+			"kubernetes.io/os": goruntime.GOOS, "kubernetes.io/arch": goruntime.GOARCH},
+		Taints: cfg.Taints, PodCIDR: "10.99.1.0/24",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Info (-want +got):\n%s", diff)
