@@ -96,8 +96,9 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
     - name: client
-      image: 127.0.0.1:5000/stevedore/busybox:1.35
-      command: ["sh", "-c", "while true; do wget -q -T 2 -O - http://backend/ || echo CALL-FAILED; sleep 0.3; done"]
+      image: 127.0.0.1:5000/stevedore/hello:v1
+      command: ["/usr/local/bin/hello", "fetch", "http://backend/"]
+      env: [{name: FETCH_INTERVAL, value: 300ms}]
 ---
 apiVersion: v1
 kind: Pod

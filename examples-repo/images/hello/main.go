@@ -1,14 +1,18 @@
 // Command hello is the example HTTP server the examples repository deploys:
 // it answers every request with a greeting naming the pod that served it
 // and the client's address, and /healthz with "ok"; on the same port over
-// UDP it answers every datagram the same way. Standard library only, so its
-// image is one static binary on top of busybox.
+// UDP it answers every datagram the same way. `hello fetch URL...` is its
+// client: it GETs each URL in turn, forever, printing the answers (Go's own
+// resolver reads the pod's resolv.conf, where the static busybox's wget
+// cannot resolve names). Standard library only, so its image is one static
+// binary on top of busybox.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +23,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "fetch" {
+		fetch(os.Args[2:])
+		return
+	}
 	addr := ":" + envOr("PORT", "8080")
 	greeting := envOr("GREETING", "Hello from Stevedore")
 	// POD_NAME and POD_IP are optional: a pod's hostname is its name, and
@@ -100,5 +108,29 @@ func serveUDP(addr string, answer func(net.Addr) string) {
 		if _, err := pc.WriteTo([]byte(answer(from)), from); err != nil {
 			slog.Warn("failed to answer over UDP", "to", from, "err", err)
 		}
+	}
+}
+
+// fetch GETs every URL in turn, every FETCH_INTERVAL (default 2s), forever,
+// printing each answer's first line or the error.
+func fetch(urls []string) {
+	interval, err := time.ParseDuration(envOr("FETCH_INTERVAL", "2s"))
+	if err != nil {
+		slog.Error("bad FETCH_INTERVAL", "err", err)
+		os.Exit(2)
+	}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for {
+		for _, u := range urls {
+			resp, err := hc.Get(u)
+			if err != nil {
+				fmt.Printf("%s: %v\n", u, err)
+				continue
+			}
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			fmt.Printf("%s", b)
+		}
+		time.Sleep(interval)
 	}
 }
