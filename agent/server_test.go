@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -297,7 +296,7 @@ func TestInfo(t *testing.T) {
 		Allocatable: api.Resources{MilliCPU: 1500, Memory: 2 << 30, Pods: 7, Extended: cfg.ExtendedResources},
 		// The well-known labels join the configured ones.
 		Labels: map[string]string{"zone": "a", "disk": "ssd", "kubernetes.io/hostname": "n1",
-			"kubernetes.io/os": goruntime.GOOS, "kubernetes.io/arch": goruntime.GOARCH},
+			"kubernetes.io/os": runtime.GOOS, "kubernetes.io/arch": runtime.GOARCH},
 		Taints: cfg.Taints, PodCIDR: "10.99.1.0/24",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
