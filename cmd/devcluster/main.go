@@ -1,12 +1,13 @@
 // Command devcluster runs a whole Stevedore on one machine for `make run`
 // and measures it for `make bench`: its own containerd and registry, the
 // example images, a bare config repository seeded from examples-repo/, one
-// reconciler and three agents on loopback (--reconcilers N for a raft
-// group, --netns to give every process a network namespace of its own; see
-// docs/operations.md). It cleans up everything it started when it stops.
+// reconciler and three agents, each in a network namespace of its own as if
+// it were a host (--netns=false puts them all on loopback; --reconcilers N
+// makes a raft group; see docs/operations.md). It cleans up everything it
+// started when it stops.
 //
 //	devcluster --bin bin --examples examples-repo
-//	devcluster --bin bin --examples examples-repo --netns --reconcilers 3
+//	devcluster --bin bin --examples examples-repo --reconcilers 3
 //	devcluster bench --bin bin --examples examples-repo --out docs/benchmarks.md
 package main
 
