@@ -326,7 +326,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// 7. Delete everything: every pod goes, and nothing is left behind.
 	e.commit("Delete everything", kustomizeDeleted(map[string]string{
-		"apps/hello.yaml": "", "apps/ghost.yaml": "", "apps/web-with-sidecar.yaml": "",
+		"apps/hello.yaml": "", "apps/hello-service.yaml": "", "apps/ghost.yaml": "", "apps/web-with-sidecar.yaml": "",
 		"jobs/batch.yaml": "", "namespaces/demo.yaml": "",
 	}))
 	e.waitPods("no pods", "", time.Minute, func(ps []rapi.Pod) bool { return len(ps) == 0 })
