@@ -132,7 +132,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if want[secServices] {
-		s, err := benchServices(ctx, o, out)
+		s, err := benchServices(ctx, o, *goTool, out)
 		record(secServices, s, err)
 	}
 	if want[secFailover] {
