@@ -177,6 +177,14 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return c, fmt.Errorf("failed to create log dir: %w", err)
 	}
 
+	// What killed runs left (their containerd, pods and directories) goes
+	// first: it holds memory, CPU and addresses this cluster may want.
+	if reaped, err := ReapDeadRuns(ctx, c.log); err != nil {
+		c.log.Warn("failed to clean up after a killed run", "err", err)
+	} else if len(reaped) > 0 {
+		c.log.Info("cleaned up after killed runs", "dirs", reaped)
+	}
+
 	if cfg.Netns {
 		subnet, err := freeHostSubnet()
 		if err != nil {
@@ -193,6 +201,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	if c.Containerd, err = StartContainerd(ctx, filepath.Join(c.Dir, "containerd")); err != nil {
 		return c, fmt.Errorf("failed to start containerd: %w", err)
 	}
+	c.record()
 	c.log.Info("starting registry")
 	regDir := filepath.Join(c.Dir, "registry")
 	switch {
@@ -249,6 +258,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 			return c, err
 		}
 	}
+	c.record()
 	c.log.Info("waiting for agents to join", "agents", cfg.Agents)
 	if err := c.WaitNodes(ctx, cfg.Agents, 60*time.Second); err != nil {
 		return c, err
