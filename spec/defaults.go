@@ -101,6 +101,7 @@ func defaultPodSpec(s *PodSpec) {
 		s.SchedulerName = DefaultSchedulerName
 	}
 	normalizeDNSPolicy(s)
+	normalizeServiceLinks(s)
 	for i := range s.Tolerations {
 		if s.Tolerations[i].Operator == "" {
 			s.Tolerations[i].Operator = TolerationOpEqual

@@ -21,8 +21,9 @@ import (
 //   - unsupported: fields of the supported kinds that Stevedore does not
 //     implement. They are "not supported by Stevedore", unless their value
 //     says nothing: null, {} or [], or the value Kubernetes defaults the
-//     field to (`enableServiceLinks: true`, which `kubectl run --dry-run`
-//     prints), which asks for no more than leaving the field out does;
+//     field to (`preemptionPolicy: PreemptLowerPriority`, which `kubectl
+//     get -o yaml` prints), which asks for no more than leaving the field
+//     out does;
 //   - everything else is "unknown field", with a suggestion when a known
 //     field is one or two letters away.
 //
@@ -57,7 +58,7 @@ var unsupportedFields = map[string][]string{
 		"serviceAccountName", "serviceAccount", "automountServiceAccountToken", "hostNetwork", "hostPID",
 		"hostIPC", "shareProcessNamespace", "securityContext", "imagePullSecrets",
 		"priorityClassName", "priority", "readinessGates", "runtimeClassName",
-		"enableServiceLinks", "preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
+		"preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
 		"schedulingGates", "resourceClaims", "hostAliases", "resources", "hostnameOverride",
 		"schedulingGroup", "evictionResponders"},
 	"Container": {"envFrom", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
@@ -82,10 +83,10 @@ var unsupportedFields = map[string][]string{
 // item.
 var kubernetesDefaults = map[string]map[string]string{
 	"PodSpec": {
-		"enableServiceLinks": "true", "preemptionPolicy": "PreemptLowerPriority",
-		"priority": "0", "hostNetwork": "false", "hostPID": "false", "hostIPC": "false",
-		"shareProcessNamespace": "false", "setHostnameAsFQDN": "false", "serviceAccountName": "default",
-		"serviceAccount": "default", "automountServiceAccountToken": "false",
+		"preemptionPolicy": "PreemptLowerPriority", "priority": "0", "hostNetwork": "false",
+		"hostPID": "false", "hostIPC": "false", "shareProcessNamespace": "false",
+		"setHostnameAsFQDN": "false", "serviceAccountName": "default", "serviceAccount": "default",
+		"automountServiceAccountToken": "false",
 	},
 	"Container": {
 		"terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",

@@ -297,6 +297,14 @@ type PodSpec struct {
 	// DNSConfig adds nameservers, search domains and options to what
 	// DNSPolicy gives; with DNSPolicy None it is the whole configuration.
 	DNSConfig *PodDNSConfig `json:"dnsConfig,omitempty"`
+	// EnableServiceLinks gives every container, when it starts, the
+	// Docker-links-style environment variables of each Service with a
+	// cluster IP in the pod's namespace (REDIS_SERVICE_HOST,
+	// REDIS_SERVICE_PORT, REDIS_PORT_6379_TCP_ADDR…), as the kubelet does;
+	// a container's own env wins over them. Defaults to true; false turns
+	// them off. Loading stores true as unset, so that writing the default
+	// does not change the pod template's hash.
+	EnableServiceLinks *bool `json:"enableServiceLinks,omitempty"`
 	// NodeName, when set, pins the pod to that node and bypasses the
 	// scheduler.
 	NodeName string `json:"nodeName,omitempty"`

@@ -346,11 +346,9 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		// One shim per pod rather than per container, as CRI does.
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: netnsPrefix + w.id}),
 	}
-	if len(c.spec.Env) > 0 {
-		env := make([]string, 0, len(c.spec.Env))
-		for _, e := range c.spec.Env {
-			env = append(env, e.Name+"="+e.Value)
-		}
+	// The Services of this start, not of the pod's: a restarted container
+	// sees the Services that exist at its restart, as in Kubernetes.
+	if env := containerEnv(c.spec.Env, r.serviceEnvFor(&w.pod)); len(env) > 0 {
 		opts = append(opts, oci.WithEnv(env))
 	}
 	if c.spec.WorkingDir != "" {

@@ -22,8 +22,10 @@ package runtime
 //	}
 //
 //	// SetNetwork configures (or re-configures) the node's pod network from
-//	// the leader's api.Network: it uses n.PodCIDR and n.ClusterDomain (the
-//	// rest of api.Network is for the proxy, routes and DNS). It ensures the
+//	// the leader's api.Network: it uses n.PodCIDR, n.ClusterDomain and
+//	// n.Services (kept for the Service environment variables of containers
+//	// started from then on; the rest of api.Network is for the proxy,
+//	// routes and DNS). It ensures the
 //	// bridge exists, is up and holds exactly the gateway address (the first
 //	// IP of n.PodCIDR), repairing a bridge an earlier run left with another
 //	// address; sets net.ipv4.ip_forward=1; and remembers the cluster domain
@@ -126,6 +128,7 @@ type podNetwork interface {
 // leader's: see the API comment at the top of this file.
 func (r *Runtime) SetNetwork(ctx context.Context, n api.Network) error {
 	_ = ctx // netlink calls do not block
+	r.setServices(n.Services)
 	if n.PodCIDR == "" {
 		// Not allocated yet: nothing to configure, pods keep waiting.
 		return nil

@@ -200,6 +200,12 @@ type Runtime struct {
 	// netReady is closed once the network is first configured.
 	netReady     chan struct{}
 	netReadyOnce sync.Once
+
+	// svcMu guards services, the cluster's Services from the latest
+	// SetNetwork, for new containers' environment (envvars.go). Not netMu:
+	// SetNetwork must not wait for pods being attached.
+	svcMu    sync.RWMutex
+	services []api.Service
 }
 
 // New connects to containerd, adopts the pods a previous process left, and

@@ -150,6 +150,7 @@ func TestResolve(t *testing.T) {
 		{"pod.spec.containers.resources.limits", "spec.containers.resources.limits", "map[string]Quantity", "", false},
 		{"deploy.spec.strategy.rollingUpdate.maxSurge", "spec.strategy.rollingUpdate.maxSurge", "IntOrString", "", false},
 		{"rc.spec.template.spec.nodeName", "spec.template.spec.nodeName", "string", "", false},
+		{"pod.spec.enableServiceLinks", "spec.enableServiceLinks", "boolean", "", false},
 	} {
 		got, err := Resolve(tc.path)
 		if err != nil {
@@ -173,19 +174,19 @@ func TestResolve(t *testing.T) {
 
 func TestResolveErrors(t *testing.T) {
 	for path, want := range map[string]string{
-		"widgets":                     `doesn't have a resource type "widgets"`,
-		"pod.spec.volumes":            `field "volumes" of Pod.spec is a Kubernetes field that Stevedore does not support`,
-		"pod.spec.containers.tty":     `field "tty" of Pod.spec.containers is a Kubernetes field that Stevedore does not support`,
-		"pod.spec.contaners":          `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,
-		"pod.spec.hostname.length":    `spec.hostname is string, which has no fields`,
-		"pod..spec":                   `invalid path`,
-		"pod.status":                  `field "status" of Pod is written by Kubernetes' API server (kubectl get -o yaml prints it): Stevedore accepts it and ignores it`,
-		"podtemplate.status":          `field "status" does not exist in PodTemplate`,
-		"pod.metadata.uid":            `field "uid" of Pod.metadata is written by Kubernetes' API server`,
-		"pod.spec.enableServiceLinks": `a manifest that sets it to anything but Kubernetes' default, true, is rejected at load`,
-		"svc.spec.ipFamilies":         `a manifest that sets it to anything but Kubernetes' default, [IPv4], is rejected at load`,
-		"service.spec.externalIPs":    `field "externalIPs" of Service.spec is a Kubernetes field that Stevedore does not support`,
-		"service.status":              `field "status" of Service is written by Kubernetes' API server`,
+		"widgets":                   `doesn't have a resource type "widgets"`,
+		"pod.spec.volumes":          `field "volumes" of Pod.spec is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.containers.tty":   `field "tty" of Pod.spec.containers is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.contaners":        `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,
+		"pod.spec.hostname.length":  `spec.hostname is string, which has no fields`,
+		"pod..spec":                 `invalid path`,
+		"pod.status":                `field "status" of Pod is written by Kubernetes' API server (kubectl get -o yaml prints it): Stevedore accepts it and ignores it`,
+		"podtemplate.status":        `field "status" does not exist in PodTemplate`,
+		"pod.metadata.uid":          `field "uid" of Pod.metadata is written by Kubernetes' API server`,
+		"pod.spec.preemptionPolicy": `a manifest that sets it to anything but Kubernetes' default, PreemptLowerPriority, is rejected at load`,
+		"svc.spec.ipFamilies":       `a manifest that sets it to anything but Kubernetes' default, [IPv4], is rejected at load`,
+		"service.spec.externalIPs":  `field "externalIPs" of Service.spec is a Kubernetes field that Stevedore does not support`,
+		"service.status":            `field "status" of Service is written by Kubernetes' API server`,
 	} {
 		_, err := Resolve(path)
 		if err == nil || !strings.Contains(err.Error(), want) {
