@@ -96,7 +96,8 @@ func gatewayOf(podIP string) string {
 }
 
 // timedGets makes n GETs from inside netns, one new connection each, to
-// the urls in turn; it returns each call's latency and the answering pods.
+// the urls in turn; it returns each call's latency and the answering pods
+// (failed calls, and answers from no pod, count under "FAILED").
 func timedGets(ctx context.Context, netns string, urls []string, n int) ([]time.Duration, map[string]int, error) {
 	hc := devenv.InsideHTTPClient(netns)
 	hc.Timeout = 3 * time.Second
@@ -118,6 +119,8 @@ func timedGets(ctx context.Context, netns string, urls []string, n int) ([]time.
 		lat = append(lat, time.Since(start))
 		if m := podName.FindSubmatch(b); m != nil {
 			seen[string(m[1])]++
+		} else {
+			seen["FAILED"]++
 		}
 	}
 	return lat, seen, nil

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"strings"
@@ -347,23 +345,9 @@ func jsonpath(t *testing.T, ctx context.Context, c *devenv.Cluster, kind, name, 
 // pods; failed calls count under "FAILED".
 func callMany(t *testing.T, ctx context.Context, netns, url string, n int) map[string]int {
 	t.Helper()
-	hc := devenv.InsideHTTPClient(netns)
-	hc.Timeout = 3 * time.Second
-	got := map[string]int{}
-	for range n {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := hc.Do(req)
-		if err != nil {
-			got["FAILED"]++
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if m := podName.FindStringSubmatch(string(b)); m != nil {
-			got[m[1]]++
-		} else {
-			got["FAILED"]++
-		}
+	_, got, err := timedGets(ctx, netns, []string{url}, n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return got
 }

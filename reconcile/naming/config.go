@@ -94,12 +94,10 @@ func (c Config) Hooks() ([]Hook, error) {
 				return nil, fmt.Errorf("the naming webhook secret file %s is empty", c.WebhookSecretFile)
 			}
 		}
-		hooks = append(hooks, NewWebhook(WebhookConfig{URL: c.WebhookURL, Secret: secret, Timeout: c.Timeout,
-			MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Logger: c.Logger}))
+		hooks = append(hooks, NewWebhook(WebhookConfig{URL: c.WebhookURL, Secret: secret, Retry: c.retry()}))
 	}
 	if c.Exec != "" {
-		hooks = append(hooks, NewExec(ExecConfig{Command: c.Exec, Timeout: c.Timeout,
-			MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Logger: c.Logger}))
+		hooks = append(hooks, NewExec(ExecConfig{Command: c.Exec, Retry: c.retry()}))
 	}
 	return hooks, nil
 }
@@ -152,4 +150,36 @@ func attemptContext(ctx context.Context, timeout time.Duration) (context.Context
 		}
 	})
 	return actx, func() { stop(); cancel() }
+}
+
+func (c Config) retry() Retry {
+	return Retry{Timeout: c.Timeout, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff, Logger: c.Logger}
+}
+
+// Retry bounds a hook's attempts and the back-off between failed ones; the
+// Exec and Webhook hooks share it.
+type Retry struct {
+	// Timeout bounds each attempt; zero means 10s.
+	Timeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between failed attempts;
+	// zero means 1s and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives failed attempts; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// fill sets the zero fields to their defaults.
+func (r *Retry) fill() {
+	if r.Timeout <= 0 {
+		r.Timeout = 10 * time.Second
+	}
+	if r.MinBackoff <= 0 {
+		r.MinBackoff = time.Second
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
 }

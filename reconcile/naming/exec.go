@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -17,15 +16,10 @@ import (
 type ExecConfig struct {
 	// Command is run by /bin/sh -c. Required.
 	Command string
-	// Timeout bounds each run; the command's process group is killed
-	// when it is exceeded. Zero means 10s.
-	Timeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between the runs of a
-	// failed call; zero means 1s and 30s.
-	MinBackoff, MaxBackoff time.Duration
-	// Logger receives failed runs, with the tail of their standard error;
-	// nil means slog.Default().
-	Logger *slog.Logger
+	// Retry bounds each run (the command's process group is killed when
+	// Timeout is exceeded) and the back-off between failed ones; failed
+	// runs are logged with the tail of their standard error.
+	Retry
 }
 
 // Exec runs a command with each Snapshot as JSON on its standard input.
@@ -42,18 +36,7 @@ var _ Hook = (*Exec)(nil)
 
 // NewExec returns an Exec hook; zero fields of cfg take their defaults.
 func NewExec(cfg ExecConfig) *Exec {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.MinBackoff <= 0 {
-		cfg.MinBackoff = time.Second
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 30 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Retry.fill()
 	return &Exec{cfg: cfg}
 }
 

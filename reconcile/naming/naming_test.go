@@ -148,7 +148,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	}}
 	url := r.start()
 	log, logs := testLogger()
-	h := NewWebhook(WebhookConfig{URL: url, Secret: secret, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Logger: log})
+	h := NewWebhook(WebhookConfig{URL: url, Secret: secret, Retry: Retry{MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond, Logger: log}})
 	s := snapshot("c1", "10.244.1.5")
 	if err := h.Notify(context.Background(), s); err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestWebhookUnsignedAndTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	log, logs := testLogger()
-	h := NewWebhook(WebhookConfig{URL: srv.URL, Timeout: 50 * time.Millisecond, MinBackoff: time.Millisecond, Logger: log})
+	h := NewWebhook(WebhookConfig{URL: srv.URL, Retry: Retry{Timeout: 50 * time.Millisecond, MinBackoff: time.Millisecond, Logger: log}})
 	if err := h.Notify(context.Background(), snapshot("c1", "10.244.1.5")); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestWebhookUnsignedAndTimeout(t *testing.T) {
 
 	// A receiver that always fails: Notify returns when ctx ends.
 	bad := &receiver{t: t, status: func(*Snapshot) int { return http.StatusBadRequest }}
-	h = NewWebhook(WebhookConfig{URL: bad.start(), MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Logger: log})
+	h = NewWebhook(WebhookConfig{URL: bad.start(), Retry: Retry{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, Logger: log}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Notify(ctx, snapshot("c1", "10.244.1.5")) }()
@@ -224,7 +224,7 @@ func TestNotifierSupersedesFailingWebhook(t *testing.T) {
 		return http.StatusOK
 	}}
 	log, _ := testLogger()
-	h := NewWebhook(WebhookConfig{URL: r.start(), MinBackoff: 2 * time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: log})
+	h := NewWebhook(WebhookConfig{URL: r.start(), Retry: Retry{MinBackoff: 2 * time.Millisecond, MaxBackoff: 5 * time.Millisecond, Logger: log}})
 	n := NewNotifier([]Hook{h}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan struct{})
@@ -320,7 +320,7 @@ func TestExec(t *testing.T) {
 	out, marker := filepath.Join(dir, "out.json"), filepath.Join(dir, "failed-once")
 	script := `if [ -e ` + marker + ` ]; then cat > ` + out + `; else touch ` + marker + `; echo "registry unreachable" >&2; exit 3; fi`
 	log, logs := testLogger()
-	h := NewExec(ExecConfig{Command: script, MinBackoff: time.Millisecond, Logger: log})
+	h := NewExec(ExecConfig{Command: script, Retry: Retry{MinBackoff: time.Millisecond, Logger: log}})
 	s := snapshot("c1", "10.244.1.5")
 	if err := h.Notify(context.Background(), s); err != nil {
 		t.Fatal(err)
@@ -341,7 +341,7 @@ func TestExec(t *testing.T) {
 	}
 
 	// The revision is in the environment.
-	h = NewExec(ExecConfig{Command: `echo "$STEVEDORE_NAMING_REVISION" > ` + out, Logger: log})
+	h = NewExec(ExecConfig{Command: `echo "$STEVEDORE_NAMING_REVISION" > ` + out, Retry: Retry{Logger: log}})
 	if err := h.Notify(context.Background(), s); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestExec(t *testing.T) {
 
 	// A command that hangs is killed at its timeout (with its children),
 	// and retried until the context ends.
-	h = NewExec(ExecConfig{Command: "sleep 30 & sleep 30", Timeout: 50 * time.Millisecond, MinBackoff: time.Millisecond, Logger: log})
+	h = NewExec(ExecConfig{Command: "sleep 30 & sleep 30", Retry: Retry{Timeout: 50 * time.Millisecond, MinBackoff: time.Millisecond, Logger: log}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	start := time.Now()

@@ -10,10 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
 )
 
 // HeaderSignature carries a webhook payload's signature when a secret is
@@ -28,16 +26,11 @@ type WebhookConfig struct {
 	// Secret signs each payload (HeaderSignature); empty sends it
 	// unsigned.
 	Secret []byte
-	// Timeout bounds each request; zero means 10s.
-	Timeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between retries; zero
-	// means 1s and 30s.
-	MinBackoff, MaxBackoff time.Duration
 	// Client sends the requests; nil means a client of its own (Timeout
 	// bounds each request, not the client).
 	Client *http.Client
-	// Logger receives failed attempts; nil means slog.Default().
-	Logger *slog.Logger
+	// Retry bounds each request and the back-off between failed ones.
+	Retry
 }
 
 // Webhook POSTs each Snapshot as JSON (Content-Type application/json) to a
@@ -51,20 +44,9 @@ var _ Hook = (*Webhook)(nil)
 
 // NewWebhook returns a Webhook; zero fields of cfg take their defaults.
 func NewWebhook(cfg WebhookConfig) *Webhook {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.MinBackoff <= 0 {
-		cfg.MinBackoff = time.Second
-	}
-	if cfg.MaxBackoff <= 0 {
-		cfg.MaxBackoff = 30 * time.Second
-	}
+	cfg.Retry.fill()
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	return &Webhook{cfg: cfg}
 }
