@@ -262,3 +262,62 @@ func TestStoreAllocations(t *testing.T) {
 		t.Errorf("old snapshot restored as %+v", on)
 	}
 }
+
+// What a Service gives up in a revision is free for the others in that
+// same revision, whatever their order: two Services swap explicit
+// addresses, and a Service takes the node port and cluster IP of one that
+// turned ClusterIP and headless. Refusing these valid revisions (as
+// "already allocated") left no way but two commits.
+func TestAllocServicesReleasedInTheSameRevision(t *testing.T) {
+	cfg := DefaultNetworkConfig()
+	http := spec.ServicePort{Name: "http", Port: 80}
+	a := allocSvc("ns", "a", "10.96.0.10", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30010})
+	b := allocSvc("ns", "b", "10.96.0.11", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30011})
+	prev, errs := allocServices(svcAllocs{}, []*spec.Service{a, b}, cfg)
+	if len(errs) != 0 {
+		t.Fatalf("errors: %+v", errs)
+	}
+	a2 := allocSvc("ns", "a", "10.96.0.11", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30011})
+	b2 := allocSvc("ns", "b", "10.96.0.10", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30010})
+	got, errs := allocServices(prev, []*spec.Service{a2, b2}, cfg)
+	if len(errs) != 0 {
+		t.Fatalf("swap refused: %+v", errs)
+	}
+	want := svcAllocs{
+		ClusterIPs: map[string]string{"ns/a": "10.96.0.11", "ns/b": "10.96.0.10"},
+		NodePorts:  map[string]int32{"ns/a/http/TCP": 30011, "ns/b/http/TCP": 30010},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("swap (-want +got):\n%s", diff)
+	}
+
+	// a (sorted first) takes what b gives up by turning headless and
+	// ClusterIP.
+	a3 := allocSvc("ns", "a", "10.96.0.11", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30011})
+	b3 := allocSvc("ns", "b", agentapi.ClusterIPNone, "", http)
+	got, errs = allocServices(prev, []*spec.Service{a3, b3}, cfg)
+	if len(errs) != 0 {
+		t.Fatalf("released address refused: %+v", errs)
+	}
+	want = svcAllocs{ClusterIPs: map[string]string{"ns/a": "10.96.0.11"}, NodePorts: map[string]int32{"ns/a/http/TCP": 30011}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("released (-want +got):\n%s", diff)
+	}
+
+	// Still refused: an address a Service keeps; and one Service's old
+	// address, kept while its own request is refused, is not given twice.
+	c := allocSvc("ns", "c", "10.96.0.10", "")
+	if _, errs := allocServices(prev, []*spec.Service{a, b, c}, cfg); len(errs) != 1 || errs[0].Service != "ns/c" {
+		t.Errorf("kept address: %+v", errs)
+	}
+	stuck := allocSvc("ns", "a", "10.96.0.11", "") // b keeps .11
+	thief := allocSvc("ns", "0", "10.96.0.10", "")  // sorted before a
+	got, _ = allocServices(prev, []*spec.Service{thief, stuck, b}, cfg)
+	seen := map[string]string{}
+	for k, ip := range got.ClusterIPs {
+		if other, dup := seen[ip]; dup {
+			t.Errorf("%s given to %s and %s", ip, other, k)
+		}
+		seen[ip] = k
+	}
+}
