@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -196,6 +197,9 @@ type Runtime struct {
 	// attach, a change of network (configureNetwork) and Teardown for
 	// writing.
 	netMu   sync.RWMutex
+	// bridgeIndex is the ifindex of the bridge the pods were last put on
+	// (reattachPods).
+	bridgeIndex atomic.Int32
 	netConf *netConf
 	// netReady is closed once the network is first configured.
 	netReady     chan struct{}
