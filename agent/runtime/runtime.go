@@ -196,11 +196,11 @@ type Runtime struct {
 	// netMu guards netConf: pod set-ups hold it for reading while they
 	// attach, a change of network (configureNetwork) and Teardown for
 	// writing.
-	netMu   sync.RWMutex
+	netMu sync.RWMutex
 	// bridgeIndex is the ifindex of the bridge the pods were last put on
 	// (reattachPods).
 	bridgeIndex atomic.Int32
-	netConf *netConf
+	netConf     *netConf
 	// netReady is closed once the network is first configured.
 	netReady     chan struct{}
 	netReadyOnce sync.Once
