@@ -291,6 +291,11 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 			switch {
 			case err != nil || !addr.Is4():
 				errs = append(errs, allocError{k, "spec.clusterIP", fmt.Sprintf("%q is not an IPv4 address", want)})
+			case prev.ClusterIPs[k] == want:
+				// Its own already: kept even if the service CIDR changed
+				// since (allocations stay when the ranges change).
+				heldIP[want] = k
+				next.ClusterIPs[k] = want
 			case !svcCIDR.Contains(addr) || addr == svcCIDR.Addr() || addrToUint(addr) == broadcast(svcCIDR):
 				errs = append(errs, allocError{k, "spec.clusterIP", fmt.Sprintf("%s is not a host address of the service CIDR %s", want, svcCIDR)})
 			case heldIP[want] != "" && heldIP[want] != k:
@@ -321,6 +326,9 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 				} else {
 					autoPort = append(autoPort, portReq{s, i})
 				}
+			case prev.NodePorts[pk] == p.NodePort:
+				heldPort[p.NodePort] = pk // its own already, kept as above
+				next.NodePorts[pk] = p.NodePort
 			case p.NodePort < portMin || p.NodePort > portMax:
 				errs = append(errs, allocError{k, fmt.Sprintf("spec.ports[%d].nodePort", i), fmt.Sprintf("%d is not in the node port range %s", p.NodePort, cfg.NodePortRange)})
 			case heldPort[p.NodePort] != "" && svcOfPortKey(heldPort[p.NodePort]) != k:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -311,7 +312,7 @@ func TestAllocServicesReleasedInTheSameRevision(t *testing.T) {
 		t.Errorf("kept address: %+v", errs)
 	}
 	stuck := allocSvc("ns", "a", "10.96.0.11", "") // b keeps .11
-	thief := allocSvc("ns", "0", "10.96.0.10", "")  // sorted before a
+	thief := allocSvc("ns", "0", "10.96.0.10", "") // sorted before a
 	got, _ = allocServices(prev, []*spec.Service{thief, stuck, b}, cfg)
 	seen := map[string]string{}
 	for k, ip := range got.ClusterIPs {
@@ -319,5 +320,66 @@ func TestAllocServicesReleasedInTheSameRevision(t *testing.T) {
 			t.Errorf("%s given to %s and %s", ip, other, k)
 		}
 		seen[ip] = k
+	}
+}
+
+// A revision is checked against the cluster's committed service CIDR and
+// node-port range, not Kubernetes' defaults (a cluster started with
+// --service-cidr 10.100.0.0/16 refused `clusterIP: 10.100.0.50` as "not in
+// the cluster's service CIDR 10.96.0.0/16"). When the ranges change, a
+// Service keeps the explicit address it holds (it lost it, and so its
+// rules, on a reconciler restarted with another --service-cidr), and the
+// store still loads the revisions it accepted.
+func TestRevisionsCheckedAgainstTheCommittedRanges(t *testing.T) {
+	s := newStore()
+	applyCmd(t, s, 1, &command{Op: opNetConfig, Net: &NetworkConfig{ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.100.0.0/16", ClusterDomain: "cluster.local", NodePortRange: "20000-20100"}})
+	np := func(name, ip string, port int) []byte {
+		return fmt.Appendf(nil, "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n  namespace: default\nspec:\n  type: NodePort\n  clusterIP: %s\n  ports:\n  - port: 80\n    nodePort: %d\n", name, ip, port)
+	}
+	check := func(files map[string][]byte) error {
+		set, _, err := revisionLoader.LoadCached(files, nil)
+		if err != nil {
+			return err
+		}
+		return s.serviceErrors("", set)
+	}
+	good := map[string][]byte{"web.yaml": np("web", "10.100.0.50", 20050)}
+	if err := check(good); err != nil {
+		t.Fatalf("a Service in the cluster's ranges refused: %v", err)
+	}
+	err := check(map[string][]byte{"web.yaml": np("web", "10.96.0.50", 30050)})
+	for _, want := range []string{
+		"web.yaml:1: Service default/web: spec.clusterIP: 10.96.0.50 is not a host address of the service CIDR 10.100.0.0/16",
+		"web.yaml:1: Service default/web: spec.ports[0].nodePort: 30050 is not in the node port range 20000-20100",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("outside the cluster's ranges: %v\nwant %s", err, want)
+		}
+	}
+	applyCmd(t, s, 2, &command{Op: opRevision, Revision: &savedRevision{Commit: api.Commit{Hash: "a"}, Files: good}})
+	want := netState{cfg: s.network().cfg, clusterIPs: map[string]string{"default/web": "10.100.0.50"}, nodePorts: map[string]int32{"default/web//TCP": 20050}}
+	if diff := cmp.Diff(want, s.network(), cmp.AllowUnexported(netState{})); diff != "" {
+		t.Fatalf("allocations (-want +got):\n%s", diff)
+	}
+	// The ranges change: web keeps its addresses, a new commit of it is
+	// still accepted, and a restart restores the accepted revision.
+	applyCmd(t, s, 3, &command{Op: opNetConfig, Net: &NetworkConfig{ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.200.0.0/16", ClusterDomain: "cluster.local", NodePortRange: "30000-32767"}})
+	if got := s.network(); got.clusterIPs["default/web"] != "10.100.0.50" || got.nodePorts["default/web//TCP"] != 20050 {
+		t.Errorf("after the ranges changed: %v %v", got.clusterIPs, got.nodePorts)
+	}
+	if err := check(good); err != nil {
+		t.Errorf("a commit keeping the Service's addresses refused: %v", err)
+	}
+	snap, _ := s.Snapshot()
+	buf := &memSink{}
+	if err := snap.Persist(buf); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore()
+	if err := s2.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
+		t.Fatalf("restore of a revision accepted under other ranges: %v", err)
+	}
+	if s.failed() != nil || s2.network().clusterIPs["default/web"] != "10.100.0.50" {
+		t.Errorf("restored: %v %v", s.failed(), s2.network().clusterIPs)
 	}
 }
