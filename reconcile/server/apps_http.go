@@ -176,6 +176,11 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}
+	if err == nil {
+		// What a sync would refuse: addresses outside the cluster's
+		// ranges or held by another Service.
+		err = s.store.serviceErrors(app, set)
+	}
 	if err != nil {
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		return res
