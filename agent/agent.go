@@ -75,6 +75,9 @@ type Agent struct {
 	// to Networking.Node, at nodeAt.
 	nodeKey string
 	nodeAt  time.Time
+	// netAt is when the network was last applied (retryNetwork repairs
+	// it NetworkRepairInterval later).
+	netAt time.Time
 
 	mu sync.Mutex // guards the fields below
 	// fence is the highest (term, generation) accepted, as persisted.

@@ -30,6 +30,7 @@ const (
 	VXLANAuto                = "auto"
 	VXLANAlways              = "always"
 	DefaultNetworkRetry      = 5 * time.Second
+	DefaultNetworkRepair     = time.Minute
 	defaultMaxPodSetBytes    = 32 << 20
 	defaultWatchWriteTimeout = 30 * time.Second
 )
@@ -121,6 +122,11 @@ type Config struct {
 	// (routes, Service rules, DNS) is applied again; zero means
 	// DefaultNetworkRetry.
 	NetworkRetryInterval time.Duration
+	// NetworkRepairInterval is how often a network that applied is applied
+	// again although the leader sent nothing new, repairing what someone
+	// else removed (a deleted route or bridge, Service rules flushed by a
+	// firewall reload); zero means DefaultNetworkRepair.
+	NetworkRepairInterval time.Duration
 	// WatchHeartbeat is how often the watch stream re-sends the current state
 	// when nothing changed, so consumers can tell a quiet node from a dead
 	// connection; zero means DefaultWatchHeartbeat.
@@ -213,6 +219,9 @@ func (c *Config) validate() error {
 	}
 	if c.NetworkRetryInterval <= 0 {
 		c.NetworkRetryInterval = DefaultNetworkRetry
+	}
+	if c.NetworkRepairInterval <= 0 {
+		c.NetworkRepairInterval = DefaultNetworkRepair
 	}
 	for _, t := range c.Taints {
 		switch t.Effect {

@@ -158,6 +158,7 @@ func (a *Agent) applyNetwork(ctx context.Context, n api.Network) error {
 	a.netCur = &n
 	a.mu.Unlock()
 	start := time.Now()
+	a.netAt = start
 	if err := a.rt.SetNetwork(ctx, n); err != nil {
 		err = fmt.Errorf("failed to set up the pod network %s: %w", n.PodCIDR, err)
 		a.setNetworkErr(err)
@@ -175,10 +176,10 @@ func (a *Agent) applyHostNetwork(n api.Network) error {
 	var errs []error
 	if a.net.Node != nil {
 		// Most sets change only Services; the routes are applied again when
-		// their part of the network changes, and every nodeRepairInterval
+		// their part of the network changes, and every NetworkRepairInterval
 		// to repair what someone else removed.
 		key := nodeKey(n)
-		if key != a.nodeKey || time.Since(a.nodeAt) > nodeRepairInterval {
+		if key != a.nodeKey || time.Since(a.nodeAt) >= a.cfg.NetworkRepairInterval {
 			a.nodeKey = ""
 			if err := a.net.Node.Apply(n); err != nil {
 				errs = append(errs, fmt.Errorf("failed to apply routes between nodes: %w", err))
@@ -201,10 +202,6 @@ func (a *Agent) applyHostNetwork(n api.Network) error {
 	}
 	return errors.Join(errs...)
 }
-
-// nodeRepairInterval is how often an unchanged node network is applied
-// again, repairing routes or rules removed behind the agent's back.
-const nodeRepairInterval = time.Minute
 
 // nodeKey is the part of n the node network depends on.
 func nodeKey(n api.Network) string {
@@ -359,7 +356,11 @@ func (a *Agent) restoreNetwork() {
 	_ = a.applyNetwork(ctx, *n)
 }
 
-// retryNetwork re-applies the current network while its last apply failed.
+// retryNetwork re-applies the current network while its last apply failed,
+// and every NetworkRepairInterval when it succeeded: the leader sends
+// nothing while nothing changes, and an unchanged set is not applied
+// again, so without this a bridge, route or Service rule removed behind
+// the agent's back would stay missing until the next change.
 func (a *Agent) retryNetwork() {
 	t := time.NewTicker(a.cfg.NetworkRetryInterval)
 	defer t.Stop()
@@ -369,18 +370,11 @@ func (a *Agent) retryNetwork() {
 			return
 		case <-t.C:
 		}
+		a.applyMu.Lock()
 		a.mu.Lock()
 		n, failed := a.netCur, a.netErr != nil
 		a.mu.Unlock()
-		if !failed || n == nil {
-			continue
-		}
-		a.applyMu.Lock()
-		// A set applied meanwhile may have fixed or replaced it.
-		a.mu.Lock()
-		n, failed = a.netCur, a.netErr != nil
-		a.mu.Unlock()
-		if failed {
+		if n != nil && (failed || time.Since(a.netAt) >= a.cfg.NetworkRepairInterval) {
 			ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
 			_ = a.applyNetwork(ctx, *n)
 			cancel()

@@ -351,3 +351,32 @@ func TestFailedStartStopsDNS(t *testing.T) {
 		}
 	})
 }
+
+// The leader sends nothing while nothing changes, and a repeated set is a
+// no-op: the agent itself applies the network again every
+// NetworkRepairInterval, so that routes, the bridge and Service rules that
+// someone else removed (a firewall reload flushing nftables) come back
+// without a change or a restart, and without re-syncing pods.
+func TestNetworkRepairedWithoutNewSets(t *testing.T) {
+	cfg := testConfig(t, "n1")
+	cfg.NetworkRetryInterval = 10 * time.Millisecond
+	cfg.NetworkRepairInterval = 50 * time.Millisecond
+	a, rt, fn, _ := netAgent(t, cfg)
+	ps := podSet(1, 1, "a")
+	ps.Network = testNetwork("10.244.1.0/24", "web")
+	if _, err := a.apply(ctxT(t), ps); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() (nodes, proxies int) {
+		fn.mu.Lock()
+		defer fn.mu.Unlock()
+		return len(fn.nodes), len(fn.services)
+	}
+	waitFor(t, 5*time.Second, "routes and Service rules applied again", func() bool {
+		n, p := counts()
+		return n >= 3 && p >= 3
+	})
+	if rt.syncCount() != 1 {
+		t.Errorf("the repair re-synced pods: %d syncs", rt.syncCount())
+	}
+}

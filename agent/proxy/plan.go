@@ -87,6 +87,8 @@ type plan struct {
 	hairpin  map[string]net.IP
 	udp      udpState
 	claimed  map[string]string
+	// fixed is how many of chains (the first ones) are the fixed chains.
+	fixed int
 }
 
 func (pl *plan) ruleCount() int {
@@ -123,6 +125,7 @@ func buildPlan(cfg Config, services []api.Service) (*plan, []error) {
 		_, clusterNet, _ = net.ParseCIDR(cfg.ClusterCIDR)
 	}
 	addFixedChains(pl, cfg.Bridge)
+	pl.fixed = len(pl.chains)
 	for _, c := range pl.chains {
 		c.describe("fixed", cfg.Bridge)
 	}

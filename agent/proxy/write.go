@@ -70,6 +70,16 @@ func (p *Proxy) write(pl *plan, fresh bool) error {
 	if written != nil && len(written) != len(oldChains) {
 		written = nil
 	}
+	if written != nil {
+		// Chains flushed behind the proxy's back (`nft flush table`) keep
+		// their names, so the memory of what was written does not see it.
+		if ok, err := p.fixedChainsIntact(pl); err != nil {
+			return err
+		} else if !ok {
+			p.log.Warn("service rules were flushed by someone else; rewriting them", "table", p.cfg.Table)
+			written = nil
+		}
+	}
 
 	desired := make(map[string]*chainSpec, len(pl.chains))
 	sigs := make(map[string]string, len(pl.chains))
@@ -323,6 +333,25 @@ func (p *Proxy) listChains() ([]*nftables.Chain, error) {
 		}
 	}
 	return chains, nil
+}
+
+// fixedChainsIntact reports whether the table's fixed chains (the hooks,
+// the services dispatch, the checks: what every Service goes through)
+// hold as many rules as pl gives them. One small dump per chain, so that
+// a level-triggered Apply of an unchanged set still repairs a table whose
+// rules were flushed. (A single per-Service chain flushed by hand is not
+// seen; it is rewritten when its Service changes.)
+func (p *Proxy) fixedChainsIntact(pl *plan) (bool, error) {
+	for _, cs := range pl.chains[:pl.fixed] {
+		rules, err := p.conn.GetRules(p.table, &nftables.Chain{Name: cs.name, Table: p.table})
+		if err != nil {
+			return false, fmt.Errorf("failed to list rules of chain %s: %w", cs.name, err)
+		}
+		if len(rules) != len(cs.rules) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // sameHook reports whether an existing chain can be kept as the chain b

@@ -103,6 +103,16 @@ func (b *builtinNet) setup(ctx context.Context, id string, p podMeta, nc *netCon
 	return ip.String(), nil
 }
 
+// hostPorts names the host veth of every pod holding an IP.
+func (b *builtinNet) hostPorts() []string {
+	ids := b.ipam.ids()
+	out := make([]string, 0, len(ids))
+	for id := range ids {
+		out = append(out, hostVeth(id))
+	}
+	return out
+}
+
 // removePodLinks deletes the pod's host veth (and so its peer) and netns.
 func removePodLinks(id string) error {
 	var errs []error

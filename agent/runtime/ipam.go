@@ -57,7 +57,9 @@ func loadIPAM(path string) (*ipam, error) {
 		return nil, fmt.Errorf("failed to read IPAM state: %w", err)
 	}
 	if err := json.Unmarshal(b, &a.st); err != nil {
-		return nil, fmt.Errorf("failed to read IPAM state %s: %w", path, err)
+		// Say how to get out: the agent will not start until the file
+		// parses, and adoption rebuilds it from the pods' own records.
+		return nil, fmt.Errorf("failed to read IPAM state %s: %w (the file is corrupt; with the agent stopped, move it away and start the agent again: the pods it adopts keep their recorded IPs, only leftovers of pods already gone are no longer found)", path, err)
 	}
 	if a.st.Pods == nil {
 		a.st.Pods = map[string]string{}

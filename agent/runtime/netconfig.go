@@ -166,8 +166,9 @@ func (r *Runtime) configureNetwork(nc *netConf) error {
 	// wait for pods being attached (seconds for 30 pods through CNI).
 	r.netMu.RLock()
 	if nc.equal(r.netConf) {
-		_, err := ensureBridge(r.cfg.BridgeName, nc)
+		br, err := ensureBridge(r.cfg.BridgeName, nc)
 		if err == nil {
+			r.reattachPods(br)
 			err = enableForwarding()
 		}
 		r.netMu.RUnlock()
@@ -180,6 +181,7 @@ func (r *Runtime) configureNetwork(nc *netConf) error {
 	if err != nil {
 		return err
 	}
+	r.reattachPods(br)
 	if err := enableForwarding(); err != nil {
 		return err
 	}
@@ -224,6 +226,69 @@ func (r *Runtime) configureNetwork(nc *netConf) error {
 	}
 	r.notifyLocked()
 	return nil
+}
+
+// hostPorter is a podNetwork that knows the host end of its pods' links.
+type hostPorter interface {
+	// hostPorts names the bridge port of every pod it holds an IP for.
+	hostPorts() []string
+}
+
+// reattachPods puts the pods' host veths back on br when br is not the
+// bridge they were last seen on: a bridge deleted by hand (or by a
+// cleanup script) while pods run, which ensureBridge then recreated,
+// leaves their veths on no bridge and the pods cut off, until they are
+// re-created. Seen through the bridge's ifindex, so the usual call costs
+// nothing.
+func (r *Runtime) reattachPods(br netlink.Link) {
+	idx := int32(br.Attrs().Index)
+	if r.bridgeIndex.Swap(idx) == idx {
+		return
+	}
+	hp, ok := r.net.(hostPorter)
+	if !ok {
+		return // CNI: its plugins own the ports
+	}
+	n, err := attachPorts(br, hp.hostPorts())
+	if n > 0 {
+		r.log.Warn("put pods back on their bridge (it was deleted and recreated)", "bridge", br.Attrs().Name, "pods", n)
+	}
+	if err != nil {
+		r.bridgeIndex.Store(0) // try again at the next call
+		r.log.Error("failed to put pods back on their bridge", "bridge", br.Attrs().Name, "err", err)
+	}
+}
+
+// attachPorts enslaves the named links that exist and are not on br to br,
+// with hairpin, up; it returns how many it moved.
+func attachPorts(br netlink.Link, names []string) (int, error) {
+	var errs []error
+	n := 0
+	for _, name := range names {
+		l, err := netlink.LinkByName(name)
+		if errors.As(err, new(netlink.LinkNotFoundError)) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("failed to find veth %s: %w", name, err))
+			continue
+		}
+		if l.Attrs().MasterIndex == br.Attrs().Index {
+			continue
+		}
+		if err := netlink.LinkSetMasterByIndex(l, br.Attrs().Index); err != nil {
+			errs = append(errs, fmt.Errorf("failed to attach veth %s to bridge: %w", name, err))
+			continue
+		}
+		if err := netlink.LinkSetHairpin(l, true); err != nil {
+			errs = append(errs, fmt.Errorf("failed to set hairpin on %s: %w", name, err))
+		}
+		if err := netlink.LinkSetUp(l); err != nil {
+			errs = append(errs, fmt.Errorf("failed to bring up veth %s: %w", name, err))
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
 
 // ensureBridge makes the bridge exist, be up and hold exactly the gateway

@@ -22,6 +22,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -195,8 +196,11 @@ type Runtime struct {
 	// netMu guards netConf: pod set-ups hold it for reading while they
 	// attach, a change of network (configureNetwork) and Teardown for
 	// writing.
-	netMu   sync.RWMutex
-	netConf *netConf
+	netMu sync.RWMutex
+	// bridgeIndex is the ifindex of the bridge the pods were last put on
+	// (reattachPods).
+	bridgeIndex atomic.Int32
+	netConf     *netConf
 	// netReady is closed once the network is first configured.
 	netReady     chan struct{}
 	netReadyOnce sync.Once

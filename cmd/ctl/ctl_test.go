@@ -727,3 +727,19 @@ func TestVerdict(t *testing.T) {
 		t.Errorf("printScheduling:\n%s", out)
 	}
 }
+
+// A cluster with its own service CIDR and node-port range: validate
+// checks against the ranges given, not only Kubernetes' defaults.
+func TestValidateClusterRanges(t *testing.T) {
+	svc := "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: default\nspec:\n  type: NodePort\n  clusterIP: 10.100.0.50\n  ports:\n  - port: 80\n    nodePort: 20050\n"
+	dir := writeDir(t, map[string]string{"svc.yaml": svc})
+	if code, out, _ := ctl(t, "", "validate", dir); code != 1 || !strings.Contains(out, "svc.yaml:8: Service default/web: spec.clusterIP: ") || !strings.Contains(out, "svc.yaml:11: Service default/web: spec.ports[0].nodePort: ") {
+		t.Errorf("validate with the default ranges = %d\n%s", code, out)
+	}
+	if code, out, errOut := ctl(t, "", "validate", "--service-cidr", "10.100.0.0/16", "--service-node-port-range", "20000-20100", dir); code != 0 {
+		t.Errorf("validate with the cluster's ranges = %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := ctl(t, "", "validate", "--service-cidr", "10.100.0.0/40", dir); code != 2 || !strings.Contains(errOut, "--service-cidr") {
+		t.Errorf("validate with a bad --service-cidr = %d %q", code, errOut)
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -13,13 +16,17 @@ import (
 )
 
 func (c *cli) validateCmd() *cobra.Command {
-	return &cobra.Command{
+	var serviceCIDR, nodePorts string
+	cmd := &cobra.Command{
 		Use:   "validate DIR",
 		Short: "Check a config repository offline (exit 1 with file:line: object: field: message per problem)",
 		Long: `Decode, default and validate every *.yaml and *.yml file under DIR exactly as the reconciler
 would, without contacting it: for pre-commit hooks and CI. Each problem is printed on its own line
-as file:line: object: field: message, and ctl exits 1; a valid directory exits 0.`,
-		Example: `  ctl validate ./config`,
+as file:line: object: field: message, and ctl exits 1; a valid directory exits 0. Services'
+addresses are checked against --service-cidr and --service-node-port-range: give the cluster's
+(the reconciler's flags of those names) when they are not Kubernetes' defaults.`,
+		Example: `  ctl validate ./config
+  ctl validate --service-cidr 10.100.0.0/16 ./config`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErr("validate takes one directory")
@@ -27,7 +34,11 @@ as file:line: object: field: message, and ctl exits 1; a valid directory exits 0
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := render.LoadDir(args[0])
+			ld, err := validateLoader(serviceCIDR, nodePorts)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			set, err := ld.LoadDir(args[0])
 			if err != nil {
 				var list spec.ErrorList
 				if !errors.As(err, &list) {
@@ -44,6 +55,31 @@ as file:line: object: field: message, and ctl exits 1; a valid directory exits 0
 			return nil
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&serviceCIDR, "service-cidr", spec.DefaultServiceCIDR.String(), "the cluster's service CIDR (the reconciler's --service-cidr)")
+	f.StringVar(&nodePorts, "service-node-port-range", fmt.Sprintf("%d-%d", spec.DefaultNodePortMin, spec.DefaultNodePortMax), "the cluster's node-port range, first-last (the reconciler's --service-node-port-range)")
+	return cmd
+}
+
+// validateLoader is the loader of a cluster with these ranges.
+func validateLoader(serviceCIDR, nodePorts string) (render.Loader, error) {
+	var n spec.Network
+	p, err := netip.ParsePrefix(serviceCIDR)
+	if err != nil {
+		return render.Loader{}, fmt.Errorf("--service-cidr: %w", err)
+	}
+	n.ServiceCIDR = p
+	lo, hi, ok := strings.Cut(nodePorts, "-")
+	first, err1 := strconv.Atoi(lo)
+	last, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil {
+		return render.Loader{}, fmt.Errorf("--service-node-port-range %q: want first-last", nodePorts)
+	}
+	n.NodePortMin, n.NodePortMax = int32(first), int32(last)
+	if err := n.Validate(); err != nil {
+		return render.Loader{}, err
+	}
+	return render.Loader{Network: n}, nil
 }
 
 func commitLine(c *api.Commit) string {

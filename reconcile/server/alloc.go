@@ -247,21 +247,25 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 	var errs []allocError
 	svcCIDR, _ := parseCIDR(cfg.ServiceCIDR)
 	portMin, portMax, _ := parsePortRange(cfg.NodePortRange)
-	live := map[string]bool{}
+	live := map[string]*spec.Service{}
 	for _, s := range services {
-		live[serviceKey(s)] = true
+		live[serviceKey(s)] = s
 	}
-	// Held by a Service that exists (kept unless its manifest wants
-	// another), so explicit requests of others see them as taken.
+	// Held by a Service that exists and keeps it in this revision, so
+	// explicit requests of others see them as taken. What a Service lets
+	// go in this same revision (it asks for another address, turns
+	// headless or ClusterIP, drops the port) is free for the others: two
+	// Services may swap addresses in one commit, and one may take the
+	// node port another gives up, whatever their order.
 	heldIP := map[string]string{}
 	for k, ip := range prev.ClusterIPs {
-		if live[k] {
+		if s := live[k]; s != nil && keepsClusterIP(s, ip) {
 			heldIP[ip] = k
 		}
 	}
 	heldPort := map[int32]string{}
 	for k, p := range prev.NodePorts {
-		if live[svcOfPortKey(k)] {
+		if s := live[svcOfPortKey(k)]; s != nil && keepsNodePort(s, k, p) {
 			heldPort[p] = k
 		}
 	}
@@ -273,10 +277,7 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 	var autoPort []portReq
 	for _, s := range services {
 		k := serviceKey(s)
-		want := s.Spec.ClusterIP
-		if want == "" && len(s.Spec.ClusterIPs) > 0 {
-			want = s.Spec.ClusterIPs[0] // as Kubernetes defaults clusterIP
-		}
+		want := wantedClusterIP(s)
 		switch {
 		case want == agentapi.ClusterIPNone:
 		case want == "":
@@ -290,12 +291,20 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 			switch {
 			case err != nil || !addr.Is4():
 				errs = append(errs, allocError{k, "spec.clusterIP", fmt.Sprintf("%q is not an IPv4 address", want)})
+			case prev.ClusterIPs[k] == want:
+				// Its own already: kept even if the service CIDR changed
+				// since (allocations stay when the ranges change).
+				heldIP[want] = k
+				next.ClusterIPs[k] = want
 			case !svcCIDR.Contains(addr) || addr == svcCIDR.Addr() || addrToUint(addr) == broadcast(svcCIDR):
 				errs = append(errs, allocError{k, "spec.clusterIP", fmt.Sprintf("%s is not a host address of the service CIDR %s", want, svcCIDR)})
 			case heldIP[want] != "" && heldIP[want] != k:
 				errs = append(errs, allocError{k, "spec.clusterIP", fmt.Sprintf("%s is already allocated to Service %s", want, heldIP[want])})
-				if old, ok := prev.ClusterIPs[k]; ok {
-					next.ClusterIPs[k] = old // until the manifest is fixed
+				// Its old address until the manifest is fixed, unless
+				// another Service took it in this revision.
+				if old, ok := prev.ClusterIPs[k]; ok && (heldIP[old] == "" || heldIP[old] == k) {
+					heldIP[old] = k
+					next.ClusterIPs[k] = old
 				}
 			default:
 				if old, ok := prev.ClusterIPs[k]; ok && old != want {
@@ -317,6 +326,9 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 				} else {
 					autoPort = append(autoPort, portReq{s, i})
 				}
+			case prev.NodePorts[pk] == p.NodePort:
+				heldPort[p.NodePort] = pk // its own already, kept as above
+				next.NodePorts[pk] = p.NodePort
 			case p.NodePort < portMin || p.NodePort > portMax:
 				errs = append(errs, allocError{k, fmt.Sprintf("spec.ports[%d].nodePort", i), fmt.Sprintf("%d is not in the node port range %s", p.NodePort, cfg.NodePortRange)})
 			case heldPort[p.NodePort] != "" && svcOfPortKey(heldPort[p.NodePort]) != k:
@@ -363,6 +375,37 @@ func allocServices(prev svcAllocs, services []*spec.Service, cfg NetworkConfig) 
 		next.NodePorts[nodePortKey(serviceKey(r.svc), r.svc.Spec.Ports[r.index])] = cursor
 	}
 	return next, errs
+}
+
+// wantedClusterIP is the cluster IP s's manifest asks for: "" (any),
+// None (headless) or an address.
+func wantedClusterIP(s *spec.Service) string {
+	if s.Spec.ClusterIP == "" && len(s.Spec.ClusterIPs) > 0 {
+		return s.Spec.ClusterIPs[0] // as Kubernetes defaults clusterIP
+	}
+	return s.Spec.ClusterIP
+}
+
+// keepsClusterIP reports whether s, holding ip, still holds it in this
+// revision: it asks for any address or for ip itself.
+func keepsClusterIP(s *spec.Service, ip string) bool {
+	want := wantedClusterIP(s)
+	return want == "" || want == ip
+}
+
+// keepsNodePort reports whether s, holding node port n under key pk,
+// still holds it in this revision: it is a NodePort Service with that
+// port, which asks for any node port or for n itself.
+func keepsNodePort(s *spec.Service, pk string, n int32) bool {
+	if s.Spec.Type != agentapi.ServiceTypeNodePort {
+		return false
+	}
+	for _, p := range s.Spec.Ports {
+		if nodePortKey(serviceKey(s), p) == pk {
+			return p.NodePort == 0 || p.NodePort == n
+		}
+	}
+	return false
 }
 
 // lowestFreeIP returns the lowest address from *cursor on in cidr, short of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
@@ -260,5 +261,125 @@ func TestStoreAllocations(t *testing.T) {
 	on := o.network()
 	if on.cfg != DefaultNetworkConfig() || len(on.podCIDRs) != 0 || len(on.clusterIPs) != 2 {
 		t.Errorf("old snapshot restored as %+v", on)
+	}
+}
+
+// What a Service gives up in a revision is free for the others in that
+// same revision, whatever their order: two Services swap explicit
+// addresses, and a Service takes the node port and cluster IP of one that
+// turned ClusterIP and headless. Refusing these valid revisions (as
+// "already allocated") left no way but two commits.
+func TestAllocServicesReleasedInTheSameRevision(t *testing.T) {
+	cfg := DefaultNetworkConfig()
+	http := spec.ServicePort{Name: "http", Port: 80}
+	a := allocSvc("ns", "a", "10.96.0.10", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30010})
+	b := allocSvc("ns", "b", "10.96.0.11", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30011})
+	prev, errs := allocServices(svcAllocs{}, []*spec.Service{a, b}, cfg)
+	if len(errs) != 0 {
+		t.Fatalf("errors: %+v", errs)
+	}
+	a2 := allocSvc("ns", "a", "10.96.0.11", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30011})
+	b2 := allocSvc("ns", "b", "10.96.0.10", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30010})
+	got, errs := allocServices(prev, []*spec.Service{a2, b2}, cfg)
+	if len(errs) != 0 {
+		t.Fatalf("swap refused: %+v", errs)
+	}
+	want := svcAllocs{
+		ClusterIPs: map[string]string{"ns/a": "10.96.0.11", "ns/b": "10.96.0.10"},
+		NodePorts:  map[string]int32{"ns/a/http/TCP": 30011, "ns/b/http/TCP": 30010},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("swap (-want +got):\n%s", diff)
+	}
+
+	// a (sorted first) takes what b gives up by turning headless and
+	// ClusterIP.
+	a3 := allocSvc("ns", "a", "10.96.0.11", agentapi.ServiceTypeNodePort, spec.ServicePort{Name: "http", Port: 80, NodePort: 30011})
+	b3 := allocSvc("ns", "b", agentapi.ClusterIPNone, "", http)
+	got, errs = allocServices(prev, []*spec.Service{a3, b3}, cfg)
+	if len(errs) != 0 {
+		t.Fatalf("released address refused: %+v", errs)
+	}
+	want = svcAllocs{ClusterIPs: map[string]string{"ns/a": "10.96.0.11"}, NodePorts: map[string]int32{"ns/a/http/TCP": 30011}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("released (-want +got):\n%s", diff)
+	}
+
+	// Still refused: an address a Service keeps; and one Service's old
+	// address, kept while its own request is refused, is not given twice.
+	c := allocSvc("ns", "c", "10.96.0.10", "")
+	if _, errs := allocServices(prev, []*spec.Service{a, b, c}, cfg); len(errs) != 1 || errs[0].Service != "ns/c" {
+		t.Errorf("kept address: %+v", errs)
+	}
+	stuck := allocSvc("ns", "a", "10.96.0.11", "") // b keeps .11
+	thief := allocSvc("ns", "0", "10.96.0.10", "") // sorted before a
+	got, _ = allocServices(prev, []*spec.Service{thief, stuck, b}, cfg)
+	seen := map[string]string{}
+	for k, ip := range got.ClusterIPs {
+		if other, dup := seen[ip]; dup {
+			t.Errorf("%s given to %s and %s", ip, other, k)
+		}
+		seen[ip] = k
+	}
+}
+
+// A revision is checked against the cluster's committed service CIDR and
+// node-port range, not Kubernetes' defaults (a cluster started with
+// --service-cidr 10.100.0.0/16 refused `clusterIP: 10.100.0.50` as "not in
+// the cluster's service CIDR 10.96.0.0/16"). When the ranges change, a
+// Service keeps the explicit address it holds (it lost it, and so its
+// rules, on a reconciler restarted with another --service-cidr), and the
+// store still loads the revisions it accepted.
+func TestRevisionsCheckedAgainstTheCommittedRanges(t *testing.T) {
+	s := newStore()
+	applyCmd(t, s, 1, &command{Op: opNetConfig, Net: &NetworkConfig{ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.100.0.0/16", ClusterDomain: "cluster.local", NodePortRange: "20000-20100"}})
+	np := func(name, ip string, port int) []byte {
+		return fmt.Appendf(nil, "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n  namespace: default\nspec:\n  type: NodePort\n  clusterIP: %s\n  ports:\n  - port: 80\n    nodePort: %d\n", name, ip, port)
+	}
+	check := func(files map[string][]byte) error {
+		set, _, err := revisionLoader.LoadCached(files, nil)
+		if err != nil {
+			return err
+		}
+		return s.serviceErrors("", set)
+	}
+	good := map[string][]byte{"web.yaml": np("web", "10.100.0.50", 20050)}
+	if err := check(good); err != nil {
+		t.Fatalf("a Service in the cluster's ranges refused: %v", err)
+	}
+	err := check(map[string][]byte{"web.yaml": np("web", "10.96.0.50", 30050)})
+	for _, want := range []string{
+		"web.yaml:1: Service default/web: spec.clusterIP: 10.96.0.50 is not a host address of the service CIDR 10.100.0.0/16",
+		"web.yaml:1: Service default/web: spec.ports[0].nodePort: 30050 is not in the node port range 20000-20100",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("outside the cluster's ranges: %v\nwant %s", err, want)
+		}
+	}
+	applyCmd(t, s, 2, &command{Op: opRevision, Revision: &savedRevision{Commit: api.Commit{Hash: "a"}, Files: good}})
+	want := netState{cfg: s.network().cfg, clusterIPs: map[string]string{"default/web": "10.100.0.50"}, nodePorts: map[string]int32{"default/web//TCP": 20050}}
+	if diff := cmp.Diff(want, s.network(), cmp.AllowUnexported(netState{})); diff != "" {
+		t.Fatalf("allocations (-want +got):\n%s", diff)
+	}
+	// The ranges change: web keeps its addresses, a new commit of it is
+	// still accepted, and a restart restores the accepted revision.
+	applyCmd(t, s, 3, &command{Op: opNetConfig, Net: &NetworkConfig{ClusterCIDR: "10.244.0.0/16", NodeCIDRMaskSize: 24, ServiceCIDR: "10.200.0.0/16", ClusterDomain: "cluster.local", NodePortRange: "30000-32767"}})
+	if got := s.network(); got.clusterIPs["default/web"] != "10.100.0.50" || got.nodePorts["default/web//TCP"] != 20050 {
+		t.Errorf("after the ranges changed: %v %v", got.clusterIPs, got.nodePorts)
+	}
+	if err := check(good); err != nil {
+		t.Errorf("a commit keeping the Service's addresses refused: %v", err)
+	}
+	snap, _ := s.Snapshot()
+	buf := &memSink{}
+	if err := snap.Persist(buf); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newStore()
+	if err := s2.Restore(io.NopCloser(bytes.NewReader(buf.Bytes()))); err != nil {
+		t.Fatalf("restore of a revision accepted under other ranges: %v", err)
+	}
+	if s.failed() != nil || s2.network().clusterIPs["default/web"] != "10.100.0.50" {
+		t.Errorf("restored: %v %v", s.failed(), s2.network().clusterIPs)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
-	"github.com/stevedore-dev/stevedore/spec/render"
 	"github.com/stevedore-dev/stevedore/sync/webhook"
 )
 
@@ -173,9 +172,14 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 	// The applied revision's unchanged documents are reused, not decoded
 	// again, and their objects are the applied set's, which Diff skips
 	// without comparing.
-	set, _, err := render.LoadCached(files, s.store.docCache(app))
+	set, _, err := revisionLoader.LoadCached(files, s.store.docCache(app))
 	if err == nil {
 		err = s.checkApplications(app, set)
+	}
+	if err == nil {
+		// What a sync would refuse: addresses outside the cluster's
+		// ranges or held by another Service.
+		err = s.store.serviceErrors(app, set)
 	}
 	if err != nil {
 		res.Error = &api.SyncError{Commit: head, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}

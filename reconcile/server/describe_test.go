@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
@@ -245,6 +246,13 @@ func TestDiffPlacements(t *testing.T) {
 	if !reflect.DeepEqual(posted.Changes, got.Changes) || !reflect.DeepEqual(posted.Placements, got.Placements) ||
 		posted.Applied == nil || posted.Applied.Hash != got.Applied.Hash {
 		t.Errorf("POST diff differs from GET:\n%+v\n%+v", posted, got)
+	}
+	// A Service a sync would refuse for its address is refused by the diff
+	// too, with its file.
+	badSvc := maps.Clone(raw)
+	badSvc["apps/svc.yaml"] = []byte("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  clusterIP: 10.97.0.1\n  ports:\n  - port: 80\n")
+	if res, err := cl.DiffFiles(ctx, badSvc); err != nil || res.Error == nil || !strings.Contains(res.Error.Message, "apps/svc.yaml:1: Service shop/web: spec.clusterIP: 10.97.0.1 is not a host address of the service CIDR") {
+		t.Errorf("POST diff of a Service outside the service CIDR = %+v, %v", res.Error, err)
 	}
 
 	// Nothing was persisted or pushed, and the API still shows 2 pods.

@@ -68,13 +68,18 @@ func loadApp(files, retained map[string][]byte) (*spec.Set, error) {
 // loadAppCached is loadApp reusing prev's unchanged documents (prev may be
 // nil), returning the cache of this revision's.
 func loadAppCached(files, retained map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
+	return loadAppWith(revisionLoader, files, retained, prev)
+}
+
+// loadAppWith is loadAppCached with ld.
+func loadAppWith(ld render.Loader, files, retained map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cache, error) {
 	if len(retained) == 0 {
-		return render.LoadCached(files, prev)
+		return ld.LoadCached(files, prev)
 	}
 	all := make(map[string][]byte, len(files)+len(retained))
 	maps.Copy(all, files)
 	maps.Copy(all, retained)
-	return render.LoadCached(all, prev)
+	return ld.LoadCached(all, prev)
 }
 
 // docCache returns the documents of app's applied revision ("" the
@@ -275,7 +280,7 @@ func (s *store) restoreApps(st *fsmState) (map[string]*appState, error) {
 	apps := map[string]*appState{}
 	now := time.Now()
 	if st.Revision != nil {
-		set, cache, err := render.LoadCached(st.Revision.Files, nil)
+		set, cache, err := revisionLoader.LoadCached(st.Revision.Files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/render"
 )
 
 // Address allocations in the store.
@@ -299,3 +300,17 @@ func serviceAddrs(services []*spec.Service, n netState) map[string]reconcile.Ser
 	}
 	return out
 }
+
+// revisionLoader loads revisions in the reconciler: the leader's check of
+// a new one, raft entries and snapshots. It checks no address range, only
+// what a revision says on its own: the ranges are the cluster's committed
+// ones (--service-cidr, --service-node-port-range), which allocServices
+// checks (serviceErrors) and which may change after a revision was
+// accepted. With spec's defaults instead, a cluster started with
+// --service-cidr 10.100.0.0/16 refused `clusterIP: 10.100.0.50` as "not in
+// the cluster's service CIDR 10.96.0.0/16"; and a store that refused to
+// load an accepted entry would be broken.
+var revisionLoader = render.Loader{Network: spec.Network{
+	ServiceCIDR: netip.PrefixFrom(netip.IPv4Unspecified(), 0),
+	NodePortMin: 1, NodePortMax: 65535,
+}}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
-	"github.com/stevedore-dev/stevedore/spec/render"
 	"github.com/stevedore-dev/stevedore/sync/source"
 )
 
@@ -127,7 +126,7 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	}
 
 	// What the applied revision shares with this one is not decoded again.
-	set, _, err := render.LoadCached(rev.Files, s.store.docCache(app))
+	set, _, err := revisionLoader.LoadCached(rev.Files, s.store.docCache(app))
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}
