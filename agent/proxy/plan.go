@@ -108,6 +108,9 @@ func (c *chainSpec) rule(e ...expr.Any) {
 	c.rules = append(c.rules, ruleSpec{exprs: e})
 }
 
+// reservedOwner claims the node's own ports (Config.ReservedNodePorts).
+const reservedOwner = "a port this node's agent serves (reserved)"
+
 // buildPlan computes the table for a set of Services. A Service it cannot
 // proxy (the leader validates them, so this is a bug or a version skew) is
 // left out and reported, rather than failing every other Service.
@@ -119,6 +122,13 @@ func buildPlan(cfg Config, services []api.Service) (*plan, []error) {
 		udp:     udpState{},
 		hairpin: map[string]net.IP{},
 		claimed: map[string]string{},
+	}
+	// The node's own ports are never a Service's: a node port there would
+	// capture the agent's API or gossip, cutting the node off.
+	for _, port := range cfg.ReservedNodePorts {
+		for _, pr := range []byte{unix.IPPROTO_TCP, unix.IPPROTO_UDP} {
+			pl.claim(reservedOwner, fmt.Sprintf("node %d %d", pr, port))
+		}
 	}
 	var clusterNet *net.IPNet
 	if cfg.ClusterCIDR != "" {
@@ -271,7 +281,15 @@ func addService(pl *plan, s *api.Service, clusterNet *net.IPNet) []error {
 		base := fmt.Sprintf("%s/%s/%s/%s", s.Namespace, s.Name, strings.ToLower(protoName(pr)), portName(sp))
 		keys := []string{fmt.Sprintf("ip %s %d %d", cip, pr, sp.Port), base}
 		if nodePort {
-			keys = append(keys, fmt.Sprintf("node %d %d", pr, sp.NodePort))
+			key := fmt.Sprintf("node %d %d", pr, sp.NodePort)
+			if o := pl.claimed[key]; o == reservedOwner {
+				// The cluster IP is served; only the node port is not.
+				skipped = append(skipped, fmt.Errorf("service %s/%s node port %d/%s: left out, it is %s",
+					s.Namespace, s.Name, sp.NodePort, protoName(pr), reservedOwner))
+				nodePort = false
+			} else {
+				keys = append(keys, key)
+			}
 		}
 		if owner := pl.claim(s.Namespace+"/"+s.Name, keys...); owner != "" {
 			skipped = append(skipped, fmt.Errorf("service %s/%s port %d/%s (node port %d): already used by %s",

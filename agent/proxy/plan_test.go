@@ -71,3 +71,30 @@ func TestPlanSkipsAndFilters(t *testing.T) {
 		t.Errorf("%d service-ips elements, want 3", n)
 	}
 }
+
+// TestPlanLeavesReservedNodePortsAlone: a NodePort on the agent's own API
+// or gossip port would capture the node's traffic; it is left out, while
+// the cluster IP and the Service's other ports are served.
+func TestPlanLeavesReservedNodePortsAlone(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ReservedNodePorts = []int32{7701, 7947}
+	ep := []api.Endpoint{{IP: "10.244.0.9", Ready: true, Ports: []int32{80, 53}}}
+	svcs := []api.Service{{Namespace: "a", Name: "grabby", Type: api.ServiceTypeNodePort, ClusterIP: "10.96.0.3",
+		Ports: []api.ServicePort{{Name: "web", Protocol: "TCP", Port: 80, NodePort: 7701},
+			{Name: "dns", Protocol: "UDP", Port: 53, NodePort: 30053}}, Endpoints: ep}}
+	pl, skipped := buildPlan(cfg, svcs)
+	if len(skipped) != 1 || !strings.Contains(skipped[0].Error(), "(reserved)") {
+		t.Fatalf("skipped %q, want the node port 7701 as reserved", skipped)
+	}
+	if n := len(pl.maps[mapServiceNodePorts]); n != 1 {
+		t.Errorf("%d node ports mapped, want only 30053/UDP", n)
+	}
+	if n := len(pl.maps[mapServiceIPs]); n != 2 {
+		t.Errorf("%d cluster IP ports mapped, want both", n)
+	}
+	// Without the reservation the same Service takes both.
+	pl, skipped = buildPlan(DefaultConfig(), svcs)
+	if len(skipped) != 0 || len(pl.maps[mapServiceNodePorts]) != 2 {
+		t.Errorf("without reservations: skipped %q, %d node ports", skipped, len(pl.maps[mapServiceNodePorts]))
+	}
+}

@@ -47,6 +47,11 @@ type Config struct {
 	// anyway, so it keeps its client address; traffic leaving by any other
 	// interface is masqueraded. Empty: all node-port traffic is masqueraded.
 	Bridge string
+	// ReservedNodePorts are ports the node itself serves on its addresses
+	// (the agent's API and gossip): a NodePort Service asking for one is
+	// left out on this node and logged, instead of capturing the node's own
+	// traffic. Zero: none.
+	ReservedNodePorts []int32
 	// Logger receives the proxy's logs; zero: slog.Default().
 	Logger *slog.Logger
 }

@@ -249,3 +249,15 @@ func freePort(t *testing.T) int {
 func testLogger(*testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+// TestOwnPorts: the agent's API and gossip ports are reserved from node
+// ports; a port 0 (picked at start) is not known in advance.
+func TestOwnPorts(t *testing.T) {
+	got := ownPorts(agent.Config{APIAddr: "127.0.0.1:7701", GossipAddr: "0.0.0.0:7947"})
+	if len(got) != 2 || got[0] != 7701 || got[1] != 7947 {
+		t.Errorf("ownPorts = %v, want [7701 7947]", got)
+	}
+	if got := ownPorts(agent.Config{APIAddr: "127.0.0.1:0", GossipAddr: "bad"}); len(got) != 0 {
+		t.Errorf("ownPorts = %v, want none", got)
+	}
+}

@@ -10,7 +10,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
+	"strconv"
 
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/dns"
@@ -28,7 +30,8 @@ var (
 			// namespace (a test cluster on one host) keep theirs apart.
 			Table:       proxy.DefaultTable + "-" + bridge,
 			ClusterCIDR: pc.ClusterCIDR, PodCIDR: pc.PodCIDR, Bridge: bridge,
-			Logger: cfg.Logger.With("component", "proxy", "node", cfg.NodeName)})
+			ReservedNodePorts: ownPorts(cfg),
+			Logger:            cfg.Logger.With("component", "proxy", "node", cfg.NodeName)})
 		if err != nil {
 			return nil, err
 		}
@@ -132,4 +135,18 @@ func newRuntime(ctx context.Context, cfg agent.Config) (*runtime.Runtime, error)
 		return nil, fmt.Errorf("failed to start runtime: %w", err)
 	}
 	return rt, nil
+}
+
+// ownPorts are the ports the agent itself listens on (API, gossip): no
+// NodePort may take them on this node.
+func ownPorts(cfg agent.Config) []int32 {
+	var ports []int32
+	for _, addr := range []string{cfg.APIAddr, cfg.GossipAddr} {
+		if _, p, err := net.SplitHostPort(addr); err == nil {
+			if n, err := strconv.Atoi(p); err == nil && n > 0 && n <= 65535 {
+				ports = append(ports, int32(n))
+			}
+		}
+	}
+	return ports
 }
