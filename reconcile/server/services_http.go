@@ -33,14 +33,8 @@ func (s *Server) handleServices(w http.ResponseWriter, r *http.Request) {
 		s.serveWatch(w, r, watchServices(ns))
 		return
 	}
-	v := s.view.Load()
-	out := api.ServiceList{APIVersion: spec.CoreV1, Kind: api.KindServiceList, Items: []api.Service{}}
-	for i := range v.services {
-		if sv := &v.services[i]; ns == "" || sv.Resolved.Namespace == ns {
-			out.Items = append(out.Items, wireService(sv))
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.ServiceList{APIVersion: spec.CoreV1, Kind: api.KindServiceList,
+		Items: servicesIn(s.view.Load(), ns, wireService)})
 }
 
 func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
@@ -49,14 +43,8 @@ func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 		s.serveWatch(w, r, watchEndpoints(ns))
 		return
 	}
-	v := s.view.Load()
-	out := api.EndpointsList{APIVersion: spec.CoreV1, Kind: api.KindEndpointsList, Items: []api.Endpoints{}}
-	for i := range v.services {
-		if sv := &v.services[i]; ns == "" || sv.Resolved.Namespace == ns {
-			out.Items = append(out.Items, wireEndpoints(sv))
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.EndpointsList{APIVersion: spec.CoreV1, Kind: api.KindEndpointsList,
+		Items: servicesIn(s.view.Load(), ns, wireEndpoints)})
 }
 
 func (s *Server) handleService(w http.ResponseWriter, r *http.Request) {
@@ -311,4 +299,16 @@ func watchEndpoints(namespace string) func(*view) []keyed {
 		}
 		return out
 	}
+}
+
+// servicesIn converts the view's Services of namespace ns (all for "") in
+// order; never nil, so an empty list is [] on the wire.
+func servicesIn[T any](v *view, ns string, conv func(*reconcile.ServiceView) T) []T {
+	out := []T{}
+	for i := range v.services {
+		if sv := &v.services[i]; ns == "" || sv.Resolved.Namespace == ns {
+			out = append(out, conv(sv))
+		}
+	}
+	return out
 }
