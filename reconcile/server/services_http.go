@@ -30,7 +30,7 @@ func (s *Server) registerServiceRoutes(lead func(string, http.HandlerFunc)) {
 func (s *Server) handleServices(w http.ResponseWriter, r *http.Request) {
 	ns := r.URL.Query().Get("namespace")
 	if isWatch(r) {
-		s.serveWatch(w, r, watchServices(ns))
+		s.serveWatch(w, r, watchServiceViews(ns, wireService))
 		return
 	}
 	writeJSON(w, http.StatusOK, api.ServiceList{APIVersion: spec.CoreV1, Kind: api.KindServiceList,
@@ -40,7 +40,7 @@ func (s *Server) handleServices(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleEndpoints(w http.ResponseWriter, r *http.Request) {
 	ns := r.URL.Query().Get("namespace")
 	if isWatch(r) {
-		s.serveWatch(w, r, watchEndpoints(ns))
+		s.serveWatch(w, r, watchServiceViews(ns, wireEndpoints))
 		return
 	}
 	writeJSON(w, http.StatusOK, api.EndpointsList{APIVersion: spec.CoreV1, Kind: api.KindEndpointsList,
@@ -275,26 +275,14 @@ func describeService(sv *reconcile.ServiceView) api.ServiceDescription {
 	return d
 }
 
-// The lists a watch of Services or Endpoints follows.
-
-func watchServices(namespace string) func(*view) []keyed {
+// watchServiceViews is the list a watch of Services (conv wireService) or
+// Endpoints (wireEndpoints) follows.
+func watchServiceViews[T any](namespace string, conv func(*reconcile.ServiceView) T) func(*view) []keyed {
 	return func(v *view) []keyed {
 		var out []keyed
 		for i := range v.services {
 			if sv := &v.services[i]; namespace == "" || sv.Resolved.Namespace == namespace {
-				out = append(out, keyed{key: sv.Resolved.Namespace + "/" + sv.Resolved.Name, obj: wireService(sv)})
-			}
-		}
-		return out
-	}
-}
-
-func watchEndpoints(namespace string) func(*view) []keyed {
-	return func(v *view) []keyed {
-		var out []keyed
-		for i := range v.services {
-			if sv := &v.services[i]; namespace == "" || sv.Resolved.Namespace == namespace {
-				out = append(out, keyed{key: sv.Resolved.Namespace + "/" + sv.Resolved.Name, obj: wireEndpoints(sv)})
+				out = append(out, keyed{key: sv.Resolved.Namespace + "/" + sv.Resolved.Name, obj: conv(sv)})
 			}
 		}
 		return out
