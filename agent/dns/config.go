@@ -3,6 +3,7 @@ package dns
 import (
 	"errors"
 	"fmt"
+	"github.com/stevedore-dev/stevedore/internal/resolvconf"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -24,13 +25,10 @@ const (
 	// DefaultForwardTimeout bounds one attempt at one upstream, so that a
 	// dead first upstream costs the client 2 s, under glibc's 5 s retry.
 	DefaultForwardTimeout = 2 * time.Second
-	DefaultResolvConf     = "/etc/resolv.conf"
+	DefaultResolvConf     = resolvconf.HostPath
 	// DefaultMaxConcurrentForwards is the limit Kubernetes' Corefile sets on
 	// CoreDNS's forward plugin.
 	DefaultMaxConcurrentForwards = 1000
-	// systemdResolvConf lists systemd-resolved's real upstreams when
-	// /etc/resolv.conf names only its 127.0.0.53 stub (as kubelet reads).
-	systemdResolvConf = "/run/systemd/resolve/resolv.conf"
 )
 
 // Config configures a Server.
@@ -154,38 +152,22 @@ func withPort(u string) (string, error) {
 	return u, nil
 }
 
-// hostUpstreams reads the host's resolvers: the non-loopback nameservers of
-// path, else those of systemd-resolved's own list. A file that cannot be
-// read gives none (logged): the server still answers cluster names.
+// hostUpstreams reads the host's resolvers (resolvconf.Host: the
+// non-loopback nameservers of path, else systemd-resolved's own list), on
+// port 53. A file that cannot be read gives none (logged): the server still
+// answers cluster names.
 func hostUpstreams(path string, log *slog.Logger) []string {
-	ups, err := nonLoopbackNameservers(path)
+	rc, err := resolvconf.Host(path)
 	if err != nil {
 		log.Warn("no upstream resolvers: cannot read resolv.conf", "path", path, "err", err)
 		return nil
 	}
-	if len(ups) == 0 && path == DefaultResolvConf {
-		if ups, err = nonLoopbackNameservers(systemdResolvConf); err != nil {
-			ups = nil
-		}
+	var ups []string
+	for _, s := range rc.Nameservers {
+		ups = append(ups, net.JoinHostPort(s, "53"))
 	}
 	if len(ups) == 0 {
 		log.Warn("no upstream resolvers: resolv.conf names only loopback ones; names outside the cluster will fail", "path", path)
 	}
 	return ups
-}
-
-func nonLoopbackNameservers(path string) ([]string, error) {
-	cc, err := dns.ClientConfigFromFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("failed to read %s: %w", path, err)
-	}
-	var ups []string
-	for _, s := range cc.Servers {
-		a, err := netip.ParseAddr(s)
-		if err != nil || a.IsLoopback() {
-			continue
-		}
-		ups = append(ups, net.JoinHostPort(a.String(), cc.Port))
-	}
-	return ups, nil
 }

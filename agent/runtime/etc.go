@@ -2,7 +2,7 @@ package runtime
 
 import (
 	"fmt"
-	"os"
+	"github.com/stevedore-dev/stevedore/internal/resolvconf"
 	"strings"
 
 	"github.com/stevedore-dev/stevedore/spec"
@@ -30,89 +30,18 @@ const (
 )
 
 // resolvConf is the content of a resolv.conf, split as the kubelet does.
-type resolvConf struct {
-	Nameservers []string
-	Searches    []string
-	Options     []string
-}
+type resolvConf = resolvconf.File
 
-// parseResolvConf reads a resolv.conf the way the kubelet does: comments
-// (# or ;) dropped, every nameserver line kept, the last search line wins,
-// options lines accumulate.
-func parseResolvConf(s string) resolvConf {
-	var rc resolvConf
-	for _, line := range strings.Split(s, "\n") {
-		if i := strings.IndexAny(line, "#;"); i >= 0 {
-			line = line[:i]
-		}
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "nameserver":
-			rc.Nameservers = append(rc.Nameservers, f[1])
-		case "search":
-			rc.Searches = rc.Searches[:0:0]
-			for _, s := range f[1:] {
-				if s != "." {
-					rc.Searches = append(rc.Searches, strings.TrimSuffix(s, "."))
-				}
-			}
-		case "options":
-			rc.Options = append(rc.Options, f[1:]...)
-		}
-	}
-	return rc
-}
-
-// String renders rc as a resolv.conf.
-func (rc resolvConf) String() string {
-	var b strings.Builder
-	for _, ns := range rc.Nameservers {
-		fmt.Fprintf(&b, "nameserver %s\n", ns)
-	}
-	if len(rc.Searches) > 0 {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(rc.Searches, " "))
-	}
-	if len(rc.Options) > 0 {
-		fmt.Fprintf(&b, "options %s\n", strings.Join(rc.Options, " "))
-	}
-	return b.String()
-}
-
-// isLoopback reports whether a nameserver address is a loopback one, which
-// means nothing inside a pod's network namespace (systemd-resolved's
-// 127.0.0.53, a local dnsmasq).
-func isLoopback(ns string) bool {
-	return strings.HasPrefix(ns, "127.") || ns == "::1"
-}
+// parseResolvConf reads a resolv.conf the way the kubelet does.
+func parseResolvConf(s string) resolvConf { return resolvconf.Parse(s) }
 
 // hostResolvConf is the host's resolver configuration as pods with
-// dnsPolicy Default see it: its loopback nameservers are dropped, and when
-// only loopback ones are there (systemd-resolved's stub), the servers
-// systemd-resolved itself forwards to are used instead.
+// dnsPolicy Default see it (resolvconf.Host: loopback nameservers dropped,
+// systemd-resolved's upstreams behind its stub). An unreadable file is an
+// empty configuration, as kubelet treats a missing one.
 func hostResolvConf() resolvConf {
-	b, _ := os.ReadFile("/etc/resolv.conf")
-	rc := parseResolvConf(string(b))
-	if len(rc.Nameservers) > 0 && len(nonLoopback(rc.Nameservers)) == 0 {
-		if b, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
-			up := parseResolvConf(string(b))
-			rc.Nameservers = up.Nameservers
-		}
-	}
-	rc.Nameservers = nonLoopback(rc.Nameservers)
+	rc, _ := resolvconf.Host(resolvconf.HostPath)
 	return rc
-}
-
-func nonLoopback(servers []string) []string {
-	var out []string
-	for _, s := range servers {
-		if !isLoopback(s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // podResolvConf computes a pod's resolv.conf from its dnsPolicy and
