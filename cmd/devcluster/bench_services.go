@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/miekg/dns"
 
 	"github.com/stevedore-dev/stevedore/internal/devenv"
@@ -224,43 +222,19 @@ func rulesHold(ctx context.Context, c *devenv.Cluster, ip string) ([]bool, error
 	return out, nil
 }
 
-// killContainer SIGKILLs the task of the container of pod (in namespace
-// svcbench) on its node, through containerd.
+// killContainer SIGKILLs the running container of a pod on its node,
+// through containerd.
 func killContainer(ctx context.Context, c *devenv.Cluster, node, podUID string) error {
-	cl, err := client.New(c.Containerd.Address, client.WithTimeout(10*time.Second))
+	ctrs, err := c.NodeContainers(ctx, node)
 	if err != nil {
-		return fmt.Errorf("failed to connect to containerd: %w", err)
-	}
-	defer cl.Close()
-	nctx := namespaces.WithNamespace(ctx, devenv.NodeNamespace(node))
-	ctrs, err := cl.Containers(nctx)
-	if err != nil {
-		return fmt.Errorf("failed to list containers: %w", err)
+		return err
 	}
 	for _, ctr := range ctrs {
-		labels, err := ctr.Labels(nctx)
-		if err != nil {
-			continue
+		if ctr.PodUID == podUID && ctr.Status == "running" {
+			return c.KillTask(ctx, node, ctr.ID, syscall.SIGKILL)
 		}
-		if !labelsHaveValue(labels, podUID) {
-			continue
-		}
-		task, err := ctr.Task(nctx, nil)
-		if err != nil {
-			continue
-		}
-		return task.Kill(nctx, syscall.SIGKILL)
 	}
 	return fmt.Errorf("no running container of pod %s on %s", podUID, node)
-}
-
-func labelsHaveValue(labels map[string]string, v string) bool {
-	for _, x := range labels {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // benchServices measures, on a cluster of 3 network namespaces: requests to

@@ -3,6 +3,7 @@ package devenv
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -26,6 +27,26 @@ type NodeContainer struct {
 	// Status is the task's status ("running", "stopped", …), or "" when
 	// the container has no task.
 	Status string
+}
+
+// KillTask sends sig to the task of container id in node's containerd
+// namespace: a container that dies under its agent, as a crash would.
+func (c *Cluster) KillTask(ctx context.Context, node, id string, sig syscall.Signal) error {
+	cl, err := client.New(c.Containerd.Address, client.WithTimeout(10*time.Second))
+	if err != nil {
+		return fmt.Errorf("failed to connect to containerd: %w", err)
+	}
+	defer cl.Close()
+	ctx = namespaces.WithNamespace(ctx, NodeNamespace(node))
+	ctr, err := cl.LoadContainer(ctx, id)
+	if err != nil {
+		return fmt.Errorf("failed to load container %s: %w", id, err)
+	}
+	task, err := ctr.Task(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("failed to get the task of %s: %w", id, err)
+	}
+	return task.Kill(ctx, sig)
 }
 
 // NodeContainers lists the containers in node's containerd namespace,
