@@ -105,7 +105,10 @@ type Input struct {
 	// Memory from them, keeping UIDs, nodes and creation times, instead of
 	// creating every pod anew. See adopt.go.
 	Adopt map[string][]api.Pod
-	Now   time.Time
+	// Overrides are template overrides by owner key (an automatic
+	// rollback); see TemplateOverride.
+	Overrides map[string]TemplateOverride
+	Now       time.Time
 	// NewUID returns a fresh pod UID; injected so tests are deterministic.
 	// When nil, UIDs are derived from the pod's key, its previous UID and
 	// Now, which is deterministic but only unique while Now advances.
@@ -166,6 +169,59 @@ type WorkloadView struct {
 	// ProgressDeadlineExceeded; Message says what is awaited or stuck.
 	Progress string
 	Message  string
+	// Strategy is a Deployment's strategy type (RollingUpdate or
+	// Recreate); MaxSurge and MaxUnavailable its rolling update bounds
+	// resolved against Replicas (both 0 for Recreate).
+	Strategy       string
+	MaxSurge       int32
+	MaxUnavailable int32
+	// Conditions are Available and Progressing, as Kubernetes reports
+	// them for a Deployment (types and reasons below; LastTransitionTime
+	// is left zero: the core keeps no history).
+	Conditions []api.Condition
+	// Override is set when the pods run a template other than Git's (an
+	// automatic rollback, Input.Overrides): what and why.
+	Override string
+	// RevisionNumber and Commit are the current template's revision
+	// number and the commit that introduced it: the core leaves them
+	// zero, the daemon fills them from its revision history.
+	RevisionNumber int64
+	Commit         string
+}
+
+// Workload condition types and reasons, as Kubernetes names them.
+// Available is True while at least replicas − maxUnavailable pods are
+// available; Progressing is True while a rollout moves or has completed
+// (reason NewReplicaSetAvailable), False with ProgressDeadlineExceeded
+// when it is stuck.
+const (
+	WorkloadAvailable   = "Available"
+	WorkloadProgressing = "Progressing"
+	// Available reasons.
+	ReasonMinimumReplicasAvailable   = "MinimumReplicasAvailable"
+	ReasonMinimumReplicasUnavailable = "MinimumReplicasUnavailable"
+	// Progressing reasons.
+	ReasonNewReplicaSetAvailable = "NewReplicaSetAvailable"
+	ReasonReplicaSetUpdated      = "ReplicaSetUpdated"
+	ReasonDeploymentPaused       = "DeploymentPaused"
+	ReasonRolledBack             = "RolledBack"
+	// ReasonProgressDeadlineExceeded is Progressing False.
+	ReasonProgressDeadlineExceeded = "ProgressDeadlineExceeded"
+)
+
+// TemplateOverride makes a workload run a template other than the one Git
+// declares: the daemon sets one for an automatic rollback
+// (stevedore.dev/auto-rollback) and drops it when Git's template changes.
+type TemplateOverride struct {
+	// GitHash is the hash of Git's template this override stands in for;
+	// once the workload's template in Git hashes otherwise, the override
+	// is ignored (Git caught up or moved on).
+	GitHash string `json:"gitHash"`
+	// Hash and Template are what runs instead: a previous revision's.
+	Hash     string               `json:"hash"`
+	Template spec.PodTemplateSpec `json:"template"`
+	// Reason is shown in the workload's view and events.
+	Reason string `json:"reason"`
 }
 
 // Workload progress, so that `ctl sync --wait` can tell waiting from failing.
@@ -192,6 +248,16 @@ type Event struct {
 	Object  string
 	Reason  string
 	Message string
+	// Type is api.EventNormal or api.EventWarning; empty means Normal.
+	Type string
+	// Source is who recorded it: empty for the reconciler, the node's
+	// name for an agent's event.
+	Source string
+	// Count and FirstTime are set by the daemon's event list, which folds
+	// repeats (same object, reason, message and source) into one event:
+	// how many times it happened, and when first (Time is the last).
+	Count     int32
+	FirstTime time.Time
 }
 
 // Event reasons.
@@ -213,7 +279,24 @@ const (
 	// tolerate (a drain, declared in Git or by the agent); the pod got a new
 	// UID to be placed again.
 	EventEvicted = "Evicted"
+	// EventScalingReplicaSet: a rollout step, about the workload: a
+	// revision's pods scaled up or down ("Scaled up revision abc123 of
+	// Deployment/shop/web to 3").
+	EventScalingReplicaSet = "ScalingReplicaSet"
+	// EventRolloutComplete: every replica of the new revision is
+	// available and no old pod is left.
+	EventRolloutComplete = "RolloutComplete"
+	// EventDeadlineExceeded: a rollout made no progress within
+	// progressDeadlineSeconds.
+	EventDeadlineExceeded = "ProgressDeadlineExceeded"
+	// EventRolledBack: an automatic rollback (stevedore.dev/auto-rollback)
+	// replaced Git's template with the last healthy one.
+	EventRolledBack = "RolledBack"
 )
+
+// AutoRollbackAnnotation, "true" on a Deployment, rolls it back to its last
+// healthy template without a commit when its progress deadline passes.
+const AutoRollbackAnnotation = "stevedore.dev/auto-rollback"
 
 // Pod reasons the core sets itself (agents report the others).
 const (

@@ -112,6 +112,7 @@ func defaultPodSpec(s *PodSpec) {
 		if c.ImagePullPolicy == "" {
 			c.ImagePullPolicy = DefaultPullPolicy(c.Image)
 		}
+		normalizeTerminationMessage(c)
 		for j := range c.Ports {
 			if c.Ports[j].Protocol == "" {
 				c.Ports[j].Protocol = ProtocolTCP
@@ -145,4 +146,17 @@ func DefaultPullPolicy(image string) string {
 		return PullAlways
 	}
 	return PullIfNotPresent
+}
+
+// normalizeTerminationMessage stores the termination message defaults
+// (/dev/termination-log, File), which `kubectl get -o yaml` prints, as
+// unset, so that writing them does not change a pod template's hash (they
+// were accepted and dropped before Stevedore implemented them).
+func normalizeTerminationMessage(c *Container) {
+	if c.TerminationMessagePath == DefaultTerminationMessagePath {
+		c.TerminationMessagePath = ""
+	}
+	if c.TerminationMessagePolicy == TerminationMessageReadFile {
+		c.TerminationMessagePolicy = ""
+	}
 }

@@ -97,8 +97,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"unsupported k8s field", podHead + `  containers:
   - name: c
     image: busybox
-    livenessProbe: {httpGet: {port: 80}} #!
-`, "spec.containers[0].livenessProbe", "not supported by Stevedore"},
+    volumeMounts: [{name: data, mountPath: /data}] #!
+`, "spec.containers[0].volumeMounts", "not supported by Stevedore"},
 		{"unknown top-level field", podHead + `  containers: [{name: c, image: busybox}]
 extra: 1 #!
 `, "extra", "unknown field"},

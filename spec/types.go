@@ -324,7 +324,7 @@ type PodSpec struct {
 }
 
 // Container is the supported subset of Kubernetes' v1 Container. Kubernetes
-// fields not listed (probes, volumeMounts, envFrom…) are rejected at load.
+// fields not listed (volumeMounts, envFrom…) are rejected at load.
 type Container struct {
 	// Name is the container's name, unique in the pod: a DNS-1123 label.
 	Name string `json:"name"`
@@ -351,6 +351,28 @@ type Container struct {
 	// ImagePullPolicy defaults to Always for a ":latest" or untagged image and
 	// to IfNotPresent otherwise, as in Kubernetes.
 	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
+	// LivenessProbe is run periodically; when it fails failureThreshold
+	// times in a row the container is killed and restarted per the pod's
+	// restart policy.
+	LivenessProbe *Probe `json:"livenessProbe,omitempty"`
+	// ReadinessProbe is run periodically; the container is Ready (and the
+	// pod among its Services' endpoints) only while it succeeds. Without
+	// one, a running container is Ready.
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	// StartupProbe, when set, runs first: liveness and readiness probes
+	// wait until it succeeds once, and its failing failureThreshold times
+	// restarts the container.
+	StartupProbe *Probe `json:"startupProbe,omitempty"`
+	// Lifecycle is the container's postStart and preStop hooks.
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
+	// TerminationMessagePath is the file in the container whose content
+	// (at most 4096 bytes) becomes the message of its terminated state.
+	// Defaults to /dev/termination-log.
+	TerminationMessagePath string `json:"terminationMessagePath,omitempty"`
+	// TerminationMessagePolicy is File (the message is the file's content)
+	// or FallbackToLogsOnError (the tail of the log when the file is empty
+	// and the container failed). Defaults to File.
+	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
 }
 
 // EnvVar is one environment variable. Only literal values are supported.

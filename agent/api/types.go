@@ -109,6 +109,56 @@ type PodStatus struct {
 	PodIP      string            `json:"podIP,omitempty"`
 	StartTime  *time.Time        `json:"startTime,omitempty"`
 	Containers []ContainerStatus `json:"containers,omitempty"`
+	// Conditions are the pod's Initialized, ContainersReady and Ready
+	// conditions, as the kubelet reports them: Ready is True when every
+	// container is Ready (running, started, and passing its readiness
+	// probe); its LastTransitionTime is what minReadySeconds counts from.
+	Conditions []Condition `json:"conditions,omitempty"`
+	// DeletionTimestamp is set on a pod the agent is stopping because it
+	// left the desired set: it shows Terminating until its containers are
+	// gone (preStop hooks and the grace period), then leaves the list.
+	DeletionTimestamp *time.Time `json:"deletionTimestamp,omitempty"`
+	// Owner and Hash are the pod's (api.Pod's), so that the reconciler
+	// can tell whose a terminating pod it no longer remembers is (a
+	// Recreate rollout waits for the old pods to be gone).
+	Owner string `json:"owner,omitempty"`
+	Hash  string `json:"hash,omitempty"`
+}
+
+// Pod condition types, as Kubernetes names them.
+const (
+	PodInitialized     = "Initialized"
+	PodContainersReady = "ContainersReady"
+	PodReady           = "Ready"
+)
+
+// Condition statuses.
+const (
+	ConditionTrue    = "True"
+	ConditionFalse   = "False"
+	ConditionUnknown = "Unknown"
+)
+
+// Condition is one condition of a pod (or, in the reconciler's views, of
+// a workload).
+type Condition struct {
+	Type   string `json:"type"`
+	Status string `json:"status"`
+	// LastTransitionTime is when Status last changed.
+	LastTransitionTime time.Time `json:"lastTransitionTime,omitzero"`
+	// Reason (ContainersNotReady…) and Message say why it is not True.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Condition returns the pod's condition of type t, or nil.
+func (ps *PodStatus) Condition(t string) *Condition {
+	for i := range ps.Conditions {
+		if ps.Conditions[i].Type == t {
+			return &ps.Conditions[i]
+		}
+	}
+	return nil
 }
 
 // ContainerStatus is what an agent observes of one container.
@@ -122,7 +172,14 @@ type ContainerStatus struct {
 	State                ContainerState `json:"state"`
 	LastTerminationState ContainerState `json:"lastState,omitempty"`
 	RestartCount         int32          `json:"restartCount"`
-	Ready                bool           `json:"ready"`
+	// Ready is true while the container runs, has started (its startup
+	// probe, if any, succeeded) and passes its readiness probe (or has
+	// none).
+	Ready bool `json:"ready"`
+	// Started is true once the container's startup probe succeeded (at
+	// once without one, after its postStart hook); false while it runs
+	// unstarted; nil when not running.
+	Started *bool `json:"started,omitempty"`
 }
 
 // ContainerState holds exactly one of its members, or none when unknown.
@@ -163,12 +220,67 @@ type PodStatusList struct {
 	Term       uint64      `json:"term"`
 	Generation uint64      `json:"generation"`
 	Pods       []PodStatus `json:"pods"`
+	// Events are the agent's events with a Seq above the last one this
+	// stream sent (at connect: above the watch's eventsAfter query, all
+	// the agent keeps when Epoch differs from the query's epoch).
+	Events []Event `json:"events,omitempty"`
+	// Epoch identifies the agent process that numbers Events: a restarted
+	// agent numbers from 1 again under a new epoch.
+	Epoch string `json:"epoch,omitempty"`
 	// Time is the agent's clock when it made the list: the reconciler
 	// compares it with its own and reports a skew (container start times
 	// come from the agent's clock, minReadySeconds and deadlines are judged
 	// by the reconciler's).
 	Time time.Time `json:"time,omitzero"`
 }
+
+// Event types, as in Kubernetes.
+const (
+	EventNormal  = "Normal"
+	EventWarning = "Warning"
+)
+
+// Event reasons the agent records about pods and containers, with the
+// kubelet's names.
+const (
+	EventPulling          = "Pulling"
+	EventPulled           = "Pulled"
+	EventFailed           = "Failed" // image pull or container create/start failed
+	EventCreated          = "Created"
+	EventStarted          = "Started"
+	EventKilling          = "Killing"
+	EventUnhealthy        = "Unhealthy"
+	EventBackOff          = "BackOff"
+	EventFailedPostStart  = "FailedPostStartHook"
+	EventFailedPreStop    = "FailedPreStopHook"
+	EventProbeWarning     = "ProbeWarning"
+	EventSandboxFailed    = "FailedCreatePodSandBox"
+	EventContainersKilled = "Stopped" // every container of a removed pod is gone
+)
+
+// Event is something that happened on a node to a pod or container.
+type Event struct {
+	// Seq numbers the agent's events within its Epoch, from 1.
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	// Object is "Pod/namespace/name"; UID the pod's incarnation and
+	// Container the container's name, when the event is about one.
+	Object    string `json:"object"`
+	UID       string `json:"uid,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Type is EventNormal or EventWarning.
+	Type    string `json:"type"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// QueryEventsAfter and QueryEpoch are the watch's query parameters: send
+// the events after that Seq of that epoch (all kept events if the epoch is
+// not the agent's own).
+const (
+	QueryEventsAfter = "eventsAfter"
+	QueryEpoch       = "epoch"
+)
 
 // Resources is a node's capacity in scheduler units.
 type Resources struct {

@@ -254,6 +254,63 @@ type Workload struct {
 	// awaited or stuck.
 	Progress string `json:"progress"`
 	Message  string `json:"message,omitempty"`
+	// Strategy is RollingUpdate or Recreate (a Deployment's); MaxSurge
+	// and MaxUnavailable its bounds resolved against Replicas.
+	Strategy       string `json:"strategy,omitempty"`
+	MaxSurge       int32  `json:"maxSurge,omitempty"`
+	MaxUnavailable int32  `json:"maxUnavailable,omitempty"`
+	// Conditions are Available and Progressing, as Kubernetes reports
+	// them.
+	Conditions []agentapi.Condition `json:"conditions,omitempty"`
+	// Override is set while the pods run a template other than Git's (an
+	// automatic rollback): what and why.
+	Override string `json:"override,omitempty"`
+	// RevisionNumber is the current template's revision number (1, 2…,
+	// as `ctl rollout history` lists them); Commit the Git commit that
+	// introduced it.
+	RevisionNumber int64  `json:"revisionNumber,omitempty"`
+	Commit         string `json:"commit,omitempty"`
+}
+
+// PathRolloutHistory is GET → RevisionList: a Deployment's revisions.
+const PathRolloutHistory = "/v1/deployments/{namespace}/{name}/history"
+
+// RolloutHistoryPath builds the path of a Deployment's history.
+func RolloutHistoryPath(namespace, name string) string {
+	return "/v1/deployments/" + url.PathEscape(namespace) + "/" + url.PathEscape(name) + "/history"
+}
+
+// DeploymentRevision is one template a Deployment has run, as the reconciler
+// recorded it when a commit introduced it (kept in raft, the last
+// revisionHistoryLimit of them plus the current one).
+type DeploymentRevision struct {
+	// Number counts the Deployment's templates from 1, in the order
+	// commits introduced them; a template that comes back (a revert)
+	// gets a new number, as in Kubernetes.
+	Number int64 `json:"number"`
+	// Hash is the template's hash (the pod-template-hash label).
+	Hash string `json:"hash"`
+	// Commit is the Git commit whose application introduced it; Author,
+	// Subject and Time are that commit's.
+	Commit  string    `json:"commit"`
+	Author  string    `json:"author,omitempty"`
+	Subject string    `json:"subject,omitempty"`
+	Time    time.Time `json:"time,omitzero"`
+	// Images are the template's containers' images.
+	Images []string `json:"images,omitempty"`
+	// Healthy is true once the revision completed a rollout (every
+	// replica available): what an automatic rollback returns to.
+	Healthy bool `json:"healthy,omitempty"`
+	// Current is true for the revision the Deployment's template in the
+	// applied commit has.
+	Current bool `json:"current,omitempty"`
+	// Template is the pod template.
+	Template spec.PodTemplateSpec `json:"template"`
+}
+
+// RevisionList is the answer to GET PathRolloutHistory, oldest first.
+type RevisionList struct {
+	Revisions []DeploymentRevision `json:"revisions"`
 }
 
 // Workload progress, so that `ctl sync --wait` can tell waiting from failing.
@@ -529,6 +586,16 @@ type Event struct {
 	Object  string    `json:"object"`
 	Reason  string    `json:"reason"`
 	Message string    `json:"message"`
+	// Type is "Normal" or "Warning" (empty from an older reconciler:
+	// Normal).
+	Type string `json:"type,omitempty"`
+	// Source is the node whose agent recorded the event; empty for the
+	// reconciler's own.
+	Source string `json:"source,omitempty"`
+	// Count is how many times it happened (repeats are folded into one
+	// event); FirstTime when first, Time when last.
+	Count     int32     `json:"count,omitempty"`
+	FirstTime time.Time `json:"firstTime,omitzero"`
 }
 
 // Event reasons about pods (the reconciler records others, such as

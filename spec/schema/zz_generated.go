@@ -59,18 +59,24 @@ var types = map[string]*Type{
 	},
 	"Container": {
 		Name:        "Container",
-		Doc:         "Container is the supported subset of Kubernetes' v1 Container. Kubernetes fields not listed (probes, volumeMounts, envFrom…) are rejected at load.",
-		Unsupported: []string{"envFrom", "lifecycle", "livenessProbe", "readinessProbe", "resizePolicy", "restartPolicy", "restartPolicyRules", "securityContext", "startupProbe", "stdin", "stdinOnce", "terminationMessagePath", "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts"},
-		Defaults:    map[string]string{"stdin": "false", "stdinOnce": "false", "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File", "tty": "false"},
+		Doc:         "Container is the supported subset of Kubernetes' v1 Container. Kubernetes fields not listed (volumeMounts, envFrom…) are rejected at load.",
+		Unsupported: []string{"envFrom", "resizePolicy", "restartPolicy", "restartPolicyRules", "securityContext", "stdin", "stdinOnce", "tty", "volumeDevices", "volumeMounts"},
+		Defaults:    map[string]string{"stdin": "false", "stdinOnce": "false", "tty": "false"},
 		Fields: []Field{
 			{Name: "args", Type: "[]string", Doc: "args replace the image's CMD (the entrypoint's arguments). Defaults to the image's."},
 			{Name: "command", Type: "[]string", Doc: "command replaces the image's ENTRYPOINT. Defaults to the image's."},
 			{Name: "env", Type: "[]EnvVar", Ref: "EnvVar", Doc: "env is the environment variables to set in the container, in addition to the image's."},
 			{Name: "image", Type: "string", Required: true, Doc: "image is the image reference to run, e.g. \"registry.local:5000/web:1.2\"."},
 			{Name: "imagePullPolicy", Type: "string", Doc: "imagePullPolicy defaults to Always for a \":latest\" or untagged image and to IfNotPresent otherwise, as in Kubernetes."},
+			{Name: "lifecycle", Type: "Lifecycle", Ref: "Lifecycle", Doc: "lifecycle is the container's postStart and preStop hooks."},
+			{Name: "livenessProbe", Type: "Probe", Ref: "Probe", Doc: "livenessProbe is run periodically; when it fails failureThreshold times in a row the container is killed and restarted per the pod's restart policy."},
 			{Name: "name", Type: "string", Required: true, Doc: "name is the container's name, unique in the pod: a DNS-1123 label."},
 			{Name: "ports", Type: "[]ContainerPort", Ref: "ContainerPort", Doc: "ports are the ports the container listens on. Listing them is informational apart from hostPort, but it names them, and a (containerPort, protocol) pair may appear only once in the pod."},
+			{Name: "readinessProbe", Type: "Probe", Ref: "Probe", Doc: "readinessProbe is run periodically; the container is Ready (and the pod among its Services' endpoints) only while it succeeds. Without one, a running container is Ready."},
 			{Name: "resources", Type: "Resources", Ref: "Resources", Doc: "resources are the compute resources the container requests (to be scheduled) and is limited to."},
+			{Name: "startupProbe", Type: "Probe", Ref: "Probe", Doc: "startupProbe, when set, runs first: liveness and readiness probes wait until it succeeds once, and its failing failureThreshold times restarts the container."},
+			{Name: "terminationMessagePath", Type: "string", Doc: "terminationMessagePath is the file in the container whose content (at most 4096 bytes) becomes the message of its terminated state. Defaults to /dev/termination-log."},
+			{Name: "terminationMessagePolicy", Type: "string", Doc: "terminationMessagePolicy is File (the message is the file's content) or FallbackToLogsOnError (the tail of the log when the file is empty and the container failed). Defaults to File."},
 			{Name: "workingDir", Type: "string", Doc: "workingDir is the container's working directory. Defaults to the image's."},
 		},
 	},
@@ -127,6 +133,42 @@ var types = map[string]*Type{
 			{Name: "value", Type: "string", Doc: "value is the variable's literal value. Defaults to \"\"."},
 		},
 	},
+	"ExecAction": {
+		Name: "ExecAction",
+		Doc:  "ExecAction runs a command in the container.",
+		Fields: []Field{
+			{Name: "command", Type: "[]string", Doc: "command is the command line, run directly (not in a shell) in the container's root filesystem and namespaces; to use a shell, run it explicitly ([\"sh\", \"-c\", \"...\"]). At least one element."},
+		},
+	},
+	"GRPCAction": {
+		Name:        "GRPCAction",
+		Doc:         "GRPCAction calls the gRPC health checking protocol.",
+		Unsupported: []string{"mode"},
+		Fields: []Field{
+			{Name: "port", Type: "integer", Required: true, Doc: "port is the gRPC server's port number: 1-65535 (not a name)."},
+			{Name: "service", Type: "string", Doc: "service is the service name sent in the HealthCheckRequest. Defaults to \"\" (the server's overall health)."},
+		},
+	},
+	"HTTPGetAction": {
+		Name:        "HTTPGetAction",
+		Doc:         "HTTPGetAction is an HTTP GET against the pod.",
+		Unsupported: []string{"protocol"},
+		Fields: []Field{
+			{Name: "host", Type: "string", Doc: "host is the host to connect to. Defaults to the pod's IP."},
+			{Name: "httpHeaders", Type: "[]HTTPHeader", Ref: "HTTPHeader", Doc: "httpHeaders are added to the request; a Host header sets the request's host."},
+			{Name: "path", Type: "string", Doc: "path is the request path. Defaults to \"/\"."},
+			{Name: "port", Type: "IntOrString", Required: true, Doc: "port is the port number (1-65535) or the name of a port one of the pod's containers declares. Required."},
+			{Name: "scheme", Type: "string", Doc: "scheme is HTTP or HTTPS (certificates are not verified). Defaults to HTTP."},
+		},
+	},
+	"HTTPHeader": {
+		Name: "HTTPHeader",
+		Doc:  "HTTPHeader is one header of an HTTP probe or hook.",
+		Fields: []Field{
+			{Name: "name", Type: "string", Required: true, Doc: "name is the header's field name."},
+			{Name: "value", Type: "string", Required: true, Doc: "value is the header's field value."},
+		},
+	},
 	"LabelSelector": {
 		Name: "LabelSelector",
 		Doc:  "LabelSelector is Kubernetes' label selector.",
@@ -142,6 +184,25 @@ var types = map[string]*Type{
 			{Name: "key", Type: "string", Required: true, Doc: "key is the label key the requirement applies to."},
 			{Name: "operator", Type: "string", Required: true, Doc: "operator is In, NotIn, Exists or DoesNotExist."},
 			{Name: "values", Type: "[]string", Doc: "values are the label values for In and NotIn (at least one); Exists and DoesNotExist take none."},
+		},
+	},
+	"Lifecycle": {
+		Name:        "Lifecycle",
+		Doc:         "Lifecycle is the actions the agent runs when a container starts and before it is stopped.",
+		Unsupported: []string{"stopSignal"},
+		Fields: []Field{
+			{Name: "postStart", Type: "LifecycleHandler", Ref: "LifecycleHandler", Doc: "postStart runs right after the container is started, beside its entrypoint. The container is not Running until it finishes; if it fails the container is killed and restarted per the restart policy."},
+			{Name: "preStop", Type: "LifecycleHandler", Ref: "LifecycleHandler", Doc: "preStop runs before the container is stopped (pod removed, liveness failure), before SIGTERM, within the termination grace period."},
+		},
+	},
+	"LifecycleHandler": {
+		Name:        "LifecycleHandler",
+		Doc:         "LifecycleHandler is the action of a hook: exactly one member is set.",
+		Unsupported: []string{"tcpSocket"},
+		Fields: []Field{
+			{Name: "exec", Type: "ExecAction", Ref: "ExecAction", Doc: "exec runs a command in the container; a non-zero exit is a failure."},
+			{Name: "httpGet", Type: "HTTPGetAction", Ref: "HTTPGetAction", Doc: "httpGet sends an HTTP GET to the pod; a status outside 200-399 is a failure."},
+			{Name: "sleep", Type: "SleepAction", Ref: "SleepAction", Doc: "sleep waits before the container is stopped (or, in postStart, before it counts as running)."},
 		},
 	},
 	"Namespace": {
@@ -328,6 +389,22 @@ var types = map[string]*Type{
 			{Name: "weight", Type: "integer", Required: true, Doc: "weight is added to a node's score when it matches the preference: 1-100."},
 		},
 	},
+	"Probe": {
+		Name: "Probe",
+		Doc:  "Probe is a diagnostic the agent runs periodically against a container. Exactly one handler (exec, httpGet, tcpSocket or grpc) must be set.",
+		Fields: []Field{
+			{Name: "exec", Type: "ExecAction", Ref: "ExecAction", Doc: "exec runs a command in the container; exit status 0 is success."},
+			{Name: "failureThreshold", Type: "integer", Doc: "failureThreshold is how many failures in a row count as failure: the container is restarted (liveness, startup) or marked not ready (readiness). Defaults to 3; at least 1."},
+			{Name: "grpc", Type: "GRPCAction", Ref: "GRPCAction", Doc: "grpc calls the gRPC health checking protocol (grpc.health.v1.Health Check) on the pod; SERVING is success."},
+			{Name: "httpGet", Type: "HTTPGetAction", Ref: "HTTPGetAction", Doc: "httpGet sends an HTTP GET to the pod; a status from 200 to 399 is success."},
+			{Name: "initialDelaySeconds", Type: "integer", Doc: "initialDelaySeconds is how long after the container starts the first probe runs. Defaults to 0."},
+			{Name: "periodSeconds", Type: "integer", Doc: "periodSeconds is how often the probe runs. Defaults to 10; at least 1."},
+			{Name: "successThreshold", Type: "integer", Doc: "successThreshold is how many successes in a row count as success after a failure. Defaults to 1; must be 1 for liveness and startup probes."},
+			{Name: "tcpSocket", Type: "TCPSocketAction", Ref: "TCPSocketAction", Doc: "tcpSocket opens a TCP connection to the pod; connecting is success."},
+			{Name: "terminationGracePeriodSeconds", Type: "integer", Doc: "terminationGracePeriodSeconds, on a liveness or startup probe, replaces the pod's terminationGracePeriodSeconds when this probe's failure kills the container. Not allowed on a readiness probe."},
+			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long one probe may take before it counts as a failure. Defaults to 1; at least 1."},
+		},
+	},
 	"ReplicationController": {
 		Name:    "ReplicationController",
 		Doc:     "ReplicationController is a v1 ReplicationController: it keeps a number of pods of a template running. It is the Kubernetes 1.0 way, kept for manifests written for it; new configuration should use a Deployment.",
@@ -411,6 +488,21 @@ var types = map[string]*Type{
 		Doc:  "SessionAffinityConfig holds the session affinity settings.",
 		Fields: []Field{
 			{Name: "clientIP", Type: "ClientIPConfig", Ref: "ClientIPConfig", Doc: "clientIP holds the ClientIP affinity settings."},
+		},
+	},
+	"SleepAction": {
+		Name: "SleepAction",
+		Doc:  "SleepAction waits a number of seconds.",
+		Fields: []Field{
+			{Name: "seconds", Type: "integer", Required: true, Doc: "seconds is how long to wait: zero or more."},
+		},
+	},
+	"TCPSocketAction": {
+		Name: "TCPSocketAction",
+		Doc:  "TCPSocketAction opens a TCP connection to the pod.",
+		Fields: []Field{
+			{Name: "host", Type: "string", Doc: "host is the host to connect to. Defaults to the pod's IP."},
+			{Name: "port", Type: "IntOrString", Required: true, Doc: "port is the port number (1-65535) or the name of a port one of the pod's containers declares. Required."},
 		},
 	},
 	"Taint": {
