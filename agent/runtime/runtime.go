@@ -71,6 +71,11 @@ type Config struct {
 	BackoffMax time.Duration
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
+	// Events, when set, receives every event the runtime records about a
+	// pod or container (Pulling, Started, Unhealthy, Killing…), without
+	// Seq: the agent numbers and keeps them. It is called without the
+	// runtime's lock held and must not block.
+	Events func(api.Event)
 }
 
 // Defaults applied by DefaultConfig and to zero fields by New.

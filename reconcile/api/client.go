@@ -244,6 +244,13 @@ func (c *Client) Deployments(ctx context.Context, namespace string) ([]Workload,
 	return l.Workloads, err
 }
 
+// RolloutHistory returns a Deployment's revisions, oldest first.
+func (c *Client) RolloutHistory(ctx context.Context, namespace, name string) ([]DeploymentRevision, error) {
+	var l RevisionList
+	err := c.do(ctx, http.MethodGet, RolloutHistoryPath(namespace, name), nil, &l)
+	return l.Revisions, err
+}
+
 // Nodes lists the agents membership knows.
 func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
 	var l NodeList
