@@ -152,9 +152,21 @@ func (c *Client) Logs(ctx context.Context, namespace, pod, container string, tai
 // stream breaks or stays silent for WatchIdleTimeout: the caller reconnects
 // (every list is complete, so nothing needs replaying).
 func (c *Client) Watch(ctx context.Context, fn func(PodStatusList)) error {
+	return c.WatchFrom(ctx, "", 0, fn)
+}
+
+// WatchFrom is Watch asking for the agent's events after Seq after of
+// epoch (PodStatusList.Events): all it keeps when epoch is not the agent's
+// current one (a restarted agent, or "" for a first connection).
+func (c *Client) WatchFrom(ctx context.Context, epoch string, after uint64, fn func(PodStatusList)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	resp, err := c.send(ctx, http.MethodGet, PathPodsWatch, nil, nil)
+	q := url.Values{}
+	if epoch != "" {
+		q.Set(QueryEpoch, epoch)
+		q.Set(QueryEventsAfter, strconv.FormatUint(after, 10))
+	}
+	resp, err := c.send(ctx, http.MethodGet, PathPodsWatch, q, nil)
 	if err != nil {
 		return err
 	}
