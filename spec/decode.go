@@ -96,6 +96,10 @@ type document struct {
 	label string
 	obj   Object
 	lines map[fieldPath]int
+	// zeroErrs are the fields written as a 0 that is refused although
+	// leaving them out is not (see zeroRefused): found while decoding,
+	// reported with validation's errors.
+	zeroErrs []fieldError
 	// For LoadCached: the document's text and the line it starts on; shift
 	// is how far a reused document moved from where lines were recorded,
 	// and reused says obj is a Cache's (defaulted, valid, read-only).

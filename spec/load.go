@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -135,7 +136,7 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 		key := KeyOf(doc.obj)
 		label := keyLabel(key)
 		if !doc.reused {
-			for _, fe := range validateObject(doc.obj) {
+			for _, fe := range slices.Concat(doc.zeroErrs, validateObject(doc.obj)) {
 				errs.add(&Error{File: doc.file, Line: doc.lineOf(fe.path), Object: label, Field: string(fe.path), Message: fe.msg})
 			}
 		}

@@ -1,12 +1,17 @@
 package spec
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var (
@@ -94,4 +99,105 @@ func checkGolden(t *testing.T, name, got string) {
 	if got != string(want) {
 		t.Errorf("output differs from %s (run go test ./spec -run TestRealManifests -rewrite and review the diff):\n%s", name, got)
 	}
+}
+
+// TestRealProbes loads microservices-demo's manifests with what Stevedore
+// does not implement cut out (service accounts, security contexts,
+// volumes, init containers, the LoadBalancer Service), so that their
+// probes, which the golden file cannot show (a document with a decoding
+// error is not validated), go through validation: httpGet with headers,
+// grpc and tcpSocket, as real projects write them.
+func TestRealProbes(t *testing.T) {
+	b, err := os.ReadFile("testdata/real/microservices-demo/kubernetes-manifests.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	written := 0
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		root := n.Content[0]
+		kind, _, _ := scalarField(root, "kind")
+		if kind == "ServiceAccount" {
+			continue
+		}
+		if typ, _, _ := scalarField(mappingField(root, "spec"), "type"); typ == ServiceTypeLoadBalancer {
+			continue
+		}
+		if kind == KindDeployment {
+			ps := mappingField(mappingField(mappingField(root, "spec"), "template"), "spec")
+			deleteKeys(ps, "serviceAccountName", "securityContext", "volumes", "initContainers")
+			for _, c := range valueOf(ps, "containers").Content {
+				deleteKeys(c, "securityContext", "volumeMounts")
+				for _, probe := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
+					if valueOf(c, probe) != nil {
+						written++
+					}
+				}
+			}
+		}
+		if err := enc.Encode(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := Load(map[string][]byte{"kubernetes-manifests.yaml": out.Bytes()})
+	if err != nil {
+		t.Fatalf("microservices-demo without its unsupported fields does not load:\n%v", err)
+	}
+	loaded := 0
+	byName := map[string]*Container{}
+	for _, o := range set.OfKind(KindDeployment) {
+		d := o.(*Deployment)
+		c := &d.Spec.Template.Spec.Containers[0]
+		byName[d.Name] = c
+		for _, p := range []*Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+			if p != nil {
+				loaded++
+			}
+		}
+	}
+	if loaded != written || loaded < 20 {
+		t.Errorf("loaded %d probes, the manifests have %d (want at least 20)", loaded, written)
+	}
+	if p := byName["adservice"].ReadinessProbe; p == nil || p.GRPC == nil || p.GRPC.Port != 9555 || p.PeriodSeconds != 15 || p.InitialDelaySeconds != 20 {
+		t.Errorf("adservice readinessProbe = %+v", p)
+	}
+	if p := byName["redis-cart"].LivenessProbe; p == nil || p.TCPSocket == nil || p.TCPSocket.Port != FromInt(6379) || p.PeriodSeconds != 5 {
+		t.Errorf("redis-cart livenessProbe = %+v", p)
+	}
+	if p := byName["frontend"].ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/_healthz" ||
+		len(p.HTTPGet.HTTPHeaders) != 1 || p.HTTPGet.HTTPHeaders[0] != (HTTPHeader{Name: "Cookie", Value: "shop_session-id=x-readiness-probe"}) {
+		t.Errorf("frontend readinessProbe = %+v", p)
+	}
+}
+
+// valueOf returns the value of key name in mapping m, or nil.
+func valueOf(m *yaml.Node, name string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == name {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// deleteKeys removes the keys names from mapping m.
+func deleteKeys(m *yaml.Node, names ...string) {
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if !slices.Contains(names, m.Content[i].Value) {
+			kept = append(kept, m.Content[i], m.Content[i+1])
+		}
+	}
+	m.Content = kept
 }

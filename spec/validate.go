@@ -222,7 +222,7 @@ func (v *validator) deploymentSpec(s *DeploymentSpec, p fieldPath) {
 		}
 	case RecreateDeploymentStrategyType:
 		if s.Strategy.RollingUpdate != nil {
-			v.add(sp.child("rollingUpdate"), "may not be specified when strategy type is %q", RecreateDeploymentStrategyType)
+			v.add(sp.child("rollingUpdate"), "may not be specified when strategy `type` is '%s' (Recreate stops every old pod before starting new ones: there is no surge or unavailability to bound)", RecreateDeploymentStrategyType)
 		}
 	default:
 		v.add(sp.child("type"), "unsupported value %q: supported values: %q, %q", s.Strategy.Type, RecreateDeploymentStrategyType, RollingUpdateDeploymentStrategyType)
@@ -289,6 +289,7 @@ func (v *validator) podSpec(s *PodSpec, p fieldPath) {
 			names[c.Name] = i
 		}
 		v.container(c, ip)
+		v.containerHealth(c, ip, s)
 		for j, port := range c.Ports {
 			if port.ContainerPort < 1 || port.ContainerPort > 65535 {
 				continue // reported by container

@@ -45,6 +45,14 @@ var (
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
 
+// resolveAlias returns the node an alias stands for, or n.
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
 // spend counts one node against the budget; false means stop.
 func (w *walker) spend(n *yaml.Node) bool {
 	w.budget--
@@ -231,7 +239,13 @@ func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) {
 			continue
 		}
 		w.doc.lines[fp] = e.key.Line
-		w.decode(e.val, v.FieldByIndex(f.index), fp)
+		fv := v.FieldByIndex(f.index)
+		w.decode(e.val, fv, fp)
+		if msg, ok := zeroRefused[v.Type().Name()][name]; ok && fv.IsZero() && !isNull(resolveAlias(e.val)) {
+			// Written as 0, which the Go value cannot tell from unset:
+			// validation runs on the value, so the decoder records it.
+			w.doc.zeroErrs = append(w.doc.zeroErrs, fieldError{path: fp, msg: msg})
+		}
 	}
 }
 
