@@ -366,8 +366,8 @@ type Container struct {
 	// Lifecycle is the container's postStart and preStop hooks.
 	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
 	// TerminationMessagePath is the file in the container whose content
-	// (at most 4096 bytes) becomes the message of its terminated state.
-	// Defaults to /dev/termination-log.
+	// (at most 4096 bytes) becomes the message of its terminated state: an
+	// absolute path without "..". Defaults to /dev/termination-log.
 	TerminationMessagePath string `json:"terminationMessagePath,omitempty"`
 	// TerminationMessagePolicy is File (the message is the file's content)
 	// or FallbackToLogsOnError (the tail of the log when the file is empty

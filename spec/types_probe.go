@@ -44,17 +44,18 @@ type Probe struct {
 	// probe runs. Defaults to 0.
 	InitialDelaySeconds int32 `json:"initialDelaySeconds,omitempty"`
 	// TimeoutSeconds is how long one probe may take before it counts as a
-	// failure. Defaults to 1; at least 1.
+	// failure. Defaults to 1 (0 means the default).
 	TimeoutSeconds int32 `json:"timeoutSeconds,omitempty"`
-	// PeriodSeconds is how often the probe runs. Defaults to 10; at least 1.
+	// PeriodSeconds is how often the probe runs. Defaults to 10; written,
+	// at least 1 (an explicit 0 is refused).
 	PeriodSeconds int32 `json:"periodSeconds,omitempty"`
 	// SuccessThreshold is how many successes in a row count as success
-	// after a failure. Defaults to 1; must be 1 for liveness and startup
-	// probes.
+	// after a failure. Defaults to 1 (0 means the default); must be 1 for
+	// liveness and startup probes.
 	SuccessThreshold int32 `json:"successThreshold,omitempty"`
 	// FailureThreshold is how many failures in a row count as failure:
 	// the container is restarted (liveness, startup) or marked not ready
-	// (readiness). Defaults to 3; at least 1.
+	// (readiness). Defaults to 3 (0 means the default).
 	FailureThreshold int32 `json:"failureThreshold,omitempty"`
 	// TerminationGracePeriodSeconds, on a liveness or startup probe,
 	// replaces the pod's terminationGracePeriodSeconds when this probe's
@@ -86,10 +87,12 @@ type ExecAction struct {
 
 // HTTPGetAction is an HTTP GET against the pod.
 type HTTPGetAction struct {
-	// Path is the request path. Defaults to "/".
+	// Path is the request path, starting with "/" (a query may follow).
+	// Defaults to "/".
 	Path string `json:"path,omitempty"`
-	// Port is the port number (1-65535) or the name of a port one of the
-	// pod's containers declares. Required.
+	// Port is the port number (1-65535) or the name of one of this
+	// container's ports (ports[].name), looked up in this container only,
+	// as in Kubernetes. Required.
 	Port IntOrString `json:"port"`
 	// Host is the host to connect to. Defaults to the pod's IP.
 	Host string `json:"host,omitempty"`
@@ -111,8 +114,9 @@ type HTTPHeader struct {
 
 // TCPSocketAction opens a TCP connection to the pod.
 type TCPSocketAction struct {
-	// Port is the port number (1-65535) or the name of a port one of the
-	// pod's containers declares. Required.
+	// Port is the port number (1-65535) or the name of one of this
+	// container's ports (ports[].name), looked up in this container only,
+	// as in Kubernetes. Required.
 	Port IntOrString `json:"port"`
 	// Host is the host to connect to. Defaults to the pod's IP.
 	Host string `json:"host,omitempty"`
@@ -153,6 +157,7 @@ type LifecycleHandler struct {
 
 // SleepAction waits a number of seconds.
 type SleepAction struct {
-	// Seconds is how long to wait: zero or more.
+	// Seconds is how long to wait: zero or more, and at most the pod's
+	// terminationGracePeriodSeconds.
 	Seconds int64 `json:"seconds"`
 }

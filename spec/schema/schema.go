@@ -5,7 +5,7 @@
 // user reads is the documentation a maintainer edits beside the type.
 //
 // Only fields Stevedore supports are listed: a Kubernetes field that spec
-// rejects at load (volumes, probes…) is named in Type.Unsupported instead,
+// rejects at load (volumes, securityContext…) is named in Type.Unsupported instead,
 // so that explain can say so rather than claim it does not exist.
 //
 // The package imports nothing of the project, so ctl can use it without

@@ -75,7 +75,7 @@ var types = map[string]*Type{
 			{Name: "readinessProbe", Type: "Probe", Ref: "Probe", Doc: "readinessProbe is run periodically; the container is Ready (and the pod among its Services' endpoints) only while it succeeds. Without one, a running container is Ready."},
 			{Name: "resources", Type: "Resources", Ref: "Resources", Doc: "resources are the compute resources the container requests (to be scheduled) and is limited to."},
 			{Name: "startupProbe", Type: "Probe", Ref: "Probe", Doc: "startupProbe, when set, runs first: liveness and readiness probes wait until it succeeds once, and its failing failureThreshold times restarts the container."},
-			{Name: "terminationMessagePath", Type: "string", Doc: "terminationMessagePath is the file in the container whose content (at most 4096 bytes) becomes the message of its terminated state. Defaults to /dev/termination-log."},
+			{Name: "terminationMessagePath", Type: "string", Doc: "terminationMessagePath is the file in the container whose content (at most 4096 bytes) becomes the message of its terminated state: an absolute path without \"..\". Defaults to /dev/termination-log."},
 			{Name: "terminationMessagePolicy", Type: "string", Doc: "terminationMessagePolicy is File (the message is the file's content) or FallbackToLogsOnError (the tail of the log when the file is empty and the container failed). Defaults to File."},
 			{Name: "workingDir", Type: "string", Doc: "workingDir is the container's working directory. Defaults to the image's."},
 		},
@@ -156,8 +156,8 @@ var types = map[string]*Type{
 		Fields: []Field{
 			{Name: "host", Type: "string", Doc: "host is the host to connect to. Defaults to the pod's IP."},
 			{Name: "httpHeaders", Type: "[]HTTPHeader", Ref: "HTTPHeader", Doc: "httpHeaders are added to the request; a Host header sets the request's host."},
-			{Name: "path", Type: "string", Doc: "path is the request path. Defaults to \"/\"."},
-			{Name: "port", Type: "IntOrString", Required: true, Doc: "port is the port number (1-65535) or the name of a port one of the pod's containers declares. Required."},
+			{Name: "path", Type: "string", Doc: "path is the request path, starting with \"/\" (a query may follow). Defaults to \"/\"."},
+			{Name: "port", Type: "IntOrString", Required: true, Doc: "port is the port number (1-65535) or the name of one of this container's ports (ports[].name), looked up in this container only, as in Kubernetes. Required."},
 			{Name: "scheme", Type: "string", Doc: "scheme is HTTP or HTTPS (certificates are not verified). Defaults to HTTP."},
 		},
 	},
@@ -394,15 +394,15 @@ var types = map[string]*Type{
 		Doc:  "Probe is a diagnostic the agent runs periodically against a container. Exactly one handler (exec, httpGet, tcpSocket or grpc) must be set.",
 		Fields: []Field{
 			{Name: "exec", Type: "ExecAction", Ref: "ExecAction", Doc: "exec runs a command in the container; exit status 0 is success."},
-			{Name: "failureThreshold", Type: "integer", Doc: "failureThreshold is how many failures in a row count as failure: the container is restarted (liveness, startup) or marked not ready (readiness). Defaults to 3; at least 1."},
+			{Name: "failureThreshold", Type: "integer", Doc: "failureThreshold is how many failures in a row count as failure: the container is restarted (liveness, startup) or marked not ready (readiness). Defaults to 3 (0 means the default)."},
 			{Name: "grpc", Type: "GRPCAction", Ref: "GRPCAction", Doc: "grpc calls the gRPC health checking protocol (grpc.health.v1.Health Check) on the pod; SERVING is success."},
 			{Name: "httpGet", Type: "HTTPGetAction", Ref: "HTTPGetAction", Doc: "httpGet sends an HTTP GET to the pod; a status from 200 to 399 is success."},
 			{Name: "initialDelaySeconds", Type: "integer", Doc: "initialDelaySeconds is how long after the container starts the first probe runs. Defaults to 0."},
-			{Name: "periodSeconds", Type: "integer", Doc: "periodSeconds is how often the probe runs. Defaults to 10; at least 1."},
-			{Name: "successThreshold", Type: "integer", Doc: "successThreshold is how many successes in a row count as success after a failure. Defaults to 1; must be 1 for liveness and startup probes."},
+			{Name: "periodSeconds", Type: "integer", Doc: "periodSeconds is how often the probe runs. Defaults to 10; written, at least 1 (an explicit 0 is refused)."},
+			{Name: "successThreshold", Type: "integer", Doc: "successThreshold is how many successes in a row count as success after a failure. Defaults to 1 (0 means the default); must be 1 for liveness and startup probes."},
 			{Name: "tcpSocket", Type: "TCPSocketAction", Ref: "TCPSocketAction", Doc: "tcpSocket opens a TCP connection to the pod; connecting is success."},
 			{Name: "terminationGracePeriodSeconds", Type: "integer", Doc: "terminationGracePeriodSeconds, on a liveness or startup probe, replaces the pod's terminationGracePeriodSeconds when this probe's failure kills the container. Not allowed on a readiness probe."},
-			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long one probe may take before it counts as a failure. Defaults to 1; at least 1."},
+			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long one probe may take before it counts as a failure. Defaults to 1 (0 means the default)."},
 		},
 	},
 	"ReplicationController": {
@@ -494,7 +494,7 @@ var types = map[string]*Type{
 		Name: "SleepAction",
 		Doc:  "SleepAction waits a number of seconds.",
 		Fields: []Field{
-			{Name: "seconds", Type: "integer", Required: true, Doc: "seconds is how long to wait: zero or more."},
+			{Name: "seconds", Type: "integer", Required: true, Doc: "seconds is how long to wait: zero or more, and at most the pod's terminationGracePeriodSeconds."},
 		},
 	},
 	"TCPSocketAction": {
@@ -502,7 +502,7 @@ var types = map[string]*Type{
 		Doc:  "TCPSocketAction opens a TCP connection to the pod.",
 		Fields: []Field{
 			{Name: "host", Type: "string", Doc: "host is the host to connect to. Defaults to the pod's IP."},
-			{Name: "port", Type: "IntOrString", Required: true, Doc: "port is the port number (1-65535) or the name of a port one of the pod's containers declares. Required."},
+			{Name: "port", Type: "IntOrString", Required: true, Doc: "port is the port number (1-65535) or the name of one of this container's ports (ports[].name), looked up in this container only, as in Kubernetes. Required."},
 		},
 	},
 	"Taint": {
