@@ -10,7 +10,8 @@ import (
 
 var yamlBlockRE = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
-// TestDocExamples loads every YAML example in docs/spec, so the docs cannot
+// TestDocExamples loads every YAML example in docs/spec (and the other
+// pages listed below), so the docs cannot
 // show a manifest that Stevedore rejects. The examples' namespace "demo" is
 // declared here, as a repository would.
 func TestDocExamples(t *testing.T) {
@@ -18,6 +19,8 @@ func TestDocExamples(t *testing.T) {
 	if err != nil || len(pages) < 7 {
 		t.Fatalf("docs/spec pages: %v, %v", pages, err)
 	}
+	// Pages outside docs/spec that show manifests.
+	pages = append(pages, "../docs/probes.md")
 	n := 0
 	for _, page := range pages {
 		b, err := os.ReadFile(page)
