@@ -1,7 +1,8 @@
 // Command ctl is Stevedore's command-line client: it reads the reconciler's
 // /v1 API (get, describe, status, logs), previews and triggers syncs (diff,
-// sync), cordons and drains nodes (cordon, uncordon, drain) and validates a
-// config repository offline (validate). docs/ctl.md describes
+// sync), cordons and drains nodes (cordon, uncordon, drain), rolls a
+// Deployment back with a commit in the config repository (rollout undo) and
+// validates a config repository offline (validate). docs/ctl.md describes
 // every command, flag and exit code.
 package main
 

@@ -228,7 +228,7 @@ func (p *undoPlan) build(files map[string][]byte) error {
 			return nil
 		}
 	}
-	block, err := encodeTemplate(&p.target.Template, span.col)
+	block, err := encodeTemplate(&p.target.Template, p.target.Hash, span.col)
 	if err == nil {
 		edited := replaceSpan(lines, span, block)
 		if err = p.verify(files, edited); err == nil {

@@ -40,7 +40,7 @@ func (c *cli) printKustomizeHint(p *undoPlan, kfile string, kdata []byte, curren
 		fmt.Fprintln(w, "Only the images differ.")
 		return
 	}
-	block, err := encodeTemplate(&p.target.Template, 2)
+	block, err := encodeTemplate(&p.target.Template, p.target.Hash, 2)
 	if err != nil {
 		return
 	}

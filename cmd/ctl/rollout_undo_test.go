@@ -278,12 +278,8 @@ func TestRolloutUndoToRevision(t *testing.T) {
 		t.Fatal("a refused undo committed")
 	}
 	// From a sub-directory of the clone, without --repo.
-	wd, _ := os.Getwd()
-	if err := os.Chdir(filepath.Join(r.dir, "deploy")); err != nil {
-		t.Fatal(err)
-	}
+	t.Chdir(filepath.Join(r.dir, "deploy"))
 	code, out, errOut := ctl(t, r.url, "rollout", "undo", "web", "-n", "shop", "--to-revision", "1")
-	os.Chdir(wd)
 	if code != 0 || !strings.Contains(out, "revision 3 (registry.local/web:1.2) → revision 1 (registry.local/web:1.0)") ||
 		!strings.Contains(out, "edited deploy/shop.yaml") {
 		t.Fatalf("undo --to-revision 1 = %d %q %q", code, out, errOut)

@@ -242,11 +242,11 @@ func templateBlock(data []byte, namespace, name string, col int) ([]string, erro
 }
 
 // encodeTemplate writes t as a "template:" key at column col: the template
-// as the reconciler recorded it, when no commit of the work tree has it as
-// written. The record has every default filled in; the fields that
-// defaulting gives back are left out (see pruneDefaults), so that the file
-// reads as people write it.
-func encodeTemplate(t *spec.PodTemplateSpec, col int) ([]string, error) {
+// as the reconciler recorded it (hash is its pod-template-hash), when no
+// commit of the work tree has it as written. The record has every default
+// filled in; the fields that defaulting gives back are left out (see
+// pruneDefaults), so that the file reads as people write it.
+func encodeTemplate(t *spec.PodTemplateSpec, hash string, col int) ([]string, error) {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("failed to encode the template: %w", err)
@@ -256,7 +256,7 @@ func encodeTemplate(t *spec.PodTemplateSpec, col int) ([]string, error) {
 		return nil, fmt.Errorf("failed to encode the template: %w", err)
 	}
 	blockStyle(&doc)
-	pruneDefaults(doc.Content[0], spec.TemplateHash(t))
+	pruneDefaults(doc.Content[0], hash)
 	m := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
 		{Kind: yaml.ScalarNode, Tag: "!!str", Value: "template"}, doc.Content[0],
 	}}
