@@ -190,6 +190,9 @@ func (c *cli) locate(p *undoPlan) (map[string][]byte, error) {
 		return nil, silentExit(exitChanges)
 	}
 	p.file, p.old = src.File, files[src.File]
+	if fi, err := os.Lstat(filepath.Join(abs, filepath.FromSlash(p.file))); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, refused("%s is a symbolic link: edit the file it points to by hand", relPath(p.dir, p.file))
+	}
 	if err := p.w.checkClean(relPath(p.dir, p.file)); err != nil {
 		return nil, refused("%w", err)
 	}
