@@ -1,7 +1,8 @@
 // Command ctl is Stevedore's command-line client: it reads the reconciler's
 // /v1 API (get, describe, status, logs), previews and triggers syncs (diff,
-// sync), cordons and drains nodes (cordon, uncordon, drain) and validates a
-// config repository offline (validate). docs/ctl.md describes
+// sync), cordons and drains nodes (cordon, uncordon, drain), rolls a
+// Deployment back with a commit in the config repository (rollout undo) and
+// validates a config repository offline (validate). docs/ctl.md describes
 // every command, flag and exit code.
 package main
 
@@ -122,7 +123,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
 	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),
-		c.cordonCmd(), c.uncordonCmd(), c.drainCmd())
+		c.cordonCmd(), c.uncordonCmd(), c.drainCmd(), c.rolloutCmd())
 	root.AddCommand(c.explainCmd(), c.versionCmd())
 	// Last, so that it sees every command.
 	c.addCompletions(root)
