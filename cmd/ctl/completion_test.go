@@ -75,7 +75,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"diff", "--local", ""}, nil, ":16"}, // directories
 		{[]string{"explain", "po"}, []string{"pods", "podtemplates"}, ":4"},
 		{[]string{"explain", "deploy.spec.st"}, []string{"deploy.spec.strategy"}, ":6"},
-		{[]string{"explain", "pod.spec.containers.re"}, []string{"pod.spec.containers.resources"}, ":6"},
+		{[]string{"explain", "pod.spec.containers.re"}, []string{"pod.spec.containers.readinessProbe", "pod.spec.containers.resources"}, ":6"},
 	} {
 		words, directive, errOut := completeWords(t, url, tc.args...)
 		if !slices.Equal(words, tc.want) && !(len(words) == 0 && len(tc.want) == 0) || directive != tc.directive {

@@ -54,7 +54,8 @@ func TestExplainField(t *testing.T) {
 		"  image\t<string> -required-\n",
 		"  name\t<string> -required-\n",
 		"  workingDir\t<string>\n",
-		"NOT SUPPORTED (Kubernetes fields a manifest may not set here):\n  envFrom, lifecycle, livenessProbe,",
+		"NOT SUPPORTED (Kubernetes fields a manifest may not set here):\n  envFrom, resizePolicy,",
+		"  livenessProbe\t<Probe>\n",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("explain po.spec.containers = %d, lacks %q:\n%s", code, want, out)
