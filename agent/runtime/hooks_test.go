@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -77,8 +78,9 @@ func execHook(script string) *spec.LifecycleHandler {
 	return &spec.LifecycleHandler{Exec: &spec.ExecAction{Command: []string{"sh", "-c", script}}}
 }
 
-// politeLoop exits 0 on SIGTERM (after the sleep under way).
-const politeLoop = `trap 'exit 0' TERM; while true; do sleep 0.1; done`
+// politeLoop exits 0 on SIGTERM (after the sleep under way). It logs
+// "trapped" once the trap is set: PID 1 ignores SIGTERM before.
+const politeLoop = `trap 'exit 0' TERM; echo trapped; while true; do sleep 0.1; done`
 
 func containerNamed(p api.PodStatus, name string) api.ContainerStatus {
 	for _, c := range p.Containers {
@@ -98,7 +100,7 @@ func TestPreStopAndTerminating(t *testing.T) {
 	e, evs := newEnvEvents(t)
 	// main's preStop and its TERM trap append to its termination message:
 	// the message says in which order they ran.
-	mainC := sh("main", `trap 'echo term >> /dev/termination-log; exit 0' TERM; while true; do sleep 0.1; done`)
+	mainC := sh("main", `trap 'echo term >> /dev/termination-log; exit 0' TERM; echo trapped; while true; do sleep 0.1; done`)
 	mainC.Lifecycle = &spec.Lifecycle{PreStop: execHook("echo prestop >> /dev/termination-log")}
 	// slow keeps the pod terminating for 3s with a sleep hook.
 	slow := sh("slow", politeLoop)
@@ -109,6 +111,8 @@ func TestPreStopAndTerminating(t *testing.T) {
 	p.Spec.TerminationGracePeriodSeconds = &grace
 	e.sync(p)
 	st := e.waitPod("stopper", "running", 30*time.Second, running)
+	e.waitLog("stopper", "main", "trapped", 10*time.Second)
+	e.waitLog("stopper", "slow", "trapped", 10*time.Second)
 	if st.Owner != p.Owner || st.Hash != p.Hash || st.DeletionTimestamp != nil {
 		t.Fatalf("running pod: owner=%q hash=%q deletionTimestamp=%v", st.Owner, st.Hash, st.DeletionTimestamp)
 	}
@@ -186,7 +190,7 @@ func TestPostStart(t *testing.T) {
 	t.Parallel()
 	e, evs := newEnvEvents(t)
 	ok := sh("c", politeLoop)
-	ok.Lifecycle = &spec.Lifecycle{PostStart: execHook("sleep 1")}
+	ok.Lifecycle = &spec.Lifecycle{PostStart: execHook("sleep 2")}
 	fail := sh("c", politeLoop)
 	fail.Lifecycle = &spec.Lifecycle{PostStart: execHook("echo nope; exit 7")}
 	e.sync(newPod("hooked", "", ok), newPod("hookfail", spec.RestartPolicyAlways, fail))
@@ -311,5 +315,45 @@ func TestEvents(t *testing.T) {
 	}
 	if r := evs.reasons("crash", "c"); slices.Index(r, api.EventPulled) > slices.Index(r, api.EventCreated) {
 		t.Errorf("crash events %q: want Pulled before Created", r)
+	}
+}
+
+// TestTerminationMessageAfterAdoption: a container that exits while no
+// agent runs gets its termination message when the next agent sees the
+// exit.
+func TestTerminationMessageAfterAdoption(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	p := newPod("late", spec.RestartPolicyNever, sh("c", `trap 'echo "stopped while alone" > /dev/termination-log; exit 4' TERM; echo trapped; while true; do sleep 0.1; done`))
+	e.sync(p)
+	e.waitPod("late", "running", 30*time.Second, running)
+	e.waitLog("late", "c", "trapped", 10*time.Second)
+	if err := e.rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cont, err := e.cl.LoadContainer(e.ctx, runtime.PodID(p.UID)+"-c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := cont.Task(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exitCh, err := task.Wait(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Kill(e.ctx, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exitCh:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the container ignored SIGTERM")
+	}
+	e.open()
+	st := e.waitPod("late", "terminated after adoption", 15*time.Second, func(p api.PodStatus) bool { return p.Containers[0].State.Terminated != nil })
+	if tt := st.Containers[0].State.Terminated; tt.ExitCode != 4 || tt.Message != "stopped while alone\n" {
+		t.Errorf("terminated %+v; want exit 4 with the message the container left", tt)
 	}
 }
