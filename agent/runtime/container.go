@@ -187,7 +187,7 @@ func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTermin
 	if !restart {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
-			c.st.Ready = false
+			c.st.Ready, c.st.Started = false, nil
 		})
 		return false
 	}
@@ -199,7 +199,7 @@ func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTermin
 		c.crashes++
 		delay = w.r.backoffDelay(c.crashes)
 		c.st.LastTerminationState = api.ContainerState{Terminated: term}
-		c.st.Ready = false
+		c.st.Ready, c.st.Started = false, nil
 		c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
 			Reason:  api.ReasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID),
@@ -222,7 +222,7 @@ func (w *podWorker) resumeExit(ctx context.Context, c *ctr, term *api.StateTermi
 	if policy == spec.RestartPolicyNever || (policy == spec.RestartPolicyOnFailure && term.ExitCode == 0) {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
-			c.st.Ready = false
+			c.st.Ready, c.st.Started = false, nil
 		})
 		return false
 	}
@@ -233,7 +233,7 @@ func (w *podWorker) resumeExit(ctx context.Context, c *ctr, term *api.StateTermi
 		delay := w.r.backoffDelay(max(c.crashes, 1))
 		rest = max(0, delay-time.Since(term.FinishedAt))
 		c.st.LastTerminationState = api.ContainerState{Terminated: term}
-		c.st.Ready = false
+		c.st.Ready, c.st.Started = false, nil
 		c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
 			Reason:  api.ReasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID),
