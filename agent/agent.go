@@ -5,7 +5,7 @@
 // network; fences those sets by the leader's term so a deposed leader cannot
 // start pods; applies the network (pod network, routes between nodes,
 // Service rules, DNS) before the pods; and streams the runtime's pod status
-// back. Running the pods is the runtime's job (agent/runtime), the network
+// back, with the runtime's events (numbered and kept by an EventLog). Running the pods is the runtime's job (agent/runtime), the network
 // pieces are agent/netnode, agent/proxy and agent/dns; the daemon only needs
 // small interfaces (podRuntime, Networking), so it is tested with
 // hand-written fakes.
