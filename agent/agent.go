@@ -5,7 +5,7 @@
 // network; fences those sets by the leader's term so a deposed leader cannot
 // start pods; applies the network (pod network, routes between nodes,
 // Service rules, DNS) before the pods; and streams the runtime's pod status
-// back. Running the pods is the runtime's job (agent/runtime), the network
+// back, with the runtime's events (numbered and kept by an EventLog). Running the pods is the runtime's job (agent/runtime), the network
 // pieces are agent/netnode, agent/proxy and agent/dns; the daemon only needs
 // small interfaces (podRuntime, Networking), so it is tested with
 // hand-written fakes.
@@ -58,6 +58,9 @@ type Agent struct {
 	rt  podRuntime
 	net Networking
 	log *slog.Logger
+	// evlog numbers and keeps the runtime's events for the watch stream
+	// (events.go); WithEvents shares one with the runtime.
+	evlog *EventLog
 
 	// applyMu serialises applies: the fence check, persisting the fence,
 	// the network and rt.Sync happen as one step, so two concurrent PUTs
@@ -139,6 +142,9 @@ func New(cfg Config, rt podRuntime, opts ...Option) (*Agent, error) {
 	}
 	for _, o := range opts {
 		o(a)
+	}
+	if a.evlog == nil {
+		a.evlog = NewEventLog(cfg.EventsKept)
 	}
 	return a, nil
 }
@@ -338,8 +344,8 @@ func (a *Agent) Members() []serf.Member {
 	return a.serf.Members()
 }
 
-// fanOut turns the runtime's coalesced change signal into a wake-up for every
-// watch stream. Sends never block: each watcher has a one-slot channel, so a
+// fanOut turns the runtime's coalesced change signal, and the event log's,
+// into a wake-up for every watch stream. Sends never block: each watcher has a one-slot channel, so a
 // slow consumer just finds it full and later sends the latest state.
 func (a *Agent) fanOut() {
 	for {
@@ -347,6 +353,8 @@ func (a *Agent) fanOut() {
 		case <-a.ctx.Done():
 			return
 		case <-a.rt.Changes():
+			a.notifyWatchers()
+		case <-a.evlog.Changes():
 			a.notifyWatchers()
 		}
 	}
@@ -382,6 +390,7 @@ func (a *Agent) snapshot() api.PodStatusList {
 		Term:       applied.Term,
 		Generation: applied.Generation,
 		Pods:       pods,
+		Epoch:      a.evlog.Epoch(),
 		Time:       time.Now(),
 	}
 }

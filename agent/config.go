@@ -131,6 +131,10 @@ type Config struct {
 	// when nothing changed, so consumers can tell a quiet node from a dead
 	// connection; zero means DefaultWatchHeartbeat.
 	WatchHeartbeat time.Duration
+	// EventsKept is how many of the runtime's events the agent keeps in
+	// memory for watch streams that reconnect (EventLog); zero means
+	// DefaultEventsKept.
+	EventsKept int
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -146,6 +150,7 @@ func DefaultConfig() Config {
 		VXLAN:          VXLANAuto,
 		MaxPods:        DefaultMaxPods,
 		WatchHeartbeat: DefaultWatchHeartbeat,
+		EventsKept:     DefaultEventsKept,
 	}
 }
 
@@ -259,6 +264,9 @@ func (c *Config) validate() error {
 	}
 	if c.WatchHeartbeat <= 0 {
 		c.WatchHeartbeat = DefaultWatchHeartbeat
+	}
+	if c.EventsKept <= 0 {
+		c.EventsKept = DefaultEventsKept
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -102,6 +102,11 @@ type Option func(*Agent)
 // WithNetworking gives the agent its networking pieces.
 func WithNetworking(n Networking) Option { return func(a *Agent) { a.net = n } }
 
+// WithEvents makes the agent serve the events of l (its watch stream
+// carries them) instead of a log of its own: create l first, give its
+// Record to the runtime as runtime.Config.Events, then l to New.
+func WithEvents(l *EventLog) Option { return func(a *Agent) { a.evlog = l } }
+
 // networkFile is the name, under Config.DataDir, of the last network accepted.
 const networkFile = "network.json"
 

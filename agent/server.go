@@ -264,10 +264,25 @@ func (a *Agent) handleInfo(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleWatch streams newline-delimited PodStatusLists: one at connect, one
-// after each change (coalesced), and the current one every WatchHeartbeat
-// when nothing changed. A consumer slower than the changes misses
-// intermediate states, never the latest one.
+// after each change or new event (coalesced), and the current one every
+// WatchHeartbeat when nothing changed. A consumer slower than the changes
+// misses intermediate states, never the latest one.
+//
+// Each list carries the events recorded since the previous list of the
+// stream; the first, those after ?eventsAfter= when ?epoch= is this
+// agent's epoch, else every event kept (events.go).
 func (a *Agent) handleWatch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after uint64
+	if s := q.Get(api.QueryEventsAfter); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			errs.WriteHTTP(w, invalid(fmt.Sprintf("%s %q: want a non-negative integer", api.QueryEventsAfter, s)))
+			return
+		}
+		after = n
+	}
+	cursor := a.evlog.cursor(q.Get(api.QueryEpoch), after)
 	wake := make(chan struct{}, 1)
 	a.mu.Lock()
 	a.watchers[wake] = struct{}{}
@@ -289,9 +304,13 @@ func (a *Agent) handleWatch(w http.ResponseWriter, r *http.Request) {
 		if err := rc.SetWriteDeadline(time.Now().Add(defaultWatchWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return err
 		}
-		if err := enc.Encode(a.snapshot()); err != nil {
+		l := a.snapshot()
+		var next uint64
+		l.Events, next = a.evlog.After(cursor)
+		if err := enc.Encode(l); err != nil {
 			return err
 		}
+		cursor = next
 		return rc.Flush()
 	}
 	if err := send(); err != nil {

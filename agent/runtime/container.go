@@ -62,9 +62,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 	}()
 	for {
 		if w.stopping() {
-			if err := r.removeContainer(context.WithoutCancel(ctx), c.id, w.gracePeriod()); err != nil {
-				r.log.Warn("failed to remove container", "container", c.id, "err", err)
-			}
+			w.terminate(ctx, c, nil) // an adopted task, or nothing running
 			return
 		}
 		if ctx.Err() != nil {
@@ -82,7 +80,11 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 		c.adopted = nil
 		if run == nil {
 			t0 := time.Now()
-			img, err := r.ensureImage(pullCtx, c.spec)
+			pulled := false
+			img, err := r.ensureImage(pullCtx, c.spec, func() {
+				pulled = true
+				w.event(c.spec.Name, api.EventNormal, api.EventPulling, fmt.Sprintf("Pulling image %q", c.spec.Image))
+			})
 			tImage := time.Since(t0)
 			if err != nil {
 				if ctx.Err() != nil || w.stopping() {
@@ -93,6 +95,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				if errors.Is(err, errImageNeverPull) {
 					reason = "ErrImageNeverPull"
 				}
+				w.pullFailedEvents(c, reason, err)
 				w.update(func() {
 					c.st.State = api.ContainerState{Waiting: &api.StateWaiting{Reason: reason, Message: err.Error()}}
 				})
@@ -107,15 +110,18 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 						Message: fmt.Sprintf("Back-off pulling image %q: %s", c.spec.Image, err),
 					}}
 				})
+				w.pullBackOffEvents(c)
 				w.sleep(ctx, delay-first)
 				continue
 			}
 			pullFailures = 0
+			w.pulledEvent(c, pulled, tImage)
 			run, err = w.startTask(ctx, c, img)
 			if err != nil {
 				if ctx.Err() != nil || w.stopping() {
 					continue
 				}
+				w.event(c.spec.Name, api.EventWarning, api.EventFailed, "Error: "+err.Error())
 				if isCreateErr(err) {
 					createFailures++
 					w.update(func() {
@@ -139,6 +145,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 			}
 			createFailures = 0
 			r.log.Debug("container started", "container", c.id, "image", tImage, "total", time.Since(t0))
+			w.postStart(ctx, c, run)
 		}
 		select {
 		case st := <-run.exitCh:
@@ -151,7 +158,8 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				return
 			}
 		case <-w.stopCh:
-			// Loop top removes it gracefully.
+			w.terminate(ctx, c, run)
+			return
 		case <-ctx.Done():
 			return
 		}
@@ -179,7 +187,7 @@ func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTermin
 	if !restart {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
-			c.st.Ready = false
+			c.st.Ready, c.st.Started = false, nil
 		})
 		return false
 	}
@@ -191,12 +199,13 @@ func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTermin
 		c.crashes++
 		delay = w.r.backoffDelay(c.crashes)
 		c.st.LastTerminationState = api.ContainerState{Terminated: term}
-		c.st.Ready = false
+		c.st.Ready, c.st.Started = false, nil
 		c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
 			Reason:  api.ReasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID),
 		}}
 	})
+	w.event(c.spec.Name, api.EventWarning, api.EventBackOff, fmt.Sprintf("Back-off restarting failed container %s in pod %s_%s(%s)", c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID))
 	if !w.sleep(ctx, delay) {
 		return true
 	}
@@ -213,7 +222,7 @@ func (w *podWorker) resumeExit(ctx context.Context, c *ctr, term *api.StateTermi
 	if policy == spec.RestartPolicyNever || (policy == spec.RestartPolicyOnFailure && term.ExitCode == 0) {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
-			c.st.Ready = false
+			c.st.Ready, c.st.Started = false, nil
 		})
 		return false
 	}
@@ -224,7 +233,7 @@ func (w *podWorker) resumeExit(ctx context.Context, c *ctr, term *api.StateTermi
 		delay := w.r.backoffDelay(max(c.crashes, 1))
 		rest = max(0, delay-time.Since(term.FinishedAt))
 		c.st.LastTerminationState = api.ContainerState{Terminated: term}
-		c.st.Ready = false
+		c.st.Ready, c.st.Started = false, nil
 		c.st.State = api.ContainerState{Waiting: &api.StateWaiting{
 			Reason:  api.ReasonCrashLoopBackOff,
 			Message: fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.spec.Name, w.pod.Name, w.pod.Namespace, w.pod.UID),
@@ -264,6 +273,7 @@ func (w *podWorker) exited(c *ctr, run *running, st client.ExitStatus) *api.Stat
 	if st.Error() != nil {
 		term.Message = st.Error().Error()
 	}
+	w.addTermMessage(c, term)
 	if _, err := run.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
 		w.r.log.Warn("failed to delete task", "container", c.id, "err", err)
 	}
@@ -287,6 +297,7 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 		r.images.forget(img.Name())
 		return nil, &errCreate{err}
 	}
+	w.event(c.spec.Name, api.EventNormal, api.EventCreated, "Created container "+c.spec.Name)
 	select {
 	case <-w.sandboxUp:
 	case <-w.stopCh:
@@ -320,7 +331,13 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 		c.st.ImageID = imageID
 		c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: now}}
 		c.st.Ready = true
+		if hasPostStart(c.spec) {
+			// Neither started nor ready until the hook succeeds.
+			started := false
+			c.st.Started, c.st.Ready = &started, false
+		}
 	})
+	w.event(c.spec.Name, api.EventNormal, api.EventStarted, "Started container "+c.spec.Name)
 	return &running{task: task, exitCh: exitCh, started: now}, nil
 }
 
@@ -343,6 +360,7 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		oci.WithHostname(w.hostname()),
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(w.id)}),
 		oci.WithMounts([]specs.Mount{ro("hosts", "/etc/hosts"), ro("hostname", "/etc/hostname"), ro("resolv.conf", "/etc/resolv.conf")}),
+		w.termMessageOpt(c),
 		// One shim per pod rather than per container, as CRI does.
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: netnsPrefix + w.id}),
 	}

@@ -54,7 +54,8 @@ func pullPolicy(c spec.Container) string {
 // ensureImage returns the container's image, unpacked for the configured
 // snapshotter, pulling it as its policy says. Concurrent pulls of one
 // reference share a single pull (30 replicas starting at once pull once).
-func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Image, error) {
+// pulling, when set, is called before this caller pulls (or joins a pull).
+func (r *Runtime) ensureImage(ctx context.Context, c spec.Container, pulling func()) (client.Image, error) {
 	ref, err := normalizeRef(c.Image)
 	if err != nil {
 		return nil, err
@@ -77,6 +78,9 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container) (client.Ima
 		case policy == spec.PullNever:
 			return nil, fmt.Errorf("failed to find image %s: %w", ref, errImageNeverPull)
 		}
+	}
+	if pulling != nil {
+		pulling()
 	}
 	// Count the pull before it starts, so Close waits for it even when the
 	// caller gives up first; the relay goroutine ends with the pull.

@@ -49,6 +49,8 @@ type podWorker struct {
 	reason    string
 	message   string
 	ctrs      []*ctr
+	// deletedAt is when the pod's removal began (terminating.go).
+	deletedAt *time.Time
 }
 
 // ctr is one container of a pod.
@@ -106,7 +108,13 @@ func (w *podWorker) podIP() string {
 	return w.ip
 }
 
-func (w *podWorker) stop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
+// stop begins the pod's removal; r.mu is held.
+func (w *podWorker) stop() {
+	w.stopOnce.Do(func() {
+		w.markDeletedLocked()
+		close(w.stopCh)
+	})
+}
 
 func (w *podWorker) stopping() bool {
 	select {
@@ -259,6 +267,7 @@ func (w *podWorker) run() {
 			}
 			log.Warn("failed to create pod sandbox", "attempt", attempt, "err", err)
 			w.update(func() { w.reason, w.message = "FailedCreatePodSandBox", err.Error() })
+			w.event("", api.EventWarning, api.EventSandboxFailed, "Failed to create pod sandbox: "+err.Error())
 			_ = w.r.net.teardownPod(context.WithoutCancel(ctx), w.id, w.meta())
 			if !w.sleep(ctx, w.r.backoffDelay(attempt)) {
 				break
@@ -353,6 +362,7 @@ func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
 			log.Warn("failed to remove container", "container", c.id, "err", err)
 		}
 	}
+	w.event("", api.EventNormal, api.EventContainersKilled, "Stopped all containers of the pod")
 	if err := w.r.net.teardownPod(ctx, w.id, w.meta()); err != nil {
 		log.Warn("failed to tear down pod network", "err", err)
 	}
@@ -389,6 +399,7 @@ func (w *podWorker) statusLocked() api.PodStatus {
 		ps.Containers[i] = c.st // states are replaced, never mutated in place
 	}
 	ps.Phase = podPhase(w.restartPolicy(), ps.Containers)
+	w.terminationStatusLocked(&ps)
 	return ps
 }
 

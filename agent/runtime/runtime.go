@@ -1,8 +1,11 @@
 // Package runtime runs pods on one node through containerd: one network
 // namespace per pod with its own IP from the node's pod CIDR on the node's
 // bridge (a built-in netlink network, or a CNI plugin chain), containers
-// that share it, restart policies with back-off, termination reasons, and
-// adoption of the containers a previous agent process left running.
+// that share it, restart policies with back-off, lifecycle hooks (postStart,
+// preStop within the grace period), termination reasons and messages,
+// terminating pods (shown with a deletion timestamp until their containers
+// are gone), the kubelet's events (Config.Events), and adoption of the
+// containers a previous agent process left running.
 //
 // Each pod has one worker goroutine (plus one per container), owned by the
 // Runtime and waited for by Close and Teardown. Sync only dispatches: it

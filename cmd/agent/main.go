@@ -91,6 +91,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.StringVar(&fl.memory, "memory", "", "allocatable memory as a Kubernetes quantity, e.g. 4Gi (default: MemTotal)")
 	f.Int64Var(&cfg.MaxPods, "max-pods", cfg.MaxPods, "maximum number of pods")
 	f.StringArrayVar(&fl.extended, "extended-resource", nil, "extended resource or hugepages the node offers, name=quantity, e.g. nvidia.com/gpu=2 or hugepages-2Mi=1Gi; repeatable")
+	f.IntVar(&cfg.EventsKept, "events-kept", cfg.EventsKept, "how many pod and container events the agent keeps in memory for its watch streams")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -185,7 +186,10 @@ func run(ctx context.Context, cfg agent.Config) error {
 	if err != nil {
 		return fmt.Errorf("failed to validate agent config: %w", err)
 	}
-	rt, err := newRuntime(ctx, cfg)
+	// The event log before the runtime: adopted pods record events as
+	// soon as New supervises them.
+	events := agent.NewEventLog(cfg.EventsKept)
+	rt, err := newRuntime(ctx, cfg, events.Record)
 	if err != nil {
 		return err
 	}
@@ -195,7 +199,7 @@ func run(ctx context.Context, cfg agent.Config) error {
 		return err
 	}
 	defer release()
-	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n))
+	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events))
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--insecure-registry", "127.0.0.1:5000", "--insecure-registry", "r:5001",
 		"--pod-cidr", "10.1.2.0/24", "--bridge", "br9", "--label", "zone=a", "--label", "ssd=",
 		"--taint", "gpu=yes:NoSchedule", "--taint", "spot:PreferNoSchedule",
-		"--cpu", "1500m", "--memory", "2Gi", "--max-pods", "9", "--watch-heartbeat", "2s", "--log-level", "debug",
+		"--cpu", "1500m", "--memory", "2Gi", "--max-pods", "9", "--watch-heartbeat", "2s", "--log-level", "debug", "--events-kept", "50",
 		"--extended-resource", "nvidia.com/gpu=2", "--extended-resource", "hugepages-2Mi=1Gi",
 		"--network-plugin", "cni", "--vxlan", "always", "--dns-upstream", "192.0.2.53:53", "--dns-upstream", "[2001:db8::1]:53",
 	)
@@ -73,7 +73,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		AllocatableMilliCPU: 1500, AllocatableMemory: 2 << 30, MaxPods: 9, WatchHeartbeat: 2 * time.Second,
 		ExtendedResources: map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 1 << 30},
 		NetworkPlugin:     "cni", VXLAN: "always", DNSUpstreams: []string{"192.0.2.53:53", "[2001:db8::1]:53"},
-		DNSPort: agent.DefaultDNSPort,
+		DNSPort: agent.DefaultDNSPort, EventsKept: 50,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

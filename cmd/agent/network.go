@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/stevedore-dev/stevedore/agent"
+	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/dns"
 	"github.com/stevedore-dev/stevedore/agent/netnode"
 	"github.com/stevedore-dev/stevedore/agent/proxy"
@@ -91,7 +92,7 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 		return fmt.Errorf("failed to validate agent config: %w", err)
 	}
 	var errs []error
-	rt, err := newRuntime(ctx, cfg)
+	rt, err := newRuntime(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -118,8 +119,9 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 	return nil
 }
 
-// newRuntime builds the containerd runtime for cfg (defaults filled).
-func newRuntime(ctx context.Context, cfg agent.Config) (*runtime.Runtime, error) {
+// newRuntime builds the containerd runtime for cfg (defaults filled);
+// events, when set, receives its events (an agent.EventLog's Record).
+func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (*runtime.Runtime, error) {
 	rt, err := runtime.New(ctx, runtime.Config{
 		NodeName:           cfg.NodeName,
 		ContainerdAddress:  cfg.ContainerdAddress,
@@ -129,6 +131,7 @@ func newRuntime(ctx context.Context, cfg agent.Config) (*runtime.Runtime, error)
 		PodCIDR:            cfg.PodCIDR,
 		InsecureRegistries: cfg.InsecureRegistries,
 		NetworkPlugin:      cfg.NetworkPlugin,
+		Events:             events,
 		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
 	})
 	if err != nil {
