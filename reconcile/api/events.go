@@ -24,7 +24,7 @@ var warningReasons = map[string]bool{
 	"PodSetRefused": true, "PodCIDRRefused": true, "NodeFailed": true, "ClusterError": true,
 	"FetchFailed": true, "LoadFailed": true, "ApplyFailed": true, "OwnershipConflict": true,
 	"ProgressDeadlineExceeded": true,
-	agentapi.EventFailed: true, agentapi.EventBackOff: true, agentapi.EventUnhealthy: true,
+	agentapi.EventFailed:       true, agentapi.EventBackOff: true, agentapi.EventUnhealthy: true,
 	agentapi.EventFailedPostStart: true, agentapi.EventFailedPreStop: true, agentapi.EventProbeWarning: true,
 	agentapi.EventSandboxFailed: true,
 }
