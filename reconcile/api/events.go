@@ -20,13 +20,27 @@ const QueryObject = "object"
 // warningReasons are the reasons that say something went wrong: the
 // reconciler's, and the kubelet's that an agent records.
 var warningReasons = map[string]bool{
-	EventFailedScheduling: true, EventNodeLost: true, EventEvicted: true,
-	"PodSetRefused": true, "PodCIDRRefused": true, "NodeFailed": true, "ClusterError": true,
-	"FetchFailed": true, "LoadFailed": true, "ApplyFailed": true, "OwnershipConflict": true,
+	// The reconciler's.
+	EventFailedScheduling:      true,
+	EventNodeLost:              true,
+	EventEvicted:               true,
+	"PodSetRefused":            true,
+	"PodCIDRRefused":           true,
+	"NodeFailed":               true,
+	"ClusterError":             true,
+	"FetchFailed":              true,
+	"LoadFailed":               true,
+	"ApplyFailed":              true,
+	"OwnershipConflict":        true,
 	"ProgressDeadlineExceeded": true,
-	agentapi.EventFailed:       true, agentapi.EventBackOff: true, agentapi.EventUnhealthy: true,
-	agentapi.EventFailedPostStart: true, agentapi.EventFailedPreStop: true, agentapi.EventProbeWarning: true,
-	agentapi.EventSandboxFailed: true,
+	// The kubelet's, as agents record them.
+	agentapi.EventFailed:          true,
+	agentapi.EventBackOff:         true,
+	agentapi.EventUnhealthy:       true,
+	agentapi.EventFailedPostStart: true,
+	agentapi.EventFailedPreStop:   true,
+	agentapi.EventProbeWarning:    true,
+	agentapi.EventSandboxFailed:   true,
 }
 
 // EventType is the type of an event of this reason whose recorder gave
