@@ -254,10 +254,17 @@ type Event struct {
 	// name for an agent's event.
 	Source string
 	// Count and FirstTime are set by the daemon's event list, which folds
-	// repeats (same object, reason, message and source) into one event:
-	// how many times it happened, and when first (Time is the last).
+	// repeats (same object, UID, container, type, reason, message and
+	// source) into one event: how many times it happened, and when first
+	// (Time is the last).
 	Count     int32
 	FirstTime time.Time
+	// UID is the incarnation of the pod the event is about and Container
+	// the container's name, when the recorder knows them (an agent's
+	// events): a pod re-created under the same name does not inherit its
+	// predecessor's events, and repeats fold per container.
+	UID       string
+	Container string
 }
 
 // Event reasons.

@@ -219,7 +219,7 @@ func appObject(a api.Application) map[string]any {
 	if a.Bootstrap {
 		meta["annotations"] = map[string]string{"stevedore.dev/bootstrap": "true"}
 	}
-	return map[string]any{"apiVersion": "stevedore.dev/v1alpha1", "kind": "Application", "metadata": meta, "spec": spec, "status": status}
+	return map[string]any{"apiVersion": appAPIVersion, "kind": "Application", "metadata": meta, "spec": spec, "status": status}
 }
 
 // printAppSummary ends `ctl status` with one line per application when the

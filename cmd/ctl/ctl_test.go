@@ -121,7 +121,14 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case api.PathNamespaces:
 		v = api.NamespaceList{Namespaces: f.nss}
 	case api.PathEvents:
-		v = api.EventList{Events: f.events}
+		q := r.URL.Query()
+		l := api.EventList{Events: []api.Event{}}
+		for _, e := range f.events {
+			if api.EventMatches(&e, q.Get("namespace"), q.Get(api.QueryObject)) {
+				l.Events = append(l.Events, e)
+			}
+		}
+		v = l
 	case api.PathApplications:
 		v = api.ApplicationList{Applications: f.apps}
 	case api.PathLogs:
@@ -616,6 +623,10 @@ func TestDescribe(t *testing.T) {
 		"shop/web-1": {Pod: web, Events: []api.Event{
 			{Time: t0.Add(-90 * time.Second), Object: "Pod/shop/web-1", Reason: "Created", Message: "created pod shop/web-1 (uid uid-web-1)"},
 			{Time: t0.Add(-90 * time.Second), Object: "Pod/shop/web-1", Reason: "Scheduled", Message: "assigned shop/web-1 to node-a"},
+			{Time: t0.Add(-10 * time.Second), FirstTime: t0.Add(-80 * time.Second), Count: 3, Object: "Pod/shop/web-1", UID: "uid-web-1", Container: "web",
+				Type: api.EventWarning, Reason: "Unhealthy", Message: "Readiness probe failed: HTTP probe failed with statuscode: 503", Source: "node-a"},
+			{Time: t0.Add(-85 * time.Second), Count: 1, Object: "Pod/shop/web-1", UID: "uid-web-1", Container: "web",
+				Type: api.EventNormal, Reason: "Pulled", Message: `Container image "hello:1" already present on machine`, Source: "node-a"},
 		}},
 		"shop/big-1": {Pod: big, Events: []api.Event{}, Scheduling: &api.Scheduling{
 			Reason: "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient memory.",
@@ -657,9 +668,12 @@ Containers:
     Limits:
       memory:       128Mi
 Events:
-  AGE   REASON      MESSAGE
-  90s   Created     created pod shop/web-1 (uid uid-web-1)
-  90s   Scheduled   assigned shop/web-1 to node-a
+  Type      Reason      Age                 From           Message
+  ----      ------      ----                ----           -------
+  Normal    Created     90s                 reconciler     created pod shop/web-1 (uid uid-web-1)
+  Normal    Scheduled   90s                 reconciler     assigned shop/web-1 to node-a
+  Normal    Pulled      85s                 agent/node-a   Container image "hello:1" already present on machine
+  Warning   Unhealthy   10s (x3 over 80s)   agent/node-a   Readiness probe failed: HTTP probe failed with statuscode: 503
 `
 	if code != 0 || out != want {
 		t.Errorf("describe running pod = %d %q\n%s\nwant:\n%s", code, errOut, out, want)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,9 +31,10 @@ func (c *cli) describeCmd() *cobra.Command {
 		Short: "Show a pod (containers, events and, while Pending, why no node takes it) or a Service (ports, endpoints and why a pod is not one) in detail",
 		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
 container (image, state with reason, exit code and signal, last state, restarts, readiness,
-requests and limits) and the reconciler's events about it. For a pod without a node, also the
-scheduler's reason in Kubernetes' form ("0/5 nodes are available: ...") and each node's verdict:
-the filter that refused it and why, or its scores.
+requests and limits) and the events about it: the reconciler's, and its node's agent's (pulls,
+starts, probe failures, back-offs), with kubectl's Type, Reason, Age, From and Message. For a pod
+without a node, also the scheduler's reason in Kubernetes' form ("0/5 nodes are available: ...")
+and each node's verdict: the filter that refused it and why, or its scores.
 
 For a Service, what kubectl describe service shows (selector, type, IP, each port with its target
 port, node port and endpoints, session affinity), then the not-Ready endpoints and the pods that
@@ -177,11 +179,21 @@ func printDescription(w io.Writer, desc *api.PodDescription) {
 		d.line(0, "Events", "<none>")
 		return
 	}
+	printEvents(d, w, desc.Events)
+}
+
+// printEvents prints kubectl describe's event table: type, reason, age
+// (with the count of a repeated event: "2m (x4 over 10m)"), where from
+// (the node's agent, or the reconciler) and message, by last occurrence.
+func printEvents(d describer, w io.Writer, events []api.Event) {
+	events = slices.Clone(events)
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Time.Before(events[j].Time) })
 	d.head(0, "Events")
 	tw := newTable(w)
-	row(tw, "  AGE", "REASON", "MESSAGE")
-	for _, e := range desc.Events {
-		row(tw, "  "+age(e.Time), e.Reason, e.Message)
+	row(tw, "  Type", "Reason", "Age", "From", "Message")
+	row(tw, "  ----", "------", "----", "----", "-------")
+	for _, e := range events {
+		row(tw, "  "+eventType(e), e.Reason, lastSeen(e), eventFrom(e), strings.TrimSpace(e.Message))
 	}
 	tw.Flush()
 }

@@ -135,7 +135,12 @@ func goldenOthers() *fakeReconciler {
 		events: []api.Event{
 			{Time: t0.Add(-10 * time.Minute), Object: "commit/c0ffee1", Reason: "Synced", Message: "applied c0ffee1 (web: 3 replicas)"},
 			{Time: t0.Add(-10 * time.Minute), Object: "Pod/shop/web-1", Reason: api.EventCreated, Message: "created"},
+			// An agent's repeated event, listed before older ones: the
+			// table is sorted by last time.
+			{Time: t0.Add(-2 * time.Minute), FirstTime: t0.Add(-10 * time.Minute), Count: 4, Object: "Pod/shop/web-3", UID: "uid-web-3", Container: "web",
+				Type: api.EventWarning, Reason: "BackOff", Message: `Back-off pulling image "hello:2"`, Source: "node-c"},
 			{Time: t0.Add(-9 * time.Minute), Object: "Pod/shop/web-1", Reason: api.EventScheduled, Message: "placed on node-a"},
+			{Time: t0.Add(-8 * time.Minute), Object: "Pod/shop/web-1", UID: "uid-web-1", Container: "web", Type: api.EventNormal, Reason: "Started", Message: "Started container web", Source: "node-a"},
 			{Time: t0.Add(-5 * time.Minute), Object: "Pod/shop/web-4", Reason: api.EventFailedScheduling, Message: "0/3 nodes are available: 3 Insufficient memory."},
 			{Time: t0.Add(-30 * time.Second), Object: "node/node-b", Reason: "NodeFailed", Message: "node-b failed"},
 			{Time: t0.Add(-20 * time.Second), Object: "Pod/other/job-0", Reason: api.EventCreated, Message: "created"},

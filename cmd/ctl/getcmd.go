@@ -26,6 +26,8 @@ type getOptions struct {
 	watch         bool
 	watchOnly     bool
 	watchEvents   bool
+	// forObject is --for KIND/NAME: events about one object.
+	forObject string
 }
 
 // Resource types ctl get knows; "deployments" lists ReplicationControllers
@@ -89,7 +91,9 @@ func (c *cli) getCmd() *cobra.Command {
   ctl get pods -o custom-columns=NAME:.metadata.name,NODE:.spec.nodeName --sort-by=.spec.nodeName
   ctl get pods -o jsonpath='{.items[*].metadata.name}'
   ctl get all -n shop
-  ctl get pods -n shop -w                   # print rows as they change`,
+  ctl get pods -n shop -w                   # print rows as they change
+  ctl get events -n shop --for deployment/web   # a Deployment's and its pods' events
+  ctl get events -A -w                      # follow every namespace's events`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageErr("get takes a resource type: %s", resourcesUsage)
@@ -108,6 +112,7 @@ func (c *cli) getCmd() *cobra.Command {
 	fl.BoolVarP(&o.watch, "watch", "w", false, "after listing, watch for changes (a stream from the reconciler)")
 	fl.BoolVar(&o.watchOnly, "watch-only", false, "watch for changes without listing first")
 	fl.BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch and -o json|yaml, print watch events {type, object}")
+	fl.StringVar(&o.forObject, "for", "", "with events: only those about this object, KIND/NAME (pod/web-0; deployment/web includes its pods')")
 	return cmd
 }
 
@@ -130,6 +135,19 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 	} else if ns == "" {
 		ns = spec.DefaultNamespace
 	}
+	var about string
+	if o.forObject != "" {
+		if len(kinds) != 1 || kinds[0] != resEvents {
+			return usageErr("--for is a filter of events: ctl get events --for KIND/NAME")
+		}
+		forNS := o.namespace
+		if forNS == "" {
+			forNS = spec.DefaultNamespace
+		}
+		if about, err = eventsFor(o.forObject, forNS); err != nil {
+			return err
+		}
+	}
 	cl, err := c.client()
 	if err != nil {
 		return err
@@ -138,10 +156,10 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resEvents || kinds[0] == resApps {
-			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers or nodes")
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps {
+			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, nodes or events")
 		}
-		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o)
+		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o, about)
 	}
 	for _, k := range kinds {
 		if err := checkFieldSelector(kindOf(k), o.fieldSelector); err != nil {
@@ -150,7 +168,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 	}
 	rctx, cancel := c.requestCtx(ctx)
 	defer cancel()
-	fe := &fetcher{cl: cl, ns: ns, needKube: f.structured() || o.sortBy != "", needDecls: f.structured() || o.sortBy != "" || o.selector != "", warn: c.errOut}
+	fe := &fetcher{cl: cl, ns: ns, about: about, needKube: f.structured() || o.sortBy != "", needDecls: f.structured() || o.sortBy != "" || o.selector != "", warn: c.errOut}
 	var sections [][]*item
 	for _, k := range kinds {
 		items, err := fe.fetch(rctx, k)
@@ -272,6 +290,8 @@ func selectNames(items []*item, res string, names []string) ([]*item, error) {
 type fetcher struct {
 	cl *api.Client
 	ns string
+	// about is the object events are asked about (--for), "" for any.
+	about string
 	// needKube: the Kubernetes shapes will be printed (pods need their
 	// nodes' addresses); needDecls: the applied revision's objects too
 	// (labels and specs of deployments and namespaces).
@@ -363,16 +383,18 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		}
 		return items, nil
 	case resEvents:
-		evs, err := fe.cl.Events(ctx)
+		evs, err := fe.cl.EventsIn(ctx, fe.ns, fe.about)
 		if err != nil {
 			return nil, err
 		}
 		var items []*item
 		for _, e := range evs {
-			if it := eventItem(e); fe.ns == "" || it.namespace == fe.ns {
-				items = append(items, it)
+			// Filtered here too: a reconciler before the filters sends all.
+			if api.EventMatches(&e, fe.ns, fe.about) {
+				items = append(items, eventItem(e))
 			}
 		}
+		sortEventItems(items)
 		return items, nil
 	case resNamespaces:
 		nss, err := fe.cl.Namespaces(ctx)
@@ -461,9 +483,12 @@ func nodeItem(n api.Node) *item {
 	return it
 }
 
-// kindApplication is the kind of Stevedore's applications
-// (stevedore.dev/v1alpha1, see apps.go).
-const kindApplication = "Application"
+// kindApplication is the kind of Stevedore's applications, appAPIVersion
+// their apiVersion (see apps.go).
+const (
+	kindApplication = "Application"
+	appAPIVersion   = "stevedore.dev/v1alpha1"
+)
 
 func namespaceItem(n api.Namespace, set *spec.Set) *item {
 	var decl *spec.Namespace

@@ -210,7 +210,8 @@ var fieldLabels = map[string][]string{
 	"Node":                  {"metadata.name", "spec.unschedulable"},
 	"Namespace":             {"metadata.name", "status.phase"},
 	kindApplication:         {"metadata.name"},
-	kindEvent:               {"metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "reason", "type"},
+	kindEvent: {"metadata.name", "metadata.namespace", "involvedObject.kind", "involvedObject.name", "involvedObject.namespace",
+		"involvedObject.uid", "involvedObject.fieldPath", "reason", "type", "source", "reportingComponent"},
 }
 
 // checkFieldSelector refuses a field selector naming a field kind does not

@@ -111,7 +111,7 @@ func tableRow(it *item, o tableOpts) []string {
 	case api.Endpoints:
 		vals = endpointsRow(name, w)
 	case eventRow:
-		vals = []string{age(w.Time), w.typ, w.Reason, w.object, w.Message}
+		vals = []string{lastSeen(w.Event), w.typ, w.Reason, w.object, strings.TrimSpace(w.Message)}
 	}
 	if o.withNS {
 		vals = append([]string{it.namespace}, vals...)

@@ -32,14 +32,16 @@ type watcher struct {
 	// columnsHeader is set once custom-columns printed its header.
 	columnsHeader bool
 	topts         tableOpts
+	// about is the object an events watch follows (--for), "" for any.
+	about string
 }
 
 // watchGet lists (unless --watch-only) and then prints every change the
 // reconciler streams (GET ...?watch=1), until ctx ends. A stream the
 // reconciler closes (it stopped leading) is opened again, through the
 // reconcilers of --server, and only what changed meanwhile is printed.
-func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, names []string, f outputFormat, o getOptions) error {
-	w := &watcher{c: c, res: res, f: f, o: o, known: map[string][]byte{},
+func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, names []string, f outputFormat, o getOptions, about string) error {
+	w := &watcher{c: c, res: res, f: f, o: o, known: map[string][]byte{}, about: about,
 		topts: tableOpts{withNS: o.all, wide: f.kind == outWide, rcAlias: res == resWorkloads}}
 	if len(names) > 0 {
 		w.names = map[string]bool{}
@@ -58,6 +60,8 @@ func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, name
 		path = api.PathServices
 	case resEndpoints:
 		path = api.PathEndpoints
+	case resEvents:
+		path = api.PathEvents
 	}
 	first := true
 	var failingSince time.Time
@@ -106,7 +110,13 @@ func (w *watcher) stream(ctx context.Context, cl *api.Client, path, ns string, f
 		t := time.AfterFunc(w.c.timeout, cancel)
 		opened = func() { t.Stop() }
 	}
-	s, err := cl.Watch(sctx, path, ns)
+	var s *api.WatchStream
+	var err error
+	if w.res == resEvents {
+		s, err = cl.WatchEvents(sctx, ns, w.about)
+	} else {
+		s, err = cl.Watch(sctx, path, ns)
+	}
 	if err != nil {
 		return err
 	}
@@ -209,6 +219,9 @@ func (w *watcher) printInitial(ctx context.Context, evs []api.WatchEvent, first 
 	if err != nil {
 		return err
 	}
+	if w.res == resEvents {
+		sortEventItems(items)
+	}
 	if w.o.sortBy != "" {
 		if err := sortItems(items, w.o.sortBy); err != nil {
 			return err
@@ -242,6 +255,9 @@ func (w *watcher) printInitial(ctx context.Context, evs []api.WatchEvent, first 
 func selectWanted(items []*item, w *watcher) ([]*item, error) {
 	var out []*item
 	for _, it := range items {
+		if it.kind == "" {
+			continue // not of the watched type
+		}
 		if w.names == nil || w.names[it.name] {
 			out = append(out, it)
 		}
@@ -287,6 +303,16 @@ func (w *watcher) decode(ctx context.Context, ev api.WatchEvent) (*item, error) 
 			return nil, bad(err)
 		}
 		return endpointsItem(e), nil
+	case resEvents:
+		var e api.Event
+		if err := json.Unmarshal(ev.Object, &e); err != nil {
+			return nil, bad(err)
+		}
+		it := eventItem(e)
+		if !api.EventMatches(&e, w.fe.ns, w.about) {
+			it.kind = "" // a reconciler before the filters sends all: never wanted
+		}
+		return it, nil
 	}
 	var wl api.Workload
 	if err := json.Unmarshal(ev.Object, &wl); err != nil {
@@ -304,6 +330,11 @@ func (w *watcher) decode(ctx context.Context, ev api.WatchEvent) (*item, error) 
 // --output-watch-events, the event) in the structured format.
 func (w *watcher) printEvent(typ string, it *item) error {
 	if it.kind == "" {
+		return nil
+	}
+	if it.kind == kindEvent && typ == api.WatchDeleted && !w.o.watchEvents {
+		// An event dropped from the reconciler's bounded list: nothing
+		// happened (kubectl's rows would repeat an old event).
 		return nil
 	}
 	out := w.c.out

@@ -51,6 +51,9 @@ type slowAgent struct {
 	set     agentapi.PodSet
 	status  []agentapi.PodStatus
 	changed chan struct{}
+	// events are every event the agent recorded (Started when a pod
+	// runs); each list sends them all, the reconciler takes each once.
+	events []agentapi.Event
 }
 
 func newSlowAgent(t *testing.T, name string) *slowAgent {
@@ -137,7 +140,16 @@ func (a *slowAgent) apply(w http.ResponseWriter, r *http.Request) {
 		return out
 	}
 	a.report(status(false))
-	time.AfterFunc(300*time.Millisecond, func() { a.report(status(true)) })
+	time.AfterFunc(300*time.Millisecond, func() {
+		a.mu.Lock()
+		for _, p := range set.Pods {
+			a.events = append(a.events, agentapi.Event{Seq: uint64(len(a.events) + 1), Time: time.Now(), Object: "Pod/" + p.Namespace + "/" + p.Name,
+				UID: p.UID, Container: p.Spec.Containers[0].Name, Type: agentapi.EventNormal, Reason: agentapi.EventStarted,
+				Message: "Started container " + p.Spec.Containers[0].Name})
+		}
+		a.mu.Unlock()
+		a.report(status(true))
+	})
 	json.NewEncoder(w).Encode(agentapi.ApplyResult{Term: set.Term, Generation: set.Generation})
 }
 
@@ -145,7 +157,8 @@ func (a *slowAgent) watch(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	for {
 		a.mu.Lock()
-		l := agentapi.PodStatusList{Node: a.name, Term: a.set.Term, Generation: a.set.Generation, Pods: a.status, Time: time.Now()}
+		l := agentapi.PodStatusList{Node: a.name, Term: a.set.Term, Generation: a.set.Generation, Pods: a.status, Time: time.Now(),
+			Epoch: a.name + "-1", Events: a.events}
 		ch := a.changed
 		a.mu.Unlock()
 		if enc.Encode(l) != nil {

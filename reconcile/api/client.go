@@ -336,9 +336,38 @@ func (c *Client) Sync(ctx context.Context, wait bool) (*SyncResult, error) {
 
 // Events returns the reconciler's recent events, oldest first.
 func (c *Client) Events(ctx context.Context) ([]Event, error) {
+	return c.EventsIn(ctx, "", "")
+}
+
+// EventsIn returns the recent events in namespace ("" for all; a
+// cluster-level object's are in "default") about object ("" for any; see
+// EventAbout), by last occurrence, oldest first.
+func (c *Client) EventsIn(ctx context.Context, namespace, object string) ([]Event, error) {
 	var l EventList
-	err := c.do(ctx, http.MethodGet, PathEvents, nil, &l)
+	err := c.do(ctx, http.MethodGet, PathEvents, eventsQuery(namespace, object), &l)
 	return l.Events, err
+}
+
+// WatchEvents watches the events EventsIn lists: an ADDED event for each
+// one, then ADDED for a new one, MODIFIED for one whose Count a repeat
+// bumped, DELETED for one dropped from the reconciler's bounded list.
+func (c *Client) WatchEvents(ctx context.Context, namespace, object string) (*WatchStream, error) {
+	q := eventsQuery(namespace, object)
+	if q == nil {
+		q = url.Values{}
+	}
+	return c.watch(ctx, PathEvents, q)
+}
+
+func eventsQuery(namespace, object string) url.Values {
+	q := nsQuery(namespace)
+	if object != "" {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set(QueryObject, object)
+	}
+	return q
 }
 
 // LogsOptions selects a container's log.
@@ -412,6 +441,10 @@ func (c *Client) Watch(ctx context.Context, path, namespace string) (*WatchStrea
 	if q == nil {
 		q = url.Values{}
 	}
+	return c.watch(ctx, path, q)
+}
+
+func (c *Client) watch(ctx context.Context, path string, q url.Values) (*WatchStream, error) {
 	q.Set(QueryWatch, "1")
 	resp, err := c.open(ctx, http.MethodGet, path, q, nil)
 	if err != nil {

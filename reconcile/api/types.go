@@ -29,7 +29,7 @@ const (
 	PathSync        = "/v1/sync"                    // POST [?wait=1] → SyncResult
 	PathWebhook     = "/v1/webhook"                 // POST: a Git host's push notification
 	PathLogs        = "/v1/logs"                    // GET ?namespace=&pod=&container=&tail= → text, proxied to the pod's agent
-	PathEvents      = "/v1/events"                  // GET → EventList
+	PathEvents      = "/v1/events"                  // GET ?namespace=&object= → EventList; ?watch=1 → WatchEvents of Events
 	// PathNodeCordon, PathNodeUncordon and PathNodeDrain are writes (forwarded
 	// to the leader): POST → Node. Drain cordons the node and evicts its pods
 	// (they are placed again elsewhere); uncordon ends both. Each is recorded
@@ -514,8 +514,10 @@ type DiffRequest struct {
 // sees it.
 type PodDescription struct {
 	Pod Pod `json:"pod"`
-	// Events are the reconciler's events whose object is this pod, oldest
-	// first (the event list keeps the last 1000 of all objects).
+	// Events are the events about this pod, the reconciler's and its
+	// node's agent's (of this incarnation: the agent's carry the pod's
+	// UID), by last occurrence, oldest first (the event list keeps the
+	// last 1000 of all objects).
 	Events []Event `json:"events"`
 	// Scheduling is set for a pod that has no node and does not name one
 	// (spec.nodeName).
@@ -573,7 +575,8 @@ type SyncResult struct {
 	Applications []SyncResult `json:"applications,omitempty"`
 }
 
-// EventList is the answer to GET /v1/events, oldest first.
+// EventList is the answer to GET /v1/events: the events by last
+// occurrence (Time), oldest first.
 type EventList struct {
 	Events []Event `json:"events"`
 }
@@ -596,6 +599,11 @@ type Event struct {
 	// event); FirstTime when first, Time when last.
 	Count     int32     `json:"count,omitempty"`
 	FirstTime time.Time `json:"firstTime,omitzero"`
+	// UID is the incarnation of the pod the event is about and Container
+	// the container's name, when the recorder knows them (an agent's
+	// events).
+	UID       string `json:"uid,omitempty"`
+	Container string `json:"container,omitempty"`
 }
 
 // Event reasons about pods (the reconciler records others, such as
@@ -654,7 +662,8 @@ func EntriesFromError(err error) []ErrorEntry {
 }
 
 // QueryWatch is the query parameter (watch=1) that turns GET PathPods,
-// PathDeployments or PathNodes into a watch stream.
+// PathDeployments, PathNodes, PathServices, PathEndpoints or PathEvents
+// into a watch stream.
 const QueryWatch = "watch"
 
 // WatchEvent is one line of a watch stream: newline-delimited JSON, as
@@ -668,8 +677,10 @@ const QueryWatch = "watch"
 type WatchEvent struct {
 	// Type is WatchAdded, WatchModified, WatchDeleted or WatchBookmark.
 	Type string `json:"type"`
-	// Object is the list's element (a Pod, Workload or Node), for
-	// DELETED its last state; empty for a BOOKMARK.
+	// Object is the list's element (a Pod, Workload, Node, Service,
+	// Endpoints or Event), for DELETED its last state; empty for a
+	// BOOKMARK. An event watch also follows the event list, which changes
+	// between plans (an agent's events).
 	Object json.RawMessage `json:"object,omitempty"`
 }
 

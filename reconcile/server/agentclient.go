@@ -24,8 +24,8 @@ func (a agentAPI) Apply(ctx context.Context, set *agentapi.PodSet) error {
 	return err
 }
 
-func (a agentAPI) Watch(ctx context.Context, fn func(*agentapi.PodStatusList)) error {
-	return a.c.Watch(ctx, func(l agentapi.PodStatusList) { fn(&l) })
+func (a agentAPI) Watch(ctx context.Context, epoch string, after uint64, fn func(*agentapi.PodStatusList)) error {
+	return a.c.WatchFrom(ctx, epoch, after, func(l agentapi.PodStatusList) { fn(&l) })
 }
 
 func (a agentAPI) PodSet(ctx context.Context) (*agentapi.PodSet, error) {

@@ -286,6 +286,8 @@ func (c *controller) syncConns() bool {
 			observe: func(l *agentapi.PodStatusList) { c.observe(node, l) },
 			pushed:  func() { c.pushed(node) },
 			refused: func(err error) { c.refused(node, err) },
+			events:  func(l *agentapi.PodStatusList) { c.s.ingestAgentEvents(node, l) },
+			cursor:  func() (string, uint64) { return c.s.cursors.cursor(node) },
 		})
 		c.conns[node] = conn
 		if c.adopting {
@@ -312,6 +314,7 @@ func (c *controller) syncConns() bool {
 	for _, conn := range stop {
 		conn.close()
 	}
+	c.s.cursors.prune(nodes)
 	return joined
 }
 

@@ -12,10 +12,11 @@ import (
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
-// DescribePod returns a pod of the last plan, the events about it and, when
-// it has no node and names none, the scheduler's explanation computed now
-// over the live nodes and the placed pods. A pod the last plan does not know
-// is an error matching errs.ErrNotFound (errdefs.IsNotFound).
+// DescribePod returns a pod of the last plan, the events about it (the
+// reconciler's and its agent's) and, when it has no node and names none,
+// the scheduler's explanation computed now over the live nodes and the
+// placed pods. A pod the last plan does not know is an error matching
+// errs.ErrNotFound (errdefs.IsNotFound).
 func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error) {
 	key := namespace + "/" + name
 	v := s.view.Load()
@@ -23,13 +24,9 @@ func (s *Server) DescribePod(namespace, name string) (*api.PodDescription, error
 	if !ok {
 		return nil, errNotFound("pod " + key + " not found")
 	}
-	d := &api.PodDescription{Pod: p, Events: []api.Event{}}
-	object := "Pod/" + key
-	for _, e := range s.events.list() {
-		if e.Object == object {
-			d.Events = append(d.Events, api.Event(e))
-		}
-	}
+	// The agent's events name the incarnation (UID): a pod re-created
+	// under the same name does not show its predecessor's.
+	d := &api.PodDescription{Pod: p, Events: s.events.podEvents(namespace, name, p.UID)}
 	if pv := p.PodView; pv.Node == "" && pv.Spec.NodeName == "" {
 		rec := reconcile.PodRecord{Namespace: pv.Namespace, Name: pv.Name, Labels: pv.Labels, Spec: pv.Spec}
 		d.Scheduling = explain(s.cfg.Scheduler, v.nodeStates, v.set, v.inventory(), &rec)

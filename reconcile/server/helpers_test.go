@@ -168,11 +168,20 @@ type fakeAgent struct {
 	notReady map[string]bool
 	// podCIDR is the override the agent advertises (set before join).
 	podCIDR string
+	// Events, as an agent numbers and keeps them (record): epoch names
+	// the process, events the kept ones. watchQueries are the event
+	// cursors the watches asked with ("epoch/after", "" for none);
+	// watchDown makes watches fail (503) as an agent restarting would.
+	epoch        string
+	seq          uint64
+	events       []agentapi.Event
+	watchQueries []string
+	watchDown    bool
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {
 	t.Helper()
-	a := &fakeAgent{t: t, name: name, changed: make(chan struct{}), applied: make(chan struct{}, 100)}
+	a := &fakeAgent{t: t, name: name, changed: make(chan struct{}), applied: make(chan struct{}, 100), epoch: name + "-epoch-1"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT "+agentapi.PathPodSet, a.handleApply)
 	mux.HandleFunc("GET "+agentapi.PathPodsWatch, a.handleWatch)
@@ -298,11 +307,43 @@ func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *fakeAgent) handleWatch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	a.mu.Lock()
+	down := a.watchDown
+	query := ""
+	if ep := q.Get(agentapi.QueryEpoch); ep != "" {
+		query = ep + "/" + q.Get(agentapi.QueryEventsAfter)
+	}
+	a.watchQueries = append(a.watchQueries, query)
+	// The events after the cursor of this epoch; all kept ones otherwise.
+	var sent uint64
+	if q.Get(agentapi.QueryEpoch) == a.epoch {
+		sent, _ = strconv.ParseUint(q.Get(agentapi.QueryEventsAfter), 10, 64)
+	}
+	epoch := a.epoch
+	a.mu.Unlock()
+	if down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	fl := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	for {
 		a.mu.Lock()
-		l := agentapi.PodStatusList{Node: a.name, Term: a.term, Generation: a.gen, Pods: a.status, Time: time.Now().Add(a.clock)}
+		if a.epoch != epoch {
+			// Restarted under this stream: it ends, as the process would.
+			a.mu.Unlock()
+			return
+		}
+		l := agentapi.PodStatusList{Node: a.name, Term: a.term, Generation: a.gen, Pods: a.status, Time: time.Now().Add(a.clock), Epoch: a.epoch}
+		for _, e := range a.events {
+			if e.Seq > sent {
+				l.Events = append(l.Events, e)
+			}
+		}
+		if n := len(l.Events); n > 0 {
+			sent = l.Events[n-1].Seq
+		}
 		ch := a.changed
 		a.mu.Unlock()
 		if err := enc.Encode(l); err != nil {
@@ -340,6 +381,37 @@ func (a *fakeAgent) setReady(pod string, ready bool) {
 	a.status = st
 	a.mu.Unlock()
 	a.poke()
+}
+
+// record numbers events as the agent does, keeps them and sends them.
+func (a *fakeAgent) record(evs ...agentapi.Event) {
+	a.mu.Lock()
+	for _, e := range evs {
+		a.seq++
+		e.Seq = a.seq
+		if e.Time.IsZero() {
+			e.Time = time.Now()
+		}
+		a.events = append(a.events, e)
+	}
+	a.mu.Unlock()
+	a.poke()
+}
+
+// restartEvents starts a new epoch with no events, as a restarted agent
+// process does, ending the current watches.
+func (a *fakeAgent) restartEvents(epoch string) {
+	a.mu.Lock()
+	a.epoch, a.seq, a.events = epoch, 0, nil
+	a.mu.Unlock()
+	a.poke()
+}
+
+// queries returns the event cursors the watches asked with so far.
+func (a *fakeAgent) queries() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.watchQueries...)
 }
 
 // poke makes the watch stream send the list again at once.

@@ -316,10 +316,6 @@ func writeSyncError(w http.ResponseWriter, err error) {
 	errs.WriteHTTP(w, errs.Mark(err, errs.ErrUnavailable))
 }
 
-func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.EventList{Events: wireEvents(s.events.list())})
-}
-
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ns, pod, container := q.Get("namespace"), q.Get("pod"), q.Get("container")

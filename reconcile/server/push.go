@@ -18,8 +18,10 @@ type agentClient interface {
 	// returns an error matching errs.ErrStale.
 	Apply(ctx context.Context, set *agentapi.PodSet) error
 	// Watch streams the agent's pod status, calling fn with each complete
-	// list, until the stream breaks or ctx ends.
-	Watch(ctx context.Context, fn func(*agentapi.PodStatusList)) error
+	// list, until the stream breaks or ctx ends. The lists carry the
+	// agent's events after Seq after of epoch (all it keeps when epoch is
+	// not its own, or "").
+	Watch(ctx context.Context, epoch string, after uint64, fn func(*agentapi.PodStatusList)) error
 	// PodSet returns the set the agent last applied (for adoption).
 	PodSet(ctx context.Context) (*agentapi.PodSet, error)
 	// Logs streams a container's log.
@@ -48,6 +50,10 @@ type connHooks struct {
 	pushed func()
 	// refused is called when the agent refused a set as stale.
 	refused func(error)
+	// events receives each list before observe, for its events; cursor
+	// says where a (re)connecting watch asks them to start (events.go).
+	events func(*agentapi.PodStatusList)
+	cursor func() (epoch string, after uint64)
 }
 
 // agentConn owns the two goroutines serving one alive agent: a pusher and a
@@ -194,7 +200,12 @@ func (a *agentConn) watchLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		first := true
 		start := time.Now()
-		err := a.client.Watch(ctx, func(l *agentapi.PodStatusList) {
+		var epoch string
+		var after uint64
+		if a.hooks.cursor != nil {
+			epoch, after = a.hooks.cursor()
+		}
+		err := a.client.Watch(ctx, epoch, after, func(l *agentapi.PodStatusList) {
 			if first {
 				first = false
 				if connected {
@@ -209,6 +220,9 @@ func (a *agentConn) watchLoop(ctx context.Context) {
 			a.mu.Unlock()
 			if lost {
 				a.repush()
+			}
+			if a.hooks.events != nil {
+				a.hooks.events(l)
 			}
 			a.hooks.observe(l)
 		})

@@ -21,6 +21,8 @@
 //   - view.go is the immutable snapshot published after each plan; the
 //     HTTP layer (http.go, nodes.go, describe.go) reads only it and
 //     forwards what only the leader can answer (forward.go).
+//   - events.go is the event list (the core's, the reconciler's and the
+//     agents' events, repeats folded), published as its own snapshot.
 //
 // State that must survive a restart lives in Config.DataDir, in raft's log
 // and snapshots; the fencing token agents check is the raft term plus a
@@ -43,7 +45,6 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
 
-	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/sync/source"
 )
@@ -52,9 +53,6 @@ import (
 type fetcher interface {
 	Fetch(ctx context.Context) (*source.Revision, error)
 }
-
-// maxEvents bounds the event ring.
-const maxEvents = 1000
 
 // Server is a running reconciler. Create it with New, start it with Start,
 // stop it with Shutdown.
@@ -67,6 +65,8 @@ type Server struct {
 	src     fetcher
 	members *membership
 	events  *eventRing
+	// cursors are how far each agent's events were read (events.go).
+	cursors agentCursors
 	sync    syncStatus // the bootstrap application's
 	apps    appRegistry
 	// dialAgent returns a client for an agent's API base URL; tests replace it.
@@ -150,7 +150,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 		src:    src,
 		hc:     hc,
 		store:  newStore(),
-		events: &eventRing{},
+		events: newEventRing(maxEvents),
 	}
 	s.members = newMembership(cfg.Logger, s.events.add)
 	s.joined = make(chan struct{})
@@ -365,35 +365,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
-}
-
-// eventRing keeps the last maxEvents events, across terms.
-type eventRing struct {
-	mu     sync.Mutex
-	events []reconcile.Event
-}
-
-func (r *eventRing) add(object, reason, msg string) {
-	r.append([]reconcile.Event{{Time: time.Now(), Object: object, Reason: reason, Message: msg}})
-}
-
-func (r *eventRing) append(ev []reconcile.Event) {
-	if len(ev) == 0 {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev...)
-	if len(r.events) > maxEvents {
-		r.events = append(r.events[:0:0], r.events[len(r.events)-maxEvents:]...)
-	}
-}
-
-// list returns a copy, oldest first.
-func (r *eventRing) list() []reconcile.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]reconcile.Event{}, r.events...)
 }
 
 // syncStatus is the outcome of the last sync, kept across terms.

@@ -144,7 +144,8 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	if err != nil {
 		serr := &api.SyncError{Commit: commit, Stage: api.StageLoad, Message: err.Error(), Entries: api.EntriesFromError(err), Time: time.Now()}
 		status.set(commit, serr)
-		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s", firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), appliedHash(applied)))
+		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "LoadFailed", fmt.Sprintf("%s by %s: %d error(s), keeping %s: %s",
+			firstLine(rev.Message), rev.Author, max(1, len(serr.Entries)), appliedHash(applied), firstEntry(serr)))
 		log.Warn("commit failed to load; keeping the last good revision", "commit", rev.Commit, "author", rev.Author, "err", err)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
 	}
@@ -170,6 +171,8 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 		}
 		serr := &api.SyncError{Commit: commit, Stage: stage, Message: err.Error(), Time: time.Now()}
 		status.set(commit, serr)
+		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "ApplyFailed", fmt.Sprintf("%s by %s: not applied, keeping %s: %s",
+			firstLine(rev.Message), rev.Author, appliedHash(applied), serr.Message))
 		log.Error("failed to commit revision; not applying it", "commit", rev.Commit, "err", err)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
 	}
@@ -232,6 +235,15 @@ func conflictError(commit *api.Commit, cs []ownershipConflict) *api.SyncError {
 			Message: fmt.Sprintf("already owned by application %q (%s:%d)", c.Owner, c.OwnAt.File, c.OwnAt.Line)})
 	}
 	return serr
+}
+
+// firstEntry is a refused revision's first problem, with its file and
+// line ("apps/web.yaml:12: Deployment shop/web: spec.replicas: ...").
+func firstEntry(serr *api.SyncError) string {
+	if len(serr.Entries) == 0 {
+		return firstLine(serr.Message)
+	}
+	return serr.Entries[0].String()
 }
 
 func appliedHash(r *savedRevision) string {

@@ -93,6 +93,13 @@ const watchWriteTimeout = time.Minute
 // reconciler, from the new leader), when the server shuts down, or when
 // the client goes away.
 func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, list func(*view) []keyed) {
+	s.serveWatchOf(w, r, list, nil)
+}
+
+// serveWatchOf is serveWatch for a list that also changes between
+// publishes (the event list): wake, when set, returns a channel closed at
+// its next change.
+func (s *Server) serveWatchOf(w http.ResponseWriter, r *http.Request, list func(*view) []keyed, wake func() <-chan struct{}) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -107,6 +114,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, list func(*v
 		// Take the signal before the view: a publish in between wakes the
 		// next wait at once instead of being missed.
 		changed := s.viewChanged.changed()
+		var more <-chan struct{} // nil: never
+		if wake != nil {
+			more = wake()
+		}
 		v := s.view.Load()
 		if !v.leader {
 			if s.ctrl.Load() == nil {
@@ -130,6 +141,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, list func(*v
 		}
 		select {
 		case <-changed:
+		case <-more:
 		case <-r.Context().Done():
 			return
 		case <-s.viewChanged.done():

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"strings"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Event types, as in Kubernetes (Event.Type).
+const (
+	EventNormal  = agentapi.EventNormal
+	EventWarning = agentapi.EventWarning
+)
+
+// QueryObject is GET PathEvents' object filter: "Kind/namespace/name"
+// (see EventAbout) or a cluster-level object ("node/NAME").
+const QueryObject = "object"
+
+// warningReasons are the reasons that say something went wrong: the
+// reconciler's, and the kubelet's that an agent records.
+var warningReasons = map[string]bool{
+	// The reconciler's.
+	EventFailedScheduling:      true,
+	EventNodeLost:              true,
+	EventEvicted:               true,
+	"PodSetRefused":            true,
+	"PodCIDRRefused":           true,
+	"NodeFailed":               true,
+	"ClusterError":             true,
+	"FetchFailed":              true,
+	"LoadFailed":               true,
+	"ApplyFailed":              true,
+	"OwnershipConflict":        true,
+	"ProgressDeadlineExceeded": true,
+	// The kubelet's, as agents record them.
+	agentapi.EventFailed:          true,
+	agentapi.EventBackOff:         true,
+	agentapi.EventUnhealthy:       true,
+	agentapi.EventFailedPostStart: true,
+	agentapi.EventFailedPreStop:   true,
+	agentapi.EventProbeWarning:    true,
+	agentapi.EventSandboxFailed:   true,
+}
+
+// EventType is the type of an event of this reason whose recorder gave
+// none (the core's events, or an older reconciler's): Warning for the
+// reasons that say something went wrong (FailedScheduling, NodeLost,
+// Evicted, LoadFailed, PodSetRefused, ProgressDeadlineExceeded, the
+// kubelet's Failed, BackOff, Unhealthy…), Normal otherwise.
+func EventType(reason string) string {
+	if warningReasons[reason] {
+		return EventWarning
+	}
+	return EventNormal
+}
+
+// SplitEventObject reads an event's Object. A namespaced object is
+// "Kind/namespace/name" with a capitalised kind ("Pod/shop/web-0",
+// "Deployment/shop/web"); anything else is one of Stevedore's cluster-level
+// objects ("node/NAME", "commit/HASH", "repo", "reconciler/NAME",
+// "application/APP/commit/HASH"): kind is its first segment, name the rest,
+// namespace empty.
+func SplitEventObject(obj string) (kind, namespace, name string) {
+	kind, rest, _ := strings.Cut(obj, "/")
+	if kind != "" && kind[0] >= 'A' && kind[0] <= 'Z' {
+		if ns, n, ok := strings.Cut(rest, "/"); ok {
+			return kind, ns, n
+		}
+	}
+	return kind, "", rest
+}
+
+// EventNamespace is the namespace an event is listed in: its object's, or
+// "default" for a cluster-level object, as Kubernetes records a Node's
+// events in "default".
+func EventNamespace(obj string) string {
+	if _, ns, _ := SplitEventObject(obj); ns != "" {
+		return ns
+	}
+	return spec.DefaultNamespace
+}
+
+// EventAbout reports whether an event's object is what filter names: the
+// same object, or, for a Deployment or ReplicationController
+// ("Deployment/shop/web"), one of its pods ("Pod/shop/web-HASH-0": the
+// workload's name, a template hash and a replica index).
+func EventAbout(obj, filter string) bool {
+	if obj == filter {
+		return true
+	}
+	kind, ns, name := SplitEventObject(filter)
+	if kind != spec.KindDeployment && kind != spec.KindReplicationController || ns == "" {
+		return false
+	}
+	pod, ok := strings.CutPrefix(obj, spec.KindPod+"/"+ns+"/"+name+"-")
+	if !ok {
+		return false
+	}
+	hash, index, ok := strings.Cut(pod, "-")
+	if !ok || hash == "" || index == "" {
+		return false
+	}
+	for _, c := range index {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// EventMatches reports whether e is in namespace ("" for every one) and
+// about object ("" for any; see EventAbout).
+func EventMatches(e *Event, namespace, object string) bool {
+	return (namespace == "" || EventNamespace(e.Object) == namespace) && (object == "" || EventAbout(e.Object, object))
+}
