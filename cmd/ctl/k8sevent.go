@@ -24,7 +24,7 @@ const eventSource = "stevedore-reconciler"
 var warningReasons = map[string]bool{
 	api.EventFailedScheduling: true, api.EventNodeLost: true, api.EventEvicted: true,
 	"FetchFailed": true, "LoadFailed": true, "ApplyFailed": true, "PodSetRefused": true,
-	"NodeFailed": true, "ProgressDeadlineExceeded": true, "ClusterError": true,
+	"NodeFailed": true, "ProgressDeadlineExceeded": true, "ClusterError": true, "RolledBack": true,
 }
 
 type k8sEvent struct {

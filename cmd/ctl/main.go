@@ -123,7 +123,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
 	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),
 		c.cordonCmd(), c.uncordonCmd(), c.drainCmd())
-	root.AddCommand(c.explainCmd(), c.versionCmd())
+	root.AddCommand(c.explainCmd(), c.versionCmd(), c.rolloutCmd())
 	// Last, so that it sees every command.
 	c.addCompletions(root)
 	return root
