@@ -169,8 +169,9 @@ type DeploymentSpec struct {
 	// its containers crashing, before it counts as available. Defaults to 0
 	// (available as soon as it is ready).
 	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
-	// RevisionHistoryLimit is accepted for compatibility and otherwise
-	// ignored: Git is the history, and a rollback is a revert commit.
+	// RevisionHistoryLimit is how many old revisions the reconciler keeps
+	// in the Deployment's rollout history besides the current one. Git
+	// keeps every commit; a rollback is a revert commit. Defaults to 10.
 	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
 	// ProgressDeadlineSeconds is how long a rollout may make no progress
 	// before it is reported as failed (ProgressDeadlineExceeded). Defaults

@@ -38,7 +38,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return withPrefix([]string{"pods", "services"}, toComplete), noFiles
+					return withPrefix([]string{"pods", "services", "deployments"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
@@ -58,6 +58,11 @@ func (c *cli) addCompletions(root *cobra.Command) {
 					return nil, noFiles
 				}
 				return c.objectNames(cmd, "nodes", toComplete)
+			}
+		case "rollout":
+			// Every subcommand takes one Deployment (rollout.go).
+			for _, sub := range cmd.Commands() {
+				c.addRolloutCompletions(sub)
 			}
 		case "validate":
 			cmd.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {

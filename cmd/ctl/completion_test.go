@@ -59,7 +59,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"get", "ns", "s"}, []string{"shop"}, ":4"},
 		{[]string{"get", "pods", "-n", ""}, []string{"default", "kube-system", "shop"}, ":4"},
 		{[]string{"get", "pods", "--namespace", "k"}, []string{"kube-system"}, ":4"},
-		{[]string{"describe", ""}, []string{"pods", "services"}, ":4"},
+		{[]string{"describe", ""}, []string{"pods", "services", "deployments"}, ":4"},
 		{[]string{"describe", "svc", "-n", "shop", ""}, []string{"cache", "web"}, ":4"},
 		{[]string{"get", "ep", "-n", "shop", "w"}, []string{"web"}, ":4"},
 		{[]string{"describe", "pod", "-n", "shop", "w"}, []string{"web-1", "web-2"}, ":4"},

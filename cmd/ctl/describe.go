@@ -27,8 +27,8 @@ func (c *cli) describeCmd() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "describe pod|service NAME",
-		Short: "Show a pod (containers, events and, while Pending, why no node takes it) or a Service (ports, endpoints and why a pod is not one) in detail",
+		Use:   "describe pod|service|deployment NAME",
+		Short: "Show a pod (containers, events and, while Pending, why no node takes it), a Service (ports, endpoints and why a pod is not one) or a Deployment (rollout, revision, conditions, events) in detail",
 		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
 container (image, state with reason, exit code and signal, last state, restarts, readiness,
 requests and limits) and the events about it: the reconciler's, and its node's agent's (pulls,
@@ -39,16 +39,22 @@ and each node's verdict: the filter that refused it and why, or its scores.
 For a Service, what kubectl describe service shows (selector, type, IP, each port with its target
 port, node port and endpoints, session affinity), then the not-Ready endpoints and the pods that
 are no endpoint with the reason (NotReady, NoIP, SelectorMismatch, Terminating), or that no pod
-matches the selector at all.`,
+matches the selector at all.
+
+For a Deployment, what kubectl describe deployment shows (replicas desired, updated,
+total, available and unavailable; strategy; conditions; pod template) with the current
+revision and the commit that introduced it, an automatic rollback in force, and the
+events about the Deployment and its pods.`,
 		Example: `  ctl describe pod web-5d9c1a2b3c-0 -n shop
   ctl describe po big-0a1b2c3d4e-0 -n shop -o yaml
-  ctl describe svc web -n shop`,
+  ctl describe svc web -n shop
+  ctl describe deployment web -n shop`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
-				return usageErr("describe takes a resource and a name: describe pod NAME or describe service NAME")
+				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME or describe deployment NAME")
 			}
-			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices {
-				return usageErr("unknown resource %q: describe supports pods and services", args[0])
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads {
+				return usageErr("unknown resource %q: describe supports pods, services and deployments", args[0])
 			}
 			return nil
 		},
@@ -67,8 +73,11 @@ matches the selector at all.`,
 			}
 			ctx, cancel := c.requestCtx(cmd.Context())
 			defer cancel()
-			if r, _ := resources(args[0]); r[0] == resServices {
+			switch r, _ := resources(args[0]); r[0] {
+			case resServices:
 				return c.describeService(ctx, cl, namespace, args[1], output)
+			case resWorkloads:
+				return c.describeDeployment(ctx, cl, namespace, args[1], output)
 			}
 			d, err := cl.DescribePod(ctx, namespace, args[1])
 			if errors.Is(err, api.ErrNotFound) {

@@ -84,8 +84,16 @@ func kubeWorkload(w api.Workload, decl spec.Object) any {
 }
 
 // deploymentConditions are apps/v1's Available and Progressing conditions,
-// with Kubernetes' reasons.
+// with Kubernetes' reasons: the reconciler's, or, from a reconciler that
+// reports none, derived from its counts and progress.
 func deploymentConditions(w api.Workload, ds *spec.DeploymentSpec) []condition {
+	if len(w.Conditions) > 0 {
+		out := make([]condition, len(w.Conditions))
+		for i, c := range w.Conditions {
+			out[i] = condition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message, LastTransitionTime: timePtr(c.LastTransitionTime)}
+		}
+		return out
+	}
 	avail := condition{Type: "Available", Status: "True", Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."}
 	if w.Available < w.Replicas-maxUnavailable(ds, w.Replicas) {
 		avail.Status, avail.Reason, avail.Message = "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."

@@ -62,7 +62,7 @@ nothing.`,
 		Example: `  ctl rollout undo web -n shop --dry-run
   ctl rollout undo web -n shop --push
   ctl rollout undo web -n shop --to-revision 3 --repo ~/src/config`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.RangeArgs(1, 2),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, noFiles
@@ -73,7 +73,13 @@ nothing.`,
 			if o.toRevision < 0 {
 				return usageErr("--to-revision %d: want a revision number (0: the previous one)", o.toRevision)
 			}
-			return c.rolloutUndo(cmd.Context(), args[0], o)
+			// NAME, deployment/NAME or deployment NAME, as the other
+			// rollout commands.
+			name, err := deploymentArg(args)
+			if err != nil {
+				return err
+			}
+			return c.rolloutUndo(cmd.Context(), name, o)
 		},
 	}
 	fl := cmd.Flags()

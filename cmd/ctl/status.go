@@ -18,8 +18,10 @@ func (c *cli) statusCmd() *cobra.Command {
 		Short: "Show the control plane (leader, peers), the tracked repository, the applied commit and the errors",
 		Long: `Show which reconciler answered and which one leads, every reconciler of the raft
 configuration (state, API, last contact, what it has applied), the tracked repository, the
-applied commit, the term, the last sync's error and the nodes whose pod set did not reach them,
-then, when the bootstrap repository declares applications, one line per application.
+applied commit, the term, the last sync's error, the nodes whose pod set did not reach them
+and the Deployments whose rollout is stuck (progress deadline exceeded) or was rolled back
+automatically (until a commit changes their template), then, when the bootstrap repository
+declares applications, one line per application.
 
 With APP, show that application instead: its source, applied and fetched commits, sync state,
 health (and why), last error and every object it owns with its file and health.`,
@@ -49,6 +51,7 @@ health (and why), last error and every object it owns with its file and health.`
 			}
 			return c.emit(output, st, func(w io.Writer) {
 				printStatus(w, st, cl.BaseURL())
+				c.printRollouts(ctx, w, cl)
 				c.printAppSummary(ctx, w, cl)
 			})
 		},

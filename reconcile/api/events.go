@@ -33,6 +33,7 @@ var warningReasons = map[string]bool{
 	"ApplyFailed":              true,
 	"OwnershipConflict":        true,
 	"ProgressDeadlineExceeded": true,
+	"RolledBack":               true,
 	// The kubelet's, as agents record them.
 	agentapi.EventFailed:          true,
 	agentapi.EventBackOff:         true,

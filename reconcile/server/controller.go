@@ -69,6 +69,8 @@ type controller struct {
 	// offered carries; cidrErr why nodes have no pod CIDR.
 	net     *netPlan
 	cidrErr map[string]cidrFailure
+	// ro is the term's rollout work (rollout.go).
+	ro rolloutWork
 }
 
 // newController prepares the term: the cluster's ID on a new cluster, the

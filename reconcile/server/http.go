@@ -29,6 +29,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
 	mux.HandleFunc("GET "+api.PathVersion, handleVersion)
+	// From the store, which every reconciler has (rollout_http.go).
+	mux.HandleFunc("GET "+api.PathRolloutHistory, s.handleRolloutHistory)
 	lead := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.leaderOnly(h)) }
 	lead("GET "+api.PathPods, s.handlePods)
 	lead("GET "+api.PathDeployments, s.handleDeployments)

@@ -173,6 +173,9 @@ func (c *controller) planOnce() (bool, time.Time) {
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
 	logMoves(c.log, out.Events)
+	// Revision numbers in the views; healthy marks and automatic
+	// rollbacks proposed (rollout.go).
+	workloads := c.rolloutViews(out.Workloads, in.Desired, true)
 	// minReadySeconds and progress deadlines change decisions with time
 	// alone: the core says when.
 	wake = earliest(wake, out.Wake)
@@ -182,7 +185,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads, services: netp.views}
+	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views}
 	netChanged := c.net == nil || c.net.key != netp.key
 	c.net = netp
 	if in.Desired != nil {
@@ -244,9 +247,10 @@ func (c *controller) previewPlan() {
 	in.Adopt = nil
 	out := reconcile.Plan(in)
 	netp := c.planNetwork(out.Pods, c.s.members.nodes())
+	workloads := c.rolloutViews(out.Workloads, in.Desired, false)
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: out.Workloads, services: netp.views}
+	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views}
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
 	c.publish()
@@ -258,6 +262,8 @@ func (c *controller) previewPlan() {
 func (c *controller) planInput() (reconcile.Input, time.Time) {
 	v := c.s.store.peek()
 	set := c.s.store.desired()
+	// Automatic rollbacks in force (store_rollout.go).
+	rollbacks := c.s.store.rollouts().rollbacks
 	nodes, wake := c.nodeStates(c.s.members.nodes(), v.overrides)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -267,6 +273,7 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 		Nodes:     nodes,
 		Observed:  make(map[string][]agentapi.PodStatus, len(c.observed)),
 		Memory:    c.mem,
+		Overrides: rollbacks,
 		Now:       time.Now(),
 		NewUID:    newUID,
 		// Until the grace has passed, a node membership has not reported

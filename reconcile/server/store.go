@@ -78,6 +78,12 @@ type command struct {
 	// ("" for an allocation) (store_net.go).
 	Net      *NetworkConfig    `json:"net,omitempty"`
 	PodCIDRs map[string]string `json:"podCIDRs,omitempty"`
+	// Healthy names the revisions of an opRolloutHealthy entry; Owner
+	// and Rollback the Deployment and template override of an
+	// opRolloutOverride entry, nil to drop it (store_rollout.go).
+	Healthy  []revisionRef               `json:"healthy,omitempty"`
+	Owner    string                      `json:"owner,omitempty"`
+	Rollback *reconcile.TemplateOverride `json:"rollback,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -112,6 +118,13 @@ type fsmState struct {
 	PodCIDRs   map[string]string `json:"podCIDRs,omitempty"`
 	ClusterIPs map[string]string `json:"clusterIPs,omitempty"`
 	NodePorts  map[string]int32  `json:"nodePorts,omitempty"`
+	// Histories are the Deployments' revisions by owner key
+	// ("Deployment/ns/name"), oldest first, and Rollbacks the template
+	// overrides of automatic rollbacks in force, by the same key (see
+	// store_rollout.go). Absent in an older snapshot: empty, and Restore
+	// records the current templates.
+	Histories map[string][]rolloutRevision          `json:"histories,omitempty"`
+	Rollbacks map[string]reconcile.TemplateOverride `json:"rollbacks,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -137,6 +150,13 @@ type store struct {
 	// onApply, when set, is called after every applied entry (outside mu)
 	// with its operation: the controller uses it to plan again.
 	onApply func(op string)
+	// hashes caches the Deployments' template hashes by object
+	// (store_rollout.go): a revision's unchanged objects keep their
+	// pointers, so only changed ones are hashed again.
+	hashes map[spec.ObjectKey]hashedTemplate
+	// rolloutGen counts the changes of Histories and Rollbacks, so that
+	// the leader redoes its rollout work only when they changed.
+	rolloutGen uint64
 	// broken is the first entry that failed to apply; log receives it.
 	broken error
 	log    *slog.Logger
@@ -271,6 +291,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if err := s.applyNetLocked(c, index); err != nil {
 			return err
 		}
+	case opRolloutHealthy, opRolloutOverride:
+		if err := s.applyRolloutLocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -295,6 +319,9 @@ type storeView struct {
 	PodCIDRs   map[string]string
 	ClusterIPs map[string]string
 	NodePorts  map[string]int32
+	// The rollouts' histories and overrides (store_rollout.go).
+	Histories map[string][]rolloutRevision
+	Rollbacks map[string]reconcile.TemplateOverride
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -318,6 +345,8 @@ func (s *store) read() storeView {
 		PodCIDRs:   s.st.PodCIDRs,
 		ClusterIPs: s.st.ClusterIPs,
 		NodePorts:  s.st.NodePorts,
+		Histories:  s.st.Histories,
+		Rollbacks:  s.st.Rollbacks,
 	}
 }
 
@@ -411,6 +440,8 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		PodCIDRs:         v.PodCIDRs,
 		ClusterIPs:       v.ClusterIPs,
 		NodePorts:        v.NodePorts,
+		Histories:        v.Histories,
+		Rollbacks:        v.Rollbacks,
 	}}, nil
 }
 
@@ -437,6 +468,11 @@ func (s *store) Restore(rc io.ReadCloser) error {
 	// A snapshot from before networking holds no allocations: its
 	// Services get theirs now, the same on every reconciler.
 	s.reallocServicesLocked()
+	// A snapshot from before revision histories holds none: the current
+	// templates become revision 1 (a no-op for a newer snapshot).
+	s.hashes = nil
+	s.rolloutGen++
+	s.syncRolloutsLocked(s.appliedCommitLocked)
 	s.mu.Unlock()
 	if s.onApply != nil {
 		s.onApply(opRevision)

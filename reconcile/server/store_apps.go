@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
 )
@@ -202,6 +203,14 @@ func (s *store) applyRevisionLocked(c *command, set *spec.Set, index uint64) err
 	}
 	s.rebuildUnionLocked()
 	s.reallocServicesLocked()
+	// The Deployments whose template this revision changed get a new
+	// revision in their history (store_rollout.go).
+	s.syncRolloutsLocked(func(a string) *api.Commit {
+		if a == app {
+			return &c.Revision.Commit
+		}
+		return nil
+	})
 	return nil
 }
 

@@ -284,13 +284,17 @@ func (s *Server) Status() api.Status {
 
 // planInput is the state a dry-run plan (diff placements) starts from.
 func (v *view) planInput() reconcile.Input {
-	return reconcile.Input{
+	in := reconcile.Input{
 		Desired:  v.set,
 		Nodes:    v.nodeStates,
 		Observed: v.observed,
 		Memory:   reconcile.Memory{Pods: v.inventory()},
 		Now:      time.Now(),
 	}
+	if v.store != nil {
+		in.Overrides = v.store.rollouts().rollbacks
+	}
+	return in
 }
 
 // inventory is a copy of the committed inventory, for dry runs: the

@@ -110,7 +110,7 @@ var types = map[string]*Type{
 			{Name: "paused", Type: "boolean", Doc: "paused stops rolling out template changes: the Deployment keeps the pods of the template it runs (still scaled to replicas) until it is unpaused."},
 			{Name: "progressDeadlineSeconds", Type: "integer", Doc: "progressDeadlineSeconds is how long a rollout may make no progress before it is reported as failed (ProgressDeadlineExceeded). Defaults to 600; must be greater than minReadySeconds."},
 			{Name: "replicas", Type: "integer", Doc: "replicas is the number of pods to keep running. Defaults to 1."},
-			{Name: "revisionHistoryLimit", Type: "integer", Doc: "revisionHistoryLimit is accepted for compatibility and otherwise ignored: Git is the history, and a rollback is a revert commit."},
+			{Name: "revisionHistoryLimit", Type: "integer", Doc: "revisionHistoryLimit is how many old revisions the reconciler keeps in the Deployment's rollout history besides the current one. Git keeps every commit; a rollback is a revert commit. Defaults to 10."},
 			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Required: true, Doc: "selector is the label query over pods that counts them as this Deployment's. Required (apps/v1): it must not be empty and must match the template's labels."},
 			{Name: "strategy", Type: "DeploymentStrategy", Ref: "DeploymentStrategy", Doc: "strategy is how pods of the old template are replaced by pods of the new one."},
 			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template the Deployment's pods are made from; a change to it starts a rollout."},
