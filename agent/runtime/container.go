@@ -80,6 +80,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 		}
 		run := c.adopted
 		c.adopted = nil
+		adopted := run != nil
 		if run == nil {
 			t0 := time.Now()
 			img, err := r.ensureImage(pullCtx, c.spec)
@@ -140,8 +141,10 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 			createFailures = 0
 			r.log.Debug("container started", "container", c.id, "image", tImage, "total", time.Since(t0))
 		}
+		probes := w.startProbes(ctx, c, run, adopted)
 		select {
 		case st := <-run.exitCh:
+			probes.stop()
 			if ctx.Err() != nil && !w.stopping() {
 				return // closing: the next process sees the exit
 			}
@@ -151,8 +154,10 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				return
 			}
 		case <-w.stopCh:
+			probes.stop()
 			// Loop top removes it gracefully.
 		case <-ctx.Done():
+			probes.stop()
 			return
 		}
 	}
@@ -175,7 +180,9 @@ func (w *podWorker) waitEnd(ctx context.Context, c *ctr) {
 // back-off when it should start again (or when interrupted).
 func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTerminated, ranFor time.Duration) bool {
 	policy := w.restartPolicy()
-	restart := policy == spec.RestartPolicyAlways || (policy == spec.RestartPolicyOnFailure && term.ExitCode != 0)
+	// A container killed for a failed liveness or startup probe restarts
+	// unless the policy is Never, whatever its exit code (kubelet).
+	restart := policy == spec.RestartPolicyAlways || (policy == spec.RestartPolicyOnFailure && (term.ExitCode != 0 || c.probe.killed))
 	if !restart {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
@@ -319,7 +326,7 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 		c.st.ContainerID = "containerd://" + c.id
 		c.st.ImageID = imageID
 		c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: now}}
-		c.st.Ready = true
+		c.resetProbesLocked()
 	})
 	return &running{task: task, exitCh: exitCh, started: now}, nil
 }

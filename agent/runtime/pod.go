@@ -49,6 +49,7 @@ type podWorker struct {
 	reason    string
 	message   string
 	ctrs      []*ctr
+	conds     []api.Condition // conditions.go
 }
 
 // ctr is one container of a pod.
@@ -69,6 +70,7 @@ type ctr struct {
 	st        api.ContainerStatus
 	crashes   int
 	startedAt time.Time
+	probe     probeState // probe.go
 }
 
 func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
@@ -181,6 +183,7 @@ func (w *podWorker) update(f func()) {
 	defer w.recMu.Unlock()
 	w.r.mu.Lock()
 	f()
+	w.refreshConditionsLocked()
 	w.r.notifyLocked()
 	rec := w.recordLocked()
 	w.r.mu.Unlock()
@@ -188,7 +191,7 @@ func (w *podWorker) update(f func()) {
 }
 
 func (w *podWorker) recordLocked() podRecord {
-	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}}
+	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}, Conditions: w.conds}
 	for _, c := range w.ctrs {
 		cr := containerRecord{
 			RestartCount: c.st.RestartCount,
@@ -387,8 +390,12 @@ func (w *podWorker) statusLocked() api.PodStatus {
 	ps.Containers = make([]api.ContainerStatus, len(w.ctrs))
 	for i, c := range w.ctrs {
 		ps.Containers[i] = c.st // states are replaced, never mutated in place
+		if c.st.State.Running == nil {
+			ps.Containers[i].Started = nil
+		}
 	}
 	ps.Phase = podPhase(w.restartPolicy(), ps.Containers)
+	ps.Conditions = w.conditionsLocked()
 	return ps
 }
 
