@@ -59,7 +59,13 @@ func (w *podWorker) refreshConditionsLocked() {
 	for i, c := range w.ctrs {
 		cs[i] = c.st
 	}
-	conds := podConditions(podPhase(w.restartPolicy(), cs), cs)
+	w.setConditionsLocked(podPhase(w.restartPolicy(), cs), cs)
+}
+
+// setConditionsLocked is refreshConditionsLocked with the phase and
+// container statuses at hand; r.mu is held.
+func (w *podWorker) setConditionsLocked(phase string, cs []api.ContainerStatus) {
+	conds := podConditions(phase, cs)
 	changed := len(conds) != len(w.conds)
 	now := time.Now().UTC()
 	for i := range conds {
@@ -78,11 +84,12 @@ func (w *podWorker) refreshConditionsLocked() {
 	}
 }
 
-// conditionsLocked returns a copy of the pod's conditions; r.mu is held.
-func (w *podWorker) conditionsLocked() []api.Condition {
-	if w.conds == nil {
-		w.refreshConditionsLocked()
-	}
+// conditionsLocked returns a copy of the pod's conditions for a status of
+// that phase and containers; r.mu is held. They are brought up to date
+// first: state set outside update (adoption) must not show conditions
+// from the record.
+func (w *podWorker) conditionsLocked(phase string, cs []api.ContainerStatus) []api.Condition {
+	w.setConditionsLocked(phase, cs)
 	return append([]api.Condition(nil), w.conds...)
 }
 

@@ -395,7 +395,7 @@ func (w *podWorker) statusLocked() api.PodStatus {
 		}
 	}
 	ps.Phase = podPhase(w.restartPolicy(), ps.Containers)
-	ps.Conditions = w.conditionsLocked()
+	ps.Conditions = w.conditionsLocked(ps.Phase, ps.Containers)
 	return ps
 }
 
