@@ -85,6 +85,7 @@ func TestHTTPProbe(t *testing.T) {
 	}{
 		{name: "200", action: spec.HTTPGetAction{Path: "/ok", Port: spec.FromInt(port)}, want: resultSuccess},
 		{name: "long header and body", action: spec.HTTPGetAction{Path: "/big", Port: spec.FromInt(port)}, want: resultSuccess},
+		{name: "path without a slash", action: spec.HTTPGetAction{Path: "ok", Port: spec.FromInt(port)}, want: resultSuccess},
 		{name: "by name", action: spec.HTTPGetAction{Path: "/ok", Port: spec.FromString("web")}, want: resultSuccess},
 		{name: "500", action: spec.HTTPGetAction{Path: "/bad", Port: spec.FromInt(port)}, want: resultFailure, out: "HTTP probe failed with statuscode: 500"},
 		{name: "same-host redirect followed", action: spec.HTTPGetAction{Path: "/here", Port: spec.FromInt(port)}, want: resultSuccess},

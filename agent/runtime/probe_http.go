@@ -107,6 +107,11 @@ func newHTTPProbe(a *spec.HTTPGetAction, podIP string, pod *spec.PodSpec, self *
 	}
 	u.Scheme = scheme
 	u.Host = net.JoinHostPort(host, strconv.Itoa(port))
+	// Through its string form, as the kubelet's http.NewRequest: a path
+	// without its leading "/" gets one.
+	if u2, err := url.Parse(u.String()); err == nil {
+		u = u2
+	}
 	h := make(http.Header, len(a.HTTPHeaders)+2)
 	for _, hd := range a.HTTPHeaders {
 		h.Add(hd.Name, hd.Value)
