@@ -371,6 +371,14 @@ func (w *podWorker) probeHandler(c *ctr, run *running, p *spec.Probe, kind probe
 	return errProbe{fmt.Errorf("%s probe of container %s has no handler", strings.ToLower(kind.String()), c.spec.Name)}
 }
 
+var (
+	_ probeHandler = (*execProbe)(nil)
+	_ probeHandler = (*httpProbe)(nil)
+	_ probeHandler = (*tcpProbe)(nil)
+	_ probeHandler = (*grpcProbe)(nil)
+	_ probeHandler = errProbe{}
+)
+
 // errProbe is a probe that cannot run; its error is reported each period.
 type errProbe struct{ err error }
 

@@ -68,7 +68,8 @@ func condition(p api.PodStatus, typ string) api.Condition {
 }
 
 // TestProbesOnContainerd: a failing liveness probe (exec) restarts its
-// container with the restart back-off, counting restarts; a failing
+// container with the restart back-off, counting restarts, even one that
+// exits 0 under OnFailure (tcpSocket to a closed port); a failing
 // readiness probe (httpGet, 404) keeps the container and the pod not
 // Ready; a passing one (after a tcpSocket startup probe) makes both Ready.
 // After an agent restart the conditions' transition times are kept, and a
@@ -80,6 +81,9 @@ func TestProbesOnContainerd(t *testing.T) {
 
 	sick := sh("c", "exec sleep 3600")
 	sick.LivenessProbe = probe(spec.ProbeHandler{Exec: &spec.ExecAction{Command: []string{"sh", "-c", "echo sick; exit 1"}}}, 1)
+	// Exits 0 on SIGTERM: restarted all the same under OnFailure.
+	graceful := sh("c", "trap 'exit 0' TERM; while true; do sleep 0.1; done")
+	graceful.LivenessProbe = probe(spec.ProbeHandler{TCPSocket: &spec.TCPSocketAction{Port: spec.FromInt(9)}}, 2)
 	notReady := httpd("web")
 	notReady.ReadinessProbe = probe(spec.ProbeHandler{HTTPGet: &spec.HTTPGetAction{Path: "/nope", Port: spec.FromInt(8080)}}, 1)
 	// An exec probe that outlives its timeout fails (and is killed).
@@ -95,6 +99,7 @@ func TestProbesOnContainerd(t *testing.T) {
 		newPod("notready", "", notReady, slow),
 		newPod("ready", "", ready),
 		newPod("plain", "", sh("c", "exec sleep 3600")),
+		newPod("onfailure", spec.RestartPolicyOnFailure, graceful),
 	}
 	e.sync(pods...)
 
@@ -111,6 +116,16 @@ func TestProbesOnContainerd(t *testing.T) {
 	}
 	if events.find("liveness", "c", api.EventKilling, "Container c failed liveness probe, will be restarted") == nil {
 		t.Fatalf("no Killing event:%s", events)
+	}
+
+	st = e.waitPod("onfailure", "restarted", 60*time.Second, func(p api.PodStatus) bool {
+		return p.Containers[0].RestartCount >= 1
+	})
+	if last := st.Containers[0].LastTerminationState.Terminated; last == nil || last.ExitCode != 0 || last.Reason != api.ReasonCompleted {
+		t.Fatalf("onfailure's last termination %+v, want Completed (exit 0 on SIGTERM)", last)
+	}
+	if events.find("onfailure", "c", api.EventUnhealthy, "Liveness probe failed: dial tcp") == nil {
+		t.Fatalf("no Unhealthy event for the tcpSocket probe:%s", events)
 	}
 
 	// Readiness failing: running, started, not ready.
