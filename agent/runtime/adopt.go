@@ -44,6 +44,7 @@ func (r *Runtime) adopt(ctx context.Context) error {
 	for _, rec := range recs {
 		w := newPodWorker(r, rec.Pod, nil)
 		w.ip = rec.PodIP
+		w.conds = rec.Conditions
 		if rec.StartTime != nil {
 			w.startTime = rec.StartTime
 		}
@@ -72,7 +73,9 @@ func (r *Runtime) adopt(ctx context.Context) error {
 				c.adopted = run
 				c.st.ContainerID = "containerd://" + c.id
 				c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: run.started}}
-				c.st.Ready = true
+				// Not ready until its readiness probe says so again, as
+				// after a kubelet restart.
+				c.resetProbesLocked()
 			} else if cr.Terminated != nil {
 				// Exited before: finished for good, or waiting out a
 				// crash back-off. runContainer decides which.

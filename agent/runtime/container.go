@@ -78,6 +78,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 		}
 		run := c.adopted
 		c.adopted = nil
+		adopted := run != nil
 		if run == nil {
 			t0 := time.Now()
 			pulled := false
@@ -147,8 +148,10 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 			r.log.Debug("container started", "container", c.id, "image", tImage, "total", time.Since(t0))
 			w.postStart(ctx, c, run)
 		}
+		probes := w.startProbes(ctx, c, run, adopted)
 		select {
 		case st := <-run.exitCh:
+			probes.stop()
 			if ctx.Err() != nil && !w.stopping() {
 				return // closing: the next process sees the exit
 			}
@@ -158,9 +161,11 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				return
 			}
 		case <-w.stopCh:
+			probes.stop()
 			w.terminate(ctx, c, run)
 			return
 		case <-ctx.Done():
+			probes.stop()
 			return
 		}
 	}
@@ -183,7 +188,9 @@ func (w *podWorker) waitEnd(ctx context.Context, c *ctr) {
 // back-off when it should start again (or when interrupted).
 func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTerminated, ranFor time.Duration) bool {
 	policy := w.restartPolicy()
-	restart := policy == spec.RestartPolicyAlways || (policy == spec.RestartPolicyOnFailure && term.ExitCode != 0)
+	// A container killed for a failed liveness or startup probe restarts
+	// unless the policy is Never, whatever its exit code (kubelet).
+	restart := policy == spec.RestartPolicyAlways || (policy == spec.RestartPolicyOnFailure && (term.ExitCode != 0 || c.probe.killed))
 	if !restart {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
@@ -330,11 +337,12 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 		c.st.ContainerID = "containerd://" + c.id
 		c.st.ImageID = imageID
 		c.st.State = api.ContainerState{Running: &api.StateRunning{StartedAt: now}}
-		c.st.Ready = true
+		c.resetProbesLocked()
 		if hasPostStart(c.spec) {
-			// Neither started nor ready until the hook succeeds.
-			started := false
-			c.st.Started, c.st.Ready = &started, false
+			// Neither started nor ready until the hook succeeds
+			// (postStart resets the probes' state then).
+			c.probe.started, c.probe.ready = false, false
+			c.applyProbesLocked()
 		}
 	})
 	w.event(c.spec.Name, api.EventNormal, api.EventStarted, "Started container "+c.spec.Name)

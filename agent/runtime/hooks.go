@@ -73,13 +73,9 @@ func (w *podWorker) postStart(ctx context.Context, c *ctr, run *running) {
 		return // stopping or closing: not the hook's failure
 	}
 	if err == nil {
-		w.update(func() {
-			if c.st.State.Running != nil {
-				started := true
-				c.st.Started = &started
-				c.st.Ready = true
-			}
-		})
+		// Started and Ready now as the probes say (they start once
+		// this returns).
+		w.update(c.resetProbesLocked)
 		return
 	}
 	w.r.log.Warn("postStart hook failed", "container", c.id, "err", err)

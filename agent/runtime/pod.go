@@ -51,6 +51,7 @@ type podWorker struct {
 	ctrs      []*ctr
 	// deletedAt is when the pod's removal began (terminating.go).
 	deletedAt *time.Time
+	conds     []api.Condition // conditions.go
 }
 
 // ctr is one container of a pod.
@@ -71,6 +72,7 @@ type ctr struct {
 	st        api.ContainerStatus
 	crashes   int
 	startedAt time.Time
+	probe     probeState // probe.go
 }
 
 func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
@@ -189,6 +191,7 @@ func (w *podWorker) update(f func()) {
 	defer w.recMu.Unlock()
 	w.r.mu.Lock()
 	f()
+	w.refreshConditionsLocked()
 	w.r.notifyLocked()
 	rec := w.recordLocked()
 	w.r.mu.Unlock()
@@ -196,7 +199,7 @@ func (w *podWorker) update(f func()) {
 }
 
 func (w *podWorker) recordLocked() podRecord {
-	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}}
+	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}, Conditions: w.conds}
 	for _, c := range w.ctrs {
 		cr := containerRecord{
 			RestartCount: c.st.RestartCount,
@@ -397,8 +400,12 @@ func (w *podWorker) statusLocked() api.PodStatus {
 	ps.Containers = make([]api.ContainerStatus, len(w.ctrs))
 	for i, c := range w.ctrs {
 		ps.Containers[i] = c.st // states are replaced, never mutated in place
+		if c.st.State.Running == nil {
+			ps.Containers[i].Started = nil
+		}
 	}
 	ps.Phase = podPhase(w.restartPolicy(), ps.Containers)
+	ps.Conditions = w.conditionsLocked(ps.Phase, ps.Containers)
 	w.terminationStatusLocked(&ps)
 	return ps
 }

@@ -28,6 +28,8 @@ type podRecord struct {
 	PodIP      string                     `json:"podIP,omitempty"`
 	StartTime  *time.Time                 `json:"startTime,omitempty"`
 	Containers map[string]containerRecord `json:"containers,omitempty"`
+	// Conditions keep their LastTransitionTime across agent restarts.
+	Conditions []api.Condition `json:"conditions,omitempty"`
 }
 
 type containerRecord struct {
