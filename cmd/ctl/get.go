@@ -57,9 +57,15 @@ func orNone(s string) string {
 	return s
 }
 
-// podStatus is kubectl's STATUS column: the first container's waiting or
-// terminated reason when there is one, else the pod's reason or phase.
+// podStatus is kubectl's STATUS column: Terminating for a pod being
+// stopped, else the first container's waiting or terminated reason when
+// there is one, else the pod's reason or phase.
 func podStatus(p api.Pod) string {
+	if p.Status != nil && p.Status.DeletionTimestamp != nil {
+		// As kubectl: a pod being stopped shows Terminating until its
+		// node reports its containers gone.
+		return "Terminating"
+	}
 	if p.Status != nil {
 		for _, cs := range p.Status.Containers {
 			if w := cs.State.Waiting; w != nil && w.Reason != "" {

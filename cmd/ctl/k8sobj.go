@@ -24,6 +24,7 @@ import (
 type objectMeta struct {
 	Annotations       map[string]string `json:"annotations,omitempty"`
 	CreationTimestamp *time.Time        `json:"creationTimestamp,omitempty"`
+	DeletionTimestamp *time.Time        `json:"deletionTimestamp,omitempty"`
 	Labels            map[string]string `json:"labels,omitempty"`
 	Name              string            `json:"name"`
 	Namespace         string            `json:"namespace,omitempty"`
@@ -155,6 +156,7 @@ func kubePod(p api.Pod, hostIPs map[string]string) k8sPod {
 		st.Reason, st.Message = p.Reason, p.Message
 	}
 	if p.Status != nil {
+		o.Metadata.DeletionTimestamp = timePtr(ptrTime(p.Status.DeletionTimestamp))
 		st.StartTime = timePtr(ptrTime(p.Status.StartTime))
 		for _, cs := range p.Status.Containers {
 			st.ContainerStatuses = append(st.ContainerStatuses, kubeContainerStatus(cs))

@@ -62,6 +62,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	perNode := fs.Int("pods-per-node", 10, "recovery and failover: pods per agent (the killed agent holds this many)")
 	goTool := fs.String("go", "go", "go command that runs the scheduler's table (from the module root)")
 	diffObjects := fs.Int("diff-objects", 10000, "diff: objects in the compared revisions")
+	rolloutRuns := fs.Int("rollout-runs", 5, "rollout: rolling updates of 30 replicas measured")
 	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -134,6 +135,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if want[secServices] {
 		s, err := benchServices(ctx, o, *goTool, out)
 		record(secServices, s, err)
+	}
+	if want[secRollout] {
+		s, err := benchRollout(ctx, o, *rolloutRuns, out)
+		record(secRollout, s, err)
 	}
 	if want[secFailover] {
 		o3 := o

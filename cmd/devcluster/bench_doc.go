@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -40,6 +40,7 @@ var (
 		secKustomize:    "Kustomize rendering",
 		secGet:          "ctl get at 10,000 pods",
 		secServices:     "Services and DNS",
+		secRollout:      "Rolling updates and probes",
 	}
 )
 

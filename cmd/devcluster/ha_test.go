@@ -47,6 +47,9 @@ func TestHA(t *testing.T) {
 		Agents:      3,
 		Netns:       true,
 		NodePrefix:  fmt.Sprintf("ha%d", os.Getpid()%1000),
+		// The hello image, for the rollout steps.
+		Examples: "../../examples-repo",
+		SkipSeed: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +87,8 @@ func TestHA(t *testing.T) {
 		{"CutAgent", h.testCutAgent},
 		{"CutLeader", h.testCutLeader},
 		{"RestartEverything", h.testRestartEverything},
+		{"Rollout", h.testRollout},
+		{"Probes", h.testProbes},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {

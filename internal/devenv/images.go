@@ -213,3 +213,26 @@ func GoImage(ctx context.Context, ref, pkgDir string) error {
 	}
 	return push(ctx, ref, img)
 }
+
+// TagImage gives the image at src (in a local, plain-HTTP registry) a
+// second reference dst: the same manifest under another tag, as a new
+// release of an unchanged image would be. Tests use it to roll a
+// Deployment to a new image reference without building one.
+func TagImage(ctx context.Context, src, dst string) error {
+	from, err := name.ParseReference(src, name.Insecure)
+	if err != nil {
+		return fmt.Errorf("failed to parse image reference %s: %w", src, err)
+	}
+	to, err := name.NewTag(dst, name.Insecure)
+	if err != nil {
+		return fmt.Errorf("failed to parse image tag %s: %w", dst, err)
+	}
+	desc, err := remote.Get(from, remote.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("failed to get image %s: %w", src, err)
+	}
+	if err := remote.Tag(to, desc, remote.WithContext(ctx)); err != nil {
+		return fmt.Errorf("failed to tag %s as %s: %w", src, dst, err)
+	}
+	return nil
+}

@@ -307,6 +307,16 @@ func (c *Cluster) RestartReconciler(i int) error {
 // ReconcilerRunning reports whether reconciler i's process is running.
 func (c *Cluster) ReconcilerRunning(i int) bool { return !c.reconcilerProc(i).exited() }
 
+// AgentPID returns the process ID of agent i (0 when it is not running):
+// benchmarks read its CPU time from /proc.
+func (c *Cluster) AgentPID(i int) int {
+	p := c.agentProc(i)
+	if p == nil || p.exited() || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 func (c *Cluster) agentProc(i int) *process {
 	c.mu.Lock()
 	defer c.mu.Unlock()
