@@ -376,7 +376,7 @@ func TestRolloutCompletion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"rollout", ""}, []string{"history", "status"}},
+		{[]string{"rollout", ""}, []string{"history", "status", "undo"}},
 		{[]string{"rollout", "status", "-n", "shop", ""}, []string{"api", "web"}},
 		{[]string{"rollout", "history", "-n", "shop", "deployment/w"}, []string{"deployment/web"}},
 		{[]string{"rollout", "status", "-n", "shop", "deploy", "a"}, []string{"api"}},
