@@ -400,6 +400,15 @@ type planner struct {
 	wakeOwner string
 	// dups is set when two objects claim one pod name.
 	dups bool
+	// rolls holds the rollout decisions by owner (see rollout.go);
+	// scales the pod count changes by revision, for ScalingReplicaSet.
+	rolls  map[string]*rollout
+	scales map[revisionKey]int
+	// strayOf, when set, returns an owner's reports that no record has
+	// (the incremental Planner keeps them); otherwise straysOf indexes
+	// them into strayIdx on first use.
+	strayOf  func(owner string) []*api.PodStatus
+	strayIdx map[string][]*api.PodStatus
 }
 
 func newPlanner(in Input) *planner {
@@ -530,13 +539,14 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
-	p.decide(p.holdPaused(expand(p.in.Desired, p.workloads)))
+	p.decide(p.rollouts(p.retemplate(expand(p.in.Desired, p.workloads))))
 	p.schedule()
 }
 
-// decide gives each desired pod (sorted, paused workloads held) its
-// incarnation and drops what is no longer wanted; scheduling is left to
-// the caller. The incremental Planner runs it on the pods of a few owners.
+// decide gives each desired pod (sorted, overrides and pauses applied,
+// limited by the rollouts) its incarnation and drops what is no longer
+// wanted; scheduling is left to the caller. The incremental Planner runs
+// it on the pods of a few owners.
 func (p *planner) decide(desired []DesiredPod) {
 	want := make(map[string]*DesiredPod, len(desired))
 	// New records come from chunks, allocated only when a pod is new: in
@@ -560,8 +570,7 @@ func (p *planner) decide(desired []DesiredPod) {
 			*rec = PodRecord{UID: p.newUID(key, prev), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
 			renewed = true
 		}
-		switch {
-		case !ok:
+		if !ok {
 			if len(created) == cap(created) {
 				created = make([]PodRecord, 0, min(max(len(desired)-i, 1), 1024))
 			}
@@ -569,19 +578,25 @@ func (p *planner) decide(desired []DesiredPod) {
 			rec = &created[len(created)-1]
 			p.mem[key] = rec
 			fresh("")
+			p.scaled(d.Owner, d.Hash, 1)
 			p.event(key, EventCreated, "created pod "+key+" (uid "+rec.UID+")")
-		case rec.Hash != d.Hash || rec.Owner != d.Owner:
-			old := rec.UID
-			fresh(old)
-			p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
-		case rec.Node != "" && !p.aliveOrUnknown(rec.Node):
-			old, node := rec.UID, rec.Node
-			fresh(old)
-			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
-		case rec.Node != "" && p.evicting(rec.Node, d.Spec) != nil && !p.succeeded(rec):
-			old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
-			fresh(old)
-			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+		} else {
+			switch p.renewal(rec, d.Owner, d.Hash, d.Spec) {
+			case renewReplaced:
+				old := rec.UID
+				p.scaled(rec.Owner, rec.Hash, -1)
+				p.scaled(d.Owner, d.Hash, 1)
+				fresh(old)
+				p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
+			case renewNodeLost:
+				old, node := rec.UID, rec.Node
+				fresh(old)
+				p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
+			case renewEvicted:
+				old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
+				fresh(old)
+				p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+			}
 		}
 		switch {
 		case renewed:
@@ -607,81 +622,7 @@ func (p *planner) decide(desired []DesiredPod) {
 	p.want = want
 	p.keys = mergeKeys(desired, p.mem, want)
 	p.dropUnwanted(want)
-}
-
-// holdPaused keeps a paused Deployment on the revision it runs: when none
-// of its remembered pods is of its template, its pods are expanded from the
-// revision most of its remembered pods are of (scaling still applies), as
-// Kubernetes scales the current ReplicaSet of a paused Deployment.
-func (p *planner) holdPaused(desired []DesiredPod) []DesiredPod {
-	var paused []string
-	for owner, w := range p.workloads {
-		if w.paused && w.template != nil {
-			paused = append(paused, owner)
-		}
-	}
-	if len(paused) == 0 {
-		return desired
-	}
-	sort.Strings(paused)
-	type revision struct {
-		n   int
-		rec *PodRecord // the record of smallest key, for determinism
-	}
-	revs := map[string]map[string]*revision{}
-	for _, owner := range paused {
-		revs[owner] = map[string]*revision{}
-	}
-	for key, rec := range p.mem {
-		byHash, ok := revs[rec.Owner]
-		if !ok {
-			continue
-		}
-		r := byHash[rec.Hash]
-		if r == nil {
-			r = &revision{rec: rec}
-			byHash[rec.Hash] = r
-		}
-		r.n++
-		if key < r.rec.Key() {
-			r.rec = rec
-		}
-	}
-	held := map[string]bool{}
-	for _, owner := range paused {
-		w := p.workloads[owner]
-		byHash := revs[owner]
-		if len(byHash) == 0 || byHash[w.hash] != nil {
-			continue // nothing runs yet, or the template already does
-		}
-		best := ""
-		for h, r := range byHash {
-			if best == "" || r.n > byHash[best].n || r.n == byHash[best].n && h < best {
-				best = h
-			}
-		}
-		rec := byHash[best].rec
-		w.heldFrom, w.hash = w.hash, best
-		w.template = &spec.PodTemplateSpec{
-			ObjectMeta: spec.ObjectMeta{Labels: rec.Labels, Annotations: rec.Annotations},
-			Spec:       rec.Spec,
-		}
-		p.workloads[owner] = w
-		held[owner] = true
-		desired = expandWorkload(desired, w)
-	}
-	if len(held) == 0 {
-		return desired
-	}
-	kept := desired[:0]
-	for _, d := range desired {
-		if held[d.Owner] && d.Hash != p.workloads[d.Owner].hash {
-			continue // the template's pods, waiting for the pause to end
-		}
-		kept = append(kept, d)
-	}
-	sortPods(kept)
-	return kept
+	p.scalingEvents()
 }
 
 // succeeded reports whether rec's node reports the pod Succeeded: a pod
@@ -721,71 +662,4 @@ func (p *planner) aliveOrUnknown(node string) bool {
 // unknownStillPlaced says whether a node missing from p.alive keeps its pods.
 func (p *planner) unknownStillPlaced(node string) bool {
 	return !p.in.AbsentNodesLost || p.grace[node]
-}
-
-// dropUnwanted removes the remembered pods Git no longer asks for, except an
-// old revision's pods that still stand in for new pods not yet available.
-func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
-	// Old revisions' pods by owner, in key order.
-	old := map[string][]string{}
-	for _, key := range p.keys {
-		if _, ok := want[key]; ok {
-			continue
-		}
-		rec := p.mem[key]
-		w, ok := p.workloads[rec.Owner]
-		switch {
-		case rec.Owner == "":
-			p.drop(key, "deleted from Git")
-		case !ok:
-			p.drop(key, fmt.Sprintf("%s deleted from Git", rec.Owner))
-		case w.template != nil && rec.Hash == w.hash:
-			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
-		case rec.Node == "" || !p.aliveOrUnknown(rec.Node):
-			// An old revision's pod that is not running anywhere stands in
-			// for nothing; re-creating it would roll back.
-			p.drop(key, fmt.Sprintf("old revision of %s is not running", rec.Owner))
-		case p.evicting(rec.Node, &rec.Spec) != nil:
-			p.drop(key, fmt.Sprintf("old revision of %s evicted from %s", rec.Owner, rec.Node))
-		default:
-			old[rec.Owner] = append(old[rec.Owner], key)
-		}
-	}
-	for _, owner := range sortedKeys(old) {
-		p.wakeOwner = owner
-		w := p.workloads[owner]
-		keys := old[owner]
-		hash := w.hash
-		keep := 0
-		if !w.recreate {
-			// The new pods were all added at once; every available one
-			// relieves one old pod, so the workload never has fewer
-			// available pods than it had, and a template that never comes
-			// up leaves the last good revision running.
-			avail := 0
-			for i := 0; i < w.replicas; i++ {
-				rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, hash, i)]
-				if rec != nil && p.availableWake(p.observed[rec.UID], w.minReady) {
-					avail++
-				}
-			}
-			keep = min(max(w.replicas-avail, 0), len(keys))
-		}
-		// Keep the old pods that serve: available ones first, then by name.
-		sort.SliceStable(keys, func(i, j int) bool {
-			ai := p.available(p.observed[p.mem[keys[i]].UID], w.minReady)
-			aj := p.available(p.observed[p.mem[keys[j]].UID], w.minReady)
-			return ai && !aj
-		})
-		for _, key := range keys[keep:] {
-			p.drop(key, fmt.Sprintf("superseded by revision %s of %s", hash, owner))
-		}
-	}
-}
-
-func (p *planner) drop(key, why string) {
-	rec := p.mem[key]
-	delete(p.mem, key)
-	p.deleted = append(p.deleted, key)
-	p.event(key, EventDeleted, fmt.Sprintf("deleted pod %s (uid %s): %s", key, rec.UID, why))
 }

@@ -42,26 +42,3 @@ func (p *planner) availableWake(st *api.PodStatus, minReady int32) bool {
 	}
 	return ok
 }
-
-// availability says whether st is up for at least minReady seconds (by the
-// containers' start times and Input.Now) and, when it is up but not yet for
-// long enough, the instant it will be.
-func (p *planner) availability(st *api.PodStatus, minReady int32) (bool, time.Time) {
-	if !up(st) {
-		return false, time.Time{}
-	}
-	if minReady <= 0 {
-		return true, time.Time{}
-	}
-	d := time.Duration(minReady) * time.Second
-	var at time.Time
-	for _, c := range st.Containers {
-		if t := c.State.Running.StartedAt.Add(d); t.After(at) {
-			at = t
-		}
-	}
-	if at.After(p.in.Now) {
-		return false, at
-	}
-	return true, time.Time{}
-}
