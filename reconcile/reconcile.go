@@ -151,12 +151,13 @@ type WorkloadView struct {
 	// Running counts pods whose node reports them Running with every
 	// container running.
 	Running int32
-	// Ready counts running pods whose every container is ready.
+	// Ready counts pods whose Ready condition is True (from an agent that
+	// reports no conditions: Running with every container ready).
 	Ready int32
 	// UpToDate counts pods of the current template.
 	UpToDate int32
-	// Available counts running pods whose containers have run for at least
-	// minReadySeconds.
+	// Available counts pods ready for at least minReadySeconds (from the
+	// Ready condition's last transition, or the containers' start).
 	Available int32
 	// Revision is the current template's hash (the pod-template-hash label).
 	Revision   string
@@ -231,10 +232,11 @@ const (
 	ProgressComplete = "Complete"
 	// ProgressProgressing: pods are being created, started or replaced.
 	ProgressProgressing = "Progressing"
-	// ProgressDeadlineExceeded: a pod of the current template has not
-	// become available within progressDeadlineSeconds (600 s by default)
-	// of its creation; Message names it and why. The last good revision
-	// keeps running meanwhile.
+	// ProgressDeadlineExceeded: the rollout is not complete and made no
+	// progress (no new pod created, none became available) for
+	// progressDeadlineSeconds (600 s by default); Message names a new pod
+	// that is not available and why. The last good revision keeps running
+	// meanwhile. A paused Deployment never exceeds its deadline.
 	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 	// ProgressPaused: a paused Deployment whose template changed keeps
 	// running (and scaling) the revision it ran.
@@ -279,15 +281,16 @@ const (
 	// tolerate (a drain, declared in Git or by the agent); the pod got a new
 	// UID to be placed again.
 	EventEvicted = "Evicted"
-	// EventScalingReplicaSet: a rollout step, about the workload: a
-	// revision's pods scaled up or down ("Scaled up revision abc123 of
-	// Deployment/shop/web to 3").
+	// EventScalingReplicaSet: a plan changed the number of a revision's
+	// pods, about the workload ("Scaled up revision abc123 to 3"), once
+	// per plan and revision.
 	EventScalingReplicaSet = "ScalingReplicaSet"
 	// EventRolloutComplete: every replica of the new revision is
-	// available and no old pod is left.
+	// available and no old pod is left (from WorkloadEvents, when a
+	// workload's progress turns Complete).
 	EventRolloutComplete = "RolloutComplete"
 	// EventDeadlineExceeded: a rollout made no progress within
-	// progressDeadlineSeconds.
+	// progressDeadlineSeconds (from WorkloadEvents; a Warning).
 	EventDeadlineExceeded = "ProgressDeadlineExceeded"
 	// EventRolledBack: an automatic rollback (stevedore.dev/auto-rollback)
 	// replaced Git's template with the last healthy one.
@@ -337,9 +340,9 @@ type Output struct {
 	Events  []Event
 	// Wake is the earliest instant after Input.Now at which Plan, given the
 	// same Input but that instant as Now, would decide something different
-	// or show different views: a pod's containers reaching their
-	// workload's minReadySeconds, a pod of the current template passing
-	// its progressDeadlineSeconds. Zero means that nothing pending changes
+	// or show different views: a pod reaching its workload's
+	// minReadySeconds of readiness, a rollout passing its
+	// progressDeadlineSeconds without progress. Zero means that nothing pending changes
 	// with time alone. The daemon plans on every change of its inputs and
 	// otherwise sleeps until Wake. Wake is meant for the plan's fixed
 	// point (Memory fed back unchanged), which plans the same Wake.
@@ -349,9 +352,9 @@ type Output struct {
 // Plan computes the desired pod set of every node: it expands Desired into
 // pods, gives new pods UIDs, keeps remembered placements on nodes that are
 // not dead, re-creates the pods of dead nodes and of NoExecute-tainted nodes
-// that they do not tolerate, keeps an old revision's pods until the new
-// ones are available, drops what Git no longer asks for and schedules the
-// rest. It never writes to in (Memory included) and, for the same in
+// that they do not tolerate, rolls template changes out as the workload's
+// strategy says (rollout.go), drops what Git no longer asks for and
+// schedules the rest. It never writes to in (Memory included) and, for the same in
 // (NewUID returning the same sequence), returns the same Output. Planning
 // again from the returned Memory with nothing else changed decides nothing
 // new: Plan is meant to run after every change, however small.

@@ -24,22 +24,24 @@ import (
 // agents' reports, the core's memory and a clock) one command at a time;
 // each command's output follows "----" and ends at a blank line:
 //
-//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget NAME
+//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget|mute|unmute NAME
+//	                 mute: its agent has not reported yet (no Observed entry), as after a reconciler restart
 //	apply            objects in the short form of addObject, one a line, added to the desired set
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
 //	delete KEY...    Kind/ns/name or Kind/name
 //	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [cond] [gone]
 //	linger on|off    agents keep reporting the pods dropped from their sets (Terminating) until observed gone
-//	override KIND/ns/name [reason=R] | override KIND/ns/name off   run the previous template (Input.Overrides)
+//	override KIND/ns/name [reason=R...] | override KIND/ns/name off   run the previous template (Input.Overrides)
 //	tick DURATION|wake   wake: to the last plan's Output.Wake
 //	restart          the memory goes through JSON, as across a reconciler restart
 //	lose             the memory is lost; the next plan adopts the alive agents' last sets
-//	plan [events] [unloaded] [absent-lost] [delta] [rollout]
+//	plan [events] [brief] [unloaded] [absent-lost] [delta] [rollout]
 //
 // A plan prints its events (then the workload events WorkloadEvents derives
 // from the last two plans' views), Changed and Deleted (with delta), its
-// Wake when there is one, then (without events) pods, pod sets and
-// workloads (with rollout: their strategy and conditions too).
+// Wake when there is one, then (without events) pods and pod sets (not
+// with brief) and workloads (with rollout: their strategy and conditions
+// too).
 //
 // Agents report the pods of their sets with the pods' owner and hash, as
 // the agent does; after a plan, a pod dropped from its node's set stops at
@@ -164,6 +166,8 @@ type harness struct {
 	adopt bool
 	// pc, when set, checks every plan against a Planner (planner_test.go).
 	pc *plannerCheck
+	// muted nodes have not reported yet.
+	muted map[string]bool
 	// linger keeps the reports of pods dropped from their sets, with a
 	// DeletionTimestamp, as an agent does while it stops them.
 	linger bool
@@ -181,6 +185,7 @@ func newHarness() *harness {
 		agents:    map[string][]api.Pod{},
 		overrides: map[string]TemplateOverride{},
 		templates: map[string][]spec.PodTemplateSpec{},
+		muted:     map[string]bool{},
 		now:       time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
@@ -210,13 +215,14 @@ func (h *harness) input(desired *spec.Set) Input {
 	}
 	// A connected agent reports, if only an empty list.
 	for name, n := range h.nodes {
-		if n.Alive {
+		if n.Alive && !h.muted[name] {
 			in.Observed[name] = []api.PodStatus{}
 		}
 	}
 	for _, uid := range sortedKeys(h.observed) {
-		st := h.observed[uid]
-		in.Observed[st.Node] = append(in.Observed[st.Node], st)
+		if st := h.observed[uid]; !h.muted[st.Node] {
+			in.Observed[st.Node] = append(in.Observed[st.Node], st)
+		}
 	}
 	return in
 }
@@ -342,7 +348,7 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 			return "", fmt.Errorf("%s has no previous template", key)
 		}
 		prev := ts[len(ts)-2]
-		reason := args(f[2:])["reason"]
+		_, reason, _ := strings.Cut(cmd, "reason=") // the rest of the line
 		h.overrides = maps.Clone(h.overrides)
 		h.overrides[key.String()] = TemplateOverride{GitHash: w.hash, Hash: spec.TemplateHash(&prev), Template: prev, Reason: reason}
 		return fmt.Sprintf("override %s: %s instead of %s", key, spec.TemplateHash(&prev), w.hash), nil
@@ -461,6 +467,10 @@ func (h *harness) node(f []string) (string, error) {
 		h.nodes[name].Alive = true
 	case "forget":
 		delete(h.nodes, name)
+	case "mute":
+		h.muted[name] = true
+	case "unmute":
+		delete(h.muted, name)
 	default:
 		return "", fmt.Errorf("unknown node command %q", f[0])
 	}
@@ -575,18 +585,26 @@ func formatOutput(out Output, wev []Event, now time.Time, a map[string]string) s
 	if _, ok := a["events"]; ok {
 		return sb.String()
 	}
+	if _, ok := a["brief"]; !ok {
+		formatPods(&sb, out)
+	}
+	formatWorkloads(&sb, out, a)
+	return sb.String()
+}
+
+func formatPods(sb *strings.Builder, out Output) {
 	sb.WriteString("pods:\n")
 	for _, p := range out.Pods {
 		node := p.Node
 		if node == "" {
 			node = "-"
 		}
-		fmt.Fprintf(&sb, "  %s/%s %s %s %s", p.Namespace, p.Name, p.UID, node, p.Phase)
+		fmt.Fprintf(sb, "  %s/%s %s %s %s", p.Namespace, p.Name, p.UID, node, p.Phase)
 		if p.Reason != "" {
-			fmt.Fprintf(&sb, " %s", p.Reason)
+			fmt.Fprintf(sb, " %s", p.Reason)
 		}
 		if p.Message != "" {
-			fmt.Fprintf(&sb, " (%s)", p.Message)
+			fmt.Fprintf(sb, " (%s)", p.Message)
 		}
 		sb.WriteString("\n")
 	}
@@ -597,31 +615,33 @@ func formatOutput(out Output, wev []Event, now time.Time, a map[string]string) s
 		for _, p := range out.PodSets[n] {
 			pods = append(pods, p.Namespace+"/"+p.Name+"@"+p.UID)
 		}
-		fmt.Fprintf(&sb, "  %s: [%s]\n", n, strings.Join(pods, " "))
+		fmt.Fprintf(sb, "  %s: [%s]\n", n, strings.Join(pods, " "))
 	}
+}
+
+func formatWorkloads(sb *strings.Builder, out Output, a map[string]string) {
 	if len(out.Workloads) > 0 {
 		sb.WriteString("workloads:\n")
 		for _, w := range out.Workloads {
-			fmt.Fprintf(&sb, "  %s/%s/%s rev=%s replicas=%d current=%d running=%d ready=%d up-to-date=%d available=%d\n",
+			fmt.Fprintf(sb, "  %s/%s/%s rev=%s replicas=%d current=%d running=%d ready=%d up-to-date=%d available=%d\n",
 				w.Kind, w.Namespace, w.Name, w.Revision, w.Replicas, w.Current, w.Running, w.Ready, w.UpToDate, w.Available)
-			fmt.Fprintf(&sb, "    %s", w.Progress)
+			fmt.Fprintf(sb, "    %s", w.Progress)
 			if w.Message != "" {
-				fmt.Fprintf(&sb, ": %s", w.Message)
+				fmt.Fprintf(sb, ": %s", w.Message)
 			}
 			sb.WriteString("\n")
 			if _, ok := a["rollout"]; ok {
-				fmt.Fprintf(&sb, "    strategy=%s maxSurge=%d maxUnavailable=%d", w.Strategy, w.MaxSurge, w.MaxUnavailable)
+				fmt.Fprintf(sb, "    strategy=%s maxSurge=%d maxUnavailable=%d", w.Strategy, w.MaxSurge, w.MaxUnavailable)
 				for _, c := range w.Conditions {
-					fmt.Fprintf(&sb, " %s=%s/%s", c.Type, c.Status, c.Reason)
+					fmt.Fprintf(sb, " %s=%s/%s", c.Type, c.Status, c.Reason)
 				}
 				sb.WriteString("\n")
 				if w.Override != "" {
-					fmt.Fprintf(&sb, "    override: %s\n", w.Override)
+					fmt.Fprintf(sb, "    override: %s\n", w.Override)
 				}
 			}
 		}
 	}
-	return sb.String()
 }
 
 func copySet(s *spec.Set) *spec.Set {
