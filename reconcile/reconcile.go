@@ -317,7 +317,10 @@ type Output struct {
 	// PodSets holds every alive node's full desired pod set (possibly
 	// empty), each sorted by namespace and name.
 	PodSets map[string][]api.Pod
-	// Pods lists every desired pod, sorted by namespace and name.
+	// Pods lists every desired pod, sorted by namespace and name, and
+	// the pods being stopped (PodView.Terminating: reports from alive
+	// nodes that no record has), each just before the current
+	// incarnation of the same name, if any.
 	Pods []PodView
 	// Workloads lists every Deployment and ReplicationController, sorted by
 	// kind, namespace and name.
