@@ -72,7 +72,7 @@ func (p *Planner) replan(in Input, dirty map[*group]bool) (Output, bool) {
 		}
 	}
 	sp.strayOf = p.straysOf
-	sp.decide(sp.rollouts(sp.retemplate(desired)))
+	sp.decide(sp.retemplate(desired))
 	if sp.dups {
 		return Output{}, false
 	}

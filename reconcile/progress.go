@@ -155,13 +155,13 @@ func conditions(v *WorkloadView, w *workload, complete, exceeded bool) []api.Con
 		prog.Status, prog.Reason, prog.Message = api.ConditionUnknown, ReasonDeploymentPaused, "Deployment is paused"
 	case exceeded:
 		prog.Status, prog.Reason = api.ConditionFalse, ReasonProgressDeadlineExceeded
-		prog.Message = fmt.Sprintf("revision %s has timed out progressing", w.hash)
+		prog.Message = "revision " + w.hash + " has timed out progressing"
 	case w.override != nil:
 		prog.Reason, prog.Message = ReasonRolledBack, v.Override
 	case complete:
-		prog.Reason, prog.Message = ReasonNewReplicaSetAvailable, fmt.Sprintf("revision %s has successfully progressed", w.hash)
+		prog.Reason, prog.Message = ReasonNewReplicaSetAvailable, "revision "+w.hash+" has successfully progressed"
 	default:
-		prog.Reason, prog.Message = ReasonReplicaSetUpdated, fmt.Sprintf("revision %s is progressing", w.hash)
+		prog.Reason, prog.Message = ReasonReplicaSetUpdated, "revision "+w.hash+" is progressing"
 	}
 	return []api.Condition{avail, prog}
 }

@@ -497,9 +497,9 @@ func observedCount(obs map[string][]api.PodStatus) int {
 	return n
 }
 
-// mergeKeys returns the keys of mem in order, given desired (sorted, all in
-// mem): only the few remembered pods Git no longer asks for need sorting.
-func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]*DesiredPod) []string {
+// restKeys returns the keys of the records of mem that want does not
+// hold, in order: the few remembered pods Git no longer asks for.
+func restKeys(mem map[string]*PodRecord, want map[string]*DesiredPod) []string {
 	var rest []string
 	for k := range mem {
 		if _, ok := want[k]; !ok {
@@ -507,7 +507,13 @@ func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]
 		}
 	}
 	slices.SortFunc(rest, comparePodKeys)
-	keys := make([]string, 0, len(mem))
+	return rest
+}
+
+// mergeKeys returns the keys of the desired pods (sorted, all in mem)
+// and of rest (restKeys) in order.
+func mergeKeys(desired []DesiredPod, rest []string) []string {
+	keys := make([]string, 0, len(desired)+len(rest))
 	i := 0
 	for _, d := range desired {
 		k := d.Key()
@@ -545,7 +551,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
-	p.decide(p.rollouts(p.retemplate(expand(p.in.Desired, p.workloads))))
+	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
 	p.schedule()
 }
 
@@ -555,11 +561,10 @@ func (p *planner) plan() {
 // it on the pods of a few owners.
 func (p *planner) decide(desired []DesiredPod) {
 	want := make(map[string]*DesiredPod, len(desired))
-	// New records come from chunks, allocated only when a pod is new: in
-	// the steady state there is none, and a backing array for every
-	// desired pod would cost 60 MB at 150,000 pods. A full chunk is never
-	// appended to (that would move the records p.mem points to).
-	var created []PodRecord
+	// The remembered pods first: their new incarnations (if any) are
+	// what the rollouts see; then the pods to create, as far as the
+	// rollouts want them.
+	var missing []int
 	for i := range desired {
 		d := &desired[i]
 		key := d.Key()
@@ -570,65 +575,110 @@ func (p *planner) decide(desired []DesiredPod) {
 			continue
 		}
 		want[key] = d
-		rec, ok := p.mem[key]
-		renewed := false
-		fresh := func(prev string) {
-			*rec = PodRecord{UID: p.newUID(key, prev), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
-			renewed = true
-		}
-		if !ok {
-			if len(created) == cap(created) {
-				created = make([]PodRecord, 0, min(max(len(desired)-i, 1), 1024))
-			}
-			created = append(created, PodRecord{})
-			rec = &created[len(created)-1]
-			p.mem[key] = rec
-			fresh("")
-			p.scaled(d.Owner, d.Hash, 1)
-			p.event(key, EventCreated, "created pod "+key+" (uid "+rec.UID+")")
+		if rec, ok := p.mem[key]; ok {
+			p.incarnate(key, d, rec)
 		} else {
-			switch p.renewal(rec, d.Owner, d.Hash, d.Spec) {
-			case renewReplaced:
-				old := rec.UID
-				p.scaled(rec.Owner, rec.Hash, -1)
-				p.scaled(d.Owner, d.Hash, 1)
-				fresh(old)
-				p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
-			case renewNodeLost:
-				old, node := rec.UID, rec.Node
-				fresh(old)
-				p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
-			case renewEvicted:
-				old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
-				fresh(old)
-				p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+			missing = append(missing, i)
+		}
+	}
+	rest := restKeys(p.mem, want)
+	p.rollouts(rest)
+	if p.create(desired, missing, want) {
+		kept := make([]DesiredPod, 0, len(want))
+		for _, d := range desired {
+			if want[d.Key()] != nil {
+				kept = append(kept, d)
 			}
 		}
-		switch {
-		case renewed:
-			p.touch(key)
-			rec.Owner = d.Owner
-			rec.Hash = d.Hash
-			rec.Labels = d.Labels
-			rec.Annotations = d.Annotations
-			rec.Spec = *d.Spec
-		case d.Owner == "" && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)):
-			// The hash covers a workload pod's whole template but only a
-			// bare Pod's spec: its labels and annotations change in place.
-			p.touch(key)
-			rec.Labels = d.Labels
-			rec.Annotations = d.Annotations
-		}
-		// Otherwise the record already holds what d asks for: an equal
-		// hash means equal canonical JSON. It is left as remembered (a
-		// quantity written "0.25" in memory and "250m" in Git stays
-		// "0.25"), so that a record changes only when the plan says so
-		// and Changed is exact.
+		desired = kept
 	}
 	p.want = want
-	p.keys = mergeKeys(desired, p.mem, want)
+	p.keys = mergeKeys(desired, rest)
 	p.dropUnwanted(want)
 	p.scalingEvents()
+}
+
+// incarnate brings the remembered record of a desired pod up to date: a
+// new incarnation when it must be replaced or re-created elsewhere.
+func (p *planner) incarnate(key string, d *DesiredPod, rec *PodRecord) {
+	renewed := true
+	switch p.renewal(rec, d.Owner, d.Hash, d.Spec) {
+	case renewReplaced:
+		old := rec.UID
+		p.scaled(rec.Owner, rec.Hash, -1)
+		p.scaled(d.Owner, d.Hash, 1)
+		p.fresh(key, d, rec, old)
+		p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
+	case renewNodeLost:
+		old, node := rec.UID, rec.Node
+		p.fresh(key, d, rec, old)
+		p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
+	case renewEvicted:
+		old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
+		p.fresh(key, d, rec, old)
+		p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+	default:
+		renewed = false
+	}
+	if !renewed && d.Owner == "" && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)) {
+		// The hash covers a workload pod's whole template but only a
+		// bare Pod's spec: its labels and annotations change in place.
+		p.touch(key)
+		rec.Labels = d.Labels
+		rec.Annotations = d.Annotations
+	}
+	// Otherwise the record already holds what d asks for: an equal hash
+	// means equal canonical JSON. It is left as remembered (a quantity
+	// written "0.25" in memory and "250m" in Git stays "0.25"), so that a
+	// record changes only when the plan says so and Changed is exact.
+}
+
+// fresh makes rec a new incarnation of the desired pod d (prev is the
+// UID it replaces, empty for a new pod).
+func (p *planner) fresh(key string, d *DesiredPod, rec *PodRecord, prev string) {
+	*rec = PodRecord{
+		UID:         p.newUID(key, prev),
+		Namespace:   d.Namespace,
+		Name:        d.Name,
+		Owner:       d.Owner,
+		Hash:        d.Hash,
+		Labels:      d.Labels,
+		Annotations: d.Annotations,
+		Spec:        *d.Spec,
+		Created:     p.in.Now,
+	}
+	p.touch(key)
+}
+
+// create makes the records of the desired pods at the indexes missing
+// that the rollouts want, and takes the others out of want; it reports
+// whether it left any out.
+func (p *planner) create(desired []DesiredPod, missing []int, want map[string]*DesiredPod) bool {
+	// New records come from chunks, allocated only when a pod is new: in
+	// the steady state there is none, and a backing array for every
+	// desired pod would cost 60 MB at 150,000 pods. A full chunk is never
+	// appended to (that would move the records p.mem points to).
+	var chunk []PodRecord
+	left := false
+	for j, i := range missing {
+		d := &desired[i]
+		key := d.Key()
+		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && d.Index >= r.n {
+			delete(want, key)
+			left = true
+			continue
+		}
+		if len(chunk) == cap(chunk) {
+			chunk = make([]PodRecord, 0, min(len(missing)-j, 1024))
+		}
+		chunk = append(chunk, PodRecord{})
+		rec := &chunk[len(chunk)-1]
+		p.mem[key] = rec
+		p.fresh(key, d, rec, "")
+		p.scaled(d.Owner, d.Hash, 1)
+		p.event(key, EventCreated, "created pod "+key+" (uid "+rec.UID+")")
+	}
+	return left
 }
 
 // succeeded reports whether rec's node reports the pod Succeeded: a pod

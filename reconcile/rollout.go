@@ -112,23 +112,24 @@ func (p *planner) heard(node string) bool {
 }
 
 // rollouts decides, for every workload with old pods (and every Recreate
-// workload), which old pods stay and how many new pods exist, and returns
-// desired without the new pods not wanted yet. It runs before decide, on
-// the remembered memory: the availability of a new pod that decide gives
-// a new UID is that of a new pod (none).
-func (p *planner) rollouts(desired []DesiredPod) []DesiredPod {
+// workload), which old pods stay and how many new pods exist (p.rolls).
+// decide runs it once the remembered pods have their incarnations (a new
+// pod given a new UID is not available) and before it creates pods; rest
+// are the keys of the remembered pods not desired, in order.
+func (p *planner) rollouts(rest []string) {
 	old := map[string][]*PodRecord{}
-	for _, rec := range p.mem {
+	var owners []string
+	for _, k := range rest {
+		rec := p.mem[k]
 		if rec.Owner == "" {
 			continue
 		}
 		if w, ok := p.workloads[rec.Owner]; ok && w.template != nil && rec.Hash != w.hash {
+			if _, seen := old[rec.Owner]; !seen {
+				owners = append(owners, rec.Owner)
+			}
 			old[rec.Owner] = append(old[rec.Owner], rec)
 		}
-	}
-	owners := make([]string, 0, len(old))
-	for owner := range old {
-		owners = append(owners, owner)
 	}
 	for owner, w := range p.workloads {
 		if _, ok := old[owner]; !ok && w.recreate && w.template != nil {
@@ -136,51 +137,34 @@ func (p *planner) rollouts(desired []DesiredPod) []DesiredPod {
 		}
 	}
 	if len(owners) == 0 {
-		return desired
+		return
 	}
 	sort.Strings(owners)
 	p.rolls = make(map[string]*rollout, len(owners))
-	limit := false
 	for _, owner := range owners {
-		recs := old[owner]
-		slices.SortFunc(recs, func(a, b *PodRecord) int { return comparePodKeys(a.Key(), b.Key()) })
 		w := p.workloads[owner]
 		var r *rollout
 		if w.recreate {
-			r = p.recreate(owner, &w, recs)
+			r = p.recreate(owner, &w, old[owner])
 		} else {
-			r = p.rolling(owner, &w, recs)
+			r = p.rolling(owner, &w, old[owner])
 		}
-		if r == nil {
-			continue
+		if r != nil {
+			p.rolls[owner] = r
 		}
-		p.rolls[owner] = r
-		limit = limit || r.n < w.replicas
 	}
-	if !limit {
-		return desired
-	}
-	kept := desired[:0]
-	for _, d := range desired {
-		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && d.Index >= r.n {
-			continue
-		}
-		kept = append(kept, d)
-	}
-	return kept
 }
 
 // newPods returns how many of w's new pods exist (the highest index
-// remembered, plus one) and how many of them are available and stay so
-// in this plan.
-func (p *planner) newPods(owner string, w *workload) (created, available int) {
+// remembered, plus one) and, when asked, how many of them are available.
+func (p *planner) newPods(w *workload, avail bool) (created, available int) {
 	for i := 0; i < w.replicas; i++ {
 		rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, w.hash, i)]
 		if rec == nil {
 			continue
 		}
 		created = i + 1
-		if p.renewal(rec, owner, w.hash, &w.template.Spec) == renewNone && p.available(p.observed[rec.UID], w.minReady) {
+		if avail && p.available(p.observed[rec.UID], w.minReady) {
 			available++
 		}
 	}
@@ -202,7 +186,7 @@ func (p *planner) rolling(owner string, w *workload, recs []*PodRecord) *rollout
 			unhealthy = append(unhealthy, rec)
 		}
 	}
-	created, newAvail := p.newPods(owner, w)
+	created, newAvail := p.newPods(w, true)
 	minAvail := w.replicas - w.maxUnavailable
 	dropU := min(max(len(unhealthy)+len(unknown)+len(avail)+newAvail-minAvail, 0), len(unhealthy))
 	dropA := min(max(len(avail)+newAvail-minAvail, 0), len(avail))
@@ -221,6 +205,10 @@ func (p *planner) rolling(owner string, w *workload, recs []*PodRecord) *rollout
 // recreate is the Recreate decision: no old pod is kept, and no new pod
 // is created while an old one runs. Nil when there is nothing to decide.
 func (p *planner) recreate(owner string, w *workload, recs []*PodRecord) *rollout {
+	created, _ := p.newPods(w, false)
+	if len(recs) == 0 && created == w.replicas {
+		return nil // the steady state: no report to look at
+	}
 	r := &rollout{n: w.replicas}
 	oldRunning := func(st *api.PodStatus) bool {
 		return st != nil && st.Owner == owner && st.Hash != w.hash && st.Phase != api.PodSucceeded && st.Phase != api.PodFailed
@@ -236,7 +224,7 @@ func (p *planner) recreate(owner string, w *workload, recs []*PodRecord) *rollou
 		}
 	}
 	if r.waiting > 0 {
-		r.n, _ = p.newPods(owner, w)
+		r.n = created
 	}
 	if len(recs) == 0 && r.n == w.replicas {
 		return nil
@@ -246,9 +234,10 @@ func (p *planner) recreate(owner string, w *workload, recs []*PodRecord) *rollou
 
 // straysOf returns the reports of owner's pods that no record has (a
 // status whose UID memory does not hold under its namespace and name): an
-// old pod its agent is still stopping. It reads the memory as the plan
-// found it, so it is called before decide. The incremental Planner keeps
-// them itself (strayOf).
+// old pod its agent is still stopping. It reads the memory as decide left
+// it when the rollouts run, where only new pods got new UIDs (whose old
+// reports are of the current revision: no old pod). The incremental
+// Planner keeps them itself (strayOf).
 func (p *planner) straysOf(owner string) []*api.PodStatus {
 	if p.strayOf != nil {
 		return p.strayOf(owner)

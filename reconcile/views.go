@@ -60,7 +60,8 @@ func (p *planner) output() Output {
 		// out.Pods has room for every record, so these pointers stay valid.
 		out.Pods = append(out.Pods, p.view(rec))
 		v := &out.Pods[len(out.Pods)-1]
-		if st := v.Status; st != nil && st.UID == rec.UID && st.Namespace == rec.Namespace && st.Name == rec.Name {
+		// v.Status is the report of rec.UID, if any.
+		if st := v.Status; st != nil && st.Name == rec.Name && st.Namespace == rec.Namespace {
 			matched++
 		}
 		if rec.Owner != "" {
