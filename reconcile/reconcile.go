@@ -6,7 +6,7 @@
 // The same Input always gives the same Output: maps are walked in sorted
 // order, the scheduler is deterministic and time and UIDs are injected. See
 // docs/reconcile.md for naming, UIDs, placement memory, node loss and
-// template changes.
+// rollouts (rollout.go, progress.go).
 //
 // The views (PodView, WorkloadView, Event, ObjectChange) carry no JSON
 // tags: they are not a wire format. reconcile/api holds the /v1 wire types
