@@ -49,7 +49,7 @@ func BenchmarkPlanLarge(b *testing.B) {
 func plannerCluster(b *testing.B) (*Planner, Input) {
 	in := largeCluster(b, 5000, 150000)
 	in.Desired = copySet(in.Desired)
-	big := deployment("ns-big", "big", 100, "img:big-0")
+	big := bigDeployment(0)
 	in.Desired.Objects[spec.KeyOf(big)] = big
 	// largeCluster's records hold uid-0…uid-149999: new UIDs must differ.
 	n := 0
@@ -70,6 +70,17 @@ func plannerCluster(b *testing.B) (*Planner, Input) {
 	return pl, in
 }
 
+// bigDeployment is the 100-replica Deployment of plannerCluster at image
+// version v, rolled out all at once (maxSurge 100%, maxUnavailable 0), so
+// that a commit creates and schedules 100 pods.
+func bigDeployment(v int) *spec.Deployment {
+	d := deployment("ns-big", "big", 100, fmt.Sprintf("img:big-%d", v))
+	surge, unav := spec.FromString("100%"), spec.FromInt(0)
+	d.Spec.Strategy = spec.DeploymentStrategy{Type: spec.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &spec.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unav}}
+	return d
+}
+
 // BenchmarkPlannerChangeOneDeployment measures a commit that changes the
 // image of one 100-replica Deployment at 5,000 nodes and 150,000 pods:
 // the plan that creates and schedules its 100 new pods (commit-ms), and
@@ -84,7 +95,7 @@ func BenchmarkPlannerChangeOneDeployment(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		next := copySet(in.Desired)
-		big := deployment("ns-big", "big", 100, fmt.Sprintf("img:big-%d", i+1))
+		big := bigDeployment(i + 1)
 		next.Objects[spec.KeyOf(big)] = big
 		in.Desired = next
 		runtime.ReadMemStats(&ms)
@@ -101,10 +112,11 @@ func BenchmarkPlannerChangeOneDeployment(b *testing.B) {
 		b.StopTimer()
 		runtime.ReadMemStats(&ms)
 		allocs += ms.Mallocs - before
-		// 100 created and scheduled; from the second commit on, the
-		// previous commit's pods (never up) are deleted too.
-		if n := len(out.Events); n != 200 && n != 300 {
-			b.Fatalf("commit plan: %d events, want 200 or 300", n)
+		// 100 created and scheduled (maxSurge 100%) and the new revision
+		// scaled up; from the second commit on, the previous commit's
+		// pods (never up) are deleted and their revision scaled down too.
+		if n := len(out.Events); n != 201 && n != 302 {
+			b.Fatalf("commit plan: %d events, want 201 or 302", n)
 		}
 		if _, all := pl.ChangedNodes(); all {
 			b.Fatal("the commit was planned in full")

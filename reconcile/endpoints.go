@@ -31,7 +31,9 @@ const defaultAffinityTimeout = 10800
 //
 // A pod is an endpoint when it is in the Service's namespace, carries
 // every label of a non-empty selector, has an IP and has not finished.
-// It is Ready when its phase is Running and every container is Ready.
+// It is Ready when its Ready condition is True (from an agent that reports
+// no conditions: Running with every container Ready). Terminating pods
+// (PodView.Terminating) are never endpoints.
 // Pods that match but receive no traffic (not Ready, no IP, finished) and
 // pods that carry at least one of the selector's labels but not all of
 // them are listed in Excluded with the reason.
@@ -120,6 +122,11 @@ func endpointsOf(svc *spec.Service, pods []*PodView) ([]api.Endpoint, []Endpoint
 	var eps []api.Endpoint
 	var excl []EndpointExclusion
 	for _, p := range pods {
+		if p.Terminating() {
+			// An incarnation the core no longer wants, still stopping:
+			// never an endpoint (its labels are not known anyway).
+			continue
+		}
 		if mismatch, partial := selectorMismatch(svc.Spec.Selector, p.Labels); mismatch != "" {
 			if partial {
 				excl = append(excl, EndpointExclusion{Pod: p.Name, Node: p.Node, Reason: ExclusionSelectorMismatch, Message: mismatch})
@@ -193,19 +200,9 @@ func selectorMismatch(sel, labels map[string]string) (string, bool) {
 	return fmt.Sprintf("selector wants %s, the pod has %s", strings.Join(wants, ","), strings.Join(has, ",")), partial
 }
 
-// podReady is the readiness of a pod until probes land: Running, and every
-// container of its spec reported Ready.
-func podReady(p *PodView) bool {
-	if p.Phase != api.PodRunning || p.Status == nil || len(p.Status.Containers) < len(p.Spec.Containers) {
-		return false
-	}
-	for _, c := range p.Status.Containers {
-		if !c.Ready {
-			return false
-		}
-	}
-	return true
-}
+// podReady is the pod's readiness (ready, shared with the workload views
+// and rollouts).
+func podReady(p *PodView) bool { return ready(p.Status) }
 
 func notReadyMessage(p *PodView) string {
 	if p.Phase != api.PodRunning {
@@ -214,6 +211,17 @@ func notReadyMessage(p *PodView) string {
 			msg += " (" + p.Reason + ")"
 		}
 		return msg
+	}
+	if p.Status != nil && len(p.Status.Conditions) > 0 {
+		parts := []string{"the pod is not ready"}
+		if c := p.Status.Condition(api.PodReady); c != nil {
+			for _, s := range []string{c.Reason, c.Message} {
+				if s != "" {
+					parts = append(parts, s)
+				}
+			}
+		}
+		return strings.Join(parts, ": ")
 	}
 	var names []string
 	if p.Status != nil {

@@ -52,11 +52,21 @@ type workload struct {
 	replicas int
 	template *spec.PodTemplateSpec
 	recreate bool
+	// strategy is a Deployment's strategy type, empty for a
+	// ReplicationController; maxSurge and maxUnavailable its rolling
+	// bounds resolved against replicas (see resolveStrategy).
+	strategy       string
+	maxSurge       int
+	maxUnavailable int
 	// paused is a Deployment's spec.paused: its template changes wait.
 	paused bool
 	// heldFrom is set on a paused workload whose pods are expanded from a
-	// remembered revision instead of its template: the template's hash.
+	// remembered revision instead of its template: the hash it would run
+	// otherwise (its template's, or its override's).
 	heldFrom string
+	// override is set when Input.Overrides replaced the template (see
+	// retemplate): template and hash are then the override's.
+	override *TemplateOverride
 	minReady int32
 	// deadline is how long a new pod may stay unavailable before the
 	// workload's progress is reported stuck.
@@ -88,26 +98,39 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 		if w.Spec.Selector != nil {
 			sel = w.Spec.Selector.MatchLabels
 		}
-		return workload{
+		wl := workload{
 			key:       key,
 			replicas:  replicas(w.Spec.Replicas),
 			template:  &w.Spec.Template,
 			recreate:  w.Spec.Strategy.Type == spec.RecreateDeploymentStrategyType,
+			strategy:  w.Spec.Strategy.Type,
 			paused:    w.Spec.Paused,
 			minReady:  w.Spec.MinReadySeconds,
 			deadline:  progressDeadline(w.Spec.ProgressDeadlineSeconds),
 			selector:  sel,
 			namespace: ns,
-		}, true
+		}
+		if wl.strategy == "" {
+			wl.strategy = spec.RollingUpdateDeploymentStrategyType
+		}
+		if !wl.recreate {
+			wl.maxSurge, wl.maxUnavailable = resolveStrategy(w.Spec.Strategy.RollingUpdate, wl.replicas)
+		}
+		return wl, true
 	case *spec.ReplicationController:
 		sel := w.Spec.Selector
 		if len(sel) == 0 && w.Spec.Template != nil {
 			sel = w.Spec.Template.Labels
 		}
+		// A ReplicationController has no strategy: a template change
+		// adds every new pod at once and keeps the old ones until the new
+		// are available (maxSurge 100%, maxUnavailable 0).
+		n := replicas(w.Spec.Replicas)
 		return workload{
 			key:       key,
-			replicas:  replicas(w.Spec.Replicas),
+			replicas:  n,
 			template:  w.Spec.Template,
+			maxSurge:  n,
 			selector:  sel,
 			namespace: ns,
 			deadline:  progressDeadline(nil),

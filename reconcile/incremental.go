@@ -89,6 +89,18 @@ type Planner struct {
 
 	changedNodes []string
 	allChanged   bool
+
+	// overrides are the last Input.Overrides.
+	overrides map[string]TemplateOverride
+	// strays are the reports no record has (see terminating.go), by UID:
+	// their owner; strayOwners indexes them by owner, termViews holds the
+	// views in the last Output.Pods of those on alive nodes.
+	strays      map[string]string
+	strayOwners map[string]map[string]struct{}
+	termViews   map[string]PodView
+	// touched holds the UIDs of the reports whose terminating view may
+	// have changed in the plan under way.
+	touched map[string]bool
 }
 
 // group is one owner: a workload or a bare Pod, and the records it holds.
@@ -253,8 +265,8 @@ func (p *Planner) rebuild(in Input, sp *planner, out *Output) {
 		g := p.group(id)
 		g.okey, g.obj = k, o
 		if w, ok := sp.workloads[id]; ok && k.Kind != spec.KindPod {
-			if w.heldFrom != "" {
-				// holdPaused changed it: recompute the template's own.
+			if w.heldFrom != "" || w.override != nil {
+				// retemplate changed it: recompute the template's own.
 				g.w = nil
 			} else {
 				g.w = &w
@@ -264,6 +276,20 @@ func (p *Planner) rebuild(in Input, sp *planner, out *Output) {
 	}
 	for i := range out.Workloads {
 		p.groups[p.wlKeys[i].String()].view = &out.Workloads[i]
+	}
+	p.overrides = maps.Clone(in.Overrides)
+	p.strays = map[string]string{}
+	p.strayOwners = map[string]map[string]struct{}{}
+	p.termViews = map[string]PodView{}
+	for uid := range p.obs {
+		p.restray(uid, nil)
+	}
+	for i := range out.Pods {
+		if v := &out.Pods[i]; v.Terminating() && p.obsNode[v.UID] == v.Node {
+			if _, ok := p.strays[v.UID]; ok {
+				p.termViews[v.UID] = *v
+			}
+		}
 	}
 	for k, rec := range out.Memory.Pods {
 		p.addRecord(k, &rec)
@@ -352,6 +378,7 @@ func sameReport(a, b []api.PodStatus) bool {
 // plan can tell.
 func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 	dirty := map[*group]bool{}
+	p.touched = map[string]bool{}
 	for g := range p.restless {
 		dirty[g] = true
 	}
@@ -416,6 +443,7 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 		}
 		p.set = in.Desired
 	}
+	p.changedOverrides(in, dirty)
 	prev := p.nodes
 	if !p.setNodes(in.Nodes) {
 		return nil, false
@@ -445,16 +473,26 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 	if !p.observe(in, dirty) {
 		return nil, false
 	}
+	// A stopping pod shows while its node is alive.
+	for _, name := range p.changedNodes {
+		for _, st := range in.Observed[name] {
+			p.touched[st.UID] = true
+		}
+	}
 	return dirty, true
 }
 
 // observe brings the report index up to date with in.Observed, marking
 // the owners of pods whose report changed.
 func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
-	mark := func(uid string) {
-		if k, ok := p.uidKey[uid]; ok {
+	mark := func(st *api.PodStatus) {
+		if k, ok := p.uidKey[st.UID]; ok {
 			rec := p.mem[k]
 			dirty[p.groups[groupID(rec.Owner, k)]] = true
+		}
+		// A Recreate waits for its old pods' reports to go.
+		if g := p.groups[st.Owner]; g != nil && st.Owner != "" {
+			dirty[g] = true
 		}
 	}
 	var changed []string
@@ -469,14 +507,23 @@ func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
 		}
 	}
 	slices.Sort(changed)
+	var uids []string
 	for _, node := range changed {
-		old := p.observed[node]
+		old, had := p.observed[node]
+		if _, has := in.Observed[node]; has != had {
+			// Whether a node has reported at all decides whether its
+			// old pods may be dropped as unhealthy (rollout.go).
+			for g := range p.nodeGroups[node] {
+				dirty[g] = true
+			}
+		}
 		for i := range old {
 			uid := old[i].UID
 			if p.obsNode[uid] == node {
 				delete(p.obs, uid)
 				delete(p.obsNode, uid)
-				mark(uid)
+				mark(&old[i])
+				uids = append(uids, uid)
 			}
 		}
 	}
@@ -489,11 +536,15 @@ func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
 			}
 			p.obs[uid] = &sts[i]
 			p.obsNode[uid] = node
-			mark(uid)
+			mark(&sts[i])
+			uids = append(uids, uid)
 		}
 	}
 	if len(changed) > 0 {
 		p.observed = maps.Clone(in.Observed)
+	}
+	for _, uid := range uids {
+		p.restray(uid, p.touched)
 	}
 	return true
 }

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -72,7 +71,8 @@ func (p *Planner) replan(in Input, dirty map[*group]bool) (Output, bool) {
 			return Output{}, false // another owner's record: not independent
 		}
 	}
-	sp.decide(sp.holdPaused(desired))
+	sp.strayOf = p.straysOf
+	sp.decide(sp.retemplate(desired))
 	if sp.dups {
 		return Output{}, false
 	}
@@ -191,8 +191,10 @@ func (p *Planner) assemble(in Input, sp *planner, groups []*group, oldKeys []str
 	// The re-planned records, before and after, and the nodes whose sets
 	// they change: a record left as it was is the same api.Pod.
 	affected := map[string]bool{}
+	oldRecs := make([]PodRecord, 0, len(oldKeys))
 	for _, k := range oldKeys {
 		rec := in.Memory.Pods[k]
+		oldRecs = append(oldRecs, rec)
 		if _, ok := sp.changed[k]; (ok || sp.mem[k] == nil) && rec.Node != "" {
 			affected[rec.Node] = true
 		}
@@ -232,10 +234,14 @@ func (p *Planner) assemble(in Input, sp *planner, groups []*group, oldKeys []str
 		p.addRecord(k, &rec)
 	}
 
-	out.Pods = p.last.Pods
-	if !sameViews(p.last.Pods, oldKeys, newKeys, views) {
-		out.Pods = splicePods(p.last.Pods, oldKeys, views)
+	// Reports whose record came or went are stopping pods, or no longer.
+	for i := range oldRecs {
+		p.restray(oldRecs[i].UID, p.touched)
 	}
+	for _, k := range out.Changed {
+		p.restray(in.Memory.Pods[k].UID, p.touched)
+	}
+	out.Pods = p.pods(oldRecs, views)
 	out.PodSets, p.changedNodes = p.spliceSets(sp, oldSet, newKeys, affected)
 	p.allChanged = false
 
@@ -298,74 +304,6 @@ func compareObjectKeys(a, b spec.ObjectKey) int {
 		return c
 	}
 	return strings.Compare(a.Name, b.Name)
-}
-
-// sameViews says whether views (of newKeys) are what old holds for oldKeys:
-// then the previous slice is the new one, and a plan that changes no view
-// copies no view.
-func sameViews(old []PodView, oldKeys, newKeys []string, views []PodView) bool {
-	if !slices.Equal(oldKeys, newKeys) {
-		return false
-	}
-	for i := range views {
-		j, ok := slices.BinarySearchFunc(old, &views[i], func(v PodView, w *PodView) int {
-			if c := strings.Compare(v.Namespace, w.Namespace); c != 0 {
-				return c
-			}
-			return strings.Compare(v.Name, w.Name)
-		})
-		if !ok || !reflect.DeepEqual(old[j], views[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// splicePods returns old with the views of oldKeys (sorted, all in old)
-// replaced by views (sorted): runs of old are copied whole.
-func splicePods(old []PodView, oldKeys []string, views []PodView) []PodView {
-	if len(oldKeys) == 0 && len(views) == 0 && old != nil {
-		return old
-	}
-	out := make([]PodView, 0, len(old)-len(oldKeys)+len(views))
-	pos := func(ns, name string) int {
-		i, _ := slices.BinarySearchFunc(old, 0, func(v PodView, _ int) int {
-			if c := strings.Compare(v.Namespace, ns); c != 0 {
-				return c
-			}
-			return strings.Compare(v.Name, name)
-		})
-		return i
-	}
-	i, j, r := 0, 0, 0 // next of old, of views, of oldKeys
-	for i < len(old) || j < len(views) {
-		// The next stop: a removed view or an inserted one.
-		stop := len(old)
-		if r < len(oldKeys) {
-			ns, name, _ := strings.Cut(oldKeys[r], "/")
-			stop = pos(ns, name)
-		}
-		ins := len(old)
-		if j < len(views) {
-			ins = pos(views[j].Namespace, views[j].Name)
-		}
-		next := min(stop, ins)
-		out = append(out, old[i:max(i, next)]...)
-		i = max(i, next)
-		if j < len(views) && ins <= stop {
-			out = append(out, views[j])
-			j++
-			continue
-		}
-		if r < len(oldKeys) {
-			i = stop + 1 // skip the removed view
-			r++
-			continue
-		}
-		out = append(out, old[i:]...)
-		i = len(old)
-	}
-	return out
 }
 
 // spliceSets returns the previous PodSets with the sets of the affected

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,8 +67,16 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			default:
 				d := deployment("default", name, int32(r.IntN(6)), fmt.Sprintf("img:%d", r.IntN(3)))
 				d.Spec.Template.Spec.Containers[0].Resources.Requests = nil
-				if r.IntN(4) == 0 {
+				switch r.IntN(4) {
+				case 0:
 					d.Spec.Strategy.Type = spec.RecreateDeploymentStrategyType
+				case 1:
+					// Kubernetes' defaults (25%, 25%), unset.
+				default:
+					bounds := []spec.IntOrString{spec.FromInt(0), spec.FromInt(1), spec.FromInt(2), spec.FromString("25%"), spec.FromString("50%"), spec.FromString("100%")}
+					surge, unav := bounds[r.IntN(len(bounds))], bounds[r.IntN(len(bounds))]
+					d.Spec.Strategy = spec.DeploymentStrategy{Type: spec.RollingUpdateDeploymentStrategyType,
+						RollingUpdate: &spec.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unav}}
 				}
 				d.Spec.Paused = r.IntN(5) == 0
 				// Time-driven outcomes, for Wake.
@@ -88,20 +97,69 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			}
 		case op < 8: // agents report
 			a := map[string]string{}
-			switch r.IntN(4) {
+			switch r.IntN(5) {
 			case 0:
 				a["crash"] = ""
 			case 1:
 				a["phase"] = api.PodPending
 				a["reason"] = api.ReasonErrImagePull
+			case 2:
+				a["notready"] = ""
 			}
 			if r.IntN(2) == 0 {
 				a["node"] = fmt.Sprintf("n%d", r.IntN(3))
 			}
-			if _, err := h.observe(a); err != nil {
-				t.Fatal(err)
+			if r.IntN(2) == 0 {
+				a["cond"] = "" // an agent that reports conditions
+			}
+			switch r.IntN(6) {
+			case 0:
+				// The stopping pods are gone.
+				a = map[string]string{"gone": "", "pod": "*/*"}
+				for uid, st := range h.observed {
+					if st.DeletionTimestamp != nil {
+						delete(h.observed, uid)
+					}
+				}
+			case 1:
+				// An old incarnation an agent still reports, unknown to
+				// the core (say, from before a reconciler restart).
+				for _, pv := range h.last.Pods {
+					if pv.Node != "" && !pv.Terminating() && h.nodes[pv.Node] != nil && h.nodes[pv.Node].Alive {
+						st := api.PodStatus{UID: pv.UID + "-old", Namespace: pv.Namespace, Name: pv.Name, Node: pv.Node,
+							Phase: api.PodRunning, Owner: pv.Owner, Hash: "0ld"}
+						h.observed[st.UID] = st
+						break
+					}
+				}
+				a["pod"] = "none/none"
+			}
+			if _, ok := a["gone"]; !ok {
+				if _, err := h.observe(a); err != nil {
+					t.Fatal(err)
+				}
 			}
 		case op < 9:
+			if r.IntN(4) == 0 {
+				// An automatic rollback, or its end.
+				keys := h.desired.Keys()
+				if len(keys) == 0 {
+					break
+				}
+				k := keys[r.IntN(len(keys))]
+				if k.Kind != spec.KindDeployment {
+					break
+				}
+				if _, ok := h.overrides[k.String()]; ok && r.IntN(2) == 0 {
+					if _, err := h.run("override "+k.String()+" off", nil); err != nil {
+						t.Fatal(err)
+					}
+					break
+				}
+				// An error (no previous template) is not a failure.
+				h.run("override "+k.String()+" reason=random", nil)
+				break
+			}
 			if w := h.last.Wake; !w.IsZero() && r.IntN(2) == 0 {
 				h.now = w // exactly when the last plan said something changes
 			} else {
@@ -136,6 +194,17 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 		}
 		for _, w := range out.Workloads {
 			seen["(workload "+w.Progress+")"]++
+			if w.Override != "" {
+				seen["(override)"]++
+			}
+			if strings.Contains(w.Message, "old pods to stop") {
+				seen["(recreate waiting)"]++
+			}
+		}
+		for _, v := range out.Pods {
+			if v.Terminating() {
+				seen["(terminating)"]++
+			}
 		}
 		if !out.Wake.IsZero() {
 			seen["(wake)"]++
@@ -153,7 +222,10 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 		// nothing else changed, decides nothing new.
 		again := in
 		again.Memory = out.Memory
-		again.NewUID = func() string { t.Fatalf("step %d: a second plan created a pod", step); return "" }
+		again.NewUID = func() string {
+			t.Fatalf("step %d: a second plan created a pod", step)
+			return ""
+		}
 		out2 := Plan(again)
 		if len(out2.Events) != 0 || out2.MemoryChanged || len(out2.Changed) != 0 || len(out2.Deleted) != 0 ||
 			!reflect.DeepEqual(out2.Memory, out.Memory) {
@@ -163,10 +235,18 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			t.Fatalf("step %d: the fixed point wakes at %v, the plan at %v", step, out2.Wake, out.Wake)
 		}
 		checkWake(t, step, r, again, out2)
+		checkRollouts(t, step, in, out)
 		h.memory = out.Memory
 		h.last = out
 		h.adopt = false
 		maps.Copy(h.agents, out.PodSets)
+		if in.Desired != nil {
+			h.recordTemplates(in.Desired)
+		}
+		// The agents stop the pods dropped from their sets, at once or
+		// over a while (Terminating until reported gone).
+		h.linger = r.IntN(2) == 0
+		h.stopDropped(out)
 	}
 }
 
@@ -202,6 +282,9 @@ func checkWake(t *testing.T, step int, r *rand.Rand, in Input, out Output) {
 	at := func(now time.Time) string {
 		moved := in
 		moved.Now = now
+		// A rollout step at Wake may create pods.
+		n := 0
+		moved.NewUID = func() string { n++; return "wake-" + strconv.Itoa(n) }
 		return outputJSON(t, Plan(moved))
 	}
 	var before []time.Time
@@ -263,18 +346,47 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 			held[spec.ObjectKey{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}.String()] = true
 		}
 	}
+	// A workload's pods of its current revision (its template's, or its
+	// override's) are remembered as desired for indexes 0..n-1, n at most
+	// replicas; all of them once no old pod is left (and, for Recreate,
+	// none still runs).
+	workloads := workloadsOf(in.Desired)
+	for owner, w := range workloads {
+		if o, ok := in.Overrides[owner]; ok && o.GitHash == w.hash && o.Hash != w.hash {
+			w.hash, w.template, w.override = o.Hash, &o.Template, &o
+			workloads[owner] = w
+		}
+	}
 	desired := map[string]DesiredPod{}
+	var want []DesiredPod
 	for _, d := range ExpandPods(in.Desired) {
-		if held[d.Owner] {
-			continue
+		if d.Owner == "" {
+			want = append(want, d)
+		}
+	}
+	for _, owner := range sortedKeys(workloads) {
+		if w := workloads[owner]; !held[owner] {
+			want = expandWorkload(want, w)
+		}
+	}
+	newCount := map[string]int{}
+	for _, d := range want {
+		rec, ok := out.Memory.Pods[d.Key()]
+		if d.Owner != "" {
+			if !ok {
+				continue
+			}
+			if d.Index != newCount[d.Owner] {
+				fail("%s: pod %s remembered but index %d is not", d.Owner, d.Key(), newCount[d.Owner])
+			}
+			newCount[d.Owner]++
 		}
 		desired[d.Key()] = d
-		if rec, ok := out.Memory.Pods[d.Key()]; !ok || rec.Hash != d.Hash || rec.Owner != d.Owner ||
+		if !ok || rec.Hash != d.Hash || rec.Owner != d.Owner ||
 			!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations) {
 			fail("desired pod %s not remembered as desired", d.Key())
 		}
 	}
-	workloads := workloadsOf(in.Desired)
 	old := map[string]int{}
 	uids := map[string]string{}
 	for key, rec := range out.Memory.Pods {
@@ -300,6 +412,14 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 	for owner, n := range old {
 		if n > workloads[owner].replicas {
 			fail("%s keeps %d old pods for %d replicas", owner, n, workloads[owner].replicas)
+		}
+	}
+	for owner, w := range workloads {
+		if held[owner] || w.template == nil || old[owner] > 0 || newCount[owner] == w.replicas {
+			continue
+		}
+		if !w.recreate || !oldRunning(in, owner, w.hash) {
+			fail("%s has %d new pods of %d and no old pod", owner, newCount[owner], w.replicas)
 		}
 	}
 	// Sets: one per alive node, sorted, each remembered placement in
@@ -343,8 +463,116 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 	}) {
 		fail("pods not sorted by namespace and name")
 	}
-	if len(out.Pods) != len(out.Memory.Pods) {
-		fail("%d views for %d records", len(out.Pods), len(out.Memory.Pods))
+	// Every record has a view; every other view is a report from an
+	// alive node that no record has, in no set.
+	views := 0
+	for _, v := range out.Pods {
+		if !v.Terminating() {
+			views++
+			continue
+		}
+		if !alive[v.Node] || v.Status == nil || v.Status.UID != v.UID {
+			fail("terminating view %s/%s (uid %s) on %q is no report of an alive node", v.Namespace, v.Name, v.UID, v.Node)
+		}
+		if rec, ok := out.Memory.Pods[v.Namespace+"/"+v.Name]; ok && rec.UID == v.UID {
+			fail("terminating view %s/%s is remembered", v.Namespace, v.Name)
+		}
+		if inSet[v.Namespace+"/"+v.Name] == v.Node && out.Memory.Pods[v.Namespace+"/"+v.Name].UID == v.UID {
+			fail("terminating pod %s/%s in a set", v.Namespace, v.Name)
+		}
+	}
+	if views != len(out.Memory.Pods) {
+		fail("%d views for %d records", views, len(out.Memory.Pods))
+	}
+	for node, sts := range in.Observed {
+		for _, st := range sts {
+			rec, ok := out.Memory.Pods[st.Namespace+"/"+st.Name]
+			if alive[node] && (!ok || rec.UID != st.UID) && !slices.ContainsFunc(out.Pods, func(v PodView) bool { return v.UID == st.UID && v.Terminating() }) {
+				fail("report %s/%s (uid %s) on %s is neither remembered nor terminating", st.Namespace, st.Name, st.UID, node)
+			}
+		}
+	}
+}
+
+// oldRunning says whether a report of owner's pods of another revision
+// than hash, not finished, is in the input (a Recreate waits for them).
+func oldRunning(in Input, owner, hash string) bool {
+	for _, sts := range in.Observed {
+		for _, st := range sts {
+			if st.Owner == owner && st.Hash != hash && st.Phase != api.PodSucceeded && st.Phase != api.PodFailed {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checkRollouts checks the rollout bounds of a plan: a plan that creates
+// new pods of a rolling workload leaves at most replicas + maxSurge pods,
+// one that drops an available old pod leaves at least replicas −
+// maxUnavailable available, and a Recreate creates none while an old pod
+// runs.
+func checkRollouts(t *testing.T, step int, in Input, out Output) {
+	t.Helper()
+	if in.Desired == nil {
+		return
+	}
+	views := map[string]*WorkloadView{}
+	for i := range out.Workloads {
+		w := &out.Workloads[i]
+		views[spec.ObjectKey{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name}.String()] = w
+	}
+	created := map[string]bool{}
+	droppedAvailable := map[string]bool{}
+	for _, e := range out.Events {
+		key := strings.TrimPrefix(e.Object, "Pod/")
+		switch e.Reason {
+		case EventCreated:
+			if rec, ok := out.Memory.Pods[key]; ok && rec.Owner != "" {
+				created[rec.Owner] = true
+			}
+		case EventDeleted:
+			rec, ok := in.Memory.Pods[key]
+			if !ok || !strings.Contains(e.Message, "superseded by revision") {
+				continue
+			}
+			var st *api.PodStatus
+			for _, sts := range in.Observed {
+				for i := range sts {
+					if sts[i].UID == rec.UID {
+						st = &sts[i]
+					}
+				}
+			}
+			w := workloadsOf(in.Desired)[rec.Owner]
+			if ready(st) && !readySince(st).Add(time.Duration(w.minReady)*time.Second).After(in.Now) {
+				droppedAvailable[rec.Owner] = true
+			}
+		}
+	}
+	for owner, v := range views {
+		if v.Progress == ProgressPaused {
+			continue
+		}
+		pods := 0
+		for _, rec := range out.Memory.Pods {
+			if rec.Owner == owner {
+				pods++
+			}
+		}
+		switch {
+		case v.Strategy == spec.RecreateDeploymentStrategyType:
+			if created[owner] && oldRunning(in, owner, v.Revision) {
+				t.Fatalf("step %d: %s created new pods while old ones run", step, owner)
+			}
+		case v.Kind == spec.KindDeployment:
+			if created[owner] && pods > int(v.Replicas+v.MaxSurge) {
+				t.Fatalf("step %d: %s created pods up to %d, above %d replicas + %d surge", step, owner, pods, v.Replicas, v.MaxSurge)
+			}
+			if droppedAvailable[owner] && v.Available < v.Replicas-v.MaxUnavailable {
+				t.Fatalf("step %d: %s dropped an available old pod leaving %d available of %d − %d", step, owner, v.Available, v.Replicas, v.MaxUnavailable)
+			}
+		}
 	}
 }
 

@@ -6,7 +6,7 @@
 // The same Input always gives the same Output: maps are walked in sorted
 // order, the scheduler is deterministic and time and UIDs are injected. See
 // docs/reconcile.md for naming, UIDs, placement memory, node loss and
-// template changes.
+// rollouts (rollout.go, progress.go).
 //
 // The views (PodView, WorkloadView, Event, ObjectChange) carry no JSON
 // tags: they are not a wire format. reconcile/api holds the /v1 wire types
@@ -151,12 +151,13 @@ type WorkloadView struct {
 	// Running counts pods whose node reports them Running with every
 	// container running.
 	Running int32
-	// Ready counts running pods whose every container is ready.
+	// Ready counts pods whose Ready condition is True (from an agent that
+	// reports no conditions: Running with every container ready).
 	Ready int32
 	// UpToDate counts pods of the current template.
 	UpToDate int32
-	// Available counts running pods whose containers have run for at least
-	// minReadySeconds.
+	// Available counts pods ready for at least minReadySeconds (from the
+	// Ready condition's last transition, or the containers' start).
 	Available int32
 	// Revision is the current template's hash (the pod-template-hash label).
 	Revision   string
@@ -231,10 +232,11 @@ const (
 	ProgressComplete = "Complete"
 	// ProgressProgressing: pods are being created, started or replaced.
 	ProgressProgressing = "Progressing"
-	// ProgressDeadlineExceeded: a pod of the current template has not
-	// become available within progressDeadlineSeconds (600 s by default)
-	// of its creation; Message names it and why. The last good revision
-	// keeps running meanwhile.
+	// ProgressDeadlineExceeded: the rollout is not complete and made no
+	// progress (no new pod created, none became available) for
+	// progressDeadlineSeconds (600 s by default); Message names a new pod
+	// that is not available and why. The last good revision keeps running
+	// meanwhile. A paused Deployment never exceeds its deadline.
 	ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 	// ProgressPaused: a paused Deployment whose template changed keeps
 	// running (and scaling) the revision it ran.
@@ -286,15 +288,16 @@ const (
 	// tolerate (a drain, declared in Git or by the agent); the pod got a new
 	// UID to be placed again.
 	EventEvicted = "Evicted"
-	// EventScalingReplicaSet: a rollout step, about the workload: a
-	// revision's pods scaled up or down ("Scaled up revision abc123 of
-	// Deployment/shop/web to 3").
+	// EventScalingReplicaSet: a plan changed the number of a revision's
+	// pods, about the workload ("Scaled up revision abc123 to 3"), once
+	// per plan and revision.
 	EventScalingReplicaSet = "ScalingReplicaSet"
 	// EventRolloutComplete: every replica of the new revision is
-	// available and no old pod is left.
+	// available and no old pod is left (from WorkloadEvents, when a
+	// workload's progress turns Complete).
 	EventRolloutComplete = "RolloutComplete"
 	// EventDeadlineExceeded: a rollout made no progress within
-	// progressDeadlineSeconds.
+	// progressDeadlineSeconds (from WorkloadEvents; a Warning).
 	EventDeadlineExceeded = "ProgressDeadlineExceeded"
 	// EventRolledBack: an automatic rollback (stevedore.dev/auto-rollback)
 	// replaced Git's template with the last healthy one.
@@ -321,7 +324,10 @@ type Output struct {
 	// PodSets holds every alive node's full desired pod set (possibly
 	// empty), each sorted by namespace and name.
 	PodSets map[string][]api.Pod
-	// Pods lists every desired pod, sorted by namespace and name.
+	// Pods lists every desired pod, sorted by namespace and name, and
+	// the pods being stopped (PodView.Terminating: reports from alive
+	// nodes that no record has), each just before the current
+	// incarnation of the same name, if any.
 	Pods []PodView
 	// Workloads lists every Deployment and ReplicationController, sorted by
 	// kind, namespace and name.
@@ -344,9 +350,9 @@ type Output struct {
 	Events  []Event
 	// Wake is the earliest instant after Input.Now at which Plan, given the
 	// same Input but that instant as Now, would decide something different
-	// or show different views: a pod's containers reaching their
-	// workload's minReadySeconds, a pod of the current template passing
-	// its progressDeadlineSeconds. Zero means that nothing pending changes
+	// or show different views: a pod reaching its workload's
+	// minReadySeconds of readiness, a rollout passing its
+	// progressDeadlineSeconds without progress. Zero means that nothing pending changes
 	// with time alone. The daemon plans on every change of its inputs and
 	// otherwise sleeps until Wake. Wake is meant for the plan's fixed
 	// point (Memory fed back unchanged), which plans the same Wake.
@@ -356,9 +362,9 @@ type Output struct {
 // Plan computes the desired pod set of every node: it expands Desired into
 // pods, gives new pods UIDs, keeps remembered placements on nodes that are
 // not dead, re-creates the pods of dead nodes and of NoExecute-tainted nodes
-// that they do not tolerate, keeps an old revision's pods until the new
-// ones are available, drops what Git no longer asks for and schedules the
-// rest. It never writes to in (Memory included) and, for the same in
+// that they do not tolerate, rolls template changes out as the workload's
+// strategy says (rollout.go), drops what Git no longer asks for and
+// schedules the rest. It never writes to in (Memory included) and, for the same in
 // (NewUID returning the same sequence), returns the same Output. Planning
 // again from the returned Memory with nothing else changed decides nothing
 // new: Plan is meant to run after every change, however small.
@@ -407,6 +413,15 @@ type planner struct {
 	wakeOwner string
 	// dups is set when two objects claim one pod name.
 	dups bool
+	// rolls holds the rollout decisions by owner (see rollout.go);
+	// scales the pod count changes by revision, for ScalingReplicaSet.
+	rolls  map[string]*rollout
+	scales map[revisionKey]int
+	// strayOf, when set, returns an owner's reports that no record has
+	// (the incremental Planner keeps them); otherwise straysOf indexes
+	// them into strayIdx on first use.
+	strayOf  func(owner string) []*api.PodStatus
+	strayIdx map[string][]*api.PodStatus
 }
 
 func newPlanner(in Input) *planner {
@@ -489,9 +504,9 @@ func observedCount(obs map[string][]api.PodStatus) int {
 	return n
 }
 
-// mergeKeys returns the keys of mem in order, given desired (sorted, all in
-// mem): only the few remembered pods Git no longer asks for need sorting.
-func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]*DesiredPod) []string {
+// restKeys returns the keys of the records of mem that want does not
+// hold, in order: the few remembered pods Git no longer asks for.
+func restKeys(mem map[string]*PodRecord, want map[string]*DesiredPod) []string {
 	var rest []string
 	for k := range mem {
 		if _, ok := want[k]; !ok {
@@ -499,7 +514,13 @@ func mergeKeys(desired []DesiredPod, mem map[string]*PodRecord, want map[string]
 		}
 	}
 	slices.SortFunc(rest, comparePodKeys)
-	keys := make([]string, 0, len(mem))
+	return rest
+}
+
+// mergeKeys returns the keys of the desired pods (sorted, all in mem)
+// and of rest (restKeys) in order.
+func mergeKeys(desired []DesiredPod, rest []string) []string {
+	keys := make([]string, 0, len(desired)+len(rest))
 	i := 0
 	for _, d := range desired {
 		k := d.Key()
@@ -537,20 +558,20 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
-	p.decide(p.holdPaused(expand(p.in.Desired, p.workloads)))
+	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
 	p.schedule()
 }
 
-// decide gives each desired pod (sorted, paused workloads held) its
-// incarnation and drops what is no longer wanted; scheduling is left to
-// the caller. The incremental Planner runs it on the pods of a few owners.
+// decide gives each desired pod (sorted, overrides and pauses applied,
+// limited by the rollouts) its incarnation and drops what is no longer
+// wanted; scheduling is left to the caller. The incremental Planner runs
+// it on the pods of a few owners.
 func (p *planner) decide(desired []DesiredPod) {
 	want := make(map[string]*DesiredPod, len(desired))
-	// New records come from chunks, allocated only when a pod is new: in
-	// the steady state there is none, and a backing array for every
-	// desired pod would cost 60 MB at 150,000 pods. A full chunk is never
-	// appended to (that would move the records p.mem points to).
-	var created []PodRecord
+	// The remembered pods first: their new incarnations (if any) are
+	// what the rollouts see; then the pods to create, as far as the
+	// rollouts want them.
+	var missing []int
 	for i := range desired {
 		d := &desired[i]
 		key := d.Key()
@@ -561,134 +582,110 @@ func (p *planner) decide(desired []DesiredPod) {
 			continue
 		}
 		want[key] = d
-		rec, ok := p.mem[key]
-		renewed := false
-		fresh := func(prev string) {
-			*rec = PodRecord{UID: p.newUID(key, prev), Namespace: d.Namespace, Name: d.Name, Created: p.in.Now}
-			renewed = true
+		if rec, ok := p.mem[key]; ok {
+			p.incarnate(key, d, rec)
+		} else {
+			missing = append(missing, i)
 		}
-		switch {
-		case !ok:
-			if len(created) == cap(created) {
-				created = make([]PodRecord, 0, min(max(len(desired)-i, 1), 1024))
+	}
+	rest := restKeys(p.mem, want)
+	p.rollouts(rest)
+	if p.create(desired, missing, want) {
+		kept := make([]DesiredPod, 0, len(want))
+		for _, d := range desired {
+			if want[d.Key()] != nil {
+				kept = append(kept, d)
 			}
-			created = append(created, PodRecord{})
-			rec = &created[len(created)-1]
-			p.mem[key] = rec
-			fresh("")
-			p.event(key, EventCreated, "created pod "+key+" (uid "+rec.UID+")")
-		case rec.Hash != d.Hash || rec.Owner != d.Owner:
-			old := rec.UID
-			fresh(old)
-			p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
-		case rec.Node != "" && !p.aliveOrUnknown(rec.Node):
-			old, node := rec.UID, rec.Node
-			fresh(old)
-			p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
-		case rec.Node != "" && p.evicting(rec.Node, d.Spec) != nil && !p.succeeded(rec):
-			old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
-			fresh(old)
-			p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
 		}
-		switch {
-		case renewed:
-			p.touch(key)
-			rec.Owner = d.Owner
-			rec.Hash = d.Hash
-			rec.Labels = d.Labels
-			rec.Annotations = d.Annotations
-			rec.Spec = *d.Spec
-		case d.Owner == "" && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)):
-			// The hash covers a workload pod's whole template but only a
-			// bare Pod's spec: its labels and annotations change in place.
-			p.touch(key)
-			rec.Labels = d.Labels
-			rec.Annotations = d.Annotations
-		}
-		// Otherwise the record already holds what d asks for: an equal
-		// hash means equal canonical JSON. It is left as remembered (a
-		// quantity written "0.25" in memory and "250m" in Git stays
-		// "0.25"), so that a record changes only when the plan says so
-		// and Changed is exact.
+		desired = kept
 	}
 	p.want = want
-	p.keys = mergeKeys(desired, p.mem, want)
+	p.keys = mergeKeys(desired, rest)
 	p.dropUnwanted(want)
+	p.scalingEvents()
 }
 
-// holdPaused keeps a paused Deployment on the revision it runs: when none
-// of its remembered pods is of its template, its pods are expanded from the
-// revision most of its remembered pods are of (scaling still applies), as
-// Kubernetes scales the current ReplicaSet of a paused Deployment.
-func (p *planner) holdPaused(desired []DesiredPod) []DesiredPod {
-	var paused []string
-	for owner, w := range p.workloads {
-		if w.paused && w.template != nil {
-			paused = append(paused, owner)
-		}
+// incarnate brings the remembered record of a desired pod up to date: a
+// new incarnation when it must be replaced or re-created elsewhere.
+func (p *planner) incarnate(key string, d *DesiredPod, rec *PodRecord) {
+	renewed := true
+	switch p.renewal(rec, d.Owner, d.Hash, d.Spec) {
+	case renewReplaced:
+		old := rec.UID
+		p.scaled(rec.Owner, rec.Hash, -1)
+		p.scaled(d.Owner, d.Hash, 1)
+		p.fresh(key, d, rec, old)
+		p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
+	case renewNodeLost:
+		old, node := rec.UID, rec.Node
+		p.fresh(key, d, rec, old)
+		p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
+	case renewEvicted:
+		old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
+		p.fresh(key, d, rec, old)
+		p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+	default:
+		renewed = false
 	}
-	if len(paused) == 0 {
-		return desired
+	if !renewed && d.Owner == "" && (!maps.Equal(rec.Labels, d.Labels) || !maps.Equal(rec.Annotations, d.Annotations)) {
+		// The hash covers a workload pod's whole template but only a
+		// bare Pod's spec: its labels and annotations change in place.
+		p.touch(key)
+		rec.Labels = d.Labels
+		rec.Annotations = d.Annotations
 	}
-	sort.Strings(paused)
-	type revision struct {
-		n   int
-		rec *PodRecord // the record of smallest key, for determinism
+	// Otherwise the record already holds what d asks for: an equal hash
+	// means equal canonical JSON. It is left as remembered (a quantity
+	// written "0.25" in memory and "250m" in Git stays "0.25"), so that a
+	// record changes only when the plan says so and Changed is exact.
+}
+
+// fresh makes rec a new incarnation of the desired pod d (prev is the
+// UID it replaces, empty for a new pod).
+func (p *planner) fresh(key string, d *DesiredPod, rec *PodRecord, prev string) {
+	*rec = PodRecord{
+		UID:         p.newUID(key, prev),
+		Namespace:   d.Namespace,
+		Name:        d.Name,
+		Owner:       d.Owner,
+		Hash:        d.Hash,
+		Labels:      d.Labels,
+		Annotations: d.Annotations,
+		Spec:        *d.Spec,
+		Created:     p.in.Now,
 	}
-	revs := map[string]map[string]*revision{}
-	for _, owner := range paused {
-		revs[owner] = map[string]*revision{}
-	}
-	for key, rec := range p.mem {
-		byHash, ok := revs[rec.Owner]
-		if !ok {
+	p.touch(key)
+}
+
+// create makes the records of the desired pods at the indexes missing
+// that the rollouts want, and takes the others out of want; it reports
+// whether it left any out.
+func (p *planner) create(desired []DesiredPod, missing []int, want map[string]*DesiredPod) bool {
+	// New records come from chunks, allocated only when a pod is new: in
+	// the steady state there is none, and a backing array for every
+	// desired pod would cost 60 MB at 150,000 pods. A full chunk is never
+	// appended to (that would move the records p.mem points to).
+	var chunk []PodRecord
+	left := false
+	for j, i := range missing {
+		d := &desired[i]
+		key := d.Key()
+		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && d.Index >= r.n {
+			delete(want, key)
+			left = true
 			continue
 		}
-		r := byHash[rec.Hash]
-		if r == nil {
-			r = &revision{rec: rec}
-			byHash[rec.Hash] = r
+		if len(chunk) == cap(chunk) {
+			chunk = make([]PodRecord, 0, min(len(missing)-j, 1024))
 		}
-		r.n++
-		if key < r.rec.Key() {
-			r.rec = rec
-		}
+		chunk = append(chunk, PodRecord{})
+		rec := &chunk[len(chunk)-1]
+		p.mem[key] = rec
+		p.fresh(key, d, rec, "")
+		p.scaled(d.Owner, d.Hash, 1)
+		p.event(key, EventCreated, "created pod "+key+" (uid "+rec.UID+")")
 	}
-	held := map[string]bool{}
-	for _, owner := range paused {
-		w := p.workloads[owner]
-		byHash := revs[owner]
-		if len(byHash) == 0 || byHash[w.hash] != nil {
-			continue // nothing runs yet, or the template already does
-		}
-		best := ""
-		for h, r := range byHash {
-			if best == "" || r.n > byHash[best].n || r.n == byHash[best].n && h < best {
-				best = h
-			}
-		}
-		rec := byHash[best].rec
-		w.heldFrom, w.hash = w.hash, best
-		w.template = &spec.PodTemplateSpec{
-			ObjectMeta: spec.ObjectMeta{Labels: rec.Labels, Annotations: rec.Annotations},
-			Spec:       rec.Spec,
-		}
-		p.workloads[owner] = w
-		held[owner] = true
-		desired = expandWorkload(desired, w)
-	}
-	if len(held) == 0 {
-		return desired
-	}
-	kept := desired[:0]
-	for _, d := range desired {
-		if held[d.Owner] && d.Hash != p.workloads[d.Owner].hash {
-			continue // the template's pods, waiting for the pause to end
-		}
-		kept = append(kept, d)
-	}
-	sortPods(kept)
-	return kept
+	return left
 }
 
 // succeeded reports whether rec's node reports the pod Succeeded: a pod
@@ -728,71 +725,4 @@ func (p *planner) aliveOrUnknown(node string) bool {
 // unknownStillPlaced says whether a node missing from p.alive keeps its pods.
 func (p *planner) unknownStillPlaced(node string) bool {
 	return !p.in.AbsentNodesLost || p.grace[node]
-}
-
-// dropUnwanted removes the remembered pods Git no longer asks for, except an
-// old revision's pods that still stand in for new pods not yet available.
-func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
-	// Old revisions' pods by owner, in key order.
-	old := map[string][]string{}
-	for _, key := range p.keys {
-		if _, ok := want[key]; ok {
-			continue
-		}
-		rec := p.mem[key]
-		w, ok := p.workloads[rec.Owner]
-		switch {
-		case rec.Owner == "":
-			p.drop(key, "deleted from Git")
-		case !ok:
-			p.drop(key, fmt.Sprintf("%s deleted from Git", rec.Owner))
-		case w.template != nil && rec.Hash == w.hash:
-			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
-		case rec.Node == "" || !p.aliveOrUnknown(rec.Node):
-			// An old revision's pod that is not running anywhere stands in
-			// for nothing; re-creating it would roll back.
-			p.drop(key, fmt.Sprintf("old revision of %s is not running", rec.Owner))
-		case p.evicting(rec.Node, &rec.Spec) != nil:
-			p.drop(key, fmt.Sprintf("old revision of %s evicted from %s", rec.Owner, rec.Node))
-		default:
-			old[rec.Owner] = append(old[rec.Owner], key)
-		}
-	}
-	for _, owner := range sortedKeys(old) {
-		p.wakeOwner = owner
-		w := p.workloads[owner]
-		keys := old[owner]
-		hash := w.hash
-		keep := 0
-		if !w.recreate {
-			// The new pods were all added at once; every available one
-			// relieves one old pod, so the workload never has fewer
-			// available pods than it had, and a template that never comes
-			// up leaves the last good revision running.
-			avail := 0
-			for i := 0; i < w.replicas; i++ {
-				rec := p.mem[w.namespace+"/"+workloadPodName(w.key.Name, hash, i)]
-				if rec != nil && p.availableWake(p.observed[rec.UID], w.minReady) {
-					avail++
-				}
-			}
-			keep = min(max(w.replicas-avail, 0), len(keys))
-		}
-		// Keep the old pods that serve: available ones first, then by name.
-		sort.SliceStable(keys, func(i, j int) bool {
-			ai := p.available(p.observed[p.mem[keys[i]].UID], w.minReady)
-			aj := p.available(p.observed[p.mem[keys[j]].UID], w.minReady)
-			return ai && !aj
-		})
-		for _, key := range keys[keep:] {
-			p.drop(key, fmt.Sprintf("superseded by revision %s of %s", hash, owner))
-		}
-	}
-}
-
-func (p *planner) drop(key, why string) {
-	rec := p.mem[key]
-	delete(p.mem, key)
-	p.deleted = append(p.deleted, key)
-	p.event(key, EventDeleted, fmt.Sprintf("deleted pod %s (uid %s): %s", key, rec.UID, why))
 }

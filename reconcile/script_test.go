@@ -24,18 +24,28 @@ import (
 // agents' reports, the core's memory and a clock) one command at a time;
 // each command's output follows "----" and ends at a blank line:
 //
-//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget NAME
+//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget|mute|unmute NAME
+//	                 mute: its agent has not reported yet (no Observed entry), as after a reconciler restart
 //	apply            objects in the short form of addObject, one a line, added to the desired set
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
 //	delete KEY...    Kind/ns/name or Kind/name
-//	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [gone]
+//	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [cond] [gone]
+//	linger on|off    agents keep reporting the pods dropped from their sets (Terminating) until observed gone
+//	override KIND/ns/name [reason=R...] | override KIND/ns/name off   run the previous template (Input.Overrides)
 //	tick DURATION|wake   wake: to the last plan's Output.Wake
 //	restart          the memory goes through JSON, as across a reconciler restart
 //	lose             the memory is lost; the next plan adopts the alive agents' last sets
-//	plan [events] [unloaded] [absent-lost] [delta]
+//	plan [events] [brief] [unloaded] [absent-lost] [delta] [rollout]
 //
-// A plan prints its events, Changed and Deleted (with delta), its Wake when
-// there is one, then (without events) pods, pod sets and workloads.
+// A plan prints its events (then the workload events WorkloadEvents derives
+// from the last two plans' views), Changed and Deleted (with delta), its
+// Wake when there is one, then (without events) pods and pod sets (not
+// with brief) and workloads (with rollout: their strategy and conditions
+// too).
+//
+// Agents report the pods of their sets with the pods' owner and hash, as
+// the agent does; after a plan, a pod dropped from its node's set stops at
+// once (its report goes), unless linger is on.
 //
 // apply, apply-yaml and delete print Diff against the set of the last plan.
 
@@ -156,24 +166,37 @@ type harness struct {
 	adopt bool
 	// pc, when set, checks every plan against a Planner (planner_test.go).
 	pc *plannerCheck
+	// muted nodes have not reported yet.
+	muted map[string]bool
+	// linger keeps the reports of pods dropped from their sets, with a
+	// DeletionTimestamp, as an agent does while it stops them.
+	linger bool
+	// overrides are Input.Overrides; templates the templates each
+	// workload had, in the order applied (for override).
+	overrides map[string]TemplateOverride
+	templates map[string][]spec.PodTemplateSpec
 }
 
 func newHarness() *harness {
 	return &harness{
-		nodes:    map[string]*NodeState{},
-		desired:  spec.NewSet(),
-		observed: map[string]api.PodStatus{},
-		agents:   map[string][]api.Pod{},
-		now:      time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		nodes:     map[string]*NodeState{},
+		desired:   spec.NewSet(),
+		observed:  map[string]api.PodStatus{},
+		agents:    map[string][]api.Pod{},
+		overrides: map[string]TemplateOverride{},
+		templates: map[string][]spec.PodTemplateSpec{},
+		muted:     map[string]bool{},
+		now:       time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
 }
 
 func (h *harness) input(desired *spec.Set) Input {
 	in := Input{
-		Desired:  desired,
-		Observed: map[string][]api.PodStatus{},
-		Memory:   h.memory,
-		Now:      h.now,
+		Desired:   desired,
+		Observed:  map[string][]api.PodStatus{},
+		Memory:    h.memory,
+		Now:       h.now,
+		Overrides: h.overrides,
 		NewUID: func() string {
 			h.uids++
 			return "u" + strconv.Itoa(h.uids)
@@ -190,11 +213,59 @@ func (h *harness) input(desired *spec.Set) Input {
 			}
 		}
 	}
+	// A connected agent reports, if only an empty list.
+	for name, n := range h.nodes {
+		if n.Alive && !h.muted[name] {
+			in.Observed[name] = []api.PodStatus{}
+		}
+	}
 	for _, uid := range sortedKeys(h.observed) {
-		st := h.observed[uid]
-		in.Observed[st.Node] = append(in.Observed[st.Node], st)
+		if st := h.observed[uid]; !h.muted[st.Node] {
+			in.Observed[st.Node] = append(in.Observed[st.Node], st)
+		}
 	}
 	return in
+}
+
+// stopDropped is the agents after a plan: a pod no longer in its node's
+// set stops (its report goes), or is stopping while linger is on.
+func (h *harness) stopDropped(out Output) {
+	inSet := map[string]bool{}
+	for _, pods := range out.PodSets {
+		for _, p := range pods {
+			inSet[p.UID] = true
+		}
+	}
+	for uid, st := range h.observed {
+		if inSet[uid] {
+			continue
+		}
+		if _, ok := out.PodSets[st.Node]; !ok {
+			continue // a node that got no set keeps running what it ran
+		}
+		if !h.linger {
+			delete(h.observed, uid)
+		} else if st.DeletionTimestamp == nil {
+			now := h.now
+			st.DeletionTimestamp = &now
+			h.observed[uid] = st
+		}
+	}
+}
+
+// recordTemplates notes the template of every workload of set, for
+// override.
+func (h *harness) recordTemplates(set *spec.Set) {
+	for k, o := range set.Objects {
+		w, ok := workloadOf(k, o)
+		if !ok || w.template == nil {
+			continue
+		}
+		ts := h.templates[k.String()]
+		if n := len(ts); n == 0 || spec.TemplateHash(&ts[n-1]) != w.hash {
+			h.templates[k.String()] = append(ts, *w.template)
+		}
+	}
 }
 
 // args splits "k=v" words; a bare word maps to "".
@@ -256,6 +327,11 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		return "now " + h.now.Format(time.RFC3339), nil
 	case "observe":
 		return h.observe(args(f[1:]))
+	case "linger":
+		h.linger = len(f) > 1 && f[1] == "on"
+		return "", nil
+	case "override":
+		return h.override(cmd, f)
 	case "restart":
 		// The daemon persists Memory as JSON; a restarted core gets it back.
 		b, err := json.Marshal(h.memory)
@@ -292,16 +368,45 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		if h.pc != nil {
 			h.pc.check(h.pc.t, cmd, in, base, out)
 		}
+		wev := WorkloadEvents(h.last.Workloads, out.Workloads, in.Now)
 		h.memory = out.Memory
 		h.last = out
 		h.adopt = false
 		maps.Copy(h.agents, out.PodSets)
 		if desired != nil {
 			h.applied = copySet(desired)
+			h.recordTemplates(desired)
 		}
-		return formatOutput(out, in.Now, a), nil
+		h.stopDropped(out)
+		return formatOutput(out, wev, in.Now, a), nil
 	}
 	return "", fmt.Errorf("unknown command %q", f[0])
+}
+
+// override sets or drops the template override of a workload: its
+// previous template instead of its current one (Input.Overrides).
+func (h *harness) override(cmd string, f []string) (string, error) {
+	if len(f) < 2 {
+		return "", fmt.Errorf("usage: override KIND/ns/name [reason=R] | off")
+	}
+	key, err := parseKey(f[1])
+	if err != nil {
+		return "", err
+	}
+	if len(f) > 2 && f[2] == "off" {
+		delete(h.overrides, key.String())
+		return "override dropped", nil
+	}
+	w, ok := workloadOf(key, h.desired.Objects[key])
+	ts := h.templates[key.String()]
+	if !ok || len(ts) < 2 || spec.TemplateHash(&ts[len(ts)-1]) != w.hash {
+		return "", fmt.Errorf("%s has no previous template", key)
+	}
+	prev := ts[len(ts)-2]
+	_, reason, _ := strings.Cut(cmd, "reason=") // the rest of the line
+	h.overrides = maps.Clone(h.overrides)
+	h.overrides[key.String()] = TemplateOverride{GitHash: w.hash, Hash: spec.TemplateHash(&prev), Template: prev, Reason: reason}
+	return fmt.Sprintf("override %s: %s instead of %s", key, spec.TemplateHash(&prev), w.hash), nil
 }
 
 // setDesired makes next the desired set and prints the diff from the last
@@ -368,6 +473,10 @@ func (h *harness) node(f []string) (string, error) {
 		h.nodes[name].Alive = true
 	case "forget":
 		delete(h.nodes, name)
+	case "mute":
+		h.muted[name] = true
+	case "unmute":
+		delete(h.muted, name)
 	default:
 		return "", fmt.Errorf("unknown node command %q", f[0])
 	}
@@ -402,8 +511,12 @@ func (h *harness) observe(a map[string]string) (string, error) {
 		if rev, ok := a["rev"]; ok && (rev == "latest") != (pv.Labels[PodTemplateHashLabel] == revisions[pv.Owner]) {
 			continue
 		}
+		_, gone := a["gone"]
+		if pv.Terminating() && !gone {
+			continue // a stopping pod only goes
+		}
 		n++
-		if _, ok := a["gone"]; ok {
+		if gone {
 			delete(h.observed, pv.UID)
 			continue
 		}
@@ -411,7 +524,8 @@ func (h *harness) observe(a map[string]string) (string, error) {
 		if phase == "" {
 			phase = api.PodRunning
 		}
-		st := api.PodStatus{UID: pv.UID, Namespace: pv.Namespace, Name: pv.Name, Node: pv.Node, Phase: phase}
+		st := api.PodStatus{UID: pv.UID, Namespace: pv.Namespace, Name: pv.Name, Node: pv.Node, Phase: phase,
+			Owner: pv.Owner, Hash: h.memory.Pods[pv.Namespace+"/"+pv.Name].Hash}
 		if phase == api.PodRunning {
 			st.PodIP = fmt.Sprintf("10.88.0.%d", n+1)
 		}
@@ -431,17 +545,41 @@ func (h *harness) observe(a map[string]string) (string, error) {
 			}
 			st.Containers = append(st.Containers, cs)
 		}
+		if _, ok := a["cond"]; ok {
+			// An agent that reports conditions: Ready from now on (or
+			// not ready).
+			status := api.ConditionFalse
+			if ready(&api.PodStatus{Phase: st.Phase, Containers: st.Containers}) {
+				status = api.ConditionTrue
+			}
+			st.Conditions = []api.Condition{{Type: api.PodReady, Status: status, LastTransitionTime: h.now}}
+			if old, ok := h.observed[pv.UID]; ok {
+				if c := old.Condition(api.PodReady); c != nil && c.Status == status {
+					st.Conditions[0].LastTransitionTime = c.LastTransitionTime
+				}
+			}
+		}
 		h.observed[pv.UID] = st
 	}
 	return fmt.Sprintf("observed %d pods", n), nil
 }
 
-func formatOutput(out Output, now time.Time, a map[string]string) string {
+func formatOutput(out Output, wev []Event, now time.Time, a map[string]string) string {
 	var sb strings.Builder
 	if len(out.Events) > 0 {
 		sb.WriteString("events:\n")
 		for _, e := range out.Events {
 			fmt.Fprintf(&sb, "  %s %s: %s\n", e.Object, e.Reason, e.Message)
+		}
+	}
+	if len(wev) > 0 {
+		sb.WriteString("workload events:\n")
+		for _, e := range wev {
+			typ := e.Type
+			if typ == "" {
+				typ = api.EventNormal
+			}
+			fmt.Fprintf(&sb, "  %s %s %s: %s\n", typ, e.Object, e.Reason, e.Message)
 		}
 	}
 	if _, ok := a["delta"]; ok {
@@ -453,18 +591,26 @@ func formatOutput(out Output, now time.Time, a map[string]string) string {
 	if _, ok := a["events"]; ok {
 		return sb.String()
 	}
+	if _, ok := a["brief"]; !ok {
+		formatPods(&sb, out)
+	}
+	formatWorkloads(&sb, out, a)
+	return sb.String()
+}
+
+func formatPods(sb *strings.Builder, out Output) {
 	sb.WriteString("pods:\n")
 	for _, p := range out.Pods {
 		node := p.Node
 		if node == "" {
 			node = "-"
 		}
-		fmt.Fprintf(&sb, "  %s/%s %s %s %s", p.Namespace, p.Name, p.UID, node, p.Phase)
+		fmt.Fprintf(sb, "  %s/%s %s %s %s", p.Namespace, p.Name, p.UID, node, p.Phase)
 		if p.Reason != "" {
-			fmt.Fprintf(&sb, " %s", p.Reason)
+			fmt.Fprintf(sb, " %s", p.Reason)
 		}
 		if p.Message != "" {
-			fmt.Fprintf(&sb, " (%s)", p.Message)
+			fmt.Fprintf(sb, " (%s)", p.Message)
 		}
 		sb.WriteString("\n")
 	}
@@ -475,174 +621,31 @@ func formatOutput(out Output, now time.Time, a map[string]string) string {
 		for _, p := range out.PodSets[n] {
 			pods = append(pods, p.Namespace+"/"+p.Name+"@"+p.UID)
 		}
-		fmt.Fprintf(&sb, "  %s: [%s]\n", n, strings.Join(pods, " "))
+		fmt.Fprintf(sb, "  %s: [%s]\n", n, strings.Join(pods, " "))
 	}
+}
+
+func formatWorkloads(sb *strings.Builder, out Output, a map[string]string) {
 	if len(out.Workloads) > 0 {
 		sb.WriteString("workloads:\n")
 		for _, w := range out.Workloads {
-			fmt.Fprintf(&sb, "  %s/%s/%s rev=%s replicas=%d current=%d running=%d ready=%d up-to-date=%d available=%d\n",
+			fmt.Fprintf(sb, "  %s/%s/%s rev=%s replicas=%d current=%d running=%d ready=%d up-to-date=%d available=%d\n",
 				w.Kind, w.Namespace, w.Name, w.Revision, w.Replicas, w.Current, w.Running, w.Ready, w.UpToDate, w.Available)
-			fmt.Fprintf(&sb, "    %s", w.Progress)
+			fmt.Fprintf(sb, "    %s", w.Progress)
 			if w.Message != "" {
-				fmt.Fprintf(&sb, ": %s", w.Message)
+				fmt.Fprintf(sb, ": %s", w.Message)
 			}
 			sb.WriteString("\n")
-		}
-	}
-	return sb.String()
-}
-
-func copySet(s *spec.Set) *spec.Set {
-	out := spec.NewSet()
-	if s == nil {
-		return out
-	}
-	for k, o := range s.Objects {
-		out.Objects[k] = o
-	}
-	for k, src := range s.Sources {
-		out.Sources[k] = src
-	}
-	return out
-}
-
-func parseKey(s string) (spec.ObjectKey, error) {
-	p := strings.Split(s, "/")
-	switch len(p) {
-	case 2:
-		return spec.ObjectKey{Kind: p[0], Name: p[1]}, nil
-	case 3:
-		return spec.ObjectKey{Kind: p[0], Namespace: p[1], Name: p[2]}, nil
-	}
-	return spec.ObjectKey{}, fmt.Errorf("bad key %q: want Kind/ns/name or Kind/name", s)
-}
-
-// addObject adds one object written in the scripts' short form:
-//
-//	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [minReady=S] [paused] [cmd=a,b]
-//	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b] [restart=Never|OnFailure]
-//	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
-//	namespace NAME
-//
-// It builds objects as spec.Load would return them (defaulted), without
-// depending on the decoder.
-func addObject(set *spec.Set, f []string) error {
-	if len(f) < 2 {
-		return fmt.Errorf("object line needs a kind and a name")
-	}
-	kind, name, a := f[0], f[1], args(f[2:])
-	ns := a["ns"]
-	if ns == "" {
-		ns = spec.DefaultNamespace
-	}
-	labels := map[string]string{}
-	if l := a["label"]; l != "" {
-		for _, kv := range strings.Split(l, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			labels[k] = v
-		}
-	}
-	podSpec := func() spec.PodSpec {
-		c := spec.Container{Name: "main", Image: a["image"]}
-		if a["cmd"] != "" {
-			c.Command = strings.Split(a["cmd"], ",")
-		}
-		if a["cpu"] != "" || a["mem"] != "" {
-			c.Resources.Requests = spec.ResourceList{}
-			if a["cpu"] != "" {
-				c.Resources.Requests[spec.ResourceCPU] = resource.MustParse(a["cpu"])
-			}
-			if a["mem"] != "" {
-				c.Resources.Requests[spec.ResourceMemory] = resource.MustParse(a["mem"])
+			if _, ok := a["rollout"]; ok {
+				fmt.Fprintf(sb, "    strategy=%s maxSurge=%d maxUnavailable=%d", w.Strategy, w.MaxSurge, w.MaxUnavailable)
+				for _, c := range w.Conditions {
+					fmt.Fprintf(sb, " %s=%s/%s", c.Type, c.Status, c.Reason)
+				}
+				sb.WriteString("\n")
+				if w.Override != "" {
+					fmt.Fprintf(sb, "    override: %s\n", w.Override)
+				}
 			}
 		}
-		restart := spec.RestartPolicyAlways
-		if r := a["restart"]; r != "" {
-			restart = r
-		}
-		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: restart, NodeName: a["nodeName"]}
 	}
-	var o spec.Object
-	switch kind {
-	case "deployment", "rc":
-		if len(labels) == 0 {
-			labels["app"] = name
-		}
-		r := int32(1)
-		if v, ok := a["replicas"]; ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return err
-			}
-			r = int32(n)
-		}
-		tmpl := spec.PodTemplateSpec{ObjectMeta: spec.ObjectMeta{Labels: labels}, Spec: podSpec()}
-		if kind == "rc" {
-			o = &spec.ReplicationController{
-				TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindReplicationController},
-				ObjectMeta: spec.ObjectMeta{Name: name, Namespace: ns},
-				Spec:       spec.ReplicationControllerSpec{Replicas: &r, Selector: labels, Template: &tmpl},
-			}
-			break
-		}
-		d := &spec.Deployment{
-			TypeMeta:   spec.TypeMeta{APIVersion: spec.AppsV1, Kind: spec.KindDeployment},
-			ObjectMeta: spec.ObjectMeta{Name: name, Namespace: ns},
-			Spec: spec.DeploymentSpec{
-				Replicas: &r,
-				Selector: &spec.LabelSelector{MatchLabels: labels},
-				Template: tmpl,
-				Strategy: spec.DeploymentStrategy{Type: spec.RollingUpdateDeploymentStrategyType},
-			},
-		}
-		_, d.Spec.Paused = a["paused"]
-		if s := a["strategy"]; s != "" {
-			d.Spec.Strategy.Type = s
-		}
-		if v := a["minReady"]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return err
-			}
-			d.Spec.MinReadySeconds = int32(n)
-		}
-		o = d
-	case "pod":
-		if len(labels) == 0 {
-			labels = nil
-		}
-		o = &spec.Pod{
-			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindPod},
-			ObjectMeta: spec.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
-			Spec:       podSpec(),
-		}
-	case "nodeobj":
-		n := &spec.Node{
-			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindNode},
-			ObjectMeta: spec.ObjectMeta{Name: name},
-		}
-		if len(labels) > 0 {
-			n.Labels = labels
-		}
-		_, n.Spec.Unschedulable = a["unschedulable"]
-		if t := a["taint"]; t != "" {
-			for _, s := range strings.Split(t, ",") {
-				kv, eff, _ := strings.Cut(s, ":")
-				k, v, _ := strings.Cut(kv, "=")
-				n.Spec.Taints = append(n.Spec.Taints, spec.Taint{Key: k, Value: v, Effect: eff})
-			}
-		}
-		o = n
-	case "namespace":
-		o = &spec.Namespace{
-			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindNamespace},
-			ObjectMeta: spec.ObjectMeta{Name: name},
-		}
-	default:
-		return fmt.Errorf("unknown kind %q", kind)
-	}
-	k := spec.KeyOf(o)
-	set.Objects[k] = o
-	set.Sources[k] = spec.Source{File: "script", Line: 1}
-	return nil
 }

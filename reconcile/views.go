@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/spec"
 )
 
 // up is true when st reports the pod Running with every container running:
@@ -19,26 +18,6 @@ func up(st *api.PodStatus) bool {
 		}
 	}
 	return true
-}
-
-// ready is up with every container ready.
-func ready(st *api.PodStatus) bool {
-	if !up(st) {
-		return false
-	}
-	for _, c := range st.Containers {
-		if !c.Ready {
-			return false
-		}
-	}
-	return true
-}
-
-// available is up for at least minReady seconds (by the containers' start
-// times and Input.Now).
-func (p *planner) available(st *api.PodStatus, minReady int32) bool {
-	ok, _ := p.availability(st, minReady)
-	return ok
 }
 
 // output assembles the pod sets and views from the planned memory.
@@ -67,6 +46,9 @@ func (p *planner) output() Output {
 		}
 	}
 	byOwner := map[string][]ownedPod{}
+	// Reports that match a record; when some do not, they are pods
+	// stopping (terminatingViews).
+	matched := 0
 	for _, key := range p.keys {
 		rec := p.mem[key]
 		if rec == nil {
@@ -77,11 +59,22 @@ func (p *planner) output() Output {
 		}
 		// out.Pods has room for every record, so these pointers stay valid.
 		out.Pods = append(out.Pods, p.view(rec))
+		v := &out.Pods[len(out.Pods)-1]
+		// v.Status is the report of rec.UID, if any.
+		if st := v.Status; st != nil && st.Name == rec.Name && st.Namespace == rec.Namespace {
+			matched++
+		}
 		if rec.Owner != "" {
-			byOwner[rec.Owner] = append(byOwner[rec.Owner], ownedPod{&out.Pods[len(out.Pods)-1], rec})
+			byOwner[rec.Owner] = append(byOwner[rec.Owner], ownedPod{v, rec})
 		}
 		if set, ok := out.PodSets[rec.Node]; ok && rec.Node != "" {
 			out.PodSets[rec.Node] = append(set, podOf(rec))
+		}
+	}
+	if matched < len(p.observed) {
+		if terms := p.terminatingViews(); len(terms) > 0 {
+			// byOwner keeps pointing into the records' views: equal.
+			out.Pods = spliceViews(out.Pods, nil, terms)
 		}
 	}
 	if p.in.Desired != nil {
@@ -164,100 +157,4 @@ func podProblem(v *PodView) string {
 type ownedPod struct {
 	view *PodView
 	rec  *PodRecord
-}
-
-// workloadViews returns the views of the workloads among keys (sorted by
-// kind, namespace and name), given their pods.
-func (p *planner) workloadViews(keys []spec.ObjectKey, byOwner map[string][]ownedPod) []WorkloadView {
-	var out []WorkloadView
-	for _, k := range keys {
-		w, ok := p.workloads[k.String()]
-		if !ok {
-			continue
-		}
-		p.wakeOwner = k.String()
-		v := WorkloadView{
-			Kind:      k.Kind,
-			Namespace: w.namespace,
-			Name:      k.Name,
-			Replicas:  int32(w.replicas),
-			Selector:  w.selector,
-		}
-		if w.template != nil {
-			v.Revision = w.hash
-			if w.heldFrom != "" {
-				v.Revision = w.heldFrom
-			}
-			for _, c := range w.template.Spec.Containers {
-				v.Containers = append(v.Containers, c.Name)
-				v.Images = append(v.Images, c.Image)
-			}
-		}
-		var newAvailable int32
-		var stuck, waiting *PodView
-		// A paused workload that runs an older revision shows Paused,
-		// however long its pods wait.
-		held := w.paused && w.heldFrom != ""
-		for _, op := range byOwner[k.String()] {
-			pv := op.view
-			v.Current++
-			// The view holds the report exactly when the pod's node is
-			// alive: no need to look both up again.
-			st := pv.Status
-			if up(st) {
-				v.Running++
-			}
-			if ready(st) {
-				v.Ready++
-			}
-			// Any pod that becomes available changes the count.
-			avail := p.availableWake(st, w.minReady)
-			if avail {
-				v.Available++
-			}
-			if op.rec.Hash == v.Revision {
-				v.UpToDate++
-			}
-			if op.rec.Hash == w.hash {
-				over := p.in.Now.Sub(op.rec.Created) > w.deadline
-				if !avail && !over && stuck == nil && !held {
-					// The first pod past its deadline is the one the
-					// view names: this one, once its deadline passes.
-					p.wakeAt(op.rec.Created.Add(w.deadline + 1))
-				}
-				switch {
-				case avail:
-					newAvailable++
-				case stuck == nil && over:
-					stuck = pv
-				case waiting == nil:
-					waiting = pv
-				}
-			}
-			if c := op.rec.Created; v.Created.IsZero() || c.Before(v.Created) {
-				v.Created = c
-			}
-		}
-		switch {
-		case held:
-			v.Progress = ProgressPaused
-			v.Message = fmt.Sprintf("paused: running revision %s, not the template's revision %s", w.hash, w.heldFrom)
-		case stuck != nil:
-			v.Progress = ProgressDeadlineExceeded
-			v.Message = fmt.Sprintf("pod %s not available after %s: %s", stuck.Name, w.deadline, podProblem(stuck))
-		case newAvailable == v.Replicas && v.Current == v.Replicas:
-			v.Progress = ProgressComplete
-		default:
-			v.Progress = ProgressProgressing
-			v.Message = fmt.Sprintf("%d of %d new pods available", newAvailable, v.Replicas)
-			if old := v.Current - v.UpToDate; old > 0 {
-				v.Message += fmt.Sprintf(", %d old pods left", old)
-			}
-			if waiting != nil {
-				v.Message += fmt.Sprintf("; pod %s: %s", waiting.Name, podProblem(waiting))
-			}
-		}
-		out = append(out, v)
-	}
-	return out
 }

@@ -6,17 +6,18 @@ import (
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
 
-// A plan depends on Input.Now in two places only: whether a pod that is up
-// has been up for its workload's minReadySeconds (which decides how many
-// old pods a template change keeps, and counts in the views), and whether
-// a pod of the current template has been unavailable for longer than the
-// progress deadline (which the views report). Everything else is driven by
-// changes of the other inputs. Each place notes, through wakeAt, the instant
-// at which its answer would change, and Output.Wake is the earliest of
-// them, so that a daemon can sleep until then instead of planning on a
-// timer. Only what changes the plan's outcome is noted: the order in which
-// old pods are kept matters only in a plan that drops some, and such a plan
-// is never a fixed point.
+// A plan depends on Input.Now in two places only: whether a ready pod has
+// been ready for its workload's minReadySeconds (which decides the steps
+// of a rollout, and counts in the views), and whether a rollout has made
+// no progress for longer than its progress deadline (which the views
+// report; see progress.go). Everything else is driven by changes of the
+// other inputs. Each place notes, through wakeAt, the instant at which its
+// answer would change, and Output.Wake is the earliest of them, so that a
+// daemon can sleep until then instead of planning on a timer. Only what
+// changes the plan's outcome is noted, and only for pods the output keeps:
+// every kept pod's availability shows in its workload's view, so the
+// rollout decisions (rollout.go) note nothing themselves, and a pod they
+// drop must not wake the plan (the fixed point, without it, would not).
 
 // wakeAt notes that the plan's outcome changes at t, if t is after Now.
 func (p *planner) wakeAt(t time.Time) {
@@ -33,7 +34,7 @@ func (p *planner) wakeAt(t time.Time) {
 	}
 }
 
-// availableWake is available, noting when a pod that is up, but not yet
+// availableWake is available, noting when a pod that is ready, but not yet
 // for minReady seconds, becomes available.
 func (p *planner) availableWake(st *api.PodStatus, minReady int32) bool {
 	ok, at := p.availability(st, minReady)
@@ -41,27 +42,4 @@ func (p *planner) availableWake(st *api.PodStatus, minReady int32) bool {
 		p.wakeAt(at)
 	}
 	return ok
-}
-
-// availability says whether st is up for at least minReady seconds (by the
-// containers' start times and Input.Now) and, when it is up but not yet for
-// long enough, the instant it will be.
-func (p *planner) availability(st *api.PodStatus, minReady int32) (bool, time.Time) {
-	if !up(st) {
-		return false, time.Time{}
-	}
-	if minReady <= 0 {
-		return true, time.Time{}
-	}
-	d := time.Duration(minReady) * time.Second
-	var at time.Time
-	for _, c := range st.Containers {
-		if t := c.State.Running.StartedAt.Add(d); t.After(at) {
-			at = t
-		}
-	}
-	if at.After(p.in.Now) {
-		return false, at
-	}
-	return true, time.Time{}
 }

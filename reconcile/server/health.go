@@ -96,6 +96,9 @@ func newHealthIndex(workloads []reconcile.WorkloadView, pods []reconcile.PodView
 	bare := map[spec.ObjectKey]*reconcile.PodView{}
 	for i := range pods {
 		p := &pods[i]
+		if p.Terminating() {
+			continue // an incarnation being stopped: no object's health
+		}
 		if p.Owner == "" {
 			bare[spec.ObjectKey{Kind: spec.KindPod, Namespace: p.Namespace, Name: p.Name}] = p
 		} else {

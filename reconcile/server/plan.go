@@ -170,8 +170,12 @@ func (c *controller) planOnce() (bool, time.Time) {
 	}
 	c.mu.Lock()
 	c.adopting = false
+	prevWorkloads := c.lastPlan.workloads
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
+	// Rollouts that completed or passed their deadline: transitions of
+	// the views, which the core cannot emit itself (reconcile.WorkloadEvents).
+	c.s.events.append(reconcile.WorkloadEvents(prevWorkloads, out.Workloads, in.Now))
 	logMoves(c.log, out.Events)
 	// Revision numbers in the views; healthy marks and automatic
 	// rollbacks proposed (rollout.go).

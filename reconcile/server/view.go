@@ -56,6 +56,8 @@ type view struct {
 func (v *view) index() map[string]int {
 	v.indexOnce.Do(func() {
 		v.podIndex = make(map[string]int, len(v.views))
+		// A terminating incarnation comes before the current one of the
+		// same name (reconcile's order): the current one wins.
 		for i := range v.views {
 			v.podIndex[v.views[i].Namespace+"/"+v.views[i].Name] = i
 		}
@@ -175,8 +177,8 @@ func (v *view) buildNodes() []api.Node {
 	requested := map[string]scheduler.Resources{}
 	for i := range v.views {
 		p := &v.views[i]
-		if p.Node == "" {
-			continue
+		if p.Node == "" || p.Terminating() {
+			continue // placed nowhere, or no longer (stopping)
 		}
 		count[p.Node]++
 		r := scheduler.PodRequests(&p.Spec)

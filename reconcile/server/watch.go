@@ -201,7 +201,12 @@ func watchPods(namespace string) func(*view) []keyed {
 		out := make([]keyed, 0, len(v.views))
 		for i := range v.views {
 			if p := &v.views[i]; namespace == "" || p.Namespace == namespace {
-				out = append(out, keyed{key: p.Namespace + "/" + p.Name, obj: wirePod(*p)})
+				key := p.Namespace + "/" + p.Name
+				if p.Terminating() {
+					// Beside the current incarnation of the same name.
+					key += "@" + p.UID
+				}
+				out = append(out, keyed{key: key, obj: wirePod(*p)})
 			}
 		}
 		return out
