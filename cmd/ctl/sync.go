@@ -111,6 +111,7 @@ func (c *cli) waitPods(ctx context.Context, cl *api.Client) error {
 	var pods []api.Pod
 	for {
 		got, err := cl.Pods(ctx, "")
+		got = api.CurrentPods(got) // a stopping pod is not waited for
 		if err == nil {
 			pods = got // keep the last list for the timeout report
 		}

@@ -218,6 +218,7 @@ func (bc *benchCluster) waitRunning(ctx context.Context, n int, timeout time.Dur
 	defer cancel()
 	bc.planned = time.Time{}
 	_, err := bc.c.Client.WaitFor(wctx, "bench", 10*time.Millisecond, func(ps []rapi.Pod) bool {
+		ps = rapi.CurrentPods(ps)
 		if bc.planned.IsZero() && len(ps) == n {
 			placed := 0
 			for _, p := range ps {

@@ -109,7 +109,7 @@ func (bc *benchCluster) failoverOnce(ctx context.Context, total int) (failoverRu
 			}
 			run.plan, run.newToken = time.Since(start), minTok
 		}
-		pods, err := c.Client.Pods(ctx, "bench")
+		pods, err := currentPods(ctx, c.Client, "bench")
 		if err != nil {
 			return false, nil
 		}

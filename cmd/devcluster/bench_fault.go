@@ -22,7 +22,7 @@ func (bc *benchCluster) agentClient(i int) *api.Client {
 // evenly and a placed pod is never moved to even things out.
 func (bc *benchCluster) ensureSpread(ctx context.Context, perNode int) error {
 	total := perNode * len(bc.c.Agents)
-	pods, err := bc.c.Client.Pods(ctx, "bench")
+	pods, err := currentPods(ctx, bc.c.Client, "bench")
 	if err == nil && len(pods) == total && evenlyRunning(pods, len(bc.c.Agents), perNode) {
 		return nil
 	}
@@ -38,7 +38,7 @@ func (bc *benchCluster) ensureSpread(ctx context.Context, perNode int) error {
 	if err := bc.waitRunning(ctx, total, 3*time.Minute); err != nil {
 		return fmt.Errorf("scaling to %d: %w", total, err)
 	}
-	pods, err = bc.c.Client.Pods(ctx, "bench")
+	pods, err = currentPods(ctx, bc.c.Client, "bench")
 	if err != nil {
 		return fmt.Errorf("failed to list pods: %w", err)
 	}
@@ -103,7 +103,7 @@ func benchRecovery(ctx context.Context, bc *benchCluster, perNode, runs int, out
 		}
 		victim := r % len(bc.c.Agents)
 		name := bc.c.Agents[victim].Name
-		before, err := bc.c.Client.Pods(ctx, "bench")
+		before, err := currentPods(ctx, bc.c.Client, "bench")
 		if err != nil {
 			return "", fmt.Errorf("failed to list pods: %w", err)
 		}
@@ -120,7 +120,7 @@ func benchRecovery(ctx context.Context, bc *benchCluster, perNode, runs int, out
 					}
 				}
 			}
-			pods, err := bc.c.Client.Pods(ctx, "bench")
+			pods, err := currentPods(ctx, bc.c.Client, "bench")
 			if err != nil {
 				return false, nil // the API is up; a failed poll is retried
 			}

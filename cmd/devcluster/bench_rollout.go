@@ -445,3 +445,9 @@ func renderRollout(plain, probed, floor []time.Duration, cpu probeCPU, agents in
 	fmt.Fprintln(&b, endOf(secRollout))
 	return b.String()
 }
+
+// currentPods lists the pods of ns that are not terminating.
+func currentPods(ctx context.Context, cl *rapi.Client, ns string) ([]rapi.Pod, error) {
+	ps, err := cl.Pods(ctx, ns)
+	return rapi.CurrentPods(ps), err
+}

@@ -309,7 +309,7 @@ func measureServices(ctx context.Context, bc *benchCluster, rules string, out io
 	}
 	var pods []rapi.Pod
 	err := pollUntil(ctx, 2*time.Minute, 100*time.Millisecond, func(ctx context.Context) (bool, error) {
-		ps, err := c.Client.Pods(ctx, "svcbench")
+		ps, err := currentPods(ctx, c.Client, "svcbench")
 		if err != nil {
 			return false, nil
 		}

@@ -127,6 +127,9 @@ func waitPodsWhy(t *testing.T, ctx context.Context, c *devenv.Cluster, what, ns 
 		pctx, pcancel := context.WithTimeout(wctx, 3*time.Second)
 		pods, err := c.Client.Pods(pctx, ns)
 		pcancel()
+		// Pods being stopped are listed too; the waits are about the
+		// desired ones.
+		pods = rapi.CurrentPods(pods)
 		if err == nil {
 			last = pods
 			if reason = why(pods); reason == "" {
@@ -146,7 +149,13 @@ func waitPodsWhy(t *testing.T, ctx context.Context, c *devenv.Cluster, what, ns 
 func listPods(pods []rapi.Pod) string {
 	var b strings.Builder
 	for _, p := range pods {
-		fmt.Fprintf(&b, "  %s/%s uid=%s node=%s phase=%s reason=%s\n", p.Namespace, p.Name, p.UID, p.Node, p.Phase, p.Reason)
+		ready := "-"
+		if p.Status != nil {
+			if c := p.Status.Condition(api.PodReady); c != nil {
+				ready = c.Status
+			}
+		}
+		fmt.Fprintf(&b, "  %s/%s uid=%s node=%s phase=%s reason=%s ready=%s hash=%s\n", p.Namespace, p.Name, p.UID, p.Node, p.Phase, p.Reason, ready, p.Labels["pod-template-hash"])
 	}
 	return b.String()
 }

@@ -123,7 +123,7 @@ func (h *haCluster) pods(t *testing.T) []rapi.Pod {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pods
+	return rapi.CurrentPods(pods)
 }
 
 // leader waits for a leader and returns it.

@@ -22,6 +22,7 @@ func waitSettled(ctx context.Context, c *rapi.Client, out io.Writer, done func([
 	lastAt := time.Now()
 	for {
 		pods, err := c.Pods(ctx, "")
+		pods = rapi.CurrentPods(pods)
 		if err == nil && done(pods) {
 			return pods, nil
 		}

@@ -90,6 +90,16 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: client, namespace: %[1]s}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: %[2]s
+      command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: unready, namespace: %[1]s, labels: {app: web}}
 spec:
   terminationGracePeriodSeconds: 1
@@ -283,7 +293,17 @@ func (h *haCluster) testRollout(t *testing.T) {
 	h.roCommit("v1", c.Image(devenv.HelloRepo))
 	first := h.waitRollout(t, "web at v1", 3*time.Minute, complete)
 	svc := h.serviceIP(t, "web")
-	netns := c.Agents[0].Netns
+	// The requests start inside the client pod, as a caller of the
+	// Service in the cluster would.
+	var netns string
+	for _, p := range h.roPods(t) {
+		if p.Name == "client" && p.Phase == api.PodRunning {
+			netns = strings.TrimPrefix(podNetns(p.UID), "/var/run/netns/")
+		}
+	}
+	if netns == "" {
+		t.Fatal("the client pod is not running")
+	}
 
 	// 1. A rolling update under continuous requests through the Service:
 	// no request fails, and never fewer than replicas − maxUnavailable
@@ -340,7 +360,7 @@ func (h *haCluster) testRollout(t *testing.T) {
 	stuck := h.waitRollout(t, "the broken rollout to pass its deadline", 2*time.Minute, func(w rapi.Workload) bool {
 		return w.Progress == rapi.ProgressDeadlineExceeded
 	})
-	pods := h.pods(t)
+	pods := h.roPods(t)
 	oldReady, newPods := 0, 0
 	for _, p := range pods {
 		if p.Owner != "Deployment/"+roNS+"/web" || p.Reason == "Terminating" {
@@ -356,7 +376,8 @@ func (h *haCluster) testRollout(t *testing.T) {
 		}
 	}
 	if oldReady < roReplicas-roUnavailable {
-		t.Errorf("%d old pods Ready with the broken rollout, want at least %d", oldReady, roReplicas-roUnavailable)
+		t.Errorf("%d old pods (revision %s) Ready with the broken rollout (revision %s), want at least %d; pods:\n%s",
+			oldReady, third.Revision, stuck.Revision, roReplicas-roUnavailable, listPods(pods))
 	}
 	if newPods > roSurge+roUnavailable {
 		t.Errorf("%d pods of the broken revision, want at most maxSurge + maxUnavailable = %d", newPods, roSurge+roUnavailable)
@@ -383,7 +404,7 @@ func (h *haCluster) testRollout(t *testing.T) {
 		return complete(w) && w.Revision == third.Revision
 	})
 	// The harness's own clone follows, for the commits of later steps.
-	if out, err := exec.CommandContext(h.ctx, "git", "-C", c.Repo.Work, "pull", "-q", "--ff-only").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(h.ctx, "git", "-C", c.Repo.Work, "pull", "-q", "--ff-only", "origin", c.Repo.Branch).CombinedOutput(); err != nil {
 		t.Fatalf("git pull in the harness's clone: %v\n%s", err, out)
 	}
 }
@@ -422,6 +443,18 @@ func (h *haCluster) testProbes(t *testing.T) {
 	if err != nil || !strings.Contains(out, "unready") || !strings.Contains(out, "NotReady") {
 		t.Errorf("ctl describe service web does not show the unready pod excluded: %v\n%s", err, out)
 	}
+}
+
+// roPods lists the pods of the rollout namespace, terminating ones too.
+func (h *haCluster) roPods(t *testing.T) []rapi.Pod {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	defer cancel()
+	pods, err := h.c.Client.Pods(ctx, roNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pods
 }
 
 // serviceIP returns a Service's cluster IP in the rollout namespace.

@@ -215,7 +215,27 @@ const (
 	ReasonNodeUnknown = "NodeUnknown"
 	// ReasonNodeLost: placed on a dead node.
 	ReasonNodeLost = "NodeLost"
+	// ReasonTerminating: a pod its agent is stopping (no longer desired,
+	// or an older incarnation of a pod of the same name); listed until its
+	// containers are gone, as kubectl lists a pod with a deletionTimestamp.
+	ReasonTerminating = "Terminating"
 )
+
+// Terminating reports whether the pod is one its agent is stopping.
+func (p *PodView) Terminating() bool { return p.Reason == ReasonTerminating }
+
+// CurrentPods returns the pods of ps that are not terminating (in a new
+// slice, same order): the desired pods, what a caller counting replicas
+// wants.
+func CurrentPods(ps []Pod) []Pod {
+	out := make([]Pod, 0, len(ps))
+	for _, p := range ps {
+		if !p.Terminating() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 // PodList is the answer to GET /v1/pods, sorted by namespace and name.
 type PodList struct {
