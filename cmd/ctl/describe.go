@@ -59,10 +59,8 @@ events about the Deployment and its pods.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch output {
-			case outTable, outJSON, outYAML:
-			default:
-				return usageErr("unknown output format %q: want json or yaml", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			if namespace == "" {
 				namespace = spec.DefaultNamespace

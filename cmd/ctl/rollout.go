@@ -309,10 +309,8 @@ With --revision N, print that revision's pod template as YAML.`,
 			if err != nil {
 				return err
 			}
-			switch output {
-			case outTable, outJSON, outYAML:
-			default:
-				return usageErr("unknown output format %q: want json or yaml", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			if namespace == "" {
 				namespace = spec.DefaultNamespace

@@ -31,10 +31,8 @@ health (and why), last error and every object it owns with its file and health.`
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: c.completeApp,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch output {
-			case outTable, outJSON, outYAML:
-			default:
-				return usageErr("unknown output format %q: want json or yaml", output)
+			if err := checkOutput(output); err != nil {
+				return err
 			}
 			cl, err := c.client()
 			if err != nil {
@@ -159,4 +157,14 @@ func printNodeErrors(w io.Writer, errs []api.NodeError) {
 		row(tw, "  "+e.Node, age(e.Since), e.Message)
 	}
 	tw.Flush()
+}
+
+// checkOutput refuses an -o other than the table, json or yaml (the
+// commands that print one object).
+func checkOutput(output string) error {
+	switch output {
+	case outTable, outJSON, outYAML:
+		return nil
+	}
+	return usageErr("unknown output format %q: want json or yaml", output)
 }

@@ -318,22 +318,11 @@ func waitNoContainers(ctx context.Context, c *devenv.Cluster) error {
 // costs without Stevedore (no Git, reconciler, agent or CNI). The image is
 // pulled and unpacked beforehand, as it is on the nodes.
 func measureFloor(ctx context.Context, c *devenv.Cluster, image string, n, runs int, out io.Writer) ([]time.Duration, error) {
-	cl, err := client.New(c.Containerd.Address)
+	ctx, cl, img, done, err := floorClient(ctx, c, image)
 	if err != nil {
-		return nil, fmt.Errorf("failed to connect to containerd: %w", err)
+		return nil, err
 	}
-	defer cl.Close()
-	ctx = namespaces.WithNamespace(ctx, "bench-floor")
-	resolver := docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(docker.MatchAllHosts)),
-	})
-	img, err := cl.Pull(ctx, image, client.WithPullUnpack, client.WithResolver(resolver))
-	if err != nil {
-		return nil, fmt.Errorf("failed to pull %s: %w", image, err)
-	}
-	defer func() {
-		_ = cl.ImageService().Delete(context.WithoutCancel(ctx), img.Name())
-	}()
+	defer done()
 	var times []time.Duration
 	for r := range runs {
 		ids := make([]string, n)
@@ -376,6 +365,30 @@ func measureFloor(ctx context.Context, c *devenv.Cluster, image string, n, runs 
 		fmt.Fprintf(out, "floor run %d: %s\n", r+1, d.Round(time.Millisecond))
 	}
 	return times, nil
+}
+
+// floorClient connects to the cluster's containerd for a floor
+// measurement, in a namespace of its own, with image pulled and unpacked
+// (as it is on the nodes); done deletes the image and closes the client.
+func floorClient(ctx context.Context, c *devenv.Cluster, image string) (context.Context, *client.Client, client.Image, func(), error) {
+	cl, err := client.New(c.Containerd.Address)
+	if err != nil {
+		return ctx, nil, nil, nil, fmt.Errorf("failed to connect to containerd: %w", err)
+	}
+	ctx = namespaces.WithNamespace(ctx, "bench-floor")
+	resolver := docker.NewResolver(docker.ResolverOptions{
+		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(docker.MatchAllHosts)),
+	})
+	img, err := cl.Pull(ctx, image, client.WithPullUnpack, client.WithResolver(resolver))
+	if err != nil {
+		cl.Close()
+		return ctx, nil, nil, nil, fmt.Errorf("failed to pull %s: %w", image, err)
+	}
+	done := func() {
+		_ = cl.ImageService().Delete(context.WithoutCancel(ctx), img.Name())
+		cl.Close()
+	}
+	return ctx, cl, img, done, nil
 }
 
 // cleanupFloor kills and deletes the floor's containers.

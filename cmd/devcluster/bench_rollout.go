@@ -13,9 +13,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 
 	"github.com/stevedore-dev/stevedore/internal/devenv"
@@ -219,20 +217,11 @@ func waitNoStrayContainers(ctx context.Context, c *devenv.Cluster, want int) err
 // starts and stops as a rollout of n replicas, with no Git, reconciler,
 // agent, pod network or waves.
 func measureStartStopFloor(ctx context.Context, c *devenv.Cluster, image string, n, runs int, out io.Writer) ([]time.Duration, error) {
-	cl, err := client.New(c.Containerd.Address)
+	ctx, cl, img, done, err := floorClient(ctx, c, image)
 	if err != nil {
-		return nil, fmt.Errorf("failed to connect to containerd: %w", err)
+		return nil, err
 	}
-	defer cl.Close()
-	ctx = namespaces.WithNamespace(ctx, "bench-floor")
-	resolver := docker.NewResolver(docker.ResolverOptions{
-		Hosts: docker.ConfigureDefaultRegistries(docker.WithPlainHTTP(docker.MatchAllHosts)),
-	})
-	img, err := cl.Pull(ctx, image, client.WithPullUnpack, client.WithResolver(resolver))
-	if err != nil {
-		return nil, fmt.Errorf("failed to pull %s: %w", image, err)
-	}
-	defer func() { _ = cl.ImageService().Delete(context.WithoutCancel(ctx), img.Name()) }()
+	defer done()
 	start := func(id string) error {
 		ctr, err := cl.NewContainer(ctx, id, client.WithNewSnapshot(id, img),
 			client.WithNewSpec(oci.WithImageConfig(img), oci.WithHostname(id)))
