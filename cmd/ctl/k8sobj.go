@@ -166,6 +166,14 @@ func kubePod(p api.Pod, hostIPs map[string]string) k8sPod {
 		st.Conditions = []condition{scheduled}
 		return o
 	}
+	if p.Status != nil && len(p.Status.Conditions) > 0 {
+		// The agent's, with their real transition times.
+		for _, c := range p.Status.Conditions {
+			st.Conditions = append(st.Conditions, condition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message, LastTransitionTime: timePtr(c.LastTransitionTime)})
+		}
+		st.Conditions = append(st.Conditions, scheduled)
+		return o
+	}
 	ready, total := podReady(p)
 	readyCond := condition{Type: "Ready", Status: "True"}
 	if p.Status == nil || ready < total || st.Phase != agentapi.PodRunning {
