@@ -445,15 +445,3 @@ func (w *podWorker) killForProbe(ctx context.Context, c *ctr, run *running, kind
 		w.r.log.Warn("failed to kill container after its probe failed", "container", c.id, "err", err)
 	}
 }
-
-// waitCtx waits d; false if ctx ended first.
-func (w *podWorker) waitCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

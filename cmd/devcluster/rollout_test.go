@@ -142,24 +142,6 @@ func podIsReady(p rapi.Pod) bool {
 	return c != nil && c.Status == api.ConditionTrue
 }
 
-// webWorkload returns the web Deployment's view.
-func (h *haCluster) webWorkload(t *testing.T) rapi.Workload {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
-	defer cancel()
-	ws, err := h.c.Client.Deployments(ctx, roNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, w := range ws {
-		if w.Name == "web" {
-			return w
-		}
-	}
-	t.Fatalf("no Deployment web in %v", ws)
-	return rapi.Workload{}
-}
-
 // waitRollout waits until the web Deployment's view satisfies done.
 func (h *haCluster) waitRollout(t *testing.T, what string, timeout time.Duration, done func(rapi.Workload) bool) rapi.Workload {
 	t.Helper()
