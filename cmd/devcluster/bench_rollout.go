@@ -109,13 +109,14 @@ func measureRollout(ctx context.Context, bc *benchCluster, runs, agents int, out
 		return "", err
 	}
 	roll := func(i int, probe string) (time.Duration, error) {
+		prev := revisionOf(ctx, c, "roll", "roll")
 		start := time.Now()
 		if _, err := c.Repo.Commit(ctx, fmt.Sprintf("roll %d", i), map[string][]byte{
 			"roll.yaml": fmt.Appendf(nil, rollDeployment, rolloutReplicas, images[i%2], probe),
 		}); err != nil {
 			return 0, err
 		}
-		if err := waitComplete(ctx, c, "roll", "roll", 3*time.Minute); err != nil {
+		if err := waitComplete(ctx, c, "roll", "roll", prev, 3*time.Minute); err != nil {
 			return 0, fmt.Errorf("rollout %d: %w", i, err)
 		}
 		return time.Since(start), nil
@@ -169,15 +170,30 @@ func measureRollout(ctx context.Context, bc *benchCluster, runs, agents int, out
 	return renderRollout(plain, probed, floor, cpu, agents, st), nil
 }
 
-// waitComplete waits until the Deployment ns/name reports its rollout
-// complete.
-func waitComplete(ctx context.Context, c *devenv.Cluster, ns, name string, timeout time.Duration) error {
+// revisionOf returns the Deployment ns/name's current revision (template
+// hash), "" when there is none yet.
+func revisionOf(ctx context.Context, c *devenv.Cluster, ns, name string) string {
+	ws, err := c.Client.Deployments(ctx, ns)
+	if err != nil {
+		return ""
+	}
+	for _, w := range ws {
+		if w.Name == name {
+			return w.Revision
+		}
+	}
+	return ""
+}
+
+// waitComplete waits until the Deployment ns/name reports the rollout of
+// a revision other than prev complete.
+func waitComplete(ctx context.Context, c *devenv.Cluster, ns, name, prev string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ws, err := c.Client.Deployments(ctx, ns)
 		if err == nil {
 			for _, w := range ws {
-				if w.Name == name && w.Progress == rapi.ProgressComplete && w.Current == w.Replicas && w.Available == w.Replicas {
+				if w.Name == name && w.Revision != prev && w.Progress == rapi.ProgressComplete && w.Current == w.Replicas && w.Available == w.Replicas {
 					return nil
 				}
 			}
@@ -330,12 +346,13 @@ func measureProbeCPU(ctx context.Context, bc *benchCluster, out io.Writer) (prob
 	node := c.Agents[0].Name
 	res := probeCPU{pods: pods, probesPerSec: 2 * pods, window: window}
 	run := func(probes string) (float64, error) {
+		prev := revisionOf(ctx, c, "probed", "probed")
 		if _, err := c.Repo.Commit(ctx, "probed", map[string][]byte{
 			"probed.yaml": fmt.Appendf(nil, probedPods, pods, node, bc.image, probes),
 		}); err != nil {
 			return 0, err
 		}
-		if err := waitComplete(ctx, c, "probed", "probed", 3*time.Minute); err != nil {
+		if err := waitComplete(ctx, c, "probed", "probed", prev, 3*time.Minute); err != nil {
 			return 0, err
 		}
 		if err := waitNoStrayContainers(ctx, c, pods); err != nil {
