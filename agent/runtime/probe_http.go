@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -78,8 +80,17 @@ type httpProbe struct {
 	// req is built once and sent as a shallow copy carrying each
 	// probe's context.
 	req *http.Request
-	err error // the probe cannot run: reported each time
+	// raw is req in wire form (with Connection: close) for a plain-HTTP
+	// probe, sent straight on a dialed connection to addr: one goroutine
+	// per probe instead of net/http's three, whose hand-offs cost context
+	// switches (see probeDirect). Nil for HTTPS.
+	raw  []byte
+	addr string
+	err  error // the probe cannot run: reported each time
 }
+
+// probeReaders recycles the response readers of direct HTTP probes.
+var probeReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 2<<10) }}
 
 // newHTTPProbe builds the request of a: to host (default podIP), the port
 // by number or name, path, headers (a Host header sets the request's host).
@@ -133,12 +144,76 @@ func newHTTPProbe(a *spec.HTTPGetAction, podIP string, pod *spec.PodSpec, self *
 		Header:     h,
 		Host:       h.Get("Host"),
 	}
-	return &httpProbe{req: req}
+	p := &httpProbe{req: req}
+	if u.Scheme == "http" {
+		wire := *req
+		wire.Close = true // each probe its own connection, as the kubelet's
+		var b bytes.Buffer
+		if err := wire.Write(&b); err == nil {
+			p.raw, p.addr = b.Bytes(), u.Host
+		}
+	}
+	return p
+}
+
+// probeDirect sends the prebuilt request on a new connection and reads the
+// answer with net/http's parser, all on the caller's goroutine. A redirect
+// (3xx) is left to the client path, which follows same-host redirects
+// (redirect is then true).
+func (p *httpProbe) probeDirect(ctx context.Context, timeout time.Duration) (res probeResult, out string, redirect bool) {
+	deadline := time.Now().Add(timeout)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	// Failures read as net/http's would (the kubelet's messages).
+	fail := func(err error) (probeResult, string, bool) {
+		var ne net.Error
+		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+			return resultFailure, fmt.Sprintf("Get %q: context deadline exceeded (Client.Timeout exceeded while awaiting headers)", p.req.URL.String()), false
+		}
+		return resultFailure, fmt.Sprintf("Get %q: %v", p.req.URL.String(), err), false
+	}
+	conn, err := probeDialer.DialContext(dctx, "tcp", p.addr)
+	if err != nil {
+		return fail(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write(p.raw); err != nil {
+		return fail(err)
+	}
+	br := probeReaders.Get().(*bufio.Reader)
+	br.Reset(conn)
+	defer func() {
+		br.Reset(nil)
+		probeReaders.Put(br)
+	}()
+	resp, err := http.ReadResponse(br, p.req)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	code := resp.StatusCode
+	switch {
+	case code >= http.StatusOK && code < http.StatusMultipleChoices:
+		if _, err := io.CopyN(io.Discard, resp.Body, maxProbeBody); err != nil && !errors.Is(err, io.EOF) {
+			return fail(err)
+		}
+		return resultSuccess, "", false
+	case code >= http.StatusMultipleChoices && code < http.StatusBadRequest:
+		return resultUnknown, "", true
+	default:
+		return resultFailure, fmt.Sprintf("HTTP probe failed with statuscode: %d", code), false
+	}
 }
 
 func (p *httpProbe) probe(ctx context.Context, timeout time.Duration) (probeResult, string, error) {
 	if p.err != nil {
 		return resultUnknown, "", p.err
+	}
+	if p.raw != nil {
+		if res, out, redirect := p.probeDirect(ctx, timeout); !redirect {
+			return res, out, nil
+		}
 	}
 	hc := http.Client{Transport: probeTransport(), CheckRedirect: probeCheckRedirect, Timeout: timeout}
 	resp, err := hc.Do(p.req.WithContext(ctx))
