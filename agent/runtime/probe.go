@@ -157,8 +157,24 @@ func (pw *probeWorker) loop(ctx context.Context, first time.Duration) {
 		}
 		// A fixed rate, as the kubelet's ticker: a slow probe does not
 		// push the next ones back.
-		timer.Reset(max(pw.params.period-time.Since(start), 0))
+		timer.Reset(max(time.Until(nextProbeTime(start, pw.params.period)), 0))
 	}
+}
+
+// probeTick is the grid probes after the first are aligned to, so that
+// the probes of a node wake the agent at most 1/probeTick times a second
+// together rather than each on its own: every wake-up costs context
+// switches, which dominate a cheap probe's cost (docs/runtime.md).
+const probeTick = 100 * time.Millisecond
+
+// nextProbeTime is one period after start, rounded up to the probeTick
+// grid (at most probeTick later than the kubelet's ticker would run it).
+func nextProbeTime(start time.Time, period time.Duration) time.Time {
+	next := start.Add(period)
+	if r := next.Truncate(probeTick); r.Before(next) {
+		return r.Add(probeTick)
+	}
+	return next
 }
 
 // step runs the probe once and applies its result; false when the worker

@@ -371,3 +371,17 @@ func TestContainerStartedAndReady(t *testing.T) {
 		}
 	}
 }
+
+func TestNextProbeTimeAligns(t *testing.T) {
+	base := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	for _, tc := range []struct{ start, want time.Duration }{
+		{0, time.Second},
+		{30 * time.Millisecond, time.Second + 100*time.Millisecond},
+		{100 * time.Millisecond, time.Second + 100*time.Millisecond},
+		{199 * time.Millisecond, time.Second + 200*time.Millisecond},
+	} {
+		if got := nextProbeTime(base.Add(tc.start), time.Second); !got.Equal(base.Add(tc.want)) {
+			t.Errorf("nextProbeTime(+%s) = +%s, want +%s", tc.start, got.Sub(base), tc.want)
+		}
+	}
+}
