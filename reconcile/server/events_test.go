@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -307,32 +306,7 @@ func TestAgentEventsAfterFailover(t *testing.T) {
 // nextEvent reads watch events until one satisfies ok, within d.
 func nextEvent(t *testing.T, w *api.WatchStream, d time.Duration, what string, ok func(api.WatchEvent, api.Event) bool) api.Event {
 	t.Helper()
-	type res struct {
-		ev  api.WatchEvent
-		err error
-	}
-	deadline := time.After(d)
-	for {
-		ch := make(chan res, 1)
-		go func() { ev, err := w.Next(); ch <- res{ev, err} }()
-		select {
-		case r := <-ch:
-			if r.err != nil {
-				t.Fatalf("waiting for %s: %v", what, r.err)
-			}
-			var e api.Event
-			if r.ev.Type != api.WatchBookmark {
-				if err := json.Unmarshal(r.ev.Object, &e); err != nil {
-					t.Fatalf("event %s: %v", r.ev.Object, err)
-				}
-			}
-			if ok(r.ev, e) {
-				return e
-			}
-		case <-deadline:
-			t.Fatalf("no event %s within %s", what, d)
-		}
-	}
+	return nextWatch(t, w, d, what, ok)
 }
 
 // TestWatchEvents follows GET /v1/events?watch=1 for a Deployment (its

@@ -11,8 +11,9 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
-// nextPodEvent reads events until one satisfies ok, within d.
-func nextPodEvent(t *testing.T, w *api.WatchStream, d time.Duration, what string, ok func(api.WatchEvent, api.Pod) bool) {
+// nextWatch reads watch events until one satisfies ok, within d, and
+// returns its object (zero for a BOOKMARK).
+func nextWatch[T any](t *testing.T, w *api.WatchStream, d time.Duration, what string, ok func(api.WatchEvent, T) bool) T {
 	t.Helper()
 	type res struct {
 		ev  api.WatchEvent
@@ -27,19 +28,25 @@ func nextPodEvent(t *testing.T, w *api.WatchStream, d time.Duration, what string
 			if r.err != nil {
 				t.Fatalf("waiting for %s: %v", what, r.err)
 			}
-			var p api.Pod
+			var obj T
 			if r.ev.Type != api.WatchBookmark {
-				if err := json.Unmarshal(r.ev.Object, &p); err != nil {
+				if err := json.Unmarshal(r.ev.Object, &obj); err != nil {
 					t.Fatalf("event %s: %v", r.ev.Object, err)
 				}
 			}
-			if ok(r.ev, p) {
-				return
+			if ok(r.ev, obj) {
+				return obj
 			}
 		case <-deadline:
 			t.Fatalf("no event %s within %s", what, d)
 		}
 	}
+}
+
+// nextPodEvent reads events until one satisfies ok, within d.
+func nextPodEvent(t *testing.T, w *api.WatchStream, d time.Duration, what string, ok func(api.WatchEvent, api.Pod) bool) {
+	t.Helper()
+	nextWatch(t, w, d, what, ok)
 }
 
 // TestWatchPods follows a pod from Pending (no node) to Running through
