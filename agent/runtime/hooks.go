@@ -198,7 +198,7 @@ func (w *podWorker) hookURL(c *ctr, h *spec.HTTPGetAction) (*url.URL, error) {
 			return nil, errors.New("httpGet: the pod has no IP yet")
 		}
 	}
-	port, err := resolvePort(h.Port, c.spec, w.pod.Spec.Containers)
+	port, err := resolveProbePort(h.Port, &w.pod.Spec, &c.spec)
 	if err != nil {
 		return nil, fmt.Errorf("httpGet: %w", err)
 	}
@@ -215,29 +215,6 @@ func (w *podWorker) hookURL(c *ctr, h *spec.HTTPGetAction) (*url.URL, error) {
 		return nil, fmt.Errorf("httpGet: bad URL: %w", err)
 	}
 	return u, nil
-}
-
-// resolvePort turns a hook's port into a number: a number as is (also as
-// a string), a name as the containerPort of that name in c, or else in the
-// pod's other containers.
-func resolvePort(p spec.IntOrString, c spec.Container, all []spec.Container) (int, error) {
-	if !p.IsString {
-		if p.IntVal < 1 || p.IntVal > 65535 {
-			return 0, fmt.Errorf("port %d out of range", p.IntVal)
-		}
-		return int(p.IntVal), nil
-	}
-	if n, err := strconv.Atoi(p.StrVal); err == nil && n >= 1 && n <= 65535 {
-		return n, nil
-	}
-	for _, cs := range append([]spec.Container{c}, all...) {
-		for _, cp := range cs.Ports {
-			if cp.Name != "" && cp.Name == p.StrVal {
-				return int(cp.ContainerPort), nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("no container port named %q", p.StrVal)
 }
 
 // quoteOutput is ": <output>" for a hook's failure message, bounded, or

@@ -16,6 +16,7 @@ import (
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
+// TestResolvePort: hooks and probes resolve ports alike (resolveProbePort).
 func TestResolvePort(t *testing.T) {
 	web := spec.Container{Name: "web", Ports: []spec.ContainerPort{{Name: "http", ContainerPort: 8080}}}
 	side := spec.Container{Name: "side", Ports: []spec.ContainerPort{{Name: "admin", ContainerPort: 9000}, {Name: "http", ContainerPort: 1}}}
@@ -29,18 +30,18 @@ func TestResolvePort(t *testing.T) {
 		{port: spec.FromString("82"), want: 82},
 		{port: spec.FromString("http"), want: 8080}, // the container's own first
 		{port: spec.FromString("admin"), want: 9000},
-		{port: spec.FromString("nope"), err: `no container port named "nope"`},
-		{port: spec.FromInt(0), err: "out of range"},
+		{port: spec.FromString("nope"), err: "port nope not found"},
+		{port: spec.FromInt(0), err: "invalid port number"},
 	} {
-		got, err := resolvePort(tc.port, web, all)
+		got, err := resolveProbePort(tc.port, &spec.PodSpec{Containers: all}, &web)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("resolvePort(%+v) = %d, %v; want error %q", tc.port, got, err, tc.err)
+				t.Errorf("resolveProbePort(%+v) = %d, %v; want error %q", tc.port, got, err, tc.err)
 			}
 			continue
 		}
 		if err != nil || got != tc.want {
-			t.Errorf("resolvePort(%+v) = %d, %v; want %d", tc.port, got, err, tc.want)
+			t.Errorf("resolveProbePort(%+v) = %d, %v; want %d", tc.port, got, err, tc.want)
 		}
 	}
 }

@@ -55,21 +55,7 @@ func BenchmarkHTTPProbe(b *testing.B) {
 
 // BenchmarkTCPProbe: one tcpSocket probe against a local listener.
 func BenchmarkTCPProbe(b *testing.B) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := int32(l.Addr().(*net.TCPAddr).Port)
+	port := acceptAndClose(b)
 	benchProbe(b, newTCPProbe(&spec.TCPSocketAction{Port: spec.FromInt(port)}, "127.0.0.1", nil, &spec.Container{}))
 }
 

@@ -139,21 +139,7 @@ func freePort(t *testing.T) int32 {
 }
 
 func TestTCPProbe(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := int32(l.Addr().(*net.TCPAddr).Port)
+	open := acceptAndClose(t)
 	pod := &spec.PodSpec{Containers: []spec.Container{{Name: "db", Ports: []spec.ContainerPort{{Name: "sql", ContainerPort: open}}}}}
 	self := &spec.Container{Name: "side"} // the name is another container's
 	if res, out, err := newTCPProbe(&spec.TCPSocketAction{Port: spec.FromString("sql")}, "127.0.0.1", pod, self).probe(context.Background(), time.Second); res != resultSuccess || err != nil {
@@ -259,4 +245,25 @@ func TestPodConditions(t *testing.T) {
 	if got := get(w.conds, api.PodInitialized).LastTransitionTime; !got.Equal(init) {
 		t.Fatal("Initialized's time moved")
 	}
+}
+
+// acceptAndClose listens on a loopback port that accepts and closes every
+// connection (until the test ends) and returns the port.
+func acceptAndClose(tb testing.TB) int32 {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return int32(l.Addr().(*net.TCPAddr).Port)
 }
