@@ -280,10 +280,13 @@ func (w *podWorker) exited(c *ctr, run *running, st client.ExitStatus) *api.Stat
 	if st.Error() != nil {
 		term.Message = st.Error().Error()
 	}
-	w.addTermMessage(c, term)
+	// Deleting the task waits for the shim to finish copying the
+	// container's output into its log: the log's tail (the message of
+	// FallbackToLogsOnError) is read only after.
 	if _, err := run.task.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
 		w.r.log.Warn("failed to delete task", "container", c.id, "err", err)
 	}
+	w.addTermMessage(c, term)
 	w.r.oom.forget(c.id)
 	return term
 }
