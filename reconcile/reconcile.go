@@ -332,6 +332,10 @@ type Output struct {
 	// Workloads lists every Deployment and ReplicationController, sorted by
 	// kind, namespace and name.
 	Workloads []WorkloadView
+	// Claims lists every PersistentVolumeClaim, sorted by namespace and
+	// name; Volumes every PersistentVolume, sorted by name.
+	Claims  []ClaimView
+	Volumes []VolumeView
 	// Memory is what to remember for the next plan. When MemoryChanged is
 	// false it is Input.Memory itself (the same map, equal content), so a
 	// daemon can skip persisting it; treat both as read-only.

@@ -31,6 +31,11 @@ var kinds = []kindInfo{
 	{CoreV1, KindReplicationController, true, func() Object { return &ReplicationController{} }},
 	{CoreV1, KindService, true, func() Object { return &Service{} }},
 	{CoreV1, KindNode, false, func() Object { return &Node{} }},
+	{CoreV1, KindConfigMap, true, func() Object { return &ConfigMap{} }},
+	{CoreV1, KindSecret, true, func() Object { return &Secret{} }},
+	{CoreV1, KindPersistentVolumeClaim, true, func() Object { return &PersistentVolumeClaim{} }},
+	{CoreV1, KindPersistentVolume, false, func() Object { return &PersistentVolume{} }},
+	{StorageV1, KindStorageClass, false, func() Object { return &StorageClass{} }},
 	{AppsV1, KindDeployment, true, func() Object { return &Deployment{} }},
 	{StevedoreV1alpha1, KindApplication, false, func() Object { return &Application{} }},
 }

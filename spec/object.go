@@ -51,6 +51,11 @@ var (
 	_ Object = (*Deployment)(nil)
 	_ Object = (*Node)(nil)
 	_ Object = (*Application)(nil)
+	_ Object = (*ConfigMap)(nil)
+	_ Object = (*Secret)(nil)
+	_ Object = (*PersistentVolumeClaim)(nil)
+	_ Object = (*PersistentVolume)(nil)
+	_ Object = (*StorageClass)(nil)
 )
 
 // IntOrString holds an integer or a string such as "25%", as Kubernetes'

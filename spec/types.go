@@ -269,12 +269,23 @@ const (
 )
 
 // PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's
-// containers and where it may run. Kubernetes fields not listed (volumes,
-// initContainers, securityContext…) are rejected at load.
+// containers, volumes and where it may run. Kubernetes fields not listed
+// (hostNetwork, ephemeralContainers…) are rejected at load.
 type PodSpec struct {
+	// Volumes are the pod's volumes, which its containers mount by name.
+	Volumes []Volume `json:"volumes,omitempty"`
+	// InitContainers run one after the other, each to completion, before
+	// the app containers start; one that fails is restarted per
+	// RestartPolicy (with Never, the pod fails).
+	InitContainers []Container `json:"initContainers,omitempty"`
 	// Containers are the pod's containers, at least one. They share the
 	// pod's network namespace (one IP, one set of ports) and hostname.
 	Containers []Container `json:"containers"`
+	// SecurityContext is the pod-wide security settings.
+	SecurityContext *PodSecurityContext `json:"securityContext,omitempty"`
+	// ServiceAccountName is accepted and shown; Stevedore mounts no
+	// service account token. "default" is stored as empty.
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// RestartPolicy says when a container that exited is restarted: Always,
 	// OnFailure (after a non-zero exit) or Never. Defaults to Always.
 	RestartPolicy string `json:"restartPolicy,omitempty"`
@@ -325,7 +336,7 @@ type PodSpec struct {
 }
 
 // Container is the supported subset of Kubernetes' v1 Container. Kubernetes
-// fields not listed (volumeMounts, envFrom…) are rejected at load.
+// fields not listed (volumeDevices, tty…) are rejected at load.
 type Container struct {
 	// Name is the container's name, unique in the pod: a DNS-1123 label.
 	Name string `json:"name"`
@@ -340,8 +351,16 @@ type Container struct {
 	// image's.
 	WorkingDir string `json:"workingDir,omitempty"`
 	// Env is the environment variables to set in the container, in
-	// addition to the image's.
+	// addition to the image's; they win over EnvFrom's.
 	Env []EnvVar `json:"env,omitempty"`
+	// EnvFrom sets a variable for every key of ConfigMaps and Secrets; a
+	// later source wins over an earlier one.
+	EnvFrom []EnvFromSource `json:"envFrom,omitempty"`
+	// VolumeMounts mount the pod's volumes into the container.
+	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
+	// SecurityContext is the container's security settings; they win over
+	// the pod's.
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
 	// Ports are the ports the container listens on. Listing them is
 	// informational apart from hostPort, but it names them, and a
 	// (containerPort, protocol) pair may appear only once in the pod.
@@ -376,13 +395,17 @@ type Container struct {
 	TerminationMessagePolicy string `json:"terminationMessagePolicy,omitempty"`
 }
 
-// EnvVar is one environment variable. Only literal values are supported.
+// EnvVar is one environment variable: a literal value, or one taken from
+// the pod, a ConfigMap or a Secret.
 type EnvVar struct {
 	// Name is the variable's name: letters, digits, "_", "-" and ".", not
 	// starting with a digit.
 	Name string `json:"name"`
-	// Value is the variable's literal value. Defaults to "".
+	// Value is the variable's literal value, with $(VAR) references to
+	// earlier variables expanded. Defaults to "".
 	Value string `json:"value,omitempty"`
+	// ValueFrom takes the value from elsewhere; not with Value.
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
 }
 
 // Protocols.

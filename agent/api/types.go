@@ -44,6 +44,16 @@ type PodSet struct {
 	// (network.go). Nil from a leader that predates it: the agent then keeps
 	// the network it has.
 	Network *Network `json:"network,omitempty"`
+	// Config is the ConfigMaps and Secrets the set's pods refer to
+	// (volumes.go), sorted by Key. GET /v1/podset leaves it out.
+	Config []ConfigObject `json:"config,omitempty"`
+	// Volumes is the persistent volumes bound to the claims of the set's
+	// pods, sorted by Name.
+	Volumes []PersistentVolume `json:"volumes,omitempty"`
+	// DeleteVolumes is volumes this node is to delete with their driver
+	// (their claim is gone and their reclaim policy is Delete); the agent
+	// reports each as VolumeDeleted once done.
+	DeleteVolumes []PersistentVolume `json:"deleteVolumes,omitempty"`
 }
 
 // Pod is one desired pod.
@@ -91,6 +101,12 @@ const (
 	ReasonCrashLoopBackOff   = "CrashLoopBackOff"
 	ReasonContainerCannotRun = "ContainerCannotRun"
 	ReasonCreateContainerErr = "CreateContainerError"
+	// ReasonCreateConfigErr: the container's env or volumes name a
+	// ConfigMap, Secret or key that does not exist (and is not optional),
+	// or its securityContext cannot be met (runAsNonRoot with UID 0).
+	ReasonCreateConfigErr = "CreateContainerConfigError"
+	// ReasonInitError: an init container failed (Init:Error).
+	ReasonInitError = "Init:Error"
 	ReasonCompleted          = "Completed"
 	ReasonError              = "Error"
 	ReasonOOMKilled          = "OOMKilled"
@@ -220,6 +236,8 @@ type PodStatusList struct {
 	Term       uint64      `json:"term"`
 	Generation uint64      `json:"generation"`
 	Pods       []PodStatus `json:"pods"`
+	// Volumes is the state of the set's Volumes and DeleteVolumes.
+	Volumes []VolumeStatus `json:"volumes,omitempty"`
 	// Events are the agent's events with a Seq above the last one this
 	// stream sent (at connect: above the watch's eventsAfter query, all
 	// the agent keeps when Epoch differs from the query's epoch).
