@@ -78,6 +78,10 @@ type ClusterConfig struct {
 	// 10.<PodSubnet>.<i>.0/24); zero means a random one in 100–199 that no
 	// route on the host uses yet.
 	PodSubnet int
+	// StorageHost starts an SSH server holding network volumes (the sshfs
+	// volume driver's storage host, storagehost.go) and configures every
+	// agent to reach it; zero starts none.
+	StorageHost bool
 	// WebhookSecret signs the post-receive hook's calls; zero means random.
 	WebhookSecret string
 	// Logger zero means slog.Default().
@@ -109,6 +113,8 @@ type Cluster struct {
 	Client      *api.Client
 	Reconcilers []*Reconciler
 	Agents      []*Agent
+	// Storage is the storage host, nil without ClusterConfig.StorageHost.
+	Storage *StorageHost
 
 	// net is nil without Netns.
 	net *hostNet
@@ -193,6 +199,13 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		c.net = newHostNet(cfg.NodePrefix, subnet)
 		c.log.Info("creating bridge", "bridge", c.net.bridge(), "subnet", subnet)
 		if err := c.net.create(ctx); err != nil {
+			return c, err
+		}
+	}
+
+	if cfg.StorageHost {
+		c.log.Info("starting the storage host")
+		if c.Storage, err = startStorageHost(ctx, filepath.Join(c.Dir, "storage"), c.net, filepath.Join(c.Dir, "logs", "storage-host.log")); err != nil {
 			return c, err
 		}
 	}
@@ -464,6 +477,7 @@ func (c *Cluster) stop() error {
 		}
 	}
 	c.Registry.Stop()
+	c.Storage.Stop()
 	if c.net != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := c.net.remove(ctx); err != nil {
