@@ -47,9 +47,9 @@ type StorageHost struct {
 // startStorageHost generates the keys, writes sshd's config and starts
 // sshd, waiting until it accepts connections.
 func startStorageHost(ctx context.Context, dir string, hn *hostNet, logPath string) (*StorageHost, error) {
-	for _, bin := range []string{"/usr/sbin/sshd", "ssh-keygen", "sshfs"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return nil, fmt.Errorf("failed to start the storage host: %s not found (make deps installs openssh-server, openssh-client and sshfs): %w", bin, err)
+	for bin, pkg := range map[string]string{"/usr/sbin/sshd": "openssh-server", "/usr/bin/ssh-keygen": "openssh-client", "/usr/bin/sshfs": "sshfs"} {
+		if err := ctrdEnsureBinary(ctx, bin, pkg); err != nil {
+			return nil, fmt.Errorf("failed to start the storage host: %w", err)
 		}
 	}
 	st := &StorageHost{User: "root", Root: filepath.Join(dir, "volumes")}
