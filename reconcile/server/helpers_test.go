@@ -177,6 +177,9 @@ type fakeAgent struct {
 	events       []agentapi.Event
 	watchQueries []string
 	watchDown    bool
+	// crashed makes every API call fail (503), as a dead agent's would,
+	// from crash until the next join.
+	crashed bool
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {
@@ -197,7 +200,16 @@ func newFakeAgent(t *testing.T, name string) *fakeAgent {
 		q := r.URL.Query()
 		fmt.Fprintf(w, "log of %s/%s/%s tail=%s on %s\n", q.Get("namespace"), q.Get("pod"), q.Get("container"), q.Get("tail"), a.name)
 	})
-	a.srv = httptest.NewServer(mux)
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		down := a.crashed
+		a.mu.Unlock()
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(a.close)
 	return a
 }
@@ -211,6 +223,9 @@ func (a *fakeAgent) close() {
 // join starts the agent's serf member and joins it to addrs.
 func (a *fakeAgent) join(addrs ...string) {
 	a.t.Helper()
+	a.mu.Lock()
+	a.crashed = false
+	a.mu.Unlock()
 	tags, err := agentapi.EncodeTags(agentapi.NodeInfo{
 		Name:        a.name,
 		APIAddr:     a.srv.URL,
@@ -251,6 +266,9 @@ func (a *fakeAgent) leave() {
 
 // crash stops serf without leaving, as a killed agent does.
 func (a *fakeAgent) crash() {
+	a.mu.Lock()
+	a.crashed = true
+	a.mu.Unlock()
 	if a.serf != nil {
 		_ = a.serf.Shutdown()
 		a.serf = nil

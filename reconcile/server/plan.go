@@ -409,6 +409,14 @@ func (c *controller) nodeStates(members map[string]member, overrides map[string]
 			if young := c.started.Add(min(termSettle, c.s.cfg.NodeLossGrace)); young.After(until) {
 				until = young
 			}
+			// An agent that still answers its API is alive, whatever
+			// gossip says (liveness.go).
+			if t := c.live.answeredSince(name, m.since); !t.IsZero() && t.Add(failSettle).After(until) {
+				until = t.Add(failSettle)
+			}
+			if m.info.APIAddr != "" {
+				c.checkFailed(name, m.info.APIAddr, m.since, until)
+			}
 		}
 		grace := time.Now().Before(until)
 		if grace {
