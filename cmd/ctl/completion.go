@@ -18,7 +18,8 @@ import (
 const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
-var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}
+var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications",
+	"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "all"}
 
 // noFiles: the word is never a file name.
 const noFiles = cobra.ShellCompDirectiveNoFileComp
@@ -38,7 +39,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return withPrefix([]string{"pods", "services", "deployments"}, toComplete), noFiles
+					return withPrefix([]string{"pods", "services", "deployments", "persistentvolumeclaims"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
@@ -186,6 +187,8 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 		for _, n := range nss {
 			names = append(names, n.Name)
 		}
+	case resConfigMaps, resSecrets, resClaims, resVolumes, resStorageClasses:
+		names = storageNames(ctx, cl, res, ns)
 	case resApps:
 		apps, err := cl.Applications(ctx)
 		if err != nil {

@@ -37,6 +37,7 @@ func TestCompletion(t *testing.T) {
 		services: []api.Service{{Metadata: api.ObjectMeta{Name: "web", Namespace: "shop"}}, {Metadata: api.ObjectMeta{Name: "cache", Namespace: "shop"}},
 			{Metadata: api.ObjectMeta{Name: "other", Namespace: "default"}}},
 	}
+	f.storage = goldenStorage()
 	f.pods[0][2].Spec.Containers = append(f.pods[0][2].Spec.Containers, f.pods[0][2].Spec.Containers[0])
 	f.pods[0][2].Spec.Containers[1].Name = "sidecar"
 	url := startFake(t, f)
@@ -46,7 +47,8 @@ func TestCompletion(t *testing.T) {
 		want      []string
 		directive string
 	}{
-		{[]string{"get", ""}, []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications", "all"}, ":4"},
+		{[]string{"get", ""}, []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications",
+			"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "all"}, ":4"},
 		{[]string{"get", "n"}, []string{"nodes", "namespaces"}, ":4"},
 		{[]string{"get", "pods", "-n", "shop", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
 		{[]string{"get", "po", "-n", "shop", "we"}, []string{"web-1", "web-2"}, ":4"},
@@ -59,7 +61,12 @@ func TestCompletion(t *testing.T) {
 		{[]string{"get", "ns", "s"}, []string{"shop"}, ":4"},
 		{[]string{"get", "pods", "-n", ""}, []string{"default", "kube-system", "shop"}, ":4"},
 		{[]string{"get", "pods", "--namespace", "k"}, []string{"kube-system"}, ":4"},
-		{[]string{"describe", ""}, []string{"pods", "services", "deployments"}, ":4"},
+		{[]string{"describe", ""}, []string{"pods", "services", "deployments", "persistentvolumeclaims"}, ":4"},
+		{[]string{"describe", "pvc", "-n", "shop", ""}, []string{"data-db-0", "uploads"}, ":4"},
+		{[]string{"get", "cm", "-n", "shop", ""}, []string{"web-config"}, ":4"},
+		{[]string{"get", "secret", "-n", "shop", "d"}, []string{"db-password"}, ":4"},
+		{[]string{"get", "pv", ""}, []string{"archive", "pvc-1a2b"}, ":4"},
+		{[]string{"get", "sc", ""}, []string{"local", "shared"}, ":4"},
 		{[]string{"describe", "svc", "-n", "shop", ""}, []string{"cache", "web"}, ":4"},
 		{[]string{"get", "ep", "-n", "shop", "w"}, []string{"web"}, ":4"},
 		{[]string{"describe", "pod", "-n", "shop", "w"}, []string{"web-1", "web-2"}, ":4"},

@@ -47,6 +47,8 @@ type fakeReconciler struct {
 	services    []api.Service
 	endpoints   []api.Endpoints
 	svcDescribe map[string]api.ServiceDescription
+	// storage answers the configuration and storage paths (storage_test.go).
+	storage storageAnswers
 	// watches are the scripts of successive watch streams: each is sent,
 	// then the stream ends, except the last, which stays open.
 	watches   [][]api.WatchEvent
@@ -87,7 +89,7 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(d)
 		return
 	}
-	if f.serveServices(w, r) {
+	if f.serveServices(w, r) || f.serveStorage(w, r) {
 		return
 	}
 	if r.URL.Path == api.PathDiff && r.Method == http.MethodPost {

@@ -27,7 +27,7 @@ func (c *cli) describeCmd() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "describe pod|service|deployment NAME",
+		Use:   "describe pod|service|deployment|pvc NAME",
 		Short: "Show a pod (containers, events and, while Pending, why no node takes it), a Service (ports, endpoints and why a pod is not one) or a Deployment (rollout, revision, conditions, events) in detail",
 		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
 container (image, state with reason, exit code and signal, last state, restarts, readiness,
@@ -44,17 +44,22 @@ matches the selector at all.
 For a Deployment, what kubectl describe deployment shows (replicas desired, updated,
 total, available and unavailable; strategy; conditions; pod template) with the current
 revision and the commit that introduced it, an automatic rollback in force, and the
-events about the Deployment and its pods.`,
+events about the Deployment and its pods.
+
+For a PersistentVolumeClaim, what kubectl describe pvc shows (storage class, status, volume,
+capacity, access modes, the pods using it, events) with why a Pending claim waits, the node
+holding its data and the file and line that declare it.`,
 		Example: `  ctl describe pod web-5d9c1a2b3c-0 -n shop
   ctl describe po big-0a1b2c3d4e-0 -n shop -o yaml
   ctl describe svc web -n shop
-  ctl describe deployment web -n shop`,
+  ctl describe deployment web -n shop
+  ctl describe pvc data-db-0 -n shop`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
-				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME or describe deployment NAME")
+				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME, describe deployment NAME or describe pvc NAME")
 			}
-			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads {
-				return usageErr("unknown resource %q: describe supports pods, services and deployments", args[0])
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims {
+				return usageErr("unknown resource %q: describe supports pods, services, deployments and persistentvolumeclaims", args[0])
 			}
 			return nil
 		},
@@ -76,6 +81,8 @@ events about the Deployment and its pods.`,
 				return c.describeService(ctx, cl, namespace, args[1], output)
 			case resWorkloads:
 				return c.describeDeployment(ctx, cl, namespace, args[1], output)
+			case resClaims:
+				return c.describeClaim(ctx, cl, namespace, args[1], output)
 			}
 			d, err := cl.DescribePod(ctx, namespace, args[1])
 			if errors.Is(err, api.ErrNotFound) {

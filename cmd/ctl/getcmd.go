@@ -41,7 +41,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, nodes, namespaces, events, applications or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -71,6 +71,10 @@ func resources(arg string) ([]string, error) {
 		case "all":
 			out = append(out, resPods, resServices, resDeployOnly, resRCs)
 		default:
+			if res := storageResource(strings.ToLower(s)); res != "" {
+				out = append(out, res)
+				continue
+			}
 			return nil, usageErr("unknown resource %q: want %s", s, resourcesUsage)
 		}
 	}
@@ -81,7 +85,7 @@ func (c *cli) getCmd() *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
 		Use:   "get TYPE[,TYPE...] [NAME...]",
-		Short: "List pods, deployments, replication controllers, nodes, namespaces or events (or all) as tables or Kubernetes objects, or watch them change",
+		Short: "List pods, services, deployments, replication controllers, nodes, namespaces, events, ConfigMaps, Secrets, claims, volumes or storage classes (or all) as tables or Kubernetes objects, or watch them change",
 		Example: `  ctl get pods                              # pods in namespace default
   ctl get pods -n shop -o wide              # with owner and UID
   ctl get deployments -A                    # every namespace
@@ -91,6 +95,8 @@ func (c *cli) getCmd() *cobra.Command {
   ctl get pods -o custom-columns=NAME:.metadata.name,NODE:.spec.nodeName --sort-by=.spec.nodeName
   ctl get pods -o jsonpath='{.items[*].metadata.name}'
   ctl get all -n shop
+  ctl get pvc -n shop                       # claims: status, volume, capacity
+  ctl get secrets -n shop -o yaml           # keys only: values are never shown
   ctl get pods -n shop -w                   # print rows as they change
   ctl get events -n shop --for deployment/web   # a Deployment's and its pods' events
   ctl get events -A -w                      # follow every namespace's events`,
@@ -156,7 +162,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps {
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" {
 			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, nodes or events")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o, about)
@@ -255,6 +261,9 @@ func kindOf(res string) string {
 		return spec.KindService
 	case resEndpoints:
 		return kindEndpoints
+	}
+	if k := storageKinds[res]; k != "" {
+		return k
 	}
 	return spec.KindDeployment
 }
@@ -407,6 +416,8 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 			items[i] = namespaceItem(n, set)
 		}
 		return items, nil
+	case resConfigMaps, resSecrets, resClaims, resVolumes, resStorageClasses:
+		return fe.fetchStorage(ctx, res)
 	}
 	return nil, fmt.Errorf("unknown resource %q", res)
 }

@@ -40,6 +40,8 @@ func resourceName(kind string) string {
 		return "deployment.apps"
 	case kindApplication:
 		return "application.stevedore.dev"
+	case "StorageClass":
+		return "storageclass.storage.k8s.io"
 	}
 	return strings.ToLower(kind)
 }

@@ -54,8 +54,10 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		header = []string{"NAME", "ENDPOINTS", "AGE"}
 	case kindEvent:
 		header = []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}
+	default:
+		header = storageHeader(kind, o.wide)
 	}
-	if o.withNS && kind != spec.KindNode && kind != spec.KindNamespace {
+	if o.withNS && !clusterScoped(kind) {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
 	for _, it := range items {
@@ -112,8 +114,10 @@ func tableRow(it *item, o tableOpts) []string {
 		vals = endpointsRow(name, w)
 	case eventRow:
 		vals = []string{lastSeen(w.Event), w.typ, w.Reason, w.object, strings.TrimSpace(w.Message)}
+	default:
+		vals, _ = storageRow(name, w, o.wide)
 	}
-	if o.withNS {
+	if o.withNS && !clusterScoped(it.kind) {
 		vals = append([]string{it.namespace}, vals...)
 	}
 	return vals
@@ -150,6 +154,8 @@ func plural(kind string) string {
 		return "deployments"
 	case kindEndpoints:
 		return "endpoints"
+	case spec.KindStorageClass:
+		return "storageclasses"
 	}
 	return strings.ToLower(kind) + "s"
 }

@@ -28,6 +28,9 @@ type planResult struct {
 	pods      []reconcile.PodView
 	workloads []reconcile.WorkloadView
 	services  []reconcile.ServiceView
+	// claims and volumes are the core's (read-only), for the view.
+	claims  []reconcile.ClaimView
+	volumes []reconcile.VolumeView
 }
 
 // requestPlanLocked asks the plan loop for a plan and returns the request
@@ -189,7 +192,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views}
+	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes}
 	netChanged := c.net == nil || c.net.key != netp.key
 	c.net = netp
 	if in.Desired != nil {
@@ -254,7 +257,7 @@ func (c *controller) previewPlan() {
 	workloads := c.rolloutViews(out.Workloads, in.Desired, false)
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views}
+	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes}
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
 	c.publish()

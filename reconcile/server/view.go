@@ -45,6 +45,10 @@ type view struct {
 	revision   *savedRevision
 	// clients of the agents with a connection, for logs.
 	clients map[string]agentClient
+	// claims and volumes are the last plan's PersistentVolumeClaims and
+	// PersistentVolumes (read-only; storage_http.go serves them).
+	claims  []reconcile.ClaimView
+	volumes []reconcile.VolumeView
 
 	indexOnce sync.Once
 	podIndex  map[string]int
@@ -113,6 +117,8 @@ func (c *controller) publish() {
 		views:      c.lastPlan.pods,
 		workloads:  c.lastPlan.workloads,
 		services:   c.lastPlan.services,
+		claims:     c.lastPlan.claims,
+		volumes:    c.lastPlan.volumes,
 		podCIDRs:   c.s.store.network().podCIDRs,
 		members:    members,
 		overrides:  peek.overrides,
