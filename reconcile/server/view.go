@@ -30,7 +30,11 @@ type view struct {
 	workloads []reconcile.WorkloadView
 	// services are the last plan's Services with their endpoints, sorted
 	// by namespace and name (read-only); podCIDRs the nodes' allocations.
-	services  []reconcile.ServiceView
+	services []reconcile.ServiceView
+	// claims and volumes are the last plan's PersistentVolumeClaims and
+	// PersistentVolumes, sorted (read-only), for the API.
+	claims    []reconcile.ClaimView
+	volumes   []reconcile.VolumeView
 	podCIDRs  map[string]string
 	nodeErrs  []api.NodeError
 	members   map[string]member
@@ -113,6 +117,8 @@ func (c *controller) publish() {
 		views:      c.lastPlan.pods,
 		workloads:  c.lastPlan.workloads,
 		services:   c.lastPlan.services,
+		claims:     c.lastPlan.claims,
+		volumes:    c.lastPlan.volumes,
 		podCIDRs:   c.s.store.network().podCIDRs,
 		members:    members,
 		overrides:  peek.overrides,
@@ -290,7 +296,7 @@ func (v *view) planInput() reconcile.Input {
 		Desired:  v.set,
 		Nodes:    v.nodeStates,
 		Observed: v.observed,
-		Memory:   reconcile.Memory{Pods: v.inventory()},
+		Memory:   reconcile.Memory{Pods: v.inventory(), Volumes: v.volumeRecords()},
 		Now:      time.Now(),
 	}
 	if v.store != nil {
@@ -306,4 +312,12 @@ func (v *view) inventory() map[string]reconcile.PodRecord {
 		return map[string]reconcile.PodRecord{}
 	}
 	return v.store.copyPods()
+}
+
+// volumeRecords returns the volume records the store holds (read-only).
+func (v *view) volumeRecords() map[string]reconcile.VolumeRecord {
+	if v.store == nil {
+		return nil
+	}
+	return v.store.copyVolumes()
 }
