@@ -101,6 +101,11 @@ type Planner struct {
 	// touched holds the UIDs of the reports whose terminating view may
 	// have changed in the plan under way.
 	touched map[string]bool
+	// refs indexes the records by what they refer to, kept as they
+	// change; cat is the catalog of the set catSet (volumes.go).
+	refs   *refIndex
+	cat    *catalog
+	catSet *spec.Set
 }
 
 // group is one owner: a workload or a bare Pod, and the records it holds.
@@ -239,6 +244,9 @@ func (p *Planner) rebuild(in Input, sp *planner, out *Output) {
 		noExecute:  sp.noExecute,
 		schedNodes: sp.nodes,
 		allChanged: true,
+		refs:       sp.refs,
+		cat:        sp.cat,
+		catSet:     in.Desired,
 	}
 	if !p.valid {
 		return

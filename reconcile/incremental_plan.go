@@ -76,7 +76,23 @@ func (p *Planner) replan(in Input, dirty map[*group]bool) (Output, bool) {
 	if sp.dups {
 		return Output{}, false
 	}
+	// The reference index follows the re-planned records.
+	for _, k := range oldKeys {
+		p.refs.remove(k)
+	}
+	for k, rec := range sp.mem {
+		if rec != nil {
+			p.refs.add(k, rec)
+		}
+	}
+	sp.refs = p.refs
+	if p.catSet != in.Desired {
+		p.cat, p.catSet = newCatalog(in.Desired), in.Desired
+	}
+	sp.cat = p.cat
+	sp.resolveClaims()
 	p.schedule(in, sp, oldSet)
+	sp.settleVolumes()
 	return p.assemble(in, sp, groups, oldKeys, oldSet), true
 }
 
@@ -105,9 +121,14 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 		if d := sp.want[key]; d != nil {
 			ps = d.Spec
 		}
-		spod := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps}
+		vols, ok := sp.volumeGate(key, rec)
+		if !ok {
+			continue
+		}
+		spod := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps, Volumes: vols}
 		if pinned := rec.Spec.NodeName; pinned != "" {
-			if sp.placePinned(key, rec) && p.state != nil {
+			if sp.pinnedReachable(key, vols) && sp.placePinned(key, rec) && p.state != nil {
+				spod.Volumes = nil
 				spod.Node = pinned
 				p.state.Add(spod)
 			}
@@ -283,6 +304,13 @@ func (p *Planner) assemble(in Input, sp *planner, groups []*group, oldKeys []str
 		if out.Wake.IsZero() || g.wake.Before(out.Wake) {
 			out.Wake = g.wake
 		}
+	}
+	// Config and volumes of the nodes: a node whose entry changed has a
+	// new set, pods changed or not.
+	if extra := sp.storageOutput(&out, &p.last); len(extra) > 0 {
+		p.changedNodes = append(p.changedNodes, extra...)
+		slices.Sort(p.changedNodes)
+		p.changedNodes = slices.Compact(p.changedNodes)
 	}
 
 	// Owners left with nothing are forgotten.

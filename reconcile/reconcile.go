@@ -74,6 +74,11 @@ func (r *PodRecord) Key() string { return r.Namespace + "/" + r.Name }
 type Memory struct {
 	// Pods by "namespace/name".
 	Pods map[string]PodRecord `json:"pods"`
+	// Volumes are the PersistentVolumes bound to a claim or released from
+	// one, provisioned or declared in Git, by name (volumes.go). A static
+	// volume no claim ever bound has no record. A plan replaces the map
+	// (never writes to it) when a record changes.
+	Volumes map[string]VolumeRecord `json:"volumes,omitempty"`
 }
 
 // Input is everything a plan depends on.
@@ -95,7 +100,12 @@ type Input struct {
 	AbsentNodesLost bool
 	// Observed pod statuses by node name.
 	Observed map[string][]api.PodStatus
-	Memory   Memory
+	// VolumeStatus is what each node's agent reports of the persistent
+	// volumes of its set (api.PodStatusList.Volumes), by node name: a
+	// Released volume's record is dropped once the node asked to delete
+	// it reports it Deleted.
+	VolumeStatus map[string][]api.VolumeStatus
+	Memory       Memory
 	// Scheduler configures the scheduler's profiles and plugins (the
 	// daemon's config); nil means the built-in profiles.
 	Scheduler *scheduler.Config
@@ -336,12 +346,26 @@ type Output struct {
 	// name; Volumes every PersistentVolume, sorted by name.
 	Claims  []ClaimView
 	Volumes []VolumeView
+	// NodeConfig, NodeVolumes and DeleteVolumes are what each alive
+	// node's set carries beside its pods (api.PodSet.Config, Volumes and
+	// DeleteVolumes), by node name; a node with none is absent from the
+	// map (nil when no node has any). NodeConfig holds the ConfigMaps and
+	// Secrets the node's pods refer to, sorted by Key (Secret data in
+	// plaintext: never log it); NodeVolumes the PersistentVolumes bound
+	// to the claims its pods mount (or that its stopping pods still
+	// mount), sorted by name; DeleteVolumes the released volumes whose
+	// reclaim policy is Delete that this node is to delete. A change of
+	// any of them is a change of the node's set (Planner.ChangedNodes).
+	NodeConfig    map[string][]api.ConfigObject
+	NodeVolumes   map[string][]api.PersistentVolume
+	DeleteVolumes map[string][]api.PersistentVolume
 	// Memory is what to remember for the next plan. When MemoryChanged is
 	// false it is Input.Memory itself (the same map, equal content), so a
 	// daemon can skip persisting it; treat both as read-only.
 	Memory Memory
-	// MemoryChanged is true when Changed or Deleted is not empty, or when
-	// Input.Memory.Pods was nil (Memory.Pods is then a new, empty map).
+	// MemoryChanged is true when Changed, Deleted, VolumesChanged or
+	// VolumesDeleted is not empty, or when Input.Memory.Pods was nil
+	// (Memory.Pods is then a new, empty map).
 	MemoryChanged bool
 	// Changed and Deleted are Memory as a delta from Input.Memory: the keys
 	// of the records created or changed in any field, and of the records
@@ -351,7 +375,14 @@ type Output struct {
 	// writes only those; both are empty when nothing changed.
 	Changed []string
 	Deleted []string
-	Events  []Event
+	// VolumesChanged and VolumesDeleted are the same delta for
+	// Memory.Volumes: the names of the volume records created or changed,
+	// and of those dropped, sorted. Writing Memory.Volumes[n] for every n
+	// in VolumesChanged and deleting every n in VolumesDeleted turns
+	// Input.Memory.Volumes into Memory.Volumes.
+	VolumesChanged []string
+	VolumesDeleted []string
+	Events         []Event
 	// Wake is the earliest instant after Input.Now at which Plan, given the
 	// same Input but that instant as Now, would decide something different
 	// or show different views: a pod reaching its workload's
@@ -426,6 +457,12 @@ type planner struct {
 	// them into strayIdx on first use.
 	strayOf  func(owner string) []*api.PodStatus
 	strayIdx map[string][]*api.PodStatus
+	// refs indexes the records by the objects they refer to, cat is the
+	// desired set's storage and configuration objects and vs the
+	// volumes' working state (volumes.go); nil until the plan needs them.
+	refs *refIndex
+	cat  *catalog
+	vs   *volumeState
 }
 
 func newPlanner(in Input) *planner {
@@ -563,7 +600,11 @@ func sortedKeys[V any](m map[string]V) []string {
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
 	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
+	p.refs = buildRefs(p.mem)
+	p.cat = newCatalog(p.in.Desired)
+	p.resolveClaims()
 	p.schedule()
+	p.settleVolumes()
 }
 
 // decide gives each desired pod (sorted, overrides and pauses applied,

@@ -91,8 +91,13 @@ func (p *planner) schedule() {
 			placed = append(placed, sp)
 			continue
 		}
+		vols, ok := p.volumeGate(key, rec)
+		if !ok {
+			continue
+		}
+		sp.Volumes = vols
 		if pinned := rec.Spec.NodeName; pinned != "" {
-			if p.placePinned(key, rec) {
+			if p.pinnedReachable(key, vols) && p.placePinned(key, rec) {
 				sp.Node = pinned
 				placed = append(placed, sp)
 			}
@@ -148,6 +153,8 @@ func (p *planner) applyResults(keys []string, results []scheduler.Result) (refus
 		case !p.alive[results[i].Node]:
 			p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which is not alive", results[i].Node))
 			refused = append(refused, i)
+		case !p.volumesReachable(key, results[i].Node):
+			refused = append(refused, i)
 		default:
 			p.place(key, results[i].Node)
 		}
@@ -158,6 +165,9 @@ func (p *planner) applyResults(keys []string, results []scheduler.Result) (refus
 func (p *planner) place(key, node string) {
 	rec := p.mem[key]
 	rec.Node = node
+	if p.refs != nil {
+		p.refs.move(key, node)
+	}
 	rec.Unschedulable = ""
 	p.touch(key)
 	p.event(key, EventScheduled, "assigned "+key+" to "+node)
@@ -171,4 +181,29 @@ func (p *planner) unschedulable(key, msg string) {
 	rec.Unschedulable = msg
 	p.touch(key)
 	p.event(key, EventFailedScheduling, msg)
+}
+
+// pinnedReachable reports whether the node a pod names (spec.nodeName)
+// reaches its volumes; otherwise it records why not.
+func (p *planner) pinnedReachable(key string, vols []scheduler.Volume) bool {
+	pinned := p.mem[key].Spec.NodeName
+	if name, ok := reachable(vols, pinned); !ok {
+		p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName cannot reach volume %s", pinned, name))
+		return false
+	}
+	return true
+}
+
+// volumesReachable checks the scheduler's choice against the pod's
+// volumes (a profile without the VolumeBinding filter must not put a pod
+// away from its data); otherwise it records why not.
+func (p *planner) volumesReachable(key, node string) bool {
+	if p.vs == nil {
+		return true
+	}
+	if name, ok := reachable(p.vs.needs[key], node); !ok {
+		p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which cannot reach volume %s (does the profile filter with %s?)", node, name, scheduler.VolumeBindingName))
+		return false
+	}
+	return true
 }

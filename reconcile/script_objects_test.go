@@ -41,6 +41,13 @@ func parseKey(s string) (spec.ObjectKey, error) {
 //	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b] [restart=Never|OnFailure]
 //	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
 //	namespace NAME
+//	pvc NAME [ns=NS] size=Q [modes=ReadWriteOnce,...] [class=C|class=none] [volumeName=V] [selector=k=v]
+//	pv NAME size=Q [modes=...] [class=C] [node=N] [path=P] [driver=D] [reclaim=R] [claimRef=ns/name] [label=k=v]
+//	storageclass NAME provisioner=P [wffc] [reclaim=R] [default] [nodelocal]
+//	configmap|secret NAME [ns=NS] data=k=v,...
+//
+// Pods and workloads take claim=NAME,... (a volume and mount each),
+// configmap=NAME (envFrom) and secret=NAME (a secret volume).
 //
 // It builds objects as spec.Load would return them (defaulted), without
 // depending on the decoder.
@@ -78,7 +85,33 @@ func addObject(set *spec.Set, f []string) error {
 		if r := a["restart"]; r != "" {
 			restart = r
 		}
-		return spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: restart, NodeName: a["nodeName"]}
+		ps := spec.PodSpec{Containers: []spec.Container{c}, RestartPolicy: restart, NodeName: a["nodeName"]}
+		if v := a["claim"]; v != "" {
+			for _, cl := range strings.Split(v, ",") {
+				ps.Volumes = append(ps.Volumes, spec.Volume{Name: cl, VolumeSource: spec.VolumeSource{PersistentVolumeClaim: &spec.PersistentVolumeClaimVolumeSource{ClaimName: cl}}})
+				ps.Containers[0].VolumeMounts = append(ps.Containers[0].VolumeMounts, spec.VolumeMount{Name: cl, MountPath: "/" + cl})
+			}
+		}
+		if v := a["configmap"]; v != "" {
+			ps.Containers[0].EnvFrom = append(ps.Containers[0].EnvFrom, spec.EnvFromSource{ConfigMapRef: &spec.ConfigMapEnvSource{Name: v}})
+		}
+		if v := a["secret"]; v != "" {
+			ps.Volumes = append(ps.Volumes, spec.Volume{Name: "secret", VolumeSource: spec.VolumeSource{Secret: &spec.SecretVolumeSource{SecretName: v}}})
+		}
+		return ps
+	}
+	data := map[string]string{}
+	if d := a["data"]; d != "" {
+		for _, kv := range strings.Split(d, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			data[k] = v
+		}
+	}
+	var modes []string
+	if m := a["modes"]; m != "" {
+		modes = strings.Split(m, ",")
+	} else {
+		modes = []string{spec.ReadWriteOnce}
 	}
 	var o spec.Object
 	switch kind {
@@ -181,6 +214,8 @@ func addObject(set *spec.Set, f []string) error {
 			TypeMeta:   spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindNamespace},
 			ObjectMeta: spec.ObjectMeta{Name: name},
 		}
+	case "pvc", "pv", "storageclass", "configmap", "secret":
+		o = storageObject(kind, name, ns, a, labels, data, modes)
 	default:
 		return fmt.Errorf("unknown kind %q", kind)
 	}
@@ -188,4 +223,85 @@ func addObject(set *spec.Set, f []string) error {
 	set.Objects[k] = o
 	set.Sources[k] = spec.Source{File: "script", Line: 1}
 	return nil
+}
+
+// storageObject builds the short forms of the storage and configuration
+// kinds.
+func storageObject(kind, name, ns string, a, labels, data map[string]string, modes []string) spec.Object {
+	meta := spec.ObjectMeta{Name: name, Namespace: ns}
+	size := func() spec.ResourceList {
+		if a["size"] == "" {
+			return nil
+		}
+		return spec.ResourceList{"storage": resource.MustParse(a["size"])}
+	}
+	switch kind {
+	case "pvc":
+		c := &spec.PersistentVolumeClaim{TypeMeta: spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindPersistentVolumeClaim}, ObjectMeta: meta}
+		c.Spec.AccessModes = modes
+		c.Spec.Resources.Requests = size()
+		c.Spec.VolumeName = a["volumeName"]
+		if v, ok := a["class"]; ok {
+			if v == "none" {
+				v = ""
+			}
+			c.Spec.StorageClassName = &v
+		}
+		if sel := a["selector"]; sel != "" {
+			k, v, _ := strings.Cut(sel, "=")
+			c.Spec.Selector = &spec.LabelSelector{MatchLabels: map[string]string{k: v}}
+		}
+		return c
+	case "pv":
+		meta.Namespace = ""
+		if len(labels) > 0 {
+			meta.Labels = labels
+		}
+		pv := &spec.PersistentVolume{TypeMeta: spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindPersistentVolume}, ObjectMeta: meta}
+		pv.Spec.Capacity = size()
+		pv.Spec.AccessModes = modes
+		if c := a["class"]; c != "none" {
+			pv.Spec.StorageClassName = c
+		}
+		pv.Spec.PersistentVolumeReclaimPolicy = a["reclaim"]
+		if d := a["driver"]; d != "" {
+			pv.Spec.CSI = &spec.CSIPersistentVolumeSource{Driver: d, VolumeHandle: name}
+		} else {
+			pv.Spec.Local = &spec.LocalVolumeSource{Path: a["path"]}
+		}
+		if n := a["node"]; n != "" {
+			pv.Spec.NodeAffinity = &spec.VolumeNodeAffinity{Required: &spec.NodeSelector{NodeSelectorTerms: []spec.NodeSelectorTerm{{
+				MatchExpressions: []spec.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: "In", Values: []string{n}}}}}}}
+		}
+		if r := a["claimRef"]; r != "" {
+			rns, rname, _ := strings.Cut(r, "/")
+			pv.Spec.ClaimRef = &spec.ObjectReference{Namespace: rns, Name: rname}
+		}
+		return pv
+	case "storageclass":
+		meta.Namespace = ""
+		sc := &spec.StorageClass{TypeMeta: spec.TypeMeta{APIVersion: spec.StorageV1, Kind: spec.KindStorageClass}, ObjectMeta: meta, Provisioner: a["provisioner"]}
+		if _, ok := a["default"]; ok {
+			sc.Annotations = map[string]string{spec.DefaultStorageClassAnnotation: "true"}
+		}
+		if _, ok := a["wffc"]; ok {
+			m := spec.VolumeBindingWaitForFirstConsumer
+			sc.VolumeBindingMode = &m
+		}
+		if r := a["reclaim"]; r != "" {
+			sc.ReclaimPolicy = &r
+		}
+		if _, ok := a["nodelocal"]; ok {
+			sc.Parameters = map[string]string{NodeLocalParameter: "true"}
+		}
+		return sc
+	case "configmap":
+		return &spec.ConfigMap{TypeMeta: spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindConfigMap}, ObjectMeta: meta, Data: data}
+	default:
+		s := &spec.Secret{TypeMeta: spec.TypeMeta{APIVersion: spec.CoreV1, Kind: spec.KindSecret}, ObjectMeta: meta, Type: spec.SecretTypeOpaque, Data: map[string][]byte{}}
+		for k, v := range data {
+			s.Data[k] = []byte(v)
+		}
+		return s
+	}
 }

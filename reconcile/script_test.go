@@ -175,6 +175,8 @@ type harness struct {
 	// workload had, in the order applied (for override).
 	overrides map[string]TemplateOverride
 	templates map[string][]spec.PodTemplateSpec
+	// volStatus is what agents report of their volumes, by node and name.
+	volStatus map[string]map[string]api.VolumeStatus
 }
 
 func newHarness() *harness {
@@ -185,6 +187,7 @@ func newHarness() *harness {
 		agents:    map[string][]api.Pod{},
 		overrides: map[string]TemplateOverride{},
 		templates: map[string][]spec.PodTemplateSpec{},
+		volStatus: map[string]map[string]api.VolumeStatus{},
 		muted:     map[string]bool{},
 		now:       time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
@@ -211,6 +214,17 @@ func (h *harness) input(desired *spec.Set) Input {
 			if n.Alive && len(h.agents[name]) > 0 {
 				in.Adopt[name] = h.agents[name]
 			}
+		}
+	}
+	for _, node := range sortedKeys(h.volStatus) {
+		if n := h.nodes[node]; n == nil || !n.Alive {
+			continue
+		}
+		if in.VolumeStatus == nil {
+			in.VolumeStatus = map[string][]api.VolumeStatus{}
+		}
+		for _, name := range sortedKeys(h.volStatus[node]) {
+			in.VolumeStatus[node] = append(in.VolumeStatus[node], h.volStatus[node][name])
 		}
 	}
 	// A connected agent reports, if only an empty list.
@@ -327,6 +341,18 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		return "now " + h.now.Format(time.RFC3339), nil
 	case "observe":
 		return h.observe(args(f[1:]))
+	case "volstatus":
+		// volstatus NODE NAME PHASE [message...]: an agent's report of a volume.
+		if len(f) < 4 {
+			return "", fmt.Errorf("usage: volstatus NODE NAME PHASE [message]")
+		}
+		m := h.volStatus[f[1]]
+		if m == nil {
+			m = map[string]api.VolumeStatus{}
+			h.volStatus[f[1]] = m
+		}
+		m[f[2]] = api.VolumeStatus{Name: f[2], Phase: f[3], Message: strings.Join(f[4:], " ")}
+		return "", nil
 	case "linger":
 		h.linger = len(f) > 1 && f[1] == "on"
 		return "", nil
@@ -584,6 +610,9 @@ func formatOutput(out Output, wev []Event, now time.Time, a map[string]string) s
 	}
 	if _, ok := a["delta"]; ok {
 		fmt.Fprintf(&sb, "changed: [%s]\ndeleted: [%s]\n", strings.Join(out.Changed, " "), strings.Join(out.Deleted, " "))
+		if len(out.VolumesChanged)+len(out.VolumesDeleted) > 0 {
+			fmt.Fprintf(&sb, "volumes changed: [%s]\nvolumes deleted: [%s]\n", strings.Join(out.VolumesChanged, " "), strings.Join(out.VolumesDeleted, " "))
+		}
 	}
 	if !out.Wake.IsZero() {
 		fmt.Fprintf(&sb, "wake: %s (in %s)\n", out.Wake.Format(time.RFC3339Nano), out.Wake.Sub(now))
@@ -595,6 +624,7 @@ func formatOutput(out Output, wev []Event, now time.Time, a map[string]string) s
 		formatPods(&sb, out)
 	}
 	formatWorkloads(&sb, out, a)
+	formatStorage(&sb, out)
 	return sb.String()
 }
 

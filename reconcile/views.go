@@ -80,6 +80,7 @@ func (p *planner) output() Output {
 	if p.in.Desired != nil {
 		out.Workloads = p.workloadViews(p.in.Desired.Keys(), byOwner)
 	}
+	p.storageOutput(&out, nil)
 	out.Wake = p.wake
 	return out
 }

@@ -154,12 +154,13 @@ func BuiltinPlugins() map[string]Factory {
 		LeastAllocatedName:     func() Plugin { return &allocatedScore{most: false} },
 		MostAllocatedName:      func() Plugin { return &allocatedScore{most: true} },
 		BalancedAllocationName: func() Plugin { return &balancedAllocation{} },
+		VolumeBindingName:      func() Plugin { return &volumeBinding{} },
 	}
 }
 
 func defaultFilters() []string {
 	return []string{NodeUnschedulableName, TaintTolerationName, NodeAffinityName, NodePortsName,
-		NodeResourcesFitName, PodTopologySpreadName, InterPodAffinityName}
+		NodeResourcesFitName, VolumeBindingName, PodTopologySpreadName, InterPodAffinityName}
 }
 
 // DefaultProfile is "default-scheduler": every built-in filter, and
@@ -282,7 +283,7 @@ func (r *profileRun) schedule(c *Cluster, pi *PodInfo) Result {
 	if n == 0 {
 		return Result{Reason: "no nodes available to schedule pods"}
 	}
-	if lf := &r.lastFail; lf.t == pi.t && lf.gen == c.gen && maps.Equal(lf.labels, pi.Labels) {
+	if lf := &r.lastFail; lf.t == pi.t && lf.gen == c.gen && maps.Equal(lf.labels, pi.Labels) && len(pi.Volumes) == 0 {
 		return lf.res
 	}
 	r.nf = r.nf[:0]

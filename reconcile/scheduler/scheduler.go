@@ -78,6 +78,9 @@ type Pod struct {
 	Spec      *spec.PodSpec
 	// Node is where the pod runs; empty for a pending pod.
 	Node string
+	// Volumes are the persistent volumes the pod mounts, for the
+	// VolumeBinding filter (volumes.go); read for pending pods only.
+	Volumes []Volume
 }
 
 // Result is the outcome for one pending pod, in input order.

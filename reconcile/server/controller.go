@@ -33,11 +33,18 @@ type controller struct {
 	mem      reconcile.Memory // the inventory as committed; the planner's own (written in place)
 	planner  *reconcile.Planner
 	observed map[string][]agentapi.PodStatus
-	conns    map[string]*agentConn
-	podSets  map[string][]agentapi.Pod
-	gens     map[string]uint64
-	nodeErr  map[string]api.NodeError
-	skew     map[string]api.NodeError // clock skews, by node
+	// volStatus is what each agent reports of its volumes; storage the
+	// last plan's config, volumes and deletions by node, which every set
+	// pushed carries (store_volumes.go), and sentStorage what the last
+	// set pushed to each node carried.
+	volStatus   map[string][]agentapi.VolumeStatus
+	storage     map[string]nodeStorage
+	sentStorage map[string]nodeStorage
+	conns       map[string]*agentConn
+	podSets     map[string][]agentapi.Pod
+	gens        map[string]uint64
+	nodeErr     map[string]api.NodeError
+	skew        map[string]api.NodeError // clock skews, by node
 	// cluster is the raft cluster's ID, sent with every set.
 	cluster string
 	// base is the store's TermBase this term pushes with.
@@ -110,7 +117,7 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 	peek := s.store.peek()
 	c.cluster = peek.clusterID
 	// The planner writes its memory in place: it gets its own copy.
-	c.mem = reconcile.Memory{Pods: s.store.copyPods()}
+	c.mem = reconcile.Memory{Pods: s.store.copyPods(), Volumes: s.store.copyVolumes()}
 	c.planner = reconcile.NewPlanner()
 	c.base = peek.termBase
 	c.adopting = len(c.mem.Pods) == 0
@@ -148,7 +155,9 @@ func (c *controller) importLegacy() error {
 
 // podSetLocked is node's set to offer. c.mu must be held.
 func (c *controller) podSetLocked(node string, token uint64, pods []agentapi.Pod) *agentapi.PodSet {
-	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster, Network: c.networkLocked(node)}
+	st := c.storage[node]
+	return &agentapi.PodSet{Node: node, Term: token, Generation: c.gens[node], Pods: pods, Cluster: c.cluster, Network: c.networkLocked(node),
+		Config: st.config, Volumes: st.volumes, DeleteVolumes: st.deletes}
 }
 
 // token is the fencing token of this term: agents refuse a lower one.
@@ -277,6 +286,7 @@ func (c *controller) syncConns() bool {
 			// not be offered again if it comes back (the generation
 			// counter stays, so its next set supersedes the old one).
 			delete(c.observed, name)
+			delete(c.volStatus, name)
 			delete(c.podSets, name)
 		}
 	}
@@ -337,10 +347,19 @@ func (c *controller) observe(node string, l *agentapi.PodStatusList) {
 	// Heartbeats repeat the last list; only a change needs a plan. A
 	// status holds no resource.Quantity, so DeepEqual is exact (and far
 	// cheaper than comparing encodings, at thousands of nodes).
-	if old, ok := c.observed[node]; ok && reflect.DeepEqual(old, l.Pods) {
+	volsSame := reflect.DeepEqual(c.volStatus[node], l.Volumes)
+	if old, ok := c.observed[node]; ok && reflect.DeepEqual(old, l.Pods) && volsSame {
 		return
 	}
-	c.observed[node] = l.Pods
+	if !volsSame {
+		if c.volStatus == nil {
+			c.volStatus = map[string][]agentapi.VolumeStatus{}
+		}
+		c.volStatus[node] = l.Volumes
+	}
+	if old, ok := c.observed[node]; !ok || !reflect.DeepEqual(old, l.Pods) {
+		c.observed[node] = l.Pods
+	}
 	c.requestPlanLocked()
 }
 

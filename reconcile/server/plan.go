@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -28,7 +29,8 @@ type planResult struct {
 	pods      []reconcile.PodView
 	workloads []reconcile.WorkloadView
 	services  []reconcile.ServiceView
-	// claims and volumes are the core's (read-only), for the view.
+	// claims and volumes are the PersistentVolumeClaims and
+	// PersistentVolumes with what became of them.
 	claims  []reconcile.ClaimView
 	volumes []reconcile.VolumeView
 }
@@ -157,6 +159,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 	if adopting {
 		d = podDelta(nil, out.Memory.Pods)
 	}
+	d = addVolumeDelta(d, &out)
 	if d != nil {
 		n, err := c.s.el.applySize(d, c.s.cfg.Raft.ApplyTimeout)
 		c.lastDelta = n
@@ -165,7 +168,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 			// The planner wrote the plan into its memory in place: start
 			// again from what the store holds, with a full plan.
 			c.mu.Lock()
-			c.mem = reconcile.Memory{Pods: c.s.store.copyPods()}
+			c.mem = reconcile.Memory{Pods: c.s.store.copyPods(), Volumes: c.s.store.copyVolumes()}
 			c.planner = reconcile.NewPlanner()
 			c.mu.Unlock()
 			return false, time.Time{}
@@ -194,6 +197,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 	c.mem = out.Memory
 	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes}
 	netChanged := c.net == nil || c.net.key != netp.key
+	c.storage = storageOf(&out)
 	c.net = netp
 	if in.Desired != nil {
 		c.lastSets = out.PodSets
@@ -228,11 +232,16 @@ func (c *controller) planOnce() (bool, time.Time) {
 		}
 		// A full plan makes every set anew; the planner names the ones
 		// it changed.
-		if old, had := c.podSets[node]; had && allNodes && !netChanged && encodeEqual(old, pods) {
+		if old, had := c.podSets[node]; had && allNodes && !netChanged && encodeEqual(old, pods) &&
+			reflect.DeepEqual(c.sentStorage[node], c.storage[node]) {
 			continue
 		}
 		c.gens[node]++
 		c.podSets[node] = pods
+		if c.sentStorage == nil {
+			c.sentStorage = map[string]nodeStorage{}
+		}
+		c.sentStorage[node] = c.storage[node]
 		conn.offer(c.podSetLocked(node, token, pods))
 		pushed++
 	}
@@ -292,6 +301,12 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 	}
 	for n, ps := range c.observed {
 		in.Observed[n] = ps
+	}
+	if len(c.volStatus) > 0 {
+		in.VolumeStatus = make(map[string][]agentapi.VolumeStatus, len(c.volStatus))
+		for n, vs := range c.volStatus {
+			in.VolumeStatus[n] = vs
+		}
 	}
 	if c.adopting {
 		for _, pods := range c.adopt {

@@ -84,6 +84,10 @@ type command struct {
 	Healthy  []revisionRef               `json:"healthy,omitempty"`
 	Owner    string                      `json:"owner,omitempty"`
 	Rollback *reconcile.TemplateOverride `json:"rollback,omitempty"`
+	// VolumeUpsert and VolumeDelete are the volume records of an
+	// opVolumes entry (store_volumes.go).
+	VolumeUpsert []reconcile.VolumeRecord `json:"volumeUpsert,omitempty"`
+	VolumeDelete []string                 `json:"volumeDelete,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -102,6 +106,9 @@ type fsmState struct {
 	BootstrapCreated time.Time `json:"bootstrapCreated,omitempty"`
 	// Pods is the inventory (reconcile.Memory.Pods).
 	Pods map[string]reconcile.PodRecord `json:"pods"`
+	// Volumes are the persistent volumes' records
+	// (reconcile.Memory.Volumes); absent in an older snapshot: none.
+	Volumes map[string]reconcile.VolumeRecord `json:"volumes,omitempty"`
 	// TermBase is added to the raft term to form the fencing token agents
 	// check. It only grows: a leader raises it past a term an agent
 	// reports having seen (say, from a cluster whose data was lost), so
@@ -250,7 +257,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if st := s.apps[c.App]; st != nil && st.set == set {
 			st.cache = cache
 		}
-	case opPods:
+	case opPods, opVolumes:
+		if c.Op == opVolumes {
+			s.applyVolumesLocked(c)
+		}
 		if s.shared {
 			s.st.Pods = maps.Clone(s.st.Pods)
 			s.shared = false
@@ -311,6 +321,7 @@ type storeView struct {
 	Created   time.Time // the bootstrap application's creation
 	Set       *spec.Set // the union of the applications' sets
 	Pods      map[string]reconcile.PodRecord
+	Volumes   map[string]reconcile.VolumeRecord
 	TermBase  uint64
 	Overrides map[string]nodeOverride
 	Index     uint64
@@ -337,6 +348,7 @@ func (s *store) read() storeView {
 		Created:   s.st.BootstrapCreated,
 		Set:       s.union,
 		Pods:      s.st.Pods,
+		Volumes:   s.st.Volumes,
 		TermBase:  s.st.TermBase,
 		Overrides: s.st.Overrides,
 		Index:     s.index,
@@ -432,6 +444,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		Revision:  v.Revision,
 		Apps:      v.Apps,
 		Pods:      v.Pods,
+		Volumes:   v.Volumes,
 		// The bootstrap application's creation.
 		BootstrapCreated: v.Created,
 		TermBase:         v.TermBase,

@@ -30,7 +30,11 @@ type view struct {
 	workloads []reconcile.WorkloadView
 	// services are the last plan's Services with their endpoints, sorted
 	// by namespace and name (read-only); podCIDRs the nodes' allocations.
-	services  []reconcile.ServiceView
+	services []reconcile.ServiceView
+	// claims and volumes are the last plan's PersistentVolumeClaims and
+	// PersistentVolumes, sorted (read-only; storage_http.go serves them).
+	claims    []reconcile.ClaimView
+	volumes   []reconcile.VolumeView
 	podCIDRs  map[string]string
 	nodeErrs  []api.NodeError
 	members   map[string]member
@@ -45,10 +49,6 @@ type view struct {
 	revision   *savedRevision
 	// clients of the agents with a connection, for logs.
 	clients map[string]agentClient
-	// claims and volumes are the last plan's PersistentVolumeClaims and
-	// PersistentVolumes (read-only; storage_http.go serves them).
-	claims  []reconcile.ClaimView
-	volumes []reconcile.VolumeView
 
 	indexOnce sync.Once
 	podIndex  map[string]int
@@ -296,7 +296,7 @@ func (v *view) planInput() reconcile.Input {
 		Desired:  v.set,
 		Nodes:    v.nodeStates,
 		Observed: v.observed,
-		Memory:   reconcile.Memory{Pods: v.inventory()},
+		Memory:   reconcile.Memory{Pods: v.inventory(), Volumes: v.volumeRecords()},
 		Now:      time.Now(),
 	}
 	if v.store != nil {
@@ -312,4 +312,12 @@ func (v *view) inventory() map[string]reconcile.PodRecord {
 		return map[string]reconcile.PodRecord{}
 	}
 	return v.store.copyPods()
+}
+
+// volumeRecords returns the volume records the store holds (read-only).
+func (v *view) volumeRecords() map[string]reconcile.VolumeRecord {
+	if v.store == nil {
+		return nil
+	}
+	return v.store.copyVolumes()
 }

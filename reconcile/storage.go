@@ -1,0 +1,270 @@
+package reconcile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// This file holds what the plan reads of the desired set's storage and
+// configuration objects (the catalog) and what a pod spec refers to.
+
+// Provisioners that ship with the agent (h-drivers): the two local ones
+// keep a volume on one node; sshfs is a network driver. Any other
+// provisioner is an out-of-process driver, node-local when its class says
+// so with NodeLocalParameter.
+const (
+	ProvisionerLocalDir   = "stevedore.dev/local-dir"
+	ProvisionerLocalBlock = "stevedore.dev/local-block"
+	ProvisionerSSHFS      = "stevedore.dev/sshfs"
+	// NoProvisioner is Kubernetes' name for a class whose volumes are
+	// all declared (static local volumes): nothing is provisioned.
+	NoProvisioner = "kubernetes.io/no-provisioner"
+	// NodeLocalParameter "true" in a StorageClass's parameters makes an
+	// out-of-process driver's volumes node-local.
+	NodeLocalParameter = "stevedore.dev/node-local"
+)
+
+// BuiltinStorageClassName is the class a repository that declares no
+// StorageClass gets as its default: node-local directories, made where
+// the first pod using the claim is placed.
+const BuiltinStorageClassName = "local"
+
+// builtinStorageClass is the default class of a repository that declares
+// none. (spec may grow a public helper for it; this is the core's.)
+func builtinStorageClass() *spec.StorageClass {
+	mode := spec.VolumeBindingWaitForFirstConsumer
+	reclaim := spec.ReclaimDelete
+	return &spec.StorageClass{
+		TypeMeta:          spec.TypeMeta{APIVersion: spec.StorageV1, Kind: spec.KindStorageClass},
+		ObjectMeta:        spec.ObjectMeta{Name: BuiltinStorageClassName, Annotations: map[string]string{spec.DefaultStorageClassAnnotation: "true"}},
+		Provisioner:       ProvisionerLocalDir,
+		ReclaimPolicy:     &reclaim,
+		VolumeBindingMode: &mode,
+	}
+}
+
+// classNodeLocal reports whether a class's volumes live on one node.
+func classNodeLocal(c *spec.StorageClass) bool {
+	switch c.Provisioner {
+	case ProvisionerLocalDir, ProvisionerLocalBlock:
+		return true
+	case ProvisionerSSHFS:
+		return false
+	}
+	return c.Parameters[NodeLocalParameter] == "true"
+}
+
+func classWFFC(c *spec.StorageClass) bool {
+	return c.VolumeBindingMode != nil && *c.VolumeBindingMode == spec.VolumeBindingWaitForFirstConsumer
+}
+
+func classReclaim(c *spec.StorageClass) string {
+	if c.ReclaimPolicy != nil && *c.ReclaimPolicy != "" {
+		return *c.ReclaimPolicy
+	}
+	return spec.ReclaimDelete
+}
+
+// catalog is the desired set's storage and configuration objects.
+type catalog struct {
+	classes map[string]*spec.StorageClass
+	// def is the default class's name, "" when there is none.
+	def string
+	// pvs are the volumes declared in Git, by name; pvNames sorted.
+	pvs     map[string]*spec.PersistentVolume
+	pvNames []string
+	// claims by "namespace/name"; claimKeys sorted.
+	claims    map[string]*spec.PersistentVolumeClaim
+	claimKeys []string
+	// config holds the ConfigMaps and Secrets by ref key
+	// ("ConfigMap/ns/name").
+	config map[string]spec.Object
+	// configObjs caches configObject.
+	configObjs map[string]*api.ConfigObject
+}
+
+func newCatalog(set *spec.Set) *catalog {
+	c := &catalog{classes: map[string]*spec.StorageClass{}, pvs: map[string]*spec.PersistentVolume{},
+		claims: map[string]*spec.PersistentVolumeClaim{}, config: map[string]spec.Object{}}
+	if set == nil {
+		return c
+	}
+	for k, o := range set.Objects {
+		ns := k.Namespace
+		if ns == "" {
+			ns = spec.DefaultNamespace
+		}
+		switch o := o.(type) {
+		case *spec.StorageClass:
+			c.classes[o.Name] = o
+		case *spec.PersistentVolume:
+			c.pvs[o.Name] = o
+		case *spec.PersistentVolumeClaim:
+			c.claims[ns+"/"+o.Name] = o
+		case *spec.ConfigMap:
+			c.config[refKey(spec.KindConfigMap, ns, o.Name)] = o
+		case *spec.Secret:
+			c.config[refKey(spec.KindSecret, ns, o.Name)] = o
+		}
+	}
+	if len(c.classes) == 0 {
+		b := builtinStorageClass()
+		c.classes[b.Name] = b
+	}
+	// Several defaults: the first by name, so that it does not depend on
+	// map order (Kubernetes takes the newest).
+	for _, name := range sortedKeys(c.classes) {
+		if c.classes[name].Annotations[spec.DefaultStorageClassAnnotation] == "true" {
+			c.def = name
+			break
+		}
+	}
+	c.pvNames = sortedKeys(c.pvs)
+	c.claimKeys = sortedKeys(c.claims)
+	slices.SortFunc(c.claimKeys, comparePodKeys)
+	return c
+}
+
+// refKey is a pod's reference to an object: "Kind/namespace/name".
+func refKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
+
+// claimRef is the ref key of a claim.
+func claimRef(ns, name string) string { return refKey(spec.KindPersistentVolumeClaim, ns, name) }
+
+// refClaim returns the "namespace/name" of a claim ref, or false.
+func refClaim(ref string) (string, bool) {
+	return strings.CutPrefix(ref, spec.KindPersistentVolumeClaim+"/")
+}
+
+// podRefs returns the objects a pod spec in namespace ns refers to: the
+// ConfigMaps and Secrets of its env (valueFrom, envFrom) and volumes
+// (configMap, secret, projected), and its claims, as sorted ref keys.
+func podRefs(ns string, ps *spec.PodSpec) []string {
+	var out []string
+	add := func(kind, name string) {
+		if name != "" {
+			out = append(out, refKey(kind, ns, name))
+		}
+	}
+	for _, v := range ps.Volumes {
+		switch {
+		case v.ConfigMap != nil:
+			add(spec.KindConfigMap, v.ConfigMap.Name)
+		case v.Secret != nil:
+			add(spec.KindSecret, v.Secret.SecretName)
+		case v.PersistentVolumeClaim != nil:
+			add(spec.KindPersistentVolumeClaim, v.PersistentVolumeClaim.ClaimName)
+		case v.Projected != nil:
+			for _, s := range v.Projected.Sources {
+				if s.ConfigMap != nil {
+					add(spec.KindConfigMap, s.ConfigMap.Name)
+				}
+				if s.Secret != nil {
+					add(spec.KindSecret, s.Secret.Name)
+				}
+			}
+		}
+	}
+	for _, cs := range [][]spec.Container{ps.InitContainers, ps.Containers} {
+		for i := range cs {
+			c := &cs[i]
+			for _, e := range c.Env {
+				if f := e.ValueFrom; f != nil {
+					if f.ConfigMapKeyRef != nil {
+						add(spec.KindConfigMap, f.ConfigMapKeyRef.Name)
+					}
+					if f.SecretKeyRef != nil {
+						add(spec.KindSecret, f.SecretKeyRef.Name)
+					}
+				}
+			}
+			for _, e := range c.EnvFrom {
+				if e.ConfigMapRef != nil {
+					add(spec.KindConfigMap, e.ConfigMapRef.Name)
+				}
+				if e.SecretRef != nil {
+					add(spec.KindSecret, e.SecretRef.Name)
+				}
+			}
+		}
+	}
+	if len(out) < 2 {
+		return out
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+// claimsOf returns the claims ("namespace/name") a pod spec mounts, in
+// the order of its volumes.
+func claimsOf(ns string, ps *spec.PodSpec) []spec.PersistentVolumeClaimVolumeSource {
+	var out []spec.PersistentVolumeClaimVolumeSource
+	for _, v := range ps.Volumes {
+		if v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ClaimName != "" {
+			out = append(out, *v.PersistentVolumeClaim)
+		}
+	}
+	return out
+}
+
+// ConfigObjectOf is a ConfigMap or Secret as a pod set carries it, its
+// Version a hash of its kind, type and data; nil for another kind.
+func ConfigObjectOf(ns string, o spec.Object) *api.ConfigObject {
+	var c api.ConfigObject
+	switch o := o.(type) {
+	case *spec.ConfigMap:
+		c = api.ConfigObject{Kind: spec.KindConfigMap, Namespace: ns, Name: o.Name}
+		if n := len(o.Data) + len(o.BinaryData); n > 0 {
+			c.Data = make(map[string][]byte, n)
+			for k, v := range o.Data {
+				c.Data[k] = []byte(v)
+			}
+			maps.Copy(c.Data, o.BinaryData)
+		}
+	case *spec.Secret:
+		c = api.ConfigObject{Kind: spec.KindSecret, Namespace: ns, Name: o.Name, Type: o.Type}
+		if c.Type == "" {
+			c.Type = spec.SecretTypeOpaque
+		}
+		if n := len(o.Data) + len(o.StringData); n > 0 {
+			c.Data = make(map[string][]byte, n)
+			maps.Copy(c.Data, o.Data)
+			for k, v := range o.StringData {
+				c.Data[k] = []byte(v)
+			}
+		}
+	default:
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte(c.Kind + "\x00" + c.Type + "\x00"))
+	for _, k := range sortedKeys(c.Data) {
+		v := c.Data[k]
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+		var n [8]byte
+		for i := range n {
+			n[i] = byte(len(v) >> (8 * i))
+		}
+		h.Write(n[:])
+		h.Write(v)
+	}
+	c.Version = hex.EncodeToString(h.Sum(nil)[:8])
+	return &c
+}
+
+// storageBytes is a ResourceList's storage in bytes, 0 when absent.
+func storageBytes(l spec.ResourceList) int64 {
+	q, ok := l["storage"]
+	if !ok {
+		return 0
+	}
+	return q.Value()
+}
