@@ -20,6 +20,29 @@ type Decryptor interface {
 	DecryptDocument(doc []byte) ([]byte, error)
 }
 
+// RenderedDecryptor is a Decryptor that also decrypts a renderer's output
+// (kustomize), whose resources the renderer rewrote (sorted keys, labels,
+// a namespace) so that the sops file's MAC cannot hold: DecryptRendered
+// checks each value's own authentication but not the MAC. The files a
+// renderer read are checked whole, MAC included, beforehand
+// (VerifyEncrypted), as they are in the repository.
+type RenderedDecryptor interface {
+	DecryptRendered(doc []byte) ([]byte, error)
+}
+
+// VerifyEncrypted decrypts the SOPS-encrypted documents of one file as
+// Load would, keeping nothing, and returns what fails at the file's lines
+// with the objects' names: package render checks with it the encrypted
+// files a kustomization reads, before building.
+func VerifyEncrypted(file string, data []byte, decryptor Decryptor) ErrorList {
+	if !mayBeSOPS(data) {
+		return nil
+	}
+	d := &decoder{file: file, errs: &errorSink{}, decryptor: decryptor}
+	d.decrypt(data)
+	return d.errs.list
+}
+
 // sopsKey is the top-level key of a SOPS-encrypted document's metadata.
 const sopsKey = "sops"
 
@@ -89,7 +112,11 @@ func (d *decoder) decrypt(data []byte) ([]byte, map[int]bool, map[int]bool) {
 		}
 		return data, was, was
 	}
-	out, err := d.decryptor.DecryptDocument(data)
+	decrypt := d.decryptor.DecryptDocument
+	if rd, ok := d.decryptor.(RenderedDecryptor); ok && d.rendered {
+		decrypt = rd.DecryptRendered
+	}
+	out, err := decrypt(data)
 	if err == nil {
 		return out, was, nil
 	}

@@ -93,6 +93,21 @@ func sopsKey(doc *yaml.Node) (*yaml.Node, *yaml.Node) {
 // Errors are *DocumentError, joined; they name recipients and key
 // fingerprints, never a value.
 func (k *Keys) DecryptDocument(doc []byte) ([]byte, error) {
+	return k.decrypt(doc, true)
+}
+
+// DecryptRendered is DecryptDocument for a renderer's output (kustomize),
+// which rewrites every resource (sorted keys, added labels, a namespace):
+// the file's MAC cannot hold there, so it is not checked, as Flux's
+// kustomize-controller does not check it after a build. Each encrypted
+// value is still authenticated by its own tag, bound to its path: a value
+// changed, or moved to another key, fails. Check the MAC on the files as
+// they are in the repository with DecryptDocument.
+func (k *Keys) DecryptRendered(doc []byte) ([]byte, error) {
+	return k.decrypt(doc, false)
+}
+
+func (k *Keys) decrypt(doc []byte, checkMAC bool) ([]byte, error) {
 	if !mayBeEncrypted(doc) {
 		return doc, nil
 	}
@@ -126,6 +141,9 @@ func (k *Keys) DecryptDocument(doc []byte) ([]byte, error) {
 		}
 		di := &docInfo{index: i, node: &n, key: key, md: md}
 		id := md.lastModified + " " + md.mac
+		if !checkMAC {
+			id = strconv.Itoa(i) // each resource alone
+		}
 		if g, ok := byMAC[id]; ok {
 			groups[g] = append(groups[g], di)
 			continue
@@ -174,6 +192,10 @@ func (k *Keys) DecryptDocument(doc []byte) ([]byte, error) {
 			gEdits = append(gEdits, e)
 		}
 		if gErr != nil {
+			continue
+		}
+		if !checkMAC {
+			edits = append(edits, gEdits...)
 			continue
 		}
 		want, err := decryptValue(first.md.mac, key, first.md.lastModified)

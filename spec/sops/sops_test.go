@@ -311,3 +311,39 @@ func BenchmarkDecryptSecretPGP(b *testing.B) {
 		}
 	}
 }
+
+// TestDecryptRendered: a resource rewritten by a renderer (keys sorted, a
+// label added) fails the file's MAC but decrypts value by value; a value
+// moved to another key still fails.
+func TestDecryptRendered(t *testing.T) {
+	k := keys(t, []string{ageKey}, nil)
+	var v yaml.Node
+	if err := yaml.Unmarshal(read(t, "secret.enc.yaml"), &v); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := v.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	m["metadata"].(map[string]any)["labels"].(map[string]any)["tier"] = "data"
+	sorted, err := yaml.Marshal(m) // maps marshal with sorted keys
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.DecryptDocument(sorted); err == nil || !strings.Contains(err.Error(), "MAC mismatch") {
+		t.Errorf("DecryptDocument of a rewritten resource: %v", err)
+	}
+	out, err := k.DecryptRendered(sorted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte(`username: "admin-plaintext-user"`)) || !bytes.Contains(out, []byte("tier: data")) {
+		t.Errorf("decrypted:\n%s", out)
+	}
+	sd := m["stringData"].(map[string]any)
+	sd["username"], sd["config.yaml"] = sd["config.yaml"], sd["username"]
+	swapped, _ := yaml.Marshal(m)
+	if _, err := k.DecryptRendered(swapped); err == nil || !strings.Contains(err.Error(), "authentication failed") {
+		t.Errorf("values swapped: %v", err)
+	}
+}
