@@ -93,7 +93,7 @@ func sopsKey(doc *yaml.Node) (*yaml.Node, *yaml.Node) {
 // Errors are *DocumentError, joined; they name recipients and key
 // fingerprints, never a value.
 func (k *Keys) DecryptDocument(doc []byte) ([]byte, error) {
-	return k.decrypt(doc, true)
+	return k.decrypt(doc, true, false)
 }
 
 // DecryptRendered is DecryptDocument for a renderer's output (kustomize),
@@ -104,10 +104,27 @@ func (k *Keys) DecryptDocument(doc []byte) ([]byte, error) {
 // changed, or moved to another key, fails. Check the MAC on the files as
 // they are in the repository with DecryptDocument.
 func (k *Keys) DecryptRendered(doc []byte) ([]byte, error) {
-	return k.decrypt(doc, false)
+	return k.decrypt(doc, false, false)
 }
 
-func (k *Keys) decrypt(doc []byte, checkMAC bool) ([]byte, error) {
+// WithoutKeys is a decryptor for tools that hold no key (ctl get, describe,
+// validate without keys): it "decrypts" every encrypted value to the zero
+// value of its type ("" for text) and drops the sops mapping, so that the
+// documents load with their keys and structure and nothing else. Nothing
+// is checked: not the MAC, not a value.
+type WithoutKeys struct{}
+
+// DecryptDocument replaces the encrypted values of doc with zero values.
+func (WithoutKeys) DecryptDocument(doc []byte) ([]byte, error) {
+	return (*Keys)(nil).decrypt(doc, false, true)
+}
+
+// DecryptRendered is DecryptDocument.
+func (WithoutKeys) DecryptRendered(doc []byte) ([]byte, error) {
+	return (*Keys)(nil).decrypt(doc, false, true)
+}
+
+func (k *Keys) decrypt(doc []byte, checkMAC, opaque bool) ([]byte, error) {
 	if !mayBeEncrypted(doc) {
 		return doc, nil
 	}
@@ -141,7 +158,7 @@ func (k *Keys) decrypt(doc []byte, checkMAC bool) ([]byte, error) {
 		}
 		di := &docInfo{index: i, node: &n, key: key, md: md}
 		id := md.lastModified + " " + md.mac
-		if !checkMAC {
+		if !checkMAC || opaque {
 			id = strconv.Itoa(i) // each resource alone
 		}
 		if g, ok := byMAC[id]; ok {
@@ -159,6 +176,20 @@ func (k *Keys) decrypt(doc []byte, checkMAC bool) ([]byte, error) {
 			for _, di := range g {
 				errs = append(errs, &DocumentError{di.index, err})
 			}
+		}
+		if opaque {
+			w := &walker{md: first.md, src: src, mac: sha512.New(), opaque: true}
+			if err := w.document(first.node.Content[0]); err != nil {
+				fail(err)
+				continue
+			}
+			e, err := src.blankBlock(first.key)
+			if err != nil {
+				fail(err)
+				continue
+			}
+			edits = append(append(edits, w.edits...), e)
+			continue
 		}
 		key, err := k.dataKey(first.md)
 		if err != nil {
@@ -312,6 +343,9 @@ type walker struct {
 	src   *source
 	mac   hash.Hash
 	edits []edit
+	// opaque replaces encrypted values with zero values, decrypting
+	// nothing (WithoutKeys).
+	opaque bool
 }
 
 func (w *walker) document(root *yaml.Node) error {
@@ -378,6 +412,16 @@ func (w *walker) scalar(n *yaml.Node, path []string) error {
 		}
 		if s == "" {
 			return nil // sops leaves an empty string as it is
+		}
+		if w.opaque {
+			zero := `""`
+			if m := encRE.FindStringSubmatch(s); m != nil {
+				zero = map[string]string{"int": "0", "float": "0.0", "bool": "false"}[m[4]]
+				if zero == "" {
+					zero = `""`
+				}
+			}
+			return w.replace(n, zero)
 		}
 		pt, err := decryptValue(s, w.key, strings.Join(path, ":")+":")
 		if err != nil {

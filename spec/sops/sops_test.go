@@ -347,3 +347,21 @@ func TestDecryptRendered(t *testing.T) {
 		t.Errorf("values swapped: %v", err)
 	}
 }
+
+func TestWithoutKeys(t *testing.T) {
+	for _, f := range []string{"secret.enc.yaml", "multi.enc.yaml", "types.enc.yaml"} {
+		out, err := WithoutKeys{}.DecryptDocument(read(t, f))
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if bytes.Contains(out, []byte("ENC[")) || IsEncrypted(out) || bytes.Contains(out, []byte("plaintext")) {
+			t.Errorf("%s:\n%s", f, out)
+		}
+		if f == "secret.enc.yaml" && !bytes.Contains(out, []byte(`    password: ""`)) {
+			t.Errorf("keys not kept:\n%s", out)
+		}
+		if f == "types.enc.yaml" && !bytes.Contains(out, []byte("replicas: 0")) {
+			t.Errorf("types not kept:\n%s", out)
+		}
+	}
+}
