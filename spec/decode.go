@@ -112,6 +112,8 @@ type document struct {
 	start  int
 	shift  int
 	reused bool
+	// encrypted says the document was SOPS-encrypted (see secrets.go).
+	encrypted bool
 }
 
 // lineOf returns the line of path, or of its nearest ancestor written in the
@@ -141,6 +143,8 @@ type decoder struct {
 	// rendered drops lines from errors: they would point into a renderer's
 	// output, which the author never sees (see Input.Rendered).
 	rendered bool
+	// decryptor decrypts SOPS-encrypted documents (see secrets.go).
+	decryptor Decryptor
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -148,8 +152,9 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 // decodeFile decodes every document of data. A YAML syntax error ends the
 // file: the parser cannot resynchronise, so later documents are not trusted.
 func (d *decoder) decodeFile(data []byte) {
+	data, encrypted, skip := d.decrypt(data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
+	for i := 0; ; i++ {
 		var n yaml.Node
 		err := safeDecode(dec, &n)
 		if errors.Is(err, io.EOF) {
@@ -159,10 +164,14 @@ func (d *decoder) decodeFile(data []byte) {
 			d.syntaxError(err, data)
 			return
 		}
-		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 {
+		if n.Kind != yaml.DocumentNode || len(n.Content) == 0 || skip[i] {
 			continue
 		}
+		before := len(d.docs)
 		d.decodeTop(n.Content[0], false)
+		for _, doc := range d.docs[before:] {
+			doc.encrypted = encrypted[i]
+		}
 	}
 }
 

@@ -87,7 +87,7 @@ func LoadInputsCached(inputs []Input, extra ErrorList, prev *Cache) (*Set, *Cach
 
 // loadInputs is LoadInputs, and LoadInputsCached when cached is set, for
 // the cluster's network (defaults filled in).
-func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net Network) (*Set, *Cache, error) {
+func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net Network, decryptor Decryptor) (*Set, *Cache, error) {
 	errs := &errorSink{}
 	for _, e := range extra {
 		errs.add(e)
@@ -102,8 +102,8 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < len(inputs); i = int(next.Add(1) - 1) {
 				in := inputs[i]
-				d := &decoder{file: in.File, errs: &errorSink{}, rendered: in.Rendered}
-				if !cached || in.Rendered || !d.decodeChunks(in.Data, prev) {
+				d := &decoder{file: in.File, errs: &errorSink{}, rendered: in.Rendered, decryptor: decryptor}
+				if !cached || in.Rendered || mayBeSOPS(in.Data) || !d.decodeChunks(in.Data, prev) {
 					d.decodeFile(in.Data)
 				}
 				if in.Rendered {
@@ -173,6 +173,7 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 	}
 
 	checkServices(docs, set, net, errs)
+	checkPlaintextSecrets(docs, set, errs)
 
 	if list := errs.result(); list != nil {
 		return nil, nil, list

@@ -73,6 +73,10 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // package's functions of those names use.
 type Loader struct {
 	Network Network
+	// Decrypt decrypts SOPS-encrypted documents (a *sops.Keys of package
+	// spec/sops). Nil: an encrypted document is an error saying that no
+	// keys are configured.
+	Decrypt Decryptor
 }
 
 // Load is Load with l's settings.
@@ -101,7 +105,7 @@ func (l Loader) loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached 
 	if err := l.Network.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("failed to load: invalid network settings: %w", err)
 	}
-	return loadInputs(inputs, extra, prev, cached, l.Network.WithDefaults())
+	return loadInputs(inputs, extra, prev, cached, l.Network.WithDefaults(), l.Decrypt)
 }
 
 // placed is where a Service asked for something first.

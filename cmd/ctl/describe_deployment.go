@@ -13,6 +13,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
+	"github.com/stevedore-dev/stevedore/spec/sops"
 )
 
 // deploymentDescription is what ctl describe deployment shows; -o json|yaml
@@ -55,7 +56,7 @@ func (c *cli) describeDeployment(ctx context.Context, cl *api.Client, namespace,
 		fmt.Fprintf(c.errOut, "warning: failed to read the rollout history: %v\n", err)
 	}
 	if rev, err := cl.Revision(ctx); err == nil {
-		if set, err := render.Load(rev.Files); err == nil {
+		if set, err := (render.Loader{Decrypt: sops.WithoutKeys{}}).Load(rev.Files); err == nil {
 			if o, ok := set.Objects[spec.ObjectKey{Kind: spec.KindDeployment, Namespace: namespace, Name: name}].(*spec.Deployment); ok {
 				d.Labels, d.Annotations, d.Spec = o.Labels, o.Annotations, &o.Spec
 			}

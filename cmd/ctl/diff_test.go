@@ -277,18 +277,12 @@ func TestMarkdownEscapes(t *testing.T) {
 	}
 }
 
-// testSecret stands for Kubernetes' v1 Secret, which Stevedore does not
-// load yet: ctl must never show a Secret's values, whatever the format.
-type testSecret struct {
-	spec.TypeMeta   `json:",inline"`
-	spec.ObjectMeta `json:"metadata,omitempty"`
-	Data            map[string][]byte `json:"data,omitempty"`
-	StringData      map[string]string `json:"stringData,omitempty"`
-}
-
+// TestDiffSecretValuesNeverShown: a v1 Secret changed between two
+// revisions (as decrypted from SOPS files) shows which keys were added,
+// removed or changed, never a value nor its base64, in every format.
 func TestDiffSecretValuesNeverShown(t *testing.T) {
-	mk := func(name string, data map[string][]byte, str map[string]string) *testSecret {
-		return &testSecret{TypeMeta: spec.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: spec.ObjectMeta{Name: name, Namespace: "shop"}, Data: data, StringData: str}
+	mk := func(name string, data map[string][]byte, str map[string]string) *spec.Secret {
+		return &spec.Secret{TypeMeta: spec.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: spec.ObjectMeta{Name: name, Namespace: "shop"}, Data: data, StringData: str}
 	}
 	setOf := func(objs ...spec.Object) *spec.Set {
 		s := spec.NewSet()

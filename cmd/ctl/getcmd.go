@@ -13,6 +13,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
+	"github.com/stevedore-dev/stevedore/spec/sops"
 )
 
 // getOptions are ctl get's flags.
@@ -454,7 +455,8 @@ func (fe *fetcher) decls(ctx context.Context) *spec.Set {
 	fe.setDone = true
 	rev, err := fe.cl.Revision(ctx)
 	if err == nil {
-		fe.set, err = render.Load(rev.Files)
+		// Encrypted Secrets load with empty values: ctl holds no key.
+		fe.set, err = render.Loader{Decrypt: sops.WithoutKeys{}}.Load(rev.Files)
 	}
 	if err != nil {
 		fmt.Fprintf(fe.warn, "warning: failed to load the applied revision, printing without its specs and labels: %v\n", err)

@@ -17,6 +17,7 @@ import (
 
 func (c *cli) validateCmd() *cobra.Command {
 	var serviceCIDR, nodePorts string
+	var ageKeys, pgpKeys []string
 	cmd := &cobra.Command{
 		Use:   "validate DIR",
 		Short: "Check a config repository offline (exit 1 with file:line: object: field: message per problem)",
@@ -38,6 +39,9 @@ addresses are checked against --service-cidr and --service-node-port-range: give
 			if err != nil {
 				return usageErr("%v", err)
 			}
+			if ld.Decrypt, err = validateKeys(ageKeys, pgpKeys); err != nil {
+				return &exitErr{code: exitError, err: err}
+			}
 			set, err := ld.LoadDir(args[0])
 			if err != nil {
 				var list spec.ErrorList
@@ -56,6 +60,8 @@ addresses are checked against --service-cidr and --service-node-port-range: give
 		},
 	}
 	f := cmd.Flags()
+	f.StringSliceVar(&ageKeys, "sops-age-key-file", nil, "age identity file that decrypts SOPS-encrypted manifests, as the reconciler's flag (also $SOPS_AGE_KEY_FILE); without keys encrypted values are not checked")
+	f.StringSliceVar(&pgpKeys, "sops-pgp-key-file", nil, "armored OpenPGP secret key that decrypts SOPS-encrypted manifests, as the reconciler's flag")
 	f.StringVar(&serviceCIDR, "service-cidr", spec.DefaultServiceCIDR.String(), "the cluster's service CIDR (the reconciler's --service-cidr)")
 	f.StringVar(&nodePorts, "service-node-port-range", fmt.Sprintf("%d-%d", spec.DefaultNodePortMin, spec.DefaultNodePortMax), "the cluster's node-port range, first-last (the reconciler's --service-node-port-range)")
 	return cmd

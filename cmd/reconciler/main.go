@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,11 @@ func newCommand() *cobra.Command {
 				}
 				cfg.Source.Token = strings.TrimSpace(string(b))
 			}
+			// SOPS keys: the flags' files and SOPS_AGE_KEY_FILE's, as sops
+			// reads it.
+			if env := os.Getenv("SOPS_AGE_KEY_FILE"); env != "" && !slices.Contains(cfg.SOPS.AgeKeyFiles, env) {
+				cfg.SOPS.AgeKeyFiles = append(cfg.SOPS.AgeKeyFiles, env)
+			}
 			// Naming hooks: a bad URL or an unreadable secret fails now, not
 			// at the first leader term.
 			if _, err := cfg.Naming.Hooks(); err != nil {
@@ -83,6 +89,8 @@ func newCommand() *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.Raft.LogLevel, "raft-log-level", cfg.Raft.LogLevel, "raft's own log level: debug, info, warn or error")
+	f.StringSliceVar(&cfg.SOPS.AgeKeyFiles, "sops-age-key-file", nil, "age identity file to decrypt SOPS-encrypted manifests with (repeat or comma-separate; $SOPS_AGE_KEY_FILE is used too)")
+	f.StringSliceVar(&cfg.SOPS.PGPKeyFiles, "sops-pgp-key-file", nil, "armored OpenPGP secret key (no passphrase) to decrypt SOPS-encrypted manifests with (repeat or comma-separate)")
 	// Naming hooks (reconcile/naming): told of every change of the Services' endpoints.
 	f.StringVar(&cfg.Naming.WebhookURL, "naming-webhook", "", "URL that receives the Services and their endpoints as a JSON POST whenever they change")
 	f.StringVar(&cfg.Naming.WebhookSecretFile, "naming-webhook-secret-file", "", "file holding the secret that signs --naming-webhook's payloads (HMAC-SHA256, header X-Stevedore-Signature)")

@@ -42,6 +42,9 @@ type Config struct {
 	// Its credentials (SSH key, known hosts, token) apply to every
 	// application.
 	Source source.Config
+	// SOPS names the keys SOPS-encrypted manifests are decrypted with
+	// (secrets.go); none configured refuses encrypted documents.
+	SOPS SOPSConfig
 	// AppName is the bootstrap application's name; empty means "default".
 	AppName string
 	// SyncConcurrency bounds how many applications fetch and load at once;

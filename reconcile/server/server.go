@@ -157,6 +157,9 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.diffSlots = make(chan struct{}, maxDiffs)
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 	s.store.bootstrap = cfg.AppName
+	if s.store.keys, err = cfg.SOPS.load(); err != nil {
+		return nil, err
+	}
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
 	id, err := st.loadClusterID()

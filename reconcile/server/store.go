@@ -15,6 +15,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/spec/sops"
 )
 
 // savedRevision is the last good revision as the store keeps it.
@@ -148,6 +149,8 @@ type store struct {
 	// application.
 	union *spec.Set
 	owner map[spec.ObjectKey]string
+	// keys decrypt SOPS-encrypted manifests (secrets.go); nil: none.
+	keys *sops.Keys
 	// bootstrap is the bootstrap application's name, for messages.
 	bootstrap string
 	index     uint64 // last applied raft index
@@ -234,7 +237,7 @@ func (s *store) apply(c *command, index uint64) error {
 		// this one are reused, not decoded again: the objects keep their
 		// pointers, which the incremental planner and reconcile.Diff take
 		// as unchanged.
-		if set, cache, err = loadAppCached(c.Revision.Files, c.Retained, s.docCache(c.App)); err != nil {
+		if set, cache, err = s.loadAppCached(c.Revision.Files, c.Retained, s.docCache(c.App)); err != nil {
 			// The leader loaded it before proposing it; failing here means
 			// this binary's spec package disagrees with the leader's.
 			return fmt.Errorf("raft entry %d: failed to load revision %s: %w", index, c.Revision.Commit.Hash, err)

@@ -234,7 +234,7 @@ func (s *store) followDeclaredLocked(oldSet, newSet *spec.Set) {
 			next := *sa
 			next.Orphan = false
 			if d.PruneEnabled() && len(sa.Retained) > 0 {
-				if set, err := loadApp(sa.Revision.Files, nil); err == nil {
+				if set, err := s.loadApp(sa.Revision.Files, nil); err == nil {
 					next.Retained = nil
 					s.apps[name] = &appState{set: set, at: s.apps[name].at}
 				}
@@ -289,7 +289,7 @@ func (s *store) restoreApps(st *fsmState) (map[string]*appState, error) {
 	apps := map[string]*appState{}
 	now := time.Now()
 	if st.Revision != nil {
-		set, cache, err := revisionLoader.LoadCached(st.Revision.Files, nil)
+		set, cache, err := s.loader().LoadCached(st.Revision.Files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load the snapshot's revision %s: %w", st.Revision.Commit.Hash, err)
 		}
@@ -299,7 +299,7 @@ func (s *store) restoreApps(st *fsmState) (map[string]*appState, error) {
 		if sa == nil || sa.Revision == nil {
 			return nil, fmt.Errorf("failed to restore application %q: the snapshot holds no revision for it", name)
 		}
-		set, cache, err := loadAppCached(sa.Revision.Files, sa.Retained, nil)
+		set, cache, err := s.loadAppCached(sa.Revision.Files, sa.Retained, nil)
 		if err != nil {
 			return nil, fmt.Errorf("failed to load application %q's revision %s from the snapshot: %w", name, sa.Revision.Commit.Hash, err)
 		}
@@ -401,6 +401,11 @@ func (s *store) retainedFor(app string, next *spec.Set, prune bool) (map[string]
 	out := map[string][]byte{}
 	for k, o := range st.set.Objects {
 		if _, ok := next.Objects[k]; ok {
+			continue
+		}
+		if k.Kind == spec.KindSecret {
+			// Kept as JSON in the raft log, a Secret would be there in
+			// plaintext: a Secret removed from Git goes, prune or not.
 			continue
 		}
 		b, err := json.Marshal(o)

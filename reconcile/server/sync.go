@@ -126,14 +126,14 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	}
 
 	// What the applied revision shares with this one is not decoded again.
-	set, _, err := revisionLoader.LoadCached(rev.Files, s.store.docCache(app))
+	set, _, err := s.store.loader().LoadCached(rev.Files, s.store.docCache(app))
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}
 	var retained map[string][]byte
 	if err == nil {
 		if retained, err = s.store.retainedFor(app, set, prune); err == nil && retained != nil {
-			set, err = loadApp(rev.Files, retained)
+			set, err = s.store.loadApp(rev.Files, retained)
 		}
 	}
 	if err == nil {

@@ -77,6 +77,11 @@ func LoadCached(files map[string][]byte, prev *spec.Cache) (*spec.Set, *spec.Cac
 // spec.Loader). The zero Loader is what the package's functions use.
 type Loader struct {
 	Network spec.Network
+	// Decrypt decrypts SOPS-encrypted documents (see spec.Loader). A
+	// kustomization passes an encrypted resource through with its sops
+	// mapping; it is decrypted after rendering, resource by resource, as
+	// Flux does.
+	Decrypt spec.Decryptor
 }
 
 // Load is Load with ld's settings.
@@ -101,7 +106,7 @@ func (ld Loader) LoadDir(dir string) (*spec.Set, error) {
 
 // load is Load, and LoadCached when cached is set.
 func (ld Loader) load(files map[string][]byte, prev *spec.Cache, cached bool) (*spec.Set, *spec.Cache, error) {
-	sl := spec.Loader{Network: ld.Network}
+	sl := spec.Loader{Network: ld.Network, Decrypt: ld.Decrypt}
 	l := newLayout(files)
 	if len(l.kustomizations) == 0 {
 		if cached {
@@ -119,6 +124,7 @@ func (ld Loader) load(files map[string][]byte, prev *spec.Cache, cached bool) (*
 	errs = append(errs, l.checkAliases(files)...)
 	checked := checkKustomizations(l, files)
 	errs = append(errs, checked.errs...)
+	errs = append(errs, ld.verifyEncrypted(l, files)...)
 	if len(errs) == 0 {
 		visible := l.visible(files)
 		sum := digest(visible, files)
