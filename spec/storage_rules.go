@@ -274,8 +274,9 @@ func checkClaim(doc *document, c *PersistentVolumeClaim, set *Set, add func(*doc
 		if class = set.DefaultStorageClass(); class == nil {
 			add(doc, sp.child("storageClassName"), "required: the repository declares no default StorageClass (annotated %s: \"true\") and a class named %q that is not the default hides the built-in one: name a class", DefaultStorageClassAnnotation, BuiltinStorageClassName)
 		}
-	case *n == "":
-		// Bound only to a PersistentVolume without a class.
+	case *n == "", isDNS1123Subdomain(*n) != "":
+		// Bound only to a PersistentVolume without a class, or an
+		// invalid name (reported).
 	default:
 		if class = set.StorageClasses()[*n]; class == nil {
 			add(doc, sp.child("storageClassName"), "StorageClass %q is not declared in the repository%s", *n, builtinHint(set))

@@ -239,7 +239,7 @@ func (v *validator) storageClass(c *StorageClass) {
 			}
 			keys[r.Key] = true
 			if len(r.Values) == 0 {
-				v.add(rp.child("values"), "required: must specify as least one value")
+				v.add(rp.child("values"), "required: must specify at least one value")
 			}
 			for k, val := range r.Values {
 				v.check(rp.child("values").index(k), val, isLabelValue(val))

@@ -291,6 +291,13 @@ func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, p fieldPath) {
 		}
 		kp := p.key(e.key.Value)
 		w.doc.lines[kp] = e.key.Line
+		if p == "stringData" {
+			if _, ok := w.doc.obj.(*Secret); ok {
+				// Merged into data at load: errors about data[k] point
+				// here, where the value that wins is.
+				w.doc.lines[fieldPath("data").key(e.key.Value)] = e.key.Line
+			}
+		}
 		ev := reflect.New(v.Type().Elem()).Elem()
 		w.decode(e.val, ev, kp)
 		m.SetMapIndex(reflect.ValueOf(e.key.Value).Convert(v.Type().Key()), ev)
