@@ -208,3 +208,32 @@ func deleteKeys(m *yaml.Node, names ...string) {
 	}
 	m.Content = kept
 }
+
+// TestRealStorage loads kubernetes/examples' model-serving-tensorflow with
+// its hostPath PersistentVolume annotated as the policy asks (its only
+// error as committed upstream, see the golden file), and checks the claim,
+// the volume and the mount as Kubernetes reads them.
+func TestRealStorage(t *testing.T) {
+	files, err := ReadDir("testdata/real/kubernetes-examples-model-serving-tensorflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["pv.yaml"] = bytes.Replace(files["pv.yaml"], []byte("  name: my-model-pv\n"),
+		[]byte("  name: my-model-pv\n  annotations: {stevedore.dev/allow-host-paths: \"true\"}\n"), 1)
+	set, err := Load(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := set.Objects[ObjectKey{Kind: KindPersistentVolume, Name: "my-model-pv"}].(*PersistentVolume)
+	claim := set.Objects[ObjectKey{Kind: KindPersistentVolumeClaim, Namespace: "default", Name: "my-model-pvc"}].(*PersistentVolumeClaim)
+	d := set.Objects[ObjectKey{Kind: KindDeployment, Namespace: "default", Name: "tf-serving"}].(*Deployment)
+	if pv.Spec.HostPath == nil || pv.Spec.HostPath.Path != "/mnt/models/my_model" || pv.Spec.PersistentVolumeReclaimPolicy != ReclaimRetain {
+		t.Errorf("volume = %+v", pv.Spec)
+	}
+	if claim.Spec.VolumeName != "my-model-pv" || claim.Spec.AccessModes[0] != ReadOnlyMany {
+		t.Errorf("claim = %+v", claim.Spec)
+	}
+	if got := ClaimNames(&d.Spec.Template.Spec); len(got) != 1 || got[0] != "my-model-pvc" {
+		t.Errorf("claims of the Deployment = %v", got)
+	}
+}
