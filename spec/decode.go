@@ -33,6 +33,7 @@ var kinds = []kindInfo{
 	{CoreV1, KindNode, false, func() Object { return &Node{} }},
 	{CoreV1, KindConfigMap, true, func() Object { return &ConfigMap{} }},
 	{CoreV1, KindSecret, true, func() Object { return &Secret{} }},
+	{CoreV1, KindServiceAccount, true, func() Object { return &ServiceAccount{} }},
 	{CoreV1, KindPersistentVolumeClaim, true, func() Object { return &PersistentVolumeClaim{} }},
 	{CoreV1, KindPersistentVolume, false, func() Object { return &PersistentVolume{} }},
 	{StorageV1, KindStorageClass, false, func() Object { return &StorageClass{} }},

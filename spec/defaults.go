@@ -25,6 +25,14 @@ func SetDefaults(o Object) {
 		defaultApplication(o)
 	case *Service:
 		defaultServiceSpec(&o.Spec)
+	case *Secret:
+		defaultSecret(o)
+	case *PersistentVolumeClaim:
+		defaultPVC(o)
+	case *PersistentVolume:
+		defaultPV(o)
+	case *StorageClass:
+		defaultStorageClass(o)
 	case *Pod:
 		defaultPodSpec(&o.Spec)
 	case *PodTemplate:
@@ -108,26 +116,32 @@ func defaultPodSpec(s *PodSpec) {
 		}
 	}
 	for i := range s.Containers {
-		c := &s.Containers[i]
-		if c.ImagePullPolicy == "" {
-			c.ImagePullPolicy = DefaultPullPolicy(c.Image)
-		}
-		normalizeTerminationMessage(c)
-		for j := range c.Ports {
-			if c.Ports[j].Protocol == "" {
-				c.Ports[j].Protocol = ProtocolTCP
-			}
-		}
-		for name, limit := range c.Resources.Limits {
-			if _, ok := c.Resources.Requests[name]; ok {
-				continue
-			}
-			if c.Resources.Requests == nil {
-				c.Resources.Requests = ResourceList{}
-			}
-			c.Resources.Requests[name] = limit.DeepCopy()
+		defaultContainer(&s.Containers[i])
+	}
+	defaultPodStorage(s)
+}
+
+// defaultContainer fills in an app or init container's defaults.
+func defaultContainer(c *Container) {
+	if c.ImagePullPolicy == "" {
+		c.ImagePullPolicy = DefaultPullPolicy(c.Image)
+	}
+	normalizeTerminationMessage(c)
+	for j := range c.Ports {
+		if c.Ports[j].Protocol == "" {
+			c.Ports[j].Protocol = ProtocolTCP
 		}
 	}
+	for name, limit := range c.Resources.Limits {
+		if _, ok := c.Resources.Requests[name]; ok {
+			continue
+		}
+		if c.Resources.Requests == nil {
+			c.Resources.Requests = ResourceList{}
+		}
+		c.Resources.Requests[name] = limit.DeepCopy()
+	}
+	defaultContainerStorage(c)
 }
 
 // DefaultPullPolicy returns the pull policy Kubernetes gives image: Always

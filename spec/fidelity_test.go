@@ -153,9 +153,41 @@ func TestRealFieldsNotSupported(t *testing.T) {
 `, "spec.externalTrafficPolicy", "only Kubernetes' default, Cluster, is accepted"},
 		{"Service status with the wrong shape", svcHead + `status: [] #!
 `, "status", "expected a mapping, got a list"},
-		{"securityContext with content", podHead + `  containers: [{name: c, image: busybox}]
-  securityContext: {runAsUser: 1000} #!
-`, "spec.securityContext", "not supported by Stevedore"},
+		{"securityContext seLinuxOptions", podHead + `  containers: [{name: c, image: busybox}]
+  securityContext:
+    runAsUser: 1000
+    seLinuxOptions: {level: "s0:c123,c456"} #!
+`, "spec.securityContext.seLinuxOptions", "not supported by Stevedore"},
+		{"nfs volume", podHead + `  containers: [{name: c, image: busybox}]
+  volumes:
+  - name: data
+    nfs: {server: nfs.example.com, path: /export} #!
+`, "spec.volumes[0].nfs", "not supported by Stevedore"},
+		{"mountPropagation other than None", podHead + `  containers:
+  - name: c
+    image: busybox
+    volumeMounts:
+    - name: data
+      mountPath: /data
+      mountPropagation: HostToContainer #!
+  volumes: [{name: data, emptyDir: {}}]
+`, "spec.containers[0].volumeMounts[0].mountPropagation", "only Kubernetes' default, None, is accepted"},
+		{"serviceAccount other than default", podHead + `  containers: [{name: c, image: busybox}]
+  serviceAccount: robot #!
+`, "spec.serviceAccount", "only Kubernetes' default, default, is accepted"},
+		{"PVC dataSource", `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+  dataSource: {kind: VolumeSnapshot, name: snap, apiGroup: snapshot.storage.k8s.io} #!
+`, "spec.dataSource", "not supported by Stevedore"},
+		{"ServiceAccount imagePullSecrets", `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: robot}
+imagePullSecrets: [{name: regcred}] #!
+`, "imagePullSecrets", "not supported by Stevedore"},
 		{"hostUsers false asks for user namespaces", podHead + `  containers: [{name: c, image: busybox}]
   hostUsers: false #!
 `, "spec.hostUsers", "not supported by Stevedore"},

@@ -48,6 +48,9 @@ var droppedFields = map[string]map[string]yaml.Kind{
 	"ReplicationController": {"status": yaml.MappingNode},
 	"Deployment":            {"status": yaml.MappingNode},
 	"Service":               {"status": yaml.MappingNode},
+	"PersistentVolumeClaim": {"status": yaml.MappingNode},
+	"PersistentVolume":      {"status": yaml.MappingNode},
+	"ObjectReference":       {"resourceVersion": yaml.ScalarNode},
 }
 
 // unsupportedFields are the real Kubernetes (v1.34-1.37) fields of the
@@ -61,7 +64,7 @@ var unsupportedFields = map[string][]string{
 		"preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
 		"schedulingGates", "resourceClaims", "hostAliases", "resources", "hostnameOverride",
 		"schedulingGroup", "evictionResponders"},
-	"Container": {"volumeDevices", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicy", "restartPolicyRules"},
+	"Container":                 {"volumeDevices", "stdin", "stdinOnce", "tty", "resizePolicy", "restartPolicy", "restartPolicyRules"},
 	"NodeSpec":                  {"podCIDR", "podCIDRs", "providerID", "configSource", "externalID", "podPreemptionPolicy"},
 	"Resources":                 {"claims"},
 	"PodAffinityTerm":           {"namespaceSelector", "matchLabelKeys", "mismatchLabelKeys"},
@@ -74,6 +77,33 @@ var unsupportedFields = map[string][]string{
 	"ServiceSpec": {"externalIPs", "loadBalancerIP", "loadBalancerSourceRanges", "externalName",
 		"externalTrafficPolicy", "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy",
 		"allocateLoadBalancerNodePorts", "loadBalancerClass", "internalTrafficPolicy", "trafficDistribution"},
+	// Volumes: the sources of cloud and network storage Kubernetes has in
+	// tree (a PersistentVolumeClaim of a StorageClass whose driver reaches
+	// them is Stevedore's way), and the newer per-file owners.
+	"Volume": {"gcePersistentDisk", "awsElasticBlockStore", "gitRepo", "nfs", "iscsi", "glusterfs",
+		"rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
+		"azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos", "csi", "ephemeral", "image"},
+	"EmptyDirVolumeSource":    {"mode"},
+	"KeyToPath":               {"user"},
+	"ConfigMapVolumeSource":   {"defaultUser"},
+	"SecretVolumeSource":      {"defaultUser"},
+	"DownwardAPIVolumeSource": {"defaultUser"},
+	"DownwardAPIVolumeFile":   {"user"},
+	"ProjectedVolumeSource":   {"defaultUser"},
+	"VolumeProjection":        {"serviceAccountToken", "clusterTrustBundle", "podCertificate"},
+	"VolumeMount":             {"mountPropagation", "recursiveReadOnly", "bindMountOptions"},
+	"EnvVarSource":            {"fileKeyRef"},
+	"SecurityContext":         {"seLinuxOptions", "windowsOptions", "procMount", "appArmorProfile"},
+	"PodSecurityContext": {"seLinuxOptions", "windowsOptions", "supplementalGroupsPolicy",
+		"seLinuxChangePolicy", "appArmorProfile"},
+	"ServiceAccount":            {"secrets", "imagePullSecrets"},
+	"PersistentVolumeClaimSpec": {"dataSource", "dataSourceRef", "volumeAttributesClassName"},
+	"PersistentVolumeSpec": {"gcePersistentDisk", "awsElasticBlockStore", "nfs", "iscsi", "glusterfs",
+		"rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
+		"azureDisk", "photonPersistentDisk", "portworxVolume", "scaleIO", "storageos", "volumeAttributesClassName"},
+	"CSIPersistentVolumeSource": {"controllerPublishSecretRef", "nodeStageSecretRef", "nodePublishSecretRef",
+		"controllerExpandSecretRef", "nodeExpandSecretRef"},
+	"ObjectReference": {"fieldPath"},
 }
 
 // kubernetesDefaults are, for unsupported fields, the value Kubernetes
@@ -86,13 +116,15 @@ var kubernetesDefaults = map[string]map[string]string{
 	"PodSpec": {
 		"preemptionPolicy": "PreemptLowerPriority", "priority": "0", "hostNetwork": "false",
 		"hostPID": "false", "hostIPC": "false", "shareProcessNamespace": "false",
-		"setHostnameAsFQDN": "false", "serviceAccountName": "default", "serviceAccount": "default",
+		"setHostnameAsFQDN": "false", "serviceAccount": "default",
 		"automountServiceAccountToken": "false",
 	},
 	"Container": {
 		"stdin": "false", "stdinOnce": "false", "tty": "false",
 	},
 	"ReplicationControllerSpec": {"minReadySeconds": "0"},
+	"VolumeMount":               {"mountPropagation": "None", "recursiveReadOnly": "Disabled"},
+	"SecurityContext":           {"procMount": "Default"},
 	// What `kubectl get service -o yaml` prints for a single-stack IPv4
 	// ClusterIP or NodePort Service: Stevedore's only kind.
 	"ServiceSpec": {

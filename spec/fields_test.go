@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
@@ -69,6 +70,12 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		{Namespace{}, corev1.Namespace{}},
 		{Node{}, corev1.Node{}},
 		{Service{}, corev1.Service{}},
+		{ConfigMap{}, corev1.ConfigMap{}},
+		{Secret{}, corev1.Secret{}},
+		{ServiceAccount{}, corev1.ServiceAccount{}},
+		{PersistentVolumeClaim{}, corev1.PersistentVolumeClaim{}},
+		{PersistentVolume{}, corev1.PersistentVolume{}},
+		{StorageClass{}, storagev1.StorageClass{}},
 	}
 	seen := map[reflect.Type]bool{}
 	used := map[string]map[string]bool{} // lists' entries met in a walk

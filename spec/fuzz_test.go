@@ -21,6 +21,9 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte("apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Pod}]\n"))
 	f.Add([]byte("a: &a [*a]\n"))
+	f.Add([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: YQ==}\nstringData: {b: c}\n---\n" +
+		"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: i, volumeMounts: [{name: v, mountPath: /v, subPath: a}]}]\n" +
+		"  volumes: [{name: v, projected: {sources: [{secret: {name: s, items: [{key: a, path: a}]}}]}}]\n"))
 	f.Add([]byte("<<: {apiVersion: v1}\nkind: Namespace\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		set, err := Load(map[string][]byte{"f.yaml": data})

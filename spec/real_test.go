@@ -101,12 +101,11 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 }
 
-// TestRealProbes loads microservices-demo's manifests with what Stevedore
-// does not implement cut out (service accounts, security contexts,
-// volumes, init containers, the LoadBalancer Service), so that their
-// probes, which the golden file cannot show (a document with a decoding
-// error is not validated), go through validation: httpGet with headers,
-// grpc and tcpSocket, as real projects write them.
+// TestRealProbes loads microservices-demo's manifests without the one
+// object Stevedore refuses (the LoadBalancer Service), so that their
+// probes, volumes, init containers, security contexts and service accounts,
+// which the golden file cannot show (a revision with an error loads no
+// object), go through validation as real projects write them.
 func TestRealProbes(t *testing.T) {
 	b, err := os.ReadFile("testdata/real/microservices-demo/kubernetes-manifests.yaml")
 	if err != nil {
@@ -115,7 +114,7 @@ func TestRealProbes(t *testing.T) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
-	written := 0
+	written, docs := 0, 0
 	for {
 		var n yaml.Node
 		if err := dec.Decode(&n); errors.Is(err, io.EOF) {
@@ -125,17 +124,14 @@ func TestRealProbes(t *testing.T) {
 		}
 		root := n.Content[0]
 		kind, _, _ := scalarField(root, "kind")
-		if kind == "ServiceAccount" {
-			continue
-		}
-		if typ, _, _ := scalarField(mappingField(root, "spec"), "type"); typ == ServiceTypeLoadBalancer {
-			continue
+		if sp := mappingField(root, "spec"); kind == KindService && sp != nil {
+			if typ, _, _ := scalarField(sp, "type"); typ == ServiceTypeLoadBalancer {
+				continue
+			}
 		}
 		if kind == KindDeployment {
 			ps := mappingField(mappingField(mappingField(root, "spec"), "template"), "spec")
-			deleteKeys(ps, "serviceAccountName", "securityContext", "volumes", "initContainers")
 			for _, c := range valueOf(ps, "containers").Content {
-				deleteKeys(c, "securityContext", "volumeMounts")
 				for _, probe := range []string{"livenessProbe", "readinessProbe", "startupProbe"} {
 					if valueOf(c, probe) != nil {
 						written++
@@ -143,13 +139,20 @@ func TestRealProbes(t *testing.T) {
 				}
 			}
 		}
+		docs++
 		if err := enc.Encode(&n); err != nil {
 			t.Fatal(err)
 		}
 	}
 	set, err := Load(map[string][]byte{"kubernetes-manifests.yaml": out.Bytes()})
 	if err != nil {
-		t.Fatalf("microservices-demo without its unsupported fields does not load:\n%v", err)
+		t.Fatalf("microservices-demo without its LoadBalancer Service does not load:\n%v", err)
+	}
+	if len(set.Objects) != docs {
+		t.Errorf("loaded %d objects of %d", len(set.Objects), docs)
+	}
+	if n := len(set.OfKind(KindServiceAccount)); n != 11 {
+		t.Errorf("loaded %d ServiceAccounts, want 11", n)
 	}
 	loaded := 0
 	byName := map[string]*Container{}
@@ -171,6 +174,10 @@ func TestRealProbes(t *testing.T) {
 	}
 	if p := byName["redis-cart"].LivenessProbe; p == nil || p.TCPSocket == nil || p.TCPSocket.Port != FromInt(6379) || p.PeriodSeconds != 5 {
 		t.Errorf("redis-cart livenessProbe = %+v", p)
+	}
+	if sc := byName["frontend"].SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.Capabilities == nil || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != CapabilityAll {
+		t.Errorf("frontend securityContext = %+v", sc)
 	}
 	if p := byName["frontend"].ReadinessProbe; p == nil || p.HTTPGet == nil || p.HTTPGet.Path != "/_healthz" ||
 		len(p.HTTPGet.HTTPHeaders) != 1 || p.HTTPGet.HTTPHeaders[0] != (HTTPHeader{Name: "Cookie", Value: "shop_session-id=x-readiness-probe"}) {
@@ -200,4 +207,33 @@ func deleteKeys(m *yaml.Node, names ...string) {
 		}
 	}
 	m.Content = kept
+}
+
+// TestRealStorage loads kubernetes/examples' model-serving-tensorflow with
+// its hostPath PersistentVolume annotated as the policy asks (its only
+// error as committed upstream, see the golden file), and checks the claim,
+// the volume and the mount as Kubernetes reads them.
+func TestRealStorage(t *testing.T) {
+	files, err := ReadDir("testdata/real/kubernetes-examples-model-serving-tensorflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["pv.yaml"] = bytes.Replace(files["pv.yaml"], []byte("  name: my-model-pv\n"),
+		[]byte("  name: my-model-pv\n  annotations: {stevedore.dev/allow-host-paths: \"true\"}\n"), 1)
+	set, err := Load(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := set.Objects[ObjectKey{Kind: KindPersistentVolume, Name: "my-model-pv"}].(*PersistentVolume)
+	claim := set.Objects[ObjectKey{Kind: KindPersistentVolumeClaim, Namespace: "default", Name: "my-model-pvc"}].(*PersistentVolumeClaim)
+	d := set.Objects[ObjectKey{Kind: KindDeployment, Namespace: "default", Name: "tf-serving"}].(*Deployment)
+	if pv.Spec.HostPath == nil || pv.Spec.HostPath.Path != "/mnt/models/my_model" || pv.Spec.PersistentVolumeReclaimPolicy != ReclaimRetain {
+		t.Errorf("volume = %+v", pv.Spec)
+	}
+	if claim.Spec.VolumeName != "my-model-pv" || claim.Spec.AccessModes[0] != ReadOnlyMany {
+		t.Errorf("claim = %+v", claim.Spec)
+	}
+	if got := ClaimNames(&d.Spec.Template.Spec); len(got) != 1 || got[0] != "my-model-pvc" {
+		t.Errorf("claims of the Deployment = %v", got)
+	}
 }

@@ -8,7 +8,14 @@ import (
 
 // loadOne loads a single file named x.yaml.
 func loadOne(src string) (*Set, error) {
-	return Load(map[string][]byte{"x.yaml": []byte(src)})
+	files := map[string][]byte{"x.yaml": []byte(src)}
+	if strings.Contains(src, "kind: Secret") && !strings.Contains(src, AllowPlaintextSecretsAnnotation) && !strings.Contains(src, "kind: Namespace") {
+		// Rule tests of plaintext Secrets run in a default namespace that
+		// allows them (declared in a file of its own, so that lines in
+		// x.yaml stay as written); secrets_test.go tests the refusal.
+		files["ns.yaml"] = []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  annotations: {" + AllowPlaintextSecretsAnnotation + ": \"true\"}\n")
+	}
+	return Load(files)
 }
 
 // markerLine returns the 1-based line of the first line containing "#!", the
@@ -97,8 +104,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"unsupported k8s field", podHead + `  containers:
   - name: c
     image: busybox
-    volumeMounts: [{name: data, mountPath: /data}] #!
-`, "spec.containers[0].volumeMounts", "not supported by Stevedore"},
+    volumeDevices: [{name: data, devicePath: /dev/xvda}] #!
+`, "spec.containers[0].volumeDevices", "not supported by Stevedore"},
 		{"unknown top-level field", podHead + `  containers: [{name: c, image: busybox}]
 extra: 1 #!
 `, "extra", "unknown field"},
@@ -170,7 +177,7 @@ metadata:
 		{"unsupported kind", `apiVersion: apps/v1
 kind: StatefulSet #!
 metadata: {name: db}
-`, "", `unsupported apiVersion/kind "apps/v1 StatefulSet"; supported: v1 Namespace, v1 Pod, v1 PodTemplate, v1 ReplicationController, v1 Service, v1 Node, apps/v1 Deployment`},
+`, "", `unsupported apiVersion/kind "apps/v1 StatefulSet"; supported: v1 Namespace, v1 Pod, v1 PodTemplate, v1 ReplicationController, v1 Service, v1 Node, v1 ConfigMap, v1 Secret, v1 ServiceAccount, v1 PersistentVolumeClaim, v1 PersistentVolume, storage.k8s.io/v1 StorageClass, apps/v1 Deployment`},
 		{"wrong apiVersion", `apiVersion: extensions/v1beta1 #!
 kind: Deployment
 metadata: {name: web}

@@ -93,7 +93,9 @@ func validateObject(o Object) []fieldError {
 	case *Application:
 		v.application(o)
 	default:
-		v.add("kind", "unsupported kind %q", kind)
+		if !v.storageObject(o) {
+			v.add("kind", "unsupported kind %q", kind)
+		}
 	}
 	return v.errs
 }
@@ -329,6 +331,7 @@ func (v *validator) podSpec(s *PodSpec, p fieldPath) {
 		v.toleration(&s.Tolerations[i], p.child("tolerations").index(i))
 	}
 	v.topologySpread(s.TopologySpreadConstraints, p.child("topologySpreadConstraints"))
+	v.podStorage(s, p)
 }
 
 func (v *validator) container(c *Container, p fieldPath) {

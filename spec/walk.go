@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/base64"
 	"reflect"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ func (w *walker) mismatch(n *yaml.Node, p fieldPath, format string, args ...any)
 var (
 	quantityType    = reflect.TypeOf(resource.Quantity{})
 	intOrStringType = reflect.TypeOf(IntOrString{})
+	bytesType       = reflect.TypeOf([]byte(nil))
 )
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
@@ -82,6 +84,9 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, p fieldPath) {
 		return
 	case intOrStringType:
 		w.decodeIntOrString(n, v, p)
+		return
+	case bytesType:
+		w.decodeBytes(n, v, p)
 		return
 	}
 	switch v.Kind() {
@@ -286,6 +291,13 @@ func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, p fieldPath) {
 		}
 		kp := p.key(e.key.Value)
 		w.doc.lines[kp] = e.key.Line
+		if p == "stringData" {
+			if _, ok := w.doc.obj.(*Secret); ok {
+				// Merged into data at load: errors about data[k] point
+				// here, where the value that wins is.
+				w.doc.lines[fieldPath("data").key(e.key.Value)] = e.key.Line
+			}
+		}
 		ev := reflect.New(v.Type().Elem()).Elem()
 		w.decode(e.val, ev, kp)
 		m.SetMapIndex(reflect.ValueOf(e.key.Value).Convert(v.Type().Key()), ev)
@@ -302,6 +314,10 @@ func (w *walker) decodeString(n *yaml.Node, v reflect.Value, p fieldPath) {
 		case "!!int", "!!float", "!!bool":
 			// Kubernetes rejects these too (its YAML becomes JSON first);
 			// saying how to fix it saves a round trip.
+			if w.secretValue(p) {
+				w.mismatch(n, p, "expected a string, got %s (quote it)", nodeKindName(n))
+				return
+			}
 			w.mismatch(n, p, "expected a string, got %s (quote it: %q)", nodeKindName(n), n.Value)
 			return
 		}
@@ -346,6 +362,33 @@ func (w *walker) decodeInt(n *yaml.Node, v reflect.Value, p fieldPath) {
 		return
 	}
 	v.SetInt(i)
+}
+
+// secretValue reports whether p is a value of a Secret (data[k],
+// stringData[k]), which no error message may quote.
+func (w *walker) secretValue(p fieldPath) bool {
+	if _, ok := w.doc.obj.(*Secret); !ok {
+		return false
+	}
+	s := string(p)
+	return strings.HasPrefix(s, "data[") || strings.HasPrefix(s, "stringData[")
+}
+
+// decodeBytes reads base64 (standard encoding, padded, as encoding/json
+// and Kubernetes write []byte) into a []byte. The value is never quoted in
+// the error: it may be a Secret's.
+func (w *walker) decodeBytes(n *yaml.Node, v reflect.Value, p fieldPath) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		w.mismatch(n, p, "expected a base64-encoded string, got %s", nodeKindName(n))
+		return
+	}
+	// As encoding/json, newlines (a literal block's) are skipped.
+	b, err := base64.StdEncoding.DecodeString(n.Value)
+	if err != nil {
+		w.mismatch(n, p, "invalid base64 value (the value is not shown): encode it with base64 (standard alphabet, with padding)")
+		return
+	}
+	v.SetBytes(b)
 }
 
 func (w *walker) decodeQuantity(n *yaml.Node, v reflect.Value, p fieldPath) {

@@ -54,7 +54,7 @@ func TestExplainField(t *testing.T) {
 		"  image\t<string> -required-\n",
 		"  name\t<string> -required-\n",
 		"  workingDir\t<string>\n",
-		"NOT SUPPORTED (Kubernetes fields a manifest may not set here):\n  envFrom, resizePolicy,",
+		"NOT SUPPORTED (Kubernetes fields a manifest may not set here):\n  resizePolicy, restartPolicy,",
 		"  livenessProbe\t<Probe>\n",
 	} {
 		if code != 0 || !strings.Contains(out, want) {
@@ -125,7 +125,7 @@ func TestExplainErrors(t *testing.T) {
 	}{
 		{[]string{"explain"}, "explain takes one KIND[.FIELD...]"},
 		{[]string{"explain", "ingresses"}, `doesn't have a resource type "ingresses"`},
-		{[]string{"explain", "pod.spec.volumes"}, "Stevedore does not support"},
+		{[]string{"explain", "pod.spec.volumes.nfs"}, "Stevedore does not support"},
 		{[]string{"explain", "pod.spec.contaners"}, `field "contaners" does not exist in Pod.spec`},
 		{[]string{"explain", "deployments", "--api-version", "extensions/v1beta1"}, "Deployment is apps/v1 in Stevedore, not extensions/v1beta1"},
 	} {

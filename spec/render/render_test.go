@@ -40,7 +40,7 @@ func TestLoadOverlay(t *testing.T) {
 	}{
 		{"replicas", *d.Spec.Replicas, int32(4)},
 		{"image", c.Image, "registry.example/web:2.4.1"},
-		{"env from the strategic-merge patch", fmt.Sprint(c.Env), "[{MODE production}]"},
+		{"env from the strategic-merge patch", fmt.Sprintln(len(c.Env), c.Env[0].Name, c.Env[0].Value), "1 MODE production\n"},
 		{"memory limit", memory(c.Resources.Limits), "256Mi"},
 		{"labels", fmt.Sprint(d.Labels), "map[env:prod team:storefront]"},
 		{"selector (commonLabels includes selectors, labels does not)", fmt.Sprint(d.Spec.Selector.MatchLabels), "map[app:web env:prod]"},

@@ -5,7 +5,7 @@
 // user reads is the documentation a maintainer edits beside the type.
 //
 // Only fields Stevedore supports are listed: a Kubernetes field that spec
-// rejects at load (volumes, securityContext…) is named in Type.Unsupported instead,
+// rejects at load (hostNetwork, nfs volumes…) is named in Type.Unsupported instead,
 // so that explain can say so rather than claim it does not exist.
 //
 // The package imports nothing of the project, so ctl can use it without
@@ -88,6 +88,11 @@ var shortNames = map[string]string{
 	"no":     "Node",
 	"ns":     "Namespace",
 	"svc":    "Service",
+	"cm":     "ConfigMap",
+	"sa":     "ServiceAccount",
+	"pvc":    "PersistentVolumeClaim",
+	"pv":     "PersistentVolume",
+	"sc":     "StorageClass",
 }
 
 // Resources returns the names a kind is known by on the command line:

@@ -23,6 +23,12 @@ var objects = map[string]any{
 	spec.KindNode:                  spec.Node{},
 	spec.KindDeployment:            spec.Deployment{},
 	spec.KindApplication:           spec.Application{},
+	spec.KindConfigMap:             spec.ConfigMap{},
+	spec.KindSecret:                spec.Secret{},
+	spec.KindServiceAccount:        spec.ServiceAccount{},
+	spec.KindPersistentVolumeClaim: spec.PersistentVolumeClaim{},
+	spec.KindPersistentVolume:      spec.PersistentVolume{},
+	spec.KindStorageClass:          spec.StorageClass{},
 }
 
 // TestKindsMatchSpec: the schema has exactly the kinds spec loads.
@@ -175,7 +181,8 @@ func TestResolve(t *testing.T) {
 func TestResolveErrors(t *testing.T) {
 	for path, want := range map[string]string{
 		"widgets":                   `doesn't have a resource type "widgets"`,
-		"pod.spec.volumes":          `field "volumes" of Pod.spec is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.hostNetwork":      `field "hostNetwork" of Pod.spec is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.volumes.nfs":      `field "nfs" of Pod.spec.volumes is a Kubernetes field that Stevedore does not support`,
 		"pod.spec.containers.tty":   `field "tty" of Pod.spec.containers is a Kubernetes field that Stevedore does not support`,
 		"pod.spec.contaners":        `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,
 		"pod.spec.hostname.length":  `spec.hostname is string, which has no fields`,

@@ -9,6 +9,12 @@ var kinds = []Kind{
 	{Kind: "ReplicationController", APIVersion: "v1", Namespaced: true, Type: "ReplicationController"},
 	{Kind: "Service", APIVersion: "v1", Namespaced: true, Type: "Service"},
 	{Kind: "Node", APIVersion: "v1", Namespaced: false, Type: "Node"},
+	{Kind: "ConfigMap", APIVersion: "v1", Namespaced: true, Type: "ConfigMap"},
+	{Kind: "Secret", APIVersion: "v1", Namespaced: true, Type: "Secret"},
+	{Kind: "ServiceAccount", APIVersion: "v1", Namespaced: true, Type: "ServiceAccount"},
+	{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespaced: true, Type: "PersistentVolumeClaim"},
+	{Kind: "PersistentVolume", APIVersion: "v1", Namespaced: false, Type: "PersistentVolume"},
+	{Kind: "StorageClass", APIVersion: "storage.k8s.io/v1", Namespaced: false, Type: "StorageClass"},
 	{Kind: "Deployment", APIVersion: "apps/v1", Namespaced: true, Type: "Deployment"},
 	{Kind: "Application", APIVersion: "stevedore.dev/v1alpha1", Namespaced: false, Type: "Application"},
 }
@@ -50,6 +56,26 @@ var types = map[string]*Type{
 			{Name: "source", Type: "ApplicationSource", Ref: "ApplicationSource", Required: true, Doc: "source is where the application's manifests are."},
 		},
 	},
+	"CSIPersistentVolumeSource": {
+		Name:        "CSIPersistentVolumeSource",
+		Doc:         "CSIPersistentVolumeSource is a volume of a volume driver.",
+		Unsupported: []string{"controllerExpandSecretRef", "controllerPublishSecretRef", "nodeExpandSecretRef", "nodePublishSecretRef", "nodeStageSecretRef"},
+		Fields: []Field{
+			{Name: "driver", Type: "string", Required: true, Doc: "driver is the driver's name (a StorageClass's provisioner)."},
+			{Name: "fsType", Type: "string", Doc: "fsType is the file system (ext4, xfs) for block drivers."},
+			{Name: "readOnly", Type: "boolean", Doc: "readOnly mounts the volume read-only."},
+			{Name: "volumeAttributes", Type: "map[string]string", Doc: "volumeAttributes are the driver's parameters of the volume."},
+			{Name: "volumeHandle", Type: "string", Required: true, Doc: "volumeHandle is the driver's identifier of the volume."},
+		},
+	},
+	"Capabilities": {
+		Name: "Capabilities",
+		Doc:  "Capabilities adds and drops Linux capabilities (\"NET_ADMIN\" or \"CAP_NET_ADMIN\"; \"ALL\" in drop drops every one).",
+		Fields: []Field{
+			{Name: "add", Type: "[]string", Doc: "add are capabilities added to the runtime's default set."},
+			{Name: "drop", Type: "[]string", Doc: "drop are capabilities removed from it."},
+		},
+	},
 	"ClientIPConfig": {
 		Name: "ClientIPConfig",
 		Doc:  "ClientIPConfig holds the ClientIP affinity settings.",
@@ -57,15 +83,65 @@ var types = map[string]*Type{
 			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long a client sticks to its pod after its last packet, 1-86400. Defaults to 10800 (3 hours)."},
 		},
 	},
+	"ConfigMap": {
+		Name: "ConfigMap",
+		Doc:  "ConfigMap is a v1 ConfigMap: configuration that pods take as environment variables or files.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "binaryData", Type: "map[string]string", Doc: "binaryData is binary values by key (base64 in YAML)."},
+			{Name: "data", Type: "map[string]string", Doc: "data is UTF-8 values by key. Keys are letters, digits, \"-\", \"_\" and \".\"; a key may not be in both Data and BinaryData."},
+			{Name: "immutable", Type: "boolean", Doc: "immutable, when true, is informational: Git is the only writer."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+		},
+	},
+	"ConfigMapEnvSource": {
+		Name: "ConfigMapEnvSource",
+		Doc:  "ConfigMapEnvSource names a ConfigMap for envFrom.",
+		Fields: []Field{
+			{Name: "name", Type: "string", Doc: "name is the ConfigMap's name."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the container start when it does not exist."},
+		},
+	},
+	"ConfigMapKeySelector": {
+		Name: "ConfigMapKeySelector",
+		Doc:  "ConfigMapKeySelector selects a key of a ConfigMap.",
+		Fields: []Field{
+			{Name: "key", Type: "string", Required: true, Doc: "key is the key."},
+			{Name: "name", Type: "string", Doc: "name is the ConfigMap's name."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the container start without the variable when the ConfigMap or key does not exist."},
+		},
+	},
+	"ConfigMapProjection": {
+		Name: "ConfigMapProjection",
+		Doc:  "ConfigMapProjection is a ConfigMap in a projected volume.",
+		Fields: []Field{
+			{Name: "items", Type: "[]KeyToPath", Ref: "KeyToPath", Doc: "items, when set, projects only the keys listed."},
+			{Name: "name", Type: "string", Doc: "name is the ConfigMap, in the pod's namespace."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the pod start when the ConfigMap does not exist."},
+		},
+	},
+	"ConfigMapVolumeSource": {
+		Name:        "ConfigMapVolumeSource",
+		Doc:         "ConfigMapVolumeSource projects a ConfigMap's keys as files.",
+		Unsupported: []string{"defaultUser"},
+		Fields: []Field{
+			{Name: "defaultMode", Type: "integer", Doc: "defaultMode is the files' permission bits. Defaults to 0644."},
+			{Name: "items", Type: "[]KeyToPath", Ref: "KeyToPath", Doc: "items, when set, projects only the keys listed, at the paths given."},
+			{Name: "name", Type: "string", Doc: "name is the ConfigMap, in the pod's namespace."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the pod start when the ConfigMap (or a listed key) does not exist."},
+		},
+	},
 	"Container": {
 		Name:        "Container",
-		Doc:         "Container is the supported subset of Kubernetes' v1 Container. Kubernetes fields not listed (volumeMounts, envFrom…) are rejected at load.",
-		Unsupported: []string{"envFrom", "resizePolicy", "restartPolicy", "restartPolicyRules", "securityContext", "stdin", "stdinOnce", "tty", "volumeDevices", "volumeMounts"},
+		Doc:         "Container is the supported subset of Kubernetes' v1 Container. Kubernetes fields not listed (volumeDevices, tty…) are rejected at load.",
+		Unsupported: []string{"resizePolicy", "restartPolicy", "restartPolicyRules", "stdin", "stdinOnce", "tty", "volumeDevices"},
 		Defaults:    map[string]string{"stdin": "false", "stdinOnce": "false", "tty": "false"},
 		Fields: []Field{
 			{Name: "args", Type: "[]string", Doc: "args replace the image's CMD (the entrypoint's arguments). Defaults to the image's."},
 			{Name: "command", Type: "[]string", Doc: "command replaces the image's ENTRYPOINT. Defaults to the image's."},
-			{Name: "env", Type: "[]EnvVar", Ref: "EnvVar", Doc: "env is the environment variables to set in the container, in addition to the image's."},
+			{Name: "env", Type: "[]EnvVar", Ref: "EnvVar", Doc: "env is the environment variables to set in the container, in addition to the image's; they win over EnvFrom's."},
+			{Name: "envFrom", Type: "[]EnvFromSource", Ref: "EnvFromSource", Doc: "envFrom sets a variable for every key of ConfigMaps and Secrets; a later source wins over an earlier one."},
 			{Name: "image", Type: "string", Required: true, Doc: "image is the image reference to run, e.g. \"registry.local:5000/web:1.2\"."},
 			{Name: "imagePullPolicy", Type: "string", Doc: "imagePullPolicy defaults to Always for a \":latest\" or untagged image and to IfNotPresent otherwise, as in Kubernetes."},
 			{Name: "lifecycle", Type: "Lifecycle", Ref: "Lifecycle", Doc: "lifecycle is the container's postStart and preStop hooks."},
@@ -74,9 +150,11 @@ var types = map[string]*Type{
 			{Name: "ports", Type: "[]ContainerPort", Ref: "ContainerPort", Doc: "ports are the ports the container listens on. Listing them is informational apart from hostPort, but it names them, and a (containerPort, protocol) pair may appear only once in the pod."},
 			{Name: "readinessProbe", Type: "Probe", Ref: "Probe", Doc: "readinessProbe is run periodically; the container is Ready (and the pod among its Services' endpoints) only while it succeeds. Without one, a running container is Ready."},
 			{Name: "resources", Type: "Resources", Ref: "Resources", Doc: "resources are the compute resources the container requests (to be scheduled) and is limited to."},
+			{Name: "securityContext", Type: "SecurityContext", Ref: "SecurityContext", Doc: "securityContext is the container's security settings; they win over the pod's."},
 			{Name: "startupProbe", Type: "Probe", Ref: "Probe", Doc: "startupProbe, when set, runs first: liveness and readiness probes wait until it succeeds once, and its failing failureThreshold times restarts the container."},
 			{Name: "terminationMessagePath", Type: "string", Doc: "terminationMessagePath is the file in the container whose content (at most 4096 bytes) becomes the message of its terminated state: an absolute path without \"..\". Defaults to /dev/termination-log."},
 			{Name: "terminationMessagePolicy", Type: "string", Doc: "terminationMessagePolicy is File (the message is the file's content) or FallbackToLogsOnError (the tail of the log when the file is empty and the container failed). Defaults to File."},
+			{Name: "volumeMounts", Type: "[]VolumeMount", Ref: "VolumeMount", Doc: "volumeMounts mount the pod's volumes into the container."},
 			{Name: "workingDir", Type: "string", Doc: "workingDir is the container's working directory. Defaults to the image's."},
 		},
 	},
@@ -124,13 +202,69 @@ var types = map[string]*Type{
 			{Name: "type", Type: "string", Doc: "type is \"Recreate\" (stop every old pod before starting new ones) or \"RollingUpdate\" (replace them a few at a time). Defaults to RollingUpdate."},
 		},
 	},
+	"DownwardAPIProjection": {
+		Name: "DownwardAPIProjection",
+		Doc:  "DownwardAPIProjection is pod fields in a projected volume.",
+		Fields: []Field{
+			{Name: "items", Type: "[]DownwardAPIVolumeFile", Ref: "DownwardAPIVolumeFile", Doc: "items are the files."},
+		},
+	},
+	"DownwardAPIVolumeFile": {
+		Name:        "DownwardAPIVolumeFile",
+		Doc:         "DownwardAPIVolumeFile is one file of a downwardAPI volume.",
+		Unsupported: []string{"user"},
+		Fields: []Field{
+			{Name: "fieldRef", Type: "ObjectFieldSelector", Ref: "ObjectFieldSelector", Doc: "fieldRef selects a field of the pod's metadata."},
+			{Name: "mode", Type: "integer", Doc: "mode is the file's permission bits; defaults to the volume's defaultMode."},
+			{Name: "path", Type: "string", Required: true, Doc: "path is the file's path relative to the volume."},
+			{Name: "resourceFieldRef", Type: "ResourceFieldSelector", Ref: "ResourceFieldSelector", Doc: "resourceFieldRef selects a container's resource."},
+		},
+	},
+	"DownwardAPIVolumeSource": {
+		Name:        "DownwardAPIVolumeSource",
+		Doc:         "DownwardAPIVolumeSource projects fields of the pod as files.",
+		Unsupported: []string{"defaultUser"},
+		Fields: []Field{
+			{Name: "defaultMode", Type: "integer", Doc: "defaultMode is the files' permission bits. Defaults to 0644."},
+			{Name: "items", Type: "[]DownwardAPIVolumeFile", Ref: "DownwardAPIVolumeFile", Doc: "items are the files."},
+		},
+	},
+	"EmptyDirVolumeSource": {
+		Name:        "EmptyDirVolumeSource",
+		Doc:         "EmptyDirVolumeSource is a scratch directory for the pod's life.",
+		Unsupported: []string{"mode"},
+		Fields: []Field{
+			{Name: "medium", Type: "string", Doc: "medium is \"\" (the node's disk) or Memory (a tmpfs, counted against the pod's memory)."},
+			{Name: "sizeLimit", Type: "Quantity", Doc: "sizeLimit is the most the volume may hold: a tmpfs of that size for Memory; on disk, a pod whose emptyDir exceeds it is evicted."},
+		},
+	},
+	"EnvFromSource": {
+		Name: "EnvFromSource",
+		Doc:  "EnvFromSource sets a variable for every key of a ConfigMap or Secret; exactly one of the two is set.",
+		Fields: []Field{
+			{Name: "configMapRef", Type: "ConfigMapEnvSource", Ref: "ConfigMapEnvSource", Doc: "configMapRef is the ConfigMap."},
+			{Name: "prefix", Type: "string", Doc: "prefix is prepended to every key."},
+			{Name: "secretRef", Type: "SecretEnvSource", Ref: "SecretEnvSource", Doc: "secretRef is the Secret."},
+		},
+	},
 	"EnvVar": {
-		Name:        "EnvVar",
-		Doc:         "EnvVar is one environment variable. Only literal values are supported.",
-		Unsupported: []string{"valueFrom"},
+		Name: "EnvVar",
+		Doc:  "EnvVar is one environment variable: a literal value, or one taken from the pod, a ConfigMap or a Secret.",
 		Fields: []Field{
 			{Name: "name", Type: "string", Required: true, Doc: "name is the variable's name: letters, digits, \"_\", \"-\" and \".\", not starting with a digit."},
-			{Name: "value", Type: "string", Doc: "value is the variable's literal value. Defaults to \"\"."},
+			{Name: "value", Type: "string", Doc: "value is the variable's literal value, with $(VAR) references to earlier variables expanded. Defaults to \"\"."},
+			{Name: "valueFrom", Type: "EnvVarSource", Ref: "EnvVarSource", Doc: "valueFrom takes the value from elsewhere; not with Value."},
+		},
+	},
+	"EnvVarSource": {
+		Name:        "EnvVarSource",
+		Doc:         "EnvVarSource is where an environment variable's value comes from; exactly one is set.",
+		Unsupported: []string{"fileKeyRef"},
+		Fields: []Field{
+			{Name: "configMapKeyRef", Type: "ConfigMapKeySelector", Ref: "ConfigMapKeySelector", Doc: "configMapKeyRef selects a key of a ConfigMap in the pod's namespace."},
+			{Name: "fieldRef", Type: "ObjectFieldSelector", Ref: "ObjectFieldSelector", Doc: "fieldRef selects a field of the pod."},
+			{Name: "resourceFieldRef", Type: "ResourceFieldSelector", Ref: "ResourceFieldSelector", Doc: "resourceFieldRef selects a resource of a container."},
+			{Name: "secretKeyRef", Type: "SecretKeySelector", Ref: "SecretKeySelector", Doc: "secretKeyRef selects a key of a Secret in the pod's namespace."},
 		},
 	},
 	"ExecAction": {
@@ -169,6 +303,24 @@ var types = map[string]*Type{
 			{Name: "value", Type: "string", Required: true, Doc: "value is the header's field value."},
 		},
 	},
+	"HostPathVolumeSource": {
+		Name: "HostPathVolumeSource",
+		Doc:  "HostPathVolumeSource is a path on the node.",
+		Fields: []Field{
+			{Name: "path", Type: "string", Required: true, Doc: "path is the absolute path on the node."},
+			{Name: "type", Type: "string", Doc: "type is what must be at Path before the pod starts (Directory, File, Socket…), or what to create there (DirectoryOrCreate, FileOrCreate). Empty checks nothing."},
+		},
+	},
+	"KeyToPath": {
+		Name:        "KeyToPath",
+		Doc:         "KeyToPath maps a key of a ConfigMap or Secret to a file.",
+		Unsupported: []string{"user"},
+		Fields: []Field{
+			{Name: "key", Type: "string", Required: true, Doc: "key is the key to project."},
+			{Name: "mode", Type: "integer", Doc: "mode is the file's permission bits (0-0777); defaults to the volume's defaultMode."},
+			{Name: "path", Type: "string", Required: true, Doc: "path is the file's path relative to the volume: no \"..\", not absolute."},
+		},
+	},
 	"LabelSelector": {
 		Name: "LabelSelector",
 		Doc:  "LabelSelector is Kubernetes' label selector.",
@@ -203,6 +355,14 @@ var types = map[string]*Type{
 			{Name: "exec", Type: "ExecAction", Ref: "ExecAction", Doc: "exec runs a command in the container; a non-zero exit is a failure."},
 			{Name: "httpGet", Type: "HTTPGetAction", Ref: "HTTPGetAction", Doc: "httpGet sends an HTTP GET to the pod; a status outside 200-399 is a failure."},
 			{Name: "sleep", Type: "SleepAction", Ref: "SleepAction", Doc: "sleep waits before the container is stopped (or, in postStart, before it counts as running)."},
+		},
+	},
+	"LocalVolumeSource": {
+		Name: "LocalVolumeSource",
+		Doc:  "LocalVolumeSource is a directory of a node.",
+		Fields: []Field{
+			{Name: "fsType", Type: "string", Doc: "fsType is informational for a directory."},
+			{Name: "path", Type: "string", Required: true, Doc: "path is the directory's absolute path on the node."},
 		},
 	},
 	"Namespace": {
@@ -275,6 +435,14 @@ var types = map[string]*Type{
 			{Name: "unschedulable", Type: "boolean", Doc: "unschedulable cordons the node: no new pods are placed on it; the pods already there keep running."},
 		},
 	},
+	"ObjectFieldSelector": {
+		Name: "ObjectFieldSelector",
+		Doc:  "ObjectFieldSelector selects a field of the pod.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Doc: "apiVersion is the version FieldPath is written in; defaults to \"v1\"."},
+			{Name: "fieldPath", Type: "string", Required: true, Doc: "fieldPath is metadata.name, metadata.namespace, metadata.uid, metadata.labels, metadata.annotations, metadata.labels['<key>'], metadata.annotations['<key>'], spec.nodeName, spec.serviceAccountName, status.podIP, status.podIPs, status.hostIP or status.hostIPs. Volumes support only the metadata ones."},
+		},
+	},
 	"ObjectMeta": {
 		Name:        "ObjectMeta",
 		Doc:         "ObjectMeta is the subset of Kubernetes' metadata Stevedore supports.",
@@ -285,6 +453,80 @@ var types = map[string]*Type{
 			{Name: "labels", Type: "map[string]string", Doc: "labels are key/value pairs that selectors match (a Deployment's selector, affinity terms, topology spread). On a Node they add to the labels its agent reports."},
 			{Name: "name", Type: "string", Doc: "name is unique among objects of the same kind in a namespace: a DNS-1123 subdomain. Required on every object (ignored in a workload's pod template, whose pods are named after the workload)."},
 			{Name: "namespace", Type: "string", Doc: "namespace is where the object lives: a namespace the repository declares, or \"default\" when empty. Cluster-scoped kinds (Namespace, Node) must not set it."},
+		},
+	},
+	"ObjectReference": {
+		Name:        "ObjectReference",
+		Doc:         "ObjectReference points at an object (a PersistentVolume's claim).",
+		Unsupported: []string{"fieldPath"},
+		Dropped:     []string{"resourceVersion"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Doc: "apiVersion is the referent's API version."},
+			{Name: "kind", Type: "string", Doc: "kind is the referent's kind."},
+			{Name: "name", Type: "string", Doc: "name is the referent's name."},
+			{Name: "namespace", Type: "string", Doc: "namespace is the referent's namespace."},
+			{Name: "uid", Type: "string", Doc: "uid is the referent's UID."},
+		},
+	},
+	"PersistentVolume": {
+		Name:    "PersistentVolume",
+		Doc:     "PersistentVolume is a v1 PersistentVolume: a piece of storage, declared in Git (static) or made by a provisioner for a claim (dynamic; those are kept in the reconciler's store, not in Git).",
+		Dropped: []string{"status"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "spec", Type: "PersistentVolumeSpec", Ref: "PersistentVolumeSpec", Required: true, Doc: "spec is the volume."},
+		},
+	},
+	"PersistentVolumeClaim": {
+		Name:    "PersistentVolumeClaim",
+		Doc:     "PersistentVolumeClaim is a v1 PersistentVolumeClaim: a request for durable storage that pods mount by the claim's name.",
+		Dropped: []string{"status"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "spec", Type: "PersistentVolumeClaimSpec", Ref: "PersistentVolumeClaimSpec", Required: true, Doc: "spec is the claim."},
+		},
+	},
+	"PersistentVolumeClaimSpec": {
+		Name:        "PersistentVolumeClaimSpec",
+		Doc:         "PersistentVolumeClaimSpec is what a claim asks for.",
+		Unsupported: []string{"dataSource", "dataSourceRef", "volumeAttributesClassName"},
+		Fields: []Field{
+			{Name: "accessModes", Type: "[]string", Doc: "accessModes are the modes the volume must offer, at least one."},
+			{Name: "resources", Type: "VolumeResourceRequirements", Ref: "VolumeResourceRequirements", Doc: "Resources.requests.storage is the size asked for; required."},
+			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Doc: "selector restricts binding to PersistentVolumes with these labels."},
+			{Name: "storageClassName", Type: "string", Doc: "storageClassName is the class to provision from; nil means the default class, \"\" means no class (bind only to a volume without one)."},
+			{Name: "volumeMode", Type: "string", Doc: "volumeMode is Filesystem (the only one supported)."},
+			{Name: "volumeName", Type: "string", Doc: "volumeName binds the claim to that PersistentVolume."},
+		},
+	},
+	"PersistentVolumeClaimVolumeSource": {
+		Name: "PersistentVolumeClaimVolumeSource",
+		Doc:  "PersistentVolumeClaimVolumeSource names a claim in the pod's namespace.",
+		Fields: []Field{
+			{Name: "claimName", Type: "string", Required: true, Doc: "claimName is the PersistentVolumeClaim's name."},
+			{Name: "readOnly", Type: "boolean", Doc: "readOnly mounts the volume read-only in every container."},
+		},
+	},
+	"PersistentVolumeSpec": {
+		Name:        "PersistentVolumeSpec",
+		Doc:         "PersistentVolumeSpec describes a volume.",
+		Unsupported: []string{"awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "fc", "flexVolume", "flocker", "gcePersistentDisk", "glusterfs", "iscsi", "nfs", "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "volumeAttributesClassName", "vsphereVolume"},
+		Fields: []Field{
+			{Name: "accessModes", Type: "[]string", Doc: "accessModes are the modes the volume offers."},
+			{Name: "capacity", Type: "map[string]Quantity", Doc: "Capacity.storage is the volume's size."},
+			{Name: "claimRef", Type: "ObjectReference", Ref: "ObjectReference", Doc: "claimRef pre-binds the volume to one claim."},
+			{Name: "csi", Type: "CSIPersistentVolumeSource", Ref: "CSIPersistentVolumeSource", Doc: "csi is a volume of a Stevedore volume driver (a provisioner name) and its handle: what dynamic provisioning makes."},
+			{Name: "hostPath", Type: "HostPathVolumeSource", Ref: "HostPathVolumeSource", Doc: "hostPath is a directory of one node (testing; policy must allow host paths)."},
+			{Name: "local", Type: "LocalVolumeSource", Ref: "LocalVolumeSource", Doc: "local is a directory of one node; the volume needs NodeAffinity."},
+			{Name: "mountOptions", Type: "[]string", Doc: "mountOptions are passed to the driver's mount."},
+			{Name: "nodeAffinity", Type: "VolumeNodeAffinity", Ref: "VolumeNodeAffinity", Doc: "nodeAffinity restricts the nodes that can reach the volume; a pod using it is placed only there."},
+			{Name: "persistentVolumeReclaimPolicy", Type: "string", Doc: "persistentVolumeReclaimPolicy is Retain or Delete: what happens to the volume when its claim is deleted. Defaults to Retain for a volume declared in Git."},
+			{Name: "storageClassName", Type: "string", Doc: "storageClassName is the class the volume belongs to."},
+			{Name: "volumeMode", Type: "string", Doc: "volumeMode is Filesystem."},
 		},
 	},
 	"Pod": {
@@ -341,11 +583,26 @@ var types = map[string]*Type{
 			{Name: "value", Type: "string", Doc: "value is the option's value, if it takes one."},
 		},
 	},
+	"PodSecurityContext": {
+		Name:        "PodSecurityContext",
+		Doc:         "PodSecurityContext is the pod-wide security settings.",
+		Unsupported: []string{"appArmorProfile", "seLinuxChangePolicy", "seLinuxOptions", "supplementalGroupsPolicy", "windowsOptions"},
+		Fields: []Field{
+			{Name: "fsGroup", Type: "integer", Doc: "fsGroup is a GID added to every container's process and given to the pod's writable volumes (group-owned, setgid directories)."},
+			{Name: "fsGroupChangePolicy", Type: "string", Doc: "fsGroupChangePolicy is OnRootMismatch or Always (the default)."},
+			{Name: "runAsGroup", Type: "integer", Doc: "runAsGroup is every container's primary GID unless it sets its own."},
+			{Name: "runAsNonRoot", Type: "boolean", Doc: "runAsNonRoot is every container's unless it sets its own."},
+			{Name: "runAsUser", Type: "integer", Doc: "runAsUser is every container's UID unless it sets its own."},
+			{Name: "seccompProfile", Type: "SeccompProfile", Ref: "SeccompProfile", Doc: "seccompProfile is every container's seccomp filter unless it sets its own."},
+			{Name: "supplementalGroups", Type: "[]integer", Doc: "supplementalGroups are GIDs added to every container's process."},
+			{Name: "sysctls", Type: "[]Sysctl", Ref: "Sysctl", Doc: "sysctls are namespaced sysctls set in the pod's sandbox (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)."},
+		},
+	},
 	"PodSpec": {
 		Name:        "PodSpec",
-		Doc:         "PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's containers and where it may run. Kubernetes fields not listed (volumes, initContainers, securityContext…) are rejected at load.",
-		Unsupported: []string{"activeDeadlineSeconds", "automountServiceAccountToken", "ephemeralContainers", "evictionResponders", "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "hostnameOverride", "imagePullSecrets", "initContainers", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "resourceClaims", "resources", "runtimeClassName", "schedulingGates", "schedulingGroup", "securityContext", "serviceAccount", "serviceAccountName", "setHostnameAsFQDN", "shareProcessNamespace", "volumes"},
-		Defaults:    map[string]string{"automountServiceAccountToken": "false", "hostIPC": "false", "hostNetwork": "false", "hostPID": "false", "preemptionPolicy": "PreemptLowerPriority", "priority": "0", "serviceAccount": "default", "serviceAccountName": "default", "setHostnameAsFQDN": "false", "shareProcessNamespace": "false"},
+		Doc:         "PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's containers, volumes and where it may run. Kubernetes fields not listed (hostNetwork, ephemeralContainers…) are rejected at load.",
+		Unsupported: []string{"activeDeadlineSeconds", "automountServiceAccountToken", "ephemeralContainers", "evictionResponders", "hostAliases", "hostIPC", "hostNetwork", "hostPID", "hostUsers", "hostnameOverride", "imagePullSecrets", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName", "readinessGates", "resourceClaims", "resources", "runtimeClassName", "schedulingGates", "schedulingGroup", "serviceAccount", "setHostnameAsFQDN", "shareProcessNamespace"},
+		Defaults:    map[string]string{"automountServiceAccountToken": "false", "hostIPC": "false", "hostNetwork": "false", "hostPID": "false", "preemptionPolicy": "PreemptLowerPriority", "priority": "0", "serviceAccount": "default", "setHostnameAsFQDN": "false", "shareProcessNamespace": "false"},
 		Fields: []Field{
 			{Name: "affinity", Type: "Affinity", Ref: "Affinity", Doc: "affinity is the pod's node affinity and pod (anti-)affinity rules."},
 			{Name: "containers", Type: "[]Container", Ref: "Container", Required: true, Doc: "containers are the pod's containers, at least one. They share the pod's network namespace (one IP, one set of ports) and hostname."},
@@ -353,14 +610,18 @@ var types = map[string]*Type{
 			{Name: "dnsPolicy", Type: "string", Doc: "dnsPolicy is how the pod resolves names: ClusterFirst (the node's cluster DNS server, which forwards other names upstream), Default (the host's resolvers, no cluster names) or None (only DNSConfig). ClusterFirstWithHostNet is accepted as ClusterFirst. Empty means ClusterFirst, and loading stores ClusterFirst as empty, so that writing the default does not change the pod template's hash."},
 			{Name: "enableServiceLinks", Type: "boolean", Doc: "enableServiceLinks gives every container, when it starts, the Docker-links-style environment variables of each Service with a cluster IP in the pod's namespace (REDIS_SERVICE_HOST, REDIS_SERVICE_PORT, REDIS_PORT_6379_TCP_ADDR…), as the kubelet does; a container's own env wins over them. Defaults to true; false turns them off. Loading stores true as unset, so that writing the default does not change the pod template's hash."},
 			{Name: "hostname", Type: "string", Doc: "hostname is the pod's hostname: a DNS-1123 label. Defaults to the pod's name."},
+			{Name: "initContainers", Type: "[]Container", Ref: "Container", Doc: "initContainers run one after the other, each to completion, before the app containers start; one that fails is restarted per RestartPolicy (with Never, the pod fails)."},
 			{Name: "nodeName", Type: "string", Doc: "nodeName, when set, pins the pod to that node and bypasses the scheduler."},
 			{Name: "nodeSelector", Type: "map[string]string", Doc: "nodeSelector is labels a node must have (all of them) for the pod to be placed on it."},
 			{Name: "restartPolicy", Type: "string", Doc: "restartPolicy says when a container that exited is restarted: Always, OnFailure (after a non-zero exit) or Never. Defaults to Always."},
 			{Name: "schedulerName", Type: "string", Doc: "schedulerName selects a scheduler profile. Defaults to \"default-scheduler\"."},
+			{Name: "securityContext", Type: "PodSecurityContext", Ref: "PodSecurityContext", Doc: "securityContext is the pod-wide security settings."},
+			{Name: "serviceAccountName", Type: "string", Doc: "serviceAccountName is accepted and shown; Stevedore mounts no service account token. \"default\" is stored as empty."},
 			{Name: "subdomain", Type: "string", Doc: "subdomain, with Hostname, gives the pod the DNS name <hostname>.<subdomain>.<namespace>.svc.<cluster domain> when a headless Service of that name selects it: a DNS-1123 label."},
 			{Name: "terminationGracePeriodSeconds", Type: "integer", Doc: "terminationGracePeriodSeconds is how long a stopping container has between SIGTERM and SIGKILL. Defaults to 30."},
 			{Name: "tolerations", Type: "[]Toleration", Ref: "Toleration", Doc: "tolerations let the pod be placed on nodes with matching taints."},
 			{Name: "topologySpreadConstraints", Type: "[]TopologySpreadConstraint", Ref: "TopologySpreadConstraint", Doc: "topologySpreadConstraints spread the pods matching a label selector across topology domains (zones, nodes). All are honoured together."},
+			{Name: "volumes", Type: "[]Volume", Ref: "Volume", Doc: "volumes are the pod's volumes, which its containers mount by name."},
 		},
 	},
 	"PodTemplate": {
@@ -405,6 +666,15 @@ var types = map[string]*Type{
 			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long one probe may take before it counts as a failure. Defaults to 1 (0 means the default)."},
 		},
 	},
+	"ProjectedVolumeSource": {
+		Name:        "ProjectedVolumeSource",
+		Doc:         "ProjectedVolumeSource is several sources in one directory.",
+		Unsupported: []string{"defaultUser"},
+		Fields: []Field{
+			{Name: "defaultMode", Type: "integer", Doc: "defaultMode is the files' permission bits. Defaults to 0644."},
+			{Name: "sources", Type: "[]VolumeProjection", Ref: "VolumeProjection", Required: true, Doc: "sources are projected in order; two may not write one path."},
+		},
+	},
 	"ReplicationController": {
 		Name:    "ReplicationController",
 		Doc:     "ReplicationController is a v1 ReplicationController: it keeps a number of pods of a template running. It is the Kubernetes 1.0 way, kept for manifests written for it; new configuration should use a Deployment.",
@@ -427,6 +697,15 @@ var types = map[string]*Type{
 			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template the replicas are made from. Required."},
 		},
 	},
+	"ResourceFieldSelector": {
+		Name: "ResourceFieldSelector",
+		Doc:  "ResourceFieldSelector selects a container's resource request or limit.",
+		Fields: []Field{
+			{Name: "containerName", Type: "string", Doc: "containerName is the container; required in volumes, defaults to the container itself in env."},
+			{Name: "divisor", Type: "Quantity", Doc: "divisor is the unit the value is given in (1m for millicores, 1Mi for mebibytes). Defaults to 1."},
+			{Name: "resource", Type: "string", Required: true, Doc: "resource is limits.cpu, limits.memory, limits.ephemeral-storage, requests.cpu, requests.memory or requests.ephemeral-storage."},
+		},
+	},
 	"Resources": {
 		Name:        "Resources",
 		Doc:         "Resources are a container's requests (used to schedule) and limits (enforced by the runtime). A request defaults to its limit when only the limit is set, as in Kubernetes.",
@@ -444,6 +723,80 @@ var types = map[string]*Type{
 			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many of the desired pods may be unavailable during the update: a number, or a percentage of replicas rounded down. Defaults to 25%. It cannot be 0 when maxSurge is 0."},
 		},
 	},
+	"SeccompProfile": {
+		Name: "SeccompProfile",
+		Doc:  "SeccompProfile selects a seccomp filter.",
+		Fields: []Field{
+			{Name: "localhostProfile", Type: "string", Doc: "localhostProfile is the profile's path for Localhost."},
+			{Name: "type", Type: "string", Required: true, Doc: "type is RuntimeDefault (containerd's default filter) or Unconfined; Localhost is not supported."},
+		},
+	},
+	"Secret": {
+		Name: "Secret",
+		Doc:  "Secret is a v1 Secret. In Git it is encrypted with SOPS (see spec/sops); a plaintext Secret is refused unless its namespace allows it (AllowPlaintextSecretsAnnotation). Its values never appear in logs, events, diffs or API answers.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "data", Type: "map[string]string", Doc: "data is values by key, base64 in YAML."},
+			{Name: "immutable", Type: "boolean", Doc: "immutable, when true, is informational: Git is the only writer."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "stringData", Type: "map[string]string", Doc: "stringData is values by key as plain strings, merged into Data at load (a key in both takes StringData's value)."},
+			{Name: "type", Type: "string", Doc: "type is the Secret's type; defaults to Opaque."},
+		},
+	},
+	"SecretEnvSource": {
+		Name: "SecretEnvSource",
+		Doc:  "SecretEnvSource names a Secret for envFrom.",
+		Fields: []Field{
+			{Name: "name", Type: "string", Doc: "name is the Secret's name."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the container start when it does not exist."},
+		},
+	},
+	"SecretKeySelector": {
+		Name: "SecretKeySelector",
+		Doc:  "SecretKeySelector selects a key of a Secret.",
+		Fields: []Field{
+			{Name: "key", Type: "string", Required: true, Doc: "key is the key."},
+			{Name: "name", Type: "string", Doc: "name is the Secret's name."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the container start without the variable when the Secret or key does not exist."},
+		},
+	},
+	"SecretProjection": {
+		Name: "SecretProjection",
+		Doc:  "SecretProjection is a Secret in a projected volume.",
+		Fields: []Field{
+			{Name: "items", Type: "[]KeyToPath", Ref: "KeyToPath", Doc: "items, when set, projects only the keys listed."},
+			{Name: "name", Type: "string", Doc: "name is the Secret, in the pod's namespace."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the pod start when the Secret does not exist."},
+		},
+	},
+	"SecretVolumeSource": {
+		Name:        "SecretVolumeSource",
+		Doc:         "SecretVolumeSource projects a Secret's keys as files.",
+		Unsupported: []string{"defaultUser"},
+		Fields: []Field{
+			{Name: "defaultMode", Type: "integer", Doc: "defaultMode is the files' permission bits. Defaults to 0644."},
+			{Name: "items", Type: "[]KeyToPath", Ref: "KeyToPath", Doc: "items, when set, projects only the keys listed, at the paths given; otherwise every key is a file of its name."},
+			{Name: "optional", Type: "boolean", Doc: "optional lets the pod start when the Secret (or a listed key) does not exist."},
+			{Name: "secretName", Type: "string", Doc: "secretName is the Secret, in the pod's namespace."},
+		},
+	},
+	"SecurityContext": {
+		Name:        "SecurityContext",
+		Doc:         "SecurityContext is a container's security settings; where a field is also in the pod's PodSecurityContext, the container's wins.",
+		Unsupported: []string{"appArmorProfile", "procMount", "seLinuxOptions", "windowsOptions"},
+		Defaults:    map[string]string{"procMount": "Default"},
+		Fields: []Field{
+			{Name: "allowPrivilegeEscalation", Type: "boolean", Doc: "allowPrivilegeEscalation false sets no_new_privs. Defaults to true."},
+			{Name: "capabilities", Type: "Capabilities", Ref: "Capabilities", Doc: "capabilities adds and drops capabilities."},
+			{Name: "privileged", Type: "boolean", Doc: "privileged runs the container with every capability and the host's devices. Refused unless the cluster's policy allows it."},
+			{Name: "readOnlyRootFilesystem", Type: "boolean", Doc: "readOnlyRootFilesystem mounts the image's root file system read-only."},
+			{Name: "runAsGroup", Type: "integer", Doc: "runAsGroup is the primary GID. Defaults to the image's."},
+			{Name: "runAsNonRoot", Type: "boolean", Doc: "runAsNonRoot refuses to start the container (CreateContainerConfigError) when it would run as UID 0."},
+			{Name: "runAsUser", Type: "integer", Doc: "runAsUser is the UID the container's process runs as. Defaults to the image's user."},
+			{Name: "seccompProfile", Type: "SeccompProfile", Ref: "SeccompProfile", Doc: "seccompProfile is the container's seccomp filter; overrides the pod's."},
+		},
+	},
 	"Service": {
 		Name:    "Service",
 		Doc:     "Service is the supported subset of Kubernetes' v1 Service: a stable virtual IP (or, headless, a DNS name) in front of the pods its selector matches.",
@@ -453,6 +806,17 @@ var types = map[string]*Type{
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
 			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
 			{Name: "spec", Type: "ServiceSpec", Ref: "ServiceSpec", Required: true, Doc: "spec is the desired behaviour of the Service."},
+		},
+	},
+	"ServiceAccount": {
+		Name:        "ServiceAccount",
+		Doc:         "ServiceAccount is a v1 ServiceAccount. Stevedore accepts it so that manifests carrying one per workload (as microservices-demo does) load unchanged, but it does nothing: no token is minted or mounted, and no API server exists for a pod to authenticate to. A pod's serviceAccountName is shown, not checked against these objects.",
+		Unsupported: []string{"imagePullSecrets", "secrets"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "automountServiceAccountToken", Type: "boolean", Doc: "automountServiceAccountToken is accepted and ignored: Stevedore mounts no service account token either way."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
 		},
 	},
 	"ServicePort": {
@@ -497,6 +861,30 @@ var types = map[string]*Type{
 			{Name: "seconds", Type: "integer", Required: true, Doc: "seconds is how long to wait: zero or more, and at most the pod's terminationGracePeriodSeconds."},
 		},
 	},
+	"StorageClass": {
+		Name: "StorageClass",
+		Doc:  "StorageClass is a storage.k8s.io/v1 StorageClass: a kind of storage that claims are provisioned from.",
+		Fields: []Field{
+			{Name: "allowVolumeExpansion", Type: "boolean", Doc: "allowVolumeExpansion is accepted; expansion is not implemented."},
+			{Name: "allowedTopologies", Type: "[]TopologySelectorTerm", Ref: "TopologySelectorTerm", Doc: "allowedTopologies restricts where volumes are provisioned."},
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata; the annotation storageclass.kubernetes.io/is-default-class \"true\" makes it the default class."},
+			{Name: "mountOptions", Type: "[]string", Doc: "mountOptions are passed to the driver's mount."},
+			{Name: "parameters", Type: "map[string]string", Doc: "parameters are handed to the driver."},
+			{Name: "provisioner", Type: "string", Required: true, Doc: "provisioner is the volume driver's name: stevedore.dev/local-dir, stevedore.dev/local-block, stevedore.dev/sshfs, or an out-of-process driver's."},
+			{Name: "reclaimPolicy", Type: "string", Doc: "reclaimPolicy is Delete (the default) or Retain, for the volumes it provisions."},
+			{Name: "volumeBindingMode", Type: "string", Doc: "volumeBindingMode is Immediate or WaitForFirstConsumer (the volume is made where the first pod using it is placed). Defaults to Immediate."},
+		},
+	},
+	"Sysctl": {
+		Name: "Sysctl",
+		Doc:  "Sysctl is one kernel parameter.",
+		Fields: []Field{
+			{Name: "name", Type: "string", Required: true, Doc: "name is the parameter's name, e.g. net.ipv4.ip_unprivileged_port_start."},
+			{Name: "value", Type: "string", Required: true, Doc: "value is its value."},
+		},
+	},
 	"TCPSocketAction": {
 		Name: "TCPSocketAction",
 		Doc:  "TCPSocketAction opens a TCP connection to the pod.",
@@ -526,6 +914,21 @@ var types = map[string]*Type{
 			{Name: "value", Type: "string", Doc: "value is the taint value to match with operator Equal; Exists takes none."},
 		},
 	},
+	"TopologySelectorLabelRequirement": {
+		Name: "TopologySelectorLabelRequirement",
+		Doc:  "TopologySelectorLabelRequirement is a label key and its allowed values.",
+		Fields: []Field{
+			{Name: "key", Type: "string", Required: true, Doc: "key is the label's key."},
+			{Name: "values", Type: "[]string", Required: true, Doc: "values are the allowed values."},
+		},
+	},
+	"TopologySelectorTerm": {
+		Name: "TopologySelectorTerm",
+		Doc:  "TopologySelectorTerm is a conjunction of label requirements on nodes.",
+		Fields: []Field{
+			{Name: "matchLabelExpressions", Type: "[]TopologySelectorLabelRequirement", Ref: "TopologySelectorLabelRequirement", Doc: "matchLabelExpressions are the requirements."},
+		},
+	},
 	"TopologySpreadConstraint": {
 		Name:        "TopologySpreadConstraint",
 		Doc:         "TopologySpreadConstraint spreads matching pods across topology domains.",
@@ -536,6 +939,59 @@ var types = map[string]*Type{
 			{Name: "minDomains", Type: "integer", Doc: "minDomains, only with DoNotSchedule, is the number of eligible domains below which the global minimum counts as zero. At least 1."},
 			{Name: "topologyKey", Type: "string", Required: true, Doc: "topologyKey is the node label whose value defines a domain (kubernetes.io/hostname, topology.kubernetes.io/zone). Nodes without the label are not in any domain."},
 			{Name: "whenUnsatisfiable", Type: "string", Required: true, Doc: "whenUnsatisfiable is DoNotSchedule (the pod stays pending rather than exceed maxSkew) or ScheduleAnyway (the skew only lowers a node's score)."},
+		},
+	},
+	"Volume": {
+		Name:        "Volume",
+		Doc:         "Volume is a named volume in a pod that its containers may mount. Exactly one source is set.",
+		Unsupported: []string{"awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "ephemeral", "fc", "flexVolume", "flocker", "gcePersistentDisk", "gitRepo", "glusterfs", "image", "iscsi", "nfs", "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume"},
+		Fields: []Field{
+			{Name: "configMap", Type: "ConfigMapVolumeSource", Ref: "ConfigMapVolumeSource", Doc: "configMap is a ConfigMap's keys as files."},
+			{Name: "downwardAPI", Type: "DownwardAPIVolumeSource", Ref: "DownwardAPIVolumeSource", Doc: "downwardAPI is fields of the pod (labels, annotations, name…) and its containers' resources as files."},
+			{Name: "emptyDir", Type: "EmptyDirVolumeSource", Ref: "EmptyDirVolumeSource", Doc: "emptyDir is a directory that starts empty and lives as long as the pod on its node."},
+			{Name: "hostPath", Type: "HostPathVolumeSource", Ref: "HostPathVolumeSource", Doc: "hostPath is a directory or file of the node. Refused unless the cluster's policy allows host paths."},
+			{Name: "name", Type: "string", Required: true, Doc: "name is the volume's name, unique in the pod: a DNS-1123 label."},
+			{Name: "persistentVolumeClaim", Type: "PersistentVolumeClaimVolumeSource", Ref: "PersistentVolumeClaimVolumeSource", Doc: "persistentVolumeClaim is the volume bound to a claim in the pod's namespace."},
+			{Name: "projected", Type: "ProjectedVolumeSource", Ref: "ProjectedVolumeSource", Doc: "projected is several secret, configMap and downwardAPI sources in one directory."},
+			{Name: "secret", Type: "SecretVolumeSource", Ref: "SecretVolumeSource", Doc: "secret is a Secret's keys as files."},
+		},
+	},
+	"VolumeMount": {
+		Name:        "VolumeMount",
+		Doc:         "VolumeMount mounts a pod volume into a container.",
+		Unsupported: []string{"bindMountOptions", "mountPropagation", "recursiveReadOnly"},
+		Defaults:    map[string]string{"mountPropagation": "None", "recursiveReadOnly": "Disabled"},
+		Fields: []Field{
+			{Name: "mountPath", Type: "string", Required: true, Doc: "mountPath is the absolute path in the container; no two mounts of a container share one."},
+			{Name: "name", Type: "string", Required: true, Doc: "name is the pod volume's name."},
+			{Name: "readOnly", Type: "boolean", Doc: "readOnly mounts it read-only."},
+			{Name: "subPath", Type: "string", Doc: "subPath mounts that path inside the volume instead of its root: relative, without \"..\", and it may not leave the volume through a symlink."},
+			{Name: "subPathExpr", Type: "string", Doc: "subPathExpr is SubPath with $(VAR) expanded from the container's environment. At most one of SubPath and SubPathExpr."},
+		},
+	},
+	"VolumeNodeAffinity": {
+		Name: "VolumeNodeAffinity",
+		Doc:  "VolumeNodeAffinity is the nodes a volume can be reached from.",
+		Fields: []Field{
+			{Name: "required", Type: "NodeSelector", Ref: "NodeSelector", Doc: "required is what a node must match."},
+		},
+	},
+	"VolumeProjection": {
+		Name:        "VolumeProjection",
+		Doc:         "VolumeProjection is one source of a projected volume; exactly one is set.",
+		Unsupported: []string{"clusterTrustBundle", "podCertificate", "serviceAccountToken"},
+		Fields: []Field{
+			{Name: "configMap", Type: "ConfigMapProjection", Ref: "ConfigMapProjection", Doc: "configMap projects a ConfigMap's keys."},
+			{Name: "downwardAPI", Type: "DownwardAPIProjection", Ref: "DownwardAPIProjection", Doc: "downwardAPI projects fields of the pod."},
+			{Name: "secret", Type: "SecretProjection", Ref: "SecretProjection", Doc: "secret projects a Secret's keys."},
+		},
+	},
+	"VolumeResourceRequirements": {
+		Name: "VolumeResourceRequirements",
+		Doc:  "VolumeResourceRequirements is a claim's storage request and limit.",
+		Fields: []Field{
+			{Name: "limits", Type: "map[string]Quantity", Doc: "Limits.storage, when set, is the most the claim may be given."},
+			{Name: "requests", Type: "map[string]Quantity", Doc: "Requests.storage is the size asked for."},
 		},
 	},
 	"WeightedPodAffinityTerm": {

@@ -402,6 +402,10 @@ func (g *generator) typeOf(where string, e ast.Expr) (display, ref string) {
 	case *ast.StarExpr:
 		return g.typeOf(where, e.X)
 	case *ast.ArrayType:
+		if id, ok := e.Elt.(*ast.Ident); ok && id.Name == "byte" {
+			// Bytes are base64 text in YAML, as kubectl explain shows them.
+			return "string", ""
+		}
 		d, r := g.typeOf(where, e.Elt)
 		return "[]" + d, r
 	case *ast.MapType:
