@@ -72,6 +72,9 @@ type Config struct {
 	BackoffBase time.Duration
 	// BackoffMax caps the restart delay; zero means 5m.
 	BackoffMax time.Duration
+	// AllowPrivileged lets containers with securityContext.privileged run;
+	// zero refuses them (CreateContainerConfigError).
+	AllowPrivileged bool
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 	// Events, when set, receives every event the runtime records about a
@@ -406,6 +409,12 @@ func (r *Runtime) Logs(ctx context.Context, namespace, pod, container string, ta
 				names = append(names, c.spec.Name)
 				// No name picks the pod's only container, as kubectl logs does.
 				if c.spec.Name == container || container == "" && len(w.ctrs) == 1 {
+					path = w.logPath(c.spec.Name)
+				}
+			}
+			for _, c := range w.inits {
+				// An init container only by its name.
+				if c.spec.Name == container {
 					path = w.logPath(c.spec.Name)
 				}
 			}
