@@ -82,7 +82,7 @@ func TestInitContainersInOrder(t *testing.T) {
 		t.Errorf("logs of init container second = %q", got)
 	}
 	// The only app container is still the default one.
-	if got := e.logs("inits", "", 0); got != "app\n" {
+	if got := e.waitLog("inits", "", "app\n", 10*time.Second); got != "app\n" {
 		t.Errorf("logs without a container name = %q, want the app's", got)
 	}
 	for _, c := range []string{"first", "second"} {
