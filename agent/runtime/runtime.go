@@ -1,7 +1,9 @@
 // Package runtime runs pods on one node through containerd: one network
 // namespace per pod with its own IP from the node's pod CIDR on the node's
 // bridge (a built-in netlink network, or a CNI plugin chain), containers
-// that share it, restart policies with back-off, lifecycle hooks (postStart,
+// that share it, init containers run in order before them, security
+// contexts (users, groups, capabilities, seccomp, read-only roots, net.*
+// sysctls), restart policies with back-off, lifecycle hooks (postStart,
 // preStop within the grace period), termination reasons and messages,
 // terminating pods (shown with a deletion timestamp until their containers
 // are gone), the kubelet's events (Config.Events), and adoption of the
