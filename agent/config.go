@@ -71,6 +71,10 @@ type Config struct {
 	// InsecureRegistries are host:port registries pulled over plain HTTP;
 	// zero means none.
 	InsecureRegistries []string
+	// AllowPrivileged lets pods run privileged containers
+	// (securityContext.privileged); zero refuses them with
+	// CreateContainerConfigError.
+	AllowPrivileged bool
 	// PodCIDR overrides the pod subnet the leader allocates: it is
 	// advertised (tag) for the leader to honour when it does not overlap
 	// another node's. Zero (the normal case) takes the leader's allocation

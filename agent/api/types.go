@@ -107,9 +107,9 @@ const (
 	ReasonCreateConfigErr = "CreateContainerConfigError"
 	// ReasonInitError: an init container failed (Init:Error).
 	ReasonInitError = "Init:Error"
-	ReasonCompleted          = "Completed"
-	ReasonError              = "Error"
-	ReasonOOMKilled          = "OOMKilled"
+	ReasonCompleted = "Completed"
+	ReasonError     = "Error"
+	ReasonOOMKilled = "OOMKilled"
 )
 
 // PodStatus is what an agent observes of one pod.
@@ -125,6 +125,10 @@ type PodStatus struct {
 	PodIP      string            `json:"podIP,omitempty"`
 	StartTime  *time.Time        `json:"startTime,omitempty"`
 	Containers []ContainerStatus `json:"containers,omitempty"`
+	// InitContainers are the init containers' statuses, in spec order
+	// (Kubernetes' initContainerStatuses). An init container is Ready once
+	// it has succeeded.
+	InitContainers []ContainerStatus `json:"initContainerStatuses,omitempty"`
 	// Conditions are the pod's Initialized, ContainersReady and Ready
 	// conditions, as the kubelet reports them: Ready is True when every
 	// container is Ready (running, started, and passing its readiness

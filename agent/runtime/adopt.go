@@ -51,7 +51,7 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		if _, err := os.Stat(netnsPath(w.id)); err == nil && rec.PodIP != "" {
 			w.sandboxReady = true
 		}
-		for _, c := range w.ctrs {
+		for _, c := range w.allCtrs() {
 			cr := rec.Containers[c.spec.Name]
 			c.st.RestartCount = cr.RestartCount
 			c.st.LastTerminationState = cr.LastState

@@ -19,9 +19,9 @@ const (
 // kubelet's GenerateContainersReadyCondition and GeneratePodReadyCondition
 // do: ContainersReady is True when every container is Ready; Ready is the
 // same (no readiness gates); both are False with PodCompleted or PodFailed
-// once the pod has ended. Initialized is True: there are no init
-// containers.
-func podConditions(phase string, cs []api.ContainerStatus) []api.Condition {
+// once the pod has ended. Initialized is False until every init container
+// has succeeded (initializedCondition).
+func podConditions(phase string, inits, cs []api.ContainerStatus) []api.Condition {
 	ready := api.Condition{Type: api.PodContainersReady, Status: api.ConditionTrue}
 	switch phase {
 	case api.PodSucceeded:
@@ -44,7 +44,7 @@ func podConditions(phase string, cs []api.ContainerStatus) []api.Condition {
 	podReady := ready
 	podReady.Type = api.PodReady
 	return []api.Condition{
-		{Type: api.PodInitialized, Status: api.ConditionTrue},
+		initializedCondition(phase, inits),
 		podReady,
 		ready,
 	}
@@ -59,13 +59,14 @@ func (w *podWorker) refreshConditionsLocked() {
 	for i, c := range w.ctrs {
 		cs[i] = c.st
 	}
-	w.setConditionsLocked(podPhase(w.restartPolicy(), cs), cs)
+	inits := w.initStatusesLocked()
+	w.setConditionsLocked(podPhaseInit(w.restartPolicy(), inits, cs), inits, cs)
 }
 
 // setConditionsLocked is refreshConditionsLocked with the phase and
 // container statuses at hand; r.mu is held.
-func (w *podWorker) setConditionsLocked(phase string, cs []api.ContainerStatus) {
-	conds := podConditions(phase, cs)
+func (w *podWorker) setConditionsLocked(phase string, inits, cs []api.ContainerStatus) {
+	conds := podConditions(phase, inits, cs)
 	changed := len(conds) != len(w.conds)
 	now := time.Now().UTC()
 	for i := range conds {
@@ -88,8 +89,8 @@ func (w *podWorker) setConditionsLocked(phase string, cs []api.ContainerStatus) 
 // that phase and containers; r.mu is held. They are brought up to date
 // first: state set outside update (adoption) must not show conditions
 // from the record.
-func (w *podWorker) conditionsLocked(phase string, cs []api.ContainerStatus) []api.Condition {
-	w.setConditionsLocked(phase, cs)
+func (w *podWorker) conditionsLocked(phase string, inits, cs []api.ContainerStatus) []api.Condition {
+	w.setConditionsLocked(phase, inits, cs)
 	return append([]api.Condition(nil), w.conds...)
 }
 

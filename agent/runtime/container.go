@@ -48,6 +48,7 @@ type running struct {
 // it) or the runtime closes (then leaves it running).
 func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 	r := w.r
+	w.waitInitialized(ctx, c)
 	pullFailures, createFailures := 0, 0
 	// pullCtx also ends when the pod is being removed, so that removing a
 	// pod does not wait for a slow registry.
@@ -126,7 +127,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				if isCreateErr(err) {
 					createFailures++
 					w.update(func() {
-						c.st.State = api.ContainerState{Waiting: &api.StateWaiting{Reason: api.ReasonCreateContainerErr, Message: err.Error()}}
+						c.st.State = api.ContainerState{Waiting: &api.StateWaiting{Reason: createFailureReason(err), Message: err.Error()}}
 					})
 					w.sleep(ctx, r.backoffDelay(createFailures))
 					continue
@@ -174,6 +175,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 // waitEnd parks a container that will not run again until its pod is
 // removed (then the container goes) or the runtime closes.
 func (w *podWorker) waitEnd(ctx context.Context, c *ctr) {
+	c.markFinal()
 	select {
 	case <-w.stopCh:
 		if err := w.r.removeContainer(context.WithoutCancel(ctx), c.id, w.gracePeriod()); err != nil {
@@ -187,7 +189,7 @@ func (w *podWorker) waitEnd(ctx context.Context, c *ctr) {
 // returns false when the container stays terminated, true after the
 // back-off when it should start again (or when interrupted).
 func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTerminated, ranFor time.Duration) bool {
-	policy := w.restartPolicy()
+	policy := w.policyFor(c)
 	// A container killed for a failed liveness or startup probe restarts
 	// unless the policy is Never, whatever its exit code (kubelet).
 	restart := policy == spec.RestartPolicyAlways || (policy == spec.RestartPolicyOnFailure && (term.ExitCode != 0 || c.probe.killed))
@@ -225,7 +227,7 @@ func (w *podWorker) afterExit(ctx context.Context, c *ctr, term *api.StateTermin
 // when the container stays terminated; true once the rest of its back-off
 // has passed (or when interrupted).
 func (w *podWorker) resumeExit(ctx context.Context, c *ctr, term *api.StateTerminated) bool {
-	policy := w.restartPolicy()
+	policy := w.policyFor(c)
 	if policy == spec.RestartPolicyNever || (policy == spec.RestartPolicyOnFailure && term.ExitCode == 0) {
 		w.update(func() {
 			c.st.State = api.ContainerState{Terminated: term}
@@ -384,6 +386,11 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		opts = append(opts, oci.WithProcessCwd(c.spec.WorkingDir))
 	}
 	opts = append(opts, resourceOpts(c.spec.Resources)...)
+	sec, err := w.securityOpts(c, ic.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	labels := map[string]string{
 		LabelPodUID:       w.pod.UID,
 		LabelPodNamespace: w.pod.Namespace,

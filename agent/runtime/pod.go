@@ -49,6 +49,10 @@ type podWorker struct {
 	reason    string
 	message   string
 	ctrs      []*ctr
+	// inits are the init containers (initcontainers.go); initDone is
+	// closed once they all succeeded (at once without any).
+	inits    []*ctr
+	initDone chan struct{}
 	// deletedAt is when the pod's removal began (terminating.go).
 	deletedAt *time.Time
 	conds     []api.Condition // conditions.go
@@ -73,6 +77,8 @@ type ctr struct {
 	crashes   int
 	startedAt time.Time
 	probe     probeState // probe.go
+
+	initState // initcontainers.go
 }
 
 func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
@@ -101,6 +107,7 @@ func newPodWorker(r *Runtime, p api.Pod, prev *podWorker) *podWorker {
 			},
 		})
 	}
+	w.addInits(p)
 	return w
 }
 
@@ -200,7 +207,7 @@ func (w *podWorker) update(f func()) {
 
 func (w *podWorker) recordLocked() podRecord {
 	rec := podRecord{Pod: w.pod, Hash: w.hash, PodIP: w.ip, StartTime: w.startTime, Containers: map[string]containerRecord{}, Conditions: w.conds}
-	for _, c := range w.ctrs {
+	for _, c := range w.allCtrs() {
 		cr := containerRecord{
 			RestartCount: c.st.RestartCount,
 			StartedAt:    c.startedAt,
@@ -257,6 +264,7 @@ func (w *podWorker) run() {
 			w.runContainer(ctx, c)
 		}()
 	}
+	w.startInits(ctx, &wg)
 	// A pod removed before its sandbox exists gets none.
 	if !w.sandboxReady && w.waitNetwork(ctx) {
 		start := time.Now()
@@ -325,8 +333,14 @@ func (w *podWorker) setupSandbox(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSysctls(w.pod.Spec.SecurityContext); err != nil {
+		return err
+	}
 	ip, err := w.r.net.setup(ctx, w.id, w.meta(), nc, br)
 	if err != nil {
+		return err
+	}
+	if err := applySysctls(netnsPath(w.id), w.pod.Spec.SecurityContext); err != nil {
 		return err
 	}
 	if err := w.writeEtc(ip, nc); err != nil {
@@ -358,7 +372,7 @@ func (w *podWorker) writeEtc(ip string, nc *netConf) error {
 // the pod's entry.
 func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
 	ctx := context.WithoutCancel(w.r.ctx)
-	for _, c := range w.ctrs {
+	for _, c := range w.allCtrs() {
 		// Containers whose goroutine never ran (stopped during sandbox
 		// setup, or adopted and stopped before start).
 		if err := w.r.removeContainer(ctx, c.id, w.gracePeriod()); err != nil {
@@ -404,8 +418,9 @@ func (w *podWorker) statusLocked() api.PodStatus {
 			ps.Containers[i].Started = nil
 		}
 	}
-	ps.Phase = podPhase(w.restartPolicy(), ps.Containers)
-	ps.Conditions = w.conditionsLocked(ps.Phase, ps.Containers)
+	ps.InitContainers = w.initStatusesLocked()
+	ps.Phase = podPhaseInit(w.restartPolicy(), ps.InitContainers, ps.Containers)
+	ps.Conditions = w.conditionsLocked(ps.Phase, ps.InitContainers, ps.Containers)
 	w.terminationStatusLocked(&ps)
 	return ps
 }

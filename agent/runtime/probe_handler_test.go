@@ -213,15 +213,15 @@ func TestPodConditions(t *testing.T) {
 		}
 		return *c
 	}
-	conds := podConditions(api.PodRunning, []api.ContainerStatus{ready, ready})
+	conds := podConditions(api.PodRunning, nil, []api.ContainerStatus{ready, ready})
 	if get(conds, api.PodInitialized).Status != api.ConditionTrue || get(conds, api.PodReady).Status != api.ConditionTrue || get(conds, api.PodContainersReady).Status != api.ConditionTrue {
 		t.Fatalf("all ready: %+v", conds)
 	}
-	conds = podConditions(api.PodRunning, []api.ContainerStatus{ready, unready})
+	conds = podConditions(api.PodRunning, nil, []api.ContainerStatus{ready, unready})
 	if c := get(conds, api.PodReady); c.Status != api.ConditionFalse || c.Reason != "ContainersNotReady" || c.Message != "containers with unready status: [b]" {
 		t.Fatalf("one unready: %+v", c)
 	}
-	if c := get(podConditions(api.PodSucceeded, nil), api.PodContainersReady); c.Status != api.ConditionFalse || c.Reason != "PodCompleted" {
+	if c := get(podConditions(api.PodSucceeded, nil, nil), api.PodContainersReady); c.Status != api.ConditionFalse || c.Reason != "PodCompleted" {
 		t.Fatalf("succeeded: %+v", c)
 	}
 

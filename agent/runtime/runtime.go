@@ -1,7 +1,9 @@
 // Package runtime runs pods on one node through containerd: one network
 // namespace per pod with its own IP from the node's pod CIDR on the node's
 // bridge (a built-in netlink network, or a CNI plugin chain), containers
-// that share it, restart policies with back-off, lifecycle hooks (postStart,
+// that share it, init containers run in order before them, security
+// contexts (users, groups, capabilities, seccomp, read-only roots, net.*
+// sysctls), restart policies with back-off, lifecycle hooks (postStart,
 // preStop within the grace period), termination reasons and messages,
 // terminating pods (shown with a deletion timestamp until their containers
 // are gone), the kubelet's events (Config.Events), and adoption of the
@@ -72,6 +74,9 @@ type Config struct {
 	BackoffBase time.Duration
 	// BackoffMax caps the restart delay; zero means 5m.
 	BackoffMax time.Duration
+	// AllowPrivileged lets containers with securityContext.privileged run;
+	// zero refuses them (CreateContainerConfigError).
+	AllowPrivileged bool
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 	// Events, when set, receives every event the runtime records about a
@@ -406,6 +411,12 @@ func (r *Runtime) Logs(ctx context.Context, namespace, pod, container string, ta
 				names = append(names, c.spec.Name)
 				// No name picks the pod's only container, as kubectl logs does.
 				if c.spec.Name == container || container == "" && len(w.ctrs) == 1 {
+					path = w.logPath(c.spec.Name)
+				}
+			}
+			for _, c := range w.inits {
+				// An init container only by its name.
+				if c.spec.Name == container {
 					path = w.logPath(c.spec.Name)
 				}
 			}

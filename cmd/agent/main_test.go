@@ -58,6 +58,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--cpu", "1500m", "--memory", "2Gi", "--max-pods", "9", "--watch-heartbeat", "2s", "--log-level", "debug", "--events-kept", "50",
 		"--extended-resource", "nvidia.com/gpu=2", "--extended-resource", "hugepages-2Mi=1Gi",
 		"--network-plugin", "cni", "--vxlan", "always", "--dns-upstream", "192.0.2.53:53", "--dns-upstream", "[2001:db8::1]:53",
+		"--allow-privileged",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +74,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		AllocatableMilliCPU: 1500, AllocatableMemory: 2 << 30, MaxPods: 9, WatchHeartbeat: 2 * time.Second,
 		ExtendedResources: map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 1 << 30},
 		NetworkPlugin:     "cni", VXLAN: "always", DNSUpstreams: []string{"192.0.2.53:53", "[2001:db8::1]:53"},
-		DNSPort: agent.DefaultDNSPort, EventsKept: 50,
+		DNSPort: agent.DefaultDNSPort, EventsKept: 50, AllowPrivileged: true,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -88,7 +89,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 	}
 	if def.ContainerdAddress != DefaultContainerdAddress || def.APIAddr != agent.DefaultAPIAddr ||
 		def.GossipAddr != agent.DefaultGossipAddr || def.MaxPods != agent.DefaultMaxPods ||
-		def.PodCIDR != "" || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto {
+		def.PodCIDR != "" || def.AllowPrivileged || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto {
 		t.Errorf("defaults: %+v", def)
 	}
 	if _, tore, err := parseMode(t, "--teardown", "--node", "n1"); err != nil || !tore {

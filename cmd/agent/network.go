@@ -131,6 +131,7 @@ func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (
 		PodCIDR:            cfg.PodCIDR,
 		InsecureRegistries: cfg.InsecureRegistries,
 		NetworkPlugin:      cfg.NetworkPlugin,
+		AllowPrivileged:    cfg.AllowPrivileged,
 		Events:             events,
 		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
 	})

@@ -155,14 +155,35 @@ func printDescription(w io.Writer, desc *api.PodDescription) {
 		}
 	}
 
-	d.head(0, "Containers")
-	statuses := map[string]*agentapi.ContainerStatus{}
+	var inits, ctrs []agentapi.ContainerStatus
 	if p.Status != nil {
-		for i := range p.Status.Containers {
-			statuses[p.Status.Containers[i].Name] = &p.Status.Containers[i]
-		}
+		inits, ctrs = p.Status.InitContainers, p.Status.Containers
 	}
-	for _, ct := range p.Spec.Containers {
+	if len(p.Spec.InitContainers) > 0 {
+		printContainers(d, "Init Containers", p.Spec.InitContainers, inits)
+	}
+	printContainers(d, "Containers", p.Spec.Containers, ctrs)
+
+	if sc := desc.Scheduling; sc != nil {
+		printScheduling(w, sc)
+	}
+
+	if len(desc.Events) == 0 {
+		d.line(0, "Events", "<none>")
+		return
+	}
+	printEvents(d, w, desc.Events)
+}
+
+// printContainers prints the Containers (or Init Containers) section: each
+// container's image, state, readiness, restarts and resources.
+func printContainers(d describer, head string, specs []spec.Container, reported []agentapi.ContainerStatus) {
+	d.head(0, head)
+	statuses := map[string]*agentapi.ContainerStatus{}
+	for i := range reported {
+		statuses[reported[i].Name] = &reported[i]
+	}
+	for _, ct := range specs {
 		d.head(1, ct.Name)
 		d.line(2, "Image", ct.Image)
 		cs := statuses[ct.Name]
@@ -184,16 +205,6 @@ func printDescription(w io.Writer, desc *api.PodDescription) {
 		printResources(d, "Requests", ct.Resources.Requests)
 		printResources(d, "Limits", ct.Resources.Limits)
 	}
-
-	if sc := desc.Scheduling; sc != nil {
-		printScheduling(w, sc)
-	}
-
-	if len(desc.Events) == 0 {
-		d.line(0, "Events", "<none>")
-		return
-	}
-	printEvents(d, w, desc.Events)
 }
 
 // printEvents prints kubectl describe's event table: type, reason, age

@@ -58,13 +58,17 @@ func orNone(s string) string {
 }
 
 // podStatus is kubectl's STATUS column: Terminating for a pod being
-// stopped, else the first container's waiting or terminated reason when
+// stopped, else Init:… while init containers have not all succeeded
+// (initStatus), else the first container's waiting or terminated reason when
 // there is one, else the pod's reason or phase.
 func podStatus(p api.Pod) string {
 	if p.Status != nil && p.Status.DeletionTimestamp != nil {
 		// As kubectl: a pod being stopped shows Terminating until its
 		// node reports its containers gone.
 		return "Terminating"
+	}
+	if s, ok := initStatus(p); ok {
+		return s
 	}
 	if p.Status != nil {
 		for _, cs := range p.Status.Containers {
@@ -105,7 +109,7 @@ func podReady(p api.Pod) (ready, total int) {
 }
 
 func podRestarts(p api.Pod) int32 {
-	var n int32
+	n := initRestarts(p)
 	if p.Status != nil {
 		for _, cs := range p.Status.Containers {
 			n += cs.RestartCount

@@ -51,17 +51,18 @@ type k8sPod struct {
 }
 
 type kPodStatus struct {
-	Conditions        []condition       `json:"conditions,omitempty"`
-	ContainerStatuses []containerStatus `json:"containerStatuses,omitempty"`
-	HostIP            string            `json:"hostIP,omitempty"`
-	HostIPs           []ipEntry         `json:"hostIPs,omitempty"`
-	Message           string            `json:"message,omitempty"`
-	Phase             string            `json:"phase"`
-	PodIP             string            `json:"podIP,omitempty"`
-	PodIPs            []ipEntry         `json:"podIPs,omitempty"`
-	QOSClass          string            `json:"qosClass,omitempty"`
-	Reason            string            `json:"reason,omitempty"`
-	StartTime         *time.Time        `json:"startTime,omitempty"`
+	Conditions            []condition       `json:"conditions,omitempty"`
+	ContainerStatuses     []containerStatus `json:"containerStatuses,omitempty"`
+	HostIP                string            `json:"hostIP,omitempty"`
+	HostIPs               []ipEntry         `json:"hostIPs,omitempty"`
+	InitContainerStatuses []containerStatus `json:"initContainerStatuses,omitempty"`
+	Message               string            `json:"message,omitempty"`
+	Phase                 string            `json:"phase"`
+	PodIP                 string            `json:"podIP,omitempty"`
+	PodIPs                []ipEntry         `json:"podIPs,omitempty"`
+	QOSClass              string            `json:"qosClass,omitempty"`
+	Reason                string            `json:"reason,omitempty"`
+	StartTime             *time.Time        `json:"startTime,omitempty"`
 }
 
 type ipEntry struct {
@@ -160,6 +161,9 @@ func kubePod(p api.Pod, hostIPs map[string]string) k8sPod {
 		st.StartTime = timePtr(ptrTime(p.Status.StartTime))
 		for _, cs := range p.Status.Containers {
 			st.ContainerStatuses = append(st.ContainerStatuses, kubeContainerStatus(cs))
+		}
+		for _, cs := range p.Status.InitContainers {
+			st.InitContainerStatuses = append(st.InitContainerStatuses, kubeContainerStatus(cs))
 		}
 	}
 	if p.Node == "" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -125,7 +126,7 @@ func (c *cli) waitPods(ctx context.Context, cl *api.Client) error {
 				switch st := podStatus(p); {
 				case p.Phase == agentapi.PodRunning && st == agentapi.PodRunning, p.Phase == agentapi.PodSucceeded:
 					done++
-				case p.Phase == agentapi.PodFailed || failureReasons[st] || failureReasons[p.Reason]:
+				case p.Phase == agentapi.PodFailed || failureReasons[strings.TrimPrefix(st, "Init:")] || failureReasons[p.Reason]:
 					failed = append(failed, p)
 				}
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile"
@@ -34,7 +35,8 @@ func podHealth(p *reconcile.PodView) (string, string) {
 		return api.HealthDegraded, fmt.Sprintf("pod %s/%s failed: %s", p.Namespace, p.Name, firstNonEmpty(p.Message, p.Reason))
 	}
 	if p.Status != nil {
-		for _, c := range p.Status.Containers {
+		// Init containers first: a crash-looping one holds the others.
+		for _, c := range slices.Concat(p.Status.InitContainers, p.Status.Containers) {
 			if w := c.State.Waiting; w != nil && degradedReasons[w.Reason] {
 				return api.HealthDegraded, fmt.Sprintf("pod %s/%s: container %s: %s", p.Namespace, p.Name, c.Name, w.Reason)
 			}

@@ -1,0 +1,272 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/containerd/v2/contrib/seccomp"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Security contexts, mapped onto the OCI spec as the kubelet and
+// containerd's CRI plugin map them (kuberuntime_container.go,
+// internal/cri/server/container_create*.go):
+//
+//   - runAsUser/runAsGroup (the container's over the pod's) replace the
+//     image's USER; a UID alone takes its primary GID from the image's
+//     /etc/passwd (0 if absent), as oci.WithUserID does. Without them the
+//     image's USER applies, a name resolved through its /etc/passwd.
+//   - The groups the image's /etc/group gives the user, the pod's
+//     supplementalGroups and its fsGroup are the process's additional GIDs.
+//   - runAsNonRoot refuses, with the kubelet's messages, a container that
+//     would run as UID 0 or whose image user is a name (it cannot be
+//     verified): CreateContainerConfigError.
+//   - capabilities: add/drop over containerd's default set; "ALL" in add or
+//     drop first sets all or none, then the individual names apply. Names
+//     are taken with or without CAP_, in any case.
+//   - allowPrivilegeEscalation defaults to true: no_new_privs is set only
+//     when it is false (containerd's own default spec sets it; Kubernetes
+//     does not).
+//   - privileged: every capability, the host's devices, no seccomp, no
+//     masked or read-only /proc paths; refused unless Config.AllowPrivileged.
+//   - readOnlyRootFilesystem mounts the image's root file system read-only.
+//   - seccompProfile: RuntimeDefault is containerd's default profile,
+//     Unconfined (and no profile, the kubelet's default) none; Localhost is
+//     refused.
+
+// errCreateConfig is a container that cannot be created as its spec asks
+// (CreateContainerConfigError, not CreateContainerError): retrying does not
+// help until the spec or the node's config changes.
+type errCreateConfig struct{ msg string }
+
+func (e *errCreateConfig) Error() string { return e.msg }
+
+func configErrorf(format string, args ...any) error {
+	return &errCreateConfig{msg: fmt.Sprintf(format, args...)}
+}
+
+// createFailureReason is the waiting reason of a container whose creation
+// failed with err.
+func createFailureReason(err error) string {
+	var ce *errCreateConfig
+	if errors.As(err, &ce) {
+		return api.ReasonCreateConfigErr
+	}
+	return api.ReasonCreateContainerErr
+}
+
+// securityContext is a container's effective security settings: its own
+// over the pod's (the kubelet's DetermineEffectiveSecurityContext).
+type securityContext struct {
+	runAsUser, runAsGroup *int64
+	runAsNonRoot          bool
+	groups                []int64 // supplementalGroups and fsGroup
+	seccomp               *spec.SeccompProfile
+	c                     spec.SecurityContext
+}
+
+func effectiveSecurity(ps *spec.PodSecurityContext, cs *spec.SecurityContext) securityContext {
+	var sc securityContext
+	if ps != nil {
+		sc.runAsUser, sc.runAsGroup, sc.seccomp = ps.RunAsUser, ps.RunAsGroup, ps.SeccompProfile
+		sc.runAsNonRoot = ps.RunAsNonRoot != nil && *ps.RunAsNonRoot
+		sc.groups = append(sc.groups, ps.SupplementalGroups...)
+		if ps.FSGroup != nil {
+			sc.groups = append(sc.groups, *ps.FSGroup)
+		}
+	}
+	if cs != nil {
+		sc.c = *cs
+		if cs.RunAsUser != nil {
+			sc.runAsUser = cs.RunAsUser
+		}
+		if cs.RunAsGroup != nil {
+			sc.runAsGroup = cs.RunAsGroup
+		}
+		if cs.RunAsNonRoot != nil {
+			sc.runAsNonRoot = *cs.RunAsNonRoot
+		}
+		if cs.SeccompProfile != nil {
+			sc.seccomp = cs.SeccompProfile
+		}
+	}
+	return sc
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// securityOpts returns the OCI options of c's security context, applied
+// after oci.WithImageConfig; imageUser is the image's USER. An error is an
+// errCreateConfig.
+func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, error) {
+	sc := effectiveSecurity(w.pod.Spec.SecurityContext, c.spec.SecurityContext)
+	privileged := isTrue(sc.c.Privileged)
+	if privileged && !w.r.cfg.AllowPrivileged {
+		return nil, configErrorf("container %s is privileged, and this node does not allow privileged containers (agent --allow-privileged)", c.spec.Name)
+	}
+	if err := verifyRunAsNonRoot(sc, imageUser, w.pod, c.spec.Name); err != nil {
+		return nil, err
+	}
+	var opts []oci.SpecOpts
+	if sc.runAsUser != nil || sc.runAsGroup != nil {
+		user := imageUserName(imageUser)
+		if sc.runAsUser != nil {
+			user = strconv.FormatInt(*sc.runAsUser, 10)
+		}
+		userstr := user
+		if sc.runAsGroup != nil {
+			userstr += ":" + strconv.FormatInt(*sc.runAsGroup, 10)
+		}
+		opts = append(opts, oci.WithUser(userstr), withMergedGIDs(oci.WithAdditionalGIDs(user)))
+	}
+	if len(sc.groups) > 0 {
+		opts = append(opts, withSupplementalGroups(sc.groups))
+	}
+	if privileged {
+		opts = append(opts, oci.WithPrivileged, oci.WithHostDevices, oci.WithAllDevicesAllowed)
+	} else if caps := sc.c.Capabilities; caps != nil {
+		opts = append(opts, capabilityOpts(caps)...)
+	}
+	// Kubernetes' default: escalation allowed (containerd's default spec
+	// forbids it).
+	opts = append(opts, oci.WithNewPrivileges)
+	if sc.c.AllowPrivilegeEscalation != nil && !*sc.c.AllowPrivilegeEscalation && !privileged {
+		opts = append(opts, oci.WithNoNewPrivileges)
+	}
+	if isTrue(sc.c.ReadOnlyRootFilesystem) {
+		opts = append(opts, oci.WithRootFSReadonly())
+	}
+	if !privileged && sc.seccomp != nil {
+		switch sc.seccomp.Type {
+		case spec.SeccompProfileRuntimeDefault:
+			// After the capabilities: the profile allows the system
+			// calls they need.
+			opts = append(opts, seccomp.WithDefaultProfile())
+		case spec.SeccompProfileUnconfined:
+			opts = append(opts, oci.WithSeccompUnconfined)
+		default:
+			return nil, configErrorf("container %s: seccompProfile type %q is not supported (RuntimeDefault or Unconfined)", c.spec.Name, sc.seccomp.Type)
+		}
+	}
+	return opts, nil
+}
+
+// imageUserName is the user part of an image's USER ("name", "uid",
+// "uid:gid"), "0" when it has none.
+func imageUserName(imageUser string) string {
+	u, _, _ := strings.Cut(imageUser, ":")
+	if u == "" {
+		return "0"
+	}
+	return u
+}
+
+// verifyRunAsNonRoot is the kubelet's check, with its messages.
+func verifyRunAsNonRoot(sc securityContext, imageUser string, pod api.Pod, container string) error {
+	if !sc.runAsNonRoot {
+		return nil
+	}
+	podRef := fmt.Sprintf("%s_%s(%s)", pod.Name, pod.Namespace, pod.UID)
+	if sc.runAsUser != nil {
+		if *sc.runAsUser == 0 {
+			return configErrorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", podRef, container)
+		}
+		return nil
+	}
+	user := imageUserName(imageUser)
+	uid, err := strconv.ParseInt(user, 10, 64)
+	switch {
+	case err != nil:
+		return configErrorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", user, podRef, container)
+	case uid == 0:
+		return configErrorf("container has runAsNonRoot and image will run as root (pod: %q, container: %s)", podRef, container)
+	}
+	return nil
+}
+
+// capabilityOpts is containerd CRI's WithCapabilities: "ALL" first, then
+// the individual names.
+func capabilityOpts(caps *spec.Capabilities) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	if hasAll(caps.Add) {
+		opts = append(opts, oci.WithAllCurrentCapabilities)
+	}
+	if hasAll(caps.Drop) {
+		opts = append(opts, oci.WithCapabilities(nil))
+	}
+	if add := capNames(caps.Add); len(add) > 0 {
+		opts = append(opts, oci.WithAddedCapabilities(add))
+	}
+	if drop := capNames(caps.Drop); len(drop) > 0 {
+		opts = append(opts, oci.WithDroppedCapabilities(drop))
+	}
+	return opts
+}
+
+func hasAll(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, "ALL") })
+}
+
+// capNames turns Kubernetes' names (NET_ADMIN, net_admin, CAP_NET_ADMIN)
+// into the OCI spec's (CAP_NET_ADMIN), leaving out ALL.
+func capNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		n = strings.ToUpper(n)
+		if n == "ALL" {
+			continue
+		}
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// withMergedGIDs runs opt (which replaces the additional GIDs) and keeps
+// the GIDs set before it (containerd CRI's WithAdditionalGIDs).
+func withMergedGIDs(opt oci.SpecOpts) oci.SpecOpts {
+	return func(ctx context.Context, cl oci.Client, c *containers.Container, s *specs.Spec) error {
+		var before []uint32
+		if s.Process != nil {
+			before = slices.Clone(s.Process.User.AdditionalGids)
+		}
+		if err := opt(ctx, cl, c, s); err != nil {
+			return err
+		}
+		s.Process.User.AdditionalGids = mergeGIDs(s.Process.User.AdditionalGids, before)
+		return nil
+	}
+}
+
+// withSupplementalGroups adds GIDs to the process's additional ones.
+func withSupplementalGroups(groups []int64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+		if s.Process == nil {
+			s.Process = &specs.Process{}
+		}
+		gids := make([]uint32, 0, len(groups))
+		for _, g := range groups {
+			gids = append(gids, uint32(g))
+		}
+		s.Process.User.AdditionalGids = mergeGIDs(s.Process.User.AdditionalGids, gids)
+		return nil
+	}
+}
+
+// mergeGIDs is the sorted union of a and b.
+func mergeGIDs(a, b []uint32) []uint32 {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
