@@ -58,7 +58,7 @@ type Manager struct {
 	lastSt  []api.VolumeStatus
 	haveSet bool // SetVolumes was called: the worker may unstage and forget
 
-	saveMu  sync.Mutex // serialises save, so an older state never lands last
+	saveMu sync.Mutex // serialises save, so an older state never lands last
 
 	changes chan struct{}
 	wake    chan struct{}
