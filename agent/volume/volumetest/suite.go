@@ -519,36 +519,3 @@ func testDeleteRemovesData(t *testing.T, h *harness) {
 		t.Fatalf("re-provisioned volume holds %v, want nothing", got)
 	}
 }
-
-// WriteThroughput writes size bytes sequentially to a new file in dir in
-// 1 MiB writes, fsyncs it, removes it, and returns the rate in MB/s
-// (10^6 bytes per second, the fsync included).
-func WriteThroughput(dir string, size int64) (float64, error) {
-	f, err := os.CreateTemp(dir, ".throughput-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	buf := make([]byte, 1<<20)
-	for i := range buf {
-		buf[i] = byte(i * 7)
-	}
-	start := time.Now()
-	var n int64
-	for n < size {
-		m, err := f.Write(buf[:min(int64(len(buf)), size-n)])
-		n += int64(m)
-		if err != nil {
-			return 0, err
-		}
-	}
-	if err := f.Sync(); err != nil {
-		return 0, err
-	}
-	secs := time.Since(start).Seconds()
-	if err := f.Close(); err != nil {
-		return 0, err
-	}
-	return float64(size) / 1e6 / secs, nil
-}
