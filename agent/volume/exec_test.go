@@ -26,7 +26,7 @@ func TestExecProtocolErrors(t *testing.T) {
 	v := volume.Volume{Name: "pv1", Handle: "h"}
 	for _, tc := range []struct {
 		name, body, want string
-		timeout         time.Duration
+		timeout          time.Duration
 	}{
 		{"failure", `[ "$1" = capabilities ] && { echo '{"status":"Success"}'; exit 0; }; echo '{"status":"Failure","message":"disk on fire"}'`,
 			"volume plug-in example.com/p provision pv1: disk on fire", 0},
