@@ -61,6 +61,8 @@ type Agent struct {
 	// evlog numbers and keeps the runtime's events for the watch stream
 	// (events.go); WithEvents shares one with the runtime.
 	evlog *EventLog
+	// vols is the volume manager (volumes.go), nil without one.
+	vols VolumeManager
 
 	// applyMu serialises applies: the fence check, persisting the fence,
 	// the network and rt.Sync happen as one step, so two concurrent PUTs
@@ -356,6 +358,8 @@ func (a *Agent) fanOut() {
 			a.notifyWatchers()
 		case <-a.evlog.Changes():
 			a.notifyWatchers()
+		case <-a.volumeChanges():
+			a.notifyWatchers()
 		}
 	}
 }
@@ -390,6 +394,7 @@ func (a *Agent) snapshot() api.PodStatusList {
 		Term:       applied.Term,
 		Generation: applied.Generation,
 		Pods:       pods,
+		Volumes:    a.volumeStatus(),
 		Epoch:      a.evlog.Epoch(),
 		Time:       time.Now(),
 	}

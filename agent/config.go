@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -139,6 +140,9 @@ type Config struct {
 	// memory for watch streams that reconnect (EventLog); zero means
 	// DefaultEventsKept.
 	EventsKept int
+	// Volumes configures the volume manager and its drivers (cmd/agent
+	// builds it; docs/volume-drivers.md); its DataDir zero means DataDir.
+	Volumes volume.Config
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -274,6 +278,12 @@ func (c *Config) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Volumes.DataDir == "" {
+		c.Volumes.DataDir = c.DataDir
+	}
+	if c.Volumes.Logger == nil {
+		c.Volumes.Logger = c.Logger.With("node", c.NodeName)
 	}
 	return nil
 }

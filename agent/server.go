@@ -189,6 +189,9 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 		a.log.Error("failed to sync pods", "term", ps.Term, "generation", ps.Generation, "err", err)
 		return res, fmt.Errorf("failed to sync pods: %w", err)
 	}
+	// After Sync: pods that left have unpublished, so the manager can
+	// unstage and delete what the set no longer uses.
+	a.setVolumes(ps)
 	a.mu.Lock()
 	a.lastOK = true
 	a.applied = next

@@ -21,6 +21,7 @@ import (
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
+	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -95,6 +96,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.IntVar(&cfg.EventsKept, "events-kept", cfg.EventsKept, "how many pod and container events the agent keeps in memory for its watch streams")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	volumeFlags(f, &cfg)
 	return cmd
 }
 
@@ -200,7 +202,12 @@ func run(ctx context.Context, cfg agent.Config) error {
 		return err
 	}
 	defer release()
-	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events))
+	vm, err := volume.NewManager(cfg.Volumes)
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
+	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm))
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -59,6 +60,8 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--extended-resource", "nvidia.com/gpu=2", "--extended-resource", "hugepages-2Mi=1Gi",
 		"--network-plugin", "cni", "--vxlan", "always", "--dns-upstream", "192.0.2.53:53", "--dns-upstream", "[2001:db8::1]:53",
 		"--allow-privileged",
+		"--volume-plugin-dir", "/p", "--volume-plugin-timeout", "30s", "--volume-local-dir-root", "/ld",
+		"--volume-local-block-root", "/lb", "--volume-ssh-identity", "/id", "--volume-ssh-known-hosts", "/kh",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +78,8 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		ExtendedResources: map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 1 << 30},
 		NetworkPlugin:     "cni", VXLAN: "always", DNSUpstreams: []string{"192.0.2.53:53", "[2001:db8::1]:53"},
 		DNSPort: agent.DefaultDNSPort, EventsKept: 50, AllowPrivileged: true,
+		Volumes: volume.Config{PluginDir: "/p", PluginTimeout: 30 * time.Second, LocalDirRoot: "/ld",
+			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh"},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

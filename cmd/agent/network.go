@@ -99,6 +99,10 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 	if err := rt.Teardown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("failed to tear down pods: %w", err))
 	}
+	// After the pods: unmount every volume the agent mounted (data stays).
+	if err := teardownVolumes(ctx, cfg); err != nil {
+		errs = append(errs, err)
+	}
 	n, release, err := networking(cfg, runtimeBridge(rt, cfg))
 	if err != nil {
 		errs = append(errs, err)

@@ -1,0 +1,75 @@
+package volume
+
+import (
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"time"
+)
+
+// DefaultPluginDir is where the agent looks for out-of-process drivers.
+const DefaultPluginDir = "/usr/libexec/stevedore/volume"
+
+// DefaultRetryInterval is how often the manager retries a volume whose
+// driver failed.
+const DefaultRetryInterval = 10 * time.Second
+
+// Config configures the agent's volume manager and its built-in drivers
+// (agent.Config.Volumes; cmd/agent's --volume-* flags).
+type Config struct {
+	// DataDir is the agent's data directory: the manager keeps its state
+	// (volumes/state.json), staging paths (volumes/staging/<pv>) and
+	// publish targets (volumes/pods/<pod UID>/<pv>) under it. Required;
+	// the agent fills it with its own.
+	DataDir string
+	// LocalDirRoot holds the local-dir driver's volumes; zero means
+	// DataDir/volumes/local-dir.
+	LocalDirRoot string
+	// LocalBlockRoot holds the local-block driver's images; zero means
+	// DataDir/volumes/local-block.
+	LocalBlockRoot string
+	// PluginDir holds out-of-process drivers (docs/volume-drivers.md);
+	// zero means DefaultPluginDir.
+	PluginDir string
+	// PluginTimeout bounds one call of a plug-in; zero means
+	// DefaultExecTimeout.
+	PluginTimeout time.Duration
+	// SSHIdentityFile and SSHKnownHostsFile are the sshfs driver's
+	// private key and storage hosts' keys; zero leaves the sshfs driver
+	// refusing volumes, saying what is missing.
+	SSHIdentityFile   string
+	SSHKnownHostsFile string
+	// RetryInterval is how often a failed volume is retried; zero means
+	// DefaultRetryInterval.
+	RetryInterval time.Duration
+	// Logger zero means slog.Default().
+	Logger *slog.Logger
+}
+
+var errNoDataDir = errors.New("volume manager needs a data dir")
+
+// validate fills zero values.
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return errNoDataDir
+	}
+	if c.LocalDirRoot == "" {
+		c.LocalDirRoot = filepath.Join(c.DataDir, "volumes", "local-dir")
+	}
+	if c.LocalBlockRoot == "" {
+		c.LocalBlockRoot = filepath.Join(c.DataDir, "volumes", "local-block")
+	}
+	if c.PluginDir == "" {
+		c.PluginDir = DefaultPluginDir
+	}
+	if c.PluginTimeout <= 0 {
+		c.PluginTimeout = DefaultExecTimeout
+	}
+	if c.RetryInterval <= 0 {
+		c.RetryInterval = DefaultRetryInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
