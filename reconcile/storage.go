@@ -20,7 +20,7 @@ import (
 // provisioner is an out-of-process driver, node-local when its class says
 // so with NodeLocalParameter.
 const (
-	ProvisionerLocalDir   = "stevedore.dev/local-dir"
+	ProvisionerLocalDir   = spec.LocalDirProvisioner
 	ProvisionerLocalBlock = "stevedore.dev/local-block"
 	ProvisionerSSHFS      = "stevedore.dev/sshfs"
 	// NoProvisioner is Kubernetes' name for a class whose volumes are
@@ -34,21 +34,11 @@ const (
 // BuiltinStorageClassName is the class a repository that declares no
 // StorageClass gets as its default: node-local directories, made where
 // the first pod using the claim is placed.
-const BuiltinStorageClassName = "local"
+const BuiltinStorageClassName = spec.BuiltinStorageClassName
 
 // builtinStorageClass is the default class of a repository that declares
-// none. (spec may grow a public helper for it; this is the core's.)
-func builtinStorageClass() *spec.StorageClass {
-	mode := spec.VolumeBindingWaitForFirstConsumer
-	reclaim := spec.ReclaimDelete
-	return &spec.StorageClass{
-		TypeMeta:          spec.TypeMeta{APIVersion: spec.StorageV1, Kind: spec.KindStorageClass},
-		ObjectMeta:        spec.ObjectMeta{Name: BuiltinStorageClassName, Annotations: map[string]string{spec.DefaultStorageClassAnnotation: "true"}},
-		Provisioner:       ProvisionerLocalDir,
-		ReclaimPolicy:     &reclaim,
-		VolumeBindingMode: &mode,
-	}
-}
+// none (spec.BuiltinStorageClass).
+func builtinStorageClass() *spec.StorageClass { return spec.BuiltinStorageClass() }
 
 // classNodeLocal reports whether a class's volumes live on one node.
 func classNodeLocal(c *spec.StorageClass) bool {
@@ -148,58 +138,14 @@ func refClaim(ref string) (string, bool) {
 // (configMap, secret, projected), and its claims, as sorted ref keys.
 func podRefs(ns string, ps *spec.PodSpec) []string {
 	var out []string
-	add := func(kind, name string) {
-		if name != "" {
-			out = append(out, refKey(kind, ns, name))
-		}
+	for _, k := range spec.ConfigRefs(ns, ps) {
+		out = append(out, refKey(k.Kind, k.Namespace, k.Name))
 	}
-	for _, v := range ps.Volumes {
-		switch {
-		case v.ConfigMap != nil:
-			add(spec.KindConfigMap, v.ConfigMap.Name)
-		case v.Secret != nil:
-			add(spec.KindSecret, v.Secret.SecretName)
-		case v.PersistentVolumeClaim != nil:
-			add(spec.KindPersistentVolumeClaim, v.PersistentVolumeClaim.ClaimName)
-		case v.Projected != nil:
-			for _, s := range v.Projected.Sources {
-				if s.ConfigMap != nil {
-					add(spec.KindConfigMap, s.ConfigMap.Name)
-				}
-				if s.Secret != nil {
-					add(spec.KindSecret, s.Secret.Name)
-				}
-			}
-		}
-	}
-	for _, cs := range [][]spec.Container{ps.InitContainers, ps.Containers} {
-		for i := range cs {
-			c := &cs[i]
-			for _, e := range c.Env {
-				if f := e.ValueFrom; f != nil {
-					if f.ConfigMapKeyRef != nil {
-						add(spec.KindConfigMap, f.ConfigMapKeyRef.Name)
-					}
-					if f.SecretKeyRef != nil {
-						add(spec.KindSecret, f.SecretKeyRef.Name)
-					}
-				}
-			}
-			for _, e := range c.EnvFrom {
-				if e.ConfigMapRef != nil {
-					add(spec.KindConfigMap, e.ConfigMapRef.Name)
-				}
-				if e.SecretRef != nil {
-					add(spec.KindSecret, e.SecretRef.Name)
-				}
-			}
-		}
-	}
-	if len(out) < 2 {
-		return out
+	for _, c := range spec.ClaimNames(ps) {
+		out = append(out, claimRef(ns, c))
 	}
 	sort.Strings(out)
-	return slices.Compact(out)
+	return out
 }
 
 // claimsOf returns the claims ("namespace/name") a pod spec mounts, in

@@ -368,7 +368,7 @@ type k8sVolume struct {
 
 // resourceStorage is the resource name of a claim's request and a
 // volume's capacity.
-const resourceStorage = "storage"
+const resourceStorage = spec.ResourceStorage
 
 // hostnameLabel is the node label a node-local volume's affinity names.
 const hostnameLabel = "kubernetes.io/hostname"

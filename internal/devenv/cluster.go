@@ -115,6 +115,9 @@ type Cluster struct {
 	Agents      []*Agent
 	// Storage is the storage host, nil without ClusterConfig.StorageHost.
 	Storage *StorageHost
+	// AgeKeyFile is the development-only age identity (DevAgeKey) the
+	// reconcilers decrypt SOPS-encrypted Secrets with.
+	AgeKeyFile string
 
 	// net is nil without Netns.
 	net *hostNet
@@ -203,6 +206,9 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		}
 	}
 
+	if c.AgeKeyFile, err = writeDevAgeKey(c.Dir); err != nil {
+		return c, fmt.Errorf("failed to write the development age key: %w", err)
+	}
 	if cfg.StorageHost {
 		c.log.Info("starting the storage host")
 		if c.Storage, err = startStorageHost(ctx, filepath.Join(c.Dir, "storage"), c.net, filepath.Join(c.Dir, "logs", "storage-host.log")); err != nil {

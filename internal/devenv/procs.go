@@ -116,6 +116,7 @@ func (c *Cluster) reconcilerArgv(i int) []string {
 		// share a network namespace (without Netns) never collide.
 		"--cluster-cidr", fmt.Sprintf("10.%d.0.0/17", c.cfg.PodSubnet),
 		"--service-cidr", fmt.Sprintf("10.%d.128.0/17", c.cfg.PodSubnet),
+		"--sops-age-key-file", c.AgeKeyFile,
 	}
 	n := len(c.Reconcilers)
 	argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
@@ -175,6 +176,9 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 	}
 	for _, r := range c.Reconcilers {
 		a.argv = append(a.argv, "--join", r.Gossip)
+	}
+	if st := c.Storage; st != nil {
+		a.argv = append(a.argv, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile)
 	}
 	if a.Netns != "" {
 		// nsenter, not ip netns exec: ip netns exec gives the process a

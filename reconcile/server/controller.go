@@ -58,8 +58,8 @@ type controller struct {
 	slots    chan struct{}
 	planKick chan struct{}
 	// live checks agents membership reports failed (liveness.go).
-	live liveness
-	bumping  bool // a TermBase raise is being committed
+	live    liveness
+	bumping bool // a TermBase raise is being committed
 	// adopting is set while the store holds no pods and the agents'
 	// applied sets are read for adoption (adopt.go).
 	adopting bool

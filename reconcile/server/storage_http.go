@@ -84,7 +84,7 @@ func (s *Server) handleStorageClasses(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	if len(out) == 0 && v.set != nil {
-		out = append(out, storageClassOf(builtinStorageClass(), nil, true))
+		out = append(out, storageClassOf(spec.BuiltinStorageClass(), nil, true))
 	}
 	writeJSON(w, http.StatusOK, api.StorageClassList{StorageClasses: out})
 }
@@ -280,20 +280,6 @@ func storageClassOf(sc *spec.StorageClass, src *spec.Source, builtin bool) api.S
 	return out
 }
 
-// builtinStorageClass is the default class of a repository that declares
-// no StorageClass: node-local directories, made where the claim's first
-// pod is placed, deleted with the claim.
-func builtinStorageClass() *spec.StorageClass {
-	reclaim, binding := spec.ReclaimDelete, spec.VolumeBindingWaitForFirstConsumer
-	return &spec.StorageClass{
-		TypeMeta:          spec.TypeMeta{APIVersion: spec.StorageV1, Kind: spec.KindStorageClass},
-		ObjectMeta:        spec.ObjectMeta{Name: "local", Annotations: map[string]string{spec.DefaultStorageClassAnnotation: "true"}},
-		Provisioner:       "stevedore.dev/local-dir",
-		ReclaimPolicy:     &reclaim,
-		VolumeBindingMode: &binding,
-	}
-}
-
 // resourceStorage is the resource name of a claim's request and a volume's
 // capacity.
-const resourceStorage = "storage"
+const resourceStorage = spec.ResourceStorage
