@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 
@@ -123,16 +124,20 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 // events, when set, receives its events (an agent.EventLog's Record).
 func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (*runtime.Runtime, error) {
 	rt, err := runtime.New(ctx, runtime.Config{
-		NodeName:           cfg.NodeName,
-		ContainerdAddress:  cfg.ContainerdAddress,
-		Namespace:          cfg.ContainerdNamespace,
-		DataDir:            filepath.Join(cfg.DataDir, "runtime"),
-		BridgeName:         cfg.BridgeName,
-		PodCIDR:            cfg.PodCIDR,
-		InsecureRegistries: cfg.InsecureRegistries,
-		NetworkPlugin:      cfg.NetworkPlugin,
-		Events:             events,
-		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
+		NodeName:            cfg.NodeName,
+		ContainerdAddress:   cfg.ContainerdAddress,
+		Namespace:           cfg.ContainerdNamespace,
+		DataDir:             filepath.Join(cfg.DataDir, "runtime"),
+		BridgeName:          cfg.BridgeName,
+		PodCIDR:             cfg.PodCIDR,
+		InsecureRegistries:  cfg.InsecureRegistries,
+		NetworkPlugin:       cfg.NetworkPlugin,
+		HostIP:              hostIP(cfg),
+		AllocatableMilliCPU: cfg.AllocatableMilliCPU,
+		AllocatableMemory:   cfg.AllocatableMemory,
+		AllowHostPaths:      cfg.AllowHostPaths,
+		Events:              events,
+		Logger:              cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("failed to start runtime: %w", err)
@@ -152,4 +157,22 @@ func ownPorts(cfg agent.Config) []int32 {
 		}
 	}
 	return ports
+}
+
+// hostIP is the node's address as pods see it in status.hostIP: the host
+// of the advertised API URL, else of the API address, when it is an IP.
+func hostIP(cfg agent.Config) string {
+	for _, hp := range []string{cfg.AdvertiseAPI, cfg.APIAddr} {
+		if u, err := url.Parse(hp); err == nil && u.Host != "" {
+			hp = u.Host
+		}
+		h, _, err := net.SplitHostPort(hp)
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+			return ip.String()
+		}
+	}
+	return ""
 }
