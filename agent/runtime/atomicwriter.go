@@ -85,7 +85,8 @@ func (w *atomicWriter) write(payload map[string]fileProjection) (bool, error) {
 	}
 	w.removeLeftovers(oldTs)
 	if oldTs != "" && w.same(filepath.Join(w.dir, oldTs), payload) {
-		return false, nil
+		// A crash after the swap may have left the links unfinished.
+		return false, w.repairVisible(payload)
 	}
 	oldPaths := w.userVisible(oldTs)
 
@@ -173,6 +174,31 @@ func (w *atomicWriter) removeLeftovers(current string) {
 			_ = os.RemoveAll(filepath.Join(w.dir, n))
 		}
 	}
+}
+
+// repairVisible makes the top-level links of payload and removes links of
+// entries it does not have.
+func (w *atomicWriter) repairVisible(payload map[string]fileProjection) error {
+	want := topLevel(payload)
+	for name := range want {
+		link := filepath.Join(w.dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(dataDirName, name), link); err != nil {
+			return fmt.Errorf("failed to link %s: %w", name, err)
+		}
+	}
+	ents, err := os.ReadDir(w.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if n := e.Name(); !strings.HasPrefix(n, "..") && !want[n] && e.Type()&os.ModeSymlink != 0 {
+			_ = os.Remove(filepath.Join(w.dir, n))
+		}
+	}
+	return nil
 }
 
 // topLevel returns the first element of every path.
