@@ -324,7 +324,7 @@ func TestSubPath(t *testing.T) {
 
 	for _, bad := range []string{"escape", "escape/etc", "up", "ok/../../x"} {
 		e.setConfig(configMap("paths", "bad-"+bad, map[string]string{"sub": bad}))
-		e.waitPod("subpath", "victim refused "+bad, 20*time.Second, waiting("victim", api.ReasonCreateConfigErr, `volumeMount "data" of container "victim"`))
+		e.waitPod("subpath", "victim refused "+bad, 20*time.Second, waiting("victim", api.ReasonCreateConfigErr, fmt.Sprintf(`volumeMount "data" of container "victim": subPath %q`, bad)))
 		if l := e.logs("subpath", "victim", 0); l != "" {
 			t.Fatalf("victim ran with subPath %q: %q", bad, l)
 		}
