@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -220,19 +219,6 @@ func (s *configStore) wait() <-chan struct{} {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.changed
-}
-
-// keys lists the objects held, sorted (for tests and diagnostics: keys
-// only, never values).
-func (s *configStore) keys() []string {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]string, 0, len(s.objs))
-	for k := range s.objs {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // unmount drops the tmpfs copy (Teardown); memory keeps the objects and a

@@ -68,12 +68,7 @@ func newLoggedEnv(t *testing.T, mod func(*runtime.Config)) (*env, *syncBuffer) {
 	buf := &syncBuffer{t: t}
 	e := newEnvWith(t, func(c *runtime.Config) {
 		c.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		var events []string
-		var mu sync.Mutex
 		c.Events = func(ev api.Event) {
-			mu.Lock()
-			events = append(events, ev.Message)
-			mu.Unlock()
 			fmt.Fprintf(buf, "event %s %s %s\n", ev.Reason, ev.Container, ev.Message)
 		}
 		if mod != nil {
@@ -435,6 +430,25 @@ func TestEmptyDirSizeLimitEvicts(t *testing.T) {
 	}
 }
 
+// TestFSGroup: with fsGroup, an emptyDir's root and the files of a secret
+// volume are group-owned by it (root setgid, secret files group-readable).
+func TestFSGroup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setConfig(secret("sec", "s1", map[string]string{"k": "v"}))
+	c := sh("c", "echo d=$(stat -c '%a %g' /d) s=$(stat -L -c '%a %g' /s/k) sd=$(stat -c '%g' /s/..data/); exec sleep 3600")
+	c.VolumeMounts = []spec.VolumeMount{{Name: "d", MountPath: "/d"}, {Name: "s", MountPath: "/s"}}
+	p := newPod("fsgroup", "", c)
+	gid, mode := int64(4321), int32(0o400)
+	p.Spec.SecurityContext = &spec.PodSecurityContext{FSGroup: &gid}
+	p.Spec.Volumes = []spec.Volume{
+		{Name: "d", VolumeSource: spec.VolumeSource{EmptyDir: &spec.EmptyDirVolumeSource{}}},
+		{Name: "s", VolumeSource: spec.VolumeSource{Secret: &spec.SecretVolumeSource{SecretName: "sec", DefaultMode: &mode}}},
+	}
+	e.sync(p)
+	e.waitLog("fsgroup", "c", "d=2777 4321 s=440 4321 sd=4321\n", 30*time.Second)
+}
+
 func countMounts(t *testing.T, dir string) int {
 	t.Helper()
 	real, err := filepath.EvalSymlinks(dir)
@@ -463,4 +477,3 @@ func mustGlob(t *testing.T, pattern string) []string {
 	}
 	return m
 }
-
