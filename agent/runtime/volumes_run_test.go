@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -128,7 +129,7 @@ touch /etc/cm/x 2>/dev/null && echo CM-WRITABLE || echo CM-REFUSED
 echo hello > /scratch/f && cat /ro/f
 echo READY
 last=
-while :; do c=$(cat /etc/cm/color); if [ "$c" != "$last" ]; then echo "COLOR-NOW $c"; last=$c; fi; sleep 0.1; done
+while :; do c=$(cat /etc/cm/color); if [ "$c" != "$last" ]; then echo "COLOR-NOW $c SUB $(cat /sub-color)"; last=$c; fi; sleep 0.1; done
 `
 	c := sh("c", script)
 	c.Resources = spec.Resources{Limits: spec.ResourceList{spec.ResourceMemory: resource.MustParse("64Mi"), spec.ResourceCPU: resource.MustParse("250m")}}
@@ -147,6 +148,7 @@ while :; do c=$(cat /etc/cm/color); if [ "$c" != "$last" ]; then echo "COLOR-NOW
 	}
 	c.VolumeMounts = []spec.VolumeMount{
 		{Name: "cm", MountPath: "/etc/cm"},
+		{Name: "cm", MountPath: "/sub-color", SubPath: "color"},
 		{Name: "sec", MountPath: "/etc/sec"},
 		{Name: "dapi", MountPath: "/etc/dapi"},
 		{Name: "proj", MountPath: "/etc/proj"},
@@ -173,7 +175,7 @@ while :; do c=$(cat /etc/cm/color); if [ "$c" != "$last" ]; then echo "COLOR-NOW
 		{Name: "mem", VolumeSource: spec.VolumeSource{EmptyDir: &spec.EmptyDirVolumeSource{Medium: spec.StorageMediumMemory, SizeLimit: &size}}},
 	}
 	e.sync(p)
-	log := e.waitLog("vols", "c", "COLOR-NOW blue\n", 60*time.Second)
+	log := e.waitLog("vols", "c", "COLOR-NOW blue SUB blue\n", 60*time.Second)
 	for _, want := range []string{
 		"cm.color=blue mode=644\n",
 		"cm.conf=a=1 mode=644\n",
@@ -213,7 +215,8 @@ while :; do c=$(cat /etc/cm/color); if [ "$c" != "$last" ]; then echo "COLOR-NOW
 		configMap("cfg", "v2", map[string]string{"color": "green", "app.conf": "a=1"}),
 		secret("sec", "s1", map[string]string{"password": secretValue}),
 	)
-	e.waitLog("vols", "c", "COLOR-NOW green\n", 10*time.Second)
+	// A subPath mount holds the file as it was (as in Kubernetes).
+	e.waitLog("vols", "c", "COLOR-NOW green SUB blue\n", 10*time.Second)
 	t.Logf("ConfigMap update visible in the container after %s", time.Since(start))
 	if st := e.waitPod("vols", "running", 5*time.Second, running); st.Containers[0].RestartCount != 0 {
 		t.Errorf("container restarted for a ConfigMap update: %d", st.Containers[0].RestartCount)
@@ -476,4 +479,60 @@ func mustGlob(t *testing.T, pattern string) []string {
 		t.Fatalf("glob %s: %v %v", pattern, m, err)
 	}
 	return m
+}
+
+// fakePVs publishes every volume as a directory of its own.
+type fakePVs struct {
+	root string
+	mu   sync.Mutex
+	log  []string
+}
+
+func (f *fakePVs) Publish(ctx context.Context, podUID string, pv api.PersistentVolume, readOnly bool) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("publish %s ro=%v", pv.Name, readOnly))
+	dir := filepath.Join(f.root, pv.Handle)
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+func (f *fakePVs) Unpublish(ctx context.Context, podUID, pvName string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "unpublish "+pvName)
+	return nil
+}
+
+func (f *fakePVs) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.log...)
+}
+
+// TestPersistentVolumeClaim: a pod waits in ContainerCreating until the
+// set has its claim's volume, then mounts the path Publish returns;
+// removing the pod unpublishes it.
+func TestPersistentVolumeClaim(t *testing.T) {
+	t.Parallel()
+	pvs := &fakePVs{root: t.TempDir()}
+	e := newEnvWith(t, func(c *runtime.Config) { c.PersistentVolumes = pvs })
+	c := sh("c", "echo persisted > /data/f && echo WROTE; exec sleep 3600")
+	c.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/data"}}
+	p := newPod("claim", "", c)
+	p.Spec.Volumes = []spec.Volume{{Name: "data", VolumeSource: spec.VolumeSource{PersistentVolumeClaim: &spec.PersistentVolumeClaimVolumeSource{ClaimName: "db"}}}}
+	e.sync(p)
+	e.waitPod("claim", "waiting for its volume", 30*time.Second, waiting("c", api.ReasonContainerCreating, "waiting for the volume of claim default/db"))
+	if err := e.rt.SetConfig(nil, []api.PersistentVolume{{Name: "pvc-1", Claim: "default/db", Driver: "fake", Handle: "h1"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitLog("claim", "c", "WROTE\n", 20*time.Second)
+	if b, err := os.ReadFile(filepath.Join(pvs.root, "h1", "f")); err != nil || string(b) != "persisted\n" {
+		t.Errorf("volume file: %q, %v", b, err)
+	}
+	e.sync()
+	e.wait("pod removed", 30*time.Second, gone("claim"))
+	got := pvs.calls()
+	if len(got) < 2 || got[0] != "publish pvc-1 ro=false" || got[len(got)-1] != "unpublish pvc-1" {
+		t.Errorf("driver calls %q", got)
+	}
 }
