@@ -107,9 +107,9 @@ const (
 	ReasonCreateConfigErr = "CreateContainerConfigError"
 	// ReasonInitError: an init container failed (Init:Error).
 	ReasonInitError = "Init:Error"
-	ReasonCompleted = "Completed"
-	ReasonError     = "Error"
-	ReasonOOMKilled = "OOMKilled"
+	ReasonCompleted          = "Completed"
+	ReasonError              = "Error"
+	ReasonOOMKilled          = "OOMKilled"
 )
 
 // PodStatus is what an agent observes of one pod.
