@@ -123,22 +123,18 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 // newRuntime builds the containerd runtime for cfg (defaults filled);
 // events, when set, receives its events (an agent.EventLog's Record).
 func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (*runtime.Runtime, error) {
-	rt, err := runtime.New(ctx, runtime.Config{
-		NodeName:            cfg.NodeName,
-		ContainerdAddress:   cfg.ContainerdAddress,
-		Namespace:           cfg.ContainerdNamespace,
-		DataDir:             filepath.Join(cfg.DataDir, "runtime"),
-		BridgeName:          cfg.BridgeName,
-		PodCIDR:             cfg.PodCIDR,
-		InsecureRegistries:  cfg.InsecureRegistries,
-		NetworkPlugin:       cfg.NetworkPlugin,
-		HostIP:              hostIP(cfg),
-		AllocatableMilliCPU: cfg.AllocatableMilliCPU,
-		AllocatableMemory:   cfg.AllocatableMemory,
-		AllowHostPaths:      cfg.AllowHostPaths,
-		Events:              events,
-		Logger:              cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
-	})
+	rt, err := runtime.New(ctx, withVolumes(cfg, runtime.Config{
+		NodeName:           cfg.NodeName,
+		ContainerdAddress:  cfg.ContainerdAddress,
+		Namespace:          cfg.ContainerdNamespace,
+		DataDir:            filepath.Join(cfg.DataDir, "runtime"),
+		BridgeName:         cfg.BridgeName,
+		PodCIDR:            cfg.PodCIDR,
+		InsecureRegistries: cfg.InsecureRegistries,
+		NetworkPlugin:      cfg.NetworkPlugin,
+		Events:             events,
+		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("failed to start runtime: %w", err)
 	}
@@ -157,6 +153,16 @@ func ownPorts(cfg agent.Config) []int32 {
 		}
 	}
 	return ports
+}
+
+// withVolumes sets the runtime's fields for volumes and the downward API
+// from the agent's config.
+func withVolumes(cfg agent.Config, rc runtime.Config) runtime.Config {
+	rc.HostIP = hostIP(cfg)
+	rc.AllocatableMilliCPU = cfg.AllocatableMilliCPU
+	rc.AllocatableMemory = cfg.AllocatableMemory
+	rc.AllowHostPaths = cfg.AllowHostPaths
+	return rc
 }
 
 // hostIP is the node's address as pods see it in status.hostIP: the host
