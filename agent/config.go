@@ -99,6 +99,10 @@ type Config struct {
 	AllocatableMemory int64
 	// MaxPods overrides the pod count offered; zero means DefaultMaxPods.
 	MaxPods int64
+	// AllowHostPaths lets this node's pods mount hostPath volumes (the
+	// namespace's policy must allow them too); false refuses them
+	// (docs/volumes.md).
+	AllowHostPaths bool
 	// ExtendedResources are the extended resources (nvidia.com/gpu: 2, a
 	// count) and hugepages (hugepages-2Mi: bytes, a multiple of the page
 	// size) the node offers the scheduler, by Kubernetes resource name. The

@@ -121,7 +121,7 @@ func (a *Agent) checkPodSet(ps api.PodSet) error {
 			return fmt.Errorf("pods[%d] %s: %w", i, key, errs)
 		}
 	}
-	return nil
+	return checkConfig(ps)
 }
 
 // apply fences ps, applies its network (network.go) and hands its pods to
@@ -137,7 +137,7 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	res := api.ApplyResult{Term: ps.Term, Generation: ps.Generation}
-	h := hashPods(ps.Pods, ps.Network)
+	h := hashSet(ps)
 
 	a.mu.Lock()
 	fence, haveHash, lastHash, lastOK := a.fence, a.haveHash, a.lastHash, a.lastOK
@@ -185,6 +185,7 @@ func (a *Agent) apply(ctx context.Context, ps api.PodSet) (api.ApplyResult, erro
 			return res, err
 		}
 	}
+	a.setConfig(ps)
 	if err := a.rt.Sync(ctx, ps.Pods); err != nil {
 		a.log.Error("failed to sync pods", "term", ps.Term, "generation", ps.Generation, "err", err)
 		return res, fmt.Errorf("failed to sync pods: %w", err)

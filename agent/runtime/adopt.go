@@ -37,6 +37,10 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		if err := r.net.teardownPod(ctx, filepath.Base(dir), podMeta{}); err != nil {
 			r.log.Warn("failed to tear down pod network", "dir", dir, "err", err)
 		}
+		if err := unmountUnder(dir); err != nil {
+			r.log.Warn("failed to unmount volumes of pod without a record; dir kept", "dir", dir, "err", err)
+			continue
+		}
 		_ = os.RemoveAll(dir)
 	}
 	owned := map[string]bool{} // container IDs adopted

@@ -123,7 +123,16 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				if ctx.Err() != nil || w.stopping() {
 					continue
 				}
-				w.event(c.spec.Name, api.EventWarning, api.EventFailed, "Error: "+err.Error())
+				if !errors.Is(err, errEvicted) {
+					w.event(c.spec.Name, api.EventWarning, api.EventFailed, "Error: "+err.Error())
+				}
+				if park, handled := w.configWait(ctx, c, err); handled {
+					if park {
+						w.waitEnd(ctx, c)
+						return
+					}
+					continue
+				}
 				if isCreateErr(err) {
 					createFailures++
 					w.update(func() {
@@ -377,11 +386,14 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		// One shim per pod rather than per container, as CRI does.
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: netnsPrefix + w.id}),
 	}
-	// The Services of this start, not of the pod's: a restarted container
-	// sees the Services that exist at its restart, as in Kubernetes.
-	if env := containerEnv(c.spec.Env, r.serviceEnvFor(&w.pod)); len(env) > 0 {
-		opts = append(opts, oci.WithEnv(env))
+	// Env (with the Services of this start, not of the pod's: a restarted
+	// container sees the Services that exist at its restart, as in
+	// Kubernetes) and volume mounts (volumes_mount.go).
+	cfgOpts, err := w.containerConfig(ctx, c)
+	if err != nil {
+		return nil, err
 	}
+	opts = append(opts, cfgOpts...)
 	if c.spec.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.spec.WorkingDir))
 	}

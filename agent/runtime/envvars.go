@@ -121,24 +121,3 @@ func serviceLinkEnv(svcs []api.Service, namespace string) []spec.EnvVar {
 func envName(s string) string {
 	return strings.ToUpper(strings.ReplaceAll(s, "-", "_"))
 }
-
-// containerEnv is a container's environment beyond its image's: its own
-// env, in order, then the Service variables it does not define itself (the
-// container's own env wins, as in Kubernetes).
-func containerEnv(own, services []spec.EnvVar) []string {
-	if len(own)+len(services) == 0 {
-		return nil
-	}
-	env := make([]string, 0, len(own)+len(services))
-	defined := make(map[string]bool, len(own))
-	for _, e := range own {
-		env = append(env, e.Name+"="+e.Value)
-		defined[e.Name] = true
-	}
-	for _, e := range services {
-		if !defined[e.Name] {
-			env = append(env, e.Name+"="+e.Value)
-		}
-	}
-	return env
-}

@@ -158,8 +158,17 @@ func TestContainerEnv(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, containerEnv(tc.own, tc.svc)); diff != "" {
-				t.Errorf("containerEnv (-want +got):\n%s", diff)
+			p := &api.Pod{Namespace: "default", Name: "p"}
+			got, _, err := makeEnv(envInput{facts: &podFacts{pod: p}, ctr: &spec.Container{Name: "c", Env: tc.own}, services: tc.svc,
+				lookup: func(string, string, string) *api.ConfigObject { return nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) == 0 {
+				got = nil
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("makeEnv (-want +got):\n%s", diff)
 			}
 		})
 	}

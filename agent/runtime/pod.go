@@ -56,6 +56,8 @@ type podWorker struct {
 	// deletedAt is when the pod's removal began (terminating.go).
 	deletedAt *time.Time
 	conds     []api.Condition // conditions.go
+
+	vols podVolumes // volumes.go
 }
 
 // ctr is one container of a pod.
@@ -166,6 +168,9 @@ func (w *podWorker) gracePeriod() time.Duration {
 }
 
 func (w *podWorker) restartPolicy() string {
+	if w.vols.evicted.Load() {
+		return spec.RestartPolicyNever
+	}
 	if p := w.pod.Spec.RestartPolicy; p != "" {
 		return p
 	}
@@ -384,7 +389,10 @@ func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
 		log.Warn("failed to tear down pod network", "err", err)
 	}
 	w.recMu.Lock()
-	if err := os.RemoveAll(w.dir); err != nil {
+	// Unmounted first: what is still mounted there must not be removed.
+	if err := w.teardownVolumes(ctx); err != nil {
+		log.Warn("failed to tear down pod volumes; pod dir kept", "err", err)
+	} else if err := os.RemoveAll(w.dir); err != nil {
 		log.Warn("failed to remove pod dir", "err", err)
 	}
 	w.recMu.Unlock()

@@ -30,6 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	goruntime "runtime"
+
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -79,6 +81,20 @@ type Config struct {
 	AllowPrivileged bool
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
+	// HostIP is the node's address, what status.hostIP gives a pod's env.
+	HostIP string
+	// AllocatableMilliCPU and AllocatableMemory are the node's: the
+	// downward API's value of a limit a container does not set, and a
+	// Memory emptyDir's size when nothing else bounds it. Zero means all
+	// CPUs and MemTotal.
+	AllocatableMilliCPU int64
+	AllocatableMemory   int64
+	// AllowHostPaths lets pods mount hostPath volumes; without it a pod
+	// with one waits in CreateContainerConfigError.
+	AllowHostPaths bool
+	// PersistentVolumes publishes the volumes of claims into pods; nil
+	// means none can (such pods wait in ContainerCreating).
+	PersistentVolumes PersistentVolumes
 	// Events, when set, receives every event the runtime records about a
 	// pod or container (Pulling, Started, Unhealthy, Killing…), without
 	// Seq: the agent numbers and keeps them. It is called without the
@@ -171,6 +187,12 @@ func (c *Config) validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.AllocatableMilliCPU <= 0 {
+		c.AllocatableMilliCPU = int64(goruntime.NumCPU()) * 1000
+	}
+	if c.AllocatableMemory <= 0 {
+		c.AllocatableMemory = hostMemTotal()
+	}
 	return nil
 }
 
@@ -223,6 +245,12 @@ type Runtime struct {
 	// SetNetwork must not wait for pods being attached.
 	svcMu    sync.RWMutex
 	services []api.Service
+
+	// config is the set's ConfigMaps, Secrets and persistent volumes
+	// (configstore.go); volWake wakes the volume loop (volumes.go).
+	config       *configStore
+	volWake      chan struct{}
+	allocStorage int64
 }
 
 // New connects to containerd, adopts the pods a previous process left, and
@@ -282,6 +310,11 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			cl.Close()
 			return nil, err
 		}
+	}
+	if err := r.initVolumes(); err != nil {
+		cancel()
+		cl.Close()
+		return nil, err
 	}
 	r.oom = newOOMWatcher()
 	r.wg.Add(1)
@@ -499,6 +532,7 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	// The runc shim leaves an empty state directory per namespace; Remove
 	// only succeeds if it is empty, i.e. when no other process uses it.
 	_ = os.Remove(filepath.Join("/run/containerd/runc", r.cfg.Namespace))
+	errs = append(errs, r.config.unmount())
 	return errors.Join(errs...)
 }
 

@@ -92,6 +92,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.StringVar(&fl.cpu, "cpu", "", "allocatable CPU as a Kubernetes quantity, e.g. 2 or 1500m (default: all CPUs)")
 	f.StringVar(&fl.memory, "memory", "", "allocatable memory as a Kubernetes quantity, e.g. 4Gi (default: MemTotal)")
 	f.Int64Var(&cfg.MaxPods, "max-pods", cfg.MaxPods, "maximum number of pods")
+	f.BoolVar(&cfg.AllowHostPaths, "allow-host-paths", false, "let pods mount hostPath volumes (where the namespace's policy allows them too); refused otherwise")
 	f.StringArrayVar(&fl.extended, "extended-resource", nil, "extended resource or hugepages the node offers, name=quantity, e.g. nvidia.com/gpu=2 or hugepages-2Mi=1Gi; repeatable")
 	f.IntVar(&cfg.EventsKept, "events-kept", cfg.EventsKept, "how many pod and container events the agent keeps in memory for its watch streams")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 
@@ -126,7 +127,7 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 // newRuntime builds the containerd runtime for cfg (defaults filled);
 // events, when set, receives its events (an agent.EventLog's Record).
 func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (*runtime.Runtime, error) {
-	rt, err := runtime.New(ctx, runtime.Config{
+	rt, err := runtime.New(ctx, withVolumes(cfg, runtime.Config{
 		NodeName:           cfg.NodeName,
 		ContainerdAddress:  cfg.ContainerdAddress,
 		Namespace:          cfg.ContainerdNamespace,
@@ -138,7 +139,7 @@ func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (
 		AllowPrivileged:    cfg.AllowPrivileged,
 		Events:             events,
 		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
-	})
+	}))
 	if err != nil {
 		return nil, fmt.Errorf("failed to start runtime: %w", err)
 	}
@@ -157,4 +158,32 @@ func ownPorts(cfg agent.Config) []int32 {
 		}
 	}
 	return ports
+}
+
+// withVolumes sets the runtime's fields for volumes and the downward API
+// from the agent's config.
+func withVolumes(cfg agent.Config, rc runtime.Config) runtime.Config {
+	rc.HostIP = hostIP(cfg)
+	rc.AllocatableMilliCPU = cfg.AllocatableMilliCPU
+	rc.AllocatableMemory = cfg.AllocatableMemory
+	rc.AllowHostPaths = cfg.AllowHostPaths
+	return rc
+}
+
+// hostIP is the node's address as pods see it in status.hostIP: the host
+// of the advertised API URL, else of the API address, when it is an IP.
+func hostIP(cfg agent.Config) string {
+	for _, hp := range []string{cfg.AdvertiseAPI, cfg.APIAddr} {
+		if u, err := url.Parse(hp); err == nil && u.Host != "" {
+			hp = u.Host
+		}
+		h, _, err := net.SplitHostPort(hp)
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+			return ip.String()
+		}
+	}
+	return ""
 }

@@ -173,6 +173,8 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		"--node", a.Name, "--gossip", a.Gossip, "--api", a.APIAddr,
 		"--data-dir", a.DataDir, "--containerd", c.Containerd.Address,
 		"--insecure-registry", c.Registry.Addr,
+		// Development clusters let pods mount host paths (docs/volumes.md).
+		"--allow-host-paths",
 	}
 	for _, r := range c.Reconcilers {
 		a.argv = append(a.argv, "--join", r.Gossip)
