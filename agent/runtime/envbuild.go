@@ -21,7 +21,9 @@ import (
 
 // configError is a container that cannot start until its config changes:
 // a missing ConfigMap, Secret or key that is not optional, a subPath that
-// leaves its volume. Shown as CreateContainerConfigError.
+// leaves its volume, a security context the node cannot meet (runAsNonRoot
+// with UID 0, privileged without --allow-privileged). Shown as
+// CreateContainerConfigError.
 type configError struct {
 	msg string
 	// wait is closed by the next config change after the attempt.

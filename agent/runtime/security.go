@@ -43,21 +43,10 @@ import (
 //     Unconfined (and no profile, the kubelet's default) none; Localhost is
 //     refused.
 
-// errCreateConfig is a container that cannot be created as its spec asks
-// (CreateContainerConfigError, not CreateContainerError): retrying does not
-// help until the spec or the node's config changes.
-type errCreateConfig struct{ msg string }
-
-func (e *errCreateConfig) Error() string { return e.msg }
-
-func configErrorf(format string, args ...any) error {
-	return &errCreateConfig{msg: fmt.Sprintf(format, args...)}
-}
-
 // createFailureReason is the waiting reason of a container whose creation
 // failed with err.
 func createFailureReason(err error) string {
-	var ce *errCreateConfig
+	var ce *configError
 	if errors.As(err, &ce) {
 		return api.ReasonCreateConfigErr
 	}
@@ -102,11 +91,9 @@ func effectiveSecurity(ps *spec.PodSecurityContext, cs *spec.SecurityContext) se
 	return sc
 }
 
-func isTrue(b *bool) bool { return b != nil && *b }
-
 // securityOpts returns the OCI options of c's security context, applied
-// after oci.WithImageConfig; imageUser is the image's USER. An error is an
-// errCreateConfig.
+// after oci.WithImageConfig; imageUser is the image's USER. An error is a
+// *configError.
 func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, error) {
 	sc := effectiveSecurity(w.pod.Spec.SecurityContext, c.spec.SecurityContext)
 	privileged := isTrue(sc.c.Privileged)

@@ -20,7 +20,7 @@ func TestHostIP(t *testing.T) {
 			t.Errorf("hostIP(%q, %q) = %q, want %q", tc.advertise, tc.api, got, tc.want)
 		}
 	}
-	rc := withVolumes(agent.Config{AllowHostPaths: true, AllocatableMemory: 1 << 30}, runtime.Config{NodeName: "n"})
+	rc := withVolumes(agent.Config{AllowHostPaths: true, AllocatableMemory: 1 << 30}, nil, runtime.Config{NodeName: "n"})
 	if !rc.AllowHostPaths || rc.AllocatableMemory != 1<<30 {
 		t.Errorf("withVolumes: %+v", rc)
 	}

@@ -193,7 +193,14 @@ func run(ctx context.Context, cfg agent.Config) error {
 	// The event log before the runtime: adopted pods record events as
 	// soon as New supervises them.
 	events := agent.NewEventLog(cfg.EventsKept)
-	rt, err := newRuntime(ctx, cfg, events.Record)
+	// The volume manager before the runtime too: adopted pods publish
+	// their claims through it.
+	vm, err := volume.NewManager(cfg.Volumes)
+	if err != nil {
+		return err
+	}
+	defer vm.Close()
+	rt, err := newRuntime(ctx, cfg, events.Record, vm)
 	if err != nil {
 		return err
 	}
@@ -203,11 +210,6 @@ func run(ctx context.Context, cfg agent.Config) error {
 		return err
 	}
 	defer release()
-	vm, err := volume.NewManager(cfg.Volumes)
-	if err != nil {
-		return err
-	}
-	defer vm.Close()
 	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm))
 	if err != nil {
 		return err

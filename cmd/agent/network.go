@@ -93,7 +93,7 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 		return fmt.Errorf("failed to validate agent config: %w", err)
 	}
 	var errs []error
-	rt, err := newRuntime(ctx, cfg, nil)
+	rt, err := newRuntime(ctx, cfg, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -125,9 +125,10 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 }
 
 // newRuntime builds the containerd runtime for cfg (defaults filled);
-// events, when set, receives its events (an agent.EventLog's Record).
-func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event)) (*runtime.Runtime, error) {
-	rt, err := runtime.New(ctx, withVolumes(cfg, runtime.Config{
+// events, when set, receives its events (an agent.EventLog's Record); pvs,
+// when set, publishes claims' volumes (the volume manager).
+func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event), pvs runtime.PersistentVolumes) (*runtime.Runtime, error) {
+	rt, err := runtime.New(ctx, withVolumes(cfg, pvs, runtime.Config{
 		NodeName:           cfg.NodeName,
 		ContainerdAddress:  cfg.ContainerdAddress,
 		Namespace:          cfg.ContainerdNamespace,
@@ -162,7 +163,8 @@ func ownPorts(cfg agent.Config) []int32 {
 
 // withVolumes sets the runtime's fields for volumes and the downward API
 // from the agent's config.
-func withVolumes(cfg agent.Config, rc runtime.Config) runtime.Config {
+func withVolumes(cfg agent.Config, pvs runtime.PersistentVolumes, rc runtime.Config) runtime.Config {
+	rc.PersistentVolumes = pvs
 	rc.HostIP = hostIP(cfg)
 	rc.AllocatableMilliCPU = cfg.AllocatableMilliCPU
 	rc.AllocatableMemory = cfg.AllocatableMemory
