@@ -36,10 +36,6 @@ const (
 // the first pod using the claim is placed.
 const BuiltinStorageClassName = spec.BuiltinStorageClassName
 
-// builtinStorageClass is the default class of a repository that declares
-// none (spec.BuiltinStorageClass).
-func builtinStorageClass() *spec.StorageClass { return spec.BuiltinStorageClass() }
-
 // classNodeLocal reports whether a class's volumes live on one node.
 func classNodeLocal(c *spec.StorageClass) bool {
 	switch c.Provisioner {
@@ -92,8 +88,6 @@ func newCatalog(set *spec.Set) *catalog {
 			ns = spec.DefaultNamespace
 		}
 		switch o := o.(type) {
-		case *spec.StorageClass:
-			c.classes[o.Name] = o
 		case *spec.PersistentVolume:
 			c.pvs[o.Name] = o
 		case *spec.PersistentVolumeClaim:
@@ -104,10 +98,9 @@ func newCatalog(set *spec.Set) *catalog {
 			c.config[refKey(spec.KindSecret, ns, o.Name)] = o
 		}
 	}
-	if len(c.classes) == 0 {
-		b := builtinStorageClass()
-		c.classes[b.Name] = b
-	}
+	// The repository's classes, and the built-in default unless it
+	// declares a default of its own (spec.Set.StorageClasses).
+	c.classes = set.StorageClasses()
 	// Several defaults: the first by name, so that it does not depend on
 	// map order (Kubernetes takes the newest).
 	for _, name := range sortedKeys(c.classes) {

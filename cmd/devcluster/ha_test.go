@@ -50,6 +50,8 @@ func TestHA(t *testing.T) {
 		// The hello image, for the rollout steps.
 		Examples: "../../examples-repo",
 		SkipSeed: true,
+		// The network volume driver's storage host, for the storage steps.
+		StorageHost: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,10 @@ func TestHA(t *testing.T) {
 		{"RestartEverything", h.testRestartEverything},
 		{"Rollout", h.testRollout},
 		{"Probes", h.testProbes},
+		{"ConfigAndSecrets", h.testConfigAndSecrets},
+		{"PersistentVolumes", h.testPersistentVolumes},
+		{"NetworkVolume", h.testNetworkVolume},
+		{"BlockVolumeFull", h.testBlockVolumeFull},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {

@@ -83,8 +83,12 @@ func (s *Server) handleStorageClasses(w http.ResponseWriter, _ *http.Request) {
 			out = append(out, storageClassOf(sc, v.source(o), false))
 		}
 	}
-	if len(out) == 0 && v.set != nil {
-		out = append(out, storageClassOf(spec.BuiltinStorageClass(), nil, true))
+	// The built-in default, when the repository declares no default
+	// of its own (spec.Set.StorageClasses), listed last.
+	if v.set != nil {
+		if b, ok := v.set.StorageClasses()[spec.BuiltinStorageClassName]; ok && v.set.Objects[spec.KeyOf(b)] == nil {
+			out = append(out, storageClassOf(b, nil, true))
+		}
 	}
 	writeJSON(w, http.StatusOK, api.StorageClassList{StorageClasses: out})
 }
