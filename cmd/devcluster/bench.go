@@ -63,6 +63,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	goTool := fs.String("go", "go", "go command that runs the scheduler's table (from the module root)")
 	diffObjects := fs.Int("diff-objects", 10000, "diff: objects in the compared revisions")
 	rolloutRuns := fs.Int("rollout-runs", 5, "rollout: rolling updates of 30 replicas measured")
+	storageRuns := fs.Int("storage-runs", 5, "storage: pod-start runs measured with and without volumes")
 	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -139,6 +140,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if want[secRollout] {
 		s, err := benchRollout(ctx, o, *rolloutRuns, out)
 		record(secRollout, s, err)
+	}
+	if want[secStorage] {
+		s, err := benchStorage(ctx, o, *storageRuns, out)
+		record(secStorage, s, err)
 	}
 	if want[secFailover] {
 		o3 := o

@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout, secStorage}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -41,6 +41,7 @@ var (
 		secGet:          "ctl get at 10,000 pods",
 		secServices:     "Services and DNS",
 		secRollout:      "Rolling updates and probes",
+		secStorage:      "Volumes, config and secrets",
 	}
 )
 

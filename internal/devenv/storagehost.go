@@ -163,3 +163,10 @@ func (st *StorageHost) Stop() {
 		_ = st.proc.stop(5 * time.Second)
 	}
 }
+
+// StartStorageHost starts a storage host on loopback (no network
+// namespace), keeping its keys, config and volumes under dir and its log
+// at logPath: for benchmarks and tests that need one without a cluster.
+func StartStorageHost(ctx context.Context, dir, logPath string) (*StorageHost, error) {
+	return startStorageHost(ctx, dir, nil, logPath)
+}
