@@ -120,7 +120,10 @@ func (o *options) start(ctx context.Context, prefix string, seed bool) (*devenv.
 		RegistryAddr: reg,
 		NodePrefix:   prefix,
 		SkipSeed:     !seed,
-		Logger:       logger,
+		// make run's cluster has a storage host, so that the network
+		// volume class can be tried (its parameters are printed).
+		StorageHost: seed,
+		Logger:      logger,
 	})
 }
 
@@ -182,12 +185,30 @@ Stevedore is running. In another terminal:
   %s diff                           # what a sync would change
   %s get services -n demo           # the hello Service: its virtual IP and node port
   curl http://%s/         # the hello Service's NodePort, on a host's address
-
+  %s get pvc -n demo                # kvstore's claim, provisioned on the node its pod runs on
+%s
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
-`, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, filepath.Join(c.Dir, "logs"))
+`, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, ctl, storageHostHint(c), filepath.Join(c.Dir, "logs"))
 	<-ctx.Done()
 	return nil
+}
+
+// storageHostHint is how to use the cluster's storage host: a StorageClass
+// of the network volume driver (docs/volume-drivers.md).
+func storageHostHint(c *devenv.Cluster) string {
+	st := c.Storage
+	if st == nil {
+		return ""
+	}
+	return fmt.Sprintf(`
+A storage host for network volumes runs at %s:%d (sshd; volumes in %s). A class for it:
+  apiVersion: storage.k8s.io/v1
+  kind: StorageClass
+  metadata: {name: network}
+  provisioner: stevedore.dev/sshfs
+  parameters: {host: %q, port: "%d", user: %s, path: %s}
+`, st.Host, st.Port, st.Root, st.Host, st.Port, st.User, st.Root)
 }
 
 // showServiceCall waits (briefly) for the example sidecar's log to show an
