@@ -111,10 +111,7 @@ func (w *podWorker) setupVolumes(ctx context.Context) error {
 	}
 	w.vols.mu.Lock()
 	defer w.vols.mu.Unlock()
-	if w.vols.sigs == nil {
-		w.vols.sigs = map[string]string{}
-		w.vols.pvPaths = map[string]string{}
-	}
+	w.vols.initLocked()
 	for i := range w.pod.Spec.Volumes {
 		v := &w.pod.Spec.Volumes[i]
 		if err := w.setupVolume(ctx, v); err != nil {
@@ -378,15 +375,20 @@ func (w *podWorker) teardownVolumes(ctx context.Context) error {
 	return err
 }
 
+// initLocked makes the maps of what is set up; w.vols.mu must be held.
+func (v *podVolumes) initLocked() {
+	if v.sigs == nil {
+		v.sigs = map[string]string{}
+		v.pvPaths = map[string]string{}
+	}
+}
+
 // refreshVolumes rewrites the projected volumes of a running pod whose
 // objects changed (the volume loop).
 func (w *podWorker) refreshVolumes() {
 	w.vols.mu.Lock()
 	defer w.vols.mu.Unlock()
-	if w.vols.sigs == nil {
-		w.vols.sigs = map[string]string{}
-		w.vols.pvPaths = map[string]string{}
-	}
+	w.vols.initLocked()
 	for i := range w.pod.Spec.Volumes {
 		v := &w.pod.Spec.Volumes[i]
 		if v.ConfigMap == nil && v.Secret == nil && v.Projected == nil && v.DownwardAPI == nil {
