@@ -99,9 +99,23 @@ func defaultDownwardAPIFiles(items []DownwardAPIVolumeFile) {
 	}
 }
 
+// LastAppliedConfigAnnotation is kubectl apply's copy of the object it
+// applied. Manifests exported from a cluster carry it; on a Secret it
+// holds the whole object, values included.
+const LastAppliedConfigAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
+
 // defaultSecret merges stringData into data (a key in both takes
-// stringData's value, as the API server does) and sets the type.
+// stringData's value, as the API server does), sets the type and drops
+// LastAppliedConfigAnnotation: a copy of the values in the metadata would
+// reach everything that prints metadata (diffs, the API, events), where
+// only data and stringData are redacted.
 func defaultSecret(s *Secret) {
+	if _, ok := s.Annotations[LastAppliedConfigAnnotation]; ok {
+		delete(s.Annotations, LastAppliedConfigAnnotation)
+		if len(s.Annotations) == 0 {
+			s.Annotations = nil
+		}
+	}
 	if s.Type == "" {
 		s.Type = SecretTypeOpaque
 	}
