@@ -21,7 +21,8 @@ import (
 // PersistentVolume), each allowing something only when set to "true".
 const (
 	// AllowHostPathsAnnotation lets the pods of a namespace use hostPath
-	// volumes; on a PersistentVolume, lets it be a hostPath volume.
+	// volumes; on a PersistentVolume, lets it be a hostPath or local
+	// volume.
 	AllowHostPathsAnnotation = "stevedore.dev/allow-host-paths"
 	// AllowPrivilegedAnnotation lets the pods of a namespace run
 	// privileged containers and add capabilities beyond
@@ -238,8 +239,14 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 		case *PersistentVolumeClaim:
 			checkClaim(doc, o, set, add)
 		case *PersistentVolume:
-			if o.Spec.HostPath != nil && !annotatedTrue(&o.ObjectMeta, AllowHostPathsAnnotation) {
-				add(doc, "spec.hostPath", "forbidden: a hostPath PersistentVolume exposes a directory of whichever node runs the pod; annotate the PersistentVolume with %s: \"true\" to allow it (or use a local volume with nodeAffinity)", AllowHostPathsAnnotation)
+			if annotatedTrue(&o.ObjectMeta, AllowHostPathsAnnotation) {
+				break
+			}
+			if o.Spec.HostPath != nil {
+				add(doc, "spec.hostPath", "forbidden: a hostPath PersistentVolume exposes a directory of whichever node runs the pod; annotate the PersistentVolume with %s: \"true\" to allow it", AllowHostPathsAnnotation)
+			}
+			if o.Spec.Local != nil {
+				add(doc, "spec.local", "forbidden: a local PersistentVolume exposes a directory of its node; annotate the PersistentVolume with %s: \"true\" to allow it", AllowHostPathsAnnotation)
 			}
 		default:
 			if ps, p := PodSpecOf(doc.obj); ps != nil {

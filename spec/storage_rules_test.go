@@ -21,6 +21,17 @@ spec:
   accessModes: [ReadWriteOnce]
 `
 
+// pvHostHead is pvHead with the annotation that allows host directories.
+const pvHostHead = `apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pv1
+  annotations: {stevedore.dev/allow-host-paths: "true"}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+`
+
 const scHead = `apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata: {name: fast}
@@ -77,14 +88,18 @@ func TestStorageObjectRules(t *testing.T) {
 		{"pvc class name", pvcHead + "  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n  storageClassName: Fast #!\n", "spec.storageClassName", "RFC 1123 subdomain"},
 		{"pv capacity required", "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv1}\nspec:\n  accessModes: [ReadWriteOnce]\n  csi: {driver: stevedore.dev/local-dir, volumeHandle: h}\n", "spec.capacity[storage]", "required"},
 		{"pv no source", pvHead, "spec", "must specify a volume type"},
-		{"pv two sources", pvHead + "  local: {path: /mnt/a}\n  csi: {driver: d.example.com, volumeHandle: h} #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.csi", "may not specify more than 1 volume type (local is set)"},
-		{"pv local without affinity", pvHead + "  local: {path: /mnt/a}\n", "spec.nodeAffinity", "a local volume needs nodeAffinity.required"},
-		{"pv local relative", pvHead + "  local: {path: mnt/a} #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.local.path", "must be an absolute path"},
+		{"csi driver hostPath", pvHead + "  csi:\n    driver: hostPath #!\n    volumeHandle: h\n    volumeAttributes: {path: /etc}\n", "spec.csi.driver", `invalid value "hostPath": the driver names "hostPath" and "local" are reserved`},
+		{"csi driver local", pvHead + "  csi:\n    driver: Local #!\n    volumeHandle: h\n", "spec.csi.driver", `invalid value "Local": the driver names "hostPath" and "local" are reserved`},
+		{"provisioner hostPath", scHead + "provisioner: hostPath #!\nparameters: {path: /etc}\n", "provisioner", `invalid value "hostPath": the driver names "hostPath" and "local" are reserved`},
+		{"provisioner local", scHead + "provisioner: local #!\n", "provisioner", `invalid value "local": the driver names "hostPath" and "local" are reserved`},
+		{"pv two sources", pvHostHead + "  local: {path: /mnt/a}\n  csi: {driver: d.example.com, volumeHandle: h} #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.csi", "may not specify more than 1 volume type (local is set)"},
+		{"pv local without affinity", pvHostHead + "  local: {path: /mnt/a}\n", "spec.nodeAffinity", "a local volume needs nodeAffinity.required"},
+		{"pv local relative", pvHostHead + "  local: {path: mnt/a} #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.local.path", "must be an absolute path"},
 		{"pv recycle", pvHead + "  csi: {driver: d.example.com, volumeHandle: h}\n  persistentVolumeReclaimPolicy: Recycle #!\n", "spec.persistentVolumeReclaimPolicy", "not supported by Stevedore"},
 		{"pv csi handle", pvHead + "  csi: {driver: d.example.com} #!\n", "spec.csi.volumeHandle", "required"},
 		{"pv capacity other", "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv1}\nspec:\n  accessModes: [ReadWriteOnce]\n  csi: {driver: d.example.com, volumeHandle: h}\n  capacity:\n    storage: 1Gi\n    memory: 1Gi #!\n", "spec.capacity[memory]", `unsupported resource "memory"`},
 		{"pv nfs", pvHead + "  nfs: {server: s, path: /x} #!\n", "spec.nfs", "not supported by Stevedore"},
-		{"pv mount options on local", pvHead + "  local: {path: /mnt/a}\n  mountOptions: [ro] #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.mountOptions", "may not specify mount options"},
+		{"pv mount options on local", pvHostHead + "  local: {path: /mnt/a}\n  mountOptions: [ro] #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.mountOptions", "may not specify mount options"},
 		{"pv namespaced", "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv1, namespace: a} #!\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  csi: {driver: d.example.com, volumeHandle: h}\n", "metadata.namespace", "cluster-scoped"},
 		{"sc provisioner required", scHead + "parameters: {a: b}\n", "provisioner", "required"},
 		{"sc provisioner name", scHead + "provisioner: 'not a name' #!\n", "provisioner", "invalid value"},
@@ -114,6 +129,7 @@ func TestStorageCrossRules(t *testing.T) {
 		{"volumeName not declared", claim("  volumeName: pv9 #!\n"), "spec.volumeName", `PersistentVolume "pv9" is not declared`},
 		{"hostPath without policy", podWith("  - name: d\n    hostPath: {path: /var/log} #!\n"), "spec.volumes[0].hostPath", `hostPath volumes are not allowed in namespace "default": annotate its Namespace with stevedore.dev/allow-host-paths: "true"`},
 		{"hostPath PV without annotation", pvHead + "  hostPath: {path: /srv/pv1} #!\n", "spec.hostPath", "annotate the PersistentVolume with stevedore.dev/allow-host-paths"},
+		{"local PV without annotation", pvHead + "  local: {path: /srv/pv1} #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.local", "annotate the PersistentVolume with stevedore.dev/allow-host-paths"},
 		{"privileged without policy", ctr("    securityContext:\n      privileged: true #!\n"), "spec.containers[0].securityContext.privileged", `privileged containers are not allowed in namespace "default"`},
 		{"capability beyond baseline", ctr("    securityContext:\n      capabilities:\n        add: [CHOWN, CAP_NET_ADMIN] #!\n"), "spec.containers[0].securityContext.capabilities.add[1]", "adding NET_ADMIN is not allowed"},
 		{"init container privileged", podHead + "  containers: [{name: c, image: busybox}]\n  initContainers:\n  - name: i\n    image: busybox\n    securityContext: {privileged: true} #!\n", "spec.initContainers[0].securityContext.privileged", "privileged containers are not allowed"},
@@ -138,6 +154,17 @@ spec:
   capacity: {storage: 1Gi}
   accessModes: [ReadWriteOnce]
   hostPath: {path: /srv/pv1, type: DirectoryOrCreate}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pv2
+  annotations: {stevedore.dev/allow-host-paths: "true"}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  local: {path: /srv/pv2}
+  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}
 ---
 apiVersion: v1
 kind: PersistentVolumeClaim
@@ -165,7 +192,7 @@ spec:
   - {name: logs, hostPath: {path: /var/log}}
   - {name: data, persistentVolumeClaim: {claimName: data}}
 `)
-	if len(set.Objects) != 4 {
+	if len(set.Objects) != 5 {
 		t.Fatalf("loaded %d objects", len(set.Objects))
 	}
 	if c := set.ClaimStorageClass(set.Objects[ObjectKey{Kind: KindPersistentVolumeClaim, Namespace: "ops", Name: "data"}].(*PersistentVolumeClaim)); c != nil {

@@ -142,6 +142,8 @@ func (v *validator) volumeSpec(s *PersistentVolumeSpec, p fieldPath) {
 		cp := p.child(n)
 		if src.CSI.Driver == "" {
 			v.add(cp.child("driver"), "required")
+		} else if reservedDriver(src.CSI.Driver) {
+			v.add(cp.child("driver"), "invalid value %q: %s; declare a node's directory with a local source (or hostPath), which the host-path policy covers", src.CSI.Driver, reservedDriverWhy)
 		} else {
 			v.check(cp.child("driver"), src.CSI.Driver, isProvisionerName(src.CSI.Driver))
 		}
@@ -184,6 +186,24 @@ func (v *validator) volumeSpec(s *PersistentVolumeSpec, p fieldPath) {
 	}
 }
 
+// The driver names of PersistentVolumes declared with a hostPath or local
+// source: the agent's drivers for them expose any directory of the node
+// that their parameters name, so only those sources, which the host-path
+// policy covers (storage_rules.go), may reach them. A csi volume or a
+// StorageClass naming them is refused, in any letter case.
+const (
+	HostPathDriver = "hostPath"
+	LocalDriver    = "local"
+)
+
+const reservedDriverWhy = `the driver names "hostPath" and "local" are reserved for PersistentVolumes with a hostPath or local source`
+
+// reservedDriver reports whether a csi driver or provisioner name is
+// HostPathDriver or LocalDriver.
+func reservedDriver(name string) bool {
+	return strings.EqualFold(name, HostPathDriver) || strings.EqualFold(name, LocalDriver)
+}
+
 // isProvisionerName returns why s is not a provisioner or driver name
 // ("stevedore.dev/local-dir"), or "": Kubernetes checks a qualified name,
 // lower-cased, of at most 63 characters.
@@ -197,6 +217,8 @@ func isProvisionerName(s string) string {
 func (v *validator) storageClass(c *StorageClass) {
 	if c.Provisioner == "" {
 		v.add("provisioner", "required: the volume driver's name, e.g. %s", LocalDirProvisioner)
+	} else if reservedDriver(c.Provisioner) {
+		v.add("provisioner", "invalid value %q: %s; a class provisions with a volume driver, e.g. %s", c.Provisioner, reservedDriverWhy, LocalDirProvisioner)
 	} else {
 		v.check("provisioner", c.Provisioner, isProvisionerName(c.Provisioner))
 	}
