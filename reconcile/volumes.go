@@ -348,7 +348,7 @@ func (p *planner) provision(cs *claimState, node string) {
 	uid := p.newUID("PersistentVolumeClaim/"+cs.key, "")
 	c := cs.classObj
 	r := &VolumeRecord{
-		Name:          "pvc-" + uid,
+		Name:          spec.ProvisionedHandlePrefix + uid,
 		Claim:         cs.key,
 		ClaimUID:      uid,
 		Phase:         VolumeBound,

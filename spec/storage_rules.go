@@ -227,6 +227,7 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 		errs.add(&Error{File: doc.file, Line: doc.lineOf(p), Object: keyLabel(KeyOf(doc.obj)), Field: string(p), Message: fmt.Sprintf(format, args...)})
 	}
 	var defaults []*document
+	handles := map[[2]string]string{}
 	for _, doc := range docs {
 		if set.Objects[KeyOf(doc.obj)] != doc.obj {
 			continue // invalid, or declared twice (reported)
@@ -239,15 +240,7 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 		case *PersistentVolumeClaim:
 			checkClaim(doc, o, set, add)
 		case *PersistentVolume:
-			if annotatedTrue(&o.ObjectMeta, AllowHostPathsAnnotation) {
-				break
-			}
-			if o.Spec.HostPath != nil {
-				add(doc, "spec.hostPath", "forbidden: a hostPath PersistentVolume exposes a directory of whichever node runs the pod; annotate the PersistentVolume with %s: \"true\" to allow it", AllowHostPathsAnnotation)
-			}
-			if o.Spec.Local != nil {
-				add(doc, "spec.local", "forbidden: a local PersistentVolume exposes a directory of its node; annotate the PersistentVolume with %s: \"true\" to allow it", AllowHostPathsAnnotation)
-			}
+			checkPV(doc, o, handles, add)
 		default:
 			if ps, p := PodSpecOf(doc.obj); ps != nil {
 				checkPodStorage(doc, ps, fieldPath(p), set, add)
@@ -266,6 +259,31 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 				"two default StorageClasses: %s and %s: at most one class may be annotated %s: \"true\"", names[0], names[1], DefaultStorageClassAnnotation)
 		}
 	}
+}
+
+// checkPV checks a PersistentVolume against the host-path policy and, for
+// a csi volume, that no volume before it in the revision has its driver
+// and volumeHandle: handles maps each (driver, volumeHandle) seen to the
+// first volume's name.
+func checkPV(doc *document, o *PersistentVolume, handles map[[2]string]string, add func(*document, fieldPath, string, ...any)) {
+	if !annotatedTrue(&o.ObjectMeta, AllowHostPathsAnnotation) {
+		if o.Spec.HostPath != nil {
+			add(doc, "spec.hostPath", "forbidden: a hostPath PersistentVolume exposes a directory of whichever node runs the pod; annotate the PersistentVolume with %s: \"true\" to allow it", AllowHostPathsAnnotation)
+		}
+		if o.Spec.Local != nil {
+			add(doc, "spec.local", "forbidden: a local PersistentVolume exposes a directory of its node; annotate the PersistentVolume with %s: \"true\" to allow it", AllowHostPathsAnnotation)
+		}
+	}
+	c := o.Spec.CSI
+	if c == nil || c.Driver == "" || c.VolumeHandle == "" {
+		return
+	}
+	k := [2]string{c.Driver, c.VolumeHandle}
+	if first, ok := handles[k]; ok {
+		add(doc, "spec.csi.volumeHandle", "duplicate value %q: PersistentVolume %q has the same driver (%s) and volumeHandle: two volumes on one volume of a driver share its data, and reclaim Delete of one would delete the other's", c.VolumeHandle, first, c.Driver)
+		return
+	}
+	handles[k] = o.Name
 }
 
 func checkClaim(doc *document, c *PersistentVolumeClaim, set *Set, add func(*document, fieldPath, string, ...any)) {

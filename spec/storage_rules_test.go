@@ -88,6 +88,7 @@ func TestStorageObjectRules(t *testing.T) {
 		{"pvc class name", pvcHead + "  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n  storageClassName: Fast #!\n", "spec.storageClassName", "RFC 1123 subdomain"},
 		{"pv capacity required", "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv1}\nspec:\n  accessModes: [ReadWriteOnce]\n  csi: {driver: stevedore.dev/local-dir, volumeHandle: h}\n", "spec.capacity[storage]", "required"},
 		{"pv no source", pvHead, "spec", "must specify a volume type"},
+		{"csi handle of a provisioned volume", pvHead + "  csi:\n    driver: stevedore.dev/sshfs\n    volumeHandle: pvc-0a1b2c3d-0000-4000-8000-000000000001 #!\n", "spec.csi.volumeHandle", `handles starting with "pvc-" are reserved for provisioned volumes`},
 		{"csi driver hostPath", pvHead + "  csi:\n    driver: hostPath #!\n    volumeHandle: h\n    volumeAttributes: {path: /etc}\n", "spec.csi.driver", `invalid value "hostPath": the driver names "hostPath" and "local" are reserved`},
 		{"csi driver local", pvHead + "  csi:\n    driver: Local #!\n    volumeHandle: h\n", "spec.csi.driver", `invalid value "Local": the driver names "hostPath" and "local" are reserved`},
 		{"provisioner hostPath", scHead + "provisioner: hostPath #!\nparameters: {path: /etc}\n", "provisioner", `invalid value "hostPath": the driver names "hostPath" and "local" are reserved`},
@@ -129,6 +130,7 @@ func TestStorageCrossRules(t *testing.T) {
 		{"volumeName not declared", claim("  volumeName: pv9 #!\n"), "spec.volumeName", `PersistentVolume "pv9" is not declared`},
 		{"hostPath without policy", podWith("  - name: d\n    hostPath: {path: /var/log} #!\n"), "spec.volumes[0].hostPath", `hostPath volumes are not allowed in namespace "default": annotate its Namespace with stevedore.dev/allow-host-paths: "true"`},
 		{"hostPath PV without annotation", pvHead + "  hostPath: {path: /srv/pv1} #!\n", "spec.hostPath", "annotate the PersistentVolume with stevedore.dev/allow-host-paths"},
+		{"duplicate csi handle", "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: pv0}\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  csi: {driver: nfs.example.com, volumeHandle: share/a}\n---\n" + pvHead + "  csi:\n    driver: nfs.example.com\n    volumeHandle: share/a #!\n", "spec.csi.volumeHandle", `duplicate value "share/a": PersistentVolume "pv0" has the same driver (nfs.example.com) and volumeHandle`},
 		{"local PV without annotation", pvHead + "  local: {path: /srv/pv1} #!\n  nodeAffinity: {required: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [n1]}]}]}}\n", "spec.local", "annotate the PersistentVolume with stevedore.dev/allow-host-paths"},
 		{"privileged without policy", ctr("    securityContext:\n      privileged: true #!\n"), "spec.containers[0].securityContext.privileged", `privileged containers are not allowed in namespace "default"`},
 		{"capability beyond baseline", ctr("    securityContext:\n      capabilities:\n        add: [CHOWN, CAP_NET_ADMIN] #!\n"), "spec.containers[0].securityContext.capabilities.add[1]", "adding NET_ADMIN is not allowed"},
@@ -291,5 +293,17 @@ func TestMissingConfigIsNoLoadError(t *testing.T) {
 	var list ErrorList
 	if err != nil && errors.As(err, &list) {
 		t.Fatalf("a missing ConfigMap is a load error: %v", err)
+	}
+}
+
+// TestCSIHandlesDistinct: the same handle on two drivers, or two handles on
+// one driver, load.
+func TestCSIHandlesDistinct(t *testing.T) {
+	pv := func(name, driver, handle string) string {
+		return "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: " + name + "}\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteOnce]\n  csi: {driver: " + driver + ", volumeHandle: " + handle + "}\n"
+	}
+	set := mustLoad(t, pv("a", "nfs.example.com", "h1")+"---\n"+pv("b", "nfs.example.com", "h2")+"---\n"+pv("c", "ceph.example.com", "h1")+"---\n"+pv("d", "ceph.example.com", "my-pvc-1"))
+	if n := len(set.OfKind(KindPersistentVolume)); n != 4 {
+		t.Fatalf("loaded %d volumes", n)
 	}
 }

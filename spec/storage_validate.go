@@ -149,6 +149,8 @@ func (v *validator) volumeSpec(s *PersistentVolumeSpec, p fieldPath) {
 		}
 		if src.CSI.VolumeHandle == "" {
 			v.add(cp.child("volumeHandle"), "required")
+		} else if strings.HasPrefix(src.CSI.VolumeHandle, ProvisionedHandlePrefix) {
+			v.add(cp.child("volumeHandle"), "invalid value %q: handles starting with %q are reserved for provisioned volumes (the reconciler gives each the handle %q + its claim's UID): a declared volume with one could be a claim's provisioned volume, whose data its reclaim policy could delete", src.CSI.VolumeHandle, ProvisionedHandlePrefix, ProvisionedHandlePrefix)
 		}
 	}
 	rp := p.child("persistentVolumeReclaimPolicy")
@@ -203,6 +205,12 @@ const reservedDriverWhy = `the driver names "hostPath" and "local" are reserved 
 func reservedDriver(name string) bool {
 	return strings.EqualFold(name, HostPathDriver) || strings.EqualFold(name, LocalDriver)
 }
+
+// ProvisionedHandlePrefix begins the name and volumeHandle of every
+// volume the reconciler provisions ("pvc-" + the claim's UID, as
+// Kubernetes' external provisioner names them). A declared csi volume may
+// not have a handle that starts with it.
+const ProvisionedHandlePrefix = "pvc-"
 
 // isProvisionerName returns why s is not a provisioner or driver name
 // ("stevedore.dev/local-dir"), or "": Kubernetes checks a qualified name,
