@@ -187,7 +187,7 @@ func (p *planner) unschedulable(key, msg string) {
 // reaches its volumes; otherwise it records why not.
 func (p *planner) pinnedReachable(key string, vols []scheduler.Volume) bool {
 	pinned := p.mem[key].Spec.NodeName
-	if name, ok := reachable(vols, pinned); !ok {
+	if name, ok := p.reachable(vols, pinned); !ok {
 		p.unschedulable(key, fmt.Sprintf("node %q named by spec.nodeName cannot reach volume %s", pinned, name))
 		return false
 	}
@@ -201,7 +201,7 @@ func (p *planner) volumesReachable(key, node string) bool {
 	if p.vs == nil {
 		return true
 	}
-	if name, ok := reachable(p.vs.needs[key], node); !ok {
+	if name, ok := p.reachable(p.vs.needs[key], node); !ok {
 		p.unschedulable(key, fmt.Sprintf("the scheduler chose node %q, which cannot reach volume %s (does the profile filter with %s?)", node, name, scheduler.VolumeBindingName))
 		return false
 	}

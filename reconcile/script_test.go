@@ -473,7 +473,9 @@ func (h *harness) node(f []string) (string, error) {
 	a := args(f[2:])
 	switch f[0] {
 	case "add":
-		info := api.NodeInfo{Name: name, Allocatable: api.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110}}
+		// The agent labels its node with its name, as the kubelet does.
+		info := api.NodeInfo{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name},
+			Allocatable: api.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110}}
 		if v, ok := a["cpu"]; ok {
 			q := resource.MustParse(v)
 			info.Allocatable.MilliCPU = q.MilliValue()

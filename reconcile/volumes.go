@@ -3,7 +3,9 @@ package reconcile
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
@@ -56,6 +58,11 @@ type VolumeRecord struct {
 	MountOptions  []string          `json:"mountOptions,omitempty"`
 	// Node is where a node-local volume lives; empty for a network one.
 	Node string `json:"node,omitempty"`
+	// NodeAffinity is a declared volume's nodeAffinity.required when it
+	// is not the single-node form that Node holds (a label selector,
+	// matchFields, several hostnames): only the nodes that match it reach
+	// the volume.
+	NodeAffinity *spec.NodeSelector `json:"nodeAffinity,omitempty"`
 	// Users are the UIDs of the placed pods that mount it, kept while
 	// their agents still report them (a stopping pod keeps its volume).
 	Users []string `json:"users,omitempty"`
@@ -229,13 +236,15 @@ func (p *planner) waitConsumer(cs *claimState) {
 		if p.vs.vols[name] != nil || !pvMatches(cs, pv) {
 			continue
 		}
-		n := pvNode(pv)
-		if n == "" {
+		nodes := p.pvNodes(pv)
+		if nodes == nil {
 			cs.candidates = nil
 			return
 		}
-		if !slices.Contains(cs.candidates, n) {
-			cs.candidates = append(cs.candidates, n)
+		for _, n := range nodes {
+			if !slices.Contains(cs.candidates, n) {
+				cs.candidates = append(cs.candidates, n)
+			}
 		}
 	}
 	slices.Sort(cs.candidates)
@@ -252,10 +261,8 @@ func (p *planner) bestStatic(cs *claimState, node *string) *spec.PersistentVolum
 		if p.vs.vols[name] != nil || !pvMatches(cs, pv) {
 			continue
 		}
-		if node != nil {
-			if n := pvNode(pv); n != "" && n != *node {
-				continue
-			}
+		if node != nil && !p.pvReaches(pv, *node) {
+			continue
 		}
 		ref := pv.Spec.ClaimRef != nil
 		if best == nil || ref && !bestRef || ref == bestRef && storageBytes(pv.Spec.Capacity) < storageBytes(best.Spec.Capacity) {
@@ -294,21 +301,98 @@ func pvMatches(cs *claimState, pv *spec.PersistentVolume) bool {
 	return c.Spec.Selector == nil || c.Spec.Selector.Matches(pv.Labels)
 }
 
-// pvNode is the one node a declared volume's node affinity names
-// (kubernetes.io/hostname In [node]), empty when it names none.
+// pvNode is the one node a declared volume's node affinity names, empty
+// when it is not that form: the fast path of the common local volume, one
+// term with the one requirement kubernetes.io/hostname In [node] (the
+// agent labels each node with its name) or metadata.name In [node]. Any
+// other affinity is pvAffinity's, evaluated against each node.
 func pvNode(pv *spec.PersistentVolume) string {
 	a := pv.Spec.NodeAffinity
-	if a == nil || a.Required == nil {
+	if a == nil || a.Required == nil || len(a.Required.NodeSelectorTerms) != 1 {
 		return ""
 	}
-	for _, t := range a.Required.NodeSelectorTerms {
-		for _, r := range t.MatchExpressions {
-			if r.Key == "kubernetes.io/hostname" && r.Operator == "In" && len(r.Values) == 1 {
-				return r.Values[0]
-			}
+	t := a.Required.NodeSelectorTerms[0]
+	var r spec.NodeSelectorRequirement
+	switch {
+	case len(t.MatchExpressions) == 1 && len(t.MatchFields) == 0:
+		r = t.MatchExpressions[0]
+		if r.Key != hostnameLabel {
+			return ""
+		}
+	case len(t.MatchFields) == 1 && len(t.MatchExpressions) == 0:
+		r = t.MatchFields[0]
+		if r.Key != "metadata.name" {
+			return ""
+		}
+	default:
+		return ""
+	}
+	if r.Operator != spec.LabelSelectorOpIn || len(r.Values) != 1 {
+		return ""
+	}
+	return r.Values[0]
+}
+
+// hostnameLabel is the node label that holds the node's name.
+const hostnameLabel = "kubernetes.io/hostname"
+
+// pvAffinity is a declared volume's nodeAffinity.required when pvNode does
+// not reduce it to one node; nil when the volume has none or pvNode does.
+func pvAffinity(pv *spec.PersistentVolume) *spec.NodeSelector {
+	a := pv.Spec.NodeAffinity
+	if a == nil || a.Required == nil || pvNode(pv) != "" {
+		return nil
+	}
+	return a.Required
+}
+
+// schedNode returns the alive node named name, or nil.
+func (p *planner) schedNode(name string) *scheduler.Node {
+	i, ok := slices.BinarySearchFunc(p.nodes, name, func(n scheduler.Node, name string) int {
+		return strings.Compare(n.Name, name)
+	})
+	if !ok {
+		return nil
+	}
+	return &p.nodes[i]
+}
+
+// affinityReaches reports whether node is alive and matches a volume's
+// node affinity (nil: any node does).
+func (p *planner) affinityReaches(aff *spec.NodeSelector, node string) bool {
+	if aff == nil {
+		return true
+	}
+	n := p.schedNode(node)
+	return n != nil && scheduler.MatchNodeSelector(n, aff)
+}
+
+// pvReaches reports whether a declared volume can be used from node.
+func (p *planner) pvReaches(pv *spec.PersistentVolume, node string) bool {
+	if n := pvNode(pv); n != "" {
+		return n == node
+	}
+	return p.affinityReaches(pvAffinity(pv), node)
+}
+
+// pvNodes returns the nodes a declared volume can be used from: its one
+// node, or the alive nodes that match its affinity (sorted, not nil); nil
+// when any node can.
+func (p *planner) pvNodes(pv *spec.PersistentVolume) []string {
+	if n := pvNode(pv); n != "" {
+		return []string{n}
+	}
+	aff := pvAffinity(pv)
+	if aff == nil {
+		return nil
+	}
+	out := []string{}
+	for i := range p.nodes {
+		if scheduler.MatchNodeSelector(&p.nodes[i], aff) {
+			out = append(out, p.nodes[i].Name)
 		}
 	}
-	return ""
+	return out
 }
 
 // bindStatic binds a claim to a volume declared in Git.
@@ -324,6 +408,7 @@ func (p *planner) bindStatic(cs *claimState, pv *spec.PersistentVolume) {
 		ReclaimPolicy: pv.Spec.PersistentVolumeReclaimPolicy,
 		MountOptions:  pv.Spec.MountOptions,
 		Node:          pvNode(pv),
+		NodeAffinity:  pvAffinity(pv),
 		Created:       p.in.Now,
 	}
 	if r.ReclaimPolicy == "" {
@@ -444,6 +529,7 @@ func recordEqualVolume(a, b *VolumeRecord) bool {
 		a.Dynamic == b.Dynamic && a.Class == b.Class && a.Driver == b.Driver && a.Handle == b.Handle &&
 		a.Capacity == b.Capacity && slices.Equal(a.AccessModes, b.AccessModes) && a.ReclaimPolicy == b.ReclaimPolicy &&
 		a.FSType == b.FSType && a.ReadOnly == b.ReadOnly && maps.Equal(a.Parameters, b.Parameters) &&
-		slices.Equal(a.MountOptions, b.MountOptions) && a.Node == b.Node && slices.Equal(a.Users, b.Users) &&
+		slices.Equal(a.MountOptions, b.MountOptions) && a.Node == b.Node && reflect.DeepEqual(a.NodeAffinity, b.NodeAffinity) &&
+		slices.Equal(a.Users, b.Users) &&
 		a.Deleter == b.Deleter && a.Created.Equal(b.Created)
 }

@@ -44,6 +44,13 @@ func (p *planner) volumeGate(key string, rec *PodRecord) ([]scheduler.Volume, bo
 			}
 			v.Nodes = []string{vol.Node}
 		}
+		if vol.NodeAffinity != nil {
+			if !p.anyAliveMatches(vol.NodeAffinity) {
+				p.unschedulable(key, fmt.Sprintf("volume %s's node affinity matches no ready node", vol.Name))
+				return nil, false
+			}
+			v.NodeAffinity = vol.NodeAffinity
+		}
 		users := p.volumeUsers(vol, key)
 		switch {
 		case slices.Contains(vol.AccessModes, spec.ReadWriteOncePod):
@@ -119,10 +126,22 @@ func (p *planner) volumeUsers(vol *VolumeRecord, key string) []volumeUse {
 	return out
 }
 
-// reachable reports whether node can reach every volume.
-func reachable(vols []scheduler.Volume, node string) (string, bool) {
+// anyAliveMatches reports whether an alive node matches a volume's node
+// affinity.
+func (p *planner) anyAliveMatches(aff *spec.NodeSelector) bool {
+	for i := range p.nodes {
+		if p.alive[p.nodes[i].Name] && scheduler.MatchNodeSelector(&p.nodes[i], aff) {
+			return true
+		}
+	}
+	return false
+}
+
+// reachable reports whether node can reach every volume: it is among the
+// volume's nodes and matches its node affinity.
+func (p *planner) reachable(vols []scheduler.Volume, node string) (string, bool) {
 	for _, v := range vols {
-		if v.Nodes != nil && !slices.Contains(v.Nodes, node) {
+		if v.Nodes != nil && !slices.Contains(v.Nodes, node) || !p.affinityReaches(v.NodeAffinity, node) {
 			name := v.Name
 			if name == "" {
 				name = "for claim " + v.Claim
@@ -193,8 +212,8 @@ func (p *planner) settleVolumes() {
 		deleter := r.Node
 		if deleter == "" {
 			deleter = r.Deleter
-			if !p.alive[deleter] {
-				deleter = p.firstAlive()
+			if !p.alive[deleter] || !p.affinityReaches(r.NodeAffinity, deleter) {
+				deleter = p.firstAlive(r.NodeAffinity)
 			}
 		}
 		if deleter != r.Deleter {
@@ -241,11 +260,12 @@ func (p *planner) currentUsers(r *VolumeRecord) []string {
 	return slices.Compact(out)
 }
 
-// firstAlive is the first alive node by name, "" when none is.
-func (p *planner) firstAlive() string {
+// firstAlive is the first alive node by name that matches aff (nil: any
+// node), "" when none is.
+func (p *planner) firstAlive(aff *spec.NodeSelector) string {
 	best := ""
 	for n, ok := range p.alive {
-		if ok && (best == "" || n < best) {
+		if ok && (best == "" || n < best) && p.affinityReaches(aff, n) {
 			best = n
 		}
 	}

@@ -143,7 +143,7 @@ func checkInvariants(t testing.TB, nodes []Node, placed, pending []Pod, res []Re
 		if ps.Affinity != nil && ps.Affinity.NodeAffinity != nil {
 			req = ps.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution
 		}
-		if !matchNodeSelection(&NodeInfo{Node: n}, ps.NodeSelector, req) {
+		if !matchNodeSelection(n, ps.NodeSelector, req) {
 			t.Fatalf("pod %s on node %s against its node selection", p.Name, n.Name)
 		}
 		all = append(all, p)
@@ -236,7 +236,7 @@ func checkInvariants(t testing.TB, nodes []Node, placed, pending []Pod, res []Re
 		}
 		counts := map[string]int{}
 		for _, n := range nodes {
-			if v, ok := n.Labels[tsc.TopologyKey]; ok && matchNodeSelection(&NodeInfo{Node: &n}, ps.NodeSelector, nil) {
+			if v, ok := n.Labels[tsc.TopologyKey]; ok && matchNodeSelection(&n, ps.NodeSelector, nil) {
 				counts[v] += 0
 			}
 		}

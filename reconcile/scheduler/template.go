@@ -246,7 +246,7 @@ func (t *podTemplate) compileNodeSelection(c *Cluster) {
 		}
 		t.hasNodeSel = true
 		t.eligKey = b.String()
-		t.elig = c.eligibility(t.eligKey, func(n *NodeInfo) bool { return matchNodeSelection(n, ps.NodeSelector, req) })
+		t.elig = c.eligibility(t.eligKey, func(n *NodeInfo) bool { return matchNodeSelection(n.Node, ps.NodeSelector, req) })
 	}
 	for _, p := range pref {
 		if p.Weight <= 0 {
@@ -256,7 +256,7 @@ func (t *podTemplate) compileNodeSelection(c *Cluster) {
 		b.WriteString("pref:")
 		writeTerm(&b, p.Preference)
 		term := p.Preference
-		e := c.eligibility(b.String(), func(n *NodeInfo) bool { return matchNodeTerm(n, term) })
+		e := c.eligibility(b.String(), func(n *NodeInfo) bool { return matchNodeTerm(n.Node, term) })
 		t.preferred = append(t.preferred, weightedElig{int64(p.Weight), e})
 		t.prefTotal += int64(p.Weight)
 	}
@@ -280,9 +280,19 @@ func writeTerm(b *strings.Builder, term spec.NodeSelectorTerm) {
 	w("f:", term.MatchFields)
 }
 
+// MatchNodeSelector reports whether node n matches a node selector as
+// Kubernetes evaluates a pod's required node affinity or a
+// PersistentVolume's nodeAffinity.required: its terms are ORed, each
+// term's requirements ANDed (matchExpressions on labels, matchFields on
+// metadata.name); an empty term, or no terms, match no node. A nil
+// selector matches every node.
+func MatchNodeSelector(n *Node, req *spec.NodeSelector) bool {
+	return matchNodeSelection(n, nil, req)
+}
+
 // matchNodeSelection is Kubernetes' nodeSelector AND required node affinity
 // (whose terms are ORed; an empty term list matches no node).
-func matchNodeSelection(n *NodeInfo, sel map[string]string, req *spec.NodeSelector) bool {
+func matchNodeSelection(n *Node, sel map[string]string, req *spec.NodeSelector) bool {
 	for k, v := range sel {
 		if have, ok := n.Labels[k]; !ok || have != v {
 			return false
@@ -301,7 +311,7 @@ func matchNodeSelection(n *NodeInfo, sel map[string]string, req *spec.NodeSelect
 
 // matchNodeTerm ANDs a term's requirements; an empty term matches nothing,
 // as in Kubernetes. matchFields supports metadata.name only.
-func matchNodeTerm(n *NodeInfo, term spec.NodeSelectorTerm) bool {
+func matchNodeTerm(n *Node, term spec.NodeSelectorTerm) bool {
 	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
 		return false
 	}

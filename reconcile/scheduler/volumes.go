@@ -25,6 +25,10 @@ type Volume struct {
 	// a node-local volume's node; for a claim not bound yet, the nodes of
 	// the volumes it could bind to. Nil means any node.
 	Nodes []string
+	// NodeAffinity, when not nil, is a declared volume's
+	// nodeAffinity.required: only the nodes that match it (as
+	// MatchNodeSelector evaluates it) can reach the volume.
+	NodeAffinity *spec.NodeSelector
 	// Topology, when not empty, is the class's allowedTopologies: a
 	// claim still to be provisioned may be made only on a node that
 	// matches one of the terms.
@@ -99,6 +103,9 @@ func (f *volumeBinding) refusal(n *NodeInfo) (*Volume, string) {
 				return v, "volume " + name + " is on node " + v.Nodes[0]
 			}
 			return v, "node(s) didn't find available persistent volumes to bind"
+		}
+		if v.NodeAffinity != nil && !matchNodeSelection(n.Node, nil, v.NodeAffinity) {
+			return v, "node(s) had volume node affinity conflict"
 		}
 		if len(v.Topology) > 0 && !topologyMatches(v.Topology, n.Labels) {
 			return v, "node(s) didn't match the storage class's allowed topologies"
