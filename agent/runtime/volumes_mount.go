@@ -120,6 +120,12 @@ func (w *podWorker) containerMounts(c *ctr, env []string) ([]specs.Mount, error)
 		if sub != "" {
 			target := filepath.Join(w.dir, "volume-subpaths", vm.Name, c.spec.Name, strconv.Itoa(i))
 			if err := bindSubPath(src, sub, target); err != nil {
+				if vm.SubPathExpr != "" {
+					// The expanded value may come from a Secret: the
+					// message (a pod status anyone can read) names
+					// the expression only.
+					return nil, configErrorf("volumeMount %q of container %q: subPathExpr %q (expanded from the container's environment): %v", vm.Name, c.spec.Name, vm.SubPathExpr, err)
+				}
 				return nil, configErrorf("volumeMount %q of container %q: subPath %q: %v", vm.Name, c.spec.Name, sub, err)
 			}
 			src = target
