@@ -286,6 +286,9 @@ func (c *Config) validate() error {
 	if c.Volumes.DataDir == "" {
 		c.Volumes.DataDir = c.DataDir
 	}
+	// PersistentVolumes with a hostPath or local source bind node
+	// directories too: the same switch as pods' hostPath volumes.
+	c.Volumes.AllowHostPaths = c.AllowHostPaths
 	if c.Volumes.Logger == nil {
 		c.Volumes.Logger = c.Logger.With("node", c.NodeName)
 	}

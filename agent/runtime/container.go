@@ -369,7 +369,14 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 	if err != nil {
 		return nil, fmt.Errorf("failed to read image config: %w", err)
 	}
-	args := processArgs(ic.Config.Entrypoint, ic.Config.Cmd, c.spec)
+	// Env (with the Services of this start, not of the pod's: a restarted
+	// container sees the Services that exist at its restart, as in
+	// Kubernetes) and volume mounts (volumes_mount.go).
+	cfgOpts, env, err := w.containerConfig(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	args := processArgs(ic.Config.Entrypoint, ic.Config.Cmd, c.spec, env)
 	if len(args) == 0 {
 		return nil, errors.New("failed to create container: no command specified")
 	}
@@ -385,13 +392,6 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		w.termMessageOpt(c),
 		// One shim per pod rather than per container, as CRI does.
 		oci.WithAnnotations(map[string]string{shimGroupAnnotation: netnsPrefix + w.id}),
-	}
-	// Env (with the Services of this start, not of the pod's: a restarted
-	// container sees the Services that exist at its restart, as in
-	// Kubernetes) and volume mounts (volumes_mount.go).
-	cfgOpts, err := w.containerConfig(ctx, c)
-	if err != nil {
-		return nil, err
 	}
 	opts = append(opts, cfgOpts...)
 	if c.spec.WorkingDir != "" {

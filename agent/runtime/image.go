@@ -163,13 +163,33 @@ func (r *Runtime) ensureUnpacked(ctx context.Context, img client.Image) error {
 
 // processArgs applies Kubernetes' rules: command replaces the image's
 // entrypoint, args replaces its cmd, and a command without args drops the
-// image's cmd.
-func processArgs(entrypoint, cmd []string, c spec.Container) []string {
+// image's cmd. $(VAR) references in command and args (not in the image's
+// entrypoint and cmd) are expanded from env, the container's environment
+// ("K=V"), as the kubelet's ExpandContainerCommandAndArgs does: $$ is a
+// literal $, and an unknown variable stays as written.
+func processArgs(entrypoint, cmd []string, c spec.Container, env []string) []string {
+	vars := make(map[string]string, len(env))
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v // a later duplicate wins, as in the kubelet
+	}
+	expand := func(in []string) []string {
+		out := make([]string, 0, len(in))
+		for _, s := range in {
+			out = append(out, expandVars(s, func(n string) string {
+				if v, ok := vars[n]; ok {
+					return v
+				}
+				return "$(" + n + ")"
+			}))
+		}
+		return out
+	}
 	switch {
 	case len(c.Command) > 0:
-		return append(append([]string{}, c.Command...), c.Args...)
+		return append(expand(c.Command), expand(c.Args)...)
 	case len(c.Args) > 0:
-		return append(append([]string{}, entrypoint...), c.Args...)
+		return append(append([]string{}, entrypoint...), expand(c.Args)...)
 	default:
 		return append(append([]string{}, entrypoint...), cmd...)
 	}

@@ -33,9 +33,14 @@ import (
 //   - capabilities: add/drop over containerd's default set; "ALL" in add or
 //     drop first sets all or none, then the individual names apply. Names
 //     are taken with or without CAP_, in any case.
-//   - allowPrivilegeEscalation defaults to true: no_new_privs is set only
-//     when it is false (containerd's own default spec sets it; Kubernetes
-//     does not).
+//   - capabilities added beyond Kubernetes' baseline pod security standard
+//     (spec.BaselineCapabilities; ALL counts as beyond) are refused unless
+//     Config.AllowPrivileged, as privileged is: NET_ADMIN or SYS_ADMIN give
+//     a container much of what privileged does.
+//   - no_new_privs is set unless allowPrivilegeEscalation is true or the
+//     container is privileged: containerd's default, safer than
+//     Kubernetes' (which sets it only when allowPrivilegeEscalation is
+//     false), so that a setuid binary in an image gives no root.
 //   - privileged: every capability, the host's devices, no seccomp, no
 //     masked or read-only /proc paths; refused unless Config.AllowPrivileged.
 //   - readOnlyRootFilesystem mounts the image's root file system read-only.
@@ -100,6 +105,9 @@ func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, erro
 	if privileged && !w.r.cfg.AllowPrivileged {
 		return nil, configErrorf("container %s is privileged, and this node does not allow privileged containers (agent --allow-privileged)", c.spec.Name)
 	}
+	if err := checkAddedCapabilities(c.spec.Name, sc.c.Capabilities, w.r.cfg.AllowPrivileged); err != nil {
+		return nil, err
+	}
 	if err := verifyRunAsNonRoot(sc, imageUser, w.pod, c.spec.Name); err != nil {
 		return nil, err
 	}
@@ -123,11 +131,10 @@ func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, erro
 	} else if caps := sc.c.Capabilities; caps != nil {
 		opts = append(opts, capabilityOpts(caps)...)
 	}
-	// Kubernetes' default: escalation allowed (containerd's default spec
-	// forbids it).
-	opts = append(opts, oci.WithNewPrivileges)
-	if sc.c.AllowPrivilegeEscalation != nil && !*sc.c.AllowPrivilegeEscalation && !privileged {
+	if noNewPrivileges(sc, privileged) {
 		opts = append(opts, oci.WithNoNewPrivileges)
+	} else {
+		opts = append(opts, oci.WithNewPrivileges)
 	}
 	if isTrue(sc.c.ReadOnlyRootFilesystem) {
 		opts = append(opts, oci.WithRootFSReadonly())
@@ -145,6 +152,28 @@ func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, erro
 		}
 	}
 	return opts, nil
+}
+
+// noNewPrivileges says whether the container runs with no_new_privs:
+// always, unless it is privileged or says allowPrivilegeEscalation: true.
+func noNewPrivileges(sc securityContext, privileged bool) bool {
+	return !privileged && !isTrue(sc.c.AllowPrivilegeEscalation)
+}
+
+// checkAddedCapabilities refuses, unless allowPrivileged, a capability
+// added beyond Kubernetes' baseline (ALL included). The error is a
+// *configError.
+func checkAddedCapabilities(container string, caps *spec.Capabilities, allowPrivileged bool) error {
+	if caps == nil || allowPrivileged {
+		return nil
+	}
+	for _, n := range caps.Add {
+		name, _ := spec.CapabilityName(n)
+		if name == spec.CapabilityAll || !slices.Contains(spec.BaselineCapabilities, name) {
+			return configErrorf("container %s adds capability %s, beyond Kubernetes' baseline, and this node does not allow privileged containers (agent --allow-privileged)", container, n)
+		}
+	}
+	return nil
 }
 
 // imageUserName is the user part of an image's USER ("name", "uid",

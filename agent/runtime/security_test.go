@@ -97,8 +97,9 @@ func TestSecurityContext(t *testing.T) {
 		c("plain", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start", nil),
 		c("ids", "", &spec.SecurityContext{RunAsUser: ptr[int64](1000), RunAsGroup: ptr[int64](3000)}),
 		c("nocaps", "", &spec.SecurityContext{Capabilities: &spec.Capabilities{Drop: []string{"ALL"}}}),
-		c("netadmin", "", &spec.SecurityContext{Capabilities: &spec.Capabilities{Drop: []string{"all"}, Add: []string{"NET_ADMIN", "cap_net_raw"}}}),
+		c("baseline", "", &spec.SecurityContext{Capabilities: &spec.Capabilities{Drop: []string{"all"}, Add: []string{"NET_BIND_SERVICE", "cap_kill"}}}),
 		c("nnp", "", &spec.SecurityContext{AllowPrivilegeEscalation: ptr(false)}),
+		c("escalate", "", &spec.SecurityContext{AllowPrivilegeEscalation: ptr(true)}),
 		c("seccomp", "", &spec.SecurityContext{SeccompProfile: &spec.SeccompProfile{Type: spec.SeccompProfileRuntimeDefault}}),
 		c("rofs", "touch /probe && echo root-writable || echo root-read-only; touch /tmp/x 2>/dev/null || echo tmp-read-only", &spec.SecurityContext{ReadOnlyRootFilesystem: ptr(true)}),
 	)
@@ -132,18 +133,19 @@ func TestSecurityContext(t *testing.T) {
 		}
 		return v
 	}
-	const capNetAdmin, capNetRaw, capChown = 12, 13, 0
+	const capNetAdmin, capNetRaw, capChown, capKill, capNetBindService = 12, 13, 0, 5, 10
 
 	// Defaults: the image's user (root) with the pod's groups, containerd's
-	// default capabilities, escalation allowed, no seccomp filter.
+	// default capabilities, no_new_privs (containerd's default, kept), no
+	// seccomp filter.
 	if l := logs["plain"]; !strings.Contains(l, "uid=0(root) gid=0(root) groups=0(root),2000,4000") {
 		t.Errorf("plain id: %q", l)
 	}
 	if v := capEff("plain"); v&(1<<capChown) == 0 || v&(1<<capNetAdmin) != 0 {
 		t.Errorf("plain CapEff %x: want the default set (CHOWN, not NET_ADMIN)", v)
 	}
-	if statusField(logs["plain"], "NoNewPrivs") != "0" || statusField(logs["plain"], "Seccomp") != "0" {
-		t.Errorf("plain: %q, want NoNewPrivs 0 and Seccomp 0", logs["plain"])
+	if statusField(logs["plain"], "NoNewPrivs") != "1" || statusField(logs["plain"], "Seccomp") != "0" {
+		t.Errorf("plain: %q, want NoNewPrivs 1 and Seccomp 0", logs["plain"])
 	}
 	if !strings.Contains(logs["plain"], "\n80\n") {
 		t.Errorf("sysctl net.ipv4.ip_unprivileged_port_start not 80 in the pod: %q", logs["plain"])
@@ -154,11 +156,14 @@ func TestSecurityContext(t *testing.T) {
 	if v := capEff("nocaps"); v != 0 {
 		t.Errorf("drop ALL: CapEff %x", v)
 	}
-	if v := capEff("netadmin"); v != 1<<capNetAdmin|1<<capNetRaw {
-		t.Errorf("drop all, add NET_ADMIN and cap_net_raw: CapEff %x", v)
+	if v := capEff("baseline"); v != 1<<capNetBindService|1<<capKill {
+		t.Errorf("drop all, add NET_BIND_SERVICE and cap_kill: CapEff %x", v)
 	}
 	if statusField(logs["nnp"], "NoNewPrivs") != "1" {
 		t.Errorf("allowPrivilegeEscalation false: %q", logs["nnp"])
+	}
+	if statusField(logs["escalate"], "NoNewPrivs") != "0" {
+		t.Errorf("allowPrivilegeEscalation true: %q", logs["escalate"])
 	}
 	if statusField(logs["seccomp"], "Seccomp") != "2" {
 		t.Errorf("seccomp RuntimeDefault: %q", logs["seccomp"])
@@ -186,7 +191,9 @@ func TestSecurityContextRefusals(t *testing.T) {
 	rootUser.SecurityContext = &spec.SecurityContext{RunAsNonRoot: ptr(true), RunAsUser: ptr[int64](0)}
 	priv := sh("priv", "exec sleep 3600")
 	priv.SecurityContext = &spec.SecurityContext{Privileged: ptr(true)}
-	refused := newPod("refused", "", rootImage, namedImage, rootUser, priv)
+	netAdmin := sh("netadmin", "exec sleep 3600")
+	netAdmin.SecurityContext = &spec.SecurityContext{Capabilities: &spec.Capabilities{Add: []string{"NET_ADMIN"}}}
+	refused := newPod("refused", "", rootImage, namedImage, rootUser, priv, netAdmin)
 	// A named image user without runAsNonRoot runs as that user.
 	nobody := sh("nobody", "id; exec sleep 3600")
 	nobody.Image = named
@@ -201,6 +208,7 @@ func TestSecurityContextRefusals(t *testing.T) {
 		"named":    "container has runAsNonRoot and image has non-numeric user (nobody), cannot verify user is non-root (pod: " + podRef + ", container: named)",
 		"rootuser": "container's runAsUser breaks non-root policy (pod: " + podRef + ", container: rootuser)",
 		"priv":     "container priv is privileged, and this node does not allow privileged containers (agent --allow-privileged)",
+		"netadmin": "container netadmin adds capability NET_ADMIN, beyond Kubernetes' baseline, and this node does not allow privileged containers (agent --allow-privileged)",
 	}
 	st := e.waitPod("refused", "config errors", 30*time.Second, func(p api.PodStatus) bool {
 		for _, c := range p.Containers {
@@ -228,14 +236,20 @@ func TestSecurityContextRefusals(t *testing.T) {
 }
 
 // TestPrivileged: with Config.AllowPrivileged a privileged container gets
-// every capability, no seccomp filter and the host's devices.
+// every capability, no seccomp filter and the host's devices, and a
+// container may add capabilities beyond the baseline.
 func TestPrivileged(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, func(c *runtime.Config) { c.AllowPrivileged = true })
 	priv := sh("priv", showStatus+"ls /dev | wc -l; exec sleep 3600")
 	priv.SecurityContext = &spec.SecurityContext{Privileged: ptr(true), SeccompProfile: &spec.SeccompProfile{Type: spec.SeccompProfileRuntimeDefault}}
-	e.sync(newPod("priv", "", priv))
+	netAdmin := sh("netadmin", showStatus+"exec sleep 3600")
+	netAdmin.SecurityContext = &spec.SecurityContext{Capabilities: &spec.Capabilities{Drop: []string{"all"}, Add: []string{"NET_ADMIN", "cap_net_raw"}}}
+	e.sync(newPod("priv", "", priv, netAdmin))
 	e.waitPod("priv", "running", 30*time.Second, running)
+	if l := e.waitLog("priv", "netadmin", "CapEff", 10*time.Second); statusField(l, "CapEff") != fmt.Sprintf("%016x", 1<<12|1<<13) {
+		t.Errorf("drop all, add NET_ADMIN and cap_net_raw: %q", l)
+	}
 	l := e.waitLog("priv", "priv", "Seccomp", 10*time.Second)
 	v, err := strconv.ParseUint(statusField(l, "CapEff"), 16, 64)
 	if err != nil || v&(1<<21) == 0 { // CAP_SYS_ADMIN

@@ -121,3 +121,57 @@ func TestPodPhaseInit(t *testing.T) {
 		t.Errorf("Initialized after init: %+v", c)
 	}
 }
+
+// TestCheckAddedCapabilities: adding a capability beyond Kubernetes'
+// baseline (ALL included) needs the node's --allow-privileged.
+func TestCheckAddedCapabilities(t *testing.T) {
+	for _, tc := range []struct {
+		add  []string
+		want string // "" for allowed
+	}{
+		{nil, ""},
+		{[]string{"NET_BIND_SERVICE", "cap_chown", "Kill", "CAP_SYS_CHROOT"}, ""},
+		{[]string{"NET_ADMIN"}, "container c adds capability NET_ADMIN, beyond Kubernetes' baseline, and this node does not allow privileged containers (agent --allow-privileged)"},
+		{[]string{"chown", "cap_sys_admin"}, "adds capability cap_sys_admin"},
+		{[]string{"NET_RAW"}, "adds capability NET_RAW"},
+		{[]string{"all"}, "adds capability all"},
+	} {
+		caps := &spec.Capabilities{Add: tc.add, Drop: []string{"ALL"}}
+		err := checkAddedCapabilities("c", caps, false)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%q: %v", tc.add, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%q: %v, want %q", tc.add, err, tc.want)
+		case err != nil && createFailureReason(&errCreate{err}) != api.ReasonCreateConfigErr:
+			t.Errorf("%q: reason %s", tc.add, createFailureReason(&errCreate{err}))
+		}
+		if err := checkAddedCapabilities("c", caps, true); err != nil {
+			t.Errorf("%q with --allow-privileged: %v", tc.add, err)
+		}
+	}
+	if err := checkAddedCapabilities("c", nil, false); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestNoNewPrivileges: no_new_privs unless escalation is explicitly
+// allowed or the container is privileged.
+func TestNoNewPrivileges(t *testing.T) {
+	b := func(v bool) *bool { return &v }
+	for _, tc := range []struct {
+		escalation *bool
+		privileged bool
+		want       bool
+	}{
+		{nil, false, true},
+		{b(false), false, true},
+		{b(true), false, false},
+		{nil, true, false},
+	} {
+		sc := effectiveSecurity(nil, &spec.SecurityContext{AllowPrivilegeEscalation: tc.escalation})
+		if got := noNewPrivileges(sc, tc.privileged); got != tc.want {
+			t.Errorf("allowPrivilegeEscalation %v, privileged %v: no_new_privs %v, want %v", tc.escalation, tc.privileged, got, tc.want)
+		}
+	}
+}

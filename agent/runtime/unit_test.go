@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,19 +46,24 @@ func TestPodPhase(t *testing.T) {
 }
 
 func TestProcessArgs(t *testing.T) {
-	ep, cmd := []string{"/entry"}, []string{"default"}
+	ep, cmd := []string{"/entry", "$(HOME)"}, []string{"default", "$(A)"}
+	env := []string{"A=1", "B=two words", "A=3", "EMPTY="}
 	for _, tc := range []struct {
 		command, args []string
-		want          string
+		want          []string
 	}{
-		{nil, nil, "/entry default"},
-		{[]string{"/bin/x"}, nil, "/bin/x"},
-		{[]string{"/bin/x"}, []string{"a"}, "/bin/x a"},
-		{nil, []string{"a", "b"}, "/entry a b"},
+		{nil, nil, []string{"/entry", "$(HOME)", "default", "$(A)"}},
+		{[]string{"/bin/x"}, nil, []string{"/bin/x"}},
+		{[]string{"/bin/x"}, []string{"a"}, []string{"/bin/x", "a"}},
+		{nil, []string{"a", "b"}, []string{"/entry", "$(HOME)", "a", "b"}},
+		// Kubernetes' expansion: from the container's env (a later
+		// duplicate wins), $$ escapes, unknown and unclosed stay.
+		{[]string{"/bin/$(A)", "$(B)"}, []string{"x$(A)y", "$$(A)", "$(NOPE)", "$(EMPTY)", "$(A", "$$", "$"}, []string{"/bin/3", "two words", "x3y", "$(A)", "$(NOPE)", "", "$(A", "$", "$"}},
+		{nil, []string{"--a=$(A)"}, []string{"/entry", "$(HOME)", "--a=3"}},
 	} {
-		got := strings.Join(processArgs(ep, cmd, spec.Container{Command: tc.command, Args: tc.args}), " ")
-		if got != tc.want {
-			t.Errorf("command=%v args=%v: got %q, want %q", tc.command, tc.args, got, tc.want)
+		got := processArgs(ep, cmd, spec.Container{Command: tc.command, Args: tc.args}, env)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("command=%q args=%q: got %q, want %q", tc.command, tc.args, got, tc.want)
 		}
 	}
 }

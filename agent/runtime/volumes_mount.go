@@ -33,18 +33,18 @@ import (
 )
 
 // containerConfig returns the container's environment and mounts as spec
-// options. Its errors are *configError (CreateContainerConfigError),
+// options, and the environment ("K=V", for command and args). Its errors are *configError (CreateContainerConfigError),
 // *waitError (ContainerCreating) or errEvicted; any other error is a
 // failure to create the container.
-func (w *podWorker) containerConfig(ctx context.Context, c *ctr) ([]oci.SpecOpts, error) {
+func (w *podWorker) containerConfig(ctx context.Context, c *ctr) ([]oci.SpecOpts, []string, error) {
 	wait := w.r.config.wait()
 	if needsPodIP(&c.spec) {
 		select {
 		case <-w.sandboxUp:
 		case <-w.stopCh:
-			return nil, errors.New("pod stopping")
+			return nil, nil, errors.New("pod stopping")
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 	env, warnings, err := makeEnv(envInput{
@@ -54,17 +54,17 @@ func (w *podWorker) containerConfig(ctx context.Context, c *ctr) ([]oci.SpecOpts
 		lookup:   w.r.config.get,
 	})
 	if err != nil {
-		return nil, withWait(err, wait)
+		return nil, nil, withWait(err, wait)
 	}
 	for _, msg := range warnings {
 		w.event(c.spec.Name, api.EventWarning, "InvalidEnvironmentVariableNames", msg)
 	}
 	if err := w.setupVolumes(ctx); err != nil {
-		return nil, withWait(err, wait)
+		return nil, nil, withWait(err, wait)
 	}
 	mounts, err := w.containerMounts(c, env)
 	if err != nil {
-		return nil, withWait(err, wait)
+		return nil, nil, withWait(err, wait)
 	}
 	var opts []oci.SpecOpts
 	if len(env) > 0 {
@@ -73,7 +73,7 @@ func (w *podWorker) containerConfig(ctx context.Context, c *ctr) ([]oci.SpecOpts
 	if len(mounts) > 0 {
 		opts = append(opts, oci.WithMounts(mounts))
 	}
-	return opts, nil
+	return opts, env, nil
 }
 
 // withWait attaches the config generation the attempt saw to err, so the
@@ -120,6 +120,12 @@ func (w *podWorker) containerMounts(c *ctr, env []string) ([]specs.Mount, error)
 		if sub != "" {
 			target := filepath.Join(w.dir, "volume-subpaths", vm.Name, c.spec.Name, strconv.Itoa(i))
 			if err := bindSubPath(src, sub, target); err != nil {
+				if vm.SubPathExpr != "" {
+					// The expanded value may come from a Secret: the
+					// message (a pod status anyone can read) names
+					// the expression only.
+					return nil, configErrorf("volumeMount %q of container %q: subPathExpr %q (expanded from the container's environment): %v", vm.Name, c.spec.Name, vm.SubPathExpr, err)
+				}
 				return nil, configErrorf("volumeMount %q of container %q: subPath %q: %v", vm.Name, c.spec.Name, sub, err)
 			}
 			src = target

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -302,7 +303,8 @@ func TestHostPathTypes(t *testing.T) {
 // leaves the volume through a symlink planted by another container fails
 // with CreateContainerConfigError naming the mount, and the container
 // starts once a new set points it somewhere safe; subPathExpr expands
-// from the container's env.
+// from the container's env, and its refusal names the expression, not
+// the value.
 func TestSubPath(t *testing.T) {
 	t.Parallel()
 	e, _ := newLoggedEnv(t, nil)
@@ -310,27 +312,51 @@ func TestSubPath(t *testing.T) {
 	planter.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/data"}}
 	reader := sh("reader", "until [ -f /sub/f ]; do sleep 0.1; done; echo READ $(cat /sub/f); ls -d /data/new/deep && echo CREATED; exec sleep 3600")
 	reader.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/sub", SubPath: "ok"}, {Name: "data", MountPath: "/data/new/deep", SubPath: "new/deep"}}
-	victim := sh("victim", "ls /v; echo VICTIM-STARTED; exec sleep 3600")
-	victim.Env = []spec.EnvVar{{Name: "SUB", ValueFrom: &spec.EnvVarSource{ConfigMapKeyRef: &spec.ConfigMapKeySelector{Name: "paths", Key: "sub"}}}}
-	victim.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/v", SubPathExpr: "$(SUB)"}}
-	p := newPod("subpath", "", planter, reader, victim)
+	// One victim per bad value, so that each refusal is known to be of
+	// its own value (the messages do not show it).
+	bads := []string{"escape", "escape/etc", "up", "ok/../../x"}
+	containers := []spec.Container{planter, reader}
+	for i := range bads {
+		victim := sh(fmt.Sprintf("victim%d", i), "ls /v; echo VICTIM-STARTED; exec sleep 3600")
+		victim.Env = []spec.EnvVar{{Name: "SUB", ValueFrom: &spec.EnvVarSource{ConfigMapKeyRef: &spec.ConfigMapKeySelector{Name: "paths", Key: fmt.Sprintf("sub%d", i)}}}}
+		victim.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/v", SubPathExpr: "$(SUB)"}}
+		containers = append(containers, victim)
+	}
+	p := newPod("subpath", "", containers...)
 	p.Spec.Volumes = []spec.Volume{{Name: "data", VolumeSource: spec.VolumeSource{EmptyDir: &spec.EmptyDirVolumeSource{}}}}
 	e.sync(p)
 	e.waitLog("subpath", "planter", "PLANTED\n", 30*time.Second)
 	e.waitLog("subpath", "reader", "READ inside\n", 30*time.Second)
 	e.waitLog("subpath", "reader", "CREATED\n", 10*time.Second)
 
-	for _, bad := range []string{"escape", "escape/etc", "up", "ok/../../x"} {
-		e.setConfig(configMap("paths", "bad-"+bad, map[string]string{"sub": bad}))
-		e.waitPod("subpath", "victim refused "+bad, 20*time.Second, waiting("victim", api.ReasonCreateConfigErr, fmt.Sprintf(`volumeMount "data" of container "victim": subPath %q`, bad)))
-		if l := e.logs("subpath", "victim", 0); l != "" {
-			t.Fatalf("victim ran with subPath %q: %q", bad, l)
+	data := map[string]string{}
+	for i, bad := range bads {
+		data[fmt.Sprintf("sub%d", i)] = bad
+	}
+	e.setConfig(configMap("paths", "bad", data))
+	for i, bad := range bads {
+		name := fmt.Sprintf("victim%d", i)
+		st := e.waitPod("subpath", name+" refused "+bad, 20*time.Second, waiting(name, api.ReasonCreateConfigErr, `volumeMount "data" of container "`+name+`": subPathExpr "$(SUB)"`))
+		// The expanded value may be a Secret's: never in the status.
+		for _, c := range st.Containers {
+			if w := c.State.Waiting; c.Name == name && strings.Contains(w.Message, strconv.Quote(bad)) {
+				t.Errorf("%s: the message shows the expanded subPathExpr %q: %s", name, bad, w.Message)
+			}
+		}
+		if l := e.logs("subpath", name, 0); l != "" {
+			t.Fatalf("%s ran with subPath %q: %q", name, bad, l)
 		}
 	}
-	e.setConfig(configMap("paths", "good", map[string]string{"sub": "ok"}))
-	e.waitLog("subpath", "victim", "VICTIM-STARTED\n", 20*time.Second)
-	if l := e.logs("subpath", "victim", 0); !strings.HasPrefix(l, "f\n") {
-		t.Errorf("victim saw %q, want the ok directory", l)
+	for k := range data {
+		data[k] = "ok"
+	}
+	e.setConfig(configMap("paths", "good", data))
+	for i := range bads {
+		name := fmt.Sprintf("victim%d", i)
+		e.waitLog("subpath", name, "VICTIM-STARTED\n", 20*time.Second)
+		if l := e.logs("subpath", name, 0); !strings.HasPrefix(l, "f\n") {
+			t.Errorf("%s saw %q, want the ok directory", name, l)
+		}
 	}
 }
 

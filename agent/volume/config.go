@@ -2,6 +2,7 @@ package volume
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -39,6 +40,15 @@ type Config struct {
 	// refusing volumes, saying what is missing.
 	SSHIdentityFile   string
 	SSHKnownHostsFile string
+	// SSHBasePaths are the directories on the storage hosts where sshfs
+	// volumes may live: a volume's path parameter must be one of them or
+	// under one. Zero leaves the sshfs driver refusing volumes.
+	SSHBasePaths []string
+	// AllowHostPaths lets PersistentVolumes declared with a hostPath or
+	// local source (the hostPath and local drivers) bind a node
+	// directory; false refuses them (agent.Config.AllowHostPaths,
+	// --allow-host-paths).
+	AllowHostPaths bool
 	// RetryInterval is how often a failed volume is retried; zero means
 	// DefaultRetryInterval.
 	RetryInterval time.Duration
@@ -52,6 +62,11 @@ var errNoDataDir = errors.New("volume manager needs a data dir")
 func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return errNoDataDir
+	}
+	for _, b := range c.SSHBasePaths {
+		if !filepath.IsAbs(b) {
+			return fmt.Errorf("sshfs base path %q must be absolute", b)
+		}
 	}
 	if c.LocalDirRoot == "" {
 		c.LocalDirRoot = filepath.Join(c.DataDir, "volumes", "local-dir")

@@ -201,7 +201,7 @@ func waitListening(port int, exited <-chan struct{}) bool {
 }
 
 func (s *sshServer) driver() *volume.SSHFS {
-	return &volume.SSHFS{IdentityFile: s.Identity, KnownHostsFile: s.KnownHosts}
+	return &volume.SSHFS{IdentityFile: s.Identity, KnownHostsFile: s.KnownHosts, BasePaths: []string{s.Storage}}
 }
 
 func (s *sshServer) params() map[string]string {

@@ -15,14 +15,29 @@ import (
 // operator's (a hostPath volume with type DirectoryOrCreate is created
 // if missing). It is not part of the shared suite, since Delete keeps
 // the data by design.
+//
+// Unless Allow is set (the agent's --allow-host-paths), Provision, Stage
+// and Publish refuse: a PersistentVolume would otherwise give a pod any
+// directory of the node, / included.
 type HostPath struct {
 	name string
+	// Allow lets the driver bind node directories.
+	Allow bool
 }
 
 var _ Driver = (*HostPath)(nil)
 
-// NewHostPath returns the driver under name (HostPathName or LocalName).
+// NewHostPath returns the driver under name (HostPathName or LocalName),
+// refusing volumes until Allow is set.
 func NewHostPath(name string) *HostPath { return &HostPath{name: name} }
+
+// allowed refuses v unless the agent allows host paths.
+func (d *HostPath) allowed(v Volume) error {
+	if !d.Allow {
+		return fmt.Errorf("volume %s: %s volumes bind a directory of the node and are refused on this node; start its agent with --allow-host-paths to allow them", v.Name, d.name)
+	}
+	return nil
+}
 
 // Name implements Driver.
 func (d *HostPath) Name() string { return d.name }
@@ -41,6 +56,9 @@ func hostDir(v Volume) (string, error) {
 // Provision implements Driver: it checks the directory exists (creating
 // it for type DirectoryOrCreate).
 func (d *HostPath) Provision(ctx context.Context, v Volume) error {
+	if err := d.allowed(v); err != nil {
+		return err
+	}
 	dir, err := hostDir(v)
 	if err != nil {
 		return err
@@ -63,13 +81,18 @@ func (d *HostPath) Provision(ctx context.Context, v Volume) error {
 func (d *HostPath) Delete(ctx context.Context, v Volume) error { return nil }
 
 // Stage implements Driver: nothing to stage.
-func (d *HostPath) Stage(ctx context.Context, v Volume, stagingPath string) error { return nil }
+func (d *HostPath) Stage(ctx context.Context, v Volume, stagingPath string) error {
+	return d.allowed(v)
+}
 
 // Unstage implements Driver.
 func (d *HostPath) Unstage(ctx context.Context, v Volume, stagingPath string) error { return nil }
 
 // Publish implements Driver: the directory bound at targetPath.
 func (d *HostPath) Publish(ctx context.Context, v Volume, stagingPath, targetPath string, readOnly bool) error {
+	if err := d.allowed(v); err != nil {
+		return err
+	}
 	dir, err := hostDir(v)
 	if err != nil {
 		return err

@@ -102,9 +102,10 @@ func NewManager(cfg Config, extra ...Driver) (*Manager, error) {
 		builtins: map[string]Driver{
 			LocalDirName:   NewLocalDir(cfg.LocalDirRoot),
 			LocalBlockName: NewLocalBlock(cfg.LocalBlockRoot),
-			SSHFSName:      &SSHFS{IdentityFile: cfg.SSHIdentityFile, KnownHostsFile: cfg.SSHKnownHostsFile},
-			HostPathName:   NewHostPath(HostPathName),
-			LocalName:      NewHostPath(LocalName),
+			SSHFSName: &SSHFS{IdentityFile: cfg.SSHIdentityFile, KnownHostsFile: cfg.SSHKnownHostsFile,
+				BasePaths: cfg.SSHBasePaths},
+			HostPathName: &HostPath{name: HostPathName, Allow: cfg.AllowHostPaths},
+			LocalName:    &HostPath{name: LocalName, Allow: cfg.AllowHostPaths},
 		},
 		want:    map[string]api.PersistentVolume{},
 		del:     map[string]api.PersistentVolume{},

@@ -229,7 +229,7 @@ func TestManagerDrivers(t *testing.T) {
 	teardownAtEnd(t, dataDir)
 	ctx := context.Background()
 	plugins := examplePluginDir(t)
-	m := newManager(t, dataDir, volume.Config{PluginDir: plugins})
+	m := newManager(t, dataDir, volume.Config{PluginDir: plugins, AllowHostPaths: true})
 	defer m.Close()
 
 	// A plug-in found by its provisioner's name, and through
@@ -279,5 +279,37 @@ func TestManagerDrivers(t *testing.T) {
 	// A name that is not a file name is refused.
 	if _, err := m.Publish(ctx, "../etc", hp, false); err == nil {
 		t.Fatal("published for pod UID ../etc")
+	}
+}
+
+// TestManagerRefusesHostPathVolumes: without AllowHostPaths (the agent's
+// --allow-host-paths), a PersistentVolume declared with a hostPath or
+// local source, or naming the hostPath driver, binds no node directory.
+func TestManagerRefusesHostPathVolumes(t *testing.T) {
+	dataDir := t.TempDir()
+	teardownAtEnd(t, dataDir)
+	ctx := context.Background()
+	m := newManager(t, dataDir, volume.Config{})
+	defer m.Close()
+	for _, pv := range []api.PersistentVolume{
+		{Name: "pv-host", Driver: volume.HostPathName, Parameters: map[string]string{"path": "/"}},
+		{Name: "pv-local", Driver: volume.LocalName, Parameters: map[string]string{"path": "/"}},
+		{Name: "pv-create", Driver: volume.HostPathName, Parameters: map[string]string{"path": filepath.Join(dataDir, "made"), "type": "DirectoryOrCreate"}},
+	} {
+		target, err := m.Publish(ctx, "pod-a", pv, false)
+		if err == nil || !strings.Contains(err.Error(), "--allow-host-paths") {
+			t.Errorf("%s: published at %q, err %v; want a refusal naming --allow-host-paths", pv.Name, target, err)
+		}
+		if ok, _ := volume.IsMountPoint(m.TargetPath("pod-a", pv.Name)); ok {
+			t.Errorf("%s: mounted at %s", pv.Name, m.TargetPath("pod-a", pv.Name))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "made")); err == nil {
+		t.Error("a refused DirectoryOrCreate volume created its directory")
+	}
+	// The refusal shows in the volume's status too.
+	m.SetVolumes([]api.PersistentVolume{{Name: "pv-host", Driver: volume.HostPathName, Parameters: map[string]string{"path": "/"}}}, nil)
+	if s := waitStatus(t, m, "pv-host", api.VolumeFailed); !strings.Contains(s.Message, "--allow-host-paths") {
+		t.Errorf("status: %+v", s)
 	}
 }

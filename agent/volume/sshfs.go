@@ -23,15 +23,22 @@ import (
 // not enforced (the storage host's file system is the limit).
 //
 // StorageClass parameters: host (required), port (default 22), user
-// (default root), path (required: the base directory on the host). The
-// SSH identity and known_hosts come from the agent's config, never from
-// the repository.
+// (default root), path (required: the base directory on the host, one of
+// the agent's BasePaths or under one). mountOptions are limited to an
+// allowlist (SSHFSAllowedOptions): they reach sshfs's -o, where ssh's own
+// options would run commands on the node. The SSH identity, known_hosts
+// and base paths come from the agent's config, never from the
+// repository.
 type SSHFS struct {
 	// IdentityFile is the private key the agent logs in with.
 	IdentityFile string
 	// KnownHostsFile holds the storage hosts' keys; a host not in it is
 	// refused.
 	KnownHostsFile string
+	// BasePaths are the directories on the storage hosts a volume's path
+	// parameter must be, or be under; none refuses every volume (a
+	// volume must not choose the directory its Delete removes as root).
+	BasePaths []string
 	// Timeout bounds connecting and each remote command; zero means 30s.
 	Timeout time.Duration
 }
@@ -60,22 +67,32 @@ func (d *SSHFS) target(v Volume) (sshTarget, error) {
 	if t.host == "" || t.dir == "" {
 		return t, fmt.Errorf("volume %s: the sshfs driver needs the parameters host and path", v.Name)
 	}
-	if !path.IsAbs(t.dir) {
-		return t, fmt.Errorf("volume %s: parameter path %q must be absolute", v.Name, t.dir)
+	if err := checkSSHHost(v.Name, t.host); err != nil {
+		return t, err
 	}
 	if t.port == "" {
 		t.port = "22"
 	}
-	if n, err := strconv.Atoi(t.port); err != nil || n <= 0 || n > 65535 {
-		return t, fmt.Errorf("volume %s: parameter port %q: want 1-65535", v.Name, t.port)
+	if err := checkSSHPort(v.Name, t.port); err != nil {
+		return t, err
 	}
 	if t.user == "" {
 		t.user = "root"
 	}
+	if err := checkSSHUser(v.Name, t.user); err != nil {
+		return t, err
+	}
+	dir, err := checkSSHBase(v.Name, t.dir, d.BasePaths)
+	if err != nil {
+		return t, err
+	}
+	if err := checkSSHFSOptions(v.Name, v.MountOptions); err != nil {
+		return t, err
+	}
 	if d.IdentityFile == "" || d.KnownHostsFile == "" {
 		return t, fmt.Errorf("volume %s: the sshfs driver needs the agent's SSH identity and known_hosts files (--volume-ssh-identity, --volume-ssh-known-hosts)", v.Name)
 	}
-	t.dir = path.Join(path.Clean(t.dir), v.Handle)
+	t.dir = path.Join(dir, v.Handle)
 	return t, nil
 }
 
@@ -196,6 +213,7 @@ func (d *SSHFS) Stage(ctx context.Context, v Volume, stagingPath string) error {
 		// Containers run as any user; the mount is the agent's (root's).
 		"allow_other",
 	}
+	// Checked against the allowlist by target.
 	opts = append(opts, v.MountOptions...)
 	host := t.host
 	if strings.Contains(host, ":") {

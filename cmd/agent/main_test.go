@@ -62,6 +62,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--allow-privileged",
 		"--volume-plugin-dir", "/p", "--volume-plugin-timeout", "30s", "--volume-local-dir-root", "/ld",
 		"--volume-local-block-root", "/lb", "--volume-ssh-identity", "/id", "--volume-ssh-known-hosts", "/kh",
+		"--volume-ssh-base-path", "/srv/a", "--volume-ssh-base-path", "/srv/b",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +80,8 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		NetworkPlugin:     "cni", VXLAN: "always", DNSUpstreams: []string{"192.0.2.53:53", "[2001:db8::1]:53"},
 		DNSPort: agent.DefaultDNSPort, EventsKept: 50, AllowPrivileged: true,
 		Volumes: volume.Config{PluginDir: "/p", PluginTimeout: 30 * time.Second, LocalDirRoot: "/ld",
-			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh"},
+			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh",
+			SSHBasePaths: []string{"/srv/a", "/srv/b"}},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)

@@ -19,6 +19,7 @@ func volumeFlags(f *pflag.FlagSet, cfg *agent.Config) {
 	f.StringVar(&v.LocalBlockRoot, "volume-local-block-root", "", "where stevedore.dev/local-block keeps its images (default: DATA-DIR/volumes/local-block)")
 	f.StringVar(&v.SSHIdentityFile, "volume-ssh-identity", "", "private key stevedore.dev/sshfs logs in to storage hosts with")
 	f.StringVar(&v.SSHKnownHostsFile, "volume-ssh-known-hosts", "", "known_hosts file with the storage hosts' keys for stevedore.dev/sshfs")
+	f.StringArrayVar(&v.SSHBasePaths, "volume-ssh-base-path", nil, "directory on the storage hosts under which stevedore.dev/sshfs volumes may live (a StorageClass's path parameter must be it or under it; repeatable); none refuses sshfs volumes")
 }
 
 // teardownVolumes unmounts every volume the agent's manager mounted.

@@ -223,7 +223,7 @@ func measureDriverThroughput(ctx context.Context, out io.Writer) ([]throughput, 
 	defer st.Stop()
 	// sshfs writes into the storage host's directory, on the same file
 	// system here: the network driver's cost is SSH and FUSE.
-	sshfs := &volume.SSHFS{IdentityFile: st.IdentityFile, KnownHostsFile: st.KnownHostsFile}
+	sshfs := &volume.SSHFS{IdentityFile: st.IdentityFile, KnownHostsFile: st.KnownHostsFile, BasePaths: []string{st.Root}}
 	cases := []struct {
 		name   string
 		d      volume.Driver

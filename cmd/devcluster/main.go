@@ -202,7 +202,7 @@ func storageHostHint(c *devenv.Cluster) string {
 		return ""
 	}
 	return fmt.Sprintf(`
-A storage host for network volumes runs at %s:%d (sshd; volumes in %s). A class for it:
+A storage host for network volumes runs at %s:%d (sshd; volumes in %s, the agents' --volume-ssh-base-path). A class for it:
   apiVersion: storage.k8s.io/v1
   kind: StorageClass
   metadata: {name: network}

@@ -180,7 +180,8 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		a.argv = append(a.argv, "--join", r.Gossip)
 	}
 	if st := c.Storage; st != nil {
-		a.argv = append(a.argv, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile)
+		a.argv = append(a.argv, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile,
+			"--volume-ssh-base-path", st.Root)
 	}
 	if a.Netns != "" {
 		// nsenter, not ip netns exec: ip netns exec gives the process a
