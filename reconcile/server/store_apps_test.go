@@ -16,6 +16,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/render"
+	"github.com/stevedore-dev/stevedore/spec/sops"
 )
 
 func appYAML(name, repo string, prune bool) string {
@@ -228,8 +229,13 @@ func BenchmarkAppRevision(b *testing.B) {
 // off never fails on what it retained.
 func TestRetainedRoundTrip(t *testing.T) {
 	sets := map[string]*spec.Set{}
+	// The examples' Secret is encrypted for the development-only key.
+	keys, err := sops.LoadKeys([]string{"../../internal/devenv/dev-only.agekey"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, dir := range []string{"../../examples-repo"} {
-		set, err := render.LoadDir(dir)
+		set, err := render.Loader{Decrypt: keys}.LoadDir(dir)
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}
@@ -259,6 +265,14 @@ func TestRetainedRoundTrip(t *testing.T) {
 			t.Fatalf("%s: retained objects do not load back: %v", name, err)
 		}
 		for k, o := range set.Objects {
+			if k.Kind == spec.KindSecret {
+				// Never retained: its plaintext would go into the raft
+				// log (docs/secrets.md).
+				if _, kept := back.Objects[k]; kept {
+					t.Errorf("%s: %s was retained", name, k)
+				}
+				continue
+			}
 			n++
 			if !encodeEqual(o, back.Objects[k]) {
 				t.Errorf("%s: %s changed when retained", name, k)
