@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -68,7 +69,7 @@ func startProcess(name, logPath string, env []string, argv ...string) (*process,
 	cmd.Stderr = logf
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawner(cmd); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("failed to start %s: %w", name, err)
 	}
@@ -143,4 +144,35 @@ func waitFor(ctx context.Context, timeout, interval time.Duration, check func(co
 		case <-time.After(interval):
 		}
 	}
+}
+
+// Linux sends Pdeathsig when the *thread* that forked a child exits, not
+// the process. Go retires a thread whose goroutine exits while locked to
+// it (code that enters a network namespace and cannot, or chooses not to,
+// switch back), and that thread may be the one a child was forked from:
+// the child would be killed in the middle of a test. So every process is
+// forked from one goroutine locked to its own thread, which never exits.
+var spawner = struct {
+	once sync.Once
+	reqs chan spawnRequest
+}{reqs: make(chan spawnRequest)}
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startOnSpawner starts cmd from the spawner thread.
+func startOnSpawner(cmd *exec.Cmd) error {
+	spawner.once.Do(func() {
+		go func() {
+			goruntime.LockOSThread() // never unlocked: the thread lives as long as the process
+			for r := range spawner.reqs {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	done := make(chan error, 1)
+	spawner.reqs <- spawnRequest{cmd: cmd, done: done}
+	return <-done
 }
