@@ -2,8 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -521,15 +519,4 @@ func (p *planner) memoryVolumes() (vols map[string]VolumeRecord, changed, delete
 		vols[name] = *r
 	}
 	return vols, changed, deleted
-}
-
-// recordEqualVolume compares two volume records.
-func recordEqualVolume(a, b *VolumeRecord) bool {
-	return a.Name == b.Name && a.Claim == b.Claim && a.ClaimUID == b.ClaimUID && a.Phase == b.Phase &&
-		a.Dynamic == b.Dynamic && a.Class == b.Class && a.Driver == b.Driver && a.Handle == b.Handle &&
-		a.Capacity == b.Capacity && slices.Equal(a.AccessModes, b.AccessModes) && a.ReclaimPolicy == b.ReclaimPolicy &&
-		a.FSType == b.FSType && a.ReadOnly == b.ReadOnly && maps.Equal(a.Parameters, b.Parameters) &&
-		slices.Equal(a.MountOptions, b.MountOptions) && a.Node == b.Node && reflect.DeepEqual(a.NodeAffinity, b.NodeAffinity) &&
-		slices.Equal(a.Users, b.Users) &&
-		a.Deleter == b.Deleter && a.Created.Equal(b.Created)
 }

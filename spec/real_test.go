@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -196,17 +195,6 @@ func valueOf(m *yaml.Node, name string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-// deleteKeys removes the keys names from mapping m.
-func deleteKeys(m *yaml.Node, names ...string) {
-	var kept []*yaml.Node
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if !slices.Contains(names, m.Content[i].Value) {
-			kept = append(kept, m.Content[i], m.Content[i+1])
-		}
-	}
-	m.Content = kept
 }
 
 // TestRealStorage loads kubernetes/examples' model-serving-tensorflow with

@@ -225,14 +225,3 @@ func initializedCondition(phase string, inits []api.ContainerStatus) api.Conditi
 		Message: fmt.Sprintf("containers with incomplete status: %v", incomplete),
 	}
 }
-
-// findCtrLocked returns the pod's container (app or init) of that name;
-// r.mu is held.
-func (w *podWorker) findCtrLocked(name string) *ctr {
-	for _, c := range w.allCtrs() {
-		if c.spec.Name == name {
-			return c
-		}
-	}
-	return nil
-}

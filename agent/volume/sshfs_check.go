@@ -128,7 +128,7 @@ func checkSSHBase(name, dir string, bases []string) (string, error) {
 		return "", fmt.Errorf("volume %s: the sshfs driver has no allowed base path on the storage host; set the agent's --volume-ssh-base-path", name)
 	}
 	if !path.IsAbs(dir) || slices.Contains(strings.Split(dir, "/"), "..") || strings.ContainsRune(dir, 0) {
-		return "", fmt.Errorf("volume %s: parameter path %q must be an absolute path without ..", name, dir)
+		return "", fmt.Errorf("volume %s: parameter path %q must be absolute, without a \"..\" element", name, dir)
 	}
 	clean := path.Clean(dir)
 	for _, b := range bases {
