@@ -118,6 +118,11 @@ func (e *e2e) waitApplied(what string) {
 
 // running returns a predicate: exactly n pods with label app=app, all
 // Running, each passing extra (when not nil).
+// examplePods is how many pods the examples repository runs: 3 hello, the
+// two-container pod, the batch pod and kvstore (with its claim, ConfigMap
+// and SOPS-encrypted Secret).
+const examplePods = 6
+
 func running(app string, n int, extra func(rapi.Pod) bool) func([]rapi.Pod) bool {
 	return func(ps []rapi.Pod) bool {
 		got := 0
@@ -192,14 +197,15 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// 1. The seeded examples run: 3 hello pods spread over the nodes, the
-	// two-container pod and the batch pod (which completes).
+	// two-container pod, the batch pod (which completes) and kvstore on its
+	// claim.
 	pods := e.waitPods("the examples", "demo", 2*time.Minute, func(ps []rapi.Pod) bool {
 		for _, p := range ps {
 			if p.Name == "batch-count" && p.Phase != api.PodSucceeded {
 				return false
 			}
 		}
-		return allSettled(ps) && len(ps) == 5
+		return allSettled(ps) && len(ps) == examplePods
 	})
 	nodes := map[string]bool{}
 	var helloIP, helloNode string
@@ -327,7 +333,7 @@ func TestEndToEnd(t *testing.T) {
 	// 7. Delete everything: every pod goes, and nothing is left behind.
 	e.commit("Delete everything", kustomizeDeleted(map[string]string{
 		"apps/hello.yaml": "", "apps/hello-service.yaml": "", "apps/ghost.yaml": "", "apps/web-with-sidecar.yaml": "",
-		"jobs/batch.yaml": "", "namespaces/demo.yaml": "",
+		"jobs/batch.yaml": "", "namespaces/demo.yaml": "", "apps/kvstore.yaml": "", "apps/kvstore-credentials.sops.yaml": "",
 	}))
 	e.waitPods("no pods", "", time.Minute, func(ps []rapi.Pod) bool { return len(ps) == 0 })
 	deadline = time.Now().Add(30 * time.Second)

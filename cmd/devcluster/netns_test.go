@@ -67,7 +67,7 @@ func TestNetnsCluster(t *testing.T) {
 				return false
 			}
 		}
-		return allSettled(ps) && len(ps) == 5
+		return allSettled(ps) && len(ps) == examplePods
 	})
 	var helloIP string
 	for _, p := range pods {
@@ -131,7 +131,7 @@ func TestNetnsCluster(t *testing.T) {
 		for _, p := range ps {
 			seen[p.UID] = true
 		}
-		return allSettled(ps) && len(ps) == 5
+		return allSettled(ps) && len(ps) == examplePods
 	})
 	if diffs := unchanged(before, snapshot(pods)); len(diffs) > 0 {
 		t.Logf("pods changed across the reconciler restart: %v", diffs)
@@ -186,6 +186,7 @@ func TestNetnsCluster(t *testing.T) {
 	// Delete everything: nothing is left on the host.
 	h, err := c.Repo.Commit(ctx, "Delete everything", map[string][]byte{
 		"apps/hello.yaml": nil, "apps/hello-service.yaml": nil, "apps/web-with-sidecar.yaml": nil, "jobs/batch.yaml": nil, "namespaces/demo.yaml": nil,
+		"apps/kvstore.yaml": nil, "apps/kvstore-credentials.sops.yaml": nil,
 	})
 	if err != nil {
 		t.Fatal(err)
