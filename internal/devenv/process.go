@@ -30,7 +30,17 @@ func FreeAddr() (string, error) { return FreeAddrOn("127.0.0.1") }
 // listener of a test running beside it could otherwise take it.
 func FreeAddrOn(host string) (string, error) {
 	for range 500 {
-		addr := net.JoinHostPort(host, strconv.Itoa(20000+mathrand.IntN(12000)))
+		port := 20000 + mathrand.IntN(12000)
+		// A port handed out before may not be bound yet (a cluster picks
+		// all its processes' ports before it starts them): never twice.
+		handedOut.Lock()
+		taken := handedOut.ports[port]
+		handedOut.ports[port] = true
+		handedOut.Unlock()
+		if taken {
+			continue
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
@@ -45,6 +55,12 @@ func FreeAddrOn(host string) (string, error) {
 	}
 	return "", fmt.Errorf("failed to find a free port on %s", host)
 }
+
+// handedOut is every port FreeAddrOn returned (or tried) in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // process is a child process we own: started in its own process group so a
 // stop reaches its children too, waited for exactly once.
