@@ -253,7 +253,10 @@ stringData:
   also: ` + secretPlain + `-2
 `
 	}
-	files := map[string]string{"ns.yaml": nsYAML, "web.yaml": deploymentYAML(1, "img:1"), "secret.yaml": secret(b64),
+	// A namespace that allows plaintext Secrets: what the API serves must
+	// hide them as much as decrypted ones.
+	plainNS := "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations: {stevedore.dev/allow-plaintext-secrets: \"true\"}\n"
+	files := map[string]string{"ns.yaml": plainNS, "web.yaml": deploymentYAML(1, "img:1"), "secret.yaml": secret(b64),
 		"cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: shop\ndata:\n  a: b\n",
 		"pvc.yaml": "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: shop\nspec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n"}
 	loadable := map[string][]byte{}
@@ -261,9 +264,7 @@ stringData:
 		loadable[f] = []byte(c)
 	}
 	if _, err := spec.Load(loadable); err != nil {
-		// The loader of the issue 9 contract decodes these kinds but does
-		// not validate them yet: this test runs once it does.
-		t.Skipf("the loader does not take a plaintext Secret, a ConfigMap and a claim (yet): %v", err)
+		t.Fatalf("the loader refuses a plaintext Secret, a ConfigMap and a claim: %v", err)
 	}
 	c1 := repo.commit("secret", files)
 	s := startServer(t, repo.dir, t.TempDir(), log)
