@@ -38,7 +38,7 @@ func TestSSHFSRefusesUnsafeVolumes(t *testing.T) {
 		{"port", func(v *volume.Volume) { v.Parameters["port"] = "+22" }, `parameter port`},
 		{"root of the host", func(v *volume.Volume) { v.Parameters["path"] = "/"; v.Handle = "etc" }, `parameter path "/" is not under an allowed base path`},
 		{"beside the base", func(v *volume.Volume) { v.Parameters["path"] = base + "x" }, `is not under an allowed base path`},
-		{"dot dot", func(v *volume.Volume) { v.Parameters["path"] = base + "/../etc" }, `without ..`},
+		{"dot dot", func(v *volume.Volume) { v.Parameters["path"] = base + "/../etc" }, `without a ".." element`},
 		{"handle", func(v *volume.Volume) { v.Handle = "../etc" }, `invalid volume handle`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
