@@ -54,6 +54,8 @@ func (d *SSHFS) Capabilities() Capabilities { return Capabilities{} }
 // sshTarget is one volume's place on its storage host.
 type sshTarget struct {
 	host, port, user, dir string
+	// base is the allowed base path dir is under (--volume-ssh-base-path).
+	base string
 }
 
 func (t sshTarget) addr() string { return net.JoinHostPort(t.host, t.port) }
@@ -82,10 +84,11 @@ func (d *SSHFS) target(v Volume) (sshTarget, error) {
 	if err := checkSSHUser(v.Name, t.user); err != nil {
 		return t, err
 	}
-	dir, err := checkSSHBase(v.Name, t.dir, d.BasePaths)
+	dir, base, err := checkSSHBase(v.Name, t.dir, d.BasePaths)
 	if err != nil {
 		return t, err
 	}
+	t.base = base
 	if err := checkSSHFSOptions(v.Name, v.MountOptions); err != nil {
 		return t, err
 	}
@@ -162,7 +165,7 @@ func (d *SSHFS) Provision(ctx context.Context, v Volume) error {
 		return err
 	}
 	q := shellQuote(t.dir)
-	if err := d.run(ctx, t, "mkdir -p -- "+q+" && chmod 0777 -- "+q); err != nil {
+	if err := d.run(ctx, t, noSymlinks(t)+"mkdir -p -- "+q+" && "+noSymlinks(t)+"chmod 0777 -- "+q); err != nil {
 		return fmt.Errorf("failed to provision volume %s: %w", v.Name, err)
 	}
 	return nil
@@ -174,7 +177,7 @@ func (d *SSHFS) Delete(ctx context.Context, v Volume) error {
 	if err != nil {
 		return err
 	}
-	if err := d.run(ctx, t, "rm -rf -- "+shellQuote(t.dir)); err != nil {
+	if err := d.run(ctx, t, noSymlinks(t)+"rm -rf -- "+shellQuote(t.dir)); err != nil {
 		return fmt.Errorf("failed to delete volume %s: %w", v.Name, err)
 	}
 	return nil

@@ -123,19 +123,40 @@ func checkSSHPort(name, port string) error {
 // checkSSHBase refuses a path parameter that is not one of bases or
 // under one: Provision chmods and Delete removes path/handle as the
 // storage host's user, so a volume must not choose where.
-func checkSSHBase(name, dir string, bases []string) (string, error) {
+func checkSSHBase(name, dir string, bases []string) (clean, base string, err error) {
 	if len(bases) == 0 {
-		return "", fmt.Errorf("volume %s: the sshfs driver has no allowed base path on the storage host; set the agent's --volume-ssh-base-path", name)
+		return "", "", fmt.Errorf("volume %s: the sshfs driver has no allowed base path on the storage host; set the agent's --volume-ssh-base-path", name)
 	}
 	if !path.IsAbs(dir) || slices.Contains(strings.Split(dir, "/"), "..") || strings.ContainsRune(dir, 0) {
-		return "", fmt.Errorf("volume %s: parameter path %q must be absolute, without a \"..\" element", name, dir)
+		return "", "", fmt.Errorf("volume %s: parameter path %q must be absolute, without a \"..\" element", name, dir)
 	}
-	clean := path.Clean(dir)
+	clean = path.Clean(dir)
 	for _, b := range bases {
 		b = path.Clean(b)
 		if clean == b || strings.HasPrefix(clean, strings.TrimSuffix(b, "/")+"/") {
-			return clean, nil
+			return clean, b, nil
 		}
 	}
-	return "", fmt.Errorf("volume %s: parameter path %q is not under an allowed base path of the agent (--volume-ssh-base-path: %s)", name, dir, strings.Join(bases, ", "))
+	return "", "", fmt.Errorf("volume %s: parameter path %q is not under an allowed base path of the agent (--volume-ssh-base-path: %s)", name, dir, strings.Join(bases, ", "))
+}
+
+// noSymlinks is a shell snippet, run on the storage host before
+// Provision's chmod and Delete's rm, that fails when an element of t.dir
+// below its base path is a symbolic link: a pod can plant one in its own
+// volume (base/pvc-a/link → /etc), and a PV whose path is base/pvc-a and
+// whose handle is link would otherwise chmod or remove what it points at.
+// (A pod that swaps a directory for a link between this check and the
+// command still races it; docs/volume-drivers.md says so.)
+func noSymlinks(t sshTarget) string {
+	var b strings.Builder
+	p := t.base
+	for _, c := range strings.Split(strings.TrimPrefix(t.dir, t.base), "/") {
+		if c == "" {
+			continue
+		}
+		p = path.Join(p, c)
+		q := shellQuote(p)
+		fmt.Fprintf(&b, "if [ -L %s ]; then echo refusing: a symbolic link: %s >&2; exit 3; fi; ", q, q)
+	}
+	return b.String()
 }

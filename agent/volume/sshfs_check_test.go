@@ -78,3 +78,47 @@ func TestSSHFSRefusesUnsafeVolumes(t *testing.T) {
 		t.Fatalf("no base path: %v", err)
 	}
 }
+
+// TestSSHFSRefusesSymlinks: a link planted under the base path (as a pod
+// can, in its own volume) does not let a PersistentVolume whose path and
+// handle lead through it chmod or remove what it points at.
+func TestSSHFSRefusesSymlinks(t *testing.T) {
+	srv := startSSHD(t)
+	victim := t.TempDir()
+	if err := os.Chmod(victim, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(victim, "keep"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(srv.Storage, "pvc-a")
+	if err := os.MkdirAll(planted, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(planted, "link")); err != nil {
+		t.Fatal(err)
+	}
+	d := srv.driver()
+	ctx := context.Background()
+	for _, v := range []volume.Volume{
+		{Name: "through-handle", Handle: "link", Parameters: srv.params()},
+		{Name: "through-path", Handle: "keep", Parameters: srv.params()},
+	} {
+		v.Parameters["path"] = planted
+		if v.Name == "through-path" {
+			v.Parameters["path"] = filepath.Join(planted, "link")
+		}
+		for op, f := range map[string]func(context.Context, volume.Volume) error{"Provision": d.Provision, "Delete": d.Delete} {
+			if err := f(ctx, v); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+				t.Errorf("%s %s: %v, want a refusal naming the symbolic link", op, v.Name, err)
+			}
+		}
+	}
+	st, err := os.Stat(victim)
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("the link's target: %v %v, want it untouched (0700)", st.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(victim, "keep")); err != nil {
+		t.Errorf("the link's target lost its file: %v", err)
+	}
+}
