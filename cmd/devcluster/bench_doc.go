@@ -203,3 +203,12 @@ func thousands(v float64) string {
 
 // secs formats a duration in seconds with two decimals.
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// durationTableHeader heads a table of durationRow rows.
+const durationTableHeader = "| measurement | runs | p50 | p99 | min | max |\n|---|---|---|---|---|---|\n"
+
+// durationRow writes one row of a duration table: the runs' count, p50,
+// p99, min and max.
+func durationRow(b *strings.Builder, what string, ds []time.Duration) {
+	fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", what, len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 99)), ms(slices.Min(ds)), ms(slices.Max(ds)))
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -425,11 +424,8 @@ func renderRollout(plain, probed, floor []time.Duration, cpu probeCPU, agents in
 	fmt.Fprintln(&b, "as many old ones straight through the containerd client, all at once: no Git, reconciler, agent,")
 	fmt.Fprintln(&b, "pod network, probes or waves.")
 	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "| measurement | runs | p50 | p99 | min | max |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|")
-	row := func(what string, ds []time.Duration) {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", what, len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 99)), ms(slices.Min(ds)), ms(slices.Max(ds)))
-	}
+	fmt.Fprint(&b, durationTableHeader)
+	row := func(what string, ds []time.Duration) { durationRow(&b, what, ds) }
 	row(fmt.Sprintf("rolling update of %d replicas, ready when running", rolloutReplicas), plain)
 	row(fmt.Sprintf("rolling update of %d replicas, httpGet readiness probe every 1 s", rolloutReplicas), probed)
 	row(fmt.Sprintf("floor: %d container starts and %d stops via the containerd client", rolloutReplicas, rolloutReplicas), floor)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -295,11 +294,8 @@ func renderStorage(plain, withVols []time.Duration, tput []throughput, sc sopsCo
 	fmt.Fprintln(&b, "provisioned where the pod is placed) and three ConfigMap/Secret volumes (a configMap, a secret on")
 	fmt.Fprintln(&b, "tmpfs, a projected one of both). The pods are removed, and their volumes deleted, between runs.")
 	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "| measurement | runs | p50 | p99 | min | max |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|---|")
-	row := func(what string, ds []time.Duration) {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", what, len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 99)), ms(slices.Min(ds)), ms(slices.Max(ds)))
-	}
+	fmt.Fprint(&b, durationTableHeader)
+	row := func(what string, ds []time.Duration) { durationRow(&b, what, ds) }
 	row(fmt.Sprintf("%d pods without volumes", storagePods), plain)
 	row(fmt.Sprintf("%d pods with a claim and 3 config volumes each", storagePods), withVols)
 	ratio := float64(percentile(withVols, 50)) / float64(percentile(plain, 50))
