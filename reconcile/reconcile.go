@@ -198,6 +198,13 @@ type WorkloadView struct {
 	// zero, the daemon fills them from its revision history.
 	RevisionNumber int64
 	Commit         string
+	// ServiceName is a StatefulSet's headless Service; Partition its
+	// rolling update's partition (ordinals below it keep their template).
+	ServiceName string
+	Partition   int32
+	// NodeSelector is a DaemonSet's template's node selector (Replicas
+	// is then the number of eligible nodes).
+	NodeSelector map[string]string
 }
 
 // Workload condition types and reasons, as Kubernetes names them.

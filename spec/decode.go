@@ -38,6 +38,11 @@ var kinds = []kindInfo{
 	{CoreV1, KindPersistentVolume, false, func() Object { return &PersistentVolume{} }},
 	{StorageV1, KindStorageClass, false, func() Object { return &StorageClass{} }},
 	{AppsV1, KindDeployment, true, func() Object { return &Deployment{} }},
+	{AppsV1, KindReplicaSet, true, func() Object { return &ReplicaSet{} }},
+	{AppsV1, KindStatefulSet, true, func() Object { return &StatefulSet{} }},
+	{AppsV1, KindDaemonSet, true, func() Object { return &DaemonSet{} }},
+	{BatchV1, KindJob, true, func() Object { return &Job{} }},
+	{BatchV1, KindCronJob, true, func() Object { return &CronJob{} }},
 	{StevedoreV1alpha1, KindApplication, false, func() Object { return &Application{} }},
 }
 

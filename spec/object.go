@@ -56,6 +56,11 @@ var (
 	_ Object = (*PersistentVolumeClaim)(nil)
 	_ Object = (*PersistentVolume)(nil)
 	_ Object = (*StorageClass)(nil)
+	_ Object = (*ReplicaSet)(nil)
+	_ Object = (*StatefulSet)(nil)
+	_ Object = (*DaemonSet)(nil)
+	_ Object = (*Job)(nil)
+	_ Object = (*CronJob)(nil)
 )
 
 // IntOrString holds an integer or a string such as "25%", as Kubernetes'

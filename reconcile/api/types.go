@@ -290,6 +290,13 @@ type Workload struct {
 	// introduced it.
 	RevisionNumber int64  `json:"revisionNumber,omitempty"`
 	Commit         string `json:"commit,omitempty"`
+	// ServiceName is a StatefulSet's headless Service; Partition its
+	// rolling update's partition (ordinals below it keep their template).
+	ServiceName string `json:"serviceName,omitempty"`
+	Partition   int32  `json:"partition,omitempty"`
+	// NodeSelector is a DaemonSet's template's node selector (Replicas
+	// is then the number of eligible nodes).
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 }
 
 // PathRolloutHistory is GET → RevisionList: a Deployment's revisions.

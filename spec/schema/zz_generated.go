@@ -16,6 +16,11 @@ var kinds = []Kind{
 	{Kind: "PersistentVolume", APIVersion: "v1", Namespaced: false, Type: "PersistentVolume"},
 	{Kind: "StorageClass", APIVersion: "storage.k8s.io/v1", Namespaced: false, Type: "StorageClass"},
 	{Kind: "Deployment", APIVersion: "apps/v1", Namespaced: true, Type: "Deployment"},
+	{Kind: "ReplicaSet", APIVersion: "apps/v1", Namespaced: true, Type: "ReplicaSet"},
+	{Kind: "StatefulSet", APIVersion: "apps/v1", Namespaced: true, Type: "StatefulSet"},
+	{Kind: "DaemonSet", APIVersion: "apps/v1", Namespaced: true, Type: "DaemonSet"},
+	{Kind: "Job", APIVersion: "batch/v1", Namespaced: true, Type: "Job"},
+	{Kind: "CronJob", APIVersion: "batch/v1", Namespaced: true, Type: "CronJob"},
 	{Kind: "Application", APIVersion: "stevedore.dev/v1alpha1", Namespaced: false, Type: "Application"},
 }
 
@@ -169,6 +174,59 @@ var types = map[string]*Type{
 			{Name: "protocol", Type: "string", Doc: "protocol is TCP, UDP or SCTP. Defaults to TCP."},
 		},
 	},
+	"CronJob": {
+		Name: "CronJob",
+		Doc:  "CronJob is a batch/v1 CronJob: it makes a Job from its template at every slot of a cron schedule, by the leading reconciler's clock, and never twice for one slot (across a failover too).",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "CronJobSpec", Ref: "CronJobSpec", Required: true, Doc: "spec is the desired behaviour of the CronJob."},
+		},
+	},
+	"CronJobSpec": {
+		Name: "CronJobSpec",
+		Doc:  "CronJobSpec is the desired behaviour of a CronJob.",
+		Fields: []Field{
+			{Name: "concurrencyPolicy", Type: "string", Doc: "concurrencyPolicy is what to do at a slot while a Job of an earlier one still runs: Allow (start another), Forbid (skip the slot) or Replace (stop the running Job and start a new one). Defaults to Allow."},
+			{Name: "failedJobsHistoryLimit", Type: "integer", Doc: "failedJobsHistoryLimit is how many failed Jobs are kept. Defaults to 1."},
+			{Name: "jobTemplate", Type: "JobTemplateSpec", Ref: "JobTemplateSpec", Required: true, Doc: "jobTemplate is the Job made at every slot, named <cronjob>-<slot time in minutes since the epoch>."},
+			{Name: "schedule", Type: "string", Required: true, Doc: "schedule is a cron schedule: five fields (minute hour day-of-month month day-of-week) or a macro (@hourly, @daily…, @every 5m)."},
+			{Name: "startingDeadlineSeconds", Type: "integer", Doc: "startingDeadlineSeconds is how late a slot may still start a Job (after a reconciler outage, say); a slot missed by more is skipped. Unset means no deadline."},
+			{Name: "successfulJobsHistoryLimit", Type: "integer", Doc: "successfulJobsHistoryLimit is how many completed Jobs are kept. Defaults to 3."},
+			{Name: "suspend", Type: "boolean", Doc: "suspend, when true, starts no new Jobs; running ones go on."},
+			{Name: "timeZone", Type: "string", Doc: "timeZone is the IANA time zone the schedule is read in (e.g. Europe/Paris). Defaults to the reconciler's local zone (UTC on the usual host)."},
+		},
+	},
+	"DaemonSet": {
+		Name: "DaemonSet",
+		Doc:  "DaemonSet is an apps/v1 DaemonSet: one pod on every eligible node, following nodes as they join and leave.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "DaemonSetSpec", Ref: "DaemonSetSpec", Required: true, Doc: "spec is the desired behaviour of the DaemonSet."},
+		},
+	},
+	"DaemonSetSpec": {
+		Name: "DaemonSetSpec",
+		Doc:  "DaemonSetSpec is the desired behaviour of a DaemonSet.",
+		Fields: []Field{
+			{Name: "minReadySeconds", Type: "integer", Doc: "minReadySeconds is how long a new pod must be ready before it counts as available. Defaults to 0."},
+			{Name: "revisionHistoryLimit", Type: "integer", Doc: "revisionHistoryLimit is how many old revisions are kept in the rollout history. Defaults to 10."},
+			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Required: true, Doc: "selector is the label query over pods that counts them as this DaemonSet's. Required: not empty, and it must match the template's labels."},
+			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template. A node is eligible when it is alive and matches the template's nodeSelector and required node affinity, and the pod tolerates its NoSchedule and NoExecute taints; a cordoned node is eligible (the pods tolerate node.kubernetes.io/unschedulable)."},
+			{Name: "updateStrategy", Type: "DaemonSetUpdateStrategy", Ref: "DaemonSetUpdateStrategy", Doc: "updateStrategy is how a template change replaces the pods."},
+		},
+	},
+	"DaemonSetUpdateStrategy": {
+		Name: "DaemonSetUpdateStrategy",
+		Doc:  "DaemonSetUpdateStrategy says how a DaemonSet's pods are replaced when its template changes.",
+		Fields: []Field{
+			{Name: "rollingUpdate", Type: "RollingUpdateDaemonSet", Ref: "RollingUpdateDaemonSet", Doc: "rollingUpdate bounds a rolling update; only with type RollingUpdate."},
+			{Name: "type", Type: "string", Doc: "type is RollingUpdate (replace the pods a few nodes at a time) or OnDelete (replace a pod only when it is deleted). Defaults to RollingUpdate."},
+		},
+	},
 	"Deployment": {
 		Name:    "Deployment",
 		Doc:     "Deployment is an apps/v1 Deployment: it keeps a number of pods of a template running and replaces them by a rolling update (or all at once) when the template changes.",
@@ -309,6 +367,41 @@ var types = map[string]*Type{
 		Fields: []Field{
 			{Name: "path", Type: "string", Required: true, Doc: "path is the absolute path on the node."},
 			{Name: "type", Type: "string", Doc: "type is what must be at Path before the pod starts (Directory, File, Socket…), or what to create there (DirectoryOrCreate, FileOrCreate). Empty checks nothing."},
+		},
+	},
+	"Job": {
+		Name: "Job",
+		Doc:  "Job is a batch/v1 Job: pods that run to completion, retried on failure, until a number of them have succeeded. Its progress is kept in the reconciler's raft store: a restart or failover does not run it again. A change to its template in Git starts a new run.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "JobSpec", Ref: "JobSpec", Required: true, Doc: "spec is the desired behaviour of the Job."},
+		},
+	},
+	"JobSpec": {
+		Name: "JobSpec",
+		Doc:  "JobSpec is the desired behaviour of a Job.",
+		Fields: []Field{
+			{Name: "activeDeadlineSeconds", Type: "integer", Doc: "activeDeadlineSeconds is how long the Job may run, from its start, before its pods are stopped and it fails with reason DeadlineExceeded."},
+			{Name: "backoffLimit", Type: "integer", Doc: "backoffLimit is how many pod failures (and, with restartPolicy OnFailure, container restarts) the Job tolerates before it fails with reason BackoffLimitExceeded. Defaults to 6."},
+			{Name: "completionMode", Type: "string", Doc: "completionMode is NonIndexed (any completions pods succeeding is enough) or Indexed (each index 0 … completions-1 must succeed once; the pod gets it in JOB_COMPLETION_INDEX, the batch.kubernetes.io/job-completion-index label and annotation, and the hostname <job>-<index>). Defaults to NonIndexed."},
+			{Name: "completions", Type: "integer", Doc: "completions is how many pods must succeed. Unset (NonIndexed only) means a work queue: the Job succeeds once any pod has succeeded and the others have stopped. Defaults to 1 when parallelism is unset too."},
+			{Name: "manualSelector", Type: "boolean", Doc: "manualSelector, when true, uses Selector as given."},
+			{Name: "parallelism", Type: "integer", Doc: "parallelism is the most pods that run at once. Defaults to 1; 0 runs none (like suspend)."},
+			{Name: "podFailurePolicy", Type: "PodFailurePolicy", Ref: "PodFailurePolicy", Doc: "podFailurePolicy decides, from a failed pod's exit codes or conditions, whether the failure fails the Job, fails only the index, is ignored or counts towards backoffLimit."},
+			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Doc: "selector is accepted only with ManualSelector true; otherwise the pods are selected by the batch.kubernetes.io/job-name label the reconciler puts on them."},
+			{Name: "suspend", Type: "boolean", Doc: "suspend, when true, creates no pods and stops the running ones; the Job resumes when it turns false."},
+			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template; its restartPolicy must be Never or OnFailure."},
+			{Name: "ttlSecondsAfterFinished", Type: "integer", Doc: "ttlSecondsAfterFinished, when set, is how long after the Job completes or fails its pods are removed. The Job's outcome is kept (it is not run again while Git keeps it)."},
+		},
+	},
+	"JobTemplateSpec": {
+		Name: "JobTemplateSpec",
+		Doc:  "JobTemplateSpec is the metadata and spec of the Jobs a CronJob makes.",
+		Fields: []Field{
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the metadata of the Jobs: labels and annotations."},
+			{Name: "spec", Type: "JobSpec", Ref: "JobSpec", Required: true, Doc: "spec is the Jobs' spec."},
 		},
 	},
 	"KeyToPath": {
@@ -583,6 +676,39 @@ var types = map[string]*Type{
 			{Name: "value", Type: "string", Doc: "value is the option's value, if it takes one."},
 		},
 	},
+	"PodFailurePolicy": {
+		Name: "PodFailurePolicy",
+		Doc:  "PodFailurePolicy is a list of rules applied, in order, to a failed pod; the first that matches decides.",
+		Fields: []Field{
+			{Name: "rules", Type: "[]PodFailurePolicyRule", Ref: "PodFailurePolicyRule", Required: true, Doc: "rules are tried in order; at most 20."},
+		},
+	},
+	"PodFailurePolicyOnExitCodesRequirement": {
+		Name: "PodFailurePolicyOnExitCodesRequirement",
+		Doc:  "PodFailurePolicyOnExitCodesRequirement matches the exit codes of a failed pod's containers.",
+		Fields: []Field{
+			{Name: "containerName", Type: "string", Doc: "containerName restricts the rule to one container; unset matches any container's exit code."},
+			{Name: "operator", Type: "string", Required: true, Doc: "operator is In (a container exited with one of Values) or NotIn (a container exited non-zero with none of Values)."},
+			{Name: "values", Type: "[]integer", Required: true, Doc: "values are exit codes: at most 255, sorted, without duplicates; 0 is not allowed with In."},
+		},
+	},
+	"PodFailurePolicyOnPodConditionsPattern": {
+		Name: "PodFailurePolicyOnPodConditionsPattern",
+		Doc:  "PodFailurePolicyOnPodConditionsPattern matches a pod condition.",
+		Fields: []Field{
+			{Name: "status", Type: "string", Doc: "status is True, False or Unknown. Defaults to True."},
+			{Name: "type", Type: "string", Required: true, Doc: "type is the condition type, e.g. DisruptionTarget."},
+		},
+	},
+	"PodFailurePolicyRule": {
+		Name: "PodFailurePolicyRule",
+		Doc:  "PodFailurePolicyRule matches a failed pod by its containers' exit codes or its conditions; exactly one of OnExitCodes and OnPodConditions is set.",
+		Fields: []Field{
+			{Name: "action", Type: "string", Required: true, Doc: "action is FailJob (the Job fails at once, reason PodFailurePolicy), FailIndex (the index fails and is not retried; Indexed only), Ignore (the failure does not count towards backoffLimit and the pod is replaced) or Count (counted as usual)."},
+			{Name: "onExitCodes", Type: "PodFailurePolicyOnExitCodesRequirement", Ref: "PodFailurePolicyOnExitCodesRequirement", Doc: "onExitCodes matches on the exit codes of the pod's containers."},
+			{Name: "onPodConditions", Type: "[]PodFailurePolicyOnPodConditionsPattern", Ref: "PodFailurePolicyOnPodConditionsPattern", Doc: "onPodConditions matches on the pod's conditions (DisruptionTarget: the pod was stopped because its node was lost or drained)."},
+		},
+	},
 	"PodSecurityContext": {
 		Name:        "PodSecurityContext",
 		Doc:         "PodSecurityContext is the pod-wide security settings.",
@@ -675,6 +801,26 @@ var types = map[string]*Type{
 			{Name: "sources", Type: "[]VolumeProjection", Ref: "VolumeProjection", Required: true, Doc: "sources are projected in order; two may not write one path."},
 		},
 	},
+	"ReplicaSet": {
+		Name: "ReplicaSet",
+		Doc:  "ReplicaSet is an apps/v1 ReplicaSet: it keeps a number of pods of a template running. A template change replaces them all at once, as a ReplicationController does; a Deployment is what rolls a template out.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "ReplicaSetSpec", Ref: "ReplicaSetSpec", Required: true, Doc: "spec is the desired behaviour of the ReplicaSet."},
+		},
+	},
+	"ReplicaSetSpec": {
+		Name: "ReplicaSetSpec",
+		Doc:  "ReplicaSetSpec keeps replicas copies of the template running.",
+		Fields: []Field{
+			{Name: "minReadySeconds", Type: "integer", Doc: "minReadySeconds is how long a new pod must be ready before it counts as available. Defaults to 0."},
+			{Name: "replicas", Type: "integer", Doc: "replicas is the number of pods to keep running. Defaults to 1."},
+			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Required: true, Doc: "selector is the label query over pods that counts them as this ReplicaSet's. Required: not empty, and it must match the template's labels."},
+			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template the replicas are made from."},
+		},
+	},
 	"ReplicationController": {
 		Name:    "ReplicationController",
 		Doc:     "ReplicationController is a v1 ReplicationController: it keeps a number of pods of a template running. It is the Kubernetes 1.0 way, kept for manifests written for it; new configuration should use a Deployment.",
@@ -715,12 +861,28 @@ var types = map[string]*Type{
 			{Name: "requests", Type: "map[string]Quantity", Doc: "requests are the resources the container needs: the scheduler places the pod only on a node with that much allocatable left. Names are cpu, memory, ephemeral-storage, hugepages-<size> or extended resources (example.com/gpu). Each defaults to its limit when only the limit is set."},
 		},
 	},
+	"RollingUpdateDaemonSet": {
+		Name: "RollingUpdateDaemonSet",
+		Doc:  "RollingUpdateDaemonSet bounds a DaemonSet's rolling update.",
+		Fields: []Field{
+			{Name: "maxSurge", Type: "IntOrString", Doc: "maxSurge is how many nodes may run an old and a new pod at once during the update (the new one starts before the old one stops): a number or a percentage of the eligible nodes (rounded up). Defaults to 0."},
+			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many nodes may be without an available pod during the update: a number or a percentage of the eligible nodes (rounded up). Defaults to 1; 0 only when maxSurge is not 0."},
+		},
+	},
 	"RollingUpdateDeployment": {
 		Name: "RollingUpdateDeployment",
 		Doc:  "RollingUpdateDeployment bounds a rolling update. Values are an integer or a percentage string (\"25%\"); both default to 25%.",
 		Fields: []Field{
 			{Name: "maxSurge", Type: "IntOrString", Doc: "maxSurge is how many pods may be created above the desired number during the update: a number, or a percentage of replicas rounded up. Defaults to 25%."},
 			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many of the desired pods may be unavailable during the update: a number, or a percentage of replicas rounded down. Defaults to 25%. It cannot be 0 when maxSurge is 0."},
+		},
+	},
+	"RollingUpdateStatefulSetStrategy": {
+		Name: "RollingUpdateStatefulSetStrategy",
+		Doc:  "RollingUpdateStatefulSetStrategy bounds a StatefulSet's rolling update.",
+		Fields: []Field{
+			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many pods may be unavailable during the update: a number, or a percentage of replicas rounded down (at least 1). Defaults to 1."},
+			{Name: "partition", Type: "integer", Doc: "partition is the lowest ordinal that is updated: ordinals below it keep the template they run (a canary or staged rollout). Defaults to 0."},
 		},
 	},
 	"SeccompProfile": {
@@ -859,6 +1021,56 @@ var types = map[string]*Type{
 		Doc:  "SleepAction waits a number of seconds.",
 		Fields: []Field{
 			{Name: "seconds", Type: "integer", Required: true, Doc: "seconds is how long to wait: zero or more, and at most the pod's terminationGracePeriodSeconds."},
+		},
+	},
+	"StatefulSet": {
+		Name: "StatefulSet",
+		Doc:  "StatefulSet is an apps/v1 StatefulSet: pods with stable ordinal names (web-0, web-1…), stable DNS names through a headless Service, and a PersistentVolumeClaim per ordinal that follows the pod across re-creation.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata: name, namespace, labels and annotations."},
+			{Name: "spec", Type: "StatefulSetSpec", Ref: "StatefulSetSpec", Required: true, Doc: "spec is the desired behaviour of the StatefulSet."},
+		},
+	},
+	"StatefulSetOrdinals": {
+		Name: "StatefulSetOrdinals",
+		Doc:  "StatefulSetOrdinals numbers a StatefulSet's pods.",
+		Fields: []Field{
+			{Name: "start", Type: "integer", Doc: "start is the first ordinal: pods are <name>-<start> … <name>-<start+replicas-1>. Defaults to 0."},
+		},
+	},
+	"StatefulSetPersistentVolumeClaimRetentionPolicy": {
+		Name: "StatefulSetPersistentVolumeClaimRetentionPolicy",
+		Doc:  "StatefulSetPersistentVolumeClaimRetentionPolicy says what becomes of the claims made from volumeClaimTemplates.",
+		Fields: []Field{
+			{Name: "whenDeleted", Type: "string", Doc: "whenDeleted is Retain (keep the claims when the StatefulSet is removed from Git) or Delete. Defaults to Retain."},
+			{Name: "whenScaled", Type: "string", Doc: "whenScaled is Retain (keep the claims of ordinals removed by a scale down) or Delete. Defaults to Retain."},
+		},
+	},
+	"StatefulSetSpec": {
+		Name: "StatefulSetSpec",
+		Doc:  "StatefulSetSpec is the desired behaviour of a StatefulSet.",
+		Fields: []Field{
+			{Name: "minReadySeconds", Type: "integer", Doc: "minReadySeconds is how long a new pod must be ready before it counts as available. Defaults to 0."},
+			{Name: "ordinals", Type: "StatefulSetOrdinals", Ref: "StatefulSetOrdinals", Doc: "ordinals sets the number of the first ordinal."},
+			{Name: "persistentVolumeClaimRetentionPolicy", Type: "StatefulSetPersistentVolumeClaimRetentionPolicy", Ref: "StatefulSetPersistentVolumeClaimRetentionPolicy", Doc: "persistentVolumeClaimRetentionPolicy says whether the claims made from VolumeClaimTemplates are deleted when the StatefulSet is deleted or scaled down. Both default to Retain."},
+			{Name: "podManagementPolicy", Type: "string", Doc: "podManagementPolicy is OrderedReady (create ordinals one at a time in order, each once the previous is Running and Ready, and remove them in reverse order) or Parallel (create and remove them all at once). Defaults to OrderedReady."},
+			{Name: "replicas", Type: "integer", Doc: "replicas is the number of ordinals to run: pods <name>-0 … <name>-(replicas-1). Defaults to 1."},
+			{Name: "revisionHistoryLimit", Type: "integer", Doc: "revisionHistoryLimit is how many old revisions are kept in the rollout history. Defaults to 10."},
+			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Required: true, Doc: "selector is the label query over pods that counts them as this StatefulSet's. Required: not empty, and it must match the template's labels."},
+			{Name: "serviceName", Type: "string", Required: true, Doc: "serviceName names the headless Service (clusterIP: None) that gives each pod the DNS name <pod>.<serviceName>.<namespace>.svc.<domain>. Required: the repository must declare that Service in the namespace."},
+			{Name: "template", Type: "PodTemplateSpec", Ref: "PodTemplateSpec", Required: true, Doc: "template is the pod template every ordinal is made from; a change to it is rolled out as UpdateStrategy says."},
+			{Name: "updateStrategy", Type: "StatefulSetUpdateStrategy", Ref: "StatefulSetUpdateStrategy", Doc: "updateStrategy is how a template change replaces the pods."},
+			{Name: "volumeClaimTemplates", Type: "[]PersistentVolumeClaim", Ref: "PersistentVolumeClaim", Doc: "volumeClaimTemplates are claims made for every ordinal, named <template name>-<statefulset name>-<ordinal>; the pod mounts its own through a volume of the template's name. A claim outlives its pod, so a re-created ordinal finds its data again."},
+		},
+	},
+	"StatefulSetUpdateStrategy": {
+		Name: "StatefulSetUpdateStrategy",
+		Doc:  "StatefulSetUpdateStrategy says how a StatefulSet's pods are replaced when its template changes.",
+		Fields: []Field{
+			{Name: "rollingUpdate", Type: "RollingUpdateStatefulSetStrategy", Ref: "RollingUpdateStatefulSetStrategy", Doc: "rollingUpdate bounds a rolling update; only with type RollingUpdate."},
+			{Name: "type", Type: "string", Doc: "type is RollingUpdate (replace the pods from the highest ordinal down, each once the one before is Running and Ready) or OnDelete (replace a pod only when it is deleted: its node dies or it is evicted). Defaults to RollingUpdate."},
 		},
 	},
 	"StorageClass": {
