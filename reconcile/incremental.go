@@ -92,6 +92,8 @@ type Planner struct {
 
 	// overrides are the last Input.Overrides.
 	overrides map[string]TemplateOverride
+	// deletes are the last Input.DeletePods.
+	deletes map[string]string
 	// strays are the reports no record has (see terminating.go), by UID:
 	// their owner; strayOwners indexes them by owner, termViews holds the
 	// views in the last Output.Pods of those on alive nodes.
@@ -286,6 +288,7 @@ func (p *Planner) rebuild(in Input, sp *planner, out *Output) {
 		p.groups[p.wlKeys[i].String()].view = &out.Workloads[i]
 	}
 	p.overrides = maps.Clone(in.Overrides)
+	p.deletes = maps.Clone(in.DeletePods)
 	p.strays = map[string]string{}
 	p.strayOwners = map[string]map[string]struct{}{}
 	p.termViews = map[string]PodView{}
@@ -452,6 +455,7 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 		p.set = in.Desired
 	}
 	p.changedOverrides(in, dirty)
+	p.changedDeletes(in, dirty)
 	prev := p.nodes
 	if !p.setNodes(in.Nodes) {
 		return nil, false

@@ -140,6 +140,14 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 				}
 			}
 		case op < 9:
+			if r.IntN(6) == 0 && len(h.memory.Pods) > 0 {
+				// ctl delete pod, of a remembered pod.
+				keys := sortedKeys(h.memory.Pods)
+				if _, err := h.run("delete-pod "+keys[r.IntN(len(keys))], nil); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
 			if r.IntN(4) == 0 {
 				// An automatic rollback, or its end.
 				keys := h.desired.Keys()

@@ -118,6 +118,13 @@ type Input struct {
 	// Overrides are template overrides by owner key (an automatic
 	// rollback); see TemplateOverride.
 	Overrides map[string]TemplateOverride
+	// DeletePods are the pods deleted through the API (ctl delete pod):
+	// pod key → the UID deleted. A record of that key and UID gets a new
+	// incarnation (its owner still asks for the pod: Git is the source of
+	// truth, so deleting is restarting afresh, as a ReplicaSet re-creates
+	// a deleted pod); an old revision's pod is dropped. Entries whose UID
+	// is no longer remembered are ignored.
+	DeletePods map[string]string
 	Now       time.Time
 	// NewUID returns a fresh pod UID; injected so tests are deterministic.
 	// When nil, UIDs are derived from the pod's key, its previous UID and
@@ -316,6 +323,9 @@ const (
 	// EventDeadlineExceeded: a rollout made no progress within
 	// progressDeadlineSeconds (from WorkloadEvents; a Warning).
 	EventDeadlineExceeded = "ProgressDeadlineExceeded"
+	// EventRecreated: a pod deleted through the API (ctl delete pod)
+	// got a new UID.
+	EventRecreated = "Recreated"
 	// EventRolledBack: an automatic rollback (stevedore.dev/auto-rollback)
 	// replaced Git's template with the last healthy one.
 	EventRolledBack = "RolledBack"
@@ -672,6 +682,10 @@ func (p *planner) incarnate(key string, d *DesiredPod, rec *PodRecord) {
 		old, node := rec.UID, rec.Node
 		p.fresh(key, d, rec, old)
 		p.event(key, EventNodeLost, fmt.Sprintf("node %s is not alive: uid %s re-created as %s", node, old, rec.UID))
+	case renewDeleted:
+		old := rec.UID
+		p.fresh(key, d, rec, old)
+		p.event(key, EventRecreated, fmt.Sprintf("deleted through the API (ctl delete pod): uid %s re-created as %s", old, rec.UID))
 	case renewEvicted:
 		old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
 		p.fresh(key, d, rec, old)

@@ -81,6 +81,7 @@ const (
 	renewReplaced
 	renewNodeLost
 	renewEvicted
+	renewDeleted
 )
 
 // renewal says whether the record of a desired pod (of owner and hash,
@@ -89,6 +90,8 @@ func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) 
 	switch {
 	case rec.Hash != hash || rec.Owner != owner:
 		return renewReplaced
+	case p.deleting(rec):
+		return renewDeleted
 	case rec.Node != "" && !p.aliveOrUnknown(rec.Node):
 		return renewNodeLost
 	case rec.Node != "" && p.evicting(rec.Node, ps) != nil && !p.succeeded(rec):
@@ -101,7 +104,7 @@ func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) 
 // placed on a node that is not dead and does not evict it. The others are
 // dropped whatever the strategy (re-creating them would roll back).
 func (p *planner) serving(rec *PodRecord) bool {
-	return rec.Node != "" && p.aliveOrUnknown(rec.Node) && p.evicting(rec.Node, &rec.Spec) == nil
+	return rec.Node != "" && !p.deleting(rec) && p.aliveOrUnknown(rec.Node) && p.evicting(rec.Node, &rec.Spec) == nil
 }
 
 // heard says whether node's agent has reported at all (Input.Observed has

@@ -175,6 +175,8 @@ type harness struct {
 	// workload had, in the order applied (for override).
 	overrides map[string]TemplateOverride
 	templates map[string][]spec.PodTemplateSpec
+	// deletes are Input.DeletePods (delete-pod).
+	deletes map[string]string
 	// volStatus is what agents report of their volumes, by node and name.
 	volStatus map[string]map[string]api.VolumeStatus
 }
@@ -195,11 +197,12 @@ func newHarness() *harness {
 
 func (h *harness) input(desired *spec.Set) Input {
 	in := Input{
-		Desired:   desired,
-		Observed:  map[string][]api.PodStatus{},
-		Memory:    h.memory,
-		Now:       h.now,
-		Overrides: h.overrides,
+		Desired:    desired,
+		Observed:   map[string][]api.PodStatus{},
+		Memory:     h.memory,
+		Now:        h.now,
+		Overrides:  h.overrides,
+		DeletePods: h.deletes,
 		NewUID: func() string {
 			h.uids++
 			return "u" + strconv.Itoa(h.uids)
@@ -353,6 +356,18 @@ func (h *harness) run(cmd string, body []string) (string, error) {
 		}
 		m[f[2]] = api.VolumeStatus{Name: f[2], Phase: f[3], Message: strings.Join(f[4:], " ")}
 		return "", nil
+	case "delete-pod":
+		// delete-pod NS/NAME: ctl delete pod, of the incarnation the
+		// memory holds.
+		rec, ok := h.memory.Pods[f[1]]
+		if !ok {
+			return "", fmt.Errorf("no pod %s", f[1])
+		}
+		if h.deletes == nil {
+			h.deletes = map[string]string{}
+		}
+		h.deletes[f[1]] = rec.UID
+		return "delete " + f[1] + " uid " + rec.UID, nil
 	case "linger":
 		h.linger = len(f) > 1 && f[1] == "on"
 		return "", nil

@@ -123,7 +123,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
 	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),
-		c.cordonCmd(), c.uncordonCmd(), c.drainCmd(), c.rolloutCmd())
+		c.cordonCmd(), c.uncordonCmd(), c.drainCmd(), c.rolloutCmd(), c.deleteCmd())
 	root.AddCommand(c.explainCmd(), c.versionCmd())
 	// Last, so that it sees every command.
 	c.addCompletions(root)

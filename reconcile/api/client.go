@@ -323,6 +323,25 @@ func (c *Client) DescribePod(ctx context.Context, namespace, name string) (*PodD
 	return &d, c.do(ctx, http.MethodGet, PodPath(namespace, name), nil, &d)
 }
 
+// PodDeletion is what DELETE PathPod answers: the incarnation deleted.
+type PodDeletion struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// UID is the incarnation deleted; the pod's owner (Git) still asks
+	// for it, so it comes back as a new incarnation.
+	UID string `json:"uid"`
+}
+
+// DeletePod deletes a pod's current incarnation, as kubectl delete pod
+// does: its containers stop and, since Git still declares the pod (or its
+// workload), it is re-created under the same name with a new UID (a
+// StatefulSet ordinal keeps its claims; an OnDelete workload's pod takes
+// the current template). An unknown pod is an error matching ErrNotFound.
+func (c *Client) DeletePod(ctx context.Context, namespace, name string) (*PodDeletion, error) {
+	var d PodDeletion
+	return &d, c.do(ctx, http.MethodDelete, PodPath(namespace, name), nil, &d)
+}
+
 // Sync triggers a sync. With wait, it returns once a fetch, load and plan
 // that started after the call have finished, with their result.
 func (c *Client) Sync(ctx context.Context, wait bool) (*SyncResult, error) {

@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 	lead("GET "+api.PathDiff, s.handleDiff)
 	lead("POST "+api.PathDiff, s.handleDiffFiles)
 	lead("GET "+api.PathPod, s.handleDescribePod)
+	lead("DELETE "+api.PathPod, s.handleDeletePod)
 	lead("POST "+api.PathSync, s.handleSync)
 	lead("GET "+api.PathApplications, s.handleApplications)
 	lead("GET "+api.PathApplication, s.handleApplication)

@@ -290,8 +290,10 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 		Observed:  make(map[string][]agentapi.PodStatus, len(c.observed)),
 		Memory:    c.mem,
 		Overrides: rollbacks,
-		Now:       time.Now(),
-		NewUID:    newUID,
+		// ctl delete pod requests not carried out yet.
+		DeletePods: v.deletePods,
+		Now:        time.Now(),
+		NewUID:     newUID,
 		// Until the grace has passed, a node membership has not reported
 		// may simply not have rejoined a new leader yet.
 		AbsentNodesLost: time.Since(c.started) > c.s.cfg.NodeLossGrace,

@@ -188,7 +188,7 @@ func (s *Server) applied(op string) {
 			}
 		}
 	}
-	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision || op == opAppRevision || op == opRolloutOverride) {
+	if c := s.ctrl.Load(); c != nil && (op == opNode || op == opRevision || op == opAppRevision || op == opRolloutOverride || op == opDeletePod) {
 		if op == opRevision {
 			// A bootstrap revision may declare or delete applications.
 			c.followApps()

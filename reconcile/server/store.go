@@ -89,6 +89,10 @@ type command struct {
 	// opVolumes entry (store_volumes.go).
 	VolumeUpsert []reconcile.VolumeRecord `json:"volumeUpsert,omitempty"`
 	VolumeDelete []string                 `json:"volumeDelete,omitempty"`
+	// Pod and UID are the incarnation an opDeletePod entry deletes
+	// (store_deletepod.go).
+	Pod string `json:"pod,omitempty"`
+	UID string `json:"uid,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -133,6 +137,9 @@ type fsmState struct {
 	// records the current templates.
 	Histories map[string][]rolloutRevision          `json:"histories,omitempty"`
 	Rollbacks map[string]reconcile.TemplateOverride `json:"rollbacks,omitempty"`
+	// DeletePods are the pods deleted through the API that the plan has
+	// not re-created yet: pod key → UID (reconcile.Input.DeletePods).
+	DeletePods map[string]string `json:"deletePods,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -274,6 +281,7 @@ func (s *store) apply(c *command, index uint64) error {
 		for _, r := range c.Upsert {
 			s.st.Pods[r.Key()] = r
 		}
+		s.settleDeletesLocked()
 	case opTermBase:
 		s.st.TermBase = max(s.st.TermBase, c.TermBase)
 	case opNode:
@@ -300,6 +308,8 @@ func (s *store) apply(c *command, index uint64) error {
 			o[c.Node] = next
 		}
 		s.st.Overrides = o
+	case opDeletePod:
+		s.applyDeletePodLocked(c)
 	case opNetConfig, opNodeCIDR:
 		if err := s.applyNetLocked(c, index); err != nil {
 			return err
@@ -336,6 +346,8 @@ type storeView struct {
 	// The rollouts' histories and overrides (store_rollout.go).
 	Histories map[string][]rolloutRevision
 	Rollbacks map[string]reconcile.TemplateOverride
+	// DeletePods: see fsmState.
+	DeletePods map[string]string
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -362,6 +374,7 @@ func (s *store) read() storeView {
 		NodePorts:  s.st.NodePorts,
 		Histories:  s.st.Histories,
 		Rollbacks:  s.st.Rollbacks,
+		DeletePods: s.st.DeletePods,
 	}
 }
 
@@ -425,13 +438,15 @@ type peekState struct {
 	termBase  uint64
 	pods      int
 	overrides map[string]nodeOverride
+	// deletePods: see fsmState (never written in place).
+	deletePods map[string]string
 }
 
 // peek reads the store's small fields without sharing its inventory.
 func (s *store) peek() peekState {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	p := peekState{clusterID: s.st.ClusterID, index: s.index, termBase: s.st.TermBase, pods: len(s.st.Pods), overrides: s.st.Overrides}
+	p := peekState{clusterID: s.st.ClusterID, index: s.index, termBase: s.st.TermBase, pods: len(s.st.Pods), overrides: s.st.Overrides, deletePods: s.st.DeletePods}
 	if s.st.Revision != nil {
 		p.commit = s.st.Revision.Commit.Hash
 	}
@@ -458,6 +473,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		NodePorts:        v.NodePorts,
 		Histories:        v.Histories,
 		Rollbacks:        v.Rollbacks,
+		DeletePods:       v.DeletePods,
 	}}, nil
 }
 
