@@ -125,7 +125,7 @@ type Input struct {
 	// a deleted pod); an old revision's pod is dropped. Entries whose UID
 	// is no longer remembered are ignored.
 	DeletePods map[string]string
-	Now       time.Time
+	Now        time.Time
 	// NewUID returns a fresh pod UID; injected so tests are deterministic.
 	// When nil, UIDs are derived from the pod's key, its previous UID and
 	// Now, which is deterministic but only unique while Now advances.
