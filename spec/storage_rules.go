@@ -199,9 +199,20 @@ func ClaimNames(ps *PodSpec) []string {
 }
 
 // PodSpecOf returns the pod spec of a Pod, PodTemplate,
-// ReplicationController or Deployment and its field path, or nil.
+// ReplicationController, Deployment, ReplicaSet, StatefulSet, DaemonSet,
+// Job or CronJob (its jobTemplate's) and its field path, or nil.
 func PodSpecOf(o Object) (*PodSpec, string) {
 	switch o := o.(type) {
+	case *ReplicaSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *StatefulSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *DaemonSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *Job:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec"
 	case *Pod:
 		return &o.Spec, "spec"
 	case *PodTemplate:

@@ -175,8 +175,9 @@ var types = map[string]*Type{
 		},
 	},
 	"CronJob": {
-		Name: "CronJob",
-		Doc:  "CronJob is a batch/v1 CronJob: it makes a Job from its template at every slot of a cron schedule, by the leading reconciler's clock, and never twice for one slot (across a failover too).",
+		Name:    "CronJob",
+		Doc:     "CronJob is a batch/v1 CronJob: it makes a Job from its template at every slot of a cron schedule, by the leading reconciler's clock, and never twice for one slot (across a failover too).",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -199,8 +200,9 @@ var types = map[string]*Type{
 		},
 	},
 	"DaemonSet": {
-		Name: "DaemonSet",
-		Doc:  "DaemonSet is an apps/v1 DaemonSet: one pod on every eligible node, following nodes as they join and leave.",
+		Name:    "DaemonSet",
+		Doc:     "DaemonSet is an apps/v1 DaemonSet: one pod on every eligible node, following nodes as they join and leave.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -370,8 +372,9 @@ var types = map[string]*Type{
 		},
 	},
 	"Job": {
-		Name: "Job",
-		Doc:  "Job is a batch/v1 Job: pods that run to completion, retried on failure, until a number of them have succeeded. Its progress is kept in the reconciler's raft store: a restart or failover does not run it again. A change to its template in Git starts a new run.",
+		Name:    "Job",
+		Doc:     "Job is a batch/v1 Job: pods that run to completion, retried on failure, until a number of them have succeeded. Its progress is kept in the reconciler's raft store: a restart or failover does not run it again. A change to its template in Git starts a new run.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -380,8 +383,10 @@ var types = map[string]*Type{
 		},
 	},
 	"JobSpec": {
-		Name: "JobSpec",
-		Doc:  "JobSpec is the desired behaviour of a Job.",
+		Name:        "JobSpec",
+		Doc:         "JobSpec is the desired behaviour of a Job.",
+		Unsupported: []string{"backoffLimitPerIndex", "managedBy", "maxFailedIndexes", "podReplacementPolicy", "scheduling", "successPolicy"},
+		Defaults:    map[string]string{"podReplacementPolicy": "TerminatingOrFailed"},
 		Fields: []Field{
 			{Name: "activeDeadlineSeconds", Type: "integer", Doc: "activeDeadlineSeconds is how long the Job may run, from its start, before its pods are stopped and it fails with reason DeadlineExceeded."},
 			{Name: "backoffLimit", Type: "integer", Doc: "backoffLimit is how many pod failures (and, with restartPolicy OnFailure, container restarts) the Job tolerates before it fails with reason BackoffLimitExceeded. Defaults to 6."},
@@ -802,8 +807,9 @@ var types = map[string]*Type{
 		},
 	},
 	"ReplicaSet": {
-		Name: "ReplicaSet",
-		Doc:  "ReplicaSet is an apps/v1 ReplicaSet: it keeps a number of pods of a template running. A template change replaces them all at once, as a ReplicationController does; a Deployment is what rolls a template out.",
+		Name:    "ReplicaSet",
+		Doc:     "ReplicaSet is an apps/v1 ReplicaSet: it keeps a number of pods of a template running. A template change replaces them all at once, as a ReplicationController does; a Deployment is what rolls a template out.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -1024,8 +1030,9 @@ var types = map[string]*Type{
 		},
 	},
 	"StatefulSet": {
-		Name: "StatefulSet",
-		Doc:  "StatefulSet is an apps/v1 StatefulSet: pods with stable ordinal names (web-0, web-1…), stable DNS names through a headless Service, and a PersistentVolumeClaim per ordinal that follows the pod across re-creation.",
+		Name:    "StatefulSet",
+		Doc:     "StatefulSet is an apps/v1 StatefulSet: pods with stable ordinal names (web-0, web-1…), stable DNS names through a headless Service, and a PersistentVolumeClaim per ordinal that follows the pod across re-creation.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
