@@ -249,7 +249,12 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 				defaults = append(defaults, doc)
 			}
 		case *PersistentVolumeClaim:
-			checkClaim(doc, o, set, add)
+			checkClaim(doc, o, "spec", set, add)
+		case *StatefulSet:
+			for i := range o.Spec.VolumeClaimTemplates {
+				checkClaim(doc, &o.Spec.VolumeClaimTemplates[i], fieldPath("spec.volumeClaimTemplates").index(i).child("spec"), set, add)
+			}
+			checkPodStorage(doc, &o.Spec.Template.Spec, "spec.template.spec", set, add)
 		case *PersistentVolume:
 			checkPV(doc, o, handles, add)
 		default:
@@ -297,8 +302,9 @@ func checkPV(doc *document, o *PersistentVolume, handles map[[2]string]string, a
 	handles[k] = o.Name
 }
 
-func checkClaim(doc *document, c *PersistentVolumeClaim, set *Set, add func(*document, fieldPath, string, ...any)) {
-	sp := fieldPath("spec")
+// checkClaim checks a claim, or a StatefulSet's claim template, whose
+// spec is at sp, against the volumes and classes of the set.
+func checkClaim(doc *document, c *PersistentVolumeClaim, sp fieldPath, set *Set, add func(*document, fieldPath, string, ...any)) {
 	if n := c.Spec.VolumeName; n != "" {
 		if _, ok := set.Objects[ObjectKey{Kind: KindPersistentVolume, Name: n}]; !ok {
 			add(doc, sp.child("volumeName"), "PersistentVolume %q is not declared in the repository", n)
