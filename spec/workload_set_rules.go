@@ -14,8 +14,8 @@ import "fmt"
 func checkWorkloads(docs []*document, set *Set, errs *errorSink) {
 	for _, doc := range docs {
 		sts, ok := doc.obj.(*StatefulSet)
-		if !ok || set.Objects[KeyOf(sts)] != doc.obj {
-			continue // not a StatefulSet, or invalid or declared twice (reported)
+		if !ok || set.Objects[KeyOf(sts)] != doc.obj || isDNS1035Label(sts.Spec.ServiceName) != "" {
+			continue // not a StatefulSet, declared twice or without a valid serviceName (reported)
 		}
 		if msg := statefulSetServiceProblem(sts, set); msg != "" {
 			p := fieldPath("spec.serviceName")
