@@ -118,7 +118,6 @@ func exitCodes(n int) string {
 	return b.String()
 }
 
-
 const cronHead = `apiVersion: batch/v1
 kind: CronJob
 metadata: {name: hello}
