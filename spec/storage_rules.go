@@ -254,12 +254,16 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 			for i := range o.Spec.VolumeClaimTemplates {
 				checkClaim(doc, &o.Spec.VolumeClaimTemplates[i], fieldPath("spec.volumeClaimTemplates").index(i).child("spec"), set, add)
 			}
-			checkPodStorage(doc, &o.Spec.Template.Spec, "spec.template.spec", set, add)
+			names := map[string]bool{}
+			for _, c := range o.Spec.VolumeClaimTemplates {
+				names[c.Name] = true
+			}
+			checkPodStorage(doc, &o.Spec.Template.Spec, "spec.template.spec", names, set, add)
 		case *PersistentVolume:
 			checkPV(doc, o, handles, add)
 		default:
 			if ps, p := PodSpecOf(doc.obj); ps != nil {
-				checkPodStorage(doc, ps, fieldPath(p), set, add)
+				checkPodStorage(doc, ps, fieldPath(p), nil, set, add)
 			}
 		}
 	}
@@ -346,7 +350,10 @@ func builtinHint(set *Set) string {
 	return ""
 }
 
-func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, set *Set, add func(*document, fieldPath, string, ...any)) {
+// checkPodStorage checks the pod spec at p; claimTemplates are a
+// StatefulSet's claim templates, whose claims replace the volumes of the
+// same name.
+func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, claimTemplates map[string]bool, set *Set, add func(*document, fieldPath, string, ...any)) {
 	ns := doc.obj.GetObjectMeta().Namespace
 	var nsMeta *ObjectMeta
 	if o, ok := set.Objects[ObjectKey{Kind: KindNamespace, Name: ns}]; ok {
@@ -354,7 +361,7 @@ func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, set *Set, add func
 	}
 	for i, v := range ps.Volumes {
 		vp := p.child("volumes").index(i)
-		if c := v.PersistentVolumeClaim; c != nil && c.ClaimName != "" {
+		if c := v.PersistentVolumeClaim; c != nil && c.ClaimName != "" && !claimTemplates[v.Name] {
 			if _, ok := set.Objects[ObjectKey{Kind: KindPersistentVolumeClaim, Namespace: ns, Name: c.ClaimName}]; !ok {
 				add(doc, vp.child("persistentVolumeClaim.claimName"), "persistentVolumeClaim %q is not declared in namespace %q", c.ClaimName, ns)
 			}

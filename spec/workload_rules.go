@@ -178,8 +178,12 @@ func (v *validator) volumeClaimTemplates(s *StatefulSetSpec, p fieldPath) map[st
 		case names[c.Name]:
 			v.add(np, "duplicate value %q: claim template names are unique", c.Name)
 		default:
-			if j, clash := vols[c.Name]; clash {
-				v.add(np, "invalid value %q: the template's volumes[%d] has the same name: the pods would mount the claim (as Kubernetes does) and never the volume; rename one", c.Name, j)
+			// As in Kubernetes, the claim replaces a volume of the same
+			// name. Old manifests declare it as a persistentVolumeClaim
+			// volume too, which then means the same; any other volume
+			// would be silently unused.
+			if j, clash := vols[c.Name]; clash && s.Template.Spec.Volumes[j].PersistentVolumeClaim == nil {
+				v.add(np, "invalid value %q: the template's volumes[%d] has the same name: the pods would mount the claim (as Kubernetes does) and never that volume; rename one", c.Name, j)
 			}
 			names[c.Name] = true
 		}
