@@ -209,3 +209,39 @@ func TestDeploymentUpdateStrategyHint(t *testing.T) {
 			"spec.updateStrategy", "a Deployment's is strategy"},
 	})
 }
+
+// TestWorkloadPodPolicy: every new kind's pod template is held to the
+// namespace's policy, as a Deployment's is.
+func TestWorkloadPodPolicy(t *testing.T) {
+	privileged := "      containers:\n      - name: c\n        image: \"x:1\"\n        securityContext: {privileged: true} #!\n"
+	runRuleCases(t, []ruleCase{
+		{"daemonset", strings.Replace(dsHead, "      containers: [{name: c, image: \"agent:1\"}]\n", privileged, 1),
+			"spec.template.spec.containers[0].securityContext.privileged", "privileged containers are not allowed"},
+		{"job", jobHead + "  template:\n    spec:\n      restartPolicy: Never\n" + privileged,
+			"spec.template.spec.containers[0].securityContext.privileged", "privileged containers are not allowed"},
+		{"cronjob", cronHead + "  schedule: \"@daily\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n" + strings.ReplaceAll(privileged, "\n      ", "\n          ")[0:0] +
+			"          containers:\n          - name: c\n            image: \"x:1\"\n            securityContext: {privileged: true} #!\n",
+			"spec.jobTemplate.spec.template.spec.containers[0].securityContext.privileged", "privileged containers are not allowed"},
+		{"replicaset claim", "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: rs}\nspec:\n  selector: {matchLabels: {app: rs}}\n  template:\n    metadata: {labels: {app: rs}}\n    spec:\n      volumes: [{name: d, persistentVolumeClaim: {claimName: nope}}] #!\n      containers: [{name: c, image: \"rs:1\"}]\n",
+			"spec.template.spec.volumes[0].persistentVolumeClaim.claimName", `persistentVolumeClaim "nope" is not declared`},
+	})
+}
+
+func TestPodSpecOfWorkloads(t *testing.T) {
+	rs, sts, ds, job, cj := &ReplicaSet{}, &StatefulSet{}, &DaemonSet{}, &Job{}, &CronJob{}
+	for _, tc := range []struct {
+		o    Object
+		want *PodSpec
+		path string
+	}{
+		{rs, &rs.Spec.Template.Spec, "spec.template.spec"},
+		{sts, &sts.Spec.Template.Spec, "spec.template.spec"},
+		{ds, &ds.Spec.Template.Spec, "spec.template.spec"},
+		{job, &job.Spec.Template.Spec, "spec.template.spec"},
+		{cj, &cj.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec"},
+	} {
+		if ps, p := PodSpecOf(tc.o); ps != tc.want || p != tc.path {
+			t.Errorf("PodSpecOf(%T) = %p %q, want %p %q", tc.o, ps, p, tc.want, tc.path)
+		}
+	}
+}
