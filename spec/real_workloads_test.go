@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"bytes"
+	"encoding/json"
 	"regexp"
 	"testing"
 
@@ -72,6 +74,18 @@ func TestRealWorkloads(t *testing.T) {
 		}
 		sets[dir] = set
 		total += len(set.Objects)
+		// A loaded object is valid on its own, and defaulting it again
+		// changes nothing.
+		for k, o := range set.Objects {
+			if errs := Validate(o); errs != nil {
+				t.Errorf("%s: %v fails Validate: %v", dir, k, errs)
+			}
+			before, _ := json.Marshal(o)
+			SetDefaults(o)
+			if after, _ := json.Marshal(o); !bytes.Equal(before, after) {
+				t.Errorf("%s: defaulting %v again changed it:\n%s\n%s", dir, k, before, after)
+			}
+		}
 	}
 	t.Logf("%d objects loaded from %d repositories' workload manifests", total, len(sets))
 
