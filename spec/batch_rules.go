@@ -56,7 +56,7 @@ func (v *validator) jobName(o *Job) {
 	}
 	s := &o.Spec
 	if s.CompletionMode != nil && *s.CompletionMode == IndexedCompletion && s.Completions != nil && *s.Completions > 0 {
-		host := o.Name + "-" + strconv.Itoa(int(*s.Completions)-1)
+		host := o.Name + "-" + strconv.Itoa(int(*s.Completions)-1) // the pod's hostname, <job>-<index>
 		if msg := isDNS1123Label(host); msg != "" {
 			v.add("metadata.name", "invalid value %q: an Indexed Job's pods' hostnames (up to %q) must be valid DNS labels: %s", o.Name, host, msg)
 		}

@@ -2,7 +2,6 @@ package spec
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -86,14 +85,11 @@ func (v *validator) statefulSetName(o *StatefulSet) {
 	if o.Name == "" || isDNS1123Subdomain(o.Name) != "" {
 		return // reported by objectMeta
 	}
-	last := int64(0)
-	if o.Spec.Replicas != nil && *o.Spec.Replicas > 0 {
-		last = int64(*o.Spec.Replicas) - 1
+	first, last := o.Spec.OrdinalRange()
+	if last < first || first < 0 {
+		last = max(first, 0) // replicas or start < 0: reported on its field
 	}
-	if o.Spec.Ordinals != nil && o.Spec.Ordinals.Start > 0 {
-		last += int64(o.Spec.Ordinals.Start)
-	}
-	pod := o.Name + "-" + strconv.FormatInt(last, 10)
+	pod := StatefulSetPodName(o.Name, last)
 	if msg := isDNS1123Label(pod); msg != "" {
 		v.add("metadata.name", "invalid value %q: its pods' names (up to %q) are their hostnames and must be valid DNS labels: %s", o.Name, pod, msg)
 	}
