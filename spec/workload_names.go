@@ -44,3 +44,28 @@ func (s *StatefulSetSpec) OrdinalRange() (first, last int32) {
 func CronJobJobName(cronJob string, slot time.Time) string {
 	return cronJob + "-" + strconv.FormatInt(slot.Unix()/60, 10)
 }
+
+// StatefulSetVolumes returns the volumes of a StatefulSet's pod for
+// ordinal, as Kubernetes' controller makes them: one persistentVolumeClaim
+// volume per claim template, named like the template and claiming
+// StatefulSetClaimName(template, statefulSet, ordinal), then the
+// template's own volumes but those of a claim template's name (the claim
+// wins; validation allows only a persistentVolumeClaim volume there). The
+// template is not modified.
+func StatefulSetVolumes(o *StatefulSet, ordinal int32) []Volume {
+	s := &o.Spec
+	out := make([]Volume, 0, len(s.VolumeClaimTemplates)+len(s.Template.Spec.Volumes))
+	claims := make(map[string]bool, len(s.VolumeClaimTemplates))
+	for _, c := range s.VolumeClaimTemplates {
+		claims[c.Name] = true
+		out = append(out, Volume{Name: c.Name, VolumeSource: VolumeSource{
+			PersistentVolumeClaim: &PersistentVolumeClaimVolumeSource{ClaimName: StatefulSetClaimName(c.Name, o.Name, ordinal)},
+		}})
+	}
+	for _, v := range s.Template.Spec.Volumes {
+		if !claims[v.Name] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

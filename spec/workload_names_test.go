@@ -50,3 +50,45 @@ func TestStatefulSetNameAndOrdinals(t *testing.T) {
 		t.Errorf("61 characters and ordinal 0 make a 63-character pod name: %v", err)
 	}
 }
+
+// TestStatefulSetVolumes: the claim templates become the pod's claims, and
+// win over a template volume of their name (cockroachdb's manifest).
+func TestStatefulSetVolumes(t *testing.T) {
+	set := mustLoad(t, stsHead+`  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: c
+        image: "nginx:1.27"
+        volumeMounts: [{name: www, mountPath: /www}, {name: datadir, mountPath: /data}, {name: tmp, mountPath: /tmp}]
+      volumes:
+      - {name: datadir, persistentVolumeClaim: {claimName: datadir}}
+      - {name: tmp, emptyDir: {}}
+  volumeClaimTemplates:
+  - metadata: {name: www}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+  - metadata: {name: datadir}
+    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+`)
+	sts := set.Objects[ObjectKey{Kind: KindStatefulSet, Namespace: "default", Name: "web"}].(*StatefulSet)
+	got := StatefulSetVolumes(sts, 3)
+	want := []string{"www=claim:www-web-3", "datadir=claim:datadir-web-3", "tmp=emptyDir"}
+	if len(got) != len(want) {
+		t.Fatalf("volumes = %+v", got)
+	}
+	for i, v := range got {
+		desc := v.Name + "="
+		switch {
+		case v.PersistentVolumeClaim != nil:
+			desc += "claim:" + v.PersistentVolumeClaim.ClaimName
+		case v.EmptyDir != nil:
+			desc += "emptyDir"
+		}
+		if desc != want[i] {
+			t.Errorf("volume %d = %s, want %s", i, desc, want[i])
+		}
+	}
+	if c := sts.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName; c != "datadir" {
+		t.Errorf("the template was modified: claimName %q", c)
+	}
+}
