@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +32,7 @@ var (
 	jobCompletionModes      = []string{NonIndexedCompletion, IndexedCompletion}
 	podFailureActions       = []string{PodFailurePolicyActionFailJob, PodFailurePolicyActionFailIndex, PodFailurePolicyActionIgnore, PodFailurePolicyActionCount}
 	exitCodeOperators       = []string{PodFailurePolicyOnExitCodesOpIn, PodFailurePolicyOnExitCodesOpNotIn}
-	podConditionStatuses    = []string{"True", "False", "Unknown"}
+	podConditionStatuses    = []string{PodConditionTrue, "False", "Unknown"}
 	concurrencyPolicies     = []string{AllowConcurrent, ForbidConcurrent, ReplaceConcurrent}
 	jobRestartPolicies      = []string{RestartPolicyOnFailure, RestartPolicyNever}
 	validTimeZoneCharsRE    = regexp.MustCompile(`^[A-Za-z\.\-_0-9+]{1,14}$`)
@@ -56,7 +55,7 @@ func (v *validator) jobName(o *Job) {
 	}
 	s := &o.Spec
 	if s.CompletionMode != nil && *s.CompletionMode == IndexedCompletion && s.Completions != nil && *s.Completions > 0 {
-		host := o.Name + "-" + strconv.Itoa(int(*s.Completions)-1) // the pod's hostname, <job>-<index>
+		host := IndexedJobHostname(o.Name, *s.Completions-1)
 		if msg := isDNS1123Label(host); msg != "" {
 			v.add("metadata.name", "invalid value %q: an Indexed Job's pods' hostnames (up to %q) must be valid DNS labels: %s", o.Name, host, msg)
 		}

@@ -37,6 +37,12 @@ func (s *StatefulSetSpec) OrdinalRange() (first, last int32) {
 	return first, int32(min(int64(first)+replicas-1, math.MaxInt32))
 }
 
+// IndexedJobHostname is the hostname of an Indexed Job's pod for index:
+// <job>-<index>, as Kubernetes sets it.
+func IndexedJobHostname(job string, index int32) string {
+	return job + "-" + strconv.FormatInt(int64(index), 10)
+}
+
 // CronJobJobName is the name of the Job a CronJob makes for the slot at
 // t: <cronjob>-<t in minutes since the epoch>, as Kubernetes names them,
 // so that one slot always gives one name (a second attempt to start it

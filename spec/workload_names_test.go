@@ -10,6 +10,9 @@ func TestWorkloadNames(t *testing.T) {
 	if got := StatefulSetPodName("web", 2); got != "web-2" {
 		t.Errorf("StatefulSetPodName = %q", got)
 	}
+	if got := IndexedJobHostname("render", 5); got != "render-5" {
+		t.Errorf("IndexedJobHostname = %q", got)
+	}
 	if got := StatefulSetClaimName("www", "web", 0); got != "www-web-0" {
 		t.Errorf("StatefulSetClaimName = %q", got)
 	}
