@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -180,9 +181,56 @@ func newCache(docs []*document) *Cache {
 				kept.lines[p] = l
 			}
 		}
+		if trees := crossDocumentSubtrees(doc.obj); len(trees) > 0 {
+			for p, l := range doc.lines {
+				if underAny(p, trees) {
+					kept.lines[p] = l
+				}
+			}
+		}
 		c.docs[key] = &kept
 	}
 	return c
+}
+
+// crossDocumentSubtrees are the fields of o below which the storage,
+// policy and StatefulSet checks across documents report errors (a claim's
+// class and size, a pod's claims, host paths and security contexts, a
+// StatefulSet's Service and claim templates): a Cache keeps the lines of
+// every field under them.
+func crossDocumentSubtrees(o Object) []fieldPath {
+	var out []fieldPath
+	switch o.(type) {
+	case *PersistentVolumeClaim:
+		return []fieldPath{"spec"}
+	case *PersistentVolume:
+		return []fieldPath{"metadata.annotations", "spec.hostPath", "spec.local", "spec.csi"}
+	case *StorageClass:
+		return []fieldPath{"metadata.annotations"}
+	case *StatefulSet:
+		out = append(out, "spec.serviceName", "spec.volumeClaimTemplates")
+	}
+	if ps, path := PodSpecOf(o); ps != nil {
+		p := fieldPath(path)
+		out = append(out, p.child("volumes"))
+		for i := range ps.InitContainers {
+			out = append(out, p.child("initContainers").index(i).child("securityContext"))
+		}
+		for i := range ps.Containers {
+			out = append(out, p.child("containers").index(i).child("securityContext"))
+		}
+	}
+	return out
+}
+
+// underAny reports whether p is one of trees or a field below one.
+func underAny(p fieldPath, trees []fieldPath) bool {
+	for _, t := range trees {
+		if s, ts := string(p), string(t); s == ts || strings.HasPrefix(s, ts+".") || strings.HasPrefix(s, ts+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // crossDocumentPaths are the fields of o whose lines the checks across

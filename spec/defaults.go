@@ -79,6 +79,8 @@ func SetDefaults(o Object) {
 			v := int32(DefaultProgressDeadlineSeconds)
 			s.ProgressDeadlineSeconds = &v
 		}
+	default:
+		defaultWorkload(o)
 	}
 }
 

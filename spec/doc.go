@@ -1,7 +1,11 @@
 // Package spec is Stevedore's API: a Kubernetes-compatible subset of
 // object types (v1 Namespace, Pod, PodTemplate, ReplicationController,
-// Service, Node and apps/v1 Deployment), their strict decoding from multi-document YAML,
-// defaulting and validation, object identity and template hashing.
+// Service, Node, ConfigMap, Secret, ServiceAccount and the storage kinds;
+// apps/v1 Deployment, ReplicaSet, StatefulSet and DaemonSet; batch/v1 Job
+// and CronJob), their strict decoding from multi-document YAML, defaulting
+// and validation, object identity and template hashing, and the parsing of
+// CronJob schedules (CronSchedule) that validation and the reconciler
+// share.
 //
 // The package is pure: bytes in, objects or errors out. It does no I/O apart
 // from LoadDir reading a directory, and imports no other package of the

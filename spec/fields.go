@@ -47,6 +47,11 @@ var droppedFields = map[string]map[string]yaml.Kind{
 	"Node":                  {"status": yaml.MappingNode},
 	"ReplicationController": {"status": yaml.MappingNode},
 	"Deployment":            {"status": yaml.MappingNode},
+	"ReplicaSet":            {"status": yaml.MappingNode},
+	"StatefulSet":           {"status": yaml.MappingNode},
+	"DaemonSet":             {"status": yaml.MappingNode},
+	"Job":                   {"status": yaml.MappingNode},
+	"CronJob":               {"status": yaml.MappingNode},
 	"Service":               {"status": yaml.MappingNode},
 	"PersistentVolumeClaim": {"status": yaml.MappingNode},
 	"PersistentVolume":      {"status": yaml.MappingNode},
@@ -104,6 +109,10 @@ var unsupportedFields = map[string][]string{
 	"CSIPersistentVolumeSource": {"controllerPublishSecretRef", "nodeStageSecretRef", "nodePublishSecretRef",
 		"controllerExpandSecretRef", "nodeExpandSecretRef"},
 	"ObjectReference": {"fieldPath"},
+	// Job: per-index backoff, success policies, pod replacement timing,
+	// external controllers and gang scheduling.
+	"JobSpec": {"backoffLimitPerIndex", "maxFailedIndexes", "successPolicy", "podReplacementPolicy",
+		"managedBy", "scheduling"},
 }
 
 // kubernetesDefaults are, for unsupported fields, the value Kubernetes
@@ -125,6 +134,10 @@ var kubernetesDefaults = map[string]map[string]string{
 	"ReplicationControllerSpec": {"minReadySeconds": "0"},
 	"VolumeMount":               {"mountPropagation": "None", "recursiveReadOnly": "Disabled"},
 	"SecurityContext":           {"procMount": "Default"},
+	// What `kubectl get job -o yaml` prints for a Job without a
+	// podFailurePolicy: a failed pod is replaced once it is terminating or
+	// failed, which is what Stevedore does.
+	"JobSpec": {"podReplacementPolicy": "TerminatingOrFailed"},
 	// What `kubectl get service -o yaml` prints for a single-stack IPv4
 	// ClusterIP or NodePort Service: Stevedore's only kind.
 	"ServiceSpec": {
@@ -245,7 +258,22 @@ func KubernetesDefaults(typeName string) map[string]string {
 	return out
 }
 
+// misplacedFields are fields people write on a kind that does not have
+// them, usually carried over from a Deployment, by Go type name, with what
+// to say instead of "unknown field".
+var misplacedFields = map[string]map[string]string{
+	"DaemonSetSpec": {
+		"replicas": "field not supported by a DaemonSet: it runs one pod on every eligible node; choose the nodes with the template's nodeSelector, affinity and tolerations (or use a Deployment for a number of replicas)",
+		"strategy": "unknown field: a DaemonSet's is updateStrategy",
+	},
+	"StatefulSetSpec": {"strategy": "unknown field: a StatefulSet's is updateStrategy"},
+	"DeploymentSpec":  {"updateStrategy": "unknown field: a Deployment's is strategy"},
+}
+
 func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo, val *yaml.Node) string {
+	if msg, ok := misplacedFields[t.Name()][name]; ok {
+		return msg
+	}
 	if slices.Contains(unsupportedFields[t.Name()], name) {
 		if def, ok := kubernetesDefaults[t.Name()][name]; ok && ((val.Kind == yaml.ScalarNode && !isListDefault(def)) || (val.Kind == yaml.SequenceNode && isListDefault(def))) {
 			return fmt.Sprintf("field not supported by Stevedore (only Kubernetes' default, %s, is accepted)", def)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -67,6 +68,11 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		{PodTemplate{}, corev1.PodTemplate{}},
 		{ReplicationController{}, corev1.ReplicationController{}},
 		{Deployment{}, appsv1.Deployment{}},
+		{ReplicaSet{}, appsv1.ReplicaSet{}},
+		{StatefulSet{}, appsv1.StatefulSet{}},
+		{DaemonSet{}, appsv1.DaemonSet{}},
+		{Job{}, batchv1.Job{}},
+		{CronJob{}, batchv1.CronJob{}},
 		{Namespace{}, corev1.Namespace{}},
 		{Node{}, corev1.Node{}},
 		{Service{}, corev1.Service{}},

@@ -65,6 +65,16 @@ func templateHashOf(o Object) string {
 		}
 	case *PodTemplate:
 		return TemplateHash(&o.Template)
+	case *ReplicaSet:
+		return TemplateHash(&o.Spec.Template)
+	case *StatefulSet:
+		return TemplateHash(&o.Spec.Template)
+	case *DaemonSet:
+		return TemplateHash(&o.Spec.Template)
+	case *Job:
+		return TemplateHash(&o.Spec.Template)
+	case *CronJob:
+		return TemplateHash(&o.Spec.JobTemplate.Spec.Template)
 	}
 	return ""
 }

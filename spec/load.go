@@ -175,6 +175,7 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 	checkServices(docs, set, net, errs)
 	checkPlaintextSecrets(docs, set, errs)
 	checkStorage(docs, set, errs)
+	checkWorkloads(docs, set, errs)
 
 	if list := errs.result(); list != nil {
 		return nil, nil, list

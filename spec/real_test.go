@@ -16,6 +16,7 @@ import (
 var (
 	docSeparatorRE = regexp.MustCompile(`(?m)^---[ \t]*(#.*)?$`)
 	serviceKindRE  = regexp.MustCompile(`(?m)^kind:[ \t]*Service[ \t]*$`)
+	nsKindRE       = regexp.MustCompile(`(?m)^kind:[ \t]*Namespace[ \t]*$`)
 )
 
 // refusedServices are the Services of testdata/real that ask for what
@@ -27,7 +28,8 @@ var refusedServices = map[string]string{
 
 // TestRealManifests loads each repository of testdata/real (public
 // projects' manifests, verbatim) and compares the outcome with its golden
-// file; then loads the Services of each alone, which must all load but
+// file; then loads the Services of each alone (with the Namespaces they
+// live in), which must all load but
 // those in refusedServices, whose only error must be their type.
 func TestRealManifests(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/real/*")
@@ -52,9 +54,12 @@ func TestRealManifests(t *testing.T) {
 			for name, b := range files {
 				var docs []string
 				for _, d := range docSeparatorRE.Split(string(b), -1) {
-					if serviceKindRE.MatchString(d) {
+					switch {
+					case serviceKindRE.MatchString(d):
 						docs = append(docs, d)
 						n++
+					case nsKindRE.MatchString(d):
+						docs = append(docs, d) // what the Services live in
 					}
 				}
 				if len(docs) > 0 {

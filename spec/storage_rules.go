@@ -199,9 +199,20 @@ func ClaimNames(ps *PodSpec) []string {
 }
 
 // PodSpecOf returns the pod spec of a Pod, PodTemplate,
-// ReplicationController or Deployment and its field path, or nil.
+// ReplicationController, Deployment, ReplicaSet, StatefulSet, DaemonSet,
+// Job or CronJob (its jobTemplate's) and its field path, or nil.
 func PodSpecOf(o Object) (*PodSpec, string) {
 	switch o := o.(type) {
+	case *ReplicaSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *StatefulSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *DaemonSet:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *Job:
+		return &o.Spec.Template.Spec, "spec.template.spec"
+	case *CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec, "spec.jobTemplate.spec.template.spec"
 	case *Pod:
 		return &o.Spec, "spec"
 	case *PodTemplate:
@@ -238,12 +249,21 @@ func checkStorage(docs []*document, set *Set, errs *errorSink) {
 				defaults = append(defaults, doc)
 			}
 		case *PersistentVolumeClaim:
-			checkClaim(doc, o, set, add)
+			checkClaim(doc, o, "spec", set, add)
+		case *StatefulSet:
+			for i := range o.Spec.VolumeClaimTemplates {
+				checkClaim(doc, &o.Spec.VolumeClaimTemplates[i], fieldPath("spec.volumeClaimTemplates").index(i).child("spec"), set, add)
+			}
+			names := map[string]bool{}
+			for _, c := range o.Spec.VolumeClaimTemplates {
+				names[c.Name] = true
+			}
+			checkPodStorage(doc, &o.Spec.Template.Spec, "spec.template.spec", names, set, add)
 		case *PersistentVolume:
 			checkPV(doc, o, handles, add)
 		default:
 			if ps, p := PodSpecOf(doc.obj); ps != nil {
-				checkPodStorage(doc, ps, fieldPath(p), set, add)
+				checkPodStorage(doc, ps, fieldPath(p), nil, set, add)
 			}
 		}
 	}
@@ -286,8 +306,9 @@ func checkPV(doc *document, o *PersistentVolume, handles map[[2]string]string, a
 	handles[k] = o.Name
 }
 
-func checkClaim(doc *document, c *PersistentVolumeClaim, set *Set, add func(*document, fieldPath, string, ...any)) {
-	sp := fieldPath("spec")
+// checkClaim checks a claim, or a StatefulSet's claim template, whose
+// spec is at sp, against the volumes and classes of the set.
+func checkClaim(doc *document, c *PersistentVolumeClaim, sp fieldPath, set *Set, add func(*document, fieldPath, string, ...any)) {
 	if n := c.Spec.VolumeName; n != "" {
 		if _, ok := set.Objects[ObjectKey{Kind: KindPersistentVolume, Name: n}]; !ok {
 			add(doc, sp.child("volumeName"), "PersistentVolume %q is not declared in the repository", n)
@@ -329,7 +350,10 @@ func builtinHint(set *Set) string {
 	return ""
 }
 
-func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, set *Set, add func(*document, fieldPath, string, ...any)) {
+// checkPodStorage checks the pod spec at p; claimTemplates are a
+// StatefulSet's claim templates, whose claims replace the volumes of the
+// same name.
+func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, claimTemplates map[string]bool, set *Set, add func(*document, fieldPath, string, ...any)) {
 	ns := doc.obj.GetObjectMeta().Namespace
 	var nsMeta *ObjectMeta
 	if o, ok := set.Objects[ObjectKey{Kind: KindNamespace, Name: ns}]; ok {
@@ -337,7 +361,7 @@ func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, set *Set, add func
 	}
 	for i, v := range ps.Volumes {
 		vp := p.child("volumes").index(i)
-		if c := v.PersistentVolumeClaim; c != nil && c.ClaimName != "" {
+		if c := v.PersistentVolumeClaim; c != nil && c.ClaimName != "" && !claimTemplates[v.Name] {
 			if _, ok := set.Objects[ObjectKey{Kind: KindPersistentVolumeClaim, Namespace: ns, Name: c.ClaimName}]; !ok {
 				add(doc, vp.child("persistentVolumeClaim.claimName"), "persistentVolumeClaim %q is not declared in namespace %q", c.ClaimName, ns)
 			}

@@ -140,7 +140,7 @@ type RollingUpdateStatefulSetStrategy struct {
 	Partition *int32 `json:"partition,omitempty"`
 	// MaxUnavailable is how many pods may be unavailable during the
 	// update: a number, or a percentage of replicas rounded down (at least
-	// 1). Defaults to 1.
+	// 1); 0 is refused. Unset means 1.
 	MaxUnavailable *IntOrString `json:"maxUnavailable,omitempty"`
 }
 
@@ -204,11 +204,12 @@ type DaemonSetUpdateStrategy struct {
 type RollingUpdateDaemonSet struct {
 	// MaxUnavailable is how many nodes may be without an available pod
 	// during the update: a number or a percentage of the eligible nodes
-	// (rounded up). Defaults to 1; 0 only when maxSurge is not 0.
+	// (rounded up). Defaults to 1. Exactly one of maxUnavailable and
+	// maxSurge is not 0, as in Kubernetes.
 	MaxUnavailable *IntOrString `json:"maxUnavailable,omitempty"`
 	// MaxSurge is how many nodes may run an old and a new pod at once
 	// during the update (the new one starts before the old one stops): a
 	// number or a percentage of the eligible nodes (rounded up). Defaults
-	// to 0.
+	// to 0; to surge, set maxUnavailable to 0.
 	MaxSurge *IntOrString `json:"maxSurge,omitempty"`
 }

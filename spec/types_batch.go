@@ -67,7 +67,7 @@ type JobSpec struct {
 	Completions *int32 `json:"completions,omitempty"`
 	// ActiveDeadlineSeconds is how long the Job may run, from its start,
 	// before its pods are stopped and it fails with reason
-	// DeadlineExceeded.
+	// DeadlineExceeded. More than 0 when set.
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 	// PodFailurePolicy decides, from a failed pod's exit codes or
 	// conditions, whether the failure fails the Job, fails only the index,
@@ -81,7 +81,8 @@ type JobSpec struct {
 	// pods are selected by the batch.kubernetes.io/job-name label the
 	// reconciler puts on them.
 	Selector *LabelSelector `json:"selector,omitempty"`
-	// ManualSelector, when true, uses Selector as given.
+	// ManualSelector, when true, uses Selector as given. Defaults to
+	// false.
 	ManualSelector *bool `json:"manualSelector,omitempty"`
 	// Template is the pod template; its restartPolicy must be Never or
 	// OnFailure.
@@ -165,7 +166,8 @@ type CronJobSpec struct {
 	Schedule string `json:"schedule"`
 	// TimeZone is the IANA time zone the schedule is read in (e.g.
 	// Europe/Paris). Defaults to the reconciler's local zone (UTC on
-	// the usual host).
+	// the usual host). CronSchedule reads schedule and zone as
+	// validation does.
 	TimeZone *string `json:"timeZone,omitempty"`
 	// StartingDeadlineSeconds is how late a slot may still start a Job
 	// (after a reconciler outage, say); a slot missed by more is skipped.

@@ -22,6 +22,10 @@ type fieldError struct {
 
 type validator struct {
 	errs []fieldError
+	// claimTemplates are the names of a StatefulSet's
+	// volumeClaimTemplates while its pod template is checked: a mount may
+	// name one instead of a volume (the pod gets a volume of that name).
+	claimTemplates map[string]bool
 }
 
 func (v *validator) add(p fieldPath, format string, args ...any) {
@@ -93,7 +97,7 @@ func validateObject(o Object) []fieldError {
 	case *Application:
 		v.application(o)
 	default:
-		if !v.storageObject(o) {
+		if !v.storageObject(o) && !v.workloadObject(o) {
 			v.add("kind", "unsupported kind %q", kind)
 		}
 	}
@@ -198,17 +202,7 @@ func (v *validator) deploymentSpec(s *DeploymentSpec, p fieldPath) {
 	if s.Replicas != nil {
 		v.nonNegative(p.child("replicas"), int64(*s.Replicas))
 	}
-	if s.Selector.Empty() {
-		v.add(p.child("selector"), "required: a Deployment needs a non-empty selector matching its template's labels")
-	} else {
-		n := len(v.errs)
-		v.labelSelector(s.Selector, p.child("selector"))
-		if len(v.errs) == n && !s.Selector.Matches(s.Template.Labels) {
-			v.add(p.child("template.metadata.labels"), "selector does not match template labels")
-		}
-	}
-	v.templateMeta(&s.Template.ObjectMeta, p.child("template.metadata"))
-	v.podSpec(&s.Template.Spec, p.child("template.spec"))
+	v.selectedTemplate(KindDeployment, s.Selector, &s.Template, p)
 	v.restartAlways(&s.Template.Spec, p.child("template.spec.restartPolicy"))
 
 	sp := p.child("strategy")

@@ -343,8 +343,8 @@ func (v *validator) containerStorage(c *Container, p fieldPath, vols map[string]
 		switch {
 		case m.Name == "":
 			v.add(ip.child("name"), "required")
-		case vols[m.Name] == nil:
-			v.add(ip.child("name"), "not found: no volume named %q in spec.volumes", m.Name)
+		case vols[m.Name] == nil && !v.claimTemplates[m.Name]:
+			v.add(ip.child("name"), "not found: no volume named %q in spec.volumes%s", m.Name, v.claimTemplatesHint())
 		}
 		v.absolutePath(m.MountPath, ip.child("mountPath"))
 		if m.MountPath != "" {

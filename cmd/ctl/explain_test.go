@@ -90,6 +90,26 @@ func TestExplainKind(t *testing.T) {
 	}
 }
 
+// TestExplainWorkloads: the apps/v1 and batch/v1 workload kinds by their
+// kubectl short names, down to their own fields.
+func TestExplainWorkloads(t *testing.T) {
+	for _, tc := range []struct{ path, want string }{
+		{"sts.spec.updateStrategy.rollingUpdate", "KIND:       StatefulSet\n"},
+		{"statefulsets.spec.updateStrategy.rollingUpdate", "  partition\t<integer>\n"},
+		{"ds.spec.updateStrategy.rollingUpdate", "  maxSurge\t<IntOrString>\n"},
+		{"cj.spec.schedule", "FIELD: schedule <string> -required-\n"},
+		{"cronjobs.batch.spec.jobTemplate.spec", "  completionMode\t<string>\n"},
+		{"job.spec.podFailurePolicy.rules", "  onExitCodes\t<PodFailurePolicyOnExitCodesRequirement>\n"},
+		{"rs.spec", "GROUP:      apps\nKIND:       ReplicaSet\n"},
+		{"job.spec", "NOT SUPPORTED (Kubernetes fields a manifest may not set here):\n  backoffLimitPerIndex,"},
+	} {
+		code, out, errOut := ctl(t, noServer, "explain", tc.path)
+		if code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("explain %s = %d %q, lacks %q:\n%s", tc.path, code, errOut, tc.want, out)
+		}
+	}
+}
+
 func TestExplainAPIVersion(t *testing.T) {
 	code, out, errOut := ctl(t, noServer, "explain", "deployments", "--api-version", "apps/v1")
 	if code != 0 || !strings.Contains(out, "KIND:       Deployment\n") {

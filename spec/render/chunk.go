@@ -42,10 +42,12 @@ import (
 //   - Every object is of a kind in chunkKinds. The name-reference
 //     transformer (the only cross-object step left) rewrites a reference
 //     only when the referred object is in the build; among chunkKinds only
-//     Deployment and ReplicationController can be referred to, by a
-//     HorizontalPodAutoscaler, and Service, by an Ingress, StatefulSet,
+//     Deployment, ReplicationController and ReplicaSet can be referred to,
+//     by a HorizontalPodAutoscaler, and Service, by an Ingress, StatefulSet,
 //     APIService or webhook configuration (kustomize's nameReference
 //     configuration): none of those is a chunkKind, so it changes nothing.
+//     (StatefulSet stays out for that reason: its serviceName names a
+//     Service.)
 //   - No object carries kustomize's helm-generated annotation (the
 //     namespace transformer skips those) and no kustomization is reached
 //     twice (each resource file is built once).
@@ -74,6 +76,7 @@ var chunkObjects = 100
 var chunkKinds = map[string]bool{
 	"Namespace": true, "Deployment": true, "ReplicationController": true,
 	"Pod": true, "PodTemplate": true, "Node": true, "Service": true,
+	"ReplicaSet": true, "DaemonSet": true, "Job": true, "CronJob": true,
 }
 
 // chunkFields are the kustomization fields a chunked build allows.

@@ -39,6 +39,12 @@ func objects(kind, prefix, ns string, from, n int) []byte {
 			fmt.Fprintf(&b, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n", name)
 		case "Pod":
 			fmt.Fprintf(&b, "apiVersion: v1\nkind: Pod\nmetadata:\n%sspec:\n  containers:\n  - {name: main, image: registry.local/app:1}\n", meta)
+		case "Job":
+			fmt.Fprintf(&b, "apiVersion: batch/v1\nkind: Job\nmetadata:\n%sspec:\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n      restartPolicy: Never\n%s", meta, name, pod)
+		case "CronJob":
+			fmt.Fprintf(&b, "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n%sspec:\n  schedule: \"@hourly\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers:\n          - {name: main, image: registry.local/app:1}\n", meta)
+		case "ReplicaSet", "DaemonSet":
+			fmt.Fprintf(&b, "apiVersion: apps/v1\nkind: %s\nmetadata:\n%sspec:\n  selector:\n    matchLabels: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n%s", kind, meta, name, name, pod)
 		case "ReplicationController":
 			fmt.Fprintf(&b, "apiVersion: v1\nkind: ReplicationController\nmetadata:\n%sspec:\n  replicas: 1\n  selector: {app: %s}\n  template:\n    metadata:\n      labels: {app: %s}\n    spec:\n%s", meta, name, name, pod)
 		default:
@@ -122,8 +128,12 @@ patches:
 		"mid/base/x.yaml":          objects("Deployment", "d", "", 17, 8),
 		"mid/base/y.yaml":          objects("Deployment", "d", "pinned", 25, 4),
 		"mid/base/z.yaml":          objects("Pod", "p", "", 0, 7),
-		"other/kustomization.yaml": []byte("resources: [o.yaml]\nnamePrefix: o-\n"),
+		"other/kustomization.yaml": []byte("resources: [o.yaml, jobs.yaml, cron.yaml, sets.yaml, daemons.yaml]\nnamePrefix: o-\nlabels:\n- pairs: {env: prod}\n  includeSelectors: true\n  includeTemplates: true\n"),
 		"other/o.yaml":             objects("Deployment", "d", "", 0, 5),
+		"other/jobs.yaml":          objects("Job", "j", "", 0, 4),
+		"other/cron.yaml":          objects("CronJob", "cj", "", 0, 3),
+		"other/sets.yaml":          objects("ReplicaSet", "rs", "", 0, 3),
+		"other/daemons.yaml":       objects("DaemonSet", "ds", "", 0, 3),
 	}
 }
 

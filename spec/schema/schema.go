@@ -93,6 +93,10 @@ var shortNames = map[string]string{
 	"pvc":    "PersistentVolumeClaim",
 	"pv":     "PersistentVolume",
 	"sc":     "StorageClass",
+	"rs":     "ReplicaSet",
+	"sts":    "StatefulSet",
+	"ds":     "DaemonSet",
+	"cj":     "CronJob",
 }
 
 // Resources returns the names a kind is known by on the command line:

@@ -29,6 +29,11 @@ var objects = map[string]any{
 	spec.KindPersistentVolumeClaim: spec.PersistentVolumeClaim{},
 	spec.KindPersistentVolume:      spec.PersistentVolume{},
 	spec.KindStorageClass:          spec.StorageClass{},
+	spec.KindReplicaSet:            spec.ReplicaSet{},
+	spec.KindStatefulSet:           spec.StatefulSet{},
+	spec.KindDaemonSet:             spec.DaemonSet{},
+	spec.KindJob:                   spec.Job{},
+	spec.KindCronJob:               spec.CronJob{},
 }
 
 // TestKindsMatchSpec: the schema has exactly the kinds spec loads.

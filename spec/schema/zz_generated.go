@@ -175,8 +175,9 @@ var types = map[string]*Type{
 		},
 	},
 	"CronJob": {
-		Name: "CronJob",
-		Doc:  "CronJob is a batch/v1 CronJob: it makes a Job from its template at every slot of a cron schedule, by the leading reconciler's clock, and never twice for one slot (across a failover too).",
+		Name:    "CronJob",
+		Doc:     "CronJob is a batch/v1 CronJob: it makes a Job from its template at every slot of a cron schedule, by the leading reconciler's clock, and never twice for one slot (across a failover too).",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -195,12 +196,13 @@ var types = map[string]*Type{
 			{Name: "startingDeadlineSeconds", Type: "integer", Doc: "startingDeadlineSeconds is how late a slot may still start a Job (after a reconciler outage, say); a slot missed by more is skipped. Unset means no deadline."},
 			{Name: "successfulJobsHistoryLimit", Type: "integer", Doc: "successfulJobsHistoryLimit is how many completed Jobs are kept. Defaults to 3."},
 			{Name: "suspend", Type: "boolean", Doc: "suspend, when true, starts no new Jobs; running ones go on."},
-			{Name: "timeZone", Type: "string", Doc: "timeZone is the IANA time zone the schedule is read in (e.g. Europe/Paris). Defaults to the reconciler's local zone (UTC on the usual host)."},
+			{Name: "timeZone", Type: "string", Doc: "timeZone is the IANA time zone the schedule is read in (e.g. Europe/Paris). Defaults to the reconciler's local zone (UTC on the usual host). CronSchedule reads schedule and zone as validation does."},
 		},
 	},
 	"DaemonSet": {
-		Name: "DaemonSet",
-		Doc:  "DaemonSet is an apps/v1 DaemonSet: one pod on every eligible node, following nodes as they join and leave.",
+		Name:    "DaemonSet",
+		Doc:     "DaemonSet is an apps/v1 DaemonSet: one pod on every eligible node, following nodes as they join and leave.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -370,8 +372,9 @@ var types = map[string]*Type{
 		},
 	},
 	"Job": {
-		Name: "Job",
-		Doc:  "Job is a batch/v1 Job: pods that run to completion, retried on failure, until a number of them have succeeded. Its progress is kept in the reconciler's raft store: a restart or failover does not run it again. A change to its template in Git starts a new run.",
+		Name:    "Job",
+		Doc:     "Job is a batch/v1 Job: pods that run to completion, retried on failure, until a number of them have succeeded. Its progress is kept in the reconciler's raft store: a restart or failover does not run it again. A change to its template in Git starts a new run.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -380,14 +383,16 @@ var types = map[string]*Type{
 		},
 	},
 	"JobSpec": {
-		Name: "JobSpec",
-		Doc:  "JobSpec is the desired behaviour of a Job.",
+		Name:        "JobSpec",
+		Doc:         "JobSpec is the desired behaviour of a Job.",
+		Unsupported: []string{"backoffLimitPerIndex", "managedBy", "maxFailedIndexes", "podReplacementPolicy", "scheduling", "successPolicy"},
+		Defaults:    map[string]string{"podReplacementPolicy": "TerminatingOrFailed"},
 		Fields: []Field{
-			{Name: "activeDeadlineSeconds", Type: "integer", Doc: "activeDeadlineSeconds is how long the Job may run, from its start, before its pods are stopped and it fails with reason DeadlineExceeded."},
+			{Name: "activeDeadlineSeconds", Type: "integer", Doc: "activeDeadlineSeconds is how long the Job may run, from its start, before its pods are stopped and it fails with reason DeadlineExceeded. More than 0 when set."},
 			{Name: "backoffLimit", Type: "integer", Doc: "backoffLimit is how many pod failures (and, with restartPolicy OnFailure, container restarts) the Job tolerates before it fails with reason BackoffLimitExceeded. Defaults to 6."},
 			{Name: "completionMode", Type: "string", Doc: "completionMode is NonIndexed (any completions pods succeeding is enough) or Indexed (each index 0 … completions-1 must succeed once; the pod gets it in JOB_COMPLETION_INDEX, the batch.kubernetes.io/job-completion-index label and annotation, and the hostname <job>-<index>). Defaults to NonIndexed."},
 			{Name: "completions", Type: "integer", Doc: "completions is how many pods must succeed. Unset (NonIndexed only) means a work queue: the Job succeeds once any pod has succeeded and the others have stopped. Defaults to 1 when parallelism is unset too."},
-			{Name: "manualSelector", Type: "boolean", Doc: "manualSelector, when true, uses Selector as given."},
+			{Name: "manualSelector", Type: "boolean", Doc: "manualSelector, when true, uses Selector as given. Defaults to false."},
 			{Name: "parallelism", Type: "integer", Doc: "parallelism is the most pods that run at once. Defaults to 1; 0 runs none (like suspend)."},
 			{Name: "podFailurePolicy", Type: "PodFailurePolicy", Ref: "PodFailurePolicy", Doc: "podFailurePolicy decides, from a failed pod's exit codes or conditions, whether the failure fails the Job, fails only the index, is ignored or counts towards backoffLimit."},
 			{Name: "selector", Type: "LabelSelector", Ref: "LabelSelector", Doc: "selector is accepted only with ManualSelector true; otherwise the pods are selected by the batch.kubernetes.io/job-name label the reconciler puts on them."},
@@ -802,8 +807,9 @@ var types = map[string]*Type{
 		},
 	},
 	"ReplicaSet": {
-		Name: "ReplicaSet",
-		Doc:  "ReplicaSet is an apps/v1 ReplicaSet: it keeps a number of pods of a template running. A template change replaces them all at once, as a ReplicationController does; a Deployment is what rolls a template out.",
+		Name:    "ReplicaSet",
+		Doc:     "ReplicaSet is an apps/v1 ReplicaSet: it keeps a number of pods of a template running. A template change replaces them all at once, as a ReplicationController does; a Deployment is what rolls a template out.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
@@ -865,8 +871,8 @@ var types = map[string]*Type{
 		Name: "RollingUpdateDaemonSet",
 		Doc:  "RollingUpdateDaemonSet bounds a DaemonSet's rolling update.",
 		Fields: []Field{
-			{Name: "maxSurge", Type: "IntOrString", Doc: "maxSurge is how many nodes may run an old and a new pod at once during the update (the new one starts before the old one stops): a number or a percentage of the eligible nodes (rounded up). Defaults to 0."},
-			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many nodes may be without an available pod during the update: a number or a percentage of the eligible nodes (rounded up). Defaults to 1; 0 only when maxSurge is not 0."},
+			{Name: "maxSurge", Type: "IntOrString", Doc: "maxSurge is how many nodes may run an old and a new pod at once during the update (the new one starts before the old one stops): a number or a percentage of the eligible nodes (rounded up). Defaults to 0; to surge, set maxUnavailable to 0."},
+			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many nodes may be without an available pod during the update: a number or a percentage of the eligible nodes (rounded up). Defaults to 1. Exactly one of maxUnavailable and maxSurge is not 0, as in Kubernetes."},
 		},
 	},
 	"RollingUpdateDeployment": {
@@ -881,7 +887,7 @@ var types = map[string]*Type{
 		Name: "RollingUpdateStatefulSetStrategy",
 		Doc:  "RollingUpdateStatefulSetStrategy bounds a StatefulSet's rolling update.",
 		Fields: []Field{
-			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many pods may be unavailable during the update: a number, or a percentage of replicas rounded down (at least 1). Defaults to 1."},
+			{Name: "maxUnavailable", Type: "IntOrString", Doc: "maxUnavailable is how many pods may be unavailable during the update: a number, or a percentage of replicas rounded down (at least 1); 0 is refused. Unset means 1."},
 			{Name: "partition", Type: "integer", Doc: "partition is the lowest ordinal that is updated: ordinals below it keep the template they run (a canary or staged rollout). Defaults to 0."},
 		},
 	},
@@ -1024,8 +1030,9 @@ var types = map[string]*Type{
 		},
 	},
 	"StatefulSet": {
-		Name: "StatefulSet",
-		Doc:  "StatefulSet is an apps/v1 StatefulSet: pods with stable ordinal names (web-0, web-1…), stable DNS names through a headless Service, and a PersistentVolumeClaim per ordinal that follows the pod across re-creation.",
+		Name:    "StatefulSet",
+		Doc:     "StatefulSet is an apps/v1 StatefulSet: pods with stable ordinal names (web-0, web-1…), stable DNS names through a headless Service, and a PersistentVolumeClaim per ordinal that follows the pod across re-creation.",
+		Dropped: []string{"status"},
 		Fields: []Field{
 			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
 			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
