@@ -89,6 +89,8 @@ type command struct {
 	// opVolumes entry (store_volumes.go).
 	VolumeUpsert []reconcile.VolumeRecord `json:"volumeUpsert,omitempty"`
 	VolumeDelete []string                 `json:"volumeDelete,omitempty"`
+	// Lease is the payload of an opLease entry (store_leases.go).
+	Lease *leaseCommand `json:"lease,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -133,6 +135,9 @@ type fsmState struct {
 	// records the current templates.
 	Histories map[string][]rolloutRevision          `json:"histories,omitempty"`
 	Rollbacks map[string]reconcile.TemplateOverride `json:"rollbacks,omitempty"`
+	// Leases are the pods' leases by "namespace/name" (store_leases.go);
+	// absent in an older snapshot: none.
+	Leases map[string]leaseRecord `json:"leases,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -308,6 +313,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if err := s.applyRolloutLocked(c, index); err != nil {
 			return err
 		}
+	case opLease:
+		if err := s.applyLeaseLocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -336,6 +345,8 @@ type storeView struct {
 	// The rollouts' histories and overrides (store_rollout.go).
 	Histories map[string][]rolloutRevision
 	Rollbacks map[string]reconcile.TemplateOverride
+	// The pods' leases (store_leases.go).
+	Leases map[string]leaseRecord
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -362,6 +373,7 @@ func (s *store) read() storeView {
 		NodePorts:  s.st.NodePorts,
 		Histories:  s.st.Histories,
 		Rollbacks:  s.st.Rollbacks,
+		Leases:     s.st.Leases,
 	}
 }
 
@@ -458,6 +470,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		NodePorts:        v.NodePorts,
 		Histories:        v.Histories,
 		Rollbacks:        v.Rollbacks,
+		Leases:           v.Leases,
 	}}, nil
 }
 
