@@ -296,7 +296,8 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	return c, nil
 }
 
-// buildImages pushes busybox and every examples/images/<name> Go package.
+// buildImages pushes busybox and, with examples, the redis image and
+// every examples/images/<name> Go package.
 func (c *Cluster) buildImages(ctx context.Context) error {
 	c.log.Info("building images", "registry", c.Registry.Addr)
 	if err := BusyboxImage(ctx, c.Registry.Addr+"/"+BusyboxRepo); err != nil {
@@ -304,6 +305,10 @@ func (c *Cluster) buildImages(ctx context.Context) error {
 	}
 	if c.cfg.Examples == "" {
 		return nil
+	}
+	// The patterns' database (examples-repo/patterns) is Debian's redis.
+	if err := RedisImage(ctx, c.Registry.Addr+"/"+RedisRepo); err != nil {
+		return err
 	}
 	entries, err := os.ReadDir(filepath.Join(c.cfg.Examples, "images"))
 	if err != nil {
