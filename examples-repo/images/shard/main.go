@@ -50,9 +50,10 @@ func main() {
 	var h http.Handler
 	switch role := append(os.Args[1:], "serve")[0]; role {
 	case "serve":
-		h, err = serveShard(shards)
+		host, _ := os.Hostname()
+		h, err = serveShard(shards, host, envOr("DATA_DIR", "/data"))
 	case "route":
-		h = route(shards, envOr("SHARD_SERVICE", "shard"))
+		h = route(shards, envOr("SHARD_SERVICE", "shard"), &http.Client{Timeout: 5 * time.Second})
 	case "which":
 		if len(os.Args) != 3 {
 			fmt.Fprintln(os.Stderr, "usage: shard which KEY")
@@ -114,8 +115,7 @@ func validKey(k string) bool {
 	return true
 }
 
-func serveShard(shards int) (http.Handler, error) {
-	host, _ := os.Hostname()
+func serveShard(shards int, host, dir string) (http.Handler, error) {
 	me, err := ordinal(host)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,6 @@ func serveShard(shards int) (http.Handler, error) {
 	if me >= shards {
 		return nil, fmt.Errorf("this is shard %d of %d: scale the StatefulSet and SHARDS together", me, shards)
 	}
-	dir := envOr("DATA_DIR", "/data")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -203,8 +202,7 @@ func writeFile(p string, b []byte) error {
 }
 
 // route forwards /kv/KEY to the key's shard.
-func route(shards int, service string) http.Handler {
-	hc := &http.Client{Timeout: 5 * time.Second}
+func route(shards int, service string, hc *http.Client) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/kv/{key}", func(w http.ResponseWriter, r *http.Request) {
