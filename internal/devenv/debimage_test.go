@@ -104,6 +104,9 @@ func redisCmd(t *testing.T, c net.Conn, rd *bufio.Reader, cmd string) string {
 // system alone (so a library left out fails it), then its redis-cli
 // against it, and a replica that follows it.
 func TestRedisImage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a registry and redis servers")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("chroot needs root")
 	}
