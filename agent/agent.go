@@ -70,6 +70,13 @@ type Agent struct {
 	applyMu sync.Mutex
 	dns     DNSServer // running DNS server, nil before the pod CIDR is known
 	dnsKey  string    // its listen address and domain
+	// lease is the pod-facing lease endpoint (lease.go), running with the
+	// DNS server, and leaseAddr the address it was asked to listen on.
+	lease     *leaseServer
+	leaseAddr string
+	// leaseReconcilers, when set, replaces membership as the source of
+	// the reconcilers' API URLs (tests).
+	leaseReconcilers func() []string
 	// proxy is the Service proxy, nil before the CIDRs are known, and
 	// proxyCfg what it was built with.
 	proxy    ServiceProxy

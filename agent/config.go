@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -127,6 +128,10 @@ type Config struct {
 	// address; zero means DefaultDNSPort (53, what pods' resolv.conf
 	// implies).
 	DNSPort int
+	// LeasePort is the TCP port of the pods' lease endpoint, on the bridge
+	// address beside the DNS server (docs/leases.md); zero means
+	// api.DefaultLeasePort, -1 turns the endpoint off.
+	LeasePort int
 	// NetworkRetryInterval is how often a network that failed to apply
 	// (routes, Service rules, DNS) is applied again; zero means
 	// DefaultNetworkRetry.
@@ -177,6 +182,9 @@ func (c *Config) validate() error {
 	}
 	if c.APIAddr == "" {
 		c.APIAddr = DefaultAPIAddr
+	}
+	if c.LeasePort == 0 {
+		c.LeasePort = api.DefaultLeasePort
 	}
 	if _, _, err := net.SplitHostPort(c.APIAddr); err != nil {
 		return fmt.Errorf("failed to parse API address %q: %w", c.APIAddr, err)

@@ -94,6 +94,10 @@ type Networking struct {
 	// NewDNS builds a DNS server; the agent starts it when it learns the pod
 	// CIDR and builds a new one when the CIDR or the domain changes.
 	NewDNS func(DNSConfig) (DNSServer, error)
+	// LeaseListen opens the listener of the pods' lease endpoint (lease.go)
+	// on addr, the bridge address at Config.LeasePort, when the DNS
+	// server starts; nil: no lease endpoint.
+	LeaseListen func(addr string) (net.Listener, error)
 }
 
 // Option changes how New builds an Agent.
@@ -200,9 +204,10 @@ func (a *Agent) applyHostNetwork(n api.Network) error {
 			errs = append(errs, fmt.Errorf("failed to apply Service rules: %w", err))
 		}
 	}
-	if err := a.ensureDNS(n); err != nil {
+	if err := a.ensureServices(n); err != nil {
 		errs = append(errs, err)
-	} else if a.dns != nil {
+	}
+	if a.dns != nil {
 		a.dns.Update(n.Services)
 	}
 	return errors.Join(errs...)
@@ -323,8 +328,25 @@ func (a *Agent) ensureDNS(n api.Network) error {
 	return nil
 }
 
+// ensureServices runs the servers pods reach on the bridge address: the
+// DNS server, and the lease endpoint beside it.
+func (a *Agent) ensureServices(n api.Network) error {
+	if err := a.ensureDNS(n); err != nil {
+		return err
+	}
+	if a.dns == nil {
+		return nil
+	}
+	ip, err := bridgeIP(n.PodCIDR)
+	if err != nil {
+		return err
+	}
+	return a.ensureLease(ip)
+}
+
 // stopDNS shuts the DNS server down, if any, within 5 seconds.
 func (a *Agent) stopDNS() error {
+	a.stopLease()
 	if a.dns == nil {
 		return nil
 	}

@@ -94,6 +94,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.Int64Var(&cfg.MaxPods, "max-pods", cfg.MaxPods, "maximum number of pods")
 	f.BoolVar(&cfg.AllowHostPaths, "allow-host-paths", false, "let pods mount hostPath volumes (where the namespace's policy allows them too); refused otherwise")
 	f.StringArrayVar(&fl.extended, "extended-resource", nil, "extended resource or hugepages the node offers, name=quantity, e.g. nvidia.com/gpu=2 or hugepages-2Mi=1Gi; repeatable")
+	f.IntVar(&cfg.LeasePort, "lease-port", cfg.LeasePort, "TCP port of the pods' lease endpoint on the bridge address, beside the DNS server (0: 7702, -1: off; docs/leases.md)")
 	f.IntVar(&cfg.EventsKept, "events-kept", cfg.EventsKept, "how many pod and container events the agent keeps in memory for its watch streams")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")

@@ -73,6 +73,8 @@ func networking(cfg agent.Config, bridge string) (agent.Networking, func() error
 	}
 	if newDNSServer != nil {
 		n.NewDNS = func(dc agent.DNSConfig) (agent.DNSServer, error) { return newDNSServer(cfg, dc) }
+		// The lease endpoint listens beside the DNS server, on the bridge.
+		n.LeaseListen = func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
 	} else {
 		log.Warn("this agent is built without the DNS server: pods on this node cannot resolve cluster names")
 	}

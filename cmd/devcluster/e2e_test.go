@@ -158,8 +158,10 @@ func TestEndToEnd(t *testing.T) {
 	bin := buildBinaries(t)
 
 	c, err := devenv.StartCluster(ctx, devenv.ClusterConfig{
-		BinDir:     bin,
-		Examples:   "../../examples-repo",
+		BinDir:   bin,
+		Examples: "../../examples-repo",
+		// TestHA runs the patterns.
+		SeedSkip:   []string{"patterns"},
 		NodePrefix: fmt.Sprintf("e2e%d", os.Getpid()%1000),
 	})
 	if err != nil {

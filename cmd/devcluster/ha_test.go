@@ -95,6 +95,8 @@ func TestHA(t *testing.T) {
 		{"PersistentVolumes", h.testPersistentVolumes},
 		{"NetworkVolume", h.testNetworkVolume},
 		{"BlockVolumeFull", h.testBlockVolumeFull},
+		// The seed's four patterns (patterns_test.go); last: it cuts a node.
+		{"Patterns", h.testPatterns},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {

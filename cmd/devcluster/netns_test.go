@@ -32,8 +32,10 @@ func TestNetnsCluster(t *testing.T) {
 	defer cancel()
 	bin := buildBinaries(t)
 	c, err := devenv.StartCluster(ctx, devenv.ClusterConfig{
-		BinDir:     bin,
-		Examples:   "../../examples-repo",
+		BinDir:   bin,
+		Examples: "../../examples-repo",
+		// TestHA runs the patterns.
+		SeedSkip:   []string{"patterns"},
 		NodePrefix: fmt.Sprintf("ns%d", os.Getpid()%1000),
 		Netns:      true,
 	})

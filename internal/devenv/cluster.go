@@ -67,6 +67,10 @@ type ClusterConfig struct {
 	// SkipSeed leaves the config repository empty even when Examples is set
 	// (its images are still built); zero seeds it.
 	SkipSeed bool
+	// SeedSkip names top-level directories of Examples left out of the
+	// seed (the end-to-end tests leave out patterns/, which TestHA commits
+	// itself).
+	SeedSkip []string
 	// RegistryAddr is where the registry listens; zero means a free port
 	// (on the bridge's address with Netns).
 	RegistryAddr string
@@ -289,14 +293,15 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 	// that exist when they are first seen and never moved, so seeding
 	// earlier would put them all on whichever agent joined first.
 	if cfg.Examples != "" && !cfg.SkipSeed {
-		if _, err := c.Repo.Seed(ctx, cfg.Examples, "Seed from examples-repo", c.RewriteImages); err != nil {
+		if _, err := c.Repo.Seed(ctx, cfg.Examples, "Seed from examples-repo", c.RewriteImages, cfg.SeedSkip...); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
 }
 
-// buildImages pushes busybox and every examples/images/<name> Go package.
+// buildImages pushes busybox and, with examples, the redis image and
+// every examples/images/<name> Go package.
 func (c *Cluster) buildImages(ctx context.Context) error {
 	c.log.Info("building images", "registry", c.Registry.Addr)
 	if err := BusyboxImage(ctx, c.Registry.Addr+"/"+BusyboxRepo); err != nil {
@@ -304,6 +309,10 @@ func (c *Cluster) buildImages(ctx context.Context) error {
 	}
 	if c.cfg.Examples == "" {
 		return nil
+	}
+	// The patterns' database (examples-repo/patterns) is Debian's redis.
+	if err := RedisImage(ctx, c.Registry.Addr+"/"+RedisRepo); err != nil {
+		return err
 	}
 	entries, err := os.ReadDir(filepath.Join(c.cfg.Examples, "images"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -117,10 +118,11 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Seed copies srcDir into the work clone (skipping .git), passing each file
+// Seed copies srcDir into the work clone (skipping .git and the directories
+// skip names, relative to srcDir), passing each file
 // through rewrite when it is not nil, then commits and pushes. It returns
 // the new commit's hash.
-func (g *GitRepo) Seed(ctx context.Context, srcDir, message string, rewrite func(path string, b []byte) []byte) (string, error) {
+func (g *GitRepo) Seed(ctx context.Context, srcDir, message string, rewrite func(path string, b []byte) []byte, skip ...string) (string, error) {
 	files := map[string][]byte{}
 	err := filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -128,6 +130,9 @@ func (g *GitRepo) Seed(ctx context.Context, srcDir, message string, rewrite func
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			if rel, err := filepath.Rel(srcDir, path); err == nil && slices.Contains(skip, filepath.ToSlash(rel)) {
 				return filepath.SkipDir
 			}
 			return nil

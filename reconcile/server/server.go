@@ -92,6 +92,9 @@ type Server struct {
 	fwdTransport http.RoundTripper
 	// diffSlots admits maxDiffs POST /v1/diff at once.
 	diffSlots chan struct{}
+	// leaseClock, when set, replaces time.Now as the clock leases
+	// expire by (tests).
+	leaseClock atomic.Pointer[func() time.Time]
 	// joined is closed once Config.Join reached a member.
 	joined chan struct{}
 

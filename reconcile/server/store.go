@@ -93,6 +93,8 @@ type command struct {
 	// (store_deletepod.go).
 	Pod string `json:"pod,omitempty"`
 	UID string `json:"uid,omitempty"`
+	// Lease is the payload of an opLease entry (store_leases.go).
+	Lease *leaseCommand `json:"lease,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -140,6 +142,9 @@ type fsmState struct {
 	// DeletePods are the pods deleted through the API that the plan has
 	// not re-created yet: pod key → UID (reconcile.Input.DeletePods).
 	DeletePods map[string]string `json:"deletePods,omitempty"`
+	// Leases are the pods' leases by "namespace/name" (store_leases.go);
+	// absent in an older snapshot: none.
+	Leases map[string]leaseRecord `json:"leases,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -318,6 +323,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if err := s.applyRolloutLocked(c, index); err != nil {
 			return err
 		}
+	case opLease:
+		if err := s.applyLeaseLocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -348,6 +357,8 @@ type storeView struct {
 	Rollbacks map[string]reconcile.TemplateOverride
 	// DeletePods: see fsmState.
 	DeletePods map[string]string
+	// The pods' leases (store_leases.go).
+	Leases map[string]leaseRecord
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -375,6 +386,7 @@ func (s *store) read() storeView {
 		Histories:  s.st.Histories,
 		Rollbacks:  s.st.Rollbacks,
 		DeletePods: s.st.DeletePods,
+		Leases:     s.st.Leases,
 	}
 }
 
@@ -474,6 +486,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		Histories:        v.Histories,
 		Rollbacks:        v.Rollbacks,
 		DeletePods:       v.DeletePods,
+		Leases:           v.Leases,
 	}}, nil
 }
 
