@@ -75,6 +75,19 @@ type workload struct {
 	namespace string
 	// hash is the template's hash, empty without a template.
 	hash string
+	// sts holds a StatefulSet's own fields (statefulset.go); nil for
+	// every other kind.
+	sts *statefulSet
+}
+
+// isWorkloadKind reports whether objects of kind run pods through a
+// template that expand turns into a workload's pods.
+func isWorkloadKind(kind string) bool {
+	switch kind {
+	case spec.KindDeployment, spec.KindReplicationController, spec.KindReplicaSet, spec.KindStatefulSet:
+		return true
+	}
+	return false
 }
 
 // workloadOf returns the workload view of o, or false when o runs no pods
@@ -135,6 +148,10 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			namespace: ns,
 			deadline:  progressDeadline(nil),
 		}, true
+	case *spec.ReplicaSet:
+		return replicaSetWorkload(key, w, ns), true
+	case *spec.StatefulSet:
+		return statefulSetWorkload(key, w, ns), true
 	}
 	return workload{}, false
 }
@@ -173,6 +190,9 @@ func workloadPodName(name, hash string, i int) string {
 func expandWorkload(out []DesiredPod, w workload) []DesiredPod {
 	if w.template == nil || w.replicas == 0 {
 		return out
+	}
+	if w.sts != nil {
+		return expandStatefulSet(out, &w)
 	}
 	hash := w.hash
 	labels := make(map[string]string, len(w.template.Labels)+1)
@@ -244,7 +264,7 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 	for k, o := range set.Objects {
 		if p, ok := o.(*spec.Pod); ok {
 			out = append(out, barePod(p))
-		} else if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController {
+		} else if isWorkloadKind(k.Kind) {
 			out = expandWorkload(out, workloads[k.String()])
 		}
 	}

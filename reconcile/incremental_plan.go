@@ -121,6 +121,9 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 		if d := sp.want[key]; d != nil {
 			ps = d.Spec
 		}
+		if !sp.incarnationGate(key, rec) {
+			continue
+		}
 		vols, ok := sp.volumeGate(key, rec)
 		if !ok {
 			continue

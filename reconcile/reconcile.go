@@ -470,6 +470,10 @@ type planner struct {
 	refs *refIndex
 	cat  *catalog
 	vs   *volumeState
+	// stsReports indexes the reports of StatefulSets' pods by owner and
+	// stsWaits says what each StatefulSet waits for (statefulset.go).
+	stsReports map[string][]*api.PodStatus
+	stsWaits   map[string]string
 }
 
 func newPlanner(in Input) *planner {
@@ -619,6 +623,7 @@ func (p *planner) plan() {
 // wanted; scheduling is left to the caller. The incremental Planner runs
 // it on the pods of a few owners.
 func (p *planner) decide(desired []DesiredPod) {
+	desired = p.statefulSets(desired)
 	want := make(map[string]*DesiredPod, len(desired))
 	// The remembered pods first: their new incarnations (if any) are
 	// what the rollouts see; then the pods to create, as far as the

@@ -124,7 +124,7 @@ func (p *planner) rollouts(rest []string) {
 		if rec.Owner == "" {
 			continue
 		}
-		if w, ok := p.workloads[rec.Owner]; ok && w.template != nil && rec.Hash != w.hash {
+		if w, ok := p.workloads[rec.Owner]; ok && w.template != nil && rec.Hash != w.hash && w.sts == nil {
 			if _, seen := old[rec.Owner]; !seen {
 				owners = append(owners, rec.Owner)
 			}
@@ -275,6 +275,9 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 			p.drop(key, "deleted from Git")
 		case !ok:
 			p.drop(key, fmt.Sprintf("%s deleted from Git", rec.Owner))
+		case w.sts != nil:
+			// statefulSets kept the ordinals it wants: a scale-down.
+			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
 		case w.template != nil && rec.Hash == w.hash:
 			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
 		case rec.Node == "" || !p.aliveOrUnknown(rec.Node):
