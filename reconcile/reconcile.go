@@ -666,11 +666,18 @@ func (p *planner) decide(desired []DesiredPod) {
 // new incarnation when it must be replaced or re-created elsewhere.
 func (p *planner) incarnate(key string, d *DesiredPod, rec *PodRecord) {
 	renewed := true
+	if rec.Hash != d.Hash && p.statefulPod(d.Owner) {
+		// A StatefulSet's ordinal changing revision for any reason.
+		p.scaled(rec.Owner, rec.Hash, -1)
+		p.scaled(d.Owner, d.Hash, 1)
+	}
 	switch p.renewal(rec, d.Owner, d.Hash, d.Spec) {
 	case renewReplaced:
 		old := rec.UID
-		p.scaled(rec.Owner, rec.Hash, -1)
-		p.scaled(d.Owner, d.Hash, 1)
+		if !p.statefulPod(d.Owner) {
+			p.scaled(rec.Owner, rec.Hash, -1)
+			p.scaled(d.Owner, d.Hash, 1)
+		}
 		p.fresh(key, d, rec, old)
 		p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
 	case renewNodeLost:

@@ -86,13 +86,18 @@ const (
 // renewal says whether the record of a desired pod (of owner and hash,
 // with spec ps) gets a new UID in this plan, and why.
 func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) renewal {
+	changed := rec.Hash != hash || rec.Owner != owner
 	switch {
-	case rec.Hash != hash || rec.Owner != owner:
+	case changed && !p.statefulPod(owner):
 		return renewReplaced
 	case rec.Node != "" && !p.aliveOrUnknown(rec.Node):
 		return renewNodeLost
 	case rec.Node != "" && p.evicting(rec.Node, ps) != nil && !p.succeeded(rec):
 		return renewEvicted
+	case changed:
+		// A StatefulSet's ordinal re-created for its node's death or an
+		// eviction says so, whatever revision it takes (statefulset.go).
+		return renewReplaced
 	}
 	return renewNone
 }

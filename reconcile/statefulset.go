@@ -494,7 +494,8 @@ func (p *planner) incarnationGate(key string, rec *PodRecord) bool {
 // stsView fills a StatefulSet's view fields and says whether its rollout
 // is complete, as `kubectl rollout status` judges a StatefulSet: every
 // ordinal exists and is available, and those at or above the partition
-// run the current revision (with OnDelete, any revision).
+// run the current revision (with OnDelete, every ordinal: until its pods
+// are re-created it shows old pods left).
 func stsView(v *WorkloadView, w *workload, newAvailable int32) bool {
 	s := w.sts
 	v.ServiceName = s.serviceName
@@ -506,8 +507,11 @@ func stsView(v *WorkloadView, w *workload, newAvailable int32) bool {
 	if v.Current != v.Replicas || v.Available != v.Replicas {
 		return false
 	}
-	if s.onDelete {
-		return true
-	}
 	return newAvailable >= max(v.Replicas-int32(s.partition), 0)
+}
+
+// statefulPod reports whether owner is a StatefulSet of the plan.
+func (p *planner) statefulPod(owner string) bool {
+	w, ok := p.workloads[owner]
+	return ok && w.sts != nil
 }
