@@ -88,6 +88,7 @@ func (p *Planner) replan(in Input, dirty map[*group]bool) (Output, bool) {
 	sp.refs = p.refs
 	if p.catSet != in.Desired {
 		p.cat, p.catSet = newCatalog(in.Desired), in.Desired
+		p.cat.statefulClaims(in.Desired, in.Memory.Volumes)
 	}
 	sp.cat = p.cat
 	sp.resolveClaims()

@@ -613,6 +613,7 @@ func (p *planner) plan() {
 	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
 	p.refs = buildRefs(p.mem)
 	p.cat = newCatalog(p.in.Desired)
+	p.cat.statefulClaims(p.in.Desired, p.in.Memory.Volumes)
 	p.resolveClaims()
 	p.schedule()
 	p.settleVolumes()
