@@ -22,7 +22,8 @@ import (
 //   - OrderedReady creates the lowest missing ordinal only when every lower
 //     one is Running and Ready, and a scale-down removes the highest ordinal
 //     first, the next only once the previous one's agent no longer reports
-//     it. Parallel creates and removes them all at once.
+//     it (at once when no agent reported it). Parallel creates and removes
+//     them all at once.
 //   - RollingUpdate replaces the pods of another revision from the highest
 //     ordinal down, while fewer than maxUnavailable pods at or above the
 //     partition are unavailable (a pod that is unavailable already may
@@ -352,15 +353,19 @@ func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord
 				break
 			}
 		}
-		removed := false
 		for _, o := range condemned {
 			rec := recs[o]
 			switch {
 			case !p.serving(rec):
 				// Not running anywhere: nothing to wait for.
-			case stopping == "" && !removed:
-				removed = true
+			case stopping == "":
 				p.stsEvent(owner, EventSuccessfulDelete, fmt.Sprintf("delete Pod %s in StatefulSet %s successful", rec.Name, w.key.Name))
+				if p.observed[rec.UID] != nil {
+					// Its agent will stop it: the next waits for that.
+					// One its agent never reported has nothing to wait
+					// for (and waiting would not be a fixed point).
+					stopping = rec.Name
+				}
 			default:
 				d.condemned = append(d.condemned, keptPod(rec, o))
 				if stopping != "" {
