@@ -26,9 +26,11 @@ import (
 //     them all at once.
 //   - RollingUpdate replaces the pods of another revision from the highest
 //     ordinal down, while fewer than maxUnavailable pods at or above the
-//     partition are unavailable (a pod that is unavailable already may
-//     always be replaced: that makes nothing less available, and a broken
-//     pod must not block the update that fixes it). Pods below the
+//     partition are unavailable. A pod that is unavailable already may be
+//     replaced while fewer than maxUnavailable replaced (or missing) pods
+//     are not available yet: that makes nothing less available, and a
+//     broken pod must not block the update that fixes it (Kubernetes' own
+//     controller waits for it forever). Pods below the
 //     partition keep their revision, even when re-created. OnDelete keeps
 //     every pod's revision until it is re-created for another reason (its
 //     node died, it was evicted); it then takes the current template.
@@ -237,12 +239,6 @@ func keptPod(rec *PodRecord, ordinal int) DesiredPod {
 	}
 }
 
-// stsDecision is what a plan decided for one StatefulSet, for its view.
-type stsDecision struct {
-	// waiting says what the next step waits for ("" when nothing).
-	waiting string
-}
-
 // statefulSets applies the StatefulSets' decisions to the desired pods
 // (sorted, as decide gets them): ordinals not to be created yet are taken
 // out, ordinals that keep their revision get their record's content, and
@@ -384,11 +380,17 @@ func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord
 	// Revisions: which records of another revision keep theirs.
 	update := map[int]bool{}
 	if !s.onDelete {
-		unavail := 0
+		// unavail counts the pods at or above the partition that are not
+		// available, inflight those of them the update is bringing up
+		// (of the current revision, or missing).
+		unavail, inflight := 0, 0
 		for o := first + s.partition; o < end; o++ {
 			rec := recs[o]
 			if rec == nil || !p.serving(rec) || !p.available(p.observed[rec.UID], w.minReady) {
 				unavail++
+				if rec == nil || rec.Hash == w.hash {
+					inflight++
+				}
 			}
 		}
 		for o := end - 1; o >= first+s.partition; o-- {
@@ -396,11 +398,18 @@ func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord
 			if rec == nil || rec.Hash == w.hash || !p.serving(rec) {
 				continue
 			}
-			if !p.available(p.observed[rec.UID], w.minReady) {
+			switch {
+			case p.available(p.observed[rec.UID], w.minReady):
+				if unavail < s.maxUnavailable {
+					update[o] = true
+					unavail++
+					inflight++
+				}
+			case inflight < s.maxUnavailable:
+				// Unavailable already: replacing it makes nothing less
+				// available, so only the update's own pods bound it.
 				update[o] = true
-			} else if unavail < s.maxUnavailable {
-				update[o] = true
-				unavail++
+				inflight++
 			}
 		}
 	}
