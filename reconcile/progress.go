@@ -125,6 +125,10 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 	default:
 		v.Progress = ProgressProgressing
 		v.Message = fmt.Sprintf("%d of %d new pods available", newAvailable, v.Replicas)
+		if w.sts != nil && v.Current > v.Replicas {
+			// A scale-down under way: more pods than wanted.
+			v.Message = fmt.Sprintf("%d pods for %d replicas", v.Current, v.Replicas)
+		}
 		if old := v.Current - v.UpToDate; old > 0 {
 			v.Message += fmt.Sprintf(", %d old pods left", old)
 		}

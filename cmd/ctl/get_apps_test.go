@@ -18,6 +18,7 @@ import (
 // start, a ReplicaSet and a Deployment.
 func appsFake() *fakeReconciler {
 	return &fakeReconciler{
+		pods: [][]api.Pod{{}},
 		wl: []api.Workload{
 			{Kind: spec.KindDeployment, Namespace: "shop", Name: "web", Replicas: 2, Current: 2, Ready: 2, UpToDate: 2, Available: 2,
 				Created: t0.Add(-time.Hour), Containers: []string{"web"}, Images: []string{"hello:1"}, Progress: api.ProgressComplete},
@@ -54,6 +55,7 @@ func TestGetApps(t *testing.T) {
 		{"rs-json", []string{"get", "rs", "front", "-n", "shop", "-o", "json"}},
 		{"deployments", []string{"get", "deployments", "-n", "shop"}},
 		{"sts-and-rs", []string{"get", "sts,rs", "-n", "shop"}},
+		{"all", []string{"get", "all", "-n", "shop"}},
 		{"describe-sts", []string{"describe", "sts", "db", "-n", "shop"}},
 		{"describe-rs", []string{"describe", "replicaset", "front", "-n", "shop"}},
 	} {

@@ -70,7 +70,7 @@ func resources(arg string) ([]string, error) {
 		case "application", "applications", "app", "apps":
 			out = append(out, resApps)
 		case "all":
-			out = append(out, resPods, resServices, resDeployOnly, resRCs)
+			out = append(out, resPods, resServices, resDeployOnly, resRCs, resReplicaSets, resStatefulSets)
 		default:
 			if res := storageResource(strings.ToLower(s)); res != "" {
 				out = append(out, res)
