@@ -118,3 +118,14 @@ func TestPrintAppsObject(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeClaimOwner checks that describe pvc names the StatefulSet
+// that made a claim.
+func TestDescribeClaimOwner(t *testing.T) {
+	var b bytes.Buffer
+	printClaim(&b, &claimDescription{Claim: api.Claim{Namespace: "shop", Name: "data-db-0", Phase: "Bound", Volume: "pvc-1",
+		Capacity: 1 << 30, UsedBy: []string{"shop/db-0"}, Owner: "StatefulSet/shop/db"}})
+	if !strings.Contains(b.String(), "Controlled By:      StatefulSet/shop/db") {
+		t.Errorf("describe pvc lacks its owner:\n%s", b.String())
+	}
+}
