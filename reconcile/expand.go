@@ -46,7 +46,8 @@ func (p *DesiredPod) Key() string {
 	return p.Namespace + "/" + p.Name
 }
 
-// workload is what expansion needs of a ReplicationController or Deployment.
+// workload is what expansion needs of a ReplicationController, Deployment,
+// ReplicaSet or StatefulSet.
 type workload struct {
 	key      spec.ObjectKey
 	replicas int
@@ -231,9 +232,11 @@ func SpecHash(ps *spec.PodSpec) string {
 }
 
 // ExpandPods returns every pod set asks for, sorted by namespace and name:
-// a bare Pod is one pod; a ReplicationController or Deployment with N
-// replicas is N pods named "<name>-<template hash>-<i>", i = 0..N-1, labelled
-// with the template's labels plus pod-template-hash. Namespaces,
+// a bare Pod is one pod; a ReplicationController, ReplicaSet or Deployment
+// with N replicas is N pods named "<name>-<template hash>-<i>", i =
+// 0..N-1, labelled with the template's labels plus pod-template-hash; a
+// StatefulSet is N pods "<name>-<ordinal>" at its template's revision
+// (statefulset.go; a plan keeps some at their own revision). Namespaces,
 // PodTemplates and Nodes run nothing. A nil set asks for nothing.
 func ExpandPods(set *spec.Set) []DesiredPod {
 	if set == nil {

@@ -147,8 +147,9 @@ type PodView struct {
 	Created time.Time
 }
 
-// WorkloadView is a Deployment or ReplicationController and how many of its
-// pods are where, for `ctl get deployments` (on the wire:
+// WorkloadView is a Deployment, ReplicationController, ReplicaSet or
+// StatefulSet and how many of its pods are where, for `ctl get
+// deployments|rc|rs|sts` (on the wire:
 // reconcile/api.Workload).
 type WorkloadView struct {
 	Kind      string
@@ -346,8 +347,8 @@ type Output struct {
 	// nodes that no record has), each just before the current
 	// incarnation of the same name, if any.
 	Pods []PodView
-	// Workloads lists every Deployment and ReplicationController, sorted by
-	// kind, namespace and name.
+	// Workloads lists every Deployment, ReplicationController, ReplicaSet
+	// and StatefulSet, sorted by kind, namespace and name.
 	Workloads []WorkloadView
 	// Claims lists every PersistentVolumeClaim, sorted by namespace and
 	// name; Volumes every PersistentVolume, sorted by name.
