@@ -255,6 +255,7 @@ func (p *planner) statefulSets(desired []DesiredPod) []DesiredPod {
 		return desired
 	}
 	slices.Sort(owners)
+	p.indexReports(owners)
 	sts := make(map[string]bool, len(owners))
 	for _, o := range owners {
 		sts[o] = true
@@ -345,7 +346,7 @@ func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord
 		stopping := ""
 		for _, st := range p.ownerReports(owner) {
 			if o, ok := ordinalOf(w.key.Name, st.Name); ok && (o < first || o >= end) && stray(st, recs[o]) {
-				stopping = st.Name
+				stopping = st.Name // the first by name: the same whoever indexed them
 				break
 			}
 		}
@@ -467,11 +468,16 @@ func (p *planner) stsEvent(owner, reason, msg string) {
 	p.events = append(p.events, Event{Time: p.in.Now, Object: owner, Reason: reason, Message: msg})
 }
 
-// ownerReports returns the reports of owner's pods, in node order (the
-// reports of every StatefulSet are indexed on first use).
-func (p *planner) ownerReports(owner string) []*api.PodStatus {
-	if p.stsReports == nil {
-		p.stsReports = map[string][]*api.PodStatus{}
+// indexReports indexes, by StatefulSet, the reports that may be of
+// another incarnation than a record's: every report of the StatefulSets'
+// pods for Plan; for the incremental Planner (strayOf set), which must
+// not read every report at every plan, the reports no record had before
+// this plan (its strays) and those of the StatefulSets' records, which
+// is the same once filtered by UID (the only use). It runs before decide
+// changes the memory; each owner's reports are sorted by name and UID.
+func (p *planner) indexReports(owners []string) {
+	p.stsReports = map[string][]*api.PodStatus{}
+	if p.strayOf == nil {
 		for _, node := range sortedKeys(p.in.Observed) {
 			sts := p.in.Observed[node]
 			for i := range sts {
@@ -481,7 +487,30 @@ func (p *planner) ownerReports(owner string) []*api.PodStatus {
 				}
 			}
 		}
+	} else {
+		want := make(map[string]bool, len(owners))
+		for _, o := range owners {
+			want[o] = true
+			p.stsReports[o] = append(p.stsReports[o], p.strayOf(o)...)
+		}
+		for _, rec := range p.mem {
+			if st := p.observed[rec.UID]; want[rec.Owner] && st != nil && st.Owner == rec.Owner {
+				p.stsReports[rec.Owner] = append(p.stsReports[rec.Owner], st)
+			}
+		}
 	}
+	for _, sts := range p.stsReports {
+		slices.SortFunc(sts, func(a, b *api.PodStatus) int {
+			if c := strings.Compare(a.Name, b.Name); c != 0 {
+				return c
+			}
+			return strings.Compare(a.UID, b.UID)
+		})
+	}
+}
+
+// ownerReports returns what indexReports found of owner.
+func (p *planner) ownerReports(owner string) []*api.PodStatus {
 	return p.stsReports[owner]
 }
 
