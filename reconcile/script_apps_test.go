@@ -13,7 +13,7 @@ import (
 // ReplicaSet (the pod fields are addObject's):
 //
 //	statefulset NAME [replicas=N] [svc=S] [policy=Parallel] [strategy=OnDelete] [partition=N]
-//	            [maxUnavailable=N|P%] [minReady=S] [start=N] [vct=name:size,...]
+//	            [maxUnavailable=N|P%] [minReady=S] [start=N] [vct=name:size,...] [vctClass=C]
 //	            [whenScaled=Delete] [whenDeleted=Delete]
 //	replicaset NAME [replicas=N] [minReady=S]
 func appsObject(kind, name, ns string, a, labels map[string]string, ps spec.PodSpec) (spec.Object, error) {
@@ -94,6 +94,9 @@ func appsObject(kind, name, ns string, a, labels map[string]string, ps spec.PodS
 			pvc.Spec.AccessModes = []string{spec.ReadWriteOnce}
 			if size != "" {
 				pvc.Spec.Resources.Requests = spec.ResourceList{"storage": resource.MustParse(size)}
+			}
+			if class, ok := a["vctClass"]; ok {
+				pvc.Spec.StorageClassName = &class
 			}
 			s.Spec.VolumeClaimTemplates = append(s.Spec.VolumeClaimTemplates, pvc)
 			s.Spec.Template.Spec.Containers[0].VolumeMounts = append(s.Spec.Template.Spec.Containers[0].VolumeMounts,
