@@ -330,90 +330,11 @@ type stsPlan struct {
 // statefulSet decides one StatefulSet's ordinals from its records (by
 // ordinal).
 func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord) stsPlan {
-	s := w.sts
 	d := stsPlan{keep: map[string]*PodRecord{}}
+	p.stsScaleDown(owner, w, recs, &d)
+	update := p.stsUpdates(w, recs)
+	s := w.sts
 	first, end := s.start, s.start+w.replicas
-	// Scale-down: the records of ordinals outside [first, end).
-	var condemned []int
-	for o := range recs {
-		if o < first || o >= end {
-			condemned = append(condemned, o)
-		}
-	}
-	slices.Sort(condemned)
-	slices.Reverse(condemned)
-	if s.ordered && len(condemned) > 0 {
-		stopping := ""
-		for _, st := range p.ownerReports(owner) {
-			if o, ok := ordinalOf(w.key.Name, st.Name); ok && (o < first || o >= end) && stray(st, recs[o]) {
-				stopping = st.Name // the first by name: the same whoever indexed them
-				break
-			}
-		}
-		for _, o := range condemned {
-			rec := recs[o]
-			switch {
-			case !p.serving(rec):
-				// Not running anywhere: nothing to wait for.
-			case stopping == "":
-				p.stsEvent(owner, EventSuccessfulDelete, fmt.Sprintf("delete Pod %s in StatefulSet %s successful", rec.Name, w.key.Name))
-				if p.observed[rec.UID] != nil {
-					// Its agent will stop it: the next waits for that.
-					// One its agent never reported has nothing to wait
-					// for (and waiting would not be a fixed point).
-					stopping = rec.Name
-				}
-			default:
-				d.condemned = append(d.condemned, keptPod(rec, o))
-				if stopping != "" {
-					d.waiting = fmt.Sprintf("waiting for %s to stop before removing %s", stopping, rec.Name)
-				}
-			}
-		}
-	} else {
-		for _, o := range condemned {
-			if p.serving(recs[o]) {
-				p.stsEvent(owner, EventSuccessfulDelete, fmt.Sprintf("delete Pod %s in StatefulSet %s successful", recs[o].Name, w.key.Name))
-			}
-		}
-	}
-
-	// Revisions: which records of another revision keep theirs.
-	update := map[int]bool{}
-	if !s.onDelete {
-		// unavail counts the pods at or above the partition that are not
-		// available, inflight those of them the update is bringing up
-		// (of the current revision, or missing).
-		unavail, inflight := 0, 0
-		for o := first + s.partition; o < end; o++ {
-			rec := recs[o]
-			if rec == nil || !p.serving(rec) || !p.available(p.observed[rec.UID], w.minReady) {
-				unavail++
-				if rec == nil || rec.Hash == w.hash {
-					inflight++
-				}
-			}
-		}
-		for o := end - 1; o >= first+s.partition; o-- {
-			rec := recs[o]
-			if rec == nil || rec.Hash == w.hash || !p.serving(rec) {
-				continue
-			}
-			switch {
-			case p.available(p.observed[rec.UID], w.minReady):
-				if unavail < s.maxUnavailable {
-					update[o] = true
-					unavail++
-					inflight++
-				}
-			case inflight < s.maxUnavailable:
-				// Unavailable already: replacing it makes nothing less
-				// available, so only the update's own pods bound it.
-				update[o] = true
-				inflight++
-			}
-		}
-	}
 	for o := first; o < end; o++ {
 		rec := recs[o]
 		if rec == nil || rec.Hash == w.hash || update[o] {
@@ -430,8 +351,114 @@ func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord
 			p.stsEvent(owner, EventSuccessfulCreate, fmt.Sprintf("update Pod %s in StatefulSet %s to revision %s", recs[o].Name, w.key.Name, w.hash))
 		}
 	}
+	p.stsCreate(owner, w, recs, update, &d)
+	return d
+}
 
-	// Creation: OrderedReady goes up one ordinal at a time.
+// stsScaleDown decides about the records of ordinals outside [start,
+// start+replicas): all dropped at once (Parallel), or the highest first,
+// the next once its agent no longer reports it (OrderedReady); those kept
+// go to d.condemned.
+func (p *planner) stsScaleDown(owner string, w *workload, recs map[int]*PodRecord, d *stsPlan) {
+	first, end := w.sts.start, w.sts.start+w.replicas
+	var condemned []int
+	for o := range recs {
+		if o < first || o >= end {
+			condemned = append(condemned, o)
+		}
+	}
+	if len(condemned) == 0 {
+		return
+	}
+	slices.Sort(condemned)
+	slices.Reverse(condemned)
+	deleted := func(rec *PodRecord) {
+		p.stsEvent(owner, EventSuccessfulDelete, fmt.Sprintf("delete Pod %s in StatefulSet %s successful", rec.Name, w.key.Name))
+	}
+	if !w.sts.ordered {
+		for _, o := range condemned {
+			if p.serving(recs[o]) {
+				deleted(recs[o])
+			}
+		}
+		return
+	}
+	stopping := ""
+	for _, st := range p.ownerReports(owner) {
+		if o, ok := ordinalOf(w.key.Name, st.Name); ok && (o < first || o >= end) && stray(st, recs[o]) {
+			stopping = st.Name // the first by name: the same whoever indexed them
+			break
+		}
+	}
+	for _, o := range condemned {
+		rec := recs[o]
+		switch {
+		case !p.serving(rec):
+			// Not running anywhere: nothing to wait for.
+		case stopping == "":
+			deleted(rec)
+			if p.observed[rec.UID] != nil {
+				// Its agent will stop it: the next waits for that. One
+				// its agent never reported has nothing to wait for (and
+				// waiting would not be a fixed point).
+				stopping = rec.Name
+			}
+		default:
+			d.condemned = append(d.condemned, keptPod(rec, o))
+			d.waiting = fmt.Sprintf("waiting for %s to stop before removing %s", stopping, rec.Name)
+		}
+	}
+}
+
+// stsUpdates returns the ordinals a RollingUpdate replaces in this plan
+// (see the top of this file).
+func (p *planner) stsUpdates(w *workload, recs map[int]*PodRecord) map[int]bool {
+	s := w.sts
+	update := map[int]bool{}
+	if s.onDelete {
+		return update
+	}
+	first, end := s.start, s.start+w.replicas
+	// unavail counts the pods at or above the partition that are not
+	// available, inflight those of them the update is bringing up (of the
+	// current revision, or missing).
+	unavail, inflight := 0, 0
+	for o := first + s.partition; o < end; o++ {
+		rec := recs[o]
+		if rec == nil || !p.serving(rec) || !p.available(p.observed[rec.UID], w.minReady) {
+			unavail++
+			if rec == nil || rec.Hash == w.hash {
+				inflight++
+			}
+		}
+	}
+	for o := end - 1; o >= first+s.partition; o-- {
+		rec := recs[o]
+		if rec == nil || rec.Hash == w.hash || !p.serving(rec) {
+			continue
+		}
+		switch {
+		case p.available(p.observed[rec.UID], w.minReady):
+			if unavail < s.maxUnavailable {
+				update[o] = true
+				unavail++
+				inflight++
+			}
+		case inflight < s.maxUnavailable:
+			// Unavailable already: replacing it makes nothing less
+			// available, so only the update's own pods bound it.
+			update[o] = true
+			inflight++
+		}
+	}
+	return update
+}
+
+// stsCreate decides which missing ordinals are created: all (Parallel),
+// or the lowest one once every lower one is Running and Ready
+// (OrderedReady); the others go to d.notYet.
+func (p *planner) stsCreate(owner string, w *workload, recs map[int]*PodRecord, update map[int]bool, d *stsPlan) {
+	first, end := w.sts.start, w.sts.start+w.replicas
 	blocked := ""
 	for o := first; o < end; o++ {
 		rec := recs[o]
@@ -448,14 +475,10 @@ func (p *planner) statefulSet(owner string, w *workload, recs map[int]*PodRecord
 		if rec == nil {
 			p.stsEvent(owner, EventSuccessfulCreate, fmt.Sprintf("create Pod %s in StatefulSet %s successful", name, w.key.Name))
 		}
-		if !s.ordered {
-			continue
-		}
-		if rec == nil || update[o] || !p.serving(rec) || !runningReady(p.observed[rec.UID]) {
+		if w.sts.ordered && (rec == nil || update[o] || !p.serving(rec) || !runningReady(p.observed[rec.UID])) {
 			blocked = name
 		}
 	}
-	return d
 }
 
 // runningReady is Kubernetes' isRunningAndReady: the pod is Running and
