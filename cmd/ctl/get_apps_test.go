@@ -129,3 +129,28 @@ func TestDescribeClaimOwner(t *testing.T) {
 		t.Errorf("describe pvc lacks its owner:\n%s", b.String())
 	}
 }
+
+// TestStatefulPodOwner checks a StatefulSet's pod's ownerReferences.
+func TestStatefulPodOwner(t *testing.T) {
+	f := appsFake()
+	pod := running("db-0", "node-a", "10.88.0.9", 0)
+	pod.Owner = "StatefulSet/shop/db"
+	f.pods = [][]api.Pod{{pod}}
+	url := startFake(t, f)
+	_, out, errOut := ctl(t, url, "get", "pod", "db-0", "-n", "shop", "-o", "yaml")
+	var o struct {
+		Metadata struct {
+			OwnerReferences []struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+				Name       string `json:"name"`
+			} `json:"ownerReferences"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal([]byte(out), &o); err != nil {
+		t.Fatalf("%v: %s %s", err, out, errOut)
+	}
+	if r := o.Metadata.OwnerReferences; len(r) != 1 || r[0].APIVersion != spec.AppsV1 || r[0].Kind != spec.KindStatefulSet || r[0].Name != "db" {
+		t.Errorf("ownerReferences = %+v", r)
+	}
+}
