@@ -46,7 +46,8 @@ func (p *DesiredPod) Key() string {
 	return p.Namespace + "/" + p.Name
 }
 
-// workload is what expansion needs of a ReplicationController or Deployment.
+// workload is what expansion needs of a ReplicationController, Deployment,
+// ReplicaSet or StatefulSet.
 type workload struct {
 	key      spec.ObjectKey
 	replicas int
@@ -75,6 +76,19 @@ type workload struct {
 	namespace string
 	// hash is the template's hash, empty without a template.
 	hash string
+	// sts holds a StatefulSet's own fields (statefulset.go); nil for
+	// every other kind.
+	sts *statefulSet
+}
+
+// isWorkloadKind reports whether objects of kind run pods through a
+// template that expand turns into a workload's pods.
+func isWorkloadKind(kind string) bool {
+	switch kind {
+	case spec.KindDeployment, spec.KindReplicationController, spec.KindReplicaSet, spec.KindStatefulSet:
+		return true
+	}
+	return false
 }
 
 // workloadOf returns the workload view of o, or false when o runs no pods
@@ -135,6 +149,10 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			namespace: ns,
 			deadline:  progressDeadline(nil),
 		}, true
+	case *spec.ReplicaSet:
+		return replicaSetWorkload(key, w, ns), true
+	case *spec.StatefulSet:
+		return statefulSetWorkload(key, w, ns), true
 	}
 	return workload{}, false
 }
@@ -174,6 +192,9 @@ func expandWorkload(out []DesiredPod, w workload) []DesiredPod {
 	if w.template == nil || w.replicas == 0 {
 		return out
 	}
+	if w.sts != nil {
+		return expandStatefulSet(out, &w)
+	}
 	hash := w.hash
 	labels := make(map[string]string, len(w.template.Labels)+1)
 	maps.Copy(labels, w.template.Labels)
@@ -211,9 +232,11 @@ func SpecHash(ps *spec.PodSpec) string {
 }
 
 // ExpandPods returns every pod set asks for, sorted by namespace and name:
-// a bare Pod is one pod; a ReplicationController or Deployment with N
-// replicas is N pods named "<name>-<template hash>-<i>", i = 0..N-1, labelled
-// with the template's labels plus pod-template-hash. Namespaces,
+// a bare Pod is one pod; a ReplicationController, ReplicaSet or Deployment
+// with N replicas is N pods named "<name>-<template hash>-<i>", i =
+// 0..N-1, labelled with the template's labels plus pod-template-hash; a
+// StatefulSet is N pods "<name>-<ordinal>" at its template's revision
+// (statefulset.go; a plan keeps some at their own revision). Namespaces,
 // PodTemplates and Nodes run nothing. A nil set asks for nothing.
 func ExpandPods(set *spec.Set) []DesiredPod {
 	if set == nil {
@@ -244,7 +267,7 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 	for k, o := range set.Objects {
 		if p, ok := o.(*spec.Pod); ok {
 			out = append(out, barePod(p))
-		} else if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController {
+		} else if isWorkloadKind(k.Kind) {
 			out = expandWorkload(out, workloads[k.String()])
 		}
 	}

@@ -149,10 +149,10 @@ func groupID(owner, key string) string {
 // objectGroup is the owner id of an object, or false for kinds that run
 // no pod.
 func objectGroup(k spec.ObjectKey, o spec.Object) (string, bool) {
-	switch k.Kind {
-	case spec.KindDeployment, spec.KindReplicationController:
+	switch {
+	case isWorkloadKind(k.Kind):
 		return k.String(), true
-	case spec.KindPod:
+	case k.Kind == spec.KindPod:
 		if pod, ok := o.(*spec.Pod); ok {
 			ns := pod.Namespace
 			if ns == "" {
@@ -447,7 +447,7 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 		if keysChanged {
 			p.wlKeys = p.wlKeys[:0]
 			for _, k := range in.Desired.Keys() {
-				if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController {
+				if isWorkloadKind(k.Kind) {
 					p.wlKeys = append(p.wlKeys, k)
 				}
 			}

@@ -88,6 +88,7 @@ func (p *Planner) replan(in Input, dirty map[*group]bool) (Output, bool) {
 	sp.refs = p.refs
 	if p.catSet != in.Desired {
 		p.cat, p.catSet = newCatalog(in.Desired), in.Desired
+		p.cat.statefulClaims(in.Desired, in.Memory.Volumes)
 	}
 	sp.cat = p.cat
 	sp.resolveClaims()
@@ -120,6 +121,9 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 		ps := &rec.Spec
 		if d := sp.want[key]; d != nil {
 			ps = d.Spec
+		}
+		if !sp.incarnationGate(key, rec) {
+			continue
 		}
 		vols, ok := sp.volumeGate(key, rec)
 		if !ok {

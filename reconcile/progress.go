@@ -97,8 +97,11 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 		}
 	}
 	complete := newAvailable == v.Replicas && v.Current == v.Replicas
+	if w.sts != nil {
+		complete = stsView(&v, w, newAvailable)
+	}
 	exceeded := false
-	if !complete && !w.paused && newPods > 0 {
+	if !complete && !w.paused && newPods > 0 && w.sts == nil {
 		at := progressed.Add(w.deadline)
 		if p.in.Now.After(at) {
 			exceeded = true
@@ -122,11 +125,18 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 	default:
 		v.Progress = ProgressProgressing
 		v.Message = fmt.Sprintf("%d of %d new pods available", newAvailable, v.Replicas)
+		if w.sts != nil && v.Current > v.Replicas {
+			// A scale-down under way: more pods than wanted.
+			v.Message = fmt.Sprintf("%d pods for %d replicas", v.Current, v.Replicas)
+		}
 		if old := v.Current - v.UpToDate; old > 0 {
 			v.Message += fmt.Sprintf(", %d old pods left", old)
 		}
 		if r := p.rolls[k.String()]; r != nil && r.waiting > 0 {
 			v.Message += fmt.Sprintf(", waiting for %d old pods to stop", r.waiting)
+		}
+		if why := p.stsWaits[k.String()]; why != "" {
+			v.Message += "; " + why
 		}
 		if waiting != nil {
 			v.Message += fmt.Sprintf("; pod %s: %s", waiting.Name, podProblem(waiting))

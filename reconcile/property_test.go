@@ -52,6 +52,10 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			switch r.IntN(4) {
 			case 0:
 				delete(next.Objects, spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: name})
+				delete(next.Objects, spec.ObjectKey{Kind: spec.KindStatefulSet, Namespace: "default", Name: name})
+				// A ReplicaSet's pods are named as a Deployment's: it has
+				// its own names.
+				delete(next.Objects, spec.ObjectKey{Kind: spec.KindReplicaSet, Namespace: "default", Name: "r" + name})
 			case 1:
 				// "a" and "a-b": plain string order of keys is not
 				// (namespace, name) order.
@@ -64,6 +68,10 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 					p.Labels = map[string]string{"v": fmt.Sprint(r.IntN(2))}
 				}
 				next.Objects[spec.KeyOf(p)] = p
+			case 2:
+				// StatefulSets and ReplicaSets (property_apps_test.go).
+				o := randomApps(r, name)
+				next.Objects[spec.KeyOf(o)] = o
 			default:
 				d := deployment("default", name, int32(r.IntN(6)), fmt.Sprintf("img:%d", r.IntN(3)))
 				d.Spec.Template.Spec.Containers[0].Resources.Requests = nil
@@ -237,13 +245,14 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 		out2 := Plan(again)
 		if len(out2.Events) != 0 || out2.MemoryChanged || len(out2.Changed) != 0 || len(out2.Deleted) != 0 ||
 			!reflect.DeepEqual(out2.Memory, out.Memory) {
-			t.Fatalf("step %d: plan is not a fixed point: %s", step, mustJSON(t, out2.Events))
+			t.Fatalf("step %d: plan is not a fixed point: %s\n%s", step, mustJSON(t, out2.Events), cmp.Diff(out.Memory, out2.Memory))
 		}
 		if !out2.Wake.Equal(out.Wake) {
 			t.Fatalf("step %d: the fixed point wakes at %v, the plan at %v", step, out2.Wake, out.Wake)
 		}
 		checkWake(t, step, r, again, out2)
 		checkRollouts(t, step, in, out)
+		checkStatefulSets(t, step, in, out)
 		h.memory = out.Memory
 		h.last = out
 		h.adopt = false
@@ -373,7 +382,7 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 		}
 	}
 	for _, owner := range sortedKeys(workloads) {
-		if w := workloads[owner]; !held[owner] {
+		if w := workloads[owner]; !held[owner] && w.sts == nil { // StatefulSets: checkStatefulSets
 			want = expandWorkload(want, w)
 		}
 	}
@@ -405,7 +414,7 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 			fail("uid %s used by %s and %s", rec.UID, other, key)
 		}
 		uids[rec.UID] = key
-		if _, ok := desired[key]; ok || held[rec.Owner] {
+		if _, ok := desired[key]; ok || held[rec.Owner] || workloads[rec.Owner].sts != nil {
 			continue
 		}
 		w, ok := workloads[rec.Owner]
@@ -423,7 +432,7 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 		}
 	}
 	for owner, w := range workloads {
-		if held[owner] || w.template == nil || old[owner] > 0 || newCount[owner] == w.replicas {
+		if held[owner] || w.template == nil || old[owner] > 0 || newCount[owner] == w.replicas || w.sts != nil {
 			continue
 		}
 		if !w.recreate || !oldRunning(in, owner, w.hash) {
@@ -627,7 +636,8 @@ func checkDelta(t *testing.T, step int, in Input, out Output) {
 	if !reflect.DeepEqual(applied, out.Memory.Pods) {
 		t.Fatalf("step %d: input memory with the delta applied is not the output memory", step)
 	}
-	if want := len(changed) > 0 || len(deleted) > 0 || in.Memory.Pods == nil; out.MemoryChanged != want {
+	vols := len(out.VolumesChanged) > 0 || len(out.VolumesDeleted) > 0
+	if want := len(changed) > 0 || len(deleted) > 0 || in.Memory.Pods == nil || vols; out.MemoryChanged != want {
 		t.Fatalf("step %d: MemoryChanged %v with changed %q deleted %q", step, out.MemoryChanged, changed, deleted)
 	}
 }

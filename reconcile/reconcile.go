@@ -154,8 +154,9 @@ type PodView struct {
 	Created time.Time
 }
 
-// WorkloadView is a Deployment or ReplicationController and how many of its
-// pods are where, for `ctl get deployments` (on the wire:
+// WorkloadView is a Deployment, ReplicationController, ReplicaSet or
+// StatefulSet and how many of its pods are where, for `ctl get
+// deployments|rc|rs|sts` (on the wire:
 // reconcile/api.Workload).
 type WorkloadView struct {
 	Kind      string
@@ -356,8 +357,8 @@ type Output struct {
 	// nodes that no record has), each just before the current
 	// incarnation of the same name, if any.
 	Pods []PodView
-	// Workloads lists every Deployment and ReplicationController, sorted by
-	// kind, namespace and name.
+	// Workloads lists every Deployment, ReplicationController, ReplicaSet
+	// and StatefulSet, sorted by kind, namespace and name.
 	Workloads []WorkloadView
 	// Claims lists every PersistentVolumeClaim, sorted by namespace and
 	// name; Volumes every PersistentVolume, sorted by name.
@@ -480,6 +481,10 @@ type planner struct {
 	refs *refIndex
 	cat  *catalog
 	vs   *volumeState
+	// stsReports indexes the reports of StatefulSets' pods by owner and
+	// stsWaits says what each StatefulSet waits for (statefulset.go).
+	stsReports map[string][]*api.PodStatus
+	stsWaits   map[string]string
 }
 
 func newPlanner(in Input) *planner {
@@ -619,6 +624,7 @@ func (p *planner) plan() {
 	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
 	p.refs = buildRefs(p.mem)
 	p.cat = newCatalog(p.in.Desired)
+	p.cat.statefulClaims(p.in.Desired, p.in.Memory.Volumes)
 	p.resolveClaims()
 	p.schedule()
 	p.settleVolumes()
@@ -629,6 +635,7 @@ func (p *planner) plan() {
 // wanted; scheduling is left to the caller. The incremental Planner runs
 // it on the pods of a few owners.
 func (p *planner) decide(desired []DesiredPod) {
+	desired = p.statefulSets(desired)
 	want := make(map[string]*DesiredPod, len(desired))
 	// The remembered pods first: their new incarnations (if any) are
 	// what the rollouts see; then the pods to create, as far as the
@@ -671,11 +678,18 @@ func (p *planner) decide(desired []DesiredPod) {
 // new incarnation when it must be replaced or re-created elsewhere.
 func (p *planner) incarnate(key string, d *DesiredPod, rec *PodRecord) {
 	renewed := true
+	if rec.Hash != d.Hash && p.statefulPod(d.Owner) {
+		// A StatefulSet's ordinal changing revision for any reason.
+		p.scaled(rec.Owner, rec.Hash, -1)
+		p.scaled(d.Owner, d.Hash, 1)
+	}
 	switch p.renewal(rec, d.Owner, d.Hash, d.Spec) {
 	case renewReplaced:
 		old := rec.UID
-		p.scaled(rec.Owner, rec.Hash, -1)
-		p.scaled(d.Owner, d.Hash, 1)
+		if !p.statefulPod(d.Owner) {
+			p.scaled(rec.Owner, rec.Hash, -1)
+			p.scaled(d.Owner, d.Hash, 1)
+		}
 		p.fresh(key, d, rec, old)
 		p.event(key, EventReplaced, fmt.Sprintf("spec changed in Git: replaced uid %s with %s", old, rec.UID))
 	case renewNodeLost:

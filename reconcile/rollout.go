@@ -87,8 +87,9 @@ const (
 // renewal says whether the record of a desired pod (of owner and hash,
 // with spec ps) gets a new UID in this plan, and why.
 func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) renewal {
+	changed := rec.Hash != hash || rec.Owner != owner
 	switch {
-	case rec.Hash != hash || rec.Owner != owner:
+	case changed && !p.statefulPod(owner):
 		return renewReplaced
 	case p.deleting(rec):
 		return renewDeleted
@@ -96,6 +97,10 @@ func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) 
 		return renewNodeLost
 	case rec.Node != "" && p.evicting(rec.Node, ps) != nil && !p.succeeded(rec):
 		return renewEvicted
+	case changed:
+		// A StatefulSet's ordinal re-created for its node's death or an
+		// eviction says so, whatever revision it takes (statefulset.go).
+		return renewReplaced
 	}
 	return renewNone
 }
@@ -127,7 +132,7 @@ func (p *planner) rollouts(rest []string) {
 		if rec.Owner == "" {
 			continue
 		}
-		if w, ok := p.workloads[rec.Owner]; ok && w.template != nil && rec.Hash != w.hash {
+		if w, ok := p.workloads[rec.Owner]; ok && w.template != nil && rec.Hash != w.hash && w.sts == nil {
 			if _, seen := old[rec.Owner]; !seen {
 				owners = append(owners, rec.Owner)
 			}
@@ -278,6 +283,9 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 			p.drop(key, "deleted from Git")
 		case !ok:
 			p.drop(key, fmt.Sprintf("%s deleted from Git", rec.Owner))
+		case w.sts != nil:
+			// statefulSets kept the ordinals it wants: a scale-down.
+			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
 		case w.template != nil && rec.Hash == w.hash:
 			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
 		case rec.Node == "" || !p.aliveOrUnknown(rec.Node):

@@ -91,6 +91,9 @@ func (p *planner) schedule() {
 			placed = append(placed, sp)
 			continue
 		}
+		if !p.incarnationGate(key, rec) {
+			continue
+		}
 		vols, ok := p.volumeGate(key, rec)
 		if !ok {
 			continue

@@ -45,6 +45,7 @@ func parseKey(s string) (spec.ObjectKey, error) {
 //	pv NAME size=Q [modes=...] [class=C] [node=N] [path=P] [driver=D] [reclaim=R] [claimRef=ns/name] [label=k=v]
 //	storageclass NAME provisioner=P [wffc] [reclaim=R] [default] [nodelocal]
 //	configmap|secret NAME [ns=NS] data=k=v,...
+//	statefulset|replicaset NAME: see appsObject (script_apps_test.go)
 //
 // Pods and workloads take claim=NAME,... (a volume and mount each),
 // configmap=NAME (envFrom) and secret=NAME (a secret volume).
@@ -216,6 +217,14 @@ func addObject(set *spec.Set, f []string) error {
 		}
 	case "pvc", "pv", "storageclass", "configmap", "secret":
 		o = storageObject(kind, name, ns, a, labels, data, modes)
+	case "statefulset", "replicaset":
+		if len(labels) == 0 {
+			labels["app"] = name
+		}
+		var err error
+		if o, err = appsObject(kind, name, ns, a, labels, podSpec()); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown kind %q", kind)
 	}

@@ -21,6 +21,9 @@ func formatStorage(sb *strings.Builder, out Output) {
 			if len(c.UsedBy) > 0 {
 				fmt.Fprintf(sb, " usedBy=%s", strings.Join(c.UsedBy, ","))
 			}
+			if c.Owner != "" {
+				fmt.Fprintf(sb, " owner=%s", c.Owner)
+			}
 			if c.Reason != "" {
 				fmt.Fprintf(sb, " %s (%s)", c.Reason, c.Message)
 			}

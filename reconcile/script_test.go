@@ -551,7 +551,7 @@ func (h *harness) observe(a map[string]string) (string, error) {
 		if node, ok := a["node"]; ok && node != pv.Node {
 			continue
 		}
-		if rev, ok := a["rev"]; ok && (rev == "latest") != (pv.Labels[PodTemplateHashLabel] == revisions[pv.Owner]) {
+		if rev, ok := a["rev"]; ok && (rev == "latest") != (h.memory.Pods[pv.Namespace+"/"+pv.Name].Hash == revisions[pv.Owner]) {
 			continue
 		}
 		_, gone := a["gone"]
@@ -685,6 +685,9 @@ func formatWorkloads(sb *strings.Builder, out Output, a map[string]string) {
 			sb.WriteString("\n")
 			if _, ok := a["rollout"]; ok {
 				fmt.Fprintf(sb, "    strategy=%s maxSurge=%d maxUnavailable=%d", w.Strategy, w.MaxSurge, w.MaxUnavailable)
+				if w.Kind == spec.KindStatefulSet {
+					fmt.Fprintf(sb, " serviceName=%s partition=%d", w.ServiceName, w.Partition)
+				}
 				for _, c := range w.Conditions {
 					fmt.Fprintf(sb, " %s=%s/%s", c.Type, c.Status, c.Reason)
 				}

@@ -69,6 +69,9 @@ type catalog struct {
 	// claims by "namespace/name"; claimKeys sorted.
 	claims    map[string]*spec.PersistentVolumeClaim
 	claimKeys []string
+	// owners are the StatefulSets that made claims, by claim key
+	// (statefulset_claims.go).
+	owners map[string]string
 	// config holds the ConfigMaps and Secrets by ref key
 	// ("ConfigMap/ns/name").
 	config map[string]spec.Object
@@ -78,7 +81,7 @@ type catalog struct {
 
 func newCatalog(set *spec.Set) *catalog {
 	c := &catalog{classes: map[string]*spec.StorageClass{}, pvs: map[string]*spec.PersistentVolume{},
-		claims: map[string]*spec.PersistentVolumeClaim{}, config: map[string]spec.Object{}}
+		claims: map[string]*spec.PersistentVolumeClaim{}, config: map[string]spec.Object{}, owners: map[string]string{}}
 	if set == nil {
 		return c
 	}

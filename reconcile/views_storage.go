@@ -38,7 +38,10 @@ type ClaimView struct {
 	// Node is where a node-local volume lives; empty for a network one.
 	Node string
 	// UsedBy are the pods ("namespace/name") that mount the claim.
-	UsedBy  []string
+	UsedBy []string
+	// Owner is the StatefulSet whose volumeClaimTemplates made the claim
+	// ("StatefulSet/ns/name"), empty for a claim declared in Git.
+	Owner   string
 	Created time.Time
 }
 

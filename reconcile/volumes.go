@@ -56,6 +56,12 @@ type VolumeRecord struct {
 	MountOptions  []string          `json:"mountOptions,omitempty"`
 	// Node is where a node-local volume lives; empty for a network one.
 	Node string `json:"node,omitempty"`
+	// Owner is the StatefulSet whose volumeClaimTemplates made the claim
+	// ("StatefulSet/ns/name"), and DeleteWithOwner its whenDeleted policy
+	// as last seen (false: Retain): what keeps or drops the claim once the
+	// StatefulSet has left Git (statefulset_claims.go).
+	Owner           string `json:"owner,omitempty"`
+	DeleteWithOwner bool   `json:"deleteWithOwner,omitempty"`
 	// NodeAffinity is a declared volume's nodeAffinity.required when it
 	// is not the single-node form that Node holds (a label selector,
 	// matchFields, several hostnames): only the nodes that match it reach
@@ -457,6 +463,7 @@ func (p *planner) provision(cs *claimState, node string) {
 }
 
 func (p *planner) bind(cs *claimState, r *VolumeRecord) {
+	r.Owner = p.cat.owners[cs.key]
 	p.vs.vols[r.Name] = r
 	p.vs.byClaim[cs.key] = r
 	p.vtouch(r.Name)

@@ -159,6 +159,7 @@ func (p *planner) reachable(vols []scheduler.Volume, node string) (string, bool)
 // Delete is handed to a node to delete, and forgotten once deleted.
 func (p *planner) settleVolumes() {
 	vs := p.vs
+	defer p.claimOwners()
 	for _, key := range p.cat.claimKeys {
 		cs := vs.claims[key]
 		if !cs.wffc || cs.vol != nil {

@@ -166,7 +166,7 @@ func (p *planner) storageViews(status map[string]map[string]*api.VolumeStatus) (
 		ns, name, _ := strings.Cut(key, "/")
 		v := ClaimView{Namespace: ns, Name: name, Phase: ClaimPending, Reason: cs.reason, Message: cs.message,
 			Requested: storageBytes(c.Spec.Resources.Requests), AccessModes: c.Spec.AccessModes, StorageClass: cs.class,
-			UsedBy: p.refs.users(key)}
+			UsedBy: p.refs.users(key), Owner: p.cat.owners[key]}
 		if r := cs.vol; r != nil {
 			v.Phase, v.Reason, v.Message = ClaimBound, "", ""
 			v.Volume, v.Capacity, v.Node, v.Created = r.Name, r.Capacity, r.Node, r.Created

@@ -18,7 +18,7 @@ import (
 const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
-var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "nodes", "namespaces", "events", "applications",
+var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "statefulsets", "replicasets", "nodes", "namespaces", "events", "applications",
 	"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "all"}
 
 // noFiles: the word is never a file name.
@@ -39,7 +39,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return withPrefix([]string{"pods", "services", "deployments", "persistentvolumeclaims"}, toComplete), noFiles
+					return withPrefix([]string{"pods", "services", "deployments", "statefulsets", "replicasets", "persistentvolumeclaims"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
@@ -160,6 +160,16 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 		}
 		for _, w := range wl {
 			if w.Kind == kind {
+				names = append(names, w.Name)
+			}
+		}
+	case resStatefulSets, resReplicaSets:
+		wl, err := cl.Deployments(ctx, ns)
+		if err != nil {
+			return nil, noFiles
+		}
+		for _, w := range wl {
+			if w.Kind == appsKinds[res] {
 				names = append(names, w.Name)
 			}
 		}

@@ -42,7 +42,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -70,9 +70,13 @@ func resources(arg string) ([]string, error) {
 		case "application", "applications", "app", "apps":
 			out = append(out, resApps)
 		case "all":
-			out = append(out, resPods, resServices, resDeployOnly, resRCs)
+			out = append(out, resPods, resServices, resDeployOnly, resRCs, resReplicaSets, resStatefulSets)
 		default:
 			if res := storageResource(strings.ToLower(s)); res != "" {
+				out = append(out, res)
+				continue
+			}
+			if res := appsResource(strings.ToLower(s)); res != "" {
 				out = append(out, res)
 				continue
 			}
@@ -266,6 +270,9 @@ func kindOf(res string) string {
 	if k := storageKinds[res]; k != "" {
 		return k
 	}
+	if k := appsKinds[res]; k != "" {
+		return k
+	}
 	return spec.KindDeployment
 }
 
@@ -335,7 +342,7 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 			items[i] = podItem(p, hosts)
 		}
 		return items, nil
-	case resWorkloads, resDeployOnly, resRCs:
+	case resWorkloads, resDeployOnly, resRCs, resStatefulSets, resReplicaSets:
 		if !fe.wlDone {
 			wl, err := fe.cl.Deployments(ctx, fe.ns)
 			if err != nil {
@@ -346,7 +353,7 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		set := fe.decls(ctx)
 		var items []*item
 		for _, w := range fe.workloads {
-			if res == resDeployOnly && w.Kind != spec.KindDeployment || res == resRCs && w.Kind != spec.KindReplicationController {
+			if !workloadOfResource(res, w.Kind) {
 				continue
 			}
 			items = append(items, workloadItem(w, set))

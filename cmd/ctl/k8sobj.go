@@ -286,7 +286,8 @@ func splitOwner(s string) (kind, ns, name string, ok bool) {
 }
 
 func apiVersionOf(kind string) string {
-	if kind == spec.KindDeployment {
+	switch kind {
+	case spec.KindDeployment, spec.KindStatefulSet, spec.KindReplicaSet:
 		return spec.AppsV1
 	}
 	return spec.CoreV1

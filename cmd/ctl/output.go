@@ -36,8 +36,8 @@ type item struct {
 // resourceName is kubectl's TYPE/NAME prefix of a kind (-o name, get all).
 func resourceName(kind string) string {
 	switch kind {
-	case "Deployment":
-		return "deployment.apps"
+	case "Deployment", "StatefulSet", "ReplicaSet":
+		return strings.ToLower(kind) + ".apps"
 	case kindApplication:
 		return "application.stevedore.dev"
 	case "StorageClass":

@@ -149,7 +149,7 @@ func storageHeader(kind string, wide bool) []string {
 	case spec.KindPersistentVolumeClaim:
 		h = []string{"NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"}
 		if wide {
-			h = append(h, "VOLUMEMODE", "NODE", "USED BY")
+			h = append(h, "VOLUMEMODE", "NODE", "USED BY", "OWNER")
 		}
 	case spec.KindPersistentVolume:
 		h = []string{"NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS", "REASON", "AGE"}
@@ -187,7 +187,7 @@ func storageRow(name string, wire any, wide bool) (vals []string, ok bool) {
 		}
 		vals = []string{name, w.Phase, w.Volume, capacity, modes, w.StorageClass, age(w.Created)}
 		if wide {
-			vals = append(vals, spec.VolumeModeFilesystem, orNone(w.Node), orNone(strings.Join(w.UsedBy, ",")))
+			vals = append(vals, spec.VolumeModeFilesystem, orNone(w.Node), orNone(strings.Join(w.UsedBy, ",")), orNone(w.Owner))
 		}
 	case api.Volume:
 		vals = []string{name, storageSize(w.Capacity), accessModes(w.AccessModes), w.ReclaimPolicy, w.Phase, w.Claim, w.StorageClass, w.Reason, age(w.Created)}

@@ -84,6 +84,11 @@ func printClaim(w io.Writer, d *claimDescription) {
 	}
 	multiLine(p, "Used By", used)
 	p.line(0, "Node", orNone(c.Node))
+	if c.Owner != "" {
+		// Made by a StatefulSet's volumeClaimTemplates: kubectl's
+		// "Controlled By".
+		p.line(0, "Controlled By", c.Owner)
+	}
 	p.line(0, "Source", sourceString(c.Source))
 	if len(d.Events) == 0 {
 		p.line(0, "Events", "<none>")

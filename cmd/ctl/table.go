@@ -38,6 +38,8 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		if o.wide {
 			header = append(header, "CONTAINERS", "IMAGES", "SELECTOR")
 		}
+	case spec.KindStatefulSet, spec.KindReplicaSet:
+		header = appsHeader(kind, o.wide)
 	case spec.KindNode:
 		header = []string{"NAME", "STATUS", "SINCE", "PODS", "CPU", "MEMORY"}
 		if o.wide {
@@ -81,6 +83,10 @@ func tableRow(it *item, o tableOpts) []string {
 			vals = append(vals, orNone(w.Owner), w.UID)
 		}
 	case api.Workload:
+		if v, ok := appsRow(name, w, o.wide); ok {
+			vals = v
+			break
+		}
 		if w.Kind == spec.KindReplicationController && o.rcAlias && !o.prefix {
 			name = "rc/" + name
 		}

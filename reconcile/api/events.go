@@ -83,20 +83,29 @@ func EventNamespace(obj string) string {
 }
 
 // EventAbout reports whether an event's object is what filter names: the
-// same object, or, for a Deployment or ReplicationController
+// same object, or, for a Deployment, ReplicationController or ReplicaSet
 // ("Deployment/shop/web"), one of its pods ("Pod/shop/web-HASH-0": the
-// workload's name, a template hash and a replica index).
+// workload's name, a template hash and a replica index), for a
+// StatefulSet one of its pods ("Pod/shop/db-0": its name and an ordinal).
 func EventAbout(obj, filter string) bool {
 	if obj == filter {
 		return true
 	}
 	kind, ns, name := SplitEventObject(filter)
-	if kind != spec.KindDeployment && kind != spec.KindReplicationController || ns == "" {
+	if ns == "" {
+		return false
+	}
+	switch kind {
+	case spec.KindDeployment, spec.KindReplicationController, spec.KindReplicaSet, spec.KindStatefulSet:
+	default:
 		return false
 	}
 	pod, ok := strings.CutPrefix(obj, spec.KindPod+"/"+ns+"/"+name+"-")
 	if !ok {
 		return false
+	}
+	if kind == spec.KindStatefulSet {
+		return digits(pod)
 	}
 	hash, index, ok := strings.Cut(pod, "-")
 	if !ok || hash == "" || index == "" {
@@ -114,4 +123,17 @@ func EventAbout(obj, filter string) bool {
 // about object ("" for any; see EventAbout).
 func EventMatches(e *Event, namespace, object string) bool {
 	return (namespace == "" || EventNamespace(e.Object) == namespace) && (object == "" || EventAbout(e.Object, object))
+}
+
+// digits reports whether s is a non-empty run of decimal digits.
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

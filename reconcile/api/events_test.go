@@ -36,6 +36,13 @@ func TestEventAbout(t *testing.T) {
 		{"Pod/shop/web-0", "Deployment/shop/web", false},
 		{"Pod/shop/web-5d9c1a2b3c-0", "Pod/shop/web", false},
 		{"node/node-a", "node/node-a", true},
+		{"Pod/shop/web-5d9c1a2b3c-0", "ReplicaSet/shop/web", true},
+		{"Pod/shop/db-0", "StatefulSet/shop/db", true},
+		{"Pod/shop/db-12", "StatefulSet/shop/db", true},
+		{"Pod/shop/db-x", "StatefulSet/shop/db", false},
+		{"Pod/shop/db-", "StatefulSet/shop/db", false},
+		{"Pod/shop/db-api-0", "StatefulSet/shop/db", false}, // StatefulSet db-api's
+		{"Pod/other/db-0", "StatefulSet/shop/db", false},
 	} {
 		if got := EventAbout(c.obj, c.filter); got != c.want {
 			t.Errorf("EventAbout(%s, %s) = %v", c.obj, c.filter, got)

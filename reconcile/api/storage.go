@@ -113,7 +113,10 @@ type Claim struct {
 	// Node is where a node-local volume lives; empty for a network one.
 	Node string `json:"node,omitempty"`
 	// UsedBy are the pods ("namespace/name") that mount it.
-	UsedBy  []string  `json:"usedBy,omitempty"`
+	UsedBy []string `json:"usedBy,omitempty"`
+	// Owner is the StatefulSet whose volumeClaimTemplates made the claim
+	// ("StatefulSet/ns/name"), empty for a claim declared in Git.
+	Owner   string    `json:"owner,omitempty"`
 	Created time.Time `json:"created,omitzero"`
 	// Spec is the committed spec, when the reconciler has the object.
 	Spec   *spec.PersistentVolumeClaimSpec `json:"spec,omitempty"`

@@ -187,7 +187,7 @@ func (v *view) claimList() []api.Claim {
 		seen[cv.Namespace+"/"+cv.Name] = true
 		c := api.Claim{Namespace: cv.Namespace, Name: cv.Name, Phase: cv.Phase, Reason: cv.Reason, Message: cv.Message,
 			Volume: cv.Volume, Requested: cv.Requested, Capacity: cv.Capacity, AccessModes: cv.AccessModes,
-			StorageClass: cv.StorageClass, Node: cv.Node, UsedBy: cv.UsedBy, Created: cv.Created}
+			StorageClass: cv.StorageClass, Node: cv.Node, UsedBy: cv.UsedBy, Created: cv.Created, Owner: cv.Owner}
 		if o, ok := v.object(spec.KindPersistentVolumeClaim, cv.Namespace, cv.Name).(*spec.PersistentVolumeClaim); ok {
 			claimObject(&c, o, v.source(o))
 		}
