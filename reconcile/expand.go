@@ -75,6 +75,9 @@ type workload struct {
 	namespace string
 	// hash is the template's hash, empty without a template.
 	hash string
+	// daemon is set for a DaemonSet (daemonset.go): its replicas are its
+	// nodes once resolveDaemon has run.
+	daemon *daemonSet
 }
 
 // workloadOf returns the workload view of o, or false when o runs no pods
@@ -117,6 +120,8 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			wl.maxSurge, wl.maxUnavailable = resolveStrategy(w.Spec.Strategy.RollingUpdate, wl.replicas)
 		}
 		return wl, true
+	case *spec.DaemonSet:
+		return daemonWorkload(key, w, ns), true
 	case *spec.ReplicationController:
 		sel := w.Spec.Selector
 		if len(sel) == 0 && w.Spec.Template != nil {
@@ -171,6 +176,9 @@ func workloadPodName(name, hash string, i int) string {
 
 // expandWorkload appends the pods of w to out.
 func expandWorkload(out []DesiredPod, w workload) []DesiredPod {
+	if w.daemon != nil {
+		return expandDaemon(out, w)
+	}
 	if w.template == nil || w.replicas == 0 {
 		return out
 	}
@@ -214,7 +222,9 @@ func SpecHash(ps *spec.PodSpec) string {
 // a bare Pod is one pod; a ReplicationController or Deployment with N
 // replicas is N pods named "<name>-<template hash>-<i>", i = 0..N-1, labelled
 // with the template's labels plus pod-template-hash. Namespaces,
-// PodTemplates and Nodes run nothing. A nil set asks for nothing.
+// PodTemplates and Nodes run nothing, nor do DaemonSets here: their pods
+// depend on the nodes, which only a plan knows. A nil set asks for
+// nothing.
 func ExpandPods(set *spec.Set) []DesiredPod {
 	if set == nil {
 		return nil
@@ -244,7 +254,7 @@ func expand(set *spec.Set, workloads map[string]workload) []DesiredPod {
 	for k, o := range set.Objects {
 		if p, ok := o.(*spec.Pod); ok {
 			out = append(out, barePod(p))
-		} else if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController {
+		} else if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController || k.Kind == spec.KindDaemonSet {
 			out = expandWorkload(out, workloads[k.String()])
 		}
 	}

@@ -148,7 +148,7 @@ func groupID(owner, key string) string {
 // no pod.
 func objectGroup(k spec.ObjectKey, o spec.Object) (string, bool) {
 	switch k.Kind {
-	case spec.KindDeployment, spec.KindReplicationController:
+	case spec.KindDeployment, spec.KindReplicationController, spec.KindDaemonSet:
 		return k.String(), true
 	case spec.KindPod:
 		if pod, ok := o.(*spec.Pod); ok {
@@ -444,7 +444,7 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 		if keysChanged {
 			p.wlKeys = p.wlKeys[:0]
 			for _, k := range in.Desired.Keys() {
-				if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController {
+				if k.Kind == spec.KindDeployment || k.Kind == spec.KindReplicationController || k.Kind == spec.KindDaemonSet {
 					p.wlKeys = append(p.wlKeys, k)
 				}
 			}
@@ -477,6 +477,7 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 			}
 			p.changedNodes = append(p.changedNodes, name)
 		}
+		p.dirtyDaemons(dirty)
 	}
 	if !p.observe(in, dirty) {
 		return nil, false

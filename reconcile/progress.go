@@ -97,6 +97,10 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 		}
 	}
 	complete := newAvailable == v.Replicas && v.Current == v.Replicas
+	if w.daemon != nil && w.daemon.onDelete {
+		// Old pods are replaced only when deleted: not a rollout to wait for.
+		complete = v.Available == v.Replicas && v.Current == v.Replicas
+	}
 	exceeded := false
 	if !complete && !w.paused && newPods > 0 {
 		at := progressed.Add(w.deadline)
@@ -134,6 +138,9 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 	}
 	if deployment {
 		v.Conditions = conditions(&v, w, complete, exceeded)
+	}
+	if w.daemon != nil {
+		daemonView(&v, w, complete, exceeded)
 	}
 	return v
 }

@@ -470,6 +470,8 @@ type planner struct {
 	refs *refIndex
 	cat  *catalog
 	vs   *volumeState
+	// daemonRecs indexes the DaemonSets' records by owner (daemonset.go).
+	daemonRecs map[string][]*PodRecord
 }
 
 func newPlanner(in Input) *planner {
@@ -606,6 +608,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
+	p.resolveDaemons()
 	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
 	p.refs = buildRefs(p.mem)
 	p.cat = newCatalog(p.in.Desired)
@@ -722,7 +725,7 @@ func (p *planner) create(desired []DesiredPod, missing []int, want map[string]*D
 	for j, i := range missing {
 		d := &desired[i]
 		key := d.Key()
-		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && d.Index >= r.n {
+		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && (d.Index >= r.n || r.blocked[key]) {
 			delete(want, key)
 			left = true
 			continue

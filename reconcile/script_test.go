@@ -536,7 +536,11 @@ func (h *harness) observe(a map[string]string) (string, error) {
 		if node, ok := a["node"]; ok && node != pv.Node {
 			continue
 		}
-		if rev, ok := a["rev"]; ok && (rev == "latest") != (pv.Labels[PodTemplateHashLabel] == revisions[pv.Owner]) {
+		podRev := pv.Labels[PodTemplateHashLabel]
+		if r, ok := pv.Labels[ControllerRevisionHashLabel]; ok {
+			podRev = r // a DaemonSet's pod
+		}
+		if rev, ok := a["rev"]; ok && (rev == "latest") != (podRev == revisions[pv.Owner]) {
 			continue
 		}
 		_, gone := a["gone"]
