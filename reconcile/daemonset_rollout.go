@@ -89,8 +89,10 @@ func (p *planner) daemonRollout(owner string, w *workload, recs []*PodRecord) *r
 		old := olds[node]
 		switch {
 		case !d.alive[node]:
-			// Grace or unknown: keep what runs, start nothing.
+			// Grace or unknown: keep what runs (Unknown, so not
+			// available), start nothing.
 			keepAll(node)
+			unavailable++
 			if nu == nil {
 				r.blocked[key] = true
 			}

@@ -102,13 +102,13 @@ func eventsWith(out Output, reason string) []string {
 func TestDaemonSetEligibility(t *testing.T) {
 	h := dsHarness(t, map[string]map[string]string{
 		"n1": {"zone": "a"},
-		"n2": {"zone": "b"},                 // selector
-		"n3": {"zone": "a"},                 // untolerated NoSchedule taint
-		"n4": {"zone": "a"},                 // cordoned by its Node object
-		"n5": {"zone": "a"},                 // unreachable: tolerated by every DaemonSet pod
-		"n6": {},                            // zone from its Node object
+		"n2": {"zone": "b"},                  // selector
+		"n3": {"zone": "a"},                  // untolerated NoSchedule taint
+		"n4": {"zone": "a"},                  // cordoned by its Node object
+		"n5": {"zone": "a"},                  // unreachable: tolerated by every DaemonSet pod
+		"n6": {},                             // zone from its Node object
 		"n7": {"zone": "a", "arch": "arm64"}, // affinity
-		"n8": {"zone": "a"},                 // tolerated by the template
+		"n8": {"zone": "a"},                  // tolerated by the template
 	})
 	h.nodes["n3"].Info.Taints = []spec.Taint{{Key: "dedicated", Value: "db", Effect: spec.TaintEffectNoSchedule}}
 	h.nodes["n5"].Info.Taints = []spec.Taint{{Key: "node.kubernetes.io/unreachable", Effect: spec.TaintEffectNoExecute}}

@@ -530,7 +530,7 @@ func (h *harness) observe(a map[string]string) (string, error) {
 	for _, pv := range h.last.Pods {
 		if ok, err := path.Match(glob, pv.Namespace+"/"+pv.Name); err != nil {
 			return "", err
-		} else if !ok || pv.Node == "" || !h.nodes[pv.Node].Alive {
+		} else if n := h.nodes[pv.Node]; !ok || pv.Node == "" || n == nil || !n.Alive {
 			continue
 		}
 		if node, ok := a["node"]; ok && node != pv.Node {
