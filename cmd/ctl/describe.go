@@ -53,13 +53,14 @@ holding its data and the file and line that declare it.`,
   ctl describe po big-0a1b2c3d4e-0 -n shop -o yaml
   ctl describe svc web -n shop
   ctl describe deployment web -n shop
+  ctl describe daemonset node-exporter -n monitoring
   ctl describe pvc data-db-0 -n shop`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME, describe deployment NAME or describe pvc NAME")
 			}
-			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims {
-				return usageErr("unknown resource %q: describe supports pods, services, deployments and persistentvolumeclaims", args[0])
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && r[0] != resDaemonSets {
+				return usageErr("unknown resource %q: describe supports pods, services, deployments, daemonsets and persistentvolumeclaims", args[0])
 			}
 			return nil
 		},
@@ -83,6 +84,8 @@ holding its data and the file and line that declare it.`,
 				return c.describeDeployment(ctx, cl, namespace, args[1], output)
 			case resClaims:
 				return c.describeClaim(ctx, cl, namespace, args[1], output)
+			case resDaemonSets:
+				return c.describeDaemonSet(ctx, cl, namespace, args[1], output)
 			}
 			d, err := cl.DescribePod(ctx, namespace, args[1])
 			if errors.Is(err, api.ErrNotFound) {

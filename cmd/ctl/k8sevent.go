@@ -196,6 +196,8 @@ func eventsFor(arg, namespace string) (string, error) {
 		return spec.KindDeployment + "/" + namespace + "/" + name, nil
 	case resRCs:
 		return spec.KindReplicationController + "/" + namespace + "/" + name, nil
+	case resDaemonSets:
+		return spec.KindDaemonSet + "/" + namespace + "/" + name, nil
 	case resServices:
 		return spec.KindService + "/" + namespace + "/" + name, nil
 	case resNodes:

@@ -55,6 +55,9 @@ func kubeWorkload(w api.Workload, decl spec.Object) any {
 		m := decl.GetObjectMeta()
 		meta.Labels, meta.Annotations = m.Labels, m.Annotations
 	}
+	if w.Kind == spec.KindDaemonSet {
+		return kubeDaemonSet(w, meta, decl)
+	}
 	replicas := w.Replicas
 	if w.Kind == spec.KindReplicationController {
 		o := k8sReplicationController{APIVersion: spec.CoreV1, Kind: w.Kind, Metadata: meta}

@@ -38,6 +38,8 @@ func resourceName(kind string) string {
 	switch kind {
 	case "Deployment":
 		return "deployment.apps"
+	case "DaemonSet":
+		return "daemonset.apps"
 	case kindApplication:
 		return "application.stevedore.dev"
 	case "StorageClass":

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
-	"github.com/stevedore-dev/stevedore/spec"
 )
 
 // watchRetry is how long ctl waits before watching again after the
@@ -54,7 +53,7 @@ func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, name
 	switch res {
 	case resNodes:
 		path = api.PathNodes
-	case resWorkloads, resRCs:
+	case resWorkloads, resRCs, resDaemonSets:
 		path = api.PathDeployments
 	case resServices:
 		path = api.PathServices
@@ -319,7 +318,7 @@ func (w *watcher) decode(ctx context.Context, ev api.WatchEvent) (*item, error) 
 		return nil, bad(err)
 	}
 	it := workloadItem(wl, w.fe.decls(ctx))
-	if w.res == resRCs && wl.Kind != spec.KindReplicationController {
+	if !workloadListed(w.res, wl.Kind) {
 		it.name = "" // not of the watched type: never wanted
 		it.kind = ""
 	}
