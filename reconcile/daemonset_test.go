@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -426,5 +427,83 @@ func TestDaemonSetOnDelete(t *testing.T) {
 	}
 	if _, ok := h.memory.Pods["default/agent-"+hash1+"-n2"]; !ok || len(h.memory.Pods) != 2 {
 		t.Errorf("n2 lost its old pod: %v", sortedKeys(h.memory.Pods))
+	}
+}
+
+// daemonSetLine is the scripts' short form of a DaemonSet (see addObject).
+func daemonSetLine(name, ns string, labels map[string]string, a map[string]string, ps spec.PodSpec) (*spec.DaemonSet, error) {
+	if len(labels) == 0 {
+		labels["app"] = name
+	}
+	ds := daemonSetObj(name, a["image"])
+	ds.Namespace = ns
+	ds.Spec.Selector = &spec.LabelSelector{MatchLabels: labels}
+	ds.Spec.Template = spec.PodTemplateSpec{ObjectMeta: spec.ObjectMeta{Labels: labels}, Spec: ps}
+	if v := a["nodeSelector"]; v != "" {
+		ds.Spec.Template.Spec.NodeSelector = map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			ds.Spec.Template.Spec.NodeSelector[k] = v
+		}
+	}
+	if v := a["tolerate"]; v != "" {
+		for _, k := range strings.Split(v, ",") {
+			ds.Spec.Template.Spec.Tolerations = append(ds.Spec.Template.Spec.Tolerations, spec.Toleration{Key: k, Operator: spec.TolerationOpExists})
+		}
+	}
+	if v := a["port"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, err
+		}
+		ds.Spec.Template.Spec.Containers[0].Ports = []spec.ContainerPort{{ContainerPort: int32(n), HostPort: int32(n)}}
+	}
+	if a["strategy"] == spec.OnDeleteDaemonSetStrategyType {
+		ds.Spec.UpdateStrategy = spec.DaemonSetUpdateStrategy{Type: spec.OnDeleteDaemonSetStrategyType}
+	}
+	for _, k := range []string{"maxSurge", "maxUnavailable"} {
+		v, ok := a[k]
+		if !ok || ds.Spec.UpdateStrategy.RollingUpdate == nil {
+			continue
+		}
+		x := spec.FromString(v)
+		if n, err := strconv.Atoi(v); err == nil {
+			x = spec.FromInt(int32(n))
+		}
+		if k == "maxSurge" {
+			ds.Spec.UpdateStrategy.RollingUpdate.MaxSurge = &x
+		} else {
+			ds.Spec.UpdateStrategy.RollingUpdate.MaxUnavailable = &x
+		}
+	}
+	if v := a["minReady"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, err
+		}
+		ds.Spec.MinReadySeconds = int32(n)
+	}
+	return ds, nil
+}
+
+// setNodeLabels sets an agent's labels (label=k=v,..., beside
+// kubernetes.io/hostname) and taints (taint=k[=v]:Effect,...) from a
+// script's node command, as new map and slice.
+func setNodeLabels(info *api.NodeInfo, a map[string]string) {
+	labels := map[string]string{"kubernetes.io/hostname": info.Name}
+	if v := a["label"]; v != "" {
+		for _, kv := range strings.Split(v, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			labels[k] = v
+		}
+	}
+	info.Labels = labels
+	info.Taints = nil
+	if v := a["taint"]; v != "" {
+		for _, t := range strings.Split(v, ",") {
+			kv, effect, _ := strings.Cut(t, ":")
+			k, v, _ := strings.Cut(kv, "=")
+			info.Taints = append(info.Taints, spec.Taint{Key: k, Value: v, Effect: effect})
+		}
 	}
 }

@@ -24,7 +24,8 @@ import (
 // agents' reports, the core's memory and a clock) one command at a time;
 // each command's output follows "----" and ends at a blank line:
 //
-//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget|mute|unmute NAME
+//	node add NAME [cpu=Q] [mem=Q] [pods=N] [label=k=v] [taint=k[=v]:Effect] | node kill|revive|forget|mute|unmute|grace NAME
+//	node relabel NAME [label=k=v] [taint=k[=v]:Effect]   the agent's labels (beside kubernetes.io/hostname) and taints, replaced
 //	                 mute: its agent has not reported yet (no Observed entry), as after a reconciler restart
 //	apply            objects in the short form of addObject, one a line, added to the desired set
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
@@ -488,7 +489,14 @@ func (h *harness) node(f []string) (string, error) {
 			n, _ := strconv.Atoi(v)
 			info.Allocatable.Pods = int64(n)
 		}
+		setNodeLabels(&info, a)
 		h.nodes[name] = &NodeState{Info: info, Alive: true}
+	case "relabel":
+		info := h.nodes[name].Info
+		setNodeLabels(&info, a)
+		h.nodes[name].Info = info
+	case "grace":
+		h.nodes[name].Alive, h.nodes[name].Grace = false, true
 	case "kill":
 		h.nodes[name].Alive = false
 		// A dead node reports nothing.
