@@ -171,15 +171,35 @@ func daemonFits(ps *spec.PodSpec, tols []spec.Toleration, n *scheduler.Node) (ru
 // daemonPodName is the stable name of a DaemonSet's pod on node at a
 // template hash: "<name>-<hash>-<node>" when that is a DNS label (at most
 // 63 characters, no dot), so that the pod's default hostname is valid;
-// otherwise the node is replaced by the first 10 hex digits of its name's
-// SHA-256.
+// otherwise the node is replaced by shortHash(node) and, if that is still
+// no label (a long DaemonSet name, or one with dots), the DaemonSet's name
+// by a prefix of it made a label plus shortHash(name).
 func daemonPodName(name, hash, node string) string {
-	n := name + "-" + hash + "-" + node
-	if len(n) <= 63 && isDNSLabel(node) {
+	if n := name + "-" + hash + "-" + node; isDNSLabel(n) {
 		return n
 	}
-	sum := sha256.Sum256([]byte(node))
-	return name + "-" + hash + "-" + hex.EncodeToString(sum[:5])
+	suffix := "-" + hash + "-" + shortHash(node)
+	if n := name + suffix; isDNSLabel(n) {
+		return n
+	}
+	// 63 characters in all: the prefix, "-", 10 for the name's hash.
+	prefix := []byte(strings.ToLower(name))
+	for i, c := range prefix {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			prefix[i] = '-'
+		}
+	}
+	p := strings.Trim(string(prefix[:min(len(prefix), 63-len(suffix)-11)]), "-")
+	if p == "" {
+		return shortHash(name) + suffix
+	}
+	return p + "-" + shortHash(name) + suffix
+}
+
+// shortHash is the first 10 hex digits of s's SHA-256.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:5])
 }
 
 // daemonPodKey is the key of w's pod on node at w's hash.
@@ -330,8 +350,8 @@ func expandDaemon(out []DesiredPod, w workload) []DesiredPod {
 // again: which nodes it runs on depends on every node's membership,
 // labels and taints, not only on the nodes its pods are on.
 func (p *Planner) dirtyDaemons(dirty map[*group]bool) {
-	for _, g := range p.groups {
-		if g.okey.Kind == spec.KindDaemonSet && g.obj != nil {
+	for _, k := range p.wlKeys {
+		if g := p.groups[k.String()]; k.Kind == spec.KindDaemonSet && g != nil {
 			dirty[g] = true
 		}
 	}

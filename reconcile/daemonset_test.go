@@ -270,13 +270,19 @@ func TestDaemonPodName(t *testing.T) {
 	if got := daemonPodName("agent", "0123456789", "n1"); got != "agent-0123456789-n1" {
 		t.Errorf("short name = %q", got)
 	}
-	for _, node := range []string{"node1.example.com", "Node1", strings.Repeat("n", 60)} {
-		got := daemonPodName("agent", "0123456789", node)
-		if len(got) > 63 || !isDNSLabel(got) || got == daemonPodName("agent", "0123456789", node+"x") {
-			t.Errorf("name for %q = %q: not a distinct DNS label", node, got)
+	if got := daemonPodName("agent", "0123456789", "node1.example.com"); got != "agent-0123456789-"+shortHash("node1.example.com") {
+		t.Errorf("name for a node with dots = %q", got)
+	}
+	for _, c := range []struct{ ds, node string }{
+		{"agent", "node1.example.com"}, {"agent", "Node1"}, {"agent", strings.Repeat("n", 60)},
+		{strings.Repeat("a", 50), "n1"}, {"log.shipper", "n1"}, {"...", "n1"}, {strings.Repeat("x.", 100), "node1.example.com"},
+	} {
+		got := daemonPodName(c.ds, "0123456789", c.node)
+		if !isDNSLabel(got) || got == daemonPodName(c.ds, "0123456789", c.node+"x") || got == daemonPodName(c.ds+"x", "0123456789", c.node) {
+			t.Errorf("name for %q on %q = %q: not a distinct DNS label", c.ds, c.node, got)
 		}
-		if got != daemonPodName("agent", "0123456789", node) {
-			t.Errorf("name for %q is not stable", node)
+		if got != daemonPodName(c.ds, "0123456789", c.node) {
+			t.Errorf("name for %q on %q is not stable", c.ds, c.node)
 		}
 	}
 }

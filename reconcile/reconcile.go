@@ -147,14 +147,14 @@ type PodView struct {
 	Created time.Time
 }
 
-// WorkloadView is a Deployment or ReplicationController and how many of its
-// pods are where, for `ctl get deployments` (on the wire:
-// reconcile/api.Workload).
+// WorkloadView is a Deployment, ReplicationController or DaemonSet and how
+// many of its pods are where, for `ctl get deployments|daemonsets` (on the
+// wire: reconcile/api.Workload).
 type WorkloadView struct {
 	Kind      string
 	Namespace string
 	Name      string
-	// Replicas is the desired count.
+	// Replicas is the desired count (a DaemonSet's: the nodes it runs on).
 	Replicas int32
 	// Current counts the pods the core keeps for it, old revisions included.
 	Current int32
@@ -181,8 +181,9 @@ type WorkloadView struct {
 	Progress string
 	Message  string
 	// Strategy is a Deployment's strategy type (RollingUpdate or
-	// Recreate); MaxSurge and MaxUnavailable its rolling update bounds
-	// resolved against Replicas (both 0 for Recreate).
+	// Recreate) or a DaemonSet's (RollingUpdate or OnDelete); MaxSurge and
+	// MaxUnavailable its rolling update bounds resolved against Replicas
+	// (both 0 for Recreate and OnDelete).
 	Strategy       string
 	MaxSurge       int32
 	MaxUnavailable int32
@@ -346,8 +347,8 @@ type Output struct {
 	// nodes that no record has), each just before the current
 	// incarnation of the same name, if any.
 	Pods []PodView
-	// Workloads lists every Deployment and ReplicationController, sorted by
-	// kind, namespace and name.
+	// Workloads lists every Deployment, ReplicationController and
+	// DaemonSet, sorted by kind, namespace and name.
 	Workloads []WorkloadView
 	// Claims lists every PersistentVolumeClaim, sorted by namespace and
 	// name; Volumes every PersistentVolume, sorted by name.
