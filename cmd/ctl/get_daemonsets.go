@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,13 +181,12 @@ func (c *cli) describeDaemonSet(ctx context.Context, cl *api.Client, namespace, 
 }
 
 // daemonSetEvents are the events about a DaemonSet and its pods (by their
-// names, NAME-HASH-NODE: pods long gone included).
+// names, NAME-HASH-NODE: pods long gone included; api.EventAbout).
 func daemonSetEvents(evs []api.Event, namespace, name string) []api.Event {
-	pod := regexp.MustCompile(`^Pod/` + regexp.QuoteMeta(namespace+"/"+name) + `-[0-9a-f]{10}-[a-z0-9][-a-z0-9]*$`)
 	self := spec.KindDaemonSet + "/" + namespace + "/" + name
 	out := []api.Event{}
 	for _, e := range evs {
-		if e.Object == self || pod.MatchString(e.Object) {
+		if api.EventAbout(e.Object, self) {
 			out = append(out, e)
 		}
 	}

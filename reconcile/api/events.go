@@ -85,12 +85,17 @@ func EventNamespace(obj string) string {
 // EventAbout reports whether an event's object is what filter names: the
 // same object, or, for a Deployment or ReplicationController
 // ("Deployment/shop/web"), one of its pods ("Pod/shop/web-HASH-0": the
-// workload's name, a template hash and a replica index).
+// workload's name, a template hash and a replica index), for a DaemonSet
+// one of its pods ("Pod/shop/agent-HASH-NODE": a 10-digit template hash
+// and its node's name, or a hash of it).
 func EventAbout(obj, filter string) bool {
 	if obj == filter {
 		return true
 	}
 	kind, ns, name := SplitEventObject(filter)
+	if kind == spec.KindDaemonSet && ns != "" {
+		return daemonPodOf(obj, ns, name)
+	}
 	if kind != spec.KindDeployment && kind != spec.KindReplicationController || ns == "" {
 		return false
 	}
@@ -114,4 +119,23 @@ func EventAbout(obj, filter string) bool {
 // about object ("" for any; see EventAbout).
 func EventMatches(e *Event, namespace, object string) bool {
 	return (namespace == "" || EventNamespace(e.Object) == namespace) && (object == "" || EventAbout(e.Object, object))
+}
+
+// daemonPodOf says whether obj is a pod of the DaemonSet ns/name:
+// "Pod/ns/name-HASH-NODE" with HASH 10 hex digits and NODE not empty.
+func daemonPodOf(obj, ns, name string) bool {
+	pod, ok := strings.CutPrefix(obj, spec.KindPod+"/"+ns+"/"+name+"-")
+	if !ok {
+		return false
+	}
+	hash, node, ok := strings.Cut(pod, "-")
+	if !ok || len(hash) != 10 || node == "" {
+		return false
+	}
+	for _, c := range hash {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
