@@ -205,5 +205,5 @@ func eventsFor(arg, namespace string) (string, error) {
 	case resApps:
 		return "application/" + name, nil
 	}
-	return "", usageErr("--for %q: events are about pods, deployments, replicationcontrollers, services, nodes or applications", arg)
+	return "", usageErr("--for %q: events are about pods, deployments, replicationcontrollers, daemonsets, services, nodes or applications", arg)
 }
