@@ -53,120 +53,146 @@ func (p *planner) daemonRollout(owner string, w *workload, recs []*PodRecord) *r
 	for _, node := range d.nodes {
 		onNode[node] = true
 	}
-	olds := map[string][]*PodRecord{}
+	dr := &daemonRoll{p: p, w: w, olds: map[string][]*PodRecord{}, stopping: map[string]bool{},
+		r: &rollout{n: math.MaxInt, keep: map[string]bool{}, blocked: map[string]bool{}}}
 	for _, rec := range recs {
 		// The others are dropped whatever the strategy (dropUnwanted).
 		if p.serving(rec) && onNode[rec.Node] {
-			olds[rec.Node] = append(olds[rec.Node], rec)
+			dr.olds[rec.Node] = append(dr.olds[rec.Node], rec)
 		}
 	}
-	// Old pods their agents are still stopping, by node.
-	stopping := map[string]bool{}
 	for _, st := range p.straysOf(owner) {
 		if st.Hash != w.hash && !finished(st) {
-			stopping[st.Node] = true
+			dr.stopping[st.Node] = true
 		}
 	}
-	r := &rollout{n: math.MaxInt, keep: map[string]bool{}, blocked: map[string]bool{}}
-	keepAll := func(node string) {
-		for _, rec := range olds[node] {
-			r.keep[rec.Key()] = true
-		}
-	}
-	// block keeps the node's new pod from being created; stops says
-	// that it waits for an old pod to stop (for the view's message).
-	block := func(key string, stops bool) {
-		r.blocked[key] = true
-		if stops {
-			r.waiting++
-		}
-	}
-	var candidates []string
-	unavailable, surging := 0, 0
 	for _, node := range d.nodes {
-		key := daemonPodKey(w, node)
-		nu := p.mem[key]
-		old := olds[node]
-		switch {
-		case !d.alive[node]:
-			// Grace or unknown: keep what runs (Unknown, so not
-			// available), start nothing.
-			keepAll(node)
-			unavailable++
-			if nu == nil {
-				r.blocked[key] = true
-			}
-		case d.onDelete:
-			if nu == nil {
-				keepAll(node)
-				if len(old) > 0 || stopping[node] {
-					block(key, len(old) == 0)
-				}
-			}
-			// With a new pod there, the old ones go.
-		case nu != nil && len(old) > 0:
-			// Surged onto this node: the old pods go once it is available.
-			if !p.available(p.observed[nu.UID], w.minReady) {
-				keepAll(node)
-				surging++
-				unavailable++
-			}
-		case nu != nil:
-			if !p.available(p.observed[nu.UID], w.minReady) {
-				unavailable++
-			}
-		case len(old) == 0:
-			unavailable++
-			if stopping[node] && w.maxSurge == 0 {
-				block(key, true)
-			}
-		default:
-			// Only old pods on this node.
-			if w.maxSurge > 0 {
-				keepAll(node)
-				if p.daemonOldUnavailable(old, w.minReady) {
-					continue // replaced at once, beside the old pod
-				}
-				candidates = append(candidates, node)
-				continue
-			}
-			var kept []*PodRecord
-			for _, rec := range old {
-				if !p.heard(rec.Node) || p.available(p.observed[rec.UID], w.minReady) {
-					kept = append(kept, rec)
-					r.keep[rec.Key()] = true
-				}
-			}
-			if len(kept) == len(old) && p.heard(node) {
-				candidates = append(candidates, node)
-				continue
-			}
-			unavailable++
-			if len(kept) > 0 || p.daemonOldRunning(old) || stopping[node] {
-				block(key, len(kept) == 0)
+		dr.visit(node)
+	}
+	dr.finish()
+	return dr.r
+}
+
+// daemonRoll is one DaemonSet's rollout decision in the making.
+type daemonRoll struct {
+	p *planner
+	w *workload
+	r *rollout
+	// olds are the old pods on each node; stopping the nodes whose agent
+	// still reports an old pod no record has (one being stopped).
+	olds     map[string][]*PodRecord
+	stopping map[string]bool
+	// candidates are the nodes with only available old pods, in node
+	// order; unavailable and surging count nodes as Kubernetes does.
+	candidates           []string
+	unavailable, surging int
+}
+
+func (dr *daemonRoll) keepAll(node string) {
+	for _, rec := range dr.olds[node] {
+		dr.r.keep[rec.Key()] = true
+	}
+}
+
+// block keeps a node's new pod (key) from being created; stops says that
+// it waits for an old pod to stop (the view's message counts those).
+func (dr *daemonRoll) block(key string, stops bool) {
+	dr.r.blocked[key] = true
+	if stops {
+		dr.r.waiting++
+	}
+}
+
+// visit decides about one node of the DaemonSet.
+func (dr *daemonRoll) visit(node string) {
+	p, w := dr.p, dr.w
+	key := daemonPodKey(w, node)
+	nu := p.mem[key]
+	old := dr.olds[node]
+	switch {
+	case !w.daemon.alive[node]:
+		// Grace or unknown: keep what runs (Unknown, so not available),
+		// start nothing.
+		dr.keepAll(node)
+		dr.unavailable++
+		if nu == nil {
+			dr.r.blocked[key] = true
+		}
+	case w.daemon.onDelete:
+		// With a new pod there, the old ones go.
+		if nu == nil {
+			dr.keepAll(node)
+			if len(old) > 0 || dr.stopping[node] {
+				dr.block(key, len(old) == 0)
 			}
 		}
+	case nu != nil && len(old) > 0:
+		// Surged onto this node: the old pods go once it is available.
+		if !p.available(p.observed[nu.UID], w.minReady) {
+			dr.keepAll(node)
+			dr.surging++
+			dr.unavailable++
+		}
+	case nu != nil:
+		if !p.available(p.observed[nu.UID], w.minReady) {
+			dr.unavailable++
+		}
+	case len(old) == 0:
+		dr.unavailable++
+		if dr.stopping[node] && w.maxSurge == 0 {
+			dr.block(key, true)
+		}
+	case w.maxSurge > 0:
+		// Only old pods: a candidate for a surge, or replaced at once
+		// (beside the old pod) when the old pod is not available.
+		dr.keepAll(node)
+		if !p.daemonOldUnavailable(old, w.minReady) {
+			dr.candidates = append(dr.candidates, node)
+		}
+	default:
+		// Only old pods, no surge: unavailable ones go at once, available
+		// ones are candidates; one not heard of yet stays.
+		var kept []*PodRecord
+		for _, rec := range old {
+			if !p.heard(rec.Node) || p.available(p.observed[rec.UID], w.minReady) {
+				kept = append(kept, rec)
+				dr.r.keep[rec.Key()] = true
+			}
+		}
+		if len(kept) == len(old) && p.heard(node) {
+			dr.candidates = append(dr.candidates, node)
+			return
+		}
+		dr.unavailable++
+		if len(kept) > 0 || p.daemonOldRunning(old) || dr.stopping[node] {
+			dr.block(key, len(kept) == 0)
+		}
 	}
+}
+
+// finish takes as many candidates as the bounds allow: with maxSurge,
+// their new pods start; without, their old pods go (the new pods waiting
+// for them to stop).
+func (dr *daemonRoll) finish() {
+	w := dr.w
 	if w.maxSurge > 0 {
-		room := max(w.maxSurge-surging, 0)
-		for i, node := range candidates {
+		room := max(w.maxSurge-dr.surging, 0)
+		for i, node := range dr.candidates {
 			if i >= room {
-				block(daemonPodKey(w, node), false)
+				dr.block(daemonPodKey(w, node), false)
 			}
 		}
-		return r
+		return
 	}
-	room := max(w.maxUnavailable-unavailable, 0)
-	for i, node := range candidates {
-		// An old pod dropped still runs until its agent stops it.
-		block(daemonPodKey(w, node), i < room)
+	room := max(w.maxUnavailable-dr.unavailable, 0)
+	for i, node := range dr.candidates {
+		dr.block(daemonPodKey(w, node), i < room)
 		if i < room {
-			for _, rec := range olds[node] {
-				delete(r.keep, rec.Key())
+			for _, rec := range dr.olds[node] {
+				delete(dr.r.keep, rec.Key())
 			}
 		}
 	}
-	return r
 }
 
 // daemonOldUnavailable says whether a node's old pods are all reported
