@@ -79,13 +79,16 @@ type workload struct {
 	// sts holds a StatefulSet's own fields (statefulset.go); nil for
 	// every other kind.
 	sts *statefulSet
+	// daemon is set for a DaemonSet (daemonset.go): its replicas are its
+	// nodes once resolveDaemon has run.
+	daemon *daemonSet
 }
 
 // isWorkloadKind reports whether objects of kind run pods through a
 // template that expand turns into a workload's pods.
 func isWorkloadKind(kind string) bool {
 	switch kind {
-	case spec.KindDeployment, spec.KindReplicationController, spec.KindReplicaSet, spec.KindStatefulSet:
+	case spec.KindDeployment, spec.KindReplicationController, spec.KindReplicaSet, spec.KindStatefulSet, spec.KindDaemonSet:
 		return true
 	}
 	return false
@@ -131,6 +134,8 @@ func workloadFields(key spec.ObjectKey, o spec.Object) (workload, bool) {
 			wl.maxSurge, wl.maxUnavailable = resolveStrategy(w.Spec.Strategy.RollingUpdate, wl.replicas)
 		}
 		return wl, true
+	case *spec.DaemonSet:
+		return daemonWorkload(key, w, ns), true
 	case *spec.ReplicationController:
 		sel := w.Spec.Selector
 		if len(sel) == 0 && w.Spec.Template != nil {
@@ -189,6 +194,9 @@ func workloadPodName(name, hash string, i int) string {
 
 // expandWorkload appends the pods of w to out.
 func expandWorkload(out []DesiredPod, w workload) []DesiredPod {
+	if w.daemon != nil {
+		return expandDaemon(out, w)
+	}
 	if w.template == nil || w.replicas == 0 {
 		return out
 	}
@@ -237,7 +245,9 @@ func SpecHash(ps *spec.PodSpec) string {
 // 0..N-1, labelled with the template's labels plus pod-template-hash; a
 // StatefulSet is N pods "<name>-<ordinal>" at its template's revision
 // (statefulset.go; a plan keeps some at their own revision). Namespaces,
-// PodTemplates and Nodes run nothing. A nil set asks for nothing.
+// PodTemplates and Nodes run nothing, nor do DaemonSets here: their pods
+// depend on the nodes, which only a plan knows. A nil set asks for
+// nothing.
 func ExpandPods(set *spec.Set) []DesiredPod {
 	if set == nil {
 		return nil

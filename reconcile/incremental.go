@@ -481,6 +481,7 @@ func (p *Planner) changes(in Input) (map[*group]bool, bool) {
 			}
 			p.changedNodes = append(p.changedNodes, name)
 		}
+		p.dirtyDaemons(dirty)
 	}
 	if !p.observe(in, dirty) {
 		return nil, false

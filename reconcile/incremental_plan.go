@@ -61,6 +61,9 @@ func (p *Planner) replan(in Input, dirty map[*group]bool) (Output, bool) {
 			continue
 		}
 		w := *g.workload()
+		if w.daemon != nil {
+			sp.resolveDaemon(g.id, &w)
+		}
 		sp.workloads[g.id] = w
 		desired = expandWorkload(desired, w)
 	}

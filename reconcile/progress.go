@@ -99,6 +99,9 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 	complete := newAvailable == v.Replicas && v.Current == v.Replicas
 	if w.sts != nil {
 		complete = stsView(&v, w, newAvailable)
+	} else if w.daemon != nil && w.daemon.onDelete {
+		// Old pods are replaced only when deleted: not a rollout to wait for.
+		complete = v.Available == v.Replicas && v.Current == v.Replicas
 	}
 	exceeded := false
 	if !complete && !w.paused && newPods > 0 && w.sts == nil {
@@ -144,6 +147,9 @@ func (p *planner) workloadView(k spec.ObjectKey, w *workload, pods []ownedPod) W
 	}
 	if deployment {
 		v.Conditions = conditions(&v, w, complete, exceeded)
+	}
+	if w.daemon != nil {
+		daemonView(&v, w, complete, exceeded)
 	}
 	return v
 }

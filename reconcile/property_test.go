@@ -49,7 +49,9 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 		case op < 4: // a commit
 			next := copySet(h.desired)
 			name := fmt.Sprintf("w%d", r.IntN(4))
-			switch r.IntN(4) {
+			switch r.IntN(5) {
+			case 4:
+				randomDaemonSet(r, next)
 			case 0:
 				delete(next.Objects, spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: name})
 				delete(next.Objects, spec.ObjectKey{Kind: spec.KindStatefulSet, Namespace: "default", Name: name})
@@ -94,6 +96,10 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			}
 			h.desired = next
 		case op < 5: // membership
+			if r.IntN(2) == 0 {
+				randomNodeChange(r, h)
+				break
+			}
 			n := h.nodes[fmt.Sprintf("n%d", r.IntN(3))]
 			if n == nil {
 				break
@@ -201,6 +207,7 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			pc.check(t, fmt.Sprintf("step %d", step), in, base, out)
 		}
 		checkInvariants(t, step, in, out)
+		checkDaemons(t, step, in, out)
 		checkDelta(t, step, in, out)
 		if in.Adopt != nil {
 			checkAdopted(t, step, in, lost, out)
@@ -209,7 +216,7 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			seen[e.Reason]++
 		}
 		for _, w := range out.Workloads {
-			seen["(workload "+w.Progress+")"]++
+			seen["("+w.Kind+" "+w.Progress+")"]++
 			if w.Override != "" {
 				seen["(override)"]++
 			}
@@ -404,7 +411,7 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 			fail("desired pod %s not remembered as desired", d.Key())
 		}
 	}
-	old := map[string]int{}
+	old, graceOld := map[string]int{}, map[string]int{}
 	uids := map[string]string{}
 	for key, rec := range out.Memory.Pods {
 		if key != rec.Key() {
@@ -417,17 +424,24 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 		if _, ok := desired[key]; ok || held[rec.Owner] || workloads[rec.Owner].sts != nil {
 			continue
 		}
+		if strings.HasPrefix(rec.Owner, spec.KindDaemonSet+"/") {
+			continue // a DaemonSet's pods are checked by checkDaemons
+		}
 		w, ok := workloads[rec.Owner]
 		if !ok || rec.Hash == w.hash {
 			fail("remembered pod %s is neither desired nor an old revision", key)
 		}
-		if rec.Node == "" || !alive[rec.Node] && hasNode(in.Nodes, rec.Node) {
+		if rec.Node == "" || !alive[rec.Node] && hasNode(in.Nodes, rec.Node) && !inGrace(in.Nodes, rec.Node) {
 			fail("old revision pod %s kept while not running (node %q)", key, rec.Node)
 		}
 		old[rec.Owner]++
+		if inGrace(in.Nodes, rec.Node) {
+			// A node in Grace keeps its pods, whatever the scale.
+			graceOld[rec.Owner]++
+		}
 	}
 	for owner, n := range old {
-		if n > workloads[owner].replicas {
+		if n-graceOld[owner] > workloads[owner].replicas {
 			fail("%s keeps %d old pods for %d replicas", owner, n, workloads[owner].replicas)
 		}
 	}
@@ -581,6 +595,10 @@ func checkRollouts(t *testing.T, step int, in Input, out Output) {
 		case v.Strategy == spec.RecreateDeploymentStrategyType:
 			if created[owner] && oldRunning(in, owner, v.Revision) {
 				t.Fatalf("step %d: %s created new pods while old ones run", step, owner)
+			}
+		case v.Kind == spec.KindDaemonSet:
+			if v.Strategy == spec.RollingUpdateDaemonSetStrategyType && v.MaxSurge == 0 && droppedAvailable[owner] && v.Available < v.Replicas-v.MaxUnavailable {
+				t.Fatalf("step %d: %s dropped an available old pod leaving %d available of %d − %d", step, owner, v.Available, v.Replicas, v.MaxUnavailable)
 			}
 		case v.Kind == spec.KindDeployment:
 			if created[owner] && pods > int(v.Replicas+v.MaxSurge) {

@@ -154,15 +154,14 @@ type PodView struct {
 	Created time.Time
 }
 
-// WorkloadView is a Deployment, ReplicationController, ReplicaSet or
-// StatefulSet and how many of its pods are where, for `ctl get
-// deployments|rc|rs|sts` (on the wire:
-// reconcile/api.Workload).
+// WorkloadView is a Deployment, ReplicationController, ReplicaSet,
+// StatefulSet or DaemonSet and how many of its pods are where, for `ctl get
+// deployments|rc|rs|sts|ds` (on the wire: reconcile/api.Workload).
 type WorkloadView struct {
 	Kind      string
 	Namespace string
 	Name      string
-	// Replicas is the desired count.
+	// Replicas is the desired count (a DaemonSet's: the nodes it runs on).
 	Replicas int32
 	// Current counts the pods the core keeps for it, old revisions included.
 	Current int32
@@ -189,8 +188,9 @@ type WorkloadView struct {
 	Progress string
 	Message  string
 	// Strategy is a Deployment's strategy type (RollingUpdate or
-	// Recreate); MaxSurge and MaxUnavailable its rolling update bounds
-	// resolved against Replicas (both 0 for Recreate).
+	// Recreate) or a DaemonSet's (RollingUpdate or OnDelete); MaxSurge and
+	// MaxUnavailable its rolling update bounds resolved against Replicas
+	// (both 0 for Recreate and OnDelete).
 	Strategy       string
 	MaxSurge       int32
 	MaxUnavailable int32
@@ -357,8 +357,8 @@ type Output struct {
 	// nodes that no record has), each just before the current
 	// incarnation of the same name, if any.
 	Pods []PodView
-	// Workloads lists every Deployment, ReplicationController, ReplicaSet
-	// and StatefulSet, sorted by kind, namespace and name.
+	// Workloads lists every Deployment, ReplicationController, ReplicaSet,
+	// StatefulSet and DaemonSet, sorted by kind, namespace and name.
 	Workloads []WorkloadView
 	// Claims lists every PersistentVolumeClaim, sorted by namespace and
 	// name; Volumes every PersistentVolume, sorted by name.
@@ -485,6 +485,8 @@ type planner struct {
 	// stsWaits says what each StatefulSet waits for (statefulset.go).
 	stsReports map[string][]*api.PodStatus
 	stsWaits   map[string]string
+	// daemonRecs indexes the DaemonSets' records by owner (daemonset.go).
+	daemonRecs map[string][]*PodRecord
 }
 
 func newPlanner(in Input) *planner {
@@ -621,6 +623,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
+	p.resolveDaemons()
 	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
 	p.refs = buildRefs(p.mem)
 	p.cat = newCatalog(p.in.Desired)
@@ -750,7 +753,7 @@ func (p *planner) create(desired []DesiredPod, missing []int, want map[string]*D
 	for j, i := range missing {
 		d := &desired[i]
 		key := d.Key()
-		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && d.Index >= r.n {
+		if r := p.rolls[d.Owner]; r != nil && d.Owner != "" && (d.Index >= r.n || r.blocked[key]) {
 			delete(want, key)
 			left = true
 			continue

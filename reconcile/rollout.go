@@ -46,8 +46,11 @@ type rollout struct {
 	n int
 	// keep holds the keys of the old pods kept.
 	keep map[string]bool
-	// waiting counts a Recreate workload's old pods still running.
+	// waiting counts a Recreate workload's old pods still running (a
+	// DaemonSet's nodes waiting for one to stop).
 	waiting int
+	// blocked holds the keys of a DaemonSet's new pods not to create yet.
+	blocked map[string]bool
 }
 
 // resolveStrategy resolves a rolling update's bounds against replicas as
@@ -140,7 +143,7 @@ func (p *planner) rollouts(rest []string) {
 		}
 	}
 	for owner, w := range p.workloads {
-		if _, ok := old[owner]; !ok && w.recreate && w.template != nil {
+		if _, ok := old[owner]; !ok && (w.recreate || w.daemon != nil) && w.template != nil {
 			owners = append(owners, owner)
 		}
 	}
@@ -152,7 +155,9 @@ func (p *planner) rollouts(rest []string) {
 	for _, owner := range owners {
 		w := p.workloads[owner]
 		var r *rollout
-		if w.recreate {
+		if w.daemon != nil {
+			r = p.daemonRollout(owner, &w, old[owner])
+		} else if w.recreate {
 			r = p.recreate(owner, &w, old[owner])
 		} else {
 			r = p.rolling(owner, &w, old[owner])
@@ -286,6 +291,8 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 		case w.sts != nil:
 			// statefulSets kept the ordinals it wants: a scale-down.
 			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
+		case w.daemon != nil && p.daemonDropReason(rec, &w) != "":
+			p.drop(key, p.daemonDropReason(rec, &w))
 		case w.template != nil && rec.Hash == w.hash:
 			p.drop(key, fmt.Sprintf("%s scaled to %d", rec.Owner, w.replicas))
 		case rec.Node == "" || !p.aliveOrUnknown(rec.Node):

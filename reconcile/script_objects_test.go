@@ -38,6 +38,7 @@ func parseKey(s string) (spec.ObjectKey, error) {
 // addObject adds one object written in the scripts' short form:
 //
 //	deployment|rc NAME [ns=NS] [replicas=N] image=IMG [cpu=Q] [mem=Q] [label=k=v] [strategy=Recreate] [maxSurge=N|P%] [maxUnavailable=N|P%] [minReady=S] [deadline=S] [paused] [cmd=a,b]
+//	daemonset NAME [ns=NS] image=IMG [cpu=Q] [label=k=v] [nodeSelector=k=v,...] [tolerate=KEY,...] [strategy=OnDelete] [maxSurge=N|P%] [maxUnavailable=N|P%] [minReady=S] [port=HOSTPORT]
 //	pod NAME [ns=NS] image=IMG [cpu=Q] [mem=Q] [label=k=v] [nodeName=N] [cmd=a,b] [restart=Never|OnFailure]
 //	nodeobj NAME [unschedulable] [label=k=v] [taint=k=v:Effect]
 //	namespace NAME
@@ -184,6 +185,12 @@ func addObject(set *spec.Set, f []string) error {
 			}
 		}
 		o = d
+	case "daemonset":
+		ds, err := daemonSetLine(name, ns, labels, a, podSpec())
+		if err != nil {
+			return err
+		}
+		o = ds
 	case "pod":
 		if len(labels) == 0 {
 			labels = nil

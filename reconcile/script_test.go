@@ -24,7 +24,8 @@ import (
 // agents' reports, the core's memory and a clock) one command at a time;
 // each command's output follows "----" and ends at a blank line:
 //
-//	node add NAME [cpu=Q] [mem=Q] [pods=N] | node kill|revive|forget|mute|unmute NAME
+//	node add NAME [cpu=Q] [mem=Q] [pods=N] [label=k=v] [taint=k[=v]:Effect] | node kill|revive|forget|mute|unmute|grace NAME
+//	node relabel NAME [label=k=v] [taint=k[=v]:Effect]   the agent's labels (beside kubernetes.io/hostname) and taints, replaced
 //	                 mute: its agent has not reported yet (no Observed entry), as after a reconciler restart
 //	apply            objects in the short form of addObject, one a line, added to the desired set
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
@@ -503,7 +504,14 @@ func (h *harness) node(f []string) (string, error) {
 			n, _ := strconv.Atoi(v)
 			info.Allocatable.Pods = int64(n)
 		}
+		setNodeLabels(&info, a)
 		h.nodes[name] = &NodeState{Info: info, Alive: true}
+	case "relabel":
+		info := h.nodes[name].Info
+		setNodeLabels(&info, a)
+		h.nodes[name].Info = info
+	case "grace":
+		h.nodes[name].Alive, h.nodes[name].Grace = false, true
 	case "kill":
 		h.nodes[name].Alive = false
 		// A dead node reports nothing.
@@ -545,7 +553,7 @@ func (h *harness) observe(a map[string]string) (string, error) {
 	for _, pv := range h.last.Pods {
 		if ok, err := path.Match(glob, pv.Namespace+"/"+pv.Name); err != nil {
 			return "", err
-		} else if !ok || pv.Node == "" || !h.nodes[pv.Node].Alive {
+		} else if n := h.nodes[pv.Node]; !ok || pv.Node == "" || n == nil || !n.Alive {
 			continue
 		}
 		if node, ok := a["node"]; ok && node != pv.Node {

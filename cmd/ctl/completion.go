@@ -18,7 +18,7 @@ import (
 const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
-var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "statefulsets", "replicasets", "nodes", "namespaces", "events", "applications",
+var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "statefulsets", "replicasets", "daemonsets", "nodes", "namespaces", "events", "applications",
 	"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "all"}
 
 // noFiles: the word is never a file name.
@@ -39,7 +39,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return withPrefix([]string{"pods", "services", "deployments", "statefulsets", "replicasets", "persistentvolumeclaims"}, toComplete), noFiles
+					return withPrefix([]string{"pods", "services", "deployments", "statefulsets", "replicasets", "daemonsets", "persistentvolumeclaims"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}
@@ -149,7 +149,7 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 		for _, p := range pods {
 			names = append(names, p.Name)
 		}
-	case "deployments", "replicationcontrollers":
+	case "deployments", "replicationcontrollers", resDaemonSets:
 		wl, err := cl.Deployments(ctx, ns)
 		if err != nil {
 			return nil, noFiles
@@ -157,6 +157,9 @@ func (c *cli) objectNames(cmd *cobra.Command, res, prefix string) ([]string, cob
 		kind := spec.KindDeployment
 		if res == "replicationcontrollers" {
 			kind = spec.KindReplicationController
+		}
+		if res == resDaemonSets {
+			kind = spec.KindDaemonSet
 		}
 		for _, w := range wl {
 			if w.Kind == kind {

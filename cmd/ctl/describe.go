@@ -59,13 +59,14 @@ its pods.`,
   ctl describe svc web -n shop
   ctl describe deployment web -n shop
   ctl describe pvc data-db-0 -n shop
-  ctl describe statefulset db -n shop`,
+  ctl describe statefulset db -n shop
+  ctl describe daemonset node-exporter -n monitoring`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME, describe deployment NAME or describe pvc NAME")
 			}
 			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" {
-				return usageErr("unknown resource %q: describe supports pods, services, deployments and persistentvolumeclaims", args[0])
+				return usageErr("unknown resource %q: describe supports pods, services, deployments, statefulsets, replicasets, daemonsets and persistentvolumeclaims", args[0])
 			}
 			return nil
 		},
@@ -91,6 +92,8 @@ its pods.`,
 				return c.describeClaim(ctx, cl, namespace, args[1], output)
 			case resStatefulSets, resReplicaSets:
 				return c.describeApps(ctx, cl, appsKinds[r[0]], namespace, args[1], output)
+			case resDaemonSets:
+				return c.describeDaemonSet(ctx, cl, namespace, args[1], output)
 			}
 			d, err := cl.DescribePod(ctx, namespace, args[1])
 			if errors.Is(err, api.ErrNotFound) {

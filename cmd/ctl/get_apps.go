@@ -26,6 +26,8 @@ func appsResource(s string) string {
 		return resStatefulSets
 	case "replicaset", "replicasets", "rs", "replicaset.apps", "replicasets.apps":
 		return resReplicaSets
+	case "daemonset", "daemonsets", "ds", "daemonset.apps", "daemonsets.apps":
+		return resDaemonSets
 	}
 	return ""
 }
@@ -34,6 +36,7 @@ func appsResource(s string) string {
 var appsKinds = map[string]string{
 	resStatefulSets: spec.KindStatefulSet,
 	resReplicaSets:  spec.KindReplicaSet,
+	resDaemonSets:   spec.KindDaemonSet,
 }
 
 // appsHeader is kubectl's header of a kind's table, nil for another kind:

@@ -42,7 +42,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -70,7 +70,7 @@ func resources(arg string) ([]string, error) {
 		case "application", "applications", "app", "apps":
 			out = append(out, resApps)
 		case "all":
-			out = append(out, resPods, resServices, resDeployOnly, resRCs, resReplicaSets, resStatefulSets)
+			out = append(out, resPods, resServices, resDaemonSets, resDeployOnly, resRCs, resReplicaSets, resStatefulSets)
 		default:
 			if res := storageResource(strings.ToLower(s)); res != "" {
 				out = append(out, res)
@@ -168,7 +168,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 			return err
 		}
 		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" {
-			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, nodes or events")
+			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, daemonsets, nodes or events")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o, about)
 	}
@@ -266,6 +266,8 @@ func kindOf(res string) string {
 		return spec.KindService
 	case resEndpoints:
 		return kindEndpoints
+	case resDaemonSets:
+		return spec.KindDaemonSet
 	}
 	if k := storageKinds[res]; k != "" {
 		return k
@@ -342,7 +344,7 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 			items[i] = podItem(p, hosts)
 		}
 		return items, nil
-	case resWorkloads, resDeployOnly, resRCs, resStatefulSets, resReplicaSets:
+	case resWorkloads, resDeployOnly, resRCs, resStatefulSets, resReplicaSets, resDaemonSets:
 		if !fe.wlDone {
 			wl, err := fe.cl.Deployments(ctx, fe.ns)
 			if err != nil {

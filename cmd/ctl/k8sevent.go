@@ -196,7 +196,7 @@ func eventsFor(arg, namespace string) (string, error) {
 		return spec.KindDeployment + "/" + namespace + "/" + name, nil
 	case resRCs:
 		return spec.KindReplicationController + "/" + namespace + "/" + name, nil
-	case resStatefulSets, resReplicaSets:
+	case resStatefulSets, resReplicaSets, resDaemonSets:
 		return appsKinds[res[0]] + "/" + namespace + "/" + name, nil
 	case resServices:
 		return spec.KindService + "/" + namespace + "/" + name, nil
@@ -205,5 +205,5 @@ func eventsFor(arg, namespace string) (string, error) {
 	case resApps:
 		return "application/" + name, nil
 	}
-	return "", usageErr("--for %q: events are about pods, deployments, replicationcontrollers, services, nodes or applications", arg)
+	return "", usageErr("--for %q: events are about pods, deployments, replicationcontrollers, daemonsets, services, nodes or applications", arg)
 }

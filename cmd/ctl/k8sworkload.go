@@ -55,6 +55,9 @@ func kubeWorkload(w api.Workload, decl spec.Object) any {
 		m := decl.GetObjectMeta()
 		meta.Labels, meta.Annotations = m.Labels, m.Annotations
 	}
+	if w.Kind == spec.KindDaemonSet {
+		return kubeDaemonSet(w, meta, decl)
+	}
 	if o, ok := kubeApps(w, meta, decl); ok {
 		return o
 	}

@@ -36,7 +36,7 @@ type item struct {
 // resourceName is kubectl's TYPE/NAME prefix of a kind (-o name, get all).
 func resourceName(kind string) string {
 	switch kind {
-	case "Deployment", "StatefulSet", "ReplicaSet":
+	case "Deployment", "StatefulSet", "ReplicaSet", "DaemonSet":
 		return strings.ToLower(kind) + ".apps"
 	case kindApplication:
 		return "application.stevedore.dev"

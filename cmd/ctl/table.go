@@ -48,6 +48,8 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		if o.nodeErrors {
 			header = append(header, "ERROR")
 		}
+	case spec.KindDaemonSet:
+		header = daemonSetHeader(o.wide)
 	case spec.KindNamespace:
 		header = []string{"NAME", "STATUS", "PODS"}
 	case spec.KindService:
@@ -83,6 +85,10 @@ func tableRow(it *item, o tableOpts) []string {
 			vals = append(vals, orNone(w.Owner), w.UID)
 		}
 	case api.Workload:
+		if w.Kind == spec.KindDaemonSet {
+			vals = daemonSetRow(name, w, o.wide)
+			break
+		}
 		if v, ok := appsRow(name, w, o.wide); ok {
 			vals = v
 			break

@@ -53,7 +53,7 @@ func (c *cli) watchGet(ctx context.Context, cl *api.Client, res, ns string, name
 	switch res {
 	case resNodes:
 		path = api.PathNodes
-	case resWorkloads, resRCs, resStatefulSets, resReplicaSets:
+	case resWorkloads, resRCs, resStatefulSets, resReplicaSets, resDaemonSets:
 		path = api.PathDeployments
 	case resServices:
 		path = api.PathServices

@@ -86,7 +86,9 @@ func EventNamespace(obj string) string {
 // same object, or, for a Deployment, ReplicationController or ReplicaSet
 // ("Deployment/shop/web"), one of its pods ("Pod/shop/web-HASH-0": the
 // workload's name, a template hash and a replica index), for a
-// StatefulSet one of its pods ("Pod/shop/db-0": its name and an ordinal).
+// StatefulSet one of its pods ("Pod/shop/db-0": its name and an ordinal),
+// for a DaemonSet one of its pods ("Pod/shop/agent-HASH-NODE": a 10-digit
+// template hash and its node's name, or a hash of it).
 func EventAbout(obj, filter string) bool {
 	if obj == filter {
 		return true
@@ -96,6 +98,8 @@ func EventAbout(obj, filter string) bool {
 		return false
 	}
 	switch kind {
+	case spec.KindDaemonSet:
+		return daemonPodOf(obj, ns, name)
 	case spec.KindDeployment, spec.KindReplicationController, spec.KindReplicaSet, spec.KindStatefulSet:
 	default:
 		return false
@@ -132,6 +136,25 @@ func digits(s string) bool {
 	}
 	for _, c := range s {
 		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// daemonPodOf says whether obj is a pod of the DaemonSet ns/name:
+// "Pod/ns/name-HASH-NODE" with HASH 10 hex digits and NODE not empty.
+func daemonPodOf(obj, ns, name string) bool {
+	pod, ok := strings.CutPrefix(obj, spec.KindPod+"/"+ns+"/"+name+"-")
+	if !ok {
+		return false
+	}
+	hash, node, ok := strings.Cut(pod, "-")
+	if !ok || len(hash) != 10 || node == "" {
+		return false
+	}
+	for _, c := range hash {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
 		}
 	}

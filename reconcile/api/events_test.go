@@ -43,6 +43,12 @@ func TestEventAbout(t *testing.T) {
 		{"Pod/shop/db-", "StatefulSet/shop/db", false},
 		{"Pod/shop/db-api-0", "StatefulSet/shop/db", false}, // StatefulSet db-api's
 		{"Pod/other/db-0", "StatefulSet/shop/db", false},
+		{"Pod/shop/agent-5d9c1a2b3c-node-a", "DaemonSet/shop/agent", true},
+		{"Pod/shop/agent-5d9c1a2b3c-0a1b2c3d4e", "DaemonSet/shop/agent", true}, // a hashed node name
+		{"Pod/shop/agent-x-5d9c1a2b3c-node-a", "DaemonSet/shop/agent", false},  // DaemonSet agent-x's
+		{"Pod/shop/agent-5d9c1a2b3c", "DaemonSet/shop/agent", false},
+		{"Pod/other/agent-5d9c1a2b3c-node-a", "DaemonSet/shop/agent", false},
+		{"DaemonSet/shop/agent", "DaemonSet/shop/agent", true},
 	} {
 		if got := EventAbout(c.obj, c.filter); got != c.want {
 			t.Errorf("EventAbout(%s, %s) = %v", c.obj, c.filter, got)

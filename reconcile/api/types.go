@@ -242,8 +242,9 @@ type PodList struct {
 	Pods []Pod `json:"pods"`
 }
 
-// Workload is a Deployment or ReplicationController and how many of its
-// pods are where, as the core computes it (reconcile.WorkloadView).
+// Workload is a Deployment, ReplicationController or DaemonSet and how
+// many of its pods are where, as the core computes it
+// (reconcile.WorkloadView).
 type Workload struct {
 	Kind      string `json:"kind"`
 	Namespace string `json:"namespace"`
@@ -274,8 +275,9 @@ type Workload struct {
 	// awaited or stuck.
 	Progress string `json:"progress"`
 	Message  string `json:"message,omitempty"`
-	// Strategy is RollingUpdate or Recreate (a Deployment's); MaxSurge
-	// and MaxUnavailable its bounds resolved against Replicas.
+	// Strategy is RollingUpdate or Recreate (a Deployment's), or
+	// RollingUpdate or OnDelete (a DaemonSet's); MaxSurge and
+	// MaxUnavailable its bounds resolved against Replicas.
 	Strategy       string `json:"strategy,omitempty"`
 	MaxSurge       int32  `json:"maxSurge,omitempty"`
 	MaxUnavailable int32  `json:"maxUnavailable,omitempty"`
