@@ -150,22 +150,29 @@ func (dr *daemonRoll) visit(node string) {
 			dr.candidates = append(dr.candidates, node)
 		}
 	default:
-		// Only old pods, no surge: unavailable ones go at once, available
-		// ones are candidates; one not heard of yet stays.
-		var kept []*PodRecord
+		// Only old pods, no surge: unavailable ones go at once; a node
+		// left with available ones is a candidate, one left with none is
+		// unavailable. A node not heard of yet keeps its pods.
+		if !p.heard(node) {
+			dr.keepAll(node)
+			dr.unavailable++
+			dr.r.blocked[key] = true
+			return
+		}
+		kept := 0
 		for _, rec := range old {
-			if !p.heard(rec.Node) || p.available(p.observed[rec.UID], w.minReady) {
-				kept = append(kept, rec)
+			if p.available(p.observed[rec.UID], w.minReady) {
+				kept++
 				dr.r.keep[rec.Key()] = true
 			}
 		}
-		if len(kept) == len(old) && p.heard(node) {
+		if kept > 0 {
 			dr.candidates = append(dr.candidates, node)
 			return
 		}
 		dr.unavailable++
-		if len(kept) > 0 || p.daemonOldRunning(old) || dr.stopping[node] {
-			dr.block(key, len(kept) == 0)
+		if p.daemonOldRunning(old) || dr.stopping[node] {
+			dr.block(key, true)
 		}
 	}
 }
