@@ -16,8 +16,9 @@ import (
 //   - RollingUpdate without maxSurge: a node with no pod, with an
 //     unavailable new pod, or whose old pod is unknown (its agent has not
 //     reported) is unavailable. An unavailable old pod is dropped at once
-//     (the node counts as unavailable); available old pods are dropped in
-//     node order while fewer than maxUnavailable nodes are unavailable. The
+//     (its node counts as unavailable unless an available old pod stays);
+//     available old pods are dropped in node order while fewer than
+//     maxUnavailable nodes are unavailable. The
 //     new pod is created only once no old pod of the DaemonSet runs on the
 //     node: neither remembered nor reported by the agent (an old pod being
 //     stopped), as Recreate waits (rollout.go).
