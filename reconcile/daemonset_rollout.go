@@ -16,8 +16,9 @@ import (
 //   - RollingUpdate without maxSurge: a node with no pod, with an
 //     unavailable new pod, or whose old pod is unknown (its agent has not
 //     reported) is unavailable. An unavailable old pod is dropped at once
-//     (the node counts as unavailable); available old pods are dropped in
-//     node order while fewer than maxUnavailable nodes are unavailable. The
+//     (its node counts as unavailable unless an available old pod stays);
+//     available old pods are dropped in node order while fewer than
+//     maxUnavailable nodes are unavailable. The
 //     new pod is created only once no old pod of the DaemonSet runs on the
 //     node: neither remembered nor reported by the agent (an old pod being
 //     stopped), as Recreate waits (rollout.go).
@@ -150,22 +151,29 @@ func (dr *daemonRoll) visit(node string) {
 			dr.candidates = append(dr.candidates, node)
 		}
 	default:
-		// Only old pods, no surge: unavailable ones go at once, available
-		// ones are candidates; one not heard of yet stays.
-		var kept []*PodRecord
+		// Only old pods, no surge: unavailable ones go at once; a node
+		// left with available ones is a candidate, one left with none is
+		// unavailable. A node not heard of yet keeps its pods.
+		if !p.heard(node) {
+			dr.keepAll(node)
+			dr.unavailable++
+			dr.r.blocked[key] = true
+			return
+		}
+		kept := 0
 		for _, rec := range old {
-			if !p.heard(rec.Node) || p.available(p.observed[rec.UID], w.minReady) {
-				kept = append(kept, rec)
+			if p.available(p.observed[rec.UID], w.minReady) {
+				kept++
 				dr.r.keep[rec.Key()] = true
 			}
 		}
-		if len(kept) == len(old) && p.heard(node) {
+		if kept > 0 {
 			dr.candidates = append(dr.candidates, node)
 			return
 		}
 		dr.unavailable++
-		if len(kept) > 0 || p.daemonOldRunning(old) || dr.stopping[node] {
-			dr.block(key, len(kept) == 0)
+		if p.daemonOldRunning(old) || dr.stopping[node] {
+			dr.block(key, true)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
@@ -186,4 +187,45 @@ func oldRunningOn(in Input, owner, hash, node string) bool {
 // inGrace says whether node is in Grace (it keeps its pods).
 func inGrace(nodes []NodeState, name string) bool {
 	return slices.ContainsFunc(nodes, func(n NodeState) bool { return n.Info.Name == name && !n.Alive && n.Grace })
+}
+
+// checkDaemonRollout checks the bound of a DaemonSet's rolling update
+// without surge: a plan that drops an available old pod and leaves its
+// node without a pod of the DaemonSet leaves at least nodes −
+// maxUnavailable nodes with an available pod. (Dropping the old pod of a
+// node whose new pod is available leaves that node available.)
+func checkDaemonRollout(t *testing.T, step int, in Input, out Output, v *WorkloadView) {
+	t.Helper()
+	if v.Strategy != spec.RollingUpdateDaemonSetStrategyType || v.MaxSurge != 0 {
+		return
+	}
+	owner := spec.ObjectKey{Kind: v.Kind, Namespace: v.Namespace, Name: v.Name}.String()
+	minReady := workloadsOf(in.Desired)[owner].minReady
+	status := map[string]*api.PodStatus{}
+	for _, sts := range in.Observed {
+		for i := range sts {
+			status[sts[i].UID] = &sts[i]
+		}
+	}
+	p := &planner{in: in}
+	left := map[string]bool{}
+	availNodes := map[string]bool{}
+	for _, rec := range out.Memory.Pods {
+		if rec.Owner == owner && rec.Node != "" {
+			left[rec.Node] = true
+			if p.available(status[rec.UID], minReady) {
+				availNodes[rec.Node] = true
+			}
+		}
+	}
+	for _, e := range out.Events {
+		rec, ok := in.Memory.Pods[strings.TrimPrefix(e.Object, "Pod/")]
+		if e.Reason != EventDeleted || !ok || rec.Owner != owner || !strings.Contains(e.Message, "superseded by revision") ||
+			left[rec.Node] || !p.available(status[rec.UID], minReady) {
+			continue
+		}
+		if n := int32(len(availNodes)); n < v.Replicas-v.MaxUnavailable {
+			t.Fatalf("step %d: %s dropped available pod %s leaving %d nodes available of %d − %d", step, owner, rec.Key(), n, v.Replicas, v.MaxUnavailable)
+		}
+	}
 }

@@ -597,9 +597,7 @@ func checkRollouts(t *testing.T, step int, in Input, out Output) {
 				t.Fatalf("step %d: %s created new pods while old ones run", step, owner)
 			}
 		case v.Kind == spec.KindDaemonSet:
-			if v.Strategy == spec.RollingUpdateDaemonSetStrategyType && v.MaxSurge == 0 && droppedAvailable[owner] && v.Available < v.Replicas-v.MaxUnavailable {
-				t.Fatalf("step %d: %s dropped an available old pod leaving %d available of %d − %d", step, owner, v.Available, v.Replicas, v.MaxUnavailable)
-			}
+			checkDaemonRollout(t, step, in, out, v)
 		case v.Kind == spec.KindDeployment:
 			if created[owner] && pods > int(v.Replicas+v.MaxSurge) {
 				t.Fatalf("step %d: %s created pods up to %d, above %d replicas + %d surge", step, owner, pods, v.Replicas, v.MaxSurge)
