@@ -113,6 +113,45 @@ func checkStatefulSets(t testingT, step int, in Input, out Output) {
 	}
 }
 
+// checkRetention checks that a volume bound to a StatefulSet's claim is
+// released only when its retention policy says so: its ordinal was scaled
+// away with whenScaled Delete, or its StatefulSet left Git with
+// whenDeleted Delete. Anything else is data loss.
+func checkRetention(t testingT, step int, in Input, out Output) {
+	t.Helper()
+	if in.Desired == nil {
+		return
+	}
+	for name, r := range in.Memory.Volumes {
+		if r.Owner == "" || r.Phase != VolumeBound {
+			continue
+		}
+		if nr, ok := out.Memory.Volumes[name]; ok && nr.Phase == VolumeBound {
+			continue
+		}
+		k := objectKeyOf(r.Owner)
+		s, present := in.Desired.Objects[k].(*spec.StatefulSet)
+		if !present {
+			if !r.DeleteWithOwner {
+				t.Fatalf("step %d: volume %s of %s released although its StatefulSet retains it on deletion", step, name, r.Claim)
+			}
+			continue
+		}
+		w := statefulSetWorkload(k, s, namespaceOf(k))
+		_, claimName, _ := strings.Cut(r.Claim, "/")
+		inRange, templated := false, false
+		for _, c := range s.Spec.VolumeClaimTemplates {
+			if o, ok := ordinalOf(s.Name, strings.TrimPrefix(claimName, c.Name+"-")); ok && strings.HasPrefix(claimName, c.Name+"-") {
+				templated = true
+				inRange = inRange || o >= w.sts.start && o < w.sts.start+w.replicas
+			}
+		}
+		if inRange || templated && w.sts.retainScaled || !templated && w.sts.retainDeleted {
+			t.Fatalf("step %d: volume %s of %s released although %s keeps it", step, name, r.Claim, r.Owner)
+		}
+	}
+}
+
 // testingT is what the checks need of *testing.T.
 type testingT interface {
 	Helper()

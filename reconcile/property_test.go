@@ -260,6 +260,7 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 		checkWake(t, step, r, again, out2)
 		checkRollouts(t, step, in, out)
 		checkStatefulSets(t, step, in, out)
+		checkRetention(t, step, in, out)
 		h.memory = out.Memory
 		h.last = out
 		h.adopt = false

@@ -52,12 +52,15 @@ func (c *catalog) statefulClaims(set *spec.Set, vols map[string]VolumeRecord) {
 	present := map[string]*spec.StatefulSet{}
 	for k, o := range set.Objects {
 		s, ok := o.(*spec.StatefulSet)
-		if !ok || len(s.Spec.VolumeClaimTemplates) == 0 {
+		if !ok {
+			continue
+		}
+		owner := k.String()
+		present[owner] = s
+		if len(s.Spec.VolumeClaimTemplates) == 0 {
 			continue
 		}
 		w := statefulSetWorkload(k, s, namespaceOf(k))
-		owner := k.String()
-		present[owner] = s
 		for i := 0; i < w.replicas; i++ {
 			for t := range s.Spec.VolumeClaimTemplates {
 				added = c.addStatefulClaim(owner, &w, &s.Spec.VolumeClaimTemplates[t], w.sts.start+i) || added
@@ -73,11 +76,15 @@ func (c *catalog) statefulClaims(set *spec.Set, vols map[string]VolumeRecord) {
 			continue
 		}
 		if s := present[r.Owner]; s != nil {
+			// An ordinal scaled away follows whenScaled; a claim whose
+			// template is gone from the StatefulSet (Kubernetes forbids
+			// that change; a commit can make it) follows whenDeleted.
 			w := statefulSetWorkload(objectKeyOf(r.Owner), s, namespaceOf(objectKeyOf(r.Owner)))
-			if !w.sts.retainScaled {
+			t, o, ok := claimTemplateOf(s, r.Claim)
+			if ok && !w.sts.retainScaled || !ok && !w.sts.retainDeleted {
 				continue
 			}
-			if t, o, ok := claimTemplateOf(s, r.Claim); ok {
+			if ok {
 				added = c.addStatefulClaim(r.Owner, &w, t, o) || added
 				continue
 			}
