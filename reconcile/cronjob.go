@@ -107,9 +107,9 @@ func (p *planner) gitCronJobs() (map[string]*spec.CronJob, []string) {
 	return m, sortedKeys(m)
 }
 
-// cronJobs fires the CronJobs' due slots and applies their history
-// limits, before the Jobs run (job.go).
-func (p *planner) cronJobs() {
+// pruneCrons forgets the CronJobs Git no longer has (their children go
+// with them, job.go) and remembers the new ones.
+func (p *planner) pruneCrons() {
 	bs := p.bs
 	git, keys := p.gitCronJobs()
 	for _, key := range sortedKeys(bs.crons) {
@@ -118,15 +118,32 @@ func (p *planner) cronJobs() {
 		}
 	}
 	for _, key := range keys {
-		cj := git[key]
-		rec := bs.crons[key]
-		if rec == nil {
+		if bs.crons[key] == nil {
 			ns, name, _ := strings.Cut(key, "/")
-			rec = &CronJobRecord{Namespace: ns, Name: name, Created: p.in.Now}
-			bs.crons[key] = rec
+			bs.crons[key] = &CronJobRecord{Namespace: ns, Name: name, Created: p.in.Now}
 		}
-		p.fireCron(key, cj, rec)
-		p.cronHistory(key, cj)
+	}
+}
+
+// cronJobs fires the CronJobs' due slots and returns the keys of the
+// children it made.
+func (p *planner) cronJobs() []string {
+	git, keys := p.gitCronJobs()
+	var made []string
+	for _, key := range keys {
+		if child := p.fireCron(key, git[key], p.bs.crons[key]); child != "" {
+			made = append(made, child)
+		}
+	}
+	return made
+}
+
+// cronHistories applies the CronJobs' history limits once the children
+// ran (a child that finished in this plan counts).
+func (p *planner) cronHistories() {
+	git, keys := p.gitCronJobs()
+	for _, key := range keys {
+		p.cronHistory(key, git[key])
 	}
 }
 
@@ -142,15 +159,15 @@ func (p *planner) children(key string) []*JobRecord {
 	return out
 }
 
-// fireCron makes the child of the CronJob's due slot, if any, and notes
-// when the next slot is.
-func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) {
+// fireCron makes the child of the CronJob's due slot, if any, returning
+// its key, and notes when the next slot is.
+func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) string {
 	if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
-		return
+		return ""
 	}
 	sched, loc, err := CronSchedule(&cj.Spec)
 	if err != nil {
-		return // validation refuses it; the view says why
+		return "" // validation refuses it; the view says why
 	}
 	earliest := rec.Created
 	if rec.LastSchedule.After(earliest) {
@@ -164,7 +181,7 @@ func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) {
 	slot, missed := lastSlot(sched, earliest.In(loc), p.in.Now)
 	p.wakeAt(sched.Next(p.in.Now.In(loc)))
 	if slot.IsZero() {
-		return
+		return ""
 	}
 	var active []*JobRecord
 	for _, c := range p.children(key) {
@@ -175,7 +192,7 @@ func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) {
 	switch cj.Spec.ConcurrencyPolicy {
 	case spec.ForbidConcurrent:
 		if len(active) > 0 {
-			return // the slot waits; a child finishing plans again
+			return "" // the slot waits; a child finishing plans again
 		}
 	case spec.ReplaceConcurrent:
 		for _, c := range active {
@@ -189,11 +206,12 @@ func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) {
 	name := ChildJobName(cj.Name, slot)
 	ckey := rec.Namespace + "/" + name
 	if _, ok := p.bs.jobs[ckey]; ok {
-		return // already made (never twice for one slot)
+		return "" // already made (never twice for one slot)
 	}
 	child := NewChildJob(cj, name, slot, p.in.Now, p.newUID("Job/"+ckey, ""), "")
 	p.bs.jobs[ckey] = &child
 	p.cronEvent(key, "", EventCronCreated, "Created job "+name)
+	return ckey
 }
 
 // lastSlot returns the most recent slot after from and not after now,

@@ -129,6 +129,22 @@ type batchState struct {
 	crons     map[string]*CronJobRecord
 	jobViews  []JobView
 	cronViews []CronJobView
+	// wakes are the Jobs' wake times by key, noted once the plan knows
+	// which Jobs are left.
+	wakes map[string]time.Time
+}
+
+// jobWake notes that the Job key's outcome changes at t.
+func (p *planner) jobWake(key string, t time.Time) {
+	if !t.After(p.in.Now) {
+		return
+	}
+	if w, ok := p.bs.wakes[key]; !ok || t.Before(w) {
+		if p.bs.wakes == nil {
+			p.bs.wakes = map[string]time.Time{}
+		}
+		p.bs.wakes[key] = t
+	}
 }
 
 // hasBatch says whether the plan has any Job or CronJob to care for.
@@ -180,7 +196,7 @@ func (p *planner) batch(desired []DesiredPod) []DesiredPod {
 	}
 	p.bs = bs
 	p.jobDrops = map[string]string{}
-	p.cronJobs()
+	p.pruneCrons()
 	runs := p.jobRuns()
 	// The records of Jobs' pods, by owner.
 	byOwner := map[string][]string{}
@@ -194,18 +210,55 @@ func (p *planner) batch(desired []DesiredPod) []DesiredPod {
 		extra = p.runJob(r, byOwner[r.rec.Owner()], extra)
 		delete(byOwner, r.rec.Owner())
 	}
+	// The CronJobs fire once their children have run (Forbid sees a
+	// child that finished in this plan), and their new children run at
+	// once: the plan is its own fixed point.
+	for _, key := range p.cronJobs() {
+		r := p.bs.jobs[key]
+		extra = p.runJob(jobRun{rec: r, spec: &r.Template.Spec, meta: &r.Template.ObjectMeta}, byOwner[r.Owner()], extra)
+		delete(byOwner, r.Owner())
+	}
 	for owner, keys := range byOwner {
 		for _, k := range keys {
 			p.jobDrops[k] = owner + " is gone"
 		}
 	}
+	p.cronHistories()
+	extra = p.dropGone(extra)
 	p.cronViews()
+	// Time matters only to the Jobs that are left.
+	for _, k := range sortedKeys(bs.wakes) {
+		if bs.jobs[k] != nil {
+			p.wakeAt(bs.wakes[k])
+		}
+	}
 	if len(extra) == 0 {
 		return desired
 	}
 	desired = append(desired, extra...)
 	sortPods(desired)
 	return desired
+}
+
+// dropGone takes the pods and views of the Jobs the history limits
+// dropped out of extra and the views.
+func (p *planner) dropGone(extra []DesiredPod) []DesiredPod {
+	kept := extra[:0]
+	for _, d := range extra {
+		if p.bs.jobs[strings.TrimPrefix(d.Owner, spec.KindJob+"/")] != nil {
+			kept = append(kept, d)
+		} else if p.mem[d.Key()] != nil {
+			p.jobDrops[d.Key()] = d.Owner + " is gone"
+		}
+	}
+	views := p.bs.jobViews[:0]
+	for _, v := range p.bs.jobViews {
+		if p.bs.jobs[v.Namespace+"/"+v.Name] != nil {
+			views = append(views, v)
+		}
+	}
+	p.bs.jobViews = views
+	return kept
 }
 
 // jobRun is one Job the plan runs: its record (a working copy) and spec.
@@ -327,6 +380,9 @@ func recordDelta[R any](old map[string]R, now map[string]*R) (map[string]R, []st
 	}
 	if len(changed) == 0 && len(deleted) == 0 {
 		return old, nil, nil
+	}
+	if len(now) == 0 {
+		return nil, changed, deleted
 	}
 	m := make(map[string]R, len(now))
 	for k, r := range now {

@@ -121,6 +121,9 @@ func (p *planner) runJob(r jobRun, keys []string, extra []DesiredPod) []DesiredP
 	rec.Completed, rec.FailedIndexes = formatIndexes(completed), formatIndexes(failedIdx)
 
 	if rec.Condition == "" {
+		if rec.Start.IsZero() && !suspended(js) {
+			rec.Start = p.in.Now // resumed
+		}
 		stop := p.jobFinish(rec, js, jp, len(active), restarts, completed, failedIdx)
 		switch {
 		case stop != "":
@@ -135,9 +138,6 @@ func (p *planner) runJob(r jobRun, keys []string, extra []DesiredPod) []DesiredP
 			active = nil
 			rec.Start = time.Time{}
 		default:
-			if rec.Start.IsZero() {
-				rec.Start = p.in.Now
-			}
 			if len(active) > jp.parallelism {
 				for _, k := range active[jp.parallelism:] {
 					p.jobDrops[k] = "parallelism of Job " + key + " lowered"
@@ -152,7 +152,7 @@ func (p *planner) runJob(r jobRun, keys []string, extra []DesiredPod) []DesiredP
 	if rec.Condition != "" && js.TTLSecondsAfterFinished != nil && !rec.Cleaned {
 		at := rec.Finished.Add(time.Duration(*js.TTLSecondsAfterFinished) * time.Second)
 		if p.in.Now.Before(at) {
-			p.wakeAt(at)
+			p.jobWake(rec.Key(), at)
 		} else {
 			rec.Cleaned = true
 			p.jobEvent(key, EventJobDeleted, "ttlSecondsAfterFinished passed: removed the pods of "+describeJob(rec))
@@ -224,7 +224,12 @@ func (p *planner) jobFinish(rec *JobRecord, js *spec.JobSpec, jp jobParams, acti
 			p.finishJob(rec, JobFailed, ReasonDeadlineExceeded, "Job was active longer than specified deadline")
 			return "activeDeadlineSeconds of Job " + key + " passed"
 		}
-		p.wakeAt(end)
+		// Noted only if the run goes on (below).
+		defer func() {
+			if rec.Condition == "" {
+				p.jobWake(key, end)
+			}
+		}()
 	}
 	pastOnFailure := jp.onFailure && (jp.backoffLimit == 0 && restarts > 0 || jp.backoffLimit > 0 && restarts >= jp.backoffLimit)
 	if rec.Failed > jp.backoffLimit || pastOnFailure {
@@ -300,7 +305,7 @@ func (p *planner) jobCreate(r jobRun, jp jobParams, active int, activeIdx, compl
 	}
 	if rec.Failures > 0 {
 		if at := rec.LastFailure.Add(jobBackoff(rec.Failures)); p.in.Now.Before(at) {
-			p.wakeAt(at)
+			p.jobWake(rec.Key(), at)
 			return extra
 		}
 	}
@@ -314,12 +319,24 @@ func (p *planner) jobCreate(r jobRun, jp jobParams, active int, activeIdx, compl
 // NonIndexed one, which is numbered by rec.Seq).
 func (p *planner) jobPod(r jobRun, jp jobParams, i int) DesiredPod {
 	rec, tmpl := r.rec, &r.spec.Template
+	// A name still held by a pod of an earlier run (being dropped) is
+	// skipped: the new pod is another pod, not that one's incarnation.
 	var name string
-	if jp.indexed {
-		name = rec.Name + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(int(rec.Attempts[int32(i)]))
-	} else {
-		name = rec.Name + "-" + strconv.Itoa(int(rec.Seq))
-		rec.Seq++
+	for {
+		if jp.indexed {
+			a := rec.Attempts[int32(i)]
+			name = rec.Name + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(int(a))
+			if p.mem[rec.Namespace+"/"+name] == nil {
+				break
+			}
+			rec.setAttempt(int32(i), a+1)
+		} else {
+			name = rec.Name + "-" + strconv.Itoa(int(rec.Seq))
+			rec.Seq++
+			if p.mem[rec.Namespace+"/"+name] == nil {
+				break
+			}
+		}
 	}
 	labels := make(map[string]string, len(tmpl.Labels)+5)
 	maps.Copy(labels, tmpl.Labels)
