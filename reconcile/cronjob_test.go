@@ -71,7 +71,7 @@ func TestCronJobForbidAndReplace(t *testing.T) {
 		t.Run(policy, func(t *testing.T) {
 			s := newSim(t, setOf(cronJob("c", "* * * * *", policy)), 1)
 			s.outcome = func(string) string { return "" } // children run for ever
-			s.step() // the CronJob is seen at t0: slots after it count
+			s.step()                                      // the CronJob is seen at t0: slots after it count
 			s.in.Now = t0.Add(time.Minute)
 			s.step()
 			s.step()

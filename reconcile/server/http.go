@@ -55,6 +55,7 @@ func (s *Server) Handler() http.Handler {
 	lead("GET "+api.PathEvents, s.handleEvents)
 	s.registerServiceRoutes(lead)
 	s.registerStorageRoutes(lead)
+	s.registerJobRoutes(lead)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
