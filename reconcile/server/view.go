@@ -318,4 +318,3 @@ func (v *view) inventory() map[string]reconcile.PodRecord {
 	}
 	return v.store.copyPods()
 }
-
