@@ -42,7 +42,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses, jobs, cronjobs or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -72,6 +72,10 @@ func resources(arg string) ([]string, error) {
 		case "all":
 			out = append(out, resPods, resServices, resDeployOnly, resRCs)
 		default:
+			if res := jobResource(strings.ToLower(s)); res != "" {
+				out = append(out, res)
+				continue
+			}
 			if res := storageResource(strings.ToLower(s)); res != "" {
 				out = append(out, res)
 				continue
@@ -163,7 +167,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" {
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" || jobKinds[kinds[0]] != "" {
 			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, nodes or events")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o, about)
@@ -264,6 +268,9 @@ func kindOf(res string) string {
 		return kindEndpoints
 	}
 	if k := storageKinds[res]; k != "" {
+		return k
+	}
+	if k := jobKinds[res]; k != "" {
 		return k
 	}
 	return spec.KindDeployment
@@ -419,6 +426,8 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		return items, nil
 	case resConfigMaps, resSecrets, resClaims, resVolumes, resStorageClasses:
 		return fe.fetchStorage(ctx, res)
+	case resJobs, resCronJobs:
+		return fe.fetchJobs(ctx, res)
 	}
 	return nil, fmt.Errorf("unknown resource %q", res)
 }
