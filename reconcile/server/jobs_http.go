@@ -181,7 +181,7 @@ func (s *Server) CreateJob(req api.CreateJobRequest, createdBy string) (*api.Job
 	if cj == nil {
 		return nil, errNotFound(fmt.Sprintf("cronjob %s/%s not found in the applied revision: ctl create job makes Jobs from CronJobs Git has", ns, from))
 	}
-	now := time.Now()
+	now := planClock()
 	rec := reconcile.NewChildJob(cj, req.Name, time.Time{}, now, newUID(), createdBy)
 	err := s.el.apply(&command{Op: opJobCreate, JobUpsert: []reconcile.JobRecord{rec}}, s.cfg.Raft.ApplyTimeout)
 	var rejected *rejectedError

@@ -298,7 +298,7 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 		Observed:  make(map[string][]agentapi.PodStatus, len(c.observed)),
 		Memory:    c.mem,
 		Overrides: rollbacks,
-		Now:       time.Now(),
+		Now:       planClock(),
 		NewUID:    newUID,
 		// Until the grace has passed, a node membership has not reported
 		// may simply not have rejoined a new leader yet.

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"maps"
+	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile"
 )
@@ -18,6 +19,11 @@ import (
 //
 // opJobCreate is `ctl create job --from=cronjob/NAME`: one child record,
 // refused (by every store alike) when a Job of that name exists.
+
+// planClock is the leader's clock as plans read it (Input.Now): CronJob
+// slots, Job deadlines and back-offs follow it. Tests move it to cross a
+// slot without waiting for one.
+var planClock = time.Now
 
 const (
 	// opJobs is a plan's delta with job or cronjob records.
