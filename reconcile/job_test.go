@@ -406,3 +406,16 @@ func TestIndexes(t *testing.T) {
 		t.Fatal("empty")
 	}
 }
+
+func TestJobThousandCompletionsRunThrough(t *testing.T) {
+	// 1,000 completions at parallelism 30 on 3 nodes that fit 12 pods
+	// each: it completes only because finished pods hold nothing.
+	s := newSim(t, setOf(job("big", jobSpec(int32p(1000), int32p(30), true, spec.RestartPolicyNever))), 3)
+	for i := range s.in.Nodes {
+		s.in.Nodes[i].Info.Allocatable.MilliCPU = 1200
+	}
+	v := s.run(400)
+	if v.Conditions[0].Type != JobComplete || v.Succeeded != 1000 || v.CompletedIndexes != "0-999" || len(s.created) != 1000 {
+		t.Fatalf("view %+v created %d", v, len(s.created))
+	}
+}

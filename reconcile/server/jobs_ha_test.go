@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -268,6 +270,40 @@ func TestJobsAcrossFailover(t *testing.T) {
 		_, ok := jobOf(t, cl, next)
 		return ok
 	})
+	// ctl create job --from=cronjob/tick, through a follower: committed,
+	// run, and recorded as an event; once per name; refused for a
+	// CronJob Git does not have.
+	ctx := context.Background()
+	var follower *Server
+	for _, s := range servers {
+		if s != nil && s != leaderOf(servers...) {
+			follower = s
+		}
+	}
+	fcl, _ := api.NewClient(follower.APIURL(), nil)
+	if _, err := fcl.CreateJob(ctx, api.CreateJobRequest{Namespace: "shop", Name: "now", From: "cronjob/tick"}); err != nil {
+		t.Fatalf("create job: %v", err)
+	}
+	waitFor(t, 20*time.Second, "the created Job's pod", func() bool {
+		kick()
+		j, ok := jobOf(t, cl, "now")
+		return ok && j.CronJob == "shop/tick" && j.CreatedBy != "" && running("now-") == 1
+	})
+	if _, err := fcl.CreateJob(ctx, api.CreateJobRequest{Namespace: "shop", Name: "now", From: "cronjob/tick"}); !errors.Is(err, errs.ErrConflict) {
+		t.Errorf("a second create job now = %v, want a conflict", err)
+	}
+	if _, err := fcl.CreateJob(ctx, api.CreateJobRequest{Namespace: "shop", Name: "x", From: "cronjob/nope"}); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("create job from a missing CronJob = %v, want not found", err)
+	}
+	evs, _ := cl.EventsIn(ctx, "shop", "")
+	found := false
+	for _, e := range evs {
+		found = found || e.Object == "Job/shop/now" && strings.Contains(e.Message, "created from CronJob shop/tick by")
+	}
+	if !found {
+		t.Errorf("no event about ctl create job: %v", evs)
+	}
+
 	// The commit is the cluster's: every store holds the records.
 	for _, s := range servers {
 		if s == nil {
