@@ -89,7 +89,13 @@ func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
 				d.Pods = append(d.Pods, wirePod(pv))
 			}
 		}
+		// The Job's events and its pods' (the reconciler's and their
+		// agents').
 		d.Events = s.events.matching(ns, owner)
+		for _, p := range d.Pods {
+			d.Events = append(d.Events, s.events.podEvents(ns, p.Name, p.UID)...)
+		}
+		sortEvents(d.Events)
 		writeJSON(w, http.StatusOK, d)
 		return
 	}
