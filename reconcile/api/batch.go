@@ -11,9 +11,9 @@ import (
 
 // Jobs and CronJobs (reconcile.JobView, CronJobView).
 const (
-	PathJobs     = "/v1/jobs"                        // GET ?namespace= → JobList; POST CreateJobRequest → Job
+	PathJobs     = "/v1/jobs"                        // GET ?namespace= → JobList; ?watch=1 → WatchEvents of Jobs; POST CreateJobRequest → Job
 	PathJob      = "/v1/jobs/{namespace}/{name}"     // GET → JobDescription
-	PathCronJobs = "/v1/cronjobs"                    // GET ?namespace= → CronJobList
+	PathCronJobs = "/v1/cronjobs"                    // GET ?namespace= → CronJobList; ?watch=1 → WatchEvents of CronJobs
 	PathCronJob  = "/v1/cronjobs/{namespace}/{name}" // GET → CronJobDescription
 )
 

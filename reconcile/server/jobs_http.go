@@ -68,11 +68,33 @@ func (v *view) cronJobList(ns string) []api.CronJob {
 }
 
 func (s *Server) handleJobs(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.JobList{Jobs: s.view.Load().jobList(r.URL.Query().Get("namespace"))})
+	ns := r.URL.Query().Get("namespace")
+	if isWatch(r) {
+		s.serveWatch(w, r, func(v *view) []keyed {
+			var out []keyed
+			for _, j := range v.jobList(ns) {
+				out = append(out, keyed{key: j.Namespace + "/" + j.Name, obj: j})
+			}
+			return out
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, api.JobList{Jobs: s.view.Load().jobList(ns)})
 }
 
 func (s *Server) handleCronJobs(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.CronJobList{CronJobs: s.view.Load().cronJobList(r.URL.Query().Get("namespace"))})
+	ns := r.URL.Query().Get("namespace")
+	if isWatch(r) {
+		s.serveWatch(w, r, func(v *view) []keyed {
+			var out []keyed
+			for _, c := range v.cronJobList(ns) {
+				out = append(out, keyed{key: c.Namespace + "/" + c.Name, obj: c})
+			}
+			return out
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, api.CronJobList{CronJobs: s.view.Load().cronJobList(ns)})
 }
 
 func (s *Server) handleJob(w http.ResponseWriter, r *http.Request) {
