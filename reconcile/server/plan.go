@@ -164,6 +164,9 @@ func (c *controller) planOnce() (bool, time.Time) {
 	}
 	d = addVolumeDelta(d, &out)
 	d = addJobDelta(d, &out)
+	if adopting {
+		d = addAllJobs(d, &out)
+	}
 	if d != nil {
 		n, err := c.s.el.applySize(d, c.s.cfg.Raft.ApplyTimeout)
 		c.lastDelta = n
@@ -320,7 +323,8 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 		for _, pods := range c.adopt {
 			if len(pods) > 0 {
 				// The agents' pods, not the preview's, are the inventory.
-				in.Adopt, in.Memory = c.adopt, reconcile.Memory{Pods: map[string]reconcile.PodRecord{}}
+				// The Jobs' progress is the store's, pods or not.
+				in.Adopt, in.Memory = c.adopt, reconcile.Memory{Pods: map[string]reconcile.PodRecord{}, Jobs: c.mem.Jobs, CronJobs: c.mem.CronJobs}
 				break
 			}
 		}

@@ -101,6 +101,26 @@ func addJobDelta(c *command, out *reconcile.Output) *command {
 	return c
 }
 
+// addAllJobs makes the entry that ends adoption carry every job and
+// cronjob record: its input (a preview's memory) was never committed.
+func addAllJobs(c *command, out *reconcile.Output) *command {
+	if len(out.Memory.Jobs) == 0 && len(out.Memory.CronJobs) == 0 {
+		return c
+	}
+	if c == nil {
+		c = &command{}
+	}
+	c.Op = opJobs
+	c.JobUpsert, c.CronJobUpsert = nil, nil
+	for _, k := range sortedKeys(out.Memory.Jobs) {
+		c.JobUpsert = append(c.JobUpsert, out.Memory.Jobs[k])
+	}
+	for _, k := range sortedKeys(out.Memory.CronJobs) {
+		c.CronJobUpsert = append(c.CronJobUpsert, out.Memory.CronJobs[k])
+	}
+	return c
+}
+
 // mergeCreatedJobs adds to mem the Jobs ctl committed since the planner's
 // memory was read (the store has them, the planner not yet): the next
 // plan runs them and commits their progress.

@@ -93,3 +93,17 @@ func mustEncode(t *testing.T, c *command) []byte {
 	}
 	return b
 }
+
+// The entry that ends adoption carries every job record, changed or not.
+func TestAddAllJobs(t *testing.T) {
+	out := reconcile.Output{Memory: reconcile.Memory{
+		Jobs:     map[string]reconcile.JobRecord{"a/x": {Namespace: "a", Name: "x"}, "a/y": {Namespace: "a", Name: "y"}},
+		CronJobs: map[string]reconcile.CronJobRecord{"a/c": {Namespace: "a", Name: "c"}}}}
+	d := addAllJobs(podDelta(nil, map[string]reconcile.PodRecord{"a/p": rec("a", "p", "n1")}), &out)
+	if d.Op != opJobs || len(d.Upsert) != 1 || len(d.JobUpsert) != 2 || len(d.CronJobUpsert) != 1 {
+		t.Fatalf("entry %+v", d)
+	}
+	if addAllJobs(nil, &reconcile.Output{}) != nil {
+		t.Fatal("no records, no entry")
+	}
+}
