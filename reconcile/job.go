@@ -116,10 +116,14 @@ const (
 // Label and annotation keys the core sets on a Job's pods beside
 // spec.JobNameLabel and friends.
 const (
-	ControllerUIDLabel       = "controller-uid"
-	BatchControllerUIDLabel  = "batch.kubernetes.io/controller-uid"
-	JobCompletionIndexAnnot  = spec.JobCompletionIndexLabel
-	DisruptionTargetConditon = "DisruptionTarget"
+	ControllerUIDLabel      = "controller-uid"
+	BatchControllerUIDLabel = "batch.kubernetes.io/controller-uid"
+	// JobCompletionIndexAnnot is the annotation an Indexed Job's pod
+	// carries its index in (the label's name).
+	JobCompletionIndexAnnot = spec.JobCompletionIndexLabel
+	// DisruptionTargetCondition is the condition a pod lost with its
+	// node or evicted by a NoExecute taint fails with (podFailurePolicy).
+	DisruptionTargetCondition = "DisruptionTarget"
 )
 
 // batchState is one plan's working copy of Memory.Jobs and
@@ -391,8 +395,8 @@ func recordDelta[R any](old map[string]R, now map[string]*R) (map[string]R, []st
 	return m, changed, deleted
 }
 
-// cloneAttempts copies a record's Attempts before it is written to (the
-// input's map is shared).
+// setAttempt sets the attempt count of index i, copying Attempts first
+// (the input's map is shared).
 func (r *JobRecord) setAttempt(i, n int32) {
 	a := maps.Clone(r.Attempts)
 	if a == nil {

@@ -65,7 +65,7 @@ func exitCodeMatch(req *spec.PodFailurePolicyOnExitCodesRequirement, st *api.Pod
 
 // conditionMatch reports whether the pod has condition typ with status.
 func conditionMatch(typ, status string, st *api.PodStatus, disrupted bool) bool {
-	if typ == DisruptionTargetConditon && disrupted {
+	if typ == DisruptionTargetCondition && disrupted {
 		return status == api.ConditionTrue
 	}
 	if st == nil {

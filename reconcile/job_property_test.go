@@ -64,7 +64,7 @@ func randomJobSpec(r *rand.Rand) spec.JobSpec {
 	}
 	if r.IntN(4) == 0 {
 		js.PodFailurePolicy = &spec.PodFailurePolicy{Rules: []spec.PodFailurePolicyRule{{Action: spec.PodFailurePolicyActionIgnore,
-			OnPodConditions: []spec.PodFailurePolicyOnPodConditionsPattern{{Type: DisruptionTargetConditon}}}}}
+			OnPodConditions: []spec.PodFailurePolicyOnPodConditionsPattern{{Type: DisruptionTargetCondition}}}}}
 	}
 	return js
 }

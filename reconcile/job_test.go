@@ -266,7 +266,7 @@ func TestJobActiveDeadline(t *testing.T) {
 func TestJobPodFailurePolicy(t *testing.T) {
 	js := jobSpec(int32p(3), int32p(3), true, spec.RestartPolicyNever)
 	js.PodFailurePolicy = &spec.PodFailurePolicy{Rules: []spec.PodFailurePolicyRule{
-		{Action: spec.PodFailurePolicyActionIgnore, OnPodConditions: []spec.PodFailurePolicyOnPodConditionsPattern{{Type: DisruptionTargetConditon}}},
+		{Action: spec.PodFailurePolicyActionIgnore, OnPodConditions: []spec.PodFailurePolicyOnPodConditionsPattern{{Type: DisruptionTargetCondition}}},
 		{Action: spec.PodFailurePolicyActionFailJob, OnExitCodes: &spec.PodFailurePolicyOnExitCodesRequirement{Operator: spec.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}},
 	}}
 	s := newSim(t, setOf(job("pfp", js)), 2)
