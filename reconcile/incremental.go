@@ -108,6 +108,10 @@ type Planner struct {
 	refs   *refIndex
 	cat    *catalog
 	catSet *spec.Set
+	// batchSet is the last Set batchPlanned looked at and batchHas
+	// whether it holds a Job or CronJob.
+	batchSet *spec.Set
+	batchHas bool
 }
 
 // group is one owner: a workload or a bare Pod, and the records it holds.
@@ -188,6 +192,11 @@ func (p *Planner) Plan(in Input) Output {
 		in.Scheduler != p.schedCfg || in.AbsentNodesLost != p.absentLost {
 		return p.full(in)
 	}
+	if p.batchPlanned(in) {
+		// Jobs and CronJobs decide from the reports of every pod of
+		// theirs and from the clock: planned in full (job.go).
+		return p.full(in)
+	}
 	dirty, ok := p.changes(in)
 	if !ok {
 		return p.full(in)
@@ -249,6 +258,8 @@ func (p *Planner) rebuild(in Input, sp *planner, out *Output) {
 		refs:       sp.refs,
 		cat:        sp.cat,
 		catSet:     in.Desired,
+		batchSet:   p.batchSet,
+		batchHas:   p.batchHas,
 	}
 	if !p.valid {
 		return

@@ -106,7 +106,7 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 	if p.state != nil {
 		for k := range sp.changed {
 			p.unstate(in, k)
-			if rec := sp.mem[k]; rec != nil && rec.Node != "" {
+			if rec := sp.mem[k]; rec != nil && rec.Node != "" && rec.Finished == "" {
 				p.state.Add(scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: &rec.Spec, Node: rec.Node})
 			}
 		}
@@ -118,7 +118,7 @@ func (p *Planner) schedule(in Input, sp *planner, oldSet map[string]struct{}) {
 	var pendingKeys []string
 	for _, key := range sp.keys {
 		rec := sp.mem[key]
-		if rec == nil || rec.Node != "" {
+		if rec == nil || rec.Node != "" || rec.Finished != "" {
 			continue
 		}
 		ps := &rec.Spec
@@ -181,7 +181,7 @@ func (p *Planner) unstate(in Input, k string) {
 func (p *Planner) placed(in Input, sp *planner, oldSet map[string]struct{}) []scheduler.Pod {
 	out := make([]scheduler.Pod, 0, len(in.Memory.Pods))
 	add := func(rec *PodRecord) {
-		if rec.Node != "" {
+		if rec.Node != "" && rec.Finished == "" {
 			out = append(out, scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: &rec.Spec, Node: rec.Node})
 		}
 	}

@@ -42,7 +42,7 @@ func (pc *plannerCheck) check(t *testing.T, what string, in Input, base int, out
 	} else {
 		// A memory the Planner did not return (a restart, a lost
 		// inventory): its own copy, since the Planner takes it over.
-		pin.Memory = Memory{Pods: maps.Clone(in.Memory.Pods), Volumes: in.Memory.Volumes}
+		pin.Memory = Memory{Pods: maps.Clone(in.Memory.Pods), Volumes: in.Memory.Volumes, Jobs: in.Memory.Jobs, CronJobs: in.Memory.CronJobs}
 	}
 	pin.Observed = map[string][]api.PodStatus{}
 	for node, sts := range in.Observed {

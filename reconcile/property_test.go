@@ -49,9 +49,12 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 		case op < 4: // a commit
 			next := copySet(h.desired)
 			name := fmt.Sprintf("w%d", r.IntN(4))
-			switch r.IntN(5) {
+			switch r.IntN(7) {
 			case 4:
 				randomDaemonSet(r, next)
+			case 5, 6:
+				// A Job or CronJob (job_test.go).
+				randomBatch(r, next)
 			case 0:
 				delete(next.Objects, spec.ObjectKey{Kind: spec.KindDeployment, Namespace: "default", Name: name})
 				delete(next.Objects, spec.ObjectKey{Kind: spec.KindStatefulSet, Namespace: "default", Name: name})
@@ -127,6 +130,9 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 				a["cond"] = "" // an agent that reports conditions
 			}
 			switch r.IntN(6) {
+			case 2:
+				// Jobs' pods finish.
+				a = map[string]string{"pod": "default/[jc]*", "phase": []string{api.PodSucceeded, api.PodFailed}[r.IntN(2)]}
 			case 0:
 				// The stopping pods are gone.
 				a = map[string]string{"gone": "", "pod": "*/*"}
@@ -184,6 +190,9 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			}
 			if w := h.last.Wake; !w.IsZero() && r.IntN(2) == 0 {
 				h.now = w // exactly when the last plan said something changes
+			} else if r.IntN(4) == 0 {
+				// Across a CronJob's slots.
+				h.now = h.now.Add(time.Duration(r.IntN(180)) * time.Second)
 			} else {
 				h.now = h.now.Add(time.Duration(r.IntN(60)) * time.Second)
 			}
@@ -255,6 +264,7 @@ func randomHistory(t *testing.T, seed uint64, steps int, pc *plannerCheck) {
 			t.Fatalf("step %d: plan is not a fixed point: %s\n%s", step, mustJSON(t, out2.Events), cmp.Diff(out.Memory, out2.Memory))
 		}
 		if !out2.Wake.Equal(out.Wake) {
+			t.Logf("plan: %s\nmemory: %s\nfixed point: %s", mustJSON(t, out.Events), mustJSON(t, out.Memory.Jobs), mustJSON(t, out2.Jobs))
 			t.Fatalf("step %d: the fixed point wakes at %v, the plan at %v", step, out2.Wake, out.Wake)
 		}
 		checkWake(t, step, r, again, out2)
@@ -428,6 +438,9 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 		if strings.HasPrefix(rec.Owner, spec.KindDaemonSet+"/") {
 			continue // a DaemonSet's pods are checked by checkDaemons
 		}
+		if strings.HasPrefix(rec.Owner, "Job/") {
+			continue // checkJobs
+		}
 		w, ok := workloads[rec.Owner]
 		if !ok || rec.Hash == w.hash {
 			fail("remembered pod %s is neither desired nor an old revision", key)
@@ -513,6 +526,7 @@ func checkInvariants(t *testing.T, step int, in Input, out Output) {
 			fail("terminating pod %s/%s in a set", v.Namespace, v.Name)
 		}
 	}
+	checkJobs(t, step, in, out)
 	if views != len(out.Memory.Pods) {
 		fail("%d views for %d records", views, len(out.Memory.Pods))
 	}
@@ -653,6 +667,10 @@ func checkDelta(t *testing.T, step int, in Input, out Output) {
 	if !reflect.DeepEqual(applied, out.Memory.Pods) {
 		t.Fatalf("step %d: input memory with the delta applied is not the output memory", step)
 	}
+	jc, jd := checkRecordDelta(t, step, "jobs", in.Memory.Jobs, out.Memory.Jobs, out.JobsChanged, out.JobsDeleted)
+	cc, cd := checkRecordDelta(t, step, "cronjobs", in.Memory.CronJobs, out.Memory.CronJobs, out.CronJobsChanged, out.CronJobsDeleted)
+	changed = append(changed, jc...)
+	deleted = append(append(append(deleted, jd...), cc...), cd...)
 	vols := len(out.VolumesChanged) > 0 || len(out.VolumesDeleted) > 0
 	if want := len(changed) > 0 || len(deleted) > 0 || in.Memory.Pods == nil || vols; out.MemoryChanged != want {
 		t.Fatalf("step %d: MemoryChanged %v with changed %q deleted %q", step, out.MemoryChanged, changed, deleted)

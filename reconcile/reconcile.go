@@ -64,6 +64,11 @@ type PodRecord struct {
 	// nowhere; remembered so that FailedScheduling is an event only when the
 	// reason changes, not on every plan.
 	Unschedulable string `json:"unschedulable,omitempty"`
+	// Finished is set on a Job's pod once its outcome is counted in its
+	// JobRecord (api.PodSucceeded or api.PodFailed), in the same plan,
+	// so that a restart or failover never counts it twice (job.go). A
+	// finished pod holds no scheduler resources.
+	Finished string `json:"finished,omitempty"`
 }
 
 // Key returns "namespace/name", the record's key in Memory.
@@ -79,6 +84,12 @@ type Memory struct {
 	// volume no claim ever bound has no record. A plan replaces the map
 	// (never writes to it) when a record changes.
 	Volumes map[string]VolumeRecord `json:"volumes,omitempty"`
+	// Jobs are the Jobs' runs (Git's, a CronJob's children, ctl
+	// create job's) by "namespace/name", CronJobs the CronJobs' last
+	// slots (job.go, cronjob.go). A plan replaces either map (never
+	// writes to it) when a record changes.
+	Jobs     map[string]JobRecord     `json:"jobs,omitempty"`
+	CronJobs map[string]CronJobRecord `json:"cronJobs,omitempty"`
 }
 
 // Input is everything a plan depends on.
@@ -400,7 +411,19 @@ type Output struct {
 	// Input.Memory.Volumes into Memory.Volumes.
 	VolumesChanged []string
 	VolumesDeleted []string
-	Events         []Event
+	// JobsChanged, JobsDeleted, CronJobsChanged and CronJobsDeleted are
+	// the same delta for Memory.Jobs and Memory.CronJobs. A plan that
+	// counts a pod's outcome changes the pod's record (Finished) and its
+	// Job's together: the daemon commits them in one entry.
+	JobsChanged     []string
+	JobsDeleted     []string
+	CronJobsChanged []string
+	CronJobsDeleted []string
+	// Jobs and CronJobs are the views of every Job (Git's and the
+	// CronJobs' children) and CronJob, sorted by namespace and name.
+	Jobs     []JobView
+	CronJobs []CronJobView
+	Events   []Event
 	// Wake is the earliest instant after Input.Now at which Plan, given the
 	// same Input but that instant as Now, would decide something different
 	// or show different views: a pod reaching its workload's
@@ -487,6 +510,10 @@ type planner struct {
 	stsWaits   map[string]string
 	// daemonRecs indexes the DaemonSets' records by owner (daemonset.go).
 	daemonRecs map[string][]*PodRecord
+	// bs is the Jobs' and CronJobs' working state and jobDrops the
+	// reasons their pods are dropped, by key (job.go); nil without any.
+	bs       *batchState
+	jobDrops map[string]string
 }
 
 func newPlanner(in Input) *planner {
@@ -624,7 +651,10 @@ func sortedKeys[V any](m map[string]V) []string {
 // plan decides every pod's incarnation and placement.
 func (p *planner) plan() {
 	p.resolveDaemons()
-	p.decide(p.retemplate(expand(p.in.Desired, p.workloads)))
+	desired := p.retemplate(expand(p.in.Desired, p.workloads))
+	// Jobs and CronJobs (job.go): their pods join the desired ones.
+	desired = p.batch(desired)
+	p.decide(desired)
 	p.refs = buildRefs(p.mem)
 	p.cat = newCatalog(p.in.Desired)
 	p.cat.statefulClaims(p.in.Desired, p.in.Memory.Volumes)

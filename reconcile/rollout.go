@@ -284,6 +284,8 @@ func (p *planner) dropUnwanted(want map[string]*DesiredPod) {
 		rec := p.mem[key]
 		w, ok := p.workloads[rec.Owner]
 		switch {
+		case p.jobDrops[key] != "":
+			p.drop(key, p.jobDrops[key])
 		case rec.Owner == "":
 			p.drop(key, "deleted from Git")
 		case !ok:

@@ -87,6 +87,11 @@ func (p *planner) schedule() {
 			ps = d.Spec
 		}
 		sp := scheduler.Pod{Namespace: rec.Namespace, Name: rec.Name, Labels: rec.Labels, Spec: ps, Node: rec.Node}
+		if rec.Finished != "" {
+			// A Job's finished pod holds nothing, as Kubernetes'
+			// scheduler ignores terminal pods.
+			continue
+		}
 		if rec.Node != "" {
 			placed = append(placed, sp)
 			continue

@@ -81,6 +81,7 @@ func (p *planner) output() Output {
 		out.Workloads = p.workloadViews(p.in.Desired.Keys(), byOwner)
 	}
 	p.storageOutput(&out, nil)
+	p.batchOutput(&out)
 	out.Wake = p.wake
 	return out
 }
@@ -112,6 +113,9 @@ func (p *planner) view(rec *PodRecord) PodView {
 		v.Phase = api.PodUnknown
 		v.Reason = ReasonNodeLost
 		v.Message = fmt.Sprintf("node %s is not alive", rec.Node)
+	case st == nil && rec.Finished != "":
+		// A Job's pod whose node no longer reports it: its outcome.
+		v.Phase = rec.Finished
 	case st == nil:
 		v.Reason = api.ReasonContainerCreating
 	default:

@@ -19,7 +19,7 @@ const completionTimeout = 2 * time.Second
 
 // getResources are the resources `ctl get` completes, in the order shown.
 var getResources = []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "statefulsets", "replicasets", "daemonsets", "nodes", "namespaces", "events", "applications",
-	"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "all"}
+	"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "jobs", "cronjobs", "all"}
 
 // noFiles: the word is never a file name.
 const noFiles = cobra.ShellCompDirectiveNoFileComp
@@ -39,7 +39,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				switch len(args) {
 				case 0:
-					return withPrefix([]string{"pods", "services", "deployments", "statefulsets", "replicasets", "daemonsets", "persistentvolumeclaims"}, toComplete), noFiles
+					return withPrefix([]string{"pods", "services", "deployments", "statefulsets", "replicasets", "daemonsets", "persistentvolumeclaims", "jobs", "cronjobs"}, toComplete), noFiles
 				case 1:
 					return c.objectNames(cmd, completionResource(args[0]), toComplete)
 				}

@@ -48,7 +48,7 @@ func TestCompletion(t *testing.T) {
 		directive string
 	}{
 		{[]string{"get", ""}, []string{"pods", "services", "endpoints", "deployments", "replicationcontrollers", "statefulsets", "replicasets", "daemonsets", "nodes", "namespaces", "events", "applications",
-			"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "all"}, ":4"},
+			"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes", "storageclasses", "jobs", "cronjobs", "all"}, ":4"},
 		{[]string{"get", "n"}, []string{"nodes", "namespaces"}, ":4"},
 		{[]string{"get", "pods", "-n", "shop", ""}, []string{"api-1", "web-1", "web-2"}, ":4"},
 		{[]string{"get", "po", "-n", "shop", "we"}, []string{"web-1", "web-2"}, ":4"},
@@ -61,7 +61,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"get", "ns", "s"}, []string{"shop"}, ":4"},
 		{[]string{"get", "pods", "-n", ""}, []string{"default", "kube-system", "shop"}, ":4"},
 		{[]string{"get", "pods", "--namespace", "k"}, []string{"kube-system"}, ":4"},
-		{[]string{"describe", ""}, []string{"pods", "services", "deployments", "statefulsets", "replicasets", "daemonsets", "persistentvolumeclaims"}, ":4"},
+		{[]string{"describe", ""}, []string{"pods", "services", "deployments", "statefulsets", "replicasets", "daemonsets", "persistentvolumeclaims", "jobs", "cronjobs"}, ":4"},
 		{[]string{"describe", "pvc", "-n", "shop", ""}, []string{"data-db-0", "uploads"}, ":4"},
 		{[]string{"get", "cm", "-n", "shop", ""}, []string{"web-config"}, ":4"},
 		{[]string{"get", "secret", "-n", "shop", "d"}, []string{"db-password"}, ":4"},

@@ -27,7 +27,7 @@ func (c *cli) describeCmd() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "describe pod|service|deployment|statefulset|replicaset|pvc NAME",
+		Use:   "describe pod|service|deployment|statefulset|replicaset|daemonset|pvc|job|cronjob NAME",
 		Short: "Show a pod (containers, events and, while Pending, why no node takes it), a Service (ports, endpoints and why a pod is not one) or a Deployment (rollout, revision, conditions, events) in detail",
 		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
 container (image, state with reason, exit code and signal, last state, restarts, readiness,
@@ -53,20 +53,26 @@ holding its data and the file and line that declare it.
 For a StatefulSet or ReplicaSet, what kubectl describe shows (replicas, update strategy and
 partition, service name, pods status, pod template, volume claim templates) with the
 reconciler's progress (what an ordered start or update waits for) and the events about it and
-its pods.`,
+its pods.
+
+For a Job, its parallelism, completions, mode, start and completion times, pod counts,
+completed indexes, conditions, pods and events; for a CronJob, its schedule, time zone,
+concurrency policy, last and next slots, its Jobs and events.`,
 		Example: `  ctl describe pod web-5d9c1a2b3c-0 -n shop
   ctl describe po big-0a1b2c3d4e-0 -n shop -o yaml
   ctl describe svc web -n shop
   ctl describe deployment web -n shop
   ctl describe pvc data-db-0 -n shop
   ctl describe statefulset db -n shop
-  ctl describe daemonset node-exporter -n monitoring`,
+  ctl describe daemonset node-exporter -n monitoring
+  ctl describe job backup-29017445 -n ops
+  ctl describe cronjob backup -n ops`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME, describe deployment NAME or describe pvc NAME")
 			}
-			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" {
-				return usageErr("unknown resource %q: describe supports pods, services, deployments, statefulsets, replicasets, daemonsets and persistentvolumeclaims", args[0])
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" && jobKinds[r[0]] == "" {
+				return usageErr("unknown resource %q: describe supports pods, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs", args[0])
 			}
 			return nil
 		},
@@ -94,6 +100,10 @@ its pods.`,
 				return c.describeApps(ctx, cl, appsKinds[r[0]], namespace, args[1], output)
 			case resDaemonSets:
 				return c.describeDaemonSet(ctx, cl, namespace, args[1], output)
+			case resJobs:
+				return c.describeJob(ctx, cl, namespace, args[1], output)
+			case resCronJobs:
+				return c.describeCronJob(ctx, cl, namespace, args[1], output)
 			}
 			d, err := cl.DescribePod(ctx, namespace, args[1])
 			if errors.Is(err, api.ErrNotFound) {

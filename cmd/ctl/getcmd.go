@@ -42,7 +42,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, jobs, cronjobs, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -72,6 +72,10 @@ func resources(arg string) ([]string, error) {
 		case "all":
 			out = append(out, resPods, resServices, resDaemonSets, resDeployOnly, resRCs, resReplicaSets, resStatefulSets)
 		default:
+			if res := jobResource(strings.ToLower(s)); res != "" {
+				out = append(out, res)
+				continue
+			}
 			if res := storageResource(strings.ToLower(s)); res != "" {
 				out = append(out, res)
 				continue
@@ -167,8 +171,8 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" {
-			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, daemonsets, nodes or events")
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" || jobKinds[kinds[0]] != "" {
+			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, nodes or events")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o, about)
 	}
@@ -273,6 +277,9 @@ func kindOf(res string) string {
 		return k
 	}
 	if k := appsKinds[res]; k != "" {
+		return k
+	}
+	if k := jobKinds[res]; k != "" {
 		return k
 	}
 	return spec.KindDeployment
@@ -428,6 +435,8 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		return items, nil
 	case resConfigMaps, resSecrets, resClaims, resVolumes, resStorageClasses:
 		return fe.fetchStorage(ctx, res)
+	case resJobs, resCronJobs:
+		return fe.fetchJobs(ctx, res)
 	}
 	return nil, fmt.Errorf("unknown resource %q", res)
 }

@@ -125,6 +125,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),
 		c.cordonCmd(), c.uncordonCmd(), c.drainCmd(), c.rolloutCmd(), c.deleteCmd())
 	root.AddCommand(c.explainCmd(), c.versionCmd())
+	root.AddCommand(c.createCmd())
 	// Last, so that it sees every command.
 	c.addCompletions(root)
 	return root

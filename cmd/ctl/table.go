@@ -60,6 +60,9 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		header = []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}
 	default:
 		header = storageHeader(kind, o.wide)
+		if h := jobHeader(kind, o.wide); h != nil {
+			header = h
+		}
 	}
 	if o.withNS && !clusterScoped(kind) {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -127,7 +130,10 @@ func tableRow(it *item, o tableOpts) []string {
 	case eventRow:
 		vals = []string{lastSeen(w.Event), w.typ, w.Reason, w.object, strings.TrimSpace(w.Message)}
 	default:
-		vals, _ = storageRow(name, w, o.wide)
+		var ok bool
+		if vals, ok = jobRow(name, w, o.wide, now()); !ok {
+			vals, _ = storageRow(name, w, o.wide)
+		}
 	}
 	if o.withNS && !clusterScoped(it.kind) {
 		vals = append([]string{it.namespace}, vals...)

@@ -71,9 +71,12 @@ type controller struct {
 	pubSeq    uint64                    // views begun
 	pubStored uint64                    // the newest view stored
 	lastDelta int                       // bytes of the last plan's raft entry
-	plans     uint64                    // plans run this term
-	joinTimer *time.Timer
-	naming    namingTerm // the term's naming hooks (naming.go)
+	// jobsCreated is the store's count of ctl-created Jobs the planner's
+	// memory has taken in (store_jobs.go).
+	jobsCreated uint64
+	plans       uint64 // plans run this term
+	joinTimer   *time.Timer
+	naming      namingTerm // the term's naming hooks (naming.go)
 	// net is the last plan's network (network.go), which every set
 	// offered carries; cidrErr why nodes have no pod CIDR.
 	net     *netPlan
@@ -117,7 +120,8 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 	peek := s.store.peek()
 	c.cluster = peek.clusterID
 	// The planner writes its memory in place: it gets its own copy.
-	c.mem = reconcile.Memory{Pods: s.store.copyPods(), Volumes: s.store.copyVolumes()}
+	c.mem = s.store.memory()
+	_, _, c.jobsCreated = s.store.jobRecords()
 	c.planner = reconcile.NewPlanner()
 	c.base = peek.termBase
 	c.adopting = len(c.mem.Pods) == 0

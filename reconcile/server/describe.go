@@ -47,8 +47,8 @@ func explain(cfg scheduler.Config, nodes []reconcile.NodeState, desired *spec.Se
 	placed := make([]scheduler.Pod, 0, len(mem))
 	for _, k := range sortedKeys(mem) {
 		r := mem[k]
-		if r.Node == "" {
-			continue
+		if r.Node == "" || r.Finished != "" {
+			continue // a Job's finished pod holds nothing
 		}
 		placed = append(placed, scheduler.Pod{Namespace: r.Namespace, Name: r.Name, Labels: r.Labels, Spec: &r.Spec, Node: r.Node})
 	}

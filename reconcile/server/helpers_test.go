@@ -299,8 +299,20 @@ func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
 	a.term, a.gen = set.Term, set.Generation
 	a.sets = append(a.sets, set)
 	now := time.Now()
+	// A pod that ran to completion keeps its phase, as an agent never
+	// restarts a finished pod of restartPolicy Never.
+	finished := map[string]agentapi.PodStatus{}
+	for _, st := range a.status {
+		if st.Phase == agentapi.PodSucceeded || st.Phase == agentapi.PodFailed {
+			finished[st.UID] = st
+		}
+	}
 	a.status = nil
 	for i, p := range set.Pods {
+		if st, ok := finished[p.UID]; ok {
+			a.status = append(a.status, st)
+			continue
+		}
 		st := agentapi.PodStatus{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Node: a.name, Phase: agentapi.PodRunning,
 			PodIP: "10.88." + strconv.Itoa(len(a.name)) + "." + strconv.Itoa(i+2), StartTime: &now}
 		for _, c := range p.Spec.Containers {

@@ -57,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerServiceRoutes(lead)
 	s.registerStorageRoutes(lead)
 	s.registerLeaseRoutes(lead)
+	s.registerJobRoutes(lead)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

@@ -33,6 +33,9 @@ type planResult struct {
 	// PersistentVolumes with what became of them.
 	claims  []reconcile.ClaimView
 	volumes []reconcile.VolumeView
+	// jobs and cronJobs are the Jobs and CronJobs (jobs_http.go).
+	jobs     []reconcile.JobView
+	cronJobs []reconcile.CronJobView
 }
 
 // requestPlanLocked asks the plan loop for a plan and returns the request
@@ -160,6 +163,10 @@ func (c *controller) planOnce() (bool, time.Time) {
 		d = podDelta(nil, out.Memory.Pods)
 	}
 	d = addVolumeDelta(d, &out)
+	d = addJobDelta(d, &out)
+	if adopting {
+		d = addAllJobs(d, &out)
+	}
 	if d != nil {
 		n, err := c.s.el.applySize(d, c.s.cfg.Raft.ApplyTimeout)
 		c.lastDelta = n
@@ -168,7 +175,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 			// The planner wrote the plan into its memory in place: start
 			// again from what the store holds, with a full plan.
 			c.mu.Lock()
-			c.mem = reconcile.Memory{Pods: c.s.store.copyPods(), Volumes: c.s.store.copyVolumes()}
+			c.mem = c.s.store.memory()
 			c.planner = reconcile.NewPlanner()
 			c.mu.Unlock()
 			return false, time.Time{}
@@ -195,7 +202,8 @@ func (c *controller) planOnce() (bool, time.Time) {
 
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes}
+	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes,
+		jobs: out.Jobs, cronJobs: out.CronJobs}
 	netChanged := c.net == nil || c.net.key != netp.key
 	c.storage = storageOf(&out)
 	c.net = netp
@@ -266,7 +274,8 @@ func (c *controller) previewPlan() {
 	workloads := c.rolloutViews(out.Workloads, in.Desired, false)
 	c.mu.Lock()
 	c.mem = out.Memory
-	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes}
+	c.lastPlan = planResult{pods: out.Pods, workloads: workloads, services: netp.views, claims: out.Claims, volumes: out.Volumes,
+		jobs: out.Jobs, cronJobs: out.CronJobs}
 	c.mu.Unlock()
 	c.s.events.append(out.Events)
 	c.publish()
@@ -283,6 +292,8 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 	nodes, wake := c.nodeStates(c.s.members.nodes(), v.overrides)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Jobs ctl created since the last plan (store_jobs.go).
+	c.mergeCreatedJobsLocked()
 	in := reconcile.Input{
 		Scheduler: &c.s.cfg.Scheduler,
 		Desired:   set,
@@ -292,7 +303,7 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 		Overrides: rollbacks,
 		// ctl delete pod requests not carried out yet.
 		DeletePods: v.deletePods,
-		Now:        time.Now(),
+		Now:        planClock(),
 		NewUID:     newUID,
 		// Until the grace has passed, a node membership has not reported
 		// may simply not have rejoined a new leader yet.
@@ -314,7 +325,8 @@ func (c *controller) planInput() (reconcile.Input, time.Time) {
 		for _, pods := range c.adopt {
 			if len(pods) > 0 {
 				// The agents' pods, not the preview's, are the inventory.
-				in.Adopt, in.Memory = c.adopt, reconcile.Memory{Pods: map[string]reconcile.PodRecord{}}
+				// The Jobs' progress is the store's, pods or not.
+				in.Adopt, in.Memory = c.adopt, reconcile.Memory{Pods: map[string]reconcile.PodRecord{}, Jobs: c.mem.Jobs, CronJobs: c.mem.CronJobs}
 				break
 			}
 		}

@@ -314,6 +314,10 @@ stringData:
 		"PathClaim":          api.ClaimPath("shop", "data"),
 		"PathVolumes":        api.PathVolumes,
 		"PathStorageClasses": api.PathStorageClasses,
+		"PathJobs":           api.PathJobs,
+		"PathJob":            api.JobPath("shop", "none"),
+		"PathCronJobs":       api.PathCronJobs,
+		"PathCronJob":        api.CronJobPath("shop", "none"),
 	}
 	// Not asked: GET /v1/revision serves the repository's files as
 	// committed, so a Secret there is what Git holds (SOPS ciphertext; a

@@ -95,6 +95,12 @@ type command struct {
 	UID string `json:"uid,omitempty"`
 	// Lease is the payload of an opLease entry (store_leases.go).
 	Lease *leaseCommand `json:"lease,omitempty"`
+	// JobUpsert, JobDelete, CronJobUpsert and CronJobDelete are the
+	// records of an opJobs or opJobCreate entry (store_jobs.go).
+	JobUpsert     []reconcile.JobRecord     `json:"jobUpsert,omitempty"`
+	JobDelete     []string                  `json:"jobDelete,omitempty"`
+	CronJobUpsert []reconcile.CronJobRecord `json:"cronJobUpsert,omitempty"`
+	CronJobDelete []string                  `json:"cronJobDelete,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -116,6 +122,11 @@ type fsmState struct {
 	// Volumes are the persistent volumes' records
 	// (reconcile.Memory.Volumes); absent in an older snapshot: none.
 	Volumes map[string]reconcile.VolumeRecord `json:"volumes,omitempty"`
+	// Jobs and CronJobs are the Jobs' runs and the CronJobs' last slots
+	// (reconcile.Memory.Jobs, CronJobs; store_jobs.go); absent in an
+	// older snapshot: none.
+	Jobs     map[string]reconcile.JobRecord     `json:"jobs,omitempty"`
+	CronJobs map[string]reconcile.CronJobRecord `json:"cronJobs,omitempty"`
 	// TermBase is added to the raft term to form the fencing token agents
 	// check. It only grows: a leader raises it past a term an agent
 	// reports having seen (say, from a cluster whose data was lost), so
@@ -179,6 +190,8 @@ type store struct {
 	// rolloutGen counts the changes of Histories and Rollbacks, so that
 	// the leader redoes its rollout work only when they changed.
 	rolloutGen uint64
+	// jobsCreated counts the opJobCreate entries applied (store_jobs.go).
+	jobsCreated uint64
 	// broken is the first entry that failed to apply; log receives it.
 	broken error
 	log    *slog.Logger
@@ -272,9 +285,16 @@ func (s *store) apply(c *command, index uint64) error {
 		if st := s.apps[c.App]; st != nil && st.set == set {
 			st.cache = cache
 		}
-	case opPods, opVolumes:
-		if c.Op == opVolumes {
+	case opJobCreate:
+		if err := s.applyJobCreateLocked(c, index); err != nil {
+			return err
+		}
+	case opPods, opVolumes, opJobs:
+		if c.Op == opVolumes || len(c.VolumeUpsert)+len(c.VolumeDelete) > 0 {
 			s.applyVolumesLocked(c)
+		}
+		if c.Op == opJobs {
+			s.applyJobsLocked(c)
 		}
 		if s.shared {
 			s.st.Pods = maps.Clone(s.st.Pods)
@@ -344,6 +364,8 @@ type storeView struct {
 	Set       *spec.Set // the union of the applications' sets
 	Pods      map[string]reconcile.PodRecord
 	Volumes   map[string]reconcile.VolumeRecord
+	Jobs      map[string]reconcile.JobRecord
+	CronJobs  map[string]reconcile.CronJobRecord
 	TermBase  uint64
 	Overrides map[string]nodeOverride
 	Index     uint64
@@ -375,6 +397,8 @@ func (s *store) read() storeView {
 		Set:       s.union,
 		Pods:      s.st.Pods,
 		Volumes:   s.st.Volumes,
+		Jobs:      s.st.Jobs,
+		CronJobs:  s.st.CronJobs,
 		TermBase:  s.st.TermBase,
 		Overrides: s.st.Overrides,
 		Index:     s.index,
@@ -475,6 +499,8 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		Apps:      v.Apps,
 		Pods:      v.Pods,
 		Volumes:   v.Volumes,
+		Jobs:      v.Jobs,
+		CronJobs:  v.CronJobs,
 		// The bootstrap application's creation.
 		BootstrapCreated: v.Created,
 		TermBase:         v.TermBase,
@@ -565,7 +591,7 @@ func podDelta(old, new map[string]reconcile.PodRecord) *command {
 // is compared by its encoding, and only when the cheap fields agree.
 func recordEqual(a, b *reconcile.PodRecord) bool {
 	if a.UID != b.UID || a.Node != b.Node || a.Hash != b.Hash || a.Owner != b.Owner ||
-		a.Unschedulable != b.Unschedulable || !a.Created.Equal(b.Created) ||
+		a.Unschedulable != b.Unschedulable || a.Finished != b.Finished || !a.Created.Equal(b.Created) ||
 		!maps.Equal(a.Labels, b.Labels) || !maps.Equal(a.Annotations, b.Annotations) {
 		return false
 	}

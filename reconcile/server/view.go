@@ -33,8 +33,11 @@ type view struct {
 	services []reconcile.ServiceView
 	// claims and volumes are the last plan's PersistentVolumeClaims and
 	// PersistentVolumes, sorted (read-only; storage_http.go serves them).
-	claims    []reconcile.ClaimView
-	volumes   []reconcile.VolumeView
+	claims  []reconcile.ClaimView
+	volumes []reconcile.VolumeView
+	// jobs and cronJobs are the last plan's (jobs_http.go serves them).
+	jobs      []reconcile.JobView
+	cronJobs  []reconcile.CronJobView
 	podCIDRs  map[string]string
 	nodeErrs  []api.NodeError
 	members   map[string]member
@@ -119,6 +122,8 @@ func (c *controller) publish() {
 		services:   c.lastPlan.services,
 		claims:     c.lastPlan.claims,
 		volumes:    c.lastPlan.volumes,
+		jobs:       c.lastPlan.jobs,
+		cronJobs:   c.lastPlan.cronJobs,
 		podCIDRs:   c.s.store.network().podCIDRs,
 		members:    members,
 		overrides:  peek.overrides,
@@ -296,7 +301,7 @@ func (v *view) planInput() reconcile.Input {
 		Desired:  v.set,
 		Nodes:    v.nodeStates,
 		Observed: v.observed,
-		Memory:   reconcile.Memory{Pods: v.inventory(), Volumes: v.volumeRecords()},
+		Memory:   v.memory(),
 		Now:      time.Now(),
 	}
 	if v.store != nil {
@@ -312,12 +317,4 @@ func (v *view) inventory() map[string]reconcile.PodRecord {
 		return map[string]reconcile.PodRecord{}
 	}
 	return v.store.copyPods()
-}
-
-// volumeRecords returns the volume records the store holds (read-only).
-func (v *view) volumeRecords() map[string]reconcile.VolumeRecord {
-	if v.store == nil {
-		return nil
-	}
-	return v.store.copyVolumes()
 }
