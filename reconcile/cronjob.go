@@ -3,7 +3,6 @@ package reconcile
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -46,28 +45,6 @@ const (
 
 // maxMissed is how many missed slots pass silently.
 const maxMissed = 100
-
-// CronSchedule parses a CronJob's schedule (five fields or a macro) and
-// loads its time zone (the local zone when unset).
-func CronSchedule(cs *spec.CronJobSpec) (cron.Schedule, *time.Location, error) {
-	sched, err := cron.ParseStandard(cs.Schedule)
-	if err != nil {
-		return nil, nil, fmt.Errorf("failed to parse schedule %q: %w", cs.Schedule, err)
-	}
-	loc := time.Local
-	if cs.TimeZone != nil && *cs.TimeZone != "" {
-		if loc, err = time.LoadLocation(*cs.TimeZone); err != nil {
-			return nil, nil, fmt.Errorf("failed to load time zone %q: %w", *cs.TimeZone, err)
-		}
-	}
-	return sched, loc, nil
-}
-
-// ChildJobName is the name of the child a CronJob makes for a slot:
-// "<cronjob>-<slot in minutes since the epoch>", as Kubernetes names it.
-func ChildJobName(cronJob string, slot time.Time) string {
-	return cronJob + "-" + strconv.FormatInt(slot.Unix()/60, 10)
-}
 
 // NewChildJob is the record of a child Job made from a CronJob's
 // template: at a slot, or (slot zero) by ctl create job, createdBy saying
@@ -165,7 +142,7 @@ func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) str
 	if cj.Spec.Suspend != nil && *cj.Spec.Suspend {
 		return ""
 	}
-	sched, loc, err := CronSchedule(&cj.Spec)
+	sched, loc, err := spec.CronSchedule(&cj.Spec)
 	if err != nil {
 		return "" // validation refuses it; the view says why
 	}
@@ -203,7 +180,7 @@ func (p *planner) fireCron(key string, cj *spec.CronJob, rec *CronJobRecord) str
 		p.cronEvent(key, "Warning", EventCronMissed, fmt.Sprintf("too many missed start times (%d): running only the most recent, %s; set or decrease startingDeadlineSeconds or check clock skew", missed, slot.UTC().Format(time.RFC3339)))
 	}
 	rec.LastSchedule = slot
-	name := ChildJobName(cj.Name, slot)
+	name := spec.CronJobJobName(cj.Name, slot)
 	ckey := rec.Namespace + "/" + name
 	if _, ok := p.bs.jobs[ckey]; ok {
 		return "" // already made (never twice for one slot)
@@ -307,7 +284,7 @@ func (p *planner) cronViews() {
 				v.LastSuccessful = c.Finished
 			}
 		}
-		if sched, loc, err := CronSchedule(&cj.Spec); err != nil {
+		if sched, loc, err := spec.CronSchedule(&cj.Spec); err != nil {
 			v.Problem = err.Error()
 		} else if !v.Suspend {
 			v.Next = sched.Next(p.in.Now.In(loc))

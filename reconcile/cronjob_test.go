@@ -37,7 +37,7 @@ func TestCronJobSlotsAllow(t *testing.T) {
 	s.in.Now = s.out.Wake
 	s.step()
 	slot := t0.Add(5 * time.Minute)
-	want := ChildJobName("tick", slot)
+	want := spec.CronJobJobName("tick", slot)
 	if got := childNames(s.out.Memory); len(got) != 1 || got[0] != want || want != "tick-28928165" {
 		t.Fatalf("children %v, want [%s]", got, want)
 	}
@@ -87,11 +87,11 @@ func TestCronJobForbidAndReplace(t *testing.T) {
 			}
 			switch policy {
 			case spec.ForbidConcurrent:
-				if len(got) != 1 || got[0] != ChildJobName("c", t0.Add(time.Minute)) {
+				if len(got) != 1 || got[0] != spec.CronJobJobName("c", t0.Add(time.Minute)) {
 					t.Fatalf("children %v", got)
 				}
 			case spec.ReplaceConcurrent:
-				if len(got) != 1 || got[0] != ChildJobName("c", t0.Add(2*time.Minute)) || len(s.jobPods()) != 1 {
+				if len(got) != 1 || got[0] != spec.CronJobJobName("c", t0.Add(2*time.Minute)) || len(s.jobPods()) != 1 {
 					t.Fatalf("children %v pods %v", got, s.jobPods())
 				}
 			default:
@@ -124,7 +124,7 @@ func TestCronJobStartingDeadlineAndMissed(t *testing.T) {
 	s.in.Now = t0.Add(3*time.Hour + 10*time.Second)
 	s.step()
 	got := childNames(s.out.Memory)
-	if len(got) != 1 || got[0] != ChildJobName("late", t0.Add(3*time.Hour)) {
+	if len(got) != 1 || got[0] != spec.CronJobJobName("late", t0.Add(3*time.Hour)) {
 		t.Fatalf("children %v", got)
 	}
 	warned := false
@@ -162,7 +162,7 @@ func TestCronJobHistoryLimitsAndSuspend(t *testing.T) {
 		}
 	}
 	got := childNames(s.out.Memory)
-	if len(got) != 2 || got[0] != ChildJobName("hist", t0.Add(4*time.Minute)) {
+	if len(got) != 2 || got[0] != spec.CronJobJobName("hist", t0.Add(4*time.Minute)) {
 		t.Fatalf("children %v", got)
 	}
 	if len(s.jobPods()) != 2 {
@@ -172,7 +172,7 @@ func TestCronJobHistoryLimitsAndSuspend(t *testing.T) {
 	s.in.Desired = setOf(cj)
 	s.in.Now = t0.Add(10 * time.Minute)
 	s.step()
-	if got := childNames(s.out.Memory); got[1] != ChildJobName("hist", t0.Add(5*time.Minute)) || !s.out.Wake.IsZero() {
+	if got := childNames(s.out.Memory); got[1] != spec.CronJobJobName("hist", t0.Add(5*time.Minute)) || !s.out.Wake.IsZero() {
 		t.Fatalf("suspended CronJob fired: %v wake %v", got, s.out.Wake)
 	}
 }
@@ -221,7 +221,7 @@ func TestCronJobDaylightSaving(t *testing.T) {
 		return sortedKeys(seen)
 	}
 	fall := count("Europe/Paris", time.Date(2025, 10, 25, 22, 0, 0, 0, time.UTC), 20)
-	if want := []string{ChildJobName("dst", time.Date(2025, 10, 26, 0, 30, 0, 0, time.UTC)), ChildJobName("dst", time.Date(2025, 10, 26, 1, 30, 0, 0, time.UTC))}; strings.Join(fall, ",") != strings.Join(want, ",") {
+	if want := []string{spec.CronJobJobName("dst", time.Date(2025, 10, 26, 0, 30, 0, 0, time.UTC)), spec.CronJobJobName("dst", time.Date(2025, 10, 26, 1, 30, 0, 0, time.UTC))}; strings.Join(fall, ",") != strings.Join(want, ",") {
 		t.Fatalf("fall back: %v, want %v", fall, want)
 	}
 	if spring := count("Europe/Paris", time.Date(2025, 3, 29, 22, 0, 0, 0, time.UTC), 20); len(spring) != 0 {

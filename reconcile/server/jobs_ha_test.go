@@ -181,7 +181,7 @@ func TestJobsAcrossFailover(t *testing.T) {
 	advance(time.Minute)
 	kick()
 	slot := time.Unix(0, clock.Load()).Truncate(time.Minute)
-	child := reconcile.ChildJobName("tick", slot)
+	child := spec.CronJobJobName("tick", slot)
 	waitFor(t, 20*time.Second, "the CronJob's child and its pod", func() bool {
 		_, ok := jobOf(t, cl, child)
 		return ok && running(child+"-") == 1
@@ -265,7 +265,7 @@ func TestJobsAcrossFailover(t *testing.T) {
 	// The next slot, on the new leader: one more child.
 	advance(time.Minute)
 	kick()
-	next := reconcile.ChildJobName("tick", slot.Add(time.Minute))
+	next := spec.CronJobJobName("tick", slot.Add(time.Minute))
 	waitFor(t, 20*time.Second, "the next slot's child", func() bool {
 		_, ok := jobOf(t, cl, next)
 		return ok
