@@ -29,6 +29,8 @@ type haCluster struct {
 	t   *testing.T
 	ctx context.Context
 	c   *devenv.Cluster
+	// cronSince is when the workload steps committed their CronJob.
+	cronSince time.Time
 }
 
 func TestHA(t *testing.T) {
@@ -95,6 +97,10 @@ func TestHA(t *testing.T) {
 		{"PersistentVolumes", h.testPersistentVolumes},
 		{"NetworkVolume", h.testNetworkVolume},
 		{"BlockVolumeFull", h.testBlockVolumeFull},
+		{"StatefulSet", h.testStatefulSet},
+		{"DaemonSet", h.testDaemonSet},
+		{"IndexedJob", h.testIndexedJob},
+		{"CronJob", h.testCronJob},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {
