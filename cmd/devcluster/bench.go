@@ -64,6 +64,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	diffObjects := fs.Int("diff-objects", 10000, "diff: objects in the compared revisions")
 	rolloutRuns := fs.Int("rollout-runs", 5, "rollout: rolling updates of 30 replicas measured")
 	storageRuns := fs.Int("storage-runs", 5, "storage: pod-start runs measured with and without volumes")
+	cronSlots := fs.Int("cron-slots", 3, "jobs: CronJob slots (a minute each) measured")
 	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -144,6 +145,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if want[secStorage] {
 		s, err := benchStorage(ctx, o, *storageRuns, out)
 		record(secStorage, s, err)
+	}
+	if want[secJobs] {
+		s, err := benchJobs(ctx, o, *cronSlots, out)
+		record(secJobs, s, err)
 	}
 	if want[secFailover] {
 		o3 := o

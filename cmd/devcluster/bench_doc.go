@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout, secStorage}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout, secStorage, secJobs}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -42,6 +42,7 @@ var (
 		secServices:     "Services and DNS",
 		secRollout:      "Rolling updates and probes",
 		secStorage:      "Volumes, config and secrets",
+		secJobs:         "Jobs and CronJobs",
 	}
 )
 

@@ -29,6 +29,8 @@ type haCluster struct {
 	t   *testing.T
 	ctx context.Context
 	c   *devenv.Cluster
+	// cronSince is when the workload steps committed their CronJob.
+	cronSince time.Time
 }
 
 func TestHA(t *testing.T) {
@@ -95,7 +97,11 @@ func TestHA(t *testing.T) {
 		{"PersistentVolumes", h.testPersistentVolumes},
 		{"NetworkVolume", h.testNetworkVolume},
 		{"BlockVolumeFull", h.testBlockVolumeFull},
-		// The seed's four patterns (patterns_test.go); last: it cuts a node.
+		{"StatefulSet", h.testStatefulSet},
+		{"DaemonSet", h.testDaemonSet},
+		{"IndexedJob", h.testIndexedJob},
+		{"CronJob", h.testCronJob},
+		// Last: it cuts a node off.
 		{"Patterns", h.testPatterns},
 	}
 	for _, s := range steps {
