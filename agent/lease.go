@@ -110,17 +110,17 @@ func (a *Agent) leaseRoutes() http.Handler {
 	return mux
 }
 
-// podByAddr names the running pod whose IP is addr.
-func (a *Agent) podByAddr(addr netip.Addr) (namespace, name string, ok bool) {
+// podByAddr names the running pod whose IP is addr, and its incarnation.
+func (a *Agent) podByAddr(addr netip.Addr) (namespace, name, uid string, ok bool) {
 	for _, p := range a.rt.Status() {
 		if p.PodIP == "" || p.Phase == api.PodSucceeded || p.Phase == api.PodFailed {
 			continue
 		}
 		if ip, err := netip.ParseAddr(p.PodIP); err == nil && ip.Unmap() == addr {
-			return p.Namespace, p.Name, true
+			return p.Namespace, p.Name, p.UID, true
 		}
 	}
-	return "", "", false
+	return "", "", "", false
 }
 
 func (a *Agent) handlePodLease(w http.ResponseWriter, r *http.Request) {
@@ -130,7 +130,7 @@ func (a *Agent) handlePodLease(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, invalid("failed to parse the caller's address "+r.RemoteAddr))
 		return
 	}
-	ns, pod, ok := a.podByAddr(ap.Addr().Unmap())
+	ns, podName, uid, ok := a.podByAddr(ap.Addr().Unmap())
 	if !ok {
 		errs.WriteHTTP(w, errs.Mark(fmt.Errorf("%s is not the address of a pod running on node %s: only its pods may use its lease endpoint", ap.Addr(), a.cfg.NodeName), errPermission))
 		return
@@ -152,6 +152,12 @@ func (a *Agent) handlePodLease(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, invalid("the lease endpoint takes no body: the holder is the calling pod, the duration ?duration=SECONDS"))
 		return
 	}
+	// The holder is the pod's incarnation, "<name>_<uid>" (client-go's
+	// hostname_uuid): a pod re-created under the same name is another
+	// candidate, so the old incarnation's lease lapses or is released
+	// before the new one leads, and the old one's release on SIGTERM
+	// cannot clear its successor's lease.
+	pod := api.PodHolderIdentity(podName, uid)
 	req := api.LeaseRequest{HolderIdentity: pod, Node: a.cfg.NodeName}
 	if d := q.Get("duration"); d != "" {
 		n, err := strconv.ParseInt(d, 10, 32)

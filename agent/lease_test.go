@@ -150,19 +150,19 @@ func TestPodLeaseEndpoint(t *testing.T) {
 	mu.Unlock()
 
 	// Nobody holds it yet.
-	if code, pl, raw := podCall(t, "127.0.0.1", "GET", base+"/lease/leader", ""); code != 200 || pl.Holding || pl.Identity != "elect-a" {
+	if code, pl, raw := podCall(t, "127.0.0.1", "GET", base+"/lease/leader", ""); code != 200 || pl.Holding || pl.Identity != "elect-a_1" {
 		t.Fatalf("GET before any campaign = %d %s", code, raw)
 	}
 	// elect-a campaigns and wins; the reconciler heard its name, its
 	// namespace and this node.
-	if code, pl, raw := podCall(t, "127.0.0.1", "PUT", base+"/lease/leader?duration=10", ""); code != 200 || !pl.Holding || pl.Holder != "elect-a" {
+	if code, pl, raw := podCall(t, "127.0.0.1", "PUT", base+"/lease/leader?duration=10", ""); code != 200 || !pl.Holding || pl.Holder != "elect-a_1" {
 		t.Fatalf("elect-a campaign = %d %s", code, raw)
 	}
 	// elect-b loses and hears who leads.
-	if code, pl, raw := podCall(t, "127.0.0.2", "POST", base+"/lease/leader", ""); code != 409 || pl.Holding || pl.Holder != "elect-a" || pl.Identity != "elect-b" {
+	if code, pl, raw := podCall(t, "127.0.0.2", "POST", base+"/lease/leader", ""); code != 409 || pl.Holding || pl.Holder != "elect-a_1" || pl.Identity != "elect-b_2" {
 		t.Fatalf("elect-b campaign = %d %s", code, raw)
 	}
-	if code, pl, _ := podCall(t, "127.0.0.2", "GET", base+"/lease/leader", ""); code != 200 || pl.Holding || pl.Holder != "elect-a" {
+	if code, pl, _ := podCall(t, "127.0.0.2", "GET", base+"/lease/leader", ""); code != 200 || pl.Holding || pl.Holder != "elect-a_1" {
 		t.Fatalf("elect-b GET = %d %+v", code, pl)
 	}
 	// elect-b cannot campaign as elect-a: naming a holder is refused.
@@ -197,11 +197,20 @@ func TestPodLeaseEndpoint(t *testing.T) {
 	if code, pl, raw := podCall(t, "127.0.0.2", "PUT", base+"/lease/leader", ""); code != 200 || !pl.Holding {
 		t.Fatalf("elect-b after release = %d %s", code, raw)
 	}
+	// elect-b re-created under its name (a new UID, the same address) is
+	// another candidate: the old incarnation's lease is not its own.
+	rt.setStatus([]api.PodStatus{
+		{UID: "1", Namespace: "patterns", Name: "elect-a", Phase: api.PodRunning, PodIP: "127.0.0.1"},
+		{UID: "5", Namespace: "patterns", Name: "elect-b", Phase: api.PodRunning, PodIP: "127.0.0.2"},
+	})
+	if code, pl, raw := podCall(t, "127.0.0.2", "PUT", base+"/lease/leader", ""); code != 409 || pl.Holding || pl.Holder != "elect-b_2" || pl.Identity != "elect-b_5" {
+		t.Fatalf("re-created elect-b campaign = %d %s", code, raw)
+	}
 	fl.mu.Lock()
 	want := []string{
-		"PUT patterns/leader elect-a n1 campaign", "PUT patterns/leader elect-b n1 campaign",
-		"PUT patterns/leader elect-b n1 release", "PUT patterns/leader elect-a n1 release",
-		"PUT patterns/leader elect-b n1 campaign",
+		"PUT patterns/leader elect-a_1 n1 campaign", "PUT patterns/leader elect-b_2 n1 campaign",
+		"PUT patterns/leader elect-b_2 n1 release", "PUT patterns/leader elect-a_1 n1 release",
+		"PUT patterns/leader elect-b_2 n1 campaign", "PUT patterns/leader elect-b_5 n1 campaign",
 	}
 	got := append([]string(nil), fl.reqs...)
 	fl.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -155,4 +156,15 @@ func LeaseNameError(namespace, name string) string {
 		return fmt.Sprintf("lease name %q: must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters)", name)
 	}
 	return ""
+}
+
+// PodHolderIdentity is the holder identity an agent gives a pod's
+// campaign: "<pod name>_<pod UID>" (pod names have no "_").
+func PodHolderIdentity(name, uid string) string { return name + "_" + uid }
+
+// SplitPodHolderIdentity is PodHolderIdentity's inverse; uid is empty for
+// an identity without "_".
+func SplitPodHolderIdentity(holder string) (name, uid string) {
+	name, uid, _ = strings.Cut(holder, "_")
+	return name, uid
 }

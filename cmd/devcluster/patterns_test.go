@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 )
@@ -396,7 +397,8 @@ func (h *haCluster) waitOneLeader(t *testing.T, pods map[string]rapi.Pod, timeou
 			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 			lease, err := h.c.Client.Lease(ctx, patNS, "elect")
 			cancel()
-			if err == nil && lease.Spec.HolderIdentity == l[0] && lease.Status.Held {
+			// The holder is the pod's incarnation, "<name>_<uid>".
+			if err == nil && lease.Spec.HolderIdentity == agentapi.PodHolderIdentity(l[0], pods[l[0]].UID) && lease.Status.Held {
 				return l[0]
 			}
 		}

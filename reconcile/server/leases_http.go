@@ -123,8 +123,9 @@ func (s *Server) checkLeaseRequest(key string, req *agentapi.LeaseRequest) error
 		return nil
 	}
 	ns, _, _ := strings.Cut(key, "/")
-	p, found := s.view.Load().pod(ns, req.HolderIdentity)
-	if !found || p.Node != req.Node {
+	name, uid := agentapi.SplitPodHolderIdentity(req.HolderIdentity)
+	p, found := s.view.Load().pod(ns, name)
+	if !found || p.Node != req.Node || uid != "" && p.UID != uid {
 		return errs.Mark(fmt.Errorf("node %s asked for lease %s on behalf of pod %s/%s, which is not placed on it",
 			req.Node, key, ns, req.HolderIdentity), errdefs.ErrPermissionDenied)
 	}
