@@ -133,7 +133,9 @@ func image(layers []v1.Layer, entrypoint, cmd []string) (v1.Image, error) {
 	cf.Created = v1.Time{Time: epoch}
 	cf.Config.Entrypoint = entrypoint
 	cf.Config.Cmd = cmd
-	cf.Config.Env = []string{"PATH=/usr/local/bin:/bin"}
+	// The usual PATH of an image (the redis image has its binaries in
+	// /usr/bin).
+	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cf.Config.WorkingDir = "/"
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
