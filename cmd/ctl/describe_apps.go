@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,45 +28,57 @@ type appsDescription struct {
 // describeApps gathers a StatefulSet's or ReplicaSet's view, applied
 // object and events.
 func (c *cli) describeApps(ctx context.Context, cl *api.Client, kind, namespace, name, output string) error {
-	wls, err := cl.Deployments(ctx, namespace)
+	w, err := findWorkload(ctx, cl, kind, namespace, name)
 	if err != nil {
-		return &exitErr{code: exitError, err: err}
+		return err
 	}
-	d := &appsDescription{Events: []api.Event{}}
-	found := false
-	for _, w := range wls {
-		if w.Kind == kind && w.Name == name && w.Namespace == namespace {
-			d.Workload, found = w, true
-		}
-	}
-	if !found {
-		return &exitErr{code: exitChanges, err: fmt.Errorf("%s %s/%s not found", strings.ToLower(kind), namespace, name)}
-	}
-	if rev, err := cl.Revision(ctx); err == nil {
-		if set, err := (render.Loader{Decrypt: sops.WithoutKeys{}}).Load(rev.Files); err == nil {
-			d.Object = set.Objects[spec.ObjectKey{Kind: kind, Namespace: namespace, Name: name}]
-		}
-	}
-	if evs, err := cl.Events(ctx); err == nil {
-		d.Events = appsEvents(evs, kind, namespace, name)
-	} else {
-		fmt.Fprintf(c.errOut, "warning: failed to read the events: %v\n", err)
-	}
+	d := &appsDescription{Workload: w, Object: appliedObject(ctx, cl, spec.ObjectKey{Kind: kind, Namespace: namespace, Name: name})}
+	d.Events = c.workloadEvents(ctx, cl, kind, namespace, name)
 	return c.emit(output, d, func(w io.Writer) { printApps(w, d) })
 }
 
-// appsEvents are the events about a StatefulSet (its pods are
-// NAME-ORDINAL) or a ReplicaSet (NAME-HASH-INDEX) and its pods.
-func appsEvents(evs []api.Event, kind, namespace, name string) []api.Event {
-	suffix := `-[0-9a-f]{10}-[0-9]+$`
-	if kind == spec.KindStatefulSet {
-		suffix = `-[0-9]+$`
+// findWorkload returns the reconciler's view of a workload of kind; one
+// it does not list is kubectl's NotFound (exit 1).
+func findWorkload(ctx context.Context, cl *api.Client, kind, namespace, name string) (api.Workload, error) {
+	wls, err := cl.Deployments(ctx, namespace)
+	if err != nil {
+		return api.Workload{}, &exitErr{code: exitError, err: err}
 	}
-	pod := regexp.MustCompile(`^Pod/` + regexp.QuoteMeta(namespace+"/"+name) + suffix)
-	self := kind + "/" + namespace + "/" + name
+	for _, w := range wls {
+		if w.Kind == kind && w.Name == name && w.Namespace == namespace {
+			return w, nil
+		}
+	}
+	return api.Workload{}, &exitErr{code: exitChanges, err: fmt.Errorf("%s %s/%s not found", strings.ToLower(kind), namespace, name)}
+}
+
+// appliedObject is the applied revision's object of key, nil when ctl
+// cannot load it (SOPS files are read without keys).
+func appliedObject(ctx context.Context, cl *api.Client, key spec.ObjectKey) spec.Object {
+	rev, err := cl.Revision(ctx)
+	if err != nil {
+		return nil
+	}
+	set, err := (render.Loader{Decrypt: sops.WithoutKeys{}}).Load(rev.Files)
+	if err != nil {
+		return nil
+	}
+	return set.Objects[key]
+}
+
+// workloadEvents are the events about a workload and its pods (by their
+// names, pods long gone included: api.EventAbout), oldest first; a
+// failure to read them is a warning.
+func (c *cli) workloadEvents(ctx context.Context, cl *api.Client, kind, namespace, name string) []api.Event {
 	out := []api.Event{}
+	evs, err := cl.Events(ctx)
+	if err != nil {
+		fmt.Fprintf(c.errOut, "warning: failed to read the events: %v\n", err)
+		return out
+	}
+	self := kind + "/" + namespace + "/" + name
 	for _, e := range evs {
-		if e.Object == self || pod.MatchString(e.Object) {
+		if api.EventAbout(e.Object, self) {
 			out = append(out, e)
 		}
 	}

@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
-	"github.com/stevedore-dev/stevedore/spec/render"
-	"github.com/stevedore-dev/stevedore/spec/sops"
 )
 
 // deploymentDescription is what ctl describe deployment shows; -o json|yaml
@@ -36,53 +33,22 @@ type deploymentDescription struct {
 // and events. Only the view is required: the rest is shown when it can be
 // had.
 func (c *cli) describeDeployment(ctx context.Context, cl *api.Client, namespace, name, output string) error {
-	wls, err := cl.Deployments(ctx, namespace)
+	key := spec.ObjectKey{Kind: spec.KindDeployment, Namespace: namespace, Name: name}
+	w, err := findWorkload(ctx, cl, key.Kind, namespace, name)
 	if err != nil {
-		return &exitErr{code: exitError, err: err}
+		return err
 	}
-	d := &deploymentDescription{Events: []api.Event{}}
-	found := false
-	for _, w := range wls {
-		if w.Kind == spec.KindDeployment && w.Name == name {
-			d.Deployment, found = w, true
-		}
-	}
-	if !found {
-		return &exitErr{code: exitChanges, err: fmt.Errorf("deployment %s/%s not found", namespace, name)}
-	}
+	d := &deploymentDescription{Deployment: w}
 	if revs, err := cl.RolloutHistory(ctx, namespace, name); err == nil {
 		d.Revisions = revs
 	} else if !errors.Is(err, api.ErrNotFound) {
 		fmt.Fprintf(c.errOut, "warning: failed to read the rollout history: %v\n", err)
 	}
-	if rev, err := cl.Revision(ctx); err == nil {
-		if set, err := (render.Loader{Decrypt: sops.WithoutKeys{}}).Load(rev.Files); err == nil {
-			if o, ok := set.Objects[spec.ObjectKey{Kind: spec.KindDeployment, Namespace: namespace, Name: name}].(*spec.Deployment); ok {
-				d.Labels, d.Annotations, d.Spec = o.Labels, o.Annotations, &o.Spec
-			}
-		}
+	if o, ok := appliedObject(ctx, cl, key).(*spec.Deployment); ok {
+		d.Labels, d.Annotations, d.Spec = o.Labels, o.Annotations, &o.Spec
 	}
-	if evs, err := cl.Events(ctx); err == nil {
-		d.Events = deploymentEvents(evs, namespace, name)
-	} else {
-		fmt.Fprintf(c.errOut, "warning: failed to read the events: %v\n", err)
-	}
+	d.Events = c.workloadEvents(ctx, cl, key.Kind, namespace, name)
 	return c.emit(output, d, func(w io.Writer) { printDeployment(w, d) })
-}
-
-// deploymentEvents are the events about a Deployment and its pods (by
-// their names, NAME-HASH-INDEX: pods long gone included).
-func deploymentEvents(evs []api.Event, namespace, name string) []api.Event {
-	pod := regexp.MustCompile(`^Pod/` + regexp.QuoteMeta(namespace+"/"+name) + `-[0-9a-f]{10}-[0-9]+$`)
-	self := "Deployment/" + namespace + "/" + name
-	out := []api.Event{}
-	for _, e := range evs {
-		if e.Object == self || pod.MatchString(e.Object) {
-			out = append(out, e)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out
 }
 
 // eventTypeOf is an event's type: the reconciler's, or from its reason for

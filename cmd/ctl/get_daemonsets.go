@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
-	"github.com/stevedore-dev/stevedore/spec/render"
-	"github.com/stevedore-dev/stevedore/spec/sops"
 )
 
 // DaemonSets: `ctl get daemonsets` with kubectl's columns, their
@@ -114,27 +111,14 @@ type daemonSetDescription struct {
 // describeDaemonSet gathers a DaemonSet's view, applied object, pods and
 // events. Only the view is required.
 func (c *cli) describeDaemonSet(ctx context.Context, cl *api.Client, namespace, name, output string) error {
-	wls, err := cl.Deployments(ctx, namespace)
-	if err != nil {
-		return &exitErr{code: exitError, err: err}
-	}
-	d := &daemonSetDescription{Pods: []api.Pod{}, Events: []api.Event{}}
-	found := false
-	for _, w := range wls {
-		if w.Kind == spec.KindDaemonSet && w.Name == name {
-			d.DaemonSet, found = w, true
-		}
-	}
-	if !found {
-		return &exitErr{code: exitChanges, err: fmt.Errorf("daemonset %s/%s not found", namespace, name)}
-	}
 	key := spec.ObjectKey{Kind: spec.KindDaemonSet, Namespace: namespace, Name: name}
-	if rev, err := cl.Revision(ctx); err == nil {
-		if set, err := (render.Loader{Decrypt: sops.WithoutKeys{}}).Load(rev.Files); err == nil {
-			if o, ok := set.Objects[key].(*spec.DaemonSet); ok {
-				d.Labels, d.Annotations, d.Spec = o.Labels, o.Annotations, &o.Spec
-			}
-		}
+	w, err := findWorkload(ctx, cl, key.Kind, namespace, name)
+	if err != nil {
+		return err
+	}
+	d := &daemonSetDescription{DaemonSet: w, Pods: []api.Pod{}}
+	if o, ok := appliedObject(ctx, cl, key).(*spec.DaemonSet); ok {
+		d.Labels, d.Annotations, d.Spec = o.Labels, o.Annotations, &o.Spec
 	}
 	if pods, err := cl.Pods(ctx, namespace); err == nil {
 		for _, p := range pods {
@@ -145,26 +129,8 @@ func (c *cli) describeDaemonSet(ctx context.Context, cl *api.Client, namespace, 
 	} else if !errors.Is(err, api.ErrNotFound) {
 		fmt.Fprintf(c.errOut, "warning: failed to read the pods: %v\n", err)
 	}
-	if evs, err := cl.Events(ctx); err == nil {
-		d.Events = daemonSetEvents(evs, namespace, name)
-	} else {
-		fmt.Fprintf(c.errOut, "warning: failed to read the events: %v\n", err)
-	}
+	d.Events = c.workloadEvents(ctx, cl, key.Kind, namespace, name)
 	return c.emit(output, d, func(w io.Writer) { printDaemonSet(w, d) })
-}
-
-// daemonSetEvents are the events about a DaemonSet and its pods (by their
-// names, NAME-HASH-NODE: pods long gone included; api.EventAbout).
-func daemonSetEvents(evs []api.Event, namespace, name string) []api.Event {
-	self := spec.KindDaemonSet + "/" + namespace + "/" + name
-	out := []api.Event{}
-	for _, e := range evs {
-		if api.EventAbout(e.Object, self) {
-			out = append(out, e)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out
 }
 
 func printDaemonSet(w io.Writer, d *daemonSetDescription) {
