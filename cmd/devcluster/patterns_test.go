@@ -467,12 +467,9 @@ func (h *haCluster) testPatternMasterElected(t *testing.T) {
 			_ = h.c.Heal(node)
 		}
 	}()
-	others := map[string]rapi.Pod{}
-	for n, p := range pods {
-		if p.Node != node {
-			others[n] = p
-		}
-	}
+	// The replicas elsewhere: those that ran there, and the cut node's
+	// re-created there once it is declared failed.
+	others := h.patReady(t, "elect", 3, 3*time.Minute, node)
 	third := h.waitOneLeader(t, others, time.Minute, second)
 	if a, err := askLeader(inside, pods[second]); err != nil || a.IsLeader {
 		t.Errorf("the cut-off leader %s, asked on its node, = %+v, %v: it should have stopped leading before %s took over", second, a, err, third)
