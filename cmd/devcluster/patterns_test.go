@@ -382,7 +382,9 @@ func leaders(hc *http.Client, pods map[string]rapi.Pod) []string {
 	return out
 }
 
-// waitOneLeader waits until exactly one of pods claims to lead and the
+// waitOneLeader waits until exactly one of pods claims to lead, other than
+// the incarnation not ("<name>_<uid>": a pod re-created under the old
+// leader's name is another candidate), and the
 // lease names it, checking meanwhile that two never claim at once.
 func (h *haCluster) waitOneLeader(t *testing.T, pods map[string]rapi.Pod, timeout time.Duration, not string) string {
 	t.Helper()
@@ -393,7 +395,7 @@ func (h *haCluster) waitOneLeader(t *testing.T, pods map[string]rapi.Pod, timeou
 		if len(l) > 1 {
 			t.Fatalf("two leaders at once: %v", l)
 		}
-		if len(l) == 1 && l[0] != not {
+		if len(l) == 1 && agentapi.PodHolderIdentity(l[0], pods[l[0]].UID) != not {
 			ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
 			lease, err := h.c.Client.Lease(ctx, patNS, "elect")
 			cancel()
@@ -416,6 +418,7 @@ func (h *haCluster) waitOneLeader(t *testing.T, pods map[string]rapi.Pod, timeou
 func (h *haCluster) testPatternMasterElected(t *testing.T) {
 	pods := h.patReady(t, "elect", 3, 3*time.Minute)
 	first := h.waitOneLeader(t, pods, time.Minute, "")
+	firstUID := pods[first].UID
 	t.Logf("leader %s on %s", first, pods[first].Node)
 	// It stays the only leader.
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -449,7 +452,7 @@ func (h *haCluster) testPatternMasterElected(t *testing.T) {
 		return ""
 	})
 	pods = h.patReady(t, "elect", 3, 3*time.Minute)
-	second := h.waitOneLeader(t, pods, time.Minute, first)
+	second := h.waitOneLeader(t, pods, time.Minute, agentapi.PodHolderIdentity(first, firstUID))
 	t.Logf("after the rollout: leader %s on %s", second, pods[second].Node)
 
 	// The leader's node is cut off: its elect stops claiming (it cannot
@@ -470,7 +473,7 @@ func (h *haCluster) testPatternMasterElected(t *testing.T) {
 	// The replicas elsewhere: those that ran there, and the cut node's
 	// re-created there once it is declared failed.
 	others := h.patReady(t, "elect", 3, 3*time.Minute, node)
-	third := h.waitOneLeader(t, others, time.Minute, second)
+	third := h.waitOneLeader(t, others, time.Minute, agentapi.PodHolderIdentity(second, pods[second].UID))
 	if a, err := askLeader(inside, pods[second]); err != nil || a.IsLeader {
 		t.Errorf("the cut-off leader %s, asked on its node, = %+v, %v: it should have stopped leading before %s took over", second, a, err, third)
 	}
