@@ -165,6 +165,7 @@ func (p *planner) runJob(r jobRun, keys []string, extra []DesiredPod) []DesiredP
 			p.jobEvent(key, EventJobDeleted, "ttlSecondsAfterFinished passed: removed the pods of "+describeJob(rec))
 		}
 	}
+	kept = p.trimFinished(key, kept)
 	for _, k := range append(kept, active...) {
 		if rec.Cleaned {
 			p.jobDrops[k] = "ttlSecondsAfterFinished of Job " + key + " passed"
@@ -426,4 +427,42 @@ func exitSummary(st *api.PodStatus) string {
 		}
 	}
 	return s
+}
+
+// MaxFinishedJobPods is how many finished pods of one Job run stay in
+// their nodes' sets (so that `ctl logs` and `ctl get pods` show them): the
+// most recent ones. Older ones are removed once their outcome is counted,
+// as Kubernetes' terminated-pod garbage collection and the kubelet's
+// container GC do: each finished pod still holds its node's resources for
+// a pod (an address of the node's pod CIDR, a sandbox), and a Job of
+// thousands of completions would exhaust them.
+const MaxFinishedJobPods = 20
+
+// trimFinished keeps the MaxFinishedJobPods most recently created of a
+// run's finished pods (keys) and drops the others.
+func (p *planner) trimFinished(job string, keys []string) []string {
+	if len(keys) <= MaxFinishedJobPods {
+		return keys
+	}
+	sorted := slices.Clone(keys)
+	slices.SortStableFunc(sorted, func(a, b string) int {
+		if c := p.mem[b].Created.Compare(p.mem[a].Created); c != 0 {
+			return c // newest first
+		}
+		return comparePodKeys(b, a)
+	})
+	for _, k := range sorted[MaxFinishedJobPods:] {
+		p.jobDrops[k] = fmt.Sprintf("finished: its outcome is counted, and Job %s keeps its %d most recent finished pods", job, MaxFinishedJobPods)
+	}
+	keep := map[string]bool{}
+	for _, k := range sorted[:MaxFinishedJobPods] {
+		keep[k] = true
+	}
+	out := keys[:0:0]
+	for _, k := range keys {
+		if keep[k] {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -418,4 +418,18 @@ func TestJobThousandCompletionsRunThrough(t *testing.T) {
 	if v.Conditions[0].Type != JobComplete || v.Succeeded != 1000 || v.CompletedIndexes != "0-999" || len(s.created) != 1000 {
 		t.Fatalf("view %+v created %d", v, len(s.created))
 	}
+	// Only the most recent finished pods stay on the nodes: each would
+	// hold an address of its node's pod CIDR (a /24 holds 254).
+	if n := len(s.out.Memory.Pods); n != MaxFinishedJobPods {
+		t.Fatalf("%d pod records left, want the %d most recent finished", n, MaxFinishedJobPods)
+	}
+	for _, r := range s.out.Memory.Pods {
+		if i := podIndex(&r); i < 1000-MaxFinishedJobPods-jobTestSlack {
+			t.Errorf("kept %s (index %d): not among the most recent", r.Name, i)
+		}
+	}
 }
+
+// jobTestSlack is how far out of creation order the last indexes may
+// finish in the simulation.
+const jobTestSlack = 30
