@@ -15,7 +15,6 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 
-	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 )
