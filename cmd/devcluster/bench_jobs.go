@@ -199,7 +199,7 @@ func measureJobFloor(ctx context.Context, c *devenv.Cluster, image string, n, pa
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := runToExit(ctx, cl, img, fmt.Sprintf("jobfloor-%d", i)); err != nil {
+				if err := runToExit(ctx, cl, img, fmt.Sprintf("jobfloor-%d-%d", os.Getpid(), i)); err != nil {
 					errs <- err
 					return
 				}
