@@ -210,3 +210,36 @@ func parseKeyed(b []byte) map[string]uint64 {
 
 // errNoCPULine means /proc/stat had no aggregate "cpu" line.
 var errNoCPULine = errors.New("no cpu line in /proc/stat")
+
+// procsFile is the cgroup.procs of a cgroup under v1's memory controller.
+func (v V1) procsFile(cgroupPath string) string {
+	return filepath.Join(v.root(), "memory", cgroupPath, "cgroup.procs")
+}
+
+// procsFile is the cgroup.procs of a cgroup of the unified hierarchy.
+func (v V2) procsFile(cgroupPath string) string {
+	root := v.Root
+	if root == "" {
+		root = DefaultCgroupRoot
+	}
+	return filepath.Join(root, cgroupPath, "cgroup.procs")
+}
+
+// firstPID is a process of the cgroup (0 when none or unknown), found
+// through r's cgroup.procs.
+func firstPID(r CgroupReader, cgroupPath string) int {
+	pf, ok := r.(interface{ procsFile(string) string })
+	if !ok {
+		return 0
+	}
+	b, err := os.ReadFile(pf.procsFile(cgroupPath))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0
+	}
+	return pid
+}

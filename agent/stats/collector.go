@@ -45,8 +45,9 @@ type Container struct {
 	ID string
 	// CgroupPath is the OCI spec's linux.cgroupsPath ("/ns/id").
 	CgroupPath string
-	// PID is the task's init process: its /proc/<pid>/net/dev is the
-	// pod's network namespace's.
+	// PID is a process of the container: its /proc/<pid>/net/dev is the
+	// pod's network namespace's. Zero means the first of the cgroup's
+	// cgroup.procs.
 	PID       uint32
 	StartTime time.Time
 	// LogFiles are the container's log files (the current one and its
@@ -275,9 +276,13 @@ func (c *Collector) samplePod(ctx context.Context, p Pod, seen map[string]bool, 
 		ps.Memory.RSSBytes += cs.Memory.RSSBytes
 		ps.EphemeralStorage.UsedBytes += cs.Rootfs.UsedBytes + cs.Logs.UsedBytes
 		ps.EphemeralStorage.InodesUsed += cs.Rootfs.InodesUsed + cs.Logs.InodesUsed
-		if !netDone && ct.PID > 0 {
+		pid := int(ct.PID)
+		if !netDone && pid == 0 {
+			pid = firstPID(c.cfg.Cgroups, ct.CgroupPath)
+		}
+		if !netDone && pid > 0 {
 			// Every container shares the pod's network namespace.
-			if b, err := os.ReadFile(filepath.Join(c.cfg.ProcRoot, strconv.Itoa(int(ct.PID)), "net", "dev")); err == nil {
+			if b, err := os.ReadFile(filepath.Join(c.cfg.ProcRoot, strconv.Itoa(pid), "net", "dev")); err == nil {
 				if n, err := parseNetDev(b, skipLoopback); err == nil {
 					ps.Network, netDone = n, true
 				}

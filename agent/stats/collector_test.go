@@ -50,6 +50,9 @@ func TestCollectorRatesAndSums(t *testing.T) {
 	root := t.TempDir()
 	writeV2(t, filepath.Join(root, "ns", "a"), 1_000_000, 5000)
 	writeV2(t, filepath.Join(root, "ns", "b"), 2_000_000, 7000)
+	if err := os.WriteFile(filepath.Join(root, "ns", "b", "cgroup.procs"), []byte("42\n43\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	logDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(logDir, "a.log"), make([]byte, 8192), 0o644); err != nil {
 		t.Fatal(err)
@@ -111,6 +114,11 @@ func TestCollectorRatesAndSums(t *testing.T) {
 	// Writable layers are measured once per DuInterval, not every sample.
 	if src.calls != 3 { // a once (then cached), b twice (a failure is not cached)
 		t.Errorf("RootfsUsage called %d times in two samples, want 3", src.calls)
+	}
+	// The pod's network is its netns' (the process found in b's
+	// cgroup.procs, testdata/proc/42), without lo.
+	if p.Network.RxBytes != 1048576 || p.Network.TxBytes != 524288 {
+		t.Errorf("pod network = %+v, want eth0's counters", p.Network)
 	}
 	if second.Window <= 0 || second.Memory.WorkingSetBytes == 0 {
 		t.Errorf("node figures: window %v, memory %+v", second.Window, second.Memory)

@@ -1,0 +1,134 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/stats"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+var _ stats.Source = (*Runtime)(nil)
+
+// cgroupsPath is the cgroup containerd's default spec gives a container
+// (linux.cgroupsPath "/<namespace>/<id>"), the one runc creates under each
+// v1 controller, or under the unified root on v2.
+func (r *Runtime) cgroupsPath(id string) string { return path.Join("/", r.cfg.Namespace, id) }
+
+// StatsPods lists the pods and their running containers for the stats
+// collector, from the runtime's own state: it makes no containerd call.
+func (r *Runtime) StatsPods(ctx context.Context) ([]stats.Pod, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pods := make([]stats.Pod, 0, len(r.pods))
+	for _, w := range r.pods {
+		p := stats.Pod{Namespace: w.pod.Namespace, Name: w.pod.Name, UID: w.pod.UID}
+		for _, list := range [][]*ctr{w.inits, w.ctrs} {
+			for _, c := range list {
+				run := c.st.State.Running
+				if run == nil {
+					continue
+				}
+				p.Containers = append(p.Containers, stats.Container{
+					Name:       c.spec.Name,
+					ID:         c.id,
+					CgroupPath: r.cgroupsPath(c.id),
+					StartTime:  run.StartedAt,
+					LogFiles:   stats.LogFiles(filepath.Dir(w.logPath(c.spec.Name)), c.spec.Name),
+				})
+			}
+		}
+		for _, v := range w.pod.Spec.Volumes {
+			if v.EmptyDir != nil && v.EmptyDir.Medium != spec.StorageMediumMemory {
+				p.EmptyDirs = append(p.EmptyDirs, w.volumeDir(v.Name))
+			}
+		}
+		pods = append(pods, p)
+	}
+	sort.Slice(pods, func(i, j int) bool {
+		if pods[i].Namespace != pods[j].Namespace {
+			return pods[i].Namespace < pods[j].Namespace
+		}
+		return pods[i].Name < pods[j].Name
+	})
+	return pods, nil
+}
+
+// RootfsUsage is a container's writable layer: the snapshotter's Usage of
+// the active snapshot the container was created with (its key is the
+// container's ID).
+func (r *Runtime) RootfsUsage(ctx context.Context, containerID string) (api.FsStats, error) {
+	u, err := r.client.SnapshotService(r.cfg.Snapshotter).Usage(r.nsCtx(ctx), containerID)
+	if err != nil {
+		return api.FsStats{}, fmt.Errorf("failed to read snapshot usage of %s: %w", containerID, err)
+	}
+	return api.FsStats{UsedBytes: uint64(max(u.Size, 0)), InodesUsed: uint64(max(u.Inodes, 0))}, nil
+}
+
+// NodeImages lists the images in the runtime's containerd namespace with
+// their unpacked size, and whether a pod on the node uses them. Names of
+// one image (same target) are grouped.
+func (r *Runtime) NodeImages(ctx context.Context) ([]api.Image, error) {
+	ctx = r.nsCtx(ctx)
+	imgs, err := r.client.ListImages(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("failed to list images: %w", err)
+	}
+	used := r.usedImageRefs()
+	byDigest := map[string]*api.Image{}
+	var order []string
+	for _, img := range imgs {
+		d := img.Target().Digest.String()
+		im, ok := byDigest[d]
+		if !ok {
+			im = &api.Image{LastUsed: img.Metadata().CreatedAt}
+			if size, err := img.Usage(ctx, client.WithSnapshotUsage()); err == nil {
+				im.Size = size
+			}
+			byDigest[d] = im
+			order = append(order, d)
+		}
+		im.Names = append(im.Names, img.Name())
+		im.InUse = im.InUse || used[img.Name()]
+	}
+	out := make([]api.Image, 0, len(order))
+	for _, d := range order {
+		sort.Strings(byDigest[d].Names)
+		out = append(out, *byDigest[d])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Size > out[j].Size })
+	return out, nil
+}
+
+// usedImageRefs are the normalized image references of the containers of
+// the pods the runtime holds.
+func (r *Runtime) usedImageRefs() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	used := map[string]bool{}
+	for _, w := range r.pods {
+		for _, list := range [][]spec.Container{w.pod.Spec.InitContainers, w.pod.Spec.Containers} {
+			for _, c := range list {
+				if ref, err := normalizeRef(c.Image); err == nil {
+					used[ref] = true
+				}
+			}
+		}
+	}
+	return used
+}
+
+// nsCtx puts the runtime's containerd namespace on ctx.
+func (r *Runtime) nsCtx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+}
