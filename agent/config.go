@@ -149,6 +149,14 @@ type Config struct {
 	// memory for watch streams that reconnect (EventLog); zero means
 	// DefaultEventsKept.
 	EventsKept int
+	// StatsInterval is how often the stats collector samples the node's
+	// and its containers' use (GET /v1/stats); zero means
+	// DefaultStatsInterval.
+	StatsInterval time.Duration
+	// ContainerdRoot is containerd's root directory, whose file system
+	// the stats report as the image file system; zero means
+	// DefaultContainerdRoot.
+	ContainerdRoot string
 	// Volumes configures the volume manager and its drivers (cmd/agent
 	// builds it; docs/volume-drivers.md); its DataDir zero means DataDir.
 	Volumes volume.Config
@@ -287,6 +295,9 @@ func (c *Config) validate() error {
 	}
 	if c.EventsKept <= 0 {
 		c.EventsKept = DefaultEventsKept
+	}
+	if c.StatsInterval <= 0 {
+		c.StatsInterval = DefaultStatsInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -28,9 +28,12 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathInfo, a.handleInfo)
 	mux.HandleFunc("GET "+api.PathLogs, a.handleLogs)
 	mux.HandleFunc("GET "+pathNetwork, a.handleNetwork)
+	mux.HandleFunc("GET "+api.PathStats, a.handleStats)
+	mux.HandleFunc("GET "+api.PathNode, a.handleNode)
 	for path, allow := range map[string]string{
 		api.PathPodSet: "GET, HEAD, PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
 		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD", pathNetwork: "GET, HEAD",
+		api.PathStats: "GET, HEAD", api.PathNode: "GET, HEAD",
 	} {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
