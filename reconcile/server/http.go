@@ -47,6 +47,9 @@ func (s *Server) Handler() http.Handler {
 	lead("POST "+api.PathNodeCordon, s.handleNodeAction)
 	lead("POST "+api.PathNodeUncordon, s.handleNodeAction)
 	lead("POST "+api.PathNodeDrain, s.handleNodeAction)
+	lead("GET "+api.PathTopPods, s.handleTopPods)
+	lead("GET "+api.PathTopNodes, s.handleTopNodes)
+	lead("GET "+api.PathNode, s.handleDescribeNode)
 	wh := s.cfg.Webhook
 	if wh.Logger == nil {
 		wh.Logger = s.log.With("component", "webhook")
