@@ -27,7 +27,7 @@ func (c *cli) describeCmd() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "describe pod|service|deployment|statefulset|replicaset|daemonset|pvc|job|cronjob NAME",
+		Use:   "describe pod|node|service|deployment|statefulset|replicaset|daemonset|pvc|job|cronjob NAME",
 		Short: "Show a pod (containers, events and, while Pending, why no node takes it), a Service (ports, endpoints and why a pod is not one) or a Deployment (rollout, revision, conditions, events) in detail",
 		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
 container (image, state with reason, exit code and signal, last state, restarts, readiness,
@@ -57,7 +57,12 @@ its pods.
 
 For a Job, its parallelism, completions, mode, start and completion times, pod counts,
 completed indexes, conditions, pods and events; for a CronJob, its schedule, time zone,
-concurrency policy, last and next slots, its Jobs and events.`,
+concurrency policy, last and next slots, its Jobs and events.
+
+For a node, what kubectl describe node shows (roles, labels, taints, conditions, addresses,
+capacity, allocatable, system info, pod CIDR, its pods with their requests and limits, the
+allocated resources) with its images, and the events about it; conditions, capacity and images
+come from the node's agent, and a node whose agent does not answer says so.`,
 		Example: `  ctl describe pod web-5d9c1a2b3c-0 -n shop
   ctl describe po big-0a1b2c3d4e-0 -n shop -o yaml
   ctl describe svc web -n shop
@@ -66,13 +71,14 @@ concurrency policy, last and next slots, its Jobs and events.`,
   ctl describe statefulset db -n shop
   ctl describe daemonset node-exporter -n monitoring
   ctl describe job backup-29017445 -n ops
-  ctl describe cronjob backup -n ops`,
+  ctl describe cronjob backup -n ops
+  ctl describe node node-1`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME, describe deployment NAME or describe pvc NAME")
 			}
-			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" && jobKinds[r[0]] == "" {
-				return usageErr("unknown resource %q: describe supports pods, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs", args[0])
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resNodes && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" && jobKinds[r[0]] == "" {
+				return usageErr("unknown resource %q: describe supports pods, nodes, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs", args[0])
 			}
 			return nil
 		},
@@ -90,6 +96,8 @@ concurrency policy, last and next slots, its Jobs and events.`,
 			ctx, cancel := c.requestCtx(cmd.Context())
 			defer cancel()
 			switch r, _ := resources(args[0]); r[0] {
+			case resNodes:
+				return c.describeNode(ctx, cl, args[1], output)
 			case resServices:
 				return c.describeService(ctx, cl, namespace, args[1], output)
 			case resWorkloads:
