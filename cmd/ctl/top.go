@@ -229,4 +229,3 @@ func percent(used, total int64) string {
 	}
 	return fmt.Sprintf("%d%%", used*100/total)
 }
-
