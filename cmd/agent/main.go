@@ -97,7 +97,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.IntVar(&cfg.LeasePort, "lease-port", cfg.LeasePort, "TCP port of the pods' lease endpoint on the bridge address, beside the DNS server (0: 7702, -1: off; docs/leases.md)")
 	f.IntVar(&cfg.EventsKept, "events-kept", cfg.EventsKept, "how many pod and container events the agent keeps in memory for its watch streams")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
-	f.DurationVar(&cfg.StatsInterval, "stats-interval", agent.DefaultStatsInterval, "how often container, pod and node CPU, memory, network and disk use is sampled (GET /v1/stats, ctl top)")
+	f.DurationVar(&cfg.StatsInterval, "stats-interval", cfg.StatsInterval, "how often container, pod and node CPU, memory, network and disk use is sampled (GET /v1/stats, ctl top; 0: 10s)")
 	f.StringVar(&cfg.ContainerdRoot, "containerd-root", "", "containerd's root directory, whose file system is reported as the image file system (default: "+agent.DefaultContainerdRoot+")")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	volumeFlags(f, &cfg)
