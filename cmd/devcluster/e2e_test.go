@@ -280,6 +280,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// 4b. A kustomize overlay of hello, in its own namespace kdemo.
 	kustomizeStep(e, string(hello))
+	topStep(e)
 
 	// 5. Bad input. Each bad commit also scales hello to 4: nothing of it
 	// may be applied, and the last good revision keeps running.
