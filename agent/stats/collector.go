@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -144,8 +145,10 @@ type Collector struct {
 	src Source // nil: only the node's figures
 	log *slog.Logger
 
-	mu      sync.Mutex // guards everything below; held for a whole Sample
-	last    *api.NodeStats
+	// last is the latest sample, read without waiting for one under way.
+	last atomic.Pointer[api.NodeStats]
+
+	mu      sync.Mutex // serialises samples; guards everything below
 	prevCPU map[string]cpuPoint // by container ID; "" is the node
 	du      map[string]duEntry  // by container ID or emptyDir path
 }
@@ -181,12 +184,11 @@ var ErrNoSample = errors.New("no stats sample yet")
 
 // Latest is the last sample; ErrNoSample before the first.
 func (c *Collector) Latest() (api.NodeStats, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.last == nil {
+	last := c.last.Load()
+	if last == nil {
 		return api.NodeStats{}, ErrNoSample
 	}
-	return *c.last, nil
+	return *last, nil
 }
 
 // Sample takes a sample now, keeps it as the latest and returns it. The
@@ -198,8 +200,8 @@ func (c *Collector) Sample(ctx context.Context) (api.NodeStats, error) {
 	defer c.mu.Unlock()
 	now := time.Now()
 	ns := api.NodeStats{Node: c.cfg.NodeName, Time: now, Pods: []api.PodStats{}}
-	if c.last != nil {
-		ns.Window = now.Sub(c.last.Time)
+	if last := c.last.Load(); last != nil {
+		ns.Window = now.Sub(last.Time)
 	}
 	c.sampleNode(&ns)
 	seen := map[string]bool{"": true}
@@ -224,7 +226,7 @@ func (c *Collector) Sample(ctx context.Context) (api.NodeStats, error) {
 			delete(c.du, k)
 		}
 	}
-	c.last = &ns
+	c.last.Store(&ns)
 	return ns, err
 }
 
