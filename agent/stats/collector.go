@@ -148,7 +148,7 @@ type Collector struct {
 	// last is the latest sample, read without waiting for one under way.
 	last atomic.Pointer[api.NodeStats]
 
-	mu      sync.Mutex // serialises samples; guards everything below
+	mu      sync.Mutex          // serialises samples; guards everything below
 	prevCPU map[string]cpuPoint // by container ID; "" is the node
 	du      map[string]duEntry  // by container ID or emptyDir path
 }
