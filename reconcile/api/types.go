@@ -242,7 +242,6 @@ type PodList struct {
 	Pods []Pod `json:"pods"`
 }
 
-
 // PathRolloutHistory is GET → RevisionList: a Deployment's revisions.
 const PathRolloutHistory = "/v1/deployments/{namespace}/{name}/history"
 
