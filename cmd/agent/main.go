@@ -22,6 +22,7 @@ import (
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/volume"
+	"github.com/stevedore-dev/stevedore/internal/logfile"
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -43,6 +44,7 @@ type flags struct {
 	cpu, memory    string
 	logLevel       string
 	teardown       bool
+	log            logfile.Flags
 }
 
 // newCommand builds the command; run is what it calls with the parsed
@@ -98,6 +100,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.IntVar(&cfg.EventsKept, "events-kept", cfg.EventsKept, "how many pod and container events the agent keeps in memory for its watch streams")
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.log.Register(f)
 	volumeFlags(f, &cfg)
 	return cmd
 }
@@ -108,7 +111,10 @@ func (fl flags) apply(cfg *agent.Config) error {
 	if err := level.UnmarshalText([]byte(fl.logLevel)); err != nil {
 		return fmt.Errorf("failed to parse --log-level: %w", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var err error
+	if cfg.Logger, err = fl.log.Logger(level); err != nil {
+		return err
+	}
 	for _, kv := range fl.labels {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
