@@ -217,7 +217,9 @@ func run(ctx context.Context, cfg agent.Config) error {
 		return err
 	}
 	defer release()
-	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm))
+	metrics := agent.NewMetrics() // the runtime's probes and pulls count on the agent's /metrics
+	rt.SetObserver(metrics)
+	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm), agent.WithMetrics(metrics))
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func (m *serverMetrics) handler() http.Handler {
 			errs.WriteHTTP(w, errNotFound("metrics are not enabled on this server"))
 		})
 	}
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg, ErrorHandling: promhttp.ContinueOnError})
 }
 
 // observeSync counts one sync of app (its display name).

@@ -8,72 +8,13 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/stevedore-dev/stevedore/internal/promtest"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
-// scrape GETs base's /metrics and parses it with Prometheus' own text
-// parser (classic metric names, as a Prometheus server validates them).
-func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+func scrape(t *testing.T, base string) promtest.Families {
 	t.Helper()
-	resp, err := http.Get(base + api.PathMetrics)
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("GET /metrics: %s, Content-Type %q", resp.Status, resp.Header.Get("Content-Type"))
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v", err)
-	}
-	return mfs
-}
-
-// metricValue returns the value of the sample of family name whose labels
-// include want (a counter's, a gauge's, or a histogram's count), and
-// whether there is one.
-func metricValue(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
-	mf, ok := mfs[name]
-	if !ok {
-		return 0, false
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		got := map[string]string{}
-		for _, l := range m.GetLabel() {
-			got[l.GetName()] = l.GetValue()
-		}
-		for k, v := range want {
-			if got[k] != v {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		case m.Untyped != nil:
-			return m.Untyped.GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-func labels(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return m
+	return promtest.Scrape(t, base+api.PathMetrics)
 }
 
 // TestMetricsFollowTheCluster scrapes a leader with fake agents: the
@@ -91,11 +32,8 @@ func TestMetricsFollowTheCluster(t *testing.T) {
 	a := newFakeAgent(t, "node-a")
 	a.join(s.GossipAddr())
 
-	var mfs map[string]*dto.MetricFamily
-	get := func(name string, kv ...string) float64 {
-		v, _ := metricValue(mfs, name, labels(kv...))
-		return v
-	}
+	var mfs promtest.Families
+	get := func(name string, kv ...string) float64 { return mfs.Get(name, kv...) }
 	waitFor(t, 15*time.Second, "2 Running pods in stevedore_pods", func() bool {
 		mfs = scrape(t, s.APIURL())
 		return get("stevedore_pods", "phase", "Running") == 2
@@ -114,7 +52,7 @@ func TestMetricsFollowTheCluster(t *testing.T) {
 		{"stevedore_deployment_status_replicas_updated", []string{"namespace", "shop", "deployment", "web"}, 2},
 		{"stevedore_syncs_total", []string{"application", "default", "result", syncApplied}, 1},
 	} {
-		if got, ok := metricValue(mfs, c.name, labels(c.kv...)); !ok || got != c.want {
+		if got, ok := mfs.Value(c.name, c.kv...); !ok || got != c.want {
 			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.kv, got, ok, c.want)
 		}
 	}
@@ -186,7 +124,7 @@ func TestMetricsPushErrors(t *testing.T) {
 	log, _ := testLogger(t)
 	s, _ := onePodOneAgent(t, log, func(a *fakeAgent) { a.refuseAll = true })
 	waitFor(t, 10*time.Second, "a stale push error of node-a", func() bool {
-		v, _ := metricValue(scrape(t, s.APIURL()), "stevedore_push_errors_total", labels("node", "node-a", "reason", "stale"))
+		v := scrape(t, s.APIURL()).Get("stevedore_push_errors_total", "node", "node-a", "reason", "stale")
 		return v >= 1
 	})
 
@@ -196,7 +134,7 @@ func TestMetricsPushErrors(t *testing.T) {
 	if _, ok := mfs["stevedore_pods"]; ok {
 		t.Error("a reconciler with a follower's view exports stevedore_pods")
 	}
-	if v, ok := metricValue(mfs, "stevedore_raft_leader", nil); !ok || v != 1 {
+	if v, ok := mfs.Value("stevedore_raft_leader"); !ok || v != 1 {
 		t.Errorf("raft_leader = %v, %v: read from raft, not the view", v, ok)
 	}
 }
