@@ -34,30 +34,6 @@ type promServer struct {
 	log string
 }
 
-// scrapeConfig is a ServiceMonitor-free Prometheus configuration scraping
-// the cluster's reconcilers and agents by static targets (docs/metrics.md
-// shows the same for `make run`).
-func scrapeConfig(c *devenv.Cluster, interval time.Duration) string {
-	var recs, agents []string
-	for _, r := range c.Reconcilers {
-		recs = append(recs, strconv.Quote(r.APIAddr))
-	}
-	for _, a := range c.Agents {
-		agents = append(agents, strconv.Quote(a.APIAddr))
-	}
-	return fmt.Sprintf(`global:
-  scrape_interval: %[1]s
-  scrape_timeout: %[1]s
-scrape_configs:
-  - job_name: stevedore-reconciler
-    static_configs:
-      - targets: [%[2]s]
-  - job_name: stevedore-agent
-    static_configs:
-      - targets: [%[3]s]
-`, interval, strings.Join(recs, ", "), strings.Join(agents, ", "))
-}
-
 // startPrometheus installs Debian's prometheus if it is missing, runs it
 // with config and waits until it is ready; it is stopped and its storage
 // removed when the test ends.
