@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -114,9 +115,8 @@ func TestMetricsFollowTheCluster(t *testing.T) {
 	})
 }
 
-// TestMetricsPushErrorsAndFollower: a refused set counts as a stale push
-// error of its node, and a reconciler that does not lead exports no
-// cluster gauges (they would be counted once per reconciler).
+// TestMetricsPushErrors: a refused set counts as a stale push error of its
+// node.
 func TestMetricsPushErrors(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serf members and git; not a -short test")
@@ -128,14 +128,30 @@ func TestMetricsPushErrors(t *testing.T) {
 		return v >= 1
 	})
 
-	// A follower's view is empty: it says so by leaving the gauges out.
+}
+
+// TestMetricsFollowerView: a reconciler with a follower's (empty) view
+// leaves the cluster gauges out (they would be counted once per
+// reconciler) and still exports what it has of its own.
+func TestMetricsFollowerView(t *testing.T) {
+	s := &Server{store: newStore()}
+	s.store.bootstrap = "default"
+	s.store.st.Revision = &savedRevision{Commit: api.Commit{Hash: "abc123"}}
 	s.view.Store(&view{})
-	mfs := scrape(t, s.APIURL())
-	if _, ok := mfs["stevedore_pods"]; ok {
-		t.Error("a reconciler with a follower's view exports stevedore_pods")
+	s.metrics = newServerMetrics(s)
+	srv := httptest.NewServer(s.metrics.handler())
+	defer srv.Close()
+	mfs := promtest.Scrape(t, srv.URL)
+	for _, name := range []string{"stevedore_pods", "stevedore_nodes", "stevedore_deployment_spec_replicas"} {
+		if _, ok := mfs[name]; ok {
+			t.Errorf("a follower exports %s", name)
+		}
 	}
-	if v, ok := mfs.Value("stevedore_raft_leader"); !ok || v != 1 {
-		t.Errorf("raft_leader = %v, %v: read from raft, not the view", v, ok)
+	if v, ok := mfs.Value("stevedore_revision_info", "application", "default", "commit", "abc123"); !ok || v != 1 {
+		t.Errorf("revision_info = %v, %v; want the store's revision", v, ok)
+	}
+	if v, ok := mfs.Value("stevedore_fencing_token"); !ok || v != 0 {
+		t.Errorf("fencing token = %v, %v; want 0 on a follower", v, ok)
 	}
 }
 
