@@ -65,6 +65,10 @@ type Agent struct {
 	vols VolumeManager
 	// ops is the stats collector and GET /v1/node's seams (nodestats.go).
 	ops nodeOps
+	// metrics is the /metrics registry and statsSrc the stats it exports,
+	// nil without a collector (metrics.go).
+	metrics  *Metrics
+	statsSrc statsSource
 
 	// applyMu serialises applies: the fence check, persisting the fence,
 	// the network and rt.Sync happen as one step, so two concurrent PUTs
@@ -156,6 +160,12 @@ func New(cfg Config, rt podRuntime, opts ...Option) (*Agent, error) {
 	}
 	if a.evlog == nil {
 		a.evlog = NewEventLog(cfg.EventsKept)
+	}
+	if a.metrics == nil {
+		a.metrics = NewMetrics()
+	}
+	if err := a.metrics.register(a); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

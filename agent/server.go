@@ -30,6 +30,7 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET "+pathNetwork, a.handleNetwork)
 	mux.HandleFunc("GET "+api.PathStats, a.handleStats)
 	mux.HandleFunc("GET "+api.PathNode, a.handleNode)
+	mux.Handle("GET "+api.PathMetrics, a.metrics.handler()) // metrics.go
 	for path, allow := range map[string]string{
 		api.PathPodSet: "GET, HEAD, PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
 		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD", pathNetwork: "GET, HEAD",
@@ -63,18 +64,22 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	var ps api.PodSet
 	if err := dec.Decode(&ps); err != nil {
+		a.metrics.applied(applyInvalid)
 		errs.WriteHTTP(w, invalid("failed to decode pod set: "+err.Error()))
 		return
 	}
 	if dec.More() {
+		a.metrics.applied(applyInvalid)
 		errs.WriteHTTP(w, invalid("failed to decode pod set: trailing data after the JSON document"))
 		return
 	}
 	if err := a.checkPodSet(ps); err != nil {
+		a.metrics.applied(applyInvalid)
 		errs.WriteHTTP(w, errs.Mark(err, errs.ErrInvalid))
 		return
 	}
 	res, err := a.apply(r.Context(), ps)
+	a.metrics.applied(applyResult(err))
 	switch {
 	case errors.Is(err, errs.ErrStale):
 		// 409 "stale" with the term this agent has seen.

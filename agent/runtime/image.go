@@ -95,6 +95,7 @@ func (r *Runtime) ensureImage(ctx context.Context, c spec.Container, pulling fun
 			client.WithPullUnpack,
 			client.WithPullSnapshotter(r.cfg.Snapshotter),
 			client.WithResolver(r.resolver))
+		r.observePull(time.Since(start), err)
 		if err != nil {
 			return nil, fmt.Errorf("failed to pull image %s: %w", ref, err)
 		}

@@ -133,6 +133,8 @@ type probeWorker struct {
 	params probeParams
 	h      probeHandler
 	t      probeTarget
+	// observe, when set, is told of every probe run (the agent's metrics).
+	observe func(probeKind, probeResult, error)
 
 	last  probeResult // result of the previous probe
 	run   int         // probes in a row with result last
@@ -183,6 +185,9 @@ func (pw *probeWorker) step(ctx context.Context) bool {
 	res, out, err := pw.h.probe(ctx, pw.params.timeout)
 	if ctx.Err() != nil {
 		return false // stopped meanwhile: the result is about a container going away
+	}
+	if pw.observe != nil {
+		pw.observe(pw.kind, res, err)
 	}
 	if err != nil {
 		pw.t.event(api.EventWarning, api.EventUnhealthy, fmt.Sprintf("%s probe errored and resulted in %s state: %s", pw.kind, res, err))
@@ -360,7 +365,7 @@ func (w *podWorker) startProbes(ctx context.Context, c *ctr, run *running, adopt
 		if p == nil {
 			return nil
 		}
-		return &probeWorker{kind: kind, params: resolveProbe(p, kind), h: w.probeHandler(c, run, p, kind, ip), t: t}
+		return &probeWorker{kind: kind, params: resolveProbe(p, kind), h: w.probeHandler(c, run, p, kind, ip), t: t, observe: w.r.observeProbe}
 	}
 	set.liveness = mk(cs.LivenessProbe, probeLiveness)
 	set.readiness = mk(cs.ReadinessProbe, probeReadiness)

@@ -213,6 +213,7 @@ type Runtime struct {
 	pulls    singleflight.Group
 	images   imageCache
 	oom      *oomWatcher
+	observer observerBox // the agent's metrics (observer.go)
 
 	// ctx carries the containerd namespace; cancelled by Close so every
 	// worker detaches (containers keep running).

@@ -22,6 +22,7 @@ import (
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/volume"
+	"github.com/stevedore-dev/stevedore/internal/logfile"
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -43,6 +44,7 @@ type flags struct {
 	cpu, memory    string
 	logLevel       string
 	teardown       bool
+	log            logfile.Flags
 }
 
 // newCommand builds the command; run is what it calls with the parsed
@@ -100,6 +102,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.DurationVar(&cfg.StatsInterval, "stats-interval", cfg.StatsInterval, "how often container, pod and node CPU, memory, network and disk use is sampled (GET /v1/stats, ctl top; 0: 10s)")
 	f.StringVar(&cfg.ContainerdRoot, "containerd-root", "", "containerd's root directory, whose file system is reported as the image file system (default: "+agent.DefaultContainerdRoot+")")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.log.Register(f)
 	volumeFlags(f, &cfg)
 	return cmd
 }
@@ -110,7 +113,10 @@ func (fl flags) apply(cfg *agent.Config) error {
 	if err := level.UnmarshalText([]byte(fl.logLevel)); err != nil {
 		return fmt.Errorf("failed to parse --log-level: %w", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var err error
+	if cfg.Logger, err = fl.log.Logger(level); err != nil {
+		return err
+	}
 	for _, kv := range fl.labels {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
@@ -213,8 +219,10 @@ func run(ctx context.Context, cfg agent.Config) error {
 		return err
 	}
 	defer release()
+	metrics := agent.NewMetrics() // the runtime's probes and pulls count on the agent's /metrics
+	rt.SetObserver(metrics)
 	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm),
-		agent.WithStatsSource(rt), agent.WithImages(rt))
+		agent.WithStatsSource(rt), agent.WithImages(rt), agent.WithMetrics(metrics))
 	if err != nil {
 		return err
 	}

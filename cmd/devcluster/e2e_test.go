@@ -333,6 +333,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("hello pods changed by the ghost deployment: %v → %v", good, got)
 	}
 
+	metricsStep(e) // 6b. Prometheus scrapes every daemon (metrics_test.go)
+
 	// 7. Delete everything: every pod goes, and nothing is left behind.
 	e.commit("Delete everything", kustomizeDeleted(map[string]string{
 		"apps/hello.yaml": "", "apps/hello-service.yaml": "", "apps/ghost.yaml": "", "apps/web-with-sidecar.yaml": "",

@@ -190,6 +190,9 @@ Stevedore is running. In another terminal:
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
 `, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, ctl, storageHostHint(c), filepath.Join(c.Dir, "logs"))
+	if path, err := writeScrapeConfig(c); err == nil { // docs/metrics.md
+		fmt.Fprintf(out, "Prometheus: prometheus --config.file=%s scrapes every /metrics\n", path)
+	}
 	<-ctx.Done()
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stevedore-dev/stevedore/internal/logfile"
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/server"
 )
@@ -31,6 +32,7 @@ func main() {
 func newCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
 	var tokenFile, logLevel string
+	var logFlags logfile.Flags
 	cmd := &cobra.Command{
 		Use:           "reconciler --repo URL --data-dir DIR [flags]",
 		Short:         "Run the Stevedore reconciler",
@@ -43,7 +45,10 @@ func newCommand() *cobra.Command {
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("failed to parse --log-level: %w", err)
 			}
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			var err error
+			if cfg.Logger, err = logFlags.Logger(level); err != nil {
+				return err
+			}
 			if tokenFile != "" {
 				b, err := os.ReadFile(tokenFile)
 				if err != nil {
@@ -88,6 +93,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&cfg.Source.KnownHostsFile, "known-hosts", "", "known_hosts file checking ssh:// remotes (default: OpenSSH's files)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	logFlags.Register(f)
 	f.StringVar(&cfg.Raft.LogLevel, "raft-log-level", cfg.Raft.LogLevel, "raft's own log level: debug, info, warn or error")
 	f.StringSliceVar(&cfg.SOPS.AgeKeyFiles, "sops-age-key-file", nil, "age identity file to decrypt SOPS-encrypted manifests with (repeat or comma-separate; $SOPS_AGE_KEY_FILE is used too)")
 	f.StringSliceVar(&cfg.SOPS.PGPKeyFiles, "sops-pgp-key-file", nil, "armored OpenPGP secret key (no passphrase) to decrypt SOPS-encrypted manifests with (repeat or comma-separate)")

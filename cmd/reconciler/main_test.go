@@ -21,7 +21,8 @@ func TestFlagsDocumented(t *testing.T) {
 	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "raft", "join", "bootstrap-expect", "name", "webhook-secret",
 		"poll-interval", "node-loss-grace", "ssh-key", "known-hosts", "token-file", "log-level", "raft-log-level", "app-name", "sync-concurrency",
 		"naming-webhook", "naming-webhook-secret-file", "naming-exec",
-		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file"}
+		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file",
+		"log-file", "log-max-size", "log-max-files"}
 	for _, name := range want {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)

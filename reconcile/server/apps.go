@@ -206,7 +206,9 @@ func (c *controller) runApp(ctx context.Context, r *appRunner) {
 			}
 			return
 		}
+		syncStart := time.Now()
 		res, planTarget := c.syncApp(ctx, r.name)
+		c.s.metrics.observeSync(c.s.displayName(r.name), res, planTarget > 0, time.Since(syncStart))
 		<-c.slots
 		if planTarget > 0 && len(waiters) > 0 {
 			if err := c.waitPlan(c.ctx, planTarget); err != nil {

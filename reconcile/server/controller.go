@@ -306,6 +306,7 @@ func (c *controller) syncConns() bool {
 			refused: func(err error) { c.refused(node, err) },
 			events:  func(l *agentapi.PodStatusList) { c.s.ingestAgentEvents(node, l) },
 			cursor:  func() (string, uint64) { return c.s.cursors.cursor(node) },
+			failed:  func(stale bool) { c.s.metrics.pushFailed(node, stale) },
 		})
 		c.conns[node] = conn
 		if c.adopting {

@@ -29,6 +29,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
 	mux.HandleFunc("GET "+api.PathVersion, handleVersion)
+	mux.Handle("GET "+api.PathMetrics, s.metrics.handler()) // every reconciler's own (metrics.go)
 	// From the store, which every reconciler has (rollout_http.go).
 	mux.HandleFunc("GET "+api.PathRolloutHistory, s.handleRolloutHistory)
 	lead := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.leaderOnly(h)) }
@@ -54,7 +55,7 @@ func (s *Server) Handler() http.Handler {
 	if wh.Logger == nil {
 		wh.Logger = s.log.With("component", "webhook")
 	}
-	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(webhook.RouteHandler(wh, s.routePush).ServeHTTP))
+	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(s.metrics.instrumentWebhook(webhook.RouteHandler(wh, s.routePush)).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
 	lead("GET "+api.PathEvents, s.handleEvents)
 	s.registerServiceRoutes(lead)

@@ -147,6 +147,7 @@ func (c *controller) planOnce() (bool, time.Time) {
 	}
 	start := time.Now()
 	out := c.planner.Plan(in)
+	c.s.metrics.observePlan(time.Since(start))
 	c.mu.Lock()
 	c.plans++
 	c.mu.Unlock()

@@ -54,6 +54,8 @@ type connHooks struct {
 	// says where a (re)connecting watch asks them to start (events.go).
 	events func(*agentapi.PodStatusList)
 	cursor func() (epoch string, after uint64)
+	// failed, when set, is told of every set not taken (metrics.go).
+	failed func(stale bool)
 }
 
 // agentConn owns the two goroutines serving one alive agent: a pusher and a
@@ -173,8 +175,10 @@ func (a *agentConn) pushLoop(ctx context.Context) {
 			// token when the agent's term comes from lost state).
 			a.log.Error("agent refused pod set as stale",
 				"term", set.Term, "generation", set.Generation, "err", err)
+			a.hooks.fail(true)
 			a.hooks.refused(err)
 		default:
+			a.hooks.fail(false)
 			a.log.Warn("failed to push pod set, retrying", "generation", set.Generation, "retry_in", backoff, "err", err)
 			a.mu.Lock()
 			a.force = true

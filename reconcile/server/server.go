@@ -73,6 +73,8 @@ type Server struct {
 	dialAgent func(base string) agentClient
 	hc        *http.Client
 
+	// metrics is the /metrics registry (metrics.go).
+	metrics *serverMetrics
 	// view is what every read is answered from.
 	view atomic.Pointer[view]
 	// viewChanged wakes watch streams (watch.go) after every publish.
@@ -171,6 +173,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	}
 	s.clusterID.Store(&id)
 	s.view.Store(&view{})
+	s.metrics = newServerMetrics(s)
 	el, err := openElector(cfg.Raft, cfg.Name, cfg.DataDir, s.store, cfg.Logger)
 	if err != nil {
 		return nil, err
