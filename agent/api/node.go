@@ -166,10 +166,13 @@ type NodeStats struct {
 	Node string    `json:"node"`
 	Time time.Time `json:"time"`
 	// Window is the interval the CPU rates are averaged over.
-	Window  time.Duration `json:"window"`
-	CPU     CPUStats      `json:"cpu"`
-	Memory  MemoryStats   `json:"memory"`
-	Network NetworkStats  `json:"network"`
+	Window time.Duration `json:"window"`
+	// CollectDuration is how long taking this sample took (its cost,
+	// with the rootfs and emptyDir sizes measured only every DuInterval).
+	CollectDuration time.Duration `json:"collectDuration"`
+	CPU             CPUStats      `json:"cpu"`
+	Memory          MemoryStats   `json:"memory"`
+	Network         NetworkStats  `json:"network"`
 	// Fs is the file system of the agent's data dir (logs, volumes);
 	// ImageFs that of containerd's root (images, writable layers).
 	Fs      FsStats    `json:"fs"`

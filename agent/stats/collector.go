@@ -226,6 +226,7 @@ func (c *Collector) Sample(ctx context.Context) (api.NodeStats, error) {
 			delete(c.du, k)
 		}
 	}
+	ns.CollectDuration = time.Since(now)
 	c.last.Store(&ns)
 	return ns, err
 }
