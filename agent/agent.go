@@ -63,6 +63,8 @@ type Agent struct {
 	evlog *EventLog
 	// vols is the volume manager (volumes.go), nil without one.
 	vols VolumeManager
+	// pressure is the housekeeping's state (eviction.go).
+	pressure *pressureState
 
 	// applyMu serialises applies: the fence check, persisting the fence,
 	// the network and rt.Sync happen as one step, so two concurrent PUTs
@@ -230,6 +232,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	})
 	a.goroutine("status-fanout", a.fanOut)
 	a.goroutine("network-retry", a.retryNetwork)
+	a.initPressure(ctx)
+	a.goroutine("housekeeping", a.housekeeping)
 	a.mu.Lock()
 	a.running = true
 	a.mu.Unlock()
