@@ -296,4 +296,3 @@ func (a *Agent) evictionCandidates(ctx context.Context) []evictionCandidate {
 	}
 	return out
 }
-

@@ -212,6 +212,7 @@ type Runtime struct {
 	resolver remotes.Resolver
 	pulls    singleflight.Group
 	images   imageCache
+	imageGC  imageTracker // imagegc.go
 	oom      *oomWatcher
 
 	// ctx carries the containerd namespace; cancelled by Close so every
