@@ -133,6 +133,13 @@ func (a *Agent) housekeep(ctx context.Context) {
 	met := thresholdsMet(obs, a.cfg.Eviction.thresholds)
 	ps.mu.Lock()
 	ps.obs = obs
+	// Pods are evicted for a condition from the round after it turned
+	// True: its taint has been gossiped by then, so the replacements the
+	// leader schedules stay off this node.
+	advertised := map[string]bool{}
+	for c, on := range ps.tracker.active {
+		advertised[c] = on
+	}
 	changed := ps.tracker.update(ps.now(), met)
 	conds := ps.tracker.conditions()
 	ps.mu.Unlock()
@@ -149,14 +156,25 @@ func (a *Agent) housekeep(ctx context.Context) {
 			return
 		}
 	}
-	// Memory first, as the kubelet orders the thresholds to reclaim.
-	t := met[0]
-	for _, m := range met {
-		if m.Signal == SignalMemoryAvailable {
-			t = m
+	a.evictFor(ctx, met, obs, advertised)
+}
+
+// evictFor evicts one pod for the first threshold met (memory first, as
+// the kubelet orders the thresholds to reclaim) whose condition was
+// already advertised.
+func (a *Agent) evictFor(ctx context.Context, met []threshold, obs observations, advertised map[string]bool) {
+	var pick *threshold
+	for i, m := range met {
+		if !advertised[conditionOf(m.Signal)] {
+			continue
+		}
+		if pick == nil || m.Signal == SignalMemoryAvailable {
+			pick = &met[i]
 		}
 	}
-	a.evictOne(ctx, t, obs[t.Signal])
+	if pick != nil {
+		a.evictOne(ctx, *pick, obs[pick.Signal])
+	}
 }
 
 // pressureChanged advertises the pressure taints of the True conditions
