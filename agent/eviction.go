@@ -53,6 +53,8 @@ type pressureState struct {
 	nodeFs  string
 	imageFs string
 	sameFs  bool // imageFs and nodeFs are one file system
+	// thresholds are Config.Eviction.Hard, parsed.
+	thresholds []threshold
 
 	mu      sync.Mutex
 	tracker *pressureTracker
@@ -65,7 +67,8 @@ func (a *Agent) initPressure(ctx context.Context) {
 		return
 	}
 	ec := a.cfg.Eviction
-	ps := &pressureState{src: hostSignals{}, now: time.Now, memCap: ec.MemoryCapacity, nodeFs: nodeFsPath(a.cfg.DataDir)}
+	ts, _ := parseThresholds(ec.Hard) // checked by validate
+	ps := &pressureState{src: hostSignals{}, now: time.Now, memCap: ec.MemoryCapacity, nodeFs: nodeFsPath(a.cfg.DataDir), thresholds: ts}
 	if ps.memCap == 0 {
 		ps.memCap, _ = meminfoField("MemTotal")
 	}
@@ -130,7 +133,7 @@ func (a *Agent) housekeep(ctx context.Context) {
 	if err != nil {
 		a.log.Warn("failed to measure eviction signals", "err", err)
 	}
-	met := thresholdsMet(obs, a.cfg.Eviction.thresholds)
+	met := thresholdsMet(obs, ps.thresholds)
 	ps.mu.Lock()
 	ps.obs = obs
 	// Pods are evicted for a condition from the round after it turned
@@ -152,7 +155,7 @@ func (a *Agent) housekeep(ctx context.Context) {
 	}
 	if a.reclaimNodeResources(ctx, met, obs) {
 		obs, _ = measure(ps.src, ps.memCap, ps.nodeFs, ps.imageFs)
-		if met = thresholdsMet(obs, a.cfg.Eviction.thresholds); len(met) == 0 {
+		if met = thresholdsMet(obs, ps.thresholds); len(met) == 0 {
 			return
 		}
 	}

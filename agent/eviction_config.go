@@ -78,9 +78,6 @@ type EvictionConfig struct {
 	// working set); zero means MemTotal from /proc/meminfo. Tests set it to
 	// put a node under pressure without using its memory.
 	MemoryCapacity int64
-
-	// thresholds are Hard parsed by validate.
-	thresholds []threshold
 }
 
 // threshold is one parsed evictionHard entry.
@@ -167,11 +164,9 @@ func (c *EvictionConfig) validate() error {
 	if c.Hard == nil {
 		c.Hard = DefaultEvictionHard()
 	}
-	ts, err := parseThresholds(c.Hard)
-	if err != nil {
+	if _, err := parseThresholds(c.Hard); err != nil {
 		return err
 	}
-	c.thresholds = ts
 	if c.PressureTransitionPeriod <= 0 {
 		c.PressureTransitionPeriod = DefaultEvictionPressureTransitionPeriod
 	}

@@ -46,7 +46,7 @@ func TestParseEvictionHard(t *testing.T) {
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.thresholds) != 4 || c.ImageGCHighThresholdPercent != 85 || c.ImageGCLowThresholdPercent != 80 ||
+	if ts, _ := parseThresholds(c.Hard); len(ts) != 4 || c.ImageGCHighThresholdPercent != 85 || c.ImageGCLowThresholdPercent != 80 ||
 		c.ImageMinimumGCAge != 2*time.Minute || c.PressureTransitionPeriod != 5*time.Minute || c.HousekeepingInterval != 10*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -229,7 +229,7 @@ func TestHousekeepingDiskPressure(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	src := &fakeSignals{ws: 1 << 30, fs: fsStat{Capacity: 10 * gi, Available: gi / 2, Inodes: 1000, InodesFree: 900}}
 	a.pressure = &pressureState{src: src, now: func() time.Time { return now }, memCap: 8 * gi, nodeFs: "/n", imageFs: "/n", sameFs: true,
-		tracker: newPressureTracker(cfg.Eviction.PressureTransitionPeriod, now)}
+		tracker: newPressureTracker(cfg.Eviction.PressureTransitionPeriod, now), thresholds: a.pressure.thresholds}
 	ctx := context.Background()
 
 	a.housekeep(ctx)
@@ -296,7 +296,7 @@ func TestHousekeepingBestEffortFirst(t *testing.T) {
 	now := time.Now()
 	src := &fakeSignals{ws: 950 * mi, fs: fsStat{Capacity: 1 << 40, Available: 1 << 39}}
 	a.pressure = &pressureState{src: src, now: func() time.Time { return now }, memCap: 1024 * mi, nodeFs: "/n", imageFs: "/n",
-		tracker: newPressureTracker(time.Minute, now)}
+		tracker: newPressureTracker(time.Minute, now), thresholds: a.pressure.thresholds}
 	a.housekeep(context.Background())
 	a.housekeep(context.Background())
 	if c := condition(a, api.NodeMemoryPressure); c.Status != "True" || !hasTaint(a.Info().Taints, api.TaintMemoryPressure) {
