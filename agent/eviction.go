@@ -34,6 +34,12 @@ type podUsageSource interface {
 	EvictionUsage(ctx context.Context) ([]api.PodStats, error)
 }
 
+// deadContainerRemover removes the exited containers of evicted pods
+// with their writable layers (agent/runtime evict.go).
+type deadContainerRemover interface {
+	RemoveDeadContainers(ctx context.Context) (int, error)
+}
+
 // imageCollector removes unused images (agent/runtime imagegc.go).
 type imageCollector interface {
 	// ImageFsPath is a directory on containerd's root file system.
@@ -239,12 +245,25 @@ func (a *Agent) imageGC(ctx context.Context, obs observations) {
 }
 
 // reclaimNodeResources frees what is the node's rather than a pod's
-// before a disk threshold makes it evict: unused images, when the signal's
-// file system holds them. It reports whether it freed anything.
+// before a disk threshold makes it evict: evicted pods' dead containers
+// and unused images, when the signal's file system holds them. It reports
+// whether it freed anything.
 func (a *Agent) reclaimNodeResources(ctx context.Context, met []threshold, obs observations) bool {
+	disk := false
+	for _, t := range met {
+		disk = disk || t.Signal != SignalMemoryAvailable
+	}
+	removed := 0
+	if dc, ok := a.rt.(deadContainerRemover); ok && disk {
+		n, err := dc.RemoveDeadContainers(ctx)
+		if err != nil {
+			a.log.Warn("failed to remove dead containers", "err", err)
+		}
+		removed = n
+	}
 	gc, ok := a.rt.(imageCollector)
 	if !ok {
-		return false
+		return removed > 0
 	}
 	var toFree int64
 	for _, t := range met {
@@ -256,9 +275,9 @@ func (a *Agent) reclaimNodeResources(ctx context.Context, met []threshold, obs o
 		toFree = max(toFree, t.limit(o.Capacity)-o.Available)
 	}
 	if toFree <= 0 {
-		return false
+		return removed > 0
 	}
-	freed, err := gc.GarbageCollectImages(ctx, toFree, 0)
+	freed, err := gc.GarbageCollectImages(ctx, toFree, a.cfg.Eviction.ImageMinimumGCAge)
 	if err != nil || freed < toFree {
 		msg := fmt.Sprintf("Failed to free %s of disk space; freed %s", quantity(toFree, ""), quantity(freed, ""))
 		if err != nil {
@@ -266,7 +285,7 @@ func (a *Agent) reclaimNodeResources(ctx context.Context, met []threshold, obs o
 		}
 		a.evlog.Record(api.Event{Object: "Node/" + a.cfg.NodeName, Type: api.EventWarning, Reason: api.EventFreeDiskSpaceFail, Message: msg})
 	}
-	return freed > 0
+	return freed > 0 || removed > 0
 }
 
 // evictOne evicts the first pod of the kubelet's ranking for t's

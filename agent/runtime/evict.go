@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -167,4 +168,38 @@ func filesSize(pattern string) int64 {
 		}
 	}
 	return total
+}
+
+// RemoveDeadContainers removes the exited containers of evicted pods,
+// with their writable layers: the node-level disk the kubelet's container
+// GC reclaims before it evicts another pod. Their statuses and logs stay
+// until the pod leaves the node's set. It returns how many it removed.
+func (r *Runtime) RemoveDeadContainers(ctx context.Context) (int, error) {
+	ctx = r.nsCtx(ctx)
+	var ids []string
+	r.mu.Lock()
+	for _, w := range r.pods {
+		if w.stopping() || !w.vols.evicted.Load() {
+			continue
+		}
+		for _, c := range w.ctrs {
+			if c.st.State.Running == nil {
+				ids = append(ids, c.id)
+			}
+		}
+	}
+	r.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		if _, err := r.client.LoadContainer(ctx, id); err != nil {
+			continue // already gone
+		}
+		if err := r.removeContainer(ctx, id, 0); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }
