@@ -160,10 +160,9 @@ func (a *Agent) housekeep(ctx context.Context) {
 		return
 	}
 	if a.reclaimNodeResources(ctx, met, obs) {
-		obs, _ = measure(ps.src, ps.memCap, ps.nodeFs, ps.imageFs)
-		if met = thresholdsMet(obs, ps.thresholds); len(met) == 0 {
-			return
-		}
+		// containerd frees a removed container's snapshot in the
+		// background: the next round measures what reclaiming gave.
+		return
 	}
 	a.evictFor(ctx, met, obs, advertised)
 }
