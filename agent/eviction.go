@@ -62,6 +62,12 @@ type pressureState struct {
 	// thresholds are Config.Eviction.Hard, parsed.
 	thresholds []threshold
 
+	// pending is the pod evicted last, until its containers are dead and
+	// reclaimed or pendingUntil passes: the kubelet likewise waits for an
+	// evicted pod's cleanup before it evicts another.
+	pending      string
+	pendingUntil time.Time
+
 	mu      sync.Mutex
 	tracker *pressureTracker
 	obs     observations
@@ -157,7 +163,14 @@ func (a *Agent) housekeep(ctx context.Context) {
 	}
 	a.imageGC(ctx, obs)
 	if len(met) == 0 {
+		ps.pending = ""
 		return
+	}
+	if ps.pending != "" {
+		if !a.evictedPodDead(ps.pending) && ps.now().Before(ps.pendingUntil) {
+			return
+		}
+		ps.pending = ""
 	}
 	if a.reclaimNodeResources(ctx, met, obs) {
 		// containerd frees a removed container's snapshot in the
@@ -305,7 +318,29 @@ func (a *Agent) evictOne(ctx context.Context, t threshold, o observation) {
 	a.log.Warn("evicting pod", "pod", c.Pod.Namespace+"/"+c.Pod.Name, "uid", c.Pod.UID, "signal", t.Signal, "message", msg)
 	if err := ev.Evict(ctx, c.Pod.UID, msg); err != nil {
 		a.log.Warn("failed to evict pod", "pod", c.Pod.Namespace+"/"+c.Pod.Name, "err", err)
+		return
 	}
+	a.pressure.pending, a.pressure.pendingUntil = c.Pod.UID, a.pressure.now().Add(podCleanupTimeout)
+}
+
+// podCleanupTimeout bounds the wait for an evicted pod's containers to
+// die (the kubelet's podCleanupTimeout).
+const podCleanupTimeout = 30 * time.Second
+
+// evictedPodDead says whether the pod of uid has no running container
+// left (or is gone).
+func (a *Agent) evictedPodDead(uid string) bool {
+	for _, st := range a.rt.Status() {
+		if st.UID != uid {
+			continue
+		}
+		for _, c := range st.Containers {
+			if c.State.Running != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // evictionCandidates are the node's pods still running or starting (not

@@ -173,7 +173,9 @@ func filesSize(pattern string) int64 {
 // RemoveDeadContainers removes the exited containers of evicted pods,
 // with their writable layers: the node-level disk the kubelet's container
 // GC reclaims before it evicts another pod. Their statuses and logs stay
-// until the pod leaves the node's set. It returns how many it removed.
+// until the pod leaves the node's set. The space is free when it returns
+// (containerd's garbage collector has run). It returns how many it
+// removed.
 func (r *Runtime) RemoveDeadContainers(ctx context.Context) (int, error) {
 	ctx = r.nsCtx(ctx)
 	var ids []string
@@ -200,6 +202,11 @@ func (r *Runtime) RemoveDeadContainers(ctx context.Context) (int, error) {
 			continue
 		}
 		n++
+	}
+	if n > 0 {
+		if err := r.collectGarbage(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return n, errors.Join(errs...)
 }

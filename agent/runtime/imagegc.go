@@ -15,6 +15,8 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/atomicfile"
@@ -82,6 +84,9 @@ func (r *Runtime) detectImages(ctx context.Context, now time.Time) ([]gcImage, e
 	byDigest := map[string]*gcImage{}
 	var order []string
 	for _, im := range imgs {
+		if im.Name == gcTriggerImage {
+			continue
+		}
 		d := im.Target.Digest.String()
 		g := byDigest[d]
 		if g == nil {
@@ -249,4 +254,25 @@ func (r *Runtime) ImageFsPath(ctx context.Context) (string, error) {
 // nsCtx gives ctx the runtime's containerd namespace.
 func (r *Runtime) nsCtx(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+}
+
+// gcTriggerImage names the placeholder image collectGarbage creates and
+// deletes.
+const gcTriggerImage = "stevedore.invalid/gc-trigger:latest"
+
+// collectGarbage runs containerd's garbage collector and waits for it, so
+// that the snapshots of containers just removed are gone from the disk
+// when it returns: containerd collects only after an image deletion
+// asked to wait (images.SynchronousDelete), so a placeholder image (its
+// target need not exist) is created and deleted that way.
+func (r *Runtime) collectGarbage(ctx context.Context) error {
+	is := r.client.ImageService()
+	target := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(gcTriggerImage), Size: 1}
+	if _, err := is.Create(ctx, images.Image{Name: gcTriggerImage, Target: target}); err != nil && !errdefs.IsAlreadyExists(err) {
+		return fmt.Errorf("failed to create the GC trigger image: %w", err)
+	}
+	if err := is.Delete(ctx, gcTriggerImage, images.SynchronousDelete()); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("failed to run containerd's garbage collector: %w", err)
+	}
+	return nil
 }
