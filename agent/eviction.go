@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"syscall"
@@ -246,7 +247,11 @@ func (a *Agent) imageGC(ctx context.Context, obs observations) {
 	}
 	toFree := o.Capacity*int64(100-ec.ImageGCLowThresholdPercent)/100 - o.Available
 	freed, err := gc.GarbageCollectImages(ctx, toFree, ec.ImageMinimumGCAge)
-	a.log.Info("image garbage collection", "usage%", usage, "toFree", toFree, "freed", freed, "err", err)
+	lvl := slog.LevelDebug
+	if freed > 0 {
+		lvl = slog.LevelInfo
+	}
+	a.log.Log(ctx, lvl, "image garbage collection", "usage%", usage, "toFree", toFree, "freed", freed, "err", err)
 	if err == nil && freed < toFree {
 		err = fmt.Errorf("freed %d bytes of the %d wanted", freed, toFree)
 	}

@@ -35,6 +35,21 @@ func (r *Runtime) Evict(ctx context.Context, uid, msg string) error {
 	return nil
 }
 
+// evictedPhase is Failed for an evicted pod once none of its containers
+// runs, whatever their states (one evicted while it was starting never
+// ran and waits as Evicted); phase otherwise.
+func (w *podWorker) evictedPhase(phase string, cs []api.ContainerStatus) string {
+	if !w.vols.evicted.Load() {
+		return phase
+	}
+	for _, c := range cs {
+		if c.State.Running != nil {
+			return phase
+		}
+	}
+	return api.PodFailed
+}
+
 // evictWith marks the pod evicted with msg and kills its containers;
 // false if it already was.
 func (w *podWorker) evictWith(msg string) bool {
