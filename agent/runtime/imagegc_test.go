@@ -96,6 +96,22 @@ func imageNames(t *testing.T, e *env) []string {
 	return out
 }
 
+// imageUse is when the runtime last saw ref used (or first detected it).
+func imageUse(t *testing.T, e *env, ref string) time.Time {
+	t.Helper()
+	imgs, err := e.rt.Images(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range imgs {
+		if slices.Contains(im.Names, ref) {
+			return im.LastUsed
+		}
+	}
+	t.Fatalf("image %s not listed", ref)
+	return time.Time{}
+}
+
 // TestImageGCOnSmallFilesystem: on a filling image file system, GC
 // removes the least recently used unused image, enough to bring use under
 // the low threshold, and never the image a pod uses; the space is really
@@ -116,9 +132,15 @@ func TestImageGCOnSmallFilesystem(t *testing.T) {
 	}
 	// Detected in this order: old is the least recently used.
 	e.pull(old)
-	_ = imageNames(t, e)
+	first := imageUse(t, e, old)
 	e.pull(mid)
 	_ = imageNames(t, e)
+	// A restarted runtime keeps the times (imagegc.json).
+	e.rt.Close()
+	e.open()
+	if again := imageUse(t, e, old); !again.Equal(first) {
+		t.Errorf("after a restart %s was last used %v, want %v", old, again, first)
+	}
 	p := newPod("user", spec.RestartPolicyAlways, spec.Container{Name: "c", Image: used, Command: []string{"sleep", "3600"}})
 	e.sync(p)
 	e.waitPod("user", "running", time.Minute, running)
