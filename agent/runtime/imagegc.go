@@ -27,8 +27,9 @@ import (
 // digest, whatever names point at it) with when it was first detected and
 // last used, and GarbageCollectImages removes the least recently used
 // images that no container of the node uses and no pod of the node names.
-// "Used" is detected, as the kubelet does, when the agent looks: an image
-// with a container is used now. The times are kept in the data dir
+// A container start records a use (imageStarted), and, as the kubelet
+// detects it, an image with a container is used whenever the agent looks.
+// The times are kept in the data dir
 // (imagegc.json), so an agent restart neither forgets a use nor makes
 // every image young again.
 
@@ -275,4 +276,32 @@ func (r *Runtime) collectGarbage(ctx context.Context) error {
 		return fmt.Errorf("failed to run containerd's garbage collector: %w", err)
 	}
 	return nil
+}
+
+// imageUseResolution is how stale a recorded last use may be before a
+// container start writes it again (a start writes imagegc.json at most
+// once a minute per image).
+const imageUseResolution = time.Minute
+
+// imageStarted records that a container just started from img.
+func (r *Runtime) imageStarted(img client.Image) {
+	d := img.Target().Digest.String()
+	now := time.Now()
+	t := &r.imageGC
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r.loadImageUsesLocked()
+	u, ok := t.uses[d]
+	if ok && now.Sub(u.LastUsed) < imageUseResolution {
+		return
+	}
+	if !ok {
+		u.FirstDetected = now
+	}
+	u.LastUsed = now
+	if t.uses == nil {
+		t.uses = map[string]imageUse{}
+	}
+	t.uses[d] = u
+	r.saveImageUsesLocked()
 }
