@@ -69,6 +69,8 @@ type Agent struct {
 	// nil without a collector (metrics.go).
 	metrics  *Metrics
 	statsSrc statsSource
+	// pressure is the housekeeping's state (eviction.go).
+	pressure *pressureState
 
 	// applyMu serialises applies: the fence check, persisting the fence,
 	// the network and rt.Sync happen as one step, so two concurrent PUTs
@@ -243,6 +245,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.goroutine("status-fanout", a.fanOut)
 	a.goroutine("network-retry", a.retryNetwork)
 	a.startStats()
+	a.initPressure(ctx)
+	a.goroutine("housekeeping", a.housekeeping)
 	a.mu.Lock()
 	a.running = true
 	a.mu.Unlock()

@@ -160,6 +160,9 @@ type Config struct {
 	// Volumes configures the volume manager and its drivers (cmd/agent
 	// builds it; docs/volume-drivers.md); its DataDir zero means DataDir.
 	Volumes volume.Config
+	// Eviction configures pressure conditions, eviction and image GC
+	// (eviction_config.go); its zero value is the kubelet's defaults.
+	Eviction EvictionConfig
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -301,6 +304,9 @@ func (c *Config) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if err := c.Eviction.validate(); err != nil {
+		return err
 	}
 	if c.Volumes.DataDir == "" {
 		c.Volumes.DataDir = c.DataDir

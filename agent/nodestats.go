@@ -133,6 +133,8 @@ func (a *Agent) nodeConditions() []api.NodeCondition {
 	var conds []api.NodeCondition
 	if a.ops.conditions != nil {
 		conds = a.ops.conditions()
+	} else {
+		conds = a.pressureConditions()
 	}
 	if conds == nil {
 		for _, t := range []string{api.NodeMemoryPressure, api.NodeDiskPressure, api.NodePIDPressure} {

@@ -658,6 +658,10 @@ func (p *planner) incarnate(key string, d *DesiredPod, rec *PodRecord) {
 		old, node, t := rec.UID, rec.Node, p.evicting(rec.Node, d.Spec)
 		p.fresh(key, d, rec, old)
 		p.event(key, EventEvicted, fmt.Sprintf("node %s has taint %s that the pod does not tolerate: uid %s re-created as %s", node, taintString(t), old, rec.UID))
+	case renewAgentEvicted:
+		old, node := rec.UID, rec.Node
+		p.fresh(key, d, rec, old)
+		p.event(key, EventEvicted, fmt.Sprintf("evicted by node %s under resource pressure: uid %s re-created as %s", node, old, rec.UID))
 	default:
 		renewed = false
 	}

@@ -100,6 +100,8 @@ func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) 
 		return renewNodeLost
 	case rec.Node != "" && p.evicting(rec.Node, ps) != nil && !p.succeeded(rec):
 		return renewEvicted
+	case rec.Node != "" && p.agentEvicted(rec):
+		return renewAgentEvicted
 	case changed:
 		// A StatefulSet's ordinal re-created for its node's death or an
 		// eviction says so, whatever revision it takes (statefulset.go).
@@ -112,7 +114,7 @@ func (p *planner) renewal(rec *PodRecord, owner, hash string, ps *spec.PodSpec) 
 // placed on a node that is not dead and does not evict it. The others are
 // dropped whatever the strategy (re-creating them would roll back).
 func (p *planner) serving(rec *PodRecord) bool {
-	return rec.Node != "" && !p.deleting(rec) && p.aliveOrUnknown(rec.Node) && p.evicting(rec.Node, &rec.Spec) == nil
+	return rec.Node != "" && !p.deleting(rec) && p.aliveOrUnknown(rec.Node) && p.evicting(rec.Node, &rec.Spec) == nil && !p.agentEvicted(rec)
 }
 
 // heard says whether node's agent has reported at all (Input.Observed has

@@ -30,7 +30,7 @@ import (
 //	apply            objects in the short form of addObject, one a line, added to the desired set
 //	apply-yaml       a YAML body through spec.Load, replacing the desired set
 //	delete KEY...    Kind/ns/name or Kind/name
-//	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [crash] [notready] [cond] [gone]
+//	observe [pod=GLOB] [node=N] [rev=latest|old] [phase=P] [reason=R] [podreason=R] [crash] [notready] [cond] [gone]
 //	linger on|off    agents keep reporting the pods dropped from their sets (Terminating) until observed gone
 //	override KIND/ns/name [reason=R...] | override KIND/ns/name off   run the previous template (Input.Overrides)
 //	tick DURATION|wake   wake: to the last plan's Output.Wake
@@ -610,6 +610,7 @@ func (h *harness) observe(a map[string]string) (string, error) {
 				}
 			}
 		}
+		st.Reason = a["podreason"] // the pod's, as an agent's eviction sets it
 		h.observed[pv.UID] = st
 	}
 	return fmt.Sprintf("observed %d pods", n), nil

@@ -155,6 +155,7 @@ func (w *podWorker) runContainer(ctx context.Context, c *ctr) {
 				continue
 			}
 			createFailures = 0
+			r.imageStarted(img) // imagegc.go
 			r.log.Debug("container started", "container", c.id, "image", tImage, "total", time.Since(t0))
 			w.postStart(ctx, c, run)
 		}

@@ -428,6 +428,7 @@ func (w *podWorker) statusLocked() api.PodStatus {
 	}
 	ps.InitContainers = w.initStatusesLocked()
 	ps.Phase = podPhaseInit(w.restartPolicy(), ps.InitContainers, ps.Containers)
+	ps.Phase = w.evictedPhase(ps.Phase, ps.Containers) // evict.go
 	ps.Conditions = w.conditionsLocked(ps.Phase, ps.InitContainers, ps.Containers)
 	w.terminationStatusLocked(&ps)
 	return ps

@@ -212,6 +212,7 @@ type Runtime struct {
 	resolver remotes.Resolver
 	pulls    singleflight.Group
 	images   imageCache
+	imageGC  imageTracker // imagegc.go
 	oom      *oomWatcher
 	observer observerBox // the agent's metrics (observer.go)
 

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/stats"
@@ -79,56 +77,11 @@ func (r *Runtime) RootfsUsage(ctx context.Context, containerID string) (api.FsSt
 // their unpacked size, and whether a pod on the node uses them. Names of
 // one image (same target) are grouped.
 func (r *Runtime) NodeImages(ctx context.Context) ([]api.Image, error) {
-	ctx = r.nsCtx(ctx)
-	imgs, err := r.client.ListImages(ctx)
+	out, err := r.Images(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("failed to list images: %w", err)
-	}
-	used := r.usedImageRefs()
-	byDigest := map[string]*api.Image{}
-	var order []string
-	for _, img := range imgs {
-		d := img.Target().Digest.String()
-		im, ok := byDigest[d]
-		if !ok {
-			im = &api.Image{LastUsed: img.Metadata().CreatedAt}
-			if size, err := img.Usage(ctx, client.WithSnapshotUsage()); err == nil {
-				im.Size = size
-			}
-			byDigest[d] = im
-			order = append(order, d)
-		}
-		im.Names = append(im.Names, img.Name())
-		im.InUse = im.InUse || used[img.Name()]
-	}
-	out := make([]api.Image, 0, len(order))
-	for _, d := range order {
-		sort.Strings(byDigest[d].Names)
-		out = append(out, *byDigest[d])
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Size > out[j].Size })
 	return out, nil
 }
 
-// usedImageRefs are the normalized image references of the containers of
-// the pods the runtime holds.
-func (r *Runtime) usedImageRefs() map[string]bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	used := map[string]bool{}
-	for _, w := range r.pods {
-		for _, list := range [][]spec.Container{w.pod.Spec.InitContainers, w.pod.Spec.Containers} {
-			for _, c := range list {
-				if ref, err := normalizeRef(c.Image); err == nil {
-					used[ref] = true
-				}
-			}
-		}
-	}
-	return used
-}
-
-// nsCtx puts the runtime's containerd namespace on ctx.
-func (r *Runtime) nsCtx(ctx context.Context) context.Context {
-	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
-}

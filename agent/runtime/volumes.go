@@ -36,7 +36,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/v2/client"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
@@ -454,26 +453,9 @@ func diskUsage(dir string) int64 {
 // evict fails the pod as the kubelet's eviction manager does: its
 // containers are killed and not restarted, phase Failed, reason Evicted.
 func (w *podWorker) evict(volume string, used int64, limit resource.Quantity) {
-	if !w.vols.evicted.CompareAndSwap(false, true) {
-		return
-	}
 	msg := fmt.Sprintf("Usage of EmptyDir volume %q exceeds the limit %q (%d bytes used). ", volume, limit.String(), used)
-	w.r.log.Warn("evicting pod", "pod", w.pod.Namespace+"/"+w.pod.Name, "volume", volume, "used", used, "limit", limit.String())
-	w.update(func() { w.reason, w.message = "Evicted", msg })
-	w.event("", api.EventWarning, "Evicted", msg)
-	ctx := context.WithoutCancel(w.r.ctx)
-	for _, c := range w.ctrs {
-		cont, err := w.r.client.LoadContainer(ctx, c.id)
-		if err != nil {
-			continue
-		}
-		task, err := cont.Task(ctx, nil)
-		if err != nil {
-			continue
-		}
-		if err := task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil {
-			w.r.log.Warn("failed to kill container of evicted pod", "container", c.id, "err", err)
-		}
+	if w.evictWith(msg) {
+		w.r.log.Warn("evicted pod", "pod", w.pod.Namespace+"/"+w.pod.Name, "volume", volume, "used", used, "limit", limit.String())
 	}
 }
 

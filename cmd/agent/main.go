@@ -104,6 +104,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.log.Register(f)
 	volumeFlags(f, &cfg)
+	evictionFlags(f, &cfg)
 	return cmd
 }
 

@@ -1,0 +1,227 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/containerd/containerd/v2/client"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Evict fails the pod of uid as the kubelet's eviction manager does under
+// node pressure: its containers are killed at once (a hard threshold's
+// grace period is 0) and not restarted, its phase turns Failed with
+// reason Evicted and message msg, and an Evicted event is recorded. The
+// pod stays in the node's status until the leader's next set drops it
+// (its owner re-creates it elsewhere).
+func (r *Runtime) Evict(ctx context.Context, uid, msg string) error {
+	_ = ctx // the kill runs detached, as the volume eviction's
+	r.mu.Lock()
+	w := r.pods[uid]
+	r.mu.Unlock()
+	if w == nil || w.stopping() {
+		return fmt.Errorf("failed to evict pod %s: %w", uid, ErrNotFound)
+	}
+	w.evictWith(msg)
+	return nil
+}
+
+// evictedPhase is Failed for an evicted pod once none of its containers
+// runs, whatever their states (one evicted while it was starting never
+// ran and waits as Evicted); phase otherwise.
+func (w *podWorker) evictedPhase(phase string, cs []api.ContainerStatus) string {
+	if !w.vols.evicted.Load() {
+		return phase
+	}
+	for _, c := range cs {
+		if c.State.Running != nil {
+			return phase
+		}
+	}
+	return api.PodFailed
+}
+
+// evictWith marks the pod evicted with msg and kills its containers;
+// false if it already was.
+func (w *podWorker) evictWith(msg string) bool {
+	if !w.vols.evicted.CompareAndSwap(false, true) {
+		return false
+	}
+	w.update(func() { w.reason, w.message = api.ReasonEvicted, msg })
+	w.event("", api.EventWarning, api.EventEvicted, msg)
+	ctx := context.WithoutCancel(w.r.ctx)
+	for _, c := range w.ctrs {
+		cont, err := w.r.client.LoadContainer(ctx, c.id)
+		if err != nil {
+			continue
+		}
+		task, err := cont.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		if err := task.Kill(ctx, syscall.SIGKILL, client.WithKillAll); err != nil {
+			w.r.log.Warn("failed to kill container of evicted pod", "container", c.id, "err", err)
+		}
+	}
+	return true
+}
+
+// EvictionUsage is each live pod's use as eviction ranks it: its
+// containers' working sets (cgroup v1 memory usage minus inactive file
+// pages), writable layers (the snapshotter's usage of the container's
+// snapshot) and log files, and its disk emptyDirs. It is the minimal
+// source the agent needs; a stats collector gives the same figures.
+func (r *Runtime) EvictionUsage(ctx context.Context) ([]api.PodStats, error) {
+	type ctrRef struct{ name, id string }
+	type podRef struct {
+		ns, name, uid string
+		ctrs          []ctrRef
+		w             *podWorker
+	}
+	var pods []podRef
+	r.mu.Lock()
+	for _, w := range r.pods {
+		if w.stopping() {
+			continue
+		}
+		p := podRef{ns: w.pod.Namespace, name: w.pod.Name, uid: w.pod.UID, w: w}
+		for _, c := range w.ctrs {
+			p.ctrs = append(p.ctrs, ctrRef{c.spec.Name, c.id})
+		}
+		pods = append(pods, p)
+	}
+	r.mu.Unlock()
+	sn := r.client.SnapshotService(r.cfg.Snapshotter)
+	out := make([]api.PodStats, 0, len(pods))
+	for _, p := range pods {
+		ps := api.PodStats{Namespace: p.ns, Name: p.name, UID: p.uid}
+		var eph uint64
+		for _, c := range p.ctrs {
+			cs := api.ContainerStats{Name: c.name}
+			cs.Memory.WorkingSetBytes = cgroupWorkingSet(path.Join("/", r.cfg.Namespace, c.id))
+			if u, err := sn.Usage(ctx, c.id); err == nil {
+				cs.Rootfs.UsedBytes = uint64(u.Size)
+			}
+			cs.Logs.UsedBytes = uint64(filesSize(p.w.logPath(c.name) + "*"))
+			ps.Memory.WorkingSetBytes += cs.Memory.WorkingSetBytes
+			eph += cs.Rootfs.UsedBytes + cs.Logs.UsedBytes
+			ps.Containers = append(ps.Containers, cs)
+		}
+		for _, v := range p.w.pod.Spec.Volumes {
+			if v.EmptyDir != nil && v.EmptyDir.Medium != spec.StorageMediumMemory {
+				eph += uint64(diskUsage(p.w.volumeDir(v.Name)))
+			}
+		}
+		ps.EphemeralStorage.UsedBytes = eph
+		out = append(out, ps)
+	}
+	return out, ctx.Err()
+}
+
+// cgroupWorkingSet is a cgroup's memory usage minus its inactive file
+// pages (v1, then v2); 0 when it cannot be read.
+func cgroupWorkingSet(cg string) uint64 {
+	v1 := filepath.Join("/sys/fs/cgroup/memory", cg)
+	if usage, err := readUint(filepath.Join(v1, "memory.usage_in_bytes")); err == nil {
+		return sub0(usage, cgroupStat(filepath.Join(v1, "memory.stat"), "total_inactive_file"))
+	}
+	v2 := filepath.Join("/sys/fs/cgroup", cg)
+	if usage, err := readUint(filepath.Join(v2, "memory.current")); err == nil {
+		return sub0(usage, cgroupStat(filepath.Join(v2, "memory.stat"), "inactive_file"))
+	}
+	return 0
+}
+
+func sub0(a, b uint64) uint64 {
+	if b > a {
+		return 0
+	}
+	return a - b
+}
+
+func readUint(p string) (uint64, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// cgroupStat reads one "key value" line of a memory.stat file.
+func cgroupStat(p, key string) uint64 {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// filesSize is the disk use of the files matching pattern (a container's
+// log and its rotated files).
+func filesSize(pattern string) int64 {
+	matches, _ := filepath.Glob(pattern)
+	var total int64
+	for _, m := range matches {
+		var st syscall.Stat_t
+		if syscall.Stat(m, &st) == nil {
+			total += st.Blocks * 512
+		}
+	}
+	return total
+}
+
+// RemoveDeadContainers removes the exited containers of evicted pods,
+// with their writable layers: the node-level disk the kubelet's container
+// GC reclaims before it evicts another pod. Their statuses and logs stay
+// until the pod leaves the node's set. The space is free when it returns
+// (containerd's garbage collector has run). It returns how many it
+// removed.
+func (r *Runtime) RemoveDeadContainers(ctx context.Context) (int, error) {
+	ctx = r.nsCtx(ctx)
+	var ids []string
+	r.mu.Lock()
+	for _, w := range r.pods {
+		if w.stopping() || !w.vols.evicted.Load() {
+			continue
+		}
+		for _, c := range w.ctrs {
+			if c.st.State.Running == nil {
+				ids = append(ids, c.id)
+			}
+		}
+	}
+	r.mu.Unlock()
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		if _, err := r.client.LoadContainer(ctx, id); err != nil {
+			continue // already gone
+		}
+		if err := r.removeContainer(ctx, id, 0); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if n > 0 {
+		if err := r.collectGarbage(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return n, errors.Join(errs...)
+}
