@@ -152,6 +152,13 @@ type Config struct {
 	// Volumes configures the volume manager and its drivers (cmd/agent
 	// builds it; docs/volume-drivers.md); its DataDir zero means DataDir.
 	Volumes volume.Config
+	// ContainerLogMaxSize (bytes) and ContainerLogMaxFiles (the current
+	// file included) bound each container's log, the kubelet's
+	// containerLogMaxSize and containerLogMaxFiles (docs/logs.md); zero
+	// means DefaultContainerLogMaxSize (10Mi) and
+	// DefaultContainerLogMaxFiles (5).
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -168,6 +175,9 @@ func DefaultConfig() Config {
 		MaxPods:        DefaultMaxPods,
 		WatchHeartbeat: DefaultWatchHeartbeat,
 		EventsKept:     DefaultEventsKept,
+
+		ContainerLogMaxSize:  DefaultContainerLogMaxSize,
+		ContainerLogMaxFiles: DefaultContainerLogMaxFiles,
 	}
 }
 
@@ -287,6 +297,9 @@ func (c *Config) validate() error {
 	}
 	if c.EventsKept <= 0 {
 		c.EventsKept = DefaultEventsKept
+	}
+	if err := c.validateLogs(); err != nil {
+		return err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

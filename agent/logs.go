@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 )
@@ -28,4 +29,30 @@ func copyFlushing(w http.ResponseWriter, r io.Reader) error {
 			return err
 		}
 	}
+}
+
+// Defaults of Config's container log rotation: the kubelet's.
+const (
+	DefaultContainerLogMaxSize  = 10 << 20
+	DefaultContainerLogMaxFiles = 5
+	// minContainerLogMaxSize is the log driver's smallest file.
+	minContainerLogMaxSize = 16 << 10
+)
+
+// validateLogs fills the container log fields' zero values and refuses
+// what the kubelet refuses (fewer than 2 files).
+func (c *Config) validateLogs() error {
+	if c.ContainerLogMaxSize == 0 {
+		c.ContainerLogMaxSize = DefaultContainerLogMaxSize
+	}
+	if c.ContainerLogMaxSize < minContainerLogMaxSize {
+		return fmt.Errorf("invalid container log max size %d: want at least %d bytes", c.ContainerLogMaxSize, minContainerLogMaxSize)
+	}
+	if c.ContainerLogMaxFiles == 0 {
+		c.ContainerLogMaxFiles = DefaultContainerLogMaxFiles
+	}
+	if c.ContainerLogMaxFiles < 2 {
+		return fmt.Errorf("invalid container log max files %d: want at least 2", c.ContainerLogMaxFiles)
+	}
+	return nil
 }

@@ -87,4 +87,3 @@ func readRecord(dir string) (podRecord, error) {
 	}
 	return rec, nil
 }
-

@@ -443,7 +443,6 @@ func (r *Runtime) notifyLocked() {
 	}
 }
 
-
 // Close stops supervising and releases the containerd connection; running
 // containers keep running so the next process adopts them. Safe to call twice.
 func (r *Runtime) Close() error {

@@ -115,4 +115,3 @@ func readAtMost(path string, n int64) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, n))
 }
-

@@ -98,7 +98,6 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-
 func TestConfigValidate(t *testing.T) {
 	c := Config{NodeName: "n1", ContainerdAddress: "/x.sock", DataDir: "rel"}
 	if err := c.validate(); err != nil {

@@ -101,6 +101,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.DurationVar(&cfg.WatchHeartbeat, "watch-heartbeat", cfg.WatchHeartbeat, "how often the pod watch stream repeats the state when nothing changed")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	volumeFlags(f, &cfg)
+	logFlags(f, &cfg)
 	return cmd
 }
 
