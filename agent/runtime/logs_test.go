@@ -193,3 +193,45 @@ func TestLogsNoPrevious(t *testing.T) {
 		t.Errorf("previous of a container never restarted: %v", err)
 	}
 }
+
+// The log driver is the shim's child, not the agent's: a container's
+// output is kept while no runtime runs, and read after adoption with no
+// line lost.
+func TestLogsKeptWhileAgentDown(t *testing.T) {
+	e := newEnv(t)
+	p := newPod("ticker", spec.RestartPolicyNever, sh("c", `i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.02; done`))
+	e.sync(p)
+	e.waitPod("ticker", "running", 60*time.Second, func(s api.PodStatus) bool {
+		return len(s.Containers) == 1 && s.Containers[0].State.Running != nil
+	})
+	current := filepath.Join(e.rt.ContainerLogDir(p, "c"), "0.log")
+	e.rt.Close()
+	closed := time.Now()
+	// Written meanwhile: records stamped a while after the close.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, _ := os.ReadFile(current)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if ts, _, _ := strings.Cut(lines[len(lines)-1], " "); ts != "" {
+			if at, err := time.Parse(time.RFC3339Nano, ts); err == nil && at.After(closed.Add(300*time.Millisecond)) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing logged while the runtime was closed; file ends %q", lines[len(lines)-1])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.open()
+	e.sync(p)
+	log := e.logsWith("ticker", api.LogOptions{})
+	lines := strings.Split(strings.TrimSuffix(log, "\n"), "\n")
+	if len(lines) < 10 {
+		t.Fatalf("log after adoption has %d lines", len(lines))
+	}
+	for i, l := range lines {
+		if want := "tick " + strconv.Itoa(i); l != want {
+			t.Fatalf("line %d = %q, want %q: a line lost or mangled across the agent's absence", i, l, want)
+		}
+	}
+}
