@@ -100,4 +100,3 @@ func commitLine(c *api.Commit) string {
 	}
 	return s
 }
-

@@ -17,7 +17,7 @@ const lgNS = "lg"
 // streams a container's output until the container ends, and --previous
 // shows the instance before a restart.
 func (h *haCluster) testLogs(t *testing.T) {
-	const ticks = 30
+	const ticks = 50
 	pod := fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
