@@ -3,6 +3,7 @@ package containerlog
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	goruntime "runtime"
@@ -61,11 +62,22 @@ func runDriver(arg string) error {
 	}
 	stdout, stderr, ready := os.NewFile(3, "stdout"), os.NewFile(4, "stderr"), os.NewFile(5, "ready")
 	w, err := OpenWriter(cfg)
+	ready.Close()
 	if err != nil {
-		ready.Close()
+		// The container must not die of a closed pipe (or block on a
+		// full one) because its log cannot be written: its output is
+		// dropped.
+		var wg sync.WaitGroup
+		for _, f := range []*os.File{stdout, stderr} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, _ = io.Copy(io.Discard, f)
+			}()
+		}
+		wg.Wait()
 		return err
 	}
-	ready.Close()
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, s := range []struct {
