@@ -116,7 +116,9 @@ func (c *cli) logStreams(ctx context.Context, fl *logsFlags, args []string, tail
 	if o.Namespace == "" {
 		o.Namespace = spec.DefaultNamespace
 	}
-	if len(args) == 1 && !fl.allContainers {
+	// One pod: asked for as named, the agent picking its only container,
+	// unless the prefix needs the container's name.
+	if len(args) == 1 && !fl.allContainers && (o.Container != "" || !fl.prefix) {
 		s := logStream{pod: args[0], container: o.Container, o: *o}
 		s.o.Pod = args[0]
 		return []logStream{s}, nil

@@ -175,6 +175,11 @@ func TestLogsAllContainers(t *testing.T) {
 	if code != 0 || out != want.String() {
 		t.Errorf("--all-containers = %d\n%s\n(stderr %q)", code, out, errOut)
 	}
+	// --prefix alone names the pod's first container.
+	code, out, errOut = ctl(t, url, "logs", "web-1", "-n", "shop", "--prefix")
+	if code != 0 || out != "[pod/web-1/web] one from web-1/web\n[pod/web-1/web] two from web-1/web\n" || !strings.Contains(errOut, "Defaulted container") {
+		t.Errorf("--prefix = %d %q %q", code, out, errOut)
+	}
 	if code, _, errOut := ctl(t, url, "logs", "web-2", "-n", "shop", "--all-containers"); code != exitChanges || !strings.Contains(errOut, "not found") {
 		t.Errorf("--all-containers of a missing pod = %d %q", code, errOut)
 	}
