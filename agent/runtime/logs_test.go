@@ -38,10 +38,10 @@ func TestLogFloodRotation(t *testing.T) {
 	e := newEnvWith(t, func(c *runtime.Config) {
 		c.ContainerLogMaxSize, c.ContainerLogMaxFiles = maxSize, maxFiles
 	})
-	// 1,000,000 lines of 107 bytes, numbered, then quiet.
-	const lines = 1000000
+	// 100,000 lines of 1,007 bytes, numbered, then quiet.
+	const lines = 100000
 	p := newPod("flood", spec.RestartPolicyNever, sh("c",
-		`awk 'BEGIN{s=sprintf("%0100d",0); for(i=0;i<`+strconv.Itoa(lines)+`;i++) print i, s}'; exec sleep 3600`))
+		`awk 'BEGIN{s=sprintf("%01000d",0); for(i=0;i<`+strconv.Itoa(lines)+`;i++) print i, s}'; exec sleep 3600`))
 	e.sync(p)
 	e.waitPod("flood", "running", 60*time.Second, func(s api.PodStatus) bool {
 		return len(s.Containers) == 1 && s.Containers[0].State.Running != nil
@@ -78,7 +78,7 @@ func TestLogFloodRotation(t *testing.T) {
 	for sc.Scan() {
 		num, pad, ok := strings.Cut(sc.Text(), " ")
 		i, err := strconv.Atoi(num)
-		if !ok || err != nil || len(pad) != 100 {
+		if !ok || err != nil || len(pad) != 1000 {
 			t.Fatalf("line %q is not one the container wrote", sc.Text())
 		}
 		if i <= last {
@@ -99,13 +99,13 @@ func TestLogFloodRotation(t *testing.T) {
 	if last != lines-1 {
 		t.Fatalf("follower stopped at line %d (%v)", last, sc.Err())
 	}
-	// One file holds ~7,300 of these lines: more than three files' worth
+	// One file holds ~1,000 of these lines: more than three files' worth
 	// means the follower went through rotations.
-	if perFile := maxSize / 143; seen < 3*perFile {
+	if perFile := maxSize / 1043; seen < 3*perFile {
 		t.Errorf("follower saw %d lines (%d gaps), want more than %d", seen, gaps, 3*perFile)
 	}
 	t.Logf("follower saw %d of %d lines (%d gaps); at most %d bytes in %d files on disk", seen, lines, gaps, maxSeen, maxFilesSeen)
-	if limit := int64(maxSize*maxFiles + 200); maxSeen > limit {
+	if limit := int64(maxSize*maxFiles + 1100); maxSeen > limit {
 		t.Errorf("%d bytes on disk, want at most %d", maxSeen, limit)
 	}
 	if maxFilesSeen > maxFiles+1 { // + the file a rotation puts in place
