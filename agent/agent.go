@@ -40,7 +40,7 @@ type podRuntime interface {
 	Sync(ctx context.Context, pods []api.Pod) error
 	Status() []api.PodStatus
 	Changes() <-chan struct{}
-	Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error)
+	Logs(ctx context.Context, namespace, pod string, o api.LogOptions) (io.ReadCloser, error)
 	// Pods returns the desired pods the runtime holds (those of the last
 	// Sync, or adopted after a restart) as they were given.
 	Pods() []api.Pod

@@ -163,6 +163,13 @@ type Config struct {
 	// Eviction configures pressure conditions, eviction and image GC
 	// (eviction_config.go); its zero value is the kubelet's defaults.
 	Eviction EvictionConfig
+	// ContainerLogMaxSize (bytes) and ContainerLogMaxFiles (the current
+	// file included) bound each container's log, the kubelet's
+	// containerLogMaxSize and containerLogMaxFiles (docs/logs.md); zero
+	// means DefaultContainerLogMaxSize (10Mi) and
+	// DefaultContainerLogMaxFiles (5).
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -179,6 +186,9 @@ func DefaultConfig() Config {
 		MaxPods:        DefaultMaxPods,
 		WatchHeartbeat: DefaultWatchHeartbeat,
 		EventsKept:     DefaultEventsKept,
+
+		ContainerLogMaxSize:  DefaultContainerLogMaxSize,
+		ContainerLogMaxFiles: DefaultContainerLogMaxFiles,
 	}
 }
 
@@ -301,6 +311,9 @@ func (c *Config) validate() error {
 	}
 	if c.StatsInterval <= 0 {
 		c.StatsInterval = DefaultStatsInterval
+	}
+	if err := c.validateLogs(); err != nil {
+		return err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -27,6 +27,7 @@ type fakeRuntime struct {
 	lastLog struct {
 		ns, pod, ctr string
 		tail         int
+		opts         api.LogOptions
 	}
 	changes chan struct{}
 	// networks are the SetNetwork calls; netErr fails them.
@@ -124,10 +125,11 @@ func (f *fakeRuntime) restarted() *fakeRuntime {
 
 func (f *fakeRuntime) Changes() <-chan struct{} { return f.changes }
 
-func (f *fakeRuntime) Logs(ctx context.Context, ns, pod, ctr string, tail int) (io.ReadCloser, error) {
+func (f *fakeRuntime) Logs(ctx context.Context, ns, pod string, o api.LogOptions) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.lastLog.ns, f.lastLog.pod, f.lastLog.ctr, f.lastLog.tail = ns, pod, ctr, tail
+	ctr := o.Container
+	f.lastLog.ns, f.lastLog.pod, f.lastLog.ctr, f.lastLog.tail, f.lastLog.opts = ns, pod, ctr, o.Tail, o
 	s, ok := f.logs[ns+"/"+pod+"/"+ctr]
 	if !ok {
 		return nil, fmt.Errorf("no container %s/%s/%s: %w", ns, pod, ctr, api.ErrNotFound)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -347,21 +346,17 @@ func (a *Agent) handleWatch(w http.ResponseWriter, r *http.Request) {
 
 func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ns, pod, ctr := q.Get("namespace"), q.Get("pod"), q.Get("container")
+	ns, pod := q.Get("namespace"), q.Get("pod")
 	if ns == "" || pod == "" {
 		errs.WriteHTTP(w, invalid("namespace and pod are required"))
 		return
 	}
-	tail := 0
-	if s := q.Get("tail"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			errs.WriteHTTP(w, invalid(fmt.Sprintf("tail %q: want a non-negative integer", s)))
-			return
-		}
-		tail = n
+	o, err := api.ParseLogOptions(q)
+	if err != nil {
+		errs.WriteHTTP(w, invalid(err.Error()))
+		return
 	}
-	rc, err := a.rt.Logs(r.Context(), ns, pod, ctr, tail)
+	rc, err := a.rt.Logs(r.Context(), ns, pod, o)
 	switch {
 	case errors.Is(err, api.ErrNotFound):
 		errs.WriteHTTP(w, errs.Mark(err, errs.ErrNotFound))
@@ -373,7 +368,7 @@ func (a *Agent) handleLogs(w http.ResponseWriter, r *http.Request) {
 	defer rc.Close()
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
-	if _, err := io.Copy(w, rc); err != nil {
-		a.log.Debug("log stream ended", "namespace", ns, "pod", pod, "container", ctr, "err", err)
+	if err := copyFlushing(w, rc); err != nil {
+		a.log.Debug("log stream ended", "namespace", ns, "pod", pod, "container", o.Container, "err", err)
 	}
 }

@@ -326,7 +326,8 @@ func TestLogs(t *testing.T) {
 	a := startAgent(t, testConfig(t, "n1"), rt)
 	c := api.NewClient(a.APIURL(), nil)
 	ctx := ctxT(t)
-	r, err := c.Logs(ctx, "ns1", "p", "c", 5)
+	since := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	r, err := c.Logs(ctx, "ns1", "p", api.LogOptions{Container: "c", Tail: 5, Follow: true, Previous: true, Timestamps: true, SinceTime: since, SinceSeconds: 7, LimitBytes: 100})
 	if err != nil {
 		t.Fatalf("Logs: %v", err)
 	}
@@ -335,10 +336,11 @@ func TestLogs(t *testing.T) {
 	if string(b) != "line 1\nline 2\n" {
 		t.Errorf("log = %q", b)
 	}
-	if rt.lastLog.tail != 5 || rt.lastLog.ns != "ns1" || rt.lastLog.pod != "p" || rt.lastLog.ctr != "c" {
+	want := api.LogOptions{Container: "c", Tail: 5, Follow: true, Previous: true, Timestamps: true, SinceTime: since, SinceSeconds: 7, LimitBytes: 100}
+	if rt.lastLog.ns != "ns1" || rt.lastLog.pod != "p" || !cmp.Equal(rt.lastLog.opts, want) {
 		t.Errorf("runtime asked for %+v", rt.lastLog)
 	}
-	if _, err := c.Logs(ctx, "ns1", "nope", "c", 0); !errors.Is(err, api.ErrNotFound) {
+	if _, err := c.Logs(ctx, "ns1", "nope", api.LogOptions{Container: "c"}); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("Logs of unknown pod: err = %v, want ErrNotFound", err)
 	}
 }

@@ -128,16 +128,12 @@ func (c *Client) Info(ctx context.Context) (NodeInfo, error) {
 	return n, err
 }
 
-// Logs returns a container's log; tail > 0 asks for the last tail lines
-// only. The caller closes the reader.
-func (c *Client) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
-	q := url.Values{"namespace": {namespace}, "pod": {pod}}
-	if container != "" {
-		q.Set("container", container)
-	}
-	if tail > 0 {
-		q.Set("tail", strconv.Itoa(tail))
-	}
+// Logs returns a container's log as o asks (with Follow, a stream that
+// ends with the container's log or ctx). The caller closes the reader.
+func (c *Client) Logs(ctx context.Context, namespace, pod string, o LogOptions) (io.ReadCloser, error) {
+	q := o.Values()
+	q.Set("namespace", namespace)
+	q.Set("pod", pod)
 	resp, err := c.send(ctx, http.MethodGet, PathLogs, q, nil)
 	if err != nil {
 		return nil, err

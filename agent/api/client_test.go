@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestStatusErrors(t *testing.T) {
 		errors.Is(err, api.ErrStale) {
 		t.Errorf("Info: err = %v", err)
 	}
-	if _, err := c.Logs(ctx, "default", "p", "", 0); !errors.Is(err, api.ErrNotFound) {
+	if _, err := c.Logs(ctx, "default", "p", api.LogOptions{}); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("Logs: err = %v, want ErrNotFound", err)
 	}
 	if _, err := c.Pods(ctx); err == nil || !strings.Contains(err.Error(), "failed to decode") {
@@ -90,7 +91,7 @@ func TestLogsQuery(t *testing.T) {
 		fmt.Fprint(w, r.URL.RawQuery)
 	}))
 	defer srv.Close()
-	rc, err := api.NewClient(srv.URL, nil).Logs(context.Background(), "ns 1", "p", "c", 10)
+	rc, err := api.NewClient(srv.URL, nil).Logs(context.Background(), "ns 1", "p", api.LogOptions{Container: "c", Tail: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +99,33 @@ func TestLogsQuery(t *testing.T) {
 	b, _ := io.ReadAll(rc)
 	if got, want := string(b), "container=c&namespace=ns+1&pod=p&tail=10"; got != want {
 		t.Errorf("query = %q, want %q", got, want)
+	}
+}
+
+// Every option survives the query, both ways; a bad one is named.
+func TestLogOptionsQuery(t *testing.T) {
+	o := api.LogOptions{Container: "c", Tail: 3, Follow: true, Previous: true, Timestamps: true,
+		SinceSeconds: 60, SinceTime: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC), LimitBytes: 1024}
+	q := o.Values()
+	if got, want := q.Encode(), "container=c&follow=1&limitBytes=1024&previous=1&sinceSeconds=60&sinceTime=2026-01-02T03%3A04%3A05.0000006Z&tail=3&timestamps=1"; got != want {
+		t.Errorf("query = %s, want %s", got, want)
+	}
+	back, err := api.ParseLogOptions(q)
+	if err != nil || !back.SinceTime.Equal(o.SinceTime) {
+		t.Fatalf("ParseLogOptions = %+v, %v", back, err)
+	}
+	back.SinceTime = o.SinceTime
+	if back != o {
+		t.Errorf("round trip = %+v, want %+v", back, o)
+	}
+	if z := (api.LogOptions{}).Values(); len(z) != 0 {
+		t.Errorf("zero options encode to %v", z)
+	}
+	for _, bad := range []string{"tail=x", "limitBytes=-1", "follow=maybe", "sinceTime=yesterday"} {
+		q, _ := url.ParseQuery(bad)
+		if _, err := api.ParseLogOptions(q); err == nil || !strings.Contains(err.Error(), strings.Split(bad, "=")[0]) {
+			t.Errorf("ParseLogOptions(%s) = %v, want an error naming it", bad, err)
+		}
 	}
 }
 

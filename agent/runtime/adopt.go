@@ -122,6 +122,9 @@ func (r *Runtime) adopt(ctx context.Context) error {
 	if len(workers) > 0 {
 		r.log.Info("adopted pods", "count", len(workers))
 	}
+	if err := r.removeStrayLogs(); err != nil {
+		r.log.Warn("failed to remove logs of removed pods", "err", err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -219,6 +222,9 @@ func (r *Runtime) removeStrays(ctx context.Context) error {
 		if err := os.RemoveAll(podsDir(r.cfg.DataDir) + "/" + e.Name()); err != nil {
 			errs = append(errs, fmt.Errorf("failed to remove pod dir: %w", err))
 		}
+	}
+	if err := r.removeStrayLogs(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -327,7 +326,11 @@ func (w *podWorker) startTask(ctx context.Context, c *ctr, img client.Image) (*r
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	task, err := cont.NewTask(ctx, cio.LogFile(w.logPath(c.spec.Name)))
+	logIO, err := w.logIO(c)
+	if err != nil {
+		return nil, err
+	}
+	task, err := cont.NewTask(ctx, logIO)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create task: %w", err)
 	}

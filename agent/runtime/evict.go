@@ -111,7 +111,7 @@ func (r *Runtime) EvictionUsage(ctx context.Context) ([]api.PodStats, error) {
 			if u, err := sn.Usage(ctx, c.id); err == nil {
 				cs.Rootfs.UsedBytes = uint64(u.Size)
 			}
-			cs.Logs.UsedBytes = uint64(filesSize(p.w.logPath(c.name) + "*"))
+			cs.Logs.UsedBytes = uint64(filesSize(filepath.Join(p.w.logDir(c.name), "*")))
 			ps.Memory.WorkingSetBytes += cs.Memory.WorkingSetBytes
 			eph += cs.Rootfs.UsedBytes + cs.Logs.UsedBytes
 			ps.Containers = append(ps.Containers, cs)

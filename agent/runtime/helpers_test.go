@@ -35,6 +35,8 @@ var (
 // TestMain starts a private containerd and a registry holding the test
 // image for every test of the package.
 func TestMain(m *testing.M) {
+	// The shim starts this binary as the containers' log driver.
+	runtime.RunLogDriverIfRequested()
 	os.Exit(runMain(m))
 }
 
@@ -285,7 +287,18 @@ func sh(name, script string) spec.Container {
 
 func (e *env) logs(pod, container string, tail int) string {
 	e.t.Helper()
-	rc, err := e.rt.Logs(context.Background(), "default", pod, container, tail)
+	rc, err := e.rt.Logs(context.Background(), "default", pod, api.LogOptions{Container: container, Tail: tail})
+	if err != nil {
+		e.t.Fatalf("Logs: %v", err)
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	return string(b)
+}
+
+func (e *env) logsWith(pod string, o api.LogOptions) string {
+	e.t.Helper()
+	rc, err := e.rt.Logs(context.Background(), "default", pod, o)
 	if err != nil {
 		e.t.Fatalf("Logs: %v", err)
 	}

@@ -93,26 +93,30 @@ func TestHTTPHook(t *testing.T) {
 
 func TestLogTail(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "c.log")
+	path := filepath.Join(dir, "0.log")
 	var b strings.Builder
 	for i := 1; i <= 100; i++ {
-		fmt.Fprintf(&b, "line %d\n", i)
+		fmt.Fprintf(&b, "2026-01-01T00:00:00.%09dZ stdout F line %d\n", i, i)
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := logTail(path, 2048, 3)
+	got, err := logTail(dir, 0, 2048, 3)
 	if err != nil || string(got) != "line 98\nline 99\nline 100\n" {
 		t.Errorf("3 lines: %q, %v", got, err)
 	}
 	// The byte bound cuts inside a line; what is left is the end.
-	got, _ = logTail(path, 12, 80)
+	got, _ = logTail(dir, 0, 12, 80)
 	if string(got) != "99\nline 100\n" {
 		t.Errorf("12 bytes: %q", got)
 	}
-	// No final newline: the last line still counts.
-	_ = os.WriteFile(path, []byte("a\nb\nc"), 0o600)
-	if got, _ := logTail(path, 2048, 2); string(got) != "b\nc" {
-		t.Errorf("unterminated: %q", got)
+	// A line written in pieces (partial records) is joined.
+	_ = os.WriteFile(path, []byte("2026-01-01T00:00:00Z stderr F a\n2026-01-01T00:00:01Z stderr P b\n2026-01-01T00:00:01Z stderr F c\n"), 0o600)
+	if got, _ := logTail(dir, 0, 2048, 2); string(got) != "bc\n" {
+		t.Errorf("partial: %q", got)
+	}
+	// Another instance's log is not this one's.
+	if got, err := logTail(dir, 1, 2048, 2); err != nil || len(got) != 0 {
+		t.Errorf("instance 1: %q, %v", got, err)
 	}
 }

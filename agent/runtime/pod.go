@@ -136,10 +136,6 @@ func (w *podWorker) stopping() bool {
 	}
 }
 
-func (w *podWorker) logPath(container string) string {
-	return filepath.Join(w.dir, "logs", container+".log")
-}
-
 func (w *podWorker) meta() podMeta {
 	return podMeta{UID: w.pod.UID, Namespace: w.pod.Namespace, Name: w.pod.Name}
 }
@@ -257,7 +253,7 @@ func (w *podWorker) run() {
 		// must not keep a chain of them.
 		w.prev = nil
 	}
-	if err := os.MkdirAll(filepath.Join(w.dir, "logs"), 0o700); err != nil {
+	if err := os.MkdirAll(w.dir, 0o700); err != nil {
 		log.Error("failed to create pod dir", "err", err)
 	}
 	w.update(func() {})
@@ -394,6 +390,9 @@ func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
 		log.Warn("failed to tear down pod volumes; pod dir kept", "err", err)
 	} else if err := os.RemoveAll(w.dir); err != nil {
 		log.Warn("failed to remove pod dir", "err", err)
+	}
+	if err := w.removeLogs(); err != nil {
+		log.Warn("failed to remove pod logs", "err", err)
 	}
 	w.recMu.Unlock()
 	w.r.mu.Lock()

@@ -4,9 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -88,46 +86,4 @@ func readRecord(dir string) (podRecord, error) {
 		return rec, fmt.Errorf("pod record %s is for pod %s (directory %s), not this directory", path, rec.Pod.UID, id)
 	}
 	return rec, nil
-}
-
-// seekTail positions f so that reading returns its last n lines.
-func seekTail(f *os.File, n int) error {
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("failed to stat log: %w", err)
-	}
-	size := st.Size()
-	const chunk = 32 << 10
-	buf := make([]byte, chunk)
-	lines := 0
-	pos := size
-	// A trailing newline ends the last line; it does not start another.
-	skipLast := true
-	for pos > 0 {
-		step := int64(chunk)
-		if pos < step {
-			step = pos
-		}
-		pos -= step
-		if _, err := f.ReadAt(buf[:step], pos); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("failed to read log: %w", err)
-		}
-		for i := step - 1; i >= 0; i-- {
-			if buf[i] != '\n' {
-				skipLast = false
-				continue
-			}
-			if skipLast {
-				skipLast = false
-				continue
-			}
-			lines++
-			if lines == n {
-				_, err := f.Seek(pos+i+1, io.SeekStart)
-				return err
-			}
-		}
-	}
-	_, err = f.Seek(0, io.SeekStart)
-	return err
 }

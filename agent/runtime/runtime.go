@@ -20,12 +20,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +79,16 @@ type Config struct {
 	AllowPrivileged bool
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
+	// LogDir holds the containers' logs (logs.go); zero means
+	// DataDir/logs. LogDriverPath is the executable the shim starts as a
+	// container's log driver (it must call RunLogDriverIfRequested
+	// first); zero means this process's. ContainerLogMaxSize (bytes) and
+	// ContainerLogMaxFiles are the kubelet's rotation limits; zero means
+	// 10Mi and 5.
+	LogDir               string
+	LogDriverPath        string
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 	// HostIP is the node's address, what status.hostIP gives a pod's env.
 	HostIP string
 	// AllocatableMilliCPU and AllocatableMemory are the node's: the
@@ -186,6 +194,9 @@ func (c *Config) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if err := c.validateLogs(); err != nil {
+		return err
 	}
 	if c.AllocatableMilliCPU <= 0 {
 		c.AllocatableMilliCPU = int64(goruntime.NumCPU()) * 1000
@@ -433,57 +444,6 @@ func (r *Runtime) notifyLocked() {
 	default:
 	}
 }
-
-// Logs returns a container's log; tail > 0 limits it to the last lines.
-func (r *Runtime) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
-	_ = ctx
-	var path string
-	var names []string
-	r.mu.Lock()
-	for _, w := range r.pods {
-		if w.pod.Namespace == namespace && w.pod.Name == pod && !w.stopping() {
-			for _, c := range w.ctrs {
-				names = append(names, c.spec.Name)
-				// No name picks the pod's only container, as kubectl logs does.
-				if c.spec.Name == container || container == "" && len(w.ctrs) == 1 {
-					path = w.logPath(c.spec.Name)
-				}
-			}
-			for _, c := range w.inits {
-				// An init container only by its name.
-				if c.spec.Name == container {
-					path = w.logPath(c.spec.Name)
-				}
-			}
-		}
-	}
-	r.mu.Unlock()
-	if path == "" && container == "" && len(names) > 1 {
-		return nil, fmt.Errorf("a container name must be given for pod %s/%s, one of %s: %w", namespace, pod, strings.Join(names, ", "), ErrNotFound)
-	}
-	if path == "" {
-		return nil, fmt.Errorf("failed to find container %s/%s/%s: %w", namespace, pod, container, ErrNotFound)
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		// Not started yet: an empty log, not an error.
-		return io.NopCloser(&emptyReader{}), nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("failed to open log: %w", err)
-	}
-	if tail > 0 {
-		if err := seekTail(f, tail); err != nil {
-			f.Close()
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
-type emptyReader struct{}
-
-func (emptyReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // Close stops supervising and releases the containerd connection; running
 // containers keep running so the next process adopts them. Safe to call twice.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"path/filepath"
 	"sort"
 
 
@@ -42,7 +41,7 @@ func (r *Runtime) StatsPods(ctx context.Context) ([]stats.Pod, error) {
 					ID:         c.id,
 					CgroupPath: r.cgroupsPath(c.id),
 					StartTime:  run.StartedAt,
-					LogFiles:   stats.LogFiles(filepath.Dir(w.logPath(c.spec.Name)), c.spec.Name),
+					LogFiles:   stats.LogFiles(w.logDir(c.spec.Name)),
 				})
 			}
 		}

@@ -1,14 +1,12 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -98,7 +96,10 @@ func (w *podWorker) termMessage(c *ctr, exitCode int32) string {
 	if len(b) > 0 || exitCode == 0 || c.spec.TerminationMessagePolicy != spec.TerminationMessageFallbackToLogsOnError {
 		return string(b)
 	}
-	tail, err := logTail(w.logPath(c.spec.Name), maxTermLogBytes, maxTermLogLines)
+	w.r.mu.Lock()
+	n := int(c.st.RestartCount)
+	w.r.mu.Unlock()
+	tail, err := logTail(w.logDir(c.spec.Name), n, maxTermLogBytes, maxTermLogLines)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Sprintf("Error on reading termination message from logs: %v", err)
 	}
@@ -113,43 +114,4 @@ func readAtMost(path string, n int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, n))
-}
-
-// logTail returns the end of the log at path: its last lines lines, at
-// most maxBytes of them (cut at the front). The log holds the container's
-// output as written (cio.LogFile), across restarts.
-func logTail(path string, maxBytes int64, lines int) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	off := max(st.Size()-maxBytes, 0)
-	b := make([]byte, st.Size()-off)
-	if _, err := f.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	// The last lines (a final newline ends the last one).
-	body := bytes.TrimSuffix(b, []byte("\n"))
-	if i := nthLastIndex(body, '\n', lines); i >= 0 {
-		b = b[i+1:]
-	}
-	return []byte(strings.ToValidUTF8(string(b), "")), nil
-}
-
-// nthLastIndex is the index of the n-th last c in b, -1 if there are fewer.
-func nthLastIndex(b []byte, c byte, n int) int {
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == c {
-			n--
-			if n == 0 {
-				return i
-			}
-		}
-	}
-	return -1
 }

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -95,34 +94,6 @@ func TestBackoffDelay(t *testing.T) {
 	for i, w := range want {
 		if got := r.backoffDelay(i + 1); got != w {
 			t.Errorf("backoffDelay(%d) = %v, want %v", i+1, got, w)
-		}
-	}
-}
-
-func TestSeekTail(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "log")
-	var b strings.Builder
-	for i := 0; i < 10000; i++ {
-		b.WriteString("line ")
-		b.WriteString(strings.Repeat("x", i%7))
-		b.WriteString("\n")
-	}
-	b.WriteString("last\n")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{1, 2, 5000, 20000} {
-		f, _ := os.Open(path)
-		if err := seekTail(f, n); err != nil {
-			t.Fatal(err)
-		}
-		rest := make([]byte, 1<<20)
-		k, _ := f.Read(rest)
-		f.Close()
-		lines := strings.Count(string(rest[:k]), "\n")
-		want := min(n, 10001)
-		if lines != want || !strings.HasSuffix(string(rest[:k]), "last\n") {
-			t.Errorf("tail %d: got %d lines", n, lines)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -381,16 +380,16 @@ func blocks(fi os.FileInfo) uint64 {
 	return uint64(fi.Size())
 }
 
-// LogFiles lists a container's log files in dir: name+".log" and the
-// rotated files that start with it.
-func LogFiles(dir, name string) []string {
+// LogFiles lists a container's log files: every file of its log
+// directory (agent/containerlog: each instance's current and rotated files).
+func LogFiles(dir string) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
 	}
 	var out []string
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), name+".log") {
+		if e.Type().IsRegular() {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}

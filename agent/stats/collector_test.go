@@ -54,12 +54,12 @@ func TestCollectorRatesAndSums(t *testing.T) {
 		t.Fatal(err)
 	}
 	logDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(logDir, "a.log"), make([]byte, 8192), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(logDir, "0.log"), make([]byte, 8192), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	src := &fakeSource{
 		pods: []Pod{{Namespace: "default", Name: "p", UID: "u1", Containers: []Container{
-			{Name: "a", ID: "a", CgroupPath: "/ns/a", LogFiles: LogFiles(logDir, "a")},
+			{Name: "a", ID: "a", CgroupPath: "/ns/a", LogFiles: LogFiles(logDir)},
 			{Name: "b", ID: "b", CgroupPath: "/ns/b"},
 			{Name: "gone", ID: "gone", CgroupPath: "/ns/gone"},
 		}}},

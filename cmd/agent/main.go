@@ -31,6 +31,8 @@ import (
 const DefaultContainerdAddress = "/run/containerd/containerd.sock"
 
 func main() {
+	// The shim starts this binary as each container's log driver.
+	runtime.RunLogDriverIfRequested()
 	if err := newCommand(run, teardown).Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "agent:", err)
 		os.Exit(1)
@@ -105,6 +107,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	fl.log.Register(f)
 	volumeFlags(f, &cfg)
 	evictionFlags(f, &cfg)
+	logFlags(f, &cfg)
 	return cmd
 }
 
@@ -237,8 +240,8 @@ func run(ctx context.Context, cfg agent.Config) error {
 // pod or container as api.ErrNotFound (404).
 type podRuntime struct{ *runtime.Runtime }
 
-func (r podRuntime) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
-	rc, err := r.Runtime.Logs(ctx, namespace, pod, container, tail)
+func (r podRuntime) Logs(ctx context.Context, namespace, pod string, o api.LogOptions) (io.ReadCloser, error) {
+	rc, err := r.Runtime.Logs(ctx, namespace, pod, o)
 	if errors.Is(err, runtime.ErrNotFound) {
 		return nil, notFoundError{err}
 	}

@@ -63,6 +63,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--volume-plugin-dir", "/p", "--volume-plugin-timeout", "30s", "--volume-local-dir-root", "/ld",
 		"--volume-local-block-root", "/lb", "--volume-ssh-identity", "/id", "--volume-ssh-known-hosts", "/kh",
 		"--volume-ssh-base-path", "/srv/a", "--volume-ssh-base-path", "/srv/b",
+		"--container-log-max-size", "2Mi", "--container-log-max-files", "3",
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +83,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		Volumes: volume.Config{PluginDir: "/p", PluginTimeout: 30 * time.Second, LocalDirRoot: "/ld",
 			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh",
 			SSHBasePaths: []string{"/srv/a", "/srv/b"}},
+		ContainerLogMaxSize: 2 << 20, ContainerLogMaxFiles: 3,
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -96,7 +98,8 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 	}
 	if def.ContainerdAddress != DefaultContainerdAddress || def.APIAddr != agent.DefaultAPIAddr ||
 		def.GossipAddr != agent.DefaultGossipAddr || def.MaxPods != agent.DefaultMaxPods ||
-		def.PodCIDR != "" || def.AllowPrivileged || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto {
+		def.PodCIDR != "" || def.AllowPrivileged || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto ||
+		def.ContainerLogMaxSize != agent.DefaultContainerLogMaxSize || def.ContainerLogMaxFiles != agent.DefaultContainerLogMaxFiles {
 		t.Errorf("defaults: %+v", def)
 	}
 	if _, tore, err := parseMode(t, "--teardown", "--node", "n1"); err != nil || !tore {

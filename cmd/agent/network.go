@@ -141,7 +141,11 @@ func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event), p
 		NetworkPlugin:      cfg.NetworkPlugin,
 		AllowPrivileged:    cfg.AllowPrivileged,
 		Events:             events,
-		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
+		// Logs under the agent's --data-dir, as the kubelet's /var/log/pods.
+		LogDir:               filepath.Join(cfg.DataDir, "logs"),
+		ContainerLogMaxSize:  cfg.ContainerLogMaxSize,
+		ContainerLogMaxFiles: cfg.ContainerLogMaxFiles,
+		Logger:               cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("failed to start runtime: %w", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -100,45 +99,4 @@ func commitLine(c *api.Commit) string {
 		s += ": " + m
 	}
 	return s
-}
-
-func (c *cli) logsCmd() *cobra.Command {
-	var o api.LogsOptions
-	cmd := &cobra.Command{
-		Use:     "logs POD [-c CONTAINER] [-n NAMESPACE] [--tail N]",
-		Short:   "Print a container's log (through the reconciler, from the pod's agent)",
-		Example: "  ctl logs web-5d9c1a2b3c-x7k2p -n shop --tail 20",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageErr("logs takes one pod name")
-			}
-			return nil
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Pod = args[0]
-			if o.Namespace == "" {
-				o.Namespace = spec.DefaultNamespace
-			}
-			cl, err := c.client()
-			if err != nil {
-				return err
-			}
-			rc, err := cl.Logs(cmd.Context(), o)
-			if err != nil {
-				if errors.Is(err, api.ErrNotFound) {
-					return &exitErr{code: exitChanges, err: err}
-				}
-				return &exitErr{code: exitError, err: err}
-			}
-			defer rc.Close()
-			if _, err := io.Copy(c.out, rc); err != nil && cmd.Context().Err() == nil {
-				return &exitErr{code: exitError, err: fmt.Errorf("failed to read logs: %w", err)}
-			}
-			return nil
-		},
-	}
-	cmd.Flags().StringVarP(&o.Container, "container", "c", "", "container (default: the pod's only container)")
-	cmd.Flags().StringVarP(&o.Namespace, "namespace", "n", "", "namespace (default \"default\")")
-	cmd.Flags().IntVar(&o.Tail, "tail", 0, "only the last N lines (default: all)")
-	return cmd
 }

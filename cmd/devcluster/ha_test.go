@@ -101,6 +101,7 @@ func TestHA(t *testing.T) {
 		{"DaemonSet", h.testDaemonSet},
 		{"IndexedJob", h.testIndexedJob},
 		{"CronJob", h.testCronJob},
+		{"Logs", h.testLogs},
 		// Last: it cuts a node off.
 		{"Patterns", h.testPatterns},
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -389,7 +388,8 @@ func eventsQuery(namespace, object string) url.Values {
 	return q
 }
 
-// LogsOptions selects a container's log.
+// LogsOptions selects a container's log and what of it (kubectl logs'
+// flags; agent/api.LogOptions documents each).
 type LogsOptions struct {
 	Namespace string
 	Pod       string
@@ -397,20 +397,29 @@ type LogsOptions struct {
 	Container string
 	// Tail, when positive, returns only the last Tail lines.
 	Tail int
+	// Follow streams new lines until the container's log ends or ctx
+	// does; Previous reads the instance before a restart.
+	Follow   bool
+	Previous bool
+	// Timestamps prefixes each line with its RFC 3339 time.
+	Timestamps bool
+	// SinceSeconds and SinceTime drop older lines (the later bound wins).
+	SinceSeconds int64
+	SinceTime    time.Time
+	// LimitBytes, when positive, stops after that many bytes.
+	LimitBytes int64
 }
 
 // Logs streams a container's log, proxied through the pod's agent. The
-// caller closes the reader.
+// caller closes the reader (which ends a Follow).
 func (c *Client) Logs(ctx context.Context, o LogsOptions) (io.ReadCloser, error) {
-	q := url.Values{"pod": {o.Pod}}
+	q := agentapi.LogOptions{
+		Container: o.Container, Tail: o.Tail, Follow: o.Follow, Previous: o.Previous, Timestamps: o.Timestamps,
+		SinceSeconds: o.SinceSeconds, SinceTime: o.SinceTime, LimitBytes: o.LimitBytes,
+	}.Values()
+	q.Set("pod", o.Pod)
 	if o.Namespace != "" {
 		q.Set("namespace", o.Namespace)
-	}
-	if o.Container != "" {
-		q.Set("container", o.Container)
-	}
-	if o.Tail > 0 {
-		q.Set("tail", strconv.Itoa(o.Tail))
 	}
 	resp, err := c.open(ctx, http.MethodGet, PathLogs, q, nil)
 	if err != nil {

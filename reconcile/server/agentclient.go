@@ -32,6 +32,6 @@ func (a agentAPI) PodSet(ctx context.Context) (*agentapi.PodSet, error) {
 	return a.c.PodSet(ctx)
 }
 
-func (a agentAPI) Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error) {
-	return a.c.Logs(ctx, namespace, pod, container, tail)
+func (a agentAPI) Logs(ctx context.Context, namespace, pod string, o agentapi.LogOptions) (io.ReadCloser, error) {
+	return a.c.Logs(ctx, namespace, pod, o)
 }

@@ -199,6 +199,12 @@ func newFakeAgent(t *testing.T, name string) *fakeAgent {
 	mux.HandleFunc("GET "+agentapi.PathLogs, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		fmt.Fprintf(w, "log of %s/%s/%s tail=%s on %s\n", q.Get("namespace"), q.Get("pod"), q.Get("container"), q.Get("tail"), a.name)
+		if q.Get(agentapi.QueryFollow) == "1" {
+			// A follow: the query, then nothing until the caller goes.
+			fmt.Fprintf(w, "query %s\n", q.Encode())
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}
 	})
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()

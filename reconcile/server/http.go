@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -336,15 +335,12 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errInvalid("pod is required"))
 		return
 	}
-	tail := 0
-	if t := q.Get("tail"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil {
-			errs.WriteHTTP(w, errInvalid("tail must be an integer: "+err.Error()))
-			return
-		}
-		tail = n
+	o, err := agentapi.ParseLogOptions(q)
+	if err != nil {
+		errs.WriteHTTP(w, errInvalid(err.Error()))
+		return
 	}
+	o.Container = container
 	v := s.view.Load()
 	p, found := v.pod(ns, pod)
 	node := p.Node
@@ -360,7 +356,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errUnavailable("node "+node+" of pod "+ns+"/"+pod+" is not alive"))
 		return
 	}
-	rc, err := client.Logs(r.Context(), ns, pod, container, tail)
+	rc, err := client.Logs(r.Context(), ns, pod, o)
 	if err != nil {
 		var se *agentapi.StatusError
 		if errors.As(err, &se) {

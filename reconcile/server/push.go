@@ -25,7 +25,7 @@ type agentClient interface {
 	// PodSet returns the set the agent last applied (for adoption).
 	PodSet(ctx context.Context) (*agentapi.PodSet, error)
 	// Logs streams a container's log.
-	Logs(ctx context.Context, namespace, pod, container string, tail int) (io.ReadCloser, error)
+	Logs(ctx context.Context, namespace, pod string, o agentapi.LogOptions) (io.ReadCloser, error)
 }
 
 // Back-off bounds of pushers and watchers.

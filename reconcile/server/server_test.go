@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -167,6 +168,24 @@ func TestServer(t *testing.T) {
 	if want := "log of shop/" + pods[0].Name + "/web tail=5 on " + pods[0].Node; !strings.Contains(string(logs), want) {
 		t.Errorf("logs = %q, want %q", logs, want)
 	}
+	// Every option reaches the agent, and a follow streams through: its
+	// lines arrive while the agent's answer goes on.
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+	rc, err = cl.Logs(fctx, api.LogsOptions{Namespace: "shop", Pod: pods[0].Name, Container: "web", Tail: 2, Follow: true,
+		Previous: true, Timestamps: true, SinceSeconds: 30, SinceTime: since, LimitBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(rc)
+	br.ReadString('\n')
+	line, err := br.ReadString('\n')
+	want := "query container=web&follow=1&limitBytes=1000&namespace=shop&pod=" + pods[0].Name + "&previous=1&sinceSeconds=30&sinceTime=2026-01-02T03%3A04%3A05Z&tail=2&timestamps=1\n"
+	if err != nil || line != want {
+		t.Errorf("followed log's second line = %q, %v; want %q", line, err, want)
+	}
+	rc.Close()
+	fcancel()
 	if _, err := cl.Logs(ctx, api.LogsOptions{Namespace: "shop", Pod: "nope"}); !errors.Is(err, api.ErrNotFound) {
 		t.Errorf("logs of a missing pod: %v, want not found", err)
 	}
