@@ -127,8 +127,9 @@ func (a *Agent) NodeStatus(ctx context.Context) api.NodeStatus {
 	return st
 }
 
-// nodeConditions is the seam's answer with Ready first, or the default
-// (Ready, no pressure).
+// nodeConditions is the seam's answer (by default the pressure
+// monitor's), completed with Ready and a False condition for each
+// pressure the answer does not report.
 func (a *Agent) nodeConditions() []api.NodeCondition {
 	var conds []api.NodeCondition
 	if a.ops.conditions != nil {
@@ -136,18 +137,19 @@ func (a *Agent) nodeConditions() []api.NodeCondition {
 	} else {
 		conds = a.pressureConditions()
 	}
-	if conds == nil {
-		for _, t := range []string{api.NodeMemoryPressure, api.NodeDiskPressure, api.NodePIDPressure} {
+	has := map[string]bool{}
+	for _, c := range conds {
+		has[c.Type] = true
+	}
+	for _, t := range []string{api.NodeMemoryPressure, api.NodeDiskPressure, api.NodePIDPressure} {
+		if !has[t] {
 			conds = append(conds, api.NodeCondition{Type: t, Status: "False", Reason: "KubeletHas" + noPressureReason[t]})
 		}
 	}
-	for _, c := range conds {
-		if c.Type == api.NodeReady {
-			return conds
-		}
+	if !has[api.NodeReady] {
+		conds = append(conds, api.NodeCondition{Type: api.NodeReady, Status: "True", Reason: "KubeletReady", Message: "agent is posting ready status"})
 	}
-	ready := api.NodeCondition{Type: api.NodeReady, Status: "True", Reason: "KubeletReady", Message: "agent is posting ready status"}
-	return append(conds, ready)
+	return conds
 }
 
 // noPressureReason completes the kubelet's reasons for a False pressure

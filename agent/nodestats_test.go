@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +80,14 @@ func TestNodeConditionsSeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Conditions) != 2 || st.Conditions[0] != pressure[0] || st.Conditions[1].Type != api.NodeReady {
-		t.Errorf("conditions %+v, want the monitor's DiskPressure and Ready", st.Conditions)
+	// The monitor's condition first, then the pressures it did not
+	// report (False) and Ready.
+	want := []string{"DiskPressure=True", "MemoryPressure=False", "PIDPressure=False", "Ready=True"}
+	var got []string
+	for _, c := range st.Conditions {
+		got = append(got, c.Type+"="+c.Status)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") || st.Conditions[0] != pressure[0] {
+		t.Errorf("conditions %+v, want %v with the monitor's DiskPressure as given", st.Conditions, want)
 	}
 }
