@@ -28,6 +28,7 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathInfo, a.handleInfo)
 	mux.HandleFunc("GET "+api.PathLogs, a.handleLogs)
 	mux.HandleFunc("GET "+pathNetwork, a.handleNetwork)
+	mux.HandleFunc("POST "+api.PathExec, a.handleExec) // exec.go
 	for path, allow := range map[string]string{
 		api.PathPodSet: "GET, HEAD, PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
 		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD", pathNetwork: "GET, HEAD",
