@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
@@ -79,7 +82,14 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, tty bool, e
 	proc.Args = cmd
 	proc.Terminal = tty
 	proc.ConsoleSize = nil
-	opts := []cio.Opt{cio.WithStreams(eio.Stdin, eio.Stdout, eio.Stderr)}
+	// The shim holds the stdin fifo open: the process sees EOF only when
+	// told (CloseIO), once its input has been copied (ctr's stdinCloser).
+	var stdin io.Reader
+	stdinEOF := make(chan struct{})
+	if eio.Stdin != nil {
+		stdin = &eofReader{r: eio.Stdin, eof: stdinEOF}
+	}
+	opts := []cio.Opt{cio.WithStreams(stdin, eio.Stdout, eio.Stderr)}
 	if tty {
 		opts = append(opts, cio.WithTerminal)
 	}
@@ -113,6 +123,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, tty bool, e
 			}
 			waitExecIO(pr.IO())
 			return int(st.ExitCode()), nil
+		case <-stdinEOF:
+			stdinEOF = nil
+			if err := pr.CloseIO(ctx, client.WithStdinCloser); err != nil {
+				r.log.Debug("failed to close exec stdin", "container", id, "err", err)
+			}
 		case sz, ok := <-resize:
 			if !ok {
 				resize = nil
@@ -136,16 +151,31 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, tty bool, e
 
 // waitExecIO waits (at most execIOWait) for an exited process's output to
 // be copied: a child it left in the background may hold it open.
-func waitExecIO(io cio.IO) {
+func waitExecIO(pio cio.IO) {
 	done := make(chan struct{})
 	go func() {
-		io.Wait()
+		pio.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 	case <-time.After(execIOWait):
-		io.Cancel()
+		pio.Cancel()
 		<-done
 	}
+}
+
+// eofReader closes eof the first time r reports the end of its input.
+type eofReader struct {
+	r    io.Reader
+	eof  chan struct{}
+	once sync.Once
+}
+
+func (e *eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.once.Do(func() { close(e.eof) })
+	}
+	return n, err
 }
