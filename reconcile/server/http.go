@@ -53,6 +53,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(webhook.RouteHandler(wh, s.routePush).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
+	lead("POST "+api.PathExec, s.handleExec) // exec_http.go
 	lead("GET "+api.PathEvents, s.handleEvents)
 	s.registerServiceRoutes(lead)
 	s.registerStorageRoutes(lead)
