@@ -126,6 +126,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		c.cordonCmd(), c.uncordonCmd(), c.drainCmd(), c.rolloutCmd(), c.deleteCmd())
 	root.AddCommand(c.explainCmd(), c.versionCmd())
 	root.AddCommand(c.createCmd())
+	root.AddCommand(c.execCmd()) // exec.go
 	// Last, so that it sees every command.
 	c.addCompletions(root)
 	return root
