@@ -79,6 +79,10 @@ type Config struct {
 	// AllowPrivileged lets containers with securityContext.privileged run;
 	// zero refuses them (CreateContainerConfigError).
 	AllowPrivileged bool
+	// PodPidsLimit bounds the processes (threads included) of each pod as
+	// a whole (podcgroup.go); zero means DefaultPodPidsLimit, negative
+	// unlimited (the kubelet's -1).
+	PodPidsLimit int64
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 	// HostIP is the node's address, what status.hostIP gives a pod's env.
