@@ -140,6 +140,7 @@ func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event), p
 		InsecureRegistries: cfg.InsecureRegistries,
 		NetworkPlugin:      cfg.NetworkPlugin,
 		AllowPrivileged:    cfg.AllowPrivileged,
+		PodPidsLimit:       cfg.PodPidsLimit,
 		Events:             events,
 		Logger:             cfg.Logger.With("component", "runtime", "node", cfg.NodeName),
 	}))
