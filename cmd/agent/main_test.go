@@ -20,8 +20,8 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	"github.com/stevedore-dev/stevedore/agent"
-	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
 	"github.com/stevedore-dev/stevedore/spec"
