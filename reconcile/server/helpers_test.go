@@ -200,6 +200,7 @@ func newFakeAgent(t *testing.T, name string) *fakeAgent {
 		q := r.URL.Query()
 		fmt.Fprintf(w, "log of %s/%s/%s tail=%s on %s\n", q.Get("namespace"), q.Get("pod"), q.Get("container"), q.Get("tail"), a.name)
 	})
+	mux.HandleFunc("POST "+agentapi.PathExec, a.handleExec) // exec_http_test.go
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		down := a.crashed
