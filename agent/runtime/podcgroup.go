@@ -139,3 +139,31 @@ func removePodCgroup(root, p string) error {
 	}
 	return nil
 }
+
+// removeNamespaceCgroups removes, from every hierarchy under root, the
+// pod cgroups left under the containerd namespace ns (those of stray
+// containers, removed without their pod's worker) and then ns's own
+// cgroup, best effort: a cgroup still in use stays.
+func removeNamespaceCgroups(root, ns string) {
+	hierarchies := []string{root}
+	if entries, err := os.ReadDir(root); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				hierarchies = append(hierarchies, filepath.Join(root, e.Name()))
+			}
+		}
+	}
+	for _, h := range hierarchies {
+		dir := filepath.Join(h, ns)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), "pod-") {
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+		_ = os.Remove(dir)
+	}
+}

@@ -49,6 +49,15 @@ func TestPodCgroupFiles(t *testing.T) {
 			t.Errorf("%s pod cgroup left: %v", c, err)
 		}
 	}
+	// Teardown's sweep: pod cgroups left under the namespace, then it.
+	_ = os.MkdirAll(filepath.Join(v1, "cpu/ns/pod-x"), 0o755)
+	_ = os.MkdirAll(filepath.Join(v1, "pids/ns/pod-y"), 0o755)
+	removeNamespaceCgroups(v1, "ns")
+	for _, c := range []string{"pids", "memory", "cpu"} {
+		if _, err := os.Stat(filepath.Join(v1, c, "ns")); !os.IsNotExist(err) {
+			t.Errorf("%s namespace cgroup left: %v", c, err)
+		}
+	}
 	// v2: one hierarchy; pids delegated down the path.
 	v2 := t.TempDir()
 	_ = os.WriteFile(filepath.Join(v2, "cgroup.controllers"), []byte("cpu memory pids"), 0o644)

@@ -527,6 +527,7 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	var errs []error
 	// Whatever no worker owned: containers of pods without a record.
 	errs = append(errs, r.removeStrays(nctx))
+	removeNamespaceCgroups(cgroupRoot, r.cfg.Namespace) // podcgroup.go
 	r.netMu.Lock()
 	errs = append(errs, r.net.teardown(nctx))
 	// The network stays configured: a later pod's set-up makes the
