@@ -21,6 +21,8 @@ import (
 // window's size.
 func (e *e2e) execStep(bin string) {
 	t := e.t
+	start := time.Now()
+	defer func() { t.Logf("exec step took %s", time.Since(start).Round(time.Millisecond)) }()
 	ctl := func(args ...string) (string, int) {
 		out, err := e.c.Ctl(e.ctx, args...)
 		var ee *exec.ExitError
