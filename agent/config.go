@@ -77,6 +77,10 @@ type Config struct {
 	// (securityContext.privileged); zero refuses them with
 	// CreateContainerConfigError.
 	AllowPrivileged bool
+	// PodPidsLimit bounds each pod's processes as a whole (the kubelet's
+	// podPidsLimit); zero means runtime.DefaultPodPidsLimit (4096; the
+	// kubelet's default is unlimited), -1 unlimited.
+	PodPidsLimit int64
 	// PodCIDR overrides the pod subnet the leader allocates: it is
 	// advertised (tag) for the leader to honour when it does not overlap
 	// another node's. Zero (the normal case) takes the leader's allocation

@@ -278,7 +278,7 @@ func (w *podWorker) exited(c *ctr, run *running, st client.ExitStatus) *api.Stat
 	}
 	oom := false
 	if term.Signal == int32(syscall.SIGKILL) {
-		oom = cgroupOOMKilled(path.Join("/", w.r.cfg.Namespace, c.id)) || w.r.oom.killed(c.id, run.started, 300*time.Millisecond)
+		oom = cgroupOOMKilled(path.Join(w.podCgroup(), c.id)) || cgroupOOMKilled(path.Join("/", w.r.cfg.Namespace, c.id)) || w.r.oom.killed(c.id, run.started, 300*time.Millisecond)
 	}
 	switch {
 	case oom:
@@ -402,6 +402,10 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		opts = append(opts, oci.WithProcessCwd(c.spec.WorkingDir))
 	}
 	opts = append(opts, resourceOpts(c.spec.Resources)...)
+	opts = append(opts, withCgroupsPath(path.Join(w.podCgroup(), c.id)))
+	if err := ensurePodCgroup(cgroupRoot, w.podCgroup(), r.cfg.podPidsLimit()); err != nil {
+		return nil, err
+	}
 	sec, err := w.securityOpts(c, ic.Config.User)
 	if err != nil {
 		return nil, err

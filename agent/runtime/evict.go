@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/containerd/containerd/v2/client"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/stats"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -101,13 +98,16 @@ func (r *Runtime) EvictionUsage(ctx context.Context) ([]api.PodStats, error) {
 	}
 	r.mu.Unlock()
 	sn := r.client.SnapshotService(r.cfg.Snapshotter)
+	cgroups := stats.DetectCgroups(cgroupRoot)
 	out := make([]api.PodStats, 0, len(pods))
 	for _, p := range pods {
 		ps := api.PodStats{Namespace: p.ns, Name: p.name, UID: p.uid}
 		var eph uint64
 		for _, c := range p.ctrs {
 			cs := api.ContainerStats{Name: c.name}
-			cs.Memory.WorkingSetBytes = cgroupWorkingSet(path.Join("/", r.cfg.Namespace, c.id))
+			if cg, err := cgroups.Read(p.w.containerCgroup(c.id)); err == nil {
+				cs.Memory.WorkingSetBytes = cg.WorkingSet
+			}
 			if u, err := sn.Usage(ctx, c.id); err == nil {
 				cs.Rootfs.UsedBytes = uint64(u.Size)
 			}
@@ -125,50 +125,6 @@ func (r *Runtime) EvictionUsage(ctx context.Context) ([]api.PodStats, error) {
 		out = append(out, ps)
 	}
 	return out, ctx.Err()
-}
-
-// cgroupWorkingSet is a cgroup's memory usage minus its inactive file
-// pages (v1, then v2); 0 when it cannot be read.
-func cgroupWorkingSet(cg string) uint64 {
-	v1 := filepath.Join("/sys/fs/cgroup/memory", cg)
-	if usage, err := readUint(filepath.Join(v1, "memory.usage_in_bytes")); err == nil {
-		return sub0(usage, cgroupStat(filepath.Join(v1, "memory.stat"), "total_inactive_file"))
-	}
-	v2 := filepath.Join("/sys/fs/cgroup", cg)
-	if usage, err := readUint(filepath.Join(v2, "memory.current")); err == nil {
-		return sub0(usage, cgroupStat(filepath.Join(v2, "memory.stat"), "inactive_file"))
-	}
-	return 0
-}
-
-func sub0(a, b uint64) uint64 {
-	if b > a {
-		return 0
-	}
-	return a - b
-}
-
-func readUint(p string) (uint64, error) {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-}
-
-// cgroupStat reads one "key value" line of a memory.stat file.
-func cgroupStat(p, key string) uint64 {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok && k == key {
-			n, _ := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // filesSize is the disk use of the files matching pattern (a container's

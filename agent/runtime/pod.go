@@ -384,6 +384,9 @@ func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
 	if err := w.r.net.teardownPod(ctx, w.id, w.meta()); err != nil {
 		log.Warn("failed to tear down pod network", "err", err)
 	}
+	if err := removePodCgroup(cgroupRoot, w.podCgroup()); err != nil {
+		log.Warn("failed to remove pod cgroup", "err", err)
+	}
 	w.recMu.Lock()
 	// Unmounted first: what is still mounted there must not be removed.
 	if err := w.teardownVolumes(ctx); err != nil {

@@ -77,6 +77,10 @@ type Config struct {
 	// AllowPrivileged lets containers with securityContext.privileged run;
 	// zero refuses them (CreateContainerConfigError).
 	AllowPrivileged bool
+	// PodPidsLimit bounds the processes (threads included) of each pod as
+	// a whole (podcgroup.go); zero means DefaultPodPidsLimit, negative
+	// unlimited (the kubelet's -1).
+	PodPidsLimit int64
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 	// LogDir holds the containers' logs (logs.go); zero means
@@ -485,6 +489,7 @@ func (r *Runtime) Teardown(ctx context.Context) error {
 	var errs []error
 	// Whatever no worker owned: containers of pods without a record.
 	errs = append(errs, r.removeStrays(nctx))
+	removeNamespaceCgroups(cgroupRoot, r.cfg.Namespace) // podcgroup.go
 	r.netMu.Lock()
 	errs = append(errs, r.net.teardown(nctx))
 	// The network stays configured: a later pod's set-up makes the

@@ -102,8 +102,8 @@ func TestPodNetworkAndSpec(t *testing.T) {
 		t.Fatalf("Logs without a container name in a two-container pod: %v", err)
 	}
 
-	// Resources: the server's cgroup (v1 here; v2 paths differ).
-	cg := "/" + e.rt.ConfigForTest().Namespace + "/" + runtime.PodID(p.UID) + "-server"
+	// Resources: the server's cgroup, under its pod's (v1 here; v2 paths differ).
+	cg := "/" + e.rt.ConfigForTest().Namespace + "/pod-" + runtime.PodID(p.UID) + "/" + runtime.PodID(p.UID) + "-server"
 	checks := map[string]string{
 		"/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes": "67108864",
 		"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_quota_us":         "50000",

@@ -44,9 +44,17 @@ import (
 //   - privileged: every capability, the host's devices, no seccomp, no
 //     masked or read-only /proc paths; refused unless Config.AllowPrivileged.
 //   - readOnlyRootFilesystem mounts the image's root file system read-only.
-//   - seccompProfile: RuntimeDefault is containerd's default profile,
-//     Unconfined (and no profile, the kubelet's default) none; Localhost is
-//     refused.
+//   - seccompProfile: RuntimeDefault is containerd's default profile, and
+//     so is no profile (the kubelet's default is Unconfined: here a
+//     container is confined unless it asks for Unconfined; pod security
+//     admission will decide who may ask, as it does for privileged);
+//     Localhost is refused.
+//   - the capabilities without add/drop are containerd's default set,
+//     Kubernetes' (CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW,
+//     SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT,
+//     KILL, AUDIT_WRITE): no SYS_ADMIN, NET_ADMIN.
+//   - a pids limit per pod (Config.PodPidsLimit, podcgroup.go), on the
+//     pod's cgroup, parent of its containers'.
 
 // createFailureReason is the waiting reason of a container whose creation
 // failed with err.
@@ -139,8 +147,14 @@ func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, erro
 	if isTrue(sc.c.ReadOnlyRootFilesystem) {
 		opts = append(opts, oci.WithRootFSReadonly())
 	}
-	if !privileged && sc.seccomp != nil {
-		switch sc.seccomp.Type {
+	if !privileged {
+		// No profile asked for is RuntimeDefault (not the kubelet's
+		// Unconfined): the safe default.
+		typ := spec.SeccompProfileRuntimeDefault
+		if sc.seccomp != nil {
+			typ = sc.seccomp.Type
+		}
+		switch typ {
 		case spec.SeccompProfileRuntimeDefault:
 			// After the capabilities: the profile allows the system
 			// calls they need.
@@ -148,7 +162,7 @@ func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, erro
 		case spec.SeccompProfileUnconfined:
 			opts = append(opts, oci.WithSeccompUnconfined)
 		default:
-			return nil, configErrorf("container %s: seccompProfile type %q is not supported (RuntimeDefault or Unconfined)", c.spec.Name, sc.seccomp.Type)
+			return nil, configErrorf("container %s: seccompProfile type %q is not supported (RuntimeDefault or Unconfined)", c.spec.Name, typ)
 		}
 	}
 	return opts, nil

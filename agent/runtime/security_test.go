@@ -133,19 +133,23 @@ func TestSecurityContext(t *testing.T) {
 		}
 		return v
 	}
-	const capNetAdmin, capNetRaw, capChown, capKill, capNetBindService = 12, 13, 0, 5, 10
+	const capNetAdmin, capNetRaw, capChown, capKill, capNetBindService, capSysAdmin = 12, 13, 0, 5, 10, 21
 
 	// Defaults: the image's user (root) with the pod's groups, containerd's
-	// default capabilities, no_new_privs (containerd's default, kept), no
-	// seccomp filter.
+	// default capabilities, no_new_privs (containerd's default, kept), the
+	// RuntimeDefault seccomp filter.
 	if l := logs["plain"]; !strings.Contains(l, "uid=0(root) gid=0(root) groups=0(root),2000,4000") {
 		t.Errorf("plain id: %q", l)
 	}
 	if v := capEff("plain"); v&(1<<capChown) == 0 || v&(1<<capNetAdmin) != 0 {
 		t.Errorf("plain CapEff %x: want the default set (CHOWN, not NET_ADMIN)", v)
 	}
-	if statusField(logs["plain"], "NoNewPrivs") != "1" || statusField(logs["plain"], "Seccomp") != "0" {
-		t.Errorf("plain: %q, want NoNewPrivs 1 and Seccomp 0", logs["plain"])
+	if statusField(logs["plain"], "NoNewPrivs") != "1" || statusField(logs["plain"], "Seccomp") != "2" {
+		t.Errorf("plain: %q, want NoNewPrivs 1 and Seccomp 2 (RuntimeDefault unless asked otherwise)", logs["plain"])
+	}
+	// Kubernetes' default set: NET_RAW in, SYS_ADMIN out.
+	if v := capEff("plain"); v&(1<<capNetRaw) == 0 || v&(1<<capSysAdmin) != 0 {
+		t.Errorf("plain CapEff %x: want NET_RAW and not SYS_ADMIN", v)
 	}
 	if !strings.Contains(logs["plain"], "\n80\n") {
 		t.Errorf("sysctl net.ipv4.ip_unprivileged_port_start not 80 in the pod: %q", logs["plain"])

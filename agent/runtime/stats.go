@@ -3,9 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
-
 
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/stats"
@@ -13,11 +11,6 @@ import (
 )
 
 var _ stats.Source = (*Runtime)(nil)
-
-// cgroupsPath is the cgroup containerd's default spec gives a container
-// (linux.cgroupsPath "/<namespace>/<id>"), the one runc creates under each
-// v1 controller, or under the unified root on v2.
-func (r *Runtime) cgroupsPath(id string) string { return path.Join("/", r.cfg.Namespace, id) }
 
 // StatsPods lists the pods and their running containers for the stats
 // collector, from the runtime's own state: it makes no containerd call.
@@ -39,7 +32,7 @@ func (r *Runtime) StatsPods(ctx context.Context) ([]stats.Pod, error) {
 				p.Containers = append(p.Containers, stats.Container{
 					Name:       c.spec.Name,
 					ID:         c.id,
-					CgroupPath: r.cgroupsPath(c.id),
+					CgroupPath: w.containerCgroup(c.id),
 					StartTime:  run.StartedAt,
 					LogFiles:   stats.LogFiles(w.logDir(c.spec.Name)),
 				})
@@ -83,4 +76,3 @@ func (r *Runtime) NodeImages(ctx context.Context) ([]api.Image, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Size > out[j].Size })
 	return out, nil
 }
-

@@ -21,6 +21,7 @@ import (
 
 	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -59,7 +60,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		"--cpu", "1500m", "--memory", "2Gi", "--max-pods", "9", "--watch-heartbeat", "2s", "--log-level", "debug", "--events-kept", "50",
 		"--extended-resource", "nvidia.com/gpu=2", "--extended-resource", "hugepages-2Mi=1Gi",
 		"--network-plugin", "cni", "--vxlan", "always", "--dns-upstream", "192.0.2.53:53", "--dns-upstream", "[2001:db8::1]:53",
-		"--allow-privileged",
+		"--allow-privileged", "--pod-pids-limit", "100",
 		"--volume-plugin-dir", "/p", "--volume-plugin-timeout", "30s", "--volume-local-dir-root", "/ld",
 		"--volume-local-block-root", "/lb", "--volume-ssh-identity", "/id", "--volume-ssh-known-hosts", "/kh",
 		"--volume-ssh-base-path", "/srv/a", "--volume-ssh-base-path", "/srv/b",
@@ -79,7 +80,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		AllocatableMilliCPU: 1500, AllocatableMemory: 2 << 30, MaxPods: 9, WatchHeartbeat: 2 * time.Second,
 		ExtendedResources: map[string]int64{"nvidia.com/gpu": 2, "hugepages-2Mi": 1 << 30},
 		NetworkPlugin:     "cni", VXLAN: "always", DNSUpstreams: []string{"192.0.2.53:53", "[2001:db8::1]:53"},
-		DNSPort: agent.DefaultDNSPort, EventsKept: 50, AllowPrivileged: true,
+		DNSPort: agent.DefaultDNSPort, EventsKept: 50, AllowPrivileged: true, PodPidsLimit: 100,
 		Volumes: volume.Config{PluginDir: "/p", PluginTimeout: 30 * time.Second, LocalDirRoot: "/ld",
 			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh",
 			SSHBasePaths: []string{"/srv/a", "/srv/b"}},
@@ -98,7 +99,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 	}
 	if def.ContainerdAddress != DefaultContainerdAddress || def.APIAddr != agent.DefaultAPIAddr ||
 		def.GossipAddr != agent.DefaultGossipAddr || def.MaxPods != agent.DefaultMaxPods ||
-		def.PodCIDR != "" || def.AllowPrivileged || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto ||
+		def.PodCIDR != "" || def.AllowPrivileged || def.PodPidsLimit != runtime.DefaultPodPidsLimit || def.NetworkPlugin != agent.NetworkBuiltin || def.VXLAN != agent.VXLANAuto ||
 		def.ContainerLogMaxSize != agent.DefaultContainerLogMaxSize || def.ContainerLogMaxFiles != agent.DefaultContainerLogMaxFiles {
 		t.Errorf("defaults: %+v", def)
 	}

@@ -140,6 +140,7 @@ func newRuntime(ctx context.Context, cfg agent.Config, events func(api.Event), p
 		InsecureRegistries: cfg.InsecureRegistries,
 		NetworkPlugin:      cfg.NetworkPlugin,
 		AllowPrivileged:    cfg.AllowPrivileged,
+		PodPidsLimit:       cfg.PodPidsLimit,
 		Events:             events,
 		// Logs under the agent's --data-dir, as the kubelet's /var/log/pods.
 		LogDir:               filepath.Join(cfg.DataDir, "logs"),

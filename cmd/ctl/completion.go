@@ -45,7 +45,7 @@ func (c *cli) addCompletions(root *cobra.Command) {
 				}
 				return nil, noFiles
 			}
-		case "logs":
+		case "logs", "exec":
 			cmd.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 				if len(args) > 0 {
 					return nil, noFiles

@@ -250,6 +250,8 @@ func TestEndToEnd(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 
+	e.execStep(bin) // exec_e2e_test.go
+
 	// 3. Scale up, then down.
 	e.commit("Scale hello to 5", map[string]string{"apps/hello.yaml": helloWith(5, "stevedore/hello:v1")})
 	five := uids(e.waitPods("5 hello pods", "demo", time.Minute, running("hello", 5, nil)), "hello")

@@ -103,6 +103,7 @@ func TestThreeReconcilers(t *testing.T) {
 	if err != nil || len(pods) != 3 {
 		t.Fatalf("pods through a follower = %d, %v", len(pods), err)
 	}
+	checkExec(t, fc, pods[0]) // exec_http_test.go
 
 	// The leader goes down. Another leads within 3 s, with a higher token;
 	// every pod keeps its UID and node.

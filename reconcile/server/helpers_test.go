@@ -206,6 +206,7 @@ func newFakeAgent(t *testing.T, name string) *fakeAgent {
 			<-r.Context().Done()
 		}
 	})
+	mux.HandleFunc("POST "+agentapi.PathExec, a.handleExec) // exec_http_test.go
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		down := a.crashed

@@ -56,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(s.metrics.instrumentWebhook(webhook.RouteHandler(wh, s.routePush)).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
+	lead("POST "+api.PathExec, s.handleExec) // exec_http.go
 	lead("GET "+api.PathEvents, s.handleEvents)
 	s.registerServiceRoutes(lead)
 	s.registerStorageRoutes(lead)
