@@ -30,7 +30,7 @@ func (a *Agent) routes() http.Handler {
 	mux.HandleFunc("GET "+api.PathStats, a.handleStats)
 	mux.HandleFunc("GET "+api.PathNode, a.handleNode)
 	mux.Handle("GET "+api.PathMetrics, a.metrics.handler()) // metrics.go
-	mux.HandleFunc("POST "+api.PathExec, a.handleExec) // exec.go
+	mux.HandleFunc("POST "+api.PathExec, a.handleExec)      // exec.go
 	for path, allow := range map[string]string{
 		api.PathPodSet: "GET, HEAD, PUT", api.PathPods: "GET, HEAD", api.PathPodsWatch: "GET, HEAD",
 		api.PathInfo: "GET, HEAD", api.PathLogs: "GET, HEAD", pathNetwork: "GET, HEAD",
