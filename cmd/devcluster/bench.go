@@ -150,6 +150,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		s, err := benchJobs(ctx, o, *cronSlots, out)
 		record(secJobs, s, err)
 	}
+	if want[secNode] {
+		s, err := benchNode(ctx, o, out)
+		record(secNode, s, err)
+	}
 	if want[secFailover] {
 		o3 := o
 		o3.reconcilers = 3
