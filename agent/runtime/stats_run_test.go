@@ -62,7 +62,8 @@ func TestStatsBusyContainer(t *testing.T) {
 	waitLog(t, e, "stats", "fill", "filled")
 
 	ns := e.rt.ConfigForTest().Namespace
-	spinCg := "/" + ns + "/" + runtime.PodID(p.UID) + "-spin"
+	// Under the pod's cgroup (podcgroup.go).
+	spinCg := "/" + ns + "/pod-" + runtime.PodID(p.UID) + "/" + runtime.PodID(p.UID) + "-spin"
 	c := stats.New(stats.Config{NodeName: "n", Interval: time.Hour, DuInterval: time.Hour}, e.rt)
 	ctx := context.Background()
 

@@ -82,7 +82,9 @@ func TestCollectorRatesAndSums(t *testing.T) {
 	// a uses 0.5s of CPU, b 0.1s, over the interval between the reads.
 	writeV2(t, filepath.Join(root, "ns", "a"), 1_500_000, 5000)
 	writeV2(t, filepath.Join(root, "ns", "b"), 2_100_000, 7000)
-	time.Sleep(50 * time.Millisecond) // a measurable window for the rates
+	// A window long enough that the few milliseconds between a sample's
+	// time and its cgroup reads (more on a loaded machine) stay small.
+	time.Sleep(400 * time.Millisecond)
 	second, err := c.Sample(context.Background())
 	if err != nil {
 		t.Fatal(err)
