@@ -318,6 +318,10 @@ stringData:
 		"PathJob":            api.JobPath("shop", "none"),
 		"PathCronJobs":       api.PathCronJobs,
 		"PathCronJob":        api.CronJobPath("shop", "none"),
+		"PathTopPods":        api.PathTopPods + "?namespace=shop",
+		"PathTopNodes":       api.PathTopNodes,
+		"PathNode":           api.NodePath(api.PathNode, "node-a"),
+		"PathMetrics":        api.PathMetrics,
 	}
 	// Not asked: GET /v1/revision serves the repository's files as
 	// committed, so a Secret there is what Git holds (SOPS ciphertext; a
