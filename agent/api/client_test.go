@@ -121,6 +121,16 @@ func TestLogOptionsQuery(t *testing.T) {
 	if z := (api.LogOptions{}).Values(); len(z) != 0 {
 		t.Errorf("zero options encode to %v", z)
 	}
+	// No tail is all, tail=0 none: both survive.
+	none := api.LogOptions{TailSet: true}
+	if q := none.Values(); q.Encode() != "tail=0" {
+		t.Errorf("TailSet encodes to %v, want tail=0", q)
+	} else if back, err := api.ParseLogOptions(q); err != nil || back != none {
+		t.Errorf("ParseLogOptions(tail=0) = %+v, %v, want %+v", back, err, none)
+	}
+	if back, _ := api.ParseLogOptions(url.Values{}); back.Tail != 0 || back.TailSet {
+		t.Errorf("ParseLogOptions without tail = %+v, want all", back)
+	}
 	for _, bad := range []string{"tail=x", "limitBytes=-1", "follow=maybe", "sinceTime=yesterday"} {
 		q, _ := url.ParseQuery(bad)
 		if _, err := api.ParseLogOptions(q); err == nil || !strings.Contains(err.Error(), strings.Split(bad, "=")[0]) {

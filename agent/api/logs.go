@@ -14,8 +14,8 @@ func (o LogOptions) Values() url.Values {
 	if o.Container != "" {
 		q.Set("container", o.Container)
 	}
-	if o.Tail > 0 {
-		q.Set("tail", strconv.Itoa(o.Tail))
+	if o.Tail > 0 || o.TailSet {
+		q.Set("tail", strconv.Itoa(max(o.Tail, 0)))
 	}
 	flag := func(k string, v bool) {
 		if v {
@@ -65,6 +65,8 @@ func ParseLogOptions(q url.Values) (LogOptions, error) {
 		return b
 	}
 	o.Tail = int(num("tail"))
+	// Absent is all, tail=0 none.
+	o.TailSet = q.Has("tail") && o.Tail == 0
 	o.SinceSeconds = num(QuerySinceSeconds)
 	o.LimitBytes = num(QueryLimitBytes)
 	o.Follow = flag(QueryFollow)

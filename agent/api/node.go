@@ -39,8 +39,13 @@ const (
 // current log of the container, without timestamps.
 type LogOptions struct {
 	Container string
-	// Tail > 0 keeps the last Tail lines (after Since); 0 means all.
-	Tail       int
+	// Tail > 0 keeps the last Tail lines (after Since); 0 means all,
+	// unless TailSet.
+	Tail int
+	// TailSet makes a zero Tail mean no lines (kubectl's --tail=0: with
+	// Follow, only the lines written from then on). It is the query's
+	// tail=0; ParseLogOptions sets it only then.
+	TailSet    bool
 	Follow     bool
 	Previous   bool
 	Timestamps bool

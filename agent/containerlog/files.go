@@ -153,6 +153,38 @@ func prune(dir string, n int) error {
 	return errors.Join(errs...)
 }
 
+// lastStamp is the time in the name of instance n's newest rotated file
+// in dir (zero without one).
+func lastStamp(dir string, n int) (time.Time, error) {
+	files, err := instanceFiles(dir, n)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		if f, ok := parseName(filepath.Base(files[i])); ok && f.stamp != "" {
+			t, err := time.Parse(stampFormat, f.stamp)
+			if err != nil {
+				continue // not ours
+			}
+			return t, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// endsLine says whether the file at path, of size size, ends with a
+// newline (or cannot be read).
+func endsLine(path string, size int64) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	var b [1]byte
+	_, err = f.ReadAt(b[:], size-1)
+	return err != nil || b[0] == '\n'
+}
+
 // rotatedName is the name instance n's current file gets when rotated at t.
 func rotatedName(n int, t time.Time) string {
 	return CurrentName(n) + "." + t.UTC().Format(stampFormat)

@@ -17,8 +17,11 @@ import (
 // instance, without timestamps.
 type ReadOptions struct {
 	// Tail > 0 starts at the last Tail records (a line longer than
-	// MaxLineBytes is several).
+	// MaxLineBytes is several); zero means all unless TailSet.
 	Tail int
+	// TailSet makes a zero Tail mean no records (kubectl's --tail=0):
+	// nothing, or with Follow only what is written from now on.
+	TailSet bool
 	// Since drops lines written before it.
 	Since time.Time
 	// Timestamps starts each line with its time (RFC 3339, nanoseconds)
@@ -48,31 +51,27 @@ func ReadLog(ctx context.Context, dir string, n int, w io.Writer, o ReadOptions)
 		return err
 	}
 	// Every file is opened first: a rotation meanwhile renames or
-	// removes them, and what is open stays readable.
-	files := make([]*os.File, 0, len(paths))
+	// removes them, and what is open stays readable. Each is closed
+	// once read (files[i] = nil), so that a follower keeps only the
+	// file it follows allocated.
+	files, err := openFiles(paths)
 	defer func() {
 		for _, f := range files {
-			f.Close()
+			if f != nil {
+				f.Close()
+			}
 		}
 	}()
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("failed to open log: %w", err)
-		}
-		files = append(files, f)
+	if err != nil || len(files) == 0 {
+		return err
 	}
-	if len(files) == 0 {
-		return nil
+	first, off, err := startAt(files, o)
+	if err != nil {
+		return err
 	}
-	first, off := 0, int64(0)
-	if o.Tail > 0 {
-		if first, off, err = tailStart(files, o.Tail); err != nil {
-			return err
-		}
+	for i := range files[:first] {
+		files[i].Close()
+		files[i] = nil
 	}
 	lw := newLineWriter(w, o)
 	err = readAll(ctx, files[first:], off, lw, o, CurrentPath(dir, n), n)
@@ -85,10 +84,44 @@ func ReadLog(ctx context.Context, dir string, n int, w io.Writer, o ReadOptions)
 	return err
 }
 
-// readAll reads files in order (the first from off), then follows the last
-// one if asked to and it is the instance's current file.
+// openFiles opens paths, skipping those gone since they were listed.
+func openFiles(paths []string) ([]*os.File, error) {
+	files := make([]*os.File, 0, len(paths))
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return files, fmt.Errorf("failed to open log: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+// startAt is where o's tail starts: the index of the file and the offset
+// in it.
+func startAt(files []*os.File, o ReadOptions) (int, int64, error) {
+	switch {
+	case o.Tail > 0:
+		return tailStart(files, o.Tail)
+	case o.TailSet:
+		last := len(files) - 1
+		st, err := files[last].Stat()
+		if err != nil {
+			return 0, 0, fmt.Errorf("failed to stat log: %w", err)
+		}
+		return last, st.Size(), nil
+	}
+	return 0, 0, nil
+}
+
+// readAll reads files in order (the first from off), closing each once
+// read (files[i] = nil), then follows the last one if asked to.
 func readAll(ctx context.Context, files []*os.File, off int64, lw *lineWriter, o ReadOptions, current string, n int) error {
 	var carry []byte
+	last := len(files) - 1
 	for i, f := range files {
 		if i == 0 && off > 0 {
 			if _, err := f.Seek(off, io.SeekStart); err != nil {
@@ -99,24 +132,22 @@ func readAll(ctx context.Context, files []*os.File, off int64, lw *lineWriter, o
 		if carry, err = drain(f, carry[:0], lw); err != nil {
 			return err
 		}
+		if i < last || !o.Follow {
+			f.Close()
+			files[i] = nil
+		}
 	}
-	last := files[len(files)-1]
-	if !o.Follow || !isCurrent(last, current) {
+	if !o.Follow {
 		return nil
 	}
-	fo := follower{f: last, path: current, n: n, lw: lw, carry: carry, poll: o.PollInterval}
-	defer func() {
-		if fo.f != last {
-			fo.f.Close()
-		}
-	}()
+	// The last file was the current one when the files were listed (or
+	// the newest rotated one, mid-rotation): whether the writer rotated
+	// it away since, or is gone, is the follower's to find out (it walks
+	// forward through the rotated files), not a reason to stop here.
+	fo := follower{f: files[last], path: current, n: n, lw: lw, carry: carry, poll: o.PollInterval}
+	files[last] = nil
+	defer func() { fo.f.Close() }()
 	return fo.run(ctx)
-}
-
-func isCurrent(f *os.File, path string) bool {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // drain writes f's records from its offset to its end; carry is the start

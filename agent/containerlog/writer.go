@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -54,20 +55,40 @@ func (c *WriterConfig) validate() error {
 	return nil
 }
 
+// errLogInterval is how often a Writer logs that it drops output.
+const errLogInterval = time.Minute
+
 // Writer appends records to an instance's current file, rotating it when
 // the next record would take it over MaxSize, so that the instance's files
 // never hold more than MaxSize × MaxFiles (a record longer than MaxSize
 // alone excepted). It holds an exclusive flock on its current file for
 // as long as it writes there: a follower that can take the lock of the
 // file it reads knows the writer is gone. Safe for concurrent use.
+//
+// A batch of records that cannot be written (a full disk) is dropped,
+// and the next batch tried again: output resumes once there is room.
 type Writer struct {
 	cfg WriterConfig
 	now func() time.Time
+	// openFile and writeFile are openLocked and (*os.File).Write; tests
+	// make them fail.
+	openFile  func(path string, trunc bool) (*os.File, error)
+	writeFile func(f *os.File, b []byte) (int, error)
+	log       *slog.Logger
 
 	mu   sync.Mutex
-	f    *os.File
+	f    *os.File // nil once closed
 	size int64
-	err  error // sticky: once a write failed, output is dropped
+	// broken says the last write stopped within a record: the next one
+	// starts with a newline, so that later records start lines.
+	broken bool
+	// last is the newest rotated file's stamp: the next is later even
+	// when the clock stepped back, so that names sort in rotation order.
+	last time.Time
+	// dropped counts the batches dropped since the last log of it, at
+	// loggedAt.
+	dropped  int
+	loggedAt time.Time
 }
 
 // OpenWriter prunes the directory for cfg.Instance (prune) and opens, or
@@ -82,7 +103,7 @@ func OpenWriter(cfg WriterConfig) (*Writer, error) {
 	if err := prune(cfg.Dir, cfg.Instance); err != nil {
 		return nil, fmt.Errorf("failed to prune log directory: %w", err)
 	}
-	w := &Writer{cfg: cfg, now: time.Now}
+	w := &Writer{cfg: cfg, now: time.Now, openFile: openLocked, writeFile: (*os.File).Write, log: slog.Default()}
 	f, err := openLocked(CurrentPath(cfg.Dir, cfg.Instance), false)
 	if err != nil {
 		return nil, err
@@ -93,6 +114,13 @@ func OpenWriter(cfg WriterConfig) (*Writer, error) {
 		return nil, fmt.Errorf("failed to stat log file: %w", err)
 	}
 	w.f, w.size = f, st.Size()
+	// A file that does not end a record (a failed write before a
+	// restart of the driver) is ended first.
+	w.broken = st.Size() > 0 && !endsLine(f.Name(), st.Size())
+	if w.last, err = lastStamp(cfg.Dir, cfg.Instance); err != nil {
+		f.Close()
+		return nil, err
+	}
 	if err := w.trim(); err != nil {
 		f.Close()
 		return nil, err
@@ -119,12 +147,28 @@ func openLocked(path string, trunc bool) (*os.File, error) {
 }
 
 // write appends buf, whose records end at the offsets in ends (ascending,
-// the last one len(buf)), rotating between records as needed.
+// the last one len(buf)), rotating between records as needed. A batch
+// that fails is dropped (what was written of it stays), the failure
+// logged now and then; the next one is tried again.
 func (w *Writer) write(buf []byte, ends []int) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
+	if w.f == nil {
+		return os.ErrClosed
+	}
+	err := w.writeBatch(buf, ends)
+	if err != nil {
+		w.dropped++
+		w.report("container log output dropped", err)
+	}
+	return err
+}
+
+func (w *Writer) writeBatch(buf []byte, ends []int) error {
+	if w.broken {
+		if err := w.append([]byte{'\n'}); err != nil {
+			return err
+		}
 	}
 	start := 0
 	for start < len(buf) {
@@ -143,7 +187,6 @@ func (w *Writer) write(buf []byte, ends []int) error {
 		if end == start {
 			if w.size > 0 {
 				if err := w.rotate(); err != nil {
-					w.err = err
 					return err
 				}
 				continue
@@ -156,22 +199,43 @@ func (w *Writer) write(buf []byte, ends []int) error {
 				}
 			}
 		}
-		n, err := w.f.Write(buf[start:end])
-		w.size += int64(n)
-		if err != nil {
-			w.err = fmt.Errorf("failed to write log: %w", err)
-			return w.err
+		if err := w.append(buf[start:end]); err != nil {
+			return err
 		}
 		start = end
 	}
 	return nil
 }
 
+// append writes b, whole records or a newline, to the current file.
+func (w *Writer) append(b []byte) error {
+	n, err := w.writeFile(w.f, b)
+	w.size += int64(n)
+	if err != nil {
+		w.broken = n > 0 && b[n-1] != '\n' || w.broken && n == 0
+		return fmt.Errorf("failed to write log: %w", err)
+	}
+	w.broken = false
+	return nil
+}
+
+// report logs err, at most once per errLogInterval, with the count of
+// batches dropped since the last log.
+func (w *Writer) report(msg string, err error) {
+	now := time.Now()
+	if !w.loggedAt.IsZero() && now.Sub(w.loggedAt) < errLogInterval {
+		return
+	}
+	w.log.Error(msg, "dir", w.cfg.Dir, "instance", w.cfg.Instance, "batches", w.dropped, "err", err)
+	w.loggedAt, w.dropped = now, 0
+}
+
 // rotate puts a new, locked, empty file in place of the current one, keeps
 // the current one as a rotated file, and removes the rotated files over
 // MaxFiles. The new file is locked before it is visible, and the old one
 // released only after it was moved away: a file at the current path is
-// locked while its writer lives.
+// locked while its writer lives. A rotation that fails leaves the current
+// file in place, to be rotated by the next write.
 func (w *Writer) rotate() error {
 	cur := CurrentPath(w.cfg.Dir, w.cfg.Instance)
 	if w.cfg.MaxFiles == 1 {
@@ -182,22 +246,43 @@ func (w *Writer) rotate() error {
 		return nil
 	}
 	tmp := cur + tmpSuffix
-	nf, err := openLocked(tmp, true)
+	nf, err := w.openFile(tmp, true)
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(cur, filepath.Join(w.cfg.Dir, rotatedName(w.cfg.Instance, w.now()))); err != nil {
+	undo := func() {
 		nf.Close()
+		_ = os.Remove(tmp)
+	}
+	stamp := w.stamp()
+	rotated := filepath.Join(w.cfg.Dir, rotatedName(w.cfg.Instance, stamp))
+	if err := os.Rename(cur, rotated); err != nil {
+		undo()
 		return fmt.Errorf("failed to rotate log file: %w", err)
 	}
 	if err := os.Rename(tmp, cur); err != nil {
-		nf.Close()
+		_ = os.Rename(rotated, cur)
+		undo()
 		return fmt.Errorf("failed to rotate log file: %w", err)
 	}
 	old := w.f
-	w.f, w.size = nf, 0
+	w.f, w.size, w.broken, w.last = nf, 0, false, stamp
 	old.Close()
-	return w.trim()
+	// The rotation is done: a file left over is removed by the next.
+	if err := w.trim(); err != nil {
+		w.report("failed to trim container log", err)
+	}
+	return nil
+}
+
+// stamp is the time the current file is rotated at, for its name: now, or
+// just after the last rotation when the clock stepped back.
+func (w *Writer) stamp() time.Time {
+	t := w.now().UTC()
+	if !t.After(w.last) {
+		t = w.last.Add(time.Nanosecond)
+	}
+	return t
 }
 
 // trim removes the oldest rotated files of the instance beyond MaxFiles-1.
@@ -228,9 +313,6 @@ func (w *Writer) Close() error {
 	}
 	err := w.f.Close()
 	w.f = nil
-	if w.err == nil {
-		w.err = os.ErrClosed
-	}
 	return err
 }
 
@@ -240,7 +322,8 @@ const readBufSize = 64 << 10
 // Copy writes what r yields as records of stream until r ends (EOF or an
 // error), each line its record, a line longer than MaxLineBytes cut into
 // partial ones, and a last line without a newline a full record. The
-// records of one read are written at once.
+// records of one read are written at once. It returns the last batch's
+// write error: output dropped earlier was logged.
 func (w *Writer) Copy(stream string, r io.Reader) error {
 	buf := make([]byte, readBufSize)
 	var (
@@ -280,10 +363,10 @@ func (w *Writer) Copy(stream string, r io.Reader) error {
 			ends = append(ends, len(out))
 			pending = pending[:0]
 		}
-		// After a failed write the stream is still read (and dropped):
-		// a container must not block on a full pipe because its log
-		// cannot be written.
-		if len(out) > 0 && werr == nil {
+		// The stream is read whatever the writes do: a container must
+		// not block on a full pipe because its log cannot be written.
+		// A batch that failed is dropped; the next is tried.
+		if len(out) > 0 {
 			werr = w.write(out, ends)
 		}
 		if rerr != nil {

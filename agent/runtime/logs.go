@@ -152,7 +152,7 @@ func (r *Runtime) Logs(ctx context.Context, namespace, pod string, o api.LogOpti
 		}
 		n = prev
 	}
-	ro := containerlog.ReadOptions{Tail: o.Tail, Follow: o.Follow, Timestamps: o.Timestamps, LimitBytes: o.LimitBytes, Since: o.SinceTime}
+	ro := containerlog.ReadOptions{Tail: o.Tail, TailSet: o.TailSet, Follow: o.Follow, Timestamps: o.Timestamps, LimitBytes: o.LimitBytes, Since: o.SinceTime}
 	if o.SinceSeconds > 0 {
 		if s := time.Now().Add(-time.Duration(o.SinceSeconds) * time.Second); s.After(ro.Since) {
 			ro.Since = s

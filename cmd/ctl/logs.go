@@ -110,9 +110,9 @@ func (c *cli) logStreams(ctx context.Context, fl *logsFlags, args []string, tail
 	if fl.selector != "" && !tailSet {
 		o.Tail = defaultSelectorTail
 	}
-	if o.Tail < 0 {
-		o.Tail = 0 // all
-	}
+	// -1 is all (the API's zero), 0 none.
+	o.TailSet = o.Tail == 0
+	o.Tail = max(o.Tail, 0)
 	if o.Namespace == "" {
 		o.Namespace = spec.DefaultNamespace
 	}

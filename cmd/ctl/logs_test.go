@@ -108,6 +108,15 @@ func TestLogsFlagsToQuery(t *testing.T) {
 	if got := s.query(3).Encode(); got != "namespace=default&pod=web-1" {
 		t.Errorf("plain query = %s", got)
 	}
+	// --tail 0 is none (kubectl's), sent as tail=0; -1 is all.
+	ctl(t, url, "logs", "web-1", "--tail", "0")
+	ctl(t, url, "logs", "web-1", "--tail", "-1")
+	if got := s.query(4).Encode(); got != "namespace=default&pod=web-1&tail=0" {
+		t.Errorf("--tail 0 query = %s", got)
+	}
+	if got := s.query(5).Encode(); got != "namespace=default&pod=web-1" {
+		t.Errorf("--tail -1 query = %s", got)
+	}
 	if code, _, errOut := ctl(t, url, "logs", "nope"); code != exitChanges || !strings.Contains(errOut, "not found") {
 		t.Errorf("logs of a missing pod = %d %q", code, errOut)
 	}

@@ -395,8 +395,11 @@ type LogsOptions struct {
 	Pod       string
 	// Container may be empty for a single-container pod.
 	Container string
-	// Tail, when positive, returns only the last Tail lines.
-	Tail int
+	// Tail, when positive, returns only the last Tail lines; zero means
+	// all, unless TailSet: then none (kubectl's --tail=0; with Follow,
+	// only new lines).
+	Tail    int
+	TailSet bool
 	// Follow streams new lines until the container's log ends or ctx
 	// does; Previous reads the instance before a restart.
 	Follow   bool
@@ -414,7 +417,7 @@ type LogsOptions struct {
 // caller closes the reader (which ends a Follow).
 func (c *Client) Logs(ctx context.Context, o LogsOptions) (io.ReadCloser, error) {
 	q := agentapi.LogOptions{
-		Container: o.Container, Tail: o.Tail, Follow: o.Follow, Previous: o.Previous, Timestamps: o.Timestamps,
+		Container: o.Container, Tail: o.Tail, TailSet: o.TailSet, Follow: o.Follow, Previous: o.Previous, Timestamps: o.Timestamps,
 		SinceSeconds: o.SinceSeconds, SinceTime: o.SinceTime, LimitBytes: o.LimitBytes,
 	}.Values()
 	q.Set("pod", o.Pod)
