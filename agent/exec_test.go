@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -157,4 +159,82 @@ func TestExecHandler(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the exec outlived its client")
 	}
+}
+
+// tcpPair is a connected loopback pair (server side, client side).
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	cli, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := <-accepted
+	if srv == nil {
+		t.Fatal("failed to accept")
+	}
+	t.Cleanup(func() { srv.Close(); cli.Close() })
+	return srv, cli
+}
+
+// startServeExec runs serveExec on a loopback pair; the channel closes
+// when it returns.
+func startServeExec(t *testing.T, rt execer, o api.ExecOptions) (net.Conn, <-chan struct{}) {
+	t.Helper()
+	srv, cli := tcpPair(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serveExec(context.Background(), srv, bufio.NewReader(srv), rt, "id-c", o)
+	}()
+	return cli, done
+}
+
+func waitServeExec(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: serveExec did not return", what)
+	}
+}
+
+// A resize that nobody takes (the command failed to start, or the
+// process exited) must not hold the session open.
+func TestServeExecResizeAfterExit(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"fail"}, TTY: true, Stdin: true})
+	_ = api.NewFrameWriter(cli).WriteJSON(api.StreamResize, api.TerminalSize{Width: 80, Height: 24})
+	if _, _, exit, msg := session(t, cli); exit != nil || !strings.Contains(msg, "executable file not found") {
+		t.Errorf("fail: exit %+v error %q", exit, msg)
+	}
+	cli.Close()
+	waitServeExec(t, done, "resize after a failed start")
+}
+
+// A client that goes while the process does not read its stdin ends the
+// exec.
+func TestServeExecClientGoneStdinUnread(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"block"}, Stdin: true})
+	fw := api.NewFrameWriter(cli)
+	_ = fw.WriteFrame(api.StreamStdin, []byte("typed ahead"))
+	_ = fw.WriteFrame(api.StreamStdin, []byte("and more"))
+	time.Sleep(50 * time.Millisecond)
+	cli.Close()
+	select {
+	case <-rt.cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the exec outlived its client")
+	}
+	waitServeExec(t, done, "client gone")
 }
