@@ -36,7 +36,9 @@ type podUsageSource interface {
 }
 
 // deadContainerRemover removes the exited containers of evicted pods
-// with their writable layers (agent/runtime evict.go).
+// with their writable layers, and, once none runs, their emptyDirs and
+// logs; it returns how many containers and pods' contents it removed
+// (agent/runtime evict.go).
 type deadContainerRemover interface {
 	RemoveDeadContainers(ctx context.Context) (int, error)
 }
@@ -264,19 +266,17 @@ func (a *Agent) imageGC(ctx context.Context, obs observations) {
 }
 
 // reclaimNodeResources frees what is the node's rather than a pod's
-// before a disk threshold makes it evict: evicted pods' dead containers
-// and unused images, when the signal's file system holds them. It reports
-// whether it freed anything.
+// before a threshold makes it evict: evicted pods' dead containers,
+// emptyDirs (disk and tmpfs) and logs, for any signal, and unused images
+// when a disk signal's file system holds them. It reports whether it
+// freed anything (the next round then measures what that gave before
+// evicting again).
 func (a *Agent) reclaimNodeResources(ctx context.Context, met []threshold, obs observations) bool {
-	disk := false
-	for _, t := range met {
-		disk = disk || t.Signal != SignalMemoryAvailable
-	}
 	removed := 0
-	if dc, ok := a.rt.(deadContainerRemover); ok && disk {
+	if dc, ok := a.rt.(deadContainerRemover); ok {
 		n, err := dc.RemoveDeadContainers(ctx)
 		if err != nil {
-			a.log.Warn("failed to remove dead containers", "err", err)
+			a.log.Warn("failed to reclaim evicted pods' containers and content", "err", err)
 		}
 		removed = n
 	}
@@ -341,7 +341,7 @@ func (a *Agent) evictedPodDead(uid string) bool {
 		if st.UID != uid {
 			continue
 		}
-		for _, c := range st.Containers {
+		for _, c := range append(slices.Clone(st.InitContainers), st.Containers...) {
 			if c.State.Running != nil {
 				return false
 			}
