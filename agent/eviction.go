@@ -71,6 +71,14 @@ type pressureState struct {
 	pending      string
 	pendingUntil time.Time
 
+	// tagsStale: the pressure taints are not in the serf tags yet (a
+	// failed SetTags); setTags replaces serf's in tests.
+	tagsStale bool
+	setTags   func(map[string]string) error
+	// gcFailedAt is when ImageGCFailed was last recorded; zero after a
+	// collection that freed enough.
+	gcFailedAt time.Time
+
 	mu      sync.Mutex
 	tracker *pressureTracker
 	obs     observations
@@ -163,8 +171,11 @@ func (a *Agent) housekeep(ctx context.Context) {
 	changed := ps.tracker.update(ps.now(), met)
 	conds := ps.tracker.conditions()
 	ps.mu.Unlock()
-	if changed {
+	switch {
+	case changed:
 		a.pressureChanged(conds)
+	case ps.tagsStale:
+		a.advertisePressure()
 	}
 	a.imageGC(ctx, obs)
 	if len(met) == 0 {
@@ -223,16 +234,32 @@ func (a *Agent) pressureChanged(conds []api.NodeCondition) {
 	info.Taints = taints
 	a.info = info
 	a.mu.Unlock()
-	if a.serf == nil {
+	a.pressure.tagsStale = true
+	a.advertisePressure()
+}
+
+// advertisePressure puts the node's info, with its pressure taints, in
+// its serf tags; a failure leaves tagsStale set and the next round tries
+// again (a transition is not the only chance).
+func (a *Agent) advertisePressure() {
+	ps := a.pressure
+	if a.serf == nil && ps.setTags == nil {
+		ps.tagsStale = false
 		return
 	}
-	tags, err := api.EncodeTags(info)
+	setTags := ps.setTags
+	if setTags == nil {
+		setTags = a.serf.SetTags
+	}
+	tags, err := api.EncodeTags(a.Info())
 	if err == nil {
-		err = a.serf.SetTags(tags)
+		err = setTags(tags)
 	}
 	if err != nil {
-		a.log.Warn("failed to advertise pressure taints", "err", err)
+		a.log.Warn("failed to advertise pressure taints; retrying next round", "err", err)
+		return
 	}
+	ps.tagsStale = false
 }
 
 // imageGC removes unused images once the image file system's use reaches
@@ -259,11 +286,22 @@ func (a *Agent) imageGC(ctx context.Context, obs observations) {
 	if err == nil && freed < toFree {
 		err = fmt.Errorf("freed %d bytes of the %d wanted", freed, toFree)
 	}
-	if err != nil {
-		a.evlog.Record(api.Event{Object: "Node/" + a.cfg.NodeName, Type: api.EventWarning, Reason: api.EventImageGCFailed,
+	ps := a.pressure
+	if err == nil {
+		ps.gcFailedAt = time.Time{}
+		return
+	}
+	if now := ps.now(); ps.gcFailedAt.IsZero() || now.Sub(ps.gcFailedAt) >= gcFailedEvery {
+		ps.gcFailedAt = now
+		a.evlog.Record(api.Event{Time: now.UTC(), Object: "Node/" + a.cfg.NodeName, Type: api.EventWarning, Reason: api.EventImageGCFailed,
 			Message: "failed to garbage collect required amount of images. Attempted to free " + quantity(toFree, "") + ", but freed " + quantity(freed, "") + ": " + err.Error()})
 	}
 }
+
+// gcFailedEvery spaces the ImageGCFailed events of an image file system
+// that stays over the high threshold with nothing left to remove (the
+// kubelet's image GC runs, and fails, every 5 minutes).
+const gcFailedEvery = 5 * time.Minute
 
 // reclaimNodeResources frees what is the node's rather than a pod's
 // before a threshold makes it evict: evicted pods' dead containers,
