@@ -62,6 +62,9 @@ type pressureState struct {
 	nodeFs  string
 	imageFs string
 	sameFs  bool // imageFs and nodeFs are one file system
+	// imageFsFound is imageFs as configured or found (not the nodeFs
+	// fallback): the stats report it too (nodestats.go).
+	imageFsFound string
 	// thresholds are Config.Eviction.Hard, parsed.
 	thresholds []threshold
 
@@ -103,6 +106,7 @@ func (a *Agent) initPressure(ctx context.Context) {
 		}
 		ps.imageFs = p
 	}
+	ps.imageFsFound = ps.imageFs
 	if ps.imageFs == "" {
 		ps.imageFs = ps.nodeFs
 	}
