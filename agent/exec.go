@@ -3,7 +3,6 @@ package agent
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -78,18 +77,18 @@ func serveExec(ctx context.Context, conn net.Conn, br *bufio.Reader, ex execer, 
 		stdin = stdinR
 	}
 	resize := make(chan api.TerminalSize)
-	execDone := make(chan struct{})
+	cs := &clientStream{conn: conn, br: br, execDone: make(chan struct{})}
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		readExecFrames(ctx, execDone, br, stdinW, resize)
+		cs.readFrames(ctx, stdinW, resize)
 		// The client closed or broke the stream: the exec ends.
 		cancel()
 	}()
 	code, err := ex.Exec(ctx, id, o.Command, o.TTY, api.ExecIO{
 		Stdin: stdin, Stdout: fw.Stream(api.StreamStdout), Stderr: fw.Stream(api.StreamStderr), Resize: resize,
 	})
-	close(execDone) // nobody takes resizes any more
+	close(cs.execDone) // nobody takes resizes any more
 	if stdinR != nil {
 		_ = stdinR.CloseWithError(io.ErrClosedPipe) // unblocks a pending stdin write
 	}
@@ -103,92 +102,9 @@ func serveExec(ctx context.Context, conn net.Conn, br *bufio.Reader, ex execer, 
 	}
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok && ctx.Err() == nil {
 		_ = cw.CloseWrite()
-		_ = conn.SetReadDeadline(time.Now().Add(execLinger))
+		cs.linger(time.Now().Add(execLinger))
 	} else {
 		conn.Close()
 	}
 	<-readerDone
-}
-
-// execStdinQueue bounds the stdin frames read from the client that the
-// process has not taken yet (at most this many times api.MaxExecFrame
-// bytes; ctl sends 32 KiB frames). Until it is full, the frame reader
-// keeps reading, so a client that goes away is noticed even while the
-// process does not read its input.
-const execStdinQueue = 16
-
-// readExecFrames dispatches the client's frames until the stream ends:
-// stdin to stdinW through a stdinPump (nil: dropped; an empty frame
-// closes it), sizes to resize until execDone closes (then they are
-// dropped). It closes resize, and stdinW once the queued input is
-// written, when it returns.
-func readExecFrames(ctx context.Context, execDone <-chan struct{}, br *bufio.Reader, stdinW *io.PipeWriter, resize chan<- api.TerminalSize) {
-	defer close(resize)
-	var stdin chan<- []byte
-	if stdinW != nil {
-		q := make(chan []byte, execStdinQueue)
-		go pumpStdin(stdinW, q)
-		defer close(q)
-		stdin = q
-	}
-	fr := api.NewFrameReader(br)
-	for {
-		stream, p, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		ok := true
-		switch stream {
-		case api.StreamStdin:
-			if stdin == nil {
-				continue
-			}
-			// A copy: p is reused by the next ReadFrame. Empty: EOF.
-			ok = deliver(ctx, execDone, stdin, append([]byte{}, p...))
-			if len(p) == 0 {
-				stdin = nil
-			}
-		case api.StreamResize:
-			var sz api.TerminalSize
-			if json.Unmarshal(p, &sz) == nil {
-				ok = deliver(ctx, execDone, resize, sz)
-			}
-		}
-		if !ok {
-			return
-		}
-	}
-}
-
-// deliver sends v on ch; it drops v once the exec is over (execDone) and
-// reports false when the session is (ctx).
-func deliver[T any](ctx context.Context, execDone <-chan struct{}, ch chan<- T, v T) bool {
-	select {
-	case ch <- v:
-		return true
-	case <-execDone:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// pumpStdin writes the queued stdin frames to w until q closes, then
-// closes w; an empty frame closes w at once. After a failed write (the
-// process's stdin is gone) the rest is dropped.
-func pumpStdin(w *io.PipeWriter, q <-chan []byte) {
-	defer w.Close()
-	open := true
-	for b := range q {
-		switch {
-		case !open:
-		case len(b) == 0:
-			open = false
-			w.Close()
-		default:
-			if _, err := w.Write(b); err != nil {
-				open = false
-			}
-		}
-	}
 }

@@ -32,6 +32,11 @@ func (r *execRuntime) ExecTarget(ns, pod, ctr string) (string, error) {
 
 func (r *execRuntime) Exec(ctx context.Context, id string, cmd []string, tty bool, eio api.ExecIO) (int, error) {
 	switch cmd[0] {
+	case "slowcat": // takes its input after a few probes
+		time.Sleep(2*execProbeEvery + 500*time.Millisecond)
+		b, err := io.ReadAll(eio.Stdin)
+		fmt.Fprintf(eio.Stdout, "%d", len(b))
+		return 0, err
 	case "cat":
 		if eio.Stdin == nil {
 			return 1, nil
@@ -237,4 +242,44 @@ func TestServeExecClientGoneStdinUnread(t *testing.T) {
 		t.Fatal("the exec outlived its client")
 	}
 	waitServeExec(t, done, "client gone")
+}
+
+// Even with more unread input than the queue holds, a client that goes
+// is noticed (by the reader's probe).
+func TestServeExecClientGoneStdinFull(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"block"}, Stdin: true})
+	fw := api.NewFrameWriter(cli)
+	for range execStdinQueue + 3 {
+		_ = fw.WriteFrame(api.StreamStdin, []byte(strings.Repeat("x", 100)))
+	}
+	time.Sleep(100 * time.Millisecond)
+	cli.Close()
+	select {
+	case <-rt.cancelled:
+	case <-time.After(3*execProbeEvery + time.Second):
+		t.Fatal("the exec outlived its client")
+	}
+	waitServeExec(t, done, "client gone with a full queue")
+}
+
+// A client that stays while the process is slow to take its input keeps
+// its session, every byte delivered (the probes take no frame).
+func TestServeExecSlowStdin(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"slowcat"}, Stdin: true})
+	fw := api.NewFrameWriter(cli)
+	const frames = execStdinQueue + 40
+	go func() {
+		for range frames {
+			_ = fw.WriteFrame(api.StreamStdin, []byte(strings.Repeat("x", 1000)))
+		}
+		_ = fw.WriteFrame(api.StreamStdin, nil)
+	}()
+	out, _, exit, msg := session(t, cli)
+	if want := fmt.Sprint(frames * 1000); out != want || exit == nil || exit.Code != 0 {
+		t.Errorf("slowcat: stdout %q (want %s) exit %+v error %q", out, want, exit, msg)
+	}
+	cli.Close()
+	waitServeExec(t, done, "slow stdin")
 }
