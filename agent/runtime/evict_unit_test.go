@@ -43,7 +43,13 @@ func TestEvictedPodContent(t *testing.T) {
 	if ids, dead := r.evictedDead(); !slices.Equal(ids, []string{"app"}) || len(dead) != 0 {
 		t.Fatalf("init container running: %v, %d pods dead", ids, len(dead))
 	}
+	if ph := w.statusLocked().Phase; ph == api.PodFailed {
+		t.Errorf("evicted pod with a running init container: phase %s", ph)
+	}
 	w.inits[0].st.State = exited
+	if ph := w.statusLocked().Phase; ph != api.PodFailed {
+		t.Errorf("evicted pod, nothing running: phase %s", ph)
+	}
 	ids, dead := r.evictedDead()
 	if !slices.Equal(ids, []string{"init", "app"}) || len(dead) != 1 {
 		t.Fatalf("all exited: %v, %d pods dead", ids, len(dead))
