@@ -244,8 +244,8 @@ func (a *Agent) Start(ctx context.Context) error {
 	})
 	a.goroutine("status-fanout", a.fanOut)
 	a.goroutine("network-retry", a.retryNetwork)
+	a.initPressure(ctx) // first: it finds the image file system stats report
 	a.startStats()
-	a.initPressure(ctx)
 	a.goroutine("housekeeping", a.housekeeping)
 	a.mu.Lock()
 	a.running = true

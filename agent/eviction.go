@@ -36,7 +36,9 @@ type podUsageSource interface {
 }
 
 // deadContainerRemover removes the exited containers of evicted pods
-// with their writable layers (agent/runtime evict.go).
+// with their writable layers, and, once none runs, their emptyDirs and
+// logs; it returns how many containers and pods' contents it removed
+// (agent/runtime evict.go).
 type deadContainerRemover interface {
 	RemoveDeadContainers(ctx context.Context) (int, error)
 }
@@ -60,6 +62,9 @@ type pressureState struct {
 	nodeFs  string
 	imageFs string
 	sameFs  bool // imageFs and nodeFs are one file system
+	// imageFsFound is imageFs as configured or found (not the nodeFs
+	// fallback): the stats report it too (nodestats.go).
+	imageFsFound string
 	// thresholds are Config.Eviction.Hard, parsed.
 	thresholds []threshold
 
@@ -68,6 +73,14 @@ type pressureState struct {
 	// evicted pod's cleanup before it evicts another.
 	pending      string
 	pendingUntil time.Time
+
+	// tagsStale: the pressure taints are not in the serf tags yet (a
+	// failed SetTags); setTags replaces serf's in tests.
+	tagsStale bool
+	setTags   func(map[string]string) error
+	// gcFailedAt is when ImageGCFailed was last recorded; zero after a
+	// collection that freed enough.
+	gcFailedAt time.Time
 
 	mu      sync.Mutex
 	tracker *pressureTracker
@@ -93,6 +106,7 @@ func (a *Agent) initPressure(ctx context.Context) {
 		}
 		ps.imageFs = p
 	}
+	ps.imageFsFound = ps.imageFs
 	if ps.imageFs == "" {
 		ps.imageFs = ps.nodeFs
 	}
@@ -161,8 +175,11 @@ func (a *Agent) housekeep(ctx context.Context) {
 	changed := ps.tracker.update(ps.now(), met)
 	conds := ps.tracker.conditions()
 	ps.mu.Unlock()
-	if changed {
+	switch {
+	case changed:
 		a.pressureChanged(conds)
+	case ps.tagsStale:
+		a.advertisePressure()
 	}
 	a.imageGC(ctx, obs)
 	if len(met) == 0 {
@@ -221,16 +238,32 @@ func (a *Agent) pressureChanged(conds []api.NodeCondition) {
 	info.Taints = taints
 	a.info = info
 	a.mu.Unlock()
-	if a.serf == nil {
+	a.pressure.tagsStale = true
+	a.advertisePressure()
+}
+
+// advertisePressure puts the node's info, with its pressure taints, in
+// its serf tags; a failure leaves tagsStale set and the next round tries
+// again (a transition is not the only chance).
+func (a *Agent) advertisePressure() {
+	ps := a.pressure
+	if a.serf == nil && ps.setTags == nil {
+		ps.tagsStale = false
 		return
 	}
-	tags, err := api.EncodeTags(info)
+	setTags := ps.setTags
+	if setTags == nil {
+		setTags = a.serf.SetTags
+	}
+	tags, err := api.EncodeTags(a.Info())
 	if err == nil {
-		err = a.serf.SetTags(tags)
+		err = setTags(tags)
 	}
 	if err != nil {
-		a.log.Warn("failed to advertise pressure taints", "err", err)
+		a.log.Warn("failed to advertise pressure taints; retrying next round", "err", err)
+		return
 	}
+	ps.tagsStale = false
 }
 
 // imageGC removes unused images once the image file system's use reaches
@@ -257,26 +290,35 @@ func (a *Agent) imageGC(ctx context.Context, obs observations) {
 	if err == nil && freed < toFree {
 		err = fmt.Errorf("freed %d bytes of the %d wanted", freed, toFree)
 	}
-	if err != nil {
-		a.evlog.Record(api.Event{Object: "Node/" + a.cfg.NodeName, Type: api.EventWarning, Reason: api.EventImageGCFailed,
+	ps := a.pressure
+	if err == nil {
+		ps.gcFailedAt = time.Time{}
+		return
+	}
+	if now := ps.now(); ps.gcFailedAt.IsZero() || now.Sub(ps.gcFailedAt) >= gcFailedEvery {
+		ps.gcFailedAt = now
+		a.evlog.Record(api.Event{Time: now.UTC(), Object: "Node/" + a.cfg.NodeName, Type: api.EventWarning, Reason: api.EventImageGCFailed,
 			Message: "failed to garbage collect required amount of images. Attempted to free " + quantity(toFree, "") + ", but freed " + quantity(freed, "") + ": " + err.Error()})
 	}
 }
 
+// gcFailedEvery spaces the ImageGCFailed events of an image file system
+// that stays over the high threshold with nothing left to remove (the
+// kubelet's image GC runs, and fails, every 5 minutes).
+const gcFailedEvery = 5 * time.Minute
+
 // reclaimNodeResources frees what is the node's rather than a pod's
-// before a disk threshold makes it evict: evicted pods' dead containers
-// and unused images, when the signal's file system holds them. It reports
-// whether it freed anything.
+// before a threshold makes it evict: evicted pods' dead containers,
+// emptyDirs (disk and tmpfs) and logs, for any signal, and unused images
+// when a disk signal's file system holds them. It reports whether it
+// freed anything (the next round then measures what that gave before
+// evicting again).
 func (a *Agent) reclaimNodeResources(ctx context.Context, met []threshold, obs observations) bool {
-	disk := false
-	for _, t := range met {
-		disk = disk || t.Signal != SignalMemoryAvailable
-	}
 	removed := 0
-	if dc, ok := a.rt.(deadContainerRemover); ok && disk {
+	if dc, ok := a.rt.(deadContainerRemover); ok {
 		n, err := dc.RemoveDeadContainers(ctx)
 		if err != nil {
-			a.log.Warn("failed to remove dead containers", "err", err)
+			a.log.Warn("failed to reclaim evicted pods' containers and content", "err", err)
 		}
 		removed = n
 	}
@@ -341,7 +383,7 @@ func (a *Agent) evictedPodDead(uid string) bool {
 		if st.UID != uid {
 			continue
 		}
-		for _, c := range st.Containers {
+		for _, c := range append(slices.Clone(st.InitContainers), st.Containers...) {
 			if c.State.Running != nil {
 				return false
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -336,4 +337,145 @@ func events(a *Agent, reason string) bool {
 		}
 	}
 	return false
+}
+
+// reclaimingRuntime also reclaims evicted pods' content: reclaim runs on
+// each call and reports how much it removed.
+type reclaimingRuntime struct {
+	*evictingRuntime
+	reclaims int
+	reclaim  func() int
+}
+
+func (r *reclaimingRuntime) RemoveDeadContainers(context.Context) (int, error) {
+	r.reclaims++
+	return r.reclaim(), nil
+}
+
+// TestHousekeepingMemoryReclaimsEvicted: under memory pressure an evicted
+// pod's content (its tmpfs emptyDirs) is reclaimed once its containers
+// are dead, and what that freed is measured before another pod is
+// evicted; a running init container keeps an evicted pod alive.
+func TestHousekeepingMemoryReclaimsEvicted(t *testing.T) {
+	const mi = 1 << 20
+	cfg := testConfig(t, "n1")
+	cfg.Eviction.HousekeepingInterval = -1
+	cfg.Eviction.Hard = map[string]string{SignalMemoryAvailable: "100Mi"}
+	src := &fakeSignals{ws: 950 * mi, fs: fsStat{Capacity: 1 << 40, Available: 1 << 39}}
+	rt := &reclaimingRuntime{evictingRuntime: &evictingRuntime{fakeRuntime: newFakeRuntime()}}
+	rt.reclaim = func() int {
+		if len(rt.evicted) == 0 {
+			return 0
+		}
+		src.mu.Lock()
+		defer src.mu.Unlock()
+		if src.ws == 950*mi { // the evicted pod's tmpfs emptyDir goes
+			src.ws = 900 * mi
+			return 1
+		}
+		return 0
+	}
+	a := startAgent(t, cfg, rt)
+	burst, best := rankPod("burstable", "512Mi"), rankPod("besteffort", "")
+	_ = rt.Sync(context.Background(), []api.Pod{burst, best})
+	rt.usage = map[string]api.PodStats{burst.UID: usage(burst, 400*mi, 0).Stats, best.UID: usage(best, 50*mi, 0).Stats}
+	now := time.Now()
+	a.pressure = &pressureState{src: src, now: func() time.Time { return now }, memCap: 1024 * mi, nodeFs: "/n", imageFs: "/n",
+		tracker: newPressureTracker(time.Minute, now), thresholds: a.pressure.thresholds}
+	ctx := context.Background()
+	a.housekeep(ctx)
+	a.housekeep(ctx)
+	if len(rt.evicted) != 1 || !strings.HasPrefix(rt.evicted[0], best.UID+":") {
+		t.Fatalf("evicted %v", rt.evicted)
+	}
+	// Its init container still runs: wait for it.
+	st := rt.Status()
+	withInit := slices.Clone(st)
+	for i := range withInit {
+		if withInit[i].UID == best.UID {
+			withInit[i].InitContainers = []api.ContainerStatus{{Name: "init", State: api.ContainerState{Running: &api.StateRunning{}}}}
+		}
+	}
+	rt.setStatus(withInit)
+	if a.evictedPodDead(best.UID) {
+		t.Errorf("evicted pod with a running init container counted as dead")
+	}
+	rt.setStatus(st)
+	for range 3 {
+		now = now.Add(10 * time.Second)
+		a.housekeep(ctx)
+	}
+	if len(rt.evicted) != 1 || rt.reclaims == 0 {
+		t.Errorf("evicted %v after reclaiming %d times", rt.evicted, rt.reclaims)
+	}
+}
+
+// TestHousekeepingRetriesTags: a failed advertisement of the pressure
+// taint is retried each round, not only at the next transition.
+func TestHousekeepingRetriesTags(t *testing.T) {
+	const mi = 1 << 20
+	cfg := testConfig(t, "n1")
+	cfg.Eviction.HousekeepingInterval = -1
+	cfg.Eviction.Hard = map[string]string{SignalMemoryAvailable: "100Mi"}
+	rt := &evictingRuntime{fakeRuntime: newFakeRuntime()}
+	a := startAgent(t, cfg, rt)
+	now := time.Now()
+	var calls []string
+	fail := true
+	a.pressure = &pressureState{src: &fakeSignals{ws: 950 * mi, fs: fsStat{Capacity: 1 << 40, Available: 1 << 39}}, now: func() time.Time { return now },
+		memCap: 1024 * mi, nodeFs: "/n", imageFs: "/n", tracker: newPressureTracker(time.Minute, now), thresholds: a.pressure.thresholds,
+		setTags: func(tags map[string]string) error {
+			calls = append(calls, tags[api.TagTaints])
+			if fail {
+				return errors.New("serf is busy")
+			}
+			return nil
+		}}
+	a.housekeep(context.Background())
+	if len(calls) != 1 {
+		t.Fatalf("tags set %d times in the first round", len(calls))
+	}
+	fail = false
+	a.housekeep(context.Background())
+	a.housekeep(context.Background())
+	if len(calls) != 2 || !strings.Contains(calls[1], api.TaintMemoryPressure) {
+		t.Errorf("tags set %q; want one retry with the taint", calls)
+	}
+}
+
+// TestImageGCFailedRateLimited: an image file system that stays over the
+// high threshold with nothing to remove gives one ImageGCFailed event per
+// gcFailedEvery, not one a round.
+func TestImageGCFailedRateLimited(t *testing.T) {
+	const gi = 1 << 30
+	cfg := testConfig(t, "n1")
+	cfg.Eviction.HousekeepingInterval = -1
+	cfg.Eviction.Hard = map[string]string{SignalMemoryAvailable: "1Mi"}
+	rt := &evictingRuntime{fakeRuntime: newFakeRuntime()}
+	a := startAgent(t, cfg, rt)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a.pressure = &pressureState{src: &fakeSignals{ws: gi, fs: fsStat{Capacity: 10 * gi, Available: gi}}, now: func() time.Time { return now },
+		memCap: 8 * gi, nodeFs: "/n", imageFs: "/n", tracker: newPressureTracker(time.Minute, now), thresholds: a.pressure.thresholds}
+	count := func() int {
+		evs, _ := a.evlog.After(0)
+		n := 0
+		for _, e := range evs {
+			if e.Reason == api.EventImageGCFailed {
+				n++
+			}
+		}
+		return n
+	}
+	for range 10 {
+		a.housekeep(context.Background())
+		now = now.Add(10 * time.Second)
+	}
+	if n := count(); n != 1 || len(rt.gcAsked) != 10 {
+		t.Errorf("%d ImageGCFailed events in 10 rounds (GC asked %d times); want 1", n, len(rt.gcAsked))
+	}
+	now = now.Add(gcFailedEvery)
+	a.housekeep(context.Background())
+	if n := count(); n != 2 {
+		t.Errorf("%d ImageGCFailed events after %v; want 2", n, gcFailedEvery)
+	}
 }

@@ -3,7 +3,6 @@ package agent
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -78,16 +77,18 @@ func serveExec(ctx context.Context, conn net.Conn, br *bufio.Reader, ex execer, 
 		stdin = stdinR
 	}
 	resize := make(chan api.TerminalSize)
+	cs := &clientStream{conn: conn, br: br, execDone: make(chan struct{})}
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		readExecFrames(ctx, br, stdinW, resize)
+		cs.readFrames(ctx, stdinW, resize)
 		// The client closed or broke the stream: the exec ends.
 		cancel()
 	}()
 	code, err := ex.Exec(ctx, id, o.Command, o.TTY, api.ExecIO{
 		Stdin: stdin, Stdout: fw.Stream(api.StreamStdout), Stderr: fw.Stream(api.StreamStderr), Resize: resize,
 	})
+	close(cs.execDone) // nobody takes resizes any more
 	if stdinR != nil {
 		_ = stdinR.CloseWithError(io.ErrClosedPipe) // unblocks a pending stdin write
 	}
@@ -101,50 +102,9 @@ func serveExec(ctx context.Context, conn net.Conn, br *bufio.Reader, ex execer, 
 	}
 	if cw, ok := conn.(interface{ CloseWrite() error }); ok && ctx.Err() == nil {
 		_ = cw.CloseWrite()
-		_ = conn.SetReadDeadline(time.Now().Add(execLinger))
+		cs.linger(time.Now().Add(execLinger))
 	} else {
 		conn.Close()
 	}
 	<-readerDone
-}
-
-// readExecFrames dispatches the client's frames until the stream ends:
-// stdin to stdinW (nil: dropped; an empty frame closes it), sizes to
-// resize. It closes stdinW and resize when it returns.
-func readExecFrames(ctx context.Context, br *bufio.Reader, stdinW *io.PipeWriter, resize chan<- api.TerminalSize) {
-	defer close(resize)
-	if stdinW != nil {
-		defer stdinW.Close()
-	}
-	fr := api.NewFrameReader(br)
-	for {
-		stream, p, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		switch stream {
-		case api.StreamStdin:
-			if stdinW == nil {
-				continue
-			}
-			if len(p) == 0 {
-				stdinW.Close()
-				stdinW = nil
-				continue
-			}
-			if _, err := stdinW.Write(p); err != nil {
-				stdinW = nil // the process's stdin is gone; keep reading for resizes and the end
-			}
-		case api.StreamResize:
-			var sz api.TerminalSize
-			if json.Unmarshal(p, &sz) != nil {
-				continue
-			}
-			select {
-			case resize <- sz:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
 }

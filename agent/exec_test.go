@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +32,11 @@ func (r *execRuntime) ExecTarget(ns, pod, ctr string) (string, error) {
 
 func (r *execRuntime) Exec(ctx context.Context, id string, cmd []string, tty bool, eio api.ExecIO) (int, error) {
 	switch cmd[0] {
+	case "slowcat": // takes its input after a few probes
+		time.Sleep(2*execProbeEvery + 500*time.Millisecond)
+		b, err := io.ReadAll(eio.Stdin)
+		fmt.Fprintf(eio.Stdout, "%d", len(b))
+		return 0, err
 	case "cat":
 		if eio.Stdin == nil {
 			return 1, nil
@@ -157,4 +164,122 @@ func TestExecHandler(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the exec outlived its client")
 	}
+}
+
+// tcpPair is a connected loopback pair (server side, client side).
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	cli, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := <-accepted
+	if srv == nil {
+		t.Fatal("failed to accept")
+	}
+	t.Cleanup(func() { srv.Close(); cli.Close() })
+	return srv, cli
+}
+
+// startServeExec runs serveExec on a loopback pair; the channel closes
+// when it returns.
+func startServeExec(t *testing.T, rt execer, o api.ExecOptions) (net.Conn, <-chan struct{}) {
+	t.Helper()
+	srv, cli := tcpPair(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serveExec(context.Background(), srv, bufio.NewReader(srv), rt, "id-c", o)
+	}()
+	return cli, done
+}
+
+func waitServeExec(t *testing.T, done <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: serveExec did not return", what)
+	}
+}
+
+// A resize that nobody takes (the command failed to start, or the
+// process exited) must not hold the session open.
+func TestServeExecResizeAfterExit(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"fail"}, TTY: true, Stdin: true})
+	_ = api.NewFrameWriter(cli).WriteJSON(api.StreamResize, api.TerminalSize{Width: 80, Height: 24})
+	if _, _, exit, msg := session(t, cli); exit != nil || !strings.Contains(msg, "executable file not found") {
+		t.Errorf("fail: exit %+v error %q", exit, msg)
+	}
+	cli.Close()
+	waitServeExec(t, done, "resize after a failed start")
+}
+
+// A client that goes while the process does not read its stdin ends the
+// exec.
+func TestServeExecClientGoneStdinUnread(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"block"}, Stdin: true})
+	fw := api.NewFrameWriter(cli)
+	_ = fw.WriteFrame(api.StreamStdin, []byte("typed ahead"))
+	_ = fw.WriteFrame(api.StreamStdin, []byte("and more"))
+	time.Sleep(50 * time.Millisecond)
+	cli.Close()
+	select {
+	case <-rt.cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the exec outlived its client")
+	}
+	waitServeExec(t, done, "client gone")
+}
+
+// Even with more unread input than the queue holds, a client that goes
+// is noticed (by the reader's probe).
+func TestServeExecClientGoneStdinFull(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"block"}, Stdin: true})
+	fw := api.NewFrameWriter(cli)
+	for range execStdinQueue + 3 {
+		_ = fw.WriteFrame(api.StreamStdin, []byte(strings.Repeat("x", 100)))
+	}
+	time.Sleep(100 * time.Millisecond)
+	cli.Close()
+	select {
+	case <-rt.cancelled:
+	case <-time.After(3*execProbeEvery + time.Second):
+		t.Fatal("the exec outlived its client")
+	}
+	waitServeExec(t, done, "client gone with a full queue")
+}
+
+// A client that stays while the process is slow to take its input keeps
+// its session, every byte delivered (the probes take no frame).
+func TestServeExecSlowStdin(t *testing.T) {
+	rt := &execRuntime{fakeRuntime: newFakeRuntime(), cancelled: make(chan struct{})}
+	cli, done := startServeExec(t, rt, api.ExecOptions{Namespace: "default", Pod: "p", Command: []string{"slowcat"}, Stdin: true})
+	fw := api.NewFrameWriter(cli)
+	const frames = execStdinQueue + 40
+	go func() {
+		for range frames {
+			_ = fw.WriteFrame(api.StreamStdin, []byte(strings.Repeat("x", 1000)))
+		}
+		_ = fw.WriteFrame(api.StreamStdin, nil)
+	}()
+	out, _, exit, msg := session(t, cli)
+	if want := fmt.Sprint(frames * 1000); out != want || exit == nil || exit.Code != 0 {
+		t.Errorf("slowcat: stdout %q (want %s) exit %+v error %q", out, want, exit, msg)
+	}
+	cli.Close()
+	waitServeExec(t, done, "slow stdin")
 }

@@ -54,10 +54,7 @@ func WithNodeConditions(fn func() []api.NodeCondition) Option {
 
 // startStats starts the collector's goroutine (called by Start).
 func (a *Agent) startStats() {
-	root := a.cfg.ContainerdRoot
-	if root == "" {
-		root = DefaultContainerdRoot
-	}
+	root := a.statsImageDir()
 	cfg := stats.DefaultConfig()
 	cfg.NodeName = a.cfg.NodeName
 	cfg.Interval = a.cfg.StatsInterval
@@ -66,6 +63,19 @@ func (a *Agent) startStats() {
 	cfg.Logger = a.log.With("component", "stats")
 	a.ops.collector = stats.New(cfg, a.ops.statsSrc)
 	a.goroutine("stats", func() { a.ops.collector.Run(a.ctx) })
+}
+
+// statsImageDir is the directory whose file system the stats report as
+// the image file system: --containerd-root, else the one eviction uses
+// (--imagefs-path or containerd's answer), else DefaultContainerdRoot.
+func (a *Agent) statsImageDir() string {
+	if a.cfg.ContainerdRoot != "" {
+		return a.cfg.ContainerdRoot
+	}
+	if a.pressure != nil && a.pressure.imageFsFound != "" {
+		return a.pressure.imageFsFound
+	}
+	return DefaultContainerdRoot
 }
 
 // Stats is the collector's latest sample (stats.ErrNoSample before the

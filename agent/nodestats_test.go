@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +91,32 @@ func TestNodeConditionsSeam(t *testing.T) {
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") || st.Conditions[0] != pressure[0] {
 		t.Errorf("conditions %+v, want %v with the monitor's DiskPressure as given", st.Conditions, want)
+	}
+}
+
+// imageFsRuntime answers ImageFsPath as containerd would.
+type imageFsRuntime struct {
+	*evictingRuntime
+	path string
+}
+
+func (r *imageFsRuntime) ImageFsPath(context.Context) (string, error) { return r.path, nil }
+
+// TestStatsImageDir: without --containerd-root the stats report the image
+// file system eviction found (containerd's answer), not a guess.
+func TestStatsImageDir(t *testing.T) {
+	found := t.TempDir()
+	a := &Agent{cfg: testConfig(t, "n1"), rt: &imageFsRuntime{evictingRuntime: &evictingRuntime{fakeRuntime: newFakeRuntime()}, path: found}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a.initPressure(context.Background())
+	if got := a.statsImageDir(); got != found {
+		t.Errorf("stats image dir %q, want containerd's %q", got, found)
+	}
+	a.cfg.ContainerdRoot = "/given"
+	if got := a.statsImageDir(); got != "/given" {
+		t.Errorf("with --containerd-root: %q", got)
+	}
+	a.cfg.ContainerdRoot, a.pressure.imageFsFound = "", ""
+	if got := a.statsImageDir(); got != DefaultContainerdRoot {
+		t.Errorf("nothing found: %q", got)
 	}
 }

@@ -403,8 +403,10 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 	}
 	opts = append(opts, resourceOpts(c.spec.Resources)...)
 	opts = append(opts, withCgroupsPath(path.Join(w.podCgroup(), c.id)))
-	if err := ensurePodCgroup(cgroupRoot, w.podCgroup(), r.cfg.podPidsLimit()); err != nil {
-		return nil, err
+	if limit := r.cfg.podPidsLimit(); limit >= 0 { // none: runc creates the pod's cgroup
+		if err := ensurePodCgroup(cgroupRoot, w.podCgroup(), limit); err != nil {
+			return nil, err
+		}
 	}
 	sec, err := w.securityOpts(c, ic.Config.User)
 	if err != nil {

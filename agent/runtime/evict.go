@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"syscall"
 
@@ -56,7 +57,10 @@ func (w *podWorker) evictWith(msg string) bool {
 	w.update(func() { w.reason, w.message = api.ReasonEvicted, msg })
 	w.event("", api.EventWarning, api.EventEvicted, msg)
 	ctx := context.WithoutCancel(w.r.ctx)
-	for _, c := range w.ctrs {
+	w.r.mu.Lock()
+	ctrs := w.allCtrs() // a running init container as well
+	w.r.mu.Unlock()
+	for _, c := range ctrs {
 		cont, err := w.r.client.LoadContainer(ctx, c.id)
 		if err != nil {
 			continue
@@ -73,7 +77,7 @@ func (w *podWorker) evictWith(msg string) bool {
 }
 
 // EvictionUsage is each live pod's use as eviction ranks it: its
-// containers' working sets (cgroup v1 memory usage minus inactive file
+// containers' (init containers' too) working sets (cgroup v1 memory usage minus inactive file
 // pages), writable layers (the snapshotter's usage of the container's
 // snapshot) and log files, and its disk emptyDirs. It is the minimal
 // source the agent needs; a stats collector gives the same figures.
@@ -91,7 +95,7 @@ func (r *Runtime) EvictionUsage(ctx context.Context) ([]api.PodStats, error) {
 			continue
 		}
 		p := podRef{ns: w.pod.Namespace, name: w.pod.Name, uid: w.pod.UID, w: w}
-		for _, c := range w.ctrs {
+		for _, c := range w.allCtrs() {
 			p.ctrs = append(p.ctrs, ctrRef{c.spec.Name, c.id})
 		}
 		pods = append(pods, p)
@@ -141,27 +145,18 @@ func filesSize(pattern string) int64 {
 	return total
 }
 
-// RemoveDeadContainers removes the exited containers of evicted pods,
-// with their writable layers: the node-level disk the kubelet's container
-// GC reclaims before it evicts another pod. Their statuses and logs stay
-// until the pod leaves the node's set. The space is free when it returns
-// (containerd's garbage collector has run). It returns how many it
-// removed.
+// RemoveDeadContainers reclaims what evicted pods hold once none of
+// their containers runs (the kubelet's ShouldPodContentBeRemoved): their
+// exited containers with their writable layers, their emptyDirs (disk
+// and tmpfs) and their logs. Otherwise the pressure that evicted a pod
+// stays until the leader drops it (a bare Pod's or a Job's never is), and
+// the next round would evict another. Their statuses stay until the pod
+// leaves the node's set. The space is free when it returns (containerd's
+// garbage collector has run). It returns how many containers and pods'
+// contents it removed.
 func (r *Runtime) RemoveDeadContainers(ctx context.Context) (int, error) {
 	ctx = r.nsCtx(ctx)
-	var ids []string
-	r.mu.Lock()
-	for _, w := range r.pods {
-		if w.stopping() || !w.vols.evicted.Load() {
-			continue
-		}
-		for _, c := range w.ctrs {
-			if c.st.State.Running == nil {
-				ids = append(ids, c.id)
-			}
-		}
-	}
-	r.mu.Unlock()
+	ids, dead := r.evictedDead()
 	n := 0
 	var errs []error
 	for _, id := range ids {
@@ -179,5 +174,68 @@ func (r *Runtime) RemoveDeadContainers(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 		}
 	}
+	for _, w := range dead {
+		if err := w.removeContent(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
 	return n, errors.Join(errs...)
+}
+
+// evictedDead lists the exited containers of evicted pods, and those of
+// the pods whose containers have all exited and whose content is still
+// there.
+func (r *Runtime) evictedDead() ([]string, []*podWorker) {
+	var ids []string
+	var dead []*podWorker
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range r.pods {
+		if w.stopping() || !w.vols.evicted.Load() {
+			continue
+		}
+		running := false
+		for _, c := range w.allCtrs() {
+			if c.st.State.Running == nil {
+				ids = append(ids, c.id)
+			} else {
+				running = true
+			}
+		}
+		if !running && !w.vols.contentRemoved.Load() {
+			dead = append(dead, w)
+		}
+	}
+	return ids, dead
+}
+
+// removeContent removes an evicted pod's emptyDirs (a tmpfs one
+// unmounted first) and its logs: what it holds of the node's disk and
+// memory once its containers are gone. Its other volumes stay until the
+// pod is removed.
+func (w *podWorker) removeContent() error {
+	var errs []error
+	for _, v := range w.pod.Spec.Volumes {
+		if v.EmptyDir == nil {
+			continue
+		}
+		dir := w.volumeDir(v.Name)
+		if err := unmountUnder(dir); err != nil {
+			errs = append(errs, fmt.Errorf("failed to unmount emptyDir %q of evicted pod: %w", v.Name, err))
+			continue
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, fmt.Errorf("failed to remove emptyDir %q of evicted pod: %w", v.Name, err))
+		}
+	}
+	if err := w.removeLogs(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		w.vols.contentRemoved.Store(true)
+		w.r.log.Info("removed the emptyDirs and logs of evicted pod", "pod", w.pod.Namespace+"/"+w.pod.Name)
+	}
+	return errors.Join(errs...)
 }

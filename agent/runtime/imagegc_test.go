@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -186,10 +187,13 @@ func TestImageGCOnSmallFilesystem(t *testing.T) {
 // TestEvictOnSmallFilesystem: a pod that fills its writable layer shows
 // that use in EvictionUsage; Evict kills it (Failed, reason Evicted, the
 // message given, an Evicted event) and RemoveDeadContainers gives the
-// space back.
+// space back: its container, then its emptyDir and logs.
 func TestEvictOnSmallFilesystem(t *testing.T) {
 	e, root := newSmallFsEnv(t, 256<<20)
-	hog := newPod("hog", spec.RestartPolicyAlways, sh("c", "dd if=/dev/zero of=/fill bs=1M count=80 && sync && sleep 3600"))
+	hogC := sh("c", "echo hello > /scratch/f && dd if=/dev/zero of=/fill bs=1M count=80 && sync && sleep 3600")
+	hogC.VolumeMounts = []spec.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}
+	hog := newPod("hog", spec.RestartPolicyAlways, hogC)
+	hog.Spec.Volumes = []spec.Volume{{Name: "scratch", VolumeSource: spec.VolumeSource{EmptyDir: &spec.EmptyDirVolumeSource{}}}}
 	calm := newPod("calm", spec.RestartPolicyAlways, sh("c", "sleep 3600"))
 	e.sync(hog, calm)
 	e.waitPod("calm", "running", time.Minute, running)
@@ -225,8 +229,19 @@ func TestEvictOnSmallFilesystem(t *testing.T) {
 	if st.Message != msg {
 		t.Errorf("message %q", st.Message)
 	}
-	if n, err := e.rt.RemoveDeadContainers(context.Background()); err != nil || n != 1 {
-		t.Fatalf("RemoveDeadContainers = %d, %v; want 1", n, err)
+	scratch, _ := filepath.Glob(filepath.Join(e.cfg.DataDir, "pods", "*", "volumes", "scratch", "f"))
+	if len(scratch) != 1 {
+		t.Fatalf("hog's emptyDir file not found under %s", e.cfg.DataDir)
+	}
+	// The container and the pod's content (emptyDir, logs).
+	if n, err := e.rt.RemoveDeadContainers(context.Background()); err != nil || n != 2 {
+		t.Fatalf("RemoveDeadContainers = %d, %v; want 2", n, err)
+	}
+	if _, err := os.Stat(scratch[0]); !os.IsNotExist(err) {
+		t.Errorf("evicted pod's emptyDir: %v", err)
+	}
+	if _, err := os.Stat(e.rt.ContainerLogDir(hog, "c")); !os.IsNotExist(err) {
+		t.Errorf("evicted pod's logs: %v", err)
 	}
 	// containerd's GC removes the snapshot shortly after (its scheduler
 	// runs after deletions).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -430,7 +431,7 @@ func (w *podWorker) statusLocked() api.PodStatus {
 	}
 	ps.InitContainers = w.initStatusesLocked()
 	ps.Phase = podPhaseInit(w.restartPolicy(), ps.InitContainers, ps.Containers)
-	ps.Phase = w.evictedPhase(ps.Phase, ps.Containers) // evict.go
+	ps.Phase = w.evictedPhase(ps.Phase, append(slices.Clone(ps.InitContainers), ps.Containers...)) // evict.go
 	ps.Conditions = w.conditionsLocked(ps.Phase, ps.InitContainers, ps.Containers)
 	w.terminationStatusLocked(&ps)
 	return ps

@@ -74,6 +74,25 @@ func (c *Config) podPidsLimit() int64 {
 	return c.PodPidsLimit
 }
 
+// checkPidsController refuses a pods limit the host cannot apply: it
+// runs once, when the runtime starts, so that a missing pids controller
+// is one clear error rather than a failure of every container.
+func checkPidsController(root string, limit int64) error {
+	if limit < 0 {
+		return nil
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "cgroup.controllers")); err == nil {
+		if !strings.Contains(" "+strings.TrimSpace(string(b))+" ", " pids ") {
+			return fmt.Errorf("failed to apply the pod pids limit %d: the pids cgroup controller is not in %s (run the agent with --pod-pids-limit=-1 to go without one)", limit, filepath.Join(root, "cgroup.controllers"))
+		}
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(root, "pids")); err != nil {
+		return fmt.Errorf("failed to apply the pod pids limit %d: no pids cgroup controller under %s (run the agent with --pod-pids-limit=-1 to go without one): %w", limit, root, err)
+	}
+	return nil
+}
+
 // ensurePodCgroup creates the pod cgroup p in the pids controller under
 // root and sets its pids.max (limit < 0: "max"). Idempotent: it runs
 // before each container of the pod is created. On cgroup v2 (root holds

@@ -90,3 +90,24 @@ func TestPodPidsLimitConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPidsController: a pods limit on a host without the pids
+// controller is refused (once, at start) with an error that names it;
+// no limit needs none.
+func TestCheckPidsController(t *testing.T) {
+	v1, none := t.TempDir(), t.TempDir()
+	_ = os.Mkdir(filepath.Join(v1, "pids"), 0o755)
+	v2, v2none := t.TempDir(), t.TempDir()
+	_ = os.WriteFile(filepath.Join(v2, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(v2none, "cgroup.controllers"), []byte("cpu memory\n"), 0o644)
+	for _, tc := range []struct {
+		root  string
+		limit int64
+		ok    bool
+	}{{v1, 10, true}, {v2, 10, true}, {none, 10, false}, {v2none, 10, false}, {none, -1, true}, {v2none, -1, true}} {
+		err := checkPidsController(tc.root, tc.limit)
+		if (err == nil) != tc.ok || err != nil && (!strings.Contains(err.Error(), "pids cgroup controller") || !strings.Contains(err.Error(), "--pod-pids-limit=-1")) {
+			t.Errorf("checkPidsController(%s, %d) = %v", tc.root, tc.limit, err)
+		}
+	}
+}

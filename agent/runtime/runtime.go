@@ -276,6 +276,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if err := checkPidsController(cgroupRoot, cfg.podPidsLimit()); err != nil {
+		return nil, err
+	}
 	for _, d := range []string{podsDir(cfg.DataDir), filepath.Join(cfg.DataDir, "cni")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("failed to create %s: %w", d, err)

@@ -78,6 +78,9 @@ type podVolumes struct {
 	pvPaths map[string]string
 	lastDu  time.Time
 	evicted atomic.Bool
+	// contentRemoved: the evicted pod's emptyDirs and logs are gone
+	// (evict.go).
+	contentRemoved atomic.Bool
 }
 
 // pvRecord is kept in the pod's directory: what to unpublish after an
