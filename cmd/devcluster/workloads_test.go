@@ -199,9 +199,21 @@ func (h *haCluster) testStatefulSet(t *testing.T) {
 	kv0 := byName["kv-0"]
 	netns := podNetnsName(kv0.UID)
 	dnsAddr := gatewayOf(kv0.PodIP) + ":53"
+	// The last ordinal's record reaches kv-0's node with the endpoints
+	// pushed after it turned Ready: wait for it, bounded.
 	for name, p := range byName {
-		if got := lookup(t, netns, dnsAddr, name+".kv.wl.svc.cluster.local.", dns.TypeA); !equalSet(got, []string{p.PodIP}) {
-			t.Errorf("A %s.kv.wl.svc.cluster.local = %v, want %s", name, got, p.PodIP)
+		fqdn := name + ".kv.wl.svc.cluster.local."
+		var got []string
+		var err error
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			got, err = tryLookup(netns, dnsAddr, fqdn, dns.TypeA)
+			if (err == nil && equalSet(got, []string{p.PodIP})) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil || !equalSet(got, []string{p.PodIP}) {
+			t.Errorf("A %s = %v (%v), want %s", fqdn, got, err, p.PodIP)
 		}
 	}
 	// Data and identity across the deletion of a pod.
