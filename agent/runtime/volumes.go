@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/stats"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -430,28 +431,7 @@ func (w *podWorker) checkSizeLimits(now time.Time) {
 }
 
 // diskUsage is du's: the blocks of every file under dir (each inode once).
-func diskUsage(dir string) int64 {
-	var total int64
-	seen := map[uint64]bool{}
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			if seen[st.Ino] {
-				return nil
-			}
-			seen[st.Ino] = true
-			total += st.Blocks * 512
-		}
-		return nil
-	})
-	return total
-}
+func diskUsage(dir string) int64 { return int64(stats.DirUsage(dir).UsedBytes) }
 
 // evict fails the pod as the kubelet's eviction manager does: its
 // containers are killed and not restarted, phase Failed, reason Evicted.

@@ -292,7 +292,7 @@ func (c *Collector) samplePod(ctx context.Context, p Pod, seen map[string]bool, 
 		}
 	}
 	for _, dir := range p.EmptyDirs {
-		e := c.treeUsage(dir, now, func() (api.FsStats, error) { return dirUsage(dir), nil })
+		e := c.treeUsage(dir, now, func() (api.FsStats, error) { return DirUsage(dir), nil })
 		ps.EphemeralStorage.UsedBytes += e.UsedBytes
 		ps.EphemeralStorage.InodesUsed += e.InodesUsed
 	}
@@ -346,8 +346,8 @@ func (c *Collector) treeUsage(key string, now time.Time, measure func() (api.FsS
 	return fs
 }
 
-// dirUsage is du's figure for a tree: the blocks of every inode once.
-func dirUsage(dir string) api.FsStats {
+// DirUsage is du's figure for a tree: the blocks of every inode once.
+func DirUsage(dir string) api.FsStats {
 	var st api.FsStats
 	seen := map[uint64]bool{}
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -196,7 +196,7 @@ func measureLogLatency(ctx context.Context, c *devenv.Cluster) ([]time.Duration,
 	}
 	lctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	rc, err := c.Client.Logs(lctx, rapi.LogsOptions{Namespace: nodeNS, Pod: pod, Follow: true, Timestamps: true, Tail: 1})
+	rc, err := c.Client.Logs(lctx, rapi.LogsOptions{Namespace: nodeNS, Pod: pod, LogOptions: api.LogOptions{Follow: true, Timestamps: true, Tail: 1}})
 	if err != nil {
 		return nil, err
 	}

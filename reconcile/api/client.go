@@ -388,38 +388,18 @@ func eventsQuery(namespace, object string) url.Values {
 	return q
 }
 
-// LogsOptions selects a container's log and what of it (kubectl logs'
-// flags; agent/api.LogOptions documents each).
+// LogsOptions selects a pod's container log and what of it: the agent's
+// options (kubectl logs' flags; agent/api.LogOptions documents each).
 type LogsOptions struct {
 	Namespace string
 	Pod       string
-	// Container may be empty for a single-container pod.
-	Container string
-	// Tail, when positive, returns only the last Tail lines; zero means
-	// all, unless TailSet: then none (kubectl's --tail=0; with Follow,
-	// only new lines).
-	Tail    int
-	TailSet bool
-	// Follow streams new lines until the container's log ends or ctx
-	// does; Previous reads the instance before a restart.
-	Follow   bool
-	Previous bool
-	// Timestamps prefixes each line with its RFC 3339 time.
-	Timestamps bool
-	// SinceSeconds and SinceTime drop older lines (the later bound wins).
-	SinceSeconds int64
-	SinceTime    time.Time
-	// LimitBytes, when positive, stops after that many bytes.
-	LimitBytes int64
+	agentapi.LogOptions
 }
 
 // Logs streams a container's log, proxied through the pod's agent. The
 // caller closes the reader (which ends a Follow).
 func (c *Client) Logs(ctx context.Context, o LogsOptions) (io.ReadCloser, error) {
-	q := agentapi.LogOptions{
-		Container: o.Container, Tail: o.Tail, TailSet: o.TailSet, Follow: o.Follow, Previous: o.Previous, Timestamps: o.Timestamps,
-		SinceSeconds: o.SinceSeconds, SinceTime: o.SinceTime, LimitBytes: o.LimitBytes,
-	}.Values()
+	q := o.LogOptions.Values()
 	q.Set("pod", o.Pod)
 	if o.Namespace != "" {
 		q.Set("namespace", o.Namespace)

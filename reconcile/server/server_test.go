@@ -159,7 +159,7 @@ func TestServer(t *testing.T) {
 		t.Errorf("revision = %+v, %v", rev, err)
 	}
 	pods, _ := cl.Pods(ctx, "shop")
-	rc, err := cl.Logs(ctx, api.LogsOptions{Namespace: "shop", Pod: pods[0].Name, Container: "web", Tail: 5})
+	rc, err := cl.Logs(ctx, api.LogsOptions{Namespace: "shop", Pod: pods[0].Name, LogOptions: agentapi.LogOptions{Container: "web", Tail: 5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +172,8 @@ func TestServer(t *testing.T) {
 	// lines arrive while the agent's answer goes on.
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
-	rc, err = cl.Logs(fctx, api.LogsOptions{Namespace: "shop", Pod: pods[0].Name, Container: "web", Tail: 2, Follow: true,
-		Previous: true, Timestamps: true, SinceSeconds: 30, SinceTime: since, LimitBytes: 1000})
+	rc, err = cl.Logs(fctx, api.LogsOptions{Namespace: "shop", Pod: pods[0].Name, LogOptions: agentapi.LogOptions{Container: "web", Tail: 2, Follow: true,
+		Previous: true, Timestamps: true, SinceSeconds: 30, SinceTime: since, LimitBytes: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
