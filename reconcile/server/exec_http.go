@@ -52,19 +52,8 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errInvalid("exec needs \"Connection: Upgrade\" and \"Upgrade: "+agentapi.ExecProtocol+"\""))
 		return
 	}
-	v := s.view.Load()
-	p, found := v.pod(o.Namespace, o.Pod)
-	node := p.Node
-	client := v.clients[node]
-	switch {
-	case !found:
-		errs.WriteHTTP(w, errNotFound("pod "+key+" not found"))
-		return
-	case node == "":
-		writeNotScheduled(w, key)
-		return
-	case client == nil:
-		errs.WriteHTTP(w, errUnavailable("node "+node+" of pod "+key+" is not alive"))
+	node, client, ok := s.podAgent(w, o.Namespace, o.Pod)
+	if !ok {
 		return
 	}
 	ex, ok := client.(agentExecer)
@@ -74,12 +63,7 @@ func (s *Server) handleExec(w http.ResponseWriter, r *http.Request) {
 	}
 	up, err := ex.Exec(r.Context(), o)
 	if err != nil {
-		var se *agentapi.StatusError
-		if errors.As(err, &se) {
-			errs.WriteHTTP(w, errs.Mark(errors.New("node "+node+": "+se.Message), se))
-			return
-		}
-		writeUpstreamError(w, errUnavailable("failed to exec on node "+node+": "+err.Error()))
+		writeAgentError(w, node, "exec", err)
 		return
 	}
 	defer up.Close()

@@ -342,31 +342,13 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.Container = container
-	v := s.view.Load()
-	p, found := v.pod(ns, pod)
-	node := p.Node
-	client := v.clients[node]
-	switch {
-	case !found:
-		errs.WriteHTTP(w, errNotFound("pod "+ns+"/"+pod+" not found"))
-		return
-	case node == "":
-		writeNotScheduled(w, ns+"/"+pod)
-		return
-	case client == nil:
-		errs.WriteHTTP(w, errUnavailable("node "+node+" of pod "+ns+"/"+pod+" is not alive"))
+	node, client, ok := s.podAgent(w, ns, pod)
+	if !ok {
 		return
 	}
 	rc, err := client.Logs(r.Context(), ns, pod, o)
 	if err != nil {
-		var se *agentapi.StatusError
-		if errors.As(err, &se) {
-			// The agent's answer, in its category (a pod or container it
-			// does not run is not found).
-			errs.WriteHTTP(w, errs.Mark(errors.New("node "+node+": "+se.Message), se))
-			return
-		}
-		writeUpstreamError(w, errUnavailable("failed to get logs from node "+node+": "+err.Error()))
+		writeAgentError(w, node, "get logs", err)
 		return
 	}
 	defer rc.Close()
@@ -391,4 +373,37 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// podAgent finds the node of pod ns/name and the connection to its agent
+// (logs, exec); when there is none it answers w (404, not scheduled, or
+// 503 for a node not alive) and returns false.
+func (s *Server) podAgent(w http.ResponseWriter, ns, name string) (string, agentClient, bool) {
+	v := s.view.Load()
+	p, found := v.pod(ns, name)
+	node := p.Node
+	client := v.clients[node]
+	switch {
+	case !found:
+		errs.WriteHTTP(w, errNotFound("pod "+ns+"/"+name+" not found"))
+	case node == "":
+		writeNotScheduled(w, ns+"/"+name)
+	case client == nil:
+		errs.WriteHTTP(w, errUnavailable("node "+node+" of pod "+ns+"/"+name+" is not alive"))
+	default:
+		return node, client, true
+	}
+	return "", nil, false
+}
+
+// writeAgentError answers w with an agent's failure to do what for a pod:
+// the agent's own answer in its category (a pod or container it does not
+// run is not found), or 502/503 when it could not be asked.
+func writeAgentError(w http.ResponseWriter, node, what string, err error) {
+	var se *agentapi.StatusError
+	if errors.As(err, &se) {
+		errs.WriteHTTP(w, errs.Mark(errors.New("node "+node+": "+se.Message), se))
+		return
+	}
+	writeUpstreamError(w, errUnavailable("failed to "+what+" on node "+node+": "+err.Error()))
 }
