@@ -122,7 +122,10 @@ func TestLogFloodRotation(t *testing.T) {
 // to the log, and the pod's removal removes its logs.
 func TestLogsPreviousInstance(t *testing.T) {
 	e := newEnv(t)
-	c := sh("c", `if [ -f /data/ran ]; then echo second; exec sleep 3600; fi; touch /data/ran; echo first; echo oops >&2; exit 3`)
+	c := sh("c", `if [ -f /data/ran ]; then echo second; exec sleep 3600; fi; touch /data/ran; echo first; sleep 0.2; echo oops >&2; exit 3`)
+	// stdout and stderr are two pipes the log driver reads at once: lines
+	// written on both in the same instant may be logged in either order,
+	// as the kubelet's, hence the pause between them.
 	c.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/data"}}
 	c.TerminationMessagePolicy = spec.TerminationMessageFallbackToLogsOnError
 	p := newPod("prev", spec.RestartPolicyOnFailure, c)
