@@ -20,8 +20,8 @@ deps: ## install the Debian packages Stevedore runs on (as root), if missing
 	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-build: ## build bin/ctl, bin/reconciler, bin/agent
-	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/ctl ./cmd/reconciler ./cmd/agent
+build: ## build bin/ctl, bin/reconciler, bin/agent and the agent's log driver
+	$(GO) build -buildvcs=auto -o $(BIN)/ ./cmd/ctl ./cmd/reconciler ./cmd/agent ./cmd/stevedore-log-driver
 
 run: deps build ## start a local cluster (containerd, registry, git repo, reconciler, 3 agents) until Ctrl-C
 	$(GO) build -o $(BIN)/ ./cmd/devcluster

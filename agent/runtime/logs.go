@@ -25,6 +25,15 @@ import (
 // agent runs. A new instance keeps the last file of the one before it
 // (Logs with Previous); a removed pod's directory goes with it.
 
+// LogDriverBinary is the small log driver's file name; the runtime uses it
+// when it sits beside the agent's executable (make build puts it there).
+const LogDriverBinary = "stevedore-log-driver"
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
 // RunLogDriverIfRequested makes this process a container's log driver
 // when the shim started it as one, and exits when the container's output
 // ends; otherwise it returns at once. cmd/agent's main, and TestMain of
@@ -48,6 +57,11 @@ func (c *Config) validateLogs() error {
 			return fmt.Errorf("failed to find the agent's executable for the log driver: %w", err)
 		}
 		c.LogDriverPath = exe
+		// The small driver beside the agent (cmd/stevedore-log-driver)
+		// starts faster, and every container start waits for it.
+		if small := filepath.Join(filepath.Dir(exe), LogDriverBinary); isExecutable(small) {
+			c.LogDriverPath = small
+		}
 	}
 	if c.ContainerLogMaxSize <= 0 {
 		c.ContainerLogMaxSize = containerlog.DefaultMaxSize

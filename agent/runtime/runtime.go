@@ -86,7 +86,8 @@ type Config struct {
 	// LogDir holds the containers' logs (logs.go); zero means
 	// DataDir/logs. LogDriverPath is the executable the shim starts as a
 	// container's log driver (it must call RunLogDriverIfRequested
-	// first); zero means this process's. ContainerLogMaxSize (bytes) and
+	// first); zero means LogDriverBinary beside this process's
+	// executable, else the executable itself. ContainerLogMaxSize (bytes) and
 	// ContainerLogMaxFiles are the kubelet's rotation limits; zero means
 	// 10Mi and 5.
 	LogDir               string
