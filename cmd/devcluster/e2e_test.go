@@ -20,7 +20,7 @@ import (
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", bin+"/", "../ctl", "../reconciler", "../agent")
+	cmd := exec.Command("go", "build", "-o", bin+"/", "../ctl", "../reconciler", "../agent", "../stevedore-log-driver")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("failed to build binaries: %v\n%s", err, out)
 	}
