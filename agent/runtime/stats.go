@@ -18,8 +18,15 @@ func (r *Runtime) StatsPods(ctx context.Context) ([]stats.Pod, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The paths are taken under the lock; the file system is read after
+	// it (the collector runs every interval beside the pod workers).
+	type pending struct {
+		pod, ctr int
+		logDir   string
+		w        *podWorker
+	}
+	var files []pending
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	pods := make([]stats.Pod, 0, len(r.pods))
 	for _, w := range r.pods {
 		p := stats.Pod{Namespace: w.pod.Namespace, Name: w.pod.Name, UID: w.pod.UID}
@@ -29,13 +36,8 @@ func (r *Runtime) StatsPods(ctx context.Context) ([]stats.Pod, error) {
 				if run == nil {
 					continue
 				}
-				p.Containers = append(p.Containers, stats.Container{
-					Name:       c.spec.Name,
-					ID:         c.id,
-					CgroupPath: w.containerCgroup(c.id),
-					StartTime:  run.StartedAt,
-					LogFiles:   stats.LogFiles(w.logDir(c.spec.Name)),
-				})
+				files = append(files, pending{len(pods), len(p.Containers), w.logDir(c.spec.Name), w})
+				p.Containers = append(p.Containers, stats.Container{Name: c.spec.Name, ID: c.id, StartTime: run.StartedAt})
 			}
 		}
 		for _, v := range w.pod.Spec.Volumes {
@@ -44,6 +46,12 @@ func (r *Runtime) StatsPods(ctx context.Context) ([]stats.Pod, error) {
 			}
 		}
 		pods = append(pods, p)
+	}
+	r.mu.Unlock()
+	for _, f := range files {
+		c := &pods[f.pod].Containers[f.ctr]
+		c.CgroupPath = f.w.containerCgroup(c.ID)
+		c.LogFiles = stats.LogFiles(f.logDir)
 	}
 	sort.Slice(pods, func(i, j int) bool {
 		if pods[i].Namespace != pods[j].Namespace {
