@@ -92,6 +92,14 @@ const (
 	// StageConflict: the revision declares an object another application
 	// owns; the entries name each object, its file and both applications.
 	StageConflict = "claim"
+	// StageVerify: a commit between the applied revision and the new one
+	// is unsigned, badly signed, signed by an untrusted key, or lacks an
+	// approval its changed paths need (policy/, docs/security.md).
+	StageVerify = "verify"
+	// StagePolicy: the revision is well-formed but policy refuses it: an
+	// RBAC denial for its approvers, a quota overflow, a pod a namespace's
+	// pod security level forbids.
+	StagePolicy = "policy"
 )
 
 // SyncError is why a sync did not apply a commit. The last good revision

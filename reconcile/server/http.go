@@ -26,12 +26,15 @@ const syncWaitTimeout = 5 * time.Minute
 // follower forwards it (see forward.go).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+api.PathStatus, s.handleStatus)
-	mux.HandleFunc("GET "+api.PathVersion, handleVersion)
-	mux.Handle("GET "+api.PathMetrics, s.metrics.handler()) // every reconciler's own (metrics.go)
+	// Every route is authorized by its pattern (authz.go), after the
+	// caller was authenticated (authn.go) and before a follower forwards.
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.authorizeRoute(pattern, h)) }
+	handle("GET "+api.PathStatus, http.HandlerFunc(s.handleStatus))
+	handle("GET "+api.PathVersion, http.HandlerFunc(handleVersion))
+	handle("GET "+api.PathMetrics, s.metrics.handler()) // every reconciler's own (metrics.go)
 	// From the store, which every reconciler has (rollout_http.go).
-	mux.HandleFunc("GET "+api.PathRolloutHistory, s.handleRolloutHistory)
-	lead := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.leaderOnly(h)) }
+	handle("GET "+api.PathRolloutHistory, http.HandlerFunc(s.handleRolloutHistory))
+	lead := func(pattern string, h http.HandlerFunc) { handle(pattern, s.leaderOnly(h)) }
 	lead("GET "+api.PathPods, s.handlePods)
 	lead("GET "+api.PathDeployments, s.handleDeployments)
 	lead("GET "+api.PathNodes, s.handleNodes)
@@ -54,7 +57,7 @@ func (s *Server) Handler() http.Handler {
 	if wh.Logger == nil {
 		wh.Logger = s.log.With("component", "webhook")
 	}
-	mux.Handle("POST "+api.PathWebhook, s.leaderOnly(s.metrics.instrumentWebhook(webhook.RouteHandler(wh, s.routePush)).ServeHTTP))
+	handle("POST "+api.PathWebhook, s.leaderOnly(s.metrics.instrumentWebhook(webhook.RouteHandler(wh, s.routePush)).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
 	lead("POST "+api.PathExec, s.handleExec) // exec_http.go
 	lead("GET "+api.PathEvents, s.handleEvents)
@@ -65,7 +68,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
-	return mux
+	return s.authenticate(mux)
 }
 
 // writeJSON writes v as compact JSON: a 10,000-pod list indented was 16 MB

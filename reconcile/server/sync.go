@@ -125,6 +125,13 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 		return api.SyncResult{Commit: commit, Applied: true}, 0
 	}
 
+	// Signatures and approvals, before a byte of the revision is decoded
+	// (verify.go).
+	vo, serr := s.verifyRevision(ctx, app, src, cfg, rev, applied)
+	if serr != nil {
+		return c.policyRefused(app, rev, applied, serr, "VerifyFailed")
+	}
+
 	// What the applied revision shares with this one is not decoded again.
 	set, _, err := s.store.loader().LoadCached(rev.Files, s.store.docCache(app))
 	if err == nil {
@@ -155,6 +162,9 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "OwnershipConflict", serr.Message)
 		log.Warn("commit claims objects another application owns; keeping the last good revision", "commit", rev.Commit, "err", serr.Message)
 		return api.SyncResult{Commit: commit, Error: serr}, 0
+	}
+	if serr := s.checkRevision(ctx, app, rev, applied, set, vo); serr != nil {
+		return c.policyRefused(app, rev, applied, serr, "PolicyRefused")
 	}
 	saved := &savedRevision{Commit: *commit, Path: cfg.Path, Repo: StripCredentials(cfg.URL), Branch: cfg.Branch, Files: rev.Files}
 	// Committed before it is planned: a new leader comes back to what the
@@ -187,6 +197,25 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	log.Info("applied commit", "commit", rev.Commit, "author", rev.Author, "message", firstLine(rev.Message),
 		"objects", len(set.Objects), "retained", len(retained), "fetch", fetchTook, "took", time.Since(start))
 	return api.SyncResult{Commit: commit, Applied: true}, target
+}
+
+// policyRefused records a policy refusal of rev (verify.go, policy.go): the
+// status names the commit and the reason, an event says which revision
+// keeps running.
+func (c *controller) policyRefused(app string, rev *source.Revision, applied *savedRevision, serr *api.SyncError, reason string) (api.SyncResult, uint64) {
+	s := c.s
+	commit := commitOf(rev)
+	if serr.Commit == nil {
+		serr.Commit = commit
+	}
+	if serr.Time.IsZero() {
+		serr.Time = time.Now()
+	}
+	s.appStatus(app).set(commit, serr)
+	s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), reason, fmt.Sprintf("%s by %s: refused, keeping %s: %s",
+		firstLine(rev.Message), rev.Author, appliedHash(applied), serr.Message))
+	c.log.With("app", s.displayName(app)).Warn("commit refused by policy; keeping the last good revision", "commit", rev.Commit, "stage", serr.Stage, "err", serr.Message)
+	return api.SyncResult{Commit: commit, Error: serr}, 0
 }
 
 // appObject is the object an event of app names: the bootstrap
