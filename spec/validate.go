@@ -333,6 +333,8 @@ func (v *validator) container(c *Container, p fieldPath) {
 		v.add(p.child("image"), "required")
 	} else if strings.TrimSpace(c.Image) != c.Image {
 		v.add(p.child("image"), "invalid value %q: must not have leading or trailing whitespace", c.Image)
+	} else if msg := imageRefError(c.Image); msg != "" {
+		v.add(p.child("image"), "%s", msg)
 	}
 	switch c.ImagePullPolicy {
 	case PullAlways, PullIfNotPresent, PullNever:

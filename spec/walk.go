@@ -20,7 +20,12 @@ type walker struct {
 	d      *decoder
 	doc    *document
 	budget int
-	failed bool
+	// size counts the bytes of the values decoded, an alias's each time
+	// it is followed, against MaxObjectBytes.
+	size    int
+	sized   *yaml.Node // the node last counted, at sizedAt
+	sizedAt fieldPath
+	failed  bool
 }
 
 func (w *walker) errorf(line int, p fieldPath, format string, args ...any) {
@@ -55,17 +60,27 @@ func resolveAlias(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// spend counts one node against the budget; false means stop.
-func (w *walker) spend(n *yaml.Node) bool {
+// spend counts one node against the budget and its value against
+// MaxObjectBytes; false means stop.
+func (w *walker) spend(n *yaml.Node, p fieldPath) bool {
 	w.budget--
 	if w.budget == 0 {
 		w.errorf(n.Line, "", "document too large: more than %d nodes once aliases are expanded", nodeBudget)
 	}
-	return w.budget > 0
+	// An alias counts the value it stands for; a pointer field decodes
+	// its node twice (the pointer, then its element) but holds it once.
+	if r := resolveAlias(n); w.budget > 0 && w.size <= MaxObjectBytes && (r != w.sized || p != w.sizedAt) {
+		w.sized, w.sizedAt = r, p
+		w.size += len(r.Value)
+		if w.size > MaxObjectBytes {
+			w.errorf(n.Line, p, "object too large: its values hold more than %d bytes (1.5 MiB, Kubernetes' limit on one object; an alias counts each time it is used)", MaxObjectBytes)
+		}
+	}
+	return w.budget > 0 && w.size <= MaxObjectBytes
 }
 
 func (w *walker) decode(n *yaml.Node, v reflect.Value, p fieldPath) {
-	if !w.spend(n) {
+	if !w.spend(n, p) {
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -166,7 +181,7 @@ func (w *walker) entries(n *yaml.Node, p fieldPath, isMap bool) []entry {
 }
 
 func (w *walker) mergeEntries(n *yaml.Node, p fieldPath, isMap bool) []entry {
-	if !w.spend(n) {
+	if !w.spend(n, p) {
 		return nil
 	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
