@@ -65,8 +65,8 @@ type Revision struct {
 	Message     string
 	Time        time.Time
 	// Files maps a path relative to Config.Path to its contents.
-	// Symbolic links and submodules are left out: the config repository is
-	// read as data, and a link's target is not a manifest.
+	// A symbolic link to a regular file of the tree is read as that file;
+	// any other link, and a submodule, fails the read (see ErrLimit).
 	// The byte slices are shared between the revisions a Source returns:
 	// callers must not modify them.
 	Files map[string][]byte
@@ -105,6 +105,13 @@ type Config struct {
 	// only objects reachable from the tracked branch: commits a force push
 	// removed are dropped. Zero means 50; negative never repacks.
 	MaxPacks int
+	// MaxFileBytes bounds one file of the tree, checked on the blob's
+	// header before it is read. Zero means DefaultMaxFileBytes (16 MiB);
+	// negative means no limit.
+	MaxFileBytes int64
+	// MaxTotalBytes bounds the files under Path together. Zero means
+	// DefaultMaxTotalBytes (128 MiB); negative means no limit.
+	MaxTotalBytes int64
 	// Timeout bounds one Fetch (listing, fetching and reading the tree).
 	// Zero means 5 minutes.
 	Timeout time.Duration
@@ -115,7 +122,8 @@ type Config struct {
 // DefaultConfig returns a Config with the defaults filled in; URL and
 // CacheDir still have to be set.
 func DefaultConfig() Config {
-	return Config{Branch: "main", Timeout: 5 * time.Minute, MaxPacks: 50}
+	return Config{Branch: "main", Timeout: 5 * time.Minute, MaxPacks: 50,
+		MaxFileBytes: DefaultMaxFileBytes, MaxTotalBytes: DefaultMaxTotalBytes}
 }
 
 // validate fills zero values and checks what has no default.
@@ -146,6 +154,7 @@ func (c *Config) validate() error {
 	if c.MaxPacks == 0 {
 		c.MaxPacks = 50
 	}
+	c.fillLimits()
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -510,6 +519,7 @@ func (s *Source) read(repo *git.Repository, h plumbing.Hash) (*Revision, error) 
 func (s *Source) readFiles(repo *git.Repository, tree *object.Tree) (map[string][]byte, map[plumbing.Hash][]byte, error) {
 	files := make(map[string][]byte)
 	blobs := make(map[plumbing.Hash][]byte)
+	budget := budget{s: s}
 	w := object.NewTreeWalker(tree, true, nil)
 	defer w.Close()
 	for {
@@ -523,22 +533,33 @@ func (s *Source) readFiles(repo *git.Repository, tree *object.Tree) (map[string]
 		if e.Mode == filemode.Symlink {
 			// A link is read as its target if that is a file within the
 			// tree (as ctl reads a work tree); one leaving it is refused.
-			target, ok, err := linkTarget(repo, tree, name, e)
+			target, err := s.linkTarget(repo, tree, name, e)
 			if err != nil {
 				return nil, nil, err
 			}
-			if !ok {
-				continue // to a directory, a link or nothing: not a file
-			}
 			e = target
+		} else if err := s.checkEntry(name, e); err != nil {
+			return nil, nil, err
 		} else if !e.Mode.IsFile() {
-			continue // directories, submodules
+			continue // directories
 		}
 		if b, ok := blobs[e.Hash]; ok {
+			if err := budget.take(name, int64(len(b))); err != nil {
+				return nil, nil, err
+			}
 			files[name] = b
 			continue
 		}
 		b, ok := s.blobs[e.Hash]
+		size := int64(len(b))
+		if !ok {
+			if size, err = blobSize(repo, e.Hash); err != nil {
+				return nil, nil, fmt.Errorf("failed to read %s: %w", name, err)
+			}
+		}
+		if err := budget.take(name, size); err != nil {
+			return nil, nil, err
+		}
 		if !ok {
 			blob, err := repo.BlobObject(e.Hash)
 			if err != nil {
@@ -560,33 +581,39 @@ func (s *Source) readFiles(repo *git.Repository, tree *object.Tree) (map[string]
 	return files, blobs, nil
 }
 
-// linkTarget resolves the symbolic link name (entry e) of tree: the entry
-// of the regular file it points to, false when it points to no regular
-// file, or an error when it leaves the tree.
-func linkTarget(repo *git.Repository, tree *object.Tree, name string, e object.TreeEntry) (object.TreeEntry, bool, error) {
+// linkTarget resolves the symbolic link name (entry e) of tree to the entry
+// of the regular file it points to. A link that leaves the tree, or points
+// to a directory, another link or nothing, is refused by name: skipping it
+// would silently drop what its author meant to deploy.
+func (s *Source) linkTarget(repo *git.Repository, tree *object.Tree, name string, e object.TreeEntry) (object.TreeEntry, error) {
 	blob, err := repo.BlobObject(e.Hash)
 	if err != nil {
-		return e, false, fmt.Errorf("failed to read link %s: %w", name, err)
+		return e, fmt.Errorf("failed to read link %s: %w", name, err)
 	}
 	rd, err := blob.Reader()
 	if err != nil {
-		return e, false, fmt.Errorf("failed to read link %s: %w", name, err)
+		return e, fmt.Errorf("failed to read link %s: %w", name, err)
 	}
 	raw, err := io.ReadAll(io.LimitReader(rd, 4096))
 	rd.Close()
 	if err != nil {
-		return e, false, fmt.Errorf("failed to read link %s: %w", name, err)
+		return e, fmt.Errorf("failed to read link %s: %w", name, err)
 	}
 	to := string(raw)
 	resolved := path.Clean(path.Join(path.Dir(name), to))
 	if path.IsAbs(to) || resolved == ".." || strings.HasPrefix(resolved, "../") {
-		return e, false, fmt.Errorf("%s is a symbolic link to %s, outside the tree: links are followed only within the tracked path", name, to)
+		return e, refusef("path %s is a symbolic link to %s, outside the tree: links are followed only to files within the tracked path", s.repoPath(name), to)
 	}
 	f, err := tree.FindEntry(resolved)
-	if err != nil || !f.Mode.IsFile() || f.Mode == filemode.Symlink {
-		return e, false, nil
+	switch {
+	case err != nil:
+		return e, refusef("path %s is a symbolic link to %s, which is not a file of the tree: links are followed only to files within the tracked path", s.repoPath(name), to)
+	case f.Mode == filemode.Symlink:
+		return e, refusef("path %s is a symbolic link to %s, itself a symbolic link: links are followed only to regular files", s.repoPath(name), to)
+	case !f.Mode.IsFile():
+		return e, refusef("path %s is a symbolic link to %s, which is not a regular file (a directory or a submodule): links are followed only to regular files", s.repoPath(name), to)
 	}
-	return *f, true, nil
+	return *f, nil
 }
 
 // clone copies the struct and the map so a caller that adds or removes
