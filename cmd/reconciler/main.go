@@ -94,6 +94,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	logFlags.Register(f)
+	limitFlags(f, &cfg)
 	f.StringVar(&cfg.Raft.LogLevel, "raft-log-level", cfg.Raft.LogLevel, "raft's own log level: debug, info, warn or error")
 	f.StringSliceVar(&cfg.SOPS.AgeKeyFiles, "sops-age-key-file", nil, "age identity file to decrypt SOPS-encrypted manifests with (repeat or comma-separate; $SOPS_AGE_KEY_FILE is used too)")
 	f.StringSliceVar(&cfg.SOPS.PGPKeyFiles, "sops-pgp-key-file", nil, "armored OpenPGP secret key (no passphrase) to decrypt SOPS-encrypted manifests with (repeat or comma-separate)")

@@ -172,7 +172,7 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 	// The applied revision's unchanged documents are reused, not decoded
 	// again, and their objects are the applied set's, which Diff skips
 	// without comparing.
-	set, _, err := s.store.loader().LoadCached(files, s.store.docCache(app))
+	set, err := s.loadRevision(app, files)
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	// that fails (kill -9, cut off) loses its pods as soon as serf declares
 	// it failed. Zero means 15s.
 	NodeLossGrace time.Duration
+	// Limits bounds what one revision may hold (limits.go); zero fields
+	// mean 10,000 objects and 64 MiB of manifests.
+	Limits LimitsConfig
 	// Naming configures the hooks told of every change of the Services'
 	// endpoints (reconcile/naming); zero means none.
 	Naming naming.Config

@@ -133,7 +133,8 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	}
 
 	// What the applied revision shares with this one is not decoded again.
-	set, _, err := s.store.loader().LoadCached(rev.Files, s.store.docCache(app))
+	// Within the revision limits first (limits.go).
+	set, err := s.loadRevision(app, rev.Files)
 	if err == nil {
 		err = s.checkApplications(app, set)
 	}
