@@ -33,7 +33,6 @@ const (
 	VXLANAlways              = "always"
 	DefaultNetworkRetry      = 5 * time.Second
 	DefaultNetworkRepair     = time.Minute
-	defaultMaxPodSetBytes    = 32 << 20
 	defaultWatchWriteTimeout = 30 * time.Second
 )
 

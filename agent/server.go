@@ -57,7 +57,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func invalid(msg string) error { return errs.Mark(errors.New(msg), errs.ErrInvalid) }
 
 func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
-	body := http.MaxBytesReader(w, r.Body, defaultMaxPodSetBytes)
+	body := http.MaxBytesReader(w, r.Body, maxPodSetBytes)
 	dec := json.NewDecoder(body)
 	// An agent that does not understand a field refuses the set rather than
 	// run pods without what the field asked for.
@@ -65,7 +65,7 @@ func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
 	var ps api.PodSet
 	if err := dec.Decode(&ps); err != nil {
 		a.metrics.applied(applyInvalid)
-		errs.WriteHTTP(w, invalid("failed to decode pod set: "+err.Error()))
+		writeDecodeError(w, "pod set", err)
 		return
 	}
 	if dec.More() {

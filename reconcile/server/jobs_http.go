@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -146,8 +145,7 @@ func (s *Server) handleCronJob(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	var req api.CreateJobRequest
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
-		errs.WriteHTTP(w, errInvalid("failed to decode the request: "+err.Error()))
+	if !decodeBody(w, r, maxJobBody, "the request", &req, false) {
 		return
 	}
 	j, err := s.CreateJob(req, requester(r))

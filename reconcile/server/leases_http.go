@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,10 +87,7 @@ func (s *Server) handlePutLease(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req agentapi.LeaseRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxLeaseBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		errs.WriteHTTP(w, errInvalid("failed to decode lease request: "+err.Error()))
+	if !decodeBody(w, r, maxLeaseBody, "lease request", &req, true) {
 		return
 	}
 	if err := s.checkLeaseRequest(key, &req); err != nil {

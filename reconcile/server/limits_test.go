@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -199,5 +200,60 @@ func TestRevisionLimitsConfigured(t *testing.T) {
 	b, _ := json.Marshal(res.Error.Entries)
 	if !strings.Contains(string(b), `"file":"list.yaml"`) {
 		t.Errorf("entries %s do not name the file", b)
+	}
+}
+
+// repeatReader is an endless stream of one byte: a body as large as a
+// test wants without holding it in memory.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
+}
+
+// TestBodyLimits: every route that reads a body answers 413 with a message
+// naming the limit to a body past it, and the server answers on.
+func TestBodyLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts serf and git; not a -short test")
+	}
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("one", map[string]string{"ns.yaml": nsYAML})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	waitFor(t, 10*time.Second, "first sync", func() bool { return s.Status().Applied != nil })
+	for _, tc := range []struct {
+		method, path, prefix string
+		limit                int64
+		want                 string
+	}{
+		{"POST", api.PathDiff, `{"files":{"a.yaml":"`, maxDiffBody, "diff request larger than 67108864 bytes"},
+		{"POST", api.PathJobs, `{"cronJob":"`, maxJobBody, "the request larger than 65536 bytes"},
+		{"PUT", "/v1/leases/default/l", `{"holder":"`, maxLeaseBody, "lease request larger than 4096 bytes"},
+		{"POST", api.PathWebhook, `{"ref":"`, 25 << 20, "payload larger than 26214400 bytes"},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			body := io.MultiReader(strings.NewReader(tc.prefix), io.LimitReader(repeatReader('a'), tc.limit+1), strings.NewReader(`"}`))
+			req, _ := http.NewRequest(tc.method, s.APIURL()+tc.path, body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-GitHub-Event", "push")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), tc.want) {
+				t.Fatalf("answer %d %s, want 413 containing %q", resp.StatusCode, b, tc.want)
+			}
+			resp, err = http.Get(s.APIURL() + api.PathStatus)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("status after the refusal: %v %v", resp, err)
+			}
+			resp.Body.Close()
+		})
 	}
 }

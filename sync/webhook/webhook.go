@@ -38,10 +38,10 @@ import (
 	"strings"
 )
 
-// DefaultMaxBodyBytes bounds a payload. GitHub caps its own at 25 MiB, but
-// a push payload that lists a few thousand commits stays well under this,
-// and only the ref is read.
-const DefaultMaxBodyBytes = 5 << 20
+// DefaultMaxBodyBytes bounds a payload: GitHub's own cap, 25 MiB, so no
+// payload a forge sends is refused (a push of thousands of commits lists
+// every file of each). Past it the request is answered 413 unread.
+const DefaultMaxBodyBytes = 25 << 20
 
 // Config configures the handler.
 type Config struct {

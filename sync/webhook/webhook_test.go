@@ -181,7 +181,7 @@ func TestMethodAndSize(t *testing.T) {
 	if n.Load() != 0 {
 		t.Errorf("triggered %d times", n.Load())
 	}
-	if DefaultConfig().MaxBodyBytes != 5<<20 {
+	if DefaultConfig().MaxBodyBytes != 25<<20 {
 		t.Errorf("default limit = %d", DefaultConfig().MaxBodyBytes)
 	}
 }
