@@ -8,7 +8,7 @@ SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./age
 DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help build run test test-unit bench check deps clean
+.PHONY: help build run test test-unit bench check deps clean fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,20 @@ test-unit: ## run the tests that need no daemon
 bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, ctl get, commit-to-running, recovery, failover)
 	$(GO) build -o $(BIN)/ ./cmd/devcluster
 	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md --go $(GO)
+
+# FUZZ_TARGETS are package:FuzzName pairs `make fuzz` runs one after the other.
+FUZZ_TARGETS := ./spec:FuzzLoad ./spec:FuzzValidate ./spec:FuzzCountDocuments \
+	./sync/webhook:FuzzHandler ./sync/webhook:FuzzParsePayload ./agent:FuzzPodSet
+FUZZTIME ?= 10m
+
+fuzz: ## run every fuzz target for FUZZTIME (default 10m) in turn, one worker each; new corpus entries go to the package's testdata/fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "== $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1; \
+	  cache=$$($(GO) env GOCACHE)/fuzz/$$($(GO) list $$pkg)/$$name; \
+	  if [ -d "$$cache" ]; then mkdir -p $$pkg/testdata/fuzz/$$name && cp -n $$cache/* $$pkg/testdata/fuzz/$$name/ 2>/dev/null || true; fi; \
+	done
 
 check: ## go vet, staticcheck, gofmt, go mod tidy -diff
 	$(GO) vet $(PKGS)

@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
+	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/errs"
 )
 
@@ -24,4 +27,20 @@ func writeDecodeError(w http.ResponseWriter, what string, err error) {
 		return
 	}
 	errs.WriteHTTP(w, invalid("failed to decode "+what+": "+err.Error()))
+}
+
+// decodePodSet decodes the one JSON document of a PUT /v1/podset body.
+// An agent that does not understand a field refuses the set rather than
+// run pods without what the field asked for.
+func decodePodSet(r io.Reader) (api.PodSet, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var ps api.PodSet
+	if err := dec.Decode(&ps); err != nil {
+		return api.PodSet{}, err
+	}
+	if dec.More() {
+		return api.PodSet{}, errors.New("trailing data after the JSON document")
+	}
+	return ps, nil
 }

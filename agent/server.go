@@ -57,20 +57,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func invalid(msg string) error { return errs.Mark(errors.New(msg), errs.ErrInvalid) }
 
 func (a *Agent) handleApply(w http.ResponseWriter, r *http.Request) {
-	body := http.MaxBytesReader(w, r.Body, maxPodSetBytes)
-	dec := json.NewDecoder(body)
-	// An agent that does not understand a field refuses the set rather than
-	// run pods without what the field asked for.
-	dec.DisallowUnknownFields()
-	var ps api.PodSet
-	if err := dec.Decode(&ps); err != nil {
+	ps, err := decodePodSet(http.MaxBytesReader(w, r.Body, maxPodSetBytes))
+	if err != nil {
 		a.metrics.applied(applyInvalid)
 		writeDecodeError(w, "pod set", err)
-		return
-	}
-	if dec.More() {
-		a.metrics.applied(applyInvalid)
-		errs.WriteHTTP(w, invalid("failed to decode pod set: trailing data after the JSON document"))
 		return
 	}
 	if err := a.checkPodSet(ps); err != nil {

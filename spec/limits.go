@@ -100,14 +100,15 @@ func CheckObjectCount(set *Set, lim Limits) ErrorList {
 }
 
 // CountDocuments counts the YAML documents of b as the parser will see
-// them, without parsing: one for any text before the first "---" line, and
-// one per line starting with "---" followed by a blank or the line's end.
-// Such a line starts a document wherever it is (YAML forbids it inside a
-// scalar), so the count is exact but for documents that hold only comments
-// or nothing, which it counts too: an upper bound.
+// them, without parsing: one per line starting with "---" followed by a
+// blank or the line's end, and one for content that starts a document
+// without it (at the start of the stream or after a "..." end marker).
+// Such markers start or end a document wherever they are (YAML forbids
+// them inside a scalar), so the count is exact but for documents holding
+// only a directive or nothing, which it may count too: an upper bound.
 func CountDocuments(b []byte) int {
 	n := 0
-	first := true
+	open := false // inside a document begun by content or "---"
 	for len(b) > 0 {
 		line := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
@@ -115,21 +116,24 @@ func CountDocuments(b []byte) int {
 		} else {
 			b = nil
 		}
-		if isDocumentStart(line) {
+		switch {
+		case isMarker(line, "---"):
 			n++
-			first = false
-			continue
-		}
-		if first && len(bytes.TrimSpace(line)) > 0 && line[0] != '#' {
+			open = true
+		case isMarker(line, "..."):
+			open = false
+		case !open && len(bytes.TrimSpace(line)) > 0 && bytes.TrimSpace(line)[0] != '#':
 			n++
-			first = false
+			open = true
 		}
 	}
 	return n
 }
 
-func isDocumentStart(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
+// isMarker reports whether line starts with the document marker m (---
+// or ...) followed by a blank or nothing.
+func isMarker(line []byte, m string) bool {
+	if !bytes.HasPrefix(line, []byte(m)) {
 		return false
 	}
 	rest := line[3:]

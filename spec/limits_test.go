@@ -3,6 +3,8 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -158,9 +160,31 @@ func TestCountDocuments(t *testing.T) {
 		"--- {a: 1}\n--- {b: 2}":      2,
 		"a: 1\r\n---\r\nb: 1\r\n":     2,
 		"a: '\n----\n'\n":             1,
+		"a: 1\n...\nb: 1\n...\n":      2,
+		"%YAML 1.2\n---\na: 1\n":      2,
 	} {
 		if got := CountDocuments([]byte(in)); got != want {
 			t.Errorf("CountDocuments(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// TestLoadDirRefusedLinks: a work tree is read as the reconciler reads Git:
+// a dangling link, or one to a directory, named as a manifest, is refused
+// by name rather than skipped.
+func TestLoadDirRefusedLinks(t *testing.T) {
+	for to, want := range map[string]string{
+		"nowhere.yaml": "is a symbolic link to nowhere.yaml, which does not exist",
+		"base":         "is a symbolic link to base, which is not a regular file",
+	} {
+		dir := writeTree(t, map[string]string{"base/ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"})
+		if err := os.Symlink(to, filepath.Join(dir, "app.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadDir(dir)
+		var list ErrorList
+		if !errors.As(err, &list) || len(list) != 1 || list[0].File != "app.yaml" || !strings.Contains(list[0].Message, want) {
+			t.Errorf("link to %s: err = %v, want %q", to, err, want)
 		}
 	}
 }

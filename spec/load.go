@@ -259,9 +259,10 @@ func ReadDir(dir string) (map[string][]byte, error) {
 	return files, nil
 }
 
-// CheckLink refuses the link p unless it resolves to a path inside root:
-// the reconciler follows links of a repository only within the tracked
-// path (sync/source), so a work tree must not load what Git will not.
+// CheckLink refuses the link p unless it resolves to a regular file inside
+// root: the reconciler follows links of a repository only to files within
+// the tracked path (sync/source), so a work tree must not load what Git
+// will not, nor skip what Git refuses.
 func CheckLink(root, p string) error {
 	rel, _ := filepath.Rel(root, p)
 	rel = filepath.ToSlash(rel)
@@ -269,12 +270,17 @@ func CheckLink(root, p string) error {
 	if err != nil {
 		return err
 	}
+	to, _ := os.Readlink(p)
 	target, err := filepath.EvalSymlinks(p)
 	if err != nil {
-		return nil // dangling: not a file, skipped as Git's would be
+		// Dangling: refused, as the reconciler refuses it (sync/source).
+		return &Error{File: rel, Message: "is a symbolic link to " + to + ", which does not exist: links are followed only to files within the tracked path"}
 	}
 	if r, err := filepath.Rel(realRoot, target); err != nil || r == ".." || strings.HasPrefix(r, "../") {
 		return &Error{File: rel, Message: "is a symbolic link to " + target + ", outside the tree: links are followed only within the tracked path"}
+	}
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return &Error{File: rel, Message: "is a symbolic link to " + to + ", which is not a regular file: links are followed only to regular files"}
 	}
 	return nil
 }
