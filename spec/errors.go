@@ -71,7 +71,7 @@ func (s *errorSink) add(e *Error) {
 		s.more++
 		return
 	}
-	s.list = append(s.list, e)
+	s.list = append(s.list, boundError(e))
 }
 
 // result sorts the collected errors and returns them, or nil when there are

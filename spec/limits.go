@@ -5,6 +5,7 @@ import (
 	_ "crypto/sha256" // registers sha256 for image digests (go-digest)
 	"fmt"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/distribution/reference"
 )
@@ -159,4 +160,32 @@ func quoteShort(s string) string {
 		return fmt.Sprintf("%q… (%d bytes)", s[:100], len(s))
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// maxErrorText bounds each part of an Error (object, field, message): a
+// hostile name or key of a megabyte is quoted in its error, and MaxErrors
+// of them would make a status of hundreds of megabytes.
+const maxErrorText = 1024
+
+// boundError returns e with each part cut to maxErrorText bytes.
+func boundError(e *Error) *Error {
+	if len(e.Object) <= maxErrorText && len(e.Field) <= maxErrorText && len(e.Message) <= maxErrorText && len(e.File) <= maxErrorText {
+		return e
+	}
+	c := *e
+	c.File, c.Object, c.Field, c.Message = cutText(c.File), cutText(c.Object), cutText(c.Field), cutText(c.Message)
+	return &c
+}
+
+// cutText cuts s to about maxErrorText bytes at a rune boundary, saying
+// how long it was.
+func cutText(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	i := maxErrorText
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return fmt.Sprintf("%s… (cut: %d bytes)", s[:i], len(s))
 }

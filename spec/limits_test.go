@@ -188,3 +188,22 @@ func TestLoadDirRefusedLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileErrorText: a megabyte name is quoted in its error, and a
+// hundred of them would make a status of hundreds of megabytes: each part
+// of an error is cut to maxErrorText bytes, saying how long it was.
+func TestHostileErrorText(t *testing.T) {
+	name := strings.Repeat("K", 100000)
+	doc := strings.Repeat("apiVersion: v1\nkind: Namespace\nmetadata: {name: "+name+"}\n---\n", 110)
+	_, err := Load(map[string][]byte{"app.yaml": []byte(doc)})
+	var list ErrorList
+	if !errors.As(err, &list) || len(list) != MaxErrors+1 {
+		t.Fatalf("err = %.300v, want %d errors and a count of the rest", err, MaxErrors)
+	}
+	if n := len(err.Error()); n > 300<<10 {
+		t.Errorf("the errors hold %d bytes", n)
+	}
+	if e := list[0]; !strings.Contains(e.Object, "… (cut: 100010 bytes)") || e.File != "app.yaml" || e.Line != 3 {
+		t.Errorf("first error %.300v", e)
+	}
+}
