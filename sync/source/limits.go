@@ -64,6 +64,12 @@ func (s *Source) checkEntry(name string, e object.TreeEntry) error {
 	return nil
 }
 
+// fileOverhead is what each file costs against MaxTotalBytes beyond its
+// bytes (its path, its map entry, its copy in the raft log), as a tar
+// header costs 512 bytes: a tree of a million empty files is over the
+// default limit like a tree of 128 MiB.
+const fileOverhead = 512
+
 // budget counts the bytes a read has taken against the limits.
 type budget struct {
 	s     *Source
@@ -78,7 +84,7 @@ func (b *budget) take(name string, size int64) error {
 	if cfg.MaxFileBytes > 0 && size > cfg.MaxFileBytes {
 		return refusef("path %s is %d bytes, more than the limit of %d bytes per file (reconciler --max-file-bytes); it was not read", b.s.repoPath(name), size, cfg.MaxFileBytes)
 	}
-	b.total += size
+	b.total += size + fileOverhead
 	if cfg.MaxTotalBytes > 0 && b.total > cfg.MaxTotalBytes {
 		return refusef("the files under %q hold more than %d bytes in all (reconciler --max-repo-bytes); reading stopped at path %s", "/"+cfg.Path, cfg.MaxTotalBytes, b.s.repoPath(name))
 	}

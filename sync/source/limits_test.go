@@ -105,19 +105,20 @@ func TestFileTooLarge(t *testing.T) {
 }
 
 // TestTotalTooLarge: the files together are bounded too, a file read
-// twice (through a link, or the same blob at two paths) counting twice.
+// twice (through a link, or the same blob at two paths) counting twice,
+// and each counting fileOverhead (512) more than its bytes.
 func TestTotalTooLarge(t *testing.T) {
 	u := newUpstream(t)
 	body := strings.Repeat("y", 400)
 	u.commit("files", map[string]string{"a.yaml": body, "b.yaml": body, "c/d.yaml": body})
 	u.push("main")
-	s := newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", MaxTotalBytes: 1000})
+	s := newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", MaxTotalBytes: 2000})
 	_, err := s.Fetch(ctxT(t))
-	want := `the files under "/" hold more than 1000 bytes in all (reconciler --max-repo-bytes); reading stopped at path c/d.yaml`
+	want := `the files under "/" hold more than 2000 bytes in all (reconciler --max-repo-bytes); reading stopped at path c/d.yaml`
 	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrLimit) {
 		t.Fatalf("Fetch = %v, want %q", err, want)
 	}
-	s = newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", MaxTotalBytes: 1200})
+	s = newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", MaxTotalBytes: 3*(400+fileOverhead)})
 	if _, err := s.Fetch(ctxT(t)); err != nil {
 		t.Fatalf("Fetch under the limit: %v", err)
 	}

@@ -109,8 +109,10 @@ type Config struct {
 	// header before it is read. Zero means DefaultMaxFileBytes (16 MiB);
 	// negative means no limit.
 	MaxFileBytes int64
-	// MaxTotalBytes bounds the files under Path together. Zero means
-	// DefaultMaxTotalBytes (128 MiB); negative means no limit.
+	// MaxTotalBytes bounds the files under Path together, each counting
+	// 512 bytes more than its size (so a tree of many empty files is
+	// bounded too). Zero means DefaultMaxTotalBytes (128 MiB); negative
+	// means no limit.
 	MaxTotalBytes int64
 	// Timeout bounds one Fetch (listing, fetching and reading the tree).
 	// Zero means 5 minutes.
