@@ -118,7 +118,7 @@ func TestTotalTooLarge(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrLimit) {
 		t.Fatalf("Fetch = %v, want %q", err, want)
 	}
-	s = newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", MaxTotalBytes: 3*(400+fileOverhead)})
+	s = newSource(t, Config{URL: "file://" + u.Bare, Branch: "main", MaxTotalBytes: 3 * (400 + fileOverhead)})
 	if _, err := s.Fetch(ctxT(t)); err != nil {
 		t.Fatalf("Fetch under the limit: %v", err)
 	}
