@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+)
+
+func admissionNS(level string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+  labels:
+    pod-security.kubernetes.io/enforce: %s
+`, level)
+}
+
+const admissionQuota = `apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: compute
+  namespace: shop
+spec:
+  hard:
+    pods: "3"
+    requests.cpu: "1"
+`
+
+// restrictedDeployment passes the restricted level.
+func restrictedDeployment(replicas int) string {
+	return fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: web
+        image: img:1
+        resources: {requests: {cpu: 100m}}
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+`, replicas)
+}
+
+const privilegedPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: debug
+  namespace: shop
+spec:
+  containers:
+  - name: app
+    image: img:1
+    resources: {requests: {cpu: 100m}}
+    securityContext: {privileged: true}
+`
+
+// A commit that takes a namespace past its ResourceQuota, and a privileged
+// pod in a restricted namespace, are refused at sync with Kubernetes'
+// words, file and object, and the last good revision keeps running; the
+// same pod in a privileged namespace is applied.
+func TestAdmissionRefusesQuotaOverflowAndPodSecurity(t *testing.T) {
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	good := repo.commit("two replicas", map[string]string{"ns.yaml": admissionNS("restricted"), "quota.yaml": admissionQuota, "web.yaml": restrictedDeployment(2)})
+	s := startServer(t, repo.dir, t.TempDir(), log)
+	a := newFakeAgent(t, "node-a")
+	a.join(s.GossipAddr())
+	waitFor(t, 10*time.Second, "two pods on node-a", func() bool { return len(a.last().Pods) == 2 })
+	cl, _ := api.NewClient(s.APIURL(), nil)
+	ctx := context.Background()
+
+	refused := func(what string, wantEntry api.ErrorEntry, wantMsgs ...string) {
+		t.Helper()
+		res, err := cl.Sync(ctx, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Error == nil || res.Error.Stage != api.StagePolicy {
+			t.Fatalf("%s: sync = %+v, want a policy refusal", what, res)
+		}
+		for _, want := range wantMsgs {
+			if !strings.Contains(res.Error.Message, want) {
+				t.Errorf("%s: message %q, want %q in it", what, res.Error.Message, want)
+			}
+		}
+		found := false
+		for _, e := range res.Error.Entries {
+			found = found || e.File == wantEntry.File && e.Line == wantEntry.Line && e.Object == wantEntry.Object && e.Field == wantEntry.Field
+		}
+		if !found {
+			t.Errorf("%s: entries %+v, want one at %+v", what, res.Error.Entries, wantEntry)
+		}
+		st, err := cl.Status(ctx)
+		if err != nil || st.Applied == nil || st.Applied.Hash != good || st.LastError == nil || st.LastError.Stage != api.StagePolicy {
+			t.Errorf("%s: status %+v %v, want %s applied and the refusal", what, st, err, good)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := len(a.last().Pods); n != 2 {
+			t.Errorf("%s: node runs %d pods, want the last good revision's 2", what, n)
+		}
+	}
+
+	repo.commit("five replicas", map[string]string{"web.yaml": restrictedDeployment(5)})
+	refused("quota overflow", api.ErrorEntry{File: "web.yaml", Line: 1, Object: "Deployment shop/web"},
+		"web.yaml:1: Deployment shop/web: exceeded quota: compute, requested: pods=3, used: pods=2, limited: pods=3")
+
+	repo.commit("debug pod", map[string]string{"web.yaml": restrictedDeployment(2), "debug.yaml": privilegedPod})
+	refused("privileged pod", api.ErrorEntry{File: "debug.yaml", Line: 1, Object: "Pod shop/debug", Field: "spec"},
+		`debug.yaml:1: Pod shop/debug: spec: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false (container "app" must set securityContext.allowPrivilegeEscalation=false), `,
+		`privileged (container "app" must not set securityContext.privileged=true)`)
+
+	repo.commit("shop is privileged", map[string]string{"ns.yaml": admissionNS("privileged")})
+	res, err := cl.Sync(ctx, true)
+	if err != nil || res.Error != nil || !res.Applied {
+		t.Fatalf("privileged namespace: sync = %+v %v", res, err)
+	}
+	waitFor(t, 10*time.Second, "three pods on node-a", func() bool { return len(a.last().Pods) == 3 })
+}
