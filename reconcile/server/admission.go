@@ -169,4 +169,3 @@ func objectLabel(k spec.ObjectKey) string {
 	}
 	return k.Kind + " " + k.Namespace + "/" + k.Name
 }
-
