@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/policy/podsecurity"
@@ -112,7 +113,8 @@ func admit(before, after, revision *spec.Set, nodes int) (spec.ErrorList, []admi
 		if vs := podsecurity.CheckObject(ps.Enforce.Level, o); len(vs) > 0 {
 			list = append(list, at(revision, k, field, podsecurity.Message(ps.Enforce, vs)))
 		} else if vs := podsecurity.CheckObject(ps.Warn.Level, o); len(vs) > 0 {
-			warnings = append(warnings, admissionWarning{k.String(), "would " + podsecurity.Message(ps.Warn, vs)})
+			// Kubernetes' warning: "would violate PodSecurity ...".
+			warnings = append(warnings, admissionWarning{k.String(), "would violate" + strings.TrimPrefix(podsecurity.Message(ps.Warn, vs), "violates")})
 		}
 	}
 

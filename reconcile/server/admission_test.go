@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
 func admissionNS(level string) string {
@@ -131,4 +132,53 @@ func TestAdmissionRefusesQuotaOverflowAndPodSecurity(t *testing.T) {
 		t.Fatalf("privileged namespace: sync = %+v %v", res, err)
 	}
 	waitFor(t, 10*time.Second, "three pods on node-a", func() bool { return len(a.last().Pods) == 3 })
+}
+
+func mustLoad(t *testing.T, files map[string]string) *spec.Set {
+	t.Helper()
+	in := map[string][]byte{}
+	for k, v := range files {
+		in[k] = []byte(v)
+	}
+	set, err := spec.Load(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// union merges sets as the store's union does (the first declares a
+// shared Namespace).
+func union(sets ...*spec.Set) *spec.Set {
+	out := spec.NewSet()
+	for _, s := range sets {
+		for k, o := range s.Objects {
+			if _, ok := out.Objects[k]; !ok {
+				out.Objects[k], out.Sources[k] = o, s.Sources[k]
+			}
+		}
+	}
+	return out
+}
+
+// A quota counts every application's objects in its namespace: team B's
+// revision is refused for what team A already runs there, placed at B's
+// object; the warn level only warns.
+func TestAdmitCountsOtherApplications(t *testing.T) {
+	ns := strings.Replace(admissionNS("privileged"), "labels:\n", "labels:\n    pod-security.kubernetes.io/warn: restricted\n", 1)
+	a := mustLoad(t, map[string]string{"ns.yaml": ns, "quota.yaml": admissionQuota, "web.yaml": restrictedDeployment(2)})
+	b := mustLoad(t, map[string]string{"ns.yaml": ns, "debug.yaml": privilegedPod, "extra.yaml": strings.ReplaceAll(privilegedPod, "debug", "debug2")})
+	list, warnings := admit(a, union(a, b), b, 1)
+	if len(list) != 1 || list[0].File != "debug.yaml" && list[0].File != "extra.yaml" ||
+		!strings.HasSuffix(list[0].Error(), "exceeded quota: compute, requested: pods=2, used: pods=2, limited: pods=3") {
+		t.Fatalf("refusals %v", list)
+	}
+	if len(warnings) != 2 || warnings[0].object != "Pod/shop/debug" || !strings.HasPrefix(warnings[0].message, `would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false`) {
+		t.Errorf("warnings %+v", warnings)
+	}
+	// One pod fits.
+	b1 := mustLoad(t, map[string]string{"ns.yaml": ns, "debug.yaml": privilegedPod})
+	if list, _ := admit(a, union(a, b1), b1, 1); len(list) != 0 {
+		t.Errorf("one more pod refused: %v", list)
+	}
 }
