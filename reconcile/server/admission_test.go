@@ -86,6 +86,24 @@ func TestAdmissionRefusesQuotaOverflowAndPodSecurity(t *testing.T) {
 	cl, _ := api.NewClient(s.APIURL(), nil)
 	ctx := context.Background()
 
+	// The namespace view: the quota's hard and what the desired state uses.
+	nss, err := cl.Namespaces(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nss {
+		if n.Name != "shop" {
+			continue
+		}
+		if len(n.Quotas) != 1 || n.Labels["pod-security.kubernetes.io/enforce"] != "restricted" {
+			t.Fatalf("namespace shop = %+v", n)
+		}
+		pods, cpu := n.Quotas[0].Used["pods"], n.Quotas[0].Used["requests.cpu"]
+		if pods.String() != "2" || cpu.String() != "200m" {
+			t.Errorf("quota used = %v", n.Quotas[0].Used)
+		}
+	}
+
 	refused := func(what string, wantEntry api.ErrorEntry, wantMsgs ...string) {
 		t.Helper()
 		res, err := cl.Sync(ctx, true)
