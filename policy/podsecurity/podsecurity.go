@@ -61,6 +61,9 @@ func (p Policy) String() string { return string(p.Level) + ":" + p.Version }
 // admission configuration sets none).
 type Policies struct {
 	Enforce, Warn, Audit Policy
+	// Labelled says the Namespace has an enforce label: the level, not
+	// Stevedore's annotations (CheckAnnotations), decides.
+	Labelled bool
 }
 
 // LabelError is a pod-security label with a value Kubernetes does not
@@ -88,6 +91,7 @@ func PoliciesOf(ns *spec.Namespace) (Policies, error) {
 	}{{EnforceLabel, EnforceVersionLabel, &ps.Enforce}, {WarnLabel, WarnVersionLabel, &ps.Warn}, {AuditLabel, AuditVersionLabel, &ps.Audit}} {
 		p := Policy{Level: LevelPrivileged, Version: VersionLatest}
 		if v, ok := labels[m.level]; ok {
+			ps.Labelled = ps.Labelled || m.level == EnforceLabel
 			switch l := Level(v); l {
 			case LevelPrivileged, LevelBaseline, LevelRestricted:
 				p.Level = l
@@ -577,5 +581,55 @@ func sortedKeys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// CheckAnnotations applies Stevedore's own namespace policy, in force where
+// the Namespace has no enforce label: privileged containers and
+// capabilities beyond the baseline set need its
+// stevedore.dev/allow-privileged annotation, hostPath volumes its
+// stevedore.dev/allow-host-paths ("true"). The loader checks the same
+// against the application's own declaration of the Namespace; at sync the
+// Namespace in force (which another application may declare) decides.
+func CheckAnnotations(ns *spec.Namespace, o spec.Object) []string {
+	if o.GetTypeMeta().Kind == spec.KindPodTemplate {
+		return nil
+	}
+	ps, _ := spec.PodSpecOf(o)
+	if ps == nil {
+		return nil
+	}
+	var ann map[string]string
+	name := o.GetObjectMeta().Namespace
+	if ns != nil {
+		ann = ns.Annotations
+	}
+	var out []string
+	if ann[spec.AllowHostPathsAnnotation] != "true" {
+		for _, v := range ps.Volumes {
+			if v.HostPath != nil {
+				out = append(out, fmt.Sprintf("hostPath volume %q is not allowed in namespace %q: its Namespace is not annotated %s: \"true\" (nor labelled %s: privileged)", v.Name, name, spec.AllowHostPathsAnnotation, EnforceLabel))
+			}
+		}
+	}
+	if ann[spec.AllowPrivilegedAnnotation] != "true" {
+		containers(ps, func(c *spec.Container) {
+			sc := c.SecurityContext
+			if sc == nil {
+				return
+			}
+			if isTrue(sc.Privileged) {
+				out = append(out, fmt.Sprintf("container %q is privileged, not allowed in namespace %q: its Namespace is not annotated %s: \"true\" (nor labelled %s: privileged)", c.Name, name, spec.AllowPrivilegedAnnotation, EnforceLabel))
+			}
+			if sc.Capabilities == nil {
+				return
+			}
+			for _, a := range sc.Capabilities.Add {
+				if n, _ := spec.CapabilityName(a); !slices.Contains(spec.BaselineCapabilities, n) {
+					out = append(out, fmt.Sprintf("container %q adds %s, beyond Kubernetes' baseline, not allowed in namespace %q: its Namespace is not annotated %s: \"true\" (nor labelled %s: privileged)", c.Name, n, name, spec.AllowPrivilegedAnnotation, EnforceLabel))
+				}
+			}
+		})
+	}
 	return out
 }

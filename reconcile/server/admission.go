@@ -89,12 +89,8 @@ func admit(before, after, revision *spec.Set, nodes int) (spec.ErrorList, []admi
 		ps, ok := policies[k.Namespace]
 		if !ok {
 			nsKey := spec.ObjectKey{Kind: spec.KindNamespace, Name: k.Namespace}
-			var ns *spec.Namespace
-			if o, ok := after.Objects[nsKey]; ok {
-				ns = o.(*spec.Namespace)
-			}
 			var err error
-			if ps, err = podsecurity.PoliciesOf(ns); err != nil {
+			if ps, err = podsecurity.PoliciesOf(namespaceOf(after, k.Namespace)); err != nil {
 				var le *podsecurity.LabelError
 				if errors.As(err, &le) {
 					src := after
@@ -105,11 +101,19 @@ func admit(before, after, revision *spec.Set, nodes int) (spec.ErrorList, []admi
 				}
 				// An unreadable level enforces the strictest, as
 				// Kubernetes does.
-				ps = podsecurity.Policies{Enforce: podsecurity.Policy{Level: podsecurity.LevelRestricted, Version: podsecurity.VersionLatest}}
+				ps = podsecurity.Policies{Labelled: true, Enforce: podsecurity.Policy{Level: podsecurity.LevelRestricted, Version: podsecurity.VersionLatest}}
 			}
 			policies[k.Namespace] = ps
 		}
 		_, field := spec.PodSpecOf(o)
+		if !ps.Labelled {
+			// Stevedore's annotations, of the Namespace in force: the
+			// loader checked the application's own declaration of it,
+			// which another application's may override.
+			for _, msg := range podsecurity.CheckAnnotations(namespaceOf(after, k.Namespace), o) {
+				list = append(list, at(revision, k, field, "forbidden: "+msg))
+			}
+		}
 		if vs := podsecurity.CheckObject(ps.Enforce.Level, o); len(vs) > 0 {
 			list = append(list, at(revision, k, field, podsecurity.Message(ps.Enforce, vs)))
 		} else if vs := podsecurity.CheckObject(ps.Warn.Level, o); len(vs) > 0 {
@@ -162,6 +166,14 @@ func rolling(before, revision *spec.Set) map[spec.ObjectKey]bool {
 		}
 	}
 	return out
+}
+
+// namespaceOf returns the Namespace named name in set, or nil.
+func namespaceOf(set *spec.Set, name string) *spec.Namespace {
+	if o, ok := set.Objects[spec.ObjectKey{Kind: spec.KindNamespace, Name: name}]; ok {
+		return o.(*spec.Namespace)
+	}
+	return nil
 }
 
 // objectLabel names an object as spec's errors do ("Deployment shop/web").

@@ -200,3 +200,45 @@ func TestAdmitCountsOtherApplications(t *testing.T) {
 		t.Errorf("one more pod refused: %v", list)
 	}
 }
+
+// Hostile: team B declares its own copy of a Namespace that team A's
+// (in force) declares, loosened (an annotation, or a level label that
+// would skip the loader's annotation check): the Namespace in force
+// decides at sync, so B's privileged pod and host path are refused.
+func TestAdmitUsesTheNamespaceInForce(t *testing.T) {
+	platform := mustLoad(t, map[string]string{"ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"})
+	for name, ns := range map[string]string{
+		"annotated":  "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations: {stevedore.dev/allow-privileged: \"true\", stevedore.dev/allow-host-paths: \"true\"}\n",
+		"labelled":   "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {pod-security.kubernetes.io/enforce: baseline}\n",
+		"privileged": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {pod-security.kubernetes.io/enforce: privileged}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			pod := strings.Replace(privilegedPod, "  containers:\n", "  volumes: [{name: root, hostPath: {path: /}}]\n  containers:\n", 1)
+			teamB := mustLoad(t, map[string]string{"ns.yaml": ns, "debug.yaml": pod})
+			list, _ := admit(platform, union(platform, teamB), teamB, 1)
+			msg := list.Error()
+			if len(list) != 2 || !strings.Contains(msg, `debug.yaml:1: Pod shop/debug: spec: forbidden: hostPath volume "root" is not allowed in namespace "shop"`) ||
+				!strings.Contains(msg, `forbidden: container "app" is privileged, not allowed in namespace "shop": its Namespace is not annotated stevedore.dev/allow-privileged: "true"`) {
+				t.Errorf("got %d refusals:\n%s", len(list), msg)
+			}
+		})
+	}
+	// The platform's own Namespace allowing it: applied.
+	open := mustLoad(t, map[string]string{"ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {pod-security.kubernetes.io/enforce: privileged}\n"})
+	teamB := mustLoad(t, map[string]string{"ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {pod-security.kubernetes.io/enforce: privileged}\n", "debug.yaml": privilegedPod})
+	if list, _ := admit(open, union(open, teamB), teamB, 1); len(list) != 0 {
+		t.Errorf("refused in a privileged namespace: %v", list)
+	}
+}
+
+// Hostile: huge replica counts and quantities neither overflow nor pass.
+func TestAdmitHugeQuantities(t *testing.T) {
+	ns := admissionNS("privileged")
+	q := strings.Replace(admissionQuota, `pods: "3"`, `pods: "1000000"`, 1) + "    limits.memory: 1Ei\n"
+	d := strings.Replace(restrictedDeployment(2147483647), "requests: {cpu: 100m}", "requests: {cpu: 100m}, limits: {memory: 1Ei}", 1)
+	after := mustLoad(t, map[string]string{"ns.yaml": ns, "quota.yaml": q, "web.yaml": d})
+	list, _ := admit(nil, after, after, 0)
+	if len(list) != 1 || !strings.Contains(list[0].Message, "requested: limits.memory=2147483647Ei,pods=2147483647,requests.cpu=214748364700m") {
+		t.Fatalf("got %v", list)
+	}
+}
