@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
@@ -63,5 +64,38 @@ Resource Limits
 	}
 	if code, _, errOut := ctl(t, srv.URL, "describe", "ns", "nope"); code != 1 || errOut == "" {
 		t.Errorf("describe ns nope = %d %q", code, errOut)
+	}
+}
+
+func TestGetQuotaAndLimits(t *testing.T) {
+	q := func(s string) resource.Quantity { return resource.MustParse(s) }
+	list := api.NamespaceList{Namespaces: []api.Namespace{
+		{Name: "default", Status: "Active"},
+		{Name: "shop", Status: "Active",
+			Quotas: []api.NamespaceQuota{{Name: "compute",
+				Hard: spec.ResourceList{"pods": q("3"), "requests.cpu": q("1"), "limits.memory": q("2Gi")},
+				Used: spec.ResourceList{"pods": q("2"), "requests.cpu": q("200m"), "limits.memory": q("0")}}},
+			LimitRanges: []api.NamespaceLimitRange{{Name: "defaults", Limits: []spec.LimitRangeItem{{Type: "Container"}, {Type: "Pod"}}}}},
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(list)
+	}))
+	defer srv.Close()
+	code, out, errOut := ctl(t, srv.URL, "get", "quota", "-n", "shop")
+	want := "NAME      REQUEST                           LIMIT\ncompute   pods: 2/3, requests.cpu: 200m/1   limits.memory: 0/2Gi\n"
+	if code != 0 || out != want {
+		t.Errorf("get quota = %d %s\n%q\nwant\n%q", code, errOut, out, want)
+	}
+	code, out, _ = ctl(t, srv.URL, "get", "limits", "-A")
+	if want := "NAMESPACE   NAME       TYPES\nshop        defaults   Container,Pod\n"; code != 0 || out != want {
+		t.Errorf("get limits -A = %d\n%q", code, out)
+	}
+	code, out, _ = ctl(t, srv.URL, "get", "resourcequota", "compute", "-n", "shop", "-o", "yaml")
+	if code != 0 || !strings.Contains(out, "kind: ResourceQuota") || !strings.Contains(out, "used:") {
+		t.Errorf("get quota -o yaml = %d\n%s", code, out)
+	}
+	code, out, _ = ctl(t, srv.URL, "get", "quota")
+	if code != 0 || !strings.Contains(out, "No resourcequotas found") && !strings.Contains(out, "No resources found") {
+		t.Errorf("get quota in default = %d %q", code, out)
 	}
 }
