@@ -144,3 +144,62 @@ func TestPoliciesOf(t *testing.T) {
 		t.Fatal("bad version accepted")
 	}
 }
+
+// Init containers, a CronJob's template and a container overriding its
+// pod's seccomp profile are checked as Kubernetes checks them.
+func TestPodSecurityCornerCases(t *testing.T) {
+	o := load(t, `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+          initContainers:
+          - name: setup
+            image: busybox
+            securityContext: {privileged: true}
+          containers:
+          - name: app
+            image: busybox
+            securityContext:
+              capabilities: {drop: [all], add: [ALL]}
+              seccompProfile: {type: Unconfined}
+`)
+	got := Message(Policy{Level: LevelBaseline, Version: VersionLatest}, CheckObject(LevelBaseline, o))
+	want := `violates PodSecurity "baseline:latest": non-default capabilities (container "app" must not include "ALL" in securityContext.capabilities.add), privileged (container "setup" must not set securityContext.privileged=true), seccompProfile (container "app" must not set securityContext.seccompProfile.type to "Unconfined")`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	got = Message(Policy{Level: LevelRestricted, Version: VersionLatest}, CheckObject(LevelRestricted, o))
+	for _, part := range []string{
+		`allowPrivilegeEscalation != false (containers "setup", "app" must set securityContext.allowPrivilegeEscalation=false)`,
+		`unrestricted capabilities (container "setup" must set securityContext.capabilities.drop=["ALL"]; container "app" must not include "ALL" in securityContext.capabilities.add)`,
+		`seccompProfile (container "app" must not set securityContext.seccompProfile.type to "Unconfined")`,
+	} {
+		if !strings.Contains(got, part) {
+			t.Errorf("missing %s in\n%s", part, got)
+		}
+	}
+	if strings.Contains(got, "non-default capabilities") {
+		t.Errorf("restricted repeats the baseline capabilities check:\n%s", got)
+	}
+}
+
+func BenchmarkCheckObjectRestricted(b *testing.B) {
+	set, err := spec.Load(map[string][]byte{"x.yaml": []byte(restrictedPod)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := set.OfKind(spec.KindPod)[0]
+	b.ResetTimer()
+	for b.Loop() {
+		if vs := CheckObject(LevelRestricted, o); len(vs) != 0 {
+			b.Fatal(vs)
+		}
+	}
+}
