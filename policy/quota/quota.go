@@ -229,12 +229,21 @@ func plural(kind string) string {
 
 // NamespaceUsage sums ObjectUsage over set's objects by namespace.
 func NamespaceUsage(set *spec.Set, opts Options) map[string]Usage {
+	return namespaceUsage(set, opts, nil)
+}
+
+// namespaceUsage is NamespaceUsage of the namespaces in only (all when
+// nil).
+func namespaceUsage(set *spec.Set, opts Options, only map[string][]*spec.ResourceQuota) map[string]Usage {
 	out := map[string]Usage{}
 	if set == nil {
 		return out
 	}
 	for k, o := range set.Objects {
 		if k.Namespace == "" {
+			continue
+		}
+		if _, ok := only[k.Namespace]; only != nil && !ok {
 			continue
 		}
 		u := out[k.Namespace]
@@ -331,8 +340,8 @@ func Check(before, after, revision *spec.Set, opts Options) (exceeded []*Exceede
 	}
 	beforeOpts := opts
 	beforeOpts.Rolling = nil
-	used := NamespaceUsage(before, beforeOpts)
-	now := NamespaceUsage(after, opts)
+	used := namespaceUsage(before, beforeOpts, quotas)
+	now := namespaceUsage(after, opts, quotas)
 	for _, ns := range sortedNamespaces(quotas) {
 		for _, q := range quotas[ns] {
 			e := &Exceeded{Quota: spec.KeyOf(q), Requested: Usage{}, Used: Usage{}, Hard: Usage{}}

@@ -242,3 +242,25 @@ func TestAdmitHugeQuantities(t *testing.T) {
 		t.Fatalf("got %v", list)
 	}
 }
+
+// BenchmarkAdmit1000Deployments: the policy step of a sync of 1,000
+// Deployments in a restricted namespace with a quota (report in the
+// closing note).
+func BenchmarkAdmit1000Deployments(b *testing.B) {
+	files := map[string][]byte{"ns.yaml": []byte(admissionNS("restricted")),
+		"quota.yaml": []byte(strings.Replace(admissionQuota, `pods: "3"`, `pods: "100000"`, 1) + "    requests.cpu: \"1000\"\n")}
+	files["quota.yaml"] = []byte(strings.Replace(string(files["quota.yaml"]), "    requests.cpu: \"1\"\n", "", 1))
+	for i := range 1000 {
+		files[fmt.Sprintf("web-%d.yaml", i)] = []byte(strings.ReplaceAll(restrictedDeployment(3), "web", fmt.Sprintf("web-%d", i)))
+	}
+	set, err := spec.Load(files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if list, _ := admit(set, set, set, 10); len(list) != 0 {
+			b.Fatal(list)
+		}
+	}
+}
