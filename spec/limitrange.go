@@ -19,12 +19,32 @@ import (
 // changed template does). Only the LimitRanges of the same revision
 // (application) apply: the loader sees nothing else.
 
-// limitRanges returns the LimitRanges of set by namespace, sorted by name.
-func limitRanges(set *Set) map[string][]*LimitRange {
-	out := map[string][]*LimitRange{}
+// limitItems are a namespace's LimitRange items by type, each list in the
+// LimitRanges' name order.
+type limitItems struct {
+	container, pod, claim []LimitRangeItem
+}
+
+// limitRanges returns the items of set's LimitRanges by namespace.
+func limitRanges(set *Set) map[string]*limitItems {
+	out := map[string]*limitItems{}
 	for _, o := range set.OfKind(KindLimitRange) {
 		lr := o.(*LimitRange)
-		out[lr.Namespace] = append(out[lr.Namespace], lr)
+		li := out[lr.Namespace]
+		if li == nil {
+			li = &limitItems{}
+			out[lr.Namespace] = li
+		}
+		for _, it := range lr.Spec.Limits {
+			switch it.Type {
+			case LimitTypeContainer:
+				li.container = append(li.container, it)
+			case LimitTypePod:
+				li.pod = append(li.pod, it)
+			case LimitTypePersistentVolumeClaim:
+				li.claim = append(li.claim, it)
+			}
+		}
 	}
 	return out
 }
@@ -42,7 +62,7 @@ func checkLimitRanges(docs []*document, set *Set, errs *errorSink) {
 	for _, doc := range docs {
 		key := KeyOf(doc.obj)
 		lrs := byNS[key.Namespace]
-		if len(lrs) == 0 || set.Objects[key] != doc.obj {
+		if lrs == nil || set.Objects[key] != doc.obj {
 			continue // none apply, or declared twice (reported)
 		}
 		add := func(p fieldPath, format string, args ...any) {
@@ -50,44 +70,31 @@ func checkLimitRanges(docs []*document, set *Set, errs *errorSink) {
 		}
 		switch o := doc.obj.(type) {
 		case *PersistentVolumeClaim:
-			checkClaimLimits(lrs, o, "spec", add)
+			checkClaimLimits(lrs.claim, o, "spec", add)
 			continue
 		case *StatefulSet:
 			for i := range o.Spec.VolumeClaimTemplates {
-				checkClaimLimits(lrs, &o.Spec.VolumeClaimTemplates[i], fieldPath("spec.volumeClaimTemplates").index(i).child("spec"), add)
+				checkClaimLimits(lrs.claim, &o.Spec.VolumeClaimTemplates[i], fieldPath("spec.volumeClaimTemplates").index(i).child("spec"), add)
 			}
 		}
 		ps, at := PodSpecOf(doc.obj)
 		if ps == nil || doc.obj.GetTypeMeta().Kind == KindPodTemplate {
 			continue
 		}
-		if needsLimitDefaults(lrs, ps) {
+		if needsLimitDefaults(lrs.container, ps) {
 			cp := copyWithContainers(doc.obj)
 			set.Objects[key] = cp
 			ps, _ = PodSpecOf(cp)
-			applyLimitDefaults(lrs, ps)
+			applyLimitDefaults(lrs.container, ps)
 		}
 		checkPodLimits(lrs, ps, fieldPath(at), add)
 	}
 }
 
-// containerDefaults are the Container items of lrs, in order.
-func containerItems(lrs []*LimitRange, typ string) []LimitRangeItem {
-	var out []LimitRangeItem
-	for _, lr := range lrs {
-		for _, it := range lr.Spec.Limits {
-			if it.Type == typ {
-				out = append(out, it)
-			}
-		}
-	}
-	return out
-}
-
 // needsLimitDefaults reports whether some container of ps lacks a request
 // or limit a Container item defaults.
-func needsLimitDefaults(lrs []*LimitRange, ps *PodSpec) bool {
-	for _, it := range containerItems(lrs, LimitTypeContainer) {
+func needsLimitDefaults(items []LimitRangeItem, ps *PodSpec) bool {
+	for _, it := range items {
 		for _, cs := range [][]Container{ps.InitContainers, ps.Containers} {
 			for _, c := range cs {
 				for k := range it.Default {
@@ -108,8 +115,8 @@ func needsLimitDefaults(lrs []*LimitRange, ps *PodSpec) bool {
 
 // applyLimitDefaults sets, in every container of ps, the limits and
 // requests the Container items default and the container does not set.
-func applyLimitDefaults(lrs []*LimitRange, ps *PodSpec) {
-	for _, it := range containerItems(lrs, LimitTypeContainer) {
+func applyLimitDefaults(items []LimitRangeItem, ps *PodSpec) {
+	for _, it := range items {
 		for _, cs := range [][]Container{ps.InitContainers, ps.Containers} {
 			for i := range cs {
 				r := &cs[i].Resources
@@ -158,8 +165,8 @@ func copyWithContainers(o Object) Object {
 
 // checkPodLimits checks the containers of ps against the Container items
 // and their sums against the Pod items.
-func checkPodLimits(lrs []*LimitRange, ps *PodSpec, at fieldPath, add func(fieldPath, string, ...any)) {
-	for _, it := range containerItems(lrs, LimitTypeContainer) {
+func checkPodLimits(lrs *limitItems, ps *PodSpec, at fieldPath, add func(fieldPath, string, ...any)) {
+	for _, it := range lrs.container {
 		for _, list := range []struct {
 			name string
 			cs   []Container
@@ -169,12 +176,11 @@ func checkPodLimits(lrs []*LimitRange, ps *PodSpec, at fieldPath, add func(field
 			}
 		}
 	}
-	pods := containerItems(lrs, LimitTypePod)
-	if len(pods) == 0 {
+	if len(lrs.pod) == 0 {
 		return
 	}
 	req, lim := PodResources(ps)
-	for _, it := range pods {
+	for _, it := range lrs.pod {
 		checkLimitItem(it, req, lim, at, "", add)
 	}
 }
@@ -264,10 +270,10 @@ func checkLimitItem(it LimitRangeItem, req, lim ResourceList, p fieldPath, prefi
 
 // checkClaimLimits checks a claim's storage request against the
 // PersistentVolumeClaim items.
-func checkClaimLimits(lrs []*LimitRange, c *PersistentVolumeClaim, sp fieldPath, add func(fieldPath, string, ...any)) {
+func checkClaimLimits(items []LimitRangeItem, c *PersistentVolumeClaim, sp fieldPath, add func(fieldPath, string, ...any)) {
 	req, has := c.Spec.Resources.Requests[ResourceStorage]
 	rp := sp.child("resources.requests").key(ResourceStorage)
-	for _, it := range containerItems(lrs, LimitTypePersistentVolumeClaim) {
+	for _, it := range items {
 		if q, ok := it.Min[ResourceStorage]; ok {
 			if !has {
 				add(rp, "forbidden: minimum storage usage per PersistentVolumeClaim is %s.  No request is specified", q.String())
