@@ -35,6 +35,7 @@ const (
 func (s *Server) admitRevision(app string, rev *source.Revision, set *spec.Set) *api.SyncError {
 	before := s.store.desired()
 	after := s.store.replaceApp(app, set)
+	s.namespacesInForce(app, set, after)
 	list, warnings := admit(before, after, set, s.admissionNodes())
 	for _, w := range warnings {
 		s.events.add(w.object, EventPodSecurityWarning, w.message)
@@ -53,6 +54,24 @@ func (s *Server) admitRevision(app string, rev *source.Revision, set *spec.Set) 
 		msg = fmt.Sprintf("%s (and %d more)", msg, len(list)-1)
 	}
 	return &api.SyncError{Stage: api.StagePolicy, Message: msg, Entries: api.EntriesFromError(list), Time: time.Now()}
+}
+
+// namespacesInForce puts into after, in place of replaceApp's choice, the
+// revision's own Namespaces that will be in force once it is applied: the
+// store's union takes a Namespace several applications declare from the
+// first by name (the bootstrap, "", first of all), so app's copy wins
+// over a later application's.
+func (s *Server) namespacesInForce(app string, set, after *spec.Set) {
+	s.store.mu.RLock()
+	defer s.store.mu.RUnlock()
+	for k, o := range set.Objects {
+		if k.Kind != spec.KindNamespace {
+			continue
+		}
+		if owner, ok := s.store.owner[k]; ok && owner != app && app < owner {
+			after.Objects[k], after.Sources[k] = o, set.Sources[k]
+		}
+	}
 }
 
 // admissionNodes is how many nodes a DaemonSet's pods are counted on.

@@ -264,3 +264,27 @@ func BenchmarkAdmit1000Deployments(b *testing.B) {
 		}
 	}
 }
+
+// The revision's own Namespace is checked when it will be the one in force:
+// the bootstrap's, or an application's named before the present owner's.
+func TestNamespacesInForce(t *testing.T) {
+	nsKey := spec.ObjectKey{Kind: spec.KindNamespace, Name: "shop"}
+	loose := mustLoad(t, map[string]string{"ns.yaml": admissionNS("privileged")})
+	strict := mustLoad(t, map[string]string{"ns.yaml": admissionNS("restricted")})
+	for _, c := range []struct {
+		app, owner string
+		want       *spec.Set
+	}{
+		{"", "team-b", strict},       // the bootstrap's wins
+		{"team-a", "team-b", strict}, // named first
+		{"team-c", "team-b", loose},  // named after: the owner's stays
+		{"team-b", "team-b", loose},  // its own: replaceApp put it there already
+	} {
+		s := &Server{store: &store{owner: map[spec.ObjectKey]string{nsKey: c.owner}}}
+		after := union(loose)
+		s.namespacesInForce(c.app, strict, after)
+		if after.Objects[nsKey] != c.want.Objects[nsKey] {
+			t.Errorf("app %q, owner %q: the wrong Namespace is in force", c.app, c.owner)
+		}
+	}
+}
