@@ -35,6 +35,8 @@ var kinds = []kindInfo{
 	{CoreV1, KindSecret, true, func() Object { return &Secret{} }},
 	{CoreV1, KindServiceAccount, true, func() Object { return &ServiceAccount{} }},
 	{CoreV1, KindPersistentVolumeClaim, true, func() Object { return &PersistentVolumeClaim{} }},
+	{CoreV1, KindResourceQuota, true, func() Object { return &ResourceQuota{} }},
+	{CoreV1, KindLimitRange, true, func() Object { return &LimitRange{} }},
 	{CoreV1, KindPersistentVolume, false, func() Object { return &PersistentVolume{} }},
 	{StorageV1, KindStorageClass, false, func() Object { return &StorageClass{} }},
 	{AppsV1, KindDeployment, true, func() Object { return &Deployment{} }},

@@ -27,6 +27,8 @@ func SetDefaults(o Object) {
 		defaultServiceSpec(&o.Spec)
 	case *Secret:
 		defaultSecret(o)
+	case *LimitRange:
+		defaultLimitRange(o)
 	case *PersistentVolumeClaim:
 		defaultPVC(o)
 	case *PersistentVolume:

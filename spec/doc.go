@@ -1,6 +1,7 @@
 // Package spec is Stevedore's API: a Kubernetes-compatible subset of
 // object types (v1 Namespace, Pod, PodTemplate, ReplicationController,
-// Service, Node, ConfigMap, Secret, ServiceAccount and the storage kinds;
+// Service, Node, ConfigMap, Secret, ServiceAccount, ResourceQuota,
+// LimitRange and the storage kinds;
 // apps/v1 Deployment, ReplicaSet, StatefulSet and DaemonSet; batch/v1 Job
 // and CronJob), their strict decoding from multi-document YAML, defaulting
 // and validation, object identity and template hashing, and the parsing of

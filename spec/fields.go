@@ -55,6 +55,7 @@ var droppedFields = map[string]map[string]yaml.Kind{
 	"Service":               {"status": yaml.MappingNode},
 	"PersistentVolumeClaim": {"status": yaml.MappingNode},
 	"PersistentVolume":      {"status": yaml.MappingNode},
+	"ResourceQuota":         {"status": yaml.MappingNode},
 	"ObjectReference":       {"resourceVersion": yaml.ScalarNode},
 }
 
@@ -102,6 +103,7 @@ var unsupportedFields = map[string][]string{
 	"PodSecurityContext": {"seLinuxOptions", "windowsOptions", "supplementalGroupsPolicy",
 		"seLinuxChangePolicy", "appArmorProfile"},
 	"ServiceAccount":            {"secrets", "imagePullSecrets"},
+	"ResourceQuotaSpec":         {"scopes", "scopeSelector"},
 	"PersistentVolumeClaimSpec": {"dataSource", "dataSourceRef", "volumeAttributesClassName"},
 	"PersistentVolumeSpec": {"gcePersistentDisk", "awsElasticBlockStore", "nfs", "iscsi", "glusterfs",
 		"rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",

@@ -78,6 +78,8 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		{Service{}, corev1.Service{}},
 		{ConfigMap{}, corev1.ConfigMap{}},
 		{Secret{}, corev1.Secret{}},
+		{ResourceQuota{}, corev1.ResourceQuota{}},
+		{LimitRange{}, corev1.LimitRange{}},
 		{ServiceAccount{}, corev1.ServiceAccount{}},
 		{PersistentVolumeClaim{}, corev1.PersistentVolumeClaim{}},
 		{PersistentVolume{}, corev1.PersistentVolume{}},

@@ -176,6 +176,9 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 	checkPlaintextSecrets(docs, set, errs)
 	checkStorage(docs, set, errs)
 	checkWorkloads(docs, set, errs)
+	// Last: it may replace objects of set by defaulted copies, which the
+	// checks above, comparing set's objects to the documents', must not see.
+	checkLimitRanges(docs, set, errs)
 
 	if list := errs.result(); list != nil {
 		return nil, nil, list

@@ -359,6 +359,9 @@ func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, claimTemplates map
 	if o, ok := set.Objects[ObjectKey{Kind: KindNamespace, Name: ns}]; ok {
 		nsMeta = o.GetObjectMeta()
 	}
+	// A pod security level decides instead of the annotations
+	// (podsecurity_label.go), at sync.
+	podSecurity := podSecurityDecides(nsMeta)
 	for i, v := range ps.Volumes {
 		vp := p.child("volumes").index(i)
 		if c := v.PersistentVolumeClaim; c != nil && c.ClaimName != "" && !claimTemplates[v.Name] {
@@ -366,11 +369,11 @@ func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, claimTemplates map
 				add(doc, vp.child("persistentVolumeClaim.claimName"), "persistentVolumeClaim %q is not declared in namespace %q", c.ClaimName, ns)
 			}
 		}
-		if v.HostPath != nil && !annotatedTrue(nsMeta, AllowHostPathsAnnotation) {
+		if v.HostPath != nil && !podSecurity && !annotatedTrue(nsMeta, AllowHostPathsAnnotation) {
 			add(doc, vp.child("hostPath"), "forbidden: hostPath volumes are not allowed in namespace %q: annotate its Namespace with %s: \"true\" to allow them%s", ns, AllowHostPathsAnnotation, declareHint(nsMeta, ns))
 		}
 	}
-	if annotatedTrue(nsMeta, AllowPrivilegedAnnotation) {
+	if podSecurity || annotatedTrue(nsMeta, AllowPrivilegedAnnotation) {
 		return
 	}
 	for _, list := range []struct {

@@ -713,8 +713,8 @@ Events:
 	if code, _, errOut := ctl(t, url, "describe", "pod", "nope"); code != 1 || !strings.Contains(errOut, "pod default/nope not found") {
 		t.Errorf("describe unknown pod = %d %q", code, errOut)
 	}
-	if code, _, errOut := ctl(t, url, "describe", "namespace", "x"); code != 2 || !strings.Contains(errOut, "describe supports pods") {
-		t.Errorf("describe namespace = %d %q", code, errOut)
+	if code, _, errOut := ctl(t, url, "describe", "configmap", "x"); code != 2 || !strings.Contains(errOut, "describe supports pods") {
+		t.Errorf("describe configmap = %d %q", code, errOut)
 	}
 	if code, _, errOut := ctl(t, url, "describe", "pod"); code != 2 || !strings.Contains(errOut, "describe pod NAME") {
 		t.Errorf("describe without a name = %d %q", code, errOut)

@@ -27,7 +27,7 @@ func (c *cli) describeCmd() *cobra.Command {
 		output    string
 	)
 	cmd := &cobra.Command{
-		Use:   "describe pod|node|service|deployment|statefulset|replicaset|daemonset|pvc|job|cronjob NAME",
+		Use:   "describe pod|node|namespace|service|deployment|statefulset|replicaset|daemonset|pvc|job|cronjob NAME",
 		Short: "Show a pod (containers, events and, while Pending, why no node takes it), a Service (ports, endpoints and why a pod is not one) or a Deployment (rollout, revision, conditions, events) in detail",
 		Long: `Show one pod as kubectl describe does: its identity, node and IP, phase, labels, every
 container (image, state with reason, exit code and signal, last state, restarts, readiness,
@@ -59,6 +59,11 @@ For a Job, its parallelism, completions, mode, start and completion times, pod c
 completed indexes, conditions, pods and events; for a CronJob, its schedule, time zone,
 concurrency policy, last and next slots, its Jobs and events.
 
+For a namespace, what kubectl describe namespace shows: labels, annotations, status, each
+ResourceQuota's resources with what the desired state uses (every application's objects in
+the namespace: pods by replicas, their requests and limits) against the hard limit, and the
+LimitRanges' minimums, maximums, defaults and ratios.
+
 For a node, what kubectl describe node shows (roles, labels, taints, conditions, addresses,
 capacity, allocatable, system info, pod CIDR, its pods with their requests and limits, the
 allocated resources) with its images, and the events about it; conditions, capacity and images
@@ -72,13 +77,14 @@ come from the node's agent, and a node whose agent does not answer says so.`,
   ctl describe daemonset node-exporter -n monitoring
   ctl describe job backup-29017445 -n ops
   ctl describe cronjob backup -n ops
-  ctl describe node node-1`,
+  ctl describe node node-1
+  ctl describe namespace shop`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 2 {
 				return usageErr("describe takes a resource and a name: describe pod NAME, describe service NAME, describe deployment NAME or describe pvc NAME")
 			}
-			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resNodes && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" && jobKinds[r[0]] == "" {
-				return usageErr("unknown resource %q: describe supports pods, nodes, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs", args[0])
+			if r, err := resources(args[0]); err != nil || len(r) != 1 || r[0] != resPods && r[0] != resNodes && r[0] != resNamespaces && r[0] != resServices && r[0] != resWorkloads && r[0] != resClaims && appsKinds[r[0]] == "" && jobKinds[r[0]] == "" {
+				return usageErr("unknown resource %q: describe supports pods, nodes, namespaces, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs", args[0])
 			}
 			return nil
 		},
@@ -98,6 +104,8 @@ come from the node's agent, and a node whose agent does not answer says so.`,
 			switch r, _ := resources(args[0]); r[0] {
 			case resNodes:
 				return c.describeNode(ctx, cl, args[1], output)
+			case resNamespaces:
+				return c.describeNamespace(ctx, cl, args[1], output)
 			case resServices:
 				return c.describeService(ctx, cl, namespace, args[1], output)
 			case resWorkloads:

@@ -42,7 +42,7 @@ const (
 	resNamespaces  = "namespaces"
 	resEvents      = "events"
 	resApps        = "applications"
-	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, jobs, cronjobs, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses or all"
+	resourcesUsage = "pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, jobs, cronjobs, nodes, namespaces, events, applications, configmaps, secrets, persistentvolumeclaims, persistentvolumes, storageclasses, resourcequotas, limitranges or all"
 )
 
 // resources maps kubectl's names, abbreviations and comma-separated lists
@@ -77,6 +77,10 @@ func resources(arg string) ([]string, error) {
 				continue
 			}
 			if res := storageResource(strings.ToLower(s)); res != "" {
+				out = append(out, res)
+				continue
+			}
+			if res := quotaResource(strings.ToLower(s)); res != "" {
 				out = append(out, res)
 				continue
 			}
@@ -171,7 +175,7 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 		if err := checkFieldSelector(kindOf(kinds[0]), o.fieldSelector); err != nil {
 			return err
 		}
-		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" || jobKinds[kinds[0]] != "" {
+		if len(kinds) != 1 || kinds[0] == resNamespaces || kinds[0] == resApps || storageKinds[kinds[0]] != "" || quotaKinds[kinds[0]] != "" || jobKinds[kinds[0]] != "" {
 			return usageErr("--watch takes one resource type: pods, services, endpoints, deployments, replicationcontrollers, statefulsets, replicasets, daemonsets, nodes or events")
 		}
 		return c.watchGet(ctx, cl, kinds[0], ns, names, f, o, about)
@@ -274,6 +278,9 @@ func kindOf(res string) string {
 		return spec.KindDaemonSet
 	}
 	if k := storageKinds[res]; k != "" {
+		return k
+	}
+	if k := quotaKinds[res]; k != "" {
 		return k
 	}
 	if k := appsKinds[res]; k != "" {
@@ -437,6 +444,8 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 		return fe.fetchStorage(ctx, res)
 	case resJobs, resCronJobs:
 		return fe.fetchJobs(ctx, res)
+	case resQuotas, resLimitRanges:
+		return fe.fetchQuotas(ctx, res)
 	}
 	return nil, fmt.Errorf("unknown resource %q", res)
 }

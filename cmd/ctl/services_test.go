@@ -198,8 +198,8 @@ func TestDescribeServiceErrors(t *testing.T) {
 	if code, _, errOut := ctl(t, url, "describe", "svc", "nope", "-n", "shop"); code != exitChanges || !strings.Contains(errOut, "service shop/nope not found") {
 		t.Errorf("unknown service: exit %d, %q", code, errOut)
 	}
-	if code, _, errOut := ctl(t, url, "describe", "namespaces", "x"); code == 0 || !strings.Contains(errOut, "describe supports pods, nodes, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs") {
-		t.Errorf("describe namespaces: exit %d, %q", code, errOut)
+	if code, _, errOut := ctl(t, url, "describe", "secrets", "x"); code == 0 || !strings.Contains(errOut, "describe supports pods, nodes, namespaces, services, deployments, statefulsets, replicasets, daemonsets, persistentvolumeclaims, jobs and cronjobs") {
+		t.Errorf("describe secrets: exit %d, %q", code, errOut)
 	}
 }
 

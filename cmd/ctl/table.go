@@ -63,6 +63,9 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 		if h := jobHeader(kind, o.wide); h != nil {
 			header = h
 		}
+		if h := quotaHeader(kind); h != nil {
+			header = h
+		}
 	}
 	if o.withNS && !clusterScoped(kind) {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -132,7 +135,9 @@ func tableRow(it *item, o tableOpts) []string {
 	default:
 		var ok bool
 		if vals, ok = jobRow(name, w, o.wide, now()); !ok {
-			vals, _ = storageRow(name, w, o.wide)
+			if vals, ok = quotaTableRow(name, w); !ok {
+				vals, _ = storageRow(name, w, o.wide)
+			}
 		}
 	}
 	if o.withNS && !clusterScoped(it.kind) {
@@ -174,6 +179,8 @@ func plural(kind string) string {
 		return "endpoints"
 	case spec.KindStorageClass:
 		return "storageclasses"
+	case spec.KindResourceQuota:
+		return "resourcequotas"
 	}
 	return strings.ToLower(kind) + "s"
 }

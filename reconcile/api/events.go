@@ -34,6 +34,7 @@ var warningReasons = map[string]bool{
 	"OwnershipConflict":        true,
 	"ProgressDeadlineExceeded": true,
 	"RolledBack":               true,
+	"PodSecurityWarning":       true,
 	// The kubelet's, as agents record them.
 	agentapi.EventFailed:          true,
 	agentapi.EventBackOff:         true,

@@ -368,6 +368,30 @@ type Namespace struct {
 	// Status is "Active".
 	Status string `json:"status"`
 	Pods   int    `json:"pods"`
+	// Labels and Annotations are its Namespace object's (none for a
+	// namespace the repository does not declare, such as "default").
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Quotas are its ResourceQuotas with what the desired state uses of
+	// each (package policy/quota), sorted by name.
+	Quotas []NamespaceQuota `json:"quotas,omitempty"`
+	// LimitRanges are its LimitRanges, sorted by name.
+	LimitRanges []NamespaceLimitRange `json:"limitRanges,omitempty"`
+}
+
+// NamespaceQuota is one ResourceQuota: its hard limits and what the
+// namespace's desired state uses of each (every application's objects:
+// pods by replicas, their requests and limits, claims, objects).
+type NamespaceQuota struct {
+	Name string            `json:"name"`
+	Hard spec.ResourceList `json:"hard"`
+	Used spec.ResourceList `json:"used"`
+}
+
+// NamespaceLimitRange is one LimitRange, its defaults filled in.
+type NamespaceLimitRange struct {
+	Name   string                `json:"name"`
+	Limits []spec.LimitRangeItem `json:"limits"`
 }
 
 // NamespaceList is the answer to GET /v1/namespaces, sorted by name.

@@ -181,6 +181,7 @@ func (s *Server) handleNamespaces(w http.ResponseWriter, r *http.Request) {
 	for n := range names {
 		out = append(out, api.Namespace{Name: n, Status: "Active", Pods: count[n]})
 	}
+	s.namespaceAccounting(v.set, out) // namespaces_quota.go
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, api.NamespaceList{Namespaces: out})
 }

@@ -94,6 +94,8 @@ var shortNames = map[string]string{
 	"pv":     "PersistentVolume",
 	"sc":     "StorageClass",
 	"rs":     "ReplicaSet",
+	"quota":  "ResourceQuota",
+	"limits": "LimitRange",
 	"sts":    "StatefulSet",
 	"ds":     "DaemonSet",
 	"cj":     "CronJob",

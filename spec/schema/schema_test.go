@@ -34,6 +34,8 @@ var objects = map[string]any{
 	spec.KindDaemonSet:             spec.DaemonSet{},
 	spec.KindJob:                   spec.Job{},
 	spec.KindCronJob:               spec.CronJob{},
+	spec.KindResourceQuota:         spec.ResourceQuota{},
+	spec.KindLimitRange:            spec.LimitRange{},
 }
 
 // TestKindsMatchSpec: the schema has exactly the kinds spec loads.

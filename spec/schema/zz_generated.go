@@ -13,6 +13,8 @@ var kinds = []Kind{
 	{Kind: "Secret", APIVersion: "v1", Namespaced: true, Type: "Secret"},
 	{Kind: "ServiceAccount", APIVersion: "v1", Namespaced: true, Type: "ServiceAccount"},
 	{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespaced: true, Type: "PersistentVolumeClaim"},
+	{Kind: "ResourceQuota", APIVersion: "v1", Namespaced: true, Type: "ResourceQuota"},
+	{Kind: "LimitRange", APIVersion: "v1", Namespaced: true, Type: "LimitRange"},
 	{Kind: "PersistentVolume", APIVersion: "v1", Namespaced: false, Type: "PersistentVolume"},
 	{Kind: "StorageClass", APIVersion: "storage.k8s.io/v1", Namespaced: false, Type: "StorageClass"},
 	{Kind: "Deployment", APIVersion: "apps/v1", Namespaced: true, Type: "Deployment"},
@@ -455,6 +457,35 @@ var types = map[string]*Type{
 			{Name: "sleep", Type: "SleepAction", Ref: "SleepAction", Doc: "sleep waits before the container is stopped (or, in postStart, before it counts as running)."},
 		},
 	},
+	"LimitRange": {
+		Name: "LimitRange",
+		Doc:  "LimitRange is a v1 LimitRange: the defaults a namespace gives containers that set no requests or limits, and the smallest and largest a container, a pod or a claim may ask for. Defaults are applied when the revision is loaded (to the pod templates themselves, so that a reload reproduces them); a workload outside min, max or maxLimitRequestRatio is a load error.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "spec", Type: "LimitRangeSpec", Ref: "LimitRangeSpec", Doc: "spec is the list of limits."},
+		},
+	},
+	"LimitRangeItem": {
+		Name: "LimitRangeItem",
+		Doc:  "LimitRangeItem is the limits of one type of object.",
+		Fields: []Field{
+			{Name: "default", Type: "map[string]Quantity", Doc: "default is the limit a container without one gets (Container only). Defaults to Max."},
+			{Name: "defaultRequest", Type: "map[string]Quantity", Doc: "defaultRequest is the request a container without one gets (Container only). Defaults to Default, then to Min."},
+			{Name: "max", Type: "map[string]Quantity", Doc: "max is the largest limit (a claim: request) allowed, by resource."},
+			{Name: "maxLimitRequestRatio", Type: "map[string]Quantity", Doc: "maxLimitRequestRatio is the largest limit/request ratio allowed, by resource."},
+			{Name: "min", Type: "map[string]Quantity", Doc: "min is the smallest request allowed, by resource."},
+			{Name: "type", Type: "string", Required: true, Doc: "type is Container, Pod (the sum of its containers) or PersistentVolumeClaim."},
+		},
+	},
+	"LimitRangeSpec": {
+		Name: "LimitRangeSpec",
+		Doc:  "LimitRangeSpec is a LimitRange's limits.",
+		Fields: []Field{
+			{Name: "limits", Type: "[]LimitRangeItem", Ref: "LimitRangeItem", Required: true, Doc: "limits are the limits, each for one type of object."},
+		},
+	},
 	"LocalVolumeSource": {
 		Name: "LocalVolumeSource",
 		Doc:  "LocalVolumeSource is a directory of a node.",
@@ -856,6 +887,25 @@ var types = map[string]*Type{
 			{Name: "containerName", Type: "string", Doc: "containerName is the container; required in volumes, defaults to the container itself in env."},
 			{Name: "divisor", Type: "Quantity", Doc: "divisor is the unit the value is given in (1m for millicores, 1Mi for mebibytes). Defaults to 1."},
 			{Name: "resource", Type: "string", Required: true, Doc: "resource is limits.cpu, limits.memory, limits.ephemeral-storage, requests.cpu, requests.memory or requests.ephemeral-storage."},
+		},
+	},
+	"ResourceQuota": {
+		Name:    "ResourceQuota",
+		Doc:     "ResourceQuota is a v1 ResourceQuota: the most a namespace's desired state may ask for, summed over every application's objects in it. It is checked at sync (package policy/quota): a revision that would take the namespace past a hard limit is refused, and the last good revision keeps running.",
+		Dropped: []string{"status"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "spec", Type: "ResourceQuotaSpec", Ref: "ResourceQuotaSpec", Doc: "spec is the quota's hard limits."},
+		},
+	},
+	"ResourceQuotaSpec": {
+		Name:        "ResourceQuotaSpec",
+		Doc:         "ResourceQuotaSpec is what a ResourceQuota limits.",
+		Unsupported: []string{"scopeSelector", "scopes"},
+		Fields: []Field{
+			{Name: "hard", Type: "map[string]Quantity", Doc: "hard is the most the namespace may use, by quota resource name: requests.cpu, requests.memory, limits.cpu, limits.memory (cpu and memory mean their requests), requests.ephemeral-storage, limits.ephemeral-storage, pods, services, services.nodeports, services.loadbalancers, persistentvolumeclaims, requests.storage, configmaps, secrets, replicationcontrollers, resourcequotas, and count/<resource>[.<group>] (count/deployments.apps) for the kinds Stevedore loads."},
 		},
 	},
 	"Resources": {
