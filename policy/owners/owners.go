@@ -130,7 +130,10 @@ type Unapproved struct {
 }
 
 func (u Unapproved) String() string {
-	if len(u.Owners.Approvers) == 0 {
+	switch {
+	case len(u.Owners.Files) == 0:
+		return fmt.Sprintf("file %s needs an approval (a trusted signature on the deployed content)", u.File)
+	case len(u.Owners.Approvers) == 0:
 		return fmt.Sprintf("file %s needs an approver, and %s lists none", u.File, strings.Join(u.Owners.Files, ", "))
 	}
 	return fmt.Sprintf("file %s needs an approver from OWNERS at %s (%s)", u.File, u.Owners.Files[0], strings.Join(u.Owners.Approvers, ", "))
