@@ -113,7 +113,9 @@ const (
 
 // walkRange paints the history down from tip and base, newest committer
 // time first (as git's merge-base does), until every commit still queued
-// is reachable from base. The commits reached from tip only are the range.
+// is reachable from base and older than every commit reached from tip
+// only: with parents never newer than their children, nothing queued can
+// reach those any more. The commits reached from tip only are the range.
 // A clock skew can only make the walk count an old commit as new (to be
 // verified again), never leave a new one out: a commit is left out only
 // once it is known to be reachable from base.
@@ -127,8 +129,9 @@ func walkRange(ctx context.Context, repo *git.Repository, tip, base *object.Comm
 	}
 	var tipOnly []*object.Commit
 	seenTipOnly := map[plumbing.Hash]bool{}
+	var oldest time.Time // of the commits reached from tip only
 	for q.Len() > 0 {
-		if !q.anyWithout(color, fromBase) {
+		if !q.anyWithout(color, fromBase) && (len(tipOnly) == 0 || (*q)[0].Committer.When.Before(oldest)) {
 			break
 		}
 		if len(tipOnly)%256 == 255 && ctx.Err() != nil {
@@ -139,6 +142,9 @@ func walkRange(ctx context.Context, repo *git.Repository, tip, base *object.Comm
 		if col == fromTip && !seenTipOnly[c.Hash] {
 			seenTipOnly[c.Hash] = true
 			tipOnly = append(tipOnly, c)
+			if oldest.IsZero() || c.Committer.When.Before(oldest) {
+				oldest = c.Committer.When
+			}
 			if len(tipOnly) > max {
 				return nil, false, fmt.Errorf("failed to list the commits from %s to %s: more than %d: %w", short(base.Hash.String()), short(tip.Hash.String()), max, ErrRangeTooLong)
 			}

@@ -1,0 +1,121 @@
+package source
+
+import (
+	"errors"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stevedore-dev/stevedore/internal/signtest"
+	"github.com/stevedore-dev/stevedore/policy/signature"
+)
+
+func hashes(h *History) []string {
+	var out []string
+	for _, c := range h.Commits {
+		out = append(out, c.Hash)
+	}
+	return out
+}
+
+// TestHistory lists ranges of a real repository the way git rev-list
+// base..tip does, with the payloads git verifies signatures over.
+func TestHistory(t *testing.T) {
+	kr := signtest.New(t)
+	alice := kr.SSH("alice@example.com")
+	bob := kr.PGP("bob@example.com")
+	keys, err := signature.Parse(map[string][]byte{"k": signtest.Trusted(alice, bob)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := kr.NewRepo(t.TempDir())
+	old := r.Commit(alice, "old", map[string]string{"deploy/a.yaml": "a: 1\n", "README": "x"})
+	for i := 0; i < 5; i++ {
+		r.Commit(nil, "history", map[string]string{"README": strings.Repeat("y", i+1)})
+	}
+	base := r.Commit(bob, "base", map[string]string{"deploy/b.yaml": "b: 1\n"})
+	// A feature branch started long before base, merged after it: the
+	// range is the branch's commits and the merge, not the history below.
+	r.Git(nil, "checkout", "-q", "-b", "feature", old)
+	f1 := r.Commit(alice, "feature 1", map[string]string{"deploy/c.yaml": "c: 1\n"})
+	f2 := r.Commit(nil, "feature 2", map[string]string{"deploy/c.yaml": "c: 2\n"})
+	r.Git(nil, "checkout", "-q", "main")
+	m1 := r.Commit(bob, "main 1", map[string]string{"deploy/a.yaml": "a: 2\n"})
+	merge := r.Merge(alice, "feature", "merge feature")
+
+	s := newSource(t, Config{URL: r.Dir, Path: "deploy"})
+	if _, err := s.Fetch(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.History(ctxT(t), base, merge, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hashes(h)
+	want := strings.Fields(r.Git(nil, "rev-list", "--topo-order", base+".."+merge))
+	if !h.Ancestor || h.BaseMissing || !reflect.DeepEqual(sorted(got), sorted(want)) {
+		t.Fatalf("range %v (ancestor %v), want %v", got, h.Ancestor, want)
+	}
+	if got[0] != merge {
+		t.Errorf("tip first: %v", got)
+	}
+	for _, c := range h.Commits {
+		// The payload is what the signature signs: every signed commit of
+		// the range verifies, an unsigned one has no signature.
+		_, err := keys.Verify(c.Signature, c.Payload, c.Time)
+		signed := c.Hash == f1 || c.Hash == m1 || c.Hash == merge
+		if signed != (err == nil) {
+			t.Errorf("%s %q: signed %v, Verify: %v", c.Hash[:8], c.Message, signed, err)
+		}
+		if c.Hash == merge && len(c.Parents) != 2 {
+			t.Errorf("merge parents %v", c.Parents)
+		}
+		if wantTree := r.Git(nil, "rev-parse", c.Hash+":deploy"); c.Tree != wantTree {
+			t.Errorf("%s: tree %s, want %s", c.Hash[:8], c.Tree, wantTree)
+		}
+	}
+	_ = f2
+
+	// A first revision: the tip alone.
+	if h, err := s.History(ctxT(t), "", merge, 0); err != nil || len(h.Commits) != 1 || h.Ancestor {
+		t.Errorf("first revision: %+v, %v", h, err)
+	}
+	// The same commit: nothing to verify.
+	if h, err := s.History(ctxT(t), merge, merge, 0); err != nil || len(h.Commits) != 0 || !h.Ancestor {
+		t.Errorf("same commit: %+v, %v", h, err)
+	}
+	// Bounded.
+	if _, err := s.History(ctxT(t), base, merge, 2); !errors.Is(err, ErrRangeTooLong) {
+		t.Errorf("max 2: %v", err)
+	}
+	// Changes: a merge's against its first parent, relative to the path.
+	if ch, err := s.Changes(ctxT(t), merge); err != nil || !reflect.DeepEqual(ch, []string{"c.yaml"}) {
+		t.Errorf("merge changes %v, %v", ch, err)
+	}
+	if ch, err := s.Changes(ctxT(t), old); err != nil || !reflect.DeepEqual(ch, []string{"a.yaml"}) {
+		t.Errorf("root commit changes %v, %v", ch, err)
+	}
+
+	// A force push that drops the applied commit.
+	r.Git(nil, "reset", "-q", "--hard", old)
+	forced := r.Commit(alice, "rewritten", map[string]string{"deploy/a.yaml": "a: 3\n"})
+	if _, err := s.Fetch(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	h, err = s.History(ctxT(t), merge, forced, 0)
+	if err != nil || h.Ancestor || !reflect.DeepEqual(hashes(h), []string{forced}) {
+		t.Errorf("force push: %+v, %v", h, err)
+	}
+	// A base the cache does not hold.
+	h, err = s.History(ctxT(t), strings.Repeat("ab", 20), forced, 0)
+	if err != nil || !h.BaseMissing || h.Ancestor || len(h.Commits) != 1 {
+		t.Errorf("missing base: %+v, %v", h, err)
+	}
+}
+
+func sorted(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return s
+}
