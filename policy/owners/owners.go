@@ -87,6 +87,8 @@ func parent(dir string) (string, bool) {
 type Owners struct {
 	Approvers []string
 	Files     []string
+	// ByFile are the approvers each of Files lists, in the same order.
+	ByFile [][]string
 }
 
 // For returns the approvers of file. An OWNERS file is approved by the
@@ -105,6 +107,7 @@ func (t Tree) For(file string) Owners {
 	for {
 		if f, ok := t[dir]; ok {
 			o.Files = append(o.Files, path.Join(dir, FileName))
+			o.ByFile = append(o.ByFile, f.Approvers)
 			for _, a := range f.Approvers {
 				if !seen[a] {
 					seen[a] = true
@@ -136,7 +139,13 @@ func (u Unapproved) String() string {
 	case len(u.Owners.Approvers) == 0:
 		return fmt.Sprintf("file %s needs an approver, and %s lists none", u.File, strings.Join(u.Owners.Files, ", "))
 	}
-	return fmt.Sprintf("file %s needs an approver from OWNERS at %s (%s)", u.File, u.Owners.Files[0], strings.Join(u.Owners.Approvers, ", "))
+	var from []string
+	for i, f := range u.Owners.Files {
+		if len(u.Owners.ByFile[i]) > 0 {
+			from = append(from, fmt.Sprintf("%s (%s)", f, strings.Join(u.Owners.ByFile[i], ", ")))
+		}
+	}
+	return fmt.Sprintf("file %s needs an approver from OWNERS at %s", u.File, strings.Join(from, " or "))
 }
 
 // Check decides the approvals of changed (files relative to the

@@ -54,6 +54,7 @@ func TestOwnersInheritance(t *testing.T) {
 		{"OWNERS", []string{"root@example.com"}, []string{"OWNERS"}},
 	} {
 		o := tr.For(tc.file)
+		o.ByFile = nil
 		if !reflect.DeepEqual(o.Approvers, tc.want) || !reflect.DeepEqual(o.Files, tc.files) {
 			t.Errorf("%s: %+v, want %v from %v", tc.file, o, tc.want, tc.files)
 		}
@@ -73,6 +74,10 @@ func TestCheck(t *testing.T) {
 	}
 	if len(missing) != 2 || missing[0].File != "ns.yaml" || missing[1].File != "shop/OWNERS" {
 		t.Fatalf("missing: %+v", missing)
+	}
+	if _, m := tr.Check([]string{"shop/web.yaml"}, users("eve@example.com")); len(m) != 1 ||
+		m[0].String() != "file shop/web.yaml needs an approver from OWNERS at shop/OWNERS (shop@example.com) or OWNERS (root@example.com)" {
+		t.Errorf("message: %v", m)
 	}
 	if s := missing[1].String(); s != "file shop/OWNERS needs an approver from OWNERS at OWNERS (root@example.com)" {
 		t.Errorf("message: %s", s)
