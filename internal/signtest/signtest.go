@@ -10,13 +10,21 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
+
+// TB is what the package needs of a test (testing.TB has it); a
+// benchmark outside go test passes its own.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
 
 // Keyring holds the keys of a test: one GnuPG home for every OpenPGP key,
 // a directory for the SSH keys. Its gpg-agent is stopped at cleanup.
 type Keyring struct {
-	t   testing.TB
+	t   TB
 	dir string
 	// GNUPGHOME is the keyring's GnuPG home (short: agent sockets live
 	// there).
@@ -38,7 +46,7 @@ type Key struct {
 }
 
 // New makes a Keyring in short temporary directories.
-func New(t testing.TB) *Keyring {
+func New(t TB) *Keyring {
 	t.Helper()
 	for _, tool := range []string{"git", "gpg", "ssh-keygen", "gpgconf"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -140,7 +148,7 @@ func (k *Key) GitArgs() []string {
 
 // Repo is a work-tree repository made with the git binary.
 type Repo struct {
-	t  testing.TB
+	t  TB
 	kr *Keyring
 	// Dir is its work tree (a URL a Source fetches).
 	Dir string
