@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,4 +201,112 @@ func TestVerifyMerges(t *testing.T) {
 	// Merged by bob, the owner: deployed, unsigned commits and all.
 	good := r.Merge(f.bob, "feature", "Merge pull request #1")
 	expectApplied(t, s, good)
+}
+
+// TestVerifyApplications: an Application's repository is verified with
+// the same trusted keys; its refusal names its commit and keeps its last
+// approved revision, the other applications sync on.
+func TestVerifyApplications(t *testing.T) {
+	f := newVerifyFixture(t)
+	team := f.kr.NewRepo(t.TempDir())
+	t1 := team.Commit(f.bob, "web", map[string]string{"OWNERS": "approvers: [bob@example.com]\n", "web.yaml": namedDeploy("web", 1, "img:1")})
+	f.repo.Commit(f.alice, "team-a", map[string]string{"apps/team-a.yaml": appDoc("team-a", team.Dir, "main", true)})
+	log, _ := testLogger(t)
+	s := startServer(t, f.repo.Dir, t.TempDir(), log, verifyOpts(f, "all"))
+	cl, _ := api.NewClient(s.APIURL(), nil)
+	waitFor(t, 20*time.Second, "team-a applied", func() bool {
+		a, err := cl.Application(context.Background(), "team-a")
+		return err == nil && a.Applied != nil && a.Applied.Hash == t1
+	})
+	bad := team.Commit(f.mallory, "web: 5", map[string]string{"web.yaml": namedDeploy("web", 5, "img:1")})
+	r := syncApp(t, cl, "team-a")
+	if r.Error == nil || r.Error.Stage != api.StageVerify || !strings.Contains(r.Error.Message, short(bad)) ||
+		!strings.Contains(r.Error.Message, "file web.yaml needs an approver from OWNERS at OWNERS (bob@example.com)") {
+		t.Fatalf("team-a sync: %+v", r.Error)
+	}
+	if a := appByName(t, cl, "team-a"); a.Applied == nil || a.Applied.Hash != t1 || a.LastError == nil || a.LastError.Stage != api.StageVerify {
+		t.Errorf("team-a: applied %+v, error %+v", a.Applied, a.LastError)
+	}
+	unsigned := team.Commit(nil, "web: 6", map[string]string{"web.yaml": namedDeploy("web", 6, "img:1")})
+	if r := syncApp(t, cl, "team-a"); r.Error == nil || !strings.Contains(r.Error.Message, short(unsigned)+` "web: 6" by Nobody <nobody@example.com>: unsigned`) {
+		t.Errorf("unsigned on top: %+v", r.Error)
+	}
+}
+
+// TestVerifyLimitsAndForcePush: a range longer than MaxCommits is refused
+// saying so; with AllowForcePush a rewritten branch is accepted when its
+// new commits are signed, and refused when they are not.
+func TestVerifyLimitsAndForcePush(t *testing.T) {
+	f := newVerifyFixture(t)
+	log, _ := testLogger(t)
+	s := startServer(t, f.repo.Dir, t.TempDir(), log, func(c *Config) {
+		c.Verify = VerifyConfig{Mode: "all", TrustedKeys: f.trusted, AllowForcePush: true, MaxCommits: 3}
+	})
+	cl, _ := api.NewClient(s.APIURL(), nil)
+	r := f.repo
+	expectApplied(t, s, f.first)
+	for i := 2; i <= 5; i++ {
+		r.Commit(f.alice, fmt.Sprintf("shop: %d", i), map[string]string{"shop/web.yaml": deploymentYAML(i, "registry.local/hello:1")})
+	}
+	expectRefused(t, s, cl, f.first, "more than 3", "--verify-max-commits")
+	r.Git(nil, "reset", "-q", "--hard", "HEAD~2")
+	head := r.Git(nil, "rev-parse", "HEAD")
+	expectApplied(t, s, head)
+
+	// Rewritten: allowed, the new commit is verified.
+	r.Git(nil, "reset", "-q", "--hard", f.first)
+	unsigned := r.Commit(nil, "rewrite", map[string]string{"ns.yaml": nsYAML + "# rewritten\n"})
+	expectRefused(t, s, cl, head, short(unsigned), "unsigned")
+	r.Git(nil, "reset", "-q", "--hard", f.first)
+	signed := r.Commit(f.alice, "rewrite", map[string]string{"ns.yaml": nsYAML + "# rewritten\n"})
+	expectApplied(t, s, signed)
+}
+
+// TestVerifyConfig: verification without keys, with an empty or bad keys
+// file, or an unknown mode does not start; a directory of key files does.
+func TestVerifyConfig(t *testing.T) {
+	f := newVerifyFixture(t)
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte("# nobody\n"), 0o600)
+	bad := filepath.Join(dir, "bad")
+	os.WriteFile(bad, []byte("alice@example.com cert-authority "+strings.SplitN(string(f.alice.Trusted), " ", 3)[2]), 0o600)
+	keysDir := filepath.Join(dir, "keys.d")
+	os.Mkdir(keysDir, 0o700)
+	os.WriteFile(filepath.Join(keysDir, "alice"), f.alice.Trusted, 0o600)
+	os.WriteFile(filepath.Join(keysDir, "bob.asc"), f.bob.Trusted, 0o600)
+	for _, tc := range []struct {
+		v    VerifyConfig
+		want string
+	}{
+		{VerifyConfig{Mode: "all"}, "--trusted-keys"},
+		{VerifyConfig{Mode: "sometimes", TrustedKeys: f.trusted}, "unknown verification mode"},
+		{VerifyConfig{Mode: "merges", TrustedKeys: filepath.Join(dir, "missing")}, "no such file"},
+		{VerifyConfig{Mode: "all", TrustedKeys: empty}, "holds no key"},
+		{VerifyConfig{Mode: "all", TrustedKeys: bad}, "cert-authority"},
+		{VerifyConfig{Mode: "all", TrustedKeys: keysDir}, ""},
+		{VerifyConfig{}, ""},
+	} {
+		cfg := DefaultConfig()
+		cfg.Source.URL, cfg.DataDir, cfg.Verify = f.repo.Dir, t.TempDir(), tc.v
+		cfg.Raft.Addr = "127.0.0.1:0"
+		s, err := New(cfg)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.v, err)
+				continue
+			}
+			if (s.verifier == nil) != (tc.v.Mode == "") || (s.verifier != nil && s.verifier.Keys().Len() != 2) {
+				t.Errorf("%+v: verifier %v", tc.v, s.verifier)
+			}
+			s.Shutdown(context.Background())
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.v, err, tc.want)
+		}
+		if s != nil {
+			s.Shutdown(context.Background())
+		}
+	}
 }
