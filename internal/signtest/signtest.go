@@ -97,9 +97,15 @@ func (k *Keyring) SSH(email string) *Key {
 // SSHWith makes an ed25519 key whose allowed_signers line has options
 // ("" for none).
 func (k *Keyring) SSHWith(email, options string) *Key {
+	return k.SSHKey(email, "ed25519", options)
+}
+
+// SSHKey makes an SSH key of a type ssh-keygen -t knows (ed25519, ecdsa,
+// rsa) whose allowed_signers line has options.
+func (k *Keyring) SSHKey(email, typ, options string) *Key {
 	k.t.Helper()
 	path := filepath.Join(k.dir, strings.NewReplacer("@", "_", ".", "_").Replace(email))
-	k.run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", email, "-f", path)
+	k.run("ssh-keygen", "-q", "-t", typ, "-N", "", "-C", email, "-f", path)
 	pub, err := os.ReadFile(path + ".pub")
 	if err != nil {
 		k.t.Fatal(err)
@@ -152,6 +158,8 @@ type Repo struct {
 	kr *Keyring
 	// Dir is its work tree (a URL a Source fetches).
 	Dir string
+	// Env is added to git's environment (GIT_COMMITTER_DATE=…).
+	Env []string
 }
 
 // NewRepo makes an empty repository on branch main.
@@ -174,6 +182,7 @@ func (r *Repo) Git(key *Key, args ...string) string {
 	cmd.Dir = r.Dir
 	cmd.Env = append(r.kr.Env(), "GIT_AUTHOR_NAME="+name, "GIT_AUTHOR_EMAIL="+email,
 		"GIT_COMMITTER_NAME="+name, "GIT_COMMITTER_EMAIL="+email, "HOME="+r.Dir)
+	cmd.Env = append(cmd.Env, r.Env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		r.t.Fatalf("git %v: %v\n%s", args, err, out)

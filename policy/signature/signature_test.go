@@ -168,6 +168,21 @@ func gitVerify(t *testing.T, kr *signtest.Keyring, r *signtest.Repo, h string, k
 	return nil
 }
 
+// TestSSHKeyTypes: ECDSA and RSA (rsa-sha2-512, as ssh-keygen signs) keys
+// verify like ed25519 ones.
+func TestSSHKeyTypes(t *testing.T) {
+	kr := signtest.New(t)
+	r := kr.NewRepo(t.TempDir())
+	for _, typ := range []string{"ecdsa", "rsa"} {
+		k := kr.SSHKey(typ+"@example.com", typ, "")
+		keys := mustParse(t, k)
+		c := rawCommit(t, r, r.Commit(k, typ, map[string]string{"f": typ}))
+		if s, err := keys.Verify(c.Signature, c.Payload, c.Time); err != nil || s.User.Name != typ+"@example.com" || s.Fingerprint != k.Fingerprint {
+			t.Errorf("%s: %+v, %v", typ, s, err)
+		}
+	}
+}
+
 func TestSSHNamespaceAndValidity(t *testing.T) {
 	kr := signtest.New(t)
 	r := kr.NewRepo(t.TempDir())

@@ -2,6 +2,7 @@ package source
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -118,4 +119,64 @@ func sorted(s []string) []string {
 	s = append([]string(nil), s...)
 	sort.Strings(s)
 	return s
+}
+
+// TestHistoryClockSkew: committer times that go backwards (a skewed clock,
+// a rebase with old dates) may make the range larger than git's, never
+// smaller, and never reach beyond the tip's history.
+func TestHistoryClockSkew(t *testing.T) {
+	kr := signtest.New(t)
+	r := kr.NewRepo(t.TempDir())
+	dates := []string{"2030-01-01", "2001-01-01", "2015-06-01", "1999-01-01", "2025-01-01", "2010-01-01"}
+	n := 0
+	commit := func(branch string) string {
+		r.Env = []string{"GIT_COMMITTER_DATE=" + dates[n%len(dates)] + "T00:00:00Z"}
+		n++
+		return r.Commit(nil, fmt.Sprintf("%s %d", branch, n), map[string]string{branch: fmt.Sprint(n)})
+	}
+	var all []string
+	all = append(all, commit("main"), commit("main"))
+	r.Git(nil, "checkout", "-q", "-b", "side")
+	all = append(all, commit("side"), commit("side"))
+	r.Git(nil, "checkout", "-q", "main")
+	all = append(all, commit("main"), commit("main"))
+	r.Env = []string{"GIT_COMMITTER_DATE=1995-01-01T00:00:00Z"}
+	all = append(all, r.Merge(nil, "side", "merge side"))
+	r.Git(nil, "checkout", "-q", "side")
+	all = append(all, commit("side"))
+	r.Git(nil, "checkout", "-q", "main")
+	all = append(all, commit("main"))
+	r.Env = []string{"GIT_COMMITTER_DATE=2040-01-01T00:00:00Z"}
+	all = append(all, r.Merge(nil, "side", "merge side again"))
+	all = append(all, commit("main"))
+	s := newSource(t, Config{URL: r.Dir})
+	if _, err := s.Fetch(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	tip := all[len(all)-1]
+	reachable := map[string]bool{}
+	for _, h := range strings.Fields(r.Git(nil, "rev-list", tip)) {
+		reachable[h] = true
+	}
+	for _, base := range all {
+		h, err := s.History(ctxT(t), base, tip, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, c := range h.Commits {
+			got[c.Hash] = true
+			if !reachable[c.Hash] {
+				t.Errorf("base %s: %s is not in the tip's history", base[:8], c.Hash[:8])
+			}
+		}
+		for _, w := range strings.Fields(r.Git(nil, "rev-list", base+".."+tip)) {
+			if !got[w] {
+				t.Errorf("base %s: range misses %s", base[:8], w[:8])
+			}
+		}
+		if !h.Ancestor {
+			t.Errorf("base %s: not an ancestor of the tip", base[:8])
+		}
+	}
 }
