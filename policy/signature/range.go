@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/stevedore-dev/stevedore/policy"
 )
@@ -65,7 +66,18 @@ func (c Commit) Name() string {
 	if len(subject) > 72 {
 		subject = subject[:69] + "..."
 	}
-	return fmt.Sprintf("commit %s %q by %s <%s>", h, subject, c.Author, c.AuthorEmail)
+	return fmt.Sprintf("commit %s %q by %s <%s>", h, subject, printable(c.Author), printable(c.AuthorEmail))
+}
+
+// printable replaces control characters (a terminal escape in an author's
+// name) so that a message shown by ctl cannot rewrite the terminal.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // Range is what a new revision brings: its commits (tip first) and how it

@@ -180,3 +180,38 @@ func TestHistoryClockSkew(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryMergeTag: the payload of a merge of a signed tag keeps its
+// mergetag header, as git verifies it.
+func TestHistoryMergeTag(t *testing.T) {
+	kr := signtest.New(t)
+	alice := kr.SSH("alice@example.com")
+	keys, err := signature.Parse(map[string][]byte{"k": alice.Trusted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := kr.NewRepo(t.TempDir())
+	base := r.Commit(alice, "base", map[string]string{"a": "1"})
+	r.Git(nil, "checkout", "-q", "-b", "release")
+	r.Commit(alice, "release", map[string]string{"b": "1"})
+	r.Git(alice, "tag", "-s", "-m", "v1", "v1")
+	r.Git(nil, "checkout", "-q", "main")
+	r.Commit(alice, "main moves", map[string]string{"c": "1"})
+	m := r.Merge(alice, "v1", "merge v1")
+	s := newSource(t, Config{URL: r.Dir})
+	if _, err := s.Fetch(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.History(ctxT(t), base, m, 0)
+	if err != nil || len(h.Commits) != 3 || h.Commits[0].Hash != m {
+		t.Fatalf("history %+v, %v", h, err)
+	}
+	if !strings.Contains(string(h.Commits[0].Payload), "\nmergetag object ") {
+		t.Errorf("payload lost its mergetag: %s", h.Commits[0].Payload)
+	}
+	for _, c := range h.Commits {
+		if _, err := keys.Verify(c.Signature, c.Payload, c.Time); err != nil {
+			t.Errorf("%s %q: %v", c.Hash[:8], c.Message, err)
+		}
+	}
+}
