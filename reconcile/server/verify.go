@@ -167,14 +167,20 @@ func (s *Server) verifyRevision(ctx context.Context, app string, src fetcher, cf
 	if err != nil {
 		return refuse(err.Error())
 	}
+	tip := signature.Commit{Hash: rev.Commit, Author: rev.Author, AuthorEmail: rev.AuthorEmail, Message: rev.Message}
+	// The new revision's OWNERS files must parse: once applied they decide
+	// the next revision's approvals, and a broken one would refuse every
+	// revision after it, the one that fixes it too.
+	if _, err := ownersfile.Parse(rev.Files); err != nil {
+		return refuse(fmt.Sprintf("%s: %s", tip.Name(), err))
+	}
 	tree, err := ownersfile.Parse(baseFiles)
 	if err != nil {
-		return refuse(fmt.Sprintf("failed to read the OWNERS files of the applied revision %s: %s", appliedHash(applied), err))
+		return refuse(fmt.Sprintf("failed to read the OWNERS files of the applied revision %s (applied before verification was on? sync it once with --verify-commits off): %s", appliedHash(applied), err))
 	}
 	changed := changedFiles(baseFiles, rev.Files, base == "")
 	approvedBy, missing := tree.Check(changed, approvals)
 	if len(missing) > 0 {
-		tip := r.Commits[0]
 		msg := fmt.Sprintf("%s: not approved: %s", tip.Name(), missing[0])
 		if len(missing) > 1 {
 			msg += fmt.Sprintf(" (and %d more file(s))", len(missing)-1)

@@ -138,6 +138,12 @@ func TestVerifyCommits(t *testing.T) {
 	expectRefused(t, s, cl, applied, "file shop/OWNERS needs an approver from OWNERS at OWNERS (alice@example.com)")
 	reset()
 
+	// A broken OWNERS file is refused, even from its approver: applied, it
+	// would refuse every revision after it.
+	bad = r.Commit(f.alice, "shop: broken OWNERS", map[string]string{"shop/OWNERS": "approvers: [bob@example.com\n"})
+	expectRefused(t, s, cl, applied, short(bad), "failed to parse shop/OWNERS")
+	reset()
+
 	// The owner's own signed change is deployed.
 	good := r.Commit(f.bob, "shop: 2 replicas", map[string]string{"shop/web.yaml": deploymentYAML(2, "registry.local/hello:1")})
 	expectApplied(t, s, good)
