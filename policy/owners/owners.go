@@ -133,11 +133,17 @@ type Unapproved struct {
 }
 
 func (u Unapproved) String() string {
+	return "file " + u.File + " " + u.Need()
+}
+
+// Need says what approval the file needs ("needs an approver from OWNERS
+// at shop/OWNERS (bob@example.com) or OWNERS (alice@example.com)").
+func (u Unapproved) Need() string {
 	switch {
 	case len(u.Owners.Files) == 0:
-		return fmt.Sprintf("file %s needs an approval (a trusted signature on the deployed content)", u.File)
+		return "needs an approval (a trusted signature on the deployed content)"
 	case len(u.Owners.Approvers) == 0:
-		return fmt.Sprintf("file %s needs an approver, and %s lists none", u.File, strings.Join(u.Owners.Files, ", "))
+		return "needs an approver, and " + strings.Join(u.Owners.Files, ", ") + " lists none"
 	}
 	var from []string
 	for i, f := range u.Owners.Files {
@@ -145,7 +151,7 @@ func (u Unapproved) String() string {
 			from = append(from, fmt.Sprintf("%s (%s)", f, strings.Join(u.Owners.ByFile[i], ", ")))
 		}
 	}
-	return fmt.Sprintf("file %s needs an approver from OWNERS at %s", u.File, strings.Join(from, " or "))
+	return "needs an approver from OWNERS at " + strings.Join(from, " or ")
 }
 
 // Check decides the approvals of changed (files relative to the

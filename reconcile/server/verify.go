@@ -188,7 +188,7 @@ func (s *Server) verifyRevision(ctx context.Context, app string, src fetcher, cf
 		msg += "; " + approvalsText(approvals)
 		entries := make([]api.ErrorEntry, 0, len(missing))
 		for _, m := range missing {
-			entries = append(entries, api.ErrorEntry{File: m.File, Message: "not approved: " + m.String()})
+			entries = append(entries, api.ErrorEntry{File: m.File, Message: "not approved: " + m.Need() + "; " + approvalsText(approvals)})
 		}
 		return refuse(msg, entries...)
 	}

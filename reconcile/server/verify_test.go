@@ -124,6 +124,11 @@ func TestVerifyCommits(t *testing.T) {
 	bad = r.Commit(f.mallory, "shop: 5 replicas", map[string]string{"shop/web.yaml": deploymentYAML(5, "registry.local/hello:1")})
 	expectRefused(t, s, cl, applied, short(bad), "not approved: file shop/web.yaml needs an approver from OWNERS at shop/OWNERS (bob@example.com) or OWNERS (alice@example.com)",
 		"approved by mallory@example.com")
+	// What ctl status prints: the entries, each naming its file.
+	if st, _ := cl.Status(context.Background()); st.LastError == nil || len(st.LastError.Entries) != 1 ||
+		st.LastError.Entries[0].String() != "shop/web.yaml: not approved: needs an approver from OWNERS at shop/OWNERS (bob@example.com) or OWNERS (alice@example.com); approved by mallory@example.com (trusted signatures on this content)" {
+		t.Errorf("entries: %+v", st.LastError)
+	}
 	reset()
 
 	// An OWNERS escalation: mallory adds herself to shop/OWNERS and

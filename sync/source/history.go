@@ -146,7 +146,7 @@ func walkRange(ctx context.Context, repo *git.Repository, tip, base *object.Comm
 				oldest = c.Committer.When
 			}
 			if len(tipOnly) > max {
-				return nil, false, fmt.Errorf("failed to list the commits from %s to %s: more than %d: %w", short(base.Hash.String()), short(tip.Hash.String()), max, ErrRangeTooLong)
+				return nil, false, fmt.Errorf("failed to list the commits from %s to %s: more than %d: %w", shortHash(base.Hash.String()), shortHash(tip.Hash.String()), max, ErrRangeTooLong)
 			}
 		}
 		for _, p := range c.ParentHashes {
@@ -304,7 +304,7 @@ func (s *Source) pathTree(c *object.Commit) (*object.Tree, error) {
 	return sub, nil
 }
 
-func short(h string) string {
+func shortHash(h string) string {
 	if len(h) > 12 {
 		return h[:12]
 	}
