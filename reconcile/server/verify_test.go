@@ -131,6 +131,14 @@ func TestVerifyCommits(t *testing.T) {
 	}
 	reset()
 
+	// Posing as bob: the author and committer say bob, the signature is
+	// mallory's. The signature decides.
+	r.Env = []string{"GIT_AUTHOR_NAME=bob", "GIT_AUTHOR_EMAIL=bob@example.com", "GIT_COMMITTER_NAME=bob", "GIT_COMMITTER_EMAIL=bob@example.com"}
+	bad = r.Commit(f.mallory, "shop: 7 replicas", map[string]string{"shop/web.yaml": deploymentYAML(7, "registry.local/hello:1")})
+	r.Env = nil
+	expectRefused(t, s, cl, applied, short(bad), "by bob <bob@example.com>: not approved", "approved by mallory@example.com")
+	reset()
+
 	// An OWNERS escalation: mallory adds herself to shop/OWNERS and
 	// approves her own change. The applied revision's OWNERS decide.
 	bad = r.Commit(f.mallory, "shop: mallory owns it now", map[string]string{
