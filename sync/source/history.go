@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
@@ -206,18 +207,9 @@ func (s *Source) historyCommit(c *object.Commit) (Commit, error) {
 		out.Parents = append(out.Parents, p.String())
 	}
 	if c.PGPSignature != "" {
-		obj := &plumbing.MemoryObject{}
-		if err := c.EncodeWithoutSignature(obj); err != nil {
-			return out, fmt.Errorf("failed to encode commit %s without its signature: %w", c.Hash, err)
-		}
-		rd, err := obj.Reader()
-		if err != nil {
-			return out, fmt.Errorf("failed to read commit %s: %w", c.Hash, err)
-		}
-		out.Payload, err = io.ReadAll(rd)
-		rd.Close()
-		if err != nil {
-			return out, fmt.Errorf("failed to read commit %s: %w", c.Hash, err)
+		var err error
+		if out.Payload, err = s.signedPayload(c.Hash); err != nil {
+			return out, err
 		}
 	}
 	tree := c.TreeHash
@@ -237,6 +229,55 @@ func (s *Source) historyCommit(c *object.Commit) (Commit, error) {
 	}
 	out.Tree = tree.String()
 	return out, nil
+}
+
+// signedPayload is commit h as stored, without its signature headers:
+// what git verifies a signature over. It reads the raw object once (go-git's
+// EncodeWithoutSignature decodes it twice more to check that the struct
+// still matches it).
+func (s *Source) signedPayload(h plumbing.Hash) ([]byte, error) {
+	obj, err := s.repo.Storer.EncodedObject(plumbing.CommitObject, h)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read commit %s: %w", h, err)
+	}
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read commit %s: %w", h, err)
+	}
+	raw, err := io.ReadAll(rd)
+	rd.Close()
+	if err != nil {
+		return nil, fmt.Errorf("failed to read commit %s: %w", h, err)
+	}
+	return stripSignature(raw), nil
+}
+
+// stripSignature removes the gpgsig and gpgsig-sha256 headers (and their
+// continuation lines) from a raw commit's header, keeping every other byte,
+// as git does before verifying.
+func stripSignature(raw []byte) []byte {
+	out := make([]byte, 0, len(raw))
+	inSig := false
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\n')
+		line := raw
+		if i >= 0 {
+			line = raw[:i+1]
+		}
+		if len(line) == 1 { // the blank line: the message follows untouched
+			return append(append(out, line...), raw[1:]...)
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("gpgsig ")), bytes.HasPrefix(line, []byte("gpgsig-sha256 ")):
+			inSig = true
+		case inSig && line[0] == ' ':
+		default:
+			inSig = false
+			out = append(out, line...)
+		}
+		raw = raw[len(line):]
+	}
+	return out
 }
 
 // Changes returns the files commit changes under Config.Path (relative to

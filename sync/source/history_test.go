@@ -3,10 +3,13 @@ package source
 import (
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/stevedore-dev/stevedore/internal/signtest"
 	"github.com/stevedore-dev/stevedore/policy/signature"
@@ -61,7 +64,21 @@ func TestHistory(t *testing.T) {
 	if got[0] != merge {
 		t.Errorf("tip first: %v", got)
 	}
+	repo, _ := s.open()
 	for _, c := range h.Commits {
+		// The payload is go-git's EncodeWithoutSignature's.
+		if c.Signature != "" {
+			gc, _ := repo.CommitObject(plumbing.NewHash(c.Hash))
+			obj := &plumbing.MemoryObject{}
+			if err := gc.EncodeWithoutSignature(obj); err != nil {
+				t.Fatal(err)
+			}
+			rd, _ := obj.Reader()
+			want, _ := io.ReadAll(rd)
+			if string(want) != string(c.Payload) {
+				t.Errorf("%s: payload\n%s\nwant\n%s", c.Hash[:8], c.Payload, want)
+			}
+		}
 		// The payload is what the signature signs: every signed commit of
 		// the range verifies, an unsigned one has no signature.
 		_, err := keys.Verify(c.Signature, c.Payload, c.Time)
@@ -213,5 +230,18 @@ func TestHistoryMergeTag(t *testing.T) {
 		if _, err := keys.Verify(c.Signature, c.Payload, c.Time); err != nil {
 			t.Errorf("%s %q: %v", c.Hash[:8], c.Message, err)
 		}
+	}
+}
+
+func TestStripSignature(t *testing.T) {
+	raw := "tree t\nparent p\nauthor a\ncommitter c\ngpgsig -----BEGIN SSH SIGNATURE-----\n xyz\n -----END SSH SIGNATURE-----\n" +
+		"gpgsig-sha256 -----BEGIN PGP SIGNATURE-----\n \n abc\n -----END PGP SIGNATURE-----\nmergetag object o\n type commit\n\n" +
+		"subject\n\ngpgsig in the message stays\n body\n"
+	want := "tree t\nparent p\nauthor a\ncommitter c\nmergetag object o\n type commit\n\nsubject\n\ngpgsig in the message stays\n body\n"
+	if got := string(stripSignature([]byte(raw))); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	if got := string(stripSignature([]byte("tree t\ngpgsig x\n y"))); got != "tree t\n" {
+		t.Errorf("no message: %q", got)
 	}
 }
