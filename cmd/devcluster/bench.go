@@ -66,6 +66,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	storageRuns := fs.Int("storage-runs", 5, "storage: pod-start runs measured with and without volumes")
 	cronSlots := fs.Int("cron-slots", 3, "jobs: CronJob slots (a minute each) measured")
 	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
+	policyCommits := fs.Int("policy-commits", 1000, "policy: signed commits in the verified range")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +110,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if want[secKustomize] {
 		s, err := benchKustomize(*kustomizeObjects, out)
 		record(secKustomize, s, err)
+	}
+	if want[secPolicy] {
+		s, err := benchPolicy(ctx, *policyCommits, out)
+		record(secPolicy, s, err)
 	}
 
 	// A free port: the benchmark must not disturb a running make run. The

@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout, secStorage, secJobs, secNode}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout, secStorage, secJobs, secNode, secPolicy}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -44,6 +44,7 @@ var (
 		secStorage:      "Volumes, config and secrets",
 		secJobs:         "Jobs and CronJobs",
 		secNode:         "Node operations: logs and stats",
+		secPolicy:       "Commit verification",
 	}
 )
 

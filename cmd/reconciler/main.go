@@ -98,6 +98,11 @@ func newCommand() *cobra.Command {
 	f.StringVar(&cfg.Raft.LogLevel, "raft-log-level", cfg.Raft.LogLevel, "raft's own log level: debug, info, warn or error")
 	f.StringSliceVar(&cfg.SOPS.AgeKeyFiles, "sops-age-key-file", nil, "age identity file to decrypt SOPS-encrypted manifests with (repeat or comma-separate; $SOPS_AGE_KEY_FILE is used too)")
 	f.StringSliceVar(&cfg.SOPS.PGPKeyFiles, "sops-pgp-key-file", nil, "armored OpenPGP secret key (no passphrase) to decrypt SOPS-encrypted manifests with (repeat or comma-separate)")
+	// Commit verification (docs/security.md).
+	f.StringVar(&cfg.Verify.Mode, "verify-commits", "off", "which commits must be signed by a trusted key: all (every commit since the applied one), merges (the tip, a merge) or off")
+	f.StringVar(&cfg.Verify.TrustedKeys, "trusted-keys", "", "file or directory of trusted signing keys: OpenPGP armored public keys and/or SSH allowed_signers lines (required with --verify-commits)")
+	f.BoolVar(&cfg.Verify.AllowForcePush, "allow-force-push", false, "accept a branch head that does not descend from the applied commit (its new commits are still verified)")
+	f.IntVar(&cfg.Verify.MaxCommits, "verify-max-commits", 10000, "refuse a sync that would verify more commits than this")
 	// Naming hooks (reconcile/naming): told of every change of the Services' endpoints.
 	f.StringVar(&cfg.Naming.WebhookURL, "naming-webhook", "", "URL that receives the Services and their endpoints as a JSON POST whenever they change")
 	f.StringVar(&cfg.Naming.WebhookSecretFile, "naming-webhook-secret-file", "", "file holding the secret that signs --naming-webhook's payloads (HMAC-SHA256, header X-Stevedore-Signature)")

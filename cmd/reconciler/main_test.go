@@ -23,7 +23,8 @@ func TestFlagsDocumented(t *testing.T) {
 		"naming-webhook", "naming-webhook-secret-file", "naming-exec",
 		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file",
 		"log-file", "log-max-size", "log-max-files",
-		"max-revision-objects", "max-revision-bytes", "max-file-bytes", "max-repo-bytes"}
+		"max-revision-objects", "max-revision-bytes", "max-file-bytes", "max-repo-bytes",
+		"verify-commits", "trusted-keys", "allow-force-push", "verify-max-commits"}
 	for _, name := range want {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)

@@ -45,6 +45,9 @@ type Config struct {
 	// SOPS names the keys SOPS-encrypted manifests are decrypted with
 	// (secrets.go); none configured refuses encrypted documents.
 	SOPS SOPSConfig
+	// Verify checks the signatures and approvals of every revision before
+	// it is decoded (verify.go); zero verifies nothing.
+	Verify VerifyConfig
 	// AppName is the bootstrap application's name; empty means "default".
 	AppName string
 	// SyncConcurrency bounds how many applications fetch and load at once;
@@ -212,6 +215,9 @@ func (c *Config) validate() error {
 	}
 	c.Raft.fill()
 	if err := c.Network.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := c.Verify.validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	for name, addr := range map[string]string{"APIAddr": c.APIAddr, "GossipAddr": c.GossipAddr, "Raft.Addr": c.Raft.Addr} {

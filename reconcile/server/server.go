@@ -45,6 +45,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/hashicorp/serf/serf"
 
+	"github.com/stevedore-dev/stevedore/policy/signature"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/sync/source"
 )
@@ -65,6 +66,8 @@ type Server struct {
 	src     fetcher
 	members *membership
 	events  *eventRing
+	// verifier checks commit signatures (verify.go); nil when off.
+	verifier *signature.Verifier
 	// cursors are how far each agent's events were read (events.go).
 	cursors agentCursors
 	sync    syncStatus // the bootstrap application's
@@ -163,6 +166,9 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
 	s.store.bootstrap = cfg.AppName
 	if s.store.keys, err = cfg.SOPS.load(); err != nil {
+		return nil, err
+	}
+	if s.verifier, err = cfg.Verify.load(); err != nil {
 		return nil, err
 	}
 	s.store.onApply = s.applied
