@@ -102,6 +102,7 @@ var unsupportedFields = map[string][]string{
 	"PodSecurityContext": {"seLinuxOptions", "windowsOptions", "supplementalGroupsPolicy",
 		"seLinuxChangePolicy", "appArmorProfile"},
 	"ServiceAccount":            {"secrets", "imagePullSecrets"},
+	"ClusterRole":               {"aggregationRule"},
 	"PersistentVolumeClaimSpec": {"dataSource", "dataSourceRef", "volumeAttributesClassName"},
 	"PersistentVolumeSpec": {"gcePersistentDisk", "awsElasticBlockStore", "nfs", "iscsi", "glusterfs",
 		"rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",
