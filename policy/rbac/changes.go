@@ -78,8 +78,9 @@ func Changes(prev, next *spec.Set) []policy.Change {
 // Refusal is a change none of its file's approvers may make.
 type Refusal struct {
 	Change policy.Change
-	// Message names the file, line, object, approvers and what they lack.
-	Message string
+	// Message names the file, line, object, approvers and what they lack;
+	// Reason is Message without the file, line and object.
+	Message, Reason string
 }
 
 // CheckChanges returns the changes that no approver of their file may
@@ -120,16 +121,21 @@ func CheckChanges(applied *Authorizer, next *spec.Set, changes []policy.Change, 
 		if ok {
 			continue
 		}
-		obj := objectLabel(c)
-		var msg string
+		var reason string
 		if len(users) == 0 {
-			msg = fmt.Sprintf("%s:%d: %s: no approver of %s: cannot %s it", c.File, c.Line, obj, c.File, c.Attrs.Verb)
+			reason = fmt.Sprintf("no approver of %s: cannot %s it", c.File, c.Attrs.Verb)
 		} else {
-			msg = fmt.Sprintf("%s:%d: %s: no approver of %s may %s it: %s", c.File, c.Line, obj, c.File, c.Attrs.Verb, strings.Join(why, "; "))
+			reason = fmt.Sprintf("no approver of %s may %s it: %s", c.File, c.Attrs.Verb, strings.Join(why, "; "))
 		}
-		out = append(out, Refusal{Change: c, Message: msg})
+		out = append(out, Refusal{Change: c, Reason: reason,
+			Message: fmt.Sprintf("%s:%d: %s: %s", c.File, c.Line, objectLabel(c), reason)})
 	}
 	return out
+}
+
+// ObjectLabel names a change's object: "Kind namespace/name" or "Kind name".
+func ObjectLabel(c policy.Change) string {
+	return objectLabel(c)
 }
 
 func objectLabel(c policy.Change) string {
