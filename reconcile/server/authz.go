@@ -50,11 +50,11 @@ var publicRoutes = map[string]bool{
 }
 
 // attrsFunc returns the attributes of one request of a route.
-type attrsFunc func(r *http.Request) (policy.Attributes, error)
+type attrsFunc func(s *Server, r *http.Request) (policy.Attributes, error)
 
 // Helpers building attrsFuncs.
 func nonResource(path string) attrsFunc {
-	return func(*http.Request) (policy.Attributes, error) {
+	return func(*Server, *http.Request) (policy.Attributes, error) {
 		return policy.Attributes{Verb: "get", NonResourcePath: path}, nil
 	}
 }
@@ -62,7 +62,7 @@ func nonResource(path string) attrsFunc {
 // listOf is a list (or, with ?watch=1, a watch) of resource in
 // ?namespace= ("" is every namespace).
 func listOf(group, resource string) attrsFunc {
-	return func(r *http.Request) (policy.Attributes, error) {
+	return func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		verb := "list"
 		if isWatch(r) {
 			verb = "watch"
@@ -73,7 +73,7 @@ func listOf(group, resource string) attrsFunc {
 
 // clusterList is a list or watch of a cluster-scoped resource.
 func clusterList(group, resource string) attrsFunc {
-	return func(r *http.Request) (policy.Attributes, error) {
+	return func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		verb := "list"
 		if isWatch(r) {
 			verb = "watch"
@@ -84,7 +84,7 @@ func clusterList(group, resource string) attrsFunc {
 
 // named is verb on the object {namespace}/{name} of the path.
 func named(verb, group, resource, sub string) attrsFunc {
-	return func(r *http.Request) (policy.Attributes, error) {
+	return func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		return policy.Attributes{Verb: verb, APIGroup: group, Resource: resource, Subresource: sub,
 			Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}, nil
 	}
@@ -92,7 +92,7 @@ func named(verb, group, resource, sub string) attrsFunc {
 
 // clusterNamed is verb on the cluster-scoped object {name} of the path.
 func clusterNamed(verb, group, resource, sub string) attrsFunc {
-	return func(r *http.Request) (policy.Attributes, error) {
+	return func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		return policy.Attributes{Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Name: r.PathValue("name")}, nil
 	}
 }
@@ -100,7 +100,7 @@ func clusterNamed(verb, group, resource, sub string) attrsFunc {
 // podQuery is verb on pods/sub of ?namespace= (default "default") and
 // ?pod=, as logs and exec name their pod.
 func podQuery(verb, sub string) attrsFunc {
-	return func(r *http.Request) (policy.Attributes, error) {
+	return func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		q := r.URL.Query()
 		ns := q.Get("namespace")
 		if ns == "" {
@@ -111,11 +111,15 @@ func podQuery(verb, sub string) attrsFunc {
 }
 
 // appQuery is verb on the application ?app= (the bootstrap application
-// when absent, named by its configured name).
+// when absent, named by its configured name, so that resourceNames can
+// name it).
 func appQuery(verb, sub string) attrsFunc {
-	return func(r *http.Request) (policy.Attributes, error) {
-		return policy.Attributes{Verb: verb, APIGroup: rbac.GroupStevedore, Resource: "applications", Subresource: sub,
-			Name: r.URL.Query().Get("app")}, nil
+	return func(s *Server, r *http.Request) (policy.Attributes, error) {
+		name := r.URL.Query().Get("app")
+		if name == "" {
+			name = s.bootstrapName()
+		}
+		return policy.Attributes{Verb: verb, APIGroup: rbac.GroupStevedore, Resource: "applications", Subresource: sub, Name: name}, nil
 	}
 }
 
@@ -192,7 +196,7 @@ var routeAttrs = map[string]attrsFunc{
 	"GET " + api.PathJob:      named("get", "batch", "jobs", ""),
 	"GET " + api.PathCronJobs: listOf("batch", "cronjobs"),
 	"GET " + api.PathCronJob:  named("get", "batch", "cronjobs", ""),
-	"POST " + api.PathJobs: func(r *http.Request) (policy.Attributes, error) {
+	"POST " + api.PathJobs: func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		var req api.CreateJobRequest
 		if err := peekJSON(r, &req); err != nil {
 			return policy.Attributes{}, err
@@ -204,9 +208,9 @@ var routeAttrs = map[string]attrsFunc{
 		return policy.Attributes{Verb: "create", APIGroup: "batch", Resource: "jobs", Namespace: ns, Name: req.Name}, nil
 	},
 
-	"POST " + api.PathTokens: func(*http.Request) (policy.Attributes, error) { return tokensAttrs("create", ""), nil },
-	"GET " + api.PathTokens:  func(*http.Request) (policy.Attributes, error) { return tokensAttrs("list", ""), nil },
-	"DELETE " + api.PathToken: func(r *http.Request) (policy.Attributes, error) {
+	"POST " + api.PathTokens: func(*Server, *http.Request) (policy.Attributes, error) { return tokensAttrs("create", ""), nil },
+	"GET " + api.PathTokens:  func(*Server, *http.Request) (policy.Attributes, error) { return tokensAttrs("list", ""), nil },
+	"DELETE " + api.PathToken: func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		return tokensAttrs("delete", r.PathValue("id")), nil
 	},
 }
@@ -248,7 +252,7 @@ func (s *Server) authorizeRoute(pattern string, h http.Handler) http.Handler {
 	}
 	attrs, ok := routeAttrs[pattern]
 	if !ok {
-		attrs = func(*http.Request) (policy.Attributes, error) {
+		attrs = func(*Server, *http.Request) (policy.Attributes, error) {
 			return policy.Attributes{}, errs.Mark(fmt.Errorf("route %s has no authorization mapping: refused to everyone", pattern), errdefs.ErrPermissionDenied)
 		}
 	}
@@ -258,7 +262,7 @@ func (s *Server) authorizeRoute(pattern string, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		at, err := attrs(r)
+		at, err := attrs(s, r)
 		if err != nil {
 			errs.WriteHTTP(w, err)
 			return

@@ -43,6 +43,21 @@ kind: RoleBinding
 metadata: {name: dev-exec, namespace: b}
 roleRef: {kind: Role, name: exec}
 subjects: [{kind: Group, name: dev}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: syncer}
+rules:
+- apiGroups: [stevedore.dev]
+  resources: [applications/sync]
+  resourceNames: [default]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ci-sync}
+roleRef: {kind: ClusterRole, name: syncer}
+subjects: [{kind: User, name: ci}]
 `
 
 // serveAs sends one request through s.Handler() as u (nil: no user, as
@@ -78,6 +93,8 @@ func TestRBACThroughTheAPI(t *testing.T) {
 	alice := &policy.User{Name: "alice@example.com"}
 	bob := &policy.User{Name: "bob", Groups: []string{"dev"}}
 	admin := &policy.User{Name: policy.UserAdmin, Groups: []string{policy.GroupMasters}}
+	ci := &policy.User{Name: "ci"}
+	node := &policy.User{Name: policy.NodeUserPrefix + "n1", Groups: []string{policy.GroupNodes}}
 
 	for _, tc := range []struct {
 		name           string
@@ -107,6 +124,18 @@ func TestRBACThroughTheAPI(t *testing.T) {
 		{"admin lists every pod", admin, "GET", "/v1/pods", "", http.StatusOK, ""},
 		{"admin lists tokens", admin, "GET", "/v1/tokens", "", http.StatusOK, ""},
 		{"no user: authorization is not asked (Security disabled)", nil, "GET", "/v1/pods", "", http.StatusOK, ""},
+		// Hostile requests.
+		{"a namespace with a slash in the path", alice, "GET", "/v1/pods/a%2Fx/y", "", http.StatusForbidden, `get pods "y" in namespace a/x`},
+		{"a job body over the bound", admin, "POST", "/v1/jobs", `{"namespace":"a","name":"` + strings.Repeat("x", 70<<10) + `"}`, http.StatusBadRequest, "larger than"},
+		{"a job body that is not JSON", alice, "POST", "/v1/jobs", `{"namespace":`, http.StatusBadRequest, "failed to decode"},
+		{"the body reaches the handler after authorization", admin, "POST", "/v1/jobs", `{"namespace":"a","name":"j","from":"cronjob/nope"}`, http.StatusNotFound, "nope"},
+		{"resourceNames name the bootstrap application when ?app= is absent", ci, "POST", "/v1/sync", "", http.StatusAccepted, ""},
+		{"resourceNames: another application", ci, "POST", "/v1/sync?app=other", "", http.StatusForbidden, `applications/sync.stevedore.dev "other"`},
+		{"a node asks for a lease for another node", node, "PUT", "/v1/leases/a/l", `{"holderIdentity":"web-1","node":"n2"}`, http.StatusForbidden, "node n1 may ask for leases only for its own pods"},
+		{"a node asks for a lease naming no node", node, "PUT", "/v1/leases/a/l", `{"holderIdentity":"web-1"}`, http.StatusForbidden, "only for its own pods"},
+		{"a node asks for a lease for itself: the holder is checked next", node, "PUT", "/v1/leases/a/l", `{"holderIdentity":"web-1","node":"n1"}`, http.StatusForbidden, "which is not placed on it"},
+		{"a node may not delete leases", node, "DELETE", "/v1/leases/a/l", "", http.StatusForbidden, "delete leases"},
+		{"a node may not list pods", node, "GET", "/v1/pods?namespace=a", "", http.StatusForbidden, "list pods"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := serveAs(h, tc.u, tc.method, tc.target, tc.body)
