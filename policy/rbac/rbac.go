@@ -32,8 +32,74 @@ type binding struct {
 // Authorizer is an RBAC authorizer over a fixed set of objects. It is
 // immutable once built and safe for concurrent use.
 type Authorizer struct {
-	cluster    []binding
-	namespaced map[string][]binding
+	cluster    index
+	namespaced map[string]*index
+}
+
+// index holds bindings by the user names and group names of their
+// subjects (a ServiceAccount subject is its user name), so that a decision
+// looks only at the bindings of the caller, in the order of their labels.
+type index struct {
+	byUser, byGroup map[string][]*binding
+}
+
+func (x *index) add(b *binding) {
+	if x.byUser == nil {
+		x.byUser, x.byGroup = map[string][]*binding{}, map[string][]*binding{}
+	}
+	seenU, seenG := map[string]bool{}, map[string]bool{}
+	for _, s := range b.subjects {
+		switch s.Kind {
+		case spec.SubjectUser:
+			if !seenU[s.Name] {
+				seenU[s.Name] = true
+				x.byUser[s.Name] = append(x.byUser[s.Name], b)
+			}
+		case spec.SubjectGroup:
+			if !seenG[s.Name] {
+				seenG[s.Name] = true
+				x.byGroup[s.Name] = append(x.byGroup[s.Name], b)
+			}
+		case spec.SubjectServiceAccount:
+			ns := s.Namespace
+			if ns == "" {
+				ns = b.namespace
+			}
+			n := ServiceAccountPrefix + ns + ":" + s.Name
+			if !seenU[n] {
+				seenU[n] = true
+				x.byUser[n] = append(x.byUser[n], b)
+			}
+		}
+	}
+}
+
+// allows returns the first binding of u's that allows at: by u's name,
+// then by each of its groups, then system:authenticated's.
+func (x *index) allows(u policy.User, at policy.Attributes) *binding {
+	if x == nil || x.byUser == nil {
+		return nil
+	}
+	check := func(bs []*binding) *binding {
+		for _, b := range bs {
+			if rulesAllow(b.rules, at) {
+				return b
+			}
+		}
+		return nil
+	}
+	if b := check(x.byUser[u.Name]); b != nil {
+		return b
+	}
+	for _, g := range u.Groups {
+		if g == policy.GroupAuthenticated {
+			continue
+		}
+		if b := check(x.byGroup[g]); b != nil {
+			return b
+		}
+	}
+	return check(x.byGroup[policy.GroupAuthenticated])
 }
 
 var _ policy.Authorizer = (*Authorizer)(nil)
@@ -76,13 +142,14 @@ func New(objs ...spec.Object) *Authorizer {
 			rbs = append(rbs, o)
 		}
 	}
-	a := &Authorizer{namespaced: map[string][]binding{}}
+	var cluster []*binding
+	namespaced := map[string][]*binding{}
 	for _, b := range crbs {
 		rules, ok := clusterRoles[b.RoleRef.Name]
 		if !ok || b.RoleRef.Kind != spec.KindClusterRole {
 			continue
 		}
-		a.cluster = append(a.cluster, binding{
+		cluster = append(cluster, &binding{
 			label:    fmt.Sprintf("ClusterRoleBinding %s (ClusterRole %s)", b.Name, b.RoleRef.Name),
 			subjects: b.Subjects, rules: rules,
 		})
@@ -99,29 +166,46 @@ func New(objs ...spec.Object) *Authorizer {
 		if !ok {
 			continue
 		}
-		a.namespaced[b.Namespace] = append(a.namespaced[b.Namespace], binding{
+		namespaced[b.Namespace] = append(namespaced[b.Namespace], &binding{
 			label:     fmt.Sprintf("RoleBinding %s/%s (%s %s)", b.Namespace, b.Name, b.RoleRef.Kind, b.RoleRef.Name),
 			namespace: b.Namespace, subjects: b.Subjects, rules: rules,
 		})
 	}
-	// Deterministic reasons: the first binding by name that allows.
-	sort.SliceStable(a.cluster, func(i, j int) bool { return a.cluster[i].label < a.cluster[j].label })
-	for _, bs := range a.namespaced {
+	// Deterministic reasons: bindings are looked at in the order of their
+	// labels.
+	byLabel := func(bs []*binding) {
 		sort.SliceStable(bs, func(i, j int) bool { return bs[i].label < bs[j].label })
+	}
+	a := &Authorizer{namespaced: map[string]*index{}}
+	byLabel(cluster)
+	for _, b := range cluster {
+		a.cluster.add(b)
+	}
+	for ns, bs := range namespaced {
+		byLabel(bs)
+		x := &index{}
+		for _, b := range bs {
+			x.add(b)
+		}
+		a.namespaced[ns] = x
 	}
 	return a
 }
 
 // FromSets builds an Authorizer from the RBAC objects of several revisions
-// (one per application; nil sets are skipped).
+// (one per application; nil sets are skipped). It looks at each object
+// once, without sorting the sets.
 func FromSets(sets ...*spec.Set) *Authorizer {
 	var objs []spec.Object
 	for _, s := range sets {
 		if s == nil {
 			continue
 		}
-		for _, kind := range []string{spec.KindClusterRole, spec.KindRole, spec.KindClusterRoleBinding, spec.KindRoleBinding} {
-			objs = append(objs, s.OfKind(kind)...)
+		for k, o := range s.Objects {
+			switch k.Kind {
+			case spec.KindClusterRole, spec.KindRole, spec.KindClusterRoleBinding, spec.KindRoleBinding:
+				objs = append(objs, o)
+			}
 		}
 	}
 	return New(objs...)
@@ -132,16 +216,12 @@ func FromSets(sets ...*spec.Set) *Authorizer {
 // a. The reason names the binding and its role, or says what nothing
 // allows.
 func (a *Authorizer) Authorize(u policy.User, at policy.Attributes) (bool, string) {
-	for _, b := range a.cluster {
-		if b.appliesTo(u) && rulesAllow(b.rules, at) {
-			return true, "allowed by " + b.label
-		}
+	if b := a.cluster.allows(u, at); b != nil {
+		return true, "allowed by " + b.label
 	}
 	if at.Namespace != "" && at.NonResourcePath == "" {
-		for _, b := range a.namespaced[at.Namespace] {
-			if b.appliesTo(u) && rulesAllow(b.rules, at) {
-				return true, "allowed by " + b.label
-			}
+		if b := a.namespaced[at.Namespace].allows(u, at); b != nil {
+			return true, "allowed by " + b.label
 		}
 	}
 	return false, Denial(u, at)
@@ -191,32 +271,6 @@ func namespacedResource(group, resource string) bool {
 		return false
 	}
 	return true
-}
-
-// appliesTo reports whether one of b's subjects is u. Every user is in
-// system:authenticated.
-func (b *binding) appliesTo(u policy.User) bool {
-	for _, s := range b.subjects {
-		switch s.Kind {
-		case spec.SubjectUser:
-			if s.Name == u.Name {
-				return true
-			}
-		case spec.SubjectGroup:
-			if s.Name == policy.GroupAuthenticated || u.InGroup(s.Name) {
-				return true
-			}
-		case spec.SubjectServiceAccount:
-			ns := s.Namespace
-			if ns == "" {
-				ns = b.namespace
-			}
-			if u.Name == ServiceAccountPrefix+ns+":"+s.Name {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func rulesAllow(rules []spec.PolicyRule, at policy.Attributes) bool {
