@@ -123,6 +123,20 @@ func appQuery(verb, sub string) attrsFunc {
 	}
 }
 
+// topPods is GET /v1/top/pods: ?all=1 is every namespace whatever
+// ?namespace= says, and no namespace is "default" (as handleTopPods reads
+// them).
+func topPods(_ *Server, r *http.Request) (policy.Attributes, error) {
+	q := r.URL.Query()
+	ns := q.Get("namespace")
+	if q.Get(api.QueryAllNamespaces) == "1" {
+		ns = ""
+	} else if ns == "" {
+		ns = spec.DefaultNamespace
+	}
+	return policy.Attributes{Verb: "list", APIGroup: rbac.GroupMetrics, Resource: "pods", Namespace: ns}, nil
+}
+
 // maxPeekBody bounds the body authorization reads to find a namespace.
 const maxPeekBody = 64 << 10
 
@@ -158,7 +172,7 @@ var routeAttrs = map[string]attrsFunc{
 	"GET " + api.PathDeployments:    listOf("apps", "deployments"),
 	"GET " + api.PathRolloutHistory: named("get", "apps", "deployments", ""),
 	"GET " + api.PathEvents:         listOf("", "events"),
-	"GET " + api.PathTopPods:        listOf(rbac.GroupMetrics, "pods"),
+	"GET " + api.PathTopPods:        topPods,
 
 	"GET " + api.PathNodes:         clusterList("", "nodes"),
 	"GET " + api.PathNode:          clusterNamed("get", "", "nodes", ""),

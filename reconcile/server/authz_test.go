@@ -135,6 +135,9 @@ func TestRBACThroughTheAPI(t *testing.T) {
 		{"a node asks for a lease naming no node", node, "PUT", "/v1/leases/a/l", `{"holderIdentity":"web-1"}`, http.StatusForbidden, "only for its own pods"},
 		{"a node asks for a lease for itself: the holder is checked next", node, "PUT", "/v1/leases/a/l", `{"holderIdentity":"web-1","node":"n1"}`, http.StatusForbidden, "which is not placed on it"},
 		{"a node may not delete leases", node, "DELETE", "/v1/leases/a/l", "", http.StatusForbidden, "delete leases"},
+		{"top pods of a", alice, "GET", "/v1/top/pods?namespace=a", "", 0, ""},
+		{"top pods: ?all=1 is every namespace whatever ?namespace= says", alice, "GET", "/v1/top/pods?namespace=a&all=1", "", http.StatusForbidden, "list pods.metrics.k8s.io in all namespaces"},
+		{"top pods: no namespace is default", alice, "GET", "/v1/top/pods", "", http.StatusForbidden, "in namespace default"},
 		{"a node may not list pods", node, "GET", "/v1/pods?namespace=a", "", http.StatusForbidden, "list pods"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
