@@ -178,13 +178,25 @@ func (a *Authorizer) noEscalation(u policy.User, c policy.Change, next *spec.Set
 	if ok, _ := a.Authorize(u, shortcut); ok {
 		return true, ""
 	}
+	budget := maxEscalationChecks
 	for _, r := range rules {
-		if at, ok := a.covers(u, r, ns); !ok {
+		at, ok := a.covers(u, r, ns, &budget)
+		if budget < 0 {
+			return false, fmt.Sprintf("%s grants more than %d verb, group, resource and name combinations: too many to check that user %s holds them all (%s)",
+				objectLabel(c), maxEscalationChecks, u.Name, Describe(shortcut))
+		}
+		if !ok {
 			return false, fmt.Sprintf("%s would grant what user %s does not hold (%s; or %s)", objectLabel(c), u.Name, Describe(at), Describe(shortcut))
 		}
 	}
 	return true, ""
 }
+
+// maxEscalationChecks bounds the decisions the escalation check of one
+// object makes (its rules' verbs × groups × resources × names), so that a
+// Role of a few hundred long lists cannot hold a sync for hours. Past it
+// the change needs the verb escalate or bind, or system:masters.
+const maxEscalationChecks = 100000
 
 // roleRules returns the rules of the role ref names, from next or the
 // built-ins.
@@ -209,17 +221,20 @@ func roleRules(next *spec.Set, ref spec.RoleRef, ns string) []spec.PolicyRule {
 // covers reports whether u holds every permission r grants in ns ("" for
 // everywhere), returning the first it lacks. A wildcard in r is a literal
 // that only a wildcard of u's rules matches.
-func (a *Authorizer) covers(u policy.User, r spec.PolicyRule, ns string) (policy.Attributes, bool) {
+func (a *Authorizer) covers(u policy.User, r spec.PolicyRule, ns string, budget *int) (policy.Attributes, bool) {
+	names := r.ResourceNames
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	if *budget -= len(r.Verbs) * (len(r.NonResourceURLs) + len(r.APIGroups)*len(r.Resources)*len(names)); *budget < 0 {
+		return policy.Attributes{}, false
+	}
 	for _, verb := range r.Verbs {
 		for _, p := range r.NonResourceURLs {
 			at := policy.Attributes{Verb: verb, NonResourcePath: p}
 			if ok, _ := a.Authorize(u, at); !ok {
 				return at, false
 			}
-		}
-		names := r.ResourceNames
-		if len(names) == 0 {
-			names = []string{""}
 		}
 		for _, g := range r.APIGroups {
 			for _, res := range r.Resources {

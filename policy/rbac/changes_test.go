@@ -1,8 +1,10 @@
 package rbac
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stevedore-dev/stevedore/policy"
 )
@@ -129,5 +131,32 @@ rules:
 				}
 			}
 		})
+	}
+}
+
+// TestEscalationCheckIsBounded: a Role whose rules multiply to millions of
+// verb, group, resource and name combinations is refused at once (it needs
+// the verb escalate), not checked one combination at a time.
+func TestEscalationCheckIsBounded(t *testing.T) {
+	applied := load(t, map[string]string{"rbac.yaml": teamRBAC})
+	az := FromSets(applied)
+	var b strings.Builder
+	b.WriteString("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: huge, namespace: a}\nrules:\n- apiGroups: [\"\"]\n  verbs: [get]\n  resources:\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "  - r%d\n", i)
+	}
+	b.WriteString("  resourceNames:\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "  - n%d\n", i)
+	}
+	next := load(t, map[string]string{"rbac.yaml": teamRBAC, "huge.yaml": b.String()})
+	carol := policy.User{Name: "carol@example.com"} // admin in a
+	start := time.Now()
+	refused := CheckChanges(az, next, Changes(applied, next), map[string][]policy.User{"huge.yaml": {carol}})
+	if len(refused) != 1 || !strings.Contains(refused[0].Message, "too many to check") {
+		t.Fatalf("refused = %+v", refused)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the check took %s", d)
 	}
 }
