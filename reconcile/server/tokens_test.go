@@ -49,7 +49,7 @@ func TestTokens(t *testing.T) {
 	}
 	// Forged and truncated tokens, and the right ID with another secret.
 	for _, bad := range []string{"", "sdt_", created.Secret[:len(created.Secret)-1], created.Secret + "x",
-		tokenPrefix + created.ID + "_" + strings.Repeat("A", 43), "Bearer " + created.Secret, created.ID} {
+		tokenPrefix + created.ID + "_" + strings.Repeat("A", 43), "Bearer " + created.Secret, created.ID, created.Secret + strings.Repeat("A", 1<<20)} {
 		if u, ok := s.tokenUser(bad); ok {
 			t.Errorf("tokenUser(%q) = %v", bad, u)
 		}
