@@ -45,6 +45,10 @@ var kinds = []kindInfo{
 	{AppsV1, KindDaemonSet, true, func() Object { return &DaemonSet{} }},
 	{BatchV1, KindJob, true, func() Object { return &Job{} }},
 	{BatchV1, KindCronJob, true, func() Object { return &CronJob{} }},
+	{RBACV1, KindRole, true, func() Object { return &Role{} }},
+	{RBACV1, KindClusterRole, false, func() Object { return &ClusterRole{} }},
+	{RBACV1, KindRoleBinding, true, func() Object { return &RoleBinding{} }},
+	{RBACV1, KindClusterRoleBinding, false, func() Object { return &ClusterRoleBinding{} }},
 	{StevedoreV1alpha1, KindApplication, false, func() Object { return &Application{} }},
 }
 

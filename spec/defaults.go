@@ -81,6 +81,10 @@ func SetDefaults(o Object) {
 			v := int32(DefaultProgressDeadlineSeconds)
 			s.ProgressDeadlineSeconds = &v
 		}
+	case *RoleBinding:
+		defaultBinding(&o.RoleRef, o.Subjects)
+	case *ClusterRoleBinding:
+		defaultBinding(&o.RoleRef, o.Subjects)
 	default:
 		defaultWorkload(o)
 	}

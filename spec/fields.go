@@ -104,6 +104,7 @@ var unsupportedFields = map[string][]string{
 		"seLinuxChangePolicy", "appArmorProfile"},
 	"ServiceAccount":            {"secrets", "imagePullSecrets"},
 	"ResourceQuotaSpec":         {"scopes", "scopeSelector"},
+	"ClusterRole":               {"aggregationRule"},
 	"PersistentVolumeClaimSpec": {"dataSource", "dataSourceRef", "volumeAttributesClassName"},
 	"PersistentVolumeSpec": {"gcePersistentDisk", "awsElasticBlockStore", "nfs", "iscsi", "glusterfs",
 		"rbd", "flexVolume", "cinder", "cephfs", "flocker", "fc", "azureFile", "vsphereVolume", "quobyte",

@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -84,6 +85,10 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		{PersistentVolumeClaim{}, corev1.PersistentVolumeClaim{}},
 		{PersistentVolume{}, corev1.PersistentVolume{}},
 		{StorageClass{}, storagev1.StorageClass{}},
+		{Role{}, rbacv1.Role{}},
+		{ClusterRole{}, rbacv1.ClusterRole{}},
+		{RoleBinding{}, rbacv1.RoleBinding{}},
+		{ClusterRoleBinding{}, rbacv1.ClusterRoleBinding{}},
 	}
 	seen := map[reflect.Type]bool{}
 	used := map[string]map[string]bool{} // lists' entries met in a walk

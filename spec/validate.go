@@ -97,7 +97,7 @@ func validateObject(o Object) []fieldError {
 	case *Application:
 		v.application(o)
 	default:
-		if !v.storageObject(o) && !v.workloadObject(o) && !v.quotaObject(o) {
+		if !v.storageObject(o) && !v.workloadObject(o) && !v.quotaObject(o) && !v.rbacObject(o) {
 			v.add("kind", "unsupported kind %q", kind)
 		}
 	}

@@ -345,17 +345,30 @@ func printCronJobDescription(w io.Writer, desc *api.CronJobDescription, now time
 // imperative write: everything else comes from Git.
 func (c *cli) createCmd() *cobra.Command {
 	var namespace, from, output string
+	var tok tokenOptions
 	cmd := &cobra.Command{
-		Use:   "create job NAME --from=cronjob/CRON",
-		Short: "Run a CronJob's job template now as a Job (the one imperative command; recorded as an event)",
+		Use:   "create job NAME --from=cronjob/CRON | create token USER [--group G]... [--ttl D]",
+		Short: "Run a CronJob's job template now as a Job (recorded as an event), or create an API token",
 		Long: `Make a Job from a CronJob's jobTemplate, as kubectl create job --from=cronjob/NAME does: the
 reconciler commits it through its raft log and runs it like the CronJob's children (it counts
 in the CronJob's history, not against a slot). The CronJob must be in the applied revision.
-An event on the Job names who asked. It is the one imperative write: Git describes the rest.`,
-		Example: `  ctl create job backup-now --from=cronjob/backup -n ops`,
+An event on the Job names who asked. It is the one imperative write: Git describes the rest.
+
+create token USER makes an API bearer token for USER and the --group groups (RBAC subjects of
+kind User and Group match them), valid for --ttl (default: until revoked). Only a user RBAC allows
+to create tokens (create tokens in stevedore.dev: cluster-admin) may. The secret is printed once;
+the reconcilers keep only its SHA-256. ctl get tokens lists them, ctl delete token ID revokes one.`,
+		Example: `  ctl create job backup-now --from=cronjob/backup -n ops
+  ctl create token ci@example.com --group deployers --ttl 720h`,
 		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 2 && args[0] == "token" {
+				if strings.TrimSpace(args[1]) == "" {
+					return usageErr("create token takes a user name")
+				}
+				return nil
+			}
 			if len(args) != 2 || args[0] != "job" {
-				return usageErr("create takes: create job NAME --from=cronjob/CRON")
+				return usageErr("create takes: create job NAME --from=cronjob/CRON, or create token USER")
 			}
 			if from == "" {
 				return usageErr("create job needs --from=cronjob/CRON: Jobs otherwise come from Git")
@@ -365,6 +378,9 @@ An event on the Job names who asked. It is the one imperative write: Git describ
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
 				return err
+			}
+			if args[0] == "token" {
+				return c.createToken(cmd.Context(), args[1], tok, output)
 			}
 			if namespace == "" {
 				namespace = spec.DefaultNamespace
@@ -385,5 +401,7 @@ An event on the Job names who asked. It is the one imperative write: Git describ
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", "namespace (default \"default\")")
 	cmd.Flags().StringVar(&from, "from", "", "the CronJob whose template to run: cronjob/NAME")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json or yaml")
+	cmd.Flags().StringArrayVar(&tok.groups, "group", nil, "create token: a group of the token's user (repeat for several)")
+	cmd.Flags().DurationVar(&tok.ttl, "ttl", 0, "create token: how long the token is valid (e.g. 24h; default: until revoked)")
 	return cmd
 }

@@ -136,6 +136,9 @@ func (c *cli) getCmd() *cobra.Command {
 }
 
 func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
+	if isTokenResource(args[0]) { // tokens.go
+		return c.getTokens(ctx, o.output)
+	}
 	f, err := parseOutput(o.output)
 	if err != nil {
 		return err

@@ -65,6 +65,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerStorageRoutes(lead)
 	s.registerLeaseRoutes(lead)
 	s.registerJobRoutes(lead)
+	s.registerTokenRoutes(lead) // tokens.go
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

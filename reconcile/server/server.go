@@ -102,6 +102,10 @@ type Server struct {
 	leaseClock atomic.Pointer[func() time.Time]
 	// joined is closed once Config.Join reached a member.
 	joined chan struct{}
+	// rbacAuthz caches the API's RBAC Authorizer, routes the patterns
+	// Handler registered (authz.go).
+	rbacAuthz rbacAuthzPointer
+	routes    routeLog
 
 	mu        sync.Mutex
 	started   bool

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -95,6 +96,8 @@ type command struct {
 	UID string `json:"uid,omitempty"`
 	// Lease is the payload of an opLease entry (store_leases.go).
 	Lease *leaseCommand `json:"lease,omitempty"`
+	// Token is the payload of an opToken entry (tokens.go).
+	Token *tokenCommand `json:"token,omitempty"`
 	// JobUpsert, JobDelete, CronJobUpsert and CronJobDelete are the
 	// records of an opJobs or opJobCreate entry (store_jobs.go).
 	JobUpsert     []reconcile.JobRecord     `json:"jobUpsert,omitempty"`
@@ -156,6 +159,9 @@ type fsmState struct {
 	// Leases are the pods' leases by "namespace/name" (store_leases.go);
 	// absent in an older snapshot: none.
 	Leases map[string]leaseRecord `json:"leases,omitempty"`
+	// Tokens are the API tokens by ID, hashed (tokens.go); absent in an
+	// older snapshot: none.
+	Tokens map[string]tokenRecord `json:"tokens,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -172,6 +178,8 @@ type store struct {
 	// application.
 	union *spec.Set
 	owner map[spec.ObjectKey]string
+	// published is union, for readers that take no lock (authz.go).
+	published atomic.Pointer[spec.Set]
 	// keys decrypt SOPS-encrypted manifests (secrets.go); nil: none.
 	keys *sops.Keys
 	// bootstrap is the bootstrap application's name, for messages.
@@ -347,6 +355,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if err := s.applyLeaseLocked(c, index); err != nil {
 			return err
 		}
+	case opToken:
+		if err := s.applyTokenLocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -381,6 +393,8 @@ type storeView struct {
 	DeletePods map[string]string
 	// The pods' leases (store_leases.go).
 	Leases map[string]leaseRecord
+	// The API tokens, hashed (tokens.go).
+	Tokens map[string]tokenRecord
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -411,6 +425,7 @@ func (s *store) read() storeView {
 		Rollbacks:  s.st.Rollbacks,
 		DeletePods: s.st.DeletePods,
 		Leases:     s.st.Leases,
+		Tokens:     s.st.Tokens,
 	}
 }
 
@@ -513,6 +528,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		Rollbacks:        v.Rollbacks,
 		DeletePods:       v.DeletePods,
 		Leases:           v.Leases,
+		Tokens:           v.Tokens,
 	}}, nil
 }
 

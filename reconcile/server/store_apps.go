@@ -264,6 +264,7 @@ func (s *store) followDeclaredLocked(oldSet, newSet *spec.Set) {
 func (s *store) rebuildUnionLocked() {
 	if s.apps[""] == nil {
 		s.union, s.owner = nil, map[spec.ObjectKey]string{}
+		s.published.Store(nil)
 		return
 	}
 	names := make([]string, 0, len(s.apps))
@@ -282,6 +283,7 @@ func (s *store) rebuildUnionLocked() {
 		}
 	}
 	s.union, s.owner = union, owner
+	s.published.Store(union)
 }
 
 // restoreAppsLocked loads the applications of a restored state.

@@ -23,6 +23,10 @@ var kinds = []Kind{
 	{Kind: "DaemonSet", APIVersion: "apps/v1", Namespaced: true, Type: "DaemonSet"},
 	{Kind: "Job", APIVersion: "batch/v1", Namespaced: true, Type: "Job"},
 	{Kind: "CronJob", APIVersion: "batch/v1", Namespaced: true, Type: "CronJob"},
+	{Kind: "Role", APIVersion: "rbac.authorization.k8s.io/v1", Namespaced: true, Type: "Role"},
+	{Kind: "ClusterRole", APIVersion: "rbac.authorization.k8s.io/v1", Namespaced: false, Type: "ClusterRole"},
+	{Kind: "RoleBinding", APIVersion: "rbac.authorization.k8s.io/v1", Namespaced: true, Type: "RoleBinding"},
+	{Kind: "ClusterRoleBinding", APIVersion: "rbac.authorization.k8s.io/v1", Namespaced: false, Type: "ClusterRoleBinding"},
 	{Kind: "Application", APIVersion: "stevedore.dev/v1alpha1", Namespaced: false, Type: "Application"},
 }
 
@@ -88,6 +92,28 @@ var types = map[string]*Type{
 		Doc:  "ClientIPConfig holds the ClientIP affinity settings.",
 		Fields: []Field{
 			{Name: "timeoutSeconds", Type: "integer", Doc: "timeoutSeconds is how long a client sticks to its pod after its last packet, 1-86400. Defaults to 10800 (3 hours)."},
+		},
+	},
+	"ClusterRole": {
+		Name:        "ClusterRole",
+		Doc:         "ClusterRole is a cluster-wide set of permissions, as Kubernetes' rbac/v1 ClusterRole: bound by a ClusterRoleBinding it grants them in every namespace and on cluster-scoped resources; bound by a RoleBinding, in that binding's namespace only. aggregationRule is not supported.",
+		Unsupported: []string{"aggregationRule"},
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "rules", Type: "[]PolicyRule", Ref: "PolicyRule", Doc: "rules are the permissions the role grants; a request is allowed if any rule allows it. Empty grants nothing."},
+		},
+	},
+	"ClusterRoleBinding": {
+		Name: "ClusterRoleBinding",
+		Doc:  "ClusterRoleBinding grants the permissions of a ClusterRole in every namespace and on cluster-scoped resources.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "roleRef", Type: "RoleRef", Ref: "RoleRef", Required: true, Doc: "roleRef is the ClusterRole granted. Required."},
+			{Name: "subjects", Type: "[]Subject", Ref: "Subject", Doc: "subjects are who the binding grants the role to. Empty grants it to no one."},
 		},
 	},
 	"ConfigMap": {
@@ -804,6 +830,17 @@ var types = map[string]*Type{
 			{Name: "spec", Type: "PodSpec", Ref: "PodSpec", Required: true, Doc: "spec is the desired behaviour of the pods."},
 		},
 	},
+	"PolicyRule": {
+		Name: "PolicyRule",
+		Doc:  "PolicyRule allows verbs on resources of API groups (optionally only the named objects), or verbs on non-resource URLs; never both in one rule.",
+		Fields: []Field{
+			{Name: "apiGroups", Type: "[]string", Doc: "apiGroups are the API groups of the resources (\"\" is the core group, \"apps\", \"batch\", \"stevedore.dev\", \"*\" for all). Required in a resource rule."},
+			{Name: "nonResourceURLs", Type: "[]string", Doc: "nonResourceURLs are the paths a non-resource rule allows (\"/v1/status\", \"/metrics\"); a trailing \"*\" matches any suffix. Only in a ClusterRole, and without apiGroups and resources."},
+			{Name: "resourceNames", Type: "[]string", Doc: "resourceNames restricts the rule to the objects of these names; empty allows any name."},
+			{Name: "resources", Type: "[]string", Doc: "resources are the resources, plural and lower case (\"pods\", \"deployments\"), a subresource after a slash (\"pods/log\", \"pods/exec\"), \"*\" for all, or \"*/log\" for a subresource of any. Required in a resource rule."},
+			{Name: "verbs", Type: "[]string", Required: true, Doc: "verbs are the verbs allowed (\"get\", \"list\", \"watch\", \"create\", \"update\", \"patch\", \"delete\", \"deletecollection\", or \"*\" for all). Required."},
+		},
+	},
 	"PreferredSchedulingTerm": {
 		Name: "PreferredSchedulingTerm",
 		Doc:  "PreferredSchedulingTerm is a weighted (1-100) preference.",
@@ -915,6 +952,36 @@ var types = map[string]*Type{
 		Fields: []Field{
 			{Name: "limits", Type: "map[string]Quantity", Doc: "limits are the most the container may use: cpu and memory limits are enforced by the runtime (cgroups). A request may not exceed its limit."},
 			{Name: "requests", Type: "map[string]Quantity", Doc: "requests are the resources the container needs: the scheduler places the pod only on a node with that much allocatable left. Names are cpu, memory, ephemeral-storage, hugepages-<size> or extended resources (example.com/gpu). Each defaults to its limit when only the limit is set."},
+		},
+	},
+	"Role": {
+		Name: "Role",
+		Doc:  "Role is a namespaced set of permissions, as Kubernetes' rbac/v1 Role. It grants nothing until a RoleBinding in its namespace binds it to users. In Stevedore RBAC governs what a commit's approvers may change in Git (checked at sync) and what a caller may do through the reconciler API (docs/security.md).",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "rules", Type: "[]PolicyRule", Ref: "PolicyRule", Doc: "rules are the permissions the role grants; a request is allowed if any rule allows it. Empty grants nothing."},
+		},
+	},
+	"RoleBinding": {
+		Name: "RoleBinding",
+		Doc:  "RoleBinding grants, in its namespace, the permissions of a Role of that namespace or of a ClusterRole to users, groups or service accounts.",
+		Fields: []Field{
+			{Name: "apiVersion", Type: "string", Required: true, Doc: "apiVersion is the versioned schema of the object: \"v1\" for Namespace, Pod, PodTemplate, ReplicationController, Service and Node, \"apps/v1\" for Deployment. Every document must set it."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is the type of the object, in CamelCase (\"Deployment\"). Every document must set it."},
+			{Name: "metadata", Type: "ObjectMeta", Ref: "ObjectMeta", Doc: "metadata is the object's metadata."},
+			{Name: "roleRef", Type: "RoleRef", Ref: "RoleRef", Required: true, Doc: "roleRef is the Role (of the binding's namespace) or ClusterRole granted. Required."},
+			{Name: "subjects", Type: "[]Subject", Ref: "Subject", Doc: "subjects are who the binding grants the role to. Empty grants it to no one."},
+		},
+	},
+	"RoleRef": {
+		Name: "RoleRef",
+		Doc:  "RoleRef names the role a binding grants.",
+		Fields: []Field{
+			{Name: "apiGroup", Type: "string", Required: true, Doc: "apiGroup is \"rbac.authorization.k8s.io\". Required."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is \"Role\" or \"ClusterRole\" (only \"ClusterRole\" in a ClusterRoleBinding). Required."},
+			{Name: "name", Type: "string", Required: true, Doc: "name is the role's name. Required."},
 		},
 	},
 	"RollingUpdateDaemonSet": {
@@ -1144,6 +1211,16 @@ var types = map[string]*Type{
 			{Name: "provisioner", Type: "string", Required: true, Doc: "provisioner is the volume driver's name: stevedore.dev/local-dir, stevedore.dev/local-block, stevedore.dev/sshfs, or an out-of-process driver's."},
 			{Name: "reclaimPolicy", Type: "string", Doc: "reclaimPolicy is Delete (the default) or Retain, for the volumes it provisions."},
 			{Name: "volumeBindingMode", Type: "string", Doc: "volumeBindingMode is Immediate or WaitForFirstConsumer (the volume is made where the first pod using it is placed). Defaults to Immediate."},
+		},
+	},
+	"Subject": {
+		Name: "Subject",
+		Doc:  "Subject is who a binding grants its role to.",
+		Fields: []Field{
+			{Name: "apiGroup", Type: "string", Doc: "apiGroup is \"rbac.authorization.k8s.io\" for User and Group (the default when left out), \"\" for ServiceAccount."},
+			{Name: "kind", Type: "string", Required: true, Doc: "kind is \"User\", \"Group\" or \"ServiceAccount\". A User is a signing key's principal (an e-mail address), an API token's user or a client certificate's CommonName; a Group an API token's or a certificate's group; a ServiceAccount is the user \"system:serviceaccount:NAMESPACE:NAME\". Required."},
+			{Name: "name", Type: "string", Required: true, Doc: "name is the user's, group's or service account's name. Required."},
+			{Name: "namespace", Type: "string", Doc: "namespace is a ServiceAccount's namespace: required in a ClusterRoleBinding, the binding's own when left out of a RoleBinding. Not set for User and Group."},
 		},
 	},
 	"Sysctl": {
