@@ -48,6 +48,7 @@ const (
 	opPods        = "pods"     // Upsert, Delete: a plan's delta of the inventory
 	opTermBase    = "termBase" // TermBase: raise the fencing token's base
 	opNode        = "node"     // Node, Override: ctl cordon/uncordon/drain
+	// opPKI (PKI) is the cluster's credentials (store_pki.go).
 )
 
 // command is one raft log entry. Entries are deltas: a plan that changes
@@ -101,6 +102,8 @@ type command struct {
 	JobDelete     []string                  `json:"jobDelete,omitempty"`
 	CronJobUpsert []reconcile.CronJobRecord `json:"cronJobUpsert,omitempty"`
 	CronJobDelete []string                  `json:"cronJobDelete,omitempty"`
+	// PKI is the payload of an opPKI entry (store_pki.go).
+	PKI *pkiRecord `json:"pki,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -156,6 +159,9 @@ type fsmState struct {
 	// Leases are the pods' leases by "namespace/name" (store_leases.go);
 	// absent in an older snapshot: none.
 	Leases map[string]leaseRecord `json:"leases,omitempty"`
+	// PKI is the cluster's credentials (store_pki.go); absent in an older
+	// snapshot, or with security disabled: none.
+	PKI *pkiRecord `json:"pki,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -347,6 +353,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if err := s.applyLeaseLocked(c, index); err != nil {
 			return err
 		}
+	case opPKI:
+		if err := s.applyPKILocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -381,6 +391,8 @@ type storeView struct {
 	DeletePods map[string]string
 	// The pods' leases (store_leases.go).
 	Leases map[string]leaseRecord
+	// The cluster's credentials (store_pki.go).
+	PKI *pkiRecord
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -411,6 +423,7 @@ func (s *store) read() storeView {
 		Rollbacks:  s.st.Rollbacks,
 		DeletePods: s.st.DeletePods,
 		Leases:     s.st.Leases,
+		PKI:        s.st.PKI,
 	}
 }
 
@@ -513,6 +526,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		Rollbacks:        v.Rollbacks,
 		DeletePods:       v.DeletePods,
 		Leases:           v.Leases,
+		PKI:              v.PKI,
 	}}, nil
 }
 
