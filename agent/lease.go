@@ -273,5 +273,5 @@ func (a *Agent) reconcilerURLs() []string {
 
 // leaseHTTP is the client lease requests go through.
 func (a *Agent) leaseHTTP() *http.Client {
-	return &http.Client{Timeout: leaseTimeout}
+	return &http.Client{Timeout: leaseTimeout, Transport: a.reconcilerTransport()}
 }
