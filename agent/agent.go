@@ -213,9 +213,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	apiURL := a.cfg.AdvertiseAPI
 	if apiURL == "" {
 		apiURL = advertiseURL(ln.Addr().(*net.TCPAddr), a.cfg.GossipAddr)
-		if a.sec != nil {
-			apiURL = "https://" + strings.TrimPrefix(apiURL, "http://")
-		}
+	}
+	if a.sec != nil {
+		// The API is HTTPS whatever --advertise-api says.
+		apiURL = "https://" + strings.TrimPrefix(apiURL, "http://")
 	}
 	info := api.NodeInfo{
 		Name:    a.cfg.NodeName,

@@ -54,6 +54,8 @@ type security struct {
 	m      *pki.Material
 	server *tls.Config // the API: reconcilers' certificates only
 	client *tls.Config // to the reconcilers: the node's certificate
+	// leaseHC calls the reconcilers' lease API (lease.go).
+	leaseHC *http.Client
 }
 
 // initSecurity loads <DataDir>/pki or joins.
@@ -95,6 +97,7 @@ func (a *Agent) initSecurity(ctx context.Context) error {
 		return err
 	}
 	a.sec = &security{m: m, server: srv, client: cl}
+	a.sec.leaseHC = &http.Client{Timeout: leaseTimeout, Transport: a.reconcilerTransport()}
 	return nil
 }
 

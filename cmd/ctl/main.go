@@ -29,6 +29,11 @@ const DefaultServer = "http://127.0.0.1:7070"
 // EnvServer names the environment variable that sets --server's default.
 const EnvServer = "STEVEDORE_SERVER"
 
+// EnvConfig names the environment variable that sets --config's default:
+// a kubeconfig-like credentials file (reconcile/api.ClientConfig), such as
+// the admin.conf a reconciler writes on first start.
+const EnvConfig = "STEVEDORE_CONFIG"
+
 // Exit codes, as kubectl diff uses them.
 const (
 	exitOK      = 0
@@ -85,6 +90,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 // cli holds the global flags and the output streams.
 type cli struct {
 	server  string
+	config  string
+	// serverSet is whether --server was given: it then overrides the
+	// config file's server.
+	serverSet func() bool
 	timeout time.Duration
 	out     io.Writer
 	errOut  io.Writer
@@ -92,11 +101,29 @@ type cli struct {
 }
 
 func (c *cli) client() (*api.Client, error) {
-	cl, err := api.NewClient(c.server, nil)
+	cl, err := c.newClient()
 	if err != nil {
 		return nil, &exitErr{code: exitError, err: err}
 	}
 	return cl, nil
+}
+
+// newClient is the API client --server and --config describe: without a
+// config file, a plain client of --server; with one, its credentials and
+// its server unless --server was given.
+func (c *cli) newClient() (*api.Client, error) {
+	if c.config == "" {
+		return api.NewClient(c.server, nil)
+	}
+	conf, err := api.LoadClientConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	server := ""
+	if c.serverSet != nil && c.serverSet() {
+		server = c.server
+	}
+	return api.NewClientFromConfig(conf, server)
 }
 
 // requestCtx bounds one API call with --request-timeout.
@@ -119,7 +146,9 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL, or a comma-separated list of a highly available control plane's (default from $"+EnvServer+")")
+	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL, or a comma-separated list of a highly available control plane's (default from $"+EnvServer+"; with --config, the file's)")
+	root.PersistentFlags().StringVar(&c.config, "config", getenv(EnvConfig), "credentials file, kubeconfig-like: the server, the cluster CA and a client certificate or token, such as a reconciler's <data-dir>/admin.conf (default from $"+EnvConfig+")")
+	c.serverSet = func() bool { return root.PersistentFlags().Changed("server") }
 	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
 	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),

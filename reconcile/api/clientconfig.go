@@ -176,6 +176,7 @@ func (c *ClientConfig) HTTPClient() (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.ForceAttemptHTTP2 = false // exec upgrades an HTTP/1.1 connection
 	kp := pki.KeyPair{CertPEM: u.ClientCertificateData, KeyPEM: u.ClientKeyData}
 	if (len(kp.CertPEM) > 0) != (len(kp.KeyPEM) > 0) {
 		return nil, errors.New("client config: client-certificate-data and client-key-data go together")
