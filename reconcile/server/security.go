@@ -68,6 +68,10 @@ type security struct {
 	// certificate, accepting a node's or a reconciler's.
 	client *tls.Config
 	user   policy.User
+	// admin is the admin client config written on founding, rewritten by
+	// Start with the API's real URL (a port 0 resolved); nil when this
+	// start did not found the cluster.
+	admin *api.ClientConfig
 }
 
 // initSecurity loads <DataDir>/pki, or joins a cluster with
@@ -78,6 +82,7 @@ func initSecurity(cfg Config) (*security, error) {
 		return nil, nil
 	}
 	dir := filepath.Join(cfg.DataDir, dirPKI)
+	var admin *api.ClientConfig
 	m, err := pki.LoadDir(dir)
 	switch {
 	case err == nil:
@@ -92,14 +97,29 @@ func initSecurity(cfg Config) (*security, error) {
 		}
 		cfg.Logger.Info("joined the cluster's PKI", "via", cfg.Security.JoinServers, "ca", m.CA.Hash())
 	default:
-		if m, err = foundCluster(cfg, dir); err != nil {
+		if m, admin, err = foundCluster(cfg, dir); err != nil {
 			return nil, err
 		}
 	}
 	if m.CA.Key == nil || m.TokenHash == "" {
 		return nil, fmt.Errorf("failed to load %s: a reconciler needs %s and %s", dir, pki.FileCAKey, pki.FileTokenHash)
 	}
-	return newSecurity(cfg, m)
+	sec, err := newSecurity(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	sec.admin = admin
+	return sec, nil
+}
+
+// writeAdminConf rewrites the admin client config of a cluster founded by
+// this start with the API's URL once it listens.
+func (s *Server) writeAdminConf() error {
+	if s.sec == nil || s.sec.admin == nil {
+		return nil
+	}
+	s.sec.admin.Clusters[0].Cluster.Server = s.apiURL
+	return api.WriteClientConfig(filepath.Join(s.cfg.DataDir, fileAdminConf), s.sec.admin)
 }
 
 func newSecurity(cfg Config, m *pki.Material) (*security, error) {
@@ -129,46 +149,46 @@ func newSecurity(cfg Config, m *pki.Material) (*security, error) {
 
 // foundCluster generates a new cluster's credentials into dir and writes
 // the bootstrap token and admin.conf beside it.
-func foundCluster(cfg Config, dir string) (*pki.Material, error) {
+func foundCluster(cfg Config, dir string) (*pki.Material, *api.ClientConfig, error) {
 	ca, err := pki.NewCA(cfg.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gk, err := pki.NewGossipKey()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tok, err := pki.NewToken(ca)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ips, dns := certAddresses(cfg)
 	certPEM, keyPEM, err := ca.Issue(pki.Request{User: pki.ReconcilerUser(cfg.Name), IPs: ips, DNSNames: dns})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m := &pki.Material{CA: ca, GossipKey: gk, Self: pki.KeyPair{CertPEM: certPEM, KeyPEM: keyPEM}, TokenHash: tok.Hash()}
 	adminCert, adminKey, err := ca.Issue(pki.Request{User: pki.AdminUser()})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	conf := api.NewClientConfig("stevedore", "https://"+cfg.APIAddr, ca.CertPEM, policy.UserAdmin,
 		api.UserConfig{ClientCertificateData: adminCert, ClientKeyData: adminKey})
 	if err := api.WriteClientConfig(filepath.Join(cfg.DataDir, fileAdminConf), conf); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The token last: a harness waiting for it finds admin.conf and the
 	// CA in place.
 	if err := m.SaveDir(dir); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := pki.WriteFile(filepath.Join(cfg.DataDir, fileBootstrapToken), []byte(tok.String()+"\n")); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Logger.Info("founded a new cluster: CA, gossip key and bootstrap token generated",
 		"ca", ca.Hash(), "bootstrap_token_file", filepath.Join(cfg.DataDir, fileBootstrapToken),
 		"admin_config", filepath.Join(cfg.DataDir, fileAdminConf))
-	return m, nil
+	return m, conf, nil
 }
 
 // joinCluster asks cfg.Security.JoinServers for the cluster's credentials,

@@ -231,6 +231,10 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.apiURL = s.scheme() + "://" + advertiseAddr(ln.Addr().(*net.TCPAddr), s.raftAddr())
 	ln = s.listenAPI(ln)
+	if err := s.writeAdminConf(); err != nil {
+		ln.Close()
+		return err
+	}
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpSrv.RegisterOnShutdown(s.viewChanged.stop)
 	s.goNamed("http", func(context.Context) {
