@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -170,33 +171,49 @@ func (c *ClientConfig) Server() string {
 // uses the system's roots (a reconciler behind a proxy with a public
 // certificate).
 func (c *ClientConfig) HTTPClient() (*http.Client, error) {
-	cl, u, err := c.current()
+	_, u, err := c.current()
 	if err != nil {
 		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.ForceAttemptHTTP2 = false // exec upgrades an HTTP/1.1 connection
-	kp := pki.KeyPair{CertPEM: u.ClientCertificateData, KeyPEM: u.ClientKeyData}
-	if (len(kp.CertPEM) > 0) != (len(kp.KeyPEM) > 0) {
-		return nil, errors.New("client config: client-certificate-data and client-key-data go together")
-	}
-	if len(cl.CertificateAuthorityData) > 0 {
-		ca, err := pki.LoadCA(cl.CertificateAuthorityData, nil)
-		if err != nil {
-			return nil, fmt.Errorf("client config: certificate-authority-data: %w", err)
-		}
-		if tr.TLSClientConfig, err = ca.ClientTLS(kp, policy.GroupReconcilers); err != nil {
-			return nil, fmt.Errorf("client config: %w", err)
-		}
-	} else if len(kp.CertPEM) > 0 {
-		return nil, errors.New("client config: a client certificate needs the cluster's certificate-authority-data")
+	if tr.TLSClientConfig, err = c.TLSConfig(); err != nil {
+		return nil, err
 	}
 	var rt http.RoundTripper = tr
 	if u.Token != "" {
 		rt = bearer{token: strings.TrimSpace(u.Token), next: tr}
 	}
 	return &http.Client{Transport: rt}, nil
+}
+
+// TLSConfig is the TLS side of HTTPClient: the cluster's CA, the user's
+// client certificate; nil (the system's roots) without a CA.
+func (c *ClientConfig) TLSConfig() (*tls.Config, error) {
+	cl, u, err := c.current()
+	if err != nil {
+		return nil, err
+	}
+	kp := pki.KeyPair{CertPEM: u.ClientCertificateData, KeyPEM: u.ClientKeyData}
+	if (len(kp.CertPEM) > 0) != (len(kp.KeyPEM) > 0) {
+		return nil, errors.New("client config: client-certificate-data and client-key-data go together")
+	}
+	if len(cl.CertificateAuthorityData) == 0 {
+		if len(kp.CertPEM) > 0 {
+			return nil, errors.New("client config: a client certificate needs the cluster's certificate-authority-data")
+		}
+		return nil, nil
+	}
+	ca, err := pki.LoadCA(cl.CertificateAuthorityData, nil)
+	if err != nil {
+		return nil, fmt.Errorf("client config: certificate-authority-data: %w", err)
+	}
+	conf, err := ca.ClientTLS(kp, policy.GroupReconcilers)
+	if err != nil {
+		return nil, fmt.Errorf("client config: %w", err)
+	}
+	return conf, nil
 }
 
 // bearer adds the token to every request.
