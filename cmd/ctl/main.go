@@ -89,15 +89,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 // cli holds the global flags and the output streams.
 type cli struct {
-	server  string
-	config  string
+	server string
+	config string
 	// serverSet is whether --server was given: it then overrides the
 	// config file's server.
 	serverSet func() bool
-	timeout time.Duration
-	out     io.Writer
-	errOut  io.Writer
-	getenv  func(string) string
+	timeout   time.Duration
+	out       io.Writer
+	errOut    io.Writer
+	getenv    func(string) string
 }
 
 func (c *cli) client() (*api.Client, error) {
