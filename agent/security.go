@@ -121,11 +121,10 @@ func (a *Agent) join(ctx context.Context) (*pki.Material, error) {
 	delay := 250 * time.Millisecond
 	for {
 		resp, err := pki.Join(ctx, a.cfg.Security.Servers, req)
-		var refused *pki.RefusedError
 		switch {
 		case err == nil:
 			return resp.Material(keyPEM)
-		case errors.As(err, &refused) || errors.Is(err, pki.ErrBadToken):
+		case pki.Final(err):
 			return nil, err
 		}
 		a.log.Warn("failed to join, retrying", "servers", a.cfg.Security.Servers, "in", delay, "err", err)

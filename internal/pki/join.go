@@ -98,6 +98,9 @@ func Join(ctx context.Context, servers []string, req JoinRequest) (*JoinResponse
 		}
 		hreq.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(hreq)
+		if errors.Is(err, ErrWrongCA) {
+			return nil, fmt.Errorf("failed to join through %s: %w", s, ErrWrongCA)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("failed to reach %s: %w", s, err))
 			continue
@@ -127,6 +130,14 @@ func Join(ctx context.Context, servers []string, req JoinRequest) (*JoinResponse
 		return nil, errors.New("failed to join: no reconciler URL given")
 	}
 	return nil, fmt.Errorf("failed to join: %w", errors.Join(errs...))
+}
+
+// Final reports whether a Join error is final: a refusal, a malformed
+// token, or a server of another CA; others (unreachable servers) are worth
+// a retry.
+func Final(err error) bool {
+	var refused *RefusedError
+	return errors.As(err, &refused) || errors.Is(err, ErrBadToken) || errors.Is(err, ErrWrongCA)
 }
 
 // RefusedError is a reconciler's refusal of a join.

@@ -108,6 +108,10 @@ func (ca *CA) verifyPeer(cs tls.ConnectionState, server bool, groups []string) e
 	return fmt.Errorf("peer %s is not in %v", u, groups)
 }
 
+// ErrWrongCA is a join server whose CA is not the one the bootstrap token
+// names.
+var ErrWrongCA = errors.New("the server's certificate chain does not hold the CA the bootstrap token names (wrong token, or not this cluster)")
+
 // PinnedTLS is what a joiner dials with before it has the CA: the server
 // must present a certificate chain holding a CA whose SHA-256 is caHash
 // and a server certificate that CA issued.
@@ -118,7 +122,7 @@ func PinnedTLS(caHash string) *tls.Config {
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			i := slices.IndexFunc(cs.PeerCertificates, func(c *x509.Certificate) bool { return CertHash(c) == caHash })
 			if i < 0 {
-				return errors.New("the server's certificate chain does not hold the CA the bootstrap token names (wrong token, or not this cluster)")
+				return ErrWrongCA
 			}
 			ca := &CA{Cert: cs.PeerCertificates[i]}
 			return ca.verifyPeer(cs, true, []string{policy.GroupReconcilers})

@@ -227,8 +227,7 @@ func retryJoin(ctx context.Context, log *slog.Logger, servers []string, req pki.
 	delay := 250 * time.Millisecond
 	for {
 		resp, err := pki.Join(ctx, servers, req)
-		var refused *pki.RefusedError
-		if err == nil || errors.As(err, &refused) || errors.Is(err, pki.ErrBadToken) {
+		if err == nil || pki.Final(err) {
 			return resp, err
 		}
 		log.Warn("failed to join, retrying", "servers", servers, "in", delay, "err", err)
