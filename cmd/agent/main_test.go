@@ -50,7 +50,12 @@ func parseMode(t *testing.T, args ...string) (agent.Config, bool, error) {
 }
 
 func TestFlagsMapOntoConfig(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("stv1.abc.def\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	got, err := parse(t,
+		"--token-file", tokenFile, "--server", "https://10.0.0.9:7070,https://10.0.0.10:7070",
 		"--node", "n1", "--join", "127.0.0.1:1", "--join", "127.0.0.1:2", "--gossip", "127.0.0.1:3",
 		"--api", "127.0.0.1:4", "--advertise-api", "http://10.0.0.1:4", "--data-dir", "/d",
 		"--containerd", "/s.sock", "--containerd-namespace", "ns",
@@ -85,6 +90,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh",
 			SSHBasePaths: []string{"/srv/a", "/srv/b"}},
 		ContainerLogMaxSize: 2 << 20, ContainerLogMaxFiles: 3,
+		Security: agent.SecurityConfig{Token: "stv1.abc.def", Servers: []string{"https://10.0.0.9:7070", "https://10.0.0.10:7070"}},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -121,6 +127,7 @@ func TestBadFlags(t *testing.T) {
 		{"--extended-resource", "=1"},
 		{"--containerd", ""},
 		{"extra-arg"},
+		{"--token-file", "/nonexistent/token", "--server", "https://r:7070"},
 	} {
 		if _, err := parse(t, args...); err == nil {
 			t.Errorf("%v: accepted", args)

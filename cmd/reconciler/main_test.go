@@ -22,7 +22,7 @@ func TestFlagsDocumented(t *testing.T) {
 		"poll-interval", "node-loss-grace", "ssh-key", "known-hosts", "token-file", "log-level", "raft-log-level", "app-name", "sync-concurrency",
 		"naming-webhook", "naming-webhook-secret-file", "naming-exec",
 		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file",
-		"log-file", "log-max-size", "log-max-files"}
+		"log-file", "log-max-size", "log-max-files", "bootstrap-token-file", "server", "tls-san"}
 	for _, name := range want {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)
