@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -106,6 +107,23 @@ func (s *Server) callerOf(r *http.Request, fwdUser, fwdGroups []string) (policy.
 	}
 	return policy.User{}, errors.New("authentication required: present a client certificate of the cluster's CA or a bearer token (ctl --config admin.conf; docs/security.md)")
 }
+
+// nodeSpeaksForItself refuses (403) a node's certificate that names
+// another node, or none, in a request made on behalf of its pods (a lease
+// request's Node): a node campaigns only for pods placed on it.
+func nodeSpeaksForItself(r *http.Request, node string) error {
+	u, ok := userFrom(r.Context())
+	if !ok || !u.InGroup(policy.GroupNodes) {
+		return nil
+	}
+	if want := policy.NodeUserPrefix + node; node == "" || u.Name != want {
+		return errs.Mark(fmt.Errorf("%s may only ask on behalf of its own pods (the request names node %q)", u.Name, node), errForbidden)
+	}
+	return nil
+}
+
+// errForbidden is 403.
+var errForbidden = errs.ToNative(http.StatusForbidden, errs.CodeForbidden)
 
 // forwardIdentity sets the caller's identity on a request a follower
 // forwards to the leader with its own certificate.

@@ -94,6 +94,10 @@ func (s *Server) handlePutLease(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errInvalid("failed to decode lease request: "+err.Error()))
 		return
 	}
+	if err := nodeSpeaksForItself(r, req.Node); err != nil { // authn.go
+		errs.WriteHTTP(w, err)
+		return
+	}
 	if err := s.checkLeaseRequest(key, &req); err != nil {
 		errs.WriteHTTP(w, err)
 		return

@@ -203,6 +203,20 @@ func TestSecuredAPI(t *testing.T) {
 	if code, _, err := httpsGet(t, httpsClient(t, ca, m.Self), s.APIURL()+api.PathVersion); err != nil || code != 200 {
 		t.Errorf("node certificate: %d %v", code, err)
 	}
+	// A node asks for leases only on behalf of its own pods.
+	nodeHC := httpsClient(t, ca, m.Self)
+	for _, body := range []string{`{"holderIdentity":"web-0_x","node":"n2"}`, `{"holderIdentity":"web-0_x"}`} {
+		req := mustReq(t, http.MethodPut, s.APIURL()+agentapi.LeasePath("default", "lock"), body)
+		resp, err := nodeHC.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "its own pods") {
+			t.Errorf("node n1's lease request %s: %d %s", body, resp.StatusCode, b)
+		}
+	}
 	waitFor(t, 10*time.Second, "the credentials in the raft store", func() bool {
 		p := s.store.pki()
 		return p != nil && p.CACert == string(ca.CertPEM) && p.TokenHash == tok.Hash()
