@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -445,5 +446,63 @@ func TestSecuredThreeReconcilers(t *testing.T) {
 		if err == nil {
 			t.Error("raft answered plain TCP")
 		}
+	}
+}
+
+// TestJoinHostile sends the join endpoint what a hostile caller would: a
+// body past the limit, unknown fields, a role or name it does not issue,
+// too many addresses, a CSR that does not verify. Each is a clear
+// refusal, and nothing is issued.
+func TestJoinHostile(t *testing.T) {
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("ns", map[string]string{"ns.yaml": nsYAML})
+	dir := t.TempDir()
+	s := startServer(t, repo.dir, dir, log, secured)
+	token := readToken(t, dir)
+	tok, _ := pki.ParseToken(token)
+	csr, _, _ := pki.NewCSR(pki.NodeUser("n1"))
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(tok.CAHash)}}
+	post := func(body string) (int, string) {
+		resp, err := hc.Post(s.APIURL()+pki.PathJoin, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	many := make([]string, 40)
+	for i := range many {
+		many[i] = `"10.0.0.1"`
+	}
+	tampered := strings.Replace(string(csr), string(csr[100:110]), "AAAAAAAAAA", 1)
+	for what, tc := range map[string]struct {
+		body string
+		code int
+		msg  string
+	}{
+		"oversized":      {`{"token":` + q(token) + `,"name":"` + strings.Repeat("a", pki.MaxJoinBody) + `"}`, 400, "too large"},
+		"unknown field":  {`{"token":` + q(token) + `,"role":"agent","name":"n1","csr":` + q(string(csr)) + `,"groups":["system:masters"]}`, 400, "unknown field"},
+		"role admin":     {`{"token":` + q(token) + `,"role":"admin","name":"n1","csr":` + q(string(csr)) + `}`, 400, "invalid role"},
+		"bad name":       {`{"token":` + q(token) + `,"role":"agent","name":"N1/../x","csr":` + q(string(csr)) + `}`, 400, "invalid name"},
+		"many addresses": {`{"token":` + q(token) + `,"role":"agent","name":"n1","csr":` + q(string(csr)) + `,"ips":[` + strings.Join(many, ",") + `]}`, 400, "too many"},
+		"bad IP":         {`{"token":` + q(token) + `,"role":"agent","name":"n1","csr":` + q(string(csr)) + `,"ips":["nope"]}`, 400, "invalid IP"},
+		"tampered CSR":   {`{"token":` + q(token) + `,"role":"agent","name":"n1","csr":` + q(tampered) + `}`, 400, "certificate request"},
+		"no token":       {`{"role":"agent","name":"n1","csr":` + q(string(csr)) + `}`, 401, "malformed bootstrap token"},
+		"not JSON":       {`{{{`, 400, "decode"},
+	} {
+		code, body := post(tc.body)
+		if code != tc.code || !strings.Contains(body, tc.msg) {
+			t.Errorf("%s: %d %s, want %d %q", what, code, body, tc.code, tc.msg)
+		}
+		if strings.Contains(body, tok.Secret) {
+			t.Errorf("%s: the answer repeats the token", what)
+		}
+	}
+	// Still healthy.
+	if code, _, err := httpsGet(t, httpsClient(t, s.sec.m.CA, pki.KeyPair{}), s.APIURL()+api.PathHealthz); err != nil || code != 200 {
+		t.Errorf("healthz after the hostile joins: %d %v", code, err)
 	}
 }
