@@ -207,4 +207,3 @@ func timeRequests(ctx context.Context, v authVariant, path string, n int) ([]tim
 func usecs(d time.Duration) string {
 	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 }
-
