@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -162,9 +161,10 @@ func (c *Cluster) joinArgs(reconciler bool) []string {
 	if reconciler {
 		flag = "--bootstrap-token-file"
 	}
+	// A reconciler joins through the founder; an agent through any.
 	servers := c.Reconcilers[0].URL
 	if !reconciler {
-		servers = strings.Join(strings.Split(c.ServerURLs(), ","), ",")
+		servers = c.ServerURLs()
 	}
 	return []string{flag, c.Creds.TokenFile, "--server", servers}
 }
