@@ -67,7 +67,6 @@ type security struct {
 	// client dials agents and other reconcilers with this reconciler's
 	// certificate, accepting a node's or a reconciler's.
 	client *tls.Config
-	user   policy.User
 	// admin is the admin client config written on founding, rewritten by
 	// Start with the API's real URL (a port 0 resolved); nil when this
 	// start did not found the cluster.
@@ -144,7 +143,7 @@ func newSecurity(cfg Config, m *pki.Material) (*security, error) {
 	if !u.InGroup(policy.GroupReconcilers) {
 		return nil, fmt.Errorf("failed to load %s: its certificate is %s's, not a reconciler's", filepath.Join(cfg.DataDir, dirPKI, pki.FileCert), u)
 	}
-	return &security{m: m, api: apiConf, raft: raftConf, client: client, user: u}, nil
+	return &security{m: m, api: apiConf, raft: raftConf, client: client}, nil
 }
 
 // foundCluster generates a new cluster's credentials into dir and writes
