@@ -222,6 +222,30 @@ func TestSecuredAPI(t *testing.T) {
 		p := s.store.pki()
 		return p != nil && p.CACert == string(ca.CertPEM) && p.TokenHash == tok.Hash()
 	})
+	// No answer of the API, nor the logs, carries a secret: the token,
+	// the CA key, the gossip key.
+	adminHC, err := conf.HTTPClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKeyBody := strings.Split(string(ca.KeyPEM), "\n")[1]
+	secrets := []string{tok.Secret, caKeyBody, pki.EncodeGossipKey(s.sec.m.GossipKey)}
+	for _, p := range []string{api.PathStatus, api.PathPods, api.PathNodes, api.PathRevision, api.PathMetrics, api.PathEvents, api.PathApplications, api.PathVersion} {
+		_, body, err := httpsGet(t, adminHC, s.APIURL()+p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sec := range secrets {
+			if strings.Contains(body, sec) {
+				t.Errorf("GET %s answers a secret", p)
+			}
+		}
+	}
+	for _, sec := range secrets {
+		if strings.Contains(logs.String(), sec) {
+			t.Error("the logs hold a secret")
+		}
+	}
 	snap, err := s.store.Snapshot()
 	if err != nil {
 		t.Fatal(err)
