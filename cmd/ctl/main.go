@@ -8,11 +8,13 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,11 +82,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if errors.As(err, &ee) {
 		if ee.err != nil {
 			fmt.Fprintln(stderr, "error:", ee.err)
+			credentialsHint(stderr, ee.err)
 		}
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "error:", err)
+	credentialsHint(stderr, err)
 	return exitError
+}
+
+// credentialsHint explains a failure that comes from calling a secured
+// reconciler without its credentials file.
+func credentialsHint(w io.Writer, err error) {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) || strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		fmt.Fprintln(w, "hint: the reconciler serves HTTPS with its cluster's CA: give ctl the cluster's credentials file with --config or $"+EnvConfig+" (a reconciler writes one, <data-dir>/admin.conf)")
+	}
 }
 
 // cli holds the global flags and the output streams.
