@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,9 +115,12 @@ type Agent struct {
 	watchers map[chan struct{}]struct{}
 	// netCur is the last network accepted (nil before any) and netErr the
 	// error of its last apply, nil when all of it is in place.
-	netCur  *api.Network
-	netErr  error
-	info    api.NodeInfo
+	netCur *api.Network
+	netErr error
+	info   api.NodeInfo
+	// sec is the node's credentials (security.go), nil when
+	// Config.Security.Disabled.
+	sec     *security
 	started bool // Start was called
 	running bool // Start succeeded: there is something to shut down
 	stopped bool
@@ -196,6 +200,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	// Before anything can reach the leader: routes, rules and DNS of the
 	// last network come back for the pods the runtime adopted.
 	a.restoreNetwork()
+	if err := a.initSecurity(ctx); err != nil {
+		a.abortStart()
+		return fmt.Errorf("failed to start agent: %w", err)
+	}
 	ln, err := net.Listen("tcp", a.cfg.APIAddr)
 	if err != nil {
 		a.abortStart()
@@ -205,6 +213,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	apiURL := a.cfg.AdvertiseAPI
 	if apiURL == "" {
 		apiURL = advertiseURL(ln.Addr().(*net.TCPAddr), a.cfg.GossipAddr)
+	}
+	if a.sec != nil {
+		// The API is HTTPS whatever --advertise-api says.
+		apiURL = "https://" + strings.TrimPrefix(apiURL, "http://")
 	}
 	info := api.NodeInfo{
 		Name:    a.cfg.NodeName,
@@ -230,7 +242,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 
 	a.srv = &http.Server{
-		Handler:           a.routes(),
+		Handler:           a.requireReconciler(a.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: the watch stream is long-lived; it sets its own
 		// per-write deadline instead.
@@ -238,7 +250,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		ErrorLog:    slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	a.goroutine("http", func() {
-		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.srv.Serve(a.listenTLS(ln)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("API server stopped", "err", err)
 		}
 	})

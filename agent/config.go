@@ -175,6 +175,10 @@ type Config struct {
 	ContainerLogMaxFiles int
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
+	// Security is the node's credentials and the API's authentication
+	// (security.go); zero is secured, joining on first start with
+	// Security.Token.
+	Security SecurityConfig
 }
 
 // DefaultConfig returns a Config with every default filled in, except
@@ -192,6 +196,8 @@ func DefaultConfig() Config {
 
 		ContainerLogMaxSize:  DefaultContainerLogMaxSize,
 		ContainerLogMaxFiles: DefaultContainerLogMaxFiles,
+
+		Security: SecurityConfig{Disabled: testInsecureDefault},
 	}
 }
 

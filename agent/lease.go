@@ -273,5 +273,8 @@ func (a *Agent) reconcilerURLs() []string {
 
 // leaseHTTP is the client lease requests go through.
 func (a *Agent) leaseHTTP() *http.Client {
+	if a.sec != nil {
+		return a.sec.leaseHC
+	}
 	return &http.Client{Timeout: leaseTimeout}
 }

@@ -30,6 +30,9 @@ func (a *Agent) startSerf(info api.NodeInfo) error {
 	conf.Tags = tags
 	a.events = make(chan serf.Event, api.GossipEventBuffer)
 	conf.EventCh = a.events
+	if err := api.EncryptGossip(conf, a.gossipKey()); err != nil {
+		return err
+	}
 	s, err := serf.Create(conf)
 	if err != nil {
 		return fmt.Errorf("failed to start serf on %s: %w", a.cfg.GossipAddr, err)

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log"
 	"log/slog"
 	"strings"
@@ -83,4 +84,22 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	}
 	w.l.Log(context.Background(), level, msg)
 	return len(p), nil
+}
+
+// EncryptGossip makes conf encrypt and authenticate every gossip message
+// with key (AES-256-GCM, memberlist's keyring) and drop any message that is
+// not: a member without the key is never seen, and never sees the
+// cluster. A nil key leaves gossip in the clear (security disabled).
+func EncryptGossip(conf *serf.Config, key []byte) error {
+	if key == nil {
+		return nil
+	}
+	kr, err := memberlist.NewKeyring(nil, key)
+	if err != nil {
+		return fmt.Errorf("failed to create gossip keyring: %w", err)
+	}
+	conf.MemberlistConfig.Keyring = kr
+	conf.MemberlistConfig.GossipVerifyIncoming = true
+	conf.MemberlistConfig.GossipVerifyOutgoing = true
+	return nil
 }

@@ -45,6 +45,7 @@ type flags struct {
 	extended       []string
 	cpu, memory    string
 	logLevel       string
+	tokenFile      string
 	teardown       bool
 	log            logfile.Flags
 }
@@ -105,6 +106,10 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.DurationVar(&cfg.StatsInterval, "stats-interval", cfg.StatsInterval, "how often container, pod and node CPU, memory, network and disk use is sampled (GET /v1/stats, ctl top; 0: 10s)")
 	f.StringVar(&cfg.ContainerdRoot, "containerd-root", "", "containerd's root directory, whose file system is reported as the image file system (default: "+agent.DefaultContainerdRoot+")")
 	f.StringVar(&fl.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	// The node's credentials (docs/security.md). The daemon is always
+	// secured: Config.Security.Disabled has no flag.
+	f.StringVar(&fl.tokenFile, "token-file", "", "on first start, join the cluster with the bootstrap token this file holds (a reconciler's <data-dir>/bootstrap-token); later starts use <data-dir>/pki")
+	f.StringSliceVar(&cfg.Security.Servers, "server", nil, "https:// API URL of a reconciler to join through with --token-file (repeat or comma-separate)")
 	fl.log.Register(f)
 	volumeFlags(f, &cfg)
 	evictionFlags(f, &cfg)
@@ -169,6 +174,16 @@ func (fl flags) apply(cfg *agent.Config) error {
 			cfg.ExtendedResources = map[string]int64{}
 		}
 		cfg.ExtendedResources[name] = q.Value()
+	}
+	if fl.tokenFile != "" {
+		b, err := os.ReadFile(fl.tokenFile)
+		if err != nil {
+			return fmt.Errorf("failed to read --token-file: %w", err)
+		}
+		cfg.Security.Token = strings.TrimSpace(string(b))
+		if len(cfg.Security.Servers) == 0 {
+			return errors.New("--token-file needs --server, the URL of a reconciler to join through")
+		}
 	}
 	if cfg.ContainerdAddress == "" {
 		return errNoContainerd

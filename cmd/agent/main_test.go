@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,8 @@ import (
 	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
+	"github.com/stevedore-dev/stevedore/internal/pki"
+	"github.com/stevedore-dev/stevedore/policy"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -50,7 +53,12 @@ func parseMode(t *testing.T, args ...string) (agent.Config, bool, error) {
 }
 
 func TestFlagsMapOntoConfig(t *testing.T) {
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("stv1.abc.def\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	got, err := parse(t,
+		"--token-file", tokenFile, "--server", "https://10.0.0.9:7070,https://10.0.0.10:7070",
 		"--node", "n1", "--join", "127.0.0.1:1", "--join", "127.0.0.1:2", "--gossip", "127.0.0.1:3",
 		"--api", "127.0.0.1:4", "--advertise-api", "http://10.0.0.1:4", "--data-dir", "/d",
 		"--containerd", "/s.sock", "--containerd-namespace", "ns",
@@ -85,6 +93,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 			LocalBlockRoot: "/lb", SSHIdentityFile: "/id", SSHKnownHostsFile: "/kh",
 			SSHBasePaths: []string{"/srv/a", "/srv/b"}},
 		ContainerLogMaxSize: 2 << 20, ContainerLogMaxFiles: 3,
+		Security: agent.SecurityConfig{Token: "stv1.abc.def", Servers: []string{"https://10.0.0.9:7070", "https://10.0.0.10:7070"}},
 	}
 	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(agent.Config{}, "Logger")); diff != "" {
 		t.Errorf("config (-want +got):\n%s", diff)
@@ -121,6 +130,7 @@ func TestBadFlags(t *testing.T) {
 		{"--extended-resource", "=1"},
 		{"--containerd", ""},
 		{"extra-arg"},
+		{"--token-file", "/nonexistent/token", "--server", "https://r:7070"},
 	} {
 		if _, err := parse(t, args...); err == nil {
 			t.Errorf("%v: accepted", args)
@@ -129,8 +139,10 @@ func TestBadFlags(t *testing.T) {
 }
 
 // TestBinary runs the real agent binary against a private containerd and a
-// plain serf member: it joins with its tags, serves the API with the real
-// runtime, leaves on SIGTERM, and is declared failed after SIGKILL.
+// serf member gossiping with the cluster's key: with credentials in its
+// data dir (as a join leaves them) it joins with its tags, serves the API
+// over mutual TLS with the real runtime, leaves on SIGTERM, and is
+// declared failed after SIGKILL.
 func TestBinary(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -140,16 +152,40 @@ func TestBinary(t *testing.T) {
 	}
 	ctrd := devenv.TestContainerd(t)
 
+	// The cluster's credentials, as a join leaves them in the data dir.
+	dataDir := t.TempDir()
+	ca, err := pki.NewCA("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gk, _ := pki.NewGossipKey()
+	nodeCert, nodeKey, err := ca.Issue(pki.Request{User: pki.NodeUser("bin-n1"), IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubCA, _ := pki.LoadCA(ca.CertPEM, nil)
+	m := &pki.Material{CA: pubCA, GossipKey: gk, Self: pki.KeyPair{CertPEM: nodeCert, KeyPEM: nodeKey}}
+	if err := m.SaveDir(filepath.Join(dataDir, "pki")); err != nil {
+		t.Fatal(err)
+	}
+	recCert, recKey, _ := ca.Issue(pki.Request{User: pki.ReconcilerUser("r1")})
+	tlsConf, err := ca.ClientTLS(pki.KeyPair{CertPEM: recCert, KeyPEM: recKey}, policy.GroupNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	gossipPort := freePort(t)
 	conf := api.SerfConfig("reconciler", "127.0.0.1", gossipPort, testLogger(t))
 	conf.Tags = map[string]string{api.TagRole: api.RoleReconciler}
+	if err := api.EncryptGossip(conf, gk); err != nil {
+		t.Fatal(err)
+	}
 	rec, err := serf.Create(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rec.Shutdown()
 
-	dataDir := t.TempDir()
 	bridge := "stvt" + strconv.Itoa(os.Getpid()%100000)
 	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
 	apiAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
@@ -205,11 +241,14 @@ func TestBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.APIAddr != "http://"+apiAddr || info.Allocatable.MilliCPU != 2000 || info.Allocatable.Memory != 1<<30 ||
+	if info.APIAddr != "https://"+apiAddr || info.Allocatable.MilliCPU != 2000 || info.Allocatable.Memory != 1<<30 ||
 		info.Labels["zone"] != "t" || info.PodCIDR != "10.231.7.0/24" {
 		t.Errorf("advertised %+v", info)
 	}
-	c := api.NewClient(info.APIAddr, nil)
+	if _, err := api.NewClient(info.APIAddr, nil).Info(ctx); err == nil {
+		t.Error("the agent answered a client without a certificate")
+	}
+	c := api.NewClient(info.APIAddr, &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}})
 	if _, err := c.Apply(ctx, api.PodSet{Node: "bin-n1", Term: 1, Generation: 1}); err != nil {
 		t.Fatalf("Apply to the real runtime: %v\n%s", err, logs)
 	}

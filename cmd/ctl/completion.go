@@ -244,7 +244,7 @@ func (c *cli) completeContainer(cmd *cobra.Command, args []string, toComplete st
 // completionClient returns a client and a context bounded by
 // completionTimeout (or --request-timeout, if shorter).
 func (c *cli) completionClient(cmd *cobra.Command) (*api.Client, context.Context, context.CancelFunc, bool) {
-	cl, err := api.NewClient(c.server, nil)
+	cl, err := c.newClient()
 	if err != nil {
 		return nil, nil, nil, false
 	}

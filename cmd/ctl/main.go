@@ -8,11 +8,13 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +30,11 @@ const DefaultServer = "http://127.0.0.1:7070"
 
 // EnvServer names the environment variable that sets --server's default.
 const EnvServer = "STEVEDORE_SERVER"
+
+// EnvConfig names the environment variable that sets --config's default:
+// a kubeconfig-like credentials file (reconcile/api.ClientConfig), such as
+// the admin.conf a reconciler writes on first start.
+const EnvConfig = "STEVEDORE_CONFIG"
 
 // Exit codes, as kubectl diff uses them.
 const (
@@ -75,28 +82,61 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	if errors.As(err, &ee) {
 		if ee.err != nil {
 			fmt.Fprintln(stderr, "error:", ee.err)
+			credentialsHint(stderr, ee.err)
 		}
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "error:", err)
+	credentialsHint(stderr, err)
 	return exitError
+}
+
+// credentialsHint explains a failure that comes from calling a secured
+// reconciler without its credentials file.
+func credentialsHint(w io.Writer, err error) {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) || strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		fmt.Fprintln(w, "hint: the reconciler serves HTTPS with its cluster's CA: give ctl the cluster's credentials file with --config or $"+EnvConfig+" (a reconciler writes one, <data-dir>/admin.conf)")
+	}
 }
 
 // cli holds the global flags and the output streams.
 type cli struct {
-	server  string
-	timeout time.Duration
-	out     io.Writer
-	errOut  io.Writer
-	getenv  func(string) string
+	server string
+	config string
+	// serverSet is whether --server was given: it then overrides the
+	// config file's server.
+	serverSet func() bool
+	timeout   time.Duration
+	out       io.Writer
+	errOut    io.Writer
+	getenv    func(string) string
 }
 
 func (c *cli) client() (*api.Client, error) {
-	cl, err := api.NewClient(c.server, nil)
+	cl, err := c.newClient()
 	if err != nil {
 		return nil, &exitErr{code: exitError, err: err}
 	}
 	return cl, nil
+}
+
+// newClient is the API client --server and --config describe: without a
+// config file, a plain client of --server; with one, its credentials and
+// its server unless --server was given.
+func (c *cli) newClient() (*api.Client, error) {
+	if c.config == "" {
+		return api.NewClient(c.server, nil)
+	}
+	conf, err := api.LoadClientConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	server := ""
+	if c.serverSet != nil && c.serverSet() {
+		server = c.server
+	}
+	return api.NewClientFromConfig(conf, server)
 }
 
 // requestCtx bounds one API call with --request-timeout.
@@ -119,7 +159,9 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL, or a comma-separated list of a highly available control plane's (default from $"+EnvServer+")")
+	root.PersistentFlags().StringVar(&c.server, "server", def, "reconciler API URL, or a comma-separated list of a highly available control plane's (default from $"+EnvServer+"; with --config, the file's)")
+	root.PersistentFlags().StringVar(&c.config, "config", getenv(EnvConfig), "credentials file, kubeconfig-like: the server, the cluster CA and a client certificate or token, such as a reconciler's <data-dir>/admin.conf (default from $"+EnvConfig+")")
+	c.serverSet = func() bool { return root.PersistentFlags().Changed("server") }
 	root.PersistentFlags().DurationVar(&c.timeout, "request-timeout", 30*time.Second, "bound on each API request; 0 means none")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitErr{code: exitError, err: err} })
 	root.AddCommand(c.getCmd(), c.describeCmd(), c.diffCmd(), c.syncCmd(), c.validateCmd(), c.statusCmd(), c.logsCmd(),

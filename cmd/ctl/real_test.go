@@ -52,6 +52,7 @@ func gitInit(t *testing.T) string {
 func startReconciler(t *testing.T, repo string, edit func(*server.Config)) (*server.Server, string) {
 	t.Helper()
 	cfg := server.DefaultConfig()
+	cfg.Security.Disabled = true // ctl's commands against a plain server; security_test.go secures one
 	cfg.Source.URL, cfg.DataDir = repo, t.TempDir()
 	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.PollInterval = -1

@@ -107,6 +107,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		s, err := benchGet(ctx, *goTool, o.bin, out)
 		record(secGet, s, err)
 	}
+	if want[secAuth] {
+		s, err := benchAuth(ctx, out)
+		record(secAuth, s, err)
+	}
 	if want[secKustomize] {
 		s, err := benchKustomize(*kustomizeObjects, out)
 		record(secKustomize, s, err)

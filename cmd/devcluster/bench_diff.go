@@ -288,6 +288,7 @@ func startDiffReconciler(ctx context.Context, dir string, applied map[string][]b
 	cfg.APIAddr, cfg.GossipAddr, cfg.Raft.Addr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cfg.PollInterval = -1 // synced once below, on demand
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	cfg.Security.Disabled = true // the diff's cost, not TLS's: plain HTTP
 	srv, err := server.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("failed to create the reconciler: %w", err)

@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secServices, secRollout, secStorage, secJobs, secNode, secPolicy}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secAuth, secServices, secRollout, secStorage, secJobs, secNode, secPolicy}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -39,6 +39,7 @@ var (
 		secDiff:         "Diff",
 		secKustomize:    "Kustomize rendering",
 		secGet:          "ctl get at 10,000 pods",
+		secAuth:         "API authentication",
 		secServices:     "Services and DNS",
 		secRollout:      "Rolling updates and probes",
 		secStorage:      "Volumes, config and secrets",

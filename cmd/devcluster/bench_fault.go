@@ -14,7 +14,7 @@ import (
 
 // agentClient returns a client for agent i's API.
 func (bc *benchCluster) agentClient(i int) *api.Client {
-	return api.NewClient("http://"+bc.c.Agents[i].APIAddr, nil)
+	return bc.c.AgentClient(i)
 }
 
 // ensureSpread makes the bench deployment run perNode pods on every agent:

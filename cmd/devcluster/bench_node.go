@@ -232,7 +232,7 @@ func measureStatsCost(ctx context.Context, c *devenv.Cluster) (time.Duration, in
 	var total time.Duration
 	pods := 0
 	for i := range c.Agents {
-		ns, err := api.NewClient(c.AgentURL(i), nil).Stats(ctx)
+		ns, err := c.AgentClient(i).Stats(ctx)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -46,7 +46,7 @@ func (e *e2e) execStep(bin string) {
 	}
 
 	// -it through a pseudo-terminal.
-	cmd := exec.CommandContext(e.ctx, filepath.Join(bin, "ctl"), "--server", e.c.ServerURLs(), "exec", "-it", "-n", "demo", "web-with-sidecar", "-c", "web", "--", "sh")
+	cmd := exec.CommandContext(e.ctx, filepath.Join(bin, "ctl"), append(e.c.CtlArgs(), "exec", "-it", "-n", "demo", "web-with-sidecar", "-c", "web", "--", "sh")...)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 33, Cols: 99})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/devenv"
 	rapi "github.com/stevedore-dev/stevedore/reconcile/api"
 )
@@ -298,7 +297,7 @@ func (h *haCluster) busiestAgent(t *testing.T) (int, string) {
 // namespace and is Alive again.
 func (h *haCluster) waitAgentEmpty(t *testing.T, i int, timeout time.Duration) {
 	t.Helper()
-	cl := api.NewClient(h.c.AgentURL(i), nil)
+	cl := h.c.AgentClient(i)
 	deadline := time.Now().Add(timeout)
 	for {
 		ctx, cancel := context.WithTimeout(h.ctx, 3*time.Second)
@@ -426,7 +425,7 @@ func (h *haCluster) testCutLeader(t *testing.T) {
 	}
 	deadline = time.Now().Add(30 * time.Second)
 	for i, a := range c.Agents {
-		cl := api.NewClient(c.AgentURL(i), nil)
+		cl := c.AgentClient(i)
 		for {
 			ctx, cancel := context.WithTimeout(h.ctx, 3*time.Second)
 			list, err := cl.Pods(ctx)

@@ -176,7 +176,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, `
 Stevedore is running. In another terminal:
 
-  export STEVEDORE_SERVER=%s
+  export %s   # ctl's credentials: the admin's client certificate
   git clone %s stevedore-config && cd stevedore-config
   # edit apps/hello.yaml: for example replicas: 3 -> 5
   git commit -am "Scale hello to 5" && git push
@@ -189,7 +189,7 @@ Stevedore is running. In another terminal:
 %s
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
-`, c.ServerURLs(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, ctl, storageHostHint(c), filepath.Join(c.Dir, "logs"))
+`, c.CtlEnv(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, ctl, storageHostHint(c), filepath.Join(c.Dir, "logs"))
 	if path, err := writeScrapeConfig(c); err == nil { // docs/metrics.md
 		fmt.Fprintf(out, "Prometheus: prometheus --config.file=%s scrapes every /metrics\n", path)
 	}

@@ -22,17 +22,28 @@ func scrapeConfig(c *devenv.Cluster, interval time.Duration) string {
 	for _, a := range c.Agents {
 		agents = append(agents, strconv.Quote(a.APIAddr))
 	}
+	// /metrics needs credentials (docs/security.md): the harness's
+	// reconciler-role certificate, which reconcilers and agents accept.
+	tlsConf := ""
+	if cr := c.Creds; cr != nil {
+		tlsConf = fmt.Sprintf(`    scheme: https
+    tls_config:
+      ca_file: %s
+      cert_file: %s
+      key_file: %s
+`, strconv.Quote(cr.CAFile), strconv.Quote(cr.CertFile), strconv.Quote(cr.KeyFile))
+	}
 	return fmt.Sprintf(`global:
   scrape_interval: %[1]s
   scrape_timeout: %[1]s
 scrape_configs:
   - job_name: stevedore-reconciler
-    static_configs:
+%[4]s    static_configs:
       - targets: [%[2]s]
   - job_name: stevedore-agent
-    static_configs:
+%[4]s    static_configs:
       - targets: [%[3]s]
-`, interval, strings.Join(recs, ", "), strings.Join(agents, ", "))
+`, interval, strings.Join(recs, ", "), strings.Join(agents, ", "), tlsConf)
 }
 
 // writeScrapeConfig writes the cluster's Prometheus configuration to

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -143,7 +142,8 @@ func TestNetnsCluster(t *testing.T) {
 	// reconciler still answers from inside its own namespace; Heal brings
 	// the agent back.
 	agentUp := func() error {
-		hc := &http.Client{Timeout: time.Second}
+		hc := c.AgentHTTPClient()
+		hc.Timeout = time.Second
 		resp, err := hc.Get(c.AgentURL(0) + "/v1/pods")
 		if err == nil {
 			resp.Body.Close()

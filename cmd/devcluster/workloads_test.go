@@ -234,8 +234,19 @@ func (h *haCluster) testStatefulSet(t *testing.T) {
 		return "kv-1 not back Ready with a new UID"
 	})
 	waitBody(t, kvURL(back, "/kv/greeting"), "kept-across-deletion", 20*time.Second)
-	if got := lookup(t, netns, dnsAddr, "kv-1.kv.wl.svc.cluster.local.", dns.TypeA); !equalSet(got, []string{back.PodIP}) {
-		t.Errorf("A kv-1 after the deletion = %v, want %s", got, back.PodIP)
+	// As above: the new record follows the endpoints pushed after the
+	// pod turned Ready; wait for it, bounded.
+	var got []string
+	var lerr error
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		got, lerr = tryLookup(netns, dnsAddr, "kv-1.kv.wl.svc.cluster.local.", dns.TypeA)
+		if (lerr == nil && equalSet(got, []string{back.PodIP})) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lerr != nil || !equalSet(got, []string{back.PodIP}) {
+		t.Errorf("A kv-1 after the deletion = %v (%v), want %s", got, lerr, back.PodIP)
 	}
 	out := waitCtl(t, h.ctx, h.c, 10*time.Second, func(s string) bool { return strings.Contains(s, "data-kv-2") }, "get", "pvc", "-n", wlNS)
 	for i := range 3 {

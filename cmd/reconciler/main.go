@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,7 +32,7 @@ func main() {
 
 func newCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var tokenFile, logLevel string
+	var tokenFile, joinTokenFile, logLevel string
 	var logFlags logfile.Flags
 	cmd := &cobra.Command{
 		Use:           "reconciler --repo URL --data-dir DIR [flags]",
@@ -55,6 +56,16 @@ func newCommand() *cobra.Command {
 					return fmt.Errorf("failed to read --token-file: %w", err)
 				}
 				cfg.Source.Token = strings.TrimSpace(string(b))
+			}
+			if joinTokenFile != "" {
+				b, err := os.ReadFile(joinTokenFile)
+				if err != nil {
+					return fmt.Errorf("failed to read --bootstrap-token-file: %w", err)
+				}
+				cfg.Security.JoinToken = strings.TrimSpace(string(b))
+				if len(cfg.Security.JoinServers) == 0 {
+					return errors.New("--bootstrap-token-file needs --server, the URL of a reconciler of the cluster to join")
+				}
 			}
 			// SOPS keys: the flags' files and SOPS_AGE_KEY_FILE's, as sops
 			// reads it.
@@ -92,6 +103,11 @@ func newCommand() *cobra.Command {
 	f.StringVar(&cfg.Source.SSHKeyFile, "ssh-key", "", "private key file for ssh:// remotes")
 	f.StringVar(&cfg.Source.KnownHostsFile, "known-hosts", "", "known_hosts file checking ssh:// remotes (default: OpenSSH's files)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
+	// The cluster's credentials (docs/security.md). The daemon is always
+	// secured: Config.Security.Disabled has no flag.
+	f.StringVar(&joinTokenFile, "bootstrap-token-file", "", "on first start, join the cluster whose bootstrap token this file holds (another reconciler's <data-dir>/bootstrap-token) instead of founding one")
+	f.StringSliceVar(&cfg.Security.JoinServers, "server", nil, "https:// API URL of a reconciler to join through with --bootstrap-token-file (repeat or comma-separate)")
+	f.StringSliceVar(&cfg.Security.Addresses, "tls-san", nil, "further IP or DNS name this reconciler's certificate is valid for (repeat or comma-separate)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	logFlags.Register(f)
 	limitFlags(f, &cfg)

@@ -24,7 +24,8 @@ func TestFlagsDocumented(t *testing.T) {
 		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file",
 		"log-file", "log-max-size", "log-max-files",
 		"max-revision-objects", "max-revision-bytes", "max-file-bytes", "max-repo-bytes",
-		"verify-commits", "trusted-keys", "allow-force-push", "verify-max-commits"}
+		"verify-commits", "trusted-keys", "allow-force-push", "verify-max-commits",
+		"bootstrap-token-file", "server", "tls-san"}
 	for _, name := range want {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)

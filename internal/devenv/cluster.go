@@ -122,6 +122,9 @@ type Cluster struct {
 	// AgeKeyFile is the development-only age identity (DevAgeKey) the
 	// reconcilers decrypt SOPS-encrypted Secrets with.
 	AgeKeyFile string
+	// Creds are the cluster's credentials (security.go), known once
+	// reconciler 0 founded the cluster.
+	Creds *Credentials
 
 	// net is nil without Netns.
 	net *hostNet
@@ -255,23 +258,32 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		c.Reconcilers = append(c.Reconcilers, r)
 	}
 	c.ServerURL = c.Reconcilers[0].URL
-	if c.Client, err = api.NewClient(c.ServerURLs(), nil); err != nil {
-		return c, err
-	}
 
 	c.log.Info("creating config repository")
 	if c.Repo, err = NewGitRepo(ctx, filepath.Join(c.Dir, "git")); err != nil {
 		return c, err
 	}
+
+	// Reconciler 0 founds the cluster; the others join with its token.
+	if err := c.startReconciler(0); err != nil {
+		return c, err
+	}
+	if err := c.waitBootstrap(ctx, 60*time.Second); err != nil {
+		return c, err
+	}
+	hc, err := api.NewClientFromConfig(mustLoadConf(c.Creds.AdminConf), "")
+	if err != nil {
+		return c, err
+	}
+	c.Client = hc
 	hooks := make([]string, len(c.Reconcilers))
 	for i, r := range c.Reconcilers {
 		hooks[i] = r.URL + api.PathWebhook
 	}
-	if err := c.Repo.SetWebhook(strings.Join(hooks, ","), cfg.WebhookSecret); err != nil {
+	if err := c.Repo.SetWebhookCA(strings.Join(hooks, ","), cfg.WebhookSecret, c.Creds.CAFile); err != nil {
 		return c, err
 	}
-
-	for i := range c.Reconcilers {
+	for i := 1; i < len(c.Reconcilers); i++ {
 		if err := c.startReconciler(i); err != nil {
 			return c, err
 		}
@@ -439,12 +451,30 @@ func (c *Cluster) learnPodCIDRs(ctx context.Context) error {
 // Ctl runs bin/ctl against the cluster's reconcilers and returns its combined
 // output; a non-zero exit is an *exec.ExitError wrapped in the error.
 func (c *Cluster) Ctl(ctx context.Context, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, filepath.Join(c.cfg.BinDir, "ctl"), append([]string{"--server", c.ServerURLs()}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(c.cfg.BinDir, "ctl"), append(c.CtlArgs(), args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("failed to run ctl %s: %w", strings.Join(args, " "), err)
 	}
 	return string(out), nil
+}
+
+// CtlArgs are the flags that point ctl at the cluster: its admin config
+// and every reconciler.
+func (c *Cluster) CtlArgs() []string {
+	if c.Creds == nil {
+		return []string{"--server", c.ServerURLs()}
+	}
+	return []string{"--config", c.Creds.AdminConf, "--server", c.ServerURLs()}
+}
+
+// mustLoadConf loads a client config the harness just wrote.
+func mustLoadConf(path string) *api.ClientConfig {
+	conf, err := api.LoadClientConfig(path)
+	if err != nil {
+		panic(err)
+	}
+	return conf
 }
 
 // Stop stops the processes and removes everything the cluster created: every

@@ -72,10 +72,18 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 // secret is set. A failed notification is
 // reported to the pusher but never fails the push: polling still covers it.
 func (g *GitRepo) SetWebhook(url, secret string) error {
+	return g.SetWebhookCA(url, secret, "")
+}
+
+// SetWebhookCA is SetWebhook for https:// reconcilers whose certificates
+// caFile's CA issued (busybox wget, which cannot be given a CA, does not
+// check the certificate: the payload is signed anyway).
+func (g *GitRepo) SetWebhookCA(url, secret, caFile string) error {
 	hook := fmt.Sprintf(`#!/bin/sh
 # Installed by Stevedore's devenv: tell the reconciler about every push.
 urls=%s
 secret=%s
+cafile=%s
 while read -r old new ref; do
   body=$(printf '{"ref":"%%s","before":"%%s","after":"%%s"}' "$ref" "$old" "$new")
   sig=""
@@ -83,12 +91,12 @@ while read -r old new ref; do
     sig=$(printf '%%s' "$body" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)
   fi
   if command -v curl >/dev/null 2>&1; then
-    post() { curl -fsS -m 5 -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
+    post() { curl -fsS -m 5 ${cafile:+--cacert "$cafile"} -X POST -H 'Content-Type: application/json' -H 'X-GitHub-Event: push' \
       ${sig:+-H "X-Hub-Signature-256: sha256=$sig"} --connect-timeout 1 --data-binary "$body" "$1" >/dev/null; }
   else
     # busybox-static is one of Stevedore's Debian packages; curl is not. (Its
     # wget -T crashes in Debian 12's static build, hence timeout.)
-    post() { busybox timeout 5 busybox wget -q -O /dev/null --header 'Content-Type: application/json' --header 'X-GitHub-Event: push' \
+    post() { busybox timeout 5 busybox wget -q -O /dev/null ${cafile:+--no-check-certificate} --header 'Content-Type: application/json' --header 'X-GitHub-Event: push' \
       ${sig:+--header "X-Hub-Signature-256: sha256=$sig"} --post-data "$body" "$1"; }
   fi
   ok=""
@@ -105,7 +113,7 @@ while read -r old new ref; do
   fi
 done
 exit 0
-`, shellQuote(url), shellQuote(secret))
+`, shellQuote(url), shellQuote(secret), shellQuote(caFile))
 	path := filepath.Join(g.Bare, "hooks", "post-receive")
 	if err := os.WriteFile(path, []byte(hook), 0o755); err != nil {
 		return fmt.Errorf("failed to write post-receive hook: %w", err)

@@ -15,12 +15,6 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
-// shortDialClient gives up connecting after 2 s: a reconciler that is cut
-// off or killed must not use up a poll's whole deadline.
-var shortDialClient = &http.Client{Transport: &http.Transport{
-	DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
-}}
-
 // Reconciler is one reconciler process of a Cluster.
 type Reconciler struct {
 	// Name is the reconciler's member name (--name), and names its log:
@@ -98,7 +92,7 @@ func (c *Cluster) newReconciler(ctx context.Context, i int) (*Reconciler, error)
 	if i == 0 && c.cfg.APIAddr != "" && c.net == nil {
 		r.APIAddr = c.cfg.APIAddr
 	}
-	r.URL = "http://" + r.APIAddr
+	r.URL = c.scheme() + r.APIAddr
 	return r, nil
 }
 
@@ -120,6 +114,9 @@ func (c *Cluster) reconcilerArgv(i int) []string {
 	}
 	n := len(c.Reconcilers)
 	argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
+	if i > 0 {
+		argv = append(argv, c.joinArgs(true)...)
+	}
 	if n > 1 {
 		for j, o := range c.Reconcilers {
 			if p := c.reconcilerProc(j); j != i && p != nil && !p.exited() {
@@ -179,6 +176,7 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 	for _, r := range c.Reconcilers {
 		a.argv = append(a.argv, "--join", r.Gossip)
 	}
+	a.argv = append(a.argv, c.joinArgs(false)...)
 	if st := c.Storage; st != nil {
 		a.argv = append(a.argv, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile,
 			"--volume-ssh-base-path", st.Root)
@@ -212,7 +210,7 @@ func (c *Cluster) ServerURLs() string {
 
 // ReconcilerClient returns a client of reconciler i alone (0-based).
 func (c *Cluster) ReconcilerClient(i int) *api.Client {
-	cl, err := api.NewClient(c.Reconcilers[i].URL, shortDialClient)
+	cl, err := api.NewClient(c.Reconcilers[i].URL, &http.Client{Transport: c.adminTransport(nil)})
 	if err != nil {
 		panic(err) // URLs are built here and always parse
 	}
@@ -227,7 +225,9 @@ func (c *Cluster) InsideClient(i int) *api.Client {
 	if r.Netns == "" {
 		return c.ReconcilerClient(i)
 	}
-	cl, err := api.NewClient(r.URL, insideHTTPClient(r.Netns))
+	t := c.adminTransport(dialInNetns(r.Netns))
+	t.DisableKeepAlives = true
+	cl, err := api.NewClient(r.URL, &http.Client{Transport: t})
 	if err != nil {
 		panic(err)
 	}
@@ -235,7 +235,8 @@ func (c *Cluster) InsideClient(i int) *api.Client {
 }
 
 // AgentURL returns agent i's API base URL (0-based).
-func (c *Cluster) AgentURL(i int) string { return "http://" + c.Agents[i].APIAddr }
+// Call it with AgentHTTPClient's credentials (security.go).
+func (c *Cluster) AgentURL(i int) string { return c.scheme() + c.Agents[i].APIAddr }
 
 // shortOf returns the short name of the process named name (a reconciler's
 // or an agent's).

@@ -7,7 +7,8 @@ import (
 )
 
 // TestLeafImports keeps reconcile/api a leaf: of this module it may import
-// only spec, agent/api and internal/errs, so that a client (ctl, a test, a
+// only spec, agent/api, internal/errs, and internal/pki with the policy
+// identities it names (clientconfig.go's TLS), so that a client (ctl, a test, a
 // tool) never pulls in the control plane's core or server.
 func TestLeafImports(t *testing.T) {
 	const module = "github.com/stevedore-dev/stevedore"
@@ -15,6 +16,8 @@ func TestLeafImports(t *testing.T) {
 		module + "/spec":          true,
 		module + "/agent/api":     true,
 		module + "/internal/errs": true,
+		module + "/internal/pki":  true,
+		module + "/policy":        true,
 	}
 	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
@@ -23,7 +26,7 @@ func TestLeafImports(t *testing.T) {
 	for _, imports := range [][]string{pkg.Imports, pkg.TestImports} {
 		for _, imp := range imports {
 			if (imp == module || strings.HasPrefix(imp, module+"/")) && !allowed[imp] {
-				t.Errorf("reconcile/api imports %s; of this module it may import only spec, agent/api and internal/errs", imp)
+				t.Errorf("reconcile/api imports %s; of this module it may import only spec, agent/api, internal/errs, internal/pki and policy", imp)
 			}
 		}
 	}

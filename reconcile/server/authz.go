@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/stevedore-dev/stevedore/internal/pki"
 	"io"
 	"net/http"
 	"slices"
@@ -43,10 +44,12 @@ func userFrom(ctx context.Context) (policy.User, bool) {
 }
 
 // publicRoutes are answered without a user: the webhook proves itself by
-// its HMAC signature, the health check says nothing worth hiding.
+// its HMAC signature, the join by its bootstrap token (join.go), and the
+// health check says nothing worth hiding.
 var publicRoutes = map[string]bool{
 	"POST " + api.PathWebhook: true,
-	"GET /healthz":            true,
+	"GET " + api.PathHealthz:  true,
+	"POST " + pki.PathJoin:    true,
 }
 
 // attrsFunc returns the attributes of one request of a route.

@@ -62,6 +62,10 @@ type Config struct {
 	Scheduler scheduler.Config
 	// Raft configures the control plane's replicated state.
 	Raft RaftConfig
+	// Security is the cluster's authentication: the CA and certificates,
+	// joining, mutual TLS, encrypted raft and gossip (security.go); zero
+	// is secured, founding a new cluster on first start.
+	Security SecurityConfig
 	// Network is the cluster's address plan (pod CIDRs, Service IPs, node
 	// ports, DNS domain); zero fields mean Kubernetes' usual defaults.
 	Network NetworkConfig
@@ -129,6 +133,7 @@ func DefaultConfig() Config {
 		NodeLossGrace: 15 * time.Second,
 		Network:       DefaultNetworkConfig(),
 	}
+	c.Security.Disabled = testInsecureDefault
 	c.Raft.fill()
 	return c
 }

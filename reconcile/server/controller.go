@@ -117,6 +117,9 @@ func newController(ctx context.Context, s *Server, raftTerm uint64) (*controller
 	if err := c.commitNetConfig(); err != nil {
 		return nil, err
 	}
+	if err := c.commitPKI(); err != nil {
+		return nil, err
+	}
 	peek := s.store.peek()
 	c.cluster = peek.clusterID
 	// The planner writes its memory in place: it gets its own copy.

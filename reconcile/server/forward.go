@@ -97,6 +97,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, leader string, 
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Header.Set(headerForwarded, s.cfg.Name)
+			if s.sec != nil {
+				forwardIdentity(pr.In, pr.Out)
+			}
 		},
 		Transport:     s.forwardTransport(r),
 		FlushInterval: -1, // logs stream

@@ -12,6 +12,7 @@ import (
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/errs"
+	"github.com/stevedore-dev/stevedore/internal/pki"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -66,6 +67,10 @@ func (s *Server) Handler() http.Handler {
 	s.registerLeaseRoutes(lead)
 	s.registerJobRoutes(lead)
 	s.registerTokenRoutes(lead) // tokens.go
+	// Neither authenticated nor authorized (authn.go): the health check,
+	// and the join, which checks its bootstrap token (join.go).
+	handle("GET "+api.PathHealthz, http.HandlerFunc(handleHealthz))
+	handle("POST "+pki.PathJoin, http.HandlerFunc(s.handleJoin))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,7 +52,7 @@ type elector struct {
 
 // openElector opens (or creates) the raft state in dataDir and starts the
 // raft node. A corrupt log store or snapshot is an error naming the file.
-func openElector(cfg RaftConfig, name, dataDir string, fsm raft.FSM, log *slog.Logger) (e *elector, err error) {
+func openElector(cfg RaftConfig, name, dataDir string, fsm raft.FSM, log *slog.Logger, tlsConf *tls.Config) (e *elector, err error) {
 	if err := os.MkdirAll(filepath.Join(dataDir, dirRaft), 0o700); err != nil {
 		return nil, fmt.Errorf("failed to create raft dir: %w", err)
 	}
@@ -93,7 +94,7 @@ func openElector(cfg RaftConfig, name, dataDir string, fsm raft.FSM, log *slog.L
 	if advertise.Port == 0 {
 		adv = nil // the transport advertises the port it bound
 	}
-	trans, err := raft.NewTCPTransportWithLogger(cfg.Addr, adv, 3, 10*time.Second, hlog)
+	trans, err := newRaftTransport(cfg.Addr, adv, tlsConf, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("failed to listen for raft on %s: %w", cfg.Addr, err)
 	}

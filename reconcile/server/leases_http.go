@@ -90,6 +90,10 @@ func (s *Server) handlePutLease(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, maxLeaseBody, "lease request", &req, true) {
 		return
 	}
+	if err := nodeSpeaksForItself(r, req.Node); err != nil { // authn.go
+		errs.WriteHTTP(w, err)
+		return
+	}
 	if err := s.checkLeaseRequest(key, &req); err != nil {
 		errs.WriteHTTP(w, err)
 		return

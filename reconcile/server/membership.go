@@ -224,6 +224,9 @@ func (s *Server) startSerf() error {
 	conf.RejoinAfterLeave = true
 	s.serfEv = make(chan serf.Event, agentapi.GossipEventBuffer)
 	conf.EventCh = s.serfEv
+	if err := agentapi.EncryptGossip(conf, s.GossipKey()); err != nil {
+		return err
+	}
 
 	sf, err := serf.Create(conf)
 	if err != nil {

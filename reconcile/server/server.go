@@ -58,8 +58,11 @@ type fetcher interface {
 // Server is a running reconciler. Create it with New, start it with Start,
 // stop it with Shutdown.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
+	cfg Config
+	log *slog.Logger
+	// sec is the cluster's credentials (security.go), nil when
+	// Config.Security.Disabled.
+	sec     *security
 	state   *stateDir
 	store   *store
 	el      *elector
@@ -133,7 +136,12 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newServer(cfg, st)
+	sec, err := initSecurity(cfg)
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	s, err := newServer(cfg, st, sec)
 	if err != nil {
 		st.close()
 		return nil, err
@@ -141,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-func newServer(cfg Config, st *stateDir) (*Server, error) {
+func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 	sc := cfg.Source
 	sc.CacheDir = st.path(dirGit)
 	sc.Logger = cfg.Logger.With("component", "source")
@@ -149,13 +157,9 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to create git source: %w", err)
 	}
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:               nil, // agents are on private addresses; never via a proxy
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     90 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}}
+	hc := &http.Client{Transport: agentTransport(sec)}
 	s := &Server{
+		sec:    sec,
 		cfg:    cfg,
 		log:    cfg.Logger,
 		state:  st,
@@ -184,7 +188,7 @@ func newServer(cfg Config, st *stateDir) (*Server, error) {
 	s.clusterID.Store(&id)
 	s.view.Store(&view{})
 	s.metrics = newServerMetrics(s)
-	el, err := openElector(cfg.Raft, cfg.Name, cfg.DataDir, s.store, cfg.Logger)
+	el, err := openElector(cfg.Raft, cfg.Name, cfg.DataDir, s.store, cfg.Logger, raftTLS(sec))
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +239,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on %s: %w", s.cfg.APIAddr, err)
 	}
-	s.apiURL = "http://" + advertiseAddr(ln.Addr().(*net.TCPAddr), s.raftAddr())
+	s.apiURL = s.scheme() + "://" + advertiseAddr(ln.Addr().(*net.TCPAddr), s.raftAddr())
+	ln = s.listenAPI(ln)
+	if err := s.writeAdminConf(); err != nil {
+		ln.Close()
+		return err
+	}
 	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	s.httpSrv.RegisterOnShutdown(s.viewChanged.stop)
 	s.goNamed("http", func(context.Context) {

@@ -49,6 +49,7 @@ const (
 	opPods        = "pods"     // Upsert, Delete: a plan's delta of the inventory
 	opTermBase    = "termBase" // TermBase: raise the fencing token's base
 	opNode        = "node"     // Node, Override: ctl cordon/uncordon/drain
+	// opPKI (PKI) is the cluster's credentials (store_pki.go).
 )
 
 // command is one raft log entry. Entries are deltas: a plan that changes
@@ -104,6 +105,8 @@ type command struct {
 	JobDelete     []string                  `json:"jobDelete,omitempty"`
 	CronJobUpsert []reconcile.CronJobRecord `json:"cronJobUpsert,omitempty"`
 	CronJobDelete []string                  `json:"cronJobDelete,omitempty"`
+	// PKI is the payload of an opPKI entry (store_pki.go).
+	PKI *pkiRecord `json:"pki,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -162,6 +165,9 @@ type fsmState struct {
 	// Tokens are the API tokens by ID, hashed (tokens.go); absent in an
 	// older snapshot: none.
 	Tokens map[string]tokenRecord `json:"tokens,omitempty"`
+	// PKI is the cluster's credentials (store_pki.go); absent in an older
+	// snapshot, or with security disabled: none.
+	PKI *pkiRecord `json:"pki,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -359,6 +365,10 @@ func (s *store) apply(c *command, index uint64) error {
 		if err := s.applyTokenLocked(c, index); err != nil {
 			return err
 		}
+	case opPKI:
+		if err := s.applyPKILocked(c, index); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("raft entry %d: unknown operation %q", index, c.Op)
 	}
@@ -395,6 +405,8 @@ type storeView struct {
 	Leases map[string]leaseRecord
 	// The API tokens, hashed (tokens.go).
 	Tokens map[string]tokenRecord
+	// The cluster's credentials (store_pki.go).
+	PKI *pkiRecord
 }
 
 // read returns the current state without copying it: later Applies copy
@@ -426,6 +438,7 @@ func (s *store) read() storeView {
 		DeletePods: s.st.DeletePods,
 		Leases:     s.st.Leases,
 		Tokens:     s.st.Tokens,
+		PKI:        s.st.PKI,
 	}
 }
 
@@ -529,6 +542,7 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 		DeletePods:       v.DeletePods,
 		Leases:           v.Leases,
 		Tokens:           v.Tokens,
+		PKI:              v.PKI,
 	}}, nil
 }
 
