@@ -30,13 +30,23 @@ const maxPolicyEntries = 100
 // makes. Verification off (vo.Approvers nil) skips it: there is no one to
 // check the changes for. So does a cluster that has applied nothing yet:
 // its first revision brings the RBAC, trusted by its signatures and
-// approvals alone.
+// approvals alone. So, finally, does a cluster whose applied revisions
+// declare no RoleBinding nor ClusterRoleBinding: RBAC for Git starts with
+// the first binding.
 func (s *Server) authorizeChanges(ctx context.Context, app string, rev *source.Revision, applied *savedRevision, set *spec.Set, vo *verifyOutcome) *api.SyncError {
 	if vo == nil || vo.Approvers == nil {
 		return nil
 	}
 	if s.store.publishedSet() == nil {
 		s.log.Info("first revision of the cluster: its changes are not checked against RBAC (there is none yet)", "app", s.displayName(app), "commit", rev.Commit)
+		return nil
+	}
+	if !declaresBindings(s.store.publishedSet()) {
+		// RBAC for Git is opted into by declaring a binding: until then
+		// signatures and OWNERS alone govern, or no change after the
+		// first could ever be approved. Removing the last binding is
+		// itself a change RBAC checks.
+		s.log.Debug("no RoleBinding or ClusterRoleBinding applied: changes are not checked against RBAC", "app", s.displayName(app), "commit", rev.Commit)
 		return nil
 	}
 	_, prev := s.store.appRevision(app)
@@ -57,4 +67,18 @@ func (s *Server) authorizeChanges(ctx context.Context, app string, rev *source.R
 		serr.Message = fmt.Sprintf("%d changes not allowed by RBAC for their approvers; first: %s", len(refused), refused[0].Message)
 	}
 	return serr
+}
+
+// declaresBindings reports whether set holds a RoleBinding or a
+// ClusterRoleBinding.
+func declaresBindings(set *spec.Set) bool {
+	if set == nil {
+		return false
+	}
+	for k := range set.Objects {
+		if k.Kind == spec.KindRoleBinding || k.Kind == spec.KindClusterRoleBinding {
+			return true
+		}
+	}
+	return false
 }
