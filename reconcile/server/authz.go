@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/stevedore-dev/stevedore/internal/pki"
 	"io"
@@ -143,6 +144,12 @@ func topPods(_ *Server, r *http.Request) (policy.Attributes, error) {
 // maxPeekBody bounds the body authorization reads to find a namespace.
 const maxPeekBody = 64 << 10
 
+// bodyTooLarge is a body over maxPeekBody: 413, as decodeBody answers.
+type bodyTooLarge struct{ err error }
+
+func (e *bodyTooLarge) Error() string { return e.err.Error() }
+func (e *bodyTooLarge) Unwrap() error { return e.err }
+
 // peekJSON decodes the request's body into v and puts the body back for
 // the handler.
 func peekJSON(r *http.Request, v any) error {
@@ -151,7 +158,7 @@ func peekJSON(r *http.Request, v any) error {
 		return errInvalid("failed to read the request: " + err.Error())
 	}
 	if len(b) > maxPeekBody {
-		return errs.Mark(fmt.Errorf("request body larger than %d bytes", maxPeekBody), errs.ErrInvalid)
+		return &bodyTooLarge{errInvalid(fmt.Sprintf("the request larger than %d bytes: refused unread", maxPeekBody))}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(b))
 	if err := json.Unmarshal(b, v); err != nil {
@@ -281,6 +288,11 @@ func (s *Server) authorizeRoute(pattern string, h http.Handler) http.Handler {
 		}
 		at, err := attrs(s, r)
 		if err != nil {
+			var big *bodyTooLarge
+			if errors.As(err, &big) {
+				errs.WriteHTTPStatus(w, http.StatusRequestEntityTooLarge, big.err)
+				return
+			}
 			errs.WriteHTTP(w, err)
 			return
 		}

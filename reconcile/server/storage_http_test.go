@@ -322,6 +322,8 @@ stringData:
 		"PathTopNodes":       api.PathTopNodes,
 		"PathNode":           api.NodePath(api.PathNode, "node-a"),
 		"PathMetrics":        api.PathMetrics,
+		"PathHealthz":        api.PathHealthz,
+		"PathTokens":         api.PathTokens,
 	}
 	// Not asked: GET /v1/revision serves the repository's files as
 	// committed, so a Secret there is what Git holds (SOPS ciphertext; a
