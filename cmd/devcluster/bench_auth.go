@@ -23,11 +23,33 @@ const secAuth = "auth"
 // warm-up requests).
 const authRequests = 2000
 
-// authBenchToken returns a bearer token the secured reconciler accepts, or
-// "" when it has no way to issue one (the token store is RBAC's part):
-// the bearer row then measures a refused token (401), the same TLS and
-// lookup without the handler.
-var authBenchToken = func(context.Context, *server.Server, string) string { return "" }
+// authBenchViewers binds the view ClusterRole to a group, so that the
+// bearer row's requests go through an RBAC binding of the repository, as
+// a team's would, not through system:masters.
+const authBenchViewers = `
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: bench-viewers
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: view
+subjects:
+- kind: Group
+  name: bench-viewers
+`
+
+// authBenchToken creates, with the admin's client, a token for a user in
+// the group authBenchViewers binds to view.
+func authBenchToken(ctx context.Context, cl *rapi.Client) (string, error) {
+	t, err := cl.CreateToken(ctx, rapi.TokenRequest{User: "bench@example.com", Groups: []string{"bench-viewers"}, TTLSeconds: 3600})
+	if err != nil {
+		return "", fmt.Errorf("failed to create the bench's token: %w", err)
+	}
+	return t.Secret, nil
+}
 
 // authVariant is one way to call the API.
 type authVariant struct {
@@ -56,7 +78,7 @@ func benchAuth(ctx context.Context, out io.Writer) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := repo.Commit(ctx, "bench", map[string][]byte{"app.yaml": fmt.Appendf(nil, benchDeployment, 20, "registry.local/hello:1")}); err != nil {
+	if _, err := repo.Commit(ctx, "bench", map[string][]byte{"app.yaml": append(fmt.Appendf(nil, benchDeployment, 20, "registry.local/hello:1"), authBenchViewers...)}); err != nil {
 		return "", err
 	}
 	start := func(name string, secured bool) (*server.Server, error) {
@@ -114,12 +136,15 @@ func benchAuth(ctx context.Context, out io.Writer) (string, error) {
 	anonTLS := tlsConf.Clone()
 	anonTLS.Certificates = nil
 	bearer := &http.Client{Transport: &http.Transport{TLSClientConfig: anonTLS, MaxIdleConnsPerHost: 1}}
-	token := authBenchToken(ctx, sec, dir)
-	bearerLabel, bearerWant := "bearer token over TLS (kept-alive connection)", http.StatusOK
-	if token == "" {
-		token = "stevedore-bench-unknown-token"
-		bearerLabel, bearerWant = "bearer token over TLS, refused (no token store yet: TLS and the lookup, no handler)", http.StatusUnauthorized
+	admin, err := rapi.NewClient(sec.APIURL(), keepAlive)
+	if err != nil {
+		return "", err
 	}
+	token, err := authBenchToken(ctx, admin)
+	if err != nil {
+		return "", err
+	}
+	bearerLabel, bearerWant := "bearer token over TLS, RBAC through a repository's binding (kept-alive connection)", http.StatusOK
 	variants := []authVariant{
 		{label: "plain HTTP, no authentication (floor)", url: plain.APIURL(), hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}, want: 200},
 		{label: "mTLS client certificate (kept-alive connection)", url: sec.APIURL(), hc: keepAlive, want: 200},

@@ -14,6 +14,9 @@ const (
 	RoleView         = "view"
 	RoleReconciler   = "stevedore:reconciler"
 	RoleNode         = "stevedore:node"
+	// RoleDiscovery lets every authenticated caller read the sync status
+	// and the version, as Kubernetes' system:discovery lets it read /version.
+	RoleDiscovery = "stevedore:discovery"
 
 	// GroupStevedore is the API group of Stevedore's own resources:
 	// applications (and applications/sync) and tokens.
@@ -77,6 +80,8 @@ func adminRules() []spec.PolicyRule {
 //     them per namespace with RoleBindings in the repository;
 //   - stevedore:reconciler: everything, bound to policy.GroupReconcilers
 //     (a follower forwards its callers' requests to the leader);
+//   - stevedore:discovery: get /v1/status and /v1/version, bound to
+//     policy.GroupAuthenticated (what `ctl status` and `ctl version` read);
 //   - stevedore:node: read and update leases, bound to policy.GroupNodes
 //     (an agent campaigns for its pods; the server also checks that a node
 //     asks only for pods placed on it).
@@ -108,5 +113,7 @@ func Builtins() []spec.Object {
 		crb(RoleClusterAdmin, RoleClusterAdmin, policy.GroupMasters),
 		crb(RoleReconciler, RoleReconciler, policy.GroupReconcilers),
 		crb(RoleNode, RoleNode, policy.GroupNodes),
+		cr(RoleDiscovery, []spec.PolicyRule{{NonResourceURLs: []string{"/v1/status", "/v1/version"}, Verbs: []string{"get"}}}),
+		crb(RoleDiscovery, RoleDiscovery, policy.GroupAuthenticated),
 	}
 }
