@@ -105,7 +105,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token for http(s):// remotes")
 	// The cluster's credentials (docs/security.md). The daemon is always
 	// secured: Config.Security.Disabled has no flag.
-	f.StringVar(&joinTokenFile, "bootstrap-token-file", "", "on first start, join the cluster whose bootstrap token this file holds (another reconciler's <data-dir>/bootstrap-token) instead of founding one")
+	f.StringVar(&joinTokenFile, "bootstrap-token-file", "", "on first start, join the cluster whose reconciler token this file holds (another reconciler's <data-dir>/reconciler-token; agents' bootstrap-token admits no reconciler) instead of founding one")
 	f.StringSliceVar(&cfg.Security.JoinServers, "server", nil, "https:// API URL of a reconciler to join through with --bootstrap-token-file (repeat or comma-separate)")
 	f.StringSliceVar(&cfg.Security.Addresses, "tls-san", nil, "further IP or DNS name this reconciler's certificate is valid for (repeat or comma-separate)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

@@ -25,10 +25,11 @@ import (
 // Credentials the harness keeps, under Cluster.Dir.
 type Credentials struct {
 	// AdminConf is the admin client config (ctl --config; STEVEDORE_CONFIG)
-	// naming every reconciler; TokenFile the bootstrap token agents and
-	// further reconcilers join with.
-	AdminConf string
-	TokenFile string
+	// naming every reconciler; TokenFile the bootstrap token agents join
+	// with, ReconcilerTokenFile the one further reconcilers join with.
+	AdminConf           string
+	TokenFile           string
+	ReconcilerTokenFile string
 	// CAFile, CertFile and KeyFile are the cluster CA and the harness's
 	// reconciler-role certificate (PEM).
 	CAFile, CertFile, KeyFile string
@@ -64,11 +65,12 @@ func (c *Cluster) waitBootstrap(ctx context.Context, timeout time.Duration) erro
 		}
 	}
 	cr := &Credentials{
-		AdminConf: filepath.Join(c.Dir, "admin.conf"),
-		TokenFile: filepath.Join(c.Dir, "bootstrap-token"),
-		CAFile:    filepath.Join(c.Dir, "pki", "ca.crt"),
-		CertFile:  filepath.Join(c.Dir, "pki", "harness.crt"),
-		KeyFile:   filepath.Join(c.Dir, "pki", "harness.key"),
+		AdminConf:           filepath.Join(c.Dir, "admin.conf"),
+		TokenFile:           filepath.Join(c.Dir, "bootstrap-token"),
+		ReconcilerTokenFile: filepath.Join(c.Dir, "reconciler-token"),
+		CAFile:              filepath.Join(c.Dir, "pki", "ca.crt"),
+		CertFile:            filepath.Join(c.Dir, "pki", "harness.crt"),
+		KeyFile:             filepath.Join(c.Dir, "pki", "harness.key"),
 	}
 	tok, err := os.ReadFile(tokenPath)
 	if err != nil {
@@ -78,6 +80,13 @@ func (c *Cluster) waitBootstrap(ctx context.Context, timeout time.Duration) erro
 		return err
 	}
 	if err := pki.WriteFile(cr.TokenFile, tok); err != nil {
+		return err
+	}
+	rtok, err := os.ReadFile(filepath.Join(r.DataDir, "reconciler-token"))
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteFile(cr.ReconcilerTokenFile, rtok); err != nil {
 		return err
 	}
 	conf, err := api.LoadClientConfig(filepath.Join(r.DataDir, "admin.conf"))
@@ -157,14 +166,14 @@ func (c *Cluster) joinArgs(reconciler bool) []string {
 	if c.Creds == nil {
 		return nil
 	}
-	flag := "--token-file"
+	flag, file := "--token-file", c.Creds.TokenFile
 	if reconciler {
-		flag = "--bootstrap-token-file"
+		flag, file = "--bootstrap-token-file", c.Creds.ReconcilerTokenFile
 	}
 	// A reconciler joins through the founder; an agent through any.
 	servers := c.Reconcilers[0].URL
 	if !reconciler {
 		servers = c.ServerURLs()
 	}
-	return []string{flag, c.Creds.TokenFile, "--server", servers}
+	return []string{flag, file, "--server", servers}
 }

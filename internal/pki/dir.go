@@ -17,6 +17,10 @@ const (
 	FileCert      = "tls.crt" // this member's certificate
 	FileKey       = "tls.key"
 	FileTokenHash = "bootstrap-token.sha256" // reconcilers only
+	// FileReconcilerTokenHash is the reconciler token's hash (reconcilers
+	// only): the token that admits a reconciler, which receives the CA's
+	// key, is not the one agents join with.
+	FileReconcilerTokenHash = "reconciler-token.sha256"
 )
 
 // Material is what a member keeps: the CA (with its key on reconcilers),
@@ -27,6 +31,8 @@ type Material struct {
 	GossipKey []byte
 	Self      KeyPair
 	TokenHash string
+	// ReconcilerTokenHash is the hash of the token reconcilers join with.
+	ReconcilerTokenHash string
 }
 
 // LoadDir reads dir's material; an error wrapping fs.ErrNotExist when
@@ -73,6 +79,11 @@ func LoadDir(dir string) (*Material, error) {
 		return nil, err
 	}
 	m.TokenHash = strings.TrimSpace(string(th))
+	rh, err := read(FileReconcilerTokenHash, false)
+	if err != nil {
+		return nil, err
+	}
+	m.ReconcilerTokenHash = strings.TrimSpace(string(rh))
 	return m, nil
 }
 
@@ -109,6 +120,12 @@ func (m *Material) SaveDir(dir string) error {
 			name string
 			data []byte
 		}{FileTokenHash, []byte(m.TokenHash + "\n")})
+	}
+	if m.ReconcilerTokenHash != "" {
+		files = append(files, struct {
+			name string
+			data []byte
+		}{FileReconcilerTokenHash, []byte(m.ReconcilerTokenHash + "\n")})
 	}
 	files = append(files, struct {
 		name string

@@ -56,6 +56,8 @@ type JoinResponse struct {
 	// certificates and admit joiners too.
 	CAKey     string `json:"caKey,omitempty"`
 	TokenHash string `json:"tokenHash,omitempty"`
+	// ReconcilerTokenHash is the hash of the reconcilers' own join token.
+	ReconcilerTokenHash string `json:"reconcilerTokenHash,omitempty"`
 }
 
 // Join asks the first of servers (reconciler API base URLs) that answers
@@ -172,5 +174,5 @@ func (r *JoinResponse) Material(keyPEM []byte) (*Material, error) {
 	if _, err := ParseCert([]byte(r.Cert)); err != nil {
 		return nil, fmt.Errorf("failed to parse the certificate received: %w", err)
 	}
-	return &Material{CA: ca, GossipKey: gk, Self: KeyPair{CertPEM: []byte(r.Cert), KeyPEM: keyPEM}, TokenHash: r.TokenHash}, nil
+	return &Material{CA: ca, GossipKey: gk, Self: KeyPair{CertPEM: []byte(r.Cert), KeyPEM: keyPEM}, TokenHash: r.TokenHash, ReconcilerTokenHash: r.ReconcilerTokenHash}, nil
 }

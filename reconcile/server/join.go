@@ -47,7 +47,14 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := s.sec.m
-	if tok.CAHash != m.CA.Hash() || !tok.Matches(m.TokenHash) {
+	// Agents join with the bootstrap token, reconcilers, which receive the
+	// CA's key, with the reconciler token: a token left on an agent's host
+	// admits no reconciler.
+	want := m.TokenHash
+	if req.Role == pki.RoleReconciler {
+		want = m.ReconcilerTokenHash
+	}
+	if want == "" || tok.CAHash != m.CA.Hash() || !tok.Matches(want) {
 		s.log.Warn("refused a join with a wrong bootstrap token", "from", r.RemoteAddr, "role", req.Role, "name", req.Name)
 		errs.WriteHTTP(w, errs.Mark(errors.New("bootstrap token refused"), errUnauthenticated))
 		return
@@ -102,7 +109,7 @@ func (s *Server) admit(req pki.JoinRequest) (*pki.JoinResponse, error) {
 	}
 	out := &pki.JoinResponse{CACert: string(m.CA.CertPEM), Cert: string(cert), GossipKey: pki.EncodeGossipKey(m.GossipKey)}
 	if req.Role == pki.RoleReconciler {
-		out.CAKey, out.TokenHash = string(m.CA.KeyPEM), m.TokenHash
+		out.CAKey, out.TokenHash, out.ReconcilerTokenHash = string(m.CA.KeyPEM), m.TokenHash, m.ReconcilerTokenHash
 	}
 	return out, nil
 }

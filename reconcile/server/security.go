@@ -26,7 +26,10 @@ import (
 const (
 	dirPKI             = "pki"
 	fileBootstrapToken = "bootstrap-token"
-	fileAdminConf      = "admin.conf"
+	// fileReconcilerToken is the token further reconcilers join with
+	// (--bootstrap-token-file): it admits members that receive the CA's key.
+	fileReconcilerToken = "reconciler-token"
+	fileAdminConf       = "admin.conf"
 )
 
 // SecurityConfig configures the cluster's authentication.
@@ -166,7 +169,11 @@ func foundCluster(cfg Config, dir string) (*pki.Material, *api.ClientConfig, err
 	if err != nil {
 		return nil, nil, err
 	}
-	m := &pki.Material{CA: ca, GossipKey: gk, Self: pki.KeyPair{CertPEM: certPEM, KeyPEM: keyPEM}, TokenHash: tok.Hash()}
+	rtok, err := pki.NewToken(ca)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := &pki.Material{CA: ca, GossipKey: gk, Self: pki.KeyPair{CertPEM: certPEM, KeyPEM: keyPEM}, TokenHash: tok.Hash(), ReconcilerTokenHash: rtok.Hash()}
 	adminCert, adminKey, err := ca.Issue(pki.Request{User: pki.AdminUser()})
 	if err != nil {
 		return nil, nil, err
@@ -179,6 +186,9 @@ func foundCluster(cfg Config, dir string) (*pki.Material, *api.ClientConfig, err
 	// The token last: a harness waiting for it finds admin.conf and the
 	// CA in place.
 	if err := m.SaveDir(dir); err != nil {
+		return nil, nil, err
+	}
+	if err := pki.WriteFile(filepath.Join(cfg.DataDir, fileReconcilerToken), []byte(rtok.String()+"\n")); err != nil {
 		return nil, nil, err
 	}
 	if err := pki.WriteFile(filepath.Join(cfg.DataDir, fileBootstrapToken), []byte(tok.String()+"\n")); err != nil {
@@ -215,7 +225,7 @@ func joinCluster(cfg Config) (*pki.Material, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.CAKey == "" || resp.TokenHash == "" {
+	if resp.CAKey == "" || resp.TokenHash == "" || resp.ReconcilerTokenHash == "" {
 		return nil, errors.New("failed to join: the answer lacks the CA key or the token hash a reconciler needs")
 	}
 	return resp.Material(keyPEM)

@@ -30,7 +30,12 @@ func secured(c *Config) { c.Security.Disabled = false }
 // readToken reads a founder's bootstrap token.
 func readToken(t *testing.T, dataDir string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dataDir, fileBootstrapToken))
+	return readTokenFile(t, dataDir, fileBootstrapToken)
+}
+
+func readTokenFile(t *testing.T, dataDir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +405,7 @@ func TestSecuredThreeReconcilers(t *testing.T) {
 		})
 	}
 	r1 := start("r1", dirs[0], nil, func(*Config) {})
-	token := readToken(t, dirs[0])
+	token := readTokenFile(t, dirs[0], fileReconcilerToken)
 	joiner := func(c *Config) { c.Security.JoinToken, c.Security.JoinServers = token, []string{r1.APIURL()} }
 	r2 := start("r2", dirs[1], []string{r1.GossipAddr()}, joiner)
 	r3 := start("r3", dirs[2], []string{r2.GossipAddr()}, joiner)
@@ -443,7 +448,7 @@ func TestSecuredThreeReconcilers(t *testing.T) {
 		t.Errorf("GET pods through follower %s: %v", follower.Name(), err)
 	}
 	// raft refuses a node's certificate in the handshake.
-	nodeM, err := joinAs(t, r1, token, pki.RoleAgent, "n1")
+	nodeM, err := joinAs(t, r1, readToken(t, dirs[0]), pki.RoleAgent, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,6 +489,17 @@ func TestJoinHostile(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, repo.dir, dir, log, secured)
 	token := readToken(t, dir)
+	// The agents' token, which sits on every agent's host, admits no
+	// reconciler (which would receive the CA's key); the reconcilers' does.
+	if m, err := joinAs(t, s, token, pki.RoleReconciler, "r9"); err == nil || m != nil {
+		t.Fatalf("joined as a reconciler with the agents' bootstrap token: %v", err)
+	}
+	if m, err := joinAs(t, s, readTokenFile(t, dir, fileReconcilerToken), pki.RoleReconciler, "r9"); err != nil || m.CA.Key == nil {
+		t.Fatalf("join as a reconciler with the reconciler token: %v", err)
+	}
+	if m, err := joinAs(t, s, readTokenFile(t, dir, fileReconcilerToken), pki.RoleAgent, "n9"); err == nil || m != nil {
+		t.Fatalf("joined as an agent with the reconciler token: %v", err)
+	}
 	tok, _ := pki.ParseToken(token)
 	csr, _, _ := pki.NewCSR(pki.NodeUser("n1"))
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(tok.CAHash)}}

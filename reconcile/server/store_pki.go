@@ -21,6 +21,8 @@ type pkiRecord struct {
 	CAKey     string `json:"caKey"`
 	GossipKey string `json:"gossipKey"`
 	TokenHash string `json:"tokenHash"`
+	// ReconcilerTokenHash: the reconcilers' join token's.
+	ReconcilerTokenHash string `json:"reconcilerTokenHash,omitempty"`
 }
 
 func (s *store) applyPKILocked(c *command, index uint64) error {
@@ -55,7 +57,7 @@ func (c *controller) commitPKI() error {
 		}
 		return nil
 	}
-	rec := &pkiRecord{CACert: string(m.CA.CertPEM), CAKey: string(m.CA.KeyPEM), GossipKey: pki.EncodeGossipKey(m.GossipKey), TokenHash: m.TokenHash}
+	rec := &pkiRecord{CACert: string(m.CA.CertPEM), CAKey: string(m.CA.KeyPEM), GossipKey: pki.EncodeGossipKey(m.GossipKey), TokenHash: m.TokenHash, ReconcilerTokenHash: m.ReconcilerTokenHash}
 	return s.el.apply(&command{Op: opPKI, PKI: rec}, s.cfg.Raft.ApplyTimeout)
 }
 
