@@ -155,6 +155,7 @@ func (a *Authorizer) noEscalation(u policy.User, c policy.Change, next *spec.Set
 	var rules []spec.PolicyRule
 	ns := c.Attrs.Namespace
 	var shortcut policy.Attributes
+	found := true
 	switch o := o.(type) {
 	case *spec.Role:
 		rules = o.Rules
@@ -163,20 +164,26 @@ func (a *Authorizer) noEscalation(u policy.User, c policy.Change, next *spec.Set
 		rules = o.Rules
 		shortcut = policy.Attributes{Verb: "escalate", APIGroup: spec.RBACGroup, Resource: "clusterroles", Name: o.Name}
 	case *spec.RoleBinding:
-		rules = roleRules(next, o.RoleRef, ns)
+		rules, found = a.roleRules(next, o.RoleRef, ns)
 		res := "roles"
 		if o.RoleRef.Kind == spec.KindClusterRole {
 			res = "clusterroles"
 		}
 		shortcut = policy.Attributes{Verb: "bind", APIGroup: spec.RBACGroup, Resource: res, Namespace: ns, Name: o.RoleRef.Name}
 	case *spec.ClusterRoleBinding:
-		rules = roleRules(next, o.RoleRef, "")
+		rules, found = a.roleRules(next, o.RoleRef, "")
 		shortcut = policy.Attributes{Verb: "bind", APIGroup: spec.RBACGroup, Resource: "clusterroles", Name: o.RoleRef.Name}
 	default:
 		return true, ""
 	}
 	if ok, _ := a.Authorize(u, shortcut); ok {
 		return true, ""
+	}
+	if !found {
+		// It would grant whatever the role becomes once someone declares
+		// it: only bind (above) may take that on trust.
+		return false, fmt.Sprintf("%s binds a role that neither this revision nor any applied one declares: user %s needs %s",
+			objectLabel(c), u.Name, Describe(shortcut))
 	}
 	budget := maxEscalationChecks
 	for _, r := range rules {
@@ -198,24 +205,29 @@ func (a *Authorizer) noEscalation(u policy.User, c policy.Change, next *spec.Set
 // the change needs the verb escalate or bind, or system:masters.
 const maxEscalationChecks = 100000
 
-// roleRules returns the rules of the role ref names, from next or the
-// built-ins.
-func roleRules(next *spec.Set, ref spec.RoleRef, ns string) []spec.PolicyRule {
+// roleRules returns the rules of the role ref names, and whether it
+// exists: from next (the changing application's revision), the built-ins,
+// or the roles a was built from (every application's applied RBAC), so a
+// binding to a role another application declares is checked against that
+// role's rules, not taken for a binding to nothing.
+func (a *Authorizer) roleRules(next *spec.Set, ref spec.RoleRef, ns string) ([]spec.PolicyRule, bool) {
 	if ref.Kind == spec.KindRole {
 		if r, ok := next.Objects[spec.ObjectKey{Kind: spec.KindRole, Namespace: ns, Name: ref.Name}].(*spec.Role); ok {
-			return r.Rules
+			return r.Rules, true
 		}
-		return nil
+		rules, ok := a.roles[ns+"/"+ref.Name]
+		return rules, ok
 	}
 	for _, o := range Builtins() {
 		if r, ok := o.(*spec.ClusterRole); ok && r.Name == ref.Name {
-			return r.Rules
+			return r.Rules, true
 		}
 	}
 	if r, ok := next.Objects[spec.ObjectKey{Kind: spec.KindClusterRole, Name: ref.Name}].(*spec.ClusterRole); ok {
-		return r.Rules
+		return r.Rules, true
 	}
-	return nil
+	rules, ok := a.clusterRoles[ref.Name]
+	return rules, ok
 }
 
 // covers reports whether u holds every permission r grants in ns ("" for

@@ -47,7 +47,25 @@ func TestChanges(t *testing.T) {
 
 func TestCheckChanges(t *testing.T) {
 	applied := load(t, map[string]string{"rbac.yaml": teamRBAC, "a.yaml": cmA, "b.yaml": cmB})
-	az := FromSets(applied)
+	// Another application's roles: the authorizer holds them, this
+	// application's revisions do not.
+	platform := load(t, map[string]string{"platform.yaml": `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: platform-operator}
+rules:
+- apiGroups: ["*"]
+  resources: ["*"]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: reader, namespace: a}
+rules:
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list"]
+`})
+	az := FromSets(applied, platform)
 	alice := policy.User{Name: "alice@example.com"}
 	carol := policy.User{Name: "carol@example.com"}
 	admin := policy.User{Name: "root@example.com", Groups: []string{policy.GroupMasters}}
@@ -114,6 +132,15 @@ rules:
 		{"masters may do anything",
 			map[string]string{"me.yaml": grantSelf, "big.yaml": roleTooBig},
 			map[string][]policy.User{"me.yaml": {admin}, "big.yaml": {admin}}, nil},
+		{"admin may not bind a ClusterRole another application declares that grants more (found by review)",
+			map[string]string{"dave.yaml": strings.Replace(bindEditInA, "name: edit", "name: platform-operator", 1)},
+			map[string][]policy.User{"dave.yaml": {carol}}, []string{"RoleBinding a/dave would grant what user carol@example.com does not hold"}},
+		{"admin may not bind a role no revision declares yet",
+			map[string]string{"dave.yaml": strings.Replace(bindEditInA, "name: edit", "name: not-yet", 1)},
+			map[string][]policy.User{"dave.yaml": {carol}}, []string{"binds a role that neither this revision nor any applied one declares"}},
+		{"admin may bind another application's Role it holds (its namespace's view-like role)",
+			map[string]string{"dave.yaml": strings.Replace(strings.Replace(bindEditInA, "name: edit", "name: reader", 1), "kind: ClusterRole", "kind: Role", 1)},
+			map[string][]policy.User{"dave.yaml": {carol}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			files := map[string]string{"rbac.yaml": teamRBAC, "a.yaml": cmA, "b.yaml": cmB}

@@ -34,6 +34,10 @@ type binding struct {
 type Authorizer struct {
 	cluster    index
 	namespaced map[string]*index
+	// clusterRoles and roles ("namespace/name") are the roles it was
+	// built from, for the escalation check of a binding to a role another
+	// application declares (changes.go).
+	clusterRoles, roles map[string][]spec.PolicyRule
 }
 
 // index holds bindings by the user names and group names of their
@@ -176,7 +180,7 @@ func New(objs ...spec.Object) *Authorizer {
 	byLabel := func(bs []*binding) {
 		sort.SliceStable(bs, func(i, j int) bool { return bs[i].label < bs[j].label })
 	}
-	a := &Authorizer{namespaced: map[string]*index{}}
+	a := &Authorizer{namespaced: map[string]*index{}, clusterRoles: clusterRoles, roles: roles}
 	byLabel(cluster)
 	for _, b := range cluster {
 		a.cluster.add(b)
