@@ -171,6 +171,12 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, err)
 		return
 	}
+	if u, ok := userFrom(r.Context()); ok {
+		if err := s.mayImpersonate(u, &req); err != nil {
+			errs.WriteHTTP(w, err)
+			return
+		}
+	}
 	if len(s.store.tokens()) >= maxTokens {
 		errs.WriteHTTP(w, errs.Mark(fmt.Errorf("the cluster has %d tokens, the most it keeps: delete some first", maxTokens), errs.ErrConflict))
 		return
@@ -193,6 +199,31 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, api.CreatedToken{Token: wireToken(id, rec), Secret: token})
+}
+
+// mayImpersonate refuses (403) a token for a user or group the caller may
+// not impersonate, as Kubernetes' impersonation checks it: the verb
+// impersonate on users (by name) and groups (each). Creating tokens is not
+// enough: it would let any token creator mint a system:masters token. A
+// forwarded request arrives with the caller's identity (authn.go).
+func (s *Server) mayImpersonate(u policy.User, req *api.TokenRequest) error {
+	az := s.authorizer()
+	check := func(res, name string) error {
+		at := policy.Attributes{Verb: "impersonate", Resource: res, Name: name}
+		if ok, reason := az.Authorize(u, at); !ok {
+			return errs.Mark(fmt.Errorf("forbidden: a token for %s %q needs the verb impersonate on it: %s", strings.TrimSuffix(res, "s"), name, reason), errForbidden)
+		}
+		return nil
+	}
+	if err := check("users", req.User); err != nil {
+		return err
+	}
+	for _, g := range req.Groups {
+		if err := check("groups", g); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func wireToken(id string, rec tokenRecord) api.Token {

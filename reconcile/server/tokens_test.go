@@ -165,4 +165,44 @@ func TestTokenCreationNeedsRBAC(t *testing.T) {
 	if code, out := serveAs(h, &policy.User{Name: "ci"}, "DELETE", "/v1/tokens/"+ct.ID, ""); code != http.StatusForbidden {
 		t.Fatalf("ci revokes its own token: %d %s", code, out)
 	}
+
+	// Allowed to create tokens is not allowed to mint any identity: the
+	// user and each group need impersonate (found by review).
+	repo.commit("token creators", map[string]string{"rbac.yaml": tokenCreatorRBAC})
+	if res, err := s.SyncNow(context.Background()); err != nil || !res.Applied {
+		t.Fatalf("sync: %+v %v", res, err)
+	}
+	creator := &policy.User{Name: "ci-admin@example.com"}
+	if code, out := serveAs(h, creator, "POST", api.PathTokens, `{"user":"bot","groups":["system:masters"]}`); code != http.StatusForbidden || !strings.Contains(out, "system:masters") || !strings.Contains(out, "needs the verb impersonate") {
+		t.Fatalf("a token creator mints a masters token: %d %s", code, out)
+	}
+	if code, out := serveAs(h, creator, "POST", api.PathTokens, `{"user":"root"}`); code != http.StatusForbidden || !strings.Contains(out, "impersonate") {
+		t.Fatalf("a token creator mints a token for a user it may not impersonate: %d %s", code, out)
+	}
+	if code, out := serveAs(h, creator, "POST", api.PathTokens, `{"user":"bot","groups":["deployers"]}`); code != http.StatusCreated {
+		t.Fatalf("a token creator mints a token it may impersonate: %d %s", code, out)
+	}
 }
+
+const tokenCreatorRBAC = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: token-creator}
+rules:
+- apiGroups: ["stevedore.dev"]
+  resources: ["tokens"]
+  verbs: ["create"]
+- apiGroups: [""]
+  resources: ["users"]
+  resourceNames: ["bot"]
+  verbs: ["impersonate"]
+- apiGroups: [""]
+  resources: ["groups"]
+  resourceNames: ["deployers"]
+  verbs: ["impersonate"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ci-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: token-creator}
+subjects: [{kind: User, name: ci-admin@example.com}]
+`
