@@ -126,10 +126,10 @@ const forwardTimeout = 30 * time.Second
 // forwardTransport is the transport a forwarded request goes through.
 func (s *Server) forwardTransport(r *http.Request) http.RoundTripper {
 	if r.URL.Path == api.PathLogs || r.URL.Query().Get("wait") != "" {
-		return s.hc.Transport
+		return s.peerHC.Transport
 	}
 	s.fwdOnce.Do(func() {
-		t := s.hc.Transport.(*http.Transport).Clone()
+		t := s.peerHC.Transport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = forwardTimeout
 		s.fwdTransport = t
 	})

@@ -116,7 +116,7 @@ func (s *Server) leaderStatus(ctx context.Context, st *api.Status) {
 		return
 	}
 	req.Header.Set(headerForwarded, s.cfg.Name)
-	resp, err := s.hc.Do(req)
+	resp, err := s.peerHC.Do(req)
 	if err != nil {
 		return
 	}

@@ -67,9 +67,11 @@ type security struct {
 	// api serves the API (client certificates verified if given); raft
 	// the raft transport (reconciler certificates required).
 	api, raft *tls.Config
-	// client dials agents and other reconcilers with this reconciler's
-	// certificate, accepting a node's or a reconciler's.
-	client *tls.Config
+	// client dials agents with this reconciler's certificate, accepting a
+	// node's or a reconciler's; peer dials other reconcilers (forwarding
+	// to the leader), accepting only a reconciler's: a node that gossips a
+	// reconciler's name with its own address gets no forwarded request.
+	client, peer *tls.Config
 	// admin is the admin client config written on founding, rewritten by
 	// Start with the API's real URL (a port 0 resolved); nil when this
 	// start did not found the cluster.
@@ -138,6 +140,10 @@ func newSecurity(cfg Config, m *pki.Material) (*security, error) {
 	if err != nil {
 		return nil, err
 	}
+	peer, err := m.CA.ClientTLS(m.Self, policy.GroupReconcilers)
+	if err != nil {
+		return nil, err
+	}
 	cert, err := pki.ParseCert(m.Self.CertPEM)
 	if err != nil {
 		return nil, err
@@ -146,7 +152,7 @@ func newSecurity(cfg Config, m *pki.Material) (*security, error) {
 	if !u.InGroup(policy.GroupReconcilers) {
 		return nil, fmt.Errorf("failed to load %s: its certificate is %s's, not a reconciler's", filepath.Join(cfg.DataDir, dirPKI, pki.FileCert), u)
 	}
-	return &security{m: m, api: apiConf, raft: raftConf, client: client}, nil
+	return &security{m: m, api: apiConf, raft: raftConf, client: client, peer: peer}, nil
 }
 
 // foundCluster generates a new cluster's credentials into dir and writes
@@ -307,19 +313,32 @@ func (s *Server) listenAPI(ln net.Listener) net.Listener {
 	return tls.NewListener(ln, s.sec.api)
 }
 
-// agentTransport is the transport to agents and other reconcilers.
+// agentTransport is the transport to agents; peerTransport to other
+// reconcilers.
 func agentTransport(sec *security) *http.Transport {
-	t := &http.Transport{
-		Proxy:               nil, // agents are on private addresses; never via a proxy
-		MaxIdleConnsPerHost: 8,
-		IdleConnTimeout:     90 * time.Second,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
+	t := plainTransport()
 	if sec != nil {
 		// HTTP/1.1 only, as before: exec and logs stream over it.
 		t.TLSClientConfig = sec.client
 	}
 	return t
+}
+
+func peerTransport(sec *security) *http.Transport {
+	t := plainTransport()
+	if sec != nil {
+		t.TLSClientConfig = sec.peer
+	}
+	return t
+}
+
+func plainTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:               nil, // agents are on private addresses; never via a proxy
+		MaxIdleConnsPerHost: 8,
+		IdleConnTimeout:     90 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}
 }
 
 // GossipKey is the key serf's gossip is encrypted with, nil when

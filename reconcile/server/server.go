@@ -96,6 +96,9 @@ type Server struct {
 	// nothing is wrong.
 	clusterErr atomic.Pointer[string]
 
+	// peerHC calls other reconcilers (forwarding, the leader's status):
+	// only a reconciler's certificate answers it.
+	peerHC       *http.Client
 	fwdOnce      sync.Once
 	fwdTransport http.RoundTripper
 	// diffSlots admits maxDiffs POST /v1/diff at once.
@@ -165,6 +168,7 @@ func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 		state:  st,
 		src:    src,
 		hc:     hc,
+		peerHC: &http.Client{Transport: peerTransport(sec)},
 		store:  newStore(),
 		events: newEventRing(maxEvents),
 	}
@@ -390,6 +394,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("failed to release data dir: %w", err))
 		}
 		s.hc.CloseIdleConnections()
+		s.peerHC.CloseIdleConnections()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
