@@ -156,13 +156,13 @@ func (s *Server) handleCreateJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, j)
 }
 
-// requester names who sent a request, for the event: the client
-// certificate's subject, else its address (and the follower that
-// forwarded it).
+// requester names who sent a request, for the event: the authenticated
+// user (a forwarded request carries its caller's, authn.go), else its
+// address; and the follower that forwarded it.
 func requester(r *http.Request) string {
 	who := r.RemoteAddr
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		who = r.TLS.PeerCertificates[0].Subject.CommonName
+	if u, ok := userFrom(r.Context()); ok && u.Name != insecureUser.Name {
+		who = u.Name
 	}
 	if by := r.Header.Get(headerForwarded); by != "" {
 		who += " via " + by
