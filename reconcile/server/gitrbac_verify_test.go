@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
@@ -95,4 +96,36 @@ func TestGitRBACWithVerification(t *testing.T) {
 	r.Commit(f.alice, "other: web", map[string]string{"other/web.yaml": strings.ReplaceAll(deploymentYAML(1, "registry.local/hello:1"), "namespace: shop", "namespace: other")})
 	done := r.Commit(f.alice, "shop: bob admin", map[string]string{"shop/bob.yaml": strings.NewReplacer("shop-editors", "bob-admin", "name: edit", "name: admin").Replace(gitRBACBindings[strings.Index(gitRBACBindings, "---\n")+4:])})
 	expectApplied(t, s, done)
+}
+
+// TestVerifyRepointedSourceKeepsAppliedOwners: an application re-pointed
+// at another path is verified from the new source's tip, but the OWNERS of
+// the applied revision still decide (found by review: the new path's own
+// OWNERS used to, so whoever wrote them approved its content).
+func TestVerifyRepointedSourceKeepsAppliedOwners(t *testing.T) {
+	f := newVerifyFixture(t)
+	r := f.repo
+	first := r.Commit(f.alice, "alt, owned by mallory", map[string]string{
+		"alt/OWNERS":   "approvers:\n- mallory@example.com\n",
+		"alt/ns.yaml":  strings.ReplaceAll(nsYAML, "shop", "alt"),
+		"alt/web.yaml": strings.ReplaceAll(deploymentYAML(1, "registry.local/hello:1"), "namespace: shop", "namespace: alt"),
+	})
+	log, _ := testLogger(t)
+	dir := t.TempDir()
+	s := startServer(t, r.Dir, dir, log, verifyOpts(f, "all"))
+	expectApplied(t, s, first)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bad := r.Commit(f.mallory, "alt: 5 replicas", map[string]string{"alt/web.yaml": strings.ReplaceAll(deploymentYAML(5, "registry.local/hello:1"), "namespace: shop", "namespace: alt")})
+	s = startServer(t, r.Dir, dir, log, verifyOpts(f, "all"), func(c *Config) { c.Source.Path = "alt" })
+	waitFor(t, 10*time.Second, "leadership", s.IsLeader)
+	res, err := s.SyncNow(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Error == nil || res.Applied || res.Error.Stage != api.StageVerify || !strings.Contains(res.Error.Message, short(bad)) ||
+		!strings.Contains(res.Error.Message, "not approved") {
+		t.Fatalf("sync after re-pointing: %+v (error %+v), want %s refused: mallory owns alt/ only in the new path's OWNERS", res, res.Error, short(bad))
+	}
 }

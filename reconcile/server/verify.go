@@ -144,11 +144,18 @@ func (s *Server) verifyRevision(ctx context.Context, app string, src fetcher, cf
 	}
 	base := ""
 	baseFiles := rev.Files
-	if applied != nil && applied.Path == cfg.Path && (applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) &&
-		(applied.Branch == "" || applied.Branch == cfg.Branch) {
-		// Another repository, branch or path is a first revision: its
-		// history has nothing to do with what was applied.
-		base, baseFiles = applied.Commit.Hash, applied.Files
+	if applied != nil {
+		// The OWNERS of what runs decide, even when the application now
+		// tracks another repository, branch or path: re-pointing it must
+		// not make the new source's own OWNERS the judge of its content
+		// (found by review).
+		baseFiles = applied.Files
+		if applied.Path == cfg.Path && (applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) &&
+			(applied.Branch == "" || applied.Branch == cfg.Branch) {
+			// Only the same source's history continues what was applied:
+			// another's is verified from its tip.
+			base = applied.Commit.Hash
+		}
 	}
 	start := time.Now()
 	hist, err := h.History(ctx, base, rev.Commit, s.cfg.Verify.MaxCommits)
@@ -178,7 +185,7 @@ func (s *Server) verifyRevision(ctx context.Context, app string, src fetcher, cf
 	if err != nil {
 		return refuse(fmt.Sprintf("failed to read the OWNERS files of the applied revision %s (applied before verification was on? sync it once with --verify-commits off): %s", appliedHash(applied), err))
 	}
-	changed := changedFiles(baseFiles, rev.Files, base == "")
+	changed := changedFiles(baseFiles, rev.Files, applied == nil)
 	approvedBy, missing := tree.Check(changed, approvals)
 	if len(missing) > 0 {
 		msg := fmt.Sprintf("%s: not approved: %s", tip.Name(), missing[0])
