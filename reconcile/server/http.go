@@ -58,7 +58,15 @@ func (s *Server) Handler() http.Handler {
 	if wh.Logger == nil {
 		wh.Logger = s.log.With("component", "webhook")
 	}
-	handle("POST "+api.PathWebhook, s.leaderOnly(s.metrics.instrumentWebhook(webhook.RouteHandler(wh, s.routePush)).ServeHTTP))
+	var hook http.Handler = webhook.RouteHandler(wh, s.routePush)
+	if s.sec != nil && wh.Secret == "" {
+		// The webhook is the one route without credentials: on a secured
+		// cluster only its HMAC signature may stand for them.
+		hook = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			errs.WriteHTTP(w, errs.Mark(errors.New("webhook refused: this reconciler has no --webhook-secret, and a secured cluster accepts only signed pushes"), errUnauthenticated))
+		})
+	}
+	handle("POST "+api.PathWebhook, s.leaderOnly(s.metrics.instrumentWebhook(hook).ServeHTTP))
 	lead("GET "+api.PathLogs, s.handleLogs)
 	lead("POST "+api.PathExec, s.handleExec) // exec_http.go
 	lead("GET "+api.PathEvents, s.handleEvents)

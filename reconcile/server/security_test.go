@@ -546,3 +546,32 @@ func TestJoinHostile(t *testing.T) {
 		t.Errorf("healthz after the hostile joins: %d %v", code, err)
 	}
 }
+
+// TestSecuredWebhookNeedsSecret: the webhook is the one route without
+// credentials, so a secured reconciler with no webhook secret refuses
+// every push instead of letting anyone trigger syncs (found by review).
+func TestSecuredWebhookNeedsSecret(t *testing.T) {
+	log, _ := testLogger(t)
+	repo := newGitRepo(t)
+	repo.commit("ns", map[string]string{"ns.yaml": nsYAML})
+	dir := t.TempDir()
+	s := startServer(t, repo.dir, dir, log, secured)
+	waitFor(t, 15*time.Second, "leading", s.IsLeader)
+	tok, err := pki.ParseToken(readToken(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: pki.PinnedTLS(tok.CAHash)}}
+	req, _ := http.NewRequest("POST", s.APIURL()+api.PathWebhook, strings.NewReader(`{"ref":"refs/heads/main"}`))
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), "no --webhook-secret") {
+		t.Fatalf("unsigned push to a secured reconciler without a secret: %d %s", resp.StatusCode, b)
+	}
+}
