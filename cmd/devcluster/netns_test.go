@@ -54,7 +54,7 @@ func TestNetnsCluster(t *testing.T) {
 	if host, _, _ := net.SplitHostPort(c.Registry.Addr); host != c.BridgeAddr() {
 		t.Errorf("registry on %s, want the bridge's address %s", c.Registry.Addr, c.BridgeAddr())
 	}
-	if !strings.HasPrefix(c.ServerURL, "http://10.") {
+	if !strings.HasPrefix(c.ServerURL, "https://10.") {
 		t.Errorf("reconciler API at %s, want an address inside its namespace", c.ServerURL)
 	}
 
