@@ -91,7 +91,7 @@ func (a *Agent) initSecurity(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.CA.RequireGroups(srv, policy.GroupReconcilers)
+	m.CA.RequireGroups(srv, policy.GroupReconcilers, policy.GroupMonitoring)
 	cl, err := m.CA.ClientTLS(m.Self, policy.GroupReconcilers)
 	if err != nil {
 		return err
@@ -192,15 +192,25 @@ func (a *Agent) gossipKey() []byte {
 	return a.sec.m.GossipKey
 }
 
-// requireReconciler answers 403 to a caller that is not a reconciler. The
-// handshake already refuses any other certificate: this holds if a
-// listener is ever served without it.
+// requireReconciler answers 403 to a caller that is not a reconciler,
+// except a monitoring certificate's GET /metrics. The handshake already
+// refuses any other certificate: this holds if a listener is ever served
+// without it.
 func (a *Agent) requireReconciler(h http.Handler) http.Handler {
 	if a.sec == nil {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || !pki.UserOf(r.TLS.PeerCertificates[0]).InGroup(policy.GroupReconcilers) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			errs.WriteHTTP(w, errs.Mark(errors.New("only the cluster's reconcilers may call the agent API"), errPermission))
+			return
+		}
+		u := pki.UserOf(r.TLS.PeerCertificates[0])
+		if u.InGroup(policy.GroupMonitoring) && !u.InGroup(policy.GroupReconcilers) && r.Method == http.MethodGet && r.URL.Path == "/metrics" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if !u.InGroup(policy.GroupReconcilers) {
 			errs.WriteHTTP(w, errs.Mark(errors.New("only the cluster's reconcilers may call the agent API"), errPermission))
 			return
 		}

@@ -152,6 +152,28 @@ func TestSecuredAgent(t *testing.T) {
 			t.Errorf("%s: PUT pod set answered %d", what, code)
 		}
 	}
+	// A monitoring certificate reads /metrics and nothing else: its PUT
+	// is a 403 behind the handshake.
+	monitor := issue(ca, policy.User{Name: "prometheus", Groups: []string{policy.GroupMonitoring}})
+	if code, err := put(monitor, hostile); err == nil && code != http.StatusForbidden {
+		t.Errorf("a monitoring certificate: PUT pod set answered %d", code)
+	}
+	monConf, err := ca.ClientTLS(monitor, policy.GroupNodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	monHC := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: monConf}}
+	for path, want := range map[string]int{api.PathMetrics: http.StatusOK, api.PathPods: http.StatusForbidden, api.PathStats: http.StatusForbidden} {
+		resp, err := monHC.Get(a.APIURL() + path)
+		if err != nil {
+			t.Fatalf("monitoring GET %s: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("monitoring GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
 	if a.fence.Term == 1000 || len(a.rt.Status()) != 0 {
 		t.Error("a refused pod set was applied")
 	}

@@ -29,6 +29,9 @@ const (
 	GroupReconcilers = "stevedore:reconcilers"
 	// GroupNodes are the agents' certificates ("system:node:<name>").
 	GroupNodes = "system:nodes"
+	// GroupMonitoring may read /metrics of reconcilers and agents and
+	// nothing else: the scraper's certificate, which is no reconciler's.
+	GroupMonitoring = "stevedore:monitoring"
 	// UserAdmin is the admin credential's user name.
 	UserAdmin = "admin"
 	// NodeUserPrefix and ReconcilerUserPrefix prefix a node's and a

@@ -22,8 +22,8 @@ func scrapeConfig(c *devenv.Cluster, interval time.Duration) string {
 	for _, a := range c.Agents {
 		agents = append(agents, strconv.Quote(a.APIAddr))
 	}
-	// /metrics needs credentials (docs/security.md): the harness's
-	// reconciler-role certificate, which reconcilers and agents accept.
+	// /metrics needs credentials (docs/security.md): a certificate in
+	// stevedore:monitoring, which reads /metrics and nothing else.
 	tlsConf := ""
 	if cr := c.Creds; cr != nil {
 		tlsConf = fmt.Sprintf(`    scheme: https
@@ -31,7 +31,7 @@ func scrapeConfig(c *devenv.Cluster, interval time.Duration) string {
       ca_file: %s
       cert_file: %s
       key_file: %s
-`, strconv.Quote(cr.CAFile), strconv.Quote(cr.CertFile), strconv.Quote(cr.KeyFile))
+`, strconv.Quote(cr.CAFile), strconv.Quote(cr.MonitorCertFile), strconv.Quote(cr.MonitorKeyFile))
 	}
 	return fmt.Sprintf(`global:
   scrape_interval: %[1]s

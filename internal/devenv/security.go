@@ -33,6 +33,9 @@ type Credentials struct {
 	// CAFile, CertFile and KeyFile are the cluster CA and the harness's
 	// reconciler-role certificate (PEM).
 	CAFile, CertFile, KeyFile string
+	// MonitorCertFile and MonitorKeyFile are Prometheus's certificate, in
+	// policy.GroupMonitoring: /metrics only, on reconcilers and agents.
+	MonitorCertFile, MonitorKeyFile string
 	// admin and member are TLS configs: admin is the admin's (to the
 	// reconcilers), member the harness certificate (to agents and
 	// reconcilers).
@@ -71,6 +74,8 @@ func (c *Cluster) waitBootstrap(ctx context.Context, timeout time.Duration) erro
 		CAFile:              filepath.Join(c.Dir, "pki", "ca.crt"),
 		CertFile:            filepath.Join(c.Dir, "pki", "harness.crt"),
 		KeyFile:             filepath.Join(c.Dir, "pki", "harness.key"),
+		MonitorCertFile:     filepath.Join(c.Dir, "pki", "monitoring.crt"),
+		MonitorKeyFile:      filepath.Join(c.Dir, "pki", "monitoring.key"),
 	}
 	tok, err := os.ReadFile(tokenPath)
 	if err != nil {
@@ -108,7 +113,12 @@ func (c *Cluster) waitBootstrap(ctx context.Context, timeout time.Duration) erro
 	if err != nil {
 		return err
 	}
-	for path, b := range map[string][]byte{cr.CAFile: m.CA.CertPEM, cr.CertFile: certPEM, cr.KeyFile: keyPEM} {
+	monCert, monKey, err := m.CA.Issue(pki.Request{User: policy.User{Name: "prometheus", Groups: []string{policy.GroupMonitoring}}})
+	if err != nil {
+		return err
+	}
+	for path, b := range map[string][]byte{cr.CAFile: m.CA.CertPEM, cr.CertFile: certPEM, cr.KeyFile: keyPEM,
+		cr.MonitorCertFile: monCert, cr.MonitorKeyFile: monKey} {
 		if err := pki.WriteFile(path, b); err != nil {
 			return err
 		}

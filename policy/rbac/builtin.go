@@ -17,6 +17,8 @@ const (
 	// RoleDiscovery lets every authenticated caller read the sync status
 	// and the version, as Kubernetes' system:discovery lets it read /version.
 	RoleDiscovery = "stevedore:discovery"
+	// RoleMonitoring reads /metrics, bound to policy.GroupMonitoring.
+	RoleMonitoring = "stevedore:monitoring"
 
 	// GroupStevedore is the API group of Stevedore's own resources:
 	// applications (and applications/sync) and tokens.
@@ -115,5 +117,7 @@ func Builtins() []spec.Object {
 		crb(RoleNode, RoleNode, policy.GroupNodes),
 		cr(RoleDiscovery, []spec.PolicyRule{{NonResourceURLs: []string{"/v1/status", "/v1/version"}, Verbs: []string{"get"}}}),
 		crb(RoleDiscovery, RoleDiscovery, policy.GroupAuthenticated),
+		cr(RoleMonitoring, []spec.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}),
+		crb(RoleMonitoring, RoleMonitoring, policy.GroupMonitoring),
 	}
 }

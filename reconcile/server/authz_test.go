@@ -95,6 +95,7 @@ func TestRBACThroughTheAPI(t *testing.T) {
 	admin := &policy.User{Name: policy.UserAdmin, Groups: []string{policy.GroupMasters}}
 	ci := &policy.User{Name: "ci"}
 	node := &policy.User{Name: policy.NodeUserPrefix + "n1", Groups: []string{policy.GroupNodes}}
+	monitor := &policy.User{Name: "prometheus", Groups: []string{policy.GroupMonitoring}}
 
 	for _, tc := range []struct {
 		name           string
@@ -138,6 +139,9 @@ func TestRBACThroughTheAPI(t *testing.T) {
 		{"top pods of a", alice, "GET", "/v1/top/pods?namespace=a", "", 0, ""},
 		{"top pods: ?all=1 is every namespace whatever ?namespace= says", alice, "GET", "/v1/top/pods?namespace=a&all=1", "", http.StatusForbidden, "list pods.metrics.k8s.io in all namespaces"},
 		{"top pods: no namespace is default", alice, "GET", "/v1/top/pods", "", http.StatusForbidden, "in namespace default"},
+		{"a monitoring certificate reads /metrics", monitor, "GET", "/metrics", "", http.StatusOK, "go_goroutines"},
+		{"a monitoring certificate lists no pods", monitor, "GET", "/v1/pods?namespace=a", "", http.StatusForbidden, "list pods"},
+		{"anyone authenticated reads the status", alice, "GET", "/v1/status", "", http.StatusOK, "applied"},
 		{"a node may not list pods", node, "GET", "/v1/pods?namespace=a", "", http.StatusForbidden, "list pods"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
