@@ -45,7 +45,8 @@ bench: deps build ## measure every section of docs/benchmarks.md (scheduler, con
 
 # FUZZ_TARGETS are package:FuzzName pairs `make fuzz` runs one after the other.
 FUZZ_TARGETS := ./spec:FuzzLoad ./spec:FuzzValidate ./spec:FuzzCountDocuments \
-	./sync/webhook:FuzzHandler ./sync/webhook:FuzzParsePayload ./agent:FuzzPodSet
+	./sync/webhook:FuzzHandler ./sync/webhook:FuzzParsePayload ./agent:FuzzPodSet \
+	./policy/signature:FuzzParse ./policy/signature:FuzzVerify
 FUZZTIME ?= 10m
 
 fuzz: ## run every fuzz target for FUZZTIME (default 10m) in turn, one worker each; new corpus entries go to the package's testdata/fuzz
