@@ -207,19 +207,26 @@ func (r *Repo) Commit(key *Key, msg string, files map[string]string) string {
 // Write writes files (path → content; "" deletes) into the work tree.
 func (r *Repo) Write(files map[string]string) {
 	r.t.Helper()
+	WriteFiles(r.t, r.Dir, files)
+}
+
+// WriteFiles writes files (path relative to dir → content; "" deletes),
+// making directories as needed: a work tree's change before a commit.
+func WriteFiles(t TB, dir string, files map[string]string) {
+	t.Helper()
 	for name, content := range files {
-		p := filepath.Join(r.Dir, name)
+		p := filepath.Join(dir, name)
 		if content == "" {
 			if err := os.Remove(p); err != nil {
-				r.t.Fatal(err)
+				t.Fatal(err)
 			}
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			r.t.Fatal(err)
+			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			r.t.Fatal(err)
+			t.Fatal(err)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/signtest"
 )
 
 // lockedBuffer collects logs from many goroutines; a failing test prints it.
@@ -87,21 +87,7 @@ func (r *gitRepo) git(args ...string) string {
 // returning the commit hash.
 func (r *gitRepo) commit(msg string, files map[string]string) string {
 	r.t.Helper()
-	for name, content := range files {
-		p := filepath.Join(r.dir, name)
-		if content == "" {
-			if err := os.Remove(p); err != nil {
-				r.t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			r.t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			r.t.Fatal(err)
-		}
-	}
+	signtest.WriteFiles(r.t, r.dir, files)
 	r.git("add", "-A")
 	r.git("commit", "-q", "--allow-empty", "-m", msg)
 	return r.git("rev-parse", "HEAD")
