@@ -111,8 +111,10 @@ func CountDocuments(b []byte) int {
 	n := 0
 	open := false // inside a document begun by content or "---"
 	for len(b) > 0 {
+		// YAML breaks lines at \n, \r\n and a lone \r (found by
+		// fuzzing: "#\r00" is a comment and a document).
 		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		if i := bytes.IndexAny(b, "\r\n"); i >= 0 {
 			line, b = b[:i], b[i+1:]
 		} else {
 			b = nil

@@ -159,6 +159,8 @@ func TestCountDocuments(t *testing.T) {
 		"a: |\n  ---x\n---  \nb: 1\n": 2,
 		"--- {a: 1}\n--- {b: 2}":      2,
 		"a: 1\r\n---\r\nb: 1\r\n":     2,
+		"a: 1\r---\rb: 2\r---\rc: 3":  3, // lone CRs break lines too (fuzzing)
+		"#\r00":                       1,
 		"a: '\n----\n'\n":             1,
 		"a: 1\n...\nb: 1\n...\n":      2,
 		"%YAML 1.2\n---\na: 1\n":      2,
