@@ -214,7 +214,7 @@ func TestVerifyMerges(t *testing.T) {
 
 	// Merged by mallory: trusted, but no owner of shop/.
 	bad = r.Merge(f.mallory, "feature", "Merge pull request #1")
-	expectRefused(t, s, cl, f.first, "file shop/web.yaml needs an approver from OWNERS at shop/OWNERS (bob@example.com) or OWNERS (alice@example.com)")
+	expectRefused(t, s, cl, f.first, short(bad), "file shop/web.yaml needs an approver from OWNERS at shop/OWNERS (bob@example.com) or OWNERS (alice@example.com)")
 	r.Git(nil, "reset", "-q", "--hard", f.first)
 
 	// Merged by bob, the owner: deployed, unsigned commits and all.
