@@ -745,6 +745,11 @@ type Application struct {
 	// Prune: objects removed from its files (or all of them when it is
 	// deleted) are removed from the cluster.
 	Prune bool `json:"prune"`
+	// CommitURL links a commit of its repository on the forge: a template
+	// in which "{hash}" stands for the commit's hash (the reconciler's
+	// --commit-url, or derived from a GitHub, GitLab or Gitea/Forgejo
+	// https URL); empty when none is known.
+	CommitURL string `json:"commitURL,omitempty"`
 	// Applied is its last good revision's commit and AppliedAt when this
 	// reconciler applied it; Fetched the head at its last fetch.
 	Applied   *Commit   `json:"applied,omitempty"`

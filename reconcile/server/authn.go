@@ -79,6 +79,11 @@ func isPublic(r *http.Request) bool {
 		return r.Method == http.MethodGet || r.Method == http.MethodHead
 	case pki.PathJoin, api.PathWebhook:
 		return r.Method == http.MethodPost
+	case "/":
+		return r.Method == http.MethodGet || r.Method == http.MethodHead
+	}
+	if strings.HasPrefix(r.URL.Path, api.PathUI) {
+		return r.Method == http.MethodGet || r.Method == http.MethodHead
 	}
 	return false
 }

@@ -51,6 +51,8 @@ var publicRoutes = map[string]bool{
 	"POST " + api.PathWebhook: true,
 	"GET " + api.PathHealthz:  true,
 	"POST " + pki.PathJoin:    true,
+	"GET " + api.PathUI:       true,
+	"GET /{$}":                true,
 }
 
 // attrsFunc returns the attributes of one request of a route.

@@ -17,6 +17,7 @@ import (
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/sync/webhook"
+	"github.com/stevedore-dev/stevedore/web"
 )
 
 // syncWaitTimeout bounds POST /v1/sync?wait=1.
@@ -79,6 +80,10 @@ func (s *Server) Handler() http.Handler {
 	// and the join, which checks its bootstrap token (join.go).
 	handle("GET "+api.PathHealthz, http.HandlerFunc(handleHealthz))
 	handle("POST "+pki.PathJoin, http.HandlerFunc(s.handleJoin))
+	// The web UI's assets are public: they hold no data, and every call
+	// they make is an authenticated /v1 one (web/, docs/ui.md).
+	handle("GET "+api.PathUI, web.Handler(api.PathUI))
+	handle("GET /{$}", http.RedirectHandler(api.PathUI, http.StatusFound))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
