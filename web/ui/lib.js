@@ -442,3 +442,20 @@ export function KV({ rows }) {
   return html`<dl class="kv">${rows.filter(Boolean).map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>`;
 }
 
+
+// NamespaceSelect picks the page's namespace (?namespace=; empty for all),
+// from GET /v1/namespaces.
+export function NamespaceSelect({ value }) {
+  const { data } = useFetch('/v1/namespaces');
+  const names = ((data && data.namespaces) || []).map((n) => n.name);
+  if (value && !names.includes(value)) names.push(value);
+  return html`<select aria-label="Namespace" value=${value || ''} onChange=${(e) => setQuery({ namespace: e.currentTarget.value })}>
+    <option value="">All namespaces</option>
+    ${names.map((n) => html`<option value=${n}>${n}</option>`)}
+  </select>`;
+}
+
+// LiveDot says whether the page's watch is live (data-testid="live").
+export function LiveDot({ live }) {
+  return html`<span class=${'live' + (live ? ' on' : '')} data-testid="live" role="status">${live ? 'live' : 'connecting…'}</span>`;
+}
