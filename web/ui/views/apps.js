@@ -263,7 +263,9 @@ function AppPage({ name, tab }) {
   // changes in any way its objects' health or its revision could show.
   const descDep = watched ? [watched.applied && watched.applied.hash, watched.health, watched.healthMessage, watched.sync, watched.lastSync].join('|') : '';
   const d = useFetch(`/v1/applications/${encodeURIComponent(name)}`, null, [descDep]);
-  const a = watched || d.data;
+  // Without a watch (an older reconciler) the describe is the fresher:
+  // an action's onDone fetches it again.
+  const a = (w.fallback && d.data) || watched || d.data;
   useEffect(() => { document.title = name + ' · Stevedore'; }, [name, tab]);
   if (!a) {
     if (d.error) return html`<h1>${name}</h1><${ErrorBox} error=${d.error} /><p><${Link} to=${href(['apps'])}>All applications<//></p>`;
@@ -277,6 +279,7 @@ function AppPage({ name, tab }) {
       <span data-testid="sync-state" data-value=${a.sync}><${Badge} value=${a.sync} /></span>
       <span data-testid="health" data-value=${a.health}><${Badge} value=${a.health} title=${a.healthMessage} /></span>
       <${LiveDot} live=${w.live} />
+      ${w.fallback && html`<span class="muted" title="This reconciler cannot watch applications: reload the page to see changes">not live</span>`}
       <${ActionButton} label="Sync" confirmTitle=${`Sync ${name}?`}
         confirmText=${html`Fetch <code>${a.branch}</code> of <code>${a.repo}</code> now and apply its head if it passes validation and policy.`}
         check=${{ verb: 'create', group: 'stevedore.dev', resource: 'applications', subresource: 'sync', name }}

@@ -165,13 +165,13 @@ export function DiffView({ app, dep }) {
   const long = (data.changes || []).some((ch) => ch.action !== 'changed' && (ch.diff || '').split('\n').length > MAX_LINES + 3);
   return html`<div class="diff-view" aria-busy=${loading}>
     <div class="toolbar">
-      <span class="muted">Branch head ${data.head ? html`<code title=${data.head.hash}>${short(data.head.hash)}</code>` : '?'}
+      <span class="muted">Branch head ${data.head ? html`<code title=${data.head.hash}>${short(data.head.hash)}</code>` : '?'}${' '}
         against the applied ${data.applied ? html`<code title=${data.applied.hash}>${short(data.applied.hash)}</code>` : 'nothing'}</span>
       ${long && html`<button type="button" onClick=${() => setAll((a) => !a)}>${all ? 'Cut long objects' : 'Show every line'}</button>`}
       <button type="button" onClick=${reload} disabled=${loading}>Refresh</button>
     </div>
     ${data.error && html`<${SyncErrorBox} error=${data.error} title="The branch head does not load" testid="diff-error" />`}
-    <${DiffText} res=${data} all=${all} />
+    ${!(data.error && !(data.changes || []).length) && html`<${DiffText} res=${data} all=${all} />`}
     <${Placements} res=${data} />
   </div>`;
 }

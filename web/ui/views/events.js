@@ -93,7 +93,7 @@ function TypeSelect({ value }) {
 
 function header() {
   return html`<div class="cells">
-    <span>Last seen</span><span class="opt">Type</span><span>Reason</span><span class="opt">Object</span><span>Message</span><span class="opt num">Count</span>
+    <span title="Last seen">Seen</span><span class="opt">Type</span><span>Reason</span><span class="opt">Object</span><span>Message</span><span class="opt num">Count</span>
   </div>`;
 }
 
