@@ -88,6 +88,13 @@ function useApplications(q) {
   return st;
 }
 
+// Live is the page's LiveDot, or, when the reconciler cannot watch
+// applications, says the page will not follow changes.
+function Live({ w }) {
+  if (!w.fallback) return html`<${LiveDot} live=${w.live} />`;
+  return html`<span class="live" data-testid="live" role="status" title="This reconciler cannot watch applications: reload the page to see changes">not live</span>`;
+}
+
 // source renders repo@branch/path.
 function source(a) {
   return `${a.repo}@${a.branch}${a.path ? '/' + a.path : ''}`;
@@ -127,10 +134,9 @@ function AppList({ q }) {
   return html`<div class="listpage apps-list">
     <div class="toolbar">
       <h1>Applications</h1>
-      <${LiveDot} live=${w.live} />
-      ${w.fallback && html`<span class="muted" title="This reconciler cannot watch applications: reload the page to see changes">not live</span>`}
+      <${Live} w=${w} />
       <span class="muted" aria-live="polite">${w.items.length} application${w.items.length === 1 ? '' : 's'}${failing ? `, ${failing} failing` : ''}</span>
-      <${FilterBox} value=${q} placeholder="Filter applications by name or repository" />
+      <${FilterBox} value=${q} placeholder="Filter by name or repository" />
     </div>
     <${ErrorBox} error=${w.error} />
     ${w.ready && !w.items.length && !w.error ? html`<p class="muted">${q ? 'No application matches this filter.' : 'No applications.'}</p>` : ''}
@@ -278,8 +284,7 @@ function AppPage({ name, tab }) {
       <h1>${name}${a.bootstrap ? html` <span class="tag">bootstrap</span>` : ''}</h1>
       <span data-testid="sync-state" data-value=${a.sync}><${Badge} value=${a.sync} /></span>
       <span data-testid="health" data-value=${a.health}><${Badge} value=${a.health} title=${a.healthMessage} /></span>
-      <${LiveDot} live=${w.live} />
-      ${w.fallback && html`<span class="muted" title="This reconciler cannot watch applications: reload the page to see changes">not live</span>`}
+      <${Live} w=${w} />
       <${ActionButton} label="Sync" confirmTitle=${`Sync ${name}?`}
         confirmText=${html`Fetch <code>${a.branch}</code> of <code>${a.repo}</code> now and apply its head if it passes validation and policy.`}
         check=${{ verb: 'create', group: 'stevedore.dev', resource: 'applications', subresource: 'sync', name }}

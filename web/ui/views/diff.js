@@ -171,7 +171,9 @@ export function DiffView({ app, dep }) {
       <button type="button" onClick=${reload} disabled=${loading}>Refresh</button>
     </div>
     ${data.error && html`<${SyncErrorBox} error=${data.error} title="The branch head does not load" testid="diff-error" />`}
-    ${!(data.error && !(data.changes || []).length) && html`<${DiffText} res=${data} all=${all} />`}
+    ${data.error && !(data.changes || []).length
+      ? html`<pre class="diff" data-testid="diff" aria-label="Diff"><span class="ln">No diff: the branch head does not load (above).</span></pre>`
+      : html`<${DiffText} res=${data} all=${all} />`}
     <${Placements} res=${data} />
   </div>`;
 }

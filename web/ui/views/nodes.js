@@ -149,7 +149,7 @@ function Resources({ d }) {
   return html`<div class="table-scroll"><table class="t" aria-label="Resources">
     <thead><tr><th>Resource</th><th class="opt">Capacity</th><th>Allocatable</th><th>Requests</th><th class="opt">Limits</th><th class="opt">Requested share</th></tr></thead>
     <tbody>
-      ${rows.map(([label, k, fmt]) => {
+      ${rows.filter(([, k]) => n.allocatable[k] || (cap && cap[k])).map(([label, k, fmt]) => {
         const used = k === 'pods' ? (d.pods || []).length : req[k] || 0;
         return html`<tr>
           <td>${label}</td>
