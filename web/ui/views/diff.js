@@ -39,7 +39,7 @@ export function SyncErrorBox({ error, title = 'Last sync failed', testid = 'refu
   return html`<div class="error-box refusal" role="alert" data-testid=${testid} data-stage=${error.stage}>
     <div class="refusal-head"><strong>${title}</strong> at stage <code class="stage">${error.stage}</code>
       ${c && html` in commit <code title=${c.hash}>${short(c.hash)}</code> <span class="muted">${firstLine(c.message)}</span>`}
-      ${error.time && html` · <${Time} t=${error.time} />`}</div>
+      ${error.time && !error.time.startsWith('0001-') && html` · <${Time} t=${error.time} />`}</div>
     ${error.message && !entries.some((e) => entryString(e) === error.message) && html`<div class="refusal-msg">${error.message}</div>`}
     ${entries.length > 0 && html`<ul class="entries">${entries.map((e) => html`<li><code>${entryString(e)}</code></li>`)}</ul>`}
   </div>`;
