@@ -222,7 +222,7 @@ function Objects({ objects }) {
   </table></div>`;
 }
 
-function Overview({ a, desc }) {
+function Overview({ a, desc, descError }) {
   const name = a.name;
   const changed = a.fetched && (!a.applied || a.fetched.hash !== a.applied.hash);
   const commitsDep = [a.applied && a.applied.hash, a.fetched && a.fetched.hash, a.lastError && a.lastError.time].join('|');
@@ -256,7 +256,7 @@ function Overview({ a, desc }) {
       <${PendingCommits} name=${name} dep=${commitsDep} urlTemplate=${a.commitURL} />
     <//>
     <${Section} title=${`Objects${desc && desc.objects ? ` (${desc.objects.length})` : ''}`} id="objects-h">
-      <${Objects} objects=${desc ? desc.objects || [] : null} />
+      ${descError ? html`<p class="muted">Its objects could not be read: ${descError.message}</p>` : html`<${Objects} objects=${desc ? desc.objects || [] : null} />`}
       ${(a.retained || []).length > 0 && html`<p class="muted">Kept running though removed from Git (prune is off): ${a.retained.map((k) => `${k.kind}/${k.namespace ? k.namespace + '/' : ''}${k.name}`).join(', ')}</p>`}
     <//>
   </div>`;
@@ -296,6 +296,6 @@ function AppPage({ name, tab }) {
       <${Link} to=${href(['apps', name, 'diff'])} aria-current=${tab === 'diff' ? 'page' : undefined}>Diff<//>
     </nav>
     ${d.error && !(d.error instanceof ApiError && d.error.status === 404 && watched) ? html`<${ErrorBox} error=${d.error} />` : ''}
-    ${tab === 'diff' ? html`<${DiffView} app=${name} dep=${diffDep} />` : html`<${Overview} a=${a} desc=${d.data} />`}
+    ${tab === 'diff' ? html`<${DiffView} app=${name} dep=${diffDep} />` : html`<${Overview} a=${a} desc=${d.data} descError=${d.data ? null : d.error} />`}
   </div>`;
 }
