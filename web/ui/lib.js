@@ -336,8 +336,10 @@ export function Time({ t }) {
 export function CommitRef({ hash, urlTemplate }) {
   if (!hash) return html`<span>—</span>`;
   const short = html`<code class="hash" title=${hash}>${hash.slice(0, 10)}</code>`;
-  if (!urlTemplate) return short;
-  return html`<a href=${urlTemplate.replace('{hash}', hash)} target="_blank" rel="noopener noreferrer">${short}</a>`;
+  // The template comes from a repository (an Application's annotation):
+  // only an http(s) link is followed, never javascript: or data:.
+  if (!urlTemplate || !/^https?:\/\//i.test(urlTemplate)) return short;
+  return html`<a href=${urlTemplate.split('{hash}').join(encodeURIComponent(hash))} target="_blank" rel="noopener noreferrer">${short}</a>`;
 }
 
 // CopyText is a command to copy, with a button that copies it.
