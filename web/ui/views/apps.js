@@ -151,8 +151,11 @@ function AppList({ q }) {
 // time, and its full message.
 function CommitBlock({ c, urlTemplate, testid }) {
   const code = html`<code class="hash" data-testid=${testid} title=${c.hash}>${short(c.hash)}</code>`;
+  // As lib's CommitRef: the template comes from a repository, so only an
+  // http(s) link is followed, never javascript: or data:.
+  const safe = urlTemplate && /^https?:\/\//i.test(urlTemplate);
   return html`<div class="commit">
-    <div>${urlTemplate ? html`<a href=${urlTemplate.replace('{hash}', c.hash)} target="_blank" rel="noopener noreferrer">${code}</a>` : code}
+    <div>${safe ? html`<a href=${urlTemplate.split('{hash}').join(encodeURIComponent(c.hash))} target="_blank" rel="noopener noreferrer">${code}</a>` : code}
       ${' '}<strong>${firstLine(c.message)}</strong></div>
     <div class="muted">${c.author || 'unknown author'}${c.authorEmail ? ` <${c.authorEmail}>` : ''} · <${Time} t=${c.time} /></div>
     ${(c.message || '').trim().includes('\n') && html`<pre class="msg">${c.message.trim()}</pre>`}
