@@ -1,0 +1,353 @@
+package server
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// Server-side filters of the lists and watches of pods, workloads, events
+// and applications (api.QueryFilter, QueryLabelSelector,
+// QueryFieldSelector, QueryEventType, QueryView): a page of 10,000 pods
+// receives only the rows it shows, and a watch sends only the changes of
+// those. The selectors are Kubernetes': its syntax and field names, so that
+// kubectl habits (-l, --field-selector) carry over. A filter that cannot
+// be applied (bad syntax, a field this list has not) is a 400 naming it,
+// never a silently unfiltered list.
+
+// filterKind is the list a filter applies to: which parameters it takes.
+type filterKind int
+
+// Event types (api.Event.Type).
+const (
+	eventNormal  = "Normal"
+	eventWarning = "Warning"
+)
+
+const (
+	filterPods filterKind = iota
+	filterWorkloads
+	filterEvents
+	filterApps
+)
+
+func (k filterKind) String() string {
+	return [...]string{"pods", "workloads", "events", "applications"}[k]
+}
+
+// podFields are the fields a pod field selector may name, as Kubernetes'
+// pod field selectors spell them.
+var podFields = map[string]func(*api.Pod) string{
+	"metadata.name":      func(p *api.Pod) string { return p.Name },
+	"metadata.namespace": func(p *api.Pod) string { return p.Namespace },
+	"spec.nodeName":      func(p *api.Pod) string { return p.Node },
+	"status.phase":       func(p *api.Pod) string { return p.Phase },
+}
+
+// workloadFields are a workload's: the metadata Kubernetes lets every
+// resource be selected by.
+var workloadFields = map[string]func(*api.Workload) string{
+	"metadata.name":      func(w *api.Workload) string { return w.Name },
+	"metadata.namespace": func(w *api.Workload) string { return w.Namespace },
+}
+
+// fieldRequirement is one term of a field selector.
+type fieldRequirement struct {
+	field, value string
+	not          bool // !=
+}
+
+// listFilter is the filters of one request; the zero value keeps
+// everything.
+type listFilter struct {
+	q       string // lower case
+	labels  *spec.LabelSelector
+	fields  []fieldRequirement
+	typ     string // events
+	summary bool   // pods
+}
+
+// parseFilter reads the filters of a request for a list of kind; a
+// parameter the list does not take, or a malformed one, is an error
+// (errInvalid: 400).
+func parseFilter(q url.Values, kind filterKind) (*listFilter, error) {
+	f := &listFilter{q: strings.ToLower(strings.TrimSpace(q.Get(api.QueryFilter)))}
+	refuse := func(param string) error {
+		if q.Get(param) == "" {
+			return nil
+		}
+		return errInvalid(fmt.Sprintf("%s is not supported on a list of %s", param, kind))
+	}
+	if s := q.Get(api.QueryLabelSelector); s != "" {
+		if kind == filterEvents {
+			return nil, refuse(api.QueryLabelSelector)
+		}
+		sel, err := spec.ParseLabelSelector(s)
+		if err != nil {
+			return nil, errInvalid(err.Error())
+		}
+		f.labels = sel
+	}
+	if s := q.Get(api.QueryFieldSelector); s != "" {
+		var known func(string) bool
+		switch kind {
+		case filterPods:
+			known = func(k string) bool { return podFields[k] != nil }
+		case filterWorkloads:
+			known = func(k string) bool { return workloadFields[k] != nil }
+		default:
+			return nil, refuse(api.QueryFieldSelector)
+		}
+		reqs, err := parseFieldSelector(s, known, kind)
+		if err != nil {
+			return nil, err
+		}
+		f.fields = reqs
+	}
+	if t := q.Get(api.QueryEventType); t != "" {
+		if kind != filterEvents {
+			return nil, refuse(api.QueryEventType)
+		}
+		if !strings.EqualFold(t, eventNormal) && !strings.EqualFold(t, eventWarning) {
+			return nil, errInvalid(fmt.Sprintf("%s=%q: want %s or %s", api.QueryEventType, t, eventNormal, eventWarning))
+		}
+		f.typ = t
+	}
+	switch v := q.Get(api.QueryView); v {
+	case "":
+	case api.ViewSummary:
+		if kind != filterPods {
+			return nil, refuse(api.QueryView)
+		}
+		f.summary = true
+	default:
+		return nil, errInvalid(fmt.Sprintf("%s=%q: the only view is %s", api.QueryView, v, api.ViewSummary))
+	}
+	return f, nil
+}
+
+// parseFieldSelector parses Kubernetes' field selector: comma-separated
+// "field=value", "field==value" or "field!=value", where a backslash
+// escapes a comma, an equals sign or itself in a value.
+func parseFieldSelector(s string, known func(string) bool, kind filterKind) ([]fieldRequirement, error) {
+	var out []fieldRequirement
+	for _, term := range splitEscaped(s, ',') {
+		if strings.TrimSpace(term) == "" {
+			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: an empty term", s))
+		}
+		var r fieldRequirement
+		var ok bool
+		switch {
+		case indexUnescaped(term, "!=") >= 0:
+			i := indexUnescaped(term, "!=")
+			r, ok = fieldRequirement{field: term[:i], value: term[i+2:], not: true}, true
+		case indexUnescaped(term, "==") >= 0:
+			i := indexUnescaped(term, "==")
+			r, ok = fieldRequirement{field: term[:i], value: term[i+2:]}, true
+		case indexUnescaped(term, "=") >= 0:
+			i := indexUnescaped(term, "=")
+			r, ok = fieldRequirement{field: term[:i], value: term[i+1:]}, true
+		}
+		if !ok {
+			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: %q has no operator (=, == or !=)", s, term))
+		}
+		r.field = strings.TrimSpace(r.field)
+		if !known(r.field) {
+			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: field %q is not supported on %s (%s)", s, r.field, kind, strings.Join(fieldNames(kind), ", ")))
+		}
+		r.value = unescapeField(r.value)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fieldNames lists the fields a list of kind may be selected by.
+func fieldNames(kind filterKind) []string {
+	var out []string
+	if kind == filterPods {
+		for k := range podFields {
+			out = append(out, k)
+		}
+	} else {
+		for k := range workloadFields {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// splitEscaped splits s at every sep not escaped by a backslash.
+func splitEscaped(s string, sep byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case sep:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// indexUnescaped is strings.Index skipping backslash-escaped characters.
+func indexUnescaped(s, sub string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+			continue
+		}
+		if strings.HasPrefix(s[i:], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+func unescapeField(v string) string {
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
+}
+
+// contains reports whether any of fields holds f.q (case-insensitive).
+func (f *listFilter) contains(fields ...string) bool {
+	if f.q == "" {
+		return true
+	}
+	for _, s := range fields {
+		if strings.Contains(strings.ToLower(s), f.q) {
+			return true
+		}
+	}
+	return false
+}
+
+// pod reports whether p passes the filter.
+func (f *listFilter) pod(p *api.Pod) bool {
+	if f.labels != nil && !f.labels.Matches(p.Labels) {
+		return false
+	}
+	for _, r := range f.fields {
+		if (podFields[r.field](p) == r.value) == r.not {
+			return false
+		}
+	}
+	return f.contains(p.Namespace+"/"+p.Name, p.Node, p.Phase, p.Reason)
+}
+
+// workload reports whether w, whose object's labels are labels, passes.
+func (f *listFilter) workload(w *api.Workload, labels map[string]string) bool {
+	if f.labels != nil && !f.labels.Matches(labels) {
+		return false
+	}
+	for _, r := range f.fields {
+		if (workloadFields[r.field](w) == r.value) == r.not {
+			return false
+		}
+	}
+	return f.contains(w.Namespace + "/" + w.Name)
+}
+
+// event reports whether e passes.
+func (f *listFilter) event(e *api.Event) bool {
+	if f.typ != "" {
+		typ := e.Type
+		if typ == "" {
+			typ = eventNormal
+		}
+		if !strings.EqualFold(typ, f.typ) {
+			return false
+		}
+	}
+	return f.contains(e.Object, e.Reason, e.Message)
+}
+
+// app reports whether a, whose Application object's labels are labels
+// (none for the bootstrap application), passes.
+func (f *listFilter) app(a *api.Application, labels map[string]string) bool {
+	if f.labels != nil && !f.labels.Matches(labels) {
+		return false
+	}
+	return f.contains(a.Name, a.Repo)
+}
+
+// view returns what a pod list shows of p: all of it, or with the summary
+// view its table's columns only.
+func (f *listFilter) view(p api.Pod) api.Pod {
+	if !f.summary {
+		return p
+	}
+	return summaryPod(p)
+}
+
+// summaryPod drops what a table of pods does not show: the spec, and from
+// the node's report everything but the phase, its reason and the
+// containers' names, readiness, restarts and states (a terminated state
+// keeps its reason and exit code: the table shows why a container ended).
+// A pod of the examples is about a tenth of its full size
+// (TestPodSummarySize measures it).
+func summaryPod(p api.Pod) api.Pod {
+	out := api.Pod{PodView: api.PodView{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Owner: p.Owner, Labels: p.Labels,
+		Node: p.Node, Phase: p.Phase, Reason: p.Reason, Message: p.Message, PodIP: p.PodIP, Created: p.Created}}
+	if st := p.Status; st != nil {
+		s := &agentapi.PodStatus{Phase: st.Phase, Reason: st.Reason, StartTime: st.StartTime, DeletionTimestamp: st.DeletionTimestamp,
+			Containers: summaryContainers(st.Containers), InitContainers: summaryContainers(st.InitContainers)}
+		out.Status = s
+	}
+	return out
+}
+
+func summaryContainers(cs []agentapi.ContainerStatus) []agentapi.ContainerStatus {
+	if cs == nil {
+		return nil
+	}
+	out := make([]agentapi.ContainerStatus, len(cs))
+	for i, c := range cs {
+		out[i] = agentapi.ContainerStatus{Name: c.Name, Ready: c.Ready, RestartCount: c.RestartCount, State: summaryState(c.State)}
+	}
+	return out
+}
+
+func summaryState(st agentapi.ContainerState) agentapi.ContainerState {
+	var out agentapi.ContainerState
+	if st.Waiting != nil {
+		out.Waiting = &agentapi.StateWaiting{Reason: st.Waiting.Reason}
+	}
+	if st.Running != nil {
+		out.Running = st.Running
+	}
+	if t := st.Terminated; t != nil {
+		out.Terminated = &agentapi.StateTerminated{ExitCode: t.ExitCode, Reason: t.Reason}
+	}
+	return out
+}
+
+// objectLabels returns the labels of the desired object kind/ns/name (a
+// workload's own, which its view does not carry), nil when there is none.
+func (v *view) objectLabels(kind, ns, name string) map[string]string {
+	if v.set == nil {
+		return nil
+	}
+	o := v.set.Objects[spec.ObjectKey{Kind: kind, Namespace: ns, Name: name}]
+	if o == nil {
+		return nil
+	}
+	return o.GetObjectMeta().Labels
+}
