@@ -75,7 +75,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerStorageRoutes(lead)
 	s.registerLeaseRoutes(lead)
 	s.registerJobRoutes(lead)
-	s.registerTokenRoutes(lead) // tokens.go
+	s.registerTokenRoutes(lead)      // tokens.go
 	s.registerUIRoutes(handle, lead) // ui_http.go
 	// Neither authenticated nor authorized (authn.go): the health check,
 	// and the join, which checks its bootstrap token (join.go).
