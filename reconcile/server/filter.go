@@ -301,8 +301,9 @@ func (f *listFilter) view(p api.Pod) api.Pod {
 // the node's report everything but the phase, its reason and the
 // containers' names, readiness, restarts and states (a terminated state
 // keeps its reason and exit code: the table shows why a container ended).
-// A pod of the examples is about a tenth of its full size
-// (TestPodSummarySize measures it).
+// The hello pod of examples-repo, running, is 556 bytes instead of 1,852
+// (TestPodSummarySize measures it); pods with larger specs (env, probes,
+// volumes) save more.
 func summaryPod(p api.Pod) api.Pod {
 	out := api.Pod{PodView: api.PodView{UID: p.UID, Namespace: p.Namespace, Name: p.Name, Owner: p.Owner, Labels: p.Labels,
 		Node: p.Node, Phase: p.Phase, Reason: p.Reason, Message: p.Message, PodIP: p.PodIP, Created: p.Created}}
