@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -16,7 +19,9 @@ import (
 // QueryFieldSelector, QueryEventType, QueryView): a page of 10,000 pods
 // receives only the rows it shows, and a watch sends only the changes of
 // those. The selectors are Kubernetes': its syntax and field names, so that
-// kubectl habits (-l, --field-selector) carry over. A filter that cannot
+// kubectl habits (-l, --field-selector) carry over: they are parsed by
+// Kubernetes' own parsers (apimachinery's labels and fields, as `ctl top`
+// and ctl's client-side filters do). A filter that cannot
 // be applied (bad syntax, a field this list has not) is a 400 naming it,
 // never a silently unfiltered list.
 
@@ -56,20 +61,15 @@ var workloadFields = map[string]func(*api.Workload) string{
 	"metadata.namespace": func(w *api.Workload) string { return w.Namespace },
 }
 
-// fieldRequirement is one term of a field selector.
-type fieldRequirement struct {
-	field, value string
-	not          bool // !=
-}
-
 // listFilter is the filters of one request; the zero value keeps
 // everything.
 type listFilter struct {
-	q       string // lower case
-	labels  *spec.LabelSelector
-	fields  []fieldRequirement
-	typ     string // events
-	summary bool   // pods
+	q      string          // lower case
+	labels labels.Selector // nil: any
+	fields fields.Selector // nil: any
+	typ    string          // events
+	// summary is view=summary (pods).
+	summary bool
 }
 
 // parseFilter reads the filters of a request for a list of kind; a
@@ -87,27 +87,30 @@ func parseFilter(q url.Values, kind filterKind) (*listFilter, error) {
 		if kind == filterEvents {
 			return nil, refuse(api.QueryLabelSelector)
 		}
-		sel, err := spec.ParseLabelSelector(s)
+		sel, err := labels.Parse(s)
 		if err != nil {
-			return nil, errInvalid(err.Error())
+			return nil, errInvalid(fmt.Sprintf("invalid label selector %q: %v", s, err))
 		}
 		f.labels = sel
 	}
 	if s := q.Get(api.QueryFieldSelector); s != "" {
-		var known func(string) bool
-		switch kind {
-		case filterPods:
-			known = func(k string) bool { return podFields[k] != nil }
-		case filterWorkloads:
-			known = func(k string) bool { return workloadFields[k] != nil }
-		default:
+		if kind != filterPods && kind != filterWorkloads {
 			return nil, refuse(api.QueryFieldSelector)
 		}
-		reqs, err := parseFieldSelector(s, known, kind)
+		sel, err := fields.ParseSelector(s)
 		if err != nil {
-			return nil, err
+			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: %v", s, err))
 		}
-		f.fields = reqs
+		for _, r := range sel.Requirements() {
+			known := podFields[r.Field] != nil
+			if kind == filterWorkloads {
+				known = workloadFields[r.Field] != nil
+			}
+			if !known {
+				return nil, errInvalid(fmt.Sprintf("invalid field selector %q: field %q is not supported on %s (%s)", s, r.Field, kind, strings.Join(fieldNames(kind), ", ")))
+			}
+		}
+		f.fields = sel
 	}
 	if t := q.Get(api.QueryEventType); t != "" {
 		if kind != filterEvents {
@@ -131,41 +134,6 @@ func parseFilter(q url.Values, kind filterKind) (*listFilter, error) {
 	return f, nil
 }
 
-// parseFieldSelector parses Kubernetes' field selector: comma-separated
-// "field=value", "field==value" or "field!=value", where a backslash
-// escapes a comma, an equals sign or itself in a value.
-func parseFieldSelector(s string, known func(string) bool, kind filterKind) ([]fieldRequirement, error) {
-	var out []fieldRequirement
-	for _, term := range splitEscaped(s, ',') {
-		if strings.TrimSpace(term) == "" {
-			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: an empty term", s))
-		}
-		var r fieldRequirement
-		var ok bool
-		switch {
-		case indexUnescaped(term, "!=") >= 0:
-			i := indexUnescaped(term, "!=")
-			r, ok = fieldRequirement{field: term[:i], value: term[i+2:], not: true}, true
-		case indexUnescaped(term, "==") >= 0:
-			i := indexUnescaped(term, "==")
-			r, ok = fieldRequirement{field: term[:i], value: term[i+2:]}, true
-		case indexUnescaped(term, "=") >= 0:
-			i := indexUnescaped(term, "=")
-			r, ok = fieldRequirement{field: term[:i], value: term[i+1:]}, true
-		}
-		if !ok {
-			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: %q has no operator (=, == or !=)", s, term))
-		}
-		r.field = strings.TrimSpace(r.field)
-		if !known(r.field) {
-			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: field %q is not supported on %s (%s)", s, r.field, kind, strings.Join(fieldNames(kind), ", ")))
-		}
-		r.value = unescapeField(r.value)
-		out = append(out, r)
-	}
-	return out, nil
-}
-
 // fieldNames lists the fields a list of kind may be selected by.
 func fieldNames(kind filterKind) []string {
 	var out []string
@@ -180,50 +148,6 @@ func fieldNames(kind filterKind) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// splitEscaped splits s at every sep not escaped by a backslash.
-func splitEscaped(s string, sep byte) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case sep:
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
-// indexUnescaped is strings.Index skipping backslash-escaped characters.
-func indexUnescaped(s, sub string) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' {
-			i++
-			continue
-		}
-		if strings.HasPrefix(s[i:], sub) {
-			return i
-		}
-	}
-	return -1
-}
-
-func unescapeField(v string) string {
-	if !strings.Contains(v, `\`) {
-		return v
-	}
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] == '\\' && i+1 < len(v) {
-			i++
-		}
-		b.WriteByte(v[i])
-	}
-	return b.String()
 }
 
 // contains reports whether any of fields holds f.q (case-insensitive).
@@ -241,11 +165,15 @@ func (f *listFilter) contains(fields ...string) bool {
 
 // pod reports whether p passes the filter.
 func (f *listFilter) pod(p *api.Pod) bool {
-	if f.labels != nil && !f.labels.Matches(p.Labels) {
+	if f.labels != nil && !f.labels.Matches(labels.Set(p.Labels)) {
 		return false
 	}
-	for _, r := range f.fields {
-		if (podFields[r.field](p) == r.value) == r.not {
+	if f.fields != nil {
+		set := make(fields.Set, len(podFields))
+		for k, get := range podFields {
+			set[k] = get(p)
+		}
+		if !f.fields.Matches(set) {
 			return false
 		}
 	}
@@ -253,12 +181,16 @@ func (f *listFilter) pod(p *api.Pod) bool {
 }
 
 // workload reports whether w, whose object's labels are labels, passes.
-func (f *listFilter) workload(w *api.Workload, labels map[string]string) bool {
-	if f.labels != nil && !f.labels.Matches(labels) {
+func (f *listFilter) workload(w *api.Workload, objLabels map[string]string) bool {
+	if f.labels != nil && !f.labels.Matches(labels.Set(objLabels)) {
 		return false
 	}
-	for _, r := range f.fields {
-		if (workloadFields[r.field](w) == r.value) == r.not {
+	if f.fields != nil {
+		set := make(fields.Set, len(workloadFields))
+		for k, get := range workloadFields {
+			set[k] = get(w)
+		}
+		if !f.fields.Matches(set) {
 			return false
 		}
 	}
@@ -281,8 +213,8 @@ func (f *listFilter) event(e *api.Event) bool {
 
 // app reports whether a, whose Application object's labels are labels
 // (none for the bootstrap application), passes.
-func (f *listFilter) app(a *api.Application, labels map[string]string) bool {
-	if f.labels != nil && !f.labels.Matches(labels) {
+func (f *listFilter) app(a *api.Application, objLabels map[string]string) bool {
+	if f.labels != nil && !f.labels.Matches(labels.Set(objLabels)) {
 		return false
 	}
 	return f.contains(a.Name, a.Repo)

@@ -127,7 +127,7 @@ func TestListFilters(t *testing.T) {
 	}{
 		{s.handlePods, "/v1/pods?labelSelector=app%3D%3D%3D", "invalid label selector"},
 		{s.handlePods, "/v1/pods?fieldSelector=spec.containers%3Dx", `field "spec.containers" is not supported on pods (metadata.name, metadata.namespace, spec.nodeName, status.phase)`},
-		{s.handlePods, "/v1/pods?fieldSelector=status.phase", `has no operator`},
+		{s.handlePods, "/v1/pods?fieldSelector=status.phase", `invalid field selector "status.phase"`},
 		{s.handlePods, "/v1/pods?view=full", `the only view is summary`},
 		{s.handlePods, "/v1/pods?type=Warning", "type is not supported on a list of pods"},
 		{s.handleDeployments, "/v1/deployments?fieldSelector=status.phase%3DRunning", `field "status.phase" is not supported on workloads`},
