@@ -111,3 +111,40 @@ func TestAccessCheck(t *testing.T) {
 		t.Error("a path with a namespace: no error")
 	}
 }
+
+// TestGetPodsServerFilters: -l goes to the reconciler, and
+// --field-selector too when it names only fields the reconciler knows;
+// the answer is filtered again here (the fake filters nothing).
+func TestGetPodsServerFilters(t *testing.T) {
+	web1, web4 := running("web-1", "node-a", "10.88.0.2", 0), unschedulable("web-4")
+	web1.Labels, web4.Labels = map[string]string{"app": "web"}, map[string]string{"app": "web"}
+	f := &fakeReconciler{pods: [][]api.Pod{{web1, web4}}}
+	url := startFake(t, f)
+	podQuery := func() string {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for _, p := range f.paths {
+			if strings.HasPrefix(p, api.PathPods+"?") {
+				return p
+			}
+		}
+		return ""
+	}
+	code, out, errOut := ctl(t, url, "get", "pods", "-n", "shop", "-l", "app=web", "--field-selector", "status.phase=Running")
+	if code != 0 || !strings.Contains(out, "web-1") || strings.Contains(out, "web-4") {
+		t.Fatalf("get pods -l --field-selector: %d %q %q", code, out, errOut)
+	}
+	if q := podQuery(); !strings.Contains(q, "labelSelector=app%3Dweb") || !strings.Contains(q, "fieldSelector=status.phase%3DRunning") {
+		t.Errorf("the pod list asked %q, want both selectors", q)
+	}
+	f.mu.Lock()
+	f.paths = nil
+	f.mu.Unlock()
+	code, out, _ = ctl(t, url, "get", "pods", "-n", "shop", "-l", "app=web", "--field-selector", "status.podIP=10.88.0.2")
+	if code != 0 || !strings.Contains(out, "web-1") || strings.Contains(out, "web-4") {
+		t.Fatalf("get pods --field-selector status.podIP: %d %q", code, out)
+	}
+	if q := podQuery(); !strings.Contains(q, "labelSelector=app%3Dweb") || strings.Contains(q, "fieldSelector") {
+		t.Errorf("the pod list asked %q, want the label selector only (the reconciler does not know status.podIP)", q)
+	}
+}
