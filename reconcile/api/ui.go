@@ -131,7 +131,8 @@ const (
 	// QueryEventType keeps the events of one type (Normal or Warning).
 	QueryEventType = "type"
 	// QueryView = ViewSummary lists pods without their spec and with only
-	// their containers' states: what a table shows, a tenth of the bytes.
+	// their containers' states: what a table shows, about a third of the
+	// bytes (556 against 1,852 for examples-repo's hello pod).
 	QueryView   = "view"
 	ViewSummary = "summary"
 )
