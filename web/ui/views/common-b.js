@@ -205,10 +205,10 @@ export function probeText(p) {
 export function Conditions({ items, label = 'Conditions' }) {
   if (!items || !items.length) return html`<p class="muted">No conditions reported.</p>`;
   return html`<div class="table-scroll"><table class="t" aria-label=${label}>
-    <thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Last transition</th></tr></thead>
+    <thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col" class="opt">Last transition</th></tr></thead>
     <tbody>${items.map((c) => html`<tr>
       <td>${c.type}</td><td><span class=${'badge ' + (c.status === 'True' ? 'ok' : c.status === 'False' ? 'bad' : 'warn')}>${c.status}</span></td>
-      <td>${c.reason || ''}</td><td class="msg">${c.message || ''}</td><td><${Time} t=${c.lastTransitionTime} /></td>
+      <td>${c.reason || ''}</td><td class="msg">${c.message || ''}</td><td class="opt"><${Time} t=${c.lastTransitionTime} /></td>
     </tr>`)}</tbody>
   </table></div>`;
 }

@@ -55,7 +55,9 @@ export default function Logs({ ns, name, q }) {
       const n = countLines(text);
       parts.push([node, n]);
       lines += n;
-      // Drop whole nodes, then the oldest lines of the first one left.
+      // Drop whole nodes, then the oldest lines of the first one left;
+      // a reader scrolled up keeps the same lines in view.
+      const h0 = stick.current ? 0 : el.scrollHeight;
       while (lines > MAX_LINES && parts.length > 1 && lines - parts[0][1] >= MAX_LINES) {
         const [old, k] = parts.shift();
         el.removeChild(old);
@@ -72,6 +74,7 @@ export default function Logs({ ns, name, q }) {
         dropped += k;
       }
       if (stick.current) el.scrollTop = el.scrollHeight;
+      else if (h0 > el.scrollHeight) el.scrollTop -= h0 - el.scrollHeight;
       setState((s) => (s.phase === 'streaming' && s.dropped === dropped ? s : { ...s, phase: 'streaming', dropped }));
     };
     setState({ phase: 'connecting', error: null, dropped: 0 });

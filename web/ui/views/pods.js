@@ -109,7 +109,7 @@ function PodPage({ ns, name }) {
       <h1>${name}</h1>
       ${p && html`<span data-testid="pod-phase" class=${'badge ' + phaseClass(p)}>${p.reason === 'Terminating' ? 'Terminating' : p.phase}</span>`}
       <${LiveDot} live=${podSig.live} />
-      <${Link} to=${href(['pods', ns, name, 'logs'])} class="button">Logs<//>
+      ${p && p.node && html`<${Link} to=${href(['pods', ns, name, 'logs'])} class="button">Logs<//>`}
       <${ActionButton} check=${{ verb: 'delete', resource: 'pods', namespace: ns, name }} label="Delete pod"
         confirmTitle=${`Delete pod ${ns}/${name}?`}
         confirmText=${'Its containers are stopped. A pod of a workload is re-created by its owner; a bare Pod comes back at the next plan, as Git still declares it.'}
@@ -156,7 +156,7 @@ function PodDetails({ d }) {
       <${Conditions} items=${st.conditions} label="Pod conditions" />
     <//>
     <${Section} title="Containers" id="pod-containers-h">
-      <div class="cards">
+      <div class="cards containers">
         ${(spec.initContainers || []).map((c) => html`<${Container} c=${c} s=${(st.initContainerStatuses || []).find((x) => x.name === c.name)} init=${true} p=${p} />`)}
         ${containerList(spec, st).map(([c, s]) => html`<${Container} c=${c} s=${s} p=${p} />`)}
       </div>

@@ -144,10 +144,7 @@ function Rollout({ w }) {
   return html`<${Section} title="Rollout" id="rollout-h">
     <div class="rollout" data-testid="rollout" data-replicas=${w.replicas} data-updated=${w.upToDate} data-ready=${w.ready}
         data-available=${w.available} data-old=${old} data-progress=${w.progress}>
-      <div class="rollout-head">
-        <${Badge} value=${w.progress} />
-        ${w.message && html`<span class="msg">${w.message}</span>`}
-      </div>
+      ${w.message && html`<p class="msg">${w.message}</p>`}
       <${ReplicaBar} replicas=${w.replicas} updated=${w.upToDate} old=${old} />
       <ul class="legend" aria-label="Replicas">
         <li><span class="sw sw-new"></span>${w.upToDate} updated</li>
@@ -232,8 +229,8 @@ function History({ w }) {
   const undo = (n) => `ctl rollout undo deployment/${w.name} -n ${w.namespace} --to-revision=${n}`;
   return html`<${Section} title="Revision history" id="history-h">
     <${ErrorBox} error=${error} />
-    ${prev ? html`<p>Roll back to the previous revision (#${prev.number}) with a commit in the config repository:</p>
-      <${CommandLine} text=${undo(prev.number)} testid="undo-command" label=${'Copy the command that rolls back to revision ' + prev.number} />`
+    ${prev ? html`<div class="undo"><p>Roll back to the previous revision (#${prev.number}) with a commit in the config repository:</p>
+      <${CommandLine} text=${undo(prev.number)} testid="undo-command" label=${'Copy the command that rolls back to revision ' + prev.number} /></div>`
     : !loading && html`<p class="muted">No earlier revision to roll back to.</p>`}
     ${revs.length > 0 && html`<div class="table-scroll"><table class="t history" aria-label="Revisions">
       <thead><tr><th scope="col">#</th><th scope="col">Commit</th><th scope="col" class="opt">Author</th><th scope="col">Subject</th>
