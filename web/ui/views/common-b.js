@@ -157,6 +157,12 @@ export function podSummary(p) {
   return s;
 }
 
+// reasonClass colours a pod's reason: red for the ones that say something
+// failed (kubectl users know them), muted for the others.
+export function reasonClass(reason) {
+  return /BackOff|Err|OOM|Fail|Unschedulable|NodeLost|Evicted|Invalid|Error|DeadlineExceeded/.test(reason || '') ? 'bad-text' : 'muted';
+}
+
 // quantity reads a Kubernetes quantity ("100m", "64Mi", "1e3") as a number.
 export function quantity(q) {
   if (q === undefined || q === null || q === '') return NaN;

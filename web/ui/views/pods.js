@@ -8,7 +8,7 @@ import {
 } from '../lib.js';
 import {
   contains, parseLabelSelector, parsePodFieldSelector, withFieldTerm, fieldTermValue, podKey, podSummary, qosClass,
-  probeText, Conditions, EventTable, useChangeSignal,
+  probeText, reasonClass, Conditions, EventTable, useChangeSignal,
 } from './common-b.js';
 import Logs from './logs.js';
 
@@ -60,7 +60,7 @@ function PodList({ q }) {
     return html`<span class="contents" data-testid="pod-row" data-key=${p.namespace + '/' + p.name}>
       <span role="gridcell"><${Link} to=${href(['pods', p.namespace, p.name])}><span class="muted">${p.namespace}/</span>${p.name}<//></span>
       <span role="gridcell" class="num">${s.ready}/${s.total || '?'}</span>
-      <span role="gridcell" title=${p.message || s.reason}><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class=${s.restarts || p.phase === 'Failed' ? 'bad-text' : 'muted'}>${s.reason}</span>` : ''}</span>
+      <span role="gridcell" title=${p.message || s.reason}><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class=${reasonClass(s.reason)}>${s.reason}</span>` : ''}</span>
       <span role="gridcell" class=${'num opt' + (s.restarts ? ' bad-text' : '')}>${s.restarts}</span>
       <span role="gridcell" class="opt">${p.node ? html`<${Link} to=${href(['nodes', p.node])}>${p.node}<//>` : html`<span class="muted">—</span>`}</span>
       <span role="gridcell" class="opt mono">${p.podIP || ''}</span>

@@ -7,7 +7,7 @@ import {
   ErrorBox, FilterBox, NamespaceSelect, LiveDot, Section, KV, useNow,
 } from '../lib.js';
 import {
-  contains, selectorString, Conditions, CommandLine, ReplicaBar, podKey, podSummary, EventTable,
+  contains, selectorString, Conditions, CommandLine, ReplicaBar, podKey, podSummary, reasonClass, EventTable,
 } from './common-b.js';
 
 const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController'];
@@ -196,7 +196,7 @@ export function PodTable({ pods, empty }) {
     const s = podSummary(p);
     return html`<span role="gridcell"><${Link} to=${href(['pods', p.namespace, p.name])}>${p.name}<//></span>
       <span role="gridcell" class="num">${s.ready}/${s.total || '?'}</span>
-      <span role="gridcell"><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class="muted">${s.reason}</span>` : ''}</span>
+      <span role="gridcell"><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class=${reasonClass(s.reason)}>${s.reason}</span>` : ''}</span>
       <span role="gridcell" class="num opt">${s.restarts}</span>
       <span role="gridcell" class="opt">${p.node ? html`<${Link} to=${href(['nodes', p.node])}>${p.node}<//>` : '—'}</span>
       <span role="gridcell">${age(p.created, now)}</span>`;
