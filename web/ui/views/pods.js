@@ -57,7 +57,7 @@ function PodList({ q }) {
   // Constant work per row: the summary is computed once per pod object.
   const renderRow = (p) => {
     const s = podSummary(p);
-    return html`<span class="contents" data-testid="pod-row" data-key=${p.namespace + '/' + p.name}>
+    return html`<span class="contents" role="presentation" data-testid="pod-row" data-key=${p.namespace + '/' + p.name}>
       <span role="gridcell"><${Link} to=${href(['pods', p.namespace, p.name])}><span class="muted">${p.namespace}/</span>${p.name}<//></span>
       <span role="gridcell" class="num">${s.ready}/${s.total || '?'}</span>
       <span role="gridcell" title=${p.message || s.reason}><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class=${reasonClass(s.reason)}>${s.reason}</span>` : ''}</span>
@@ -70,7 +70,7 @@ function PodList({ q }) {
   return html`<div class="toolbar">
       <h1>Pods</h1>
       <${NamespaceSelect} value=${ns} />
-      <${FilterBox} value=${q.q} placeholder="Filter by name, node, phase" />
+      <${FilterBox} value=${q.q} placeholder="Filter pods" />
       <${LiveDot} live=${pods.live} />
     </div>
     <div class="toolbar filters">
@@ -82,11 +82,13 @@ function PodList({ q }) {
         <option value="">All nodes</option>
         ${nodeNames.map((n) => html`<option value=${n}>${n}</option>`)}
       </select>
-      <${FilterBox} value=${q.labelSelector} placeholder="Label selector (app=web,tier!=db)" name="labelSelector" />
-      <${FilterBox} value=${q.fieldSelector} placeholder="Field selector (status.phase=Pending)" name="fieldSelector" />
+      <${FilterBox} value=${q.labelSelector} placeholder="Labels (app=web)" name="labelSelector" />
+      <${FilterBox} value=${q.fieldSelector} placeholder="Field selector" name="fieldSelector" />
       <span class="count"><span data-testid="count">${items.length}</span> pods</span>
     </div>
     <${ErrorBox} error=${pods.error || filter.error} />
+    ${pods.ready && !items.length && !pods.error && html`<p class="muted empty">No pods${ns ? ' in ' + ns : ''}${q.q || q.labelSelector || q.fieldSelector
+      ? html` match these filters. <${Link} to=${href(['pods'], { namespace: ns })}>Clear the filters<//>` : '.'}</p>`}
     ${!pods.ready ? html`<p class="muted">Loading…</p>` : html`<div class="pod-list">
       <${VirtualList} items=${items} header=${header} renderRow=${renderRow} onOpen=${open} label="Pods" rowKey=${podKey} />
     </div>`}`;
@@ -211,7 +213,12 @@ function Container({ c, s, init, p }) {
 // WhyPending says why the pod has no node, or what it waits for on its
 // node: the scheduler's explanation, node by node.
 function WhyPending({ p, sched }) {
-  let why = p.message || p.reason || 'Waiting for its containers to start.';
+  // On a node, what keeps it Pending is its containers' waiting reasons.
+  const waiting = [...((p.status && p.status.initContainerStatuses) || []), ...((p.status && p.status.containers) || [])]
+    .filter((c) => c.state && c.state.waiting)
+    .map((c) => `container ${c.name}: ${c.state.waiting.reason || 'waiting'}${c.state.waiting.message ? ' (' + c.state.waiting.message + ')' : ''}`);
+  let why = [p.reason && p.message ? p.reason + ': ' + p.message : p.message || p.reason, ...waiting].filter(Boolean).join('; ')
+    || (p.node ? `Placed on ${p.node}; waiting for its containers to start.` : 'Waiting for a node.');
   if (sched) why = sched.error || sched.reason || (sched.node ? `It fits on ${sched.node}: the next plan places it there.` : why);
   const verdicts = (sched && sched.nodes) || [];
   return html`<section class="section pending" aria-labelledby="why-h">

@@ -90,7 +90,7 @@ function WorkloadList({ q }) {
     <span role="columnheader" title="Ready of desired (a Job: succeeded of completions)">Ready</span>
     <span role="columnheader" class="opt">Up-to-date</span><span role="columnheader" class="opt" title="Available (a Job or CronJob: active)">Available</span>
     <span role="columnheader">Progress</span><span role="columnheader" class="opt">Images</span><span role="columnheader">Age</span>`;
-  const renderRow = (r) => html`<span class="contents" data-testid="workload-row" data-key=${r.key}>
+  const renderRow = (r) => html`<span class="contents" role="presentation" data-testid="workload-row" data-key=${r.key}>
     <span role="gridcell" class="opt"><span class="kind">${r.kind}</span></span>
     <span role="gridcell">
       <${Link} to=${href(['workloads', r.kind, r.namespace, r.name])}><span class="muted">${r.namespace}/</span>${r.name}<//></span>
@@ -113,10 +113,11 @@ function WorkloadList({ q }) {
       <${LiveDot} live=${live} />
     </div>
     <${ErrorBox} error=${wl.error} />
+    ${wl.ready && !rows.length && !wl.error && html`<p class="muted empty">No workloads${ns ? ' in ' + ns : ''}${q.q || q.labelSelector || kind
+      ? html` match these filters. <${Link} to=${href(['workloads'], { namespace: ns })}>Clear the filters<//>` : '.'}</p>`}
     ${!wl.ready ? html`<p class="muted">Loading…</p>` : html`<div class="wl-list">
       <${VirtualList} items=${rows} header=${header} renderRow=${renderRow} onOpen=${open} label="Workloads" rowKey=${(r) => r.key} />
-    </div>`}
-    ${wl.ready && !rows.length && html`<p class="muted">No workloads${ns ? ' in ' + ns : ''}${q.q || q.labelSelector || kind ? ' match the filter' : ''}.</p>`}`;
+    </div>`}`;
 }
 
 // ---- one workload ----------------------------------------------------------
