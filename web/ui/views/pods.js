@@ -215,7 +215,7 @@ function Container({ c, s, init, p }) {
 function WhyPending({ p, sched }) {
   // On a node, what keeps it Pending is its containers' waiting reasons.
   const waiting = [...((p.status && p.status.initContainerStatuses) || []), ...((p.status && p.status.containers) || [])]
-    .filter((c) => c.state && c.state.waiting)
+    .filter((c) => c.state && c.state.waiting && c.state.waiting.reason !== p.reason) // the pod's reason names it already
     .map((c) => `container ${c.name}: ${c.state.waiting.reason || 'waiting'}${c.state.waiting.message ? ' (' + c.state.waiting.message + ')' : ''}`);
   let why = [p.reason && p.message ? p.reason + ': ' + p.message : p.message || p.reason, ...waiting].filter(Boolean).join('; ')
     || (p.node ? `Placed on ${p.node}; waiting for its containers to start.` : 'Waiting for a node.');
