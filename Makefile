@@ -8,7 +8,7 @@ SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./age
 DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help build run test test-unit bench check deps clean fuzz
+.PHONY: help build run test test-unit bench check deps clean fuzz web-vendor
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -66,3 +66,14 @@ check: ## go vet, staticcheck, gofmt, go mod tidy -diff
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+# The UI's one third-party file (web/ui/vendor): htm's preact standalone
+# build, fetched from npm at a pinned version and checked against its digest.
+HTM_VERSION := 3.1.1
+HTM_SHA256 := 72284e8e9079c87817145df1110f74e8a2aa040b2fc384922e18dfcb46fc1fd7
+web-vendor: ## fetch web/ui/vendor/preact-htm.js again from npm (htm@$(HTM_VERSION)) and check its digest
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	cd $$tmp && npm pack --silent htm@$(HTM_VERSION) >/dev/null && tar xzf htm-$(HTM_VERSION).tgz && \
+	echo "$(HTM_SHA256)  package/preact/standalone.module.js" | sha256sum -c --quiet && \
+	cp package/preact/standalone.module.js $(CURDIR)/web/ui/vendor/preact-htm.js && cp package/LICENSE $(CURDIR)/web/ui/vendor/LICENSE-htm && \
+	echo "web/ui/vendor/preact-htm.js: htm@$(HTM_VERSION), sha256 $(HTM_SHA256)"

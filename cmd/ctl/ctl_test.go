@@ -56,6 +56,7 @@ type fakeReconciler struct {
 	describe  map[string]api.PodDescription // by "namespace/name"
 	posted    map[string][]byte             // files of the last POST /v1/diff
 	lastPath  string
+	paths     []string // every request's URL, in order
 	// unavailable answers 503 to everything, as a reconciler shutting down.
 	unavailable bool
 	actions     []string // "cordon node-a", … in order
@@ -69,6 +70,7 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastPath = r.URL.String()
+	f.paths = append(f.paths, f.lastPath)
 	if f.unavailable {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		json.NewEncoder(w).Encode(api.Error{Error: "reconciler is shutting down", Code: api.CodeUnavailable})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -190,7 +191,8 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 	}
 	rctx, cancel := c.requestCtx(ctx)
 	defer cancel()
-	fe := &fetcher{cl: cl, ns: ns, about: about, needKube: f.structured() || o.sortBy != "", needDecls: f.structured() || o.sortBy != "" || o.selector != "", warn: c.errOut}
+	fe := &fetcher{cl: cl, ns: ns, about: about, needKube: f.structured() || o.sortBy != "", needDecls: f.structured() || o.sortBy != "" || o.selector != "", warn: c.errOut,
+		podFilter: serverPodFilter(o.selector, o.fieldSelector)}
 	var sections [][]*item
 	for _, k := range kinds {
 		items, err := fe.fetch(rctx, k)
@@ -333,6 +335,9 @@ type fetcher struct {
 	// (labels and specs of deployments and namespaces).
 	needKube, needDecls bool
 	warn                io.Writer
+	// podFilter is what of -l and --field-selector the reconciler applies
+	// to the pod list (serverPodFilter); the list is filtered here again.
+	podFilter api.ListFilter
 
 	workloads []api.Workload
 	wlDone    bool
@@ -348,7 +353,9 @@ const hostsTTL = 5 * time.Second
 func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 	switch res {
 	case resPods:
-		pods, err := fe.cl.Pods(ctx, fe.ns)
+		pf := fe.podFilter
+		pf.Namespace = fe.ns
+		pods, err := fe.cl.PodsFiltered(ctx, pf)
 		if err != nil {
 			return nil, err
 		}
@@ -542,4 +549,32 @@ func namespaceItem(n api.Namespace, set *spec.Set) *item {
 	it := &item{kind: spec.KindNamespace, name: n.Name, labels: k.Metadata.Labels, wire: n, kube: k}
 	it.fields = fields.Set{"metadata.name": n.Name, "status.phase": n.Status}
 	return it
+}
+
+// serverFields are the pod fields the reconciler selects by
+// (api.QueryFieldSelector).
+var serverFields = []string{"metadata.name", "metadata.namespace", "spec.nodeName", "status.phase"}
+
+// serverPodFilter returns the part of -l and --field-selector the
+// reconciler can apply to a pod list, so that 10,000 pods are not sent to
+// be dropped here: the label selector, and the field selector when it
+// names only fields the reconciler knows (ctl knows more, on the
+// Kubernetes-shaped pod). ctl filters the answer again with both, so a
+// reconciler that ignores them (an older one) lists the same pods.
+func serverPodFilter(selector, fieldSelector string) api.ListFilter {
+	f := api.ListFilter{LabelSelector: selector}
+	if fieldSelector == "" {
+		return f
+	}
+	fs, err := fields.ParseSelector(fieldSelector)
+	if err != nil {
+		return f
+	}
+	for _, r := range fs.Requirements() {
+		if !slices.Contains(serverFields, r.Field) {
+			return f
+		}
+	}
+	f.FieldSelector = fieldSelector
+	return f
 }

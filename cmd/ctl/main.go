@@ -169,7 +169,8 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.AddCommand(c.explainCmd(), c.versionCmd())
 	root.AddCommand(c.createCmd())
 	root.AddCommand(c.topCmd())
-	root.AddCommand(c.execCmd()) // exec.go
+	root.AddCommand(c.execCmd())            // exec.go
+	root.AddCommand(c.authCmd(), c.uiCmd()) // auth.go
 	// Last, so that it sees every command.
 	c.addCompletions(root)
 	return root

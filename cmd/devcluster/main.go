@@ -190,6 +190,15 @@ Stevedore is running. In another terminal:
 Logs of every process: %s
 Press Ctrl-C to stop and clean up.
 `, c.CtlEnv(), c.Repo.Bare, ctl, ctl, ctl, ctl, nodePort, ctl, storageHostHint(c), filepath.Join(c.Dir, "logs"))
+	if link, err := c.UILink(ctx); err == nil { // docs/ui.md
+		ca := "the cluster's CA"
+		if c.Creds != nil {
+			ca = c.Creds.CAFile
+		}
+		fmt.Fprintf(out, "UI: %s\n    (signed in as the admin for 24 h; the browser does not know the cluster's CA, %s: accept its warning or trust that file)\n", link, ca)
+	} else {
+		fmt.Fprintln(out, "UI: no link:", err)
+	}
 	if path, err := writeScrapeConfig(c); err == nil { // docs/metrics.md
 		fmt.Fprintf(out, "Prometheus: prometheus --config.file=%s scrapes every /metrics\n", path)
 	}

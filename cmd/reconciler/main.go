@@ -94,6 +94,7 @@ func newCommand() *cobra.Command {
 	f.IntVar(&cfg.Raft.BootstrapExpect, "bootstrap-expect", cfg.Raft.BootstrapExpect, "how many reconcilers form a new cluster (1, 3 or 5; the same on each)")
 	f.StringVar(&cfg.Name, "name", cfg.Name, "this reconciler's name: serf member name and raft server ID, unique in the cluster")
 	f.StringVar(&cfg.Webhook.Secret, "webhook-secret", "", "secret that must sign webhook payloads (default: accept unsigned)")
+	f.StringVar(&cfg.CommitURL, "commit-url", "", "link to a commit on the forge, {hash} standing for its hash and {repo} for the repository's path (default: derived from a GitHub, GitLab or Gitea URL)")
 	f.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often to fetch without a webhook; negative disables polling")
 	f.DurationVar(&cfg.NodeLossGrace, "node-loss-grace", cfg.NodeLossGrace, "how long an agent that left gracefully (a restart) keeps its pods, and how long a new leader presumes unreported nodes alive")
 	f.StringVar(&cfg.Network.ClusterCIDR, "cluster-cidr", cfg.Network.ClusterCIDR, "CIDR every node's pod CIDR is allocated from (a /24 each, kept in raft)")

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -168,6 +170,36 @@ func (c *Cluster) CtlEnv() string {
 		return "STEVEDORE_SERVER=" + c.ServerURLs()
 	}
 	return "STEVEDORE_CONFIG=" + c.Creds.AdminConf
+}
+
+// uiTokenTTL is how long the token of UILink lives: a working day and
+// more of make run.
+const uiTokenTTL = 24 * time.Hour
+
+// UILink mints a token for the admin (the user and groups the cluster
+// authenticates the admin credentials as) through the API and returns the
+// web UI's sign-in link with it, on the reconciler the harness's client
+// talks to: https://HOST:PORT/ui/#token=… (docs/ui.md). The token is in
+// the fragment, which the browser never sends.
+func (c *Cluster) UILink(ctx context.Context) (string, error) {
+	if c.Client == nil {
+		return "", fmt.Errorf("failed to make a UI link: the cluster has no API client")
+	}
+	who, err := c.Client.WhoAmI(ctx)
+	if err != nil {
+		return "", fmt.Errorf("failed to make a UI link: %w", err)
+	}
+	var groups []string
+	for _, g := range who.Groups {
+		if g != policy.GroupAuthenticated { // every caller's anyway
+			groups = append(groups, g)
+		}
+	}
+	t, err := c.Client.CreateToken(ctx, api.TokenRequest{User: who.User, Groups: groups, TTLSeconds: int64(uiTokenTTL / time.Second)})
+	if err != nil {
+		return "", fmt.Errorf("failed to make a UI link: %w", err)
+	}
+	return strings.TrimSuffix(c.Client.BaseURL(), "/") + api.PathUI + "#token=" + url.QueryEscape(t.Secret), nil
 }
 
 // joinArgs are the flags a joiner (an agent; with reconciler set, a

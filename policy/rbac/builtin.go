@@ -27,6 +27,16 @@ const (
 	GroupCoordination = "coordination.k8s.io"
 	// GroupMetrics is the API group of `ctl top`'s pods and nodes.
 	GroupMetrics = "metrics.k8s.io"
+	// GroupAuthentication and GroupAuthorization are Kubernetes' groups of
+	// the self reviews: who am I (GET /v1/whoami) and may I (POST
+	// /v1/accessreview), which everyone authenticated may ask, as
+	// Kubernetes' system:basic-user lets them.
+	GroupAuthentication = "authentication.k8s.io"
+	GroupAuthorization  = "authorization.k8s.io"
+	// ResourceSelfSubjectReviews and ResourceSelfSubjectAccessReviews are
+	// their resources (verb create).
+	ResourceSelfSubjectReviews       = "selfsubjectreviews"
+	ResourceSelfSubjectAccessReviews = "selfsubjectaccessreviews"
 )
 
 var (
@@ -82,8 +92,10 @@ func adminRules() []spec.PolicyRule {
 //     them per namespace with RoleBindings in the repository;
 //   - stevedore:reconciler: everything, bound to policy.GroupReconcilers
 //     (a follower forwards its callers' requests to the leader);
-//   - stevedore:discovery: get /v1/status and /v1/version, bound to
-//     policy.GroupAuthenticated (what `ctl status` and `ctl version` read);
+//   - stevedore:discovery: get /v1/status and /v1/version, and create
+//     selfsubjectreviews and selfsubjectaccessreviews (/v1/whoami,
+//     /v1/accessreview), bound to policy.GroupAuthenticated (what `ctl
+//     status`, `ctl version`, `ctl auth` and the web UI's sign-in read);
 //   - stevedore:node: read and update leases, bound to policy.GroupNodes
 //     (an agent campaigns for its pods; the server also checks that a node
 //     asks only for pods placed on it).
@@ -115,7 +127,11 @@ func Builtins() []spec.Object {
 		crb(RoleClusterAdmin, RoleClusterAdmin, policy.GroupMasters),
 		crb(RoleReconciler, RoleReconciler, policy.GroupReconcilers),
 		crb(RoleNode, RoleNode, policy.GroupNodes),
-		cr(RoleDiscovery, []spec.PolicyRule{{NonResourceURLs: []string{"/v1/status", "/v1/version"}, Verbs: []string{"get"}}}),
+		cr(RoleDiscovery, []spec.PolicyRule{
+			{NonResourceURLs: []string{"/v1/status", "/v1/version"}, Verbs: []string{"get"}},
+			{APIGroups: []string{GroupAuthentication}, Resources: []string{ResourceSelfSubjectReviews}, Verbs: []string{"create"}},
+			{APIGroups: []string{GroupAuthorization}, Resources: []string{ResourceSelfSubjectAccessReviews}, Verbs: []string{"create"}},
+		}),
 		crb(RoleDiscovery, RoleDiscovery, policy.GroupAuthenticated),
 		cr(RoleMonitoring, []spec.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}),
 		crb(RoleMonitoring, RoleMonitoring, policy.GroupMonitoring),

@@ -51,7 +51,7 @@ func (s *Server) appStatus(app string) *syncStatus {
 	}
 	st := s.apps.status[app]
 	if st == nil {
-		st = &syncStatus{}
+		st = &syncStatus{changed: &s.appsChanged}
 		s.apps.status[app] = st
 	}
 	return st

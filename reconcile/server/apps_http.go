@@ -47,6 +47,7 @@ func (s *Server) wireApp(ai *appInfo, hx *healthIndex, objects bool) api.Applica
 		// An orphan: its source is what its last revision came from.
 		a.Repo, a.Branch, a.Path = ai.Revision.Repo, ai.Revision.Branch, ai.Revision.Path
 	}
+	a.CommitURL = s.commitURL(ai.Name, ai.Decl, a.Repo) // ui_http.go
 	if a.Created.IsZero() {
 		a.Created = ai.At
 	}
@@ -101,7 +102,24 @@ func keyList(keys []spec.ObjectKey) string {
 }
 
 func (s *Server) handleApplications(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, api.ApplicationList{Applications: s.Applications(false)})
+	f, err := parseFilter(r.URL.Query(), filterApps) // filter.go
+	if err != nil {
+		errs.WriteHTTP(w, err)
+		return
+	}
+	if isWatch(r) {
+		s.handleApplicationsWatch(w, r, f) // ui_http.go
+		return
+	}
+	apps := s.Applications(false)
+	labels := s.appLabels()
+	out := apps[:0]
+	for i := range apps {
+		if f.app(&apps[i], labels[apps[i].Name]) {
+			out = append(out, apps[i])
+		}
+	}
+	writeJSON(w, http.StatusOK, api.ApplicationList{Applications: out})
 }
 
 func (s *Server) handleApplication(w http.ResponseWriter, r *http.Request) {

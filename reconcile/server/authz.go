@@ -194,12 +194,18 @@ var routeAttrs = map[string]attrsFunc{
 	"POST " + api.PathNodeDrain:    clusterNamed("create", "", "nodes", "drain"),
 	"GET " + api.PathNamespaces:    clusterList("", "namespaces"),
 
-	"GET " + api.PathApplications: clusterList(rbac.GroupStevedore, "applications"),
-	"GET " + api.PathApplication:  clusterNamed("get", rbac.GroupStevedore, "applications", ""),
-	"GET " + api.PathRevision:     appQuery("get", ""),
-	"GET " + api.PathDiff:         appQuery("get", ""),
-	"POST " + api.PathDiff:        appQuery("get", ""),
-	"POST " + api.PathSync:        appQuery("create", "sync"),
+	// Who the caller is and what it may do, as Kubernetes' self reviews
+	// (stevedore:discovery grants both to everyone authenticated).
+	"GET " + api.PathWhoAmI:        selfReview(rbac.GroupAuthentication, rbac.ResourceSelfSubjectReviews),
+	"POST " + api.PathAccessReview: selfReview(rbac.GroupAuthorization, rbac.ResourceSelfSubjectAccessReviews),
+
+	"GET " + api.PathApplicationCommits: clusterNamed("get", rbac.GroupStevedore, "applications", ""),
+	"GET " + api.PathApplications:       clusterList(rbac.GroupStevedore, "applications"),
+	"GET " + api.PathApplication:        clusterNamed("get", rbac.GroupStevedore, "applications", ""),
+	"GET " + api.PathRevision:           appQuery("get", ""),
+	"GET " + api.PathDiff:               appQuery("get", ""),
+	"POST " + api.PathDiff:              appQuery("get", ""),
+	"POST " + api.PathSync:              appQuery("create", "sync"),
 
 	"GET " + api.PathServices:    listOf("", "services"),
 	"GET " + api.PathService:     named("get", "", "services", ""),
@@ -239,6 +245,13 @@ var routeAttrs = map[string]attrsFunc{
 	"DELETE " + api.PathToken: func(_ *Server, r *http.Request) (policy.Attributes, error) {
 		return tokensAttrs("delete", r.PathValue("id")), nil
 	},
+}
+
+// selfReview is creating a review of oneself: the same for everyone.
+func selfReview(group, resource string) attrsFunc {
+	return func(*Server, *http.Request) (policy.Attributes, error) {
+		return policy.Attributes{Verb: "create", APIGroup: group, Resource: resource}, nil
+	}
 }
 
 func tokensAttrs(verb, name string) policy.Attributes {

@@ -84,6 +84,13 @@ type Config struct {
 	// Naming configures the hooks told of every change of the Services'
 	// endpoints (reconcile/naming); zero means none.
 	Naming naming.Config
+	// CommitURL links the bootstrap application's commits on its forge
+	// (api.Application.CommitURL): a URL in which "{hash}" stands for a
+	// commit's hash, and "{repo}" for the repository's path (with it, the
+	// template serves every application). Empty derives the link from a
+	// GitHub, GitLab or Gitea/Forgejo URL; an Application's annotation
+	// stevedore.dev/commit-url overrides both: --commit-url.
+	CommitURL string
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -188,6 +195,9 @@ func (c *Config) validate() error {
 	}
 	c.Source.Path = strings.Trim(c.Source.Path, "/")
 	c.Webhook.Branch = c.Source.Branch
+	if c.CommitURL != "" && !strings.Contains(c.CommitURL, "{hash}") {
+		return fmt.Errorf("%w: CommitURL (--commit-url) %q has no {hash} for the commit's hash", ErrInvalidConfig, c.CommitURL)
+	}
 	if c.APIAddr == "" {
 		c.APIAddr = d.APIAddr
 	}

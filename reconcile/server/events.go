@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/errs"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
@@ -184,13 +185,13 @@ func sortEvents(evs []api.Event) {
 
 // watchList is what an event watch follows: the matching events, each
 // keyed by its id, so that a repeat is a MODIFIED event.
-func (r *eventRing) watchList(namespace, object string) func(*view) []keyed {
+func (r *eventRing) watchList(namespace, object string, f *listFilter) func(*view) []keyed {
 	return func(*view) []keyed {
 		snap := r.snapshot()
 		out := make([]keyed, 0, len(snap))
 		for _, e := range snap {
 			w := api.Event(e.Event)
-			if api.EventMatches(&w, namespace, object) {
+			if api.EventMatches(&w, namespace, object) && f.event(&w) {
 				out = append(out, keyed{key: strconv.FormatUint(e.id, 10), obj: w})
 			}
 		}
@@ -220,12 +221,24 @@ func (s *Server) Events(namespace, object string) []api.Event {
 
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ns, object := q.Get("namespace"), q.Get(api.QueryObject)
-	if isWatch(r) {
-		s.serveWatchOf(w, r, s.events.watchList(ns, object), s.events.changed.changed)
+	f, err := parseFilter(q, filterEvents) // filter.go
+	if err != nil {
+		errs.WriteHTTP(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.EventList{Events: s.Events(ns, object)})
+	ns, object := q.Get("namespace"), q.Get(api.QueryObject)
+	if isWatch(r) {
+		s.serveWatchOf(w, r, s.events.watchList(ns, object, f), s.events.changed.changed)
+		return
+	}
+	evs := s.Events(ns, object)
+	out := evs[:0]
+	for i := range evs {
+		if f.event(&evs[i]) {
+			out = append(out, evs[i])
+		}
+	}
+	writeJSON(w, http.StatusOK, api.EventList{Events: out})
 }
 
 // eventCursor is how far the events of one agent have been read: its

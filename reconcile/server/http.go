@@ -75,7 +75,8 @@ func (s *Server) Handler() http.Handler {
 	s.registerStorageRoutes(lead)
 	s.registerLeaseRoutes(lead)
 	s.registerJobRoutes(lead)
-	s.registerTokenRoutes(lead) // tokens.go
+	s.registerTokenRoutes(lead)      // tokens.go
+	s.registerUIRoutes(handle, lead) // ui_http.go
 	// Neither authenticated nor authorized (authn.go): the health check,
 	// and the join, which checks its bootstrap token (join.go).
 	handle("GET "+api.PathHealthz, http.HandlerFunc(handleHealthz))
@@ -148,24 +149,42 @@ func (s *Server) Pods(namespace string) []api.Pod {
 }
 
 func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
-	if isWatch(r) {
-		s.serveWatch(w, r, watchPods(r.URL.Query().Get("namespace")))
+	f, err := parseFilter(r.URL.Query(), filterPods) // filter.go
+	if err != nil {
+		errs.WriteHTTP(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.PodList{Pods: s.Pods(r.URL.Query().Get("namespace"))})
+	ns := r.URL.Query().Get("namespace")
+	if isWatch(r) {
+		s.serveWatch(w, r, watchPods(ns, f))
+		return
+	}
+	pods := s.Pods(ns)
+	out := pods[:0]
+	for _, p := range pods {
+		if f.pod(&p) {
+			out = append(out, f.view(p))
+		}
+	}
+	writeJSON(w, http.StatusOK, api.PodList{Pods: out})
 }
 
 func (s *Server) handleDeployments(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r.URL.Query(), filterWorkloads)
+	if err != nil {
+		errs.WriteHTTP(w, err)
+		return
+	}
 	ns := r.URL.Query().Get("namespace")
 	if isWatch(r) {
-		s.serveWatch(w, r, watchWorkloads(ns))
+		s.serveWatch(w, r, watchWorkloads(ns, f))
 		return
 	}
 	v := s.view.Load()
 	out := make([]api.Workload, 0, len(v.workloads))
 	for _, wl := range v.workloads {
-		if ns == "" || wl.Namespace == ns {
-			out = append(out, api.Workload(wl))
+		if a := api.Workload(wl); (ns == "" || wl.Namespace == ns) && f.workload(&a, v.objectLabels(wl.Kind, wl.Namespace, wl.Name)) {
+			out = append(out, a)
 		}
 	}
 	writeJSON(w, http.StatusOK, api.WorkloadList{Workloads: out})

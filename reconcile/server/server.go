@@ -85,6 +85,9 @@ type Server struct {
 	view atomic.Pointer[view]
 	// viewChanged wakes watch streams (watch.go) after every publish.
 	viewChanged viewSignal
+	// appsChanged wakes the applications watch when an application's
+	// fetched head or sync error changes (syncStatus.set).
+	appsChanged viewSignal
 	// ctrl is the controller of the term this reconciler leads, nil while
 	// it follows.
 	ctrl atomic.Pointer[controller]
@@ -172,6 +175,7 @@ func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 		store:  newStore(),
 		events: newEventRing(maxEvents),
 	}
+	s.sync.changed = &s.appsChanged
 	s.members = newMembership(cfg.Logger, s.events.add)
 	s.joined = make(chan struct{})
 	s.diffSlots = make(chan struct{}, maxDiffs)
@@ -406,15 +410,41 @@ type syncStatus struct {
 	fetched  *api.Commit
 	lastErr  *api.SyncError
 	lastSync time.Time
+	// changed, when set, is told when the fetched head or the error
+	// changes (the applications watch, ui_http.go), not at every poll
+	// that finds the same: watchers would recompute every application's
+	// state for nothing.
+	changed *viewSignal
 }
 
 func (st *syncStatus) set(fetched *api.Commit, lastErr *api.SyncError) {
 	st.mu.Lock()
-	defer st.mu.Unlock()
+	moved := fetched != nil && (st.fetched == nil || st.fetched.Hash != fetched.Hash)
 	if fetched != nil {
 		st.fetched = fetched
 	}
+	moved = moved || !sameSyncError(st.lastErr, lastErr)
 	st.lastErr, st.lastSync = lastErr, time.Now()
+	st.mu.Unlock()
+	if moved && st.changed != nil {
+		st.changed.notify()
+	}
+}
+
+// sameSyncError reports whether two sync errors say the same (a retry
+// that failed again), whatever their times.
+func sameSyncError(a, b *api.SyncError) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	ca, cb := "", ""
+	if a.Commit != nil {
+		ca = a.Commit.Hash
+	}
+	if b.Commit != nil {
+		cb = b.Commit.Hash
+	}
+	return ca == cb && a.Stage == b.Stage && a.Message == b.Message
 }
 
 func (st *syncStatus) get() (*api.Commit, *api.SyncError, time.Time) {

@@ -196,29 +196,33 @@ func writeEvent(enc *json.Encoder, typ string, obj any) error {
 
 // The lists a watch can follow, as their GET answers them.
 
-func watchPods(namespace string) func(*view) []keyed {
+func watchPods(namespace string, f *listFilter) func(*view) []keyed {
 	return func(v *view) []keyed {
 		out := make([]keyed, 0, len(v.views))
 		for i := range v.views {
 			if p := &v.views[i]; namespace == "" || p.Namespace == namespace {
+				wp := wirePod(*p)
+				if !f.pod(&wp) {
+					continue
+				}
 				key := p.Namespace + "/" + p.Name
 				if p.Terminating() {
 					// Beside the current incarnation of the same name.
 					key += "@" + p.UID
 				}
-				out = append(out, keyed{key: key, obj: wirePod(*p)})
+				out = append(out, keyed{key: key, obj: f.view(wp)})
 			}
 		}
 		return out
 	}
 }
 
-func watchWorkloads(namespace string) func(*view) []keyed {
+func watchWorkloads(namespace string, f *listFilter) func(*view) []keyed {
 	return func(v *view) []keyed {
 		out := make([]keyed, 0, len(v.workloads))
 		for _, wl := range v.workloads {
-			if namespace == "" || wl.Namespace == namespace {
-				out = append(out, keyed{key: wl.Kind + "/" + wl.Namespace + "/" + wl.Name, obj: api.Workload(wl)})
+			if a := api.Workload(wl); (namespace == "" || wl.Namespace == namespace) && f.workload(&a, v.objectLabels(wl.Kind, wl.Namespace, wl.Name)) {
+				out = append(out, keyed{key: wl.Kind + "/" + wl.Namespace + "/" + wl.Name, obj: a})
 			}
 		}
 		return out

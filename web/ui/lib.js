@@ -123,6 +123,9 @@ export function watch(path, params, onEvent, onState = () => {}) {
             buf = buf.slice(i + 1);
             if (!line) continue;
             const ev = JSON.parse(line);
+            // A server without this watch answers the plain list: not a
+            // stream to follow (and not one to open again and again).
+            if (!ev || typeof ev.type !== 'string') throw new ApiError(501, 'this server has no watch for ' + path, 'NotImplemented');
             if (ev.type === 'BOOKMARK') { delay = 250; onState('live'); }
             onEvent(ev);
           }
@@ -132,7 +135,7 @@ export function watch(path, params, onEvent, onState = () => {}) {
       } catch (err) {
         if (ctl.signal.aborted) return;
         onState(err instanceof ApiError ? err : 'reconnecting');
-        if (err instanceof ApiError && (err.status === 401 || err.status === 403 || err.status === 404)) return;
+        if (err instanceof ApiError && [400, 401, 403, 404, 501].includes(err.status)) return;
       }
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
@@ -336,8 +339,10 @@ export function Time({ t }) {
 export function CommitRef({ hash, urlTemplate }) {
   if (!hash) return html`<span>—</span>`;
   const short = html`<code class="hash" title=${hash}>${hash.slice(0, 10)}</code>`;
-  if (!urlTemplate) return short;
-  return html`<a href=${urlTemplate.replace('{hash}', hash)} target="_blank" rel="noopener noreferrer">${short}</a>`;
+  // The template comes from a repository (an Application's annotation):
+  // only an http(s) link is followed, never javascript: or data:.
+  if (!urlTemplate || !/^https?:\/\//i.test(urlTemplate)) return short;
+  return html`<a href=${urlTemplate.split('{hash}').join(encodeURIComponent(hash))} target="_blank" rel="noopener noreferrer">${short}</a>`;
 }
 
 // CopyText is a command to copy, with a button that copies it.

@@ -214,7 +214,7 @@ export function Conditions({ items, label = 'Conditions' }) {
     <thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col" class="opt">Last transition</th></tr></thead>
     <tbody>${items.map((c) => html`<tr>
       <td>${c.type}</td><td><span class=${'badge ' + (c.status === 'True' ? 'ok' : c.status === 'False' ? 'bad' : 'warn')}>${c.status}</span></td>
-      <td>${c.reason || ''}</td><td class="msg">${c.message || ''}</td><td class="opt"><${Time} t=${c.lastTransitionTime} /></td>
+      <td>${c.reason || ''}</td><td class="msg-cell">${c.message || ''}</td><td class="opt"><${Time} t=${c.lastTransitionTime} /></td>
     </tr>`)}</tbody>
   </table></div>`;
 }
@@ -249,7 +249,7 @@ export function EventTable({ events }) {
       <td><${Badge} value=${e.type || 'Normal'} /></td><td>${e.reason}</td>
       <td><${Time} t=${e.time} />${e.count > 1 ? html` <span class="muted">(×${e.count}${e.firstTime ? ' over ' + age(e.firstTime, Date.parse(e.time)) : ''})</span>` : ''}</td>
       <td class="opt">${e.source || 'reconciler'}${e.container ? html` <span class="muted">${e.container}</span>` : ''}</td>
-      <td class="msg">${e.message}</td>
+      <td class="msg-cell">${e.message}</td>
     </tr>`)}</tbody>
   </table></div>`;
 }

@@ -221,7 +221,7 @@ function WhyPending({ p, sched }) {
     || (p.node ? `Placed on ${p.node}; waiting for its containers to start.` : 'Waiting for a node.');
   if (sched) why = sched.error || sched.reason || (sched.node ? `It fits on ${sched.node}: the next plan places it there.` : why);
   const verdicts = (sched && sched.nodes) || [];
-  return html`<section class="section pending" aria-labelledby="why-h">
+  return html`<section class="section pending-why" aria-labelledby="why-h">
     <h2 id="why-h">Why is it pending?</h2>
     <div class="error-box" data-testid="why-pending" role="status">${why}</div>
     ${verdicts.length > 0 && html`<div class="table-scroll"><table class="t" aria-label="Scheduler verdicts by node">
@@ -229,7 +229,7 @@ function WhyPending({ p, sched }) {
       <tbody>${verdicts.map((v) => html`<tr>
         <td><${Link} to=${href(['nodes', v.node])}>${v.node}<//></td>
         <td>${v.filter ? html`<span class="badge bad">${v.filter}</span>` : html`<span class="badge ok">fits</span>`}</td>
-        <td class="msg">${v.filter ? (v.reasons || []).join('; ') : `score ${v.total}` + (v.scores ? ' (' + Object.entries(v.scores).map(([k, n]) => `${k} ${n}`).join(', ') + ')' : '')}</td>
+        <td class="msg-cell">${v.filter ? (v.reasons || []).join('; ') : `score ${v.total}` + (v.scores ? ' (' + Object.entries(v.scores).map(([k, n]) => `${k} ${n}`).join(', ') + ')' : '')}</td>
       </tr>`)}</tbody>
     </table></div>`}
   </section>`;

@@ -145,7 +145,7 @@ function Rollout({ w }) {
   return html`<${Section} title="Rollout" id="rollout-h">
     <div class="rollout" data-testid="rollout" data-replicas=${w.replicas} data-updated=${w.upToDate} data-ready=${w.ready}
         data-available=${w.available} data-old=${old} data-progress=${w.progress}>
-      ${w.message && html`<p class="msg">${w.message}</p>`}
+      ${w.message && html`<p class="msg-cell">${w.message}</p>`}
       <${ReplicaBar} replicas=${w.replicas} updated=${w.upToDate} old=${old} />
       <ul class="legend" aria-label="Replicas">
         <li><span class="sw sw-new"></span>${w.upToDate} updated</li>
@@ -240,7 +240,7 @@ function History({ w }) {
         <td class="num">${r.number}</td>
         <td><${CommitRef} hash=${r.commit} urlTemplate=${commitURL} /></td>
         <td class="opt">${r.author || ''}</td>
-        <td class="msg">${r.subject || ''}</td>
+        <td class="msg-cell">${r.subject || ''}</td>
         <td class="opt"><${Time} t=${r.time} /></td>
         <td class="opt">${(r.images || []).map((i) => html`<div><code>${i}</code></div>`)}</td>
         <td>${r.current && html`<span class="badge ok">current</span>`} ${r.healthy ? html`<span class="badge ok" title="completed a rollout">healthy</span>` : html`<span class="badge warn" title="never completed a rollout">unproven</span>`}</td>

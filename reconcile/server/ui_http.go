@@ -1,0 +1,305 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/internal/errs"
+	"github.com/stevedore-dev/stevedore/policy"
+	"github.com/stevedore-dev/stevedore/policy/signature"
+	"github.com/stevedore-dev/stevedore/reconcile/api"
+	"github.com/stevedore-dev/stevedore/spec"
+	"github.com/stevedore-dev/stevedore/sync/source"
+)
+
+// What the web UI (web/, docs/ui.md) reads beyond ctl's lists: who the
+// caller is, what it may do, the commits waiting to be applied, and the
+// applications as a watch. Each is an ordinary /v1 route, authorized like
+// any other (authz.go); ctl auth whoami and ctl auth can-i use the first
+// two.
+
+// registerUIRoutes adds the routes of api/ui.go. Who the caller is and
+// what it may do are answered by any reconciler (the RBAC objects are in
+// every reconciler's store); the commits need the leader's Git cache.
+func (s *Server) registerUIRoutes(handle func(string, http.Handler), lead func(string, http.HandlerFunc)) {
+	handle("GET "+api.PathWhoAmI, http.HandlerFunc(s.handleWhoAmI))
+	handle("POST "+api.PathAccessReview, http.HandlerFunc(s.handleAccessReview))
+	lead("GET "+api.PathApplicationCommits, s.handleApplicationCommits)
+}
+
+// Authentication methods WhoAmI reports.
+const (
+	methodCertificate = "certificate"
+	methodToken       = "token"
+)
+
+func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request) {
+	u, ok := userFrom(r.Context())
+	if !ok {
+		u = insecureUser
+	}
+	out := api.WhoAmI{User: u.Name, Groups: u.Groups}
+	// As callerOf decides: a verified certificate first, then a token.
+	switch {
+	case s.sec == nil:
+	case r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0:
+		out.Method = methodCertificate
+	case r.Header.Get("Authorization") != "":
+		out.Method = methodToken
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// maxAccessReviewBody bounds an AccessReview: MaxAccessChecks questions of
+// a few hundred bytes each.
+const maxAccessReviewBody = 256 << 10
+
+func (s *Server) handleAccessReview(w http.ResponseWriter, r *http.Request) {
+	var rev api.AccessReview
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAccessReviewBody)).Decode(&rev); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			errs.WriteHTTPStatus(w, http.StatusRequestEntityTooLarge, errInvalid(fmt.Sprintf("access review larger than %d bytes", maxAccessReviewBody)))
+			return
+		}
+		errs.WriteHTTP(w, errInvalid("failed to decode access review: "+err.Error()))
+		return
+	}
+	if len(rev.Checks) > api.MaxAccessChecks {
+		errs.WriteHTTP(w, errInvalid(fmt.Sprintf("access review: %d checks, at most %d", len(rev.Checks), api.MaxAccessChecks)))
+		return
+	}
+	for i, c := range rev.Checks {
+		switch {
+		case c.Verb == "":
+			errs.WriteHTTP(w, errInvalid(fmt.Sprintf("access review: check %d: verb is required", i)))
+			return
+		case (c.Resource == "") == (c.Path == ""):
+			errs.WriteHTTP(w, errInvalid(fmt.Sprintf("access review: check %d: name a resource or a path, not both nor neither", i)))
+			return
+		}
+	}
+	u, authenticated := userFrom(r.Context())
+	az := s.authorizer()
+	for i := range rev.Checks {
+		c := &rev.Checks[i]
+		if !authenticated {
+			// No user: Security is disabled and nothing is authorized
+			// (authorizeRoute).
+			c.Allowed, c.Reason = true, "security is disabled"
+			continue
+		}
+		c.Allowed, c.Reason = az.Authorize(u, policy.Attributes{Verb: c.Verb, APIGroup: c.Group, Resource: c.Resource,
+			Subresource: c.Subresource, Namespace: c.Namespace, Name: c.Name, NonResourcePath: c.Path})
+	}
+	if rev.Checks == nil {
+		rev.Checks = []api.AccessCheck{}
+	}
+	writeJSON(w, http.StatusOK, rev)
+}
+
+// commitsTimeout bounds the walk of one commits request.
+const commitsTimeout = 30 * time.Second
+
+func (s *Server) handleApplicationCommits(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	app := s.internalName(name)
+	var decl *spec.Application
+	found := app == ""
+	for _, ai := range s.store.appInfos() {
+		if ai.Name == app && (app == "" || ai.Decl != nil) {
+			decl, found = ai.Decl, true
+		}
+	}
+	if !found {
+		errs.WriteHTTP(w, errNotFound(fmt.Sprintf("application %q not found", name)))
+		return
+	}
+	// Like a diff, a walk reads the Git cache: a few at once, the others
+	// wait.
+	select {
+	case s.diffSlots <- struct{}{}:
+		defer func() { <-s.diffSlots }()
+	case <-r.Context().Done():
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), commitsTimeout)
+	defer cancel()
+	writeJSON(w, http.StatusOK, s.applicationCommits(ctx, app, decl))
+}
+
+// applicationCommits lists app's commits from its fetched head back to its
+// applied revision (git's applied..head), newest first, at most
+// api.MaxPendingCommits, each with its signature's verdict when commits
+// are verified. It reads only the Git cache: the head is the last fetch's,
+// and a range longer than --verify-max-commits is not walked.
+func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.Application) *api.CommitList {
+	out := &api.CommitList{Application: s.displayName(app), Commits: []api.PendingCommit{}}
+	applied, _ := s.store.appRevision(app)
+	if applied != nil {
+		c := applied.Commit
+		out.Applied = &c
+	}
+	fetched, lastErr, _ := s.appStatus(app).get()
+	out.Head = fetched
+	if lastErr != nil && lastErr.Commit != nil {
+		out.Refusal = lastErr
+	}
+	if fetched == nil {
+		out.Error = "the branch has not been fetched since this reconciler became the leader"
+		return out
+	}
+	if applied != nil && applied.Commit.Hash == fetched.Hash {
+		return out
+	}
+	src, cfg, err := s.sourceFor(app, decl)
+	if err != nil {
+		out.Error = s.redactFor(cfg, err.Error())
+		return out
+	}
+	h, ok := src.(historian)
+	if !ok {
+		out.Error = "the source cannot list its history"
+		return out
+	}
+	base := ""
+	if applied != nil && applied.Path == cfg.Path && (applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) &&
+		(applied.Branch == "" || applied.Branch == cfg.Branch) {
+		// As verifyRevision decides: only the same source's history
+		// continues what was applied.
+		base = applied.Commit.Hash
+	}
+	hist, err := h.History(ctx, base, fetched.Hash, s.cfg.Verify.MaxCommits)
+	switch {
+	case errors.Is(err, source.ErrRangeTooLong):
+		out.Error = fmt.Sprintf("more than %d commits between the applied revision and the head (--verify-max-commits)", s.cfg.Verify.MaxCommits)
+		return out
+	case err != nil:
+		out.Error = s.redactFor(cfg, err.Error())
+		return out
+	case base != "" && hist.BaseMissing:
+		out.Error = fmt.Sprintf("the applied commit %s is not in this branch's history (force-pushed, or the cache was replaced): only the head is known", short(base))
+		return out
+	}
+	commits := hist.Commits
+	if len(commits) > api.MaxPendingCommits {
+		commits, out.Truncated = commits[:api.MaxPendingCommits], true
+	}
+	for _, c := range commits {
+		pc := api.PendingCommit{Commit: api.Commit{Hash: c.Hash, Author: c.Author, AuthorEmail: c.AuthorEmail, Message: c.Message, Time: c.Time},
+			Parents: c.Parents}
+		if s.verifier != nil {
+			// The verifier remembers its verdicts: the commits a sync
+			// verified are not verified again.
+			pc.Signature = signatureVerdict(s.verifier.Verify(signature.Commit{Hash: c.Hash, Parents: c.Parents, Author: c.Author,
+				AuthorEmail: c.AuthorEmail, Message: c.Message, Time: c.Time, Signature: c.Signature, Payload: c.Payload, Tree: c.Tree}))
+		}
+		pc.Refused = out.Refusal != nil && out.Refusal.Commit.Hash == c.Hash
+		out.Commits = append(out.Commits, pc)
+	}
+	return out
+}
+
+// signatureVerdict is the wire form of a verification's result.
+func signatureVerdict(sg signature.Signer, err error) *api.SignatureVerdict {
+	if err != nil {
+		v := &api.SignatureVerdict{Reason: err.Error()}
+		var se *signature.Error
+		if errors.As(err, &se) {
+			v.Key = se.Fingerprint
+		}
+		return v
+	}
+	return &api.SignatureVerdict{Verified: true, Signer: sg.User.Name, Key: sg.Fingerprint}
+}
+
+// handleApplicationsWatch streams the applications (without their
+// objects), keyed by name: a view publish changes their health and
+// applied revisions, a fetch or a sync error their sync state between
+// publishes (appsChanged).
+func (s *Server) handleApplicationsWatch(w http.ResponseWriter, r *http.Request, f *listFilter) {
+	s.serveWatchOf(w, r, func(*view) []keyed {
+		apps := s.Applications(false)
+		labels := s.appLabels()
+		out := make([]keyed, 0, len(apps))
+		for i := range apps {
+			if a := &apps[i]; f.app(a, labels[a.Name]) {
+				out = append(out, keyed{key: a.Name, obj: *a})
+			}
+		}
+		return out
+	}, s.appsChanged.changed)
+}
+
+// appLabels returns the labels of every declared application's
+// Application object, by the name it shows.
+func (s *Server) appLabels() map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, ai := range s.store.appInfos() {
+		if ai.Decl != nil {
+			out[s.displayName(ai.Name)] = ai.Decl.Labels
+		}
+	}
+	return out
+}
+
+// AnnotationCommitURL on an Application object overrides the link to its
+// commits (api.Application.CommitURL): a template with "{hash}".
+const AnnotationCommitURL = "stevedore.dev/commit-url"
+
+// commitURL returns the link template of app's commits: its Application's
+// annotation, else the reconciler's --commit-url (for the bootstrap
+// application, or for all when it names "{repo}"), else one derived from a
+// known forge's URL of repo; "" when none is known.
+func (s *Server) commitURL(app string, decl *spec.Application, repo string) string {
+	if decl != nil {
+		if t := decl.Annotations[AnnotationCommitURL]; t != "" {
+			return t
+		}
+	}
+	if t := s.cfg.CommitURL; t != "" && (app == "" || strings.Contains(t, "{repo}")) {
+		return strings.ReplaceAll(t, "{repo}", repoPath(repo))
+	}
+	return forgeCommitURL(repo)
+}
+
+// repoPath is the path of a repository URL without ".git" ("org/config"),
+// what "{repo}" stands for.
+func repoPath(repo string) string {
+	n := normalizeRepoURL(repo)
+	if _, p, ok := strings.Cut(n, "/"); ok && !strings.HasPrefix(n, "/") {
+		return p
+	}
+	return strings.TrimPrefix(n, "/")
+}
+
+// forgeCommitURL derives the commit link of a repository on GitHub,
+// GitLab, or Gitea/Forgejo (Codeberg), from its https, ssh or scp-like URL
+// (credentials dropped); "" for any other host or a local path: a link
+// guessed wrong is worse than none.
+func forgeCommitURL(repo string) string {
+	n := normalizeRepoURL(repo) // host/owner/name, or a path
+	if strings.HasPrefix(n, "/") || strings.HasPrefix(strings.TrimSpace(repo), "file:") {
+		return ""
+	}
+	host, path, ok := strings.Cut(n, "/")
+	if !ok || strings.Count(path, "/") < 1 || strings.Contains(host, "..") {
+		return ""
+	}
+	base := "https://" + host + "/" + (&url.URL{Path: path}).EscapedPath()
+	switch {
+	case host == "github.com":
+		return base + "/commit/{hash}"
+	case host == "gitlab.com" || strings.HasPrefix(host, "gitlab."):
+		return base + "/-/commit/{hash}"
+	case host == "codeberg.org" || strings.HasPrefix(host, "gitea.") || strings.HasPrefix(host, "forgejo."):
+		return base + "/commit/{hash}"
+	}
+	return ""
+}
