@@ -59,7 +59,7 @@ function PodList({ q }) {
     const s = podSummary(p);
     return html`<span class="contents" role="presentation" data-testid="pod-row" data-key=${p.namespace + '/' + p.name}>
       <span role="gridcell"><${Link} to=${href(['pods', p.namespace, p.name])}><span class="muted">${p.namespace}/</span>${p.name}<//></span>
-      <span role="gridcell" class="num">${s.ready}/${s.total || '?'}</span>
+      <span role="gridcell" class="num">${s.total ? s.ready + '/' + s.total : '—'}</span>
       <span role="gridcell" title=${p.message || s.reason}><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class=${reasonClass(s.reason)}>${s.reason}</span>` : ''}</span>
       <span role="gridcell" class=${'num opt' + (s.restarts ? ' bad-text' : '')}>${s.restarts}</span>
       <span role="gridcell" class="opt">${p.node ? html`<${Link} to=${href(['nodes', p.node])}>${p.node}<//>` : html`<span class="muted">—</span>`}</span>

@@ -196,7 +196,7 @@ export function PodTable({ pods, empty }) {
   const renderRow = (p) => {
     const s = podSummary(p);
     return html`<span role="gridcell"><${Link} to=${href(['pods', p.namespace, p.name])}>${p.name}<//></span>
-      <span role="gridcell" class="num">${s.ready}/${s.total || '?'}</span>
+      <span role="gridcell" class="num">${s.total ? s.ready + '/' + s.total : '—'}</span>
       <span role="gridcell"><${Badge} value=${s.terminating ? 'Terminating' : p.phase} />${s.reason && !s.terminating ? html` <span class=${reasonClass(s.reason)}>${s.reason}</span>` : ''}</span>
       <span role="gridcell" class="num opt">${s.restarts}</span>
       <span role="gridcell" class="opt">${p.node ? html`<${Link} to=${href(['nodes', p.node])}>${p.node}<//>` : '—'}</span>
