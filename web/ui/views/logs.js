@@ -1,0 +1,134 @@
+// A pod's container logs (GET /v1/logs, proxied to its node's agent),
+// followed as they are written. The text goes straight into the <pre> as
+// text nodes, at most once per animation frame, and the oldest lines are
+// dropped past MAX_LINES: a chatty container cannot grow the page without
+// bound, nor re-render it per line.
+import { html, useState, useEffect, useRef, useFetch, stream, setQuery, href, Link, ErrorBox } from '../lib.js';
+
+const MAX_LINES = 5000;
+const TAILS = ['100', '1000', '5000', 'all'];
+
+// countLines counts the newlines of s.
+function countLines(s) {
+  let n = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+export default function Logs({ ns, name, q }) {
+  const desc = useFetch(`/v1/pods/${encodeURIComponent(ns)}/${encodeURIComponent(name)}`);
+  const pod = desc.data && desc.data.pod;
+  const spec = (pod && pod.spec) || {};
+  const containers = [
+    ...(spec.containers || []).map((c) => c.name),
+    ...(spec.initContainers || []).map((c) => c.name),
+  ];
+  const container = q.container || containers[0] || '';
+  if (container && !containers.includes(container)) containers.unshift(container);
+  const follow = q.follow !== '0';
+  const previous = q.previous === '1';
+  const timestamps = q.timestamps === '1';
+  const tail = TAILS.includes(q.tail) ? q.tail : '1000';
+
+  const pre = useRef(null);
+  const stick = useRef(true); // follow the bottom until the user scrolls up
+  const [state, setState] = useState({ phase: 'idle', error: null, dropped: 0 });
+  const [again, setAgain] = useState(0);
+  const [atBottom, setAtBottom] = useState(true);
+
+  useEffect(() => {
+    const el = pre.current;
+    if (!el || !container) return undefined;
+    el.textContent = '';
+    stick.current = true;
+    setAtBottom(true);
+    const ctl = new AbortController();
+    const parts = []; // [text node, its newline count], oldest first
+    let lines = 0, dropped = 0, pending = '', frame = 0;
+    const flush = () => {
+      frame = 0;
+      if (!pending) return;
+      const text = pending;
+      pending = '';
+      const node = document.createTextNode(text);
+      el.appendChild(node);
+      const n = countLines(text);
+      parts.push([node, n]);
+      lines += n;
+      // Drop whole nodes, then the oldest lines of the first one left;
+      // a reader scrolled up keeps the same lines in view.
+      const h0 = stick.current ? 0 : el.scrollHeight;
+      while (lines > MAX_LINES && parts.length > 1 && lines - parts[0][1] >= MAX_LINES) {
+        const [old, k] = parts.shift();
+        el.removeChild(old);
+        lines -= k;
+        dropped += k;
+      }
+      if (lines > MAX_LINES) {
+        const [first] = parts;
+        let cut = 0, k = lines - MAX_LINES;
+        for (let i = 0; i < k; i++) cut = first[0].data.indexOf('\n', cut) + 1;
+        first[0].data = first[0].data.slice(cut);
+        first[1] -= k;
+        lines -= k;
+        dropped += k;
+      }
+      if (stick.current) el.scrollTop = el.scrollHeight;
+      else if (h0 > el.scrollHeight) el.scrollTop -= h0 - el.scrollHeight;
+      setState((s) => (s.phase === 'streaming' && s.dropped === dropped ? s : { ...s, phase: 'streaming', dropped }));
+    };
+    setState({ phase: 'connecting', error: null, dropped: 0 });
+    const params = {
+      namespace: ns, pod: name, container, follow: follow ? 1 : '', previous: previous ? 1 : '',
+      timestamps: timestamps ? 1 : '', tail: tail === 'all' ? '' : tail,
+    };
+    stream('/v1/logs', params, (chunk) => {
+      pending += chunk;
+      if (!frame) frame = requestAnimationFrame(flush);
+    }, ctl.signal)
+      .then(() => { if (frame) { cancelAnimationFrame(frame); } flush(); setState((s) => ({ ...s, phase: 'ended' })); })
+      .catch((error) => { if (!ctl.signal.aborted) setState((s) => ({ ...s, phase: 'failed', error })); });
+    return () => { ctl.abort(); if (frame) cancelAnimationFrame(frame); };
+  }, [ns, name, container, follow, previous, timestamps, tail, again]);
+
+  const onScroll = (e) => {
+    const el = e.currentTarget;
+    const bottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
+    stick.current = bottom;
+    if (bottom !== atBottom) setAtBottom(bottom);
+  };
+  const toBottom = () => {
+    const el = pre.current;
+    stick.current = true;
+    setAtBottom(true);
+    if (el) el.scrollTop = el.scrollHeight;
+  };
+  const toggle = (k, on) => setQuery({ [k]: on ? '1' : '0' });
+  const status = {
+    idle: 'waiting for the pod', connecting: 'connecting…', streaming: follow ? 'following' : 'loading',
+    ended: follow ? 'the log ended (the container stopped)' : 'end of log', failed: 'failed',
+  }[state.phase];
+  return html`<nav class="crumbs" aria-label="Breadcrumb"><${Link} to=${href(['pods'], { namespace: ns })}>Pods<//> / ${ns} / <${Link} to=${href(['pods', ns, name])}>${name}<//></nav>
+    <div class="toolbar">
+      <h1>Logs of ${name}</h1>
+      <span class=${'live' + (state.phase === 'streaming' && follow ? ' on' : '')} role="status">${status}</span>
+    </div>
+    <div class="toolbar filters">
+      <label class="field">Container
+        <select value=${container} onChange=${(e) => setQuery({ container: e.currentTarget.value })}>
+          ${containers.map((c) => html`<option value=${c}>${c}</option>`)}
+        </select></label>
+      <label class="check"><input type="checkbox" checked=${follow} onChange=${(e) => toggle('follow', e.currentTarget.checked)} /> Follow</label>
+      <label class="check"><input type="checkbox" checked=${timestamps} onChange=${(e) => toggle('timestamps', e.currentTarget.checked)} /> Timestamps</label>
+      <label class="check"><input type="checkbox" checked=${previous} onChange=${(e) => toggle('previous', e.currentTarget.checked)} /> Previous instance</label>
+      <label class="field">Last
+        <select value=${tail} onChange=${(e) => setQuery({ tail: e.currentTarget.value })}>
+          ${TAILS.map((t) => html`<option value=${t}>${t === 'all' ? 'all lines' : t + ' lines'}</option>`)}
+        </select></label>
+      ${(state.phase === 'ended' || state.phase === 'failed') && html`<button type="button" onClick=${() => setAgain((n) => n + 1)}>Reload</button>`}
+      ${!atBottom && html`<button type="button" onClick=${toBottom}>Jump to the end</button>`}
+    </div>
+    <${ErrorBox} error=${state.error || desc.error} />
+    ${state.dropped > 0 && html`<p class="muted">The ${state.dropped} oldest lines were dropped: this page keeps the last ${MAX_LINES}.</p>`}
+    <pre class="logs" data-testid="logs" ref=${pre} tabindex="0" aria-label=${`Logs of container ${container}`} aria-live="off" onScroll=${onScroll}></pre>`;
+}
