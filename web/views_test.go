@@ -13,7 +13,9 @@ import (
 	"time"
 )
 
-// chromium finds a headless-capable Chromium (Debian's), or skips.
+// chromium finds a headless-capable Chromium (Debian's). make test
+// installs it (DEB_PACKAGES); a machine without it fails the test rather
+// than passing it unchecked.
 func chromium(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
@@ -21,7 +23,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("no chromium on PATH (apt-get install chromium)")
+	t.Fatal("no chromium on PATH: `make deps` installs Debian's chromium package")
 	return ""
 }
 
