@@ -157,23 +157,34 @@ export function useWatchList(path, params, keyOf) {
     let next = null; // the list a reconnected stream is building
     let frame = 0;
     let ready = false;
+    // The sorted keys are rebuilt only when a key came or went: a batch
+    // of changes to known objects (most of them, at 10,000 pods) costs one
+    // pass, not a sort.
+    let keys = [];
+    let structural = true;
     const flush = () => {
       frame = 0;
-      const arr = Array.from(items.entries()).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
-      setState({ items: arr, ready, error: null, live: true });
+      if (structural) {
+        keys = Array.from(items.keys()).sort();
+        structural = false;
+      }
+      setState({ items: keys.map((k) => items.get(k)), ready, error: null, live: true });
     };
     const schedule = () => { if (!frame) frame = requestAnimationFrame(flush); };
     const stop = watch(path, params, (ev) => {
       if (ev.type === 'BOOKMARK') {
-        if (next) { items = next; next = null; }
+        if (next) { items = next; next = null; structural = true; }
         ready = true;
         schedule();
         return;
       }
       const target = next || items;
       const k = keyOf(ev.object);
-      if (ev.type === 'DELETED') target.delete(k);
-      else target.set(k, ev.object);
+      if (ev.type === 'DELETED') structural = target.delete(k) || structural;
+      else {
+        if (!target.has(k)) structural = true;
+        target.set(k, ev.object);
+      }
       if (!next && ready) schedule();
     }, (st) => {
       if (st === 'reconnecting') { next = new Map(); setState((s) => ({ ...s, live: false })); }
