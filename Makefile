@@ -5,7 +5,7 @@ BIN := bin
 PKGS := ./...
 # SLOW_PKGS are started first by `make test` (go test keeps the order given).
 SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./agent
-DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client
+DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: help build run test test-unit bench check deps clean fuzz
