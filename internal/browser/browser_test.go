@@ -203,3 +203,51 @@ func TestRequestsCountBytes(t *testing.T) {
 		t.Errorf("request for /big: %+v", *got)
 	}
 }
+
+// TestStreamAbortIsNoError: leaving a page while a fetch streams (a watch)
+// records no error, so that a test may move between the UI's pages.
+func TestStreamAbortIsNoError(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/watch", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"type":"BOOKMARK"}`)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!doctype html><body><p id="s">waiting</p><script>
+fetch('/watch').then(async (resp) => {
+  const reader = resp.body.getReader();
+  await reader.read();
+  document.getElementById('s').textContent = 'live';
+  for (;;) { const { done } = await reader.read(); if (done) return; }
+}).catch(() => {});
+</script></body>`)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	// After the server: cleanups run last first, and the server waits for
+	// the browser's open stream.
+	b := startBrowser(t)
+	for range 2 {
+		if err := b.Navigate(srv.URL + "/"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.WaitText("#s", "live", 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if errs := b.Errors(); len(errs) != 0 {
+		t.Errorf("leaving a streaming page recorded errors: %q", errs)
+	}
+	var open int
+	for _, r := range b.Requests() {
+		if strings.HasSuffix(r.URL, "/watch") && !r.Finished {
+			open++
+		}
+	}
+	if open == 0 {
+		t.Errorf("no unfinished /watch response counted: %+v", b.Requests())
+	}
+}
