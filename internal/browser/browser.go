@@ -13,6 +13,9 @@ package browser
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +49,11 @@ type Config struct {
 	// against a cluster whose CA is private to the test; zero verifies
 	// certificates.
 	IgnoreCertErrors bool
+	// TrustSPKI are base64 SHA-256 digests of public keys (SPKIHash)
+	// whose certificates the browser accepts though no CA it knows
+	// signed them: a private cluster's server, trusted by key alone (the
+	// benchmark); zero trusts only the system's CAs.
+	TrustSPKI []string
 	// Ignore, when set and true for an error's text, leaves that error out
 	// of Errors (a test that expects a refused token, say); zero records
 	// every error.
@@ -110,6 +118,9 @@ func Start(ctx context.Context, cfg Config) (*Browser, error) {
 	if cfg.IgnoreCertErrors {
 		opts = append(opts, chromedp.IgnoreCertErrors)
 	}
+	if len(cfg.TrustSPKI) > 0 {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(cfg.TrustSPKI, ",")))
+	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)
 	b := &Browser{cfg: cfg, reqs: map[network.RequestID]*Request{}}
 	tabCtx, tabCancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
@@ -135,6 +146,13 @@ func execPath(p string) (string, error) {
 		return p, nil
 	}
 	return "", ErrNoBrowser
+}
+
+// SPKIHash is the digest Config.TrustSPKI takes: base64 of the SHA-256 of
+// the certificate's public key.
+func SPKIHash(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // Close closes the tab and stops the browser, removing its profile.

@@ -251,3 +251,36 @@ fetch('/watch').then(async (resp) => {
 		t.Errorf("no unfinished /watch response counted: %+v", b.Requests())
 	}
 }
+
+// TestTrustSPKI: a server whose certificate no known CA signed is refused,
+// and accepted when its key is trusted.
+func TestTrustSPKI(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!doctype html><body><p id="ok">trusted</p></body>`)
+	}))
+	t.Cleanup(srv.Close)
+	b := startBrowser(t)
+	if err := b.Navigate(srv.URL + "/"); err == nil {
+		if _, err := b.WaitText("#ok", "trusted", time.Second); err == nil {
+			t.Errorf("an untrusted certificate was accepted")
+		}
+	}
+	b.Close()
+	if testing.Short() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := Start(ctx, Config{TrustSPKI: []string{SPKIHash(srv.Certificate())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Navigate(srv.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.WaitText("#ok", "trusted", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
