@@ -8,7 +8,7 @@ SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./age
 DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help build run test test-unit bench check deps clean fuzz ui-screenshots
+.PHONY: help build run test test-unit bench check deps clean fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,7 @@ test: deps ## run every test (unit, integration against a private containerd, en
 	@# failed after 2-5 s of silence) must not compete with the other packages.
 	$(GO) test -count=1 -timeout 20m ./cmd/devcluster
 
+.PHONY: ui-screenshots
 ui-screenshots: deps ## run the end-to-end test, whose web UI step writes a screenshot of every view to docs/ui
 	mkdir -p docs/ui
 	STEVEDORE_UI_SHOTS=$(CURDIR)/docs/ui $(GO) test -count=1 -timeout 20m -run '^TestEndToEnd$$' -v ./cmd/devcluster
