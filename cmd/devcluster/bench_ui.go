@@ -238,7 +238,7 @@ func countBytes(reqs []browser.Request) []uiBytes {
 		s.requests++
 		s.encoded += r.Encoded
 		s.raw += r.Decoded
-		if !r.Finished {
+		if !r.Finished && !r.Failed {
 			s.open++
 		}
 	}

@@ -85,10 +85,21 @@ func uiStep(e *e2e, helloFile string) {
 	t.Logf("ui: screenshots in %s", shots)
 }
 
-// fatal fails the step, naming what the page showed.
+// fatal fails the step, with a screenshot of the page (FAILED.png), the
+// responses still open (watches) and the errors the page had.
 func (u *uiRun) fatal(step string, err error) {
 	u.e.t.Helper()
-	u.e.t.Fatalf("ui: %s: %v", step, err)
+	var open []string
+	for _, r := range u.b.Requests() {
+		if !r.Finished && !r.Failed {
+			open = append(open, r.Protocol+" "+r.URL)
+		}
+	}
+	shot := filepath.Join(u.shots, "FAILED.png")
+	if serr := u.b.Screenshot(shot); serr != nil {
+		shot = serr.Error()
+	}
+	u.e.t.Fatalf("ui: %s: %v\nscreenshot: %s\nresponses still open:\n  %s\npage errors: %q", step, err, shot, strings.Join(open, "\n  "), u.b.Errors())
 }
 
 // noErrors fails the step if the page had any exception or console

@@ -82,10 +82,14 @@ type Request struct {
 	// Encoded is the bytes on the wire (headers and compressed body, as
 	// DevTools' "transferred"); Decoded the body's bytes after decoding.
 	Encoded, Decoded int64
-	// Finished is false for a response still streaming (a watch).
-	Finished bool
+	// Finished is false for a response still streaming (a watch);
+	// Failed is true for one that ended in an error (cancelled when its
+	// page was left, say).
+	Finished, Failed bool
 	// Cached is true when the body came from the browser's cache.
 	Cached bool
+	// Protocol is the response's protocol ("http/1.1", "h2").
+	Protocol string
 }
 
 // ErrNoBrowser is returned by Start when no Chromium binary is installed.
@@ -195,7 +199,7 @@ func (b *Browser) listen(ev any) {
 		b.mu.Lock()
 		r := b.request(ev.RequestID)
 		r.URL, r.MIMEType, r.Status = ev.Response.URL, ev.Response.MimeType, ev.Response.Status
-		r.Cached = ev.Response.FromDiskCache
+		r.Cached, r.Protocol = ev.Response.FromDiskCache, ev.Response.Protocol
 		// The headers' bytes, until the body's arrive.
 		r.Encoded = int64(ev.Response.EncodedDataLength)
 		b.mu.Unlock()
@@ -205,6 +209,12 @@ func (b *Browser) listen(ev any) {
 		r.Decoded += ev.DataLength
 		if !r.Finished {
 			r.Encoded += ev.EncodedDataLength
+		}
+		b.mu.Unlock()
+	case *network.EventLoadingFailed:
+		b.mu.Lock()
+		if r := b.reqs[ev.RequestID]; r != nil {
+			r.Failed = true
 		}
 		b.mu.Unlock()
 	case *network.EventLoadingFinished:
