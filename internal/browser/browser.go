@@ -348,7 +348,7 @@ func js(s string) string {
 func (b *Browser) WaitText(sel, want string, timeout time.Duration) (string, error) {
 	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%s); if (!e) return false; const t = e.textContent; return t.includes(%s) && (%s !== "" || t !== "") ? t : false; })()`,
 		js(sel), js(want), js(want))
-	return Wait[string](b, expr, b.describe(sel, ""), timeout)
+	return Wait[string](b, expr, b.describe(sel), timeout)
 }
 
 // WaitAttr waits until the first element matching sel has attribute attr
@@ -390,12 +390,12 @@ func (b *Browser) WaitAttrIs(sel, attr, want string, timeout time.Duration) erro
 // many do.
 func (b *Browser) WaitCount(sel string, n int, timeout time.Duration) (int, error) {
 	expr := fmt.Sprintf(`(() => { const k = document.querySelectorAll(%s).length; return k >= %d ? k : 0; })()`, js(sel), n)
-	return Wait[int](b, expr, b.describe(sel, ""), timeout)
+	return Wait[int](b, expr, b.describe(sel), timeout)
 }
 
 // describe is a JavaScript expression saying what sel shows, or the page's
 // text when nothing matches, for a wait's error.
-func (b *Browser) describe(sel, _ string) string {
+func (b *Browser) describe(sel string) string {
 	return fmt.Sprintf(`(() => { const e = document.querySelector(%s); return e ? "element: " + e.outerHTML.slice(0, 500) : "no element; " + location.pathname + ": " + document.body.innerText.slice(0, 500); })()`, js(sel))
 }
 
