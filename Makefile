@@ -5,7 +5,7 @@ BIN := bin
 PKGS := ./...
 # SLOW_PKGS are started first by `make test` (go test keeps the order given).
 SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./agent
-DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client
+DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
 export PATH := /usr/local/go/bin:$(PATH)
 
 .PHONY: help build run test test-unit bench check deps clean fuzz web-vendor
@@ -36,10 +36,15 @@ test: deps ## run every test (unit, integration against a private containerd, en
 	@# failed after 2-5 s of silence) must not compete with the other packages.
 	$(GO) test -count=1 -timeout 20m ./cmd/devcluster
 
+.PHONY: ui-screenshots
+ui-screenshots: deps ## run the end-to-end test, whose web UI step writes a screenshot of every view to docs/ui
+	mkdir -p docs/ui
+	STEVEDORE_UI_SHOTS=$(CURDIR)/docs/ui $(GO) test -count=1 -timeout 20m -run '^TestEndToEnd$$' -v ./cmd/devcluster
+
 test-unit: ## run the tests that need no daemon
 	$(GO) test -count=1 -short $(PKGS)
 
-bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, ctl get, commit-to-running, recovery, failover)
+bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, ctl get, commit-to-running, recovery, failover, web UI)
 	$(GO) build -o $(BIN)/ ./cmd/devcluster
 	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md --go $(GO)
 

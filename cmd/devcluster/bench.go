@@ -67,6 +67,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	cronSlots := fs.Int("cron-slots", 3, "jobs: CronJob slots (a minute each) measured")
 	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
 	policyCommits := fs.Int("policy-commits", 1000, "policy: signed commits in the verified range")
+	uiRuns := fs.Int("ui-runs", 10, "ui: pushes timed to the application page (after one warm-up)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -162,6 +163,10 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	if want[secNode] {
 		s, err := benchNode(ctx, o, out)
 		record(secNode, s, err)
+	}
+	if want[secUI] {
+		s, err := benchUI(ctx, o, *goTool, *uiRuns, out)
+		record(secUI, s, err)
 	}
 	if want[secFailover] {
 		o3 := o

@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secAuth, secServices, secRollout, secStorage, secJobs, secNode, secPolicy}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secAuth, secServices, secRollout, secStorage, secJobs, secNode, secPolicy, secUI}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -46,6 +46,7 @@ var (
 		secJobs:         "Jobs and CronJobs",
 		secNode:         "Node operations: logs and stats",
 		secPolicy:       "Commit verification",
+		secUI:           "Web UI",
 	}
 )
 

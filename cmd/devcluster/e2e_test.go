@@ -153,7 +153,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: runs containerd, a registry, a reconciler and 3 agents")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Minute)
 	defer cancel()
 	bin := buildBinaries(t)
 
@@ -336,6 +336,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	metricsStep(e) // 6b. Prometheus scrapes every daemon (metrics_test.go)
+
+	// 6c. The web UI in a real browser follows commits, a refusal, a
+	// rollout and logs (e2e_ui_test.go).
+	uiStep(e, helloWith(2, "stevedore/hello:v2"))
 
 	// 7. Delete everything: every pod goes, and nothing is left behind.
 	e.commit("Delete everything", kustomizeDeleted(map[string]string{

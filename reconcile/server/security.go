@@ -310,7 +310,14 @@ func (s *Server) listenAPI(ln net.Listener) net.Listener {
 	if s.sec == nil {
 		return ln
 	}
-	return tls.NewListener(ln, s.sec.api)
+	// HTTP/2 when the client offers it (browsers): the web UI holds a
+	// watch stream per list it shows, and over HTTP/1.1 a browser's six
+	// connections per host run out, so that its next page never loads.
+	// Go clients (ctl, agents) keep HTTP/1.1: their transports set a TLS
+	// config and do not offer h2.
+	c := s.sec.api.Clone()
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return tls.NewListener(ln, c)
 }
 
 // agentTransport is the transport to agents; peerTransport to other
