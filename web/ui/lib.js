@@ -117,10 +117,12 @@ export function watch(path, params, onEvent, onState = () => {}) {
       try {
         await stream(path, { ...params, watch: 1 }, (chunk) => {
           buf += chunk;
-          let i;
-          while ((i = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(i + 1);
+          // One cut per chunk, not per line: 10,000 lines in a few chunks
+          // must not copy the rest of the buffer each time.
+          let start = 0, i;
+          while ((i = buf.indexOf('\n', start)) >= 0) {
+            const line = buf.slice(start, i);
+            start = i + 1;
             if (!line) continue;
             const ev = JSON.parse(line);
             // A server without this watch answers the plain list: not a
@@ -129,6 +131,7 @@ export function watch(path, params, onEvent, onState = () => {}) {
             if (ev.type === 'BOOKMARK') { delay = 250; onState('live'); }
             onEvent(ev);
           }
+          buf = buf.slice(start);
         }, ctl.signal);
         if (ctl.signal.aborted) return;
         onState('reconnecting');
