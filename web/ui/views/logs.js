@@ -3,7 +3,9 @@
 // text nodes, at most once per animation frame, and the oldest lines are
 // dropped past MAX_LINES: a chatty container cannot grow the page without
 // bound, nor re-render it per line.
-import { html, useState, useEffect, useRef, useFetch, stream, setQuery, href, Link, ErrorBox } from '../lib.js';
+import {
+  html, useState, useEffect, useRef, useFetch, stream, setQuery, href, Link, ErrorBox, ApiError,
+} from '../lib.js';
 
 const MAX_LINES = 5000;
 const TAILS = ['100', '1000', '5000', 'all'];
@@ -78,16 +80,61 @@ export default function Logs({ ns, name, q }) {
       setState((s) => (s.phase === 'streaming' && s.dropped === dropped ? s : { ...s, phase: 'streaming', dropped }));
     };
     setState({ phase: 'connecting', error: null, dropped: 0 });
-    const params = {
-      namespace: ns, pod: name, container, follow: follow ? 1 : '', previous: previous ? 1 : '',
-      timestamps: timestamps ? 1 : '', tail: tail === 'all' ? '' : tail,
-    };
-    stream('/v1/logs', params, (chunk) => {
-      pending += chunk;
+    // The stream always asks for timestamps (shown only when asked for):
+    // a followed stream that breaks (the browser drops its connections
+    // when the host's network changes, a reconciler fails over) is opened
+    // again from the last line's time, and the lines up to that last line,
+    // which come again, are skipped: nothing lost, nothing twice.
+    let carry = '', lastTs = '', lastLine = '', skipping = false, delay = 500;
+    const onChunk = (chunk) => {
+      carry += chunk;
+      let start = 0, i, out = '';
+      while ((i = carry.indexOf('\n', start)) >= 0) {
+        const line = carry.slice(start, i);
+        start = i + 1;
+        const sp = line.indexOf(' ');
+        const ts = sp > 0 ? line.slice(0, sp) : '';
+        if (skipping) {
+          if (line === lastLine) { skipping = false; continue; }
+          if (ts === lastTs) continue;
+          skipping = false; // the last line is gone (rotated): keep what follows
+        }
+        lastTs = ts;
+        lastLine = line;
+        out += (timestamps || sp < 0 ? line : line.slice(sp + 1)) + '\n';
+      }
+      carry = carry.slice(start);
+      if (!out) return;
+      pending += out;
       if (!frame) frame = requestAnimationFrame(flush);
-    }, ctl.signal)
-      .then(() => { if (frame) { cancelAnimationFrame(frame); } flush(); setState((s) => ({ ...s, phase: 'ended' })); })
-      .catch((error) => { if (!ctl.signal.aborted) setState((s) => ({ ...s, phase: 'failed', error })); });
+    };
+    const open = () => {
+      const resume = lastTs !== '';
+      const params = {
+        namespace: ns, pod: name, container, follow: follow ? 1 : '', previous: previous ? 1 : '', timestamps: 1,
+        tail: resume || tail === 'all' ? '' : tail, sinceTime: resume ? lastTs : '',
+      };
+      skipping = resume;
+      carry = '';
+      stream('/v1/logs', params, (chunk) => { delay = 500; onChunk(chunk); }, ctl.signal)
+        .then(() => {
+          if (carry) onChunk('\n');
+          if (frame) cancelAnimationFrame(frame);
+          flush();
+          setState((s) => ({ ...s, phase: 'ended' }));
+        })
+        .catch((error) => {
+          if (ctl.signal.aborted) return;
+          if (follow && !(error instanceof ApiError)) {
+            setState((s) => ({ ...s, phase: 'reconnecting', error: null }));
+            setTimeout(() => { if (!ctl.signal.aborted) open(); }, delay);
+            delay = Math.min(delay * 2, 5000);
+            return;
+          }
+          setState((s) => ({ ...s, phase: 'failed', error }));
+        });
+    };
+    open();
     return () => { ctl.abort(); if (frame) cancelAnimationFrame(frame); };
   }, [ns, name, container, follow, previous, timestamps, tail, again]);
 
@@ -105,7 +152,7 @@ export default function Logs({ ns, name, q }) {
   };
   const toggle = (k, on) => setQuery({ [k]: on ? '1' : '0' });
   const status = {
-    idle: 'waiting for the pod', connecting: 'connecting…', streaming: follow ? 'following' : 'loading',
+    idle: 'waiting for the pod', connecting: 'connecting…', reconnecting: 'reconnecting…', streaming: follow ? 'following' : 'loading',
     ended: follow ? 'the log ended (the container stopped)' : 'end of log', failed: 'failed',
   }[state.phase];
   return html`<nav class="crumbs" aria-label="Breadcrumb"><${Link} to=${href(['pods'], { namespace: ns })}>Pods<//> / ${ns} / <${Link} to=${href(['pods', ns, name])}>${name}<//></nav>
