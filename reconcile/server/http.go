@@ -88,7 +88,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, errNotFound("no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
-	return s.authenticate(mux)
+	// A browser holding a client certificate of the cluster presents it
+	// on any request to this host, another site's form post included:
+	// state-changing requests a browser marks cross-site are refused
+	// (Sec-Fetch-Site, Origin). ctl, agents, peers and Git hosts' webhooks
+	// send neither header and pass.
+	return http.NewCrossOriginProtection().Handler(s.authenticate(mux))
 }
 
 // writeJSON writes v as compact JSON: a 10,000-pod list indented was 16 MB

@@ -185,6 +185,38 @@ func TestUISecured(t *testing.T) {
 	if _, err := carol.Pods(ctx, "default"); err == nil {
 		t.Fatal("carol lists pods")
 	}
+
+	// A browser holding the admin's certificate: another site's form post
+	// is refused before it syncs anything; the UI's own (same-origin)
+	// request and ctl's (no browser headers) are served.
+	certPEM, keyPEM, err := s.sec.m.CA.Issue(pki.Request{User: pki.AdminUser()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := httpsClient(t, s.sec.m.CA, pki.KeyPair{CertPEM: certPEM, KeyPEM: keyPEM})
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"cross-site form", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"}, http.StatusForbidden},
+		{"cross-origin, no fetch metadata", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"same-origin", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": s.APIURL()}, http.StatusAccepted},
+		{"no browser headers", nil, http.StatusAccepted},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, s.APIURL()+api.PathSync, nil)
+		for k, v := range tc.headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("POST /v1/sync with the admin's certificate, %s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
 }
 
 // TestApplicationCommits: with verification on, the commits between the
