@@ -43,6 +43,10 @@ const labelCases = [
   ['shard>3', { shard: '5' }, true],
   ['shard>3', { shard: '2' }, false],
   ['shard<3', {}, false],
+  // Keys of Object.prototype are not labels a pod has.
+  ['!toString', {}, true],
+  ['constructor', { app: 'x' }, false],
+  ['hasOwnProperty!=x', {}, true],
 ];
 for (const [sel, labels, want] of labelCases) eq(`labelSelector ${JSON.stringify(sel)} on ${JSON.stringify(labels)}`, parseLabelSelector(sel)(labels), want);
 eq('labelSelector on undefined labels', parseLabelSelector('!app')(undefined), true);

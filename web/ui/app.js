@@ -146,13 +146,22 @@ function App() {
   const [me, setMe] = useState(null);
   const [err, setErr] = useState('');
   const [needSignIn, setNeedSignIn] = useState(false);
-  const check = () => {
+  const [bootErr, setBootErr] = useState('');
+  const check = (delay = 500) => {
     api('/v1/whoami')
       .then((w) => { setMe(w); setNeedSignIn(false); setErr(''); })
       .catch((e) => {
+        if (!(e instanceof ApiError)) {
+          // The reconciler is out of reach (restarting, a failover, the
+          // network): ask again, more slowly, rather than sign out.
+          setBootErr('Cannot reach the reconciler (' + e.message + '); trying again…');
+          setTimeout(() => check(Math.min(delay * 2, 5000)), delay);
+          return;
+        }
+        setBootErr('');
         setMe(null);
         setNeedSignIn(true);
-        if (e instanceof ApiError && e.status === 401) setErr(token() ? 'That token was refused: ' + e.message : '');
+        if (e.status === 401) setErr(token() ? 'That token was refused: ' + e.message : '');
         else setErr(e.message);
       });
   };
@@ -160,8 +169,8 @@ function App() {
     onUnauthorized(() => { setMe(null); setNeedSignIn(true); setErr('Signed out: the token was refused or expired.'); });
     check();
   }, []);
-  if (needSignIn) return html`<${SignIn} error=${err} onDone=${check} />`;
-  if (!me) return html`<p class="boot">Loading Stevedore…</p>`;
+  if (needSignIn) return html`<${SignIn} error=${err} onDone=${() => check()} />`;
+  if (!me) return html`<p class="boot" role="status">${bootErr || 'Loading Stevedore…'}</p>`;
   return html`<${Shell} me=${me} onSignOut=${() => { clearToken(); setMe(null); setNeedSignIn(true); setErr(''); }} />`;
 }
 

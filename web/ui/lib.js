@@ -235,7 +235,9 @@ window.addEventListener('popstate', () => routeListeners.forEach((fn) => fn()));
 // an object.
 export function currentRoute() {
   const rest = location.pathname.startsWith(BASE) ? location.pathname.slice(BASE.length) : location.pathname;
-  const segs = rest.split('/').filter(Boolean).map(decodeURIComponent);
+  const segs = rest.split('/').filter(Boolean).map((seg) => {
+    try { return decodeURIComponent(seg); } catch (_) { return seg; } // a stray % in a typed address
+  });
   const q = Object.fromEntries(new URLSearchParams(location.search).entries());
   return { segs, q, path: location.pathname, search: location.search };
 }
@@ -298,15 +300,17 @@ export function VirtualList({ items, rowHeight = 32, renderRow, onOpen, header, 
         style=${`transform:translateY(${i * rowHeight}px);height:${rowHeight}px`}
         onClick=${() => setSel(i)} onDblClick=${() => onOpen && onOpen(it)}>${renderRow(it, i)}</div>`);
   }
+  // The list can shrink under the selection (a watch deleted rows).
+  useEffect(() => { if (sel >= items.length) setSel(items.length - 1); }, [items.length]);
   const onKey = (e) => {
-    let i = sel;
+    let i = Math.min(sel, items.length - 1);
     if (e.key === 'ArrowDown' || e.key === 'j') i = Math.min(items.length - 1, sel + 1);
     else if (e.key === 'ArrowUp' || e.key === 'k') i = Math.max(0, sel - 1);
     else if (e.key === 'Home') i = 0;
     else if (e.key === 'End') i = items.length - 1;
     else if (e.key === 'PageDown') i = Math.min(items.length - 1, sel + Math.floor(viewH / rowHeight));
     else if (e.key === 'PageUp') i = Math.max(0, sel - Math.floor(viewH / rowHeight));
-    else if (e.key === 'Enter' && sel >= 0 && onOpen) { onOpen(items[sel]); e.preventDefault(); return; } else return;
+    else if (e.key === 'Enter' && i >= 0 && onOpen) { onOpen(items[i]); e.preventDefault(); return; } else return;
     e.preventDefault();
     setSel(i);
     const el = ref.current;
@@ -435,6 +439,9 @@ export function FilterBox({ value, placeholder = 'Filter', name = 'q' }) {
   const [v, setV] = useState(value || '');
   useEffect(() => setV(value || ''), [value]);
   const timer = useRef(0);
+  // A filter typed just before leaving the page must not rewrite the next
+  // page's address.
+  useEffect(() => () => clearTimeout(timer.current), []);
   const onInput = (e) => {
     setV(e.currentTarget.value);
     clearTimeout(timer.current);

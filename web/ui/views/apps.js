@@ -73,7 +73,7 @@ function useApplications(q) {
       if (s === 'reconnecting') {
         next = new Map();
         setSt((x) => ({ ...x, live: false }));
-      } else if (s instanceof ApiError && (s.status === 404 || s.status === 400)) {
+      } else if (s instanceof ApiError && [400, 404, 501].includes(s.status)) {
         done = true;
         stop();
         api('/v1/applications', { params })

@@ -33,20 +33,20 @@ export function parseLabelSelector(sel) {
     const [, not, key, op, val, setOp, set] = m;
     if (not) {
       if (op || setOp) throw new Error(`labelSelector: "${term}": ! takes only a key`);
-      return (l) => !(key in l);
+      return (l) => !Object.hasOwn(l, key);
     }
     if (setOp) {
       const vals = new Set(set.split(',').map((v) => v.trim()).filter(Boolean));
-      return setOp === 'in' ? (l) => key in l && vals.has(l[key]) : (l) => !(key in l) || !vals.has(l[key]);
+      return setOp === 'in' ? (l) => Object.hasOwn(l, key) && vals.has(l[key]) : (l) => !Object.hasOwn(l, key) || !vals.has(l[key]);
     }
     switch (op) {
-      case undefined: return (l) => key in l;
-      case '=': case '==': return (l) => l[key] === val;
-      case '!=': return (l) => l[key] !== val;
+      case undefined: return (l) => Object.hasOwn(l, key);
+      case '=': case '==': return (l) => Object.hasOwn(l, key) && l[key] === val;
+      case '!=': return (l) => !Object.hasOwn(l, key) || l[key] !== val;
       case '>': case '<': {
         const n = Number(val);
         if (!Number.isInteger(n)) throw new Error(`labelSelector: "${term}": ${op} takes an integer`);
-        return op === '>' ? (l) => key in l && Number(l[key]) > n : (l) => key in l && Number(l[key]) < n;
+        return op === '>' ? (l) => Object.hasOwn(l, key) && Number(l[key]) > n : (l) => Object.hasOwn(l, key) && Number(l[key]) < n;
       }
     }
     throw new Error(`labelSelector: cannot parse "${term}"`);

@@ -106,6 +106,13 @@ export default function Logs({ ns, name, q }) {
       carry = carry.slice(start);
       if (!out) return;
       pending += out;
+      // A hidden tab runs no animation frame: keep what is waiting to be
+      // drawn under the cap too.
+      if (pending.length > 1 << 20) {
+        let cut = pending.length, n = 0;
+        while (n <= MAX_LINES && cut > 0) { cut = pending.lastIndexOf('\n', cut - 1); n++; }
+        if (cut > 0) { dropped += countLines(pending.slice(0, cut + 1)); pending = pending.slice(cut + 1); }
+      }
       if (!frame) frame = requestAnimationFrame(flush);
     };
     const open = () => {
