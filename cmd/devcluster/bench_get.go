@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -25,24 +23,13 @@ func benchGet(ctx context.Context, goTool, binDir string, out io.Writer) (string
 	if err != nil {
 		return "", fmt.Errorf("failed to resolve ctl: %w", err)
 	}
-	f, err := os.CreateTemp("", "stevedore-get-*.md")
-	if err != nil {
-		return "", fmt.Errorf("failed to create the table file: %w", err)
-	}
-	f.Close()
-	defer os.Remove(f.Name())
 	fmt.Fprintf(out, "get: go test %s -run TestBenchGet (%s pods; a few minutes on a loaded machine)\n", controlPlanePkg, thousands(getPods))
-	cmd := exec.CommandContext(ctx, goTool, "test", controlPlanePkg, "-run", "^TestBenchGet$", "-count=1", "-timeout", "20m",
-		"-benchget", f.Name(), "-benchget-ctl", ctl, "-benchget-pods", fmt.Sprint(getPods))
-	logs, err := cmd.CombinedOutput()
+	table, err := goTestTable(ctx, goTool, controlPlanePkg, "TestBenchGet", "-benchget", "the get benchmark",
+		"-benchget-ctl", ctl, "-benchget-pods", fmt.Sprint(getPods))
 	if err != nil {
-		return "", fmt.Errorf("failed to run the get benchmark: %w\n%s", err, logs)
+		return "", err
 	}
-	table, err := os.ReadFile(f.Name())
-	if err != nil {
-		return "", fmt.Errorf("failed to read the get table: %w", err)
-	}
-	return renderGet(string(table), st), nil
+	return renderGet(table, st), nil
 }
 
 // renderGet renders the get section around the table TestBenchGet wrote.

@@ -47,15 +47,17 @@ func benchScheduler(ctx context.Context, goTool string, out io.Writer) (string, 
 }
 
 // goTestTable runs test of pkg (a measurement that writes a Markdown table
-// to the file its flag names) in its own process, and returns the table.
-func goTestTable(ctx context.Context, goTool, pkg, test, flag, what string) (string, error) {
+// to the file its flag names; extra are its other flags) in its own
+// process, and returns the table.
+func goTestTable(ctx context.Context, goTool, pkg, test, flag, what string, extra ...string) (string, error) {
 	f, err := os.CreateTemp("", "stevedore-table-*.md")
 	if err != nil {
 		return "", fmt.Errorf("failed to create the table file: %w", err)
 	}
 	f.Close()
 	defer os.Remove(f.Name())
-	cmd := exec.CommandContext(ctx, goTool, "test", pkg, "-run", "^"+test+"$", "-count=1", "-timeout", "20m", flag, f.Name())
+	args := append([]string{"test", pkg, "-run", "^" + test + "$", "-count=1", "-timeout", "20m", flag, f.Name()}, extra...)
+	cmd := exec.CommandContext(ctx, goTool, args...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Run(); err != nil {

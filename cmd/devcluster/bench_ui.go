@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -32,21 +31,11 @@ const uiPods = 10000
 // and what the first load of the applications page ships.
 func benchUI(ctx context.Context, o options, goTool string, runs int, out io.Writer) (string, error) {
 	st := newStamp()
-	f, err := os.CreateTemp("", "stevedore-ui-*.md")
-	if err != nil {
-		return "", fmt.Errorf("failed to create the table file: %w", err)
-	}
-	f.Close()
-	defer os.Remove(f.Name())
 	fmt.Fprintf(out, "ui: go test %s -run TestBenchUI (%s pods in Chromium; a few minutes on a loaded machine)\n", controlPlanePkg, thousands(uiPods))
-	cmd := exec.CommandContext(ctx, goTool, "test", controlPlanePkg, "-run", "^TestBenchUI$", "-count=1", "-timeout", "20m",
-		"-benchui", f.Name(), "-benchui-pods", fmt.Sprint(uiPods))
-	if logs, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("failed to run the UI's pods benchmark: %w\n%s", err, logs)
-	}
-	podsTable, err := os.ReadFile(f.Name())
+	podsTable, err := goTestTable(ctx, goTool, controlPlanePkg, "TestBenchUI", "-benchui", "the UI's pods benchmark",
+		"-benchui-pods", fmt.Sprint(uiPods))
 	if err != nil {
-		return "", fmt.Errorf("failed to read the UI's pods table: %w", err)
+		return "", err
 	}
 
 	o1 := o
@@ -63,7 +52,7 @@ func benchUI(ctx context.Context, o options, goTool string, runs int, out io.Wri
 	if err != nil {
 		return "", err
 	}
-	return renderUI(string(podsTable), push, floor, sizes, st), nil
+	return renderUI(podsTable, push, floor, sizes, st), nil
 }
 
 // uiBytes sums what the browser received for one kind of response.
