@@ -107,7 +107,15 @@ func benchUICluster(ctx context.Context, c *devenv.Cluster, runs int, out io.Wri
 			app = a.Name
 		}
 	}
-	b, err := browser.Start(ctx, browser.Config{Width: 1280, Height: 800, TrustSPKI: []string{spki}})
+	server, err := url.Parse(c.ServerURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// In a network namespace of its own: pods coming and going on the host
+	// would otherwise cut the page's watch (net::ERR_NETWORK_CHANGED) in
+	// the middle of a timed push.
+	b, err := browser.Start(ctx, browser.Config{Width: 1280, Height: 800, TrustSPKI: []string{spki},
+		Isolate: true, Forward: []string{server.Host}})
 	if err != nil {
 		return nil, nil, nil, err
 	}

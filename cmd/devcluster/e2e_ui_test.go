@@ -51,11 +51,16 @@ func uiStep(e *e2e, helloFile string) {
 	}
 	// Pods started on this host (the agents share its network namespace)
 	// add and remove interfaces, which Chromium takes for a network change:
-	// it cuts its connections (net::ERR_NETWORK_CHANGED) and the UI's
-	// watches reconnect, which the waits below then depend on. Those cuts
-	// are the test bed's, not the UI's errors.
+	// it cuts every connection (net::ERR_NETWORK_CHANGED), a followed log
+	// dies and a page opened just then may never load. So the browser runs
+	// in a network namespace of its own, with only loopback, and reaches
+	// the reconciler at its own address through a forwarder.
+	server, err := url.Parse(e.c.ServerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, err := browser.Start(e.ctx, browser.Config{Width: 1280, Height: 800, IgnoreCertErrors: true,
-		Ignore: func(text string) bool { return strings.Contains(text, "net::ERR_NETWORK_CHANGED") }})
+		Isolate: true, Forward: []string{server.Host}})
 	if err != nil {
 		t.Fatalf("ui: %v", err)
 	}
@@ -117,16 +122,24 @@ func (u *uiRun) noErrors(step string) {
 	}
 }
 
-// open loads a UI path (under /ui/) and waits for sel.
+// open loads a UI path (under /ui/), waits for the UI to boot (the shell
+// or the sign-in page replaced "Loading Stevedore…"), then for sel.
 func (u *uiRun) open(path, sel string) {
 	u.e.t.Helper()
 	if err := u.b.Navigate(u.base + path); err != nil {
-		u.fatal(path, err)
+		u.fatal(path+": the page did not load", err)
+	}
+	if _, err := browser.Wait[bool](u.b, uiBooted, "document.body.innerText.slice(0, 300)", uiWait); err != nil {
+		u.fatal(path+`: the UI never booted: it still shows "Loading Stevedore…" (its modules or its /v1/whoami never arrived)`, err)
 	}
 	if _, err := u.b.WaitCount(sel, 1, uiWait); err != nil {
 		u.fatal(path, err)
 	}
 }
+
+// uiBooted holds once app.js has replaced index.html's "Loading
+// Stevedore…" (p.boot) with the shell or the sign-in page.
+const uiBooted = `(() => { const a = document.getElementById('app'); return !!a && a.childElementCount > 0 && !a.querySelector('.boot'); })()`
 
 // list opens a list page and waits until its watch is live and sel shows.
 func (u *uiRun) list(path, sel string) {

@@ -58,6 +58,18 @@ type Config struct {
 	// of Errors (a test that expects a refused token, say); zero records
 	// every error.
 	Ignore func(text string) bool
+	// Isolate runs the browser in a network namespace of its own
+	// (stv-ui-<pid>-<n>, deleted by Close) with only a loopback interface,
+	// so that interfaces coming and going on the host (pods started by an
+	// agent in the host's namespace) never make it drop its connections
+	// (net::ERR_NETWORK_CHANGED). It reaches only the Forward addresses.
+	// Needs root and the ip command. Zero runs it in the host's namespace.
+	Isolate bool
+	// Forward are TCP addresses (IP:port) of the host that an isolated
+	// browser reaches at the same address: a listener on each inside its
+	// namespace proxies every connection to the host's. Ignored without
+	// Isolate.
+	Forward []string
 }
 
 // Browser is one headless Chromium tab. Its methods are not safe for
@@ -67,6 +79,7 @@ type Browser struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	cfg    Config
+	iso    *isolation // nil unless cfg.Isolate
 
 	mu   sync.Mutex
 	errs []string
@@ -125,11 +138,31 @@ func Start(ctx context.Context, cfg Config) (*Browser, error) {
 	if len(cfg.TrustSPKI) > 0 {
 		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(cfg.TrustSPKI, ",")))
 	}
+	var iso *isolation
+	if cfg.Isolate {
+		if iso, err = isolate(ctx, cfg.Forward); err != nil {
+			return nil, fmt.Errorf("failed to isolate the browser: %w", err)
+		}
+		opts = append(opts, chromedp.ModifyCmdFunc(iso.wrap))
+	}
 	allocCtx, allocCancel := chromedp.NewExecAllocator(ctx, opts...)
-	b := &Browser{cfg: cfg, reqs: map[network.RequestID]*Request{}}
+	b := &Browser{cfg: cfg, iso: iso, reqs: map[network.RequestID]*Request{}}
 	tabCtx, tabCancel := chromedp.NewContext(allocCtx, chromedp.WithListener(b.listen))
 	b.ctx = tabCtx
-	b.cancel = func() { tabCancel(); allocCancel() }
+	var once sync.Once
+	b.cancel = func() {
+		once.Do(func() {
+			// The allocator's cancel waits until the browser has exited;
+			// only then are the namespace and its forwarders unused.
+			tabCancel()
+			allocCancel()
+			if iso != nil {
+				if err := iso.close(); err != nil {
+					fmt.Fprintf(os.Stderr, "browser: %v\n", err)
+				}
+			}
+		})
+	}
 	// The first action starts the browser; a fixed viewport makes the
 	// window size exact (the window's frame is not counted).
 	if err := chromedp.Do(tabCtx, chromedp.EmulateViewport(int64(cfg.Width), int64(cfg.Height))); err != nil {
@@ -159,7 +192,9 @@ func SPKIHash(cert *x509.Certificate) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// Close closes the tab and stops the browser, removing its profile.
+// Close closes the tab and stops the browser, removing its profile and,
+// when isolated, its network namespace. Call it even after ctx ended (it
+// is what removes the namespace); calling it twice is harmless.
 func (b *Browser) Close() { b.cancel() }
 
 // Context is the tab's chromedp context, for actions this package does
