@@ -80,6 +80,10 @@ type Browser struct {
 	cancel context.CancelFunc
 	cfg    Config
 	iso    *isolation // nil unless cfg.Isolate
+	// The emulated viewport (SetViewport), which Screenshot grows to the
+	// page's content and restores.
+	vw, vh int
+	mobile bool
 
 	mu   sync.Mutex
 	errs []string
@@ -169,6 +173,7 @@ func Start(ctx context.Context, cfg Config) (*Browser, error) {
 		b.cancel()
 		return nil, fmt.Errorf("failed to start %s: %w", path, err)
 	}
+	b.vw, b.vh = cfg.Width, cfg.Height
 	return b, nil
 }
 
@@ -444,9 +449,31 @@ func (b *Browser) pageText() string {
 }
 
 // Screenshot writes a PNG of the whole page (beyond the viewport) to path.
+//
+// The UI scrolls inside its <main>, not the document, so a full-page
+// capture alone would stop at the window: the viewport is made as tall as
+// main's content for the capture (up to maxShotHeight), then restored.
 func (b *Browser) Screenshot(path string) error {
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
+	need, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(() => {
+		const m = document.querySelector('main');
+		return Math.ceil(document.documentElement.clientHeight + (m ? Math.max(0, m.scrollHeight - m.clientHeight) : 0));
+	})()`))
+	if err != nil {
+		return fmt.Errorf("failed to measure the page: %w", err)
+	}
+	if need = min(need, maxShotHeight); need > b.vh {
+		if err := b.emulate(b.vw, need, b.mobile); err != nil {
+			return err
+		}
+		defer func() { _ = b.emulate(b.vw, b.vh, b.mobile) }()
+		// Two frames: the layout, then the rows a taller list renders.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`,
+			chromedp.EvalAwaitPromise)); err != nil {
+			return fmt.Errorf("failed to wait for the taller layout: %w", err)
+		}
+	}
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		return fmt.Errorf("failed to take a screenshot: %w", err)
@@ -460,6 +487,17 @@ func (b *Browser) Screenshot(path string) error {
 // SetViewport emulates a screen of width×height CSS pixels; mobile also
 // emulates a phone (touch, mobile viewport rules).
 func (b *Browser) SetViewport(width, height int, mobile bool) error {
+	if err := b.emulate(width, height, mobile); err != nil {
+		return err
+	}
+	b.vw, b.vh, b.mobile = width, height, mobile
+	return nil
+}
+
+// maxShotHeight bounds a screenshot's height in CSS pixels.
+const maxShotHeight = 4000
+
+func (b *Browser) emulate(width, height int, mobile bool) error {
 	var opts []chromedp.EmulateViewportOption
 	if mobile {
 		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)

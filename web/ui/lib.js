@@ -485,3 +485,10 @@ export function NamespaceSelect({ value }) {
 export function LiveDot({ live }) {
   return html`<span class=${'live' + (live ? ' on' : '')} data-testid="live" role="status">${live ? 'live' : 'connecting…'}</span>`;
 }
+
+// PathText renders a path or URL that may break only after its slashes,
+// not in the middle of a name.
+export function PathText({ text }) {
+  const parts = String(text || '').split(/(?<=\/)/);
+  return html`${parts.map((p, i) => (i ? html`<wbr />${p}` : p))}`;
+}

@@ -6,7 +6,7 @@
 // changes, never on a timer.
 import {
   html, useState, useEffect, useMemo, api, ApiError, watch, useFetch, VirtualList, Badge, Time, age,
-  CommitRef, ActionButton, ErrorBox, FilterBox, LiveDot, Section, KV, Link, href, navigate, useNow,
+  CommitRef, ActionButton, ErrorBox, FilterBox, LiveDot, Section, KV, Link, href, navigate, useNow, PathText,
 } from '../lib.js';
 import { DiffView, SyncErrorBox, entryString, short, firstLine } from './diff.js';
 
@@ -191,8 +191,9 @@ function PendingCommits({ name, dep, urlTemplate }) {
         ${c.refused && html`<${Badge} value="Refused" />`}
       </div>
       <div class="muted">${c.author || ''}${c.authorEmail ? ` <${c.authorEmail}>` : ''} · <${Time} t=${c.time} /></div>
-      ${c.refused && refusal && html`<div class="why">refused at stage <code>${refusal.stage}</code>: ${refusal.message}
-        ${(refusal.entries || []).length > 0 && html`<ul class="entries">${refusal.entries.map((e) => html`<li><code>${entryString(e)}</code></li>`)}</ul>`}</div>`}
+      ${c.refused && refusal && html`<div class="why">refused at stage <code>${refusal.stage}</code>${(refusal.entries || []).length > 0
+        ? html`:<ul class="entries">${refusal.entries.map((e) => html`<li><code>${entryString(e)}</code></li>`)}</ul>`
+        : html`: ${refusal.message}`}</div>`}
     </li>`)}
     ${data.truncated && html`<li class="muted">… and older commits not listed.</li>`}
   </ol>`;
@@ -246,7 +247,7 @@ function Overview({ a, desc, descError }) {
       <div class="card">
         <h2>Source</h2>
         <${KV} rows=${[
-          ['Repository', html`<code>${a.repo}</code>`],
+          ['Repository', html`<code><${PathText} text=${a.repo} /></code>`],
           ['Branch', a.branch],
           a.path && ['Path', html`<code>${a.path}</code>`],
           ['Prune', a.prune ? 'yes: objects removed from Git are removed' : 'no: objects removed from Git keep running'],

@@ -141,7 +141,7 @@ function WorkloadPage({ kind, ns, name }) {
 
 function Rollout({ w }) {
   const old = Math.max(0, w.current - w.upToDate);
-  const strategy = w.strategy ? w.strategy + (w.strategy === 'RollingUpdate' && w.kind !== 'StatefulSet' ? ` (max surge ${w.maxSurge}, max unavailable ${w.maxUnavailable})` : '') : '';
+  const strategy = w.strategy ? w.strategy + (w.strategy === 'RollingUpdate' && w.kind !== 'StatefulSet' ? ` (max surge ${w.maxSurge ?? 0}, max unavailable ${w.maxUnavailable ?? 0})` : '') : '';
   return html`<${Section} title="Rollout" id="rollout-h">
     <div class="rollout" data-testid="rollout" data-replicas=${w.replicas} data-updated=${w.upToDate} data-ready=${w.ready}
         data-available=${w.available} data-old=${old} data-progress=${w.progress}>
