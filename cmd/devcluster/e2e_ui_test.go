@@ -86,12 +86,13 @@ func uiStep(e *e2e, helloFile string) {
 	u.diff()
 	u.rollout(helloFile)
 	u.pods()
+	u.pending()
 	u.logsFollow()
 	u.nodes()
 	u.events()
 	u.phoneAndDark()
 	u.noErrors("the end")
-	u.e.commit("ui: remove the ConfigMap", map[string]string{"apps/ui-note.yaml": ""})
+	u.e.commit("ui: remove the ConfigMap and the pending pod", map[string]string{"apps/ui-note.yaml": "", "apps/ui-pending.yaml": ""})
 	u.e.waitApplied("the UI step's ConfigMap removed")
 	t.Logf("ui: screenshots in %s", shots)
 }
@@ -134,6 +135,44 @@ func (u *uiRun) open(path, sel string) {
 	}
 	if _, err := u.b.WaitCount(sel, 1, uiWait); err != nil {
 		u.fatal(path, err)
+	}
+	u.accessibleNames(path)
+}
+
+// unnamedControls lists the page's controls (buttons, links, form fields)
+// that have no accessible name: no text, aria-label, title, label or
+// placeholder, so a screen reader announces only "button".
+const unnamedControls = `(() => {
+	const bad = [];
+	for (const el of document.querySelectorAll('button, a[href], input:not([type=hidden]), select, textarea, [role=button]')) {
+		const label = el.id ? document.querySelector('label[for="' + CSS.escape(el.id) + '"]') : null;
+		const name = [el.getAttribute('aria-label'), el.getAttribute('aria-labelledby') && 'x', el.getAttribute('title'),
+			el.textContent, el.getAttribute('placeholder'), label && label.textContent, el.closest('label') && el.closest('label').textContent]
+			.some((v) => v && v.trim());
+		if (!name) bad.push(el.outerHTML.slice(0, 160));
+	}
+	return bad;
+})()`
+
+// accessibleNames fails the step when a control of the page has no
+// accessible name.
+func (u *uiRun) accessibleNames(path string) {
+	u.e.t.Helper()
+	bad, err := browser.Eval[[]string](u.b, unnamedControls)
+	if err != nil {
+		u.fatal(path+": accessible names", err)
+	}
+	if len(bad) > 0 {
+		u.e.t.Errorf("ui: %s: controls without an accessible name:\n%s", path, strings.Join(bad, "\n"))
+	}
+}
+
+// click clicks the first element matching sel whose text is text.
+func (u *uiRun) click(sel, text string) {
+	u.e.t.Helper()
+	js := fmt.Sprintf(`(() => { const el = [...document.querySelectorAll(%q)].find((e) => e.textContent.trim() === %q); if (!el) return false; el.click(); return true; })()`, sel, text)
+	if _, err := browser.Wait[bool](u.b, js, "document.body.innerText.slice(0, 300)", uiWait); err != nil {
+		u.fatal(fmt.Sprintf("click %s %q", sel, text), err)
 	}
 }
 
@@ -363,6 +402,33 @@ func (u *uiRun) rollout(helloFile string) {
 
 // pods: the filtered list counts hello's 2 pods; a pod's page shows its
 // phase and containers.
+// pendingPod is a pod no node can take: its node selector matches none.
+const pendingPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: ui-pending
+  namespace: demo
+spec:
+  nodeSelector:
+    stevedore.dev/ui-test: nowhere
+  containers:
+    - name: c
+      image: 127.0.0.1:5000/stevedore/hello:v1
+`
+
+// pending: while a pod is Pending, its page says why, in the scheduler's
+// words; the explanation is not shown for a Running pod (pods()).
+func (u *uiRun) pending() {
+	u.e.commit("ui: a pod no node matches", map[string]string{"apps/ui-pending.yaml": pendingPod})
+	u.e.waitApplied("the pending pod")
+	u.open("/ui/pods/demo/ui-pending", sel("why-pending"))
+	if _, err := u.b.WaitText(sel("why-pending"), "didn't match Pod's node affinity/selector", uiWait); err != nil {
+		u.fatal("the pending pod's explanation", err)
+	}
+	u.shot("pod-pending")
+	u.noErrors("the pending pod")
+}
+
 func (u *uiRun) pods() {
 	t := u.e.t
 	u.list("/ui/pods?namespace=demo&labelSelector="+url.QueryEscape("app=hello"), sel("pod-row"))
@@ -436,7 +502,52 @@ func (u *uiRun) nodes() {
 		u.fatal("node conditions", err)
 	}
 	u.shot("node")
+	u.cordonConfirmed(name)
 	u.noErrors("the nodes")
+}
+
+// cordonConfirmed: an action runs only once confirmed. Cancelling the
+// dialog leaves the node alone; confirming cordons it; Uncordon, confirmed,
+// undoes it.
+func (u *uiRun) cordonConfirmed(name string) {
+	cordoned := func() bool {
+		nodes, err := u.e.c.Client.Nodes(u.e.ctx)
+		if err != nil {
+			u.e.t.Fatal(err)
+		}
+		for _, n := range nodes {
+			if n.Name == name {
+				return n.Cordoned
+			}
+		}
+		u.e.t.Fatalf("ui: node %s is not listed", name)
+		return false
+	}
+	u.click(".action > button", "Cordon")
+	u.click("dialog[open] button", "Cancel")
+	if _, err := u.b.WaitCount(".action > button", 1, uiWait); err != nil || cordoned() {
+		u.e.t.Fatalf("ui: a cancelled Cordon cordoned %s (%v)", name, err)
+	}
+	u.click(".action > button", "Cordon")
+	u.shot("node-confirm")
+	u.click("dialog[open] button.primary", "Cordon")
+	waitUntil(u.e, "the node cordoned through the UI", cordoned)
+	// The page follows: Uncordon replaces Cordon.
+	u.click(".action > button", "Uncordon")
+	u.click("dialog[open] button.primary", "Uncordon")
+	waitUntil(u.e, "the node uncordoned through the UI", func() bool { return !cordoned() })
+}
+
+// waitUntil waits for cond, checked every 100 ms, for uiWait.
+func waitUntil(e *e2e, what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(uiWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("ui: %s: not within %s", what, uiWait)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (u *uiRun) events() {
