@@ -224,7 +224,12 @@ func signatureVerdict(sg signature.Signer, err error) *api.SignatureVerdict {
 // applied revisions, a fetch or a sync error their sync state between
 // publishes (appsChanged).
 func (s *Server) handleApplicationsWatch(w http.ResponseWriter, r *http.Request, f *listFilter) {
-	s.serveWatchOf(w, r, func(*view) []keyed {
+	s.serveWatchOf(w, r, s.watchApplications(f), s.appsChanged.changed)
+}
+
+// watchApplications is the list the applications watch follows.
+func (s *Server) watchApplications(f *listFilter) func(*view) []keyed {
+	return func(*view) []keyed {
 		apps := s.Applications(false)
 		labels := s.appLabels()
 		out := make([]keyed, 0, len(apps))
@@ -234,7 +239,7 @@ func (s *Server) handleApplicationsWatch(w http.ResponseWriter, r *http.Request,
 			}
 		}
 		return out
-	}, s.appsChanged.changed)
+	}
 }
 
 // appLabels returns the labels of every declared application's
