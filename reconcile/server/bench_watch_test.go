@@ -101,8 +101,8 @@ func benchWatchPublish(b *testing.B, s *Server, watchers int, list func(*view) [
 // publish (serveWatchOf's loop, without the HTTP).
 func newWatchStep(list func(*view) []keyed) func(*view) error {
 	enc := json.NewEncoder(io.Discard)
-	prev := map[string]any{}
-	return func(v *view) error { return writeChanges(enc, prev, list(v)) }
+	st := newWatchState()
+	return func(v *view) error { return st.write(enc, list(v)) }
 }
 
 func benchPodsFilter(b *testing.B, query string) *listFilter {
@@ -119,24 +119,24 @@ func benchPodsFilter(b *testing.B, query string) *listFilter {
 
 func BenchmarkWatchPublishPods(b *testing.B) {
 	s := benchWatchServer(b, benchWatchPods)
-	benchWatchPublish(b, s, 1, watchPods("", benchPodsFilter(b, "")))
+	benchWatchPublish(b, s, 1, watchPods(&s.podWires, "", benchPodsFilter(b, "")))
 }
 
 func BenchmarkWatchPublishPodsSummary(b *testing.B) {
 	s := benchWatchServer(b, benchWatchPods)
-	benchWatchPublish(b, s, 1, watchPods("", benchPodsFilter(b, "view=summary")))
+	benchWatchPublish(b, s, 1, watchPods(&s.podWires, "", benchPodsFilter(b, "view=summary")))
 }
 
 func BenchmarkWatchPublishOnePod(b *testing.B) {
 	s := benchWatchServer(b, benchWatchPods)
 	name := s.view.Load().views[benchWatchPods/2].Name
-	benchWatchPublish(b, s, 1, watchPods("", benchPodsFilter(b, "fieldSelector=metadata.name%3D"+name)))
+	benchWatchPublish(b, s, 1, watchPods(&s.podWires, "", benchPodsFilter(b, "fieldSelector=metadata.name%3D"+name)))
 }
 
 // BenchmarkWatchPublishPodsSummary10 is ten pods pages open at once.
 func BenchmarkWatchPublishPodsSummary10(b *testing.B) {
 	s := benchWatchServer(b, benchWatchPods)
-	benchWatchPublish(b, s, 10, watchPods("", benchPodsFilter(b, "view=summary")))
+	benchWatchPublish(b, s, 10, watchPods(&s.podWires, "", benchPodsFilter(b, "view=summary")))
 }
 
 // BenchmarkWatchPublishApplications10 is ten applications pages open at

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/internal/errs"
@@ -229,17 +230,43 @@ func (s *Server) handleApplicationsWatch(w http.ResponseWriter, r *http.Request,
 
 // watchApplications is the list the applications watch follows.
 func (s *Server) watchApplications(f *listFilter) func(*view) []keyed {
-	return func(*view) []keyed {
-		apps := s.Applications(false)
-		labels := s.appLabels()
+	return func(v *view) []keyed {
+		apps, labels := s.appsCache.get(s, v)
 		out := make([]keyed, 0, len(apps))
 		for i := range apps {
 			if a := &apps[i]; f.app(a, labels[a.Name]) {
-				out = append(out, keyed{key: a.Name, obj: *a})
+				out = append(out, keyed{key: a.Name, obj: a})
 			}
 		}
 		return out
 	}
+}
+
+// appsCache is the applications as the watch shows them, built once per
+// published view and change of the applications' sync status (appsChanged)
+// and shared by every watcher: each build reads every pod of the view for
+// the applications' health, and N open applications pages used to build
+// it N times per publish (found by review). Its slice is read-only.
+type appsCache struct {
+	mu     sync.Mutex
+	v      *view
+	gen    <-chan struct{} // appsChanged's channel when built: it is replaced at every change
+	apps   []api.Application
+	labels map[string]map[string]string
+}
+
+// get returns the applications of view v at the current sync status.
+func (c *appsCache) get(s *Server, v *view) ([]api.Application, map[string]map[string]string) {
+	// Taken before building: a change while building makes the next call
+	// build again rather than keep a stale list.
+	gen := s.appsChanged.changed()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.v != v || c.gen != gen {
+		c.apps, c.labels = s.applicationsOf(v, false), s.appLabels()
+		c.v, c.gen = v, gen
+	}
+	return c.apps, c.labels
 }
 
 // appLabels returns the labels of every declared application's
