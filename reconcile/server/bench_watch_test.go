@@ -31,7 +31,7 @@ const benchWatchPods = 10000
 
 // benchWatchServer is a server without raft or Git whose view holds n
 // running pods of 100 Deployments, each with a full report from its node.
-func benchWatchServer(b *testing.B, n int) *Server {
+func benchWatchServer(b testing.TB, n int) *Server {
 	b.Helper()
 	s := &Server{store: newStore(), log: slog.New(slog.DiscardHandler), events: newEventRing(100)}
 	s.metrics = newServerMetrics(s)
