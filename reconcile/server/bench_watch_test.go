@@ -25,6 +25,15 @@ import (
 // one's (as the planner splices its views: the same pointers inside, new
 // addresses), and runs the watch's step on it, events written to
 // io.Discard. Building the view is not timed.
+//
+// On 2 cores (Turin-like VM), before and after the wire pods were shared
+// and carried across views (podwire.go):
+//
+//	pods              21.6 ms  10.7 MB  30,034 allocs  →  1.1 ms  82 KB  1 alloc
+//	pods, summary     36.1 ms  14.5 MB  50,034 allocs  →  1.1 ms  82 KB  1 alloc
+//	one pod (name=)    9.1 ms   8.5 MB  30,003 allocs  →  0.7 ms  82 KB  1 alloc
+//	10 × summary       282 ms   145 MB 500,340 allocs  →  6.7 ms  82 KB  1 alloc
+//	10 × applications  4.0 ms   2.4 MB   8,280 allocs  →  0.6 ms 237 KB  836 allocs
 
 // benchWatchPods is the pod count of the benchmarks.
 const benchWatchPods = 10000
