@@ -121,8 +121,11 @@ const _ = -uint(unsafe.Sizeof(reconcile.PodView{}) ^ unsafe.Sizeof(api.PodView{}
 // strings, maps, slices and status pointer, at a new address), so their
 // bytes are equal: that is checked first, a memory comparison of a few
 // hundred bytes. Only when they differ (a pod re-planned, a status
-// reported again) are the values compared deeply: equal bytes imply equal
-// values, unequal bytes may still be equal values.
+// reported again) are the values compared deeply. Equal bytes imply equal
+// values because nothing reachable from a published view is ever written
+// to (view.go): the same pointer still points to the same content.
+// Unequal bytes may still be equal values (a node reporting the same
+// status again), which the deep comparison finds.
 func samePod(p *reconcile.PodView, w *api.PodView) bool {
 	n := unsafe.Sizeof(*p)
 	a := unsafe.Slice((*byte)(unsafe.Pointer(p)), n)
