@@ -20,7 +20,11 @@ import (
 // name) with its sync state and health; with objects, each one's objects
 // too.
 func (s *Server) Applications(objects bool) []api.Application {
-	v := s.view.Load()
+	return s.applicationsOf(s.view.Load(), objects)
+}
+
+// applicationsOf is Applications with the health of view v.
+func (s *Server) applicationsOf(v *view, objects bool) []api.Application {
 	infos := s.store.appInfos()
 	hx := newHealthIndex(v.workloads, v.views)
 	out := make([]api.Application, 0, len(infos))

@@ -5,11 +5,14 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 	"github.com/stevedore-dev/stevedore/spec"
 )
@@ -46,12 +49,14 @@ func (k filterKind) String() string {
 }
 
 // podFields are the fields a pod field selector may name, as Kubernetes'
-// pod field selectors spell them.
-var podFields = map[string]func(*api.Pod) string{
-	"metadata.name":      func(p *api.Pod) string { return p.Name },
-	"metadata.namespace": func(p *api.Pod) string { return p.Namespace },
-	"spec.nodeName":      func(p *api.Pod) string { return p.Node },
-	"status.phase":       func(p *api.Pod) string { return p.Phase },
+// pod field selectors spell them. They read the core's view: a watch
+// filters every pod of a view at every publish, before it makes a wire
+// pod of the few it keeps.
+var podFields = map[string]func(*reconcile.PodView) string{
+	"metadata.name":      func(p *reconcile.PodView) string { return p.Name },
+	"metadata.namespace": func(p *reconcile.PodView) string { return p.Namespace },
+	"spec.nodeName":      func(p *reconcile.PodView) string { return p.Node },
+	"status.phase":       func(p *reconcile.PodView) string { return p.Phase },
 }
 
 // workloadFields are a workload's: the metadata Kubernetes lets every
@@ -61,13 +66,37 @@ var workloadFields = map[string]func(*api.Workload) string{
 	"metadata.namespace": func(w *api.Workload) string { return w.Namespace },
 }
 
+// fieldReq is one requirement of a field selector, its field's getter
+// resolved once: matching a pod is then a few string comparisons, with
+// no fields.Set (a map) built per pod.
+type fieldReq[T any] struct {
+	get   func(T) string
+	value string
+	// not is the != operator; fields.ParseSelector makes no other than
+	// =, == and != (a malformed one is refused before).
+	not bool
+}
+
+// matchFields reports whether o meets every requirement.
+func matchFields[T any](reqs []fieldReq[T], o T) bool {
+	for _, r := range reqs {
+		if (r.get(o) == r.value) == r.not {
+			return false
+		}
+	}
+	return true
+}
+
 // listFilter is the filters of one request; the zero value keeps
 // everything.
 type listFilter struct {
 	q      string          // lower case
 	labels labels.Selector // nil: any
-	fields fields.Selector // nil: any
-	typ    string          // events
+	// podFields and workloadFields are the field selector's requirements
+	// on the list it applies to (none: any).
+	podFields      []fieldReq[*reconcile.PodView]
+	workloadFields []fieldReq[*api.Workload]
+	typ            string // events
 	// summary is view=summary (pods).
 	summary bool
 }
@@ -102,15 +131,24 @@ func parseFilter(q url.Values, kind filterKind) (*listFilter, error) {
 			return nil, errInvalid(fmt.Sprintf("invalid field selector %q: %v", s, err))
 		}
 		for _, r := range sel.Requirements() {
-			known := podFields[r.Field] != nil
-			if kind == filterWorkloads {
-				known = workloadFields[r.Field] != nil
-			}
-			if !known {
+			pg, wg := podFields[r.Field], workloadFields[r.Field]
+			if (kind == filterPods && pg == nil) || (kind == filterWorkloads && wg == nil) {
 				return nil, errInvalid(fmt.Sprintf("invalid field selector %q: field %q is not supported on %s (%s)", s, r.Field, kind, strings.Join(fieldNames(kind), ", ")))
 			}
+			var not bool
+			switch r.Operator {
+			case selection.Equals, selection.DoubleEquals:
+			case selection.NotEquals:
+				not = true
+			default:
+				return nil, errInvalid(fmt.Sprintf("invalid field selector %q: operator %q is not supported", s, r.Operator))
+			}
+			if kind == filterPods {
+				f.podFields = append(f.podFields, fieldReq[*reconcile.PodView]{get: pg, value: r.Value, not: not})
+			} else {
+				f.workloadFields = append(f.workloadFields, fieldReq[*api.Workload]{get: wg, value: r.Value, not: not})
+			}
 		}
-		f.fields = sel
 	}
 	if t := q.Get(api.QueryEventType); t != "" {
 		if kind != filterEvents {
@@ -156,7 +194,49 @@ func (f *listFilter) contains(fields ...string) bool {
 		return true
 	}
 	for _, s := range fields {
-		if strings.Contains(strings.ToLower(s), f.q) {
+		if containsFold(s, f.q) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsNamespaced reports whether "namespace/name" holds f.q, without
+// making that string for every object of a list: a q without "/" cannot
+// span the two.
+func (f *listFilter) containsNamespaced(namespace, name string) bool {
+	if f.q == "" {
+		return true
+	}
+	if strings.Contains(f.q, "/") {
+		return containsFold(namespace+"/"+name, f.q)
+	}
+	return containsFold(namespace, f.q) || containsFold(name, f.q)
+}
+
+// containsFold reports whether s holds lower, a lower-case string, in any
+// case; without allocating when s is ASCII (names, phases, reasons).
+func containsFold(s, lower string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return strings.Contains(strings.ToLower(s), lower)
+		}
+	}
+	if len(lower) > len(s) {
+		return false
+	}
+	for i := 0; i+len(lower) <= len(s); i++ {
+		j := 0
+		for ; j < len(lower); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == len(lower) {
 			return true
 		}
 	}
@@ -164,20 +244,14 @@ func (f *listFilter) contains(fields ...string) bool {
 }
 
 // pod reports whether p passes the filter.
-func (f *listFilter) pod(p *api.Pod) bool {
+func (f *listFilter) pod(p *reconcile.PodView) bool {
 	if f.labels != nil && !f.labels.Matches(labels.Set(p.Labels)) {
 		return false
 	}
-	if f.fields != nil {
-		set := make(fields.Set, len(podFields))
-		for k, get := range podFields {
-			set[k] = get(p)
-		}
-		if !f.fields.Matches(set) {
-			return false
-		}
+	if !matchFields(f.podFields, p) {
+		return false
 	}
-	return f.contains(p.Namespace+"/"+p.Name, p.Node, p.Phase, p.Reason)
+	return f.containsNamespaced(p.Namespace, p.Name) || f.contains(p.Node, p.Phase, p.Reason)
 }
 
 // workload reports whether w, whose object's labels are labels, passes.
@@ -185,16 +259,10 @@ func (f *listFilter) workload(w *api.Workload, objLabels map[string]string) bool
 	if f.labels != nil && !f.labels.Matches(labels.Set(objLabels)) {
 		return false
 	}
-	if f.fields != nil {
-		set := make(fields.Set, len(workloadFields))
-		for k, get := range workloadFields {
-			set[k] = get(w)
-		}
-		if !f.fields.Matches(set) {
-			return false
-		}
+	if !matchFields(f.workloadFields, w) {
+		return false
 	}
-	return f.contains(w.Namespace + "/" + w.Name)
+	return f.containsNamespaced(w.Namespace, w.Name)
 }
 
 // event reports whether e passes.
@@ -218,15 +286,6 @@ func (f *listFilter) app(a *api.Application, objLabels map[string]string) bool {
 		return false
 	}
 	return f.contains(a.Name, a.Repo)
-}
-
-// view returns what a pod list shows of p: all of it, or with the summary
-// view its table's columns only.
-func (f *listFilter) view(p api.Pod) api.Pod {
-	if !f.summary {
-		return p
-	}
-	return summaryPod(p)
 }
 
 // summaryPod drops what a table of pods does not show: the spec, and from

@@ -161,14 +161,18 @@ func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
 	}
 	ns := r.URL.Query().Get("namespace")
 	if isWatch(r) {
-		s.serveWatch(w, r, watchPods(ns, f))
+		s.serveWatch(w, r, watchPods(&s.podWires, ns, f))
 		return
 	}
-	pods := s.Pods(ns)
-	out := pods[:0]
-	for _, p := range pods {
-		if f.pod(&p) {
-			out = append(out, f.view(p))
+	out := []api.Pod{}
+	v := s.view.Load()
+	for i := range v.views {
+		if p := &v.views[i]; (ns == "" || p.Namespace == ns) && f.pod(p) {
+			wp := wirePod(*p)
+			if f.summary {
+				wp = summaryPod(wp)
+			}
+			out = append(out, wp)
 		}
 	}
 	writeJSON(w, http.StatusOK, api.PodList{Pods: out})

@@ -88,6 +88,10 @@ type Server struct {
 	// appsChanged wakes the applications watch when an application's
 	// fetched head or sync error changes (syncStatus.set).
 	appsChanged viewSignal
+	// podWires carries the wire pods from view to view (podwire.go);
+	// appsCache is the applications watch's list (ui_http.go).
+	podWires  podWireCache
+	appsCache appsCache
 	// ctrl is the controller of the term this reconciler leads, nil while
 	// it follows.
 	ctrl atomic.Pointer[controller]

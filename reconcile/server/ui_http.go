@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stevedore-dev/stevedore/internal/errs"
@@ -135,10 +136,19 @@ func (s *Server) handleApplicationCommits(w http.ResponseWriter, r *http.Request
 }
 
 // applicationCommits lists app's commits from its fetched head back to its
-// applied revision (git's applied..head), newest first, at most
-// api.MaxPendingCommits, each with its signature's verdict when commits
-// are verified. It reads only the Git cache: the head is the last fetch's,
-// and a range longer than --verify-max-commits is not walked.
+// applied revision (git's applied..head) that change the application's
+// path, newest first, at most api.MaxPendingCommits, each with its
+// signature's verdict when commits are verified. It reads only the Git
+// cache (the head is the last fetch's), and no more of it than it lists:
+// the walk stops at the first commit beyond them (once it knows whether
+// the applied commit is an ancestor of the head), and reads signed
+// payloads only to verify them (found by review: it read the payload and
+// tree of up to --verify-max-commits commits, under the lock the
+// application's sync waits for, to show 100).
+//
+// Only the commits that change the application's path are listed: in a
+// repository shared by several applications, a user who may read this
+// one must not read the messages of the commits of the others.
 func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.Application) *api.CommitList {
 	out := &api.CommitList{Application: s.displayName(app), Commits: []api.PendingCommit{}}
 	applied, _ := s.store.appRevision(app)
@@ -158,12 +168,12 @@ func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.
 	if applied != nil && applied.Commit.Hash == fetched.Hash {
 		return out
 	}
-	src, cfg, err := s.sourceFor(app, decl)
+	src, cfg, err := s.fetchedSource(app, decl)
 	if err != nil {
 		out.Error = s.redactFor(cfg, err.Error())
 		return out
 	}
-	h, ok := src.(historian)
+	lg, ok := src.(commitLogger)
 	if !ok {
 		out.Error = "the source cannot list its history"
 		return out
@@ -175,26 +185,30 @@ func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.
 		// continues what was applied.
 		base = applied.Commit.Hash
 	}
-	hist, err := h.History(ctx, base, fetched.Hash, s.cfg.Verify.MaxCommits)
+	verify := s.verifier != nil
+	l, err := lg.Log(ctx, base, fetched.Hash, source.LogOptions{Max: api.MaxPendingCommits, Limit: s.cfg.Verify.MaxCommits,
+		Details: verify, KeepEmpty: verify})
 	switch {
-	case errors.Is(err, source.ErrRangeTooLong):
-		out.Error = fmt.Sprintf("more than %d commits between the applied revision and the head (--verify-max-commits)", s.cfg.Verify.MaxCommits)
-		return out
 	case err != nil:
 		out.Error = s.redactFor(cfg, err.Error())
 		return out
-	case base != "" && hist.BaseMissing:
+	case base != "" && l.BaseMissing:
 		out.Error = fmt.Sprintf("the applied commit %s is not in this branch's history (force-pushed, or the cache was replaced): only the head is known", short(base))
 		return out
+	case base != "" && l.Diverged:
+		out.Error = fmt.Sprintf("the branch was force-pushed: the applied commit %s is not an ancestor of the head %s", short(base), short(fetched.Hash))
+		if verify && !s.cfg.Verify.AllowForcePush {
+			out.Error += "; the sync refuses it (a force push that drops applied history is refused unless allowed: --allow-force-push)"
+		} else {
+			out.Error += "; the sync applies the head as it is"
+		}
+		return out
 	}
-	commits := hist.Commits
-	if len(commits) > api.MaxPendingCommits {
-		commits, out.Truncated = commits[:api.MaxPendingCommits], true
-	}
-	for _, c := range commits {
+	out.Truncated = l.Truncated
+	for _, c := range l.Commits {
 		pc := api.PendingCommit{Commit: api.Commit{Hash: c.Hash, Author: c.Author, AuthorEmail: c.AuthorEmail, Message: c.Message, Time: c.Time},
 			Parents: c.Parents}
-		if s.verifier != nil {
+		if verify {
 			// The verifier remembers its verdicts: the commits a sync
 			// verified are not verified again.
 			pc.Signature = signatureVerdict(s.verifier.Verify(signature.Commit{Hash: c.Hash, Parents: c.Parents, Author: c.Author,
@@ -204,6 +218,37 @@ func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.
 		out.Commits = append(out.Commits, pc)
 	}
 	return out
+}
+
+// commitLogger is what the commits route needs of a source:
+// *source.Source has it.
+type commitLogger interface {
+	Log(ctx context.Context, base, to string, o source.LogOptions) (*source.Log, error)
+}
+
+var _ commitLogger = (*source.Source)(nil)
+
+// fetchedSource returns the source app's last sync fetched with, for a
+// reader: unlike sourceFor, it never makes a new one, which would clear
+// the cache of an application whose Application object now names another
+// repository, branch or path (found by review: a read-only route could
+// remove the cache a sync was about to use); it answers an error instead,
+// until the next sync fetches the new source.
+func (s *Server) fetchedSource(app string, decl *spec.Application) (fetcher, source.Config, error) {
+	if app == "" {
+		return s.src, s.cfg.Source, nil
+	}
+	cfg := s.sourceConfig(app, decl)
+	s.apps.mu.Lock()
+	defer s.apps.mu.Unlock()
+	as := s.apps.sources[app]
+	switch {
+	case as == nil:
+		return nil, cfg, fmt.Errorf("application %q has not been fetched by this reconciler yet", s.displayName(app))
+	case as.cfg.URL != cfg.URL || as.cfg.Branch != cfg.Branch || as.cfg.Path != cfg.Path:
+		return nil, cfg, fmt.Errorf("the source of application %q changed (repository, branch or path) since its last fetch: its commits are listed after the next sync", s.displayName(app))
+	}
+	return as.src, as.cfg, nil
 }
 
 // signatureVerdict is the wire form of a verification's result.
@@ -224,17 +269,48 @@ func signatureVerdict(sg signature.Signer, err error) *api.SignatureVerdict {
 // applied revisions, a fetch or a sync error their sync state between
 // publishes (appsChanged).
 func (s *Server) handleApplicationsWatch(w http.ResponseWriter, r *http.Request, f *listFilter) {
-	s.serveWatchOf(w, r, func(*view) []keyed {
-		apps := s.Applications(false)
-		labels := s.appLabels()
+	s.serveWatchOf(w, r, s.watchApplications(f), s.appsChanged.changed)
+}
+
+// watchApplications is the list the applications watch follows.
+func (s *Server) watchApplications(f *listFilter) func(*view) []keyed {
+	return func(v *view) []keyed {
+		apps, labels := s.appsCache.get(s, v)
 		out := make([]keyed, 0, len(apps))
 		for i := range apps {
 			if a := &apps[i]; f.app(a, labels[a.Name]) {
-				out = append(out, keyed{key: a.Name, obj: *a})
+				out = append(out, keyed{key: a.Name, obj: a})
 			}
 		}
 		return out
-	}, s.appsChanged.changed)
+	}
+}
+
+// appsCache is the applications as the watch shows them, built once per
+// published view and change of the applications' sync status (appsChanged)
+// and shared by every watcher: each build reads every pod of the view for
+// the applications' health, and N open applications pages used to build
+// it N times per publish (found by review). Its slice is read-only.
+type appsCache struct {
+	mu     sync.Mutex
+	v      *view
+	gen    <-chan struct{} // appsChanged's channel when built: it is replaced at every change
+	apps   []api.Application
+	labels map[string]map[string]string
+}
+
+// get returns the applications of view v at the current sync status.
+func (c *appsCache) get(s *Server, v *view) ([]api.Application, map[string]map[string]string) {
+	// Taken before building: a change while building makes the next call
+	// build again rather than keep a stale list.
+	gen := s.appsChanged.changed()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.v != v || c.gen != gen {
+		c.apps, c.labels = s.applicationsOf(v, false), s.appLabels()
+		c.v, c.gen = v, gen
+	}
+	return c.apps, c.labels
 }
 
 // appLabels returns the labels of every declared application's

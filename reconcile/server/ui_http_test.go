@@ -304,7 +304,8 @@ func TestApplicationCommits(t *testing.T) {
 
 // TestApplicationCommitsTruncated: without verification, a head that
 // fails to load 101 commits after the applied one lists the newest 100,
-// no signature verdicts, the head refused with its file and line.
+// no signature verdicts, the head refused with its file and line; the
+// commits that change nothing (empty ones) are not listed.
 func TestApplicationCommitsTruncated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts raft, serf and git; not a -short test")
@@ -316,7 +317,8 @@ func TestApplicationCommitsTruncated(t *testing.T) {
 	s := startServer(t, repo.dir, t.TempDir(), log)
 	expectApplied(t, s, first)
 	for i := 1; i <= 100; i++ {
-		repo.git("commit", "-q", "--allow-empty", "-m", fmt.Sprintf("empty %d", i))
+		repo.git("commit", "-q", "--allow-empty", "-m", "empty")
+		repo.commit(fmt.Sprintf("notes %d", i), map[string]string{"NOTES": fmt.Sprintf("note %d\n", i)})
 	}
 	head := repo.commit("broken", map[string]string{"bad.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {bogus: 1}\n"})
 	res, err := s.SyncNow(context.Background())
@@ -329,7 +331,7 @@ func TestApplicationCommitsTruncated(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !l.Truncated || len(l.Commits) != api.MaxPendingCommits || l.Commits[0].Hash != head || !l.Commits[0].Refused || l.Commits[0].Signature != nil ||
-		l.Commits[1].Message != "empty 100\n" || l.Commits[1].Refused {
+		l.Commits[1].Message != "notes 100\n" || l.Commits[1].Refused || l.Commits[99].Message != "notes 2\n" {
 		t.Fatalf("commits: truncated %v, %d commits, first %+v", l.Truncated, len(l.Commits), l.Commits[0])
 	}
 	if l.Refusal == nil || len(l.Refusal.Entries) == 0 || l.Refusal.Entries[0].File != "bad.yaml" || l.Refusal.Entries[0].Line == 0 {

@@ -57,6 +57,9 @@ type view struct {
 	podIndex  map[string]int
 	nodesOnce sync.Once
 	nodes     []api.Node
+	// wires are the wire pods of views, by index (podwire.go).
+	wiresOnce sync.Once
+	wires     []*podWire
 }
 
 // index returns the position of every pod view by key.

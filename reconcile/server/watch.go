@@ -108,7 +108,7 @@ func (s *Server) serveWatchOf(w http.ResponseWriter, r *http.Request, list func(
 		return
 	}
 	enc := json.NewEncoder(w)
-	prev := map[string]any{}
+	st := newWatchState()
 	first := true
 	for {
 		// Take the signal before the view: a publish in between wakes the
@@ -126,7 +126,7 @@ func (s *Server) serveWatchOf(w http.ResponseWriter, r *http.Request, list func(
 			// Leading, but the term's first view is not published yet.
 		} else {
 			_ = rc.SetWriteDeadline(time.Now().Add(watchWriteTimeout))
-			if err := writeChanges(enc, prev, list(v)); err != nil {
+			if err := st.write(enc, list(v)); err != nil {
 				return
 			}
 			if first {
@@ -150,40 +150,84 @@ func (s *Server) serveWatchOf(w http.ResponseWriter, r *http.Request, list func(
 	}
 }
 
-// writeChanges writes the events that turn prev into cur, and updates prev.
-func writeChanges(enc *json.Encoder, prev map[string]any, cur []keyed) error {
-	seen := make(map[string]bool, len(cur))
+// watchState is what a watch stream has sent: by key, the object it last
+// sent, to compare the next view's with. It is kept across publishes
+// (nothing is allocated per publish but the events written and the
+// objects first seen).
+type watchState struct {
+	round uint64
+	sent  map[string]*sentObj
+}
+
+type sentObj struct {
+	obj   any
+	round uint64 // the last round that listed it
+}
+
+func newWatchState() *watchState { return &watchState{sent: map[string]*sentObj{}} }
+
+// write writes the events that turn what was sent into cur, and
+// remembers cur.
+func (st *watchState) write(enc *json.Encoder, cur []keyed) error {
+	st.round++
+	listed := 0
 	for _, k := range cur {
-		seen[k.key] = true
-		old, ok := prev[k.key]
 		typ := api.WatchAdded
-		if ok {
-			// The views share what did not change, so this is mostly a
-			// pointer comparison.
-			if reflect.DeepEqual(old, k.obj) {
+		s := st.sent[k.key]
+		if s != nil {
+			if s.round != st.round {
+				s.round = st.round
+				listed++
+			}
+			// The views share what did not change (and the pods' wire
+			// forms are carried from view to view: podwire.go), so this is
+			// mostly a pointer comparison.
+			if identical(s.obj, k.obj) {
+				continue
+			}
+			if reflect.DeepEqual(s.obj, k.obj) {
+				s.obj = k.obj // the same pointer next time
 				continue
 			}
 			typ = api.WatchModified
+		} else {
+			s = &sentObj{round: st.round}
+			st.sent[k.key] = s
+			listed++
 		}
 		if err := writeEvent(enc, typ, k.obj); err != nil {
 			return err
 		}
-		prev[k.key] = k.obj
+		s.obj = k.obj
+	}
+	if listed == len(st.sent) {
+		return nil
 	}
 	var gone []string
-	for key := range prev {
-		if !seen[key] {
+	for key, s := range st.sent {
+		if s.round != st.round {
 			gone = append(gone, key)
 		}
 	}
 	sort.Strings(gone)
 	for _, key := range gone {
-		if err := writeEvent(enc, api.WatchDeleted, prev[key]); err != nil {
+		if err := writeEvent(enc, api.WatchDeleted, st.sent[key].obj); err != nil {
 			return err
 		}
-		delete(prev, key)
+		delete(st.sent, key)
 	}
 	return nil
+}
+
+// identical reports whether a and b are the same pointer (a pointer
+// compared to itself needs no reflect.DeepEqual, which allocates).
+func identical(a, b any) bool {
+	if p, ok := a.(*api.Pod); ok { // the long lists: no reflect for them
+		q, ok := b.(*api.Pod)
+		return ok && p == q
+	}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && va.Type() == vb.Type() && va.UnsafePointer() == vb.UnsafePointer()
 }
 
 func writeEvent(enc *json.Encoder, typ string, obj any) error {
@@ -196,23 +240,26 @@ func writeEvent(enc *json.Encoder, typ string, obj any) error {
 
 // The lists a watch can follow, as their GET answers them.
 
-func watchPods(namespace string, f *listFilter) func(*view) []keyed {
+// watchPods filters the pods of each view first, on the core's views, and
+// then takes the wire form of those it keeps from the view's shared ones.
+// The list is made in the same buffer at every publish: the stream has
+// written the last one before it asks for the next.
+func watchPods(c *podWireCache, namespace string, f *listFilter) func(*view) []keyed {
+	var buf []keyed
 	return func(v *view) []keyed {
-		out := make([]keyed, 0, len(v.views))
+		var wires []*podWire
+		out := buf[:0]
 		for i := range v.views {
-			if p := &v.views[i]; namespace == "" || p.Namespace == namespace {
-				wp := wirePod(*p)
-				if !f.pod(&wp) {
-					continue
+			if p := &v.views[i]; (namespace == "" || p.Namespace == namespace) && f.pod(p) {
+				if wires == nil {
+					wires = v.wirePods(c)
 				}
-				key := p.Namespace + "/" + p.Name
-				if p.Terminating() {
-					// Beside the current incarnation of the same name.
-					key += "@" + p.UID
-				}
-				out = append(out, keyed{key: key, obj: f.view(wp)})
+				w := wires[i]
+				out = append(out, keyed{key: w.key, obj: w.obj(f)})
 			}
 		}
+		clear(out[len(out):cap(out)]) // what the last list held beyond this one's
+		buf = out
 		return out
 	}
 }
