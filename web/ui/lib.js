@@ -382,7 +382,11 @@ export function Confirm({ open, title, children, confirmLabel = 'Confirm', onCon
     if (open && !d.open) d.showModal();
     if (!open && d.open) d.close();
   }, [open]);
-  return html`<dialog ref=${ref} class="confirm" aria-label=${title} onClose=${() => open && onCancel && onCancel()}>
+  // Esc fires "cancel" (then closes the dialog itself): that is the user's
+  // cancel. "close" is not listened to: the close event of a closing this
+  // component asked for can arrive after the dialog was opened again
+  // (Cancel, then at once the same button), and would shut it.
+  return html`<dialog ref=${ref} class="confirm" aria-label=${title} onCancel=${() => onCancel && onCancel()}>
     <h2>${title}</h2>
     <div>${children}</div>
     <div class="actions">
