@@ -324,6 +324,11 @@ stringData:
 		"PathMetrics":        api.PathMetrics,
 		"PathHealthz":        api.PathHealthz,
 		"PathTokens":         api.PathTokens,
+		// The web UI's: its assets, the caller, and the commits waiting
+		// (the rotation above is one of them).
+		"PathUI":                 api.PathUI,
+		"PathWhoAmI":             api.PathWhoAmI,
+		"PathApplicationCommits": api.ApplicationCommitsPath(s.bootstrapName()),
 	}
 	// Not asked: GET /v1/revision serves the repository's files as
 	// committed, so a Secret there is what Git holds (SOPS ciphertext; a
@@ -349,6 +354,9 @@ stringData:
 	}
 	if d, err := cl.Diff(ctx); err != nil || d.Head == nil || d.Applied == nil || d.Applied.Hash != c1 || len(d.Changes) == 0 {
 		t.Errorf("diff = %+v, %v; want the Secret's change", d, err)
+	}
+	if body := get(t, s.APIURL()+api.ApplicationCommitsPath(s.bootstrapName())); !strings.Contains(body, `"applied":{"hash":"`+c1) {
+		t.Errorf("GET %s = %s, want the application's commits", api.ApplicationCommitsPath(s.bootstrapName()), body)
 	}
 	for _, f := range forms {
 		if strings.Contains(logs.String(), f) {
