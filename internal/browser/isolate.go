@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/stevedore-dev/stevedore/internal/innetns"
 )
 
 // An isolated browser runs in a network namespace of its own that has only
@@ -116,50 +115,11 @@ func (iso *isolation) setup(ctx context.Context, forward []string) error {
 // to the namespace it was made in, so it stays there after the thread
 // returns to the host's.
 func listenIn(path, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
+	ln, err := innetns.Run(path, func() (net.Listener, error) { return net.Listen("tcp", addr) })
+	if err != nil {
+		return nil, fmt.Errorf("failed to listen on %s in %s: %w", addr, path, err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		goruntime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			goruntime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("failed to get the current netns: %w", err)}
-			return
-		}
-		defer orig.Close()
-		target, err := netns.GetFromPath(path)
-		if err != nil {
-			goruntime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("failed to open %s: %w", path, err)}
-			return
-		}
-		defer target.Close()
-		if err := netns.Set(target); err != nil {
-			goruntime.UnlockOSThread()
-			ch <- result{nil, fmt.Errorf("failed to enter %s: %w", path, err)}
-			return
-		}
-		ln, err := net.Listen("tcp", addr)
-		if rerr := netns.Set(orig); rerr != nil {
-			// The thread stays locked: it is in the wrong namespace, and
-			// the runtime retires a thread whose goroutine ends locked.
-			if ln != nil {
-				ln.Close()
-			}
-			ch <- result{nil, fmt.Errorf("failed to leave %s: %w", path, rerr)}
-			return
-		}
-		goruntime.UnlockOSThread()
-		if err != nil {
-			err = fmt.Errorf("failed to listen on %s in %s: %w", addr, path, err)
-		}
-		ch <- result{ln, err}
-	}()
-	r := <-ch
-	return r.ln, r.err
+	return ln, nil
 }
 
 // serve accepts the browser's connections on ln and proxies each to addr

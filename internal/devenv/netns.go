@@ -13,11 +13,10 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"time"
 
-	"github.com/vishvananda/netns"
+	"github.com/stevedore-dev/stevedore/internal/innetns"
 )
 
 // A cluster with ClusterConfig.Netns runs every reconciler and agent in a
@@ -245,55 +244,12 @@ func freeHostSubnet() (netip.Prefix, error) {
 }
 
 // dialInNetns returns a DialContext that connects from inside the named
-// network namespace, so a process can be reached while its link is cut. The
-// socket is created on a locked thread switched into the namespace and
-// back. The thread must not die with the goroutine (Go's way with a thread
-// left locked): the processes this package starts carry Pdeathsig, which
-// Linux ties to the thread that forked them, so a dying thread could kill
-// one of them. Only when switching back fails is the thread left locked, to
-// be discarded rather than reused in the wrong namespace.
+// network namespace, so a process can be reached while its link is cut
+// (innetns.Run says how the thread is switched, and why back).
 func dialInNetns(name string) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	path := filepath.Join(netnsDir, name)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			conn net.Conn
-			err  error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			goruntime.LockOSThread()
-			orig, err := netns.Get()
-			if err != nil {
-				goruntime.UnlockOSThread()
-				ch <- result{nil, fmt.Errorf("failed to open the current network namespace: %w", err)}
-				return
-			}
-			defer orig.Close()
-			target, err := netns.GetFromPath(path)
-			if err != nil {
-				goruntime.UnlockOSThread()
-				ch <- result{nil, fmt.Errorf("failed to open %s: %w", path, err)}
-				return
-			}
-			defer target.Close()
-			if err := netns.Set(target); err != nil {
-				goruntime.UnlockOSThread()
-				ch <- result{nil, fmt.Errorf("failed to enter %s: %w", path, err)}
-				return
-			}
-			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if rerr := netns.Set(orig); rerr != nil {
-				if conn != nil {
-					conn.Close()
-				}
-				ch <- result{nil, fmt.Errorf("failed to leave %s: %w", path, rerr)}
-				return
-			}
-			goruntime.UnlockOSThread()
-			ch <- result{conn, err}
-		}()
-		r := <-ch
-		return r.conn, r.err
+		return innetns.Run(path, func() (net.Conn, error) { return (&net.Dialer{}).DialContext(ctx, network, addr) })
 	}
 }
 

@@ -69,21 +69,11 @@ func (s *Source) History(ctx context.Context, base, to string, max int) (*Histor
 	if max <= 0 {
 		max = 10000
 	}
-	repo, err := s.open()
+	repo, tip, baseCommit, missing, err := s.openRange(base, to)
 	if err != nil {
-		return nil, s.redact.wrap(err)
+		return nil, err
 	}
-	tip, err := repo.CommitObject(plumbing.NewHash(to))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read commit %s: %w", to, err)
-	}
-	h := &History{}
-	var baseCommit *object.Commit
-	if base != "" {
-		if baseCommit, err = repo.CommitObject(plumbing.NewHash(base)); err != nil {
-			h.BaseMissing = true
-		}
-	}
+	h := &History{BaseMissing: missing}
 	if baseCommit == nil {
 		c, err := s.historyCommit(tip)
 		if err != nil {
@@ -350,4 +340,23 @@ func shortHash(h string) string {
 		return h[:12]
 	}
 	return h
+}
+
+// openRange opens the cache (its lock held by the caller) and reads the
+// commits at the ends of base..to: baseCommit is nil when base is "" or
+// not in the cache, missing true for the latter (history rewritten, or a
+// cache cleared).
+func (s *Source) openRange(base, to string) (repo *git.Repository, tip, baseCommit *object.Commit, missing bool, err error) {
+	if repo, err = s.open(); err != nil {
+		return nil, nil, nil, false, s.redact.wrap(err)
+	}
+	if tip, err = repo.CommitObject(plumbing.NewHash(to)); err != nil {
+		return nil, nil, nil, false, fmt.Errorf("failed to read commit %s: %w", to, err)
+	}
+	if base != "" {
+		if baseCommit, err = repo.CommitObject(plumbing.NewHash(base)); err != nil {
+			baseCommit, missing = nil, true
+		}
+	}
+	return repo, tip, baseCommit, missing, nil
 }

@@ -65,21 +65,11 @@ func (s *Source) Log(ctx context.Context, base, to string, o LogOptions) (*Log, 
 	if o.Limit <= 0 {
 		o.Limit = 10000
 	}
-	repo, err := s.open()
+	repo, tip, baseCommit, missing, err := s.openRange(base, to)
 	if err != nil {
-		return nil, s.redact.wrap(err)
+		return nil, err
 	}
-	tip, err := repo.CommitObject(plumbing.NewHash(to))
-	if err != nil {
-		return nil, fmt.Errorf("failed to read commit %s: %w", to, err)
-	}
-	out := &Log{}
-	var baseCommit *object.Commit
-	if base != "" {
-		if baseCommit, err = repo.CommitObject(plumbing.NewHash(base)); err != nil {
-			out.BaseMissing = true
-		}
-	}
+	out := &Log{BaseMissing: missing}
 	var commits []*object.Commit
 	if baseCommit == nil {
 		commits = []*object.Commit{tip}
