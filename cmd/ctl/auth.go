@@ -62,15 +62,9 @@ func (c *cli) authCmd() *cobra.Command {
 }
 
 func (c *cli) whoami(ctx context.Context, output string) error {
-	cl, err := c.client()
+	w, err := askAPI(ctx, c, func(ctx context.Context, cl *api.Client) (*api.WhoAmI, error) { return cl.WhoAmI(ctx) })
 	if err != nil {
 		return err
-	}
-	ctx, cancel := c.requestCtx(ctx)
-	defer cancel()
-	w, err := cl.WhoAmI(ctx)
-	if err != nil {
-		return &exitErr{code: exitError, err: err}
 	}
 	return c.emit(output, w, func(out io.Writer) {
 		tw := newTable(out)
@@ -184,15 +178,11 @@ func (c *cli) canI(ctx context.Context, verb, target string, o canIOptions) erro
 	if err != nil {
 		return err
 	}
-	cl, err := c.client()
+	out, err := askAPI(ctx, c, func(ctx context.Context, cl *api.Client) ([]api.AccessCheck, error) {
+		return cl.ReviewAccess(ctx, []api.AccessCheck{ck})
+	})
 	if err != nil {
 		return err
-	}
-	ctx, cancel := c.requestCtx(ctx)
-	defer cancel()
-	out, err := cl.ReviewAccess(ctx, []api.AccessCheck{ck})
-	if err != nil {
-		return &exitErr{code: exitError, err: err}
 	}
 	if len(out) != 1 {
 		return &exitErr{code: exitError, err: fmt.Errorf("failed to review access: %d answers to one question", len(out))}

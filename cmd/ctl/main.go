@@ -180,3 +180,21 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 func usageErr(format string, a ...any) error {
 	return &exitErr{code: exitError, err: fmt.Errorf(format, a...)}
 }
+
+// askAPI calls f with the reconciler's client and a request context (the
+// --request-timeout); an error of f's is an API error and exits with
+// exitError.
+func askAPI[T any](ctx context.Context, c *cli, f func(context.Context, *api.Client) (T, error)) (T, error) {
+	var zero T
+	cl, err := c.client()
+	if err != nil {
+		return zero, err
+	}
+	ctx, cancel := c.requestCtx(ctx)
+	defer cancel()
+	v, err := f(ctx, cl)
+	if err != nil {
+		return zero, &exitErr{code: exitError, err: err}
+	}
+	return v, nil
+}

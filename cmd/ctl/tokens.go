@@ -37,15 +37,11 @@ func (c *cli) createToken(ctx context.Context, user string, o tokenOptions, outp
 	if o.ttl > 0 && o.ttl < time.Second {
 		return usageErr("--ttl is at least 1s")
 	}
-	cl, err := c.client()
+	t, err := askAPI(ctx, c, func(ctx context.Context, cl *api.Client) (*api.CreatedToken, error) {
+		return cl.CreateToken(ctx, api.TokenRequest{User: user, Groups: o.groups, TTLSeconds: int64(o.ttl / time.Second)})
+	})
 	if err != nil {
 		return err
-	}
-	ctx, cancel := c.requestCtx(ctx)
-	defer cancel()
-	t, err := cl.CreateToken(ctx, api.TokenRequest{User: user, Groups: o.groups, TTLSeconds: int64(o.ttl / time.Second)})
-	if err != nil {
-		return &exitErr{code: exitError, err: err}
 	}
 	return c.emit(output, t, func(w io.Writer) {
 		fmt.Fprintf(w, "token %s created for user %q", t.ID, t.User)
@@ -60,15 +56,9 @@ func (c *cli) createToken(ctx context.Context, user string, o tokenOptions, outp
 }
 
 func (c *cli) getTokens(ctx context.Context, output string) error {
-	cl, err := c.client()
+	list, err := askAPI(ctx, c, func(ctx context.Context, cl *api.Client) ([]api.Token, error) { return cl.Tokens(ctx) })
 	if err != nil {
 		return err
-	}
-	ctx, cancel := c.requestCtx(ctx)
-	defer cancel()
-	list, err := cl.Tokens(ctx)
-	if err != nil {
-		return &exitErr{code: exitError, err: err}
 	}
 	return c.emit(output, api.TokenList{Tokens: list}, func(w io.Writer) {
 		tw := newTable(w)
