@@ -69,7 +69,9 @@ func TestAgentEvictionReplacesPod(t *testing.T) {
 	waitFor(t, 15*time.Second, "one pod on each agent", func() bool { return len(a.last().Pods) == 1 && len(b.last().Pods) == 1 })
 	cl, _ := api.NewClient(s.APIURL(), nil)
 	a.pressure()
-	waitFor(t, 10*time.Second, "node-a's pressure taint known", func() bool {
+	// The pressure travels in the agent's gossip tags: seconds on a loaded
+	// machine (make test runs three packages at once).
+	waitFor(t, 30*time.Second, "node-a's pressure taint known", func() bool {
 		nodes, _ := cl.Nodes(context.Background())
 		for _, n := range nodes {
 			if n.Name == "node-a" && len(n.Taints) == 1 && n.Taints[0].Key == agentapi.TaintDiskPressure {
