@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -326,15 +325,7 @@ func (s *Server) handleDiffFiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req api.DiffRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxDiffBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			errs.WriteHTTPStatus(w, http.StatusRequestEntityTooLarge, errInvalid(fmt.Sprintf("diff request larger than %d bytes", maxDiffBody)))
-			return
-		}
-		errs.WriteHTTP(w, errInvalid("failed to decode diff request: "+err.Error()))
+	if !decodeBody(w, r, maxDiffBody, "diff request", &req, true) {
 		return
 	}
 	app, err := s.appOf(r)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,13 +62,7 @@ const maxAccessReviewBody = 256 << 10
 
 func (s *Server) handleAccessReview(w http.ResponseWriter, r *http.Request) {
 	var rev api.AccessReview
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAccessReviewBody)).Decode(&rev); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			errs.WriteHTTPStatus(w, http.StatusRequestEntityTooLarge, errInvalid(fmt.Sprintf("access review larger than %d bytes", maxAccessReviewBody)))
-			return
-		}
-		errs.WriteHTTP(w, errInvalid("failed to decode access review: "+err.Error()))
+	if !decodeBody(w, r, maxAccessReviewBody, "access review", &rev, false) {
 		return
 	}
 	if len(rev.Checks) > api.MaxAccessChecks {
