@@ -172,10 +172,7 @@ func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.
 		return out
 	}
 	base := ""
-	if applied != nil && applied.Path == cfg.Path && (applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) &&
-		(applied.Branch == "" || applied.Branch == cfg.Branch) {
-		// As verifyRevision decides: only the same source's history
-		// continues what was applied.
+	if applied != nil && applied.sameSource(cfg) {
 		base = applied.Commit.Hash
 	}
 	verify := s.verifier != nil

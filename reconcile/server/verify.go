@@ -150,8 +150,7 @@ func (s *Server) verifyRevision(ctx context.Context, app string, src fetcher, cf
 		// not make the new source's own OWNERS the judge of its content
 		// (found by review).
 		baseFiles = applied.Files
-		if applied.Path == cfg.Path && (applied.Repo == "" || applied.Repo == StripCredentials(cfg.URL)) &&
-			(applied.Branch == "" || applied.Branch == cfg.Branch) {
+		if applied.sameSource(cfg) {
 			// Only the same source's history continues what was applied:
 			// another's is verified from its tip.
 			base = applied.Commit.Hash
@@ -234,4 +233,13 @@ func approvalsText(approvals []policy.User) string {
 		names[i] = u.Name
 	}
 	return "approved by " + strings.Join(names, ", ") + " (trusted signatures on this content)"
+}
+
+// sameSource reports whether cfg is the source the revision came from (its
+// repository, branch and path; a revision saved before they were recorded
+// matches any repository and branch): only then does cfg's history
+// continue from it.
+func (r *savedRevision) sameSource(cfg source.Config) bool {
+	return r.Path == cfg.Path && (r.Repo == "" || r.Repo == StripCredentials(cfg.URL)) &&
+		(r.Branch == "" || r.Branch == cfg.Branch)
 }
