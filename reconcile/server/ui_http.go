@@ -201,8 +201,7 @@ func (s *Server) applicationCommits(ctx context.Context, app string, decl *spec.
 		if verify {
 			// The verifier remembers its verdicts: the commits a sync
 			// verified are not verified again.
-			pc.Signature = signatureVerdict(s.verifier.Verify(signature.Commit{Hash: c.Hash, Parents: c.Parents, Author: c.Author,
-				AuthorEmail: c.AuthorEmail, Message: c.Message, Time: c.Time, Signature: c.Signature, Payload: c.Payload, Tree: c.Tree}))
+			pc.Signature = signatureVerdict(s.verifier.Verify(signatureCommit(c)))
 		}
 		pc.Refused = out.Refusal != nil && out.Refusal.Commit.Hash == c.Hash
 		out.Commits = append(out.Commits, pc)

@@ -166,8 +166,7 @@ func (s *Server) verifyRevision(ctx context.Context, app string, src fetcher, cf
 	}
 	r := signature.Range{Base: base, Ancestor: hist.Ancestor}
 	for _, c := range hist.Commits {
-		r.Commits = append(r.Commits, signature.Commit{Hash: c.Hash, Parents: c.Parents, Author: c.Author, AuthorEmail: c.AuthorEmail,
-			Message: c.Message, Time: c.Time, Signature: c.Signature, Payload: c.Payload, Tree: c.Tree})
+		r.Commits = append(r.Commits, signatureCommit(c))
 	}
 	approvals, err := v.CheckRange(r, signature.Options{Mode: signature.Mode(s.cfg.Verify.Mode), AllowForcePush: s.cfg.Verify.AllowForcePush})
 	if err != nil {
@@ -242,4 +241,11 @@ func approvalsText(approvals []policy.User) string {
 func (r *savedRevision) sameSource(cfg source.Config) bool {
 	return r.Path == cfg.Path && (r.Repo == "" || r.Repo == StripCredentials(cfg.URL)) &&
 		(r.Branch == "" || r.Branch == cfg.Branch)
+}
+
+// signatureCommit is a commit of the Git cache as commit verification
+// reads it.
+func signatureCommit(c source.Commit) signature.Commit {
+	return signature.Commit{Hash: c.Hash, Parents: c.Parents, Author: c.Author, AuthorEmail: c.AuthorEmail,
+		Message: c.Message, Time: c.Time, Signature: c.Signature, Payload: c.Payload, Tree: c.Tree}
 }
