@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -57,7 +58,7 @@ func (s *Server) authenticate(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r.WithContext(withUser(r.Context(), anonymousUser)))
 			return
 		}
-		u, err := s.callerOf(r, fwdUser, fwdGroups)
+		u, method, err := s.callerOf(r, fwdUser, fwdGroups)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stevedore"`)
 			errs.WriteHTTP(w, errs.Mark(err, errUnauthenticated))
@@ -66,8 +67,19 @@ func (s *Server) authenticate(h http.Handler) http.Handler {
 		if !u.InGroup(policy.GroupAuthenticated) {
 			u.Groups = append(u.Groups, policy.GroupAuthenticated)
 		}
-		h.ServeHTTP(w, r.WithContext(withUser(r.Context(), u)))
+		h.ServeHTTP(w, r.WithContext(context.WithValue(withUser(r.Context(), u), methodKey{}, method)))
 	})
+}
+
+// methodKey keys how the caller was authenticated (methodCertificate or
+// methodToken) in a request's context: GET /v1/whoami reports it.
+type methodKey struct{}
+
+// methodFrom returns how authenticate authenticated the caller ("" when
+// security is disabled, or for a public route).
+func methodFrom(ctx context.Context) string {
+	m, _ := ctx.Value(methodKey{}).(string)
+	return m
 }
 
 // isPublic reports whether r is one of the requests that need no
@@ -91,30 +103,30 @@ func isPublic(r *http.Request) bool {
 // callerOf is the user a request authenticates as: its verified client
 // certificate (or, on a reconciler's, the identity the forwarding
 // follower names), else its bearer token.
-func (s *Server) callerOf(r *http.Request, fwdUser, fwdGroups []string) (policy.User, error) {
+func (s *Server) callerOf(r *http.Request, fwdUser, fwdGroups []string) (policy.User, string, error) {
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 		u := pki.UserOf(r.TLS.PeerCertificates[0])
 		if u.InGroup(policy.GroupReconcilers) && len(fwdUser) > 0 {
 			if len(fwdUser) != 1 || fwdUser[0] == "" {
-				return policy.User{}, errors.New("a forwarded request must name exactly one user")
+				return policy.User{}, "", errors.New("a forwarded request must name exactly one user")
 			}
-			return policy.User{Name: fwdUser[0], Groups: append([]string(nil), fwdGroups...)}, nil
+			return policy.User{Name: fwdUser[0], Groups: append([]string(nil), fwdGroups...)}, methodCertificate, nil
 		}
-		return u, nil
+		return u, methodCertificate, nil
 	}
 	if a := r.Header.Get("Authorization"); a != "" {
 		scheme, tok, _ := strings.Cut(a, " ")
 		tok = strings.TrimSpace(tok)
 		if !strings.EqualFold(scheme, "Bearer") || tok == "" {
-			return policy.User{}, errors.New(`unsupported Authorization header: want "Bearer TOKEN" (or a client certificate)`)
+			return policy.User{}, "", errors.New(`unsupported Authorization header: want "Bearer TOKEN" (or a client certificate)`)
 		}
 		if u, ok := s.tokenUser(tok); ok {
-			return u, nil
+			return u, methodToken, nil
 		}
 		// The token is not repeated: it may be a secret mistyped.
-		return policy.User{}, errors.New("invalid bearer token")
+		return policy.User{}, "", errors.New("invalid bearer token")
 	}
-	return policy.User{}, errors.New("authentication required: present a client certificate of the cluster's CA or a bearer token (ctl --config admin.conf; docs/security.md)")
+	return policy.User{}, "", errors.New("authentication required: present a client certificate of the cluster's CA or a bearer token (ctl --config admin.conf; docs/security.md)")
 }
 
 // nodeSpeaksForItself refuses (403) a node's certificate that names

@@ -44,15 +44,7 @@ func (s *Server) handleWhoAmI(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		u = insecureUser
 	}
-	out := api.WhoAmI{User: u.Name, Groups: u.Groups}
-	// As callerOf decides: a verified certificate first, then a token.
-	switch {
-	case s.sec == nil:
-	case r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0:
-		out.Method = methodCertificate
-	case r.Header.Get("Authorization") != "":
-		out.Method = methodToken
-	}
+	out := api.WhoAmI{User: u.Name, Groups: u.Groups, Method: methodFrom(r.Context())}
 	writeJSON(w, http.StatusOK, out)
 }
 
