@@ -31,12 +31,6 @@ import (
 // filterKind is the list a filter applies to: which parameters it takes.
 type filterKind int
 
-// Event types (api.Event.Type).
-const (
-	eventNormal  = "Normal"
-	eventWarning = "Warning"
-)
-
 const (
 	filterPods filterKind = iota
 	filterWorkloads
@@ -154,8 +148,8 @@ func parseFilter(q url.Values, kind filterKind) (*listFilter, error) {
 		if kind != filterEvents {
 			return nil, refuse(api.QueryEventType)
 		}
-		if !strings.EqualFold(t, eventNormal) && !strings.EqualFold(t, eventWarning) {
-			return nil, errInvalid(fmt.Sprintf("%s=%q: want %s or %s", api.QueryEventType, t, eventNormal, eventWarning))
+		if !strings.EqualFold(t, api.EventNormal) && !strings.EqualFold(t, api.EventWarning) {
+			return nil, errInvalid(fmt.Sprintf("%s=%q: want %s or %s", api.QueryEventType, t, api.EventNormal, api.EventWarning))
 		}
 		f.typ = t
 	}
@@ -270,7 +264,8 @@ func (f *listFilter) event(e *api.Event) bool {
 	if f.typ != "" {
 		typ := e.Type
 		if typ == "" {
-			typ = eventNormal
+			// A recorder that gave none: the type its reason has.
+			typ = api.EventType(e.Reason)
 		}
 		if !strings.EqualFold(typ, f.typ) {
 			return false
