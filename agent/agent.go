@@ -204,12 +204,15 @@ func (a *Agent) Start(ctx context.Context) error {
 		a.abortStart()
 		return fmt.Errorf("failed to start agent: %w", err)
 	}
-	ln, err := net.Listen("tcp", a.cfg.APIAddr)
-	if err != nil {
-		a.abortStart()
-		return fmt.Errorf("failed to listen on API address %s: %w", a.cfg.APIAddr, err)
+	ln := a.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.APIAddr); err != nil {
+			a.abortStart()
+			return fmt.Errorf("failed to listen on API address %s: %w", a.cfg.APIAddr, err)
+		}
+		a.ln = ln
 	}
-	a.ln = ln
 	apiURL := a.cfg.AdvertiseAPI
 	if apiURL == "" {
 		apiURL = advertiseURL(ln.Addr().(*net.TCPAddr), a.cfg.GossipAddr)
@@ -236,7 +239,6 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.mu.Unlock()
 
 	if err := a.startSerf(info); err != nil {
-		ln.Close()
 		a.abortStart()
 		return err
 	}
@@ -272,6 +274,9 @@ func (a *Agent) Start(ctx context.Context) error {
 // as after any stop).
 func (a *Agent) abortStart() {
 	a.cancel()
+	if a.ln != nil { // given by WithListener, or bound before the failure
+		a.ln.Close()
+	}
 	a.applyMu.Lock()
 	defer a.applyMu.Unlock()
 	if err := a.stopDNS(); err != nil {

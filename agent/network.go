@@ -106,6 +106,11 @@ type Option func(*Agent)
 // WithNetworking gives the agent its networking pieces.
 func WithNetworking(n Networking) Option { return func(a *Agent) { a.net = n } }
 
+// WithListener makes the agent serve its API on ln instead of listening on
+// Config.APIAddr (hollow agents count the bytes through it). The agent
+// closes it at Shutdown.
+func WithListener(ln net.Listener) Option { return func(a *Agent) { a.ln = ln } }
+
 // WithEvents makes the agent serve the events of l (its watch stream
 // carries them) instead of a log of its own: create l first, give its
 // Record to the runtime as runtime.Config.Events, then l to New.

@@ -68,6 +68,12 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	kustomizeObjects := fs.Int("kustomize-objects", 1000, "kustomize: objects the overlay renders")
 	policyCommits := fs.Int("policy-commits", 1000, "policy: signed commits in the verified range")
 	uiRuns := fs.Int("ui-runs", 10, "ui: pushes timed to the application page (after one warm-up)")
+	var so scaleOptions
+	fs.IntVar(&so.nodes, "nodes", 5000, "scale: hollow nodes")
+	fs.IntVar(&so.pods, "scale-pods", 150000, "scale: pods in the commit (alias --pods when only scale runs)")
+	fs.IntVar(&so.deployments, "deployments", 0, "scale: Deployments the pods are spread over (0: one per 150 pods)")
+	fs.IntVar(&so.perHost, "nodes-per-process", 1000, "scale: hollow nodes per process")
+	fs.IntVar(&so.killPercent, "kill-percent", 10, "scale: share of the nodes killed")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -168,6 +174,13 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 		s, err := benchUI(ctx, o, *goTool, *uiRuns, out)
 		record(secUI, s, err)
 	}
+	if want[secScale] {
+		if len(want) == 1 && flagSet(fs, "pods") {
+			so.pods = *pods
+		}
+		s, err := benchScale(ctx, o, so, out)
+		record(secScale, s, err)
+	}
 	if want[secFailover] {
 		o3 := o
 		o3.reconcilers = 3
@@ -196,6 +209,13 @@ func withBenchCluster(ctx context.Context, o *options, prefix string, fn func(*b
 	}()
 	fn(&benchCluster{c: c, image: c.Image(devenv.HelloRepo)})
 	return nil
+}
+
+// flagSet reports whether name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // parseOnly turns --only into a set of section names.

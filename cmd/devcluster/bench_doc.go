@@ -29,7 +29,7 @@ const (
 // how a placeholder section ("## Scheduler" with a comment under it) written
 // before the markers existed is found and replaced.
 var (
-	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secAuth, secServices, secRollout, secStorage, secJobs, secNode, secPolicy, secUI}
+	sectionOrder  = []string{secCommit, secScheduler, secControlPlane, secRecovery, secFailover, secDiff, secKustomize, secGet, secAuth, secServices, secRollout, secStorage, secJobs, secNode, secPolicy, secUI, secScale}
 	sectionTitles = map[string]string{
 		secCommit:       "Commit to running",
 		secScheduler:    "Scheduler",
@@ -47,6 +47,7 @@ var (
 		secNode:         "Node operations: logs and stats",
 		secPolicy:       "Commit verification",
 		secUI:           "Web UI",
+		secScale:        "Scale: hollow nodes",
 	}
 )
 

@@ -42,10 +42,12 @@ func main() {
 	switch cmd {
 	case "run":
 		err = run(ctx, args, os.Stdout)
+	case "hollow":
+		err = runHollow(ctx, args, os.Stdout)
 	case "bench":
 		err = bench(ctx, args, os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q (want run or bench)", cmd)
+		err = fmt.Errorf("unknown command %q (want run, bench or hollow)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "devcluster:", err)

@@ -38,7 +38,8 @@ type ClusterConfig struct {
 	// Dir holds everything the cluster creates; zero means a new temporary
 	// directory that Stop removes (a given Dir is left in place).
 	Dir string
-	// Agents is the number of agent processes; zero means 3.
+	// Agents is the number of agent processes; zero means 3, a negative
+	// number none (the scale benchmark brings hollow agents of its own).
 	Agents int
 	// Reconcilers is the number of reconciler processes; zero means 1.
 	// Several form one raft group (--bootstrap-expect Reconcilers), each
@@ -88,6 +89,9 @@ type ClusterConfig struct {
 	StorageHost bool
 	// WebhookSecret signs the post-receive hook's calls; zero means random.
 	WebhookSecret string
+	// ReconcilerArgs are added to every reconciler's command line after
+	// the harness's own flags (a repeated flag's last value wins).
+	ReconcilerArgs []string
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }

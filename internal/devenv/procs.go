@@ -112,6 +112,7 @@ func (c *Cluster) reconcilerArgv(i int) []string {
 		"--service-cidr", fmt.Sprintf("10.%d.128.0/17", c.cfg.PodSubnet),
 		"--sops-age-key-file", c.AgeKeyFile,
 	}
+	argv = append(argv, c.cfg.ReconcilerArgs...)
 	n := len(c.Reconcilers)
 	argv = append(argv, "--raft", r.Raft, "--bootstrap-expect", strconv.Itoa(n))
 	if i > 0 {
@@ -319,6 +320,16 @@ func (c *Cluster) ReconcilerRunning(i int) bool { return !c.reconcilerProc(i).ex
 // benchmarks read its CPU time from /proc.
 func (c *Cluster) AgentPID(i int) int {
 	p := c.agentProc(i)
+	if p == nil || p.exited() || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// ReconcilerPID returns the process ID of reconciler i (0 when it is not
+// running): benchmarks read its CPU time and memory from /proc.
+func (c *Cluster) ReconcilerPID(i int) int {
+	p := c.reconcilerProc(i)
 	if p == nil || p.exited() || p.cmd.Process == nil {
 		return 0
 	}

@@ -145,6 +145,12 @@ func (c *Cluster) adminTransport(dial func(ctx context.Context, network, addr st
 	return t
 }
 
+// AdminHTTPClient is an HTTP client with the admin's credentials, for the
+// reconcilers' routes the API client has no method for (/metrics).
+func (c *Cluster) AdminHTTPClient() *http.Client {
+	return &http.Client{Transport: c.adminTransport(nil), Timeout: 30 * time.Second}
+}
+
 // AgentHTTPClient is an HTTP client that calls agents' APIs with the
 // harness's reconciler-role certificate.
 func (c *Cluster) AgentHTTPClient() *http.Client {

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/internal/devenv"
+)
+
+// secScale is the scale benchmark's section.
+const secScale = "scale"
+
+// scaleOptions are the scale benchmark's flags.
+type scaleOptions struct {
+	nodes, pods, deployments int
+	perHost                  int
+	killPercent              int
+	reconcilers              int
+}
+
+// scaleDeployments is one Deployment of the scale commit; the image is
+// never pulled (hollow nodes run nothing) but must be a valid reference.
+const scaleDeployment = `---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-%04d
+  namespace: scale
+spec:
+  replicas: %d
+  selector:
+    matchLabels: {app: app-%04d}
+  template:
+    metadata:
+      labels: {app: app-%04d}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: main
+          image: registry.invalid/scale/app:%s
+          resources:
+            requests: {cpu: 100m, memory: 128Mi}
+`
+
+// scaleFiles renders the scale commit: d Deployments sharing pods
+// replicas, 100 to a file, the first one's image tagged tag0.
+func scaleFiles(d, pods int, tag0 string) map[string][]byte {
+	files := map[string][]byte{"scale/namespace.yaml": []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: scale\n")}
+	per, extra := pods/d, pods%d
+	var b strings.Builder
+	for i := range d {
+		r := per
+		if i < extra {
+			r++
+		}
+		tag := "v1"
+		if i == 0 {
+			tag = tag0
+		}
+		fmt.Fprintf(&b, scaleDeployment, i, r, i, i, tag)
+		if i%100 == 99 || i == d-1 {
+			files[fmt.Sprintf("scale/apps-%02d.yaml", i/100)] = []byte(b.String())
+			b.Reset()
+		}
+	}
+	return files
+}
+
+// hollowProc is one `devcluster hollow` process of the benchmark.
+type hollowProc struct {
+	cmd   *exec.Cmd
+	dir   string
+	nodes int
+	done  chan error
+}
+
+// scaleRun holds what the benchmark measured.
+type scaleRun struct {
+	opts        scaleOptions
+	hosts       int
+	formed      time.Duration // hollow processes started → every node Ready at the leader
+	placed      time.Duration // push → every pod placed
+	running     time.Duration // push → every pod Running
+	cpu         time.Duration // the leader's CPU over the commit
+	peakRSS     int64         // the leader's VmHWM at the end of the commit
+	rssAfter    int64
+	raftBefore  int64
+	raftAfter   int64
+	apiBytes    int64 // agents' API bytes (both ways) over the commit
+	hollowCPU   time.Duration
+	changed     time.Duration // one Deployment's new template: push → all its pods Running
+	idleCPU     time.Duration // the leader's CPU over idleWindow with nothing changed
+	idleWindow  time.Duration
+	killed      int
+	killedPods  int
+	seenFailed  time.Duration
+	rescheduled time.Duration
+	err         error
+}
+
+func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) (string, error) {
+	st := newStamp()
+	if so.deployments <= 0 {
+		so.deployments = max(1, so.pods/150)
+	}
+	if so.perHost <= 0 {
+		so.perHost = 1000
+	}
+	run := scaleRun{opts: so}
+	o.agents = -1
+	o.reconcilers = max(1, so.reconcilers)
+	o.registry = ""
+	prefix := fmt.Sprintf("scl%d", os.Getpid()%1000)
+	c, err := o.startScale(ctx, prefix)
+	if err != nil {
+		return "", fmt.Errorf("failed to start the reconciler: %w", err)
+	}
+	defer func() {
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "devcluster: cleanup:", err)
+		}
+	}()
+	shm, err := os.MkdirTemp("/dev/shm", "stevedore-scale-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(shm)
+	m := &scaleMeter{c: c, hc: c.AdminHTTPClient()}
+
+	fmt.Fprintf(out, "scale: starting %d hollow nodes\n", so.nodes)
+	t0 := time.Now()
+	procs, err := startHollows(ctx, o, c, so, shm)
+	defer stopHollows(procs)
+	if err != nil {
+		return "", err
+	}
+	run.hosts = len(procs)
+	if err := m.waitFor(ctx, 10*time.Minute, func(s metricsSample) bool { return s.nodesReady >= so.nodes },
+		func(s metricsSample) string { return fmt.Sprintf("%d of %d nodes ready", s.nodesReady, so.nodes) }, out); err != nil {
+		return "", err
+	}
+	run.formed = time.Since(t0)
+	fmt.Fprintf(out, "scale: %d nodes ready in %s\n", so.nodes, secs(run.formed))
+
+	leader := c.ReconcilerPID(0)
+	run.raftBefore = dirBytes(filepath.Join(c.Reconcilers[0].DataDir))
+	bytes0 := hollowBytes(procs)
+	hcpu0 := hollowTicks(procs)
+	ticks0 := procTicks(leader)
+	files := scaleFiles(so.deployments, so.pods, "v1")
+	start := time.Now()
+	if _, err := c.Repo.Commit(ctx, fmt.Sprintf("%d Deployments, %d pods", so.deployments, so.pods), files); err != nil {
+		return "", err
+	}
+	var placedAt time.Time
+	if err := m.waitFor(ctx, 10*time.Minute, func(s metricsSample) bool {
+		if placedAt.IsZero() && s.pods >= so.pods && s.pending == 0 {
+			placedAt = time.Now()
+		}
+		return s.running >= so.pods
+	}, func(s metricsSample) string { return fmt.Sprintf("%d of %d pods Running", s.running, so.pods) }, out); err != nil {
+		return "", err
+	}
+	run.running = time.Since(start)
+	if !placedAt.IsZero() {
+		run.placed = placedAt.Sub(start)
+	}
+	run.cpu = ticksToDuration(procTicks(leader) - ticks0)
+	run.hollowCPU = ticksToDuration(hollowTicks(procs) - hcpu0)
+	run.peakRSS = procHWM(leader)
+	run.rssAfter = procRSS(leader)
+	run.apiBytes = hollowBytes(procs) - bytes0
+	run.raftAfter = dirBytes(filepath.Join(c.Reconcilers[0].DataDir))
+	fmt.Fprintf(out, "scale: commit to all Running: %s (leader CPU %s, peak RSS %d MiB)\n", secs(run.running), secs(run.cpu), run.peakRSS>>20)
+
+	// Nothing changes: what does the leader spend?
+	run.idleWindow = 10 * time.Second
+	t1 := procTicks(leader)
+	time.Sleep(run.idleWindow) // the measurement is of an interval
+	run.idleCPU = ticksToDuration(procTicks(leader) - t1)
+
+	// One Deployment changes its template.
+	start = time.Now()
+	if _, err := c.Repo.Commit(ctx, "app-0000 v2", scaleFiles(so.deployments, so.pods, "v2")); err != nil {
+		return "", err
+	}
+	if err := m.waitFor(ctx, 5*time.Minute, func(s metricsSample) bool {
+		d := s.deployments["app-0000"]
+		return d.updated == d.desired && d.available == d.desired && d.desired > 0 && s.running == so.pods
+	}, func(s metricsSample) string {
+		d := s.deployments["app-0000"]
+		return fmt.Sprintf("app-0000: %d of %d updated, %d available", d.updated, d.desired, d.available)
+	}, out); err != nil {
+		return "", err
+	}
+	run.changed = time.Since(start)
+	fmt.Fprintf(out, "scale: one Deployment changed, converged in %s\n", secs(run.changed))
+
+	// Kill hosts holding killPercent of the nodes.
+	if err := run.killNodes(ctx, m, procs, out); err != nil {
+		return "", err
+	}
+	return renderScale(run, st), nil
+}
+
+// killNodes SIGKILLs the last hollow processes until killPercent of the
+// nodes are gone and times their pods' replacement.
+func (run *scaleRun) killNodes(ctx context.Context, m *scaleMeter, procs []*hollowProc, out io.Writer) error {
+	so := run.opts
+	want := so.nodes * so.killPercent / 100
+	if want == 0 {
+		return nil
+	}
+	before, err := m.sample(ctx)
+	if err != nil {
+		return err
+	}
+	var victims []*hollowProc
+	for i := len(procs) - 1; i >= 0 && run.killed < want; i-- {
+		victims = append(victims, procs[i])
+		run.killed += procs[i].nodes
+	}
+	run.killedPods = so.pods * run.killed / so.nodes // the scheduler spreads evenly
+	start := time.Now()
+	for _, p := range victims {
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	}
+	var seen time.Time
+	err = m.waitFor(ctx, 5*time.Minute, func(s metricsSample) bool {
+		if seen.IsZero() && s.nodesReady <= before.nodesReady-run.killed {
+			seen = time.Now()
+		}
+		return !seen.IsZero() && s.running >= so.pods && s.pending == 0 && s.unknown == 0
+	}, func(s metricsSample) string {
+		return fmt.Sprintf("%d nodes ready, %d of %d pods Running, %d pending, %d unknown", s.nodesReady, s.running, so.pods, s.pending, s.unknown)
+	}, out)
+	if err != nil {
+		return err
+	}
+	run.seenFailed = seen.Sub(start)
+	run.rescheduled = time.Since(start)
+	fmt.Fprintf(out, "scale: %d nodes killed, seen failed in %s, pods Running elsewhere in %s\n", run.killed, secs(run.seenFailed), secs(run.rescheduled))
+	return nil
+}
+
+// startScale starts the reconciler(s) with a cluster CIDR that holds a /24
+// for every node.
+func (o *options) startScale(ctx context.Context, prefix string) (*devenv.Cluster, error) {
+	cfg := devenv.ClusterConfig{
+		BinDir: o.bin, Agents: -1, Reconcilers: o.reconcilers, NodePrefix: prefix, SkipSeed: true,
+		// 10.0.0.0/10 holds 16,384 /24s (the harness puts Services in 10.100-199); hollow nodes route nothing.
+		ReconcilerArgs: []string{"--cluster-cidr", "10.0.0.0/10"},
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	return devenv.StartCluster(ctx, cfg)
+}
+
+// startHollows starts ceil(nodes/perHost) hollow processes and waits for
+// each to say it is ready.
+func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOptions, shm string) ([]*hollowProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var join, servers []string
+	for _, r := range c.Reconcilers {
+		join = append(join, r.Gossip)
+		servers = append(servers, r.URL)
+	}
+	var procs []*hollowProc
+	hosts := (so.nodes + so.perHost - 1) / so.perHost
+	for h := range hosts {
+		n := min(so.perHost, so.nodes-h*so.perHost)
+		dir := filepath.Join(shm, fmt.Sprintf("h%d", h+1))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return procs, err
+		}
+		cmd := exec.Command(self, "hollow", "--nodes", fmt.Sprint(n), "--prefix", fmt.Sprintf("h%d-", h+1),
+			"--subnet", fmt.Sprint(100+h), "--join", strings.Join(join, ","), "--server", strings.Join(servers, ","),
+			"--token-file", c.Creds.TokenFile, "--dir", dir, "--log", c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return procs, err
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return procs, err
+		}
+		p := &hollowProc{cmd: cmd, dir: dir, nodes: n, done: make(chan error, 1)}
+		procs = append(procs, p)
+		ready := make(chan struct{})
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "ready") {
+					close(ready)
+				}
+			}
+			p.done <- cmd.Wait()
+		}()
+		select {
+		case <-ready:
+		case err := <-p.done:
+			return procs, fmt.Errorf("hollow host %d exited: %v (log %s)", h+1, err, c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
+		case <-time.After(10 * time.Minute):
+			return procs, fmt.Errorf("hollow host %d did not start its nodes in 10 minutes", h+1)
+		case <-ctx.Done():
+			return procs, ctx.Err()
+		}
+	}
+	return procs, nil
+}
+
+// stopHollows kills every hollow process still running and waits for it.
+func stopHollows(procs []*hollowProc) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}()
+	}
+	wg.Wait()
+}
+
+// hollowBytes sums the hosts' agents' API bytes from their stats files.
+func hollowBytes(procs []*hollowProc) int64 {
+	var n int64
+	for _, p := range procs {
+		var s hollowStats
+		if b, err := os.ReadFile(filepath.Join(p.dir, "stats.json")); err == nil && json.Unmarshal(b, &s) == nil {
+			n += s.Read + s.Written
+		}
+	}
+	return n
+}
+
+func hollowTicks(procs []*hollowProc) int64 {
+	var n int64
+	for _, p := range procs {
+		n += procTicks(p.cmd.Process.Pid)
+	}
+	return n
+}
+
+// ticksToDuration converts clock ticks (USER_HZ, 100 on Linux) to time.
+func ticksToDuration(t int64) time.Duration { return time.Duration(t) * 10 * time.Millisecond }
+
+// procHWM is a process's peak resident set (VmHWM).
+func procHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+var errNoLeaderMetrics = errors.New("the leader's /metrics has no pods gauge yet")
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", math.Round(float64(b)/(1<<20))) }

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// renderScale writes the scale section.
+func renderScale(r scaleRun, st stamp) string {
+	so := r.opts
+	var b strings.Builder
+	fmt.Fprintln(&b, beginOf(secScale))
+	fmt.Fprintln(&b, "## Scale: hollow nodes")
+	fmt.Fprintf(&b, `
+`+"`devcluster bench --only scale --nodes %d --pods %d`"+` starts the real reconciler binary and %d hollow
+nodes in %d processes (`+"`devcluster hollow`"+`, internal/hollow: the real agent daemon, serf member, TLS API,
+fencing, pod-set sync and status stream, over a runtime that runs nothing; each node on a loopback
+address of its own, data dirs on tmpfs). One commit then adds %d Deployments (%d pods, 100m CPU and
+128Mi each); the clock stops when the leader's /metrics counts every pod Running (scraped every
+250 ms). Then one Deployment's image changes; then %d%% of the nodes are killed with SIGKILL.
+Every process shares the machine's 2 cores: the hollow nodes' CPU is the cluster's agents', not
+the reconciler's.
+
+`, so.nodes, so.pods, so.nodes, r.hosts, so.deployments, so.pods, so.killPercent)
+	fmt.Fprintln(&b, "| measurement | figure | target | |")
+	fmt.Fprintln(&b, "|---|---|---|---|")
+	fmt.Fprintf(&b, "| nodes joined and Ready at the leader | %s | | |\n", secs(r.formed))
+	fmt.Fprintf(&b, "| commit to all placed | %s | | |\n", secs(r.placed))
+	fmt.Fprintf(&b, "| commit to all Running: %s | %s | ≤ 60 s | %s |\n", secs(r.running), secs(r.running), verdict(r.running.Seconds() <= 60))
+	fmt.Fprintf(&b, "| reconciler peak RSS: %s | %s (%s after) | ≤ 2 GiB | %s |\n", mib(r.peakRSS), mib(r.peakRSS), mib(r.rssAfter), verdict(r.peakRSS <= 2<<30))
+	fmt.Fprintf(&b, "| reconciler CPU over the commit | %s | | |\n", secs(r.cpu))
+	fmt.Fprintf(&b, "| hollow nodes' CPU over the commit (all processes) | %s | | |\n", secs(r.hollowCPU))
+	fmt.Fprintf(&b, "| agent API bytes per node over the commit (both ways, TLS) | %s | | |\n", kib(r.apiBytes/int64(max(1, so.nodes))))
+	fmt.Fprintf(&b, "| reconciler data dir growth (raft log and snapshots) | %s | | |\n", mib(r.raftAfter-r.raftBefore))
+	per2s := r.idleCPU.Seconds() * 2 / r.idleWindow.Seconds()
+	fmt.Fprintf(&b, "| reconciler CPU per 2 s with nothing changed | %.0f ms | ≤ 10 ms | %s |\n", per2s*1000, verdict(per2s <= 0.010))
+	fmt.Fprintf(&b, "| one Deployment's image changed: commit to all its pods Running, old ones gone | %s | ≤ 1 s | %s |\n", secs(r.changed), verdict(r.changed.Seconds() <= 1))
+	if r.killed > 0 {
+		fmt.Fprintf(&b, "| %d of %d nodes killed: seen failed | %s | | |\n", r.killed, so.nodes, secs(r.seenFailed))
+		fmt.Fprintf(&b, "| %d of %d nodes killed: their ~%d pods Running elsewhere | %s | ≤ 15 s | %s |\n", r.killed, so.nodes, r.killedPods, secs(r.rescheduled), verdict(r.rescheduled.Seconds() <= 15))
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, st.machineLine())
+	fmt.Fprintln(&b, endOf(secScale))
+	return b.String()
+}
+
+func kib(b int64) string { return fmt.Sprintf("%.1f KiB", float64(b)/1024) }
