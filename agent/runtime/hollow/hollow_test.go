@@ -393,3 +393,20 @@ func BenchmarkSync30(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkResync30 is the steady state: the same 30 pods synced again
+// (the daemon syncs every PodSet it applies), then Status.
+func BenchmarkResync30(b *testing.B) {
+	set := pods("p", 30)
+	r := running(b, Config{}, set...)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.Sync(ctx, set); err != nil {
+			b.Fatal(err)
+		}
+		if st := r.Status(); len(st) != 30 {
+			b.Fatalf("%d statuses", len(st))
+		}
+	}
+}
