@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/stevedore-dev/stevedore/agent"
-	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/runtime"
 	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/internal/logfile"
@@ -241,7 +239,7 @@ func run(ctx context.Context, cfg agent.Config) error {
 	defer release()
 	metrics := agent.NewMetrics() // the runtime's probes and pulls count on the agent's /metrics
 	rt.SetObserver(metrics)
-	a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm),
+	a, err := agent.New(cfg, rt, agent.WithNetworking(n), agent.WithEvents(events), agent.WithVolumes(vm),
 		agent.WithStatsSource(rt), agent.WithImages(rt), agent.WithMetrics(metrics))
 	if err != nil {
 		return err
@@ -251,21 +249,3 @@ func run(ctx context.Context, cfg agent.Config) error {
 	}
 	return nil
 }
-
-// podRuntime adapts runtime.Runtime to the daemon, which reports an unknown
-// pod or container as api.ErrNotFound (404).
-type podRuntime struct{ *runtime.Runtime }
-
-func (r podRuntime) Logs(ctx context.Context, namespace, pod string, o api.LogOptions) (io.ReadCloser, error) {
-	rc, err := r.Runtime.Logs(ctx, namespace, pod, o)
-	if errors.Is(err, runtime.ErrNotFound) {
-		return nil, notFoundError{err}
-	}
-	return rc, err
-}
-
-// notFoundError keeps the runtime's message and matches both sentinels.
-type notFoundError struct{ err error }
-
-func (e notFoundError) Error() string   { return e.err.Error() }
-func (e notFoundError) Unwrap() []error { return []error{e.err, api.ErrNotFound} }

@@ -110,7 +110,7 @@ func teardown(ctx context.Context, cfg agent.Config) error {
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		a, err := agent.New(cfg, podRuntime{rt}, agent.WithNetworking(n))
+		a, err := agent.New(cfg, rt, agent.WithNetworking(n))
 		if err != nil {
 			errs = append(errs, err)
 		} else if err := a.TeardownNetwork(); err != nil {
