@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // --pprof
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,6 +48,7 @@ func runHollow(ctx context.Context, args []string, out io.Writer) error {
 	fs.Int64Var(&cfg.MaxPods, "max-pods", 0, "pods per node (0: the agent's default)")
 	fs.StringVar(&logFile, "log", "", "log file (default: stderr)")
 	fs.StringVar(&level, "log-level", "warn", "log level")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (loopback), to profile the host")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +76,9 @@ func runHollow(ctx context.Context, args []string, out io.Writer) error {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
 
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+	}
 	h, err := hollow.Start(ctx, cfg)
 	if err != nil {
 		return err
