@@ -19,7 +19,7 @@ import (
 // Paths served by the reconciler.
 const (
 	PathStatus      = "/v1/status"                  // GET → Status
-	PathPods        = "/v1/pods"                    // GET ?namespace= → PodList; ?watch=1 → a stream of WatchEvents of Pods
+	PathPods        = "/v1/pods"                    // GET ?namespace=[&limit=&continue=] → PodList; ?watch=1 → a stream of WatchEvents of Pods
 	PathPod         = "/v1/pods/{namespace}/{name}" // GET → PodDescription (a ServeMux pattern; PodPath builds the path)
 	PathDeployments = "/v1/deployments"             // GET ?namespace= → WorkloadList; ?watch=1 → WatchEvents of Workloads
 	PathNodes       = "/v1/nodes"                   // GET → NodeList; ?watch=1 → WatchEvents of Nodes
@@ -245,9 +245,23 @@ func CurrentPods(ps []Pod) []Pod {
 	return out
 }
 
-// PodList is the answer to GET /v1/pods, sorted by namespace and name.
+// PodList is the answer to GET /v1/pods, sorted by namespace and name
+// (a terminating incarnation before the current one of the same name,
+// then by UID: every pod has its own place, which paging relies on).
 type PodList struct {
 	Pods []Pod `json:"pods"`
+	// ResourceVersion names the pods of the view this answer was read
+	// from: two pages with the same one are of the same instant. Set on
+	// paged answers (QueryLimit or QueryContinue) only.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Continue is set when more pods match than QueryLimit let this page
+	// hold: pass it back as QueryContinue for the next page. It is opaque,
+	// as Kubernetes' metadata.continue is.
+	Continue string `json:"continue,omitempty"`
+	// RemainingItemCount is how many pods follow this page, when that is
+	// known without reading them: a paged list with no filter but its
+	// namespace (Kubernetes leaves it out with selectors too).
+	RemainingItemCount *int64 `json:"remainingItemCount,omitempty"`
 }
 
 // PathRolloutHistory is GET → RevisionList: a Deployment's revisions.
