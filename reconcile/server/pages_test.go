@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -220,5 +222,35 @@ func TestPodPagesBadInput(t *testing.T) {
 	// limit=0 is no limit, as in Kubernetes: one answer of every pod.
 	if l := listPage(t, s, url.Values{api.QueryLimit: {"0"}}); len(l.Pods) != len(pageViews()) || l.Continue != "" {
 		t.Errorf("limit=0: %d pods, continue %q", len(l.Pods), l.Continue)
+	}
+}
+
+// TestPodPagesClientWalk: api.Client's walk over the real handler lists,
+// page by page, what one unpaged answer lists.
+func TestPodPagesClientWalk(t *testing.T) {
+	t.Parallel()
+	s := pageServer(pageViews())
+	srv := httptest.NewServer(http.HandlerFunc(s.handlePods))
+	defer srv.Close()
+	c, err := api.NewClient(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, f := range []api.ListFilter{{}, {Namespace: "b"}, {LabelSelector: "even=false", Summary: true}} {
+		whole, err := c.PodsFiltered(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages := 0
+		var got []api.Pod
+		err = c.EachPodsPage(ctx, f, 4, func(l *api.PodList) error {
+			pages++
+			got = append(got, l.Pods...)
+			return nil
+		})
+		if err != nil || !slices.Equal(podKeys(got), podKeys(whole)) || pages != (len(whole)+3)/4 {
+			t.Errorf("%+v: %d pages of %v (%v), want %v", f, pages, podKeys(got), err, podKeys(whole))
+		}
 	}
 }
