@@ -250,17 +250,13 @@ func CurrentPods(ps []Pod) []Pod {
 // then by UID: every pod has its own place, which paging relies on).
 type PodList struct {
 	Pods []Pod `json:"pods"`
-	// ResourceVersion names the pods of the view this answer was read
-	// from: two pages with the same one are of the same instant. Set on
-	// paged answers (QueryLimit or QueryContinue) only.
-	ResourceVersion string `json:"resourceVersion,omitempty"`
-	// Continue is set when more pods match than QueryLimit let this page
-	// hold: pass it back as QueryContinue for the next page. It is opaque,
-	// as Kubernetes' metadata.continue is.
-	Continue string `json:"continue,omitempty"`
-	// RemainingItemCount is how many pods follow this page, when that is
-	// known without reading them: a paged list with no filter but its
-	// namespace (Kubernetes leaves it out with selectors too).
+	// The paging of a paged answer (QueryLimit, QueryContinue; pages.go):
+	// ResourceVersion names the view's pods it was read from (two pages
+	// with the same one are of one instant); Continue, the opaque token
+	// of the next page, is set when more pods match; RemainingItemCount,
+	// the pods after this page, when no filter but the namespace applies.
+	ResourceVersion    string `json:"resourceVersion,omitempty"`
+	Continue           string `json:"continue,omitempty"`
 	RemainingItemCount *int64 `json:"remainingItemCount,omitempty"`
 }
 
