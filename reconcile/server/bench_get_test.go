@@ -60,7 +60,8 @@ func TestBenchGet(t *testing.T) {
 	cmds := []cmdRun{
 		{"`ctl get pods -A -o json`", []string{"get", "pods", "-A", "-o", "json"}},
 		{"`ctl get pods -A -o yaml`", []string{"get", "pods", "-A", "-o", "yaml"}},
-		{"`ctl get pods -A` (table)", []string{"get", "pods", "-A"}},
+		{"`ctl get pods -A` (table, pages of 500)", []string{"get", "pods", "-A"}},
+		{"`ctl get pods -A --chunk-size 0` (table, one answer)", []string{"get", "pods", "-A", "--chunk-size", "0"}},
 		{"`ctl get pods -A -o jsonpath={.items[*].status.podIP}`", []string{"get", "pods", "-A", "-o", "jsonpath={.items[*].status.podIP}"}},
 	}
 	var rows []string
