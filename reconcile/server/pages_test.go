@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -252,5 +253,33 @@ func TestPodPagesClientWalk(t *testing.T) {
 		if err != nil || !slices.Equal(podKeys(got), podKeys(whole)) || pages != (len(whole)+3)/4 {
 			t.Errorf("%+v: %d pages of %v (%v), want %v", f, pages, podKeys(got), err, podKeys(whole))
 		}
+	}
+}
+
+// TestPodsVersion: a page's resourceVersion names the view's pods: a view
+// published again with the same pods (a node's push state changed) keeps
+// it, a plan that changed a pod's view makes a new one.
+func TestPodsVersion(t *testing.T) {
+	s, c := benchGetLeader(t, 3, 300)
+	v1 := s.view.Load()
+	c.publish()
+	v2 := s.view.Load()
+	if v2 == v1 || v2.podsVersion() != v1.podsVersion() {
+		t.Errorf("a view published again with the same pods: resourceVersion %q then %q (same view: %v)", v1.podsVersion(), v2.podsVersion(), v2 == v1)
+	}
+	// A node stops reporting one of its pods: the next plan changes its view.
+	c.mu.Lock()
+	for n, ps := range c.observed {
+		c.observed[n] = ps[1:]
+		break
+	}
+	c.mu.Unlock()
+	c.planOnce()
+	v3 := s.view.Load()
+	if sameViews(v3.views, v2.views) {
+		t.Fatal("the plan changed no pod view")
+	}
+	if v3.podsVersion() == v2.podsVersion() || !strings.HasPrefix(v3.podsVersion(), strconv.FormatUint(v3.token, 10)+".") {
+		t.Errorf("pods changed: resourceVersion %q then %q, want a new one of term token %d", v2.podsVersion(), v3.podsVersion(), v3.token)
 	}
 }
