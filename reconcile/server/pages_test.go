@@ -283,3 +283,20 @@ func TestPodsVersion(t *testing.T) {
 		t.Errorf("pods changed: resourceVersion %q then %q, want a new one of term token %d", v2.podsVersion(), v3.podsVersion(), v3.token)
 	}
 }
+
+// TestPodPagesTokenInNamespace: a token only says where to start inside
+// the namespace the request names (what authorization checked): one cut
+// from another namespace, or made up, never lists another's pods.
+func TestPodPagesTokenInNamespace(t *testing.T) {
+	t.Parallel()
+	s := pageServer(pageViews())
+	ofC := pageToken{Namespace: "c", Name: "web-3", UID: "cweb-3"}.encode()
+	ofA := pageToken{Namespace: "a", Name: "web-3", UID: "aweb-3"}.encode()
+	if l := listPage(t, s, url.Values{"namespace": {"a"}, api.QueryLimit: {"3"}, api.QueryContinue: {ofC}}); len(l.Pods) != 0 || l.Continue != "" {
+		t.Errorf("namespace a after c/web-3: %v, continue %q; want nothing", podKeys(l.Pods), l.Continue)
+	}
+	l := listPage(t, s, url.Values{"namespace": {"c"}, api.QueryLimit: {"100"}, api.QueryContinue: {ofA}})
+	if len(l.Pods) != 7 || l.Pods[0].Namespace != "c" || l.Pods[6].Namespace != "c" {
+		t.Errorf("namespace c after a/web-3: %v; want c's 7 pods", podKeys(l.Pods))
+	}
+}
