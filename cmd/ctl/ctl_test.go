@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,15 +102,25 @@ func (f *fakeReconciler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case api.PathPods:
-		i := min(f.podCalls, len(f.pods)-1)
-		f.podCalls++
+		// Paged as the reconciler pages (limit, continue), the token the
+		// index of the next pod; the pages of one walk are of one answer.
+		q := r.URL.Query()
+		start, _ := strconv.Atoi(q.Get(api.QueryContinue))
+		if start == 0 {
+			f.podCalls++
+		}
+		i := min(f.podCalls-1, len(f.pods)-1)
 		var out []api.Pod
 		for _, p := range f.pods[i] {
-			if ns := r.URL.Query().Get("namespace"); ns == "" || p.Namespace == ns {
+			if ns := q.Get("namespace"); ns == "" || p.Namespace == ns {
 				out = append(out, p)
 			}
 		}
-		v = api.PodList{Pods: out}
+		l := api.PodList{Pods: out[min(start, len(out)):]}
+		if limit, _ := strconv.Atoi(q.Get(api.QueryLimit)); limit > 0 && limit < len(l.Pods) {
+			l.Pods, l.Continue = l.Pods[:limit], strconv.Itoa(start+limit)
+		}
+		v = l
 	case api.PathStatus:
 		v = f.status
 	case api.PathDiff:

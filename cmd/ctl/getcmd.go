@@ -30,6 +30,9 @@ type getOptions struct {
 	watchEvents   bool
 	// forObject is --for KIND/NAME: events about one object.
 	forObject string
+	// chunkSize is --chunk-size: pods are listed in pages of this many
+	// (0: in one answer), as kubectl's flag (get_pages.go).
+	chunkSize int64
 }
 
 // Resource types ctl get knows; "deployments" lists ReplicationControllers
@@ -132,6 +135,7 @@ func (c *cli) getCmd() *cobra.Command {
 	fl.BoolVarP(&o.watch, "watch", "w", false, "after listing, watch for changes (a stream from the reconciler)")
 	fl.BoolVar(&o.watchOnly, "watch-only", false, "watch for changes without listing first")
 	fl.BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch and -o json|yaml, print watch events {type, object}")
+	fl.Int64Var(&o.chunkSize, "chunk-size", defaultChunkSize, "list pods in pages of this many, printing a table as each page arrives (0: in one answer)")
 	fl.StringVar(&o.forObject, "for", "", "with events: only those about this object, KIND/NAME (pod/web-0; deployment/web includes its pods')")
 	return cmd
 }
@@ -147,6 +151,9 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 	kinds, err := resources(args[0])
 	if err != nil {
 		return err
+	}
+	if o.chunkSize < 0 {
+		return usageErr("--chunk-size must be 0 (no paging) or more, not %d", o.chunkSize)
 	}
 	names := args[1:]
 	if len(names) > 0 && len(kinds) > 1 {
@@ -192,7 +199,10 @@ func (c *cli) runGet(ctx context.Context, args []string, o getOptions) error {
 	rctx, cancel := c.requestCtx(ctx)
 	defer cancel()
 	fe := &fetcher{cl: cl, ns: ns, about: about, needKube: f.structured() || o.sortBy != "", needDecls: f.structured() || o.sortBy != "" || o.selector != "", warn: c.errOut,
-		podFilter: serverPodFilter(o.selector, o.fieldSelector)}
+		podFilter: serverPodFilter(o.selector, o.fieldSelector), chunkSize: o.chunkSize}
+	if streamsPods(kinds, names, f, o) {
+		return c.printPodPages(rctx, fe, o, f) // get_pages.go
+	}
 	var sections [][]*item
 	for _, k := range kinds {
 		items, err := fe.fetch(rctx, k)
@@ -338,6 +348,8 @@ type fetcher struct {
 	// podFilter is what of -l and --field-selector the reconciler applies
 	// to the pod list (serverPodFilter); the list is filtered here again.
 	podFilter api.ListFilter
+	// chunkSize is the pods of one page (0: all in one answer).
+	chunkSize int64
 
 	workloads []api.Workload
 	wlDone    bool
@@ -355,7 +367,7 @@ func (fe *fetcher) fetch(ctx context.Context, res string) ([]*item, error) {
 	case resPods:
 		pf := fe.podFilter
 		pf.Namespace = fe.ns
-		pods, err := fe.cl.PodsFiltered(ctx, pf)
+		pods, err := fe.cl.PodsAll(ctx, pf, fe.chunkSize)
 		if err != nil {
 			return nil, err
 		}

@@ -19,7 +19,7 @@ import (
 // Paths served by the reconciler.
 const (
 	PathStatus      = "/v1/status"                  // GET → Status
-	PathPods        = "/v1/pods"                    // GET ?namespace= → PodList; ?watch=1 → a stream of WatchEvents of Pods
+	PathPods        = "/v1/pods"                    // GET ?namespace=[&limit=&continue=] → PodList; ?watch=1 → a stream of WatchEvents of Pods
 	PathPod         = "/v1/pods/{namespace}/{name}" // GET → PodDescription (a ServeMux pattern; PodPath builds the path)
 	PathDeployments = "/v1/deployments"             // GET ?namespace= → WorkloadList; ?watch=1 → WatchEvents of Workloads
 	PathNodes       = "/v1/nodes"                   // GET → NodeList; ?watch=1 → WatchEvents of Nodes
@@ -245,9 +245,19 @@ func CurrentPods(ps []Pod) []Pod {
 	return out
 }
 
-// PodList is the answer to GET /v1/pods, sorted by namespace and name.
+// PodList is the answer to GET /v1/pods, sorted by namespace and name
+// (a terminating incarnation before the current one of the same name,
+// then by UID: every pod has its own place, which paging relies on).
 type PodList struct {
 	Pods []Pod `json:"pods"`
+	// The paging of a paged answer (QueryLimit, QueryContinue; pages.go):
+	// ResourceVersion names the view's pods it was read from (two pages
+	// with the same one are of one instant); Continue, the opaque token
+	// of the next page, is set when more pods match; RemainingItemCount,
+	// the pods after this page, when no filter but the namespace applies.
+	ResourceVersion    string `json:"resourceVersion,omitempty"`
+	Continue           string `json:"continue,omitempty"`
+	RemainingItemCount *int64 `json:"remainingItemCount,omitempty"`
 }
 
 // PathRolloutHistory is GET → RevisionList: a Deployment's revisions.

@@ -60,7 +60,8 @@ func TestBenchGet(t *testing.T) {
 	cmds := []cmdRun{
 		{"`ctl get pods -A -o json`", []string{"get", "pods", "-A", "-o", "json"}},
 		{"`ctl get pods -A -o yaml`", []string{"get", "pods", "-A", "-o", "yaml"}},
-		{"`ctl get pods -A` (table)", []string{"get", "pods", "-A"}},
+		{"`ctl get pods -A` (table, pages of 500)", []string{"get", "pods", "-A"}},
+		{"`ctl get pods -A --chunk-size 0` (table, one answer)", []string{"get", "pods", "-A", "--chunk-size", "0"}},
 		{"`ctl get pods -A -o jsonpath={.items[*].status.podIP}`", []string{"get", "pods", "-A", "-o", "jsonpath={.items[*].status.podIP}"}},
 	}
 	var rows []string
@@ -138,6 +139,15 @@ func medianOf(ds []time.Duration) time.Duration {
 // benchGetCluster starts a leader in-process whose view holds podCount
 // running pods on nodeCount nodes, and serves its API; it returns the URL.
 func benchGetCluster(t *testing.T, nodeCount, podCount int) string {
+	s, _ := benchGetLeader(t, nodeCount, podCount)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// benchGetLeader is benchGetCluster's leader and its controller, the
+// pods planned, reported Running and planned again.
+func benchGetLeader(t *testing.T, nodeCount, podCount int) (*Server, *controller) {
 	repo := newGitRepo(t)
 	repo.commit("apps", bigRepo(t, podCount/100, func(int) string { return "registry.local/app:1" }))
 	cfg := DefaultConfig()
@@ -188,7 +198,5 @@ func benchGetCluster(t *testing.T, nodeCount, podCount int) string {
 	c.mu.Unlock()
 	c.planOnce()
 	s.ctrl.Store(c)
-	srv := httptest.NewServer(s.Handler())
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return s, c
 }

@@ -158,13 +158,26 @@ func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
 		errs.WriteHTTP(w, err)
 		return
 	}
+	pg, err := parsePage(r.URL.Query()) // pages.go
+	if err != nil {
+		errs.WriteHTTP(w, err)
+		return
+	}
 	ns := r.URL.Query().Get("namespace")
 	if isWatch(r) {
+		if pg.paged() {
+			errs.WriteHTTP(w, errInvalid(api.QueryLimit+" and "+api.QueryContinue+" page a list, not a watch"))
+			return
+		}
 		s.serveWatch(w, r, watchPods(&s.podWires, ns, f))
 		return
 	}
-	out := []api.Pod{}
 	v := s.view.Load()
+	if pg.paged() {
+		writeJSON(w, http.StatusOK, v.podPage(ns, f, pg))
+		return
+	}
+	out := []api.Pod{}
 	for i := range v.views {
 		if p := &v.views[i]; (ns == "" || p.Namespace == ns) && f.pod(p) {
 			wp := wirePod(*p)

@@ -24,8 +24,12 @@ import (
 // request that needs it.
 type view struct {
 	// leader is false for the empty view of a follower.
-	leader    bool
-	token     uint64
+	leader bool
+	token  uint64
+	// podsSeq is the publish sequence of the first view of this term with
+	// these pods (the same views slice): a page's resourceVersion
+	// (pages.go), which views that changed only nodes' push state share.
+	podsSeq   uint64
 	views     []reconcile.PodView // the last plan's, sorted by namespace and name
 	workloads []reconcile.WorkloadView
 	// services are the last plan's Services with their endpoints, sorted
@@ -173,11 +177,21 @@ func (c *controller) publish() {
 		return
 	}
 	c.pubStored = seq
+	v.podsSeq = seq
+	if prev := c.s.view.Load(); prev != nil && prev.leader && prev.token == v.token && sameViews(prev.views, v.views) {
+		v.podsSeq = prev.podsSeq
+	}
 	c.s.view.Store(v)
 	c.s.viewChanged.notify()
 	// Under c.mu, after the sequence check: hooks see the sets in the
 	// order they were published. It never blocks.
 	c.notifyNaming(v.services)
+}
+
+// sameViews reports whether a and b are the same slice: a plan that
+// changed no pod publishes its last one again (podwire.go relies on it too).
+func sameViews(a, b []reconcile.PodView) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // nodeTable is the node list of GET /v1/nodes, computed once per view.
