@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hashicorp/serf/serf"
+
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/agent/volume"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -54,6 +56,10 @@ type Config struct {
 	// GossipAddr is the host:port serf binds (UDP and TCP); zero means
 	// DefaultGossipAddr. Port 0 picks a free port (see Agent.GossipAddr).
 	GossipAddr string
+	// GossipProfile is the gossip timings (api.GossipLocal, api.GossipLarge
+	// for thousands of nodes); zero means api.GossipLocal. Every member of
+	// a cluster should use the same.
+	GossipProfile string
 	// Join lists gossip addresses of members to join (usually the
 	// reconciler's). The agent retries with back-off until one join succeeds,
 	// so agents may start before the reconciler. Zero means start alone.
@@ -223,6 +229,9 @@ func (c *Config) validate() error {
 		c.GossipAddr = DefaultGossipAddr
 	}
 	if _, _, err := splitGossip(c.GossipAddr); err != nil {
+		return err
+	}
+	if err := api.ApplyGossipProfile(serf.DefaultConfig(), c.GossipProfile); err != nil {
 		return err
 	}
 	if c.AdvertiseAPI != "" {

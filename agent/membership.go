@@ -27,6 +27,9 @@ func (a *Agent) startSerf(info api.NodeInfo) error {
 		return err
 	}
 	conf := api.SerfConfig(a.cfg.NodeName, host, port, a.cfg.Logger.With("node", a.cfg.NodeName))
+	if err := api.ApplyGossipProfile(conf, a.cfg.GossipProfile); err != nil {
+		return err
+	}
 	conf.Tags = tags
 	a.events = make(chan serf.Event, api.GossipEventBuffer)
 	conf.EventCh = a.events

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -300,6 +301,8 @@ func (a *Agent) handleWatch(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)
+	compact := q.Get(api.QueryHeartbeat) == api.HeartbeatUnchanged
+	var prev []byte // the last list sent, without its time, when compact
 	send := func() error {
 		// A consumer that stops reading is dropped instead of pinning a
 		// goroutine and a snapshot forever.
@@ -309,7 +312,21 @@ func (a *Agent) handleWatch(w http.ResponseWriter, r *http.Request) {
 		l := a.snapshot()
 		var next uint64
 		l.Events, next = a.evlog.After(cursor)
-		if err := enc.Encode(l); err != nil {
+		out := any(&l)
+		if compact {
+			now := l.Time
+			l.Time = time.Time{}
+			b, err := json.Marshal(&l)
+			if err != nil {
+				return err
+			}
+			l.Time = now
+			if bytes.Equal(b, prev) {
+				out = &api.PodStatusList{Node: l.Node, Term: l.Term, Generation: l.Generation, Epoch: l.Epoch, Time: now, Unchanged: true}
+			}
+			prev = b
+		}
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 		cursor = next

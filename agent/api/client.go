@@ -157,7 +157,7 @@ func (c *Client) Watch(ctx context.Context, fn func(PodStatusList)) error {
 func (c *Client) WatchFrom(ctx context.Context, epoch string, after uint64, fn func(PodStatusList)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	q := url.Values{}
+	q := url.Values{QueryHeartbeat: {HeartbeatUnchanged}}
 	if epoch != "" {
 		q.Set(QueryEpoch, epoch)
 		q.Set(QueryEventsAfter, strconv.FormatUint(after, 10))
@@ -179,6 +179,7 @@ func (c *Client) WatchFrom(ctx context.Context, epoch string, after uint64, fn f
 		defer idle.Stop()
 	}
 	dec := json.NewDecoder(resp.Body)
+	var last *PodStatusList
 	for {
 		var l PodStatusList
 		if err := dec.Decode(&l); err != nil {
@@ -201,6 +202,19 @@ func (c *Client) WatchFrom(ctx context.Context, epoch string, after uint64, fn f
 			<-timedOut
 			return fmt.Errorf("failed to watch pods: no update for %s: %w", c.WatchIdleTimeout, errWatchIdle)
 		}
+		if l.Unchanged {
+			if last == nil {
+				return fmt.Errorf("failed to watch pods: %w", errUnchangedFirst)
+			}
+			// The previous list again, at the heartbeat's time: the same
+			// slices, so a caller comparing with what it kept finds them
+			// equal at once.
+			again := *last
+			again.Time, again.Events = l.Time, nil
+			l = again
+		} else {
+			last = &l
+		}
 		fn(l)
 		if idle != nil {
 			idle.Reset(c.WatchIdleTimeout)
@@ -208,7 +222,10 @@ func (c *Client) WatchFrom(ctx context.Context, epoch string, after uint64, fn f
 	}
 }
 
-var errWatchIdle = errors.New("watch stream idle")
+var (
+	errWatchIdle      = errors.New("watch stream idle")
+	errUnchangedFirst = errors.New("the stream's first list is an unchanged heartbeat")
+)
 
 // do sends a request and decodes a JSON response into out.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, body io.Reader, out any) error {

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -60,10 +61,56 @@ func SerfConfig(name, host string, port int, logger *slog.Logger) *serf.Config {
 	ml.SuspicionMaxTimeoutMult = gossipSuspicionMaxMult
 	ml.PushPullInterval = gossipPushPullInterval
 	ml.DeadNodeReclaimTime = gossipDeadNodeReclaim
+	// Compression (LZW) buys nothing on a LAN and costs a fresh
+	// compressor per message: at thousands of members it was a third of
+	// every member's gossip CPU and most of its garbage. Receivers still
+	// read compressed messages, so mixed versions gossip fine.
+	ml.EnableCompression = false
 	ml.LogOutput = nil
 	ml.Logger = l
 	conf.MemberlistConfig = ml
 	return conf
+}
+
+// Gossip profiles (agent and reconciler --gossip-profile). Every member of
+// a cluster should use the same.
+const (
+	// GossipLocal, the default, is the timings above: a dead node is seen
+	// within 2 to 5 seconds in clusters of up to a few hundred members.
+	GossipLocal = "local"
+	// GossipLarge is for thousands of members: each member probes once a
+	// second and waits longer for an answer, so a member that is slow for a
+	// moment (a busy host, a GC pause) is not taken for dead and the
+	// cluster does not drown in suspicions; full state is exchanged a
+	// quarter as often (memberlist stretches it further with the cluster's
+	// size), and failed members are retried every 15 seconds. A dead node
+	// is seen in about SuspicionMult*log10(n) seconds: 11 s at 5,000
+	// members. docs/operations.md says when to choose it.
+	GossipLarge = "large"
+)
+
+// ErrGossipProfile is a --gossip-profile that is neither GossipLocal nor
+// GossipLarge.
+var ErrGossipProfile = errors.New("unknown gossip profile (want local or large)")
+
+// ApplyGossipProfile sets conf's timings to profile's; "" is GossipLocal.
+func ApplyGossipProfile(conf *serf.Config, profile string) error {
+	switch profile {
+	case "", GossipLocal:
+		return nil
+	case GossipLarge:
+		ml := conf.MemberlistConfig
+		ml.ProbeInterval = time.Second
+		ml.ProbeTimeout = 800 * time.Millisecond
+		ml.GossipInterval = 200 * time.Millisecond
+		ml.SuspicionMult = 3
+		ml.SuspicionMaxTimeoutMult = 2
+		ml.PushPullInterval = 60 * time.Second
+		conf.ReconnectInterval = 15 * time.Second
+		return nil
+	default:
+		return fmt.Errorf("%w: %q", ErrGossipProfile, profile)
+	}
 }
 
 // slogWriter routes serf's and memberlist's standard-library log lines

@@ -254,6 +254,12 @@ type PodStatusList struct {
 	// come from the agent's clock, minReadySeconds and deadlines are judged
 	// by the reconciler's).
 	Time time.Time `json:"time,omitzero"`
+	// Unchanged marks a heartbeat that repeats the stream's previous list
+	// (pods, volumes, term and generation) with no new events: it carries
+	// Node, Term, Generation, Epoch and Time only. Agents send it only to
+	// a watch that asked (QueryHeartbeat); Client.WatchFrom expands it
+	// back into the previous list, so callers never see one.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Event types, as in Kubernetes.
@@ -302,6 +308,12 @@ type Event struct {
 const (
 	QueryEventsAfter = "eventsAfter"
 	QueryEpoch       = "epoch"
+	// QueryHeartbeat set to HeartbeatUnchanged asks the agent to send a
+	// heartbeat that repeats the previous list as an Unchanged frame of a
+	// hundred bytes instead of the whole list: at thousands of nodes the
+	// repeated lists were most of what the reconciler decoded.
+	QueryHeartbeat     = "heartbeat"
+	HeartbeatUnchanged = "unchanged"
 )
 
 // Resources is a node's capacity in scheduler units.

@@ -77,6 +77,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.StringVar(&cfg.NodeName, "node", "", "node name in membership and pod statuses (default: the host name)")
 	f.StringArrayVar(&cfg.Join, "join", nil, "gossip address (host:port) of a member to join, usually the reconciler; repeatable; retried until one answers")
 	f.StringVar(&cfg.GossipAddr, "gossip", cfg.GossipAddr, "host:port serf binds (UDP and TCP)")
+	f.StringVar(&cfg.GossipProfile, "gossip-profile", "local", "gossip timings: local (a dead node seen in 2-5 s, up to a few hundred nodes) or large (thousands of nodes); every member should use the same")
 	f.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "host:port the agent API listens on")
 	f.StringVar(&cfg.AdvertiseAPI, "advertise-api", "", "base URL others use to reach the API (default: derived from --api)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the agent's fencing state and the runtime's data (default: /var/lib/stevedore/NODE)")

@@ -59,7 +59,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 	}
 	got, err := parse(t,
 		"--token-file", tokenFile, "--server", "https://10.0.0.9:7070,https://10.0.0.10:7070",
-		"--node", "n1", "--join", "127.0.0.1:1", "--join", "127.0.0.1:2", "--gossip", "127.0.0.1:3",
+		"--node", "n1", "--join", "127.0.0.1:1", "--join", "127.0.0.1:2", "--gossip", "127.0.0.1:3", "--gossip-profile", "large",
 		"--api", "127.0.0.1:4", "--advertise-api", "http://10.0.0.1:4", "--data-dir", "/d",
 		"--containerd", "/s.sock", "--containerd-namespace", "ns",
 		"--insecure-registry", "127.0.0.1:5000", "--insecure-registry", "r:5001",
@@ -78,7 +78,7 @@ func TestFlagsMapOntoConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := agent.Config{
-		NodeName: "n1", Join: []string{"127.0.0.1:1", "127.0.0.1:2"}, GossipAddr: "127.0.0.1:3",
+		NodeName: "n1", Join: []string{"127.0.0.1:1", "127.0.0.1:2"}, GossipAddr: "127.0.0.1:3", GossipProfile: "large",
 		APIAddr: "127.0.0.1:4", AdvertiseAPI: "http://10.0.0.1:4", DataDir: "/d",
 		ContainerdAddress: "/s.sock", ContainerdNamespace: "ns",
 		InsecureRegistries: []string{"127.0.0.1:5000", "r:5001"},

@@ -74,6 +74,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&so.deployments, "deployments", 0, "scale: Deployments the pods are spread over (0: one per 150 pods)")
 	fs.IntVar(&so.perHost, "nodes-per-process", 1000, "scale: hollow nodes per process")
 	fs.IntVar(&so.killPercent, "kill-percent", 10, "scale: share of the nodes killed")
+	fs.BoolVar(&so.pprof, "scale-pprof", false, "scale: serve net/http/pprof from hollow process h on 127.0.0.1:6160+h")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -29,6 +29,8 @@ type scaleOptions struct {
 	perHost                  int
 	killPercent              int
 	reconcilers              int
+	// pprof serves net/http/pprof from hollow process h on 127.0.0.1:6160+h.
+	pprof bool
 }
 
 // scaleDeployments is one Deployment of the scale commit; the image is
@@ -91,8 +93,10 @@ type hollowProc struct {
 type scaleRun struct {
 	opts        scaleOptions
 	hosts       int
+	total       int // pods in the cluster: the commit's and the warm-up's
 	formed      time.Duration // hollow processes started → every node Ready at the leader
-	placed      time.Duration // push → every pod placed
+	pushed      time.Duration // commit and git push (the hook calls the webhook)
+	applied     time.Duration // push → the leader applies the commit (its pods are planned)
 	running     time.Duration // push → every pod Running
 	cpu         time.Duration // the leader's CPU over the commit
 	peakRSS     int64         // the leader's VmHWM at the end of the commit
@@ -129,6 +133,12 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 		return "", fmt.Errorf("failed to start the reconciler: %w", err)
 	}
 	defer func() {
+		// The logs outlive the cluster, for a look at what was slow.
+		keep := filepath.Join(os.TempDir(), "stevedore-scale-logs")
+		_ = os.RemoveAll(keep)
+		if err := exec.Command("cp", "-r", filepath.Join(c.Dir, "logs"), keep).Run(); err == nil {
+			fmt.Fprintf(out, "scale: logs kept in %s\n", keep)
+		}
 		if err := c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "devcluster: cleanup:", err)
 		}
@@ -155,6 +165,23 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 	run.formed = time.Since(t0)
 	fmt.Fprintf(out, "scale: %d nodes ready in %s\n", so.nodes, secs(run.formed))
 
+	// A new leader plans nothing before its node-loss grace has passed
+	// (it may be adopting what agents run, docs/ha.md): a warm-up pod
+	// Running says the cluster is past that, as a cluster in use is.
+	warm := scaleFiles(1, 1, "v1")
+	for k, v := range warm {
+		delete(warm, k)
+		warm[strings.Replace(k, "scale/", "warm/", 1)] = []byte(strings.NewReplacer("namespace: scale", "namespace: warm", "name: scale", "name: warm").Replace(string(v)))
+	}
+	if _, err := c.Repo.Commit(ctx, "warm-up", warm); err != nil {
+		return "", err
+	}
+	if err := m.waitFor(ctx, 2*time.Minute, func(s metricsSample) bool { return s.running >= 1 },
+		func(s metricsSample) string { return "waiting for the warm-up pod" }, out); err != nil {
+		return "", err
+	}
+	run.total = so.pods + 1 // the warm-up pod counts in every gauge from here on
+
 	leader := c.ReconcilerPID(0)
 	run.raftBefore = dirBytes(filepath.Join(c.Reconcilers[0].DataDir))
 	bytes0 := hollowBytes(procs)
@@ -162,22 +189,22 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 	ticks0 := procTicks(leader)
 	files := scaleFiles(so.deployments, so.pods, "v1")
 	start := time.Now()
-	if _, err := c.Repo.Commit(ctx, fmt.Sprintf("%d Deployments, %d pods", so.deployments, so.pods), files); err != nil {
+	hash, err := c.Repo.Commit(ctx, fmt.Sprintf("%d Deployments, %d pods", so.deployments, so.pods), files)
+	if err != nil {
 		return "", err
 	}
-	var placedAt time.Time
+	run.pushed = time.Since(start)
+	var appliedAt time.Time
 	if err := m.waitFor(ctx, 10*time.Minute, func(s metricsSample) bool {
-		if placedAt.IsZero() && s.pods >= so.pods && s.pending == 0 {
-			placedAt = time.Now()
+		if appliedAt.IsZero() && s.applied == hash {
+			appliedAt = time.Now()
 		}
-		return s.running >= so.pods
-	}, func(s metricsSample) string { return fmt.Sprintf("%d of %d pods Running", s.running, so.pods) }, out); err != nil {
+		return s.applied == hash && s.running >= run.total
+	}, func(s metricsSample) string { return fmt.Sprintf("%d of %d pods Running (%d in all, %d Pending, %d Unknown)", s.running, run.total, s.pods, s.pending, s.unknown) }, out); err != nil {
 		return "", err
 	}
 	run.running = time.Since(start)
-	if !placedAt.IsZero() {
-		run.placed = placedAt.Sub(start)
-	}
+	run.applied = appliedAt.Sub(start)
 	run.cpu = ticksToDuration(procTicks(leader) - ticks0)
 	run.hollowCPU = ticksToDuration(hollowTicks(procs) - hcpu0)
 	run.peakRSS = procHWM(leader)
@@ -194,12 +221,13 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 
 	// One Deployment changes its template.
 	start = time.Now()
-	if _, err := c.Repo.Commit(ctx, "app-0000 v2", scaleFiles(so.deployments, so.pods, "v2")); err != nil {
+	hash2, err := c.Repo.Commit(ctx, "app-0000 v2", scaleFiles(so.deployments, so.pods, "v2"))
+	if err != nil {
 		return "", err
 	}
 	if err := m.waitFor(ctx, 5*time.Minute, func(s metricsSample) bool {
 		d := s.deployments["app-0000"]
-		return d.updated == d.desired && d.available == d.desired && d.desired > 0 && s.running == so.pods
+		return s.applied == hash2 && d.updated == d.desired && d.available == d.desired && d.desired > 0 && s.running == run.total
 	}, func(s metricsSample) string {
 		d := s.deployments["app-0000"]
 		return fmt.Sprintf("app-0000: %d of %d updated, %d available", d.updated, d.desired, d.available)
@@ -243,9 +271,9 @@ func (run *scaleRun) killNodes(ctx context.Context, m *scaleMeter, procs []*holl
 		if seen.IsZero() && s.nodesReady <= before.nodesReady-run.killed {
 			seen = time.Now()
 		}
-		return !seen.IsZero() && s.running >= so.pods && s.pending == 0 && s.unknown == 0
+		return !seen.IsZero() && s.running >= run.total && s.pending == 0 && s.unknown == 0
 	}, func(s metricsSample) string {
-		return fmt.Sprintf("%d nodes ready, %d of %d pods Running, %d pending, %d unknown", s.nodesReady, s.running, so.pods, s.pending, s.unknown)
+		return fmt.Sprintf("%d nodes ready, %d of %d pods Running, %d pending, %d unknown", s.nodesReady, s.running, run.total, s.pending, s.unknown)
 	}, out)
 	if err != nil {
 		return err
@@ -262,7 +290,7 @@ func (o *options) startScale(ctx context.Context, prefix string) (*devenv.Cluste
 	cfg := devenv.ClusterConfig{
 		BinDir: o.bin, Agents: -1, Reconcilers: o.reconcilers, NodePrefix: prefix, SkipSeed: true,
 		// 10.0.0.0/10 holds 16,384 /24s (the harness puts Services in 10.100-199); hollow nodes route nothing.
-		ReconcilerArgs: []string{"--cluster-cidr", "10.0.0.0/10"},
+		ReconcilerArgs: []string{"--cluster-cidr", "10.0.0.0/10", "--gossip-profile", "large"},
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	return devenv.StartCluster(ctx, cfg)
@@ -291,6 +319,9 @@ func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOpt
 		cmd := exec.Command(self, "hollow", "--nodes", fmt.Sprint(n), "--prefix", fmt.Sprintf("h%d-", h+1),
 			"--subnet", fmt.Sprint(100+h), "--join", strings.Join(join, ","), "--server", strings.Join(servers, ","),
 			"--token-file", c.Creds.TokenFile, "--dir", dir, "--log", c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
+		if so.pprof {
+			cmd.Args = append(cmd.Args, "--pprof", fmt.Sprintf("127.0.0.1:%d", 6160+h+1))
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {

@@ -29,6 +29,8 @@ type metricsSample struct {
 	pods, running, pending, unknown int
 	nodesReady, nodesNotReady       int
 	deployments                     map[string]depCounts
+	// applied is the commit the leader applies.
+	applied string
 }
 
 // sample scrapes the leader's /metrics.
@@ -37,6 +39,9 @@ func (m *scaleMeter) sample(ctx context.Context) (metricsSample, error) {
 	i, _, err := m.c.Leader(ctx)
 	if err != nil {
 		return s, err
+	}
+	if st, err := m.c.ReconcilerClient(i).Status(ctx); err == nil && st.Applied != nil {
+		s.applied = st.Applied.Hash
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.c.Reconcilers[i].URL+rapi.PathMetrics, nil)
 	if err != nil {
@@ -143,7 +148,7 @@ func (m *scaleMeter) waitFor(ctx context.Context, timeout time.Duration, done fu
 		} else {
 			lastErr = err
 		}
-		if time.Since(printed) >= 5*time.Second {
+		if time.Since(printed) >= progressEvery {
 			fmt.Fprintf(out, "scale: %s\n", progress(last))
 			printed = time.Now()
 		}
@@ -154,3 +159,6 @@ func (m *scaleMeter) waitFor(ctx context.Context, timeout time.Duration, done fu
 		}
 	}
 }
+
+// progressEvery is how often waitFor prints progress.
+var progressEvery = time.Second

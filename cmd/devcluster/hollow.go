@@ -46,6 +46,7 @@ func runHollow(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&cfg.Runtime.StartDelay, "start-delay", 0, "how long a pod stays Pending")
 	fs.Float64Var(&cfg.Runtime.FailureRate, "failure-rate", 0, "fraction of pods that crash-loop")
 	fs.Int64Var(&cfg.MaxPods, "max-pods", 0, "pods per node (0: the agent's default)")
+	fs.StringVar(&cfg.GossipProfile, "gossip-profile", "large", "the agents' gossip timings (local or large)")
 	fs.StringVar(&logFile, "log", "", "log file (default: stderr)")
 	fs.StringVar(&level, "log-level", "warn", "log level")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (loopback), to profile the host")

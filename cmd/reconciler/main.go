@@ -89,6 +89,7 @@ func newCommand() *cobra.Command {
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the reconciler's state: raft log and snapshots, Git cache, serf snapshot (required)")
 	f.StringVar(&cfg.APIAddr, "api", cfg.APIAddr, "host:port of the HTTP API")
 	f.StringVar(&cfg.GossipAddr, "gossip", cfg.GossipAddr, "host:port of the serf member agents and other reconcilers join")
+	f.StringVar(&cfg.GossipProfile, "gossip-profile", "local", "gossip timings: local (a dead node seen in 2-5 s, up to a few hundred nodes) or large (thousands of nodes); every member should use the same")
 	f.StringVar(&cfg.Raft.Addr, "raft", cfg.Raft.Addr, "host:port raft listens on; other reconcilers dial it, so it must name a reachable IP")
 	f.StringSliceVar(&cfg.Join, "join", nil, "gossip address of a reconciler or agent to join at start (repeat or comma-separate)")
 	f.IntVar(&cfg.Raft.BootstrapExpect, "bootstrap-expect", cfg.Raft.BootstrapExpect, "how many reconcilers form a new cluster (1, 3 or 5; the same on each)")

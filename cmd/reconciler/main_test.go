@@ -18,7 +18,7 @@ func TestFlagsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := newCommand()
-	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "raft", "join", "bootstrap-expect", "name", "webhook-secret", "commit-url",
+	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "gossip-profile", "raft", "join", "bootstrap-expect", "name", "webhook-secret", "commit-url",
 		"poll-interval", "node-loss-grace", "ssh-key", "known-hosts", "token-file", "log-level", "raft-log-level", "app-name", "sync-concurrency",
 		"naming-webhook", "naming-webhook-secret-file", "naming-exec",
 		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file",

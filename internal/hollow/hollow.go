@@ -45,6 +45,8 @@ type Config struct {
 	Join    []string
 	Servers []string
 	Token   string
+	// GossipProfile is every node's gossip timings (agent.Config's).
+	GossipProfile string
 	// DataDir holds the nodes' data directories; required.
 	DataDir string
 	// Runtime configures every node's hollow runtime.
@@ -144,6 +146,7 @@ func (h *Host) startNode(ctx context.Context, i int) error {
 	cfg.APIAddr = net.JoinHostPort(ip, port(agent.DefaultAPIAddr))
 	cfg.GossipAddr = net.JoinHostPort(ip, port(agent.DefaultGossipAddr))
 	cfg.Join = h.cfg.Join
+	cfg.GossipProfile = h.cfg.GossipProfile
 	cfg.DataDir = filepath.Join(h.cfg.DataDir, name)
 	cfg.AllocatableMilliCPU = h.cfg.MilliCPU
 	cfg.AllocatableMemory = h.cfg.Memory

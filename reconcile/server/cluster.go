@@ -19,6 +19,10 @@ import (
 // describe its raft state to the others (only changed tags are gossiped).
 const tagInterval = time.Second
 
+// indexTagInterval is how often at most the applied index alone is
+// gossiped (ctl status shows each peer's; raft itself does not need it).
+const indexTagInterval = 10 * time.Second
+
 // serfTags is what this reconciler announces through membership.
 func (s *Server) serfTags() map[string]string {
 	t := map[string]string{
@@ -49,6 +53,7 @@ func (s *Server) tagLoop(ctx context.Context) {
 	t := time.NewTicker(tagInterval)
 	defer t.Stop()
 	last := s.serfTags()
+	lastAt := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -63,19 +68,21 @@ func (s *Server) tagLoop(ctx context.Context) {
 		}
 		tags := s.serfTags()
 		// The applied index changes with every entry: gossip it only with
-		// another change, or every few seconds at most.
+		// another change, or every indexTagInterval at most. Each update
+		// is a broadcast to every member: at thousands of agents, one a
+		// second kept every member's gossip queue full.
 		cmp := maps.Clone(tags)
 		delete(cmp, tagIndex)
 		old := maps.Clone(last)
 		delete(old, tagIndex)
-		if maps.Equal(cmp, old) && tags[tagIndex] == last[tagIndex] {
+		if maps.Equal(cmp, old) && (tags[tagIndex] == last[tagIndex] || time.Since(lastAt) < indexTagInterval) {
 			continue
 		}
 		if err := s.serf.SetTags(tags); err != nil {
 			s.log.Warn("failed to update serf tags", "err", err)
 			continue
 		}
-		last = tags
+		last, lastAt = tags, time.Now()
 	}
 }
 

@@ -33,6 +33,10 @@ type Config struct {
 	// reconcilers join; empty means "127.0.0.1:7946". Port 0 picks a free
 	// port (see Server.GossipAddr).
 	GossipAddr string
+	// GossipProfile is the gossip timings (agent/api.GossipLocal, or
+	// GossipLarge for thousands of nodes); zero means GossipLocal. Every
+	// member of a cluster should use the same.
+	GossipProfile string
 	// Join lists gossip addresses of members (other reconcilers or agents)
 	// to join at start; empty waits to be joined.
 	Join []string

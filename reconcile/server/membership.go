@@ -214,6 +214,9 @@ func (s *Server) startSerf() error {
 	// The same timings as every agent, so that all members agree on when a
 	// node has failed.
 	conf := agentapi.SerfConfig(s.cfg.Name, host, port, s.log)
+	if err := agentapi.ApplyGossipProfile(conf, s.cfg.GossipProfile); err != nil {
+		return err
+	}
 	conf.Tags = s.serfTags()
 	// Tag updates (raft state, applied commit) must not hold up a
 	// shutdown for serf's default 5 s.
