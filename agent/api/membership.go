@@ -106,6 +106,9 @@ func ApplyGossipProfile(conf *serf.Config, profile string) error {
 		ml.SuspicionMult = 3
 		ml.SuspicionMaxTimeoutMult = 2
 		ml.PushPullInterval = 60 * time.Second
+		// Each member re-gossips every message RetransmitMult*log10(n)
+		// times; push-pull repairs what a lower count misses.
+		ml.RetransmitMult = 2
 		conf.ReconnectInterval = 15 * time.Second
 		return nil
 	default:

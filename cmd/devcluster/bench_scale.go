@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +30,9 @@ type scaleOptions struct {
 	perHost                  int
 	killPercent              int
 	reconcilers              int
+	// maxPods is each hollow node's pod capacity (at most 250: a pod CIDR
+	// is a /24).
+	maxPods int
 	// pprof serves net/http/pprof from hollow process h on 127.0.0.1:6160+h.
 	pprof bool
 }
@@ -93,7 +97,7 @@ type hollowProc struct {
 type scaleRun struct {
 	opts        scaleOptions
 	hosts       int
-	total       int // pods in the cluster: the commit's and the warm-up's
+	total       int           // pods in the cluster: the commit's and the warm-up's
 	formed      time.Duration // hollow processes started → every node Ready at the leader
 	pushed      time.Duration // commit and git push (the hook calls the webhook)
 	applied     time.Duration // push → the leader applies the commit (its pods are planned)
@@ -121,14 +125,26 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 		so.deployments = max(1, so.pods/150)
 	}
 	if so.perHost <= 0 {
-		so.perHost = 1000
+		// Killing one process kills killPercent of the nodes.
+		so.perHost = max(1, (so.nodes*so.killPercent+99)/100)
+		if so.killPercent <= 0 {
+			so.perHost = 200
+		}
+	}
+	if so.maxPods <= 0 || so.maxPods > 250 {
+		return "", fmt.Errorf("--max-pods %d: want 1 to 250 (a node's pod CIDR is a /24)", so.maxPods)
+	}
+	// The warm-up pod needs a place too.
+	// ... on the nodes left once killPercent of them are killed.
+	if left := so.nodes - so.nodes*so.killPercent/100; so.pods+1 > left*so.maxPods {
+		return "", fmt.Errorf("%d pods (and the warm-up pod) do not fit on the %d nodes of %d pods left after the kill", so.pods, left, so.maxPods)
 	}
 	run := scaleRun{opts: so}
 	o.agents = -1
 	o.reconcilers = max(1, so.reconcilers)
 	o.registry = ""
 	prefix := fmt.Sprintf("scl%d", os.Getpid()%1000)
-	c, err := o.startScale(ctx, prefix)
+	c, err := o.startScale(ctx, prefix, so)
 	if err != nil {
 		return "", fmt.Errorf("failed to start the reconciler: %w", err)
 	}
@@ -200,7 +216,9 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 			appliedAt = time.Now()
 		}
 		return s.applied == hash && s.running >= run.total
-	}, func(s metricsSample) string { return fmt.Sprintf("%d of %d pods Running (%d in all, %d Pending, %d Unknown)", s.running, run.total, s.pods, s.pending, s.unknown) }, out); err != nil {
+	}, func(s metricsSample) string {
+		return fmt.Sprintf("%d of %d pods Running (%d in all, %d Pending, %d Unknown)", s.running, run.total, s.pods, s.pending, s.unknown)
+	}, out); err != nil {
 		return "", err
 	}
 	run.running = time.Since(start)
@@ -225,13 +243,19 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 	if err != nil {
 		return "", err
 	}
-	if err := m.waitFor(ctx, 5*time.Minute, func(s metricsSample) bool {
-		d := s.deployments["app-0000"]
-		return s.applied == hash2 && d.updated == d.desired && d.available == d.desired && d.desired > 0 && s.running == run.total
+	m.watchDep = "app-0000"
+	err = m.waitFor(ctx, 5*time.Minute, func(s metricsSample) bool {
+		d := s.dep
+		return s.applied == hash2 && d != nil && slices.ContainsFunc(d.Images, func(im string) bool { return strings.HasSuffix(im, ":v2") }) &&
+			d.UpToDate == d.Replicas && d.Available == d.Replicas && d.Current == d.Replicas && s.running == run.total
 	}, func(s metricsSample) string {
-		d := s.deployments["app-0000"]
-		return fmt.Sprintf("app-0000: %d of %d updated, %d available", d.updated, d.desired, d.available)
-	}, out); err != nil {
+		if d := s.dep; d != nil {
+			return fmt.Sprintf("app-0000: %d of %d updated, %d available, %d pods", d.UpToDate, d.Replicas, d.Available, d.Current)
+		}
+		return "app-0000: not listed"
+	}, out)
+	m.watchDep = ""
+	if err != nil {
 		return "", err
 	}
 	run.changed = time.Since(start)
@@ -286,11 +310,15 @@ func (run *scaleRun) killNodes(ctx context.Context, m *scaleMeter, procs []*holl
 
 // startScale starts the reconciler(s) with a cluster CIDR that holds a /24
 // for every node.
-func (o *options) startScale(ctx context.Context, prefix string) (*devenv.Cluster, error) {
+func (o *options) startScale(ctx context.Context, prefix string, so scaleOptions) (*devenv.Cluster, error) {
+	args := []string{"--cluster-cidr", "10.0.0.0/10", "--gossip-profile", "large"}
+	if so.pprof {
+		args = append(args, "--pprof-addr", "127.0.0.1:6160")
+	}
 	cfg := devenv.ClusterConfig{
 		BinDir: o.bin, Agents: -1, Reconcilers: o.reconcilers, NodePrefix: prefix, SkipSeed: true,
 		// 10.0.0.0/10 holds 16,384 /24s (the harness puts Services in 10.100-199); hollow nodes route nothing.
-		ReconcilerArgs: []string{"--cluster-cidr", "10.0.0.0/10", "--gossip-profile", "large"},
+		ReconcilerArgs: args,
 		Logger:         slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	return devenv.StartCluster(ctx, cfg)
@@ -318,7 +346,7 @@ func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOpt
 		}
 		cmd := exec.Command(self, "hollow", "--nodes", fmt.Sprint(n), "--prefix", fmt.Sprintf("h%d-", h+1),
 			"--subnet", fmt.Sprint(100+h), "--join", strings.Join(join, ","), "--server", strings.Join(servers, ","),
-			"--token-file", c.Creds.TokenFile, "--dir", dir, "--log", c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
+			"--token-file", c.Creds.TokenFile, "--max-pods", fmt.Sprint(so.maxPods), "--milli-cpu", "64000", "--dir", dir, "--log", c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
 		if so.pprof {
 			cmd.Args = append(cmd.Args, "--pprof", fmt.Sprintf("127.0.0.1:%d", 6160+h+1))
 		}

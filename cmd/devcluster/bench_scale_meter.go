@@ -19,6 +19,9 @@ import (
 type scaleMeter struct {
 	c  *devenv.Cluster
 	hc *http.Client
+	// watchDep, when set, is a Deployment of namespace scale whose
+	// workload each sample reads too.
+	watchDep string
 }
 
 // depCounts are one Deployment's gauges.
@@ -31,6 +34,8 @@ type metricsSample struct {
 	deployments                     map[string]depCounts
 	// applied is the commit the leader applies.
 	applied string
+	// dep is scaleMeter.watchDep's workload.
+	dep *rapi.Workload
 }
 
 // sample scrapes the leader's /metrics.
@@ -42,6 +47,15 @@ func (m *scaleMeter) sample(ctx context.Context) (metricsSample, error) {
 	}
 	if st, err := m.c.ReconcilerClient(i).Status(ctx); err == nil && st.Applied != nil {
 		s.applied = st.Applied.Hash
+	}
+	if m.watchDep != "" {
+		ws, err := m.c.ReconcilerClient(i).DeploymentsFiltered(ctx, rapi.ListFilter{Namespace: "scale", FieldSelector: "metadata.name=" + m.watchDep})
+		if err != nil {
+			return s, err
+		}
+		if len(ws) == 1 {
+			s.dep = &ws[0]
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.c.Reconcilers[i].URL+rapi.PathMetrics, nil)
 	if err != nil {

@@ -46,6 +46,8 @@ func runHollow(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&cfg.Runtime.StartDelay, "start-delay", 0, "how long a pod stays Pending")
 	fs.Float64Var(&cfg.Runtime.FailureRate, "failure-rate", 0, "fraction of pods that crash-loop")
 	fs.Int64Var(&cfg.MaxPods, "max-pods", 0, "pods per node (0: the agent's default)")
+	fs.Int64Var(&cfg.MilliCPU, "milli-cpu", 0, "allocatable millicores per node (0: 8000)")
+	fs.Float64Var(&cfg.StartRate, "start-rate", 0, "nodes started per second (0: 20)")
 	fs.StringVar(&cfg.GossipProfile, "gossip-profile", "large", "the agents' gossip timings (local or large)")
 	fs.StringVar(&logFile, "log", "", "log file (default: stderr)")
 	fs.StringVar(&level, "log-level", "warn", "log level")
@@ -75,6 +77,7 @@ func runHollow(ctx context.Context, args []string, out io.Writer) error {
 		defer f.Close()
 		w = f
 	}
+	cfg.Memory = 256 << 30
 	cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
 
 	if *pprofAddr != "" {

@@ -32,7 +32,7 @@ func main() {
 
 func newCommand() *cobra.Command {
 	cfg := server.DefaultConfig()
-	var tokenFile, joinTokenFile, logLevel string
+	var tokenFile, joinTokenFile, logLevel, pprofAddr string
 	var logFlags logfile.Flags
 	cmd := &cobra.Command{
 		Use:           "reconciler --repo URL --data-dir DIR [flags]",
@@ -49,6 +49,11 @@ func newCommand() *cobra.Command {
 			var err error
 			if cfg.Logger, err = logFlags.Logger(level); err != nil {
 				return err
+			}
+			if pprofAddr != "" {
+				if err := servePprof(pprofAddr, cfg.Logger); err != nil {
+					return err
+				}
 			}
 			if tokenFile != "" {
 				b, err := os.ReadFile(tokenFile)
@@ -111,6 +116,7 @@ func newCommand() *cobra.Command {
 	f.StringSliceVar(&cfg.Security.JoinServers, "server", nil, "https:// API URL of a reconciler to join through with --bootstrap-token-file (repeat or comma-separate)")
 	f.StringSliceVar(&cfg.Security.Addresses, "tls-san", nil, "further IP or DNS name this reconciler's certificate is valid for (repeat or comma-separate)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&pprofAddr, "pprof-addr", "", "loopback host:port serving Go's profiles (/debug/pprof/), unauthenticated; none by default")
 	logFlags.Register(f)
 	limitFlags(f, &cfg)
 	f.StringVar(&cfg.Raft.LogLevel, "raft-log-level", cfg.Raft.LogLevel, "raft's own log level: debug, info, warn or error")

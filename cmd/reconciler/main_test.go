@@ -19,7 +19,7 @@ func TestFlagsDocumented(t *testing.T) {
 	}
 	cmd := newCommand()
 	want := []string{"repo", "branch", "path", "data-dir", "api", "gossip", "gossip-profile", "raft", "join", "bootstrap-expect", "name", "webhook-secret", "commit-url",
-		"poll-interval", "node-loss-grace", "ssh-key", "known-hosts", "token-file", "log-level", "raft-log-level", "app-name", "sync-concurrency",
+		"poll-interval", "node-loss-grace", "ssh-key", "known-hosts", "token-file", "log-level", "pprof-addr", "raft-log-level", "app-name", "sync-concurrency",
 		"naming-webhook", "naming-webhook-secret-file", "naming-exec",
 		"cluster-cidr", "service-cidr", "cluster-domain", "service-node-port-range", "sops-age-key-file", "sops-pgp-key-file",
 		"log-file", "log-max-size", "log-max-files",

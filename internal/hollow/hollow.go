@@ -56,6 +56,11 @@ type Config struct {
 	MilliCPU, Memory, MaxPods int64
 	// Parallel bounds how many nodes start at once; zero means 32.
 	Parallel int
+	// StartRate bounds how many nodes start per second; zero means 20.
+	// Every join is gossiped to every member, so n joins cost the machine
+	// O(n²) messages: started all at once, a thousand hollow nodes starve
+	// each other's probes and take each other for dead.
+	StartRate float64
 	// Logger receives the agents' logs; zero means slog.Default().
 	Logger *slog.Logger
 }
@@ -99,6 +104,9 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 32
 	}
+	if cfg.StartRate <= 0 {
+		cfg.StartRate = 20
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -107,7 +115,15 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	sem := make(chan struct{}, cfg.Parallel)
 	var wg sync.WaitGroup
 	errc := make(chan error, cfg.Nodes)
+	tick := time.NewTicker(time.Duration(float64(time.Second) / cfg.StartRate))
+	defer tick.Stop()
 	for i := range cfg.Nodes {
+		if i > 0 {
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+			}
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
