@@ -35,6 +35,13 @@ type scaleOptions struct {
 	maxPods int
 	// pprof serves net/http/pprof from hollow process h on 127.0.0.1:6160+h.
 	pprof bool
+	// hollowBin is the devcluster binary that runs `hollow`; zero means
+	// this one (a test sets it).
+	hollowBin string
+	// reconcilerArgs are added to the reconciler's flags (a test shortens
+	// its grace); idle is how long the idle CPU is measured (zero: 10 s).
+	reconcilerArgs []string
+	idle           time.Duration
 }
 
 // scaleDeployments is one Deployment of the scale commit; the image is
@@ -233,12 +240,18 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 
 	// Nothing changes: what does the leader spend?
 	run.idleWindow = 10 * time.Second
+	if so.idle > 0 {
+		run.idleWindow = so.idle
+	}
 	t1 := procTicks(leader)
+	idleProf := so.profile("idle", run.idleWindow)
 	time.Sleep(run.idleWindow) // the measurement is of an interval
+	idleProf()
 	run.idleCPU = ticksToDuration(procTicks(leader) - t1)
 
 	// One Deployment changes its template.
 	start = time.Now()
+	changeProf := so.profile("change", 5*time.Second)
 	hash2, err := c.Repo.Commit(ctx, "app-0000 v2", scaleFiles(so.deployments, so.pods, "v2"))
 	if err != nil {
 		return "", err
@@ -259,6 +272,7 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 		return "", err
 	}
 	run.changed = time.Since(start)
+	changeProf()
 	fmt.Fprintf(out, "scale: one Deployment changed, converged in %s\n", secs(run.changed))
 
 	// Kill hosts holding killPercent of the nodes.
@@ -315,6 +329,7 @@ func (o *options) startScale(ctx context.Context, prefix string, so scaleOptions
 	if so.pprof {
 		args = append(args, "--pprof-addr", "127.0.0.1:6160")
 	}
+	args = append(args, so.reconcilerArgs...)
 	cfg := devenv.ClusterConfig{
 		BinDir: o.bin, Agents: -1, Reconcilers: o.reconcilers, NodePrefix: prefix, SkipSeed: true,
 		// 10.0.0.0/10 holds 16,384 /24s (the harness puts Services in 10.100-199); hollow nodes route nothing.
@@ -327,9 +342,12 @@ func (o *options) startScale(ctx context.Context, prefix string, so scaleOptions
 // startHollows starts ceil(nodes/perHost) hollow processes and waits for
 // each to say it is ready.
 func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOptions, shm string) ([]*hollowProc, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
+	self := so.hollowBin
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	var join, servers []string
 	for _, r := range c.Reconcilers {
@@ -382,6 +400,21 @@ func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOpt
 		}
 	}
 	return procs, nil
+}
+
+// profile, with --scale-pprof, takes a CPU profile of the reconciler for d
+// into /tmp/stevedore-scale-<name>.prof; the returned func waits for it.
+func (so scaleOptions) profile(name string, d time.Duration) func() {
+	if !so.pprof {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		url := fmt.Sprintf("http://127.0.0.1:6160/debug/pprof/profile?seconds=%d", int(d.Seconds()))
+		_ = exec.Command("curl", "-s", "-o", filepath.Join(os.TempDir(), "stevedore-scale-"+name+".prof"), url).Run()
+	}()
+	return func() { <-done }
 }
 
 // stopHollows kills every hollow process still running and waits for it.
