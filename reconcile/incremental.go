@@ -532,6 +532,16 @@ func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
 	}
 	slices.Sort(changed)
 	var uids []string
+	// A changed report is a new list, but most of its pods are as they
+	// were: only the owners of pods that came, went or changed are
+	// re-planned. (Marking every pod of a changed node made each report
+	// re-plan every workload with a pod there: at 200 pods a node, all of
+	// them, and every plan during a rollout was a full one.)
+	type prevReport struct {
+		node string
+		st   *api.PodStatus
+	}
+	gone := map[string]prevReport{}
 	for _, node := range changed {
 		old, had := p.observed[node]
 		if _, has := in.Observed[node]; has != had {
@@ -546,8 +556,7 @@ func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
 			if p.obsNode[uid] == node {
 				delete(p.obs, uid)
 				delete(p.obsNode, uid)
-				mark(&old[i])
-				uids = append(uids, uid)
+				gone[uid] = prevReport{node, &old[i]}
 			}
 		}
 	}
@@ -560,10 +569,23 @@ func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
 			}
 			p.obs[uid] = &sts[i]
 			p.obsNode[uid] = node
+			prev, had := gone[uid]
+			delete(gone, uid)
+			if had && prev.node == node && reflect.DeepEqual(*prev.st, sts[i]) {
+				continue
+			}
+			if had {
+				mark(prev.st)
+			}
 			mark(&sts[i])
 			uids = append(uids, uid)
 		}
 	}
+	for uid, prev := range gone {
+		mark(prev.st)
+		uids = append(uids, uid)
+	}
+	slices.Sort(uids)
 	if len(changed) > 0 {
 		p.observed = maps.Clone(in.Observed)
 	}
