@@ -84,8 +84,8 @@ const (
 	// cluster does not drown in suspicions; full state is exchanged a
 	// quarter as often (memberlist stretches it further with the cluster's
 	// size), and failed members are retried every 15 seconds. A dead node
-	// is seen in about SuspicionMult*log10(n) seconds: 11 s at 5,000
-	// members. docs/operations.md says when to choose it.
+	// is seen in about 2*log10(n) seconds after a probe finds it: 7 s at
+	// 5,000 members. docs/scale.md says when to choose it.
 	GossipLarge = "large"
 )
 
@@ -103,7 +103,11 @@ func ApplyGossipProfile(conf *serf.Config, profile string) error {
 		ml.ProbeInterval = time.Second
 		ml.ProbeTimeout = 800 * time.Millisecond
 		ml.GossipInterval = 200 * time.Millisecond
-		ml.SuspicionMult = 3
+		// A suspicion stands for 2*log10(n) probe intervals (7 s at 5,000
+		// members) with no wait for confirmations (memberlist waits for
+		// SuspicionMult-2 of them): room to refute without doubling the
+		// time a dead node's pods wait.
+		ml.SuspicionMult = 2
 		ml.SuspicionMaxTimeoutMult = 2
 		ml.PushPullInterval = 60 * time.Second
 		// Each member re-gossips every message RetransmitMult*log10(n)

@@ -300,6 +300,8 @@ func (run *scaleRun) killNodes(ctx context.Context, m *scaleMeter, procs []*holl
 		run.killed += procs[i].nodes
 	}
 	run.killedPods = so.pods * run.killed / so.nodes // the scheduler spreads evenly
+	killProf := so.profile("kill", 20*time.Second)
+	defer killProf()
 	start := time.Now()
 	for _, p := range victims {
 		_ = p.cmd.Process.Signal(syscall.SIGKILL)
