@@ -44,7 +44,7 @@ ui-screenshots: deps ## run the end-to-end test, whose web UI step writes a scre
 test-unit: ## run the tests that need no daemon
 	$(GO) test -count=1 -short $(PKGS)
 
-bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, ctl get, commit-to-running, recovery, failover, web UI)
+bench: deps build ## measure every section of docs/benchmarks.md (scheduler, control plane, diff, ctl get, commit-to-running, recovery, failover, web UI, scale with hollow nodes)
 	$(GO) build -o $(BIN)/ ./cmd/devcluster
 	$(BIN)/devcluster bench --bin $(BIN) --examples examples-repo --out docs/benchmarks.md --go $(GO)
 

@@ -69,8 +69,8 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	policyCommits := fs.Int("policy-commits", 1000, "policy: signed commits in the verified range")
 	uiRuns := fs.Int("ui-runs", 10, "ui: pushes timed to the application page (after one warm-up)")
 	var so scaleOptions
-	fs.IntVar(&so.nodes, "nodes", 600, "scale: hollow nodes (each a real serf member: see docs/benchmarks.md for why not 5,000 on one machine)")
-	fs.IntVar(&so.pods, "scale-pods", 150000, "scale: pods in the commit (alias --pods when only scale runs)")
+	fs.IntVar(&so.nodes, "nodes", 300, "scale: hollow nodes (each a real serf member: see docs/benchmarks.md for why not 5,000 on one machine)")
+	fs.IntVar(&so.pods, "scale-pods", 60000, "scale: pods in the commit (alias --pods when only scale runs)")
 	fs.IntVar(&so.deployments, "deployments", 0, "scale: Deployments the pods are spread over (0: one per 150 pods)")
 	fs.IntVar(&so.perHost, "nodes-per-process", 0, "scale: hollow nodes per process (0: --kill-percent of them, so that killing one process kills that share)")
 	fs.IntVar(&so.maxPods, "max-pods", 250, "scale: each hollow node's pod capacity (at most 250: its pod CIDR is a /24)")
