@@ -123,7 +123,6 @@ type scaleRun struct {
 	killedPods  int
 	seenFailed  time.Duration
 	rescheduled time.Duration
-	err         error
 }
 
 func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) (string, error) {
