@@ -7,7 +7,7 @@
 // Service rules, DNS) before the pods; and streams the runtime's pod status
 // back, with the runtime's events (numbered and kept by an EventLog). Running the pods is the runtime's job (agent/runtime), the network
 // pieces are agent/netnode, agent/proxy and agent/dns; the daemon only needs
-// small interfaces (podRuntime, Networking), so it is tested with
+// small interfaces (PodRuntime, Networking), so it is tested with
 // hand-written fakes.
 package agent
 
@@ -29,7 +29,9 @@ import (
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
 
-// podRuntime is what the daemon needs from agent/runtime.Runtime.
+// PodRuntime is what the daemon needs of a pod runtime: agent/runtime's
+// (containerd) or agent/runtime/hollow's; agent/runtime/runtimetest is the
+// behavioural suite both pass.
 //
 // Sync is called by one goroutine at a time; Status, Pods and Logs may be
 // called concurrently with it and with each other. Changes is read by a single
@@ -37,7 +39,7 @@ import (
 // with an error matching api.ErrNotFound (served as 404); runtime.ErrNotFound
 // is that same sentinel (internal/errs), and going through this interface
 // keeps this package free of containerd.
-type podRuntime interface {
+type PodRuntime interface {
 	Sync(ctx context.Context, pods []api.Pod) error
 	Status() []api.PodStatus
 	Changes() <-chan struct{}
@@ -56,7 +58,7 @@ type podRuntime interface {
 // (or Run). An Agent is not restartable: after Shutdown, create a new one.
 type Agent struct {
 	cfg Config
-	rt  podRuntime
+	rt  PodRuntime
 	net Networking
 	log *slog.Logger
 	// evlog numbers and keeps the runtime's events for the watch stream
@@ -139,7 +141,7 @@ type Agent struct {
 
 // New validates cfg (filling zero values), creates the data directory and
 // loads the persisted fencing state. It starts nothing.
-func New(cfg Config, rt podRuntime, opts ...Option) (*Agent, error) {
+func New(cfg Config, rt PodRuntime, opts ...Option) (*Agent, error) {
 	if rt == nil {
 		return nil, errNilRuntime
 	}

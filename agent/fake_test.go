@@ -15,7 +15,7 @@ import (
 	"github.com/stevedore-dev/stevedore/agent/api"
 )
 
-// fakeRuntime is a hand-written podRuntime: Sync records the set and reports
+// fakeRuntime is a hand-written PodRuntime: Sync records the set and reports
 // every pod Running; tests change statuses with setStatus.
 type fakeRuntime struct {
 	mu      sync.Mutex
@@ -38,7 +38,7 @@ type fakeRuntime struct {
 	events *eventLog
 }
 
-var _ podRuntime = (*fakeRuntime)(nil)
+var _ PodRuntime = (*fakeRuntime)(nil)
 
 func (f *fakeRuntime) SetNetwork(ctx context.Context, n api.Network) error {
 	f.mu.Lock()
@@ -186,7 +186,7 @@ func testConfig(t *testing.T, name string) Config {
 }
 
 // startAgent starts an agent and shuts it down when the test ends.
-func startAgent(t *testing.T, cfg Config, rt podRuntime, opts ...Option) *Agent {
+func startAgent(t *testing.T, cfg Config, rt PodRuntime, opts ...Option) *Agent {
 	t.Helper()
 	a, err := New(cfg, rt, opts...)
 	if err != nil {

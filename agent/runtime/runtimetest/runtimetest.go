@@ -4,7 +4,7 @@
 // (agent/runtime/hollow) both run it, so that hollow agents in the scale
 // benchmark exercise the daemon the way real ones do.
 //
-// It checks only what the daemon relies on (agent.go's podRuntime): pods
+// It checks only what the daemon relies on (agent.PodRuntime): pods
 // of a Sync run and are Ready with an IP from SetNetwork's pod CIDR, a
 // re-Sync of the same set changes nothing, a pod that leaves the set leaves
 // Status without disturbing the others, a new UID is a new incarnation,
@@ -23,7 +23,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -31,22 +30,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stevedore-dev/stevedore/agent"
 	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
-// Runtime is what the suite drives: the agent daemon's podRuntime.
-//
-// Sync is called by one goroutine at a time; Status, Pods, Changes and
-// Logs may be called concurrently with it.
-type Runtime interface {
-	Sync(ctx context.Context, pods []api.Pod) error
-	Status() []api.PodStatus
-	Changes() <-chan struct{}
-	Logs(ctx context.Context, namespace, pod string, o api.LogOptions) (io.ReadCloser, error)
-	Pods() []api.Pod
-	SetNetwork(ctx context.Context, n api.Network) error
-}
+// Runtime is what the suite drives: the agent daemon's PodRuntime (its
+// threading rules are there).
+type Runtime = agent.PodRuntime
 
 // Option changes how the suite builds pods and how long it waits.
 type Option func(*config)
