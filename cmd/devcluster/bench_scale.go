@@ -456,20 +456,7 @@ func hollowTicks(procs []*hollowProc) int64 {
 func ticksToDuration(t int64) time.Duration { return time.Duration(t) * 10 * time.Millisecond }
 
 // procHWM is a process's peak resident set (VmHWM).
-func procHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
+func procHWM(pid int) int64 { return procStatusBytes(pid, "VmHWM:") }
 
 var errNoLeaderMetrics = errors.New("the leader's /metrics has no pods gauge yet")
 
