@@ -75,6 +75,7 @@ func bench(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&so.perHost, "nodes-per-process", 0, "scale: hollow nodes per process (0: --kill-percent of them, so that killing one process kills that share)")
 	fs.IntVar(&so.maxPods, "max-pods", 250, "scale: each hollow node's pod capacity (at most 250: its pod CIDR is a /24)")
 	fs.IntVar(&so.killPercent, "kill-percent", 10, "scale: share of the nodes killed")
+	fs.IntVar(&so.apps, "applications", 1000, "scale: applications declared in one commit, each with a path of a second repository (0: none)")
 	fs.BoolVar(&so.pprof, "scale-pprof", false, "scale: serve net/http/pprof from hollow process h on 127.0.0.1:6160+h")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +43,8 @@ type scaleOptions struct {
 	// its grace); idle is how long the idle CPU is measured (zero: 10 s).
 	reconcilerArgs []string
 	idle           time.Duration
+	// apps is how many applications the last phase declares in one commit.
+	apps int
 }
 
 // scaleDeployments is one Deployment of the scale commit; the image is
@@ -123,6 +126,9 @@ type scaleRun struct {
 	killedPods  int
 	seenFailed  time.Duration
 	rescheduled time.Duration
+	// apps applications converged from one commit in appsConverged.
+	apps          int
+	appsConverged time.Duration
 }
 
 func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) (string, error) {
@@ -141,8 +147,9 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 		return "", fmt.Errorf("--max-pods %d: want 1 to 250 (a node's pod CIDR is a /24)", so.maxPods)
 	}
 	// The warm-up pod needs a place too.
-	// ... on the nodes left once killPercent of them are killed.
-	if left := so.nodes - so.nodes*so.killPercent/100; so.pods+1 > left*so.maxPods {
+	// ... on the nodes left once killPercent of them are killed, with a
+	// pod for each application.
+	if left := so.nodes - so.nodes*so.killPercent/100; so.pods+1+so.apps > left*so.maxPods {
 		return "", fmt.Errorf("%d pods (and the warm-up pod) do not fit on the %d nodes of %d pods left after the kill", so.pods, left, so.maxPods)
 	}
 	run := scaleRun{opts: so}
@@ -165,8 +172,9 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 			fmt.Fprintln(os.Stderr, "devcluster: cleanup:", err)
 		}
 	}()
-	shm, err := os.MkdirTemp("/dev/shm", "stevedore-scale-")
-	if err != nil {
+	reapScaleDirs()
+	shm := filepath.Join("/dev/shm", fmt.Sprintf("stevedore-scale-%d", os.Getpid()))
+	if err := os.MkdirAll(shm, 0o700); err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(shm)
@@ -277,6 +285,11 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 	// Kill hosts holding killPercent of the nodes.
 	if err := run.killNodes(ctx, m, procs, out); err != nil {
 		return "", err
+	}
+	if so.apps > 0 {
+		if err := run.applications(ctx, c, m, so.apps, out); err != nil {
+			return "", err
+		}
 	}
 	return renderScale(run, st), nil
 }
@@ -416,6 +429,19 @@ func (so scaleOptions) profile(name string, d time.Duration) func() {
 		_ = exec.Command("curl", "-s", "-o", filepath.Join(os.TempDir(), "stevedore-scale-"+name+".prof"), url).Run()
 	}()
 	return func() { <-done }
+}
+
+// reapScaleDirs removes the tmpfs directories of scale runs whose process
+// is gone (a killed run): they hold memory until removed.
+func reapScaleDirs() {
+	dirs, _ := filepath.Glob("/dev/shm/stevedore-scale-*")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "stevedore-scale-"))
+		if err != nil || syscall.Kill(pid, 0) == nil {
+			continue
+		}
+		_ = os.RemoveAll(d)
+	}
 }
 
 // stopHollows kills every hollow process still running and waits for it.

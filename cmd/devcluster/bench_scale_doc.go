@@ -44,6 +44,9 @@ pods are the control-plane section's ([scale.md](scale.md#why-not-5000-nodes-on-
 		fmt.Fprintf(&b, "| %d of %d nodes killed: seen failed | %s | | |\n", r.killed, so.nodes, secs(r.seenFailed))
 		fmt.Fprintf(&b, "| %d of %d nodes killed: their ~%d pods Running elsewhere | %s | ≤ 15 s | %s |\n", r.killed, so.nodes, r.killedPods, secs(r.rescheduled), verdict(r.rescheduled.Seconds() <= 15))
 	}
+	if r.apps > 0 {
+		fmt.Fprintf(&b, "| %d applications declared in one commit (each its own path of a second repository: a namespace and a one-replica Deployment): every one applied and its pod Running | %s | ≤ 30 s | %s |\n", r.apps, secs(r.appsConverged), verdict(r.appsConverged.Seconds() <= 30))
+	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "Beside the published figures of GitOps controllers (theirs, not re-measured; they stop at the")
 	fmt.Fprintln(&b, "API server, before any pod runs):")

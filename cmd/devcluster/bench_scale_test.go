@@ -17,7 +17,7 @@ func TestBenchScaleSmall(t *testing.T) {
 		t.Fatalf("go build devcluster: %v\n%s", err, out)
 	}
 	so := scaleOptions{nodes: 20, pods: 400, deployments: 4, killPercent: 10, maxPods: 50,
-		hollowBin: bin + "/devcluster", reconcilerArgs: []string{"--node-loss-grace", "2s"}, idle: 2 * time.Second}
+		hollowBin: bin + "/devcluster", reconcilerArgs: []string{"--node-loss-grace", "2s"}, idle: 2 * time.Second, apps: 10}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var log strings.Builder
@@ -27,7 +27,7 @@ func TestBenchScaleSmall(t *testing.T) {
 	}
 	for _, want := range []string{beginOf(secScale), endOf(secScale), "20 hollow\nnodes in 10 processes",
 		"| commit to all Running: ", "| reconciler peak RSS: ", "| 2 of 20 nodes killed: their ~40 pods Running elsewhere |",
-		"one Deployment's image changed", "load average"} {
+		"one Deployment's image changed", "| 10 applications declared in one commit", "load average"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("missing %q in:\n%s", want, s)
 		}
