@@ -195,6 +195,9 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.started = true
 	a.mu.Unlock()
 	if err := ctx.Err(); err != nil {
+		if a.ln != nil { // given by WithListener
+			a.ln.Close()
+		}
 		return fmt.Errorf("failed to start agent: %w", err)
 	}
 
@@ -314,9 +317,12 @@ func (a *Agent) shutdown(ctx context.Context, leave bool) error {
 	a.shutdownOnce.Do(func() {
 		a.mu.Lock()
 		a.stopped = true
-		running := a.running
+		running, started := a.running, a.started
 		a.mu.Unlock()
 		if !running {
+			if a.ln != nil && !started { // given by WithListener, never served
+				a.ln.Close()
+			}
 			return
 		}
 		var errs []error

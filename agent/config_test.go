@@ -2,10 +2,12 @@ package agent
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"strings"
 	"testing"
 
+	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -79,5 +81,20 @@ func TestParseMemTotal(t *testing.T) {
 	}
 	if _, err := parseMemTotal(bufio.NewScanner(strings.NewReader("MemFree: 1 kB\n"))); err == nil {
 		t.Error("parseMemTotal without MemTotal: no error")
+	}
+}
+
+func TestGossipProfileValidated(t *testing.T) {
+	for _, p := range []string{"", api.GossipLocal, api.GossipLarge} {
+		cfg := testConfig(t, "n1")
+		cfg.GossipProfile = p
+		if err := cfg.validate(); err != nil {
+			t.Errorf("profile %q: %v", p, err)
+		}
+	}
+	cfg := testConfig(t, "n1")
+	cfg.GossipProfile = "huge"
+	if err := cfg.validate(); !errors.Is(err, api.ErrGossipProfile) {
+		t.Errorf("profile huge: %v, want ErrGossipProfile", err)
 	}
 }

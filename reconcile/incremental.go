@@ -554,9 +554,11 @@ func (p *Planner) observe(in Input, dirty map[*group]bool) bool {
 		for i := range old {
 			uid := old[i].UID
 			if p.obsNode[uid] == node {
+				// The entry Plan used: a UID a report lists twice is its
+				// last entry, which obs holds.
+				gone[uid] = prevReport{node, p.obs[uid]}
 				delete(p.obs, uid)
 				delete(p.obsNode, uid)
-				gone[uid] = prevReport{node, &old[i]}
 			}
 		}
 	}

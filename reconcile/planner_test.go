@@ -6,10 +6,12 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/spec"
 )
 
 // plannerCheck runs a Planner beside Plan, fed as the daemon feeds it: its
@@ -92,4 +94,55 @@ func TestPlannerScripts(t *testing.T) {
 	defer func(l float64) { incrementalLimit = l }(incrementalLimit)
 	incrementalLimit = 2
 	testScripts(t, true)
+}
+
+// A report that lists a UID twice is read at its last entry by Plan; the
+// Planner must compare the next report with that same entry.
+func TestPlannerDupUIDInOneReport(t *testing.T) {
+	set := spec.NewSet()
+	if err := addObject(set, []string{"pod", "a", "image=x", "nodeName=n1"}); err != nil {
+		t.Fatal(err)
+	}
+	uid := 0
+	in := Input{Desired: set, Now: time.Unix(0, 0), NewUID: func() string { uid++; return "u" + strconv.Itoa(uid) }}
+	in.Nodes = []NodeState{{Info: api.NodeInfo{Name: "n1"}, Alive: true}}
+	pl := NewPlanner()
+	out := pl.Plan(in)
+	in.Memory = out.Memory
+	out = pl.Plan(in)
+	p := api.PodStatus{UID: out.Memory.Pods["default/a"].UID, Namespace: "default", Name: "a", Node: "n1", Phase: "Pending"}
+	r := p
+	r.Phase, r.PodIP = "Running", "10.0.0.5"
+	in.Observed = map[string][]api.PodStatus{"n1": {p, r}}
+	in.Memory = out.Memory
+	out = pl.Plan(in)
+	in.Observed = map[string][]api.PodStatus{"n1": {p}}
+	in.Memory = out.Memory
+	got := pl.Plan(in)
+	want := Plan(Input{Desired: set, Nodes: in.Nodes, Now: in.Now, Observed: in.Observed, Memory: Memory{Pods: out.Memory.Pods, Volumes: out.Memory.Volumes}, NewUID: in.NewUID})
+	if d := cmp.Diff(want.Pods, got.Pods); d != "" {
+		t.Fatalf("Planner differs from Plan (-Plan +Planner):\n%s", d)
+	}
+}
+
+// A view does not point into its node's report: a view kept across plans
+// would otherwise keep every report array it was made from alive.
+func TestViewStatusIsACopy(t *testing.T) {
+	set := spec.NewSet()
+	if err := addObject(set, []string{"pod", "a", "image=x", "nodeName=n1"}); err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Desired: set, Now: time.Unix(0, 0), NewUID: func() string { return "u1" }}
+	in.Nodes = []NodeState{{Info: api.NodeInfo{Name: "n1"}, Alive: true}}
+	out := Plan(in)
+	in.Memory = out.Memory
+	report := []api.PodStatus{{UID: out.Memory.Pods["default/a"].UID, Namespace: "default", Name: "a", Node: "n1", Phase: "Running"}}
+	in.Observed = map[string][]api.PodStatus{"n1": report}
+	out = Plan(in)
+	if len(out.Pods) != 1 || out.Pods[0].Status == nil {
+		t.Fatalf("pods = %+v", out.Pods)
+	}
+	if out.Pods[0].Status == &report[0] {
+		t.Errorf("the view's status points into the report")
+	}
 }

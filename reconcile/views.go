@@ -119,7 +119,11 @@ func (p *planner) view(rec *PodRecord) PodView {
 	case st == nil:
 		v.Reason = api.ReasonContainerCreating
 	default:
-		v.Status = st
+		// A copy: a view the incremental Planner keeps across plans would
+		// otherwise hold its node's whole report array, and one array per
+		// report that changed another pod of the node.
+		c := *st
+		v.Status = &c
 		v.Phase = st.Phase
 		v.Reason, v.Message = st.Reason, st.Message
 		v.PodIP = st.PodIP

@@ -79,7 +79,8 @@ const (
 	// within 2 to 5 seconds in clusters of up to a few hundred members.
 	GossipLocal = "local"
 	// GossipLarge is for thousands of members: each member probes once a
-	// second and waits longer for an answer, so a member that is slow for a
+	// second and waits twice as long for an answer (leaving half the
+	// interval for indirect probes), so a member that is slow for a
 	// moment (a busy host, a GC pause) is not taken for dead and the
 	// cluster does not drown in suspicions; full state is exchanged a
 	// quarter as often (memberlist stretches it further with the cluster's
@@ -101,7 +102,7 @@ func ApplyGossipProfile(conf *serf.Config, profile string) error {
 	case GossipLarge:
 		ml := conf.MemberlistConfig
 		ml.ProbeInterval = time.Second
-		ml.ProbeTimeout = 800 * time.Millisecond
+		ml.ProbeTimeout = 500 * time.Millisecond
 		ml.GossipInterval = 200 * time.Millisecond
 		// A suspicion stands for 2*log10(n) probe intervals (7 s at 5,000
 		// members) with no wait for confirmations (memberlist waits for

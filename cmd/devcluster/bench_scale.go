@@ -45,6 +45,9 @@ type scaleOptions struct {
 	idle           time.Duration
 	// apps is how many applications the last phase declares in one commit.
 	apps int
+	// logsDir receives the run's logs; zero means
+	// $TMPDIR/stevedore-scale-logs (replaced by every run).
+	logsDir string
 }
 
 // scaleDeployments is one Deployment of the scale commit; the image is
@@ -100,7 +103,9 @@ type hollowProc struct {
 	cmd   *exec.Cmd
 	dir   string
 	nodes int
-	done  chan error
+	// done is closed when the process has exited, with err its Wait's.
+	done chan struct{}
+	err  error
 }
 
 // scaleRun holds what the benchmark measured.
@@ -163,7 +168,10 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 	}
 	defer func() {
 		// The logs outlive the cluster, for a look at what was slow.
-		keep := filepath.Join(os.TempDir(), "stevedore-scale-logs")
+		keep := so.logsDir
+		if keep == "" {
+			keep = filepath.Join(os.TempDir(), "stevedore-scale-logs")
+		}
 		_ = os.RemoveAll(keep)
 		if err := exec.Command("cp", "-r", filepath.Join(c.Dir, "logs"), keep).Run(); err == nil {
 			fmt.Fprintf(out, "scale: logs kept in %s\n", keep)
@@ -173,7 +181,11 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 		}
 	}()
 	reapScaleDirs()
-	shm := filepath.Join("/dev/shm", fmt.Sprintf("stevedore-scale-%d", os.Getpid()))
+	tmpfs := "/dev/shm"
+	if fi, err := os.Stat(tmpfs); err != nil || !fi.IsDir() {
+		tmpfs = os.TempDir() // slower (fsyncs reach a disk), but it runs
+	}
+	shm := filepath.Join(tmpfs, fmt.Sprintf("stevedore-scale-%d", os.Getpid()))
 	if err := os.MkdirAll(shm, 0o700); err != nil {
 		return "", err
 	}
@@ -370,6 +382,9 @@ func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOpt
 	}
 	var procs []*hollowProc
 	hosts := (so.nodes + so.perHost - 1) / so.perHost
+	if hosts > 150 {
+		return nil, fmt.Errorf("%d hollow processes: at most 150 (each takes a 127.X subnet from 127.100)", hosts)
+	}
 	for h := range hosts {
 		n := min(so.perHost, so.nodes-h*so.perHost)
 		dir := filepath.Join(shm, fmt.Sprintf("h%d", h+1))
@@ -391,7 +406,7 @@ func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOpt
 		if err := cmd.Start(); err != nil {
 			return procs, err
 		}
-		p := &hollowProc{cmd: cmd, dir: dir, nodes: n, done: make(chan error, 1)}
+		p := &hollowProc{cmd: cmd, dir: dir, nodes: n, done: make(chan struct{})}
 		procs = append(procs, p)
 		ready := make(chan struct{})
 		go func() {
@@ -401,12 +416,13 @@ func startHollows(ctx context.Context, o options, c *devenv.Cluster, so scaleOpt
 					close(ready)
 				}
 			}
-			p.done <- cmd.Wait()
+			p.err = cmd.Wait()
+			close(p.done)
 		}()
 		select {
 		case <-ready:
-		case err := <-p.done:
-			return procs, fmt.Errorf("hollow host %d exited: %v (log %s)", h+1, err, c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
+		case <-p.done:
+			return procs, fmt.Errorf("hollow host %d exited: %v (log %s)", h+1, p.err, c.LogPath(fmt.Sprintf("hollow-%d", h+1)))
 		case <-time.After(10 * time.Minute):
 			return procs, fmt.Errorf("hollow host %d did not start its nodes in 10 minutes", h+1)
 		case <-ctx.Done():
@@ -435,6 +451,8 @@ func (so scaleOptions) profile(name string, d time.Duration) func() {
 // is gone (a killed run): they hold memory until removed.
 func reapScaleDirs() {
 	dirs, _ := filepath.Glob("/dev/shm/stevedore-scale-*")
+	more, _ := filepath.Glob(filepath.Join(os.TempDir(), "stevedore-scale-[0-9]*"))
+	dirs = append(dirs, more...)
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(d), "stevedore-scale-"))
 		if err != nil || syscall.Kill(pid, 0) == nil {

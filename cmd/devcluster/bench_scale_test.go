@@ -12,12 +12,15 @@ import (
 // hollow nodes in two processes (one of them killed), a commit, a change
 // and the section's lines.
 func TestBenchScaleSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a reconciler and hollow processes")
+	}
 	bin := buildBinaries(t)
 	if out, err := exec.Command("go", "build", "-o", bin+"/", ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build devcluster: %v\n%s", err, out)
 	}
 	so := scaleOptions{nodes: 20, pods: 400, deployments: 4, killPercent: 10, maxPods: 50,
-		hollowBin: bin + "/devcluster", reconcilerArgs: []string{"--node-loss-grace", "2s"}, idle: 2 * time.Second, apps: 10}
+		hollowBin: bin + "/devcluster", reconcilerArgs: []string{"--node-loss-grace", "2s"}, idle: 2 * time.Second, apps: 10, logsDir: t.TempDir() + "/logs"}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var log strings.Builder

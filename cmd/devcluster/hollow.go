@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	_ "net/http/pprof" // --pprof
 	"os"
@@ -81,7 +82,15 @@ func runHollow(ctx context.Context, args []string, out io.Writer) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
 
 	if *pprofAddr != "" {
-		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
+		ln, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return err
+		}
+		if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+			ln.Close()
+			return fmt.Errorf("--pprof %s: want a loopback address (the profiles are not authenticated)", *pprofAddr)
+		}
+		go func() { _ = http.Serve(ln, nil) }()
 	}
 	h, err := hollow.Start(ctx, cfg)
 	if err != nil {

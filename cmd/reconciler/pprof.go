@@ -27,6 +27,11 @@ func servePprof(addr string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("failed to listen on --pprof-addr: %w", err)
 	}
+	// "localhost" is whatever the resolver says: judge what was bound.
+	if ta, ok := ln.Addr().(*net.TCPAddr); !ok || !ta.IP.IsLoopback() {
+		ln.Close()
+		return errPprofNotLoopback
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

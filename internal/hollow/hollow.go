@@ -95,6 +95,9 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.Subnet == 0 {
 		cfg.Subnet = 100
 	}
+	if cfg.Subnet < 1 || cfg.Subnet > 255 {
+		return nil, fmt.Errorf("a hollow host's subnet is the second octet of 127.X: %d is not 1 to 255", cfg.Subnet)
+	}
 	if cfg.MilliCPU == 0 {
 		cfg.MilliCPU = 8000
 	}
@@ -123,6 +126,10 @@ func Start(ctx context.Context, cfg Config) (*Host, error) {
 			case <-tick.C:
 			case <-ctx.Done():
 			}
+		}
+		if ctx.Err() != nil {
+			errc <- fmt.Errorf("stopped starting hollow nodes after %d: %w", i, ctx.Err())
+			break
 		}
 		sem <- struct{}{}
 		wg.Add(1)

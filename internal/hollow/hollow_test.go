@@ -28,7 +28,7 @@ func TestAddrDistinct(t *testing.T) {
 }
 
 func TestStartRefusesBadConfig(t *testing.T) {
-	for _, cfg := range []Config{{}, {Nodes: 1}, {DataDir: t.TempDir()}, {Nodes: 250*256 + 1, DataDir: t.TempDir()}} {
+	for _, cfg := range []Config{{}, {Nodes: 1}, {DataDir: t.TempDir()}, {Nodes: 250*256 + 1, DataDir: t.TempDir()}, {Nodes: 1, DataDir: t.TempDir(), Subnet: 256}} {
 		if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "hollow host") && !strings.Contains(err.Error(), "at most") {
 			t.Errorf("Start(%+v) = %v, want a refusal", cfg, err)
 		}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/serf/serf"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/reconcile/naming"
 	"github.com/stevedore-dev/stevedore/reconcile/scheduler"
 	"github.com/stevedore-dev/stevedore/spec"
@@ -216,6 +219,9 @@ func (c *Config) validate() error {
 	}
 	if c.GossipAddr == "" {
 		c.GossipAddr = d.GossipAddr
+	}
+	if err := agentapi.ApplyGossipProfile(serf.DefaultConfig(), c.GossipProfile); err != nil {
+		return err
 	}
 	if c.Name == "" {
 		c.Name = d.Name
