@@ -145,7 +145,9 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 		// Killing one process kills killPercent of the nodes.
 		so.perHost = max(1, (so.nodes*so.killPercent+99)/100)
 		if so.killPercent <= 0 {
-			so.perHost = 200
+			// Small processes: a host of 150 nodes paused long enough
+			// in its garbage collections for probes to time out.
+			so.perHost = 30
 		}
 	}
 	if so.maxPods <= 0 || so.maxPods > 250 {

@@ -74,6 +74,8 @@ func (run *scaleRun) applications(ctx context.Context, c *devenv.Cluster, m *sca
 		return err
 	}
 	total := run.total + n
+	prof := run.opts.profile("apps", 30*time.Second)
+	defer prof()
 	start := time.Now()
 	if _, err := c.Repo.Commit(ctx, fmt.Sprintf("%d applications", n), map[string][]byte{"applications/apps.yaml": []byte(decl.String())}); err != nil {
 		return err
