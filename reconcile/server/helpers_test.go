@@ -166,6 +166,9 @@ type fakeAgent struct {
 	// crashed makes every API call fail (503), as a dead agent's would,
 	// from crash until the next join.
 	crashed bool
+	// hold, when set, holds every PUT of a set until it is closed, as a
+	// slow or stuck agent would (push_test.go).
+	hold chan struct{}
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {
@@ -270,6 +273,16 @@ func (a *fakeAgent) crash() {
 }
 
 func (a *fakeAgent) handleApply(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	hold := a.hold
+	a.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	var set agentapi.PodSet
 	if err := json.NewDecoder(r.Body).Decode(&set); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
