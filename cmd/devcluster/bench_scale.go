@@ -30,7 +30,6 @@ type scaleOptions struct {
 	nodes, pods, deployments int
 	perHost                  int
 	killPercent              int
-	reconcilers              int
 	// maxPods is each hollow node's pod capacity (at most 250: a pod CIDR
 	// is a /24).
 	maxPods int
@@ -153,15 +152,14 @@ func benchScale(ctx context.Context, o options, so scaleOptions, out io.Writer) 
 	if so.maxPods <= 0 || so.maxPods > 250 {
 		return "", fmt.Errorf("--max-pods %d: want 1 to 250 (a node's pod CIDR is a /24)", so.maxPods)
 	}
-	// The warm-up pod needs a place too.
-	// ... on the nodes left once killPercent of them are killed, with a
-	// pod for each application.
+	// Every pod needs a place on the nodes left once killPercent of them
+	// are killed: the commit's, the warm-up pod and one per application.
 	if left := so.nodes - so.nodes*so.killPercent/100; so.pods+1+so.apps > left*so.maxPods {
 		return "", fmt.Errorf("%d pods (and the warm-up pod) do not fit on the %d nodes of %d pods left after the kill", so.pods, left, so.maxPods)
 	}
 	run := scaleRun{opts: so}
 	o.agents = -1
-	o.reconcilers = max(1, so.reconcilers)
+	o.reconcilers = 1
 	o.registry = ""
 	prefix := fmt.Sprintf("scl%d", os.Getpid()%1000)
 	c, err := o.startScale(ctx, prefix, so)

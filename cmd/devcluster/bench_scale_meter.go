@@ -175,4 +175,4 @@ func (m *scaleMeter) waitFor(ctx context.Context, timeout time.Duration, done fu
 }
 
 // progressEvery is how often waitFor prints progress.
-var progressEvery = time.Second
+const progressEvery = 5 * time.Second
