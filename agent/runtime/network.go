@@ -19,6 +19,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// netnsDirMount makes netnsDir a shared mount point of its own, as
+// iproute2 does before its first `ip netns add`. Without it, the first
+// `ip netns add` after the agent made pod namespaces bind-mounts the
+// directory over itself and hides every namespace mounted in it before:
+// found on a fresh machine, where the test run's first pods came before
+// any `ip netns`, and left two pod namespaces no one could reach.
+var netnsDirMount = sync.OnceValue(func() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("failed to create %s: %w", netnsDir, err)
+	}
+	err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err = unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err == nil {
+			err = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("failed to make %s a shared mount point: %w", netnsDir, err)
+	}
+	return nil
+})
+
 // netnsDir is where named network namespaces are bind-mounted, the place
 // `ip netns` looks, so operators can inspect a pod with `ip netns exec`.
 const netnsDir = "/var/run/netns"
@@ -126,6 +148,9 @@ func createNetns(id string, inNS func(host netns.NsHandle) error) (string, error
 	path := netnsPath(id)
 	if _, err := os.Stat(path); err == nil && inNS == nil {
 		return path, nil
+	}
+	if err := netnsDirMount(); err != nil {
+		return "", err
 	}
 	errc := make(chan error, 1)
 	go func() {
