@@ -149,3 +149,33 @@ func TestTailZero(t *testing.T) {
 		t.Errorf("tail 0 follow = %q, %v", out.String(), err)
 	}
 }
+
+// A follower whose file was rotated away, its lock released, with the
+// current path empty for a moment (the writer between its two renames),
+// waits for the new file instead of ending; it ends only when the path
+// stays empty.
+func TestFollowWaitsOutAnEmptyPath(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "current")
+	if err := os.WriteFile(path, []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out syncBuffer
+	fo := &follower{f: f, path: path, lw: newLineWriter(&out, ReadOptions{})}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	next, ended, err := fo.check()
+	if err != nil || ended || next != nil {
+		t.Fatalf("with the path empty a moment: next=%v ended=%v err=%v, want a wait", next, ended, err)
+	}
+	fo.missing = time.Now().Add(-missingGrace)
+	if _, ended, err := fo.check(); err != nil || !ended {
+		t.Fatalf("with the path empty past the grace: ended=%v err=%v, want ended", ended, err)
+	}
+}
