@@ -177,14 +177,14 @@ func (s *Server) handlePods(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, v.podPage(ns, f, pg))
 		return
 	}
+	// The whole list: the view's wire pods, made once per view and shared
+	// with the watches (podwire.go), rather than each pod converted again
+	// for every request.
 	out := []api.Pod{}
+	wires := v.wirePods(&s.podWires)
 	for i := range v.views {
 		if p := &v.views[i]; (ns == "" || p.Namespace == ns) && f.pod(p) {
-			wp := wirePod(*p)
-			if f.summary {
-				wp = summaryPod(wp)
-			}
-			out = append(out, wp)
+			out = append(out, *wires[i].obj(f))
 		}
 	}
 	writeJSON(w, http.StatusOK, api.PodList{Pods: out})

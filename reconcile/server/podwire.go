@@ -70,7 +70,7 @@ func (v *view) wirePods(c *podWireCache) []*podWire {
 			old, oldWires = c.views, c.wires
 			c.mu.Unlock()
 		}
-		if len(old) == len(v.views) && len(old) > 0 && &old[0] == &v.views[0] {
+		if len(old) > 0 && sameViews(old, v.views) {
 			// A plan that changed no pod publishes its last slice again.
 			v.wires = oldWires
 			return
