@@ -35,6 +35,12 @@ const (
 type ClusterConfig struct {
 	// BinDir holds the reconciler, agent and ctl binaries; required.
 	BinDir string
+	// ReconcilerBinDir and AgentBinDir hold the reconciler and agent
+	// binaries the processes start with; zero means BinDir. A directory of
+	// another release's binaries (BuildRelease) makes a mixed-version
+	// cluster; UpgradeReconciler and UpgradeAgent switch one process.
+	ReconcilerBinDir string
+	AgentBinDir      string
 	// Dir holds everything the cluster creates; zero means a new temporary
 	// directory that Stop removes (a given Dir is left in place).
 	Dir string
@@ -172,6 +178,13 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (c *Cluster, err error
 		return nil, fmt.Errorf("failed to resolve %s: %w", cfg.BinDir, err)
 	}
 	cfg.BinDir = bin
+	for _, d := range []*string{&cfg.ReconcilerBinDir, &cfg.AgentBinDir} {
+		if *d == "" {
+			*d = bin
+		} else if *d, err = filepath.Abs(*d); err != nil {
+			return nil, fmt.Errorf("failed to resolve a binary directory: %w", err)
+		}
+	}
 	for _, b := range []string{"reconciler", "agent", "ctl"} {
 		if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
 			return nil, fmt.Errorf("failed to find %s in %s (run make build): %w", b, bin, err)

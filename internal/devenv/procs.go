@@ -29,8 +29,11 @@ type Reconciler struct {
 	// Netns is the process's network namespace ("" without
 	// ClusterConfig.Netns).
 	Netns string
-	short string
-	proc  *process
+	// BinDir holds the reconciler binary this process runs: the
+	// cluster's ReconcilerBinDir until UpgradeReconciler changes it.
+	BinDir string
+	short  string
+	proc   *process
 }
 
 // Agent is one agent process of a Cluster.
@@ -45,8 +48,13 @@ type Agent struct {
 	// Netns is the process's network namespace ("" without
 	// ClusterConfig.Netns).
 	Netns string
-	short string
-	argv  []string
+	// BinDir holds the agent binary (and its log driver) this process
+	// runs: the cluster's AgentBinDir until UpgradeAgent changes it.
+	BinDir string
+	short  string
+	// flags are the agent's command-line flags; agentArgv adds the
+	// binary and the namespace prefix.
+	flags []string
 	proc  *process
 }
 
@@ -71,7 +79,7 @@ func (c *Cluster) addrs(host netip.Addr, ports ...int) ([]string, error) {
 // newReconciler fills in reconciler i (0-based) and, with Netns, creates
 // its namespace.
 func (c *Cluster) newReconciler(ctx context.Context, i int) (*Reconciler, error) {
-	r := &Reconciler{Name: "reconciler", short: fmt.Sprintf("r%d", i+1)}
+	r := &Reconciler{Name: "reconciler", short: fmt.Sprintf("r%d", i+1), BinDir: c.cfg.ReconcilerBinDir}
 	if c.cfg.Reconcilers > 1 {
 		r.Name = fmt.Sprintf("reconciler-%d", i+1)
 	}
@@ -101,7 +109,7 @@ func (c *Cluster) newReconciler(ctx context.Context, i int) (*Reconciler, error)
 // a restart finds the group even when reconciler 1 is down.
 func (c *Cluster) reconcilerArgv(i int) []string {
 	r := c.Reconcilers[i]
-	argv := []string{filepath.Join(c.cfg.BinDir, "reconciler"),
+	argv := []string{filepath.Join(r.BinDir, "reconciler"),
 		"--name", r.Name,
 		"--repo", c.Repo.Bare, "--branch", c.Repo.Branch, "--data-dir", r.DataDir,
 		"--api", r.APIAddr, "--gossip", r.Gossip, "--webhook-secret", c.cfg.WebhookSecret,
@@ -167,7 +175,8 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		return err
 	}
 	a.APIAddr, a.Gossip = addrs[0], addrs[1]
-	a.argv = []string{filepath.Join(c.cfg.BinDir, "agent"),
+	a.BinDir = c.cfg.AgentBinDir
+	a.flags = []string{
 		"--node", a.Name, "--gossip", a.Gossip, "--api", a.APIAddr,
 		"--data-dir", a.DataDir, "--containerd", c.Containerd.Address,
 		"--insecure-registry", c.Registry.Addr,
@@ -175,28 +184,35 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		"--allow-host-paths",
 	}
 	for _, r := range c.Reconcilers {
-		a.argv = append(a.argv, "--join", r.Gossip)
+		a.flags = append(a.flags, "--join", r.Gossip)
 	}
-	a.argv = append(a.argv, c.joinArgs(false)...)
+	a.flags = append(a.flags, c.joinArgs(false)...)
 	if st := c.Storage; st != nil {
-		a.argv = append(a.argv, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile,
+		a.flags = append(a.flags, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile,
 			"--volume-ssh-base-path", st.Root)
 	}
-	if a.Netns != "" {
-		// nsenter, not ip netns exec: ip netns exec gives the process a
-		// mount namespace of its own whose mounts do not propagate back,
-		// so the pod namespaces the agent bind-mounts under
-		// /var/run/netns would be invisible to containerd and runc.
-		a.argv = append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, a.Netns)}, a.argv...)
-	}
 	c.log.Info("starting agent", "node", a.Name, "api", a.APIAddr)
-	if a.proc, err = startProcess(a.Name, c.LogPath(a.Name), nil, a.argv...); err != nil {
+	if a.proc, err = startProcess(a.Name, c.LogPath(a.Name), nil, a.argv()...); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.Agents = append(c.Agents, a)
 	c.mu.Unlock()
 	return nil
+}
+
+// argv is the agent's command line: its binary and flags, in its network
+// namespace when it has one.
+func (a *Agent) argv() []string {
+	argv := append([]string{filepath.Join(a.BinDir, "agent")}, a.flags...)
+	if a.Netns != "" {
+		// nsenter, not ip netns exec: ip netns exec gives the process a
+		// mount namespace of its own whose mounts do not propagate back,
+		// so the pod namespaces the agent bind-mounts under
+		// /var/run/netns would be invisible to containerd and runc.
+		argv = append([]string{"nsenter", "--net=" + filepath.Join(netnsDir, a.Netns)}, argv...)
+	}
+	return argv
 }
 
 // ServerURLs returns every reconciler's API URL, comma-separated, in order:
@@ -290,7 +306,7 @@ func (c *Cluster) RestartAgent(i int) error {
 	a := c.Agents[i]
 	_ = c.agentProc(i).stop(15 * time.Second)
 	c.log.Info("restarting agent", "node", a.Name)
-	p, err := startProcess(a.Name, c.LogPath(a.Name), nil, a.argv...)
+	p, err := startProcess(a.Name, c.LogPath(a.Name), nil, a.argv()...)
 	if err != nil {
 		return err
 	}
@@ -298,6 +314,26 @@ func (c *Cluster) RestartAgent(i int) error {
 	a.proc = p
 	c.mu.Unlock()
 	return nil
+}
+
+// UpgradeAgent stops agent i (0-based, SIGTERM) and starts the agent
+// binary of binDir in its place, on the same name, addresses and data dir:
+// an upgrade (or downgrade) of one node's agent as an operator does it.
+func (c *Cluster) UpgradeAgent(i int, binDir string) error {
+	c.mu.Lock()
+	c.Agents[i].BinDir = binDir
+	c.mu.Unlock()
+	return c.RestartAgent(i)
+}
+
+// UpgradeReconciler stops reconciler i (0-based, SIGTERM) and starts the
+// reconciler binary of binDir in its place, on the same name, addresses
+// and data dir.
+func (c *Cluster) UpgradeReconciler(i int, binDir string) error {
+	c.mu.Lock()
+	c.Reconcilers[i].BinDir = binDir
+	c.mu.Unlock()
+	return c.RestartReconciler(i)
 }
 
 // KillReconciler kills reconciler i's process (0-based) with SIGKILL.
