@@ -10,8 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// oldDeployment is a Deployment leaving every defaulted field out, in
-// apiVersion av.
+// oldWorkload is a workload of kind in apiVersion av, leaving out every
+// field that is defaulted, with extra lines added to its spec (and the
+// headless Service a StatefulSet needs).
 func oldWorkload(av, kind, extra string) []byte {
 	s := "apiVersion: " + av + "\nkind: " + kind + "\nmetadata:\n  name: web\nspec:\n"
 	if kind == KindStatefulSet {
@@ -194,7 +195,7 @@ func TestLegacyErrors(t *testing.T) {
 			}
 		})
 	}
-	// A Job has no older version here: the message lists what loads.
+	// A kind of those groups that does not load stays unsupported.
 	_, err := Load(map[string][]byte{"j.yaml": []byte("apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: x\n")})
 	if err == nil || !strings.Contains(err.Error(), `unsupported apiVersion/kind "extensions/v1beta1 Ingress"`) {
 		t.Errorf("Ingress: %v", err)
