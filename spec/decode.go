@@ -126,6 +126,9 @@ type document struct {
 	reused bool
 	// encrypted says the document was SOPS-encrypted (see secrets.go).
 	encrypted bool
+	// apiVersion is the older apiVersion the document was written in and
+	// obj converted from (see convert.go); "" for a current one.
+	apiVersion string
 }
 
 // lineOf returns the line of path, or of its nearest ancestor written in the
@@ -346,6 +349,10 @@ func (d *decoder) decodeTop(root *yaml.Node, inList bool) {
 		return
 	}
 	ki := lookupKind(apiVersion, kind)
+	if lk := lookupLegacyKind(apiVersion, kind); lk != nil {
+		d.decodeLegacy(root, lk)
+		return
+	}
 	if ki == nil {
 		label := objectLabel(root, kind, false)
 		switch {
@@ -377,6 +384,32 @@ func (d *decoder) decodeTop(root *yaml.Node, inList bool) {
 		// error leaves a zero value that then looks "required".
 		return
 	}
+	d.docs = append(d.docs, doc)
+}
+
+// decodeLegacy decodes a document of an older apiVersion into that
+// version's Go type, then converts it to apps/v1 (see convert.go).
+func (d *decoder) decodeLegacy(root *yaml.Node, lk *legacyKind) {
+	ki := lookupKind(AppsV1, lk.kind)
+	doc := &document{
+		file:       d.file,
+		line:       root.Line,
+		label:      objectLabel(root, ki.kind, ki.namespaced),
+		obj:        lk.newObject(),
+		lines:      map[fieldPath]int{"": root.Line},
+		apiVersion: lk.apiVersion,
+	}
+	w := &walker{d: d, doc: doc, budget: nodeBudget}
+	w.decode(root, reflect.ValueOf(doc.obj).Elem(), "")
+	if w.failed {
+		return
+	}
+	n := len(d.errs.list) + d.errs.more
+	d.refuseLegacyFields(doc)
+	if len(d.errs.list)+d.errs.more > n {
+		return
+	}
+	doc.obj = toAppsV1(lk.apiVersion, doc.obj)
 	d.docs = append(d.docs, doc)
 }
 

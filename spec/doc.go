@@ -3,10 +3,12 @@
 // Service, Node, ConfigMap, Secret, ServiceAccount, ResourceQuota,
 // LimitRange and the storage kinds;
 // apps/v1 Deployment, ReplicaSet, StatefulSet and DaemonSet; batch/v1 Job
-// and CronJob), their strict decoding from multi-document YAML, defaulting
-// and validation, object identity and template hashing, and the parsing of
-// CronJob schedules (CronSchedule) that validation and the reconciler
-// share.
+// and CronJob; the workload kinds also from extensions/v1beta1,
+// apps/v1beta1 and apps/v1beta2, converted to apps/v1 with those versions'
+// defaults, see convert.go), their strict decoding from multi-document
+// YAML, defaulting and validation, object identity and template hashing,
+// and the parsing of CronJob schedules (CronSchedule) that validation and
+// the reconciler share.
 //
 // The package is pure: bytes in, objects or errors out. It does no I/O apart
 // from LoadDir reading a directory, and imports no other package of the

@@ -156,16 +156,16 @@ func (w *walker) accepted(t reflect.Type, p fieldPath, name string, val *yaml.No
 	if val.Kind == yaml.AliasNode && val.Alias != nil {
 		val = val.Alias
 	}
-	if kind, ok := droppedFields[t.Name()][name]; ok {
+	if kind, ok := droppedFields[tableName(t)][name]; ok {
 		if !isNull(val) && val.Kind != kind {
 			w.mismatch(val, p.child(name), "expected %s, got %s", kindName(kind), nodeKindName(val))
 		}
 		return true
 	}
-	if !slices.Contains(unsupportedFields[t.Name()], name) {
+	if !slices.Contains(unsupportedFields[tableName(t)], name) {
 		return false
 	}
-	def, hasDef := kubernetesDefaults[t.Name()][name]
+	def, hasDef := kubernetesDefaults[tableName(t)][name]
 	switch {
 	case isNull(val):
 		return true
@@ -274,11 +274,11 @@ var misplacedFields = map[string]map[string]string{
 }
 
 func unknownFieldMessage(t reflect.Type, name string, fields map[string]fieldInfo, val *yaml.Node) string {
-	if msg, ok := misplacedFields[t.Name()][name]; ok {
+	if msg, ok := misplacedFields[tableName(t)][name]; ok {
 		return msg
 	}
-	if slices.Contains(unsupportedFields[t.Name()], name) {
-		if def, ok := kubernetesDefaults[t.Name()][name]; ok && ((val.Kind == yaml.ScalarNode && !isListDefault(def)) || (val.Kind == yaml.SequenceNode && isListDefault(def))) {
+	if slices.Contains(unsupportedFields[tableName(t)], name) {
+		if def, ok := kubernetesDefaults[tableName(t)][name]; ok && ((val.Kind == yaml.ScalarNode && !isListDefault(def)) || (val.Kind == yaml.SequenceNode && isListDefault(def))) {
 			return fmt.Sprintf("field not supported by Stevedore (only Kubernetes' default, %s, is accepted)", def)
 		}
 		return "field not supported by Stevedore"

@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	appsv1beta1 "k8s.io/api/apps/v1beta1"
+	appsv1beta2 "k8s.io/api/apps/v1beta2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -98,7 +101,7 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 			return
 		}
 		seen[ours] = true
-		name := ours.Name()
+		name := tableName(ours)
 		mine, k8s := jsonFields(ours), jsonFields(theirs)
 		if used[name] == nil {
 			used[name] = map[string]bool{}
@@ -138,6 +141,26 @@ func TestFieldsMatchKubernetes(t *testing.T) {
 		if !walked[name] {
 			t.Errorf("%s was not compared with Kubernetes' type", name)
 		}
+	}
+	// The older versions Stevedore converts from, each walked whole (their
+	// nested types are Kubernetes' own per version).
+	for _, r := range []struct{ ours, theirs any }{
+		{legacyDeployment{}, extensionsv1beta1.Deployment{}},
+		{legacyDaemonSet{}, extensionsv1beta1.DaemonSet{}},
+		{ReplicaSet{}, extensionsv1beta1.ReplicaSet{}},
+		{legacyDeployment{}, appsv1beta1.Deployment{}},
+		{StatefulSet{}, appsv1beta1.StatefulSet{}},
+		{Deployment{}, appsv1beta2.Deployment{}},
+		{DaemonSet{}, appsv1beta2.DaemonSet{}},
+		{ReplicaSet{}, appsv1beta2.ReplicaSet{}},
+		{StatefulSet{}, appsv1beta2.StatefulSet{}},
+	} {
+		ot, kt := reflect.TypeOf(r.ours), reflect.TypeOf(r.theirs)
+		clear(seen)
+		walk(ot, kt, kt.PkgPath()+"."+kt.Name())
+	}
+	if len(legacyKinds) != 9 {
+		t.Errorf("%d older kinds, 9 compared with Kubernetes'", len(legacyKinds))
 	}
 	for _, list := range []map[string][]string{unsupportedFields, toLists(droppedFields)} {
 		for typ, names := range list {

@@ -21,13 +21,20 @@ func renderLoad(set *Set, err error) string {
 	var b strings.Builder
 	for _, k := range set.Keys() {
 		src := set.Sources[k]
-		fmt.Fprintf(&b, "--- %s (%s:%d)\n", k, src.File, src.Line)
+		if src.APIVersion != "" {
+			fmt.Fprintf(&b, "--- %s (%s:%d, written as %s)\n", k, src.File, src.Line, src.APIVersion)
+		} else {
+			fmt.Fprintf(&b, "--- %s (%s:%d)\n", k, src.File, src.Line)
+		}
 		out, jerr := json.MarshalIndent(set.Objects[k], "", "  ")
 		if jerr != nil {
 			return "marshal: " + jerr.Error()
 		}
 		b.Write(out)
 		b.WriteString("\n")
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintf(&b, "WARNING %s\n", w)
 	}
 	return b.String()
 }

@@ -150,7 +150,7 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 		}
 		byKey[key] = doc
 		set.Objects[key] = doc.obj
-		set.Sources[key] = Source{File: doc.file, Line: doc.line}
+		set.Sources[key] = Source{File: doc.file, Line: doc.line, APIVersion: doc.apiVersion}
 	}
 
 	// Namespaces (and Services' addresses) are checked once the whole set
@@ -183,6 +183,7 @@ func loadInputs(inputs []Input, extra ErrorList, prev *Cache, cached bool, net N
 	if list := errs.result(); list != nil {
 		return nil, nil, list
 	}
+	set.Warnings = legacyWarnings(docs)
 	var c *Cache
 	if cached {
 		c = newCache(docs)

@@ -178,10 +178,10 @@ metadata:
 kind: ControllerRevision #!
 metadata: {name: db}
 `, "", `unsupported apiVersion/kind "apps/v1 ControllerRevision"; supported: v1 Namespace, v1 Pod, v1 PodTemplate, v1 ReplicationController, v1 Service, v1 Node, v1 ConfigMap, v1 Secret, v1 ServiceAccount, v1 PersistentVolumeClaim, v1 ResourceQuota, v1 LimitRange, v1 PersistentVolume, storage.k8s.io/v1 StorageClass, apps/v1 Deployment, apps/v1 ReplicaSet, apps/v1 StatefulSet, apps/v1 DaemonSet, batch/v1 Job, batch/v1 CronJob, rbac.authorization.k8s.io/v1 Role, rbac.authorization.k8s.io/v1 ClusterRole, rbac.authorization.k8s.io/v1 RoleBinding, rbac.authorization.k8s.io/v1 ClusterRoleBinding, stevedore.dev/v1alpha1 Application`},
-		{"wrong apiVersion", `apiVersion: extensions/v1beta1 #!
-kind: Deployment
+		{"wrong apiVersion", `apiVersion: apps/v1beta1 #!
+kind: DaemonSet
 metadata: {name: web}
-`, "", `unsupported apiVersion/kind "extensions/v1beta1 Deployment" (Deployment is apps/v1)`},
+`, "", `unsupported apiVersion/kind "apps/v1beta1 DaemonSet" (DaemonSet is apps/v1)`},
 		{"kind spelling", `apiVersion: v1
 kind: namespace #!
 metadata: {name: a}

@@ -12,6 +12,10 @@ import (
 type Source struct {
 	File string `json:"file"`
 	Line int    `json:"line"`
+	// APIVersion is the older apiVersion the document was written in
+	// (extensions/v1beta1) when it was converted to the object's current
+	// one on load; empty otherwise.
+	APIVersion string `json:"apiVersion,omitempty"`
 }
 
 // Set is a validated, defaulted set of objects: one revision of the
@@ -21,6 +25,9 @@ type Set struct {
 	Objects map[ObjectKey]Object
 	// Sources of each object.
 	Sources map[ObjectKey]Source
+	// Warnings are what the revision should change but loads with: an
+	// object written in a deprecated apiVersion. Sorted by file and line.
+	Warnings []Warning
 }
 
 // NewSet returns an empty set.

@@ -261,7 +261,7 @@ func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) {
 		w.doc.lines[fp] = e.key.Line
 		fv := v.FieldByIndex(f.index)
 		w.decode(e.val, fv, fp)
-		if msg, ok := zeroRefused[v.Type().Name()][name]; ok && fv.IsZero() && !isNull(resolveAlias(e.val)) {
+		if msg, ok := zeroRefused[tableName(v.Type())][name]; ok && fv.IsZero() && !isNull(resolveAlias(e.val)) {
 			// Written as 0, which the Go value cannot tell from unset:
 			// validation runs on the value, so the decoder records it.
 			w.doc.zeroErrs = append(w.doc.zeroErrs, fieldError{path: fp, msg: msg})

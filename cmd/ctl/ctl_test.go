@@ -533,8 +533,14 @@ func TestDiffLocal(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	good := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(webYAML, "REPLICAS", "2", 1)})
-	if code, out, errOut := ctl(t, "", "validate", good); code != 0 || !strings.Contains(out, "2 object(s) valid") {
+	if code, out, errOut := ctl(t, "", "validate", good); code != 0 || !strings.Contains(out, "2 object(s) valid") || errOut != "" {
 		t.Errorf("validate good = %d %q %q", code, out, errOut)
+	}
+	// An older apiVersion loads, with a warning that does not fail it.
+	old := writeDir(t, map[string]string{"ns.yaml": nsYAML, "apps/web.yaml": strings.Replace(strings.Replace(webYAML, "REPLICAS", "2", 1), "apiVersion: apps/v1", "apiVersion: apps/v1beta2", 1)})
+	if code, out, errOut := ctl(t, "", "validate", old); code != 0 || !strings.Contains(out, "2 object(s) valid") ||
+		errOut != "warning: apps/web.yaml:1: Deployment shop/web: apps/v1beta2 Deployment is deprecated in v1.9+, unavailable in v1.16+; use apps/v1 Deployment\n" {
+		t.Errorf("validate apps/v1beta2 = %d %q %q", code, out, errOut)
 	}
 	bad := writeDir(t, map[string]string{
 		"apps/web.yaml": strings.Replace(strings.Replace(webYAML, "REPLICAS", "2", 1), "image: hello:1", "image: hello:1\n        imagez: x", 1),

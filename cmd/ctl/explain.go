@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stevedore-dev/stevedore/spec"
 	"github.com/stevedore-dev/stevedore/spec/schema"
 )
 
@@ -42,14 +43,21 @@ fields Stevedore supports and says what each does here. No server is contacted.`
 				return &exitErr{code: exitError, err: err}
 			}
 			if apiVersion != "" && apiVersion != t.Kind.APIVersion {
-				return usageErr("%s is %s in Stevedore, not %s", t.Kind.Kind, t.Kind.APIVersion, apiVersion)
+				// An older version that loads by conversion is explained
+				// by the fields it converts to, with a note.
+				w := spec.DeprecationWarning(apiVersion, t.Kind.Kind)
+				if w == "" {
+					return usageErr("%s is %s in Stevedore, not %s", t.Kind.Kind, t.Kind.APIVersion, apiVersion)
+				}
+				fmt.Fprintf(c.out, "NOTE:       %s.\n            Stevedore loads it converted to %s, whose fields follow; what is\n            left out takes %s's defaults (docs/spec/api-versions.md).\n\n",
+					w, t.Kind.APIVersion, apiVersion)
 			}
 			printExplain(c.out, t, recursive)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&recursive, "recursive", false, "print every field below, as a tree, without descriptions")
-	cmd.Flags().StringVar(&apiVersion, "api-version", "", "the kind's apiVersion (group/version), checked: each kind has one in Stevedore")
+	cmd.Flags().StringVar(&apiVersion, "api-version", "", "the kind's apiVersion (group/version), checked: its current one, or an older one Stevedore converts from (extensions/v1beta1, apps/v1beta1, apps/v1beta2 workloads)")
 	return cmd
 }
 

@@ -147,11 +147,30 @@ func TestExplainErrors(t *testing.T) {
 		{[]string{"explain", "ingresses"}, `doesn't have a resource type "ingresses"`},
 		{[]string{"explain", "pod.spec.volumes.nfs"}, "Stevedore does not support"},
 		{[]string{"explain", "pod.spec.contaners"}, `field "contaners" does not exist in Pod.spec`},
-		{[]string{"explain", "deployments", "--api-version", "extensions/v1beta1"}, "Deployment is apps/v1 in Stevedore, not extensions/v1beta1"},
+		{[]string{"explain", "deployments", "--api-version", "extensions/v1beta2"}, "Deployment is apps/v1 in Stevedore, not extensions/v1beta2"},
+		{[]string{"explain", "daemonsets", "--api-version", "apps/v1beta1"}, "DaemonSet is apps/v1 in Stevedore, not apps/v1beta1"},
 	} {
 		code, out, errOut := ctl(t, noServer, tc.args...)
 		if code != exitError || out != "" || !strings.Contains(errOut, tc.want) {
 			t.Errorf("ctl %v = %d %q %q, want exit 2 and %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
+
+// TestExplainOlderVersion: an older apiVersion that loads by conversion is
+// explained by the apps/v1 fields it becomes, with a deprecation note.
+func TestExplainOlderVersion(t *testing.T) {
+	code, out, errOut := ctl(t, noServer, "explain", "deployment.spec", "--api-version", "extensions/v1beta1")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"NOTE:       extensions/v1beta1 Deployment is deprecated in v1.9+, unavailable in v1.16+; use apps/v1 Deployment.",
+		"takes extensions/v1beta1's defaults",
+		"KIND:       Deployment", "VERSION:    v1", "strategy",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

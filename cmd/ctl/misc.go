@@ -54,6 +54,11 @@ addresses are checked against --service-cidr and --service-node-port-range: give
 				}
 				return silentExit(exitChanges)
 			}
+			// Warnings (an object in a deprecated apiVersion) do not
+			// fail the check.
+			for _, w := range set.Warnings {
+				fmt.Fprintf(c.errOut, "warning: %s\n", w)
+			}
 			fmt.Fprintf(c.out, "%s: %d object(s) valid\n", args[0], len(set.Objects))
 			return nil
 		},
