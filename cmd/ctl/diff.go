@@ -91,6 +91,11 @@ revision that fails to load.`,
 				printSyncError(c.errOut, res.Error)
 				return silentExit(exitError)
 			}
+			// As kubectl prints the API server's warnings: on standard
+			// error, whatever the output format.
+			for _, w := range res.Warnings {
+				fmt.Fprintln(c.errOut, "Warning:", w)
+			}
 			r := newDiffReport(res)
 			switch o.output {
 			case "markdown", "md":

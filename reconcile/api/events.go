@@ -35,6 +35,7 @@ var warningReasons = map[string]bool{
 	"ProgressDeadlineExceeded": true,
 	"RolledBack":               true,
 	"PodSecurityWarning":       true,
+	"DeprecatedAPIVersion":     true,
 	// The kubelet's, as agents record them.
 	agentapi.EventFailed:          true,
 	agentapi.EventBackOff:         true,

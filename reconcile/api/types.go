@@ -435,6 +435,10 @@ type DiffResult struct {
 	Placements []PodPlacement `json:"placements,omitempty"`
 	// Error is set when the head fails to load; Changes is then empty.
 	Error *SyncError `json:"error,omitempty"`
+	// Warnings are what the head loads with but should change: objects
+	// written in a deprecated apiVersion (spec.Set.Warnings), each
+	// "file:line: Kind namespace/name: message".
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ObjectChange is what syncing would do to one object

@@ -28,6 +28,9 @@ const (
 	// EventPodSecurityWarning: a pod template violates its namespace's
 	// pod-security.kubernetes.io/warn level (applied anyway).
 	EventPodSecurityWarning = "PodSecurityWarning"
+	// EventDeprecatedAPIVersion is an applied commit's object written in
+	// a deprecated apiVersion (docs/deprecation.md).
+	EventDeprecatedAPIVersion = "DeprecatedAPIVersion"
 )
 
 // admitRevision checks a loaded revision against its namespaces'

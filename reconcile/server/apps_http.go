@@ -211,6 +211,9 @@ func (s *Server) diffApp(app string, head *api.Commit, files map[string][]byte) 
 		res.Error = conflictError(head, cs)
 		return res
 	}
+	for _, w := range set.Warnings {
+		res.Warnings = append(res.Warnings, w.String())
+	}
 	next := s.store.replaceApp(app, set)
 	// The dry run does not depend on the diff, so both run at once (each
 	// takes a core for a large revision); it is skipped when every object

@@ -285,6 +285,18 @@ func TestDiffPlacements(t *testing.T) {
 		t.Errorf("POST diff of the applied files = %+v, %v; want nothing", same, err)
 	}
 
+	// A Deployment in a deprecated apiVersion loads, with a warning that
+	// names its file, line and object (docs/deprecation.md).
+	legacy := maps.Clone(raw)
+	legacy["apps/web.yaml"] = []byte(strings.Replace(deploymentYAML(4, "x:1"), "apiVersion: apps/v1", "apiVersion: extensions/v1beta1", 1))
+	if res, err := cl.DiffFiles(ctx, legacy); err != nil || res.Error != nil || len(res.Warnings) != 1 ||
+		!strings.HasPrefix(res.Warnings[0], "apps/web.yaml:1: Deployment shop/web: extensions/v1beta1 Deployment is deprecated") {
+		t.Errorf("POST diff of an extensions/v1beta1 Deployment = %+v, %v", res, err)
+	}
+	if len(posted.Warnings) != 0 {
+		t.Errorf("apps/v1 files warned: %q", posted.Warnings)
+	}
+
 	raw["apps/web.yaml"] = []byte(strings.Replace(deploymentYAML(4, "x:1"), "  replicas: 4", "  replicaz: 4", 1))
 	bad, err := cl.DiffFiles(ctx, raw)
 	if err != nil || bad.Error == nil || bad.Error.Stage != api.StageLoad || len(bad.Changes) != 0 || bad.Placements != nil {

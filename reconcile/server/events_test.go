@@ -411,4 +411,20 @@ func TestWatchEvents(t *testing.T) {
 	if e.Type != api.EventWarning || !strings.Contains(e.Message, "web.yaml:") || !strings.Contains(e.Message, "bad replicas by Ada Lovelace") {
 		t.Errorf("LoadFailed = %+v, want a Warning naming web.yaml and its line", e)
 	}
+
+	// A commit in a deprecated apiVersion applies, with a Warning event
+	// per such object naming its file and line.
+	old := repo.commit("old apiVersion", map[string]string{"web.yaml": strings.Replace(deploymentYAML(1, "img:1"), "apiVersion: apps/v1", "apiVersion: apps/v1beta2", 1)})
+	ow, err := cl.WatchEvents(ctx, "", "commit/"+short(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ow.Close()
+	if _, err := cl.Sync(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	e = nextEvent(t, ow, 10*time.Second, "DeprecatedAPIVersion", func(ev api.WatchEvent, e api.Event) bool { return e.Reason == "DeprecatedAPIVersion" })
+	if e.Type != api.EventWarning || !strings.HasPrefix(e.Message, "web.yaml:1: Deployment shop/web: apps/v1beta2 Deployment is deprecated") {
+		t.Errorf("DeprecatedAPIVersion = %+v, want a Warning naming web.yaml:1", e)
+	}
 }

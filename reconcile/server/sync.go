@@ -191,6 +191,9 @@ func (c *controller) syncApp(ctx context.Context, app string) (api.SyncResult, u
 	if len(retained) > 0 {
 		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "Retained", fmt.Sprintf("%d object(s) removed from Git keep running because prune is off", len(retained)))
 	}
+	for _, w := range set.Warnings {
+		s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), EventDeprecatedAPIVersion, w.String())
+	}
 	s.events.add(appObject(s, app, "commit/"+short(rev.Commit)), "Synced", fmt.Sprintf("%s by %s: %d object(s)", firstLine(rev.Message), rev.Author, len(set.Objects)))
 	c.mu.Lock()
 	target := c.requestPlanLocked()
