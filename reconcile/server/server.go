@@ -102,6 +102,10 @@ type Server struct {
 	// (mismatched --bootstrap-expect, another cluster's members), "" if
 	// nothing is wrong.
 	clusterErr atomic.Pointer[string]
+	// formatSaved is the store format the data dir's marker holds (0:
+	// none written by this process); formatMu orders its writes.
+	formatMu    sync.Mutex
+	formatSaved int
 
 	// peerHC calls other reconcilers (forwarding, the leader's status):
 	// only a reconciler's certificate answers it.
@@ -193,6 +197,12 @@ func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 	}
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
+	s.store.dataDir = cfg.DataDir
+	// A store too new for this binary is refused before raft reads it.
+	if err := checkFormatMarker(cfg.DataDir, s.store.reads()); err != nil {
+		return nil, err
+	}
+	s.store.onFormat = s.recordFormat
 	id, err := st.loadClusterID()
 	if err != nil {
 		return nil, err
