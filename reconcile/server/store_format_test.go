@@ -303,12 +303,16 @@ func TestStoreFormatUpgradeInPlace(t *testing.T) {
 		}
 		return true
 	})
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, fileStoreFormat))
-		if err != nil || !strings.Contains(string(b), `"format":2`) || !strings.Contains(string(b), storeRelease) {
-			t.Errorf("marker in %s = %q, %v", d, b, err)
+	// The marker follows the applied entry (onFormat runs after it).
+	waitFor(t, 5*time.Second, "every data dir's marker to say format 2", func() bool {
+		for _, d := range dirs {
+			b, err := os.ReadFile(filepath.Join(d, fileStoreFormat))
+			if err != nil || !strings.Contains(string(b), `"format":2`) || !strings.Contains(string(b), storeRelease) {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	cl, _ := api.NewClient(r3.APIURL(), nil)
 	v, err := cl.Version(context.Background())
 	if err != nil || v.StoreFormat != storeFormatGzip || v.StoreFormatMax != maxStoreFormat {
