@@ -147,6 +147,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	st, err := openStateDir(cfg.DataDir)
+	if err == nil {
+		// A store too new for this binary is refused before anything is
+		// written to its data dir (credentials) or raft reads it.
+		if err = checkFormatMarker(cfg.DataDir, maxStoreFormat); err != nil {
+			st.close()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +205,6 @@ func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
 	s.store.dataDir = cfg.DataDir
-	// A store too new for this binary is refused before raft reads it.
-	if err := checkFormatMarker(cfg.DataDir, s.store.reads()); err != nil {
-		return nil, err
-	}
 	s.store.onFormat = s.recordFormat
 	id, err := st.loadClusterID()
 	if err != nil {
