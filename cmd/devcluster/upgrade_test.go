@@ -129,9 +129,14 @@ func TestRollingUpgrade(t *testing.T) {
 		}
 		return nil
 	})
-	if changes := mon.stop(); len(changes) > 0 {
+	changes, listed := mon.stop()
+	if len(changes) > 0 {
 		t.Errorf("the pod set changed during the upgrade:\n%s", strings.Join(changes, "\n"))
 	}
+	if listed < 10 {
+		t.Errorf("only %d listings of the pods answered during the upgrade: too few to say the set never changed", listed)
+	}
+	t.Logf("%d listings of the pods during the upgrade, all the same set", listed)
 	after := snapshot(waitPodsOf(t, ctx, c, "the 4 pods after the upgrade", upNS, time.Minute, allRunning(upApp, 4)))
 	if d := unchanged(before, after); len(d) > 0 {
 		t.Errorf("pods restarted or replaced by the upgrade:\n%s", strings.Join(d, "\n"))
@@ -295,13 +300,15 @@ func upWait(t *testing.T, ctx context.Context, timeout time.Duration, what strin
 	}
 }
 
-// podSetMonitor lists the pods every 200 ms and records every listing
+// podSetMonitor lists the pods every 100 ms and records every listing
 // whose set of pods (namespace/name and UID) differs from the first.
 type podSetMonitor struct {
 	cancel  context.CancelFunc
 	done    chan struct{}
 	mu      sync.Mutex
 	changes []string
+	// listed counts the listings that answered.
+	listed int
 }
 
 func podSet(pods []rapi.Pod) string {
@@ -326,6 +333,9 @@ func watchPodSet(ctx context.Context, c *devenv.Cluster, initial []rapi.Pod) *po
 			// A listing that fails (a reconciler stopping, an election)
 			// says nothing of the pods.
 			if err == nil {
+				m.mu.Lock()
+				m.listed++
+				m.mu.Unlock()
 				if got := podSet(rapi.CurrentPods(pods)); got != want {
 					m.mu.Lock()
 					m.changes = append(m.changes, time.Now().Format(time.TimeOnly)+": "+got)
@@ -334,17 +344,19 @@ func watchPodSet(ctx context.Context, c *devenv.Cluster, initial []rapi.Pod) *po
 			}
 			select {
 			case <-ctx.Done():
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	}()
 	return m
 }
 
-func (m *podSetMonitor) stop() []string {
+// stop ends the watch and returns the changes seen and how many listings
+// answered.
+func (m *podSetMonitor) stop() ([]string, int) {
 	m.cancel()
 	<-m.done
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.changes
+	return m.changes, m.listed
 }
