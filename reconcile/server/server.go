@@ -7,6 +7,9 @@
 //     starts and stops the leader-scoped work (run, with a term context).
 //   - store.go is the raft FSM: the control plane's durable state (applied
 //     revision, inventory, fencing base, cordons), written as deltas.
+//     store_format.go versions it (snapshot encoding, the refusal of a
+//     newer store); format_gate.go is the leader's move to a newer format
+//     once every raft server reads it.
 //   - cluster.go forms and grows the raft cluster from serf (bootstrap
 //     expect, adding reconcilers that join) and describes its peers.
 //   - controller.go and plan.go are the leader's ordered steps for one

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,7 +111,7 @@ type formatMarker struct {
 // checkFormatMarker refuses a data dir whose marker names a format newer
 // than max.
 func checkFormatMarker(dataDir string, max int) error {
-	path := dataDir + string(os.PathSeparator) + fileStoreFormat
+	path := filepath.Join(dataDir, fileStoreFormat)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -135,7 +136,7 @@ func saveFormatMarker(dataDir string, m formatMarker) error {
 	if err != nil {
 		return fmt.Errorf("failed to encode store format: %w", err)
 	}
-	return atomicfile.WriteFile(dataDir+string(os.PathSeparator)+fileStoreFormat, append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(filepath.Join(dataDir, fileStoreFormat), append(b, '\n'), 0o600)
 }
 
 // format returns the store's format and the release that moved it there.
