@@ -36,7 +36,7 @@ With --client the reconciler is not contacted.`,
 			if output != "" && output != outJSON && output != outYAML {
 				return usageErr("unknown output format %q: want json or yaml", output)
 			}
-			cv := api.Version(version.Get())
+			cv := api.Version{Build: api.Build(version.Get())}
 			v := versions{Client: &cv}
 			var serverErr error
 			if !clientOnly {
@@ -76,4 +76,4 @@ func (c *cli) serverVersion(cmd *cobra.Command, v *versions) error {
 }
 
 // versionLine renders a version the way reconciler and agent --version do.
-func versionLine(v *api.Version) string { return version.Info(*v).String() }
+func versionLine(v *api.Version) string { return version.Info(v.Build).String() }

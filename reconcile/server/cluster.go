@@ -30,6 +30,7 @@ func (s *Server) serfTags() map[string]string {
 		agentapi.TagAPI:  s.apiURL,
 		tagRaft:          s.raftAddr(),
 		tagExpect:        strconv.Itoa(s.cfg.Raft.BootstrapExpect),
+		tagStoreFormat:   strconv.Itoa(s.store.reads()),
 	}
 	if s.el != nil && s.el.raft != nil {
 		if s.el.existing.Load() {
@@ -244,6 +245,10 @@ func (c *controller) addPeers() {
 		}
 	}
 	cluster := s.store.peek().clusterID
+	storeFormat, storeFormatSince := s.store.format()
+	if storeFormatSince == "" {
+		storeFormatSince = formatReleases[storeFormat]
+	}
 	problem := ""
 	for _, p := range s.members.reconcilers() {
 		srv, ok := known[raft.ServerID(p.name)]
@@ -268,6 +273,12 @@ func (c *controller) addPeers() {
 			// (its log and its vote are gone).
 			problem = fmt.Sprintf("a reconciler named %s without this cluster's raft state is at %s, but %s is a raft server of this cluster at %s: not replacing it; start it under a new --name",
 				p.name, p.tags[tagRaft], p.name, srv.Address)
+			continue
+		}
+		if n, cur := readsFormat(p.tags), storeFormat; n < cur {
+			// It would fail to apply the log and snapshots it gets.
+			problem = fmt.Sprintf("reconciler %s reads store formats up to %d, but this cluster's store is of format %d (since %s): not adding it; run %s or newer there",
+				p.name, n, cur, storeFormatSince, storeFormatSince)
 			continue
 		}
 		var f raft.IndexFuture

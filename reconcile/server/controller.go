@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
@@ -28,6 +29,9 @@ type controller struct {
 	// are presumed alive for NodeLossGrace after it.
 	started time.Time
 	wg      sync.WaitGroup
+	// formatChecks counts the store format gate's evaluations
+	// (format_gate.go).
+	formatChecks atomic.Uint64
 
 	mu       sync.Mutex
 	mem      reconcile.Memory // the inventory as committed; the planner's own (written in place)
@@ -206,6 +210,7 @@ func (c *controller) begin() {
 func (c *controller) run() {
 	c.goNamed("plan", c.planLoop)
 	c.goNamed("membership", c.membershipLoop)
+	c.goNamed("storeFormat", c.formatLoop)
 	if c.s.cfg.PollInterval > 0 {
 		c.goNamed("poll", c.pollLoop)
 	}

@@ -31,7 +31,7 @@ func (s *Server) Handler() http.Handler {
 	// caller was authenticated (authn.go) and before a follower forwards.
 	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, s.authorizeRoute(pattern, h)) }
 	handle("GET "+api.PathStatus, http.HandlerFunc(s.handleStatus))
-	handle("GET "+api.PathVersion, http.HandlerFunc(handleVersion))
+	handle("GET "+api.PathVersion, http.HandlerFunc(s.handleVersion))
 	handle("GET "+api.PathMetrics, s.metrics.handler()) // every reconciler's own (metrics.go)
 	// From the store, which every reconciler has (rollout_http.go).
 	handle("GET "+api.PathRolloutHistory, http.HandlerFunc(s.handleRolloutHistory))

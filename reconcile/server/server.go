@@ -7,6 +7,9 @@
 //     starts and stops the leader-scoped work (run, with a term context).
 //   - store.go is the raft FSM: the control plane's durable state (applied
 //     revision, inventory, fencing base, cordons), written as deltas.
+//     store_format.go versions it (snapshot encoding, the refusal of a
+//     newer store); format_gate.go is the leader's move to a newer format
+//     once every raft server reads it.
 //   - cluster.go forms and grows the raft cluster from serf (bootstrap
 //     expect, adding reconcilers that join) and describes its peers.
 //   - controller.go and plan.go are the leader's ordered steps for one
@@ -102,6 +105,10 @@ type Server struct {
 	// (mismatched --bootstrap-expect, another cluster's members), "" if
 	// nothing is wrong.
 	clusterErr atomic.Pointer[string]
+	// formatSaved is the store format the data dir's marker holds (0:
+	// none written by this process); formatMu orders its writes.
+	formatMu    sync.Mutex
+	formatSaved int
 
 	// peerHC calls other reconcilers (forwarding, the leader's status):
 	// only a reconciler's certificate answers it.
@@ -143,6 +150,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	st, err := openStateDir(cfg.DataDir)
+	if err == nil {
+		// A store too new for this binary is refused before anything is
+		// written to its data dir (credentials) or raft reads it.
+		if err = checkFormatMarker(cfg.DataDir, maxStoreFormat); err != nil {
+			st.close()
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +207,8 @@ func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 	}
 	s.store.onApply = s.applied
 	s.store.log = cfg.Logger
+	s.store.dataDir = cfg.DataDir
+	s.store.onFormat = s.recordFormat
 	id, err := st.loadClusterID()
 	if err != nil {
 		return nil, err

@@ -107,6 +107,11 @@ type command struct {
 	CronJobDelete []string                  `json:"cronJobDelete,omitempty"`
 	// PKI is the payload of an opPKI entry (store_pki.go).
 	PKI *pkiRecord `json:"pki,omitempty"`
+	// Format and Release are the store format an opFormat entry moves
+	// to, and the release of the leader that proposed it
+	// (store_format.go).
+	Format  int    `json:"format,omitempty"`
+	Release string `json:"release,omitempty"`
 }
 
 // fsmState is the control plane's durable state: what a snapshot holds.
@@ -168,6 +173,11 @@ type fsmState struct {
 	// PKI is the cluster's credentials (store_pki.go); absent in an older
 	// snapshot, or with security disabled: none.
 	PKI *pkiRecord `json:"pki,omitempty"`
+	// Format is the store's format and FormatRelease the release that
+	// moved it there (store_format.go); absent (format 1) in a store
+	// of v0.15.0 or earlier.
+	Format        int    `json:"format,omitempty"`
+	FormatRelease string `json:"formatRelease,omitempty"`
 }
 
 // store is the raft FSM. Apply runs on raft's goroutine; readers take a
@@ -209,6 +219,18 @@ type store struct {
 	// broken is the first entry that failed to apply; log receives it.
 	broken error
 	log    *slog.Logger
+	// refused is set when the store met a format it does not read
+	// (store_format.go): it applies nothing more.
+	refused error
+	// maxFormat is the newest format this store reads (0:
+	// maxStoreFormat; tests lower it to play an older reconciler).
+	maxFormat int
+	// dataDir names the store's data dir in messages.
+	dataDir string
+	// onFormat, when set, is called (outside mu) when the store's
+	// format changes or is refused: the server records it in the data
+	// dir.
+	onFormat func(format int, release string)
 }
 
 var _ raft.FSM = (*store)(nil)
@@ -227,6 +249,13 @@ func newStore() *store {
 func (s *store) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
+	}
+	s.mu.RLock()
+	refused := s.refused
+	s.mu.RUnlock()
+	if refused != nil {
+		// The log goes on in a format this store does not read.
+		return refused
 	}
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
@@ -249,7 +278,13 @@ func (s *store) Apply(l *raft.Log) any {
 		if s.log != nil {
 			s.log.Error("failed to apply a raft entry: this reconciler will not lead until restarted", "index", l.Index, "err", err)
 		}
+		if fe := (*formatError)(nil); errors.As(err, &fe) && s.onFormat != nil {
+			s.onFormat(fe.format, fe.release)
+		}
 		return err
+	}
+	if c.Op == opFormat && s.onFormat != nil {
+		s.onFormat(s.format())
 	}
 	if s.onApply != nil {
 		s.onApply(c.Op)
@@ -367,6 +402,10 @@ func (s *store) apply(c *command, index uint64) error {
 		}
 	case opPKI:
 		if err := s.applyPKILocked(c, index); err != nil {
+			return err
+		}
+	case opFormat:
+		if err := s.applyFormatLocked(c, index); err != nil {
 			return err
 		}
 	default:
@@ -521,14 +560,21 @@ func (s *store) peek() peekState {
 // lock while Applies go on.
 func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 	v := s.read()
-	return &fsmSnapshot{st: fsmState{
-		ClusterID: v.ClusterID,
-		Revision:  v.Revision,
-		Apps:      v.Apps,
-		Pods:      v.Pods,
-		Volumes:   v.Volumes,
-		Jobs:      v.Jobs,
-		CronJobs:  v.CronJobs,
+	format, release := s.format()
+	recorded := format
+	if format == storeFormatJSON {
+		recorded = 0 // as v0.15.0 wrote it: no field at all
+	}
+	return &fsmSnapshot{format: format, st: fsmState{
+		Format:        recorded,
+		FormatRelease: release,
+		ClusterID:     v.ClusterID,
+		Revision:      v.Revision,
+		Apps:          v.Apps,
+		Pods:          v.Pods,
+		Volumes:       v.Volumes,
+		Jobs:          v.Jobs,
+		CronJobs:      v.CronJobs,
 		// The bootstrap application's creation.
 		BootstrapCreated: v.Created,
 		TermBase:         v.TermBase,
@@ -551,10 +597,22 @@ func (s *store) Snapshot() (raft.FSMSnapshot, error) {
 // inventory.
 func (s *store) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	var st fsmState
-	dec := json.NewDecoder(rc)
-	if err := dec.Decode(&st); err != nil {
-		return fmt.Errorf("failed to decode snapshot: %w", err)
+	st, err := readSnapshot(rc, s.reads())
+	if fe := (*formatError)(nil); errors.As(err, &fe) {
+		// Never an older state in its place: this store stops here.
+		s.mu.Lock()
+		err = s.refuseLocked(fe.format, fe.release)
+		s.mu.Unlock()
+		if s.log != nil {
+			s.log.Error("refusing a snapshot: this reconciler will not lead until restarted", "err", err)
+		}
+		if s.onFormat != nil {
+			s.onFormat(fe.format, fe.release)
+		}
+		return err
+	}
+	if err != nil {
+		return err
 	}
 	if st.Pods == nil {
 		st.Pods = map[string]reconcile.PodRecord{}
@@ -564,6 +622,7 @@ func (s *store) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	s.mu.Lock()
+	oldFormat := max(s.st.Format, storeFormatJSON)
 	s.st, s.apps, s.shared = st, apps, false
 	s.rebuildUnionLocked()
 	// A snapshot from before networking holds no allocations: its
@@ -575,6 +634,12 @@ func (s *store) Restore(rc io.ReadCloser) error {
 	s.rolloutGen++
 	s.syncRolloutsLocked(s.appliedCommitLocked)
 	s.mu.Unlock()
+	if s.onFormat != nil {
+		s.onFormat(st.Format, st.FormatRelease)
+	}
+	if st.Format != oldFormat && s.log != nil {
+		s.log.Info("store format restored from a snapshot", "format", st.Format, "was", oldFormat)
+	}
 	if s.onApply != nil {
 		s.onApply(opRevision)
 	}
@@ -582,11 +647,12 @@ func (s *store) Restore(rc io.ReadCloser) error {
 }
 
 type fsmSnapshot struct {
-	st fsmState
+	st     fsmState
+	format int
 }
 
 func (f *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if err := json.NewEncoder(sink).Encode(&f.st); err != nil {
+	if err := writeSnapshot(sink, &f.st, f.format); err != nil {
 		_ = sink.Cancel()
 		return fmt.Errorf("failed to write snapshot: %w", err)
 	}

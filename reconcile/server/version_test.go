@@ -35,7 +35,8 @@ func TestVersionAnsweredWithoutLeader(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s = %d, %v", api.PathVersion, resp.StatusCode, err)
 	}
-	if want := api.Version(version.Get()); v != want {
+	want := api.Version{Build: api.Build(version.Get()), StoreFormat: storeFormatJSON, StoreFormatMax: maxStoreFormat}
+	if v != want {
 		t.Errorf("version = %+v, want %+v", v, want)
 	}
 }
