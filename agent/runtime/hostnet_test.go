@@ -1,0 +1,82 @@
+package runtime_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/agent/runtime"
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// freePort returns a TCP port of loopback nobody listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestHostNetworkPod: a host-network pod starts while the node's pod
+// network is not configured (no SetNetwork: other pods wait), its IP is the
+// node's address, its server listens in the agent's own network namespace
+// (this test reaches it on loopback), its resolv.conf is the host's
+// (ClusterFirst means Default for it), and removing it leaves no pod
+// namespace and takes no address from IPAM.
+func TestHostNetworkPod(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
+	port := freePort(t)
+	p := newPod("hostnet", spec.RestartPolicyAlways, spec.Container{Name: "server", Command: []string{"httpd"},
+		Args: []string{"-f", "-p", "127.0.0.1:" + strconv.Itoa(port), "-h", "/etc"}})
+	p.Spec.HostNetwork = true
+	other := newPod("podnet", spec.RestartPolicyAlways, sh("c", "exec sleep 3600"))
+	e.sync(p, other)
+	st := e.waitPod("hostnet", "running", 60*time.Second, running)
+	if st.PodIP != "127.0.0.1" {
+		t.Errorf("podIP = %q, want the node's address 127.0.0.1", st.PodIP)
+	}
+	var body string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/resolv.conf")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				body = string(b)
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host-network pod's server on 127.0.0.1:%d never answered in the agent's namespace: %v", port, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(body, "ndots:5") || strings.Contains(body, "svc.cluster.local") {
+		t.Errorf("host-network pod's resolv.conf has the cluster's settings:\n%s", body)
+	}
+	for _, s := range e.rt.Status() {
+		if s.Name == "podnet" && (s.Phase != api.PodPending || s.PodIP != "") {
+			t.Errorf("pod-network pod without a configured network: phase %s, IP %q; want Pending without IP", s.Phase, s.PodIP)
+		}
+	}
+	if n := len(ipamEntries(t, e.cfg.DataDir)); n != 0 {
+		t.Errorf("IPAM holds %d addresses, want none", n)
+	}
+	e.sync()
+	e.wait("pods gone", 60*time.Second, func(ps []api.PodStatus) bool { return len(ps) == 0 })
+	matches, _ := filepath.Glob("/var/run/netns/stv-*" + strings.TrimPrefix(p.UID, "hostnet-") + "*")
+	if len(matches) != 0 {
+		t.Errorf("namespaces left for the host-network pod: %v", matches)
+	}
+}
