@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -80,4 +81,37 @@ func (w *podWorker) setupHostSandbox() error {
 	}
 	w.update(func() { w.ip, w.reason, w.message = ip, "", "" })
 	return nil
+}
+
+// hostNetPredecessorLocked returns the host-network pod of p's owner that
+// is stopping on this node, which p must wait for, or nil; r.mu is held.
+//
+// Two host-network pods of one workload on one node share the node's
+// ports, and usually what they keep on it (the self-hosted reconciler's
+// data dir and raft identity): they must not overlap. The leader replaces
+// such a DaemonSet's pod in one pod set (the new pod in it, the old one
+// gone, reconcile/daemonset_rollout.go), because the pod it replaces may be
+// the leader itself, which could not push a second set; the agent makes
+// the replacement a sequence, as the kubelet replaces a static pod: the
+// new pod starts once the old one has stopped and been cleaned up. The
+// agent keeps its set on disk, so it completes the replacement even when
+// the process that sent it is the one stopped.
+func (r *Runtime) hostNetPredecessorLocked(p api.Pod) *podWorker {
+	if !p.Spec.HostNetwork || p.Owner == "" {
+		return nil
+	}
+	var prev *podWorker
+	for _, w := range r.pods {
+		if w.pod.UID != p.UID && w.pod.Owner == p.Owner && w.pod.Spec.HostNetwork && w.stopping() {
+			select {
+			case <-w.done:
+				continue // already gone
+			default:
+			}
+			if prev == nil || w.startTime.After(*prev.startTime) {
+				prev = w
+			}
+		}
+	}
+	return prev
 }

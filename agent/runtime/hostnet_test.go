@@ -80,3 +80,45 @@ func TestHostNetworkPod(t *testing.T) {
 		t.Errorf("namespaces left for the host-network pod: %v", matches)
 	}
 }
+
+// TestHostNetworkReplacementIsSequenced: a set that replaces a
+// host-network pod of a workload with another (the new pod in it, the old
+// one gone, as the leader replaces a self-hosted reconciler's pod in one
+// set) starts the new pod only once the old one stopped: the old pod holds
+// its port until it is killed (up to its 3 s grace), and the new pod's
+// server, on the same port, never fails to bind (no restart).
+func TestHostNetworkReplacementIsSequenced(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
+	port := strconv.Itoa(freePort(t))
+	mk := func(name, script string) api.Pod {
+		p := newPod(name, spec.RestartPolicyAlways, sh("server", script))
+		p.Spec.HostNetwork = true
+		grace := int64(3)
+		p.Spec.TerminationGracePeriodSeconds = &grace
+		p.Owner = "DaemonSet/default/r"
+		return p
+	}
+	old := mk("r-old", `httpd -f -p 127.0.0.1:`+port+` -h /etc & trap 'sleep 1; kill $!; exit 0' TERM; while true; do sleep 0.1; done`)
+	e.sync(old)
+	e.waitPod("r-old", "running", 60*time.Second, running)
+	nu := mk("r-new", `exec httpd -f -p 127.0.0.1:`+port+` -h /etc`)
+	e.sync(nu)
+	st := e.waitPod("r-new", "running", 60*time.Second, running)
+	e.wait("old pod gone", 30*time.Second, gone("r-old"))
+	// Running for a while without a restart: its bind succeeded.
+	time.Sleep(300 * time.Millisecond)
+	st = e.waitPod("r-new", "running", 10*time.Second, running)
+	if n := st.Containers[0].RestartCount; n != 0 {
+		t.Fatalf("the new pod restarted %d times: it started while the old one held the port", n)
+	}
+	resp, err := http.Get("http://127.0.0.1:" + port + "/hostname")
+	if err != nil {
+		t.Fatalf("the new pod does not answer: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.TrimSpace(string(b)) != "r-new" {
+		t.Errorf("port %s answered by %q, want r-new", port, b)
+	}
+}
