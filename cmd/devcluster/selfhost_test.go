@@ -344,11 +344,9 @@ func (s *selfHost) podPID() int {
 // podLogs is the tail of the reconciler pods' logs on their node.
 func (s *selfHost) podLogs() string {
 	var b strings.Builder
-	files, _ := filepath.Glob(filepath.Join(s.c.Agents[0].DataDir, "logs", "*", "*"))
+	// <namespace>_<pod>_<uid>/<container>/<restart>.log
+	files, _ := filepath.Glob(filepath.Join(s.c.Agents[0].DataDir, "logs", selfHostNS+"_*", "*", "*.log"))
 	for _, f := range files {
-		if !strings.Contains(f, "reconciler") {
-			continue
-		}
 		data, _ := os.ReadFile(f)
 		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 		if len(lines) > 30 {
