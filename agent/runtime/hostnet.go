@@ -58,7 +58,7 @@ func (w *podWorker) setupHostSandbox() error {
 	w.r.netMu.RUnlock()
 	ip := w.r.cfg.HostIP
 	if ip == "" {
-		return fmt.Errorf("failed to set up host-network pod: the agent has no host IP (agent --advertise-addr)")
+		return fmt.Errorf("failed to set up host-network pod: the agent has no host IP (agent --advertise-api or --api with an IP)")
 	}
 	hosts, err := os.ReadFile("/etc/hosts")
 	if err != nil {
