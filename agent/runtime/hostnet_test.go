@@ -30,8 +30,9 @@ func freePort(t *testing.T) int {
 // network is not configured (no SetNetwork: other pods wait), its IP is the
 // node's address, its server listens in the agent's own network namespace
 // (this test reaches it on loopback), its resolv.conf is the host's
-// (ClusterFirst means Default for it), and removing it leaves no pod
-// namespace and takes no address from IPAM.
+// (ClusterFirst means Default for it), an agent restart adopts it as it
+// runs, and removing it leaves no pod namespace and takes no address from
+// IPAM.
 func TestHostNetworkPod(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
@@ -72,6 +73,16 @@ func TestHostNetworkPod(t *testing.T) {
 	}
 	if n := len(ipamEntries(t, e.cfg.DataDir)); n != 0 {
 		t.Errorf("IPAM holds %d addresses, want none", n)
+	}
+	// An agent restart adopts it as it runs: same process, same IP.
+	pid := e.taskPID(p, "server")
+	if err := e.rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.open()
+	st2 := e.waitPod("hostnet", "adopted", 10*time.Second, running)
+	if st2.PodIP != "127.0.0.1" || e.taskPID(p, "server") != pid || st2.Containers[0].RestartCount != 0 {
+		t.Fatalf("adoption changed the host-network pod: %s", dump(e.rt.Status()))
 	}
 	e.sync()
 	e.wait("pods gone", 60*time.Second, func(ps []api.PodStatus) bool { return len(ps) == 0 })
