@@ -96,13 +96,12 @@ func daemonWorkload(key spec.ObjectKey, ds *spec.DaemonSet, ns string) workload 
 // daemonTolerations are the tolerations Kubernetes adds to every
 // DaemonSet pod (AddOrUpdateDaemonPodTolerations), so that a node that is
 // not ready, unreachable, under pressure or cordoned keeps (and gets) its
-// pod. (Kubernetes adds network-unavailable for a pod on the host's
-// network, which Stevedore does not support.)
-func daemonTolerations() []spec.Toleration {
+// pod; a pod on the host's network also tolerates network-unavailable.
+func daemonTolerations(hostNetwork bool) []spec.Toleration {
 	exists := func(key, effect string) spec.Toleration {
 		return spec.Toleration{Key: key, Operator: spec.TolerationOpExists, Effect: effect}
 	}
-	return []spec.Toleration{
+	tols := []spec.Toleration{
 		exists("node.kubernetes.io/not-ready", spec.TaintEffectNoExecute),
 		exists("node.kubernetes.io/unreachable", spec.TaintEffectNoExecute),
 		exists("node.kubernetes.io/disk-pressure", spec.TaintEffectNoSchedule),
@@ -110,6 +109,10 @@ func daemonTolerations() []spec.Toleration {
 		exists("node.kubernetes.io/pid-pressure", spec.TaintEffectNoSchedule),
 		exists("node.kubernetes.io/unschedulable", spec.TaintEffectNoSchedule),
 	}
+	if hostNetwork {
+		tols = append(tols, exists("node.kubernetes.io/network-unavailable", spec.TaintEffectNoSchedule))
+	}
+	return tols
 }
 
 // daemonPodTolerations returns the template's tolerations with the
@@ -118,7 +121,7 @@ func daemonTolerations() []spec.Toleration {
 // does. The template's slice is not modified.
 func daemonPodTolerations(ps *spec.PodSpec) []spec.Toleration {
 	out := slices.Clone(ps.Tolerations)
-	for _, t := range daemonTolerations() {
+	for _, t := range daemonTolerations(ps.HostNetwork) {
 		i := slices.IndexFunc(out, func(o spec.Toleration) bool {
 			op := o.Operator
 			if op == "" {

@@ -31,6 +31,16 @@ import (
 //     node dies or turns ineligible, or it is evicted); then the new pod
 //     is created.
 //
+// A DaemonSet whose pods use the host's network (hostNetwork) replaces a
+// node's pod in one plan instead: the old pod is dropped and the new one
+// created in the same set, and the node's agent sequences them (the new
+// pod starts once the old one stopped, agent/runtime/hostnet.go), as the
+// kubelet replaces a static pod. Two such pods can never overlap on a node
+// anyway (they share its ports), and waiting for the old pod to stop
+// before creating the new one would leave a self-hosted reconciler that
+// replaces its own pod, as the only leader, with nobody to create the new
+// one (docs/self-hosting.md).
+//
 // A node in Grace or unknown to membership keeps its pods: nothing is
 // created or dropped there. A node that has no old pod gets its new pod at
 // once, except, without surge, while an old pod still stops there.
@@ -96,12 +106,23 @@ func (dr *daemonRoll) keepAll(node string) {
 }
 
 // block keeps a node's new pod (key) from being created; stops says that
-// it waits for an old pod to stop (the view's message counts those).
+// it waits for an old pod to stop (the view's message counts those). A
+// host-network DaemonSet's new pod does not wait for its old pod: the
+// agent does (replaceInSet).
 func (dr *daemonRoll) block(key string, stops bool) {
+	if stops && dr.replaceInSet() {
+		return
+	}
 	dr.r.blocked[key] = true
 	if stops {
 		dr.r.waiting++
 	}
+}
+
+// replaceInSet says whether a node's new pod replaces its old one in the
+// same pod set (a host-network DaemonSet) rather than after it stopped.
+func (dr *daemonRoll) replaceInSet() bool {
+	return dr.w.template.Spec.HostNetwork && dr.w.maxSurge == 0
 }
 
 // visit decides about one node of the DaemonSet.

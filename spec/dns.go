@@ -11,8 +11,9 @@ const (
 	// answers cluster names and forwards the rest upstream. It is what an
 	// empty DNSPolicy means.
 	DNSClusterFirst = "ClusterFirst"
-	// DNSClusterFirstWithHostNet is ClusterFirst for host-network pods in
-	// Kubernetes; Stevedore has no host-network pods, so it is ClusterFirst.
+	// DNSClusterFirstWithHostNet is ClusterFirst for host-network pods,
+	// whose ClusterFirst means Default as in Kubernetes (the kubelet's
+	// getPodDNSType); for other pods it is ClusterFirst.
 	DNSClusterFirstWithHostNet = "ClusterFirstWithHostNet"
 	// DNSDefault uses the node's own resolvers: no cluster names.
 	DNSDefault = "Default"
@@ -29,10 +30,17 @@ const (
 
 // EffectiveDNSPolicy returns the pod's DNS policy with the empty value
 // spelled out: ClusterFirst, Default or None. Loading stores ClusterFirst
-// (and ClusterFirstWithHostNet) as empty, see normalizeDNSPolicy.
+// (and ClusterFirstWithHostNet of a pod without hostNetwork) as empty, see
+// normalizeDNSPolicy. A host-network pod's ClusterFirst is Default, as the
+// kubelet has it: only ClusterFirstWithHostNet gives it the cluster's DNS.
 func (s *PodSpec) EffectiveDNSPolicy() string {
 	switch s.DNSPolicy {
-	case "", DNSClusterFirstWithHostNet:
+	case "", DNSClusterFirst:
+		if s.HostNetwork {
+			return DNSDefault
+		}
+		return DNSClusterFirst
+	case DNSClusterFirstWithHostNet:
 		return DNSClusterFirst
 	}
 	return s.DNSPolicy
@@ -45,8 +53,10 @@ func (s *PodSpec) EffectiveDNSPolicy() string {
 // storing it as ClusterFirst would change the hash of every such template
 // and restart every pod on upgrade, and a template with and without the
 // default must stay the same template.
+//
+// A host-network pod keeps ClusterFirstWithHostNet: for it the two differ.
 func normalizeDNSPolicy(s *PodSpec) {
-	if s.DNSPolicy == DNSClusterFirst || s.DNSPolicy == DNSClusterFirstWithHostNet {
+	if s.DNSPolicy == DNSClusterFirst || (s.DNSPolicy == DNSClusterFirstWithHostNet && !s.HostNetwork) {
 		s.DNSPolicy = ""
 	}
 }

@@ -64,7 +64,7 @@ var droppedFields = map[string]map[string]yaml.Kind{
 var unsupportedFields = map[string][]string{
 	"ObjectMeta": {"generateName", "ownerReferences", "finalizers"},
 	"PodSpec": {"ephemeralContainers", "activeDeadlineSeconds",
-		"serviceAccount", "automountServiceAccountToken", "hostNetwork", "hostPID",
+		"serviceAccount", "automountServiceAccountToken", "hostPID",
 		"hostIPC", "shareProcessNamespace", "imagePullSecrets",
 		"priorityClassName", "priority", "readinessGates", "runtimeClassName",
 		"preemptionPolicy", "overhead", "setHostnameAsFQDN", "os", "hostUsers",
@@ -126,7 +126,7 @@ var unsupportedFields = map[string][]string{
 // item.
 var kubernetesDefaults = map[string]map[string]string{
 	"PodSpec": {
-		"preemptionPolicy": "PreemptLowerPriority", "priority": "0", "hostNetwork": "false",
+		"preemptionPolicy": "PreemptLowerPriority", "priority": "0",
 		"hostPID": "false", "hostIPC": "false", "shareProcessNamespace": "false",
 		"setHostnameAsFQDN": "false", "serviceAccount": "default",
 		"automountServiceAccountToken": "false",

@@ -376,6 +376,9 @@ func checkPodStorage(doc *document, ps *PodSpec, p fieldPath, claimTemplates map
 	if podSecurity || annotatedTrue(nsMeta, AllowPrivilegedAnnotation) {
 		return
 	}
+	if ps.HostNetwork {
+		add(doc, p.child("hostNetwork"), "forbidden: hostNetwork is not allowed in namespace %q: annotate its Namespace with %s: \"true\" to allow it%s", ns, AllowPrivilegedAnnotation, declareHint(nsMeta, ns))
+	}
 	for _, list := range []struct {
 		name string
 		cs   []Container

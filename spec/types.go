@@ -270,7 +270,7 @@ const (
 
 // PodSpec is the supported subset of Kubernetes' v1 PodSpec: a pod's
 // containers, volumes and where it may run. Kubernetes fields not listed
-// (hostNetwork, ephemeralContainers…) are rejected at load.
+// (hostPID, ephemeralContainers…) are rejected at load.
 type PodSpec struct {
 	// Volumes are the pod's volumes, which its containers mount by name.
 	Volumes []Volume `json:"volumes,omitempty"`
@@ -292,6 +292,15 @@ type PodSpec struct {
 	// TerminationGracePeriodSeconds is how long a stopping container has
 	// between SIGTERM and SIGKILL. Defaults to 30.
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// HostNetwork runs the pod in its node's network namespace, as in
+	// Kubernetes: no pod IP of its own (its podIP is the node's address),
+	// its containerPorts are ports of the node (the scheduler places two
+	// pods using one port on different nodes), no bridge, no pod DNS
+	// server address unless dnsPolicy is ClusterFirstWithHostNet (the
+	// default for a host-network pod is the node's resolvers, Default). A
+	// privileged capability: the baseline and restricted pod security
+	// levels forbid it. hostPort, when set, must equal containerPort.
+	HostNetwork bool `json:"hostNetwork,omitempty"`
 	// Hostname is the pod's hostname: a DNS-1123 label. Defaults to the
 	// pod's name.
 	Hostname string `json:"hostname,omitempty"`

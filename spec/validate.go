@@ -311,6 +311,7 @@ func (v *validator) podSpec(s *PodSpec, p fieldPath) {
 		v.check(p.child("hostname"), s.Hostname, isDNS1123Label(s.Hostname))
 	}
 	v.podDNS(s, p)
+	v.hostNetwork(s, p) // hostnetwork.go
 	if s.NodeName != "" {
 		v.check(p.child("nodeName"), s.NodeName, isDNS1123Subdomain(s.NodeName))
 	}

@@ -52,7 +52,7 @@ func (r *Runtime) adopt(ctx context.Context) error {
 		if rec.StartTime != nil {
 			w.startTime = rec.StartTime
 		}
-		if _, err := os.Stat(netnsPath(w.id)); err == nil && rec.PodIP != "" {
+		if _, err := os.Stat(netnsPath(w.id)); (err == nil || w.hostNetwork()) && rec.PodIP != "" {
 			w.sandboxReady = true
 		}
 		for _, c := range w.allCtrs() {
@@ -94,7 +94,9 @@ func (r *Runtime) adopt(ctx context.Context) error {
 	// gone, and the adopted pods' IPs kept reserved.
 	live := make(map[string]string, len(workers))
 	for _, w := range workers {
-		live[w.id] = w.ip
+		if !w.hostNetwork() { // the node's address is no pod network's
+			live[w.id] = w.ip
+		}
 	}
 	if err := r.net.adopt(ctx, live, r.cfg.BridgeName); err != nil {
 		// Leftovers only: they cost addresses or links, not pods.

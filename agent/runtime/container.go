@@ -391,7 +391,7 @@ func (w *podWorker) createContainer(ctx context.Context, c *ctr, img client.Imag
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(args...),
 		oci.WithHostname(w.hostname()),
-		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath(w.id)}),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: w.netnsPath()}),
 		oci.WithMounts([]specs.Mount{ro("hosts", "/etc/hosts"), ro("hostname", "/etc/hostname"), ro("resolv.conf", "/etc/resolv.conf")}),
 		w.termMessageOpt(c),
 		// One shim per pod rather than per container, as CRI does.

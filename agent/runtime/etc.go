@@ -46,7 +46,8 @@ func hostResolvConf() resolvConf {
 
 // podResolvConf computes a pod's resolv.conf from its dnsPolicy and
 // dnsConfig as the kubelet does (GetPodDNS): ClusterFirst (the default, and
-// ClusterFirstWithHostNet, pods having no host network here) uses the
+// ClusterFirstWithHostNet; a host-network pod's ClusterFirst is Default,
+// spec.EffectiveDNSPolicy) uses the
 // cluster DNS server with the namespace's search path, the host's search
 // domains after it, and ndots:5; Default is the host's configuration; None
 // is only dnsConfig. dnsConfig is then appended: nameservers and searches
@@ -54,7 +55,7 @@ func hostResolvConf() resolvConf {
 // node's DNS server (the bridge address) and domain the cluster domain.
 func podResolvConf(ps spec.PodSpec, namespace, clusterDNS, domain string, host resolvConf) resolvConf {
 	var rc resolvConf
-	switch ps.DNSPolicy {
+	switch ps.EffectiveDNSPolicy() {
 	case dnsNone:
 	case dnsDefault:
 		rc = resolvConf{
@@ -62,7 +63,7 @@ func podResolvConf(ps spec.PodSpec, namespace, clusterDNS, domain string, host r
 			Searches:    append([]string(nil), host.Searches...),
 			Options:     append([]string(nil), host.Options...),
 		}
-	default: // "", ClusterFirst, ClusterFirstWithHostNet
+	default: // ClusterFirst
 		rc.Nameservers = []string{clusterDNS}
 		rc.Searches = omitDuplicates(append([]string{
 			namespace + ".svc." + domain, "svc." + domain, domain,

@@ -216,7 +216,7 @@ func (r *Runtime) configureNetwork(nc *netConf) error {
 	}
 	for uid, w := range r.pods {
 		ip := net.ParseIP(w.ip)
-		if w.stopping() || ip == nil || nc.cidr.Contains(ip) {
+		if w.stopping() || ip == nil || nc.cidr.Contains(ip) || w.hostNetwork() {
 			continue
 		}
 		w.stop()

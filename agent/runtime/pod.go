@@ -281,7 +281,9 @@ func (w *podWorker) run() {
 			log.Warn("failed to create pod sandbox", "attempt", attempt, "err", err)
 			w.update(func() { w.reason, w.message = "FailedCreatePodSandBox", err.Error() })
 			w.event("", api.EventWarning, api.EventSandboxFailed, "Failed to create pod sandbox: "+err.Error())
-			_ = w.r.net.teardownPod(context.WithoutCancel(ctx), w.id, w.meta())
+			if !w.hostNetwork() {
+				_ = w.r.net.teardownPod(context.WithoutCancel(ctx), w.id, w.meta())
+			}
 			if !w.sleep(ctx, w.r.backoffDelay(attempt)) {
 				break
 			}
@@ -305,6 +307,9 @@ func (w *podWorker) waitNetwork(ctx context.Context) bool {
 	if w.stopping() {
 		return false
 	}
+	if !w.needsNetConf() { // hostnet.go
+		return true
+	}
 	select {
 	case <-w.r.netReady:
 		return true
@@ -326,6 +331,9 @@ func (w *podWorker) waitNetwork(ctx context.Context) bool {
 // reading, so that a change of pod CIDR waits for it and then finds the
 // pod's IP to judge.
 func (w *podWorker) setupSandbox(ctx context.Context) error {
+	if w.hostNetwork() {
+		return w.setupHostSandbox() // hostnet.go
+	}
 	w.r.netMu.RLock()
 	defer w.r.netMu.RUnlock()
 	nc := w.r.netConf
@@ -382,7 +390,9 @@ func (w *podWorker) cleanup(log interface{ Warn(string, ...any) }) {
 		}
 	}
 	w.event("", api.EventNormal, api.EventContainersKilled, "Stopped all containers of the pod")
-	if err := w.r.net.teardownPod(ctx, w.id, w.meta()); err != nil {
+	if w.hostNetwork() {
+		// Nothing of the network is the pod's.
+	} else if err := w.r.net.teardownPod(ctx, w.id, w.meta()); err != nil {
 		log.Warn("failed to tear down pod network", "err", err)
 	}
 	if err := removePodCgroup(cgroupRoot, w.podCgroup()); err != nil {

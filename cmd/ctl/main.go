@@ -171,6 +171,7 @@ func newRoot(stdout, stderr io.Writer, getenv func(string) string) *cobra.Comman
 	root.AddCommand(c.topCmd())
 	root.AddCommand(c.execCmd())            // exec.go
 	root.AddCommand(c.authCmd(), c.uiCmd()) // auth.go
+	root.AddCommand(c.reconcilerCmd())      // reconcilers.go
 	// Last, so that it sees every command.
 	c.addCompletions(root)
 	return root

@@ -349,6 +349,13 @@ func (c *Cluster) RestartReconciler(i int) error {
 	return c.startReconciler(i)
 }
 
+// StopReconciler stops reconciler i's process (0-based) with SIGTERM (a
+// leader hands leadership over first), as an operator retiring it would;
+// it is not started again.
+func (c *Cluster) StopReconciler(i int) error {
+	return c.reconcilerProc(i).stop(10 * time.Second)
+}
+
 // ReconcilerRunning reports whether reconciler i's process is running.
 func (c *Cluster) ReconcilerRunning(i int) bool { return !c.reconcilerProc(i).exited() }
 

@@ -151,6 +151,7 @@ var checks = []check{
 	{id: "appArmorProfile", level: LevelBaseline, run: appArmorProfile},
 	{id: "capabilities_baseline", level: LevelBaseline, run: capabilitiesBaseline},
 	{id: "capabilities_restricted", level: LevelRestricted, overrides: []string{"capabilities_baseline"}, run: capabilitiesRestricted},
+	{id: "hostNamespaces", level: LevelBaseline, run: hostNamespaces},
 	{id: "hostPathVolumes", level: LevelBaseline, run: hostPathVolumes},
 	{id: "hostPorts", level: LevelBaseline, run: hostPorts},
 	{id: "privileged", level: LevelBaseline, run: privileged},
@@ -162,10 +163,10 @@ var checks = []check{
 	{id: "sysctls", level: LevelBaseline, run: sysctls},
 }
 
-// Host namespaces (hostNetwork, hostPID, hostIPC), SELinux options,
-// procMount and Windows host processes have no check here: Stevedore's
-// decoder refuses those fields in every namespace ("not supported by
-// Stevedore"), so no loaded pod has them.
+// hostPID, hostIPC, SELinux options, procMount and Windows host processes
+// have no check here: Stevedore's decoder refuses those fields in every
+// namespace ("not supported by Stevedore"), so no loaded pod has them.
+// hostNetwork is supported, and checked (hostNamespaces).
 
 // CheckPod returns what the pod spec ps (with its template's metadata)
 // violates at level, in Kubernetes' order. Privileged checks nothing.
@@ -379,15 +380,26 @@ func restrictedVolumes(_ *spec.ObjectMeta, ps *spec.PodSpec) *Violation {
 		pluralize("restricted volume type", "restricted volume types", len(t)), joinQuote(t))}
 }
 
+// hostNamespaces is Kubernetes' check of the same name; of the host
+// namespaces only hostNetwork can be loaded here.
+func hostNamespaces(_ *spec.ObjectMeta, ps *spec.PodSpec) *Violation {
+	if !ps.HostNetwork {
+		return nil
+	}
+	return &Violation{Reason: "host namespaces", Detail: "hostNetwork=true"}
+}
+
 func hostPorts(_ *spec.ObjectMeta, ps *spec.PodSpec) *Violation {
 	var bad []string
 	var ports []string
 	containers(ps, func(c *spec.Container) {
 		found := false
 		for _, p := range c.Ports {
-			if p.HostPort != 0 {
+			// A host-network pod's ports are host ports (Kubernetes
+			// defaults its hostPorts to them before admission).
+			if hp := ps.HostPortOf(p); hp != 0 {
 				found = true
-				ports = append(ports, strconv.Itoa(int(p.HostPort)))
+				ports = append(ports, strconv.Itoa(int(hp)))
 			}
 		}
 		if found {
@@ -586,7 +598,7 @@ func sortedKeys(m map[string]string) []string {
 
 // CheckAnnotations applies Stevedore's own namespace policy, in force where
 // the Namespace has no enforce label: privileged containers and
-// capabilities beyond the baseline set need its
+// capabilities beyond the baseline set, and hostNetwork, need its
 // stevedore.dev/allow-privileged annotation, hostPath volumes its
 // stevedore.dev/allow-host-paths ("true"). The loader checks the same
 // against the application's own declaration of the Namespace; at sync the
@@ -605,6 +617,9 @@ func CheckAnnotations(ns *spec.Namespace, o spec.Object) []string {
 		ann = ns.Annotations
 	}
 	var out []string
+	if ps.HostNetwork && ann[spec.AllowPrivilegedAnnotation] != "true" {
+		out = append(out, fmt.Sprintf("hostNetwork is not allowed in namespace %q: its Namespace is not annotated %s: \"true\" (nor labelled %s: privileged)", name, spec.AllowPrivilegedAnnotation, EnforceLabel))
+	}
 	if ann[spec.AllowHostPathsAnnotation] != "true" {
 		for _, v := range ps.Volumes {
 			if v.HostPath != nil {

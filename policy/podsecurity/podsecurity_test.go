@@ -74,6 +74,14 @@ func TestPodSecurityStandardsCases(t *testing.T) {
       containers:
       - {name: app, image: nginx, ports: [{containerPort: 80, hostPort: 8080}]}`, LevelBaseline,
 			`violates PodSecurity "baseline:latest": hostPath volumes (volume "root"), hostPort (container "app" uses hostPort 8080)`},
+		{"hostNetwork", `
+      hostNetwork: true
+      containers:
+      - {name: app, image: nginx, ports: [{containerPort: 7070}]}`, LevelBaseline,
+			`violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), hostPort (container "app" uses hostPort 7070)`},
+		{"hostNetwork at privileged", `
+      hostNetwork: true
+      containers: [{name: app, image: nginx}]`, LevelPrivileged, ``},
 		{"seccomp unconfined and sysctls", `
       securityContext:
         seccompProfile: {type: Unconfined}

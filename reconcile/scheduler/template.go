@@ -106,12 +106,13 @@ func (c *Cluster) light(t *podTemplate, ps *spec.PodSpec, ns string) {
 			t.nonZero.Memory += defaultMemoryRequest
 		}
 		for _, p := range ctr.Ports {
-			if p.HostPort > 0 {
+			// A host-network pod's containerPorts are the node's ports.
+			if hp := ps.HostPortOf(p); hp > 0 {
 				proto := p.Protocol
 				if proto == "" {
 					proto = spec.ProtocolTCP
 				}
-				t.hostPorts = append(t.hostPorts, hostPort{proto: proto, ip: p.HostIP, port: p.HostPort})
+				t.hostPorts = append(t.hostPorts, hostPort{proto: proto, ip: p.HostIP, port: hp})
 			}
 		}
 	}

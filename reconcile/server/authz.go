@@ -192,7 +192,9 @@ var routeAttrs = map[string]attrsFunc{
 	"POST " + api.PathNodeCordon:   clusterNamed("patch", "", "nodes", ""),
 	"POST " + api.PathNodeUncordon: clusterNamed("patch", "", "nodes", ""),
 	"POST " + api.PathNodeDrain:    clusterNamed("create", "", "nodes", "drain"),
-	"GET " + api.PathNamespaces:    clusterList("", "namespaces"),
+	// Retiring a reconciler changes the control plane's quorum.
+	"POST " + api.PathReconcilerRetire: clusterNamed("delete", rbac.GroupStevedore, "reconcilers", ""),
+	"GET " + api.PathNamespaces:        clusterList("", "namespaces"),
 
 	// Who the caller is and what it may do, as Kubernetes' self reviews
 	// (stevedore:discovery grants both to everyone authenticated).

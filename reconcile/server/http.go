@@ -51,6 +51,7 @@ func (s *Server) Handler() http.Handler {
 	lead("POST "+api.PathNodeCordon, s.handleNodeAction)
 	lead("POST "+api.PathNodeUncordon, s.handleNodeAction)
 	lead("POST "+api.PathNodeDrain, s.handleNodeAction)
+	lead("POST "+api.PathReconcilerRetire, s.handleRetire) // retire.go
 	lead("GET "+api.PathTopPods, s.handleTopPods)
 	lead("GET "+api.PathTopNodes, s.handleTopNodes)
 	lead("GET "+api.PathNode, s.handleDescribeNode)

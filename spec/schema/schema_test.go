@@ -192,7 +192,7 @@ func TestResolve(t *testing.T) {
 func TestResolveErrors(t *testing.T) {
 	for path, want := range map[string]string{
 		"widgets":                   `doesn't have a resource type "widgets"`,
-		"pod.spec.hostNetwork":      `field "hostNetwork" of Pod.spec is a Kubernetes field that Stevedore does not support`,
+		"pod.spec.hostPID":          `field "hostPID" of Pod.spec is a Kubernetes field that Stevedore does not support`,
 		"pod.spec.volumes.nfs":      `field "nfs" of Pod.spec.volumes is a Kubernetes field that Stevedore does not support`,
 		"pod.spec.containers.tty":   `field "tty" of Pod.spec.containers is a Kubernetes field that Stevedore does not support`,
 		"pod.spec.contaners":        `field "contaners" does not exist in Pod.spec; its fields are: affinity, containers,`,

@@ -212,6 +212,8 @@ func New(cfg Config) (*Source, error) {
 	s := &Source{cfg: cfg, auth: auth, redact: r, sem: make(chan struct{}, 1)}
 	if ep, err := transport.NewEndpoint(cfg.URL); err == nil && ep.Protocol == "ssh" {
 		s.proxy, s.dialID = newSSHDialer()
+	} else if err == nil && ep.Protocol == "file" {
+		ensureLocalFileTransport() // localfile.go
 	}
 	return s, nil
 }

@@ -1,0 +1,61 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stevedore-dev/stevedore/spec"
+)
+
+// TestDaemonSetHostNetworkReplacesInOneSet: a host-network DaemonSet's
+// rolling update drops a node's old pod and creates its new pod in the
+// same plan (the agent sequences them), even while the old pod is still
+// reported running, and with its containerPort taken by that old pod: a
+// self-hosted reconciler that replaces its own pod, as the only leader,
+// pushes one set that holds its successor. Without hostNetwork the new pod
+// waits for the old one to stop (TestDaemonSetRollingUpdate).
+func TestDaemonSetHostNetworkReplacesInOneSet(t *testing.T) {
+	h := dsHarness(t, map[string]map[string]string{"n1": nil})
+	ds := withDaemon(daemonSetObj("reconciler", "img:1"), func(s *spec.DaemonSetSpec) {
+		s.Template.Spec.HostNetwork = true
+		s.Template.Spec.Containers[0].Ports = []spec.ContainerPort{{ContainerPort: 7070, Protocol: spec.ProtocolTCP}}
+	})
+	h.desired = setOf(ds)
+	h.mustPlan(t)
+	h.mustObserve(t, map[string]string{})
+	h.mustPlan(t)
+	h.linger = true
+
+	v2 := withDaemon(ds, func(s *spec.DaemonSetSpec) { s.Template.Spec.Containers[0].Image = "img:2" })
+	h.desired = setOf(v2)
+	out := h.mustPlan(t)
+	created, deleted := eventsWith(out, EventCreated), eventsWith(out, EventDeleted)
+	if len(created) != 1 || len(deleted) != 1 {
+		t.Fatalf("one plan: created %q, deleted %q; want the new pod created and the old one dropped together", created, deleted)
+	}
+	hash := spec.TemplateHash(&v2.Spec.Template)
+	var newNode string
+	for _, p := range out.Pods {
+		if p.Owner == "DaemonSet/default/reconciler" && !p.Terminating() && strings.Contains(p.Name, hash) {
+			newNode = p.Node
+		}
+	}
+	if newNode != "n1" {
+		t.Fatalf("new pod placed on %q, want n1 at once (its port is the old pod's, which leaves in the same set)", newNode)
+	}
+	set := out.PodSets["n1"]
+	var names []string
+	for _, p := range set {
+		names = append(names, p.Name)
+	}
+	if len(set) != 1 || !strings.Contains(set[0].Name, hash) {
+		t.Fatalf("n1's set holds %q, want only the new pod", names)
+	}
+	hasTol := false
+	for _, tol := range set[0].Spec.Tolerations {
+		hasTol = hasTol || tol.Key == "node.kubernetes.io/network-unavailable"
+	}
+	if !hasTol {
+		t.Error("a host-network DaemonSet pod does not tolerate network-unavailable, as Kubernetes adds")
+	}
+}
