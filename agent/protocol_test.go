@@ -44,10 +44,15 @@ func TestProtocolRefusedKeepsPods(t *testing.T) {
 		t.Errorf("RefusedRange = %v, %v; want the agent's %v", r, ok, api.Supported())
 	}
 	for name, call := range map[string]func() error{
-		"watch":  func() error { return future.Watch(ctx, func(api.PodStatusList) { t.Error("watch streamed in protocol 7") }) },
+		"watch": func() error {
+			return future.Watch(ctx, func(api.PodStatusList) { t.Error("watch streamed in protocol 7") })
+		},
 		"podset": func() error { _, err := future.PodSet(ctx); return err },
 		"logs":   func() error { _, err := future.Logs(ctx, "default", "a", api.LogOptions{}); return err },
-		"exec":   func() error { _, err := future.Exec(ctx, api.ExecOptions{Namespace: "default", Pod: "a", Command: []string{"true"}}); return err },
+		"exec": func() error {
+			_, err := future.Exec(ctx, api.ExecOptions{Namespace: "default", Pod: "a", Command: []string{"true"}})
+			return err
+		},
 	} {
 		if err := call(); !errors.Is(err, errs.ErrInvalid) || !strings.Contains(err.Error(), "protocol 7") {
 			t.Errorf("%s in protocol 7 = %v; want the refusal", name, err)
