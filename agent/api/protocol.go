@@ -66,8 +66,8 @@ type ProtocolRange struct {
 // String is the human form, "1..2".
 func (r ProtocolRange) String() string { return fmt.Sprintf("%d..%d", r.Min, r.Max) }
 
-// tag is the serf tag's form, "1-2".
-func (r ProtocolRange) tag() string { return strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max) }
+// Tag is TagProtocol's form, "1-2".
+func (r ProtocolRange) Tag() string { return strconv.Itoa(r.Min) + "-" + strconv.Itoa(r.Max) }
 
 // Contains reports whether the range speaks p.
 func (r ProtocolRange) Contains(p int) bool { return p >= r.Min && p <= r.Max }

@@ -53,7 +53,7 @@ func EncodeTags(n NodeInfo) (map[string]string, error) {
 		t[TagVersion] = n.Version
 	}
 	if n.Protocol != (ProtocolRange{}) {
-		t[TagProtocol] = n.Protocol.tag()
+		t[TagProtocol] = n.Protocol.Tag()
 	}
 	if len(n.Allocatable.Extended) > 0 {
 		names := make([]string, 0, len(n.Allocatable.Extended))
