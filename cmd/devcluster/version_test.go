@@ -179,6 +179,22 @@ func TestMixedVersions(t *testing.T) {
 	if d := unchanged(before, after); len(d) > 0 {
 		t.Errorf("upgrading the agent restarted containers: %v", d)
 	}
+	// The same, from the upgraded agent itself (the reconciler's view could
+	// still hold what the old one reported), spoken to in protocol 2.
+	ac := c.AgentClient(0)
+	ac.Protocol = agentapi.Protocol2
+	l, err := ac.Pods(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var own []rapi.Pod
+	for i := range l.Pods {
+		st := &l.Pods[i]
+		own = append(own, rapi.Pod{PodView: rapi.PodView{UID: st.UID, Namespace: st.Namespace, Name: st.Name, Node: node1, Phase: st.Phase, Status: st}})
+	}
+	if d := unchanged(before, snapshot(own)); len(d) > 0 {
+		t.Errorf("the upgraded agent reports restarted containers: %v", d)
+	}
 	out, err = c.Ctl(ctx, "describe", "node", node1)
 	if err != nil || !strings.Contains(out, "Agent Protocol:   2 (1..2)") || !strings.Contains(out, "Agent Version:    "+release) {
 		t.Errorf("ctl describe node %s = %v\n%s", node1, err, out)
