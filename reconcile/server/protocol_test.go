@@ -98,4 +98,45 @@ func TestAgentProtocolNegotiation(t *testing.T) {
 	if len(pa) != 1 || pa["2"] == 0 || len(pb) != 1 || pb["1"] == 0 || pc != 0 {
 		t.Errorf("protocol headers: node-a %v, node-b %v, node-c got %d kinds of request; want 2, 1, none", pa, pb, pc)
 	}
+
+	// node-c is downgraded to a release that speaks 2..3: it is taken back
+	// (its set pushed, in protocol 2) and the change is an event.
+	future.mu.Lock()
+	future.version, future.protocol = "v0.17.0", agentapi.ProtocolRange{Min: 2, Max: 3}
+	future.mu.Unlock()
+	tags, err := agentapi.EncodeTags(agentapi.NodeInfo{Name: "node-c", APIAddr: future.srv.URL,
+		Allocatable: agentapi.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110}, Labels: map[string]string{"zone": "z1"},
+		Version: "v0.17.0", Protocol: agentapi.ProtocolRange{Min: 2, Max: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := future.serf.SetTags(tags); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "node-c taken back in protocol 2", func() bool {
+		nodes, err := cl.Nodes(ctx)
+		if err != nil {
+			return false
+		}
+		for _, n := range nodes {
+			if n.Name == "node-c" {
+				return n.NegotiatedProtocol == 2 && n.Status == api.NodeReady && n.VersionRefused == "" && future.setCount() > 0
+			}
+		}
+		return false
+	})
+	future.mu.Lock()
+	pc2 := future.protocols
+	future.mu.Unlock()
+	if len(pc2) != 1 || pc2["2"] == 0 {
+		t.Errorf("node-c's requests had protocols %v, want 2", pc2)
+	}
+	evs, _ = cl.Events(ctx)
+	found = false
+	for _, e := range evs {
+		found = found || e.Object == "node/node-c" && e.Reason == "ProtocolNegotiated" && strings.Contains(e.Message, "speaking protocol 2")
+	}
+	if !found {
+		t.Errorf("no ProtocolNegotiated event for node-c in %+v", evs)
+	}
 }
