@@ -356,22 +356,16 @@ type Node struct {
 	Cordoned bool `json:"cordoned,omitempty"`
 	Drained  bool `json:"drained,omitempty"`
 	// Error says why the node's last pod set was not applied (empty when
-	// it was): for example refused as stale by the agent's fence, or
-	// VersionRefused.
+	// it was): refused as stale by the agent's fence, or VersionRefused.
 	Error string `json:"error,omitempty"`
-	// Version is the agent's release and Protocol the reconciler↔agent
-	// protocols it speaks, as it advertises them (an agent from before
-	// v0.16 advertises no version and speaks protocol 1 alone).
-	Version  string                 `json:"version,omitempty"`
-	Protocol agentapi.ProtocolRange `json:"protocol,omitzero"`
-	// NegotiatedProtocol is the protocol the reconciler speaks to the
-	// agent: the highest both speak; zero when none (VersionRefused).
-	NegotiatedProtocol int `json:"negotiatedProtocol,omitempty"`
-	// VersionRefused, when set, says why the reconciler refuses the agent:
-	// their protocol ranges do not overlap, so nothing is sent to it or
-	// scheduled on it and its pods are left as they are (the node is
-	// NotReady). docs/versions.md.
-	VersionRefused string `json:"versionRefused,omitempty"`
+	// Version and Protocol are the agent's release and protocol range as
+	// it advertises them (before v0.16: none, and 1..1); NegotiatedProtocol
+	// the one spoken to it, zero when VersionRefused says why none is
+	// (NotReady, nothing sent or scheduled, docs/versions.md).
+	Version            string                 `json:"version,omitempty"`
+	Protocol           agentapi.ProtocolRange `json:"protocol,omitzero"`
+	NegotiatedProtocol int                    `json:"negotiatedProtocol,omitempty"`
+	VersionRefused     string                 `json:"versionRefused,omitempty"`
 }
 
 // Node statuses, as kubectl shows them.
