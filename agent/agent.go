@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/version"
 )
 
 // PodRuntime is what the daemon needs of a pod runtime: agent/runtime's
@@ -238,6 +239,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		Labels:  a.cfg.Labels,
 		Taints:  a.cfg.Taints,
 		PodCIDR: a.cfg.PodCIDR,
+		// What the reconciler negotiates with (docs/versions.md).
+		Version:  version.Get().ReleaseVersion(),
+		Protocol: api.Supported(),
 	}
 	a.mu.Lock()
 	a.info = info
@@ -249,7 +253,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 
 	a.srv = &http.Server{
-		Handler:           a.requireReconciler(a.routes()),
+		Handler:           a.requireReconciler(a.checkProtocol(a.routes())),
 		ReadHeaderTimeout: 10 * time.Second,
 		// No WriteTimeout: the watch stream is long-lived; it sets its own
 		// per-write deadline instead.

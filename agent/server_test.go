@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/spec"
 )
 
@@ -298,6 +299,7 @@ func TestInfo(t *testing.T) {
 		Labels: map[string]string{"zone": "a", "disk": "ssd", "kubernetes.io/hostname": "n1",
 			"kubernetes.io/os": runtime.GOOS, "kubernetes.io/arch": runtime.GOARCH},
 		Taints: cfg.Taints, PodCIDR: "10.99.1.0/24",
+		Version: version.Get().ReleaseVersion(), Protocol: api.Supported(),
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Info (-want +got):\n%s", diff)

@@ -21,6 +21,12 @@ type Failure = errs.Error
 // closes. Any other answer is read, closed and returned as a *Failure; a
 // transport error is returned as is.
 func Call(ctx context.Context, hc *http.Client, base, method, path string, q url.Values, body io.Reader) (*http.Response, *Failure, error) {
+	return CallHeader(ctx, hc, base, method, path, q, body, nil)
+}
+
+// CallHeader is Call with hdr's fields added to the request (the
+// protocol an agent is spoken to in, a client's version).
+func CallHeader(ctx context.Context, hc *http.Client, base, method, path string, q url.Values, body io.Reader, hdr http.Header) (*http.Response, *Failure, error) {
 	u := base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -28,6 +34,9 @@ func Call(ctx context.Context, hc *http.Client, base, method, path string, q url
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("failed to build %s %s request: %w", method, path, err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

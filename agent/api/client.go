@@ -76,6 +76,11 @@ type Client struct {
 	// catches a connection that died without a reset; NewClient sets
 	// DefaultWatchIdleTimeout, zero means no limit.
 	WatchIdleTimeout time.Duration
+	// Protocol is the reconciler↔agent protocol every request says it
+	// speaks (HeaderProtocol), the one negotiated with this agent (set it
+	// before the first call); zero sends no header, which an agent takes
+	// as Protocol1.
+	Protocol int
 }
 
 // NewClient returns a client for the agent API at baseURL
@@ -242,7 +247,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 
 // send sends a request and returns a non-2xx response as a *StatusError.
 func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
-	resp, f, err := Call(ctx, c.hc, c.base, method, path, q, body)
+	resp, f, err := CallHeader(ctx, c.hc, c.base, method, path, q, body, c.header())
 	if err != nil {
 		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, err)
 	}
@@ -250,4 +255,12 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, bo
 		return nil, fmt.Errorf("failed to call agent %s %s: %w", method, path, f)
 	}
 	return resp, nil
+}
+
+// header is what every request carries: the protocol, when set.
+func (c *Client) header() http.Header {
+	if c.Protocol == 0 {
+		return nil
+	}
+	return http.Header{HeaderProtocol: {strconv.Itoa(c.Protocol)}}
 }

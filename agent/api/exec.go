@@ -267,7 +267,7 @@ func DialExec(ctx context.Context, hc *http.Client, base, path string, q url.Val
 // returns the frame stream (see ExecProtocol); the caller closes it, which
 // kills the process if it still runs.
 func (c *Client) Exec(ctx context.Context, o ExecOptions) (io.ReadWriteCloser, error) {
-	return DialExec(ctx, c.hc, c.base, PathExec, o.Query(), nil)
+	return DialExec(ctx, c.hc, c.base, PathExec, o.Query(), c.header())
 }
 
 // ExecIO is the local side of an exec (not on the wire): what the agent

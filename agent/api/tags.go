@@ -49,6 +49,12 @@ func EncodeTags(n NodeInfo) (map[string]string, error) {
 	if n.PodCIDR != "" {
 		t[TagCIDR] = n.PodCIDR
 	}
+	if n.Version != "" {
+		t[TagVersion] = n.Version
+	}
+	if n.Protocol != (ProtocolRange{}) {
+		t[TagProtocol] = n.Protocol.Tag()
+	}
 	if len(n.Allocatable.Extended) > 0 {
 		names := make([]string, 0, len(n.Allocatable.Extended))
 		for name := range n.Allocatable.Extended {
@@ -97,11 +103,16 @@ func EncodeTags(n NodeInfo) (map[string]string, error) {
 // DecodeTags parses an agent's serf tags back into NodeInfo; name is the
 // serf member name.
 func DecodeTags(name string, t map[string]string) (NodeInfo, error) {
-	n := NodeInfo{Name: name, APIAddr: t[TagAPI], PodCIDR: t[TagCIDR]}
+	n := NodeInfo{Name: name, APIAddr: t[TagAPI], PodCIDR: t[TagCIDR], Version: t[TagVersion]}
 	if t[TagRole] != RoleAgent {
 		return n, fmt.Errorf("member %q has role %q, not %q", name, t[TagRole], RoleAgent)
 	}
-	var err error
+	// No tag: an agent from before negotiation, which speaks Protocol1.
+	pr, err := ParseProtocolRange(t[TagProtocol])
+	if err != nil {
+		return n, fmt.Errorf("member %q: %w", name, err)
+	}
+	n.Protocol = pr
 	parse := func(key string, dst *int64) {
 		if err != nil || t[key] == "" {
 			return

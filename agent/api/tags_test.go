@@ -13,9 +13,11 @@ import (
 
 func TestTagsRoundTrip(t *testing.T) {
 	for _, n := range []api.NodeInfo{
-		{Name: "bare", APIAddr: "http://127.0.0.1:1", Allocatable: api.Resources{MilliCPU: 1, Memory: 2, Pods: 3}},
+		{Name: "bare", APIAddr: "http://127.0.0.1:1", Allocatable: api.Resources{MilliCPU: 1, Memory: 2, Pods: 3},
+			Protocol: api.ProtocolRange{Min: 1, Max: 1}},
 		{
 			Name: "full", APIAddr: "http://10.0.0.1:7701", PodCIDR: "10.88.1.0/24",
+			Version: "v0.16.0", Protocol: api.ProtocolRange{Min: 1, Max: 2},
 			Allocatable: api.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110, EphemeralStorage: 1 << 40,
 				Extended: map[string]int64{"nvidia.com/gpu": 2, "example.com/foo": 0, "hugepages-2Mi": 1 << 30}},
 			Labels: map[string]string{"zone": "a", "disk": "ssd", "empty": ""},

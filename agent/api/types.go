@@ -344,6 +344,13 @@ type NodeInfo struct {
 	Taints      []spec.Taint      `json:"taints,omitempty"`
 	// PodCIDR is the subnet pod IPs come from on this node.
 	PodCIDR string `json:"podCIDR,omitempty"`
+	// Version is the agent's release (TagVersion); empty for an agent from
+	// before v0.16, which did not say.
+	Version string `json:"version,omitempty"`
+	// Protocol is the range of reconciler↔agent protocols the agent speaks
+	// (TagProtocol); an agent from before v0.16 advertised none and speaks
+	// Protocol1 alone, which DecodeTags fills in.
+	Protocol ProtocolRange `json:"protocol,omitzero"`
 }
 
 // Error is the body of every non-2xx response (written and read by

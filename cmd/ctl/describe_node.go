@@ -62,6 +62,14 @@ func printNodeDescription(w io.Writer, desc *api.NodeDescription) {
 		d.line(1, "Operating System", runtime.GOOS)
 		d.line(1, "Architecture", orNone(n.Labels["kubernetes.io/arch"]))
 	}
+	if n.Version != "" || n.NegotiatedProtocol != 0 || n.VersionRefused != "" {
+		// kubectl's "Kubelet Version"; an agent from before v0.16 says none.
+		if st == nil {
+			d.head(0, "System Info")
+		}
+		d.line(1, "Agent Version", orNone(n.Version))
+		d.line(1, "Agent Protocol", nodeProtocol(n))
+	}
 	d.line(0, "PodCIDR", orNone(n.PodCIDR))
 	printNodePods(d, w, desc)
 	if st != nil && len(st.Images) > 0 {
@@ -130,7 +138,10 @@ func printNodeConditions(d describer, w io.Writer, n api.Node, desc *api.NodeDes
 	tw := newTable(w)
 	row(tw, "  Type", "Status", "LastTransitionTime", "Reason", "Message")
 	row(tw, "  ----", "------", "------------------", "------", "-------")
-	if desc.Status == nil {
+	if n.VersionRefused != "" {
+		// Refused by version: the reconciler does not ask it anything.
+		row(tw, "  "+agentapi.NodeReady, "False", stampOrNone(n.StatusSince), api.EventVersionSkew, n.VersionRefused)
+	} else if desc.Status == nil {
 		status := "Unknown"
 		if nodeStatus(n) == api.NodeNotReady {
 			status = "False"

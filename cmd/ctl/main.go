@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
@@ -125,6 +126,16 @@ func (c *cli) client() (*api.Client, error) {
 // config file, a plain client of --server; with one, its credentials and
 // its server unless --server was given.
 func (c *cli) newClient() (*api.Client, error) {
+	cl, err := c.newPlainClient()
+	if err != nil {
+		return nil, err
+	}
+	// As kubectl: "ctl/v0.16.0 (linux/amd64)" (docs/versions.md).
+	cl.SetUserAgent("ctl", version.Get().ReleaseVersion())
+	return cl, nil
+}
+
+func (c *cli) newPlainClient() (*api.Client, error) {
 	if c.config == "" {
 		return api.NewClient(c.server, nil)
 	}

@@ -27,6 +27,19 @@ func nodeStatus(n api.Node) string {
 	return api.NodeReady
 }
 
+// nodeProtocol is the protocol the reconciler speaks to a node and the
+// range the agent advertises: "2 (1..2)", "none (5..6)" for a refused
+// agent, "<none>" from a reconciler from before negotiation.
+func nodeProtocol(n api.Node) string {
+	switch {
+	case n.NegotiatedProtocol != 0:
+		return fmt.Sprintf("%d (%s)", n.NegotiatedProtocol, n.Protocol)
+	case n.VersionRefused != "":
+		return "none (" + n.Protocol.String() + ")"
+	}
+	return "<none>"
+}
+
 // cpuString renders millicores as Kubernetes quantities do: whole cores
 // ("2") when exact, else millicores ("1500m").
 func cpuString(m int64) string {

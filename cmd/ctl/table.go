@@ -43,7 +43,7 @@ func tableRows(kind string, items []*item, o tableOpts) (header []string, rows [
 	case spec.KindNode:
 		header = []string{"NAME", "STATUS", "SINCE", "PODS", "CPU", "MEMORY"}
 		if o.wide {
-			header = append(header, "AGE", "STATE", "API", "GOSSIP", "POD-CIDR", "LABELS")
+			header = append(header, "AGE", "STATE", "API", "GOSSIP", "POD-CIDR", "LABELS", "VERSION", "PROTOCOL")
 		}
 		if o.nodeErrors {
 			header = append(header, "ERROR")
@@ -118,7 +118,8 @@ func tableRow(it *item, o tableOpts) []string {
 			cpuString(w.Requested.MilliCPU) + "/" + cpuString(w.Allocatable.MilliCPU),
 			bytesString(w.Requested.Memory) + "/" + bytesString(w.Allocatable.Memory)}
 		if o.wide {
-			vals = append(vals, age(w.Since), w.State, orNone(w.APIAddr), orNone(w.Addr), orNone(w.PodCIDR), orNone(labelString(w.Labels)))
+			vals = append(vals, age(w.Since), w.State, orNone(w.APIAddr), orNone(w.Addr), orNone(w.PodCIDR), orNone(labelString(w.Labels)),
+				orNone(w.Version), nodeProtocol(w))
 		}
 		if o.nodeErrors {
 			vals = append(vals, orNone(w.Error))

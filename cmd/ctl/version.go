@@ -36,7 +36,8 @@ With --client the reconciler is not contacted.`,
 			if output != "" && output != outJSON && output != outYAML {
 				return usageErr("unknown output format %q: want json or yaml", output)
 			}
-			cv := api.Version{Build: api.Build(version.Get())}
+			bi := version.Get()
+			cv := api.Version{BuildInfo: api.BuildInfo(bi), ReleaseVersion: bi.ReleaseVersion()}
 			v := versions{Client: &cv}
 			var serverErr error
 			if !clientOnly {
@@ -72,8 +73,20 @@ func (c *cli) serverVersion(cmd *cobra.Command, v *versions) error {
 		return &exitErr{code: exitError, err: fmt.Errorf("failed to get the reconciler's version: %w", err)}
 	}
 	v.Server = sv
+	// As kubectl: a warning on stderr when the two are more than one minor
+	// release apart (docs/versions.md).
+	server := sv.ReleaseVersion
+	if server == "" {
+		// A reconciler from before v0.16: its header, else its build.
+		if server = cl.ServerVersion(); server == "" {
+			server = sv.GitVersion
+		}
+	}
+	if w := version.Skew(v.Client.ReleaseVersion, server, api.MaxMinorSkew); w != "" {
+		fmt.Fprintln(c.errOut, "WARNING:", w)
+	}
 	return nil
 }
 
 // versionLine renders a version the way reconciler and agent --version do.
-func versionLine(v *api.Version) string { return version.Info(v.Build).String() }
+func versionLine(v *api.Version) string { return version.Info(v.BuildInfo).String() }

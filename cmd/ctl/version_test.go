@@ -15,7 +15,7 @@ import (
 )
 
 func TestVersion(t *testing.T) {
-	server := api.Version{Build: api.Build{GitVersion: "v0.3.0", GitCommit: "0123456789abcdef0123456789abcdef01234567", GitTreeState: "clean",
+	server := api.Version{BuildInfo: api.BuildInfo{GitVersion: "v0.3.0", GitCommit: "0123456789abcdef0123456789abcdef01234567", GitTreeState: "clean",
 		BuildDate: "2026-11-01T10:00:00Z", GoVersion: "go1.26.8", Compiler: "gc", Platform: "linux/arm64"}, StoreFormat: 2, StoreFormatMax: 2}
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

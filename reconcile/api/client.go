@@ -76,6 +76,10 @@ type Client struct {
 	hc    *http.Client
 	// cur indexes the base that answered last: requests try it first.
 	cur atomic.Int32
+	// userAgent and release are SetUserAgent's (version.go);
+	// serverVersion is the last answer's HeaderServerVersion.
+	userAgent, release string
+	serverVersion      atomic.Pointer[string]
 }
 
 // dialTimeout bounds the connection to one reconciler when the Client
@@ -167,7 +171,7 @@ func (c *Client) open(ctx context.Context, method, path string, q url.Values, bo
 		if body != nil {
 			r = bytes.NewReader(body)
 		}
-		resp, f, err := agentapi.Call(ctx, c.hc, c.bases[idx], method, path, q, r)
+		resp, f, err := agentapi.CallHeader(ctx, c.hc, c.bases[idx], method, path, q, r, c.header())
 		switch {
 		case err != nil:
 			err = fmt.Errorf("failed to %s %s: %w", method, path, err)
@@ -180,8 +184,9 @@ func (c *Client) open(ctx context.Context, method, path string, q url.Values, bo
 			// An answer: this reconciler is the one to ask next time.
 			c.cur.Store(int32(idx))
 			if f != nil {
-				return nil, newStatusError(f)
+				return nil, c.olderServer(ctx, method, path, newStatusError(f))
 			}
+			c.answered(resp.Header)
 			return resp, nil
 		}
 		failed = append(failed, &unreachable{base: redact(c.bases[idx]), err: err})

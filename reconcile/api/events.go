@@ -17,6 +17,10 @@ const (
 // (see EventAbout) or a cluster-level object ("node/NAME").
 const QueryObject = "object"
 
+// EventVersionSkew is the reason of the event of an agent the reconciler
+// refuses because they speak no protocol in common (docs/versions.md).
+const EventVersionSkew = "VersionSkew"
+
 // warningReasons are the reasons that say something went wrong: the
 // reconciler's, and the kubelet's that an agent records.
 var warningReasons = map[string]bool{
@@ -36,6 +40,7 @@ var warningReasons = map[string]bool{
 	"RolledBack":               true,
 	"PodSecurityWarning":       true,
 	"DeprecatedAPIVersion":     true,
+	EventVersionSkew:           true,
 	// The kubelet's, as agents record them.
 	agentapi.EventFailed:          true,
 	agentapi.EventBackOff:         true,

@@ -21,7 +21,7 @@ func (c *Client) Exec(ctx context.Context, o agentapi.ExecOptions) (io.ReadWrite
 	var failed []error
 	for i := range c.bases {
 		idx := (start + i) % len(c.bases)
-		rwc, err := agentapi.DialExec(ctx, c.hc, c.bases[idx], PathExec, o.Query(), nil)
+		rwc, err := agentapi.DialExec(ctx, c.hc, c.bases[idx], PathExec, o.Query(), c.header())
 		var f *agentapi.Failure
 		switch {
 		case err == nil:
@@ -33,7 +33,7 @@ func (c *Client) Exec(ctx context.Context, o agentapi.ExecOptions) (io.ReadWrite
 				break
 			}
 			c.cur.Store(int32(idx))
-			return nil, newStatusError(f)
+			return nil, c.olderServer(ctx, http.MethodPost, PathExec, newStatusError(f))
 		default:
 			err = fmt.Errorf("failed to POST %s: %w", PathExec, err)
 			if ctx.Err() != nil || len(c.bases) == 1 {

@@ -356,8 +356,16 @@ type Node struct {
 	Cordoned bool `json:"cordoned,omitempty"`
 	Drained  bool `json:"drained,omitempty"`
 	// Error says why the node's last pod set was not applied (empty when
-	// it was): for example refused as stale by the agent's fence.
+	// it was): refused as stale by the agent's fence, or VersionRefused.
 	Error string `json:"error,omitempty"`
+	// Version and Protocol are the agent's release and protocol range as
+	// it advertises them (before v0.16: none, and 1..1); NegotiatedProtocol
+	// the one spoken to it, zero when VersionRefused says why none is
+	// (NotReady, nothing sent or scheduled, docs/versions.md).
+	Version            string                 `json:"version,omitempty"`
+	Protocol           agentapi.ProtocolRange `json:"protocol,omitzero"`
+	NegotiatedProtocol int                    `json:"negotiatedProtocol,omitempty"`
+	VersionRefused     string                 `json:"versionRefused,omitempty"`
 }
 
 // Node statuses, as kubectl shows them.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
-	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
 // A leader whose store holds no pods (a new cluster, or one whose raft
@@ -74,7 +73,8 @@ func (c *controller) adoptionPending() (time.Time, bool) {
 	}
 	alive, answered := 0, 0
 	for name, m := range nodes {
-		if m.state != api.NodeAlive {
+		if !m.usable() {
+			// A refused agent is not waited for: nothing can be read from it.
 			continue
 		}
 		alive++

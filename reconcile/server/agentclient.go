@@ -15,8 +15,12 @@ type agentAPI struct {
 
 var _ agentClient = agentAPI{}
 
-func newAgentAPI(base string, hc *http.Client) agentAPI {
-	return agentAPI{c: agentapi.NewClient(base, hc)}
+// newAgentAPI returns a client that speaks protocol proto to the agent at
+// base (zero: no header, protocol 1).
+func newAgentAPI(base string, proto int, hc *http.Client) agentAPI {
+	c := agentapi.NewClient(base, hc)
+	c.Protocol = proto
+	return agentAPI{c: c}
 }
 
 func (a agentAPI) Apply(ctx context.Context, set *agentapi.PodSet) error {

@@ -31,6 +31,10 @@ func (s *Server) serfTags() map[string]string {
 		tagRaft:          s.raftAddr(),
 		tagExpect:        strconv.Itoa(s.cfg.Raft.BootstrapExpect),
 		tagStoreFormat:   strconv.Itoa(s.store.reads()),
+		// What it speaks to agents (docs/versions.md): for operators
+		// reading serf members; agents do not act on it.
+		agentapi.TagVersion:  s.members.version,
+		agentapi.TagProtocol: s.members.local.Tag(),
 	}
 	if s.el != nil && s.el.raft != nil {
 		if s.el.existing.Load() {

@@ -287,12 +287,12 @@ func (c *controller) syncConns() bool {
 	c.mu.Lock()
 	for name, conn := range c.conns {
 		m, ok := nodes[name]
-		if ok && m.state == api.NodeAlive && m.info.APIAddr == conn.addr {
+		if ok && m.usable() && m.info.APIAddr == conn.addr && m.proto == conn.proto {
 			continue
 		}
 		stop = append(stop, conn)
 		delete(c.conns, name)
-		if !ok || m.state != api.NodeAlive {
+		if !ok || !m.usable() {
 			// What it reported is no longer true of anything we can
 			// reach, and the core will move its pods: the set it had must
 			// not be offered again if it comes back (the generation
@@ -303,12 +303,12 @@ func (c *controller) syncConns() bool {
 		}
 	}
 	for name, m := range nodes {
-		if m.state != api.NodeAlive || c.conns[name] != nil || c.ctx.Err() != nil {
+		if !m.usable() || c.conns[name] != nil || c.ctx.Err() != nil {
 			continue
 		}
 		joined = true
 		node := name
-		conn := newAgentConn(c.ctx, node, m.info.APIAddr, c.s.dialAgent(m.info.APIAddr), c.log, connHooks{
+		conn := newAgentConn(c.ctx, node, m.info.APIAddr, m.proto, c.s.dialAgent(m.info.APIAddr, m.proto), c.log, connHooks{
 			observe: func(l *agentapi.PodStatusList) { c.observe(node, l) },
 			pushed:  func() { c.pushed(node) },
 			refused: func(err error) { c.refused(node, err) },

@@ -169,6 +169,13 @@ type fakeAgent struct {
 	// hold, when set, holds every PUT of a set until it is closed, as a
 	// slow or stuck agent would (push_test.go).
 	hold chan struct{}
+	// version and protocol are what the agent advertises (set before
+	// join); zero advertises nothing, as a v0.15 agent. protocols
+	// counts the agentapi.HeaderProtocol values of the requests received
+	// ("" for none).
+	version   string
+	protocol  agentapi.ProtocolRange
+	protocols map[string]int
 }
 
 func newFakeAgent(t *testing.T, name string) *fakeAgent {
@@ -199,6 +206,10 @@ func newFakeAgent(t *testing.T, name string) *fakeAgent {
 	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.mu.Lock()
 		down := a.crashed
+		if a.protocols == nil {
+			a.protocols = map[string]int{}
+		}
+		a.protocols[r.Header.Get(agentapi.HeaderProtocol)]++
 		a.mu.Unlock()
 		if down {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -228,6 +239,8 @@ func (a *fakeAgent) join(addrs ...string) {
 		Allocatable: agentapi.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 110, Extended: a.extended},
 		Labels:      map[string]string{"zone": "z1"},
 		PodCIDR:     a.podCIDR,
+		Version:     a.version,
+		Protocol:    a.protocol,
 	})
 	if err != nil {
 		a.t.Fatal(err)

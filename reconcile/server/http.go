@@ -93,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 	// state-changing requests a browser marks cross-site are refused
 	// (Sec-Fetch-Site, Origin). ctl, agents, peers and Git hosts' webhooks
 	// send neither header and pass.
-	return http.NewCrossOriginProtection().Handler(s.authenticate(mux))
+	return withServerVersion(http.NewCrossOriginProtection().Handler(s.authenticate(mux)))
 }
 
 // writeJSON writes v as compact JSON: a 10,000-pod list indented was 16 MB

@@ -48,7 +48,7 @@ func (l *liveness) answeredSince(node string, since time.Time) time.Time {
 // the agent at addr that membership reported failed at since. It runs
 // until the term ends, membership no longer reports that failure, or until
 // passes (each answer moves until failSettle later).
-func (c *controller) checkFailed(node, addr string, since, until time.Time) {
+func (c *controller) checkFailed(node, addr string, proto int, since, until time.Time) {
 	l := &c.live
 	l.mu.Lock()
 	if l.probing == nil {
@@ -60,7 +60,7 @@ func (c *controller) checkFailed(node, addr string, since, until time.Time) {
 	}
 	l.probing[node] = since
 	l.mu.Unlock()
-	client := c.s.dialAgent(addr)
+	client := c.s.dialAgent(addr, proto)
 	c.goNamed("liveness-"+node, func() {
 		defer func() {
 			l.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/serf/serf"
 
 	agentapi "github.com/stevedore-dev/stevedore/agent/api"
+	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
 
@@ -33,7 +34,16 @@ type member struct {
 	addr  string
 	state string // api.NodeAlive, NodeFailed, NodeLeft
 	since time.Time
+	// proto is the protocol negotiated with the agent (the highest both
+	// speak); zero when its range does not overlap this reconciler's, and
+	// refused then says so (protocol.go).
+	proto   int
+	refused string
 }
+
+// usable reports whether the reconciler talks to the agent: alive, and
+// speaking a protocol in common.
+func (m member) usable() bool { return m.state == api.NodeAlive && m.refused == "" }
 
 // peerMember is one reconciler as membership reports it.
 type peerMember struct {
@@ -54,6 +64,11 @@ type membership struct {
 	// event records what membership saw.
 	event func(object, reason, msg string)
 
+	// local is the range of agent protocols this reconciler speaks and
+	// version its release, for negotiation and its messages.
+	local   agentapi.ProtocolRange
+	version string
+
 	mu      sync.Mutex
 	members map[string]*member
 	peers   map[string]*peerMember
@@ -67,6 +82,8 @@ func newMembership(log *slog.Logger, event func(object, reason, msg string)) *me
 		peersChanged: make(chan struct{}, 1),
 		members:      map[string]*member{},
 		peers:        map[string]*peerMember{},
+		local:        agentapi.Supported(),
+		version:      version.Get().ReleaseVersion(),
 	}
 }
 
@@ -146,6 +163,7 @@ func (m *membership) agentEvent(typ serf.EventType, sm serf.Member) {
 			m.log.Info("agent alive", "node", sm.Name, "api", info.APIAddr, "gossip", addr)
 		}
 		cur.info, cur.addr, cur.state = info, addr, api.NodeAlive
+		m.negotiate(sm.Name, cur)
 	case serf.EventMemberFailed, serf.EventMemberLeave:
 		if cur == nil {
 			return

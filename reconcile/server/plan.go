@@ -448,12 +448,18 @@ func (c *controller) nodeStates(members map[string]member, overrides map[string]
 				until = t.Add(failSettle)
 			}
 			if m.info.APIAddr != "" {
-				c.checkFailed(name, m.info.APIAddr, m.since, until)
+				c.checkFailed(name, m.info.APIAddr, m.proto, m.since, until)
 			}
 		}
 		grace := time.Now().Before(until)
 		if grace {
 			wake = earliest(wake, until)
+		}
+		if m.state == api.NodeAlive && m.refused != "" {
+			// No protocol in common (protocol.go): its pods stay where
+			// they are, nothing new goes there, for as long as it lasts.
+			out = append(out, reconcile.NodeState{Info: info, Grace: true})
+			continue
 		}
 		out = append(out, reconcile.NodeState{Info: info, Alive: m.state == api.NodeAlive, Grace: grace})
 	}

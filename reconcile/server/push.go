@@ -64,6 +64,7 @@ type connHooks struct {
 type agentConn struct {
 	node   string
 	addr   string // the agent's API base URL
+	proto  int    // the protocol the client speaks to it
 	client agentClient
 	log    *slog.Logger
 	hooks  connHooks
@@ -79,11 +80,12 @@ type agentConn struct {
 	once   sync.Once
 }
 
-func newAgentConn(parent context.Context, node, addr string, c agentClient, log *slog.Logger, hooks connHooks) *agentConn {
+func newAgentConn(parent context.Context, node, addr string, proto int, c agentClient, log *slog.Logger, hooks connHooks) *agentConn {
 	ctx, cancel := context.WithCancel(parent)
 	a := &agentConn{
 		node:   node,
 		addr:   addr,
+		proto:  proto,
 		client: c,
 		log:    log.With("node", node),
 		hooks:  hooks,

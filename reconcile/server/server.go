@@ -79,7 +79,8 @@ type Server struct {
 	sync    syncStatus // the bootstrap application's
 	apps    appRegistry
 	// dialAgent returns a client for an agent's API base URL; tests replace it.
-	dialAgent func(base string) agentClient
+	// proto is the protocol negotiated with the agent (protocol.go).
+	dialAgent func(base string, proto int) agentClient
 	hc        *http.Client
 
 	// metrics is the /metrics registry (metrics.go).
@@ -197,7 +198,7 @@ func newServer(cfg Config, st *stateDir, sec *security) (*Server, error) {
 	s.members = newMembership(cfg.Logger, s.events.add)
 	s.joined = make(chan struct{})
 	s.diffSlots = make(chan struct{}, maxDiffs)
-	s.dialAgent = func(base string) agentClient { return newAgentAPI(base, hc) }
+	s.dialAgent = func(base string, proto int) agentClient { return newAgentAPI(base, proto, hc) }
 	s.store.bootstrap = cfg.AppName
 	if s.store.keys, err = cfg.SOPS.load(); err != nil {
 		return nil, err

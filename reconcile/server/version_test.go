@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	agentapi "github.com/stevedore-dev/stevedore/agent/api"
 	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
@@ -35,8 +38,14 @@ func TestVersionAnsweredWithoutLeader(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s = %d, %v", api.PathVersion, resp.StatusCode, err)
 	}
-	want := api.Version{Build: api.Build(version.Get()), StoreFormat: storeFormatJSON, StoreFormatMax: maxStoreFormat}
-	if v != want {
-		t.Errorf("version = %+v, want %+v", v, want)
+	bi := version.Get()
+	proto := agentapi.Supported()
+	want := api.Version{BuildInfo: api.BuildInfo(bi), ReleaseVersion: bi.ReleaseVersion(), APIVersions: []string{"v1"}, AgentProtocol: &proto,
+		StoreFormat: storeFormatJSON, StoreFormatMax: maxStoreFormat}
+	if diff := cmp.Diff(want, v); diff != "" {
+		t.Errorf("version (-want +got):\n%s", diff)
+	}
+	if h := resp.Header.Get(api.HeaderServerVersion); h != bi.ReleaseVersion() {
+		t.Errorf("%s = %q, want %q", api.HeaderServerVersion, h, bi.ReleaseVersion())
 	}
 }

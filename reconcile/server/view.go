@@ -257,9 +257,17 @@ func (v *view) buildNodes() []api.Node {
 			Cordoned:    o.Cordoned,
 			Drained:     o.Drained,
 			Error:       errs[name],
+			Version:     m.info.Version,
+			Protocol:    m.info.Protocol,
+			// The protocol spoken to it; zero when refused.
+			NegotiatedProtocol: m.proto,
+			VersionRefused:     m.refused,
+		}
+		if m.refused != "" && m.state == api.NodeAlive {
+			n.Error = m.refused
 		}
 		switch {
-		case m.state != api.NodeAlive:
+		case m.state != api.NodeAlive || m.refused != "":
 			n.Status = api.NodeNotReady
 		case unschedulable[name]:
 			n.Status = api.NodeSchedulingDisabled
