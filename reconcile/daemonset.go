@@ -143,7 +143,7 @@ func daemonPodTolerations(ps *spec.PodSpec) []spec.Toleration {
 // when not, whether one already there may keep running
 // (shouldContinueRunning: only a NoSchedule taint is in the way).
 func daemonFits(ps *spec.PodSpec, tols []spec.Toleration, n *scheduler.Node) (run, keep bool) {
-	if ps.NodeName != "" && ps.NodeName != n.Name {
+	if ps.NodeName != "" && ps.NodeName != n.Name || !scheduler.AgentRuns(n, ps) {
 		return false, false
 	}
 	for k, v := range ps.NodeSelector {

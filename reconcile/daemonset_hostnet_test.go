@@ -59,3 +59,28 @@ func TestDaemonSetHostNetworkReplacesInOneSet(t *testing.T) {
 		t.Error("a host-network DaemonSet pod does not tolerate network-unavailable, as Kubernetes adds")
 	}
 }
+
+// TestDaemonSetHostNetworkSkipsOldAgents: a host-network DaemonSet runs no
+// pod on a node whose agent speaks only protocol 1 (v0.15, which would
+// refuse the node's whole pod set for the unknown field), and a plain one
+// still does.
+func TestDaemonSetHostNetworkSkipsOldAgents(t *testing.T) {
+	h := dsHarness(t, map[string]map[string]string{"n1": nil, "n2": nil})
+	h.nodes["n1"].Info.Protocol.Max = 1
+	h.nodes["n2"].Info.Protocol.Max = 2
+	hostNet := withDaemon(daemonSetObj("hostnet", "img:1"), func(s *spec.DaemonSetSpec) { s.Template.Spec.HostNetwork = true })
+	h.desired = setOf(hostNet, daemonSetObj("plain", "img:1"))
+	out := h.mustPlan(t)
+	on := map[string][]string{}
+	for node, set := range out.PodSets {
+		for _, p := range set {
+			on[node] = append(on[node], p.Owner)
+		}
+	}
+	if strings.Contains(strings.Join(on["n1"], ","), "hostnet") || !strings.Contains(strings.Join(on["n1"], ","), "DaemonSet/default/plain") {
+		t.Errorf("n1 (protocol 1) runs %q: want the plain DaemonSet's pod only", on["n1"])
+	}
+	if len(on["n2"]) != 2 {
+		t.Errorf("n2 (protocol 2) runs %q: want both", on["n2"])
+	}
+}

@@ -31,6 +31,9 @@ func SchedulerNodes(nodes []NodeState, desired *spec.Set) []scheduler.Node {
 			Name:   n.Info.Name,
 			Labels: n.Info.Labels,
 			Taints: n.Info.Taints,
+			// A v0.15 agent advertised no protocol (zero here, 1 once
+			// decoded from its tags): only what protocol 1 runs.
+			AgentProtocol: n.Info.Protocol.Max,
 			Allocatable: scheduler.Resources{
 				MilliCPU:         n.Info.Allocatable.MilliCPU,
 				Memory:           n.Info.Allocatable.Memory,

@@ -133,6 +133,7 @@ const (
 	TaintTolerationName    = "TaintToleration"
 	NodeAffinityName       = "NodeAffinity"
 	NodePortsName          = "NodePorts"
+	AgentProtocolName      = "AgentProtocol"
 	NodeResourcesFitName   = "NodeResourcesFit"
 	PodTopologySpreadName  = "PodTopologySpread"
 	InterPodAffinityName   = "InterPodAffinity"
@@ -148,6 +149,7 @@ func BuiltinPlugins() map[string]Factory {
 		TaintTolerationName:    func() Plugin { return &taintToleration{} },
 		NodeAffinityName:       func() Plugin { return &nodeAffinity{} },
 		NodePortsName:          func() Plugin { return &nodePorts{} },
+		AgentProtocolName:      func() Plugin { return &agentProtocol{} },
 		NodeResourcesFitName:   func() Plugin { return &resourcesFit{} },
 		PodTopologySpreadName:  func() Plugin { return &topologySpread{} },
 		InterPodAffinityName:   func() Plugin { return &interPodAffinity{} },
@@ -159,7 +161,7 @@ func BuiltinPlugins() map[string]Factory {
 }
 
 func defaultFilters() []string {
-	return []string{NodeUnschedulableName, TaintTolerationName, NodeAffinityName, NodePortsName,
+	return []string{NodeUnschedulableName, TaintTolerationName, NodeAffinityName, AgentProtocolName, NodePortsName,
 		NodeResourcesFitName, VolumeBindingName, PodTopologySpreadName, InterPodAffinityName}
 }
 

@@ -68,6 +68,11 @@ type Node struct {
 	// means the quantity is unknown and not limited (agents always report
 	// cpu and memory; pods-per-node is often left unset).
 	Allocatable Resources
+	// AgentProtocol is the newest reconciler↔agent protocol the node's
+	// agent speaks (agent/api.ProtocolRange.Max). Pods that need a newer
+	// agent (hostNetwork: protocol 2) are not placed on a node below it
+	// (the AgentProtocol filter). Zero means current: every feature.
+	AgentProtocol int
 }
 
 // Pod is a pod to place, or one already placed (Node set).

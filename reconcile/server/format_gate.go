@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stevedore-dev/stevedore/internal/version"
 )
 
 // recordFormat keeps the data dir's format marker current (the store's
@@ -61,7 +63,7 @@ func (c *controller) formatLoop() {
 			})
 			c.formatChecks.Add(1)
 			if gate > cur {
-				err := s.el.apply(&command{Op: opFormat, Format: gate, Release: storeRelease}, s.cfg.Raft.ApplyTimeout)
+				err := s.el.apply(&command{Op: opFormat, Format: gate, Release: version.Release}, s.cfg.Raft.ApplyTimeout)
 				if err != nil {
 					c.log.Warn("failed to move the store to a newer format", "format", gate, "err", err)
 				} else {

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/stevedore-dev/stevedore/internal/atomicfile"
+	"github.com/stevedore-dev/stevedore/internal/version"
 )
 
 // The store's formats. A format is what a reconciler must understand to
@@ -38,10 +39,6 @@ const (
 	storeFormatGzip = 2
 	// maxStoreFormat is the newest format this binary reads and writes.
 	maxStoreFormat = storeFormatGzip
-
-	// storeRelease is the release that writes maxStoreFormat, named in
-	// messages and recorded with the format.
-	storeRelease = "v0.16.0"
 
 	// opFormat (Format, Release) moves the store to a newer format. A
 	// reconciler that does not read the format refuses the entry and
@@ -90,7 +87,7 @@ func (e *formatError) Error() string {
 	}
 	run := "a release that reads store format " + strconv.Itoa(e.format)
 	if by == "" {
-		by = "a release newer than " + storeRelease
+		by = "a release newer than " + version.Release
 	} else {
 		run = by + " or newer"
 	}
@@ -99,7 +96,7 @@ func (e *formatError) Error() string {
 		where = "the raft store in " + e.dataDir
 	}
 	return fmt.Sprintf("%s is of format %d (written by %s), but this reconciler (%s) reads store formats %d to %d: run %s, or restore the backup taken before the upgrade",
-		where, e.format, by, storeRelease, storeFormatJSON, e.max, run)
+		where, e.format, by, version.Release, storeFormatJSON, e.max, run)
 }
 
 // formatMarker is the content of fileStoreFormat.
@@ -189,7 +186,7 @@ func writeSnapshot(w io.Writer, st *fsmState, format int) error {
 	}
 	release := st.FormatRelease
 	if release == "" {
-		release = storeRelease
+		release = version.Release
 	}
 	if _, err := fmt.Fprintf(w, "%sformat=%d release=%s\n", snapshotMagic, format, release); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/stevedore-dev/stevedore/internal/version"
 	"github.com/stevedore-dev/stevedore/reconcile"
 	"github.com/stevedore-dev/stevedore/reconcile/api"
 )
@@ -96,8 +97,8 @@ func TestStoreFormat1RestoredAndUpgraded(t *testing.T) {
 		t.Errorf("a format-1 snapshot records a format: v0.15.0 wrote none")
 	}
 
-	applyCmd(t, s, 11, &command{Op: opFormat, Format: storeFormatGzip, Release: storeRelease})
-	if f, rel := s.format(); f != storeFormatGzip || rel != storeRelease {
+	applyCmd(t, s, 11, &command{Op: opFormat, Format: storeFormatGzip, Release: version.Release})
+	if f, rel := s.format(); f != storeFormatGzip || rel != version.Release {
 		t.Fatalf("format after opFormat = %d %q", f, rel)
 	}
 	applyCmd(t, s, 12, &command{Op: opFormat, Format: storeFormatJSON}) // never back
@@ -128,7 +129,7 @@ func TestStoreFormat1RestoredAndUpgraded(t *testing.T) {
 		t.Fatalf("restore a format-2 snapshot: %v", err)
 	}
 	got := r.read()
-	if f, rel := r.format(); f != storeFormatGzip || rel != storeRelease {
+	if f, rel := r.format(); f != storeFormatGzip || rel != version.Release {
 		t.Errorf("restored format = %d %q", f, rel)
 	}
 	if len(got.Pods) != pods || got.Pods["default/x"].UID != "uid-x" || got.TermBase != 4 || got.Set == nil {
@@ -307,7 +308,7 @@ func TestStoreFormatUpgradeInPlace(t *testing.T) {
 	waitFor(t, 5*time.Second, "every data dir's marker to say format 2", func() bool {
 		for _, d := range dirs {
 			b, err := os.ReadFile(filepath.Join(d, fileStoreFormat))
-			if err != nil || !strings.Contains(string(b), `"format":2`) || !strings.Contains(string(b), storeRelease) {
+			if err != nil || !strings.Contains(string(b), `"format":2`) || !strings.Contains(string(b), version.Release) {
 				return false
 			}
 		}
