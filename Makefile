@@ -5,10 +5,10 @@ BIN := bin
 PKGS := ./...
 # SLOW_PKGS are started first by `make test` (go test keeps the order given).
 SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./agent
-DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
+DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static systemd curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help build run test test-unit bench check deps clean fuzz web-vendor
+.PHONY: help build run test test-unit bench check deps clean fuzz web-vendor release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -70,7 +70,10 @@ check: ## go vet, staticcheck, gofmt, go mod tidy -diff
 	$(GO) mod tidy -diff
 
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
+
+release: ## reproducible release into dist/: linux/amd64+arm64 binaries, tar.gz, CycloneDX SBOMs, systemd units, SHA256SUMS (docs/install.md)
+	OUT=dist GO=$(GO) ./scripts/release.sh
 
 # The UI's one third-party file (web/ui/vendor): htm's preact standalone
 # build, fetched from npm at a pinned version and checked against its digest.
