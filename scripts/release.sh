@@ -30,6 +30,25 @@ CYCLONEDX_GOMOD_VERSION=v1.10.0
 die() { echo "release: $*" >&2; exit 1; }
 
 git rev-parse --verify -q HEAD >/dev/null || die "not in a Git checkout with a commit"
+case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
+case $TOOLS_DIR in /*) ;; *) TOOLS_DIR=$ROOT/$TOOLS_DIR ;; esac
+[ "$OUT" != / ] && [ "$OUT" != "$ROOT" ] && [ "$OUT" != "$ROOT/" ] || die "OUT=$OUT would remove the checkout"
+
+# Go records no VCS information in a linked worktree (its .git is a file,
+# and cmd/go looks for a .git directory), so the binaries would carry no
+# version. A clean worktree is built from a clone of its HEAD instead: the
+# same commit, the same bytes; a modified one is refused.
+if [ -f .git ]; then
+	[ -z "$(git status --porcelain)" ] ||
+		die "this linked worktree has changes, and Go stamps no version in a linked worktree: commit them, or run make release in a clone"
+	src=$(mktemp -d)
+	trap 'rm -rf "$src"' EXIT
+	echo "release: a linked worktree: building a clone of HEAD ($(git rev-parse --short HEAD)) in $src"
+	git clone -q --no-checkout "$ROOT" "$src/stevedore"
+	git -C "$src/stevedore" checkout -q --detach "$(git rev-parse HEAD)"
+	OUT=$OUT TOOLS_DIR=$TOOLS_DIR "$src/stevedore/scripts/release.sh"
+	exit
+fi
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct HEAD)}
 export SOURCE_DATE_EPOCH
 
@@ -57,7 +76,6 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
 stage=$OUT/.stage
 mkdir -p "$stage"
 trap 'rm -rf "$stage"' EXIT
