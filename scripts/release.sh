@@ -119,7 +119,9 @@ for arch in $ARCHES; do
 		# GOPROXY=off: the SBOM is made from the module cache the build just
 		# used, never from what a proxy answers today. -licenses reads each
 		# module's license there; the main module's own is LICENSE, shipped.
-		GOPROXY=off GOFLAGS= "$cdx" bin -json -std -licenses -notimestamp \
+		# bin mode takes the platform of the purls from GOOS/GOARCH, not from
+		# the binary's build info.
+		GOARCH=$arch GOPROXY=off GOFLAGS= "$cdx" bin -json -std -licenses -notimestamp \
 			-serial "urn:uuid:$(uuid_of "$dir/$c")" -version "$version" \
 			-output "$dir/sbom/$c.cdx.json" "$dir/$c" 2>"$stage/cdx.log" ||
 			{ cat "$stage/cdx.log" >&2; die "failed to write the SBOM of $c"; }
