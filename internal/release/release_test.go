@@ -28,8 +28,8 @@ const testCmds = "stevedore-log-driver"
 // empty build cache, and compares every file of the two outputs byte for byte. It
 // then checks what makes them reproducible (archive headers, gzip header,
 // SBOM without time, no build path in a binary), that the release is named
-// by the version Go stamped into the binaries, and that a modified tree
-// shows as "+dirty".
+// by the version Go stamped into the binaries (a pseudo-version, or the tag
+// at HEAD), and that a modified tree shows as "+dirty".
 func TestReproducible(t *testing.T) {
 	for _, tool := range []string{"git", "tar", "gzip", "sha256sum", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -120,6 +120,17 @@ func TestReproducible(t *testing.T) {
 		t.Errorf("SHA256SUMS has %d lines for %d other files", len(sums), len(filesA)-1)
 	}
 	run(t, outA, nil, "sha256sum", "--quiet", "-c", "SHA256SUMS")
+
+	// A tag at HEAD names the release (what the lead's `git tag v0.16.0`
+	// does before the release is built).
+	run(t, srcA, nil, "git", "tag", "v99.1.0", head)
+	run(t, srcA, append(env(cacheA), "ARCHES=amd64", "OUT=dist-tagged"), "./scripts/release.sh")
+	if _, err := os.Stat(filepath.Join(srcA, "dist-tagged", "stevedore_v99.1.0_linux_amd64.tar.gz")); err != nil {
+		t.Errorf("a release of a tagged HEAD: %v", err)
+	}
+	if v := stampedVersion(t, filepath.Join(srcA, "dist-tagged", "stevedore_*_linux_amd64", "stevedore-log-driver")); v != "v99.1.0" {
+		t.Errorf("a release of HEAD tagged v99.1.0 is stamped %s", v)
+	}
 
 	// A modified tree: the version says so (and so does the release's name).
 	if err := os.WriteFile(filepath.Join(srcB, "README.md"), []byte("modified\n"), 0o644); err != nil {
