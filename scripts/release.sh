@@ -80,10 +80,28 @@ fi
 [ "${1:-}" != tools ] || { "$cdx" version; exit; }
 
 rm -rf "$OUT"
-mkdir -p "$OUT"
-stage=$OUT/.stage
-mkdir -p "$stage"
+# Every binary is built before anything is written into OUT, and into a
+# directory outside the checkout: files appearing in the tree during the
+# build (an OUT that .gitignore does not cover) would stamp it "+dirty".
+stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+
+version=""
+for arch in $ARCHES; do
+	echo "release: building linux/$arch: $CMDS"
+	pkgs=()
+	for c in $CMDS; do pkgs+=("./cmd/$c"); done
+	# -buildid= leaves no build ID (a hash that includes the action's
+	# inputs) in the binary; -trimpath (GOFLAGS) leaves no build path.
+	GOARCH=$arch $GO build -ldflags=-buildid= -o "$stage/$arch/" "${pkgs[@]}"
+
+	# The release's name is the version Go stamped into the binaries: the
+	# tag at HEAD, else a pseudo-version, "+dirty" for a modified tree.
+	v=$($GO version -m "$stage/$arch/${CMDS%% *}" | awk '$1 == "mod" { print $3; exit }')
+	[ -n "$v" ] && [ "$v" != "(devel)" ] || die "the binaries carry no module version (no VCS information?)"
+	[ -z "$version" ] || [ "$version" = "$v" ] || die "linux/$arch was stamped $v, another arch $version"
+	version=$v
+done
 
 # A UUID derived from bytes (RFC 9562 version 8): the SBOM's serial number is
 # then the same for the same binary and differs between binaries, where a
@@ -94,28 +112,13 @@ uuid_of() {
 	printf '%s-%s-8%s-%x%s-%s\n' "${h:0:8}" "${h:8:4}" "${h:13:3}" $(((0x${h:16:1} & 3) | 8)) "${h:17:3}" "${h:20:12}"
 }
 
-version=""
+mkdir -p "$OUT"
 for arch in $ARCHES; do
-	echo "release: building linux/$arch: $CMDS"
-	bin=$stage/$arch
-	mkdir -p "$bin"
-	pkgs=()
-	for c in $CMDS; do pkgs+=("./cmd/$c"); done
-	# -buildid= leaves no build ID (a hash that includes the action's
-	# inputs) in the binary; -trimpath (GOFLAGS) leaves no build path.
-	GOARCH=$arch $GO build -ldflags=-buildid= -o "$bin/" "${pkgs[@]}"
-
-	# The release's name is the version Go stamped into the binaries: the
-	# tag at HEAD, else a pseudo-version, "+dirty" for a modified tree.
-	v=$($GO version -m "$bin/${CMDS%% *}" | awk '$1 == "mod" { print $3; exit }')
-	[ -n "$v" ] && [ "$v" != "(devel)" ] || die "the binaries carry no module version (no VCS information?)"
-	[ -z "$version" ] || [ "$version" = "$v" ] || die "linux/$arch was stamped $v, another arch $version"
-	version=$v
 	name=stevedore_${version}_linux_$arch
 	dir=$OUT/$name
 	mkdir -p "$dir/sbom" "$dir/systemd"
 	for c in $CMDS; do
-		install -m 0755 "$bin/$c" "$dir/$c"
+		install -m 0755 "$stage/$arch/$c" "$dir/$c"
 		# GOPROXY=off: the SBOM is made from the module cache the build just
 		# used, never from what a proxy answers today. -licenses reads each
 		# module's license there; the main module's own is LICENSE, shipped.

@@ -123,13 +123,13 @@ func TestReproducible(t *testing.T) {
 
 	// A tag at HEAD names the release (what the lead's `git tag v0.16.0`
 	// does before the release is built).
-	run(t, srcA, nil, "git", "tag", "v99.1.0", head)
+	run(t, srcA, nil, "git", "tag", "v0.99.1", head)
 	run(t, srcA, append(env(cacheA), "ARCHES=amd64", "OUT=dist-tagged"), "./scripts/release.sh")
-	if _, err := os.Stat(filepath.Join(srcA, "dist-tagged", "stevedore_v99.1.0_linux_amd64.tar.gz")); err != nil {
+	if _, err := os.Stat(filepath.Join(srcA, "dist-tagged", "stevedore_v0.99.1_linux_amd64.tar.gz")); err != nil {
 		t.Errorf("a release of a tagged HEAD: %v", err)
 	}
-	if v := stampedVersion(t, filepath.Join(srcA, "dist-tagged", "stevedore_*_linux_amd64", "stevedore-log-driver")); v != "v99.1.0" {
-		t.Errorf("a release of HEAD tagged v99.1.0 is stamped %s", v)
+	if v := stampedVersion(t, filepath.Join(srcA, "dist-tagged", "stevedore_*_linux_amd64", "stevedore-log-driver")); v != "v0.99.1" {
+		t.Errorf("a release of HEAD tagged v0.99.1 is stamped %s", v)
 	}
 
 	// A modified tree: the version says so (and so does the release's name).
