@@ -5,10 +5,10 @@ BIN := bin
 PKGS := ./...
 # SLOW_PKGS are started first by `make test` (go test keeps the order given).
 SLOW_PKGS := ./reconcile/server ./agent/runtime ./agent/volume ./reconcile ./agent
-DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
+DEB_PACKAGES := containerd runc containernetworking-plugins docker-registry git iproute2 nftables busybox-static systemd curl openssl e2fsprogs xfsprogs sshfs openssh-server redis-server prometheus gnupg openssh-client chromium fonts-dejavu-core
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help build run test test-unit bench check deps clean fuzz web-vendor
+.PHONY: help build run test test-unit bench check deps clean fuzz web-vendor release tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ run: deps build ## start a local cluster (containerd, registry, git repo, reconc
 	$(GO) build -o $(BIN)/ ./cmd/devcluster
 	$(BIN)/devcluster --bin $(BIN) --examples examples-repo
 
-test: deps ## run every test (unit, integration against a private containerd, end-to-end)
+test: deps tools ## run every test (unit, integration against a private containerd, end-to-end)
 	@# The slowest packages first, three at a time: most of their time is
 	@# spent waiting (on containerd, gossip, timers), not on the two cores,
 	@# and reconcile/server alone takes 4-5 minutes.
@@ -70,7 +70,13 @@ check: ## go vet, staticcheck, gofmt, go mod tidy -diff
 	$(GO) mod tidy -diff
 
 clean: ## remove build output
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
+
+tools: ## install the pinned release tools (cyclonedx-gomod) into .tools/
+	GO=$(GO) ./scripts/release.sh tools
+
+release: ## reproducible release into dist/: linux/amd64+arm64 binaries, tar.gz, CycloneDX SBOMs, systemd units, SHA256SUMS (docs/install.md)
+	OUT=dist GO=$(GO) ./scripts/release.sh
 
 # The UI's one third-party file (web/ui/vendor): htm's preact standalone
 # build, fetched from npm at a pinned version and checked against its digest.
