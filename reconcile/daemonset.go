@@ -143,9 +143,14 @@ func daemonPodTolerations(ps *spec.PodSpec) []spec.Toleration {
 // when not, whether one already there may keep running
 // (shouldContinueRunning: only a NoSchedule taint is in the way).
 func daemonFits(ps *spec.PodSpec, tols []spec.Toleration, n *scheduler.Node) (run, keep bool) {
-	if ps.NodeName != "" && ps.NodeName != n.Name || !scheduler.AgentRuns(n, ps) {
+	if ps.NodeName != "" && ps.NodeName != n.Name {
 		return false, false
 	}
+	// An agent too old for the pod (a host-network pod on a protocol-1
+	// agent) gets no new one, but one already running stays: an agent
+	// rolled back to the previous release must not make its node lose,
+	// say, the self-hosted reconciler that runs there.
+	keepOnly := !scheduler.AgentRuns(n, ps)
 	for k, v := range ps.NodeSelector {
 		if have, ok := n.Labels[k]; !ok || have != v {
 			return false, false
@@ -156,7 +161,7 @@ func daemonFits(ps *spec.PodSpec, tols []spec.Toleration, n *scheduler.Node) (ru
 			return false, false
 		}
 	}
-	run, keep = true, true
+	run, keep = !keepOnly, true
 	for i := range n.Taints {
 		t := &n.Taints[i]
 		if t.Effect != spec.TaintEffectNoSchedule && t.Effect != spec.TaintEffectNoExecute || spec.Tolerates(tols, t) {

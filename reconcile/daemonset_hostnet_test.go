@@ -84,3 +84,23 @@ func TestDaemonSetHostNetworkSkipsOldAgents(t *testing.T) {
 		t.Errorf("n2 (protocol 2) runs %q: want both", on["n2"])
 	}
 }
+
+// TestDaemonSetHostNetworkKeptOnRolledBackAgent: a host-network DaemonSet
+// pod already running on a node whose agent is rolled back to protocol 1
+// stays (no new one would be placed there): a rollback of the agent must
+// not stop, say, the self-hosted reconciler.
+func TestDaemonSetHostNetworkKeptOnRolledBackAgent(t *testing.T) {
+	h := dsHarness(t, map[string]map[string]string{"n1": nil})
+	h.nodes["n1"].Info.Protocol.Max = 2
+	h.desired = setOf(withDaemon(daemonSetObj("hostnet", "img:1"), func(s *spec.DaemonSetSpec) { s.Template.Spec.HostNetwork = true }))
+	h.mustPlan(t)
+	h.mustObserve(t, map[string]string{})
+	if out := h.mustPlan(t); len(out.PodSets["n1"]) != 1 {
+		t.Fatalf("n1 runs %d pods, want the DaemonSet's", len(out.PodSets["n1"]))
+	}
+	h.nodes["n1"].Info.Protocol.Max = 1
+	out := h.mustPlan(t)
+	if len(out.PodSets["n1"]) != 1 || len(eventsWith(out, EventDeleted)) != 0 {
+		t.Errorf("after the agent's rollback n1 runs %d pods, deleted %q: want its pod kept", len(out.PodSets["n1"]), eventsWith(out, EventDeleted))
+	}
+}
