@@ -2,6 +2,7 @@ package version
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -26,11 +27,25 @@ func (v Info) ReleaseVersion() string {
 	if releaseOverride != "" {
 		return releaseOverride
 	}
-	if maj, mnr, ok := MajorMinor(v.GitVersion); ok && (maj != 0 || mnr != 0) {
-		return v.GitVersion
+	maj, mnr, ok := MajorMinor(v.GitVersion)
+	if !ok || maj == 0 && mnr == 0 {
+		return Release
 	}
-	return Release
+	// A pseudo-version names the last tag before the commit
+	// (v0.15.1-0.20261201035321-42af3916ab88 is "after v0.15.0"): a tree
+	// that is becoming a newer release says that release.
+	if pseudoVersion.MatchString(v.GitVersion) {
+		if rmaj, rmnr, _ := MajorMinor(Release); rmaj > maj || rmaj == maj && rmnr > mnr {
+			return Release
+		}
+	}
+	return v.GitVersion
 }
+
+// pseudoVersion matches Go's pseudo-versions (go.dev/ref/mod#pseudo-versions):
+// vX.0.0-TIMESTAMP-REV, vX.Y.(Z+1)-0.TIMESTAMP-REV and
+// vX.Y.Z-PRE.0.TIMESTAMP-REV, with "+dirty" or "+incompatible" after.
+var pseudoVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+-(?:.*\.)?\d{14}-[0-9a-f]{12}(?:\+.*)?$`)
 
 // MajorMinor parses the major and minor numbers of a semantic version
 // ("v0.16.0", "0.16", "v1.2.3-rc.1+dirty"). It reports false for anything

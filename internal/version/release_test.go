@@ -50,6 +50,12 @@ func TestReleaseVersion(t *testing.T) {
 		{"v0.0.0-20261130011926-ab2d167abcde+dirty", Release},
 		{"v0.17.2", "v0.17.2"},
 		{"v0.16.1-0.20261201000000-ab2d167abcde", "v0.16.1-0.20261201000000-ab2d167abcde"},
+		// An untagged commit after v0.15.0 is becoming Release, not 0.15.
+		{"v0.15.1-0.20261201035321-42af3916ab88", Release},
+		{"v0.15.1-0.20261201035321-42af3916ab88+dirty", Release},
+		{"v0.16.0-rc.1.0.20261201035321-42af3916ab88", "v0.16.0-rc.1.0.20261201035321-42af3916ab88"},
+		// A tag is what it says, even an older one.
+		{"v0.15.0", "v0.15.0"},
 	} {
 		if got := (Info{GitVersion: c.git}).ReleaseVersion(); got != c.want {
 			t.Errorf("ReleaseVersion of %q = %q; want %q", c.git, got, c.want)
