@@ -77,6 +77,13 @@ func TestLegacyDefaults(t *testing.T) {
 				t.Errorf("spec = %+v, want OnDelete", s.UpdateStrategy)
 			}
 		}},
+		// A rollingUpdate without a type: Kubernetes 1.15 defaulted the
+		// type to OnDelete and its validation ignored the rollingUpdate.
+		{ExtensionsV1beta1, KindDaemonSet, "  updateStrategy:\n    rollingUpdate: {maxUnavailable: 2}\n", func(t *testing.T, o Object) {
+			if s := o.(*DaemonSet).Spec.UpdateStrategy; s.Type != OnDeleteDaemonSetStrategyType || s.RollingUpdate != nil {
+				t.Errorf("updateStrategy = %+v, want OnDelete alone", s)
+			}
+		}},
 		{ExtensionsV1beta1, KindDaemonSet, "  templateGeneration: 4\n", func(t *testing.T, o Object) {
 			if o.(*DaemonSet).Spec.UpdateStrategy.Type != OnDeleteDaemonSetStrategyType {
 				t.Errorf("updateStrategy = %+v", o.(*DaemonSet).Spec.UpdateStrategy)

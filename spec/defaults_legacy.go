@@ -18,7 +18,8 @@ import "math"
 //   - apps/v1beta1 Deployment: revisionHistoryLimit 2;
 //   - extensions/v1beta1 DaemonSet and apps/v1beta1 StatefulSet:
 //     updateStrategy OnDelete (a template change replaces a pod only when
-//     the pod goes);
+//     the pod goes); a DaemonSet's rollingUpdate written without a type is
+//     dropped, as Kubernetes' validation ignored it beside OnDelete;
 //   - apps/v1beta2 defaults as apps/v1 does.
 
 // Defaults of the older versions that differ from apps/v1's.
@@ -78,6 +79,12 @@ func defaultLegacy(apiVersion string, o Object) {
 	case *DaemonSet:
 		if apiVersion == ExtensionsV1beta1 && o.Spec.UpdateStrategy.Type == "" {
 			o.Spec.UpdateStrategy.Type = OnDeleteDaemonSetStrategyType
+			// Kubernetes kept a rollingUpdate written without a type
+			// beside the defaulted OnDelete, and its validation ignored
+			// it there: the manifest loaded and the DaemonSet was
+			// OnDelete. It has no effect, so it goes rather than fail
+			// apps/v1's rule that only RollingUpdate takes one.
+			o.Spec.UpdateStrategy.RollingUpdate = nil
 		}
 	case *StatefulSet:
 		if apiVersion == AppsV1beta1 && o.Spec.UpdateStrategy.Type == "" {
