@@ -24,8 +24,10 @@ const (
 	Protocol1 = 1
 	// Protocol2 (v0.16) is Protocol1 plus the negotiation itself: the
 	// agent's TagVersion and TagProtocol, HeaderProtocol on every request to
-	// an agent and on its answers, HeaderVersion on its answers. The
-	// wire types are the same.
+	// an agent and on its answers, HeaderVersion on its answers; and
+	// host-network pods (spec.PodSpec.HostNetwork in a pod set), which a
+	// Protocol1 agent's strict decoding refuses: the scheduler's
+	// AgentProtocol filter keeps them off such agents.
 	Protocol2 = 2
 
 	// ProtocolMin and ProtocolMax are the range this build speaks.
