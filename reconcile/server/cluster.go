@@ -235,6 +235,8 @@ func (s *Server) bootstrapWith(peers []peerMember) {
 // come back, and quorum is the operator's decision.
 func (c *controller) addPeers() {
 	s := c.s
+	c.configMu.Lock()
+	defer c.configMu.Unlock()
 	cf := s.el.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		c.log.Warn("failed to read raft configuration", "err", err)

@@ -29,6 +29,12 @@ type controller struct {
 	// are presumed alive for NodeLossGrace after it.
 	started time.Time
 	wg      sync.WaitGroup
+	// configMu serialises the changes of who applies the log: addPeers
+	// (read the store's format, add a server) and formatLoop (read the
+	// configuration, move the format). Without it a reconciler that
+	// reads only the old format could be added between the gate's look
+	// at the configuration and its switch.
+	configMu sync.Mutex
 	// formatChecks counts the store format gate's evaluations
 	// (format_gate.go).
 	formatChecks atomic.Uint64

@@ -49,6 +49,7 @@ func (c *controller) formatLoop() {
 		}
 		// Every server of the configuration counts, voters and
 		// non-voters alike: each applies the log.
+		c.configMu.Lock()
 		cf := s.el.raft.GetConfiguration()
 		if cf.Error() == nil {
 			gate, behind := formatGate(cf.Configuration().Servers, want, func(id string) (int, bool) {
@@ -75,6 +76,7 @@ func (c *controller) formatLoop() {
 				lastBehind = b
 			}
 		}
+		c.configMu.Unlock()
 		select {
 		case <-c.ctx.Done():
 			return
