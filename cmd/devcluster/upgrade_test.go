@@ -23,18 +23,25 @@ const (
 	upStoreFormat = 2
 )
 
-// TestRollingUpgrade runs 3 reconcilers of the previous release
-// (devenv.PreviousRelease, whose store has no format: format 1) with this
-// tree's agents and a Deployment and a Service, and upgrades the
-// reconcilers to this tree one at a time, followers first, waiting for a
-// leader and every reconciler caught up between steps. No pod restarts or
-// is replaced, the set of pods never changes, the store stays in format 1
-// while a reconciler of the previous release is a member and moves to
-// format 2 after the last one, a commit after the upgrade is applied, and
-// a reconciler whose data dir a newer release marked refuses to start.
-func TestRollingUpgrade(t *testing.T) {
+// TestUpgradeFromPreviousRelease upgrades a whole cluster of the previous
+// release (devenv.PreviousRelease: 3 reconcilers whose store has no format,
+// format 1, and 3 agents that advertise no protocol, protocol 1) the way
+// docs/upgrading.md says, in one shared cluster:
+//   - the reconcilers one at a time, followers first, waiting for a leader
+//     and every reconciler caught up between steps: no pod restarts or is
+//     replaced, the set of pods never changes, the store stays in format 1
+//     while a reconciler of the previous release is a member and moves to
+//     format 2 after the last one, and a commit after it is applied;
+//   - then, with this release's reconcilers and the previous release's
+//     agents, pods run on those agents and their Service and logs work
+//     (mixedVersions, version_test.go); one agent upgraded in place keeps
+//     its containers and speaks protocol 2; an agent of a release too new
+//     is refused by name, keeps its pods, and gets no new one;
+//   - last, a reconciler whose data dir a newer release marked refuses to
+//     start, saying what to do.
+func TestUpgradeFromPreviousRelease(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end test: 3 reconcilers and 2 agents in network namespaces")
+		t.Skip("end-to-end test: 3 reconcilers and 3 agents in network namespaces")
 	}
 	if os.Getuid() != 0 {
 		t.Skip("network namespaces need root")
@@ -46,12 +53,16 @@ func TestRollingUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tooNew := buildTooNewAgent(t)
 	c, err := devenv.StartCluster(ctx, devenv.ClusterConfig{
 		BinDir:           bin,
 		ReconcilerBinDir: old,
+		AgentBinDir:      old,
 		Reconcilers:      3,
-		Agents:           2,
+		Agents:           3,
 		Netns:            true,
+		Examples:         "../../examples-repo",
+		SkipSeed:         true,
 		NodePrefix:       fmt.Sprintf("up%d", os.Getpid()%1000),
 	})
 	if err != nil {
@@ -152,6 +163,10 @@ func TestRollingUpgrade(t *testing.T) {
 	if d := unchanged(before, after); len(d) > 0 {
 		t.Errorf("pods restarted by the scale-up after the upgrade:\n%s", strings.Join(d, "\n"))
 	}
+
+	// This release's reconcilers with the previous release's agents, then
+	// agents upgraded in place, and one too new.
+	mixedVersions(t, ctx, c, bin, tooNew)
 
 	// A data dir that a newer release moved on: this binary refuses it at
 	// start, naming it and saying what to do; the others go on.

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,78 +67,33 @@ spec:
   ports: [{port: 80, targetPort: http}]
 `
 
-// TestMixedVersions runs this release's reconciler with the previous
-// release's agents (devenv.PreviousRelease: protocol 1, nothing
-// advertised): pods run on them and their Service and logs work. One old
-// agent is upgraded in place to this release: its containers are adopted,
-// not restarted, and the reconciler then speaks protocol 2 to it. Another
-// is replaced by an agent claiming a release whose protocols do not
-// overlap: it is refused with a message naming both versions, and nothing
-// is scheduled on it.
-func TestMixedVersions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test: containerd, a registry, a reconciler and 3 agents in network namespaces")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	bin := buildBinaries(t)
-	tooNew := buildTooNewAgent(t)
-	old, err := devenv.BuildRelease(ctx, "", devenv.PreviousReleaseCommit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := devenv.StartCluster(ctx, devenv.ClusterConfig{
-		BinDir:      bin,
-		AgentBinDir: old,
-		Examples:    "../../examples-repo",
-		SkipSeed:    true,
-		NodePrefix:  fmt.Sprintf("mv%d", os.Getpid()%1000),
-		Netns:       true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopLogging(t, c) })
+// mixedVersions checks, on a cluster whose reconcilers run this release
+// and whose agents run the previous one (devenv.PreviousRelease: protocol
+// 1, nothing advertised), that pods run on those agents and that their
+// Service and logs work. Then the first agent is upgraded in place to bin:
+// its containers are adopted, not restarted, and the reconciler speaks
+// protocol 2 to it. Last, the third agent is replaced by tooNew, an agent
+// claiming a release whose protocols do not overlap: it is refused with a
+// message naming both versions, keeps the pods it ran (they are neither
+// stopped nor rescheduled), and gets no new one.
+func mixedVersions(t *testing.T, ctx context.Context, c *devenv.Cluster, bin, tooNew string) {
+	t.Helper()
 	start := time.Now()
 	node1, node3 := c.Agents[0].Name, c.Agents[2].Name
 	release := version.Get().ReleaseVersion()
 
-	// The third agent is replaced by one from a release too new.
-	if err := c.UpgradeAgent(2, tooNew); err != nil {
-		t.Fatal(err)
-	}
-	refusal := "agent " + node3 + " runs " + tooNewRelease + " (protocol 5..6); this reconciler " + release +
-		" speaks 1..2: upgrade the reconciler first (docs/compatibility.md)"
-	waitNode(t, ctx, c, node3, "refused", func(n rapi.Node) bool { return n.VersionRefused == refusal })
-
 	e := &e2e{t: t, ctx: ctx, c: c, seen: map[string]bool{}}
 	e.commit("hello behind a Service", map[string]string{"mixed.yaml": mixedManifests})
-	pods := waitPodsOf(t, ctx, c, "4 hello pods Running on the old agents", mixedNS, 2*time.Minute, allRunning("hello", 4, node3))
-
+	pods := waitPodsOf(t, ctx, c, "4 hello pods Running on the old agents", mixedNS, 2*time.Minute, allRunning("hello", 4))
 	nodes, err := c.Client.Nodes(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		switch n.Name {
-		case node3:
-			if n.Status != rapi.NodeNotReady || n.Pods != 0 || n.Error != refusal {
-				t.Errorf("%s = %+v; want NotReady, no pods, the refusal as its error", n.Name, n)
-			}
-		default:
-			// The previous release advertises nothing: protocol 1.
-			if n.NegotiatedProtocol != agentapi.Protocol1 || n.Version != "" || n.Status != rapi.NodeReady {
-				t.Errorf("%s (old agent) = %+v; want protocol 1, Ready", n.Name, n)
-			}
+		// The previous release advertises nothing: protocol 1.
+		if n.NegotiatedProtocol != agentapi.Protocol1 || n.Version != "" || n.Status != rapi.NodeReady {
+			t.Errorf("%s (old agent) = %+v; want protocol 1, Ready", n.Name, n)
 		}
-	}
-	out, err := c.Ctl(ctx, "describe", "node", node3)
-	if err != nil || !strings.Contains(out, "VersionSkew") || !strings.Contains(out, refusal) {
-		t.Errorf("ctl describe node %s = %v\n%s", node3, err, out)
-	}
-	out, err = c.Ctl(ctx, "get", "events", "-A")
-	if err != nil || !strings.Contains(out, "VersionSkew") {
-		t.Errorf("ctl get events: no VersionSkew event: %v\n%s", err, out)
 	}
 
 	// The Service reaches every pod on the old agents, from inside one of
@@ -167,7 +122,7 @@ func TestMixedVersions(t *testing.T) {
 	})
 	var after map[string]podSeen
 	waitPodsWhy(t, ctx, c, "the upgraded agent's pods adopted", mixedNS, time.Minute, func(ps []rapi.Pod) string {
-		if !allRunning("hello", 4, node3)(ps) {
+		if !allRunning("hello", 4)(ps) {
 			return "not all Running"
 		}
 		after = snapshot(onNode(ps, node1))
@@ -190,19 +145,74 @@ func TestMixedVersions(t *testing.T) {
 	var own []rapi.Pod
 	for i := range l.Pods {
 		st := &l.Pods[i]
+		if st.Namespace != mixedNS {
+			continue
+		}
 		own = append(own, rapi.Pod{PodView: rapi.PodView{UID: st.UID, Namespace: st.Namespace, Name: st.Name, Node: node1, Phase: st.Phase, Status: st}})
 	}
 	if d := unchanged(before, snapshot(own)); len(d) > 0 {
 		t.Errorf("the upgraded agent reports restarted containers: %v", d)
 	}
-	out, err = c.Ctl(ctx, "describe", "node", node1)
+	out, err := c.Ctl(ctx, "describe", "node", node1)
 	if err != nil || !strings.Contains(out, "Agent Protocol:   2 (1..2)") || !strings.Contains(out, "Agent Version:    "+release) {
 		t.Errorf("ctl describe node %s = %v\n%s", node1, err, out)
 	}
-	if n := countOn(t, ctx, c, node3); n != 0 {
-		t.Errorf("%d pods placed on the refused %s", n, node3)
+
+	// The third agent is replaced by one from a release too new: refused,
+	// it keeps its pods, and a scale-up places nothing there.
+	on3 := podNames(onNode(pods, node3))
+	if len(on3) == 0 {
+		t.Fatalf("no hello pod on %s to watch through its refusal:\n%s", node3, listPods(pods))
 	}
-	t.Logf("done in %s", time.Since(start).Round(time.Second))
+	if err := c.UpgradeAgent(2, tooNew); err != nil {
+		t.Fatal(err)
+	}
+	refusal := "agent " + node3 + " runs " + tooNewRelease + " (protocol 5..6); this reconciler " + release +
+		" speaks 1..2: upgrade the reconciler first (docs/compatibility.md)"
+	waitNode(t, ctx, c, node3, "refused", func(n rapi.Node) bool {
+		return n.VersionRefused == refusal && n.Status == rapi.NodeNotReady && n.Error == refusal
+	})
+	out, err = c.Ctl(ctx, "describe", "node", node3)
+	if err != nil || !strings.Contains(out, "VersionSkew") || !strings.Contains(out, refusal) {
+		t.Errorf("ctl describe node %s = %v\n%s", node3, err, out)
+	}
+	out, err = c.Ctl(ctx, "get", "events", "-A")
+	if err != nil || !strings.Contains(out, "VersionSkew") {
+		t.Errorf("ctl get events: no VersionSkew event: %v\n%s", err, out)
+	}
+	e.commit("hello: 6 replicas", map[string]string{"mixed.yaml": strings.Replace(mixedManifests, "replicas: 4", "replicas: 6", 1)})
+	waitPodsWhy(t, ctx, c, "6 hello pods, the new ones off the refused node", mixedNS, 2*time.Minute, func(ps []rapi.Pod) string {
+		hello := 0
+		for _, p := range ps {
+			if p.Labels["app"] == "hello" {
+				hello++
+			}
+		}
+		if got := podNames(onNode(ps, node3)); !slices.Equal(got, on3) {
+			return fmt.Sprintf("pods on the refused %s: %q, want the %q it ran", node3, got, on3)
+		}
+		running := 0
+		for _, p := range ps {
+			if p.Labels["app"] == "hello" && p.Node != node3 && p.Phase == agentapi.PodRunning {
+				running++
+			}
+		}
+		if want := 6 - len(on3); hello != 6 || running != want {
+			return fmt.Sprintf("%d hello pods, %d Running off %s; want 6 and %d", hello, running, node3, want)
+		}
+		return ""
+	})
+	t.Logf("mixed versions done in %s", time.Since(start).Round(time.Second))
+}
+
+// podNames returns the pods' names, sorted.
+func podNames(pods []rapi.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		out = append(out, p.Name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // waitNode waits until ok holds for node name as the reconciler reports it.
@@ -237,15 +247,6 @@ func onNode(pods []rapi.Pod, node string) []rapi.Pod {
 		}
 	}
 	return out
-}
-
-func countOn(t *testing.T, ctx context.Context, c *devenv.Cluster, node string) int {
-	t.Helper()
-	pods, err := c.Client.Pods(ctx, mixedNS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(onNode(pods, node))
 }
 
 func ctlOut(t *testing.T, ctx context.Context, c *devenv.Cluster, args ...string) string {
