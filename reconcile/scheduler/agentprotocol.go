@@ -27,7 +27,9 @@ func (f *agentProtocol) PreFilter(_ *Cluster, p *PodInfo) NodeFilter {
 	return f
 }
 
-func (*agentProtocol) Filter(n *NodeInfo) bool { return AgentRuns(n.Node, &spec.PodSpec{HostNetwork: true}) }
+func (*agentProtocol) Filter(n *NodeInfo) bool {
+	return AgentRuns(n.Node, &spec.PodSpec{HostNetwork: true})
+}
 
 // AgentRuns reports whether n's agent speaks a protocol new enough for a
 // pod of spec ps: what the AgentProtocol filter checks, and what a
