@@ -35,7 +35,7 @@ func freePort(t *testing.T) int {
 // IPAM.
 func TestHostNetworkPod(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP, c.AllowPrivileged = "", "127.0.0.1", true })
 	port := freePort(t)
 	p := newPod("hostnet", spec.RestartPolicyAlways, spec.Container{Name: "server", Command: []string{"httpd"},
 		Args: []string{"-f", "-p", "127.0.0.1:" + strconv.Itoa(port), "-h", "/etc"}})
@@ -100,7 +100,7 @@ func TestHostNetworkPod(t *testing.T) {
 // server, on the same port, never fails to bind (no restart).
 func TestHostNetworkReplacementIsSequenced(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP, c.AllowPrivileged = "", "127.0.0.1", true })
 	port := strconv.Itoa(freePort(t))
 	mk := func(name, script string) api.Pod {
 		p := newPod(name, spec.RestartPolicyAlways, sh("server", script))

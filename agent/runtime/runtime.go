@@ -74,8 +74,9 @@ type Config struct {
 	BackoffBase time.Duration
 	// BackoffMax caps the restart delay; zero means 5m.
 	BackoffMax time.Duration
-	// AllowPrivileged lets containers with securityContext.privileged run;
-	// zero refuses them (CreateContainerConfigError).
+	// AllowPrivileged lets containers with securityContext.privileged,
+	// and pods with hostNetwork, run; zero refuses them
+	// (CreateContainerConfigError).
 	AllowPrivileged bool
 	// PodPidsLimit bounds the processes (threads included) of each pod as
 	// a whole (podcgroup.go); zero means DefaultPodPidsLimit, negative
