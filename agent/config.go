@@ -79,8 +79,8 @@ type Config struct {
 	// zero means none.
 	InsecureRegistries []string
 	// AllowPrivileged lets pods run privileged containers
-	// (securityContext.privileged); zero refuses them with
-	// CreateContainerConfigError.
+	// (securityContext.privileged) and use the host's network
+	// (hostNetwork); zero refuses them with CreateContainerConfigError.
 	AllowPrivileged bool
 	// PodPidsLimit bounds each pod's processes as a whole (the kubelet's
 	// podPidsLimit); zero means runtime.DefaultPodPidsLimit (4096; the

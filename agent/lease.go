@@ -111,9 +111,20 @@ func (a *Agent) leaseRoutes() http.Handler {
 }
 
 // podByAddr names the running pod whose IP is addr, and its incarnation.
+//
+// Host-network pods are never named: their IP is the node's, shared with
+// every process of the host and every other host-network pod on it, so a
+// source address cannot tell which pod (if any) calls. They cannot use the
+// lease endpoint (docs/leases.md).
 func (a *Agent) podByAddr(addr netip.Addr) (namespace, name, uid string, ok bool) {
+	hostNet := map[string]bool{}
+	for _, p := range a.rt.Pods() {
+		if p.Spec.HostNetwork {
+			hostNet[p.UID] = true
+		}
+	}
 	for _, p := range a.rt.Status() {
-		if p.PodIP == "" || p.Phase == api.PodSucceeded || p.Phase == api.PodFailed {
+		if p.PodIP == "" || p.Phase == api.PodSucceeded || p.Phase == api.PodFailed || hostNet[p.UID] {
 			continue
 		}
 		if ip, err := netip.ParseAddr(p.PodIP); err == nil && ip.Unmap() == addr {

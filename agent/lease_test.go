@@ -96,7 +96,8 @@ func podCall(t *testing.T, ip, method, url, body string) (int, api.PodLease, str
 // TestPodLeaseEndpoint: the agent's lease endpoint starts with the DNS
 // server on the bridge address, names the caller by its source address,
 // campaigns in the caller's namespace with the caller as holder and the
-// node's name, and refuses unknown callers and named holders.
+// node's name, and refuses unknown callers, host-network pods (whose
+// address is the node's) and named holders.
 func TestPodLeaseEndpoint(t *testing.T) {
 	fl := &fakeLeases{holder: map[string]string{}}
 	rec := httptest.NewServer(fl.handler())
@@ -141,7 +142,14 @@ func TestPodLeaseEndpoint(t *testing.T) {
 		{UID: "1", Namespace: "patterns", Name: "elect-a", Phase: api.PodRunning, PodIP: "127.0.0.1"},
 		{UID: "2", Namespace: "patterns", Name: "elect-b", Phase: api.PodRunning, PodIP: "127.0.0.2"},
 		{UID: "3", Namespace: "other", Name: "done", Phase: api.PodSucceeded, PodIP: "127.0.0.3"},
+		{UID: "6", Namespace: "patterns", Name: "hostnet", Phase: api.PodRunning, PodIP: "127.0.0.6"},
 	})
+	// A host-network pod's IP is the node's: anything on the host has it.
+	hostNet := api.Pod{UID: "6", Namespace: "patterns", Name: "hostnet"}
+	hostNet.Spec.HostNetwork = true
+	rt.mu.Lock()
+	rt.pods = append(rt.pods, hostNet)
+	rt.mu.Unlock()
 	mu.Lock()
 	if len(asked) != 1 || asked[0] != "10.244.1.1:7702" {
 		t.Fatalf("lease endpoint asked to listen on %v, want the bridge address at 7702", asked)
@@ -177,8 +185,8 @@ func TestPodLeaseEndpoint(t *testing.T) {
 		t.Fatalf("elect-b release = %d %s", code, raw)
 	}
 	// An address that is no running pod's is refused: a finished pod's,
-	// or any other.
-	for _, ip := range []string{"127.0.0.3", "127.0.0.4"} {
+	// a host-network pod's (the node's address) or any other.
+	for _, ip := range []string{"127.0.0.3", "127.0.0.6", "127.0.0.4"} {
 		if code, _, raw := podCall(t, ip, "PUT", base+"/lease/leader", ""); code != 403 {
 			t.Fatalf("campaign from %s = %d %s", ip, code, raw)
 		}

@@ -121,6 +121,10 @@ func (dr *daemonRoll) block(key string, stops bool) {
 
 // replaceInSet says whether a node's new pod replaces its old one in the
 // same pod set (a host-network DaemonSet) rather than after it stopped.
+// Only the new template counts: the agent makes a new host-network pod
+// wait for any stopping pod of its owner, on the pod network or not
+// (agent/runtime/hostnet.go), so a DaemonSet moved onto the host's
+// network never overlaps its old pod either.
 func (dr *daemonRoll) replaceInSet() bool {
 	return dr.w.template.Spec.HostNetwork && dr.w.maxSurge == 0
 }

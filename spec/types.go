@@ -311,9 +311,12 @@ type PodSpec struct {
 	// DNSPolicy is how the pod resolves names: ClusterFirst (the node's
 	// cluster DNS server, which forwards other names upstream), Default
 	// (the host's resolvers, no cluster names) or None (only DNSConfig).
-	// ClusterFirstWithHostNet is accepted as ClusterFirst. Empty means
-	// ClusterFirst, and loading stores ClusterFirst as empty, so that
-	// writing the default does not change the pod template's hash.
+	// A host-network pod's ClusterFirst is Default, as the kubelet has it:
+	// ClusterFirstWithHostNet gives it the cluster DNS; for other pods it
+	// means ClusterFirst. Empty means ClusterFirst, and loading stores
+	// ClusterFirst (and ClusterFirstWithHostNet without hostNetwork) as
+	// empty, so that writing the default does not change the pod
+	// template's hash.
 	DNSPolicy string `json:"dnsPolicy,omitempty"`
 	// DNSConfig adds nameservers, search domains and options to what
 	// DNSPolicy gives; with DNSPolicy None it is the whole configuration.

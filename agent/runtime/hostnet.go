@@ -83,12 +83,16 @@ func (w *podWorker) setupHostSandbox() error {
 	return nil
 }
 
-// hostNetPredecessorLocked returns the host-network pod of p's owner that
-// is stopping on this node, which p must wait for, or nil; r.mu is held.
+// hostNetPredecessorLocked returns the pod of p's owner that is stopping
+// on this node, which the host-network pod p must wait for, or nil; r.mu
+// is held.
 //
-// Two host-network pods of one workload on one node share the node's
-// ports, and usually what they keep on it (the self-hosted reconciler's
-// data dir and raft identity): they must not overlap. The leader replaces
+// Two pods of one workload on one node, the new one on the host's
+// network, share the node's ports (a predecessor on the host's network
+// too) and usually what they keep on it (the self-hosted reconciler's
+// data dir and raft identity, whichever network the predecessor used: a
+// DaemonSet moved onto the host's network is replaced in one set as
+// well): they must not overlap. The leader replaces
 // such a DaemonSet's pod in one pod set (the new pod in it, the old one
 // gone, reconcile/daemonset_rollout.go), because the pod it replaces may be
 // the leader itself, which could not push a second set; the agent makes
@@ -102,7 +106,7 @@ func (r *Runtime) hostNetPredecessorLocked(p api.Pod) *podWorker {
 	}
 	var prev *podWorker
 	for _, w := range r.pods {
-		if w.pod.UID != p.UID && w.pod.Owner == p.Owner && w.pod.Spec.HostNetwork && w.stopping() {
+		if w.pod.UID != p.UID && w.pod.Owner == p.Owner && w.stopping() {
 			select {
 			case <-w.done:
 				continue // already gone

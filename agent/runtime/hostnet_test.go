@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,7 +36,7 @@ func freePort(t *testing.T) int {
 // IPAM.
 func TestHostNetworkPod(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP, c.AllowPrivileged = "", "127.0.0.1", true })
 	port := freePort(t)
 	p := newPod("hostnet", spec.RestartPolicyAlways, spec.Container{Name: "server", Command: []string{"httpd"},
 		Args: []string{"-f", "-p", "127.0.0.1:" + strconv.Itoa(port), "-h", "/etc"}})
@@ -100,7 +101,7 @@ func TestHostNetworkPod(t *testing.T) {
 // server, on the same port, never fails to bind (no restart).
 func TestHostNetworkReplacementIsSequenced(t *testing.T) {
 	t.Parallel()
-	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP = "", "127.0.0.1" })
+	e := newEnvWith(t, func(c *runtime.Config) { c.PodCIDR, c.HostIP, c.AllowPrivileged = "", "127.0.0.1", true })
 	port := strconv.Itoa(freePort(t))
 	mk := func(name, script string) api.Pod {
 		p := newPod(name, spec.RestartPolicyAlways, sh("server", script))
@@ -132,4 +133,46 @@ func TestHostNetworkReplacementIsSequenced(t *testing.T) {
 	if strings.TrimSpace(string(b)) != "r-new" {
 		t.Errorf("port %s answered by %q, want r-new", port, b)
 	}
+}
+
+// TestHostNetworkReplacesPodNetworkSequenced: a workload moved from the
+// pod network to the host's (a DaemonSet's template gaining hostNetwork,
+// replaced in one set) shares what its node keeps for it (a hostPath data
+// dir here, and the ports the new pod takes on the host): the new
+// host-network pod starts only once the old pod-network pod has stopped,
+// which removes its marker from the shared directory as it exits.
+func TestHostNetworkReplacesPodNetworkSequenced(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(c *runtime.Config) {
+		c.HostIP, c.AllowPrivileged, c.AllowHostPaths = "127.0.0.1", true, true
+	})
+	dir := t.TempDir()
+	mk := func(name, script string, hostNet bool) api.Pod {
+		c := sh("app", script)
+		c.VolumeMounts = []spec.VolumeMount{{Name: "data", MountPath: "/data"}}
+		p := newPod(name, spec.RestartPolicyAlways, c)
+		p.Spec.HostNetwork = hostNet
+		p.Spec.Volumes = []spec.Volume{{Name: "data", VolumeSource: spec.VolumeSource{HostPath: &spec.HostPathVolumeSource{Path: dir}}}}
+		grace := int64(3)
+		p.Spec.TerminationGracePeriodSeconds = &grace
+		p.Owner = "DaemonSet/default/d"
+		return p
+	}
+	old := mk("d-old", `touch /data/old; trap 'sleep 1; rm -f /data/old; exit 0' TERM; while true; do sleep 0.1; done`, false)
+	e.sync(old)
+	e.waitPod("d-old", "running", 60*time.Second, running)
+	deadline := time.Now().Add(30 * time.Second)
+	for _, err := os.Stat(filepath.Join(dir, "old")); err != nil; _, err = os.Stat(filepath.Join(dir, "old")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the old pod never wrote its marker: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nu := mk("d-new", `if [ -e /data/old ]; then echo started: overlap; else echo started: alone; fi; exec sleep 3600`, true)
+	e.sync(nu)
+	e.waitPod("d-new", "running", 60*time.Second, running)
+	if l := e.waitLog("d-new", "app", "started:", 10*time.Second); !strings.Contains(l, "started: alone") {
+		t.Fatalf("the host-network pod started while its pod-network predecessor ran: %q", l)
+	}
+	e.wait("old pod gone", 30*time.Second, gone("d-old"))
 }

@@ -74,8 +74,9 @@ type Config struct {
 	BackoffBase time.Duration
 	// BackoffMax caps the restart delay; zero means 5m.
 	BackoffMax time.Duration
-	// AllowPrivileged lets containers with securityContext.privileged run;
-	// zero refuses them (CreateContainerConfigError).
+	// AllowPrivileged lets containers with securityContext.privileged,
+	// and pods with hostNetwork, run; zero refuses them
+	// (CreateContainerConfigError).
 	AllowPrivileged bool
 	// PodPidsLimit bounds the processes (threads included) of each pod as
 	// a whole (podcgroup.go); zero means DefaultPodPidsLimit, negative
@@ -381,8 +382,8 @@ func (r *Runtime) Sync(ctx context.Context, pods []api.Pod) error {
 		}
 		// A changed spec under the same UID replaces the pod: the new
 		// worker waits for the old one's cleanup, as they share names.
-		// A host-network pod waits likewise for the stopping host-network
-		// pods of its owner (hostnet.go).
+		// A host-network pod waits likewise for the stopping pods of its
+		// owner, whatever their network (hostnet.go).
 		if old == nil {
 			old = r.hostNetPredecessorLocked(p)
 		}

@@ -43,6 +43,11 @@ import (
 //     false), so that a setuid binary in an image gives no root.
 //   - privileged: every capability, the host's devices, no seccomp, no
 //     masked or read-only /proc paths; refused unless Config.AllowPrivileged.
+//   - a pod's hostNetwork is refused unless Config.AllowPrivileged too: the
+//     namespace's policy puts it in the privileged column (its
+//     stevedore.dev/allow-privileged annotation, the privileged level),
+//     and the node's switch is the same one, so a node without
+//     --allow-privileged runs nothing that policy calls privileged.
 //   - readOnlyRootFilesystem mounts the image's root file system read-only.
 //   - seccompProfile: RuntimeDefault is containerd's default profile, and
 //     so is no profile (the kubelet's default is Unconfined: here a
@@ -108,6 +113,9 @@ func effectiveSecurity(ps *spec.PodSecurityContext, cs *spec.SecurityContext) se
 // after oci.WithImageConfig; imageUser is the image's USER. An error is a
 // *configError.
 func (w *podWorker) securityOpts(c *ctr, imageUser string) ([]oci.SpecOpts, error) {
+	if w.hostNetwork() && !w.r.cfg.AllowPrivileged {
+		return nil, configErrorf("container %s is in a pod that uses the host's network (hostNetwork), and this node does not allow host-network pods (agent --allow-privileged)", c.spec.Name)
+	}
 	sc := effectiveSecurity(w.pod.Spec.SecurityContext, c.spec.SecurityContext)
 	privileged := isTrue(sc.c.Privileged)
 	if privileged && !w.r.cfg.AllowPrivileged {

@@ -181,10 +181,11 @@ func TestSecurityContext(t *testing.T) {
 // user, and privileged on a node that does not allow it, hold the
 // container in CreateContainerConfigError with the kubelet's messages; an
 // image's user name is resolved through its /etc/passwd; a sysctl outside
-// net.* keeps the sandbox from being made.
+// net.* keeps the sandbox from being made; a host-network pod on a node
+// that does not allow privileged pods is refused the same way.
 func TestSecurityContextRefusals(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnvWith(t, func(c *runtime.Config) { c.HostIP = "127.0.0.1" })
 	named := imageWithUser(t, "nobody")
 	nonRoot := &spec.SecurityContext{RunAsNonRoot: ptr(true)}
 	rootImage := sh("root", "exec sleep 3600")
@@ -204,7 +205,9 @@ func TestSecurityContextRefusals(t *testing.T) {
 	resolved := newPod("resolved", "", nobody)
 	sysctl := newPod("sysctl", "", sh("app", "exec sleep 3600"))
 	sysctl.Spec.SecurityContext = &spec.PodSecurityContext{Sysctls: []spec.Sysctl{{Name: "kernel.shmmax", Value: "1000000"}}}
-	e.sync(refused, resolved, sysctl)
+	hostNet := newPod("hostnet", "", sh("app", "exec sleep 3600"))
+	hostNet.Spec.HostNetwork = true
+	e.sync(refused, resolved, sysctl, hostNet)
 
 	podRef := fmt.Sprintf("%q", "refused_default("+refused.UID+")")
 	want := map[string]string{
@@ -226,6 +229,12 @@ func TestSecurityContextRefusals(t *testing.T) {
 		if c.State.Waiting.Message != want[c.Name] {
 			t.Errorf("%s: message %q, want %q", c.Name, c.State.Waiting.Message, want[c.Name])
 		}
+	}
+	st = e.waitPod("hostnet", "config error", 30*time.Second, func(p api.PodStatus) bool {
+		return len(p.Containers) == 1 && p.Containers[0].State.Waiting != nil && p.Containers[0].State.Waiting.Reason == api.ReasonCreateConfigErr
+	})
+	if msg, want := st.Containers[0].State.Waiting.Message, "container app is in a pod that uses the host's network (hostNetwork), and this node does not allow host-network pods (agent --allow-privileged)"; msg != want || st.Phase != api.PodPending {
+		t.Errorf("host-network pod without --allow-privileged: phase %s, message %q, want %q", st.Phase, msg, want)
 	}
 	e.waitPod("resolved", "running", 30*time.Second, running)
 	if l := e.waitLog("resolved", "nobody", "uid=", 10*time.Second); !strings.Contains(l, "uid=65534(nobody) gid=65534(nobody)") {

@@ -84,7 +84,7 @@ func newCommand(run, teardown func(context.Context, agent.Config) error) *cobra.
 	f.StringVar(&cfg.ContainerdAddress, "containerd", cfg.ContainerdAddress, "containerd socket")
 	f.StringVar(&cfg.ContainerdNamespace, "containerd-namespace", "", "containerd namespace (default: stevedore-NODE)")
 	f.StringArrayVar(&cfg.InsecureRegistries, "insecure-registry", nil, "host:port of a registry pulled over plain HTTP; repeatable")
-	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let pods run privileged containers (securityContext.privileged: every capability, the host's devices); refused by default")
+	f.BoolVar(&cfg.AllowPrivileged, "allow-privileged", false, "let pods run privileged containers (securityContext.privileged: every capability, the host's devices) and use the host's network (hostNetwork); refused by default")
 	f.Int64Var(&cfg.PodPidsLimit, "pod-pids-limit", runtime.DefaultPodPidsLimit, "maximum processes (threads included) of each pod as a whole; -1 for unlimited (the kubelet's default)")
 	f.StringVar(&cfg.PodCIDR, "pod-cidr", "", "override of the pod subnet the leader allocates, advertised for the leader to honour (default: the leader's allocation)")
 	f.StringVar(&cfg.NetworkPlugin, "network-plugin", cfg.NetworkPlugin, "how pods are attached: builtin (in-process, netlink) or cni (CNI bridge plugins)")

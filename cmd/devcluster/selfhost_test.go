@@ -25,7 +25,8 @@ const (
 	selfHostNS  = "stevedore-system"
 	selfHostApp = "web"
 	// selfHostAPIPort is the pod reconciler's API port on its node (the
-	// agent there has 7071 and the node's gossip 7946).
+	// harness's agent there listens on 7071 for its API and 7946 for
+	// gossip, devenv's nsAgentPort and nsGossipPort).
 	selfHostAPIPort = 7080
 )
 
@@ -63,6 +64,9 @@ func TestSelfHosting(t *testing.T) {
 		Netns:         true,
 		NodePrefix:    fmt.Sprintf("sh%d", os.Getpid()%1000),
 		WebhookSecret: secret,
+		// The reconciler's pod uses the host's network: its node must
+		// allow host-network pods (docs/self-hosting.md, step 1).
+		AgentArgs: []string{"--allow-privileged"},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -98,6 +98,12 @@ type ClusterConfig struct {
 	// ReconcilerArgs are added to every reconciler's command line after
 	// the harness's own flags (a repeated flag's last value wins).
 	ReconcilerArgs []string
+	// AgentArgs are added to every agent's command line after the
+	// harness's own flags, and kept across RestartAgent and UpgradeAgent
+	// (an older agent binary must know them). Zero adds none: the
+	// harness's own agent flags are those every supported release knows,
+	// so that mixed-version clusters start.
+	AgentArgs []string
 	// Logger zero means slog.Default().
 	Logger *slog.Logger
 }

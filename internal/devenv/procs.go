@@ -191,6 +191,7 @@ func (c *Cluster) startAgent(ctx context.Context, i int) error {
 		a.flags = append(a.flags, "--volume-ssh-identity", st.IdentityFile, "--volume-ssh-known-hosts", st.KnownHostsFile,
 			"--volume-ssh-base-path", st.Root)
 	}
+	a.flags = append(a.flags, c.cfg.AgentArgs...)
 	c.log.Info("starting agent", "node", a.Name, "api", a.APIAddr)
 	if a.proc, err = startProcess(a.Name, c.LogPath(a.Name), nil, a.argv()...); err != nil {
 		return err

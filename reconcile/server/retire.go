@@ -67,6 +67,9 @@ func (s *Server) retire(name, successor string) (*api.RetireResult, error) {
 		if p, _ := s.members.peer(successor); !p.alive {
 			return nil, errs.Mark(fmt.Errorf("failed to retire %s: successor %s is not alive", name, successor), errs.ErrConflict)
 		}
+		if err := s.checkQuorumAfter(name, successor, servers); err != nil {
+			return nil, err
+		}
 		if succ.Suffrage != raft.Voter {
 			if err := rf.AddVoter(succ.ID, succ.Address, 0, s.cfg.Raft.ApplyTimeout).Error(); err != nil {
 				return nil, errs.Mark(fmt.Errorf("failed to promote %s to voter: %w", successor, err), errs.ErrUnavailable)
@@ -95,6 +98,42 @@ func (s *Server) retire(name, successor string) (*api.RetireResult, error) {
 	return res, nil
 }
 
+// checkQuorumAfter refuses a retire that would leave the voters alive in
+// membership short of a majority of the resulting configuration (name no
+// longer votes, successor does): raft would commit that configuration
+// with the quorum it has now, and then no leader could be elected until
+// the missing voters came back. Three voters with one down, retiring a
+// live one with a successor that already votes, is the case: two voters
+// left, one alive.
+func (s *Server) checkQuorumAfter(name, successor string, servers map[string]raft.Server) error {
+	var voters, alive []string
+	for n, srv := range servers {
+		if n == name || (srv.Suffrage != raft.Voter && n != successor) {
+			continue
+		}
+		voters = append(voters, n)
+		if s.peerAlive(n) {
+			alive = append(alive, n)
+		}
+	}
+	sort.Strings(voters)
+	sort.Strings(alive)
+	if need := len(voters)/2 + 1; len(alive) < need {
+		return errs.Mark(fmt.Errorf("failed to retire %s: the voters left would be %v, of which only %v are alive: fewer than the %d a quorum needs, and no leader could be elected; bring the others back, or retire the down voters first", name, voters, alive, need), errs.ErrConflict)
+	}
+	return nil
+}
+
+// peerAlive reports whether reconciler name is alive in membership; this
+// reconciler always is.
+func (s *Server) peerAlive(name string) bool {
+	if name == s.cfg.Name {
+		return true
+	}
+	p, _ := s.members.peer(name)
+	return p.alive
+}
+
 // raftServers is the raft configuration by server name.
 func (s *Server) raftServers() (map[string]raft.Server, error) {
 	cf := s.el.raft.GetConfiguration()
@@ -118,7 +157,7 @@ func (s *Server) pickSuccessor(name string, servers map[string]raft.Server) stri
 	sort.Strings(names)
 	pick := ""
 	for _, n := range names {
-		if p, _ := s.members.peer(n); n == name || !p.alive && n != s.cfg.Name {
+		if n == name || !s.peerAlive(n) {
 			continue
 		}
 		if servers[n].Suffrage == raft.Voter {
