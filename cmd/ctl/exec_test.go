@@ -201,8 +201,14 @@ func TestExecInteractiveTTY(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("ctl did not exit; screen %q", shown())
 	}
-	if !strings.Contains(shown(), "command terminated with exit code 3") {
-		t.Errorf("no exit message: %q", shown())
+	// ctl wrote the message before it exited, but the reader above may not
+	// have drained the pty yet.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(shown(), "command terminated with exit code 3"); {
+		if time.Now().After(deadline) {
+			t.Errorf("no exit message: %q", shown())
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
