@@ -176,8 +176,11 @@ func (c *Containerd) ping(ctx context.Context) error {
 
 // Stop ends the daemon (SIGTERM, then SIGKILL after a grace period),
 // unmounts whatever it left mounted under its root and state, and removes
-// the socket directory. Containers' shims are not the daemon's children and
-// keep running; callers remove their containers first. Safe to call twice.
+// the socket directory. Containers' shims are not the daemon's children:
+// callers remove their containers first, and a shim still left (a task
+// started while its node was being torn down) is killed here with what
+// it runs, since nothing could reach it once the socket is gone. Safe to
+// call twice.
 func (c *Containerd) Stop() error {
 	c.stopOnce.Do(func() {
 		if c.cmd != nil && c.cmd.Process != nil {
@@ -188,6 +191,10 @@ func (c *Containerd) Stop() error {
 				_ = c.cmd.Process.Kill()
 				<-c.done
 			}
+		}
+		// Shims name the daemon's socket on their command line.
+		for _, pid := range processesUsing(c.sockDir) {
+			killTree(pid)
 		}
 		var errs []error
 		for _, d := range []string{c.Root, c.State} {

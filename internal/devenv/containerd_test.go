@@ -2,7 +2,11 @@ package devenv
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,8 +49,42 @@ func TestStartContainerd(t *testing.T) {
 		}
 	}
 
+	// A shim left behind (a task started while its node was torn down):
+	// a process naming the socket, with a child, as a shim and its
+	// container are. Stop kills both.
+	shim := exec.Command("sh", "-c", "sleep 300 & echo $!; wait", "containerd-shim-runc-v2", "-address", c.Address)
+	out, err := shim.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	if _, err := fmt.Fscan(out, &child); err != nil {
+		t.Fatal(err)
+	}
+	shimDone := make(chan struct{})
+	go func() { _ = shim.Wait(); close(shimDone) }()
+
 	if err := c.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
+	}
+	select {
+	case <-shimDone:
+	case <-time.After(10 * time.Second):
+		_ = shim.Process.Kill()
+		t.Fatal("a process naming containerd's socket outlived Stop")
+	}
+	for deadline := time.Now().Add(10 * time.Second); alive(child); {
+		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child)); err == nil && strings.Contains(string(st), ") Z ") {
+			break // a zombie waiting for init to reap it: dead
+		}
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(child, syscall.SIGKILL)
+			t.Fatal("the left shim's child outlived Stop")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if err := c.Stop(); err != nil {
 		t.Fatalf("second Stop: %v", err)

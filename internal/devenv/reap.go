@@ -134,7 +134,7 @@ func reap(ctx context.Context, dir string, rec runRecord) error {
 	// containerd, its shims and anything else still running in the run's
 	// directories.
 	for _, pid := range processesUsing(dir, rec.SockDir) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		killTree(pid)
 	}
 	if len(errs) > 0 {
 		// Keep the directory (and its record) for another try.
@@ -171,4 +171,22 @@ func processesUsing(dirs ...string) []int {
 		}
 	}
 	return pids
+}
+
+// killTree kills pid's descendants, then pid (SIGKILL): a shim and the
+// container processes it started.
+func killTree(pid int) {
+	tasks, _ := os.ReadDir(filepath.Join("/proc", strconv.Itoa(pid), "task"))
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", t.Name(), "children"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				killTree(child)
+			}
+		}
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
 }
