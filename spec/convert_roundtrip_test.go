@@ -272,6 +272,11 @@ func TestRoundTripRandom(t *testing.T) {
 				w.Spec.RollbackTo = nil
 			case *legacyDaemonSet:
 				w.Spec.TemplateGeneration = 0
+				// A rollingUpdate without a type: OnDelete, which
+				// ignores it, as Kubernetes 1.15 did.
+				if lk.apiVersion == ExtensionsV1beta1 && w.Spec.UpdateStrategy.Type == "" {
+					w.Spec.UpdateStrategy.RollingUpdate = nil
+				}
 			}
 			unwritten(written, back)
 			if diff := cmp.Diff(written, back, quantityEqual, cmpopts.EquateEmpty()); diff != "" {
