@@ -52,7 +52,6 @@ func (s *Server) retire(name, successor string) (*api.RetireResult, error) {
 		res.Voters = voterNames(servers)
 		return res, nil
 	}
-	m, _ := s.members.peer(name)
 	if srv.Suffrage == raft.Voter {
 		if successor == "" {
 			successor = s.pickSuccessor(name, servers)
@@ -64,7 +63,7 @@ func (s *Server) retire(name, successor string) (*api.RetireResult, error) {
 		if !ok || successor == name {
 			return nil, errInvalid(fmt.Sprintf("failed to retire %s: successor %q is not another raft server of this cluster", name, successor))
 		}
-		if p, _ := s.members.peer(successor); !p.alive {
+		if !s.peerAlive(successor) {
 			return nil, errs.Mark(fmt.Errorf("failed to retire %s: successor %s is not alive", name, successor), errs.ErrConflict)
 		}
 		if err := s.checkQuorumAfter(name, successor, servers); err != nil {
@@ -78,7 +77,7 @@ func (s *Server) retire(name, successor string) (*api.RetireResult, error) {
 		}
 		res.Successor = successor
 	}
-	if m.alive {
+	if s.peerAlive(name) {
 		if srv.Suffrage == raft.Voter {
 			if err := rf.DemoteVoter(srv.ID, 0, s.cfg.Raft.ApplyTimeout).Error(); err != nil {
 				return nil, errs.Mark(fmt.Errorf("failed to demote %s: %w", name, err), errs.ErrUnavailable)
